@@ -1,0 +1,213 @@
+"""Turning one fetch into WARC records and a capture-log line, without Scrapy.
+
+The Scrapy middleware gathers what the client exposes into a :class:`Fetch`; this module
+decides what the records say. What the client did not give us exactly (reason phrase,
+decoded transfer encoding, header-name case) is reconstructed and listed in the metadata
+record under ``reconstructed``, never silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+from archive.warc.records import Record, make_record, new_record_id, warc_date, warc_fields
+
+REDACTED_HEADERS = (b"authorization", b"cookie", b"proxy-authorization")
+REDACTED = b"[redacted]"
+# Hop-by-hop framing the client removed after decoding; it no longer describes the body.
+_FRAMING = (b"transfer-encoding",)
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass
+class Provenance:
+    """How a URL was found (DESIGN.md, Capture): the chain from the seed to this fetch."""
+
+    seed: str | None = None
+    channel: str = "seed"  # seed / feed / sitemap / link / redirect / embed / robots
+    source: str | None = None  # feed URL and item guid, or sitemap URL
+    via: str | None = None
+    hops: str = ""  # Heritrix hop path: L link, R redirect, E embed, P prerequisite, ...
+    depth: int = 0
+    url_as_linked: str | None = None
+
+
+@dataclass
+class Fetch:
+    """Everything known about one HTTP exchange that produced a response."""
+
+    url: str
+    method: str
+    request_headers: Headers
+    request_body: bytes
+    status: int
+    response_headers: Headers
+    body: bytes
+    started: datetime
+    duration_ms: float | None
+    protocol: str | None = "HTTP/1.1"
+    reason: str | None = None
+    remote_ip: str | None = None
+    tls_cert_der: bytes | None = None
+    framing: str | None = None  # "chunked" when the client decoded chunked transfer coding
+    truncated: str | None = None  # WARC-Truncated reason
+    provenance: Provenance = field(default_factory=Provenance)
+    robots: str = "allowed"
+
+
+@dataclass
+class CaptureRecords:
+    records: list[Record]
+    response: Record
+    metadata_fields: dict[str, Any]
+
+
+def tls_fingerprint(der: bytes | None) -> str | None:
+    return None if der is None else "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
+    """Request line and headers as the HTTP/1.1 client writes them, secrets redacted.
+
+    The client adds ``Host`` last when absent and ``Content-Length`` before the other
+    headers when there is a body; we write the same.
+    """
+    parts = urlsplit(fetch.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    lines = [f"{fetch.method} {target} HTTP/1.1".encode("latin-1")]
+    if fetch.request_body:
+        lines.append(b"Content-Length: " + str(len(fetch.request_body)).encode())
+    redacted: list[str] = []
+    has_host = False
+    for name, value in fetch.request_headers:
+        lname = name.lower()
+        has_host = has_host or lname == b"host"
+        if lname in REDACTED_HEADERS:
+            redacted.append(name.decode("latin-1"))
+            value = REDACTED
+        lines.append(name + b": " + value)
+    if not has_host:
+        lines.append(b"Host: " + parts.netloc.encode("ascii"))
+    return b"\r\n".join(lines) + b"\r\n\r\n", redacted
+
+
+def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:
+    reconstructed: list[str] = []
+    reason = fetch.reason
+    if reason is None:
+        try:
+            reason = HTTPStatus(fetch.status).phrase
+        except ValueError:
+            reason = ""
+        reconstructed.append("reason-phrase")
+    protocol = fetch.protocol or "HTTP/1.1"
+    if not protocol.upper().startswith("HTTP/1."):
+        reconstructed.append(f"status-line-from-{protocol}")
+        protocol = "HTTP/1.1"
+    lines = [f"{protocol} {fetch.status} {reason}".rstrip().encode("latin-1")]
+    for name, value in fetch.response_headers:
+        if name.lower() in _FRAMING:
+            reconstructed.append("transfer-encoding-removed")
+            continue
+        lines.append(name + b": " + value)
+    if fetch.framing == "chunked" and "transfer-encoding-removed" not in reconstructed:
+        reconstructed.append("transfer-encoding-removed")
+    return b"\r\n".join(lines) + b"\r\n\r\n", reconstructed
+
+
+def build_capture(
+    fetch: Fetch,
+    *,
+    job_id: str,
+    spider: str,
+    warcinfo_id: str | None,
+    record_id: Callable[[], str] = new_record_id,
+) -> CaptureRecords:
+    """The response, request and metadata records of one fetch, linked by Concurrent-To."""
+    ids = {"response": record_id(), "request": record_id(), "metadata": record_id()}
+    date = fetch.started
+    common: list[tuple[str, str]] = []
+    if fetch.remote_ip:
+        common.append(("WARC-IP-Address", fetch.remote_ip))
+    if warcinfo_id:
+        common.append(("WARC-Warcinfo-ID", warcinfo_id))
+    if fetch.protocol:
+        common.append(("WARC-Protocol", fetch.protocol.lower()))
+
+    head, reconstructed = _response_head(fetch)
+    extra = [*common, ("WARC-Concurrent-To", ids["request"])]
+    if fetch.truncated:
+        extra.append(("WARC-Truncated", fetch.truncated))
+    response = make_record(
+        "response",
+        target_uri=fetch.url,
+        date=date,
+        content_type="application/http; msgtype=response",
+        chunks=(head, fetch.body),
+        payload_from=1,
+        extra=extra,
+        record_id=lambda: ids["response"],
+    )
+
+    req_head, redacted = _request_head(fetch)
+    request = make_record(
+        "request",
+        target_uri=fetch.url,
+        date=date,
+        content_type="application/http; msgtype=request",
+        chunks=(req_head, fetch.request_body) if fetch.request_body else (req_head,),
+        payload_from=1 if fetch.request_body else None,
+        extra=[*common, ("WARC-Concurrent-To", ids["response"])],
+        record_id=lambda: ids["request"],
+    )
+
+    prov = fetch.provenance
+    meta = {
+        "via": prov.via,
+        "hopsFromSeed": prov.hops,
+        "sourceTag": prov.seed,
+        "fetchTimeMs": None if fetch.duration_ms is None else int(round(fetch.duration_ms)),
+        "seed": prov.seed,
+        "discoveryChannel": prov.channel,
+        "discoverySource": prov.source,
+        "depth": prov.depth,
+        "urlAsLinked": prov.url_as_linked,
+        "jobId": job_id,
+        "spider": spider,
+        "userAgent": _header(fetch.request_headers, b"user-agent"),
+        "remoteIp": fetch.remote_ip,
+        "protocol": fetch.protocol,
+        "tlsCertSha256": tls_fingerprint(fetch.tls_cert_der),
+        "requestStarted": warc_date(fetch.started),
+        "responseBytes": len(fetch.body),
+        "robots": fetch.robots,
+        "truncated": fetch.truncated,
+        "reconstructed": ",".join(reconstructed) if reconstructed else None,
+        "transferEncodingRemoved": fetch.framing,
+        "redactedHeaders": ",".join(redacted) if redacted else None,
+    }
+    metadata = make_record(
+        "metadata",
+        target_uri=fetch.url,
+        date=date,
+        content_type="application/warc-fields",
+        chunks=(warc_fields(meta.items()),),
+        extra=[("WARC-Concurrent-To", ids["response"]), *([("WARC-Warcinfo-ID", warcinfo_id)] if warcinfo_id else [])],
+        record_id=lambda: ids["metadata"],
+    )
+    return CaptureRecords([response, request, metadata], response, meta)
+
+
+def _header(headers: Headers, name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+

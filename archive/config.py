@@ -1,0 +1,147 @@
+"""The typed configuration of a collection, its defaults, and its hash.
+
+Defaults live in ``DEFAULTS`` and nowhere else. A configuration is validated once, against
+``schemas/collection.schema.json``, when it is built from a dict.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from archive import __version__
+from archive.errors import ConfigError
+from archive.urls import canonicalize, host_of
+from archive.validation import problems
+
+DEFAULTS: dict[str, Any] = {
+    "obey_robots": True,
+    "scope": {
+        "max_depth": 5,
+        "max_pages": 10_000,
+        "allow_patterns": [],
+        "deny_patterns": [],
+        "page_requisites": True,
+        "allow_private_addresses": False,
+    },
+    "politeness": {
+        "delay": 0.0,
+        "concurrency_per_host": 4,
+        "autothrottle": False,
+        "user_agent": f"archive-corpus/{__version__} (archival crawler)",
+        "retry_after_cap": 120.0,
+    },
+    "caps": {
+        "max_body_bytes": 0,  # 0: no cap
+        "warc_max_bytes": 1_000_000_000,
+        "timeout": 60.0,
+    },
+}
+
+SECRET_KEYS = {"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "password", "token"}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One collection as the crawler sees it: seeds plus the merged effective settings."""
+
+    name: str
+    urls: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> list[dict[str, str]]:
+        return (
+            [{"url": u, "kind": "url"} for u in self.urls]
+            + [{"url": u, "kind": "feed"} for u in self.feeds]
+            + [{"url": u, "kind": "sitemap"} for u in self.sitemaps]
+        )
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        return self.settings["scope"]
+
+    @property
+    def politeness(self) -> dict[str, Any]:
+        return self.settings["politeness"]
+
+    @property
+    def caps(self) -> dict[str, Any]:
+        return self.settings["caps"]
+
+    def effective(self) -> dict[str, Any]:
+        """The configuration a job ran with, secrets redacted: what the manifest holds."""
+        doc = {"name": self.name, "urls": list(self.urls), "feeds": list(self.feeds), "sitemaps": list(self.sitemaps)}
+        doc.update(copy.deepcopy(self.settings))
+        return redact(doc)
+
+
+def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -> Collection:
+    """Validate one collection table and merge it over the defaults."""
+    found = problems("collection", {"collection": [doc]})
+    if found:
+        raise ConfigError(f"{where}: " + "; ".join(p.replace("collection/0/", "", 1) for p in found))
+    settings = _merge(DEFAULTS, {k: v for k, v in doc.items() if k not in ("name", "urls", "feeds", "sitemaps")})
+    urls = tuple(canonicalize(u) for u in doc.get("urls", []))
+    feeds = tuple(canonicalize(u) for u in doc.get("feeds", []))
+    sitemaps = tuple(canonicalize(u) for u in doc.get("sitemaps", []))
+    if not (urls or feeds or sitemaps):
+        raise ConfigError(f"{where}: collection {doc['name']!r} has no seeds; give urls, feeds or sitemaps")
+    scope = settings["scope"]
+    if not scope.get("allow_hosts"):
+        # Without an explicit scope a crawl keeps to the hosts of its seeds.
+        scope["allow_hosts"] = sorted({host_of(u) for u in urls + feeds + sitemaps})
+    return Collection(name=doc["name"], urls=urls, feeds=feeds, sitemaps=sitemaps, settings=settings)
+
+
+def one_off(
+    name: str,
+    *,
+    urls: list[str] = (),  # type: ignore[assignment]
+    feeds: list[str] = (),  # type: ignore[assignment]
+    sitemaps: list[str] = (),  # type: ignore[assignment]
+    max_pages: int | None = None,
+    max_depth: int | None = None,
+) -> Collection:
+    """A collection made from command-line flags."""
+    doc: dict[str, Any] = {"name": name, "urls": list(urls), "feeds": list(feeds), "sitemaps": list(sitemaps)}
+    scope: dict[str, Any] = {}
+    if max_pages is not None:
+        scope["max_pages"] = max_pages
+    if max_depth is not None:
+        scope["max_depth"] = max_depth
+    if scope:
+        doc["scope"] = scope
+    return collection_from_dict(doc, where="command line")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def redact(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: ("[redacted]" if k.lower() in SECRET_KEYS else redact(v)) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [redact(v) for v in doc]
+    return doc
+
+
+def canonical_json(doc: Any) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def config_hash(doc: Any) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no whitespace) of a redacted config."""
+    return "sha256:" + hashlib.sha256(canonical_json(doc)).hexdigest()

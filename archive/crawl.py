@@ -1,0 +1,174 @@
+"""Launching a crawl job: Scrapy in a child process, progress and result back to the caller.
+
+Each job runs in a fresh interpreter (``python -m archive.crawl``) because Twisted's reactor cannot be
+restarted: a researcher can call :func:`crawl` many times from one notebook or script, and
+a crash of the crawl cannot take the caller down with it. SIGINT and SIGTERM reach the
+child, which finishes the current records, closes its files and writes the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archive.config import Collection
+from archive.errors import CrawlError
+from archive.store import collection_dir, new_job_id
+from archive.warc.records import utcnow
+
+log = logging.getLogger(__name__)
+
+Progress = dict[str, Any]
+
+
+@dataclass
+class CrawlResult:
+    job_id: str
+    collection: str
+    store: Path
+    manifest: Path
+    outcome: str
+    counts: dict[str, Any]
+    files: list[dict[str, Any]]
+
+
+def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
+    """The Scrapy settings of one job, derived from the collection's effective config."""
+    from crawler.settings import BASE
+
+    pol, caps = collection.politeness, collection.caps
+    settings = dict(BASE)
+    settings.update(
+        ROBOTSTXT_OBEY=bool(collection.settings["obey_robots"]),
+        USER_AGENT=pol["user_agent"],
+        DOWNLOAD_DELAY=float(pol["delay"]),
+        CONCURRENT_REQUESTS_PER_DOMAIN=int(pol["concurrency_per_host"]),
+        AUTOTHROTTLE_ENABLED=bool(pol["autothrottle"]),
+        DOWNLOAD_TIMEOUT=float(caps["timeout"]),
+        ARCHIVE_MAX_BODY_BYTES=int(caps["max_body_bytes"]),
+        ARCHIVE_STORE=str(store),
+        ARCHIVE_COLLECTION=collection.effective(),
+        ARCHIVE_JOB_ID=job_id,
+        LOG_FILE=str(collection_dir(store, collection.name).logs / f"{job_id}.crawl.log"),
+    )
+    if caps["max_body_bytes"]:
+        # Our cap truncates and keeps the bytes; Scrapy's own would drop the response.
+        settings["DOWNLOAD_MAXSIZE"] = 0
+    return settings
+
+
+def _child_main(argv: list[str]) -> int:
+    """Entry point of the crawl process: ``python -m archive.crawl SPEC_FD MESSAGE_FD``."""
+    from scrapy.crawler import CrawlerProcess
+
+    from archive.config import collection_from_dict
+    from crawler.spiders.news import NewsSpider
+
+    with open(int(argv[0]), "rb") as fh:
+        spec = json.loads(fh.read())
+    out = open(int(argv[1]), "w", buffering=1, encoding="utf-8")
+
+    def send(kind: str, payload: Any) -> None:
+        out.write(json.dumps([kind, payload]) + "\n")
+
+    store = Path(spec["store"])
+    collection = collection_from_dict(spec["collection"])
+    settings = scrapy_settings(collection, store, spec["job_id"])
+    settings.update(spec["overrides"])
+    settings["ARCHIVE_PROGRESS"] = lambda snapshot: send("progress", snapshot)
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(NewsSpider)
+    process.crawl(crawler)
+    process.start()
+    job = getattr(crawler, "_archive_capture_job", None)
+    if job is None or job.closed_manifest is None:
+        send("error", "the crawl ended without writing a manifest; see the crawl log")
+        return 1
+    send("done", str(job.closed_manifest))
+    return 0
+
+
+def crawl(
+    store: Path,
+    collection: Collection,
+    *,
+    progress: Callable[[Progress], None] | None = None,
+    job_id: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> CrawlResult:
+    """Run one capture job of ``collection`` into ``store`` and return what it wrote."""
+    store = Path(store)
+    job_id = job_id or new_job_id(collection.name, utcnow())
+    collection_dir(store, collection.name).create()
+    spec = {"store": str(store), "collection": collection.effective(), "job_id": job_id,
+            "overrides": dict(overrides or {})}
+    spec_r, spec_w = os.pipe()
+    msg_r, msg_w = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "archive.crawl", str(spec_r), str(msg_w)],
+        pass_fds=(spec_r, msg_w),
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(spec_r)
+    os.close(msg_w)
+    with open(spec_w, "wb") as fh:
+        fh.write(json.dumps(spec).encode())
+    previous = signal.signal(signal.SIGTERM, lambda *_: _forward(child, signal.SIGTERM))
+    outcome: tuple[str, str] | None = None
+    try:
+        with open(msg_r, encoding="utf-8") as messages:
+            while True:
+                try:
+                    line = messages.readline()
+                except KeyboardInterrupt:
+                    # The terminal sent SIGINT to the child too; it shuts down gracefully.
+                    continue
+                if not line:
+                    break
+                kind, payload = json.loads(line)
+                if kind == "progress":
+                    if progress is not None:
+                        progress(payload)
+                else:
+                    outcome = (kind, payload)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _wait(child)
+    if outcome is None:
+        raise CrawlError(
+            f"the crawl process died (exit code {child.returncode}) before finishing job {job_id}; "
+            f"closed files are intact, run `archive verify --repair {store / collection.name}`"
+        )
+    kind, payload = outcome
+    if kind == "error":
+        raise CrawlError(f"job {job_id}: {payload}")
+    manifest = Path(payload)
+    doc = json.loads(manifest.read_text("utf-8"))
+    return CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"])
+
+
+def _wait(child: subprocess.Popen[bytes]) -> None:
+    while True:
+        try:
+            child.wait()
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+def _forward(child: subprocess.Popen[bytes], signum: int) -> None:
+    if child.poll() is None:
+        child.send_signal(signum)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child_main(sys.argv[1:]))
+

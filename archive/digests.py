@@ -1,0 +1,54 @@
+"""Digest encodings used everywhere in the store.
+
+Record digests are ``sha1:<BASE32>`` (WARC 1.1 §5.8/§5.9 labelled digests, the form pywb and
+CDX tools compare for deduplication); file hashes are ``sha256:<lowercase hex>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+def sha1_label(hasher: "hashlib._Hash") -> str:
+    """Format a finished SHA-1 as a WARC labelled digest."""
+    return "sha1:" + base64.b32encode(hasher.digest()).decode("ascii")
+
+
+def sha1_of(*parts: bytes | memoryview) -> str:
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part)
+    return sha1_label(h)
+
+
+def sha256_label(hex_digest: str) -> str:
+    return "sha256:" + hex_digest
+
+
+def sha256_stream(fh: BinaryIO) -> tuple[str, int]:
+    """SHA-256 (labelled) and byte count of everything left in ``fh``."""
+    h = hashlib.sha256()
+    size = 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while True:
+        n = fh.readinto(buf)
+        if not n:
+            break
+        h.update(view[:n])
+        size += n
+    return sha256_label(h.hexdigest()), size
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    with open(path, "rb") as fh:
+        return sha256_stream(fh)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return sha256_label(hashlib.sha256(data).hexdigest())

@@ -1,0 +1,36 @@
+"""Domain exceptions. The library raises these; only the CLI turns them into exit codes.
+
+Every message is written for the person at the terminal: what is wrong, where, and how
+to fix it.
+"""
+
+from __future__ import annotations
+
+
+class ArchiveError(Exception):
+    """Base of every error the library raises on purpose."""
+
+
+class UsageError(ArchiveError):
+    """The caller asked for something that cannot work as asked (exit 2)."""
+
+
+class ConfigError(UsageError):
+    """A configuration file or option is invalid."""
+
+
+class SchemaError(ArchiveError):
+    """A document failed validation against one of our JSON Schemas."""
+
+    def __init__(self, kind: str, problems: list[str]):
+        self.kind = kind
+        self.problems = problems
+        super().__init__(f"{kind} does not match its schema: " + "; ".join(problems))
+
+
+class StoreError(ArchiveError):
+    """The store is missing, unreadable, or locked by another job."""
+
+
+class CrawlError(ArchiveError):
+    """A crawl job could not run or finish."""

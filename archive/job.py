@@ -1,0 +1,263 @@
+"""One capture job: its WARC files, its capture log, its counts, and its manifest.
+
+Scrapy-free: the crawler's middleware and extension call into a :class:`CaptureJob`, and so
+can any other fetcher. A job writes ``logs/<job-id>.job.json`` when it starts (what it was
+asked to do), WARCs and the capture log while it runs, and the manifest when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import socket
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from archive import __version__
+from archive.capture import Fetch, Provenance, build_capture, tls_fingerprint
+from archive.capture_log import CaptureLog
+from archive.config import Collection, config_hash
+from archive.digests import sha256_file
+from archive.manifest import _write_atomic, write_manifest
+from archive.store import collection_dir, new_job_id
+from archive.warc.records import make_record, utcnow, warc_date, warc_fields
+from archive.warc.writer import RotatingWarcFiles
+
+log = logging.getLogger(__name__)
+
+WARC_1_1 = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"archive": __version__, "python": platform.python_version()}
+    for dist in ("scrapy", "twisted", "lxml", "jsonschema"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def crawler_hostname() -> str:
+    """The host part of WARC names: letters, digits and dashes only."""
+    name = socket.gethostname().split(".")[0] or "localhost"
+    return "".join(ch if ch.isalnum() else "-" for ch in name)
+
+
+class CaptureJob:
+    def __init__(
+        self,
+        store: Path,
+        collection: Collection,
+        *,
+        job_id: str | None = None,
+        spider: str = "news",
+        clock: Callable[[], datetime] = utcnow,
+        operator: str | None = None,
+        worker: str | None = None,
+    ):
+        self.collection = collection
+        self.coll = collection_dir(store, collection.name)
+        self.coll.create()
+        self.clock = clock
+        self.started = clock()
+        self.job_id = job_id or new_job_id(collection.name, self.started)
+        self.spider = spider
+        self.operator = operator
+        self.host = crawler_hostname()
+        self.config = collection.effective()
+        self.config_sha256 = config_hash(self.config)
+        self.software = software_versions()
+        self.counts: Counter[str] = Counter()
+        self.by_status: Counter[str] = Counter()
+        self.by_error: Counter[str] = Counter()
+        self.bytes = 0
+        self.closed_manifest: Path | None = None
+        self._write_job_file()
+        self.warcs = RotatingWarcFiles(
+            self.coll.warcs,
+            collection=collection.name,
+            host=self.host,
+            worker=worker,
+            warcinfo=self._warcinfo,
+            clock=clock,
+            max_size=int(collection.caps["warc_max_bytes"]),
+        )
+        self.log = CaptureLog(self.coll.capture_log(self.job_id))
+
+    # -- start ------------------------------------------------------------------------
+
+    def _job_doc(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "collection": self.collection.name,
+            "started": self.started.isoformat(),
+            "software": self.software,
+            "host": self.host,
+            "operator": self.operator,
+            "config": self.config,
+            "config_sha256": self.config_sha256,
+            "seeds": self.collection.seeds,
+        }
+
+    def _write_job_file(self) -> None:
+        raw = (json.dumps(self._job_doc(), indent=2, sort_keys=True) + "\n").encode()
+        _write_atomic(self.coll.job_file(self.job_id), raw)
+
+    def _warcinfo(self, filename: str):
+        fields = warc_fields(
+            [
+                ("software", f"archive-corpus/{__version__} " + " ".join(f"{k}/{v}" for k, v in self.software.items() if k != "archive")),
+                ("format", "WARC File Format 1.1"),
+                ("conformsTo", WARC_1_1),
+                ("hostname", self.host),
+                ("operator", self.operator),
+                ("isPartOf", self.collection.name),
+                ("jobId", self.job_id),
+                ("configSha256", self.config_sha256),
+                ("robots", "obey" if self.config.get("obey_robots") else "ignore"),
+                ("http-header-user-agent", self.config["politeness"]["user_agent"]),
+                ("description", f"Capture job {self.job_id} of collection {self.collection.name}"),
+            ]
+        )
+        return make_record(
+            "warcinfo", date=self.clock(), content_type="application/warc-fields", chunks=(fields,),
+            extra=[("WARC-Filename", filename)],
+        )
+
+    # -- while running ----------------------------------------------------------------
+
+    def record_fetch(self, fetch: Fetch) -> dict[str, Any]:
+        """Write the records of one response and its capture-log line; return the line."""
+        built = None
+
+        def build(warcinfo_id: str):
+            nonlocal built
+            built = build_capture(fetch, job_id=self.job_id, spider=self.spider, warcinfo_id=warcinfo_id)
+            return built.records
+
+        where = self.warcs.write_group(build)[0]
+        assert built is not None
+        self.counts["attempts"] += 1
+        self.counts["captured"] += 1
+        self.by_status[str(fetch.status)] += 1
+        self.bytes += len(fetch.body)
+        line = self._line(fetch.url, fetch.provenance, fetch.robots, fetch.started, fetch.duration_ms,
+                          user_agent=built.metadata_fields["userAgent"])
+        line.update(
+            method=fetch.method,
+            outcome="captured",
+            status=fetch.status,
+            remote_ip=fetch.remote_ip,
+            protocol=fetch.protocol,
+            tls_cert_sha256=tls_fingerprint(fetch.tls_cert_der),
+            request_bytes=built.records[1].block_length,
+            response_bytes=len(fetch.body),
+            mime=_content_type(fetch),
+            payload_digest=built.response.digests()["payload"],
+            truncated=fetch.truncated,
+            warc={"filename": where.filename, "offset": where.offset, "length": where.length,
+                  "record_id": built.response.record_id},
+        )
+        self.log.write(line)
+        return line
+
+    def record_failure(
+        self,
+        url: str,
+        *,
+        error: str,
+        provenance: Provenance,
+        started: datetime,
+        duration_ms: float | None,
+        method: str = "GET",
+        user_agent: str | None = None,
+        robots: str = "allowed",
+        outcome: str = "failed",
+    ) -> dict[str, Any]:
+        """Log a fetch attempt that produced no response (DNS, refused, timeout, robots...)."""
+        self.counts["attempts"] += 1
+        key = {"failed": "failed", "robots-disallowed": "robots_disallowed", "out-of-scope": "out_of_scope"}[outcome]
+        self.counts[key] += 1
+        if outcome == "failed":
+            self.by_error[error.split(":", 1)[0]] += 1
+        line = self._line(url, provenance, robots, started, duration_ms, user_agent=user_agent)
+        line.update(method=method, outcome=outcome, status=None, error=error)
+        self.log.write(line)
+        return line
+
+    def _line(self, url: str, prov: Provenance, robots: str, started: datetime, duration_ms: float | None,
+              *, user_agent: str | None) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "spider": self.spider,
+            "url": url,
+            "url_as_linked": prov.url_as_linked,
+            "seed": prov.seed,
+            "channel": prov.channel,
+            "source": prov.source,
+            "via": prov.via,
+            "hops": prov.hops,
+            "depth": prov.depth,
+            "robots": robots,
+            "user_agent": user_agent,
+            "started": warc_date(started),
+            "duration_ms": None if duration_ms is None else round(duration_ms, 3),
+        }
+
+    # -- end --------------------------------------------------------------------------
+
+    def close(self, reason: str = "finished") -> Path:
+        """Close WARCs and log, then write the manifest (once)."""
+        if self.closed_manifest is not None:
+            return self.closed_manifest
+        closed = self.warcs.close()
+        log_sha, log_size, _ = self.log.close()
+        files = [
+            {"path": f"warcs/{w.path.name}", "kind": "warc", "size": w.size, "sha256": w.sha256, "records": w.records}
+            for w in closed
+        ]
+        files.append({"path": f"logs/{self.log.path.name}", "kind": "capture-log", "size": log_size, "sha256": log_sha,
+                      "records": self.log.lines})
+        job_sha, job_size = sha256_file(self.coll.job_file(self.job_id))
+        files.append({"path": f"logs/{self.coll.job_file(self.job_id).name}", "kind": "job", "size": job_size,
+                      "sha256": job_sha})
+        doc = self._job_doc()
+        doc.update(
+            manifest_version=1,
+            started=warc_date(self.started),
+            finished=warc_date(self.clock()),
+            outcome="finished" if reason in ("finished", "closespider_pagecount", "closespider_itemcount") else "interrupted",
+            finish_reason=reason,
+            counts=self._counts(),
+            files=files,
+        )
+        with self.coll.locked():
+            self.closed_manifest = write_manifest(self.coll, doc)
+        log.info("wrote %s", self.closed_manifest)
+        return self.closed_manifest
+
+    def _counts(self) -> dict[str, Any]:
+        return {
+            "attempts": self.counts["attempts"],
+            "captured": self.counts["captured"],
+            "failed": self.counts["failed"],
+            "robots_disallowed": self.counts["robots_disallowed"],
+            "out_of_scope": self.counts["out_of_scope"],
+            "bytes": self.bytes,
+            "by_status": dict(sorted(self.by_status.items())),
+            "by_error": dict(sorted(self.by_error.items())),
+        }
+
+
+def _content_type(fetch: Fetch) -> str | None:
+    for name, value in fetch.response_headers:
+        if name.lower() == b"content-type":
+            return value.decode("latin-1").split(";", 1)[0].strip().lower() or None
+    return None
+

@@ -1,0 +1,82 @@
+"""Job manifests: the chain of custody.
+
+A manifest lists every file a job wrote with size, SHA-256 and record count, and holds the
+SHA-256 of the collection's previous manifest, so the manifests form a hash chain in write
+order (``sequence`` 1, 2, ...). Each is validated before it is written, written atomically,
+and given a ``<job-id>.json.sha256`` sidecar in ``sha256sum`` format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from archive.store import CollectionDir
+from archive.validation import validate
+
+SIDECAR = ".sha256"
+
+
+def read_manifests(coll: CollectionDir) -> list[tuple[Path, dict[str, Any] | None, bytes]]:
+    """Every manifest file of a collection: path, parsed JSON (None if unparsable), raw bytes."""
+    found = []
+    if not coll.manifests.is_dir():
+        return found
+    for path in sorted(coll.manifests.glob("*.json")):
+        raw = path.read_bytes()
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = None
+        found.append((path, doc if isinstance(doc, dict) else None, raw))
+    return found
+
+
+def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:
+    """The next sequence number and the ``previous`` pointer for a new manifest."""
+    best: tuple[int, Path, bytes] | None = None
+    for path, doc, raw in read_manifests(coll):
+        seq = doc.get("sequence") if doc else None
+        if isinstance(seq, int) and (best is None or seq > best[0]):
+            best = (seq, path, raw)
+    if best is None:
+        return 1, None
+    seq, path, raw = best
+    return seq + 1, {"job_id": path.stem, "sha256": "sha256:" + hashlib.sha256(raw).hexdigest()}
+
+
+def encode(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_manifest(coll: CollectionDir, doc: dict[str, Any]) -> Path:
+    """Chain, validate and write ``doc``; the caller holds ``coll.locked()``."""
+    sequence, previous = chain_head(coll)
+    doc = dict(doc, sequence=sequence, previous=previous)
+    validate("manifest", doc)
+    raw = encode(doc)
+    path = coll.manifest(doc["job_id"])
+    if path.exists():
+        raise FileExistsError(f"{path} exists; manifests are written once")
+    digest = hashlib.sha256(raw).hexdigest()
+    _write_atomic(path.with_name(path.name + SIDECAR), f"{digest}  {path.name}\n".encode())
+    _write_atomic(path, raw)
+    return path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,19 @@
+"""The capture components under a path no user project can shadow.
+
+Enable them in any Scrapy project::
+
+    DOWNLOADER_MIDDLEWARES = {
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "archive.scrapy.RecordingRobotsTxtMiddleware": 100,
+        "archive.scrapy.WarcCaptureMiddleware": 950,
+    }
+    EXTENSIONS = {"archive.scrapy.ArchiveJobExtension": 0}
+    ARCHIVE_STORE = "archive-store"
+    ARCHIVE_COLLECTION = {"name": "mysite", "urls": ["https://example.org/"]}
+"""
+
+from crawler.extensions import ArchiveJobExtension
+from crawler.middlewares import WarcCaptureMiddleware
+from crawler.robots import RecordingRobotsTxtMiddleware
+
+__all__ = ["ArchiveJobExtension", "RecordingRobotsTxtMiddleware", "WarcCaptureMiddleware"]

@@ -1,0 +1,109 @@
+"""The store layout: where a collection's files live, job ids, and the collection lock.
+
+```
+<store>/<collection>/warcs/  indexes/  logs/  manifests/  articles/  catalog.sqlite
+```
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from archive.errors import StoreError
+
+ENV_STORE = "ARCHIVE_STORE"
+DEFAULT_STORE = "archive-store"
+
+
+def resolve_store(store: str | os.PathLike[str] | None) -> Path:
+    """``--store``, else ``$ARCHIVE_STORE``, else ``./archive-store``."""
+    if store is not None:
+        return Path(store)
+    return Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
+
+
+def new_job_id(collection: str, now: datetime, token: str | None = None) -> str:
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{collection}-{stamp}-{token if token is not None else secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class CollectionDir:
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def warcs(self) -> Path:
+        return self.root / "warcs"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def manifests(self) -> Path:
+        return self.root / "manifests"
+
+    @property
+    def indexes(self) -> Path:
+        return self.root / "indexes"
+
+    @property
+    def articles(self) -> Path:
+        return self.root / "articles"
+
+    def capture_log(self, job_id: str) -> Path:
+        return self.logs / f"{job_id}.captures.jsonl"
+
+    def job_file(self, job_id: str) -> Path:
+        return self.logs / f"{job_id}.job.json"
+
+    def manifest(self, job_id: str) -> Path:
+        return self.manifests / f"{job_id}.json"
+
+    def create(self) -> None:
+        for sub in (self.warcs, self.logs, self.manifests):
+            sub.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise manifest writes of one collection (the chain must not fork)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".manifest.lock", "a+b") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            except OSError as exc:
+                raise StoreError(f"cannot lock {self.root}: {exc}") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def collection_dir(store: Path, collection: str) -> CollectionDir:
+    return CollectionDir(store / collection)
+
+
+def is_locked(path: Path) -> bool:
+    """True while another process holds the write lock of ``path`` (a live job's file)."""
+    try:
+        fh = open(path, "rb")
+    except OSError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False

@@ -1,0 +1,49 @@
+"""Loading our JSON Schemas (draft 2020-12) from package data and validating documents.
+
+The schemas live in the repository's top-level ``schemas/`` and are shipped in the wheel as
+``archive/schemas``; they are always read through ``importlib.resources``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from archive.errors import SchemaError
+
+KINDS = ("manifest", "capture-log", "collection")
+
+
+@lru_cache(maxsize=None)
+def load_schema(kind: str) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise ValueError(f"unknown schema kind {kind!r}; known: {', '.join(KINDS)}")
+    text = resources.files("archive.schemas").joinpath(f"{kind}.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=None)
+def validator(kind: str) -> Draft202012Validator:
+    schema = load_schema(kind)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def problems(kind: str, document: Any) -> list[str]:
+    """Every way ``document`` breaks its schema, as ``path: message`` strings."""
+    found = []
+    for error in sorted(validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        found.append(f"{where}: {error.message}")
+    return found
+
+
+def validate(kind: str, document: Any) -> None:
+    """Raise :class:`SchemaError` naming every problem, or return quietly."""
+    found = problems(kind, document)
+    if found:
+        raise SchemaError(kind, found)

@@ -1,0 +1,139 @@
+"""Building WARC 1.1 records from plain values.
+
+A record here is a list of header fields plus its block as a sequence of byte chunks, so a
+large body travels by reference (a ``memoryview`` of the bytes the client already holds)
+and is never copied to build the record. Writing is apart, in ``writer.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from archive.digests import sha1_label
+
+WARC_VERSION = b"WARC/1.1"
+CRLF = b"\r\n"
+
+# WARC 1.1 §6.7: revisit profiles (the 1.0 URIs are accepted on reading).
+PROFILE_IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+PROFILE_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+
+Chunk = bytes | bytearray | memoryview
+
+
+def new_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def warc_date(moment: datetime) -> str:
+    """WARC 1.1 §5.4: W3C ISO 8601 in UTC; sub-second precision is allowed in 1.1."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Record:
+    """One WARC record: named header fields and a block made of byte chunks.
+
+    ``payload_from`` is the index of the first chunk that belongs to the payload (for HTTP
+    records the chunks before it are the status line and headers); ``None`` means the
+    record has no payload and gets no ``WARC-Payload-Digest``.
+    """
+
+    fields: list[tuple[str, str]]
+    chunks: Sequence[Chunk] = ()
+    payload_from: int | None = None
+    _digests: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def record_id(self) -> str:
+        return self.get("WARC-Record-ID") or ""
+
+    @property
+    def block_length(self) -> int:
+        return sum(len(c) for c in self.chunks)
+
+    def get(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.fields:
+            if key.lower() == lname:
+                return value
+        return None
+
+    def digests(self) -> dict[str, str]:
+        """Block and payload SHA-1, computed once over the chunks in place."""
+        if not self._digests:
+            block = hashlib.sha1()
+            payload = hashlib.sha1() if self.payload_from is not None else None
+            for index, chunk in enumerate(self.chunks):
+                block.update(chunk)
+                if payload is not None and index >= self.payload_from:  # type: ignore[operator]
+                    payload.update(chunk)
+            self._digests["block"] = sha1_label(block)
+            if payload is not None:
+                self._digests["payload"] = sha1_label(payload)
+        return self._digests
+
+    def header_bytes(self) -> bytes:
+        """The record's header section, digests and length filled in, ending in CRLF CRLF."""
+        digests = self.digests()
+        fields = [(k, v) for k, v in self.fields if k.lower() not in _COMPUTED]
+        fields.append(("WARC-Block-Digest", digests["block"]))
+        if "payload" in digests:
+            fields.append(("WARC-Payload-Digest", self.get("WARC-Payload-Digest") or digests["payload"]))
+        fields.append(("Content-Length", str(self.block_length)))
+        lines = [WARC_VERSION]
+        for name, value in fields:
+            lines.append(f"{name}: {_clean(value)}".encode("utf-8"))
+        return CRLF.join(lines) + CRLF + CRLF
+
+
+# Fields the writer computes; a caller-supplied WARC-Payload-Digest is kept (a revisit
+# carries its original's payload digest, WARC 1.1 §6.7.2).
+_COMPUTED = {"warc-block-digest", "content-length", "warc-payload-digest"}
+
+
+def _clean(value: str) -> str:
+    """Header values may not span lines (WARC 1.1 §4: no CR/LF in a field value)."""
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def warc_fields(items: Iterable[tuple[str, object]]) -> bytes:
+    """``application/warc-fields`` block: one ``name: value`` per line (WARC 1.1 §5.12)."""
+    lines = []
+    for name, value in items:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        lines.append(f"{name}: {_clean(str(value))}\r\n")
+    return "".join(lines).encode("utf-8")
+
+
+def make_record(
+    record_type: str,
+    *,
+    target_uri: str | None = None,
+    date: datetime,
+    content_type: str | None = None,
+    chunks: Sequence[Chunk] = (),
+    payload_from: int | None = None,
+    extra: Iterable[tuple[str, str]] = (),
+    record_id: Callable[[], str] = new_record_id,
+) -> Record:
+    """A record with the mandatory fields in the usual order and any ``extra`` after them."""
+    fields = [("WARC-Type", record_type), ("WARC-Record-ID", record_id()), ("WARC-Date", warc_date(date))]
+    if target_uri is not None:
+        fields.append(("WARC-Target-URI", target_uri))
+    if content_type is not None:
+        fields.append(("Content-Type", content_type))
+    fields.extend(extra)
+    return Record(fields=fields, chunks=chunks, payload_from=payload_from)

@@ -1,0 +1,196 @@
+"""Writing records as gzip members, and the rotating ``.warc.gz.open`` files of a job.
+
+One gzip member per record (WARC 1.1 Annex D) so any record can be read from its offset
+alone. Files are written under a ``.open`` name, locked while written, and renamed only
+when complete (the warcprox habit): a reader never mistakes half a file for a whole one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from archive.warc.records import Record
+
+log = logging.getLogger(__name__)
+
+OPEN_SUFFIX = ".open"
+DEFAULT_MAX_SIZE = 1_000_000_000
+_SLICE = 1 << 20  # compress large bodies in slices so no whole compressed copy exists at once
+
+
+class _HashingFile:
+    """Counts and SHA-256-hashes every byte written, so closing needs no re-read."""
+
+    def __init__(self, raw: BinaryIO, start: int = 0):
+        self.raw = raw
+        self.position = start
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.raw.write(data)
+            self.sha256.update(data)
+            self.position += len(data)
+
+
+class WarcWriter:
+    """Writes records to any binary file object, one gzip member each."""
+
+    def __init__(self, fh: BinaryIO, *, level: int = 6, start: int = 0):
+        self.out = _HashingFile(fh, start)
+        self.level = level
+        self.records = 0
+
+    def write(self, record: Record) -> tuple[int, int]:
+        """Write ``record``; return its (offset, compressed length) in the file."""
+        offset = self.out.position
+        # wbits=31: a gzip wrapper with mtime 0, so identical records compress identically.
+        comp = zlib.compressobj(self.level, zlib.DEFLATED, 31)
+        write = self.out.write
+        write(comp.compress(record.header_bytes()))
+        for chunk in record.chunks:
+            view = memoryview(chunk)
+            for start in range(0, len(view), _SLICE):
+                write(comp.compress(view[start : start + _SLICE]))
+        write(comp.compress(b"\r\n\r\n"))
+        write(comp.flush())
+        self.records += 1
+        return offset, self.out.position - offset
+
+
+@dataclass
+class ClosedWarc:
+    path: Path
+    size: int
+    sha256: str
+    records: int
+
+
+@dataclass
+class Written:
+    """Where a record landed."""
+
+    filename: str
+    offset: int
+    length: int
+
+
+def warc_name(collection: str, stamp: datetime, serial: int, host: str, worker: str | None) -> str:
+    name = f"{collection}-{stamp.strftime('%Y%m%d%H%M%S')}-{serial:05d}-{host}"
+    if worker:
+        name += f"-{worker}"
+    return name + ".warc.gz"
+
+
+class RotatingWarcFiles:
+    """The WARC files of one writer process: named, locked, rotated by size, closed by rename.
+
+    ``warcinfo`` builds the record that opens each new file (given the file name).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        collection: str,
+        host: str,
+        warcinfo: Callable[[str], Record],
+        clock: Callable[[], datetime],
+        max_size: int = DEFAULT_MAX_SIZE,
+        worker: str | None = None,
+        level: int = 6,
+    ):
+        self.directory = directory
+        self.collection = collection
+        self.host = host
+        self.worker = worker
+        self.warcinfo = warcinfo
+        self.clock = clock
+        self.max_size = max_size
+        self.level = level
+        self.serial = 0
+        self.closed: list[ClosedWarc] = []
+        self._fh: BinaryIO | None = None
+        self._writer: WarcWriter | None = None
+        self._name: str | None = None
+        self.warcinfo_id: str | None = None
+
+    @property
+    def current_name(self) -> str | None:
+        return self._name
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        while True:
+            self.serial += 1
+            name = warc_name(self.collection, self.clock(), self.serial, self.host, self.worker)
+            path = self.directory / (name + OPEN_SUFFIX)
+            if not path.exists() and not (self.directory / name).exists():
+                break
+        fh = open(path, "xb")
+        # Held until close: `archive verify` tells a live job's file from a dead one's by it.
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._fh, self._name = fh, name
+        self._writer = WarcWriter(fh, level=self.level)
+        info = self.warcinfo(name)
+        self.warcinfo_id = info.record_id
+        self._writer.write(info)
+        log.info("opened %s", path)
+
+    def write_group(self, build: Callable[[str], list[Record]]) -> list[Written]:
+        """Write records that belong together into one file; rotate before, never inside.
+
+        ``build`` gets the current file's warcinfo record id (WARC-Warcinfo-ID) and returns
+        the records.
+        """
+        if self._writer is not None and self._writer.out.position >= self.max_size:
+            self.close_current()
+        if self._writer is None:
+            self._open()
+        assert self._writer is not None and self._name is not None and self.warcinfo_id is not None
+        placed = []
+        for record in build(self.warcinfo_id):
+            offset, length = self._writer.write(record)
+            placed.append(Written(self._name, offset, length))
+        return placed
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close_current(self) -> None:
+        if self._fh is None or self._writer is None or self._name is None:
+            return
+        fh, writer, name = self._fh, self._writer, self._name
+        self._fh = self._writer = self._name = None
+        fh.flush()
+        os.fsync(fh.fileno())
+        final = self.directory / name
+        os.rename(self.directory / (name + OPEN_SUFFIX), final)
+        _fsync_dir(self.directory)
+        fh.close()  # closing releases the lock, after the rename
+        self.closed.append(
+            ClosedWarc(final, writer.out.position, "sha256:" + writer.out.sha256.hexdigest(), writer.records)
+        )
+        log.info("closed %s (%d records, %d bytes)", final, writer.records, writer.out.position)
+
+    def close(self) -> list[ClosedWarc]:
+        self.close_current()
+        return self.closed
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,71 @@
+"""ArchiveJobExtension: opens the capture job with the crawl and closes it with the spider.
+
+On ``spider_closed`` it closes the WARCs and the capture log and writes the manifest. A
+graceful shutdown (SIGINT/SIGTERM) goes the same way: current records are finished, files
+closed, the manifest written with outcome ``interrupted``.
+
+Settings: ``ARCHIVE_PROGRESS`` (a callable taking a dict) is called every
+``ARCHIVE_PROGRESS_INTERVAL`` seconds (default 1.0) and once at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import monotonic
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from twisted.internet import task
+
+from archive.job import CaptureJob
+from crawler.job import job_for
+
+log = logging.getLogger(__name__)
+
+
+class ArchiveJobExtension:
+    def __init__(self, crawler: Crawler, job: CaptureJob):
+        self.crawler = crawler
+        self.job = job
+        self.progress = crawler.settings.get("ARCHIVE_PROGRESS")
+        self.interval = crawler.settings.getfloat("ARCHIVE_PROGRESS_INTERVAL", 1.0)
+        self._loop: task.LoopingCall | None = None
+        self._t0 = monotonic()
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveJobExtension:
+        return cls(crawler, job_for(crawler))
+
+    def spider_opened(self, spider: Any = None) -> None:
+        self._t0 = monotonic()
+        if self.progress is not None:
+            self._loop = task.LoopingCall(self._report)
+            self._loop.start(self.interval, now=False)
+
+    def snapshot(self, final: bool = False) -> dict[str, Any]:
+        job = self.job
+        errors = job.counts["failed"] + sum(n for status, n in job.by_status.items() if int(status) >= 400)
+        return {
+            "job_id": job.job_id,
+            "pages": job.counts["captured"],
+            "errors": errors,
+            "robots_disallowed": job.counts["robots_disallowed"],
+            "bytes": job.bytes,
+            "elapsed": monotonic() - self._t0,
+            "final": final,
+        }
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.snapshot())
+
+    def spider_closed(self, spider: Any = None, reason: str = "finished") -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        manifest = self.job.close(reason)
+        log.info("job %s closed (%s); manifest %s", self.job.job_id, reason, manifest)
+        if self.progress is not None:
+            self.progress(self.snapshot(final=True))

@@ -1,0 +1,41 @@
+"""The capture job of a running crawler, shared by the extension and the middlewares.
+
+Settings (read once):
+
+- ``ARCHIVE_STORE``: the store directory (required; without it capture is off).
+- ``ARCHIVE_COLLECTION``: the collection as a dict (``Collection.effective()``).
+- ``ARCHIVE_JOB_ID``: resume or name a job; default a new id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from archive.config import collection_from_dict
+from archive.job import CaptureJob
+
+_ATTR = "_archive_capture_job"
+
+
+def job_for(crawler: Crawler) -> CaptureJob:
+    """The crawler's job, created on first use; ``NotConfigured`` when capture is off."""
+    job = getattr(crawler, _ATTR, None)
+    if job is not None:
+        return job
+    store = crawler.settings.get("ARCHIVE_STORE")
+    doc = crawler.settings.getdict("ARCHIVE_COLLECTION")
+    if not store or not doc:
+        raise NotConfigured("set ARCHIVE_STORE and ARCHIVE_COLLECTION to capture into WARCs")
+    spider_name = getattr(crawler.spidercls, "name", None) or "spider"
+    job = CaptureJob(
+        Path(store),
+        collection_from_dict(doc, where="ARCHIVE_COLLECTION"),
+        job_id=crawler.settings.get("ARCHIVE_JOB_ID"),
+        spider=spider_name,
+        operator=crawler.settings.get("ARCHIVE_OPERATOR"),
+    )
+    setattr(crawler, _ATTR, job)
+    return job

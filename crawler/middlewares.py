@@ -1,0 +1,175 @@
+"""WarcCaptureMiddleware: every fetch becomes request, response and metadata records.
+
+Order ~950 (see ``crawler.settings``): above HttpCompression (590), Redirect (600),
+Cookies (700), HttpProxy (750) and HttpCache (900). ``process_request`` therefore runs
+last, when headers are final; ``process_response`` runs first, so every 3xx is seen before
+redirects are followed and bodies are still content-encoded as sent.
+
+Settings: ``ARCHIVE_MAX_BODY_BYTES`` (0 = no cap) truncates a body by ``StopDownload``
+counted from received bytes and marks the record ``WARC-Truncated: length``.
+Per request: ``meta["archive"]`` carries the provenance (see ``archive.capture.Provenance``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from time import monotonic
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, StopDownload
+from scrapy.http import Request, Response
+
+from archive.capture import Fetch, Provenance
+from archive.job import CaptureJob
+from archive.warc.records import utcnow
+from crawler.job import job_for
+
+log = logging.getLogger(__name__)
+
+_T0 = "_archive_t0"
+_HEADERS_AT = "_archive_headers_at"
+_RECEIVED = "_archive_received"
+# Responses with no body by definition: an absent Content-Length says nothing of framing.
+_NO_BODY = {204, 304}
+
+
+def provenance_of(request: Request) -> Provenance:
+    """Provenance from ``meta["archive"]``, with the redirect hops Scrapy has followed."""
+    meta: dict[str, Any] = request.meta.get("archive") or {}
+    prov = Provenance(
+        seed=meta.get("seed"),
+        channel=meta.get("channel", "seed"),
+        source=meta.get("source"),
+        via=meta.get("via"),
+        hops=meta.get("hops", ""),
+        depth=int(request.meta.get("depth", 0)),
+        url_as_linked=meta.get("url_as_linked"),
+    )
+    if meta.get("channel") is None and request.meta.get("dont_obey_robotstxt") and request.url.endswith("/robots.txt"):
+        prov.channel, prov.hops = "robots", "P"
+    redirects = request.meta.get("redirect_urls") or []
+    if redirects:
+        # Redirects add a hop but no depth (CONTRACTS.md, depth).
+        prov.channel, prov.via = "redirect", redirects[-1]
+        prov.hops += "R" * len(redirects)
+    return prov
+
+
+def robots_state(request: Request, crawler: Crawler) -> str:
+    if request.meta.get("dont_obey_robotstxt"):
+        return "not-applicable" if request.url.endswith("/robots.txt") else "ignored"
+    if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+        return "ignored"
+    return request.meta.get("archive_robots", "allowed")
+
+
+class WarcCaptureMiddleware:
+    def __init__(self, crawler: Crawler, job: CaptureJob):
+        self.crawler = crawler
+        self.job = job
+        self.max_body = crawler.settings.getint("ARCHIVE_MAX_BODY_BYTES", 0)
+        crawler.signals.connect(self._headers_received, signal=signals.headers_received)
+        if self.max_body:
+            crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        return cls(crawler, job_for(crawler))
+
+    # -- timing: the fetch starts when the handler sends the request, not when it queues
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        request.meta[_T0] = (utcnow(), monotonic())
+        request.meta.pop(_HEADERS_AT, None)
+        request.meta.pop(_RECEIVED, None)
+
+    def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None) -> None:
+        request.meta[_HEADERS_AT] = (utcnow(), monotonic())
+
+    def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
+        received = request.meta.get(_RECEIVED, 0) + len(data)
+        request.meta[_RECEIVED] = received
+        if received >= self.max_body:
+            raise StopDownload(fail=False)
+
+    def _timing(self, request: Request) -> tuple[datetime, float | None]:
+        now = monotonic()
+        latency = request.meta.get("download_latency")
+        at_headers = request.meta.get(_HEADERS_AT)
+        if at_headers is not None and latency is not None:
+            wall, mono = at_headers
+            return wall - timedelta(seconds=latency), (now - mono + latency) * 1000
+        t0 = request.meta.get(_T0)
+        if t0 is None:
+            return utcnow(), None
+        return t0[0], (now - t0[1]) * 1000
+
+    # -- recording -------------------------------------------------------------------
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
+        if "cached" in response.flags:
+            return response
+        started, duration = self._timing(request)
+        self.job.record_fetch(self.fetch_of(request, response, started, duration))
+        return response
+
+    def fetch_of(self, request: Request, response: Response, started: datetime, duration: float | None) -> Fetch:
+        flags = set(response.flags)
+        headers = [(name, value) for name, values in response.headers.items() for value in values]
+        framing = None
+        if (
+            b"Content-Length" not in response.headers
+            and "partial" not in flags
+            and "download_stopped" not in flags
+            and response.status >= 200
+            and response.status not in _NO_BODY
+            and request.method != "HEAD"
+        ):
+            # Twisted ends a body of unknown length cleanly only after the last chunk;
+            # a close-delimited body is flagged "partial" instead.
+            framing = "chunked"
+        truncated = None
+        if "download_stopped" in flags:
+            truncated = "length"
+        elif "dataloss" in flags:
+            truncated = "disconnect"
+        cert = getattr(response, "certificate", None)
+        ip = getattr(response, "ip_address", None)
+        return Fetch(
+            url=response.url,
+            method=request.method,
+            request_headers=[(name, value) for name, values in request.headers.items() for value in values],
+            request_body=request.body,
+            status=response.status,
+            response_headers=headers,
+            body=response.body,
+            started=started,
+            duration_ms=duration,
+            protocol=getattr(response, "protocol", None),
+            remote_ip=str(ip) if ip is not None else None,
+            tls_cert_der=cert.dump() if cert is not None else None,
+            framing=framing,
+            truncated=truncated,
+            provenance=provenance_of(request),
+            robots=robots_state(request, self.crawler),
+        )
+
+    def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
+        if isinstance(exception, IgnoreRequest):
+            return None  # decided before any fetch; the deciding component logs it
+        started, duration = self._timing(request)
+        ua = request.headers.get(b"User-Agent")
+        self.job.record_failure(
+            request.url,
+            error=f"{type(exception).__name__}: {exception}".strip(),
+            provenance=provenance_of(request),
+            started=started,
+            duration_ms=duration,
+            method=request.method,
+            user_agent=ua.decode("latin-1") if ua else None,
+            robots=robots_state(request, self.crawler),
+        )
+        return None

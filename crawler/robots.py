@@ -1,0 +1,49 @@
+"""RobotsTxtMiddleware that records its decision for every URL.
+
+Scrapy's middleware fetches and obeys robots.txt (the fetch passes through the capture
+middleware, so robots.txt itself is archived). This subclass adds the decision to the
+request's provenance and logs each refused URL in the capture log.
+"""
+
+from __future__ import annotations
+
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request
+
+from archive.warc.records import utcnow
+from crawler.job import job_for
+from crawler.middlewares import provenance_of
+
+
+class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.job = job_for(crawler)
+
+    def process_request_2(self, rp, request: Request) -> None:  # type: ignore[no-untyped-def]
+        if rp is None:
+            request.meta["archive_robots"] = "no-robots"
+            return
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest:
+            request.meta["archive_robots"] = "disallowed"
+            # UserAgentMiddleware (500) has not run yet; the default agent is the one used.
+            ua = request.headers.get(b"User-Agent") or self.crawler.settings.get("USER_AGENT")
+            if isinstance(ua, bytes):
+                ua = ua.decode("latin-1")
+            self.job.record_failure(
+                request.url,
+                error="robots.txt disallows this URL",
+                provenance=provenance_of(request),
+                started=utcnow(),
+                duration_ms=None,
+                method=request.method,
+                user_agent=ua,
+                robots="disallowed",
+                outcome="robots-disallowed",
+            )
+            raise
+        request.meta["archive_robots"] = "allowed"

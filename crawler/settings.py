@@ -1,0 +1,46 @@
+"""Scrapy settings of the archiving crawler.
+
+``archive crawl`` builds its settings with :func:`archive.crawl.scrapy_settings`, which
+starts from ``BASE`` below; ``scrapy crawl news`` from the repository root uses this
+module directly (set ``ARCHIVE_STORE`` and ``ARCHIVE_COLLECTION`` to capture).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BASE: dict[str, Any] = {
+    "BOT_NAME": "archive",
+    "SPIDER_MODULES": ["crawler.spiders"],
+    "NEWSPIDER_MODULE": "crawler.spiders",
+    "ROBOTSTXT_OBEY": True,
+    # A crawl opens no listening ports (DESIGN.md): no telnet console, no remote control.
+    "TELNETCONSOLE_ENABLED": False,
+    "REMOTE_CONTROL_ENABLED": False,
+    # gzip and deflate only: every reader we ship decodes them (CONTRACTS.md).
+    "DEFAULT_REQUEST_HEADERS": {
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "Accept-Language": "en",
+        "Accept-Encoding": "gzip, deflate",
+    },
+    "DOWNLOADER_MIDDLEWARES": {
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "archive.scrapy.RecordingRobotsTxtMiddleware": 100,
+        # Above HttpCompression (590), Redirect (600), Cookies (700), HttpProxy (750) and
+        # HttpCache (900): sees final request headers, every 3xx, bodies still encoded.
+        "archive.scrapy.WarcCaptureMiddleware": 950,
+    },
+    "EXTENSIONS": {
+        "archive.scrapy.ArchiveJobExtension": 0,
+    },
+    # A truncated or cut-off body is still evidence: keep it and mark the record.
+    "DOWNLOAD_FAIL_ON_DATALOSS": False,
+    # Depth is enforced by the spider (links only; page requisites go one hop further).
+    "DEPTH_LIMIT": 0,
+    "DEPTH_PRIORITY": 0,
+    "RETRY_TIMES": 2,
+    "LOG_LEVEL": "INFO",
+    "COOKIES_ENABLED": True,
+}
+
+globals().update(BASE)
