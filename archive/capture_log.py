@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,11 @@ class CaptureLog:
         self._sha = hashlib.sha256()
         self.size = 0
         self.lines = 0
+        self.tally = Tally()
 
     def write(self, line: dict[str, Any]) -> None:
         validate("capture-log", line)
+        self.tally.add(line)
         data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         self._fh.write(data)
         self._fh.flush()
@@ -41,3 +44,44 @@ class CaptureLog:
         self._fh.close()
         os.rename(self.path.with_name(self.path.name + OPEN_SUFFIX), self.path)
         return "sha256:" + self._sha.hexdigest(), self.size, self.lines
+
+
+class Tally:
+    """Counts by outcome, status and error, built from capture-log lines.
+
+    The same counting serves a running job and a repaired one, whose counts are re-derived
+    from the log it left.
+    """
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.outcomes: Counter[str] = Counter()
+        self.by_status: Counter[str] = Counter()
+        self.by_error: Counter[str] = Counter()
+        self.bytes = 0
+
+    def add(self, line: dict[str, Any]) -> None:
+        self.attempts += 1
+        self.outcomes[line["outcome"]] += 1
+        if line.get("status") is not None:
+            self.by_status[str(line["status"])] += 1
+        if line["outcome"] == "failed" and line.get("error"):
+            self.by_error[line["error"].split(":", 1)[0]] += 1
+        self.bytes += line.get("response_bytes") or 0
+
+    @property
+    def errors(self) -> int:
+        """Failed attempts plus responses with a 4xx/5xx status."""
+        return self.outcomes["failed"] + sum(n for s, n in self.by_status.items() if int(s) >= 400)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attempts": self.attempts,
+            "captured": self.outcomes["captured"],
+            "failed": self.outcomes["failed"],
+            "robots_disallowed": self.outcomes["robots-disallowed"],
+            "out_of_scope": self.outcomes["out-of-scope"],
+            "bytes": self.bytes,
+            "by_status": dict(sorted(self.by_status.items())),
+            "by_error": dict(sorted(self.by_error.items())),
+        }

@@ -11,7 +11,6 @@ import json
 import logging
 import platform
 import socket
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from importlib import metadata
@@ -73,10 +72,6 @@ class CaptureJob:
         self.config = collection.effective()
         self.config_sha256 = config_hash(self.config)
         self.software = software_versions()
-        self.counts: Counter[str] = Counter()
-        self.by_status: Counter[str] = Counter()
-        self.by_error: Counter[str] = Counter()
-        self.bytes = 0
         self.closed_manifest: Path | None = None
         self._write_job_file()
         self.warcs = RotatingWarcFiles(
@@ -143,10 +138,6 @@ class CaptureJob:
 
         where = self.warcs.write_group(build)[0]
         assert built is not None
-        self.counts["attempts"] += 1
-        self.counts["captured"] += 1
-        self.by_status[str(fetch.status)] += 1
-        self.bytes += len(fetch.body)
         line = self._line(fetch.url, fetch.provenance, fetch.robots, fetch.started, fetch.duration_ms,
                           user_agent=built.metadata_fields["userAgent"])
         line.update(
@@ -181,11 +172,6 @@ class CaptureJob:
         outcome: str = "failed",
     ) -> dict[str, Any]:
         """Log a fetch attempt that produced no response (DNS, refused, timeout, robots...)."""
-        self.counts["attempts"] += 1
-        key = {"failed": "failed", "robots-disallowed": "robots_disallowed", "out-of-scope": "out_of_scope"}[outcome]
-        self.counts[key] += 1
-        if outcome == "failed":
-            self.by_error[error.split(":", 1)[0]] += 1
         line = self._line(url, provenance, robots, started, duration_ms, user_agent=user_agent)
         line.update(method=method, outcome=outcome, status=None, error=error)
         self.log.write(line)
@@ -234,25 +220,13 @@ class CaptureJob:
             finished=warc_date(self.clock()),
             outcome="finished" if reason in ("finished", "closespider_pagecount", "closespider_itemcount") else "interrupted",
             finish_reason=reason,
-            counts=self._counts(),
+            counts=self.log.tally.as_dict(),
             files=files,
         )
         with self.coll.locked():
             self.closed_manifest = write_manifest(self.coll, doc)
         log.info("wrote %s", self.closed_manifest)
         return self.closed_manifest
-
-    def _counts(self) -> dict[str, Any]:
-        return {
-            "attempts": self.counts["attempts"],
-            "captured": self.counts["captured"],
-            "failed": self.counts["failed"],
-            "robots_disallowed": self.counts["robots_disallowed"],
-            "out_of_scope": self.counts["out_of_scope"],
-            "bytes": self.bytes,
-            "by_status": dict(sorted(self.by_status.items())),
-            "by_error": dict(sorted(self.by_error.items())),
-        }
 
 
 def _content_type(fetch: Fetch) -> str | None:

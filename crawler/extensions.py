@@ -46,14 +46,13 @@ class ArchiveJobExtension:
             self._loop.start(self.interval, now=False)
 
     def snapshot(self, final: bool = False) -> dict[str, Any]:
-        job = self.job
-        errors = job.counts["failed"] + sum(n for status, n in job.by_status.items() if int(status) >= 400)
+        tally = self.job.log.tally
         return {
-            "job_id": job.job_id,
-            "pages": job.counts["captured"],
-            "errors": errors,
-            "robots_disallowed": job.counts["robots_disallowed"],
-            "bytes": job.bytes,
+            "job_id": self.job.job_id,
+            "pages": tally.outcomes["captured"],
+            "errors": tally.errors,
+            "robots_disallowed": tally.outcomes["robots-disallowed"],
+            "bytes": tally.bytes,
             "elapsed": monotonic() - self._t0,
             "final": final,
         }

@@ -1,0 +1,36 @@
+"""``archive demo``: serve the bundled news site on 127.0.0.1, crawl it, verify the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archive.config import collection_from_dict
+from archive.crawl import CrawlResult, crawl
+from archive.demo.server import serve
+from archive.demo.site import DemoSite
+from archive.verify import Report, verify
+
+DEMO_COLLECTION = "demo"
+
+
+@dataclass
+class DemoResult:
+    site_url: str
+    articles: int
+    crawl: CrawlResult
+    verify: Report
+
+
+def run_demo(store: Path, *, progress: Callable[[dict[str, Any]], None] | None = None,
+             n_articles: int = 50) -> DemoResult:
+    site = DemoSite(n_articles=n_articles)
+    with serve(site, host="127.0.0.1", port=0) as base_url:
+        collection = collection_from_dict(
+            {"name": DEMO_COLLECTION, "urls": [base_url + "/"], "politeness": {"concurrency_per_host": 8}},
+            where="demo",
+        )
+        result = crawl(store, collection, progress=progress)
+    return DemoResult(base_url, len(site.articles), result, verify(store / DEMO_COLLECTION))

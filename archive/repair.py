@@ -1,0 +1,150 @@
+"""``archive verify --repair``: close what a killed job left open.
+
+A dead job's ``.warc.gz.open`` is cut at the end of its last complete, valid record and
+renamed; its ``.captures.jsonl.open`` is cut after its last complete line and renamed; then
+the job gets a manifest with outcome ``interrupted`` (counts re-derived from its log), so
+the chain of custody covers the salvaged files too. Files of a live job (lock held) are
+left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from archive.capture_log import Tally
+from archive.digests import sha256_file
+from archive.manifest import write_manifest
+from archive.store import CollectionDir, is_locked
+from archive.verify import _is_collection, warcinfo_job_id
+from archive.warc.reader import check_records, last_good_end
+from archive.warc.records import utcnow, warc_date
+from archive.warc.writer import OPEN_SUFFIX
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RepairReport:
+    closed: list[str] = field(default_factory=list)
+    dropped_bytes: int = 0
+    manifests: list[Path] = field(default_factory=list)
+    skipped_live: list[str] = field(default_factory=list)
+
+
+def repair(path: Path) -> RepairReport:
+    """Repair every collection under ``path`` (a store or one collection)."""
+    path = Path(path)
+    report = RepairReport()
+    if _is_collection(path):
+        colls = [CollectionDir(path)]
+    else:
+        colls = [CollectionDir(p) for p in sorted(path.iterdir()) if p.is_dir() and _is_collection(p)]
+    for coll in colls:
+        _repair_collection(coll, report)
+    return report
+
+
+def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
+    for open_warc in sorted(coll.warcs.glob("*" + OPEN_SUFFIX)) if coll.warcs.is_dir() else []:
+        if is_locked(open_warc):
+            report.skipped_live.append(str(open_warc))
+            continue
+        end, _ = last_good_end(open_warc)
+        size = open_warc.stat().st_size
+        final = open_warc.with_name(open_warc.name[: -len(OPEN_SUFFIX)])
+        if end == 0:
+            # Not even a warcinfo record survived: there is nothing to keep.
+            open_warc.unlink()
+            report.dropped_bytes += size
+            continue
+        with open(open_warc, "r+b") as fh:
+            fh.truncate(end)
+            os.fsync(fh.fileno())
+        os.rename(open_warc, final)
+        report.closed.append(str(final))
+        report.dropped_bytes += size - end
+    for open_log in sorted(coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX)) if coll.logs.is_dir() else []:
+        if is_locked(open_log):
+            report.skipped_live.append(str(open_log))
+            continue
+        kept = _cut_log(open_log)
+        report.dropped_bytes += open_log.stat().st_size - kept
+        with open(open_log, "r+b") as fh:
+            fh.truncate(kept)
+            os.fsync(fh.fileno())
+        final = open_log.with_name(open_log.name[: -len(OPEN_SUFFIX)])
+        os.rename(open_log, final)
+        report.closed.append(str(final))
+    _write_missing_manifests(coll, report)
+
+
+def _cut_log(path: Path) -> int:
+    """Bytes of complete, parseable lines at the start of a log."""
+    kept = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                json.loads(raw)
+            except ValueError:
+                break
+            kept += len(raw)
+    return kept
+
+
+def _write_missing_manifests(coll: CollectionDir, report: RepairReport) -> None:
+    """Give every dead job that has a job file but no manifest an ``interrupted`` manifest."""
+    if not coll.logs.is_dir():
+        return
+    for job_file in sorted(coll.logs.glob("*.job.json")):
+        job_id = job_file.name[: -len(".job.json")]
+        if coll.manifest(job_id).exists():
+            continue
+        log_path = coll.capture_log(job_id)
+        if not log_path.exists():
+            continue  # still running (its log is .open and locked) or never started
+        report.manifests.append(_interrupted_manifest(coll, job_id, job_file, log_path, set(report.closed)))
+
+
+def _interrupted_manifest(
+    coll: CollectionDir, job_id: str, job_file: Path, log_path: Path, repaired: set[str]
+) -> Path:
+    job: dict[str, Any] = json.loads(job_file.read_text("utf-8"))
+    files = []
+    for warc in sorted(coll.warcs.glob("*.warc.gz")):
+        if warcinfo_job_id(warc) != job_id:
+            continue
+        sha, size = sha256_file(warc)
+        files.append({"path": f"warcs/{warc.name}", "kind": "warc", "size": size, "sha256": sha,
+                      "records": sum(1 for _ in check_records(warc)), "repaired": str(warc) in repaired})
+    tally = Tally()
+    lines = 0
+    with open(log_path, "rb") as fh:
+        for raw in fh:
+            tally.add(json.loads(raw))
+            lines += 1
+    sha, size = sha256_file(log_path)
+    files.append({"path": f"logs/{log_path.name}", "kind": "capture-log", "size": size, "sha256": sha, "records": lines})
+    sha, size = sha256_file(job_file)
+    files.append({"path": f"logs/{job_file.name}", "kind": "job", "size": size, "sha256": sha})
+    doc = dict(job)
+    doc.update(
+        manifest_version=1,
+        started=warc_date(datetime.fromisoformat(job["started"])),
+        finished=warc_date(utcnow()),
+        outcome="interrupted",
+        finish_reason="repaired after the job died; files cut at their last complete record",
+        counts=tally.as_dict(),
+        files=files,
+    )
+    with coll.locked():
+        path = write_manifest(coll, doc)
+    log.info("wrote %s for interrupted job %s", path, job_id)
+    return path
