@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--collection", type=_collection_name, default="default", help="collection name (default: default)")
     crawl.add_argument("--max-pages", type=_positive, metavar="N", help="stop after N pages")
     crawl.add_argument("--depth", type=_positive, metavar="N", help="follow links at most N hops from a seed")
+    crawl.add_argument("--warc-max-bytes", type=_positive, metavar="N",
+                       help="start a new WARC file once one reaches N bytes (default 1000000000)")
     store_option(crawl)
 
     verify = command("verify", "Check digests, files against manifests, the manifest chain and the schemas.")
@@ -185,11 +187,12 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if not args.url:
         raise UsageError("give at least one seed with --url URL")
-    collection = one_off(args.collection, urls=args.url, max_pages=args.max_pages, max_depth=args.depth)
+    collection = one_off(args.collection, urls=args.url, max_pages=args.max_pages, max_depth=args.depth,
+                         warc_max_bytes=args.warc_max_bytes)
     store = resolve_store(args.store)
     result = crawl(store, collection, progress=ProgressLine(err))
     print_crawl_summary(result, out)
-    return 0
+    return 0 if result.outcome == "finished" else 1
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -107,6 +107,7 @@ def one_off(
     sitemaps: list[str] = (),  # type: ignore[assignment]
     max_pages: int | None = None,
     max_depth: int | None = None,
+    warc_max_bytes: int | None = None,
 ) -> Collection:
     """A collection made from command-line flags."""
     doc: dict[str, Any] = {"name": name, "urls": list(urls), "feeds": list(feeds), "sitemaps": list(sitemaps)}
@@ -117,6 +118,8 @@ def one_off(
         scope["max_depth"] = max_depth
     if scope:
         doc["scope"] = scope
+    if warc_max_bytes is not None:
+        doc["caps"] = {"warc_max_bytes": warc_max_bytes}
     return collection_from_dict(doc, where="command line")
 
 

@@ -1,0 +1,97 @@
+"""A crawl killed with SIGKILL leaves closed files valid; --repair closes the rest.
+SIGTERM finishes gracefully: files closed, manifest written as interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from wire import response, serve_wire, slow
+
+from archive.cli import main
+from archive.verify import verify
+
+
+def _slow_site(pages: int = 400):
+    links = "".join(f'<a href="/p/{i}">story {i}</a>' for i in range(pages)).encode()
+    routes = {
+        "/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+        "/": response("200 OK", [("Content-Type", "text/html")], b"<html><body>" + links + b"</body></html>"),
+    }
+    for i in range(pages):
+        body = (f"<html><body><h1>Story {i}</h1>" + "<p>words words words</p>" * 60 + "</body></html>").encode()
+        routes[f"/p/{i}"] = slow(0.02, response("200 OK", [("Content-Type", "text/html")], body))
+    return routes
+
+
+def _start(store: Path, base: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "archive", "crawl", "--url", base + "/", "--store", str(store), "--collection", "k",
+         "--warc-max-bytes", "20000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+
+
+def _wait_for_lines(store: Path, n: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = list((store / "k" / "logs").glob("*.captures.jsonl.open")) if (store / "k" / "logs").exists() else []
+        if logs and logs[0].read_bytes().count(b"\n") >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError("crawl did not get going")
+
+
+@pytest.fixture
+def slow_site():
+    with serve_wire(_slow_site()) as server:
+        yield server
+
+
+def test_sigkill_leaves_closed_files_valid_and_repair_closes_the_rest(slow_site, tmp_path, capsys):
+    store = tmp_path / "store"
+    proc = _start(store, slow_site.base)
+    _wait_for_lines(store, 60)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    warcs = store / "k" / "warcs"
+    closed = sorted(warcs.glob("*.warc.gz"))
+    opened = sorted(warcs.glob("*.open"))
+    assert len(closed) >= 2 and len(opened) == 1
+    for warc in closed:
+        report = verify(warc)
+        assert report.ok, [str(p) for p in report.problems]
+
+    assert main(["verify", str(store)]) == 1
+    out = capsys.readouterr().out
+    assert f"{opened[0]}: incomplete file of a job that did not finish" in out
+    assert "archive verify --repair" in out
+
+    assert main(["verify", "--repair", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "repaired:" in out and "wrote manifest for interrupted job" in out
+    assert not list(store.rglob("*.open"))
+    manifest = json.loads(next((store / "k" / "manifests").glob("*.json")).read_text())
+    assert manifest["outcome"] == "interrupted"
+    assert {f["path"] for f in manifest["files"]} >= {f"warcs/{p.name}" for p in warcs.glob("*.warc.gz")}
+    assert manifest["counts"]["captured"] >= 60
+
+
+def test_sigterm_closes_files_and_writes_the_manifest(slow_site, tmp_path):
+    store = tmp_path / "store"
+    proc = _start(store, slow_site.base)
+    _wait_for_lines(store, 30)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err.decode()
+    assert b"interrupted" in out
+    assert not list(store.rglob("*.open"))
+    manifest = json.loads(next((store / "k" / "manifests").glob("*.json")).read_text())
+    assert manifest["outcome"] == "interrupted" and manifest["finish_reason"] == "shutdown"
+    assert verify(store).ok
