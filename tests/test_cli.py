@@ -1,0 +1,89 @@
+"""The archive command end to end: crawl, demo, and its errors (one sentence, exit 2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from warcs import read_collection
+from wire import response, serve_wire
+
+from archive.cli import main
+from archive.config import collection_from_dict
+from archive.crawl import crawl
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_crawl_prints_progress_and_a_summary_and_respects_max_pages(wire_site, tmp_path):
+    store = tmp_path / "s"
+    proc = run("crawl", "--url", wire_site.base + "/", "--store", str(store), "--max-pages", "3",
+               "--collection", "cli")
+    assert proc.returncode == 0, proc.stderr
+    assert "pages/s" in proc.stderr and "errors" in proc.stderr
+    assert "responses captured" in proc.stdout
+    assert f"archive verify {store / 'cli'}" in proc.stdout
+    _, lines = read_collection(store / "cli")
+    pages = [l for l in lines if l["channel"] in ("seed", "link")]
+    assert len({l["url"] for l in pages}) == 3
+    assert run("verify", str(store)).returncode == 0
+
+
+def test_depth_zero_fetches_the_seed_and_its_requisites_only(wire_site, tmp_path):
+    assert main(["crawl", "--url", wire_site.base + "/", "--store", str(tmp_path), "--depth", "0"]) == 0
+    _, lines = read_collection(tmp_path / "default")
+    assert {l["channel"] for l in lines} == {"seed", "embed", "robots"}
+    assert {l["url"].rsplit("/", 1)[1] for l in lines if l["channel"] == "embed"} == {"style.css", "img.png"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["crawl", "--url", "ftp://example.org/"], "is not an http:// or https:// URL"),
+        (["crawl"], "give at least one seed with --url URL"),
+        (["crawl", "--url", "http://127.0.0.1:9/", "--max-pages", "-3"], "must not be negative"),
+        (["crawl", "--url", "http://127.0.0.1:9/", "--collection", "Bad_Name"], "is not a collection name"),
+        (["crawl", "--url", "http://127.0.0.1:9/", "--warc-max-bytes", "0"], "warc_max_bytes"),
+        (["verify", "/nonexistent/store"], "does not exist"),
+        (["nonsense"], "invalid choice"),
+    ],
+)
+def test_usage_errors_are_one_clear_line_and_exit_2(args, message):
+    proc = run(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_demo_crawls_the_bundled_site_and_verifies(tmp_path, capsys):
+    assert main(["demo", "--store", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "OK:" in out and "50 articles" in out and "archive verify" in out
+    _, lines = read_collection(tmp_path / "demo")
+    statuses = {l.get("status") for l in lines}
+    assert 200 in statuses and 404 in statuses and 301 in statuses
+    assert any(l["outcome"] == "robots-disallowed" for l in lines)
+    assert sum(1 for l in lines if l["url"].count("/") >= 6 and l.get("status") == 200) >= 50
+
+
+def test_a_body_over_the_cap_is_truncated_and_marked(tmp_path):
+    big = bytes(range(256)) * 4096  # 1 MiB
+    routes = {"/": response("200 OK", [("Content-Type", "application/octet-stream")], big)}
+    with serve_wire(routes) as server:
+        coll = collection_from_dict({"name": "cap", "urls": [server.base + "/"], "obey_robots": False,
+                                     "caps": {"max_body_bytes": 100_000}})
+        crawl(tmp_path, coll)
+    records, lines = read_collection(tmp_path / "cap")
+    resp = next(r for r in records if r.type == "response")
+    assert resp.h("WARC-Truncated") == "length"
+    assert 100_000 <= len(resp.payload) < len(big) and big.startswith(resp.payload)
+    assert lines[0]["truncated"] == "length" and lines[0]["robots"] == "ignored"
+
+
+def test_python_dash_m_archive_shows_help():
+    proc = run("--help")
+    assert proc.returncode == 0 and "verify" in proc.stdout and "crawl" in proc.stdout
