@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from archive import __version__
@@ -85,7 +87,7 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
     """Validate one collection table and merge it over the defaults."""
     found = problems("collection", {"collection": [doc]})
     if found:
-        raise ConfigError(f"{where}: " + "; ".join(p.replace("collection/0/", "", 1) for p in found))
+        raise ConfigError(f"{where}: " + "; ".join(_key_path(p).replace("collection[0].", "", 1) for p in found))
     settings = _merge(DEFAULTS, {k: v for k, v in doc.items() if k not in ("name", "urls", "feeds", "sitemaps")})
     urls = tuple(canonicalize(u) for u in doc.get("urls", []))
     feeds = tuple(canonicalize(u) for u in doc.get("feeds", []))
@@ -121,6 +123,47 @@ def one_off(
     if warc_max_bytes is not None:
         doc["caps"] = {"warc_max_bytes": warc_max_bytes}
     return collection_from_dict(doc, where="command line")
+
+
+def load_collections(path: Path, names: list[str] | None = None) -> list[Collection]:
+    """Read a TOML collections file; every error names the file and the line or key path."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    found = problems("collection", doc)
+    if found:
+        raise ConfigError(f"{path}: " + "; ".join(_key_path(p) for p in found))
+    tables = doc["collection"]
+    seen: set[str] = set()
+    for index, table in enumerate(tables):
+        if table["name"] in seen:
+            raise ConfigError(f"{path}: collection[{index}].name: {table['name']!r} is used twice")
+        seen.add(table["name"])
+    if names:
+        unknown = [n for n in names if n not in seen]
+        if unknown:
+            raise ConfigError(f"{path}: no collection named {', '.join(map(repr, unknown))}; "
+                              f"the file has {', '.join(sorted(seen))}")
+        tables = [t for t in tables if t["name"] in names]
+    return [collection_from_dict(t, where=f"{path}: collection {t['name']!r}") for t in tables]
+
+
+def _key_path(problem: str) -> str:
+    """``collection/0/scope/max_depth: msg`` -> ``collection[0].scope.max_depth: msg``."""
+    where, _, message = problem.partition(": ")
+    parts = where.split("/")
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return f"{out}: {message}"
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
