@@ -139,7 +139,7 @@ def print_crawl_summary(result: Any, out: TextIO) -> None:
     errors = counts["failed"] + sum(n for s, n in counts["by_status"].items() if int(s) >= 400)
     print(f"Job {result.job_id} {result.outcome}: {counts['captured']} responses captured, {errors} errors, "
           f"{counts['robots_disallowed']} refused by robots.txt, {human_bytes(counts['bytes'])} of bodies.", file=out)
-    print(f"  WARCs     {coll / 'warcs'}/ ({len(warcs)} file{'s' if len(warcs) != 1 else ''}, "
+    print(f"  WARCs     {coll / 'warcs'}/ ({_count(len(warcs), 'file')}, "
           f"{human_bytes(sum(f['size'] for f in warcs))})", file=out)
     for f in result.files:
         if f["kind"] == "capture-log":
@@ -153,11 +153,16 @@ def print_report(report: Any, out: TextIO) -> None:
         print(problem, file=out)
     for note in report.notes:
         print(f"note: {note}", file=out)
-    summary = (f"{report.files} files, {report.records} records, {report.manifests} manifests checked")
+    summary = (f"{_count(report.files, 'file')}, {_count(report.records, 'record')}, "
+               f"{_count(report.manifests, 'manifest')} checked")
     if report.ok:
         print(f"OK: {summary}; no problems.", file=out)
     else:
-        print(f"FAILED: {len(report.problems)} problem{'s' if len(report.problems) != 1 else ''}; {summary}.", file=out)
+        print(f"FAILED: {_count(len(report.problems), 'problem')}; {summary}.", file=out)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # -- commands ---------------------------------------------------------------------------------
