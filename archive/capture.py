@@ -173,7 +173,7 @@ def build_capture(
         "via": prov.via,
         "hopsFromSeed": prov.hops,
         "sourceTag": prov.seed,
-        "fetchTimeMs": None if fetch.duration_ms is None else int(round(fetch.duration_ms)),
+        "fetchTimeMs": None if fetch.duration_ms is None else round(fetch.duration_ms),
         "seed": prov.seed,
         "discoveryChannel": prov.channel,
         "discoverySource": prov.source,

@@ -14,7 +14,7 @@ from typing import BinaryIO
 CHUNK = 1 << 20
 
 
-def sha1_label(hasher: "hashlib._Hash") -> str:
+def sha1_label(hasher: hashlib._Hash) -> str:
     """Format a finished SHA-1 as a WARC labelled digest."""
     return "sha1:" + base64.b32encode(hasher.digest()).decode("ascii")
 

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.errors import StoreError
@@ -30,7 +30,7 @@ def resolve_store(store: str | os.PathLike[str] | None) -> Path:
 
 
 def new_job_id(collection: str, now: datetime, token: str | None = None) -> str:
-    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{collection}-{stamp}-{token if token is not None else secrets.token_hex(2)}"
 
 

@@ -7,7 +7,7 @@ The schemas live in the repository's top-level ``schemas/`` and are shipped in t
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -18,7 +18,7 @@ from archive.errors import SchemaError
 KINDS = ("manifest", "capture-log", "collection")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(kind: str) -> dict[str, Any]:
     if kind not in KINDS:
         raise ValueError(f"unknown schema kind {kind!r}; known: {', '.join(KINDS)}")
@@ -26,7 +26,7 @@ def load_schema(kind: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(kind: str) -> Draft202012Validator:
     schema = load_schema(kind)
     Draft202012Validator.check_schema(schema)

@@ -159,7 +159,7 @@ class WarcCaptureMiddleware:
 
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
         if isinstance(exception, IgnoreRequest):
-            return None  # decided before any fetch; the deciding component logs it
+            return  # decided before any fetch; the deciding component logs it
         started, duration = self._timing(request)
         ua = request.headers.get(b"User-Agent")
         self.job.record_failure(
@@ -172,4 +172,4 @@ class WarcCaptureMiddleware:
             user_agent=ua.decode("latin-1") if ua else None,
             robots=robots_state(request, self.crawler),
         )
-        return None
+        return

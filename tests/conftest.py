@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from wire import chunked, response, serve_wire, slow  # noqa: E402
+from wire import chunked, response, serve_wire, slow
 
 HOME = b"""<!doctype html><html><head><title>Home</title>
 <link rel="stylesheet" href="/style.css"></head><body>

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from warcs import read_warc
@@ -15,7 +15,7 @@ from archive.job import CaptureJob
 from archive.warc.records import make_record
 from archive.warc.writer import WarcWriter
 
-T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
 def _fetch(i: int, body: bytes, **kw) -> Fetch:

@@ -11,7 +11,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from archive.digests import sha1_label
 
@@ -31,12 +31,12 @@ def new_record_id() -> str:
 
 def warc_date(moment: datetime) -> str:
     """WARC 1.1 §5.4: W3C ISO 8601 in UTC; sub-second precision is allowed in 1.1."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -92,7 +92,7 @@ class Record:
         fields.append(("Content-Length", str(self.block_length)))
         lines = [WARC_VERSION]
         for name, value in fields:
-            lines.append(f"{name}: {_clean(value)}".encode("utf-8"))
+            lines.append(f"{name}: {_clean(value)}".encode())
         return CRLF.join(lines) + CRLF + CRLF
 
 

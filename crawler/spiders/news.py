@@ -124,4 +124,4 @@ class NewsSpider(scrapy.Spider):
 
     def parse_requisite(self, response: Response) -> None:
         """Captured by the middleware; nothing to follow (one hop beyond scope only)."""
-        return None
+        return
