@@ -32,7 +32,8 @@ class Provenance:
 
     seed: str | None = None
     channel: str = "seed"  # seed / feed / sitemap / link / redirect / embed / robots
-    source: str | None = None  # feed URL and item guid, or sitemap URL
+    source: str | None = None  # the feed or sitemap that listed the URL
+    source_id: str | None = None  # the feed item's guid / Atom id
     via: str | None = None
     hops: str = ""  # Heritrix hop path: L link, R redirect, E embed, P prerequisite, ...
     depth: int = 0
@@ -177,6 +178,7 @@ def build_capture(
         "seed": prov.seed,
         "discoveryChannel": prov.channel,
         "discoverySource": prov.source,
+        "discoverySourceId": prov.source_id,
         "depth": prov.depth,
         "urlAsLinked": prov.url_as_linked,
         "jobId": job_id,

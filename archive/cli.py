@@ -61,11 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "Crawl the bundled local news site (no network) and verify the result.")
     store_option(demo)
 
-    crawl = command("crawl", "Crawl seed URLs within their hosts into WARC files with provenance.")
-    crawl.add_argument("--url", action="append", type=_http_url, default=[], metavar="URL", help="seed URL (repeatable)")
-    crawl.add_argument("--collection", type=_collection_name, default="default", help="collection name (default: default)")
+    crawl = command("crawl", "Crawl collections (from a TOML file) or seeds given as flags into WARC files.")
+    crawl.add_argument("config", nargs="?", metavar="CONFIG.toml", help="collections file (see docs/collections.md)")
+    crawl.add_argument("--collection", action="append", type=_collection_name, default=[], metavar="NAME",
+                       help="with CONFIG: the collections to run (repeatable, default all); "
+                            "without: the name of the one-off collection (default: default)")
+    crawl.add_argument("--url", action="append", type=_http_url, default=[], metavar="URL", help="seed page (repeatable)")
+    crawl.add_argument("--feed", action="append", type=_http_url, default=[], metavar="URL",
+                       help="RSS or Atom feed to take article links from (repeatable)")
+    crawl.add_argument("--sitemap", action="append", type=_http_url, default=[], metavar="URL",
+                       help="sitemap or sitemap index (repeatable)")
     crawl.add_argument("--max-pages", type=_positive, metavar="N", help="stop after N pages")
-    crawl.add_argument("--depth", type=_positive, metavar="N", help="follow links at most N hops from a seed")
+    crawl.add_argument("--depth", type=_positive, metavar="N", help="follow links at most N hops from a seed or feed item")
     crawl.add_argument("--warc-max-bytes", type=_positive, metavar="N",
                        help="start a new WARC file once one reaches N bytes (default 1000000000)")
     store_option(crawl)
@@ -186,18 +193,30 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from archive.config import one_off
+    from archive.config import load_collections, one_off, with_overrides
     from archive.crawl import crawl
     from archive.store import resolve_store
 
-    if not args.url:
-        raise UsageError("give at least one seed with --url URL")
-    collection = one_off(args.collection, urls=args.url, max_pages=args.max_pages, max_depth=args.depth,
-                         warc_max_bytes=args.warc_max_bytes)
+    overrides = {"max_pages": args.max_pages, "max_depth": args.depth, "warc_max_bytes": args.warc_max_bytes}
+    if args.config:
+        if args.url or args.feed or args.sitemap:
+            raise UsageError("give seeds either in CONFIG or as --url/--feed/--sitemap, not both")
+        collections = [with_overrides(c, **overrides) for c in load_collections(Path(args.config), args.collection)]
+    else:
+        if not (args.url or args.feed or args.sitemap):
+            raise UsageError("give a collections file, or at least one seed with --url, --feed or --sitemap")
+        if len(args.collection) > 1:
+            raise UsageError("without CONFIG, --collection names the one collection to create; give it once")
+        name = args.collection[0] if args.collection else "default"
+        collections = [one_off(name, urls=args.url, feeds=args.feed, sitemaps=args.sitemap, **overrides)]
     store = resolve_store(args.store)
-    result = crawl(store, collection, progress=ProgressLine(err))
-    print_crawl_summary(result, out)
-    return 0 if result.outcome == "finished" else 1
+    status = 0
+    for collection in collections:
+        result = crawl(store, collection, progress=ProgressLine(err))
+        print_crawl_summary(result, out)
+        if result.outcome != "finished":
+            status = 1
+    return status
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

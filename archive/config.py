@@ -113,15 +113,25 @@ def one_off(
 ) -> Collection:
     """A collection made from command-line flags."""
     doc: dict[str, Any] = {"name": name, "urls": list(urls), "feeds": list(feeds), "sitemaps": list(sitemaps)}
-    scope: dict[str, Any] = {}
+    return with_overrides(collection_from_dict(doc, where="command line"), max_pages=max_pages,
+                          max_depth=max_depth, warc_max_bytes=warc_max_bytes)
+
+
+def with_overrides(
+    collection: Collection,
+    *,
+    max_pages: int | None = None,
+    max_depth: int | None = None,
+    warc_max_bytes: int | None = None,
+) -> Collection:
+    """Command-line ``--max-pages``, ``--depth`` and ``--warc-max-bytes`` win over the config."""
+    doc = collection.effective()
     if max_pages is not None:
-        scope["max_pages"] = max_pages
+        doc["scope"]["max_pages"] = max_pages
     if max_depth is not None:
-        scope["max_depth"] = max_depth
-    if scope:
-        doc["scope"] = scope
+        doc["scope"]["max_depth"] = max_depth
     if warc_max_bytes is not None:
-        doc["caps"] = {"warc_max_bytes": warc_max_bytes}
+        doc["caps"]["warc_max_bytes"] = warc_max_bytes
     return collection_from_dict(doc, where="command line")
 
 

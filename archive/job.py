@@ -73,6 +73,7 @@ class CaptureJob:
         self.config_sha256 = config_hash(self.config)
         self.software = software_versions()
         self.closed_manifest: Path | None = None
+        self.bad_documents: list[dict[str, str]] = []
         self._write_job_file()
         self.warcs = RotatingWarcFiles(
             self.coll.warcs,
@@ -187,6 +188,7 @@ class CaptureJob:
             "seed": prov.seed,
             "channel": prov.channel,
             "source": prov.source,
+            "source_id": prov.source_id,
             "via": prov.via,
             "hops": prov.hops,
             "depth": prov.depth,
@@ -220,7 +222,7 @@ class CaptureJob:
             finished=warc_date(self.clock()),
             outcome="finished" if reason in ("finished", "closespider_pagecount", "closespider_itemcount") else "interrupted",
             finish_reason=reason,
-            counts=self.log.tally.as_dict(),
+            counts={**self.log.tally.as_dict(), "bad_documents": len(self.bad_documents)},
             files=files,
         )
         with self.coll.locked():

@@ -43,6 +43,7 @@ def provenance_of(request: Request) -> Provenance:
         seed=meta.get("seed"),
         channel=meta.get("channel", "seed"),
         source=meta.get("source"),
+        source_id=meta.get("source_id"),
         via=meta.get("via"),
         hops=meta.get("hops", ""),
         depth=int(request.meta.get("depth", 0)),

@@ -43,7 +43,7 @@ def test_depth_zero_fetches_the_seed_and_its_requisites_only(wire_site, tmp_path
     "args, message",
     [
         (["crawl", "--url", "ftp://example.org/"], "is not an http:// or https:// URL"),
-        (["crawl"], "give at least one seed with --url URL"),
+        (["crawl"], "at least one seed with --url, --feed or --sitemap"),
         (["crawl", "--url", "http://127.0.0.1:9/", "--max-pages", "-3"], "must not be negative"),
         (["crawl", "--url", "http://127.0.0.1:9/", "--collection", "Bad_Name"], "is not a collection name"),
         (["crawl", "--url", "http://127.0.0.1:9/", "--warc-max-bytes", "0"], "warc_max_bytes"),

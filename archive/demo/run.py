@@ -29,7 +29,8 @@ def run_demo(store: Path, *, progress: Callable[[dict[str, Any]], None] | None =
     site = DemoSite(n_articles=n_articles)
     with serve(site, host="127.0.0.1", port=0) as base_url:
         collection = collection_from_dict(
-            {"name": DEMO_COLLECTION, "urls": [base_url + "/"], "politeness": {"concurrency_per_host": 8}},
+            {"name": DEMO_COLLECTION, "urls": [base_url + "/"], "feeds": [base_url + "/feed.xml"],
+             "sitemaps": [base_url + "/sitemap.xml"], "politeness": {"concurrency_per_host": 8}},
             where="demo",
         )
         result = crawl(store, collection, progress=progress)

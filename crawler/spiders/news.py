@@ -1,33 +1,43 @@
-"""The news spider: follows links from the seeds within scope, capturing as it goes.
+"""The news spider: discovers articles through feeds, sitemaps and links, within scope.
 
-Provenance travels in ``meta["archive"]`` (seed, channel, via, hop path, the URL as
-linked); Scrapy's DepthMiddleware keeps ``meta["depth"]``. Links are followed up to the
-collection's ``max_depth`` and ``max_pages``; page requisites (stylesheets, scripts,
-images) of a captured page are fetched one hop beyond, from any host, and not parsed.
+Provenance travels in ``meta["archive"]`` (seed, channel, source, via, hop path, the URL
+as linked) and depth in ``meta["depth"]``, set here by the contract's rules rather than by
+Scrapy's DepthMiddleware: seeds, feeds and sitemaps are depth 0 (so are the sitemaps an
+index or robots.txt points to), their items depth 1, each followed link +1, redirects +0.
+Links are followed up to the collection's ``max_depth``; ``max_pages`` caps the pages
+scheduled. Page requisites (stylesheets, scripts, images) of a captured page are fetched
+one hop beyond, from any host, and not parsed.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 from archive.config import collection_from_dict
+from archive.discovery import BadDocument, parse_feed, parse_sitemap
 from archive.urls import canonicalize, host_in_scope, host_of
+
+log = logging.getLogger(__name__)
 
 _REQUISITES = (
     "link[rel~=stylesheet]::attr(href), link[rel~=icon]::attr(href), script::attr(src), "
     "img::attr(src), source::attr(src), video::attr(poster), input[type=image]::attr(src)"
 )
 _SRCSET_URL = re.compile(r"(?:^|,)\s*(\S+)")
+FEED_ITEM_PRIORITY = 10  # new feed items first: they are what changes
 
 
 class NewsSpider(scrapy.Spider):
     name = "news"
+    custom_settings = {"SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}}
 
     def __init__(self, collection: dict[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -46,11 +56,17 @@ class NewsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         kwargs.setdefault("collection", crawler.settings.getdict("ARCHIVE_COLLECTION"))
-        return super().from_crawler(crawler, *args, **kwargs)
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
+        return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        for url in self.collection.feeds:
+            yield self._document(url, self.parse_feed, seed=url, channel="seed", via=None, hops="")
+        for url in self.collection.sitemaps:
+            yield self._document(url, self.parse_sitemap, seed=url, channel="seed", via=None, hops="")
         for url in self.collection.urls:
-            request = self._page(url, seed=url, channel="seed", via=None, hops="", linked=None)
+            request = self._page(url, seed=url, channel="seed", via=None, hops="", linked=None, depth=0)
             if request is not None:
                 yield request
 
@@ -66,7 +82,8 @@ class NewsSpider(scrapy.Spider):
         return not self.allow or any(p.search(url) for p in self.allow)
 
     def _page(self, url: str, *, seed: str | None, channel: str, via: str | None, hops: str,
-              linked: str | None, depth: int | None = None) -> Request | None:
+              linked: str | None, depth: int, source: str | None = None, source_id: str | None = None,
+              priority: int = 0) -> Request | None:
         """A request for a page to parse, or None when seen, out of scope or over the cap."""
         canonical = canonicalize(url)
         if canonical in self.seen or self.scheduled >= self.max_pages:
@@ -76,33 +93,103 @@ class NewsSpider(scrapy.Spider):
         self.seen.add(canonical)
         self.scheduled += 1
         meta: dict[str, Any] = {
-            "archive": {"seed": seed, "channel": channel, "via": via, "hops": hops,
-                        "url_as_linked": linked if linked != canonical else None},
+            "depth": depth,
+            "archive": {"seed": seed, "channel": channel, "via": via, "hops": hops, "source": source,
+                        "source_id": source_id, "url_as_linked": linked if linked != canonical else None},
         }
-        if depth is not None:
-            meta["depth"] = depth
-        return Request(canonical, callback=self.parse, meta=meta)
+        return Request(canonical, callback=self.parse, meta=meta, priority=priority)
 
-    # -- parsing ---------------------------------------------------------------------
+    def _document(self, url: str, callback: Any, *, seed: str | None, channel: str, via: str | None,
+                  hops: str) -> Request:
+        """A feed or sitemap: depth 0, not counted against max_pages."""
+        canonical = canonicalize(url)
+        self.seen.add(canonical)
+        return Request(canonical, callback=callback, priority=FEED_ITEM_PRIORITY + 1, meta={
+            "depth": 0,
+            "archive": {"seed": seed, "channel": channel, "via": via, "hops": hops,
+                        "url_as_linked": url if url != canonical else None},
+        })
+
+    # -- feeds and sitemaps ----------------------------------------------------------
+
+    def _bad(self, response: Response, reason: str) -> None:
+        log.warning("bad document %s: %s", response.url, reason)
+        self.crawler.stats.inc_value("archive/bad_documents")
+        job = getattr(self.crawler, "_archive_capture_job", None)
+        if job is not None:
+            job.bad_documents.append({"url": response.url, "reason": reason})
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        try:
+            items = parse_feed(response.body, response.url)
+        except BadDocument as exc:
+            self._bad(response, str(exc))
+            return
+        prov = response.meta.get("archive") or {}
+        for item in items:
+            request = self._page(
+                response.urljoin(item.link), seed=prov.get("seed"), channel="feed", via=response.url,
+                hops=_hops(response) + "L", linked=item.link, depth=1, source=response.url,
+                source_id=item.guid, priority=FEED_ITEM_PRIORITY,
+            )
+            if request is not None:
+                yield request
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        try:
+            sitemap = parse_sitemap(response.body, response.url)
+        except BadDocument as exc:
+            self._bad(response, str(exc))
+            return
+        prov = response.meta.get("archive") or {}
+        hops = _hops(response) + "L"
+        for entry in sitemap.entries:
+            url = response.urljoin(entry.loc)
+            if sitemap.kind == "index":
+                canonical = canonicalize(url)
+                if canonical not in self.seen and self.in_scope(canonical):
+                    yield self._document(url, self.parse_sitemap, seed=prov.get("seed"), channel="sitemap",
+                                         via=response.url, hops=hops)
+                continue
+            request = self._page(url, seed=prov.get("seed"), channel="sitemap", via=response.url, hops=hops,
+                                 linked=entry.loc, depth=1, source=response.url,
+                                 priority=FEED_ITEM_PRIORITY if entry.news_publication_date else 0)
+            if request is not None:
+                yield request
+
+    def _robots_parsed(self, robotparser: Any, request: Request | None = None, **_: Any) -> None:
+        """Follow ``Sitemap:`` lines of a robots.txt of a host in scope."""
+        parser = getattr(robotparser, "rp", None)
+        urls = list(getattr(parser, "sitemaps", None) or [])
+        engine = self.crawler.engine
+        for url in urls:
+            canonical = canonicalize(url)
+            if canonical in self.seen or not self.in_scope(canonical):
+                continue
+            robots = canonicalize(f"{canonical.split('/', 3)[0]}//{host_of(canonical)}/robots.txt")
+            engine.crawl(self._document(url, self.parse_sitemap, seed=None, channel="sitemap", via=robots,
+                                        hops="P"))
+
+    # -- pages -----------------------------------------------------------------------
 
     def parse(self, response: Response) -> Iterator[Request]:
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get(b"Content-Type") or b"html"):
             return
         prov = response.meta.get("archive") or {}
         depth = int(response.meta.get("depth", 0))
-        hops = prov.get("hops", "") + "R" * len(response.meta.get("redirect_urls") or [])
+        hops = _hops(response)
         seed = prov.get("seed")
         if self.requisites:
-            yield from self._requisites(response, seed, hops)
+            yield from self._requisites(response, seed, hops, depth)
         if depth >= self.max_depth:
             return
         for link in self.links.extract_links(response):
             request = self._page(link.url, seed=seed, channel="link", via=response.url, hops=hops + "L",
-                                 linked=link.url)
+                                 linked=link.url, depth=depth + 1)
             if request is not None:
                 yield request
 
-    def _requisites(self, response: TextResponse, seed: str | None, hops: str) -> Iterator[Request]:
+    def _requisites(self, response: TextResponse, seed: str | None, hops: str, depth: int) -> Iterator[Request]:
         urls = response.css(_REQUISITES).getall()
         for srcset in response.css("img::attr(srcset), source::attr(srcset)").getall():
             urls.extend(_SRCSET_URL.findall(srcset))
@@ -117,11 +204,18 @@ class NewsSpider(scrapy.Spider):
             yield Request(
                 canonical,
                 callback=self.parse_requisite,
-                meta={"archive": {"seed": seed, "channel": "embed", "via": response.url, "hops": hops + "E",
+                meta={"depth": depth + 1,
+                      "archive": {"seed": seed, "channel": "embed", "via": response.url, "hops": hops + "E",
                                   "url_as_linked": url if url != canonical else None}},
                 priority=1,
             )
 
     def parse_requisite(self, response: Response) -> None:
         """Captured by the middleware; nothing to follow (one hop beyond scope only)."""
-        return
+        return None
+
+
+def _hops(response: Response) -> str:
+    """The hop path to this response, including redirects Scrapy followed to reach it."""
+    prov = response.meta.get("archive") or {}
+    return prov.get("hops", "") + "R" * len(response.meta.get("redirect_urls") or [])
