@@ -54,6 +54,7 @@ def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[st
         AUTOTHROTTLE_ENABLED=bool(pol["autothrottle"]),
         DOWNLOAD_TIMEOUT=float(caps["timeout"]),
         ARCHIVE_MAX_BODY_BYTES=int(caps["max_body_bytes"]),
+        ARCHIVE_RETRY_AFTER_CAP=float(pol["retry_after_cap"]),
         ARCHIVE_STORE=str(store),
         ARCHIVE_COLLECTION=collection.effective(),
         ARCHIVE_JOB_ID=job_id,

@@ -70,8 +70,9 @@ def check_xml_safe(body: bytes) -> None:
 def parse_feed(body: bytes, url: str) -> list[FeedItem]:
     """Items of an RSS or Atom feed, in document order."""
     check_xml_safe(body)
-    parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": url},
-                              resolve_relative_uris=False, sanitize_html=False)
+    # No base URL is given: guids are identifiers and stay exactly as written; links are
+    # resolved by the caller against the feed's own URL.
+    parsed = feedparser.parse(io.BytesIO(body), resolve_relative_uris=False, sanitize_html=False)
     if parsed.get("bozo") and not parsed.entries:
         raise BadDocument(f"not a readable feed: {parsed.get('bozo_exception')}")
     if not parsed.get("version") and not parsed.entries:
@@ -86,7 +87,7 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
             guid=entry.get("id") or None,
             title=entry.get("title") or None,
             published=_feed_date(entry.get("published_parsed")),
-            updated=_feed_date(entry.get("updated_parsed")),
+            updated=_feed_date(entry["updated_parsed"] if "updated_parsed" in entry else None),
         ))
     return items
 

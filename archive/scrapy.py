@@ -14,6 +14,7 @@ Enable them in any Scrapy project::
 
 from crawler.extensions import ArchiveJobExtension
 from crawler.middlewares import WarcCaptureMiddleware
+from crawler.retry_after import RetryAfterMiddleware
 from crawler.robots import RecordingRobotsTxtMiddleware
 
-__all__ = ["ArchiveJobExtension", "RecordingRobotsTxtMiddleware", "WarcCaptureMiddleware"]
+__all__ = ["ArchiveJobExtension", "RecordingRobotsTxtMiddleware", "RetryAfterMiddleware", "WarcCaptureMiddleware"]

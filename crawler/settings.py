@@ -26,6 +26,8 @@ BASE: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         "archive.scrapy.RecordingRobotsTxtMiddleware": 100,
+        # Before RetryMiddleware (550) sees the response, which would retry at once.
+        "archive.scrapy.RetryAfterMiddleware": 560,
         # Above HttpCompression (590), Redirect (600), Cookies (700), HttpProxy (750) and
         # HttpCache (900): sees final request headers, every 3xx, bodies still encoded.
         "archive.scrapy.WarcCaptureMiddleware": 950,

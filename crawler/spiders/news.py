@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
@@ -127,9 +128,10 @@ class NewsSpider(scrapy.Spider):
             return
         prov = response.meta.get("archive") or {}
         for item in items:
+            url = response.urljoin(item.link)
             request = self._page(
-                response.urljoin(item.link), seed=prov.get("seed"), channel="feed", via=response.url,
-                hops=_hops(response) + "L", linked=item.link, depth=1, source=response.url,
+                url, seed=prov.get("seed"), channel="feed", via=response.url,
+                hops=_hops(response) + "L", linked=url, depth=1, source=response.url,
                 source_id=item.guid, priority=FEED_ITEM_PRIORITY,
             )
             if request is not None:
@@ -152,23 +154,24 @@ class NewsSpider(scrapy.Spider):
                                          via=response.url, hops=hops)
                 continue
             request = self._page(url, seed=prov.get("seed"), channel="sitemap", via=response.url, hops=hops,
-                                 linked=entry.loc, depth=1, source=response.url,
+                                 linked=url, depth=1, source=response.url,
                                  priority=FEED_ITEM_PRIORITY if entry.news_publication_date else 0)
             if request is not None:
                 yield request
 
     def _robots_parsed(self, robotparser: Any, request: Request | None = None, **_: Any) -> None:
         """Follow ``Sitemap:`` lines of a robots.txt of a host in scope."""
-        parser = getattr(robotparser, "rp", None)
-        urls = list(getattr(parser, "sitemaps", None) or [])
-        engine = self.crawler.engine
-        for url in urls:
+        if request is None:
+            return
+        parts = urlsplit(request.url)
+        robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
+        for line in getattr(getattr(robotparser, "rp", None), "sitemaps", None) or []:
+            url = urljoin(robots, line)
             canonical = canonicalize(url)
             if canonical in self.seen or not self.in_scope(canonical):
                 continue
-            robots = canonicalize(f"{canonical.split('/', 3)[0]}//{host_of(canonical)}/robots.txt")
-            engine.crawl(self._document(url, self.parse_sitemap, seed=None, channel="sitemap", via=robots,
-                                        hops="P"))
+            self.crawler.engine.crawl(self._document(url, self.parse_sitemap, seed=None, channel="sitemap",
+                                                     via=canonicalize(robots), hops="P"))
 
     # -- pages -----------------------------------------------------------------------
 

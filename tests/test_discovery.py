@@ -1,0 +1,148 @@
+"""Discovery through feeds and sitemaps, safe XML, canonical URLs, redirect loops, Retry-After."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from warcs import read_collection
+from wire import response, serve_wire
+
+from archive.config import collection_from_dict
+from archive.crawl import crawl
+from archive.discovery import BadDocument, parse_feed, parse_sitemap
+from archive.urls import canonicalize
+
+HTML = [("Content-Type", "text/html")]
+XML = [("Content-Type", "application/xml")]
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel><title>T</title><link>/</link>
+<item><title>One</title><link>/a/one?utm_source=rss&amp;utm_medium=feed#c</link><guid isPermaLink="false">g-1</guid>
+<pubDate>Sat, 14 Mar 2026 08:30:00 +0100</pubDate><dc:creator>Ada</dc:creator>
+<content:encoded><![CDATA[<p>Full <b>body</b></p>]]></content:encoded></item>
+<item><title>Two</title><link>/a/two</link><guid>g-2</guid></item>
+<item><title>Dup</title><link>/a/one?fbclid=xyz</link><guid>g-3</guid></item>
+</channel></rss>"""
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:x</id><updated>2026-03-14T08:30:00Z</updated>
+<entry><title>Three</title><id>tag:x,2026:3</id><link rel="alternate" href="/a/three"/>
+<published>2026-03-14T08:30:00+01:00</published><updated>2026-03-15T09:00:00+01:00</updated></entry></feed>"""
+INDEX = b"""<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>/sm-news.xml</loc></sitemap></sitemapindex>"""
+NEWS = b"""<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+ xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+<url><loc>/a/four</loc><news:news><news:publication><news:name>P</news:name><news:language>en</news:language>
+</news:publication><news:publication_date>2026-03-14T08:30:00+01:00</news:publication_date>
+<news:title>Four</news:title></news:news></url></urlset>"""
+BOMB = b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
+<rss version="2.0"><channel><item><title>&d;</title><link>/a/bomb</link></item></channel></rss>"""
+EXTERNAL = b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><item><title>&x;</title><link>/a/evil</link></item></channel></rss>"""
+
+
+def test_feed_parsing_reads_links_guids_and_dates():
+    items = parse_feed(RSS, "http://h/feed")
+    assert [i.guid for i in items] == ["g-1", "g-2", "g-3"]
+    assert items[0].published == "2026-03-14T07:30:00+00:00"
+    atom = parse_feed(ATOM, "http://h/atom")[0]
+    assert (atom.link, atom.guid, atom.updated) == ("/a/three", "tag:x,2026:3", "2026-03-15T08:00:00+00:00")
+
+
+@pytest.mark.parametrize("body", [BOMB, EXTERNAL, b"<html><p>not a feed", b""])
+def test_unsafe_or_broken_feeds_are_refused(body):
+    with pytest.raises(BadDocument):
+        parse_feed(body, "http://h/feed")
+
+
+def test_sitemaps_index_and_news():
+    assert parse_sitemap(INDEX, "x").kind == "index"
+    entry = parse_sitemap(NEWS, "x").entries[0]
+    assert (entry.loc, entry.news_title, entry.news_publication_date) == ("/a/four", "Four", "2026-03-14T08:30:00+01:00")
+    with pytest.raises(BadDocument):
+        parse_sitemap(BOMB, "x")
+
+
+@pytest.mark.parametrize("raw, canonical", [
+    ("HTTP://Example.COM:80/a?utm_source=x&b=2&fbclid=1#frag", "http://example.com/a?b=2"),
+    ("https://example.com:443", "https://example.com/"),
+    ("https://example.com:8443/x?gclid=1", "https://example.com:8443/x"),
+    ("https://user:pw@example.com/x", "https://example.com/x"),
+    ("http://example.com/caf\u00e9?q=\u00e9", "http://example.com/caf%C3%A9?q=%C3%A9"),
+])
+def test_canonicalisation(raw, canonical):
+    assert canonicalize(raw) == canonical
+
+
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory):
+    store = tmp_path_factory.mktemp("disc")
+    state = {"busy": 0}
+
+    def busy(head):
+        state["busy"] += 1
+        if state["busy"] == 1:
+            return response("503 Service Unavailable", [("Retry-After", "1")], b"busy")(head)
+        return response("200 OK", HTML, b"<html><p>now</p></html>")(head)
+
+    page = response("200 OK", HTML, b"<html><body><p>article</p></body></html>")
+    routes = {
+        "/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nSitemap: /sm-index.xml\n"),
+        "/feed": response("200 OK", XML, RSS), "/atom": response("200 OK", XML, ATOM),
+        "/bomb": response("200 OK", XML, BOMB), "/evil": response("200 OK", XML, EXTERNAL),
+        "/sm-index.xml": response("200 OK", XML, INDEX), "/sm-news.xml": response("200 OK", XML, NEWS),
+        "/a/one": page, "/a/two": page, "/a/three": page, "/a/four": page,
+        "/loop-a": response("302 Found", [("Location", "/loop-b")], b""),
+        "/loop-b": response("302 Found", [("Location", "/loop-a")], b""),
+        "/busy": busy,
+        "/long-wait": response("503 Service Unavailable", [("Retry-After", "3600")], b"later"),
+    }
+    with serve_wire(routes) as server:
+        b = server.base
+        coll = collection_from_dict({"name": "d", "feeds": [b + "/feed", b + "/atom", b + "/bomb", b + "/evil"],
+                                     "urls": [b + "/loop-a", b + "/busy", b + "/long-wait"]})
+        result = crawl(store, coll)
+        records, lines = read_collection(store / "d")
+        yield {"base": b, "records": records, "lines": lines, "result": result, "server": server}
+
+
+def _lines(d, path):
+    return [l for l in d["lines"] if l["url"] == d["base"] + path]
+
+
+def test_feed_items_are_fetched_once_with_their_source(discovered):
+    one = _lines(discovered, "/a/one")
+    assert len(one) == 1  # the fbclid duplicate was recognised
+    assert one[0]["channel"] == "feed" and one[0]["source"] == discovered["base"] + "/feed"
+    assert one[0]["source_id"] == "g-1" and one[0]["depth"] == 1
+    assert one[0]["url_as_linked"] == discovered["base"] + "/a/one?utm_source=rss&utm_medium=feed#c"
+    assert _lines(discovered, "/a/three")[0]["source_id"] == "tag:x,2026:3"
+
+
+def test_sitemap_from_robots_is_followed_and_feeds_are_captured(discovered):
+    four = _lines(discovered, "/a/four")[0]
+    assert four["channel"] == "sitemap" and four["source"] == discovered["base"] + "/sm-news.xml"
+    for path in ("/feed", "/atom", "/sm-index.xml", "/sm-news.xml", "/robots.txt"):
+        assert _lines(discovered, path)[0]["outcome"] == "captured"
+
+
+def test_malicious_feeds_are_captured_but_yield_nothing(discovered):
+    assert _lines(discovered, "/bomb") and _lines(discovered, "/evil")
+    assert not _lines(discovered, "/a/bomb") and not _lines(discovered, "/a/evil")
+    assert discovered["result"].counts["bad_documents"] == 2
+
+
+def test_redirect_loop_ends_with_every_hop_captured(discovered):
+    a, b = _lines(discovered, "/loop-a"), _lines(discovered, "/loop-b")
+    assert a and b and all(l["status"] == 302 for l in a + b)
+    assert len(a) + len(b) <= 25
+
+
+def test_503_with_retry_after_is_retried_after_the_delay(discovered):
+    busy = _lines(discovered, "/busy")
+    assert [l["status"] for l in busy] == [503, 200]
+    first, second = (datetime.fromisoformat(l["started"]) for l in busy)
+    assert (second - first).total_seconds() >= 1.0
+    assert [l["status"] for l in _lines(discovered, "/long-wait")] == [503]  # over the cap: not retried now
