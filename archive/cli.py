@@ -20,6 +20,7 @@ from archive.errors import ArchiveError, UsageError
 EXAMPLES = {
     "demo": "example: archive demo --store /tmp/demo-store",
     "crawl": "example: archive crawl --url https://news.example/ --store archive-store --max-pages 200 --depth 2",
+    "extract": "example: archive extract --store archive-store --collection demo",
     "verify": "example: archive verify archive-store/demo    (or a manifest, a WARC, a store; --repair closes a killed job)",
 }
 
@@ -77,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start a new WARC file once one reaches N bytes (default 1000000000)")
     store_option(crawl)
 
+    extract = command("extract", "Re-derive the article table of a collection from its WARCs (offline).")
+    extract.add_argument("--collection", type=_collection_name, required=True, metavar="NAME")
+    store_option(extract)
+
     verify = command("verify", "Check digests, files against manifests, the manifest chain and the schemas.")
     verify.add_argument("path", metavar="PATH", help="a store, a collection directory, a manifest or a WARC")
     verify.add_argument("--repair", action="store_true", help="first close files a killed job left open")
@@ -94,7 +99,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     if args.command is None:
         parser.print_help(out)
         return 2
-    handler = {"demo": cmd_demo, "crawl": cmd_crawl, "verify": cmd_verify}[args.command]
+    handler = {"demo": cmd_demo, "crawl": cmd_crawl, "extract": cmd_extract, "verify": cmd_verify}[args.command]
     try:
         return handler(args, out, err)
     except UsageError as exc:
@@ -152,6 +157,8 @@ def print_crawl_summary(result: Any, out: TextIO) -> None:
         if f["kind"] == "capture-log":
             print(f"  log       {coll / f['path']}", file=out)
     print(f"  manifest  {result.manifest}", file=out)
+    if result.articles is not None:
+        print(f"  articles  {result.articles} ({_count(result.article_count, 'article')})", file=out)
     print(f"Verify it:  archive verify {coll}", file=out)
 
 
@@ -217,6 +224,17 @@ def cmd_crawl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if result.outcome != "finished":
             status = 1
     return status
+
+
+def cmd_extract(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.extract import extract_collection
+    from archive.store import resolve_store
+
+    written = extract_collection(resolve_store(args.store), args.collection)
+    for path, rows in written:
+        print(f"{path}: {_count(rows, 'article')}", file=out)
+    print(f"{_count(len(written), 'job')}, {_count(sum(r for _, r in written), 'article')} extracted.", file=out)
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -38,6 +38,8 @@ class CrawlResult:
     outcome: str
     counts: dict[str, Any]
     files: list[dict[str, Any]]
+    articles: Path | None = None
+    article_count: int = 0
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
@@ -104,8 +106,13 @@ def crawl(
     progress: Callable[[Progress], None] | None = None,
     job_id: str | None = None,
     overrides: dict[str, Any] | None = None,
+    extract: bool = True,
 ) -> CrawlResult:
-    """Run one capture job of ``collection`` into ``store`` and return what it wrote."""
+    """Run one capture job of ``collection`` into ``store`` and return what it wrote.
+
+    With ``extract`` (the default) the job's articles are extracted from its WARCs when it
+    ends, into ``articles/<job-id>.jsonl``.
+    """
     store = Path(store)
     job_id = job_id or new_job_id(collection.name, utcnow())
     collection_dir(store, collection.name).create()
@@ -153,7 +160,12 @@ def crawl(
         raise CrawlError(f"job {job_id}: {payload}")
     manifest = Path(payload)
     doc = json.loads(manifest.read_text("utf-8"))
-    return CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"])
+    result = CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"])
+    if extract:
+        from archive.extract import extract_job
+
+        result.articles, result.article_count = extract_job(collection_dir(store, collection.name), doc)
+    return result
 
 
 def _wait(child: subprocess.Popen[bytes]) -> None:

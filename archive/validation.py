@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from archive.errors import SchemaError
 
-KINDS = ("manifest", "capture-log", "collection")
+KINDS = ("manifest", "capture-log", "collection", "article")
 
 
 @cache

@@ -1,0 +1,198 @@
+"""Articles from archived responses: re-derived from the WARCs, never from the network.
+
+For each job (manifest) of a collection, every HTML 200 response in the job's WARCs is
+decoded (content encoding, then the charset the HTTP header, a BOM or a ``<meta>`` declares),
+its metadata read from what the page declares (``archive.metadata``), its main text taken
+by trafilatura, and a row written to ``articles/<job-id>.jsonl`` pointing at the record.
+Pages that are not articles (home, section, tag, pagination pages) are left out: a page is
+an article when it says so (JSON-LD article type, ``og:type`` article) or, failing that,
+when it has a publication date and at least ``MIN_WORDS`` words of main text.
+
+Output is deterministic: rows in WARC order, keys sorted, and a sidecar
+``<job-id>.derived.json`` naming the source files with their SHA-256 and the tool versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import trafilatura
+from w3lib.encoding import html_to_unicode
+from warcio.archiveiterator import ArchiveIterator
+
+from archive import __version__
+from archive.errors import UsageError
+from archive.manifest import read_manifests
+from archive.metadata import page_metadata, parse_html
+from archive.store import CollectionDir, collection_dir
+from archive.urls import canonicalize, host_of
+from archive.validation import validate
+
+log = logging.getLogger(__name__)
+
+MIN_WORDS = 150
+_LISTING = re.compile(r"/(tag|tags|category|categories|section|topic|topics|author|page)/|[?&]page=", re.I)
+
+
+def extractor_info() -> dict[str, str]:
+    return {"name": "archive-extract", "version": __version__,
+            "body": f"trafilatura {importlib_metadata.version('trafilatura')}"}
+
+
+@dataclass
+class Capture:
+    """An archived HTML response and where it lives."""
+
+    url: str
+    body: bytes
+    content_type: str | None
+    warc_filename: str
+    offset: int
+    length: int
+    record_id: str
+    payload_digest: str
+    capture_time: str
+
+
+def html_captures(warc: Path) -> Iterator[Capture]:
+    """HTML 200 responses of one WARC, bodies decoded from their content encoding."""
+    with open(warc, "rb") as fh:
+        records = ArchiveIterator(fh)
+        for record in records:
+            if record.rec_type != "response" or record.http_headers is None:
+                continue
+            if record.http_headers.get_statuscode() != "200":
+                continue
+            ctype = record.http_headers.get_header("Content-Type")
+            if ctype is not None and "html" not in ctype.lower():
+                continue
+            headers = record.rec_headers
+            body = record.content_stream().read()
+            records.read_to_end(record)
+            yield Capture(
+                url=headers.get_header("WARC-Target-URI"),
+                body=body,
+                content_type=ctype,
+                warc_filename=warc.name,
+                offset=records.get_record_offset(),
+                length=records.get_record_length(),
+                record_id=headers.get_header("WARC-Record-ID"),
+                payload_digest=headers.get_header("WARC-Payload-Digest"),
+                capture_time=headers.get_header("WARC-Date"),
+            )
+
+
+def decode(capture: Capture) -> str:
+    """Text of an HTML body: HTTP charset, then BOM, then ``<meta>``, else UTF-8."""
+    _, text = html_to_unicode(capture.content_type, capture.body)
+    return text
+
+
+def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
+    """The article in ``capture``, or None when the page is not an article."""
+    text = decode(capture)
+    if not text.strip():
+        return None
+    tree = parse_html(text)
+    declared = page_metadata(tree)
+    body = trafilatura.extract(tree, url=capture.url, include_comments=False, include_tables=True,
+                               output_format="txt", deduplicate=False, favor_precision=True) or ""
+    headline = declared.get("headline")
+    paragraphs = [line.strip() for line in body.splitlines() if line.strip()]
+    if paragraphs and headline and paragraphs[0] == headline:
+        paragraphs = paragraphs[1:]  # the extractor sometimes keeps the <h1>
+    body = "\n\n".join(paragraphs)
+    words = len(body.split())
+    published = declared.get("published")
+    if not declared["is_article"]:
+        if _LISTING.search(capture.url) or published is None or words < MIN_WORDS:
+            return None
+    canonical = capture.url
+    if declared.get("canonical"):
+        candidate = canonicalize(urljoin(capture.url, declared["canonical"]))
+        if host_of(candidate) == host_of(capture.url):  # another site's claim is not taken
+            canonical = candidate
+    return {
+        "article_id": hashlib.sha1(canonical.encode("utf-8")).hexdigest(),
+        "url": capture.url,
+        "canonical_url": canonical,
+        "headline": headline,
+        "authors": declared.get("authors", []),
+        "published": published,
+        "modified": declared.get("modified"),
+        "language": declared.get("language"),
+        "section": declared.get("section"),
+        "description": declared.get("description"),
+        "body": body,
+        "word_count": words,
+        "status": "captured",
+        "job_id": job_id,
+        "source": {
+            "warc_filename": capture.warc_filename,
+            "warc_offset": capture.offset,
+            "warc_length": capture.length,
+            "record_id": capture.record_id,
+            "payload_digest": capture.payload_digest,
+            "capture_time": capture.capture_time,
+        },
+        "extractor": extractor_info(),
+    }
+
+
+def extract_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Path, int]:
+    """Write ``articles/<job-id>.jsonl`` for one job; return its path and row count."""
+    job_id = manifest["job_id"]
+    rows: list[dict[str, Any]] = []
+    sources = []
+    seen: set[str] = set()
+    for entry in manifest["files"]:
+        if entry["kind"] != "warc":
+            continue
+        warc = coll.root / entry["path"]
+        sources.append({"path": entry["path"], "sha256": entry["sha256"]})
+        for capture in html_captures(warc):
+            row = article_row(capture, job_id)
+            if row is None or row["article_id"] in seen:
+                continue
+            seen.add(row["article_id"])
+            validate("article", row)
+            rows.append(row)
+    coll.articles.mkdir(parents=True, exist_ok=True)
+    path = coll.articles / f"{job_id}.jsonl"
+    data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    _replace(path, data)
+    derived = {"derived_from": sources, "manifest": f"manifests/{job_id}.json", "tool": extractor_info(),
+               "rows": len(rows), "sha256": "sha256:" + hashlib.sha256(data).hexdigest()}
+    _replace(coll.articles / f"{job_id}.derived.json",
+             (json.dumps(derived, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return path, len(rows)
+
+
+def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
+    """Re-derive the article files of every job of a collection."""
+    coll = collection_dir(Path(store), collection)
+    if not coll.manifests.is_dir():
+        raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
+    written = []
+    for path, doc, _ in read_manifests(coll):
+        if doc is None or "job_id" not in doc:
+            log.warning("skipping unreadable manifest %s", path)
+            continue
+        written.append(extract_job(coll, doc))
+    return written
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

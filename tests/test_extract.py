@@ -1,0 +1,117 @@
+"""Article extraction from WARCs: accuracy on the demo site, charsets, gzip, broken HTML."""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from wire import response, serve_wire
+
+from archive.cli import main
+from archive.config import collection_from_dict
+from archive.crawl import crawl
+from archive.demo import DemoSite
+from archive.demo.run import run_demo
+from archive.extract import extract_collection
+
+
+def similarity(a: str, b: str) -> float:
+    """Word-level similarity: difflib's ratio 2*M/T over the two texts' word sequences."""
+    return difflib.SequenceMatcher(None, a.split(), b.split(), autojunk=False).ratio()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    store = tmp_path_factory.mktemp("demo")
+    result = run_demo(store)
+    rows = [json.loads(line) for line in result.crawl.articles.read_text().splitlines()]
+    return {"store": store, "result": result, "rows": rows}
+
+
+def test_every_demo_article_is_extracted_exactly(demo):
+    truth = {a.path: a for a in DemoSite().articles}
+    rows = demo["rows"]
+    assert sorted(urlsplit(r["url"]).path for r in rows) == sorted(truth)  # no home/section/tag pages
+    worst = 1.0
+    for row in rows:
+        article = truth[urlsplit(row["url"]).path]
+        assert row["headline"] == article.headline
+        assert row["authors"] == list(article.authors)
+        assert row["published"] == article.published
+        assert row["modified"] == article.modified
+        assert row["language"] == "en" and row["description"] == article.description
+        score = similarity(row["body"], article.body_text)
+        assert score >= 0.95, (row["url"], score)
+        worst = min(worst, score)
+        assert row["word_count"] == len(row["body"].split())
+    assert worst >= 0.95
+
+
+def test_rows_point_at_their_warc_records(demo):
+    from warcio.archiveiterator import ArchiveIterator
+
+    warcs = demo["store"] / "demo" / "warcs"
+    for row in demo["rows"][:10]:
+        src = row["source"]
+        with open(warcs / src["warc_filename"], "rb") as fh:
+            fh.seek(src["warc_offset"])
+            record = next(iter(ArchiveIterator(fh)))
+            assert record.rec_headers.get_header("WARC-Record-ID") == src["record_id"]
+            assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
+            assert record.rec_headers.get_header("WARC-Payload-Digest") == src["payload_digest"]
+
+
+def test_extract_is_deterministic_and_offline(demo, capsys):
+    articles = demo["store"] / "demo" / "articles"
+    before = {p.name: p.read_bytes() for p in articles.iterdir()}
+    assert main(["extract", "--store", str(demo["store"]), "--collection", "demo"]) == 0
+    assert "50 articles extracted" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in articles.iterdir()} == before
+    derived = json.loads(next(articles.glob("*.derived.json")).read_text())
+    assert derived["rows"] == 50 and derived["derived_from"][0]["sha256"].startswith("sha256:")
+    assert derived["tool"]["body"].startswith("trafilatura ")
+
+
+def _article(title: str, body_html: str, *, charset_meta: str = "") -> str:
+    return (f"<html lang='en'><head>{charset_meta}<title>{title}</title>"
+            "<meta property='og:type' content='article'>"
+            "<meta property='article:published_time' content='2026-03-14T08:30:00+01:00'>"
+            f"<meta property='og:title' content='{title}'></head><body><nav><a href='/'>Home</a></nav>"
+            f"<article><h1>{title}</h1>{body_html}</article><footer>Footer links</footer></body></html>")
+
+
+PARAS = ["\u201cWe kept the cr\u00e8me br\u00fbl\u00e9e,\u201d said Ren\u00e9e Dubois, who has run the caf\u00e9 "
+         "on Harbour Street for nineteen years and plans to keep it open through the winter." * 2,
+         "Prices rose by about \u20ac2 a dish \u2013 a change most regulars accepted calmly, she said, "
+         "although some asked for the old menu back." * 2]
+
+
+def test_header_only_charset_gzip_and_broken_html_decode_correctly(tmp_path):
+    cp = _article("Caf\u00e9 reopens", "".join(f"<p>{p}</p>" for p in PARAS)).encode("cp1252")
+    gz = gzip.compress(_article("Gzip story", "".join(f"<p>{p}</p>" for p in PARAS)).encode("utf-8"))
+    broken = _article("Broken story", "".join(f"<p><b>{p}<div></span>" for p in PARAS)).encode("utf-8")[:-30]
+    home = b"<html><body><a href='/cp'>cp</a><a href='/gz'>gz</a><a href='/broken'>b</a></body></html>"
+    routes = {
+        "/": response("200 OK", [("Content-Type", "text/html")], home),
+        "/cp": response("200 OK", [("Content-Type", "text/html; charset=windows-1252")], cp),
+        "/gz": response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")], gz),
+        "/broken": response("200 OK", [("Content-Type", "text/html; charset=utf-8")], broken),
+    }
+    with serve_wire(routes) as server:
+        result = crawl(tmp_path, collection_from_dict({"name": "enc", "urls": [server.base + "/"],
+                                                       "obey_robots": False}))
+    rows = {urlsplit(r["url"]).path: r for r in map(json.loads, result.articles.read_text().splitlines())}
+    assert set(rows) == {"/cp", "/gz", "/broken"}
+    assert rows["/cp"]["headline"] == "Caf\u00e9 reopens"
+    for path in ("/cp", "/gz", "/broken"):
+        assert similarity(rows[path]["body"], "\n\n".join(PARAS)) >= 0.95, path
+    assert "\u20ac2" in rows["/cp"]["body"] and "\u201cWe kept" in rows["/cp"]["body"]
+    assert rows["/cp"]["published"] == "2026-03-14T08:30:00+01:00"
+
+
+def test_extract_of_an_unknown_collection_is_a_usage_error(tmp_path, capsys):
+    assert main(["extract", "--store", str(tmp_path), "--collection", "nope"]) == 2
+    assert "has no manifests" in capsys.readouterr().err
