@@ -1,0 +1,85 @@
+"""Collections files: validated, errors name the file and the key path or line, nothing crawled."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from warcs import read_collection
+
+from archive.config import load_collections
+from archive.errors import ConfigError
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120)
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "collections.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"\n', "invalid TOML"),
+    ('[[collection]]\nname = "x"\n\nurls = [1]\n', "collection[0].urls[0]: 1 is not of type 'string'"),
+    ('[[collection]]\nname = "Bad Name"\nurls = ["http://a/"]\n', "collection[0].name"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nscope = { max_depth = -1 }\n',
+     "collection[0].scope.max_depth: -1 is less than the minimum of 0"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { speed = 3 }\n',
+     "collection[0].politeness: Additional properties are not allowed ('speed' was unexpected)"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\n[[collection]]\nname = "x"\nurls = ["http://b/"]\n',
+     "collection[1].name: 'x' is used twice"),
+    ('[[collection]]\nname = "x"\n', "has no seeds"),
+    ('[[collection]]\nname = "x"\nurls = ["ftp://a/"]\n', "collection[0].urls[0]"),
+])
+def test_config_errors_name_the_file_and_the_place(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_collections(path)
+    assert str(err.value).startswith(str(path)) and expected in str(err.value)
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, '[[collection]]\nname = "x"\nurls = "http://a/\n')
+    with pytest.raises(ConfigError, match=r"line 3"):
+        load_collections(path)
+
+
+def test_cli_config_error_exits_2_and_crawls_nothing(tmp_path):
+    path = write(tmp_path, '[[collection]]\nname = "x"\nurls = ["http://127.0.0.1:9/"]\nscope = { max_pages = 0 }\n')
+    proc = run("crawl", str(path), "--store", str(tmp_path / "store"))
+    assert proc.returncode == 2 and "collection[0].scope.max_pages" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "store").exists()
+    assert run("crawl", str(tmp_path / "missing.toml")).returncode == 2
+
+
+def test_config_crawl_runs_the_chosen_collections_with_their_settings(wire_site, tmp_path):
+    base = wire_site.base
+    path = write(tmp_path, f'''
+[[collection]]
+name = "first"
+urls = ["{base}/"]
+scope = {{ max_depth = 0, page_requisites = false }}
+politeness = {{ user_agent = "test-archiver/1.0 (+https://archive.invalid/contact)" }}
+dataset = {{ license = "CC-BY-4.0", description = "test" }}
+schedule = "*/30 * * * *"
+
+[[collection]]
+name = "second"
+urls = ["{base}/final"]
+''')
+    proc = run("crawl", str(path), "--collection", "first", "--store", str(tmp_path / "store"))
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "store" / "second").exists()
+    _, lines = read_collection(tmp_path / "store" / "first")
+    assert {l["channel"] for l in lines} == {"seed", "robots"}
+    assert all(l["user_agent"].startswith("test-archiver/1.0") for l in lines)
+    manifest = json.loads(next((tmp_path / "store" / "first" / "manifests").glob("*.json")).read_text())
+    assert manifest["config"]["dataset"]["license"] == "CC-BY-4.0"
+    assert manifest["config"]["schedule"] == "*/30 * * * *"
+    proc = run("crawl", str(path), "--collection", "nope", "--store", str(tmp_path / "store"))
+    assert proc.returncode == 2 and "no collection named 'nope'" in proc.stderr
