@@ -1,0 +1,97 @@
+"""Shared pieces of the command modules: argument types, options, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from typing import Any, TextIO
+
+
+def http_url(text: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def collection_name(text: str) -> str:
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,63}$", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a collection name (lower-case letters, digits and dashes)")
+    return text
+
+
+def store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", metavar="DIR", help="store directory (default $ARCHIVE_STORE, else ./archive-store)")
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+class ProgressLine:
+    """Live progress on stderr: rewritten in place on a terminal, a line every 5 s elsewhere."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, snap: dict[str, Any]) -> None:
+        rate = snap["pages"] / snap["elapsed"] if snap["elapsed"] > 0 else 0.0
+        text = (f"pages {snap['pages']}  errors {snap['errors']}  {human_bytes(snap['bytes'])}  "
+                f"{rate:.1f} pages/s")
+        if self.tty:
+            self.stream.write("\r\x1b[K" + text + ("\n" if snap.get("final") else ""))
+            self.stream.flush()
+        elif snap.get("final") or time.monotonic() - self.last >= 5:
+            self.last = time.monotonic()
+            print(text, file=self.stream, flush=True)
+
+
+def print_crawl_summary(result: Any, out: TextIO) -> None:
+    counts = result.counts
+    coll = result.store / result.collection
+    warcs = [f for f in result.files if f["kind"] == "warc"]
+    errors = counts["failed"] + sum(n for s, n in counts["by_status"].items() if int(s) >= 400)
+    print(f"Job {result.job_id} {result.outcome}: {counts['captured']} responses captured, {errors} errors, "
+          f"{counts['robots_disallowed']} refused by robots.txt, {human_bytes(counts['bytes'])} of bodies.", file=out)
+    print(f"  WARCs     {coll / 'warcs'}/ ({count(len(warcs), 'file')}, "
+          f"{human_bytes(sum(f['size'] for f in warcs))})", file=out)
+    for f in result.files:
+        if f["kind"] == "capture-log":
+            print(f"  log       {coll / f['path']}", file=out)
+    print(f"  manifest  {result.manifest}", file=out)
+    if result.articles is not None:
+        print(f"  articles  {result.articles} ({count(result.article_count, 'article')})", file=out)
+    print(f"Verify it:  archive verify {coll}", file=out)
+
+
+def print_report(report: Any, out: TextIO) -> None:
+    for problem in report.problems:
+        print(problem, file=out)
+    for note in report.notes:
+        print(f"note: {note}", file=out)
+    summary = (f"{count(report.files, 'file')}, {count(report.records, 'record')}, "
+               f"{count(report.manifests, 'manifest')} checked")
+    if report.ok:
+        print(f"OK: {summary}; no problems.", file=out)
+    else:
+        print(f"FAILED: {count(len(report.problems), 'problem')}; {summary}.", file=out)
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from archive.commands.common import (
+    ProgressLine,
+    collection_name,
+    http_url,
+    non_negative,
+    print_crawl_summary,
+    store_option,
+)
+from archive.errors import UsageError
+
+NAME = "crawl"
+HELP = "Crawl collections (from a TOML file) or seeds given as flags into WARC files."
+EXAMPLE = ("examples:\n  archive crawl collections.toml --collection meridian\n"
+           "  archive crawl --url https://news.example/ --feed https://news.example/feed/ --max-pages 200 --depth 2")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", metavar="CONFIG.toml", help="collections file (see docs/collections.md)")
+    parser.add_argument("--collection", action="append", type=collection_name, default=[], metavar="NAME",
+                        help="with CONFIG: the collections to run (repeatable, default all); "
+                             "without: the name of the one-off collection (default: default)")
+    parser.add_argument("--url", action="append", type=http_url, default=[], metavar="URL",
+                        help="seed page (repeatable)")
+    parser.add_argument("--feed", action="append", type=http_url, default=[], metavar="URL",
+                        help="RSS or Atom feed to take article links from (repeatable)")
+    parser.add_argument("--sitemap", action="append", type=http_url, default=[], metavar="URL",
+                        help="sitemap or sitemap index (repeatable)")
+    parser.add_argument("--max-pages", type=non_negative, metavar="N", help="stop after N pages")
+    parser.add_argument("--depth", type=non_negative, metavar="N",
+                        help="follow links at most N hops from a seed or feed item")
+    parser.add_argument("--warc-max-bytes", type=non_negative, metavar="N",
+                        help="start a new WARC file once one reaches N bytes (default 1000000000)")
+    store_option(parser)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.config import load_collections, one_off, with_overrides
+    from archive.crawl import crawl
+    from archive.store import resolve_store
+
+    overrides = {"max_pages": args.max_pages, "max_depth": args.depth, "warc_max_bytes": args.warc_max_bytes}
+    if args.config:
+        if args.url or args.feed or args.sitemap:
+            raise UsageError("give seeds either in CONFIG or as --url/--feed/--sitemap, not both")
+        collections = [with_overrides(c, **overrides) for c in load_collections(Path(args.config), args.collection)]
+    else:
+        if not (args.url or args.feed or args.sitemap):
+            raise UsageError("give a collections file, or at least one seed with --url, --feed or --sitemap")
+        if len(args.collection) > 1:
+            raise UsageError("without CONFIG, --collection names the one collection to create; give it once")
+        name = args.collection[0] if args.collection else "default"
+        collections = [one_off(name, urls=args.url, feeds=args.feed, sitemaps=args.sitemap, **overrides)]
+    store = resolve_store(args.store)
+    status = 0
+    for collection in collections:
+        result = crawl(store, collection, progress=ProgressLine(err))
+        print_crawl_summary(result, out)
+        if result.outcome != "finished":
+            status = 1
+    return status

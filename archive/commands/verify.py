@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from archive.commands.common import print_report
+from archive.errors import UsageError
+
+NAME = "verify"
+HELP = "Check digests, files against manifests, the manifest chain and the schemas."
+EXAMPLE = ("example: archive verify archive-store/demo    "
+           "(or a manifest, a WARC, a store; --repair closes a killed job)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH", help="a store, a collection directory, a manifest or a WARC")
+    parser.add_argument("--repair", action="store_true", help="first close files a killed job left open")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.repair import repair
+    from archive.verify import verify
+
+    path = Path(args.path)
+    if args.repair:
+        if not path.is_dir():
+            raise UsageError("--repair takes a store or a collection directory")
+        fixed = repair(path)
+        for name in fixed.closed:
+            print(f"repaired: {name}", file=out)
+        for manifest in fixed.manifests:
+            print(f"wrote manifest for interrupted job: {manifest}", file=out)
+        for name in fixed.skipped_live:
+            print(f"left alone (job still running): {name}", file=out)
+        if fixed.dropped_bytes:
+            print(f"dropped {fixed.dropped_bytes} bytes of incomplete records", file=out)
+    report = verify(path)
+    print_report(report, out)
+    return 0 if report.ok else 1
