@@ -21,11 +21,13 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response
+from scrapy.utils.httpobj import urlparse_cached
 
 from archive.capture import Fetch, Provenance
 from archive.job import CaptureJob
 from archive.warc.records import utcnow
 from crawler.job import job_for
+from crawler.resolver import refusal_reason
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +165,13 @@ class WarcCaptureMiddleware:
             return  # decided before any fetch; the deciding component logs it
         started, duration = self._timing(request)
         ua = request.headers.get(b"User-Agent")
+        error = f"{type(exception).__name__}: {exception}".strip()
+        refused = refusal_reason(urlparse_cached(request).hostname or "")
+        if refused is not None:
+            error = f"RefusedAddress: {refused}"
         self.job.record_failure(
             request.url,
-            error=f"{type(exception).__name__}: {exception}".strip(),
+            error=error,
             provenance=provenance_of(request),
             started=started,
             duration_ms=duration,

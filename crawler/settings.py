@@ -41,6 +41,8 @@ BASE: dict[str, Any] = {
     "DEPTH_LIMIT": 0,
     "DEPTH_PRIORITY": 0,
     "RETRY_TIMES": 2,
+    # Private addresses are refused at resolution for hosts that are not seeds.
+    "TWISTED_DNS_RESOLVER": "crawler.resolver.ScopedResolver",
     "LOG_LEVEL": "INFO",
     "COOKIES_ENABLED": True,
 }

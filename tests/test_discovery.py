@@ -146,3 +146,24 @@ def test_503_with_retry_after_is_retried_after_the_delay(discovered):
     first, second = (datetime.fromisoformat(l["started"]) for l in busy)
     assert (second - first).total_seconds() >= 1.0
     assert [l["status"] for l in _lines(discovered, "/long-wait")] == [503]  # over the cap: not retried now
+
+
+def test_links_resolving_to_private_addresses_are_refused_unless_allowed(tmp_path):
+    page = b"<html><body><a href='http://localhost:%d/inside'>x</a></body></html>"
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b""),
+              "/inside": response("200 OK", HTML, b"<html><p>inside</p></html>")}
+    with serve_wire(routes) as server:
+        routes["/"] = response("200 OK", HTML, page % server.port)
+        for allow in (False, True):
+            coll = collection_from_dict({"name": f"p{int(allow)}", "urls": [server.base + "/"],
+                                         "scope": {"allow_hosts": ["127.0.0.1", "localhost"],
+                                                   "allow_private_addresses": allow}})
+            crawl(tmp_path, coll, overrides={"RETRY_TIMES": 0})
+            _, lines = read_collection(tmp_path / f"p{int(allow)}")
+            inside = [l for l in lines if l["url"].endswith("/inside")]
+            if allow:
+                assert inside[0]["outcome"] == "captured"
+            else:
+                assert inside[0]["outcome"] == "failed" and "private or local address" in inside[0]["error"]
+    # nothing reached the server for the refused host: /inside was fetched once, when allowed
+    assert sum(h.startswith(b"GET /inside ") for h in server.requests) == 1

@@ -1,0 +1,58 @@
+"""ScopedResolver: Scrapy's caching resolver that refuses private addresses for non-seed hosts.
+
+See ``archive.netpolicy``. A refused name fails like a DNS error, so the fetch attempt is
+logged as failed with the reason, and nothing is sent to that address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.resolver import CachingThreadedResolver
+from twisted.internet.error import DNSLookupError
+
+from archive.config import collection_from_dict
+from archive.netpolicy import refusal
+from archive.urls import host_of
+
+
+class ScopedResolver(CachingThreadedResolver):
+    seed_hosts: set[str] = set()
+    allow_private = False
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # Twisted's endpoint replaces a resolver's error with "no results"; the capture
+        # middleware reads the real reason here (see refusal_reason).
+        self.refused: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, reactor: Any) -> ScopedResolver:
+        resolver = super().from_crawler(crawler, reactor)
+        doc = crawler.settings.getdict("ARCHIVE_COLLECTION")
+        if doc:
+            collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
+            resolver.seed_hosts = {host_of(s["url"]) for s in collection.seeds}
+            resolver.allow_private = bool(collection.scope["allow_private_addresses"])
+        return resolver
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> Any:
+        d = super().getHostByName(name, timeout)
+
+        def check(address: str) -> str:
+            reason = refusal(name, address, seed_hosts=self.seed_hosts, allow_private=self.allow_private)
+            if reason is not None:
+                self.refused[name.lower()] = reason
+                raise DNSLookupError(reason)
+            return address
+
+        return d.addCallback(check)
+
+
+def refusal_reason(host: str) -> str | None:
+    """Why the installed resolver refused ``host``, if it did."""
+    from twisted.internet import reactor  # the reactor Scrapy installed, with our resolver
+
+    refused = getattr(getattr(reactor, "resolver", None), "refused", None)
+    return refused.get(host.lower()) if refused else None
