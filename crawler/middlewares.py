@@ -12,6 +12,7 @@ Per request: ``meta["archive"]`` carries the provenance (see ``archive.capture.P
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import datetime, timedelta
 from time import monotonic
@@ -24,6 +25,8 @@ from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from archive.capture import Fetch, Provenance
+from archive.netpolicy import refusal
+from archive.urls import host_of
 from archive.job import CaptureJob
 from archive.warc.records import utcnow
 from crawler.job import job_for
@@ -36,6 +39,14 @@ _HEADERS_AT = "_archive_headers_at"
 _RECEIVED = "_archive_received"
 # Responses with no body by definition: an absent Content-Length says nothing of framing.
 _NO_BODY = {204, 304}
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def provenance_of(request: Request) -> Provenance:
@@ -74,6 +85,8 @@ class WarcCaptureMiddleware:
         self.crawler = crawler
         self.job = job
         self.max_body = crawler.settings.getint("ARCHIVE_MAX_BODY_BYTES", 0)
+        self.seed_hosts = {host_of(seed["url"]) for seed in job.collection.seeds}
+        self.allow_private = bool(job.collection.scope["allow_private_addresses"])
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         if self.max_body:
             crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -85,6 +98,15 @@ class WarcCaptureMiddleware:
     # -- timing: the fetch starts when the handler sends the request, not when it queues
 
     def process_request(self, request: Request, spider: Any = None) -> None:
+        host = urlparse_cached(request).hostname or ""
+        if _is_ip(host):
+            # An address literal never reaches the resolver; apply the same policy here.
+            reason = refusal(host, host, seed_hosts=self.seed_hosts, allow_private=self.allow_private)
+            if reason is not None:
+                self.job.record_failure(request.url, error=f"RefusedAddress: {reason}",
+                                        provenance=provenance_of(request), started=utcnow(), duration_ms=None,
+                                        method=request.method, robots=robots_state(request, self.crawler))
+                raise IgnoreRequest(reason)
         request.meta[_T0] = (utcnow(), monotonic())
         request.meta.pop(_HEADERS_AT, None)
         request.meta.pop(_RECEIVED, None)

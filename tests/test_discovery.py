@@ -167,3 +167,15 @@ def test_links_resolving_to_private_addresses_are_refused_unless_allowed(tmp_pat
                 assert inside[0]["outcome"] == "failed" and "private or local address" in inside[0]["error"]
     # nothing reached the server for the refused host: /inside was fetched once, when allowed
     assert sum(h.startswith(b"GET /inside ") for h in server.requests) == 1
+
+
+def test_page_requisites_on_private_address_literals_are_refused(tmp_path):
+    page = b"<html><body><img src='http://127.0.0.2:%d/img.png'></body></html>"
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"")}
+    with serve_wire(routes) as server:
+        routes["/"] = response("200 OK", HTML, page % server.port)
+        crawl(tmp_path, collection_from_dict({"name": "lit", "urls": [server.base + "/"]}))
+    _, lines = read_collection(tmp_path / "lit")
+    img = [l for l in lines if l["url"].endswith("/img.png")]
+    assert img and img[0]["outcome"] == "failed" and img[0]["error"].startswith("RefusedAddress:")
+    assert not any(h.startswith(b"GET /img.png") for h in server.requests)
