@@ -2,7 +2,9 @@
 chain, and the schemas. Problems are collected, never raised, each naming the file and the
 offset, line or field, so one run tells the whole story.
 
-Accepts a store, a collection directory, a manifest, or a single WARC.
+Accepts a store, a collection directory, a manifest, or a single WARC. The manifest checks
+(sidecar, JSON, schema, chain) work on :class:`ManifestFile` values, bytes plus a label, so
+``archive.storage.remote_verify`` runs the very same checks on manifests in a bucket.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from archive.warc.writer import OPEN_SUFFIX
 
 @dataclass
 class Problem:
-    path: Path
+    path: Path | str  # a local path, or an s3:// URL for a remote object
     where: str | None
     message: str
 
@@ -45,8 +48,66 @@ class Report:
     def ok(self) -> bool:
         return not self.problems
 
-    def add(self, path: Path, where: str | None, message: str) -> None:
+    def add(self, path: Path | str, where: str | None, message: str) -> None:
         self.problems.append(Problem(path, where, message))
+
+
+@dataclass
+class ManifestFile:
+    """One manifest as read from anywhere: where it is, its exact bytes, and its sidecar's.
+
+    ``label`` is what problems name (a local path or an s3:// URL); ``name`` is the file name
+    (``<job-id>.json``); ``sidecar`` is the text of ``<job-id>.json.sha256`` or None if absent.
+    """
+
+    label: Path | str
+    name: str
+    raw: bytes
+    doc: dict[str, Any] | None
+    sidecar: str | None
+
+    @property
+    def job_id(self) -> str:
+        return self.name[: -len(".json")] if self.name.endswith(".json") else self.name
+
+
+def parse_manifest(label: Path | str, name: str, raw: bytes, sidecar: str | None) -> ManifestFile:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    return ManifestFile(label, name, raw, doc if isinstance(doc, dict) else None, sidecar)
+
+
+def check_manifests(
+    manifests: list[ManifestFile], report: Report, only: str | None = None
+) -> list[ManifestFile]:
+    """Sidecar, JSON, schema and chain of one collection's manifests (``only``: one name).
+
+    Returns the manifests that parsed, whose ``files`` the caller then checks.
+    """
+    parsed: list[ManifestFile] = []
+    for m in manifests:
+        if only is not None and m.name != only:
+            continue
+        report.manifests += 1
+        _check_sidecar(m, report)
+        if m.doc is None:
+            report.add(m.label, None, "not valid JSON")
+            continue
+        for message in schema_problems("manifest", m.doc):
+            report.add(m.label, message.split(": ", 1)[0], message.split(": ", 1)[1])
+        parsed.append(m)
+    _check_chain(manifests, report, only)
+    return parsed
+
+
+def listed_entries(manifests: list[ManifestFile]) -> Iterator[tuple[ManifestFile, int, dict[str, Any]]]:
+    """Every well-formed ``files`` entry: (manifest, index, entry)."""
+    for m in manifests:
+        for index, entry in enumerate((m.doc or {}).get("files", [])):
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                yield m, index, entry
 
 
 def verify(path: Path) -> Report:
@@ -170,40 +231,32 @@ def _check_log(path: Path, report: Report) -> int:
 # -- collections, manifests, chain ----------------------------------------------------------
 
 
-def _check_collection(coll: CollectionDir, report: Report, only: Path | None = None) -> None:
-    manifests = read_manifests(coll)
-    docs: list[tuple[Path, dict[str, Any], bytes]] = []
-    for path, doc, raw in manifests:
-        if only is not None and path != only:
-            continue
-        report.manifests += 1
-        _check_sidecar(path, raw, report)
-        if doc is None:
-            report.add(path, None, "not valid JSON")
-            continue
-        for message in schema_problems("manifest", doc):
-            report.add(path, message.split(": ", 1)[0], message.split(": ", 1)[1])
-        docs.append((path, doc, raw))
-    _check_chain(manifests, report, only)
+def _local_manifests(coll: CollectionDir) -> list[ManifestFile]:
+    found = []
+    for path, _, raw in read_manifests(coll):
+        sidecar = path.with_name(path.name + SIDECAR)
+        text = sidecar.read_text("utf-8", "replace") if sidecar.is_file() else None
+        found.append(parse_manifest(path, path.name, raw, text))
+    return found
 
-    listed: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for mpath, doc, _ in docs:
-        for index, entry in enumerate(doc.get("files", [])):
-            if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-                continue
-            listed[entry["path"]] = (mpath, entry)
-            target = coll.root / entry["path"]
-            if not target.is_file():
-                report.add(mpath, f"files[{index}]", f"{entry['path']} is missing")
-                continue
-            if entry.get("kind") == "warc":
-                _check_warc(target, report, entry)
-            elif entry.get("kind") == "capture-log":
-                lines = _check_log(target, report)
-                _compare_entry(target, entry, report, records=lines)
-            else:
-                report.files += 1
-                _compare_entry(target, entry, report)
+
+def _check_collection(coll: CollectionDir, report: Report, only: Path | None = None) -> None:
+    docs = check_manifests(_local_manifests(coll), report, only.name if only is not None else None)
+    listed: dict[str, tuple[Path | str, dict[str, Any]]] = {}
+    for m, index, entry in listed_entries(docs):
+        listed[entry["path"]] = (m.label, entry)
+        target = coll.root / entry["path"]
+        if not target.is_file():
+            report.add(m.label, f"files[{index}]", f"{entry['path']} is missing")
+            continue
+        if entry.get("kind") == "warc":
+            _check_warc(target, report, entry)
+        elif entry.get("kind") == "capture-log":
+            lines = _check_log(target, report)
+            _compare_entry(target, entry, report, records=lines)
+        else:
+            report.files += 1
+            _compare_entry(target, entry, report)
     if only is not None:
         return
     live = _live_jobs(coll)
@@ -235,45 +288,46 @@ def _live_jobs(coll: CollectionDir) -> set[str]:
     return {p.name.split(".")[0] for p in coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX) if is_locked(p)}
 
 
-def _check_sidecar(path: Path, raw: bytes, report: Report) -> None:
-    sidecar = path.with_name(path.name + SIDECAR)
-    if not sidecar.is_file():
-        report.add(path, None, f"sidecar {sidecar.name} is missing")
+def _check_sidecar(m: ManifestFile, report: Report) -> None:
+    sidecar_name = m.name + SIDECAR
+    if m.sidecar is None:
+        report.add(m.label, None, f"sidecar {sidecar_name} is missing")
         return
-    declared = sidecar.read_text("utf-8", "replace").split()
-    actual = hashlib.sha256(raw).hexdigest()
+    declared = m.sidecar.split()
+    actual = hashlib.sha256(m.raw).hexdigest()
     if not declared or declared[0] != actual:
-        report.add(path, None, f"does not match its sidecar {sidecar.name} (file hashes to {actual})")
+        report.add(m.label, None, f"does not match its sidecar {sidecar_name} (file hashes to {actual})")
 
 
-def _check_chain(manifests: list[tuple[Path, dict[str, Any] | None, bytes]], report: Report, only: Path | None) -> None:
-    by_seq: dict[int, tuple[Path, dict[str, Any], bytes]] = {}
-    for path, doc, raw in manifests:
-        seq = doc.get("sequence") if doc else None
+def _check_chain(manifests: list[ManifestFile], report: Report, only: str | None) -> None:
+    by_seq: dict[int, ManifestFile] = {}
+    for m in manifests:
+        seq = m.doc.get("sequence") if m.doc else None
         if not isinstance(seq, int):
             continue
         if seq in by_seq:
-            report.add(path, "sequence", f"sequence {seq} also used by {by_seq[seq][0].name} (the chain forks)")
+            report.add(m.label, "sequence", f"sequence {seq} also used by {by_seq[seq].name} (the chain forks)")
             continue
-        by_seq[seq] = (path, doc, raw)  # type: ignore[assignment]
+        by_seq[seq] = m
     for seq in sorted(by_seq):
-        path, doc, _ = by_seq[seq]
-        if only is not None and path != only:
+        m = by_seq[seq]
+        if only is not None and m.name != only:
             continue
-        previous = doc.get("previous")
+        assert m.doc is not None  # only parsed manifests have a sequence
+        previous = m.doc.get("previous")
         if seq == 1:
             if previous is not None:
-                report.add(path, "previous", "the first manifest of a collection must have previous = null")
+                report.add(m.label, "previous", "the first manifest of a collection must have previous = null")
             continue
         before = by_seq.get(seq - 1)
         if before is None:
-            report.add(path, "sequence", f"manifest {seq - 1} of the chain is missing")
+            report.add(m.label, "sequence", f"manifest {seq - 1} of the chain is missing")
             continue
         if not isinstance(previous, dict):
-            report.add(path, "previous", "missing link to the previous manifest")
+            report.add(m.label, "previous", "missing link to the previous manifest")
             continue
-        expected = "sha256:" + hashlib.sha256(before[2]).hexdigest()
+        expected = "sha256:" + hashlib.sha256(before.raw).hexdigest()
         if previous.get("sha256") != expected:
-            report.add(path, "previous.sha256", f"says {previous.get('sha256')}, but {before[0].name} hashes to {expected}")
-        if previous.get("job_id") != before[0].stem:
-            report.add(path, "previous.job_id", f"says {previous.get('job_id')}, but manifest {seq - 1} is {before[0].stem}")
+            report.add(m.label, "previous.sha256", f"says {previous.get('sha256')}, but {before.name} hashes to {expected}")
+        if previous.get("job_id") != before.job_id:
+            report.add(m.label, "previous.job_id", f"says {previous.get('job_id')}, but manifest {seq - 1} is {before.job_id}")
