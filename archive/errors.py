@@ -34,3 +34,7 @@ class StoreError(ArchiveError):
 
 class CrawlError(ArchiveError):
     """A crawl job could not run or finish."""
+
+
+class StorageError(ArchiveError):
+    """Remote storage (S3) refused, failed, or holds something other than what was expected."""

@@ -68,7 +68,7 @@ class ManifestFile:
 
     @property
     def job_id(self) -> str:
-        return self.name[: -len(".json")] if self.name.endswith(".json") else self.name
+        return self.name.removesuffix(".json")
 
 
 def parse_manifest(label: Path | str, name: str, raw: bytes, sidecar: str | None) -> ManifestFile:
