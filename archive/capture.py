@@ -63,6 +63,21 @@ class Fetch:
     robots: str = "allowed"
 
 
+@dataclass(frozen=True)
+class Revisit:
+    """What an unchanged capture refers to instead of storing the payload again.
+
+    WARC 1.1 §6.7: a revisit's block is the HTTP header only; ``WARC-Payload-Digest`` is
+    the original's, and ``WARC-Refers-To*`` name the original record.
+    """
+
+    profile: str  # PROFILE_IDENTICAL or PROFILE_NOT_MODIFIED
+    refers_to: str  # WARC-Record-ID of the original response
+    refers_to_uri: str
+    refers_to_date: str  # the original's WARC-Date, verbatim
+    payload_digest: str
+
+
 @dataclass
 class CaptureRecords:
     records: list[Record]
@@ -129,9 +144,11 @@ def build_capture(
     job_id: str,
     spider: str,
     warcinfo_id: str | None,
+    revisit: Revisit | None = None,
     record_id: Callable[[], str] = new_record_id,
 ) -> CaptureRecords:
-    """The response, request and metadata records of one fetch, linked by Concurrent-To."""
+    """The response (or revisit), request and metadata records of one fetch, linked by
+    Concurrent-To."""
     ids = {"response": record_id(), "request": record_id(), "metadata": record_id()}
     date = fetch.started
     common: list[tuple[str, str]] = []
@@ -146,16 +163,30 @@ def build_capture(
     extra = [*common, ("WARC-Concurrent-To", ids["request"])]
     if fetch.truncated:
         extra.append(("WARC-Truncated", fetch.truncated))
-    response = make_record(
-        "response",
-        target_uri=fetch.url,
-        date=date,
-        content_type="application/http; msgtype=response",
-        chunks=(head, fetch.body),
-        payload_from=1,
-        extra=extra,
-        record_id=lambda: ids["response"],
-    )
+    if revisit is None:
+        response = make_record(
+            "response",
+            target_uri=fetch.url,
+            date=date,
+            content_type="application/http; msgtype=response",
+            chunks=(head, fetch.body),
+            payload_from=1,
+            extra=extra,
+            record_id=lambda: ids["response"],
+        )
+    else:
+        response = make_record(
+            "revisit",
+            target_uri=fetch.url,
+            date=date,
+            content_type="application/http; msgtype=response",
+            chunks=(head,),
+            extra=[*extra, ("WARC-Profile", revisit.profile), ("WARC-Refers-To", revisit.refers_to),
+                   ("WARC-Refers-To-Target-URI", revisit.refers_to_uri),
+                   ("WARC-Refers-To-Date", revisit.refers_to_date),
+                   ("WARC-Payload-Digest", revisit.payload_digest)],
+            record_id=lambda: ids["response"],
+        )
 
     req_head, redacted = _request_head(fetch)
     request = make_record(
@@ -193,6 +224,7 @@ def build_capture(
         "truncated": fetch.truncated,
         "reconstructed": ",".join(reconstructed) if reconstructed else None,
         "transferEncodingRemoved": fetch.framing,
+        "revisitProfile": revisit.profile if revisit else None,
         "redactedHeaders": ",".join(redacted) if redacted else None,
     }
     metadata = make_record(

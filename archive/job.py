@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from archive import __version__
-from archive.capture import Fetch, Provenance, build_capture, tls_fingerprint
+from archive.capture import Fetch, Provenance, Revisit, build_capture, tls_fingerprint
 from archive.capture_log import CaptureLog
 from archive.config import Collection, config_hash
-from archive.digests import sha256_file
+from archive.digests import sha1_of, sha256_file
+from archive.history import CollectionHistory
 from archive.manifest import _write_atomic, write_manifest
 from archive.store import collection_dir, new_job_id
-from archive.warc.records import make_record, utcnow, warc_date, warc_fields
+from archive.warc.records import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED, make_record, utcnow, warc_date, warc_fields
 from archive.warc.writer import RotatingWarcFiles
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class CaptureJob:
         clock: Callable[[], datetime] = utcnow,
         operator: str | None = None,
         worker: str | None = None,
+        dedup: bool = True,
     ):
         self.collection = collection
         self.coll = collection_dir(store, collection.name)
@@ -74,6 +76,9 @@ class CaptureJob:
         self.software = software_versions()
         self.closed_manifest: Path | None = None
         self.bad_documents: list[dict[str, str]] = []
+        self.dedup = dedup
+        # What earlier jobs captured: for revisits and conditional requests.
+        self.history = CollectionHistory.load(self.coll)
         self._write_job_file()
         self.warcs = RotatingWarcFiles(
             self.coll.warcs,
@@ -128,13 +133,28 @@ class CaptureJob:
 
     # -- while running ----------------------------------------------------------------
 
+    def revisit_for(self, fetch: Fetch) -> Revisit | None:
+        """The record an unchanged capture refers to, if it is unchanged (WARC 1.1 §6.7)."""
+        state = self.history.urls.get(fetch.url)
+        if fetch.status == 304 and _conditional(fetch) and state is not None and state.original is not None:
+            o = state.original
+            return Revisit(PROFILE_NOT_MODIFIED, o.record_id, o.uri, o.date, o.payload_digest)
+        if 200 <= fetch.status < 300 and fetch.body and fetch.truncated is None:
+            original = self.history.originals.get(sha1_of(fetch.body))
+            if original is not None:
+                return Revisit(PROFILE_IDENTICAL, original.record_id, original.uri, original.date,
+                               original.payload_digest)
+        return None
+
     def record_fetch(self, fetch: Fetch) -> dict[str, Any]:
         """Write the records of one response and its capture-log line; return the line."""
         built = None
+        revisit = self.revisit_for(fetch) if self.dedup else None
 
         def build(warcinfo_id: str):
             nonlocal built
-            built = build_capture(fetch, job_id=self.job_id, spider=self.spider, warcinfo_id=warcinfo_id)
+            built = build_capture(fetch, job_id=self.job_id, spider=self.spider, warcinfo_id=warcinfo_id,
+                                  revisit=revisit)
             return built.records
 
         where = self.warcs.write_group(build)[0]
@@ -151,12 +171,18 @@ class CaptureJob:
             request_bytes=built.records[1].block_length,
             response_bytes=len(fetch.body),
             mime=_content_type(fetch),
-            payload_digest=built.response.digests()["payload"],
+            payload_digest=revisit.payload_digest if revisit else built.response.digests()["payload"],
             truncated=fetch.truncated,
             warc={"filename": where.filename, "offset": where.offset, "length": where.length,
                   "record_id": built.response.record_id},
+            etag=_header(fetch, b"etag"),
+            last_modified=_header(fetch, b"last-modified"),
+            revisit=None if revisit is None else {
+                "profile": revisit.profile, "refers_to": revisit.refers_to,
+                "refers_to_uri": revisit.refers_to_uri, "refers_to_date": revisit.refers_to_date},
         )
         self.log.write(line)
+        self.history.add(line)
         return line
 
     def record_failure(
@@ -231,9 +257,18 @@ class CaptureJob:
         return self.closed_manifest
 
 
-def _content_type(fetch: Fetch) -> str | None:
-    for name, value in fetch.response_headers:
-        if name.lower() == b"content-type":
-            return value.decode("latin-1").split(";", 1)[0].strip().lower() or None
+def _header(fetch: Fetch, name: bytes) -> str | None:
+    for key, value in fetch.response_headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
     return None
+
+
+def _content_type(fetch: Fetch) -> str | None:
+    value = _header(fetch, b"content-type")
+    return value.split(";", 1)[0].strip().lower() or None if value else None
+
+
+def _conditional(fetch: Fetch) -> bool:
+    return any(k.lower() in (b"if-none-match", b"if-modified-since") for k, _ in fetch.request_headers)
 

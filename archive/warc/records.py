@@ -87,8 +87,9 @@ class Record:
         digests = self.digests()
         fields = [(k, v) for k, v in self.fields if k.lower() not in _COMPUTED]
         fields.append(("WARC-Block-Digest", digests["block"]))
-        if "payload" in digests:
-            fields.append(("WARC-Payload-Digest", self.get("WARC-Payload-Digest") or digests["payload"]))
+        declared = self.get("WARC-Payload-Digest")
+        if "payload" in digests or declared:
+            fields.append(("WARC-Payload-Digest", declared or digests["payload"]))
         fields.append(("Content-Length", str(self.block_length)))
         lines = [WARC_VERSION]
         for name, value in fields:
