@@ -14,10 +14,10 @@ from types import ModuleType
 from typing import TextIO
 
 from archive import __version__
-from archive.commands import crawl, demo, extract, verify
+from archive.commands import crawl, demo, extract, history, verify
 from archive.errors import ArchiveError, UsageError
 
-COMMANDS: list[ModuleType] = [demo, crawl, extract, verify]
+COMMANDS: list[ModuleType] = [demo, crawl, extract, history, verify]
 
 
 def build_parser() -> argparse.ArgumentParser:

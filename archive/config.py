@@ -36,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
         "user_agent": f"archive-corpus/{__version__} (archival crawler)",
         "retry_after_cap": 120.0,
     },
+    "recrawl": {
+        "window_days": 7.0,  # articles first seen this recently are re-fetched every run
+        "backoff": 0.5,  # older ones once this fraction of their age has passed
+        "max_interval_days": 30.0,  # but at least this often
+    },
     "caps": {
         "max_body_bytes": 0,  # 0: no cap
         "warc_max_bytes": 1_000_000_000,
@@ -71,6 +76,10 @@ class Collection:
     @property
     def politeness(self) -> dict[str, Any]:
         return self.settings["politeness"]
+
+    @property
+    def recrawl(self) -> dict[str, Any]:
+        return self.settings["recrawl"]
 
     @property
     def caps(self) -> dict[str, Any]:

@@ -149,12 +149,29 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     }
 
 
-def extract_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Path, int]:
-    """Write ``articles/<job-id>.jsonl`` for one job; return its path and row count."""
+@dataclass
+class Version:
+    """The latest distinct version of an article, as the next job compares against it."""
+
+    number: int
+    record_id: str
+    row: dict[str, Any]
+
+
+def extract_job(coll: CollectionDir, manifest: dict[str, Any],
+                prior: dict[str, Version] | None = None) -> tuple[Path, int]:
+    """Write ``articles/<job-id>.jsonl`` for one job; return its path and row count.
+
+    A row is written for each new article and each new version of a known one (headline or
+    body changed); an unchanged re-capture adds none. A known article answered 404 or 410
+    gets a ``withdrawn`` row. ``prior`` is the state after earlier jobs (read from their
+    article files when not given) and is updated in place.
+    """
+    if prior is None:
+        prior = versions_before(coll, manifest["sequence"])
     job_id = manifest["job_id"]
     rows: list[dict[str, Any]] = []
     sources = []
-    seen: set[str] = set()
     for entry in manifest["files"]:
         if entry["kind"] != "warc":
             continue
@@ -162,11 +179,11 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Path, in
         sources.append({"path": entry["path"], "sha256": entry["sha256"]})
         for capture in html_captures(warc):
             row = article_row(capture, job_id)
-            if row is None or row["article_id"] in seen:
-                continue
-            seen.add(row["article_id"])
-            validate("article", row)
-            rows.append(row)
+            if row is not None:
+                _add_version(row, prior, rows)
+    for entry in manifest["files"]:
+        if entry["kind"] == "capture-log":
+            rows.extend(_withdrawals(coll.root / entry["path"], job_id, prior))
     coll.articles.mkdir(parents=True, exist_ok=True)
     path = coll.articles / f"{job_id}.jsonl"
     data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
@@ -178,18 +195,72 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Path, in
     return path, len(rows)
 
 
+def _add_version(row: dict[str, Any], prior: dict[str, Version], rows: list[dict[str, Any]]) -> None:
+    known = prior.get(row["article_id"])
+    if known is not None and known.row["status"] == "captured" and \
+            (known.row["headline"], known.row["body"]) == (row["headline"], row["body"]):
+        return  # the same article again: nothing new for researchers
+    row["version"] = known.number + 1 if known else 1
+    row["previous_version"] = known.record_id if known else None
+    validate("article", row)
+    prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row)
+    rows.append(row)
+
+
+def _withdrawals(log_path: Path, job_id: str, prior: dict[str, Version]) -> list[dict[str, Any]]:
+    by_url = {v.row["url"]: v for v in prior.values()}
+    rows = []
+    with open(log_path, "rb") as fh:
+        for raw in fh:
+            line = json.loads(raw)
+            known = by_url.get(line["url"])
+            if line.get("status") not in (404, 410) or known is None or known.row["status"] == "withdrawn":
+                continue
+            row = dict(known.row, status="withdrawn", body="", word_count=0, job_id=job_id,
+                       version=known.number + 1, previous_version=known.record_id, extractor=extractor_info())
+            row["source"] = {"warc_filename": line["warc"]["filename"], "warc_offset": line["warc"]["offset"],
+                             "warc_length": line["warc"]["length"], "record_id": line["warc"]["record_id"],
+                             "payload_digest": line["payload_digest"], "capture_time": line["started"]}
+            validate("article", row)
+            prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row)
+            by_url[row["url"]] = prior[row["article_id"]]
+            rows.append(row)
+    return rows
+
+
+def versions_before(coll: CollectionDir, sequence: int) -> dict[str, Version]:
+    """Latest version of every article after the jobs with a lower manifest sequence."""
+    prior: dict[str, Version] = {}
+    for _, doc in _jobs_in_order(coll):
+        if doc["sequence"] >= sequence:
+            break
+        path = coll.articles / f"{doc['job_id']}.jsonl"
+        if not path.exists():
+            continue
+        with open(path, "rb") as fh:
+            for raw in fh:
+                row = json.loads(raw)
+                prior[row["article_id"]] = Version(row.get("version", 1), row["source"]["record_id"], row)
+    return prior
+
+
+def _jobs_in_order(coll: CollectionDir) -> list[tuple[Path, dict[str, Any]]]:
+    jobs = []
+    for path, doc, _ in read_manifests(coll):
+        if doc is None or "job_id" not in doc or not isinstance(doc.get("sequence"), int):
+            log.warning("skipping unreadable manifest %s", path)
+            continue
+        jobs.append((path, doc))
+    return sorted(jobs, key=lambda item: item[1]["sequence"])
+
+
 def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
-    """Re-derive the article files of every job of a collection."""
+    """Re-derive the article files of every job of a collection, in chain order."""
     coll = collection_dir(Path(store), collection)
     if not coll.manifests.is_dir():
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
-    written = []
-    for path, doc, _ in read_manifests(coll):
-        if doc is None or "job_id" not in doc:
-            log.warning("skipping unreadable manifest %s", path)
-            continue
-        written.append(extract_job(coll, doc))
-    return written
+    prior: dict[str, Version] = {}
+    return [extract_job(coll, doc, prior) for _, doc in _jobs_in_order(coll)]
 
 
 def _replace(path: Path, data: bytes) -> None:

@@ -19,12 +19,16 @@ from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 from archive.config import collection_from_dict
 from archive.discovery import BadDocument, parse_feed, parse_sitemap
+from archive.history import CollectionHistory
+from archive.recrawl import conditional_headers, known_articles, recrawl_urls
 from archive.urls import canonicalize, host_in_scope, host_of
+from crawler.job import job_for
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ _REQUISITES = (
 )
 _SRCSET_URL = re.compile(r"(?:^|,)\s*(\S+)")
 FEED_ITEM_PRIORITY = 10  # new feed items first: they are what changes
+RECRAWL_PRIORITY = 5
 
 
 class NewsSpider(scrapy.Spider):
@@ -53,12 +58,23 @@ class NewsSpider(scrapy.Spider):
         self.scheduled = 0
         self.seen: set[str] = set()
         self.links = LinkExtractor(tags=("a", "area"), attrs=("href",), unique=True, deny_extensions=[])
+        self.history: CollectionHistory | None = None
+        self.recrawl: list[str] = []
+        self.articles: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         kwargs.setdefault("collection", crawler.settings.getdict("ARCHIVE_COLLECTION"))
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
+        try:
+            job = job_for(crawler)
+        except NotConfigured:
+            return spider  # not archiving: no history to build on
+        spider.history = job.history
+        articles = known_articles(job.coll)
+        spider.articles = set(articles)
+        spider.recrawl = recrawl_urls(articles, job.history, job.started, spider.collection.recrawl)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -68,6 +84,12 @@ class NewsSpider(scrapy.Spider):
             yield self._document(url, self.parse_sitemap, seed=url, channel="seed", via=None, hops="")
         for url in self.collection.urls:
             request = self._page(url, seed=url, channel="seed", via=None, hops="", linked=None, depth=0)
+            if request is not None:
+                yield request
+        for url in self.recrawl:
+            # Known articles due for a re-fetch (archive.recrawl), after new feed items.
+            request = self._page(url, seed=None, channel="recrawl", via=None, hops="", linked=None, depth=1,
+                                 priority=RECRAWL_PRIORITY)
             if request is not None:
                 yield request
 
@@ -98,7 +120,11 @@ class NewsSpider(scrapy.Spider):
             "archive": {"seed": seed, "channel": channel, "via": via, "hops": hops, "source": source,
                         "source_id": source_id, "url_as_linked": linked if linked != canonical else None},
         }
-        return Request(canonical, callback=self.parse, meta=meta, priority=priority)
+        # Conditional requests for known articles only: a hub page answered 304 would hide
+        # the new links on it.
+        state = self.history.urls.get(canonical) if self.history and canonical in self.articles else None
+        return Request(canonical, callback=self.parse, meta=meta, priority=priority,
+                       headers=conditional_headers(state))
 
     def _document(self, url: str, callback: Any, *, seed: str | None, channel: str, via: str | None,
                   hops: str) -> Request:

@@ -1,0 +1,82 @@
+"""``archive history URL``: every capture of a URL and what changed between versions.
+
+Captures come from the capture logs (time, status, payload digest, new content or
+revisit); versions from the article tables; between consecutive distinct versions, the
+headline change and a unified diff of the body paragraphs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+from archive.errors import UsageError
+from archive.store import CollectionDir
+from archive.urls import canonicalize
+
+
+def _collections(store: Path) -> list[CollectionDir]:
+    if not store.is_dir():
+        raise UsageError(f"{store} is not a store directory")
+    return [CollectionDir(p) for p in sorted(store.iterdir()) if (p / "logs").is_dir()]
+
+
+def _kind(line: dict[str, Any]) -> str:
+    if line["outcome"] != "captured":
+        return line["outcome"]
+    if line.get("revisit"):
+        return "revisit (" + line["revisit"]["profile"].rsplit("/", 1)[-1] + ")"
+    return "new content"
+
+
+def url_history(store: Path, url: str) -> dict[str, Any]:
+    """Captures and versions of ``url`` in every collection of ``store``, oldest first."""
+    target = canonicalize(url)
+    captures: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    for coll in _collections(Path(store)):
+        for log in sorted(coll.logs.glob("*.captures.jsonl")):
+            with open(log, "rb") as fh:
+                for raw in fh:
+                    line = json.loads(raw)
+                    if line["url"] != target:
+                        continue
+                    captures.append({
+                        "collection": coll.name, "job_id": line["job_id"], "time": line["started"],
+                        "status": line.get("status"), "payload_digest": line.get("payload_digest"),
+                        "kind": _kind(line), "record_id": (line.get("warc") or {}).get("record_id"),
+                        "error": line.get("error"),
+                    })
+        for path in sorted(coll.articles.glob("*.jsonl")) if coll.articles.is_dir() else []:
+            with open(path, "rb") as fh:
+                for raw in fh:
+                    row = json.loads(raw)
+                    if row["url"] == target or row["canonical_url"] == target:
+                        versions.append(dict(row, collection=coll.name))
+    captures.sort(key=lambda c: c["time"])
+    versions.sort(key=lambda v: (v["collection"], v.get("version", 1)))
+    out_versions = []
+    previous: dict[str, Any] | None = None
+    for row in versions:
+        entry = {
+            "collection": row["collection"], "version": row.get("version", 1), "status": row["status"],
+            "record_id": row["source"]["record_id"], "capture_time": row["source"]["capture_time"],
+            "headline": row["headline"], "word_count": row["word_count"], "changes": None,
+        }
+        if previous is not None and previous["collection"] == row["collection"]:
+            entry["changes"] = changes(previous, row)
+        out_versions.append(entry)
+        previous = row
+    return {"url": target, "captures": captures, "versions": out_versions}
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Headline before/after (when it changed) and a unified diff of body paragraphs."""
+    headline = None if old["headline"] == new["headline"] else {"from": old["headline"], "to": new["headline"]}
+    body = list(difflib.unified_diff(
+        old["body"].split("\n\n"), new["body"].split("\n\n"),
+        fromfile=f"version {old.get('version', 1)}", tofile=f"version {new.get('version', 1)}", lineterm="", n=0,
+    ))
+    return {"headline": headline, "body_diff": body}

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from typing import TextIO
+
+from archive.commands.common import store_option
+
+NAME = "history"
+HELP = "Every capture of a URL, and what changed between the versions of its article."
+EXAMPLE = "example: archive history https://news.example/2026/03/14/story --store archive-store"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", metavar="URL")
+    store_option(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.article_history import url_history
+    from archive.store import resolve_store
+
+    history = url_history(resolve_store(args.store), args.url)
+    if args.json:
+        json.dump(history, out, indent=2, sort_keys=True)
+        out.write("\n")
+        return 0 if history["captures"] else 1
+    print(history["url"], file=out)
+    if not history["captures"]:
+        print("  never captured", file=out)
+        return 1
+    for c in history["captures"]:
+        digest = (c["payload_digest"] or "")[:17]
+        print(f"  {c['time']}  {c['status'] or '---'}  {digest:<17}  {c['kind']:<38} {c['job_id']}", file=out)
+    for v in history["versions"]:
+        label = "withdrawn" if v["status"] == "withdrawn" else f"{v['word_count']} words"
+        print(f"Version {v['version']} ({v['capture_time']}, {label}): {v['headline']}", file=out)
+        changes = v["changes"]
+        if not changes:
+            continue
+        if changes["headline"]:
+            print(f"  headline: {changes['headline']['from']!r} -> {changes['headline']['to']!r}", file=out)
+        for line in changes["body_diff"]:
+            for i, part in enumerate(textwrap.wrap(line, 100) or [""]):
+                print(("    " if i == 0 else "      ") + part, file=out)
+    return 0

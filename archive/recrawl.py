@@ -1,0 +1,71 @@
+"""Which known articles a later job fetches again, and how it asks.
+
+News changes after publication. Articles first captured within ``window_days`` are fetched
+on every run; older ones back off: again once ``backoff`` × their age has passed since the
+last fetch, but at least every ``max_interval_days``. A re-fetch is conditional
+(``If-None-Match`` / ``If-Modified-Since`` from the last capture), so an unchanged page
+costs a 304 and a revisit record instead of the page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from archive.history import CollectionHistory, UrlState
+from archive.store import CollectionDir
+
+log = logging.getLogger(__name__)
+
+
+def known_articles(coll: CollectionDir) -> dict[str, dict[str, Any]]:
+    """The latest article row of every article URL, from ``articles/*.jsonl`` in job order."""
+    rows: dict[str, dict[str, Any]] = {}
+    if not coll.articles.is_dir():
+        return rows
+    for path in sorted(coll.articles.glob("*.jsonl")):
+        with open(path, "rb") as fh:
+            for raw in fh:
+                try:
+                    row = json.loads(raw)
+                except ValueError:
+                    log.warning("unreadable article row in %s skipped", path)
+                    continue
+                rows[row["url"]] = row
+    return rows
+
+
+def due(state: UrlState, now: datetime, policy: dict[str, Any]) -> bool:
+    first = datetime.fromisoformat(state.first_started.replace("Z", "+00:00"))
+    last = datetime.fromisoformat(state.started.replace("Z", "+00:00"))
+    age = now - first
+    if age <= timedelta(days=float(policy["window_days"])):
+        return True
+    interval = min(timedelta(days=float(policy["max_interval_days"])), age * float(policy["backoff"]))
+    return now - last >= interval
+
+
+def recrawl_urls(articles: dict[str, dict[str, Any]], history: CollectionHistory, now: datetime,
+                 policy: dict[str, Any]) -> list[str]:
+    """Known, still-published article URLs due for a re-fetch, most recently first seen first."""
+    candidates = []
+    for url, row in articles.items():
+        state = history.urls.get(url)
+        if row.get("status") == "withdrawn" or state is None or state.status in (404, 410):
+            continue
+        if due(state, now, policy):
+            candidates.append((state.first_started, url))
+    return [url for _, url in sorted(candidates, reverse=True)]
+
+
+def conditional_headers(state: UrlState | None) -> dict[str, str]:
+    if state is None or state.original is None:
+        return {}
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers

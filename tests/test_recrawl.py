@@ -1,0 +1,103 @@
+"""A site that changes between runs: revisits for what did not change, new versions with
+diffs for what did, a withdrawal, and a second job that fetches far fewer bytes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from newsroom import Newsroom
+from warcs import read_collection
+from wire import serve_wire
+
+from archive.cli import main
+from archive.config import collection_from_dict
+from archive.crawl import crawl
+from archive.verify import verify
+from archive.warc.records import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    store = tmp_path_factory.mktemp("recrawl")
+    room = Newsroom()
+    routes = room.routes()
+    with serve_wire(routes) as server:
+        coll = collection_from_dict({"name": "news", "urls": [server.base + "/"], "feeds": [server.base + "/feed"],
+                                     "scope": {"page_requisites": False}})
+        first = crawl(store, coll)
+        first_records, _ = read_collection(store / "news")
+        # Between runs: a headline edit, a body edit, a new story, a removal; the rest untouched.
+        headline, paragraphs = room.articles["story-1"]
+        room.articles["story-1"] = ("Story number 1, corrected headline", paragraphs)
+        headline2, paragraphs2 = room.articles["story-2"]
+        room.articles["story-2"] = (headline2, paragraphs2[:2] + ["A new paragraph added after publication."]
+                                    + paragraphs2[2:])
+        room.articles["story-new"] = ("A brand new story", ["Fresh news " * 50])
+        del room.articles["story-5"]
+        routes.clear()
+        routes.update(room.routes())
+        second = crawl(store, coll)
+    records, lines = read_collection(store / "news")
+    return {"store": store, "base": server.base, "first": first, "second": second, "records": records,
+            "lines": lines, "first_records": first_records}
+
+
+def _second(runs, path):
+    job = runs["second"].job_id
+    return [l for l in runs["lines"] if l["job_id"] == job and l["url"] == runs["base"] + path]
+
+
+def _record(runs, line):
+    return next(r for r in runs["records"] if r.h("WARC-Record-ID") == line["warc"]["record_id"])
+
+
+def test_untouched_articles_become_revisits_of_the_first_capture(runs):
+    firsts = {r.h("WARC-Target-URI"): r for r in runs["first_records"] if r.type == "response"}
+    for slug in ("story-0", "story-3", "story-4"):
+        line = _second(runs, f"/a/{slug}")[0]
+        assert line["status"] == 304
+        rec = _record(runs, line)
+        assert rec.type == "revisit" and rec.h("WARC-Profile") == PROFILE_NOT_MODIFIED
+        original = firsts[runs["base"] + f"/a/{slug}"]
+        assert rec.h("WARC-Refers-To") == original.h("WARC-Record-ID")
+        assert rec.h("WARC-Refers-To-Date") == original.h("WARC-Date")
+        assert rec.h("WARC-Payload-Digest") == original.h("WARC-Payload-Digest")
+    plain = _second(runs, "/a/plain")[0]  # this server ignores validators: same bytes again
+    rec = _record(runs, plain)
+    assert plain["status"] == 200 and rec.type == "revisit" and rec.h("WARC-Profile") == PROFILE_IDENTICAL
+    assert rec.payload == b""  # no second copy of the payload
+
+
+def test_edited_and_new_articles_are_new_responses_with_versions(runs):
+    for slug in ("story-1", "story-2", "story-new"):
+        assert _record(runs, _second(runs, f"/a/{slug}")[0]).type == "response"
+    rows = [json.loads(l) for l in runs["second"].articles.read_text().splitlines()]
+    by_slug = {r["url"].rsplit("/", 1)[1]: r for r in rows}
+    assert set(by_slug) == {"story-1", "story-2", "story-new", "story-5"}  # unchanged ones add no rows
+    assert by_slug["story-1"]["version"] == 2 and by_slug["story-new"]["version"] == 1
+    first_rows = {r["url"].rsplit("/", 1)[1]: r for r in map(json.loads, runs["first"].articles.read_text().splitlines())}
+    assert by_slug["story-1"]["previous_version"] == first_rows["story-1"]["source"]["record_id"]
+    assert by_slug["story-5"]["status"] == "withdrawn" and by_slug["story-5"]["previous_version"]
+
+
+def test_the_second_job_fetched_far_fewer_bytes(runs):
+    assert runs["second"].counts["bytes"] < 0.4 * runs["first"].counts["bytes"]
+    assert verify(runs["store"]).ok
+
+
+def test_history_shows_captures_and_readable_diffs(runs, capsys):
+    url = runs["base"] + "/a/story-2"
+    assert main(["history", url, "--store", str(runs["store"])]) == 0
+    out = capsys.readouterr().out
+    assert "new content" in out and "Version 2" in out
+    assert "+A new paragraph added after publication." in out
+    assert main(["history", runs["base"] + "/a/story-1", "--store", str(runs["store"]), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["kind"] for c in data["captures"]] == ["new content", "new content"]
+    assert data["versions"][1]["changes"]["headline"] == {"from": "Story number 1 headline",
+                                                           "to": "Story number 1, corrected headline"}
+    assert main(["history", runs["base"] + "/a/story-0", "--store", str(runs["store"]), "--json"]) == 0
+    kinds = [c["kind"] for c in json.loads(capsys.readouterr().out)["captures"]]
+    assert kinds == ["new content", "revisit (server-not-modified)"]
+    assert main(["history", runs["base"] + "/never", "--store", str(runs["store"])]) == 1
