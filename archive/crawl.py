@@ -40,6 +40,9 @@ class CrawlResult:
     files: list[dict[str, Any]]
     articles: Path | None = None
     article_count: int = 0
+    # The automatic push to the collection's ``storage`` (None: no storage section).
+    pushed: Any = None  # archive.storage.PushResult when the push succeeded
+    push_error: str | None = None  # why it failed; local files are intact, the next push retries
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
@@ -165,6 +168,10 @@ def crawl(
         from archive.extract import extract_job
 
         result.articles, result.article_count = extract_job(collection_dir(store, collection.name), doc)
+    # CDXJ of the new WARCs, the merged index and the catalog, for replay (archive.index).
+    from archive.index import update_indexes
+
+    update_indexes(collection_dir(store, collection.name))
     return result
 
 

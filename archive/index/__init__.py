@@ -1,0 +1,115 @@
+"""Indexes of a collection: a pywb-compatible CDXJ per WARC, a merged sorted index, lookups.
+
+``update_indexes`` (run at the end of every crawl job and by ``archive index``) indexes each
+closed WARC that has no current index, compacts the merged index and rebuilds the catalog.
+``lookup_url`` finds every capture of a URL by binary search.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archive.index.cdxj import CdxjEntry, index_name, index_warc, is_current, parse_line, url_key
+from archive.index.lookup import lines_for_key
+from archive.index.merged import compact, index_lock, merged_path, pending
+from archive.manifest import read_manifests
+from archive.store import CollectionDir
+from archive.warc.writer import OPEN_SUFFIX
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CdxjEntry", "IndexResult", "closest", "lookup_url", "pad_timestamp", "update_indexes", "url_key"]
+
+
+@dataclass
+class IndexResult:
+    collection: str
+    indexed: list[Path] = field(default_factory=list)  # per-WARC indexes (re)written
+    warcs: int = 0
+    merged: Path | None = None
+    merged_lines: int = 0
+    catalog: Path | None = None
+
+
+def _manifest_hashes(coll: CollectionDir) -> dict[str, str]:
+    """WARC SHA-256s the manifests already hold, so indexing need not hash WARCs again."""
+    known: dict[str, str] = {}
+    for _, doc, _ in read_manifests(coll):
+        for entry in (doc or {}).get("files", []):
+            if entry.get("kind") == "warc":
+                known[entry["path"].rsplit("/", 1)[-1]] = entry["sha256"]
+    return known
+
+
+def closed_warcs(coll: CollectionDir) -> list[Path]:
+    if not coll.warcs.is_dir():
+        return []
+    return sorted(p for p in coll.warcs.iterdir()
+                  if p.name.endswith((".warc.gz", ".warc")) and not p.name.endswith(OPEN_SUFFIX))
+
+
+def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool = True) -> IndexResult:
+    """Index new WARCs (all with ``rebuild``), compact the merged index, rebuild the catalog."""
+    result = IndexResult(coll.name)
+    with index_lock(coll):
+        hashes = _manifest_hashes(coll)
+        warcs = closed_warcs(coll)
+        result.warcs = len(warcs)
+        wanted = {index_name(w) for w in warcs}
+        for stale in coll.indexes.glob("*.cdxj"):
+            if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
+                log.info("keeping index %s of a WARC not present locally", stale.name)
+        for warc in warcs:
+            if rebuild or not is_current(coll.indexes / index_name(warc), warc):
+                result.indexed.append(index_warc(warc, coll.indexes, warc_sha256=hashes.get(warc.name)))
+        if rebuild or pending(coll) or not merged_path(coll).is_file():
+            compact(coll)
+        result.merged = merged_path(coll)
+        with open(result.merged, "rb") as fh:
+            result.merged_lines = sum(1 for _ in fh)
+    if catalog:
+        from archive.catalog import build_catalog
+
+        result.catalog = build_catalog(coll)
+    return result
+
+
+def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
+    """Every indexed capture of ``url`` (SURT-equal URLs included), oldest first."""
+    key = url_key(url)
+    files = [merged_path(coll)] if merged_path(coll).is_file() else []
+    files += pending(coll)
+    lines = {line for path in files for line in lines_for_key(path, key)}
+    return [parse_line(line) for line in sorted(lines)]
+
+
+def pad_timestamp(prefix: str) -> str:
+    """A timestamp prefix as 14 digits, padded to the end of the period it names (as pywb).
+
+    ``2026`` is the last second of 2026, ``202602`` that of February 2026.
+    """
+    digits = prefix[:14] + "99991231235959"[len(prefix[:14]):]
+    year, month = max(int(digits[:4]), 1), min(max(int(digits[4:6]), 1), 12)
+    day = min(max(int(digits[6:8]), 1), _month_days(year, month))
+    hour, minute, second = min(int(digits[8:10]), 23), min(int(digits[10:12]), 59), min(int(digits[12:14]), 59)
+    return f"{year:04d}{month:02d}{day:02d}{hour:02d}{minute:02d}{second:02d}"
+
+
+def _month_days(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def _seconds(ts: str) -> float:
+    return datetime.strptime(ts[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()
+
+
+def closest(entries: list[CdxjEntry], timestamp: str | None) -> list[CdxjEntry]:
+    """``entries`` ordered best first: nearest to ``timestamp``, or newest when it is None."""
+    if timestamp is None:
+        return sorted(entries, key=lambda e: e.timestamp, reverse=True)
+    target = _seconds(pad_timestamp(timestamp))
+    return sorted(entries, key=lambda e: (abs(_seconds(e.timestamp) - target), -_seconds(e.timestamp)))

@@ -1,0 +1,161 @@
+"""CDXJ lines for one WARC, written by webrecorder's ``cdxj-indexer`` (the pywb format).
+
+A line is ``<SURT key> <14-digit timestamp> <JSON>``, the JSON holding ``url``, ``mime``,
+``status``, ``digest``, ``length``, ``offset`` and ``filename``. Revisit records get mime
+``warc/revisit`` (as pywb expects); our provenance metadata records
+(``application/warc-fields``) and request records are left out, as pywb's own indexer does.
+Each index gets a sidecar ``<name>.cdxj.derived.json`` naming the WARC it came from (name,
+size, SHA-256) and the indexer's version, so it can be checked and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import surt
+from cdxj_indexer.main import CDXJIndexer
+
+from archive import __version__
+
+log = logging.getLogger(__name__)
+
+CDXJ_SUFFIX = ".cdxj"
+DERIVED_SUFFIX = ".derived.json"
+REVISIT_MIME = "warc/revisit"
+
+
+def tool_info() -> dict[str, str]:
+    return {"name": "archive-index", "version": __version__,
+            "indexer": f"cdxj-indexer {metadata.version('cdxj-indexer')}"}
+
+
+def url_key(url: str) -> str:
+    """The SURT sort key pywb uses (same library, same defaults)."""
+    try:
+        return surt.surt(url)
+    except ValueError:  # an unparsable URL keys as itself, as cdxj-indexer does
+        return url
+
+
+@dataclass(frozen=True)
+class CdxjEntry:
+    """One parsed CDXJ line."""
+
+    urlkey: str
+    timestamp: str
+    fields: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return str(self.fields.get("url", ""))
+
+    @property
+    def mime(self) -> str:
+        return str(self.fields.get("mime", ""))
+
+    @property
+    def status(self) -> int | None:
+        value = self.fields.get("status")
+        return int(value) if value not in (None, "", "-") and str(value).isdigit() else None
+
+    @property
+    def digest(self) -> str:
+        return str(self.fields.get("digest", ""))
+
+    @property
+    def filename(self) -> str:
+        return str(self.fields["filename"])
+
+    @property
+    def offset(self) -> int:
+        return int(self.fields["offset"])
+
+    @property
+    def length(self) -> int:
+        return int(self.fields["length"])
+
+    @property
+    def is_revisit(self) -> bool:
+        return self.mime == REVISIT_MIME
+
+
+def parse_line(line: str | bytes) -> CdxjEntry:
+    if isinstance(line, bytes):
+        line = line.decode("utf-8")
+    key, ts, data = line.rstrip("\n").split(" ", 2)
+    return CdxjEntry(key, ts, json.loads(data))
+
+
+def index_name(warc: Path) -> str:
+    name = warc.name
+    for ext in (".warc.gz", ".warc"):
+        if name.endswith(ext):
+            return name[: -len(ext)] + CDXJ_SUFFIX
+    return name + CDXJ_SUFFIX
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def read_derived(index: Path) -> dict[str, Any] | None:
+    sidecar = index.with_name(index.name + DERIVED_SUFFIX)
+    try:
+        doc = json.loads(sidecar.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def is_current(index: Path, warc: Path) -> bool:
+    """True when ``index`` exists and its sidecar names ``warc`` at its present size.
+
+    Closed WARCs never change, so name and size identify them without re-hashing.
+    """
+    doc = read_derived(index)
+    if doc is None or not index.is_file():
+        return False
+    sources = doc.get("derived_from") or [{}]
+    return sources[0].get("path") == f"warcs/{warc.name}" and sources[0].get("size") == warc.stat().st_size
+
+
+def index_warc(warc: Path, out_dir: Path, *, warc_sha256: str | None = None) -> Path:
+    """Write the sorted CDXJ of one closed WARC into ``out_dir`` with its sidecar."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / index_name(warc)
+    tmp = target.with_name(target.name + ".tmp")
+    CDXJIndexer(str(tmp), [str(warc)], sort=True).process_all()
+    lines = 0
+    digest = hashlib.sha256()
+    with open(tmp, "rb") as fh:
+        for line in fh:
+            lines += 1
+            digest.update(line)
+    derived = {
+        "derived_from": [{"path": f"warcs/{warc.name}", "size": warc.stat().st_size,
+                          "sha256": warc_sha256 if warc_sha256 is not None else sha256_of(warc)}],
+        "tool": tool_info(),
+        "lines": lines,
+        "sha256": "sha256:" + digest.hexdigest(),
+    }
+    os.replace(tmp, target)
+    write_json(target.with_name(target.name + DERIVED_SUFFIX), derived)  # last: marks it current
+    log.info("indexed %s: %d lines", warc.name, lines)
+    return target
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

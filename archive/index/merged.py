@@ -1,0 +1,116 @@
+"""The per-collection index: the per-WARC CDXJ files merged into one sorted file.
+
+``indexes/merged/<collection>.cdxj`` is compacted from the per-WARC files with a streaming
+k-way merge (nothing is loaded whole), so a lookup is one binary search however many WARCs
+accumulate. Its sidecar lists the per-WARC indexes merged in, with their SHA-256; a file
+not yet merged is still searched (:func:`archive.index.lookup_url`), so a lagging merge
+is slower, never wrong. It lives in a sub-directory because pywb reads every ``*.cdxj``
+directly inside ``indexes/`` and would otherwise see each capture twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import heapq
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from archive.index.cdxj import CDXJ_SUFFIX, DERIVED_SUFFIX, read_derived, tool_info, write_json
+from archive.store import CollectionDir
+
+log = logging.getLogger(__name__)
+
+MERGED_DIR = "merged"
+
+
+def merged_path(coll: CollectionDir) -> Path:
+    return coll.indexes / MERGED_DIR / f"{coll.name}{CDXJ_SUFFIX}"
+
+
+def warc_indexes(coll: CollectionDir) -> list[Path]:
+    """The per-WARC CDXJ files of a collection, sorted by name."""
+    if not coll.indexes.is_dir():
+        return []
+    return sorted(p for p in coll.indexes.glob("*" + CDXJ_SUFFIX) if p.is_file())
+
+
+def merged_sources(coll: CollectionDir) -> dict[str, str]:
+    """Names of the per-WARC indexes already in the merged index, with their SHA-256."""
+    path = merged_path(coll)
+    doc = read_derived(path)
+    if doc is None or not path.is_file():
+        return {}
+    return {src["path"].rsplit("/", 1)[-1]: src.get("sha256", "") for src in doc.get("derived_from", [])}
+
+
+def pending(coll: CollectionDir) -> list[Path]:
+    """Per-WARC indexes not (or no longer identically) in the merged index."""
+    merged = merged_sources(coll)
+    out = []
+    for index in warc_indexes(coll):
+        doc = read_derived(index)
+        if index.name not in merged or doc is None or doc.get("sha256") != merged[index.name]:
+            out.append(index)
+    return out
+
+
+@contextlib.contextmanager
+def index_lock(coll: CollectionDir) -> Iterator[None]:
+    """Two jobs ending at once must not compact over each other."""
+    coll.indexes.mkdir(parents=True, exist_ok=True)
+    with open(coll.indexes / ".lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _dedup(lines: Iterator[bytes]) -> Iterator[bytes]:
+    last = None
+    for line in lines:
+        if line != last:
+            yield line
+        last = line
+
+
+def compact(coll: CollectionDir) -> Path:
+    """Merge every per-WARC index into the merged index; return its path.
+
+    Only the new per-WARC files are merged into an existing merged index; when one it
+    holds has gone or changed, it is rebuilt from all of them.
+    """
+    path = merged_path(coll)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = {p.name: p for p in warc_indexes(coll)}
+    sources = merged_sources(coll)
+    new = pending(coll)
+    incremental = path.is_file() and set(sources) <= set(current) and not any(p.name in sources for p in new)
+    inputs = ([path] if incremental else []) + (new if incremental else list(current.values()))
+    tmp = path.with_name(path.name + ".tmp")
+    digest, lines = hashlib.sha256(), 0
+    with contextlib.ExitStack() as stack:
+        handles = [stack.enter_context(open(p, "rb")) for p in inputs]
+        with open(tmp, "wb") as out:
+            for line in _dedup(heapq.merge(*handles)):
+                out.write(line)
+                digest.update(line)
+                lines += 1
+    derived: list[dict[str, Any]] = []
+    for name in sorted(current):
+        doc = read_derived(current[name]) or {}
+        derived.append({"path": f"indexes/{name}", "sha256": doc.get("sha256", "")})
+    # Data first, then the sidecar: a crash in between leaves files listed as pending,
+    # searched twice (lookups drop duplicate lines), never files missing from lookups.
+    os.replace(tmp, path)
+    write_json(path.with_name(path.name + DERIVED_SUFFIX),
+               {"derived_from": derived, "tool": tool_info(), "lines": lines,
+                "sha256": "sha256:" + digest.hexdigest()})
+    log.info("merged index %s: %d lines from %d files (%s)", path, lines, len(current),
+             "incremental" if incremental else "full")
+    return path

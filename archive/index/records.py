@@ -1,0 +1,151 @@
+"""Reading one capture back from where an index points (file, offset, length).
+
+Only names that look like WARC files directly inside ``warcs/`` are opened: index lines
+are data, and a crafted ``filename`` must not reach any other file.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
+
+from archive.errors import StoreError
+from archive.store import CollectionDir
+
+log = logging.getLogger(__name__)
+
+_WARC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.warc(\.gz)?$")
+Headers = list[tuple[str, str]]
+
+
+@dataclass
+class ArchivedRecord:
+    rec_type: str
+    warc_headers: Headers
+    status: int | None = None
+    reason: str = ""
+    http_headers: Headers = field(default_factory=list)
+    payload: bytes = b""  # as archived: content encoding kept, transfer coding removed
+    filename: str = ""
+    offset: int = 0
+    length: int = 0
+
+    def warc(self, name: str) -> str | None:
+        return _get(self.warc_headers, name)
+
+    def header(self, name: str) -> str | None:
+        return _get(self.http_headers, name)
+
+    def decoded_payload(self) -> bytes:
+        """The payload with its ``Content-Encoding`` undone (unchanged when it cannot be)."""
+        return decode_content(self.payload, self.header("Content-Encoding"))
+
+
+def _get(headers: Headers, name: str) -> str | None:
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return None
+
+
+def decode_content(data: bytes, encoding: str | None) -> bytes:
+    codings = [c.strip().lower() for c in (encoding or "").split(",") if c.strip()]
+    for coding in reversed(codings):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                data = zlib.decompressobj(47).decompress(data)
+            elif coding == "deflate":
+                try:
+                    data = zlib.decompress(data)
+                except zlib.error:  # servers send raw deflate as often as zlib-wrapped
+                    data = zlib.decompress(data, -15)
+            elif coding == "br":
+                import brotli  # type: ignore[import-not-found]
+
+                data = brotli.decompress(data)
+            elif coding != "identity":
+                log.warning("unknown content coding %r left as is", coding)
+                return data
+        except (zlib.error, ImportError, OSError) as exc:
+            log.warning("could not undo content coding %s: %s", coding, exc)
+            return data
+    return data
+
+
+def warc_path(coll: CollectionDir, filename: str) -> Path:
+    if not _WARC_NAME.match(filename):
+        raise StoreError(f"index names {filename!r}, which is not a WARC file name")
+    path = coll.warcs / filename
+    if path.resolve().parent != coll.warcs.resolve():
+        raise StoreError(f"index names {filename!r} outside {coll.warcs}")
+    return path
+
+
+def read_record(coll: CollectionDir, filename: str, offset: int, length: int) -> ArchivedRecord:
+    """The record at ``offset`` of ``warcs/<filename>``."""
+    path = warc_path(coll, filename)
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from exc
+    for record in ArchiveIterator(io.BytesIO(data)):
+        return _archived(record, filename, offset, length)
+    raise StoreError(f"no WARC record at offset {offset} of {path}")
+
+
+def _archived(record, filename: str, offset: int, length: int) -> ArchivedRecord:  # noqa: ANN001 (warcio type)
+    out = ArchivedRecord(record.rec_type, list(record.rec_headers.headers), filename=filename,
+                         offset=offset, length=length)
+    http = record.http_headers
+    raw = record.raw_stream.read()
+    if http is not None and record.rec_type in ("response", "revisit", "request"):
+        code, _, reason = (http.statusline or "").partition(" ")
+        out.status = int(code) if code.isdigit() else None
+        out.reason = reason
+        out.http_headers = list(http.headers)
+        if "chunked" in (out.header("Transfer-Encoding") or "").lower():
+            # Another tool's WARC may keep chunk framing; the payload is what it frames.
+            raw = ChunkedDataReader(io.BytesIO(raw), decomp_type=None).read()
+    out.payload = raw
+    return out
+
+
+def find_metadata(coll: CollectionDir, filename: str, offset: int, record_id: str) -> ArchivedRecord | None:
+    """The metadata record written with the response ``record_id`` (it follows it closely)."""
+    path = warc_path(coll, filename)
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        records = ArchiveIterator(fh)
+        for seen, record in enumerate(records):
+            if seen > 8:
+                break
+            if record.rec_type == "metadata" and record.rec_headers.get_header("WARC-Concurrent-To") == record_id:
+                meta = _archived(record, filename, records.get_record_offset(), 0)
+                return meta
+    return None
+
+
+def warc_fields(block: bytes) -> dict[str, str | list[str]]:
+    """An ``application/warc-fields`` block as a dict; repeated names become lists."""
+    out: dict[str, str | list[str]] = {}
+    for line in block.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        name, value = name.strip(), value.strip()
+        if name in out:
+            prev = out[name]
+            out[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
+        else:
+            out[name] = value
+    return out
