@@ -40,9 +40,6 @@ class CrawlResult:
     files: list[dict[str, Any]]
     articles: Path | None = None
     article_count: int = 0
-    # The automatic push to the collection's ``storage`` (None: no storage section).
-    pushed: Any = None  # archive.storage.PushResult when the push succeeded
-    push_error: str | None = None  # why it failed; local files are intact, the next push retries
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
