@@ -40,6 +40,9 @@ class CrawlResult:
     files: list[dict[str, Any]]
     articles: Path | None = None
     article_count: int = 0
+    # The automatic push to the collection's ``storage`` (None: no storage section).
+    pushed: Any = None  # archive.storage.PushResult when the push succeeded
+    push_error: str | None = None  # why it failed; local files are intact, the next push retries
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
@@ -169,7 +172,26 @@ def crawl(
     from archive.index import update_indexes
 
     update_indexes(collection_dir(store, collection.name))
+    storage = collection.settings.get("storage")
+    if storage is not None:
+        result.pushed, result.push_error = _push_collection(store, collection.name, storage)
     return result
+
+
+def _push_collection(store: Path, name: str, storage: dict[str, Any]) -> tuple[Any, str | None]:
+    """Push the whole collection (idempotent, so whatever an earlier failed push left is retried).
+
+    A failure is returned, not raised: the crawl's result stands either way.
+    """
+    from archive.errors import ArchiveError
+    from archive.storage import DEFAULT_PART_SIZE, push
+
+    try:
+        return push(store, storage["to"], collection=name, endpoint_url=storage.get("endpoint_url"),
+                    part_size=storage.get("part_size", DEFAULT_PART_SIZE)), None
+    except ArchiveError as exc:
+        log.warning("push of collection %s to %s failed: %s", name, storage["to"], exc)
+        return None, str(exc)
 
 
 def _wait(child: subprocess.Popen[bytes]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 
 def http_url(text: str) -> str:
@@ -95,3 +95,35 @@ def print_report(report: Any, out: TextIO) -> None:
 
 def count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint-url", metavar="URL", type=http_url,
+                        help="S3-compatible endpoint (MinIO, Ceph, R2...); default $AWS_ENDPOINT_URL, else AWS")
+
+
+class TransferBar:
+    """A tqdm bar of bytes sent or received, on stderr; the library only calls ``start``/``update``."""
+
+    def __init__(self, stream: TextIO, verb: str):
+        self.stream = stream
+        self.verb = verb
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        from tqdm import tqdm
+
+        if total > 0:
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=self.verb,
+                            file=self.stream, leave=False, mininterval=0.5)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -12,6 +12,7 @@ from archive.commands.common import (
     print_crawl_summary,
     store_option,
 )
+from archive.commands.push import print_push_result
 from archive.errors import UsageError
 
 NAME = "crawl"
@@ -63,4 +64,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print_crawl_summary(result, out)
         if result.outcome != "finished":
             status = 1
+        if result.push_error is not None:
+            print(f"archive crawl: push of {collection.name} failed: {result.push_error}; local files are "
+                  "intact and the next crawl or `archive push` retries it", file=err)
+            status = 1
+        elif result.pushed is not None:
+            print_push_result(result.pushed, out)
     return status

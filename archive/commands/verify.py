@@ -4,24 +4,39 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from archive.commands.common import print_report
+from archive.commands.common import endpoint_option, print_report
 from archive.errors import UsageError
 
 NAME = "verify"
 HELP = "Check digests, files against manifests, the manifest chain and the schemas."
 EXAMPLE = ("example: archive verify archive-store/demo    "
-           "(or a manifest, a WARC, a store; --repair closes a killed job)")
+           "(or a manifest, a WARC, a store; --repair closes a killed job)\n"
+           "  archive verify s3://my-bucket/archive --deep --endpoint-url http://127.0.0.1:9000")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="a store, a collection directory, a manifest or a WARC")
+    parser.add_argument("path", metavar="PATH",
+                        help="a store, a collection directory, a manifest, a WARC, or s3://BUCKET/PREFIX")
     parser.add_argument("--repair", action="store_true", help="first close files a killed job left open")
+    parser.add_argument("--deep", action="store_true",
+                        help="s3://: stream and hash every object (default: size and x-amz-meta-sha256); "
+                             "a local store is always read in full")
+    endpoint_option(parser)
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.repair import repair
+    from archive.storage import is_s3_url, verify_remote
     from archive.verify import verify
 
+    if is_s3_url(args.path):
+        if args.repair:
+            raise UsageError("--repair works on a local store; pull it first")
+        report = verify_remote(args.path, deep=args.deep, endpoint_url=args.endpoint_url)
+        print_report(report, out)
+        return 0 if report.ok else 1
+    if args.endpoint_url is not None:
+        raise UsageError("--endpoint-url only applies to s3:// paths")
     path = Path(args.path)
     if args.repair:
         if not path.is_dir():

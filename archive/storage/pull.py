@@ -1,0 +1,122 @@
+"""``archive pull``: restore a store (or one collection) from ``s3://bucket/prefix``.
+
+Each object is streamed to ``<name>.part`` beside its place, its SHA-256 compared with the
+object's ``x-amz-meta-sha256``, and only then renamed into place; manifests come last (their
+sidecars just before them), the mirror of ``push``, so a pulled manifest's files are already
+there. Files that are already present with the same hash are not downloaded again. An
+existing WARC or manifest that differs from the bucket's copy is never overwritten: files in
+those directories are evidence and immutable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive.digests import sha256_file
+from archive.errors import StorageError, UsageError
+from archive.storage.push import PUSHED_DIRS
+from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, Progress, parse_s3_url
+
+log = logging.getLogger(__name__)
+
+TEMP_SUFFIX = ".part"
+IMMUTABLE_DIRS = ("warcs", "manifests")
+
+
+@dataclass
+class PullResult:
+    url: str
+    downloaded: list[Path] = field(default_factory=list)
+    unchanged: int = 0
+    bytes_received: int = 0
+    collections: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Object:
+    info: ObjectInfo
+    collection: str
+    rel: str  # path inside the collection directory
+
+    @property
+    def order(self) -> tuple[int, int, str]:
+        # Manifests last, each sidecar before its manifest.
+        is_manifest = self.rel.startswith("manifests/")
+        return (int(is_manifest), int(is_manifest and self.rel.endswith(".json")), self.rel)
+
+
+def pull(
+    source: str,
+    store: Path,
+    *,
+    collection: str | None = None,
+    endpoint_url: str | None = None,
+    progress: Progress | None = None,
+    total: Callable[[int], None] | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> PullResult:
+    location = parse_s3_url(source)
+    store = Path(store)
+    bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
+    bucket.check()
+    base = location.key("")
+    objects: list[_Object] = []
+    for info in bucket.list(base + "/" if base else ""):
+        parts = info.key[len(base) + 1 if base else 0:].split("/")
+        if len(parts) < 3 or parts[1] not in PUSHED_DIRS or any(p in ("", ".", "..") for p in parts):
+            continue  # not part of a store's layout
+        if collection is not None and parts[0] != collection:
+            continue
+        objects.append(_Object(info, parts[0], "/".join(parts[1:])))
+    if not objects:
+        what = f"collection {collection!r}" if collection is not None else "store"
+        raise UsageError(f"no {what} under {location.url()} (expected <collection>/warcs/... objects)")
+    result = PullResult(url=location.url(), collections=sorted({o.collection for o in objects}))
+    todo: list[tuple[_Object, str, Path]] = []
+    for obj in sorted(objects, key=lambda o: (o.collection, o.order)):
+        info = bucket.head(obj.info.key)
+        url = location.url(obj.info.key)
+        if info is None:
+            raise StorageError(f"{url} disappeared while pulling; pull again")
+        if info.sha256 is None:
+            raise StorageError(f"{url} has no x-amz-meta-sha256, so it cannot be verified; "
+                               "was it uploaded by `archive push`?")
+        target = store / obj.collection / obj.rel
+        if target.is_file():
+            sha, size = sha256_file(target)
+            if sha == info.sha256 and size == info.size:
+                result.unchanged += 1
+                continue
+            if obj.rel.split("/")[0] in IMMUTABLE_DIRS:
+                raise StorageError(f"{target} differs from {url} ({sha} vs {info.sha256}); not overwriting "
+                                   "a WARC or manifest, move it away first")
+        obj.info = info
+        todo.append((obj, url, target))
+    if total is not None:
+        total(sum(o.info.size for o, _, _ in todo))
+    for obj, url, target in todo:
+        _download(bucket, obj, url, target, progress)
+        result.downloaded.append(target)
+        result.bytes_received += obj.info.size
+    return result
+
+
+def _download(bucket: Bucket, obj: _Object, url: str, target: Path, progress: Progress | None) -> None:
+    log.info("downloading %s to %s", url, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + TEMP_SUFFIX)
+    try:
+        with open(tmp, "wb") as fh:
+            sha, size = bucket.stream(obj.info.key, fh, progress)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if sha != obj.info.sha256 or size != obj.info.size:
+            raise StorageError(f"{url}: downloaded {size} bytes hashing to {sha}, but the object says "
+                               f"{obj.info.size} bytes, {obj.info.sha256}; not written to {target}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,238 @@
+"""``archive push``: copy a store's closed files to ``s3://bucket/prefix`` with the same layout.
+
+Order matters for the chain of custody: every other file goes up first, and a job's manifest
+only after each file it names has been checked in the bucket (size and ``x-amz-meta-sha256``
+equal to the manifest's), its ``.sha256`` sidecar (and ``.sig``) just before it. So a manifest
+present in the bucket means every file it names is there. Pushing is idempotent (an object with
+the same size and SHA-256 is not sent again) and resumable (see :mod:`archive.storage.s3`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive.digests import sha256_file
+from archive.errors import StorageError, UsageError
+from archive.manifest import SIDECAR
+from archive.storage.s3 import (
+    DEFAULT_PART_SIZE,
+    MAX_ATTEMPTS,
+    Bucket,
+    Progress,
+    S3Location,
+    check_part_size,
+    parse_s3_url,
+)
+from archive.store import CollectionDir, collection_dir
+from archive.verify import _live_jobs
+from archive.warc.writer import OPEN_SUFFIX
+
+log = logging.getLogger(__name__)
+
+# What a store holds that goes to the bucket; catalog.sqlite is derived and may be mid-write.
+PUSHED_DIRS = ("warcs", "indexes", "logs", "articles", "manifests")
+# Never pushed: files still being written, temporary files, locks.
+SKIPPED_SUFFIXES = (OPEN_SUFFIX, ".tmp", ".lock", ".part")
+MANIFEST_COMPANIONS = (SIDECAR, ".sig")
+
+
+@dataclass
+class PushResult:
+    url: str
+    uploaded: list[str] = field(default_factory=list)  # keys sent in this run
+    unchanged: int = 0  # files already in the bucket, same size and SHA-256
+    bytes_sent: int = 0
+    parts_reused: int = 0  # parts of interrupted uploads found in the bucket and not sent again
+    manifests: list[str] = field(default_factory=list)  # manifest keys confirmed in the bucket
+    deleted: list[Path] = field(default_factory=list)  # local WARCs removed (--delete-local)
+    aborted: list[str] = field(default_factory=list)  # abandoned multipart uploads aborted
+
+
+@dataclass
+class _File:
+    path: Path
+    rel: str  # relative to the collection directory: warcs/x.warc.gz
+    key: str
+    size: int
+    sha256: str
+
+
+def push(
+    store: Path,
+    to: str,
+    *,
+    collection: str | None = None,
+    endpoint_url: str | None = None,
+    part_size: int = DEFAULT_PART_SIZE,
+    delete_local: bool = False,
+    progress: Progress | None = None,
+    total: Callable[[int], None] | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> PushResult:
+    """Push one collection (or every collection) of ``store`` to ``to`` (``s3://bucket/prefix``).
+
+    ``total`` is called once with the number of bytes about to be sent, ``progress`` with each
+    chunk as it goes; neither prints anything.
+    """
+    location = parse_s3_url(to)
+    check_part_size(part_size)
+    colls = _collections(Path(store), collection)
+    bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
+    bucket.check()
+    result = PushResult(url=location.url())
+    plans = [(coll, *_plan(bucket, location.child(coll.name), coll, result)) for coll in colls]
+    if total is not None:
+        total(sum(f.size for _, todo, _ in plans for f in todo))
+    for coll, todo, manifests in plans:
+        keep = {f.key for f in todo} | {location.child(coll.name).key("manifests", m.name + s)
+                                        for m in manifests for s in ("", *MANIFEST_COMPANIONS)}
+        _abort_abandoned(bucket, location.child(coll.name), keep, result)
+        for f in todo:
+            _send(bucket, f, part_size, progress, result)
+        for manifest in manifests:
+            _push_manifest(bucket, location.child(coll.name), coll, manifest, part_size, progress, result)
+        if delete_local:
+            _delete_local_warcs(bucket, location.child(coll.name), coll, manifests, result)
+    return result
+
+
+def _collections(store: Path, name: str | None) -> list[CollectionDir]:
+    if not store.is_dir():
+        raise UsageError(f"store {store} does not exist")
+    if name is not None:
+        coll = collection_dir(store, name)
+        if not coll.root.is_dir():
+            raise UsageError(f"collection {name!r} is not in {store}")
+        return [coll]
+    found = [CollectionDir(p) for p in sorted(store.iterdir())
+             if p.is_dir() and ((p / "warcs").is_dir() or (p / "manifests").is_dir())]
+    if not found:
+        raise UsageError(f"{store} holds no collection (no */warcs or */manifests directory)")
+    return found
+
+
+def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir,
+          result: PushResult) -> tuple[list[_File], list[Path]]:
+    """Files whose bucket copy is missing or differs, and the manifests, in chain order."""
+    live = _live_jobs(coll)
+    todo: list[_File] = []
+    manifests: list[Path] = []
+    for sub in PUSHED_DIRS:
+        base = coll.root / sub
+        for path in sorted(base.rglob("*")) if base.is_dir() else []:
+            name = path.name
+            if not path.is_file() or name.startswith(".") or name.endswith(SKIPPED_SUFFIXES):
+                continue
+            if sub == "logs" and name.split(".")[0] in live:
+                continue  # a running job's log and crawl log are still growing
+            if sub == "manifests" and (name.endswith(".json") or name.endswith(MANIFEST_COMPANIONS)):
+                if name.endswith(".json"):
+                    manifests.append(path)
+                continue  # manifests and their companions go up last, one job at a time
+            f = _local(path, coll, where)
+            if _in_bucket(bucket, f.key, f.size, f.sha256):
+                result.unchanged += 1
+            else:
+                todo.append(f)
+    return todo, sorted(manifests, key=_sequence)
+
+
+def _local(path: Path, coll: CollectionDir, where: S3Location) -> _File:
+    rel = path.relative_to(coll.root).as_posix()
+    sha, size = sha256_file(path)
+    return _File(path, rel, where.key(rel), size, sha)
+
+
+def _sequence(path: Path) -> tuple[int, str]:
+    try:
+        seq = json.loads(path.read_bytes()).get("sequence")
+    except (ValueError, AttributeError):
+        seq = None
+    return (seq if isinstance(seq, int) else 0, path.name)
+
+
+def _in_bucket(bucket: Bucket, key: str, size: int, sha256: str) -> bool:
+    info = bucket.head(key)
+    return info is not None and info.size == size and info.sha256 == sha256
+
+
+def _send(bucket: Bucket, f: _File, part_size: int, progress: Progress | None, result: PushResult) -> None:
+    log.info("uploading %s (%d bytes)", f.key, f.size)
+    stats = bucket.upload(f.path, f.key, f.sha256, f.size, part_size=part_size, progress=progress)
+    if not _in_bucket(bucket, f.key, f.size, f.sha256) and stats.resumed:
+        # The interrupted upload we finished was begun for an older version of a mutable
+        # file (a crawl log), so its metadata is stale: send it afresh.
+        stats = bucket.upload(f.path, f.key, f.sha256, f.size, part_size=part_size, progress=progress,
+                              resume=False)
+    if not _in_bucket(bucket, f.key, f.size, f.sha256):
+        raise StorageError(f"uploaded {f.path} to {bucket.location.url(f.key)}, but the bucket does not "
+                           "report the same size and x-amz-meta-sha256")
+    result.uploaded.append(f.key)
+    result.bytes_sent += stats.sent
+    result.parts_reused += stats.parts_reused
+
+
+def _abort_abandoned(bucket: Bucket, where: S3Location, sending: set[str], result: PushResult) -> None:
+    """Abort unfinished uploads that no run will resume: their file is gone or already up."""
+    prefix = where.key("")
+    for key, upload_id in bucket.uploads(prefix + "/"):
+        if key in sending:
+            continue
+        log.info("aborting abandoned upload of %s", key)
+        bucket.abort(key, upload_id)
+        result.aborted.append(key)
+
+
+def _entries(manifest: Path) -> list[dict[str, Any]]:
+    try:
+        doc = json.loads(manifest.read_bytes())
+    except ValueError:
+        raise StorageError(f"{manifest} is not valid JSON; run `archive verify` on the store") from None
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, list):
+        raise StorageError(f"{manifest} lists no files; run `archive verify` on the store")
+    return [e for e in files if isinstance(e, dict) and isinstance(e.get("path"), str)]
+
+
+def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manifest: Path, part_size: int,
+                   progress: Progress | None, result: PushResult) -> None:
+    for entry in _entries(manifest):
+        info = bucket.head(where.key(entry["path"]))
+        if info is None:
+            raise StorageError(f"not pushing {manifest.name}: {entry['path']} is not in "
+                               f"{where.url()} (and not pushed from {coll.root})")
+        if info.size != entry.get("size") or info.sha256 != entry.get("sha256"):
+            raise StorageError(f"not pushing {manifest.name}: the bucket's {entry['path']} is {info.size} bytes, "
+                               f"{info.sha256}; the manifest says {entry.get('size')} bytes, {entry.get('sha256')}; "
+                               f"run `archive verify {coll.root}`")
+    companions = [manifest.with_name(manifest.name + s) for s in MANIFEST_COMPANIONS]
+    for path in [p for p in companions if p.is_file()] + [manifest]:
+        f = _local(path, coll, where)
+        if _in_bucket(bucket, f.key, f.size, f.sha256):
+            result.unchanged += 1
+        else:
+            _send(bucket, f, part_size, progress, result)
+    result.manifests.append(where.key("manifests", manifest.name))
+
+
+def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, manifests: list[Path],
+                        result: PushResult) -> None:
+    """CONTRACTS: --delete-local removes WARCs only, each after its bucket copy checks out.
+
+    Only WARCs named by a manifest that is in the bucket: a running job still hashes its
+    closed WARCs when it writes its manifest.
+    """
+    for manifest in manifests:
+        for entry in _entries(manifest):
+            path = coll.root / entry["path"]
+            if entry.get("kind") != "warc" or not entry["path"].startswith("warcs/") or not path.is_file():
+                continue
+            if not _in_bucket(bucket, where.key(entry["path"]), int(entry["size"]), str(entry["sha256"])):
+                raise StorageError(f"not deleting {path}: its copy in {where.url()} does not match the manifest")
+            path.unlink()
+            result.deleted.append(path)
