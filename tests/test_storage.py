@@ -1,0 +1,296 @@
+"""push / pull / verify s3:// against a real S3-compatible server (moto, on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from s3server import s3, s3_env  # noqa: F401  (fixtures)
+from test_verify import Clock, run_job
+
+from archive.cli import main
+from archive.storage import pull, push, verify_remote
+from archive.storage.s3 import MIN_PART_SIZE
+from archive.verify import verify
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    store = tmp_path_factory.mktemp("s3-pristine")
+    clock = Clock()
+    run_job(store, 5, clock)
+    run_job(store, 3, clock)
+    return store
+
+
+@pytest.fixture
+def store(pristine, tmp_path):
+    copy = tmp_path / "store"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def local_files(store: Path) -> set[str]:
+    skip = (".open", ".tmp", ".lock")
+    return {p.relative_to(store).as_posix() for p in store.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and not p.name.endswith(skip)}
+
+
+def keys(client, bucket: str, prefix: str = "") -> set[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+def test_push_mirrors_the_store_layout_with_sha256_metadata_and_verifies_clean(s3_env, store, capsys):
+    bucket = s3_env.new_bucket()
+    (store / "news" / "warcs" / "x.warc.gz.open").write_bytes(b"half a file")
+    (store / "news" / "manifests" / "y.json.tmp").write_bytes(b"{}")
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/arch"]) == 0
+    out = capsys.readouterr().out
+    assert f"Pushed to s3://{bucket}/arch" in out and "2 manifests confirmed" in out
+    client = s3_env.client()
+    expected = {f"arch/{rel}" for rel in local_files(store)} - {"arch/news/warcs/x.warc.gz.open",
+                                                                 "arch/news/manifests/y.json.tmp"}
+    assert keys(client, bucket) == expected
+    for key in expected:
+        head = client.head_object(Bucket=bucket, Key=key)
+        local = store / key.removeprefix("arch/")
+        assert head["Metadata"]["sha256"] == "sha256:" + hashlib.sha256(local.read_bytes()).hexdigest()
+        assert head["ContentLength"] == local.stat().st_size
+    assert verify_remote(f"s3://{bucket}/arch").ok
+    assert main(["verify", f"s3://{bucket}/arch", "--deep"]) == 0
+    assert "OK:" in capsys.readouterr().out
+    # A collection prefix verifies on its own too.
+    assert verify_remote(f"s3://{bucket}/arch/news", deep=True).ok
+
+
+def test_second_push_of_an_unchanged_store_uploads_nothing(s3_env, store):
+    bucket = s3_env.new_bucket()
+    first = push(store, f"s3://{bucket}/p")
+    assert first.uploaded and first.bytes_sent > 0
+    second = push(store, f"s3://{bucket}/p")
+    assert second.uploaded == [] and second.bytes_sent == 0
+    assert second.unchanged == len(first.uploaded) and len(second.manifests) == 2
+
+
+def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env, store):
+    bucket = s3_env.new_bucket()
+    warc = sorted((store / "news" / "warcs").glob("*.warc.gz"))[0]
+    data = bytearray(warc.read_bytes())
+    data[len(data) // 2] ^= 1
+    warc.write_bytes(bytes(data))  # corrupt locally: its hash no longer matches the manifest
+    with pytest.raises(Exception, match="not pushing .*the manifest says"):
+        push(store, f"s3://{bucket}/p")
+    names = keys(s3_env.client(), bucket, "p/news/manifests/")
+    # The manifest that names the broken WARC is not in the bucket (nor any after it).
+    assert not any(k.endswith(".json") for k in names)
+
+
+def test_multipart_upload_with_a_small_part_size(s3_env, store):
+    bucket = s3_env.new_bucket()
+    big = store / "news" / "indexes" / "big.cdxj"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(os.urandom(12 * 1024 * 1024 + 12345))
+    result = push(store, f"s3://{bucket}/p", part_size=MIN_PART_SIZE)
+    head = s3_env.client().head_object(Bucket=bucket, Key="p/news/indexes/big.cdxj")
+    assert head["ETag"].strip('"').endswith("-3")  # three parts: 5 MiB, 5 MiB, the rest
+    assert head["Metadata"] == {"sha256": "sha256:" + hashlib.sha256(big.read_bytes()).hexdigest(),
+                                "part-size": str(MIN_PART_SIZE)}
+    assert result.parts_reused == 0
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+
+
+def test_push_killed_mid_multipart_resumes_without_resending_parts(s3_env, store):
+    bucket = s3_env.new_bucket()
+    big = store / "news" / "indexes" / "big.cdxj"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(os.urandom(24 * MIN_PART_SIZE + 999))
+    key = "p/news/indexes/big.cdxj"
+    client = s3_env.client()
+    child = subprocess.Popen([sys.executable, "-m", "archive", "push", "--store", str(store), "--to",
+                              f"s3://{bucket}/p", "--part-size", str(MIN_PART_SIZE)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    parts_before = 0
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and parts_before < 2:
+            uploads = [u for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+                       if u["Key"] == key]
+            if uploads:
+                parts = client.list_parts(Bucket=bucket, Key=key, UploadId=uploads[0]["UploadId"])
+                parts_before = len(parts.get("Parts", []))
+            time.sleep(0.005)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    assert parts_before >= 2, "the push never got going"
+    assert key not in keys(client, bucket), "the push finished before it could be killed; make the file bigger"
+    uploads = client.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    there = len(client.list_parts(Bucket=bucket, Key=key, UploadId=uploads[0]["UploadId"])["Parts"])
+    result = push(store, f"s3://{bucket}/p", part_size=MIN_PART_SIZE)
+    assert result.parts_reused == there >= 2
+    size = big.stat().st_size
+    assert result.bytes_sent <= size - there * MIN_PART_SIZE + sum(
+        (store / "news" / k.removeprefix("p/news/")).stat().st_size for k in result.uploaded if k != key)
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+
+
+def test_abandoned_upload_of_a_file_gone_locally_is_aborted(s3_env, store):
+    bucket = s3_env.new_bucket()
+    client = s3_env.client()
+    client.create_multipart_upload(Bucket=bucket, Key="p/news/indexes/gone.cdxj", ChecksumAlgorithm="SHA256")
+    result = push(store, f"s3://{bucket}/p")
+    assert result.aborted == ["p/news/indexes/gone.cdxj"]
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_verify_s3_finds_metadata_and_size_mismatches_and_deep_finds_changed_bytes(s3_env, store, capsys):
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    client = s3_env.client()
+    warcs = sorted(k for k in keys(client, bucket, "p/news/warcs/"))
+    # Same length, same metadata, different bytes: only --deep can tell.
+    head = client.head_object(Bucket=bucket, Key=warcs[0])
+    body = bytearray(client.get_object(Bucket=bucket, Key=warcs[0])["Body"].read())
+    body[100] ^= 0xFF
+    client.put_object(Bucket=bucket, Key=warcs[0], Body=bytes(body), Metadata=head["Metadata"])
+    assert verify_remote(f"s3://{bucket}/p").ok
+    deep = verify_remote(f"s3://{bucket}/p", deep=True)
+    assert [(str(p.path), p.where) for p in deep.problems] == [(f"s3://{bucket}/{warcs[0]}", "sha256")]
+    # A shorter object without our metadata: seen without reading it.
+    client.put_object(Bucket=bucket, Key=warcs[1], Body=b"truncated")
+    shallow = verify_remote(f"s3://{bucket}/p")
+    wheres = {(str(p.path), p.where) for p in shallow.problems}
+    assert (f"s3://{bucket}/{warcs[1]}", "size") in wheres
+    assert (f"s3://{bucket}/{warcs[1]}", "x-amz-meta-sha256") in wheres
+    assert main(["verify", f"s3://{bucket}/p"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+    # A manifest changed in the bucket breaks its sidecar and the chain, as locally.
+    manifest = sorted(k for k in keys(client, bucket, "p/news/manifests/") if k.endswith(".json"))[0]
+    client.put_object(Bucket=bucket, Key=manifest, Body=b"{}")
+    problems = [str(p) for p in verify_remote(f"s3://{bucket}/p").problems]
+    assert any("does not match its sidecar" in p for p in problems)
+    assert any("previous.sha256" in p or "sequence" in p for p in problems)
+
+
+def test_pull_into_an_empty_directory_gives_a_store_that_verifies(s3_env, store, tmp_path, capsys):
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    restored = tmp_path / "restored"
+    assert main(["pull", "--from", f"s3://{bucket}/p", "--store", str(restored)]) == 0
+    assert "Pulled" in capsys.readouterr().out
+    assert local_files(restored) == local_files(store)
+    for rel in local_files(store):
+        assert (restored / rel).read_bytes() == (store / rel).read_bytes()
+    assert verify(restored).ok
+    assert main(["verify", str(restored)]) == 0
+    again = pull(f"s3://{bucket}/p", restored)
+    assert again.downloaded == [] and again.unchanged == len(local_files(store))
+
+
+def test_pull_refuses_an_object_whose_bytes_do_not_match_its_sha256(s3_env, store, tmp_path):
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    client = s3_env.client()
+    key = sorted(keys(client, bucket, "p/news/warcs/"))[0]
+    head = client.head_object(Bucket=bucket, Key=key)
+    client.put_object(Bucket=bucket, Key=key, Body=b"x" * head["ContentLength"], Metadata=head["Metadata"])
+    restored = tmp_path / "restored"
+    with pytest.raises(Exception, match="not written"):
+        pull(f"s3://{bucket}/p", restored)
+    target = restored / key.removeprefix("p/")
+    assert not target.exists() and not target.with_name(target.name + ".part").exists()
+    assert not list((restored / "news").glob("manifests/*.json"))  # manifests come last
+
+
+def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, store, capsys):
+    bucket = s3_env.new_bucket()
+    before = local_files(store)
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 0
+    assert "Deleted 2 local WARCs" in capsys.readouterr().out
+    after = local_files(store)
+    assert {f for f in before - after} == {f for f in before if f.startswith("news/warcs/")}
+    assert any(f.startswith("news/manifests/") for f in after) and any(f.startswith("news/logs/") for f in after)
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    err = io.StringIO()
+    code = main(list(args), out=io.StringIO(), err=err)
+    return code, err.getvalue()
+
+
+def test_errors_are_one_clear_line(s3_env, store, tmp_path, monkeypatch):
+    from wire import free_port
+
+    started = time.monotonic()
+    code, err = run_cli("push", "--store", str(store), "--to", "s3://t-no-such-bucket/p")
+    assert code == 1 and err.count("\n") == 1 and "does not exist" in err and "Traceback" not in err
+    code, err = run_cli("verify", "s3://t-no-such-bucket/p")
+    assert code == 1 and "does not exist" in err
+    down = f"http://127.0.0.1:{free_port()}"
+    code, err = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p", "--endpoint-url", down)
+    assert code == 1 and err.count("\n") == 1 and f"cannot connect to {down}" in err
+    code, err = run_cli("pull", "--from", "s3://t-bucket/p", "--store", str(tmp_path / "r"), "--endpoint-url", down)
+    assert code == 1 and "cannot connect" in err
+    assert time.monotonic() - started < 15, "a dead endpoint must fail fast"
+    code, err = run_cli("push", "--store", str(store), "--to", "https://not-s3/p")
+    assert code == 2 and "s3://" in err
+    code, err = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p", "--part-size", "1000")
+    assert code == 2 and "5 MiB" in err
+    code, err = run_cli("push", "--store", str(tmp_path / "nothing"), "--to", "s3://t-bucket/p")
+    assert code == 2 and "does not exist" in err
+    code, err = run_cli("verify", str(store), "--endpoint-url", s3_env.url)
+    assert code == 2
+
+
+def test_wrong_credentials_are_named_without_revealing_them(store, monkeypatch):
+    from s3server import FAKE_ENV, start_server, stop_server
+
+    # A server that checks signatures: every key is unknown to it.
+    server = start_server({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        for name, value in FAKE_ENV.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGKEY0000")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value-123")
+        code, err = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p", "--endpoint-url", server.url)
+    finally:
+        stop_server(server)
+    assert code == 1 and err.count("\n") == 1 and "refused the credentials" in err
+    assert "very-secret-value-123" not in err and "AKIAWRONGKEY0000" not in err
+
+
+def test_crawl_pushes_to_the_collections_storage_and_reports_a_failed_push(s3_env, wire_site, tmp_path, capsys):
+    bucket = s3_env.new_bucket()
+    config = tmp_path / "collections.toml"
+    config.write_text(f"""
+[[collection]]
+name = "wired"
+urls = ["{wire_site.base}/final"]
+scope = {{ max_depth = 0, max_pages = 1 }}
+storage = {{ to = "s3://t-missing-{bucket[2:]}/x", endpoint_url = "{s3_env.url}" }}
+""")
+    store = tmp_path / "store"
+    assert main(["crawl", str(config), "--store", str(store)]) == 1
+    captured = capsys.readouterr()
+    assert "push of wired failed" in captured.err and "does not exist" in captured.err
+    assert "Job wired-" in captured.out  # the crawl's own result stands
+    assert verify(store).ok  # local files intact
+    # Fix the storage section: the next crawl pushes both jobs (the failed push is retried).
+    config.write_text(config.read_text().replace(f"t-missing-{bucket[2:]}", bucket))
+    assert main(["crawl", str(config), "--store", str(store)]) == 0
+    assert "2 manifests confirmed" in capsys.readouterr().out
+    report = verify_remote(f"s3://{bucket}/x", deep=True)
+    assert report.ok and report.manifests == 2
