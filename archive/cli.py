@@ -14,10 +14,10 @@ from types import ModuleType
 from typing import TextIO
 
 from archive import __version__
-from archive.commands import crawl, demo, extract, history, pull, push, verify
+from archive.commands import crawl, demo, extract, history, index, pull, push, replay, verify
 from archive.errors import ArchiveError, UsageError
 
-COMMANDS: list[ModuleType] = [demo, crawl, extract, history, verify, push, pull]
+COMMANDS: list[ModuleType] = [demo, crawl, extract, history, verify, push, pull, index, replay]
 
 
 def build_parser() -> argparse.ArgumentParser:

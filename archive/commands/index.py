@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from archive.commands.common import collection_name, count, store_option
+from archive.errors import UsageError
+
+NAME = "index"
+HELP = "Rebuild the CDXJ indexes (per WARC and merged) and the catalog of every collection."
+EXAMPLE = "example: archive index --store archive-store    (or --collection demo for one collection)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--collection", type=collection_name, action="append", default=[], metavar="NAME",
+                        help="only this collection (repeatable; default all)")
+    store_option(parser)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.index import update_indexes
+    from archive.store import collection_dir, resolve_store
+
+    store = resolve_store(args.store)
+    if not store.is_dir():
+        raise UsageError(f"{store} is not a store directory")
+    names = args.collection or sorted(p.name for p in store.iterdir() if (p / "warcs").is_dir())
+    if not names:
+        raise UsageError(f"{store} has no collections (no */warcs/ directory)")
+    for name in names:
+        coll = collection_dir(store, name)
+        if not coll.warcs.is_dir():
+            raise UsageError(f"{coll.root} is not a collection (no warcs/ directory)")
+        result = update_indexes(coll, rebuild=True)
+        print(f"{name}: {count(len(result.indexed), 'WARC')} indexed into {coll.indexes}/, "
+              f"merged index {result.merged} ({count(result.merged_lines, 'capture')}), catalog {result.catalog}",
+              file=out)
+    return 0

@@ -1,0 +1,208 @@
+"""The replay WSGI application: archived pages served from a store, as they were captured.
+
+Routes (pywb's URL scheme):
+
+- ``/`` the collections; ``/<coll>/`` its captured pages, ``?q=`` filters title and URL;
+- ``/<coll>/<timestamp><modifier>/<url>`` the capture nearest to the timestamp (any prefix
+  of 14 digits), ``/<coll>/<url>`` the newest; modifier none = rewritten page, ``id_`` = the
+  archived payload byte for byte, ``prov_`` = provenance JSON; ``?provenance`` redirects there;
+- ``/<coll>/*/<url>`` every capture of the URL.
+
+Every replayed response carries a Content-Security-Policy that confines the page to this
+server, so nothing is loaded from the live web.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin
+
+from archive.errors import ArchiveError
+from archive.index import CdxjEntry, closest, lookup_url, update_indexes
+from archive.index.merged import merged_path
+from archive.index.records import ArchivedRecord, read_record
+from archive.replay import pages
+from archive.replay.banner import banner_html
+from archive.replay.provenance import provenance, resolve_revisit
+from archive.replay.rewrite import rewrite_css_bytes, rewrite_html
+from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
+from archive.store import CollectionDir, collection_dir
+
+log = logging.getLogger(__name__)
+
+CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
+               "upgrade", "proxy-authenticate", "proxy-authorization"}
+_DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
+# Archived policies would fight ours or pin the live site; kept visible under another name.
+_RENAME = {"content-security-policy", "content-security-policy-report-only", "strict-transport-security",
+           "public-key-pins", "report-to", "nel", "alt-svc"}
+_HTML = ("text/html", "application/xhtml+xml")
+
+StartResponse = Callable[..., Any]
+Response = tuple[str, list[tuple[str, str]], bytes]
+
+
+def _latin1(value: str) -> str:
+    """Header values must be Latin-1 for WSGI; other text goes back to its UTF-8 bytes."""
+    try:
+        value.encode("latin-1")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8").decode("latin-1")
+
+
+def _html(status: str, body: bytes) -> Response:
+    return status, [("Content-Type", "text/html; charset=utf-8")], body
+
+
+class ReplayApp:
+    def __init__(self, store: Path):
+        self.store = Path(store)
+
+    # -- WSGI ---------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if not target:
+            target = quote(environ.get("PATH_INFO", "/"), safe="/:@!$&'()*+,;=~%")
+            if environ.get("QUERY_STRING"):
+                target += "?" + environ["QUERY_STRING"]
+        if method not in ("GET", "HEAD"):
+            status, headers, body = _html("405 Method Not Allowed", pages.error_page("405", "Replay is read-only."))
+            headers.append(("Allow", "GET, HEAD"))
+        else:
+            try:
+                status, headers, body = self.respond(target)
+            except BadRequest as exc:
+                status, headers, body = _html("400 Bad Request", pages.error_page("400 Bad Request", str(exc)))
+            except ArchiveError as exc:
+                log.warning("replay of %s failed: %s", target, exc)
+                status, headers, body = _html("502 Bad Gateway", pages.error_page("Archive error", str(exc)))
+        headers = [(k, _latin1(v)) for k, v in headers]
+        headers.append(("Content-Length", str(len(body))))
+        headers.append(("Content-Security-Policy", CSP))
+        start_response(status, headers)
+        return [b""] if method == "HEAD" else [body]
+
+    # -- routing ------------------------------------------------------------------------
+
+    def collections(self) -> list[str]:
+        if not self.store.is_dir():
+            return []
+        return sorted(p.name for p in self.store.iterdir() if (p / "warcs").is_dir())
+
+    def _coll(self, name: str) -> CollectionDir | None:
+        coll = collection_dir(self.store, name)
+        if not coll.warcs.is_dir():
+            return None
+        if not merged_path(coll).is_file():
+            update_indexes(coll)  # a store copied without its derived files
+        return coll
+
+    def respond(self, target: str) -> Response:
+        route = parse(target)
+        if route.kind == "root":
+            return _html("200 OK", pages.collections_page(self.collections()))
+        if route.kind == "redirect":
+            return "301 Moved Permanently", [("Location", route.location or "/")], b""
+        assert route.coll is not None
+        coll = self._coll(route.coll)
+        if coll is None:
+            return _html("404 Not Found", pages.not_found_page(None, f"collection {route.coll}"))
+        if route.kind == "collection":
+            from archive.catalog import search_pages
+
+            limit = 500
+            return _html("200 OK", pages.search_page(coll.name, search_pages(coll, route.query, limit),
+                                                     route.query, limit))
+        assert route.url is not None
+        entries = lookup_url(coll, route.url)
+        if route.kind == "captures":
+            if not entries:
+                return _html("404 Not Found", pages.not_found_page(coll.name, route.url))
+            return _html("200 OK", pages.captures_page(coll.name, route.url, entries))
+        if route.provenance_redirect:
+            ts = route.timestamp or (closest(entries, None)[0].timestamp if entries else "")
+            return "302 Found", [("Location", replay_path(coll.name, ts, "prov_", route.url))], b""
+        return self.replay(coll, route, entries)
+
+    # -- replay -------------------------------------------------------------------------
+
+    def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry]) -> Response:
+        assert route.url is not None
+        for entry in closest(entries, route.timestamp):
+            record = read_record(coll, entry.filename, entry.offset, entry.length)
+            original = None
+            if record.rec_type == "revisit":
+                original = resolve_revisit(coll, record, entry)
+                if original is None:
+                    log.warning("revisit %s@%d: original not found, trying the next capture",
+                                entry.filename, entry.offset)
+                    continue
+            if route.modifier == "prov_":
+                doc = provenance(coll, entry, record, original)
+                body = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+                return "200 OK", [("Content-Type", "application/json; charset=utf-8")], body
+            return self._payload(coll, route, entry, record, original)
+        detail = "Only captures whose original could not be found exist." if entries else ""
+        return _html("404 Not Found", pages.not_found_page(coll.name, route.url, detail))
+
+    def _payload(self, coll: CollectionDir, route: Route, entry: CdxjEntry, record: ArchivedRecord,
+                 original: ArchivedRecord | None) -> Response:
+        # A revisit keeps its own status and headers unless it records a 304 (WARC 1.1 §6.7).
+        head = record
+        if original is not None and (record.status in (None, 304) or not record.http_headers):
+            head = original
+        body_record = original or record
+        status = head.status or 200
+        mod = route.modifier if route.modifier else ""
+
+        def make(url: str) -> str:
+            return replay_path(coll.name, entry.timestamp, "" if mod == "id_" else mod, url)
+
+        headers: list[tuple[str, str]] = []
+        for name, value in head.http_headers:
+            lname = name.lower()
+            if lname in _DROP or (lname == "content-encoding" and mod != "id_"):
+                continue
+            if lname in _RENAME:
+                name = "X-Archive-Orig-" + name
+            elif lname == "location" and 300 <= status < 400:
+                value = replay_path(coll.name, entry.timestamp, mod, urljoin(entry.url, value.strip()))
+            elif lname == "content-encoding" and original is not None:
+                value = original.header("Content-Encoding") or value
+            headers.append((name, value))
+        moment = datetime.strptime(entry.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        headers.append(("Memento-Datetime", format_datetime(moment, usegmt=True)))
+        headers.append(("Link", f'<{entry.url}>; rel="original"'))
+        if mod == "id_":
+            body = body_record.payload
+        else:
+            body = body_record.decoded_payload()
+            mime = (head.header("Content-Type") or entry.mime or "").split(";")[0].strip().lower()
+            if mod in REWRITE_MODIFIERS and mime in _HTML:
+                banner = banner_html(
+                    timestamp=entry.timestamp, url=entry.url, digest=body_record.warc("WARC-Payload-Digest") or "",
+                    provenance_href=replay_path(coll.name, entry.timestamp, "prov_", entry.url),
+                    captures_href=f"/{coll.name}/*/{entry.url}")
+                body = rewrite_html(body, entry.url, make, banner)
+            elif mod in REWRITE_MODIFIERS and mime == "text/css":
+                body = rewrite_css_bytes(body, entry.url, make)
+        reason = head.reason.strip() or _phrase(status)
+        return f"{status} {reason}", headers, body
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Archived"  # WSGI needs a reason phrase; the archive had none

@@ -1,0 +1,198 @@
+"""Rewriting archived HTML and CSS so that links and page resources stay in the archive.
+
+HTML is tokenised with the standard library's ``html.parser`` and only the spans that need
+it are replaced (URL attribute values, ``style`` attributes and elements, meta refresh); all
+other bytes are copied unchanged. The document is handled as Latin-1 text, which maps every
+byte to one character and back, so the rewriter needs no charset and cannot damage text in
+any ASCII-compatible encoding (the page keeps its archived ``Content-Type`` charset).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
+
+_URL_ATTRS = {"href", "src", "action", "formaction", "poster", "background", "longdesc", "cite"}
+_KEEP_SCHEMES = ("javascript:", "data:", "mailto:", "tel:", "about:", "blob:", "#")
+_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
+_CSS_URL = re.compile(r"""url\(\s*(["']?)(.*?)\1\s*\)""", re.I | re.S)
+_CSS_IMPORT = re.compile(r"""@import\s+(["'])(.*?)\1""", re.I)
+_REFRESH = re.compile(r"""^(\s*\d*\s*;?\s*url\s*=\s*)(['"]?)(.*?)\2\s*$""", re.I | re.S)
+
+
+def _ascii(url: str) -> str:
+    """Percent-encode what is not ASCII: Latin-1 characters stand for the page's own bytes."""
+    out = []
+    for ch in url:
+        code = ord(ch)
+        if code < 128:
+            out.append(ch)
+        elif code < 256:
+            out.append(f"%{code:02X}")
+        else:  # only reachable through a character reference
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
+    return "".join(out)
+
+
+def rewrite_url(value: str, base: str, make: MakeUrl) -> str | None:
+    """The replay URL for a link ``value`` found in a document at ``base``; None to keep it."""
+    text = value.strip()
+    if not text or text.lower().startswith(_KEEP_SCHEMES):
+        return None
+    try:
+        absolute = urljoin(base, text)
+        scheme = urlsplit(absolute).scheme
+    except ValueError:
+        return None
+    if scheme not in ("http", "https"):
+        return None
+    return make(_ascii(absolute))
+
+
+def rewrite_css(css: str, base: str, make: MakeUrl) -> str:
+    def url_sub(m: re.Match[str]) -> str:
+        new = rewrite_url(m.group(2), base, make)
+        return m.group(0) if new is None else f'url("{new}")'
+
+    def import_sub(m: re.Match[str]) -> str:
+        new = rewrite_url(m.group(2), base, make)
+        return m.group(0) if new is None else f'@import "{new}"'
+
+    return _CSS_IMPORT.sub(import_sub, _CSS_URL.sub(url_sub, css))
+
+
+def rewrite_css_bytes(body: bytes, base: str, make: MakeUrl) -> bytes:
+    return rewrite_css(body.decode("latin-1"), base, make).encode("latin-1")
+
+
+def _srcset(value: str, base: str, make: MakeUrl) -> str | None:
+    parts, changed = [], False
+    for candidate in value.split(","):
+        bits = candidate.strip().split(None, 1)
+        if not bits:
+            continue
+        new = rewrite_url(bits[0], base, make)
+        changed = changed or new is not None
+        parts.append(" ".join([new or bits[0], *bits[1:]]))
+    return ", ".join(parts) if changed else None
+
+
+class _Rewriter(HTMLParser):
+    def __init__(self, text: str, base: str, make: MakeUrl, banner: str | None):
+        super().__init__(convert_charrefs=False)
+        self.text = text
+        self.base = base
+        self.make = make
+        self.banner = banner
+        self.edits: list[tuple[int, int, str]] = []
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.banner_done = banner is None
+        self.head_end: int | None = None
+
+    def _pos(self) -> int:
+        line, col = self.getpos()
+        return self.line_starts[line - 1] + col
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        raw = self.get_starttag_text()
+        if raw is None:
+            return
+        start = self._pos()
+        new = self._rewrite_tag(tag, raw)
+        if new != raw:
+            self.edits.append((start, start + len(raw), new))
+        if tag == "body" and not self.banner_done:
+            assert self.banner is not None
+            self.edits.append((start + len(raw), start + len(raw), self.banner))
+            self.banner_done = True
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head" and self.head_end is None:
+            end = self.text.find(">", self._pos())
+            self.head_end = end + 1 if end >= 0 else None
+
+    def handle_data(self, data: str) -> None:
+        if self.cdata_elem == "style":
+            new = rewrite_css(data, self.base, self.make)
+            if new != data:
+                start = self._pos()
+                self.edits.append((start, start + len(data), new))
+
+    def _rewrite_tag(self, tag: str, raw: str) -> str:
+        name_end = len(tag) + 1
+        attrs = {m.group(1).lower(): m for m in _ATTR.finditer(raw, name_end)}
+        if tag == "base" and "href" in attrs and attrs["href"].group(2):
+            self.base = urljoin(self.base, html.unescape(_unquote(attrs["href"].group(2))))
+        out, last = [], 0
+        for m in _ATTR.finditer(raw, name_end):
+            name, value = m.group(1).lower(), m.group(2)
+            replacement = None
+            if name == "integrity" and tag in ("link", "script"):
+                # A rewritten stylesheet no longer matches its subresource-integrity hash.
+                replacement = "data-archive-" + m.group(0)
+            elif value is not None:
+                replacement = self._rewrite_attr(tag, name, html.unescape(_unquote(value)), attrs)
+                if replacement is not None:
+                    replacement = f'{m.group(1)}="{html.escape(replacement, quote=True)}"'
+            if replacement is not None:
+                out.append(raw[last:m.start()])
+                out.append(replacement)
+                last = m.end()
+        out.append(raw[last:])
+        return "".join(out)
+
+    def _rewrite_attr(self, tag: str, name: str, value: str, attrs: dict[str, re.Match[str]]) -> str | None:
+        if name in _URL_ATTRS or (name == "data" and tag == "object"):
+            return rewrite_url(value, self.base, self.make)
+        if name in ("srcset", "imagesrcset"):
+            return _srcset(value, self.base, self.make)
+        if name == "style":
+            new = rewrite_css(value, self.base, self.make)
+            return new if new != value else None
+        if name == "content" and tag == "meta" and "http-equiv" in attrs:
+            equiv = attrs["http-equiv"].group(2) or ""
+            if _unquote(equiv).strip().lower() == "refresh":
+                m = _REFRESH.match(value)
+                if m:
+                    new = rewrite_url(m.group(3), self.base, self.make)
+                    return None if new is None else m.group(1) + new
+        return None
+
+    def result(self) -> str:
+        self.feed(self.text)
+        self.close()
+        if not self.banner_done and self.banner is not None:
+            at = self.head_end if self.head_end is not None else 0
+            self.edits.append((at, at, self.banner))
+        out, last = [], 0
+        for start, end, new in sorted(self.edits, key=lambda e: (e[0], e[1])):
+            if start < last:  # the parser re-reported a span; keep the first edit
+                continue
+            out.append(self.text[last:start])
+            out.append(new)
+            last = end
+        out.append(self.text[last:])
+        return "".join(out)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def rewrite_html(body: bytes, base: str, make: MakeUrl, banner: str | None = None) -> bytes:
+    """``body`` with its links pointing into the archive and ``banner`` after ``<body>``.
+
+    ``banner`` must be ASCII (character references for anything else), so that it is the
+    same text in whatever charset the page is in.
+    """
+    return _Rewriter(body.decode("latin-1"), base, make, banner).result().encode("latin-1")

@@ -1,0 +1,49 @@
+"""Serving the replay app with the standard library's wsgiref, one thread per request."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from archive.replay.app import ReplayApp
+
+log = logging.getLogger(__name__)
+
+
+class _Handler(WSGIRequestHandler):
+    def get_environ(self) -> dict[str, Any]:
+        env = super().get_environ()
+        # wsgiref percent-decodes PATH_INFO; the archived URL needs the target as sent.
+        env["RAW_URI"] = self.path
+        return env
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        log.info("%s %s", self.address_string(), format % args)
+
+
+class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def make_replay_server(store: Path, host: str = "127.0.0.1", port: int = 8080) -> WSGIServer:
+    return make_server(host, port, ReplayApp(store), server_class=ThreadingWSGIServer, handler_class=_Handler)
+
+
+@contextlib.contextmanager
+def serve_in_thread(store: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``store`` in a background thread; yields the base URL."""
+    server = make_replay_server(store, host, port)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,99 @@
+"""Parsing replay paths: ``/<coll>/[<timestamp><modifier>/]<url>`` as pywb writes them.
+
+Everything that could make a path mean a file (``..`` or ``.`` segments, also
+percent-encoded or double-encoded, NUL bytes, backslashes, non-origin-form targets) is
+refused with 400 before routing; the store is only ever read through index lookups.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+COLLECTION = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+REWRITE_MODIFIERS = {"", "mp_", "if_", "fr_", "js_", "cs_", "im_", "oe_"}
+MODIFIERS = REWRITE_MODIFIERS | {"id_", "prov_"}
+_TIMESTAMP = re.compile(r"^(\d{1,14}|\*)([a-z]{2,5}_)?/(.*)$", re.S)
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):/*")
+
+
+class BadRequest(Exception):
+    """The request path cannot be a replay request (answered with 400)."""
+
+
+@dataclass
+class Route:
+    kind: str  # root, redirect, collection, replay, captures
+    coll: str | None = None
+    timestamp: str | None = None
+    modifier: str = ""
+    url: str | None = None
+    query: str = ""
+    provenance_redirect: bool = False
+    location: str | None = None
+
+
+def check_safe(path: str) -> None:
+    """Refuse traversal and control characters, however they are encoded."""
+    if not path.startswith("/"):
+        raise BadRequest("the request target must be a path starting with /")
+    seen = path
+    for _ in range(3):
+        if "\x00" in seen or "\\" in seen or any(ord(c) < 32 for c in seen):
+            raise BadRequest("control characters and backslashes are not allowed in replay paths")
+        if any(seg in (".", "..") for seg in seen.split("/")):
+            raise BadRequest("'.' and '..' path segments are not allowed")
+        decoded = unquote(seen, errors="replace") if "%" in seen else seen
+        if decoded == seen:
+            break
+        seen = decoded
+
+
+def normalise_url(text: str) -> str:
+    """An archived URL from a replay path: scheme restored, ``http:/x`` mended."""
+    m = _SCHEME.match(text)
+    if m and m.group(1).lower() in ("http", "https"):
+        url = f"{m.group(1).lower()}://{text[m.end():]}"
+    elif m and ":" in text[: m.end()] and not re.match(r"^[^/:]+:\d", text):
+        raise BadRequest(f"only http and https URLs are archived, not {m.group(1)}:")
+    else:
+        url = "http://" + text.lstrip("/")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        raise BadRequest(f"malformed URL {url!r}: {exc}") from None
+    if not parts.hostname:
+        raise BadRequest(f"malformed URL {url!r}: no host")
+    return url
+
+
+def parse(target: str) -> Route:
+    """Route a raw request target (path and query exactly as the client sent them)."""
+    path, _, query = target.partition("?")
+    check_safe(path)
+    if path == "/":
+        return Route("root")
+    coll, slash, rest = path[1:].partition("/")
+    if not COLLECTION.match(coll):
+        raise BadRequest(f"{coll!r} is not a collection name")
+    if not slash:
+        return Route("redirect", coll, location=f"/{coll}/")
+    if not rest:
+        return Route("collection", coll, query=parse_qs(query).get("q", [""])[0])
+    m = _TIMESTAMP.match(rest)
+    timestamp, modifier, raw_url = (m.group(1), m.group(2) or "", m.group(3)) if m else (None, "", rest)
+    if modifier not in MODIFIERS:
+        raise BadRequest(f"unknown replay modifier {modifier!r}")
+    provenance = False
+    if query == "provenance" or query.endswith("&provenance"):
+        provenance, query = True, query[: -len("provenance")].rstrip("&")
+    url = normalise_url(raw_url + ("?" + query if query else ""))
+    if timestamp == "*":
+        return Route("captures", coll, url=url)
+    return Route("replay", coll, timestamp, modifier, url, provenance_redirect=provenance)
+
+
+def replay_path(coll: str, timestamp: str, modifier: str, url: str) -> str:
+    return f"/{coll}/{timestamp}{modifier}/{url}"
