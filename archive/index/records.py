@@ -130,7 +130,9 @@ def find_metadata(coll: CollectionDir, filename: str, offset: int, record_id: st
             if seen > 8:
                 break
             if record.rec_type == "metadata" and record.rec_headers.get_header("WARC-Concurrent-To") == record_id:
-                meta = _archived(record, filename, records.get_record_offset(), 0)
+                meta = _archived(record, filename, offset, 0)
+                # Only after the content is read: warcio reads a record to its end to tell its offset.
+                meta.offset = records.get_record_offset()
                 return meta
     return None
 
