@@ -10,11 +10,12 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -102,3 +103,68 @@ def s3_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3.url)
     return s3
+
+
+class FlakyProxy:
+    """Forwards to an S3 server, answering 500 InternalError to requests ``fail(method, path)`` picks.
+
+    Stands in for a server that breaks mid-upload, so retries and the final error can be seen.
+    """
+
+    def __init__(self, target: str, fail: Callable[[str, str], bool]):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        target_netloc = urlsplit(target).netloc
+        proxy = self
+        self.failed = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # so botocore's "Expect: 100-continue" is answered at once
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                import http.client
+
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if fail(self.command, self.path):
+                    proxy.failed += 1
+                    payload = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                conn = http.client.HTTPConnection(target_netloc, timeout=30)
+                conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
+                reply = conn.getresponse()
+                data = reply.read()
+                self.send_response(reply.status)
+                dropped = ("transfer-encoding", "connection", "server", "date")
+                if self.command != "HEAD":  # a HEAD reply's length is the object's; keep it
+                    dropped += ("content-length",)
+                    self.send_header("Content-Length", str(len(data)))
+                for name, value in reply.getheaders():
+                    if name.lower() not in dropped:
+                        self.send_header(name, value)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -13,15 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
-from s3server import s3, s3_env  # noqa: F401  (fixtures)
 from test_verify import Clock, run_job
 
 from archive.cli import main
+from archive.errors import StorageError
 from archive.storage import pull, push, verify_remote
 from archive.storage.s3 import MIN_PART_SIZE
 from archive.verify import verify
 
 REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = ["s3server"]  # the moto server fixtures: s3, s3_env
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_second_push_of_an_unchanged_store_uploads_nothing(s3_env, store):
 
 def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env, store):
     bucket = s3_env.new_bucket()
-    warc = sorted((store / "news" / "warcs").glob("*.warc.gz"))[0]
+    warc = min((store / "news" / "warcs").glob("*.warc.gz"))
     data = bytearray(warc.read_bytes())
     data[len(data) // 2] ^= 1
     warc.write_bytes(bytes(data))  # corrupt locally: its hash no longer matches the manifest
@@ -177,7 +178,7 @@ def test_verify_s3_finds_metadata_and_size_mismatches_and_deep_finds_changed_byt
     assert main(["verify", f"s3://{bucket}/p"]) == 1
     assert "FAILED" in capsys.readouterr().out
     # A manifest changed in the bucket breaks its sidecar and the chain, as locally.
-    manifest = sorted(k for k in keys(client, bucket, "p/news/manifests/") if k.endswith(".json"))[0]
+    manifest = min(k for k in keys(client, bucket, "p/news/manifests/") if k.endswith(".json"))
     client.put_object(Bucket=bucket, Key=manifest, Body=b"{}")
     problems = [str(p) for p in verify_remote(f"s3://{bucket}/p").problems]
     assert any("does not match its sidecar" in p for p in problems)
@@ -203,7 +204,7 @@ def test_pull_refuses_an_object_whose_bytes_do_not_match_its_sha256(s3_env, stor
     bucket = s3_env.new_bucket()
     push(store, f"s3://{bucket}/p")
     client = s3_env.client()
-    key = sorted(keys(client, bucket, "p/news/warcs/"))[0]
+    key = min(keys(client, bucket, "p/news/warcs/"))
     head = client.head_object(Bucket=bucket, Key=key)
     client.put_object(Bucket=bucket, Key=key, Body=b"x" * head["ContentLength"], Metadata=head["Metadata"])
     restored = tmp_path / "restored"
@@ -294,3 +295,32 @@ storage = {{ to = "s3://t-missing-{bucket[2:]}/x", endpoint_url = "{s3_env.url}"
     assert "2 manifests confirmed" in capsys.readouterr().out
     report = verify_remote(f"s3://{bucket}/x", deep=True)
     assert report.ok and report.manifests == 2
+
+
+def test_server_errors_mid_upload_are_retried_then_fail_naming_the_file(s3_env, store):
+    from s3server import FlakyProxy
+
+    bucket = s3_env.new_bucket()
+    big = store / "news" / "indexes" / "big.cdxj"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(os.urandom(2 * MIN_PART_SIZE + 10))
+    budget = {"left": 2}
+
+    def twice(method: str, path: str) -> bool:
+        if method == "PUT" and "partNumber=2" in path and budget["left"]:
+            budget["left"] -= 1
+            return True
+        return False
+
+    with FlakyProxy(s3_env.url, twice) as proxy:
+        result = push(store, f"s3://{bucket}/p", endpoint_url=proxy.url, part_size=MIN_PART_SIZE)
+    assert proxy.failed == 2 and "p/news/indexes/big.cdxj" in result.uploaded
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+
+    big.write_bytes(os.urandom(2 * MIN_PART_SIZE + 10))
+    always = FlakyProxy(s3_env.url, lambda method, path: method == "PUT" and "partNumber" in path)
+    with always as proxy, pytest.raises(StorageError) as caught:
+        push(store, f"s3://{bucket}/p", endpoint_url=proxy.url, part_size=MIN_PART_SIZE, max_attempts=2)
+    assert proxy.failed == 2
+    message = str(caught.value)
+    assert str(big) in message and "InternalError after 2 attempts" in message and "\n" not in message

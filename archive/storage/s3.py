@@ -35,7 +35,7 @@ MIN_PART_SIZE = 5 * MiB  # S3: every part but the last is at least 5 MiB
 MAX_PARTS = 10_000  # S3: part numbers run from 1 to 10,000
 CONNECT_TIMEOUT = 5.0  # seconds; a dead endpoint must fail fast, not hang
 READ_TIMEOUT = 60.0
-MAX_ATTEMPTS = 5  # botocore "standard" retries: exponential back-off with jitter
+MAX_ATTEMPTS = 5  # tries per request, botocore "standard" mode: exponential back-off with jitter
 DOWNLOAD_CHUNK = 1 * MiB
 
 META_SHA256 = "sha256"  # sent as x-amz-meta-sha256: sha256:<hex>
@@ -125,6 +125,7 @@ class Bucket:
 
         self.location = location
         self.endpoint = resolve_endpoint(endpoint_url)
+        self.max_attempts = max_attempts
         session = boto3.session.Session()
         self.client = session.client("s3", endpoint_url=self.endpoint, config=self._config(max_attempts))
         # One attempt only: the first contact tells at once whether anything is listening.
@@ -136,7 +137,7 @@ class Bucket:
         options: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT,
             "read_timeout": READ_TIMEOUT,
-            "retries": {"mode": "standard", "max_attempts": attempts},
+            "retries": {"mode": "standard", "total_max_attempts": attempts},  # the first try included
         }
         if self.endpoint is not None:
             # MinIO, Ceph and most S3-compatible servers want path-style URLs and reject the
@@ -181,7 +182,7 @@ class Bucket:
                                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE and the "
                                    "bucket's permissions") from None
             message = str(error.get("Message", "")).splitlines()[0] if error.get("Message") else ""
-            retried = f" after {self.client.meta.config.retries['max_attempts']} attempts" if (status or 0) >= 500 else ""
+            retried = f" after {self.max_attempts} attempts" if (status or 0) >= 500 else ""
             raise StorageError(f"{doing}: server error {code}{retried}" + (f": {message}" if message else "")) from None
         except BotoCoreError as exc:
             raise StorageError(f"{doing}: {type(exc).__name__}: {exc}") from None
