@@ -1,0 +1,188 @@
+"""CDXJ per WARC, the merged index, binary-search lookups, the catalog, and `archive index`."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import surt
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from replay_helpers import SITE, two_jobs  # noqa: E402
+
+from archive.cli import main  # noqa: E402
+from archive.index import closest, lookup_url, pad_timestamp, update_indexes  # noqa: E402
+from archive.index.cdxj import parse_line  # noqa: E402
+from archive.index.lookup import iter_prefix  # noqa: E402
+from archive.index.merged import merged_path, pending  # noqa: E402
+from archive.store import collection_dir  # noqa: E402
+
+
+@pytest.fixture
+def store(tmp_path):
+    two_jobs(tmp_path)
+    return tmp_path
+
+
+def coll_of(store: Path):
+    return collection_dir(store, "news")
+
+
+def test_each_closed_warc_gets_a_sorted_pywb_cdxj_with_its_source_recorded(store):
+    coll = coll_of(store)
+    result = update_indexes(coll)
+    assert len(result.indexed) == 2 == result.warcs
+    manifests = [json.loads(p.read_text()) for p in sorted(coll.manifests.glob("*.json"))]
+    hashes = {f["path"]: f["sha256"] for m in manifests for f in m["files"]}
+    for index in result.indexed:
+        lines = index.read_bytes().splitlines(keepends=True)
+        assert lines == sorted(lines) and lines
+        for line in lines:
+            key, ts, data = line.decode().rstrip("\n").split(" ", 2)
+            fields = json.loads(data)
+            assert {"url", "mime", "status", "digest", "length", "offset", "filename"} <= set(fields) or \
+                fields.get("status") == "301"
+            assert key == surt.surt(fields["url"]) and re.fullmatch(r"\d{14}", ts)
+        derived = json.loads(index.with_name(index.name + ".derived.json").read_text())
+        source = derived["derived_from"][0]
+        assert source["sha256"] == hashes[source["path"]]
+        assert derived["tool"]["indexer"].startswith("cdxj-indexer ")
+    revisits = [parse_line(line) for line in merged_path(coll).read_bytes().splitlines() if b"warc/revisit" in line]
+    assert {e.url for e in revisits} == {SITE + "/same", SITE + "/copy"}
+    assert update_indexes(coll).indexed == []  # current indexes are left alone
+
+
+def test_merged_index_is_the_sorted_union_and_compacts_incrementally(store):
+    coll = coll_of(store)
+    update_indexes(coll)
+    per_warc = sorted(line for p in coll.indexes.glob("*.cdxj") for line in p.read_bytes().splitlines())
+    assert merged_path(coll).read_bytes().splitlines() == per_warc
+    # A third job: only its index is merged in, and lookups see it before and after.
+    from replay_helpers import SECOND, Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+
+    job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(SECOND.replace(day=9)), dedup=False)
+    job.record_fetch(fetch(SITE + "/story", b"<p>third version</p>", SECOND.replace(day=9)))
+    job.close()
+    from archive.index.cdxj import index_warc
+
+    new = sorted(coll.warcs.glob("*.warc.gz"))[-1]
+    index_warc(new, coll.indexes)
+    assert [p.name for p in pending(coll)] == [new.name.replace(".warc.gz", ".cdxj")]
+    assert len(lookup_url(coll, SITE + "/story")) == 3  # the pending file is searched too
+    update_indexes(coll)
+    assert pending(coll) == []
+    assert [e.timestamp[:8] for e in lookup_url(coll, SITE + "/story")] == ["20260301", "20260305", "20260309"]
+    derived = json.loads(merged_path(coll).with_name("news.cdxj.derived.json").read_text())
+    assert len(derived["derived_from"]) == 3 and derived["lines"] == 8
+
+
+def test_binary_search_finds_exactly_the_lines_of_a_key(tmp_path):
+    rng = random.Random(7)
+    keys = sorted({f"com,example)/{rng.choice(['a', 'ab', 'a/b', 'b', 'zz'])}{rng.randrange(50)}" for _ in range(300)})
+    lines = sorted(f"{k} 2026{rng.randrange(10**10):010d} {{}}\n".encode() for k in keys for _ in range(rng.randrange(1, 4)))
+    path = tmp_path / "x.cdxj"
+    path.write_bytes(b"".join(lines))
+    probes = keys + ["com,example)/", "com,example)/a", "aaa", "zzz", keys[0], keys[-1], "com,example)/ab1x"]
+    for key in probes:
+        prefix = key.encode() + b" "
+        assert list(iter_prefix(path, prefix)) == [line for line in lines if line.startswith(prefix)], key
+    empty = tmp_path / "empty.cdxj"
+    empty.write_bytes(b"")
+    assert list(iter_prefix(empty, b"a ")) == []
+
+
+def test_catalog_is_derived_deletable_and_rebuilt_identically(store):
+    coll = coll_of(store)
+    result = update_indexes(coll)
+    catalog = result.catalog
+    assert catalog is not None
+
+    def dump() -> list:
+        with sqlite3.connect(catalog) as db:
+            return [sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in ("captures", "pages", "log")]
+
+    before = dump()
+    assert len(before[0]) == 7 and len(before[2]) == 5  # captures; log lines of the responses
+    sidecar = json.loads(catalog.with_name("catalog.sqlite.derived.json").read_text())
+    assert {s["path"] for s in sidecar["derived_from"]} >= {"indexes/merged/news.cdxj"}
+    assert all(s["sha256"].startswith("sha256:") for s in sidecar["derived_from"])
+    catalog.unlink()
+    update_indexes(coll)
+    assert dump() == before
+    from archive.catalog import search_pages
+
+    assert [r["title"] for r in search_pages(coll, "Unch")] == ["Unchanged"]
+
+
+def test_deleted_indexes_are_rebuilt_by_archive_index(store):
+    coll = coll_of(store)
+    update_indexes(coll)
+    before = merged_path(coll).read_bytes()
+    shutil.rmtree(coll.indexes)
+    (coll.root / "catalog.sqlite").unlink()
+    out = io.StringIO()
+    assert main(["index", "--store", str(store)], out=out) == 0
+    assert "news: 2 WARCs indexed" in out.getvalue() and "(7 captures)" in out.getvalue()
+    assert merged_path(coll).read_bytes() == before and (coll.root / "catalog.sqlite").is_file()
+
+
+def test_archive_index_usage_errors(tmp_path):
+    err = io.StringIO()
+    assert main(["index", "--store", str(tmp_path / "missing")], err=err) == 2
+    assert "not a store directory" in err.getvalue()
+    two_jobs(tmp_path)
+    err = io.StringIO()
+    assert main(["index", "--store", str(tmp_path), "--collection", "other"], err=err) == 2
+    assert "not a collection" in err.getvalue()
+
+
+def test_pad_timestamp_and_closest():
+    assert pad_timestamp("2026") == "20261231235959"
+    assert pad_timestamp("202602") == "20260228235959"
+    assert pad_timestamp("20260301120000") == "20260301120000"
+    assert pad_timestamp("9") == "99991231235959"
+    from archive.index.cdxj import CdxjEntry
+
+    entries = [CdxjEntry("k", ts, {}) for ts in ("20260101000000", "20260301000000", "20260601000000")]
+    assert closest(entries, "202602")[0].timestamp == "20260301000000"
+    assert closest(entries, "2025")[0].timestamp == "20260101000000"
+    assert closest(entries, None)[0].timestamp == "20260601000000"
+
+
+def test_pywb_config_points_at_warcs_and_indexes(store):
+    out = io.StringIO()
+    assert main(["replay", "--pywb-config", "--store", str(store)], out=out) == 0
+    text = out.getvalue()
+    root = store.resolve()
+    assert "collections:\n  news:\n" in text
+    assert f'index_paths: "{root}/news/indexes/"' in text and f'archive_paths: "{root}/news/warcs/"' in text
+    assert (root / "news" / "indexes" / "merged" / "news.cdxj").is_file()  # indexed on the way
+
+
+def test_archive_replay_serves_and_reports_usage_errors(store):
+    err = io.StringIO()
+    assert main(["replay", "--store", str(store / "missing")], err=err) == 2
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", "--store", str(store), "--port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        base = re.search(r"(http://127\.0\.0\.1:\d+)/", first).group(1)
+        with urllib.request.urlopen(base + "/news/20260302id_/http://news.test/story", timeout=10) as resp:
+            assert resp.read() == b"<html><body><p>first version</p></body></html>"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
