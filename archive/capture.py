@@ -61,6 +61,7 @@ class Fetch:
     truncated: str | None = None  # WARC-Truncated reason
     provenance: Provenance = field(default_factory=Provenance)
     robots: str = "allowed"
+    reconstructed: tuple[str, ...] = ()  # what the caller knows it rebuilt rather than received
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
 
 
 def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:
-    reconstructed: list[str] = []
+    reconstructed: list[str] = list(fetch.reconstructed)
     reason = fetch.reason
     if reason is None:
         try:
@@ -127,7 +128,8 @@ def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     if not protocol.upper().startswith("HTTP/1."):
         reconstructed.append(f"status-line-from-{protocol}")
         protocol = "HTTP/1.1"
-    lines = [f"{protocol} {fetch.status} {reason}".rstrip().encode("latin-1")]
+    # RFC 9112 §4: the space after the status code stays even when the reason is empty.
+    lines = [f"{protocol} {fetch.status} {reason}".encode("latin-1")]
     for name, value in fetch.response_headers:
         if name.lower() in _FRAMING:
             reconstructed.append("transfer-encoding-removed")

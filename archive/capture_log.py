@@ -6,6 +6,7 @@ they are written, so a killed job loses at most the line being written.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +23,8 @@ class CaptureLog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(path.with_name(path.name + OPEN_SUFFIX), "xb")
+        # Held while the job runs: verify and repair leave a locked log alone.
+        fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._sha = hashlib.sha256()
         self.size = 0
         self.lines = 0

@@ -7,6 +7,7 @@ asked to do), WARCs and the capture log while it runs, and the manifest when it 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import platform
@@ -80,6 +81,10 @@ class CaptureJob:
         # What earlier jobs captured: for revisits and conditional requests.
         self.history = CollectionHistory.load(self.coll)
         self._write_job_file()
+        # The job file stays locked until the manifest is written, so a concurrent
+        # `verify --repair` never mistakes a finishing job for a dead one.
+        self._job_lock = open(self.coll.job_file(self.job_id), "rb")
+        fcntl.flock(self._job_lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.warcs = RotatingWarcFiles(
             self.coll.warcs,
             collection=collection.name,
@@ -158,6 +163,9 @@ class CaptureJob:
             return built.records
 
         where = self.warcs.write_group(build)[0]
+        # The records reach the file before the log line that points at them, so a killed
+        # job never leaves a log claiming records that are not there.
+        self.warcs.flush()
         assert built is not None
         line = self._line(fetch.url, fetch.provenance, fetch.robots, fetch.started, fetch.duration_ms,
                           user_agent=built.metadata_fields["userAgent"])
@@ -253,6 +261,7 @@ class CaptureJob:
         )
         with self.coll.locked():
             self.closed_manifest = write_manifest(self.coll, doc)
+        self._job_lock.close()
         log.info("wrote %s", self.closed_manifest)
         return self.closed_manifest
 

@@ -73,7 +73,7 @@ def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
         if is_locked(open_log):
             report.skipped_live.append(str(open_log))
             continue
-        kept = _cut_log(open_log)
+        kept = _cut_log(open_log, _record_ends(coll))
         report.dropped_bytes += open_log.stat().st_size - kept
         with open(open_log, "r+b") as fh:
             fh.truncate(kept)
@@ -84,16 +84,28 @@ def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
     _write_missing_manifests(coll, report)
 
 
-def _cut_log(path: Path) -> int:
-    """Bytes of complete, parseable lines at the start of a log."""
+def _record_ends(coll: CollectionDir) -> dict[str, int]:
+    """How far each closed WARC of the collection reaches, after repair."""
+    return {p.name: p.stat().st_size for p in coll.warcs.glob("*.warc.gz")} if coll.warcs.is_dir() else {}
+
+
+def _cut_log(path: Path, ends: dict[str, int]) -> int:
+    """Bytes of complete lines at the start of a log whose records all survived.
+
+    A line pointing at a record past the end of its (cut) WARC describes a capture that was
+    lost with the crash: it and everything after it are dropped.
+    """
     kept = 0
     with open(path, "rb") as fh:
         for raw in fh:
             if not raw.endswith(b"\n"):
                 break
             try:
-                json.loads(raw)
+                line = json.loads(raw)
             except ValueError:
+                break
+            warc = line.get("warc")
+            if warc and warc["offset"] + warc["length"] > ends.get(warc["filename"], 0):
                 break
             kept += len(raw)
     return kept
@@ -105,8 +117,8 @@ def _write_missing_manifests(coll: CollectionDir, report: RepairReport) -> None:
         return
     for job_file in sorted(coll.logs.glob("*.job.json")):
         job_id = job_file.name[: -len(".job.json")]
-        if coll.manifest(job_id).exists():
-            continue
+        if coll.manifest(job_id).exists() or is_locked(job_file):
+            continue  # finished, or still running
         log_path = coll.capture_log(job_id)
         if not log_path.exists():
             continue  # still running (its log is .open and locked) or never started

@@ -282,10 +282,10 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
 
 
 def _live_jobs(coll: CollectionDir) -> set[str]:
-    """Jobs whose capture log is still open and locked by a running process."""
+    """Jobs still running: their job file (held until the manifest is written) is locked."""
     if not coll.logs.is_dir():
         return set()
-    return {p.name.split(".")[0] for p in coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX) if is_locked(p)}
+    return {p.name[: -len(".job.json")] for p in coll.logs.glob("*.job.json") if is_locked(p)}
 
 
 def _check_sidecar(m: ManifestFile, report: Report) -> None:

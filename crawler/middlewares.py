@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 _T0 = "_archive_t0"
 _HEADERS_AT = "_archive_headers_at"
 _RECEIVED = "_archive_received"
+_EXPECTED = "_archive_expected"
 # Responses with no body by definition: an absent Content-Length says nothing of framing.
 _NO_BODY = {204, 304}
 
@@ -113,11 +114,14 @@ class WarcCaptureMiddleware:
 
     def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None) -> None:
         request.meta[_HEADERS_AT] = (utcnow(), monotonic())
+        request.meta[_EXPECTED] = body_length if body_length is not None and body_length >= 0 else None
 
     def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
         received = request.meta.get(_RECEIVED, 0) + len(data)
         request.meta[_RECEIVED] = received
-        if received >= self.max_body:
+        expected = request.meta.get(_EXPECTED)
+        # Stop only when more is coming: a body that ends at or just past the cap is whole.
+        if received >= self.max_body and (expected is None or received < expected):
             raise StopDownload(fail=False)
 
     def _timing(self, request: Request) -> tuple[datetime, float | None]:
@@ -156,6 +160,10 @@ class WarcCaptureMiddleware:
             # Twisted ends a body of unknown length cleanly only after the last chunk;
             # a close-delimited body is flagged "partial" instead.
             framing = "chunked"
+        reconstructed = ()
+        if b"Content-Length" in response.headers and (response.status in _NO_BODY or request.method == "HEAD"):
+            # The client reports a bodiless response's length as 0 whatever the server sent.
+            reconstructed = ("content-length",)
         truncated = None
         if "download_stopped" in flags:
             truncated = "length"
@@ -180,6 +188,7 @@ class WarcCaptureMiddleware:
             truncated=truncated,
             provenance=provenance_of(request),
             robots=robots_state(request, self.crawler),
+            reconstructed=reconstructed,
         )
 
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
@@ -191,6 +200,7 @@ class WarcCaptureMiddleware:
         refused = refusal_reason(urlparse_cached(request).hostname or "")
         if refused is not None:
             error = f"RefusedAddress: {refused}"
+            request.meta["dont_retry"] = True  # a policy decision, not a transient failure
         self.job.record_failure(
             request.url,
             error=error,

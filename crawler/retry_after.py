@@ -40,7 +40,10 @@ class RetryAfterMiddleware:
             return response
         delay = retry_after_seconds(response.headers.get(b"Retry-After"), utcnow())
         count = request.meta.get(_COUNT, 0)
-        if delay is None or count >= self.times:
+        if delay is None:
+            return response
+        if count >= self.times:
+            request.meta["dont_retry"] = True  # an immediate retry would ignore what the server asked
             return response
         if delay > self.cap:
             log.warning("%s asks to wait %.0f s (cap %.0f s); left for the next run", request.url, delay, self.cap)

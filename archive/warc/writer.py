@@ -133,10 +133,15 @@ class RotatingWarcFiles:
         while True:
             self.serial += 1
             name = warc_name(self.collection, self.clock(), self.serial, self.host, self.worker)
-            path = self.directory / (name + OPEN_SUFFIX)
-            if not path.exists() and not (self.directory / name).exists():
-                break
-        fh = open(path, "xb")
+            if (self.directory / name).exists():
+                continue
+            try:
+                # "x" is the test-and-create: another writer that took this name makes us
+                # move on to the next serial instead of failing.
+                fh = open(self.directory / (name + OPEN_SUFFIX), "xb")
+            except FileExistsError:
+                continue
+            break
         # Held until close: `archive verify` tells a live job's file from a dead one's by it.
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._fh, self._name = fh, name
@@ -144,7 +149,7 @@ class RotatingWarcFiles:
         info = self.warcinfo(name)
         self.warcinfo_id = info.record_id
         self._writer.write(info)
-        log.info("opened %s", path)
+        log.info("opened %s", fh.name)
 
     def write_group(self, build: Callable[[str], list[Record]]) -> list[Written]:
         """Write records that belong together into one file; rotate before, never inside.

@@ -25,9 +25,11 @@ from scrapy.linkextractors import LinkExtractor
 
 from archive.config import collection_from_dict
 from archive.discovery import BadDocument, parse_feed, parse_sitemap
+from archive.capture import Provenance
 from archive.history import CollectionHistory
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
 from archive.urls import canonicalize, host_in_scope, host_of
+from archive.warc.records import utcnow
 from crawler.job import job_for
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class NewsSpider(scrapy.Spider):
         self.history: CollectionHistory | None = None
         self.recrawl: list[str] = []
         self.articles: set[str] = set()
+        self.job: Any = None
+        self.url_limit = 2083
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -71,6 +75,8 @@ class NewsSpider(scrapy.Spider):
             job = job_for(crawler)
         except NotConfigured:
             return spider  # not archiving: no history to build on
+        spider.job = job
+        spider.url_limit = crawler.settings.getint("URLLENGTH_LIMIT", 2083)
         spider.history = job.history
         articles = known_articles(job.coll)
         spider.articles = set(articles)
@@ -108,10 +114,20 @@ class NewsSpider(scrapy.Spider):
               linked: str | None, depth: int, source: str | None = None, source_id: str | None = None,
               priority: int = 0) -> Request | None:
         """A request for a page to parse, or None when seen, out of scope or over the cap."""
-        canonical = canonicalize(url)
-        if canonical in self.seen or self.scheduled >= self.max_pages:
+        canonical = _canonical(url)
+        if canonical is None or canonical in self.seen or self.scheduled >= self.max_pages:
             return None
         if channel != "seed" and not self.in_scope(canonical):
+            return None
+        if len(canonical) > self.url_limit:
+            # Scrapy would drop it silently (UrlLengthMiddleware); say so in the log instead.
+            self.seen.add(canonical)
+            if self.job is not None:
+                self.job.record_failure(
+                    canonical, error=f"URL longer than URLLENGTH_LIMIT ({self.url_limit} characters)",
+                    provenance=Provenance(seed=seed, channel=channel, via=via, hops=hops, depth=depth,
+                                          source=source, source_id=source_id, url_as_linked=linked),
+                    started=utcnow(), duration_ms=None, robots="not-applicable", outcome="out-of-scope")
             return None
         self.seen.add(canonical)
         self.scheduled += 1
@@ -174,8 +190,8 @@ class NewsSpider(scrapy.Spider):
         for entry in sitemap.entries:
             url = response.urljoin(entry.loc)
             if sitemap.kind == "index":
-                canonical = canonicalize(url)
-                if canonical not in self.seen and self.in_scope(canonical):
+                canonical = _canonical(url)
+                if canonical is not None and canonical not in self.seen and self.in_scope(canonical):
                     yield self._document(url, self.parse_sitemap, seed=prov.get("seed"), channel="sitemap",
                                          via=response.url, hops=hops)
                 continue
@@ -193,8 +209,8 @@ class NewsSpider(scrapy.Spider):
         robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
         for line in getattr(getattr(robotparser, "rp", None), "sitemaps", None) or []:
             url = urljoin(robots, line)
-            canonical = canonicalize(url)
-            if canonical in self.seen or not self.in_scope(canonical):
+            canonical = _canonical(url)
+            if canonical is None or canonical in self.seen or not self.in_scope(canonical):
                 continue
             self.crawler.engine.crawl(self._document(url, self.parse_sitemap, seed=None, channel="sitemap",
                                                      via=canonicalize(robots), hops="P"))
@@ -226,8 +242,8 @@ class NewsSpider(scrapy.Spider):
             url = response.urljoin(raw.strip())
             if not url.startswith(("http://", "https://")):
                 continue
-            canonical = canonicalize(url)
-            if canonical in self.seen:
+            canonical = _canonical(url)
+            if canonical is None or canonical in self.seen:
                 continue
             self.seen.add(canonical)
             yield Request(
@@ -241,6 +257,15 @@ class NewsSpider(scrapy.Spider):
 
     def parse_requisite(self, response: Response) -> None:
         """Captured by the middleware; nothing to follow (one hop beyond scope only)."""
+        return None
+
+
+def _canonical(url: str) -> str | None:
+    """The canonical URL, or None for one that cannot be fetched (a bad port, say)."""
+    try:
+        return canonicalize(url)
+    except ValueError as exc:
+        log.info("unusable URL %r skipped: %s", url, exc)
         return None
 
 
