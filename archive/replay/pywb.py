@@ -15,7 +15,8 @@ def pywb_config(store: Path, collections: list[str]) -> str:
     root = Path(store).resolve()
     lines = [
         f"# pywb configuration for the archive store {root}",
-        "# Run: wayback --config <this file> (pywb 2.x, in its own virtualenv); see README.md.",
+        "# Save as config.yaml in a directory and run `wayback -p 8090 -b 127.0.0.1` there",
+        "# (pywb 2.x, in a virtualenv of its own); see README.md.",
         "framed_replay: false",
         "enable_memento: true",
         "collections:",
