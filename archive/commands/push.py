@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from archive.commands.common import (
     TransferBar,
@@ -12,6 +12,9 @@ from archive.commands.common import (
     non_negative,
     store_option,
 )
+
+if TYPE_CHECKING:
+    from archive.storage import PushResult
 
 NAME = "push"
 HELP = "Upload a store's closed files to S3-compatible storage, verified, manifests last."
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def print_push_result(result, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+def print_push_result(result: PushResult, out: TextIO) -> None:
     reused = f", {count(result.parts_reused, 'part')} of interrupted uploads reused" if result.parts_reused else ""
     print(f"Pushed to {result.url}: {count(len(result.uploaded), 'file')} uploaded "
           f"({human_bytes(result.bytes_sent)} sent{reused}), {result.unchanged} already there, "
