@@ -97,6 +97,7 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
     found = problems("collection", {"collection": [doc]})
     if found:
         raise ConfigError(f"{where}: " + "; ".join(_key_path(p).replace("collection[0].", "", 1) for p in found))
+    _check_schedule(doc, where)
     settings = _merge(DEFAULTS, {k: v for k, v in doc.items() if k not in ("name", "urls", "feeds", "sitemaps")})
     urls = tuple(canonicalize(u) for u in doc.get("urls", []))
     feeds = tuple(canonicalize(u) for u in doc.get("feeds", []))
@@ -173,6 +174,22 @@ def load_collections(path: Path, names: list[str] | None = None) -> list[Collect
                               f"the file has {', '.join(sorted(seen))}")
         tables = [t for t in tables if t["name"] in names]
     return [collection_from_dict(t, where=f"{path}: collection {t['name']!r}") for t in tables]
+
+
+def _check_schedule(doc: dict[str, Any], where: str) -> None:
+    """Cron syntax and time zone are checked when the file is read, not when the job is due."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    if "schedule" in doc and not croniter.is_valid(doc["schedule"]):
+        raise ConfigError(f"{where}: schedule: {doc['schedule']!r} is not a valid cron expression "
+                          "(five fields: minute hour day-of-month month day-of-week)")
+    if "timezone" in doc:
+        try:
+            ZoneInfo(doc["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{where}: timezone: {doc['timezone']!r} is not a known IANA time zone") from None
 
 
 def _key_path(problem: str) -> str:

@@ -52,4 +52,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"dropped {fixed.dropped_bytes} bytes of incomplete records", file=out)
     report = verify(path)
     print_report(report, out)
+    if path.is_dir():
+        from datetime import UTC, datetime
+
+        from archive.status import collections_of, record_verify
+
+        record_verify(collections_of(path), [p.path for p in report.problems], datetime.now(UTC))
     return 0 if report.ok else 1

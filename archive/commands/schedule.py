@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+from typing import TextIO
+
+from archive.commands.common import store_option
+
+NAME = "schedule"
+HELP = "Run each collection of a collections file whenever its cron schedule is due."
+EXAMPLE = ("examples:\n  archive schedule collections.toml --store archive-store          # runs until stopped\n"
+           "  archive schedule collections.toml --store archive-store --once   # for cron / systemd timers")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", metavar="CONFIG.toml", help="collections file with schedule = \"<cron>\" entries")
+    store_option(parser)
+    parser.add_argument("--once", action="store_true", help="run whatever is due now, wait for it, and exit")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.config import load_collections
+    from archive.errors import UsageError
+    from archive.schedule import Scheduler
+    from archive.store import resolve_store
+
+    collections = load_collections(Path(args.config))
+    if not any(c.settings.get("schedule") for c in collections):
+        raise UsageError(f"{args.config}: no collection has a schedule")
+
+    def report(message: str) -> None:
+        print(message, file=out, flush=True)
+
+    scheduler = Scheduler(Path(args.config), collections, resolve_store(args.store), report=report)
+    if args.once:
+        failures = scheduler.run_once()
+        if not scheduler.running and failures == 0:
+            report("done")
+        return 1 if failures else 0
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.terminate())
+    try:
+        failures = scheduler.run_forever()
+    except KeyboardInterrupt:
+        scheduler.terminate()
+        scheduler.reap(block=True)
+        failures = scheduler.failures
+    report("scheduler stopped")
+    return 1 if failures else 0

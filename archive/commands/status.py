@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TextIO
+
+from archive.commands.common import human_bytes, store_option
+
+NAME = "status"
+HELP = "Per collection: the last job, the next scheduled run, and whether verify last passed."
+EXAMPLE = "example: archive status --store archive-store --json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    store_option(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.status import store_status
+    from archive.store import resolve_store
+
+    rows = store_status(resolve_store(args.store))
+    if args.json:
+        json.dump(rows, out, indent=2, sort_keys=True)
+        out.write("\n")
+        return 0
+    if not rows:
+        print("no collections in this store", file=out)
+    for row in rows:
+        print(f"{row['collection']}: {row['jobs']} job{'s' if row['jobs'] != 1 else ''}", file=out)
+        last = row["last_job"]
+        if last:
+            print(f"  last job   {last['job_id']} {last['outcome']} at {last['finished']}: {last['pages']} pages, "
+                  f"{human_bytes(last['bytes'])}, {last['errors']} errors ({last['failures']} failed fetches)",
+                  file=out)
+        for job in row["running"]:
+            print(f"  running    {job}", file=out)
+        print(f"  next run   {row['next_run'] or 'not scheduled'}", file=out)
+        v = row["verify"]
+        verdict = "never run" if v is None else (f"passed at {v['time']}" if v["ok"]
+                                                 else f"FAILED at {v['time']} ({v['problems']} problems)")
+        print(f"  verify     {verdict}", file=out)
+    return 0

@@ -1,0 +1,178 @@
+"""Running collections when their cron expressions say so.
+
+A collection is due when no job of it has started since its schedule last fired (cron in
+UTC unless the collection sets ``timezone``). Each due collection runs as its own
+``archive crawl`` process, one at a time per collection: a per-collection lock
+(``flock``, released by the kernel when its holder dies, so a dead scheduler's lock is
+simply taken over) keeps a second scheduler from starting it again. A job that fails is
+reported and the collection runs again at its next fire time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from archive.config import Collection
+from archive.store import CollectionDir, collection_dir
+
+log = logging.getLogger(__name__)
+
+
+def _zone(collection: Collection | dict) -> ZoneInfo:
+    settings = collection.settings if isinstance(collection, Collection) else collection
+    return ZoneInfo(settings.get("timezone") or "UTC")
+
+
+def previous_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime:
+    return croniter(expr, now.astimezone(zone)).get_prev(datetime).astimezone(UTC)
+
+
+def next_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime:
+    return croniter(expr, now.astimezone(zone)).get_next(datetime).astimezone(UTC)
+
+
+def last_start(coll: CollectionDir) -> datetime | None:
+    """When the newest job of the collection started (job files are written at start)."""
+    newest = None
+    for path in coll.logs.glob("*.job.json") if coll.logs.is_dir() else []:
+        try:
+            started = datetime.fromisoformat(json.loads(path.read_text("utf-8"))["started"])
+        except (ValueError, KeyError, OSError):
+            log.warning("unreadable job file %s ignored", path)
+            continue
+        newest = started if newest is None or started > newest else newest
+    return newest
+
+
+def is_due(collection: Collection, store: Path, now: datetime) -> bool:
+    expr = collection.settings.get("schedule")
+    if not expr:
+        return False
+    started = last_start(collection_dir(store, collection.name))
+    return started is None or started < previous_fire(expr, _zone(collection), now)
+
+
+@dataclass
+class Run:
+    collection: str
+    process: subprocess.Popen[bytes]
+    lock: IO[bytes]
+    output: Path
+
+
+class CollectionLock:
+    """``<store>/<collection>/.schedule.lock``, held for the duration of a job."""
+
+    @staticmethod
+    def take(store: Path, name: str) -> IO[bytes] | None:
+        path = collection_dir(store, name).root / ".schedule.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+b")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n".encode())
+        fh.flush()
+        return fh
+
+
+class Scheduler:
+    """Starts due collections as ``archive crawl`` processes and waits for them."""
+
+    def __init__(self, config: Path, collections: list[Collection], store: Path,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 report: Callable[[str], None] = log.info):
+        self.config = config
+        self.collections = [c for c in collections if c.settings.get("schedule")]
+        self.store = store
+        self.clock = clock
+        self.report = report
+        self.running: list[Run] = []
+        self.stopping = False
+        self.failures = 0
+
+    def start_due(self) -> list[str]:
+        now = self.clock()
+        started = []
+        for collection in self.collections:
+            if any(r.collection == collection.name for r in self.running) or not is_due(collection, self.store, now):
+                continue
+            lock = CollectionLock.take(self.store, collection.name)
+            if lock is None:
+                self.report(f"{collection.name}: due, but a job of it is already running; skipped")
+                continue
+            coll = collection_dir(self.store, collection.name)
+            coll.logs.mkdir(parents=True, exist_ok=True)
+            output = coll.logs / f"schedule-{now.strftime('%Y%m%dT%H%M%SZ')}.out"
+            with open(output, "wb") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "archive", "crawl", str(self.config), "--collection", collection.name,
+                     "--store", str(self.store)],
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                )
+            self.running.append(Run(collection.name, process, lock, output))
+            self.report(f"{collection.name}: started job (pid {process.pid}), output in {output}")
+            started.append(collection.name)
+        return started
+
+    def reap(self, block: bool) -> None:
+        for run in list(self.running):
+            code = run.process.wait() if block else run.process.poll()
+            if code is None:
+                continue
+            self.running.remove(run)
+            run.lock.close()
+            if code == 0:
+                self.report(f"{run.collection}: job finished")
+            else:
+                self.failures += 1
+                self.report(f"{run.collection}: job FAILED (exit {code}); see {run.output}; "
+                            "it runs again at its next scheduled time")
+
+    def terminate(self) -> None:
+        """SIGTERM every running job: each finishes its records, closes files, writes its manifest."""
+        self.stopping = True
+        for run in self.running:
+            if run.process.poll() is None:
+                run.process.send_signal(signal.SIGTERM)
+
+    def next_wakeup(self) -> datetime | None:
+        now = self.clock()
+        times = [next_fire(c.settings["schedule"], _zone(c), now) for c in self.collections]
+        return min(times) if times else None
+
+    def run_once(self) -> int:
+        self.start_due()
+        self.reap(block=True)
+        return self.failures
+
+    def run_forever(self, sleep: Callable[[float], None] = time.sleep) -> int:
+        while not self.stopping:
+            self.start_due()
+            self.reap(block=False)
+            wake = self.next_wakeup()
+            if wake is None:
+                break
+            # Wake at the next fire time, and now and then to reap finished jobs.
+            sleep(max(0.2, min(5.0, (wake - self.clock()).total_seconds())))
+        self.reap(block=True)
+        return self.failures

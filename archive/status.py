@@ -1,0 +1,72 @@
+"""``archive status``: per collection, the last job, the next due run, and the last verify.
+
+Read from the store alone: manifests (last job), job files (running jobs hold theirs
+locked), the schedule in the newest manifest's configuration, and ``verify-state.json``,
+which ``archive verify`` writes for every collection it checks.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from archive.errors import UsageError
+from archive.manifest import read_manifests
+from archive.schedule import next_fire
+from archive.store import CollectionDir, is_locked
+
+VERIFY_STATE = "verify-state.json"
+
+
+def record_verify(collections: list[CollectionDir], problem_paths: list[Path], when: datetime) -> None:
+    """Remember, per collection, whether the verify that just ran found problems in it."""
+    for coll in collections:
+        root = coll.root.resolve()
+        mine = [p for p in problem_paths if root in p.resolve().parents or p.resolve() == root]
+        state = {"time": when.isoformat(), "ok": not mine, "problems": len(mine)}
+        (coll.root / VERIFY_STATE).write_text(json.dumps(state, sort_keys=True) + "\n", "utf-8")
+
+
+def collections_of(path: Path) -> list[CollectionDir]:
+    if (path / "manifests").is_dir() or (path / "warcs").is_dir():
+        return [CollectionDir(path)]
+    if not path.is_dir():
+        return []
+    return [CollectionDir(p) for p in sorted(path.iterdir())
+            if p.is_dir() and ((p / "manifests").is_dir() or (p / "warcs").is_dir())]
+
+
+def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
+    manifests = [doc for _, doc, _ in read_manifests(coll) if doc and isinstance(doc.get("sequence"), int)]
+    last = max(manifests, key=lambda d: d["sequence"]) if manifests else None
+    running = sorted(p.name[: -len(".job.json")] for p in coll.logs.glob("*.job.json") if is_locked(p)) \
+        if coll.logs.is_dir() else []
+    out: dict[str, Any] = {"collection": coll.name, "jobs": len(manifests), "running": running,
+                           "last_job": None, "next_run": None, "verify": None}
+    if last is not None:
+        counts = last["counts"]
+        out["last_job"] = {
+            "job_id": last["job_id"], "started": last["started"], "finished": last["finished"],
+            "outcome": last["outcome"], "pages": counts["captured"], "bytes": counts["bytes"],
+            "failures": counts["failed"],
+            "errors": counts["failed"] + sum(n for s, n in counts["by_status"].items() if int(s) >= 400),
+        }
+        schedule = last["config"].get("schedule")
+        if schedule:
+            zone = ZoneInfo(last["config"].get("timezone") or "UTC")
+            out["next_run"] = next_fire(schedule, zone, now).isoformat()
+    state = coll.root / VERIFY_STATE
+    if state.is_file():
+        out["verify"] = json.loads(state.read_text("utf-8"))
+    return out
+
+
+def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any]]:
+    store = Path(store)
+    if not store.is_dir():
+        raise UsageError(f"{store} is not a store directory")
+    now = now or datetime.now(UTC)
+    return [collection_status(coll, now) for coll in collections_of(store)]

@@ -1,0 +1,121 @@
+"""archive schedule and archive status: due runs, locks, failures, SIGTERM, and the status view."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+from wire import response, serve_wire, slow
+
+from archive.cli import main
+from archive.config import load_collections
+from archive.schedule import CollectionLock, is_due
+
+YEARLY = "0 0 1 1 *"  # fired last on 1 January: due once for a new collection, then not again this year
+
+
+def config(tmp_path, base, schedule=YEARLY, extra=""):
+    path = tmp_path / "collections.toml"
+    path.write_text(f'[[collection]]\nname = "sched"\nurls = ["{base}/"]\nschedule = "{schedule}"\n'
+                    f'scope = {{ page_requisites = false }}\n{extra}')
+    return path
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_once_runs_what_is_due_then_nothing_until_the_next_fire(wire_site, tmp_path):
+    cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
+    first = run("schedule", str(cfg), "--store", str(store), "--once")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "sched: started job" in first.stdout and "sched: job finished" in first.stdout
+    assert len(list((store / "sched" / "manifests").glob("*.json"))) == 1
+    second = run("schedule", str(cfg), "--store", str(store), "--once")
+    assert second.returncode == 0 and "started" not in second.stdout
+    assert len(list((store / "sched" / "manifests").glob("*.json"))) == 1
+    collection = load_collections(cfg)[0]
+    assert not is_due(collection, store, datetime.now(UTC))
+    assert is_due(collection, store, datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC))
+
+
+def test_a_running_job_blocks_a_second_one_and_a_dead_holders_lock_is_taken_over(wire_site, tmp_path):
+    cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
+    held = CollectionLock.take(store, "sched")
+    assert held is not None
+    blocked = run("schedule", str(cfg), "--store", str(store), "--once")
+    assert "already running; skipped" in blocked.stdout
+    assert not (store / "sched" / "manifests").exists()
+    held.close()  # as when its process dies: the kernel drops the lock, the file stays
+    assert (store / "sched" / ".schedule.lock").exists()
+    taken = run("schedule", str(cfg), "--store", str(store), "--once")
+    assert "sched: job finished" in taken.stdout
+
+
+def test_a_failing_job_is_reported_and_others_still_run(wire_site, tmp_path):
+    store = tmp_path / "store"
+    path = tmp_path / "collections.toml"
+    path.write_text(f'[[collection]]\nname = "broken"\nurls = ["{wire_site.base}/"]\nschedule = "{YEARLY}"\n'
+                    f'[[collection]]\nname = "fine"\nurls = ["{wire_site.base}/final"]\nschedule = "{YEARLY}"\n')
+    (store / "broken").mkdir(parents=True)
+    (store / "broken" / "warcs").write_text("not a directory")  # the job cannot write its WARCs
+    proc = run("schedule", str(path), "--store", str(store), "--once")
+    assert proc.returncode == 1
+    assert "broken: job FAILED" in proc.stdout and "fine: job finished" in proc.stdout
+
+
+def test_sigterm_stops_the_scheduler_after_its_jobs_close_their_files(tmp_path):
+    links = "".join(f'<a href="/p/{i}">{i}</a>' for i in range(200)).encode()
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html>" + links + b"</html>")}
+    for i in range(200):
+        routes[f"/p/{i}"] = slow(0.05, response("200 OK", [("Content-Type", "text/html")], f"<p>{i}</p>".encode()))
+    with serve_wire(routes) as server:
+        cfg, store = config(tmp_path, server.base), tmp_path / "store"
+        proc = subprocess.Popen([sys.executable, "-m", "archive", "schedule", str(cfg), "--store", str(store)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((store / "sched" / "logs").glob("*.captures.jsonl.open")
+                                                        if (store / "sched" / "logs").exists() else []):
+            time.sleep(0.1)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert "scheduler stopped" in out, out + err
+    manifest = json.loads(next((store / "sched" / "manifests").glob("*.json")).read_text())
+    assert manifest["outcome"] == "interrupted"
+    assert not list(store.rglob("*.open"))
+
+
+def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
+    cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
+    assert main(["schedule", str(cfg), "--store", str(store), "--once"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--store", str(store)]) == 0
+    assert "verify     never run" in capsys.readouterr().out
+    assert main(["verify", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["status", "--store", str(store), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["collection"] == "sched" and row["jobs"] == 1 and row["running"] == []
+    assert row["last_job"]["outcome"] == "finished" and row["last_job"]["pages"] > 0
+    assert row["next_run"] == f"{datetime.now(UTC).year + 1}-01-01T00:00:00+00:00"
+    assert row["verify"]["ok"] is True
+    warc = next((store / "sched" / "warcs").glob("*.warc.gz"))
+    with open(warc, "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"X")
+    assert main(["verify", str(store)]) == 1
+    assert main(["status", "--store", str(store)]) == 0
+    assert "verify     FAILED" in capsys.readouterr().out
+
+
+def test_bad_schedule_is_a_config_error(tmp_path):
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule="61 * * * *")
+    proc = run("schedule", str(cfg), "--store", str(tmp_path / "s"), "--once")
+    assert proc.returncode == 2 and "not a valid cron expression" in proc.stderr
+    assert os.path.exists(tmp_path / "s") is False
