@@ -22,7 +22,14 @@ from typing import Any
 from w3lib.encoding import html_to_unicode
 
 from archive.errors import StoreError
-from archive.index.cdxj import DERIVED_SUFFIX, parse_line, read_derived, sha256_of, tool_info, write_json
+from archive.index.cdxj import (
+    DERIVED_SUFFIX,
+    parse_line,
+    read_derived,
+    sha256_of,
+    tool_info,
+    write_json,
+)
 from archive.index.merged import merged_path
 from archive.index.records import read_record
 from archive.store import CollectionDir
@@ -30,7 +37,7 @@ from archive.store import CollectionDir
 log = logging.getLogger(__name__)
 
 CATALOG = "catalog.sqlite"
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _SCHEMA = """
 CREATE TABLE captures (urlkey TEXT, timestamp TEXT, url TEXT, mime TEXT, status INTEGER, digest TEXT,
                        length INTEGER, offset INTEGER, filename TEXT);

@@ -18,14 +18,14 @@ import surt
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay_helpers import SITE, two_jobs  # noqa: E402
+from replay_helpers import SITE, two_jobs
 
-from archive.cli import main  # noqa: E402
-from archive.index import closest, lookup_url, pad_timestamp, update_indexes  # noqa: E402
-from archive.index.cdxj import parse_line  # noqa: E402
-from archive.index.lookup import iter_prefix  # noqa: E402
-from archive.index.merged import merged_path, pending  # noqa: E402
-from archive.store import collection_dir  # noqa: E402
+from archive.cli import main
+from archive.index import closest, lookup_url, pad_timestamp, update_indexes
+from archive.index.cdxj import parse_line
+from archive.index.lookup import iter_prefix
+from archive.index.merged import merged_path, pending
+from archive.store import collection_dir
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_merged_index_is_the_sorted_union_and_compacts_incrementally(store):
     job.close()
     from archive.index.cdxj import index_warc
 
-    new = sorted(coll.warcs.glob("*.warc.gz"))[-1]
+    new = max(coll.warcs.glob("*.warc.gz"))
     index_warc(new, coll.indexes)
     assert [p.name for p in pending(coll)] == [new.name.replace(".warc.gz", ".cdxj")]
     assert len(lookup_url(coll, SITE + "/story")) == 3  # the pending file is searched too

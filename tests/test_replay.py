@@ -11,14 +11,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay_helpers import SAME_BODY, two_jobs  # noqa: E402
-from replay_helpers import get as raw_get  # noqa: E402
-from warcs import read_collection  # noqa: E402
+from replay_helpers import SAME_BODY, two_jobs
+from replay_helpers import get as raw_get
+from warcs import read_collection
 
-from archive.demo.run import run_demo  # noqa: E402
-from archive.index import update_indexes  # noqa: E402
-from archive.replay import serve_in_thread  # noqa: E402
-from archive.store import collection_dir  # noqa: E402
+from archive.demo.run import run_demo
+from archive.index import update_indexes
+from archive.replay import serve_in_thread
+from archive.store import collection_dir
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,8 @@ def test_rewritten_gzip_page_is_decoded_and_links_stay_in_the_archive(demo):
 def test_rewritten_css_points_into_the_archive(demo):
     status, _, body = get(demo, f"/demo/2026/{demo['site']}/static/site.css")
     assert status == 200
-    assert b'@import url("/demo/' in body and b'url("/demo/' in body and demo["site"].encode() + b"/" not in body.replace(b"/http://", b"")
+    assert b'@import url("/demo/' in body and b'url("/demo/' in body
+    assert not re.search(rb'url\(\s*["\']?' + re.escape(demo["site"].encode()), body)
 
 
 def test_windows_1252_page_keeps_its_header_charset(demo):
@@ -170,7 +171,7 @@ def test_revisit_resolves_to_the_original_payload(demo):
 def test_gzip_capture_is_decoded_for_the_page_and_kept_for_id(demo):
     status, headers, body = get(demo, "/news/http://news.test/zipped")
     assert status == 200 and b"zipped words" in body and "content-encoding" not in headers
-    status, headers, body = get(demo, "/news/id_/http://news.test/zipped".replace("/id_/", "/2026id_/"))
+    status, headers, body = get(demo, "/news/2026id_/http://news.test/zipped")
     assert headers["content-encoding"] == "gzip" and body.startswith(b"\x1f\x8b")
 
 

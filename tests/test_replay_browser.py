@@ -134,7 +134,7 @@ def test_replayed_article_loads_only_from_the_replay_server_and_shows_its_text(b
     assert article.paragraphs[0][:120] in text
     assert "Archived copy captured" in text  # the banner
     background = browser.evaluate("getComputedStyle(document.body).backgroundImage")
-    assert f"/demo/" in background and "/static/img/bg.png" in background  # CSS url() rewritten
+    assert "/demo/" in background and "/static/img/bg.png" in background  # CSS url() rewritten
 
 
 def test_header_only_windows_1252_page_renders_its_characters(browser, replay):

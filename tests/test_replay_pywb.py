@@ -21,11 +21,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay_helpers import SAME_BODY, two_jobs  # noqa: E402
+from replay_helpers import SAME_BODY, two_jobs
 
-from archive.cli import main  # noqa: E402
-from archive.index import update_indexes  # noqa: E402
-from archive.store import collection_dir  # noqa: E402
+from archive.cli import main
+from archive.index import update_indexes
+from archive.store import collection_dir
 
 WAYBACK = Path(os.environ.get("PYWB_VENV", "/tmp/archive-pywb-venv")) / "bin" / "wayback"
 pytestmark = pytest.mark.skipif(not WAYBACK.exists(), reason=f"pywb is not installed at {WAYBACK} (.ci/run makes it)")

@@ -103,7 +103,7 @@ def read_record(coll: CollectionDir, filename: str, offset: int, length: int) ->
     raise StoreError(f"no WARC record at offset {offset} of {path}")
 
 
-def _archived(record, filename: str, offset: int, length: int) -> ArchivedRecord:  # noqa: ANN001 (warcio type)
+def _archived(record, filename: str, offset: int, length: int) -> ArchivedRecord:
     out = ArchivedRecord(record.rec_type, list(record.rec_headers.headers), filename=filename,
                          offset=offset, length=length)
     http = record.http_headers

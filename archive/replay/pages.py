@@ -18,7 +18,7 @@ def esc(text: object) -> str:
 
 def page(title: str, body: str) -> bytes:
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n").encode("utf-8")
+            f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n").encode()
 
 
 def collections_page(names: list[str]) -> bytes:

@@ -20,9 +20,9 @@ MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
 _URL_ATTRS = {"href", "src", "action", "formaction", "poster", "background", "longdesc", "cite"}
 _KEEP_SCHEMES = ("javascript:", "data:", "mailto:", "tel:", "about:", "blob:", "#")
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
-_CSS_URL = re.compile(r"""url\(\s*(["']?)(.*?)\1\s*\)""", re.I | re.S)
-_CSS_IMPORT = re.compile(r"""@import\s+(["'])(.*?)\1""", re.I)
-_REFRESH = re.compile(r"""^(\s*\d*\s*;?\s*url\s*=\s*)(['"]?)(.*?)\2\s*$""", re.I | re.S)
+_CSS_URL = re.compile(r"""url\(\s*(["']?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
+_CSS_IMPORT = re.compile(r"""@import\s+(["'])(.*?)\1""", re.IGNORECASE)
+_REFRESH = re.compile(r"""^(\s*\d*\s*;?\s*url\s*=\s*)(['"]?)(.*?)\2\s*$""", re.IGNORECASE | re.DOTALL)
 
 
 def _ascii(url: str) -> str:

@@ -23,7 +23,7 @@ class _Handler(WSGIRequestHandler):
         env["RAW_URI"] = self.path
         return env
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
 
 

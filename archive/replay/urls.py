@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 COLLECTION = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 REWRITE_MODIFIERS = {"", "mp_", "if_", "fr_", "js_", "cs_", "im_", "oe_"}
 MODIFIERS = REWRITE_MODIFIERS | {"id_", "prov_"}
-_TIMESTAMP = re.compile(r"^(\d{1,14}|\*)([a-z]{2,5}_)?/(.*)$", re.S)
+_TIMESTAMP = re.compile(r"^(\d{1,14}|\*)([a-z]{2,5}_)?/(.*)$", re.DOTALL)
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):/*")
 
 
