@@ -14,10 +14,26 @@ from types import ModuleType
 from typing import TextIO
 
 from archive import __version__
-from archive.commands import crawl, demo, extract, history, index, pull, push, replay, schedule, status, verify
+from archive.commands import (
+    crawl,
+    demo,
+    export,
+    extract,
+    history,
+    index,
+    keygen,
+    pull,
+    push,
+    replay,
+    schedule,
+    status,
+    verify,
+)
 from archive.errors import ArchiveError, UsageError
 
-COMMANDS: list[ModuleType] = [demo, crawl, extract, history, verify, push, pull, index, replay, schedule, status]
+COMMANDS: list[ModuleType] = [
+    demo, crawl, extract, history, verify, push, pull, index, replay, schedule, status, export, keygen,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

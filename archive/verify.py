@@ -116,6 +116,14 @@ def verify(path: Path) -> Report:
     report = Report()
     if not path.exists():
         raise UsageError(f"{path} does not exist")
+    from archive.export.verify_export import check_export, check_wacz, is_export
+
+    if path.is_file() and path.suffix == ".wacz":
+        check_wacz(path, report)
+        return report
+    if is_export(path):
+        check_export(path, report)
+        return report
     if path.is_file():
         if path.name.endswith(".warc.gz"):
             coll = _collection_of(path)
@@ -126,7 +134,7 @@ def verify(path: Path) -> Report:
         elif path.suffix == ".json" and path.parent.name == "manifests":
             _check_collection(CollectionDir(path.parent.parent), report, only=path)
         else:
-            raise UsageError(f"{path} is not a WARC (.warc.gz), a manifest, or a directory to verify")
+            raise UsageError(f"{path} is not a WARC (.warc.gz), a manifest, a .wacz, or a directory to verify")
         return report
     if _is_collection(path):
         _check_collection(CollectionDir(path), report)

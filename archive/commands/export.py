@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from archive.commands.common import collection_name, count, human_bytes, store_option
+
+NAME = "export"
+HELP = "Write a dataset for researchers: WACZ, article table (Parquet + JSONL), datasheet, checksums."
+EXAMPLE = ("example: archive export --store archive-store --collection demo --out demo-dataset "
+           "--from 2026-11-01 --to 2026-11-30 --sign-key archive-signing.key")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    store_option(parser)
+    parser.add_argument("--collection", type=collection_name, required=True, metavar="NAME")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first capture day (UTC) to include")
+    parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last capture day (UTC) to include")
+    parser.add_argument("--host", metavar="HOST", help="only captures of this host")
+    parser.add_argument("--sign-key", metavar="KEY", help="Ed25519 private key from `archive keygen`")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.export import export_dataset, parse_day
+    from archive.store import resolve_store
+
+    result = export_dataset(
+        resolve_store(args.store), args.collection, Path(args.out),
+        date_from=parse_day(args.date_from, "--from"), date_to=parse_day(args.date_to, "--to"), host=args.host,
+        sign_key=Path(args.sign_key) if args.sign_key else None,
+    )
+    print(f"Exported {count(result.captures, 'capture')} and {count(result.articles, 'article')} to {result.out}:",
+          file=out)
+    for f in result.files:
+        print(f"  {f['path']:<22} {human_bytes(f['bytes']):>9}  {f['hash']}", file=out)
+    print(f"  {'datapackage.json':<22} lists them all" + (", signed in datapackage.json.sig" if result.signature
+                                                          else ""), file=out)
+    print(f"Verify it:  archive verify {result.out}", file=out)
+    return 0

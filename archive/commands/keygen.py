@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+NAME = "keygen"
+HELP = "Make an Ed25519 key pair for signing exports."
+EXAMPLE = "example: archive keygen --out archive-signing    (writes archive-signing.key and archive-signing.pub)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="archive-signing", metavar="PREFIX",
+                        help="file name prefix (default archive-signing)")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from archive.export.signing import keygen
+
+    key, pub = keygen(Path(args.out))
+    print(f"private key: {key} (keep it secret; mode 600)", file=out)
+    print(f"public key:  {pub} (publish it, so others can check your signatures)", file=out)
+    return 0

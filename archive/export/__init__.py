@@ -1,0 +1,238 @@
+"""``archive export``: a dataset researchers can trust and open with ordinary tools.
+
+OUTDIR receives ``<collection>.wacz`` (WACZ 1.1.1: the selected records, a CDXJ index,
+pages), the article table as ``articles.jsonl`` and ``articles.parquet`` (every row's
+pointer valid inside the WACZ), ``DATASHEET.md`` with ``captures-per-day.svg``, and a
+Frictionless ``datapackage.json`` listing every file with SHA-256 and size, optionally
+signed (``datapackage.json.sig``). The same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from archive import __version__
+from archive.errors import UsageError
+from archive.export.datasheet import chart_svg, datasheet, outcome_of
+from archive.export.select import scan, select, write_selected
+from archive.export.signing import load_private_key, write_signature
+from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
+from archive.manifest import read_manifests
+from archive.store import collection_dir
+from archive.urls import host_of
+
+log = logging.getLogger(__name__)
+
+ARTICLE_COLUMNS = ["article_id", "url", "canonical_url", "headline", "authors", "published", "modified", "language",
+                   "section", "description", "body", "word_count", "status", "version", "previous_version",
+                   "job_id", "source", "extractor"]
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    wacz: Path
+    captures: int
+    articles: int
+    files: list[dict[str, Any]]
+    signature: Path | None
+
+
+def parse_day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def export_dataset(store: Path, collection: str, out: Path, *, date_from: date | None = None,
+                   date_to: date | None = None, host: str | None = None,
+                   sign_key: Path | None = None) -> ExportResult:
+    coll = collection_dir(Path(store), collection)
+    jobs = sorted((doc for _, doc, _ in read_manifests(coll) if doc and isinstance(doc.get("sequence"), int)),
+                  key=lambda d: d["sequence"])
+    if not jobs:
+        raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
+    key = load_private_key(sign_key) if sign_key is not None else None
+    warcs = [coll.root / f["path"] for job in jobs for f in job["files"] if f["kind"] == "warc"]
+    missing = [w for w in warcs if not w.is_file()]
+    if missing:
+        raise UsageError(f"{missing[0]} is not in the local store (pushed with --delete-local?); "
+                         "`archive pull` it first")
+
+    def in_range(when: str, url: str) -> bool:
+        day = date.fromisoformat(when[:10])
+        return ((date_from is None or day >= date_from) and (date_to is None or day <= date_to)
+                and (host is None or host_of(url) == host.lower()))
+
+    selection = select(scan(warcs), lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / ".export-work"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        moved = write_selected(selection, work / "warcs")
+        new_warcs = sorted((work / "warcs").glob("*.warc.gz"))
+        if not new_warcs:
+            raise UsageError("no captures match the filter; nothing to export")
+        chosen = [selection.by_id[rid][1] for rid in selection.chosen]
+        created = max(datetime.fromisoformat(r.fields["warc-date"].replace("Z", "+00:00")) for r in chosen)
+        rows = _articles(coll, jobs, moved, selection.chosen, in_range)
+        index = _index(new_warcs, work / "indexes")
+        config = jobs[-1]["config"]
+        dataset = config.get("dataset", {})
+        title = f"{collection} web archive"
+        pages = pages_jsonl(title, [{"id": f"{r['article_id']}-{r['version']}", "url": r["url"],
+                                     "ts": r["source"]["capture_time"], "title": r["headline"] or r["url"]}
+                                    for r in rows if r["status"] == "captured"])
+        wacz = out / f"{collection}.wacz"
+        write_wacz(wacz, warcs=new_warcs, index=index, pages=pages, title=title,
+                   description=dataset.get("description", ""), created=created)
+        (out / "articles.jsonl").write_bytes(
+            "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
+        _parquet(rows, out / "articles.parquet")
+        lines = _log_lines(coll, jobs, in_range)
+        (out / "captures-per-day.svg").write_text(chart_svg(_per_day(lines)), "utf-8")
+        facts = _facts(collection, jobs, lines, rows, chosen, new_warcs, created, dataset, title,
+                       (date_from, date_to, host), wacz.name, key is not None)
+        (out / "DATASHEET.md").write_text(datasheet(facts), "utf-8")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    files = []
+    for name, fmt, media in [(wacz.name, "wacz", "application/wacz"), ("articles.jsonl", "jsonl", "application/jsonl"),
+                             ("articles.parquet", "parquet", "application/vnd.apache.parquet"),
+                             ("DATASHEET.md", "md", "text/markdown"), ("captures-per-day.svg", "svg", "image/svg+xml")]:
+        path = out / name
+        files.append({"name": name.lower().replace(".", "-").replace("_", "-"), "path": name, "format": fmt,
+                      "mediatype": media, "bytes": path.stat().st_size, "hash": _file_sha256(path)})
+    package = {
+        "profile": "data-package",
+        "name": collection,
+        "title": title,
+        "description": dataset.get("description", ""),
+        "licenses": [{"name": dataset["license"]}] if dataset.get("license") else [],
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "software": f"archive-corpus {__version__}",
+        "resources": files,
+    }
+    package_bytes = _json(package)
+    (out / "datapackage.json").write_bytes(package_bytes)
+    signature = write_signature(out, package_bytes, key) if key is not None else None
+    return ExportResult(out, wacz, len([r for r in chosen if r.type in ("response", "revisit")]), len(rows),
+                        files, signature)
+
+
+def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    rows = []
+    for job in jobs:
+        path = coll.articles / f"{job['job_id']}.jsonl"
+        if not path.is_file():
+            continue
+        for raw in path.read_text("utf-8").splitlines():
+            row = json.loads(raw)
+            src = row["source"]
+            if src["record_id"] not in chosen or not in_range(src["capture_time"], row["url"]):
+                continue
+            new_offset, length = moved[(src["warc_filename"], src["warc_offset"])]
+            row["source"] = dict(src, warc_offset=new_offset, warc_length=length)
+            row.setdefault("version", 1)
+            row.setdefault("previous_version", None)
+            rows.append({k: row.get(k) for k in ARTICLE_COLUMNS})
+    return sorted(rows, key=lambda r: (r["source"]["capture_time"], r["url"], r["version"]))
+
+
+def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = pa.string()
+    schema = pa.schema([
+        ("article_id", text), ("url", text), ("canonical_url", text), ("headline", text),
+        ("authors", pa.list_(text)), ("published", text), ("modified", text), ("language", text),
+        ("section", text), ("description", text), ("body", text), ("word_count", pa.int64()),
+        ("status", text), ("version", pa.int64()), ("previous_version", text), ("job_id", text),
+        ("source", pa.struct([("warc_filename", text), ("warc_offset", pa.int64()), ("warc_length", pa.int64()),
+                              ("record_id", text), ("payload_digest", text), ("capture_time", text)])),
+        ("extractor", pa.struct([("name", text), ("version", text), ("body", text)])),
+    ])
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, compression="zstd")
+
+
+def _index(warcs: list[Path], out_dir: Path) -> bytes:
+    from archive.index.cdxj import index_warc
+
+    lines: list[bytes] = []
+    for warc in warcs:
+        lines.extend(index_warc(warc, out_dir).read_bytes().splitlines(keepends=True))
+    return b"".join(sorted(lines))
+
+
+def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    lines = []
+    for job in jobs:
+        for entry in job["files"]:
+            if entry["kind"] == "capture-log":
+                for raw in (coll.root / entry["path"]).read_text("utf-8").splitlines():
+                    line = json.loads(raw)
+                    if in_range(line["started"], line["url"]):
+                        lines.append(line)
+    return lines
+
+
+def _per_day(lines: list[dict[str, Any]]) -> dict[str, Counter[str]]:
+    per_day: dict[str, Counter[str]] = {}
+    for line in lines:
+        per_day.setdefault(line["started"][:10], Counter())[outcome_of(line)] += 1
+    return per_day
+
+
+def _facts(collection, jobs, lines, rows, chosen, warcs, created, dataset, title, filt, wacz_name,  # type: ignore[no-untyped-def]
+           signed) -> dict[str, Any]:
+    captures = [r for r in chosen if r.type in ("response", "revisit")]
+    times = sorted(r.fields["warc-date"] for r in captures)
+    outcomes = Counter(line["outcome"] for line in lines)
+    software: dict[str, str] = {}
+    seeds: dict[str, dict[str, str]] = {}
+    for job in jobs:
+        software.update(job["software"])
+        for seed in job["seeds"]:
+            seeds[seed["url"]] = seed
+    date_from, date_to, host = filt
+    parts = [f"from {date_from}" if date_from else "", f"to {date_to}" if date_to else "",
+             f"host {host}" if host else ""]
+    return {
+        "title": title, "collection": collection, "description": dataset.get("description", ""),
+        "license": dataset.get("license", ""), "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "first_capture": times[0], "last_capture": times[-1],
+        "filter": " ".join(p for p in parts if p) or "none (the whole collection)",
+        "captured": len(captures), "revisits": sum(r.type == "revisit" for r in captures),
+        "new": sum(r.type == "response" for r in captures),
+        "articles": len(rows), "withdrawn": sum(r["status"] == "withdrawn" for r in rows),
+        "article_urls": len({r["url"] for r in rows}), "warc_files": len(warcs),
+        "warc_bytes": sum(w.stat().st_size for w in warcs),
+        "by_status": Counter(str(l["status"]) for l in lines if l.get("status") is not None),
+        "by_error": Counter(l["error"].split(":", 1)[0] for l in lines if l["outcome"] == "failed" and l.get("error")),
+        "seeds": list(seeds.values()), "software": software,
+        "jobs": [{"job_id": j["job_id"], "started": j["started"], "outcome": j["outcome"],
+                  "captured": j["counts"]["captured"]} for j in jobs],
+        "robots_policy": "obeyed" if jobs[-1]["config"].get("obey_robots", True) else "ignored",
+        "failed": outcomes["failed"], "robots_disallowed": outcomes["robots-disallowed"],
+        "out_of_scope": outcomes["out-of-scope"], "truncated": sum(1 for l in lines if l.get("truncated")),
+        "bad_documents": sum(j["counts"].get("bad_documents", 0) for j in jobs),
+        "citation": dataset.get("citation") or (f"{dataset.get('creator', 'The archive operator')}. {title}. "
+                                               f"Web archive dataset, captured {times[0][:10]} to {times[-1][:10]}."),
+        "signed_note": ", signed with Ed25519 in `datapackage.json.sig`" if signed else "",
+        "wacz_name": wacz_name,
+    }
+
+
+__all__ = ["ExportResult", "export_dataset", "parse_day"]
+

@@ -1,0 +1,134 @@
+"""DATASHEET.md and its chart, in the spirit of "Datasheets for Datasets" (Gebru et al.).
+
+The chart (captures per day by outcome, an SVG drawn here: no plotting dependency for one
+small figure) comes first, so a reader sees the shape of the collection before the tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+from typing import Any
+
+OUTCOMES = [("new content", "#2b6cb0"), ("unchanged (revisit)", "#90cdf4"), ("failed", "#e53e3e"),
+            ("refused (robots)", "#ed8936")]
+
+
+def outcome_of(line: dict[str, Any]) -> str:
+    if line["outcome"] == "captured":
+        return "unchanged (revisit)" if line.get("revisit") else "new content"
+    if line["outcome"] == "robots-disallowed":
+        return "refused (robots)"
+    return "failed"
+
+
+def chart_svg(per_day: dict[str, Counter[str]]) -> str:
+    days = sorted(per_day)
+    width, height, left, bottom, top = max(320, 60 + 28 * len(days)), 220, 48, 40, 30
+    peak = max((sum(c.values()) for c in per_day.values()), default=1) or 1
+    scale = (height - bottom - top) / peak
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="10">',
+             '<title>Captures per day by outcome</title>',
+             f'<text x="{left}" y="14" font-size="12">Captures per day by outcome (UTC)</text>',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#333"/>',
+             f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{peak}</text>',
+             f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>']
+    for i, day in enumerate(days):
+        x, y = left + 8 + 28 * i, height - bottom
+        for name, colour in OUTCOMES:
+            n = per_day[day][name]
+            if n:
+                h = n * scale
+                y -= h
+                parts.append(f'<rect x="{x}" y="{y:.1f}" width="20" height="{h:.1f}" fill="{colour}">'
+                             f'<title>{day}: {n} {escape(name)}</title></rect>')
+        parts.append(f'<text x="{x + 10}" y="{height - bottom + 12}" text-anchor="middle">{day[5:]}</text>')
+    for i, (name, colour) in enumerate(OUTCOMES):
+        x = left + 130 * i
+        parts.append(f'<rect x="{x}" y="{height - 14}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{x + 14}" y="{height - 5}">{escape(name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def datasheet(facts: dict[str, Any]) -> str:
+    """The Markdown text; ``facts`` is assembled by the exporter from manifests, logs, rows."""
+    f = facts
+    seeds = "\n".join(f"- {s['kind']}: {s['url']}" for s in f["seeds"]) or "- (none recorded)"
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(f["by_status"].items())) or "none"
+    errors = "\n".join(f"- {k}: {v}" for k, v in sorted(f["by_error"].items())) or "- none"
+    software = "\n".join(f"- {k} {v}" for k, v in sorted(f["software"].items()))
+    jobs = "\n".join(f"| {j['job_id']} | {j['started']} | {j['outcome']} | {j['captured']} |" for j in f["jobs"])
+    return f"""# Datasheet: {f['title']}
+
+![Captures per day by outcome](captures-per-day.svg)
+
+## Motivation and description
+
+{f['description'] or '(no description in the collection configuration)'}
+
+Collected by the `{f['collection']}` collection of an archive-corpus store; exported
+{f['created']} (the time of the newest capture; the export itself is reproducible).
+
+- Licence: {f['license'] or '(none given in the collection configuration)'}
+- Time span of captures: {f['first_capture']} to {f['last_capture']}
+- Filter: {f['filter']}
+
+## Composition
+
+- Captures (HTTP responses recorded): {f['captured']} ({f['new']} with new content, {f['revisits']} unchanged,
+  recorded as revisit records)
+- Articles (rows in `articles.jsonl` / `articles.parquet`): {f['articles']} ({f['withdrawn']} withdrawals)
+- Distinct article URLs: {f['article_urls']}
+- WARC files in the WACZ: {f['warc_files']}, {f['warc_bytes']} bytes
+- HTTP statuses: {statuses}
+
+## Collection process
+
+Seeds:
+
+{seeds}
+
+Jobs:
+
+| job | started | outcome | captures |
+|---|---|---|---|
+{jobs}
+
+Scope, politeness and caps are in each job's manifest (`config`), with the configuration's
+SHA-256. robots.txt was {f['robots_policy']}.
+
+## What failed or was excluded
+
+- Fetch attempts that failed (no response): {f['failed']}
+- URLs refused by robots.txt: {f['robots_disallowed']}
+- URLs outside the scope or over limits: {f['out_of_scope']}
+- Responses truncated by a size cap or a cut connection: {f['truncated']}
+- Feeds or sitemaps that could not be read safely: {f['bad_documents']}
+
+Failures by kind:
+
+{errors}
+
+## Software
+
+{software}
+
+## How to cite
+
+{f['citation']}
+
+## How to verify
+
+Every file of this export is listed with its SHA-256 in `datapackage.json`{f['signed_note']}.
+
+```
+archive verify .                        # hashes, signature, WACZ contents, every record digest
+wacz validate -f {f['wacz_name']}       # the WACZ against its spec (py-wacz)
+```
+
+Each article row points at its response record inside the WACZ (`source.warc_filename`,
+`warc_offset`, `warc_length`, `record_id`); `archive.dataset.open(".")` reads rows and the
+raw archived responses.
+"""

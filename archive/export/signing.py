@@ -1,0 +1,87 @@
+"""Ed25519 signatures over an export's ``datapackage.json``.
+
+The signature is a separate file (``datapackage.json.sig``, JSON), apart from WACZ's own
+``datapackage-digest.json``, so the WACZ stays exactly as its spec describes. It signs the
+SHA-256 digest string of the exact bytes of ``datapackage.json``, and carries the public
+key so anyone can check it (and compare the key with one published by the archive).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from archive.errors import UsageError
+
+SIGNATURE_FILE = "datapackage.json.sig"
+
+
+def keygen(prefix: Path) -> tuple[Path, Path]:
+    """Write ``PREFIX.key`` (PKCS#8 PEM, mode 600) and ``PREFIX.pub`` (SubjectPublicKeyInfo PEM)."""
+    key_path, pub_path = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
+    for path in (key_path, pub_path):
+        if path.exists():
+            raise UsageError(f"{path} exists; choose another --out or remove it")
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private)
+    pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                       serialization.PublicFormat.SubjectPublicKeyInfo))
+    return key_path, pub_path
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"{path}: not a readable unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise UsageError(f"{path}: not an Ed25519 key; make one with `archive keygen`")
+    return key
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def sign(package_bytes: bytes, key: Ed25519PrivateKey) -> dict[str, Any]:
+    digest = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
+    return {
+        "algorithm": "ed25519",
+        "signed_file": "datapackage.json",
+        "signed_data": digest,
+        "public_key": base64.b64encode(_raw_public(key.public_key())).decode("ascii"),
+        "signature": base64.b64encode(key.sign(digest.encode("ascii"))).decode("ascii"),
+    }
+
+
+def check_signature(package_bytes: bytes, sig_doc: dict[str, Any]) -> list[str]:
+    """Problems with a signature file, empty when it holds."""
+    digest = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
+    if sig_doc.get("algorithm") != "ed25519":
+        return [f"unknown signature algorithm {sig_doc.get('algorithm')!r}"]
+    if sig_doc.get("signed_data") != digest:
+        return [f"signature covers {sig_doc.get('signed_data')}, but datapackage.json hashes to {digest}"]
+    try:
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(sig_doc["public_key"]))
+        public.verify(base64.b64decode(sig_doc["signature"]), digest.encode("ascii"))
+    except (KeyError, ValueError, InvalidSignature):
+        return ["signature does not verify with the public key it names"]
+    return []
+
+
+def write_signature(out_dir: Path, package_bytes: bytes, key: Ed25519PrivateKey) -> Path:
+    path = out_dir / SIGNATURE_FILE
+    path.write_text(json.dumps(sign(package_bytes, key), indent=2, sort_keys=True) + "\n", "utf-8")
+    return path

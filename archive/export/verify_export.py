@@ -1,0 +1,101 @@
+"""Checking an export directory or a single ``.wacz``: hashes, signature, records.
+
+Called by ``archive verify`` for a directory holding ``datapackage.json`` and a ``.wacz``,
+or for a ``.wacz`` file. Every problem is named with the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from archive.export.signing import SIGNATURE_FILE, check_signature
+from archive.export.wacz import _file_sha256
+from archive.warc.reader import check_records
+
+
+def is_export(path: Path) -> bool:
+    return path.is_dir() and (path / "datapackage.json").is_file() and any(path.glob("*.wacz"))
+
+
+def check_export(root: Path, report: Any) -> None:
+    raw = (root / "datapackage.json").read_bytes()
+    try:
+        package = json.loads(raw)
+    except ValueError:
+        report.add(root / "datapackage.json", None, "not valid JSON")
+        return
+    report.manifests += 1
+    for index, res in enumerate(package.get("resources", [])):
+        path = root / res["path"]
+        if not path.is_file():
+            report.add(root / "datapackage.json", f"resources[{index}]", f"{res['path']} is missing")
+            continue
+        report.files += 1
+        if path.stat().st_size != res.get("bytes"):
+            report.add(path, "bytes", f"file is {path.stat().st_size} bytes, datapackage.json says {res.get('bytes')}")
+        actual = _file_sha256(path)
+        if actual != res.get("hash"):
+            report.add(path, "hash", f"file hashes to {actual}, datapackage.json says {res.get('hash')}")
+        if path.suffix == ".wacz":
+            check_wacz(path, report)
+    sig = root / SIGNATURE_FILE
+    if sig.is_file():
+        try:
+            doc = json.loads(sig.read_text("utf-8"))
+        except ValueError:
+            report.add(sig, None, "not valid JSON")
+            return
+        for problem in check_signature(raw, doc):
+            report.add(sig, None, problem)
+    else:
+        report.notes.append(f"{root}: not signed (no {SIGNATURE_FILE})")
+
+
+def check_wacz(path: Path, report: Any) -> None:
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        report.add(path, None, f"not a readable zip: {exc}")
+        return
+    with zf:
+        names = set(zf.namelist())
+        for needed in ("datapackage.json", "datapackage-digest.json"):
+            if needed not in names:
+                report.add(path, needed, "missing from the package")
+                return
+        package_bytes = zf.read("datapackage.json")
+        digest = json.loads(zf.read("datapackage-digest.json"))
+        actual = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
+        if digest.get("hash") != actual:
+            report.add(path, "datapackage-digest.json", f"says {digest.get('hash')}, datapackage.json hashes to {actual}")
+        package = json.loads(package_bytes)
+        with tempfile.TemporaryDirectory() as tmp:
+            for res in package.get("resources", []):
+                name = res["path"]
+                if name not in names:
+                    report.add(path, name, "listed in datapackage.json but not in the package")
+                    continue
+                h = hashlib.sha256()
+                target = Path(tmp) / Path(name).name if name.endswith(".warc.gz") else None
+                try:
+                    with zf.open(name) as member, open(target or os.devnull, "wb") as out:
+                        while chunk := member.read(1 << 20):
+                            h.update(chunk)
+                            out.write(chunk)
+                except zipfile.BadZipFile as exc:
+                    report.add(path, name, f"damaged inside the zip: {exc}")
+                    continue
+                if "sha256:" + h.hexdigest() != res.get("hash"):
+                    report.add(path, name, f"hashes to sha256:{h.hexdigest()}, datapackage.json says {res.get('hash')}")
+                if target is not None:
+                    for record in check_records(target):
+                        report.records += 1
+                        for problem in record.problems:
+                            report.add(path, f"{name} offset {record.offset}", problem)
+                    target.unlink()

@@ -1,0 +1,173 @@
+"""Dataset export: WACZ that py-wacz validates, article tables with valid pointers,
+datasheet, checksums, signatures, date filters that pull in revisit originals, and
+byte-identical output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import archive.dataset
+from archive.capture import Fetch, Provenance
+from archive.cli import main
+from archive.config import collection_from_dict
+from archive.export import export_dataset
+from archive.extract import extract_collection
+from archive.job import CaptureJob
+from archive.verify import verify
+
+WACZ_VENV = Path(os.environ.get("WACZ_VENV", "/tmp/archive-wacz-venv"))
+
+
+def _article(i: int, edit: str = "") -> bytes:
+    ld = {"@type": "NewsArticle", "headline": f"Story {i}{edit}", "author": {"name": "Ada"},
+          "datePublished": "2026-03-01T08:00:00+00:00"}
+    paras = "".join(f"<p>Paragraph {k} of story {i}{edit}. " + "harbour council weather " * 15 + "</p>"
+                    for k in range(4))
+    return (f"<html lang='en'><head><script type='application/ld+json'>{json.dumps(ld)}</script></head>"
+            f"<body><article><h1>Story {i}{edit}</h1>{paras}</article></body></html>").encode()
+
+
+def _job(store: Path, day: int, bodies: dict[str, bytes]) -> None:
+    moment = [datetime(2026, 3, day, 9, 0, tzinfo=UTC)]
+
+    def clock() -> datetime:
+        moment[0] += timedelta(seconds=1)
+        return moment[0]
+
+    job = CaptureJob(store, collection_from_dict({"name": "ds", "urls": ["http://news.test/"],
+                                                  "dataset": {"license": "CC-BY-4.0",
+                                                              "description": "Test news"}}), clock=clock)
+    for path, body in bodies.items():
+        job.record_fetch(Fetch(url=f"http://news.test{path}", method="GET", request_headers=[(b"User-Agent", b"t")],
+                               request_body=b"", status=200, response_headers=[(b"Content-Type", b"text/html")],
+                               body=body, started=clock(), duration_ms=1.0, remote_ip="192.0.2.1",
+                               provenance=Provenance(seed="http://news.test/", channel="link", hops="L", depth=1)))
+    job.close()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("ds")
+    _job(store, 1, {f"/a/{i}": _article(i) for i in range(4)})
+    # Day 5: story 0 unchanged (a revisit of day 1), story 1 edited, story 9 new.
+    _job(store, 5, {"/a/0": _article(0), "/a/1": _article(1, " (updated)"), "/a/9": _article(9)})
+    extract_collection(store, "ds")
+    return store
+
+
+@pytest.fixture(scope="module")
+def wacz_cli():
+    exe = WACZ_VENV / "bin" / "wacz"
+    if not exe.exists():
+        made = subprocess.run(f"{sys.executable} -m venv {WACZ_VENV} && {WACZ_VENV}/bin/pip install -q wacz",
+                              shell=True, capture_output=True, text=True, timeout=600)
+        if made.returncode != 0:
+            pytest.skip(f"py-wacz could not be installed in {WACZ_VENV}: {made.stderr[-300:]}")
+    return exe
+
+
+def test_full_export_validates_and_every_row_points_into_the_wacz(store, tmp_path, wacz_cli):
+    result = export_dataset(store, "ds", tmp_path / "out")
+    proc = subprocess.run([str(wacz_cli), "validate", "-f", str(result.wacz)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with archive.dataset.open(tmp_path / "out") as ds:
+        rows = list(ds.articles())
+        assert len(rows) == 6  # 4 on day 1, an edit and a new story on day 5; the revisit adds none
+        for row in rows:
+            raw = ds.raw_response(row)
+            assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert row["headline"].encode() in raw
+    assert verify(tmp_path / "out").ok
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "out" / "articles.parquet").to_pylist()
+    assert table == rows
+    package = json.loads((tmp_path / "out" / "datapackage.json").read_text())
+    assert {r["path"] for r in package["resources"]} == {"ds.wacz", "articles.jsonl", "articles.parquet",
+                                                         "DATASHEET.md", "captures-per-day.svg"}
+    assert package["licenses"] == [{"name": "CC-BY-4.0"}]
+    sheet = (tmp_path / "out" / "DATASHEET.md").read_text()
+    assert sheet.index("captures-per-day.svg") < sheet.index("| job |")
+    assert "CC-BY-4.0" in sheet and "Test news" in sheet and "archive verify" in sheet
+
+
+def test_date_filter_pulls_in_revisit_originals_and_remaps_pointers(store, tmp_path, wacz_cli):
+    result = export_dataset(store, "ds", tmp_path / "out", date_from=date(2026, 3, 5))
+    assert subprocess.run([str(wacz_cli), "validate", "-f", str(result.wacz)], capture_output=True).returncode == 0
+    with archive.dataset.open(tmp_path / "out") as ds:
+        rows = list(ds.articles())
+        assert sorted(r["headline"] for r in rows) == ["Story 1 (updated)", "Story 9"]
+        for row in rows:
+            assert ds.record(row).headers["WARC-Record-ID"] == row["source"]["record_id"]
+    import zipfile
+
+    with zipfile.ZipFile(result.wacz) as zf:
+        index = zf.read("indexes/index.cdxj").decode()
+    lines = [json.loads(l.split(" ", 2)[2]) for l in index.splitlines()]
+    revisits = [l for l in lines if l.get("mime") == "warc/revisit"]
+    assert revisits, "the unchanged story is a revisit"
+    originals = [l for l in lines if l["url"] == revisits[0]["url"] and l.get("mime") != "warc/revisit"]
+    assert originals, "its day-1 original was pulled into the export"
+    assert verify(tmp_path / "out").ok
+
+
+def test_exports_of_the_same_input_are_byte_identical(store, tmp_path):
+    export_dataset(store, "ds", tmp_path / "a")
+    export_dataset(store, "ds", tmp_path / "b")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_signed_export_and_tampering_are_detected(store, tmp_path, capsys):
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 0
+    assert oct((tmp_path / "k.key").stat().st_mode & 0o777) == "0o600"
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out),
+                 "--sign-key", str(tmp_path / "k.key")]) == 0
+    assert "signed in datapackage.json.sig" in capsys.readouterr().out
+    assert main(["verify", str(out)]) == 0
+    capsys.readouterr()
+    clean = tmp_path / "clean"
+    shutil.copytree(out, clean)
+    # A changed article row: its hash no longer matches datapackage.json.
+    text = (out / "articles.jsonl").read_text().replace("Story 2", "Story X", 1)
+    (out / "articles.jsonl").write_text(text)
+    assert main(["verify", str(out)]) == 1
+    assert "articles.jsonl: hash: file hashes to" in capsys.readouterr().out
+    # A datapackage.json edited to match: now the signature fails.
+    shutil.rmtree(out)
+    shutil.copytree(clean, out)
+    (out / "datapackage.json").write_text((out / "datapackage.json").read_text().replace("Test news", "Other"))
+    assert main(["verify", str(out)]) == 1
+    assert "signature covers" in capsys.readouterr().out
+    # A flipped byte inside the WACZ's WARC.
+    shutil.rmtree(out)
+    shutil.copytree(clean, out)
+    wacz = out / "ds.wacz"
+    data = bytearray(wacz.read_bytes())
+    data[len(data) // 3] ^= 1
+    wacz.write_bytes(bytes(data))
+    assert main(["verify", str(out)]) == 1
+    assert "ds.wacz: hash" in capsys.readouterr().out
+
+
+def test_export_errors_are_one_line(store, tmp_path, capsys):
+    assert main(["export", "--store", str(store), "--collection", "nope", "--out", str(tmp_path / "o")]) == 2
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
+                 "--from", "yesterday"]) == 2
+    assert "is not a date" in capsys.readouterr().err
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
+                 "--from", "2030-01-01"]) == 2
+    assert "no captures match" in capsys.readouterr().err
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
+                 "--sign-key", str(tmp_path / "missing.key")]) == 2
