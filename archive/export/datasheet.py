@@ -24,7 +24,7 @@ def outcome_of(line: dict[str, Any]) -> str:
 
 def chart_svg(per_day: dict[str, Counter[str]]) -> str:
     days = sorted(per_day)
-    width, height, left, bottom, top = max(320, 60 + 28 * len(days)), 220, 48, 40, 30
+    width, height, left, bottom, top = max(580, 60 + 28 * len(days)), 220, 48, 40, 30
     peak = max((sum(c.values()) for c in per_day.values()), default=1) or 1
     scale = (height - bottom - top) / peak
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
