@@ -239,6 +239,18 @@ def _check_log(path: Path, report: Report) -> int:
 # -- collections, manifests, chain ----------------------------------------------------------
 
 
+def remote_receipt(coll: CollectionDir, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The receipt `archive push --delete-local` left for a WARC it removed, if it matches."""
+    path = coll.root / "remote" / (entry["path"].rsplit("/", 1)[-1] + ".json")
+    try:
+        receipt = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if receipt.get("sha256") != entry.get("sha256") or receipt.get("size") != entry.get("size"):
+        return None
+    return receipt
+
+
 def _local_manifests(coll: CollectionDir) -> list[ManifestFile]:
     found = []
     for path, _, raw in read_manifests(coll):
@@ -255,7 +267,11 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
         listed[entry["path"]] = (m.label, entry)
         target = coll.root / entry["path"]
         if not target.is_file():
-            report.add(m.label, f"files[{index}]", f"{entry['path']} is missing")
+            receipt = remote_receipt(coll, entry)
+            if receipt is not None:
+                report.notes.append(f"{target}: deleted locally after its copy at {receipt['url']} was verified")
+            else:
+                report.add(m.label, f"files[{index}]", f"{entry['path']} is missing")
             continue
         if entry.get("kind") == "warc":
             _check_warc(target, report, entry)

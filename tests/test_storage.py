@@ -224,6 +224,12 @@ def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, sto
     assert {f for f in before - after} == {f for f in before if f.startswith("news/warcs/")}
     assert any(f.startswith("news/manifests/") for f in after) and any(f.startswith("news/logs/") for f in after)
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+    # The local store still verifies: each removed WARC left a receipt naming its copy.
+    from archive.verify import verify
+
+    local = verify(store)
+    assert local.ok, [str(p) for p in local.problems]
+    assert sum("deleted locally after its copy at s3://" in n for n in local.notes) == 2
 
 
 def run_cli(*args: str) -> tuple[int, str]:

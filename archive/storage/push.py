@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,5 +235,11 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
                 continue
             if not _in_bucket(bucket, where.key(entry["path"]), int(entry["size"]), str(entry["sha256"])):
                 raise StorageError(f"not deleting {path}: its copy in {where.url()} does not match the manifest")
+            # A receipt, so `archive verify` of the local store knows where the file went.
+            receipt = {"path": entry["path"], "size": entry["size"], "sha256": entry["sha256"],
+                       "url": f"{where.url().rstrip('/')}/{entry['path']}",
+                       "deleted": datetime.now(UTC).isoformat()}
+            (coll.root / "remote").mkdir(exist_ok=True)
+            (coll.root / "remote" / f"{path.name}.json").write_text(json.dumps(receipt, sort_keys=True) + "\n")
             path.unlink()
             result.deleted.append(path)
