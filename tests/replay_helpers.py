@@ -7,6 +7,8 @@ import http.client
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jobs
+
 from archive.capture import Fetch, Provenance
 from archive.config import one_off
 from archive.job import CaptureJob
@@ -18,13 +20,8 @@ SECOND = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
 SAME_BODY = b"<html><head><title>Unchanged</title></head><body><p>the same bytes twice</p></body></html>"
 
 
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(milliseconds=10)
-        return self.now
+def Clock(start: datetime) -> jobs.Clock:
+    return jobs.Clock(start, timedelta(milliseconds=10))
 
 
 def fetch(url: str, body: bytes, when: datetime, *, status: int = 200,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_verify import Clock, run_job
+from jobs import Clock, run_job
 
 from archive.cli import main
 from archive.errors import StorageError

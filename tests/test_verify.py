@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from jobs import Clock, run_job
 
-from archive.capture import Fetch, Provenance
 from archive.cli import main
-from archive.config import one_off
-from archive.job import CaptureJob
 from archive.verify import verify
 from archive.warc.reader import check_records
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-def run_job(store: Path, pages: int, clock: Clock) -> CaptureJob:
-    job = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-    for i in range(pages):
-        body = (f"<html><body><h1>Story {i}</h1>" + "<p>paragraph text</p>" * (20 + i) + "</body></html>").encode()
-        job.record_fetch(Fetch(
-            url=f"http://127.0.0.1:9/story/{i}", method="GET",
-            request_headers=[(b"User-Agent", b"test-agent")], request_body=b"", status=200,
-            response_headers=[(b"Content-Type", b"text/html"), (b"Content-Length", str(len(body)).encode())],
-            body=body, started=clock(), duration_ms=1.5, remote_ip="127.0.0.1",
-            provenance=Provenance(seed="http://127.0.0.1:9/", channel="link", hops="L", depth=1),
-        ))
-    job.close()
-    return job
 
 
 @pytest.fixture(scope="module")

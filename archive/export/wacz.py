@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import __version__
+from archive.digests import sha256_file
 
 WACZ_VERSION = "1.1.1"
 
@@ -29,11 +30,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    return sha256_file(path)[0]
 
 
 def pages_jsonl(title: str, pages: list[dict[str, Any]]) -> bytes:

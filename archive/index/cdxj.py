@@ -23,6 +23,7 @@ import surt
 from cdxj_indexer.main import CDXJIndexer
 
 from archive import __version__
+from archive.digests import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,7 @@ def index_name(warc: Path) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    return sha256_file(path)[0]
 
 
 def read_derived(index: Path) -> dict[str, Any] | None:
