@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,10 @@ def crawl(
     os.close(msg_w)
     with open(spec_w, "wb") as fh:
         fh.write(json.dumps(spec).encode())
-    previous = signal.signal(signal.SIGTERM, lambda *_: _forward(child, signal.SIGTERM))
+    # Signal handlers can only be set from the main thread; from another thread the caller
+    # owns signal handling (and can stop the job by signalling the child).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: _forward(child, signal.SIGTERM)) if main_thread else None
     outcome: tuple[str, str] | None = None
     try:
         with open(msg_r, encoding="utf-8") as messages:
@@ -151,7 +155,8 @@ def crawl(
                 else:
                     outcome = (kind, payload)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         _wait(child)
     if outcome is None:
         raise CrawlError(
