@@ -86,3 +86,14 @@ def test_a_body_over_the_cap_is_truncated_and_marked(tmp_path):
 def test_python_dash_m_archive_shows_help():
     proc = run("--help")
     assert proc.returncode == 0 and "verify" in proc.stdout and "crawl" in proc.stdout
+
+
+def test_crawl_can_run_from_a_worker_thread(wire_site, tmp_path):
+    import threading
+
+    results = {}
+    coll = collection_from_dict({"name": "thread", "urls": [wire_site.base + "/final"], "obey_robots": False})
+    worker = threading.Thread(target=lambda: results.update(result=crawl(tmp_path, coll)))
+    worker.start()
+    worker.join(timeout=120)
+    assert results["result"].outcome == "finished" and results["result"].counts["captured"] == 1
