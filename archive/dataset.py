@@ -80,5 +80,5 @@ class Dataset:
         return self.record(row).http_response
 
 
-def open(path: str | Path) -> Dataset:  # noqa: A001 - the API the issue names
+def open(path: str | Path) -> Dataset:
     return Dataset(Path(path))

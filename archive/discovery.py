@@ -87,6 +87,7 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
             guid=entry.get("id") or None,
             title=entry.get("title") or None,
             published=_feed_date(entry.get("published_parsed")),
+            # Not entry.get(): feedparser answers a missing updated_parsed with published_parsed.
             updated=_feed_date(entry["updated_parsed"] if "updated_parsed" in entry else None),
         ))
     return items

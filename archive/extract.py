@@ -41,7 +41,7 @@ from archive.validation import validate
 log = logging.getLogger(__name__)
 
 MIN_WORDS = 150
-_LISTING = re.compile(r"/(tag|tags|category|categories|section|topic|topics|author|page)/|[?&]page=", re.I)
+_LISTING = re.compile(r"/(tag|tags|category|categories|section|topic|topics|author|page)/|[?&]page=", re.IGNORECASE)
 
 
 def extractor_info() -> dict[str, str]:

@@ -18,11 +18,10 @@ from archive.urls import host_of
 
 
 class ScopedResolver(CachingThreadedResolver):
-    seed_hosts: set[str] = set()
-    allow_private = False
-
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.seed_hosts: set[str] = set()
+        self.allow_private = False
         # Twisted's endpoint replaces a resolver's error with "no results"; the capture
         # middleware reads the real reason here (see refusal_reason).
         self.refused: dict[str, str] = {}

@@ -15,7 +15,6 @@ from archive.config import collection_from_dict
 from archive.crawl import crawl
 from archive.demo import DemoSite
 from archive.demo.run import run_demo
-from archive.extract import extract_collection
 
 
 def similarity(a: str, b: str) -> float:
