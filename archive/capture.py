@@ -148,9 +148,14 @@ def build_capture(
     warcinfo_id: str | None,
     revisit: Revisit | None = None,
     record_id: Callable[[], str] = new_record_id,
+    payload_digest: str | None = None,
 ) -> CaptureRecords:
     """The response (or revisit), request and metadata records of one fetch, linked by
-    Concurrent-To."""
+    Concurrent-To.
+
+    ``payload_digest``: ``sha1_of(fetch.body)`` if the caller computed it already (for
+    deduplication), so the body is not hashed a second time for the same digest.
+    """
     ids = {"response": record_id(), "request": record_id(), "metadata": record_id()}
     date = fetch.started
     common: list[tuple[str, str]] = []
@@ -175,6 +180,7 @@ def build_capture(
             payload_from=1,
             extra=extra,
             record_id=lambda: ids["response"],
+            payload_digest=payload_digest,
         )
     else:
         response = make_record(

@@ -138,14 +138,18 @@ class CaptureJob:
 
     # -- while running ----------------------------------------------------------------
 
-    def revisit_for(self, fetch: Fetch) -> Revisit | None:
-        """The record an unchanged capture refers to, if it is unchanged (WARC 1.1 §6.7)."""
+    def revisit_for(self, fetch: Fetch, payload_digest: str | None = None) -> Revisit | None:
+        """The record an unchanged capture refers to, if it is unchanged (WARC 1.1 §6.7).
+
+        ``payload_digest``: ``sha1_of(fetch.body)``, if already computed.
+        """
         state = self.history.urls.get(fetch.url)
         if fetch.status == 304 and _conditional(fetch) and state is not None and state.original is not None:
             o = state.original
             return Revisit(PROFILE_NOT_MODIFIED, o.record_id, o.uri, o.date, o.payload_digest)
         if 200 <= fetch.status < 300 and fetch.body and fetch.truncated is None:
-            original = self.history.originals.get(sha1_of(fetch.body))
+            digest = payload_digest if payload_digest is not None else sha1_of(fetch.body)
+            original = self.history.originals.get(digest)
             if original is not None:
                 return Revisit(PROFILE_IDENTICAL, original.record_id, original.uri, original.date,
                                original.payload_digest)
@@ -154,12 +158,14 @@ class CaptureJob:
     def record_fetch(self, fetch: Fetch) -> dict[str, Any]:
         """Write the records of one response and its capture-log line; return the line."""
         built = None
-        revisit = self.revisit_for(fetch) if self.dedup else None
+        # One SHA-1 pass over the body serves deduplication and the response record.
+        payload = sha1_of(fetch.body)
+        revisit = self.revisit_for(fetch, payload) if self.dedup else None
 
         def build(warcinfo_id: str):
             nonlocal built
             built = build_capture(fetch, job_id=self.job_id, spider=self.spider, warcinfo_id=warcinfo_id,
-                                  revisit=revisit)
+                                  revisit=revisit, payload_digest=payload)
             return built.records
 
         where = self.warcs.write_group(build)[0]

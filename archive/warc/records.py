@@ -69,10 +69,15 @@ class Record:
         return None
 
     def digests(self) -> dict[str, str]:
-        """Block and payload SHA-1, computed once over the chunks in place."""
-        if not self._digests:
+        """Block and payload SHA-1, computed once over the chunks in place.
+
+        A payload digest the caller already computed (``make_record(payload_digest=...)``)
+        is used as given, so a body is not hashed twice for the same digest.
+        """
+        if "block" not in self._digests:
             block = hashlib.sha1()
-            payload = hashlib.sha1() if self.payload_from is not None else None
+            known = "payload" in self._digests
+            payload = hashlib.sha1() if self.payload_from is not None and not known else None
             for index, chunk in enumerate(self.chunks):
                 block.update(chunk)
                 if payload is not None and index >= self.payload_from:  # type: ignore[operator]
@@ -129,12 +134,20 @@ def make_record(
     payload_from: int | None = None,
     extra: Iterable[tuple[str, str]] = (),
     record_id: Callable[[], str] = new_record_id,
+    payload_digest: str | None = None,
 ) -> Record:
-    """A record with the mandatory fields in the usual order and any ``extra`` after them."""
+    """A record with the mandatory fields in the usual order and any ``extra`` after them.
+
+    ``payload_digest``: the labelled SHA-1 of the payload chunks, when the caller has it
+    already (it must be exactly that digest; the record does not hash the payload again).
+    """
     fields = [("WARC-Type", record_type), ("WARC-Record-ID", record_id()), ("WARC-Date", warc_date(date))]
     if target_uri is not None:
         fields.append(("WARC-Target-URI", target_uri))
     if content_type is not None:
         fields.append(("Content-Type", content_type))
     fields.extend(extra)
-    return Record(fields=fields, chunks=chunks, payload_from=payload_from)
+    record = Record(fields=fields, chunks=chunks, payload_from=payload_from)
+    if payload_digest is not None and payload_from is not None:
+        record._digests["payload"] = payload_digest
+    return record
