@@ -48,6 +48,18 @@ def _wait_for_lines(store: Path, n: int, timeout: float = 60) -> None:
     raise AssertionError("crawl did not get going")
 
 
+def _wait_for_group_to_die(pgid: int, timeout: float = 10) -> None:
+    """The crawl child dies on its own schedule; its file locks go only when it is gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed crawl's processes are still there")
+
+
 @pytest.fixture
 def slow_site():
     with serve_wire(_slow_site()) as server:
@@ -60,6 +72,7 @@ def test_sigkill_leaves_closed_files_valid_and_repair_closes_the_rest(slow_site,
     _wait_for_lines(store, 60)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
+    _wait_for_group_to_die(proc.pid)
     warcs = store / "k" / "warcs"
     closed = sorted(warcs.glob("*.warc.gz"))
     opened = sorted(warcs.glob("*.open"))
