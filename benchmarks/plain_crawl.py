@@ -1,0 +1,77 @@
+"""The baseline: the same crawl as ``archive crawl`` in plain Scrapy, storing nothing.
+
+Same spider (``crawler.spiders.news.NewsSpider``: feeds, sitemaps, link following, depth,
+page requisites, robots.txt), same settings (``archive.crawl.scrapy_settings`` of the same
+collection), same process model (one fresh interpreter per crawl). The only difference is
+that the capture components are absent: no ``WarcCaptureMiddleware``, no
+``ArchiveJobExtension``, and Scrapy's own ``RobotsTxtMiddleware`` instead of the subclass
+that logs refusals into the capture log. Without ``ARCHIVE_STORE`` the spider runs
+without a job (no history, no recrawl list), exactly as a first archiving crawl does.
+
+    python benchmarks/plain_crawl.py SPEC.json   # prints one JSON line of results
+
+SPEC holds ``collection`` (a collection dict) and ``log_file``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from time import monotonic
+from typing import Any
+
+CAPTURE_COMPONENTS = ("archive.scrapy.WarcCaptureMiddleware", "archive.scrapy.RecordingRobotsTxtMiddleware")
+
+
+def plain_settings(collection: Any, log_file: str) -> dict[str, Any]:
+    from archive.crawl import scrapy_settings
+
+    settings = scrapy_settings(collection, Path("unused-store"), "plain")
+    for key in ("ARCHIVE_STORE", "ARCHIVE_JOB_ID"):
+        settings.pop(key)
+    middlewares = {k: v for k, v in settings["DOWNLOADER_MIDDLEWARES"].items() if k not in CAPTURE_COMPONENTS}
+    # Scrapy's own robots.txt middleware (at its default order), as in any Scrapy project.
+    middlewares.pop("scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware", None)
+    settings["DOWNLOADER_MIDDLEWARES"] = middlewares
+    settings["EXTENSIONS"] = {}
+    settings["LOG_FILE"] = log_file
+    return settings
+
+
+def main(argv: list[str]) -> int:
+    from scrapy import signals
+    from scrapy.crawler import CrawlerProcess
+
+    from archive.config import collection_from_dict
+    from crawler.spiders.news import NewsSpider
+
+    spec = json.loads(Path(argv[0]).read_text("utf-8"))
+    collection = collection_from_dict(spec["collection"])
+    process = CrawlerProcess(plain_settings(collection, spec["log_file"]))
+    crawler = process.create_crawler(NewsSpider)
+    times: dict[str, float] = {}
+
+    def opened(**_: Any) -> None:
+        times["opened"] = monotonic()
+
+    def closed(**_: Any) -> None:
+        times["closed"] = monotonic()
+
+    # Signal receivers are held weakly: these stay referenced until the crawl is over.
+    crawler.signals.connect(opened, signal=signals.spider_opened)
+    crawler.signals.connect(closed, signal=signals.spider_closed)
+    process.crawl(crawler)
+    process.start()
+    stats = crawler.stats.get_stats()
+    print(json.dumps({
+        "pages": stats.get("downloader/response_count", 0),
+        "bytes": stats.get("downloader/response_bytes", 0),
+        "elapsed": times["closed"] - times["opened"],
+        "finish_reason": stats.get("finish_reason"),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

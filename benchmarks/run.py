@@ -1,0 +1,420 @@
+"""Benchmarks against the peers: plain Scrapy, ``archive crawl``, ``wget --warc-file``,
+``archive verify`` against a bare read, and ``archive extract``. Not part of the test suite.
+
+    python benchmarks/run.py [--articles 2000] [--reps 3] [--memory-check]
+
+It generates the deterministic demo news site (``archive.demo.DemoSite``, 30-60 KB pages,
+feeds, sitemaps), serves its pre-rendered bytes from ``benchmarks/site_server.py`` on
+127.0.0.1 in a process of its own, and measures in one run, repetitions interleaved
+(plain, archive, wget, plain, archive, wget, ...) because shared machines are noisy;
+medians are reported. Results go to stdout and to the marked block of
+``docs/performance.md`` (``--no-write`` to skip), with a description of the machine.
+
+Each crawl runs under a small wrapper process (``--measure KIND``) whose only child is the
+crawl process, so the wrapper's ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is the peak RSS
+of that crawl process (for ``archive crawl``: the ``python -m archive.crawl`` child; the
+maximum over the tree's processes, not their sum).
+
+pages/s of the two Scrapy crawls is counted from ``spider_opened`` to ``spider_closed``
+(for ``archive crawl`` up to the final progress report, which comes after the WARCs and
+log are closed and the manifest written), so interpreter start-up, which is the same for
+both, is left out; the wall time of the whole process is reported too. ``archive crawl``
+runs through the library call ``archive.crawl.crawl(..., extract=False)``; the index
+update that ``crawl()`` does after the crawl process ends is not in pages/s and is
+reported on its own line, as is article extraction (``extract_job``). wget is timed over
+its whole process (it has no start-up to speak of).
+
+``--memory-check`` instead serves a larger site and compares the peak RSS of a
+10,000-page ``archive crawl`` with that of a 1,000-page one (plain Scrapy alongside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mmap
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- benchmark results: begin -->", "<!-- benchmark results: end -->"
+MEM_BEGIN, MEM_END = "<!-- memory check: begin -->", "<!-- memory check: end -->"
+TIME_LIMIT = 3600.0  # seconds any one measured process may run
+
+
+# -- the site ------------------------------------------------------------------------------
+
+
+class Site:
+    """The benchmark site server, in its own process; it stops when we close its stdin."""
+
+    def __init__(self, articles: int):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "site_server.py"), "--articles", str(articles)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if not line:
+            self.close()
+            raise SystemExit("the benchmark site server did not start")
+        self.base_url, self.routes = line[0], int(line[1])
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def collection_doc(base_url: str, *, concurrency: int, max_pages: int | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "bench", "urls": [base_url + "/"], "feeds": [base_url + "/feed.xml"],
+        "sitemaps": [base_url + "/sitemap.xml"], "politeness": {"concurrency_per_host": concurrency},
+    }
+    if max_pages is not None:
+        doc["scope"] = {"max_pages": max_pages}
+    return doc
+
+
+# -- one measured crawl, in a wrapper process ------------------------------------------------
+
+
+def _measure(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one crawl as our only child; return its numbers (called in the wrapper process)."""
+    work = Path(spec["work"])
+    t0 = time.monotonic()
+    if kind == "plain":
+        spec_file = work / "plain.json"
+        spec_file.write_text(json.dumps({"collection": spec["collection"], "log_file": str(work / "plain.log")}))
+        done = subprocess.run([sys.executable, str(HERE / "plain_crawl.py"), str(spec_file)], capture_output=True,
+                              text=True, timeout=TIME_LIMIT, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result["wall"] = time.monotonic() - t0
+    elif kind == "archive":
+        from archive.config import collection_from_dict
+        from archive.crawl import crawl
+
+        final: dict[str, Any] = {}
+
+        def progress(snapshot: dict[str, Any]) -> None:
+            if snapshot.get("final"):
+                final.update(snapshot, received=time.monotonic())
+
+        crawled = crawl(work / "store", collection_from_dict(spec["collection"]), progress=progress, extract=False)
+        end = time.monotonic()
+        result = {"pages": crawled.counts["captured"], "bytes": crawled.counts["bytes"], "elapsed": final["elapsed"],
+                  "wall": final["received"] - t0, "after_crawl": end - final["received"],
+                  "manifest": str(crawled.manifest), "outcome": crawled.outcome}
+    elif kind == "wget":
+        cmd = ["wget", "--recursive", "--level=inf", f"--warc-file={work / 'wget'}", "--no-verbose",
+               f"--directory-prefix={work / 'files'}", spec["base_url"] + "/"]
+        done = subprocess.run(cmd, capture_output=True, timeout=TIME_LIMIT)
+        wall = time.monotonic() - t0
+        if done.returncode not in (0, 8):  # 8: the server answered some requests with an error
+            raise RuntimeError(f"wget exited {done.returncode}: {done.stderr[-2000:]!r}")
+        pages, size = _wget_responses(work / "wget.warc.gz")
+        result = {"pages": pages, "bytes": size, "elapsed": wall, "wall": wall}
+    else:
+        raise ValueError(kind)
+    result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return result
+
+
+def _wget_responses(warc: Path) -> tuple[int, int]:
+    """Response records in wget's WARC and the bytes of their blocks (HTTP head and body)."""
+    from archive.warc.reader import check_records
+
+    pages = size = 0
+    for record in check_records(warc):
+        if record.type == "response":
+            pages += 1
+            size += int(record.fields.get("content-length", 0))
+    return pages, size
+
+
+def measure(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run ``_measure`` in a fresh wrapper process, so RUSAGE_CHILDREN sees this crawl only."""
+    done = subprocess.run([sys.executable, __file__, "--measure", kind, json.dumps(spec)], capture_output=True,
+                          text=True, timeout=TIME_LIMIT + 60)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} crawl failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- verify against a bare read ----------------------------------------------------------------
+
+_WINDOW = 64 << 10
+
+
+def bare_read(paths: list[Path]) -> int:
+    """Decompress every gzip member of each WARC (and read the other files); nothing else.
+
+    Returns the number of uncompressed bytes. Input is fed in 64 KiB zero-copy windows of a
+    memory map, the cheapest way to walk members from Python.
+    """
+    total = 0
+    for path in paths:
+        if not path.name.endswith(".gz"):
+            total += len(path.read_bytes())
+            continue
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            total += _inflate_members(mm)
+    return total
+
+
+def _inflate_members(mm: mmap.mmap) -> int:
+    total = 0
+    with memoryview(mm) as view:
+        size, pos = len(mm), 0
+        while pos < size:
+            inflater = zlib.decompressobj(31)
+            cursor = pos
+            while not inflater.eof and cursor < size:
+                with view[cursor:cursor + _WINDOW] as window:
+                    total += len(inflater.decompress(window))
+                    cursor += len(window)
+            pos = cursor - len(inflater.unused_data)
+    return total
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - t0, value
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    from importlib import metadata
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("MemTotal"):
+                mem_kb = int(line.split()[1])
+    wget = subprocess.run(["wget", "--version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+    return {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "RAM": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "Scrapy": metadata.version("scrapy"),
+        "Twisted": metadata.version("twisted"),
+        "wget": wget,
+    }
+
+
+def med(rows: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def render_results(args: argparse.Namespace, site: Site, runs: dict[str, list[dict[str, Any]]],
+                   verify_rows: list[dict[str, float]], extract_rows: list[dict[str, float]]) -> str:
+    lines = [f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python benchmarks/run.py "
+             f"--articles {args.articles} --reps {args.reps}`; site of {args.articles} articles "
+             f"({site.routes} routes, 30-60 KB pages), concurrency {args.concurrency} per host; "
+             f"medians of {args.reps} interleaved repetitions.", "",
+             "| | pages | pages/s | MB/s | peak RSS | wall (s) |", "|---|---:|---:|---:|---:|---:|"]
+    names = {"plain": "1. plain Scrapy (stores nothing)", "archive": "2. `archive crawl`",
+             "wget": "3. `wget --recursive --warc-file`"}
+    for kind, rows in runs.items():
+        if not rows:
+            continue
+        pps = statistics.median(r["pages"] / r["elapsed"] for r in rows)
+        mbs = statistics.median(r["bytes"] / r["elapsed"] / 1e6 for r in rows)
+        lines.append(f"| {names[kind]} | {med(rows, 'pages'):.0f} | {pps:.1f} | {mbs:.2f} | "
+                     f"{med(rows, 'maxrss_kb') / 1024:.0f} MiB | {med(rows, 'wall'):.1f} |")
+    lines.append("")
+    ratio = {k: statistics.median(r["pages"] / r["elapsed"] for r in rows) for k, rows in runs.items() if rows}
+    if "plain" in ratio and "archive" in ratio:
+        lines.append(f"- **2 ÷ 1** (archive ÷ plain Scrapy, pages/s): **{ratio['archive'] / ratio['plain']:.3f}** "
+                     "(target ≥ 0.95)")
+    if "wget" in ratio and "archive" in ratio:
+        lines.append(f"- **2 ÷ 3** (archive ÷ wget, pages/s): **{ratio['archive'] / ratio['wget']:.2f}** (target > 1)")
+    if runs.get("archive"):
+        lines.append(f"- after the crawl process ended, `crawl()` spent a median "
+                     f"{med(runs['archive'], 'after_crawl'):.2f} s (process exit and index update; "
+                     "not in pages/s)")
+    if verify_rows:
+        v, b = med(verify_rows, "verify_mbs"), med(verify_rows, "bare_mbs")
+        lines.append(f"- **4**: `archive verify` of the collection {v:.1f} MB/s, bare read (zlib over each gzip "
+                     f"member, plus reading the log) {b:.1f} MB/s, on {med(verify_rows, 'mb'):.1f} MB of files "
+                     f"({med(verify_rows, 'raw_mb'):.1f} MB uncompressed): **{v / b:.2f}×** (target ≥ 0.5)")
+        vw, bw = med(verify_rows, "verify_warcs_mbs"), med(verify_rows, "bare_warcs_mbs")
+        lines.append(f"- **4, WARCs only**: `archive verify FILE.warc.gz` for each WARC (every record's digests, the "
+                     f"file's SHA-256 against its manifest) {vw:.1f} MB/s, bare read {bw:.1f} MB/s: **{vw / bw:.2f}×**")
+    if extract_rows:
+        lines.append(f"- **5**: `archive extract`: {med(extract_rows, 'articles'):.0f} articles in "
+                     f"{med(extract_rows, 'seconds'):.1f} s, **{med(extract_rows, 'rate'):.1f} articles/s**")
+    lines += ["", "Machine: " + "; ".join(f"{k} {v}" for k, v in machine().items()) + "."]
+    return "\n".join(lines)
+
+
+def write_block(text: str, begin: str, end: str) -> None:
+    doc = DOC.read_text("utf-8") if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n\n{MEM_BEGIN}\n{MEM_END}\n"
+    if begin not in doc:
+        doc += f"\n{begin}\n{end}\n"
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    DOC.write_text(f"{head}{begin}\n{text}\n{end}{tail}", "utf-8")
+
+
+# -- the runs ------------------------------------------------------------------------------
+
+
+def run_main(args: argparse.Namespace) -> None:
+    site = Site(args.articles)
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("plain", "archive", "wget") if k not in args.skip}
+    verify_rows: list[dict[str, float]] = []
+    extract_rows: list[dict[str, float]] = []
+    print(f"site {site.base_url}: {site.routes} routes", flush=True)
+    try:
+        for rep in range(args.reps):
+            for kind in runs:
+                with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
+                    spec = {"work": tmp, "base_url": site.base_url,
+                            "collection": collection_doc(site.base_url, concurrency=args.concurrency)}
+                    row = measure(kind, spec)
+                    runs[kind].append(row)
+                    print(f"rep {rep + 1} {kind:8} pages {row['pages']:6d}  {row['pages'] / row['elapsed']:7.1f} "
+                          f"pages/s  {row['bytes'] / row['elapsed'] / 1e6:6.2f} MB/s  "
+                          f"rss {row['maxrss_kb'] / 1024:5.0f} MiB  wall {row['wall']:6.1f} s", flush=True)
+                    if kind == "archive":
+                        coll = Path(tmp) / "store" / "bench"
+                        if "verify" not in args.skip:
+                            verify_rows.append(_verify_vs_bare(coll))
+                            print("         verify {verify_mbs:.1f} MB/s, bare read {bare_mbs:.1f} MB/s".format(
+                                **verify_rows[-1]), flush=True)
+                        if "extract" not in args.skip:
+                            extract_rows.append(_extract(coll, Path(row["manifest"])))
+                            print("         extract {articles:.0f} articles, {rate:.1f} articles/s".format(
+                                **extract_rows[-1]), flush=True)
+    finally:
+        site.close()
+    text = render_results(args, site, runs, verify_rows, extract_rows)
+    print("\n" + text)
+    if not args.no_write:
+        write_block(text, BEGIN, END)
+        print(f"\nwritten to {DOC}")
+
+
+def _verify_vs_bare(coll: Path) -> dict[str, float]:
+    from archive.verify import verify
+
+    files = sorted(coll.glob("warcs/*.warc.gz")) + sorted(coll.glob("logs/*.captures.jsonl"))
+    mb = sum(p.stat().st_size for p in files) / 1e6
+    warcs = [p for p in files if p.name.endswith(".warc.gz")]
+    warc_mb = sum(p.stat().st_size for p in warcs) / 1e6
+    rows = []
+    for _ in range(3):  # interleaved, best-of-three each: the files are in the page cache
+        t_verify, report = timed(lambda: verify(coll))
+        if not report.ok:
+            raise RuntimeError(f"verify found problems: {report.problems[:3]}")
+        t_bare, raw = timed(lambda: bare_read(files))
+        t_warcs, _ = timed(lambda: [verify(p) for p in warcs])
+        t_bare_warcs, _ = timed(lambda: bare_read(warcs))
+        rows.append((t_verify, t_bare, raw, t_warcs, t_bare_warcs))
+    best = [min(r[i] for r in rows) for i in range(5)]
+    return {"mb": mb, "raw_mb": rows[0][2] / 1e6, "verify_mbs": mb / best[0], "bare_mbs": mb / best[1],
+            "warc_mb": warc_mb, "verify_warcs_mbs": warc_mb / best[3], "bare_warcs_mbs": warc_mb / best[4]}
+
+
+def _extract(coll: Path, manifest: Path) -> dict[str, float]:
+    from archive.extract import extract_job
+    from archive.store import CollectionDir
+
+    doc = json.loads(manifest.read_text("utf-8"))
+    seconds, (_, count) = timed(lambda: extract_job(CollectionDir(coll), doc))
+    return {"articles": count, "seconds": seconds, "rate": count / seconds}
+
+
+def memory_check(args: argparse.Namespace) -> None:
+    """Peak RSS of a 10,000-page crawl against a 1,000-page crawl of the same site."""
+    site = Site(args.memory_articles)
+    rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    print(f"site {site.base_url}: {site.routes} routes", flush=True)
+    try:
+        for _ in range(args.memory_reps):
+            for pages in (1000, 10_000):
+                for kind in ("plain", "archive"):
+                    with tempfile.TemporaryDirectory(prefix=f"bench-mem-{kind}-") as tmp:
+                        spec = {"work": tmp, "base_url": site.base_url,
+                                "collection": collection_doc(site.base_url, concurrency=args.concurrency,
+                                                             max_pages=pages)}
+                        row = measure(kind, spec)
+                        rows.setdefault((kind, pages), []).append(row)
+                        print(f"{kind:8} max_pages {pages:6d}: {row['pages']:6d} responses, "
+                              f"rss {row['maxrss_kb'] / 1024:.0f} MiB, {row['pages'] / row['elapsed']:.1f} pages/s",
+                              flush=True)
+    finally:
+        site.close()
+    lines = [f"Memory check of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python benchmarks/run.py "
+             f"--memory-check` (site of {args.memory_articles} articles, {site.routes} routes; `max_pages` 1,000 "
+             f"and 10,000; page requisites and feeds/sitemaps come on top; medians of {args.memory_reps}).", "",
+             "| | responses, 1k | peak RSS, 1k | responses, 10k | peak RSS, 10k | ratio |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for kind, label in (("plain", "plain Scrapy"), ("archive", "`archive crawl`")):
+        small, big = rows[(kind, 1000)], rows[(kind, 10_000)]
+        r1, r10 = med(small, "maxrss_kb"), med(big, "maxrss_kb")
+        lines.append(f"| {label} | {med(small, 'pages'):.0f} | {r1 / 1024:.0f} MiB | {med(big, 'pages'):.0f} | "
+                     f"{r10 / 1024:.0f} MiB | **{r10 / r1:.2f}** |")
+    lines += ["", "Target: `archive crawl` ratio ≤ 1.2."]
+    text = "\n".join(lines)
+    print("\n" + text)
+    if not args.no_write:
+        write_block(text, MEM_BEGIN, MEM_END)
+        print(f"\nwritten to {DOC}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=2000, help="articles of the demo site (default 2000)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each measurement (default 3)")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrency per host of both Scrapy crawls")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["plain", "archive", "wget", "verify", "extract"], help="leave a measurement out")
+    parser.add_argument("--memory-check", action="store_true", help="compare peak RSS of 10,000 vs 1,000 pages")
+    parser.add_argument("--memory-articles", type=int, default=7000, help="site size for --memory-check")
+    parser.add_argument("--memory-reps", type=int, default=1, help="repetitions for --memory-check")
+    parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "SPEC"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        print(json.dumps(_measure(args.measure[0], json.loads(args.measure[1]))))
+        return
+    if shutil.which("wget") is None and "wget" not in args.skip:
+        raise SystemExit("wget is missing: apt-get install -y wget, or pass --skip wget")
+    if args.memory_check:
+        memory_check(args)
+    else:
+        run_main(args)
+
+
+if __name__ == "__main__":
+    main()
