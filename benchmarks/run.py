@@ -226,7 +226,7 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "Scrapy": metadata.version("scrapy"),
         "Twisted": metadata.version("twisted"),
-        "wget": wget,
+        "wget": wget.removesuffix(".").strip(),
     }
 
 
