@@ -125,7 +125,7 @@ def _measure(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     elif kind == "wget":
         cmd = ["wget", "--recursive", "--level=inf", f"--warc-file={work / 'wget'}", "--no-verbose",
                f"--directory-prefix={work / 'files'}", spec["base_url"] + "/"]
-        done = subprocess.run(cmd, capture_output=True, timeout=TIME_LIMIT)
+        done = subprocess.run(cmd, capture_output=True, timeout=TIME_LIMIT, check=False)
         wall = time.monotonic() - t0
         if done.returncode not in (0, 8):  # 8: the server answered some requests with an error
             raise RuntimeError(f"wget exited {done.returncode}: {done.stderr[-2000:]!r}")
@@ -152,7 +152,7 @@ def _wget_responses(warc: Path) -> tuple[int, int]:
 def measure(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     """Run ``_measure`` in a fresh wrapper process, so RUSAGE_CHILDREN sees this crawl only."""
     done = subprocess.run([sys.executable, __file__, "--measure", kind, json.dumps(spec)], capture_output=True,
-                          text=True, timeout=TIME_LIMIT + 60)
+                          text=True, timeout=TIME_LIMIT + 60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} crawl failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -217,7 +217,7 @@ def machine() -> dict[str, str]:
         for line in fh:
             if line.startswith("MemTotal"):
                 mem_kb = int(line.split()[1])
-    wget = subprocess.run(["wget", "--version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+    wget = subprocess.run(["wget", "--version"], capture_output=True, text=True, check=False).stdout.split("\n", 1)[0]
     return {
         "CPU": cpu,
         "cores": str(os.cpu_count()),
@@ -236,10 +236,10 @@ def med(rows: list[dict[str, Any]], key: str) -> float:
 
 def render_results(args: argparse.Namespace, site: Site, runs: dict[str, list[dict[str, Any]]],
                    verify_rows: list[dict[str, float]], extract_rows: list[dict[str, float]]) -> str:
-    lines = [f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python benchmarks/run.py "
-             f"--articles {args.articles} --reps {args.reps}`; site of {args.articles} articles "
-             f"({site.routes} routes, 30-60 KB pages), concurrency {args.concurrency} per host; "
-             f"medians of {args.reps} interleaved repetitions.", "",
+    lines = [(f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python benchmarks/run.py "
+              f"--articles {args.articles} --reps {args.reps}`; site of {args.articles} articles "
+              f"({site.routes} routes, 30-60 KB pages), concurrency {args.concurrency} per host; "
+              f"medians of {args.reps} interleaved repetitions."), "",
              "| | pages | pages/s | MB/s | peak RSS | wall (s) |", "|---|---:|---:|---:|---:|---:|"]
     names = {"plain": "1. plain Scrapy (stores nothing)", "archive": "2. `archive crawl`",
              "wget": "3. `wget --recursive --warc-file`"}
@@ -296,7 +296,7 @@ def run_main(args: argparse.Namespace) -> None:
     print(f"site {site.base_url}: {site.routes} routes", flush=True)
     try:
         for rep in range(args.reps):
-            for kind in runs:
+            for kind in list(runs):
                 with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
                     spec = {"work": tmp, "base_url": site.base_url,
                             "collection": collection_doc(site.base_url, concurrency=args.concurrency)}
@@ -374,9 +374,9 @@ def memory_check(args: argparse.Namespace) -> None:
                               flush=True)
     finally:
         site.close()
-    lines = [f"Memory check of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python benchmarks/run.py "
-             f"--memory-check` (site of {args.memory_articles} articles, {site.routes} routes; `max_pages` 1,000 "
-             f"and 10,000; page requisites and feeds/sitemaps come on top; medians of {args.memory_reps}).", "",
+    lines = [(f"Memory check of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python benchmarks/run.py "
+              f"--memory-check` (site of {args.memory_articles} articles, {site.routes} routes; `max_pages` 1,000 "
+              f"and 10,000; page requisites and feeds/sitemaps come on top; medians of {args.memory_reps})."), "",
              "| | responses, 1k | peak RSS, 1k | responses, 10k | peak RSS, 10k | ratio |",
              "|---|---:|---:|---:|---:|---:|"]
     for kind, label in (("plain", "plain Scrapy"), ("archive", "`archive crawl`")):
