@@ -140,6 +140,21 @@ def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     return b"\r\n".join(lines) + b"\r\n\r\n", reconstructed
 
 
+_PRECOMPRESSED_TYPES = ("image/", "video/", "audio/", "font/woff", "application/zip", "application/gzip",
+                        "application/x-gzip", "application/pdf", "application/octet-stream")
+
+
+def _compressible(fetch: Fetch) -> bool:
+    """False for bodies that are compressed already: deflating them again gains nothing."""
+    for name, value in fetch.response_headers:
+        lname = name.lower()
+        if lname == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return False
+        if lname == b"content-type" and value.decode("latin-1").lower().startswith(_PRECOMPRESSED_TYPES):
+            return False
+    return True
+
+
 def build_capture(
     fetch: Fetch,
     *,
@@ -182,6 +197,7 @@ def build_capture(
             record_id=lambda: ids["response"],
             payload_digest=payload_digest,
         )
+        response.compressible = _compressible(fetch)
     else:
         response = make_record(
             "revisit",

@@ -3,12 +3,9 @@
 Written as ``.open`` and renamed when the job ends, like the WARCs. Lines are flushed as
 they are written, so a killed job loses at most the line being written.
 
-Every line is validated against ``schemas/capture-log.schema.json`` by ``archive verify``.
-While writing, a full jsonschema validation costs about 130 µs a line, more than building
-the WARC records of the capture, so the writer validates the first line of each outcome
-and one line in ``VALIDATE_EVERY`` after that: a line that our code builds wrongly shows up
-at once, without the crawl paying for the whole schema on every fetch (see
-docs/performance.md). ``validate_every=1`` validates every line.
+Every line is validated against ``schemas/capture-log.schema.json`` before it is written
+(a compiled validator keeps that to a few microseconds, see ``archive.validation``), and
+again by ``archive verify``.
 """
 
 from __future__ import annotations
@@ -24,14 +21,10 @@ from typing import Any
 from archive.validation import validate
 from archive.warc.writer import OPEN_SUFFIX
 
-VALIDATE_EVERY = 64
-
 
 class CaptureLog:
-    def __init__(self, path: Path, *, validate_every: int = VALIDATE_EVERY):
+    def __init__(self, path: Path):
         self.path = path
-        self.validate_every = validate_every
-        self._validated: set[str] = set()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(path.with_name(path.name + OPEN_SUFFIX), "xb")
         # Held while the job runs: verify and repair leave a locked log alone.
@@ -42,10 +35,7 @@ class CaptureLog:
         self.tally = Tally()
 
     def write(self, line: dict[str, Any]) -> None:
-        outcome = line.get("outcome")
-        if self.lines % self.validate_every == 0 or outcome not in self._validated:
-            validate("capture-log", line)
-            self._validated.add(outcome)  # type: ignore[arg-type]
+        validate("capture-log", line)
         self.tally.add(line)
         data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         self._fh.write(data)

@@ -85,3 +85,22 @@ def test_writing_is_deterministic_given_ids_and_dates():
     text = __import__("gzip").decompress(write())
     assert b"WARC-Date: 2026-01-02T03:04:05.678901Z\r\n" in text
     assert text.endswith(b"hello\r\n\r\n")
+
+
+def test_compressed_payloads_are_stored_not_deflated_again(tmp_path):
+    import gzip as gz
+    import os as _os
+
+    body = gz.compress(_os.urandom(20000))
+    job = _job(tmp_path)
+    fetch = _fetch(0, body)
+    fetch.response_headers = [(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip")]
+    job.record_fetch(fetch)
+    job.record_fetch(_fetch(1, b"<p>plain text</p>" * 2000))
+    job.close()
+    warc = next((tmp_path / "w" / "warcs").glob("*.warc.gz"))
+    recs = [r for r in read_warc(warc) if r.type == "response"]
+    assert recs[0].payload == body and recs[1].payload == b"<p>plain text</p>" * 2000
+    raw = warc.read_bytes()
+    # The stored member is about the size of its content; the text one shrinks a lot.
+    assert len(raw) > len(body) and len(raw) < len(body) + 8000

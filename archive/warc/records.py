@@ -51,6 +51,9 @@ class Record:
     fields: list[tuple[str, str]]
     chunks: Sequence[Chunk] = ()
     payload_from: int | None = None
+    # False when the payload is already compressed (a Content-Encoding, an image): deflating
+    # it again costs time and gains nothing, so the writer stores it in its gzip member.
+    compressible: bool = True
     _digests: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -109,7 +112,9 @@ _COMPUTED = {"warc-block-digest", "content-length", "warc-payload-digest"}
 
 def _clean(value: str) -> str:
     """Header values may not span lines (WARC 1.1 §4: no CR/LF in a field value)."""
-    return value.replace("\r", " ").replace("\n", " ")
+    if "\r" in value or "\n" in value:
+        return value.replace("\r", " ").replace("\n", " ")
+    return value
 
 
 def warc_fields(items: Iterable[tuple[str, object]]) -> bytes:

@@ -54,15 +54,19 @@ class WarcWriter:
         """Write ``record``; return its (offset, compressed length) in the file."""
         offset = self.out.position
         # wbits=31: a gzip wrapper with mtime 0, so identical records compress identically.
-        comp = zlib.compressobj(self.level, zlib.DEFLATED, 31)
-        write = self.out.write
-        write(comp.compress(record.header_bytes()))
+        # Level 0 (stored deflate blocks) for payloads that are compressed already.
+        comp = zlib.compressobj(self.level if record.compressible else 0, zlib.DEFLATED, 31)
+        parts = [comp.compress(record.header_bytes())]
         for chunk in record.chunks:
             view = memoryview(chunk)
             for start in range(0, len(view), _SLICE):
-                write(comp.compress(view[start : start + _SLICE]))
-        write(comp.compress(b"\r\n\r\n"))
-        write(comp.flush())
+                parts.append(comp.compress(view[start : start + _SLICE]))
+                if len(view) > _SLICE:  # a large body goes out slice by slice, not held twice
+                    self.out.write(b"".join(parts))
+                    parts.clear()
+        parts.append(comp.compress(b"\r\n\r\n"))
+        parts.append(comp.flush())
+        self.out.write(b"".join(parts))
         self.records += 1
         return offset, self.out.position - offset
 
