@@ -42,3 +42,30 @@ def run_job(store: Path, pages: int, clock: Clock) -> CaptureJob:
                                headers=[(b"Content-Type", b"text/html"), (b"Content-Length", str(len(body)).encode())]))
     job.close()
     return job
+
+
+def store_fixtures(pages: tuple[int, ...]):  # type: ignore[no-untyped-def]
+    """``pristine`` (a store of one job per entry of ``pages``, built once per module) and
+    ``store`` (a fresh copy of it for each test), for a test module to bind::
+
+        pristine, store = store_fixtures((6, 4))
+    """
+    import shutil
+
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def pristine(tmp_path_factory):  # type: ignore[no-untyped-def]
+        built = tmp_path_factory.mktemp("pristine")
+        clock = Clock()
+        for count in pages:
+            run_job(built, count, clock)
+        return built
+
+    @pytest.fixture
+    def store(pristine, tmp_path):  # type: ignore[no-untyped-def]
+        copy = tmp_path / "store"
+        shutil.copytree(pristine, copy)
+        return copy
+
+    return pristine, store

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from jobs import Clock, run_job
+from jobs import store_fixtures
 
 from archive.cli import main
 from archive.errors import StorageError
@@ -25,20 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ["s3server"]  # the moto server fixtures: s3, s3_env
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    store = tmp_path_factory.mktemp("s3-pristine")
-    clock = Clock()
-    run_job(store, 5, clock)
-    run_job(store, 3, clock)
-    return store
-
-
-@pytest.fixture
-def store(pristine, tmp_path):
-    copy = tmp_path / "store"
-    shutil.copytree(pristine, copy)
-    return copy
+pristine, store = store_fixtures((5, 3))
 
 
 def local_files(store: Path) -> set[str]:

@@ -5,28 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-from jobs import Clock, run_job
+from jobs import store_fixtures
 
 from archive.cli import main
 from archive.verify import verify
 from archive.warc.reader import check_records
 
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory):
-    store = tmp_path_factory.mktemp("pristine")
-    clock = Clock()
-    run_job(store, 6, clock)
-    run_job(store, 4, clock)
-    return store
-
-
-@pytest.fixture
-def store(pristine, tmp_path):
-    copy = tmp_path / "store"
-    shutil.copytree(pristine, copy)
-    return copy
+pristine, store = store_fixtures((6, 4))
 
 
 def flip(path: Path, offset: int) -> None:
