@@ -24,12 +24,12 @@ class Clock:
 
 
 def fetch(url: str, body: bytes, when: datetime, *, status: int = 200,
-          headers: list[tuple[bytes, bytes]] | None = None) -> Fetch:
+          headers: list[tuple[bytes, bytes]] | None = None, seed: str = "http://127.0.0.1:9/") -> Fetch:
     return Fetch(
         url=url, method="GET", request_headers=[(b"User-Agent", b"test-agent")], request_body=b"",
         status=status, response_headers=headers if headers is not None else [(b"Content-Type", b"text/html")],
         body=body, started=when, duration_ms=1.5, remote_ip="127.0.0.1",
-        provenance=Provenance(seed="http://127.0.0.1:9/", channel="link", hops="L", depth=1),
+        provenance=Provenance(seed=seed, channel="link", hops="L", depth=1),
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jobs
 
-from archive.capture import Fetch, Provenance
+from archive.capture import Fetch
 from archive.config import one_off
 from archive.job import CaptureJob
 from archive.warc.records import PROFILE_IDENTICAL, make_record, warc_date
@@ -26,11 +26,7 @@ def Clock(start: datetime) -> jobs.Clock:
 
 def fetch(url: str, body: bytes, when: datetime, *, status: int = 200,
           headers: list[tuple[bytes, bytes]] | None = None) -> Fetch:
-    return Fetch(
-        url=url, method="GET", request_headers=[(b"User-Agent", b"test-agent")], request_body=b"",
-        status=status, response_headers=headers if headers is not None else [(b"Content-Type", b"text/html")],
-        body=body, started=when, duration_ms=1.0, remote_ip="127.0.0.1",
-        provenance=Provenance(seed=SITE + "/", channel="link", hops="L", depth=1))
+    return jobs.fetch(url, body, when, status=status, headers=headers, seed=SITE + "/")
 
 
 def write_revisit(job: CaptureJob, url: str, when: datetime, refers_uri: str, refers_date: datetime,
