@@ -238,7 +238,7 @@ def build_capture(
         "urlAsLinked": prov.url_as_linked,
         "jobId": job_id,
         "spider": spider,
-        "userAgent": _header(fetch.request_headers, b"user-agent"),
+        "userAgent": header_value(fetch.request_headers, b"user-agent"),
         "remoteIp": fetch.remote_ip,
         "protocol": fetch.protocol,
         "tlsCertSha256": tls_fingerprint(fetch.tls_cert_der),
@@ -263,7 +263,8 @@ def build_capture(
     return CaptureRecords([response, request, metadata], response, meta)
 
 
-def _header(headers: Headers, name: bytes) -> str | None:
+def header_value(headers: Headers, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes), decoded as Latin-1."""
     for key, value in headers:
         if key.lower() == name:
             return value.decode("latin-1")

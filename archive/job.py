@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import __version__
-from archive.capture import Fetch, Provenance, Revisit, build_capture, tls_fingerprint
+from archive.capture import Fetch, Provenance, Revisit, build_capture, header_value, tls_fingerprint
 from archive.capture_log import CaptureLog
 from archive.config import Collection, config_hash
 from archive.digests import sha1_of, sha256_file
@@ -185,12 +185,12 @@ class CaptureJob:
             request_bytes=built.records[1].block_length,
             response_bytes=len(fetch.body),
             mime=_content_type(fetch),
-            payload_digest=revisit.payload_digest if revisit else built.response.digests()["payload"],
+            payload_digest=revisit.payload_digest if revisit else payload,
             truncated=fetch.truncated,
             warc={"filename": where.filename, "offset": where.offset, "length": where.length,
                   "record_id": built.response.record_id},
-            etag=_header(fetch, b"etag"),
-            last_modified=_header(fetch, b"last-modified"),
+            etag=header_value(fetch.response_headers, b"etag"),
+            last_modified=header_value(fetch.response_headers, b"last-modified"),
             revisit=None if revisit is None else {
                 "profile": revisit.profile, "refers_to": revisit.refers_to,
                 "refers_to_uri": revisit.refers_to_uri, "refers_to_date": revisit.refers_to_date},
@@ -272,15 +272,8 @@ class CaptureJob:
         return self.closed_manifest
 
 
-def _header(fetch: Fetch, name: bytes) -> str | None:
-    for key, value in fetch.response_headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
 def _content_type(fetch: Fetch) -> str | None:
-    value = _header(fetch, b"content-type")
+    value = header_value(fetch.response_headers, b"content-type")
     return value.split(";", 1)[0].strip().lower() or None if value else None
 
 
