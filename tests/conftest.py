@@ -35,7 +35,10 @@ def site_routes() -> dict:
         "/final": response("200 OK", html, FINAL),
         "/error": response("500 Internal Server Error", html, b"<html>boom</html>"),
         "/slow": slow(3.0, response("200 OK", html, b"too late")),
-        "/style.css": response("200 OK", [("Content-Type", "text/css")], b"body { color: black }"),
+        "/style.css": response("200 OK", [("Content-Type", "text/css")],
+                               b"@import url(/print.css);\nbody { color: black; background: url('/bg.png') }"),
+        "/print.css": response("200 OK", [("Content-Type", "text/css")], b"body { color: gray }"),
+        "/bg.png": response("200 OK", [("Content-Type", "image/png")], PNG[:100]),
         "/img.png": response("200 OK", [("Content-Type", "image/png")], PNG),
     }
 

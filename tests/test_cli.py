@@ -36,7 +36,9 @@ def test_depth_zero_fetches_the_seed_and_its_requisites_only(wire_site, tmp_path
     assert main(["crawl", "--url", wire_site.base + "/", "--store", str(tmp_path), "--depth", "0"]) == 0
     _, lines = read_collection(tmp_path / "default")
     assert {l["channel"] for l in lines} == {"seed", "embed", "robots"}
-    assert {l["url"].rsplit("/", 1)[1] for l in lines if l["channel"] == "embed"} == {"style.css", "img.png"}
+    embeds = {l["url"].rsplit("/", 1)[1]: l for l in lines if l["channel"] == "embed"}
+    assert set(embeds) == {"style.css", "img.png", "print.css", "bg.png"}  # the last two from the CSS
+    assert embeds["bg.png"]["hops"] == "EE" and embeds["bg.png"]["via"].endswith("/style.css")
 
 
 @pytest.mark.parametrize(

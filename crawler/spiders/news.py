@@ -39,6 +39,9 @@ _REQUISITES = (
     "img::attr(src), source::attr(src), video::attr(poster), input[type=image]::attr(src)"
 )
 _SRCSET_URL = re.compile(r"(?:^|,)\s*(\S+)")
+# url(...) tokens and @import strings in CSS.
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""")
+MAX_CSS_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font: enough for real pages
 FEED_ITEM_PRIORITY = 10  # new feed items first: they are what changes
 RECRAWL_PRIORITY = 5
 
@@ -238,6 +241,12 @@ class NewsSpider(scrapy.Spider):
         urls = response.css(_REQUISITES).getall()
         for srcset in response.css("img::attr(srcset), source::attr(srcset)").getall():
             urls.extend(_SRCSET_URL.findall(srcset))
+        for style in response.css("style::text, [style]::attr(style)").getall():
+            urls.extend(css_urls(style))
+        yield from self._embeds(response, urls, seed, hops, depth)
+
+    def _embeds(self, response: Response, urls: list[str], seed: str | None, hops: str,
+                depth: int) -> Iterator[Request]:
         for raw in urls:
             url = response.urljoin(raw.strip())
             if not url.startswith(("http://", "https://")):
@@ -255,9 +264,28 @@ class NewsSpider(scrapy.Spider):
                 priority=1,
             )
 
-    def parse_requisite(self, response: Response) -> None:
-        """Captured by the middleware; nothing to follow (one hop beyond scope only)."""
-        return None
+    def parse_requisite(self, response: Response) -> Iterator[Request]:
+        """A stylesheet brings what it needs (``url()``, ``@import``: fonts, backgrounds,
+        more CSS), a few embed hops deep; nothing else is followed from a requisite."""
+        content_type = (response.headers.get(b"Content-Type") or b"").lower()
+        if not isinstance(response, TextResponse) or b"css" not in content_type:
+            return
+        prov = response.meta.get("archive") or {}
+        hops = _hops(response)
+        if hops.count("E") >= MAX_CSS_EMBED_HOPS:
+            return
+        yield from self._embeds(response, css_urls(response.text), prov.get("seed"), hops,
+                                int(response.meta.get("depth", 0)))
+
+
+def css_urls(text: str) -> list[str]:
+    """URLs a stylesheet refers to, ``data:`` URIs left out."""
+    found = []
+    for match in _CSS_URL.finditer(text):
+        url = next((g for g in match.groups() if g), "")
+        if url and not url.startswith("data:"):
+            found.append(url)
+    return found
 
 
 def _canonical(url: str) -> str | None:
