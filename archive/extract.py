@@ -41,6 +41,7 @@ from archive.validation import validate
 log = logging.getLogger(__name__)
 
 MIN_WORDS = 150
+RECALL_FALLBACK_WORDS = 100
 _LISTING = re.compile(r"/(tag|tags|category|categories|section|topic|topics|author|page)/|[?&]page=", re.IGNORECASE)
 
 
@@ -98,6 +99,18 @@ def decode(capture: Capture) -> str:
     return text
 
 
+def _main_text(tree: Any, url: str) -> str:
+    """trafilatura in precision mode (drops bylines and datelines the demo and many sites put
+    inside <article>); when that keeps almost nothing, its balanced mode."""
+    options = {"url": url, "include_comments": False, "include_tables": True, "output_format": "txt",
+               "deduplicate": False}
+    precise = trafilatura.extract(tree, favor_precision=True, **options) or ""
+    if len(precise.split()) >= RECALL_FALLBACK_WORDS:
+        return precise
+    balanced = trafilatura.extract(tree, **options) or ""
+    return balanced if len(balanced.split()) > len(precise.split()) else precise
+
+
 def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     """The article in ``capture``, or None when the page is not an article."""
     text = decode(capture)
@@ -105,8 +118,7 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
         return None
     tree = parse_html(text)
     declared = page_metadata(tree)
-    body = trafilatura.extract(tree, url=capture.url, include_comments=False, include_tables=True,
-                               output_format="txt", deduplicate=False, favor_precision=True) or ""
+    body = _main_text(tree, capture.url)
     headline = declared.get("headline")
     paragraphs = [line.strip() for line in body.splitlines() if line.strip()]
     if paragraphs and headline and paragraphs[0] == headline:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -47,12 +48,20 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {value} if isinstance(value, str) else {v for v in value or [] if isinstance(v, str)}
 
 
+_BY = re.compile(r"^\s*by\s+", re.IGNORECASE)
+
+
 def _names(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [part.strip() for part in value.replace(" and ", ",").split(",") if part.strip()]
+        if value.startswith(("http://", "https://")):
+            return []  # article:author is often a profile URL, not a name
+        value = _BY.sub("", value)
+        return [part.strip() for part in re.split(r",|;| and | & ", value) if part.strip()]
     if isinstance(value, dict):
+        if "Organization" in _types(value) and value.get("@type") != "Person":
+            return []  # a publisher named as author says nothing about who wrote it
         name = value.get("name")
         return [name.strip()] if isinstance(name, str) and name.strip() else []
     if isinstance(value, list):
@@ -67,19 +76,24 @@ def _first_text(value: Any) -> str | None:
 
 
 def iso_datetime(value: Any) -> str | None:
-    """ISO 8601 with its offset; a bare date stays a date; anything without a zone is dropped."""
+    """ISO 8601 with its offset. A time given without a zone keeps only its date: inventing an
+    offset would make a claim the page did not make."""
     text = _first_text(value)
     if text is None:
         return None
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
-    if len(text) == 10:
+    if len(text) == 10 or parsed.tzinfo is None:
         return parsed.date().isoformat()
-    if parsed.tzinfo is None:
-        return None
     return parsed.isoformat()
+
+
+def _best_date(*candidates: Any) -> str | None:
+    """The first candidate with a time zone, else the first date at all."""
+    parsed = [d for d in (iso_datetime(c) for c in candidates) if d]
+    return next((d for d in parsed if "T" in d), parsed[0] if parsed else None)
 
 
 def page_metadata(tree: Any) -> dict[str, Any]:
@@ -94,17 +108,23 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     if article is not None:
         out["headline"] = _first_text(article.get("headline")) or _first_text(article.get("name"))
         out["authors"] = _names(article.get("author"))
-        out["published"] = iso_datetime(article.get("datePublished"))
-        out["modified"] = iso_datetime(article.get("dateModified"))
+        out["published"] = _best_date(article.get("datePublished"), meta.get("article:published_time"))
+        out["modified"] = _best_date(article.get("dateModified"), meta.get("article:modified_time"))
         out["section"] = _first_text(article.get("articleSection"))
         out["description"] = _first_text(article.get("description"))
         out["language"] = _first_text(article.get("inLanguage"))
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
+    h1 = [t.strip() for t in tree.xpath("//article//h1//text() | //h1//text()") if t.strip()]
+    times = tree.xpath("//article//time/@datetime | //time[@itemprop='datePublished']/@datetime")
     fallbacks = {
-        "headline": meta.get("og:title"),
-        "authors": _names(meta.get("author")) or None,
-        "published": iso_datetime(meta.get("article:published_time")),
-        "modified": iso_datetime(meta.get("article:modified_time")),
+        "headline": meta.get("og:title") or (h1[0] if h1 else None),
+        "authors": _names(meta.get("author")) or _names(meta.get("article:author"))
+        or [t.strip() for t in tree.xpath("//*[@rel='author']//text()") if t.strip()] or None,
+        "published": _best_date(meta.get("article:published_time"), meta.get("datepublished"),
+                                meta.get("pubdate"), meta.get("date"), meta.get("dc.date.issued"),
+                                meta.get("parsely-pub-date"), meta.get("sailthru.date"), *times[:1]),
+        "modified": _best_date(meta.get("article:modified_time"), meta.get("og:updated_time"),
+                               meta.get("datemodified"), meta.get("dc.date.modified")),
         "section": meta.get("article:section"),
         "description": meta.get("og:description") or meta.get("description"),
         "language": (tree.xpath("/html/@lang") or [None])[0] or meta.get("content-language"),
@@ -113,6 +133,8 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     for key, value in fallbacks.items():
         if not out.get(key) and value:
             out[key] = value
+    if out.get("authors"):
+        out["authors"] = list(dict.fromkeys(out["authors"]))  # a byline repeated on the page
     return {k: v for k, v in out.items() if v not in (None, [], "")}
 
 
