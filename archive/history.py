@@ -20,7 +20,8 @@ from archive.store import CollectionDir
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+# slots: a job keeps one of these per URL and per payload of the collection's history.
+@dataclass(frozen=True, slots=True)
 class Original:
     record_id: str
     uri: str
@@ -28,7 +29,7 @@ class Original:
     payload_digest: str
 
 
-@dataclass
+@dataclass(slots=True)
 class UrlState:
     status: int
     started: str
