@@ -104,3 +104,26 @@ def test_compressed_payloads_are_stored_not_deflated_again(tmp_path):
     raw = warc.read_bytes()
     # The stored member is about the size of its content; the text one shrinks a lot.
     assert len(raw) > len(body) and len(raw) < len(body) + 8000
+
+
+def test_verify_resyncs_on_records_not_on_gzip_bytes_inside_stored_payloads(tmp_path):
+    import gzip as gz
+
+    from archive.verify import verify
+    from archive.warc.reader import check_records
+
+    job = _job(tmp_path)
+    for i in range(3):
+        fetch = _fetch(i, gz.compress(f"<p>page {i}</p>".encode() * 500))
+        fetch.response_headers = [(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip")]
+        job.record_fetch(fetch)
+    job.close()
+    warc = next((tmp_path / "w" / "warcs").glob("*.warc.gz"))
+    records = list(check_records(warc))
+    first_response = next(r for r in records if r.type == "response")
+    data = bytearray(warc.read_bytes())
+    data[first_response.offset + 40] ^= 0xFF  # inside the member, before its stored gzip payload
+    warc.write_bytes(bytes(data))
+    report = verify(warc)
+    assert [p.where for p in report.problems] == [f"offset {first_response.offset}"]
+    assert report.records == len(records)

@@ -194,8 +194,21 @@ def _check_member(mm: mmap.mmap, pos: int, size: int) -> tuple[CheckedRecord, in
 
 
 def _resync(mm: mmap.mmap, pos: int, size: int) -> int:
+    """The next gzip member after ``pos`` that starts a WARC record.
+
+    A gzip header alone is not enough: a stored payload (a gzip-encoded body kept as sent)
+    contains gzip headers of its own.
+    """
     found = mm.find(_GZIP_MAGIC, pos + 1)
-    return size if found < 0 else found
+    while found >= 0:
+        try:
+            start = zlib.decompressobj(31).decompress(mm[found : found + 4096], 8)
+        except zlib.error:
+            start = b""
+        if start.startswith(b"WARC/1."):
+            return found
+        found = mm.find(_GZIP_MAGIC, found + 1)
+    return size
 
 
 def last_good_end(path: Path) -> tuple[int, int]:
