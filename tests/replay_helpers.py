@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,3 +81,12 @@ def get(base: str, target: str, method: str = "GET") -> tuple[int, dict[str, str
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:
         conn.close()
+
+
+def stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """End a server process started by a test: politely, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

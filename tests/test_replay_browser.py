@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from replay_helpers import stop
 
 from archive.demo.run import run_demo
 from archive.demo.site import DemoSite
@@ -96,11 +97,7 @@ def browser(tmp_path_factory):
         yield cdp
         cdp.ws.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

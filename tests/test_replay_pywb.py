@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay_helpers import SAME_BODY, two_jobs
+from replay_helpers import SAME_BODY, stop, two_jobs
 
 from archive.cli import main
 from archive.index import update_indexes
@@ -70,8 +70,4 @@ def test_pywb_replays_our_indexes_and_warcs(tmp_path):
         assert b"first version" in _get(base + "/news/20260302id_/http://news.test/story")
         assert _get(base + "/news/20260305id_/http://news.test/same") == SAME_BODY  # a revisit
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
