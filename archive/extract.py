@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from archive import __version__
 from archive.errors import UsageError
 from archive.manifest import read_manifests
 from archive.metadata import page_metadata, parse_html
-from archive.store import CollectionDir, collection_dir
+from archive.store import CollectionDir, collection_dir, write_atomic
 from archive.urls import canonicalize, host_of
 from archive.validation import validate
 
@@ -199,10 +198,10 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     coll.articles.mkdir(parents=True, exist_ok=True)
     path = coll.articles / f"{job_id}.jsonl"
     data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-    _replace(path, data)
+    write_atomic(path, data)
     derived = {"derived_from": sources, "manifest": f"manifests/{job_id}.json", "tool": extractor_info(),
                "rows": len(rows), "sha256": "sha256:" + hashlib.sha256(data).hexdigest()}
-    _replace(coll.articles / f"{job_id}.derived.json",
+    write_atomic(coll.articles / f"{job_id}.derived.json",
              (json.dumps(derived, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path, len(rows)
 
@@ -273,9 +272,3 @@ def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
     prior: dict[str, Version] = {}
     return [extract_job(coll, doc, prior) for _, doc in _jobs_in_order(coll)]
-
-
-def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

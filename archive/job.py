@@ -24,9 +24,16 @@ from archive.capture_log import CaptureLog
 from archive.config import Collection, config_hash
 from archive.digests import sha1_of, sha256_file
 from archive.history import CollectionHistory
-from archive.manifest import _write_atomic, write_manifest
-from archive.store import collection_dir, new_job_id
-from archive.warc.records import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED, make_record, utcnow, warc_date, warc_fields
+from archive.manifest import write_manifest
+from archive.store import collection_dir, new_job_id, write_atomic
+from archive.warc.records import (
+    PROFILE_IDENTICAL,
+    PROFILE_NOT_MODIFIED,
+    make_record,
+    utcnow,
+    warc_date,
+    warc_fields,
+)
 from archive.warc.writer import RotatingWarcFiles
 
 log = logging.getLogger(__name__)
@@ -113,7 +120,7 @@ class CaptureJob:
 
     def _write_job_file(self) -> None:
         raw = (json.dumps(self._job_doc(), indent=2, sort_keys=True) + "\n").encode()
-        _write_atomic(self.coll.job_file(self.job_id), raw)
+        write_atomic(self.coll.job_file(self.job_id), raw)
 
     def _warcinfo(self, filename: str):
         fields = warc_fields(

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from archive.store import CollectionDir
+from archive.store import CollectionDir, write_atomic
 from archive.validation import validate
 
 SIDECAR = ".sha256"
@@ -62,21 +61,6 @@ def write_manifest(coll: CollectionDir, doc: dict[str, Any]) -> Path:
     if path.exists():
         raise FileExistsError(f"{path} exists; manifests are written once")
     digest = hashlib.sha256(raw).hexdigest()
-    _write_atomic(path.with_name(path.name + SIDECAR), f"{digest}  {path.name}\n".encode())
-    _write_atomic(path, raw)
+    write_atomic(path.with_name(path.name + SIDECAR), f"{digest}  {path.name}\n".encode())
+    write_atomic(path, raw)
     return path
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -20,8 +20,8 @@ from typing import Any
 from archive.capture_log import Tally
 from archive.digests import sha256_file
 from archive.manifest import write_manifest
-from archive.store import CollectionDir, is_locked
-from archive.verify import _is_collection, warcinfo_job_id
+from archive.store import CollectionDir, collections_in, is_locked
+from archive.verify import warcinfo_job_id
 from archive.warc.reader import check_records, last_good_end
 from archive.warc.records import utcnow, warc_date
 from archive.warc.writer import OPEN_SUFFIX
@@ -41,11 +41,7 @@ def repair(path: Path) -> RepairReport:
     """Repair every collection under ``path`` (a store or one collection)."""
     path = Path(path)
     report = RepairReport()
-    if _is_collection(path):
-        colls = [CollectionDir(path)]
-    else:
-        colls = [CollectionDir(p) for p in sorted(path.iterdir()) if p.is_dir() and _is_collection(p)]
-    for coll in colls:
+    for coll in collections_in(path):
         _repair_collection(coll, report)
     return report
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from archive.errors import UsageError
 from archive.manifest import read_manifests
 from archive.schedule import next_fire
-from archive.store import CollectionDir, is_locked
+from archive.store import CollectionDir, collections_in, is_locked
 
 VERIFY_STATE = "verify-state.json"
 
@@ -28,15 +28,6 @@ def record_verify(collections: list[CollectionDir], problem_paths: list[Path], w
         mine = [p for p in problem_paths if root in p.resolve().parents or p.resolve() == root]
         state = {"time": when.isoformat(), "ok": not mine, "problems": len(mine)}
         (coll.root / VERIFY_STATE).write_text(json.dumps(state, sort_keys=True) + "\n", "utf-8")
-
-
-def collections_of(path: Path) -> list[CollectionDir]:
-    if (path / "manifests").is_dir() or (path / "warcs").is_dir():
-        return [CollectionDir(path)]
-    if not path.is_dir():
-        return []
-    return [CollectionDir(p) for p in sorted(path.iterdir())
-            if p.is_dir() and ((p / "manifests").is_dir() or (p / "warcs").is_dir())]
 
 
 def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
@@ -69,4 +60,4 @@ def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any
     if not store.is_dir():
         raise UsageError(f"{store} is not a store directory")
     now = now or datetime.now(UTC)
-    return [collection_status(coll, now) for coll in collections_of(store)]
+    return [collection_status(coll, now) for coll in collections_in(store)]

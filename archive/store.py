@@ -107,3 +107,32 @@ def is_locked(path: Path) -> bool:
             return True
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         return False
+
+
+def is_collection(path: Path) -> bool:
+    return (path / "manifests").is_dir() or (path / "warcs").is_dir()
+
+
+def collections_in(path: Path) -> list[CollectionDir]:
+    """``path`` itself when it is a collection, else the collections directly inside it."""
+    if is_collection(path):
+        return [CollectionDir(path)]
+    if not path.is_dir():
+        return []
+    return [CollectionDir(p) for p in sorted(path.iterdir()) if p.is_dir() and is_collection(p)]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -20,7 +20,7 @@ from typing import Any
 from archive.digests import sha256_file
 from archive.errors import UsageError
 from archive.manifest import SIDECAR, read_manifests
-from archive.store import CollectionDir, is_locked
+from archive.store import CollectionDir, collections_in, is_locked
 from archive.validation import problems as schema_problems
 from archive.warc.reader import check_records
 from archive.warc.writer import OPEN_SUFFIX
@@ -136,19 +136,12 @@ def verify(path: Path) -> Report:
         else:
             raise UsageError(f"{path} is not a WARC (.warc.gz), a manifest, a .wacz, or a directory to verify")
         return report
-    if _is_collection(path):
-        _check_collection(CollectionDir(path), report)
-        return report
-    collections = sorted(p for p in path.iterdir() if p.is_dir() and _is_collection(p))
+    collections = collections_in(path)
     if not collections:
         raise UsageError(f"{path} is neither a store nor a collection (no warcs/ or manifests/ inside)")
     for coll in collections:
-        _check_collection(CollectionDir(coll), report)
+        _check_collection(coll, report)
     return report
-
-
-def _is_collection(path: Path) -> bool:
-    return (path / "manifests").is_dir() or (path / "warcs").is_dir()
 
 
 def _collection_of(warc: Path) -> CollectionDir | None:

@@ -55,7 +55,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if path.is_dir():
         from datetime import UTC, datetime
 
-        from archive.status import collections_of, record_verify
+        from archive.status import record_verify
+        from archive.store import collections_in
 
-        record_verify(collections_of(path), [p.path for p in report.problems], datetime.now(UTC))
+        record_verify(collections_in(path), [p.path for p in report.problems], datetime.now(UTC))
     return 0 if report.ok else 1

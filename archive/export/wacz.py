@@ -8,7 +8,6 @@ exact bytes of ``datapackage.json``, as the WACZ spec asks.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from datetime import datetime
@@ -16,17 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from archive import __version__
-from archive.digests import sha256_file
+from archive.digests import sha256_bytes, sha256_file
 
 WACZ_VERSION = "1.1.1"
 
 
 def _json(doc: Any) -> bytes:
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _file_sha256(path: Path) -> str:
@@ -48,7 +43,7 @@ def write_wacz(out: Path, *, warcs: list[Path], index: bytes, pages: bytes, titl
     resources = []
     for name in sorted(members):
         item = members[name]
-        data_hash = _file_sha256(item) if isinstance(item, Path) else _sha256(item)
+        data_hash = _file_sha256(item) if isinstance(item, Path) else sha256_bytes(item)
         size = item.stat().st_size if isinstance(item, Path) else len(item)
         resources.append({"name": name.rsplit("/", 1)[-1], "path": name, "hash": data_hash, "bytes": size})
     stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -66,7 +61,7 @@ def write_wacz(out: Path, *, warcs: list[Path], index: bytes, pages: bytes, titl
         package["mainPageURL"] = main_page
     package_bytes = _json(package)
     members["datapackage.json"] = package_bytes
-    members["datapackage-digest.json"] = _json({"path": "datapackage.json", "hash": _sha256(package_bytes)})
+    members["datapackage-digest.json"] = _json({"path": "datapackage.json", "hash": sha256_bytes(package_bytes)})
     zip_time = created.timetuple()[:6]
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:

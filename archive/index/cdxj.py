@@ -24,6 +24,7 @@ from cdxj_indexer.main import CDXJIndexer
 
 from archive import __version__
 from archive.digests import sha256_file
+from archive.store import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,4 @@ def index_warc(warc: Path, out_dir: Path, *, warc_sha256: str | None = None) -> 
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
