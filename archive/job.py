@@ -20,7 +20,7 @@ from typing import Any
 
 from archive import __version__
 from archive.capture import Fetch, Provenance, Revisit, build_capture, header_value, tls_fingerprint
-from archive.capture_log import CaptureLog
+from archive.capture_log import CaptureLog, Tally
 from archive.config import Collection, config_hash
 from archive.digests import sha1_of, sha256_file
 from archive.history import CollectionHistory
@@ -102,6 +102,11 @@ class CaptureJob:
             max_size=int(collection.caps["warc_max_bytes"]),
         )
         self.log = CaptureLog(self.coll.capture_log(self.job_id))
+
+    @property
+    def tally(self) -> Tally:
+        """Counts of the capture-log lines written so far."""
+        return self.log.tally
 
     # -- start ------------------------------------------------------------------------
 

@@ -19,13 +19,14 @@ from scrapy.crawler import Crawler
 from twisted.internet import task
 
 from archive.job import CaptureJob
+from archive.job_worker import WorkerJob
 from crawler.job import job_for
 
 log = logging.getLogger(__name__)
 
 
 class ArchiveJobExtension:
-    def __init__(self, crawler: Crawler, job: CaptureJob):
+    def __init__(self, crawler: Crawler, job: CaptureJob | WorkerJob):
         self.crawler = crawler
         self.job = job
         self.progress = crawler.settings.get("ARCHIVE_PROGRESS")
@@ -46,7 +47,7 @@ class ArchiveJobExtension:
             self._loop.start(self.interval, now=False)
 
     def snapshot(self, final: bool = False) -> dict[str, Any]:
-        tally = self.job.log.tally
+        tally = self.job.tally
         return {
             "job_id": self.job.job_id,
             "pages": tally.outcomes["captured"],

@@ -5,6 +5,8 @@ Settings (read once):
 - ``ARCHIVE_STORE``: the store directory (required; without it capture is off).
 - ``ARCHIVE_COLLECTION``: the collection as a dict (``Collection.effective()``).
 - ``ARCHIVE_JOB_ID``: resume or name a job; default a new id.
+- ``ARCHIVE_CAPTURE_WORKER``: record in a worker process of its own (default True; see
+  ``archive.job_worker``), or in the crawl process itself.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from scrapy.exceptions import NotConfigured
 
 from archive.config import collection_from_dict
 from archive.job import CaptureJob
+from archive.job_worker import WorkerJob
 
 _ATTR = "_archive_capture_job"
 
 
-def job_for(crawler: Crawler) -> CaptureJob:
+def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
     """The crawler's job, created on first use; ``NotConfigured`` when capture is off."""
     job = getattr(crawler, _ATTR, None)
     if job is not None:
@@ -30,12 +33,13 @@ def job_for(crawler: Crawler) -> CaptureJob:
     if not store or not doc:
         raise NotConfigured("set ARCHIVE_STORE and ARCHIVE_COLLECTION to capture into WARCs")
     spider_name = getattr(crawler.spidercls, "name", None) or "spider"
-    job = CaptureJob(
-        Path(store),
-        collection_from_dict(doc, where="ARCHIVE_COLLECTION"),
-        job_id=crawler.settings.get("ARCHIVE_JOB_ID"),
-        spider=spider_name,
-        operator=crawler.settings.get("ARCHIVE_OPERATOR"),
-    )
+    collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
+    job: CaptureJob | WorkerJob
+    if crawler.settings.getbool("ARCHIVE_CAPTURE_WORKER", True):
+        job = WorkerJob(Path(store), collection, job_id=crawler.settings.get("ARCHIVE_JOB_ID"), spider=spider_name,
+                        operator=crawler.settings.get("ARCHIVE_OPERATOR"), log_file=crawler.settings.get("LOG_FILE"))
+    else:
+        job = CaptureJob(Path(store), collection, job_id=crawler.settings.get("ARCHIVE_JOB_ID"), spider=spider_name,
+                         operator=crawler.settings.get("ARCHIVE_OPERATOR"))
     setattr(crawler, _ATTR, job)
     return job

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from datetime import datetime, timedelta
+from functools import lru_cache
 from time import monotonic
 from typing import Any
 
@@ -22,12 +23,14 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
 from archive.capture import Fetch, Provenance
 from archive.netpolicy import refusal
 from archive.urls import host_of
 from archive.job import CaptureJob
+from archive.job_worker import CaptureWorkerError, WorkerJob
 from archive.warc.records import utcnow
 from crawler.job import job_for
 from crawler.resolver import refusal_reason
@@ -42,6 +45,7 @@ _EXPECTED = "_archive_expected"
 _NO_BODY = {204, 304}
 
 
+@lru_cache(maxsize=4096)
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -82,12 +86,13 @@ def robots_state(request: Request, crawler: Crawler) -> str:
 
 
 class WarcCaptureMiddleware:
-    def __init__(self, crawler: Crawler, job: CaptureJob):
+    def __init__(self, crawler: Crawler, job: CaptureJob | WorkerJob):
         self.crawler = crawler
         self.job = job
         self.max_body = crawler.settings.getint("ARCHIVE_MAX_BODY_BYTES", 0)
         self.seed_hosts = {host_of(seed["url"]) for seed in job.collection.seeds}
         self.allow_private = bool(job.collection.scope["allow_private_addresses"])
+        self.stopping = False
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         if self.max_body:
             crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -142,8 +147,19 @@ class WarcCaptureMiddleware:
         if "cached" in response.flags:
             return response
         started, duration = self._timing(request)
-        self.job.record_fetch(self.fetch_of(request, response, started, duration))
+        try:
+            self.job.record_fetch(self.fetch_of(request, response, started, duration))
+        except CaptureWorkerError as exc:
+            self._stop(exc)
+            raise IgnoreRequest(str(exc)) from None
         return response
+
+    def _stop(self, exc: Exception) -> None:
+        """Nothing more can be recorded: crawling on would fetch for nothing."""
+        if not self.stopping:
+            self.stopping = True
+            log.error("capture failed, closing the crawl: %s", exc)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="capture-failed"))
 
     def fetch_of(self, request: Request, response: Response, started: datetime, duration: float | None) -> Fetch:
         flags = set(response.flags)
@@ -201,14 +217,17 @@ class WarcCaptureMiddleware:
         if refused is not None:
             error = f"RefusedAddress: {refused}"
             request.meta["dont_retry"] = True  # a policy decision, not a transient failure
-        self.job.record_failure(
-            request.url,
-            error=error,
-            provenance=provenance_of(request),
-            started=started,
-            duration_ms=duration,
-            method=request.method,
-            user_agent=ua.decode("latin-1") if ua else None,
-            robots=robots_state(request, self.crawler),
-        )
+        try:
+            self.job.record_failure(
+                request.url,
+                error=error,
+                provenance=provenance_of(request),
+                started=started,
+                duration_ms=duration,
+                method=request.method,
+                user_agent=ua.decode("latin-1") if ua else None,
+                robots=robots_state(request, self.crawler),
+            )
+        except CaptureWorkerError as exc:
+            self._stop(exc)
         return

@@ -21,12 +21,13 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
+from scrapy.utils.response import get_base_url
 
+from archive.capture import Provenance
 from archive.config import collection_from_dict
 from archive.discovery import BadDocument, parse_feed, parse_sitemap
-from archive.capture import Provenance
 from archive.history import CollectionHistory
+from archive.links import Resolver, css_urls, page_links, page_requisites
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
 from archive.urls import canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
@@ -34,16 +35,10 @@ from crawler.job import job_for
 
 log = logging.getLogger(__name__)
 
-_REQUISITES = (
-    "link[rel~=stylesheet]::attr(href), link[rel~=icon]::attr(href), script::attr(src), "
-    "img::attr(src), source::attr(src), video::attr(poster), input[type=image]::attr(src)"
-)
-_SRCSET_URL = re.compile(r"(?:^|,)\s*(\S+)")
-# url(...) tokens and @import strings in CSS.
-_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""")
 MAX_CSS_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font: enough for real pages
 FEED_ITEM_PRIORITY = 10  # new feed items first: they are what changes
 RECRAWL_PRIORITY = 5
+MAX_DEAD_ENDS = 200_000
 
 
 class NewsSpider(scrapy.Spider):
@@ -62,7 +57,10 @@ class NewsSpider(scrapy.Spider):
         self.deny = [re.compile(p) for p in scope["deny_patterns"]]
         self.scheduled = 0
         self.seen: set[str] = set()
-        self.links = LinkExtractor(tags=("a", "area"), attrs=("href",), unique=True, deny_extensions=[])
+        # Absolute URLs, as resolved from a page, that led nowhere (out of scope, over the
+        # cap, or another spelling of a URL already seen): skipped without canonicalising.
+        # Bounded: cleared when full, which only costs canonicalising them again.
+        self.dead_ends: set[str] = set()
         self.history: CollectionHistory | None = None
         self.recrawl: list[str] = []
         self.articles: set[str] = set()
@@ -227,29 +225,33 @@ class NewsSpider(scrapy.Spider):
         depth = int(response.meta.get("depth", 0))
         hops = _hops(response)
         seed = prov.get("seed")
+        root = response.selector.root
+        resolver = Resolver(get_base_url(response), response.encoding)
         if self.requisites:
-            yield from self._requisites(response, seed, hops, depth)
-        if depth >= self.max_depth:
+            yield from self._embeds(response, resolver, page_requisites(root), seed, hops, depth)
+        if depth >= self.max_depth or self.scheduled >= self.max_pages:
             return
-        for link in self.links.extract_links(response):
-            request = self._page(link.url, seed=seed, channel="link", via=response.url, hops=hops + "L",
-                                 linked=link.url, depth=depth + 1)
-            if request is not None:
-                yield request
+        seen, dead_ends = self.seen, self.dead_ends
+        for href in page_links(root):
+            url = resolver.resolve(href)
+            if url in seen or url in dead_ends:
+                continue
+            request = self._page(url, seed=seed, channel="link", via=response.url, hops=hops + "L",
+                                 linked=url, depth=depth + 1)
+            if request is None:
+                # Whatever made it a dead end holds for good: scope, the cap and the seen
+                # set only grow. (A URL too long to fetch is in the seen set already.)
+                if len(dead_ends) >= MAX_DEAD_ENDS:
+                    dead_ends.clear()
+                dead_ends.add(url)
+                continue
+            yield request
 
-    def _requisites(self, response: TextResponse, seed: str | None, hops: str, depth: int) -> Iterator[Request]:
-        urls = response.css(_REQUISITES).getall()
-        for srcset in response.css("img::attr(srcset), source::attr(srcset)").getall():
-            urls.extend(_SRCSET_URL.findall(srcset))
-        for style in response.css("style::text, [style]::attr(style)").getall():
-            urls.extend(css_urls(style))
-        yield from self._embeds(response, urls, seed, hops, depth)
-
-    def _embeds(self, response: Response, urls: list[str], seed: str | None, hops: str,
+    def _embeds(self, response: Response, resolver: Resolver, urls: list[str], seed: str | None, hops: str,
                 depth: int) -> Iterator[Request]:
         for raw in urls:
-            url = response.urljoin(raw.strip())
-            if not url.startswith(("http://", "https://")):
+            url = resolver.resolve(raw)
+            if url in self.seen or not url.startswith(("http://", "https://")):
                 continue
             canonical = _canonical(url)
             if canonical is None or canonical in self.seen:
@@ -274,18 +276,8 @@ class NewsSpider(scrapy.Spider):
         hops = _hops(response)
         if hops.count("E") >= MAX_CSS_EMBED_HOPS:
             return
-        yield from self._embeds(response, css_urls(response.text), prov.get("seed"), hops,
-                                int(response.meta.get("depth", 0)))
-
-
-def css_urls(text: str) -> list[str]:
-    """URLs a stylesheet refers to, ``data:`` URIs left out."""
-    found = []
-    for match in _CSS_URL.finditer(text):
-        url = next((g for g in match.groups() if g), "")
-        if url and not url.startswith("data:"):
-            found.append(url)
-    return found
+        yield from self._embeds(response, Resolver(response.url, response.encoding), css_urls(response.text),
+                                prov.get("seed"), hops, int(response.meta.get("depth", 0)))
 
 
 def _canonical(url: str) -> str | None:

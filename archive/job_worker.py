@@ -1,0 +1,271 @@
+"""A capture job in a process of its own, so that capture costs the crawl almost nothing.
+
+Building records, hashing, compressing and writing WARCs, validating and writing
+capture-log lines took about a fifth of a crawl process's time. :class:`WorkerJob` has the
+calls the crawler makes on a :class:`~archive.job.CaptureJob` (``record_fetch``,
+``record_failure``, ``close``) and sends each one down a pipe to ``python -m
+archive.job_worker``, where a real ``CaptureJob`` does the work on another core.
+
+What stays as it was:
+
+- Order. Calls are carried out one by one, in the order they were made, by one
+  ``CaptureJob``: a log line still follows its records to disk, and deduplication sees
+  every earlier capture of the job.
+- Locks. The worker holds the job's lock and the open files, so ``verify --repair`` leaves
+  a job alone while its worker is still writing.
+- Back-pressure. The pipe holds a few MB; if the disk falls behind, a send waits.
+- Crashes. If the crawl process dies without closing the job, the worker writes what it
+  received, closes the files and writes the manifest with outcome ``interrupted`` (finish
+  reason ``crawler-lost``). If both die (a SIGKILL of the process group), the job is left
+  as a killed in-process job is: ``verify --repair`` closes it.
+
+Messages are pickled tuples, each framed with its length and the length of the body that
+follows it; a body is written from the response's buffer, without another copy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pickle
+import resource
+import signal
+import struct
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from time import monotonic
+from typing import Any, BinaryIO
+
+from archive.capture import Fetch, Provenance
+from archive.capture_log import Tally
+from archive.config import Collection
+from archive.history import CollectionHistory
+from archive.store import CollectionDir, collection_dir
+
+log = logging.getLogger(__name__)
+
+PIPE_BYTES = 4 << 20  # how much the crawl may run ahead of the disk
+_F_SETPIPE_SZ = 1031  # Linux fcntl; elsewhere the default pipe size is used
+LOST = "crawler-lost"
+
+
+_FRAME = struct.Struct("!II")  # lengths of the pickled message and of the body after it
+
+
+def write_frame(fd: int, message: tuple[Any, ...], body: bytes = b"") -> None:
+    """One message and an optional body, in one system call when the pipe has room."""
+    meta = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    parts = [_FRAME.pack(len(meta), len(body)), meta]
+    if body:
+        parts.append(body)
+    total = _FRAME.size + len(meta) + len(body)
+    done = os.writev(fd, parts)
+    if done < total:  # interrupted part-way: write the rest (rare, so a copy is fine)
+        rest = memoryview(b"".join(parts))[done:]
+        while rest:
+            rest = rest[os.write(fd, rest):]
+
+
+def read_frame(stream: BinaryIO) -> tuple[tuple[Any, ...], bytes]:
+    """The next message and its body; EOFError at the end of input, or within a frame."""
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError
+    meta_len, body_len = _FRAME.unpack(head)
+    meta = stream.read(meta_len)
+    body = stream.read(body_len) if body_len else b""
+    if len(meta) < meta_len or len(body) < body_len:
+        raise EOFError
+    return pickle.loads(meta), body
+
+
+class CaptureWorkerError(RuntimeError):
+    """The capture worker could not start, or stopped: nothing more can be recorded."""
+
+
+class WorkerJob:
+    """A :class:`~archive.job.CaptureJob` run by a worker process; the same calls."""
+
+    def __init__(self, store: Path, collection: Collection, *, job_id: str | None = None, spider: str = "news",
+                 operator: str | None = None, log_file: str | None = None):
+        self.collection = collection
+        self.coll: CollectionDir = collection_dir(store, collection.name)
+        self.spider = spider
+        self.bad_documents: list[dict[str, str]] = []
+        self.closed_manifest: Path | None = None
+        # What the crawl process has sent, counted as the job's log would count it: for
+        # progress reports. The manifest's counts come from the worker's log.
+        self.tally = Tally()
+        self._history: CollectionHistory | None = None
+        self._failed: str | None = None
+        to_worker, self._from_main = os.pipe()
+        from_worker, to_main = os.pipe()
+        _widen(self._from_main)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "archive.job_worker", str(to_worker), str(to_main)],
+            pass_fds=(to_worker, to_main), close_fds=True,
+        )
+        os.close(to_worker)
+        os.close(to_main)
+        self._in = open(from_worker, "rb")  # noqa: SIM115 (closed in close())
+        self._send(("open", {"store": str(store), "collection": collection.effective(), "job_id": job_id,
+                             "spider": spider, "operator": operator, "log_file": log_file}))
+        kind, payload = self._reply()
+        if kind != "ready":
+            raise CaptureWorkerError(f"the capture worker did not start: {payload}")
+        self.job_id: str = payload["job_id"]
+        self.started: datetime = datetime.fromisoformat(payload["started"])
+
+    @property
+    def history(self) -> CollectionHistory:
+        """What earlier jobs captured (loaded here on first use; the worker has its own)."""
+        if self._history is None:
+            self._history = CollectionHistory.load(self.coll)
+        return self._history
+
+    # -- the calls ---------------------------------------------------------------------
+
+    def record_fetch(self, fetch: Fetch) -> None:
+        """Send one response to be recorded; written in the order of the calls."""
+        fields = dict(fetch.__dict__)
+        del fields["body"]  # sent after the message, from the response's own buffer
+        self._send(("fetch", fields), fetch.body)
+        self.tally.add({"outcome": "captured", "status": fetch.status, "response_bytes": len(fetch.body)})
+
+    def record_failure(self, url: str, *, error: str, provenance: Provenance, started: datetime,
+                       duration_ms: float | None, method: str = "GET", user_agent: str | None = None,
+                       robots: str = "allowed", outcome: str = "failed") -> None:
+        self._send(("failure", url, {"error": error, "provenance": provenance, "started": started,
+                                     "duration_ms": duration_ms, "method": method, "user_agent": user_agent,
+                                     "robots": robots, "outcome": outcome}))
+        self.tally.add({"outcome": outcome, "status": None, "error": error})
+
+    def close(self, reason: str = "finished") -> Path | None:
+        """Have the worker close the files and write the manifest; wait for it (once)."""
+        if self.closed_manifest is not None or self.proc.returncode is not None:
+            return self.closed_manifest
+        t0 = monotonic()
+        try:
+            self._send(("close", reason, self.bad_documents))
+            kind, payload = self._reply()
+        except CaptureWorkerError as exc:
+            log.error("%s", exc)
+            kind, payload = "error", str(exc)
+        finally:
+            os.close(self._from_main)
+            self.proc.wait()
+            self._in.close()
+        if kind != "closed":
+            log.error("the capture worker did not write the manifest: %s", payload)
+            return None
+        self.closed_manifest = Path(payload)
+        log.info("the capture worker finished writing and closed job %s in %.2f s", self.job_id, monotonic() - t0)
+        return self.closed_manifest
+
+    # -- the pipe ----------------------------------------------------------------------
+
+    def _send(self, message: tuple[Any, ...], body: bytes = b"") -> None:
+        if self._failed is not None:
+            raise CaptureWorkerError(self._failed)
+        try:
+            write_frame(self._from_main, message, body)
+        except OSError:
+            self._failed = f"the capture worker stopped: {self._worker_said()}"
+            raise CaptureWorkerError(self._failed) from None
+
+    def _reply(self) -> tuple[str, Any]:
+        try:
+            message, _ = read_frame(self._in)
+        except (EOFError, OSError):
+            raise CaptureWorkerError(f"the capture worker stopped: {self._worker_said()}") from None
+        return message[0], message[1]
+
+    def _worker_said(self) -> str:
+        """The worker's last word, if it left one (it does before exiting on an error)."""
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "it does not answer"
+        try:
+            (_, payload), _ = read_frame(self._in)
+            return str(payload)
+        except (EOFError, OSError, ValueError):
+            return f"it exited with status {self.proc.returncode}"
+
+
+def _widen(fd: int) -> None:
+    """Give the pipe as much room as an unprivileged process may (Linux: pipe-max-size,
+    1 MiB by default), so the crawl rarely waits for the worker to read."""
+    try:
+        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as fh:
+            size = min(PIPE_BYTES, int(fh.read()))
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
+    except (OSError, ValueError):
+        pass  # the default size works, with more waiting
+
+
+# -- the worker process ---------------------------------------------------------------------
+
+
+def serve(inbox: BinaryIO, outbox: int) -> int:
+    """Carry out the calls from ``inbox`` on one CaptureJob until ``close`` or end of input."""
+    from archive.config import collection_from_dict
+    from archive.job import CaptureJob
+
+    job: CaptureJob | None = None
+    try:
+        (_, spec), _ = read_frame(inbox)
+        if spec.get("log_file"):
+            # The crawl log, appended to as Scrapy does.
+            logging.basicConfig(filename=spec["log_file"], level=logging.INFO, force=True,
+                                format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+        job = CaptureJob(Path(spec["store"]), collection_from_dict(spec["collection"]), job_id=spec["job_id"],
+                         spider=spec["spider"], operator=spec["operator"])
+        write_frame(outbox, ("ready", {"job_id": job.job_id, "started": job.started.isoformat()}))
+        while True:
+            try:
+                message, body = read_frame(inbox)
+            except EOFError:
+                # The crawl process is gone without closing the job: keep what it sent.
+                log.error("capture worker: the crawl process went away; closing job %s", job.job_id)
+                job.close(LOST)
+                return 1
+            kind = message[0]
+            if kind == "fetch":
+                job.record_fetch(Fetch(**message[1], body=body))
+            elif kind == "failure":
+                job.record_failure(message[1], **message[2])
+            elif kind == "close":
+                job.bad_documents.extend(message[2])
+                manifest = job.close(message[1])
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                log.info("capture worker: job %s closed; %d captures, %.2f s of CPU", job.job_id,
+                         job.tally.attempts, usage.ru_utime + usage.ru_stime)
+                write_frame(outbox, ("closed", str(manifest)))
+                return 0
+            else:
+                raise ValueError(f"unknown message {kind!r}")
+    except Exception as exc:
+        log.exception("capture worker failed")
+        try:
+            write_frame(outbox, ("error", f"{type(exc).__name__}: {exc}"))
+        except OSError:
+            pass
+        return 2
+
+
+def main(argv: list[str]) -> int:
+    # A Ctrl-C or SIGTERM reaches the whole process group; the crawl process shuts down
+    # gracefully and then closes the job, so the worker waits for that instead of dying.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+    with open(int(argv[0]), "rb", buffering=1 << 20) as inbox:
+        return serve(inbox, int(argv[1]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
