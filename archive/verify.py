@@ -12,17 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from archive.digests import sha256_file
+from archive.checks import Checked, FileChecks
 from archive.errors import UsageError
 from archive.manifest import SIDECAR, read_manifests
 from archive.store import CollectionDir, collections_in, is_locked
 from archive.validation import problems as schema_problems
-from archive.warc.reader import check_records
 from archive.warc.writer import OPEN_SUFFIX
 
 
@@ -128,7 +128,11 @@ def verify(path: Path) -> Report:
         if path.name.endswith(".warc.gz"):
             coll = _collection_of(path)
             listed = _listed_files(coll) if coll else {}
-            _check_warc(path, report, listed.get(f"warcs/{path.name}"))
+            entry = listed.get(f"warcs/{path.name}")
+            checks = FileChecks()
+            result = checks.warc(path, hashed=entry is not None)
+            checks.run()
+            _warc_result(path, result(), report, entry)
         elif path.name.endswith(".warc.gz" + OPEN_SUFFIX):
             _check_open(path, report)
         elif path.suffix == ".json" and path.parent.name == "manifests":
@@ -161,28 +165,30 @@ def _listed_files(coll: CollectionDir) -> dict[str, dict[str, Any]]:
 # -- WARC files -----------------------------------------------------------------------------
 
 
-def _check_warc(path: Path, report: Report, entry: dict[str, Any] | None) -> int:
-    """Check every record; compare with the manifest entry when there is one."""
+def _warc_result(path: Path, result: Callable[[], Checked] | Checked, report: Report,
+                 entry: dict[str, Any] | None) -> None:
+    """Report a WARC's check; compare with its manifest entry when there is one."""
+    checked = result() if callable(result) else result
     report.files += 1
-    count = 0
-    for record in check_records(path):
-        count += 1
-        for message in record.problems:
-            report.add(path, f"offset {record.offset}", message)
-    report.records += count
-    if count == 0:
+    report.records += checked.units
+    _add_all(report, path, checked)
+    if checked.units == 0:
         report.add(path, None, "empty file, no records")
     elif entry is not None:
-        _compare_entry(path, entry, report, records=count)
-    return count
+        _compare_entry(path, entry, report, checked, records=checked.units)
 
 
-def _compare_entry(path: Path, entry: dict[str, Any], report: Report, *, records: int | None = None) -> None:
-    sha, size = sha256_file(path)
-    if size != entry.get("size"):
-        report.add(path, "size", f"file is {size} bytes, manifest says {entry.get('size')}")
-    if sha != entry.get("sha256"):
-        report.add(path, "sha256", f"file hashes to {sha}, manifest says {entry.get('sha256')}")
+def _add_all(report: Report, path: Path, checked: Checked) -> None:
+    for where, message in checked.problems:
+        report.add(path, where, message)
+
+
+def _compare_entry(path: Path, entry: dict[str, Any], report: Report, checked: Checked, *,
+                   records: int | None = None) -> None:
+    if checked.size != entry.get("size"):
+        report.add(path, "size", f"file is {checked.size} bytes, manifest says {entry.get('size')}")
+    if checked.sha256 != entry.get("sha256"):
+        report.add(path, "sha256", f"file hashes to {checked.sha256}, manifest says {entry.get('sha256')}")
     if records is not None and entry.get("records") is not None and records != entry["records"]:
         report.add(path, "records", f"file has {records} records, manifest says {entry['records']}")
 
@@ -206,27 +212,6 @@ def warcinfo_job_id(path: Path) -> str | None:
         if line.startswith(b"jobId:"):
             return line[6:].strip().decode("utf-8", "replace")
     return None
-
-
-# -- capture logs -----------------------------------------------------------------------------
-
-
-def _check_log(path: Path, report: Report) -> int:
-    report.files += 1
-    lines = 0
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            lines += 1
-            if not raw.endswith(b"\n"):
-                report.add(path, f"line {number}", "last line is not terminated (cut off)")
-            try:
-                doc = json.loads(raw)
-            except ValueError as exc:
-                report.add(path, f"line {number}", f"not valid JSON ({exc.msg})")
-                continue
-            for message in schema_problems("capture-log", doc):
-                report.add(path, f"line {number}", message)
-    return lines
 
 
 # -- collections, manifests, chain ----------------------------------------------------------
@@ -255,6 +240,10 @@ def _local_manifests(coll: CollectionDir) -> list[ManifestFile]:
 
 def _check_collection(coll: CollectionDir, report: Report, only: Path | None = None) -> None:
     docs = check_manifests(_local_manifests(coll), report, only.name if only is not None else None)
+    # Every file check is planned first and run at once (on every core when worth it);
+    # the results are then reported in this same order.
+    checks = FileChecks()
+    steps: list[Callable[[], None]] = []
     listed: dict[str, tuple[Path | str, dict[str, Any]]] = {}
     for m, index, entry in listed_entries(docs):
         listed[entry["path"]] = (m.label, entry)
@@ -267,35 +256,67 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
                 report.add(m.label, f"files[{index}]", f"{entry['path']} is missing")
             continue
         if entry.get("kind") == "warc":
-            _check_warc(target, report, entry)
+            steps.append(partial(_warc_result, target, checks.warc(target, hashed=True), report, entry))
         elif entry.get("kind") == "capture-log":
-            lines = _check_log(target, report)
-            _compare_entry(target, entry, report, records=lines)
+            steps.append(partial(_log_result, target, checks.log(target, hashed=True), report, entry))
         else:
-            report.files += 1
-            _compare_entry(target, entry, report)
-    if only is not None:
-        return
+            steps.append(partial(_file_result, target, checks.hash(target), report, entry))
+    if only is None:
+        _plan_unlisted(coll, listed, checks, steps, report)
+    checks.run()
+    for step in steps:
+        step()
+
+
+def _warc_result_unlisted(path: Path, result: Callable[[], Checked], report: Report) -> None:
+    _warc_result(path, result(), report, None)
+    report.add(path, None, "not listed in any manifest; run `archive verify --repair` if its job was killed")
+
+
+def _log_result(path: Path, result: Callable[[], Checked] | Checked, report: Report,
+                entry: dict[str, Any] | None) -> None:
+    checked = result() if callable(result) else result
+    report.files += 1
+    _add_all(report, path, checked)
+    if entry is not None:
+        _compare_entry(path, entry, report, checked, records=checked.units)
+    else:
+        report.add(path, None, "not listed in any manifest; run `archive verify --repair` if its job was killed")
+
+
+def _file_result(path: Path, result: Callable[[], Checked], report: Report, entry: dict[str, Any]) -> None:
+    report.files += 1
+    _compare_entry(path, entry, report, result())
+
+
+def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChecks, steps: list[Callable[[], None]],
+                   report: Report) -> None:
+    """Files the manifests do not list: a running job's, or a killed job's leftovers."""
     live = _live_jobs(coll)
+
+    def note(message: str) -> Callable[[], None]:
+        return lambda: report.notes.append(message)
+
+    def problem(path: Path, message: str) -> Callable[[], None]:
+        return lambda: report.add(path, None, message)
+
     for warc in sorted(coll.warcs.glob("*.warc.gz")) if coll.warcs.is_dir() else []:
         if f"warcs/{warc.name}" not in listed:
             job = warcinfo_job_id(warc)
             if job in live:
-                report.notes.append(f"{warc}: written by running job {job}")
+                steps.append(note(f"{warc}: written by running job {job}"))
             else:
-                _check_warc(warc, report, None)
-                report.add(warc, None, "not listed in any manifest; run `archive verify --repair` if its job was killed")
+                steps.append(partial(_warc_result_unlisted, warc, checks.warc(warc, hashed=False), report))
     for open_file in sorted(coll.warcs.glob("*" + OPEN_SUFFIX)) if coll.warcs.is_dir() else []:
-        _check_open(open_file, report)
+        steps.append(partial(_check_open, open_file, report))
     for log in sorted(coll.logs.glob("*.captures.jsonl")) if coll.logs.is_dir() else []:
         if f"logs/{log.name}" not in listed and log.name.split(".")[0] not in live:
-            _check_log(log, report)
-            report.add(log, None, "not listed in any manifest; run `archive verify --repair` if its job was killed")
+            steps.append(partial(_log_result, log, checks.log(log, hashed=False), report, None))
     for open_log in sorted(coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX)) if coll.logs.is_dir() else []:
         if open_log.name.split(".")[0] in live:
-            report.notes.append(f"{open_log}: being written by a running job")
+            steps.append(note(f"{open_log}: being written by a running job"))
         else:
-            report.add(open_log, None, "incomplete log of a job that did not finish; run `archive verify --repair`")
+            steps.append(problem(open_log, "incomplete log of a job that did not finish; run `archive verify --repair`"))
 
 
 def _live_jobs(coll: CollectionDir) -> set[str]:

@@ -18,10 +18,11 @@ from pathlib import Path
 from archive.digests import sha1_label
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
-# Input is sliced off the map per read (a copy), and what follows a member's end is copied
-# again into ``unused_data``; members are mostly a few KB, so a small window keeps both
-# copies small. 1 MiB here made verify copy ~2 MiB per record.
-_IN = 64 << 10
+# Input is fed as views of the map (no copy), but what follows a member's end in the last
+# window is copied into ``unused_data``. Most members are a few KB, so a member's first
+# window is small; a large one continues in large windows.
+_FIRST_IN = 16 << 10
+_IN = 256 << 10
 _OUT = 4 << 20
 _MAX_HEADER = 1 << 20
 _HTTP_TYPES = {"response", "request"}
@@ -48,7 +49,12 @@ class CheckedRecord:
 
 
 class _BlockState:
-    """Consumes the inflated bytes of one record: header, block (digests), trailer."""
+    """Consumes the inflated bytes of one record: header, block (digests), trailer.
+
+    Usually a record arrives in one piece; then the header is parsed from it and the block
+    and payload are hashed through views of it, without copying. Pieces (a long record,
+    or a header cut across two) take the same path with small buffers.
+    """
 
     def __init__(self) -> None:
         self.head = bytearray()
@@ -63,28 +69,32 @@ class _BlockState:
         self.problems: list[str] = []
 
     def feed(self, data: bytes) -> None:
+        start = 0
         if self.in_header:
-            self.head += data
-            end = self.head.find(b"\r\n\r\n")
+            if self.head:
+                self.head += data
+                data = bytes(self.head)
+            end = data.find(b"\r\n\r\n")
             if end < 0:
+                if not self.head:
+                    self.head += data
                 if len(self.head) > _MAX_HEADER:
                     raise _Unreadable("WARC header section longer than 1 MiB or not terminated")
                 return
-            rest = bytes(self.head[end + 4 :])
-            self._parse_header(bytes(self.head[:end]))
+            self._parse_header(data[:end])
             self.in_header = False
             self.head = bytearray()
-            data = rest
+            start = end + 4
         if self.expected is None:
             return
-        remaining = self.expected - self.block_len
-        body, extra = data[:remaining], data[remaining:]
-        if body:
-            self.block.update(body)
-            self.block_len += len(body)
-            self._payload(body)
-        if extra:
-            self.tail += extra
+        stop = min(len(data), start + self.expected - self.block_len)
+        if stop > start:
+            with memoryview(data) as view:
+                self.block.update(view[start:stop])
+                self.block_len += stop - start
+                self._payload(data, view, start, stop)
+        if stop < len(data):
+            self.tail += data[stop:]
 
     def _parse_header(self, raw: bytes) -> None:
         # One decode for the whole section: per-line decoding was most of verify's time.
@@ -108,11 +118,18 @@ class _BlockState:
             if rtype in _HTTP_TYPES and self.fields.get("content-type", "").startswith("application/http"):
                 self.http_head = bytearray()
 
-    def _payload(self, body: bytes) -> None:
+    def _payload(self, data: bytes, view: memoryview, start: int, stop: int) -> None:
+        """Hash the payload part of ``data[start:stop]`` (all of it, past the HTTP head)."""
         if self.payload is None:
             return
         if self.http_head is not None:
-            self.http_head += body
+            if not self.http_head:
+                end = data.find(b"\r\n\r\n", start, stop)
+                if end >= 0:  # the whole HTTP head is in this piece (the usual case)
+                    self.http_head = None
+                    self.payload.update(view[end + 4 : stop])
+                    return
+            self.http_head += view[start:stop]
             end = self.http_head.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.http_head) > _MAX_HEADER:
@@ -122,7 +139,7 @@ class _BlockState:
             self.payload.update(self.http_head[end + 4 :])
             self.http_head = None
             return
-        self.payload.update(body)
+        self.payload.update(view[start:stop])
 
     def finish(self) -> list[str]:
         problems = list(self.problems)
@@ -138,54 +155,71 @@ class _BlockState:
         declared = self.fields.get("warc-block-digest")
         if declared is None:
             problems.append("no WARC-Block-Digest")
-        elif declared.lower().startswith("sha1:") and sha1_label(self.block).upper() != "SHA1:" + declared[5:].upper():
+        elif _differs(declared, self.block):
             problems.append(f"WARC-Block-Digest mismatch: header {declared}, content {sha1_label(self.block)}")
         if self.payload is not None:
             declared = self.fields["warc-payload-digest"]
-            actual = sha1_label(self.payload)
             if self.http_head is not None:
                 problems.append("HTTP header section not terminated")
-            elif declared.lower().startswith("sha1:") and actual.upper() != "SHA1:" + declared[5:].upper():
-                problems.append(f"WARC-Payload-Digest mismatch: header {declared}, content {actual}")
+            elif _differs(declared, self.payload):
+                problems.append(f"WARC-Payload-Digest mismatch: header {declared}, content {sha1_label(self.payload)}")
         return problems
+
+
+def _differs(declared: str, hasher: hashlib._Hash) -> bool:
+    """A declared ``sha1:`` digest (any case) that is not the one computed; other
+    algorithms are not checked."""
+    if declared[:5].lower() != "sha1:":
+        return False
+    return sha1_label(hasher)[5:] != declared[5:].upper()
 
 
 class _Unreadable(Exception):
     pass
 
 
-def check_records(path: Path) -> Iterator[CheckedRecord]:
-    """Yield every record of a gzipped WARC with the problems found in it."""
+def check_records(path: Path, start: int = 0, stop: int | None = None) -> Iterator[CheckedRecord]:
+    """Yield every record of a gzipped WARC with the problems found in it.
+
+    ``start``/``stop``: only the records that begin in ``[start, stop)``; ``start`` must be
+    where a record begins. (The last one may end past ``stop``.)
+    """
     with open(path, "rb") as fh:
         size = fh.seek(0, 2)
         if size == 0:
             return
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            pos = 0
-            while pos < size:
-                record, next_pos = _check_member(mm, pos, size)
+        stop = size if stop is None else min(stop, size)
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm, memoryview(mm) as view:
+            pos = start
+            while pos < stop:
+                record, next_pos = _check_member(mm, view, pos, size)
                 yield record
                 if next_pos <= pos:
                     break
                 pos = next_pos
 
 
-def _check_member(mm: mmap.mmap, pos: int, size: int) -> tuple[CheckedRecord, int]:
+def _check_member(mm: mmap.mmap, view: memoryview, pos: int, size: int) -> tuple[CheckedRecord, int]:
     if mm[pos : pos + 3] != _GZIP_MAGIC:
         nxt = _resync(mm, pos, size)
         return CheckedRecord(pos, nxt - pos, problems=["not a gzip member (bytes do not start with a gzip header)"], complete=False), nxt
     inflater = zlib.decompressobj(31)
     state = _BlockState()
     cursor = pos
+    window = _FIRST_IN
     try:
         while not inflater.eof:
             if cursor >= size and not inflater.unconsumed_tail:
                 rec = CheckedRecord(pos, size - pos, state.fields, ["file ends inside this record (incomplete)"], complete=False)
                 return rec, size
-            data = inflater.unconsumed_tail or mm[cursor : cursor + _IN]
-            if not inflater.unconsumed_tail:
-                cursor += len(data)
-            state.feed(inflater.decompress(data, _OUT))
+            if inflater.unconsumed_tail:
+                data = inflater.decompress(inflater.unconsumed_tail, _OUT)
+            else:
+                with view[cursor : cursor + window] as piece:  # no copy of the input
+                    cursor += len(piece)
+                    data = inflater.decompress(piece, _OUT)
+                window = _IN
+            state.feed(data)
         end = cursor - len(inflater.unused_data)
     except (zlib.error, _Unreadable) as exc:
         nxt = _resync(mm, pos, size)

@@ -1,0 +1,114 @@
+"""``archive verify`` on several cores reports exactly what a sequential check reports.
+
+The WARC is cut into parts where records begin; these tests make the parts small, so a
+collection of a few hundred records is checked in many parts by two worker processes, and
+compare every problem (file, offset, message) with the in-process check.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import archive.checks
+from archive.capture import Fetch, Provenance
+from archive.checks import FileChecks, cut_points, warc_part
+from archive.config import one_off
+from archive.job import CaptureJob
+from archive.verify import verify
+from archive.warc.reader import check_records
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _fetch(i: int, body: bytes, encoding: bytes | None = None) -> Fetch:
+    headers = [(b"Content-Type", b"text/html")]
+    if encoding:
+        headers.append((b"Content-Encoding", encoding))
+    return Fetch(url=f"http://127.0.0.1:9/s/{i}", method="GET", request_headers=[(b"User-Agent", b"t")],
+                 request_body=b"", status=200, response_headers=headers, body=body, started=T0, duration_ms=1.0,
+                 remote_ip="127.0.0.1", provenance=Provenance(seed="http://127.0.0.1:9/", channel="link", hops="L",
+                                                              depth=1))
+
+
+def _collection(store: Path, bodies: list[tuple[bytes, bytes | None]]) -> Path:
+    job = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), dedup=False)
+    for i, (body, encoding) in enumerate(bodies):
+        job.record_fetch(_fetch(i, body, encoding))
+    job.close()
+    return store / "news"
+
+
+@pytest.fixture
+def parallel(monkeypatch):
+    """Two workers for any amount of data, cut into parts of 16 KiB."""
+    assert threading.active_count() == 1, "fork needs a single-threaded process"
+    monkeypatch.setattr(archive.checks, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(archive.checks, "PART", 16 << 10)
+    monkeypatch.setattr(archive.checks.os, "cpu_count", lambda: 2)
+
+
+def _sequential(monkeypatch, path: Path) -> list[str]:
+    with monkeypatch.context() as m:
+        m.setattr(archive.checks, "PARALLEL_MIN", 1 << 60)
+        return [str(p) for p in verify(path).problems]
+
+
+def _pages(n: int) -> list[tuple[bytes, bytes | None]]:
+    return [((f"<html><p>story {i} " + "words " * (200 + 37 * i % 400) + "</p></html>").encode(), None)
+            for i in range(n)]
+
+
+def test_a_clean_collection_checked_in_parts_is_clean(tmp_path, parallel):
+    coll = _collection(tmp_path, _pages(150))
+    warc = next((coll / "warcs").glob("*.warc.gz"))
+    assert len(cut_points(warc, 8)) > 4  # really cut into parts
+    report = verify(coll)
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.records == sum(1 for _ in check_records(warc))
+
+
+def test_damage_in_a_later_part_is_reported_as_in_one_piece(tmp_path, parallel, monkeypatch):
+    coll = _collection(tmp_path, _pages(150))
+    warc = next((coll / "warcs").glob("*.warc.gz"))
+    data = bytearray(warc.read_bytes())
+    spot = len(data) * 3 // 4
+    data[spot] ^= 0x55
+    warc.write_bytes(bytes(data))
+    found = [str(p) for p in verify(coll).problems]
+    assert any("offset" in p for p in found), found
+    assert found == _sequential(monkeypatch, coll)
+
+
+def test_a_cut_inside_a_stored_payload_falls_back_to_one_piece(tmp_path, parallel, monkeypatch):
+    # Bodies stored as sent (already compressed) that end in a gzipped WARC record: to the
+    # resynchronising reader, each such ending looks like a record boundary.
+    fake = gzip.compress(b"WARC/1.1\r\nWARC-Type: resource\r\nContent-Length: 0\r\n\r\n\r\n\r\n", mtime=0)
+    noise = random.Random(7)
+    coll = _collection(tmp_path, [(noise.randbytes(20000 + 977 * i) + fake, b"gzip") for i in range(40)])
+    warc = next((coll / "warcs").glob("*.warc.gz"))
+    starts = {r.offset for r in check_records(warc)}
+    points = cut_points(warc, 4)  # as verify cuts it: two parts per worker
+    false = [p for p in points if p not in starts]
+    assert false, "the test needs a cut that is not a record boundary"
+    # The part before a false cut does not end at it: that is how the fallback notices.
+    before = max(p for p in points if p < false[0])
+    assert warc_part(warc, before, false[0])[2] != false[0]
+    report = verify(coll)
+    assert report.ok, [str(p) for p in report.problems]
+    assert [str(p) for p in report.problems] == _sequential(monkeypatch, coll)
+
+
+def test_file_checks_run_in_process_for_small_jobs(tmp_path):
+    coll = _collection(tmp_path, _pages(3))
+    checks = FileChecks()
+    result = checks.warc(next((coll / "warcs").glob("*.warc.gz")), hashed=True)
+    checks.run()
+    checked = result()
+    assert checked.units == 1 + 3 * 3 and not checked.problems
+    assert checked.sha256 is not None and checked.sha256.startswith("sha256:")
