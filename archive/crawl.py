@@ -97,7 +97,9 @@ def _child_main(argv: list[str]) -> int:
     process.start()
     job = getattr(crawler, "_archive_capture_job", None)
     if job is None or job.closed_manifest is None:
-        send("error", "the crawl ended without writing a manifest; see the crawl log")
+        reason = getattr(job, "failure", None) or "the crawl ended without writing a manifest"
+        send("error", f"{reason}; closed files are intact, run `archive verify --repair "
+                      f"{store / collection.name}`; see the crawl log")
         return 1
     send("done", str(job.closed_manifest))
     return 0
@@ -161,7 +163,8 @@ def crawl(
     if outcome is None:
         raise CrawlError(
             f"the crawl process died (exit code {child.returncode}) before finishing job {job_id}; "
-            f"closed files are intact, run `archive verify --repair {store / collection.name}`"
+            "closed files are intact and its capture worker closes the rest; if `archive verify` then "
+            f"reports open files, run `archive verify --repair {store / collection.name}`"
         )
     kind, payload = outcome
     if kind == "error":

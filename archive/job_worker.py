@@ -120,6 +120,11 @@ class WorkerJob:
         self.started: datetime = datetime.fromisoformat(payload["started"])
 
     @property
+    def failure(self) -> str | None:
+        """Why nothing more can be recorded, once the worker has stopped."""
+        return self._failed
+
+    @property
     def history(self) -> CollectionHistory:
         """What earlier jobs captured (loaded here on first use; the worker has its own)."""
         if self._history is None:
@@ -154,6 +159,7 @@ class WorkerJob:
         except CaptureWorkerError as exc:
             log.error("%s", exc)
             kind, payload = "error", str(exc)
+            self._failed = str(exc)
         finally:
             os.close(self._from_main)
             self.proc.wait()

@@ -28,18 +28,25 @@ def _compiled(*selectors: str) -> etree.XPath:
 
 
 _LINKS = _compiled("a::attr(href)", "area::attr(href)")
-_REQUISITES = _compiled(
-    "link[rel~=stylesheet]::attr(href)", "link[rel~=icon]::attr(href)", "script::attr(src)", "img::attr(src)",
-    "source::attr(src)", "video::attr(poster)", "input[type=image]::attr(src)",
-)
+# rel and type values are ASCII case-insensitive in HTML; CSS selectors compare them as written.
+_LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+_REL = "contains(concat(' ', normalize-space(" + _LOWER.format("@rel") + "), ' '), ' {} ')"
+_REQUISITES = etree.XPath(" | ".join([
+    f"//link[{_REL.format('stylesheet')} or {_REL.format('icon')}]/@href",
+    f"//input[{_LOWER.format('@type')} = 'image']/@src",
+    _TRANSLATOR.css_to_xpath("script::attr(src)"), _TRANSLATOR.css_to_xpath("img::attr(src)"),
+    _TRANSLATOR.css_to_xpath("source::attr(src)"), _TRANSLATOR.css_to_xpath("video::attr(poster)"),
+]), smart_strings=False)
 _SRCSETS = _compiled("img::attr(srcset)", "source::attr(srcset)")
 _STYLES = _compiled("style::text", "[style]::attr(style)")
-_SRCSET_URL = re.compile(r"(?:^|,)\s*(\S+)")
-# url(...) tokens and @import strings in CSS.
-_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""")
+# url(...) tokens and @import strings in CSS (function names are case-insensitive).
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
+                      re.IGNORECASE)
 _HTTP = ("http://", "https://")
 # HTML's "ASCII whitespace", which browsers strip from both ends of a URL attribute.
 _WHITESPACE = " \t\n\f\r"
+# The URL parser removes tabs and newlines from anywhere in the input (WHATWG URL).
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
 
 def page_links(root: Any) -> list[str]:
@@ -52,10 +59,41 @@ def page_requisites(root: Any) -> list[str]:
     (``src`` and every ``srcset`` candidate), posters, and ``url()``s in inline CSS."""
     urls = _REQUISITES(root)
     for srcset in _SRCSETS(root):
-        urls.extend(_SRCSET_URL.findall(srcset))
+        urls.extend(srcset_urls(srcset))
     for style in _STYLES(root):
         urls.extend(css_urls(style))
     return urls
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The candidate URLs of a ``srcset`` (HTML's parsing: a URL is a run of non-space
+    characters, trailing commas are not part of it, descriptors run to the next comma
+    outside parentheses). URLs may contain commas themselves."""
+    urls, pos, n = [], 0, len(value)
+    while True:
+        while pos < n and value[pos] in _WHITESPACE + ",":
+            pos += 1
+        if pos >= n:
+            return urls
+        start = pos
+        while pos < n and value[pos] not in _WHITESPACE:
+            pos += 1
+        url = value[start:pos]
+        if url.endswith(","):
+            url = url.rstrip(",")  # a candidate without descriptors
+        else:
+            depth = 0
+            while pos < n:
+                char = value[pos]
+                pos += 1
+                if char == "(":
+                    depth += 1
+                elif char == ")":
+                    depth = max(0, depth - 1)
+                elif char == "," and depth == 0:
+                    break
+        if url:
+            urls.append(url)
 
 
 def css_urls(text: str) -> list[str]:
@@ -84,6 +122,8 @@ class Resolver:
     def resolve(self, href: str) -> str:
         """The absolute URL ``href`` refers to."""
         href = href.strip(_WHITESPACE)
+        if not href.isprintable():
+            href = href.translate(_TAB_NEWLINE)
         if not href or href[0] == "#":
             return self.base  # the base document itself; fragments are dropped anyway
         if href.isascii() and "/." not in href and "\\" not in href:
@@ -92,5 +132,27 @@ class Resolver:
             if self.origin is not None and href[0] == "/" and not href.startswith("//"):
                 return self.origin + href
         if not href.isascii():
-            href = safe_url_string(href, self.encoding)
+            try:
+                href = safe_url_string(href, self.encoding)
+            except UnicodeEncodeError:
+                href = safe_url_string(_charrefs_in_query(href, self.encoding), self.encoding)
         return urljoin(self.base, href)
+
+
+def _charrefs_in_query(href: str, encoding: str) -> str:
+    """Characters of the query that ``encoding`` cannot represent, as browsers send them:
+    as HTML numeric character references (``&#20013;``), percent-encoded."""
+    before, mark, rest = href.partition("?")
+    if not mark:
+        return href
+    query, hash_mark, fragment = rest.partition("#")
+    query = "".join(_representable(char, encoding) for char in query)
+    return before + mark + query + hash_mark + fragment
+
+
+def _representable(char: str, encoding: str) -> str:
+    try:
+        char.encode(encoding)
+    except UnicodeEncodeError:
+        return f"%26%23{ord(char)}%3B"  # "&#N;", percent-encoded: not a fragment, not a new parameter
+    return char
