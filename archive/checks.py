@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,15 +157,62 @@ class FileChecks:
         if workers <= 1:
             self._results = [_run_inline(fn, args) for fn, args in self._tasks]
             return
+        # Units of work with a rough cost each; a WARC becomes several parts. The units are
+        # dealt out, largest first, to the least loaded of the lanes: this process is one
+        # lane (it would only wait otherwise), worker processes are the others.
+        units: list[tuple[float, int, Callable[..., Any], tuple[Any, ...]]] = []
+        parts: dict[int, list[int]] = {}
+        for index, (fn, args) in enumerate(self._tasks):
+            path = args[0]
+            if fn is _warc_parts:
+                points = cut_points(path, max(1, min(workers * 2, path.stat().st_size // PART)))
+                parts[index] = points
+                bounds = [*points, None]
+                for k in range(len(points)):
+                    stop = bounds[k + 1] if bounds[k + 1] is not None else path.stat().st_size
+                    units.append(((stop - points[k]) * _COST["warc"], index, warc_part, (path, points[k], bounds[k + 1])))
+            else:
+                units.append((path.stat().st_size * _COST[fn.__name__], index, fn, args))
+        lanes: list[list[int]] = [[] for _ in range(workers)]
+        loads = [0.0] * workers
+        for u in sorted(range(len(units)), key=lambda u: -units[u][0]):
+            lane = loads.index(min(loads))
+            lanes[lane].append(u)
+            loads[lane] += units[u][0]
+        done: dict[int, Any] = {}
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures: list[Any] = []
-            for fn, args in self._tasks:
-                if fn is _warc_parts:
-                    futures.append(_submit_parts(pool, args[0], workers))
-                else:
-                    futures.append(pool.submit(fn, *args))
-            self._results = [f() if callable(f) else f.result() for f in futures]
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+            futures = {u: pool.submit(units[u][2], *units[u][3]) for lane in lanes[1:] for u in lane}
+            for u in lanes[0]:
+                done[u] = units[u][2](*units[u][3])
+            for u, future in futures.items():
+                done[u] = future.result()
+        self._results = [None] * len(self._tasks)
+        by_task: dict[int, list[Any]] = {}
+        for u in range(len(units)):
+            by_task.setdefault(units[u][1], []).append(done[u])
+        for index, (fn, args) in enumerate(self._tasks):
+            results = by_task[index]
+            if fn is _warc_parts:
+                self._results[index] = _joined(args[0], parts[index], results)
+            else:
+                self._results[index] = results[0]
+
+
+# Relative cost per byte of each kind of unit, for dealing them out evenly.
+_COST = {"warc": 1.0, "sha256_file": 0.12, "log_lines": 2.5}
+
+
+def _joined(path: Path, points: list[int], results: list[tuple[int, list[Any], int]]) -> tuple[int, list[Any]]:
+    """The parts of one WARC put back together, or the file checked again in one piece if a
+    cut was not where a record begins (the part before it did not end exactly there)."""
+    count, problems = 0, []
+    for k, (part_count, part_problems, end) in enumerate(results):
+        if k + 1 < len(points) and end != points[k + 1]:
+            return _warc_parts(path)
+        count += part_count
+        problems.extend(part_problems)
+    return count, problems
 
 
 def _default_workers(total: int) -> int:
@@ -183,24 +230,3 @@ def _warc_parts(path: Path) -> tuple[int, list[tuple[Where, str]]]:
 
 def _run_inline(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     return fn(*args)
-
-
-def _submit_parts(pool: ProcessPoolExecutor, path: Path, workers: int) -> Callable[[], tuple[int, list[Any]]]:
-    size = path.stat().st_size
-    parts = max(1, min(workers * 2, size // PART))
-    points = cut_points(path, parts) if parts > 1 else [0]
-    bounds = [*points, None]
-    futures: list[Future[Any]] = [pool.submit(warc_part, path, bounds[i], bounds[i + 1]) for i in range(len(points))]
-
-    def gather() -> tuple[int, list[Any]]:
-        count, problems = 0, []
-        for i, future in enumerate(futures):
-            part_count, part_problems, end = future.result()
-            if i + 1 < len(points) and end != points[i + 1]:
-                # That cut was not where a record begins: check the file in one piece.
-                return _warc_parts(path)
-            count += part_count
-            problems.extend(part_problems)
-        return count, problems
-
-    return gather

@@ -27,6 +27,8 @@ _OUT = 4 << 20
 _MAX_HEADER = 1 << 20
 _HTTP_TYPES = {"response", "request"}
 _PAYLOAD_TYPES = {"response", "request", "resource", "conversion"}
+_VERSIONS = ("WARC/1.1", "WARC/1.0")
+_REQUIRED = ("warc-type", "warc-record-id", "warc-date")
 
 
 @dataclass
@@ -99,7 +101,7 @@ class _BlockState:
     def _parse_header(self, raw: bytes) -> None:
         # One decode for the whole section: per-line decoding was most of verify's time.
         lines = raw.decode("utf-8", "replace").split("\r\n")
-        if lines[0] not in ("WARC/1.1", "WARC/1.0"):
+        if lines[0] not in _VERSIONS:
             raise _Unreadable(f"not a WARC record (first line {lines[0][:40]!r})")
         fields = self.fields
         for line in lines[1:]:
@@ -149,7 +151,7 @@ class _BlockState:
             problems.append(f"block is {self.block_len} bytes, Content-Length says {self.expected}")
         if bytes(self.tail) != b"\r\n\r\n":
             problems.append("record is not followed by exactly CRLF CRLF")
-        for name in ("warc-type", "warc-record-id", "warc-date"):
+        for name in _REQUIRED:
             if name not in self.fields:
                 problems.append(f"missing {name}")
         declared = self.fields.get("warc-block-digest")
@@ -164,6 +166,58 @@ class _BlockState:
             elif _differs(declared, self.payload):
                 problems.append(f"WARC-Payload-Digest mismatch: header {declared}, content {sha1_label(self.payload)}")
         return problems
+
+
+def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
+    """The common case, a whole record inflated in one piece, checked in one go.
+
+    Returns the fields and problems, or None for anything unusual (a malformed header line,
+    a length that does not fit, an unterminated HTTP head): :class:`_BlockState` then
+    decides, and words the problems.
+    """
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = data[:end].decode("utf-8", "replace").split("\r\n")
+    if lines[0] not in _VERSIONS:
+        return None
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            return None
+        fields[name.strip().lower()] = value.strip()
+    try:
+        length = int(fields["content-length"])
+    except (KeyError, ValueError):
+        return None
+    start = end + 4
+    stop = start + length
+    if length < 0 or stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
+        return None
+    payload = None
+    with memoryview(data) as view:
+        block = hashlib.sha1(view[start:stop])
+        rtype = fields.get("warc-type", "")
+        if rtype in _PAYLOAD_TYPES and "warc-payload-digest" in fields:
+            head = start
+            if rtype in _HTTP_TYPES and fields.get("content-type", "").startswith("application/http"):
+                head = data.find(b"\r\n\r\n", start, stop)
+                if head < 0:
+                    return None
+                head += 4
+            payload = hashlib.sha1(view[head:stop])
+    problems = [f"missing {name}" for name in _REQUIRED if name not in fields]
+    declared = fields.get("warc-block-digest")
+    if declared is None:
+        problems.append("no WARC-Block-Digest")
+    elif _differs(declared, block):
+        problems.append(f"WARC-Block-Digest mismatch: header {declared}, content {sha1_label(block)}")
+    if payload is not None:
+        declared = fields["warc-payload-digest"]
+        if _differs(declared, payload):
+            problems.append(f"WARC-Payload-Digest mismatch: header {declared}, content {sha1_label(payload)}")
+    return fields, problems
 
 
 def _differs(declared: str, hasher: hashlib._Hash) -> bool:
@@ -204,10 +258,23 @@ def _check_member(mm: mmap.mmap, view: memoryview, pos: int, size: int) -> tuple
         nxt = _resync(mm, pos, size)
         return CheckedRecord(pos, nxt - pos, problems=["not a gzip member (bytes do not start with a gzip header)"], complete=False), nxt
     inflater = zlib.decompressobj(31)
-    state = _BlockState()
     cursor = pos
-    window = _FIRST_IN
     try:
+        with view[pos : pos + _FIRST_IN] as piece:
+            cursor += len(piece)
+            first = inflater.decompress(piece, _OUT)
+        if inflater.eof:
+            whole = _whole(first)
+            if whole is not None:
+                end = cursor - len(inflater.unused_data)
+                return CheckedRecord(pos, end - pos, whole[0], whole[1]), end
+    except zlib.error as exc:
+        nxt = _resync(mm, pos, size)
+        return CheckedRecord(pos, nxt - pos, {}, [f"unreadable record: {exc}"], complete=False), nxt
+    state = _BlockState()
+    window = _IN
+    try:
+        state.feed(first)
         while not inflater.eof:
             if cursor >= size and not inflater.unconsumed_tail:
                 rec = CheckedRecord(pos, size - pos, state.fields, ["file ends inside this record (incomplete)"], complete=False)
