@@ -15,30 +15,15 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
-from parsel.csstranslator import HTMLTranslator
 from w3lib.url import safe_url_string
 
-_TRANSLATOR = HTMLTranslator()
-
-
-def _compiled(*selectors: str) -> etree.XPath:
-    """One compiled XPath for CSS selectors (parsel's translation, so the meaning is CSS's)."""
-    # Plain strings: a "smart" one keeps its parent element alive, built for nothing.
-    return etree.XPath(" | ".join(_TRANSLATOR.css_to_xpath(css) for css in selectors), smart_strings=False)
-
-
-_LINKS = _compiled("a::attr(href)", "area::attr(href)")
-# rel and type values are ASCII case-insensitive in HTML; CSS selectors compare them as written.
-_LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-_REL = "contains(concat(' ', normalize-space(" + _LOWER.format("@rel") + "), ' '), ' {} ')"
-_REQUISITES = etree.XPath(" | ".join([
-    f"//link[{_REL.format('stylesheet')} or {_REL.format('icon')}]/@href",
-    f"//input[{_LOWER.format('@type')} = 'image']/@src",
-    _TRANSLATOR.css_to_xpath("script::attr(src)"), _TRANSLATOR.css_to_xpath("img::attr(src)"),
-    _TRANSLATOR.css_to_xpath("source::attr(src)"), _TRANSLATOR.css_to_xpath("video::attr(poster)"),
-]), smart_strings=False)
-_SRCSETS = _compiled("img::attr(srcset)", "source::attr(srcset)")
-_STYLES = _compiled("style::text", "[style]::attr(style)")
+# Each "//" step of an XPath walks the whole tree again, and predicates are slow in libxml2;
+# so links come from one path per tag, requisites from lxml's own tag filter (a C loop),
+# and inline styles from one attribute path. Plain strings: a "smart" one keeps its
+# parent element alive, built for nothing.
+_LINKS = etree.XPath("descendant-or-self::a/@href | descendant-or-self::area/@href", smart_strings=False)
+_STYLE_ATTRS = etree.XPath("descendant-or-self::*/@style", smart_strings=False)
+_REQUISITE_TAGS = ("link", "script", "img", "source", "video", "input", "style")
 # url(...) tokens and @import strings in CSS (function names are case-insensitive).
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
                       re.IGNORECASE)
@@ -56,13 +41,41 @@ def page_links(root: Any) -> list[str]:
 
 def page_requisites(root: Any) -> list[str]:
     """What a browser would load to render the page: stylesheets, icons, scripts, images
-    (``src`` and every ``srcset`` candidate), posters, and ``url()``s in inline CSS."""
-    urls = _REQUISITES(root)
-    for srcset in _SRCSETS(root):
-        urls.extend(srcset_urls(srcset))
-    for style in _STYLES(root):
+    (``src`` and every ``srcset`` candidate), posters, and ``url()``s in inline CSS.
+
+    rel and type values are ASCII case-insensitive in HTML.
+    """
+    urls: list[str] = []
+    for el in root.iter(*_REQUISITE_TAGS):
+        tag = el.tag
+        if tag == "link":
+            rel = (el.get("rel") or "").lower().split()
+            if "stylesheet" in rel or "icon" in rel:
+                _add(urls, el.get("href"))
+        elif tag in ("img", "source"):
+            _add(urls, el.get("src"))
+            srcset = el.get("srcset")
+            if srcset is not None:
+                urls.extend(srcset_urls(srcset))
+        elif tag == "script":
+            _add(urls, el.get("src"))
+        elif tag == "video":
+            _add(urls, el.get("poster"))
+        elif tag == "input":
+            if (el.get("type") or "").lower() == "image":
+                _add(urls, el.get("src"))
+        else:  # <style>: its text, and what follows any child (comments, say)
+            for text in (el.text, *(child.tail for child in el)):
+                if text:
+                    urls.extend(css_urls(text))
+    for style in _STYLE_ATTRS(root):
         urls.extend(css_urls(style))
     return urls
+
+
+def _add(urls: list[str], value: str | None) -> None:
+    if value is not None:
+        urls.append(value)
 
 
 def srcset_urls(value: str) -> list[str]:
@@ -118,6 +131,19 @@ class Resolver:
         self.encoding = encoding
         parts = urlsplit(base)
         self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else None
+
+    def independent(self, href: str) -> bool:
+        """Whether ``href``, exactly as written, resolves the same on every page of this
+        origin: an absolute http(s) URL or a root-relative path that resolving leaves as is."""
+        return (
+            self.origin is not None
+            and href.isascii()
+            and href.isprintable()
+            and "/." not in href
+            and "\\" not in href
+            and href.strip(_WHITESPACE) == href
+            and (href.startswith(_HTTP) or (href[:1] == "/" and href[1:2] != "/"))
+        )
 
     def resolve(self, href: str) -> str:
         """The absolute URL ``href`` refers to."""

@@ -61,6 +61,7 @@ class NewsSpider(scrapy.Spider):
         # cap, or another spelling of a URL already seen): skipped without canonicalising.
         # Bounded: cleared when full, which only costs canonicalising them again.
         self.dead_ends: set[str] = set()
+        self.done_hrefs: dict[str, set[str]] = {}
         self.history: CollectionHistory | None = None
         self.recrawl: list[str] = []
         self.articles: set[str] = set()
@@ -232,20 +233,24 @@ class NewsSpider(scrapy.Spider):
         if depth >= self.max_depth or self.scheduled >= self.max_pages:
             return
         seen, dead_ends = self.seen, self.dead_ends
+        # Hrefs, as written, already followed or refused from pages of this origin: most of
+        # a page's links, skipped without resolving them again.
+        done = self.done_hrefs.setdefault(resolver.origin or "", set())
         for href in page_links(root):
+            if href in done:
+                continue
             url = resolver.resolve(href)
-            if url in seen or url in dead_ends:
-                continue
-            request = self._page(url, seed=seed, channel="link", via=response.url, hops=hops + "L",
-                                 linked=url, depth=depth + 1)
-            if request is None:
-                # Whatever made it a dead end holds for good: scope, the cap and the seen
-                # set only grow. (A URL too long to fetch is in the seen set already.)
-                if len(dead_ends) >= MAX_DEAD_ENDS:
-                    dead_ends.clear()
-                dead_ends.add(url)
-                continue
-            yield request
+            if url not in seen and url not in dead_ends:
+                request = self._page(url, seed=seed, channel="link", via=response.url, hops=hops + "L",
+                                     linked=url, depth=depth + 1)
+                if request is not None:
+                    yield request
+                else:
+                    # Whatever made it a dead end holds for good: scope, the cap and the seen
+                    # set only grow. (A URL too long to fetch is in the seen set already.)
+                    _bounded_add(dead_ends, url)
+            if resolver.independent(href):
+                _bounded_add(done, href)
 
     def _embeds(self, response: Response, resolver: Resolver, urls: list[str], seed: str | None, hops: str,
                 depth: int) -> Iterator[Request]:
@@ -278,6 +283,13 @@ class NewsSpider(scrapy.Spider):
             return
         yield from self._embeds(response, Resolver(response.url, response.encoding), css_urls(response.text),
                                 prov.get("seed"), hops, int(response.meta.get("depth", 0)))
+
+
+def _bounded_add(memo: set[str], item: str) -> None:
+    """Remember ``item``; a full memo is emptied (forgetting costs only work, not results)."""
+    if len(memo) >= MAX_DEAD_ENDS:
+        memo.clear()
+    memo.add(item)
 
 
 def _canonical(url: str) -> str | None:
