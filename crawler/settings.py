@@ -43,7 +43,12 @@ BASE: dict[str, Any] = {
     "RETRY_TIMES": 2,
     # The spider yields requests, never items, and Scrapy starts this many worker tasks
     # for the output of every response: 100 by default, about 1 ms a page for nothing.
-    "CONCURRENT_ITEMS": 4,
+    # Far fewer drains a large sitemap's requests so slowly that parsed pages pile up
+    # meanwhile (4 took peak memory from 176 to 250 MB on a 10,000-page crawl).
+    "CONCURRENT_ITEMS": 32,
+    # Bodies waiting for the spider, in bytes (Scrapy's default is 5 MB). Each waiting page
+    # also holds its parsed tree, many times its size: fewer waiting pages, flatter memory.
+    "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 1_000_000,
     # Private addresses are refused at resolution for hosts that are not seeds.
     "TWISTED_DNS_RESOLVER": "crawler.resolver.ScopedResolver",
     "LOG_LEVEL": "INFO",
