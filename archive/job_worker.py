@@ -26,6 +26,7 @@ follows it; a body is written from the response's buffer, without another copy.
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import pickle
@@ -101,6 +102,7 @@ class WorkerJob:
         self.tally = Tally()
         self._history: CollectionHistory | None = None
         self._failed: str | None = None
+        self.worker_cpu: float | None = None  # CPU seconds the worker used, once it closed the job
         to_worker, self._from_main = os.pipe()
         from_worker, to_main = os.pipe()
         _widen(self._from_main)
@@ -187,6 +189,8 @@ class WorkerJob:
             message, _ = read_frame(self._in)
         except (EOFError, OSError):
             raise CaptureWorkerError(f"the capture worker stopped: {self._worker_said()}") from None
+        if message[0] == "closed":
+            self.worker_cpu = message[2]
         return message[0], message[1]
 
     def _worker_said(self) -> str:
@@ -231,6 +235,8 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
         job = CaptureJob(Path(spec["store"]), collection_from_dict(spec["collection"]), job_id=spec["job_id"],
                          spider=spec["spider"], operator=spec["operator"])
         write_frame(outbox, ("ready", {"job_id": job.job_id, "started": job.started.isoformat()}))
+        gc.collect()
+        gc.freeze()  # the loaded history lives as long as the job (see crawler.gcfreeze)
         while True:
             try:
                 message, body = read_frame(inbox)
@@ -248,9 +254,10 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
                 job.bad_documents.extend(message[2])
                 manifest = job.close(message[1])
                 usage = resource.getrusage(resource.RUSAGE_SELF)
+                cpu = usage.ru_utime + usage.ru_stime
                 log.info("capture worker: job %s closed; %d captures, %.2f s of CPU", job.job_id,
-                         job.tally.attempts, usage.ru_utime + usage.ru_stime)
-                write_frame(outbox, ("closed", str(manifest)))
+                         job.tally.attempts, cpu)
+                write_frame(outbox, ("closed", str(manifest), cpu))
                 return 0
             else:
                 raise ValueError(f"unknown message {kind!r}")

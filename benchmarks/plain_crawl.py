@@ -22,6 +22,7 @@ from time import monotonic
 from typing import Any
 
 CAPTURE_COMPONENTS = ("archive.scrapy.WarcCaptureMiddleware", "archive.scrapy.RecordingRobotsTxtMiddleware")
+CAPTURE_EXTENSIONS = ("archive.scrapy.ArchiveJobExtension",)
 
 
 def plain_settings(collection: Any, log_file: str) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def plain_settings(collection: Any, log_file: str) -> dict[str, Any]:
     # Scrapy's own robots.txt middleware (at its default order), as in any Scrapy project.
     middlewares.pop("scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware", None)
     settings["DOWNLOADER_MIDDLEWARES"] = middlewares
-    settings["EXTENSIONS"] = {}
+    settings["EXTENSIONS"] = {k: v for k, v in settings["EXTENSIONS"].items() if k not in CAPTURE_EXTENSIONS}
     settings["LOG_FILE"] = log_file
     return settings
 
@@ -44,6 +45,7 @@ def main(argv: list[str]) -> int:
     from scrapy.crawler import CrawlerProcess
 
     from archive.config import collection_from_dict
+    from crawler.extensions import cpu_seconds
     from crawler.spiders.news import NewsSpider
 
     spec = json.loads(Path(argv[0]).read_text("utf-8"))
@@ -53,10 +55,10 @@ def main(argv: list[str]) -> int:
     times: dict[str, float] = {}
 
     def opened(**_: Any) -> None:
-        times["opened"] = monotonic()
+        times["opened"], times["cpu0"] = monotonic(), cpu_seconds()
 
     def closed(**_: Any) -> None:
-        times["closed"] = monotonic()
+        times["closed"], times["cpu1"] = monotonic(), cpu_seconds()
 
     # Signal receivers are held weakly: these stay referenced until the crawl is over.
     crawler.signals.connect(opened, signal=signals.spider_opened)
@@ -68,6 +70,7 @@ def main(argv: list[str]) -> int:
         "pages": stats.get("downloader/response_count", 0),
         "bytes": stats.get("downloader/response_bytes", 0),
         "elapsed": times["closed"] - times["opened"],
+        "cpu": times["cpu1"] - times["cpu0"],
         "finish_reason": stats.get("finish_reason"),
     }))
     return 0

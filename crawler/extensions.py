@@ -11,6 +11,7 @@ Settings: ``ARCHIVE_PROGRESS`` (a callable taking a dict) is called every
 from __future__ import annotations
 
 import logging
+import resource
 from time import monotonic
 from typing import Any
 
@@ -25,6 +26,12 @@ from crawler.job import job_for
 log = logging.getLogger(__name__)
 
 
+def cpu_seconds() -> float:
+    """User and system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class ArchiveJobExtension:
     def __init__(self, crawler: Crawler, job: CaptureJob | WorkerJob):
         self.crawler = crawler
@@ -33,6 +40,7 @@ class ArchiveJobExtension:
         self.interval = crawler.settings.getfloat("ARCHIVE_PROGRESS_INTERVAL", 1.0)
         self._loop: task.LoopingCall | None = None
         self._t0 = monotonic()
+        self._cpu0 = cpu_seconds()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -42,6 +50,7 @@ class ArchiveJobExtension:
 
     def spider_opened(self, spider: Any = None) -> None:
         self._t0 = monotonic()
+        self._cpu0 = cpu_seconds()
         if self.progress is not None:
             self._loop = task.LoopingCall(self._report)
             self._loop.start(self.interval, now=False)
@@ -55,6 +64,10 @@ class ArchiveJobExtension:
             "robots_disallowed": tally.outcomes["robots-disallowed"],
             "bytes": tally.bytes,
             "elapsed": monotonic() - self._t0,
+            # CPU seconds of this process since the spider opened, and, once the job is
+            # closed, of its capture worker: for benchmarks/run.py.
+            "cpu": cpu_seconds() - self._cpu0,
+            "worker_cpu": getattr(self.job, "worker_cpu", None),
             "final": final,
         }
 

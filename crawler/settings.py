@@ -34,6 +34,7 @@ BASE: dict[str, Any] = {
     },
     "EXTENSIONS": {
         "archive.scrapy.ArchiveJobExtension": 0,
+        "crawler.gcfreeze.GcFreeze": 10,
     },
     # A truncated or cut-off body is still evidence: keep it and mark the record.
     "DOWNLOAD_FAIL_ON_DATALOSS": False,
