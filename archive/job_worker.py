@@ -13,11 +13,14 @@ What stays as it was:
   every earlier capture of the job.
 - Locks. The worker holds the job's lock and the open files, so ``verify --repair`` leaves
   a job alone while its worker is still writing.
-- Back-pressure. The pipe holds a few MB; if the disk falls behind, a send waits.
+- Back-pressure. The pipe holds up to a MB; if the disk falls behind, a send waits.
 - Crashes. If the crawl process dies without closing the job, the worker writes what it
   received, closes the files and writes the manifest with outcome ``interrupted`` (finish
-  reason ``crawler-lost``). If both die (a SIGKILL of the process group), the job is left
-  as a killed in-process job is: ``verify --repair`` closes it.
+  reason ``crawler-lost``). Captures are sent in batches (``BATCH_BYTES``,
+  ``BATCH_SECONDS``), so such a death loses the last quarter second of fetches, unlogged
+  as well as unwritten, as if they had been in flight. If both die (a SIGKILL of the
+  process group), the job is left as a killed in-process job is: ``verify --repair``
+  closes it.
 
 Messages are pickled tuples, each framed with its length and the length of the body that
 follows it; a body is written from the response's buffer, without another copy.
@@ -53,21 +56,39 @@ _F_SETPIPE_SZ = 1031  # Linux fcntl; elsewhere the default pipe size is used
 LOST = "crawler-lost"
 
 
+_IOV_MAX = 512  # iovecs per writev (Linux allows 1024)
+# Frames are sent in batches: one system call, and one wake-up of the worker, for many
+# responses. A batch goes when it holds this much, or is this old when the next call
+# comes, or when the extension's timer or close() flushes it.
+BATCH_BYTES = 256 << 10
+BATCH_SECONDS = 0.25
 _FRAME = struct.Struct("!II")  # lengths of the pickled message and of the body after it
 
 
-def write_frame(fd: int, message: tuple[Any, ...], body: bytes = b"") -> None:
-    """One message and an optional body, in one system call when the pipe has room."""
+def frame(message: tuple[Any, ...], body: bytes = b"") -> list[bytes]:
+    """The parts of one frame: lengths, the pickled message, the body (not copied)."""
     meta = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     parts = [_FRAME.pack(len(meta), len(body)), meta]
     if body:
         parts.append(body)
-    total = _FRAME.size + len(meta) + len(body)
-    done = os.writev(fd, parts)
-    if done < total:  # interrupted part-way: write the rest (rare, so a copy is fine)
-        rest = memoryview(b"".join(parts))[done:]
-        while rest:
-            rest = rest[os.write(fd, rest):]
+    return parts
+
+
+def write_parts(fd: int, parts: list[bytes]) -> None:
+    """Write all of ``parts``, in as few system calls as the pipe allows."""
+    for start in range(0, len(parts), _IOV_MAX):
+        batch = parts[start : start + _IOV_MAX]
+        total = sum(len(p) for p in batch)
+        done = os.writev(fd, batch)
+        if done < total:  # the pipe took part of it: write the rest (a copy, but rare)
+            rest = memoryview(b"".join(batch))[done:]
+            while rest:
+                rest = rest[os.write(fd, rest):]
+
+
+def write_frame(fd: int, message: tuple[Any, ...], body: bytes = b"") -> None:
+    """One message and an optional body, in one system call when the pipe has room."""
+    write_parts(fd, frame(message, body))
 
 
 def read_frame(stream: BinaryIO) -> tuple[tuple[Any, ...], bytes]:
@@ -102,6 +123,9 @@ class WorkerJob:
         self.tally = Tally()
         self._history: CollectionHistory | None = None
         self._failed: str | None = None
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._batch_since = 0.0
         self.worker_cpu: float | None = None  # CPU seconds the worker used, once it closed the job
         to_worker, self._from_main = os.pipe()
         from_worker, to_main = os.pipe()
@@ -114,7 +138,7 @@ class WorkerJob:
         os.close(to_main)
         self._in = open(from_worker, "rb")  # noqa: SIM115 (closed in close())
         self._send(("open", {"store": str(store), "collection": collection.effective(), "job_id": job_id,
-                             "spider": spider, "operator": operator, "log_file": log_file}))
+                             "spider": spider, "operator": operator, "log_file": log_file}), now=True)
         kind, payload = self._reply()
         if kind != "ready":
             raise CaptureWorkerError(f"the capture worker did not start: {payload}")
@@ -156,7 +180,7 @@ class WorkerJob:
             return self.closed_manifest
         t0 = monotonic()
         try:
-            self._send(("close", reason, self.bad_documents))
+            self._send(("close", reason, self.bad_documents), now=True)
             kind, payload = self._reply()
         except CaptureWorkerError as exc:
             log.error("%s", exc)
@@ -175,11 +199,24 @@ class WorkerJob:
 
     # -- the pipe ----------------------------------------------------------------------
 
-    def _send(self, message: tuple[Any, ...], body: bytes = b"") -> None:
+    def _send(self, message: tuple[Any, ...], body: bytes = b"", *, now: bool = False) -> None:
         if self._failed is not None:
             raise CaptureWorkerError(self._failed)
+        parts = frame(message, body)
+        if not self._batch:
+            self._batch_since = monotonic()
+        self._batch.extend(parts)
+        self._batched += sum(len(p) for p in parts)
+        if now or self._batched >= BATCH_BYTES or monotonic() - self._batch_since >= BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is batched (called on a timer by the crawl, and before closing)."""
+        if not self._batch or self._failed is not None:
+            return
+        parts, self._batch, self._batched = self._batch, [], 0
         try:
-            write_frame(self._from_main, message, body)
+            write_parts(self._from_main, parts)
         except OSError:
             self._failed = f"the capture worker stopped: {self._worker_said()}"
             raise CaptureWorkerError(self._failed) from None

@@ -20,7 +20,7 @@ from scrapy.crawler import Crawler
 from twisted.internet import task
 
 from archive.job import CaptureJob
-from archive.job_worker import WorkerJob
+from archive.job_worker import BATCH_SECONDS, CaptureWorkerError, WorkerJob
 from crawler.job import job_for
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class ArchiveJobExtension:
         self.progress = crawler.settings.get("ARCHIVE_PROGRESS")
         self.interval = crawler.settings.getfloat("ARCHIVE_PROGRESS_INTERVAL", 1.0)
         self._loop: task.LoopingCall | None = None
+        self._flusher: task.LoopingCall | None = None
         self._t0 = monotonic()
         self._cpu0 = cpu_seconds()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -51,6 +52,10 @@ class ArchiveJobExtension:
     def spider_opened(self, spider: Any = None) -> None:
         self._t0 = monotonic()
         self._cpu0 = cpu_seconds()
+        if isinstance(self.job, WorkerJob):
+            # Batched captures reach the worker at least this often when the crawl is slow.
+            self._flusher = task.LoopingCall(self._flush)
+            self._flusher.start(BATCH_SECONDS, now=False)
         if self.progress is not None:
             self._loop = task.LoopingCall(self._report)
             self._loop.start(self.interval, now=False)
@@ -71,13 +76,20 @@ class ArchiveJobExtension:
             "final": final,
         }
 
+    def _flush(self) -> None:
+        try:
+            self.job.flush()  # type: ignore[union-attr]
+        except CaptureWorkerError as exc:
+            log.error("capture failed: %s", exc)  # the capture middleware stops the crawl
+
     def _report(self) -> None:
         if self.progress is not None:
             self.progress(self.snapshot())
 
     def spider_closed(self, spider: Any = None, reason: str = "finished") -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
+        for loop in (self._loop, self._flusher):
+            if loop is not None and loop.running:
+                loop.stop()
         manifest = self.job.close(reason)
         log.info("job %s closed (%s); manifest %s", self.job.job_id, reason, manifest)
         if self.progress is not None:
