@@ -137,10 +137,16 @@ class WorkerJob:
         os.close(to_worker)
         os.close(to_main)
         self._in = open(from_worker, "rb")  # noqa: SIM115 (closed in close())
-        self._send(("open", {"store": str(store), "collection": collection.effective(), "job_id": job_id,
-                             "spider": spider, "operator": operator, "log_file": log_file}), now=True)
-        kind, payload = self._reply()
+        try:
+            self._send(("open", {"store": str(store), "collection": collection.effective(), "job_id": job_id,
+                                 "spider": spider, "operator": operator, "log_file": log_file}), now=True)
+            kind, payload = self._reply()
+        except CaptureWorkerError as exc:
+            kind, payload = "error", str(exc)
         if kind != "ready":
+            os.close(self._from_main)
+            self._in.close()
+            self.proc.wait()
             raise CaptureWorkerError(f"the capture worker did not start: {payload}")
         self.job_id: str = payload["job_id"]
         self.started: datetime = datetime.fromisoformat(payload["started"])
