@@ -106,31 +106,20 @@ class FileChecks:
         self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._results: list[Any] = []
         self._bytes = 0
-        self._warcs: list[Path] = []
 
     def warc(self, path: Path, *, hashed: bool) -> Callable[[], Checked]:
-        size = path.stat().st_size
-        self._bytes += size
-        first = len(self._tasks)
-        self._tasks.append((_warc_parts, (path,)))  # cut into parts when run
-        digest = self._add(sha256_file, path) if hashed else None
-
-        def result() -> Checked:
-            count, problems = self._results[first]
-            checked = Checked(problems, count)
-            if digest is not None:
-                checked.sha256, checked.size = self._results[digest]
-            return checked
-
-        return result
+        return self._checked(_warc_parts, path, hashed)  # cut into parts when run
 
     def log(self, path: Path, *, hashed: bool) -> Callable[[], Checked]:
+        return self._checked(log_lines, path, hashed)
+
+    def _checked(self, check: Callable[..., Any], path: Path, hashed: bool) -> Callable[[], Checked]:
         self._bytes += path.stat().st_size
-        lines = self._add(log_lines, path)
+        units = self._add(check, path)
         digest = self._add(sha256_file, path) if hashed else None
 
         def result() -> Checked:
-            count, problems = self._results[lines]
+            count, problems = self._results[units]
             checked = Checked(problems, count)
             if digest is not None:
                 checked.sha256, checked.size = self._results[digest]
