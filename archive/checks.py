@@ -81,6 +81,8 @@ def cut_points(path: Path, parts: int) -> list[int]:
     """Offsets where records begin, splitting ``path`` into about ``parts`` stretches."""
     size = path.stat().st_size
     points = [0]
+    if size == 0 or parts <= 1:
+        return points  # (an empty file cannot be mapped)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         for k in range(1, parts):
             point = _resync(mm, max(points[-1], size * k // parts), size)

@@ -96,6 +96,13 @@ def _child_main(argv: list[str]) -> int:
     process.crawl(crawler)
     process.start()
     job = getattr(crawler, "_archive_capture_job", None)
+    if job is not None and job.closed_manifest is None:
+        # The spider never closed (it never opened, or a second signal forced the stop):
+        # close the job here, so that what was captured is written and described.
+        try:
+            job.close("shutdown")
+        except Exception:
+            log.exception("could not close job %s", job.job_id)
     if job is None or job.closed_manifest is None:
         reason = getattr(job, "failure", None) or "the crawl ended without writing a manifest"
         send("error", f"{reason}; closed files are intact, run `archive verify --repair "
@@ -163,8 +170,8 @@ def crawl(
     if outcome is None:
         raise CrawlError(
             f"the crawl process died (exit code {child.returncode}) before finishing job {job_id}; "
-            "closed files are intact and its capture worker closes the rest; if `archive verify` then "
-            f"reports open files, run `archive verify --repair {store / collection.name}`"
+            "closed files are intact (a capture worker that outlived it closes the rest); if `archive verify` "
+            f"then reports open files, run `archive verify --repair {store / collection.name}`"
         )
     kind, payload = outcome
     if kind == "error":

@@ -29,11 +29,9 @@ follows it; a body is written from the response's buffer, without another copy.
 from __future__ import annotations
 
 import fcntl
-import gc
 import logging
 import os
 import pickle
-import resource
 import signal
 import struct
 import subprocess
@@ -47,6 +45,7 @@ from archive.capture import Fetch, Provenance
 from archive.capture_log import Tally
 from archive.config import Collection
 from archive.history import CollectionHistory
+from archive.runtime import cpu_seconds, freeze_heap
 from archive.store import CollectionDir, collection_dir
 
 log = logging.getLogger(__name__)
@@ -112,10 +111,9 @@ class WorkerJob:
     """A :class:`~archive.job.CaptureJob` run by a worker process; the same calls."""
 
     def __init__(self, store: Path, collection: Collection, *, job_id: str | None = None, spider: str = "news",
-                 operator: str | None = None, log_file: str | None = None):
+                 operator: str | None = None, log_file: str | None = None, gc_freeze: bool = True):
         self.collection = collection
         self.coll: CollectionDir = collection_dir(store, collection.name)
-        self.spider = spider
         self.bad_documents: list[dict[str, str]] = []
         self.closed_manifest: Path | None = None
         # What the crawl process has sent, counted as the job's log would count it: for
@@ -123,6 +121,7 @@ class WorkerJob:
         self.tally = Tally()
         self._history: CollectionHistory | None = None
         self._failed: str | None = None
+        self._closed = False
         self._batch: list[bytes] = []
         self._batched = 0
         self._batch_since = 0.0
@@ -139,7 +138,11 @@ class WorkerJob:
         self._in = open(from_worker, "rb")  # noqa: SIM115 (closed in close())
         try:
             self._send(("open", {"store": str(store), "collection": collection.effective(), "job_id": job_id,
-                                 "spider": spider, "operator": operator, "log_file": log_file}), now=True)
+                                 "spider": spider, "operator": operator, "log_file": log_file,
+                                 "gc_freeze": gc_freeze}), now=True)
+            # The spider needs the history too (conditional requests, the recrawl list):
+            # read it while the worker reads its own.
+            self._history = CollectionHistory.load(self.coll)
             kind, payload = self._reply()
         except CaptureWorkerError as exc:
             kind, payload = "error", str(exc)
@@ -158,9 +161,8 @@ class WorkerJob:
 
     @property
     def history(self) -> CollectionHistory:
-        """What earlier jobs captured (loaded here on first use; the worker has its own)."""
-        if self._history is None:
-            self._history = CollectionHistory.load(self.coll)
+        """What earlier jobs captured (read here too; the worker has its own copy)."""
+        assert self._history is not None
         return self._history
 
     # -- the calls ---------------------------------------------------------------------
@@ -182,8 +184,9 @@ class WorkerJob:
 
     def close(self, reason: str = "finished") -> Path | None:
         """Have the worker close the files and write the manifest; wait for it (once)."""
-        if self.closed_manifest is not None or self.proc.returncode is not None:
+        if self.closed_manifest is not None or self._closed:
             return self.closed_manifest
+        self._closed = True
         t0 = monotonic()
         try:
             self._send(("close", reason, self.bad_documents), now=True)
@@ -194,10 +197,12 @@ class WorkerJob:
             self._failed = str(exc)
         finally:
             os.close(self._from_main)
+            self._from_main = -1  # the number may be reused by another file from now on
             self.proc.wait()
             self._in.close()
         if kind != "closed":
             log.error("the capture worker did not write the manifest: %s", payload)
+            self._failed = self._failed or f"the capture worker stopped: {payload}"
             return None
         self.closed_manifest = Path(payload)
         log.info("the capture worker finished writing and closed job %s in %.2f s", self.job_id, monotonic() - t0)
@@ -208,6 +213,8 @@ class WorkerJob:
     def _send(self, message: tuple[Any, ...], body: bytes = b"", *, now: bool = False) -> None:
         if self._failed is not None:
             raise CaptureWorkerError(self._failed)
+        if self._closed and message[0] != "close":
+            raise CaptureWorkerError(f"job {self.job_id} is closed")
         parts = frame(message, body)
         if not self._batch:
             self._batch_since = monotonic()
@@ -218,7 +225,7 @@ class WorkerJob:
 
     def flush(self) -> None:
         """Send what is batched (called on a timer by the crawl, and before closing)."""
-        if not self._batch or self._failed is not None:
+        if not self._batch or self._failed is not None or self._from_main < 0:
             return
         parts, self._batch, self._batched = self._batch, [], 0
         try:
@@ -278,8 +285,8 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
         job = CaptureJob(Path(spec["store"]), collection_from_dict(spec["collection"]), job_id=spec["job_id"],
                          spider=spec["spider"], operator=spec["operator"])
         write_frame(outbox, ("ready", {"job_id": job.job_id, "started": job.started.isoformat()}))
-        gc.collect()
-        gc.freeze()  # the loaded history lives as long as the job (see crawler.gcfreeze)
+        if spec.get("gc_freeze", True):
+            freeze_heap()  # the loaded history lives as long as the job
         while True:
             try:
                 message, body = read_frame(inbox)
@@ -289,22 +296,33 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
                 job.close(LOST)
                 return 1
             kind = message[0]
-            if kind == "fetch":
-                job.record_fetch(Fetch(**message[1], body=body))
-            elif kind == "failure":
-                job.record_failure(message[1], **message[2])
-            elif kind == "close":
+            if kind == "close":
                 job.bad_documents.extend(message[2])
                 manifest = job.close(message[1])
-                usage = resource.getrusage(resource.RUSAGE_SELF)
-                cpu = usage.ru_utime + usage.ru_stime
+                cpu = cpu_seconds()
                 log.info("capture worker: job %s closed; %d captures, %.2f s of CPU", job.job_id,
                          job.tally.attempts, cpu)
                 write_frame(outbox, ("closed", str(manifest), cpu))
                 return 0
-            else:
-                raise ValueError(f"unknown message {kind!r}")
+            try:
+                if kind == "fetch":
+                    job.record_fetch(Fetch(**message[1], body=body))
+                elif kind == "failure":
+                    job.record_failure(message[1], **message[2])
+                else:
+                    raise ValueError(f"unknown message {kind!r}")
+            except Exception:
+                # One capture that cannot be recorded (the log schema refuses it, say) is
+                # lost, as it would be in the crawl process, where Scrapy logs the error
+                # and goes on; so does the job.
+                log.exception("capture worker: could not record %s", message[1] if len(message) > 1 else kind)
     except Exception as exc:
+        log.exception("capture worker failed")
+        if job is not None and job.closed_manifest is None:
+            try:  # keep what was written: close the files, with an interrupted manifest
+                job.close("capture-failed")
+            except Exception:
+                log.exception("capture worker could not close job %s", job.job_id)
         log.exception("capture worker failed")
         try:
             write_frame(outbox, ("error", f"{type(exc).__name__}: {exc}"))

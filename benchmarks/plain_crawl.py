@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     from scrapy.crawler import CrawlerProcess
 
     from archive.config import collection_from_dict
-    from crawler.extensions import cpu_seconds
+    from archive.runtime import cpu_seconds
     from crawler.spiders.news import NewsSpider
 
     spec = json.loads(Path(argv[0]).read_text("utf-8"))

@@ -11,25 +11,20 @@ Settings: ``ARCHIVE_PROGRESS`` (a callable taking a dict) is called every
 from __future__ import annotations
 
 import logging
-import resource
 from time import monotonic
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from archive.job import CaptureJob
 from archive.job_worker import BATCH_SECONDS, CaptureWorkerError, WorkerJob
+from archive.runtime import cpu_seconds
 from crawler.job import job_for
 
 log = logging.getLogger(__name__)
-
-
-def cpu_seconds() -> float:
-    """User and system CPU time of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 class ArchiveJobExtension:
@@ -80,7 +75,9 @@ class ArchiveJobExtension:
         try:
             self.job.flush()  # type: ignore[union-attr]
         except CaptureWorkerError as exc:
-            log.error("capture failed: %s", exc)  # the capture middleware stops the crawl
+            log.error("capture failed, closing the crawl: %s", exc)
+            self._flusher.stop()  # type: ignore[union-attr]
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="capture-failed"))
 
     def _report(self) -> None:
         if self.progress is not None:

@@ -13,12 +13,13 @@ Setting: ``ARCHIVE_GC_FREEZE`` (default True).
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+
+from archive.runtime import freeze_heap
 
 
 class GcFreeze:
@@ -32,5 +33,4 @@ class GcFreeze:
         return cls(crawler)
 
     def spider_opened(self, spider: Any = None) -> None:
-        gc.collect()
-        gc.freeze()
+        freeze_heap()

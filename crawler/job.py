@@ -34,12 +34,13 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
         raise NotConfigured("set ARCHIVE_STORE and ARCHIVE_COLLECTION to capture into WARCs")
     spider_name = getattr(crawler.spidercls, "name", None) or "spider"
     collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
+    common = {"job_id": crawler.settings.get("ARCHIVE_JOB_ID"), "spider": spider_name,
+              "operator": crawler.settings.get("ARCHIVE_OPERATOR")}
     job: CaptureJob | WorkerJob
     if crawler.settings.getbool("ARCHIVE_CAPTURE_WORKER", True):
-        job = WorkerJob(Path(store), collection, job_id=crawler.settings.get("ARCHIVE_JOB_ID"), spider=spider_name,
-                        operator=crawler.settings.get("ARCHIVE_OPERATOR"), log_file=crawler.settings.get("LOG_FILE"))
+        job = WorkerJob(Path(store), collection, log_file=crawler.settings.get("LOG_FILE"),
+                        gc_freeze=crawler.settings.getbool("ARCHIVE_GC_FREEZE", True), **common)
     else:
-        job = CaptureJob(Path(store), collection, job_id=crawler.settings.get("ARCHIVE_JOB_ID"), spider=spider_name,
-                         operator=crawler.settings.get("ARCHIVE_OPERATOR"))
+        job = CaptureJob(Path(store), collection, **common)
     setattr(crawler, _ATTR, job)
     return job

@@ -27,10 +27,10 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
 from archive.capture import Fetch, Provenance
-from archive.netpolicy import refusal
-from archive.urls import host_of
 from archive.job import CaptureJob
 from archive.job_worker import CaptureWorkerError, WorkerJob
+from archive.netpolicy import refusal
+from archive.urls import host_of
 from archive.warc.records import utcnow
 from crawler.job import job_for
 from crawler.resolver import refusal_reason

@@ -518,3 +518,28 @@ def test_a_batch_reaches_the_disk_when_flushed_or_when_it_is_old(tmp_path: Path)
         if job.proc.poll() is None:
             job.proc.kill()
             job.proc.wait(timeout=10)
+
+
+def test_a_capture_the_worker_cannot_record_is_lost_alone(tmp_path: Path) -> None:
+    """As in the crawl process (where Scrapy logs the error and goes on), one capture the
+    log schema refuses is not written to the log; the job goes on, closes and verifies."""
+    store = tmp_path / "store"
+    job = WorkerJob(store, one_off("w", urls=["http://127.0.0.1:9/"]))
+    try:
+        when = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+        bad = fetch("http://127.0.0.1:9/bad", b"<html>bad</html>", when)
+        bad.status = 1000  # no HTTP status: the capture-log schema refuses the line
+        job.record_fetch(bad)
+        job.record_fetch(fetch("http://127.0.0.1:9/good", b"<html>good</html>", when))
+        manifest = job.close()
+        assert manifest is not None and job.failure is None
+        with pytest.raises(CaptureWorkerError, match="closed"):
+            job.record_fetch(fetch("http://127.0.0.1:9/late", b"<html>late</html>", when))
+    finally:
+        if job.proc.poll() is None:
+            job.proc.kill()
+            job.proc.wait(timeout=10)
+    lines = _check_log_points_at_records(store / "w")
+    assert [l["url"] for l in lines] == ["http://127.0.0.1:9/good"]
+    assert json.loads(manifest.read_text())["outcome"] == "finished"
+    assert verify(store).ok

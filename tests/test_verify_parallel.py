@@ -125,3 +125,12 @@ def test_file_checks_run_in_process_for_small_jobs(tmp_path):
     checked = result()
     assert checked.units == 1 + 3 * 3 and not checked.problems
     assert checked.sha256 is not None and checked.sha256.startswith("sha256:")
+
+
+def test_an_empty_warc_is_reported_the_same_in_parallel(tmp_path):
+    coll = _collection(tmp_path, _pages(150))
+    (coll / "warcs" / "news-empty-00000.warc.gz").write_bytes(b"")
+    assert cut_points(coll / "warcs" / "news-empty-00000.warc.gz", 4) == [0]
+    found = _verify(coll, parallel=True)["problems"]
+    assert any("empty file, no records" in p for p in found), found
+    assert found == _verify(coll, parallel=False)["problems"]

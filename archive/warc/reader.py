@@ -272,7 +272,6 @@ def _check_member(mm: mmap.mmap, view: memoryview, pos: int, size: int) -> tuple
         nxt = _resync(mm, pos, size)
         return CheckedRecord(pos, nxt - pos, {}, [f"unreadable record: {exc}"], complete=False), nxt
     state = _BlockState()
-    window = _IN
     try:
         state.feed(first)
         while not inflater.eof:
@@ -282,10 +281,9 @@ def _check_member(mm: mmap.mmap, view: memoryview, pos: int, size: int) -> tuple
             if inflater.unconsumed_tail:
                 data = inflater.decompress(inflater.unconsumed_tail, _OUT)
             else:
-                with view[cursor : cursor + window] as piece:  # no copy of the input
+                with view[cursor : cursor + _IN] as piece:  # no copy of the input
                     cursor += len(piece)
                     data = inflater.decompress(piece, _OUT)
-                window = _IN
             state.feed(data)
         end = cursor - len(inflater.unused_data)
     except (zlib.error, _Unreadable) as exc:

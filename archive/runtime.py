@@ -1,0 +1,23 @@
+"""Process-level helpers shared by the crawl process and the capture worker."""
+
+from __future__ import annotations
+
+import gc
+import resource
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def freeze_heap() -> None:
+    """Set aside everything alive now from the cyclic garbage collector (``gc.freeze``).
+
+    Called once what lives as long as the process exists (modules, settings, a loaded
+    history): later collections then only walk what the crawl creates. Why, and what it
+    saves: ``crawler.gcfreeze``.
+    """
+    gc.collect()
+    gc.freeze()
