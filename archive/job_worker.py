@@ -45,7 +45,7 @@ from archive.capture import Fetch, Provenance
 from archive.capture_log import Tally
 from archive.config import Collection
 from archive.history import CollectionHistory
-from archive.runtime import cpu_seconds, freeze_heap
+from archive.runtime import cpu_seconds, freeze_heap, peak_rss_kb
 from archive.store import CollectionDir, collection_dir
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,9 @@ class WorkerJob:
         self._batch: list[bytes] = []
         self._batched = 0
         self._batch_since = 0.0
-        self.worker_cpu: float | None = None  # CPU seconds the worker used, once it closed the job
+        # CPU seconds and peak RSS of the worker, once it has closed the job.
+        self.worker_cpu: float | None = None
+        self.worker_peak_rss_kb: int | None = None
         to_worker, self._from_main = os.pipe()
         from_worker, to_main = os.pipe()
         _widen(self._from_main)
@@ -240,7 +242,7 @@ class WorkerJob:
         except (EOFError, OSError):
             raise CaptureWorkerError(f"the capture worker stopped: {self._worker_said()}") from None
         if message[0] == "closed":
-            self.worker_cpu = message[2]
+            self.worker_cpu, self.worker_peak_rss_kb = message[2], message[3]
         return message[0], message[1]
 
     def _worker_said(self) -> str:
@@ -302,7 +304,7 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
                 cpu = cpu_seconds()
                 log.info("capture worker: job %s closed; %d captures, %.2f s of CPU", job.job_id,
                          job.tally.attempts, cpu)
-                write_frame(outbox, ("closed", str(manifest), cpu))
+                write_frame(outbox, ("closed", str(manifest), cpu, peak_rss_kb()))
                 return 0
             try:
                 if kind == "fetch":

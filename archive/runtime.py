@@ -12,6 +12,11 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_kb() -> int:
+    """The largest resident set size of this process so far, in KiB (Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def freeze_heap() -> None:
     """Set aside everything alive now from the cyclic garbage collector (``gc.freeze``).
 

@@ -65,9 +65,10 @@ class ArchiveJobExtension:
             "bytes": tally.bytes,
             "elapsed": monotonic() - self._t0,
             # CPU seconds of this process since the spider opened, and, once the job is
-            # closed, of its capture worker: for benchmarks/run.py.
+            # closed, its capture worker's CPU and peak RSS: for benchmarks/run.py.
             "cpu": cpu_seconds() - self._cpu0,
             "worker_cpu": getattr(self.job, "worker_cpu", None),
+            "worker_peak_rss_kb": getattr(self.job, "worker_peak_rss_kb", None),
             "final": final,
         }
 

@@ -152,7 +152,7 @@ def test_worker_and_in_process_capture_record_the_same(tmp_path: Path) -> None:
                                     r.h("Content-Length") if r.type != "metadata" else None)
                                    for r in records if r.type in ("request", "response", "revisit")),
                 "manifest": (manifest["outcome"], manifest["finish_reason"], manifest["counts"]),
-                "final": {k: v for k, v in snapshots[-1].items() if k not in ("job_id", "elapsed", "cpu", "worker_cpu")},
+                "final": {k: v for k, v in snapshots[-1].items() if k not in ("job_id", "elapsed", "cpu", "worker_cpu", "worker_peak_rss_kb")},
                 "worker_said": f"capture worker: job {result.job_id} closed" in crawl_log,
             }
     worker, in_process = results["worker"], results["in-process"]
