@@ -151,21 +151,7 @@ class _BlockState:
             problems.append(f"block is {self.block_len} bytes, Content-Length says {self.expected}")
         if bytes(self.tail) != b"\r\n\r\n":
             problems.append("record is not followed by exactly CRLF CRLF")
-        for name in _REQUIRED:
-            if name not in self.fields:
-                problems.append(f"missing {name}")
-        declared = self.fields.get("warc-block-digest")
-        if declared is None:
-            problems.append("no WARC-Block-Digest")
-        elif _differs(declared, self.block):
-            problems.append(f"WARC-Block-Digest mismatch: header {declared}, content {sha1_label(self.block)}")
-        if self.payload is not None:
-            declared = self.fields["warc-payload-digest"]
-            if self.http_head is not None:
-                problems.append("HTTP header section not terminated")
-            elif _differs(declared, self.payload):
-                problems.append(f"WARC-Payload-Digest mismatch: header {declared}, content {sha1_label(self.payload)}")
-        return problems
+        return problems + _field_problems(self.fields, self.block, self.payload, self.http_head is not None)
 
 
 def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
@@ -207,6 +193,12 @@ def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
                     return None
                 head += 4
             payload = hashlib.sha1(view[head:stop])
+    return fields, _field_problems(fields, block, payload, False)
+
+
+def _field_problems(fields: dict[str, str], block: hashlib._Hash, payload: hashlib._Hash | None,
+                    http_unterminated: bool) -> list[str]:
+    """Missing mandatory fields, and declared digests that are not the computed ones."""
     problems = [f"missing {name}" for name in _REQUIRED if name not in fields]
     declared = fields.get("warc-block-digest")
     if declared is None:
@@ -215,9 +207,11 @@ def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
         problems.append(f"WARC-Block-Digest mismatch: header {declared}, content {sha1_label(block)}")
     if payload is not None:
         declared = fields["warc-payload-digest"]
-        if _differs(declared, payload):
+        if http_unterminated:
+            problems.append("HTTP header section not terminated")
+        elif _differs(declared, payload):
             problems.append(f"WARC-Payload-Digest mismatch: header {declared}, content {sha1_label(payload)}")
-    return fields, problems
+    return problems
 
 
 def _differs(declared: str, hasher: hashlib._Hash) -> bool:
