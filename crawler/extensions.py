@@ -16,13 +16,12 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from archive.job import CaptureJob
 from archive.job_worker import BATCH_SECONDS, CaptureWorkerError, WorkerJob
 from archive.runtime import cpu_seconds
-from crawler.job import job_for
+from crawler.job import capture_failed, job_for
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +75,8 @@ class ArchiveJobExtension:
         try:
             self.job.flush()  # type: ignore[union-attr]
         except CaptureWorkerError as exc:
-            log.error("capture failed, closing the crawl: %s", exc)
             self._flusher.stop()  # type: ignore[union-attr]
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="capture-failed"))
+            capture_failed(self.crawler, exc)
 
     def _report(self) -> None:
         if self.progress is not None:

@@ -11,16 +11,20 @@ Settings (read once):
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from archive.config import collection_from_dict
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
 
 _ATTR = "_archive_capture_job"
+_STOPPING = "_archive_capture_failed"
+log = logging.getLogger(__name__)
 
 
 def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
@@ -44,3 +48,12 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
         job = CaptureJob(Path(store), collection, **common)
     setattr(crawler, _ATTR, job)
     return job
+
+
+def capture_failed(crawler: Crawler, exc: Exception) -> None:
+    """Nothing more can be recorded: close the crawl (once) instead of fetching for nothing."""
+    if getattr(crawler, _STOPPING, False):
+        return
+    setattr(crawler, _STOPPING, True)
+    log.error("capture failed, closing the crawl: %s", exc)
+    deferred_from_coro(crawler.engine.close_spider_async(reason="capture-failed"))

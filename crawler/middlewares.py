@@ -23,7 +23,6 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response
-from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
 from archive.capture import Fetch, Provenance
@@ -32,7 +31,7 @@ from archive.job_worker import CaptureWorkerError, WorkerJob
 from archive.netpolicy import refusal
 from archive.urls import host_of
 from archive.warc.records import utcnow
-from crawler.job import job_for
+from crawler.job import capture_failed, job_for
 from crawler.resolver import refusal_reason
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,6 @@ class WarcCaptureMiddleware:
         self.max_body = crawler.settings.getint("ARCHIVE_MAX_BODY_BYTES", 0)
         self.seed_hosts = {host_of(seed["url"]) for seed in job.collection.seeds}
         self.allow_private = bool(job.collection.scope["allow_private_addresses"])
-        self.stopping = False
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         if self.max_body:
             crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -109,9 +107,12 @@ class WarcCaptureMiddleware:
             # An address literal never reaches the resolver; apply the same policy here.
             reason = refusal(host, host, seed_hosts=self.seed_hosts, allow_private=self.allow_private)
             if reason is not None:
-                self.job.record_failure(request.url, error=f"RefusedAddress: {reason}",
-                                        provenance=provenance_of(request), started=utcnow(), duration_ms=None,
-                                        method=request.method, robots=robots_state(request, self.crawler))
+                try:
+                    self.job.record_failure(request.url, error=f"RefusedAddress: {reason}",
+                                            provenance=provenance_of(request), started=utcnow(), duration_ms=None,
+                                            method=request.method, robots=robots_state(request, self.crawler))
+                except CaptureWorkerError as exc:
+                    capture_failed(self.crawler, exc)
                 raise IgnoreRequest(reason)
         request.meta[_T0] = (utcnow(), monotonic())
         request.meta.pop(_HEADERS_AT, None)
@@ -150,16 +151,10 @@ class WarcCaptureMiddleware:
         try:
             self.job.record_fetch(self.fetch_of(request, response, started, duration))
         except CaptureWorkerError as exc:
-            self._stop(exc)
+            capture_failed(self.crawler, exc)
             raise IgnoreRequest(str(exc)) from None
         return response
 
-    def _stop(self, exc: Exception) -> None:
-        """Nothing more can be recorded: crawling on would fetch for nothing."""
-        if not self.stopping:
-            self.stopping = True
-            log.error("capture failed, closing the crawl: %s", exc)
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="capture-failed"))
 
     def fetch_of(self, request: Request, response: Response, started: datetime, duration: float | None) -> Fetch:
         flags = set(response.flags)
@@ -229,5 +224,5 @@ class WarcCaptureMiddleware:
                 robots=robots_state(request, self.crawler),
             )
         except CaptureWorkerError as exc:
-            self._stop(exc)
+            capture_failed(self.crawler, exc)
         return

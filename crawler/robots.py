@@ -12,8 +12,9 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 
+from archive.job_worker import CaptureWorkerError
 from archive.warc.records import utcnow
-from crawler.job import job_for
+from crawler.job import capture_failed, job_for
 from crawler.middlewares import provenance_of
 
 
@@ -34,16 +35,19 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
             ua = request.headers.get(b"User-Agent") or self.crawler.settings.get("USER_AGENT")
             if isinstance(ua, bytes):
                 ua = ua.decode("latin-1")
-            self.job.record_failure(
-                request.url,
-                error="robots.txt disallows this URL",
-                provenance=provenance_of(request),
-                started=utcnow(),
-                duration_ms=None,
-                method=request.method,
-                user_agent=ua,
-                robots="disallowed",
-                outcome="robots-disallowed",
-            )
+            try:
+                self.job.record_failure(
+                    request.url,
+                    error="robots.txt disallows this URL",
+                    provenance=provenance_of(request),
+                    started=utcnow(),
+                    duration_ms=None,
+                    method=request.method,
+                    user_agent=ua,
+                    robots="disallowed",
+                    outcome="robots-disallowed",
+                )
+            except CaptureWorkerError as exc:
+                capture_failed(self.crawler, exc)
             raise
         request.meta["archive_robots"] = "allowed"
