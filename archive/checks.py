@@ -146,7 +146,7 @@ class FileChecks:
     def run(self) -> None:
         workers = self.workers if self.workers is not None else _default_workers(self._bytes)
         if workers <= 1:
-            self._results = [_run_inline(fn, args) for fn, args in self._tasks]
+            self._results = [fn(*args) for fn, args in self._tasks]
             return
         # Units of work with a rough cost each; a WARC becomes several parts. The units are
         # dealt out, largest first, to the least loaded of the lanes: this process is one
@@ -155,15 +155,14 @@ class FileChecks:
         parts: dict[int, list[int]] = {}
         for index, (fn, args) in enumerate(self._tasks):
             path = args[0]
+            size = path.stat().st_size
             if fn is _warc_parts:
-                points = cut_points(path, max(1, min(workers * 2, path.stat().st_size // PART)))
-                parts[index] = points
-                bounds = [*points, None]
-                for k in range(len(points)):
-                    stop = bounds[k + 1] if bounds[k + 1] is not None else path.stat().st_size
-                    units.append(((stop - points[k]) * _COST["warc"], index, warc_part, (path, points[k], bounds[k + 1])))
+                points = parts[index] = cut_points(path, max(1, min(workers * 2, size // PART)))
+                for start, stop in zip(points, [*points[1:], None]):
+                    end = size if stop is None else stop
+                    units.append(((end - start) * _COST[warc_part], index, warc_part, (path, start, stop)))
             else:
-                units.append((path.stat().st_size * _COST[fn.__name__], index, fn, args))
+                units.append((size * _COST[fn], index, fn, args))
         lanes: list[list[int]] = [[] for _ in range(workers)]
         loads = [0.0] * workers
         for u in sorted(range(len(units)), key=lambda u: -units[u][0]):
@@ -191,7 +190,7 @@ class FileChecks:
 
 
 # Relative cost per byte of each kind of unit, for dealing them out evenly.
-_COST = {"warc": 1.0, "sha256_file": 0.12, "log_lines": 2.5}
+_COST: dict[Callable[..., Any], float] = {warc_part: 1.0, sha256_file: 0.12, log_lines: 2.5}
 
 
 def _joined(path: Path, points: list[int], results: list[tuple[int, list[Any], int]]) -> tuple[int, list[Any]]:
@@ -218,6 +217,3 @@ def _warc_parts(path: Path) -> tuple[int, list[tuple[Where, str]]]:
     count, problems, _ = warc_part(path, 0, None)
     return count, problems
 
-
-def _run_inline(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    return fn(*args)

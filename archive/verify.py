@@ -132,7 +132,7 @@ def verify(path: Path) -> Report:
             checks = FileChecks()
             result = checks.warc(path, hashed=entry is not None)
             checks.run()
-            _warc_result(path, result(), report, entry)
+            _warc_result(path, result, report, entry)
         elif path.name.endswith(".warc.gz" + OPEN_SUFFIX):
             _check_open(path, report)
         elif path.suffix == ".json" and path.parent.name == "manifests":
@@ -165,10 +165,10 @@ def _listed_files(coll: CollectionDir) -> dict[str, dict[str, Any]]:
 # -- WARC files -----------------------------------------------------------------------------
 
 
-def _warc_result(path: Path, result: Callable[[], Checked] | Checked, report: Report,
+def _warc_result(path: Path, result: Callable[[], Checked], report: Report,
                  entry: dict[str, Any] | None) -> None:
     """Report a WARC's check; compare with its manifest entry when there is one."""
-    checked = result() if callable(result) else result
+    checked = result()
     report.files += 1
     report.records += checked.units
     _add_all(report, path, checked)
@@ -269,13 +269,13 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
 
 
 def _warc_result_unlisted(path: Path, result: Callable[[], Checked], report: Report) -> None:
-    _warc_result(path, result(), report, None)
+    _warc_result(path, result, report, None)
     report.add(path, None, "not listed in any manifest; run `archive verify --repair` if its job was killed")
 
 
-def _log_result(path: Path, result: Callable[[], Checked] | Checked, report: Report,
+def _log_result(path: Path, result: Callable[[], Checked], report: Report,
                 entry: dict[str, Any] | None) -> None:
-    checked = result() if callable(result) else result
+    checked = result()
     report.files += 1
     _add_all(report, path, checked)
     if entry is not None:
