@@ -34,6 +34,25 @@ _WHITESPACE = " \t\n\f\r"
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
 
+# One parser for every page (building one costs as much as a small page's parse). Plain
+# lxml elements: the page is only read here, never handed to lxml.html's helpers.
+_HTML_PARSER = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+
+
+def parse_html(text: str) -> Any:
+    """The root element of a page's tree, as Scrapy's selector would build it.
+
+    The input is prepared as parsel prepares it (surrounding whitespace and NUL characters
+    removed, re-encoded as UTF-8). The tree is built here rather than through
+    ``response.selector`` because that selector keeps a reference back to its response: a
+    reference cycle that holds every page, body and tree alike, until the cyclic collector
+    runs, and tens of pages pile up meanwhile.
+    """
+    data = text.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
+    root = etree.fromstring(data, parser=_HTML_PARSER)
+    return root if root is not None else etree.fromstring(b"<html/>", parser=_HTML_PARSER)
+
+
 def page_links(root: Any) -> list[str]:
     """``href`` of every ``<a>`` and ``<area>``, in document order, as written."""
     return _LINKS(root)

@@ -43,11 +43,9 @@ BASE: dict[str, Any] = {
     "DEPTH_PRIORITY": 0,
     "RETRY_TIMES": 2,
     # The spider yields requests, never items, and Scrapy starts this many worker tasks
-    # for the output of every response: 100 by default, about 1 ms a page for nothing.
-    # Far fewer drains a large sitemap's requests so slowly that parsed pages pile up
-    # meanwhile (4 made a 10,000-page crawl peak at about 250 MB instead of 190 MB;
-    # docs/performance.md, "Memory").
-    "CONCURRENT_ITEMS": 32,
+    # for the output of every response (100 by default: about 1 ms a page for nothing).
+    # Requests are scheduled by a plain call, so one worker keeps up.
+    "CONCURRENT_ITEMS": 1,
     # Bodies waiting for the spider, in bytes (Scrapy's default is 5 MB). Each waiting page
     # also holds its parsed tree, many times its size: fewer waiting pages, flatter memory.
     "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 1_000_000,

@@ -18,7 +18,7 @@ from scrapy.http import HtmlResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.response import get_base_url
 
-from archive.links import Resolver, css_urls, page_links, page_requisites
+from archive.links import Resolver, css_urls, page_links, page_requisites, parse_html
 from archive.urls import canonicalize
 
 # HTML's "ASCII whitespace", stripped from both ends of a URL attribute by browsers.
@@ -193,8 +193,8 @@ LINKS_PAGE = """<!doctype html><html><head><title>t</title>
 LINKS_EXPECTED = ["/one", "/Two", "/area-1", "/one", "", " /three ", "four.html", "/area-2"]
 
 
-@pytest.mark.parametrize("parse", [lxml.html.fromstring, lambda text: Selector(text=text).root],
-                         ids=["lxml", "parsel"])
+@pytest.mark.parametrize("parse", [lxml.html.fromstring, lambda text: Selector(text=text).root, parse_html],
+                         ids=["lxml", "parsel", "parse_html"])
 def test_page_links_are_a_and_area_hrefs_in_document_order_with_duplicates(parse) -> None:  # type: ignore[no-untyped-def]
     assert page_links(parse(LINKS_PAGE)) == LINKS_EXPECTED
 
@@ -293,7 +293,7 @@ def test_links_match_scrapy_link_extractor() -> None:
 
     # The crawler's way (crawler.spiders.news): page_links, Resolver, canonicalize.
     resolver = Resolver(get_base_url(response), response.encoding)
-    ours = {canonicalize(u) for u in (resolver.resolve(h) for h in page_links(response.selector.root))
+    ours = {canonicalize(u) for u in (resolver.resolve(h) for h in page_links(parse_html(response.text)))
             if u.startswith(("http://", "https://"))}
     # Scrapy's way, as the crawler did before.
     extractor = LinkExtractor(tags=("a", "area"), attrs=("href",), unique=True, deny_extensions=[])
@@ -310,3 +310,56 @@ def test_links_match_scrapy_link_extractor() -> None:
     assert "http://news.example.org/area-link" in ours
     assert "http://news.example.org/b" in ours and "http://news.example.org/x/z" in ours
     assert not any("not-a-link" in u for u in ours)
+
+
+# -- parse_html ----------------------------------------------------------------------------------
+
+AWKWARD_PAGES = [
+    "", "   \n\t ", "\x00", "plain text, no markup", "<a href='/only'>x</a>",
+    "\ufeff<html><body><a href='/bom'>b</a></body></html>",
+    "  \n<!doctype html><html><body><a href='/lead'>x</a>\x00<a href='/nul'>y</a></body></html>\n  ",
+    "<html><body><a href='/caf\u00e9'>é</a><img src='/\u65b0.png'></body></html>",
+    "<html><body><p><a href='/unclosed'>x<div><a href=/bare>y</div><area href='/a'></body>",
+    "<html><head><base href='/b/'><style>p{background:url(/bg.png)}</style></head></html>",
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD_PAGES)
+def test_parse_html_reads_a_page_as_scrapys_selector_does(text: str) -> None:
+    ours, theirs = parse_html(text), Selector(text=text).root
+    assert page_links(ours) == page_links(theirs)
+    assert page_requisites(ours) == page_requisites(theirs)
+    assert ours.xpath("string()") == theirs.xpath("string()")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "shift_jis"])
+def test_parse_html_of_a_response_in_another_encoding(encoding: str) -> None:
+    text = "<html><body><a href='/caf\u00e9'>\u00e9</a></body></html>" if encoding != "shift_jis" else \
+        "<html><body><a href='/\u65b0\u805e'>\u65b0</a></body></html>"
+    response = HtmlResponse("http://news.example.org/", body=text.encode(encoding), encoding=encoding)
+    assert page_links(parse_html(response.text)) == page_links(response.selector.root)
+
+
+def test_a_parsed_page_is_freed_as_soon_as_the_spider_lets_go_of_it() -> None:
+    """No reference cycle: a page, its body and tree go when the last reference does, not
+    when the cyclic collector next runs (tens of pages later, at crawl speed)."""
+    import gc
+    import weakref
+
+    from scrapy import Request
+
+    from crawler.spiders.news import NewsSpider
+
+    spider = NewsSpider(collection={"name": "t", "urls": ["http://news.example.org/"]})
+    body = LINKS_PAGE.encode("utf-8")
+    gc.disable()
+    try:
+        request = Request("http://news.example.org/section/", meta={"depth": 0})
+        response = HtmlResponse(request.url, body=body, encoding="utf-8", request=request)
+        requests = list(spider.parse(response))
+        assert requests  # the page was really read
+        alive = weakref.ref(response)
+        del response, request, requests
+        assert alive() is None
+    finally:
+        gc.enable()

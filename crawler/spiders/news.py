@@ -28,7 +28,7 @@ from archive.config import collection_from_dict
 from archive.discovery import BadDocument, parse_feed, parse_sitemap
 from archive.history import CollectionHistory
 from archive.job_worker import CaptureWorkerError
-from archive.links import Resolver, css_urls, page_links, page_requisites
+from archive.links import Resolver, css_urls, page_links, page_requisites, parse_html
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
 from archive.urls import canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
@@ -230,7 +230,7 @@ class NewsSpider(scrapy.Spider):
         depth = int(response.meta.get("depth", 0))
         hops = _hops(response)
         seed = prov.get("seed")
-        root = response.selector.root
+        root = parse_html(response.text)
         resolver = Resolver(get_base_url(response), response.encoding)
         if self.requisites:
             yield from self._embeds(response, resolver, page_requisites(root), seed, hops, depth)
