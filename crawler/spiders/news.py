@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Request, Response, TextResponse
+from scrapy.spidermiddlewares.referer import RefererMiddleware
 from scrapy.utils.response import get_base_url
 
 from archive.capture import Provenance
@@ -40,6 +42,9 @@ MAX_CSS_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font: enough for real
 FEED_ITEM_PRIORITY = 10  # new feed items first: they are what changes
 RECRAWL_PRIORITY = 5
 MAX_DEAD_ENDS = 200_000
+# Held sitemap pages are scheduled while fewer requests than this wait in the scheduler
+# (setting ARCHIVE_SITEMAP_BACKLOG_LOW).
+BACKLOG_LOW = 1000
 
 
 class NewsSpider(scrapy.Spider):
@@ -68,12 +73,28 @@ class NewsSpider(scrapy.Spider):
         self.articles: set[str] = set()
         self.job: Any = None
         self.url_limit = 2083
+        # Pages a sitemap listed, admitted (seen, counted) but not yet handed to Scrapy: a
+        # tuple of shared strings each instead of a Request with its meta and headers, so a
+        # sitemap of 50,000 URLs does not put 50,000 Requests in memory at once.
+        self.backlog: dict[int, deque[tuple[Any, ...]]] = {}
+        self.held = 0
+        self.backlog_low = BACKLOG_LOW
+        self._referer: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         kwargs.setdefault("collection", crawler.settings.getdict("ARCHIVE_COLLECTION"))
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
+        spider.backlog_low = crawler.settings.getint("ARCHIVE_SITEMAP_BACKLOG_LOW", BACKLOG_LOW)
+        crawler.signals.connect(spider._on_response, signal=signals.response_received)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        # Held pages bypass the spider middlewares; their Referer is what RefererMiddleware
+        # would have set for a request from the sitemap.
+        try:
+            spider._referer = RefererMiddleware.from_crawler(crawler)
+        except NotConfigured:
+            spider._referer = None
         try:
             job = job_for(crawler)
         except NotConfigured:
@@ -117,6 +138,15 @@ class NewsSpider(scrapy.Spider):
               linked: str | None, depth: int, source: str | None = None, source_id: str | None = None,
               priority: int = 0) -> Request | None:
         """A request for a page to parse, or None when seen, out of scope or over the cap."""
+        canonical = self._admit(url, seed=seed, channel=channel, via=via, hops=hops, linked=linked, depth=depth,
+                                source=source, source_id=source_id)
+        if canonical is None:
+            return None
+        return self._page_request(canonical, seed, channel, via, hops, linked, depth, source, source_id, priority)
+
+    def _admit(self, url: str, *, seed: str | None, channel: str, via: str | None, hops: str,
+               linked: str | None, depth: int, source: str | None, source_id: str | None) -> str | None:
+        """The canonical URL of a page to fetch, now counted and marked seen; or None."""
         canonical = _canonical(url)
         if canonical is None or canonical in self.seen or self.scheduled >= self.max_pages:
             return None
@@ -137,6 +167,11 @@ class NewsSpider(scrapy.Spider):
             return None
         self.seen.add(canonical)
         self.scheduled += 1
+        return canonical
+
+    def _page_request(self, canonical: str, seed: str | None, channel: str, via: str | None, hops: str,
+                      linked: str | None, depth: int, source: str | None, source_id: str | None,
+                      priority: int) -> Request:
         meta: dict[str, Any] = {
             "depth": depth,
             "archive": {"seed": seed, "channel": channel, "via": via, "hops": hops, "source": source,
@@ -147,6 +182,49 @@ class NewsSpider(scrapy.Spider):
         state = self.history.urls.get(canonical) if self.history and canonical in self.articles else None
         return Request(canonical, callback=self.parse, meta=meta, priority=priority,
                        headers=conditional_headers(state))
+
+    # -- the sitemap backlog ---------------------------------------------------------
+
+    def _hold(self, entry: tuple[Any, ...], priority: int) -> None:
+        """Keep an admitted sitemap page as a small tuple until the scheduler runs low."""
+        self.backlog.setdefault(priority, deque()).append(entry)
+        self.held += 1
+
+    def _release(self) -> int:
+        """Schedule held sitemap pages, highest priority first, while fewer than
+        ``backlog_low`` requests wait in the scheduler. Returns how many were scheduled."""
+        if not self.held:
+            return 0
+        stats = self.crawler.stats
+        waiting = (stats.get_value("scheduler/enqueued", 0) or 0) - (stats.get_value("scheduler/dequeued", 0) or 0)
+        room = min(self.backlog_low - waiting, self.held)
+        if room <= 0:
+            return 0
+        crawl = self.crawler.engine.crawl
+        released = 0
+        for priority in sorted(self.backlog, reverse=True):
+            queue = self.backlog[priority]
+            while queue and released < room:
+                canonical, seed, via, hops, linked, source = queue.popleft()
+                request = self._page_request(canonical, seed, "sitemap", via, hops, linked, 1, source, None,
+                                             priority)
+                if self._referer is not None:
+                    referrer = self._referer.policy(via, request).referrer(via, request.url)
+                    if referrer is not None:
+                        request.headers.setdefault("Referer", referrer)
+                crawl(request)
+                released += 1
+            if not queue:
+                del self.backlog[priority]
+        self.held -= released
+        return released
+
+    def _on_response(self, **_: Any) -> None:
+        self._release()
+
+    def _on_idle(self, **_: Any) -> None:
+        if self._release():
+            raise DontCloseSpider("sitemap pages still held")
 
     def _document(self, url: str, callback: Any, *, seed: str | None, channel: str, via: str | None,
                   hops: str) -> Request:
@@ -193,6 +271,7 @@ class NewsSpider(scrapy.Spider):
             return
         prov = response.meta.get("archive") or {}
         hops = _hops(response) + "L"
+        seed, via = prov.get("seed"), response.url
         for entry in sitemap.entries:
             url = response.urljoin(entry.loc)
             if sitemap.kind == "index":
@@ -201,11 +280,12 @@ class NewsSpider(scrapy.Spider):
                     yield self._document(url, self.parse_sitemap, seed=prov.get("seed"), channel="sitemap",
                                          via=response.url, hops=hops)
                 continue
-            request = self._page(url, seed=prov.get("seed"), channel="sitemap", via=response.url, hops=hops,
-                                 linked=url, depth=1, source=response.url,
-                                 priority=FEED_ITEM_PRIORITY if entry.news_publication_date else 0)
-            if request is not None:
-                yield request
+            canonical = self._admit(url, seed=seed, channel="sitemap", via=via, hops=hops, linked=url, depth=1,
+                                    source=via, source_id=None)
+            if canonical is not None:
+                self._hold((canonical, seed, via, hops, None if url == canonical else url, via),
+                           FEED_ITEM_PRIORITY if entry.news_publication_date else 0)
+        self._release()
 
     def _robots_parsed(self, robotparser: Any, request: Request | None = None, **_: Any) -> None:
         """Follow ``Sitemap:`` lines of a robots.txt of a host in scope."""
