@@ -129,3 +129,18 @@ def test_verify_resyncs_on_records_not_on_gzip_bytes_inside_stored_payloads(tmp_
     assert record_problems == [f"offset {first_response.offset}"]  # one damaged record, no phantom ones
     assert any(p.where == "sha256" for p in report.problems)  # and the file no longer matches its manifest
     assert report.records == len(records)
+
+
+def test_base32_of_digests_is_rfc4648_base32() -> None:
+    import base64
+    import hashlib
+    import random
+
+    from archive.digests import b32, sha1_label
+
+    rng = random.Random(7)
+    samples = [bytes(20), b"\xff" * 20, bytes(range(20))] + [rng.randbytes(20) for _ in range(500)]
+    samples += [b"", b"\x01", rng.randbytes(32), rng.randbytes(19), rng.randbytes(21)]  # other lengths
+    for digest in samples:
+        assert b32(digest) == base64.b32encode(digest).decode("ascii"), digest.hex()
+    assert sha1_label(hashlib.sha1(b"abc")) == "sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5"
