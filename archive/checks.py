@@ -190,7 +190,7 @@ class FileChecks:
 
 
 # Relative cost per byte of each kind of unit, for dealing them out evenly.
-_COST: dict[Callable[..., Any], float] = {warc_part: 1.0, sha256_file: 0.12, log_lines: 2.5}
+_COST: dict[Callable[..., Any], float] = {warc_part: 1.0, sha256_file: 0.15, log_lines: 3.3}
 
 
 def _joined(path: Path, points: list[int], results: list[tuple[int, list[Any], int]]) -> tuple[int, list[Any]]:
