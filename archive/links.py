@@ -37,19 +37,32 @@ _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 # One parser for every page (building one costs as much as a small page's parse). Plain
 # lxml elements: the page is only read here, never handed to lxml.html's helpers.
 _HTML_PARSER = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+_UTF8_BOM = b"\xef\xbb\xbf"
+# The ASCII characters str.strip() removes.
+_STRIPPED = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
-def parse_html(text: str) -> Any:
+def parse_html(text: str, body: bytes | None = None, encoding: str | None = None) -> Any:
     """The root element of a page's tree, as Scrapy's selector would build it.
 
     The input is prepared as parsel prepares it (surrounding whitespace and NUL characters
-    removed, re-encoded as UTF-8). The tree is built here rather than through
-    ``response.selector`` because that selector keeps a reference back to its response: a
-    reference cycle that holds every page, body and tree alike, until the cyclic collector
-    runs, and tens of pages pile up meanwhile.
+    removed, re-encoded as UTF-8). A UTF-8 ``body`` that decoded cleanly (``text`` is its
+    decoding, without a replacement character) is already exactly those bytes and is parsed
+    as it is, saving a re-encoding of the page.
+
+    The tree is built here rather than through ``response.selector`` because that selector
+    keeps a reference back to its response: a reference cycle that holds every page, body
+    and tree alike, until the cyclic collector runs, and tens of pages pile up meanwhile.
     """
-    data = text.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
-    root = etree.fromstring(data, parser=_HTML_PARSER)
+    data = None
+    if body is not None and encoding == "utf-8" and not body.startswith(_UTF8_BOM) and b"\x00" not in body \
+            and "\ufffd" not in text:
+        data = body.strip(_STRIPPED)
+        if data[:1] >= b"\x80" or data[-1:] >= b"\x80":
+            data = None  # str.strip() also removes non-ASCII spaces: let it decide
+    if data is None:
+        data = text.strip().replace("\x00", "").encode("utf-8")
+    root = etree.fromstring(data or b"<html/>", parser=_HTML_PARSER)
     return root if root is not None else etree.fromstring(b"<html/>", parser=_HTML_PARSER)
 
 

@@ -46,8 +46,8 @@ BASE: dict[str, Any] = {
     # for the output of every response (100 by default: about 1 ms a page for nothing).
     # Requests are scheduled by a plain call, so one worker keeps up.
     "CONCURRENT_ITEMS": 1,
-    # Bodies waiting for the spider, in bytes (Scrapy's default is 5 MB). Each waiting page
-    # also holds its parsed tree, many times its size: fewer waiting pages, flatter memory.
+    # Bodies waiting for the spider, in bytes (Scrapy's default is 5 MB): fewer pages held
+    # at once, flatter memory.
     "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 1_000_000,
     # Private addresses are refused at resolution for hosts that are not seeds.
     "TWISTED_DNS_RESOLVER": "crawler.resolver.ScopedResolver",

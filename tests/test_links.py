@@ -12,6 +12,7 @@ from collections import Counter
 from urllib.parse import quote, urljoin
 
 import lxml.html
+from lxml import etree
 import pytest
 from parsel import Selector
 from scrapy.http import HtmlResponse
@@ -330,6 +331,27 @@ def test_parse_html_reads_a_page_as_scrapys_selector_does(text: str) -> None:
     assert page_links(ours) == page_links(theirs)
     assert page_requisites(ours) == page_requisites(theirs)
     assert ours.xpath("string()") == theirs.xpath("string()")
+
+
+UTF8_BODIES = [
+    b"<html><body><a href='/plain'>x</a></body></html>",
+    b"\xef\xbb\xbf<html><body><a href='/after-bom'>x</a></body></html>",
+    b"\xc2\xa0 <html><body><a href='/after-nbsp'>x</a></body></html>\xc2\xa0",
+    b"  <html><body><a href='/caf\xc3\xa9'>\xc3\xa9</a></body></html>\xe6\x96\xb0",
+    b"<html><body><a href='/bad-\xff-byte'>x</a><a href='/next'>y</a></body></html>",
+    b"<html><body><a href='/nul'>x\x00</a><a href='/after-nul'>y</a></body></html>",
+    b"<html><body><a href='/\xef\xbf\xbd'>literal replacement character</a></body></html>",
+    b"\x1c\x0b<html><body><a href='/separators'>x</a></body></html>\x1f",
+    b"", b"   ",
+]
+
+
+@pytest.mark.parametrize("body", UTF8_BODIES)
+def test_parse_html_of_a_utf8_body_is_the_selectors_tree(body: bytes) -> None:
+    response = HtmlResponse("http://news.example.org/", body=body, encoding="utf-8")
+    ours, theirs = parse_html(response.text, response.body, response.encoding), response.selector.root
+    assert etree.tostring(ours) == etree.tostring(theirs)
+    assert page_links(ours) == page_links(theirs)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "shift_jis"])

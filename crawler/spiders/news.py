@@ -310,7 +310,7 @@ class NewsSpider(scrapy.Spider):
         depth = int(response.meta.get("depth", 0))
         hops = _hops(response)
         seed = prov.get("seed")
-        root = parse_html(response.text)
+        root = parse_html(response.text, response.body, response.encoding)
         resolver = Resolver(get_base_url(response), response.encoding)
         if self.requisites:
             yield from self._embeds(response, resolver, page_requisites(root), seed, hops, depth)
