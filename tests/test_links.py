@@ -12,8 +12,8 @@ from collections import Counter
 from urllib.parse import quote, urljoin
 
 import lxml.html
-from lxml import etree
 import pytest
+from lxml import etree
 from parsel import Selector
 from scrapy.http import HtmlResponse
 from scrapy.linkextractors import LinkExtractor

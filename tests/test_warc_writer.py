@@ -7,6 +7,7 @@ import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from warcs import read_warc
 
 from archive.capture import Fetch, Provenance
@@ -144,3 +145,25 @@ def test_base32_of_digests_is_rfc4648_base32() -> None:
     for digest in samples:
         assert b32(digest) == base64.b32encode(digest).decode("ascii"), digest.hex()
     assert sha1_label(hashlib.sha1(b"abc")) == "sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5"
+
+
+@pytest.mark.parametrize("declared,differs", [
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5", False),
+    ("SHA1:vgmt4nsha2awvor6evyxqugcnsonbwe5", False),  # any case
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE4", True),  # last character
+    ("sha1:AGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5", True),  # first character
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE", True),  # too short
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5A", True),  # too long
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBW_5", True),  # int() would take "_" between digits
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBW05", True),  # "0" is an int digit, not base32
+    ("sha1:+GMT4NSHA2AWVOR6EVYXQUGCNSONBWE5", True),
+    ("sha1: VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5", True),
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5====", True),
+    ("sha256:0000", False),  # other algorithms are not checked
+])
+def test_declared_sha1_is_compared_exactly(declared: str, differs: bool) -> None:
+    import hashlib
+
+    from archive.warc.reader import _differs
+
+    assert _differs(declared, hashlib.sha1(b"abc")) is differs

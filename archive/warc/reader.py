@@ -29,6 +29,9 @@ _HTTP_TYPES = {"response", "request"}
 _PAYLOAD_TYPES = {"response", "request", "resource", "conversion"}
 _VERSIONS = ("WARC/1.1", "WARC/1.0")
 _REQUIRED = ("warc-type", "warc-record-id", "warc-date")
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_BASE32_DIGITS = str.maketrans(_BASE32, "0123456789abcdefghijklmnopqrstuv")
+_NOT_BASE32 = str.maketrans("", "", _BASE32)
 
 
 @dataclass
@@ -216,10 +219,17 @@ def _field_problems(fields: dict[str, str], block: hashlib._Hash, payload: hashl
 
 def _differs(declared: str, hasher: hashlib._Hash) -> bool:
     """A declared ``sha1:`` digest (any case) that is not the one computed; other
-    algorithms are not checked."""
+    algorithms are not checked.
+
+    Compared as numbers: the declared base32 read by ``int`` (its 32 letters mapped onto
+    int's base-32 digits), cheaper than encoding the computed digest.
+    """
     if declared[:5].lower() != "sha1:":
         return False
-    return sha1_label(hasher)[5:] != declared[5:].upper()
+    value = declared[5:].upper()
+    if len(value) != 32 or value.translate(_NOT_BASE32):
+        return True  # not 32 base32 characters: not this digest, nor any SHA-1
+    return int(value.translate(_BASE32_DIGITS), 32) != int.from_bytes(hasher.digest(), "big")
 
 
 class _Unreadable(Exception):

@@ -1,0 +1,91 @@
+"""The fast schema check may only say yes where the reference (jsonschema) says yes; a
+capture log's odd lines are judged as the json module judges them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from archive.checks import log_lines
+from archive.validation import problems, validator
+
+GOOD = {
+    "job_id": "news-20260314T083000Z-ab12", "spider": "news", "url": "http://127.0.0.1:9/a",
+    "url_as_linked": None, "method": "GET", "outcome": "captured", "status": 200, "error": None,
+    "seed": "http://127.0.0.1:9/", "channel": "link", "source": None, "source_id": None,
+    "via": "http://127.0.0.1:9/", "hops": "L", "depth": 1, "robots": "allowed", "remote_ip": "127.0.0.1",
+    "protocol": "HTTP/1.1", "tls_cert_sha256": None, "user_agent": "ua", "started": "2026-03-14T08:30:00.123456Z",
+    "duration_ms": 1.5, "request_bytes": 120, "response_bytes": 5000, "mime": "text/html",
+    "payload_digest": "sha1:" + "A" * 32, "etag": None, "last_modified": None, "revisit": None, "truncated": None,
+    "warc": {"filename": "x.warc.gz", "offset": 0, "length": 10,
+             "record_id": "<urn:uuid:12345678-1234-1234-1234-123456789abc>"},
+}
+
+# (field, value): each makes a line that one validator or the other may refuse.
+MUTATIONS = [
+    ("status", True), ("status", 99), ("status", 1000), ("status", 200.0), ("status", 200.5), ("status", "200"),
+    ("depth", -1), ("depth", 2**70), ("depth", False), ("depth", 1.0), ("duration_ms", float("nan")),
+    ("duration_ms", float("inf")), ("duration_ms", -0.0), ("duration_ms", -1e-9),
+    ("job_id", "news-20260314T083000Z-ab12\n"), ("job_id", "News-20260314T083000Z-ab12"),
+    ("hops", "LQ"), ("hops", ""), ("hops", "L\n"), ("payload_digest", "sha1:" + "a" * 32),
+    ("payload_digest", "sha1:" + "A" * 31), ("tls_cert_sha256", "sha256:" + "0" * 64 + "\n"),
+    ("started", "2026-03-14T08:30:00Z"), ("started", "2026-03-14t08:30:00z"), ("started", "2026-03-14 08:30:00Z"),
+    ("started", "2026-03-14T08:30:00"), ("started", "2026-02-30T08:30:00Z"), ("started", "2026-03-14T24:00:00Z"),
+    ("started", "2026-12-31T23:59:60Z"), ("started", "2026-03-14T08:30:00+01:00"), ("started", "not a date"),
+    ("started", 20260314), ("outcome", "Captured"), ("channel", "rss"), ("robots", None),
+    ("truncated", "length"), ("truncated", "cut"), ("url", ""), ("extra_field", 1), ("warc", {}),
+    ("warc", {"filename": "x.warc", "offset": 0, "length": 10, "record_id": "<urn:uuid:x>"}),
+    ("revisit", {"profile": "p", "refers_to": "r", "refers_to_uri": "u", "refers_to_date": "d"}),
+    ("revisit", {"profile": "p"}), ("mime", ["text/html"]), ("mime", ("text/html",)),
+]
+
+
+@pytest.mark.parametrize("field,value", MUTATIONS, ids=[f"{f}={v!r}" for f, v in MUTATIONS])
+def test_fast_check_never_accepts_what_the_reference_refuses(field: str, value: object) -> None:
+    doc = copy.deepcopy(GOOD)
+    doc[field] = value
+    reference = sorted(e.message for e in validator("capture-log").iter_errors(doc))
+    assert bool(problems("capture-log", doc)) == bool(reference)
+
+
+def test_a_good_line_is_good_and_a_missing_field_is_named() -> None:
+    assert problems("capture-log", GOOD) == []
+    doc = dict(GOOD)
+    del doc["robots"]
+    assert problems("capture-log", doc) == ["(top level): 'robots' is a required property"]
+
+
+def test_odd_log_lines_are_judged_as_the_json_module_judges_them(tmp_path: Path) -> None:
+    good = json.dumps(GOOD).encode()
+    lines = [
+        good,
+        good.replace(b'"duration_ms": 1.5', b'"duration_ms": NaN'),  # json reads NaN; the schema decides
+        good.replace(b'"depth": 1', b'"depth": 1180591620717411303424'),  # 2**70: beyond 64 bits
+        good.replace(b'"error": null', b'"error": "\\ud800"'),  # a lone surrogate: json reads it
+        good.replace(b'"spider": "news"', b'"spider": "n\xffws"'),  # not UTF-8
+        b'{"job_id": ',  # cut short
+        b"\xef\xbb\xbf" + good,  # a byte order mark
+    ]
+    log = tmp_path / "x.captures.jsonl"
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    count, found = log_lines(log)
+    assert count == len(lines)
+    by_line: dict[str, list[str]] = {}
+    for where, message in found:
+        by_line.setdefault(where, []).append(message)
+    for number, line in enumerate(lines, start=1):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            assert by_line[f"line {number}"][0].startswith("not valid JSON ("), number
+            continue
+        # Whatever the json module reads is judged by the schema, as the reference judges it.
+        reference = [e.message for e in validator("capture-log").iter_errors(doc)]
+        assert len(by_line.get(f"line {number}", [])) == len(reference), number
+    assert [m for m in by_line["line 5"]] == [by_line["line 5"][0]]
+    assert by_line["line 5"][0].startswith("not valid JSON (not UTF-8")
+    assert "line 1" not in by_line and "line 3" not in by_line and "line 4" not in by_line
+    assert "line 6" in by_line and "line 7" not in by_line  # json.loads reads bytes after a BOM
