@@ -35,7 +35,7 @@ FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><lin
 <item><title>F</title><link>/from-feed</link><guid>f-1</guid></item></channel></rss>"""
 
 
-def _crawl(tmp_path, name: str, **scope):  # type: ignore[no-untyped-def]
+def _crawl(tmp_path, name: str, overrides=None, **scope):  # type: ignore[no-untyped-def]
     page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
     routes = {path: page for path in NEWS_ENTRIES + PLAIN_ENTRIES + ["/from-feed"]}
     routes["/sitemap.xml"] = response("200 OK", XML, _sitemap())
@@ -48,7 +48,8 @@ def _crawl(tmp_path, name: str, **scope):  # type: ignore[no-untyped-def]
         if scope:
             doc["scope"] = scope
         # Three waiting requests at most: the backlog is released many times over.
-        crawl(tmp_path, collection_from_dict(doc), overrides={"ARCHIVE_SITEMAP_BACKLOG_LOW": 3}, extract=False)
+        crawl(tmp_path, collection_from_dict(doc), overrides={"ARCHIVE_SITEMAP_BACKLOG_LOW": 3, **(overrides or {})},
+              extract=False)
     records, lines = read_collection(tmp_path / name)
     return base, records, lines
 
@@ -89,6 +90,13 @@ def test_held_pages_carry_the_referer_the_middleware_gives(held) -> None:  # typ
     assert referers[base + "/from-feed"] == base + "/feed.xml"
     for path in NEWS_ENTRIES + PLAIN_ENTRIES:
         assert referers[base + path] == base + "/sitemap.xml", path
+
+
+def test_no_referer_when_referers_are_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, records, _ = _crawl(tmp_path, "noref", overrides={"REFERER_ENABLED": False})
+    sent = [dict(rec.http_headers or []) for rec in records if rec.type == "request"]
+    assert len(sent) >= len(NEWS_ENTRIES + PLAIN_ENTRIES)
+    assert not any("Referer" in headers for headers in sent)
 
 
 def test_max_pages_counts_held_pages_when_they_are_listed(tmp_path) -> None:  # type: ignore[no-untyped-def]

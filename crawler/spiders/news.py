@@ -90,11 +90,10 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider._on_response, signal=signals.response_received)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         # Held pages bypass the spider middlewares; their Referer is what RefererMiddleware
-        # would have set for a request from the sitemap.
-        try:
-            spider._referer = RefererMiddleware.from_crawler(crawler)
-        except NotConfigured:
-            spider._referer = None
+        # would have set for a request from the sitemap. (Built from the settings alone:
+        # from_crawler would, in some Scrapy versions, also hook it to every scheduled request.)
+        if crawler.settings.getbool("REFERER_ENABLED"):
+            spider._referer = RefererMiddleware(crawler.settings)
         try:
             job = job_for(crawler)
         except NotConfigured:
