@@ -77,9 +77,13 @@ def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]]]:
                 # surrogates): the json module decides, and words what is wrong.
                 try:
                     doc = json.loads(raw)
-                except ValueError as exc:
-                    # (A line that is not UTF-8 fails before parsing: no JSON message.)
-                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else f"not UTF-8: {exc}"
+                except (ValueError, RecursionError) as exc:
+                    if isinstance(exc, json.JSONDecodeError):
+                        why = exc.msg
+                    elif isinstance(exc, RecursionError):
+                        why = "nested too deeply"
+                    else:  # a line that is not UTF-8 fails before parsing
+                        why = f"not UTF-8: {exc}"
                     problems.append((f"line {number}", f"not valid JSON ({why})"))
                     continue
             problems.extend((f"line {number}", message) for message in schema_problems("capture-log", doc))

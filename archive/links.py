@@ -43,7 +43,7 @@ _STRIPPED = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
 def parse_html(text: str, body: bytes | None = None, encoding: str | None = None) -> Any:
-    """The root element of a page's tree, as Scrapy's selector would build it.
+    """The root element of a page's HTML tree, as Scrapy's selector builds it for HTML.
 
     The input is prepared as parsel prepares it (surrounding whitespace and NUL characters
     removed, re-encoded as UTF-8). A UTF-8 ``body`` that decoded cleanly (``text`` is its

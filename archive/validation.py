@@ -66,7 +66,7 @@ def problems(kind: str, document: Any) -> list[str]:
             if fast(document):
                 return []
         except (ValueError, TypeError):
-            pass  # not a JSON value it knows (a tuple, say): the reference decides
+            pass  # a Python value it cannot read as JSON: the reference decides
     found = []
     for error in sorted(validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"

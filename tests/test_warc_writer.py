@@ -160,6 +160,8 @@ def test_base32_of_digests_is_rfc4648_base32() -> None:
     ("sha1: VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5", True),
     ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5====", True),
     ("sha256:0000", False),  # other algorithms are not checked
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNſONBWE5", True),  # "ſ".upper() is "S"
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE\u0665", True),  # an Arabic-Indic digit five
 ])
 def test_declared_sha1_is_compared_exactly(declared: str, differs: bool) -> None:
     import hashlib

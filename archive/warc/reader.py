@@ -226,7 +226,10 @@ def _differs(declared: str, hasher: hashlib._Hash) -> bool:
     """
     if declared[:5].lower() != "sha1:":
         return False
-    value = declared[5:].upper()
+    value = declared[5:]
+    if not value.isascii():
+        return True  # (upper() would turn "ſ" into "S" and "ı" into "I")
+    value = value.upper()
     if len(value) != 32 or value.translate(_NOT_BASE32):
         return True  # not 32 base32 characters: not this digest, nor any SHA-1
     return int(value.translate(_BASE32_DIGITS), 32) != int.from_bytes(hasher.digest(), "big")

@@ -45,11 +45,21 @@ MAX_DEAD_ENDS = 200_000
 # Held sitemap pages are scheduled while fewer requests than this wait in the scheduler
 # (setting ARCHIVE_SITEMAP_BACKLOG_LOW).
 BACKLOG_LOW = 1000
+_UNKNOWN = object()  # a sitemap's referrer policy, not looked up yet
 
 
 class NewsSpider(scrapy.Spider):
     name = "news"
-    custom_settings = {"SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}}
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        """Depth is set by this spider (CONTRACTS.md), so Scrapy's DepthMiddleware is turned
+        off: added to the project's spider middlewares, not put in their place (a class
+        ``custom_settings`` would replace the whole dict)."""
+        super().update_settings(settings)
+        middlewares = settings.getdict("SPIDER_MIDDLEWARES")
+        middlewares["scrapy.spidermiddlewares.depth.DepthMiddleware"] = None
+        settings.set("SPIDER_MIDDLEWARES", middlewares, priority="spider")
 
     def __init__(self, collection: dict[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -73,27 +83,20 @@ class NewsSpider(scrapy.Spider):
         self.articles: set[str] = set()
         self.job: Any = None
         self.url_limit = 2083
-        # Pages a sitemap listed, admitted (seen, counted) but not yet handed to Scrapy: a
-        # tuple of shared strings each instead of a Request with its meta and headers, so a
-        # sitemap of 50,000 URLs does not put 50,000 Requests in memory at once.
-        self.backlog: dict[int, deque[tuple[Any, ...]]] = {}
-        self.held = 0
+        # Pages a sitemap listed (news entries apart), admitted (seen, counted) but not yet
+        # handed to Scrapy: a tuple of shared strings each instead of a Request with its meta
+        # and headers, so a sitemap of 50,000 URLs does not put 50,000 Requests in memory.
+        self.backlog: deque[tuple[Any, ...]] = deque()
         self.backlog_low = BACKLOG_LOW
-        self._referer: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         kwargs.setdefault("collection", crawler.settings.getdict("ARCHIVE_COLLECTION"))
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
-        spider.backlog_low = crawler.settings.getint("ARCHIVE_SITEMAP_BACKLOG_LOW", BACKLOG_LOW)
+        spider.backlog_low = max(1, crawler.settings.getint("ARCHIVE_SITEMAP_BACKLOG_LOW", BACKLOG_LOW))
         crawler.signals.connect(spider._on_response, signal=signals.response_received)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
-        # Held pages bypass the spider middlewares; their Referer is what RefererMiddleware
-        # would have set for a request from the sitemap. (Built from the settings alone:
-        # from_crawler would, in some Scrapy versions, also hook it to every scheduled request.)
-        if crawler.settings.getbool("REFERER_ENABLED"):
-            spider._referer = RefererMiddleware(crawler.settings)
         try:
             job = job_for(crawler)
         except NotConfigured:
@@ -184,39 +187,36 @@ class NewsSpider(scrapy.Spider):
 
     # -- the sitemap backlog ---------------------------------------------------------
 
-    def _hold(self, entry: tuple[Any, ...], priority: int) -> None:
-        """Keep an admitted sitemap page as a small tuple until the scheduler runs low."""
-        self.backlog.setdefault(priority, deque()).append(entry)
-        self.held += 1
-
     def _release(self) -> int:
-        """Schedule held sitemap pages, highest priority first, while fewer than
+        """Schedule held sitemap pages, in the order listed, while fewer than
         ``backlog_low`` requests wait in the scheduler. Returns how many were scheduled."""
-        if not self.held:
+        if not self.backlog:
             return 0
         stats = self.crawler.stats
         waiting = (stats.get_value("scheduler/enqueued", 0) or 0) - (stats.get_value("scheduler/dequeued", 0) or 0)
-        room = min(self.backlog_low - waiting, self.held)
-        if room <= 0:
-            return 0
+        room = max(0, min(self.backlog_low - waiting, len(self.backlog)))
         crawl = self.crawler.engine.crawl
-        released = 0
-        for priority in sorted(self.backlog, reverse=True):
-            queue = self.backlog[priority]
-            while queue and released < room:
-                canonical, seed, via, hops, linked, source = queue.popleft()
-                request = self._page_request(canonical, seed, "sitemap", via, hops, linked, 1, source, None,
-                                             priority)
-                if self._referer is not None:
-                    referrer = self._referer.policy(via, request).referrer(via, request.url)
-                    if referrer is not None:
-                        request.headers.setdefault("Referer", referrer)
-                crawl(request)
-                released += 1
-            if not queue:
-                del self.backlog[priority]
-        self.held -= released
-        return released
+        for _ in range(room):
+            canonical, seed, via, hops, linked, policy = self.backlog.popleft()
+            request = self._page_request(canonical, seed, "sitemap", via, hops, linked, 1, via, None, 0)
+            if policy is not None:
+                # What RefererMiddleware does for a request yielded from the sitemap.
+                referrer = policy.referrer(via, request.url)
+                if referrer is not None:
+                    request.headers.setdefault("Referer", referrer)
+            crawl(request)
+        return room
+
+    def _referrer_policy(self, response: Response) -> Any:
+        """The referrer policy RefererMiddleware would apply to a page linked from
+        ``response`` (its settings, the response's Referrer-Policy header), or None when
+        that middleware is not in use."""
+        engine = getattr(self.crawler, "engine", None)
+        manager = getattr(getattr(engine, "scraper", None), "spidermw", None)
+        for middleware in getattr(manager, "middlewares", ()):
+            if isinstance(middleware, RefererMiddleware):
+                return middleware.policy(response, Request(response.url))
+        return None
 
     def _on_response(self, **_: Any) -> None:
         self._release()
@@ -271,6 +271,7 @@ class NewsSpider(scrapy.Spider):
         prov = response.meta.get("archive") or {}
         hops = _hops(response) + "L"
         seed, via = prov.get("seed"), response.url
+        policy: Any = _UNKNOWN
         for entry in sitemap.entries:
             url = response.urljoin(entry.loc)
             if sitemap.kind == "index":
@@ -281,10 +282,18 @@ class NewsSpider(scrapy.Spider):
                 continue
             canonical = self._admit(url, seed=seed, channel="sitemap", via=via, hops=hops, linked=url, depth=1,
                                     source=via, source_id=None)
-            if canonical is not None:
-                self._hold((canonical, seed, via, hops, None if url == canonical else url, via),
-                           FEED_ITEM_PRIORITY if entry.news_publication_date else 0)
-        self._release()
+            if canonical is None:
+                continue
+            if entry.news_publication_date:
+                # News first, as feed items: never held behind a full scheduler.
+                yield self._page_request(canonical, seed, "sitemap", via, hops, url, 1, via, None,
+                                         FEED_ITEM_PRIORITY)
+            else:
+                if policy is _UNKNOWN:
+                    policy = self._referrer_policy(response)
+                # Released on the next response, or when the crawl goes idle: after the news
+                # entries above are scheduled.
+                self.backlog.append((canonical, seed, via, hops, None if url == canonical else url, policy))
 
     def _robots_parsed(self, robotparser: Any, request: Request | None = None, **_: Any) -> None:
         """Follow ``Sitemap:`` lines of a robots.txt of a host in scope."""
