@@ -70,7 +70,11 @@ def problems(kind: str, document: Any) -> list[str]:
     found = []
     for error in sorted(validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        found.append(f"{where}: {error.message}")
+        message = error.message
+        if error.validator == "pattern" and isinstance(error.schema, dict) and "description" in error.schema:
+            # A pattern says what it wants better in words than in its regular expression.
+            message = f"{error.instance!r} is not {error.schema['description']}"
+        found.append(f"{where}: {message}")
     return found
 
 

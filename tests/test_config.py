@@ -34,7 +34,10 @@ def write(tmp_path, text: str):
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\n[[collection]]\nname = "x"\nurls = ["http://b/"]\n',
      "collection[1].name: 'x' is used twice"),
     ('[[collection]]\nname = "x"\n', "has no seeds"),
-    ('[[collection]]\nname = "x"\nurls = ["ftp://a/"]\n', "collection[0].urls[0]"),
+    ('[[collection]]\nname = "x"\nurls = ["ftp://a/"]\n',
+     "collection[0].urls[0]: 'ftp://a/' is not an http:// or https:// URL with a host"),
+    ('[[collection]]\nname = "x"\nurls = ["https:// a/"]\n', "'https:// a/' is not an http:// or https:// URL"),
+    ('[[collection]]\nname = "x"\nurls = ["https://\\u001ca/"]\n', "is not an http:// or https:// URL"),
 ])
 def test_config_errors_name_the_file_and_the_place(tmp_path, text, expected):
     path = write(tmp_path, text)
