@@ -20,6 +20,9 @@ _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # capture and of a verify pays twice.
 _B32_PAIRS = [a + b for a in _B32 for b in _B32]
 _SHA1_SHIFTS = range(150, -1, -10)
+# Reading base32 back: its letters mapped onto the digits int() takes in base 32.
+_B32_AS_DIGITS = str.maketrans(_B32, "0123456789abcdefghijklmnopqrstuv")
+_NOT_B32 = str.maketrans("", "", _B32)
 
 
 def b32(digest: bytes) -> str:
@@ -29,6 +32,20 @@ def b32(digest: bytes) -> str:
     n = int.from_bytes(digest, "big")
     pairs = _B32_PAIRS
     return "".join([pairs[(n >> shift) & 0x3FF] for shift in _SHA1_SHIFTS])
+
+
+def b32_is(value: str, digest: bytes) -> bool:
+    """Whether ``value`` (base32, any case, no padding) is ``digest``, a SHA-1's 20 bytes.
+
+    Compared as numbers (``int`` reads the base32 once its letters are mapped onto its
+    digits), cheaper than encoding the digest.
+    """
+    if not value.isascii():
+        return False  # (upper() would turn "ſ" into "S" and "ı" into "I")
+    value = value.upper()
+    if len(value) != 32 or len(digest) != 20 or value.translate(_NOT_B32):
+        return False  # (int() would also take "_", signs, spaces and 0, 1, 8, 9)
+    return int(value.translate(_B32_AS_DIGITS), 32) == int.from_bytes(digest, "big")
 
 
 def sha1_label(hasher: hashlib._Hash) -> str:

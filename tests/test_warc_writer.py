@@ -137,13 +137,14 @@ def test_base32_of_digests_is_rfc4648_base32() -> None:
     import hashlib
     import random
 
-    from archive.digests import b32, sha1_label
+    from archive.digests import b32, b32_is, sha1_label
 
     rng = random.Random(7)
     samples = [bytes(20), b"\xff" * 20, bytes(range(20))] + [rng.randbytes(20) for _ in range(500)]
     samples += [b"", b"\x01", rng.randbytes(32), rng.randbytes(19), rng.randbytes(21)]  # other lengths
     for digest in samples:
         assert b32(digest) == base64.b32encode(digest).decode("ascii"), digest.hex()
+        assert b32_is(b32(digest).lower(), digest) is (len(digest) == 20)  # read back: SHA-1s only
     assert sha1_label(hashlib.sha1(b"abc")) == "sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5"
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.digests import sha1_label
+from archive.digests import b32_is, sha1_label
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 # Input is fed as views of the map (no copy), but what follows a member's end in the last
@@ -29,9 +29,6 @@ _HTTP_TYPES = {"response", "request"}
 _PAYLOAD_TYPES = {"response", "request", "resource", "conversion"}
 _VERSIONS = ("WARC/1.1", "WARC/1.0")
 _REQUIRED = ("warc-type", "warc-record-id", "warc-date")
-_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_BASE32_DIGITS = str.maketrans(_BASE32, "0123456789abcdefghijklmnopqrstuv")
-_NOT_BASE32 = str.maketrans("", "", _BASE32)
 
 
 @dataclass
@@ -219,20 +216,10 @@ def _field_problems(fields: dict[str, str], block: hashlib._Hash, payload: hashl
 
 def _differs(declared: str, hasher: hashlib._Hash) -> bool:
     """A declared ``sha1:`` digest (any case) that is not the one computed; other
-    algorithms are not checked.
-
-    Compared as numbers: the declared base32 read by ``int`` (its 32 letters mapped onto
-    int's base-32 digits), cheaper than encoding the computed digest.
-    """
+    algorithms are not checked."""
     if declared[:5].lower() != "sha1:":
         return False
-    value = declared[5:]
-    if not value.isascii():
-        return True  # (upper() would turn "ſ" into "S" and "ı" into "I")
-    value = value.upper()
-    if len(value) != 32 or value.translate(_NOT_BASE32):
-        return True  # not 32 base32 characters: not this digest, nor any SHA-1
-    return int(value.translate(_BASE32_DIGITS), 32) != int.from_bytes(hasher.digest(), "big")
+    return not b32_is(declared[5:], hasher.digest())
 
 
 class _Unreadable(Exception):

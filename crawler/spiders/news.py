@@ -277,8 +277,7 @@ class NewsSpider(scrapy.Spider):
             if sitemap.kind == "index":
                 canonical = _canonical(url)
                 if canonical is not None and canonical not in self.seen and self.in_scope(canonical):
-                    yield self._document(url, self.parse_sitemap, seed=prov.get("seed"), channel="sitemap",
-                                         via=response.url, hops=hops)
+                    yield self._document(url, self.parse_sitemap, seed=seed, channel="sitemap", via=via, hops=hops)
                 continue
             canonical = self._admit(url, seed=seed, channel="sitemap", via=via, hops=hops, linked=url, depth=1,
                                     source=via, source_id=None)
