@@ -28,6 +28,7 @@ follows it; a body is written from the response's buffer, without another copy.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -36,7 +37,7 @@ import signal
 import struct
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic
 from typing import Any, BinaryIO
@@ -62,6 +63,13 @@ _IOV_MAX = 512  # iovecs per writev (Linux allows 1024)
 BATCH_BYTES = 256 << 10
 BATCH_SECONDS = 0.25
 _FRAME = struct.Struct("!II")  # lengths of the pickled message and of the body after it
+# A fetch travels as a flat tuple of plain values in the order of these fields (its body
+# apart, its provenance as a tuple, its start as a POSIX timestamp): pickling dataclasses
+# and a datetime cost the crawl process several times as much.
+_FETCH_FIELDS = tuple(f.name for f in dataclasses.fields(Fetch) if f.name != "body")
+_PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
+_PROVENANCE_AT = _FETCH_FIELDS.index("provenance")
+_STARTED_AT = _FETCH_FIELDS.index("started")
 
 
 def frame(message: tuple[Any, ...], body: bytes = b"") -> list[bytes]:
@@ -101,6 +109,28 @@ def read_frame(stream: BinaryIO) -> tuple[tuple[Any, ...], bytes]:
     if len(meta) < meta_len or len(body) < body_len:
         raise EOFError
     return pickle.loads(meta), body
+
+
+def flat_fetch(fetch: Fetch) -> tuple[Any, ...]:
+    """``fetch`` without its body, as a tuple of plain values (see ``_FETCH_FIELDS``)."""
+    fields = fetch.__dict__
+    values = [fields[name] for name in _FETCH_FIELDS]
+    provenance = fields["provenance"].__dict__
+    values[_PROVENANCE_AT] = tuple([provenance[name] for name in _PROVENANCE_FIELDS])
+    started = fields["started"]
+    if started.tzinfo is UTC:
+        # Exact: a float holds today's POSIX time to a quarter of a microsecond.
+        values[_STARTED_AT] = started.timestamp()
+    return tuple(values)
+
+
+def unflat_fetch(values: tuple[Any, ...], body: bytes) -> Fetch:
+    """The :class:`Fetch` that :func:`flat_fetch` flattened, with its body."""
+    fields = dict(zip(_FETCH_FIELDS, values, strict=True))
+    fields["provenance"] = Provenance(**dict(zip(_PROVENANCE_FIELDS, fields["provenance"], strict=True)))
+    if isinstance(fields["started"], float):
+        fields["started"] = datetime.fromtimestamp(fields["started"], UTC)
+    return Fetch(**fields, body=body)
 
 
 class CaptureWorkerError(RuntimeError):
@@ -171,9 +201,7 @@ class WorkerJob:
 
     def record_fetch(self, fetch: Fetch) -> None:
         """Send one response to be recorded; written in the order of the calls."""
-        fields = dict(fetch.__dict__)
-        del fields["body"]  # sent after the message, from the response's own buffer
-        self._send(("fetch", fields), fetch.body)
+        self._send(("fetch", flat_fetch(fetch)), fetch.body)  # the body goes as it is, after it
         self.tally.add({"outcome": "captured", "status": fetch.status, "response_bytes": len(fetch.body)})
 
     def record_failure(self, url: str, *, error: str, provenance: Provenance, started: datetime,
@@ -308,7 +336,7 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
                 return 0
             try:
                 if kind == "fetch":
-                    job.record_fetch(Fetch(**message[1], body=body))
+                    job.record_fetch(unflat_fetch(message[1], body))
                 elif kind == "failure":
                     job.record_failure(message[1], **message[2])
                 else:

@@ -38,7 +38,9 @@ from archive.job_worker import (
     LOST,
     CaptureWorkerError,
     WorkerJob,
+    flat_fetch,
     read_frame,
+    unflat_fetch,
     write_frame,
 )
 from archive.verify import verify
@@ -370,6 +372,22 @@ def _read_all(data: bytes) -> list[tuple[tuple[Any, ...], bytes] | type[EOFError
                 return out
 
 
+def test_a_fetch_travels_flat_and_comes_back_equal() -> None:
+    import pickle
+    from datetime import timedelta, timezone
+
+    base = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    starts = [base + timedelta(microseconds=n) for n in (0, 1, 499_999, 999_999, 86_399_999_999)]
+    starts += [datetime(2026, 3, 1, 13, 0, 0, 7, tzinfo=timezone(timedelta(hours=1))),  # not UTC: sent as it is
+               datetime(2026, 3, 1, 12, 0, 0, 7)]  # naive
+    for started in starts:
+        f = fetch("http://127.0.0.1:9/a", b"body", started, headers=[(b"Content-Type", b"text/html")])
+        f.provenance.source_id, f.reconstructed, f.remote_ip = "guid-1", ("content-length",), "127.0.0.1"
+        flat = pickle.loads(pickle.dumps(flat_fetch(f), protocol=pickle.HIGHEST_PROTOCOL))
+        back = unflat_fetch(flat, f.body)
+        assert back == f and back.started.tzinfo == f.started.tzinfo and back.started.utcoffset() == f.started.utcoffset()
+
+
 def test_a_truncated_frame_raises_eof_error() -> None:
     message, body = ("fetch", {"url": "http://127.0.0.1:9/x", "n": 1}), os.urandom(20_000)
     frame = _frame_bytes(message, body)
@@ -413,14 +431,10 @@ def test_worker_keeps_what_it_received_when_input_ends_mid_frame(tmp_path: Path)
             for i, body in enumerate(bodies):
                 f = fetch(f"http://127.0.0.1:9/page/{i}", body, when,
                           headers=[(b"Content-Type", b"text/html"), (b"Content-Length", str(len(body)).encode())])
-                fields = dict(f.__dict__)
-                del fields["body"]
-                write_frame(from_main, ("fetch", fields), f.body)
+                write_frame(from_main, ("fetch", flat_fetch(f)), f.body)
             # The fourth response, cut off half-way through its body.
             cut = fetch("http://127.0.0.1:9/page/cut", b"y" * 40_000, when)
-            fields = dict(cut.__dict__)
-            del fields["body"]
-            frame = _frame_bytes(("fetch", fields), cut.body)
+            frame = _frame_bytes(("fetch", flat_fetch(cut)), cut.body)
             os.write(from_main, frame[: len(frame) - 20_000])
             os.close(from_main)
             from_main = -1
