@@ -99,25 +99,19 @@ class _BlockState:
             self.tail += data[stop:]
 
     def _parse_header(self, raw: bytes) -> None:
-        # One decode for the whole section: per-line decoding was most of verify's time.
-        lines = raw.decode("utf-8", "replace").split("\r\n")
-        if lines[0] not in _VERSIONS:
-            raise _Unreadable(f"not a WARC record (first line {lines[0][:40]!r})")
-        fields = self.fields
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                self.problems.append(f"malformed header line {line[:60]!r}")
-                continue
-            fields[name.strip().lower()] = value.strip()
+        first, fields, malformed = _header_fields(raw)
+        if first not in _VERSIONS:
+            raise _Unreadable(f"not a WARC record (first line {first[:40]!r})")
+        self.fields.update(fields)
+        self.problems.extend(f"malformed header line {line[:60]!r}" for line in malformed)
         try:
             self.expected = int(self.fields["content-length"])
         except (KeyError, ValueError):
             raise _Unreadable("missing or invalid Content-Length") from None
-        rtype = self.fields.get("warc-type", "")
-        if rtype in _PAYLOAD_TYPES and "warc-payload-digest" in self.fields:
+        hashed, http = _payload_hashed(self.fields)
+        if hashed:
             self.payload = hashlib.sha1()
-            if rtype in _HTTP_TYPES and self.fields.get("content-type", "").startswith("application/http"):
+            if http:
                 self.http_head = bytearray()
 
     def _payload(self, data: bytes, view: memoryview, start: int, stop: int) -> None:
@@ -164,15 +158,9 @@ def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
-    lines = data[:end].decode("utf-8", "replace").split("\r\n")
-    if lines[0] not in _VERSIONS:
+    first, fields, malformed = _header_fields(data[:end])
+    if first not in _VERSIONS or malformed:
         return None
-    fields: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            return None
-        fields[name.strip().lower()] = value.strip()
     try:
         length = int(fields["content-length"])
     except (KeyError, ValueError):
@@ -182,18 +170,42 @@ def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
     if length < 0 or stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
         return None
     payload = None
+    hashed, http = _payload_hashed(fields)
     with memoryview(data) as view:
         block = hashlib.sha1(view[start:stop])
-        rtype = fields.get("warc-type", "")
-        if rtype in _PAYLOAD_TYPES and "warc-payload-digest" in fields:
+        if hashed:
             head = start
-            if rtype in _HTTP_TYPES and fields.get("content-type", "").startswith("application/http"):
+            if http:
                 head = data.find(b"\r\n\r\n", start, stop)
                 if head < 0:
                     return None
                 head += 4
             payload = hashlib.sha1(view[head:stop])
     return fields, _field_problems(fields, block, payload, False)
+
+
+def _header_fields(raw: bytes) -> tuple[str, dict[str, str], list[str]]:
+    """A WARC header section: its first line, its fields (names lower-cased) and the lines
+    that are not ``name: value``. One decode for the whole section (decoding line by line
+    was most of verify's time)."""
+    lines = raw.decode("utf-8", "replace").split("\r\n")
+    fields: dict[str, str] = {}
+    malformed: list[str] = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip().lower()] = value.strip()
+        else:
+            malformed.append(line)
+    return lines[0], fields, malformed
+
+
+def _payload_hashed(fields: dict[str, str]) -> tuple[bool, bool]:
+    """Whether a record's payload digest is checked, and whether its payload follows an
+    HTTP head inside the block."""
+    rtype = fields.get("warc-type", "")
+    hashed = rtype in _PAYLOAD_TYPES and "warc-payload-digest" in fields
+    return hashed, hashed and rtype in _HTTP_TYPES and fields.get("content-type", "").startswith("application/http")
 
 
 def _field_problems(fields: dict[str, str], block: hashlib._Hash, payload: hashlib._Hash | None,
