@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -20,7 +21,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from archive.config import collection_from_dict
 from archive.job import CaptureJob
-from archive.job_worker import WorkerJob
+from archive.job_worker import CaptureWorkerError, WorkerJob
 
 _ATTR = "_archive_capture_job"
 _STOPPING = "_archive_capture_failed"
@@ -57,3 +58,12 @@ def capture_failed(crawler: Crawler, exc: Exception) -> None:
     setattr(crawler, _STOPPING, True)
     log.error("capture failed, closing the crawl: %s", exc)
     deferred_from_coro(crawler.engine.close_spider_async(reason="capture-failed"))
+
+
+def record_failure(crawler: Crawler, job: CaptureJob | WorkerJob, url: str, **details: Any) -> None:
+    """``job.record_failure(url, **details)``; if the capture worker has stopped, the crawl
+    is closed instead (nothing more can be recorded)."""
+    try:
+        job.record_failure(url, **details)
+    except CaptureWorkerError as exc:
+        capture_failed(crawler, exc)

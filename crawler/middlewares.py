@@ -31,7 +31,7 @@ from archive.job_worker import CaptureWorkerError, WorkerJob
 from archive.netpolicy import refusal
 from archive.urls import host_of
 from archive.warc.records import utcnow
-from crawler.job import capture_failed, job_for
+from crawler.job import capture_failed, job_for, record_failure
 from crawler.resolver import refusal_reason
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,9 @@ class WarcCaptureMiddleware:
             # An address literal never reaches the resolver; apply the same policy here.
             reason = refusal(host, host, seed_hosts=self.seed_hosts, allow_private=self.allow_private)
             if reason is not None:
-                try:
-                    self.job.record_failure(request.url, error=f"RefusedAddress: {reason}",
-                                            provenance=provenance_of(request), started=utcnow(), duration_ms=None,
-                                            method=request.method, robots=robots_state(request, self.crawler))
-                except CaptureWorkerError as exc:
-                    capture_failed(self.crawler, exc)
+                record_failure(self.crawler, self.job, request.url, error=f"RefusedAddress: {reason}",
+                               provenance=provenance_of(request), started=utcnow(), duration_ms=None,
+                               method=request.method, robots=robots_state(request, self.crawler))
                 raise IgnoreRequest(reason)
         request.meta[_T0] = (utcnow(), monotonic())
         request.meta.pop(_HEADERS_AT, None)
@@ -154,7 +151,6 @@ class WarcCaptureMiddleware:
             capture_failed(self.crawler, exc)
             raise IgnoreRequest(str(exc)) from None
         return response
-
 
     def fetch_of(self, request: Request, response: Response, started: datetime, duration: float | None) -> Fetch:
         flags = set(response.flags)
@@ -212,17 +208,15 @@ class WarcCaptureMiddleware:
         if refused is not None:
             error = f"RefusedAddress: {refused}"
             request.meta["dont_retry"] = True  # a policy decision, not a transient failure
-        try:
-            self.job.record_failure(
-                request.url,
-                error=error,
-                provenance=provenance_of(request),
-                started=started,
-                duration_ms=duration,
-                method=request.method,
-                user_agent=ua.decode("latin-1") if ua else None,
-                robots=robots_state(request, self.crawler),
-            )
-        except CaptureWorkerError as exc:
-            capture_failed(self.crawler, exc)
-        return
+        record_failure(
+            self.crawler,
+            self.job,
+            request.url,
+            error=error,
+            provenance=provenance_of(request),
+            started=started,
+            duration_ms=duration,
+            method=request.method,
+            user_agent=ua.decode("latin-1") if ua else None,
+            robots=robots_state(request, self.crawler),
+        )

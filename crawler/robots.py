@@ -12,9 +12,8 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 
-from archive.job_worker import CaptureWorkerError
 from archive.warc.records import utcnow
-from crawler.job import capture_failed, job_for
+from crawler.job import job_for, record_failure
 from crawler.middlewares import provenance_of
 
 
@@ -35,19 +34,18 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
             ua = request.headers.get(b"User-Agent") or self.crawler.settings.get("USER_AGENT")
             if isinstance(ua, bytes):
                 ua = ua.decode("latin-1")
-            try:
-                self.job.record_failure(
-                    request.url,
-                    error="robots.txt disallows this URL",
-                    provenance=provenance_of(request),
-                    started=utcnow(),
-                    duration_ms=None,
-                    method=request.method,
-                    user_agent=ua,
-                    robots="disallowed",
-                    outcome="robots-disallowed",
-                )
-            except CaptureWorkerError as exc:
-                capture_failed(self.crawler, exc)
+            record_failure(
+                self.crawler,
+                self.job,
+                request.url,
+                error="robots.txt disallows this URL",
+                provenance=provenance_of(request),
+                started=utcnow(),
+                duration_ms=None,
+                method=request.method,
+                user_agent=ua,
+                robots="disallowed",
+                outcome="robots-disallowed",
+            )
             raise
         request.meta["archive_robots"] = "allowed"

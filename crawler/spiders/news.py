@@ -29,12 +29,11 @@ from archive.capture import Provenance
 from archive.config import collection_from_dict
 from archive.discovery import BadDocument, parse_feed, parse_sitemap
 from archive.history import CollectionHistory
-from archive.job_worker import CaptureWorkerError
 from archive.links import Resolver, css_urls, page_links, page_requisites, parse_html
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
 from archive.urls import canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
-from crawler.job import capture_failed, job_for
+from crawler.job import job_for, record_failure
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +157,12 @@ class NewsSpider(scrapy.Spider):
             # Scrapy would drop it silently (UrlLengthMiddleware); say so in the log instead.
             self.seen.add(canonical)
             if self.job is not None:
-                try:
-                    self.job.record_failure(
-                        canonical, error=f"URL longer than URLLENGTH_LIMIT ({self.url_limit} characters)",
-                        provenance=Provenance(seed=seed, channel=channel, via=via, hops=hops, depth=depth,
-                                              source=source, source_id=source_id, url_as_linked=linked),
-                        started=utcnow(), duration_ms=None, robots="not-applicable", outcome="out-of-scope")
-                except CaptureWorkerError as exc:
-                    capture_failed(self.crawler, exc)
+                record_failure(
+                    self.crawler, self.job, canonical,
+                    error=f"URL longer than URLLENGTH_LIMIT ({self.url_limit} characters)",
+                    provenance=Provenance(seed=seed, channel=channel, via=via, hops=hops, depth=depth,
+                                          source=source, source_id=source_id, url_as_linked=linked),
+                    started=utcnow(), duration_ms=None, robots="not-applicable", outcome="out-of-scope")
             return None
         self.seen.add(canonical)
         self.scheduled += 1
