@@ -5,8 +5,8 @@ crawl allocates fast enough to trigger collections all the time. What exists whe
 spider opens (modules, settings, the spider, a collection's history) lives as long as the
 process; ``gc.freeze()`` moves it to a permanent generation, so collections only look at
 what the crawl creates. On the benchmark site this took about 7 % off the crawl process's
-CPU (docs/performance.md). Raising the collector's thresholds instead was slower and let
-memory balloon: Twisted leaves many short reference cycles.
+CPU (docs/performance.md). Raising the collector's thresholds instead was slower, and at
+the time let memory balloon (pages were then held in a reference cycle; no longer).
 
 Setting: ``ARCHIVE_GC_FREEZE`` (default True).
 """
