@@ -20,9 +20,11 @@ _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # capture and of a verify pays twice.
 _B32_PAIRS = [a + b for a in _B32 for b in _B32]
 _SHA1_SHIFTS = range(150, -1, -10)
-# Reading base32 back: its letters mapped onto the digits int() takes in base 32.
-_B32_AS_DIGITS = str.maketrans(_B32, "0123456789abcdefghijklmnopqrstuv")
-_NOT_B32 = str.maketrans("", "", _B32)
+# Reading base32 back: its letters, either case, mapped onto the digits int() takes in base
+# 32, and every other ASCII character onto "!", which int() refuses (it would otherwise take
+# "_", signs, spaces, and 0, 1, 8 and 9, which are not base32).
+_B32_READ = {c: "!" for c in range(128)}
+_B32_READ.update((ord(c), d) for c, d in zip(_B32 + _B32.lower(), "0123456789abcdefghijklmnopqrstuv" * 2))
 
 
 def b32(digest: bytes) -> str:
@@ -40,12 +42,12 @@ def b32_is(value: str, digest: bytes) -> bool:
     Compared as numbers (``int`` reads the base32 once its letters are mapped onto its
     digits), cheaper than encoding the digest.
     """
-    if not value.isascii():
-        return False  # (upper() would turn "ſ" into "S" and "ı" into "I")
-    value = value.upper()
-    if len(value) != 32 or len(digest) != 20 or value.translate(_NOT_B32):
-        return False  # (int() would also take "_", signs, spaces and 0, 1, 8, 9)
-    return int(value.translate(_B32_AS_DIGITS), 32) == int.from_bytes(digest, "big")
+    if len(value) != 32 or len(digest) != 20 or not value.isascii():
+        return False  # (and upper() would turn "ſ" into "S" and "ı" into "I")
+    try:
+        return int(value.translate(_B32_READ), 32) == int.from_bytes(digest, "big")
+    except ValueError:
+        return False
 
 
 def sha1_label(hasher: hashlib._Hash) -> str:

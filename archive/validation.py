@@ -14,6 +14,7 @@ document it refuses is judged by the reference.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache, partial
 from importlib import resources
@@ -48,14 +49,30 @@ def _fast(kind: str) -> Callable[[Any], bool] | None:
 
     Formats the reference checks are checked by the reference's own functions (its
     date-time refuses a leap second, jsonschema-rs's accepts one): a format never passes
-    here that the reference would refuse.
+    here that the reference would refuse. A date-time of the plain form we write is taken
+    without calling it.
     """
     checker = FormatChecker()
     formats = {name: partial(checker.conforms, format=name) for name in checker.checkers}
+    if "date-time" in formats:
+        formats["date-time"] = partial(_date_time, formats["date-time"])
     try:
         return jsonschema_rs.validator_for(load_schema(kind), validate_formats=True, formats=formats).is_valid
     except ValueError:
         return None
+
+
+# The form every timestamp we write has, with a day that every month has: such a string is
+# a date-time to the reference too, without the cost of calling it (a third of a log line's
+# validation). Year 0000 is refused by the reference, so the year starts 1-9 here.
+_PLAIN_DATE_TIME = re.compile(
+    r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]+)?Z"
+).fullmatch
+
+
+def _date_time(reference: Callable[[str], bool], value: str) -> bool:
+    return _PLAIN_DATE_TIME(value) is not None or reference(value)
 
 
 def problems(kind: str, document: Any) -> list[str]:

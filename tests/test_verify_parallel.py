@@ -46,29 +46,33 @@ def _collection(store: Path, bodies: list[tuple[bytes, bytes | None]]) -> Path:
 # Forking is only safe from a single-threaded process, and the test process runs servers
 # in threads; so the parallel check runs in a fresh interpreter, with small parts.
 _RUN = """
-import json, sys
+import json, os, sys
 from pathlib import Path
 import archive.checks as checks
 checks.PARALLEL_MIN, checks.PART = int(sys.argv[2]), 16 << 10
 checks.os.cpu_count = lambda: 2
-pools = []
-class Pool(checks.ProcessPoolExecutor):
-    def __init__(self, *args, **kwargs):
-        pools.append(kwargs["max_workers"])
-        super().__init__(*args, **kwargs)
-checks.ProcessPoolExecutor = Pool
+checks._BATCH = 3  # the units dealt out three at a time, as a store of thousands of WARCs is
+took = checks._take
+def take(queue, calls):
+    done = took(queue, calls)
+    os.write(1, (json.dumps({"took": len(done)}) + "\\n").encode())  # a line from each lane, in one write
+    return done
+checks._take = take
 from archive.verify import verify
 report = verify(Path(sys.argv[1]))
-print(json.dumps({"problems": [str(p) for p in report.problems], "records": report.records, "pools": pools}))
+print(json.dumps({"problems": [str(p) for p in report.problems], "records": report.records}))
 """
 
 
 def _verify(path: Path, *, parallel: bool) -> dict:
     done = subprocess.run([sys.executable, "-c", _RUN, str(path), "0" if parallel else str(1 << 60)],
                           capture_output=True, text=True, timeout=120, check=True)
-    result = json.loads(done.stdout)
-    # Two lanes: this process and one worker process.
-    assert result["pools"] == ([1] if parallel else []), result["pools"]
+    *lanes, result = [json.loads(line) for line in done.stdout.splitlines()]
+    # Two lanes, this process and one child process, took the units between them, three
+    # at a time: two lines per batch.
+    assert len(lanes) % 2 == 0 and (len(lanes) > 2) is parallel, lanes
+    if parallel:
+        assert sum(lane["took"] for lane in lanes) > 2, lanes
     return result
 
 
@@ -134,3 +138,42 @@ def test_an_empty_warc_is_reported_the_same_in_parallel(tmp_path):
     found = _verify(coll, parallel=True)["problems"]
     assert any("empty file, no records" in p for p in found), found
     assert found == _verify(coll, parallel=False)["problems"]
+
+
+_CHILD = """
+import json, os
+from archive.checks import _Child
+
+class Odd(Exception):
+    def __reduce__(self):
+        raise TypeError("will not pickle")
+
+def fails(path):
+    return open(path, "rb")
+
+def dies():
+    os.kill(os.getpid(), 9)
+
+def odd():
+    raise Odd("odd failure")
+
+out = {"ok": _Child(lambda: [divmod(7, 2), len("abc")]).results()}
+for name, work in (("missing", lambda: fails("/nonexistent/x.warc.gz")), ("killed", dies), ("odd", odd)):
+    child = _Child(work)
+    try:
+        child.results()
+    except Exception as exc:
+        out[name] = [type(exc).__name__, str(exc)]
+    finally:
+        child.reap()
+print(json.dumps(out))
+"""
+
+
+def test_a_child_process_failing_is_an_error_in_the_parent():
+    done = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=60, check=True)
+    out = json.loads(done.stdout)
+    assert out["ok"] == [[3, 1], 3]
+    assert out["missing"][0] == "FileNotFoundError" and "/nonexistent/x.warc.gz" in out["missing"][1]
+    assert out["killed"] == ["RuntimeError", "a checking process ended without its results (killed by signal 9)"]
+    assert out["odd"][0] == "RuntimeError" and "odd failure" in out["odd"][1]
