@@ -76,12 +76,14 @@ def provenance_of(request: Request) -> Provenance:
     return prov
 
 
-def robots_state(request: Request, crawler: Crawler) -> str:
-    if request.meta.get("dont_obey_robotstxt"):
+def robots_state(request: Request, obey: bool) -> str:
+    """The capture log's ``robots`` for ``request``; ``obey``: the ROBOTSTXT_OBEY setting."""
+    meta = request.meta
+    if meta.get("dont_obey_robotstxt"):
         return "not-applicable" if request.url.endswith("/robots.txt") else "ignored"
-    if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+    if not obey:
         return "ignored"
-    return request.meta.get("archive_robots", "allowed")
+    return meta.get("archive_robots", "allowed")
 
 
 class WarcCaptureMiddleware:
@@ -91,6 +93,7 @@ class WarcCaptureMiddleware:
         self.max_body = crawler.settings.getint("ARCHIVE_MAX_BODY_BYTES", 0)
         self.seed_hosts = {host_of(seed["url"]) for seed in job.collection.seeds}
         self.allow_private = bool(job.collection.scope["allow_private_addresses"])
+        self.obey_robots = crawler.settings.getbool("ROBOTSTXT_OBEY")
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         if self.max_body:
             crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -109,7 +112,7 @@ class WarcCaptureMiddleware:
             if reason is not None:
                 record_failure(self.crawler, self.job, request.url, error=f"RefusedAddress: {reason}",
                                provenance=provenance_of(request), started=utcnow(), duration_ms=None,
-                               method=request.method, robots=robots_state(request, self.crawler))
+                               method=request.method, robots=robots_state(request, self.obey_robots))
                 raise IgnoreRequest(reason)
         request.meta[_T0] = (utcnow(), monotonic())
         request.meta.pop(_HEADERS_AT, None)
@@ -153,8 +156,10 @@ class WarcCaptureMiddleware:
         return response
 
     def fetch_of(self, request: Request, response: Response, started: datetime, duration: float | None) -> Fetch:
-        flags = set(response.flags)
-        headers = [(name, value) for name, values in response.headers.items() for value in values]
+        flags = response.flags
+        # Scrapy's Headers is a dict of normalised names to lists of values; its items()
+        # normalises every name again on the way out.
+        headers = [(name, value) for name, values in dict.items(response.headers) for value in values]
         framing = None
         if (
             b"Content-Length" not in response.headers
@@ -181,7 +186,7 @@ class WarcCaptureMiddleware:
         return Fetch(
             url=response.url,
             method=request.method,
-            request_headers=[(name, value) for name, values in request.headers.items() for value in values],
+            request_headers=[(name, value) for name, values in dict.items(request.headers) for value in values],
             request_body=request.body,
             status=response.status,
             response_headers=headers,
@@ -194,7 +199,7 @@ class WarcCaptureMiddleware:
             framing=framing,
             truncated=truncated,
             provenance=provenance_of(request),
-            robots=robots_state(request, self.crawler),
+            robots=robots_state(request, self.obey_robots),
             reconstructed=reconstructed,
         )
 
@@ -218,5 +223,5 @@ class WarcCaptureMiddleware:
             duration_ms=duration,
             method=request.method,
             user_agent=ua.decode("latin-1") if ua else None,
-            robots=robots_state(request, self.crawler),
+            robots=robots_state(request, self.obey_robots),
         )

@@ -223,6 +223,7 @@ def test_head_and_no_body_statuses_claim_no_framing_in_the_middleware():
 
     mw = WarcCaptureMiddleware.__new__(WarcCaptureMiddleware)
     mw.crawler = SimpleNamespace(settings=Settings({"ROBOTSTXT_OBEY": False}))
+    mw.obey_robots = False
     started = datetime(2026, 1, 1, tzinfo=UTC)
     url = "http://127.0.0.1:9/x"
     for method, status in (("HEAD", 200), ("GET", 204), ("GET", 304), ("HEAD", 404)):
