@@ -35,7 +35,7 @@ from archive.validation import problems as schema_problems
 from archive.warc.reader import _resync, check_records
 
 PARALLEL_MIN = 8 << 20  # bytes of files to check before starting worker processes
-PART = 2 << 20  # a WARC is cut into parts of at least this size, up to four per lane
+PART = 1 << 20  # a WARC is cut into parts of at least this size, up to eight per lane
 
 Where = str | None
 
@@ -174,7 +174,7 @@ class FileChecks:
             path = args[0]
             size = path.stat().st_size
             if fn is _warc_parts:
-                points = parts[index] = cut_points(path, max(1, min(workers * 4, size // PART)))
+                points = parts[index] = cut_points(path, max(1, min(workers * 8, size // PART)))
                 for start, stop in zip(points, [*points[1:], None]):
                     end = size if stop is None else stop
                     units.append(((end - start) * _COST[warc_part], index, warc_part, (path, start, stop)))

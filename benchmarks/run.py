@@ -162,14 +162,16 @@ def measure(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 # -- verify against a bare read ----------------------------------------------------------------
 
-_WINDOW = 64 << 10
+_WINDOW = 16 << 10
 
 
 def bare_read(paths: list[Path]) -> int:
     """Decompress every gzip member of each WARC (and read the other files); nothing else.
 
-    Returns the number of uncompressed bytes. Input is fed in 64 KiB zero-copy windows of a
-    memory map, the cheapest way to walk members from Python.
+    Returns the number of uncompressed bytes. Input is fed in 16 KiB zero-copy windows of a
+    memory map, the cheapest way to walk members from Python: what follows a member's end
+    in its last window is copied by zlib, so a larger window costs more for the many small
+    members (64 KiB was 8 % slower; 8, 12, 20, 24 and 32 KiB no faster than 16).
     """
     total = 0
     for path in paths:
