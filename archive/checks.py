@@ -19,6 +19,7 @@ import json
 import mmap
 import os
 import pickle
+import signal
 import struct
 import threading
 import traceback
@@ -198,7 +199,9 @@ class FileChecks:
 
 
 _TOKEN = struct.Struct("<I")
-_BATCH = 8192  # units whose numbers fit in a pipe at once (32 KiB; a pipe holds 64)
+# Units whose numbers (4 bytes each) are written to the queue in one write before any lane
+# reads: 4 KiB, one page, which every pipe holds and which Linux writes atomically.
+_BATCH = 1024
 
 
 def _in_lanes(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], order: list[int],
@@ -207,12 +210,20 @@ def _in_lanes(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], order: li
     done: dict[int, Any] = {}
     read, write = os.pipe()  # the queue: the units' numbers, all written before anyone reads
     try:
-        with open(write, "wb") as fh:
-            fh.write(b"".join(_TOKEN.pack(u) for u in order))
+        tokens = b"".join(_TOKEN.pack(u) for u in order)
+        os.set_blocking(write, False)
+        try:
+            written = os.write(write, tokens)
+        except BlockingIOError:
+            written = 0
+        os.close(write)
+        if written < len(tokens):  # a pipe smaller than a page: no queue, all of it here
+            done.update((u, calls[u][0](*calls[u][1])) for u in order)
+            return done
         children: list[_Child] = []
         try:
             for _ in range(workers - 1):
-                children.append(_Child(partial(_take, read, calls)))
+                _Child.start(partial(_take, read, calls), children)
             done.update(_take(read, calls))
             for child in children:
                 done.update(child.results())
@@ -239,6 +250,9 @@ def _take(queue: int, calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -
     return results
 
 
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+
 class _Child:
     """A forked process that makes one call and sends its result back through a pipe.
 
@@ -247,23 +261,43 @@ class _Child:
     before the fork, and the child inherits the imported modules.
     """
 
-    def __init__(self, work: Callable[[], Any]):
-        read, write = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: never returns
-            os.close(read)
-            _child_main(work, write)
-        os.close(write)
+    def __init__(self, pid: int, read: int):
+        self.pid = pid
         self._read = read
+
+    @classmethod
+    def start(cls, work: Callable[[], Any], children: list[_Child]) -> None:
+        """Fork a child that does ``work``, and add it to ``children``.
+
+        Ctrl-C and SIGTERM are held back from the fork until the child is in ``children``
+        (whose owner reaps them all, whatever happens) and, in the child, until it is in
+        the code that ends it: neither process can be interrupted half-way.
+        """
+        read, write = os.pipe()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+        try:
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(read)
+                os.close(write)
+                raise
+            if pid == 0:
+                _child_main(work, read, write, mask)  # never returns
+            os.close(write)
+            children.append(cls(pid, read))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def results(self) -> Any:
         with open(self._read, "rb", closefd=True) as fh:
             self._read = -1
             data = fh.read()
         status = self._wait()
-        if not data:
-            raise RuntimeError(f"a checking process ended without its results ({_how_it_ended(status)})")
-        ok, value = pickle.loads(data)
+        try:
+            ok, value = pickle.loads(data)
+        except Exception:  # noqa: BLE001 -- cut short or unreadable: say how the child ended
+            raise RuntimeError(f"a checking process ended without its results ({_how_it_ended(status)})") from None
         if not ok:
             raise value
         return value
@@ -272,7 +306,7 @@ class _Child:
         """Stop the child if it is still running (this process failed first) and wait for it."""
         if self.pid:
             try:
-                os.kill(self.pid, 9)
+                os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self._wait()
@@ -285,24 +319,31 @@ class _Child:
         return os.waitpid(pid, 0)[1] if pid else 0
 
 
-def _child_main(work: Callable[[], Any], write: int) -> None:
-    code = 0
+def _child_main(work: Callable[[], Any], read: int, write: int, mask: set[signal.Signals]) -> None:
+    code = 1
     try:
+        os.close(read)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         try:
             payload = pickle.dumps((True, work()))
         except BaseException as exc:  # noqa: BLE001 -- handed to the parent, which raises it
             payload = _pickled_error(exc)
         with open(write, "wb") as fh:
             fh.write(payload)
-    except BaseException:  # noqa: BLE001 -- the parent sees the missing results
-        code = 1
+        code = 0
+    except BaseException:  # noqa: BLE001, S110 -- the parent sees the missing results
+        pass
     finally:
         os._exit(code)
 
 
 def _pickled_error(exc: BaseException) -> bytes:
+    """``exc`` pickled for the parent, or, if it would not come back whole (an exception
+    whose constructor takes other arguments than it keeps), its traceback as text."""
     try:
-        return pickle.dumps((False, exc))
+        payload = pickle.dumps((False, exc))
+        pickle.loads(payload)
+        return payload
     except Exception:  # noqa: BLE001 -- one that does not pickle goes as its traceback text
         return pickle.dumps((False, RuntimeError("".join(traceback.format_exception(exc)))))
 

@@ -141,12 +141,17 @@ def test_an_empty_warc_is_reported_the_same_in_parallel(tmp_path):
 
 
 _CHILD = """
-import json, os
-from archive.checks import _Child
+import fcntl, json, os
+from archive import checks
+from archive.checks import _Child, _in_lanes
 
 class Odd(Exception):
     def __reduce__(self):
         raise TypeError("will not pickle")
+
+class TwoArgs(Exception):  # pickles, but does not come back: its constructor wants two
+    def __init__(self, what, where):
+        super().__init__(f"{what} at {where}")
 
 def fails(path):
     return open(path, "rb")
@@ -157,15 +162,35 @@ def dies():
 def odd():
     raise Odd("odd failure")
 
-out = {"ok": _Child(lambda: [divmod(7, 2), len("abc")]).results()}
-for name, work in (("missing", lambda: fails("/nonexistent/x.warc.gz")), ("killed", dies), ("odd", odd)):
-    child = _Child(work)
+def two_args():
+    raise TwoArgs("two", "args")
+
+def run(work):
+    children = []
+    _Child.start(work, children)
     try:
-        child.results()
+        return children[0].results()
+    finally:
+        children[0].reap()
+
+out = {"ok": run(lambda: [divmod(7, 2), len("abc")])}
+for name, work in (("missing", lambda: fails("/nonexistent/x.warc.gz")), ("killed", dies), ("odd", odd),
+                   ("two_args", two_args)):
+    try:
+        run(work)
     except Exception as exc:
         out[name] = [type(exc).__name__, str(exc)]
-    finally:
-        child.reap()
+
+# The queue: every unit made once, by one lane or the other, in a pipe of any size.
+calls = [(pow, (i, 2)) for i in range(3000)]
+out["lanes"] = _in_lanes(calls, list(range(3000)), 2) == {i: i * i for i in range(3000)}
+pipe = os.pipe
+def small_pipe():  # a pipe of one page (as Linux gives when a user has used up pipe memory)
+    read, write = pipe()
+    fcntl.fcntl(write, 1031, 4096)  # F_SETPIPE_SZ
+    return read, write
+checks.os.pipe = small_pipe
+out["small_pipe"] = _in_lanes(calls, list(range(3000)), 2) == {i: i * i for i in range(3000)}
 print(json.dumps(out))
 """
 
@@ -177,3 +202,6 @@ def test_a_child_process_failing_is_an_error_in_the_parent():
     assert out["missing"][0] == "FileNotFoundError" and "/nonexistent/x.warc.gz" in out["missing"][1]
     assert out["killed"] == ["RuntimeError", "a checking process ended without its results (killed by signal 9)"]
     assert out["odd"][0] == "RuntimeError" and "odd failure" in out["odd"][1]
+    assert out["two_args"][0] == "RuntimeError" and "TwoArgs: two at args" in out["two_args"][1]
+    assert out["lanes"] is True
+    assert out["small_pipe"] is True
