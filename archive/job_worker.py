@@ -70,6 +70,7 @@ _FETCH_FIELDS = tuple(f.name for f in dataclasses.fields(Fetch) if f.name != "bo
 _PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
 _PROVENANCE_AT = _FETCH_FIELDS.index("provenance")
 _STARTED_AT = _FETCH_FIELDS.index("started")
+_STATUS_AT = _FETCH_FIELDS.index("status")
 
 
 def frame(message: tuple[Any, ...], body: bytes = b"") -> list[bytes]:
@@ -201,8 +202,13 @@ class WorkerJob:
 
     def record_fetch(self, fetch: Fetch) -> None:
         """Send one response to be recorded; written in the order of the calls."""
-        self._send(("fetch", flat_fetch(fetch)), fetch.body)  # the body goes as it is, after it
-        self.tally.add({"outcome": "captured", "status": fetch.status, "response_bytes": len(fetch.body)})
+        self.record_flat(flat_fetch(fetch), fetch.body)
+
+    def record_flat(self, values: tuple[Any, ...], body: bytes) -> None:
+        """:meth:`record_fetch` of a fetch already flat (:func:`flat_fetch`'s form), as the
+        capture middleware builds it, without a :class:`Fetch` in between."""
+        self._send(("fetch", values), body)  # the body goes as it is, after it
+        self.tally.add({"outcome": "captured", "status": values[_STATUS_AT], "response_bytes": len(body)})
 
     def record_failure(self, url: str, *, error: str, provenance: Provenance, started: datetime,
                        duration_ms: float | None, method: str = "GET", user_agent: str | None = None,

@@ -235,6 +235,38 @@ def test_head_and_no_body_statuses_claim_no_framing_in_the_middleware():
     assert fetch.framing == "chunked"  # no Content-Length, ended cleanly: only chunked does that
 
 
+def test_the_middleware_builds_the_fetch_its_fields_describe():
+    # The middleware builds a fetch as a flat tuple in the order of Fetch's fields (what
+    # the capture worker gets); every field here has a value of its own, so a field out
+    # of place does not go unnoticed.
+    from scrapy.http import Request, Response
+
+    from crawler.middlewares import WarcCaptureMiddleware, provenance_of
+
+    mw = WarcCaptureMiddleware.__new__(WarcCaptureMiddleware)
+    mw.obey_robots = True
+    started = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    url = "http://127.0.0.1:9/story"
+    req = Request(url, headers={"User-Agent": "ua", "Accept": ["a", "b"]}, meta={
+        "depth": 2, "redirect_urls": ["http://127.0.0.1:9/old"], "archive_robots": "allowed",
+        "archive": {"seed": "http://127.0.0.1:9/", "channel": "link", "source": "http://127.0.0.1:9/feed",
+                    "source_id": "guid-1", "via": "http://127.0.0.1:9/list", "hops": "L",
+                    "url_as_linked": "http://127.0.0.1:9/story?utm=x"}})
+    res = Response(url, status=203, headers={"Content-Length": "4", "Set-Cookie": ["a=1", "b=2"]}, body=b"body",
+                   request=req, flags=["dataloss"], ip_address=None, protocol="HTTP/1.1")
+    provenance = Provenance(seed="http://127.0.0.1:9/", channel="redirect", source="http://127.0.0.1:9/feed",
+                            source_id="guid-1", via="http://127.0.0.1:9/old", hops="LR", depth=2,
+                            url_as_linked="http://127.0.0.1:9/story?utm=x")
+    assert provenance_of(req) == provenance
+    assert mw.fetch_of(req, res, started, 12.5) == Fetch(
+        url=url, method="GET",
+        request_headers=[(b"User-Agent", b"ua"), (b"Accept", b"a"), (b"Accept", b"b")], request_body=b"",
+        status=203, response_headers=[(b"Content-Length", b"4"), (b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2")],
+        body=b"body", started=started, duration_ms=12.5, protocol="HTTP/1.1", reason=None, remote_ip=None,
+        tls_cert_der=None, framing=None, truncated="disconnect", provenance=provenance, robots="allowed",
+        reconstructed=())
+
+
 def test_empty_bodies(probe):
     rec = _one(probe, "/empty")
     assert rec.payload == b"" and ("Content-Length", "0") in rec.http_headers
