@@ -118,11 +118,14 @@ def flat_fetch(fetch: Fetch) -> tuple[Any, ...]:
     values = [fields[name] for name in _FETCH_FIELDS]
     provenance = fields["provenance"].__dict__
     values[_PROVENANCE_AT] = tuple([provenance[name] for name in _PROVENANCE_FIELDS])
-    started = fields["started"]
-    if started.tzinfo is UTC:
-        # Exact: a float holds today's POSIX time to a quarter of a microsecond.
-        values[_STARTED_AT] = started.timestamp()
+    values[_STARTED_AT] = flat_time(fields["started"])
     return tuple(values)
+
+
+def flat_time(moment: datetime) -> datetime | float:
+    """A fetch's start as it travels: a POSIX timestamp if it is in UTC (exact: a float
+    holds today's POSIX time to a quarter of a microsecond), else as it is."""
+    return moment.timestamp() if moment.tzinfo is UTC else moment
 
 
 def unflat_fetch(values: tuple[Any, ...], body: bytes) -> Fetch:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from time import monotonic
 from typing import Any
@@ -27,7 +27,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from archive.capture import Fetch, Provenance
 from archive.job import CaptureJob
-from archive.job_worker import CaptureWorkerError, WorkerJob, unflat_fetch
+from archive.job_worker import CaptureWorkerError, WorkerJob, flat_time, unflat_fetch
 from archive.netpolicy import refusal
 from archive.urls import host_of
 from archive.warc.records import utcnow
@@ -147,26 +147,26 @@ class WarcCaptureMiddleware:
         if "cached" in response.flags:
             return response
         started, duration = self._timing(request)
-        values = self.fetch_values(request, response, started, duration)
         try:
             if isinstance(self.job, WorkerJob):
-                self.job.record_flat(values, response.body)
+                self.job.record_flat(self.fetch_values(request, response, started, duration), response.body)
             else:
-                self.job.record_fetch(unflat_fetch(values, response.body))
+                self.job.record_fetch(self.fetch_of(request, response, started, duration))
         except CaptureWorkerError as exc:
             capture_failed(self.crawler, exc)
             raise IgnoreRequest(str(exc)) from None
         return response
 
     def fetch_of(self, request: Request, response: Response, started: datetime, duration: float | None) -> Fetch:
+        """The :class:`Fetch` of this exchange, for a job in this process."""
         return unflat_fetch(self.fetch_values(request, response, started, duration), response.body)
 
     def fetch_values(self, request: Request, response: Response, started: datetime,
                      duration: float | None) -> tuple[Any, ...]:
         """The :class:`Fetch` of this exchange, flat (``archive.job_worker.flat_fetch``'s
-        form, without the body): built as such, since a ``Fetch`` and its ``Provenance``
-        only to be taken apart again for the capture worker cost the crawl process a
-        quarter of the middleware's time."""
+        form, without the body), as the capture worker gets it: built as such, since a
+        ``Fetch`` and its ``Provenance`` only to be taken apart again cost the crawl
+        process a fifth of the middleware's time."""
         flags = response.flags
         status = response.status
         # Scrapy's Headers is a dict of normalised names to lists of values; its items()
@@ -197,7 +197,7 @@ class WarcCaptureMiddleware:
             request.body,
             status,
             [(name, value) for name, values in dict.items(headers) for value in values],
-            started.timestamp() if started.tzinfo is UTC else started,
+            flat_time(started),
             duration,
             getattr(response, "protocol", None),
             None,  # reason: Scrapy does not keep the reason phrase
