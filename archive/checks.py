@@ -216,7 +216,8 @@ def _in_lanes(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], order: li
             written = os.write(write, tokens)
         except BlockingIOError:
             written = 0
-        os.close(write)
+        finally:
+            os.close(write)
         if written < len(tokens):  # a pipe smaller than a page: no queue, all of it here
             done.update((u, calls[u][0](*calls[u][1])) for u in order)
             return done
