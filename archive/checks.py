@@ -372,10 +372,18 @@ def _joined(path: Path, points: list[int], results: list[tuple[int, list[Any], i
 
 
 def _default_workers(total: int) -> int:
-    cores = os.cpu_count() or 1
+    cores = _cores()
     if cores <= 1 or total < PARALLEL_MIN or threading.active_count() > 1:
         return 1
     return cores
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container or ``taskset`` may allow fewer than
+    the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _warc_parts(path: Path) -> tuple[int, list[tuple[Where, str]]]:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from archive.capture import Fetch, Provenance
 from archive.checks import FileChecks, cut_points, warc_part
@@ -50,7 +53,7 @@ import json, os, sys
 from pathlib import Path
 import archive.checks as checks
 checks.PARALLEL_MIN, checks.PART = int(sys.argv[2]), 16 << 10
-checks.os.cpu_count = lambda: 2
+checks._cores = lambda: 2
 checks._BATCH = 3  # the units dealt out three at a time, as a store of thousands of WARCs is
 took = checks._take
 def take(queue, calls):
@@ -205,3 +208,12 @@ def test_a_child_process_failing_is_an_error_in_the_parent():
     assert out["two_args"][0] == "RuntimeError" and "TwoArgs: two at args" in out["two_args"][1]
     assert out["lanes"] is True
     assert out["small_pipe"] is True
+
+
+def test_a_process_allowed_one_core_checks_in_one_lane():
+    if shutil.which("taskset") is None:
+        pytest.skip("needs taskset (util-linux)")
+    script = "from archive.checks import _default_workers; print(_default_workers(1 << 40))"
+    done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "1"
