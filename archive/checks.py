@@ -36,6 +36,7 @@ from archive.validation import problems as schema_problems
 from archive.warc.reader import _resync, check_records
 
 PARALLEL_MIN = 8 << 20  # bytes of files to check before starting worker processes
+LANE_MIN = 4 << 20  # and one lane for every this many bytes, up to the cores allowed
 PART = 1 << 20  # a WARC is cut into parts of at least this size, up to eight per lane
 
 Where = str | None
@@ -223,7 +224,7 @@ def _in_lanes(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], order: li
             return done
         children: list[_Child] = []
         try:
-            for _ in range(workers - 1):
+            for _ in range(min(workers, len(order)) - 1):  # no lane without work
                 _Child.start(partial(_take, read, calls), children)
             done.update(_take(read, calls))
             for child in children:
@@ -375,7 +376,9 @@ def _default_workers(total: int) -> int:
     cores = _cores()
     if cores <= 1 or total < PARALLEL_MIN or threading.active_count() > 1:
         return 1
-    return cores
+    # Starting a lane costs a fork (1-2 ms): on a machine of many cores, a few MB of files
+    # are checked sooner by a few lanes than by one on every core.
+    return max(2, min(cores, total // LANE_MIN))
 
 
 def _cores() -> int:

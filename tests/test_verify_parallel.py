@@ -72,10 +72,12 @@ def _verify(path: Path, *, parallel: bool) -> dict:
                           capture_output=True, text=True, timeout=120, check=True)
     *lanes, result = [json.loads(line) for line in done.stdout.splitlines()]
     # Two lanes, this process and one child process, took the units between them, three
-    # at a time: two lines per batch.
-    assert len(lanes) % 2 == 0 and (len(lanes) > 2) is parallel, lanes
+    # at a time: a line from each lane of each batch (one lane for a last batch of one).
+    assert (len(lanes) > 2) is parallel, lanes
     if parallel:
-        assert sum(lane["took"] for lane in lanes) > 2, lanes
+        units = sum(lane["took"] for lane in lanes)
+        batches = -(-units // 3)
+        assert units > 3 and len(lanes) == 2 * batches - (units % 3 == 1), lanes
     return result
 
 
@@ -217,3 +219,10 @@ def test_a_process_allowed_one_core_checks_in_one_lane():
     done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == "1"
+
+
+def test_lanes_grow_with_the_bytes_to_check_up_to_the_cores():
+    script = ("import archive.checks as c; c._cores = lambda: 64; "
+              "print([c._default_workers(n << 20) for n in (7, 8, 12, 30, 500)])")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[1, 2, 3, 7, 64]"  # under 8 MB one lane; then one per 4 MB
