@@ -10,7 +10,8 @@ part before it does not end exactly there, and the file is then checked again in
 so the result is the same as a sequential check's, only sooner.
 
 Small jobs (under ``PARALLEL_MIN`` bytes), single-core machines and processes that already
-run other threads (where ``fork`` is unsafe) check in-process, in the same order.
+run other threads (where ``fork`` is unsafe) check in-process, in the same order. Larger
+ones get a lane for every ``LANE_MIN`` bytes, up to the cores the process may run on.
 """
 
 from __future__ import annotations
