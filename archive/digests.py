@@ -43,7 +43,7 @@ def b32_is(value: str, digest: bytes) -> bool:
     digits), cheaper than encoding the digest.
     """
     if len(value) != 32 or len(digest) != 20 or not value.isascii():
-        return False  # (and upper() would turn "ſ" into "S" and "ı" into "I")
+        return False  # (no non-ASCII character is base32, not even "ſ", whose upper case is "S")
     try:
         return int(value.translate(_B32_READ), 32) == int.from_bytes(digest, "big")
     except ValueError:

@@ -29,6 +29,7 @@ _HTTP_TYPES = {"response", "request"}
 _PAYLOAD_TYPES = {"response", "request", "resource", "conversion"}
 _VERSIONS = ("WARC/1.1", "WARC/1.0")
 _REQUIRED = ("warc-type", "warc-record-id", "warc-date")
+_REQUIRED_SET = frozenset(_REQUIRED)
 
 
 @dataclass
@@ -211,7 +212,7 @@ def _payload_hashed(fields: dict[str, str]) -> tuple[bool, bool]:
 def _field_problems(fields: dict[str, str], block: hashlib._Hash, payload: hashlib._Hash | None,
                     http_unterminated: bool) -> list[str]:
     """Missing mandatory fields, and declared digests that are not the computed ones."""
-    if "warc-type" in fields and "warc-record-id" in fields and "warc-date" in fields:
+    if fields.keys() >= _REQUIRED_SET:
         problems = []  # (the usual case, without a comprehension's cost per record)
     else:
         problems = [f"missing {name}" for name in _REQUIRED if name not in fields]
