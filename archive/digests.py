@@ -21,10 +21,11 @@ _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _B32_PAIRS = [a + b for a in _B32 for b in _B32]
 _SHA1_SHIFTS = range(150, -1, -10)
 # Reading base32 back: its letters, either case, mapped onto the digits int() takes in base
-# 32, and every other ASCII character onto "!", which int() refuses (it would otherwise take
-# "_", signs, spaces, and 0, 1, 8 and 9, which are not base32).
-_B32_READ = {c: "!" for c in range(128)}
-_B32_READ.update((ord(c), d) for c, d in zip(_B32 + _B32.lower(), "0123456789abcdefghijklmnopqrstuv" * 2))
+# 32, and every other byte onto "!", which int() refuses (it would otherwise take "_", signs,
+# spaces, and 0, 1, 8 and 9, which are not base32). A table of bytes: bytes.translate is a
+# third of the cost of str.translate with a dict, and verify pays it twice a record.
+_B32_DIGITS = dict(zip((_B32 + _B32.lower()).encode(), b"0123456789abcdefghijklmnopqrstuv" * 2))
+_B32_READ = bytes(_B32_DIGITS.get(byte, ord("!")) for byte in range(256))
 
 
 def b32(digest: bytes) -> str:
@@ -42,11 +43,11 @@ def b32_is(value: str, digest: bytes) -> bool:
     Compared as numbers (``int`` reads the base32 once its letters are mapped onto its
     digits), cheaper than encoding the digest.
     """
-    if len(value) != 32 or len(digest) != 20 or not value.isascii():
-        return False  # (no non-ASCII character is base32, not even "ſ", whose upper case is "S")
-    try:
-        return int(value.translate(_B32_READ), 32) == int.from_bytes(digest, "big")
-    except ValueError:
+    if len(value) != 32 or len(digest) != 20:
+        return False
+    try:  # (no non-ASCII character is base32, not even "ſ", whose upper case is "S")
+        return int(value.encode("ascii").translate(_B32_READ), 32) == int.from_bytes(digest, "big")
+    except ValueError:  # not ASCII (UnicodeEncodeError is a ValueError), or not base32
         return False
 
 

@@ -104,3 +104,35 @@ def test_a_seed_url_starting_its_host_with_any_kind_of_space_is_judged_as_the_re
     reference = list(validator("collection").iter_errors(doc))
     assert bool(problems("collection", doc)) == bool(reference)
     assert bool(reference) == (space != "\ufeff")  # Python's \s, as before: not the BOM
+
+
+_DAYS = [f"{year}-{month:02d}-{day:02d}" for year in (2026, 2024, 2100, 2000, 1000, 999)
+         for month in range(1, 13) for day in (0, 1, 28, 29, 30, 31, 32)]
+_TIMES = ["T08:30:00Z", "T08:30:00.5Z", "T23:59:59.999999Z", "T23:59:60Z", "T24:00:00Z", "t08:30:00z",
+          "T08:30:00+01:00", "T08:30:00Z\n", "T08:30:00.Z", " 08:30:00Z"]
+
+
+def test_each_fast_check_alone_takes_a_date_time_only_if_the_reference_does() -> None:
+    """The first check matches date-times by a pattern (no call back into Python), the second
+    by a call back: neither may take what the reference refuses, and the first takes every
+    timestamp of the form we write but on February 29th."""
+    from archive.validation import _fast
+
+    checks = _fast("capture-log")
+    assert len(checks) == 2
+    reference = validator("capture-log")
+    taken_first = set()
+    for value in [day + "T08:30:00Z" for day in _DAYS] + ["2026-03-14" + time for time in _TIMES]:
+        doc = dict(GOOD, started=value)
+        valid = reference.is_valid(doc)
+        for number, check in enumerate(checks):
+            assert not check(doc) or valid, (number, value)
+        if checks[0](doc):
+            taken_first.add(value)
+    plain = {f"{year}-{month:02d}-{day:02d}T08:30:00Z" for year in (2026, 2024, 2100, 2000, 1000)
+             for month in range(1, 13) for day in range(1, 32) if not (month == 2 and day == 29)}
+    plain = {value for value in plain if reference.is_valid(dict(GOOD, started=value))}
+    assert plain & {day + "T08:30:00Z" for day in _DAYS} <= taken_first
+    assert {"2026-01-31T08:30:00Z", "2026-12-30T08:30:00Z", "2026-03-14T08:30:00.5Z"} <= taken_first
+    assert "2024-02-29T08:30:00Z" not in taken_first and not checks[1](dict(GOOD, started="2026-02-29T08:30:00Z"))
+    assert checks[1](dict(GOOD, started="2024-02-29T08:30:00Z"))

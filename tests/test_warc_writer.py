@@ -163,6 +163,8 @@ def test_base32_of_digests_is_rfc4648_base32() -> None:
     ("sha256:0000", False),  # other algorithms are not checked
     ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNſONBWE5", True),  # "ſ".upper() is "S"
     ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE\u0665", True),  # an Arabic-Indic digit five
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE\ufffd", True),  # a byte that was not UTF-8
+    ("sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE\x00", True),
 ])
 def test_declared_sha1_is_compared_exactly(declared: str, differs: bool) -> None:
     import hashlib
