@@ -34,7 +34,7 @@ import orjson
 
 from archive.digests import sha256_file
 from archive.validation import problems as schema_problems
-from archive.warc.reader import _resync, check_records
+from archive.warc.reader import _resync, record_problems
 
 PARALLEL_MIN = 8 << 20  # bytes of files to check before starting worker processes
 LANE_MIN = 4 << 20  # and one lane for every this many bytes, up to the cores allowed
@@ -59,13 +59,8 @@ class Checked:
 def warc_part(path: Path, start: int, stop: int | None) -> tuple[int, list[tuple[Where, str]], int]:
     """Records beginning in ``[start, stop)``: their count, their problems, and where the
     last one ends."""
-    count, problems, end = 0, [], start
-    for record in check_records(path, start, stop):
-        count += 1
-        if record.problems:
-            problems.extend((f"offset {record.offset}", message) for message in record.problems)
-        end = record.offset + record.length
-    return count, problems, end
+    count, problems, end = record_problems(path, start, stop)
+    return count, [(f"offset {offset}", message) for offset, message in problems], end
 
 
 def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]]]:
