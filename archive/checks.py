@@ -16,6 +16,7 @@ ones get a lane for every ``LANE_MIN`` bytes, up to the cores the process may ru
 
 from __future__ import annotations
 
+import atexit
 import json
 import mmap
 import os
@@ -204,6 +205,7 @@ _BATCH = 1024
 def _in_lanes(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], order: list[int],
               workers: int) -> dict[int, Any]:
     """Make the calls numbered in ``order`` in this process and ``workers - 1`` children."""
+    _reap_exiting()
     done: dict[int, Any] = {}
     read, write = os.pipe()  # the queue: the units' numbers, all written before anyone reads
     try:
@@ -291,11 +293,12 @@ class _Child:
         with open(self._read, "rb", closefd=True) as fh:
             self._read = -1
             data = fh.read()
-        status = self._wait()
         try:
             ok, value = pickle.loads(data)
         except Exception:  # noqa: BLE001 -- cut short or unreadable: say how the child ended
+            status = self._wait()
             raise RuntimeError(f"a checking process ended without its results ({_how_it_ended(status)})") from None
+        self._let_exit()
         if not ok:
             raise value
         return value
@@ -314,7 +317,36 @@ class _Child:
 
     def _wait(self) -> int:
         pid, self.pid = self.pid, 0
-        return os.waitpid(pid, 0)[1] if pid else 0
+        return _waited(pid) if pid else 0
+
+    def _let_exit(self) -> None:
+        """Its results are in: reap it if it has ended, or leave it to end without waiting
+        (tearing down its copy of this process takes a millisecond or two) and reap it at
+        the next run or when this process exits."""
+        pid, self.pid = self.pid, 0
+        try:
+            ended, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else
+            return
+        if not ended:
+            _EXITING.append(pid)
+
+
+_EXITING: list[int] = []  # children whose results are in, not reaped yet
+
+
+def _waited(pid: int) -> int:
+    """``pid``'s wait status, once it has ended (0 if someone else reaped it)."""
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return 0
+
+
+@atexit.register
+def _reap_exiting() -> None:
+    while _EXITING:
+        _waited(_EXITING.pop())
 
 
 def _child_main(work: Callable[[], Any], read: int, write: int, mask: set[signal.Signals]) -> None:
