@@ -13,7 +13,9 @@ medians are reported. Results go to stdout and to the marked block of
 Each crawl runs under a small wrapper process (``--measure KIND``) whose only child is the
 crawl process, so the wrapper's ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` is the peak RSS
 of that crawl process (for ``archive crawl``: the ``python -m archive.crawl`` child; the
-maximum over the tree's processes, not their sum).
+maximum over the tree's processes, not their sum). verify and extract are measured in a
+fresh process each too, as the commands run, not in this one, which grows as it goes (a
+forked verify lane pays for every MB of its parent).
 
 pages/s of the two Scrapy crawls is counted from ``spider_opened`` to ``spider_closed``
 (for ``archive crawl`` up to the final progress report, which comes after the WARCs and
@@ -97,7 +99,12 @@ def collection_doc(base_url: str, *, concurrency: int, max_pages: int | None = N
 
 
 def _measure(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one crawl as our only child; return its numbers (called in the wrapper process)."""
+    """Run one crawl as our only child, or verify or extract in this process; return the
+    numbers (called in the wrapper process)."""
+    if kind == "verify":
+        return _verify_vs_bare(Path(spec["collection"]))
+    if kind == "extract":
+        return _extract(Path(spec["collection"]), Path(spec["manifest"]))
     work = Path(spec["work"])
     t0 = time.monotonic()
     if kind == "plain":
@@ -152,11 +159,12 @@ def _wget_responses(warc: Path) -> tuple[int, int]:
 
 
 def measure(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run ``_measure`` in a fresh wrapper process, so RUSAGE_CHILDREN sees this crawl only."""
+    """Run ``_measure`` in a fresh wrapper process, so RUSAGE_CHILDREN sees this crawl only
+    (and verify and extract run in a process of their own)."""
     done = subprocess.run([sys.executable, __file__, "--measure", kind, json.dumps(spec)], capture_output=True,
                           text=True, timeout=TIME_LIMIT + 60, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"{kind} crawl failed:\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"{kind} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -322,11 +330,12 @@ def run_main(args: argparse.Namespace) -> None:
                     if kind == "archive":
                         coll = Path(tmp) / "store" / "bench"
                         if "verify" not in args.skip:
-                            verify_rows.append(_verify_vs_bare(coll))
+                            verify_rows.append(measure("verify", {"collection": str(coll)}))
                             print("         verify {verify_mbs:.1f} MB/s, bare read {bare_mbs:.1f} MB/s".format(
                                 **verify_rows[-1]), flush=True)
                         if "extract" not in args.skip:
-                            extract_rows.append(_extract(coll, Path(row["manifest"])))
+                            extract_rows.append(measure("extract", {"collection": str(coll),
+                                                                    "manifest": row["manifest"]}))
                             print("         extract {articles:.0f} articles, {rate:.1f} articles/s".format(
                                 **extract_rows[-1]), flush=True)
     finally:
