@@ -362,7 +362,6 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
                 job.close("capture-failed")
             except Exception:
                 log.exception("capture worker could not close job %s", job.job_id)
-        log.exception("capture worker failed")
         try:
             write_frame(outbox, ("error", f"{type(exc).__name__}: {exc}"))
         except OSError:
