@@ -315,15 +315,17 @@ class _Child:
             os.close(self._read)
             self._read = -1
 
-    def _wait(self) -> int:
+    def _wait(self) -> int | None:
         pid, self.pid = self.pid, 0
-        return _waited(pid) if pid else 0
+        return _waited(pid) if pid else None
 
     def _let_exit(self) -> None:
         """Its results are in: reap it if it has ended, or leave it to end without waiting
         (tearing down its copy of this process takes a millisecond or two) and reap it at
         the next run or when this process exits."""
         pid, self.pid = self.pid, 0
+        if not pid:
+            return
         try:
             ended, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:  # reaped by someone else
@@ -335,18 +337,19 @@ class _Child:
 _EXITING: list[int] = []  # children whose results are in, not reaped yet
 
 
-def _waited(pid: int) -> int:
-    """``pid``'s wait status, once it has ended (0 if someone else reaped it)."""
+def _waited(pid: int) -> int | None:
+    """``pid``'s wait status, once it has ended (None if someone else reaped it)."""
     try:
         return os.waitpid(pid, 0)[1]
     except ChildProcessError:
-        return 0
+        return None
 
 
 @atexit.register
 def _reap_exiting() -> None:
     while _EXITING:
-        _waited(_EXITING.pop())
+        _waited(_EXITING[-1])
+        _EXITING.pop()  # (after the wait: a Ctrl-C during it leaves the child listed)
 
 
 def _child_main(work: Callable[[], Any], read: int, write: int, mask: set[signal.Signals]) -> None:
@@ -378,7 +381,9 @@ def _pickled_error(exc: BaseException) -> bytes:
         return pickle.dumps((False, RuntimeError("".join(traceback.format_exception(exc)))))
 
 
-def _how_it_ended(status: int) -> str:
+def _how_it_ended(status: int | None) -> str:
+    if status is None:
+        return "reaped elsewhere, how it ended is not known"
     if os.WIFSIGNALED(status):
         return f"killed by signal {os.WTERMSIG(status)}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"

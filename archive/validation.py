@@ -69,25 +69,55 @@ def _fast(kind: str) -> tuple[Callable[[Any], bool], ...]:
     if "date-time" in formats:
         formats["date-time"] = partial(_date_time, formats["date-time"])
     schema = load_schema(kind)
-    plain = _plain_date_times(schema)
+    checks = []
     try:
-        checks = [jsonschema_rs.validator_for(schema, validate_formats=True, formats=formats).is_valid]
-        if '"format"' not in json.dumps(plain):
-            # No format left to check, and none checked: the formats' callables, even unused,
-            # cost a third of a capture-log line's validation.
-            checks.insert(0, jsonschema_rs.validator_for(plain, validate_formats=False).is_valid)
+        try:
+            plain = _plain_date_times(schema)
+        except _Looser:
+            plain = schema  # no first check: it might take what the reference refuses
+        else:
+            if '"format"' not in json.dumps(plain):
+                # No format left to check, and none checked: the formats' callables, even
+                # unused, cost a third of a capture-log line's validation.
+                checks.append(jsonschema_rs.validator_for(plain, validate_formats=False).is_valid)
+        if not checks or plain != schema:
+            checks.append(jsonschema_rs.validator_for(schema, validate_formats=True, formats=formats).is_valid)
     except ValueError:
         return ()
     return tuple(checks)
 
 
+# Keywords under which a stricter subschema can make the whole schema take more (``not``,
+# ``oneOf``: one match fewer may mean exactly one), and keywords whose values are data.
+_LOOSER_UNDER = frozenset({"not", "oneOf", "if", "contains", "dependentSchemas", "unevaluatedProperties",
+                           "unevaluatedItems"})
+_DATA = frozenset({"const", "enum", "default", "examples"})
+
+
+class _Looser(Exception):
+    """A date-time format (or a ``$ref``) under a keyword of ``_LOOSER_UNDER``."""
+
+
 def _plain_date_times(node: Any) -> Any:
-    """``node`` with every date-time format turned into the plain form's pattern."""
+    """``node`` with every date-time format turned into the plain form's pattern, which
+    takes fewer strings; raises :class:`_Looser` if one is where taking fewer strings could
+    make the schema take more documents. (A property named like one of those keywords is
+    taken for it: the first check is then left out, never wrong.)"""
     if isinstance(node, list):
         return [_plain_date_times(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _plain_date_times(value) for key, value in node.items()}
+    out = {}
+    for key, value in node.items():
+        if key in _DATA:
+            out[key] = value
+        elif key in _LOOSER_UNDER:
+            text = json.dumps(value)
+            if '"format"' in text or '"$ref"' in text:
+                raise _Looser(key)
+            out[key] = value
+        else:
+            out[key] = _plain_date_times(value)
     if out.get("format") == "date-time":
         del out["format"]
         out["allOf"] = [*out.get("allOf", []), {"pattern": f"^{_PLAIN_DATE_TIME_PATTERN}$"}]

@@ -136,3 +136,27 @@ def test_each_fast_check_alone_takes_a_date_time_only_if_the_reference_does() ->
     assert {"2026-01-31T08:30:00Z", "2026-12-30T08:30:00Z", "2026-03-14T08:30:00.5Z"} <= taken_first
     assert "2024-02-29T08:30:00Z" not in taken_first and not checks[1](dict(GOOD, started="2026-02-29T08:30:00Z"))
     assert checks[1](dict(GOOD, started="2024-02-29T08:30:00Z"))
+
+
+@pytest.mark.parametrize("schema", [
+    {"properties": {"t": {"not": {"type": "string", "format": "date-time"}}}},
+    {"properties": {"t": {"oneOf": [{"type": "string", "format": "date-time"}, {"pattern": "-02-29T"}]}}},
+    {"type": "array", "contains": {"format": "date-time"}, "maxContains": 1},
+    {"$defs": {"t": {"format": "date-time"}}, "properties": {"t": {"not": {"$ref": "#/$defs/t"}}}},
+])
+def test_no_first_check_where_a_stricter_date_time_could_take_more(schema: dict) -> None:
+    """Under ``not``, ``oneOf`` or ``contains`` with ``maxContains``, taking fewer date-times
+    can make a schema take more documents: the pattern is not put there."""
+    from archive.validation import _Looser, _plain_date_times
+
+    with pytest.raises(_Looser):
+        _plain_date_times(schema)
+
+
+def test_values_that_are_data_are_not_rewritten() -> None:
+    from archive.validation import _plain_date_times
+
+    schema = {"properties": {"a": {"const": {"format": "date-time"}}, "b": {"type": "string", "format": "date-time"}}}
+    plain = _plain_date_times(schema)
+    assert plain["properties"]["a"] == {"const": {"format": "date-time"}}
+    assert "format" not in plain["properties"]["b"] and plain["properties"]["b"]["allOf"][0]["pattern"].startswith("^")
