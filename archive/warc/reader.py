@@ -106,10 +106,9 @@ class _BlockState:
             raise _Unreadable(f"not a WARC record (first line {first[:40]!r})")
         self.fields.update(fields)
         self.problems.extend(f"malformed header line {line[:60]!r}" for line in malformed)
-        try:
-            self.expected = int(self.fields["content-length"])
-        except (KeyError, ValueError):
-            raise _Unreadable("missing or invalid Content-Length") from None
+        self.expected = _length(self.fields)
+        if self.expected is None:
+            raise _Unreadable("missing or invalid Content-Length")
         hashed, http = _payload_hashed(self.fields)
         if hashed:
             self.payload = hashlib.sha1()
@@ -163,13 +162,12 @@ def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
     first, fields, malformed = _header_fields(data[:end])
     if first not in _VERSIONS or malformed:
         return None
-    try:
-        length = int(fields["content-length"])
-    except (KeyError, ValueError):
+    length = _length(fields)
+    if length is None:
         return None
     start = end + 4
     stop = start + length
-    if length < 0 or stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
+    if stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
         return None
     payload = None
     hashed, http = _payload_hashed(fields)
@@ -196,13 +194,12 @@ def _clean(data: bytes) -> bool:
     first, fields, malformed = _header_fields(data[:end])
     if malformed or first not in _VERSIONS or not fields.keys() >= _REQUIRED_SET:
         return False
-    try:
-        length = int(fields["content-length"])
-    except (KeyError, ValueError):
+    length = _length(fields)
+    if length is None:
         return False
     start = end + 4
     stop = start + length
-    if length < 0 or stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
+    if stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
         return False
     view = memoryview(data)  # (released on return)
     if not _sha1_is(fields.get("warc-block-digest"), view[start:stop]):
@@ -222,6 +219,13 @@ def _clean(data: bytes) -> bool:
 def _sha1_is(declared: str | None, data: memoryview) -> bool:
     """Whether ``declared`` is ``sha1:`` (lower case) and the SHA-1 of ``data``."""
     return declared is not None and declared[:5] == "sha1:" and b32_is(declared[5:], hashlib.sha1(data).digest())
+
+
+def _length(fields: dict[str, str]) -> int | None:
+    """Content-Length, if it is one (WARC 1.1 §5.6: ``1*DIGIT``; ``int`` alone would also
+    take a sign, underscores and other scripts' digits)."""
+    value = fields.get("content-length")
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 def _header_fields(raw: bytes) -> tuple[str, dict[str, str], list[str]]:
