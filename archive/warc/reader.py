@@ -156,19 +156,10 @@ def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
     a length that does not fit, an unterminated HTTP head): :class:`_BlockState` then
     decides, and words the problems.
     """
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
+    framed = _framed(data)
+    if framed is None:
         return None
-    first, fields, malformed = _header_fields(data[:end])
-    if first not in _VERSIONS or malformed:
-        return None
-    length = _length(fields)
-    if length is None:
-        return None
-    start = end + 4
-    stop = start + length
-    if stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
-        return None
+    fields, start, stop = framed
     payload = None
     hashed, http = _payload_hashed(fields)
     with memoryview(data) as view:
@@ -184,22 +175,34 @@ def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
     return fields, _field_problems(fields, block, payload, False)
 
 
+def _framed(data: bytes) -> tuple[dict[str, str], int, int] | None:
+    """A whole record's fields and where its block starts and stops, if its header is well
+    formed and its Content-Length is exactly what lies before the closing CRLF CRLF."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    first, fields, malformed = _header_fields(data[:end])
+    if first not in _VERSIONS or malformed:
+        return None
+    length = _length(fields)
+    if length is None:
+        return None
+    start = end + 4
+    stop = start + length
+    if stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
+        return None
+    return fields, start, stop
+
+
 def _clean(data: bytes) -> bool:
     """Whether ``data``, a record inflated in one piece, is one :func:`_whole` finds nothing
     wrong with, checked in fewer steps (verify's common case). False says nothing: the
     record is then checked by :func:`_whole`, which decides and words the problems."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
+    framed = _framed(data)
+    if framed is None:
         return False
-    first, fields, malformed = _header_fields(data[:end])
-    if malformed or first not in _VERSIONS or not fields.keys() >= _REQUIRED_SET:
-        return False
-    length = _length(fields)
-    if length is None:
-        return False
-    start = end + 4
-    stop = start + length
-    if stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
+    fields, start, stop = framed
+    if not fields.keys() >= _REQUIRED_SET:
         return False
     view = memoryview(data)  # (released on return)
     if not _sha1_is(fields.get("warc-block-digest"), view[start:stop]):
