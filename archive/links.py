@@ -45,23 +45,32 @@ _STRIPPED = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 def parse_html(text: str, body: bytes | None = None, encoding: str | None = None) -> Any:
     """The root element of a page's HTML tree, as Scrapy's selector builds it for HTML.
 
-    The input is prepared as parsel prepares it (surrounding whitespace and NUL characters
-    removed, re-encoded as UTF-8). A UTF-8 ``body`` that decoded cleanly (``text`` is its
-    decoding, without a replacement character) is already exactly those bytes and is parsed
-    as it is, saving a re-encoding of the page.
-
     The tree is built here rather than through ``response.selector`` because that selector
     keeps a reference back to its response: a reference cycle that holds every page, body
     and tree alike, until the cyclic collector runs, and tens of pages pile up meanwhile.
     """
-    data = None
+    return parse_html_bytes(html_bytes(text, body, encoding))
+
+
+def html_bytes(text: str, body: bytes | None = None, encoding: str | None = None) -> bytes:
+    """A page's HTML prepared as parsel prepares it (surrounding whitespace and NUL
+    characters removed, re-encoded as UTF-8), for :func:`parse_html_bytes`.
+
+    A UTF-8 ``body`` that decoded cleanly (``text`` is its decoding, without a replacement
+    character) is already exactly those bytes and is used as it is, saving a re-encoding of
+    the page.
+    """
     if body is not None and encoding == "utf-8" and not body.startswith(_UTF8_BOM) and b"\x00" not in body \
             and "\ufffd" not in text:
         data = body.strip(_STRIPPED)
-        if data[:1] >= b"\x80" or data[-1:] >= b"\x80":
-            data = None  # str.strip() also removes non-ASCII spaces: let it decide
-    if data is None:
-        data = text.strip().replace("\x00", "").encode("utf-8")
+        if data[:1] < b"\x80" and data[-1:] < b"\x80":
+            return data
+        # (str.strip() also removes non-ASCII spaces: let it decide)
+    return text.strip().replace("\x00", "").encode("utf-8")
+
+
+def parse_html_bytes(data: bytes) -> Any:
+    """The root element of the tree of HTML prepared by :func:`html_bytes`."""
     root = etree.fromstring(data or b"<html/>", parser=_HTML_PARSER)
     return root if root is not None else etree.fromstring(b"<html/>", parser=_HTML_PARSER)
 

@@ -29,11 +29,12 @@ from archive.capture import Provenance
 from archive.config import collection_from_dict
 from archive.discovery import BadDocument, parse_feed, parse_sitemap
 from archive.history import CollectionHistory
-from archive.links import Resolver, css_urls, page_links, page_requisites, parse_html
+from archive.links import Resolver, css_urls, html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
 from archive.urls import canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
+from crawler.page_parser import PageParser, ParserGone, hrefs, worth_it
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class NewsSpider(scrapy.Spider):
         # and headers, so a sitemap of 50,000 URLs does not put 50,000 Requests in memory.
         self.backlog: deque[tuple[Any, ...]] = deque()
         self.backlog_low = BACKLOG_LOW
+        self.parser: PageParser | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -96,6 +98,10 @@ class NewsSpider(scrapy.Spider):
         spider.backlog_low = max(1, crawler.settings.getint("ARCHIVE_SITEMAP_BACKLOG_LOW", BACKLOG_LOW))
         crawler.signals.connect(spider._on_response, signal=signals.response_received)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        if crawler.settings.getbool("ARCHIVE_PARSE_PROCESS", True) and worth_it():
+            spider.parser = PageParser()
+            crawler.signals.connect(spider._start_parser, signal=signals.spider_opened)
+            crawler.signals.connect(spider._close_parser, signal=signals.spider_closed)
         try:
             job = job_for(crawler)
         except NotConfigured:
@@ -307,24 +313,25 @@ class NewsSpider(scrapy.Spider):
 
     # -- pages -----------------------------------------------------------------------
 
-    def parse(self, response: Response) -> Iterator[Request]:
+    async def parse(self, response: Response) -> AsyncIterator[Request]:
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get(b"Content-Type") or b"html"):
             return
         prov = response.meta.get("archive") or {}
         depth = int(response.meta.get("depth", 0))
         hops = _hops(response)
         seed = prov.get("seed")
-        root = parse_html(response.text, response.body, response.encoding)
+        links, requisites = await self._hrefs(response, depth)
         resolver = Resolver(get_base_url(response), response.encoding)
         if self.requisites:
-            yield from self._embeds(response, resolver, page_requisites(root), seed, hops, depth)
+            for request in self._embeds(response, resolver, requisites, seed, hops, depth):
+                yield request
         if depth >= self.max_depth or self.scheduled >= self.max_pages:
             return
         seen, dead_ends = self.seen, self.dead_ends
         # Hrefs, as written, already followed or refused from pages of this origin: most of
         # a page's links, skipped without resolving them again.
         done = self.done_hrefs.setdefault(resolver.origin or "", set())
-        for href in page_links(root):
+        for href in links:
             if href in done:
                 continue
             url = resolver.resolve(href)
@@ -339,6 +346,26 @@ class NewsSpider(scrapy.Spider):
                     _bounded_add(dead_ends, url)
             if resolver.independent(href):
                 _bounded_add(done, href)
+
+    async def _hrefs(self, response: Response, depth: int) -> tuple[list[str], list[str]]:
+        """The page's links (unless none would be followed) and requisites (if wanted), as
+        written: found by the page parser process, or here if there is none or it fails."""
+        data = html_bytes(response.text, response.body, response.encoding)
+        links = depth < self.max_depth and self.scheduled < self.max_pages
+        if self.parser is not None:
+            try:
+                return await self.parser.hrefs(data, links=links, requisites=self.requisites)
+            except ParserGone:
+                pass
+        return hrefs(data, links, self.requisites)
+
+    def _start_parser(self, **_: Any) -> None:
+        if self.parser is not None:
+            self.parser.start()
+
+    async def _close_parser(self, **_: Any) -> None:
+        if self.parser is not None:
+            await self.parser.close()
 
     def _embeds(self, response: Response, resolver: Resolver, urls: list[str], seed: str | None, hops: str,
                 depth: int) -> Iterator[Request]:
