@@ -110,6 +110,8 @@ class PageParser:
         cannot answer (or is not ready yet)."""
         if self._send is None or self._gone is not None:
             raise ParserGone(self._gone or "not ready yet")
+        if len(data) > 0xFFFFFFFF:
+            raise ParserGone("a page too large for a frame")
         ident = self._next
         self._next = (ident + 1) & 0xFFFFFFFF
         answer: asyncio.Future[Hrefs] = asyncio.get_running_loop().create_future()

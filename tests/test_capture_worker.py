@@ -474,6 +474,8 @@ def test_worker_job_records_a_large_body_and_closes(tmp_path: Path) -> None:
                            provenance=fetch("http://127.0.0.1:9/", b"", when).provenance, started=when,
                            duration_ms=2.0)
         job.record_fetch(fetch("http://127.0.0.1:9/small", b"<html>small</html>", when))
+        if hasattr(os, "SCHED_IDLE"):  # it runs only on CPU time the crawl does not want
+            assert os.sched_getscheduler(job.proc.pid) == os.SCHED_IDLE
         manifest = job.close()
         assert manifest is not None and job.close() == manifest  # once
         assert job.proc.returncode == 0
