@@ -350,8 +350,10 @@ class NewsSpider(scrapy.Spider):
     async def _hrefs(self, response: Response, depth: int) -> tuple[list[str], list[str]]:
         """The page's links (unless none would be followed) and requisites (if wanted), as
         written: found by the page parser process, or here if there is none or it fails."""
-        data = html_bytes(response.text, response.body, response.encoding)
         links = depth < self.max_depth and self.scheduled < self.max_pages
+        if not links and not self.requisites:
+            return [], []  # nothing of the page would be followed: no need to parse it
+        data = html_bytes(response.text, response.body, response.encoding)
         if self.parser is not None:
             try:
                 return await self.parser.hrefs(data, links=links, requisites=self.requisites)
