@@ -52,6 +52,7 @@ from archive.store import CollectionDir, collection_dir
 log = logging.getLogger(__name__)
 
 PIPE_BYTES = 4 << 20  # how much the crawl may run ahead of the disk
+WORKER_NICE = 10
 _F_SETPIPE_SZ = 1031  # Linux fcntl; elsewhere the default pipe size is used
 LOST = "crawler-lost"
 
@@ -370,19 +371,20 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
 
 
 def _in_the_background() -> None:
-    """Run only on CPU time nothing else wants (Linux's SCHED_IDLE, else the lowest nice).
+    """Yield the CPU to the crawl: run at nice ``WORKER_NICE``.
 
-    The crawl process and its page parser wait for each other, the worker waits for
-    no one: its input is buffered (``PIPE_BYTES``), and a full pipe holds the crawl back,
-    which frees the CPU for it. At normal priority its bursts (a batch of fetches at a
-    time) took CPU from the page parser, or from the crawl process itself, which then sat
-    idle or lost its core for a few per cent of a crawl on two cores.
+    The crawl process and its page parser wait for each other; the worker waits for no one,
+    its input is buffered (``PIPE_BYTES``). At normal priority its bursts (a batch of
+    fetches at a time) took CPU from them, and the crawl process sat idle or lost its core
+    for a few per cent of a crawl on two cores. Not SCHED_IDLE, which did a little better
+    on an idle machine: beside other work (collections crawled at once, a verify on every
+    core) it would all but stop the worker, and with it, once the pipe is full, the crawl;
+    and on some disk schedulers it would put the worker's fsyncs behind all other I/O.
     """
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
+    lower = WORKER_NICE - os.nice(0)
+    if lower > 0:  # (never raised above what the crawl was started with)
         try:
-            os.nice(19)
+            os.nice(lower)
         except OSError:
             pass
 

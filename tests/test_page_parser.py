@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 from collections import Counter
 from pathlib import Path
@@ -110,6 +111,35 @@ def test_closing_ends_the_child_and_without_a_loop_there_is_none() -> None:
     assert parser._proc is None and parser._gone == "no asyncio loop"
 
 
+def test_a_child_that_sends_garbage_or_sits_on_a_page_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(page_parser, "PAGE_SECONDS", 0.4)
+
+    async def run() -> list[Any]:
+        results = []
+        for trouble in ("garbage", "stuck"):
+            parser = PageParser()
+            await _ready(parser)
+            assert parser._proc is not None
+            proc = parser._proc
+            if trouble == "garbage":  # as if a start-up script printed to the replies' pipe
+                replies = parser._receive.get_protocol()  # type: ignore[union-attr]
+                replies.data_received(b"Welcome to Python!\n" * 3)
+                waiting = asyncio.ensure_future(parser.hrefs(PAGES[0]))
+            else:
+                os.kill(proc.pid, signal.SIGSTOP)
+                waiting = asyncio.ensure_future(parser.hrefs(PAGES[0]))
+            with pytest.raises(ParserGone) as gone:
+                await asyncio.wait_for(waiting, 10)
+            results.append((trouble, str(gone.value), proc.wait(timeout=10)))
+            await parser.close()
+        return results
+
+    results = asyncio.run(run())
+    assert [trouble for trouble, _, _ in results] == ["garbage", "stuck"]
+    assert "not a reply" in results[0][1] and "unanswered" in results[1][1]
+    assert all(code == -signal.SIGKILL for _, _, code in results)  # stopped, not left running
+
+
 def test_one_core_gets_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert not page_parser.worth_it()
@@ -132,8 +162,12 @@ def test_a_crawl_finds_the_same_pages_with_and_without_the_child(tmp_path: Path)
             # links now come back a little later, and the crawl's order is not fixed anyway.
             found[mode] = {
                 "captures": Counter((line["url"], line["outcome"], line.get("status")) for line in lines),
-                "said": "page parser" in crawl_log,
+                "said": re.findall(r"page parser: (\d+) pages parsed in its process, (\d+) in the crawl process",
+                                   crawl_log),
+                "trouble": "pages are parsed in the crawl process from now on" in crawl_log,
             }
     assert found["child"]["captures"] == found["here"]["captures"]
     assert sum(found["child"]["captures"].values()) > 60  # articles, sections, requisites
-    assert not found["child"]["said"]  # no trouble reported
+    [(there, here)] = found["child"]["said"]
+    assert int(there) > 40 and int(here) < 10  # the child did the parsing (bar the first pages)
+    assert found["here"]["said"] == [] and not found["child"]["trouble"]

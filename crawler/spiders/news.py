@@ -89,6 +89,7 @@ class NewsSpider(scrapy.Spider):
         self.backlog: deque[tuple[Any, ...]] = deque()
         self.backlog_low = BACKLOG_LOW
         self.parser: PageParser | None = None
+        self.parsed_here = 0  # pages parsed in this process while there is a page parser
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -358,7 +359,7 @@ class NewsSpider(scrapy.Spider):
             try:
                 return await self.parser.hrefs(data, links=links, requisites=self.requisites)
             except ParserGone:
-                pass
+                self.parsed_here += 1
         return hrefs(data, links, self.requisites)
 
     def _start_parser(self, **_: Any) -> None:
@@ -368,6 +369,8 @@ class NewsSpider(scrapy.Spider):
     async def _close_parser(self, **_: Any) -> None:
         if self.parser is not None:
             await self.parser.close()
+            log.info("page parser: %d pages parsed in its process, %d in the crawl process",
+                     self.parser.answered, self.parsed_here)
 
     def _embeds(self, response: Response, resolver: Resolver, urls: list[str], seed: str | None, hops: str,
                 depth: int) -> Iterator[Request]:
