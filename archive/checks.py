@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from archive.digests import sha256_file
+from archive.runtime import usable_cores as _cores  # (a name the tests replace)
 from archive.validation import problems as schema_problems
 from archive.warc.reader import _resync, record_problems
 
@@ -412,14 +413,6 @@ def _default_workers(total: int) -> int:
     # Starting a lane costs a fork (1-2 ms): on a machine of many cores, a few MB of files
     # are checked sooner by a few lanes than by one on every core.
     return max(2, min(cores, total // LANE_MIN))
-
-
-def _cores() -> int:
-    """The cores this process may run on (a container or ``taskset`` may allow fewer than
-    the machine has)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _warc_parts(path: Path) -> tuple[int, list[tuple[Where, str]]]:

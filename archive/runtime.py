@@ -1,8 +1,9 @@
-"""Process-level helpers shared by the crawl process and the capture worker."""
+"""Process-level helpers shared by the crawl process, its helper processes and verify."""
 
 from __future__ import annotations
 
 import gc
+import os
 import resource
 
 
@@ -10,6 +11,14 @@ def cpu_seconds() -> float:
     """User and system CPU time of this process so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container or ``taskset`` may allow fewer than
+    the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def peak_rss_kb() -> int:

@@ -37,6 +37,7 @@ import sys
 from typing import Any, BinaryIO
 
 from archive.links import page_links, page_requisites, parse_html_bytes
+from archive.runtime import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,7 @@ def hrefs(data: bytes, links: bool, requisites: bool) -> Hrefs:
 def worth_it() -> bool:
     """Whether a second process can take work off this one: there is another core it may
     run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) >= 2
-    return (os.cpu_count() or 1) >= 2
+    return usable_cores() >= 2
 
 
 class PageParser:

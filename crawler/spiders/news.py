@@ -362,15 +362,15 @@ class NewsSpider(scrapy.Spider):
                 self.parsed_here += 1
         return hrefs(data, links, self.requisites)
 
-    def _start_parser(self, **_: Any) -> None:
-        if self.parser is not None:
-            self.parser.start()
+    def _start_parser(self, **_: Any) -> None:  # (connected only when there is a parser)
+        assert self.parser is not None
+        self.parser.start()
 
     async def _close_parser(self, **_: Any) -> None:
-        if self.parser is not None:
-            await self.parser.close()
-            log.info("page parser: %d pages parsed in its process, %d in the crawl process",
-                     self.parser.answered, self.parsed_here)
+        assert self.parser is not None
+        await self.parser.close()
+        log.info("page parser: %d pages parsed in its process, %d in the crawl process",
+                 self.parser.answered, self.parsed_here)
 
     def _embeds(self, response: Response, resolver: Resolver, urls: list[str], seed: str | None, hops: str,
                 depth: int) -> Iterator[Request]:
