@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from archive.validation import validate
 from archive.warc.writer import OPEN_SUFFIX
@@ -37,7 +38,7 @@ class CaptureLog:
     def write(self, line: dict[str, Any]) -> None:
         validate("capture-log", line)
         self.tally.add(line)
-        data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)  # compact UTF-8, as json.dumps wrote it
         self._fh.write(data)
         self._fh.flush()
         self._sha.update(data)

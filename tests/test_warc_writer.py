@@ -172,3 +172,76 @@ def test_declared_sha1_is_compared_exactly(declared: str, differs: bool) -> None
     from archive.warc.reader import _differs
 
     assert _differs(declared, hashlib.sha1(b"abc")) is differs
+
+
+def test_members_of_every_kind_read_back_with_independent_readers(tmp_path):
+    """Small records deflated in one call, a large one in slices, a compressed payload in
+    stored blocks: each member is a gzip member on its own that zlib and warcio read."""
+    import gzip as gz
+    import zlib
+
+    text = b"".join(f"<p>paragraph {i} of a long article</p>\n".encode() for i in range(40_000))  # > 1 MiB
+    packed = gz.compress(text[:50_000])
+    buf = io.BytesIO()
+    writer = WarcWriter(buf)
+    members = []
+    for chunks, compressible in (((b"small",), True), ((text[:1000], text[1000:]), True), ((packed,), False)):
+        rec = make_record("resource", target_uri="http://127.0.0.1:9/", date=T0, content_type="text/html",
+                          chunks=chunks, payload_from=0)
+        rec.compressible = compressible
+        members.append((writer.write(rec), b"".join(chunks)))
+    raw = buf.getvalue()
+    for (offset, length), payload in members:
+        member = zlib.decompressobj(31)
+        block = member.decompress(raw[offset : offset + length])
+        assert member.eof and not member.unused_data  # exactly one whole member
+        assert block.endswith(b"\r\n\r\n" + payload + b"\r\n\r\n")
+    (_, large_length), _ = members[1]
+    (_, stored_length), _ = members[2]
+    assert large_length < len(text) / 5  # deflated, and well
+    assert stored_length > len(packed)  # stored as it is, not deflated again
+    path = tmp_path / "kinds.warc.gz"
+    path.write_bytes(raw)
+    assert [(r.payload, r.digest_ok) for r in read_warc(path)] == [(p, True) for _, p in members]
+
+
+def test_record_ids_are_random_version_4_uuids_and_never_repeat_across_a_fork():
+    import os
+    import uuid
+
+    from archive.warc.records import new_record_id
+
+    ids = [new_record_id() for _ in range(1000)]
+    assert len(set(ids)) == len(ids)
+    for rid in ids:
+        assert rid.startswith("<urn:uuid:") and rid.endswith(">")
+        parsed = uuid.UUID(rid[10:-1])
+        assert str(parsed) == rid[10:-1] and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    new_record_id()  # ids are made in batches: the parent holds spare ones now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first ids must not be the parent's spares
+        os.write(write, " ".join(new_record_id() for _ in range(5)).encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 4096).decode().split()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = [new_record_id() for _ in range(5)]
+    assert len(child) == 5 and not set(child) & set(parent)
+
+
+def test_header_values_with_line_breaks_never_span_lines():
+    from archive.warc.records import warc_fields
+
+    rec = make_record("resource", target_uri="http://127.0.0.1:9/a\r\nWARC-Type: forged", date=T0,
+                      content_type="text/plain\r", chunks=(b"x",), payload_from=0,
+                      extra=[("X-Note", "one\ntwo")])
+    head = rec.header_bytes().decode()
+    lines = head.split("\r\n")
+    assert lines[-2:] == ["", ""] and all("\r" not in line and "\n" not in line for line in lines)
+    assert [line for line in lines if line.startswith("WARC-Type")] == ["WARC-Type: resource"]
+    assert "WARC-Target-URI: http://127.0.0.1:9/a  WARC-Type: forged" in lines
+    assert "X-Note: one two" in lines
+    assert warc_fields([("a", "1\r\n2"), ("b", None), ("c", False)]) == b"a: 1  2\r\nc: false\r\n"
+    assert warc_fields([]) == b""

@@ -7,8 +7,9 @@ and is never copied to build the record. Writing is apart, in ``writer.py``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import uuid
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,11 +27,42 @@ Chunk = bytes | bytearray | memoryview
 
 
 def new_record_id() -> str:
-    return f"<urn:uuid:{uuid.uuid4()}>"
+    """A ``<urn:uuid:...>`` of a random (version 4) UUID.
+
+    Made 64 at a time from one read of the system's random source: a capture takes three,
+    and uuid.uuid4() read 16 bytes and built a UUID object for each. ``pop`` is atomic, so
+    threads never share an id; a forked child starts with none of its parent's.
+    """
+    try:
+        return _SPARE_IDS.pop()
+    except IndexError:
+        _SPARE_IDS.extend(_random_ids(os.urandom(16 * 64)))
+        return _SPARE_IDS.pop()
 
 
+_SPARE_IDS: list[str] = []
+os.register_at_fork(after_in_child=_SPARE_IDS.clear)
+# RFC 9562 §5.4: version 4 in the top four bits of octet 6, variant 10 in the top two of octet 8.
+_V4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_V4_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def _random_ids(data: bytes) -> list[str]:
+    ids = []
+    for start in range(0, len(data), 16):
+        h = "%032x" % (int.from_bytes(data[start : start + 16], "big") & _V4_CLEAR | _V4_SET)
+        ids.append(f"<urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}>")
+    return ids
+
+
+@functools.lru_cache(maxsize=16)
 def warc_date(moment: datetime) -> str:
-    """WARC 1.1 §5.4: W3C ISO 8601 in UTC; sub-second precision is allowed in 1.1."""
+    """WARC 1.1 §5.4: W3C ISO 8601 in UTC; sub-second precision is allowed in 1.1.
+
+    Remembered for the last few moments: a capture's records, metadata and log line all
+    carry its start. (Equal aware datetimes are the same instant, whatever their zone, so
+    they share a string; a naive one never equals an aware one.)
+    """
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
 
@@ -93,16 +125,20 @@ class Record:
     def header_bytes(self) -> bytes:
         """The record's header section, digests and length filled in, ending in CRLF CRLF."""
         digests = self.digests()
-        fields = [(k, v) for k, v in self.fields if k.lower() not in _COMPUTED]
-        fields.append(("WARC-Block-Digest", digests["block"]))
-        declared = self.get("WARC-Payload-Digest")
-        if "payload" in digests or declared:
-            fields.append(("WARC-Payload-Digest", declared or digests["payload"]))
-        fields.append(("Content-Length", str(self.block_length)))
-        lines = [WARC_VERSION]
-        for name, value in fields:
-            lines.append(f"{name}: {_clean(value)}".encode())
-        return CRLF.join(lines) + CRLF + CRLF
+        lines = ["WARC/1.1"]
+        declared = None
+        for name, value in self.fields:
+            lname = name.lower()
+            if lname in _COMPUTED:
+                if lname == "warc-payload-digest":
+                    declared = declared or value
+                continue
+            lines.append(f"{name}: {value}")
+        lines.append("WARC-Block-Digest: " + digests["block"])
+        if declared or "payload" in digests:
+            lines.append("WARC-Payload-Digest: " + (declared or digests["payload"]))
+        lines.append(f"Content-Length: {self.block_length}")
+        return (_crlf_joined(lines) + "\r\n\r\n").encode()
 
 
 # Fields the writer computes; a caller-supplied WARC-Payload-Digest is kept (a revisit
@@ -110,11 +146,13 @@ class Record:
 _COMPUTED = {"warc-block-digest", "content-length", "warc-payload-digest"}
 
 
-def _clean(value: str) -> str:
-    """Header values may not span lines (WARC 1.1 §4: no CR/LF in a field value)."""
-    if "\r" in value or "\n" in value:
-        return value.replace("\r", " ").replace("\n", " ")
-    return value
+def _crlf_joined(lines: list[str]) -> str:
+    """``lines`` joined by CRLF, any CR or LF within a line made a space: a field value may
+    not span lines (WARC 1.1 §4). (Counted over the whole text, not looked for line by line.)"""
+    text = "\r\n".join(lines)
+    if text.count("\n") >= len(lines) or text.count("\r") >= len(lines):
+        text = "\r\n".join([line.replace("\r", " ").replace("\n", " ") for line in lines])
+    return text
 
 
 def warc_fields(items: Iterable[tuple[str, object]]) -> bytes:
@@ -125,8 +163,8 @@ def warc_fields(items: Iterable[tuple[str, object]]) -> bytes:
             continue
         if isinstance(value, bool):
             value = "true" if value else "false"
-        lines.append(f"{name}: {_clean(str(value))}\r\n")
-    return "".join(lines).encode("utf-8")
+        lines.append(f"{name}: {value}")
+    return (_crlf_joined(lines) + "\r\n").encode("utf-8") if lines else b""
 
 
 def make_record(
