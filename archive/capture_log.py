@@ -77,6 +77,14 @@ class Tally:
             self.by_error[line["error"].split(":", 1)[0]] += 1
         self.bytes += line.get("response_bytes") or 0
 
+    def add_captured(self, status: int, size: int) -> None:
+        """:meth:`add` of a captured response's line, without the line (the crawl process
+        counts what it sends to the capture worker, once a page)."""
+        self.attempts += 1
+        self.outcomes["captured"] += 1
+        self.by_status[str(status)] += 1
+        self.bytes += size
+
     @property
     def errors(self) -> int:
         """Failed attempts plus responses with a 4xx/5xx status."""

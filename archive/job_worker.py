@@ -212,7 +212,7 @@ class WorkerJob:
         """:meth:`record_fetch` of a fetch already flat (:func:`flat_fetch`'s form), as the
         capture middleware builds it, without a :class:`Fetch` in between."""
         self._send(("fetch", values), body)  # the body goes as it is, after it
-        self.tally.add({"outcome": "captured", "status": values[_STATUS_AT], "response_bytes": len(body)})
+        self.tally.add_captured(values[_STATUS_AT], len(body))
 
     def record_failure(self, url: str, *, error: str, provenance: Provenance, started: datetime,
                        duration_ms: float | None, method: str = "GET", user_agent: str | None = None,

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
-from time import monotonic
+from time import monotonic, time
 from typing import Any
 
 from scrapy import signals
@@ -27,7 +27,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from archive.capture import Fetch, Provenance
 from archive.job import CaptureJob
-from archive.job_worker import CaptureWorkerError, WorkerJob, flat_time, unflat_fetch
+from archive.job_worker import CaptureWorkerError, WorkerJob, unflat_fetch
 from archive.netpolicy import refusal
 from archive.urls import host_of
 from archive.warc.records import utcnow
@@ -42,6 +42,13 @@ _RECEIVED = "_archive_received"
 _EXPECTED = "_archive_expected"
 # Responses with no body by definition: an absent Content-Length says nothing of framing.
 _NO_BODY = {204, 304}
+
+
+@lru_cache(maxsize=256)
+def _ip_text(address: Any) -> str:
+    """The text of the address a response came from (str() of an ipaddress object costs
+    microseconds, and a crawl meets few addresses)."""
+    return str(address)
 
 
 @lru_cache(maxsize=4096)
@@ -113,12 +120,13 @@ class WarcCaptureMiddleware:
                                provenance=provenance_of(request), started=utcnow(), duration_ms=None,
                                method=request.method, robots=robots_state(request, self.obey_robots))
                 raise IgnoreRequest(reason)
-        request.meta[_T0] = (utcnow(), monotonic())
+        request.meta[_T0] = (time(), monotonic())
         request.meta.pop(_HEADERS_AT, None)
         request.meta.pop(_RECEIVED, None)
 
-    def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None) -> None:
-        request.meta[_HEADERS_AT] = (utcnow(), monotonic())
+    def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None,
+                          **_: Any) -> None:  # (**_: pydispatch then passes the arguments as they are)
+        request.meta[_HEADERS_AT] = (time(), monotonic())
         request.meta[_EXPECTED] = body_length if body_length is not None and body_length >= 0 else None
 
     def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
@@ -129,16 +137,17 @@ class WarcCaptureMiddleware:
         if received >= self.max_body and (expected is None or received < expected):
             raise StopDownload(fail=False)
 
-    def _timing(self, request: Request) -> tuple[datetime, float | None]:
+    def _timing(self, request: Request) -> tuple[float, float | None]:
+        """When the fetch started (a POSIX timestamp) and how long it took (ms, or None)."""
         now = monotonic()
         latency = request.meta.get("download_latency")
         at_headers = request.meta.get(_HEADERS_AT)
         if at_headers is not None and latency is not None:
             wall, mono = at_headers
-            return wall - timedelta(seconds=latency), (now - mono + latency) * 1000
+            return wall - latency, (now - mono + latency) * 1000
         t0 = request.meta.get(_T0)
         if t0 is None:
-            return utcnow(), None
+            return time(), None
         return t0[0], (now - t0[1]) * 1000
 
     # -- recording -------------------------------------------------------------------
@@ -146,7 +155,7 @@ class WarcCaptureMiddleware:
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
         if "cached" in response.flags:
             return response
-        started, duration = self._timing(request)
+        started, duration = self._timing(request)  # (the worker takes the timestamp as it is)
         try:
             if isinstance(self.job, WorkerJob):
                 self.job.record_flat(self.fetch_values(request, response, started, duration), response.body)
@@ -157,11 +166,11 @@ class WarcCaptureMiddleware:
             raise IgnoreRequest(str(exc)) from None
         return response
 
-    def fetch_of(self, request: Request, response: Response, started: datetime, duration: float | None) -> Fetch:
+    def fetch_of(self, request: Request, response: Response, started: float, duration: float | None) -> Fetch:
         """The :class:`Fetch` of this exchange, for a job in this process."""
         return unflat_fetch(self.fetch_values(request, response, started, duration), response.body)
 
-    def fetch_values(self, request: Request, response: Response, started: datetime,
+    def fetch_values(self, request: Request, response: Response, started: float,
                      duration: float | None) -> tuple[Any, ...]:
         """The :class:`Fetch` of this exchange, flat (``archive.job_worker.flat_fetch``'s
         form, without the body), as the capture worker gets it: built as such, since a
@@ -197,11 +206,11 @@ class WarcCaptureMiddleware:
             request.body,
             status,
             [(name, value) for name, values in dict.items(headers) for value in values],
-            flat_time(started),
+            started,
             duration,
             getattr(response, "protocol", None),
             None,  # reason: Scrapy does not keep the reason phrase
-            str(ip) if ip is not None else None,
+            _ip_text(ip) if ip is not None else None,
             cert.dump() if cert is not None else None,
             framing,
             truncated,
@@ -226,7 +235,7 @@ class WarcCaptureMiddleware:
             request.url,
             error=error,
             provenance=provenance_of(request),
-            started=started,
+            started=datetime.fromtimestamp(started, UTC),
             duration_ms=duration,
             method=request.method,
             user_agent=ua.decode("latin-1") if ua else None,
