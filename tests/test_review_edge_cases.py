@@ -224,7 +224,7 @@ def test_head_and_no_body_statuses_claim_no_framing_in_the_middleware():
     mw = WarcCaptureMiddleware.__new__(WarcCaptureMiddleware)
     mw.crawler = SimpleNamespace(settings=Settings({"ROBOTSTXT_OBEY": False}))
     mw.obey_robots = False
-    started = datetime(2026, 1, 1, tzinfo=UTC)
+    started = datetime(2026, 1, 1, tzinfo=UTC).timestamp()  # the middleware keeps POSIX timestamps
     url = "http://127.0.0.1:9/x"
     for method, status in (("HEAD", 200), ("GET", 204), ("GET", 304), ("HEAD", 404)):
         req = Request(url, method=method)
@@ -258,7 +258,8 @@ def test_the_middleware_builds_the_fetch_its_fields_describe():
                             source_id="guid-1", via="http://127.0.0.1:9/old", hops="LR", depth=2,
                             url_as_linked="http://127.0.0.1:9/story?utm=x")
     assert provenance_of(req) == provenance
-    assert mw.fetch_of(req, res, started, 12.5) == Fetch(
+    # The middleware times a fetch as a POSIX timestamp; the Fetch has it as a UTC datetime.
+    assert mw.fetch_of(req, res, started.timestamp(), 12.5) == Fetch(
         url=url, method="GET",
         request_headers=[(b"User-Agent", b"ua"), (b"Accept", b"a"), (b"Accept", b"b")], request_body=b"",
         status=203, response_headers=[(b"Content-Length", b"4"), (b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2")],

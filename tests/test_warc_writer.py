@@ -221,8 +221,10 @@ def test_record_ids_are_random_version_4_uuids_and_never_repeat_across_a_fork():
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: its first ids must not be the parent's spares
-        os.write(write, " ".join(new_record_id() for _ in range(5)).encode())
-        os._exit(0)
+        try:
+            os.write(write, " ".join(new_record_id() for _ in range(5)).encode())
+        finally:
+            os._exit(0)  # never back into pytest
     os.close(write)
     child = os.read(read, 4096).decode().split()
     os.close(read)
@@ -245,3 +247,24 @@ def test_header_values_with_line_breaks_never_span_lines():
     assert "X-Note: one two" in lines
     assert warc_fields([("a", "1\r\n2"), ("b", None), ("c", False)]) == b"a: 1  2\r\nc: false\r\n"
     assert warc_fields([]) == b""
+    for stray in ("\r", "\n"):  # each alone, in a record of its own
+        rec = make_record("resource", target_uri=f"http://127.0.0.1:9/{stray}x", date=T0, chunks=(b"x",))
+        assert b"WARC-Target-URI: http://127.0.0.1:9/ x\r\n" in rec.header_bytes()
+        assert warc_fields([("a", f"1{stray}2")]) == b"a: 1 2\r\n"
+
+
+def test_warc_dates_are_the_instant_in_utc_even_in_a_daylight_saving_fold():
+    from zoneinfo import ZoneInfo
+
+    from archive.warc.records import warc_date
+
+    zone = ZoneInfo("America/New_York")
+    first, second = (datetime(2024, 11, 3, 1, 30, tzinfo=zone, fold=fold) for fold in (0, 1))
+    assert first == second  # Python compares them equal; they are an hour apart
+    assert (warc_date(first), warc_date(second)) == ("2024-11-03T05:30:00.000000Z", "2024-11-03T06:30:00.000000Z")
+    assert warc_date(T0) == warc_date(T0.astimezone(zone)) == "2026-01-02T03:04:05.678901Z"
+
+
+def test_the_writer_refuses_a_level_its_deflate_does_not_have():
+    with pytest.raises(ValueError, match="0 to 3"):
+        WarcWriter(io.BytesIO(), level=6)

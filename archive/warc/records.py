@@ -36,8 +36,10 @@ def new_record_id() -> str:
     try:
         return _SPARE_IDS.pop()
     except IndexError:
-        _SPARE_IDS.extend(_random_ids(os.urandom(16 * 64)))
-        return _SPARE_IDS.pop()
+        fresh = _random_ids(os.urandom(16 * 64))
+        mine = fresh.pop()  # before sharing the rest: other threads may take them all at once
+        _SPARE_IDS.extend(fresh)
+        return mine
 
 
 _SPARE_IDS: list[str] = []
@@ -55,15 +57,16 @@ def _random_ids(data: bytes) -> list[str]:
     return ids
 
 
-@functools.lru_cache(maxsize=16)
 def warc_date(moment: datetime) -> str:
-    """WARC 1.1 §5.4: W3C ISO 8601 in UTC; sub-second precision is allowed in 1.1.
+    """WARC 1.1 §5.4: W3C ISO 8601 in UTC; sub-second precision is allowed in 1.1."""
+    return _utc_text(moment.astimezone(UTC))
 
-    Remembered for the last few moments: a capture's records, metadata and log line all
-    carry its start. (Equal aware datetimes are the same instant, whatever their zone, so
-    they share a string; a naive one never equals an aware one.)
-    """
-    moment = moment.astimezone(UTC)
+
+@functools.lru_cache(maxsize=16)
+def _utc_text(moment: datetime) -> str:
+    """Remembered for the last few moments: a capture's records, metadata and log line all
+    carry its start. (Keyed by the moment in UTC: a local time in a daylight-saving fold
+    equals the other time of that hour, and naive times depend on the zone of the day.)"""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
 
 
@@ -130,8 +133,8 @@ class Record:
         for name, value in self.fields:
             lname = name.lower()
             if lname in _COMPUTED:
-                if lname == "warc-payload-digest":
-                    declared = declared or value
+                if lname == "warc-payload-digest" and declared is None:
+                    declared = value  # the first, as given
                 continue
             lines.append(f"{name}: {value}")
         lines.append("WARC-Block-Digest: " + digests["block"])

@@ -55,6 +55,8 @@ class WarcWriter:
     """Writes records to any binary file object, one gzip member each."""
 
     def __init__(self, fh: BinaryIO, *, level: int = DEFAULT_LEVEL, start: int = 0):
+        if level not in range(isal_zlib.ISAL_BEST_SPEED, isal_zlib.ISAL_BEST_COMPRESSION + 1):
+            raise ValueError(f"deflate level {level}: ISA-L's levels are 0 to 3")
         self.out = _HashingFile(fh, start)
         self.level = level
         self.records = 0
@@ -63,7 +65,8 @@ class WarcWriter:
         """Write ``record``; return its (offset, compressed length) in the file."""
         offset = self.out.position
         head = record.header_bytes()
-        # wbits=31: a gzip wrapper with mtime 0, so identical records compress identically.
+        # wbits=31: a gzip wrapper with mtime 0, so identical records compress identically
+        # (with one build of the library: another version may choose other matches).
         if record.compressible and len(head) + record.block_length <= _ONE_GO:
             # Most records (request, metadata, a compressed page): one call, fewer objects.
             self.out.write(isal_zlib.compress(b"".join([head, *record.chunks, _END]), self.level, 31))
