@@ -171,3 +171,14 @@ def test_export_errors_are_one_line(store, tmp_path, capsys):
     assert "no captures match" in capsys.readouterr().err
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
                  "--sign-key", str(tmp_path / "missing.key")]) == 2
+
+
+def test_json_lines_break_at_line_feeds_only(tmp_path):
+    import json
+
+    from archive.export import _json_lines
+
+    rows = [{"etag": "a\x85b"}, {"url": "http://127.0.0.1:9/\u2028"}, {"x": "\x1c\x0b"}]
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows))
+    assert [json.loads(line) for line in _json_lines(path)] == rows

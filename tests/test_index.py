@@ -186,3 +186,10 @@ def test_archive_replay_serves_and_reports_usage_errors(store):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_warc_fields_lines_break_at_line_feeds_only():
+    from archive.index.records import warc_fields
+
+    block = "userAgent: bot\u2028two\r\nnote: a\x85b\x0cc\r\nrobots: allowed\r\n".encode()
+    assert warc_fields(block) == {"userAgent": "bot\u2028two", "note": "a\x85b\x0cc", "robots": "allowed"}

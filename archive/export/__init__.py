@@ -136,7 +136,7 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
         path = coll.articles / f"{job['job_id']}.jsonl"
         if not path.is_file():
             continue
-        for raw in path.read_text("utf-8").splitlines():
+        for raw in _json_lines(path):
             row = json.loads(raw)
             src = row["source"]
             if src["record_id"] not in chosen or not in_range(src["capture_time"], row["url"]):
@@ -175,12 +175,19 @@ def _index(warcs: list[Path], out_dir: Path) -> bytes:
     return b"".join(sorted(lines))
 
 
+def _json_lines(path: Path) -> list[str]:
+    """The lines of a JSON Lines file. Not str.splitlines(), which also breaks at U+2028,
+    U+0085 and other characters JSON leaves as they are (a header value decoded as Latin-1
+    may hold a 0x85)."""
+    return [line for line in path.read_text("utf-8").split("\n") if line]
+
+
 def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     lines = []
     for job in jobs:
         for entry in job["files"]:
             if entry["kind"] == "capture-log":
-                for raw in (coll.root / entry["path"]).read_text("utf-8").splitlines():
+                for raw in _json_lines(coll.root / entry["path"]):
                     line = json.loads(raw)
                     if in_range(line["started"], line["url"]):
                         lines.append(line)

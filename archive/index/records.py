@@ -140,7 +140,9 @@ def find_metadata(coll: CollectionDir, filename: str, offset: int, record_id: st
 def warc_fields(block: bytes) -> dict[str, str | list[str]]:
     """An ``application/warc-fields`` block as a dict; repeated names become lists."""
     out: dict[str, str | list[str]] = {}
-    for line in block.decode("utf-8", "replace").splitlines():
+    # Lines end in LF (CRLF); not str.splitlines(), which also breaks at U+2028, U+0085 and
+    # others that a value may hold.
+    for line in block.decode("utf-8", "replace").split("\n"):
         name, sep, value = line.partition(":")
         if not sep:
             continue
