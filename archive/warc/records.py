@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from archive.digests import sha1_label
 
-WARC_VERSION = b"WARC/1.1"
+WARC_VERSION = "WARC/1.1"
 CRLF = b"\r\n"
 
 # WARC 1.1 §6.7: revisit profiles (the 1.0 URIs are accepted on reading).
@@ -128,7 +128,7 @@ class Record:
     def header_bytes(self) -> bytes:
         """The record's header section, digests and length filled in, ending in CRLF CRLF."""
         digests = self.digests()
-        lines = ["WARC/1.1"]
+        lines = [WARC_VERSION]
         declared = None
         for name, value in self.fields:
             lname = name.lower()
