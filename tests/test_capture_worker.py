@@ -560,3 +560,28 @@ def test_a_capture_the_worker_cannot_record_is_lost_alone(tmp_path: Path) -> Non
     assert [l["url"] for l in lines] == ["http://127.0.0.1:9/good"]
     assert json.loads(manifest.read_text())["outcome"] == "finished"
     assert verify(store).ok
+
+
+def test_a_message_that_cannot_be_sent_is_lost_alone_and_the_job_still_closes(tmp_path: Path) -> None:
+    """Messages are pickled when their batch goes, by whichever call sends it (a capture, the
+    crawl's timer, close): one that cannot be pickled is logged and dropped there, and
+    neither the captures batched with it nor the close go with it."""
+    store = tmp_path / "store"
+    job = WorkerJob(store, one_off("w", urls=["http://127.0.0.1:9/"]))
+    try:
+        when = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+        job.record_fetch(fetch("http://127.0.0.1:9/before", b"<html>before</html>", when))
+        unpicklable = fetch("http://127.0.0.1:9/odd", b"<html>odd</html>", when)
+        unpicklable.provenance.seed = lambda: "not a value"  # type: ignore[assignment]
+        job.record_fetch(unpicklable)
+        job.record_fetch(fetch("http://127.0.0.1:9/after", b"<html>after</html>", when))
+        manifest = job.close()
+        assert manifest is not None and job.failure is None
+    finally:
+        if job.proc.poll() is None:
+            job.proc.kill()
+            job.proc.wait(timeout=10)
+    lines = _check_log_points_at_records(store / "w")
+    assert [l["url"] for l in lines] == ["http://127.0.0.1:9/before", "http://127.0.0.1:9/after"]
+    assert json.loads(manifest.read_text())["outcome"] == "finished"
+    assert verify(store).ok
