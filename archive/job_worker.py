@@ -46,7 +46,7 @@ from archive.capture import Fetch, Provenance
 from archive.capture_log import Tally
 from archive.config import Collection
 from archive.history import CollectionHistory
-from archive.runtime import cpu_seconds, freeze_heap, peak_rss_kb
+from archive.runtime import cpu_seconds, freeze_heap, peak_rss_kb, sigint_ignored_by_children
 from archive.store import CollectionDir, collection_dir
 
 log = logging.getLogger(__name__)
@@ -167,10 +167,11 @@ class WorkerJob:
         to_worker, self._from_main = os.pipe()
         from_worker, to_main = os.pipe()
         _widen(self._from_main)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "archive.job_worker", str(to_worker), str(to_main)],
-            pass_fds=(to_worker, to_main), close_fds=True,
-        )
+        with sigint_ignored_by_children():
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "archive.job_worker", str(to_worker), str(to_main)],
+                pass_fds=(to_worker, to_main), close_fds=True,
+            )
         os.close(to_worker)
         os.close(to_main)
         self._in = open(from_worker, "rb")  # noqa: SIM115 (closed in close())

@@ -5,6 +5,10 @@ from __future__ import annotations
 import gc
 import os
 import resource
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def cpu_seconds() -> float:
@@ -35,3 +39,26 @@ def freeze_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+@contextmanager
+def sigint_ignored_by_children() -> Iterator[None]:
+    """Children started within ignore SIGINT from their first instruction.
+
+    The capture worker and the page parser ignore Ctrl-C (the crawl process stops them
+    itself, in order), but only once they have imported what they need: a Ctrl-C in those
+    first tenths of a second ended them with a traceback. An ignored SIGINT is inherited
+    across exec, and Python then leaves it ignored instead of raising KeyboardInterrupt.
+    For the moment of the fork a Ctrl-C to this process is ignored too. Only in the main
+    thread, the one that may set handlers; elsewhere children start as before.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    # (None: a handler set outside Python, which could not be put back.)
+    if previous is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -37,7 +37,7 @@ import sys
 from typing import Any, BinaryIO
 
 from archive.links import page_links, page_requisites, parse_html_bytes
-from archive.runtime import usable_cores
+from archive.runtime import sigint_ignored_by_children, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,10 @@ class PageParser:
             return
         replies, to_us = os.pipe()  # the child's replies, apart from its standard output
         try:
-            self._proc = subprocess.Popen([sys.executable, "-m", "crawler.page_parser", str(to_us)],
-                                          stdin=subprocess.PIPE, stdout=sys.stderr.fileno(), pass_fds=(to_us,),
-                                          close_fds=True)
+            with sigint_ignored_by_children():
+                self._proc = subprocess.Popen([sys.executable, "-m", "crawler.page_parser", str(to_us)],
+                                              stdin=subprocess.PIPE, stdout=sys.stderr.fileno(),
+                                              pass_fds=(to_us,), close_fds=True)
         except (OSError, ValueError) as exc:
             os.close(replies)
             self._lost(f"could not start the page parser: {exc}")
