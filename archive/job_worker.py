@@ -29,7 +29,6 @@ follows it; a body is written from the response's buffer, without another copy.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
 import os
 import pickle
@@ -46,14 +45,19 @@ from archive.capture import Fetch, Provenance
 from archive.capture_log import Tally
 from archive.config import Collection
 from archive.history import CollectionHistory
-from archive.runtime import cpu_seconds, freeze_heap, peak_rss_kb, sigint_ignored_by_children
+from archive.runtime import (
+    cpu_seconds,
+    freeze_heap,
+    peak_rss_kb,
+    sigint_ignored_by_children,
+    widen_pipe,
+)
 from archive.store import CollectionDir, collection_dir
 
 log = logging.getLogger(__name__)
 
 PIPE_BYTES = 4 << 20  # how much the crawl may run ahead of the disk
 WORKER_NICE = 10
-_F_SETPIPE_SZ = 1031  # Linux fcntl; elsewhere the default pipe size is used
 LOST = "crawler-lost"
 
 
@@ -166,7 +170,7 @@ class WorkerJob:
         self.worker_peak_rss_kb: int | None = None
         to_worker, self._from_main = os.pipe()
         from_worker, to_main = os.pipe()
-        _widen(self._from_main)
+        widen_pipe(self._from_main, PIPE_BYTES)
         with sigint_ignored_by_children():
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "archive.job_worker", str(to_worker), str(to_main)],
@@ -303,17 +307,6 @@ class WorkerJob:
             return str(payload)
         except (EOFError, OSError, ValueError):
             return f"it exited with status {self.proc.returncode}"
-
-
-def _widen(fd: int) -> None:
-    """Give the pipe as much room as an unprivileged process may (Linux: pipe-max-size,
-    1 MiB by default), so the crawl rarely waits for the worker to read."""
-    try:
-        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as fh:
-            size = min(PIPE_BYTES, int(fh.read()))
-        fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
-    except (OSError, ValueError):
-        pass  # the default size works, with more waiting
 
 
 # -- the worker process ---------------------------------------------------------------------

@@ -37,7 +37,7 @@ import sys
 from typing import Any, BinaryIO
 
 from archive.links import page_links, page_requisites, parse_html_bytes
-from archive.runtime import sigint_ignored_by_children, usable_cores
+from archive.runtime import sigint_ignored_by_children, usable_cores, widen_pipe
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,6 @@ _REPLY = struct.Struct("!4sIIB")  # mark, id, length of the payload, 1 if the pa
 PAGE_SECONDS = 60.0
 _LINKS, _REQUISITES = 1, 2
 _PIPE_BYTES = 1 << 20
-_F_SETPIPE_SZ = 1031  # Linux fcntl; elsewhere the default pipe size is used
 
 Hrefs = tuple[list[str], list[str]]
 
@@ -126,7 +125,7 @@ class PageParser:
 
     async def _connect(self, loop: asyncio.AbstractEventLoop, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdin is not None and self._replies is not None
-        _grow_pipe(proc.stdin)
+        widen_pipe(proc.stdin.fileno(), _PIPE_BYTES)
         try:
             self._receive, _ = await loop.connect_read_pipe(lambda: _Replies(self), self._replies)
             send, _ = await loop.connect_write_pipe(lambda: _Sender(self), proc.stdin)
@@ -207,15 +206,6 @@ class PageParser:
             self._receive.close()
         elif self._replies is not None:
             self._replies.close()
-
-
-def _grow_pipe(stream: BinaryIO) -> None:
-    try:
-        import fcntl
-
-        fcntl.fcntl(stream.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
-    except (ImportError, OSError):
-        pass  # not Linux, or over the system's limit: the default size works, a little slower
 
 
 class _Sender(asyncio.Protocol):
