@@ -69,20 +69,20 @@ class Tally:
         self.bytes = 0
 
     def add(self, line: dict[str, Any]) -> None:
-        self.attempts += 1
-        self.outcomes[line["outcome"]] += 1
-        if line.get("status") is not None:
-            self.by_status[str(line["status"])] += 1
-        if line["outcome"] == "failed" and line.get("error"):
-            self.by_error[line["error"].split(":", 1)[0]] += 1
-        self.bytes += line.get("response_bytes") or 0
+        self._count(line["outcome"], line.get("status"), line.get("error"), line.get("response_bytes") or 0)
 
     def add_captured(self, status: int, size: int) -> None:
         """:meth:`add` of a captured response's line, without the line (the crawl process
         counts what it sends to the capture worker, once a page)."""
+        self._count("captured", status, None, size)
+
+    def _count(self, outcome: str, status: int | None, error: str | None, size: int) -> None:
         self.attempts += 1
-        self.outcomes["captured"] += 1
-        self.by_status[str(status)] += 1
+        self.outcomes[outcome] += 1
+        if status is not None:
+            self.by_status[str(status)] += 1
+        if outcome == "failed" and error:
+            self.by_error[error.split(":", 1)[0]] += 1
         self.bytes += size
 
     @property
