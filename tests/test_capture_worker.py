@@ -466,7 +466,8 @@ def test_worker_keeps_what_it_received_when_input_ends_mid_frame(tmp_path: Path)
 def test_worker_job_records_a_large_body_and_closes(tmp_path: Path) -> None:
     """WorkerJob, the crawl side, against the real worker: the calls, in order, byte-exact."""
     store = tmp_path / "store"
-    job = WorkerJob(store, one_off("w", urls=["http://127.0.0.1:9/"]))
+    worker_log = tmp_path / "crawl.log"
+    job = WorkerJob(store, one_off("w", urls=["http://127.0.0.1:9/"]), log_file=str(worker_log))
     try:
         when = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
         big = os.urandom(5 << 20)
@@ -496,6 +497,9 @@ def test_worker_job_records_a_large_body_and_closes(tmp_path: Path) -> None:
     [payload] = [r.payload for r in records if r.type == "response" and r.h("WARC-Target-URI") == "http://127.0.0.1:9/big"]
     assert payload == big
     assert verify(store).ok
+    # Its last words reach the log: the worker exits without the interpreter's teardown,
+    # after flushing its log.
+    assert f"job {job.job_id} closed; 3 captures" in worker_log.read_text()
 
 
 def test_a_worker_that_cannot_start_says_why(tmp_path: Path) -> None:
