@@ -123,11 +123,16 @@ def test_push_killed_mid_multipart_resumes_without_resending_parts(s3_env, store
     assert parts_before >= 2, "the push never got going"
     assert key not in keys(client, bucket), "the push finished before it could be killed; make the file bigger"
     uploads = client.list_multipart_uploads(Bucket=bucket)["Uploads"]
-    there = len(client.list_parts(Bucket=bucket, Key=key, UploadId=uploads[0]["UploadId"])["Parts"])
+    listed = client.list_parts(Bucket=bucket, Key=key, UploadId=uploads[0]["UploadId"])["Parts"]
+    # A part the kill cut off may be listed with other bytes than the file's; only whole
+    # parts can be kept, and every one of them must be.
+    data = big.read_bytes()
+    whole = [p for p in listed if p["ETag"].strip('"') == hashlib.md5(
+        data[(p["PartNumber"] - 1) * MIN_PART_SIZE:][:MIN_PART_SIZE], usedforsecurity=False).hexdigest()]
     result = push(store, f"s3://{bucket}/p", part_size=MIN_PART_SIZE)
-    assert result.parts_reused == there >= 2
+    assert result.parts_reused == len(whole) >= 1, [(p["PartNumber"], p["Size"]) for p in listed]
     size = big.stat().st_size
-    assert result.bytes_sent <= size - there * MIN_PART_SIZE + sum(
+    assert result.bytes_sent <= size - len(whole) * MIN_PART_SIZE + sum(
         (store / "news" / k.removeprefix("p/news/")).stat().st_size for k in result.uploaded if k != key)
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
