@@ -258,7 +258,8 @@ def _spread(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], digits: in
     each = sorted((a["pages"] / a["elapsed"]) / (b["pages"] / b["elapsed"]) for a, b in zip(ours, theirs, strict=False))
     if len(each) < 2:
         return ""
-    return f"; single repetitions {each[0]:.{digits}f} to {each[-1]:.{digits}f}"
+    return (f"; single repetitions {each[0]:.{digits}f} to {each[-1]:.{digits}f}, "
+            f"their median {statistics.median(each):.{digits}f}")
 
 
 def render_results(args: argparse.Namespace, site: Site, runs: dict[str, list[dict[str, Any]]],
