@@ -1,8 +1,9 @@
 """URL canonicalisation: the form we fetch, de-duplicate and write as WARC-Target-URI.
 
 Rules (CONTRACTS.md, "Which URL, which depth"): fragment dropped, tracking parameters
-removed, scheme and host lower-case, default port dropped. The order of the remaining query
-parameters is kept: servers may depend on it, and reordering would change what we fetch.
+removed, scheme and host lower-case, default port dropped, dot segments of the path resolved.
+The order of the remaining query parameters is kept: servers may depend on it, and
+reordering would change what we fetch.
 """
 
 from __future__ import annotations
@@ -37,8 +38,35 @@ def canonicalize(url: str) -> str:
     query = "&".join(
         pair for pair in parts.query.split("&") if pair and not _TRACKING.match(pair.split("=", 1)[0])
     )
-    path = parts.path or "/"
+    path = _without_dot_segments(parts.path or "/")
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+# Path segments a browser resolves, compared in lower case: "%2e" is a dot to the URL
+# standard (WHATWG URL, path state), as it is not to RFC 3986.
+_SINGLE_DOT = frozenset((".", "%2e"))
+_DOUBLE_DOT = frozenset(("..", ".%2e", "%2e.", "%2e%2e"))
+
+
+def _without_dot_segments(path: str) -> str:
+    """``path`` as a browser requests it: "." segments dropped, each ".." taking the segment
+    before it away (none above the root). A link to ``/news/../2026/story`` is fetched,
+    de-duplicated and recorded as ``/2026/story``, the URL a reader's browser asks for."""
+    if "/." not in path and "/%2" not in path:  # (every dot segment starts with one)
+        return path
+    segments = path.split("/")[1:]  # (the path of an http(s) URL starts with "/")
+    kept: list[str] = []
+    for i, segment in enumerate(segments):
+        folded = segment.lower()
+        if folded in _DOUBLE_DOT:
+            if kept:
+                kept.pop()
+        elif folded not in _SINGLE_DOT:
+            kept.append(segment)
+            continue
+        if i == len(segments) - 1:  # a trailing "." or ".." leaves a directory: "/a/b/.." is "/a/"
+            kept.append("")
+    return "/" + "/".join(kept)
 
 
 def host_of(url: str) -> str:

@@ -71,6 +71,14 @@ def test_sitemaps_index_and_news():
     ("https://example.com:8443/x?gclid=1", "https://example.com:8443/x"),
     ("https://user:pw@example.com/x", "https://example.com/x"),
     ("http://example.com/caf\u00e9?q=\u00e9", "http://example.com/caf%C3%A9?q=%C3%A9"),
+    # Dot segments resolved as a browser resolves them (WHATWG URL), "%2e" spellings too.
+    ("http://example.com/news/../2026/story.html", "http://example.com/2026/story.html"),
+    ("http://example.com/a/./b/.", "http://example.com/a/b/"),
+    ("http://example.com/a/b/..?page=2#c", "http://example.com/a/?page=2"),
+    ("http://example.com/../../x", "http://example.com/x"),
+    ("http://example.com/a/%2E%2e/b/.%2e/c", "http://example.com/c"),
+    ("http://example.com/a//b/../c", "http://example.com/a//c"),
+    ("http://example.com/.well-known/v1.2/..x/x..", "http://example.com/.well-known/v1.2/..x/x.."),
 ])
 def test_canonicalisation(raw, canonical):
     assert canonicalize(raw) == canonical
