@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 from collections import Counter
 from pathlib import Path
@@ -19,35 +20,55 @@ from typing import Any
 
 import orjson
 
+from archive.errors import CaptureWriteError
+from archive.runtime import write_parts
 from archive.validation import validate
 from archive.warc.writer import OPEN_SUFFIX
+
+log = logging.getLogger(__name__)
 
 
 class CaptureLog:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(path.with_name(path.name + OPEN_SUFFIX), "xb")
+        # Unbuffered, each line one write: a failed write is undone exactly (see write).
+        self._fh = open(path.with_name(path.name + OPEN_SUFFIX), "xb", buffering=0)  # noqa: SIM115 (closed in close())
         # Held while the job runs: verify and repair leave a locked log alone.
         fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._sha = hashlib.sha256()
         self.size = 0
         self.lines = 0
         self.tally = Tally()
+        self.broken: CaptureWriteError | None = None
 
     def write(self, line: dict[str, Any]) -> None:
+        """Validate and append one line. If the write fails (a full disk), the log is cut
+        back to its last whole line, :class:`CaptureWriteError` is raised, and nothing
+        more is written."""
+        if self.broken is not None:
+            raise self.broken
         validate("capture-log", line)
-        self.tally.add(line)
         data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)  # compact UTF-8, as json.dumps wrote it
-        self._fh.write(data)
-        self._fh.flush()
+        try:
+            write_parts(self._fh.fileno(), [data])
+        except OSError as exc:
+            self.broken = CaptureWriteError(
+                f"could not write {self._fh.name}: {exc.strerror or exc}; the job records nothing more, "
+                "and what it wrote before is intact")
+            try:
+                os.ftruncate(self._fh.fileno(), self.size)
+            except OSError:
+                log.error("could not cut %s back to its last whole line; archive verify --repair will",
+                          self._fh.name)
+            raise self.broken from exc
+        self.tally.add(line)
         self._sha.update(data)
         self.size += len(data)
         self.lines += 1
 
     def close(self) -> tuple[str, int, int]:
         """Close and rename; return (sha256 label, size, lines)."""
-        self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
         os.rename(self.path.with_name(self.path.name + OPEN_SUFFIX), self.path)

@@ -79,6 +79,10 @@ def _child_main(argv: list[str]) -> int:
     from archive.config import collection_from_dict
     from crawler.spiders.news import NewsSpider
 
+    # A crawl log on a full disk: Python's logging would print a traceback to stderr for
+    # every line it could not write, thousands, burying the one message that says why the
+    # crawl stopped (the capture worker's, passed on by the parent).
+    logging.raiseExceptions = False
     with open(int(argv[0]), "rb") as fh:
         spec = json.loads(fh.read())
     out = open(int(argv[1]), "w", buffering=1, encoding="utf-8")

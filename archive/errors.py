@@ -32,6 +32,18 @@ class StoreError(ArchiveError):
     """The store is missing, unreadable, or locked by another job."""
 
 
+class CaptureStopped(ArchiveError):
+    """A capture job can record nothing more (its worker stopped, or its files cannot be
+    written); what it wrote before is intact."""
+
+
+class CaptureWriteError(CaptureStopped):
+    """A file of a capture job could not be written (a full disk, a quota, an I/O error).
+
+    The file was cut back to its last complete record or line, and the job writes nothing
+    more: records written after a failed write would sit behind a broken one."""
+
+
 class CrawlError(ArchiveError):
     """A crawl job could not run or finish."""
 

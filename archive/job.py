@@ -180,10 +180,10 @@ class CaptureJob:
                                   revisit=revisit, payload_digest=payload)
             return built.records
 
+        # The records reach the file (write_group writes them before it returns) before the
+        # log line that points at them, so a killed job never leaves a log claiming records
+        # that are not there.
         where = self.warcs.write_group(build)[0]
-        # The records reach the file before the log line that points at them, so a killed
-        # job never leaves a log claiming records that are not there.
-        self.warcs.flush()
         assert built is not None
         line = self._line(fetch.url, fetch.provenance, fetch.robots, fetch.started, fetch.duration_ms,
                           user_agent=built.metadata_fields["userAgent"])

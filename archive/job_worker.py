@@ -44,6 +44,7 @@ from typing import Any, BinaryIO
 from archive.capture import Fetch, Provenance
 from archive.capture_log import Tally
 from archive.config import Collection
+from archive.errors import CaptureStopped
 from archive.history import CollectionHistory
 from archive.runtime import (
     cpu_seconds,
@@ -51,6 +52,7 @@ from archive.runtime import (
     peak_rss_kb,
     sigint_ignored_by_children,
     widen_pipe,
+    write_parts,
 )
 from archive.store import CollectionDir, collection_dir
 
@@ -61,7 +63,6 @@ WORKER_NICE = 10
 LOST = "crawler-lost"
 
 
-_IOV_MAX = 512  # iovecs per writev (Linux allows 1024)
 # Frames are sent in batches: one system call, and one wake-up of the worker, for many
 # responses. A batch goes when it holds this much, or is this old when the next call
 # comes, or when the extension's timer or close() flushes it.
@@ -86,18 +87,6 @@ def frame(message: tuple[Any, ...], body: bytes = b"") -> list[bytes]:
     if body:
         parts.append(body)
     return parts
-
-
-def write_parts(fd: int, parts: list[bytes]) -> None:
-    """Write all of ``parts``, in as few system calls as the pipe allows."""
-    for start in range(0, len(parts), _IOV_MAX):
-        batch = parts[start : start + _IOV_MAX]
-        total = sum(len(p) for p in batch)
-        done = os.writev(fd, batch)
-        if done < total:  # the pipe took part of it: write the rest (a copy, but rare)
-            rest = memoryview(b"".join(batch))[done:]
-            while rest:
-                rest = rest[os.write(fd, rest):]
 
 
 def write_frame(fd: int, message: tuple[Any, ...], body: bytes = b"") -> None:
@@ -143,7 +132,7 @@ def unflat_fetch(values: tuple[Any, ...], body: bytes) -> Fetch:
     return Fetch(**fields, body=body)
 
 
-class CaptureWorkerError(RuntimeError):
+class CaptureWorkerError(CaptureStopped):
     """The capture worker could not start, or stopped: nothing more can be recorded."""
 
 
@@ -353,6 +342,8 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
                     job.record_failure(message[1], **message[2])
                 else:
                     raise ValueError(f"unknown message {kind!r}")
+            except CaptureStopped:
+                raise  # its files cannot be written: the job ends
             except Exception:
                 # One capture that cannot be recorded (the log schema refuses it, say) is
                 # lost, as it would be in the crawl process, where Scrapy logs the error
@@ -396,6 +387,7 @@ def main(argv: list[str]) -> int:
     # gracefully and then closes the job, so the worker waits for that instead of dying.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.raiseExceptions = False  # a full disk: no traceback a log line (see archive.crawl)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
     _in_the_background()
     with open(int(argv[0]), "rb", buffering=1 << 20) as inbox:

@@ -61,6 +61,11 @@ def write_manifest(coll: CollectionDir, doc: dict[str, Any]) -> Path:
     if path.exists():
         raise FileExistsError(f"{path} exists; manifests are written once")
     digest = hashlib.sha256(raw).hexdigest()
-    write_atomic(path.with_name(path.name + SIDECAR), f"{digest}  {path.name}\n".encode())
-    write_atomic(path, raw)
+    sidecar = path.with_name(path.name + SIDECAR)
+    write_atomic(sidecar, f"{digest}  {path.name}\n".encode())
+    try:
+        write_atomic(path, raw)
+    except BaseException:
+        sidecar.unlink(missing_ok=True)  # (a full disk: no sidecar of a manifest that is not there)
+        raise
     return path

@@ -42,6 +42,22 @@ def widen_pipe(fd: int, size: int) -> None:
         pass
 
 
+_IOV_MAX = 512  # iovecs per writev (Linux allows 1024)
+
+
+def write_parts(fd: int, parts: list[bytes]) -> None:
+    """Write all of ``parts`` to ``fd``, in as few system calls as it takes them (a pipe
+    or a disk may take part of a call); an error is raised as the system gave it."""
+    for start in range(0, len(parts), _IOV_MAX):
+        batch = parts[start : start + _IOV_MAX]
+        total = sum(len(p) for p in batch)
+        done = os.writev(fd, batch)
+        if done < total:  # part of it was taken: write the rest (a copy, but rare)
+            rest = memoryview(b"".join(batch))[done:]
+            while rest:
+                rest = rest[os.write(fd, rest):]
+
+
 def peak_rss_kb() -> int:
     """The largest resident set size of this process so far, in KiB (Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

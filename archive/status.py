@@ -16,18 +16,26 @@ from zoneinfo import ZoneInfo
 from archive.errors import UsageError
 from archive.manifest import read_manifests
 from archive.schedule import next_fire
-from archive.store import CollectionDir, collections_in, is_locked
+from archive.store import CollectionDir, collections_in, is_locked, write_atomic
 
 VERIFY_STATE = "verify-state.json"
 
 
-def record_verify(collections: list[CollectionDir], problem_paths: list[Path], when: datetime) -> None:
-    """Remember, per collection, whether the verify that just ran found problems in it."""
+def record_verify(collections: list[CollectionDir], problem_paths: list[Path], when: datetime) -> list[str]:
+    """Remember, per collection, whether the verify that just ran found problems in it.
+
+    Returns why it could not for some (a full disk, a read-only store): the verify itself
+    stands, only ``archive status`` will not know of it."""
+    unwritten = []
     for coll in collections:
         root = coll.root.resolve()
         mine = [p for p in problem_paths if root in p.resolve().parents or p.resolve() == root]
         state = {"time": when.isoformat(), "ok": not mine, "problems": len(mine)}
-        (coll.root / VERIFY_STATE).write_text(json.dumps(state, sort_keys=True) + "\n", "utf-8")
+        try:
+            write_atomic(coll.root / VERIFY_STATE, (json.dumps(state, sort_keys=True) + "\n").encode())
+        except OSError as exc:
+            unwritten.append(f"{coll.root / VERIFY_STATE}: {exc.strerror or exc}")
+    return unwritten
 
 
 def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from twisted.internet import task
 
+from archive.errors import CaptureStopped
 from archive.job import CaptureJob
-from archive.job_worker import BATCH_SECONDS, CaptureWorkerError, WorkerJob
+from archive.job_worker import BATCH_SECONDS, WorkerJob
 from archive.runtime import cpu_seconds
 from crawler.job import capture_failed, job_for
 
@@ -74,7 +75,7 @@ class ArchiveJobExtension:
     def _flush(self) -> None:
         try:
             self.job.flush()  # type: ignore[union-attr]
-        except CaptureWorkerError as exc:
+        except CaptureStopped as exc:
             self._flusher.stop()  # type: ignore[union-attr]
             capture_failed(self.crawler, exc)
 

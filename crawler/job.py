@@ -20,8 +20,9 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from archive.config import collection_from_dict
+from archive.errors import CaptureStopped
 from archive.job import CaptureJob
-from archive.job_worker import CaptureWorkerError, WorkerJob
+from archive.job_worker import WorkerJob
 
 _ATTR = "_archive_capture_job"
 _STOPPING = "_archive_capture_failed"
@@ -65,5 +66,5 @@ def record_failure(crawler: Crawler, job: CaptureJob | WorkerJob, url: str, **de
     is closed instead (nothing more can be recorded)."""
     try:
         job.record_failure(url, **details)
-    except CaptureWorkerError as exc:
+    except CaptureStopped as exc:
         capture_failed(crawler, exc)

@@ -26,8 +26,9 @@ from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from archive.capture import Fetch, Provenance
+from archive.errors import CaptureStopped
 from archive.job import CaptureJob
-from archive.job_worker import CaptureWorkerError, WorkerJob, unflat_fetch
+from archive.job_worker import WorkerJob, unflat_fetch
 from archive.netpolicy import refusal
 from archive.urls import host_of
 from archive.warc.records import utcnow
@@ -161,7 +162,7 @@ class WarcCaptureMiddleware:
                 self.job.record_flat(self.fetch_values(request, response, started, duration), response.body)
             else:
                 self.job.record_fetch(self.fetch_of(request, response, started, duration))
-        except CaptureWorkerError as exc:
+        except CaptureStopped as exc:
             capture_failed(self.crawler, exc)
             raise IgnoreRequest(str(exc)) from None
         return response

@@ -572,8 +572,7 @@ def test_a_store_with_two_collections(tmp_path):
         assert all(d["collection"] == name for d in docs)
     # A dead job in one collection is repaired without touching the other.
     dead = _job(tmp_path, "beta")
-    dead.record_fetch(_fetch(1))
-    dead.warcs.flush()
+    dead.record_fetch(_fetch(1))  # (its records are in the file once it returns)
     copy = tmp_path.parent / (tmp_path.name + "-copy")
     shutil.copytree(tmp_path, copy)
     dead.close()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -58,5 +59,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from archive.status import record_verify
         from archive.store import collections_in
 
-        record_verify(collections_in(path), [p.path for p in report.problems], datetime.now(UTC))
+        for problem in record_verify(collections_in(path), [p.path for p in report.problems], datetime.now(UTC)):
+            print(f"warning: could not record this verify for archive status: {problem}", file=sys.stderr)
     return 0 if report.ok else 1

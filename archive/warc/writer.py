@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import logging
 import os
 import zlib
@@ -24,6 +25,8 @@ from typing import BinaryIO
 
 from isal import isal_zlib
 
+from archive.errors import CaptureWriteError
+from archive.runtime import write_parts
 from archive.warc.records import CRLF, Record
 
 log = logging.getLogger(__name__)
@@ -34,21 +37,59 @@ _SLICE = 1 << 20  # compress large bodies in slices so no whole compressed copy 
 DEFAULT_LEVEL = 2  # ISA-L's levels are 0 to 3
 _ONE_GO = 64 << 10  # a record up to this size is joined and deflated in one call
 _END = CRLF + CRLF
+_WRITE_THROUGH = 1 << 20  # held bytes of a group written at once beyond this
 
 
 class _HashingFile:
-    """Counts and SHA-256-hashes every byte written, so closing needs no re-read."""
+    """Counts and SHA-256-hashes every byte written, so closing needs no re-read.
+
+    Writes are held until :meth:`commit` (the end of a group of records), then written in
+    one call, or earlier once they pass ``_WRITE_THROUGH`` (a large body is not held
+    whole). If a write fails, :meth:`roll_back` cuts the file back to the last commit,
+    byte count and hash with it: the file then ends with a whole record.
+    """
 
     def __init__(self, raw: BinaryIO, start: int = 0):
         self.raw = raw
-        self.position = start
+        self.position = start  # bytes written, held ones included
         self.sha256 = hashlib.sha256()
+        self.committed = start
+        self._committed_sha256 = self.sha256.copy()
+        self._held: list[bytes] = []
+        self._held_bytes = 0
 
     def write(self, data: bytes) -> None:
         if data:
-            self.raw.write(data)
-            self.sha256.update(data)
+            self._held.append(data)
+            self._held_bytes += len(data)
             self.position += len(data)
+            if self._held_bytes >= _WRITE_THROUGH:
+                self._write_held()
+
+    def _write_held(self) -> None:
+        held, self._held, self._held_bytes = self._held, [], 0
+        if isinstance(self.raw, io.FileIO):  # unbuffered: one system call, partial writes resumed
+            write_parts(self.raw.fileno(), held)
+        else:
+            for data in held:
+                self.raw.write(data)
+        for data in held:
+            self.sha256.update(data)
+
+    def commit(self) -> None:
+        """Write what is held; the file is whole up to here."""
+        self._write_held()
+        self.committed = self.position
+        self._committed_sha256 = self.sha256.copy()
+
+    def roll_back(self) -> None:
+        """Forget everything since the last commit, in the file too."""
+        self._held, self._held_bytes = [], 0
+        self.raw.flush()
+        self.raw.truncate(self.committed)
+        self.raw.seek(self.committed)
+        self.position = self.committed
+        self.sha256 = self._committed_sha256.copy()
 
 
 class WarcWriter:
@@ -60,9 +101,12 @@ class WarcWriter:
         self.out = _HashingFile(fh, start)
         self.level = level
         self.records = 0
+        self._committed_records = 0
 
-    def write(self, record: Record) -> tuple[int, int]:
-        """Write ``record``; return its (offset, compressed length) in the file."""
+    def write(self, record: Record, *, commit: bool = True) -> tuple[int, int]:
+        """Write ``record``; return its (offset, compressed length) in the file.
+
+        ``commit=False``: one of a group of records, written together by :meth:`commit`."""
         offset = self.out.position
         head = record.header_bytes()
         # wbits=31: a gzip wrapper with mtime 0, so identical records compress identically
@@ -73,7 +117,19 @@ class WarcWriter:
         else:
             self._write_streamed(record, head)
         self.records += 1
+        if commit:
+            self.commit()
         return offset, self.out.position - offset
+
+    def commit(self) -> None:
+        """Write the records held so far; the file ends with a whole record."""
+        self.out.commit()
+        self._committed_records = self.records
+
+    def roll_back(self) -> None:
+        """After a failed write: cut the file back to the end of the last commit."""
+        self.out.roll_back()
+        self.records = self._committed_records
 
     def _write_streamed(self, record: Record, head: bytes) -> None:
         if record.compressible:
@@ -149,6 +205,10 @@ class RotatingWarcFiles:
         self._writer: WarcWriter | None = None
         self._name: str | None = None
         self.warcinfo_id: str | None = None
+        # Set by the first failed write: nothing more is written (records after it would
+        # sit behind a broken one). ``_torn``: the file could not even be cut back.
+        self.broken: CaptureWriteError | None = None
+        self._torn = False
 
     @property
     def current_name(self) -> str | None:
@@ -164,7 +224,9 @@ class RotatingWarcFiles:
             try:
                 # "x" is the test-and-create: another writer that took this name makes us
                 # move on to the next serial instead of failing.
-                fh = open(self.directory / (name + OPEN_SUFFIX), "xb")
+                # Unbuffered: every byte the writer holds is its own, so a failed write can
+                # be undone exactly.
+                fh = open(self.directory / (name + OPEN_SUFFIX), "xb", buffering=0)  # noqa: SIM115
             except FileExistsError:
                 continue
             break
@@ -174,36 +236,67 @@ class RotatingWarcFiles:
         self._writer = WarcWriter(fh, level=self.level)
         info = self.warcinfo(name)
         self.warcinfo_id = info.record_id
-        self._writer.write(info)
+        try:
+            self._writer.write(info)
+        except OSError as exc:
+            # Not even its warcinfo record fits: no file rather than one without it.
+            self._fh = self._writer = self._name = None
+            os.unlink(fh.name)
+            fh.close()
+            raise self._failed(Path(fh.name), exc) from exc
         log.info("opened %s", fh.name)
+
+    def _failed(self, path: Path, exc: OSError) -> CaptureWriteError:
+        self.broken = CaptureWriteError(
+            f"could not write {path}: {exc.strerror or exc}; the job records nothing more, and what "
+            "it wrote before is intact")
+        return self.broken
 
     def write_group(self, build: Callable[[str], list[Record]]) -> list[Written]:
         """Write records that belong together into one file; rotate before, never inside.
 
         ``build`` gets the current file's warcinfo record id (WARC-Warcinfo-ID) and returns
-        the records.
+        the records. They reach the file together, when the last is built, or not at all:
+        a failed write cuts the file back to where the group began and raises
+        :class:`CaptureWriteError`, after which nothing more is written.
         """
+        if self.broken is not None:
+            raise self.broken
         if self._writer is not None and self._writer.out.position >= self.max_size:
             self.close_current()
         if self._writer is None:
             self._open()
-        assert self._writer is not None and self._name is not None and self.warcinfo_id is not None
+        writer, name = self._writer, self._name
+        assert writer is not None and name is not None and self.warcinfo_id is not None
         placed = []
-        for record in build(self.warcinfo_id):
-            offset, length = self._writer.write(record)
-            placed.append(Written(self._name, offset, length))
+        try:
+            for record in build(self.warcinfo_id):
+                offset, length = writer.write(record, commit=False)
+                placed.append(Written(name, offset, length))
+            writer.commit()
+        except BaseException as exc:
+            path = self.directory / (name + OPEN_SUFFIX)
+            try:
+                writer.roll_back()
+            except OSError as undo:
+                self._torn = True
+                raise self._failed(path, undo) from exc
+            if isinstance(exc, OSError):
+                raise self._failed(path, exc) from exc
+            raise
         return placed
-
-    def flush(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
 
     def close_current(self) -> None:
         if self._fh is None or self._writer is None or self._name is None:
             return
         fh, writer, name = self._fh, self._writer, self._name
         self._fh = self._writer = self._name = None
-        fh.flush()
+        if self._torn:
+            # Its end could not be cut back to a whole record: left open, unlocked, for
+            # `archive verify --repair`, which cuts it at its last good record.
+            fh.close()
+            log.error("left %s open: run archive verify --repair once there is room", fh.name)
+            return
         os.fsync(fh.fileno())
         final = self.directory / name
         os.rename(self.directory / (name + OPEN_SUFFIX), final)

@@ -1,0 +1,188 @@
+"""A disk that fills up mid-crawl: the job stops, says so in one line, and every file it
+leaves ends with a whole record or line, so it verifies (after ``archive verify --repair``
+when not even the manifest fitted).
+
+A full disk is simulated by the file-size limit (``RLIMIT_FSIZE``, with ``SIGXFSZ``
+ignored): a write past it fails with ``EFBIG`` exactly as one on a full disk fails with
+``ENOSPC``, after the system has taken what fits.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from jobs import Clock, fetch
+from test_capture_worker import _check_log_points_at_records, _manifests
+from test_kill import _slow_site
+from warcs import read_warc
+from wire import serve_wire
+
+from archive.cli import main
+from archive.config import one_off
+from archive.errors import CaptureWriteError
+from archive.job import CaptureJob
+from archive.job_worker import CaptureWorkerError, WorkerJob
+from archive.manifest import write_manifest
+from archive.store import collection_dir, write_atomic
+from archive.verify import verify
+from archive.warc.records import make_record
+from archive.warc.writer import RotatingWarcFiles
+
+WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _limit_file_size(limit: int) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # (else the write kills the process)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """No file of this process (or of children started meanwhile) grows past ``limit``."""
+    saved = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.getsignal(signal.SIGXFSZ)
+    _limit_file_size(limit)
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, saved)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def _page(i: int) -> bytes:
+    # Random bytes, so that a record is about as large compressed as it is.
+    return b"<html>" + os.urandom(6000).hex().encode() + f"</html>{i}".encode()
+
+
+def test_a_failed_write_cuts_the_warc_back_to_its_last_whole_record(tmp_path: Path) -> None:
+    warcs = RotatingWarcFiles(tmp_path, collection="c", host="h", clock=Clock(),
+                              warcinfo=lambda name: make_record("warcinfo", date=WHEN, chunks=(b"x: y\r\n",)))
+
+    def group(i: int):
+        return lambda info_id: [make_record("resource", target_uri=f"http://127.0.0.1:9/{i}", date=WHEN,
+                                            chunks=(_page(i),), payload_from=0),
+                                make_record("metadata", target_uri=f"http://127.0.0.1:9/{i}", date=WHEN,
+                                            chunks=(f"n: {i}\r\n".encode(),))]
+
+    written = 0
+    with file_size_limit(100_000), pytest.raises(CaptureWriteError, match="could not write .*File too large"):
+        for i in range(100):
+            warcs.write_group(group(i))
+            written += 1
+    assert 3 <= written < 20
+    open_file = next(tmp_path.glob("*.warc.gz.open"))
+    size = open_file.stat().st_size
+    assert size < 100_000
+    # Nothing more is written, even with room again: it would sit behind the broken group.
+    with pytest.raises(CaptureWriteError):
+        warcs.write_group(group(999))
+    assert open_file.stat().st_size == size
+    [closed] = warcs.close()
+    assert (closed.size, closed.records) == (size, 1 + 2 * written)
+    records = read_warc(closed.path)
+    assert [r.type for r in records] == ["warcinfo"] + ["resource", "metadata"] * written
+    assert all(r.digest_ok is not False for r in records)
+
+
+def test_a_failed_log_write_leaves_whole_lines(tmp_path: Path) -> None:
+    job = CaptureJob(tmp_path, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    log_path = job.log.path.with_name(job.log.path.name + ".open")
+    written = 0
+    with file_size_limit(20_000), pytest.raises(CaptureWriteError, match="captures.jsonl.open"):
+        for i in range(200):
+            job.record_failure(f"http://127.0.0.1:9/gone/{i}", error="ConnectionRefusedError: refused",
+                               provenance=fetch("http://127.0.0.1:9/", b"", WHEN).provenance, started=WHEN,
+                               duration_ms=1.0)
+            written += 1
+    assert log_path.read_bytes().count(b"\n") == written == job.log.lines == job.tally.attempts
+    assert log_path.read_bytes().endswith(b"\n")
+    with pytest.raises(CaptureWriteError):
+        job.record_fetch(fetch("http://127.0.0.1:9/late", b"<html>late</html>", WHEN))
+    job.close("capture-failed")
+    assert verify(tmp_path).ok
+
+
+def test_no_half_written_file_is_left_when_a_small_file_does_not_fit(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    target.write_bytes(b"old")
+    with file_size_limit(100), pytest.raises(OSError):
+        write_atomic(target, b"x" * 1000)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    # A manifest whose sidecar fitted but which did not: neither is left.
+    job = CaptureJob(tmp_path / "store", one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    job.close()
+    coll = collection_dir(tmp_path / "store", "c")
+    [doc] = _manifests(coll.root)
+    del doc["sequence"], doc["previous"]
+    doc["job_id"] = "c-20260301T120000Z-abcd"
+    before = sorted(p.name for p in coll.manifests.iterdir())
+    with file_size_limit(500), coll.locked(), pytest.raises(OSError):
+        write_manifest(coll, doc)
+    assert sorted(p.name for p in coll.manifests.iterdir()) == before
+
+
+def test_the_worker_stops_the_job_when_its_warc_cannot_grow(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with file_size_limit(150_000):  # inherited by the capture worker
+        job = WorkerJob(store, one_off("w", urls=["http://127.0.0.1:9/"]))
+        try:
+            with pytest.raises(CaptureWorkerError, match="CaptureWriteError: could not write .*warc.gz.open"):
+                for i in range(200):
+                    job.record_fetch(fetch(f"http://127.0.0.1:9/p/{i}", _page(i), WHEN))
+                    job.flush()
+            assert job.close() is None  # the worker closed the job itself, as it stopped
+        finally:
+            if job.proc.poll() is None:
+                job.proc.kill()
+                job.proc.wait(timeout=10)
+    coll = store / "w"
+    # The manifest is small enough to fit: the worker wrote it.
+    [manifest] = _manifests(coll)
+    assert (manifest["outcome"], manifest["finish_reason"]) == ("interrupted", "capture-failed")
+    lines = _check_log_points_at_records(coll)
+    assert 5 < manifest["counts"]["captured"] == len(lines) < 200
+    assert not list(coll.rglob("*.open")) and not list(coll.rglob("*.tmp"))
+    assert verify(store).ok
+
+
+def test_archive_crawl_on_a_full_disk_says_so_in_one_line_and_repair_finishes_the_job(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with serve_wire(_slow_site(200)) as site:
+        done = subprocess.run(
+            [sys.executable, "-m", "archive", "crawl", "--url", site.base + "/", "--store", str(store),
+             "--collection", "k"],
+            capture_output=True, text=True, timeout=120, check=False, preexec_fn=lambda: _limit_file_size(60_000),
+        )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Logging error" not in done.stderr, done.stderr[-3000:]
+    [said] = [line for line in done.stderr.splitlines() if "could not write" in line]
+    assert "File too large" in said and "archive verify --repair" in said
+    coll = store / "k"
+    # Everything it wrote ends with a whole record or line.
+    assert not list(coll.rglob("*.open")) and not list(coll.rglob("*.tmp"))
+    lines = _check_log_points_at_records(coll)
+    assert len([line for line in lines if line["outcome"] == "captured"]) >= 3
+    assert main(["verify", "--repair", str(store)]) == 0
+    assert verify(store).ok
+
+
+def test_verify_on_a_full_disk_still_reports_and_warns_that_status_will_not_know(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "store"
+    CaptureJob(store, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock()).close()
+    with file_size_limit(10):  # verify-state.json is larger
+        code = main(["verify", str(store)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "OK:" in out
+    assert "could not record this verify" in err and "File too large" in err
+    assert not (store / "c" / "verify-state.json").exists()
+    assert not list((store / "c").glob("*.tmp"))
