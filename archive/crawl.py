@@ -109,8 +109,12 @@ def _child_main(argv: list[str]) -> int:
             log.exception("could not close job %s", job.job_id)
     if job is None or job.closed_manifest is None:
         reason = getattr(job, "failure", None) or "the crawl ended without writing a manifest"
-        send("error", f"{reason}; closed files are intact, run `archive verify --repair "
-                      f"{store / collection.name}`; see the crawl log")
+        manifest = None if job is None else job.coll.manifest(job.job_id)
+        if manifest is not None and manifest.exists():  # (the worker closed the job as it stopped)
+            send("error", f"{reason}; what was captured is closed and in {manifest}; see the crawl log")
+        else:
+            send("error", f"{reason}; closed files are intact, run `archive verify --repair "
+                          f"{store / collection.name}`; see the crawl log")
         return 1
     send("done", str(job.closed_manifest))
     return 0

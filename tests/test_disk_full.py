@@ -155,7 +155,7 @@ def test_the_worker_stops_the_job_when_its_warc_cannot_grow(tmp_path: Path) -> N
     assert verify(store).ok
 
 
-def test_archive_crawl_on_a_full_disk_says_so_in_one_line_and_repair_finishes_the_job(tmp_path: Path) -> None:
+def test_archive_crawl_on_a_full_disk_says_so_in_one_line_and_leaves_a_verifiable_job(tmp_path: Path) -> None:
     store = tmp_path / "store"
     with serve_wire(_slow_site(200)) as site:
         done = subprocess.run(
@@ -166,13 +166,13 @@ def test_archive_crawl_on_a_full_disk_says_so_in_one_line_and_repair_finishes_th
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "Logging error" not in done.stderr, done.stderr[-3000:]
     [said] = [line for line in done.stderr.splitlines() if "could not write" in line]
-    assert "File too large" in said and "archive verify --repair" in said
     coll = store / "k"
+    [manifest] = (coll / "manifests").glob("*.json")  # small enough to fit: written
+    assert "File too large" in said and f"in {manifest}" in said
     # Everything it wrote ends with a whole record or line.
     assert not list(coll.rglob("*.open")) and not list(coll.rglob("*.tmp"))
     lines = _check_log_points_at_records(coll)
     assert len([line for line in lines if line["outcome"] == "captured"]) >= 3
-    assert main(["verify", "--repair", str(store)]) == 0
     assert verify(store).ok
 
 
@@ -186,3 +186,23 @@ def test_verify_on_a_full_disk_still_reports_and_warns_that_status_will_not_know
     assert "could not record this verify" in err and "File too large" in err
     assert not (store / "c" / "verify-state.json").exists()
     assert not list((store / "c").glob("*.tmp"))
+
+
+def test_when_not_even_the_manifest_fits_repair_writes_it_once_there_is_room(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with serve_wire(_slow_site(20)) as site:
+        done = subprocess.run(  # 2,000 bytes: the job file fits, a manifest (about 2,400) does not
+            [sys.executable, "-m", "archive", "crawl", "--url", site.base + "/", "--store", str(store),
+             "--collection", "k"],
+            capture_output=True, text=True, timeout=120, check=False, preexec_fn=lambda: _limit_file_size(2_000),
+        )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    [said] = [line for line in done.stderr.splitlines() if "could not write" in line]
+    assert f"run `archive verify --repair {store / 'k'}`" in said
+    coll = store / "k"
+    assert not list(coll.rglob("*.open")) and not list(coll.rglob("*.tmp"))
+    assert not list((coll / "manifests").iterdir())
+    assert main(["verify", "--repair", str(store)]) == 0
+    [manifest] = _manifests(coll)
+    assert manifest["outcome"] == "interrupted"
+    assert verify(store).ok
