@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from archive.index.cdxj import (
 )
 from archive.index.merged import merged_path
 from archive.index.records import read_record
-from archive.store import CollectionDir
+from archive.store import CollectionDir, replacing
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +101,6 @@ def _html_title(coll: CollectionDir, filename: str, offset: int, length: int) ->
 def build_catalog(coll: CollectionDir) -> Path:
     """(Re)build ``catalog.sqlite`` of a collection from its indexes, logs and articles."""
     path = catalog_path(coll)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
     used = sources(coll)
     headlines: dict[str, str] = {}
     for src in used:
@@ -111,33 +108,34 @@ def build_catalog(coll: CollectionDir) -> Path:
             for row in _jsonl(src):
                 if row.get("url") and row.get("headline"):
                     headlines[row["url"]] = row["headline"]
-    with contextlib.closing(sqlite3.connect(tmp)) as db:
-        db.executescript(_SCHEMA)
-        merged = merged_path(coll)
-        if merged.is_file():
-            with open(merged, "rb") as fh:
-                for raw in fh:
-                    e = parse_line(raw)
-                    db.execute("INSERT INTO captures VALUES (?,?,?,?,?,?,?,?,?)",
-                               (e.urlkey, e.timestamp, e.url, e.mime, e.status, e.digest, e.length,
-                                e.offset, e.filename))
-                    if e.status == 200 and e.mime in ("text/html", "application/xhtml+xml"):
-                        title, origin = headlines.get(e.url), "article"
-                        if title is None:
-                            title, origin = _html_title(coll, e.filename, e.offset, e.length), "html"
-                        db.execute("INSERT INTO pages VALUES (?,?,?,?,?,?)",
-                                   (e.url, title, e.timestamp, e.filename, e.offset, origin))
-        for src in used:
-            if src.parent != coll.logs:
-                continue
-            for row in _jsonl(src):
-                warc = row.get("warc") or {}
-                db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?)",
-                           (row.get("job_id"), row.get("url"), row.get("started"), row.get("outcome"),
-                            row.get("status"), warc.get("filename"), warc.get("offset"), warc.get("record_id"),
-                            json.dumps(row, sort_keys=True, ensure_ascii=False)))
-        db.commit()
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        tmp.unlink(missing_ok=True)  # (left by a build that was killed)
+        with contextlib.closing(sqlite3.connect(tmp)) as db:
+            db.executescript(_SCHEMA)
+            merged = merged_path(coll)
+            if merged.is_file():
+                with open(merged, "rb") as fh:
+                    for raw in fh:
+                        e = parse_line(raw)
+                        db.execute("INSERT INTO captures VALUES (?,?,?,?,?,?,?,?,?)",
+                                   (e.urlkey, e.timestamp, e.url, e.mime, e.status, e.digest, e.length,
+                                    e.offset, e.filename))
+                        if e.status == 200 and e.mime in ("text/html", "application/xhtml+xml"):
+                            title, origin = headlines.get(e.url), "article"
+                            if title is None:
+                                title, origin = _html_title(coll, e.filename, e.offset, e.length), "html"
+                            db.execute("INSERT INTO pages VALUES (?,?,?,?,?,?)",
+                                       (e.url, title, e.timestamp, e.filename, e.offset, origin))
+            for src in used:
+                if src.parent != coll.logs:
+                    continue
+                for row in _jsonl(src):
+                    warc = row.get("warc") or {}
+                    db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?)",
+                               (row.get("job_id"), row.get("url"), row.get("started"), row.get("outcome"),
+                                row.get("status"), warc.get("filename"), warc.get("offset"), warc.get("record_id"),
+                                json.dumps(row, sort_keys=True, ensure_ascii=False)))
+            db.commit()
     derived = [{"path": str(p.relative_to(coll.root)), "size": p.stat().st_size, "sha256": sha256_of(p)}
                for p in used]
     write_json(path.with_name(path.name + DERIVED_SUFFIX), {"derived_from": derived, "tool": tool_info()})

@@ -122,19 +122,27 @@ def collections_in(path: Path) -> list[CollectionDir]:
     return [CollectionDir(p) for p in sorted(path.iterdir()) if p.is_dir() and is_collection(p)]
 
 
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A name beside ``path`` to write the new file under; it replaces ``path`` when the
+    block ends, and is removed if the block fails: a full disk leaves the old file, not
+    half a new one taking the room that is left."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # (a full disk must not leave half a file behind)
-        raise
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(fd)

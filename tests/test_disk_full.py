@@ -206,3 +206,35 @@ def test_when_not_even_the_manifest_fits_repair_writes_it_once_there_is_room(tmp
     [manifest] = _manifests(coll)
     assert manifest["outcome"] == "interrupted"
     assert verify(store).ok
+
+
+def test_a_command_that_runs_out_of_room_says_so_without_a_traceback(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "store"
+    job = CaptureJob(store, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    job.record_fetch(fetch("http://127.0.0.1:9/a", b"<html><body><h1>A</h1><p>" + b"text " * 400 + b"</p></body></html>",
+                           WHEN))
+    job.close()
+    before = sorted(p.relative_to(store) for p in store.rglob("*"))
+    with file_size_limit(300):  # the articles file is larger
+        code = main(["extract", "--store", str(store), "--collection", "c"])
+    err = capsys.readouterr().err
+    assert code == 1 and "File too large" in err and "Traceback" not in err, err
+    assert not list(store.rglob("*.tmp"))
+    assert set(before) <= {p.relative_to(store) for p in store.rglob("*")}
+    assert verify(store).ok
+
+
+def test_an_index_that_does_not_fit_leaves_no_half_file(tmp_path: Path) -> None:
+    from archive.index.cdxj import index_warc
+
+    store = tmp_path / "store"
+    job = CaptureJob(store, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    for i in range(30):
+        job.record_fetch(fetch(f"http://127.0.0.1:9/story/{i}", _page(i), WHEN))
+    job.close()
+    [warc] = (store / "c" / "warcs").glob("*.warc.gz")
+    out = tmp_path / "indexes"
+    with file_size_limit(2_000), pytest.raises(OSError):  # 30 lines of CDXJ are more
+        index_warc(warc, out)
+    assert list(out.iterdir()) == []
+    assert index_warc(warc, out).stat().st_size > 2_000  # with room, it is written

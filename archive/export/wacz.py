@@ -16,6 +16,7 @@ from typing import Any
 
 from archive import __version__
 from archive.digests import sha256_bytes, sha256_file
+from archive.store import replacing
 
 WACZ_VERSION = "1.1.1"
 
@@ -63,8 +64,7 @@ def write_wacz(out: Path, *, warcs: list[Path], index: bytes, pages: bytes, titl
     members["datapackage.json"] = package_bytes
     members["datapackage-digest.json"] = _json({"path": "datapackage.json", "hash": sha256_bytes(package_bytes)})
     zip_time = created.timetuple()[:6]
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+    with replacing(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name in sorted(members):
             info = zipfile.ZipInfo(name, date_time=zip_time)
             info.compress_type = zipfile.ZIP_STORED
@@ -76,5 +76,4 @@ def write_wacz(out: Path, *, warcs: list[Path], index: bytes, pages: bytes, titl
                         dst.write(chunk)
             else:
                 zf.writestr(info, item)
-    tmp.replace(out)
     return package

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +23,7 @@ from cdxj_indexer.main import CDXJIndexer
 
 from archive import __version__
 from archive.digests import sha256_file
-from archive.store import write_atomic
+from archive.store import replacing, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +131,14 @@ def index_warc(warc: Path, out_dir: Path, *, warc_sha256: str | None = None) -> 
     """Write the sorted CDXJ of one closed WARC into ``out_dir`` with its sidecar."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / index_name(warc)
-    tmp = target.with_name(target.name + ".tmp")
-    CDXJIndexer(str(tmp), [str(warc)], sort=True).process_all()
     lines = 0
     digest = hashlib.sha256()
-    with open(tmp, "rb") as fh:
-        for line in fh:
-            lines += 1
-            digest.update(line)
+    with replacing(target) as tmp:
+        CDXJIndexer(str(tmp), [str(warc)], sort=True).process_all()
+        with open(tmp, "rb") as fh:
+            for line in fh:
+                lines += 1
+                digest.update(line)
     derived = {
         "derived_from": [{"path": f"warcs/{warc.name}", "size": warc.stat().st_size,
                           "sha256": warc_sha256 if warc_sha256 is not None else sha256_of(warc)}],
@@ -147,7 +146,6 @@ def index_warc(warc: Path, out_dir: Path, *, warc_sha256: str | None = None) -> 
         "lines": lines,
         "sha256": "sha256:" + digest.hexdigest(),
     }
-    os.replace(tmp, target)
     write_json(target.with_name(target.name + DERIVED_SUFFIX), derived)  # last: marks it current
     log.info("indexed %s: %d lines", warc.name, lines)
     return target

@@ -15,13 +15,12 @@ import fcntl
 import hashlib
 import heapq
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from archive.index.cdxj import CDXJ_SUFFIX, DERIVED_SUFFIX, read_derived, tool_info, write_json
-from archive.store import CollectionDir
+from archive.store import CollectionDir, replacing
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +91,10 @@ def compact(coll: CollectionDir) -> Path:
     new = pending(coll)
     incremental = path.is_file() and set(sources) <= set(current) and not any(p.name in sources for p in new)
     inputs = ([path] if incremental else []) + (new if incremental else list(current.values()))
-    tmp = path.with_name(path.name + ".tmp")
     digest, lines = hashlib.sha256(), 0
-    with contextlib.ExitStack() as stack:
+    # Data first, then the sidecar: a crash in between leaves files listed as pending,
+    # searched twice (lookups drop duplicate lines), never files missing from lookups.
+    with replacing(path) as tmp, contextlib.ExitStack() as stack:
         handles = [stack.enter_context(open(p, "rb")) for p in inputs]
         with open(tmp, "wb") as out:
             for line in _dedup(heapq.merge(*handles)):
@@ -105,9 +105,6 @@ def compact(coll: CollectionDir) -> Path:
     for name in sorted(current):
         doc = read_derived(current[name]) or {}
         derived.append({"path": f"indexes/{name}", "sha256": doc.get("sha256", "")})
-    # Data first, then the sidecar: a crash in between leaves files listed as pending,
-    # searched twice (lookups drop duplicate lines), never files missing from lookups.
-    os.replace(tmp, path)
     write_json(path.with_name(path.name + DERIVED_SUFFIX),
                {"derived_from": derived, "tool": tool_info(), "lines": lines,
                 "sha256": "sha256:" + digest.hexdigest()})
