@@ -8,6 +8,7 @@ problems found or the job failed, 2 usage or configuration errors.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -30,6 +31,10 @@ from archive.commands import (
     verify,
 )
 from archive.errors import ArchiveError, UsageError
+
+# What the machine refuses, not a fault of ours: said in one line, without a traceback.
+_MACHINE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM,
+                   errno.EMFILE, errno.ENFILE}
 
 COMMANDS: list[ModuleType] = [
     demo, crawl, extract, history, verify, push, pull, index, replay, schedule, status, export, keygen,
@@ -70,3 +75,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except KeyboardInterrupt:
         print(f"archive {args.command}: interrupted", file=err)
         return 130
+    except OSError as exc:
+        if exc.errno not in _MACHINE_ERRORS:
+            raise  # a fault of ours: its traceback is what finds it
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"archive {args.command}: {where}{exc.strerror or exc}; files written before are intact, "
+              "a file being written when it failed is not left behind", file=err)
+        return 1
