@@ -109,6 +109,11 @@ class Scheduler:
         self.running: list[Run] = []
         self.stopping = False
         self.failures = 0
+        # The fire time each collection was last started for. A job that fails before it
+        # writes its job file (a full disk, an unwritable store) leaves the collection due
+        # by the store; it is tried once a fire time all the same, not every few seconds.
+        self._started_for: dict[str, datetime] = {}
+        self._skipped_for: dict[str, datetime] = {}
 
     def start_due(self) -> list[str]:
         now = self.clock()
@@ -116,10 +121,33 @@ class Scheduler:
         for collection in self.collections:
             if any(r.collection == collection.name for r in self.running) or not is_due(collection, self.store, now):
                 continue
-            lock = CollectionLock.take(self.store, collection.name)
-            if lock is None:
-                self.report(f"{collection.name}: due, but a job of it is already running; skipped")
+            fire = previous_fire(collection.settings["schedule"], _zone(collection), now)
+            if self._started_for.get(collection.name) == fire:
                 continue
+            try:
+                run = self._start(collection, now)
+            except OSError as exc:  # the scheduler goes on: other collections, later fire times
+                self._started_for[collection.name] = fire
+                self.failures += 1
+                self.report(f"{collection.name}: could not start a job: {exc}; it runs again at its next "
+                            "scheduled time")
+                continue
+            if run is None:  # (started as soon as the other job lets go; said once)
+                if self._skipped_for.get(collection.name) != fire:
+                    self._skipped_for[collection.name] = fire
+                    self.report(f"{collection.name}: due, but a job of it is already running; skipped")
+                continue
+            self._started_for[collection.name] = fire
+            self.running.append(run)
+            self.report(f"{collection.name}: started job (pid {run.process.pid}), output in {run.output}")
+            started.append(collection.name)
+        return started
+
+    def _start(self, collection: Collection, now: datetime) -> Run | None:
+        lock = CollectionLock.take(self.store, collection.name)
+        if lock is None:
+            return None
+        try:
             coll = collection_dir(self.store, collection.name)
             coll.logs.mkdir(parents=True, exist_ok=True)
             output = coll.logs / f"schedule-{now.strftime('%Y%m%dT%H%M%SZ')}.out"
@@ -129,10 +157,10 @@ class Scheduler:
                      "--store", str(self.store)],
                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 )
-            self.running.append(Run(collection.name, process, lock, output))
-            self.report(f"{collection.name}: started job (pid {process.pid}), output in {output}")
-            started.append(collection.name)
-        return started
+        except BaseException:
+            lock.close()
+            raise
+        return Run(collection.name, process, lock, output)
 
     def reap(self, block: bool) -> None:
         for run in list(self.running):

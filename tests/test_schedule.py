@@ -14,7 +14,7 @@ from wire import response, serve_wire, slow
 
 from archive.cli import main
 from archive.config import load_collections
-from archive.schedule import CollectionLock, is_due
+from archive.schedule import CollectionLock, Scheduler, is_due
 
 YEARLY = "0 0 1 1 *"  # fired last on 1 January: due once for a new collection, then not again this year
 
@@ -119,3 +119,42 @@ def test_bad_schedule_is_a_config_error(tmp_path):
     proc = run("schedule", str(cfg), "--store", str(tmp_path / "s"), "--once")
     assert proc.returncode == 2 and "not a valid cron expression" in proc.stderr
     assert os.path.exists(tmp_path / "s") is False
+
+
+def test_a_job_that_cannot_start_is_tried_once_a_fire_time_not_every_few_seconds(wire_site, tmp_path):
+    from test_disk_full import file_size_limit
+
+    cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
+    [collection] = load_collections(cfg)
+    now = datetime.now(UTC)
+    said: list[str] = []
+    scheduler = Scheduler(cfg, [collection], store, clock=lambda: now, report=said.append)
+    # A full disk for the job: its job file (about 1.3 KB) cannot be written, so the store
+    # holds no trace of the attempt and the collection stays due.
+    with file_size_limit(500):
+        assert scheduler.start_due() == ["sched"]
+        scheduler.reap(block=True)
+    assert scheduler.failures == 1 and "sched: job FAILED" in said[-1]
+    assert not list((store / "sched" / "logs").glob("*.job.json"))
+    assert is_due(collection, store, now)
+    assert scheduler.start_due() == [] and len(said) == 2
+    # Its next fire time: tried again, and with room it runs.
+    next_year = datetime(now.year + 1, 1, 1, 0, 0, 1, tzinfo=UTC)
+    scheduler.clock = lambda: next_year
+    assert scheduler.start_due() == ["sched"]
+    scheduler.reap(block=True)
+    assert "sched: job finished" in said[-1]
+
+
+def test_a_collection_the_scheduler_cannot_prepare_is_reported_and_the_scheduler_goes_on(wire_site, tmp_path):
+    cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
+    [collection] = load_collections(cfg)
+    (store / "sched").mkdir(parents=True)
+    (store / "sched" / "logs").write_text("a file where the logs directory goes")
+    said: list[str] = []
+    scheduler = Scheduler(cfg, [collection], store, report=said.append)
+    assert scheduler.start_due() == [] and scheduler.failures == 1
+    assert len(said) == 1 and said[0].startswith("sched: could not start a job: [Errno")
+    assert "runs again at its next scheduled time" in said[0]
+    assert scheduler.start_due() == [] and len(said) == 1  # not again for this fire time
+    assert CollectionLock.take(store, "sched") is not None  # its lock was let go
