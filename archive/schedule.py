@@ -59,12 +59,29 @@ def last_start(coll: CollectionDir) -> datetime | None:
     return newest
 
 
+def last_attempt(coll: CollectionDir) -> datetime | None:
+    """When the scheduler last started a job of the collection, from the name of the output
+    file it gave that job (kept even when the job failed before writing its job file)."""
+    newest = None
+    for path in coll.logs.glob("schedule-*.out") if coll.logs.is_dir() else []:
+        try:
+            when = datetime.strptime(path.name[len("schedule-"):-len(".out")], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        newest = when if newest is None or when > newest else newest
+    return newest
+
+
 def is_due(collection: Collection, store: Path, now: datetime) -> bool:
+    """Whether the collection's latest fire time has passed since its newest job started
+    or the scheduler last tried to start one (a job that failed at once is not retried
+    before its next fire time)."""
     expr = collection.settings.get("schedule")
     if not expr:
         return False
-    started = last_start(collection_dir(store, collection.name))
-    return started is None or started < previous_fire(expr, _zone(collection), now)
+    coll = collection_dir(store, collection.name)
+    tried = [t for t in (last_start(coll), last_attempt(coll)) if t is not None]
+    return not tried or max(tried) < previous_fire(expr, _zone(collection), now)
 
 
 @dataclass
