@@ -79,6 +79,5 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         if exc.errno not in _MACHINE_ERRORS:
             raise  # a fault of ours: its traceback is what finds it
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"archive {args.command}: {where}{exc.strerror or exc}; files written before are intact, "
-              "a file being written when it failed is not left behind", file=err)
+        print(f"archive {args.command}: {where}{exc.strerror or exc}", file=err)
         return 1
