@@ -182,3 +182,25 @@ def test_json_lines_break_at_line_feeds_only(tmp_path):
     path = tmp_path / "log.jsonl"
     path.write_bytes(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows))
     assert [json.loads(line) for line in _json_lines(path)] == rows
+
+
+def test_an_export_that_fails_leaves_the_one_before_as_it_was(store, tmp_path, capsys):
+    from test_disk_full import file_size_limit
+
+    out = tmp_path / "out"
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 0
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out),
+                 "--sign-key", str(tmp_path / "k.key")]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    wacz = next(p for p in out.iterdir() if p.suffix == ".wacz")
+    # The next export runs out of room writing its WACZ.
+    with file_size_limit(wacz.stat().st_size // 2):
+        assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out),
+                     "--from", "2026-03-05"]) == 1
+    assert "File too large" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert main(["verify", str(out)]) == 0
+    # An unsigned export over a signed one does not keep the old signature.
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 0
+    assert not (out / "datapackage.json.sig").exists()
+    assert main(["verify", str(out)]) == 0

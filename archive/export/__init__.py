@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from archive import __version__
 from archive.errors import UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
-from archive.export.signing import load_private_key, write_signature
+from archive.export.signing import SIGNATURE_FILE, load_private_key, write_signature
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
 from archive.manifest import read_manifests
 from archive.store import collection_dir
@@ -76,9 +77,14 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
 
     selection = select(scan(warcs), lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
     out.mkdir(parents=True, exist_ok=True)
+    # Everything is made under a work directory and moved into ``out`` once it is all there,
+    # the data package last: an export that fails (a full disk, a bad key) leaves an
+    # earlier export in ``out`` as it was, not half of each.
     work = out / ".export-work"
+    stage = work / "out"
     shutil.rmtree(work, ignore_errors=True)
     try:
+        stage.mkdir(parents=True)
         moved = write_selected(selection, work / "warcs")
         new_warcs = sorted((work / "warcs").glob("*.warc.gz"))
         if not new_warcs:
@@ -94,38 +100,49 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                                      "ts": r["source"]["capture_time"], "title": r["headline"] or r["url"]}
                                     for r in rows if r["status"] == "captured"])
         wacz = out / f"{collection}.wacz"
-        write_wacz(wacz, warcs=new_warcs, index=index, pages=pages, title=title,
+        write_wacz(stage / wacz.name, warcs=new_warcs, index=index, pages=pages, title=title,
                    description=dataset.get("description", ""), created=created)
-        (out / "articles.jsonl").write_bytes(
+        (stage / "articles.jsonl").write_bytes(
             "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
-        _parquet(rows, out / "articles.parquet")
+        _parquet(rows, stage / "articles.parquet")
         lines = _log_lines(coll, jobs, in_range)
-        (out / "captures-per-day.svg").write_text(chart_svg(_per_day(lines)), "utf-8")
+        (stage / "captures-per-day.svg").write_text(chart_svg(_per_day(lines)), "utf-8")
         facts = _facts(collection, jobs, lines, rows, chosen, new_warcs, created, dataset, title,
                        (date_from, date_to, host), wacz.name, key is not None)
-        (out / "DATASHEET.md").write_text(datasheet(facts), "utf-8")
+        (stage / "DATASHEET.md").write_text(datasheet(facts), "utf-8")
+        files = []
+        for name, fmt, media in [(wacz.name, "wacz", "application/wacz"),
+                                 ("articles.jsonl", "jsonl", "application/jsonl"),
+                                 ("articles.parquet", "parquet", "application/vnd.apache.parquet"),
+                                 ("DATASHEET.md", "md", "text/markdown"),
+                                 ("captures-per-day.svg", "svg", "image/svg+xml")]:
+            path = stage / name
+            files.append({"name": name.lower().replace(".", "-").replace("_", "-"), "path": name, "format": fmt,
+                          "mediatype": media, "bytes": path.stat().st_size, "hash": _file_sha256(path)})
+        package = {
+            "profile": "data-package",
+            "name": collection,
+            "title": title,
+            "description": dataset.get("description", ""),
+            "licenses": [{"name": dataset["license"]}] if dataset.get("license") else [],
+            "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "software": f"archive-corpus {__version__}",
+            "resources": files,
+        }
+        package_bytes = _json(package)
+        (stage / "datapackage.json").write_bytes(package_bytes)
+        staged_signature = write_signature(stage, package_bytes, key) if key is not None else None
+        for f in files:
+            os.replace(stage / f["path"], out / f["path"])
+        # (an earlier export's signature does not cover this one's data package)
+        (out / SIGNATURE_FILE).unlink(missing_ok=True)
+        os.replace(stage / "datapackage.json", out / "datapackage.json")
+        signature = None
+        if staged_signature is not None:
+            signature = out / staged_signature.name
+            os.replace(staged_signature, signature)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    files = []
-    for name, fmt, media in [(wacz.name, "wacz", "application/wacz"), ("articles.jsonl", "jsonl", "application/jsonl"),
-                             ("articles.parquet", "parquet", "application/vnd.apache.parquet"),
-                             ("DATASHEET.md", "md", "text/markdown"), ("captures-per-day.svg", "svg", "image/svg+xml")]:
-        path = out / name
-        files.append({"name": name.lower().replace(".", "-").replace("_", "-"), "path": name, "format": fmt,
-                      "mediatype": media, "bytes": path.stat().st_size, "hash": _file_sha256(path)})
-    package = {
-        "profile": "data-package",
-        "name": collection,
-        "title": title,
-        "description": dataset.get("description", ""),
-        "licenses": [{"name": dataset["license"]}] if dataset.get("license") else [],
-        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "software": f"archive-corpus {__version__}",
-        "resources": files,
-    }
-    package_bytes = _json(package)
-    (out / "datapackage.json").write_bytes(package_bytes)
-    signature = write_signature(out, package_bytes, key) if key is not None else None
     return ExportResult(out, wacz, len([r for r in chosen if r.type in ("response", "revisit")]), len(rows),
                         files, signature)
 
