@@ -77,6 +77,7 @@ def _child_main(argv: list[str]) -> int:
     from scrapy.crawler import CrawlerProcess
 
     from archive.config import collection_from_dict
+    from crawler.job import CAPTURE_FAILED
     from crawler.spiders.news import NewsSpider
 
     # A crawl log on a full disk: Python's logging would print a traceback to stderr for
@@ -107,10 +108,11 @@ def _child_main(argv: list[str]) -> int:
             job.close("shutdown")
         except Exception:
             log.exception("could not close job %s", job.job_id)
-    if job is None or job.closed_manifest is None:
-        reason = getattr(job, "failure", None) or "the crawl ended without writing a manifest"
+    stopped = getattr(crawler, CAPTURE_FAILED, None)  # (a capture that failed stopped the crawl)
+    if job is None or job.closed_manifest is None or stopped:
+        reason = getattr(job, "failure", None) or stopped or "the crawl ended without writing a manifest"
         manifest = None if job is None else job.coll.manifest(job.job_id)
-        if manifest is not None and manifest.exists():  # (the worker closed the job as it stopped)
+        if manifest is not None and manifest.exists():  # (the job was closed as capture stopped)
             send("error", f"{reason}; what was captured is closed and in {manifest}; see the crawl log")
         else:
             send("error", f"{reason}; closed files are intact, run `archive verify --repair "

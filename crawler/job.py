@@ -25,7 +25,7 @@ from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
 
 _ATTR = "_archive_capture_job"
-_STOPPING = "_archive_capture_failed"
+CAPTURE_FAILED = "_archive_capture_failed"  # on the crawler: why capture stopped
 log = logging.getLogger(__name__)
 
 
@@ -54,9 +54,9 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
 
 def capture_failed(crawler: Crawler, exc: Exception) -> None:
     """Nothing more can be recorded: close the crawl (once) instead of fetching for nothing."""
-    if getattr(crawler, _STOPPING, False):
+    if getattr(crawler, CAPTURE_FAILED, None):
         return
-    setattr(crawler, _STOPPING, True)
+    setattr(crawler, CAPTURE_FAILED, str(exc) or type(exc).__name__)
     log.error("capture failed, closing the crawl: %s", exc)
     deferred_from_coro(crawler.engine.close_spider_async(reason="capture-failed"))
 

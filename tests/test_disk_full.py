@@ -238,3 +238,19 @@ def test_an_index_that_does_not_fit_leaves_no_half_file(tmp_path: Path) -> None:
         index_warc(warc, out)
     assert list(out.iterdir()) == []
     assert index_warc(warc, out).stat().st_size > 2_000  # with room, it is written
+
+
+def test_capture_in_the_crawl_process_on_a_full_disk_stops_the_crawl_and_says_why(tmp_path: Path) -> None:
+    from archive.crawl import crawl
+    from archive.errors import CrawlError
+
+    store = tmp_path / "store"
+    with serve_wire(_slow_site(200)) as site, file_size_limit(60_000), \
+            pytest.raises(CrawlError, match="could not write .*File too large.*what was captured is closed and in"):
+        crawl(store, one_off("k", urls=[site.base + "/"]), overrides={"ARCHIVE_CAPTURE_WORKER": False})
+    coll = store / "k"
+    [manifest] = _manifests(coll)
+    assert (manifest["outcome"], manifest["finish_reason"]) == ("interrupted", "capture-failed")
+    assert not list(coll.rglob("*.open")) and not list(coll.rglob("*.tmp"))
+    _check_log_points_at_records(coll)
+    assert verify(store).ok
