@@ -41,6 +41,9 @@ class CaptureLog:
         self.lines = 0
         self.tally = Tally()
         self.broken: CaptureWriteError | None = None
+        # Its end could not be cut back to a whole line: closed under its .open name, for
+        # `archive verify --repair`.
+        self.left_open = False
 
     def write(self, line: dict[str, Any]) -> None:
         """Validate and append one line. If the write fails (a full disk), the log is cut
@@ -59,8 +62,7 @@ class CaptureLog:
             try:
                 os.ftruncate(self._fh.fileno(), self.size)
             except OSError:
-                log.error("could not cut %s back to its last whole line; archive verify --repair will",
-                          self._fh.name)
+                self.left_open = True  # (close leaves it for archive verify --repair to cut)
             raise self.broken from exc
         self.tally.add(line)
         self._sha.update(data)
@@ -69,6 +71,10 @@ class CaptureLog:
 
     def close(self) -> tuple[str, int, int]:
         """Close and rename; return (sha256 label, size, lines)."""
+        if self.left_open:
+            self._fh.close()
+            log.error("left %s open: run archive verify --repair once there is room", self._fh.name)
+            return "sha256:" + self._sha.hexdigest(), self.size, self.lines
         os.fsync(self._fh.fileno())
         self._fh.close()
         os.rename(self.path.with_name(self.path.name + OPEN_SUFFIX), self.path)

@@ -23,6 +23,7 @@ from archive.capture import Fetch, Provenance, Revisit, build_capture, header_va
 from archive.capture_log import CaptureLog, Tally
 from archive.config import Collection, config_hash
 from archive.digests import sha1_of, sha256_file
+from archive.errors import CaptureWriteError
 from archive.history import CollectionHistory
 from archive.manifest import write_manifest
 from archive.store import collection_dir, new_job_id, write_atomic
@@ -34,7 +35,7 @@ from archive.warc.records import (
     warc_date,
     warc_fields,
 )
-from archive.warc.writer import RotatingWarcFiles
+from archive.warc.writer import OPEN_SUFFIX, RotatingWarcFiles
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,8 @@ class CaptureJob:
         # The records reach the file (write_group writes them before it returns) before the
         # log line that points at them, so a killed job never leaves a log claiming records
         # that are not there.
+        if self.log.broken is not None:  # (no records that no line could describe)
+            raise self.log.broken
         where = self.warcs.write_group(build)[0]
         assert built is not None
         line = self._line(fetch.url, fetch.provenance, fetch.robots, fetch.started, fetch.duration_ms,
@@ -256,8 +259,20 @@ class CaptureJob:
         """Close WARCs and log, then write the manifest (once)."""
         if self.closed_manifest is not None:
             return self.closed_manifest
-        closed = self.warcs.close()
+        try:
+            closed = self.warcs.close()
+        except OSError as exc:  # (a WARC that could not be closed is left open, see below)
+            log.error("job %s: closing its WARC: %s", self.job_id, exc)
+            closed = self.warcs.closed
         log_sha, log_size, _ = self.log.close()
+        if self.warcs.left_open or self.log.left_open:
+            # No manifest without them: repair cuts them at their last whole record or line,
+            # renames them, and writes the manifest.
+            self._job_lock.close()
+            left = ", ".join(str(p) for p in [*self.warcs.left_open, *(
+                [self.log.path.with_name(self.log.path.name + OPEN_SUFFIX)] if self.log.left_open else [])])
+            raise CaptureWriteError(f"job {self.job_id}: left open {left}; run `archive verify --repair "
+                                    f"{self.coll.root}` once there is room")
         files = [
             {"path": f"warcs/{w.path.name}", "kind": "warc", "size": w.size, "sha256": w.sha256, "records": w.records}
             for w in closed

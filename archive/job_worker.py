@@ -396,8 +396,11 @@ def main(argv: list[str]) -> int:
     # before it reports the job done, and the interpreter's teardown (every module, the
     # job's history, the frozen heap) took about 15 ms at the end of each crawl: skip it.
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # (a full disk under the scheduler's output file: the result is sent already)
     os._exit(code)
 
 

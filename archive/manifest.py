@@ -66,6 +66,7 @@ def write_manifest(coll: CollectionDir, doc: dict[str, Any]) -> Path:
     try:
         write_atomic(path, raw)
     except BaseException:
-        sidecar.unlink(missing_ok=True)  # (a full disk: no sidecar of a manifest that is not there)
+        if not path.exists():
+            sidecar.unlink(missing_ok=True)  # (a full disk: no sidecar of a manifest that is not there)
         raise
     return path

@@ -105,10 +105,14 @@ class CollectionLock:
         except BlockingIOError:
             fh.close()
             return None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n".encode())
-        fh.flush()
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n".encode())
+            fh.flush()
+        except BaseException:
+            fh.close()
+            raise
         return fh
 
 

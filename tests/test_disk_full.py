@@ -93,6 +93,38 @@ def test_a_failed_write_cuts_the_warc_back_to_its_last_whole_record(tmp_path: Pa
     assert all(r.digest_ok is not False for r in records)
 
 
+@contextmanager
+def open_files_limit(limit: int) -> Iterator[None]:
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, saved[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, saved)
+
+
+def test_a_warc_that_cannot_be_rotated_stops_the_writer_and_the_full_one_is_kept(tmp_path: Path) -> None:
+    warcs = RotatingWarcFiles(tmp_path, collection="c", host="h", clock=Clock(), max_size=1,
+                              warcinfo=lambda name: make_record("warcinfo", date=WHEN, chunks=(b"x: y\r\n",)))
+
+    def group(i: int):
+        return lambda info_id: [make_record("resource", target_uri=f"http://127.0.0.1:9/{i}", date=WHEN,
+                                            chunks=(_page(i),), payload_from=0)]
+
+    warcs.write_group(group(0))
+    assert warcs._fh is not None
+    # No descriptor numbered from the current file's up: once it is closed, neither the
+    # directory (to sync the rename) nor the next file can be opened.
+    with open_files_limit(warcs._fh.fileno()), pytest.raises(CaptureWriteError, match="Too many open files"):
+        warcs.write_group(group(1))
+    with pytest.raises(CaptureWriteError):
+        warcs.write_group(group(2))
+    [closed] = warcs.close()
+    assert not warcs.left_open and not list(tmp_path.glob("*.open"))
+    assert [r.type for r in read_warc(closed.path)] == ["warcinfo", "resource"]
+    assert closed.size == closed.path.stat().st_size
+
+
 def test_a_failed_log_write_leaves_whole_lines(tmp_path: Path) -> None:
     job = CaptureJob(tmp_path, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())
     log_path = job.log.path.with_name(job.log.path.name + ".open")
@@ -105,8 +137,11 @@ def test_a_failed_log_write_leaves_whole_lines(tmp_path: Path) -> None:
             written += 1
     assert log_path.read_bytes().count(b"\n") == written == job.log.lines == job.tally.attempts
     assert log_path.read_bytes().endswith(b"\n")
+    # A capture after it writes no records either: no line could describe them.
+    warc_bytes = sum(p.stat().st_size for p in (tmp_path / "c" / "warcs").iterdir())
     with pytest.raises(CaptureWriteError):
         job.record_fetch(fetch("http://127.0.0.1:9/late", b"<html>late</html>", WHEN))
+    assert sum(p.stat().st_size for p in (tmp_path / "c" / "warcs").iterdir()) == warc_bytes
     job.close("capture-failed")
     assert verify(tmp_path).ok
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -60,5 +59,5 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from archive.store import collections_in
 
         for problem in record_verify(collections_in(path), [p.path for p in report.problems], datetime.now(UTC)):
-            print(f"warning: could not record this verify for archive status: {problem}", file=sys.stderr)
+            print(f"warning: could not record this verify for archive status: {problem}", file=err)
     return 0 if report.ok else 1

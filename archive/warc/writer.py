@@ -209,6 +209,9 @@ class RotatingWarcFiles:
         # sit behind a broken one). ``_torn``: the file could not even be cut back.
         self.broken: CaptureWriteError | None = None
         self._torn = False
+        # Files that could not be closed whole: left ``.open`` for ``archive verify --repair``,
+        # and the job must not be described by a manifest without them.
+        self.left_open: list[Path] = []
 
     @property
     def current_name(self) -> str | None:
@@ -238,12 +241,15 @@ class RotatingWarcFiles:
         self.warcinfo_id = info.record_id
         try:
             self._writer.write(info)
-        except OSError as exc:
+        except OSError:
             # Not even its warcinfo record fits: no file rather than one without it.
             self._fh = self._writer = self._name = None
-            os.unlink(fh.name)
+            try:
+                os.unlink(fh.name)
+            except OSError:
+                pass  # (an empty .open file: repair removes one without a whole record)
             fh.close()
-            raise self._failed(Path(fh.name), exc) from exc
+            raise
         log.info("opened %s", fh.name)
 
     def _failed(self, path: Path, exc: OSError) -> CaptureWriteError:
@@ -262,10 +268,13 @@ class RotatingWarcFiles:
         """
         if self.broken is not None:
             raise self.broken
-        if self._writer is not None and self._writer.out.position >= self.max_size:
-            self.close_current()
-        if self._writer is None:
-            self._open()
+        try:
+            if self._writer is not None and self._writer.out.position >= self.max_size:
+                self.close_current()
+            if self._writer is None:
+                self._open()
+        except OSError as exc:  # (rotation: closing the full file, or opening the next)
+            raise self._failed(self.directory, exc) from exc
         writer, name = self._writer, self._name
         assert writer is not None and name is not None and self.warcinfo_id is not None
         placed = []
@@ -291,21 +300,30 @@ class RotatingWarcFiles:
             return
         fh, writer, name = self._fh, self._writer, self._name
         self._fh = self._writer = self._name = None
-        if self._torn:
-            # Its end could not be cut back to a whole record: left open, unlocked, for
-            # `archive verify --repair`, which cuts it at its last good record.
-            fh.close()
-            log.error("left %s open: run archive verify --repair once there is room", fh.name)
-            return
-        os.fsync(fh.fileno())
+        open_path = self.directory / (name + OPEN_SUFFIX)
         final = self.directory / name
-        os.rename(self.directory / (name + OPEN_SUFFIX), final)
-        _fsync_dir(self.directory)
+        if self._torn:
+            # Its end could not be cut back to a whole record: `archive verify --repair`
+            # cuts it at its last good record.
+            self._leave_open(fh, open_path)
+            return
+        try:
+            os.fsync(fh.fileno())
+            os.rename(open_path, final)
+        except OSError:
+            self._leave_open(fh, open_path)
+            raise
         fh.close()  # closing releases the lock, after the rename
         self.closed.append(
             ClosedWarc(final, writer.out.position, "sha256:" + writer.out.sha256.hexdigest(), writer.records)
         )
         log.info("closed %s (%d records, %d bytes)", final, writer.records, writer.out.position)
+        _fsync_dir(self.directory)  # (if this fails the file is closed, whole and listed all the same)
+
+    def _leave_open(self, fh: BinaryIO, path: Path) -> None:
+        fh.close()  # (unlocked: repair takes it)
+        self.left_open.append(path)
+        log.error("left %s open: run archive verify --repair once there is room", path)
 
     def close(self) -> list[ClosedWarc]:
         self.close_current()
