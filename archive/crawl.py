@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.config import Collection
-from archive.errors import CrawlError
+from archive.errors import ArchiveError, CrawlError
 from archive.store import collection_dir, new_job_id
 from archive.warc.records import utcnow
 
@@ -98,7 +98,15 @@ def _child_main(argv: list[str]) -> int:
     settings["ARCHIVE_PROGRESS"] = lambda snapshot: send("progress", snapshot)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
-    process.crawl(crawler)
+    not_started: list[ArchiveError] = []
+
+    def could_not_start(failure: Any) -> Any:
+        if isinstance(failure.value, ArchiveError):  # (the capture job could not be opened)
+            not_started.append(failure.value)
+            return None  # said below, in one line, instead of Twisted's "Unhandled error" traceback
+        return failure
+
+    process.crawl(crawler).addErrback(could_not_start)
     process.start()
     job = getattr(crawler, "_archive_capture_job", None)
     if job is not None and job.closed_manifest is None:
@@ -108,6 +116,9 @@ def _child_main(argv: list[str]) -> int:
             job.close("shutdown")
         except Exception:
             log.exception("could not close job %s", job.job_id)
+    if job is None and not_started:
+        send("error", f"{not_started[0]}; nothing was captured; see the crawl log")
+        return 1
     stopped = getattr(crawler, CAPTURE_FAILED, None)  # (a capture that failed stopped the crawl)
     if job is None or job.closed_manifest is None or stopped:
         reason = getattr(job, "failure", None) or stopped or "the crawl ended without writing a manifest"

@@ -289,3 +289,17 @@ def test_capture_in_the_crawl_process_on_a_full_disk_stops_the_crawl_and_says_wh
     assert not list(coll.rglob("*.open")) and not list(coll.rglob("*.tmp"))
     _check_log_points_at_records(coll)
     assert verify(store).ok
+
+
+def test_a_job_that_cannot_even_start_says_which_file_in_one_line(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    done = subprocess.run(  # 500 bytes: not even the job file fits
+        [sys.executable, "-m", "archive", "crawl", "--url", "http://127.0.0.1:9/", "--store", str(store),
+         "--collection", "k"],
+        capture_output=True, text=True, timeout=120, check=False, preexec_fn=lambda: _limit_file_size(500),
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "Unhandled error" not in done.stderr, done.stderr[-3000:]
+    [said] = done.stderr.strip().splitlines()
+    assert "the capture worker did not start" in said and "File too large" in said and ".job.json" in said
+    assert not list((store / "k").rglob("*.tmp"))
