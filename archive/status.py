@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from archive.errors import UsageError
 from archive.manifest import read_manifests
-from archive.schedule import next_fire
+from archive.schedule import last_attempt, last_start, next_fire
 from archive.store import CollectionDir, collections_in, is_locked, write_atomic
 
 VERIFY_STATE = "verify-state.json"
@@ -44,7 +44,13 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     running = sorted(p.name[: -len(".job.json")] for p in coll.logs.glob("*.job.json") if is_locked(p)) \
         if coll.logs.is_dir() else []
     out: dict[str, Any] = {"collection": coll.name, "jobs": len(manifests), "running": running,
-                           "last_job": None, "next_run": None, "verify": None}
+                           "last_job": None, "next_run": None, "verify": None, "failed_start": None}
+    # A scheduled run newer than every job: it failed before its job began (a full disk, an
+    # unwritable store), and left only the scheduler's output file to say why.
+    tried, started = last_attempt(coll), last_start(coll)
+    if tried is not None and (started is None or started < tried):
+        out["failed_start"] = {"at": tried.isoformat(),
+                               "output": str(coll.logs / f"schedule-{tried.strftime('%Y%m%dT%H%M%SZ')}.out")}
     if last is not None:
         counts = last["counts"]
         out["last_job"] = {

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from wire import response, serve_wire, slow
 
@@ -104,7 +105,7 @@ def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
     assert row["collection"] == "sched" and row["jobs"] == 1 and row["running"] == []
     assert row["last_job"]["outcome"] == "finished" and row["last_job"]["pages"] > 0
     assert row["next_run"] == f"{datetime.now(UTC).year + 1}-01-01T00:00:00+00:00"
-    assert row["verify"]["ok"] is True
+    assert row["verify"]["ok"] is True and row["failed_start"] is None
     warc = next((store / "sched" / "warcs").glob("*.warc.gz"))
     with open(warc, "r+b") as fh:
         fh.seek(100)
@@ -121,7 +122,7 @@ def test_bad_schedule_is_a_config_error(tmp_path):
     assert os.path.exists(tmp_path / "s") is False
 
 
-def test_a_job_that_cannot_start_is_tried_once_a_fire_time_not_every_few_seconds(wire_site, tmp_path):
+def test_a_job_that_cannot_start_is_tried_once_a_fire_time_not_every_few_seconds(wire_site, tmp_path, capsys):
     from test_disk_full import file_size_limit
 
     cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
@@ -140,6 +141,11 @@ def test_a_job_that_cannot_start_is_tried_once_a_fire_time_not_every_few_seconds
     # Nor by a scheduler started afresh (as cron runs `--once`): the attempt is in the store.
     assert not is_due(collection, store, now)
     assert Scheduler(cfg, [collection], store, clock=lambda: now, report=said.append).start_due() == []
+    # archive status says so, and where to read why.
+    assert main(["status", "--store", str(store)]) == 0
+    [failed] = [line for line in capsys.readouterr().out.splitlines() if "FAILED" in line]
+    output = failed.rsplit("see ", 1)[1]
+    assert "did not start a job" in failed and "File too large" in Path(output).read_text()
     # Its next fire time: tried again, and with room it runs.
     next_year = datetime(now.year + 1, 1, 1, 0, 0, 1, tzinfo=UTC)
     scheduler.clock = lambda: next_year

@@ -36,6 +36,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   file=out)
         for job in row["running"]:
             print(f"  running    {job}", file=out)
+        if row["failed_start"]:
+            failed = row["failed_start"]
+            print(f"  FAILED     the scheduled run of {failed['at']} did not start a job; see {failed['output']}",
+                  file=out)
         print(f"  next run   {row['next_run'] or 'not scheduled'}", file=out)
         v = row["verify"]
         verdict = "never run" if v is None else (f"passed at {v['time']}" if v["ok"]
