@@ -56,9 +56,7 @@ class CaptureLog:
         try:
             write_parts(self._fh.fileno(), [data])
         except OSError as exc:
-            self.broken = CaptureWriteError(
-                f"could not write {self._fh.name}: {exc.strerror or exc}; the job records nothing more, "
-                "and what it wrote before is intact")
+            self.broken = CaptureWriteError.writing(self._fh.name, exc)
             try:
                 os.ftruncate(self._fh.fileno(), self.size)
             except OSError:

@@ -43,6 +43,11 @@ class CaptureWriteError(CaptureStopped):
     The file was cut back to its last complete record or line, and the job writes nothing
     more: records written after a failed write would sit behind a broken one."""
 
+    @classmethod
+    def writing(cls, path: object, exc: OSError) -> CaptureWriteError:
+        return cls(f"could not write {path}: {exc.strerror or exc}; the job records nothing more, and what it "
+                   "wrote before is intact")
+
 
 class CrawlError(ArchiveError):
     """A crawl job could not run or finish."""

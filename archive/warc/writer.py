@@ -253,9 +253,7 @@ class RotatingWarcFiles:
         log.info("opened %s", fh.name)
 
     def _failed(self, path: Path, exc: OSError) -> CaptureWriteError:
-        self.broken = CaptureWriteError(
-            f"could not write {path}: {exc.strerror or exc}; the job records nothing more, and what "
-            "it wrote before is intact")
+        self.broken = CaptureWriteError.writing(path, exc)
         return self.broken
 
     def write_group(self, build: Callable[[str], list[Record]]) -> list[Written]:
