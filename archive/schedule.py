@@ -59,13 +59,23 @@ def last_start(coll: CollectionDir) -> datetime | None:
     return newest
 
 
+_OUTPUT = ("schedule-", "%Y%m%dT%H%M%SZ", ".out")  # a scheduled job's output: logs/schedule-<UTC>.out
+
+
+def output_path(coll: CollectionDir, started: datetime) -> Path:
+    """Where the scheduler puts the output of the job it starts at ``started``."""
+    prefix, stamp, suffix = _OUTPUT
+    return coll.logs / f"{prefix}{started.astimezone(UTC).strftime(stamp)}{suffix}"
+
+
 def last_attempt(coll: CollectionDir) -> datetime | None:
     """When the scheduler last started a job of the collection, from the name of the output
     file it gave that job (kept even when the job failed before writing its job file)."""
+    prefix, stamp, suffix = _OUTPUT
     newest = None
-    for path in coll.logs.glob("schedule-*.out") if coll.logs.is_dir() else []:
+    for path in coll.logs.glob(f"{prefix}*{suffix}") if coll.logs.is_dir() else []:
         try:
-            when = datetime.strptime(path.name[len("schedule-"):-len(".out")], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            when = datetime.strptime(path.name[len(prefix):-len(suffix)], stamp).replace(tzinfo=UTC)
         except ValueError:
             continue
         newest = when if newest is None or when > newest else newest
@@ -171,7 +181,7 @@ class Scheduler:
         try:
             coll = collection_dir(self.store, collection.name)
             coll.logs.mkdir(parents=True, exist_ok=True)
-            output = coll.logs / f"schedule-{now.strftime('%Y%m%dT%H%M%SZ')}.out"
+            output = output_path(coll, now)
             with open(output, "wb") as out:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "archive", "crawl", str(self.config), "--collection", collection.name,

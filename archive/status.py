@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from archive.errors import UsageError
 from archive.manifest import read_manifests
-from archive.schedule import last_attempt, last_start, next_fire
+from archive.schedule import last_attempt, last_start, next_fire, output_path
 from archive.store import CollectionDir, collections_in, is_locked, write_atomic
 
 VERIFY_STATE = "verify-state.json"
@@ -50,7 +50,7 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     tried, started = last_attempt(coll), last_start(coll)
     if tried is not None and (started is None or started < tried):
         out["failed_start"] = {"at": tried.isoformat(),
-                               "output": str(coll.logs / f"schedule-{tried.strftime('%Y%m%dT%H%M%SZ')}.out")}
+                               "output": str(output_path(coll, tried))}
     if last is not None:
         counts = last["counts"]
         out["last_job"] = {
