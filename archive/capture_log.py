@@ -32,8 +32,9 @@ class CaptureLog:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.open_path = path.with_name(path.name + OPEN_SUFFIX)
         # Unbuffered, each line one write: a failed write is undone exactly (see write).
-        self._fh = open(path.with_name(path.name + OPEN_SUFFIX), "xb", buffering=0)  # noqa: SIM115 (closed in close())
+        self._fh = open(self.open_path, "xb", buffering=0)  # noqa: SIM115 (closed in close())
         # Held while the job runs: verify and repair leave a locked log alone.
         fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._sha = hashlib.sha256()
@@ -75,7 +76,7 @@ class CaptureLog:
             return "sha256:" + self._sha.hexdigest(), self.size, self.lines
         os.fsync(self._fh.fileno())
         self._fh.close()
-        os.rename(self.path.with_name(self.path.name + OPEN_SUFFIX), self.path)
+        os.rename(self.open_path, self.path)
         return "sha256:" + self._sha.hexdigest(), self.size, self.lines
 
 

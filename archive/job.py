@@ -35,7 +35,7 @@ from archive.warc.records import (
     warc_date,
     warc_fields,
 )
-from archive.warc.writer import OPEN_SUFFIX, RotatingWarcFiles
+from archive.warc.writer import RotatingWarcFiles
 
 log = logging.getLogger(__name__)
 
@@ -269,10 +269,9 @@ class CaptureJob:
             # No manifest without them: repair cuts them at their last whole record or line,
             # renames them, and writes the manifest.
             self._job_lock.close()
-            left = ", ".join(str(p) for p in [*self.warcs.left_open, *(
-                [self.log.path.with_name(self.log.path.name + OPEN_SUFFIX)] if self.log.left_open else [])])
-            raise CaptureWriteError(f"job {self.job_id}: left open {left}; run `archive verify --repair "
-                                    f"{self.coll.root}` once there is room")
+            left = [*self.warcs.left_open, *([self.log.open_path] if self.log.left_open else [])]
+            raise CaptureWriteError(f"job {self.job_id}: left open {', '.join(map(str, left))}; run `archive verify "
+                                    f"--repair {self.coll.root}` once there is room")
         files = [
             {"path": f"warcs/{w.path.name}", "kind": "warc", "size": w.size, "sha256": w.sha256, "records": w.records}
             for w in closed
