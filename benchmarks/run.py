@@ -6,8 +6,9 @@
 It generates the deterministic demo news site (``archive.demo.DemoSite``, 30-60 KB pages,
 feeds, sitemaps), serves its pre-rendered bytes from ``benchmarks/site_server.py`` on
 127.0.0.1 in a process of its own, and measures in one run, repetitions interleaved
-(plain, archive, wget, plain, archive, wget, ...) because shared machines are noisy;
-medians are reported. Results go to stdout and to the marked block of
+because shared machines are noisy, the order turning each repetition (plain, archive, wget;
+archive, wget, plain; wget, plain, archive; ...) so that no crawl always follows the same
+one; medians are reported. Results go to stdout and to the marked block of
 ``docs/performance.md`` (``--no-write`` to skip), with a description of the machine.
 
 Each crawl runs under a small wrapper process (``--measure KIND``) whose only child is the
@@ -267,7 +268,7 @@ def render_results(args: argparse.Namespace, site: Site, runs: dict[str, list[di
     lines = [(f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `python benchmarks/run.py "
               f"--articles {args.articles} --reps {args.reps}`; site of {args.articles} articles "
               f"({site.routes} routes, 30-60 KB pages), concurrency {args.concurrency} per host; "
-              f"medians of {args.reps} interleaved repetitions; the crawls write to "
+              f"medians of {args.reps} interleaved repetitions, the order turning; the crawls write to "
               f"{args.work_dir or tempfile.gettempdir()}."), "",
              "| | pages | pages/s | MB/s | peak RSS | wall (s) |", "|---|---:|---:|---:|---:|---:|"]
     names = {"plain": "1. plain Scrapy (stores nothing)", "archive": "2. `archive crawl`",
@@ -341,8 +342,9 @@ def run_main(args: argparse.Namespace) -> None:
     extract_rows: list[dict[str, float]] = []
     print(f"site {site.base_url}: {site.routes} routes", flush=True)
     try:
+        kinds = list(runs)
         for rep in range(args.reps):
-            for kind in list(runs):
+            for kind in kinds[rep % len(kinds):] + kinds[:rep % len(kinds)]:
                 with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-", dir=args.work_dir) as tmp:
                     spec = {"work": tmp, "base_url": site.base_url,
                             "collection": collection_doc(site.base_url, concurrency=args.concurrency)}
