@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
         "max_body_bytes": 0,  # 0: no cap
         "warc_max_bytes": 1_000_000_000,
         "timeout": 60.0,
+        # A job is not started, and a running one is stopped (outcome interrupted, reason
+        # disk-low), when the store's file system has less free: room is left for the
+        # manifest, the indexes and everything else on that disk. 0: no floor.
+        "min_free_bytes": 256 << 20,
     },
 }
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from archive.config import Collection
 from archive.errors import ArchiveError, CrawlError
-from archive.store import collection_dir, new_job_id
+from archive.store import below_floor, collection_dir, new_job_id
 from archive.warc.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[st
         DOWNLOAD_TIMEOUT=float(caps["timeout"]),
         ARCHIVE_MAX_BODY_BYTES=int(caps["max_body_bytes"]),
         ARCHIVE_RETRY_AFTER_CAP=float(pol["retry_after_cap"]),
+        ARCHIVE_MIN_FREE_BYTES=int(caps["min_free_bytes"]),
         ARCHIVE_STORE=str(store),
         ARCHIVE_COLLECTION=collection.effective(),
         ARCHIVE_JOB_ID=job_id,
@@ -150,6 +151,9 @@ def crawl(
     store = Path(store)
     job_id = job_id or new_job_id(collection.name, utcnow())
     collection_dir(store, collection.name).create()
+    low = below_floor(store, int(collection.caps["min_free_bytes"]))
+    if low is not None:
+        raise CrawlError(f"job {job_id} not started: {low}")
     spec = {"store": str(store), "collection": collection.effective(), "job_id": job_id,
             "overrides": dict(overrides or {})}
     spec_r, spec_w = os.pipe()

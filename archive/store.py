@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -120,6 +121,26 @@ def collections_in(path: Path) -> list[CollectionDir]:
     if not path.is_dir():
         return []
     return [CollectionDir(p) for p in sorted(path.iterdir()) if p.is_dir() and is_collection(p)]
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes an unprivileged process may still write on the file system holding ``path``
+    (or its nearest existing parent)."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def below_floor(path: Path, floor: int) -> str | None:
+    """Why a job must not write to ``path`` (less than ``floor`` bytes free), or None."""
+    if floor <= 0:
+        return None
+    free = free_bytes(path)
+    if free >= floor:
+        return None
+    return (f"only {free:,} bytes free on the file system of {path}, below caps.min_free_bytes "
+            f"({floor:,}); free some space, or lower min_free_bytes in the collection's caps")
 
 
 @contextmanager

@@ -5,7 +5,9 @@ graceful shutdown (SIGINT/SIGTERM) goes the same way: current records are finish
 closed, the manifest written with outcome ``interrupted``.
 
 Settings: ``ARCHIVE_PROGRESS`` (a callable taking a dict) is called every
-``ARCHIVE_PROGRESS_INTERVAL`` seconds (default 1.0) and once at the end.
+``ARCHIVE_PROGRESS_INTERVAL`` seconds (default 1.0) and once at the end. With
+``ARCHIVE_MIN_FREE_BYTES`` (the collection's ``caps.min_free_bytes``) the store's free space
+is looked at every second, and the crawl closed (reason ``disk-low``) once it is below.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from archive.errors import CaptureStopped
 from archive.job import CaptureJob
 from archive.job_worker import BATCH_SECONDS, WorkerJob
 from archive.runtime import cpu_seconds
+from archive.store import below_floor
 from crawler.job import capture_failed, job_for
 
 log = logging.getLogger(__name__)
+
+ROOM_CHECK_SECONDS = 1.0  # how often a running crawl looks at the free space of its store
 
 
 class ArchiveJobExtension:
@@ -33,8 +38,10 @@ class ArchiveJobExtension:
         self.job = job
         self.progress = crawler.settings.get("ARCHIVE_PROGRESS")
         self.interval = crawler.settings.getfloat("ARCHIVE_PROGRESS_INTERVAL", 1.0)
+        self.min_free = crawler.settings.getint("ARCHIVE_MIN_FREE_BYTES", 0)
         self._loop: task.LoopingCall | None = None
         self._flusher: task.LoopingCall | None = None
+        self._room: task.LoopingCall | None = None
         self._t0 = monotonic()
         self._cpu0 = cpu_seconds()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -54,6 +61,16 @@ class ArchiveJobExtension:
         if self.progress is not None:
             self._loop = task.LoopingCall(self._report)
             self._loop.start(self.interval, now=False)
+        if self.min_free > 0:
+            self._room = task.LoopingCall(self._check_room)
+            self._room.start(ROOM_CHECK_SECONDS, now=False)
+
+    def _check_room(self) -> None:
+        """Stop the crawl, closing its files whole, before the disk fills up."""
+        low = below_floor(self.job.coll.root, self.min_free)
+        if low is not None:
+            self._room.stop()  # type: ignore[union-attr]
+            capture_failed(self.crawler, low, reason="disk-low")
 
     def snapshot(self, final: bool = False) -> dict[str, Any]:
         tally = self.job.tally
@@ -84,7 +101,7 @@ class ArchiveJobExtension:
             self.progress(self.snapshot())
 
     def spider_closed(self, spider: Any = None, reason: str = "finished") -> None:
-        for loop in (self._loop, self._flusher):
+        for loop in (self._loop, self._flusher, self._room):
             if loop is not None and loop.running:
                 loop.stop()
         manifest = self.job.close(reason)

@@ -52,13 +52,14 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
     return job
 
 
-def capture_failed(crawler: Crawler, exc: Exception) -> None:
+def capture_failed(crawler: Crawler, exc: Exception | str, reason: str = "capture-failed") -> None:
     """Nothing more can be recorded: close the crawl (once) instead of fetching for nothing."""
     if getattr(crawler, CAPTURE_FAILED, None):
         return
     setattr(crawler, CAPTURE_FAILED, str(exc) or type(exc).__name__)
-    log.error("capture failed, closing the crawl: %s", exc)
-    deferred_from_coro(crawler.engine.close_spider_async(reason="capture-failed"))
+    log.error("capture %s, closing the crawl: %s", "failed" if reason == "capture-failed" else f"stopped ({reason})",
+              exc)
+    deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
 
 
 def record_failure(crawler: Crawler, job: CaptureJob | WorkerJob, url: str, **details: Any) -> None:

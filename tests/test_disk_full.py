@@ -24,10 +24,10 @@ from jobs import Clock, fetch
 from test_capture_worker import _check_log_points_at_records, _manifests
 from test_kill import _slow_site
 from warcs import read_warc
-from wire import serve_wire
+from wire import response, serve_wire, slow
 
 from archive.cli import main
-from archive.config import one_off
+from archive.config import collection_from_dict, one_off
 from archive.errors import CaptureWriteError
 from archive.job import CaptureJob
 from archive.job_worker import CaptureWorkerError, WorkerJob
@@ -303,3 +303,44 @@ def test_a_job_that_cannot_even_start_says_which_file_in_one_line(tmp_path: Path
     [said] = done.stderr.strip().splitlines()
     assert "the capture worker did not start" in said and "File too large" in said and ".job.json" in said
     assert not list((store / "k").rglob("*.tmp"))
+
+
+def test_a_crawl_is_not_started_below_the_free_space_floor(tmp_path: Path) -> None:
+    from archive.crawl import crawl
+    from archive.errors import CrawlError
+    from archive.store import free_bytes
+
+    store = tmp_path / "store"
+    floor = free_bytes(tmp_path) + (10 << 30)
+    with pytest.raises(CrawlError, match=r"not started: only [\d,]+ bytes free .*below caps.min_free_bytes"):
+        crawl(store, collection_from_dict({"name": "k", "urls": ["http://127.0.0.1:9/"],
+                                           "caps": {"min_free_bytes": floor}}))
+    assert not list((store / "k").rglob("*.*"))  # no job file, no WARC, no log
+
+
+def test_a_crawl_stops_whole_when_free_space_falls_below_the_floor(tmp_path: Path) -> None:
+    from archive.crawl import crawl
+    from archive.errors import CrawlError
+    from archive.store import free_bytes
+
+    pages = 300
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", [("Content-Type", "text/html")],
+                            b"<html><body>" + "".join(f'<a href="/p/{i}">{i}</a>' for i in range(pages)).encode()
+                            + b"</body></html>")}
+    for i in range(pages):  # 30 KB that do not compress: the WARC grows by as much a page
+        routes[f"/p/{i}"] = slow(0.05, response("200 OK", [("Content-Type", "application/octet-stream")],
+                                                os.urandom(30_000)))
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        # Room for about 60 pages more than there is now: crossed within the first second.
+        floor = free_bytes(tmp_path) - (2 << 20)
+        with pytest.raises(CrawlError, match="below caps.min_free_bytes.*what was captured is closed and in"):
+            crawl(store, collection_from_dict({"name": "k", "urls": [site.base + "/"],
+                                               "caps": {"min_free_bytes": floor}}))
+    coll = store / "k"
+    [manifest] = _manifests(coll)
+    assert (manifest["outcome"], manifest["finish_reason"]) == ("interrupted", "disk-low")
+    assert 60 <= manifest["counts"]["captured"] < pages
+    _check_log_points_at_records(coll)
+    assert verify(store).ok
