@@ -124,11 +124,12 @@ def one_off(
     max_pages: int | None = None,
     max_depth: int | None = None,
     warc_max_bytes: int | None = None,
+    min_free_bytes: int | None = None,
 ) -> Collection:
     """A collection made from command-line flags."""
     doc: dict[str, Any] = {"name": name, "urls": list(urls), "feeds": list(feeds), "sitemaps": list(sitemaps)}
     return with_overrides(collection_from_dict(doc, where="command line"), max_pages=max_pages,
-                          max_depth=max_depth, warc_max_bytes=warc_max_bytes)
+                          max_depth=max_depth, warc_max_bytes=warc_max_bytes, min_free_bytes=min_free_bytes)
 
 
 def with_overrides(
@@ -137,8 +138,10 @@ def with_overrides(
     max_pages: int | None = None,
     max_depth: int | None = None,
     warc_max_bytes: int | None = None,
+    min_free_bytes: int | None = None,
 ) -> Collection:
-    """Command-line ``--max-pages``, ``--depth`` and ``--warc-max-bytes`` win over the config."""
+    """Command-line ``--max-pages``, ``--depth``, ``--warc-max-bytes`` and
+    ``--min-free-bytes`` win over the config."""
     doc = collection.effective()
     if max_pages is not None:
         doc["scope"]["max_pages"] = max_pages
@@ -146,6 +149,8 @@ def with_overrides(
         doc["scope"]["max_depth"] = max_depth
     if warc_max_bytes is not None:
         doc["caps"]["warc_max_bytes"] = warc_max_bytes
+    if min_free_bytes is not None:
+        doc["caps"]["min_free_bytes"] = min_free_bytes
     return collection_from_dict(doc, where="command line")
 
 

@@ -344,3 +344,15 @@ def test_a_crawl_stops_whole_when_free_space_falls_below_the_floor(tmp_path: Pat
     assert 60 <= manifest["counts"]["captured"] < pages
     _check_log_points_at_records(coll)
     assert verify(store).ok
+
+
+def test_the_floor_is_set_on_the_command_line_too(tmp_path: Path, capsys) -> None:
+    from archive.config import one_off as made
+    from archive.store import free_bytes
+
+    floor = free_bytes(tmp_path) + (10 << 30)
+    assert main(["crawl", "--url", "http://127.0.0.1:9/", "--store", str(tmp_path / "store"),
+                 "--min-free-bytes", str(floor)]) == 1
+    err = capsys.readouterr().err
+    assert "not started" in err and f"({floor:,})" in err and "--min-free-bytes" in err
+    assert made("x", urls=["http://127.0.0.1:9/"], min_free_bytes=0).caps["min_free_bytes"] == 0

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="follow links at most N hops from a seed or feed item")
     parser.add_argument("--warc-max-bytes", type=non_negative, metavar="N",
                         help="start a new WARC file once one reaches N bytes (default 1000000000)")
+    parser.add_argument("--min-free-bytes", type=non_negative, metavar="N",
+                        help="do not start, or stop, while the store's disk has less than N bytes free "
+                             "(default 268435456; 0: no floor)")
     store_option(parser)
 
 
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.crawl import crawl
     from archive.store import resolve_store
 
-    overrides = {"max_pages": args.max_pages, "max_depth": args.depth, "warc_max_bytes": args.warc_max_bytes}
+    overrides = {"max_pages": args.max_pages, "max_depth": args.depth, "warc_max_bytes": args.warc_max_bytes,
+                 "min_free_bytes": args.min_free_bytes}
     if args.config:
         if args.url or args.feed or args.sitemap:
             raise UsageError("give seeds either in CONFIG or as --url/--feed/--sitemap, not both")
