@@ -46,17 +46,22 @@ def next_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime:
     return croniter(expr, now.astimezone(zone)).get_next(datetime).astimezone(UTC)
 
 
+def _newest_first(coll: CollectionDir, pattern: str) -> list[Path]:
+    """The collection's log files matching ``pattern``, newest first: their names start
+    with the collection's name and then a UTC time stamp, so they sort by time."""
+    return sorted(coll.logs.glob(pattern), reverse=True) if coll.logs.is_dir() else []
+
+
 def last_start(coll: CollectionDir) -> datetime | None:
-    """When the newest job of the collection started (job files are written at start)."""
-    newest = None
-    for path in coll.logs.glob("*.job.json") if coll.logs.is_dir() else []:
+    """When the newest job of the collection started (job files are written at start and
+    named by the job id, which holds its start time: only the newest readable one is read,
+    not every job file a long-running collection has gathered)."""
+    for path in _newest_first(coll, "*.job.json"):
         try:
-            started = datetime.fromisoformat(json.loads(path.read_text("utf-8"))["started"])
+            return datetime.fromisoformat(json.loads(path.read_text("utf-8"))["started"])
         except (ValueError, KeyError, OSError):
             log.warning("unreadable job file %s ignored", path)
-            continue
-        newest = started if newest is None or started > newest else newest
-    return newest
+    return None
 
 
 _OUTPUT = ("schedule-", "%Y%m%dT%H%M%SZ", ".out")  # a scheduled job's output: logs/schedule-<UTC>.out
@@ -72,14 +77,12 @@ def last_attempt(coll: CollectionDir) -> datetime | None:
     """When the scheduler last started a job of the collection, from the name of the output
     file it gave that job (kept even when the job failed before writing its job file)."""
     prefix, stamp, suffix = _OUTPUT
-    newest = None
-    for path in coll.logs.glob(f"{prefix}*{suffix}") if coll.logs.is_dir() else []:
+    for path in _newest_first(coll, f"{prefix}*{suffix}"):
         try:
-            when = datetime.strptime(path.name[len(prefix):-len(suffix)], stamp).replace(tzinfo=UTC)
+            return datetime.strptime(path.name[len(prefix):-len(suffix)], stamp).replace(tzinfo=UTC)
         except ValueError:
             continue
-        newest = when if newest is None or when > newest else newest
-    return newest
+    return None
 
 
 def is_due(collection: Collection, store: Path, now: datetime) -> bool:

@@ -166,3 +166,17 @@ def test_a_collection_the_scheduler_cannot_prepare_is_reported_and_the_scheduler
     assert "runs again at its next scheduled time" in said[0]
     assert scheduler.start_due() == [] and len(said) == 1  # not again for this fire time
     assert CollectionLock.take(store, "sched") is not None  # its lock was let go
+
+
+def test_last_start_is_the_newest_readable_job_file(tmp_path):
+    from archive.schedule import last_start
+    from archive.store import collection_dir
+
+    coll = collection_dir(tmp_path, "k")
+    coll.logs.mkdir(parents=True)
+    for job_id, started in [("k-20260101T000000Z-aaaa", "2026-01-01T00:00:00.5+00:00"),
+                            ("k-20260201T000000Z-bbbb", "2026-02-01T00:00:00.25+00:00")]:
+        (coll.logs / f"{job_id}.job.json").write_text(json.dumps({"started": started}))
+    assert last_start(coll) == datetime(2026, 2, 1, 0, 0, 0, 250000, tzinfo=UTC)
+    (coll.logs / "k-20260301T000000Z-cccc.job.json").write_text("{not json")  # a job killed as it began
+    assert last_start(coll) == datetime(2026, 2, 1, 0, 0, 0, 250000, tzinfo=UTC)
