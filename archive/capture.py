@@ -49,7 +49,7 @@ class Fetch:
     request_headers: Headers
     request_body: bytes
     status: int
-    response_headers: Headers
+    response_headers: Headers | None
     body: bytes
     started: datetime
     duration_ms: float | None
@@ -62,6 +62,14 @@ class Fetch:
     provenance: Provenance = field(default_factory=Provenance)
     robots: str = "allowed"
     reconstructed: tuple[str, ...] = ()  # what the caller knows it rebuilt rather than received
+    # The status line and header block as received, through the blank line (a tap on the
+    # client's connection: crawler.tap), or None where the client does not give it. With
+    # a head, ``response_headers`` may be None: they are then read from the head.
+    response_head: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.response_headers is None:
+            self.response_headers = head_fields(self.response_head or b"")
 
 
 @dataclass(frozen=True)
@@ -115,8 +123,55 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     return b"\r\n".join(lines) + b"\r\n\r\n", redacted
 
 
+def head_fields(head: bytes) -> Headers:
+    """The header fields of a response head as received, as the client parses them: the
+    status line skipped, a line folded onto the next joined to it, a line without a colon
+    left out, values stripped of surrounding whitespace; names kept as sent."""
+    fields: Headers = []
+    partial = b""
+    for line in [*head.split(b"\n")[1:], b""]:
+        line = line.removesuffix(b"\r")
+        if line[:1] in (b" ", b"\t") and partial:
+            partial += line
+            continue
+        if b":" in partial:
+            name, value = partial.split(b":", 1)
+            fields.append((name, value.strip()))
+        if not line:
+            break
+        partial = line
+    return fields
+
+
+def _without_framing(head: bytes) -> tuple[bytes, bool]:
+    """``head`` without its Transfer-Encoding lines (and the lines folded onto them), and
+    whether there were any; every other byte is kept as it is."""
+    if b"transfer-encoding" not in head.lower():
+        return head, False
+    lines = head.split(b"\n")
+    kept, removed, dropping = [lines[0]], False, False
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t") and line.strip():
+            if not dropping:
+                kept.append(line)
+            continue
+        name, colon, _ = line.partition(b":")
+        dropping = bool(colon) and name.strip().lower() in _FRAMING
+        if dropping:
+            removed = True
+        else:
+            kept.append(line)
+    return b"\n".join(kept), removed
+
+
 def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     reconstructed: list[str] = list(fetch.reconstructed)
+    if fetch.response_head is not None:
+        # As received, but for the transfer coding the client has decoded.
+        head, removed = _without_framing(fetch.response_head)
+        if removed or fetch.framing == "chunked":
+            reconstructed.append("transfer-encoding-removed")
+        return head, reconstructed
     reason = fetch.reason
     if reason is None:
         try:

@@ -8,6 +8,10 @@ Enable them in any Scrapy project::
         "archive.scrapy.WarcCaptureMiddleware": 950,
     }
     EXTENSIONS = {"archive.scrapy.ArchiveJobExtension": 0}
+    DOWNLOAD_HANDLERS = {  # optional: records each response's head exactly as sent
+        "http": "archive.scrapy.TappingDownloadHandler",
+        "https": "archive.scrapy.TappingDownloadHandler",
+    }
     ARCHIVE_STORE = "archive-store"
     ARCHIVE_COLLECTION = {"name": "mysite", "urls": ["https://example.org/"]}
 """
@@ -16,5 +20,7 @@ from crawler.extensions import ArchiveJobExtension
 from crawler.middlewares import WarcCaptureMiddleware
 from crawler.retry_after import RetryAfterMiddleware
 from crawler.robots import RecordingRobotsTxtMiddleware
+from crawler.tap import TappingDownloadHandler
 
-__all__ = ["ArchiveJobExtension", "RecordingRobotsTxtMiddleware", "RetryAfterMiddleware", "WarcCaptureMiddleware"]
+__all__ = ["ArchiveJobExtension", "RecordingRobotsTxtMiddleware", "RetryAfterMiddleware", "TappingDownloadHandler",
+           "WarcCaptureMiddleware"]

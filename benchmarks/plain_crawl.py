@@ -5,7 +5,8 @@ page requisites, robots.txt), same settings (``archive.crawl.scrapy_settings`` o
 collection), same process model (one fresh interpreter per crawl). The only difference is
 that the capture components are absent: no ``WarcCaptureMiddleware``, no
 ``ArchiveJobExtension``, and Scrapy's own ``RobotsTxtMiddleware`` instead of the subclass
-that logs refusals into the capture log. Without ``ARCHIVE_STORE`` the spider runs
+that logs refusals into the capture log, and Scrapy's own HTTP/1.1 download handler instead
+of the subclass that keeps each response's head as received. Without ``ARCHIVE_STORE`` the spider runs
 without a job (no history, no recrawl list), exactly as a first archiving crawl does.
 
     python benchmarks/plain_crawl.py SPEC.json   # prints one JSON line of results
@@ -36,6 +37,7 @@ def plain_settings(collection: Any, log_file: str) -> dict[str, Any]:
     middlewares.pop("scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware", None)
     settings["DOWNLOADER_MIDDLEWARES"] = middlewares
     settings["EXTENSIONS"] = {k: v for k, v in settings["EXTENSIONS"].items() if k not in CAPTURE_EXTENSIONS}
+    settings.pop("DOWNLOAD_HANDLERS")  # Scrapy's own handler, untapped
     settings["LOG_FILE"] = log_file
     return settings
 

@@ -32,6 +32,7 @@ from archive.job_worker import WorkerJob, unflat_fetch
 from archive.netpolicy import refusal
 from archive.urls import host_of
 from archive.warc.records import utcnow
+from crawler import tap
 from crawler.job import capture_failed, job_for, record_failure
 from crawler.resolver import refusal_reason
 
@@ -127,7 +128,8 @@ class WarcCaptureMiddleware:
 
     def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None,
                           **_: Any) -> None:  # (**_: pydispatch then passes the arguments as they are)
-        request.meta[_HEADERS_AT] = (time(), monotonic())
+        # (with the head as received, when the tap is in place: crawler.tap)
+        request.meta[_HEADERS_AT] = (time(), monotonic(), tap.current)
         request.meta[_EXPECTED] = body_length if body_length is not None and body_length >= 0 else None
 
     def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
@@ -144,7 +146,7 @@ class WarcCaptureMiddleware:
         latency = request.meta.get("download_latency")
         at_headers = request.meta.get(_HEADERS_AT)
         if at_headers is not None and latency is not None:
-            wall, mono = at_headers
+            wall, mono = at_headers[0], at_headers[1]
             return wall - latency, (now - mono + latency) * 1000
         t0 = request.meta.get(_T0)
         if t0 is None:
@@ -179,9 +181,11 @@ class WarcCaptureMiddleware:
         process a fifth of the middleware's time."""
         flags = response.flags
         status = response.status
-        # Scrapy's Headers is a dict of normalised names to lists of values; its items()
-        # normalises every name again on the way out.
         headers = response.headers
+        at_headers = request.meta.get(_HEADERS_AT)
+        head = at_headers[2] if at_headers is not None else None
+        if head is not None and head.split(None, 2)[1:2] != [b"%d" % status]:
+            head = None  # not this response's head: rebuild it
         has_length = b"Content-Length" in headers
         bodiless = status in _NO_BODY or request.method == "HEAD"
         framing = None
@@ -190,8 +194,14 @@ class WarcCaptureMiddleware:
             # Twisted ends a body of unknown length cleanly only after the last chunk;
             # a close-delimited body is flagged "partial" instead.
             framing = "chunked"
-        # The client reports a bodiless response's length as 0 whatever the server sent.
-        reconstructed = ("content-length",) if has_length and bodiless else ()
+        if head is None:
+            # Scrapy's Headers is a dict of normalised names to lists of values; its
+            # items() normalises every name again on the way out.
+            fields = [(name, value) for name, values in dict.items(headers) for value in values]
+            # The client reports a bodiless response's length as 0 whatever was sent.
+            reconstructed: tuple[str, ...] = ("content-length",) if has_length and bodiless else ()
+        else:
+            fields, reconstructed = None, ()  # the worker reads them from the head
         truncated = None
         if "download_stopped" in flags:
             truncated = "length"
@@ -206,7 +216,7 @@ class WarcCaptureMiddleware:
             [(name, value) for name, values in dict.items(request.headers) for value in values],
             request.body,
             status,
-            [(name, value) for name, values in dict.items(headers) for value in values],
+            fields,
             started,
             duration,
             getattr(response, "protocol", None),
@@ -218,6 +228,7 @@ class WarcCaptureMiddleware:
             provenance_values(request),
             robots_state(request, self.obey_robots),
             reconstructed,
+            head,
         )
 
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:

@@ -32,6 +32,12 @@ BASE: dict[str, Any] = {
         # HttpCache (900): sees final request headers, every 3xx, bodies still encoded.
         "archive.scrapy.WarcCaptureMiddleware": 950,
     },
+    # Scrapy's HTTP/1.1 handler, its connections tapped for each response's head as sent
+    # (status line, reason phrase, header names and order, connection headers).
+    "DOWNLOAD_HANDLERS": {
+        "http": "archive.scrapy.TappingDownloadHandler",
+        "https": "archive.scrapy.TappingDownloadHandler",
+    },
     "EXTENSIONS": {
         "archive.scrapy.ArchiveJobExtension": 0,
         "crawler.gcfreeze.GcFreeze": 10,

@@ -205,3 +205,53 @@ def test_manifest_lists_every_file_and_the_store_verifies(crawled):
     report = verify(crawled["store"])
     assert report.ok, [str(p) for p in report.problems]
     assert not list((crawled["store"] / "t").rglob("*.open"))
+
+
+# -- the response head as received (crawler.tap), the parts that need no server ----------------
+
+
+def test_the_end_of_a_head_is_its_first_empty_line_whatever_the_line_endings():
+    from crawler.tap import head_end
+
+    assert head_end(b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody\n\n") == len(b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n")
+    assert head_end(b"HTTP/1.0 200 OK\nA: 1\n\nbody\r\n\r\n") == len(b"HTTP/1.0 200 OK\nA: 1\n\n")
+    assert head_end(b"HTTP/1.1 200 OK\r\nA: 1\n\r\n") == len(b"HTTP/1.1 200 OK\r\nA: 1\n\r\n")
+    assert head_end(b"HTTP/1.1 200 OK\r\nA: 1\r\n\r") == -1
+    # Looking again from just before new data finds a blank line cut in two.
+    buf = b"HTTP/1.1 200 OK\r\nA: 1\r\n\r"
+    assert head_end(buf + b"\nx", len(buf) - 2) == len(buf) + 1
+
+
+def test_header_fields_are_read_from_a_head_as_the_client_reads_them():
+    from archive.capture import head_fields
+
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type:  text/html \r\nX-Fold: a\r\n  b\r\nno colon here\r\n"
+            b"set-cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n")
+    assert head_fields(head) == [(b"Content-Type", b"text/html"), (b"X-Fold", b"a  b"),
+                                 (b"set-cookie", b"a=1"), (b"Set-Cookie", b"b=2")]
+    assert head_fields(b"HTTP/1.0 204 No Content\nA:1\n\n") == [(b"A", b"1")]
+
+
+def test_a_head_loses_its_transfer_encoding_lines_and_nothing_else():
+    from archive.capture import _without_framing
+
+    head = (b"HTTP/1.1 200 OK\r\nServer:  x \r\ntransfer-encoding: gzip,\r\n chunked\r\n"
+            b"X-A: 1\r\nTransfer-Encoding : chunked\r\n\r\n")
+    assert _without_framing(head) == (b"HTTP/1.1 200 OK\r\nServer:  x \r\nX-A: 1\r\n\r\n", True)
+    plain = b"HTTP/1.1 200 OK\r\nX-Transfer: encoding\r\n\r\n"
+    assert _without_framing(plain) == (plain, False)
+
+
+def test_a_fetch_with_a_head_reads_its_headers_from_it():
+    from datetime import UTC, datetime
+
+    from archive.capture import Fetch, build_capture
+
+    head = b"HTTP/1.1 404 Gone Fishing\r\ncontent-type: text/plain\r\nConnection: keep-alive\r\n\r\n"
+    fetch = Fetch(url="http://127.0.0.1:9/x", method="GET", request_headers=[], request_body=b"", status=404,
+                  response_headers=None, body=b"no", started=datetime(2026, 1, 1, tzinfo=UTC), duration_ms=1.0,
+                  response_head=head)
+    assert fetch.response_headers == [(b"content-type", b"text/plain"), (b"Connection", b"keep-alive")]
+    built = build_capture(fetch, job_id="j", spider="s", warcinfo_id=None)
+    assert bytes(built.response.chunks[0]) == head  # reason phrase and names as sent
+    assert built.metadata_fields["reconstructed"] is None

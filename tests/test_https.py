@@ -1,4 +1,4 @@
-"""HTTPS captures record the server certificate's SHA-256 fingerprint."""
+"""HTTPS captures record the server certificate's SHA-256 fingerprint, and the response head as sent."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         body = b"<html><body>secure page</body></html>" if self.path == "/" else b""
-        self.send_response(200 if self.path == "/" else 404)
-        self.send_header("Content-Type", "text/html")
+        self.send_response(200 if self.path == "/" else 404, "Splendid" if self.path == "/" else None)
+        self.send_header("content-type", "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -74,3 +74,6 @@ def test_https_capture_records_the_certificate_fingerprint(tmp_path):
     assert resp.payload == b"<html><body>secure page</body></html>"
     meta = next(r for r in records if r.type == "metadata" and r.h("WARC-Concurrent-To") == resp.h("WARC-Record-ID"))
     assert fields(meta.payload)["tlsCertSha256"] == fingerprint
+    # The head came through TLS as sent: its reason phrase and the case of its names.
+    assert resp.status_line == "HTTP/1.1 200 Splendid" and ("content-type", "text/html") in resp.http_headers
+    assert "reconstructed" not in fields(meta.payload)

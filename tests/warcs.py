@@ -22,6 +22,7 @@ class Rec:
     status_line: str | None
     payload: bytes
     digest_ok: bool | None
+    block: bytes = b""  # the whole block as stored (an HTTP record's head included)
 
     def h(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -34,6 +35,11 @@ def sha1_b32(data: bytes) -> str:
 def read_warc(path: Path) -> list[Rec]:
     out = []
     with open(path, "rb") as fh:
+        blocks = {}
+        it = ArchiveIterator(fh, no_record_parse=True)
+        for record in it:
+            blocks[it.get_record_offset()] = record.raw_stream.read()
+        fh.seek(0)
         it = ArchiveIterator(fh, check_digests=True)
         for record in it:
             payload = record.raw_stream.read()
@@ -49,6 +55,7 @@ def read_warc(path: Path) -> list[Rec]:
                     status_line=http.protocol + " " + http.statusline if http else None,
                     payload=payload,
                     digest_ok=record.digest_checker.passed,
+                    block=blocks[it.get_record_offset()],
                 )
             )
     return out

@@ -1,0 +1,131 @@
+"""The response head as the server sent it: a tap on Scrapy's HTTP/1.1 connections.
+
+Scrapy's HTTP/1.1 client gives a downloader middleware the status code and its own
+normalised copy of the headers: no reason phrase, names re-cased, connection headers
+dropped, and ``Content-Length: 0`` for every response without a body whatever the server
+said. :class:`TappingDownloadHandler` is Scrapy's handler with one addition: each
+connection's protocol keeps the bytes of the response's status line and header block as
+they arrived, up to and including the blank line, before Twisted parses them.
+
+The head reaches the capture middleware through the ``headers_received`` signal, which
+Scrapy sends from within the very call that delivers the bytes ending the head (Twisted
+fires a response as soon as its head is parsed). While that call runs, :data:`current`
+holds the head; the middleware takes it there (see ``crawler.middlewares``). Anything that
+does not fit, such as an HTTP/2 connection, a handler that is not this one, or a status
+that differs from the response's, leaves the middleware to rebuild the head from what
+Scrapy exposes, and the record says what was rebuilt.
+
+Only the head is tapped: the body's bytes go on to Scrapy untouched and uncopied.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.crawler import Crawler
+
+log = logging.getLogger(__name__)
+
+# The head whose response is being delivered at this moment, or None. The reactor runs in
+# one thread and the delivery is one synchronous call, so one slot is enough.
+current: bytes | None = None
+
+# Past this many bytes without a blank line the tap gives up on the response (Twisted
+# refuses header lines longer than 16 KiB, but not many of them).
+_MAX_HEAD = 1 << 20
+
+
+def head_end(buf: bytes | bytearray, start: int = 0) -> int:
+    """The index just past the empty line that ends the head in ``buf`` (a line ending in
+    CRLF or in LF alone, as Twisted accepts both), or -1 if it is not there yet.
+    ``start``: where to begin looking (a few bytes before new data)."""
+    crlf = buf.find(b"\n\r\n", start)
+    # A bare-LF empty line counts only if it comes first; search no further than a CRLF one.
+    lf = buf.find(b"\n\n", start, len(buf) if crlf < 0 else crlf + 1)
+    if lf >= 0:
+        return lf + 2
+    return crlf + 3 if crlf >= 0 else -1
+
+
+def _interim(head: bytes | bytearray) -> bool:
+    """True for a 1xx head, which Twisted skips (the final response follows)."""
+    parts = head[:head.find(b"\n")].split(None, 2)
+    return len(parts) > 1 and len(parts[1]) == 3 and parts[1][:1] == b"1"
+
+
+def tap(protocol: Any) -> None:
+    """Keep each response's head on ``protocol`` (an HTTP11ClientProtocol).
+
+    The tap is put in place by each ``request()`` and taken away once the head has passed,
+    so a body's bytes reach the protocol with no extra call."""
+    real_data = protocol.dataReceived
+    real_request = protocol.request
+    pending = bytearray()  # a head that has come in parts
+
+    def request(txrequest: Any) -> Any:
+        pending.clear()
+        protocol.dataReceived = head_data
+        return real_request(txrequest)
+
+    def head_data(data: bytes) -> None:
+        global current
+        if pending:
+            start = max(0, len(pending) - 2)
+            pending.extend(data)
+            buf: bytes | bytearray = pending
+        else:
+            start, buf = 0, data
+        end = head_end(buf, start)
+        while end >= 0 and _interim(buf[:end]):
+            buf = buf[end:]
+            end = head_end(buf)
+        if end < 0:
+            if buf is not pending:
+                pending[:] = buf
+            if len(pending) > _MAX_HEAD:
+                pending.clear()
+                protocol.dataReceived = real_data
+            real_data(data)
+            return
+        head = bytes(buf[:end])
+        pending.clear()
+        protocol.dataReceived = real_data
+        current = head
+        try:
+            real_data(data)
+        finally:
+            current = None
+
+    protocol.request = request
+
+
+def tapping_factory(base: type) -> type:
+    """A subclass of the connection pool's protocol factory ``base`` whose protocols are
+    tapped."""
+
+    class TappingFactory(base):  # type: ignore[misc, valid-type]
+        def buildProtocol(self, addr: Any) -> Any:
+            protocol = super().buildProtocol(addr)
+            tap(protocol)
+            return protocol
+
+    TappingFactory.__qualname__ = f"Tapping{base.__name__}"
+    return TappingFactory
+
+
+class TappingDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 download handler whose connections keep each response's head as
+    received (see the module's description). Set it for ``http`` and ``https`` in
+    ``DOWNLOAD_HANDLERS``."""
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        pool = getattr(self, "_pool", None)
+        factory = getattr(pool, "_factory", None)
+        if not isinstance(factory, type) or not hasattr(factory, "buildProtocol"):
+            log.warning("this Scrapy's HTTP/1.1 handler has no connection pool to tap: response heads are "
+                        "rebuilt from the parsed headers, and their records say so")
+            return
+        pool._factory = tapping_factory(factory)  # type: ignore[union-attr]
