@@ -210,6 +210,8 @@ class CaptureJob:
                 "profile": revisit.profile, "refers_to": revisit.refers_to,
                 "refers_to_uri": revisit.refers_to_uri, "refers_to_date": revisit.refers_to_date},
         )
+        if fetch.truncated == "time":
+            line["error"] = "DownloadTimeoutError: the download timeout ran out while the body was arriving"
         self.log.write(line)
         self.history.add(line)
         return line

@@ -19,11 +19,13 @@ from functools import lru_cache
 from time import monotonic, time
 from typing import Any
 
+from scrapy import exceptions as scrapy_exceptions
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
 from archive.capture import Fetch, Provenance
 from archive.errors import CaptureStopped
@@ -44,6 +46,9 @@ _RECEIVED = "_archive_received"
 _EXPECTED = "_archive_expected"
 # Responses with no body by definition: an absent Content-Length says nothing of framing.
 _NO_BODY = {204, 304}
+# What a download that ran out of time raises: Scrapy's own class where it has one, else Twisted's.
+_TIMEOUTS = tuple(c for c in (getattr(scrapy_exceptions, "DownloadTimeoutError", None), TwistedTimeoutError)
+                  if c is not None)
 
 
 @lru_cache(maxsize=256)
@@ -128,8 +133,8 @@ class WarcCaptureMiddleware:
 
     def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None,
                           **_: Any) -> None:  # (**_: pydispatch then passes the arguments as they are)
-        # (with the head as received, when the tap is in place: crawler.tap)
-        request.meta[_HEADERS_AT] = (time(), monotonic(), tap.current)
+        # (with the head as received and its parser, when the tap is in place: crawler.tap)
+        request.meta[_HEADERS_AT] = (time(), monotonic(), tap.current, tap.current_parser)
         request.meta[_EXPECTED] = body_length if body_length is not None and body_length >= 0 else None
 
     def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
@@ -159,18 +164,24 @@ class WarcCaptureMiddleware:
         if "cached" in response.flags:
             return response
         started, duration = self._timing(request)  # (the worker takes the timestamp as it is)
+        at_headers = request.meta.get(_HEADERS_AT)
+        if at_headers is not None and at_headers[3] is not None:
+            at_headers[3].tap_reader = None  # the body came whole: let its reader and buffer go
         try:
-            if isinstance(self.job, WorkerJob):
-                self.job.record_flat(self.fetch_values(request, response, started, duration), response.body)
-            else:
-                self.job.record_fetch(self.fetch_of(request, response, started, duration))
+            self._record(self.fetch_values(request, response, started, duration), response.body)
         except CaptureStopped as exc:
             capture_failed(self.crawler, exc)
             raise IgnoreRequest(str(exc)) from None
         return response
 
+    def _record(self, values: tuple[Any, ...], body: bytes) -> None:
+        if isinstance(self.job, WorkerJob):
+            self.job.record_flat(values, body)
+        else:
+            self.job.record_fetch(unflat_fetch(values, body))
+
     def fetch_of(self, request: Request, response: Response, started: float, duration: float | None) -> Fetch:
-        """The :class:`Fetch` of this exchange, for a job in this process."""
+        """The :class:`Fetch` of this exchange (as the job gets it)."""
         return unflat_fetch(self.fetch_values(request, response, started, duration), response.body)
 
     def fetch_values(self, request: Request, response: Response, started: float,
@@ -231,10 +242,43 @@ class WarcCaptureMiddleware:
             head,
         )
 
+    def cut_off_values(self, request: Request, started: float, duration: float | None) -> tuple[tuple[Any, ...], bytes] | None:
+        """The flat fetch and body of a download whose timeout ran out after its head had
+        come (WARC-Truncated: time), or None if the head or the bytes are not to be had."""
+        at_headers = request.meta.get(_HEADERS_AT)
+        head = at_headers[2] if at_headers is not None else None
+        received = tap.received_so_far(at_headers[3]) if head is not None else None
+        if received is None:
+            return None
+        body, ip, cert = received
+        version, code = head.split(None, 2)[:2]
+        return (
+            request.url, request.method,
+            [(name, value) for name, values in dict.items(request.headers) for value in values],
+            request.body, int(code), None, started, duration, version.decode("latin-1"), None,
+            _ip_text(ip) if ip is not None else None,
+            cert.dump() if cert is not None else None,
+            None,  # framing: Transfer-Encoding, if any, is in the head
+            "time",
+            provenance_values(request),
+            robots_state(request, self.obey_robots),
+            (),
+            head,
+        ), body
+
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
         if isinstance(exception, IgnoreRequest):
             return  # decided before any fetch; the deciding component logs it
         started, duration = self._timing(request)
+        if isinstance(exception, _TIMEOUTS):
+            cut_off = self.cut_off_values(request, started, duration)
+            if cut_off is not None:
+                # The bytes that came are evidence too: a record marked WARC-Truncated: time.
+                try:
+                    self._record(*cut_off)
+                except CaptureStopped as exc:
+                    capture_failed(self.crawler, exc)
+                return
         ua = request.headers.get(b"User-Agent")
         error = f"{type(exception).__name__}: {exception}".strip()
         refused = refusal_reason(urlparse_cached(request).hostname or "")

@@ -28,9 +28,11 @@ from scrapy.crawler import Crawler
 
 log = logging.getLogger(__name__)
 
-# The head whose response is being delivered at this moment, or None. The reactor runs in
-# one thread and the delivery is one synchronous call, so one slot is enough.
+# The head whose response is being delivered at this moment, or None, and the parser that
+# holds that response. The reactor runs in one thread and the delivery is one synchronous
+# call, so one slot is enough.
 current: bytes | None = None
+current_parser: Any = None
 
 # Past this many bytes without a blank line the tap gives up on the response (Twisted
 # refuses header lines longer than 16 KiB, but not many of them).
@@ -70,7 +72,7 @@ def tap(protocol: Any) -> None:
         return real_request(txrequest)
 
     def head_data(data: bytes) -> None:
-        global current
+        global current, current_parser
         if pending:
             start = max(0, len(pending) - 2)
             pending.extend(data)
@@ -92,13 +94,35 @@ def tap(protocol: Any) -> None:
         head = bytes(buf[:end])
         pending.clear()
         protocol.dataReceived = real_data
+        parser = current_parser = getattr(protocol, "_parser", None)
         current = head
         try:
             real_data(data)
         finally:
-            current = None
+            current = current_parser = None
+        # The response has been handed to Scrapy by now, and its body to Scrapy's reader,
+        # which Twisted forgets when the connection goes: keep it for received_so_far().
+        reader = getattr(getattr(parser, "response", None), "_bodyProtocol", None)
+        if reader is not None:
+            parser.tap_reader = reader
 
     protocol.request = request
+
+
+def received_so_far(parser: Any) -> tuple[bytes, Any, Any] | None:
+    """The body bytes Scrapy's client had read of the response ``parser`` was parsing, with
+    the peer's address and certificate as the client saw them; for a download abandoned
+    midway (its timeout ran out), whose bytes Scrapy drops. None where this Scrapy or
+    Twisted keeps them elsewhere.
+
+    This reads private attributes (Twisted's response keeps the protocol that reads its
+    body, kept by the tap, and Scrapy's reader its buffer): a test fails if either library
+    moves them."""
+    try:
+        reader = parser.tap_reader
+        return reader._bodybuf.getvalue(), reader._ip_address, reader._certificate
+    except AttributeError:
+        return None
 
 
 def tapping_factory(base: type) -> type:

@@ -406,12 +406,18 @@ def test_a_complete_body_is_not_marked_truncated(probe):
         assert len(over.payload) < CAP + 5_000, "whole body stored, yet marked truncated"
 
 
-@pytest.mark.xfail(strict=True, reason="a body that stalls past the download timeout leaves only a failure line; "
-                   "CONTRACTS.md asks for the received bytes with WARC-Truncated: time")
 def test_timeout_mid_body_keeps_the_bytes_with_truncated_time(probe):
-    assert any(line["outcome"] == "failed" and "Timeout" in line["error"] for line in _lines(probe, "/stall"))
+    # Each attempt (the first and its retry) is one line: captured, cut off by the timeout.
+    lines = _lines(probe, "/stall")
+    assert len(lines) == 2
+    assert all(line["outcome"] == "captured" and line["truncated"] == "time" and "Timeout" in line["error"]
+               and line["status"] == 200 and line["remote_ip"] == "127.0.0.1" for line in lines)
     recs = _responses(probe, "/stall")
-    assert recs and recs[0].h("WARC-Truncated") == "time" and recs[0].payload == b"partial-"
+    assert len(recs) == 2 and {r.h("WARC-Record-ID") for r in recs} == {line["warc"]["record_id"] for line in lines}
+    for rec in recs:
+        assert rec.h("WARC-Truncated") == "time" and rec.payload == b"partial-"
+        assert _recorded_head(rec) == _sent_head(probe, "/stall")
+        assert rec.digest_ok is True
 
 
 # -- redirects, retries, discovery -------------------------------------------------------------
