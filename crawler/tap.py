@@ -80,7 +80,7 @@ def tap(protocol: Any) -> None:
         else:
             start, buf = 0, data
         end = head_end(buf, start)
-        while end >= 0 and _interim(buf[:end]):
+        while end >= 0 and buf[9:10] == b"1" and _interim(buf[:end]):  # ("HTTP/1.1 1xx")
             buf = buf[end:]
             end = head_end(buf)
         if end < 0:
