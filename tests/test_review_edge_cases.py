@@ -52,7 +52,7 @@ IRI_PATH = "/caf%C3%A9"
 IRI_CANONICAL = "/caf%C3%A9?q=%C3%BC"
 LINKS = ["/r304", "/cl304", "/r204", "/empty", "/emptychunk", "/http10", "/cookies", "/latin1",
          "/dataloss", "/chunkloss", "/huge", IRI_LINK, LONG, TOO_LONG, "/offsite", "/loop1", "/r503", "/exact",
-         "/over", "/big", "/stall", "/badimg", "/early", "/splithead"]
+         "/over", "/big", "/stall", "/badimg", "/early", "/splithead", "/oddhead"]
 HOME = ("<!doctype html><html><head><meta charset='utf-8'></head><body>"
         + "".join(f'<a href="{link}">x</a>' for link in LINKS) + "</body></html>").encode("utf-8")
 # A page requisite with an invalid port, then an ordinary link on the same page.
@@ -113,6 +113,9 @@ def _probe_routes(port_holder: dict, hits: dict) -> dict:
         # An interim response first, which the client skips; then the real one.
         "/early": _raw(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
                        b"HTTP/1.1 200 Fine Thanks\r\ncontent-type: text/plain\r\nContent-Length: 5\r\n\r\nearly"),
+        # Lines a lenient client reads past: folded, without a colon, odd spacing.
+        "/oddhead": _raw(b"HTTP/1.1 200 Okay-ish\r\nContent-Type:text/plain\r\nX-Fold: a\r\n\tb\r\n"
+                         b"this line has no colon\r\nX-Spaced:   v  \r\nContent-Length: 3\r\n\r\nodd"),
         # The head in three reads, the blank line itself cut in two.
         "/splithead": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", 0.05,
                            b"X-Folded: one\r\n two\r\nContent-Length: 5\r\n\r", 0.05, b"\nsplit"),
@@ -226,7 +229,7 @@ def _sent_head(probe, path: str) -> bytes:
 def test_response_heads_are_recorded_byte_for_byte_as_sent(probe):
     # Reason phrases, header-name case and order, repeated and Latin-1 headers, connection
     # headers, an HTTP/1.0 status line: the bytes the server sent.
-    for path in ("/", "/r304", "/cl304", "/r204", "/cookies", "/latin1", "/http10", "/dataloss",
+    for path in ("/", "/r304", "/cl304", "/r204", "/cookies", "/latin1", "/http10", "/dataloss", "/oddhead",
                  "/loop1", "/offsite", "/exact"):
         rec = _one(probe, path)
         assert _recorded_head(rec) == _sent_head(probe, path), path
