@@ -69,6 +69,7 @@ class Capture:
     record_id: str
     payload_digest: str
     capture_time: str
+    truncated: str | None = None  # WARC-Truncated: the body is not all the server meant to send
 
 
 def html_captures(warc: Path) -> Iterator[Capture]:
@@ -96,6 +97,7 @@ def html_captures(warc: Path) -> Iterator[Capture]:
                 record_id=headers.get_header("WARC-Record-ID"),
                 payload_digest=headers.get_header("WARC-Payload-Digest"),
                 capture_time=headers.get_header("WARC-Date"),
+                truncated=headers.get_header("WARC-Truncated"),
             )
 
 
@@ -181,7 +183,8 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     """Write ``articles/<job-id>.jsonl`` for one job; return its path and row count.
 
     A row is written for each new article and each new version of a known one (headline or
-    body changed); an unchanged re-capture adds none. A known article answered 404 or 410
+    body changed); an unchanged re-capture adds none, and a truncated one (WARC-Truncated:
+    a size cap, a timeout, a lost connection) none either, counted in the derived file. A known article answered 404 or 410
     gets a ``withdrawn`` row. ``prior`` is the state after earlier jobs (read from their
     article files when not given) and is updated in place.
     """
@@ -190,12 +193,17 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     job_id = manifest["job_id"]
     rows: list[dict[str, Any]] = []
     sources = []
+    truncated = 0
     for entry in manifest["files"]:
         if entry["kind"] != "warc":
             continue
         warc = coll.root / entry["path"]
         sources.append({"path": entry["path"], "sha256": entry["sha256"]})
         for capture in html_captures(warc):
+            if capture.truncated:
+                # Part of a page read as the whole would pass for an edit of the article.
+                truncated += 1
+                continue
             row = article_row(capture, job_id)
             if row is not None:
                 _add_version(row, prior, rows)
@@ -207,7 +215,8 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
     write_atomic(path, data)
     derived = {"derived_from": sources, "manifest": f"manifests/{job_id}.json", "tool": extractor_info(),
-               "rows": len(rows), "sha256": "sha256:" + hashlib.sha256(data).hexdigest()}
+               "rows": len(rows), "sha256": "sha256:" + hashlib.sha256(data).hexdigest(),
+               "truncated_pages_skipped": truncated}
     write_atomic(coll.articles / f"{job_id}.derived.json",
              (json.dumps(derived, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path, len(rows)

@@ -114,3 +114,26 @@ def test_header_only_charset_gzip_and_broken_html_decode_correctly(tmp_path):
 def test_extract_of_an_unknown_collection_is_a_usage_error(tmp_path, capsys):
     assert main(["extract", "--store", str(tmp_path), "--collection", "nope"]) == 2
     assert "has no manifests" in capsys.readouterr().err
+
+
+def test_a_page_cut_short_gives_no_article_and_is_counted(tmp_path):
+    # Half a page read as the whole would be a new, shorter "version" of the article.
+    whole = _article("Whole story", "".join(f"<p>{p}</p>" for p in PARAS)).encode("utf-8")
+    cut = _article("Cut story", "".join(f"<p>{p}</p>" for p in PARAS)).encode("utf-8")
+    home = b"<html><body><a href='/whole'>w</a><a href='/cut'>c</a></body></html>"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n" % len(cut)
+    routes = {
+        "/": response("200 OK", [("Content-Type", "text/html")], home),
+        "/whole": response("200 OK", [("Content-Type", "text/html; charset=utf-8")], whole),
+        "/cut": lambda _h: [head + cut[:len(cut) // 2], 2.0],  # the rest never comes in time
+    }
+    with serve_wire(routes) as server:
+        result = crawl(tmp_path, collection_from_dict({"name": "cut", "urls": [server.base + "/"],
+                                                       "obey_robots": False, "caps": {"timeout": 1.0}}),
+                       overrides={"RETRY_TIMES": 0})
+    lines = [json.loads(line) for line in next((tmp_path / "cut" / "logs").glob("*.jsonl")).read_text().splitlines()]
+    assert [line["truncated"] for line in lines if line["url"].endswith("/cut")] == ["time"]
+    rows = [json.loads(line) for line in result.articles.read_text().splitlines()]
+    assert [urlsplit(r["url"]).path for r in rows] == ["/whole"]
+    derived = json.loads(result.articles.with_name(result.articles.name.replace(".jsonl", ".derived.json")).read_text())
+    assert derived["truncated_pages_skipped"] == 1 and derived["rows"] == 1
