@@ -104,7 +104,8 @@ SHA-256. robots.txt was {f['robots_policy']}.
 - Fetch attempts that failed (no response): {f['failed']}
 - URLs refused by robots.txt: {f['robots_disallowed']}
 - URLs outside the scope or over limits: {f['out_of_scope']}
-- Responses truncated by a size cap or a cut connection: {f['truncated']}
+- Responses truncated by a size cap, the download timeout or a cut connection (no article rows are
+  taken from them): {f['truncated']}
 - Feeds or sitemaps that could not be read safely: {f['bad_documents']}
 
 Failures by kind:
