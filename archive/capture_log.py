@@ -80,6 +80,11 @@ class CaptureLog:
         return "sha256:" + self._sha.hexdigest(), self.size, self.lines
 
 
+# Outcomes whose error counts in ``by_error``: failures, and captures whose body the download
+# timeout cut off (captured, with the timeout as their error).
+ERRED_OUTCOMES = ("failed", "captured")
+
+
 class Tally:
     """Counts by outcome, status and error, built from capture-log lines.
 
@@ -107,7 +112,7 @@ class Tally:
         self.outcomes[outcome] += 1
         if status is not None:
             self.by_status[str(status)] += 1
-        if outcome == "failed" and error:
+        if error and outcome in ERRED_OUTCOMES:
             self.by_error[error.split(":", 1)[0]] += 1
         self.bytes += size
 

@@ -421,6 +421,9 @@ def test_timeout_mid_body_keeps_the_bytes_with_truncated_time(probe):
         assert rec.h("WARC-Truncated") == "time" and rec.payload == b"partial-"
         assert _recorded_head(rec) == _sent_head(probe, "/stall")
         assert rec.digest_ok is True
+    # The manifest's errors by kind still show them.
+    manifest = json.loads(next((probe.store / "r" / "manifests").glob("*.json")).read_text())
+    assert manifest["counts"]["by_error"].get("DownloadTimeoutError") == 2
 
 
 # -- redirects, retries, discovery -------------------------------------------------------------

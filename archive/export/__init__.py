@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import __version__
+from archive.capture_log import ERRED_OUTCOMES
 from archive.errors import UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
@@ -243,7 +244,8 @@ def _facts(collection, jobs, lines, rows, chosen, warcs, created, dataset, title
         "article_urls": len({r["url"] for r in rows}), "warc_files": len(warcs),
         "warc_bytes": sum(w.stat().st_size for w in warcs),
         "by_status": Counter(str(l["status"]) for l in lines if l.get("status") is not None),
-        "by_error": Counter(l["error"].split(":", 1)[0] for l in lines if l["outcome"] == "failed" and l.get("error")),
+        "by_error": Counter(l["error"].split(":", 1)[0] for l in lines
+                            if l["outcome"] in ERRED_OUTCOMES and l.get("error")),
         "seeds": list(seeds.values()), "software": software,
         "jobs": [{"job_id": j["job_id"], "started": j["started"], "outcome": j["outcome"],
                   "captured": j["counts"]["captured"]} for j in jobs],
