@@ -133,8 +133,8 @@ class WarcCaptureMiddleware:
 
     def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None,
                           **_: Any) -> None:  # (**_: pydispatch then passes the arguments as they are)
-        # (with the head as received and its parser, when the tap is in place: crawler.tap)
-        request.meta[_HEADERS_AT] = (time(), monotonic(), tap.current, tap.current_parser)
+        # (with the head as received, when the tap is in place: crawler.tap)
+        request.meta[_HEADERS_AT] = (time(), monotonic(), tap.current)
         request.meta[_EXPECTED] = body_length if body_length is not None and body_length >= 0 else None
 
     def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
@@ -165,8 +165,8 @@ class WarcCaptureMiddleware:
             return response
         started, duration = self._timing(request)  # (the worker takes the timestamp as it is)
         at_headers = request.meta.get(_HEADERS_AT)
-        if at_headers is not None and at_headers[3] is not None:
-            at_headers[3].tap_reader = None  # the body came whole: let its reader and buffer go
+        if at_headers is not None and at_headers[2] is not None:
+            at_headers[2].reader = None  # the body came whole: let its reader and buffer go
         try:
             self._record(self.fetch_values(request, response, started, duration), response.body)
         except CaptureStopped as exc:
@@ -194,7 +194,8 @@ class WarcCaptureMiddleware:
         status = response.status
         headers = response.headers
         at_headers = request.meta.get(_HEADERS_AT)
-        head = at_headers[2] if at_headers is not None else None
+        tapped = at_headers[2] if at_headers is not None else None
+        head = tapped.raw if tapped is not None else None
         if head is not None and head.split(None, 2)[1:2] != [b"%d" % status]:
             head = None  # not this response's head: rebuild it
         has_length = b"Content-Length" in headers
@@ -246,10 +247,11 @@ class WarcCaptureMiddleware:
         """The flat fetch and body of a download whose timeout ran out after its head had
         come (WARC-Truncated: time), or None if the head or the bytes are not to be had."""
         at_headers = request.meta.get(_HEADERS_AT)
-        head = at_headers[2] if at_headers is not None else None
-        received = tap.received_so_far(at_headers[3]) if head is not None else None
-        if received is None:
+        tapped = at_headers[2] if at_headers is not None else None
+        received = tap.received_so_far(tapped) if tapped is not None else None
+        if tapped is None or received is None:
             return None
+        head = tapped.raw
         body, ip, cert = received
         version, code = head.split(None, 2)[:2]
         return (
@@ -270,15 +272,17 @@ class WarcCaptureMiddleware:
         if isinstance(exception, IgnoreRequest):
             return  # decided before any fetch; the deciding component logs it
         started, duration = self._timing(request)
-        if isinstance(exception, _TIMEOUTS):
-            cut_off = self.cut_off_values(request, started, duration)
-            if cut_off is not None:
-                # The bytes that came are evidence too: a record marked WARC-Truncated: time.
-                try:
-                    self._record(*cut_off)
-                except CaptureStopped as exc:
-                    capture_failed(self.crawler, exc)
-                return
+        at_headers = request.meta.get(_HEADERS_AT)
+        cut_off = self.cut_off_values(request, started, duration) if isinstance(exception, _TIMEOUTS) else None
+        if at_headers is not None and at_headers[2] is not None:
+            at_headers[2].reader = None  # (the reader refers to the request: no cycle left)
+        if cut_off is not None:
+            # The bytes that came are evidence too: a record marked WARC-Truncated: time.
+            try:
+                self._record(*cut_off)
+            except CaptureStopped as exc:
+                capture_failed(self.crawler, exc)
+            return
         ua = request.headers.get(b"User-Agent")
         error = f"{type(exception).__name__}: {exception}".strip()
         refused = refusal_reason(urlparse_cached(request).hostname or "")
