@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 class Head:
     """A response head as received (``raw``), and Scrapy's reader of that response's body
     (``reader``) while the body comes, for :func:`received_so_far`. The capture middleware
-    lets the reader go once the body is whole or the download has failed: holding more of
-    Twisted's objects for as long as Scrapy holds the request cost the crawl process about
-    7 % of its CPU (docs/performance.md, round 9)."""
+    lets the reader go once the body is whole or the download has failed, so that the
+    request's meta holds none of Twisted's objects for as long as Scrapy holds the request,
+    and no reference cycle through the reader (which refers to the request) outlives the
+    download."""
 
     __slots__ = ("raw", "reader")
 
