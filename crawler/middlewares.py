@@ -219,11 +219,17 @@ class WarcCaptureMiddleware:
             truncated = "length"
         elif "dataloss" in flags:
             truncated = "disconnect"
-        cert = getattr(response, "certificate", None)
-        ip = getattr(response, "ip_address", None)
-        # In the order of Fetch's fields, the body left out (flat_fetch's form).
+        return self._flat(request, response.url, status, fields, started, duration, getattr(response, "protocol", None),
+                          getattr(response, "ip_address", None), getattr(response, "certificate", None), framing,
+                          truncated, reconstructed, head)
+
+    def _flat(self, request: Request, url: str, status: int, fields: list[tuple[bytes, bytes]] | None,
+              started: float, duration: float | None, protocol: str | None, ip: Any, cert: Any,
+              framing: str | None, truncated: str | None, reconstructed: tuple[str, ...],
+              head: bytes | None) -> tuple[Any, ...]:
+        """A fetch in the order of Fetch's fields, the body left out (flat_fetch's form)."""
         return (
-            response.url,
+            url,
             request.method,
             [(name, value) for name, values in dict.items(request.headers) for value in values],
             request.body,
@@ -231,8 +237,8 @@ class WarcCaptureMiddleware:
             fields,
             started,
             duration,
-            getattr(response, "protocol", None),
-            None,  # reason: Scrapy does not keep the reason phrase
+            protocol,
+            None,  # reason: Scrapy does not keep the reason phrase (a tapped head has it)
             _ip_text(ip) if ip is not None else None,
             cert.dump() if cert is not None else None,
             framing,
@@ -243,7 +249,8 @@ class WarcCaptureMiddleware:
             head,
         )
 
-    def cut_off_values(self, request: Request, started: float, duration: float | None) -> tuple[tuple[Any, ...], bytes] | None:
+    def cut_off_values(self, request: Request, started: float,
+                       duration: float | None) -> tuple[tuple[Any, ...], bytes] | None:
         """The flat fetch and body of a download whose timeout ran out after its head had
         come (WARC-Truncated: time), or None if the head or the bytes are not to be had."""
         at_headers = request.meta.get(_HEADERS_AT)
@@ -251,22 +258,11 @@ class WarcCaptureMiddleware:
         received = tap.received_so_far(tapped) if tapped is not None else None
         if tapped is None or received is None:
             return None
-        head = tapped.raw
         body, ip, cert = received
-        version, code = head.split(None, 2)[:2]
-        return (
-            request.url, request.method,
-            [(name, value) for name, values in dict.items(request.headers) for value in values],
-            request.body, int(code), None, started, duration, version.decode("latin-1"), None,
-            _ip_text(ip) if ip is not None else None,
-            cert.dump() if cert is not None else None,
-            None,  # framing: Transfer-Encoding, if any, is in the head
-            "time",
-            provenance_values(request),
-            robots_state(request, self.obey_robots),
-            (),
-            head,
-        ), body
+        version, code = tapped.raw.split(None, 2)[:2]
+        # (framing: Transfer-Encoding, if any, is in the head, and so said)
+        return self._flat(request, request.url, int(code), None, started, duration, version.decode("latin-1"),
+                          ip, cert, None, "time", (), tapped.raw), body
 
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
         if isinstance(exception, IgnoreRequest):
