@@ -22,6 +22,8 @@ REDACTED_HEADERS = (b"authorization", b"cookie", b"proxy-authorization")
 REDACTED = b"[redacted]"
 # Hop-by-hop framing the client removed after decoding; it no longer describes the body.
 _FRAMING = (b"transfer-encoding",)
+# Statuses whose responses have no body, whatever their headers say (RFC 9110 §6.4.1).
+_NO_BODY = (204, 304)
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -143,35 +145,44 @@ def head_fields(head: bytes) -> Headers:
     return fields
 
 
-def _without_framing(head: bytes) -> tuple[bytes, bool]:
-    """``head`` without its Transfer-Encoding lines (and the lines folded onto them), and
-    whether there were any; every other byte is kept as it is."""
-    if b"transfer-encoding" not in head.lower():
-        return head, False
+def _without_framing(head: bytes) -> tuple[bytes, list[str]]:
+    """``head`` without its Transfer-Encoding lines (and the lines folded onto them), and what
+    was removed. A Content-Length sent beside a Transfer-Encoding goes too: the client read
+    the chunks and ignored it (RFC 9112 §6.3), so it does not describe the stored body.
+    Every other byte is kept as it is."""
+    lowered = head.lower()
+    if b"transfer-encoding" not in lowered:
+        return head, []
     lines = head.split(b"\n")
-    kept, removed, dropping = [lines[0]], False, False
+    kept, removed, dropping = [lines[0]], set(), False
     for line in lines[1:]:
         if line[:1] in (b" ", b"\t") and line.strip():
             if not dropping:
                 kept.append(line)
             continue
         name, colon, _ = line.partition(b":")
-        dropping = bool(colon) and name.strip().lower() in _FRAMING
+        name = name.strip().lower() if colon else b""
+        dropping = name in _FRAMING or name == b"content-length"
         if dropping:
-            removed = True
+            removed.add(name)
         else:
             kept.append(line)
-    return b"\n".join(kept), removed
+    if not removed & set(_FRAMING):
+        return head, []  # (the words were in a value, not a name)
+    return b"\n".join(kept), ["transfer-encoding-removed"] + (["content-length-removed"] if b"content-length" in removed else [])
 
 
 def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     reconstructed: list[str] = list(fetch.reconstructed)
     if fetch.response_head is not None:
-        # As received, but for the transfer coding the client has decoded.
+        # As received, but for the transfer coding the client has decoded (a response that
+        # has no body by definition has none to decode: its head stays whole).
+        if fetch.status in _NO_BODY or fetch.method == "HEAD":
+            return fetch.response_head, reconstructed
         head, removed = _without_framing(fetch.response_head)
-        if removed or fetch.framing == "chunked":
-            reconstructed.append("transfer-encoding-removed")
-        return head, reconstructed
+        if not removed and fetch.framing == "chunked":
+            removed = ["transfer-encoding-removed"]
+        return head, reconstructed + removed
     reason = fetch.reason
     if reason is None:
         try:

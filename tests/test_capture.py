@@ -235,11 +235,36 @@ def test_header_fields_are_read_from_a_head_as_the_client_reads_them():
 def test_a_head_loses_its_transfer_encoding_lines_and_nothing_else():
     from archive.capture import _without_framing
 
-    head = (b"HTTP/1.1 200 OK\r\nServer:  x \r\ntransfer-encoding: gzip,\r\n chunked\r\n"
-            b"X-A: 1\r\nTransfer-Encoding : chunked\r\n\r\n")
-    assert _without_framing(head) == (b"HTTP/1.1 200 OK\r\nServer:  x \r\nX-A: 1\r\n\r\n", True)
-    plain = b"HTTP/1.1 200 OK\r\nX-Transfer: encoding\r\n\r\n"
-    assert _without_framing(plain) == (plain, False)
+    head = b"HTTP/1.1 200 OK\r\nServer:  x \r\ntransfer-encoding:\r\n chunked\r\nX-A: 1\r\n\r\n"
+    assert _without_framing(head) == (b"HTTP/1.1 200 OK\r\nServer:  x \r\nX-A: 1\r\n\r\n",
+                                      ["transfer-encoding-removed"])
+    plain = b"HTTP/1.1 200 OK\r\nX-Note: transfer-encoding\r\nContent-Length: 3\r\n\r\n"
+    assert _without_framing(plain) == (plain, [])
+
+
+def test_a_content_length_beside_a_transfer_encoding_goes_with_it():
+    # The client reads the chunks and ignores the length, which would not fit the stored body.
+    from archive.capture import _without_framing
+
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+    assert _without_framing(head) == (b"HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n",
+                                      ["transfer-encoding-removed", "content-length-removed"])
+
+
+def test_a_bodiless_response_keeps_its_whole_head():
+    from datetime import UTC, datetime
+
+    from archive.capture import Fetch, build_capture
+
+    head = b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\nETag: \"v\"\r\n\r\n"
+    for method, status in (("GET", 304), ("HEAD", 200)):
+        head_of = head.replace(b"304 Not Modified", b"%d X" % status)
+        fetch = Fetch(url="http://127.0.0.1:9/x", method=method, request_headers=[], request_body=b"",
+                      status=status, response_headers=None, body=b"", started=datetime(2026, 1, 1, tzinfo=UTC),
+                      duration_ms=1.0, response_head=head_of)
+        built = build_capture(fetch, job_id="j", spider="s", warcinfo_id=None)
+        assert bytes(built.response.chunks[0]) == head_of
+        assert built.metadata_fields["reconstructed"] is None
 
 
 def test_a_fetch_with_a_head_reads_its_headers_from_it():

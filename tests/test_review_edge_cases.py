@@ -52,7 +52,7 @@ IRI_PATH = "/caf%C3%A9"
 IRI_CANONICAL = "/caf%C3%A9?q=%C3%BC"
 LINKS = ["/r304", "/cl304", "/r204", "/empty", "/emptychunk", "/http10", "/cookies", "/latin1",
          "/dataloss", "/chunkloss", "/huge", IRI_LINK, LONG, TOO_LONG, "/offsite", "/loop1", "/r503", "/exact",
-         "/over", "/big", "/stall", "/badimg", "/early", "/splithead", "/oddhead"]
+         "/over", "/big", "/stall", "/badimg", "/early", "/splithead", "/oddhead", "/tecl"]
 HOME = ("<!doctype html><html><head><meta charset='utf-8'></head><body>"
         + "".join(f'<a href="{link}">x</a>' for link in LINKS) + "</body></html>").encode("utf-8")
 # A page requisite with an invalid port, then an ordinary link on the same page.
@@ -116,6 +116,9 @@ def _probe_routes(port_holder: dict, hits: dict) -> dict:
         # Lines a lenient client reads past: folded, without a colon, odd spacing.
         "/oddhead": _raw(b"HTTP/1.1 200 Okay-ish\r\nContent-Type:text/plain\r\nX-Fold: a\r\n\tb\r\n"
                          b"this line has no colon\r\nX-Spaced:   v  \r\nContent-Length: 3\r\n\r\nodd"),
+        # Both framings, against the rules: the client reads the chunks and ignores the length.
+        "/tecl": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
         # The head in three reads, the blank line itself cut in two.
         "/splithead": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", 0.05,
                            b"X-Folded: one\r\n two\r\nContent-Length: 5\r\n\r", 0.05, b"\nsplit"),
@@ -234,6 +237,13 @@ def test_response_heads_are_recorded_byte_for_byte_as_sent(probe):
         rec = _one(probe, path)
         assert _recorded_head(rec) == _sent_head(probe, path), path
         assert "reconstructed" not in _meta(probe, rec), path
+
+
+def test_a_length_beside_chunks_is_dropped_with_them_and_said(probe):
+    rec = _one(probe, "/tecl")
+    assert rec.payload == b"hello"
+    assert _recorded_head(rec) == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+    assert _meta(probe, rec)["reconstructed"] == "transfer-encoding-removed,content-length-removed"
 
 
 def test_a_head_that_arrives_in_pieces_is_recorded_whole(probe):
