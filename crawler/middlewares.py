@@ -166,7 +166,7 @@ class WarcCaptureMiddleware:
         started, duration = self._timing(request)  # (the worker takes the timestamp as it is)
         at_headers = request.meta.get(_HEADERS_AT)
         if at_headers is not None and at_headers[2] is not None:
-            at_headers[2].reader = None  # the body came whole: let its reader and buffer go
+            at_headers[2].release()  # the body came whole: let its reader and buffer go
         try:
             self._record(self.fetch_values(request, response, started, duration), response.body)
         except CaptureStopped as exc:
@@ -271,7 +271,7 @@ class WarcCaptureMiddleware:
         at_headers = request.meta.get(_HEADERS_AT)
         cut_off = self.cut_off_values(request, started, duration) if isinstance(exception, _TIMEOUTS) else None
         if at_headers is not None and at_headers[2] is not None:
-            at_headers[2].reader = None  # (the reader refers to the request: no cycle left)
+            at_headers[2].release()  # (the reader refers to the request: no cycle left)
         if cut_off is not None:
             # The bytes that came are evidence too: a record marked WARC-Truncated: time.
             try:

@@ -21,6 +21,7 @@ Only the head is tapped: the body's bytes go on to Scrapy untouched and uncopied
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
@@ -38,11 +39,16 @@ class Head:
     and no reference cycle through the reader (which refers to the request) outlives the
     download."""
 
-    __slots__ = ("raw", "reader")
+    __slots__ = ("done", "raw", "reader")
 
     def __init__(self, raw: bytes):
         self.raw = raw
         self.reader: Any = None
+        self.done = False
+
+    def release(self) -> None:
+        """The download has ended, one way or another: the reader is not needed."""
+        self.done, self.reader = True, None
 
 
 # The head whose response is being delivered at this moment, or None. The reactor runs in
@@ -76,18 +82,23 @@ def tap(protocol: Any) -> None:
     """Keep each response's head on ``protocol`` (an HTTP11ClientProtocol).
 
     The tap is put in place by each ``request()`` and taken away once the head has passed,
-    so a body's bytes reach the protocol with no extra call."""
-    real_data = protocol.dataReceived
-    real_request = protocol.request
+    so a body's bytes reach the protocol with no extra call. The functions put on the
+    protocol hold it weakly: a protocol that refers to itself would wait for the cyclic
+    collector instead of going when its connection does."""
+    cls = type(protocol)
+    real_data, real_request = cls.dataReceived, cls.request
+    ref = weakref.ref(protocol)
     pending = bytearray()  # a head that has come in parts
 
     def request(txrequest: Any) -> Any:
+        proto = ref()
         pending.clear()
-        protocol.dataReceived = head_data
-        return real_request(txrequest)
+        proto.dataReceived = head_data  # type: ignore[union-attr]
+        return real_request(proto, txrequest)
 
     def head_data(data: bytes) -> None:
         global current
+        proto = ref()
         if pending:
             start = max(0, len(pending) - 2)
             pending.extend(data)
@@ -103,20 +114,23 @@ def tap(protocol: Any) -> None:
                 pending[:] = buf
             if len(pending) > _MAX_HEAD:
                 pending.clear()
-                protocol.dataReceived = real_data
-            real_data(data)
+                proto.__dict__.pop("dataReceived", None)
+            real_data(proto, data)
             return
         head = current = Head(bytes(buf[:end]))
         pending.clear()
-        protocol.dataReceived = real_data
-        parser = getattr(protocol, "_parser", None)
+        proto.__dict__.pop("dataReceived", None)  # the class's own, for the body
+        parser = getattr(proto, "_parser", None)
         try:
-            real_data(data)
+            real_data(proto, data)
         finally:
             current = None
         # The response has been handed to Scrapy by now, and its body to Scrapy's reader,
-        # which Twisted forgets when the connection goes: keep it for received_so_far().
-        head.reader = getattr(getattr(parser, "response", None), "_bodyProtocol", None)
+        # which Twisted forgets when the connection goes: keep it for received_so_far(),
+        # unless the download has already ended (a reactor that runs the middleware within
+        # this very call).
+        if not head.done:
+            head.reader = getattr(getattr(parser, "response", None), "_bodyProtocol", None)
 
     protocol.request = request
 

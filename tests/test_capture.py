@@ -280,3 +280,32 @@ def test_a_fetch_with_a_head_reads_its_headers_from_it():
     built = build_capture(fetch, job_id="j", spider="s", warcinfo_id=None)
     assert bytes(built.response.chunks[0]) == head  # reason phrase and names as sent
     assert built.metadata_fields["reconstructed"] is None
+
+
+def test_a_tapped_protocol_goes_with_its_connection_not_with_the_collector():
+    import gc
+    import weakref
+
+    from crawler.tap import tapping_factory
+
+    base = type("Base", (), {"buildProtocol": lambda self, addr: Proto(),
+                             "__init__": lambda self, *a: None})
+
+    class Proto:
+        def dataReceived(self, data):
+            self.got = data
+
+        def request(self, txrequest):
+            return txrequest
+
+    protocol = tapping_factory(base)().buildProtocol(None)
+    assert protocol.request("r") == "r"  # the tap's request(), then the class's
+    protocol.dataReceived(b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody")
+    assert protocol.got.endswith(b"body") and "dataReceived" not in vars(protocol)
+    gone = weakref.ref(protocol)
+    gc.disable()
+    try:
+        del protocol
+        assert gone() is None  # no reference cycle through the tap's functions
+    finally:
+        gc.enable()
