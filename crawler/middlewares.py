@@ -107,6 +107,8 @@ class WarcCaptureMiddleware:
         self.seed_hosts = {host_of(seed["url"]) for seed in job.collection.seeds}
         self.allow_private = bool(job.collection.scope["allow_private_addresses"])
         self.obey_robots = crawler.settings.getbool("ROBOTSTXT_OBEY")
+        self.retry_enabled = crawler.settings.getbool("RETRY_ENABLED")
+        self.retry_times = crawler.settings.getint("RETRY_TIMES")
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         if self.max_body:
             crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -264,12 +266,22 @@ class WarcCaptureMiddleware:
         return self._flat(request, request.url, int(code), None, started, duration, version.decode("latin-1"),
                           ip, cert, None, "time", (), tapped.raw), body
 
+    def will_retry(self, request: Request) -> bool:
+        """Whether Scrapy's RetryMiddleware will try ``request`` again after a timeout."""
+        meta = request.meta
+        if not self.retry_enabled or meta.get("dont_retry"):
+            return False
+        return meta.get("retry_times", 0) < meta.get("max_retry_times", self.retry_times)
+
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
         if isinstance(exception, IgnoreRequest):
             return  # decided before any fetch; the deciding component logs it
         started, duration = self._timing(request)
         at_headers = request.meta.get(_HEADERS_AT)
-        cut_off = self.cut_off_values(request, started, duration) if isinstance(exception, _TIMEOUTS) else None
+        # A body cut off by the timeout is kept from the last attempt only: an attempt that
+        # will be retried is a failure line, as any other (no partial copy per attempt).
+        cut_off = self.cut_off_values(request, started, duration) \
+            if isinstance(exception, _TIMEOUTS) and not self.will_retry(request) else None
         if at_headers is not None and at_headers[2] is not None:
             at_headers[2].release()  # (the reader refers to the request: no cycle left)
         if cut_off is not None:
