@@ -19,6 +19,9 @@ from archive.store import CollectionDir
 
 log = logging.getLogger(__name__)
 
+# Truncations that mean the response did not come whole (a size cap is a choice, not these).
+_CUT_OFF = ("time", "disconnect")
+
 
 # slots: a job keeps one of these per URL and per payload of the collection's history.
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,10 @@ class CollectionHistory:
     def add(self, line: dict[str, Any]) -> None:
         """Take one capture-log line into account."""
         if line.get("outcome") != "captured" or not line.get("warc"):
+            return
+        if line.get("truncated") in _CUT_OFF:
+            # Part of a response that did not come whole: for recrawls the URL stays as its
+            # last whole capture left it (still due, its validators and original kept).
             return
         url, digest, status = line["url"], line.get("payload_digest"), line["status"]
         revisit = line.get("revisit")
