@@ -23,7 +23,7 @@ REDACTED = b"[redacted]"
 # Hop-by-hop framing the client removed after decoding; it no longer describes the body.
 _FRAMING = (b"transfer-encoding",)
 # Statuses whose responses have no body, whatever their headers say (RFC 9110 §6.4.1).
-_NO_BODY = (204, 304)
+NO_BODY_STATUSES = (204, 304)
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -177,7 +177,7 @@ def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     if fetch.response_head is not None:
         # As received, but for the transfer coding the client has decoded (a response that
         # has no body by definition has none to decode: its head stays whole).
-        if fetch.status in _NO_BODY or fetch.method == "HEAD":
+        if fetch.status in NO_BODY_STATUSES or fetch.method == "HEAD":
             return fetch.response_head, reconstructed
         head, removed = _without_framing(fetch.response_head)
         if not removed and fetch.framing == "chunked":

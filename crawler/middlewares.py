@@ -27,7 +27,7 @@ from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
-from archive.capture import Fetch, Provenance
+from archive.capture import NO_BODY_STATUSES, Fetch, Provenance
 from archive.errors import CaptureStopped
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob, unflat_fetch
@@ -44,8 +44,6 @@ _T0 = "_archive_t0"
 _HEADERS_AT = "_archive_headers_at"
 _RECEIVED = "_archive_received"
 _EXPECTED = "_archive_expected"
-# Responses with no body by definition: an absent Content-Length says nothing of framing.
-_NO_BODY = {204, 304}
 # What a download that ran out of time raises: Scrapy's own class where it has one, else Twisted's.
 _TIMEOUTS = tuple(c for c in (getattr(scrapy_exceptions, "DownloadTimeoutError", None), TwistedTimeoutError)
                   if c is not None)
@@ -201,7 +199,8 @@ class WarcCaptureMiddleware:
         if head is not None and head.split(None, 2)[1:2] != [b"%d" % status]:
             head = None  # not this response's head: rebuild it
         has_length = b"Content-Length" in headers
-        bodiless = status in _NO_BODY or request.method == "HEAD"
+        # (no body by definition: an absent Content-Length says nothing of framing)
+        bodiless = status in NO_BODY_STATUSES or request.method == "HEAD"
         framing = None
         if not has_length and "partial" not in flags and "download_stopped" not in flags and status >= 200 \
                 and not bodiless:
