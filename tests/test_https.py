@@ -37,7 +37,7 @@ def _self_signed(tmp_path):
     return cert, cert_path, key_path
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class SecurePage(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):
@@ -56,7 +56,7 @@ def test_https_capture_records_the_certificate_fingerprint(tmp_path):
     cert, cert_path, key_path = _self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SecurePage)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

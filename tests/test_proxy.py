@@ -13,9 +13,9 @@ from contextlib import contextmanager, suppress
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from test_https import _self_signed
+from test_https import SecurePage, _self_signed
 from warcs import fields, read_collection
-from wire import free_port, response, serve_wire
+from wire import accepting, free_port, response, serve_wire
 
 from archive.config import collection_from_dict
 from archive.crawl import crawl
@@ -56,28 +56,10 @@ def test_a_crawl_through_a_forward_proxy_records_the_heads_it_sent(tmp_path, pro
         assert "reconstructed" not in _meta_of(records, rec)
 
 
-class _Splendid(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        body = b"tunnelled page" if self.path == "/" else b""
-        self.send_response(200 if self.path == "/" else 404, "Splendid")
-        self.send_header("x-lower", "kept")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @contextmanager
 def _connect_proxy():
     """A CONNECT proxy on 127.0.0.1 that relays bytes both ways; yields (port, targets)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
     targets: list[str] = []
-    stop = threading.Event()
 
     def pipe(src: socket.socket, dst: socket.socket) -> None:
         with suppress(OSError):
@@ -102,29 +84,15 @@ def _connect_proxy():
         threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
         pipe(client, upstream)
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], targets
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        listener.close()
+    with accepting(handle) as port:
+        yield port, targets
 
 
 def test_https_through_a_connect_tunnel_records_the_head_and_certificate(tmp_path, proxy_env):
     cert, cert_path, key_path = _self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Splendid)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SecurePage)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"https://127.0.0.1:{server.server_address[1]}/"
@@ -138,8 +106,8 @@ def test_https_through_a_connect_tunnel_records_the_head_and_certificate(tmp_pat
     assert targets and set(targets) == {f"127.0.0.1:{server.server_address[1]}"}
     records, lines = read_collection(tmp_path / "store" / "t")
     rec = next(r for r in records if r.type == "response" and r.h("WARC-Target-URI") == url)
-    assert rec.status_line == "HTTP/1.1 200 Splendid" and ("x-lower", "kept") in rec.http_headers
-    assert rec.payload == b"tunnelled page"
+    assert rec.status_line == "HTTP/1.1 200 Splendid" and ("content-type", "text/html") in rec.http_headers
+    assert rec.payload == b"<html><body>secure page</body></html>"
     meta = _meta_of(records, rec)
     assert "reconstructed" not in meta
     fingerprint = "sha256:" + hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()

@@ -91,12 +91,20 @@ not_found = response("404 Not Found", [("Content-Type", "text/plain")], b"not he
 @contextmanager
 def serve_wire(routes: dict[str, Route]) -> Iterator[WireServer]:
     server = WireServer(routes)
+    with accepting(server._handle) as port:
+        server.port = port
+        yield server
+
+
+@contextmanager
+def accepting(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A listening socket on 127.0.0.1 whose connections ``handle`` serves, a thread each;
+    yields its port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     sock.settimeout(0.2)
-    server.port = sock.getsockname()[1]
     stop = threading.Event()
 
     def accept() -> None:
@@ -105,12 +113,12 @@ def serve_wire(routes: dict[str, Route]) -> Iterator[WireServer]:
                 conn, _ = sock.accept()
             except (TimeoutError, OSError):
                 continue
-            threading.Thread(target=server._handle, args=(conn,), daemon=True).start()
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield server
+        yield sock.getsockname()[1]
     finally:
         stop.set()
         thread.join(timeout=2)
