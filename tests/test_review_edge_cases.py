@@ -52,7 +52,7 @@ IRI_PATH = "/caf%C3%A9"
 IRI_CANONICAL = "/caf%C3%A9?q=%C3%BC"
 LINKS = ["/r304", "/cl304", "/r204", "/empty", "/emptychunk", "/http10", "/cookies", "/latin1",
          "/dataloss", "/chunkloss", "/huge", IRI_LINK, LONG, TOO_LONG, "/offsite", "/loop1", "/r503", "/exact",
-         "/over", "/big", "/stall", "/badimg", "/early", "/splithead", "/oddhead", "/tecl"]
+         "/over", "/big", "/stall", "/badimg", "/early", "/splithead", "/oddhead", "/tecl", "/early2"]
 HOME = ("<!doctype html><html><head><meta charset='utf-8'></head><body>"
         + "".join(f'<a href="{link}">x</a>' for link in LINKS) + "</body></html>").encode("utf-8")
 # A page requisite with an invalid port, then an ordinary link on the same page.
@@ -119,6 +119,9 @@ def _probe_routes(port_holder: dict, hits: dict) -> dict:
         # Both framings, against the rules: the client reads the chunks and ignores the length.
         "/tecl": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
                       b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        # The interim head in one read, the final one in the next.
+        "/early2": _raw(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n", 0.05,
+                        b"HTTP/1.1 200 Later\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nlater!"),
         # The head in three reads, the blank line itself cut in two.
         "/splithead": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", 0.05,
                            b"X-Folded: one\r\n two\r\nContent-Length: 5\r\n\r", 0.05, b"\nsplit"),
@@ -254,11 +257,14 @@ def test_a_head_that_arrives_in_pieces_is_recorded_whole(probe):
 
 
 def test_an_interim_response_is_skipped_and_the_final_head_recorded(probe):
-    rec = _one(probe, "/early")
-    wire = probe.sent["/early"]
-    final = wire[wire.index(b"HTTP/1.1 200"):]
-    assert _recorded_head(rec) == final[:final.index(b"\r\n\r\n") + 4]
-    assert rec.status_line == "HTTP/1.1 200 Fine Thanks" and rec.payload == b"early"
+    for path, status_line, payload in (("/early", "HTTP/1.1 200 Fine Thanks", b"early"),
+                                       ("/early2", "HTTP/1.1 200 Later", b"later!")):
+        rec = _one(probe, path)
+        wire = probe.sent[path]
+        final = wire[wire.index(b"HTTP/1.1 200"):]
+        assert _recorded_head(rec) == final[:final.index(b"\r\n\r\n") + 4], path
+        assert rec.status_line == status_line and rec.payload == payload, path
+        assert "reconstructed" not in _meta(probe, rec), path
 
 
 def test_a_chunked_head_is_recorded_without_its_transfer_encoding_line_only(probe):
