@@ -25,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import load_object
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 
 from archive.capture import NO_BODY_STATUSES, Fetch, Provenance
@@ -107,6 +108,8 @@ class WarcCaptureMiddleware:
         self.obey_robots = crawler.settings.getbool("ROBOTSTXT_OBEY")
         self.retry_enabled = crawler.settings.getbool("RETRY_ENABLED")
         self.retry_times = crawler.settings.getint("RETRY_TIMES")
+        self.retried = tuple(load_object(e) if isinstance(e, str) else e
+                             for e in crawler.settings.getlist("RETRY_EXCEPTIONS"))
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         if self.max_body:
             crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -265,10 +268,10 @@ class WarcCaptureMiddleware:
         return self._flat(request, request.url, int(code), None, started, duration, version.decode("latin-1"),
                           ip, cert, None, "time", (), tapped.raw), body
 
-    def will_retry(self, request: Request) -> bool:
-        """Whether Scrapy's RetryMiddleware will try ``request`` again after a timeout."""
+    def will_retry(self, request: Request, exception: Exception) -> bool:
+        """Whether Scrapy's RetryMiddleware will try ``request`` again after ``exception``."""
         meta = request.meta
-        if not self.retry_enabled or meta.get("dont_retry"):
+        if not self.retry_enabled or meta.get("dont_retry") or not isinstance(exception, self.retried):
             return False
         return meta.get("retry_times", 0) < meta.get("max_retry_times", self.retry_times)
 
@@ -280,7 +283,7 @@ class WarcCaptureMiddleware:
         # A body cut off by the timeout is kept from the last attempt only: an attempt that
         # will be retried is a failure line, as any other (no partial copy per attempt).
         cut_off = self.cut_off_values(request, started, duration) \
-            if isinstance(exception, _TIMEOUTS) and not self.will_retry(request) else None
+            if isinstance(exception, _TIMEOUTS) and not self.will_retry(request, exception) else None
         if at_headers is not None and at_headers[2] is not None:
             at_headers[2].release()  # (the reader refers to the request: no cycle left)
         if cut_off is not None:

@@ -728,3 +728,17 @@ def test_status_line_of_an_unregistered_status_keeps_the_space():
     built = build_capture(fetch, job_id="news-20260301T120000Z-abcd", spider="t", warcinfo_id=None)
     head = bytes(built.response.chunks[0])
     assert head.startswith(b"HTTP/1.1 299 \r\n"), head[:20]
+
+
+def test_a_timeout_not_retried_keeps_the_bytes_of_its_only_attempt(tmp_path):
+    # Timeouts taken out of RETRY_EXCEPTIONS: the first attempt is the last.
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b""),
+              "/stall": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial-", 2.0)}
+    with serve_wire(routes) as server:
+        coll = collection_from_dict({"name": "t", "urls": [server.base + "/stall"], "caps": {"timeout": 1.0}})
+        crawl(tmp_path, coll, overrides={"RETRY_EXCEPTIONS": ["twisted.internet.error.ConnectionLost"]})
+    records, lines = read_collection(tmp_path / "t")
+    (line,) = [line for line in lines if line["url"] == server.base + "/stall"]
+    assert line["outcome"] == "captured" and line["truncated"] == "time"
+    assert [r.payload for r in records if r.type == "response" and r.h("WARC-Target-URI").endswith("/stall")] == \
+        [b"partial-"]
