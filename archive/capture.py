@@ -169,7 +169,10 @@ def _without_framing(head: bytes) -> tuple[bytes, list[str]]:
             kept.append(line)
     if not removed & set(_FRAMING):
         return head, []  # (the words were in a value, not a name)
-    return b"\n".join(kept), ["transfer-encoding-removed"] + (["content-length-removed"] if b"content-length" in removed else [])
+    said = ["transfer-encoding-removed"]
+    if b"content-length" in removed:
+        said.append("content-length-removed")
+    return b"\n".join(kept), said
 
 
 def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:

@@ -184,8 +184,8 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
 
     A row is written for each new article and each new version of a known one (headline or
     body changed); an unchanged re-capture adds none, and a truncated one (WARC-Truncated:
-    a size cap, a timeout, a lost connection) none either, counted in the derived file. A known article answered 404 or 410
-    gets a ``withdrawn`` row. ``prior`` is the state after earlier jobs (read from their
+    a size cap, a timeout, a lost connection) none either, counted in the derived file. A
+    known article answered 404 or 410 gets a ``withdrawn`` row. ``prior`` is the state after earlier jobs (read from their
     article files when not given) and is updated in place.
     """
     if prior is None:
