@@ -48,7 +48,7 @@ class Fetch:
 
     url: str
     method: str
-    request_headers: Headers
+    request_headers: Headers | None
     request_body: bytes
     status: int
     response_headers: Headers | None
@@ -68,10 +68,16 @@ class Fetch:
     # client's connection: crawler.tap), or None where the client does not give it. With
     # a head, ``response_headers`` may be None: they are then read from the head.
     response_head: bytes | None = None
+    # The request line and header block as the client wrote them (the same tap), or None
+    # where they are rebuilt from ``request_headers``; with a head, ``request_headers`` may
+    # be None: they are then read from the head.
+    request_head: bytes | None = None
 
     def __post_init__(self) -> None:
         if self.response_headers is None:
             self.response_headers = head_fields(self.response_head or b"")
+        if self.request_headers is None:
+            self.request_headers = head_fields(self.request_head or b"")
 
 
 @dataclass(frozen=True)
@@ -101,11 +107,14 @@ def tls_fingerprint(der: bytes | None) -> str | None:
 
 
 def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
-    """Request line and headers as the HTTP/1.1 client writes them, secrets redacted.
+    """Request line and headers as the HTTP/1.1 client wrote them, secrets redacted.
 
-    The client adds ``Host`` last when absent and ``Content-Length`` before the other
-    headers when there is a body; we write the same.
+    Without the head as written (``fetch.request_head``), it is rebuilt as the client writes
+    it: ``Host`` last when absent, ``Content-Length`` before the other headers when there
+    is a body.
     """
+    if fetch.request_head is not None:
+        return _redacted(fetch.request_head)
     parts = urlsplit(fetch.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     lines = [f"{fetch.method} {target} HTTP/1.1".encode("latin-1")]
@@ -125,9 +134,31 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     return b"\r\n".join(lines) + b"\r\n\r\n", redacted
 
 
+def _redacted(head: bytes) -> tuple[bytes, list[str]]:
+    """``head`` with the values of secret headers replaced, and their names; every other
+    byte kept."""
+    lowered = head.lower()
+    if not any(name in lowered for name in REDACTED_HEADERS):
+        return head, []
+    lines = head.split(b"\n")
+    kept, redacted, secret = [lines[0]], [], False
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t") and line.strip():
+            if not secret:  # (a value folded onto the next line goes with its header)
+                kept.append(line)
+            continue
+        name, colon, value = line.partition(b":")
+        secret = bool(colon) and name.strip().lower() in REDACTED_HEADERS
+        if secret:
+            redacted.append(name.strip().decode("latin-1"))
+            line = name + b": " + REDACTED + (b"\r" if value.endswith(b"\r") else b"")
+        kept.append(line)
+    return b"\n".join(kept), redacted
+
+
 def head_fields(head: bytes) -> Headers:
-    """The header fields of a response head as received, as the client parses them: the
-    status line skipped, a line folded onto the next joined to it, a line without a colon
+    """The header fields of a head as received or sent, as the client parses them: the
+    status or request line skipped, a line folded onto the next joined to it, a line without a colon
     left out, values stripped of surrounding whitespace; names kept as sent."""
     fields: Headers = []
     partial = b""

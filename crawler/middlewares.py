@@ -198,9 +198,11 @@ class WarcCaptureMiddleware:
         headers = response.headers
         at_headers = request.meta.get(_HEADERS_AT)
         tapped = at_headers[2] if at_headers is not None else None
-        head = tapped.raw if tapped is not None else None
-        if head is not None and head.split(None, 2)[1:2] != [b"%d" % status]:
-            head = None  # not this response's head: rebuild it
+        head = sent = None
+        if tapped is not None:
+            head, sent = tapped.raw, tapped.sent
+            if head.split(None, 2)[1:2] != [b"%d" % status]:
+                head = sent = None  # not this response's head: rebuild both
         has_length = b"Content-Length" in headers
         # (no body by definition: an absent Content-Length says nothing of framing)
         bodiless = status in NO_BODY_STATUSES or request.method == "HEAD"
@@ -225,16 +227,22 @@ class WarcCaptureMiddleware:
             truncated = "disconnect"
         return self._flat(request, response.url, status, fields, started, duration, getattr(response, "protocol", None),
                           getattr(response, "ip_address", None), getattr(response, "certificate", None), framing,
-                          truncated, reconstructed, head)
+                          truncated, reconstructed, head, sent)
 
     def _flat(self, request: Request, url: str, status: int, fields: list[tuple[bytes, bytes]] | None,
               started: float, duration: float | None, protocol: str | None, ip: Any, cert: Any,
               framing: str | None, truncated: str | None, reconstructed: tuple[str, ...],
-              head: bytes | None) -> tuple[Any, ...]:
-        """A fetch in the order of Fetch's fields, the body left out (flat_fetch's form)."""
+              head: bytes | None, sent: bytes | None) -> tuple[Any, ...]:
+        """A fetch in the order of Fetch's fields, the body left out (flat_fetch's form).
+        ``sent``: the request head as written, if the tap saw it (the worker then reads the
+        request's header fields from it)."""
+        method = request.method
+        if sent is not None and not sent.startswith(method.encode("latin-1") + b" "):
+            sent = None  # not this request's head
         return (
             url,
-            request.method,
+            method,
+            None if sent is not None else
             [(name, value) for name, values in dict.items(request.headers) for value in values],
             request.body,
             status,
@@ -251,6 +259,7 @@ class WarcCaptureMiddleware:
             robots_state(request, self.obey_robots),
             reconstructed,
             head,
+            sent,
         )
 
     def cut_off_values(self, request: Request, started: float,
@@ -266,7 +275,7 @@ class WarcCaptureMiddleware:
         version, code = tapped.raw.split(None, 2)[:2]
         # (framing: Transfer-Encoding, if any, is in the head, and so said)
         return self._flat(request, request.url, int(code), None, started, duration, version.decode("latin-1"),
-                          ip, cert, None, "time", (), tapped.raw), body
+                          ip, cert, None, "time", (), tapped.raw, tapped.sent), body
 
     def will_retry(self, request: Request, exception: Exception) -> bool:
         """Whether Scrapy's RetryMiddleware will try ``request`` again after ``exception``."""

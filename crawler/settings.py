@@ -33,7 +33,8 @@ BASE: dict[str, Any] = {
         "archive.scrapy.WarcCaptureMiddleware": 950,
     },
     # Scrapy's HTTP/1.1 handler, its connections tapped for each response's head as sent
-    # (status line, reason phrase, header names and order, connection headers).
+    # (status line, reason phrase, header names and order, connection headers) and each
+    # request's head as written.
     "DOWNLOAD_HANDLERS": {
         "http": "archive.scrapy.TappingDownloadHandler",
         "https": "archive.scrapy.TappingDownloadHandler",

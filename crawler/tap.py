@@ -1,4 +1,4 @@
-"""The response head as the server sent it: a tap on Scrapy's HTTP/1.1 connections.
+"""Request and response heads as they crossed the wire: a tap on Scrapy's HTTP/1.1 connections.
 
 Scrapy's HTTP/1.1 client gives a downloader middleware the status code and its own
 normalised copy of the headers: no reason phrase, names re-cased, connection headers
@@ -15,7 +15,12 @@ does not fit, such as an HTTP/2 connection, a handler that is not this one, or a
 that differs from the response's, leaves the middleware to rebuild the head from what
 Scrapy exposes, and the record says what was rebuilt.
 
-Only the head is tapped: the body's bytes go on to Scrapy untouched and uncopied.
+The request head is taken the same way: Twisted writes a request's line and headers in one
+call to the connection's transport, from within ``request()``, and the tap keeps those bytes
+(``Head.sent``), so that the request record holds the request as it went out, absolute
+target and ``Host`` header included, rather than one rebuilt from Scrapy's headers.
+
+Only the heads are tapped: the bodies' bytes go on untouched and uncopied.
 """
 
 from __future__ import annotations
@@ -32,17 +37,19 @@ log = logging.getLogger(__name__)
 
 
 class Head:
-    """A response head as received (``raw``), and Scrapy's reader of that response's body
-    (``reader``) while the body comes, for :func:`received_so_far`. The capture middleware
+    """A response head as received (``raw``), the head of the request it answers as written
+    (``sent``, or None if the tap did not see it), and Scrapy's reader of that response's
+    body (``reader``) while the body comes, for :func:`received_so_far`. The capture middleware
     lets the reader go once the body is whole or the download has failed, so that the
     request's meta holds none of Twisted's objects for as long as Scrapy holds the request,
     and no reference cycle through the reader (which refers to the request) outlives the
     download."""
 
-    __slots__ = ("done", "raw", "reader")
+    __slots__ = ("done", "raw", "reader", "sent")
 
-    def __init__(self, raw: bytes):
+    def __init__(self, raw: bytes, sent: bytes | None = None):
         self.raw = raw
+        self.sent = sent
         self.reader: Any = None
         self.done = False
 
@@ -89,12 +96,32 @@ def tap(protocol: Any) -> None:
     real_data, real_request = cls.dataReceived, cls.request
     ref = weakref.ref(protocol)
     pending = bytearray()  # a head that has come in parts
+    sent: list[bytes | None] = [None]  # the head of the request on the wire now
 
     def request(txrequest: Any) -> Any:
         proto = ref()
         pending.clear()
+        sent[0] = None
         proto.dataReceived = head_data  # type: ignore[union-attr]
-        return real_request(proto, txrequest)
+        transport = proto.transport  # type: ignore[union-attr]
+        try:
+            transport.writeSequence = request_head
+        except AttributeError:  # (a transport that takes no attributes: the head is rebuilt)
+            transport = None
+        try:
+            return real_request(proto, txrequest)
+        finally:
+            if transport is not None:
+                transport.__dict__.pop("writeSequence", None)
+
+    def request_head(data: Any) -> None:
+        # Twisted writes the request line and headers in one call, before any body.
+        transport = ref().transport  # type: ignore[union-attr]
+        transport.__dict__.pop("writeSequence", None)
+        if not isinstance(data, list):
+            data = list(data)
+        sent[0] = b"".join(data)
+        transport.writeSequence(data)
 
     def head_data(data: bytes) -> None:
         global current
@@ -117,7 +144,7 @@ def tap(protocol: Any) -> None:
                 proto.__dict__.pop("dataReceived", None)
             real_data(proto, data)
             return
-        head = current = Head(bytes(buf[:end]))
+        head = current = Head(bytes(buf[:end]), sent[0])
         pending.clear()
         proto.__dict__.pop("dataReceived", None)  # the class's own, for the body
         parser = getattr(proto, "_parser", None)
@@ -166,7 +193,7 @@ def tapping_factory(base: type) -> type:
 
 class TappingDownloadHandler(HTTP11DownloadHandler):
     """Scrapy's HTTP/1.1 download handler whose connections keep each response's head as
-    received (see the module's description). Set it for ``http`` and ``https`` in
+    received and each request's as written (see the module's description). Set it for ``http`` and ``https`` in
     ``DOWNLOAD_HANDLERS``."""
 
     def __init__(self, crawler: Crawler):
@@ -174,7 +201,7 @@ class TappingDownloadHandler(HTTP11DownloadHandler):
         pool = getattr(self, "_pool", None)
         factory = getattr(pool, "_factory", None)
         if not isinstance(factory, type) or not hasattr(factory, "buildProtocol"):
-            log.warning("this Scrapy's HTTP/1.1 handler has no connection pool to tap: response heads are "
-                        "rebuilt from the parsed headers, and their records say so")
+            log.warning("this Scrapy's HTTP/1.1 handler has no connection pool to tap: request and response heads "
+                        "are rebuilt from the parsed headers, and response records say so")
             return
         pool._factory = tapping_factory(factory)  # type: ignore[union-attr]

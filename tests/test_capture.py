@@ -151,6 +151,9 @@ def test_request_record_matches_what_the_server_received_with_secrets_redacted(c
     assert "s3cr3t" not in "".join(v for _, v in request.http_headers)
     assert _metadata_of(crawled, rec)["redactedHeaders"] == "Cookie"
     assert ("accept-encoding", "gzip, deflate") in got
+    # Byte for byte as written (request line, names, order), the secret's value alone replaced.
+    as_sent = re.sub(rb"(?m)^(Cookie): [^\r]*", rb"\1: [redacted]", received["/final"]) + b"\r\n\r\n"
+    assert request.block == as_sent
 
 
 def test_metadata_and_log_carry_provenance(crawled):
@@ -282,26 +285,67 @@ def test_a_fetch_with_a_head_reads_its_headers_from_it():
     assert built.metadata_fields["reconstructed"] is None
 
 
+def test_a_request_head_as_written_is_kept_but_for_its_secrets():
+    from datetime import UTC, datetime
+
+    from archive.capture import Fetch, build_capture
+
+    sent = (b"POST http://127.0.0.1:9/form?q=1 HTTP/1.1\r\nContent-Length: 3\r\nuser-agent: probe/1\r\n"
+            b"Cookie: id=s3cr3t;\r\n more=s3cr3t\r\nAuthorization:Basic s3cr3t\r\nHost: 127.0.0.1:9\r\n\r\n")
+    fetch = Fetch(url="http://127.0.0.1:9/form?q=1", method="POST", request_headers=None, request_body=b"a=b",
+                  status=200, response_headers=[], body=b"", started=datetime(2026, 1, 1, tzinfo=UTC),
+                  duration_ms=1.0, request_head=sent)
+    assert (b"user-agent", b"probe/1") in fetch.request_headers  # read from the head
+    built = build_capture(fetch, job_id="j", spider="s", warcinfo_id=None)
+    request = built.records[1]  # (response, request, metadata)
+    assert request.get("WARC-Type") == "request"
+    assert b"".join(bytes(c) for c in request.chunks) == (
+        b"POST http://127.0.0.1:9/form?q=1 HTTP/1.1\r\nContent-Length: 3\r\nuser-agent: probe/1\r\n"
+        b"Cookie: [redacted]\r\nAuthorization: [redacted]\r\nHost: 127.0.0.1:9\r\n\r\na=b")
+    assert built.metadata_fields["redactedHeaders"] == "Cookie,Authorization"
+    assert built.metadata_fields["userAgent"] == "probe/1"
+    plain = sent.split(b"Cookie")[0] + b"Host: 127.0.0.1:9\r\n\r\n"
+    fetch.request_head = plain
+    assert build_capture(fetch, job_id="j", spider="s", warcinfo_id=None).records[1].chunks[0] == plain
+
+
 def test_a_tapped_protocol_goes_with_its_connection_not_with_the_collector():
     import gc
     import weakref
 
-    from crawler.tap import tapping_factory
+    from crawler import tap
 
     base = type("Base", (), {"buildProtocol": lambda self, addr: Proto(),
                              "__init__": lambda self, *a: None})
 
+    class Transport:
+        def __init__(self):
+            self.written = []
+
+        def writeSequence(self, data):
+            self.written.extend(data)
+
     class Proto:
+        def __init__(self):
+            self.transport = Transport()
+
         def dataReceived(self, data):
-            self.got = data
+            self.got, self.head = data, tap.current
 
         def request(self, txrequest):
+            self.transport.writeSequence([b"GET / HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"])
+            self.transport.writeSequence([b"a body"])
             return txrequest
 
-    protocol = tapping_factory(base)().buildProtocol(None)
+    protocol = tap.tapping_factory(base)().buildProtocol(None)
     assert protocol.request("r") == "r"  # the tap's request(), then the class's
+    assert protocol.transport.written == [b"GET / HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n", b"a body"]
+    assert "writeSequence" not in vars(protocol.transport)
     protocol.dataReceived(b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody")
     assert protocol.got.endswith(b"body") and "dataReceived" not in vars(protocol)
+    assert protocol.head.raw == b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n"
+    assert protocol.head.sent == b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"  # the head only, not what followed
+    del protocol.head
     gone = weakref.ref(protocol)
     gc.disable()
     try:

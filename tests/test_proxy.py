@@ -49,11 +49,16 @@ def test_a_crawl_through_a_forward_proxy_records_the_heads_it_sent(tmp_path, pro
     assert all(head.split(b" ", 2)[1].startswith(b"http://") for head in proxy.requests)
     records, lines = read_collection(tmp_path / "p")
     assert {line["url"] for line in lines if line["outcome"] == "captured"} >= {origin + "/", origin + "/next"}
+    by_id = {r.h("WARC-Record-ID"): r for r in records}
+    received = {head.split(b" ", 2)[1].decode(): head for head in proxy.requests}
     for path in ("/", "/next"):
         rec = next(r for r in records if r.type == "response" and r.h("WARC-Target-URI") == origin + path)
         sent = proxy.sent[origin + path]
         assert rec.block == sent, path  # head and body, byte for byte
         assert "reconstructed" not in _meta_of(records, rec)
+        # The request as the proxy got it: the absolute target, Host as written.
+        request = by_id[rec.h("WARC-Concurrent-To")]
+        assert request.block == received[origin + path] + b"\r\n\r\n", path
 
 
 @contextmanager
