@@ -137,8 +137,10 @@ class WarcCaptureMiddleware:
     def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None,
                           **_: Any) -> None:  # (**_: pydispatch then passes the arguments as they are)
         # (with the head as received, when the tap is in place: crawler.tap)
-        request.meta[_HEADERS_AT] = (time(), monotonic(), tap.current)
-        request.meta[_EXPECTED] = body_length if body_length is not None and body_length >= 0 else None
+        meta = request.meta
+        meta[_HEADERS_AT] = (time(), monotonic(), tap.current)
+        if self.max_body:
+            meta[_EXPECTED] = body_length if body_length is not None and body_length >= 0 else None
 
     def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
         received = request.meta.get(_RECEIVED, 0) + len(data)
@@ -148,15 +150,16 @@ class WarcCaptureMiddleware:
         if received >= self.max_body and (expected is None or received < expected):
             raise StopDownload(fail=False)
 
-    def _timing(self, request: Request) -> tuple[float, float | None]:
-        """When the fetch started (a POSIX timestamp) and how long it took (ms, or None)."""
+    @staticmethod
+    def _timing(meta: dict[str, Any], at_headers: tuple[Any, ...] | None) -> tuple[float, float | None]:
+        """When the fetch started (a POSIX timestamp) and how long it took (ms, or None);
+        ``meta``: the request's, ``at_headers``: its ``_HEADERS_AT``."""
         now = monotonic()
-        latency = request.meta.get("download_latency")
-        at_headers = request.meta.get(_HEADERS_AT)
+        latency = meta.get("download_latency")
         if at_headers is not None and latency is not None:
             wall, mono = at_headers[0], at_headers[1]
             return wall - latency, (now - mono + latency) * 1000
-        t0 = request.meta.get(_T0)
+        t0 = meta.get(_T0)
         if t0 is None:
             return time(), None
         return t0[0], (now - t0[1]) * 1000
@@ -166,12 +169,13 @@ class WarcCaptureMiddleware:
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
         if "cached" in response.flags:
             return response
-        started, duration = self._timing(request)  # (the worker takes the timestamp as it is)
         at_headers = request.meta.get(_HEADERS_AT)
-        if at_headers is not None and at_headers[2] is not None:
-            at_headers[2].release()  # the body came whole: let its reader and buffer go
+        started, duration = self._timing(request.meta, at_headers)  # (the worker takes the timestamp as it is)
+        tapped = at_headers[2] if at_headers is not None else None
+        if tapped is not None:
+            tapped.release()  # the body came whole: let its reader and buffer go
         try:
-            self._record(self.fetch_values(request, response, started, duration), response.body)
+            self._record(self._values(request, response, started, duration, tapped), response.body)
         except CaptureStopped as exc:
             capture_failed(self.crawler, exc)
             raise IgnoreRequest(str(exc)) from None
@@ -193,11 +197,15 @@ class WarcCaptureMiddleware:
         form, without the body), as the capture worker gets it: built as such, since a
         ``Fetch`` and its ``Provenance`` only to be taken apart again cost the crawl
         process a fifth of the middleware's time."""
+        at_headers = request.meta.get(_HEADERS_AT)
+        return self._values(request, response, started, duration, at_headers[2] if at_headers is not None else None)
+
+    def _values(self, request: Request, response: Response, started: float, duration: float | None,
+                tapped: tap.Head | None) -> tuple[Any, ...]:
+        """:meth:`fetch_values`, with the request's tapped head (if any) looked up already."""
         flags = response.flags
         status = response.status
         headers = response.headers
-        at_headers = request.meta.get(_HEADERS_AT)
-        tapped = at_headers[2] if at_headers is not None else None
         head = sent = None
         if tapped is not None:
             head, sent = tapped.raw, tapped.sent
@@ -287,8 +295,8 @@ class WarcCaptureMiddleware:
     def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
         if isinstance(exception, IgnoreRequest):
             return  # decided before any fetch; the deciding component logs it
-        started, duration = self._timing(request)
         at_headers = request.meta.get(_HEADERS_AT)
+        started, duration = self._timing(request.meta, at_headers)
         # A body cut off by the timeout is kept from the last attempt only: an attempt that
         # will be retried is a failure line, as any other (no partial copy per attempt).
         cut_off = self.cut_off_values(request, started, duration) \
