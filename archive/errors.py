@@ -48,6 +48,14 @@ class CaptureWriteError(CaptureStopped):
         return cls(f"could not write {path}: {exc.strerror or exc}; the job records nothing more, and what it "
                    "wrote before is intact")
 
+    @classmethod
+    def torn(cls, path: object, exc: BaseException, undo: OSError) -> CaptureWriteError:
+        """The write failed (``exc``) and so did cutting the file back (``undo``)."""
+        cause = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        return cls(f"could not write {path}: {cause}, nor cut it back to its last whole record: "
+                   f"{undo.strerror or undo}; the job records nothing more, what it wrote before that record "
+                   "is intact, and `archive verify --repair` cuts the file there")
+
 
 class CrawlError(ArchiveError):
     """A crawl job could not run or finish."""

@@ -9,6 +9,7 @@ ignored): a write past it fails with ``EFBIG`` exactly as one on a full disk fai
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import signal
@@ -356,3 +357,40 @@ def test_the_floor_is_set_on_the_command_line_too(tmp_path: Path, capsys) -> Non
     err = capsys.readouterr().err
     assert "not started" in err and f"({floor:,})" in err and "--min-free-bytes" in err
     assert made("x", urls=["http://127.0.0.1:9/"], min_free_bytes=0).caps["min_free_bytes"] == 0
+
+
+def test_a_warc_that_cannot_even_be_cut_back_is_left_for_repair(tmp_path: Path) -> None:
+    # The disk fills up mid-group, and cutting the file back to its last whole record fails
+    # too (a disk that fails outright: the one thing here not done for real). The file's end
+    # may hold half a group, so the job writes no manifest over it; repair closes it.
+    store = tmp_path / "store"
+    job = CaptureJob(store, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())
+
+    def fail(*_: object) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    written = 0
+    said = "File too large, nor cut it back to its last whole record: Input/output error"
+    with file_size_limit(100_000), pytest.raises(CaptureWriteError, match=said):
+        for i in range(100):
+            job.record_fetch(fetch(f"http://127.0.0.1:9/p/{i}", _page(i), WHEN))
+            written += 1
+            job.warcs._fh.truncate = fail  # (the file object's own method, on this one file)
+    with pytest.raises(CaptureWriteError, match=r"left open .*run `archive verify --repair"):
+        job.close()
+    [torn] = job.warcs.left_open
+    assert torn.name.endswith(".warc.gz.open")
+    size = torn.stat().st_size
+    coll = store / "c"
+    assert not list((coll / "manifests").glob("*.json"))
+    assert main(["verify", "--repair", str(store)]) == 0
+    assert not list(coll.rglob("*.open"))
+    [manifest] = _manifests(coll)
+    assert manifest["outcome"] == "interrupted"
+    lines = _check_log_points_at_records(coll)
+    assert 3 <= written == manifest["counts"]["captured"] == len(lines) < 20
+    closed = torn.with_name(torn.name.removesuffix(".open"))
+    assert closed.stat().st_size < size  # the half-written group is gone
+    records = read_warc(closed)
+    assert [r.type for r in records] == ["warcinfo"] + ["response", "request", "metadata"] * written
+    assert verify(store).ok

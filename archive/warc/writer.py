@@ -287,7 +287,8 @@ class RotatingWarcFiles:
                 writer.roll_back()
             except OSError as undo:
                 self._torn = True
-                raise self._failed(path, undo) from exc
+                self.broken = CaptureWriteError.torn(path, exc, undo)
+                raise self.broken from exc
             if isinstance(exc, OSError):
                 raise self._failed(path, exc) from exc
             raise
