@@ -313,6 +313,8 @@ def build_capture(
         )
 
     req_head, redacted = _request_head(fetch)
+    if fetch.request_head is None:
+        reconstructed = [*reconstructed, "request-head"]
     request = make_record(
         "request",
         target_uri=fetch.url,

@@ -267,7 +267,7 @@ def test_a_bodiless_response_keeps_its_whole_head():
                       duration_ms=1.0, response_head=head_of)
         built = build_capture(fetch, job_id="j", spider="s", warcinfo_id=None)
         assert bytes(built.response.chunks[0]) == head_of
-        assert built.metadata_fields["reconstructed"] is None
+        assert built.metadata_fields["reconstructed"] == "request-head"  # (no request head given)
 
 
 def test_a_fetch_with_a_head_reads_its_headers_from_it():
@@ -282,7 +282,7 @@ def test_a_fetch_with_a_head_reads_its_headers_from_it():
     assert fetch.response_headers == [(b"content-type", b"text/plain"), (b"Connection", b"keep-alive")]
     built = build_capture(fetch, job_id="j", spider="s", warcinfo_id=None)
     assert bytes(built.response.chunks[0]) == head  # reason phrase and names as sent
-    assert built.metadata_fields["reconstructed"] is None
+    assert built.metadata_fields["reconstructed"] == "request-head"  # (no request head given)
 
 
 def test_a_request_head_as_written_is_kept_but_for_its_secrets():

@@ -288,7 +288,7 @@ def test_without_the_tap_a_rebuilt_head_says_what_was_rebuilt(tmp_path):
     rec = next(r for r in records if r.type == "response" and r.h("WARC-Target-URI") == server.base + "/cl304")
     meta = next(fields(r.payload) for r in records
                 if r.type == "metadata" and r.h("WARC-Concurrent-To") == rec.h("WARC-Record-ID"))
-    assert set(meta["reconstructed"].split(",")) == {"reason-phrase", "content-length"}
+    assert set(meta["reconstructed"].split(",")) == {"reason-phrase", "content-length", "request-head"}
     assert ("Content-Length", "0") in rec.http_headers
 
 
