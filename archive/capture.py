@@ -134,25 +134,35 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     return b"\r\n".join(lines) + b"\r\n\r\n", redacted
 
 
-def _redacted(head: bytes) -> tuple[bytes, list[str]]:
-    """``head`` with the values of secret headers replaced, and their names; every other
-    byte kept."""
-    lowered = head.lower()
-    if not any(name in lowered for name in REDACTED_HEADERS):
-        return head, []
+def _header_groups(head: bytes) -> tuple[bytes, list[tuple[bytes, list[bytes]]]]:
+    """A head's first line, and its other lines (split at LF, CRs kept) a header at a time:
+    its name in lower case (empty for a line without a colon) and its lines, those folded
+    onto it (beginning with a space or a tab, as the client reads them) included."""
     lines = head.split(b"\n")
-    kept, redacted, secret = [lines[0]], [], False
+    groups: list[tuple[bytes, list[bytes]]] = []
     for line in lines[1:]:
-        if line[:1] in (b" ", b"\t") and line.strip():
-            if not secret:  # (a value folded onto the next line goes with its header)
-                kept.append(line)
+        if line[:1] in (b" ", b"\t") and groups:
+            groups[-1][1].append(line)
             continue
-        name, colon, value = line.partition(b":")
-        secret = bool(colon) and name.strip().lower() in REDACTED_HEADERS
-        if secret:
-            redacted.append(name.strip().decode("latin-1"))
-            line = name + b": " + REDACTED + (b"\r" if value.endswith(b"\r") else b"")
-        kept.append(line)
+        name, colon, _ = line.partition(b":")
+        groups.append((name.strip().lower() if colon else b"", [line]))
+    return lines[0], groups
+
+
+def _redacted(head: bytes) -> tuple[bytes, list[str]]:
+    """``head`` with the values of secret headers replaced (the lines folded onto them
+    dropped), and their names; every other byte kept."""
+    if not any(name in head.lower() for name in REDACTED_HEADERS):
+        return head, []
+    first, groups = _header_groups(head)
+    kept, redacted = [first], []
+    for name, lines in groups:
+        if name in REDACTED_HEADERS:
+            sent_name = lines[0].partition(b":")[0]
+            redacted.append(sent_name.strip().decode("latin-1"))
+            kept.append(sent_name + b": " + REDACTED + (b"\r" if lines[0].endswith(b"\r") else b""))
+        else:
+            kept.extend(lines)
     return b"\n".join(kept), redacted
 
 
@@ -181,23 +191,15 @@ def _without_framing(head: bytes) -> tuple[bytes, list[str]]:
     was removed. A Content-Length sent beside a Transfer-Encoding goes too: the client read
     the chunks and ignored it (RFC 9112 §6.3), so it does not describe the stored body.
     Every other byte is kept as it is."""
-    lowered = head.lower()
-    if b"transfer-encoding" not in lowered:
+    if b"transfer-encoding" not in head.lower():
         return head, []
-    lines = head.split(b"\n")
-    kept, removed, dropping = [lines[0]], set(), False
-    for line in lines[1:]:
-        if line[:1] in (b" ", b"\t") and line.strip():
-            if not dropping:
-                kept.append(line)
-            continue
-        name, colon, _ = line.partition(b":")
-        name = name.strip().lower() if colon else b""
-        dropping = name in _FRAMING or name == b"content-length"
-        if dropping:
+    first, groups = _header_groups(head)
+    kept, removed = [first], set()
+    for name, lines in groups:
+        if name in _FRAMING or name == b"content-length":
             removed.add(name)
         else:
-            kept.append(line)
+            kept.extend(lines)
     if not removed & set(_FRAMING):
         return head, []  # (the words were in a value, not a name)
     said = ["transfer-encoding-removed"]

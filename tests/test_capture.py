@@ -291,7 +291,7 @@ def test_a_request_head_as_written_is_kept_but_for_its_secrets():
     from archive.capture import Fetch, build_capture
 
     sent = (b"POST http://127.0.0.1:9/form?q=1 HTTP/1.1\r\nContent-Length: 3\r\nuser-agent: probe/1\r\n"
-            b"Cookie: id=s3cr3t;\r\n more=s3cr3t\r\nAuthorization:Basic s3cr3t\r\nHost: 127.0.0.1:9\r\n\r\n")
+            b"Cookie: id=s3cr3t;\r\n \r\n more=s3cr3t\r\nAuthorization:Basic s3cr3t\r\nHost: 127.0.0.1:9\r\n\r\n")
     fetch = Fetch(url="http://127.0.0.1:9/form?q=1", method="POST", request_headers=None, request_body=b"a=b",
                   status=200, response_headers=[], body=b"", started=datetime(2026, 1, 1, tzinfo=UTC),
                   duration_ms=1.0, request_head=sent)
