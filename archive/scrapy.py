@@ -8,7 +8,7 @@ Enable them in any Scrapy project::
         "archive.scrapy.WarcCaptureMiddleware": 950,
     }
     EXTENSIONS = {"archive.scrapy.ArchiveJobExtension": 0}
-    DOWNLOAD_HANDLERS = {  # optional: records each response's head exactly as sent
+    DOWNLOAD_HANDLERS = {  # optional: request and response heads recorded exactly as sent
         "http": "archive.scrapy.TappingDownloadHandler",
         "https": "archive.scrapy.TappingDownloadHandler",
     }

@@ -172,10 +172,11 @@ class WarcCaptureMiddleware:
         at_headers = request.meta.get(_HEADERS_AT)
         started, duration = self._timing(request.meta, at_headers)  # (the worker takes the timestamp as it is)
         tapped = at_headers[2] if at_headers is not None else None
+        values = self._values(request, response, started, duration, tapped)
         if tapped is not None:
-            tapped.release()  # the body came whole: let its reader and buffer go
+            tapped.release()  # the body came whole: let its reader, buffer and request head go
         try:
-            self._record(self._values(request, response, started, duration, tapped), response.body)
+            self._record(values, response.body)
         except CaptureStopped as exc:
             capture_failed(self.crawler, exc)
             raise IgnoreRequest(str(exc)) from None

@@ -43,7 +43,9 @@ class Head:
     lets the reader go once the body is whole or the download has failed, so that the
     request's meta holds none of Twisted's objects for as long as Scrapy holds the request,
     and no reference cycle through the reader (which refers to the request) outlives the
-    download."""
+    download; ``sent`` goes with it, once recorded, since it holds the request's secrets
+    unredacted (cookies, credentials), which the meta would otherwise carry on to the
+    spider and into redirected and retried requests."""
 
     __slots__ = ("done", "raw", "reader", "sent")
 
@@ -54,8 +56,9 @@ class Head:
         self.done = False
 
     def release(self) -> None:
-        """The download has ended, one way or another: the reader is not needed."""
-        self.done, self.reader = True, None
+        """The download has ended, one way or another, and been recorded: the reader and
+        the request head are not needed."""
+        self.done, self.reader, self.sent = True, None, None
 
 
 # The head whose response is being delivered at this moment, or None. The reactor runs in
@@ -202,6 +205,6 @@ class TappingDownloadHandler(HTTP11DownloadHandler):
         factory = getattr(pool, "_factory", None)
         if not isinstance(factory, type) or not hasattr(factory, "buildProtocol"):
             log.warning("this Scrapy's HTTP/1.1 handler has no connection pool to tap: request and response heads "
-                        "are rebuilt from the parsed headers, and response records say so")
+                        "are rebuilt from the parsed headers, and the metadata records say so")
             return
         pool._factory = tapping_factory(factory)  # type: ignore[union-attr]

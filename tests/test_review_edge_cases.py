@@ -345,6 +345,29 @@ def test_the_middleware_builds_the_fetch_its_fields_describe():
         reconstructed=())
 
 
+def test_the_request_head_as_sent_leaves_the_meta_once_recorded():
+    # It holds the request's cookies and credentials unredacted; the request's meta goes on
+    # to the spider, and is copied into redirected and retried requests.
+    from scrapy.http import Request, Response
+
+    from crawler.middlewares import _HEADERS_AT, WarcCaptureMiddleware
+    from crawler.tap import Head
+
+    recorded: list[Fetch] = []
+    mw = WarcCaptureMiddleware.__new__(WarcCaptureMiddleware)
+    mw.obey_robots = False
+    mw.job = SimpleNamespace(record_fetch=recorded.append)
+    url = "http://127.0.0.1:9/x"
+    sent = b"GET /x HTTP/1.1\r\nCookie: id=s3cr3t\r\nHost: 127.0.0.1:9\r\n\r\n"
+    head = Head(b"HTTP/1.1 200 Fine\r\nContent-Length: 1\r\n\r\n", sent)
+    req = Request(url, meta={_HEADERS_AT: (time.time(), time.monotonic(), head), "download_latency": 0.01})
+    res = Response(url, status=200, headers={"Content-Length": "1"}, body=b"x", request=req)
+    assert mw.process_response(req, res) is res
+    [fetch] = recorded
+    assert (fetch.request_head, fetch.response_head) == (sent, head.raw)
+    assert head.sent is None and head.reader is None and head.done
+
+
 def test_empty_bodies(probe):
     rec = _one(probe, "/empty")
     assert rec.payload == b"" and ("Content-Length", "0") in rec.http_headers
