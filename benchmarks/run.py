@@ -29,6 +29,8 @@ its whole process (it has no start-up to speak of).
 
 ``--memory-check`` instead serves a larger site and compares the peak RSS of a
 10,000-page ``archive crawl`` with that of a 1,000-page one (plain Scrapy alongside).
+``--pairs N`` measures only the crawl ratio, from N interleaved pairs (``--against
+CHECKOUT`` adds another checkout's ``archive crawl`` to each pair, for a before/after).
 """
 
 from __future__ import annotations
@@ -162,11 +164,13 @@ def _wget_responses(warc: Path) -> tuple[int, int]:
     return pages, size
 
 
-def measure(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+def measure(kind: str, spec: dict[str, Any], *, code: Path | None = None) -> dict[str, Any]:
     """Run ``_measure`` in a fresh wrapper process, so RUSAGE_CHILDREN sees this crawl only
-    (and verify and extract run in a process of their own)."""
+    (and verify and extract run in a process of their own). ``code``: another checkout of
+    the project whose packages the crawl's processes import instead of this one's."""
+    env = None if code is None else dict(os.environ, PYTHONPATH=str(code))
     done = subprocess.run([sys.executable, __file__, "--measure", kind, json.dumps(spec)], capture_output=True,
-                          text=True, timeout=TIME_LIMIT + 60, check=False)
+                          text=True, timeout=TIME_LIMIT + 60, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -450,6 +454,55 @@ def memory_check(args: argparse.Namespace) -> None:
         print(f"\nwritten to {DOC}")
 
 
+def pairs(args: argparse.Namespace) -> None:
+    """The crawl ratio alone, from many interleaved pairs: plain Scrapy, then ``archive
+    crawl`` (and, with ``--against``, ``archive crawl`` of another checkout), the order of
+    the archiving crawls turning. Each pair ran back to back, so its ratio is less exposed
+    to the machine's drift than a ratio of medians; the spread of the pairs is printed with
+    their median. Nothing is written."""
+    site = Site(args.articles)
+    variants: list[tuple[str, Path | None]] = [("archive", None)]
+    if args.against:
+        variants.append((f"archive of {args.against}", Path(args.against).resolve()))
+    rows: dict[str, list[dict[str, Any]]] = {"plain": [], **{name: [] for name, _ in variants}}
+    print(f"site {site.base_url}: {site.routes} routes", flush=True)
+    try:
+        for rep in range(args.pairs):
+            turned = variants[rep % len(variants):] + variants[:rep % len(variants)]
+            for name, code in [("plain", None), *turned]:
+                with tempfile.TemporaryDirectory(prefix="bench-pair-", dir=args.work_dir) as tmp:
+                    spec = {"work": tmp, "base_url": site.base_url,
+                            "collection": collection_doc(site.base_url, concurrency=args.concurrency)}
+                    row = measure("plain" if name == "plain" else "archive", spec, code=code)
+                rows[name].append(row)
+                print(f"pair {rep + 1} {name:10} {row['pages'] / row['elapsed']:7.1f} pages/s  "
+                      f"{row['cpu'] / row['pages'] * 1e3:.3f} ms CPU a page", flush=True)
+    finally:
+        site.close()
+    print(f"\n{args.pairs} pairs, site of {args.articles} articles, concurrency {args.concurrency} per host "
+          "(medians, quartiles in brackets):")
+    plain = rows["plain"]
+    for name, _ in variants:
+        ours = rows[name]
+        speed = [(a["pages"] / a["elapsed"]) / (b["pages"] / b["elapsed"]) for a, b in zip(ours, plain, strict=True)]
+        cpu = [(b["cpu"] / b["pages"]) / (a["cpu"] / a["pages"]) for a, b in zip(ours, plain, strict=True)]
+        extra = [(a["cpu"] / a["pages"] - b["cpu"] / b["pages"]) * 1e6 for a, b in zip(ours, plain, strict=True)]
+        print(f"- {name} ÷ plain Scrapy: pages/s {_quartiles(speed, 3)}; in CPU a page {_quartiles(cpu, 3)}; "
+              f"the crawl process's extra CPU a page {_quartiles(extra, 0)} µs")
+    if args.against:
+        this, other = rows["archive"], rows[variants[1][0]]
+        diff = [(b["cpu"] / b["pages"] - a["cpu"] / a["pages"]) * 1e6 for a, b in zip(this, other, strict=True)]
+        print(f"- {variants[1][0]} less this checkout, CPU a page: {_quartiles(diff, 0)} µs; "
+              f"this checkout used less in {sum(d > 0 for d in diff)} of {len(diff)} pairs")
+
+
+def _quartiles(values: list[float], digits: int) -> str:
+    if len(values) < 4:
+        return f"{statistics.median(values):.{digits}f}"
+    q1, q2, q3 = statistics.quantiles(values, n=4)
+    return f"{q2:.{digits}f} [{q1:.{digits}f}, {q3:.{digits}f}]"
+
+
 def _default_work_dir() -> str | None:
     """A memory file system if there is one with room: on a disk, wget's mirror of 3,164
     files written and deleted again in every repetition made each repetition slower than
@@ -474,6 +527,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-check", action="store_true", help="compare peak RSS of 10,000 vs 1,000 pages")
     parser.add_argument("--memory-articles", type=int, default=7000, help="site size for --memory-check")
     parser.add_argument("--memory-reps", type=int, default=1, help="repetitions for --memory-check")
+    parser.add_argument("--pairs", type=int, default=0,
+                        help="only the crawl ratio, from this many interleaved pairs of plain Scrapy and archive crawl")
+    parser.add_argument("--against", metavar="CHECKOUT",
+                        help="with --pairs: also the archive crawl of another checkout of the project (before/after)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "SPEC"), help=argparse.SUPPRESS)
     parser.add_argument("--work-dir", default=_default_work_dir(),
@@ -481,6 +538,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.measure:
         print(json.dumps(_measure(args.measure[0], json.loads(args.measure[1]))))
+        return
+    if args.against and not args.pairs:
+        raise SystemExit("--against goes with --pairs N")
+    if args.against and not (Path(args.against) / "archive" / "crawl.py").is_file():
+        raise SystemExit(f"--against {args.against}: not a checkout of this project (no archive/crawl.py)")
+    if args.pairs:
+        pairs(args)
         return
     if shutil.which("wget") is None and "wget" not in args.skip:
         raise SystemExit("wget is missing: apt-get install -y wget, or pass --skip wget")
