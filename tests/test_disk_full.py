@@ -394,3 +394,21 @@ def test_a_warc_that_cannot_even_be_cut_back_is_left_for_repair(tmp_path: Path) 
     records = read_warc(closed)
     assert [r.type for r in records] == ["warcinfo"] + ["response", "request", "metadata"] * written
     assert verify(store).ok
+
+
+def test_keygen_on_a_full_disk_leaves_neither_half_a_key_nor_one_of_the_pair(tmp_path: Path, capsys) -> None:
+    with file_size_limit(50):  # a private key is about 119 bytes of PEM
+        code = main(["keygen", "--out", str(tmp_path / "k")])
+    err = capsys.readouterr().err
+    assert code == 1 and "File too large" in err and "Traceback" not in err, err
+    assert str(tmp_path / "k.key") in err
+    assert not list(tmp_path.iterdir())  # so the same command can simply be run again
+    # The public key cannot be written (a stopped keygen left its temporary file): the
+    # private key, written already, is taken back, since a key without its pair is no use.
+    (tmp_path / "k.pub.tmp").write_bytes(b"")
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 2
+    assert "k.pub.tmp exists" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["k.pub.tmp"]
+    (tmp_path / "k.pub.tmp").unlink()
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key", "k.pub"]

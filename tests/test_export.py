@@ -68,7 +68,7 @@ def wacz_cli():
     exe = WACZ_VENV / "bin" / "wacz"
     if not exe.exists():
         made = subprocess.run(f"{sys.executable} -m venv {WACZ_VENV} && {WACZ_VENV}/bin/pip install -q wacz",
-                              shell=True, capture_output=True, text=True, timeout=600)
+                              shell=True, capture_output=True, text=True, timeout=600, check=False)
         if made.returncode != 0:
             pytest.skip(f"py-wacz could not be installed in {WACZ_VENV}: {made.stderr[-300:]}")
     return exe
@@ -76,7 +76,8 @@ def wacz_cli():
 
 def test_full_export_validates_and_every_row_points_into_the_wacz(store, tmp_path, wacz_cli):
     result = export_dataset(store, "ds", tmp_path / "out")
-    proc = subprocess.run([str(wacz_cli), "validate", "-f", str(result.wacz)], capture_output=True, text=True)
+    proc = subprocess.run([str(wacz_cli), "validate", "-f", str(result.wacz)], capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with archive.dataset.open(tmp_path / "out") as ds:
         rows = list(ds.articles())
@@ -101,7 +102,8 @@ def test_full_export_validates_and_every_row_points_into_the_wacz(store, tmp_pat
 
 def test_date_filter_pulls_in_revisit_originals_and_remaps_pointers(store, tmp_path, wacz_cli):
     result = export_dataset(store, "ds", tmp_path / "out", date_from=date(2026, 3, 5))
-    assert subprocess.run([str(wacz_cli), "validate", "-f", str(result.wacz)], capture_output=True).returncode == 0
+    validated = subprocess.run([str(wacz_cli), "validate", "-f", str(result.wacz)], capture_output=True, check=False)
+    assert validated.returncode == 0
     with archive.dataset.open(tmp_path / "out") as ds:
         rows = list(ds.articles())
         assert sorted(r["headline"] for r in rows) == ["Story 1 (updated)", "Story 9"]
@@ -126,6 +128,18 @@ def test_exports_of_the_same_input_are_byte_identical(store, tmp_path):
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_keygen_into_a_missing_directory_or_over_a_key_says_so(tmp_path, capsys):
+    assert main(["keygen", "--out", str(tmp_path / "no" / "such" / "k")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'no' / 'such'} is not a directory" in err and "Traceback" not in err
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 0
+    key = (tmp_path / "k.key").read_bytes()
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 2
+    assert "k.key exists" in capsys.readouterr().err
+    assert (tmp_path / "k.key").read_bytes() == key  # (never replaced)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key", "k.pub"]
 
 
 def test_signed_export_and_tampering_are_detected(store, tmp_path, capsys):

@@ -25,20 +25,59 @@ SIGNATURE_FILE = "datapackage.json.sig"
 
 
 def keygen(prefix: Path) -> tuple[Path, Path]:
-    """Write ``PREFIX.key`` (PKCS#8 PEM, mode 600) and ``PREFIX.pub`` (SubjectPublicKeyInfo PEM)."""
+    """Write ``PREFIX.key`` (PKCS#8 PEM, mode 600) and ``PREFIX.pub`` (SubjectPublicKeyInfo
+    PEM): both whole, or neither (a failed write, on a full disk say, takes back what it
+    wrote, so that the same command can be run again)."""
     key_path, pub_path = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
+    if not prefix.parent.is_dir():
+        raise UsageError(f"{prefix.parent} is not a directory; create it or choose another --out")
     for path in (key_path, pub_path):
         if path.exists():
             raise UsageError(f"{path} exists; choose another --out or remove it")
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(private)
-    pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                       serialization.PublicFormat.SubjectPublicKeyInfo))
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    written: list[Path] = []
+    try:
+        for path, data, mode in ((key_path, private, 0o600), (pub_path, public, 0o644)):
+            _write_new(path, data, mode)
+            written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return key_path, pub_path
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """``data`` as the new file ``path`` (created with ``mode``), whole or not at all: it is
+    written beside it first, and put in place without replacing a file that came meanwhile."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise UsageError(f"{tmp} exists (another keygen running, or one that was stopped); "
+                         "remove it or choose another --out") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        raise UsageError(f"{path} exists; choose another --out or remove it") from None
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)  # (a failed write names no file; say which)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
