@@ -74,7 +74,10 @@ class CollectionDir:
 
     def create(self) -> None:
         for sub in (self.warcs, self.logs, self.manifests):
-            sub.mkdir(parents=True, exist_ok=True)
+            try:
+                sub.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # (a part of the path is a file, or cannot be made here)
+                raise StoreError(f"cannot create {sub}: {exc.strerror or exc}") from None
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -15,7 +15,8 @@ from archive.crawl import crawl
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def test_crawl_prints_progress_and_a_summary_and_respects_max_pages(wire_site, tmp_path):
@@ -57,6 +58,15 @@ def test_usage_errors_are_one_clear_line_and_exit_2(args, message):
     proc = run(*args)
     assert proc.returncode == 2
     assert message in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_store_that_cannot_be_made_is_one_clear_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    store = tmp_path / "a-file" / "store"
+    proc = run("crawl", "--url", "http://127.0.0.1:9/", "--store", str(store), "--collection", "c")
+    assert proc.returncode == 1, proc.stderr
+    assert f"cannot create {store / 'c' / 'warcs'}: Not a directory" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
