@@ -31,7 +31,8 @@ from w3lib.encoding import html_to_unicode
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import __version__
-from archive.errors import UsageError
+from archive.digests import sha256_file
+from archive.errors import StoreError, UsageError
 from archive.manifest import read_manifests
 from archive.metadata import page_metadata, parse_html
 from archive.store import CollectionDir, collection_dir, write_atomic
@@ -191,6 +192,9 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     if prior is None:
         prior = versions_before(coll, manifest["sequence"])
     job_id = manifest["job_id"]
+    for entry in manifest["files"]:
+        if entry["kind"] in ("warc", "capture-log"):
+            _as_listed(coll.root / entry["path"], entry)
     rows: list[dict[str, Any]] = []
     sources = []
     truncated = 0
@@ -220,6 +224,19 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     write_atomic(coll.articles / f"{job_id}.derived.json",
              (json.dumps(derived, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path, len(rows)
+
+
+def _as_listed(path: Path, entry: dict[str, Any]) -> None:
+    """Articles come only from the bytes the manifest vouches for: a WARC cut short or
+    changed would otherwise give a smaller table in place of a whole one."""
+    try:
+        digest, size = sha256_file(path)
+    except OSError as exc:
+        raise StoreError(f"{path}: {exc.strerror or exc}; the job's articles are left as they were") from None
+    if digest != entry["sha256"] or size != entry.get("size", size):
+        raise StoreError(f"{path} is not the file its manifest lists ({size} bytes, {digest}; the manifest says "
+                         f"{entry.get('size')} bytes, {entry['sha256']}): run `archive verify`; the job's articles "
+                         "are left as they were")
 
 
 def _add_version(row: dict[str, Any], prior: dict[str, Version], rows: list[dict[str, Any]]) -> None:

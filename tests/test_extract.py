@@ -74,6 +74,23 @@ def test_extract_is_deterministic_and_offline(demo, capsys):
     assert derived["tool"]["body"].startswith("trafilatura ")
 
 
+def test_a_warc_cut_short_leaves_the_article_table_as_it_was(demo, tmp_path, capsys):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(demo["store"], store)
+    articles = store / "demo" / "articles"
+    before = {p.name: p.read_bytes() for p in articles.iterdir()}
+    warc = next((store / "demo" / "warcs").glob("*.warc.gz"))
+    data = warc.read_bytes()
+    warc.write_bytes(data[: len(data) // 3])  # (gzip members end somewhere: warcio reads on and stops short)
+    assert main(["extract", "--store", str(store), "--collection", "demo"]) == 1
+    err = capsys.readouterr().err
+    assert f"{warc} is not the file its manifest lists" in err and "run `archive verify`" in err
+    assert "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in articles.iterdir()} == before  # not a third of the table
+
+
 def _article(title: str, body_html: str, *, charset_meta: str = "") -> str:
     return (f"<html lang='en'><head>{charset_meta}<title>{title}</title>"
             "<meta property='og:type' content='article'>"
