@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,10 +104,9 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
     if found:
         raise ConfigError(f"{where}: " + "; ".join(_key_path(p).replace("collection[0].", "", 1) for p in found))
     _check_schedule(doc, where)
+    _check_values(doc, where)
     settings = _merge(DEFAULTS, {k: v for k, v in doc.items() if k not in ("name", "urls", "feeds", "sitemaps")})
-    urls = tuple(canonicalize(u) for u in doc.get("urls", []))
-    feeds = tuple(canonicalize(u) for u in doc.get("feeds", []))
-    sitemaps = tuple(canonicalize(u) for u in doc.get("sitemaps", []))
+    urls, feeds, sitemaps = (_seeds(doc, key, where) for key in ("urls", "feeds", "sitemaps"))
     if not (urls or feeds or sitemaps):
         raise ConfigError(f"{where}: collection {doc['name']!r} has no seeds; give urls, feeds or sitemaps")
     scope = settings["scope"]
@@ -113,6 +114,33 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
         # Without an explicit scope a crawl keeps to the hosts of its seeds.
         scope["allow_hosts"] = sorted({host_of(u) for u in urls + feeds + sitemaps})
     return Collection(name=doc["name"], urls=urls, feeds=feeds, sitemaps=sitemaps, settings=settings)
+
+
+def _seeds(doc: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    seeds = []
+    for i, url in enumerate(doc.get(key, [])):
+        try:
+            seeds.append(canonicalize(url))
+        except ValueError as exc:  # (a bracketed host that is no address, a port out of range)
+            raise ConfigError(f"{where}: {key}[{i}]: {url!r} is not a valid URL ({exc})") from None
+    return tuple(seeds)
+
+
+def _check_values(doc: dict[str, Any], where: str, path: str = "") -> None:
+    """What the schema cannot say: numbers are finite (TOML has inf and nan, which would
+    make a crawl wait for ever), and scope patterns are regular expressions."""
+    for key, value in doc.items():
+        at = f"{path}{key}"
+        if isinstance(value, dict):
+            _check_values(value, where, at + ".")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: {at}: {value} is not a finite number")
+        elif key in ("allow_patterns", "deny_patterns") and isinstance(value, list):
+            for i, pattern in enumerate(value):
+                try:
+                    re.compile(pattern)
+                except (re.error, TypeError) as exc:
+                    raise ConfigError(f"{where}: {at}[{i}]: {pattern!r} is not a regular expression ({exc})") from None
 
 
 def one_off(

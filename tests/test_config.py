@@ -14,7 +14,8 @@ from archive.errors import ConfigError
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def write(tmp_path, text: str):
@@ -38,6 +39,16 @@ def write(tmp_path, text: str):
      "collection[0].urls[0]: 'ftp://a/' is not an http:// or https:// URL with a host"),
     ('[[collection]]\nname = "x"\nurls = ["https:// a/"]\n', "'https:// a/' is not an http:// or https:// URL"),
     ('[[collection]]\nname = "x"\nurls = ["https://\\u001ca/"]\n', "is not an http:// or https:// URL"),
+    ('[[collection]]\nname = "x"\nurls = ["http://127.0.0.1:99999/"]\n',
+     "urls[0]: 'http://127.0.0.1:99999/' is not a valid URL (Port out of range"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nsitemaps = ["http://[zz]/s.xml"]\n',
+     "sitemaps[0]: 'http://[zz]/s.xml' is not a valid URL"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { delay = inf }\n',
+     "politeness.delay: inf is not a finite number"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { delay = nan }\n',
+     "politeness.delay: nan is not a finite number"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nscope = { deny_patterns = ["(open"] }\n',
+     "scope.deny_patterns[0]: '(open' is not a regular expression"),
 ])
 def test_config_errors_name_the_file_and_the_place(tmp_path, text, expected):
     path = write(tmp_path, text)
