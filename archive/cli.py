@@ -35,6 +35,9 @@ from archive.errors import ArchiveError, UsageError
 # What the machine refuses, not a fault of ours: said in one line, without a traceback.
 _MACHINE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM,
                    errno.EMFILE, errno.ENFILE}
+# A named path that is missing, of the wrong kind or too long: a store or an argument not as
+# the command needs it (a WARC a manifest lists gone, --out naming a file), said in one line.
+_PATH_ERRORS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP}
 
 COMMANDS: list[ModuleType] = [
     demo, crawl, extract, history, verify, push, pull, index, replay, schedule, status, export, keygen,
@@ -76,7 +79,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         print(f"archive {args.command}: interrupted", file=err)
         return 130
     except OSError as exc:
-        if exc.errno not in _MACHINE_ERRORS:
+        if exc.errno not in _MACHINE_ERRORS and not (exc.filename and exc.errno in _PATH_ERRORS):
             raise  # a fault of ours: its traceback is what finds it
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"archive {args.command}: {where}{exc.strerror or exc}", file=err)

@@ -130,6 +130,15 @@ def test_exports_of_the_same_input_are_byte_identical(store, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
+def test_export_onto_a_file_is_one_line_naming_it(store, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory")
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(taken)]) == 1
+    err = capsys.readouterr().err
+    assert f"{taken}: File exists" in err and "Traceback" not in err
+    assert taken.read_text() == "not a directory"
+
+
 def test_keygen_into_a_missing_directory_or_over_a_key_says_so(tmp_path, capsys):
     assert main(["keygen", "--out", str(tmp_path / "no" / "such" / "k")]) == 2
     err = capsys.readouterr().err
