@@ -139,6 +139,20 @@ def test_deleted_indexes_are_rebuilt_by_archive_index(store):
     assert merged_path(coll).read_bytes() == before and (coll.root / "catalog.sqlite").is_file()
 
 
+def test_a_warc_cut_short_is_not_indexed_as_its_manifest_lists_it(store):
+    # Its index would hold fewer captures and claim the manifest's digest for them.
+    coll = coll_of(store)
+    update_indexes(coll)
+    indexes = {p.name: p.read_bytes() for p in coll.indexes.iterdir() if p.is_file()}
+    warc = max(coll.warcs.glob("*.warc.gz"))
+    data = warc.read_bytes()
+    warc.write_bytes(data[: len(data) // 2])
+    err = io.StringIO()
+    assert main(["index", "--store", str(store)], err=err) == 1
+    assert f"{warc} is {len(data) // 2} bytes, its manifest says {len(data)}" in err.getvalue()
+    assert {p.name: p.read_bytes() for p in coll.indexes.iterdir() if p.is_file()} == indexes
+
+
 def test_archive_index_usage_errors(tmp_path):
     err = io.StringIO()
     assert main(["index", "--store", str(tmp_path / "missing")], err=err) == 2

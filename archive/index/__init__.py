@@ -12,7 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from archive.errors import StoreError
 from archive.index.cdxj import CdxjEntry, index_name, index_warc, is_current, parse_line, url_key
 from archive.index.lookup import lines_for_key
 from archive.index.merged import compact, index_lock, merged_path, pending
@@ -35,13 +37,14 @@ class IndexResult:
     catalog: Path | None = None
 
 
-def _manifest_hashes(coll: CollectionDir) -> dict[str, str]:
-    """WARC SHA-256s the manifests already hold, so indexing need not hash WARCs again."""
-    known: dict[str, str] = {}
+def _manifest_entries(coll: CollectionDir) -> dict[str, dict[str, Any]]:
+    """The manifests' entries of WARCs by file name: their SHA-256s, so indexing need not
+    hash WARCs again, and their sizes."""
+    known: dict[str, dict[str, Any]] = {}
     for _, doc, _ in read_manifests(coll):
         for entry in (doc or {}).get("files", []):
             if entry.get("kind") == "warc":
-                known[entry["path"].rsplit("/", 1)[-1]] = entry["sha256"]
+                known[entry["path"].rsplit("/", 1)[-1]] = entry
     return known
 
 
@@ -56,16 +59,25 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
     """Index new WARCs (all with ``rebuild``), compact the merged index, rebuild the catalog."""
     result = IndexResult(coll.name)
     with index_lock(coll):
-        hashes = _manifest_hashes(coll)
+        listed = _manifest_entries(coll)
         warcs = closed_warcs(coll)
         result.warcs = len(warcs)
         wanted = {index_name(w) for w in warcs}
         for stale in coll.indexes.glob("*.cdxj"):
             if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
-        for warc in warcs:
-            if rebuild or not is_current(coll.indexes / index_name(warc), warc):
-                result.indexed.append(index_warc(warc, coll.indexes, warc_sha256=hashes.get(warc.name)))
+        todo = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
+        for warc in todo:
+            # A WARC cut short would give an index of fewer captures that claims the
+            # manifest's digest: nothing is indexed until each is the size its manifest says.
+            entry = listed.get(warc.name)
+            if entry is not None and entry.get("size") not in (None, warc.stat().st_size):
+                raise StoreError(f"{warc} is {warc.stat().st_size} bytes, its manifest says {entry['size']}: run "
+                                 "`archive verify`; the indexes are left as they were")
+        for warc in todo:
+            entry = listed.get(warc.name)
+            result.indexed.append(index_warc(warc, coll.indexes,
+                                             warc_sha256=entry["sha256"] if entry is not None else None))
         if rebuild or pending(coll) or not merged_path(coll).is_file():
             compact(coll)
         result.merged = merged_path(coll)
