@@ -65,8 +65,21 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
             out["next_run"] = next_fire(schedule, zone, now).isoformat()
     state = coll.root / VERIFY_STATE
     if state.is_file():
-        out["verify"] = json.loads(state.read_text("utf-8"))
+        out["verify"] = _verify_state(state)
     return out
+
+
+def _verify_state(path: Path) -> dict[str, Any]:
+    """What the last verify found, or, if the file is not what ``record_verify`` writes, a
+    state that says so (status must still report on the rest)."""
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("time"), str) and isinstance(doc.get("ok"), bool) \
+            and isinstance(doc.get("problems"), int):
+        return doc
+    return {"time": None, "ok": False, "problems": None, "unreadable": str(path)}
 
 
 def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -28,7 +28,8 @@ def config(tmp_path, base, schedule=YEARLY, extra=""):
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "archive", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def test_once_runs_what_is_due_then_nothing_until_the_next_fire(wire_site, tmp_path):
@@ -113,6 +114,13 @@ def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
     assert main(["verify", str(store)]) == 1
     assert main(["status", "--store", str(store)]) == 0
     assert "verify     FAILED" in capsys.readouterr().out
+    # A damaged state file: status still reports the rest, and says what it cannot know.
+    state = store / "sched" / "verify-state.json"
+    for damaged in ("{x", "[1]", "{}"):
+        state.write_text(damaged)
+        assert main(["status", "--store", str(store)]) == 0
+        out = capsys.readouterr().out
+        assert f"verify     unknown: {state} is unreadable; run archive verify" in out and "next run" in out
 
 
 def test_bad_schedule_is_a_config_error(tmp_path):

@@ -42,7 +42,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   file=out)
         print(f"  next run   {row['next_run'] or 'not scheduled'}", file=out)
         v = row["verify"]
-        verdict = "never run" if v is None else (f"passed at {v['time']}" if v["ok"]
-                                                 else f"FAILED at {v['time']} ({v['problems']} problems)")
+        if v is None:
+            verdict = "never run"
+        elif v.get("unreadable"):
+            verdict = f"unknown: {v['unreadable']} is unreadable; run archive verify"
+        else:
+            verdict = f"passed at {v['time']}" if v["ok"] else f"FAILED at {v['time']} ({v['problems']} problems)"
         print(f"  verify     {verdict}", file=out)
     return 0
