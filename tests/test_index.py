@@ -189,6 +189,9 @@ def test_pywb_config_points_at_warcs_and_indexes(store):
 def test_archive_replay_serves_and_reports_usage_errors(store):
     err = io.StringIO()
     assert main(["replay", "--store", str(store / "missing")], err=err) == 2
+    done = subprocess.run([sys.executable, "-m", "archive", "replay", "--store", str(store), "--port", "99999"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "'99999' is not a port" in done.stderr and "Traceback" not in done.stderr
     proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", "--store", str(store), "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
     try:

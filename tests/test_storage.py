@@ -251,6 +251,11 @@ def test_errors_are_one_clear_line(s3_env, store, tmp_path, monkeypatch):
     assert code == 2 and "does not exist" in err
     code, err = run_cli("verify", str(store), "--endpoint-url", s3_env.url)
     assert code == 2
+    code, err = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p", "--endpoint-url", "http://[::1")
+    assert code == 1 and "'http://[::1' is not a usable S3 endpoint URL" in err and "Traceback" not in err
+    monkeypatch.setenv("AWS_PROFILE", "t-no-such-profile")
+    code, err = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p")
+    assert code == 1 and "ProfileNotFound" in err and "t-no-such-profile" in err and "Traceback" not in err
 
 
 def test_wrong_credentials_are_named_without_revealing_them(store, monkeypatch):

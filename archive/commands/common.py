@@ -24,6 +24,13 @@ def non_negative(text: str) -> int:
     return value
 
 
+def port(text: str) -> int:
+    value = non_negative(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return value
+
+
 def collection_name(text: str) -> str:
     if not re.match(r"^[a-z0-9][a-z0-9-]{0,63}$", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a collection name (lower-case letters, digits and dashes)")

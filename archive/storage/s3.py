@@ -126,10 +126,15 @@ class Bucket:
         self.location = location
         self.endpoint = resolve_endpoint(endpoint_url)
         self.max_attempts = max_attempts
-        session = boto3.session.Session()
-        self.client = session.client("s3", endpoint_url=self.endpoint, config=self._config(max_attempts))
-        # One attempt only: the first contact tells at once whether anything is listening.
-        self._probe = session.client("s3", endpoint_url=self.endpoint, config=self._config(1))
+        try:
+            # (an unknown AWS_PROFILE, an unreadable AWS config file: botocore's errors)
+            with self.errors(f"setting up the S3 client for {self.where}"):
+                session = boto3.session.Session()
+                self.client = session.client("s3", endpoint_url=self.endpoint, config=self._config(max_attempts))
+                # One attempt only: the first contact tells at once whether anything is listening.
+                self._probe = session.client("s3", endpoint_url=self.endpoint, config=self._config(1))
+        except ValueError as exc:  # (botocore's word for an endpoint URL it cannot use)
+            raise StorageError(f"{self.endpoint!r} is not a usable S3 endpoint URL: {exc}") from None
 
     def _config(self, attempts: int) -> Any:
         from botocore.config import Config
