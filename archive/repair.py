@@ -19,6 +19,7 @@ from typing import Any
 
 from archive.capture_log import Tally
 from archive.digests import sha256_file
+from archive.errors import StoreError
 from archive.manifest import write_manifest
 from archive.store import CollectionDir, collections_in, is_locked
 from archive.verify import warcinfo_job_id
@@ -124,7 +125,12 @@ def _write_missing_manifests(coll: CollectionDir, report: RepairReport) -> None:
 def _interrupted_manifest(
     coll: CollectionDir, job_id: str, job_file: Path, log_path: Path, repaired: set[str]
 ) -> Path:
-    job: dict[str, Any] = json.loads(job_file.read_text("utf-8"))
+    try:
+        job: dict[str, Any] = json.loads(job_file.read_text("utf-8"))
+        started = datetime.fromisoformat(job["started"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"{job_file}: not a readable job file ({type(exc).__name__}: {exc}); the job's WARCs and "
+                         "log are closed, but it gets no manifest until the file is restored") from None
     files = []
     for warc in sorted(coll.warcs.glob("*.warc.gz")):
         if warcinfo_job_id(warc) != job_id:
@@ -145,7 +151,7 @@ def _interrupted_manifest(
     doc = dict(job)
     doc.update(
         manifest_version=1,
-        started=warc_date(datetime.fromisoformat(job["started"])),
+        started=warc_date(started),
         finished=warc_date(utcnow()),
         outcome="interrupted",
         finish_reason="repaired after the job died; files cut at their last complete record",

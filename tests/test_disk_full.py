@@ -244,6 +244,30 @@ def test_when_not_even_the_manifest_fits_repair_writes_it_once_there_is_room(tmp
     assert verify(store).ok
 
 
+def test_repair_with_a_damaged_job_file_closes_the_files_and_says_why_there_is_no_manifest(tmp_path: Path,
+                                                                                          capsys) -> None:
+    store = tmp_path / "store"
+    with serve_wire(_slow_site(20)) as site:
+        subprocess.run(  # (as above: the job file fits, the manifest does not)
+            [sys.executable, "-m", "archive", "crawl", "--url", site.base + "/", "--store", str(store),
+             "--collection", "k"],
+            capture_output=True, text=True, timeout=120, check=False, preexec_fn=lambda: _limit_file_size(2_000),
+        )
+    coll = store / "k"
+    [job_file] = (coll / "logs").glob("*.job.json")
+    good = job_file.read_bytes()
+    job_file.write_text("{not json")
+    capsys.readouterr()
+    assert main(["verify", "--repair", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert f"{job_file}: not a readable job file" in err and "Traceback" not in err
+    assert not list((coll / "manifests").glob("*.json"))
+    job_file.write_bytes(good)  # restored: the manifest follows
+    assert main(["verify", "--repair", str(store)]) == 0
+    [manifest] = _manifests(coll)
+    assert manifest["outcome"] == "interrupted"
+
+
 def test_a_command_that_runs_out_of_room_says_so_without_a_traceback(tmp_path: Path, capsys) -> None:
     store = tmp_path / "store"
     job = CaptureJob(store, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())

@@ -149,6 +149,10 @@ def test_keygen_into_a_missing_directory_or_over_a_key_says_so(tmp_path, capsys)
     assert "k.key exists" in capsys.readouterr().err
     assert (tmp_path / "k.key").read_bytes() == key  # (never replaced)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key", "k.pub"]
+    for prefix in ("", f"{tmp_path}/", str(tmp_path), f"{tmp_path / 'new'}/"):
+        assert main(["keygen", "--out", prefix]) == 2
+        assert "give a file name prefix" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key", "k.pub"]
 
 
 def test_signed_export_and_tampering_are_detected(store, tmp_path, capsys):

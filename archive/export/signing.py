@@ -28,6 +28,8 @@ def keygen(prefix: Path) -> tuple[Path, Path]:
     """Write ``PREFIX.key`` (PKCS#8 PEM, mode 600) and ``PREFIX.pub`` (SubjectPublicKeyInfo
     PEM): both whole, or neither (a failed write, on a full disk say, takes back what it
     wrote, so that the same command can be run again)."""
+    if not prefix.name or prefix.is_dir():
+        raise UsageError(f"--out {str(prefix)!r}: give a file name prefix, such as archive-signing")
     key_path, pub_path = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
     if not prefix.parent.is_dir():
         raise UsageError(f"{prefix.parent} is not a directory; create it or choose another --out")
