@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,8 +37,6 @@ from archive.metadata import page_metadata, parse_html
 from archive.store import CollectionDir, collection_dir, write_atomic
 from archive.urls import canonicalize, host_of
 from archive.validation import validate
-
-log = logging.getLogger(__name__)
 
 MIN_WORDS = 150
 RECALL_FALLBACK_WORDS = 100
@@ -292,8 +289,9 @@ def _jobs_in_order(coll: CollectionDir) -> list[tuple[Path, dict[str, Any]]]:
     jobs = []
     for path, doc, _ in read_manifests(coll):
         if doc is None or "job_id" not in doc or not isinstance(doc.get("sequence"), int):
-            log.warning("skipping unreadable manifest %s", path)
-            continue
+            # Versions run across jobs: without this one every later job's would be wrong.
+            raise StoreError(f"{path} is not a readable manifest: run `archive verify`; no article table was "
+                             "rewritten")
         jobs.append((path, doc))
     return sorted(jobs, key=lambda item: item[1]["sequence"])
 

@@ -89,6 +89,11 @@ def test_a_warc_cut_short_leaves_the_article_table_as_it_was(demo, tmp_path, cap
     assert f"{warc} is not the file its manifest lists" in err and "run `archive verify`" in err
     assert "Traceback" not in err
     assert {p.name: p.read_bytes() for p in articles.iterdir()} == before  # not a third of the table
+    manifest = next((store / "demo" / "manifests").glob("*.json"))
+    manifest.write_text("{not json")
+    assert main(["extract", "--store", str(store), "--collection", "demo"]) == 1
+    assert f"{manifest} is not a readable manifest" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in articles.iterdir()} == before
 
 
 def _article(title: str, body_html: str, *, charset_meta: str = "") -> str:
