@@ -75,11 +75,11 @@ def is_current(coll: CollectionDir) -> bool:
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:  # (bytes: a line that is not UTF-8 is skipped like any other bad one)
         for number, line in enumerate(fh, 1):
             try:
                 row = json.loads(line)
-            except ValueError:
+            except ValueError:  # (UnicodeDecodeError included)
                 log.warning("%s:%d: not JSON, skipped", path, number)
                 continue
             if isinstance(row, dict):

@@ -153,6 +153,17 @@ def test_a_warc_cut_short_is_not_indexed_as_its_manifest_lists_it(store):
     assert {p.name: p.read_bytes() for p in coll.indexes.iterdir() if p.is_file()} == indexes
 
 
+def test_the_catalog_skips_capture_log_lines_that_are_not_json_or_not_utf8(store):
+    coll = coll_of(store)
+    update_indexes(coll)
+    log_file = next(coll.logs.glob("*.captures.jsonl"))
+    with open(log_file, "ab") as fh:
+        fh.write(b'{"url": "http://news.test/\xff\xfe"}\n{not json\n[1, 2]\n')
+    out = io.StringIO()
+    assert main(["index", "--store", str(store)], out=out) == 0
+    assert "(7 captures)" in out.getvalue()
+
+
 def test_archive_index_usage_errors(tmp_path):
     err = io.StringIO()
     assert main(["index", "--store", str(tmp_path / "missing")], err=err) == 2
