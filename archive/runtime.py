@@ -45,6 +45,15 @@ def widen_pipe(fd: int, size: int) -> None:
 _IOV_MAX = 512  # iovecs per writev (Linux allows 1024)
 
 
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Make the names in ``directory`` durable (after a create, a rename or a link)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_parts(fd: int, parts: list[bytes]) -> None:
     """Write all of ``parts`` to ``fd``, in as few system calls as it takes them (a pipe
     or a disk may take part of a call); an error is raised as the system gave it."""

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.errors import StoreError
+from archive.runtime import fsync_dir
 
 ENV_STORE = "ARCHIVE_STORE"
 DEFAULT_STORE = "archive-store"
@@ -170,8 +171,4 @@ def write_atomic(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)

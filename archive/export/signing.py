@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from archive.errors import UsageError
+from archive.runtime import fsync_dir
 
 SIGNATURE_FILE = "datapackage.json.sig"
 
@@ -75,11 +76,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         raise
     finally:
         tmp.unlink(missing_ok=True)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

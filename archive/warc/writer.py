@@ -26,7 +26,7 @@ from typing import BinaryIO
 from isal import isal_zlib
 
 from archive.errors import CaptureWriteError
-from archive.runtime import write_parts
+from archive.runtime import fsync_dir, write_parts
 from archive.warc.records import CRLF, Record
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ class RotatingWarcFiles:
             ClosedWarc(final, writer.out.position, "sha256:" + writer.out.sha256.hexdigest(), writer.records)
         )
         log.info("closed %s (%d records, %d bytes)", final, writer.records, writer.out.position)
-        _fsync_dir(self.directory)  # (if this fails the file is closed, whole and listed all the same)
+        fsync_dir(self.directory)  # (if this fails the file is closed, whole and listed all the same)
 
     def _leave_open(self, fh: BinaryIO, path: Path) -> None:
         fh.close()  # (unlocked: repair takes it)
@@ -327,11 +327,3 @@ class RotatingWarcFiles:
     def close(self) -> list[ClosedWarc]:
         self.close_current()
         return self.closed
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
