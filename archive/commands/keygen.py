@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TextIO
 
 NAME = "keygen"
@@ -17,11 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.export.signing import keygen
 
-    if args.out.endswith("/"):  # (a Path would drop the slash: "new/" would write new.key)
-        from archive.errors import UsageError
-
-        raise UsageError(f"--out {args.out!r}: give a file name prefix, such as archive-signing")
-    key, pub = keygen(Path(args.out))
+    key, pub = keygen(args.out)
     print(f"private key: {key} (keep it secret; mode 600)", file=out)
     print(f"public key:  {pub} (publish it, so others can check your signatures)", file=out)
     return 0

@@ -25,12 +25,14 @@ from archive.runtime import fsync_dir
 SIGNATURE_FILE = "datapackage.json.sig"
 
 
-def keygen(prefix: Path) -> tuple[Path, Path]:
-    """Write ``PREFIX.key`` (PKCS#8 PEM, mode 600) and ``PREFIX.pub`` (SubjectPublicKeyInfo
+def keygen(out: str | Path) -> tuple[Path, Path]:
+    """Write ``OUT.key`` (PKCS#8 PEM, mode 600) and ``OUT.pub`` (SubjectPublicKeyInfo
     PEM): both whole, or neither (a failed write, on a full disk say, takes back what it
-    wrote, so that the same command can be run again)."""
-    if not prefix.name or prefix.is_dir():
-        raise UsageError(f"--out {str(prefix)!r}: give a file name prefix, such as archive-signing")
+    wrote, so that the same command can be run again). ``out`` is a file name prefix, taken
+    as given: a ``Path`` would drop a trailing slash, and ``new/`` write ``new.key``."""
+    prefix = Path(out)
+    if not str(out) or str(out).endswith("/") or prefix.is_dir():
+        raise UsageError(f"--out {str(out)!r}: give a file name prefix, such as archive-signing")
     key_path, pub_path = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
     if not prefix.parent.is_dir():
         raise UsageError(f"{prefix.parent} is not a directory; create it or choose another --out")
