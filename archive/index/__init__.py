@@ -66,18 +66,17 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
         for stale in coll.indexes.glob("*.cdxj"):
             if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
-        todo = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
-        for warc in todo:
+        todo = [(w, listed.get(w.name, {})) for w in warcs
+                if rebuild or not is_current(coll.indexes / index_name(w), w)]
+        for warc, entry in todo:
             # A WARC cut short would give an index of fewer captures that claims the
             # manifest's digest: nothing is indexed until each is the size its manifest says.
-            entry = listed.get(warc.name)
-            if entry is not None and entry.get("size") not in (None, warc.stat().st_size):
-                raise StoreError(f"{warc} is {warc.stat().st_size} bytes, its manifest says {entry['size']}: run "
+            size = warc.stat().st_size
+            if entry.get("size") not in (None, size):
+                raise StoreError(f"{warc} is {size} bytes, its manifest says {entry['size']}: run "
                                  "`archive verify`; the indexes are left as they were")
-        for warc in todo:
-            entry = listed.get(warc.name)
-            result.indexed.append(index_warc(warc, coll.indexes,
-                                             warc_sha256=entry["sha256"] if entry is not None else None))
+        for warc, entry in todo:
+            result.indexed.append(index_warc(warc, coll.indexes, warc_sha256=entry.get("sha256")))
         if rebuild or pending(coll) or not merged_path(coll).is_file():
             compact(coll)
         result.merged = merged_path(coll)
