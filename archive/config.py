@@ -103,7 +103,7 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
     found = problems("collection", {"collection": [doc]})
     if found:
         raise ConfigError(f"{where}: " + "; ".join(_key_path(p).replace("collection[0].", "", 1) for p in found))
-    _check_schedule(doc, where)
+    check_schedule(doc, where)
     _check_values(doc, where)
     settings = _merge(DEFAULTS, {k: v for k, v in doc.items() if k not in ("name", "urls", "feeds", "sitemaps")})
     urls, feeds, sitemaps = (_seeds(doc, key, where) for key in ("urls", "feeds", "sitemaps"))
@@ -213,7 +213,7 @@ def load_collections(path: Path, names: list[str] | None = None) -> list[Collect
     return [collection_from_dict(t, where=f"{path}: collection {t['name']!r}") for t in tables]
 
 
-def _check_schedule(doc: dict[str, Any], where: str) -> None:
+def check_schedule(doc: dict[str, Any], where: str) -> None:
     """Cron syntax and time zone are checked when the file is read, not when the job is due."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -32,7 +32,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive import __version__
 from archive.digests import sha256_file
 from archive.errors import StoreError, UsageError
-from archive.manifest import read_manifests
+from archive.manifest import jobs_in_order
 from archive.metadata import page_metadata, parse_html
 from archive.store import CollectionDir, collection_dir, write_atomic
 from archive.urls import canonicalize, host_of
@@ -40,6 +40,7 @@ from archive.validation import validate
 
 MIN_WORDS = 150
 RECALL_FALLBACK_WORDS = 100
+_NOT_REWRITTEN = "no article table was rewritten"  # (versions run across jobs)
 _LISTING = re.compile(r"/(tag|tags|category|categories|section|topic|topics|author|page)/|[?&]page=", re.IGNORECASE)
 
 
@@ -272,7 +273,7 @@ def _withdrawals(log_path: Path, job_id: str, prior: dict[str, Version]) -> list
 def versions_before(coll: CollectionDir, sequence: int) -> dict[str, Version]:
     """Latest version of every article after the jobs with a lower manifest sequence."""
     prior: dict[str, Version] = {}
-    for _, doc in _jobs_in_order(coll):
+    for _, doc in jobs_in_order(coll, doing=_NOT_REWRITTEN):
         if doc["sequence"] >= sequence:
             break
         path = coll.articles / f"{doc['job_id']}.jsonl"
@@ -285,21 +286,10 @@ def versions_before(coll: CollectionDir, sequence: int) -> dict[str, Version]:
     return prior
 
 
-def _jobs_in_order(coll: CollectionDir) -> list[tuple[Path, dict[str, Any]]]:
-    jobs = []
-    for path, doc, _ in read_manifests(coll):
-        if doc is None or "job_id" not in doc or not isinstance(doc.get("sequence"), int):
-            # Versions run across jobs: without this one every later job's would be wrong.
-            raise StoreError(f"{path} is not a readable manifest: run `archive verify`; no article table was "
-                             "rewritten")
-        jobs.append((path, doc))
-    return sorted(jobs, key=lambda item: item[1]["sequence"])
-
-
 def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
     """Re-derive the article files of every job of a collection, in chain order."""
     coll = collection_dir(Path(store), collection)
     if not coll.manifests.is_dir():
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
     prior: dict[str, Version] = {}
-    return [extract_job(coll, doc, prior) for _, doc in _jobs_in_order(coll)]
+    return [extract_job(coll, doc, prior) for _, doc in jobs_in_order(coll, doing=_NOT_REWRITTEN)]

@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from archive.errors import StoreError
 from archive.store import CollectionDir, write_atomic
-from archive.validation import validate
+from archive.validation import problems, validate
 
 SIDECAR = ".sha256"
 
@@ -32,6 +33,30 @@ def read_manifests(coll: CollectionDir) -> list[tuple[Path, dict[str, Any] | Non
             doc = None
         found.append((path, doc if isinstance(doc, dict) else None, raw))
     return found
+
+
+def problem_of(doc: dict[str, Any] | None) -> str | None:
+    """Why a manifest read by :func:`read_manifests` is not one a reader can build on (its
+    first schema problem, and how many more), or None."""
+    found = problems("manifest", doc) if doc is not None else ["(top level): not a JSON object"]
+    if not found:
+        return None
+    return found[0] + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
+
+
+def jobs_in_order(coll: CollectionDir, *, doing: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Every manifest of ``coll``, parsed and valid against the manifest schema, in chain
+    order. The first that is not raises :class:`StoreError` naming it, its problem and
+    ``doing`` (what was therefore not done): what is built on all of a collection's jobs
+    (article versions, datasets) would otherwise stop on a value of the wrong type halfway,
+    or leave a job out without a word."""
+    jobs = []
+    for path, doc, _ in read_manifests(coll):
+        problem = problem_of(doc)
+        if problem is not None:
+            raise StoreError(f"{path} is not a readable manifest: {problem}; run `archive verify`; {doing}")
+        jobs.append((path, doc))
+    return sorted(jobs, key=lambda item: item[1]["sequence"])
 
 
 def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:

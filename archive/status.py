@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from archive.errors import UsageError
-from archive.manifest import read_manifests
+from archive.manifest import problem_of, read_manifests
 from archive.schedule import last_attempt, last_start, next_fire, output_path
 from archive.store import CollectionDir, collections_in, is_locked, write_atomic
 
@@ -39,12 +39,22 @@ def record_verify(collections: list[CollectionDir], problem_paths: list[Path], w
 
 
 def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
-    manifests = [doc for _, doc, _ in read_manifests(coll) if doc and isinstance(doc.get("sequence"), int)]
-    last = max(manifests, key=lambda d: d["sequence"]) if manifests else None
+    manifests = read_manifests(coll)
+    # The last job is the newest manifest a reader can build on; the others are named.
+    damaged = []
+    sound = []
+    for path, doc, _ in manifests:
+        problem = problem_of(doc)
+        if problem is None:
+            sound.append((path, doc))
+        else:
+            damaged.append(f"{path}: {problem}")
+    last_path, last = max(sound, key=lambda item: item[1]["sequence"]) if sound else (None, None)
     running = sorted(p.name[: -len(".job.json")] for p in coll.logs.glob("*.job.json") if is_locked(p)) \
         if coll.logs.is_dir() else []
     out: dict[str, Any] = {"collection": coll.name, "jobs": len(manifests), "running": running,
-                           "last_job": None, "next_run": None, "verify": None, "failed_start": None}
+                           "last_job": None, "next_run": None, "verify": None, "failed_start": None,
+                           "damaged": damaged}
     # A scheduled run newer than every job: it failed before its job began (a full disk, an
     # unwritable store), and left only the scheduler's output file to say why.
     tried, started = last_attempt(coll), last_start(coll)
@@ -59,10 +69,14 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
             "failures": counts["failed"],
             "errors": counts["failed"] + sum(n for s, n in counts["by_status"].items() if int(s) >= 400),
         }
-        schedule = last["config"].get("schedule")
+        schedule, timezone = last["config"].get("schedule"), last["config"].get("timezone")
         if schedule:
-            zone = ZoneInfo(last["config"].get("timezone") or "UTC")
-            out["next_run"] = next_fire(schedule, zone, now).isoformat()
+            try:
+                out["next_run"] = next_fire(schedule, ZoneInfo(timezone or "UTC"), now).isoformat()
+            except (ValueError, KeyError):  # (croniter's errors are ValueErrors, ZoneInfo's a KeyError)
+                # The manifest's schema takes any string; a job never runs with one of these.
+                damaged.append(f"{last_path}: config: schedule {schedule!r} in time zone {timezone or 'UTC'!r} "
+                               "cannot be read")
     state = coll.root / VERIFY_STATE
     if state.is_file():
         out["verify"] = _verify_state(state)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.checks import Checked, FileChecks
-from archive.errors import UsageError
+from archive.config import check_schedule, config_hash
+from archive.errors import ConfigError, UsageError
 from archive.manifest import SIDECAR, read_manifests
 from archive.store import CollectionDir, collections_in, is_locked
 from archive.validation import problems as schema_problems
@@ -95,8 +96,11 @@ def check_manifests(
         if m.doc is None:
             report.add(m.label, None, "not valid JSON")
             continue
-        for message in schema_problems("manifest", m.doc):
+        found = schema_problems("manifest", m.doc)
+        for message in found:
             report.add(m.label, message.split(": ", 1)[0], message.split(": ", 1)[1])
+        if not found:
+            _check_config(m, report)
         parsed.append(m)
     _check_chain(manifests, report, only)
     return parsed
@@ -335,6 +339,20 @@ def _check_sidecar(m: ManifestFile, report: Report) -> None:
     actual = hashlib.sha256(m.raw).hexdigest()
     if not declared or declared[0] != actual:
         report.add(m.label, None, f"does not match its sidecar {sidecar_name} (file hashes to {actual})")
+
+
+def _check_config(m: ManifestFile, report: Report) -> None:
+    """The job's configuration against its hash, and its schedule as a job would read it
+    (the schema takes any string for a cron expression or a time zone)."""
+    config = m.doc["config"]  # type: ignore[index]
+    if config_hash(config) != m.doc["config_sha256"]:  # type: ignore[index]
+        report.add(m.label, "config_sha256", "does not match the manifest's config (hashed, it gives "
+                   f"{config_hash(config)}): the config was changed after the job")
+    try:
+        check_schedule(config, "config")
+    except ConfigError as exc:
+        field, _, message = str(exc).partition(": ")[2].partition(": ")
+        report.add(m.label, f"config/{field}", message)
 
 
 def _check_chain(manifests: list[ManifestFile], report: Report, only: str | None) -> None:

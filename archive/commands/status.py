@@ -41,6 +41,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"  FAILED     the scheduled run of {failed['at']} did not start a job; see {failed['output']}",
                   file=out)
         print(f"  next run   {row['next_run'] or 'not scheduled'}", file=out)
+        for problem in row["damaged"]:
+            print(f"  DAMAGED    {problem}; run archive verify", file=out)
         v = row["verify"]
         if v is None:
             verdict = "never run"

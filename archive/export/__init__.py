@@ -26,7 +26,7 @@ from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
 from archive.export.signing import SIGNATURE_FILE, load_private_key, write_signature
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
-from archive.manifest import read_manifests
+from archive.manifest import jobs_in_order
 from archive.store import collection_dir
 from archive.urls import host_of
 
@@ -60,8 +60,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                    date_to: date | None = None, host: str | None = None,
                    sign_key: Path | None = None) -> ExportResult:
     coll = collection_dir(Path(store), collection)
-    jobs = sorted((doc for _, doc, _ in read_manifests(coll) if doc and isinstance(doc.get("sequence"), int)),
-                  key=lambda d: d["sequence"])
+    jobs = [doc for _, doc in jobs_in_order(coll, doing="nothing was exported")]
     if not jobs:
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
     key = load_private_key(sign_key) if sign_key is not None else None

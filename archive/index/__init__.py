@@ -18,7 +18,7 @@ from archive.errors import StoreError
 from archive.index.cdxj import CdxjEntry, index_name, index_warc, is_current, parse_line, url_key
 from archive.index.lookup import lines_for_key
 from archive.index.merged import compact, index_lock, merged_path, pending
-from archive.manifest import read_manifests
+from archive.manifest import problem_of, read_manifests
 from archive.store import CollectionDir
 from archive.warc.writer import OPEN_SUFFIX
 
@@ -41,8 +41,13 @@ def _manifest_entries(coll: CollectionDir) -> dict[str, dict[str, Any]]:
     """The manifests' entries of WARCs by file name: their SHA-256s, so indexing need not
     hash WARCs again, and their sizes."""
     known: dict[str, dict[str, Any]] = {}
-    for _, doc, _ in read_manifests(coll):
-        for entry in (doc or {}).get("files", []):
+    for path, doc, _ in read_manifests(coll):
+        problem = problem_of(doc)
+        if problem is not None:
+            # Its WARCs are indexed all the same, hashed here: the index only finds records.
+            log.warning("%s is not a readable manifest (%s): run `archive verify`", path, problem)
+            continue
+        for entry in doc["files"]:  # type: ignore[index]
             if entry.get("kind") == "warc":
                 known[entry["path"].rsplit("/", 1)[-1]] = entry
     return known
