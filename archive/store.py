@@ -144,8 +144,8 @@ def below_floor(path: Path, floor: int) -> str | None:
     if free >= floor:
         return None
     return (f"only {free:,} bytes free on the file system of {path}, below caps.min_free_bytes "
-            f"({floor:,}); free some space, or lower the floor (--min-free-bytes, or min_free_bytes in "
-            "the collection's caps)")
+            f"({floor:,}); free some space, or lower the floor (`archive crawl --min-free-bytes`, or "
+            "caps.min_free_bytes in the collections file)")
 
 
 @contextmanager

@@ -330,6 +330,18 @@ def test_a_job_that_cannot_even_start_says_which_file_in_one_line(tmp_path: Path
     assert not list((store / "k").rglob("*.tmp"))
 
 
+def test_the_demo_runs_with_less_free_space_than_a_crawl_needs(tmp_path: Path, monkeypatch) -> None:
+    """100 MiB free (the disk's own figure replaced: a smaller file system is not to be had
+    here): below a crawl's default floor, plenty for the demo's 2 MB."""
+    from archive.config import DEFAULTS
+    from archive.demo.run import run_demo
+
+    monkeypatch.setattr("archive.store.free_bytes", lambda path: 100 << 20)
+    assert DEFAULTS["caps"]["min_free_bytes"] > 100 << 20
+    result = run_demo(tmp_path / "store", n_articles=3)
+    assert result.crawl.outcome == "finished" and result.verify.ok
+
+
 def test_a_crawl_is_not_started_below_the_free_space_floor(tmp_path: Path) -> None:
     from archive.crawl import crawl
     from archive.errors import CrawlError
