@@ -8,11 +8,11 @@ headline change and a unified diff of the body paragraphs.
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 from typing import Any
 
 from archive.errors import UsageError
+from archive.jsonl import rows_skipping_bad
 from archive.store import CollectionDir
 from archive.urls import canonicalize
 
@@ -37,24 +37,22 @@ def url_history(store: Path, url: str) -> dict[str, Any]:
     captures: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
     for coll in _collections(Path(store)):
+        # A read view: a damaged line is skipped with a warning, the rest still shown
+        # (`archive verify` names every damaged line).
         for log in sorted(coll.logs.glob("*.captures.jsonl")):
-            with open(log, "rb") as fh:
-                for raw in fh:
-                    line = json.loads(raw)
-                    if line["url"] != target:
-                        continue
-                    captures.append({
-                        "collection": coll.name, "job_id": line["job_id"], "time": line["started"],
-                        "status": line.get("status"), "payload_digest": line.get("payload_digest"),
-                        "kind": _kind(line), "record_id": (line.get("warc") or {}).get("record_id"),
-                        "error": line.get("error"),
-                    })
+            for line in rows_skipping_bad(log, "capture-log"):
+                if line["url"] != target:
+                    continue
+                captures.append({
+                    "collection": coll.name, "job_id": line["job_id"], "time": line["started"],
+                    "status": line.get("status"), "payload_digest": line.get("payload_digest"),
+                    "kind": _kind(line), "record_id": (line.get("warc") or {}).get("record_id"),
+                    "error": line.get("error"),
+                })
         for path in sorted(coll.articles.glob("*.jsonl")) if coll.articles.is_dir() else []:
-            with open(path, "rb") as fh:
-                for raw in fh:
-                    row = json.loads(raw)
-                    if row["url"] == target or row["canonical_url"] == target:
-                        versions.append(dict(row, collection=coll.name))
+            for row in rows_skipping_bad(path, "article"):
+                if row["url"] == target or row["canonical_url"] == target:
+                    versions.append(dict(row, collection=coll.name))
     captures.sort(key=lambda c: c["time"])
     versions.sort(key=lambda v: (v["collection"], v.get("version", 1)))
     out_versions = []

@@ -31,6 +31,7 @@ from archive.index.cdxj import (
 )
 from archive.index.merged import merged_path
 from archive.index.records import read_record
+from archive.jsonl import rows_skipping_bad
 from archive.store import CollectionDir, replacing
 
 log = logging.getLogger(__name__)
@@ -74,18 +75,6 @@ def is_current(coll: CollectionDir) -> bool:
     return recorded == {(str(p.relative_to(coll.root)), p.stat().st_size) for p in sources(coll)}
 
 
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, "rb") as fh:  # (bytes: a line that is not UTF-8 is skipped like any other bad one)
-        for number, line in enumerate(fh, 1):
-            try:
-                row = json.loads(line)
-            except ValueError:  # (UnicodeDecodeError included)
-                log.warning("%s:%d: not JSON, skipped", path, number)
-                continue
-            if isinstance(row, dict):
-                yield row
-
-
 def _html_title(coll: CollectionDir, filename: str, offset: int, length: int) -> str | None:
     try:
         record = read_record(coll, filename, offset, length)
@@ -105,7 +94,7 @@ def build_catalog(coll: CollectionDir) -> Path:
     headlines: dict[str, str] = {}
     for src in used:
         if src.parent == coll.articles:
-            for row in _jsonl(src):
+            for row in rows_skipping_bad(src):
                 if row.get("url") and row.get("headline"):
                     headlines[row["url"]] = row["headline"]
     with replacing(path) as tmp:
@@ -129,7 +118,7 @@ def build_catalog(coll: CollectionDir) -> Path:
             for src in used:
                 if src.parent != coll.logs:
                     continue
-                for row in _jsonl(src):
+                for row in rows_skipping_bad(src):
                     warc = row.get("warc") or {}
                     db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?)",
                                (row.get("job_id"), row.get("url"), row.get("started"), row.get("outcome"),

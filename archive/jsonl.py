@@ -1,0 +1,49 @@
+"""Reading our JSON Lines files (capture logs, article tables) one numbered line at a time.
+
+Lines are split at line feeds only, the file being read as bytes: not str.splitlines(),
+which also breaks at U+2028, U+0085 and other characters JSON leaves as they are (a header
+value decoded as Latin-1 may hold a 0x85). A line that is not what it should be is handed
+back as a problem, so each reader decides: a read view skips it, an export refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from archive.validation import problems
+
+log = logging.getLogger(__name__)
+
+
+def numbered_rows(path: Path, kind: str | None = None) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Each line's number and its object or, for a line that is not a JSON object (or does
+    not match the schema ``kind``), what is wrong with it, in words."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                # (decoded here: json.loads would take bytes in UTF-16 or UTF-32 too)
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield number, "not UTF-8"
+                continue
+            except (ValueError, RecursionError):
+                yield number, "not JSON"
+                continue
+            if not isinstance(row, dict):
+                yield number, "not a JSON object"
+                continue
+            found = problems(kind, row) if kind is not None else []
+            yield number, f"does not match the {kind} schema ({found[0]})" if found else row
+
+
+def rows_skipping_bad(path: Path, kind: str | None = None) -> Iterator[dict[str, Any]]:
+    """The objects of a JSON Lines file; a bad line is skipped with a warning naming it."""
+    for number, row in numbered_rows(path, kind):
+        if isinstance(row, str):
+            log.warning("%s:%d: %s, skipped", path, number, row)
+        else:
+            yield row

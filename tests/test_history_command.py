@@ -1,0 +1,57 @@
+"""``archive history URL`` over a store whose files are damaged, and URLs it cannot read."""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+
+import pytest
+from test_export import _article, _job
+
+from archive.cli import main
+from archive.extract import extract_collection
+
+URL = "http://news.test/a/0"
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    store = tmp_path_factory.mktemp("history")
+    _job(store, 1, {f"/a/{i}": _article(i) for i in range(3)})
+    extract_collection(store, "ds")
+    return store
+
+
+@pytest.fixture
+def store(pristine, tmp_path):
+    shutil.copytree(pristine, tmp_path / "store")
+    return tmp_path / "store"
+
+
+def _history(store, url: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["history", url, "--store", str(store)], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_damaged_log_and_article_lines_are_skipped_with_a_warning_and_the_rest_shown(store, caplog):
+    log_file = next((store / "ds" / "logs").glob("*.captures.jsonl"))
+    articles = next((store / "ds" / "articles").glob("*.jsonl"))
+    with open(log_file, "ab") as fh:  # (lines 4 to 7; the job wrote 3)
+        fh.write(b'{not json\n\xff\xfe{}\n[1, 2]\n{"url": "http://news.test/a/0"}\n')
+    with open(articles, "ab") as fh:
+        fh.write(b'{"url": "http://news.test/a/0"}\n\xff\n')
+    with caplog.at_level(logging.WARNING):
+        code, out, err = _history(store, URL)
+    assert code == 0 and err == ""
+    assert "new content" in out and "Version 1" in out and ": Story 0" in out
+    schema = "does not match the {} schema ((top level): '{}' is a required property)"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{log_file}:4: not JSON, skipped",
+        f"{log_file}:5: not UTF-8, skipped",
+        f"{log_file}:6: not a JSON object, skipped",
+        f"{log_file}:7: {schema.format('capture-log', 'job_id')}, skipped",
+        f"{articles}:4: {schema.format('article', 'article_id')}, skipped",
+        f"{articles}:5: not UTF-8, skipped",
+    ]
