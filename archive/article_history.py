@@ -10,11 +10,12 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archive.errors import UsageError
 from archive.jsonl import rows_skipping_bad
 from archive.store import CollectionDir
-from archive.urls import canonicalize
+from archive.urls import canonicalize, host_of
 
 
 def _collections(store: Path) -> list[CollectionDir]:
@@ -33,7 +34,12 @@ def _kind(line: dict[str, Any]) -> str:
 
 def url_history(store: Path, url: str) -> dict[str, Any]:
     """Captures and versions of ``url`` in every collection of ``store``, oldest first."""
-    target = canonicalize(url)
+    try:
+        target = canonicalize(url)
+    except ValueError as exc:  # (a bracketed host that is no address, a port out of range)
+        raise UsageError(f"{url!r} is not a valid URL ({exc})") from None
+    if urlsplit(target).scheme not in ("http", "https") or not host_of(target):
+        raise UsageError(f"{url!r} is not an absolute http(s) URL")  # (nothing else is ever captured)
     captures: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
     for coll in _collections(Path(store)):

@@ -55,3 +55,13 @@ def test_damaged_log_and_article_lines_are_skipped_with_a_warning_and_the_rest_s
         f"{articles}:4: {schema.format('article', 'article_id')}, skipped",
         f"{articles}:5: not UTF-8, skipped",
     ]
+
+
+@pytest.mark.parametrize(("url", "why"), [("http://[::1", "is not a valid URL (Invalid IPv6 URL)"),
+                                          ("http://host:99999/", "is not a valid URL (Port out of range"),
+                                          ("", "is not an absolute http(s) URL"),
+                                          ("news.test/a/0", "is not an absolute http(s) URL")])
+def test_a_url_that_cannot_be_read_is_one_line_naming_it(pristine, url, why):
+    code, out, err = _history(pristine, url)
+    assert code == 2 and out == ""
+    assert err.startswith(f"archive history: error: {url!r} {why}") and err.count("\n") == 1
