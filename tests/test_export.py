@@ -201,14 +201,33 @@ def test_export_errors_are_one_line(store, tmp_path, capsys):
 
 
 def test_json_lines_break_at_line_feeds_only(tmp_path):
-    import json
-
-    from archive.export import _json_lines
+    from archive.jsonl import numbered_rows
 
     rows = [{"etag": "a\x85b"}, {"url": "http://127.0.0.1:9/\u2028"}, {"x": "\x1c\x0b"}]
     path = tmp_path / "log.jsonl"
     path.write_bytes(b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows))
-    assert [json.loads(line) for line in _json_lines(path)] == rows
+    assert list(numbered_rows(path)) == list(enumerate(rows, 1))
+
+
+@pytest.mark.parametrize(("folder", "damage", "says"), [
+    ("logs", b"{not json\n", "not JSON; run `archive verify`"),
+    ("logs", b"\xff\n", "not UTF-8; run `archive verify`"),
+    ("logs", b'{"url": "http://news.test/a/0"}\n',
+     "does not match the capture-log schema ((top level): 'job_id' is a required property); run `archive verify`"),
+    ("articles", b"[1]\n", "not a JSON object; `archive extract --collection ds` writes it again"),
+])
+def test_a_damaged_log_or_article_line_stops_the_export_naming_it(store, tmp_path, capsys, folder, damage, says):
+    damaged = tmp_path / "store"
+    shutil.copytree(store, damaged)
+    path = min((damaged / "ds" / folder).glob("*.jsonl"))  # (the first job's)
+    number = path.read_bytes().count(b"\n") + 1
+    with open(path, "ab") as fh:
+        fh.write(damage)
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(damaged), "--collection", "ds", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"archive export: {path}: line {number}: {says}; nothing was exported\n"
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_an_export_that_fails_leaves_the_one_before_as_it_was(store, tmp_path, capsys):

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,11 +22,12 @@ from typing import Any
 
 from archive import __version__
 from archive.capture_log import ERRED_OUTCOMES
-from archive.errors import UsageError
+from archive.errors import ArchiveError, UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
 from archive.export.signing import SIGNATURE_FILE, load_private_key, write_signature
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
+from archive.jsonl import numbered_rows
 from archive.manifest import jobs_in_order
 from archive.store import collection_dir
 from archive.urls import host_of
@@ -76,6 +78,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                 and (host is None or host_of(url) == host.lower()))
 
     selection = select(scan(warcs), lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
+    lines = _log_lines(coll, jobs, in_range)
     out.mkdir(parents=True, exist_ok=True)
     # Everything is made under a work directory and moved into ``out`` once it is all there,
     # the data package last: an export that fails (a full disk, a bad key) leaves an
@@ -105,7 +108,6 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         (stage / "articles.jsonl").write_bytes(
             "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
         _parquet(rows, stage / "articles.parquet")
-        lines = _log_lines(coll, jobs, in_range)
         (stage / "captures-per-day.svg").write_text(chart_svg(_per_day(lines)), "utf-8")
         facts = _facts(collection, jobs, lines, rows, chosen, new_warcs, created, dataset, title,
                        (date_from, date_to, host), wacz.name, key is not None)
@@ -153,8 +155,7 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
         path = coll.articles / f"{job['job_id']}.jsonl"
         if not path.is_file():
             continue
-        for raw in _json_lines(path):
-            row = json.loads(raw)
+        for row in _rows(path, "article", f"`archive extract --collection {coll.name}` writes it again"):
             src = row["source"]
             if src["record_id"] not in chosen or not in_range(src["capture_time"], row["url"]):
                 continue
@@ -192,11 +193,13 @@ def _index(warcs: list[Path], out_dir: Path) -> bytes:
     return b"".join(sorted(lines))
 
 
-def _json_lines(path: Path) -> list[str]:
-    """The lines of a JSON Lines file. Not str.splitlines(), which also breaks at U+2028,
-    U+0085 and other characters JSON leaves as they are (a header value decoded as Latin-1
-    may hold a 0x85)."""
-    return [line for line in path.read_text("utf-8").split("\n") if line]
+def _rows(path: Path, kind: str, fix: str) -> Iterator[dict[str, Any]]:
+    """The lines of a capture log or an article table. A damaged line stops the export: the
+    dataset would leave out, without a word, what that line recorded."""
+    for number, row in numbered_rows(path, kind):
+        if isinstance(row, str):
+            raise ArchiveError(f"{path}: line {number}: {row}; {fix}; nothing was exported")
+        yield row
 
 
 def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -204,8 +207,7 @@ def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no
     for job in jobs:
         for entry in job["files"]:
             if entry["kind"] == "capture-log":
-                for raw in _json_lines(coll.root / entry["path"]):
-                    line = json.loads(raw)
+                for line in _rows(coll.root / entry["path"], "capture-log", "run `archive verify`"):
                     if in_range(line["started"], line["url"]):
                         lines.append(line)
     return lines
