@@ -230,6 +230,32 @@ def test_a_damaged_log_or_article_line_stops_the_export_naming_it(store, tmp_pat
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_damaged_warc_its_manifest_rehashed_to_match_is_one_line_naming_where(store, tmp_path, capsys):
+    import hashlib
+
+    from archive.manifest import SIDECAR, encode
+
+    damaged = tmp_path / "store"
+    shutil.copytree(store, damaged)
+    manifest = max((damaged / "ds" / "manifests").glob("*.json"))  # (the last job's: no later one chains to it)
+    doc = json.loads(manifest.read_bytes())
+    entry = next(f for f in doc["files"] if f["kind"] == "warc")
+    warc = damaged / "ds" / entry["path"]
+    data = bytearray(warc.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    warc.write_bytes(bytes(data))
+    entry["sha256"] = "sha256:" + hashlib.sha256(data).hexdigest()
+    manifest.write_bytes(encode(doc))
+    manifest.with_name(manifest.name + SIDECAR).write_text(
+        f"{hashlib.sha256(encode(doc)).hexdigest()}  {manifest.name}\n")
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(damaged), "--collection", "ds", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"archive export: {warc}: offset ") and err.count("\n") == 1
+    assert err.endswith("; run `archive verify` before exporting\n")
+    assert not out.exists()
+
+
 def test_an_export_that_fails_leaves_the_one_before_as_it_was(store, tmp_path, capsys):
     from test_disk_full import file_size_limit
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archive.errors import StoreError
 from archive.warc.reader import CheckedRecord, check_records
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def scan(warcs: list[Path]) -> Selection:
         source = SourceFile(path)
         for record in check_records(path):
             if not record.complete or record.problems:
-                raise ValueError(f"{path}: offset {record.offset}: {'; '.join(record.problems)}; "
+                raise StoreError(f"{path}: offset {record.offset}: {'; '.join(record.problems)}; "
                                  "run `archive verify` before exporting")
             if record.type == "warcinfo" and source.warcinfo is None:
                 source.warcinfo = record
