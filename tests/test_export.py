@@ -227,7 +227,7 @@ def test_a_damaged_log_or_article_line_stops_the_export_naming_it(store, tmp_pat
     assert main(["export", "--store", str(damaged), "--collection", "ds", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert err == f"archive export: {path}: line {number}: {says}; nothing was exported\n"
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists()
 
 
 def test_a_damaged_warc_its_manifest_rehashed_to_match_is_one_line_naming_where(store, tmp_path, capsys):
@@ -254,6 +254,20 @@ def test_a_damaged_warc_its_manifest_rehashed_to_match_is_one_line_naming_where(
     assert err.startswith(f"archive export: {warc}: offset ") and err.count("\n") == 1
     assert err.endswith("; run `archive verify` before exporting\n")
     assert not out.exists()
+
+
+def test_a_failed_export_removes_the_directories_it_made_and_only_those(store, tmp_path, capsys):
+    new = tmp_path / "new" / "dataset"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(new),
+                 "--from", "2030-01-01"]) == 2
+    assert "no captures match" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # (not even "new")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(kept),
+                 "--from", "2030-01-01"]) == 2
+    assert [(p.name, p.read_text()) for p in kept.iterdir()] == [("notes.txt", "mine")]
 
 
 def test_an_export_that_fails_leaves_the_one_before_as_it_was(store, tmp_path, capsys):

@@ -79,14 +79,17 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
 
     selection = select(scan(warcs), lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
     lines = _log_lines(coll, jobs, in_range)
-    out.mkdir(parents=True, exist_ok=True)
+    # The first directory of ``out``'s path this export makes, removed again if it fails: an
+    # empty or half dataset would look like a real one.
+    made = next((p for p in reversed((out, *out.parents)) if not p.exists()), None)
     # Everything is made under a work directory and moved into ``out`` once it is all there,
     # the data package last: an export that fails (a full disk, a bad key) leaves an
     # earlier export in ``out`` as it was, not half of each.
     work = out / ".export-work"
     stage = work / "out"
-    shutil.rmtree(work, ignore_errors=True)
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
         stage.mkdir(parents=True)
         moved = write_selected(selection, work / "warcs")
         new_warcs = sorted((work / "warcs").glob("*.warc.gz"))
@@ -143,6 +146,10 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         if staged_signature is not None:
             signature = out / staged_signature.name
             os.replace(staged_signature, signature)
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(out, wacz, len([r for r in chosen if r.type in ("response", "revisit")]), len(rows),
