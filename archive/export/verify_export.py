@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from archive.export.signing import SIGNATURE_FILE, check_signature
@@ -25,13 +25,12 @@ def is_export(path: Path) -> bool:
 
 def check_export(root: Path, report: Any) -> None:
     raw = (root / "datapackage.json").read_bytes()
-    try:
-        package = json.loads(raw)
-    except ValueError:
-        report.add(root / "datapackage.json", None, "not valid JSON")
+    package = _object(raw)
+    if package is None:
+        report.add(root / "datapackage.json", None, "not a JSON object")
         return
     report.manifests += 1
-    for index, res in enumerate(package.get("resources", [])):
+    for index, res in _resources(package, report, root / "datapackage.json", ""):
         path = root / res["path"]
         if not path.is_file():
             report.add(root / "datapackage.json", f"resources[{index}]", f"{res['path']} is missing")
@@ -70,13 +69,18 @@ def check_wacz(path: Path, report: Any) -> None:
                 report.add(path, needed, "missing from the package")
                 return
         package_bytes = zf.read("datapackage.json")
-        digest = json.loads(zf.read("datapackage-digest.json"))
+        digest = _object(zf.read("datapackage-digest.json"))
         actual = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
-        if digest.get("hash") != actual:
+        if digest is None:
+            report.add(path, "datapackage-digest.json", "not a JSON object")
+        elif digest.get("hash") != actual:
             report.add(path, "datapackage-digest.json", f"says {digest.get('hash')}, datapackage.json hashes to {actual}")
-        package = json.loads(package_bytes)
+        package = _object(package_bytes)
+        if package is None:
+            report.add(path, "datapackage.json", "not a JSON object")
+            return
         with tempfile.TemporaryDirectory() as tmp:
-            for res in package.get("resources", []):
+            for _, res in _resources(package, report, path, "datapackage.json "):
                 name = res["path"]
                 if name not in names:
                     report.add(path, name, "listed in datapackage.json but not in the package")
@@ -99,3 +103,41 @@ def check_wacz(path: Path, report: Any) -> None:
                         for problem in record.problems:
                             report.add(path, f"{name} offset {record.offset}", problem)
                     target.unlink()
+
+
+def _object(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` parsed, if it is a JSON object."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):  # (UnicodeDecodeError included)
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _resources(package: dict[str, Any], report: Any, path: Path, where: str) -> list[tuple[int, dict[str, Any]]]:
+    """The resources a data package lists with a file name and a hash; each of the others is
+    a problem, named by ``where`` (how ``path`` holds the data package) and its field."""
+    resources = package.get("resources")
+    if not isinstance(resources, list):
+        report.add(path, f"{where}resources", "missing or not a list")
+        return []
+    listed = []
+    for index, res in enumerate(resources):
+        at = f"{where}resources[{index}]"
+        if not isinstance(res, dict):
+            report.add(path, at, "not an object")
+        elif "path" not in res or "hash" not in res:
+            report.add(path, f"{at}.{'path' if 'path' not in res else 'hash'}", "missing")
+        elif not isinstance(res["path"], str) or not _relative(res["path"]):
+            report.add(path, f"{at}.path", f"{res['path']!r} is not a file name inside the package")
+        elif not isinstance(res["hash"], str):
+            report.add(path, f"{at}.hash", f"{res['hash']!r} is not a string")
+        else:
+            listed.append((index, res))
+    return listed
+
+
+def _relative(name: str) -> bool:
+    # (a path out of the export, "/etc/passwd" or "../x", would have another file checked)
+    pure = PurePosixPath(name)
+    return bool(name) and not pure.is_absolute() and ".." not in pure.parts

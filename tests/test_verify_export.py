@@ -1,0 +1,80 @@
+"""``archive verify`` of an export whose data package is damaged: a problem naming the file
+and the field, never a traceback."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_export import _article, _job
+
+from archive.cli import main
+from archive.export import export_dataset
+from archive.extract import extract_collection
+
+DAMAGED = [
+    (b"{not json", None, "not a JSON object"),
+    (b"\xff", None, "not a JSON object"),
+    (b"[]", None, "not a JSON object"),
+    (b'{"resources": 5}', "resources", "missing or not a list"),
+    (b'{"resources": [5]}', "resources[0]", "not an object"),
+    (b'{"resources": [{"hash": "sha256:0"}]}', "resources[0].path", "missing"),
+    (b'{"resources": [{"path": "ds.wacz"}]}', "resources[0].hash", "missing"),
+    (b'{"resources": [{"path": 5, "hash": "sha256:0"}]}', "resources[0].path",
+     "5 is not a file name inside the package"),
+    (b'{"resources": [{"path": "../ds.wacz", "hash": "sha256:0"}]}', "resources[0].path",
+     "'../ds.wacz' is not a file name inside the package"),
+    (b'{"resources": [{"path": "ds.wacz", "hash": 5}]}', "resources[0].hash", "5 is not a string"),
+]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    store = tmp_path_factory.mktemp("store")
+    _job(store, 1, {f"/a/{i}": _article(i) for i in range(2)})
+    extract_collection(store, "ds")
+    return export_dataset(store, "ds", tmp_path_factory.mktemp("export") / "out").out
+
+
+def _verify(path) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["verify", str(path)], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _wacz_with(wacz: Path, copy: Path, member: str, raw: bytes) -> Path:
+    """A copy of ``wacz`` with ``member`` holding ``raw``."""
+    with zipfile.ZipFile(wacz) as zin, zipfile.ZipFile(copy, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, raw if info.filename == member else zin.read(info))
+    return copy
+
+
+@pytest.mark.parametrize(("raw", "where", "says"), DAMAGED)
+def test_a_damaged_datapackage_json_is_a_problem_naming_its_field(exported, tmp_path, raw, where, says):
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    (out / "datapackage.json").write_bytes(raw)
+    code, report, err = _verify(out)
+    assert code == 1 and err == ""
+    assert f"{out / 'datapackage.json'}: {where + ': ' if where else ''}{says}\n" in report
+
+
+@pytest.mark.parametrize(("raw", "where", "says"), DAMAGED)
+def test_a_damaged_datapackage_json_inside_a_wacz_is_a_problem_naming_its_field(exported, tmp_path, raw, where,
+                                                                                 says):
+    wacz = _wacz_with(exported / "ds.wacz", tmp_path / "ds.wacz", "datapackage.json", raw)
+    code, report, err = _verify(wacz)
+    assert code == 1 and err == ""
+    assert f"{wacz}: datapackage.json{' ' + where if where else ''}: {says}\n" in report
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"\xff", b"[]"])
+def test_a_damaged_datapackage_digest_inside_a_wacz_is_a_problem(exported, tmp_path, raw):
+    wacz = _wacz_with(exported / "ds.wacz", tmp_path / "ds.wacz", "datapackage-digest.json", raw)
+    code, report, err = _verify(wacz)
+    assert code == 1 and err == ""
+    assert report.splitlines()[0] == f"{wacz}: datapackage-digest.json: not a JSON object"
