@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.config import Collection
-from archive.errors import ArchiveError, CrawlError
+from archive.errors import ArchiveError, CrawlError, StoreError
 from archive.store import below_floor, collection_dir, new_job_id
 from archive.warc.records import utcnow
 
@@ -44,6 +44,7 @@ class CrawlResult:
     # The automatic push to the collection's ``storage`` (None: no storage section).
     pushed: Any = None  # archive.storage.PushResult when the push succeeded
     push_error: str | None = None  # why it failed; local files are intact, the next push retries
+    extract_error: str | None = None  # why the articles were not extracted (`archive extract` does it later)
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
@@ -207,7 +208,10 @@ def crawl(
     if extract:
         from archive.extract import extract_job
 
-        result.articles, result.article_count = extract_job(collection_dir(store, collection.name), doc)
+        try:
+            result.articles, result.article_count = extract_job(collection_dir(store, collection.name), doc)
+        except StoreError as exc:  # (a damaged earlier file: what was captured stands, and is indexed)
+            result.extract_error = str(exc)
     # CDXJ of the new WARCs, the merged index and the catalog, for replay (archive.index).
     from archive.index import update_indexes
 

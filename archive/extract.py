@@ -32,6 +32,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive import __version__
 from archive.digests import sha256_file
 from archive.errors import StoreError, UsageError
+from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
 from archive.metadata import page_metadata, parse_html
 from archive.store import CollectionDir, collection_dir, write_atomic
@@ -252,21 +253,19 @@ def _add_version(row: dict[str, Any], prior: dict[str, Version], rows: list[dict
 def _withdrawals(log_path: Path, job_id: str, prior: dict[str, Version]) -> list[dict[str, Any]]:
     by_url = {v.row["url"]: v for v in prior.values()}
     rows = []
-    with open(log_path, "rb") as fh:
-        for raw in fh:
-            line = json.loads(raw)
-            known = by_url.get(line["url"])
-            if line.get("status") not in (404, 410) or known is None or known.row["status"] == "withdrawn":
-                continue
-            row = dict(known.row, status="withdrawn", body="", word_count=0, job_id=job_id,
-                       version=known.number + 1, previous_version=known.record_id, extractor=extractor_info())
-            row["source"] = {"warc_filename": line["warc"]["filename"], "warc_offset": line["warc"]["offset"],
-                             "warc_length": line["warc"]["length"], "record_id": line["warc"]["record_id"],
-                             "payload_digest": line["payload_digest"], "capture_time": line["started"]}
-            validate("article", row)
-            prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row)
-            by_url[row["url"]] = prior[row["article_id"]]
-            rows.append(row)
+    for line in rows_refusing_bad(log_path, "capture-log", f"run `archive verify`; {_NOT_REWRITTEN}"):
+        known = by_url.get(line["url"])
+        if line.get("status") not in (404, 410) or known is None or known.row["status"] == "withdrawn":
+            continue
+        row = dict(known.row, status="withdrawn", body="", word_count=0, job_id=job_id,
+                   version=known.number + 1, previous_version=known.record_id, extractor=extractor_info())
+        row["source"] = {"warc_filename": line["warc"]["filename"], "warc_offset": line["warc"]["offset"],
+                         "warc_length": line["warc"]["length"], "record_id": line["warc"]["record_id"],
+                         "payload_digest": line["payload_digest"], "capture_time": line["started"]}
+        validate("article", row)
+        prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row)
+        by_url[row["url"]] = prior[row["article_id"]]
+        rows.append(row)
     return rows
 
 
@@ -279,10 +278,9 @@ def versions_before(coll: CollectionDir, sequence: int) -> dict[str, Version]:
         path = coll.articles / f"{doc['job_id']}.jsonl"
         if not path.exists():
             continue
-        with open(path, "rb") as fh:
-            for raw in fh:
-                row = json.loads(raw)
-                prior[row["article_id"]] = Version(row.get("version", 1), row["source"]["record_id"], row)
+        for row in rows_refusing_bad(path, "article", f"`archive extract --collection {coll.name}` writes it "
+                                     f"and the later ones again; {_NOT_REWRITTEN}"):
+            prior[row["article_id"]] = Version(row.get("version", 1), row["source"]["record_id"], row)
     return prior
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from archive.errors import StoreError
 from archive.validation import problems
 
 log = logging.getLogger(__name__)
@@ -47,3 +48,13 @@ def rows_skipping_bad(path: Path, kind: str | None = None) -> Iterator[dict[str,
             log.warning("%s:%d: %s, skipped", path, number, row)
         else:
             yield row
+
+
+def rows_refusing_bad(path: Path, kind: str, then: str) -> Iterator[dict[str, Any]]:
+    """The objects of a JSON Lines file that must be whole (what is built on it would leave
+    out, without a word, what a bad line recorded): a bad line raises :class:`StoreError`
+    naming file and line, followed by ``then`` (what to run, what was not done)."""
+    for number, row in numbered_rows(path, kind):
+        if isinstance(row, str):
+            raise StoreError(f"{path}: line {number}: {row}; {then}")
+        yield row

@@ -9,12 +9,12 @@ costs a 304 and a revisit record instead of the page.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from archive.history import CollectionHistory, UrlState
+from archive.jsonl import rows_skipping_bad
 from archive.store import CollectionDir
 
 log = logging.getLogger(__name__)
@@ -26,14 +26,13 @@ def known_articles(coll: CollectionDir) -> dict[str, dict[str, Any]]:
     if not coll.articles.is_dir():
         return rows
     for path in sorted(coll.articles.glob("*.jsonl")):
-        with open(path, "rb") as fh:
-            for raw in fh:
-                try:
-                    row = json.loads(raw)
-                except ValueError:
-                    log.warning("unreadable article row in %s skipped", path)
-                    continue
+        # A damaged line costs only its article's re-fetch; the crawl goes on (`archive
+        # extract` writes the table again).
+        for row in rows_skipping_bad(path):
+            if isinstance(row.get("url"), str):
                 rows[row["url"]] = row
+            else:
+                log.warning("%s: an article row without a url skipped", path)
     return rows
 
 

@@ -159,3 +159,26 @@ def test_a_page_cut_short_gives_no_article_and_is_counted(tmp_path):
     assert [urlsplit(r["url"]).path for r in rows] == ["/whole"]
     derived = json.loads(result.articles.with_name(result.articles.name.replace(".jsonl", ".derived.json")).read_text())
     assert derived["truncated_pages_skipped"] == 1 and derived["rows"] == 1
+
+
+def test_a_damaged_earlier_article_table_stops_extraction_not_the_crawl(tmp_path, capsys):
+    # Versions run across jobs: a table the next job cannot read is named, not guessed past;
+    # the new capture still stands and is indexed.
+    story = _article("Harbour cafe", "".join(f"<p>{p}</p>" for p in PARAS)).encode("utf-8")
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html><body><a href='/s'>s</a></body></html>"),
+              "/s": response("200 OK", [("Content-Type", "text/html; charset=utf-8")], story)}
+    store = tmp_path / "store"
+    with serve_wire(routes) as server:
+        argv = ["crawl", "--store", str(store), "--collection", "n", "--url", server.base + "/"]
+        assert main(argv) == 0
+        [table] = (store / "n" / "articles").glob("*.jsonl")
+        table.write_bytes(table.read_bytes() + b'{"article_id": 3}\n')
+        capsys.readouterr()
+        assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"the job's articles were not extracted: {table}: line 2: does not match the article schema" in err
+    assert "`archive extract --collection n` writes it and the later ones again" in err
+    assert "Traceback" not in err
+    assert len(list((store / "n" / "indexes").glob("*.cdxj"))) == 2  # both jobs' WARCs indexed
+    assert main(["extract", "--store", str(store), "--collection", "n"]) == 0
+    assert [json.loads(line)["version"] for line in table.read_text().splitlines()] == [1]

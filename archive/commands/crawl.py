@@ -68,6 +68,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print_crawl_summary(result, out)
         if result.outcome != "finished":
             status = 1
+        if result.extract_error is not None:
+            print(f"archive crawl: the job's articles were not extracted: {result.extract_error}", file=err)
+            status = 1
         if result.push_error is not None:
             print(f"archive crawl: push of {collection.name} failed: {result.push_error}; local files are "
                   "intact and the next crawl or `archive push` retries it", file=err)

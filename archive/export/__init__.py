@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -22,12 +21,12 @@ from typing import Any
 
 from archive import __version__
 from archive.capture_log import ERRED_OUTCOMES
-from archive.errors import ArchiveError, UsageError
+from archive.errors import UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
 from archive.export.signing import SIGNATURE_FILE, load_private_key, write_signature
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
-from archive.jsonl import numbered_rows
+from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
 from archive.store import collection_dir
 from archive.urls import host_of
@@ -162,7 +161,8 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
         path = coll.articles / f"{job['job_id']}.jsonl"
         if not path.is_file():
             continue
-        for row in _rows(path, "article", f"`archive extract --collection {coll.name}` writes it again"):
+        for row in rows_refusing_bad(path, "article", f"`archive extract --collection {coll.name}` writes it again; "
+                                                        "nothing was exported"):
             src = row["source"]
             if src["record_id"] not in chosen or not in_range(src["capture_time"], row["url"]):
                 continue
@@ -200,21 +200,13 @@ def _index(warcs: list[Path], out_dir: Path) -> bytes:
     return b"".join(sorted(lines))
 
 
-def _rows(path: Path, kind: str, fix: str) -> Iterator[dict[str, Any]]:
-    """The lines of a capture log or an article table. A damaged line stops the export: the
-    dataset would leave out, without a word, what that line recorded."""
-    for number, row in numbered_rows(path, kind):
-        if isinstance(row, str):
-            raise ArchiveError(f"{path}: line {number}: {row}; {fix}; nothing was exported")
-        yield row
-
-
 def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     lines = []
     for job in jobs:
         for entry in job["files"]:
             if entry["kind"] == "capture-log":
-                for line in _rows(coll.root / entry["path"], "capture-log", "run `archive verify`"):
+                for line in rows_refusing_bad(coll.root / entry["path"], "capture-log",
+                                              "run `archive verify`; nothing was exported"):
                     if in_range(line["started"], line["url"]):
                         lines.append(line)
     return lines
