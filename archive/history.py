@@ -9,12 +9,12 @@ revisits).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archive.jsonl import numbered_rows
 from archive.store import CollectionDir
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,15 @@ class CollectionHistory:
         return history
 
     def add_log(self, path: Path) -> None:
-        with open(path, "rb") as fh:
-            for number, raw in enumerate(fh, start=1):
+        for number, line in numbered_rows(path):
+            problem: object = line
+            if not isinstance(line, str):
                 try:
-                    self.add(json.loads(raw))
-                except (ValueError, KeyError) as exc:
-                    log.warning("%s line %d skipped for history: %s", path, number, exc)
+                    self.add(line)
+                    continue
+                except (ValueError, KeyError, TypeError) as exc:  # (a field missing or of another type)
+                    problem = repr(exc)
+            log.warning("%s line %d skipped for history: %s", path, number, problem)
 
     def add(self, line: dict[str, Any]) -> None:
         """Take one capture-log line into account."""
