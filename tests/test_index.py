@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -151,6 +152,30 @@ def test_a_warc_cut_short_is_not_indexed_as_its_manifest_lists_it(store):
     assert main(["index", "--store", str(store)], err=err) == 1
     assert f"{warc} is {len(data) // 2} bytes, its manifest says {len(data)}" in err.getvalue()
     assert {p.name: p.read_bytes() for p in coll.indexes.iterdir() if p.is_file()} == indexes
+
+
+def test_a_damaged_warc_its_manifest_matches_is_one_line_and_no_index_is_replaced(store):
+    coll = coll_of(store)
+    update_indexes(coll)
+    indexes = {p.name: (p.read_bytes(), p.stat().st_ino) for p in coll.indexes.iterdir() if p.is_file()}
+    warc = max(coll.warcs.glob("*.warc.gz"))  # the second: the first is rebuilt before it is reached
+    data = bytearray(warc.read_bytes())
+    members = [m.start() for m in re.finditer(b"\x1f\x8b\x08", bytes(data))]
+    damaged = members[2]
+    data[damaged + 20 : damaged + 40] = bytes(b ^ 0xFF for b in data[damaged + 20 : damaged + 40])
+    warc.write_bytes(bytes(data))
+    for manifest in coll.manifests.glob("*.json"):  # edited to match: only reading the WARC can tell
+        text = manifest.read_text()
+        doc = json.loads(text)
+        for entry in doc["files"]:
+            if entry["path"] == f"warcs/{warc.name}":
+                entry["size"], entry["sha256"] = len(data), "sha256:" + hashlib.sha256(data).hexdigest()
+        manifest.write_text(json.dumps(doc))
+    err = io.StringIO()
+    assert main(["index", "--store", str(store)], err=err) == 1
+    assert err.getvalue() == (f"archive index: {warc} is damaged at offset {damaged} and cannot be indexed: run "
+                              "`archive verify`; the indexes are left as they were\n")
+    assert {p.name: (p.read_bytes(), p.stat().st_ino) for p in coll.indexes.iterdir() if p.is_file()} == indexes
 
 
 def test_the_catalog_skips_capture_log_lines_that_are_not_json_or_not_utf8(store):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import StoreError
-from archive.index.cdxj import CdxjEntry, index_name, index_warc, is_current, parse_line, url_key
+from archive.index.cdxj import CdxjEntry, index_name, index_warcs, is_current, parse_line, url_key
 from archive.index.lookup import lines_for_key
 from archive.index.merged import compact, index_lock, merged_path, pending
 from archive.manifest import problem_of, read_manifests
@@ -80,8 +80,7 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
             if entry.get("size") not in (None, size):
                 raise StoreError(f"{warc} is {size} bytes, its manifest says {entry['size']}: run "
                                  "`archive verify`; the indexes are left as they were")
-        for warc, entry in todo:
-            result.indexed.append(index_warc(warc, coll.indexes, warc_sha256=entry.get("sha256")))
+        result.indexed = index_warcs([(warc, entry.get("sha256")) for warc, entry in todo], coll.indexes)
         if rebuild or pending(coll) or not merged_path(coll).is_file():
             compact(coll)
         result.merged = merged_path(coll)

@@ -10,9 +10,11 @@ size, SHA-256) and the indexer's version, so it can be checked and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import zlib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -20,10 +22,13 @@ from typing import Any
 
 import surt
 from cdxj_indexer.main import CDXJIndexer
+from warcio.exceptions import ArchiveLoadFailed
 
 from archive import __version__
 from archive.digests import sha256_file
+from archive.errors import StoreError
 from archive.store import replacing, write_atomic
+from archive.warc.reader import record_problems
 
 log = logging.getLogger(__name__)
 
@@ -129,26 +134,58 @@ def is_current(index: Path, warc: Path) -> bool:
 
 def index_warc(warc: Path, out_dir: Path, *, warc_sha256: str | None = None) -> Path:
     """Write the sorted CDXJ of one closed WARC into ``out_dir`` with its sidecar."""
+    return index_warcs([(warc, warc_sha256)], out_dir)[0]
+
+
+def index_warcs(warcs: list[tuple[Path, str | None]], out_dir: Path) -> list[Path]:
+    """Index each closed WARC (with its SHA-256 when known) into ``out_dir``.
+
+    Every index is built beside its old one before any replaces it: a WARC that cannot be
+    read leaves all the indexes as they were, not some of them rebuilt.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / index_name(warc)
+    built = []
+    with contextlib.ExitStack() as stack:
+        for warc, warc_sha256 in warcs:
+            target = out_dir / index_name(warc)
+            tmp = stack.enter_context(replacing(target))
+            built.append((warc, warc_sha256, target, *_build(warc, tmp)))
+    for warc, warc_sha256, target, lines, digest in built:
+        derived = {
+            "derived_from": [{"path": f"warcs/{warc.name}", "size": warc.stat().st_size,
+                              "sha256": warc_sha256 if warc_sha256 is not None else sha256_of(warc)}],
+            "tool": tool_info(),
+            "lines": lines,
+            "sha256": "sha256:" + digest,
+        }
+        write_json(target.with_name(target.name + DERIVED_SUFFIX), derived)  # last: marks it current
+        log.info("indexed %s: %d lines", warc.name, lines)
+    return [target for _, _, target, _, _ in built]
+
+
+def _build(warc: Path, out: Path) -> tuple[int, str]:
+    """Write the CDXJ of ``warc`` to ``out``; its line count and SHA-256."""
+    try:
+        CDXJIndexer(str(out), [str(warc)], sort=True).process_all()
+    except (ArchiveLoadFailed, zlib.error, EOFError, ValueError) as exc:
+        raise StoreError(f"{warc} is damaged{_damage(warc)} and cannot be indexed: run `archive verify`; "
+                         "the indexes are left as they were") from exc
     lines = 0
     digest = hashlib.sha256()
-    with replacing(target) as tmp:
-        CDXJIndexer(str(tmp), [str(warc)], sort=True).process_all()
-        with open(tmp, "rb") as fh:
-            for line in fh:
-                lines += 1
-                digest.update(line)
-    derived = {
-        "derived_from": [{"path": f"warcs/{warc.name}", "size": warc.stat().st_size,
-                          "sha256": warc_sha256 if warc_sha256 is not None else sha256_of(warc)}],
-        "tool": tool_info(),
-        "lines": lines,
-        "sha256": "sha256:" + digest.hexdigest(),
-    }
-    write_json(target.with_name(target.name + DERIVED_SUFFIX), derived)  # last: marks it current
-    log.info("indexed %s: %d lines", warc.name, lines)
-    return target
+    with open(out, "rb") as fh:
+        for line in fh:
+            lines += 1
+            digest.update(line)
+    return lines, digest.hexdigest()
+
+
+def _damage(warc: Path) -> str:
+    """Where the checking reader finds ``warc`` damaged, as ``" at offset N"`` (gzipped
+    WARCs only; it reads gzip members)."""
+    if not warc.name.endswith(".gz"):
+        return ""
+    _, problems, _ = record_problems(warc)
+    return f" at offset {problems[0][0]}" if problems else ""
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
