@@ -23,7 +23,7 @@ from w3lib.encoding import html_to_unicode
 from archive.errors import StoreError
 from archive.index.cdxj import (
     DERIVED_SUFFIX,
-    parse_line,
+    entry_or_none,
     read_derived,
     sha256_of,
     tool_info,
@@ -104,8 +104,10 @@ def build_catalog(coll: CollectionDir) -> Path:
             merged = merged_path(coll)
             if merged.is_file():
                 with open(merged, "rb") as fh:
-                    for raw in fh:
-                        e = parse_line(raw)
+                    for number, raw in enumerate(fh, 1):
+                        e = entry_or_none(raw, f"{merged}:{number}")
+                        if e is None:
+                            continue
                         db.execute("INSERT INTO captures VALUES (?,?,?,?,?,?,?,?,?)",
                                    (e.urlkey, e.timestamp, e.url, e.mime, e.status, e.digest, e.length,
                                     e.offset, e.filename))

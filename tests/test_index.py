@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import random
 import re
 import shutil
@@ -176,6 +177,32 @@ def test_a_damaged_warc_its_manifest_matches_is_one_line_and_no_index_is_replace
     assert err.getvalue() == (f"archive index: {warc} is damaged at offset {damaged} and cannot be indexed: run "
                               "`archive verify`; the indexes are left as they were\n")
     assert {p.name: (p.read_bytes(), p.stat().st_ino) for p in coll.indexes.iterdir() if p.is_file()} == indexes
+
+
+DAMAGED_LINES = [b"not an index line\n", b'test,news)/story 20260302000000 {"url": \n',
+                 b'test,news)/story 20260303000000 {"url": "\xff"}\n', b"test,news)/story 202603"]  # (cut off)
+
+
+def test_lookups_replay_and_the_catalog_skip_a_damaged_merged_line_with_a_warning(store, caplog):
+    from replay_helpers import get
+
+    from archive.replay import serve_in_thread
+
+    coll = coll_of(store)
+    update_indexes(coll)
+    merged = merged_path(coll)
+    bad = [*DAMAGED_LINES[1:3], b"test,news)/story 20260304000000 [1]\n"]
+    lines = sorted(merged.read_bytes().splitlines(keepends=True) + bad)
+    merged.write_bytes(b"".join(lines))
+    with caplog.at_level(logging.WARNING):
+        assert [e.timestamp[:8] for e in lookup_url(coll, SITE + "/story")] == ["20260301", "20260305"]
+        with serve_in_thread(store) as base:
+            status, _, body = get(base, f"/news/*/{SITE}/story")
+            assert status == 200 and body.count(f"prov_/{SITE}/story".encode()) == 2
+            status, _, body = get(base, "/news/")  # the catalog is built again, without them
+            assert status == 200 and b"Unchanged" in body
+    said = {r.getMessage().split(": not a CDXJ line")[0] for r in caplog.records if r.levelno == logging.WARNING}
+    assert {f"{merged}:{lines.index(line) + 1}" for line in bad} | {f"{merged}, a line of test,news)/story"} == said
 
 
 def test_the_catalog_skips_capture_log_lines_that_are_not_json_or_not_utf8(store):

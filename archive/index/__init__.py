@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import StoreError
-from archive.index.cdxj import CdxjEntry, index_name, index_warcs, is_current, parse_line, url_key
+from archive.index.cdxj import (
+    CdxjEntry,
+    entry_or_none,
+    index_name,
+    index_warcs,
+    is_current,
+    url_key,
+)
 from archive.index.lookup import lines_for_key
 from archive.index.merged import compact, index_lock, merged_path, pending
 from archive.manifest import problem_of, read_manifests
@@ -99,8 +106,9 @@ def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
     key = url_key(url)
     files = [merged_path(coll)] if merged_path(coll).is_file() else []
     files += pending(coll)
-    lines = {line for path in files for line in lines_for_key(path, key)}
-    return [parse_line(line) for line in sorted(lines)]
+    lines = {(line, path) for path in files for line in lines_for_key(path, key)}
+    entries = {line: entry_or_none(line, f"{path}, a line of {key}") for line, path in lines}
+    return [entry for _, entry in sorted(entries.items()) if entry is not None]
 
 
 def pad_timestamp(prefix: str) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import zlib
 from dataclasses import dataclass
 from importlib import metadata
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 CDXJ_SUFFIX = ".cdxj"
 DERIVED_SUFFIX = ".derived.json"
 REVISIT_MIME = "warc/revisit"
+_TIMESTAMP = re.compile(r"[0-9]{14}")
 
 
 def tool_info() -> dict[str, str]:
@@ -93,10 +95,33 @@ class CdxjEntry:
 
 
 def parse_line(line: str | bytes) -> CdxjEntry:
+    """One CDXJ line; a ValueError saying what is wrong when it is not one."""
     if isinstance(line, bytes):
-        line = line.decode("utf-8")
-    key, ts, data = line.rstrip("\n").split(" ", 2)
-    return CdxjEntry(key, ts, json.loads(data))
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 (byte {exc.start})") from None
+    parts = line.rstrip("\n").split(" ", 2)
+    if len(parts) != 3 or not _TIMESTAMP.fullmatch(parts[1]):
+        raise ValueError("not `SURT-key 14-digit-timestamp {JSON}`")
+    try:
+        fields = json.loads(parts[2])
+    except ValueError as exc:
+        raise ValueError(f"its JSON is invalid ({exc})") from None
+    # (every line the indexer writes has these; replay and the catalog need them)
+    if not isinstance(fields, dict) or "url" not in fields or "filename" not in fields \
+            or not all(str(fields.get(k, "")).isdigit() for k in ("offset", "length")):
+        raise ValueError("its JSON is not an object with url, filename, offset and length")
+    return CdxjEntry(parts[0], parts[1], fields)
+
+
+def entry_or_none(line: bytes, where: str) -> CdxjEntry | None:
+    """``line`` parsed, or None with a warning naming ``where`` it is when it is damaged."""
+    try:
+        return parse_line(line)
+    except ValueError as exc:
+        log.warning("%s: not a CDXJ line, skipped: %s; `archive index` rebuilds the index", where, exc)
+        return None
 
 
 def index_name(warc: Path) -> str:
