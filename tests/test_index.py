@@ -183,6 +183,36 @@ DAMAGED_LINES = [b"not an index line\n", b'test,news)/story 20260302000000 {"url
                  b'test,news)/story 20260303000000 {"url": "\xff"}\n', b"test,news)/story 202603"]  # (cut off)
 
 
+@pytest.mark.parametrize("bad", DAMAGED_LINES)
+def test_archive_index_rebuilds_a_merged_index_holding_a_damaged_line(store, bad):
+    coll = coll_of(store)
+    update_indexes(coll)
+    merged = merged_path(coll)
+    good = merged.read_bytes()
+    merged.write_bytes(good + bad)
+    out = io.StringIO()
+    assert main(["index", "--store", str(store)], out=out) == 0
+    assert "(7 captures)" in out.getvalue() and merged.read_bytes() == good
+
+
+def test_a_merged_index_not_as_written_is_rebuilt_whole_when_a_new_warc_is_merged_in(store):
+    from replay_helpers import SECOND, Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+
+    coll = coll_of(store)
+    update_indexes(coll)
+    merged = merged_path(coll)
+    merged.write_bytes(merged.read_bytes() + DAMAGED_LINES[0])
+    job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(SECOND.replace(day=9)), dedup=False)
+    job.record_fetch(fetch(SITE + "/story", b"<p>third version</p>", SECOND.replace(day=9)))
+    job.close()
+    update_indexes(coll)  # (as at the end of a crawl)
+    per_warc = sorted(line for p in coll.indexes.glob("*.cdxj") for line in p.read_bytes().splitlines(keepends=True))
+    assert merged.read_bytes() == b"".join(per_warc)
+
+
 def test_lookups_replay_and_the_catalog_skip_a_damaged_merged_line_with_a_warning(store, caplog):
     from replay_helpers import get
 

@@ -89,7 +89,7 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
                                  "`archive verify`; the indexes are left as they were")
         result.indexed = index_warcs([(warc, entry.get("sha256")) for warc, entry in todo], coll.indexes)
         if rebuild or pending(coll) or not merged_path(coll).is_file():
-            compact(coll)
+            compact(coll, full=rebuild)
         result.merged = merged_path(coll)
         with open(result.merged, "rb") as fh:
             result.merged_lines = sum(1 for _ in fh)

@@ -17,7 +17,7 @@ import heapq
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from archive.index.cdxj import CDXJ_SUFFIX, DERIVED_SUFFIX, read_derived, tool_info, write_json
 from archive.store import CollectionDir, replacing
@@ -78,36 +78,66 @@ def _dedup(lines: Iterator[bytes]) -> Iterator[bytes]:
         last = line
 
 
-def compact(coll: CollectionDir) -> Path:
+class _Damaged(Exception):
+    """The merged index differs from what its sidecar says was written."""
+
+
+def _checked(fh: BinaryIO, expected: str) -> Iterator[bytes]:
+    """The lines of ``fh``; at its end, _Damaged unless their SHA-256 is ``expected``."""
+    digest = hashlib.sha256()
+    for line in fh:
+        digest.update(line)
+        yield line
+    if "sha256:" + digest.hexdigest() != expected:
+        raise _Damaged
+
+
+def compact(coll: CollectionDir, *, full: bool = False) -> Path:
     """Merge every per-WARC index into the merged index; return its path.
 
     Only the new per-WARC files are merged into an existing merged index; when one it
-    holds has gone or changed, it is rebuilt from all of them.
+    holds has gone or changed, or it is not what was written (``full`` forces it), it is
+    rebuilt from all of them.
     """
     path = merged_path(coll)
     path.parent.mkdir(parents=True, exist_ok=True)
     current = {p.name: p for p in warc_indexes(coll)}
     sources = merged_sources(coll)
     new = pending(coll)
-    incremental = path.is_file() and set(sources) <= set(current) and not any(p.name in sources for p in new)
-    inputs = ([path] if incremental else []) + (new if incremental else list(current.values()))
-    digest, lines = hashlib.sha256(), 0
-    # Data first, then the sidecar: a crash in between leaves files listed as pending,
-    # searched twice (lookups drop duplicate lines), never files missing from lookups.
-    with replacing(path) as tmp, contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(open(p, "rb")) for p in inputs]
-        with open(tmp, "wb") as out:
-            for line in _dedup(heapq.merge(*handles)):
-                out.write(line)
-                digest.update(line)
-                lines += 1
+    written = (read_derived(path) or {}).get("sha256")
+    incremental = (not full and path.is_file() and isinstance(written, str) and set(sources) <= set(current)
+                   and not any(p.name in sources for p in new))
+    try:
+        lines, digest = _merge(path, new, old=written) if incremental else _merge(path, list(current.values()))
+    except _Damaged:
+        log.warning("%s is not the index that was written (damaged or edited); rebuilt from the per-WARC "
+                    "indexes", path)
+        incremental = False
+        lines, digest = _merge(path, list(current.values()))
     derived: list[dict[str, Any]] = []
     for name in sorted(current):
         doc = read_derived(current[name]) or {}
         derived.append({"path": f"indexes/{name}", "sha256": doc.get("sha256", "")})
     write_json(path.with_name(path.name + DERIVED_SUFFIX),
-               {"derived_from": derived, "tool": tool_info(), "lines": lines,
-                "sha256": "sha256:" + digest.hexdigest()})
+               {"derived_from": derived, "tool": tool_info(), "lines": lines, "sha256": "sha256:" + digest})
     log.info("merged index %s: %d lines from %d files (%s)", path, lines, len(current),
              "incremental" if incremental else "full")
     return path
+
+
+def _merge(path: Path, inputs: list[Path], *, old: str | None = None) -> tuple[int, str]:
+    """Write ``inputs`` merged (with ``path`` itself, checked against its SHA-256 ``old``,
+    when given) as ``path``; its line count and SHA-256."""
+    digest, lines = hashlib.sha256(), 0
+    # Data first, then the sidecar: a crash in between leaves files listed as pending,
+    # searched twice (lookups drop duplicate lines), never files missing from lookups.
+    with replacing(path) as tmp, contextlib.ExitStack() as stack:
+        handles: list[Iterator[bytes]] = [stack.enter_context(open(p, "rb")) for p in inputs]
+        if old is not None:
+            handles.append(_checked(stack.enter_context(open(path, "rb")), old))
+        with open(tmp, "wb") as out:
+            for line in _dedup(heapq.merge(*handles)):
+                out.write(line)
+                digest.update(line)
+                lines += 1
+    return lines, digest.hexdigest()
