@@ -36,6 +36,7 @@ class RepairReport:
     dropped_bytes: int = 0
     manifests: list[Path] = field(default_factory=list)
     skipped_live: list[str] = field(default_factory=list)
+    not_files: list[str] = field(default_factory=list)  # named like an open file, but a directory or the like
 
 
 def repair(path: Path) -> RepairReport:
@@ -49,6 +50,9 @@ def repair(path: Path) -> RepairReport:
 
 def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
     for open_warc in sorted(coll.warcs.glob("*" + OPEN_SUFFIX)) if coll.warcs.is_dir() else []:
+        if not open_warc.is_file():  # nothing to cut, and not ours to delete or rename
+            report.not_files.append(str(open_warc))
+            continue
         if is_locked(open_warc):
             report.skipped_live.append(str(open_warc))
             continue
@@ -67,6 +71,9 @@ def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
         report.closed.append(str(final))
         report.dropped_bytes += size - end
     for open_log in sorted(coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX)) if coll.logs.is_dir() else []:
+        if not open_log.is_file():
+            report.not_files.append(str(open_log))
+            continue
         if is_locked(open_log):
             report.skipped_live.append(str(open_log))
             continue

@@ -197,8 +197,13 @@ def _compare_entry(path: Path, entry: dict[str, Any], report: Report, checked: C
         report.add(path, "records", f"file has {records} records, manifest says {entry['records']}")
 
 
+_NOT_A_FILE = "not a file, though named like one a job left open: `archive verify --repair` cannot close it; move it away"
+
+
 def _check_open(path: Path, report: Report) -> None:
-    if is_locked(path):
+    if not path.is_file():
+        report.add(path, None, _NOT_A_FILE)
+    elif is_locked(path):
         report.notes.append(f"{path}: being written by a running job")
     else:
         report.add(path, None, "incomplete file of a job that did not finish; run `archive verify --repair` on its collection")
@@ -317,7 +322,9 @@ def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChec
         if f"logs/{log.name}" not in listed and log.name.split(".")[0] not in live:
             steps.append(partial(_log_result, log, checks.log(log, hashed=False), report, None))
     for open_log in sorted(coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX)) if coll.logs.is_dir() else []:
-        if open_log.name.split(".")[0] in live:
+        if not open_log.is_file():
+            steps.append(problem(open_log, _NOT_A_FILE))
+        elif open_log.name.split(".")[0] in live:
             steps.append(note(f"{open_log}: being written by a running job"))
         else:
             steps.append(problem(open_log, "incomplete log of a job that did not finish; run `archive verify --repair`"))

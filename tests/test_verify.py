@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -111,3 +112,32 @@ def test_cli_exit_codes(store, tmp_path, capsys):
     (tmp_path / "plain.txt").write_text("x")
     assert main(["verify", str(tmp_path / "plain.txt")]) == 2
     assert main(["verify"]) == 2
+
+
+def test_repair_leaves_a_directory_named_like_an_open_file_and_closes_the_rest(store, tmp_path):
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+
+    job = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    job.record_fetch(fetch("http://127.0.0.1:9/late", b"<p>late</p>", Clock()()))
+    crashed = tmp_path / "crashed"
+    shutil.copytree(store, crashed)  # what the disk holds if the job died now
+    job.close()
+    coll = crashed / "news"
+    open_warc = next((coll / "warcs").glob("*.warc.gz.open"))
+    odd = [coll / "warcs" / "news-20260309120000-00001-x.warc.gz.open", coll / "logs" / "x.captures.jsonl.open"]
+    for path in odd:
+        path.mkdir()
+        (path / "kept").write_text("mine")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["verify", "--repair", str(crashed)], out=out, err=err) == 1
+    said = out.getvalue()
+    assert f"repaired: {open_warc.with_suffix('')}\n" in said and "wrote manifest for interrupted job" in said
+    for path in odd:
+        assert f"left alone (not a file, so nothing to repair): {path}\n" in said
+        assert f"{path}: not a file, though named like one a job left open" in said
+        assert (path / "kept").read_text() == "mine"
+        shutil.move(path, tmp_path / path.name)
+    assert err.getvalue() == "" and main(["verify", str(crashed)], out=io.StringIO()) == 0

@@ -48,6 +48,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"wrote manifest for interrupted job: {manifest}", file=out)
         for name in fixed.skipped_live:
             print(f"left alone (job still running): {name}", file=out)
+        for name in fixed.not_files:
+            print(f"left alone (not a file, so nothing to repair): {name}", file=out)
         if fixed.dropped_bytes:
             print(f"dropped {fixed.dropped_bytes} bytes of incomplete records", file=out)
     report = verify(path)
