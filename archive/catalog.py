@@ -32,7 +32,7 @@ from archive.index.cdxj import (
 from archive.index.merged import merged_path
 from archive.index.records import read_record
 from archive.jsonl import rows_skipping_bad
-from archive.store import CollectionDir, replacing
+from archive.store import UNWRITABLE, CollectionDir, replacing
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,20 @@ def build_catalog(coll: CollectionDir) -> Path:
 
 
 def ensure_catalog(coll: CollectionDir) -> Path:
+    """The catalog, rebuilt first when out of date; in a store that cannot be written, the
+    one there is, as it is."""
+    path = catalog_path(coll)
     if not is_current(coll):
-        build_catalog(coll)
-    return catalog_path(coll)
+        try:
+            build_catalog(coll)
+        except OSError as exc:
+            if exc.errno not in UNWRITABLE:
+                raise
+            if not path.is_file():
+                raise StoreError(f"cannot build {path} ({exc.strerror}): run `archive index` where the store "
+                                 "can be written") from None
+            log.warning("%s is out of date and cannot be rebuilt (%s); used as it is", path, exc.strerror)
+    return path
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import secrets
@@ -22,6 +23,9 @@ from archive.runtime import fsync_dir
 
 ENV_STORE = "ARCHIVE_STORE"
 DEFAULT_STORE = "archive-store"
+# A store that cannot be written (read-only media, or files and directories without write
+# permission): what a reader such as replay can get past, serving what is there.
+UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def resolve_store(store: str | os.PathLike[str] | None) -> Path:

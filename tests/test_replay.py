@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay_helpers import SAME_BODY, two_jobs
+from replay_helpers import SAME_BODY, stop, two_jobs
 from replay_helpers import get as raw_get
 from warcs import read_collection
 
@@ -220,3 +223,95 @@ def test_replayed_url_is_the_canonical_archived_one(demo):
     assert urlsplit(url).hostname == "127.0.0.1"
     # The scheme may lose a slash on the way (some clients collapse //); it is mended.
     assert get(demo, f"/demo/2026id_/{url.replace('http://', 'http:/')}")[0] == 200
+
+
+def _read_only(store: Path) -> list[str]:
+    """A command prefix under which ``store`` cannot be written: its permission bits (files
+    0444, directories 0555) for a user other than root; for root, whom they do not stop, a
+    read-only bind mount in a mount namespace of the command's own, or [] where that is not
+    allowed (the caller then still checks that nothing was written)."""
+    for path in [store, *store.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    if os.geteuid() != 0:
+        return []
+    mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    if subprocess.run(["unshare", "-m", "sh", "-c", mount, str(store), "true"], capture_output=True,
+                      check=False).returncode != 0:
+        return []
+    return ["unshare", "-m", "sh", "-c", mount, str(store)]
+
+
+def _state(store: Path) -> dict[str, tuple[bool, int, int]]:
+    return {str(p.relative_to(store)): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in [store, *store.rglob("*")]}
+
+
+def _replay_read_only(store: Path, prefix: list[str], *targets: str) -> tuple[list[int], str]:
+    """Statuses of ``targets`` from `archive replay` run under ``prefix``, and its stderr."""
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "archive", "replay", "--store", str(store), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/", proc.stdout.readline())
+        statuses = [raw_get(found.group(1), target)[0] for target in targets] if found else []
+    finally:
+        stop(proc)
+    return statuses, proc.communicate()[1]
+
+
+@pytest.fixture
+def read_only_store(tmp_path):
+    store = tmp_path / "store"
+    two_jobs(store)
+    update_indexes(collection_dir(store, "news"))
+    yield store
+    for path in [store, *store.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_replay_serves_a_read_only_store_whose_indexes_are_current_and_writes_nothing(read_only_store):
+    store = read_only_store
+    for lock in store.rglob("*.lock"):  # (empty files; a copy of the store need not have them)
+        lock.unlink()
+    before = _state(store)
+    prefix = _read_only(store)
+    statuses, err = _replay_read_only(store, prefix, "/news/20260302id_/http://news.test/story", "/news/",
+                                      "/news/20260305prov_/http://news.test/same")
+    assert (statuses, err) == ([200, 200, 200], "")
+    assert _state(store) == before
+
+
+def test_replay_of_a_read_only_store_with_a_warc_not_indexed_says_so_and_serves_the_rest(read_only_store):
+    from replay_helpers import SECOND, SITE, Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+
+    store = read_only_store
+    job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(SECOND.replace(day=9)), dedup=False)
+    job.record_fetch(fetch(SITE + "/late", b"<p>late</p>", SECOND.replace(day=9)))
+    job.close()
+    before = _state(store)
+    prefix = _read_only(store)
+    if os.geteuid() == 0 and not prefix:
+        pytest.skip("root, and no read-only mount can be made here")
+    statuses, err = _replay_read_only(store, prefix, "/news/20260302id_/http://news.test/story", "/news/",
+                                      "/news/http://news.test/late")
+    assert statuses == [200, 200, 404]
+    said = err.splitlines()
+    assert said[0] == (f"archive replay: warning: cannot bring the indexes of {store / 'news'} up to date ("
+                       f"{'Read-only file system' if prefix else 'Permission denied'}); serving what they hold "
+                       "(run `archive index` where the store can be written)")
+    assert "Traceback" not in err and _state(store) == before
+
+
+def test_replay_of_a_read_only_store_without_indexes_says_so_without_a_traceback(read_only_store):
+    shutil.rmtree(read_only_store / "news" / "indexes")
+    (read_only_store / "news" / "catalog.sqlite").unlink()
+    prefix = _read_only(read_only_store)
+    if os.geteuid() == 0 and not prefix:
+        pytest.skip("root, and no read-only mount can be made here")
+    statuses, err = _replay_read_only(read_only_store, prefix, "/news/20260302id_/http://news.test/story", "/news/")
+    assert statuses == [404, 502]
+    assert err.startswith("archive replay: warning: cannot bring the indexes of") and "Traceback" not in err
+    assert f"cannot build {read_only_store / 'news' / 'catalog.sqlite'}" in err

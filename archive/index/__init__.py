@@ -68,37 +68,54 @@ def closed_warcs(coll: CollectionDir) -> list[Path]:
 
 
 def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool = True) -> IndexResult:
-    """Index new WARCs (all with ``rebuild``), compact the merged index, rebuild the catalog."""
+    """Index new WARCs (all with ``rebuild``), compact the merged index, rebuild the catalog.
+
+    When all are current nothing is written, not even the lock, so that a store on
+    read-only media can be replayed.
+    """
     result = IndexResult(coll.name)
-    with index_lock(coll):
-        listed = _manifest_entries(coll)
-        warcs = closed_warcs(coll)
-        result.warcs = len(warcs)
-        wanted = {index_name(w) for w in warcs}
-        for stale in coll.indexes.glob("*.cdxj"):
-            if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
-                log.info("keeping index %s of a WARC not present locally", stale.name)
-        todo = [(w, listed.get(w.name, {})) for w in warcs
-                if rebuild or not is_current(coll.indexes / index_name(w), w)]
-        for warc, entry in todo:
-            # A WARC cut short would give an index of fewer captures that claims the
-            # manifest's digest: nothing is indexed until each is the size its manifest says.
-            size = warc.stat().st_size
-            if entry.get("size") not in (None, size):
-                raise StoreError(f"{warc} is {size} bytes, its manifest says {entry['size']}: run "
-                                 "`archive verify`; the indexes are left as they were")
-        result.indexed = index_warcs([(warc, entry.get("sha256")) for warc, entry in todo], coll.indexes)
-        if rebuild or pending(coll) or not merged_path(coll).is_file():
-            compact(coll, full=rebuild)
-        result.merged = merged_path(coll)
-        with open(result.merged, "rb") as fh:
-            result.merged_lines = sum(1 for _ in fh)
+    warcs = closed_warcs(coll)
+    result.warcs = len(warcs)
+    if rebuild or _stale(coll, warcs):
+        with index_lock(coll):
+            result.indexed = _index(coll, rebuild)
+    result.merged = merged_path(coll)
+    with open(result.merged, "rb") as fh:
+        result.merged_lines = sum(1 for _ in fh)
     if catalog:
         from archive.catalog import build_catalog, catalog_path
         from archive.catalog import is_current as catalog_is_current
 
         result.catalog = build_catalog(coll) if rebuild or not catalog_is_current(coll) else catalog_path(coll)
     return result
+
+
+def _stale(coll: CollectionDir, warcs: list[Path]) -> bool:
+    return (not merged_path(coll).is_file() or bool(pending(coll))
+            or not all(is_current(coll.indexes / index_name(w), w) for w in warcs))
+
+
+def _index(coll: CollectionDir, rebuild: bool) -> list[Path]:
+    """The work of :func:`update_indexes` under the index lock; the indexes written."""
+    listed = _manifest_entries(coll)
+    warcs = closed_warcs(coll)
+    wanted = {index_name(w) for w in warcs}
+    for stale in coll.indexes.glob("*.cdxj"):
+        if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
+            log.info("keeping index %s of a WARC not present locally", stale.name)
+    todo = [(w, listed.get(w.name, {})) for w in warcs
+            if rebuild or not is_current(coll.indexes / index_name(w), w)]
+    for warc, entry in todo:
+        # A WARC cut short would give an index of fewer captures that claims the
+        # manifest's digest: nothing is indexed until each is the size its manifest says.
+        size = warc.stat().st_size
+        if entry.get("size") not in (None, size):
+            raise StoreError(f"{warc} is {size} bytes, its manifest says {entry['size']}: run "
+                             "`archive verify`; the indexes are left as they were")
+    indexed = index_warcs([(warc, entry.get("sha256")) for warc, entry in todo], coll.indexes)
+    if rebuild or pending(coll) or not merged_path(coll).is_file():
+        compact(coll, full=rebuild)
+    return indexed
 
 
 def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:

@@ -33,7 +33,7 @@ from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
 from archive.replay.rewrite import rewrite_css_bytes, rewrite_html
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
-from archive.store import CollectionDir, collection_dir
+from archive.store import UNWRITABLE, CollectionDir, collection_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def _html(status: str, body: bytes) -> Response:
 class ReplayApp:
     def __init__(self, store: Path):
         self.store = Path(store)
+        self.unindexed: set[str] = set()  # collections whose indexes could not be written: not tried again
 
     # -- WSGI ---------------------------------------------------------------------------
 
@@ -104,8 +105,14 @@ class ReplayApp:
         coll = collection_dir(self.store, name)
         if not coll.warcs.is_dir():
             return None
-        if not merged_path(coll).is_file():
-            update_indexes(coll)  # a store copied without its derived files
+        if not merged_path(coll).is_file() and name not in self.unindexed:
+            try:
+                update_indexes(coll)  # a store copied without its derived files
+            except OSError as exc:
+                if exc.errno not in UNWRITABLE:
+                    raise
+                log.warning("cannot index %s (%s): serving what its indexes hold", coll.root, exc.strerror)
+                self.unindexed.add(name)
         return coll
 
     def respond(self, target: str) -> Response:
