@@ -26,6 +26,9 @@ BASE: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         "archive.scrapy.RecordingRobotsTxtMiddleware": 100,
+        # Scrapy's, with the decoded body bounded apart from the download (crawler.compression).
+        "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+        "crawler.compression.BoundedHttpCompressionMiddleware": 590,
         # Before RetryMiddleware (550) sees the response, which would retry at once.
         "archive.scrapy.RetryAfterMiddleware": 560,
         # Above HttpCompression (590), Redirect (600), Cookies (700), HttpProxy (750) and

@@ -1,0 +1,40 @@
+"""Responses built to hurt a crawler: recorded as sent, and kept from the spider's memory."""
+
+from __future__ import annotations
+
+import zlib
+
+from warcs import read_collection
+from wire import response, serve_wire
+
+from archive.config import collection_from_dict
+from archive.crawl import crawl
+from crawler.compression import MAX_DECODED_BYTES
+
+
+def _gzip(data: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return packer.compress(data) + packer.flush()
+
+
+def test_a_gzip_bomb_is_recorded_as_sent_and_not_inflated_for_the_spider(tmp_path):
+    # Under 100 KB on the wire, past the bound once inflated; its first link must go unfollowed.
+    html = b"<html><body><a href='/after'>after</a>" + b" " * (MAX_DECODED_BYTES + (8 << 20)) + b"</body></html>"
+    bomb = _gzip(html)
+    assert len(bomb) < 100_000
+    routes = {
+        "/": response("200 OK", [("Content-Type", "text/html")], b"<html><body><a href='/bomb'>b</a></body></html>"),
+        "/bomb": response("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "gzip")], bomb),
+        "/after": response("200 OK", [("Content-Type", "text/html")], b"<html><body>after</body></html>"),
+    }
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "h", "urls": [site.base + "/"], "obey_robots": False}))
+        paths = [head.split(b" ")[1] for head in site.requests]
+    assert result.outcome == "finished"
+    assert b"/bomb" in paths and b"/after" not in paths
+    records, _ = read_collection(store / "h")
+    [recorded] = [r for r in records if r.type == "response" and r.h("WARC-Target-URI").endswith("/bomb")]
+    assert recorded.payload == bomb  # as sent: the record is written before any decoding
+    log = next((store / "h" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert "exceeded DOWNLOAD_MAXSIZE" in log and f"({MAX_DECODED_BYTES} B) during decompression" in log
