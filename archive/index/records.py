@@ -70,7 +70,11 @@ def decode_content(data: bytes, encoding: str | None) -> bytes:
             elif coding == "br":
                 import brotli  # type: ignore[import-not-found]
 
-                data = brotli.decompress(data)
+                try:
+                    data = brotli.decompress(data)
+                except brotli.error as exc:  # brotli's own error, unlike zlib's and gzip's
+                    log.warning("could not undo content coding br: %s", exc)
+                    return data
             elif coding != "identity":
                 log.warning("unknown content coding %r left as is", coding)
                 return data

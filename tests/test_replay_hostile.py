@@ -1,0 +1,42 @@
+"""Replay of captures a hostile or broken web server could have sent, and requests a hostile
+client could send: a clear 4xx or the capture as archived, never a 500, and nothing that
+sends the browser to the live web."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from jobs import Clock, fetch
+from replay_helpers import get
+
+from archive.config import one_off
+from archive.index import update_indexes
+from archive.job import CaptureJob
+from archive.replay import serve_in_thread
+from archive.store import collection_dir
+
+SITE = "http://site.test"
+WHEN = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def capture(store: Path, pages: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]]) -> None:
+    """One job of collection ``odd`` holding ``pages``: path -> (status, headers, body as sent)."""
+    job = CaptureJob(store, one_off("odd", urls=[SITE + "/"]), clock=Clock(WHEN), dedup=False)
+    for path, (status, headers, body) in pages.items():
+        job.record_fetch(fetch(SITE + path, body, WHEN, status=status, headers=headers, seed=SITE + "/"))
+    job.close()
+    update_indexes(collection_dir(store, "odd"))
+
+
+def test_a_body_that_is_not_the_brotli_it_claims_is_indexed_and_replayed_as_archived(tmp_path):
+    store = tmp_path / "store"
+    capture(store, {"/br": (200, [(b"Content-Type", b"text/html"), (b"Content-Encoding", b"br")], b"<p>not br</p>")})
+    with serve_in_thread(store) as base:
+        page = get(base, f"/odd/2026/{SITE}/br")
+        raw = get(base, f"/odd/2026id_/{SITE}/br")
+    assert page[0] == 200 and page[2].endswith(b"<p>not br</p>")
+    assert raw[0] == 200 and raw[1]["content-encoding"] == "br" and raw[2] == b"<p>not br</p>"
