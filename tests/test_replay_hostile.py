@@ -40,3 +40,12 @@ def test_a_body_that_is_not_the_brotli_it_claims_is_indexed_and_replayed_as_arch
         raw = get(base, f"/odd/2026id_/{SITE}/br")
     assert page[0] == 200 and page[2].endswith(b"<p>not br</p>")
     assert raw[0] == 200 and raw[1]["content-encoding"] == "br" and raw[2] == b"<p>not br</p>"
+
+
+def test_a_redirect_to_an_unparsable_location_is_replayed_with_it_kept_aside(tmp_path):
+    store = tmp_path / "store"
+    capture(store, {"/moved": (302, [(b"Location", b"http://[::1/x")], b"")})
+    with serve_in_thread(store) as base:
+        status, headers, _ = get(base, f"/odd/2026/{SITE}/moved")
+    assert status == 302
+    assert "location" not in headers and headers["x-archive-orig-location"] == "http://[::1/x"

@@ -184,7 +184,10 @@ class ReplayApp:
             if lname in _RENAME:
                 name = "X-Archive-Orig-" + name
             elif lname == "location" and 300 <= status < 400:
-                value = replay_path(coll.name, entry.timestamp, mod, urljoin(entry.url, value.strip()))
+                try:
+                    value = replay_path(coll.name, entry.timestamp, mod, urljoin(entry.url, value.strip()))
+                except ValueError:  # no URL a browser could follow either (``http://[::1``)
+                    name = "X-Archive-Orig-" + name
             elif lname == "content-encoding" and original is not None:
                 value = original.header("Content-Encoding") or value
             headers.append((name, value))
