@@ -4,6 +4,7 @@ sends the browser to the live web."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,3 +50,12 @@ def test_a_redirect_to_an_unparsable_location_is_replayed_with_it_kept_aside(tmp
         status, headers, _ = get(base, f"/odd/2026/{SITE}/moved")
     assert status == 302
     assert "location" not in headers and headers["x-archive-orig-location"] == "http://[::1/x"
+
+
+def test_an_archived_header_holding_a_nul_byte_is_left_out_so_the_page_can_be_read(tmp_path):
+    store = tmp_path / "store"
+    capture(store, {"/nul": (200, [(b"Content-Type", b"text/html"), (b"X-Bin", b"a\x00b")], b"<p>words</p>")})
+    with serve_in_thread(store) as base:
+        proc = subprocess.run(["curl", "-sS", "-o", "-", f"{base}/odd/2026id_/{SITE}/nul"], capture_output=True,
+                              timeout=20, check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"<p>words</p>", b"")

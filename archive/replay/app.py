@@ -181,6 +181,8 @@ class ReplayApp:
             lname = name.lower()
             if lname in _DROP or (lname == "content-encoding" and mod != "id_"):
                 continue
+            if "\x00" in value:  # browsers and curl refuse the whole response for it (the WARC keeps it)
+                continue
             if lname in _RENAME:
                 name = "X-Archive-Orig-" + name
             elif lname == "location" and 300 <= status < 400:
