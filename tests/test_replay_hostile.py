@@ -4,10 +4,13 @@ sends the browser to the live web."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -59,3 +62,29 @@ def test_an_archived_header_holding_a_nul_byte_is_left_out_so_the_page_can_be_re
         proc = subprocess.run(["curl", "-sS", "-o", "-", f"{base}/odd/2026id_/{SITE}/nul"], capture_output=True,
                               timeout=20, check=False)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"<p>words</p>", b"")
+
+
+def raw(base: str, data: bytes) -> bytes:
+    """What the server answers to ``data`` sent as is on a fresh connection."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(("request_line", "status"), [
+    (b"GARBAGE", b"400"), (b"GET / HTTP/9.9", b"505"), (b"GET / HTTP/1.1 extra", b"400"), (b"GET /", b"200"),
+])
+def test_a_malformed_request_line_gets_a_status_line_and_a_short_plain_message(tmp_path, request_line, status):
+    store = tmp_path / "store"
+    capture(store, {"/": (200, [(b"Content-Type", b"text/html")], b"<p>home</p>")})
+    with serve_in_thread(store) as base:
+        answer = raw(base, request_line + b"\r\n\r\n")
+        after = get(base, "/odd/")[0]
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 " + status + b" "), answer[:200]
+    assert status == b"200" or (b"content-type: text/plain" in head.lower() and body.startswith(status + b" "))
+    assert after == 200

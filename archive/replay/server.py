@@ -17,6 +17,12 @@ log = logging.getLogger(__name__)
 
 
 class _Handler(WSGIRequestHandler):
+    # A request line that cannot be parsed is answered as HTTP/1.0, with a status line: the
+    # default (HTTP/0.9) sends the error page alone, and clients see no 4xx.
+    default_request_version = "HTTP/1.0"
+    error_message_format = "%(code)d %(message)s\n"
+    error_content_type = "text/plain; charset=utf-8"
+
     def get_environ(self) -> dict[str, Any]:
         env = super().get_environ()
         # wsgiref percent-decodes PATH_INFO; the archived URL needs the target as sent.
