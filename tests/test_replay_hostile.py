@@ -88,3 +88,11 @@ def test_a_malformed_request_line_gets_a_status_line_and_a_short_plain_message(t
     assert head.startswith(b"HTTP/1.0 " + status + b" "), answer[:200]
     assert status == b"200" or (b"content-type: text/plain" in head.lower() and body.startswith(status + b" "))
     assert after == 200
+
+
+def test_provenance_of_a_url_never_captured_is_a_404_not_a_redirect_to_another_url(tmp_path):
+    store = tmp_path / "store"
+    capture(store, {"/": (200, [(b"Content-Type", b"text/html")], b"<p>home</p>")})
+    with serve_in_thread(store) as base:
+        status, _, body = get(base, "/odd/http://x.test/never?provenance")
+    assert status == 404 and b"http://x.test/never</code> was not archived" in body

@@ -137,8 +137,8 @@ class ReplayApp:
             if not entries:
                 return _html("404 Not Found", pages.not_found_page(coll.name, route.url))
             return _html("200 OK", pages.captures_page(coll.name, route.url, entries))
-        if route.provenance_redirect:
-            ts = route.timestamp or (closest(entries, None)[0].timestamp if entries else "")
+        if route.provenance_redirect and entries:
+            ts = route.timestamp or closest(entries, None)[0].timestamp
             return "302 Found", [("Location", replay_path(coll.name, ts, "prov_", route.url))], b""
         return self.replay(coll, route, entries)
 
