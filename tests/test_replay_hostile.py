@@ -4,6 +4,7 @@ sends the browser to the live web."""
 
 from __future__ import annotations
 
+import html
 import socket
 import subprocess
 import sys
@@ -96,3 +97,23 @@ def test_provenance_of_a_url_never_captured_is_a_404_not_a_redirect_to_another_u
     with serve_in_thread(store) as base:
         status, _, body = get(base, "/odd/http://x.test/never?provenance")
     assert status == 404 and b"http://x.test/never</code> was not archived" in body
+
+
+def rewritten(html: str) -> str:
+    """``html`` of a page at http://site.test/page as replay rewrites it (no banner)."""
+    from archive.replay.rewrite import rewrite_html
+
+    def make(url: str) -> str:
+        return f"/odd/20260301120000/{url}"
+
+    return rewrite_html(html.encode(), SITE + "/page", make).decode()
+
+
+@pytest.mark.parametrize("content", [
+    "0; url=http://live.test/x", "0; http://live.test/x", "0,url=http://live.test/x", "0.5; URL='http://live.test/x'",
+    '1 url = "http://live.test/x" trailing', "0;\thttp://live.test/x",
+])
+def test_every_form_of_meta_refresh_points_into_the_archive(content):
+    page = rewritten(f'<html><head><meta http-equiv="Refresh" content="{html.escape(content)}"></head></html>')
+    assert "/odd/20260301120000/http://live.test/x" in page and "=http://live.test" not in page
+    assert "live.test" not in page.replace("/odd/20260301120000/http://live.test/x", "")

@@ -22,7 +22,10 @@ _KEEP_SCHEMES = ("javascript:", "data:", "mailto:", "tel:", "about:", "blob:", "
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 _CSS_URL = re.compile(r"""url\(\s*(["']?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
 _CSS_IMPORT = re.compile(r"""@import\s+(["'])(.*?)\1""", re.IGNORECASE)
-_REFRESH = re.compile(r"""^(\s*\d*\s*;?\s*url\s*=\s*)(['"]?)(.*?)\2\s*$""", re.IGNORECASE | re.DOTALL)
+# HTML §4.2.5.3 (shared declarative refresh steps): a delay of digits and dots, then ";", ","
+# or whitespace, then the URL, "url=" and quotes optional ("5; http://x", "0,URL='x'").
+_REFRESH = re.compile(r"""^(\s*[\d.]+(?=[\s;,])\s*[;,]?\s*(?:url\s*=\s*)?)(["']?)(.*)$""",
+                      re.IGNORECASE | re.DOTALL)
 
 
 def _ascii(url: str) -> str:
@@ -52,6 +55,18 @@ def rewrite_url(value: str, base: str, make: MakeUrl) -> str | None:
     if scheme not in ("http", "https"):
         return None
     return make(_ascii(absolute))
+
+
+def rewrite_refresh(value: str, base: str, make: MakeUrl) -> str | None:
+    """A ``<meta http-equiv=refresh>`` content or ``Refresh`` header pointing into the archive."""
+    m = _REFRESH.match(value)
+    if m is None:
+        return None
+    quote, url = m.group(2), m.group(3)
+    if quote and quote in url:
+        url = url[: url.index(quote)]
+    new = rewrite_url(url, base, make)
+    return None if new is None else m.group(1) + new
 
 
 def rewrite_css(css: str, base: str, make: MakeUrl) -> str:
@@ -160,10 +175,7 @@ class _Rewriter(HTMLParser):
         if name == "content" and tag == "meta" and "http-equiv" in attrs:
             equiv = attrs["http-equiv"].group(2) or ""
             if _unquote(equiv).strip().lower() == "refresh":
-                m = _REFRESH.match(value)
-                if m:
-                    new = rewrite_url(m.group(3), self.base, self.make)
-                    return None if new is None else m.group(1) + new
+                return rewrite_refresh(value, self.base, self.make)
         return None
 
     def result(self) -> str:
