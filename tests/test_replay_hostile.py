@@ -117,3 +117,12 @@ def test_every_form_of_meta_refresh_points_into_the_archive(content):
     page = rewritten(f'<html><head><meta http-equiv="Refresh" content="{html.escape(content)}"></head></html>')
     assert "/odd/20260301120000/http://live.test/x" in page and "=http://live.test" not in page
     assert "live.test" not in page.replace("/odd/20260301120000/http://live.test/x", "")
+
+
+@pytest.mark.parametrize("mode", ["", "id_"])
+def test_a_refresh_header_points_into_the_archive(tmp_path, mode):
+    store = tmp_path / "store"
+    capture(store, {"/r": (200, [(b"Content-Type", b"text/html"), (b"Refresh", b"0; url=http://live.test/x")], b"")})
+    with serve_in_thread(store) as base:
+        status, headers, _ = get(base, f"/odd/2026{mode}/{SITE}/r")
+    assert status == 200 and headers["refresh"] == "0; url=/odd/20260301120000/http://live.test/x"

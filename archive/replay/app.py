@@ -31,7 +31,7 @@ from archive.index.records import ArchivedRecord, read_record
 from archive.replay import pages
 from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
-from archive.replay.rewrite import rewrite_css_bytes, rewrite_html
+from archive.replay.rewrite import rewrite_css_bytes, rewrite_html, rewrite_refresh
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
 from archive.store import UNWRITABLE, CollectionDir, collection_dir
 
@@ -190,6 +190,8 @@ class ReplayApp:
                     value = replay_path(coll.name, entry.timestamp, mod, urljoin(entry.url, value.strip()))
                 except ValueError:  # no URL a browser could follow either (``http://[::1``)
                     name = "X-Archive-Orig-" + name
+            elif lname == "refresh":  # browsers follow it as they do a meta refresh
+                value = rewrite_refresh(value, entry.url, make) or value
             elif lname == "content-encoding" and original is not None:
                 value = original.header("Content-Encoding") or value
             headers.append((name, value))
