@@ -126,3 +126,14 @@ def test_a_refresh_header_points_into_the_archive(tmp_path, mode):
     with serve_in_thread(store) as base:
         status, headers, _ = get(base, f"/odd/2026{mode}/{SITE}/r")
     assert status == 200 and headers["refresh"] == "0; url=/odd/20260301120000/http://live.test/x"
+
+
+def test_an_archived_link_header_is_kept_aside_so_the_browser_does_not_preconnect_to_the_live_site(tmp_path):
+    store = tmp_path / "store"
+    link = b"<http://live.test>; rel=preconnect, <http://live.test/s.css>; rel=preload; as=style"
+    capture(store, {"/l": (200, [(b"Content-Type", b"text/html"), (b"Link", link)], b"<p>x</p>")})
+    with serve_in_thread(store) as base:
+        head = raw(base, f"GET /odd/2026/{SITE}/l HTTP/1.0\r\n\r\n".encode()).partition(b"\r\n\r\n")[0]
+    lines = head.split(b"\r\n")
+    assert [line for line in lines if line.lower().startswith(b"link:")] == [b'Link: <http://site.test/l>; rel="original"']
+    assert b"X-Archive-Orig-Link: " + link in lines

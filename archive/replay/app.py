@@ -41,9 +41,10 @@ CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
                "upgrade", "proxy-authenticate", "proxy-authorization"}
 _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
-# Archived policies would fight ours or pin the live site; kept visible under another name.
+# Archived policies would fight ours or pin the live site, and a Link header would have the
+# browser preconnect to it (no CSP stops that); kept visible under another name.
 _RENAME = {"content-security-policy", "content-security-policy-report-only", "strict-transport-security",
-           "public-key-pins", "report-to", "nel", "alt-svc"}
+           "public-key-pins", "report-to", "nel", "alt-svc", "link"}
 _HTML = ("text/html", "application/xhtml+xml")
 
 StartResponse = Callable[..., Any]
