@@ -6,8 +6,10 @@ downloaded; Debian's ``chromium`` package is used (``.ci/run`` installs it).
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -140,3 +142,72 @@ def test_header_only_windows_1252_page_renders_its_characters(browser, replay):
     assert browser.evaluate("document.title") == "Caf\u00e9 reopens on Harbour Street"
     assert browser.evaluate("document.characterSet").lower() == "windows-1252"
     assert "cr\u00e8me br\u00fbl\u00e9e" in browser.evaluate("document.body.innerText")
+
+
+class _Live(http.server.ThreadingHTTPServer):
+    """Stands for the live web: counts every connection made to it."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        self.connections = 0
+
+    def get_request(self):  # type: ignore[no-untyped-def]
+        self.connections += 1
+        return super().get_request()
+
+
+def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
+    """Captures that send a browser to ``live`` by other means than a resource load."""
+    html = [(b"Content-Type", b"text/html")]
+
+    def meta(content: str) -> bytes:
+        return f'<html><head><meta http-equiv="refresh" content="{content}"></head><body>x</body></html>'.encode()
+
+    return {
+        "/refresh-header": ([*html, (b"Refresh", f"0; url={live}/".encode())], b"<html><body>x</body></html>"),
+        "/meta-bare": (html, meta(f"0; {live}/")),
+        "/meta-comma": (html, meta(f"0,url={live}/")),
+        "/link-preconnect": ([*html, (b"Link", f"<{live}>; rel=preconnect".encode())], b"<html><body>x</body></html>"),
+        "/no-type": ([], meta(f"0;url={live}/")),
+        "/unknown-type": ([(b"Content-Type", b"unknown/unknown")], meta(f"0;url={live}/")),
+        "/two-types": ([(b"Content-Type", b"text/plain"), *html], meta(f"0;url={live}/")),
+        "/xhtml-as-xml": ([(b"Content-Type", b"text/xml")],
+                          f'<html xmlns="http://www.w3.org/1999/xhtml"><head><meta http-equiv="refresh" '
+                          f'content="0;url={live}/"/></head><body/></html>'.encode()),
+        "/svg-script": ([(b"Content-Type", b"image/svg+xml")],
+                        f'<svg xmlns="http://www.w3.org/2000/svg"><script>location="{live}/"</script></svg>'.encode()),
+    }
+
+
+def test_archived_pages_built_to_reach_the_live_web_stay_in_the_archive(browser, tmp_path):
+    from datetime import UTC, datetime
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.index import update_indexes
+    from archive.job import CaptureJob
+    from archive.store import collection_dir
+
+    live = _Live()
+    threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        store, when, site = tmp_path / "store", datetime(2026, 3, 1, 12, tzinfo=UTC), "http://site.test"
+        tricks = _tricks(f"http://127.0.0.1:{live.server_port}")
+        job = CaptureJob(store, one_off("tricks", urls=[site + "/"]), clock=Clock(when), dedup=False)
+        for path, (headers, body) in tricks.items():
+            job.record_fetch(fetch(site + path, body, when, headers=headers, seed=site + "/"))
+        job.close()
+        update_indexes(collection_dir(store, "tricks"))
+        reached = []
+        with serve_in_thread(store) as base:
+            for target in [f"2026/{site}{path}" for path in tricks] + [f"2026id_/{site}/meta-comma"]:
+                before = live.connections
+                browser.navigate(f"{base}/tricks/{target}")
+                time.sleep(0.5)  # a refresh of 0 s comes after the load event
+                if live.connections != before:
+                    reached.append(target)
+    finally:
+        live.shutdown()
+        live.server_close()
+    assert reached == []

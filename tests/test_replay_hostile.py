@@ -137,3 +137,23 @@ def test_an_archived_link_header_is_kept_aside_so_the_browser_does_not_preconnec
     lines = head.split(b"\r\n")
     assert [line for line in lines if line.lower().startswith(b"link:")] == [b'Link: <http://site.test/l>; rel="original"']
     assert b"X-Archive-Orig-Link: " + link in lines
+
+
+REFRESH_TO_LIVE = b'<html><head><meta http-equiv="refresh" content="0;url=http://live.test/"></head></html>'
+
+
+@pytest.mark.parametrize(("headers", "mode"), [
+    ([], ""), ([(b"Content-Type", b"unknown/unknown")], ""),
+    ([(b"Content-Type", b"text/plain"), (b"Content-Type", b"text/html")], ""),
+    ([(b"Content-Type", b"text/xml")], ""), ([(b"Content-Type", b"image/svg+xml")], ""),
+    ([(b"Content-Type", b"text/html")], "id_"),
+])
+def test_a_capture_not_rewritten_as_html_is_sandboxed_should_a_browser_show_it_as_a_page(tmp_path, headers, mode):
+    store = tmp_path / "store"
+    capture(store, {"/p": (200, headers, REFRESH_TO_LIVE), "/html": (200, [(b"Content-Type", b"text/html")], b"")})
+    with serve_in_thread(store) as base:
+        status, got, body = get(base, f"/odd/2026{mode}/{SITE}/p")
+        page = get(base, f"/odd/2026/{SITE}/html")[1]
+    assert status == 200 and body == REFRESH_TO_LIVE  # (a browser would follow that refresh but for the sandbox)
+    assert got["content-security-policy"] == "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; sandbox"
+    assert page["content-security-policy"] == "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"

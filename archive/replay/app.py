@@ -38,6 +38,10 @@ from archive.store import UNWRITABLE, CollectionDir, collection_dir
 log = logging.getLogger(__name__)
 
 CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"
+# A capture not rewritten as HTML (id_, another type, none, or XHTML sent as text/xml) may
+# still be shown as a page, its links untouched; sandboxed, it runs no script and follows
+# no meta refresh to the live web.
+SANDBOXED = CSP + "; sandbox"
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
                "upgrade", "proxy-authenticate", "proxy-authorization"}
 _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
@@ -91,7 +95,8 @@ class ReplayApp:
                 status, headers, body = _html("502 Bad Gateway", pages.error_page("Archive error", str(exc)))
         headers = [(k, _latin1(v)) for k, v in headers]
         headers.append(("Content-Length", str(len(body))))
-        headers.append(("Content-Security-Policy", CSP))
+        if not any(k.lower() == "content-security-policy" for k, _ in headers):
+            headers.append(("Content-Security-Policy", CSP))
         start_response(status, headers)
         return [b""] if method == "HEAD" else [body]
 
@@ -199,6 +204,7 @@ class ReplayApp:
         moment = datetime.strptime(entry.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         headers.append(("Memento-Datetime", format_datetime(moment, usegmt=True)))
         headers.append(("Link", f'<{entry.url}>; rel="original"'))
+        page = False
         if mod == "id_":
             body = body_record.payload
         else:
@@ -210,8 +216,11 @@ class ReplayApp:
                     provenance_href=replay_path(coll.name, entry.timestamp, "prov_", entry.url),
                     captures_href=f"/{coll.name}/*/{entry.url}")
                 body = rewrite_html(body, entry.url, make, banner)
+                page = True
             elif mod in REWRITE_MODIFIERS and mime == "text/css":
                 body = rewrite_css_bytes(body, entry.url, make)
+        if not page:
+            headers.append(("Content-Security-Policy", SANDBOXED))
         reason = head.reason.strip() or _phrase(status)
         return f"{status} {reason}", headers, body
 
