@@ -144,12 +144,25 @@ def test_header_only_windows_1252_page_renders_its_characters(browser, replay):
     assert "cr\u00e8me br\u00fbl\u00e9e" in browser.evaluate("document.body.innerText")
 
 
+class _LiveHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.server.requests.append(self.requestline)  # type: ignore[attr-defined]
+        self.send_response(204)
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 class _Live(http.server.ThreadingHTTPServer):
-    """Stands for the live web: counts every connection made to it."""
+    """Stands for the live web: keeps every connection count and request made to it."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        super().__init__(("127.0.0.1", 0), _LiveHandler)
         self.connections = 0
+        self.requests: list[str] = []
 
     def get_request(self):  # type: ignore[no-untyped-def]
         self.connections += 1
@@ -174,6 +187,8 @@ def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
         "/xhtml-as-xml": ([(b"Content-Type", b"text/xml")],
                           f'<html xmlns="http://www.w3.org/1999/xhtml"><head><meta http-equiv="refresh" '
                           f'content="0;url={live}/"/></head><body/></html>'.encode()),
+        "/form-script": (html, f'<html><body><form method="post"></form><script>onload = () => {{var f = '
+                               f'document.forms[0]; f.action = "{live}/"; f.submit()}}</script></body></html>'.encode()),
         "/svg-script": ([(b"Content-Type", b"image/svg+xml")],
                         f'<svg xmlns="http://www.w3.org/2000/svg"><script>location="{live}/"</script></svg>'.encode()),
     }
@@ -199,15 +214,17 @@ def test_archived_pages_built_to_reach_the_live_web_stay_in_the_archive(browser,
             job.record_fetch(fetch(site + path, body, when, headers=headers, seed=site + "/"))
         job.close()
         update_indexes(collection_dir(store, "tricks"))
-        reached = []
+        connected = []
         with serve_in_thread(store) as base:
             for target in [f"2026/{site}{path}" for path in tricks] + [f"2026id_/{site}/meta-comma"]:
                 before = live.connections
                 browser.navigate(f"{base}/tricks/{target}")
                 time.sleep(0.5)  # a refresh of 0 s comes after the load event
                 if live.connections != before:
-                    reached.append(target)
+                    connected.append(target.rpartition("/")[2])
     finally:
         live.shutdown()
         live.server_close()
-    assert reached == []
+    assert live.requests == []
+    # Chromium's predictor connects to where a form goes before the CSP refuses the post.
+    assert connected in ([], ["form-script"])

@@ -25,6 +25,7 @@ from archive.replay import serve_in_thread
 from archive.store import collection_dir
 
 SITE = "http://site.test"
+CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; form-action 'self'"
 WHEN = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
@@ -155,5 +156,5 @@ def test_a_capture_not_rewritten_as_html_is_sandboxed_should_a_browser_show_it_a
         status, got, body = get(base, f"/odd/2026{mode}/{SITE}/p")
         page = get(base, f"/odd/2026/{SITE}/html")[1]
     assert status == 200 and body == REFRESH_TO_LIVE  # (a browser would follow that refresh but for the sandbox)
-    assert got["content-security-policy"] == "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; sandbox"
-    assert page["content-security-policy"] == "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:"
+    assert got["content-security-policy"] == CSP + "; sandbox"
+    assert page["content-security-policy"] == CSP
