@@ -180,6 +180,8 @@ def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
         "/refresh-header": ([*html, (b"Refresh", f"0; url={live}/".encode())], b"<html><body>x</body></html>"),
         "/meta-bare": (html, meta(f"0; {live}/")),
         "/meta-comma": (html, meta(f"0,url={live}/")),
+        "/after-comment": (html, b"<!-->" + meta(f"0;url={live}/") + b"-->"),
+        "/after-script": (html, b"<script>1</script x>" + meta(f"0;url={live}/") + b"<script>2</script>"),
         "/link-preconnect": ([*html, (b"Link", f"<{live}>; rel=preconnect".encode())], b"<html><body>x</body></html>"),
         "/no-type": ([], meta(f"0;url={live}/")),
         "/unknown-type": ([(b"Content-Type", b"unknown/unknown")], meta(f"0;url={live}/")),

@@ -158,3 +158,14 @@ def test_a_capture_not_rewritten_as_html_is_sandboxed_should_a_browser_show_it_a
     assert status == 200 and body == REFRESH_TO_LIVE  # (a browser would follow that refresh but for the sandbox)
     assert got["content-security-policy"] == CSP + "; sandbox"
     assert page["content-security-policy"] == CSP
+
+
+@pytest.mark.parametrize("before", [
+    "<!-->", "<!--->", "<!-- x --!>", "<![CDATA[ x ]>", "<script>x</script foo>", "<style>p{}</style\t>",
+    "<SCRIPT>x</Script/>",
+])
+def test_markup_a_browser_reads_after_odd_comments_and_script_ends_is_rewritten(before):
+    page = rewritten(f'<html><head>{before}<meta http-equiv="refresh" content="0;url=http://live.test/x">'
+                     '<a href="http://live.test/y">y</a> --> ]]> </script></style></head></html>')
+    assert 'content="0;url=/odd/20260301120000/http://live.test/x"' in page
+    assert 'href="/odd/20260301120000/http://live.test/y"' in page

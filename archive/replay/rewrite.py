@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
@@ -26,6 +27,11 @@ _CSS_IMPORT = re.compile(r"""@import\s+(["'])(.*?)\1""", re.IGNORECASE)
 # or whitespace, then the URL, "url=" and quotes optional ("5; http://x", "0,URL='x'").
 _REFRESH = re.compile(r"""^(\s*[\d.]+(?=[\s;,])\s*[;,]?\s*(?:url\s*=\s*)?)(["']?)(.*)$""",
                       re.IGNORECASE | re.DOTALL)
+_COMMENT_END = re.compile(r"--!?>")
+
+
+def _raw_text_end(elem: str) -> re.Pattern[str]:
+    return re.compile(rf"</{re.escape(elem)}(?=[\t\n\r\f />])", re.IGNORECASE)
 
 
 def _ascii(url: str) -> str:
@@ -133,6 +139,42 @@ class _Rewriter(HTMLParser):
         if tag == "head" and self.head_end is None:
             end = self.text.find(">", self._pos())
             self.head_end = end + 1 if end >= 0 else None
+
+    # html.parser (before Python 3.13.4) ends comments, "<![" sections and script or style text
+    # elsewhere than browsers do, and markup it reads as a comment or script a browser may act
+    # on (a meta refresh after "<!-->"). These three follow HTML §13.2.5 instead.
+
+    def parse_comment(self, i: int, report: bool = True) -> int:
+        text = self.rawdata
+        if text.startswith((">", "->"), i + 4):  # "<!-->" and "<!--->" are whole comments
+            start = end = text.index(">", i + 4)
+        else:
+            m = _COMMENT_END.search(text, i + 4)
+            if m is None:
+                return -1
+            start, end = m.start(), m.end() - 1
+        if report:
+            self.handle_comment(text[i + 4:start])
+        return end + 1
+
+    def parse_html_declaration(self, i: int) -> int:
+        if self.rawdata.startswith("<![", i):  # CDATA sections exist in SVG and MathML only
+            return self.parse_bogus_comment(i)
+        return super().parse_html_declaration(i)
+
+    def set_cdata_mode(self, elem: str, *args: Any, **kwargs: Any) -> None:
+        super().set_cdata_mode(elem, *args, **kwargs)
+        self.interesting = _raw_text_end(elem)
+
+    def parse_endtag(self, i: int) -> int:
+        if self.cdata_elem is not None and _raw_text_end(self.cdata_elem).match(self.rawdata, i):
+            end = self.rawdata.find(">", i)  # "</script foo>" ends a script
+            if end < 0:
+                return -1
+            self.handle_endtag(self.cdata_elem)
+            self.clear_cdata_mode()
+            return end + 1
+        return super().parse_endtag(i)
 
     def handle_data(self, data: str) -> None:
         if self.cdata_elem == "style":
