@@ -81,7 +81,7 @@ def _html_title(coll: CollectionDir, filename: str, offset: int, length: int) ->
     except StoreError as exc:
         log.warning("no title for %s@%d: %s", filename, offset, exc)
         return None
-    body = record.decoded_payload()[:65536]
+    body = record.decoded_payload(65536)  # the title is near the top; a bomb need not inflate
     _, text = html_to_unicode(record.header("Content-Type"), body)
     match = _TITLE.search(text)
     return " ".join(match.group(1).split()) if match else None

@@ -8,6 +8,7 @@ import html
 import socket
 import subprocess
 import sys
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,13 +30,33 @@ CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; form-action
 WHEN = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-def capture(store: Path, pages: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]]) -> None:
+def capture(store: Path, pages: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]], *, index: bool = True) -> None:
     """One job of collection ``odd`` holding ``pages``: path -> (status, headers, body as sent)."""
     job = CaptureJob(store, one_off("odd", urls=[SITE + "/"]), clock=Clock(WHEN), dedup=False)
     for path, (status, headers, body) in pages.items():
         job.record_fetch(fetch(SITE + path, body, WHEN, status=status, headers=headers, seed=SITE + "/"))
     job.close()
-    update_indexes(collection_dir(store, "odd"))
+    if index:
+        update_indexes(collection_dir(store, "odd"))
+
+
+def gzip_bomb(size: int, head: bytes = b"") -> bytes:
+    """``head`` and zero bytes up to ``size``, gzipped: about a thousandth of ``size``."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = [packer.compress(head)]
+    zeros = bytes(1 << 20)
+    for _ in range((size - len(head)) >> 20):
+        out.append(packer.compress(zeros))
+    return b"".join(out) + packer.flush()
+
+
+def peak_memory_mib(argv: list[str]) -> tuple[int, float]:
+    """The exit code of ``python -m archive argv`` and the most memory it held, in MiB."""
+    code = ("import resource, sys\nfrom archive.cli import main\nstatus = main(sys.argv[1:])\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(status)")
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120,
+                          check=False)
+    return proc.returncode, int(proc.stdout.split()[-1]) / 1024
 
 
 def test_a_body_that_is_not_the_brotli_it_claims_is_indexed_and_replayed_as_archived(tmp_path):
@@ -169,3 +190,16 @@ def test_markup_a_browser_reads_after_odd_comments_and_script_ends_is_rewritten(
                      '<a href="http://live.test/y">y</a> --> ]]> </script></style></head></html>')
     assert 'content="0;url=/odd/20260301120000/http://live.test/x"' in page
     assert 'href="/odd/20260301120000/http://live.test/y"' in page
+
+
+def test_indexing_a_gzip_bomb_does_not_inflate_it(tmp_path):
+    # Half a MB as sent, 512 MiB inflated: the catalog wants the title near the top, no more.
+    store = tmp_path / "store"
+    bomb = gzip_bomb(512 << 20, b"<html><head><title>Bomb</title></head><body>")
+    capture(store, {"/bomb": (200, [(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip")], bomb)},
+            index=False)
+    status, peak = peak_memory_mib(["index", "--store", str(store)])
+    assert status == 0 and peak < 256
+    from archive.catalog import search_pages
+
+    assert [row["title"] for row in search_pages(collection_dir(store, "odd"))] == ["Bomb"]

@@ -12,6 +12,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
@@ -43,9 +44,10 @@ class ArchivedRecord:
     def header(self, name: str) -> str | None:
         return _get(self.http_headers, name)
 
-    def decoded_payload(self) -> bytes:
-        """The payload with its ``Content-Encoding`` undone (unchanged when it cannot be)."""
-        return decode_content(self.payload, self.header("Content-Encoding"))
+    def decoded_payload(self, limit: int | None = None) -> bytes:
+        """The payload with its ``Content-Encoding`` undone (unchanged when it cannot be), at
+        most ``limit`` bytes of it."""
+        return decode_content(self.payload, self.header("Content-Encoding"), limit)
 
 
 def _get(headers: Headers, name: str) -> str | None:
@@ -56,22 +58,27 @@ def _get(headers: Headers, name: str) -> str | None:
     return None
 
 
-def decode_content(data: bytes, encoding: str | None) -> bytes:
+def decode_content(data: bytes, encoding: str | None, limit: int | None = None) -> bytes:
+    """``data`` with its content codings undone, or unchanged when they cannot be.
+
+    Past ``limit`` bytes decoding stops (the start is returned): a few hundred KB as sent
+    can inflate to gigabytes.
+    """
     codings = [c.strip().lower() for c in (encoding or "").split(",") if c.strip()]
     for coding in reversed(codings):
         try:
             if coding in ("gzip", "x-gzip"):
-                data = zlib.decompressobj(47).decompress(data)
+                data = _inflate(data, 47, limit)
             elif coding == "deflate":
                 try:
-                    data = zlib.decompress(data)
+                    data = _inflate(data, 15, limit)
                 except zlib.error:  # servers send raw deflate as often as zlib-wrapped
-                    data = zlib.decompress(data, -15)
+                    data = _inflate(data, -15, limit)
             elif coding == "br":
                 import brotli  # type: ignore[import-not-found]
 
                 try:
-                    data = brotli.decompress(data)
+                    data = _unbrotli(brotli, data, limit)
                 except brotli.error as exc:  # brotli's own error, unlike zlib's and gzip's
                     log.warning("could not undo content coding br: %s", exc)
                     return data
@@ -82,6 +89,19 @@ def decode_content(data: bytes, encoding: str | None) -> bytes:
             log.warning("could not undo content coding %s: %s", coding, exc)
             return data
     return data
+
+
+def _inflate(data: bytes, wbits: int, limit: int | None) -> bytes:
+    return zlib.decompressobj(wbits).decompress(data, limit or 0)  # max_length 0: no limit
+
+
+def _unbrotli(brotli: Any, data: bytes, limit: int | None) -> bytes:
+    if limit is None:
+        return bytes(brotli.decompress(data))
+    try:
+        return bytes(brotli.Decompressor().process(data, output_buffer_limit=limit)[:limit])
+    except TypeError:  # Brotli before 1.2 cannot stop early
+        return bytes(brotli.decompress(data)[:limit])
 
 
 def warc_path(coll: CollectionDir, filename: str) -> Path:
