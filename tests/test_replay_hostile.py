@@ -203,3 +203,17 @@ def test_indexing_a_gzip_bomb_does_not_inflate_it(tmp_path):
     from archive.catalog import search_pages
 
     assert [row["title"] for row in search_pages(collection_dir(store, "odd"))] == ["Bomb"]
+
+
+def test_a_gzip_bomb_is_replayed_as_archived_not_inflated(tmp_path):
+    store = tmp_path / "store"
+    bomb = gzip_bomb(65 << 20, b"<html><body>")  # replay decodes up to 64 MiB
+    small = gzip_bomb(2 << 20, b"<html><body>")
+    gzip = [(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip")]
+    capture(store, {"/bomb": (200, gzip, bomb), "/small": (200, gzip, small)})
+    with serve_in_thread(store) as base:
+        status, headers, body = get(base, f"/odd/2026/{SITE}/bomb")
+        small_page = get(base, f"/odd/2026/{SITE}/small")
+    assert (status, headers["content-encoding"], body) == (200, "gzip", bomb)
+    assert headers["content-security-policy"].endswith("; sandbox")  # shown unrewritten, if at all
+    assert "content-encoding" not in small_page[1] and len(small_page[2]) > 1 << 20  # decoded and rewritten

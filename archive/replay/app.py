@@ -43,6 +43,7 @@ CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; form-action
 # still be shown as a page, its links untouched; sandboxed, it runs no script and follows
 # no meta refresh to the live web.
 SANDBOXED = CSP + "; sandbox"
+MAX_DECODED = 64 << 20  # bytes of a content-encoded payload decoded for a response
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
                "upgrade", "proxy-authenticate", "proxy-authorization"}
 _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
@@ -179,6 +180,13 @@ class ReplayApp:
         body_record = original or record
         status = head.status or 200
         mod = route.modifier if route.modifier else ""
+        body = body_record.payload
+        decoded = mod != "id_"
+        if decoded:
+            body = body_record.decoded_payload(MAX_DECODED + 1)
+            if len(body) > MAX_DECODED and body_record.header("Content-Encoding"):
+                # A bomb: sent as archived, for the browser to inflate (or not) as it would have.
+                body, decoded = body_record.payload, False
 
         def make(url: str) -> str:
             return replay_path(coll.name, entry.timestamp, "" if mod == "id_" else mod, url)
@@ -186,7 +194,7 @@ class ReplayApp:
         headers: list[tuple[str, str]] = []
         for name, value in head.http_headers:
             lname = name.lower()
-            if lname in _DROP or (lname == "content-encoding" and mod != "id_"):
+            if lname in _DROP or (lname == "content-encoding" and decoded):
                 continue
             if "\x00" in value:  # browsers and curl refuse the whole response for it (the WARC keeps it)
                 continue
@@ -206,10 +214,7 @@ class ReplayApp:
         headers.append(("Memento-Datetime", format_datetime(moment, usegmt=True)))
         headers.append(("Link", f'<{entry.url}>; rel="original"'))
         page = False
-        if mod == "id_":
-            body = body_record.payload
-        else:
-            body = body_record.decoded_payload()
+        if decoded:
             mime = (head.header("Content-Type") or entry.mime or "").split(";")[0].strip().lower()
             if mod in REWRITE_MODIFIERS and mime in _HTML:
                 banner = banner_html(
