@@ -217,3 +217,15 @@ def test_a_gzip_bomb_is_replayed_as_archived_not_inflated(tmp_path):
     assert (status, headers["content-encoding"], body) == (200, "gzip", bomb)
     assert headers["content-security-policy"].endswith("; sandbox")  # shown unrewritten, if at all
     assert "content-encoding" not in small_page[1] and len(small_page[2]) > 1 << 20  # decoded and rewritten
+
+
+def test_a_client_that_leaves_before_its_error_is_sent_leaves_no_traceback(tmp_path, capsys):
+    store = tmp_path / "store"
+    capture(store, {"/": (200, [(b"Content-Type", b"text/html")], b"<p>home</p>")})
+    with serve_in_thread(store) as base:
+        host, port = base.removeprefix("http://").split(":")
+        for _ in range(10):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(b"GET /odd/ HTT\r\n")  # half a request line, then gone
+        status = get(base, "/odd/")[0]
+    assert status == 200 and "Traceback" not in capsys.readouterr().err

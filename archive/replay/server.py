@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,11 @@ class _Handler(WSGIRequestHandler):
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # the client left: no one to answer, nothing wrong here
+            return
+        super().handle_error(request, client_address)
 
 
 def make_replay_server(store: Path, host: str = "127.0.0.1", port: int = 8080) -> WSGIServer:
