@@ -8,6 +8,7 @@ import html
 import socket
 import subprocess
 import sys
+import threading
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,3 +230,27 @@ def test_a_client_that_leaves_before_its_error_is_sent_leaves_no_traceback(tmp_p
                 sock.sendall(b"GET /odd/ HTT\r\n")  # half a request line, then gone
         status = get(base, "/odd/")[0]
     assert status == 200 and "Traceback" not in capsys.readouterr().err
+
+
+def test_a_burst_of_connections_is_queued_and_each_answered(tmp_path):
+    from archive.replay import make_replay_server
+
+    store = tmp_path / "store"
+    capture(store, {"/": (200, [(b"Content-Type", b"text/html")], b"<p>home</p>")})
+    server = make_replay_server(store, port=0)
+    answers = []
+    try:
+        # Not accepting yet: every connection must wait in the listen queue, none be dropped.
+        socks = [socket.create_connection(("127.0.0.1", server.server_port), timeout=0.5) for _ in range(64)]
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        try:
+            for sock in socks:
+                with sock:
+                    sock.settimeout(10)
+                    sock.sendall(b"GET /odd/ HTTP/1.0\r\n\r\n")
+                    answers.append(sock.makefile("rb").readline())
+        finally:
+            server.shutdown()
+    finally:
+        server.server_close()
+    assert answers == [b"HTTP/1.0 200 OK\r\n"] * 64

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -36,6 +37,9 @@ class _Handler(WSGIRequestHandler):
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the rest of a burst of connections (a page's
+    # resources, a crawler), whose clients then wait out SYN retries of 1, 3, 7... seconds.
+    request_queue_size = socket.SOMAXCONN
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):  # the client left: no one to answer, nothing wrong here
