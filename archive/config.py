@@ -217,11 +217,17 @@ def check_schedule(doc: dict[str, Any], where: str) -> None:
     """Cron syntax and time zone are checked when the file is read, not when the job is due."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from croniter import croniter
+    from croniter import CroniterBadDateError, croniter
 
     if "schedule" in doc and not croniter.is_valid(doc["schedule"]):
         raise ConfigError(f"{where}: schedule: {doc['schedule']!r} is not a valid cron expression "
                           "(five fields: minute hour day-of-month month day-of-week)")
+    if "schedule" in doc:
+        try:  # valid, yet naming no date to come ("0 0 30 2 *")
+            croniter(doc["schedule"]).get_next()
+        except CroniterBadDateError:
+            raise ConfigError(f"{where}: schedule: {doc['schedule']!r} never fires: no date to come matches "
+                              "it") from None
     if "timezone" in doc:
         try:
             ZoneInfo(doc["timezone"])

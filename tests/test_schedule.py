@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from wire import response, serve_wire, slow
 
 from archive.cli import main
@@ -128,6 +129,15 @@ def test_bad_schedule_is_a_config_error(tmp_path):
     proc = run("schedule", str(cfg), "--store", str(tmp_path / "s"), "--once")
     assert proc.returncode == 2 and "not a valid cron expression" in proc.stderr
     assert os.path.exists(tmp_path / "s") is False
+
+
+@pytest.mark.parametrize("schedule", ["0 0 30 2 *", "0 0 31 4 *", "0 0 1 1 * 0 2020"])
+def test_a_schedule_that_never_fires_is_a_config_error_not_a_traceback(tmp_path, schedule):
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule=schedule)
+    for once in (["--once"], []):
+        proc = run("schedule", str(cfg), "--store", str(tmp_path / "s"), *once)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().endswith(f"schedule: {schedule!r} never fires: no date to come matches it")
 
 
 def test_a_job_that_cannot_start_is_tried_once_a_fire_time_not_every_few_seconds(wire_site, tmp_path, capsys):
