@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from archive.config import Collection
 from archive.store import CollectionDir, collection_dir
@@ -38,8 +38,12 @@ def _zone(collection: Collection | dict) -> ZoneInfo:
     return ZoneInfo(settings.get("timezone") or "UTC")
 
 
-def previous_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime:
-    return croniter(expr, now.astimezone(zone)).get_prev(datetime).astimezone(UTC)
+def previous_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The latest fire time not after ``now``; None when it has never fired (a year to come)."""
+    try:
+        return croniter(expr, now.astimezone(zone)).get_prev(datetime).astimezone(UTC)
+    except CroniterBadDateError:
+        return None
 
 
 def next_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime:
@@ -93,8 +97,11 @@ def is_due(collection: Collection, store: Path, now: datetime) -> bool:
     if not expr:
         return False
     coll = collection_dir(store, collection.name)
+    fire = previous_fire(expr, _zone(collection), now)
+    if fire is None:
+        return False
     tried = [t for t in (last_start(coll), last_attempt(coll)) if t is not None]
-    return not tried or max(tried) < previous_fire(expr, _zone(collection), now)
+    return not tried or max(tried) < fire
 
 
 @dataclass
@@ -156,7 +163,7 @@ class Scheduler:
             if any(r.collection == collection.name for r in self.running) or not is_due(collection, self.store, now):
                 continue
             fire = previous_fire(collection.settings["schedule"], _zone(collection), now)
-            if self._started_for.get(collection.name) == fire:
+            if fire is None or self._started_for.get(collection.name) == fire:
                 continue
             try:
                 run = self._start(collection, now)

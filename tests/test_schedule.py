@@ -140,6 +140,14 @@ def test_a_schedule_that_never_fires_is_a_config_error_not_a_traceback(tmp_path,
         assert proc.stderr.strip().endswith(f"schedule: {schedule!r} never fires: no date to come matches it")
 
 
+def test_a_schedule_that_has_not_fired_yet_is_not_due(tmp_path):
+    year = datetime.now(UTC).year + 2
+    cfg, store = config(tmp_path, "http://127.0.0.1:9", schedule=f"0 0 1 1 * 0 {year}"), tmp_path / "store"
+    proc = run("schedule", str(cfg), "--store", str(store), "--once")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "done\n", "")
+    assert is_due(load_collections(cfg)[0], store, datetime(year, 1, 1, 0, 0, 1, tzinfo=UTC))
+
+
 def test_a_job_that_cannot_start_is_tried_once_a_fire_time_not_every_few_seconds(wire_site, tmp_path, capsys):
     from test_disk_full import file_size_limit
 
