@@ -72,23 +72,29 @@ def test_a_failing_job_is_reported_and_others_still_run(wire_site, tmp_path):
     assert "broken: job FAILED" in proc.stdout and "fine: job finished" in proc.stdout
 
 
-def test_sigterm_stops_the_scheduler_after_its_jobs_close_their_files(tmp_path):
+@pytest.mark.parametrize(("once", "signum"), [
+    ([], signal.SIGTERM), ([], signal.SIGINT), (["--once"], signal.SIGTERM), (["--once"], signal.SIGINT),
+])
+def test_sigterm_or_sigint_stops_the_scheduler_after_its_jobs_close_their_files(tmp_path, once, signum):
     links = "".join(f'<a href="/p/{i}">{i}</a>' for i in range(200)).encode()
     routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html>" + links + b"</html>")}
     for i in range(200):
         routes[f"/p/{i}"] = slow(0.05, response("200 OK", [("Content-Type", "text/html")], f"<p>{i}</p>".encode()))
     with serve_wire(routes) as server:
         cfg, store = config(tmp_path, server.base), tmp_path / "store"
-        proc = subprocess.Popen([sys.executable, "-m", "archive", "schedule", str(cfg), "--store", str(store)],
+        proc = subprocess.Popen([sys.executable, "-m", "archive", "schedule", str(cfg), "--store", str(store), *once],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not list((store / "sched" / "logs").glob("*.captures.jsonl.open")
                                                         if (store / "sched" / "logs").exists() else []):
             time.sleep(0.1)
         time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)  # to the scheduler alone, as `kill` sends it
         out, err = proc.communicate(timeout=60)
     assert "scheduler stopped" in out, out + err
+    job = int(out.split("(pid ", 1)[1].split(")", 1)[0])
+    with pytest.raises(ProcessLookupError):  # waited for, not left running on its own
+        os.kill(job, 0)
     manifest = json.loads(next((store / "sched" / "manifests").glob("*.json")).read_text())
     assert manifest["outcome"] == "interrupted"
     assert not list(store.rglob("*.open"))

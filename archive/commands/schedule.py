@@ -33,17 +33,19 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(message, file=out, flush=True)
 
     scheduler = Scheduler(Path(args.config), collections, resolve_store(args.store), report=report)
-    if args.once:
-        failures = scheduler.run_once()
-        if not scheduler.running and failures == 0:
-            report("done")
-        return 1 if failures else 0
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.terminate())
+    # Stopped, it stops its jobs and waits while they close their files, --once as well: its
+    # jobs must not run on unwatched, their collections' locks let go.
+    previous = signal.signal(signal.SIGTERM, lambda *_: scheduler.terminate())
     try:
-        failures = scheduler.run_forever()
+        failures = scheduler.run_once() if args.once else scheduler.run_forever()
     except KeyboardInterrupt:
         scheduler.terminate()
         scheduler.reap(block=True)
         failures = scheduler.failures
-    report("scheduler stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if scheduler.stopping or not args.once:
+        report("scheduler stopped")
+    elif failures == 0:
+        report("done")
     return 1 if failures else 0
