@@ -212,6 +212,9 @@ class Scheduler:
             run.lock.close()
             if code == 0:
                 self.report(f"{run.collection}: job finished")
+            elif self.stopping:  # (an interrupted job exits 1 too: counted, but not a failure to look into)
+                self.failures += 1
+                self.report(f"{run.collection}: job stopped with the scheduler (exit {code}); see {run.output}")
             else:
                 self.failures += 1
                 self.report(f"{run.collection}: job FAILED (exit {code}); see {run.output}; "

@@ -91,7 +91,8 @@ def test_sigterm_or_sigint_stops_the_scheduler_after_its_jobs_close_their_files(
         time.sleep(1.0)
         proc.send_signal(signum)  # to the scheduler alone, as `kill` sends it
         out, err = proc.communicate(timeout=60)
-    assert "scheduler stopped" in out, out + err
+    assert "scheduler stopped" in out and "sched: job stopped with the scheduler (exit 1); see " in out, out + err
+    assert "FAILED" not in out and proc.returncode == 1  # (1: the job was interrupted, as `archive crawl` says)
     job = int(out.split("(pid ", 1)[1].split(")", 1)[0])
     with pytest.raises(ProcessLookupError):  # waited for, not left running on its own
         os.kill(job, 0)
