@@ -5,7 +5,8 @@ UTC unless the collection sets ``timezone``). Each due collection runs as its ow
 ``archive crawl`` process, one at a time per collection: a per-collection lock
 (``flock``, released by the kernel when its holder dies, so a dead scheduler's lock is
 simply taken over) keeps a second scheduler from starting it again. A job that fails is
-reported and the collection runs again at its next fire time.
+reported and the collection runs again at its next fire time. The collections file is read
+again whenever it changes, as cron reads a crontab.
 """
 
 from __future__ import annotations
@@ -104,6 +105,14 @@ def is_due(collection: Collection, store: Path, now: datetime) -> bool:
     return not tried or max(tried) < fire
 
 
+def _contents(path: Path) -> bytes | None:
+    """The bytes of ``path``, None if it cannot be read (gone, or another error)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
 @dataclass
 class Run:
     collection: str
@@ -155,8 +164,37 @@ class Scheduler:
         # by the store; it is tried once a fire time all the same, not every few seconds.
         self._started_for: dict[str, datetime] = {}
         self._skipped_for: dict[str, datetime] = {}
+        # The collections file as last read, and what is wrong with it if it cannot be used.
+        self._config_seen = _contents(config)
+        self._config_problem: str | None = None
+
+    def reload(self) -> bool:
+        """Read the collections file again if it has changed, as cron reads a crontab (each
+        job reads it too): collections added, removed or rescheduled take effect at once.
+        A file that cannot be used (gone, invalid) is said once and no job is started
+        until it is fixed, since each would fail reading it. True when jobs may start."""
+        from archive.config import load_collections
+        from archive.errors import ConfigError
+
+        seen = _contents(self.config)
+        if seen == self._config_seen:
+            return self._config_problem is None
+        self._config_seen = seen
+        try:
+            collections = load_collections(self.config)
+        except ConfigError as exc:
+            self._config_problem = str(exc)
+            self.report(f"{exc}; no job is started until the file is fixed")
+            return False
+        self._config_problem = None
+        self.collections = [c for c in collections if c.settings.get("schedule")]
+        self.report(f"{self.config} read again: {', '.join(c.name for c in self.collections) or 'no'} "
+                    "scheduled collection(s)")
+        return True
 
     def start_due(self) -> list[str]:
+        if not self.reload():
+            return []
         now = self.clock()
         started = []
         for collection in self.collections:
@@ -212,8 +250,9 @@ class Scheduler:
             run.lock.close()
             if code == 0:
                 self.report(f"{run.collection}: job finished")
-            elif self.stopping:  # (an interrupted job exits 1 too: counted, but not a failure to look into)
-                self.failures += 1
+            elif self.stopping:
+                # Interrupted as asked (its files closed, its manifest saying so): no failure,
+                # so that stopping a scheduler service leaves it stopped, not failed.
                 self.report(f"{run.collection}: job stopped with the scheduler (exit {code}); see {run.output}")
             else:
                 self.failures += 1
@@ -241,10 +280,9 @@ class Scheduler:
         while not self.stopping:
             self.start_due()
             self.reap(block=False)
+            # Wake at the next fire time, and now and then to reap finished jobs and to look
+            # at the collections file (a file left with no schedule, or none yet, is waited on).
             wake = self.next_wakeup()
-            if wake is None:
-                break
-            # Wake at the next fire time, and now and then to reap finished jobs.
-            sleep(max(0.2, min(5.0, (wake - self.clock()).total_seconds())))
+            sleep(5.0 if wake is None else max(0.2, min(5.0, (wake - self.clock()).total_seconds())))
         self.reap(block=True)
         return self.failures
