@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -231,6 +232,32 @@ def test_a_client_that_leaves_before_its_error_is_sent_leaves_no_traceback(tmp_p
                 sock.sendall(b"GET /odd/ HTT\r\n")  # half a request line, then gone
         status = get(base, "/odd/")[0]
     assert status == 200 and "Traceback" not in capsys.readouterr().err
+
+
+def test_a_client_that_sends_no_request_is_let_go_and_a_slow_answer_is_not(tmp_path, capsys, monkeypatch):
+    from archive.replay.server import _Handler
+
+    monkeypatch.setattr(_Handler, "timeout", 0.5)
+    store = tmp_path / "store"
+    big = b"<p>" + b"x" * (32 << 20) + b"</p>"
+    capture(store, {"/": (200, [(b"Content-Type", b"text/html")], b"<p>home</p>"),
+                    "/big": (200, [(b"Content-Type", b"text/plain")], big)})
+    with serve_in_thread(store) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as idle:
+            started = time.monotonic()
+            assert idle.recv(1) == b""  # closed by the server, not held open for ever
+            assert time.monotonic() - started < 5
+        # A client reading slowly is not cut off: the bound is on the request, not the answer.
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(f"GET /odd/2026id_/{SITE}/big HTTP/1.0\r\n\r\n".encode())
+            time.sleep(1.5)
+            received = b""
+            while chunk := slow.recv(1 << 20):
+                received += chunk
+        assert received.startswith(b"HTTP/1.0 200") and received.endswith(big)
+        assert get(base, "/odd/")[0] == 200
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_a_burst_of_connections_is_queued_and_each_answered(tmp_path):

@@ -24,6 +24,15 @@ class _Handler(WSGIRequestHandler):
     default_request_version = "HTTP/1.0"
     error_message_format = "%(code)d %(message)s\n"
     error_content_type = "text/plain; charset=utf-8"
+    # Seconds a client may stay silent while its request line and headers are awaited: a
+    # connection that never sends one would hold its thread for ever. Not while the
+    # answer is sent, which may take long on a slow link.
+    timeout = 30.0
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()  # (the headers are read by now)
+        self.connection.settimeout(None)
+        return ok
 
     def get_environ(self) -> dict[str, Any]:
         env = super().get_environ()
@@ -43,6 +52,9 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):  # the client left: no one to answer, nothing wrong here
+            return
+        if isinstance(sys.exc_info()[1], TimeoutError):  # it sent no request in time (_Handler.timeout)
+            log.info("%s sent no request within %.0f s; connection closed", client_address[0], _Handler.timeout)
             return
         super().handle_error(request, client_address)
 
