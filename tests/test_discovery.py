@@ -10,7 +10,7 @@ from wire import response, serve_wire
 
 from archive.config import collection_from_dict
 from archive.crawl import crawl
-from archive.discovery import BadDocument, parse_feed, parse_sitemap
+from archive.discovery import MAX_SITEMAP_BYTES, BadDocument, parse_feed, parse_sitemap
 from archive.urls import canonicalize
 
 HTML = [("Content-Type", "text/html")]
@@ -55,6 +55,15 @@ def test_feed_parsing_reads_links_guids_and_dates():
 def test_unsafe_or_broken_feeds_are_refused(body):
     with pytest.raises(BadDocument):
         parse_feed(body, "http://h/feed")
+
+
+def test_oversized_plain_sitemaps_and_feeds_are_refused_unparsed():
+    # Uncompressed, as a gzip sitemap past the limit already was: parsing is whole, in memory.
+    padding = b" " * MAX_SITEMAP_BYTES
+    with pytest.raises(BadDocument, match="larger than 50 MB"):
+        parse_sitemap(b"<urlset><url><loc>/a</loc></url>" + padding + b"</urlset>", "http://h/sm.xml")
+    with pytest.raises(BadDocument, match="feed larger than"):
+        parse_feed(RSS.replace(b"</channel>", b" " * (10 << 20) + b"</channel>"), "http://h/feed")
 
 
 def test_sitemaps_index_and_news():
