@@ -196,3 +196,20 @@ def test_page_requisites_on_private_address_literals_are_refused(tmp_path):
     img = [l for l in lines if l["url"].endswith("/img.png")]
     assert img and img[0]["outcome"] == "failed" and img[0]["error"].startswith("RefusedAddress:")
     assert not any(h.startswith(b"GET /img.png") for h in server.requests)
+
+
+def test_an_index_listing_endless_sitemaps_is_followed_only_up_to_max_pages(tmp_path):
+    # A hostile index: thousands of sitemaps (here also one pointing back at the index);
+    # max_pages does not count sitemaps, so it alone would not have bounded the fetches.
+    listed = "".join(f"<sitemap><loc>/sm-{i}.xml</loc></sitemap>" for i in range(2000))
+    index = f"<sitemapindex><sitemap><loc>/index.xml</loc></sitemap>{listed}</sitemapindex>".encode()
+    routes = {"/index.xml": response("200 OK", XML, index)}
+    with serve_wire(routes) as server:
+        coll = collection_from_dict({"name": "i", "sitemaps": [server.base + "/index.xml"], "obey_robots": False,
+                                     "scope": {"max_pages": 5}})
+        result = crawl(tmp_path, coll, overrides={"RETRY_TIMES": 0})
+        fetched = [h for h in server.requests if h.startswith(b"GET /sm-")]
+    assert result.outcome == "finished"
+    assert len(fetched) == 5
+    log = next((tmp_path / "i" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert "1995 sitemaps not followed" in log

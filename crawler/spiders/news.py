@@ -72,6 +72,10 @@ class NewsSpider(scrapy.Spider):
         self.allow = [re.compile(p) for p in scope["allow_patterns"]]
         self.deny = [re.compile(p) for p in scope["deny_patterns"]]
         self.scheduled = 0
+        # Sitemaps followed from indexes and robots.txt: at most max_pages of them, since
+        # each one worth fetching lists a page at least (an index may list 50,000, or point
+        # at more indexes; a hostile one lists as many empty ones as it likes).
+        self.sitemaps = 0
         self.seen: set[str] = set()
         # Absolute URLs, as resolved from a page, that led nowhere (out of scope, over the
         # cap, or another spelling of a URL already seen): skipped without canonicalising.
@@ -276,12 +280,17 @@ class NewsSpider(scrapy.Spider):
         hops = _hops(response) + "L"
         seed, via = prov.get("seed"), response.url
         policy: Any = _UNKNOWN
+        unfollowed = 0
         for entry in sitemap.entries:
             url = response.urljoin(entry.loc)
             if sitemap.kind == "index":
                 canonical = _canonical(url)
                 if canonical is not None and canonical not in self.seen and self.in_scope(canonical):
-                    yield self._document(url, self.parse_sitemap, seed=seed, channel="sitemap", via=via, hops=hops)
+                    if self._sitemap_allowed():
+                        yield self._document(url, self.parse_sitemap, seed=seed, channel="sitemap", via=via,
+                                             hops=hops)
+                    else:
+                        unfollowed += 1
                 continue
             canonical = self._admit(url, seed=seed, channel="sitemap", via=via, hops=hops, linked=url, depth=1,
                                     source=via, source_id=None)
@@ -297,6 +306,17 @@ class NewsSpider(scrapy.Spider):
                 # Released on the next response, or when the crawl goes idle: after the news
                 # entries above are scheduled.
                 self.backlog.append((canonical, seed, via, hops, None if url == canonical else url, policy))
+        if unfollowed:
+            log.warning("sitemap index %s: %d sitemaps not followed (at most max_pages, %d, are followed in a "
+                        "crawl, and none once max_pages pages are scheduled)", response.url, unfollowed,
+                        self.max_pages)
+
+    def _sitemap_allowed(self) -> bool:
+        """Whether one more sitemap listed by an index or robots.txt may be fetched; counts it."""
+        if self.sitemaps >= self.max_pages or self.scheduled >= self.max_pages:
+            return False
+        self.sitemaps += 1
+        return True
 
     def _robots_parsed(self, robotparser: Any, request: Request | None = None, **_: Any) -> None:
         """Follow ``Sitemap:`` lines of a robots.txt of a host in scope."""
@@ -308,6 +328,10 @@ class NewsSpider(scrapy.Spider):
             url = urljoin(robots, line)
             canonical = _canonical(url)
             if canonical is None or canonical in self.seen or not self.in_scope(canonical):
+                continue
+            if not self._sitemap_allowed():
+                log.warning("%s: sitemap %s not followed (at most max_pages, %d, are followed in a crawl, and "
+                            "none once max_pages pages are scheduled)", robots, url, self.max_pages)
                 continue
             self.crawler.engine.crawl(self._document(url, self.parse_sitemap, seed=None, channel="sitemap",
                                                      via=canonicalize(robots), hops="P"))
