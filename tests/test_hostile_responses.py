@@ -38,3 +38,26 @@ def test_a_gzip_bomb_is_recorded_as_sent_and_not_inflated_for_the_spider(tmp_pat
     assert recorded.payload == bomb  # as sent: the record is written before any decoding
     log = next((store / "h" / "logs").glob("*.crawl.log")).read_text("utf-8")
     assert "exceeded DOWNLOAD_MAXSIZE" in log and f"({MAX_DECODED_BYTES} B) during decompression" in log
+
+
+def test_only_the_first_500_kib_of_a_robots_txt_are_parsed_and_all_of_it_is_kept(tmp_path):
+    # Parsed whole, a robots.txt of hundreds of megabytes held the crawl for minutes and
+    # gigabytes; RFC 9309 lets a crawler stop at 500 KiB. The rule past that point is ignored.
+    robots = b"User-agent: *\nDisallow: /private\n" + b"Allow: /public\n" * 150_000 + b"Disallow: /late\n"
+    routes = {
+        "/robots.txt": response("200 OK", [("Content-Type", "text/plain")], robots),
+        "/": response("200 OK", [("Content-Type", "text/html")],
+                      b"<html><body><a href='/private'>p</a><a href='/late'>l</a></body></html>"),
+        "/late": response("200 OK", [("Content-Type", "text/html")], b"<html><body>late</body></html>"),
+    }
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "r", "urls": [site.base + "/"]}))
+        paths = [head.split(b" ")[1] for head in site.requests]
+    assert result.outcome == "finished"
+    assert b"/late" in paths and b"/private" not in paths
+    records, _ = read_collection(store / "r")
+    [recorded] = [r for r in records if r.type == "response" and r.h("WARC-Target-URI").endswith("/robots.txt")]
+    assert recorded.payload == robots
+    log = next((store / "r" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert f"robots.txt of {len(robots)} bytes, only its first" in log
