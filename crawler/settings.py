@@ -31,6 +31,11 @@ BASE: dict[str, Any] = {
         "crawler.compression.BoundedHttpCompressionMiddleware": 590,
         # Before RetryMiddleware (550) sees the response, which would retry at once.
         "archive.scrapy.RetryAfterMiddleware": 560,
+        # Scrapy's, saying in the capture log where a chain too long (a loop) was cut.
+        "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+        "crawler.redirect.RecordingMetaRefreshMiddleware": 580,
+        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+        "crawler.redirect.RecordingRedirectMiddleware": 600,
         # Above HttpCompression (590), Redirect (600), Cookies (700), HttpProxy (750) and
         # HttpCache (900): sees final request headers, every 3xx, bodies still encoded.
         "archive.scrapy.WarcCaptureMiddleware": 950,

@@ -61,3 +61,19 @@ def test_only_the_first_500_kib_of_a_robots_txt_are_parsed_and_all_of_it_is_kept
     assert recorded.payload == robots
     log = next((store / "r" / "logs").glob("*.crawl.log")).read_text("utf-8")
     assert f"robots.txt of {len(robots)} bytes, only its first" in log
+
+
+def test_where_a_redirect_chain_too_long_was_cut_is_in_the_capture_log(tmp_path):
+    routes = {f"/r{i}": response("302 Found", [("Location", f"/r{i + 1}")], b"") for i in range(30)}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "c", "urls": [site.base + "/r0"], "obey_robots": False}))
+    assert result.outcome == "finished"
+    _, lines = read_collection(store / "c")
+    assert [l["url"] for l in lines if l["outcome"] == "captured"] == [f"{site.base}/r{i}" for i in range(21)]
+    [cut] = [l for l in lines if l["outcome"] != "captured"]
+    assert cut["url"] == site.base + "/r21" and cut["outcome"] == "failed" and cut["status"] is None
+    assert cut["error"] == "redirect not followed: 20 redirects already (REDIRECT_MAX_TIMES)"
+    assert cut["hops"] == "R" * 21 and cut["via"] == site.base + "/r20"
+    log = next((store / "c" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert f"{site.base}/r21: redirect not followed" in log

@@ -1,0 +1,51 @@
+"""Scrapy's redirect middlewares, saying where they stop following a chain.
+
+Past ``REDIRECT_MAX_TIMES`` hops (a loop, or a site sending the crawler round in circles)
+Scrapy drops the next hop with a debug message only: every hop before it is archived, but
+nothing said that the chain was cut. These log the URL not followed in the capture log, as
+a failure, and in the crawl log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Request
+
+from archive.warc.records import utcnow
+from crawler.job import job_for, record_failure
+from crawler.middlewares import provenance_of
+
+log = logging.getLogger(__name__)
+
+
+class _SaysWhereItStops:
+    crawler: Any
+
+    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+        try:
+            return super()._redirect(redirected, request, reason)  # type: ignore[misc]
+        except IgnoreRequest:
+            hops = [*request.meta.get("redirect_urls", []), request.url]
+            error = f"redirect not followed: {len(hops) - 1} redirects already (REDIRECT_MAX_TIMES)"
+            log.warning("%s: %s", redirected.url, error)
+            try:
+                job = job_for(self.crawler)
+            except NotConfigured:
+                raise IgnoreRequest(error) from None  # not archiving: the crawl log says it
+            # Its provenance as if followed: one more redirect hop after ``request``.
+            redirected.meta["redirect_urls"] = hops
+            record_failure(self.crawler, job, redirected.url, error=error, provenance=provenance_of(redirected),
+                           started=utcnow(), duration_ms=None, method=redirected.method, robots="not-applicable")
+            raise IgnoreRequest(error) from None
+
+
+class RecordingRedirectMiddleware(_SaysWhereItStops, RedirectMiddleware):
+    pass
+
+
+class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):
+    pass
