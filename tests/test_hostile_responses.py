@@ -77,3 +77,24 @@ def test_where_a_redirect_chain_too_long_was_cut_is_in_the_capture_log(tmp_path)
     assert cut["hops"] == "R" * 21 and cut["via"] == site.base + "/r20"
     log = next((store / "c" / "logs").glob("*.crawl.log")).read_text("utf-8")
     assert f"{site.base}/r21: redirect not followed" in log
+
+
+def test_a_body_that_is_not_its_content_encoding_is_kept_and_said_in_one_line(tmp_path):
+    page = b"<html><body><a href='/after'>after</a></body></html>"
+    routes = {
+        "/": response("200 OK", [("Content-Type", "text/html")],
+                      b"<html><body><a href='/plain'>p</a><a href='/garbage'>g</a></body></html>"),
+        "/plain": response("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "gzip")], page),
+        "/garbage": response("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "deflate")], b"\x00junk"),
+    }
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "e", "urls": [site.base + "/"], "obey_robots": False}))
+    assert result.outcome == "finished"
+    records, _ = read_collection(store / "e")
+    [plain] = [r for r in records if r.type == "response" and r.h("WARC-Target-URI").endswith("/plain")]
+    assert plain.payload == page  # as sent
+    log = next((store / "e" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert "Traceback" not in log
+    assert "/plain>: its body is not the gzip it is labelled" in log
+    assert "/garbage>: its body is not the deflate it is labelled" in log
