@@ -36,6 +36,9 @@ BASE: dict[str, Any] = {
         "crawler.redirect.RecordingMetaRefreshMiddleware": 580,
         "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
         "crawler.redirect.RecordingRedirectMiddleware": 600,
+        # Scrapy's, with a browser's limits on the cookies a site may store (crawler.cookies).
+        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+        "crawler.cookies.BoundedCookiesMiddleware": 700,
         # Above HttpCompression (590), Redirect (600), Cookies (700), HttpProxy (750) and
         # HttpCache (900): sees final request headers, every 3xx, bodies still encoded.
         "archive.scrapy.WarcCaptureMiddleware": 950,

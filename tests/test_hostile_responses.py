@@ -98,3 +98,24 @@ def test_a_body_that_is_not_its_content_encoding_is_kept_and_said_in_one_line(tm
     assert "Traceback" not in log
     assert "/plain>: its body is not the gzip it is labelled" in log
     assert "/garbage>: its body is not the deflate it is labelled" in log
+
+
+def test_a_site_setting_thousands_of_cookies_gets_a_browsers_share_sent_back(tmp_path):
+    # Kept whole, they were all sent with every request: request heads (and request records)
+    # of megabytes, growing with each page.
+    def page(n: int):
+        cookies = "".join(f"Set-Cookie: c{n}_{i}=value; Path=/\r\n" for i in range(1000))
+        body = f"<html><body><a href='/p{n + 1}'>next</a></body></html>".encode()
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{cookies}Content-Length: {len(body)}\r\n\r\n"
+        return lambda _head: [head.encode() + body]
+
+    routes = {f"/p{n}": page(n) for n in range(6)}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "k", "urls": [site.base + "/p0"], "obey_robots": False}))
+        heads = {head.split(b" ")[1]: head for head in site.requests}
+    assert result.outcome == "finished" and b"/p5" in heads
+    cookie = next(line for line in heads[b"/p5"].split(b"\r\n") if line.lower().startswith(b"cookie:"))
+    assert cookie.count(b"=") == 180
+    log = next((store / "k" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert f"{site.base}/p0: 820 cookies not kept (at most 180 a domain" in log
