@@ -119,3 +119,17 @@ def test_a_site_setting_thousands_of_cookies_gets_a_browsers_share_sent_back(tmp
     assert cookie.count(b"=") == 180
     log = next((store / "k" / "logs").glob("*.crawl.log")).read_text("utf-8")
     assert f"{site.base}/p0: 820 cookies not kept (at most 180 a domain" in log
+
+
+def test_a_page_listing_thousands_of_requisites_gets_the_first_thousand_fetched(tmp_path):
+    # Requisites come on top of max_pages: one page listing 5,000 images had 5,000 fetches.
+    page = b"<html><body>" + b"".join(b"<img src='/i%d.png'>" % i for i in range(1500)) + b"</body></html>"
+    store = tmp_path / "store"
+    with serve_wire({"/": response("200 OK", [("Content-Type", "text/html")], page)}) as site:
+        result = crawl(store, collection_from_dict({"name": "q", "urls": [site.base + "/"], "obey_robots": False,
+                                                    "scope": {"max_pages": 1}}), overrides={"RETRY_TIMES": 0})
+        images = {head.split(b" ")[1] for head in site.requests if head.startswith(b"GET /i")}
+    assert result.outcome == "finished"
+    assert images == {b"/i%d.png" % i for i in range(1000)}
+    log = next((store / "q" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert f"{site.base}/ lists 1500 requisites: only the first 1000" in log

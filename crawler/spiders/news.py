@@ -39,6 +39,9 @@ from crawler.page_parser import PageParser, ParserGone, hrefs, worth_it
 log = logging.getLogger(__name__)
 
 MAX_CSS_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font: enough for real pages
+# Requisites fetched for one page or stylesheet (setting ARCHIVE_MAX_REQUISITES). They come
+# on top of max_pages; a real page has tens to a few hundred, a hostile one any number.
+MAX_REQUISITES = 1000
 FEED_ITEM_PRIORITY = 10  # new feed items first: they are what changes
 RECRAWL_PRIORITY = 5
 MAX_DEAD_ENDS = 200_000
@@ -92,6 +95,7 @@ class NewsSpider(scrapy.Spider):
         # and headers, so a sitemap of 50,000 URLs does not put 50,000 Requests in memory.
         self.backlog: deque[tuple[Any, ...]] = deque()
         self.backlog_low = BACKLOG_LOW
+        self.max_requisites = MAX_REQUISITES
         self.parser: PageParser | None = None
         self.parsed_here = 0  # pages parsed in this process while there is a page parser
 
@@ -101,6 +105,7 @@ class NewsSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         spider.backlog_low = max(1, crawler.settings.getint("ARCHIVE_SITEMAP_BACKLOG_LOW", BACKLOG_LOW))
+        spider.max_requisites = crawler.settings.getint("ARCHIVE_MAX_REQUISITES", MAX_REQUISITES)
         crawler.signals.connect(spider._on_response, signal=signals.response_received)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         if crawler.settings.getbool("ARCHIVE_PARSE_PROCESS", True) and worth_it():
@@ -398,6 +403,7 @@ class NewsSpider(scrapy.Spider):
 
     def _embeds(self, response: Response, resolver: Resolver, urls: list[str], seed: str | None, hops: str,
                 depth: int) -> Iterator[Request]:
+        fetched = 0
         for raw in urls:
             url = resolver.resolve(raw)
             if url in self.seen or not url.startswith(("http://", "https://")):
@@ -405,6 +411,11 @@ class NewsSpider(scrapy.Spider):
             canonical = _canonical(url)
             if canonical is None or canonical in self.seen:
                 continue
+            if fetched >= self.max_requisites:
+                log.warning("%s lists %d requisites: only the first %d not fetched before are (ARCHIVE_MAX_REQUISITES)",
+                            response.url, len(urls), self.max_requisites)
+                return
+            fetched += 1
             self.seen.add(canonical)
             yield Request(
                 canonical,
