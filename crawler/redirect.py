@@ -3,7 +3,8 @@
 Past ``REDIRECT_MAX_TIMES`` hops (a loop, or a site sending the crawler round in circles)
 Scrapy drops the next hop with a debug message only: every hop before it is archived, but
 nothing said that the chain was cut. These log the URL not followed in the capture log, as
-a failure, and in the crawl log.
+a failure, and in the crawl log. A ``Location`` that is no URL at all (a port past 65535)
+is said in one line of the crawl log, instead of a traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import Request
+from scrapy.http import Request, Response
 
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
@@ -44,7 +45,16 @@ class _SaysWhereItStops:
 
 
 class RecordingRedirectMiddleware(_SaysWhereItStops, RedirectMiddleware):
-    pass
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
+        try:
+            return super().process_response(request, response)
+        except ValueError as exc:
+            # A Location no client can follow (a port past 65535, a broken IPv6 literal):
+            # the 3xx is archived as sent; this says why nothing came after it.
+            location = (response.headers.get(b"Location") or b"").decode("latin-1")
+            message = f"redirect not followed: unusable Location {location[:200]!r} ({exc})"
+            log.warning("%s: %s", response.url, message)
+            raise IgnoreRequest(message) from None
 
 
 class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):

@@ -133,3 +133,20 @@ def test_a_page_listing_thousands_of_requisites_gets_the_first_thousand_fetched(
     assert images == {b"/i%d.png" % i for i in range(1000)}
     log = next((store / "q" / "logs").glob("*.crawl.log")).read_text("utf-8")
     assert f"{site.base}/ lists 1500 requisites: only the first 1000" in log
+
+
+def test_a_redirect_to_no_url_at_all_is_kept_and_said_in_one_line(tmp_path):
+    routes = {"/bad-port": response("302 Found", [("Location", "http://127.0.0.1:99999/")], b""),
+              "/bad-ipv6": response("302 Found", [("Location", "http://[::1/")], b"")}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "u", "urls": [site.base + "/bad-port",
+                                                                          site.base + "/bad-ipv6"],
+                                                    "obey_robots": False}))
+    assert result.outcome == "finished"
+    _, lines = read_collection(store / "u")
+    assert sorted(l["status"] for l in lines) == [302, 302]
+    log = next((store / "u" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert "Traceback" not in log
+    assert "/bad-port: redirect not followed: unusable Location 'http://127.0.0.1:99999/'" in log
+    assert "/bad-ipv6: redirect not followed: unusable Location 'http://[::1/'" in log
