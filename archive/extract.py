@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +40,13 @@ from archive.store import CollectionDir, collection_dir, write_atomic
 from archive.urls import canonicalize, host_of
 from archive.validation import validate
 
+log = logging.getLogger(__name__)
+
 MIN_WORDS = 150
+# Decoded bytes read of a page, as the crawl's spider bounds them: past this a gzip or
+# deflate body (a bomb: a few hundred KB that inflate to gigabytes) is no article, and is
+# not inflated whole in memory to find out.
+MAX_PAGE_BYTES = 64 << 20
 RECALL_FALLBACK_WORDS = 100
 _NOT_REWRITTEN = "no article table was rewritten"  # (versions run across jobs)
 _LISTING = re.compile(r"/(tag|tags|category|categories|section|topic|topics|author|page)/|[?&]page=", re.IGNORECASE)
@@ -85,8 +92,12 @@ def html_captures(warc: Path) -> Iterator[Capture]:
             if ctype is not None and "html" not in ctype.lower():
                 continue
             headers = record.rec_headers
-            body = record.content_stream().read()
+            body = record.content_stream().read(MAX_PAGE_BYTES + 1)
             records.read_to_end(record)
+            if len(body) > MAX_PAGE_BYTES:
+                log.warning("%s: %s decodes to more than %d bytes; not read as an article", warc.name,
+                            headers.get_header("WARC-Target-URI"), MAX_PAGE_BYTES)
+                continue
             yield Capture(
                 url=headers.get_header("WARC-Target-URI"),
                 body=body,

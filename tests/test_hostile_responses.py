@@ -150,3 +150,21 @@ def test_a_redirect_to_no_url_at_all_is_kept_and_said_in_one_line(tmp_path):
     assert "Traceback" not in log
     assert "/bad-port: redirect not followed: unusable Location 'http://127.0.0.1:99999/'" in log
     assert "/bad-ipv6: redirect not followed: unusable Location 'http://[::1/'" in log
+
+
+def test_a_gzip_bomb_page_is_not_inflated_whole_to_extract_articles(tmp_path):
+    from archive.extract import html_captures
+
+    # Past the 64 MiB the crawl's spider reads too (a bomb of gigabytes took as many in memory).
+    html = b"<html><body><p>hello</p>" + b" " * (72 << 20) + b"</body></html>"
+    routes = {
+        "/": response("200 OK", [("Content-Type", "text/html")], b"<html><body><p>home</p></body></html>"),
+        "/bomb": response("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "gzip")], _gzip(html)),
+    }
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "x", "urls": [site.base + "/", site.base + "/bomb"],
+                                                    "obey_robots": False}))
+    assert result.outcome == "finished" and result.extract_error is None
+    [warc] = (store / "x" / "warcs").glob("*.warc.gz")
+    assert [c.url for c in html_captures(warc)] == [site.base + "/"]
