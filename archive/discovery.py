@@ -3,8 +3,10 @@
 Untrusted XML: before any parser sees a document, defusedxml refuses entity declarations
 and external references, so a feed with an entity-expansion bomb or an external entity
 is reported as bad (and the crawl goes on) instead of reading local files or filling
-memory. feedparser then reads feeds (it copes with the dialects found in the wild);
-sitemaps are read with lxml with entity resolution and network access off.
+memory. A document whose bytes are not in the encoding it declares is re-encoded as UTF-8
+and checked again (:func:`safe_xml`). feedparser then reads feeds (it copes with the
+dialects found in the wild); sitemaps are read with lxml with entity resolution and network
+access off.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,6 +34,10 @@ _NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 
 class BadDocument(ValueError):
     """A feed or sitemap that cannot be read safely; the message says why."""
+
+
+class UnsafeDocument(BadDocument):
+    """XML that declares entities or references external ones."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ def check_xml_safe(body: bytes) -> None:
     try:
         defused_fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise BadDocument(f"unsafe XML refused ({type(exc).__name__})") from None
+        raise UnsafeDocument(f"unsafe XML refused ({type(exc).__name__})") from None
     except etree.XMLSyntaxError as exc:  # pragma: no cover - defusedxml uses expat
         raise BadDocument(f"not well-formed XML: {exc}") from None
     except Exception as exc:  # expat's ParseError and friends
@@ -70,11 +77,44 @@ def check_xml_safe(body: bytes) -> None:
         raise
 
 
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
+
+
+def safe_xml(body: bytes) -> bytes:
+    """``body`` checked by :func:`check_xml_safe`; if its bytes are not in the encoding it
+    declares (Windows-1252 declared as UTF-8, UTF-8 declared as UTF-16: common in the wild),
+    the same text re-encoded as UTF-8 and declared so, checked in its turn. Parsers are given
+    what this returns, so they read exactly what was checked."""
+    try:
+        check_xml_safe(body)
+        return body
+    except UnsafeDocument:
+        raise
+    except BadDocument as exc:
+        first = exc
+    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        raise first  # a byte order mark says what the encoding is
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("cp1252", errors="replace")  # what browsers read for Latin-1 too
+    fixed = _DECLARED_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
+    if fixed == body:
+        raise first  # broken for another reason than its encoding
+    try:
+        check_xml_safe(fixed)
+    except UnsafeDocument:
+        raise
+    except BadDocument:
+        raise first from None
+    return fixed
+
+
 def parse_feed(body: bytes, url: str) -> list[FeedItem]:
     """Items of an RSS or Atom feed, in document order."""
     if len(body) > MAX_FEED_BYTES:
         raise BadDocument(f"feed larger than {MAX_FEED_BYTES >> 20} MB")
-    check_xml_safe(body)
+    body = safe_xml(body)
     # No base URL is given: guids are identifiers and stay exactly as written; links are
     # resolved by the caller against the feed's own URL.
     parsed = feedparser.parse(io.BytesIO(body), resolve_relative_uris=False, sanitize_html=False)
@@ -122,7 +162,7 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     if len(body) > MAX_SITEMAP_BYTES:
         # Plain or inflated: a sitemap is parsed whole, in memory.
         raise BadDocument("sitemap larger than 50 MB uncompressed")
-    check_xml_safe(body)
+    body = safe_xml(body)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
                              remove_comments=True, remove_pis=True)
     try:

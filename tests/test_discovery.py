@@ -57,6 +57,17 @@ def test_unsafe_or_broken_feeds_are_refused(body):
         parse_feed(body, "http://h/feed")
 
 
+def test_feeds_and_sitemaps_in_another_encoding_than_declared_are_read():
+    # Each was refused whole, its items lost, though a browser or feed reader shows it.
+    latin = RSS.replace(b"<title>Two</title>", b"<title>Caf\xe9</title>")
+    assert [i.title for i in parse_feed(latin, "http://h/feed")] == ["One", "Café", "Dup"]
+    utf8_as_utf16 = b"<?xml version='1.0' encoding='utf-16'?><urlset><url><loc>/a/\xc3\xa9</loc></url></urlset>"
+    assert [e.loc for e in parse_sitemap(utf8_as_utf16, "http://h/sm.xml").entries] == ["/a/é"]
+    # Re-encoded, a document is checked again: entities stay refused.
+    with pytest.raises(BadDocument, match="unsafe"):
+        parse_feed(BOMB.replace(b"aaaaaaaaaa", b"\xe9aaaaaaaaa"), "http://h/feed")
+
+
 def test_oversized_plain_sitemaps_and_feeds_are_refused_unparsed():
     # Uncompressed, as a gzip sitemap past the limit already was: parsing is whole, in memory.
     padding = b" " * MAX_SITEMAP_BYTES
