@@ -168,3 +168,36 @@ def test_a_gzip_bomb_page_is_not_inflated_whole_to_extract_articles(tmp_path):
     assert result.outcome == "finished" and result.extract_error is None
     [warc] = (store / "x" / "warcs").glob("*.warc.gz")
     assert [c.url for c in html_captures(warc)] == [site.base + "/"]
+
+
+def test_a_link_no_url_can_be_made_of_skips_that_link_only(tmp_path):
+    # "//[::1" or "http://[zz]/" cannot be resolved; it ended the page, feed or sitemap it
+    # was in, the links after it unfollowed.
+    bad = ["//[::1", "http://[::1", "http://[zz]/"]
+    html = "".join(f"<a href='{b}'>x</a><img src='{b}'>" for b in bad)
+    feed = "".join(f"<item><link>{b}</link></item>" for b in bad)
+    urlset = "".join(f"<url><loc>{b}</loc></url>" for b in bad)
+    page = b"<html><body>ok</body></html>"
+    routes = {
+        "/": response("200 OK", [("Content-Type", "text/html")],
+                      f"<html><body>{html}<a href='/after-page'>a</a><img src='/after.png'></body></html>".encode()),
+        "/feed": response("200 OK", [("Content-Type", "application/xml")],
+                          f"<rss version='2.0'><channel>{feed}<item><link>/after-feed</link></item>"
+                          "</channel></rss>".encode()),
+        "/sm.xml": response("200 OK", [("Content-Type", "application/xml")],
+                            f"<urlset>{urlset}<url><loc>/after-sitemap</loc></url></urlset>".encode()),
+        "/after-page": response("200 OK", [("Content-Type", "text/html")], page),
+        "/after-feed": response("200 OK", [("Content-Type", "text/html")], page),
+        "/after-sitemap": response("200 OK", [("Content-Type", "text/html")], page),
+        "/after.png": response("200 OK", [("Content-Type", "image/png")], b"png"),
+    }
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        coll = {"name": "j", "urls": [site.base + "/"], "feeds": [site.base + "/feed"],
+                "sitemaps": [site.base + "/sm.xml"], "obey_robots": False}
+        result = crawl(store, collection_from_dict(coll))
+        paths = {head.split(b" ")[1] for head in site.requests}
+    assert result.outcome == "finished"
+    assert {b"/after-page", b"/after.png", b"/after-feed", b"/after-sitemap"} <= paths
+    log = next((store / "j" / "logs").glob("*.crawl.log")).read_text("utf-8")
+    assert "Traceback" not in log

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -266,7 +266,9 @@ class NewsSpider(scrapy.Spider):
             return
         prov = response.meta.get("archive") or {}
         for item in items:
-            url = response.urljoin(item.link)
+            url = _joined(response.urljoin, item.link)
+            if url is None:
+                continue
             request = self._page(
                 url, seed=prov.get("seed"), channel="feed", via=response.url,
                 hops=_hops(response) + "L", linked=url, depth=1, source=response.url,
@@ -287,7 +289,9 @@ class NewsSpider(scrapy.Spider):
         policy: Any = _UNKNOWN
         unfollowed = 0
         for entry in sitemap.entries:
-            url = response.urljoin(entry.loc)
+            url = _joined(response.urljoin, entry.loc)
+            if url is None:
+                continue
             if sitemap.kind == "index":
                 canonical = _canonical(url)
                 if canonical is not None and canonical not in self.seen and self.in_scope(canonical):
@@ -330,7 +334,9 @@ class NewsSpider(scrapy.Spider):
         parts = urlsplit(request.url)
         robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
         for line in getattr(getattr(robotparser, "rp", None), "sitemaps", None) or []:
-            url = urljoin(robots, line)
+            url = _joined(lambda link: urljoin(robots, link), line)
+            if url is None:
+                continue
             canonical = _canonical(url)
             if canonical is None or canonical in self.seen or not self.in_scope(canonical):
                 continue
@@ -364,7 +370,11 @@ class NewsSpider(scrapy.Spider):
         for href in links:
             if href in done:
                 continue
-            url = resolver.resolve(href)
+            try:
+                url = resolver.resolve(href)
+            except ValueError as exc:  # (no URL can be made of it: "//[::1")
+                _unusable(href, exc)
+                continue
             if url not in seen and url not in dead_ends:
                 request = self._page(url, seed=seed, channel="link", via=response.url, hops=hops + "L",
                                      linked=url, depth=depth + 1)
@@ -405,7 +415,11 @@ class NewsSpider(scrapy.Spider):
                 depth: int) -> Iterator[Request]:
         fetched = 0
         for raw in urls:
-            url = resolver.resolve(raw)
+            try:
+                url = resolver.resolve(raw)
+            except ValueError as exc:
+                _unusable(raw, exc)
+                continue
             if url in self.seen or not url.startswith(("http://", "https://")):
                 continue
             canonical = _canonical(url)
@@ -445,6 +459,20 @@ def _bounded_add(memo: set[str], item: str) -> None:
     if len(memo) >= MAX_DEAD_ENDS:
         memo.clear()
     memo.add(item)
+
+
+def _joined(join: Callable[[str], str], link: str) -> str | None:
+    """``join(link)``, the absolute URL of a link; None for one no URL can be made of (a
+    broken IPv6 literal: "http://[::1"), which would have ended the document's loop."""
+    try:
+        return join(link)
+    except ValueError as exc:
+        _unusable(link, exc)
+        return None
+
+
+def _unusable(link: str, exc: ValueError) -> None:
+    log.info("unusable link %r skipped: %s", link[:200], exc)
 
 
 def _canonical(url: str) -> str | None:
