@@ -31,7 +31,9 @@ class _SaysWhereItStops:
             return super()._redirect(redirected, request, reason)  # type: ignore[misc]
         except IgnoreRequest:
             hops = [*request.meta.get("redirect_urls", []), request.url]
-            error = f"redirect not followed: {len(hops) - 1} redirects already (REDIRECT_MAX_TIMES)"
+            # A type-like name first, as other failures have: it is what the job's counts
+            # (by_error) group by.
+            error = f"RedirectLimit: not followed after {len(hops) - 1} redirects (REDIRECT_MAX_TIMES)"
             log.warning("%s: %s", redirected.url, error)
             try:
                 job = job_for(self.crawler)

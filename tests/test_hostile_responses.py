@@ -73,10 +73,11 @@ def test_where_a_redirect_chain_too_long_was_cut_is_in_the_capture_log(tmp_path)
     assert [l["url"] for l in lines if l["outcome"] == "captured"] == [f"{site.base}/r{i}" for i in range(21)]
     [cut] = [l for l in lines if l["outcome"] != "captured"]
     assert cut["url"] == site.base + "/r21" and cut["outcome"] == "failed" and cut["status"] is None
-    assert cut["error"] == "redirect not followed: 20 redirects already (REDIRECT_MAX_TIMES)"
+    assert cut["error"] == "RedirectLimit: not followed after 20 redirects (REDIRECT_MAX_TIMES)"
     assert cut["hops"] == "R" * 21 and cut["via"] == site.base + "/r20"
+    assert result.counts["by_error"] == {"RedirectLimit": 1}
     log = next((store / "c" / "logs").glob("*.crawl.log")).read_text("utf-8")
-    assert f"{site.base}/r21: redirect not followed" in log
+    assert f"{site.base}/r21: RedirectLimit: not followed" in log
 
 
 def test_a_body_that_is_not_its_content_encoding_is_kept_and_said_in_one_line(tmp_path):
