@@ -24,6 +24,10 @@ REDACTED = b"[redacted]"
 _FRAMING = (b"transfer-encoding",)
 # Statuses whose responses have no body, whatever their headers say (RFC 9110 §6.4.1).
 NO_BODY_STATUSES = (204, 304)
+# The most of a content-encoded body any reader of ours inflates (the spider's copy,
+# extraction, replay): a few hundred KB as sent may inflate to gigabytes. More than a
+# sitemap may hold (50 MB). The record always keeps the body as sent.
+MAX_DECODED_BYTES = 64 << 20
 
 Headers = list[tuple[bytes, bytes]]
 

@@ -31,6 +31,7 @@ from w3lib.encoding import html_to_unicode
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import __version__
+from archive.capture import MAX_DECODED_BYTES
 from archive.digests import sha256_file
 from archive.errors import StoreError, UsageError
 from archive.jsonl import rows_refusing_bad
@@ -43,10 +44,6 @@ from archive.validation import validate
 log = logging.getLogger(__name__)
 
 MIN_WORDS = 150
-# Decoded bytes read of a page, as the crawl's spider bounds them: past this a gzip or
-# deflate body (a bomb: a few hundred KB that inflate to gigabytes) is no article, and is
-# not inflated whole in memory to find out.
-MAX_PAGE_BYTES = 64 << 20
 RECALL_FALLBACK_WORDS = 100
 _NOT_REWRITTEN = "no article table was rewritten"  # (versions run across jobs)
 _LISTING = re.compile(r"/(tag|tags|category|categories|section|topic|topics|author|page)/|[?&]page=", re.IGNORECASE)
@@ -92,11 +89,11 @@ def html_captures(warc: Path) -> Iterator[Capture]:
             if ctype is not None and "html" not in ctype.lower():
                 continue
             headers = record.rec_headers
-            body = record.content_stream().read(MAX_PAGE_BYTES + 1)
+            body = record.content_stream().read(MAX_DECODED_BYTES + 1)
             records.read_to_end(record)
-            if len(body) > MAX_PAGE_BYTES:
+            if len(body) > MAX_DECODED_BYTES:
                 log.warning("%s: %s decodes to more than %d bytes; not read as an article", warc.name,
-                            headers.get_header("WARC-Target-URI"), MAX_PAGE_BYTES)
+                            headers.get_header("WARC-Target-URI"), MAX_DECODED_BYTES)
                 continue
             yield Capture(
                 url=headers.get_header("WARC-Target-URI"),

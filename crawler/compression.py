@@ -23,9 +23,10 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 
+from archive.capture import MAX_DECODED_BYTES
+
 log = logging.getLogger(__name__)
 
-MAX_DECODED_BYTES = 64 << 20
 
 # What Scrapy's decoders raise on a body that is not what its Content-Encoding says
 # (gzip: OSError, EOFError, struct.error; deflate: zlib.error; brotli and zstd their own).

@@ -7,9 +7,9 @@ import zlib
 from warcs import read_collection
 from wire import response, serve_wire
 
+from archive.capture import MAX_DECODED_BYTES
 from archive.config import collection_from_dict
 from archive.crawl import crawl
-from crawler.compression import MAX_DECODED_BYTES
 
 
 def _gzip(data: bytes) -> bytes:

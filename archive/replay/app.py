@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin
 
+from archive.capture import MAX_DECODED_BYTES
 from archive.errors import ArchiveError
 from archive.index import CdxjEntry, closest, lookup_url, update_indexes
 from archive.index.merged import merged_path
@@ -43,7 +44,6 @@ CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; form-action
 # still be shown as a page, its links untouched; sandboxed, it runs no script and follows
 # no meta refresh to the live web.
 SANDBOXED = CSP + "; sandbox"
-MAX_DECODED = 64 << 20  # bytes of a content-encoded payload decoded for a response
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
                "upgrade", "proxy-authenticate", "proxy-authorization"}
 _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
@@ -183,8 +183,8 @@ class ReplayApp:
         body = body_record.payload
         decoded = mod != "id_"
         if decoded:
-            body = body_record.decoded_payload(MAX_DECODED + 1)
-            if len(body) > MAX_DECODED and body_record.header("Content-Encoding"):
+            body = body_record.decoded_payload(MAX_DECODED_BYTES + 1)
+            if len(body) > MAX_DECODED_BYTES and body_record.header("Content-Encoding"):
                 # A bomb: sent as archived, for the browser to inflate (or not) as it would have.
                 body, decoded = body_record.payload, False
 
