@@ -22,10 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from archive.index import update_indexes
+    from archive.index import update_indexes_if_writable
     from archive.replay.pywb import pywb_config
     from archive.replay.server import make_replay_server
-    from archive.store import UNWRITABLE, collection_dir, resolve_store
+    from archive.store import collection_dir, resolve_store
 
     store = resolve_store(args.store)
     if not store.is_dir():
@@ -33,12 +33,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     names = sorted(p.name for p in store.iterdir() if (p / "warcs").is_dir())
     for name in names:  # cheap when current: only new WARCs are indexed, and nothing is written
         coll = collection_dir(store, name)
-        try:
-            update_indexes(coll)
-        except OSError as exc:
-            if exc.errno not in UNWRITABLE:
-                raise
-            print(f"archive replay: warning: cannot bring the indexes of {coll.root} up to date ({exc.strerror}); "
+        why = update_indexes_if_writable(coll)
+        if why is not None:
+            print(f"archive replay: warning: cannot bring the indexes of {coll.root} up to date ({why}); "
                   "serving what they hold (run `archive index` where the store can be written)", file=err, flush=True)
     if args.pywb_config:
         out.write(pywb_config(store, names))

@@ -26,12 +26,13 @@ from archive.index.cdxj import (
 from archive.index.lookup import lines_for_key
 from archive.index.merged import compact, index_lock, merged_path, pending
 from archive.manifest import problem_of, read_manifests
-from archive.store import CollectionDir
+from archive.store import UNWRITABLE, CollectionDir
 from archive.warc.writer import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CdxjEntry", "IndexResult", "closest", "lookup_url", "pad_timestamp", "update_indexes", "url_key"]
+__all__ = ["CdxjEntry", "IndexResult", "closest", "lookup_url", "pad_timestamp", "update_indexes",
+           "update_indexes_if_writable", "url_key"]
 
 
 @dataclass
@@ -88,6 +89,19 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
 
         result.catalog = build_catalog(coll) if rebuild or not catalog_is_current(coll) else catalog_path(coll)
     return result
+
+
+def update_indexes_if_writable(coll: CollectionDir) -> str | None:
+    """:func:`update_indexes`, for readers (replay) of a store that may not be writable:
+    why the indexes could not be brought up to date (the system's words), or None. The
+    indexes there, if any, are left as they are, to serve what they hold."""
+    try:
+        update_indexes(coll)
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        return exc.strerror or str(exc)
+    return None
 
 
 def _stale(coll: CollectionDir, warcs: list[Path]) -> bool:

@@ -26,7 +26,7 @@ from urllib.parse import quote, urljoin
 
 from archive.capture import MAX_DECODED_BYTES
 from archive.errors import ArchiveError
-from archive.index import CdxjEntry, closest, lookup_url, update_indexes
+from archive.index import CdxjEntry, closest, lookup_url, update_indexes_if_writable
 from archive.index.merged import merged_path
 from archive.index.records import ArchivedRecord, read_record
 from archive.replay import pages
@@ -34,7 +34,7 @@ from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
 from archive.replay.rewrite import rewrite_css_bytes, rewrite_html, rewrite_refresh
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
-from archive.store import UNWRITABLE, CollectionDir, collection_dir
+from archive.store import CollectionDir, collection_dir
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +114,9 @@ class ReplayApp:
         if not coll.warcs.is_dir():
             return None
         if not merged_path(coll).is_file() and name not in self.unindexed:
-            try:
-                update_indexes(coll)  # a store copied without its derived files
-            except OSError as exc:
-                if exc.errno not in UNWRITABLE:
-                    raise
-                log.warning("cannot index %s (%s): serving what its indexes hold", coll.root, exc.strerror)
+            why = update_indexes_if_writable(coll)  # a store copied without its derived files
+            if why is not None:
+                log.warning("cannot index %s (%s): serving what its indexes hold", coll.root, why)
                 self.unindexed.add(name)
         return coll
 
