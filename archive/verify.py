@@ -352,9 +352,10 @@ def _check_config(m: ManifestFile, report: Report) -> None:
     """The job's configuration against its hash, and its schedule as a job would read it
     (the schema takes any string for a cron expression or a time zone)."""
     config = m.doc["config"]  # type: ignore[index]
-    if config_hash(config) != m.doc["config_sha256"]:  # type: ignore[index]
-        report.add(m.label, "config_sha256", "does not match the manifest's config (hashed, it gives "
-                   f"{config_hash(config)}): the config was changed after the job")
+    hashed = config_hash(config)
+    if hashed != m.doc["config_sha256"]:  # type: ignore[index]
+        report.add(m.label, "config_sha256", f"does not match the manifest's config (hashed, it gives {hashed}): "
+                   "the config was changed after the job")
     try:
         check_schedule(config, "config")
     except ConfigError as exc:
