@@ -541,6 +541,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.against and not args.pairs:
         raise SystemExit("--against goes with --pairs N")
+    if args.work_dir is not None:
+        try:
+            Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(f"--work-dir {args.work_dir}: {exc.strerror or exc}") from None
     if args.against and not (Path(args.against) / "archive" / "crawl.py").is_file():
         raise SystemExit(f"--against {args.against}: not a checkout of this project (no archive/crawl.py)")
     if args.pairs:
