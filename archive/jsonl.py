@@ -25,20 +25,22 @@ def numbered_rows(path: Path, kind: str | None = None) -> Iterator[tuple[int, di
     not match the schema ``kind``), what is wrong with it, in words."""
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
-            try:
-                # (decoded here: json.loads would take bytes in UTF-16 or UTF-32 too)
-                row = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield number, "not UTF-8"
-                continue
-            except (ValueError, RecursionError):
-                yield number, "not JSON"
-                continue
-            if not isinstance(row, dict):
-                yield number, "not a JSON object"
-                continue
-            found = problems(kind, row) if kind is not None else []
-            yield number, f"does not match the {kind} schema ({found[0]})" if found else row
+            yield number, row_of(raw, kind)
+
+
+def row_of(raw: bytes, kind: str | None = None) -> dict[str, Any] | str:
+    """One line's object, or what is wrong with it (:func:`numbered_rows`)."""
+    try:
+        # (decoded here: json.loads would take bytes in UTF-16 or UTF-32 too)
+        row = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    except (ValueError, RecursionError):
+        return "not JSON"
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    found = problems(kind, row) if kind is not None else []
+    return f"does not match the {kind} schema ({found[0]})" if found else row
 
 
 def rows_skipping_bad(path: Path, kind: str | None = None) -> Iterator[dict[str, Any]]:

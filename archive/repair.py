@@ -5,6 +5,11 @@ renamed; its ``.captures.jsonl.open`` is cut after its last complete line and re
 the job gets a manifest with outcome ``interrupted`` (counts re-derived from its log), so
 the chain of custody covers the salvaged files too. Files of a live job (lock held) are
 left alone.
+
+Only a damaged tail is cut, as a crash leaves one: a record torn by the kill, or bytes that
+never reached the disk. Damage with good records or lines after it is not what a crash
+leaves (a fault of the storage, an edit), and cutting there would lose the good ones: it is
+kept in place, said (``RepairReport.damage``), and reported by every verify from then on.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from typing import Any
 from archive.capture_log import Tally
 from archive.digests import sha256_file
 from archive.errors import StoreError
+from archive.jsonl import numbered_rows, row_of
 from archive.manifest import write_manifest
 from archive.store import CollectionDir, collections_in, is_locked
 from archive.verify import warcinfo_job_id
-from archive.warc.reader import check_records, last_good_end
+from archive.warc.reader import check_records
 from archive.warc.records import utcnow, warc_date
 from archive.warc.writer import OPEN_SUFFIX
 
@@ -37,6 +43,8 @@ class RepairReport:
     manifests: list[Path] = field(default_factory=list)
     skipped_live: list[str] = field(default_factory=list)
     not_files: list[str] = field(default_factory=list)  # named like an open file, but a directory or the like
+    # Damage kept because good records or lines follow it: "FILE: offset N: what" / "FILE: line N: what".
+    damage: list[str] = field(default_factory=list)
 
 
 def repair(path: Path) -> RepairReport:
@@ -56,7 +64,8 @@ def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
         if is_locked(open_warc):
             report.skipped_live.append(str(open_warc))
             continue
-        end, _ = last_good_end(open_warc)
+        end, kept_damage = _warc_end(open_warc)
+        report.damage += [f"{open_warc.name[: -len(OPEN_SUFFIX)]}: {what}" for what in kept_damage]
         size = open_warc.stat().st_size
         final = open_warc.with_name(open_warc.name[: -len(OPEN_SUFFIX)])
         if end == 0:
@@ -77,7 +86,8 @@ def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
         if is_locked(open_log):
             report.skipped_live.append(str(open_log))
             continue
-        kept = _cut_log(open_log, _record_ends(coll))
+        kept, kept_damage = _cut_log(open_log, _record_ends(coll))
+        report.damage += [f"{open_log.name[: -len(OPEN_SUFFIX)]}: {what}" for what in kept_damage]
         report.dropped_bytes += open_log.stat().st_size - kept
         with open(open_log, "r+b") as fh:
             fh.truncate(kept)
@@ -93,26 +103,46 @@ def _record_ends(coll: CollectionDir) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in coll.warcs.glob("*.warc.gz")} if coll.warcs.is_dir() else {}
 
 
-def _cut_log(path: Path, ends: dict[str, int]) -> int:
-    """Bytes of complete lines at the start of a log whose records all survived.
+def _warc_end(path: Path) -> tuple[int, list[str]]:
+    """Where an open WARC is to be cut: just past its last complete, valid record. Damage
+    before that record is kept, and comes back described ("offset N: what")."""
+    end, damage, pending = 0, [], []
+    for record in check_records(path):
+        if record.complete and not record.problems:
+            end = record.offset + record.length
+            damage += pending
+            pending = []
+        else:
+            pending.append(f"offset {record.offset}: {'; '.join(record.problems)}")
+    return end, damage
+
+
+def _cut_log(path: Path, ends: dict[str, int]) -> tuple[int, list[str]]:
+    """Bytes of the log to keep: up to its last complete line that is a capture-log line
+    whose record survived, and the damage kept before it ("line N: what").
 
     A line pointing at a record past the end of its (cut) WARC describes a capture that was
-    lost with the crash: it and everything after it are dropped.
+    lost with the crash: it and everything after it are dropped, as is a torn last line.
     """
-    kept = 0
+    kept = size = 0
+    damage: list[str] = []
+    pending: list[str] = []
     with open(path, "rb") as fh:
-        for raw in fh:
+        for number, raw in enumerate(fh, 1):
+            size += len(raw)
             if not raw.endswith(b"\n"):
                 break
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                break
-            warc = line.get("warc")
+            row = row_of(raw, "capture-log")
+            if isinstance(row, str):
+                pending.append(f"line {number}: {row}")
+                continue
+            warc = row.get("warc")
             if warc and warc["offset"] + warc["length"] > ends.get(warc["filename"], 0):
                 break
-            kept += len(raw)
-    return kept
+            kept = size
+            damage += pending
+            pending = []
+    return kept, damage
 
 
 def _write_missing_manifests(coll: CollectionDir, report: RepairReport) -> None:
@@ -147,10 +177,9 @@ def _interrupted_manifest(
                       "records": sum(1 for _ in check_records(warc)), "repaired": str(warc) in repaired})
     tally = Tally()
     lines = 0
-    with open(log_path, "rb") as fh:
-        for raw in fh:
-            tally.add(json.loads(raw))
-            lines += 1
+    for lines, row in numbered_rows(log_path, "capture-log"):  # (lines: the count, once done)
+        if not isinstance(row, str):  # (a damaged line kept in place is said, and verify reports it)
+            tally.add(row)
     sha, size = sha256_file(log_path)
     files.append({"path": f"logs/{log_path.name}", "kind": "capture-log", "size": size, "sha256": sha, "records": lines})
     sha, size = sha256_file(job_file)

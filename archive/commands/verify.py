@@ -50,6 +50,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"left alone (job still running): {name}", file=out)
         for name in fixed.not_files:
             print(f"left alone (not a file, so nothing to repair): {name}", file=out)
+        for what in fixed.damage:
+            print(f"damage kept, since good records follow it (verify reports it): {what}", file=out)
         if fixed.dropped_bytes:
             print(f"dropped {fixed.dropped_bytes} bytes of incomplete records", file=out)
     report = verify(path)

@@ -409,15 +409,3 @@ def _resync(mm: mmap.mmap | bytes, pos: int, size: int) -> int:
             return found
         found = mm.find(_GZIP_MAGIC, found + 1)
     return size
-
-
-def last_good_end(path: Path) -> tuple[int, int]:
-    """Offset just past the last complete, valid record before any damage, and its count."""
-    end = 0
-    count = 0
-    for record in check_records(path):
-        if not record.complete or record.problems:
-            break
-        end = record.offset + record.length
-        count += 1
-    return end, count

@@ -1,0 +1,115 @@
+"""``archive verify --repair`` cuts only a damaged tail, as a crash leaves one: damage with
+good records or lines after it is kept in place and said, so that nothing good is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jobs import Clock, fetch
+
+from archive.cli import main
+from archive.config import one_off
+from archive.job import CaptureJob
+from archive.verify import verify
+
+WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+PAGES = 6
+
+
+def _killed_job(store: Path) -> tuple[Path, Path]:
+    """A job that recorded PAGES fetches and died without closing anything (a child process
+    that ends with ``os._exit``, so its locks go and its files stay open): its open WARC and
+    open capture log."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            job = CaptureJob(store, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())
+            for i in range(PAGES):
+                job.record_fetch(fetch(f"http://127.0.0.1:9/p/{i}", b"<p>page %d</p>" % i * 40, WHEN))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    [warc] = (store / "c" / "warcs").glob("*.warc.gz.open")
+    [log] = (store / "c" / "logs").glob("*.captures.jsonl.open")
+    return warc, log
+
+
+def _members(path: Path) -> list[tuple[int, int]]:
+    """(offset, length) of each gzip member of a WARC."""
+    data, pos, out = path.read_bytes(), 0, []
+    while pos < len(data):
+        inflater = zlib.decompressobj(31)
+        inflater.decompress(data[pos:])
+        end = len(data) - len(inflater.unused_data)
+        out.append((pos, end - pos))
+        pos = end
+    return out
+
+
+def _repair(store: Path, capsys) -> tuple[int, str]:
+    code = main(["verify", "--repair", str(store)])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    return code, captured.out
+
+
+def test_damage_in_the_middle_of_a_warc_is_kept_and_the_records_after_it_too(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "store"
+    warc, _ = _killed_job(store)
+    members = _members(warc)
+    data = bytearray(warc.read_bytes())
+    offset, length = members[4]  # a record of the second fetch
+    data[offset + length // 2] ^= 0xFF
+    torn = len(data) - members[-1][1] // 2  # and a torn last record, as the kill leaves
+    warc.write_bytes(bytes(data[:torn]))
+    code, out = _repair(store, capsys)
+    closed = warc.with_name(warc.name.removesuffix(".open"))
+    assert closed.is_file() and not warc.exists()
+    assert f"damage kept, since good records follow it (verify reports it): {closed.name}: offset {offset}: " in out
+    # Everything but the torn record is there: the good records after the damage were not cut away.
+    assert closed.stat().st_size == members[-1][0]
+    assert closed.read_bytes()[offset + length:] == bytes(data[offset + length:members[-1][0]])
+    assert code == 1  # verify reports the damaged record, and no other
+    problems = [str(p) for p in verify(store).problems if closed.name in str(p)]
+    assert problems and all(f"offset {offset}" in p or f"@{offset}" in p or f": {offset}" in p for p in problems), problems
+
+
+def test_only_a_torn_tail_is_cut_and_nothing_is_said_of_damage(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "store"
+    warc, log = _killed_job(store)
+    members = _members(warc)
+    with open(warc, "r+b") as fh:
+        fh.truncate(members[-3][0] + 10)  # within the last fetch's response record
+    with open(log, "ab") as fh:
+        fh.write(b"\0" * 50 + b"\n" + b'{"url": "http://127.0.0.1:9/p/0", "warc"')  # junk, then a torn line
+    code, out = _repair(store, capsys)
+    assert code == 0 and "damage kept" not in out
+    [closed_log] = (store / "c" / "logs").glob("*.captures.jsonl")
+    lines = closed_log.read_text("utf-8").splitlines()
+    assert len(lines) == PAGES - 1  # the last fetch's record was torn: its line goes too
+    assert verify(store).ok
+
+
+def test_bad_lines_in_the_middle_of_a_log_are_kept_with_the_good_lines_after_them(tmp_path: Path, capsys) -> None:
+    store = tmp_path / "store"
+    _, log = _killed_job(store)
+    lines = log.read_bytes().splitlines(keepends=True)
+    assert len(lines) == PAGES
+    bad_warc = json.loads(lines[3])
+    bad_warc["warc"] = "somewhere"
+    lines[1:1] = [b"[1, 2]\n"]  # JSON, but not a line of a capture log
+    lines[3:3] = [b"not json at all\n"]
+    lines[5:5] = [json.dumps(bad_warc).encode() + b"\n"]
+    log.write_bytes(b"".join(lines))
+    code, out = _repair(store, capsys)
+    [closed_log] = (store / "c" / "logs").glob("*.captures.jsonl")
+    assert closed_log.read_bytes() == b"".join(lines)  # nothing cut: every line is followed by good ones
+    said = [line for line in out.splitlines() if line.startswith("damage kept")]
+    assert [s.split(".captures.jsonl: ")[1] for s in said][:2] == ["line 2: not a JSON object", "line 4: not JSON"]
+    assert said[2].split(".captures.jsonl: ")[1].startswith("line 6: does not match the capture-log schema (warc")
+    assert code == 1  # and verify names the lines too
+    assert not verify(store).ok
