@@ -355,10 +355,37 @@ def test_a_crawl_is_not_started_below_the_free_space_floor(tmp_path: Path) -> No
     assert not list((store / "k").rglob("*.*"))  # no job file, no WARC, no log
 
 
-def test_a_crawl_stops_whole_when_free_space_falls_below_the_floor(tmp_path: Path) -> None:
+# A disk of its own for the store: ``shutil.disk_usage`` of a path in it answers as for a
+# file system of ARCHIVE_TEST_DISK_SIZE bytes that holds the store and nothing else. The
+# real disk's free space moves with whatever else the machine writes meanwhile.
+FAKE_DISK = """
+import os, shutil
+_real = shutil.disk_usage
+
+
+def disk_usage(path):
+    root, size = os.environ["ARCHIVE_TEST_DISK_ROOT"], int(os.environ["ARCHIVE_TEST_DISK_SIZE"])
+    if not os.path.abspath(path).startswith(root):
+        return _real(path)
+    used = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            try:
+                used += os.path.getsize(os.path.join(folder, name))
+            except OSError:  # (renamed or gone meanwhile)
+                pass
+    return shutil._ntuple_diskusage(size, used, max(0, size - used))
+"""
+
+
+def test_a_crawl_stops_whole_when_free_space_falls_below_the_floor(tmp_path: Path, monkeypatch) -> None:
+    """The crawl process (and its parent) see the store on a disk of its own (FAKE_DISK, by a
+    ``sitecustomize`` on PYTHONPATH): 2 MiB above the floor when the crawl starts."""
+    import importlib
+    import shutil
+
     from archive.crawl import crawl
     from archive.errors import CrawlError
-    from archive.store import free_bytes
 
     pages = 300
     routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
@@ -369,11 +396,21 @@ def test_a_crawl_stops_whole_when_free_space_falls_below_the_floor(tmp_path: Pat
         routes[f"/p/{i}"] = slow(0.05, response("200 OK", [("Content-Type", "application/octet-stream")],
                                                 os.urandom(30_000)))
     store = tmp_path / "store"
-    with serve_wire(routes) as site:
-        # Room for about 60 pages more than there is now: crossed within the first second.
-        floor = free_bytes(tmp_path) - (2 << 20)
-        with pytest.raises(CrawlError, match="below caps.min_free_bytes.*what was captured is closed and in"):
-            crawl(store, collection_from_dict({"name": "k", "urls": [site.base + "/"],
+    store.mkdir()
+    floor = 1 << 30
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "fake_disk.py").write_text(FAKE_DISK, "utf-8")
+    (site_dir / "sitecustomize.py").write_text("import shutil, fake_disk\nshutil.disk_usage = fake_disk.disk_usage\n",
+                                               "utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site_dir), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("ARCHIVE_TEST_DISK_ROOT", str(store))
+    monkeypatch.setenv("ARCHIVE_TEST_DISK_SIZE", str(floor + (2 << 20)))  # about 60 pages of room
+    monkeypatch.syspath_prepend(str(site_dir))
+    monkeypatch.setattr(shutil, "disk_usage", importlib.import_module("fake_disk").disk_usage)
+    said = "below caps.min_free_bytes.*what was captured is closed and in"
+    with serve_wire(routes) as site, pytest.raises(CrawlError, match=said):
+        crawl(store, collection_from_dict({"name": "k", "urls": [site.base + "/"],
                                                "caps": {"min_free_bytes": floor}}))
     coll = store / "k"
     [manifest] = _manifests(coll)
