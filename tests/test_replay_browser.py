@@ -230,3 +230,55 @@ def test_archived_pages_built_to_reach_the_live_web_stay_in_the_archive(browser,
     assert live.requests == []
     # Chromium's predictor connects to where a form goes before the CSP refuses the post.
     assert connected in ([], ["form-script"])
+
+
+def _wav(seconds: int, rate: int = 8000) -> bytes:
+    """A WAV file of ``seconds`` of a 440 Hz tone, 16-bit mono PCM."""
+    import math
+    import struct
+
+    samples = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                       for i in range(seconds * rate))
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(samples)) + samples
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def test_archived_audio_plays_and_seeks_by_ranges_of_its_capture(browser, tmp_path):
+    from datetime import UTC, datetime
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.index import update_indexes
+    from archive.job import CaptureJob
+    from archive.store import collection_dir
+
+    store, when, site = tmp_path / "store", datetime(2026, 3, 1, 12, tzinfo=UTC), "http://site.test"
+    job = CaptureJob(store, one_off("media", urls=[site + "/"]), clock=Clock(when), dedup=False)
+    job.record_fetch(fetch(site + "/player", b'<html><body><audio id="a" src="/sound.wav" preload="auto" controls>'
+                                             b"</audio></body></html>", when, seed=site + "/",
+                           headers=[(b"Content-Type", b"text/html")]))
+    job.record_fetch(fetch(site + "/sound.wav", _wav(20), when, seed=site + "/",
+                           headers=[(b"Content-Type", b"audio/wav")]))
+    job.close()
+    update_indexes(collection_dir(store, "media"))
+    with serve_in_thread(store) as base:
+        browser.navigate(f"{base}/media/2026/{site}/player")
+        deadline = time.monotonic() + 20
+        while browser.evaluate("document.getElementById('a').readyState") < 1:
+            assert time.monotonic() < deadline, browser.evaluate("String(document.getElementById('a').error?.message)")
+            time.sleep(0.1)
+        assert abs(browser.evaluate("document.getElementById('a').duration") - 20) < 0.1
+        assert browser.evaluate("document.getElementById('a').seekable.end(0)") > 19.9
+        browser.evaluate("document.getElementById('a').currentTime = 15")
+        deadline = time.monotonic() + 20
+        while browser.evaluate("document.getElementById('a').seeking"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert abs(browser.evaluate("document.getElementById('a').currentTime") - 15) < 0.5
+        assert browser.evaluate("document.getElementById('a').error") is None
+        browser.drain()
+    sound = [e["params"]["response"] for e in browser.events
+             if e.get("method") == "Network.responseReceived" and "/sound.wav" in e["params"]["response"]["url"]]
+    assert sound and all(r["status"] == 206 for r in sound), [(r["status"], r.get("headers")) for r in sound]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -52,6 +53,8 @@ _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
 _RENAME = {"content-security-policy", "content-security-policy-report-only", "strict-transport-security",
            "public-key-pins", "report-to", "nel", "alt-svc", "link"}
 _HTML = ("text/html", "application/xhtml+xml")
+# One range of bytes (RFC 9110 §14.1.2): first-last, first-, or -suffix; spaces around the parts allowed.
+_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.ASCII | re.IGNORECASE)
 
 StartResponse = Callable[..., Any]
 Response = tuple[str, list[tuple[str, str]], bytes]
@@ -90,6 +93,8 @@ class ReplayApp:
         else:
             try:
                 status, headers, body = self.respond(target)
+                if status.startswith("200 ") and any(k == "Memento-Datetime" for k, _ in headers):
+                    status, headers, body = _byte_range(environ, method, status, headers, body)
             except BadRequest as exc:
                 status, headers, body = _html("400 Bad Request", pages.error_page("400 Bad Request", str(exc)))
             except ArchiveError as exc:
@@ -226,6 +231,38 @@ class ReplayApp:
             headers.append(("Content-Security-Policy", SANDBOXED))
         reason = head.reason.strip() or _phrase(status)
         return f"{status} {reason}", headers, body
+
+
+def _byte_range(environ: dict[str, Any], method: str, status: str, headers: list[tuple[str, str]],
+                body: bytes) -> Response:
+    """A replayed 200 as the client's ``Range`` asks (RFC 9110 §14): 206 with the one range
+    asked for, or 416 if it starts past the end. Media players seek this way (Safari plays
+    no video without it). Several ranges, an unreadable Range, or an ``If-Range`` that does
+    not match the capture's ETag or Last-Modified get the whole capture, as a server may
+    answer. The range is of the body as replayed, which is the same bytes every time."""
+    headers = [*headers, ("Accept-Ranges", "bytes")]
+    asked = _RANGE.fullmatch(environ.get("HTTP_RANGE") or "") if method == "GET" else None
+    if asked is None or asked.group(1) == asked.group(2) == "":
+        return status, headers, body
+    condition = (environ.get("HTTP_IF_RANGE") or "").strip()
+    if condition and (condition.startswith("W/") or condition not in
+                      {v.strip() for k, v in headers if k.lower() in ("etag", "last-modified")}):
+        return status, headers, body  # the client holds part of another representation
+    size = len(body)
+    if asked.group(1) == "":  # the last N bytes
+        first, last = size - min(int(asked.group(2)), size), size - 1
+        if int(asked.group(2)) == 0:
+            first = size  # none of them: not satisfiable
+    else:
+        first, last = int(asked.group(1)), size - 1
+        if asked.group(2) != "":
+            if int(asked.group(2)) < first:
+                return status, headers, body  # not a range at all
+            last = min(int(asked.group(2)), last)
+    if first >= size:
+        return ("416 Range Not Satisfiable",
+                [("Content-Range", f"bytes */{size}"), ("Content-Type", "text/plain; charset=utf-8")], b"")
+    return "206 Partial Content", [*headers, ("Content-Range", f"bytes {first}-{last}/{size}")], body[first:last + 1]
 
 
 def _phrase(status: int) -> str:
