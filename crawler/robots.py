@@ -4,35 +4,73 @@ Scrapy's middleware fetches and obeys robots.txt (the fetch passes through the c
 middleware, so robots.txt itself is archived). This subclass adds the decision to the
 request's provenance and logs each refused URL in the capture log. Only the first 500 KiB
 of a robots.txt are parsed (the whole of it is archived).
+
+It also keeps to RFC 9309 where Scrapy does not, which parses whatever body came and takes
+a failed fetch as allowing all:
+
+- a robots.txt that answers 5xx (or 429, as search engines read it), or cannot be fetched
+  at all (refused, reset, timed out, unknown host), leaves the rules undefined, and the
+  crawler must take all of the site as disallowed (§2.3.1.4): its URLs are logged as
+  ``robots-disallowed``, the error saying why; the next crawl asks again;
+- one that answers 4xx is unavailable and allows all (§2.3.1.3), whatever its error page says.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
 
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import provenance_of
+from crawler.resolver import refusal_reason
 
 log = logging.getLogger(__name__)
 
 # RFC 9309 §2.5: crawlers must parse at least 500 KiB of a robots.txt, and may stop there.
 # Parsing all of a hostile one of hundreds of megabytes takes minutes and gigabytes.
 MAX_ROBOTS_BYTES = 500 * 1024
+_DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 
 class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
         self.job = job_for(crawler)
+        # Hosts (netlocs) whose robots.txt could not be had, and why: all of each is disallowed.
+        self.undefined: dict[str, str] = {}
+        self._disallow_all = build_from_crawler(self._parserimpl, crawler, _DISALLOW_ALL)
+
+    async def robot_parser(self, request: Request):  # type: ignore[no-untyped-def]
+        parser = await super().robot_parser(request)
+        if parser is None and urlparse_cached(request).netloc in self.undefined:
+            return self._disallow_all
+        return parser
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        # Not for a request refused before any fetch (IgnoreRequest), or an address the
+        # crawl's own policy refuses: those refuse the site's pages as well, and say why.
+        if not isinstance(exc, IgnoreRequest) and refusal_reason(urlsplit("//" + netloc).hostname or "") is None:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self.undefined[netloc] = f"robots.txt could not be fetched ({detail})"
+        super()._robots_error(exc, netloc)
 
     async def _parse_robots(self, response, netloc, request) -> None:  # type: ignore[no-untyped-def]
-        if len(response.body) > MAX_ROBOTS_BYTES:
+        if response.status >= 500 or response.status == 429:
+            self.undefined[netloc] = f"robots.txt answered {response.status}"
+            log.warning("%s answered %d: all of %s is taken as disallowed in this crawl (RFC 9309)", response.url,
+                        response.status, netloc)
+            response = response.replace(body=_DISALLOW_ALL)
+        elif response.status >= 300:  # 4xx (or a redirect with nowhere to go): no rules at all
+            response = response.replace(body=b"")
+        elif len(response.body) > MAX_ROBOTS_BYTES:
             # Whole lines only: a rule cut in half could disallow less than it says.
             cut = response.body.rfind(b"\n", 0, MAX_ROBOTS_BYTES) + 1
             log.warning("%s: robots.txt of %d bytes, only its first %d are obeyed", response.url,
@@ -52,11 +90,13 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
             ua = request.headers.get(b"User-Agent") or self.crawler.settings.get("USER_AGENT")
             if isinstance(ua, bytes):
                 ua = ua.decode("latin-1")
+            why = self.undefined.get(urlparse_cached(request).netloc)
             record_failure(
                 self.crawler,
                 self.job,
                 request.url,
-                error="robots.txt disallows this URL",
+                error="robots.txt disallows this URL" if why is None else
+                f"{why}, so all of the site is taken as disallowed (RFC 9309)",
                 provenance=provenance_of(request),
                 started=utcnow(),
                 duration_ms=None,

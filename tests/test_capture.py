@@ -188,8 +188,12 @@ def test_failures_without_a_response_are_logged(crawled):
     by_url = {}
     for line in crawled["lines"]:
         by_url.setdefault(line["url"], []).append(line)
+    # A server that refuses connections: its robots.txt fails, and (RFC 9309) the page is
+    # then taken as disallowed, the error saying why.
+    robots = by_url[crawled["refused"] + "robots.txt"]
+    assert robots[0]["outcome"] == "failed" and "Refused" in robots[0]["error"]
     refused = by_url[crawled["refused"]]
-    assert refused[0]["outcome"] == "failed" and "Refused" in refused[0]["error"]
+    assert refused[0]["outcome"] == "robots-disallowed" and "Refused" in refused[0]["error"]
     slow = by_url[crawled["server"].base + "/slow"]
     assert slow[0]["outcome"] == "failed" and "Timeout" in slow[0]["error"]
     errors = by_url[crawled["server"].base + "/error"]

@@ -1,0 +1,72 @@
+"""robots.txt as RFC 9309 reads it: 5xx, 429 or no answer at all leaves the rules undefined
+and the whole site disallowed (§2.3.1.4); 4xx allows all, whatever the error page says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from wire import response, serve_wire
+
+from archive.config import collection_from_dict
+from archive.crawl import crawl
+
+PAGE = b"<html><body><a href='/a'>a</a> <a href='/b'>b</a></body></html>"
+
+
+def _hang_up(_head: bytes) -> list[bytes | float]:
+    raise OSError("the server closes the connection without an answer")
+
+
+def _crawl(tmp_path: Path, robots) -> tuple[list[bytes], list[dict]]:  # type: ignore[no-untyped-def]
+    html = [("Content-Type", "text/html")]
+    routes = {"/robots.txt": robots, "/": response("200 OK", html, PAGE),
+              "/a": response("200 OK", html, b"<html><body>a</body></html>"),
+              "/b": response("200 OK", html, b"<html><body>b</body></html>")}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "r", "urls": [site.base + "/"]}), extract=False)
+        paths = [head.split(b" ")[1] for head in site.requests]
+    assert result.outcome == "finished"
+    [log] = (store / "r" / "logs").glob("*.captures.jsonl")
+    return paths, [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("status", ["503 Service Unavailable", "500 Internal Server Error", "429 Too Many Requests"])
+def test_a_robots_txt_that_answers_an_error_of_the_server_disallows_the_whole_site(tmp_path, status):
+    paths, lines = _crawl(tmp_path, response(status, [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"))
+    assert set(paths) == {b"/robots.txt"}  # asked again as Scrapy retries, and nothing else
+    robots = [line for line in lines if line["url"].endswith("/robots.txt")]
+    assert robots and all(line["status"] == int(status[:3]) and line["outcome"] == "captured" for line in robots)
+    [seed] = [line for line in lines if not line["url"].endswith("/robots.txt")]
+    assert (seed["outcome"], seed["robots"]) == ("robots-disallowed", "disallowed")
+    assert seed["error"] == (f"robots.txt answered {status[:3]}, so all of the site is taken as disallowed "
+                             "(RFC 9309)")
+
+
+def test_a_robots_txt_that_cannot_be_fetched_disallows_the_whole_site(tmp_path):
+    paths, lines = _crawl(tmp_path, _hang_up)
+    assert set(paths) == {b"/robots.txt"}
+    failed = [line for line in lines if line["url"].endswith("/robots.txt")]  # each attempt
+    assert failed and all(line["outcome"] == "failed" for line in failed)
+    [seed] = [line for line in lines if not line["url"].endswith("/robots.txt")]
+    assert (seed["outcome"], seed["robots"]) == ("robots-disallowed", "disallowed")
+    kind = failed[-1]["error"].split(":")[0]  # as the robots.txt fetch's own line says
+    assert seed["error"].startswith(f"robots.txt could not be fetched ({kind}: ")
+    assert seed["error"].endswith(", so all of the site is taken as disallowed (RFC 9309)")
+
+
+def test_a_robots_txt_that_answers_4xx_allows_all_whatever_its_page_says(tmp_path):
+    page = b"User-agent: *\nDisallow: /\n"  # an error page that happens to read like rules
+    paths, lines = _crawl(tmp_path, response("404 Not Found", [("Content-Type", "text/plain")], page))
+    assert {b"/", b"/a", b"/b"} <= set(paths)
+    assert {line["robots"] for line in lines if not line["url"].endswith("/robots.txt")} == {"allowed"}
+
+
+def test_a_robots_txt_that_answers_200_is_obeyed(tmp_path):
+    paths, lines = _crawl(tmp_path, response("200 OK", [("Content-Type", "text/plain")],
+                                             b"User-agent: *\nDisallow: /b\n"))
+    assert b"/a" in paths and b"/b" not in paths
+    [refused] = [line for line in lines if line["url"].endswith("/b")]
+    assert (refused["outcome"], refused["error"]) == ("robots-disallowed", "robots.txt disallows this URL")
