@@ -5,14 +5,25 @@ URL, status, payload digest, validators (ETag, Last-Modified) and record pointer
 the original record of every payload digest (for identical-payload revisits, across URLs),
 and the latest capture of every URL (for conditional requests and server-not-modified
 revisits).
+
+A collection run every half hour for a year has hundreds of thousands of payloads in its
+logs, and a job needs only the few it meets. So :meth:`CollectionHistory.load` keeps the
+state in ``<collection>/history.sqlite``, a derived file like the catalog: each closed log
+is folded into it once, in job order, and a job looks up what it needs there. What the job
+itself captures is kept in memory on top. The file is rebuilt from the logs when a log it
+holds has gone or changed size, when a log older than the newest it holds turns up (a
+repaired job), or when it cannot be read; where it cannot be written, the logs are read
+into memory, as before it existed.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from archive.jsonl import numbered_rows
 from archive.store import CollectionDir
@@ -21,6 +32,14 @@ log = logging.getLogger(__name__)
 
 # Truncations that mean the response did not come whole (a size cap is a choice, not these).
 _CUT_OFF = ("time", "disconnect")
+HISTORY = "history.sqlite"
+_VERSION = 1  # of the file's tables (PRAGMA user_version); another is rebuilt
+_SCHEMA = """
+CREATE TABLE logs (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE urls (url TEXT PRIMARY KEY, status INTEGER, started TEXT, first_started TEXT, record_id TEXT,
+                   uri TEXT, date TEXT, digest TEXT, etag TEXT, last_modified TEXT);
+CREATE TABLE originals (digest TEXT PRIMARY KEY, record_id TEXT, uri TEXT, date TEXT);
+"""
 
 
 # slots: a job keeps one of these per URL and per payload of the collection's history.
@@ -42,19 +61,155 @@ class UrlState:
     last_modified: str | None = None
 
 
+V = TypeVar("V")
+
+
+class _Layered(MutableMapping[str, V]):
+    """A table of the history file, with the running job's additions on top in memory."""
+
+    def __init__(self, db: sqlite3.Connection, table: str, key: str, columns: tuple[str, ...],
+                 to_row: Callable[[V], tuple[Any, ...]], from_row: Callable[[str, tuple[Any, ...]], V]):
+        self.db = db
+        self.added: dict[str, V] = {}
+        names = ", ".join(columns)
+        self._get = f"SELECT {names} FROM {table} WHERE {key} = ?"
+        self._put = f"INSERT OR REPLACE INTO {table} ({key}, {names}) VALUES (?{', ?' * len(columns)})"
+        self._keys = f"SELECT {key} FROM {table}"
+        self._any = f"SELECT 1 FROM {table} LIMIT 1"
+        self._to_row, self._from_row = to_row, from_row
+        self.folding = False  # while closed logs are folded in: into the file, not into memory
+        self.empty = False  # nothing in the file (a first job): no need to look there
+
+    def done_folding(self) -> None:
+        self.folding = False
+        self.empty = self.db.execute(self._any).fetchone() is None
+
+    def _stored(self, key: str) -> V | None:
+        if self.empty:
+            return None
+        row = self.db.execute(self._get, (key,)).fetchone()
+        return None if row is None else self._from_row(key, row)
+
+    def __getitem__(self, key: str) -> V:
+        found = self.added.get(key)
+        if found is None:
+            found = self._stored(key)
+            if found is None:
+                raise KeyError(key)
+        return found
+
+    def __setitem__(self, key: str, value: V) -> None:
+        if self.folding:
+            self.db.execute(self._put, (key, *self._to_row(value)))
+        else:
+            self.added[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("a collection's history is only added to")
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.added
+        for (key,) in [] if self.empty else self.db.execute(self._keys).fetchall():
+            if key not in self.added:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _url_row(state: UrlState) -> tuple[Any, ...]:
+    o = state.original
+    return (state.status, state.started, state.first_started, *(
+        (None, None, None, None) if o is None else (o.record_id, o.uri, o.date, o.payload_digest)),
+        state.etag, state.last_modified)
+
+
+def _url_state(_url: str, row: tuple[Any, ...]) -> UrlState:
+    status, started, first, record_id, uri, date, digest, etag, last_modified = row
+    return UrlState(status, started, first, None if record_id is None else Original(record_id, uri, date, digest),
+                    etag, last_modified)
+
+
 @dataclass
 class CollectionHistory:
-    originals: dict[str, Original] = field(default_factory=dict)
-    urls: dict[str, UrlState] = field(default_factory=dict)
+    originals: MutableMapping[str, Original] = field(default_factory=dict)
+    urls: MutableMapping[str, UrlState] = field(default_factory=dict)
 
     @classmethod
     def load(cls, coll: CollectionDir) -> CollectionHistory:
+        """The history of ``coll``'s closed logs: looked up in its history file, brought up
+        to date first; where that cannot be, read into memory."""
+        logs = sorted(coll.logs.glob("*.captures.jsonl")) if coll.logs.is_dir() else []
+        path = coll.root / HISTORY
+        if not logs and not path.exists():
+            return cls()  # a first job: nothing to look up, no file to make
+        try:
+            try:
+                return cls._from_file(path, logs)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise  # (locked, read-only, disk full: not the file's fault)
+                # Not a database any more (a torn copy, a disk fault): derived, so made again.
+                log.warning("%s: %s; made again from the logs", path, exc)
+                for stale in (path, path.with_name(path.name + "-journal")):
+                    stale.unlink(missing_ok=True)
+                return cls._from_file(path, logs)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("%s: %s; the history is read from the logs into memory instead", path, exc)
         history = cls()
-        if not coll.logs.is_dir():
-            return history
-        for path in sorted(coll.logs.glob("*.captures.jsonl")):
-            history.add_log(path)
+        for log_path in logs:
+            history.add_log(log_path)
         return history
+
+    @classmethod
+    def _from_file(cls, path: Path, logs: list[Path]) -> CollectionHistory:
+        db = sqlite3.connect(path, timeout=600, isolation_level=None, check_same_thread=False)
+        try:
+            history = cls(
+                _Layered(db, "originals", "digest", ("record_id", "uri", "date"), lambda o: (o.record_id, o.uri, o.date),
+                         lambda digest, row: Original(*row, digest)),
+                _Layered(db, "urls", "url", ("status", "started", "first_started", "record_id", "uri", "date",
+                                             "digest", "etag", "last_modified"), _url_row, _url_state))
+            # One process folds the new logs in; another (the crawl process and its capture
+            # worker load at once) waits for it, then finds nothing left to do.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                history._fold(db, path, logs)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException:
+            db.close()
+            raise
+        return history
+
+    def _fold(self, db: sqlite3.Connection, path: Path, logs: list[Path]) -> None:
+        """Bring the history file up to date with ``logs`` (closed, in job order)."""
+        sizes = {p.name: p.stat().st_size for p in logs}
+        folded: dict[str, int] = {}
+        if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
+            folded = dict(db.execute("SELECT name, size FROM logs").fetchall())
+        new = [p for p in logs if p.name not in folded]
+        changed = any(sizes.get(name) != size for name, size in folded.items())
+        if changed or (folded and new and new[0].name < max(folded)):
+            log.info("%s: a log it holds has changed or gone, or an older one has come: made again", path)
+            folded, new = {}, logs
+        if not folded:
+            for table in ("logs", "urls", "originals"):
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {_VERSION}")
+        self.urls.folding = self.originals.folding = True  # type: ignore[attr-defined]
+        try:
+            for log_path in new:
+                self.add_log(log_path)
+                db.execute("INSERT INTO logs (name, size) VALUES (?, ?)", (log_path.name, sizes[log_path.name]))
+        finally:
+            self.urls.done_folding()  # type: ignore[attr-defined]
+            self.originals.done_folding()  # type: ignore[attr-defined]
 
     def add_log(self, path: Path) -> None:
         for number, line in numbered_rows(path):
@@ -91,6 +246,7 @@ class CollectionHistory:
             previous.started = line["started"]
             previous.etag = line.get("etag") or previous.etag
             previous.last_modified = line.get("last_modified") or previous.last_modified
+            self.urls[url] = previous  # (a copy, where the history is in its file)
             return
         self.urls[url] = UrlState(
             status=status,

@@ -156,10 +156,12 @@ class CaptureJob:
 
         ``payload_digest``: ``sha1_of(fetch.body)``, if already computed.
         """
-        state = self.history.urls.get(fetch.url)
-        if fetch.status == 304 and _conditional(fetch) and state is not None and state.original is not None:
-            o = state.original
-            return Revisit(PROFILE_NOT_MODIFIED, o.record_id, o.uri, o.date, o.payload_digest)
+        if fetch.status == 304 and _conditional(fetch):
+            state = self.history.urls.get(fetch.url)
+            if state is not None and state.original is not None:
+                o = state.original
+                return Revisit(PROFILE_NOT_MODIFIED, o.record_id, o.uri, o.date, o.payload_digest)
+            return None
         if 200 <= fetch.status < 300 and fetch.body and fetch.truncated is None:
             digest = payload_digest if payload_digest is not None else sha1_of(fetch.body)
             original = self.history.originals.get(digest)

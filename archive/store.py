@@ -1,7 +1,7 @@
 """The store layout: where a collection's files live, job ids, and the collection lock.
 
 ```
-<store>/<collection>/warcs/  indexes/  logs/  manifests/  articles/  catalog.sqlite
+<store>/<collection>/warcs/  indexes/  logs/  manifests/  articles/  catalog.sqlite  history.sqlite
 ```
 """
 

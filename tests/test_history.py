@@ -49,3 +49,128 @@ def test_damaged_log_lines_are_skipped_for_history_and_the_rest_read(tmp_path, c
     skipped = sorted(int(r.getMessage().split(" line ")[1].split()[0]) for r in caplog.records
                      if "skipped for history" in r.getMessage())
     assert skipped == [1, 2, 3, 4]
+
+
+# -- the history file: folded once, looked up, made again when it cannot be trusted --------
+
+
+def _log_lines(job: int, n: int = 40) -> list[dict]:
+    """Capture-log lines of job ``job``: pages that change, pages that do not, 304s, a revisit,
+    a body cut off, the same bytes under another URL."""
+    lines = []
+    for i in range(n):
+        url = f"http://127.0.0.1:9/p/{i % 25}"
+        digest = f"sha1:{(i % 7) if i % 3 else job * 100 + i:032d}"
+        line = {"outcome": "captured", "url": url, "status": 200, "started": f"2026-01-{job + 1:02d}T00:00:{i:02d}Z",
+                "payload_digest": digest, "etag": f'"{job}-{i}"', "last_modified": None, "truncated": None,
+                "warc": {"filename": f"j{job}.warc.gz", "offset": i * 100, "length": 90,
+                         "record_id": f"<urn:uuid:{job}-{i}>"}, "revisit": None}
+        if i % 11 == 5:
+            line.update(status=304, payload_digest=None, etag=f'"n{job}"')
+        if i % 13 == 7:
+            line["truncated"] = "time"
+        if i % 17 == 3:
+            line["revisit"] = {"profile": "x", "refers_to": "<urn:uuid:r>", "refers_to_uri": url,
+                               "refers_to_date": "2025-12-01T00:00:00Z"}
+        lines.append(line)
+    lines.append({"outcome": "failed", "url": "http://127.0.0.1:9/gone", "status": None, "error": "E: x"})
+    return lines
+
+
+def _write_log(coll, name: str, job: int) -> None:
+    import json
+
+    coll.logs.mkdir(parents=True, exist_ok=True)
+    (coll.logs / f"{name}.captures.jsonl").write_text("".join(json.dumps(line) + "\n" for line in _log_lines(job)))
+
+
+def _state(history: CollectionHistory) -> tuple[dict, dict]:
+    return {k: history.urls[k] for k in history.urls}, {k: history.originals[k] for k in history.originals}
+
+
+def _in_memory(coll) -> tuple[dict, dict]:
+    history = CollectionHistory()
+    for path in sorted(coll.logs.glob("*.captures.jsonl")):
+        history.add_log(path)
+    return _state(history)
+
+
+def test_the_history_file_holds_what_reading_every_log_gives_and_takes_new_logs_in(tmp_path, caplog):
+    import logging
+
+    from archive.store import CollectionDir
+
+    caplog.set_level(logging.INFO, logger="archive.history")
+    coll = CollectionDir(tmp_path / "c")
+    for job in range(3):
+        _write_log(coll, f"c-2026010{job}", job)
+    first = CollectionHistory.load(coll)
+    assert (coll.root / "history.sqlite").is_file()
+    assert _state(first) == _in_memory(coll) and len(first.urls) == len(_in_memory(coll)[0]) > 20
+    _write_log(coll, "c-20260109", 9)  # a later job
+    assert _state(CollectionHistory.load(coll)) == _in_memory(coll)
+    assert "made again" not in caplog.text
+    # What a job captures is kept in memory, on top of the file, not in it.
+    line = dict(_log_lines(10)[0], url="http://127.0.0.1:9/new")
+    first.add(line)
+    assert first.urls["http://127.0.0.1:9/new"].started == line["started"]
+    assert "http://127.0.0.1:9/new" not in CollectionHistory.load(coll).urls
+
+
+def test_the_history_file_is_made_again_when_a_log_changes_goes_or_an_older_one_comes(tmp_path, caplog):
+    import logging
+
+    from archive.store import CollectionDir
+
+    caplog.set_level(logging.INFO, logger="archive.history")
+    coll = CollectionDir(tmp_path / "c")
+    for job in (2, 4):
+        _write_log(coll, f"c-2026010{job}", job)
+    CollectionHistory.load(coll)
+    for change in ("older", "changed", "gone"):
+        caplog.clear()
+        if change == "older":
+            _write_log(coll, "c-20260101", 1)  # a repaired job of before the newest
+        elif change == "changed":
+            with open(coll.logs / "c-20260102.captures.jsonl", "a") as fh:
+                fh.write('{"outcome": "captured", "url": "http://127.0.0.1:9/late", "status": 200, "started": "x", '
+                         '"payload_digest": "sha1:Z", "warc": {"record_id": "<urn:uuid:z>"}}\n')
+        else:
+            (coll.logs / "c-20260104.captures.jsonl").unlink()
+        assert _state(CollectionHistory.load(coll)) == _in_memory(coll), change
+        assert "made again" in caplog.text, change
+
+
+def test_a_damaged_history_file_is_made_again_and_one_that_cannot_be_opened_is_done_without(tmp_path, caplog):
+    from archive.store import CollectionDir
+
+    coll = CollectionDir(tmp_path / "c")
+    _write_log(coll, "c-20260101", 1)
+    CollectionHistory.load(coll)
+    path = coll.root / "history.sqlite"
+    path.write_bytes(b"not a database, " * 1000)
+    assert _state(CollectionHistory.load(coll)) == _in_memory(coll)
+    assert "made again from the logs" in caplog.text
+    path.unlink()
+    path.mkdir()  # (a history file that cannot be opened at all: the logs are read into memory)
+    history = CollectionHistory.load(coll)
+    assert isinstance(history.urls, dict) and _state(history) == _in_memory(coll)
+    assert "read from the logs into memory instead" in caplog.text
+
+
+def test_two_processes_that_load_at_once_fold_the_logs_once(tmp_path):
+    import subprocess
+    import sys
+
+    from archive.store import CollectionDir
+
+    coll = CollectionDir(tmp_path / "c")
+    for job in range(6):
+        _write_log(coll, f"c-2026010{job}", job)
+    code = ("import sys; from archive.history import CollectionHistory; from archive.store import CollectionDir; "
+            "from pathlib import Path; h = CollectionHistory.load(CollectionDir(Path(sys.argv[1]))); print(len(h.urls), type(h.urls).__name__)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(coll.root)], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=60)[0].split() for p in procs]
+    assert outs == [[str(len(_in_memory(coll)[0])), "_Layered"]] * 2
+    assert _state(CollectionHistory.load(coll)) == _in_memory(coll)

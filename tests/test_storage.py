@@ -28,7 +28,9 @@ pristine, store = store_fixtures((5, 3))
 
 
 def local_files(store: Path) -> set[str]:
-    skip = (".open", ".tmp", ".lock")
+    """The store's files that a push sends: not the ones being written, nor the derived
+    databases beside the collection's directories (the history that jobs keep)."""
+    skip = (".open", ".tmp", ".lock", ".sqlite")
     return {p.relative_to(store).as_posix() for p in store.rglob("*")
             if p.is_file() and not p.name.startswith(".") and not p.name.endswith(skip)}
 
