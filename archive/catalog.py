@@ -1,10 +1,17 @@
 """``<collection>/catalog.sqlite``: captures, pages with titles, and capture-log lines.
 
-Derived and disposable: built from the merged CDXJ index, the capture logs and the article
-files (titles of other HTML pages are read from their ``<title>`` in the WARCs), written to
-a temporary file and renamed, with a sidecar ``catalog.sqlite.derived.json`` naming every
-source (path, size, SHA-256) and the tool version. Delete it and ``archive index`` (or the
-replay server) builds it again. It is never the only copy of a fact.
+Derived and disposable: built from the CDXJ index of each WARC, the capture logs and the
+article files (titles of other HTML pages are read from their ``<title>`` in the WARCs),
+with a sidecar ``catalog.sqlite.derived.json`` naming every source (path, size, SHA-256)
+and the tool version. Delete it and ``archive index`` (or the replay server) builds it
+again. It is never the only copy of a fact.
+
+Every job adds sources (a WARC's index, a log, an article file) and changes none, so the
+catalog takes in only what is new, in one transaction that also records the new sources
+in the catalog itself: a collection run for months does not read all it ever captured
+after each job. It is built again from scratch, in a file beside it that then replaces
+it, when a source it holds has changed size or gone, when an article file comes that
+sorts before one it holds (headlines of later files win), or when it cannot be read.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ from archive.index.cdxj import (
     tool_info,
     write_json,
 )
-from archive.index.merged import merged_path
 from archive.index.records import read_record
 from archive.jsonl import rows_skipping_bad
 from archive.store import UNWRITABLE, CollectionDir, replacing
@@ -48,7 +54,11 @@ CREATE INDEX pages_time ON pages (timestamp);
 CREATE TABLE log (job_id TEXT, url TEXT, started TEXT, outcome TEXT, status INTEGER, filename TEXT,
                   offset INTEGER, record_id TEXT, line TEXT);
 CREATE INDEX log_place ON log (filename, offset);
+CREATE TABLE headlines (url TEXT PRIMARY KEY, headline TEXT);
+CREATE INDEX pages_url ON pages (url);
+CREATE TABLE sources (path TEXT PRIMARY KEY, size INTEGER, sha256 TEXT);
 """
+_VERSION = 2  # of the tables (PRAGMA user_version): a catalog of another is built again
 
 
 def catalog_path(coll: CollectionDir) -> Path:
@@ -56,8 +66,9 @@ def catalog_path(coll: CollectionDir) -> Path:
 
 
 def sources(coll: CollectionDir) -> list[Path]:
-    """The files the catalog is derived from."""
-    found = [merged_path(coll)] if merged_path(coll).is_file() else []
+    """The files the catalog is derived from: the index of each WARC, the capture logs, the
+    article files."""
+    found = sorted(coll.indexes.glob("*.cdxj")) if coll.indexes.is_dir() else []
     if coll.logs.is_dir():
         found += sorted(coll.logs.glob("*.captures.jsonl"))
     if coll.articles.is_dir():
@@ -87,51 +98,112 @@ def _html_title(coll: CollectionDir, filename: str, offset: int, length: int) ->
     return " ".join(match.group(1).split()) if match else None
 
 
+def update_catalog(coll: CollectionDir) -> Path:
+    """Bring ``catalog.sqlite`` up to date: take in the sources that are new, or, where that
+    cannot be, build it again (:func:`build_catalog`)."""
+    path = catalog_path(coll)
+    if path.is_file():
+        try:
+            if _take_in_new(coll, path):
+                return path
+        except sqlite3.DatabaseError as exc:  # (not a database, locked, read-only: built anew, or said why not)
+            log.warning("%s cannot be added to (%s): built again", path, exc)
+    return build_catalog(coll)
+
+
+def _take_in_new(coll: CollectionDir, path: Path) -> bool:
+    """Add to the catalog at ``path`` what its new sources hold; False, with nothing changed,
+    if it must be built again instead."""
+    present = {str(p.relative_to(coll.root)): p for p in sources(coll)}
+    with contextlib.closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
+        db.execute("BEGIN IMMEDIATE")  # (another process adding the same sources waits, then finds them in)
+        try:
+            held = {}
+            if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
+                held = {p: (size, sha) for p, size, sha in db.execute("SELECT path, size, sha256 FROM sources")}
+            new = [rel for rel in present if rel not in held]
+            articles = "articles/"
+            usable = bool(held) and all(rel in present and present[rel].stat().st_size == size
+                                        for rel, (size, _) in held.items()) \
+                and all(rel > max((h for h in held if h.startswith(articles)), default="")
+                        for rel in new if rel.startswith(articles))
+            if not usable:
+                db.execute("ROLLBACK")
+                return False
+            _add(db, coll, [present[rel] for rel in new])
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        recorded = [(p, size, sha) for p, size, sha in db.execute("SELECT path, size, sha256 FROM sources")]
+    _write_sidecar(path, recorded)
+    if new:
+        log.info("added %d files to %s", len(new), path)
+    return True
+
+
 def build_catalog(coll: CollectionDir) -> Path:
     """(Re)build ``catalog.sqlite`` of a collection from its indexes, logs and articles."""
     path = catalog_path(coll)
     used = sources(coll)
-    headlines: dict[str, str] = {}
-    for src in used:
-        if src.parent == coll.articles:
-            for row in rows_skipping_bad(src):
-                if row.get("url") and row.get("headline"):
-                    headlines[row["url"]] = row["headline"]
     with replacing(path) as tmp:
         tmp.unlink(missing_ok=True)  # (left by a build that was killed)
         with contextlib.closing(sqlite3.connect(tmp)) as db:
             db.executescript(_SCHEMA)
-            merged = merged_path(coll)
-            if merged.is_file():
-                with open(merged, "rb") as fh:
-                    for number, raw in enumerate(fh, 1):
-                        e = entry_or_none(raw, f"{merged}:{number}")
-                        if e is None:
-                            continue
-                        db.execute("INSERT INTO captures VALUES (?,?,?,?,?,?,?,?,?)",
-                                   (e.urlkey, e.timestamp, e.url, e.mime, e.status, e.digest, e.length,
-                                    e.offset, e.filename))
-                        if e.status == 200 and e.mime in ("text/html", "application/xhtml+xml"):
-                            title, origin = headlines.get(e.url), "article"
-                            if title is None:
-                                title, origin = _html_title(coll, e.filename, e.offset, e.length), "html"
-                            db.execute("INSERT INTO pages VALUES (?,?,?,?,?,?)",
-                                       (e.url, title, e.timestamp, e.filename, e.offset, origin))
-            for src in used:
-                if src.parent != coll.logs:
-                    continue
-                for row in rows_skipping_bad(src):
-                    warc = row.get("warc") or {}
-                    db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?)",
-                               (row.get("job_id"), row.get("url"), row.get("started"), row.get("outcome"),
-                                row.get("status"), warc.get("filename"), warc.get("offset"), warc.get("record_id"),
-                                json.dumps(row, sort_keys=True, ensure_ascii=False)))
+            db.execute(f"PRAGMA user_version = {_VERSION}")
+            _add(db, coll, used)
             db.commit()
-    derived = [{"path": str(p.relative_to(coll.root)), "size": p.stat().st_size, "sha256": sha256_of(p)}
-               for p in used]
-    write_json(path.with_name(path.name + DERIVED_SUFFIX), {"derived_from": derived, "tool": tool_info()})
+            recorded = [(p, size, sha) for p, size, sha in db.execute("SELECT path, size, sha256 FROM sources")]
+    _write_sidecar(path, recorded)
     log.info("built %s from %d files", path, len(used))
     return path
+
+
+def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
+    """Take the sources ``new`` into the catalog ``db``: article files first (their headlines
+    name pages already in, and those to come), then indexes and logs."""
+    for src in new:
+        if src.parent == coll.articles:
+            for row in rows_skipping_bad(src):
+                if row.get("url") and row.get("headline"):
+                    db.execute("INSERT OR REPLACE INTO headlines VALUES (?, ?)", (row["url"], row["headline"]))
+                    db.execute("UPDATE pages SET title = ?, title_source = 'article' WHERE url = ?",
+                               (row["headline"], row["url"]))
+    for src in new:
+        if src.parent == coll.indexes:
+            _add_index(db, coll, src)
+        elif src.parent == coll.logs:
+            for row in rows_skipping_bad(src):
+                warc = row.get("warc") or {}
+                db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?)",
+                           (row.get("job_id"), row.get("url"), row.get("started"), row.get("outcome"),
+                            row.get("status"), warc.get("filename"), warc.get("offset"), warc.get("record_id"),
+                            json.dumps(row, sort_keys=True, ensure_ascii=False)))
+    for src in new:
+        db.execute("INSERT INTO sources VALUES (?, ?, ?)",
+                   (str(src.relative_to(coll.root)), src.stat().st_size, sha256_of(src)))
+
+
+def _add_index(db: sqlite3.Connection, coll: CollectionDir, index: Path) -> None:
+    with open(index, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            e = entry_or_none(raw, f"{index}:{number}")
+            if e is None:
+                continue
+            db.execute("INSERT INTO captures VALUES (?,?,?,?,?,?,?,?,?)",
+                       (e.urlkey, e.timestamp, e.url, e.mime, e.status, e.digest, e.length, e.offset, e.filename))
+            if e.status == 200 and e.mime in ("text/html", "application/xhtml+xml"):
+                found = db.execute("SELECT headline FROM headlines WHERE url = ?", (e.url,)).fetchone()
+                title, origin = (found[0], "article") if found else (
+                    _html_title(coll, e.filename, e.offset, e.length), "html")
+                db.execute("INSERT INTO pages VALUES (?,?,?,?,?,?)",
+                           (e.url, title, e.timestamp, e.filename, e.offset, origin))
+
+
+def _write_sidecar(path: Path, recorded: list[tuple[str, int, str]]) -> None:
+    derived = [{"path": p, "size": size, "sha256": sha} for p, size, sha in sorted(recorded)]
+    write_json(path.with_name(path.name + DERIVED_SUFFIX), {"derived_from": derived, "tool": tool_info()})
 
 
 def ensure_catalog(coll: CollectionDir) -> Path:
@@ -140,7 +212,7 @@ def ensure_catalog(coll: CollectionDir) -> Path:
     path = catalog_path(coll)
     if not is_current(coll):
         try:
-            build_catalog(coll)
+            update_catalog(coll)
         except OSError as exc:
             if exc.errno not in UNWRITABLE:
                 raise

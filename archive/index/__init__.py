@@ -84,10 +84,13 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
     with open(result.merged, "rb") as fh:
         result.merged_lines = sum(1 for _ in fh)
     if catalog:
-        from archive.catalog import build_catalog, catalog_path
+        from archive.catalog import build_catalog, catalog_path, update_catalog
         from archive.catalog import is_current as catalog_is_current
 
-        result.catalog = build_catalog(coll) if rebuild or not catalog_is_current(coll) else catalog_path(coll)
+        if rebuild:
+            result.catalog = build_catalog(coll)
+        else:
+            result.catalog = catalog_path(coll) if catalog_is_current(coll) else update_catalog(coll)
     return result
 
 
