@@ -68,11 +68,10 @@ def catalog_path(coll: CollectionDir) -> Path:
 def sources(coll: CollectionDir) -> list[Path]:
     """The files the catalog is derived from: the index of each WARC, the capture logs, the
     article files."""
-    found = sorted(coll.indexes.glob("*.cdxj")) if coll.indexes.is_dir() else []
-    if coll.logs.is_dir():
-        found += sorted(coll.logs.glob("*.captures.jsonl"))
-    if coll.articles.is_dir():
-        found += sorted(coll.articles.glob("*.jsonl"))
+    found: list[Path] = []
+    for folder, pattern in ((coll.indexes, "*.cdxj"), (coll.logs, "*.captures.jsonl"), (coll.articles, "*.jsonl")):
+        if folder.is_dir():
+            found += sorted(folder.glob(pattern), key=lambda p: p.name)
     return found
 
 

@@ -27,12 +27,17 @@ def read_manifests(coll: CollectionDir) -> list[tuple[Path, dict[str, Any] | Non
         return found
     for path in sorted(coll.manifests.glob("*.json")):
         raw = path.read_bytes()
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            doc = None
-        found.append((path, doc if isinstance(doc, dict) else None, raw))
+        found.append((path, parsed(raw), raw))
     return found
+
+
+def parsed(raw: bytes) -> dict[str, Any] | None:
+    """A manifest file's JSON object, or None if it holds none."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def problem_of(doc: dict[str, Any] | None) -> str | None:

@@ -25,7 +25,7 @@ from archive.index.cdxj import (
 )
 from archive.index.lookup import lines_for_key
 from archive.index.merged import compact, index_lock, merged_path, pending
-from archive.manifest import problem_of, read_manifests
+from archive.manifest import parsed, problem_of
 from archive.store import UNWRITABLE, CollectionDir
 from archive.warc.writer import OPEN_SUFFIX
 
@@ -45,11 +45,17 @@ class IndexResult:
     catalog: Path | None = None
 
 
-def _manifest_entries(coll: CollectionDir) -> dict[str, dict[str, Any]]:
-    """The manifests' entries of WARCs by file name: their SHA-256s, so indexing need not
-    hash WARCs again, and their sizes."""
+def _manifest_entries(coll: CollectionDir, wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """The manifests' entries of the WARCs named ``wanted``, by file name: their SHA-256s, so
+    indexing need not hash WARCs again, and their sizes. Newest manifest first, and no
+    further than needed: the WARCs to index are nearly always the last job's."""
     known: dict[str, dict[str, Any]] = {}
-    for path, doc, _ in read_manifests(coll):
+    names = sorted((p.name for p in coll.manifests.glob("*.json")), reverse=True) if coll.manifests.is_dir() else []
+    for name in names:
+        if wanted <= known.keys():
+            break
+        path = coll.manifests / name
+        doc = parsed(path.read_bytes())
         problem = problem_of(doc)
         if problem is not None:
             # Its WARCs are indexed all the same, hashed here: the index only finds records.
@@ -57,15 +63,16 @@ def _manifest_entries(coll: CollectionDir) -> dict[str, dict[str, Any]]:
             continue
         for entry in doc["files"]:  # type: ignore[index]
             if entry.get("kind") == "warc":
-                known[entry["path"].rsplit("/", 1)[-1]] = entry
+                known.setdefault(entry["path"].rsplit("/", 1)[-1], entry)
     return known
 
 
 def closed_warcs(coll: CollectionDir) -> list[Path]:
     if not coll.warcs.is_dir():
         return []
-    return sorted(p for p in coll.warcs.iterdir()
-                  if p.name.endswith((".warc.gz", ".warc")) and not p.name.endswith(OPEN_SUFFIX))
+    return sorted((p for p in coll.warcs.iterdir()
+                   if p.name.endswith((".warc.gz", ".warc")) and not p.name.endswith(OPEN_SUFFIX)),
+                  key=lambda p: p.name)
 
 
 def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool = True) -> IndexResult:
@@ -114,14 +121,14 @@ def _stale(coll: CollectionDir, warcs: list[Path]) -> bool:
 
 def _index(coll: CollectionDir, rebuild: bool) -> list[Path]:
     """The work of :func:`update_indexes` under the index lock; the indexes written."""
-    listed = _manifest_entries(coll)
     warcs = closed_warcs(coll)
     wanted = {index_name(w) for w in warcs}
     for stale in coll.indexes.glob("*.cdxj"):
         if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
             log.info("keeping index %s of a WARC not present locally", stale.name)
-    todo = [(w, listed.get(w.name, {})) for w in warcs
-            if rebuild or not is_current(coll.indexes / index_name(w), w)]
+    stale = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
+    listed = _manifest_entries(coll, {w.name for w in stale}) if stale else {}
+    todo = [(w, listed.get(w.name, {})) for w in stale]
     for warc, entry in todo:
         # A WARC cut short would give an index of fewer captures that claims the
         # manifest's digest: nothing is indexed until each is the size its manifest says.
