@@ -218,7 +218,8 @@ class CollectionHistory:
                 try:
                     self.add(line)
                     continue
-                except (ValueError, KeyError, TypeError) as exc:  # (a field missing or of another type)
+                # (a field missing or of another type; one the history file cannot hold)
+                except (ValueError, KeyError, TypeError, sqlite3.InterfaceError, sqlite3.ProgrammingError) as exc:
                     problem = repr(exc)
             log.warning("%s line %d skipped for history: %s", path, number, problem)
 

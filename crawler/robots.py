@@ -48,19 +48,21 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.undefined: dict[str, str] = {}
         self._disallow_all = build_from_crawler(self._parserimpl, crawler, _DISALLOW_ALL)
 
-    async def robot_parser(self, request: Request):  # type: ignore[no-untyped-def]
-        parser = await super().robot_parser(request)
-        if parser is None and urlparse_cached(request).netloc in self.undefined:
-            return self._disallow_all
-        return parser
-
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # Not for a request refused before any fetch (IgnoreRequest), or an address the
         # crawl's own policy refuses: those refuse the site's pages as well, and say why.
-        if not isinstance(exc, IgnoreRequest) and refusal_reason(urlsplit("//" + netloc).hostname or "") is None:
-            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            self.undefined[netloc] = f"robots.txt could not be fetched ({detail})"
-        super()._robots_error(exc, netloc)
+        if isinstance(exc, IgnoreRequest) or refusal_reason(urlsplit("//" + netloc).hostname or "") is not None:
+            super()._robots_error(exc, netloc)  # (no rules: Scrapy's None, all allowed)
+            return
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self.undefined[netloc] = f"robots.txt could not be fetched ({detail})"
+        self.crawler.stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        # As Scrapy's own does with None: the parser for this host from now on, and for the
+        # requests that were waiting for it. (Set here rather than looked up at every
+        # request: robot_parser() is on every request's path.)
+        waiting = self._parsers[netloc]
+        self._parsers[netloc] = self._disallow_all
+        waiting.callback(self._disallow_all)
 
     async def _parse_robots(self, response, netloc, request) -> None:  # type: ignore[no-untyped-def]
         if response.status >= 500 or response.status == 429:

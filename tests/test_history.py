@@ -42,13 +42,15 @@ def test_damaged_log_lines_are_skipped_for_history_and_the_rest_read(tmp_path, c
     other = dict(_line("2026-01-02T00:00:00Z", record="<urn:uuid:2>"), url=URL + "/2")
     lines = [b"[]", b"{not json", b"\xff\xfe", json.dumps(dict(_line("2026-01-01T00:00:00Z"), status="200")).encode(),
              json.dumps(dict(_line("2026-01-01T00:00:00Z"), warc=None, outcome="captured", status=200)).encode(),
+             json.dumps(dict(_line("2026-01-01T00:00:00Z"), etag=["a list"])).encode(),  # (no column holds it)
              json.dumps(other).encode()]
     (coll.logs / "j.captures.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     history = CollectionHistory.load(coll)
     assert list(history.urls) == [URL + "/2"]
     skipped = sorted(int(r.getMessage().split(" line ")[1].split()[0]) for r in caplog.records
                      if "skipped for history" in r.getMessage())
-    assert skipped == [1, 2, 3, 4]
+    assert skipped == [1, 2, 3, 4, 6]
+    assert "made again" not in caplog.text and "into memory instead" not in caplog.text
 
 
 # -- the history file: folded once, looked up, made again when it cannot be trusted --------
