@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +234,28 @@ def connect(coll: CollectionDir) -> Iterator[sqlite3.Connection]:
         db.close()
 
 
+def _read(coll: CollectionDir, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+    """The rows of a query of the catalog. A catalog that cannot be read (damaged, though its
+    sidecar says it is current) is built again and asked once more: it is derived."""
+    try:
+        with connect(coll) as db:
+            return db.execute(sql, params).fetchall()
+    except sqlite3.DatabaseError as exc:
+        path = catalog_path(coll)
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise StoreError(f"{path} is locked by another process ({exc}); try again") from None
+        log.warning("%s cannot be read (%s): built again", path, exc)
+        try:
+            build_catalog(coll)
+        except OSError as built:
+            if built.errno not in UNWRITABLE:
+                raise
+            raise StoreError(f"{path} cannot be read ({exc}), nor built again here ({built.strerror}): run "
+                             "`archive index` where the store can be written") from None
+    with connect(coll) as db:
+        return db.execute(sql, params).fetchall()
+
+
 def search_pages(coll: CollectionDir, query: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
     """Captured HTML pages (title, URL, time), newest first; ``query`` filters title and URL."""
     sql = "SELECT url, title, timestamp FROM pages"
@@ -244,20 +266,17 @@ def search_pages(coll: CollectionDir, query: str | None = None, limit: int = 500
         params += [like, like]
     sql += " ORDER BY timestamp DESC, url LIMIT ?"
     params.append(limit)
-    with connect(coll) as db:
-        return [dict(row) for row in db.execute(sql, params)]
+    return [dict(row) for row in _read(coll, sql, params)]
 
 
 def log_line(coll: CollectionDir, filename: str, offset: int) -> dict[str, Any] | None:
     """The capture-log line of the response record at ``filename``/``offset``."""
-    with connect(coll) as db:
-        row = db.execute("SELECT line FROM log WHERE filename = ? AND offset = ?", (filename, offset)).fetchone()
-    return json.loads(row["line"]) if row else None
+    rows = _read(coll, "SELECT line FROM log WHERE filename = ? AND offset = ?", (filename, offset))
+    return json.loads(rows[0]["line"]) if rows else None
 
 
 def by_digest(coll: CollectionDir, digest: str) -> list[dict[str, Any]]:
     """Non-revisit captures with this payload digest, oldest first."""
-    with connect(coll) as db:
-        rows = db.execute("SELECT * FROM captures WHERE digest = ? AND mime != 'warc/revisit' "
-                          "ORDER BY timestamp", (digest,))
-        return [dict(r) for r in rows]
+    rows = _read(coll, "SELECT * FROM captures WHERE digest = ? AND mime != 'warc/revisit' ORDER BY timestamp",
+                 (digest,))
+    return [dict(r) for r in rows]

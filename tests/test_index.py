@@ -382,3 +382,18 @@ def test_the_catalog_is_built_again_when_it_cannot_just_take_in_what_is_new(stor
     assert {title for url, title, *_ in rows[1] if url == SITE + "/story"} == {"Later headline"}
     build_catalog(coll)
     assert _catalog_rows(catalog) == rows
+
+
+def test_a_catalog_damaged_under_a_current_sidecar_is_built_again_when_read(store, caplog):
+    from archive.catalog import by_digest, search_pages
+
+    coll = coll_of(store)
+    catalog = update_indexes(coll).catalog
+    pages = search_pages(coll)
+    digest = by_digest(coll, json.loads(merged_path(coll).read_bytes().splitlines()[0].split(b" ", 2)[2])["digest"])
+    catalog.write_bytes(b"not what was built " * 500)  # (the sidecar still says it is current)
+    with caplog.at_level(logging.WARNING):
+        assert search_pages(coll) == pages
+    assert any("cannot be read" in r.getMessage() and "built again" in r.getMessage() for r in caplog.records)
+    catalog.write_bytes(b"\0" * 8192)
+    assert by_digest(coll, digest[0]["digest"]) == digest
