@@ -13,6 +13,11 @@ a failed fetch as allowing all:
   crawler must take all of the site as disallowed (§2.3.1.4): its URLs are logged as
   ``robots-disallowed``, the error saying why; the next crawl asks again;
 - one that answers 4xx is unavailable and allows all (§2.3.1.3), whatever its error page says.
+
+A ``Crawl-delay`` for our user agent (or ``*``), which RFC 9309 leaves out but many sites
+write and Heritrix keeps to, slows the host down to one request every that many seconds,
+if that is slower than the collection's own delay; up to ``ARCHIVE_MAX_CRAWL_DELAY``
+seconds (default 30), so that a robots.txt cannot stop a crawl while seeming to let it run.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 # RFC 9309 §2.5: crawlers must parse at least 500 KiB of a robots.txt, and may stop there.
 # Parsing all of a hostile one of hundreds of megabytes takes minutes and gigabytes.
 MAX_ROBOTS_BYTES = 500 * 1024
+MAX_CRAWL_DELAY = 30.0  # seconds; the ARCHIVE_MAX_CRAWL_DELAY setting
 _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 
@@ -47,6 +53,7 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         # Hosts (netlocs) whose robots.txt could not be had, and why: all of each is disallowed.
         self.undefined: dict[str, str] = {}
         self._disallow_all = build_from_crawler(self._parserimpl, crawler, _DISALLOW_ALL)
+        self.max_crawl_delay = crawler.settings.getfloat("ARCHIVE_MAX_CRAWL_DELAY", MAX_CRAWL_DELAY)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # Not for a request refused before any fetch (IgnoreRequest), or an address the
@@ -79,6 +86,32 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
                         len(response.body), cut)
             response = response.replace(body=response.body[:cut])
         await super()._parse_robots(response, netloc, request)
+        self._keep_crawl_delay(self._parsers.get(netloc), response)
+
+    def _keep_crawl_delay(self, parser, response) -> None:  # type: ignore[no-untyped-def]
+        """Slow the host of ``response`` (its robots.txt) down to the Crawl-delay ``parser`` holds."""
+        rules = getattr(parser, "rp", None)  # (Scrapy's Protego parser; others say nothing of delays)
+        agent = self._robotstxt_useragent or self.crawler.settings.get("USER_AGENT") or "*"
+        try:
+            asked = float(rules.crawl_delay(agent)) if rules is not None else None
+        except (AttributeError, TypeError, ValueError):
+            asked = None
+        downloader = self.crawler.engine.downloader
+        key = downloader.get_slot_key(response.request)
+        slot = downloader.slots.get(key)
+        current = slot.delay if slot is not None else self.crawler.settings.getfloat("DOWNLOAD_DELAY")
+        if asked is None or not asked > current:  # (nan, negative, no slower than the collection's)
+            return
+        delay = min(asked, self.max_crawl_delay)
+        if delay < asked:
+            log.warning("%s asks for a Crawl-delay of %g s; %g s is kept to (ARCHIVE_MAX_CRAWL_DELAY)", response.url,
+                        asked, delay)
+        else:
+            log.info("%s asks for a Crawl-delay of %g s: kept to", response.url, delay)
+        # For the slot there is, and for one made again after it went idle.
+        downloader.per_slot_settings[key] = {**downloader.per_slot_settings.get(key, {}), "delay": delay, "jitter": 0}
+        if slot is not None:
+            slot.delay, slot.jitter = delay, 0.0
 
     def process_request_2(self, rp, request: Request) -> None:  # type: ignore[no-untyped-def]
         if rp is None:

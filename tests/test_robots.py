@@ -4,6 +4,7 @@ and the whole site disallowed (§2.3.1.4); 4xx allows all, whatever the error pa
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,43 @@ def test_a_robots_txt_that_answers_200_is_obeyed(tmp_path):
     assert b"/a" in paths and b"/b" not in paths
     [refused] = [line for line in lines if line["url"].endswith("/b")]
     assert (refused["outcome"], refused["error"]) == ("robots-disallowed", "robots.txt disallows this URL")
+
+
+def _timed_crawl(tmp_path: Path, robots: bytes, overrides: dict | None = None) -> tuple[list[float], str]:
+    """Crawl a site of a page and three links; when each page's request came, and the crawl log."""
+    import time
+
+    came: list[float] = []
+
+    def timed(route):  # type: ignore[no-untyped-def]
+        def answer(head: bytes) -> list[bytes | float]:
+            came.append(time.monotonic())
+            return route(head)
+        return answer
+
+    html = [("Content-Type", "text/html")]
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], robots),
+              "/": timed(response("200 OK", html, b"<html><body><a href='/a'>a</a> <a href='/b'>b</a> "
+                                                     b"<a href='/c'>c</a></body></html>")),
+              **{f"/{p}": timed(response("200 OK", html, b"<html><body>x</body></html>")) for p in "abc"}}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "r", "urls": [site.base + "/"]}), extract=False,
+                       overrides=overrides)
+    assert result.outcome == "finished" and len(came) == 4
+    [crawl_log] = (store / "r" / "logs").glob("*.crawl.log")
+    return sorted(came), crawl_log.read_text("utf-8")
+
+
+def test_a_crawl_delay_in_robots_txt_spaces_the_requests_to_its_host(tmp_path):
+    came, said = _timed_crawl(tmp_path, b"User-agent: *\nCrawl-delay: 0.6\nAllow: /\n")
+    assert min(b - a for a, b in pairwise(came)) >= 0.55, came
+    assert "asks for a Crawl-delay of 0.6 s: kept to" in said
+
+
+def test_a_crawl_delay_longer_than_the_cap_is_kept_to_the_cap(tmp_path):
+    came, said = _timed_crawl(tmp_path, b"User-agent: *\nCrawl-delay: 86400\n",
+                              overrides={"ARCHIVE_MAX_CRAWL_DELAY": 0.4})
+    gaps = [b - a for a, b in pairwise(came)]
+    assert min(gaps) >= 0.35 and max(gaps) < 5, came
+    assert "asks for a Crawl-delay of 86400 s; 0.4 s is kept to (ARCHIVE_MAX_CRAWL_DELAY)" in said
