@@ -1,8 +1,9 @@
 """A pywb ``config.yaml`` for a store: one collection per store collection.
 
-pywb reads every ``*.cdxj`` directly inside ``indexes/`` (the per-WARC indexes; the merged
-index sits in ``indexes/merged/`` so it is not read twice) and loads WARCs by name from
-``warcs/``.
+pywb is pointed at ``indexes/merged/``, which holds the collection's one merged index, and
+loads WARCs by name from ``warcs/``. It searches every ``*.cdxj`` of the directory it is
+given on every look-up: pointed at ``indexes/``, with a file per WARC, a collection of a
+year's half-hourly jobs would have it open some 17,000 files for each.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def pywb_config(store: Path, collections: list[str]) -> str:
         # JSON strings are valid YAML scalars and quote any odd path safely.
         lines += [
             f"  {name}:",
-            f"    index_paths: {json.dumps(str(root / name / 'indexes') + '/')}",
+            f"    index_paths: {json.dumps(str(root / name / 'indexes' / 'merged') + '/')}",
             f"    archive_paths: {json.dumps(str(root / name / 'warcs') + '/')}",
         ]
     if not collections:
