@@ -46,6 +46,16 @@ Where = str | None
 
 
 @dataclass
+class LogRefs:
+    """What a capture log says of records, for checks across the collection's logs: the
+    record ids of its captures with their payload digests (what a revisit may refer to),
+    and its revisits as (line number, the record referred to, payload digest)."""
+
+    originals: dict[str, str] = field(default_factory=dict)
+    revisits: list[tuple[int, str, str | None]] = field(default_factory=list)
+
+
+@dataclass
 class Checked:
     """What checking one file found: problems as (where, message), and its counts."""
 
@@ -53,6 +63,7 @@ class Checked:
     units: int = 0  # records of a WARC, lines of a log
     sha256: str | None = None
     size: int | None = None
+    refs: LogRefs | None = None  # (a capture log's)
 
 
 # -- the checks themselves (run in a worker process or in-process) ---------------------------
@@ -65,9 +76,10 @@ def warc_part(path: Path, start: int, stop: int | None) -> tuple[int, list[tuple
     return count, [(f"offset {offset}", message) for offset, message in problems], end
 
 
-def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]]]:
-    """Every line of a capture log parsed and validated against its schema."""
-    lines, problems = 0, []
+def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]], LogRefs]:
+    """Every line of a capture log parsed and validated against its schema; what its lines
+    say of records (:class:`LogRefs`)."""
+    lines, problems, refs = 0, [], LogRefs()
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
             lines += 1
@@ -89,8 +101,15 @@ def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]]]:
                         why = f"not UTF-8: {exc}"
                     problems.append((f"line {number}", f"not valid JSON ({why})"))
                     continue
-            problems.extend((f"line {number}", message) for message in schema_problems("capture-log", doc))
-    return lines, problems
+            found = schema_problems("capture-log", doc)
+            problems.extend((f"line {number}", message) for message in found)
+            if not found and doc["outcome"] == "captured":
+                revisit = doc.get("revisit")
+                if revisit:
+                    refs.revisits.append((number, revisit["refers_to"], doc.get("payload_digest")))
+                elif doc.get("warc") and doc.get("payload_digest"):
+                    refs.originals[doc["warc"]["record_id"]] = doc["payload_digest"]
+    return lines, problems, refs
 
 
 def cut_points(path: Path, parts: int) -> list[int]:
@@ -137,8 +156,8 @@ class FileChecks:
         digest = self._add(sha256_file, path) if hashed else None
 
         def result() -> Checked:
-            count, problems = self._results[units]
-            checked = Checked(problems, count)
+            count, problems, *refs = self._results[units]
+            checked = Checked(problems, count, refs=refs[0] if refs else None)
             if digest is not None:
                 checked.sha256, checked.size = self._results[digest]
             return checked

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from archive.checks import Checked, FileChecks
+from archive.checks import Checked, FileChecks, LogRefs
 from archive.config import check_schedule, config_hash
 from archive.errors import ConfigError, UsageError
 from archive.manifest import SIDECAR, read_manifests
@@ -254,6 +254,7 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
     checks = FileChecks()
     steps: list[Callable[[], None]] = []
     listed: dict[str, tuple[Path | str, dict[str, Any]]] = {}
+    refs: list[tuple[Path, LogRefs]] = []  # what each closed capture log says of records
     for m, index, entry in listed_entries(docs):
         listed[entry["path"]] = (m.label, entry)
         target = coll.root / entry["path"]
@@ -267,14 +268,34 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
         if entry.get("kind") == "warc":
             steps.append(partial(_warc_result, target, checks.warc(target, hashed=True), report, entry))
         elif entry.get("kind") == "capture-log":
-            steps.append(partial(_log_result, target, checks.log(target, hashed=True), report, entry))
+            steps.append(partial(_log_result, target, checks.log(target, hashed=True), report, entry, refs))
         else:
             steps.append(partial(_file_result, target, checks.hash(target), report, entry))
     if only is None:
-        _plan_unlisted(coll, listed, checks, steps, report)
+        _plan_unlisted(coll, listed, checks, steps, report, refs)
     checks.run()
     for step in steps:
         step()
+    if only is None:
+        _check_revisits(refs, report)
+
+
+def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
+    """Every revisit a capture log records refers to a capture that a log of the collection
+    records, with the same payload digest: replay and datasets take the revisit's payload
+    from that record."""
+    originals: dict[str, str] = {}
+    for _, found in refs:
+        originals.update(found.originals)
+    for path, found in refs:
+        for number, refers_to, digest in found.revisits:
+            known = originals.get(refers_to)
+            if known is None:
+                report.add(path, f"line {number}", f"a revisit of {refers_to}, a record that no capture-log line "
+                                                   "of the collection records")
+            elif digest is not None and known != digest:
+                report.add(path, f"line {number}", f"a revisit with payload digest {digest} of {refers_to}, whose "
+                                                   f"capture-log line says {known}")
 
 
 def _warc_result_unlisted(path: Path, result: Callable[[], Checked], report: Report) -> None:
@@ -283,8 +304,10 @@ def _warc_result_unlisted(path: Path, result: Callable[[], Checked], report: Rep
 
 
 def _log_result(path: Path, result: Callable[[], Checked], report: Report,
-                entry: dict[str, Any] | None) -> None:
+                entry: dict[str, Any] | None, refs: list[tuple[Path, LogRefs]] | None = None) -> None:
     checked = result()
+    if refs is not None and checked.refs is not None:
+        refs.append((path, checked.refs))
     report.files += 1
     _add_all(report, path, checked)
     if entry is not None:
@@ -299,7 +322,7 @@ def _file_result(path: Path, result: Callable[[], Checked], report: Report, entr
 
 
 def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChecks, steps: list[Callable[[], None]],
-                   report: Report) -> None:
+                   report: Report, refs: list[tuple[Path, LogRefs]]) -> None:
     """Files the manifests do not list: a running job's, or a killed job's leftovers."""
     live = _live_jobs(coll)
 
@@ -320,7 +343,7 @@ def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChec
         steps.append(partial(_check_open, open_file, report))
     for log in sorted(coll.logs.glob("*.captures.jsonl")) if coll.logs.is_dir() else []:
         if f"logs/{log.name}" not in listed and log.name.split(".")[0] not in live:
-            steps.append(partial(_log_result, log, checks.log(log, hashed=False), report, None))
+            steps.append(partial(_log_result, log, checks.log(log, hashed=False), report, None, refs))
     for open_log in sorted(coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX)) if coll.logs.is_dir() else []:
         if not open_log.is_file():
             steps.append(problem(open_log, _NOT_A_FILE))

@@ -141,3 +141,52 @@ def test_repair_leaves_a_directory_named_like_an_open_file_and_closes_the_rest(s
         assert (path / "kept").read_text() == "mine"
         shutil.move(path, tmp_path / path.name)
     assert err.getvalue() == "" and main(["verify", str(crashed)], out=io.StringIO()) == 0
+
+
+def _revisit_store(tmp_path: Path, poison: str | None) -> tuple[Path, str]:
+    """Two jobs of one collection: the second captures the first's bytes under another URL,
+    a revisit. ``poison``: the history file the second job reads is made to name, for those
+    bytes, a record that does not exist ("missing") or one of other bytes ("other")."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.history import CollectionHistory
+    from archive.job import CaptureJob
+    from archive.store import collection_dir
+
+    store, when = tmp_path / "store", datetime(2026, 3, 1, 12, tzinfo=UTC)
+    coll = one_off("r", urls=["http://127.0.0.1:9/"])
+    first = CaptureJob(store, coll, clock=Clock(when))
+    same = first.record_fetch(fetch("http://127.0.0.1:9/a", b"<p>the same bytes</p>" * 20, when))
+    other = first.record_fetch(fetch("http://127.0.0.1:9/b", b"<p>other bytes</p>" * 20, when))
+    first.close()
+    CollectionHistory.load(collection_dir(store, "r"))  # (the history file, up to date)
+    if poison is not None:
+        record = "<urn:uuid:00000000-0000-0000-0000-000000000000>" if poison == "missing" else \
+            other["warc"]["record_id"]
+        with sqlite3.connect(store / "r" / "history.sqlite") as db:
+            db.execute("UPDATE originals SET record_id = ? WHERE digest = ?", (record, same["payload_digest"]))
+    second = CaptureJob(store, coll, clock=Clock(when.replace(day=2)))
+    line = second.record_fetch(fetch("http://127.0.0.1:9/c", b"<p>the same bytes</p>" * 20, when.replace(day=2)))
+    second.close()
+    assert line["revisit"] is not None
+    return store, line["revisit"]["refers_to"]
+
+
+def test_a_revisit_that_refers_to_a_capture_of_its_bytes_verifies(tmp_path):
+    store, _ = _revisit_store(tmp_path, None)
+    assert verify(store).ok
+
+
+def test_a_revisit_that_refers_to_no_capture_or_to_other_bytes_is_reported(tmp_path):
+    store, refers_to = _revisit_store(tmp_path / "1", "missing")
+    problems = [str(p) for p in verify(store).problems]
+    assert len(problems) == 1 and problems[0].endswith(
+        f": line 1: a revisit of {refers_to}, a record that no capture-log line of the collection records"), problems
+    store, refers_to = _revisit_store(tmp_path / "2", "other")
+    [problem] = [str(p) for p in verify(store).problems]
+    assert "a revisit with payload digest sha1:" in problem and f" of {refers_to}, whose capture-log line says " \
+        "sha1:" in problem
