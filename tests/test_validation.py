@@ -75,7 +75,7 @@ def test_odd_log_lines_are_judged_as_the_json_module_judges_them(tmp_path: Path)
     ]
     log = tmp_path / "x.captures.jsonl"
     log.write_bytes(b"\n".join(lines) + b"\n")
-    count, found = log_lines(log)
+    count, found, _ = log_lines(log)
     assert count == len(lines)
     by_line: dict[str, list[str]] = {}
     for where, message in found:
