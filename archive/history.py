@@ -18,6 +18,7 @@ into memory, as before it existed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator, MutableMapping
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 _CUT_OFF = ("time", "disconnect")
 HISTORY = "history.sqlite"
 _VERSION = 1  # of the file's tables (PRAGMA user_version); another is rebuilt
+LOOKUP_WAIT_MS = 2000
 _SCHEMA = """
 CREATE TABLE logs (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE urls (url TEXT PRIMARY KEY, status INTEGER, started TEXT, first_started TEXT, record_id TEXT,
@@ -87,7 +89,14 @@ class _Layered(MutableMapping[str, V]):
     def _stored(self, key: str) -> V | None:
         if self.empty:
             return None
-        row = self.db.execute(self._get, (key,)).fetchone()
+        try:
+            row = self.db.execute(self._get, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            if self.folding:
+                raise
+            _unusable(self.db, exc)
+            self.empty = True  # (looked up no more: the job goes on as one without a history)
+            return None
         return None if row is None else self._from_row(key, row)
 
     def __getitem__(self, key: str) -> V:
@@ -115,6 +124,19 @@ class _Layered(MutableMapping[str, V]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _unusable(db: sqlite3.Connection, exc: sqlite3.Error) -> None:
+    """The history file failed a look-up during a job (a page damaged, or held locked by
+    another process's rebuild): the job goes on without it, capturing in full what it would
+    have recorded as a revisit, and asking without validators. A damaged file is marked to
+    be made again by the next job."""
+    locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+    log.warning("the collection's history file failed a look-up (%s): this job goes on without it%s", exc,
+                "" if locked else ", and the next one makes it again")
+    if not locked:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("PRAGMA user_version = 0")
 
 
 def _url_row(state: UrlState) -> tuple[Any, ...]:
@@ -179,6 +201,9 @@ class CollectionHistory:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            # Look-ups during the crawl wait for another process's commit this long at most:
+            # the crawl is not held up by a rebuild (it goes on without the file, see _unusable).
+            db.execute(f"PRAGMA busy_timeout = {LOOKUP_WAIT_MS}")
         except BaseException:
             db.close()
             raise
@@ -212,15 +237,24 @@ class CollectionHistory:
             self.originals.done_folding()  # type: ignore[attr-defined]
 
     def add_log(self, path: Path) -> None:
+        db = getattr(self.urls, "db", None) if getattr(self.urls, "folding", False) else None
         for number, line in numbered_rows(path):
             problem: object = line
             if not isinstance(line, str):
+                if db is not None:
+                    db.execute("SAVEPOINT line")  # a line is taken in whole or not at all
                 try:
                     self.add(line)
+                    if db is not None:
+                        db.execute("RELEASE line")
                     continue
-                # (a field missing or of another type; one the history file cannot hold)
-                except (ValueError, KeyError, TypeError, sqlite3.InterfaceError, sqlite3.ProgrammingError) as exc:
+                # (a field missing or of another type; a value the history file cannot hold)
+                except (ValueError, KeyError, TypeError, OverflowError, sqlite3.InterfaceError,
+                        sqlite3.ProgrammingError) as exc:
                     problem = repr(exc)
+                    if db is not None:
+                        db.execute("ROLLBACK TO line")
+                        db.execute("RELEASE line")
             log.warning("%s line %d skipped for history: %s", path, number, problem)
 
     def add(self, line: dict[str, Any]) -> None:

@@ -176,3 +176,46 @@ def test_two_processes_that_load_at_once_fold_the_logs_once(tmp_path):
     outs = [p.communicate(timeout=60)[0].split() for p in procs]
     assert outs == [[str(len(_in_memory(coll)[0])), "_Layered"]] * 2
     assert _state(CollectionHistory.load(coll)) == _in_memory(coll)
+
+
+def test_a_line_the_history_file_cannot_hold_is_skipped_whole(tmp_path, caplog):
+    import json
+
+    from archive.store import CollectionDir
+
+    coll = CollectionDir(tmp_path / "c")
+    coll.logs.mkdir(parents=True)
+    huge = dict(_line("2026-01-01T00:00:00Z", record="<urn:uuid:h>"), url=URL + "/huge", etag=10**20,
+                payload_digest="sha1:" + "H" * 32)  # (the digest's original is written before the etag fails)
+    (coll.logs / "j.captures.jsonl").write_text(json.dumps(huge) + "\n" + json.dumps(_line("2026-01-02T00:00:00Z"))
+                                                + "\n")
+    history = CollectionHistory.load(coll)
+    assert type(history.urls).__name__ == "_Layered" and list(history.urls) == [URL]
+    assert "sha1:" + "H" * 32 not in history.originals  # nothing of the line that was skipped
+    assert "line 1 skipped for history" in caplog.text and "OverflowError" in caplog.text
+
+
+def test_a_history_file_that_fails_a_look_up_mid_job_lets_the_job_go_on_and_is_made_again(tmp_path, caplog):
+    import json
+    import sqlite3
+
+    from archive.store import CollectionDir
+
+    coll = CollectionDir(tmp_path / "c")
+    coll.logs.mkdir(parents=True)
+    with open(coll.logs / "c-1.captures.jsonl", "w") as fh:
+        fh.writelines(json.dumps(dict(_line("2026-01-01T00:00:00Z", record=f"<urn:uuid:{i}>"), url=f"{URL}/{i:05d}",
+                                     payload_digest=f"sha1:{i:032d}")) + "\n" for i in range(5000))
+    CollectionHistory.load(coll).urls.db.close()  # type: ignore[attr-defined]
+    path = coll.root / "history.sqlite"
+    with sqlite3.connect(path) as db:
+        size, count = db.execute("PRAGMA page_size").fetchone()[0], db.execute("PRAGMA page_count").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    # Pages of the tables, not of their list of logs (made first, at the start of the file).
+    data[count // 4 * size:count // 2 * size] = b"\xff" * (count // 2 - count // 4) * size
+    path.write_bytes(bytes(data))
+    history = CollectionHistory.load(coll)  # (up to date: nothing to fold, so nothing read of the tables yet)
+    found = [history.urls.get(f"{URL}/{i:05d}") for i in range(5000)]  # no look-up raises
+    assert None in found and "failed a look-up" in caplog.text
+    history.urls.db.close()  # type: ignore[attr-defined]
+    assert _state(CollectionHistory.load(coll)) == _in_memory(coll)  # the next job's is made again, whole
