@@ -17,6 +17,7 @@ sorts before one it holds (headlines of later files win), or when it cannot be r
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import re
@@ -97,17 +98,40 @@ def _html_title(coll: CollectionDir, filename: str, offset: int, length: int) ->
     return " ".join(match.group(1).split()) if match else None
 
 
+@contextlib.contextmanager
+def _one_builder(coll: CollectionDir) -> Iterator[None]:
+    """One update or build of a collection's catalog at a time, across processes and the
+    replay server's threads (they would write the same temporary file). In a store that
+    cannot be written there is nothing to guard: no build gets far."""
+    try:
+        fh = open(coll.root / ".catalog.lock", "a+b")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        fh = None
+    try:
+        if fh is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        if fh is not None:
+            fh.close()  # (and the lock with it)
+
+
 def update_catalog(coll: CollectionDir) -> Path:
     """Bring ``catalog.sqlite`` up to date: take in the sources that are new, or, where that
     cannot be, build it again (:func:`build_catalog`)."""
     path = catalog_path(coll)
-    if path.is_file():
-        try:
-            if _take_in_new(coll, path):
-                return path
-        except sqlite3.DatabaseError as exc:  # (not a database, locked, read-only: built anew, or said why not)
-            log.warning("%s cannot be added to (%s): built again", path, exc)
-    return build_catalog(coll)
+    with _one_builder(coll):
+        if is_current(coll):
+            return path  # (brought up to date by another meanwhile)
+        if path.is_file():
+            try:
+                if _take_in_new(coll, path):
+                    return path
+            except sqlite3.DatabaseError as exc:  # (not a database, locked, read-only: built anew, or said why not)
+                log.warning("%s cannot be added to (%s): built again", path, exc)
+        return _build(coll)
 
 
 def _take_in_new(coll: CollectionDir, path: Path) -> bool:
@@ -115,6 +139,9 @@ def _take_in_new(coll: CollectionDir, path: Path) -> bool:
     if it must be built again instead."""
     present = {str(p.relative_to(coll.root)): p for p in sources(coll)}
     with contextlib.closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
+        # Room for a large job's rows in memory, so that readers are locked out only while
+        # they are written at the commit, not from the moment the cache would spill.
+        db.execute("PRAGMA cache_size = -262144")
         db.execute("BEGIN IMMEDIATE")  # (another process adding the same sources waits, then finds them in)
         try:
             held = {}
@@ -144,6 +171,11 @@ def _take_in_new(coll: CollectionDir, path: Path) -> bool:
 
 def build_catalog(coll: CollectionDir) -> Path:
     """(Re)build ``catalog.sqlite`` of a collection from its indexes, logs and articles."""
+    with _one_builder(coll):
+        return _build(coll)
+
+
+def _build(coll: CollectionDir) -> Path:
     path = catalog_path(coll)
     used = sources(coll)
     with replacing(path) as tmp:
@@ -237,22 +269,35 @@ def connect(coll: CollectionDir) -> Iterator[sqlite3.Connection]:
 def _read(coll: CollectionDir, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
     """The rows of a query of the catalog. A catalog that cannot be read (damaged, though its
     sidecar says it is current) is built again and asked once more: it is derived."""
+    path = catalog_path(coll)
     try:
         with connect(coll) as db:
             return db.execute(sql, params).fetchall()
     except sqlite3.DatabaseError as exc:
-        path = catalog_path(coll)
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             raise StoreError(f"{path} is locked by another process ({exc}); try again") from None
-        log.warning("%s cannot be read (%s): built again", path, exc)
-        try:
-            build_catalog(coll)
-        except OSError as built:
-            if built.errno not in UNWRITABLE:
-                raise
-            raise StoreError(f"{path} cannot be read ({exc}), nor built again here ({built.strerror}): run "
-                             "`archive index` where the store can be written") from None
-    with connect(coll) as db:
+        with _one_builder(coll):
+            try:
+                return _query(path, sql, params)  # (built again meanwhile by another reader)
+            except sqlite3.DatabaseError:
+                pass
+            log.warning("%s cannot be read (%s): built again", path, exc)
+            try:
+                _build(coll)
+            except OSError as built:
+                if built.errno not in UNWRITABLE:
+                    raise
+                raise StoreError(f"{path} cannot be read ({exc}), nor built again here ({built.strerror}): run "
+                                 "`archive index` where the store can be written") from None
+            try:
+                return _query(path, sql, params)
+            except sqlite3.DatabaseError as again:
+                raise StoreError(f"{path} cannot be read even once built again ({again})") from None
+
+
+def _query(path: Path, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        db.row_factory = sqlite3.Row
         return db.execute(sql, params).fetchall()
 
 

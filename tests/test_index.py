@@ -398,3 +398,33 @@ def test_a_catalog_damaged_under_a_current_sidecar_is_built_again_when_read(stor
     assert any("cannot be read" in r.getMessage() and "built again" in r.getMessage() for r in caplog.records)
     catalog.write_bytes(b"\0" * 8192)
     assert by_digest(coll, digest[0]["digest"]) == digest
+
+
+def test_readers_that_find_the_catalog_damaged_at_once_build_it_again_once(store):
+    import threading
+
+    from archive.catalog import by_digest, catalog_path
+
+    coll = coll_of(store)
+    update_indexes(coll)
+    path = catalog_path(coll)
+    with sqlite3.connect(path) as db:
+        good = db.execute("SELECT count(*) FROM captures").fetchone()[0]
+    failed: list[str] = []
+
+    def read() -> None:
+        try:
+            by_digest(coll, "sha1:NONE")
+        except Exception as exc:  # noqa: BLE001 (every failure is the finding)
+            failed.append(repr(exc))
+
+    for _ in range(5):
+        path.write_bytes(b"X" * 16 + path.read_bytes()[16:])  # (its sidecar still says it is current)
+        readers = [threading.Thread(target=read) for _ in range(8)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        assert failed == []
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            assert db.execute("SELECT count(*) FROM captures").fetchone()[0] == good
