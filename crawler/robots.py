@@ -31,6 +31,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
+from twisted.internet.defer import Deferred
 
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
@@ -54,6 +55,7 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.undefined: dict[str, str] = {}
         self._disallow_all = build_from_crawler(self._parserimpl, crawler, _DISALLOW_ALL)
         self.max_crawl_delay = crawler.settings.getfloat("ARCHIVE_MAX_CRAWL_DELAY", MAX_CRAWL_DELAY)
+        self.crawl_delays: dict[str, float] = {}  # download slots kept to a robots.txt's Crawl-delay
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # Not for a request refused before any fetch (IgnoreRequest), or an address the
@@ -69,7 +71,8 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         # request: robot_parser() is on every request's path.)
         waiting = self._parsers[netloc]
         self._parsers[netloc] = self._disallow_all
-        waiting.callback(self._disallow_all)
+        if isinstance(waiting, Deferred):  # (not if the failure came after the parser was in place)
+            waiting.callback(self._disallow_all)
 
     async def _parse_robots(self, response, netloc, request) -> None:  # type: ignore[no-untyped-def]
         if response.status >= 500 or response.status == 429:
@@ -86,7 +89,10 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
                         len(response.body), cut)
             response = response.replace(body=response.body[:cut])
         await super()._parse_robots(response, netloc, request)
-        self._keep_crawl_delay(self._parsers.get(netloc), response)
+        try:
+            self._keep_crawl_delay(self._parsers.get(netloc), response)
+        except Exception:  # (Scrapy's slots are not ours: the rules stand, whatever becomes of the delay)
+            log.exception("%s: its Crawl-delay could not be kept to", response.url)
 
     def _keep_crawl_delay(self, parser, response) -> None:  # type: ignore[no-untyped-def]
         """Slow the host of ``response`` (its robots.txt) down to the Crawl-delay ``parser`` holds."""
@@ -96,24 +102,28 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
             asked = float(rules.crawl_delay(agent)) if rules is not None else None
         except (AttributeError, TypeError, ValueError):
             asked = None
+        # (nan, negative, or no slower than the collection's own delay: nothing to do)
+        if asked is None or not asked > self.crawler.settings.getfloat("DOWNLOAD_DELAY"):
+            return
         downloader = self.crawler.engine.downloader
         key = downloader.get_slot_key(response.request)
         slot = downloader.slots.get(key)
-        current = slot.delay if slot is not None else self.crawler.settings.getfloat("DOWNLOAD_DELAY")
-        if asked is None or not asked > current:  # (nan, negative, no slower than the collection's)
-            return
         delay = min(asked, self.max_crawl_delay)
         if delay < asked:
             log.warning("%s asks for a Crawl-delay of %g s; %g s is kept to (ARCHIVE_MAX_CRAWL_DELAY)", response.url,
                         asked, delay)
         else:
             log.info("%s asks for a Crawl-delay of %g s: kept to", response.url, delay)
-        # For the slot there is, and for one made again after it went idle.
+        # For the slot there is, and for one made again after it went idle; AutoThrottle, if
+        # on, leaves the host's delay alone from now on (see process_request_2).
         downloader.per_slot_settings[key] = {**downloader.per_slot_settings.get(key, {}), "delay": delay, "jitter": 0}
         if slot is not None:
             slot.delay, slot.jitter = delay, 0.0
+        self.crawl_delays[key] = delay
 
     def process_request_2(self, rp, request: Request) -> None:  # type: ignore[no-untyped-def]
+        if self.crawl_delays and self.crawler.engine.downloader.get_slot_key(request) in self.crawl_delays:
+            request.meta["autothrottle_dont_adjust_delay"] = True  # (its delay is the Crawl-delay)
         if rp is None:
             request.meta["archive_robots"] = "no-robots"
             return

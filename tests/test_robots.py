@@ -99,8 +99,12 @@ def _timed_crawl(tmp_path: Path, robots: bytes, overrides: dict | None = None) -
     return sorted(came), crawl_log.read_text("utf-8")
 
 
-def test_a_crawl_delay_in_robots_txt_spaces_the_requests_to_its_host(tmp_path):
-    came, said = _timed_crawl(tmp_path, b"User-agent: *\nCrawl-delay: 0.6\nAllow: /\n")
+@pytest.mark.parametrize("throttle", [False, True])
+def test_a_crawl_delay_in_robots_txt_spaces_the_requests_to_its_host(tmp_path, throttle):
+    # (AutoThrottle, which would bring the delay down towards the server's latency, leaves it)
+    came, said = _timed_crawl(tmp_path, b"User-agent: *\nCrawl-delay: 0.6\nAllow: /\n",
+                              overrides={"AUTOTHROTTLE_ENABLED": True, "AUTOTHROTTLE_START_DELAY": 0.01} if throttle
+                              else None)
     assert min(b - a for a, b in pairwise(came)) >= 0.55, came
     assert "asks for a Crawl-delay of 0.6 s: kept to" in said
 

@@ -53,8 +53,9 @@ _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
 _RENAME = {"content-security-policy", "content-security-policy-report-only", "strict-transport-security",
            "public-key-pins", "report-to", "nel", "alt-svc", "link"}
 _HTML = ("text/html", "application/xhtml+xml")
-# One range of bytes (RFC 9110 §14.1.2): first-last, first-, or -suffix; spaces around the parts allowed.
-_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.ASCII | re.IGNORECASE)
+# One range of bytes (RFC 9110 §14.1.2): first-last, first-, or -suffix; spaces around the parts
+# allowed. Numbers of more digits than any body has bytes are no range (the whole is sent).
+_RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.ASCII | re.IGNORECASE)
 
 StartResponse = Callable[..., Any]
 Response = tuple[str, list[tuple[str, str]], bytes]
