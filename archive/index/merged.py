@@ -4,8 +4,10 @@
 k-way merge (nothing is loaded whole), so a lookup is one binary search however many WARCs
 accumulate. Its sidecar lists the per-WARC indexes merged in, with their SHA-256; a file
 not yet merged is still searched (:func:`archive.index.lookup_url`), so a lagging merge
-is slower, never wrong. It lives in a sub-directory because pywb reads every ``*.cdxj``
-directly inside ``indexes/`` and would otherwise see each capture twice.
+is slower, never wrong. It lives in a sub-directory of its own, which is what pywb is
+given (``archive replay --pywb-config``): pywb searches every ``*.cdxj`` of its index
+directory at each look-up, and ``indexes/`` holds one per WARC. (A per-WARC index not yet
+merged, in a store that cannot be written, is found by our replay and not by pywb.)
 """
 
 from __future__ import annotations
