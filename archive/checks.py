@@ -21,6 +21,7 @@ import json
 import mmap
 import os
 import pickle
+import re
 import signal
 import struct
 import threading
@@ -47,12 +48,32 @@ Where = str | None
 
 @dataclass
 class LogRefs:
-    """What a capture log says of records, for checks across the collection's logs: the
-    record ids of its captures with their payload digests (what a revisit may refer to),
-    and its revisits as (line number, the record referred to, payload digest)."""
+    """What a capture log says of records, for checks across the collection's logs: its
+    revisits as (line number, the record referred to, payload digest). What they may refer
+    to is read only when some log has one (:func:`original_digests`): a first crawl has none,
+    and its verify pays nothing for the check."""
 
-    originals: dict[str, str] = field(default_factory=dict)
     revisits: list[tuple[int, str, str | None]] = field(default_factory=list)
+
+
+_RECORD_ID = re.compile(rb'"record_id":\s*"([^"]*)"')
+_PAYLOAD_DIGEST = re.compile(rb'"payload_digest":\s*"([^"]*)"')
+_A_REVISIT = re.compile(rb'"revisit":\s*\{')
+
+
+def original_digests(logs: list[Path]) -> dict[str, str]:
+    """The payload digest of every capture the capture logs ``logs`` record that is not a
+    revisit, by the id of its response record. (Read from the lines' bytes, which the check
+    of each line has found valid: a key of a JSON object is never inside a string there.)"""
+    found: dict[str, str] = {}
+    for path in logs:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                if _A_REVISIT.search(raw) is None:
+                    rid, digest = _RECORD_ID.search(raw), _PAYLOAD_DIGEST.search(raw)
+                    if rid is not None and digest is not None:
+                        found[rid.group(1).decode()] = digest.group(1).decode()
+    return found
 
 
 @dataclass
@@ -103,12 +124,9 @@ def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]], LogRefs]:
                     continue
             found = schema_problems("capture-log", doc)
             problems.extend((f"line {number}", message) for message in found)
-            if not found and doc["outcome"] == "captured":
-                revisit = doc.get("revisit")
-                if revisit:
-                    refs.revisits.append((number, revisit["refers_to"], doc.get("payload_digest")))
-                elif doc.get("warc") and doc.get("payload_digest"):
-                    refs.originals[doc["warc"]["record_id"]] = doc["payload_digest"]
+            revisit = doc.get("revisit") if not found else None
+            if revisit:
+                refs.revisits.append((number, revisit["refers_to"], doc.get("payload_digest")))
     return lines, problems, refs
 
 

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from archive.checks import Checked, FileChecks, LogRefs
+from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.errors import ConfigError, UsageError
 from archive.manifest import SIDECAR, read_manifests
@@ -284,9 +284,9 @@ def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
     """Every revisit a capture log records refers to a capture that a log of the collection
     records, with the same payload digest: replay and datasets take the revisit's payload
     from that record."""
-    originals: dict[str, str] = {}
-    for _, found in refs:
-        originals.update(found.originals)
+    if not any(found.revisits for _, found in refs):
+        return
+    originals = original_digests([path for path, _ in refs])
     for path, found in refs:
         for number, refers_to, digest in found.revisits:
             known = originals.get(refers_to)

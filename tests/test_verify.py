@@ -190,3 +190,19 @@ def test_a_revisit_that_refers_to_no_capture_or_to_other_bytes_is_reported(tmp_p
     [problem] = [str(p) for p in verify(store).problems]
     assert "a revisit with payload digest sha1:" in problem and f" of {refers_to}, whose capture-log line says " \
         "sha1:" in problem
+
+
+def test_originals_are_read_from_log_lines_however_their_json_is_spaced(tmp_path):
+    import json
+
+    from archive.checks import original_digests
+
+    lines = [{"outcome": "captured", "payload_digest": "sha1:A", "warc": {"record_id": "<urn:uuid:a>"}, "revisit": None},
+             {"outcome": "captured", "payload_digest": "sha1:A", "warc": {"record_id": "<urn:uuid:r>"},
+              "revisit": {"refers_to": "<urn:uuid:a>"}},  # (a revisit is no original)
+             {"outcome": "failed", "payload_digest": None, "warc": None, "revisit": None},
+             {"outcome": "captured", "payload_digest": "sha1:B", "warc": {"record_id": "<urn:uuid:b>"}}]
+    log = tmp_path / "x.captures.jsonl"
+    log.write_text(json.dumps(lines[0], separators=(",", ":")) + "\n" + "".join(json.dumps(line) + "\n"
+                                                                               for line in lines[1:]))
+    assert original_digests([log]) == {"<urn:uuid:a>": "sha1:A", "<urn:uuid:b>": "sha1:B"}
