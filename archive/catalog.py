@@ -146,7 +146,7 @@ def _take_in_new(coll: CollectionDir, path: Path) -> bool:
         try:
             held = {}
             if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
-                held = {p: (size, sha) for p, size, sha in db.execute("SELECT path, size, sha256 FROM sources")}
+                held = {p: (size, sha) for p, size, sha in _recorded(db)}
             new = [rel for rel in present if rel not in held]
             articles = "articles/"
             usable = bool(held) and all(rel in present and present[rel].stat().st_size == size
@@ -162,7 +162,7 @@ def _take_in_new(coll: CollectionDir, path: Path) -> bool:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        recorded = [(p, size, sha) for p, size, sha in db.execute("SELECT path, size, sha256 FROM sources")]
+        recorded = _recorded(db)
     _write_sidecar(path, recorded)
     if new:
         log.info("added %d files to %s", len(new), path)
@@ -185,7 +185,7 @@ def _build(coll: CollectionDir) -> Path:
             db.execute(f"PRAGMA user_version = {_VERSION}")
             _add(db, coll, used)
             db.commit()
-            recorded = [(p, size, sha) for p, size, sha in db.execute("SELECT path, size, sha256 FROM sources")]
+            recorded = _recorded(db)
     _write_sidecar(path, recorded)
     log.info("built %s from %d files", path, len(used))
     return path
@@ -232,6 +232,11 @@ def _add_index(db: sqlite3.Connection, coll: CollectionDir, index: Path) -> None
                            (e.url, title, e.timestamp, e.filename, e.offset, origin))
 
 
+def _recorded(db: sqlite3.Connection) -> list[tuple[str, int, str]]:
+    """The sources a catalog holds, as it records them: (path, size, SHA-256)."""
+    return db.execute("SELECT path, size, sha256 FROM sources").fetchall()
+
+
 def _write_sidecar(path: Path, recorded: list[tuple[str, int, str]]) -> None:
     derived = [{"path": p, "size": size, "sha256": sha} for p, size, sha in sorted(recorded)]
     write_json(path.with_name(path.name + DERIVED_SUFFIX), {"derived_from": derived, "tool": tool_info()})
@@ -254,25 +259,12 @@ def ensure_catalog(coll: CollectionDir) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def connect(coll: CollectionDir) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to the (current) catalog."""
-    path = ensure_catalog(coll)
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    db.row_factory = sqlite3.Row
-    try:
-        yield db
-    finally:
-        db.close()
-
-
 def _read(coll: CollectionDir, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
     """The rows of a query of the catalog. A catalog that cannot be read (damaged, though its
     sidecar says it is current) is built again and asked once more: it is derived."""
-    path = catalog_path(coll)
+    path = ensure_catalog(coll)
     try:
-        with connect(coll) as db:
-            return db.execute(sql, params).fetchall()
+        return _query(path, sql, params)
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             raise StoreError(f"{path} is locked by another process ({exc}); try again") from None
@@ -296,6 +288,7 @@ def _read(coll: CollectionDir, sql: str, params: Sequence[Any]) -> list[sqlite3.
 
 
 def _query(path: Path, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+    """The rows of a query of the catalog at ``path``, opened read-only."""
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         db.row_factory = sqlite3.Row
         return db.execute(sql, params).fetchall()
