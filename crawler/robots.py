@@ -55,7 +55,7 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.undefined: dict[str, str] = {}
         self._disallow_all = build_from_crawler(self._parserimpl, crawler, _DISALLOW_ALL)
         self.max_crawl_delay = crawler.settings.getfloat("ARCHIVE_MAX_CRAWL_DELAY", MAX_CRAWL_DELAY)
-        self.crawl_delays: dict[str, float] = {}  # download slots kept to a robots.txt's Crawl-delay
+        self.crawl_delayed: set[str] = set()  # download slots kept to a robots.txt's Crawl-delay
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # Not for a request refused before any fetch (IgnoreRequest), or an address the
@@ -119,10 +119,10 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         downloader.per_slot_settings[key] = {**downloader.per_slot_settings.get(key, {}), "delay": delay, "jitter": 0}
         if slot is not None:
             slot.delay, slot.jitter = delay, 0.0
-        self.crawl_delays[key] = delay
+        self.crawl_delayed.add(key)
 
     def process_request_2(self, rp, request: Request) -> None:  # type: ignore[no-untyped-def]
-        if self.crawl_delays and self.crawler.engine.downloader.get_slot_key(request) in self.crawl_delays:
+        if self.crawl_delayed and self.crawler.engine.downloader.get_slot_key(request) in self.crawl_delayed:
             request.meta["autothrottle_dont_adjust_delay"] = True  # (its delay is the Crawl-delay)
         if rp is None:
             request.meta["archive_robots"] = "no-robots"
