@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def known_articles(coll: CollectionDir) -> dict[str, dict[str, Any]]:
-    """The latest article row of every article URL, from ``articles/*.jsonl`` in job order."""
+    """Every article URL with what a recrawl needs of its latest article row (its
+    ``status``), from ``articles/*.jsonl`` in job order. Not the whole rows: their text
+    would have a crawl of a collection with years of articles hold all of it at start."""
     rows: dict[str, dict[str, Any]] = {}
     if not coll.articles.is_dir():
         return rows
@@ -30,7 +32,7 @@ def known_articles(coll: CollectionDir) -> dict[str, dict[str, Any]]:
         # extract` writes the table again).
         for row in rows_skipping_bad(path):
             if isinstance(row.get("url"), str):
-                rows[row["url"]] = row
+                rows[row["url"]] = {"status": row.get("status")}
             else:
                 log.warning("%s: an article row without a url skipped", path)
     return rows
