@@ -17,9 +17,11 @@ sorts before one it holds (headlines of later files win), or when it cannot be r
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -177,6 +179,8 @@ def build_catalog(coll: CollectionDir) -> Path:
 
 def _build(coll: CollectionDir) -> Path:
     path = catalog_path(coll)
+    if not os.access(path.parent, os.W_OK):  # (SQLite would say only "unable to open database file")
+        raise PermissionError(errno.EACCES, "Permission denied", str(path.parent))
     used = sources(coll)
     with replacing(path) as tmp:
         tmp.unlink(missing_ok=True)  # (left by a build that was killed)
@@ -266,8 +270,8 @@ def _read(coll: CollectionDir, sql: str, params: Sequence[Any]) -> list[sqlite3.
     try:
         return _query(path, sql, params)
     except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-            raise StoreError(f"{path} is locked by another process ({exc}); try again") from None
+        if not _damaged(exc):
+            raise StoreError(f"{path}: {exc}") from None  # (locked for long, say: no rebuild mends that)
         with _one_builder(coll):
             try:
                 return _query(path, sql, params)  # (built again meanwhile by another reader)
@@ -285,6 +289,13 @@ def _read(coll: CollectionDir, sql: str, params: Sequence[Any]) -> list[sqlite3.
                 return _query(path, sql, params)
             except sqlite3.DatabaseError as again:
                 raise StoreError(f"{path} cannot be read even once built again ({again})") from None
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """Whether a query failed for what the catalog file holds (not a database, a page
+    damaged, a table missing), which a rebuild mends."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "no such table" in str(exc) or "no such column" in str(exc)
 
 
 def _query(path: Path, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:

@@ -61,18 +61,18 @@ _PAYLOAD_DIGEST = re.compile(rb'"payload_digest":\s*"([^"]*)"')
 _A_REVISIT = re.compile(rb'"revisit":\s*\{')
 
 
-def original_digests(logs: list[Path]) -> dict[str, str]:
-    """The payload digest of every capture the capture logs ``logs`` record that is not a
-    revisit, by the id of its response record. (Read from the lines' bytes, which the check
-    of each line has found valid: a key of a JSON object is never inside a string there.)"""
+def original_digests(logs: list[Path], wanted: set[str]) -> dict[str, str]:
+    """The payload digest of each capture named in ``wanted`` (ids of response records) that
+    the capture logs ``logs`` record, revisits aside. (Read from the lines' bytes, which the
+    check of each line has found valid: a key of a JSON object is never inside a string there.)"""
     found: dict[str, str] = {}
     for path in logs:
         with open(path, "rb") as fh:
             for raw in fh:
                 if _A_REVISIT.search(raw) is None:
                     rid, digest = _RECORD_ID.search(raw), _PAYLOAD_DIGEST.search(raw)
-                    if rid is not None and digest is not None:
-                        found[rid.group(1).decode()] = digest.group(1).decode()
+                    if rid is not None and digest is not None and (name := rid.group(1).decode()) in wanted:
+                        found[name] = digest.group(1).decode()
     return found
 
 

@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 from typing import Any, TypeVar
 
 from archive.jsonl import numbered_rows
@@ -36,6 +37,7 @@ _CUT_OFF = ("time", "disconnect")
 HISTORY = "history.sqlite"
 _VERSION = 1  # of the file's tables (PRAGMA user_version); another is rebuilt
 LOOKUP_WAIT_MS = 2000
+LOCKED_PAUSE = 60  # seconds
 _SCHEMA = """
 CREATE TABLE logs (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE urls (url TEXT PRIMARY KEY, status INTEGER, started TEXT, first_started TEXT, record_id TEXT,
@@ -80,22 +82,25 @@ class _Layered(MutableMapping[str, V]):
         self._any = f"SELECT 1 FROM {table} LIMIT 1"
         self._to_row, self._from_row = to_row, from_row
         self.folding = False  # while closed logs are folded in: into the file, not into memory
-        self.empty = False  # nothing in the file (a first job): no need to look there
+        self.empty = False  # nothing in the file (a first job), or a damaged one: no need to look there
+        self.held_until = 0.0  # (monotonic) the file is held locked by another process: not looked at till then
 
     def done_folding(self) -> None:
         self.folding = False
         self.empty = self.db.execute(self._any).fetchone() is None
 
     def _stored(self, key: str) -> V | None:
-        if self.empty:
+        if self.empty or (self.held_until and monotonic() < self.held_until):
             return None
         try:
             row = self.db.execute(self._get, (key,)).fetchone()
         except sqlite3.Error as exc:
             if self.folding:
                 raise
-            _unusable(self.db, exc)
-            self.empty = True  # (looked up no more: the job goes on as one without a history)
+            if _unusable(self.db, exc):
+                self.held_until = monotonic() + LOCKED_PAUSE  # (not a page held up for each look-up)
+            else:
+                self.empty = True  # (looked up no more: the job goes on as one without a history)
             return None
         return None if row is None else self._from_row(key, row)
 
@@ -126,17 +131,25 @@ class _Layered(MutableMapping[str, V]):
         return sum(1 for _ in self)
 
 
-def _unusable(db: sqlite3.Connection, exc: sqlite3.Error) -> None:
-    """The history file failed a look-up during a job (a page damaged, or held locked by
-    another process's rebuild): the job goes on without it, capturing in full what it would
-    have recorded as a revisit, and asking without validators. A damaged file is marked to
-    be made again by the next job."""
+def _unusable(db: sqlite3.Connection, exc: sqlite3.Error) -> bool:
+    """The history file failed a look-up during a job: the job goes on without what it would
+    have found, capturing in full what it would have recorded as a revisit. Held locked by
+    another process's rebuild: for LOCKED_PAUSE seconds (True). Damaged: for the rest of
+    the job, and the file is marked to be made again by the next one (False).
+
+    (The crawl process and its capture worker look up apart: one may find what the other
+    did not, and a 304 to a request sent with validators is then recorded as the 304 it
+    is, without the revisit that names its original.)"""
     locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
-    log.warning("the collection's history file failed a look-up (%s): this job goes on without it%s", exc,
-                "" if locked else ", and the next one makes it again")
-    if not locked:
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("PRAGMA user_version = 0")
+    if locked:
+        log.warning("the collection's history file is held by another process (%s): not looked at for %d s", exc,
+                    LOCKED_PAUSE)
+        return True
+    log.warning("the collection's history file failed a look-up (%s): this job goes on without it, and the next "
+                "one makes it again", exc)
+    with contextlib.suppress(sqlite3.Error):
+        db.execute("PRAGMA user_version = 0")
+    return False
 
 
 def _url_row(state: UrlState) -> tuple[Any, ...]:
@@ -237,12 +250,14 @@ class CollectionHistory:
             self.originals.done_folding()  # type: ignore[attr-defined]
 
     def add_log(self, path: Path) -> None:
-        db = getattr(self.urls, "db", None) if getattr(self.urls, "folding", False) else None
+        folding = getattr(self.urls, "db", None) if getattr(self.urls, "folding", False) else None
         for number, line in numbered_rows(path):
             problem: object = line
             if not isinstance(line, str):
+                # A line is taken in whole or not at all (only a capture writes anything).
+                db = folding if line.get("outcome") == "captured" and line.get("warc") else None
                 if db is not None:
-                    db.execute("SAVEPOINT line")  # a line is taken in whole or not at all
+                    db.execute("SAVEPOINT line")
                 try:
                     self.add(line)
                     if db is not None:

@@ -284,9 +284,10 @@ def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
     """Every revisit a capture log records refers to a capture that a log of the collection
     records, with the same payload digest: replay and datasets take the revisit's payload
     from that record."""
-    if not any(found.revisits for _, found in refs):
+    wanted = {refers_to for _, found in refs for _, refers_to, _ in found.revisits}
+    if not wanted:
         return
-    originals = original_digests([path for path, _ in refs])
+    originals = original_digests([path for path, _ in refs], wanted)
     for path, found in refs:
         for number, refers_to, digest in found.revisits:
             known = originals.get(refers_to)

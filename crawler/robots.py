@@ -23,8 +23,10 @@ seconds (default 30), so that a robots.txt cannot stop a crawl while seeming to 
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -55,7 +57,7 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.undefined: dict[str, str] = {}
         self._disallow_all = build_from_crawler(self._parserimpl, crawler, _DISALLOW_ALL)
         self.max_crawl_delay = crawler.settings.getfloat("ARCHIVE_MAX_CRAWL_DELAY", MAX_CRAWL_DELAY)
-        self.crawl_delayed: set[str] = set()  # download slots kept to a robots.txt's Crawl-delay
+        self.crawl_delays: dict[str, float] = {}  # download slots kept to a robots.txt's Crawl-delay: the delay
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # Not for a request refused before any fetch (IgnoreRequest), or an address the
@@ -70,9 +72,10 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         # requests that were waiting for it. (Set here rather than looked up at every
         # request: robot_parser() is on every request's path.)
         waiting = self._parsers[netloc]
+        if not isinstance(waiting, Deferred):
+            return  # (a failure after the rules were in place: they stand)
         self._parsers[netloc] = self._disallow_all
-        if isinstance(waiting, Deferred):  # (not if the failure came after the parser was in place)
-            waiting.callback(self._disallow_all)
+        waiting.callback(self._disallow_all)
 
     async def _parse_robots(self, response, netloc, request) -> None:  # type: ignore[no-untyped-def]
         if response.status >= 500 or response.status == 429:
@@ -102,11 +105,13 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
             asked = float(rules.crawl_delay(agent)) if rules is not None else None
         except (AttributeError, TypeError, ValueError):
             asked = None
-        # (nan, negative, or no slower than the collection's own delay: nothing to do)
-        if asked is None or not asked > self.crawler.settings.getfloat("DOWNLOAD_DELAY"):
-            return
         downloader = self.crawler.engine.downloader
         key = downloader.get_slot_key(response.request)
+        own = max(self.crawler.settings.getfloat("DOWNLOAD_DELAY"),
+                  float(downloader.per_slot_settings.get(key, {}).get("delay", 0)))
+        # (nan, negative, or no slower than the collection's own delay for the host: nothing to do)
+        if asked is None or not asked > own:
+            return
         slot = downloader.slots.get(key)
         delay = min(asked, self.max_crawl_delay)
         if delay < asked:
@@ -114,16 +119,25 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
                         asked, delay)
         else:
             log.info("%s asks for a Crawl-delay of %g s: kept to", response.url, delay)
-        # For the slot there is, and for one made again after it went idle; AutoThrottle, if
-        # on, leaves the host's delay alone from now on (see process_request_2).
+        # For the slot there is, and for one made again after it went idle. AutoThrottle, if
+        # on, may make the delay longer, not shorter (_at_least_crawl_delay).
         downloader.per_slot_settings[key] = {**downloader.per_slot_settings.get(key, {}), "delay": delay, "jitter": 0}
         if slot is not None:
-            slot.delay, slot.jitter = delay, 0.0
-        self.crawl_delayed.add(key)
+            slot.delay, slot.jitter = max(slot.delay, delay), 0.0
+        if not self.crawl_delays:
+            # Connected now, after AutoThrottle's receiver (connected as the crawl began), so
+            # that it runs after AutoThrottle has set the delay for the next request.
+            self.crawler.signals.connect(self._at_least_crawl_delay, signal=signals.response_downloaded)
+        self.crawl_delays[key] = delay
+
+    def _at_least_crawl_delay(self, request: Request, **_: Any) -> None:
+        key = request.meta.get("download_slot")
+        floor = self.crawl_delays.get(key) if key is not None else None
+        slot = self.crawler.engine.downloader.slots.get(key) if floor is not None else None
+        if slot is not None and slot.delay < floor:
+            slot.delay = floor
 
     def process_request_2(self, rp, request: Request) -> None:  # type: ignore[no-untyped-def]
-        if self.crawl_delayed and self.crawler.engine.downloader.get_slot_key(request) in self.crawl_delayed:
-            request.meta["autothrottle_dont_adjust_delay"] = True  # (its delay is the Crawl-delay)
         if rp is None:
             request.meta["archive_robots"] = "no-robots"
             return

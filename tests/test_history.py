@@ -219,3 +219,28 @@ def test_a_history_file_that_fails_a_look_up_mid_job_lets_the_job_go_on_and_is_m
     assert None in found and "failed a look-up" in caplog.text
     history.urls.db.close()  # type: ignore[attr-defined]
     assert _state(CollectionHistory.load(coll)) == _in_memory(coll)  # the next job's is made again, whole
+
+
+def test_a_history_file_held_locked_by_another_process_is_passed_over_for_a_while(tmp_path, monkeypatch, caplog):
+    import json
+    import sqlite3
+    import time
+
+    import archive.history
+    from archive.store import CollectionDir
+
+    monkeypatch.setattr(archive.history, "LOOKUP_WAIT_MS", 200)
+    monkeypatch.setattr(archive.history, "LOCKED_PAUSE", 1.0)
+    coll = CollectionDir(tmp_path / "c")
+    coll.logs.mkdir(parents=True)
+    (coll.logs / "c-1.captures.jsonl").write_text(json.dumps(_line("2026-01-01T00:00:00Z")) + "\n")
+    history = CollectionHistory.load(coll)
+    other = sqlite3.connect(coll.root / "history.sqlite", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # (another job rebuilding it)
+    assert history.urls.get(URL) is None and "held by another process" in caplog.text
+    t0 = time.monotonic()
+    assert history.urls.get(URL) is None and time.monotonic() - t0 < 0.1  # passed over, not waited for again
+    other.execute("ROLLBACK")
+    other.close()
+    time.sleep(1.1)
+    assert history.urls.get(URL) is not None  # looked at again once the pause is over

@@ -428,3 +428,20 @@ def test_readers_that_find_the_catalog_damaged_at_once_build_it_again_once(store
         assert failed == []
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             assert db.execute("SELECT count(*) FROM captures").fetchone()[0] == good
+
+
+def test_a_query_the_catalog_refuses_is_said_and_rebuilds_nothing(store, caplog):
+    from replay_helpers import get
+
+    from archive.catalog import search_pages
+    from archive.errors import StoreError
+    from archive.replay import serve_in_thread
+
+    coll = coll_of(store)
+    update_indexes(coll)
+    with caplog.at_level(logging.INFO), pytest.raises(StoreError, match="LIKE or GLOB pattern too complex"):
+        search_pages(coll, "a" * 60_000)
+    assert not any("built" in r.getMessage() for r in caplog.records)
+    with serve_in_thread(store) as base:
+        status, _, body = get(base, "/news/?q=" + "a" * 1001)
+    assert status == 400 and b"at most 1,000 are taken" in body

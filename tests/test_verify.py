@@ -205,4 +205,6 @@ def test_originals_are_read_from_log_lines_however_their_json_is_spaced(tmp_path
     log = tmp_path / "x.captures.jsonl"
     log.write_text(json.dumps(lines[0], separators=(",", ":")) + "\n" + "".join(json.dumps(line) + "\n"
                                                                                for line in lines[1:]))
-    assert original_digests([log]) == {"<urn:uuid:a>": "sha1:A", "<urn:uuid:b>": "sha1:B"}
+    wanted = {"<urn:uuid:a>", "<urn:uuid:b>", "<urn:uuid:r>"}
+    assert original_digests([log], wanted) == {"<urn:uuid:a>": "sha1:A", "<urn:uuid:b>": "sha1:B"}
+    assert original_digests([log], {"<urn:uuid:b>"}) == {"<urn:uuid:b>": "sha1:B"}

@@ -17,6 +17,8 @@ MODIFIERS = REWRITE_MODIFIERS | {"id_", "prov_"}
 _TIMESTAMP = re.compile(r"^(\d{1,14}|\*)([a-z]{2,5}_)?/(.*)$", re.DOTALL)
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):/*")
 
+MAX_QUERY = 1000  # characters of a search of a collection's pages (SQLite refuses very long LIKE patterns)
+
 
 class BadRequest(Exception):
     """The request path cannot be a replay request (answered with 400)."""
@@ -81,7 +83,10 @@ def parse(target: str) -> Route:
     if not slash:
         return Route("redirect", coll, location=f"/{coll}/")
     if not rest:
-        return Route("collection", coll, query=parse_qs(query).get("q", [""])[0])
+        words = parse_qs(query).get("q", [""])[0]
+        if len(words) > MAX_QUERY:
+            raise BadRequest(f"a search of {len(words):,} characters; at most {MAX_QUERY:,} are taken")
+        return Route("collection", coll, query=words)
     m = _TIMESTAMP.match(rest)
     timestamp, modifier, raw_url = (m.group(1), m.group(2) or "", m.group(3)) if m else (None, "", rest)
     if modifier not in MODIFIERS:
