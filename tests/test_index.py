@@ -75,6 +75,7 @@ def test_merged_index_is_the_sorted_union_and_compacts_incrementally(store):
     from archive.config import one_off
     from archive.job import CaptureJob
 
+    assert len(lookup_url(coll, SITE + "/story")) == 2  # (what look-ups remember of the index directory, primed)
     job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(SECOND.replace(day=9)), dedup=False)
     job.record_fetch(fetch(SITE + "/story", b"<p>third version</p>", SECOND.replace(day=9)))
     job.close()

@@ -24,7 +24,7 @@ from archive.index.cdxj import (
     url_key,
 )
 from archive.index.lookup import lines_for_key
-from archive.index.merged import compact, index_lock, merged_path, pending
+from archive.index.merged import compact, index_lock, merged_path, pending, unmerged
 from archive.manifest import parsed, problem_of
 from archive.store import UNWRITABLE, CollectionDir
 from archive.warc.writer import OPEN_SUFFIX
@@ -146,7 +146,7 @@ def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
     """Every indexed capture of ``url`` (SURT-equal URLs included), oldest first."""
     key = url_key(url)
     files = [merged_path(coll)] if merged_path(coll).is_file() else []
-    files += pending(coll)
+    files += unmerged(coll)
     lines = {(line, path) for path in files for line in lines_for_key(path, key)}
     entries = {line: entry_or_none(line, f"{path}, a line of {key}") for line, path in lines}
     return [entry for _, entry in sorted(entries.items()) if entry is not None]

@@ -53,6 +53,35 @@ def merged_sources(coll: CollectionDir) -> dict[str, str]:
     return {src["path"].rsplit("/", 1)[-1]: src.get("sha256", "") for src in doc.get("derived_from", [])}
 
 
+# Per index directory: what unmerged() found, and the state it found it in.
+_UNMERGED: dict[Path, tuple[tuple[int, ...], list[Path]]] = {}
+
+
+def unmerged(coll: CollectionDir) -> list[Path]:
+    """The per-WARC indexes the merged index does not hold, by name: what a look-up searches
+    besides it. (Each holds the lines of a closed WARC, which never change, so its name is
+    enough here; compaction compares content too, see :func:`pending`.)
+
+    Kept while neither the index directory nor the merged index's sidecar changes: replay
+    looks up a URL for every resource of a page, and reading the sidecar of every WARC's
+    index each time cost 38 ms a look-up in a collection of 1,500 WARCs."""
+    sidecar = merged_path(coll).with_name(merged_path(coll).name + DERIVED_SUFFIX)
+    try:
+        folder, merged = coll.indexes.stat(), sidecar.stat()
+        state: tuple[int, ...] | None = (folder.st_mtime_ns, folder.st_ino, merged.st_mtime_ns, merged.st_size,
+                                         merged.st_ino)
+    except OSError:
+        state = None
+    known = _UNMERGED.get(coll.indexes)
+    if state is not None and known is not None and known[0] == state:
+        return known[1]
+    held = merged_sources(coll)
+    found = [p for p in warc_indexes(coll) if p.name not in held]
+    if state is not None:
+        _UNMERGED[coll.indexes] = (state, found)
+    return found
+
+
 def pending(coll: CollectionDir) -> list[Path]:
     """Per-WARC indexes not (or no longer identically) in the merged index."""
     merged = merged_sources(coll)
