@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -41,7 +40,7 @@ from archive.index.cdxj import (
 )
 from archive.index.records import read_record
 from archive.jsonl import rows_skipping_bad
-from archive.store import UNWRITABLE, CollectionDir, replacing
+from archive.store import UNWRITABLE, CollectionDir, exclusively, replacing
 
 log = logging.getLogger(__name__)
 
@@ -105,19 +104,13 @@ def _one_builder(coll: CollectionDir) -> Iterator[None]:
     """One update or build of a collection's catalog at a time, across processes and the
     replay server's threads (they would write the same temporary file). In a store that
     cannot be written there is nothing to guard: no build gets far."""
-    try:
-        fh = open(coll.root / ".catalog.lock", "a+b")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        if exc.errno not in UNWRITABLE:
-            raise
-        fh = None
-    try:
-        if fh is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(exclusively(coll.root / ".catalog.lock"))
+        except OSError as exc:
+            if exc.errno not in UNWRITABLE:
+                raise
         yield
-    finally:
-        if fh is not None:
-            fh.close()  # (and the lock with it)
 
 
 def update_catalog(coll: CollectionDir) -> Path:

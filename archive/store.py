@@ -99,6 +99,18 @@ class CollectionDir:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+@contextmanager
+def exclusively(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (made if missing) while the block runs, waiting
+    for any other holder, in this process or another."""
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def collection_dir(store: Path, collection: str) -> CollectionDir:
     return CollectionDir(store / collection)
 

@@ -13,7 +13,6 @@ merged, in a store that cannot be written, is found by our replay and not by pyw
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import heapq
 import logging
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from archive.index.cdxj import CDXJ_SUFFIX, DERIVED_SUFFIX, read_derived, tool_info, write_json
-from archive.store import CollectionDir, replacing
+from archive.store import CollectionDir, exclusively, replacing
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +96,8 @@ def pending(coll: CollectionDir) -> list[Path]:
 def index_lock(coll: CollectionDir) -> Iterator[None]:
     """Two jobs ending at once must not compact over each other."""
     coll.indexes.mkdir(parents=True, exist_ok=True)
-    with open(coll.indexes / ".lock", "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with exclusively(coll.indexes / ".lock"):
+        yield
 
 
 def _dedup(lines: Iterator[bytes]) -> Iterator[bytes]:
