@@ -282,3 +282,95 @@ def test_archived_audio_plays_and_seeks_by_ranges_of_its_capture(browser, tmp_pa
     sound = [e["params"]["response"] for e in browser.events
              if e.get("method") == "Network.responseReceived" and "/sound.wav" in e["params"]["response"]["url"]]
     assert sound and all(r["status"] == 206 for r in sound), [(r["status"], r.get("headers")) for r in sound]
+
+
+def _png() -> bytes:
+    """A PNG of one red pixel."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+def _scripted(site: str) -> dict[str, tuple[bytes, bytes]]:
+    """Captures of a site whose scripts make their own URLs: absolute ones on the site (which
+    the browser would fetch from the live web), root-relative ones (which would miss the
+    replay prefix), a lazy image, a module importing another by a root path, a navigation."""
+    page = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Scripted</title></head><body>
+<div id="out"></div><img id="lazy" data-src="{site}/pic.png" alt="">
+<script>
+var out = document.getElementById("out");
+fetch("{site}/data.json").then(r => r.json()).then(d => {{ out.dataset.absolute = d.word; }});
+fetch(new Request("/data.json")).then(r => r.json()).then(d => {{ out.dataset.root = d.word; }});
+var xhr = new XMLHttpRequest();
+xhr.open("GET", "{site}/data.json");
+xhr.onload = () => {{ out.dataset.xhr = JSON.parse(xhr.responseText).word; }};
+xhr.send();
+var img = document.getElementById("lazy");
+img.src = img.dataset.src;
+var set = document.createElement("img");
+set.id = "set";
+set.setAttribute("src", "{site}/pic.png");
+document.body.appendChild(set);
+history.replaceState(null, "", "/moved-here");
+</script>
+<script type="module" src="/mod/main.js"></script>
+</body></html>"""
+    html, js = b"text/html", b"text/javascript"
+    return {
+        "/page": (html, page.encode()),
+        "/data.json": (b"application/json", b'{"word": "archived"}'),
+        "/pic.png": (b"image/png", _png()),
+        "/mod/main.js": (js, b'import {word} from "/mod/dep.js"; document.getElementById("out").dataset.module = word;'),
+        "/mod/dep.js": (js, b'export const word = "archived";'),
+        "/go": (html, f'<html><head><title>Go</title></head><body><script>onload = () => {{ '
+                      f'setTimeout(() => {{ location.href = "{site}/next"; }}, 10); }}</script></body></html>'.encode()),
+        "/next": (html, b"<html><head><title>Next</title></head><body>arrived</body></html>"),
+    }
+
+
+def test_urls_made_by_a_pages_scripts_stay_in_the_archive(browser, tmp_path):
+    from datetime import UTC, datetime
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.index import update_indexes
+    from archive.job import CaptureJob
+    from archive.store import collection_dir
+
+    live = _Live()  # the archived site's own address: what a script's URLs point at
+    threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    site = f"http://127.0.0.1:{live.server_port}"
+    try:
+        store, when = tmp_path / "store", datetime(2026, 3, 1, 12, tzinfo=UTC)
+        job = CaptureJob(store, one_off("scripted", urls=[site + "/"]), clock=Clock(when), dedup=False)
+        for path, (mime, body) in _scripted(site).items():
+            job.record_fetch(fetch(site + path, body, when, headers=[(b"Content-Type", mime)], seed=site + "/"))
+        job.close()
+        update_indexes(collection_dir(store, "scripted"))
+        with serve_in_thread(store) as base:
+            prefix = f"{base}/scripted/20260301120000/{site}"
+            browser.navigate(f"{prefix}/page")
+            deadline = time.monotonic() + 10
+            done = "['absolute', 'root', 'xhr', 'module'].every(k => out.dataset[k] === 'archived')"
+            while not browser.evaluate(done) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert json.loads(browser.evaluate("JSON.stringify(out.dataset)")) == {
+                "absolute": "archived", "root": "archived", "xhr": "archived", "module": "archived"}
+            for image in ("lazy", "set"):
+                assert browser.evaluate(f"document.getElementById('{image}').naturalWidth") == 1, image
+            assert browser.evaluate("location.href") == f"{prefix}/moved-here"
+            browser.navigate(f"{prefix}/go")
+            deadline = time.monotonic() + 10
+            while browser.evaluate("document.title") != "Next" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert browser.evaluate("location.href") == f"{prefix}/next"
+    finally:
+        live.shutdown()
+        live.server_close()
+    assert live.requests == [] and live.connections == 0

@@ -9,11 +9,15 @@ Routes (pywb's URL scheme):
 - ``/<coll>/*/<url>`` every capture of the URL.
 
 Every replayed response carries a Content-Security-Policy that confines the page to this
-server, so nothing is loaded from the live web.
+server, so nothing is loaded from the live web. A replayed page loads ``/_archive/client.js``
+before its own scripts, which sends the URLs those scripts make into the archive too; a
+request that still arrives without the replay prefix (``/api/x`` from a page's script) is
+sent back into the archive by its ``Referer``.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -21,6 +25,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -30,10 +35,9 @@ from archive.errors import ArchiveError
 from archive.index import CdxjEntry, closest, lookup_url, update_indexes_if_writable
 from archive.index.merged import merged_path
 from archive.index.records import ArchivedRecord, read_record
-from archive.replay import pages
+from archive.replay import pages, rewrite, urls
 from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
-from archive.replay.rewrite import rewrite_css_bytes, rewrite_html, rewrite_refresh
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
 from archive.store import CollectionDir, collection_dir
 
@@ -50,12 +54,22 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", 
 _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
 # Archived policies would fight ours or pin the live site, and a Link header would have the
 # browser preconnect to it (no CSP stops that); kept visible under another name.
+# An archived Referrer-Policy would keep the browser from telling the server which page a
+# request that escaped the replay prefix came from.
 _RENAME = {"content-security-policy", "content-security-policy-report-only", "strict-transport-security",
-           "public-key-pins", "report-to", "nel", "alt-svc", "link"}
+           "public-key-pins", "report-to", "nel", "alt-svc", "link", "referrer-policy"}
 _HTML = ("text/html", "application/xhtml+xml")
 # One range of bytes (RFC 9110 §14.1.2): first-last, first-, or -suffix; spaces around the parts
 # allowed. Numbers of more digits than any body has bytes are no range (the whole is sent).
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.ASCII | re.IGNORECASE)
+
+CLIENT_PATH = "/_archive/client.js"  # (no collection's name starts with "_")
+_CLIENT = resources.files("archive.replay").joinpath("client.js").read_bytes()
+# What a request is for (Fetch's Sec-Fetch-Dest): the banner goes on pages shown as the page
+# itself, the client script on every document; a page fetched by a script (dest "empty")
+# gets its links rewritten and nothing added.
+_BANNER_DESTS = {None, "document"}
+_CLIENT_DESTS = {None, "document", "iframe", "frame", "embed", "object"}
 
 StartResponse = Callable[..., Any]
 Response = tuple[str, list[tuple[str, str]], bytes]
@@ -93,7 +107,8 @@ class ReplayApp:
             headers.append(("Allow", "GET, HEAD"))
         else:
             try:
-                status, headers, body = self.respond(target)
+                status, headers, body = self.respond(target, dest=environ.get("HTTP_SEC_FETCH_DEST"),
+                                                     referer=environ.get("HTTP_REFERER"), host=environ.get("HTTP_HOST"))
                 if status.startswith("200 ") and any(k == "Memento-Datetime" for k, _ in headers):
                     status, headers, body = _byte_range(environ, method, status, headers, body)
             except BadRequest as exc:
@@ -115,6 +130,9 @@ class ReplayApp:
             return []
         return sorted(p.name for p in self.store.iterdir() if (p / "warcs").is_dir())
 
+    def _is_collection(self, name: str) -> bool:
+        return bool(urls.COLLECTION.match(name)) and collection_dir(self.store, name).warcs.is_dir()
+
     def _coll(self, name: str) -> CollectionDir | None:
         coll = collection_dir(self.store, name)
         if not coll.warcs.is_dir():
@@ -126,7 +144,17 @@ class ReplayApp:
                 self.unindexed.add(name)
         return coll
 
-    def respond(self, target: str) -> Response:
+    def respond(self, target: str, *, dest: str | None = None, referer: str | None = None,
+                host: str | None = None) -> Response:
+        """The answer to a GET of ``target``. ``dest``: the request's Sec-Fetch-Dest;
+        ``referer`` and ``host``: its Referer and Host headers, by which a request that escaped
+        a replayed page's prefix is sent back into the archive."""
+        if target.partition("?")[0] == CLIENT_PATH:
+            return "200 OK", [("Content-Type", "text/javascript; charset=utf-8"),
+                              ("Cache-Control", "no-cache")], _CLIENT
+        escaped = self._escaped(target, referer, host)
+        if escaped is not None:
+            return "307 Temporary Redirect", [("Location", escaped)], b""
         route = parse(target)
         if route.kind == "root":
             return _html("200 OK", pages.collections_page(self.collections()))
@@ -151,11 +179,41 @@ class ReplayApp:
         if route.provenance_redirect and entries:
             ts = route.timestamp or closest(entries, None)[0].timestamp
             return "302 Found", [("Location", replay_path(coll.name, ts, "prov_", route.url))], b""
-        return self.replay(coll, route, entries)
+        return self.replay(coll, route, entries, dest)
+
+    def _escaped(self, target: str, referer: str | None, host: str | None) -> str | None:
+        """Where a request for ``target`` belongs if it is no replay path but was made by a
+        replayed page (its ``Referer``, on this server): the same path and query on the
+        archived site of that page, at the page's time (as pywb does). None otherwise."""
+        if not referer or not host:
+            return None
+        path = target.partition("?")[0]
+        try:
+            urls.check_safe(path)  # (refused as it is, below)
+        except BadRequest:
+            return None
+        if self._is_collection(path[1:].partition("/")[0]):
+            return None  # a path of the replay server's own
+        scheme, sep, rest = referer.partition("://")
+        place, _, path = rest.partition("/")
+        if not sep or place.lower() != host.lower() or scheme not in ("http", "https"):
+            return None
+        try:
+            page = parse("/" + path.partition("#")[0])
+        except BadRequest:
+            return None
+        if page.kind != "replay" or page.url is None or not self._is_collection(page.coll or ""):
+            return None
+        modifier = page.modifier if page.modifier in urls.MODIFIERS and page.modifier != "prov_" else ""
+        try:
+            url = urls.normalise_url(urljoin(page.url, target))
+        except (BadRequest, ValueError):
+            return None
+        return replay_path(page.coll, page.timestamp or "", modifier, url)
 
     # -- replay -------------------------------------------------------------------------
 
-    def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry]) -> Response:
+    def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry], dest: str | None = None) -> Response:
         assert route.url is not None
         for entry in closest(entries, route.timestamp):
             record = read_record(coll, entry.filename, entry.offset, entry.length)
@@ -170,12 +228,12 @@ class ReplayApp:
                 doc = provenance(coll, entry, record, original)
                 body = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
                 return "200 OK", [("Content-Type", "application/json; charset=utf-8")], body
-            return self._payload(coll, route, entry, record, original)
+            return self._payload(coll, route, entry, record, original, dest)
         detail = "Only captures whose original could not be found exist." if entries else ""
         return _html("404 Not Found", pages.not_found_page(coll.name, route.url, detail))
 
     def _payload(self, coll: CollectionDir, route: Route, entry: CdxjEntry, record: ArchivedRecord,
-                 original: ArchivedRecord | None) -> Response:
+                 original: ArchivedRecord | None, dest: str | None = None) -> Response:
         # A revisit keeps its own status and headers unless it records a 304 (WARC 1.1 §6.7).
         head = record
         if original is not None and (record.status in (None, 304) or not record.http_headers):
@@ -209,7 +267,7 @@ class ReplayApp:
                 except ValueError:  # no URL a browser could follow either (``http://[::1``)
                     name = "X-Archive-Orig-" + name
             elif lname == "refresh":  # browsers follow it as they do a meta refresh
-                value = rewrite_refresh(value, entry.url, make) or value
+                value = rewrite.rewrite_refresh(value, entry.url, make) or value
             elif lname == "content-encoding" and original is not None:
                 value = original.header("Content-Encoding") or value
             headers.append((name, value))
@@ -223,15 +281,42 @@ class ReplayApp:
                 banner = banner_html(
                     timestamp=entry.timestamp, url=entry.url, digest=body_record.warc("WARC-Payload-Digest") or "",
                     provenance_href=replay_path(coll.name, entry.timestamp, "prov_", entry.url),
-                    captures_href=f"/{coll.name}/*/{entry.url}")
-                body = rewrite_html(body, entry.url, make, banner)
+                    captures_href=f"/{coll.name}/*/{entry.url}") if dest in _BANNER_DESTS else None
+                first = _client_tag(coll.name, entry.timestamp, mod, entry.url) if dest in _CLIENT_DESTS else None
+                if first is not None and mime == "text/html":
+                    headers = _with_charset(headers, body)  # (the tag may push a <meta charset> past where it is looked for)
+                body = rewrite.rewrite_html(body, entry.url, make, banner, first)
                 page = True
             elif mod in REWRITE_MODIFIERS and mime == "text/css":
-                body = rewrite_css_bytes(body, entry.url, make)
+                body = rewrite.rewrite_css_bytes(body, entry.url, make)
         if not page:
             headers.append(("Content-Security-Policy", SANDBOXED))
         reason = head.reason.strip() or _phrase(status)
         return f"{status} {reason}", headers, body
+
+
+def _client_tag(coll: str, timestamp: str, modifier: str, url: str) -> str:
+    """The script tag that loads client.js for a page (ASCII, as rewrite_html needs)."""
+    def attr(value: str) -> str:
+        return html.escape(value, quote=True).encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+    return (f'<script src="{CLIENT_PATH}" data-coll="{attr(coll)}" data-timestamp="{attr(timestamp)}" '
+            f'data-modifier="{attr(modifier)}" data-url="{attr(url)}"></script>')
+
+
+def _with_charset(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
+    """``headers`` with the charset of the page's ``<meta>`` added to a Content-Type that
+    names none: what a browser would have read from the page, said where inserted markup
+    cannot move it out of reach."""
+    at = next((i for i, (k, _) in enumerate(headers) if k.lower() == "content-type"), None)
+    if at is not None and "charset" in headers[at][1].lower():
+        return headers
+    charset = rewrite.declared_charset(body)
+    if charset is None:
+        return headers
+    if at is None:
+        return [*headers, ("Content-Type", f"text/html; charset={charset}")]
+    return [*headers[:at], (headers[at][0], f"{headers[at][1]}; charset={charset}"), *headers[at + 1:]]
 
 
 def _byte_range(environ: dict[str, Any], method: str, status: str, headers: list[tuple[str, str]],

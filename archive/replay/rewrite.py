@@ -104,16 +104,20 @@ def _srcset(value: str, base: str, make: MakeUrl) -> str | None:
 
 
 class _Rewriter(HTMLParser):
-    def __init__(self, text: str, base: str, make: MakeUrl, banner: str | None):
+    def __init__(self, text: str, base: str, make: MakeUrl, banner: str | None, first: str | None = None):
         super().__init__(convert_charrefs=False)
         self.text = text
         self.base = base
         self.make = make
         self.banner = banner
+        self.first = first
         self.edits: list[tuple[int, int, str]] = []
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.banner_done = banner is None
+        self.first_done = first is None
         self.head_end: int | None = None
+        self.html_end = 0  # just past the <html> start tag, if there is one
+        self.decl_end = 0  # just past the doctype, if there is one
 
     def _pos(self) -> int:
         line, col = self.getpos()
@@ -124,6 +128,8 @@ class _Rewriter(HTMLParser):
         if raw is None:
             return
         start = self._pos()
+        if not self.first_done:
+            self._place_first(tag, start, start + len(raw))
         new = self._rewrite_tag(tag, raw)
         if new != raw:
             self.edits.append((start, start + len(raw), new))
@@ -132,8 +138,24 @@ class _Rewriter(HTMLParser):
             self.edits.append((start + len(raw), start + len(raw), self.banner))
             self.banner_done = True
 
+    def _place_first(self, tag: str, start: int, end: int) -> None:
+        """``first`` goes just inside <head>, or before the first element that is neither
+        <html> nor <head>: before any script of the page, and after the doctype (text before
+        it would put the page in quirks mode)."""
+        assert self.first is not None
+        if tag == "html":
+            self.html_end = end
+            return
+        self.edits.append((end, end, self.first) if tag == "head" else (start, start, self.first))
+        self.first_done = True
+
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
+
+    def handle_decl(self, decl: str) -> None:
+        if not self.decl_end:
+            end = self.text.find(">", self._pos())
+            self.decl_end = end + 1 if end >= 0 else 0
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "head" and self.head_end is None:
@@ -223,8 +245,12 @@ class _Rewriter(HTMLParser):
     def result(self) -> str:
         self.feed(self.text)
         self.close()
+        if not self.first_done and self.first is not None:
+            at = max(self.html_end, self.decl_end)
+            self.edits.append((at, at, self.first))
         if not self.banner_done and self.banner is not None:
-            at = self.head_end if self.head_end is not None else 0
+            # (never before the doctype, which would put the page in quirks mode)
+            at = self.head_end if self.head_end is not None else max(self.html_end, self.decl_end)
             self.edits.append((at, at, self.banner))
         out, last = [], 0
         for start, end, new in sorted(self.edits, key=lambda e: (e[0], e[1])):
@@ -243,10 +269,21 @@ def _unquote(value: str) -> str:
     return value
 
 
-def rewrite_html(body: bytes, base: str, make: MakeUrl, banner: str | None = None) -> bytes:
-    """``body`` with its links pointing into the archive and ``banner`` after ``<body>``.
+def rewrite_html(body: bytes, base: str, make: MakeUrl, banner: str | None = None, first: str | None = None) -> bytes:
+    """``body`` with its links pointing into the archive, ``banner`` after ``<body>`` and
+    ``first`` (markup to come before the page's own scripts) at the start of the head.
 
-    ``banner`` must be ASCII (character references for anything else), so that it is the
-    same text in whatever charset the page is in.
+    ``banner`` and ``first`` must be ASCII (character references for anything else), so that
+    they are the same text in whatever charset the page is in.
     """
-    return _Rewriter(body.decode("latin-1"), base, make, banner).result().encode("latin-1")
+    return _Rewriter(body.decode("latin-1"), base, make, banner, first).result().encode("latin-1")
+
+
+_META_CHARSET = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_charset(body: bytes) -> str | None:
+    """The charset a ``<meta>`` in the first 1,024 bytes declares, where a browser looks
+    for one (HTML §13.2.3.2, much simplified); None if there is none."""
+    m = _META_CHARSET.search(body, 0, 1024)
+    return m.group(1).decode("ascii") if m else None

@@ -1,0 +1,158 @@
+// Keeps an archived page's own scripts inside the archive while it is replayed.
+//
+// The replay server rewrites the URLs it can see in HTML and CSS. The ones a script makes at
+// run time it cannot: fetch() and XMLHttpRequest, window.open(), history.pushState(), an
+// element's src or href set from script (lazy-loaded images), and navigations such as
+// `location = url`. This script, loaded first in every replayed page, sends each of them to
+// the capture of that URL nearest to the page's own time:
+//
+//   https://news.example/a.json     ->  /<coll>/<timestamp>/https://news.example/a.json
+//   /a.json (on the replay server)  ->  /<coll>/<timestamp>/https://news.example/a.json
+//
+// Navigations are caught with the Navigation API where the browser has it (Chromium 102,
+// Firefox 147, Safari 26), and by clicks on links elsewhere. What it cannot catch (a script
+// reading location.hostname, a module's root-relative import) is left to the server, which
+// sends a request that arrives without the replay prefix back into the archive by its Referer.
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  if (!me || window.__archiveReplay) return;
+  var coll = me.getAttribute("data-coll"), stamp = me.getAttribute("data-timestamp"),
+      modifier = me.getAttribute("data-modifier") || "", original = me.getAttribute("data-url");
+  var here = window.location.origin, prefix = "/" + coll + "/", own = "/_archive/";
+  window.__archiveReplay = {collection: coll, timestamp: stamp, url: original};
+
+  // The replay URL of `value`, or `value` itself if it needs none (another scheme, a URL
+  // already in the archive, something that is not a URL).
+  function archived(value) {
+    var url;
+    try {
+      url = new URL(String(value), document.baseURI);
+    } catch (e) {
+      return value;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return value;
+    if (url.origin === here) {
+      if (url.pathname.indexOf(prefix) === 0 || url.pathname.indexOf(own) === 0) return value;
+      try {
+        url = new URL(url.pathname + url.search + url.hash, original);  // escaped from the prefix
+      } catch (e) {
+        return value;
+      }
+    }
+    return prefix + stamp + modifier + "/" + url.href;
+  }
+
+  function archivedSrcset(value) {
+    return String(value).split(",").map(function (candidate) {
+      var parts = candidate.trim().split(/\s+/);
+      if (parts[0]) parts[0] = archived(parts[0]);
+      return parts.join(" ");
+    }).join(", ");
+  }
+
+  // -- requests made by script
+  var realFetch = window.fetch;
+  if (realFetch) {
+    window.fetch = function (input, init) {
+      if (typeof Request !== "undefined" && input instanceof Request) {
+        var to = archived(input.url);
+        if (to !== input.url) input = new Request(to, input);
+      } else {
+        input = archived(input);
+      }
+      return realFetch.call(this, input, init);
+    };
+  }
+  var realOpen = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    var args = Array.prototype.slice.call(arguments);
+    args[1] = archived(url);
+    return realOpen.apply(this, args);
+  };
+  var realWindowOpen = window.open;
+  window.open = function (url) {
+    var args = Array.prototype.slice.call(arguments);
+    if (url) args[0] = archived(url);
+    return realWindowOpen.apply(this, args);
+  };
+  ["pushState", "replaceState"].forEach(function (name) {
+    var real = history[name];
+    history[name] = function (state, title, url) {
+      var args = Array.prototype.slice.call(arguments);
+      if (url !== undefined && url !== null) args[2] = archived(url);
+      return real.apply(this, args);
+    };
+  });
+  ["EventSource", "Worker", "SharedWorker"].forEach(function (name) {
+    var Real = window[name];
+    if (!Real) return;
+    var Wrapped = function (url, options) {
+      return new Real(archived(url), options);
+    };
+    Wrapped.prototype = Real.prototype;
+    window[name] = Wrapped;
+  });
+  if (navigator.sendBeacon) {
+    navigator.sendBeacon = function () { return true; };  // analytics: nothing to send them to
+  }
+  if (navigator.serviceWorker) {
+    // A worker registered on the replay server would answer for every page under its scope.
+    navigator.serviceWorker.register = function () {
+      return Promise.reject(new DOMException("no service workers in replay", "SecurityError"));
+    };
+  }
+
+  // -- URLs set on elements
+  var urlProperties = [
+    ["HTMLImageElement", "src"], ["HTMLScriptElement", "src"], ["HTMLLinkElement", "href"],
+    ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLMediaElement", "src"],
+    ["HTMLSourceElement", "src"], ["HTMLTrackElement", "src"], ["HTMLEmbedElement", "src"],
+    ["HTMLObjectElement", "data"], ["HTMLVideoElement", "poster"], ["HTMLInputElement", "src"],
+    ["HTMLAnchorElement", "href"], ["HTMLAreaElement", "href"], ["HTMLFormElement", "action"],
+    ["HTMLImageElement", "srcset"], ["HTMLSourceElement", "srcset"], ["HTMLLinkElement", "imageSrcset"]
+  ];
+  urlProperties.forEach(function (pair) {
+    var Ctor = window[pair[0]], name = pair[1];
+    var described = Ctor && Object.getOwnPropertyDescriptor(Ctor.prototype, name);
+    if (!described || !described.set) return;
+    var convert = /srcset$/i.test(name) ? archivedSrcset : archived;
+    Object.defineProperty(Ctor.prototype, name, {
+      configurable: true, enumerable: described.enumerable, get: described.get,
+      set: function (value) { described.set.call(this, convert(value)); }
+    });
+  });
+  var urlAttributes = {src: archived, href: archived, action: archived, formaction: archived, poster: archived,
+                       data: archived, srcset: archivedSrcset, imagesrcset: archivedSrcset};
+  var realSetAttribute = Element.prototype.setAttribute;
+  Element.prototype.setAttribute = function (name, value) {
+    var convert = urlAttributes[String(name).toLowerCase()];
+    // (an SVG or MathML element's href is left alone: it may be a fragment of this document)
+    if (convert && this.namespaceURI === "http://www.w3.org/1999/xhtml") value = convert(value);
+    return realSetAttribute.call(this, name, value);
+  };
+
+  // -- navigations
+  function leaves(url) {
+    var to = archived(url);
+    return to !== url && new URL(to, here).href !== new URL(url, here).href ? to : null;
+  }
+  if (window.navigation && window.navigation.addEventListener) {
+    window.navigation.addEventListener("navigate", function (event) {
+      if (!event.cancelable || event.hashChange || event.downloadRequest || event.formData
+          || event.navigationType === "traverse") return;
+      var to = leaves(event.destination.url);
+      if (to === null) return;
+      event.preventDefault();
+      if (event.navigationType === "replace") window.location.replace(to);
+      else window.location.assign(to);
+    });
+  } else {
+    document.addEventListener("click", function (event) {
+      var link = event.target && event.target.closest && event.target.closest("a[href], area[href]");
+      if (!link || event.defaultPrevented) return;
+      var to = leaves(link.href);
+      if (to !== null) link.href = to;
+    }, true);
+  }
+})();

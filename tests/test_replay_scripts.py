@@ -1,0 +1,111 @@
+"""What replay adds so that a page's own scripts stay in the archive: the client script in
+every replayed document, and requests that escaped the replay prefix sent back by Referer.
+(The browser's side of it is in test_replay_browser.py.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from jobs import Clock, fetch
+from replay_helpers import get
+
+from archive.config import one_off
+from archive.index import update_indexes
+from archive.job import CaptureJob
+from archive.replay import serve_in_thread
+from archive.store import collection_dir
+
+SITE = "http://site.test"
+WHEN = datetime(2026, 3, 1, 12, tzinfo=UTC)
+STAMP = "20260301120000"
+PAGE = (b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Scripted</title>'
+        b'<script src="/app.js"></script></head><body><a href="/next">next</a></body></html>')
+HTML = (b"Content-Type", b"text/html")
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    store = tmp_path_factory.mktemp("scripts-store")
+    job = CaptureJob(store, one_off("scripted", urls=[SITE + "/"]), clock=Clock(WHEN), dedup=False)
+    pages = {
+        "/page": ([HTML, (b"Referrer-Policy", b"no-referrer")], PAGE),
+        "/headless": ([HTML], b"<p>no head</p><script>1</script>"),
+        "/html-only": ([HTML], b"<!doctype html><html>"),
+        "/declared": ([(b"Content-Type", b"text/html; charset=iso-8859-1")], b'<meta charset="utf-8"><p>x</p>'),
+        "/api/data.json": ([(b"Content-Type", b"application/json")], b'{"word": "archived"}'),
+    }
+    for path, (headers, body) in pages.items():
+        job.record_fetch(fetch(SITE + path, body, WHEN, headers=headers, seed=SITE + "/"))
+    job.close()
+    update_indexes(collection_dir(store, "scripted"))
+    with serve_in_thread(store) as base:
+        yield base
+
+
+def _page(base: str, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    return get(base, f"/scripted/{STAMP}/{SITE}{path}", headers=headers)
+
+
+def test_the_client_script_comes_first_in_the_head_and_the_doctype_stays_first(replay):
+    status, headers, body = _page(replay, "/page")
+    assert status == 200
+    tag = (f'<script src="/_archive/client.js" data-coll="scripted" data-timestamp="{STAMP}" data-modifier="" '
+           f'data-url="{SITE}/page"></script>').encode()
+    assert body.startswith(b'<!DOCTYPE html>\n<html lang="en"><head>' + tag + b'<meta charset="utf-8">')
+    assert body.index(tag) < body.index(b"/app.js")
+    assert b"archive-replay-banner" in body
+    # The tag moves the <meta charset> on; the header says the charset instead.
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    # An archived Referrer-Policy would stop the browser saying which page a request came from.
+    assert "referrer-policy" not in headers and headers["x-archive-orig-referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/headless", b'<script src="/_archive/client.js"'),  # before the first element
+    ("/html-only", b'<!doctype html><html><script src="/_archive/client.js"'),  # after <html>
+])
+def test_the_client_script_is_placed_in_a_page_without_a_head(replay, path, expected):
+    _, _, body = _page(replay, path)
+    assert body.startswith(expected)
+
+
+def test_a_charset_the_archived_header_names_is_kept(replay):
+    _, headers, _ = _page(replay, "/declared")
+    assert headers["content-type"] == "text/html; charset=iso-8859-1"
+
+
+def test_a_page_fetched_by_a_script_gets_no_banner_and_no_client_but_its_links_rewritten(replay):
+    _, _, body = _page(replay, "/page", **{"Sec-Fetch-Dest": "empty"})
+    assert b"archive-replay-banner" not in body and b"/_archive/client.js" not in body
+    assert f'href="/scripted/{STAMP}/{SITE}/next"'.encode() in body
+    _, _, framed = _page(replay, "/page", **{"Sec-Fetch-Dest": "iframe"})
+    assert b"archive-replay-banner" not in framed and b"/_archive/client.js" in framed
+
+
+def test_the_client_script_is_served(replay):
+    status, headers, body = get(replay, "/_archive/client.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    assert b'addEventListener("navigate"' in body
+
+
+def test_a_request_that_escaped_a_replayed_page_is_sent_back_into_the_archive(replay):
+    page = f"{replay}/scripted/{STAMP}/{SITE}/page"
+    status, headers, _ = get(replay, "/api/data.json?x=1", headers={"Referer": page})
+    assert status == 307 and headers["location"] == f"/scripted/{STAMP}/{SITE}/api/data.json?x=1"
+    # Paths no collection could have, such as a bundler's /_next/, are sent back too.
+    status, headers, _ = get(replay, "/_next/static/app.js", headers={"Referer": page})
+    assert status == 307 and headers["location"] == f"/scripted/{STAMP}/{SITE}/_next/static/app.js"
+    assert get(replay, headers["location"])[0] == 404  # (not archived: the archive's own 404)
+
+
+@pytest.mark.parametrize(("target", "referer", "status"), [
+    ("/api/data.json", None, 404),  # no Referer: no collection "api"
+    ("/api/data.json", "http://elsewhere.test/scripted/{stamp}/{site}/page", 404),  # another server's page
+    ("/api/data.json", "{base}/scripted/", 404),  # not a replayed page
+    ("/scripted/", "{base}/scripted/{stamp}/{site}/page", 200),  # the replay server's own path
+    ("/api/%2e%2e/x", "{base}/scripted/{stamp}/{site}/page", 400),  # refused, Referer or not
+])
+def test_requests_not_from_a_replayed_page_are_answered_as_they_were(replay, target, referer, status):
+    headers = {} if referer is None else {"Referer": referer.format(base=replay, stamp=STAMP, site=SITE)}
+    assert get(replay, target, headers=headers)[0] == status
