@@ -81,6 +81,18 @@ def test_a_redirect_to_an_unparsable_location_is_replayed_with_it_kept_aside(tmp
     assert "location" not in headers and headers["x-archive-orig-location"] == "http://[::1/x"
 
 
+def test_an_interim_response_archived_as_the_answer_is_not_replayed_as_one(tmp_path):
+    store = tmp_path / "store"
+    capture(store, {"/early": (103, [(b"Link", b"</s.css>; rel=preload")], b"")})
+    with serve_in_thread(store) as base:
+        for mode in ("", "id_"):
+            proc = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "-", "-w", "%{http_code}",
+                                   f"{base}/odd/2026{mode}/{SITE}/early"], capture_output=True, timeout=20, check=False)
+            assert (proc.returncode, proc.stdout[-3:], proc.stderr) == (0, b"502", b""), mode
+            assert b"interim 103 response" in proc.stdout
+        assert get(base, f"/odd/2026prov_/{SITE}/early")[0] == 200
+
+
 def test_an_archived_header_holding_a_nul_byte_is_left_out_so_the_page_can_be_read(tmp_path):
     store = tmp_path / "store"
     capture(store, {"/nul": (200, [(b"Content-Type", b"text/html"), (b"X-Bin", b"a\x00b")], b"<p>words</p>")})

@@ -240,6 +240,13 @@ class ReplayApp:
             head = original
         body_record = original or record
         status = head.status or 200
+        if status < 200:
+            # An interim answer (100 Continue, 103 Early Hints) sent as if final: replayed as
+            # is, a client would wait for the answer after it for ever.
+            return _html("502 Bad Gateway", pages.error_page(
+                "502 Bad Gateway", f"The capture of {entry.url} at {entry.timestamp} is an interim {status} "
+                "response, which no client takes for an answer. Its record is in the provenance: "
+                + replay_path(coll.name, entry.timestamp, "prov_", entry.url)))
         mod = route.modifier if route.modifier else ""
         body = body_record.payload
         decoded = mod != "id_"
