@@ -23,7 +23,16 @@ from w3lib.url import safe_url_string
 # parent element alive, built for nothing.
 _LINKS = etree.XPath("descendant-or-self::a/@href | descendant-or-self::area/@href", smart_strings=False)
 _STYLE_ATTRS = etree.XPath("descendant-or-self::*/@style", smart_strings=False)
-_REQUISITE_TAGS = ("link", "script", "img", "source", "video", "input", "style")
+_REQUISITE_TAGS = ("link", "script", "img", "source", "video", "audio", "track", "embed", "object", "iframe",
+                   "frame", "input", "style")
+# <link rel> tokens whose href a browser loads as it renders the page (rel is a set of tokens:
+# "shortcut icon" is "icon"); a preload only with an "as" (browsers ignore one without).
+_LOADED_RELS = frozenset({"stylesheet", "icon", "modulepreload"})
+# Where lazy-loading scripts (lazysizes, lozad, WordPress's and jQuery's lazy loaders) keep
+# the image a browser would show once scrolled to: what a crawler that runs no script can
+# only find so, and replay (its client script) sets as the image's source.
+_LAZY_SRC = ("data-src", "data-lazy-src", "data-original")
+_LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 # url(...) tokens and @import strings in CSS (function names are case-insensitive).
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
                       re.IGNORECASE)
@@ -81,8 +90,10 @@ def page_links(root: Any) -> list[str]:
 
 
 def page_requisites(root: Any) -> list[str]:
-    """What a browser would load to render the page: stylesheets, icons, scripts, images
-    (``src`` and every ``srcset`` candidate), posters, and ``url()``s in inline CSS.
+    """What a browser would load to render the page: stylesheets, icons, preloads, scripts,
+    images (``src`` and every ``srcset`` candidate, and where lazy loaders keep them), media
+    and their posters and text tracks, embedded and framed documents, and ``url()``s in
+    inline CSS.
 
     rel and type values are ASCII case-insensitive in HTML.
     """
@@ -91,17 +102,23 @@ def page_requisites(root: Any) -> list[str]:
         tag = el.tag
         if tag == "link":
             rel = (el.get("rel") or "").lower().split()
-            if "stylesheet" in rel or "icon" in rel:
+            if not _LOADED_RELS.isdisjoint(rel) or ("preload" in rel and el.get("as")):
                 _add(urls, el.get("href"))
+                _add_srcset(urls, el.get("imagesrcset"))
         elif tag in ("img", "source"):
             _add(urls, el.get("src"))
-            srcset = el.get("srcset")
-            if srcset is not None:
-                urls.extend(srcset_urls(srcset))
-        elif tag == "script":
+            _add_srcset(urls, el.get("srcset"))
+            _add_lazy(urls, el)
+        elif tag in ("script", "audio", "track", "embed", "frame"):
             _add(urls, el.get("src"))
+        elif tag == "iframe":
+            _add(urls, el.get("src"))
+            _add_lazy(urls, el)
         elif tag == "video":
             _add(urls, el.get("poster"))
+            _add(urls, el.get("src"))
+        elif tag == "object":
+            _add(urls, el.get("data"))
         elif tag == "input":
             if (el.get("type") or "").lower() == "image":
                 _add(urls, el.get("src"))
@@ -115,8 +132,20 @@ def page_requisites(root: Any) -> list[str]:
 
 
 def _add(urls: list[str], value: str | None) -> None:
-    if value is not None:
+    if value and not value.startswith("data:"):  # (a lazy image's placeholder, mostly)
         urls.append(value)
+
+
+def _add_srcset(urls: list[str], value: str | None) -> None:
+    if value is not None:
+        urls.extend(srcset_urls(value))
+
+
+def _add_lazy(urls: list[str], el: Any) -> None:
+    for name in _LAZY_SRC:
+        _add(urls, el.get(name))
+    for name in _LAZY_SRCSET:
+        _add_srcset(urls, el.get(name))
 
 
 def srcset_urls(value: str) -> list[str]:

@@ -215,6 +215,8 @@ REQUISITES_PAGE = """<!doctype html><html><head><title>t</title>
 <link rel="  icon\n stylesheet " href="/both.css">
 <link rel="alternate" type="application/rss+xml" href="/feed"><link rel="preload" href="/font.woff2">
 <link rel="canonical" href="/canonical"><link rel="apple-touch-icon-precomposed" href="/touch.png">
+<link rel="preload" as="font" href="/font2.woff2" crossorigin><link rel="modulepreload" href="/mod.js">
+<link rel="preload" as="image" href="/hero.jpg" imagesrcset="/hero-800.jpg 800w, /hero-1600.jpg 1600w">
 <script src="/app.js"></script><script>var notAUrl = "url(/in-script.png)";</script>
 <style>@import "/imported.css"; @import url('/imported2.css');
 body { background: url(/bg.png) } .a { background-image: url( "/quoted.png" ) }
@@ -228,7 +230,13 @@ body { background: url(/bg.png) } .a { background-image: url( "/quoted.png" ) }
 <input type="image" src="/submit.png"><input type="text" src="/not-an-image-input.png">
 <div style="background-image: url('/inline.png')">x</div>
 <span style="background: url(data:image/png;base64,AAAA)">y</span>
-<a href="/not-a-requisite">link</a><iframe src="/not-loaded-here"></iframe>
+<a href="/not-a-requisite">link</a><iframe src="/framed.html"></iframe><frameset><frame src="/frame.html">
+</frameset><iframe data-src="/lazy-frame.html"></iframe>
+<img class="lazyload" src="data:image/gif;base64,R0lGOD" data-src="/lazy.jpg" data-srcset="/lazy-2x.jpg 2x">
+<img data-lazy-src="/wp-lazy.jpg" data-lazy-srcset="/wp-lazy-600.jpg 600w"><img data-original="/jq-lazy.jpg">
+<div data-src="/not-an-image.jpg"></div>
+<audio src="/sound.mp3"><track src="/captions.vtt"></audio><video src="/clip2.mp4"></video>
+<embed src="/chart.svg"><object data="/doc.pdf"></object>
 </body></html>"""
 REQUISITES_EXPECTED = [
     "/main.css", "/preloaded.css", "/alt.css", "/favicon.png", "/favicon.ico", "/both.css", "/app.js",
@@ -236,7 +244,9 @@ REQUISITES_EXPECTED = [
     "/photo.jpg", "/photo-480.jpg", "/photo-960.jpg", "/photo-1440.jpg",
     "https://img.example.net/w_400,h_300/pic.jpg", "https://img.example.net/w_800,h_600/pic.jpg",
     "/pic.avif", "/pic-2x.avif", "/clip.mp4", "/pic.jpg", "/poster.jpg", "/movie.webm", "/submit.png",
-    "/inline.png",
+    "/inline.png", "/font2.woff2", "/mod.js", "/hero.jpg", "/hero-800.jpg", "/hero-1600.jpg",
+    "/framed.html", "/frame.html", "/lazy-frame.html", "/lazy.jpg", "/lazy-2x.jpg", "/wp-lazy.jpg",
+    "/wp-lazy-600.jpg", "/jq-lazy.jpg", "/sound.mp3", "/captions.vtt", "/clip2.mp4", "/chart.svg", "/doc.pdf",
 ]
 
 

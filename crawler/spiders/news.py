@@ -38,7 +38,7 @@ from crawler.page_parser import PageParser, ParserGone, hrefs, worth_it
 
 log = logging.getLogger(__name__)
 
-MAX_CSS_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font: enough for real pages
+MAX_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font, page -> frame -> its stylesheet -> image
 # Requisites fetched for one page or stylesheet (setting ARCHIVE_MAX_REQUISITES). They come
 # on top of max_pages; a real page has tens to a few hundred, a hostile one any number.
 MAX_REQUISITES = 1000
@@ -387,10 +387,11 @@ class NewsSpider(scrapy.Spider):
             if resolver.independent(href):
                 _bounded_add(done, href)
 
-    async def _hrefs(self, response: Response, depth: int) -> tuple[list[str], list[str]]:
-        """The page's links (unless none would be followed) and requisites (if wanted), as
-        written: found by the page parser process, or here if there is none or it fails."""
-        links = depth < self.max_depth and self.scheduled < self.max_pages
+    async def _hrefs(self, response: Response, depth: int, *, links: bool = True) -> tuple[list[str], list[str]]:
+        """The page's links (if ``links`` and any would be followed) and requisites (if
+        wanted), as written: found by the page parser process, or here if there is none or
+        it fails."""
+        links = links and depth < self.max_depth and self.scheduled < self.max_pages
         if not links and not self.requisites:
             return [], []  # nothing of the page would be followed: no need to parse it
         data = html_bytes(response.text, response.body, response.encoding)
@@ -440,18 +441,27 @@ class NewsSpider(scrapy.Spider):
                 priority=1,
             )
 
-    def parse_requisite(self, response: Response) -> Iterator[Request]:
+    async def parse_requisite(self, response: Response) -> AsyncIterator[Request]:
         """A stylesheet brings what it needs (``url()``, ``@import``: fonts, backgrounds,
-        more CSS), a few embed hops deep; nothing else is followed from a requisite."""
+        more CSS), and a framed or embedded document its own requisites, a few embed hops
+        deep; no link is followed from a requisite."""
         content_type = (response.headers.get(b"Content-Type") or b"").lower()
-        if not isinstance(response, TextResponse) or b"css" not in content_type:
+        if not isinstance(response, TextResponse):
+            return
+        hops = _hops(response)
+        if hops.count("E") >= MAX_EMBED_HOPS:
+            return
+        depth = int(response.meta.get("depth", 0))
+        if b"css" in content_type:
+            urls, base = css_urls(response.text), response.url
+        elif b"html" in content_type:
+            urls, base = (await self._hrefs(response, depth, links=False))[1], get_base_url(response)
+        else:
             return
         prov = response.meta.get("archive") or {}
-        hops = _hops(response)
-        if hops.count("E") >= MAX_CSS_EMBED_HOPS:
-            return
-        yield from self._embeds(response, Resolver(response.url, response.encoding), css_urls(response.text),
-                                prov.get("seed"), hops, int(response.meta.get("depth", 0)))
+        for request in self._embeds(response, Resolver(base, response.encoding), urls, prov.get("seed"), hops,
+                                    depth):
+            yield request
 
 
 def _bounded_add(memo: set[str], item: str) -> None:
