@@ -34,6 +34,8 @@ def replay(tmp_path_factory):
         "/html-only": ([HTML], b"<!doctype html><html>"),
         "/declared": ([(b"Content-Type", b"text/html; charset=iso-8859-1")], b'<meta charset="utf-8"><p>x</p>'),
         "/api/data.json": ([(b"Content-Type", b"application/json")], b'{"word": "archived"}'),
+        "/api/list.json?x=1&_=111": ([(b"Content-Type", b"application/json")], b'["x is 1"]'),
+        "/api/list.json?x=2&_=222": ([(b"Content-Type", b"application/json")], b'["x is 2"]'),
     }
     for path, (headers, body) in pages.items():
         job.record_fetch(fetch(SITE + path, body, WHEN, headers=headers, seed=SITE + "/"))
@@ -109,3 +111,19 @@ def test_a_request_that_escaped_a_replayed_page_is_sent_back_into_the_archive(re
 def test_requests_not_from_a_replayed_page_are_answered_as_they_were(replay, target, referer, status):
     headers = {} if referer is None else {"Referer": referer.format(base=replay, stamp=STAMP, site=SITE)}
     assert get(replay, target, headers=headers)[0] == status
+
+
+@pytest.mark.parametrize(("query", "body"), [
+    ("x=1&_=999", b'["x is 1"]'),  # another cache-buster than the capture's
+    ("_=999&x=2&rnd=5", b'["x is 2"]'),
+    ("x=2", b'["x is 2"]'),  # none at all
+    ("x=3&_=999", None),  # another value of a parameter that counts: not the capture
+    ("x=1&y=1&_=999", None),
+])
+def test_a_url_with_a_new_cache_buster_is_answered_with_the_capture_that_differs_only_in_it(replay, query, body):
+    status, headers, got = _page(replay, f"/api/list.json?{query}")
+    if body is None:
+        assert status == 404
+    else:
+        assert (status, got) == (200, body)
+        assert headers["link"].startswith(f"<{SITE}/api/list.json?x=")  # the URL of the capture served

@@ -11,8 +11,10 @@ import calendar
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from archive.errors import StoreError
 from archive.index.cdxj import (
@@ -23,7 +25,7 @@ from archive.index.cdxj import (
     is_current,
     url_key,
 )
-from archive.index.lookup import lines_for_key
+from archive.index.lookup import iter_prefix, lines_for_key
 from archive.index.merged import compact, index_lock, merged_path, pending, unmerged
 from archive.manifest import parsed, problem_of
 from archive.store import UNWRITABLE, CollectionDir
@@ -142,13 +144,45 @@ def _index(coll: CollectionDir, rebuild: bool) -> list[Path]:
     return indexed
 
 
+def _searched(coll: CollectionDir) -> list[Path]:
+    """The index files a look-up searches: the merged index and the per-WARC ones not yet in it."""
+    return ([merged_path(coll)] if merged_path(coll).is_file() else []) + unmerged(coll)
+
+
 def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
     """Every indexed capture of ``url`` (SURT-equal URLs included), oldest first."""
     key = url_key(url)
-    files = [merged_path(coll)] if merged_path(coll).is_file() else []
-    files += unmerged(coll)
-    lines = {(line, path) for path in files for line in lines_for_key(path, key)}
+    lines = {(line, path) for path in _searched(coll) for line in lines_for_key(path, key)}
     entries = {line: entry_or_none(line, f"{path}, a line of {key}") for line, path in lines}
+    return [entry for _, entry in sorted(entries.items()) if entry is not None]
+
+
+# Query parameters that scripts add to defeat caches (jQuery's "_", and their like): a replayed
+# page sends new values every time, which no capture has.
+_CACHE_BUSTERS = frozenset({"_", "cb", "bust", "cachebust", "cachebuster", "cache_buster", "nocache", "nc", "rnd",
+                            "rand", "random", "ts", "timestamp"})
+MAX_NEAR_MISSES = 2000  # index lines of the same path looked at for one URL, at most
+
+
+def _steady(query: str) -> list[tuple[str, str]]:
+    return sorted((k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in _CACHE_BUSTERS)
+
+
+def lookup_near(coll: CollectionDir, url: str) -> list[CdxjEntry]:
+    """Captures of ``url`` but for cache-busting query parameters (``?_=1717171717``, ``&rnd=…``),
+    oldest first, for a URL that has none of its own: what replay serves a script that
+    asks with a value no capture has. Every other parameter must be the same."""
+    key = url_key(url)
+    base, _, query = key.partition("?")
+    wanted = _steady(query)
+    lines: dict[bytes, Path] = {}
+    for path in _searched(coll):
+        near = chain(lines_for_key(path, base), iter_prefix(path, (base + "?").encode("utf-8")))
+        for line in islice(near, MAX_NEAR_MISSES):
+            other = line.split(b" ", 1)[0].decode("utf-8", "replace")
+            if other != key and _steady(other.partition("?")[2]) == wanted:
+                lines[line] = path
+    entries = {line: entry_or_none(line, f"{path}, a line near {key}") for line, path in lines.items()}
     return [entry for _, entry in sorted(entries.items()) if entry is not None]
 
 

@@ -32,7 +32,7 @@ from urllib.parse import quote, urljoin
 
 from archive.capture import MAX_DECODED_BYTES
 from archive.errors import ArchiveError
-from archive.index import CdxjEntry, closest, lookup_url, update_indexes_if_writable
+from archive.index import CdxjEntry, closest, lookup_near, lookup_url, update_indexes_if_writable
 from archive.index.merged import merged_path
 from archive.index.records import ArchivedRecord, read_record
 from archive.replay import pages, rewrite, urls
@@ -172,6 +172,8 @@ class ReplayApp:
                                                      route.query, limit))
         assert route.url is not None
         entries = lookup_url(coll, route.url)
+        if not entries and route.kind == "replay":
+            entries = lookup_near(coll, route.url)  # (a script's cache-buster; the banner and Link name the capture's URL)
         if route.kind == "captures":
             if not entries:
                 return _html("404 Not Found", pages.not_found_page(coll.name, route.url))
