@@ -305,7 +305,8 @@ def _scripted(site: str) -> dict[str, tuple[bytes, bytes]]:
 <script>
 var out = document.getElementById("out");
 fetch("{site}/data.json").then(r => r.json()).then(d => {{ out.dataset.absolute = d.word; }});
-fetch(new Request("/data.json")).then(r => r.json()).then(d => {{ out.dataset.root = d.word; }});
+fetch("/data.json").then(r => r.json()).then(d => {{ out.dataset.root = d.word; }});
+fetch(new Request("{site}/data.json")).then(r => r.json()).then(d => {{ out.dataset.request = d.word; }});
 var xhr = new XMLHttpRequest();
 xhr.open("GET", "{site}/data.json");
 xhr.onload = () => {{ out.dataset.xhr = JSON.parse(xhr.responseText).word; }};
@@ -316,6 +317,18 @@ var set = document.createElement("img");
 set.id = "set";
 set.setAttribute("src", "{site}/pic.png");
 document.body.appendChild(set);
+var commas = document.createElement("img");  // (a URL with commas in it, as image services write them)
+commas.id = "commas";
+commas.srcset = "{site}/w_1,h_1/pic.png 1x";
+document.body.appendChild(commas);
+var climber = document.createElement("img");  // (as on the archived site: no higher than its root)
+climber.id = "climber";
+climber.src = "../../../../../pic.png";
+document.body.appendChild(climber);
+var anchor = document.createElement("a");  // (the idiom scripts read a URL's parts with)
+anchor.href = "{site}/some/path";
+out.dataset.parts = anchor.pathname;
+out.dataset.closed = String(EventSource.CLOSED);
 history.replaceState(null, "", "/moved-here");
 </script>
 <script type="module" src="/mod/main.js"></script>
@@ -325,6 +338,7 @@ history.replaceState(null, "", "/moved-here");
         "/page": (html, page.encode()),
         "/data.json": (b"application/json", b'{"word": "archived"}'),
         "/pic.png": (b"image/png", _png()),
+        "/w_1,h_1/pic.png": (b"image/png", _png()),
         "/mod/main.js": (js, b'import {word} from "/mod/dep.js"; document.getElementById("out").dataset.module = word;'),
         "/mod/dep.js": (js, b'export const word = "archived";'),
         "/go": (html, f'<html><head><title>Go</title></head><body><script>onload = () => {{ '
@@ -357,12 +371,13 @@ def test_urls_made_by_a_pages_scripts_stay_in_the_archive(browser, tmp_path):
             prefix = f"{base}/scripted/20260301120000/{site}"
             browser.navigate(f"{prefix}/page")
             deadline = time.monotonic() + 10
-            done = "['absolute', 'root', 'xhr', 'module'].every(k => out.dataset[k] === 'archived')"
+            done = "['absolute', 'root', 'request', 'xhr', 'module'].every(k => out.dataset[k] === 'archived')"
             while not browser.evaluate(done) and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert json.loads(browser.evaluate("JSON.stringify(out.dataset)")) == {
-                "absolute": "archived", "root": "archived", "xhr": "archived", "module": "archived"}
-            for image in ("lazy", "set"):
+                "absolute": "archived", "root": "archived", "request": "archived", "xhr": "archived",
+                "module": "archived", "parts": "/some/path", "closed": "2"}
+            for image in ("lazy", "set", "commas", "climber"):
                 assert browser.evaluate(f"document.getElementById('{image}').naturalWidth") == 1, image
             assert browser.evaluate("location.href") == f"{prefix}/moved-here"
             browser.navigate(f"{prefix}/go")

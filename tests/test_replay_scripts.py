@@ -34,6 +34,13 @@ def replay(tmp_path_factory):
         "/html-only": ([HTML], b"<!doctype html><html>"),
         "/declared": ([(b"Content-Type", b"text/html; charset=iso-8859-1")], b'<meta charset="utf-8"><p>x</p>'),
         "/api/data.json": ([(b"Content-Type", b"application/json")], b'{"word": "archived"}'),
+        "/no-referrer": ([HTML, (b"Vary", b"Accept-Encoding")],
+                         (b'<html><head><meta name="referrer" content="no-referrer"></head>'
+                          b'<body><img src="/a.png" referrerpolicy="no-referrer"></body></html>')),
+        "/utf-16": ([HTML], b'<meta charset="UTF-16LE"><p>x</p>'),
+        "/bom": ([HTML], b"\xef\xbb\xbf<p>caf\xc3\xa9</p>"),
+        "/xhtml": ([(b"Content-Type", b"application/xhtml+xml")],
+                   b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>'),
         "/api/list.json?x=1&_=111": ([(b"Content-Type", b"application/json")], b'["x is 1"]'),
         "/api/list.json?x=2&_=222": ([(b"Content-Type", b"application/json")], b'["x is 2"]'),
     }
@@ -66,6 +73,8 @@ def test_the_client_script_comes_first_in_the_head_and_the_doctype_stays_first(r
 @pytest.mark.parametrize(("path", "expected"), [
     ("/headless", b'<script src="/_archive/client.js"'),  # before the first element
     ("/html-only", b'<!doctype html><html><script src="/_archive/client.js"'),  # after <html>
+    ("/bom", b'\xef\xbb\xbf<script src="/_archive/client.js"'),  # after a byte order mark
+    ("/xhtml", b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><script src="/_archive/client.js"'),
 ])
 def test_the_client_script_is_placed_in_a_page_without_a_head(replay, path, expected):
     _, _, body = _page(replay, path)
@@ -103,9 +112,9 @@ def test_a_request_that_escaped_a_replayed_page_is_sent_back_into_the_archive(re
 
 @pytest.mark.parametrize(("target", "referer", "status"), [
     ("/api/data.json", None, 404),  # no Referer: no collection "api"
-    ("/api/data.json", "http://elsewhere.test/scripted/{stamp}/{site}/page", 404),  # another server's page
     ("/api/data.json", "{base}/scripted/", 404),  # not a replayed page
     ("/scripted/", "{base}/scripted/{stamp}/{site}/page", 200),  # the replay server's own path
+    ("/", "{base}/scripted/{stamp}/{site}/missing", 200),  # the 404 page's link to the collections
     ("/api/%2e%2e/x", "{base}/scripted/{stamp}/{site}/page", 400),  # refused, Referer or not
 ])
 def test_requests_not_from_a_replayed_page_are_answered_as_they_were(replay, target, referer, status):
@@ -127,3 +136,31 @@ def test_a_url_with_a_new_cache_buster_is_answered_with_the_capture_that_differs
     else:
         assert (status, got) == (200, body)
         assert headers["link"].startswith(f"<{SITE}/api/list.json?x=")  # the URL of the capture served
+
+
+def test_a_page_is_told_apart_in_caches_from_its_copy_fetched_by_a_script(replay):
+    # (a copy fetched by a script has no client script: a browser must not show it as the page)
+    assert _page(replay, "/page")[1]["vary"] == "Sec-Fetch-Dest"
+    assert _page(replay, "/no-referrer")[1]["vary"] == "Accept-Encoding, Sec-Fetch-Dest"
+
+
+def test_a_page_that_would_send_no_referer_is_made_to_send_one(replay):
+    _, _, body = _page(replay, "/no-referrer")
+    assert b'<meta name="referrer" data-archive-content="no-referrer">' in body
+    assert b'data-archive-referrerpolicy="no-referrer"' in body
+
+
+def test_a_meta_charset_of_utf_16_is_said_as_the_utf_8_a_browser_reads(replay):
+    assert _page(replay, "/utf-16")[1]["content-type"] == "text/html; charset=utf-8"
+
+
+def test_a_request_that_escaped_a_page_replayed_without_a_timestamp_goes_to_the_newest_capture(replay):
+    status, headers, _ = get(replay, "/api/data.json", headers={"Referer": f"{replay}/scripted/{SITE}/page"})
+    assert status == 307 and headers["location"] == f"/scripted/{SITE}/api/data.json"
+    assert get(replay, headers["location"])[0] == 200
+
+
+def test_a_request_that_escaped_is_sent_back_behind_a_proxy_that_renamed_the_host(replay):
+    referer = f"https://archive.example.org/scripted/{STAMP}/{SITE}/page"
+    status, headers, _ = get(replay, "/api/data.json", headers={"Referer": referer})
+    assert status == 307 and headers["location"] == f"/scripted/{STAMP}/{SITE}/api/data.json"

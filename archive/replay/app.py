@@ -108,7 +108,7 @@ class ReplayApp:
         else:
             try:
                 status, headers, body = self.respond(target, dest=environ.get("HTTP_SEC_FETCH_DEST"),
-                                                     referer=environ.get("HTTP_REFERER"), host=environ.get("HTTP_HOST"))
+                                                     referer=environ.get("HTTP_REFERER"))
                 if status.startswith("200 ") and any(k == "Memento-Datetime" for k, _ in headers):
                     status, headers, body = _byte_range(environ, method, status, headers, body)
             except BadRequest as exc:
@@ -144,15 +144,14 @@ class ReplayApp:
                 self.unindexed.add(name)
         return coll
 
-    def respond(self, target: str, *, dest: str | None = None, referer: str | None = None,
-                host: str | None = None) -> Response:
+    def respond(self, target: str, *, dest: str | None = None, referer: str | None = None) -> Response:
         """The answer to a GET of ``target``. ``dest``: the request's Sec-Fetch-Dest;
-        ``referer`` and ``host``: its Referer and Host headers, by which a request that escaped
-        a replayed page's prefix is sent back into the archive."""
+        ``referer``: its Referer, by which a request that escaped a replayed page's prefix is
+        sent back into the archive."""
         if target.partition("?")[0] == CLIENT_PATH:
             return "200 OK", [("Content-Type", "text/javascript; charset=utf-8"),
                               ("Cache-Control", "no-cache")], _CLIENT
-        escaped = self._escaped(target, referer, host)
+        escaped = self._escaped(target, referer)
         if escaped is not None:
             return "307 Temporary Redirect", [("Location", escaped)], b""
         route = parse(target)
@@ -183,22 +182,24 @@ class ReplayApp:
             return "302 Found", [("Location", replay_path(coll.name, ts, "prov_", route.url))], b""
         return self.replay(coll, route, entries, dest)
 
-    def _escaped(self, target: str, referer: str | None, host: str | None) -> str | None:
+    def _escaped(self, target: str, referer: str | None) -> str | None:
         """Where a request for ``target`` belongs if it is no replay path but was made by a
-        replayed page (its ``Referer``, on this server): the same path and query on the
+        replayed page (its ``Referer``): the same path and query on the
         archived site of that page, at the page's time (as pywb does). None otherwise."""
-        if not referer or not host:
-            return None
         path = target.partition("?")[0]
+        if not referer or path in ("/", CLIENT_PATH):  # (the 404 page links to /: the collections)
+            return None
         try:
             urls.check_safe(path)  # (refused as it is, below)
         except BadRequest:
             return None
         if self._is_collection(path[1:].partition("/")[0]):
             return None  # a path of the replay server's own
+        # (Its host is not compared with ours, which a reverse proxy may have changed: a
+        # Referer can only send the request to a capture of this server.)
         scheme, sep, rest = referer.partition("://")
-        place, _, path = rest.partition("/")
-        if not sep or place.lower() != host.lower() or scheme not in ("http", "https"):
+        path = rest.partition("/")[2]
+        if not sep or scheme not in ("http", "https"):
             return None
         try:
             page = parse("/" + path.partition("#")[0])
@@ -211,7 +212,9 @@ class ReplayApp:
             url = urls.normalise_url(urljoin(page.url, target))
         except (BadRequest, ValueError):
             return None
-        return replay_path(page.coll, page.timestamp or "", modifier, url)
+        if not page.timestamp:
+            return f"/{page.coll}/{url}"  # (the newest, as the page was)
+        return replay_path(page.coll, page.timestamp, modifier, url)
 
     # -- replay -------------------------------------------------------------------------
 
@@ -294,6 +297,9 @@ class ReplayApp:
                 first = _client_tag(coll.name, entry.timestamp, mod, entry.url) if dest in _CLIENT_DESTS else None
                 if first is not None and mime == "text/html":
                     headers = _with_charset(headers, body)  # (the tag may push a <meta charset> past where it is looked for)
+                # What is added depends on what the page is fetched for: a copy a script
+                # fetched must not be taken from the cache for the page itself.
+                headers = _varying(headers, "Sec-Fetch-Dest")
                 body = rewrite.rewrite_html(body, entry.url, make, banner, first)
                 page = True
             elif mod in REWRITE_MODIFIERS and mime == "text/css":
@@ -311,6 +317,14 @@ def _client_tag(coll: str, timestamp: str, modifier: str, url: str) -> str:
 
     return (f'<script src="{CLIENT_PATH}" data-coll="{attr(coll)}" data-timestamp="{attr(timestamp)}" '
             f'data-modifier="{attr(modifier)}" data-url="{attr(url)}"></script>')
+
+
+def _varying(headers: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+    """``headers`` with ``name`` in Vary (added to the archived one, if any)."""
+    at = next((i for i, (k, _) in enumerate(headers) if k.lower() == "vary"), None)
+    if at is None:
+        return [*headers, ("Vary", name)]
+    return [*headers[:at], (headers[at][0], f"{headers[at][1]}, {name}"), *headers[at + 1:]]
 
 
 def _with_charset(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:

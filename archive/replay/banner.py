@@ -33,8 +33,8 @@ def banner_html(*, timestamp: str, url: str, digest: str, provenance_href: str, 
         "onclick=\"this.parentNode.style.display='none'\">hide</button>"
         f"Archived copy captured <b style=\"all:initial;font:inherit;font-weight:bold\">{human_time(timestamp)}</b>"
         f" of <code style=\"all:initial;font:inherit;font-family:monospace\">{_esc(url)}</code>"
-        f" &middot; payload {_esc(digest or 'unknown')}"
-        f' &middot; <a style="{_LINK}" href="{_esc(provenance_href)}">provenance</a>'
-        f' &middot; <a style="{_LINK}" href="{_esc(captures_href)}">all captures</a>'
+        f" &#183; payload {_esc(digest or 'unknown')}"
+        f' &#183; <a style="{_LINK}" href="{_esc(provenance_href)}">provenance</a>'
+        f' &#183; <a style="{_LINK}" href="{_esc(captures_href)}">all captures</a>'
         "</div>"
     )

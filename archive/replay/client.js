@@ -22,33 +22,56 @@
   var here = window.location.origin, prefix = "/" + coll + "/", own = "/_archive/";
   window.__archiveReplay = {collection: coll, timestamp: stamp, url: original};
 
+  // The archived URL a relative one is resolved against: the page's <base href> (rewritten
+  // to a replay URL, as every URL in the page) or the page's own URL, as archived.
+  var replayed = new RegExp("^" + prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "[^/]*/(https?://.*)$");
+  function archivedBase() {
+    var base = document.baseURI, found = base.indexOf(here) === 0 && replayed.exec(base.slice(here.length));
+    return found ? found[1] : original;
+  }
+
   // The replay URL of `value`, or `value` itself if it needs none (another scheme, a URL
-  // already in the archive, something that is not a URL).
+  // already in the archive, something that is not a URL). A relative URL is resolved as the
+  // archived page would have it, so that "../" cannot climb out of the archived site.
   function archived(value) {
-    var url;
+    var text = String(value).trim(), url;
+    if (text.indexOf(prefix) === 0 || text.indexOf(here + prefix) === 0 || text.indexOf(own) === 0
+        || text.indexOf(here + own) === 0) return value;
     try {
-      url = new URL(String(value), document.baseURI);
+      url = new URL(text, archivedBase());
+      if (url.protocol !== "http:" && url.protocol !== "https:") return value;
+      if (url.origin === here) url = new URL(url.pathname + url.search + url.hash, original);  // this server's
     } catch (e) {
       return value;
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") return value;
-    if (url.origin === here) {
-      if (url.pathname.indexOf(prefix) === 0 || url.pathname.indexOf(own) === 0) return value;
-      try {
-        url = new URL(url.pathname + url.search + url.hash, original);  // escaped from the prefix
-      } catch (e) {
-        return value;
-      }
     }
     return prefix + stamp + modifier + "/" + url.href;
   }
 
+  // A srcset as HTML reads it: a URL runs to white space (commas inside it are its own, only
+  // trailing ones end it), its descriptors to the next comma outside parentheses.
   function archivedSrcset(value) {
-    return String(value).split(",").map(function (candidate) {
-      var parts = candidate.trim().split(/\s+/);
-      if (parts[0]) parts[0] = archived(parts[0]);
-      return parts.join(" ");
-    }).join(", ");
+    var text = String(value), out = [], pos = 0, n = text.length;
+    while (pos < n) {
+      while (pos < n && /[\s,]/.test(text[pos])) pos++;
+      if (pos >= n) break;
+      var start = pos;
+      while (pos < n && !/\s/.test(text[pos])) pos++;
+      var url = text.slice(start, pos), descriptors = "";
+      if (/,$/.test(url)) {
+        url = url.replace(/,+$/, "");
+      } else {
+        var from = pos, depth = 0;
+        while (pos < n && (text[pos] !== "," || depth > 0)) {
+          if (text[pos] === "(") depth++;
+          else if (text[pos] === ")" && depth > 0) depth--;
+          pos++;
+        }
+        descriptors = text.slice(from, pos).trim();
+        pos++;
+      }
+      if (url) out.push(archived(url) + (descriptors ? " " + descriptors : ""));
+    }
+    return out.join(", ");
   }
 
   // -- requests made by script
@@ -56,8 +79,10 @@
   if (realFetch) {
     window.fetch = function (input, init) {
       if (typeof Request !== "undefined" && input instanceof Request) {
+        // (one with a body is left as it is: its body would be copied as a stream, which
+        // Chromium does not upload over HTTP/1.1, and replay answers no POST anyway)
         var to = archived(input.url);
-        if (to !== input.url) input = new Request(to, input);
+        if (to !== input.url && (input.method === "GET" || input.method === "HEAD")) input = new Request(to, input);
       } else {
         input = archived(input);
       }
@@ -86,12 +111,12 @@
   });
   ["EventSource", "Worker", "SharedWorker"].forEach(function (name) {
     var Real = window[name];
-    if (!Real) return;
-    var Wrapped = function (url, options) {
-      return new Real(archived(url), options);
-    };
-    Wrapped.prototype = Real.prototype;
-    window[name] = Wrapped;
+    if (!Real || typeof Proxy === "undefined") return;
+    // (a Proxy keeps the constructor's constants, EventSource.CLOSED, and its subclasses)
+    window[name] = new Proxy(Real, {construct: function (target, args, newTarget) {
+      if (args.length) args[0] = archived(args[0]);
+      return Reflect.construct(target, args, newTarget);
+    }});
   });
   if (navigator.sendBeacon) {
     navigator.sendBeacon = function () { return true; };  // analytics: nothing to send them to
@@ -103,13 +128,14 @@
     };
   }
 
-  // -- URLs set on elements
+  // -- URLs set on elements (not a link's href: scripts read a URL's parts through an <a>,
+  // and the page's navigations are caught below)
   var urlProperties = [
     ["HTMLImageElement", "src"], ["HTMLScriptElement", "src"], ["HTMLLinkElement", "href"],
     ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLMediaElement", "src"],
     ["HTMLSourceElement", "src"], ["HTMLTrackElement", "src"], ["HTMLEmbedElement", "src"],
     ["HTMLObjectElement", "data"], ["HTMLVideoElement", "poster"], ["HTMLInputElement", "src"],
-    ["HTMLAnchorElement", "href"], ["HTMLAreaElement", "href"], ["HTMLFormElement", "action"],
+    ["HTMLFormElement", "action"],
     ["HTMLImageElement", "srcset"], ["HTMLSourceElement", "srcset"], ["HTMLLinkElement", "imageSrcset"]
   ];
   urlProperties.forEach(function (pair) {
@@ -124,11 +150,13 @@
   });
   var urlAttributes = {src: archived, href: archived, action: archived, formaction: archived, poster: archived,
                        data: archived, srcset: archivedSrcset, imagesrcset: archivedSrcset};
-  var realSetAttribute = Element.prototype.setAttribute;
+  var realSetAttribute = Element.prototype.setAttribute, links = /^(a|area)$/;
   Element.prototype.setAttribute = function (name, value) {
     var convert = urlAttributes[String(name).toLowerCase()];
     // (an SVG or MathML element's href is left alone: it may be a fragment of this document)
-    if (convert && this.namespaceURI === "http://www.w3.org/1999/xhtml") value = convert(value);
+    if (convert && this.namespaceURI === "http://www.w3.org/1999/xhtml" && !links.test(this.localName)) {
+      value = convert(value);
+    }
     return realSetAttribute.call(this, name, value);
   };
 

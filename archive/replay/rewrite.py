@@ -116,8 +116,11 @@ class _Rewriter(HTMLParser):
         self.banner_done = banner is None
         self.first_done = first is None
         self.head_end: int | None = None
-        self.html_end = 0  # just past the <html> start tag, if there is one
-        self.decl_end = 0  # just past the doctype, if there is one
+        # Just past a byte order mark, the doctype (or XML declaration) and the <html> start
+        # tag, where there are: nothing is inserted before them.
+        self.bom_end = 3 if text.startswith("\xef\xbb\xbf") else 0
+        self.html_end = 0
+        self.decl_end = 0
 
     def _pos(self) -> int:
         line, col = self.getpos()
@@ -156,6 +159,8 @@ class _Rewriter(HTMLParser):
         if not self.decl_end:
             end = self.text.find(">", self._pos())
             self.decl_end = end + 1 if end >= 0 else 0
+
+    handle_pi = handle_decl  # (<?xml ...?>)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "head" and self.head_end is None:
@@ -217,6 +222,10 @@ class _Rewriter(HTMLParser):
             if name == "integrity" and tag in ("link", "script"):
                 # A rewritten stylesheet no longer matches its subresource-integrity hash.
                 replacement = "data-archive-" + m.group(0)
+            elif name == "referrerpolicy" or (name == "content" and tag == "meta" and _is_referrer_meta(attrs)):
+                # A page that sends no Referer leaves the server no way to put a request that
+                # missed the replay prefix back into the archive.
+                replacement = "data-archive-" + m.group(0)
             elif value is not None:
                 replacement = self._rewrite_attr(tag, name, html.unescape(_unquote(value)), attrs)
                 if replacement is not None:
@@ -246,11 +255,11 @@ class _Rewriter(HTMLParser):
         self.feed(self.text)
         self.close()
         if not self.first_done and self.first is not None:
-            at = max(self.html_end, self.decl_end)
+            at = max(self.html_end, self.decl_end, self.bom_end)
             self.edits.append((at, at, self.first))
         if not self.banner_done and self.banner is not None:
             # (never before the doctype, which would put the page in quirks mode)
-            at = self.head_end if self.head_end is not None else max(self.html_end, self.decl_end)
+            at = self.head_end if self.head_end is not None else max(self.html_end, self.decl_end, self.bom_end)
             self.edits.append((at, at, self.banner))
         out, last = [], 0
         for start, end, new in sorted(self.edits, key=lambda e: (e[0], e[1])):
@@ -261,6 +270,11 @@ class _Rewriter(HTMLParser):
             last = end
         out.append(self.text[last:])
         return "".join(out)
+
+
+def _is_referrer_meta(attrs: dict[str, re.Match[str]]) -> bool:
+    name = attrs.get("name")
+    return name is not None and _unquote(name.group(2) or "").strip().lower() == "referrer"
 
 
 def _unquote(value: str) -> str:
@@ -286,4 +300,10 @@ def declared_charset(body: bytes) -> str | None:
     """The charset a ``<meta>`` in the first 1,024 bytes declares, where a browser looks
     for one (HTML §13.2.3.2, much simplified); None if there is none."""
     m = _META_CHARSET.search(body, 0, 1024)
-    return m.group(1).decode("ascii") if m else None
+    if m is None:
+        return None
+    charset = m.group(1).decode("ascii")
+    # A <meta> cannot switch to UTF-16 (the page would not be ASCII-compatible to say so): a
+    # browser reads UTF-8 instead, and windows-1252 for x-user-defined.
+    return {"x-user-defined": "windows-1252"}.get(charset.lower(), "utf-8" if charset.lower().startswith("utf-16")
+                                                  else charset)
