@@ -50,7 +50,7 @@
   // A srcset as HTML reads it: a URL runs to white space (commas inside it are its own, only
   // trailing ones end it), its descriptors to the next comma outside parentheses.
   function archivedSrcset(value) {
-    var text = String(value), out = [], pos = 0, n = text.length;
+    var text = String(value), out = [], pos = 0, n = text.length, changed = false;
     while (pos < n) {
       while (pos < n && /[\s,]/.test(text[pos])) pos++;
       if (pos >= n) break;
@@ -69,9 +69,12 @@
         descriptors = text.slice(from, pos).trim();
         pos++;
       }
-      if (url) out.push(archived(url) + (descriptors ? " " + descriptors : ""));
+      if (!url) continue;
+      var to = archived(url);
+      changed = changed || to !== url;
+      out.push(to + (descriptors ? " " + descriptors : ""));
     }
-    return out.join(", ");
+    return changed ? out.join(", ") : value;
   }
 
   // -- requests made by script
@@ -159,6 +162,34 @@
     }
     return realSetAttribute.call(this, name, value);
   };
+
+  // Markup a script writes (innerHTML, insertAdjacentHTML, document.write) is parsed by the
+  // browser, not by the replay server: its resources are pointed into the archive as they
+  // are added to the page (the browser loads them again from there).
+  var xhtml = "http://www.w3.org/1999/xhtml", withUrls = "[src],[srcset],[poster],[data],[action],[formaction]," +
+      "link[href],[imagesrcset]";
+  function mend(el) {
+    if (el.namespaceURI !== xhtml || links.test(el.localName)) return;
+    for (var name in urlAttributes) {
+      var value = el.getAttribute(name);
+      if (!value || (name === "href" && el.localName !== "link")) continue;
+      var to = urlAttributes[name](value);
+      if (to !== value) realSetAttribute.call(el, name, to);
+    }
+  }
+  if (window.MutationObserver) {
+    new MutationObserver(function (records) {
+      for (var i = 0; i < records.length; i++) {
+        var added = records[i].addedNodes;
+        for (var j = 0; j < added.length; j++) {
+          var node = added[j];
+          if (node.nodeType !== 1) continue;
+          mend(node);
+          if (node.firstElementChild) Array.prototype.forEach.call(node.querySelectorAll(withUrls), mend);
+        }
+      }
+    }).observe(document.documentElement, {childList: true, subtree: true});
+  }
 
   // -- navigations
   function leaves(url) {
