@@ -23,8 +23,11 @@ from w3lib.url import safe_url_string
 # parent element alive, built for nothing.
 _LINKS = etree.XPath("descendant-or-self::a/@href | descendant-or-self::area/@href", smart_strings=False)
 _STYLE_ATTRS = etree.XPath("descendant-or-self::*/@style", smart_strings=False)
-_REQUISITE_TAGS = ("link", "script", "img", "source", "video", "audio", "track", "embed", "object", "iframe",
-                   "frame", "input", "style")
+_REQUISITE_TAGS = ("link", "script", "img", "source", "video", "audio", "track", "embed", "object", "input",
+                   "style")
+# Framed documents (a lazy loader's data-src too): pages of their own, not requisites.
+_FRAMES = etree.XPath("descendant-or-self::iframe/@src | descendant-or-self::iframe/@data-src"
+                      " | descendant-or-self::frame/@src", smart_strings=False)
 # <link rel> tokens whose href a browser loads as it renders the page (rel is a set of tokens:
 # "shortcut icon" is "icon"); a preload only with an "as" (browsers ignore one without).
 _LOADED_RELS = frozenset({"stylesheet", "icon", "modulepreload"})
@@ -89,10 +92,17 @@ def page_links(root: Any) -> list[str]:
     return _LINKS(root)
 
 
+def page_frames(root: Any) -> list[str]:
+    """``src`` of every ``<iframe>`` and ``<frame>`` (and an iframe's ``data-src``), in
+    document order, as written."""
+    return _FRAMES(root)
+
+
 def page_requisites(root: Any) -> list[str]:
-    """What a browser would load to render the page: stylesheets, icons, preloads, scripts,
-    images (``src`` and every ``srcset`` candidate, and where lazy loaders keep them), media
-    and their posters and text tracks, embedded and framed documents, and ``url()``s in
+    """What a browser would load to render the page, frames aside (:func:`page_frames`):
+    stylesheets, icons, preloads, scripts, images (``src`` and every ``srcset`` candidate,
+    and where lazy loaders keep them), embedded objects, posters, text tracks and media a
+    browser would load before it is played (not with ``preload="none"``), and ``url()``s in
     inline CSS.
 
     rel and type values are ASCII case-insensitive in HTML.
@@ -105,18 +115,25 @@ def page_requisites(root: Any) -> list[str]:
             if not _LOADED_RELS.isdisjoint(rel) or ("preload" in rel and el.get("as")):
                 _add(urls, el.get("href"))
                 _add_srcset(urls, el.get("imagesrcset"))
-        elif tag in ("img", "source"):
+        elif tag == "img":
             _add(urls, el.get("src"))
             _add_srcset(urls, el.get("srcset"))
             _add_lazy(urls, el)
-        elif tag in ("script", "audio", "track", "embed", "frame"):
-            _add(urls, el.get("src"))
-        elif tag == "iframe":
-            _add(urls, el.get("src"))
+        elif tag == "source":
+            parent = el.getparent()
+            if parent is None or parent.tag not in ("video", "audio") or _preloaded(parent):
+                _add(urls, el.get("src"))
+            _add_srcset(urls, el.get("srcset"))
             _add_lazy(urls, el)
+        elif tag in ("script", "track", "embed"):
+            _add(urls, el.get("src"))
+        elif tag == "audio":
+            if _preloaded(el):
+                _add(urls, el.get("src"))
         elif tag == "video":
             _add(urls, el.get("poster"))
-            _add(urls, el.get("src"))
+            if _preloaded(el):
+                _add(urls, el.get("src"))
         elif tag == "object":
             _add(urls, el.get("data"))
         elif tag == "input":
@@ -134,6 +151,11 @@ def page_requisites(root: Any) -> list[str]:
 def _add(urls: list[str], value: str | None) -> None:
     if value and not value.startswith("data:"):  # (a lazy image's placeholder, mostly)
         urls.append(value)
+
+
+def _preloaded(media: Any) -> bool:
+    """Whether a browser loads some of an ``<audio>`` or ``<video>`` before it is played."""
+    return (media.get("preload") or "").strip().lower() != "none"
 
 
 def _add_srcset(urls: list[str], value: str | None) -> None:

@@ -19,7 +19,7 @@ written, and resolves, filters and schedules them itself, as before.
   crawl process decides when to stop.
 
 Frames: a request is ``(id, length, flags)`` packed, then the page's bytes; a reply is
-``(mark, id, length, failed)`` packed, then a pickled ``(links, requisites)`` or the text
+``(mark, id, length, failed)`` packed, then a pickled ``(links, requisites, frames)`` or the text
 of an error. The child writes replies to a descriptor of its own, not to its standard
 output (which goes to standard error, where stray prints belong).
 """
@@ -36,7 +36,7 @@ import subprocess
 import sys
 from typing import Any, BinaryIO
 
-from archive.links import page_links, page_requisites, parse_html_bytes
+from archive.links import page_frames, page_links, page_requisites, parse_html_bytes
 from archive.runtime import sigint_ignored_by_children, usable_cores, widen_pipe
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ PAGE_SECONDS = 60.0
 _LINKS, _REQUISITES = 1, 2
 _PIPE_BYTES = 1 << 20
 
-Hrefs = tuple[list[str], list[str]]
+Hrefs = tuple[list[str], list[str], list[str]]
 
 
 class ParserGone(Exception):
@@ -60,9 +60,11 @@ class ParserGone(Exception):
 
 
 def hrefs(data: bytes, links: bool, requisites: bool) -> Hrefs:
-    """A page's links and requisites as written (what the child answers)."""
+    """A page's links, requisites and frames as written (what the child answers); frames
+    with either."""
     root = parse_html_bytes(data)
-    return (page_links(root) if links else []), (page_requisites(root) if requisites else [])
+    return ((page_links(root) if links else []), (page_requisites(root) if requisites else []),
+            (page_frames(root) if links or requisites else []))
 
 
 def worth_it() -> bool:

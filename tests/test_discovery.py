@@ -209,29 +209,45 @@ def test_page_requisites_on_private_address_literals_are_refused(tmp_path):
     assert not any(h.startswith(b"GET /img.png") for h in server.requests)
 
 
-def test_lazy_images_preloads_and_framed_documents_with_their_own_requisites_are_captured(tmp_path):
-    # What a browser loads that a crawler running no script finds only in the markup: a lazy
-    # loader's data-src/data-srcset, a preload, and a frame, whose document brings its own
-    # stylesheet and image (and the stylesheet its background), but none of its links.
+def _framing_site(extra: bytes = b"") -> dict:
     page = (b'<html><head><link rel="preload" as="image" href="/hero.jpg"></head><body>'
             b'<img src="data:image/gif;base64,R0lGOD" data-src="/lazy.jpg" data-srcset="/lazy-2x.jpg 2x">'
-            b'<iframe src="/frame.html"></iframe></body></html>')
+            b'<img src="/soft404.png"><iframe src="/frame.html"></iframe>'
+            b'<iframe src="http://localhost:9/advert.html"></iframe>' + extra + b"</body></html>")
     frame = (b'<html><head><link rel="stylesheet" href="/frame.css"></head>'
              b'<body><img src="/in-frame.png"><a href="/from-frame">a link</a></body></html>')
     png = [("Content-Type", "image/png")]
-    routes = {"/": response("200 OK", HTML, page), "/frame.html": response("200 OK", HTML, frame),
-              "/frame.css": response("200 OK", [("Content-Type", "text/css")], b"body{background:url(/bg.png)}"),
-              **{path: response("200 OK", png, b"png") for path in
-                 ("/hero.jpg", "/lazy.jpg", "/lazy-2x.jpg", "/in-frame.png", "/bg.png")}}
-    with serve_wire(routes) as server:
+    return {"/": response("200 OK", HTML, page), "/frame.html": response("200 OK", HTML, frame),
+            "/frame.css": response("200 OK", [("Content-Type", "text/css")], b"body{background:url(/bg.png)}"),
+            # (a missing image answered with a page: a browser loads nothing that page refers to)
+            "/soft404.png": response("200 OK", HTML, b'<html><link rel="stylesheet" href="/soft.css"></html>'),
+            "/from-frame": response("200 OK", HTML, b"<html><body>from the frame</body></html>"),
+            **{path: response("200 OK", png, b"png") for path in
+               ("/hero.jpg", "/lazy.jpg", "/lazy-2x.jpg", "/in-frame.png", "/bg.png")}}
+
+
+def test_lazy_images_preloads_and_frames_of_the_site_are_captured_with_their_requisites(tmp_path):
+    # What a browser loads that a crawler running no script finds only in the markup: a lazy
+    # loader's data-src/data-srcset, a preload, and a frame of the site itself, with its own
+    # stylesheet and image (and the stylesheet's background), even at depth 0; not a frame of
+    # another site (an advertisement, a player), nor what a page sent for an image refers to.
+    with serve_wire(_framing_site()) as server:
         crawl(tmp_path, collection_from_dict({"name": "lazy", "urls": [server.base + "/"], "obey_robots": False,
                                               "scope": {"max_depth": 0}}))
         fetched = {h.split(b" ")[1].decode() for h in server.requests}
-    assert fetched == {"/", "/hero.jpg", "/lazy.jpg", "/lazy-2x.jpg", "/frame.html", "/frame.css", "/in-frame.png",
-                       "/bg.png"}
+    assert fetched == {"/", "/hero.jpg", "/lazy.jpg", "/lazy-2x.jpg", "/soft404.png", "/frame.html", "/frame.css",
+                       "/in-frame.png", "/bg.png"}
     _, lines = read_collection(tmp_path / "lazy")
     hops = {line["url"].removeprefix(server.base): line["hops"] for line in lines}
     assert (hops["/frame.html"], hops["/in-frame.png"], hops["/frame.css"], hops["/bg.png"]) == ("E", "EE", "EE", "EEE")
+
+
+def test_a_frame_of_the_site_is_a_page_whose_links_are_followed_within_the_depth(tmp_path):
+    with serve_wire(_framing_site(b'<a href="/frame.html">the same page, linked</a>')) as server:
+        crawl(tmp_path, collection_from_dict({"name": "deep", "urls": [server.base + "/"], "obey_robots": False,
+                                              "scope": {"max_depth": 2}}))
+        fetched = [h.split(b" ")[1].decode() for h in server.requests]
+    assert fetched.count("/frame.html") == 1 and "/from-frame" in fetched
 
 
 def test_an_index_listing_endless_sitemaps_is_followed_only_up_to_max_pages(tmp_path):

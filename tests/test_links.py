@@ -20,7 +20,7 @@ from scrapy.http import HtmlResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.response import get_base_url
 
-from archive.links import Resolver, css_urls, page_links, page_requisites, parse_html
+from archive.links import Resolver, css_urls, page_frames, page_links, page_requisites, parse_html
 from archive.urls import canonicalize
 
 # HTML's "ASCII whitespace", stripped from both ends of a URL attribute by browsers.
@@ -236,6 +236,8 @@ body { background: url(/bg.png) } .a { background-image: url( "/quoted.png" ) }
 <img data-lazy-src="/wp-lazy.jpg" data-lazy-srcset="/wp-lazy-600.jpg 600w"><img data-original="/jq-lazy.jpg">
 <div data-src="/not-an-image.jpg"></div>
 <audio src="/sound.mp3"><track src="/captions.vtt"></audio><video src="/clip2.mp4"></video>
+<video preload="none" poster="/poster2.jpg" src="/not-before-played.mp4"><source src="/nor-this.webm"></video>
+<audio preload=" NONE " src="/not-before-played.mp3"></audio>
 <embed src="/chart.svg"><object data="/doc.pdf"></object>
 </body></html>"""
 REQUISITES_EXPECTED = [
@@ -245,7 +247,7 @@ REQUISITES_EXPECTED = [
     "https://img.example.net/w_400,h_300/pic.jpg", "https://img.example.net/w_800,h_600/pic.jpg",
     "/pic.avif", "/pic-2x.avif", "/clip.mp4", "/pic.jpg", "/poster.jpg", "/movie.webm", "/submit.png",
     "/inline.png", "/font2.woff2", "/mod.js", "/hero.jpg", "/hero-800.jpg", "/hero-1600.jpg",
-    "/framed.html", "/frame.html", "/lazy-frame.html", "/lazy.jpg", "/lazy-2x.jpg", "/wp-lazy.jpg",
+    "/lazy.jpg", "/lazy-2x.jpg", "/wp-lazy.jpg", "/poster2.jpg",
     "/wp-lazy-600.jpg", "/jq-lazy.jpg", "/sound.mp3", "/captions.vtt", "/clip2.mp4", "/chart.svg", "/doc.pdf",
 ]
 
@@ -257,6 +259,10 @@ def test_page_requisites_finds_what_a_browser_loads_to_render(parse) -> None:  #
     # Order is not part of the contract (each kind is gathered in its own pass); counts are.
     assert Counter(found) == Counter(REQUISITES_EXPECTED)
     assert not [u for u in found if u.startswith("data:")]
+
+
+def test_frames_are_found_apart_from_requisites() -> None:
+    assert page_frames(lxml.html.fromstring(REQUISITES_PAGE)) == ["/framed.html", "/frame.html", "/lazy-frame.html"]
 
 
 def test_srcset_candidate_without_a_descriptor() -> None:

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,14 +83,22 @@ def test_a_redirect_to_an_unparsable_location_is_replayed_with_it_kept_aside(tmp
 
 def test_an_interim_response_archived_as_the_answer_is_not_replayed_as_one(tmp_path):
     store = tmp_path / "store"
-    capture(store, {"/early": (103, [(b"Link", b"</s.css>; rel=preload")], b"")})
+    for when, pages in ((WHEN, (("/early", 103), ("/then", 103))), (WHEN + timedelta(hours=1), (("/then", 200),))):
+        job = CaptureJob(store, one_off("odd", urls=[SITE + "/"]), clock=Clock(when), dedup=False)
+        for path, status in pages:
+            job.record_fetch(fetch(SITE + path, b"" if status == 103 else b"<p>the answer</p>", when, status=status,
+                                   headers=[(b"Link", b"</s.css>; rel=preload")], seed=SITE + "/"))
+        job.close()
+    update_indexes(collection_dir(store, "odd"))
     with serve_in_thread(store) as base:
         for mode in ("", "id_"):
             proc = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "-", "-w", "%{http_code}",
                                    f"{base}/odd/2026{mode}/{SITE}/early"], capture_output=True, timeout=20, check=False)
             assert (proc.returncode, proc.stdout[-3:], proc.stderr) == (0, b"502", b""), mode
-            assert b"interim 103 response" in proc.stdout
+            assert b"is an interim response" in proc.stdout
         assert get(base, f"/odd/2026prov_/{SITE}/early")[0] == 200
+        # A later capture of the URL is an answer: it is served instead of the nearest.
+        assert get(base, f"/odd/20260301120000/{SITE}/then")[:3:2] == (200, b"<p>the answer</p>")
 
 
 def test_an_archived_header_holding_a_nul_byte_is_left_out_so_the_page_can_be_read(tmp_path):

@@ -11,10 +11,9 @@ import calendar
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from archive.errors import StoreError
 from archive.index.cdxj import (
@@ -157,31 +156,36 @@ def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
     return [entry for _, entry in sorted(entries.items()) if entry is not None]
 
 
-# Query parameters that scripts add to defeat caches (jQuery's "_", and their like): a replayed
-# page sends new values every time, which no capture has.
-_CACHE_BUSTERS = frozenset({"_", "cb", "bust", "cachebust", "cachebuster", "cache_buster", "nocache", "nc", "rnd",
-                            "rand", "random", "ts", "timestamp"})
-MAX_NEAR_MISSES = 2000  # index lines of the same path looked at for one URL, at most
+# Query parameters that scripts add to defeat caches (jQuery's "_", and their like), whose
+# values a replayed page makes anew every time, so that no capture has them.
+_CACHE_BUSTERS = frozenset({"_", "cb", "bust", "cachebust", "cachebuster", "cache_buster", "nocache", "rnd", "rand"})
+MAX_NEAR_MISSES = 2000  # index lines of the same path with a query looked at for one URL, at most
 
 
-def _steady(query: str) -> list[tuple[str, str]]:
-    return sorted((k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in _CACHE_BUSTERS)
+def _steady(query: str) -> list[str]:
+    """The parameters of a SURT key's query (sorted already, as written) that are not cache-busters."""
+    return [part for part in query.split("&") if part and part.partition("=")[0] not in _CACHE_BUSTERS]
 
 
 def lookup_near(coll: CollectionDir, url: str) -> list[CdxjEntry]:
-    """Captures of ``url`` but for cache-busting query parameters (``?_=1717171717``, ``&rnd=…``),
-    oldest first, for a URL that has none of its own: what replay serves a script that
-    asks with a value no capture has. Every other parameter must be the same."""
+    """Captures of ``url`` but for cache-busting query parameters (``?_=1717171717``, ``&rnd=…``:
+    added, left out or with another value), oldest first: what replay finds for a script
+    that asks with a value no capture has. Every other parameter must be the same, as
+    written."""
     key = url_key(url)
     base, _, query = key.partition("?")
     wanted = _steady(query)
+    steady_key = f"{base}?{'&'.join(wanted)}" if wanted else base
+    files = _searched(coll)
     lines: dict[bytes, Path] = {}
-    for path in _searched(coll):
-        near = chain(lines_for_key(path, base), iter_prefix(path, (base + "?").encode("utf-8")))
-        for line in islice(near, MAX_NEAR_MISSES):
-            other = line.split(b" ", 1)[0].decode("utf-8", "replace")
-            if other != key and _steady(other.partition("?")[2]) == wanted:
-                lines[line] = path
+    if steady_key != key:  # (the URL without its cache-busters, captured as such)
+        lines.update((line, path) for path in files for line in lines_for_key(path, steady_key))
+    if not lines:  # captures that had cache-busters of their own
+        for path in files:
+            for line in islice(iter_prefix(path, (base + "?").encode("utf-8")), MAX_NEAR_MISSES):
+                other = line.split(b" ", 1)[0].decode("utf-8", "replace")
+                if other != key and _steady(other.partition("?")[2]) == wanted:
+                    lines[line] = path
     entries = {line: entry_or_none(line, f"{path}, a line near {key}") for line, path in lines.items()}
     return [entry for _, entry in sorted(entries.items()) if entry is not None]
 

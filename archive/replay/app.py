@@ -172,7 +172,11 @@ class ReplayApp:
         assert route.url is not None
         entries = lookup_url(coll, route.url)
         if not entries and route.kind == "replay":
-            entries = lookup_near(coll, route.url)  # (a script's cache-buster; the banner and Link name the capture's URL)
+            near = lookup_near(coll, route.url)  # (a script's cache-buster: sent to the capture without it)
+            if near:
+                url = closest(near, route.timestamp)[0].url
+                return "302 Found", [("Location", replay_path(coll.name, route.timestamp, route.modifier, url)
+                                      if route.timestamp else f"/{coll.name}/{url}")], b""
         if route.kind == "captures":
             if not entries:
                 return _html("404 Not Found", pages.not_found_page(coll.name, route.url))
@@ -220,6 +224,7 @@ class ReplayApp:
 
     def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry], dest: str | None = None) -> Response:
         assert route.url is not None
+        interim: CdxjEntry | None = None
         for entry in closest(entries, route.timestamp):
             record = read_record(coll, entry.filename, entry.offset, entry.length)
             original = None
@@ -229,29 +234,29 @@ class ReplayApp:
                     log.warning("revisit %s@%d: original not found, trying the next capture",
                                 entry.filename, entry.offset)
                     continue
+            if route.modifier != "prov_" and (_head(record, original).status or 200) < 200:
+                # An interim answer (100 Continue, 103 Early Hints) sent as if final: replayed
+                # as is, a client would wait for ever for the answer after it.
+                interim = interim or entry
+                continue
             if route.modifier == "prov_":
                 doc = provenance(coll, entry, record, original)
                 body = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
                 return "200 OK", [("Content-Type", "application/json; charset=utf-8")], body
             return self._payload(coll, route, entry, record, original, dest)
+        if interim is not None:
+            return _html("502 Bad Gateway", pages.error_page(
+                "502 Bad Gateway", f"The capture of {interim.url} at {interim.timestamp} is an interim response, "
+                "which no client takes for an answer, and there is no other. Its record is in the provenance: "
+                + replay_path(coll.name, interim.timestamp, "prov_", interim.url)))
         detail = "Only captures whose original could not be found exist." if entries else ""
         return _html("404 Not Found", pages.not_found_page(coll.name, route.url, detail))
 
     def _payload(self, coll: CollectionDir, route: Route, entry: CdxjEntry, record: ArchivedRecord,
                  original: ArchivedRecord | None, dest: str | None = None) -> Response:
-        # A revisit keeps its own status and headers unless it records a 304 (WARC 1.1 §6.7).
-        head = record
-        if original is not None and (record.status in (None, 304) or not record.http_headers):
-            head = original
+        head = _head(record, original)
         body_record = original or record
         status = head.status or 200
-        if status < 200:
-            # An interim answer (100 Continue, 103 Early Hints) sent as if final: replayed as
-            # is, a client would wait for the answer after it for ever.
-            return _html("502 Bad Gateway", pages.error_page(
-                "502 Bad Gateway", f"The capture of {entry.url} at {entry.timestamp} is an interim {status} "
-                "response, which no client takes for an answer. Its record is in the provenance: "
-                + replay_path(coll.name, entry.timestamp, "prov_", entry.url)))
         mod = route.modifier if route.modifier else ""
         body = body_record.payload
         decoded = mod != "id_"
@@ -308,6 +313,14 @@ class ReplayApp:
             headers.append(("Content-Security-Policy", SANDBOXED))
         reason = head.reason.strip() or _phrase(status)
         return f"{status} {reason}", headers, body
+
+
+def _head(record: ArchivedRecord, original: ArchivedRecord | None) -> ArchivedRecord:
+    """The record whose status and headers are replayed: a revisit's own, unless it records
+    a 304 or has none (WARC 1.1 §6.7), when they are its original's."""
+    if original is not None and (record.status in (None, 304) or not record.http_headers):
+        return original
+    return record
 
 
 def _client_tag(coll: str, timestamp: str, modifier: str, url: str) -> str:

@@ -38,7 +38,8 @@ from crawler.page_parser import PageParser, ParserGone, hrefs, worth_it
 
 log = logging.getLogger(__name__)
 
-MAX_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font, page -> frame -> its stylesheet -> image
+MAX_CSS_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font: enough for real pages
+_REQUISITE_HOPS = "archive_requisite_hops"  # a requisite's embed hops from its page (meta)
 # Requisites fetched for one page or stylesheet (setting ARCHIVE_MAX_REQUISITES). They come
 # on top of max_pages; a real page has tens to a few hundred, a hostile one any number.
 MAX_REQUISITES = 1000
@@ -356,11 +357,13 @@ class NewsSpider(scrapy.Spider):
         depth = int(response.meta.get("depth", 0))
         hops = _hops(response)
         seed = prov.get("seed")
-        links, requisites = await self._hrefs(response, depth)
+        links, requisites, frames = await self._hrefs(response, depth)
         resolver = Resolver(get_base_url(response), response.encoding)
         if self.requisites:
             for request in self._embeds(response, resolver, requisites, seed, hops, depth):
                 yield request
+        for request in self._frames(response, resolver, frames, seed, hops, depth):
+            yield request
         if depth >= self.max_depth or self.scheduled >= self.max_pages:
             return
         seen, dead_ends = self.seen, self.dead_ends
@@ -387,13 +390,13 @@ class NewsSpider(scrapy.Spider):
             if resolver.independent(href):
                 _bounded_add(done, href)
 
-    async def _hrefs(self, response: Response, depth: int, *, links: bool = True) -> tuple[list[str], list[str]]:
-        """The page's links (if ``links`` and any would be followed) and requisites (if
-        wanted), as written: found by the page parser process, or here if there is none or
-        it fails."""
-        links = links and depth < self.max_depth and self.scheduled < self.max_pages
+    async def _hrefs(self, response: Response, depth: int) -> tuple[list[str], list[str], list[str]]:
+        """The page's links (unless none would be followed), requisites (if wanted) and
+        frames, as written: found by the page parser process, or here if there is none or it
+        fails."""
+        links = depth < self.max_depth and self.scheduled < self.max_pages
         if not links and not self.requisites:
-            return [], []  # nothing of the page would be followed: no need to parse it
+            return [], [], []  # nothing of the page would be followed: no need to parse it
         data = html_bytes(response.text, response.body, response.encoding)
         if self.parser is not None:
             try:
@@ -436,32 +439,43 @@ class NewsSpider(scrapy.Spider):
                 canonical,
                 callback=self.parse_requisite,
                 meta={"depth": depth + 1,
+                      # (embed hops from the page, which may itself be a frame, one E on)
+                      _REQUISITE_HOPS: response.meta.get(_REQUISITE_HOPS, 0) + 1,
                       "archive": {"seed": seed, "channel": "embed", "via": response.url, "hops": hops + "E",
                                   "url_as_linked": url if url != canonical else None}},
                 priority=1,
             )
 
-    async def parse_requisite(self, response: Response) -> AsyncIterator[Request]:
+    def _frames(self, response: Response, resolver: Resolver, urls: list[str], seed: str | None, hops: str,
+                depth: int) -> Iterator[Request]:
+        """The page's framed documents of its own site (in scope), as pages: a hop further,
+        fetched even past ``max_depth`` (they are part of the page, as its images are), their
+        links followed only within it. Frames of other sites (players, advertisements,
+        widgets) are not fetched: without the scripts a browser runs they show nothing."""
+        for raw in urls:
+            try:
+                url = resolver.resolve(raw)
+            except ValueError as exc:
+                _unusable(raw, exc)
+                continue
+            if url.startswith(("http://", "https://")) and url not in self.seen:
+                request = self._page(url, seed=seed, channel="embed", via=response.url, hops=hops + "E",
+                                     linked=url, depth=depth + 1)
+                if request is not None:
+                    yield request
+
+    def parse_requisite(self, response: Response) -> Iterator[Request]:
         """A stylesheet brings what it needs (``url()``, ``@import``: fonts, backgrounds,
-        more CSS), and a framed or embedded document its own requisites, a few embed hops
-        deep; no link is followed from a requisite."""
+        more CSS), a few embed hops deep; nothing else is followed from a requisite."""
         content_type = (response.headers.get(b"Content-Type") or b"").lower()
-        if not isinstance(response, TextResponse):
-            return
-        hops = _hops(response)
-        if hops.count("E") >= MAX_EMBED_HOPS:
-            return
-        depth = int(response.meta.get("depth", 0))
-        if b"css" in content_type:
-            urls, base = css_urls(response.text), response.url
-        elif b"html" in content_type:
-            urls, base = (await self._hrefs(response, depth, links=False))[1], get_base_url(response)
-        else:
+        if not isinstance(response, TextResponse) or b"css" not in content_type:
             return
         prov = response.meta.get("archive") or {}
-        for request in self._embeds(response, Resolver(base, response.encoding), urls, prov.get("seed"), hops,
-                                    depth):
-            yield request
+        hops = _hops(response)
+        if response.meta.get(_REQUISITE_HOPS, hops.count("E")) >= MAX_CSS_EMBED_HOPS:
+            return
+        yield from self._embeds(response, Resolver(response.url, response.encoding), css_urls(response.text),
+                                prov.get("seed"), hops, int(response.meta.get("depth", 0)))
 
 
 def _bounded_add(memo: set[str], item: str) -> None:
