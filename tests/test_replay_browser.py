@@ -301,7 +301,7 @@ def _scripted(site: str) -> dict[str, tuple[bytes, bytes]]:
     the browser would fetch from the live web), root-relative ones (which would miss the
     replay prefix), a lazy image, a module importing another by a root path, a navigation."""
     page = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Scripted</title></head><body>
-<div id="out"></div><div id="written"></div><img id="lazy" data-src="{site}/pic.png" alt="">
+<div id="out"></div><div id="written"></div><div id="styled"></div><div id="set-property"></div><img id="lazy" data-src="{site}/pic.png" alt="">
 <script>
 var out = document.getElementById("out");
 fetch("{site}/data.json").then(r => r.json()).then(d => {{ out.dataset.absolute = d.word; }});
@@ -329,6 +329,8 @@ var anchor = document.createElement("a");  // (the idiom scripts read a URL's pa
 anchor.href = "{site}/some/path";
 out.dataset.parts = anchor.pathname;
 out.dataset.closed = String(EventSource.CLOSED);
+document.getElementById("styled").style.backgroundImage = 'url("{site}/pic.png")';
+document.getElementById("set-property").style.setProperty("background", "url({site}/pic.png) no-repeat");
 document.getElementById("written").innerHTML = '<p><img id="inner" src="{site}/pic.png" alt=""></p>';
 document.body.insertAdjacentHTML("beforeend", '<img id="adjacent" srcset="{site}/pic.png 1x" alt="">');
 history.replaceState(null, "", "/moved-here");
@@ -384,6 +386,9 @@ def test_urls_made_by_a_pages_scripts_stay_in_the_archive(browser, tmp_path):
                         and time.monotonic() < deadline:
                     time.sleep(0.1)
                 assert browser.evaluate(f"document.getElementById('{image}').naturalWidth") == 1, image
+            for styled in ("styled", "set-property"):
+                image = browser.evaluate(f"getComputedStyle(document.getElementById('{styled}')).backgroundImage")
+                assert image == f'url("{prefix}/pic.png")', styled
             assert browser.evaluate("location.href") == f"{prefix}/moved-here"
             browser.navigate(f"{prefix}/go")
             deadline = time.monotonic() + 10

@@ -77,6 +77,19 @@
     return changed ? out.join(", ") : value;
   }
 
+  // url()s in CSS text: those of http(s) resources, as the replay server rewrites stylesheets.
+  var cssUrl = /url\(\s*(["']?)([^"')]*?)\1\s*\)/gi;
+  function archivedCss(value) {
+    var text = String(value), changed = false;
+    var out = text.replace(cssUrl, function (whole, quote, url) {
+      var to = url && !/^data:/i.test(url) ? archived(url) : url;
+      if (to === url) return whole;
+      changed = true;
+      return 'url("' + to + '")';
+    });
+    return changed ? out : value;
+  }
+
   // -- requests made by script
   var realFetch = window.fetch;
   if (realFetch) {
@@ -152,7 +165,8 @@
     });
   });
   var urlAttributes = {src: archived, href: archived, action: archived, formaction: archived, poster: archived,
-                       data: archived, srcset: archivedSrcset, imagesrcset: archivedSrcset};
+                       data: archived, srcset: archivedSrcset, imagesrcset: archivedSrcset, style: archivedCss};
+
   var realSetAttribute = Element.prototype.setAttribute, links = /^(a|area)$/;
   Element.prototype.setAttribute = function (name, value) {
     var convert = urlAttributes[String(name).toLowerCase()];
@@ -167,7 +181,16 @@
   // browser, not by the replay server: its resources are pointed into the archive as they
   // are added to the page (the browser loads them again from there).
   var xhtml = "http://www.w3.org/1999/xhtml", withUrls = "[src],[srcset],[poster],[data],[action],[formaction]," +
-      "link[href],[imagesrcset]";
+      "link[href],[imagesrcset],[style*='url(' i]";
+  // The same for url()s in styles set from script (a slider's background image), which
+  // browsers keep as named properties that no setter of ours can see: they are caught as
+  // the style attribute changes.
+  function mendStyle(el) {
+    var value = el.getAttribute("style");
+    if (!value || value.indexOf("url(") < 0) return;
+    var to = archivedCss(value);
+    if (to !== value) realSetAttribute.call(el, "style", to);
+  }
   function mend(el) {
     if (el.namespaceURI !== xhtml || links.test(el.localName)) return;
     for (var name in urlAttributes) {
@@ -180,6 +203,10 @@
   if (window.MutationObserver) {
     new MutationObserver(function (records) {
       for (var i = 0; i < records.length; i++) {
+        if (records[i].type === "attributes") {
+          mendStyle(records[i].target);
+          continue;
+        }
         var added = records[i].addedNodes;
         for (var j = 0; j < added.length; j++) {
           var node = added[j];
@@ -188,7 +215,8 @@
           if (node.firstElementChild) Array.prototype.forEach.call(node.querySelectorAll(withUrls), mend);
         }
       }
-    }).observe(document.documentElement, {childList: true, subtree: true});
+    }).observe(document.documentElement, {childList: true, subtree: true, attributes: true,
+                                           attributeFilter: ["style"]});
   }
 
   // -- navigations
