@@ -94,6 +94,9 @@ def test_a_page_fetched_by_a_script_gets_no_banner_and_no_client_but_its_links_r
     assert f'href="/scripted/{STAMP}/{SITE}/next"'.encode() in body
     _, _, framed = _page(replay, "/page", **{"Sec-Fetch-Dest": "iframe"})
     assert b"archive-replay-banner" not in framed and b"/_archive/client.js" in framed
+    # pywb's modifier of a page in a frame, whoever asks for it
+    _, _, framed = get(replay, f"/scripted/{STAMP}if_/{SITE}/page")
+    assert b"archive-replay-banner" not in framed and b'data-modifier="if_"' in framed
 
 
 def test_the_client_script_is_served(replay):

@@ -69,6 +69,7 @@ _CLIENT = resources.files("archive.replay").joinpath("client.js").read_bytes()
 # itself, the client script on every document; a page fetched by a script (dest "empty")
 # gets its links rewritten and nothing added.
 _BANNER_DESTS = {None, "document"}
+_FRAMED = {"if_", "fr_"}  # pywb's modifiers of a page shown in a frame: no banner either
 _CLIENT_DESTS = {None, "document", "iframe", "frame", "embed", "object"}
 
 StartResponse = Callable[..., Any]
@@ -298,7 +299,7 @@ class ReplayApp:
                 banner = banner_html(
                     timestamp=entry.timestamp, url=entry.url, digest=body_record.warc("WARC-Payload-Digest") or "",
                     provenance_href=replay_path(coll.name, entry.timestamp, "prov_", entry.url),
-                    captures_href=f"/{coll.name}/*/{entry.url}") if dest in _BANNER_DESTS else None
+                    captures_href=f"/{coll.name}/*/{entry.url}") if dest in _BANNER_DESTS and mod not in _FRAMED else None
                 first = _client_tag(coll.name, entry.timestamp, mod, entry.url) if dest in _CLIENT_DESTS else None
                 if first is not None and mime == "text/html":
                     headers = _with_charset(headers, body)  # (the tag may push a <meta charset> past where it is looked for)
