@@ -418,14 +418,7 @@ class NewsSpider(scrapy.Spider):
     def _embeds(self, response: Response, resolver: Resolver, urls: list[str], seed: str | None, hops: str,
                 depth: int) -> Iterator[Request]:
         fetched = 0
-        for raw in urls:
-            try:
-                url = resolver.resolve(raw)
-            except ValueError as exc:
-                _unusable(raw, exc)
-                continue
-            if url in self.seen or not url.startswith(("http://", "https://")):
-                continue
+        for url in self._unseen(resolver, urls):
             canonical = _canonical(url)
             if canonical is None or canonical in self.seen:
                 continue
@@ -452,17 +445,23 @@ class NewsSpider(scrapy.Spider):
         fetched even past ``max_depth`` (they are part of the page, as its images are), their
         links followed only within it. Frames of other sites (players, advertisements,
         widgets) are not fetched: without the scripts a browser runs they show nothing."""
+        for url in self._unseen(resolver, urls):
+            request = self._page(url, seed=seed, channel="embed", via=response.url, hops=hops + "E",
+                                 linked=url, depth=depth + 1)
+            if request is not None:
+                yield request
+
+    def _unseen(self, resolver: Resolver, urls: list[str]) -> Iterator[str]:
+        """The absolute http(s) URLs of ``urls`` (as written) not seen before; those no URL
+        can be made of are logged."""
         for raw in urls:
             try:
                 url = resolver.resolve(raw)
             except ValueError as exc:
                 _unusable(raw, exc)
                 continue
-            if url.startswith(("http://", "https://")) and url not in self.seen:
-                request = self._page(url, seed=seed, channel="embed", via=response.url, hops=hops + "E",
-                                     linked=url, depth=depth + 1)
-                if request is not None:
-                    yield request
+            if url not in self.seen and url.startswith(("http://", "https://")):
+                yield url
 
     def parse_requisite(self, response: Response) -> Iterator[Request]:
         """A stylesheet brings what it needs (``url()``, ``@import``: fonts, backgrounds,
