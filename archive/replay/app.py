@@ -176,8 +176,7 @@ class ReplayApp:
             near = lookup_near(coll, route.url)  # (a script's cache-buster: sent to the capture without it)
             if near:
                 url = closest(near, route.timestamp)[0].url
-                return "302 Found", [("Location", replay_path(coll.name, route.timestamp, route.modifier, url)
-                                      if route.timestamp else f"/{coll.name}/{url}")], b""
+                return "302 Found", [("Location", replay_path(coll.name, route.timestamp, route.modifier, url))], b""
         if route.kind == "captures":
             if not entries:
                 return _html("404 Not Found", pages.not_found_page(coll.name, route.url))
@@ -189,8 +188,8 @@ class ReplayApp:
 
     def _escaped(self, target: str, referer: str | None) -> str | None:
         """Where a request for ``target`` belongs if it is no replay path but was made by a
-        replayed page (its ``Referer``): the same path and query on the
-        archived site of that page, at the page's time (as pywb does). None otherwise."""
+        replayed page (its ``Referer``): the same path and query on the archived site of that
+        page, at the page's time (as pywb does). None otherwise."""
         path = target.partition("?")[0]
         if not referer or path in ("/", CLIENT_PATH):  # (the 404 page links to /: the collections)
             return None
@@ -203,23 +202,20 @@ class ReplayApp:
         # (Its host is not compared with ours, which a reverse proxy may have changed: a
         # Referer can only send the request to a capture of this server.)
         scheme, sep, rest = referer.partition("://")
-        path = rest.partition("/")[2]
         if not sep or scheme not in ("http", "https"):
             return None
         try:
-            page = parse("/" + path.partition("#")[0])
+            page = parse("/" + rest.partition("/")[2].partition("#")[0])
         except BadRequest:
             return None
         if page.kind != "replay" or page.url is None or not self._is_collection(page.coll or ""):
             return None
-        modifier = page.modifier if page.modifier in urls.MODIFIERS and page.modifier != "prov_" else ""
         try:
             url = urls.normalise_url(urljoin(page.url, target))
         except (BadRequest, ValueError):
             return None
-        if not page.timestamp:
-            return f"/{page.coll}/{url}"  # (the newest, as the page was)
-        return replay_path(page.coll, page.timestamp, modifier, url)
+        assert page.coll is not None
+        return replay_path(page.coll, page.timestamp, "" if page.modifier == "prov_" else page.modifier, url)
 
     # -- replay -------------------------------------------------------------------------
 
@@ -333,27 +329,30 @@ def _client_tag(coll: str, timestamp: str, modifier: str, url: str) -> str:
             f'data-modifier="{attr(modifier)}" data-url="{attr(url)}"></script>')
 
 
+def _extended(headers: list[tuple[str, str]], name: str, more: str, sep: str, alone: str) -> list[tuple[str, str]]:
+    """``headers`` with ``more`` added after ``sep`` to the (first) header ``name``, or with
+    ``name: alone`` if there is none."""
+    at = next((i for i, (k, _) in enumerate(headers) if k.lower() == name.lower()), None)
+    if at is None:
+        return [*headers, (name, alone)]
+    return [*headers[:at], (headers[at][0], f"{headers[at][1]}{sep}{more}"), *headers[at + 1:]]
+
+
 def _varying(headers: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
     """``headers`` with ``name`` in Vary (added to the archived one, if any)."""
-    at = next((i for i, (k, _) in enumerate(headers) if k.lower() == "vary"), None)
-    if at is None:
-        return [*headers, ("Vary", name)]
-    return [*headers[:at], (headers[at][0], f"{headers[at][1]}, {name}"), *headers[at + 1:]]
+    return _extended(headers, "Vary", name, ", ", name)
 
 
 def _with_charset(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
     """``headers`` with the charset of the page's ``<meta>`` added to a Content-Type that
     names none: what a browser would have read from the page, said where inserted markup
     cannot move it out of reach."""
-    at = next((i for i, (k, _) in enumerate(headers) if k.lower() == "content-type"), None)
-    if at is not None and "charset" in headers[at][1].lower():
+    if "charset" in next((v for k, v in headers if k.lower() == "content-type"), "").lower():
         return headers
     charset = rewrite.declared_charset(body)
     if charset is None:
         return headers
-    if at is None:
-        return [*headers, ("Content-Type", f"text/html; charset={charset}")]
-    return [*headers[:at], (headers[at][0], f"{headers[at][1]}; charset={charset}"), *headers[at + 1:]]
+    return _extended(headers, "Content-Type", f"charset={charset}", "; ", f"text/html; charset={charset}")
 
 
 def _byte_range(environ: dict[str, Any], method: str, status: str, headers: list[tuple[str, str]],

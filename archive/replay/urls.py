@@ -100,5 +100,9 @@ def parse(target: str) -> Route:
     return Route("replay", coll, timestamp, modifier, url, provenance_redirect=provenance)
 
 
-def replay_path(coll: str, timestamp: str, modifier: str, url: str) -> str:
+def replay_path(coll: str, timestamp: str | None, modifier: str, url: str) -> str:
+    """The replay path of ``url`` at ``timestamp`` (the newest capture without one, where
+    no modifier can be given either)."""
+    if not timestamp:
+        return f"/{coll}/{url}"
     return f"/{coll}/{timestamp}{modifier}/{url}"
