@@ -131,6 +131,8 @@ class _Rewriter(HTMLParser):
         if raw is None:
             return
         start = self._pos()
+        if tag == "html" and not self.html_end:
+            self.html_end = start + len(raw)
         if not self.first_done:
             self._place_first(tag, start, start + len(raw))
         new = self._rewrite_tag(tag, raw)
@@ -147,7 +149,6 @@ class _Rewriter(HTMLParser):
         it would put the page in quirks mode)."""
         assert self.first is not None
         if tag == "html":
-            self.html_end = end
             return
         self.edits.append((end, end, self.first) if tag == "head" else (start, start, self.first))
         self.first_done = True
@@ -254,12 +255,11 @@ class _Rewriter(HTMLParser):
     def result(self) -> str:
         self.feed(self.text)
         self.close()
+        top = max(self.html_end, self.decl_end, self.bom_end)  # (nothing before the doctype: quirks mode)
         if not self.first_done and self.first is not None:
-            at = max(self.html_end, self.decl_end, self.bom_end)
-            self.edits.append((at, at, self.first))
+            self.edits.append((top, top, self.first))
         if not self.banner_done and self.banner is not None:
-            # (never before the doctype, which would put the page in quirks mode)
-            at = self.head_end if self.head_end is not None else max(self.html_end, self.decl_end, self.bom_end)
+            at = self.head_end if self.head_end is not None else top
             self.edits.append((at, at, self.banner))
         out, last = [], 0
         for start, end, new in sorted(self.edits, key=lambda e: (e[0], e[1])):
