@@ -28,6 +28,9 @@ _REQUISITE_TAGS = ("link", "script", "img", "source", "video", "audio", "track",
 # Framed documents (a lazy loader's data-src too): pages of their own, not requisites.
 _FRAMES = etree.XPath("descendant-or-self::iframe/@src | descendant-or-self::iframe/@data-src"
                       " | descendant-or-self::frame/@src", smart_strings=False)
+# A page's advertised feeds: <link rel="alternate" type="application/rss+xml" href="...">.
+_ALTERNATES = etree.XPath("descendant-or-self::link[@href and @type and @rel]", smart_strings=False)
+_FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
 # <link rel> tokens whose href a browser loads as it renders the page (rel is a set of tokens:
 # "shortcut icon" is "icon"); a preload only with an "as" (browsers ignore one without).
 _LOADED_RELS = frozenset({"stylesheet", "icon", "modulepreload"})
@@ -96,6 +99,14 @@ def page_frames(root: Any) -> list[str]:
     """``src`` of every ``<iframe>`` and ``<frame>`` (and an iframe's ``data-src``), in
     document order, as written."""
     return _FRAMES(root)
+
+
+def page_feeds(root: Any) -> list[str]:
+    """``href`` of every RSS or Atom feed the page advertises (``<link rel="alternate">``,
+    feed autodiscovery), in document order, as written."""
+    return [el.get("href") for el in _ALTERNATES(root)
+            if "alternate" in el.get("rel").lower().split()
+            and el.get("type").split(";")[0].strip().lower() in _FEED_TYPES]
 
 
 def page_requisites(root: Any) -> list[str]:

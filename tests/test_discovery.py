@@ -209,6 +209,42 @@ def test_page_requisites_on_private_address_literals_are_refused(tmp_path):
     assert not any(h.startswith(b"GET /img.png") for h in server.requests)
 
 
+def _advertising_site(max_depth: int, tmp_path) -> tuple[set[str], list[dict], str]:
+    home = (b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml">'
+            b'<link rel="ALTERNATE" type="application/atom+xml; charset=utf-8" href="/atom.xml">'
+            b'<link rel="alternate" type="application/rss+xml" href="http://localhost:9/elsewhere.xml">'
+            b'<link rel="alternate" type="text/html" href="/mobile/"></head><body>no links</body></html>')
+    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>Story</title><link>/story</link>'
+           b"<guid>story-1</guid></item></channel></rss>")
+    atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><title>Other</title>'
+            b'<link href="/other"/><id>tag:other</id></entry></feed>')
+    routes = {"/": response("200 OK", HTML, home), "/feed.xml": response("200 OK", XML, rss),
+              "/atom.xml": response("200 OK", XML, atom),
+              "/story": response("200 OK", HTML, b"<html><body>story</body></html>"),
+              "/other": response("200 OK", HTML, b"<html><body>other</body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "adv", "urls": [server.base + "/"], "obey_robots": False,
+                                              "scope": {"max_depth": max_depth}}), extract=False)
+        fetched = {h.split(b" ")[1].decode() for h in server.requests}
+    _, lines = read_collection(tmp_path / "adv")
+    return fetched, lines, server.base
+
+
+def test_the_feeds_a_seed_page_advertises_are_read_as_feeds(tmp_path):
+    fetched, lines, base = _advertising_site(1, tmp_path)
+    assert fetched == {"/", "/feed.xml", "/atom.xml", "/story", "/other"}  # (not another site's, nor a page)
+    by_url = {line["url"].removeprefix(base): line for line in lines}
+    feed, story = by_url["/feed.xml"], by_url["/story"]
+    assert (feed["channel"], feed["via"], feed["hops"]) == ("feed", base + "/", "L")
+    assert (story["channel"], story["source"], story["source_id"], story["hops"]) == (
+        "feed", base + "/feed.xml", "story-1", "LL")
+
+
+def test_a_crawl_of_depth_0_reads_no_advertised_feed(tmp_path):
+    fetched, _, _ = _advertising_site(0, tmp_path)
+    assert fetched == {"/"}
+
+
 def _framing_site(extra: bytes = b"") -> dict:
     page = (b'<html><head><link rel="preload" as="image" href="/hero.jpg"></head><body>'
             b'<img src="data:image/gif;base64,R0lGOD" data-src="/lazy.jpg" data-srcset="/lazy-2x.jpg 2x">'

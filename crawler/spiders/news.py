@@ -29,7 +29,7 @@ from archive.capture import Provenance
 from archive.config import collection_from_dict
 from archive.discovery import BadDocument, parse_feed, parse_sitemap
 from archive.history import CollectionHistory
-from archive.links import Resolver, css_urls, html_bytes
+from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
 from archive.urls import canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
@@ -366,6 +366,9 @@ class NewsSpider(scrapy.Spider):
             yield request
         if depth >= self.max_depth or self.scheduled >= self.max_pages:
             return
+        if prov.get("channel") == "seed":
+            for request in self._advertised_feeds(response, resolver, seed, hops):
+                yield request
         seen, dead_ends = self.seen, self.dead_ends
         # Hrefs, as written, already followed or refused from pages of this origin: most of
         # a page's links, skipped without resolving them again.
@@ -450,6 +453,19 @@ class NewsSpider(scrapy.Spider):
                                  linked=url, depth=depth + 1)
             if request is not None:
                 yield request
+
+    def _advertised_feeds(self, response: Response, resolver: Resolver, seed: str | None,
+                          hops: str) -> Iterator[Request]:
+        """The RSS and Atom feeds a seed page advertises (``<link rel="alternate">``), of
+        hosts in scope, read as the collection's own feeds are: a homepage given alone
+        brings its articles with their feed's dates and ids. (Seed pages only: an article's
+        own feed is of its comments.)"""
+        root = parse_html_bytes(html_bytes(response.text, response.body, response.encoding))
+        for url in self._unseen(resolver, page_feeds(root)):
+            canonical = _canonical(url)
+            if canonical is not None and canonical not in self.seen and self.in_scope(canonical):
+                yield self._document(url, self.parse_feed, seed=seed, channel="feed", via=response.url,
+                                     hops=hops + "L")
 
     def _unseen(self, resolver: Resolver, urls: list[str]) -> Iterator[str]:
         """The absolute http(s) URLs of ``urls`` (as written) not seen before; those no URL
