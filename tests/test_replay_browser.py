@@ -399,3 +399,60 @@ def test_urls_made_by_a_pages_scripts_stay_in_the_archive(browser, tmp_path):
         live.shutdown()
         live.server_close()
     assert live.requests == [] and live.connections == 0
+
+
+def test_a_page_built_by_jquery_replays_from_the_archive(browser, tmp_path):
+    # jQuery as archived pages load it, making URLs its own way: $.ajax with cache: false
+    # (a "_=" parameter of the moment), attr() and css() from script, html() markup.
+    jquery = pytest.importorskip("xstatic.pkg.jquery", reason="XStatic-jQuery is in the test extra")
+    from datetime import UTC, datetime
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.index import update_indexes
+    from archive.job import CaptureJob
+    from archive.store import collection_dir
+
+    live = _Live()
+    threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    site = f"http://127.0.0.1:{live.server_port}"
+    page = f"""<!DOCTYPE html><html><head><title>jQuery</title><script src="/jquery.min.js"></script></head>
+<body><div id="out"></div><img id="attr" alt=""><div id="css" style="width:1px;height:1px"></div><div id="html"></div>
+<script>
+$.ajax({{url: "{site}/data.json?x=1", cache: false, dataType: "json"}}).done(d => $("#out").attr("data-ajax", d.word));
+$.getJSON("/data.json?x=1").done(d => $("#out").attr("data-root", d.word));
+$("#attr").attr("src", "{site}/pic.png");
+$("#css").css("background-image", "url({site}/pic.png)");
+$("#html").html('<img id="inner" src="{site}/pic.png" alt="">');
+</script></body></html>"""
+    captures = {
+        "/page": (b"text/html", page.encode()),
+        "/jquery.min.js": (b"text/javascript", (Path(jquery.BASE_DIR) / "jquery.min.js").read_bytes()),
+        "/data.json?x=1": (b"application/json", b'{"word": "archived"}'),
+        "/pic.png": (b"image/png", _png()),
+    }
+    try:
+        store, when = tmp_path / "store", datetime(2026, 3, 1, 12, tzinfo=UTC)
+        job = CaptureJob(store, one_off("jq", urls=[site + "/"]), clock=Clock(when), dedup=False)
+        for path, (mime, body) in captures.items():
+            job.record_fetch(fetch(site + path, body, when, headers=[(b"Content-Type", mime)], seed=site + "/"))
+        job.close()
+        update_indexes(collection_dir(store, "jq"))
+        with serve_in_thread(store) as base:
+            prefix = f"{base}/jq/20260301120000/{site}"
+            browser.navigate(f"{prefix}/page")
+            done = ("$('#out').attr('data-ajax') === 'archived' && $('#out').attr('data-root') === 'archived'"
+                    " && $('#attr')[0].naturalWidth === 1 && $('#inner')[0].naturalWidth === 1"
+                    " && getComputedStyle($('#css')[0]).backgroundImage.includes('/jq/')")
+            deadline = time.monotonic() + 10
+            while not browser.evaluate(done) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert browser.evaluate("$.fn.jquery") == "3.7.1"
+            assert browser.evaluate("[$('#out').attr('data-ajax'), $('#out').attr('data-root')]") == ["archived"] * 2
+            assert browser.evaluate("[$('#attr')[0].naturalWidth, $('#inner')[0].naturalWidth]") == [1, 1]
+            assert browser.evaluate("getComputedStyle($('#css')[0]).backgroundImage") == f'url("{prefix}/pic.png")'
+    finally:
+        live.shutdown()
+        live.server_close()
+    assert live.requests == [] and live.connections == 0
