@@ -307,6 +307,8 @@ var out = document.getElementById("out");
 fetch("{site}/data.json").then(r => r.json()).then(d => {{ out.dataset.absolute = d.word; }});
 fetch("/data.json").then(r => r.json()).then(d => {{ out.dataset.root = d.word; }});
 fetch(new Request("{site}/data.json")).then(r => r.json()).then(d => {{ out.dataset.request = d.word; }});
+// (a path of the site that starts as the collection's name does)
+fetch("/scripted/data.json").then(r => r.json()).then(d => {{ out.dataset.named = d.word; }});
 var xhr = new XMLHttpRequest();
 xhr.open("GET", "{site}/data.json");
 xhr.onload = () => {{ out.dataset.xhr = JSON.parse(xhr.responseText).word; }};
@@ -341,6 +343,7 @@ history.replaceState(null, "", "/moved-here");
     return {
         "/page": (html, page.encode()),
         "/data.json": (b"application/json", b'{"word": "archived"}'),
+        "/scripted/data.json": (b"application/json", b'{"word": "archived"}'),
         "/pic.png": (b"image/png", _png()),
         "/w_1,h_1/pic.png": (b"image/png", _png()),
         "/mod/main.js": (js, b'import {word} from "/mod/dep.js"; document.getElementById("out").dataset.module = word;'),
@@ -375,11 +378,11 @@ def test_urls_made_by_a_pages_scripts_stay_in_the_archive(browser, tmp_path):
             prefix = f"{base}/scripted/20260301120000/{site}"
             browser.navigate(f"{prefix}/page")
             deadline = time.monotonic() + 10
-            done = "['absolute', 'root', 'request', 'xhr', 'module'].every(k => out.dataset[k] === 'archived')"
+            done = "['absolute', 'root', 'request', 'named', 'xhr', 'module'].every(k => out.dataset[k] === 'archived')"
             while not browser.evaluate(done) and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert json.loads(browser.evaluate("JSON.stringify(out.dataset)")) == {
-                "absolute": "archived", "root": "archived", "request": "archived", "xhr": "archived",
+                "absolute": "archived", "root": "archived", "request": "archived", "named": "archived", "xhr": "archived",
                 "module": "archived", "parts": "/some/path", "closed": "2"}
             for image in ("lazy", "set", "commas", "climber", "inner", "adjacent"):
                 while browser.evaluate(f"document.getElementById('{image}').naturalWidth") != 1 \

@@ -24,7 +24,12 @@
 
   // The archived URL a relative one is resolved against: the page's <base href> (rewritten
   // to a replay URL, as every URL in the page) or the page's own URL, as archived.
-  var replayed = new RegExp("^" + prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "[^/]*/(https?://.*)$");
+  function literally(text) { return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
+  var replayed = new RegExp("^" + literally(prefix) + "[^/]*/(https?://.*)$");
+  // A replay URL (or this server's own): "/<coll>/[<timestamp><modifier>/]http(s)://...", so
+  // that a path of the archived site that starts as the collection's name is not taken for one.
+  var inArchive = new RegExp("^(?:" + literally(here) + ")?(?:" + literally(prefix)
+                             + "(?:[0-9]*(?:[a-z]{2,5}_)?/)?https?:|" + literally(own) + ")", "i");
   function archivedBase() {
     var base = document.baseURI, found = base.indexOf(here) === 0 && replayed.exec(base.slice(here.length));
     return found ? found[1] : original;
@@ -35,8 +40,7 @@
   // archived page would have it, so that "../" cannot climb out of the archived site.
   function archived(value) {
     var text = String(value).trim(), url;
-    if (text.indexOf(prefix) === 0 || text.indexOf(here + prefix) === 0 || text.indexOf(own) === 0
-        || text.indexOf(here + own) === 0) return value;
+    if (inArchive.test(text)) return value;
     try {
       url = new URL(text, archivedBase());
       if (url.protocol !== "http:" && url.protocol !== "https:") return value;
