@@ -137,9 +137,9 @@ def _unusable(db: sqlite3.Connection, exc: sqlite3.Error) -> bool:
     another process's rebuild: for LOCKED_PAUSE seconds (True). Damaged: for the rest of
     the job, and the file is marked to be made again by the next one (False).
 
-    (The crawl process and its capture worker look up apart: one may find what the other
-    did not, and a 304 to a request sent with validators is then recorded as the 304 it
-    is, without the revisit that names its original.)"""
+    (The crawl process and its capture worker look up apart, and one may find what the
+    other did not: a 304 is nonetheless a revisit of the capture whose validators the
+    crawl process sent, which travels with the request (``Fetch.conditional_on``).)"""
     locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
     if locked:
         log.warning("the collection's history file is held by another process (%s): not looked at for %d s", exc,

@@ -157,6 +157,9 @@ class CaptureJob:
         ``payload_digest``: ``sha1_of(fetch.body)``, if already computed.
         """
         if fetch.status == 304 and _conditional(fetch):
+            asked = fetch.conditional_on
+            if asked is not None and asked[1] == fetch.url:  # (not a redirect's, whose headers came along)
+                return Revisit(PROFILE_NOT_MODIFIED, *asked)
             state = self.history.urls.get(fetch.url)
             if state is not None and state.original is not None:
                 o = state.original

@@ -45,6 +45,8 @@ _T0 = "_archive_t0"
 _HEADERS_AT = "_archive_headers_at"
 _RECEIVED = "_archive_received"
 _EXPECTED = "_archive_expected"
+# The capture a conditional request was made against (Fetch.conditional_on), set by the spider.
+CONDITIONAL_ON = "archive_conditional_on"
 # What a download that ran out of time raises: Scrapy's own class where it has one, else Twisted's.
 _TIMEOUTS = tuple(c for c in (getattr(scrapy_exceptions, "DownloadTimeoutError", None), TwistedTimeoutError)
                   if c is not None)
@@ -269,6 +271,7 @@ class WarcCaptureMiddleware:
             reconstructed,
             head,
             sent,
+            request.meta.get(CONDITIONAL_ON),
         )
 
     def cut_off_values(self, request: Request, started: float,

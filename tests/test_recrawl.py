@@ -101,3 +101,31 @@ def test_history_shows_captures_and_readable_diffs(runs, capsys):
     kinds = [c["kind"] for c in json.loads(capsys.readouterr().out)["captures"]]
     assert kinds == ["new content", "revisit (server-not-modified)"]
     assert main(["history", runs["base"] + "/never", "--store", str(runs["store"])]) == 1
+
+
+@pytest.mark.parametrize("same_url", [True, False])
+def test_a_304_is_a_revisit_of_the_capture_whose_validators_were_sent_as_the_crawl_found_it(tmp_path, same_url):
+    # The capture worker does not look the original up again (its look-up could fail, or
+    # find another); a request redirected with the validators still on it is not taken for one.
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+
+    url, when = "http://news.test/a/story", datetime(2026, 3, 1, 12, tzinfo=UTC)
+    original = ("<urn:uuid:00000000-0000-4000-8000-000000000001>", url if same_url else url + "-moved",
+                "2026-02-01T12:00:00Z", "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ")
+    job = CaptureJob(tmp_path, one_off("news", urls=["http://news.test/"]), clock=Clock(when))
+    job.record_fetch(replace(fetch(url, b"", when, status=304, headers=[(b"ETag", b'"v1"')]),
+                             request_headers=[(b"If-None-Match", b'"v1"')], conditional_on=original))
+    job.close()
+    records, _ = read_collection(tmp_path / "news")
+    [record] = [r for r in records if r.h("WARC-Target-URI") == url and r.type in ("response", "revisit")]
+    if same_url:
+        assert (record.type, record.h("WARC-Profile"), record.h("WARC-Refers-To"), record.h("WARC-Refers-To-Date"),
+                record.h("WARC-Payload-Digest")) == ("revisit", PROFILE_NOT_MODIFIED, *original[:1], *original[2:])
+    else:
+        assert record.type == "response"  # (nothing known of this URL: the 304 as it came)

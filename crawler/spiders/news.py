@@ -34,6 +34,7 @@ from archive.recrawl import conditional_headers, known_articles, recrawl_urls
 from archive.urls import canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
+from crawler.middlewares import CONDITIONAL_ON
 from crawler.page_parser import PageParser, ParserGone, hrefs, worth_it
 
 log = logging.getLogger(__name__)
@@ -196,8 +197,13 @@ class NewsSpider(scrapy.Spider):
         # Conditional requests for known articles only: a hub page answered 304 would hide
         # the new links on it.
         state = self.history.urls.get(canonical) if self.history and canonical in self.articles else None
-        return Request(canonical, callback=self.parse, meta=meta, priority=priority,
-                       headers=conditional_headers(state))
+        headers = conditional_headers(state)
+        if headers and state is not None and state.original is not None:
+            # What a 304 will be a revisit of: the capture whose validators went, as found
+            # here (the capture worker need not look it up again, and could find otherwise).
+            o = state.original
+            meta[CONDITIONAL_ON] = (o.record_id, o.uri, o.date, o.payload_digest)
+        return Request(canonical, callback=self.parse, meta=meta, priority=priority, headers=headers)
 
     # -- the sitemap backlog ---------------------------------------------------------
 
