@@ -76,8 +76,9 @@ class Fetch:
     # where they are rebuilt from ``request_headers``; with a head, ``request_headers`` may
     # be None: they are then read from the head.
     request_head: bytes | None = None
-    # The capture whose validators a conditional request sent (record id, URI, WARC-Date,
-    # payload digest), as the crawl looked it up: a 304 to the request is a revisit of it.
+    # The capture whose validators a conditional request for this URL sent (record id, URI,
+    # WARC-Date, payload digest: the URI may be another URL's, whose payload this URL had),
+    # as the crawl looked it up: a 304 to the request is a revisit of it.
     conditional_on: tuple[str, str, str, str] | None = None
 
     def __post_init__(self) -> None:

@@ -157,9 +157,8 @@ class CaptureJob:
         ``payload_digest``: ``sha1_of(fetch.body)``, if already computed.
         """
         if fetch.status == 304 and _conditional(fetch):
-            asked = fetch.conditional_on
-            if asked is not None and asked[1] == fetch.url:  # (not a redirect's, whose headers came along)
-                return Revisit(PROFILE_NOT_MODIFIED, *asked)
+            if fetch.conditional_on is not None:
+                return Revisit(PROFILE_NOT_MODIFIED, *fetch.conditional_on)
             state = self.history.urls.get(fetch.url)
             if state is not None and state.original is not None:
                 o = state.original

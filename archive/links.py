@@ -102,11 +102,18 @@ def page_frames(root: Any) -> list[str]:
 
 
 def page_feeds(root: Any) -> list[str]:
-    """``href`` of every RSS or Atom feed the page advertises (``<link rel="alternate">``,
-    feed autodiscovery), in document order, as written."""
+    """``href`` of every RSS or Atom feed of articles the page advertises (``<link
+    rel="alternate">``, feed autodiscovery), in document order, as written. Feeds of comments
+    are left out (WordPress advertises one on every page): their items are comments, linked
+    to the article as ``post#comment-5``."""
     return [el.get("href") for el in _ALTERNATES(root)
             if "alternate" in el.get("rel").lower().split()
-            and el.get("type").split(";")[0].strip().lower() in _FEED_TYPES]
+            and el.get("type").split(";")[0].strip().lower() in _FEED_TYPES and not _of_comments(el)]
+
+
+def _of_comments(link: Any) -> bool:
+    href, title = link.get("href").lower(), (link.get("title") or "").lower()
+    return "comment" in title or "/comments/" in href or "feed=comments" in href
 
 
 def page_requisites(root: Any) -> list[str]:

@@ -271,7 +271,8 @@ class WarcCaptureMiddleware:
             reconstructed,
             head,
             sent,
-            request.meta.get(CONDITIONAL_ON),
+            # (not a redirected request's: the validators came along from the URL before)
+            None if "redirect_urls" in request.meta else request.meta.get(CONDITIONAL_ON),
         )
 
     def cut_off_values(self, request: Request, started: float,

@@ -209,11 +209,16 @@ def test_page_requisites_on_private_address_literals_are_refused(tmp_path):
     assert not any(h.startswith(b"GET /img.png") for h in server.requests)
 
 
-def _advertising_site(max_depth: int, tmp_path) -> tuple[set[str], list[dict], str]:
+def _advertising_site(max_depth: int, tmp_path, more: int = 0) -> tuple[set[str], list[dict], str]:
     home = (b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml">'
             b'<link rel="ALTERNATE" type="application/atom+xml; charset=utf-8" href="/atom.xml">'
             b'<link rel="alternate" type="application/rss+xml" href="http://localhost:9/elsewhere.xml">'
-            b'<link rel="alternate" type="text/html" href="/mobile/"></head><body>no links</body></html>')
+            b'<link rel="alternate" type="application/rss+xml" title="News &raquo; Comments Feed" href="/c.xml">'
+            b'<link rel="alternate" type="application/rss+xml" href="/comments/feed/">'
+            b'<link rel="alternate" type="application/rss+xml" href="/?feed=comments-rss2">'
+            + b"".join(b'<link rel="alternate" type="application/rss+xml" href="/more-%d.xml">' % i
+                       for i in range(more))
+            + b'<link rel="alternate" type="text/html" href="/mobile/"></head><body>no links</body></html>')
     rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>Story</title><link>/story</link>'
            b"<guid>story-1</guid></item></channel></rss>")
     atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><title>Other</title>'
@@ -232,12 +237,18 @@ def _advertising_site(max_depth: int, tmp_path) -> tuple[set[str], list[dict], s
 
 def test_the_feeds_a_seed_page_advertises_are_read_as_feeds(tmp_path):
     fetched, lines, base = _advertising_site(1, tmp_path)
-    assert fetched == {"/", "/feed.xml", "/atom.xml", "/story", "/other"}  # (not another site's, nor a page)
+    # (not another site's, nor a page's other versions, nor the comments)
+    assert fetched == {"/", "/feed.xml", "/atom.xml", "/story", "/other"}
     by_url = {line["url"].removeprefix(base): line for line in lines}
     feed, story = by_url["/feed.xml"], by_url["/story"]
     assert (feed["channel"], feed["via"], feed["hops"]) == ("feed", base + "/", "L")
     assert (story["channel"], story["source"], story["source_id"], story["hops"]) == (
         "feed", base + "/feed.xml", "story-1", "LL")
+
+
+def test_a_seed_page_advertising_any_number_of_feeds_has_ten_read(tmp_path):
+    fetched, _, _ = _advertising_site(1, tmp_path, more=30)
+    assert len([path for path in fetched if path.endswith(".xml")]) == 10
 
 
 def test_a_crawl_of_depth_0_reads_no_advertised_feed(tmp_path):

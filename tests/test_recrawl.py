@@ -106,7 +106,7 @@ def test_history_shows_captures_and_readable_diffs(runs, capsys):
 @pytest.mark.parametrize("same_url", [True, False])
 def test_a_304_is_a_revisit_of_the_capture_whose_validators_were_sent_as_the_crawl_found_it(tmp_path, same_url):
     # The capture worker does not look the original up again (its look-up could fail, or
-    # find another); a request redirected with the validators still on it is not taken for one.
+    # find another). The original may be another URL's, whose payload this one had.
     from dataclasses import replace
     from datetime import UTC, datetime
 
@@ -116,7 +116,7 @@ def test_a_304_is_a_revisit_of_the_capture_whose_validators_were_sent_as_the_cra
     from archive.job import CaptureJob
 
     url, when = "http://news.test/a/story", datetime(2026, 3, 1, 12, tzinfo=UTC)
-    original = ("<urn:uuid:00000000-0000-4000-8000-000000000001>", url if same_url else url + "-moved",
+    original = ("<urn:uuid:00000000-0000-4000-8000-000000000001>", url if same_url else url + "-copy",
                 "2026-02-01T12:00:00Z", "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ")
     job = CaptureJob(tmp_path, one_off("news", urls=["http://news.test/"]), clock=Clock(when))
     job.record_fetch(replace(fetch(url, b"", when, status=304, headers=[(b"ETag", b'"v1"')]),
@@ -124,8 +124,30 @@ def test_a_304_is_a_revisit_of_the_capture_whose_validators_were_sent_as_the_cra
     job.close()
     records, _ = read_collection(tmp_path / "news")
     [record] = [r for r in records if r.h("WARC-Target-URI") == url and r.type in ("response", "revisit")]
-    if same_url:
-        assert (record.type, record.h("WARC-Profile"), record.h("WARC-Refers-To"), record.h("WARC-Refers-To-Date"),
-                record.h("WARC-Payload-Digest")) == ("revisit", PROFILE_NOT_MODIFIED, *original[:1], *original[2:])
-    else:
-        assert record.type == "response"  # (nothing known of this URL: the 304 as it came)
+    assert (record.type, record.h("WARC-Profile"), record.h("WARC-Refers-To"), record.h("WARC-Refers-To-Target-URI"),
+            record.h("WARC-Refers-To-Date"), record.h("WARC-Payload-Digest")) == ("revisit", PROFILE_NOT_MODIFIED,
+                                                                                   *original)
+
+
+@pytest.mark.parametrize("redirected", [False, True])
+def test_a_redirected_request_does_not_carry_the_original_of_the_url_before(redirected):
+    # Scrapy copies a request's meta (and its validators) into the request a redirect makes.
+    import time
+    from types import SimpleNamespace
+
+    from scrapy.http import Request, Response
+
+    from crawler.middlewares import CONDITIONAL_ON, WarcCaptureMiddleware
+
+    recorded: list = []
+    mw = WarcCaptureMiddleware.__new__(WarcCaptureMiddleware)
+    mw.obey_robots = False
+    mw.job = SimpleNamespace(record_fetch=recorded.append)
+    original = ("<urn:uuid:00000000-0000-4000-8000-000000000001>", "http://news.test/a", "2026-02-01T12:00:00Z",
+                "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ")
+    meta = {CONDITIONAL_ON: original, "_archive_t0": (time.time(), time.monotonic())}
+    if redirected:
+        meta["redirect_urls"] = ["http://news.test/a"]
+    req = Request("http://news.test/b", meta=meta, headers={"If-None-Match": '"v1"'})
+    mw.process_response(req, Response(req.url, status=304, request=req))
+    assert recorded[0].conditional_on == (None if redirected else original)

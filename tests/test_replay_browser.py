@@ -398,6 +398,12 @@ def test_urls_made_by_a_pages_scripts_stay_in_the_archive(browser, tmp_path):
             while browser.evaluate("document.title") != "Next" and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert browser.evaluate("location.href") == f"{prefix}/next"
+            # The banner's link to every capture of the page is the replay server's own.
+            browser.evaluate("document.querySelector('#archive-replay-banner a[href*=\"/*/\"]').click()")
+            deadline = time.monotonic() + 10
+            while "/scripted/*/" not in browser.evaluate("location.href") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert browser.evaluate("location.href") == f"{base}/scripted/*/{site}/next"
     finally:
         live.shutdown()
         live.server_close()
@@ -451,7 +457,7 @@ $("#html").html('<img id="inner" src="{site}/pic.png" alt="">');
             deadline = time.monotonic() + 10
             while not browser.evaluate(done) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert browser.evaluate("$.fn.jquery") == "3.7.1"
+            assert browser.evaluate("$.fn.jquery").startswith("3.")
             assert browser.evaluate("[$('#out').attr('data-ajax'), $('#out').attr('data-root')]") == ["archived"] * 2
             assert browser.evaluate("[$('#attr')[0].naturalWidth, $('#inner')[0].naturalWidth]") == [1, 1]
             assert browser.evaluate("getComputedStyle($('#css')[0]).backgroundImage") == f'url("{prefix}/pic.png")'

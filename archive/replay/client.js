@@ -26,10 +26,11 @@
   // to a replay URL, as every URL in the page) or the page's own URL, as archived.
   function literally(text) { return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
   var replayed = new RegExp("^" + literally(prefix) + "[^/]*/(https?://.*)$");
-  // A replay URL (or this server's own): "/<coll>/[<timestamp><modifier>/]http(s)://...", so
-  // that a path of the archived site that starts as the collection's name is not taken for one.
+  // A replay URL (or this server's own): "/<coll>/[<timestamp><modifier>/]http(s)://...", the
+  // timestamp "*" for the list of captures, so that a path of the archived site that starts
+  // as the collection's name is not taken for one.
   var inArchive = new RegExp("^(?:" + literally(here) + ")?(?:" + literally(prefix)
-                             + "(?:[0-9]*(?:[a-z]{2,5}_)?/)?https?:|" + literally(own) + ")", "i");
+                             + "(?:(?:[0-9]{1,14}|\\*)(?:[a-z]{2,5}_)?/)?https?:|" + literally(own) + ")", "i");
   function archivedBase() {
     var base = document.baseURI, found = base.indexOf(here) === 0 && replayed.exec(base.slice(here.length));
     return found ? found[1] : original;

@@ -40,6 +40,7 @@ from crawler.page_parser import PageParser, ParserGone, hrefs, worth_it
 log = logging.getLogger(__name__)
 
 MAX_CSS_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font: enough for real pages
+MAX_ADVERTISED_FEEDS = 10  # feeds read of those a seed page advertises (a site's main one and its sections')
 _REQUISITE_HOPS = "archive_requisite_hops"  # a requisite's embed hops from its page (meta)
 # Requisites fetched for one page or stylesheet (setting ARCHIVE_MAX_REQUISITES). They come
 # on top of max_pages; a real page has tens to a few hundred, a hostile one any number.
@@ -467,11 +468,16 @@ class NewsSpider(scrapy.Spider):
         brings its articles with their feed's dates and ids. (Seed pages only: an article's
         own feed is of its comments.)"""
         root = parse_html_bytes(html_bytes(response.text, response.body, response.encoding))
+        read = 0
         for url in self._unseen(resolver, page_feeds(root)):
             canonical = _canonical(url)
-            if canonical is not None and canonical not in self.seen and self.in_scope(canonical):
-                yield self._document(url, self.parse_feed, seed=seed, channel="feed", via=response.url,
-                                     hops=hops + "L")
+            if canonical is None or canonical in self.seen or not self.in_scope(canonical):
+                continue
+            if read >= MAX_ADVERTISED_FEEDS:  # (feeds do not count against max_pages; a page may list any number)
+                log.warning("%s advertises more feeds than the %d read", response.url, MAX_ADVERTISED_FEEDS)
+                return
+            read += 1
+            yield self._document(url, self.parse_feed, seed=seed, channel="feed", via=response.url, hops=hops + "L")
 
     def _unseen(self, resolver: Resolver, urls: list[str]) -> Iterator[str]:
         """The absolute http(s) URLs of ``urls`` (as written) not seen before; those no URL
