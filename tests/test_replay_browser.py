@@ -296,6 +296,27 @@ def _png() -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
 
 
+def _archived_site(store: Path, name: str, site: str, captures: dict[str, tuple[bytes, bytes]]) -> Path:
+    """``store`` with collection ``name``: one job of ``captures`` (path -> Content-Type, body)
+    of ``site``, taken at 2026-03-01 12:00 UTC, and indexed."""
+    from datetime import UTC, datetime
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.index import update_indexes
+    from archive.job import CaptureJob
+    from archive.store import collection_dir
+
+    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    job = CaptureJob(store, one_off(name, urls=[site + "/"]), clock=Clock(when), dedup=False)
+    for path, (mime, body) in captures.items():
+        job.record_fetch(fetch(site + path, body, when, headers=[(b"Content-Type", mime)], seed=site + "/"))
+    job.close()
+    update_indexes(collection_dir(store, name))
+    return store
+
+
 def _scripted(site: str) -> dict[str, tuple[bytes, bytes]]:
     """Captures of a site whose scripts make their own URLs: absolute ones on the site (which
     the browser would fetch from the live web), root-relative ones (which would miss the
@@ -355,25 +376,11 @@ history.replaceState(null, "", "/moved-here");
 
 
 def test_urls_made_by_a_pages_scripts_stay_in_the_archive(browser, tmp_path):
-    from datetime import UTC, datetime
-
-    from jobs import Clock, fetch
-
-    from archive.config import one_off
-    from archive.index import update_indexes
-    from archive.job import CaptureJob
-    from archive.store import collection_dir
-
     live = _Live()  # the archived site's own address: what a script's URLs point at
     threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     site = f"http://127.0.0.1:{live.server_port}"
     try:
-        store, when = tmp_path / "store", datetime(2026, 3, 1, 12, tzinfo=UTC)
-        job = CaptureJob(store, one_off("scripted", urls=[site + "/"]), clock=Clock(when), dedup=False)
-        for path, (mime, body) in _scripted(site).items():
-            job.record_fetch(fetch(site + path, body, when, headers=[(b"Content-Type", mime)], seed=site + "/"))
-        job.close()
-        update_indexes(collection_dir(store, "scripted"))
+        store = _archived_site(tmp_path / "store", "scripted", site, _scripted(site))
         with serve_in_thread(store) as base:
             prefix = f"{base}/scripted/20260301120000/{site}"
             browser.navigate(f"{prefix}/page")
@@ -414,15 +421,6 @@ def test_a_page_built_by_jquery_replays_from_the_archive(browser, tmp_path):
     # jQuery as archived pages load it, making URLs its own way: $.ajax with cache: false
     # (a "_=" parameter of the moment), attr() and css() from script, html() markup.
     jquery = pytest.importorskip("xstatic.pkg.jquery", reason="XStatic-jQuery is in the test extra")
-    from datetime import UTC, datetime
-
-    from jobs import Clock, fetch
-
-    from archive.config import one_off
-    from archive.index import update_indexes
-    from archive.job import CaptureJob
-    from archive.store import collection_dir
-
     live = _Live()
     threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     site = f"http://127.0.0.1:{live.server_port}"
@@ -442,12 +440,7 @@ $("#html").html('<img id="inner" src="{site}/pic.png" alt="">');
         "/pic.png": (b"image/png", _png()),
     }
     try:
-        store, when = tmp_path / "store", datetime(2026, 3, 1, 12, tzinfo=UTC)
-        job = CaptureJob(store, one_off("jq", urls=[site + "/"]), clock=Clock(when), dedup=False)
-        for path, (mime, body) in captures.items():
-            job.record_fetch(fetch(site + path, body, when, headers=[(b"Content-Type", mime)], seed=site + "/"))
-        job.close()
-        update_indexes(collection_dir(store, "jq"))
+        store = _archived_site(tmp_path / "store", "jq", site, captures)
         with serve_in_thread(store) as base:
             prefix = f"{base}/jq/20260301120000/{site}"
             browser.navigate(f"{prefix}/page")
