@@ -113,18 +113,23 @@ def test_a_request_that_escaped_a_replayed_page_is_sent_back_into_the_archive(re
     status, headers, _ = get(replay, "/_next/static/app.js", headers={"Referer": page})
     assert status == 307 and headers["location"] == f"/scripted/{STAMP}/{SITE}/_next/static/app.js"
     assert get(replay, headers["location"])[0] == 404  # (not archived: the archive's own 404)
+    # A path of the site that starts as the collection's name does, not written as a replay path
+    status, headers, _ = get(replay, "/scripted/api/data.json", headers={"Referer": page})
+    assert status == 307 and headers["location"] == f"/scripted/{STAMP}/{SITE}/scripted/api/data.json"
 
 
 @pytest.mark.parametrize(("target", "referer", "status"), [
     ("/api/data.json", None, 404),  # no Referer: no collection "api"
     ("/api/data.json", "{base}/scripted/", 404),  # not a replayed page
-    ("/scripted/", "{base}/scripted/{stamp}/{site}/page", 200),  # the replay server's own path
+    ("/scripted/", "{base}/scripted/{stamp}/{site}/page", 200),  # the replay server's own paths
+    ("/scripted/{stamp}/{site}/page", "{base}/scripted/{stamp}/{site}/page", 200),
+    ("/scripted/*/{site}/page", "{base}/scripted/{stamp}/{site}/page", 200),
     ("/", "{base}/scripted/{stamp}/{site}/missing", 200),  # the 404 page's link to the collections
     ("/api/%2e%2e/x", "{base}/scripted/{stamp}/{site}/page", 400),  # refused, Referer or not
 ])
 def test_requests_not_from_a_replayed_page_are_answered_as_they_were(replay, target, referer, status):
     headers = {} if referer is None else {"Referer": referer.format(base=replay, stamp=STAMP, site=SITE)}
-    assert get(replay, target, headers=headers)[0] == status
+    assert get(replay, target.format(stamp=STAMP, site=SITE), headers=headers)[0] == status
 
 
 @pytest.mark.parametrize(("asked", "served"), [

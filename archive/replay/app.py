@@ -197,8 +197,9 @@ class ReplayApp:
             urls.check_safe(path)  # (refused as it is, below)
         except BadRequest:
             return None
-        if self._is_collection(path[1:].partition("/")[0]):
-            return None  # a path of the replay server's own
+        coll, _, rest = path[1:].partition("/")
+        if self._is_collection(coll) and urls.in_replay_form(rest):
+            return None  # a path of the replay server's own (not the site's /news/... in collection news)
         # (Its host is not compared with ours, which a reverse proxy may have changed: a
         # Referer can only send the request to a capture of this server.)
         scheme, sep, rest = referer.partition("://")

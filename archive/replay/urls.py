@@ -100,6 +100,16 @@ def parse(target: str) -> Route:
     return Route("replay", coll, timestamp, modifier, url, provenance_redirect=provenance)
 
 
+_REPLAY_FORM = re.compile(r"^(?:(?:\d{1,14}|\*)(?:[a-z]{2,5}_)?/)?(?:https?:|$)", re.IGNORECASE)
+
+
+def in_replay_form(rest: str) -> bool:
+    """Whether ``rest``, a path after ``/<coll>/``, is written as this server writes replay
+    paths (``[<timestamp><modifier>/]http(s)://...``), or is empty (the collection's page
+    list): what a page's own path that starts with a collection's name is not."""
+    return bool(_REPLAY_FORM.match(rest))
+
+
 def replay_path(coll: str, timestamp: str | None, modifier: str, url: str) -> str:
     """The replay path of ``url`` at ``timestamp`` (the newest capture without one, where
     no modifier can be given either)."""
