@@ -24,7 +24,7 @@ from w3lib.url import safe_url_string
 _LINKS = etree.XPath("descendant-or-self::a/@href | descendant-or-self::area/@href", smart_strings=False)
 _STYLE_ATTRS = etree.XPath("descendant-or-self::*/@style", smart_strings=False)
 _REQUISITE_TAGS = ("link", "script", "img", "source", "video", "audio", "track", "embed", "object", "input",
-                   "style")
+                   "style", "use", "image")
 # Framed documents (a lazy loader's data-src too): pages of their own, not requisites.
 _FRAMES = etree.XPath("descendant-or-self::iframe/@src | descendant-or-self::iframe/@data-src"
                       " | descendant-or-self::frame/@src", smart_strings=False)
@@ -119,7 +119,8 @@ def _of_comments(link: Any) -> bool:
 def page_requisites(root: Any) -> list[str]:
     """What a browser would load to render the page, frames aside (:func:`page_frames`):
     stylesheets, icons, preloads, scripts, images (``src`` and every ``srcset`` candidate,
-    and where lazy loaders keep them), embedded objects, posters, text tracks and media a
+    and where lazy loaders keep them; SVG's external ``<use>`` sprites and ``<image>``s),
+    embedded objects, posters, text tracks and media a
     browser would load before it is played (not with ``preload="none"``), and ``url()``s in
     inline CSS.
 
@@ -154,6 +155,10 @@ def page_requisites(root: Any) -> list[str]:
                 _add(urls, el.get("src"))
         elif tag == "object":
             _add(urls, el.get("data"))
+        elif tag in ("use", "image"):  # SVG: an icon of an external sprite sheet, an image
+            href = el.get("href") or el.get("xlink:href")
+            if href and not href.startswith("#"):
+                _add(urls, href)
         elif tag == "input":
             if (el.get("type") or "").lower() == "image":
                 _add(urls, el.get("src"))

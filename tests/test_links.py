@@ -239,6 +239,8 @@ body { background: url(/bg.png) } .a { background-image: url( "/quoted.png" ) }
 <video preload="none" poster="/poster2.jpg" src="/not-before-played.mp4"><source src="/nor-this.webm"></video>
 <audio preload=" NONE " src="/not-before-played.mp3"></audio>
 <embed src="/chart.svg"><object data="/doc.pdf"></object>
+<svg><use href="/icons.svg#logo"></use><use xlink:href="/sprite.svg#menu"/><use href="#here"/>
+<image href="/drawn.png" width="1"/></svg>
 </body></html>"""
 REQUISITES_EXPECTED = [
     "/main.css", "/preloaded.css", "/alt.css", "/favicon.png", "/favicon.ico", "/both.css", "/app.js",
@@ -249,6 +251,7 @@ REQUISITES_EXPECTED = [
     "/inline.png", "/font2.woff2", "/mod.js", "/hero.jpg", "/hero-800.jpg", "/hero-1600.jpg",
     "/lazy.jpg", "/lazy-2x.jpg", "/wp-lazy.jpg", "/poster2.jpg",
     "/wp-lazy-600.jpg", "/jq-lazy.jpg", "/sound.mp3", "/captions.vtt", "/clip2.mp4", "/chart.svg", "/doc.pdf",
+    "/icons.svg#logo", "/sprite.svg#menu", "/drawn.png",
 ]
 
 

@@ -164,6 +164,13 @@ def test_every_form_of_meta_refresh_points_into_the_archive(content):
     assert "live.test" not in page.replace("/odd/20260301120000/http://live.test/x", "")
 
 
+def test_an_svg_sprite_of_the_site_is_loaded_from_the_archive_and_a_fragment_stays_in_the_page():
+    page = rewritten('<svg><use xlink:href="/icons.svg#logo"/><use href="http://cdn.test/s.svg#m"/>'
+                     '<use href="#here"/></svg>')
+    assert page == ('<svg><use xlink:href="/odd/20260301120000/http://site.test/icons.svg#logo"/>'
+                    '<use href="/odd/20260301120000/http://cdn.test/s.svg#m"/><use href="#here"/></svg>')
+
+
 @pytest.mark.parametrize("mode", ["", "id_"])
 def test_a_refresh_header_points_into_the_archive(tmp_path, mode):
     store = tmp_path / "store"

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
 
-_URL_ATTRS = {"href", "src", "action", "formaction", "poster", "background", "longdesc", "cite"}
+_URL_ATTRS = {"href", "xlink:href", "src", "action", "formaction", "poster", "background", "longdesc", "cite"}
 _KEEP_SCHEMES = ("javascript:", "data:", "mailto:", "tel:", "about:", "blob:", "#")
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 _CSS_URL = re.compile(r"""url\(\s*(["']?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
