@@ -458,3 +458,16 @@ $("#html").html('<img id="inner" src="{site}/pic.png" alt="">');
         live.shutdown()
         live.server_close()
     assert live.requests == [] and live.connections == 0
+
+
+def test_a_page_with_its_own_content_security_policy_replays_its_images_and_the_client_script(browser, tmp_path):
+    site = "http://site.test"
+    page = (b'<html><head><meta http-equiv="Content-Security-Policy" content="img-src https://cdn.site.test; '
+            b"script-src https://cdn.site.test\"><title>Policy</title></head><body><img id=\"pic\" src=\"/pic.png\">"
+            b"</body></html>")
+    store = _archived_site(tmp_path / "store", "policy", site, {"/page": (b"text/html", page),
+                                                                "/pic.png": (b"image/png", _png())})
+    with serve_in_thread(store) as base:
+        browser.navigate(f"{base}/policy/20260301120000/{site}/page")
+        assert browser.evaluate("document.getElementById('pic').naturalWidth") == 1
+        assert browser.evaluate("window.__archiveReplay && window.__archiveReplay.collection") == "policy"

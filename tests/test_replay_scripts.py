@@ -38,6 +38,8 @@ def replay(tmp_path_factory):
                          (b'<html><head><meta name="referrer" content="no-referrer"></head>'
                           b'<body><img src="/a.png" referrerpolicy="no-referrer"></body></html>')),
         "/utf-16": ([HTML], b'<meta charset="UTF-16LE"><p>x</p>'),
+        "/csp": ([HTML], (b'<meta http-equiv="Content-Security-Policy" content="upgrade-insecure-requests">'
+                          b"<meta http-equiv=content-security-policy content='img-src https://cdn.test'>")),
         "/bom": ([HTML], b"\xef\xbb\xbf<p>caf\xc3\xa9</p>"),
         "/xhtml": ([(b"Content-Type", b"application/xhtml+xml")],
                    b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>'),
@@ -161,6 +163,12 @@ def test_a_page_that_would_send_no_referer_is_made_to_send_one(replay):
     _, _, body = _page(replay, "/no-referrer")
     assert b'<meta name="referrer" data-archive-content="no-referrer">' in body
     assert b'data-archive-referrerpolicy="no-referrer"' in body
+
+
+def test_a_content_security_policy_in_the_page_is_kept_aside_as_the_header_is(replay):
+    _, _, body = _page(replay, "/csp")
+    assert b'<meta http-equiv="Content-Security-Policy" data-archive-content="upgrade-insecure-requests">' in body
+    assert b"<meta http-equiv=content-security-policy data-archive-content='img-src https://cdn.test'>" in body
 
 
 def test_a_meta_charset_of_utf_16_is_said_as_the_utf_8_a_browser_reads(replay):

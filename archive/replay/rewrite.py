@@ -223,9 +223,10 @@ class _Rewriter(HTMLParser):
             if name == "integrity" and tag in ("link", "script"):
                 # A rewritten stylesheet no longer matches its subresource-integrity hash.
                 replacement = "data-archive-" + m.group(0)
-            elif name == "referrerpolicy" or (name == "content" and tag == "meta" and _is_referrer_meta(attrs)):
+            elif name == "referrerpolicy" or (name == "content" and tag == "meta" and _kept_aside(attrs)):
                 # A page that sends no Referer leaves the server no way to put a request that
-                # missed the replay prefix back into the archive.
+                # missed the replay prefix back into the archive; the page's own policy names
+                # the live site's hosts (or upgrades every request to https).
                 replacement = "data-archive-" + m.group(0)
             elif value is not None:
                 replacement = self._rewrite_attr(tag, name, html.unescape(_unquote(value)), attrs)
@@ -272,9 +273,14 @@ class _Rewriter(HTMLParser):
         return "".join(out)
 
 
-def _is_referrer_meta(attrs: dict[str, re.Match[str]]) -> bool:
-    name = attrs.get("name")
-    return name is not None and _unquote(name.group(2) or "").strip().lower() == "referrer"
+def _kept_aside(attrs: dict[str, re.Match[str]]) -> bool:
+    """Whether a ``<meta>`` is a referrer policy or a Content-Security-Policy, whose content
+    replay keeps aside as it does the same headers."""
+    def value(name: str) -> str:
+        m = attrs.get(name)
+        return "" if m is None else _unquote(m.group(2) or "").strip().lower()
+
+    return value("name") == "referrer" or value("http-equiv") == "content-security-policy"
 
 
 def _unquote(value: str) -> str:
