@@ -191,6 +191,9 @@ def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
                           f'content="0;url={live}/"/></head><body/></html>'.encode()),
         "/form-script": (html, f'<html><body><form method="post"></form><script>onload = () => {{var f = '
                                f'document.forms[0]; f.action = "{live}/"; f.submit()}}</script></body></html>'.encode()),
+        "/speculation": (html, f'<html><body><script type="speculationrules">{{"prefetch": [{{"source": "list", '
+                               f'"urls": ["{live}/"]}}], "prerender": [{{"source": "list", "urls": ["{live}/p"]}}]}}'
+                               f'</script></body></html>'.encode()),
         "/svg-script": ([(b"Content-Type", b"image/svg+xml")],
                         f'<svg xmlns="http://www.w3.org/2000/svg"><script>location="{live}/"</script></svg>'.encode()),
     }

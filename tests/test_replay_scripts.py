@@ -38,8 +38,10 @@ def replay(tmp_path_factory):
                          (b'<html><head><meta name="referrer" content="no-referrer"></head>'
                           b'<body><img src="/a.png" referrerpolicy="no-referrer"></body></html>')),
         "/utf-16": ([HTML], b'<meta charset="UTF-16LE"><p>x</p>'),
-        "/csp": ([HTML], (b'<meta http-equiv="Content-Security-Policy" content="upgrade-insecure-requests">'
-                          b"<meta http-equiv=content-security-policy content='img-src https://cdn.test'>")),
+        "/csp": ([HTML, (b"Clear-Site-Data", b'"cache", "storage"'), (b"Speculation-Rules", b'"/rules.json"')],
+                 (b'<meta http-equiv="Content-Security-Policy" content="upgrade-insecure-requests">'
+                  b"<meta http-equiv=content-security-policy content='img-src https://cdn.test'>"
+                  b'<script type="speculationrules">{"prefetch": [{"urls": ["http://site.test/next"]}]}</script>')),
         "/bom": ([HTML], b"\xef\xbb\xbf<p>caf\xc3\xa9</p>"),
         "/xhtml": ([(b"Content-Type", b"application/xhtml+xml")],
                    b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>'),
@@ -166,7 +168,11 @@ def test_a_page_that_would_send_no_referer_is_made_to_send_one(replay):
 
 
 def test_a_content_security_policy_in_the_page_is_kept_aside_as_the_header_is(replay):
-    _, _, body = _page(replay, "/csp")
+    _, headers, body = _page(replay, "/csp")
+    # (and what would empty the browser's storage of the replay server, or prefetch from the live web)
+    assert "clear-site-data" not in headers and headers["x-archive-orig-clear-site-data"] == '"cache", "storage"'
+    assert "speculation-rules" not in headers and "x-archive-orig-speculation-rules" in headers
+    assert b'<script type="text/x-archived-speculationrules">{"prefetch"' in body
     assert b'<meta http-equiv="Content-Security-Policy" data-archive-content="upgrade-insecure-requests">' in body
     assert b"<meta http-equiv=content-security-policy data-archive-content='img-src https://cdn.test'>" in body
 

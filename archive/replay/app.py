@@ -56,8 +56,11 @@ _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
 # browser preconnect to it (no CSP stops that); kept visible under another name.
 # An archived Referrer-Policy would keep the browser from telling the server which page a
 # request that escaped the replay prefix came from.
+# Clear-Site-Data would empty what the replay server's other pages keep in the browser, and
+# Speculation-Rules names rules to prefetch pages by, from the live web too.
 _RENAME = {"content-security-policy", "content-security-policy-report-only", "strict-transport-security",
-           "public-key-pins", "report-to", "nel", "alt-svc", "link", "referrer-policy"}
+           "public-key-pins", "report-to", "nel", "alt-svc", "link", "referrer-policy", "clear-site-data",
+           "speculation-rules"}
 _HTML = ("text/html", "application/xhtml+xml")
 # One range of bytes (RFC 9110 §14.1.2): first-last, first-, or -suffix; spaces around the parts
 # allowed. Numbers of more digits than any body has bytes are no range (the whole is sent).

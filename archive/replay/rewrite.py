@@ -223,6 +223,10 @@ class _Rewriter(HTMLParser):
             if name == "integrity" and tag in ("link", "script"):
                 # A rewritten stylesheet no longer matches its subresource-integrity hash.
                 replacement = "data-archive-" + m.group(0)
+            elif name == "type" and tag == "script" and _unquote(value or "").strip().lower() == "speculationrules":
+                # Rules by which the browser prefetches or prerenders pages, from the live web
+                # where they name its URLs (no CSP covers a prefetch): kept, inert.
+                replacement = 'type="text/x-archived-speculationrules"'
             elif name == "referrerpolicy" or (name == "content" and tag == "meta" and _kept_aside(attrs)):
                 # A page that sends no Referer leaves the server no way to put a request that
                 # missed the replay prefix back into the archive; the page's own policy names
