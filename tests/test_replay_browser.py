@@ -194,6 +194,8 @@ def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
         "/speculation": (html, f'<html><body><script type="speculationrules">{{"prefetch": [{{"source": "list", '
                                f'"urls": ["{live}/"]}}], "prerender": [{{"source": "list", "urls": ["{live}/p"]}}]}}'
                                f'</script></body></html>'.encode()),
+        "/srcdoc": (html, f'<html><body><iframe srcdoc="&lt;script&gt;location = &quot;{live}/&quot;&lt;/script&gt;">'
+                          f'</iframe></body></html>'.encode()),
         "/ping": (html, f'<html><body><a id="l" href="/elsewhere" ping="{live}/ping">x</a>'
                         f'<script>onload = () => document.getElementById("l").click()</script></body></html>'.encode()),
         "/svg-script": ([(b"Content-Type", b"image/svg+xml")],

@@ -171,6 +171,13 @@ def test_an_svg_sprite_of_the_site_is_loaded_from_the_archive_and_a_fragment_sta
                     '<use href="/odd/20260301120000/http://cdn.test/s.svg#m"/><use href="#here"/></svg>')
 
 
+def test_a_framed_document_written_in_its_srcdoc_is_rewritten_as_a_page_is():
+    page = rewritten('<iframe srcdoc="&lt;p&gt;caf&eacute; &amp;amp; t&lt;img src=&quot;/x.png&quot;&gt;"></iframe>')
+    inner = html.unescape(page.split('srcdoc="')[1].split('"')[0])
+    # (the same document, as a browser reads it, but for the image's URL)
+    assert html.unescape(inner) == html.unescape('<p>caf&eacute; &amp; t<img src="/odd/20260301120000/http://site.test/x.png">')
+
+
 @pytest.mark.parametrize("mode", ["", "id_"])
 def test_a_refresh_header_points_into_the_archive(tmp_path, mode):
     store = tmp_path / "store"

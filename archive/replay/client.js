@@ -19,7 +19,9 @@
   if (!me || window.__archiveReplay) return;
   var coll = me.getAttribute("data-coll"), stamp = me.getAttribute("data-timestamp"),
       modifier = me.getAttribute("data-modifier") || "", original = me.getAttribute("data-url");
-  var here = window.location.origin, prefix = "/" + coll + "/", own = "/_archive/";
+  // (window.origin: a srcdoc frame's location is about:srcdoc, its origin its parent's)
+  var here = window.origin && window.origin !== "null" ? window.origin : window.location.origin;
+  var prefix = "/" + coll + "/", own = "/_archive/";
   window.__archiveReplay = {collection: coll, timestamp: stamp, url: original};
 
   // The archived URL a relative one is resolved against: the page's <base href> (rewritten

@@ -232,6 +232,14 @@ class _Rewriter(HTMLParser):
                 # missed the replay prefix back into the archive; the page's own policy names
                 # the live site's hosts (or upgrades every request to https).
                 replacement = "data-archive-" + m.group(0)
+            elif name == "srcdoc" and tag == "iframe" and value is not None:
+                # A document of its own, whose scripts could navigate to the live web: rewritten
+                # as the page is, client script included. (Only the entities that quote markup
+                # are read: any other stays as written, and reads the same after escaping.)
+                inner = _SRCDOC_ENTITY.sub(lambda e: _SRCDOC_ENTITIES[e.group(0).lower()], _unquote(value))
+                new = _Rewriter(inner, self.base, self.make, None, self.first).result()
+                if new != inner:
+                    replacement = f'{m.group(1)}="{html.escape(new, quote=True)}"'
             elif value is not None:
                 replacement = self._rewrite_attr(tag, name, html.unescape(_unquote(value)), attrs)
                 if replacement is not None:
@@ -275,6 +283,11 @@ class _Rewriter(HTMLParser):
             last = end
         out.append(self.text[last:])
         return "".join(out)
+
+
+_SRCDOC_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#34;": '"', "&#x22;": '"', "&apos;": "'",
+                    "&#39;": "'", "&#x27;": "'", "&amp;": "&"}
+_SRCDOC_ENTITY = re.compile("|".join(re.escape(e) for e in _SRCDOC_ENTITIES), re.IGNORECASE)
 
 
 def _kept_aside(attrs: dict[str, re.Match[str]]) -> bool:
