@@ -196,6 +196,11 @@ def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
                                f'</script></body></html>'.encode()),
         "/srcdoc": (html, f'<html><body><iframe srcdoc="&lt;script&gt;location = &quot;{live}/&quot;&lt;/script&gt;">'
                           f'</iframe></body></html>'.encode()),
+        "/data-frame": (html, f'<html><body><iframe src="data:text/html,&lt;script&gt;location=&quot;{live}/&quot;'
+                              f'&lt;/script&gt;"></iframe></body></html>'.encode()),
+        "/blob-frame": (html, f'<html><body><script>var f = document.createElement("iframe"); f.src = URL.createObjectURL('
+                              f'new Blob([\'<script>location="{live}/"</\' + \'script>\'], {{type: "text/html"}})); '
+                              f'document.body.appendChild(f)</script></body></html>'.encode()),
         "/ping": (html, f'<html><body><a id="l" href="/elsewhere" ping="{live}/ping">x</a>'
                         f'<script>onload = () => document.getElementById("l").click()</script></body></html>'.encode()),
         "/svg-script": ([(b"Content-Type", b"image/svg+xml")],

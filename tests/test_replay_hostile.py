@@ -28,7 +28,7 @@ from archive.replay import serve_in_thread
 from archive.store import collection_dir
 
 SITE = "http://site.test"
-CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; form-action 'self'"
+CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; frame-src 'self'; object-src 'self'; form-action 'self'"
 WHEN = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 

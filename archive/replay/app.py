@@ -44,7 +44,10 @@ from archive.store import CollectionDir, collection_dir
 log = logging.getLogger(__name__)
 
 # form-action does not fall back to default-src: without it a form built by a script posts to the live web.
-CSP = "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; form-action 'self'"
+# A frame (or object) of a data: or blob: URL is a document no client script is in, whose
+# scripts navigated it to the live web: frames come from the archive only.
+CSP = ("default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; frame-src 'self'; object-src 'self'; "
+       "form-action 'self'")
 # A capture not rewritten as HTML (id_, another type, none, or XHTML sent as text/xml) may
 # still be shown as a page, its links untouched; sandboxed, it runs no script and follows
 # no meta refresh to the live web.
