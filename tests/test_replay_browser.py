@@ -483,3 +483,25 @@ def test_a_page_with_its_own_content_security_policy_replays_its_images_and_the_
         browser.navigate(f"{base}/policy/20260301120000/{site}/page")
         assert browser.evaluate("document.getElementById('pic').naturalWidth") == 1
         assert browser.evaluate("window.__archiveReplay && window.__archiveReplay.collection") == "policy"
+
+
+def test_a_page_that_opens_a_peer_connection_sends_nothing_to_its_stun_server(browser, tmp_path):
+    # WebRTC asks STUN servers for addresses over UDP, which no Content-Security-Policy covers.
+    import socket
+
+    stun = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stun.bind(("127.0.0.1", 0))
+    stun.settimeout(3)
+    page = (f'<html><body><script>try {{ var pc = new RTCPeerConnection({{iceServers: [{{urls: '
+            f'"stun:127.0.0.1:{stun.getsockname()[1]}"}}]}}); pc.createDataChannel("x"); '
+            f"pc.createOffer().then(o => pc.setLocalDescription(o)); }} catch (e) {{ window.refused = e.name; }}"
+            f"</script></body></html>").encode()
+    store = _archived_site(tmp_path / "store", "rtc", "http://site.test", {"/page": (b"text/html", page)})
+    try:
+        with serve_in_thread(store) as base:
+            browser.navigate(f"{base}/rtc/20260301120000/http://site.test/page")
+            with pytest.raises(TimeoutError):
+                stun.recvfrom(2048)
+            assert browser.evaluate("window.refused") == "NotSupportedError"
+    finally:
+        stun.close()

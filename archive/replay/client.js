@@ -144,6 +144,13 @@
   if (navigator.sendBeacon) {
     navigator.sendBeacon = function () { return true; };  // analytics: nothing to send them to
   }
+  // A peer connection asks STUN and TURN servers of the live web for addresses, over UDP,
+  // which no Content-Security-Policy covers.
+  ["RTCPeerConnection", "webkitRTCPeerConnection"].forEach(function (name) {
+    if (window[name]) {
+      window[name] = function () { throw new DOMException("no WebRTC in replay", "NotSupportedError"); };
+    }
+  });
   if (navigator.serviceWorker) {
     // A worker registered on the replay server would answer for every page under its scope.
     navigator.serviceWorker.register = function () {
