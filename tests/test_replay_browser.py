@@ -6,12 +6,14 @@ downloaded; Debian's ``chromium`` package is used (``.ci/run`` installs it).
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,12 @@ class Cdp:
 
     def evaluate(self, expression: str):
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def wait_until(self, expression: str, timeout: float = 10) -> None:
+        """Evaluate ``expression`` until it is true, or ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(expression) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def navigate(self, url: str) -> list[dict]:
         self.events.clear()
@@ -169,12 +177,27 @@ class _Live(http.server.ThreadingHTTPServer):
         return super().get_request()
 
 
+@contextlib.contextmanager
+def _live_web() -> Iterator[_Live]:
+    """A :class:`_Live` server, serving until the block ends."""
+    live = _Live()
+    threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        yield live
+    finally:
+        live.shutdown()
+        live.server_close()
+
+
 def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
     """Captures that send a browser to ``live`` by other means than a resource load."""
     html = [(b"Content-Type", b"text/html")]
 
     def meta(content: str) -> bytes:
         return f'<html><head><meta http-equiv="refresh" content="{content}"></head><body>x</body></html>'.encode()
+
+    def body(inner: str) -> bytes:
+        return f"<html><body>{inner}</body></html>".encode()
 
     return {
         "/refresh-header": ([*html, (b"Refresh", f"0; url={live}/".encode())], b"<html><body>x</body></html>"),
@@ -189,20 +212,18 @@ def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
         "/xhtml-as-xml": ([(b"Content-Type", b"text/xml")],
                           f'<html xmlns="http://www.w3.org/1999/xhtml"><head><meta http-equiv="refresh" '
                           f'content="0;url={live}/"/></head><body/></html>'.encode()),
-        "/form-script": (html, f'<html><body><form method="post"></form><script>onload = () => {{var f = '
-                               f'document.forms[0]; f.action = "{live}/"; f.submit()}}</script></body></html>'.encode()),
-        "/speculation": (html, f'<html><body><script type="speculationrules">{{"prefetch": [{{"source": "list", '
-                               f'"urls": ["{live}/"]}}], "prerender": [{{"source": "list", "urls": ["{live}/p"]}}]}}'
-                               f'</script></body></html>'.encode()),
-        "/srcdoc": (html, f'<html><body><iframe srcdoc="&lt;script&gt;location = &quot;{live}/&quot;&lt;/script&gt;">'
-                          f'</iframe></body></html>'.encode()),
-        "/data-frame": (html, f'<html><body><iframe src="data:text/html,&lt;script&gt;location=&quot;{live}/&quot;'
-                              f'&lt;/script&gt;"></iframe></body></html>'.encode()),
-        "/blob-frame": (html, f'<html><body><script>var f = document.createElement("iframe"); f.src = URL.createObjectURL('
-                              f'new Blob([\'<script>location="{live}/"</\' + \'script>\'], {{type: "text/html"}})); '
-                              f'document.body.appendChild(f)</script></body></html>'.encode()),
-        "/ping": (html, f'<html><body><a id="l" href="/elsewhere" ping="{live}/ping">x</a>'
-                        f'<script>onload = () => document.getElementById("l").click()</script></body></html>'.encode()),
+        "/form-script": (html, body(f'<form method="post"></form><script>onload = () => {{var f = document.forms[0]; '
+                                    f'f.action = "{live}/"; f.submit()}}</script>')),
+        "/speculation": (html, body(f'<script type="speculationrules">{{"prefetch": [{{"source": "list", "urls": '
+                                    f'["{live}/"]}}], "prerender": [{{"source": "list", "urls": ["{live}/p"]}}]}}</script>')),
+        "/srcdoc": (html, body(f'<iframe srcdoc="&lt;script&gt;location = &quot;{live}/&quot;&lt;/script&gt;"></iframe>')),
+        "/data-frame": (html, body(f'<iframe src="data:text/html,&lt;script&gt;location=&quot;{live}/&quot;'
+                                   f'&lt;/script&gt;"></iframe>')),
+        "/blob-frame": (html, body(f'<script>var f = document.createElement("iframe"); f.src = URL.createObjectURL(new '
+                                   f'Blob([\'<script>location="{live}/"</\' + \'script>\'], {{type: "text/html"}})); '
+                                   f"document.body.appendChild(f)</script>")),
+        "/ping": (html, body(f'<a id="l" href="/elsewhere" ping="{live}/ping">x</a>'
+                             f'<script>onload = () => document.getElementById("l").click()</script>')),
         "/svg-script": ([(b"Content-Type", b"image/svg+xml")],
                         f'<svg xmlns="http://www.w3.org/2000/svg"><script>location="{live}/"</script></svg>'.encode()),
     }
@@ -218,9 +239,7 @@ def test_archived_pages_built_to_reach_the_live_web_stay_in_the_archive(browser,
     from archive.job import CaptureJob
     from archive.store import collection_dir
 
-    live = _Live()
-    threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    try:
+    with _live_web() as live:
         store, when, site = tmp_path / "store", datetime(2026, 3, 1, 12, tzinfo=UTC), "http://site.test"
         tricks = _tricks(f"http://127.0.0.1:{live.server_port}")
         job = CaptureJob(store, one_off("tricks", urls=[site + "/"]), clock=Clock(when), dedup=False)
@@ -236,9 +255,6 @@ def test_archived_pages_built_to_reach_the_live_web_stay_in_the_archive(browser,
                 time.sleep(0.5)  # a refresh of 0 s comes after the load event
                 if live.connections != before:
                     connected.append(target.rpartition("/")[2])
-    finally:
-        live.shutdown()
-        live.server_close()
     assert live.requests == []
     # Chromium's predictor connects to where a form goes before the CSP refuses the post.
     assert connected in ([], ["form-script"])
@@ -388,44 +404,31 @@ history.replaceState(null, "", "/moved-here");
 
 
 def test_urls_made_by_a_pages_scripts_stay_in_the_archive(browser, tmp_path):
-    live = _Live()  # the archived site's own address: what a script's URLs point at
-    threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    site = f"http://127.0.0.1:{live.server_port}"
-    try:
+    with _live_web() as live:  # the archived site's own address: what a script's URLs point at
+        site = f"http://127.0.0.1:{live.server_port}"
         store = _archived_site(tmp_path / "store", "scripted", site, _scripted(site))
         with serve_in_thread(store) as base:
             prefix = f"{base}/scripted/20260301120000/{site}"
             browser.navigate(f"{prefix}/page")
-            deadline = time.monotonic() + 10
-            done = "['absolute', 'root', 'request', 'named', 'xhr', 'module'].every(k => out.dataset[k] === 'archived')"
-            while not browser.evaluate(done) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            browser.wait_until("['absolute', 'root', 'request', 'named', 'xhr', 'module']"
+                               ".every(k => out.dataset[k] === 'archived')")
             assert json.loads(browser.evaluate("JSON.stringify(out.dataset)")) == {
                 "absolute": "archived", "root": "archived", "request": "archived", "named": "archived", "xhr": "archived",
                 "module": "archived", "parts": "/some/path", "closed": "2"}
             for image in ("lazy", "set", "commas", "climber", "inner", "adjacent"):
-                while browser.evaluate(f"document.getElementById('{image}').naturalWidth") != 1 \
-                        and time.monotonic() < deadline:
-                    time.sleep(0.1)
+                browser.wait_until(f"document.getElementById('{image}').naturalWidth === 1")
                 assert browser.evaluate(f"document.getElementById('{image}').naturalWidth") == 1, image
             for styled in ("styled", "set-property"):
                 image = browser.evaluate(f"getComputedStyle(document.getElementById('{styled}')).backgroundImage")
                 assert image == f'url("{prefix}/pic.png")', styled
             assert browser.evaluate("location.href") == f"{prefix}/moved-here"
             browser.navigate(f"{prefix}/go")
-            deadline = time.monotonic() + 10
-            while browser.evaluate("document.title") != "Next" and time.monotonic() < deadline:
-                time.sleep(0.1)
+            browser.wait_until("document.title === 'Next'")
             assert browser.evaluate("location.href") == f"{prefix}/next"
             # The banner's link to every capture of the page is the replay server's own.
             browser.evaluate("document.querySelector('#archive-replay-banner a[href*=\"/*/\"]').click()")
-            deadline = time.monotonic() + 10
-            while "/scripted/*/" not in browser.evaluate("location.href") and time.monotonic() < deadline:
-                time.sleep(0.1)
+            browser.wait_until("location.href.includes('/scripted/*/')")
             assert browser.evaluate("location.href") == f"{base}/scripted/*/{site}/next"
-    finally:
-        live.shutdown()
-        live.server_close()
     assert live.requests == [] and live.connections == 0
 
 
@@ -433,9 +436,12 @@ def test_a_page_built_by_jquery_replays_from_the_archive(browser, tmp_path):
     # jQuery as archived pages load it, making URLs its own way: $.ajax with cache: false
     # (a "_=" parameter of the moment), attr() and css() from script, html() markup.
     jquery = pytest.importorskip("xstatic.pkg.jquery", reason="XStatic-jQuery is in the test extra")
-    live = _Live()
-    threading.Thread(target=live.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    site = f"http://127.0.0.1:{live.server_port}"
+    with _live_web() as live:
+        _replay_jquery(browser, tmp_path, jquery, f"http://127.0.0.1:{live.server_port}")
+    assert live.requests == [] and live.connections == 0
+
+
+def _replay_jquery(browser, tmp_path: Path, jquery, site: str) -> None:  # type: ignore[no-untyped-def]
     page = f"""<!DOCTYPE html><html><head><title>jQuery</title><script src="/jquery.min.js"></script></head>
 <body><div id="out"></div><img id="attr" alt=""><div id="css" style="width:1px;height:1px"></div><div id="html"></div>
 <script>
@@ -451,25 +457,17 @@ $("#html").html('<img id="inner" src="{site}/pic.png" alt="">');
         "/data.json?x=1": (b"application/json", b'{"word": "archived"}'),
         "/pic.png": (b"image/png", _png()),
     }
-    try:
-        store = _archived_site(tmp_path / "store", "jq", site, captures)
-        with serve_in_thread(store) as base:
-            prefix = f"{base}/jq/20260301120000/{site}"
-            browser.navigate(f"{prefix}/page")
-            done = ("$('#out').attr('data-ajax') === 'archived' && $('#out').attr('data-root') === 'archived'"
-                    " && $('#attr')[0].naturalWidth === 1 && $('#inner')[0].naturalWidth === 1"
-                    " && getComputedStyle($('#css')[0]).backgroundImage.includes('/jq/')")
-            deadline = time.monotonic() + 10
-            while not browser.evaluate(done) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert browser.evaluate("$.fn.jquery").startswith("3.")
-            assert browser.evaluate("[$('#out').attr('data-ajax'), $('#out').attr('data-root')]") == ["archived"] * 2
-            assert browser.evaluate("[$('#attr')[0].naturalWidth, $('#inner')[0].naturalWidth]") == [1, 1]
-            assert browser.evaluate("getComputedStyle($('#css')[0]).backgroundImage") == f'url("{prefix}/pic.png")'
-    finally:
-        live.shutdown()
-        live.server_close()
-    assert live.requests == [] and live.connections == 0
+    store = _archived_site(tmp_path / "store", "jq", site, captures)
+    with serve_in_thread(store) as base:
+        prefix = f"{base}/jq/20260301120000/{site}"
+        browser.navigate(f"{prefix}/page")
+        browser.wait_until("$('#out').attr('data-ajax') === 'archived' && $('#out').attr('data-root') === 'archived'"
+                           " && $('#attr')[0].naturalWidth === 1 && $('#inner')[0].naturalWidth === 1"
+                           " && getComputedStyle($('#css')[0]).backgroundImage.includes('/jq/')")
+        assert browser.evaluate("$.fn.jquery").startswith("3.")
+        assert browser.evaluate("[$('#out').attr('data-ajax'), $('#out').attr('data-root')]") == ["archived"] * 2
+        assert browser.evaluate("[$('#attr')[0].naturalWidth, $('#inner')[0].naturalWidth]") == [1, 1]
+        assert browser.evaluate("getComputedStyle($('#css')[0]).backgroundImage") == f'url("{prefix}/pic.png")'
 
 
 def test_a_page_with_its_own_content_security_policy_replays_its_images_and_the_client_script(browser, tmp_path):
