@@ -231,7 +231,35 @@ def css_urls(text: str) -> list[str]:
         url = next((g for g in match.groups() if g), "")
         if url and not url.startswith("data:"):
             found.append(url)
+    if "image-set" in text.lower():
+        found.extend(url for url in (text[start:end] for start, end in image_set_strings(text))
+                     if url and not url.startswith("data:"))
     return found
+
+
+_IMAGE_SET = re.compile(r"(?:-webkit-)?image-set\(", re.IGNORECASE)
+
+
+def image_set_strings(css: str) -> list[tuple[int, int]]:
+    """Where the images written as plain strings in CSS ``image-set()`` notations are
+    (``image-set("a.avif" type("image/avif") 1x, "a.jpg" 1x)``): the spans of their text,
+    inside the quotes. Strings inside its own functions (``type()``, ``url()``) are not."""
+    spans = []
+    for m in _IMAGE_SET.finditer(css):
+        pos, depth, n = m.end(), 1, len(css)
+        while pos < n and depth:
+            char = css[pos]
+            if char in "\"'":
+                end = css.find(char, pos + 1)
+                if end < 0:
+                    break
+                if depth == 1:
+                    spans.append((pos + 1, end))
+                pos = end + 1
+                continue
+            depth += 1 if char == "(" else -1 if char == ")" else 0
+            pos += 1
+    return spans
 
 
 class Resolver:

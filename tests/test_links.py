@@ -283,6 +283,12 @@ def test_html_and_css_keywords_are_case_insensitive(html: str, url: str) -> None
     assert page_requisites(lxml.html.fromstring(f"<html><head></head><body>{html}</body></html>")) == [url]
 
 
+def test_css_urls_reads_the_images_an_image_set_names_by_plain_strings() -> None:
+    css = """.a { background-image: image-set("a.avif" type("image/avif") 1x, 'a.jpg' 1x, url(b.png) 2x); }
+    .b { background: -WEBKIT-image-set("c.png" 1x, "data:image/png;base64,AA" 2x) } .c { content: "d.png" }"""
+    assert sorted(css_urls(css)) == ["a.avif", "a.jpg", "b.png", "c.png"]
+
+
 def test_css_urls_reads_url_tokens_and_imports_and_leaves_out_data_uris() -> None:
     css = """@import "a.css"; @import 'b.css' screen; @import url(c.css);
     @font-face { src: url( "d.woff2" ) format("woff2"), url('e.woff') format("woff"); }

@@ -171,6 +171,12 @@ def test_an_svg_sprite_of_the_site_is_loaded_from_the_archive_and_a_fragment_sta
                     '<use href="/odd/20260301120000/http://cdn.test/s.svg#m"/><use href="#here"/></svg>')
 
 
+def test_images_an_image_set_names_by_plain_strings_are_loaded_from_the_archive():
+    page = rewritten("""<div style='background: image-set("/a.avif" type("image/avif") 1x, "http://cdn.test/a.jpg" 2x)'>""")
+    assert page == ("""<div style="background: image-set(&quot;/odd/20260301120000/http://site.test/a.avif&quot; """
+                    """type(&quot;image/avif&quot;) 1x, &quot;/odd/20260301120000/http://cdn.test/a.jpg&quot; 2x)">""")
+
+
 def test_a_framed_document_written_in_its_srcdoc_is_rewritten_as_a_page_is():
     page = rewritten('<iframe srcdoc="&lt;p&gt;caf&eacute; &amp;amp; t&lt;img src=&quot;/x.png&quot;&gt;"></iframe>')
     inner = html.unescape(page.split('srcdoc="')[1].split('"')[0])
