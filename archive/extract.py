@@ -127,6 +127,17 @@ def _main_text(tree: Any, url: str) -> str:
     return balanced if len(balanced.split()) > len(precise.split()) else precise
 
 
+def _image(page: str, declared: str | None) -> str | None:
+    """The absolute http(s) URL of the lead image the page declares, or None."""
+    if not declared:
+        return None
+    try:
+        url = urljoin(page, declared.strip())
+    except ValueError:
+        return None
+    return url if url.startswith(("http://", "https://")) else None
+
+
 def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     """The article in ``capture``, or None when the page is not an article."""
     text = decode(capture)
@@ -161,6 +172,7 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
         "language": declared.get("language"),
         "section": declared.get("section"),
         "description": declared.get("description"),
+        "image": _image(capture.url, declared.get("image")),
         "body": body,
         "word_count": words,
         "status": "captured",

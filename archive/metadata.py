@@ -69,6 +69,15 @@ def _names(value: Any) -> list[str]:
     return []
 
 
+def _image_url(value: Any) -> str | None:
+    """The URL of a JSON-LD ``image``: a URL, an ImageObject, or a list of either (the first)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("contentUrl")
+    return _first_text(value)
+
+
 def _first_text(value: Any) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
@@ -113,6 +122,7 @@ def page_metadata(tree: Any) -> dict[str, Any]:
         out["section"] = _first_text(article.get("articleSection"))
         out["description"] = _first_text(article.get("description"))
         out["language"] = _first_text(article.get("inLanguage"))
+        out["image"] = _image_url(article.get("image"))
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
     h1 = [t.strip() for t in tree.xpath("//article//h1//text() | //h1//text()") if t.strip()]
     times = tree.xpath("//article//time/@datetime | //time[@itemprop='datePublished']/@datetime")
@@ -129,6 +139,8 @@ def page_metadata(tree: Any) -> dict[str, Any]:
         "description": meta.get("og:description") or meta.get("description"),
         "language": (tree.xpath("/html/@lang") or [None])[0] or meta.get("content-language"),
         "canonical": canonical[0].strip() if canonical else None,
+        "image": meta.get("og:image") or meta.get("og:image:url") or meta.get("og:image:secure_url")
+        or meta.get("twitter:image") or meta.get("twitter:image:src"),
     }
     for key, value in fallbacks.items():
         if not out.get(key) and value:

@@ -42,6 +42,7 @@ def test_every_demo_article_is_extracted_exactly(demo):
         assert row["published"] == article.published
         assert row["modified"] == article.modified
         assert row["language"] == "en" and row["description"] == article.description
+        assert row["image"] == f"{demo['result'].site_url}/static/img/{article.image}-2x.png"
         score = similarity(row["body"], article.body_text)
         assert score >= 0.95, (row["url"], score)
         worst = min(worst, score)
@@ -131,6 +132,21 @@ def test_header_only_charset_gzip_and_broken_html_decode_correctly(tmp_path):
         assert similarity(rows[path]["body"], "\n\n".join(PARAS)) >= 0.95, path
     assert "\u20ac2" in rows["/cp"]["body"] and "\u201cWe kept" in rows["/cp"]["body"]
     assert rows["/cp"]["published"] == "2026-03-14T08:30:00+01:00"
+
+
+@pytest.mark.parametrize(("head", "image"), [
+    ('<script type="application/ld+json">{"@type": "NewsArticle", "image": "/lead.jpg"}</script>', "/lead.jpg"),
+    (('<script type="application/ld+json">{"@type": "NewsArticle", "image": [{"@type": "ImageObject", '
+      '"url": "https://cdn.test/a.jpg"}, "/b.jpg"]}</script>'), "https://cdn.test/a.jpg"),
+    ('<script type="application/ld+json">{"@type": "NewsArticle"}</script><meta property="og:image" content="og.jpg">',
+     "og.jpg"),
+    ('<meta name="twitter:image" content="https://cdn.test/t.jpg">', "https://cdn.test/t.jpg"),
+    ("<title>no image</title>", None),
+])
+def test_the_lead_image_a_page_declares_is_read(head, image):
+    from archive.metadata import page_metadata, parse_html
+
+    assert page_metadata(parse_html(f"<html><head>{head}</head><body><p>x</p></body></html>")).get("image") == image
 
 
 def test_extract_of_an_unknown_collection_is_a_usage_error(tmp_path, capsys):

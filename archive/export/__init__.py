@@ -34,7 +34,7 @@ from archive.urls import host_of
 log = logging.getLogger(__name__)
 
 ARTICLE_COLUMNS = ["article_id", "url", "canonical_url", "headline", "authors", "published", "modified", "language",
-                   "section", "description", "body", "word_count", "status", "version", "previous_version",
+                   "section", "description", "image", "body", "word_count", "status", "version", "previous_version",
                    "job_id", "source", "extractor"]
 
 
@@ -182,7 +182,7 @@ def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
     schema = pa.schema([
         ("article_id", text), ("url", text), ("canonical_url", text), ("headline", text),
         ("authors", pa.list_(text)), ("published", text), ("modified", text), ("language", text),
-        ("section", text), ("description", text), ("body", text), ("word_count", pa.int64()),
+        ("section", text), ("description", text), ("image", text), ("body", text), ("word_count", pa.int64()),
         ("status", text), ("version", pa.int64()), ("previous_version", text), ("job_id", text),
         ("source", pa.struct([("warc_filename", text), ("warc_offset", pa.int64()), ("warc_length", pa.int64()),
                               ("record_id", text), ("payload_digest", text), ("capture_time", text)])),
