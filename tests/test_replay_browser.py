@@ -222,6 +222,8 @@ def _tricks(live: str) -> dict[str, tuple[list[tuple[bytes, bytes]], bytes]]:
         "/blob-frame": (html, body(f'<script>var f = document.createElement("iframe"); f.src = URL.createObjectURL(new '
                                    f'Blob([\'<script>location="{live}/"</\' + \'script>\'], {{type: "text/html"}})); '
                                    f"document.body.appendChild(f)</script>")),
+        "/blob-top": (html, body(f'<script>onload = () => {{ location = URL.createObjectURL(new Blob([\'<script>location='
+                                 f'"{live}/"</\' + \'script>\'], {{type: "text/html"}})); }}</script>')),
         "/ping": (html, body(f'<a id="l" href="/elsewhere" ping="{live}/ping">x</a>'
                              f'<script>onload = () => document.getElementById("l").click()</script>')),
         "/svg-script": ([(b"Content-Type", b"image/svg+xml")],

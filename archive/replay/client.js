@@ -118,9 +118,13 @@
     args[1] = archived(url);
     return realOpen.apply(this, args);
   };
+  // A document made of a blob is the page's own markup without this script: its scripts could
+  // take the window to the live web. Windows and frames are not opened on one.
+  function fromBlob(url) { return /^\s*blob:/i.test(String(url)); }
   var realWindowOpen = window.open;
   window.open = function (url) {
     var args = Array.prototype.slice.call(arguments);
+    if (url && fromBlob(url)) return null;
     if (url) args[0] = archived(url);
     return realWindowOpen.apply(this, args);
   };
@@ -240,8 +244,13 @@
   }
   if (window.navigation && window.navigation.addEventListener) {
     window.navigation.addEventListener("navigate", function (event) {
-      if (!event.cancelable || event.hashChange || event.downloadRequest || event.formData
+      // (downloadRequest: the filename of a download, "" when the link names none)
+      if (!event.cancelable || event.hashChange || typeof event.downloadRequest === "string" || event.formData
           || event.navigationType === "traverse") return;
+      if (fromBlob(event.destination.url)) {
+        event.preventDefault();
+        return;
+      }
       var to = leaves(event.destination.url);
       if (to === null) return;
       event.preventDefault();
