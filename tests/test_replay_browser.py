@@ -505,3 +505,31 @@ def test_a_page_that_opens_a_peer_connection_sends_nothing_to_its_stun_server(br
             assert browser.evaluate("window.refused") == "NotSupportedError"
     finally:
         stun.close()
+
+
+@pytest.mark.parametrize("navigate", ["w.location = url", "w.location.href = url", "w.location.assign(url)",
+                                      "w.location.replace(url)"])
+def test_a_window_opened_empty_and_sent_to_the_live_web_opens_its_capture(browser, tmp_path, navigate):
+    # (a share button's way: open a window at once, on the click, and send it on afterwards)
+    with _live_web() as live:
+        site = f"http://127.0.0.1:{live.server_port}"
+        page = (f'<html><body><button id="b" style="position:fixed;left:0;top:100px;width:200px;height:200px;'
+                f'z-index:2147483647" onclick="var w = window.open(\'\'); var url = \'{site}/next\'; {navigate}; '
+                f'window.opened = !!w">share</button></body></html>').encode()
+        store = _archived_site(tmp_path / "store", "pop", site, {
+            "/page": (b"text/html", page), "/next": (b"text/html", b"<html><head><title>Next</title></head></html>")})
+        with serve_in_thread(store) as base:
+            browser.navigate(f"{base}/pop/20260301120000/{site}/page")
+            for kind in ("mousePressed", "mouseReleased"):
+                browser.call("Input.dispatchMouseEvent", type=kind, x=50, y=150, button="left", clickCount=1)
+            browser.wait_until("window.opened === true")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(
+                    t["url"] == f"{base}/pop/20260301120000/{site}/next" for t in browser.call("Target.getTargets")["targetInfos"]):
+                time.sleep(0.1)
+            popups = [t for t in browser.call("Target.getTargets")["targetInfos"] if t["type"] == "page"
+                      and t["url"] != f"{base}/pop/20260301120000/{site}/page"]
+            for popup in popups:
+                browser.call("Target.closeTarget", targetId=popup["targetId"])
+    assert [t["url"] for t in popups] == [f"{base}/pop/20260301120000/{site}/next"]
+    assert live.requests == [] and live.connections == 0

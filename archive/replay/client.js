@@ -126,8 +126,39 @@
     var args = Array.prototype.slice.call(arguments);
     if (url && fromBlob(url)) return null;
     if (url) args[0] = archived(url);
-    return realWindowOpen.apply(this, args);
+    var opened = realWindowOpen.apply(this, args);
+    // A window opened empty is this page's to script, and no script of ours is in it: the
+    // page gets it through a Proxy that sends the URLs it is navigated to into the archive
+    // (w.location = url, w.location.href = url, assign(), replace()). One opened on a replay
+    // URL has the client script.
+    return opened && !url && typeof Proxy !== "undefined" ? steered(opened) : opened;
   };
+  function bound(target, key) {
+    var value = target[key];
+    return typeof value === "function" ? value.bind(target) : value;
+  }
+  function steered(win) {
+    // (a stand-in for its Location, whose methods a Proxy may not replace)
+    var real = win.location, place = {
+      assign: function (to) { real.assign(archived(to)); },
+      replace: function (to) { real.replace(archived(to)); },
+      reload: function () { real.reload(); },
+      toString: function () { return real.href; }
+    };
+    ["href", "protocol", "host", "hostname", "port", "pathname", "search", "hash", "origin"].forEach(function (name) {
+      Object.defineProperty(place, name, {
+        get: function () { return real[name]; },
+        set: function (value) { real[name] = name === "href" ? archived(value) : value; }
+      });
+    });
+    return new Proxy(win, {
+      get: function (target, key) { return key === "location" ? place : bound(target, key); },
+      set: function (target, key, value) {
+        target[key] = key === "location" ? archived(value) : value;
+        return true;
+      }
+    });
+  }
   ["pushState", "replaceState"].forEach(function (name) {
     var real = history[name];
     history[name] = function (state, title, url) {
@@ -242,8 +273,11 @@
     var to = archived(url);
     return to !== url && new URL(to, here).href !== new URL(url, here).href ? to : null;
   }
-  if (window.navigation && window.navigation.addEventListener) {
-    window.navigation.addEventListener("navigate", function (event) {
+  // Navigations of `win` that would leave the archive are sent to their captures instead;
+  // false where the browser has no Navigation API.
+  function guard(win) {
+    if (!win.navigation || !win.navigation.addEventListener) return false;
+    win.navigation.addEventListener("navigate", function (event) {
       // (downloadRequest: the filename of a download, "" when the link names none)
       if (!event.cancelable || event.hashChange || typeof event.downloadRequest === "string" || event.formData
           || event.navigationType === "traverse") return;
@@ -254,10 +288,13 @@
       var to = leaves(event.destination.url);
       if (to === null) return;
       event.preventDefault();
-      if (event.navigationType === "replace") window.location.replace(to);
-      else window.location.assign(to);
+      to = new URL(to, here).href;
+      if (event.navigationType === "replace") win.location.replace(to);
+      else win.location.assign(to);
     });
-  } else {
+    return true;
+  }
+  if (!guard(window)) {
     document.addEventListener("click", function (event) {
       var link = event.target && event.target.closest && event.target.closest("a[href], area[href]");
       if (!link || event.defaultPrevented) return;
