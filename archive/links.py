@@ -231,9 +231,8 @@ def css_urls(text: str) -> list[str]:
         url = next((g for g in match.groups() if g), "")
         if url and not url.startswith("data:"):
             found.append(url)
-    if "image-set" in text.lower():
-        found.extend(url for url in (text[start:end] for start, end in image_set_strings(text))
-                     if url and not url.startswith("data:"))
+    found.extend(url for url in (text[start:end] for start, end in image_set_strings(text))
+                 if url and not url.startswith("data:"))
     return found
 
 

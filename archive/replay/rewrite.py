@@ -86,11 +86,10 @@ def rewrite_css(css: str, base: str, make: MakeUrl) -> str:
         new = rewrite_url(m.group(2), base, make)
         return m.group(0) if new is None else f'@import "{new}"'
 
-    if "image-set" in css.lower():  # (its plain strings first: the spans are of the text as it is)
-        for start, end in reversed(image_set_strings(css)):
-            new = rewrite_url(css[start:end], base, make)
-            if new is not None:
-                css = css[:start] + new.replace('"', "%22").replace("'", "%27") + css[end:]
+    for start, end in reversed(image_set_strings(css)):  # (first: the spans are of the text as it is)
+        new = rewrite_url(css[start:end], base, make)
+        if new is not None:
+            css = css[:start] + new.replace('"', "%22").replace("'", "%27") + css[end:]
     return _CSS_IMPORT.sub(import_sub, _CSS_URL.sub(url_sub, css))
 
 
