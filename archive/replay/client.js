@@ -273,11 +273,10 @@
     var to = archived(url);
     return to !== url && new URL(to, here).href !== new URL(url, here).href ? to : null;
   }
-  // Navigations of `win` that would leave the archive are sent to their captures instead;
-  // false where the browser has no Navigation API.
-  function guard(win) {
-    if (!win.navigation || !win.navigation.addEventListener) return false;
-    win.navigation.addEventListener("navigate", function (event) {
+  // Navigations that would leave the archive are sent to their captures instead, where the
+  // browser has the Navigation API.
+  if (window.navigation && window.navigation.addEventListener) {
+    window.navigation.addEventListener("navigate", function (event) {
       // (downloadRequest: the filename of a download, "" when the link names none)
       if (!event.cancelable || event.hashChange || typeof event.downloadRequest === "string" || event.formData
           || event.navigationType === "traverse") return;
@@ -289,12 +288,10 @@
       if (to === null) return;
       event.preventDefault();
       to = new URL(to, here).href;
-      if (event.navigationType === "replace") win.location.replace(to);
-      else win.location.assign(to);
+      if (event.navigationType === "replace") window.location.replace(to);
+      else window.location.assign(to);
     });
-    return true;
-  }
-  if (!guard(window)) {
+  } else {
     document.addEventListener("click", function (event) {
       var link = event.target && event.target.closest && event.target.closest("a[href], area[href]");
       if (!link || event.defaultPrevented) return;
