@@ -6,7 +6,10 @@ its metadata read from what the page declares (``archive.metadata``), its main t
 by trafilatura, and a row written to ``articles/<job-id>.jsonl`` pointing at the record.
 Pages that are not articles (home, section, tag, pagination pages) are left out: a page is
 an article when it says so (JSON-LD article type, ``og:type`` article) or, failing that,
-when it has a publication date and at least ``MIN_WORDS`` words of main text.
+when it has a publication date and at least ``MIN_WORDS`` words of main text and does not
+look like a listing (its URL, or several ``<article>`` elements). A publication date or
+authors the page does not declare are inferred (``archive.metadata.inferred_metadata``),
+and the row's ``inferred`` names those fields.
 
 Output is deterministic: rows in WARC order, keys sorted, and a sidecar
 ``<job-id>.derived.json`` naming the source files with their SHA-256 and the tool versions.
@@ -24,7 +27,7 @@ from functools import cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from w3lib.encoding import html_to_unicode
@@ -36,7 +39,7 @@ from archive.digests import sha256_file
 from archive.errors import StoreError, UsageError
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
-from archive.metadata import page_metadata, parse_html
+from archive.metadata import inferred_metadata, page_metadata, parse_html
 from archive.store import CollectionDir, collection_dir, write_atomic
 from archive.urls import canonicalize, host_of
 from archive.validation import validate
@@ -50,14 +53,15 @@ _LISTING = re.compile(r"/(tag|tags|category|categories|section|topic|topics|auth
 
 
 def extractor_info() -> dict[str, str]:
-    return {"name": "archive-extract", "version": __version__, "body": f"trafilatura {_trafilatura_version()}"}
+    return {"name": "archive-extract", "version": __version__, "body": f"trafilatura {_version('trafilatura')}",
+            "inferred": f"trafilatura {_version('trafilatura')}, htmldate {_version('htmldate')}"}
 
 
 @cache
-def _trafilatura_version() -> str:
+def _version(package: str) -> str:
     # Read once: looking it up parses the package's metadata file, a tenth of the time
     # of extracting an article when it was done for each one.
-    return importlib_metadata.version("trafilatura")
+    return importlib_metadata.version(package)
 
 
 @dataclass
@@ -127,6 +131,23 @@ def _main_text(tree: Any, url: str) -> str:
     return balanced if len(balanced.split()) > len(precise.split()) else precise
 
 
+def _listing(url: str, tree: Any) -> bool:
+    """Whether a page that does not declare itself an article lists others: by its URL (the
+    site's root among them), or by the several ``<article>`` elements of a page of teasers
+    (whose dates and text could otherwise pass for an article's)."""
+    return bool(_LISTING.search(url)) or urlsplit(url).path in ("", "/") \
+        or len(tree.xpath("(//article)[position() <= 3]")) >= 3
+
+
+def _dated_many_times(tree: Any) -> bool:
+    """Whether the page's ``<time>`` elements give three or more different moments (a list
+    of stories, or an article among related ones): a date inferred from them could be any
+    story's. (Published and updated make two.)"""
+    moments = {(time.get("datetime") or time.text_content()).strip() for time in tree.xpath("(//time)[position() <= 50]")}
+    moments.discard("")
+    return len(moments) >= 3
+
+
 def _image(page: str, declared: str | None) -> str | None:
     """The absolute http(s) URL of the lead image the page declares, or None."""
     if not declared:
@@ -152,10 +173,25 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
         paragraphs = paragraphs[1:]  # the extractor sometimes keeps the <h1>
     body = "\n\n".join(paragraphs)
     words = len(body.split())
+    article = declared["is_article"]
+    if not article and (words < MIN_WORDS or _listing(capture.url, tree)):
+        return None
+    inferred, wanted = [], []
+    # Not a date among many the page shows (which is its own is anybody's guess), nor an
+    # author where the publisher names one, even one dropped as an organisation.
+    if not declared.get("published") and not _dated_many_times(tree):
+        wanted.append("published")
+    if not declared.get("authors") and not declared.get("declares_author"):
+        wanted.append("authors")
+    if wanted:
+        guessed = inferred_metadata(tree, capture.url, capture.capture_time)
+        for key in wanted:
+            if guessed.get(key):
+                declared[key] = guessed[key]
+                inferred.append(key)
     published = declared.get("published")
-    if not declared["is_article"]:
-        if _LISTING.search(capture.url) or published is None or words < MIN_WORDS:
-            return None
+    if not article and published is None:
+        return None
     canonical = capture.url
     if declared.get("canonical"):
         candidate = canonicalize(urljoin(capture.url, declared["canonical"]))
@@ -173,6 +209,7 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
         "section": declared.get("section"),
         "description": declared.get("description"),
         "image": _image(capture.url, declared.get("image")),
+        "inferred": inferred,
         "body": body,
         "word_count": words,
         "status": "captured",

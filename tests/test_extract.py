@@ -198,3 +198,48 @@ def test_a_damaged_earlier_article_table_stops_extraction_not_the_crawl(tmp_path
     assert len(list((store / "n" / "indexes").glob("*.cdxj"))) == 2  # both jobs' WARCs indexed
     assert main(["extract", "--store", str(store), "--collection", "n"]) == 0
     assert [json.loads(line)["version"] for line in table.read_text().splitlines()] == [1]
+
+
+def _blog_post(title: str, byline: str, dated: str) -> bytes:
+    """A page as many blogs and small papers serve it: no JSON-LD, no og:type, the date and
+    the author only in the visible byline."""
+    return ("<html lang='en'><head><title>" + title + " | Riverside Gazette</title></head><body>"
+            "<nav><a href='/'>Home</a> <a href='/news/'>News</a></nav><main><div class='post'>"
+            f"<h1 class='entry-title'>{title}</h1><div class='entry-meta'><span class='byline'>By "
+            f"<a href='/people/x/'>{byline}</a></span> <time class='entry-date published'>{dated}</time></div>"
+            "<div class='entry-content'>" + "".join(f"<p>{p}</p>" for p in PARAS * 2) + "</div></div></main>"
+            "<footer>\u00a9 2024 Riverside Gazette</footer></body></html>").encode("utf-8")
+
+
+def test_a_date_and_byline_the_page_does_not_declare_are_inferred_and_marked_so(tmp_path):
+    # Before, such an article was dropped (no declared date) and a page of dated teasers
+    # could pass for one; an organisation the publisher names as author is not replaced
+    # by a guess.
+    teasers = "".join(f"<article><h2><a href='/t{i}'>Story {i}</a></h2><time datetime='2024-03-0{i}T10:00:00Z'>"
+                      f"March {i}, 2024</time><p>{PARAS[i % 2]}</p></article>" for i in range(1, 6))
+    staff = ("<html><head><script type='application/ld+json'>{\"@type\": \"NewsArticle\", \"headline\": \"Ferry "
+             "timetable\", \"datePublished\": \"2024-03-10T09:00:00Z\", \"author\": {\"@type\": \"Organization\", "
+             "\"name\": \"Gazette Staff\"}}</script></head><body><article><h1>Ferry timetable</h1>"
+             "<p class='byline'>By Gazette Staff</p>" + "".join(f"<p>{p}</p>" for p in PARAS) + "</article></body></html>")
+    html = [("Content-Type", "text/html; charset=utf-8")]
+    routes = {
+        "/": response("200 OK", html, b"<html><body><a href='/2024/bridge'>a</a><a href='/news/'>n</a>"
+                                      b"<a href='/ferry'>f</a><a href='/future'>u</a></body></html>"),
+        "/2024/bridge": response("200 OK", html, _blog_post("Council approves bridge budget", "Jane Doe",
+                                                             "March 12, 2024")),
+        "/news/": response("200 OK", html, f"<html><body><h1>News</h1>{teasers}</body></html>".encode()),
+        "/ferry": response("200 OK", html, staff.encode()),
+        # A date after the capture is no publication date: nothing dates this page.
+        "/future": response("200 OK", html, _blog_post("Plans for the fair", "Ann Lee", "March 12, 2999")),
+    }
+    with serve_wire(routes) as server:
+        result = crawl(tmp_path, collection_from_dict({"name": "blog", "urls": [server.base + "/"],
+                                                       "obey_robots": False}))
+    rows = {urlsplit(r["url"]).path: r for r in map(json.loads, result.articles.read_text().splitlines())}
+    assert set(rows) == {"/2024/bridge", "/ferry"}
+    bridge, ferry = rows["/2024/bridge"], rows["/ferry"]
+    assert (bridge["headline"], bridge["published"], bridge["authors"]) == \
+        ("Council approves bridge budget", "2024-03-12", ["Jane Doe"])
+    assert bridge["inferred"] == ["published", "authors"]
+    assert bridge["extractor"]["inferred"].startswith("trafilatura ") and "htmldate " in bridge["extractor"]["inferred"]
+    assert (ferry["published"], ferry["authors"], ferry["inferred"]) == ("2024-03-10T09:00:00+00:00", [], [])

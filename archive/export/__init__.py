@@ -34,8 +34,8 @@ from archive.urls import host_of
 log = logging.getLogger(__name__)
 
 ARTICLE_COLUMNS = ["article_id", "url", "canonical_url", "headline", "authors", "published", "modified", "language",
-                   "section", "description", "image", "body", "word_count", "status", "version", "previous_version",
-                   "job_id", "source", "extractor"]
+                   "section", "description", "image", "inferred", "body", "word_count", "status", "version",
+                   "previous_version", "job_id", "source", "extractor"]
 
 
 @dataclass
@@ -182,11 +182,11 @@ def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
     schema = pa.schema([
         ("article_id", text), ("url", text), ("canonical_url", text), ("headline", text),
         ("authors", pa.list_(text)), ("published", text), ("modified", text), ("language", text),
-        ("section", text), ("description", text), ("image", text), ("body", text), ("word_count", pa.int64()),
+        ("section", text), ("description", text), ("image", text), ("inferred", pa.list_(text)), ("body", text), ("word_count", pa.int64()),
         ("status", text), ("version", pa.int64()), ("previous_version", text), ("job_id", text),
         ("source", pa.struct([("warc_filename", text), ("warc_offset", pa.int64()), ("warc_length", pa.int64()),
                               ("record_id", text), ("payload_digest", text), ("capture_time", text)])),
-        ("extractor", pa.struct([("name", text), ("version", text), ("body", text)])),
+        ("extractor", pa.struct([("name", text), ("version", text), ("body", text), ("inferred", text)])),
     ])
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, compression="zstd")
 
