@@ -63,6 +63,22 @@ class Sitemap:
     entries: list[SitemapEntry] = field(default_factory=list)
 
 
+# The first element of an XML document, after any BOM, declaration, comments and doctype.
+_FIRST_ELEMENT = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<([A-Za-z_][\w.:-]*)",
+                            re.DOTALL)
+_KINDS = {b"rss": "feed", b"feed": "feed", b"rdf": "feed", b"urlset": "sitemap", b"sitemapindex": "sitemap"}
+
+
+def document_kind(body: bytes) -> str | None:
+    """"feed" (RSS, Atom, RSS 1.0) or "sitemap" (URL set or index) by the document's first
+    element, whatever it was served as; None for anything else. For a response that was
+    not fetched as either (a feed a page links to)."""
+    found = _FIRST_ELEMENT.match(body[:4096])
+    if found is None:
+        return None
+    return _KINDS.get(found.group(1).rpartition(b":")[2].lower())
+
+
 def check_xml_safe(body: bytes) -> None:
     """Raise :class:`BadDocument` if the XML declares entities or references external ones."""
     try:

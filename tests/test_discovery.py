@@ -256,6 +256,34 @@ def test_a_crawl_of_depth_0_reads_no_advertised_feed(tmp_path):
     assert fetched == {"/"}
 
 
+def test_a_feed_and_a_sitemap_a_page_links_to_are_read_as_such(tmp_path):
+    # A site's "RSS" and "Sitemap" links: before, they were captured as pages and their
+    # items never seen. Their items are depth 1, as any feed's: within a depth of 1 here.
+    home = (b'<html><body><a href="/rss">RSS</a> <a href="/map.xml">Sitemap</a> <a href="/data.xml">data</a>'
+            b"</body></html>")
+    rss = (b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- generator -->\n<rss version="2.0"><channel><item>'
+           b"<title>Story</title><link>/story</link><guid>story-1</guid></item></channel></rss>")
+    urlset = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+              b"<url><loc>/mapped</loc></url></urlset>")
+    routes = {"/": response("200 OK", HTML, home),
+              "/rss": response("200 OK", [("Content-Type", "text/xml")], rss),
+              "/map.xml": response("200 OK", [("Content-Type", "application/octet-stream")], urlset),
+              "/data.xml": response("200 OK", XML, b'<?xml version="1.0"?><catalog><a href="/nothing"/></catalog>'),
+              "/story": response("200 OK", HTML, b"<html><body>story</body></html>"),
+              "/mapped": response("200 OK", HTML, b"<html><body>mapped</body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "linked", "urls": [server.base + "/"], "obey_robots": False,
+                                              "scope": {"max_depth": 1}}), extract=False)
+        fetched = {h.split(b" ")[1].decode() for h in server.requests}
+    assert fetched == {"/", "/rss", "/map.xml", "/data.xml", "/story", "/mapped"}
+    _, lines = read_collection(tmp_path / "linked")
+    by_url = {line["url"].removeprefix(server.base): line for line in lines}
+    assert by_url["/rss"]["channel"] == "link"  # (as it was reached)
+    story, mapped = by_url["/story"], by_url["/mapped"]
+    assert (story["channel"], story["source"], story["source_id"], story["hops"]) == (
+        "feed", server.base + "/rss", "story-1", "LL")
+    assert (mapped["channel"], mapped["via"]) == ("sitemap", server.base + "/map.xml")
+
 def _framing_site(extra: bytes = b"") -> dict:
     page = (b'<html><head><link rel="preload" as="image" href="/hero.jpg"></head><body>'
             b'<img src="data:image/gif;base64,R0lGOD" data-src="/lazy.jpg" data-srcset="/lazy-2x.jpg 2x">'

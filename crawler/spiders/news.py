@@ -27,7 +27,7 @@ from scrapy.utils.response import get_base_url
 
 from archive.capture import Provenance
 from archive.config import collection_from_dict
-from archive.discovery import BadDocument, parse_feed, parse_sitemap
+from archive.discovery import BadDocument, document_kind, parse_feed, parse_sitemap
 from archive.history import CollectionHistory
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
@@ -359,6 +359,13 @@ class NewsSpider(scrapy.Spider):
 
     async def parse(self, response: Response) -> AsyncIterator[Request]:
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get(b"Content-Type") or b"html"):
+            # A feed or sitemap a page links to is read as one (the contract's depths: its
+            # items are depth 1): a site's "RSS" link, or a feed a seed page advertises that
+            # was reached by a link first.
+            kind = document_kind(response.body) if response.status == 200 else None
+            if kind is not None:
+                for request in (self.parse_feed if kind == "feed" else self.parse_sitemap)(response):
+                    yield request
             return
         prov = response.meta.get("archive") or {}
         depth = int(response.meta.get("depth", 0))
