@@ -533,3 +533,31 @@ def test_a_window_opened_empty_and_sent_to_the_live_web_opens_its_capture(browse
                 browser.call("Target.closeTarget", targetId=popup["targetId"])
     assert [t["url"] for t in popups] == [f"{base}/pop/20260301120000/{site}/next"]
     assert live.requests == [] and live.connections == 0
+
+
+def test_modules_imported_by_root_absolute_and_relative_paths_load_once_from_the_archive(browser, tmp_path):
+    # Import specifiers are not rewritten: before, a module imported by a root path and by a
+    # relative one ran twice (the root path came back from the server as a redirect), and
+    # one imported by the site's absolute URL was refused, failing the module graph.
+    js = b"text/javascript"
+    with _live_web() as live:
+        site = f"http://127.0.0.1:{live.server_port}"
+        main = (f'import {{n}} from "/m/counter.js"; import {{m}} from "./rel.js"; import {{a}} from "{site}/m/abs.js";'
+                'const {d} = await import("/m/lazy.js");'
+                'document.getElementById("out").dataset.modules = [n, m, a, d, window.runs].join();')
+        captures = {
+            "/page": (b"text/html", (b'<!DOCTYPE html><html><head><title>Modules</title>'
+                                     b'<script type="module" src="/m/main.js"></script></head>'
+                                     b'<body><div id="out"></div></body></html>')),
+            "/m/main.js": (js, main.encode()),
+            "/m/counter.js": (js, b'window.runs = (window.runs || 0) + 1; export const n = "counter";'),
+            "/m/rel.js": (js, b'import {n} from "./counter.js"; export const m = "rel-" + n;'),
+            "/m/abs.js": (js, b'export const a = "abs";'),
+            "/m/lazy.js": (js, b'export const d = "lazy";'),
+        }
+        store = _archived_site(tmp_path / "store", "mods", site, captures)
+        with serve_in_thread(store) as base:
+            browser.navigate(f"{base}/mods/20260301120000/{site}/page")
+            browser.wait_until("out.dataset.modules !== undefined")
+            assert browser.evaluate("out.dataset.modules") == "counter,rel-counter,abs,lazy,1"
+    assert live.requests == [] and live.connections == 0

@@ -4,6 +4,7 @@ every replayed document, and requests that escaped the replay prefix sent back b
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -43,6 +44,9 @@ def replay(tmp_path_factory):
                   b"<meta http-equiv=content-security-policy content='img-src https://cdn.test'>"
                   b'<script type="speculationrules">{"prefetch": [{"urls": ["http://site.test/next"]}]}</script>')),
         "/bom": ([HTML], b"\xef\xbb\xbf<p>caf\xc3\xa9</p>"),
+        "/own-map": ([HTML], (b'<head><SCRIPT  type = "importmap">{"imports": {"vue": "/vue.js", '
+                              b'"https://cdn.test/lib/": "https://cdn.test/lib/", "/": "/"}, '
+                              b'"scopes": {"/admin/": {"/": "/admin/root/"}}}</SCRIPT></head>')),
         "/xhtml": ([(b"Content-Type", b"application/xhtml+xml")],
                    b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>'),
         "/api/list.json?x=1&_=111": ([(b"Content-Type", b"application/json")], b'["x is 1"]'),
@@ -67,7 +71,10 @@ def test_the_client_script_comes_first_in_the_head_and_the_doctype_stays_first(r
     assert status == 200
     tag = (f'<script src="/_archive/client.js" data-coll="scripted" data-timestamp="{STAMP}" data-modifier="" '
            f'data-url="{SITE}/page"></script>').encode()
-    assert body.startswith(b'<!DOCTYPE html>\n<html lang="en"><head>' + tag + b'<meta charset="utf-8">')
+    # The page's site, by root path or absolute URL, at the page's time, for its modules' imports.
+    imports = (f'<script type="importmap">{{"imports": {{"/": "/scripted/{STAMP}/{SITE}/", '
+               f'"/scripted/": "/scripted/", "{SITE}/": "/scripted/{STAMP}/{SITE}/"}}}}</script>').encode()
+    assert body.startswith(b'<!DOCTYPE html>\n<html lang="en"><head>' + tag + imports + b'<meta charset="utf-8">')
     assert body.index(tag) < body.index(b"/app.js")
     assert b"archive-replay-banner" in body
     # The tag moves the <meta charset> on; the header says the charset instead.
@@ -85,6 +92,17 @@ def test_the_client_script_comes_first_in_the_head_and_the_doctype_stays_first(r
 def test_the_client_script_is_placed_in_a_page_without_a_head(replay, path, expected):
     _, _, body = _page(replay, path)
     assert body.startswith(expected)
+
+
+def test_a_page_with_an_import_map_of_its_own_has_it_pointed_into_the_archive_and_no_other(replay):
+    # (before Chromium 133 only the first import map counted: the page's own would be lost)
+    _, _, body = _page(replay, "/own-map")
+    assert body.lower().count(b"importmap") == 1 and b"/_archive/client.js" in body
+    doc = json.loads(body.partition(b'"importmap">')[2].partition(b"</SCRIPT>")[0])
+    prefix = f"/scripted/{STAMP}/{SITE}/"
+    assert doc == {"imports": {"/": prefix, "/scripted/": "/scripted/", SITE + "/": prefix,
+                               "vue": prefix + "vue.js", "https://cdn.test/lib/": f"/scripted/{STAMP}/https://cdn.test/lib/"},
+                   "scopes": {prefix + "admin/": {"/": prefix + "admin/root/"}}}
 
 
 def test_a_charset_the_archived_header_names_is_kept(replay):

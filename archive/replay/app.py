@@ -28,7 +28,7 @@ from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 from archive.capture import MAX_DECODED_BYTES
 from archive.errors import ArchiveError
@@ -309,7 +309,7 @@ class ReplayApp:
                 # What is added depends on what the page is fetched for: a copy a script
                 # fetched must not be taken from the cache for the page itself.
                 headers = _varying(headers, "Sec-Fetch-Dest")
-                body = rewrite.rewrite_html(body, entry.url, make, banner, first)
+                body = rewrite.rewrite_html(body, entry.url, make, banner, first, _imports(coll.name, entry.url, make))
                 page = True
             elif mod in REWRITE_MODIFIERS and mime == "text/css":
                 body = rewrite.rewrite_css_bytes(body, entry.url, make)
@@ -334,6 +334,18 @@ def _client_tag(coll: str, timestamp: str, modifier: str, url: str) -> str:
 
     return (f'<script src="{CLIENT_PATH}" data-coll="{attr(coll)}" data-timestamp="{attr(timestamp)}" '
             f'data-modifier="{attr(modifier)}" data-url="{attr(url)}"></script>')
+
+
+def _imports(coll: str, url: str, make: Callable[[str], str]) -> dict[str, str]:
+    """Import map entries sending a module's root-relative and absolute imports of the
+    page's site (``import "/js/x.js"``, ``import("http://site/js/x.js")``) to their captures
+    at the page's time, as its relative imports already go: a module imported both ways is
+    one module (the browser keys modules by the URL asked for, before any redirect), and one
+    imported by an absolute URL is not refused by replay's policy. Paths under the
+    collection are the replay server's own and stay as they are (the longest prefix wins)."""
+    parts = urlsplit(url)
+    site = f"{parts.scheme}://{parts.netloc}/"
+    return {"/": make(site), f"/{quote(coll)}/": f"/{quote(coll)}/", site: make(site)}
 
 
 def _extended(headers: list[tuple[str, str]], name: str, more: str, sep: str, alone: str) -> list[tuple[str, str]]:

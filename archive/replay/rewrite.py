@@ -10,6 +10,7 @@ any ASCII-compatible encoding (the page keeps its archived ``Content-Type`` char
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -109,13 +110,64 @@ def _srcset(value: str, base: str, make: MakeUrl) -> str | None:
     return ", ".join(parts) if changed else None
 
 
+# A page's own import map (<script type=importmap>).
+_IMPORT_MAP = re.compile(r"""<script\s[^>]*\btype\s*=\s*["']?\s*importmap\b""", re.IGNORECASE)
+
+
+def import_map_tag(imports: dict[str, str]) -> str:
+    """A ``<script type="importmap">`` of ``imports`` (ASCII, as ``first`` must be)."""
+    return f'<script type="importmap">{_json_text({"imports": imports}, ascii_only=True)}</script>'
+
+
+def _json_text(doc: Any, *, ascii_only: bool = False) -> str:
+    """JSON that cannot end the script element it is in."""
+    return json.dumps(doc, ensure_ascii=ascii_only).replace("<", "\\u003c")
+
+
+def rewrite_import_map(text: str, base: str, make: MakeUrl, extra: dict[str, str] | None = None) -> str | None:
+    """A page's import map with the addresses it maps to, and the scopes it maps within,
+    in the archive; ``extra`` entries added to its imports where it has none of its own.
+    Its keys stay as written: they are matched against the specifiers modules import,
+    which are not rewritten. None to keep the text (not a JSON object, or nothing to change)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+
+    def addresses(mapping: Any) -> Any:
+        if not isinstance(mapping, dict):
+            return mapping
+        return {key: (rewrite_url(value, base, make) or value) if isinstance(value, str) else value
+                for key, value in mapping.items()}
+
+    new = dict(doc)
+    if "imports" in doc or extra:
+        new["imports"] = addresses(doc.get("imports", {}))
+        if extra and isinstance(new["imports"], dict):
+            new["imports"] = {**extra, **new["imports"]}
+    if isinstance(doc.get("scopes"), dict):
+        new["scopes"] = {(rewrite_url(scope, base, make) or scope): addresses(mapping)
+                         for scope, mapping in doc["scopes"].items()}
+    return None if new == doc else _json_text(new)
+
+
 class _Rewriter(HTMLParser):
-    def __init__(self, text: str, base: str, make: MakeUrl, banner: str | None, first: str | None = None):
+    def __init__(self, text: str, base: str, make: MakeUrl, banner: str | None, first: str | None = None,
+                 imports: dict[str, str] | None = None):
         super().__init__(convert_charrefs=False)
         self.text = text
         self.base = base
         self.make = make
         self.banner = banner
+        self.imports: dict[str, str] | None = None  # to be merged into the page's own import map
+        self.in_import_map = False
+        if imports is not None and first is not None:
+            if _IMPORT_MAP.search(text):
+                self.imports = imports  # (one map: before Chromium 133 only the first counted)
+            else:
+                first += import_map_tag(imports)
         self.first = first
         self.edits: list[tuple[int, int, str]] = []
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
@@ -136,6 +188,8 @@ class _Rewriter(HTMLParser):
         raw = self.get_starttag_text()
         if raw is None:
             return
+        if tag == "script":
+            self.in_import_map = (dict(attrs).get("type") or "").strip().lower() == "importmap"
         start = self._pos()
         if tag == "html" and not self.html_end:
             self.html_end = start + len(raw)
@@ -211,11 +265,15 @@ class _Rewriter(HTMLParser):
         return super().parse_endtag(i)
 
     def handle_data(self, data: str) -> None:
+        new: str | None = None
         if self.cdata_elem == "style":
             new = rewrite_css(data, self.base, self.make)
-            if new != data:
-                start = self._pos()
-                self.edits.append((start, start + len(data), new))
+        elif self.cdata_elem == "script" and self.in_import_map:
+            new = rewrite_import_map(data, self.base, self.make, self.imports)
+            self.imports = None  # (into the first only)
+        if new is not None and new != data:
+            start = self._pos()
+            self.edits.append((start, start + len(data), new))
 
     def _rewrite_tag(self, tag: str, raw: str) -> str:
         name_end = len(tag) + 1
@@ -312,14 +370,17 @@ def _unquote(value: str) -> str:
     return value
 
 
-def rewrite_html(body: bytes, base: str, make: MakeUrl, banner: str | None = None, first: str | None = None) -> bytes:
+def rewrite_html(body: bytes, base: str, make: MakeUrl, banner: str | None = None, first: str | None = None,
+                 imports: dict[str, str] | None = None) -> bytes:
     """``body`` with its links pointing into the archive, ``banner`` after ``<body>`` and
     ``first`` (markup to come before the page's own scripts) at the start of the head.
+    ``imports``: an import map's entries to come with ``first``, merged into the page's own
+    map if it has one.
 
-    ``banner`` and ``first`` must be ASCII (character references for anything else), so that
-    they are the same text in whatever charset the page is in.
+    ``banner``, ``first`` and ``imports`` must be ASCII (character references for anything
+    else), so that they are the same text in whatever charset the page is in.
     """
-    return _Rewriter(body.decode("latin-1"), base, make, banner, first).result().encode("latin-1")
+    return _Rewriter(body.decode("latin-1"), base, make, banner, first, imports).result().encode("latin-1")
 
 
 _META_CHARSET = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
