@@ -165,6 +165,8 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     if not text.strip():
         return None
     tree = parse_html(text)
+    if tree is None:
+        return None
     declared = page_metadata(tree)
     body = _main_text(tree, capture.url)
     headline = declared.get("headline")

@@ -14,6 +14,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from lxml import etree
 from lxml import html as lxml_html
 from trafilatura import extract_metadata
 
@@ -172,5 +173,14 @@ def inferred_metadata(tree: Any, url: str, captured: str) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v}
 
 
-def parse_html(text: str) -> Any:
-    return lxml_html.document_fromstring(text)
+# An XML declaration at the start (XHTML): lxml refuses one in text already decoded.
+_XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml[^>]*\?>")
+
+
+def parse_html(text: str) -> Any | None:
+    """The tree of an HTML (or XHTML) document; None for one with no element in it (only a
+    doctype, a comment, or text lxml drops, as a page of PHP source)."""
+    try:
+        return lxml_html.document_fromstring(_XML_DECLARATION.sub("", text, count=1))
+    except etree.ParserError:
+        return None

@@ -243,3 +243,24 @@ def test_a_date_and_byline_the_page_does_not_declare_are_inferred_and_marked_so(
     assert bridge["inferred"] == ["published", "authors"]
     assert bridge["extractor"]["inferred"].startswith("trafilatura ") and "htmldate " in bridge["extractor"]["inferred"]
     assert (ferry["published"], ferry["authors"], ferry["inferred"]) == ("2024-03-10T09:00:00+00:00", [], [])
+
+
+def test_pages_lxml_cannot_take_as_text_neither_stop_extraction_nor_lose_their_article(tmp_path):
+    # An XHTML page that declares its encoding (lxml refuses the declaration in decoded
+    # text), a page that is only a doctype, one only a comment: each raised, and stopped
+    # the whole job's extraction.
+    xhtml = ('<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+             + _article("XHTML story", "".join(f"<p>{p}</p>" for p in PARAS)).removeprefix("<html lang='en'>"))
+    html = [("Content-Type", "text/html; charset=utf-8")]
+    routes = {
+        "/": response("200 OK", html, b"<html><body><a href='/x'>x</a><a href='/d'>d</a><a href='/c'>c</a></body></html>"),
+        "/x": response("200 OK", [("Content-Type", "application/xhtml+xml")], xhtml.encode("utf-8")),
+        "/d": response("200 OK", html, b"<!DOCTYPE html>\n"),
+        "/c": response("200 OK", html, b"<!-- nothing here yet -->"),
+    }
+    with serve_wire(routes) as server:
+        result = crawl(tmp_path, collection_from_dict({"name": "odd", "urls": [server.base + "/"],
+                                                       "obey_robots": False}))
+    rows = [json.loads(line) for line in result.articles.read_text().splitlines()]
+    assert [(urlsplit(r["url"]).path, r["headline"]) for r in rows] == [("/x", "XHTML story")]
+    assert similarity(rows[0]["body"], "\n\n".join(PARAS)) >= 0.95
