@@ -264,3 +264,24 @@ def test_pages_lxml_cannot_take_as_text_neither_stop_extraction_nor_lose_their_a
     rows = [json.loads(line) for line in result.articles.read_text().splitlines()]
     assert [(urlsplit(r["url"]).path, r["headline"]) for r in rows] == [("/x", "XHTML story")]
     assert similarity(rows[0]["body"], "\n\n".join(PARAS)) >= 0.95
+
+
+def test_paragraphs_with_comments_inside_are_kept_whole():
+    # React writes <!-- --> between the text pieces of a paragraph; with the comments left
+    # in the tree the extractor dropped about half of such an article's paragraphs.
+    from archive.extract import _main_text
+    from archive.metadata import parse_html
+
+    texts = ["At first, his doctor<!-- --> assumed he had a chest infection, and his symptoms<!-- --> did improve "
+             "soon after<!-- -->. By December they worsened, and he could no longer walk to the next room.",
+             "The council met on Tuesday and agreed the plan for the new bridge across the river, which residents "
+             "have asked for since the flood.",
+             "\u201cHold onto your bedding, <!-- -->but<!-- --> if you do get chest symptoms, mention it to your "
+             "doctor,\u201d Dempsey said.",
+             "Officials said the work would start in spring and last about two years, with the old crossing kept "
+             "open for walkers and cyclists."] * 3
+    page = ("<html><head><title>Feather duvet lung</title></head><body><main><article><h1>Feather duvet lung</h1>"
+            "<div class='body'>" + "".join(f"<p class='sc-77 hJ'>{p}</p>" for p in texts) + "</div></article></main>"
+            "</body></html>")
+    body = _main_text(parse_html(page), "http://site.test/a")
+    assert similarity(body, "\n".join(t.replace("<!-- -->", "") for t in texts)) >= 0.95
