@@ -131,6 +131,25 @@ def _main_text(tree: Any, url: str) -> str:
     return balanced if len(balanced.split()) > len(precise.split()) else precise
 
 
+def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str) -> list[str]:
+    """Fill in the publication date and authors the page does not declare (``declared``:
+    its ``page_metadata``, updated in place) where they can be inferred; return the names of
+    the fields filled. Not a date among many the page shows (which is its own is anybody's
+    guess), nor authors where the publisher names one, even one dropped as an organisation."""
+    wanted = []
+    if not declared.get("published") and not _dated_many_times(tree):
+        wanted.append("published")
+    if not declared.get("authors") and not declared.get("declares_author"):
+        wanted.append("authors")
+    if not wanted:
+        return []
+    guessed = inferred_metadata(tree, url, captured, thorough=declared["is_article"])
+    filled = [key for key in wanted if guessed.get(key)]
+    for key in filled:
+        declared[key] = guessed[key]
+    return filled
+
+
 def _listing(url: str, tree: Any) -> bool:
     """Whether a page that does not declare itself an article lists others: by its URL (the
     site's root among them), or by the several ``<article>`` elements of a page of teasers
@@ -178,19 +197,7 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     article = declared["is_article"]
     if not article and (words < MIN_WORDS or _listing(capture.url, tree)):
         return None
-    inferred, wanted = [], []
-    # Not a date among many the page shows (which is its own is anybody's guess), nor an
-    # author where the publisher names one, even one dropped as an organisation.
-    if not declared.get("published") and not _dated_many_times(tree):
-        wanted.append("published")
-    if not declared.get("authors") and not declared.get("declares_author"):
-        wanted.append("authors")
-    if wanted:
-        guessed = inferred_metadata(tree, capture.url, capture.capture_time)
-        for key in wanted:
-            if guessed.get(key):
-                declared[key] = guessed[key]
-                inferred.append(key)
+    inferred = infer_missing(declared, tree, capture.url, capture.capture_time)
     published = declared.get("published")
     if not article and published is None:
         return None

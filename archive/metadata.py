@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from lxml import etree
@@ -55,9 +56,14 @@ def _types(obj: dict[str, Any]) -> set[str]:
 _BY = re.compile(r"^\s*by\s+", re.IGNORECASE)
 
 
-def _names(value: Any) -> list[str]:
+def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """The people ``value`` (an author) names; ``ids``: the page's JSON-LD objects by
+    ``@id``, for an author given as a reference to one (``{"@id": "#/person/1"}``, as
+    Yoast's ``@graph`` writes it)."""
     if value is None:
         return []
+    if isinstance(value, dict) and ids and "name" not in value and isinstance(value.get("@id"), str):
+        value = ids.get(value["@id"], value)
     if isinstance(value, str):
         if value.startswith(("http://", "https://")):
             return []  # article:author is often a profile URL, not a name
@@ -69,8 +75,15 @@ def _names(value: Any) -> list[str]:
         name = value.get("name")
         return [name.strip()] if isinstance(name, str) and name.strip() else []
     if isinstance(value, list):
-        return [n for v in value for n in _names(v)]
+        return [n for v in value for n in _names(v, ids)]
     return []
+
+
+def _a_name(text: str) -> bool:
+    """Whether a link's text could be a person's name: one to four words with a letter in
+    them, not a phrase ("View all posts by ...") or an arrow."""
+    words = text.split()
+    return 1 <= len(words) <= 4 and any(c.isalpha() for c in text)
 
 
 def _image_url(value: Any) -> str | None:
@@ -97,7 +110,10 @@ def iso_datetime(value: Any) -> str | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        return None
+        try:  # (as HTTP and feeds write them: "Wed, 04 May 2022 00:25:56 GMT")
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
     if len(text) == 10 or parsed.tzinfo is None:
         return parsed.date().isoformat()
     return parsed.isoformat()
@@ -116,13 +132,15 @@ def page_metadata(tree: Any) -> dict[str, Any]:
         key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
         if key and key not in meta:
             meta[key] = el.get("content").strip()
-    article = next((o for o in _ld_objects(tree) if _types(o) & ARTICLE_TYPES), None)
+    objects = _ld_objects(tree)
+    article = next((o for o in objects if _types(o) & ARTICLE_TYPES), None)
     out: dict[str, Any] = {"is_article": article is not None or meta.get("og:type", "").lower() == "article"}
     if article is not None:
         # (an author the publisher names, even one dropped below as an organisation, is not guessed at)
         out["declares_author"] = bool(article.get("author"))
         out["headline"] = _first_text(article.get("headline")) or _first_text(article.get("name"))
-        out["authors"] = _names(article.get("author"))
+        ids = {o["@id"]: o for o in objects if isinstance(o.get("@id"), str)}
+        out["authors"] = _names(article.get("author"), ids)
         out["published"] = _best_date(article.get("datePublished"), meta.get("article:published_time"))
         out["modified"] = _best_date(article.get("dateModified"), meta.get("article:modified_time"))
         out["section"] = _first_text(article.get("articleSection"))
@@ -135,7 +153,7 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     fallbacks = {
         "headline": meta.get("og:title") or (h1[0] if h1 else None),
         "authors": _names(meta.get("author")) or _names(meta.get("article:author"))
-        or [t.strip() for t in tree.xpath("//*[@rel='author']//text()") if t.strip()] or None,
+        or [t for t in (" ".join(t.split()) for t in tree.xpath("//*[@rel='author']//text()")) if _a_name(t)] or None,
         "published": _best_date(meta.get("article:published_time"), meta.get("datepublished"),
                                 meta.get("pubdate"), meta.get("date"), meta.get("dc.date.issued"),
                                 meta.get("parsely-pub-date"), meta.get("sailthru.date"), *times[:1]),
@@ -156,15 +174,15 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v not in (None, [], "")}
 
 
-def inferred_metadata(tree: Any, url: str, captured: str) -> dict[str, Any]:
+def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = False) -> dict[str, Any]:
     """What trafilatura infers of a page's publication date and authors (keys absent when
-    it finds nothing): the date by htmldate's quick search, which reads dates from markup
-    and from the URL but not from free text (free text on a section page yields some
-    teaser's date), the earliest it finds (publication rather than update), no later than
-    the capture (``captured``: its ISO 8601 time); the authors from a byline.
-    trafilatura joins several authors with "; "."""
+    it finds nothing): the date by htmldate, the earliest it finds (publication rather than
+    update), no later than the capture (``captured``: its ISO 8601 time); the authors from
+    a byline. htmldate's quick search reads dates from markup and from the URL; ``thorough``
+    (for a page that says it is an article) adds its search of the text, which on a page
+    of teasers finds some teaser's date. trafilatura joins several authors with "; "."""
     found = extract_metadata(tree, default_url=url, date_config={
-        "original_date": True, "extensive_search": False, "max_date": captured[:10]})
+        "original_date": True, "extensive_search": thorough, "max_date": captured[:10]})
     out: dict[str, Any] = {}
     if found.date:
         out["published"] = iso_datetime(found.date)

@@ -272,16 +272,35 @@ def test_paragraphs_with_comments_inside_are_kept_whole():
     from archive.extract import _main_text
     from archive.metadata import parse_html
 
-    texts = ["At first, his doctor<!-- --> assumed he had a chest infection, and his symptoms<!-- --> did improve "
-             "soon after<!-- -->. By December they worsened, and he could no longer walk to the next room.",
-             "The council met on Tuesday and agreed the plan for the new bridge across the river, which residents "
-             "have asked for since the flood.",
-             "\u201cHold onto your bedding, <!-- -->but<!-- --> if you do get chest symptoms, mention it to your "
-             "doctor,\u201d Dempsey said.",
-             "Officials said the work would start in spring and last about two years, with the old crossing kept "
-             "open for walkers and cyclists."] * 3
+    texts = [("At first, his doctor<!-- --> assumed he had a chest infection, and his symptoms<!-- --> did improve "
+             "soon after<!-- -->. By December they worsened, and he could no longer walk to the next room."),
+             ("The council met on Tuesday and agreed the plan for the new bridge across the river, which residents "
+             "have asked for since the flood."),
+             ("\u201cHold onto your bedding, <!-- -->but<!-- --> if you do get chest symptoms, mention it to your "
+             "doctor,\u201d Dempsey said."),
+             ("Officials said the work would start in spring and last about two years, with the old crossing kept "
+             "open for walkers and cyclists.")] * 3
     page = ("<html><head><title>Feather duvet lung</title></head><body><main><article><h1>Feather duvet lung</h1>"
             "<div class='body'>" + "".join(f"<p class='sc-77 hJ'>{p}</p>" for p in texts) + "</div></article></main>"
             "</body></html>")
     body = _main_text(parse_html(page), "http://site.test/a")
     assert similarity(body, "\n".join(t.replace("<!-- -->", "") for t in texts)) >= 0.95
+
+
+def test_a_date_only_in_the_text_is_read_for_a_page_that_says_it_is_an_article_and_only_for_one():
+    # htmldate's search of the text finds a list's teaser dates as readily as an article's:
+    # it is used where the page declares itself an article.
+    from archive.extract import Capture, article_row
+
+    def row(head: str):
+        page = (f"<html><head><title>Harbour works</title>{head}</head><body><h1>Harbour works</h1>"
+                "<div>The harbour closed on 12 March 2024 for the works.</div>"
+                + "".join(f"<p>{p}</p>" for p in PARAS * 2) + "</body></html>")
+        return article_row(Capture(url="http://site.test/harbour-works", body=page.encode(),
+                                   content_type="text/html; charset=utf-8", warc_filename="x.warc.gz", offset=0,
+                                   length=1, record_id="<urn:uuid:1>", payload_digest="sha1:" + "A" * 32,
+                                   capture_time="2026-11-26T10:00:00Z", truncated=None), "job")
+
+    declared = row('<meta property="og:type" content="article">')
+    assert (declared["published"], declared["inferred"]) == ("2024-03-12", ["published"])
+    assert row("") is None  # (no date it may read, so no article)

@@ -19,6 +19,10 @@ def meta_of(head: str, body: str = "") -> dict:
     ("2026-03-14", "2026-03-14"),
     ("14 March 2026", None),
     ("", None),
+    ("Sat, 14 Mar 2026 07:30:00 GMT", "2026-03-14T07:30:00+00:00"),  # as HTTP and RSS write them
+    ("Sat, 14 Mar 2026 08:30:00 +0100", "2026-03-14T08:30:00+01:00"),
+    ("Sat, 14 Mar 2026 08:30:00 -0000", "2026-03-14"),  # (RFC 5322: a zone not known)
+    ("Sat, 32 Mar 2026 08:30:00 GMT", None),
 ])
 def test_dates(raw, expected):
     assert iso_datetime(raw) == expected
@@ -63,3 +67,20 @@ def test_broken_json_ld_is_skipped_not_fatal():
     meta = meta_of('<script type="application/ld+json">{"@type": "NewsArticle", </script>'
                    '<meta property="og:title" content="Still here">')
     assert meta["headline"] == "Still here"
+
+
+def test_an_author_given_as_a_reference_into_the_graph_is_named():
+    # Yoast's @graph: the article's author is {"@id": ...} of a Person elsewhere in it.
+    ld = ('{"@context":"https://schema.org","@graph":[{"@type":"NewsArticle","headline":"Tram line",'
+          '"author":{"@id":"https://site.test/#/schema/person/1"},"datePublished":"2026-03-14T08:30:00Z"},'
+          '{"@type":"Person","@id":"https://site.test/#/schema/person/1","name":"Rita Levi"},'
+          '{"@type":"Organization","@id":"https://site.test/#org","name":"Site Ltd"}]}')
+    assert meta_of(f'<script type="application/ld+json">{ld}</script>')["authors"] == ["Rita Levi"]
+    org = ld.replace("schema/person/1", "org", 1)  # (a reference to the publisher names nobody)
+    assert "authors" not in meta_of(f'<script type="application/ld+json">{org}</script>')
+
+
+def test_author_links_that_are_phrases_are_not_names():
+    body = ('<p class="byline"><a rel="author" href="/a">Sam Poe</a> <a rel="author" href="/a">View all posts by '
+            'Sam Poe</a> <a rel="author" href="/a">→</a></p>')
+    assert meta_of("", body)["authors"] == ["Sam Poe"]
