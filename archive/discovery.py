@@ -15,6 +15,7 @@ import gzip
 import io
 import logging
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -63,20 +64,46 @@ class Sitemap:
     entries: list[SitemapEntry] = field(default_factory=list)
 
 
-# The first element of an XML document, after any BOM, declaration, comments and doctype.
-_FIRST_ELEMENT = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<([A-Za-z_][\w.:-]*)",
-                            re.DOTALL)
 _KINDS = {b"rss": "feed", b"feed": "feed", b"rdf": "feed", b"urlset": "sitemap", b"sitemapindex": "sitemap"}
+_ELEMENT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_SPACE = re.compile(rb"\s*")
+_SNIFF_BYTES = 4096
 
 
 def document_kind(body: bytes) -> str | None:
-    """"feed" (RSS, Atom, RSS 1.0) or "sitemap" (URL set or index) by the document's first
-    element, whatever it was served as; None for anything else. For a response that was
-    not fetched as either (a feed a page links to)."""
-    found = _FIRST_ELEMENT.match(body[:4096])
-    if found is None:
-        return None
-    return _KINDS.get(found.group(1).rpartition(b":")[2].lower())
+    """"feed" (RSS, Atom, RSS 1.0) or "sitemap" (URL set or index, gzipped or not) by the
+    document's first element, after any BOM, declarations, comments and doctype, whatever
+    it was served as; None for anything else. For a response not fetched as either (a feed
+    a page links to)."""
+    head = body[:_SNIFF_BYTES]
+    if head[:2] == b"\x1f\x8b":  # (a sitemap.xml.gz)
+        try:
+            head = zlib.decompressobj(31).decompress(head, _SNIFF_BYTES)
+        except zlib.error:
+            return None
+    at = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        at = _SPACE.match(head, at).end()  # type: ignore[union-attr]
+        if head.startswith(b"<?", at):
+            end = head.find(b"?>", at)
+            end = end + 2 if end >= 0 else -1
+        elif head.startswith(b"<!--", at):
+            end = head.find(b"-->", at)
+            end = end + 3 if end >= 0 else -1
+        elif head[at:at + 9].upper() == b"<!DOCTYPE":
+            close = head.find(b">", at)
+            subset = head.find(b"[", at, close if close >= 0 else len(head))  # (entities declared: refused later)
+            if subset >= 0:
+                close = head.find(b"]", subset)
+                close = head.find(b">", close) if close >= 0 else -1
+            end = close + 1 if close >= 0 else -1
+        else:
+            break
+        if end < 0:
+            return None
+        at = end
+    found = _ELEMENT.match(head, at)
+    return None if found is None else _KINDS.get(found.group(1).rpartition(b":")[2].lower())
 
 
 def check_xml_safe(body: bytes) -> None:

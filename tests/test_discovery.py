@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import subprocess
+import sys
 from datetime import datetime
 
 import pytest
@@ -10,7 +13,13 @@ from wire import response, serve_wire
 
 from archive.config import collection_from_dict
 from archive.crawl import crawl
-from archive.discovery import MAX_SITEMAP_BYTES, BadDocument, parse_feed, parse_sitemap
+from archive.discovery import (
+    MAX_SITEMAP_BYTES,
+    BadDocument,
+    document_kind,
+    parse_feed,
+    parse_sitemap,
+)
 from archive.urls import canonicalize
 
 HTML = [("Content-Type", "text/html")]
@@ -66,6 +75,31 @@ def test_feeds_and_sitemaps_in_another_encoding_than_declared_are_read():
     # Re-encoded, a document is checked again: entities stay refused.
     with pytest.raises(BadDocument, match="unsafe"):
         parse_feed(BOMB.replace(b"aaaaaaaaaa", b"\xe9aaaaaaaaa"), "http://h/feed")
+
+
+@pytest.mark.parametrize(("body", "kind"), [
+    (RSS, "feed"),
+    (b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- made by hand -->\n<feed xmlns="http://www.w3.org/2005/Atom">', "feed"),
+    (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">', "feed"),
+    (b'<?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><urlset>', "sitemap"),
+    (gzip.compress(b'<?xml version="1.0"?><sitemapindex>'), "sitemap"),
+    (BOMB, "feed"),  # (a doctype with entities: known, and then refused by the feed reader)
+    (b"<!DOCTYPE html>\n<html><body>", None),
+    (b'<?xml version="1.0"?><svg>', None),
+    (b"GIF89a", None),
+    (b"<!-- never closed", None),
+    (b"", None),
+])
+def test_a_documents_kind_is_known_by_its_first_element(body, kind):
+    assert document_kind(body) == kind
+
+
+def test_knowing_a_documents_kind_takes_no_time_whatever_its_prolog():
+    # A first version's pattern took exponential time on a body of spaces: forty of them
+    # blocked the crawl for hours. (In a process of its own: a stuck regex holds the GIL.)
+    code = ("from archive.discovery import document_kind as k; "
+            "assert k(b' ' * 4096) is None and k(b' ' * 60 + b'x') is None and k(b'\\n' * 100 + b'<rss>') == 'feed'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
 
 
 def test_oversized_plain_sitemaps_and_feeds_are_refused_unparsed():
@@ -256,9 +290,8 @@ def test_a_crawl_of_depth_0_reads_no_advertised_feed(tmp_path):
     assert fetched == {"/"}
 
 
-def test_a_feed_and_a_sitemap_a_page_links_to_are_read_as_such(tmp_path):
-    # A site's "RSS" and "Sitemap" links: before, they were captured as pages and their
-    # items never seen. Their items are depth 1, as any feed's: within a depth of 1 here.
+def _linked_documents(tmp_path, max_depth: int, seed: str = "/",
+                      rss_type: str = "text/html") -> tuple[set[str], dict[str, dict], str]:
     home = (b'<html><body><a href="/rss">RSS</a> <a href="/map.xml">Sitemap</a> <a href="/data.xml">data</a>'
             b"</body></html>")
     rss = (b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- generator -->\n<rss version="2.0"><channel><item>'
@@ -266,23 +299,38 @@ def test_a_feed_and_a_sitemap_a_page_links_to_are_read_as_such(tmp_path):
     urlset = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
               b"<url><loc>/mapped</loc></url></urlset>")
     routes = {"/": response("200 OK", HTML, home),
-              "/rss": response("200 OK", [("Content-Type", "text/xml")], rss),
-              "/map.xml": response("200 OK", [("Content-Type", "application/octet-stream")], urlset),
+              "/rss": response("200 OK", [("Content-Type", rss_type)], rss),  # (text/html: as some servers label it)
+              "/map.xml": response("200 OK", [("Content-Type", "application/octet-stream")], gzip.compress(urlset)),
               "/data.xml": response("200 OK", XML, b'<?xml version="1.0"?><catalog><a href="/nothing"/></catalog>'),
               "/story": response("200 OK", HTML, b"<html><body>story</body></html>"),
               "/mapped": response("200 OK", HTML, b"<html><body>mapped</body></html>")}
     with serve_wire(routes) as server:
-        crawl(tmp_path, collection_from_dict({"name": "linked", "urls": [server.base + "/"], "obey_robots": False,
-                                              "scope": {"max_depth": 1}}), extract=False)
+        crawl(tmp_path, collection_from_dict({"name": "linked", "urls": [server.base + seed], "obey_robots": False,
+                                              "scope": {"max_depth": max_depth}}), extract=False)
         fetched = {h.split(b" ")[1].decode() for h in server.requests}
-    assert fetched == {"/", "/rss", "/map.xml", "/data.xml", "/story", "/mapped"}
     _, lines = read_collection(tmp_path / "linked")
-    by_url = {line["url"].removeprefix(server.base): line for line in lines}
-    assert by_url["/rss"]["channel"] == "link"  # (as it was reached)
+    return fetched, {line["url"].removeprefix(server.base): line for line in lines}, server.base
+
+
+def test_a_feed_and_a_sitemap_a_page_links_to_are_read_as_such_a_link_further(tmp_path):
+    # A site's "RSS" and "Sitemap" links: before, they were captured as pages and their
+    # items never seen. Their items are a link further than they are, within the depth.
+    fetched, by_url, base = _linked_documents(tmp_path, 2)
+    assert fetched == {"/", "/rss", "/map.xml", "/data.xml", "/story", "/mapped"}
+    assert (by_url["/rss"]["channel"], by_url["/rss"]["depth"]) == ("link", 1)  # (as it was reached)
     story, mapped = by_url["/story"], by_url["/mapped"]
-    assert (story["channel"], story["source"], story["source_id"], story["hops"]) == (
-        "feed", server.base + "/rss", "story-1", "LL")
-    assert (mapped["channel"], mapped["via"]) == ("sitemap", server.base + "/map.xml")
+    assert (story["channel"], story["source"], story["source_id"], story["hops"], story["depth"]) == (
+        "feed", base + "/rss", "story-1", "LL", 2)
+    assert (mapped["channel"], mapped["via"], mapped["depth"]) == ("sitemap", base + "/map.xml", 2)
+
+
+def test_a_linked_feed_at_the_depth_limit_has_no_item_fetched(tmp_path):
+    # (else every tag and category feed a page links to would take the crawl past its depth)
+    fetched, _, _ = _linked_documents(tmp_path / "a", 1, rss_type="application/rss+xml")
+    assert fetched == {"/", "/rss", "/map.xml", "/data.xml"}
+    fetched, _, _ = _linked_documents(tmp_path / "b", 0, seed="/rss", rss_type="application/rss+xml")  # a seed
+    assert fetched == {"/rss"}
+
 
 def _framing_site(extra: bytes = b"") -> dict:
     page = (b'<html><head><link rel="preload" as="image" href="/hero.jpg"></head><body>'

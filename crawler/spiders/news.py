@@ -218,8 +218,8 @@ class NewsSpider(scrapy.Spider):
         room = max(0, min(self.backlog_low - waiting, len(self.backlog)))
         crawl = self.crawler.engine.crawl
         for _ in range(room):
-            canonical, seed, via, hops, linked, policy = self.backlog.popleft()
-            request = self._page_request(canonical, seed, "sitemap", via, hops, linked, 1, via, None, 0)
+            canonical, seed, via, hops, linked, policy, depth = self.backlog.popleft()
+            request = self._page_request(canonical, seed, "sitemap", via, hops, linked, depth, via, None, 0)
             if policy is not None:
                 # What RefererMiddleware does for a request yielded from the sitemap.
                 referrer = policy.referrer(via, request.url)
@@ -247,12 +247,13 @@ class NewsSpider(scrapy.Spider):
             raise DontCloseSpider("sitemap pages still held")
 
     def _document(self, url: str, callback: Any, *, seed: str | None, channel: str, via: str | None,
-                  hops: str) -> Request:
-        """A feed or sitemap: depth 0, not counted against max_pages."""
+                  hops: str, depth: int = 0) -> Request:
+        """A feed or sitemap: depth 0 (or the depth of the index that lists it), not counted
+        against max_pages."""
         canonical = canonicalize(url)
         self.seen.add(canonical)
         return Request(canonical, callback=callback, priority=FEED_ITEM_PRIORITY + 1, meta={
-            "depth": 0,
+            "depth": depth,
             "archive": {"seed": seed, "channel": channel, "via": via, "hops": hops,
                         "url_as_linked": url if url != canonical else None},
         })
@@ -273,13 +274,14 @@ class NewsSpider(scrapy.Spider):
             self._bad(response, str(exc))
             return
         prov = response.meta.get("archive") or {}
+        depth = int(response.meta.get("depth", 0)) + 1  # (1 but for a feed reached as a page)
         for item in items:
             url = _joined(response.urljoin, item.link)
             if url is None:
                 continue
             request = self._page(
                 url, seed=prov.get("seed"), channel="feed", via=response.url,
-                hops=_hops(response) + "L", linked=url, depth=1, source=response.url,
+                hops=_hops(response) + "L", linked=url, depth=depth, source=response.url,
                 source_id=item.guid, priority=FEED_ITEM_PRIORITY,
             )
             if request is not None:
@@ -294,6 +296,9 @@ class NewsSpider(scrapy.Spider):
         prov = response.meta.get("archive") or {}
         hops = _hops(response) + "L"
         seed, via = prov.get("seed"), response.url
+        # (0 for the collection's sitemaps and those they and robots.txt list; a link's for one
+        # reached as a page)
+        depth = int(response.meta.get("depth", 0))
         policy: Any = _UNKNOWN
         unfollowed = 0
         for entry in sitemap.entries:
@@ -305,24 +310,25 @@ class NewsSpider(scrapy.Spider):
                 if canonical is not None and canonical not in self.seen and self.in_scope(canonical):
                     if self._sitemap_allowed():
                         yield self._document(url, self.parse_sitemap, seed=seed, channel="sitemap", via=via,
-                                             hops=hops)
+                                             hops=hops, depth=depth)
                     else:
                         unfollowed += 1
                 continue
-            canonical = self._admit(url, seed=seed, channel="sitemap", via=via, hops=hops, linked=url, depth=1,
-                                    source=via, source_id=None)
+            canonical = self._admit(url, seed=seed, channel="sitemap", via=via, hops=hops, linked=url,
+                                    depth=depth + 1, source=via, source_id=None)
             if canonical is None:
                 continue
             if entry.news_publication_date:
                 # News first, as feed items: never held behind a full scheduler.
-                yield self._page_request(canonical, seed, "sitemap", via, hops, url, 1, via, None,
+                yield self._page_request(canonical, seed, "sitemap", via, hops, url, depth + 1, via, None,
                                          FEED_ITEM_PRIORITY)
             else:
                 if policy is _UNKNOWN:
                     policy = self._referrer_policy(response)
                 # Released on the next response, or when the crawl goes idle: after the news
                 # entries above are scheduled.
-                self.backlog.append((canonical, seed, via, hops, None if url == canonical else url, policy))
+                self.backlog.append((canonical, seed, via, hops, None if url == canonical else url, policy,
+                                     depth + 1))
         if unfollowed:
             log.warning("sitemap index %s: %d sitemaps not followed (at most max_pages, %d, are followed in a "
                         "crawl, and none once max_pages pages are scheduled)", response.url, unfollowed,
@@ -358,17 +364,19 @@ class NewsSpider(scrapy.Spider):
     # -- pages -----------------------------------------------------------------------
 
     async def parse(self, response: Response) -> AsyncIterator[Request]:
-        if not isinstance(response, TextResponse) or b"html" not in (response.headers.get(b"Content-Type") or b"html"):
-            # A feed or sitemap a page links to is read as one (the contract's depths: its
-            # items are depth 1): a site's "RSS" link, or a feed a seed page advertises that
-            # was reached by a link first.
-            kind = document_kind(response.body) if response.status == 200 else None
-            if kind is not None:
+        depth = int(response.meta.get("depth", 0))
+        kind = document_kind(response.body) if response.status == 200 else None
+        if kind is not None:
+            # A feed or sitemap reached as a page (a site's "RSS" link, a feed a seed page
+            # advertises but reached by a link first, a seed) is read as one; its items are
+            # a link further, within the depth.
+            if depth < self.max_depth:
                 for request in (self.parse_feed if kind == "feed" else self.parse_sitemap)(response):
                     yield request
             return
+        if not isinstance(response, TextResponse) or b"html" not in (response.headers.get(b"Content-Type") or b"html"):
+            return
         prov = response.meta.get("archive") or {}
-        depth = int(response.meta.get("depth", 0))
         hops = _hops(response)
         seed = prov.get("seed")
         links, requisites, frames = await self._hrefs(response, depth)
