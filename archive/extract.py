@@ -150,12 +150,19 @@ def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str) 
     return filled
 
 
+# <article>s side by side, not within another, nor comments (which themes mark up as
+# <article class="comment-body">)
+_TEASERS = "(//article[not(ancestor::article)][not(contains(@class, 'comment'))])[position() <= 3]"
+
+
 def _listing(url: str, tree: Any) -> bool:
     """Whether a page that does not declare itself an article lists others: by its URL (the
-    site's root among them), or by the several ``<article>`` elements of a page of teasers
-    (whose dates and text could otherwise pass for an article's)."""
-    return bool(_LISTING.search(url)) or urlsplit(url).path in ("", "/") \
-        or len(tree.xpath("(//article)[position() <= 3]")) >= 3
+    site's root among them, though not ``/?p=123``), or by the several ``<article>``
+    elements of a page of teasers (whose dates and text could otherwise pass for an
+    article's)."""
+    parts = urlsplit(url)
+    return bool(_LISTING.search(url)) or (parts.path in ("", "/") and not parts.query) \
+        or len(tree.xpath(_TEASERS)) >= 3
 
 
 def _dated_many_times(tree: Any) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -50,7 +50,9 @@ def _ld_objects(tree: Any) -> list[dict[str, Any]]:
 
 def _types(obj: dict[str, Any]) -> set[str]:
     value = obj.get("@type")
-    return {value} if isinstance(value, str) else {v for v in value or [] if isinstance(v, str)}
+    if isinstance(value, str):
+        return {value}
+    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
 _BY = re.compile(r"^\s*by\s+", re.IGNORECASE)
@@ -139,7 +141,8 @@ def page_metadata(tree: Any) -> dict[str, Any]:
         # (an author the publisher names, even one dropped below as an organisation, is not guessed at)
         out["declares_author"] = bool(article.get("author"))
         out["headline"] = _first_text(article.get("headline")) or _first_text(article.get("name"))
-        ids = {o["@id"]: o for o in objects if isinstance(o.get("@id"), str)}
+        # (the object that names the person, not a bare reference to it elsewhere in the graph)
+        ids = {o["@id"]: o for o in sorted(objects, key=lambda o: "name" in o) if isinstance(o.get("@id"), str)}
         out["authors"] = _names(article.get("author"), ids)
         out["published"] = _best_date(article.get("datePublished"), meta.get("article:published_time"))
         out["modified"] = _best_date(article.get("dateModified"), meta.get("article:modified_time"))
@@ -174,15 +177,22 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v not in (None, [], "")}
 
 
+def _latest_day(captured: str) -> str:
+    """The latest day a page captured at ``captured`` (ISO 8601, UTC) can show as its date:
+    the next, where the day has begun east of UTC (zones run to +14 hours)."""
+    return (date.fromisoformat(captured[:10]) + timedelta(days=1)).isoformat()
+
+
 def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = False) -> dict[str, Any]:
     """What trafilatura infers of a page's publication date and authors (keys absent when
     it finds nothing): the date by htmldate, the earliest it finds (publication rather than
-    update), no later than the capture (``captured``: its ISO 8601 time); the authors from
-    a byline. htmldate's quick search reads dates from markup and from the URL; ``thorough``
-    (for a page that says it is an article) adds its search of the text, which on a page
-    of teasers finds some teaser's date. trafilatura joins several authors with "; "."""
+    update), no later than the day of the capture (``captured``: its ISO 8601 time) in any
+    zone; the authors from a byline. htmldate's quick search reads dates from markup and
+    from the URL; ``thorough`` (for a page that says it is an article) adds its search of
+    the text, which on a page of teasers finds some teaser's date. trafilatura joins
+    several authors with "; "."""
     found = extract_metadata(tree, default_url=url, date_config={
-        "original_date": True, "extensive_search": thorough, "max_date": captured[:10]})
+        "original_date": True, "extensive_search": thorough, "max_date": _latest_day(captured)})
     out: dict[str, Any] = {}
     if found.date:
         out["published"] = iso_datetime(found.date)

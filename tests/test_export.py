@@ -290,3 +290,23 @@ def test_an_export_that_fails_leaves_the_one_before_as_it_was(store, tmp_path, c
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 0
     assert not (out / "datapackage.json.sig").exists()
     assert main(["verify", str(out)]) == 0
+
+
+def test_rows_extracted_before_inferred_was_export_as_the_schema_says(store, tmp_path):
+    # A table from an earlier version has no "inferred": exported as null, the shipped
+    # schema refused it.
+    from archive.validation import validate
+
+    older = tmp_path / "store"
+    shutil.copytree(store, older)
+    for table in (older / "ds" / "articles").glob("*.jsonl"):
+        rows = [json.loads(line) for line in table.read_text().splitlines()]
+        for row in rows:
+            row.pop("inferred")
+            row["extractor"].pop("inferred")
+        table.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    export_dataset(older, "ds", tmp_path / "out")
+    exported = [json.loads(line) for line in (tmp_path / "out" / "articles.jsonl").read_text().splitlines()]
+    assert len(exported) == 6 and all(row["inferred"] == [] for row in exported)
+    for row in exported:
+        validate("article", row)

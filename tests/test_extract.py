@@ -304,3 +304,34 @@ def test_a_date_only_in_the_text_is_read_for_a_page_that_says_it_is_an_article_a
     declared = row('<meta property="og:type" content="article">')
     assert (declared["published"], declared["inferred"]) == ("2024-03-12", ["published"])
     assert row("") is None  # (no date it may read, so no article)
+
+
+def _row_of(url: str, page: str, captured: str = "2026-11-26T10:00:00Z"):
+    from archive.extract import Capture, article_row
+
+    return article_row(Capture(url=url, body=page.encode(), content_type="text/html; charset=utf-8",
+                               warc_filename="x.warc.gz", offset=0, length=1, record_id="<urn:uuid:1>",
+                               payload_digest="sha1:" + "A" * 32, capture_time=captured, truncated=None), "job")
+
+
+def test_a_blog_post_with_comments_or_a_plain_permalink_is_not_taken_for_a_list():
+    # Themes mark comments up as <article>s, and WordPress's plain permalinks are the
+    # root with a query: both were taken for lists of stories, and the post dropped.
+    comments = "".join(f"<article class='comment-body'><p>Comment {i}</p><time datetime='2024-03-1{i}'>"
+                       f"1{i} March</time></article>" for i in range(3))
+    page = ("<html><head><title>Bridge</title></head><body><article><h1>Bridge</h1>"
+            "<time datetime='2024-03-12T10:00:00Z'>12 March 2024</time>" + "".join(f"<p>{p}</p>" for p in PARAS * 2)
+            + f"</article><section id='comments'>{comments}</section></body></html>")
+    for url in ("http://site.test/2024/bridge", "http://site.test/?p=123"):
+        row = _row_of(url, page)
+        assert row is not None and row["published"] == "2024-03-12T10:00:00+00:00", url
+    assert _row_of("http://site.test/", page) is None  # (the root itself lists)
+
+
+def test_a_date_a_day_ahead_of_the_capture_in_utc_is_still_the_pages():
+    # Captured at 22:00 UTC on the 26th, a page east of UTC shows the 27th: the day was
+    # refused as later than the capture, and an older date in the text taken instead.
+    page = ("<html><head><meta property='og:type' content='article'><title>Fair</title></head><body>"
+            "<h1>Fair</h1><p class='date'>27 November 2026</p><p>First proposed on 3 June 2025, the fair opens.</p>"
+            + "".join(f"<p>{p}</p>" for p in PARAS) + "</body></html>")
+    assert _row_of("http://site.test/fair", page, "2026-11-26T22:00:00Z")["published"] == "2026-11-27"

@@ -84,3 +84,11 @@ def test_author_links_that_are_phrases_are_not_names():
     body = ('<p class="byline"><a rel="author" href="/a">Sam Poe</a> <a rel="author" href="/a">View all posts by '
             'Sam Poe</a> <a rel="author" href="/a">→</a></p>')
     assert meta_of("", body)["authors"] == ["Sam Poe"]
+
+
+def test_odd_json_ld_types_and_references_neither_fail_nor_lose_the_author():
+    # A @type that is a number raised, stopping the whole job's extraction; a bare
+    # reference to the author listed after the person itself hid the name.
+    ld = ('{"@graph":[{"@type":5},{"@type":"NewsArticle","author":{"@id":"#p"}},'
+          '{"@type":"Person","@id":"#p","name":"Rita Levi"},{"@id":"#p"}]}')
+    assert meta_of(f'<script type="application/ld+json">{ld}</script>')["authors"] == ["Rita Levi"]

@@ -170,6 +170,7 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
             row["source"] = dict(src, warc_offset=new_offset, warc_length=length)
             row.setdefault("version", 1)
             row.setdefault("previous_version", None)
+            row.setdefault("inferred", [])  # (a row extracted before it was has nothing inferred in it)
             rows.append({k: row.get(k) for k in ARTICLE_COLUMNS})
     return sorted(rows, key=lambda r: (r["source"]["capture_time"], r["url"], r["version"]))
 
