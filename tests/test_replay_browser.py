@@ -341,7 +341,8 @@ def _archived_site(store: Path, name: str, site: str, captures: dict[str, tuple[
     when = datetime(2026, 3, 1, 12, tzinfo=UTC)
     job = CaptureJob(store, one_off(name, urls=[site + "/"]), clock=Clock(when), dedup=False)
     for path, (mime, body) in captures.items():
-        job.record_fetch(fetch(site + path, body, when, headers=[(b"Content-Type", mime)], seed=site + "/"))
+        url = path if path.startswith("http") else site + path  # (another site's, given whole)
+        job.record_fetch(fetch(url, body, when, headers=[(b"Content-Type", mime)], seed=site + "/"))
     job.close()
     update_indexes(collection_dir(store, name))
     return store
@@ -538,17 +539,23 @@ def test_a_window_opened_empty_and_sent_to_the_live_web_opens_its_capture(browse
 def test_modules_imported_by_root_absolute_and_relative_paths_load_once_from_the_archive(browser, tmp_path):
     # Import specifiers are not rewritten: before, a module imported by a root path and by a
     # relative one ran twice (the root path came back from the server as a redirect), and
-    # one imported by the site's absolute URL was refused, failing the module graph.
+    # one imported by the site's absolute URL was refused, failing the module graph. A
+    # module of another site (a CDN) imports root paths of its own site.
     js = b"text/javascript"
     with _live_web() as live:
         site = f"http://127.0.0.1:{live.server_port}"
+        cdn = f"http://localhost:{live.server_port}"
         main = (f'import {{n}} from "/m/counter.js"; import {{m}} from "./rel.js"; import {{a}} from "{site}/m/abs.js";'
                 'const {d} = await import("/m/lazy.js");'
                 'document.getElementById("out").dataset.modules = [n, m, a, d, window.runs].join();')
         captures = {
             "/page": (b"text/html", (b'<!DOCTYPE html><html><head><title>Modules</title>'
-                                     b'<script type="module" src="/m/main.js"></script></head>'
+                                     b'<script type="module" src="/m/main.js"></script>'
+                                     b'<script type="module" src="' + cdn.encode() + b'/lib/x.js"></script></head>'
                                      b'<body><div id="out"></div></body></html>')),
+            cdn + "/lib/x.js": (js, b'import {w} from "/lib/w.js"; document.getElementById("out").dataset.cdn = w;'),
+            cdn + "/lib/w.js": (js, b'export const w = "cdn";'),
+            "/lib/w.js": (js, b'export const w = "the page\'s site";'),
             "/m/main.js": (js, main.encode()),
             "/m/counter.js": (js, b'window.runs = (window.runs || 0) + 1; export const n = "counter";'),
             "/m/rel.js": (js, b'import {n} from "./counter.js"; export const m = "rel-" + n;'),
@@ -558,6 +565,7 @@ def test_modules_imported_by_root_absolute_and_relative_paths_load_once_from_the
         store = _archived_site(tmp_path / "store", "mods", site, captures)
         with serve_in_thread(store) as base:
             browser.navigate(f"{base}/mods/20260301120000/{site}/page")
-            browser.wait_until("out.dataset.modules !== undefined")
+            browser.wait_until("out.dataset.modules !== undefined && out.dataset.cdn !== undefined")
             assert browser.evaluate("out.dataset.modules") == "counter,rel-counter,abs,lazy,1"
+            assert browser.evaluate("out.dataset.cdn") == "cdn"
     assert live.requests == [] and live.connections == 0

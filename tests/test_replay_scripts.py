@@ -71,9 +71,11 @@ def test_the_client_script_comes_first_in_the_head_and_the_doctype_stays_first(r
     assert status == 200
     tag = (f'<script src="/_archive/client.js" data-coll="scripted" data-timestamp="{STAMP}" data-modifier="" '
            f'data-url="{SITE}/page"></script>').encode()
-    # The page's site, by root path or absolute URL, at the page's time, for its modules' imports.
-    imports = (f'<script type="importmap">{{"imports": {{"/": "/scripted/{STAMP}/{SITE}/", '
-               f'"/scripted/": "/scripted/", "{SITE}/": "/scripted/{STAMP}/{SITE}/"}}}}</script>').encode()
+    # The page's site, by root path or absolute URL, at the page's time, for the imports of
+    # the page and its site's modules.
+    prefix = f"/scripted/{STAMP}/{SITE}/"
+    imports = (f'<script type="importmap">{{"scopes": {{"{prefix}": {{"/": "{prefix}", '
+               f'"/scripted/": "/scripted/", "{SITE}/": "{prefix}"}}}}}}</script>').encode()
     assert body.startswith(b'<!DOCTYPE html>\n<html lang="en"><head>' + tag + imports + b'<meta charset="utf-8">')
     assert body.index(tag) < body.index(b"/app.js")
     assert b"archive-replay-banner" in body
@@ -99,10 +101,45 @@ def test_a_page_with_an_import_map_of_its_own_has_it_pointed_into_the_archive_an
     _, _, body = _page(replay, "/own-map")
     assert body.lower().count(b"importmap") == 1 and b"/_archive/client.js" in body
     doc = json.loads(body.partition(b'"importmap">')[2].partition(b"</SCRIPT>")[0])
-    prefix = f"/scripted/{STAMP}/{SITE}/"
-    assert doc == {"imports": {"/": prefix, "/scripted/": "/scripted/", SITE + "/": prefix,
-                               "vue": prefix + "vue.js", "https://cdn.test/lib/": f"/scripted/{STAMP}/https://cdn.test/lib/"},
-                   "scopes": {prefix + "admin/": {"/": prefix + "admin/root/"}}}
+    prefix, cdn = f"/scripted/{STAMP}/{SITE}/", f"/scripted/{STAMP}/https://cdn.test/lib/"
+    # Its addresses and scopes in the archive, its keys as written and, for those that are
+    # URLs, archived as well (a relative import resolves to that); ours merged, its own first.
+    assert doc == {"imports": {"vue": prefix + "vue.js", "https://cdn.test/lib/": cdn, cdn: cdn,
+                               "/": prefix, prefix: prefix},
+                   "scopes": {prefix + "admin/": {"/": prefix + "admin/root/", prefix: prefix + "admin/root/"},
+                              prefix: {"/": prefix, "/scripted/": "/scripted/", SITE + "/": prefix}}}
+
+
+@pytest.mark.parametrize(("page", "maps"), [
+    # not JSON the browser can read either: ours as well
+    (b'<script type="importmap">{"imports": </script>', 2),
+    # es-module-shims' map is no browser's: ours
+    (b'<script type="importmap-shim">{"imports": {}}</script>', 1),
+    # a map in a comment or a script's string is none: ours, besides those two texts
+    (b'<!-- <script type="importmap"> --><script>var t = \'<script type="importmap">\';</script>', 3),
+])
+def test_an_import_map_is_added_unless_a_map_of_the_pages_took_its_entries(page, maps):
+    from archive.replay.rewrite import rewrite_html
+
+    body = rewrite_html(b"<html><head>" + page + b"</head></html>", SITE + "/p", lambda u: "/c/1/" + u,
+                        first="<script src=/c.js></script>", imports={"scopes": {"/c/1/x": {"/": "/c/1/x"}}})
+    assert body.count(b'<script type="importmap">') == maps, body
+    assert body.index(b"/c.js") < body.index(b'{"scopes": {"/c/1/x"')
+
+
+def test_a_pages_import_map_keeps_its_bytes_and_odd_json_breaks_nothing():
+    from archive.replay.rewrite import rewrite_html
+
+    def mapped(json_text: bytes) -> bytes:
+        page = b'<html><head><script type="importmap">' + json_text + b"</script></head></html>"
+        return rewrite_html(page, SITE + "/p", lambda u: "/c/1/" + u, first="<script></script>",
+                            imports={"scopes": {"/c/1/x": {"/": "/c/1/x"}}})
+
+    # UTF-8 bytes as they were, escapes as escapes (a character past Latin-1 raised)
+    body = mapped('{"imports": {"caf\u00e9/": "/caf\u00e9/", "\\u20ac": "/e.js", "\\ud800": "/s.js"}}'.encode())
+    assert "café/".encode() in body and b'"\\u20ac"' in body and b'"\\ud800"' in body
+    assert b"/c/1/http://site.test/caf%C3%A9/" in body
+    assert mapped(b"[" * 100_000 + b"]" * 100_000).count(b"importmap") == 2  # (too deep to read: ours too)
 
 
 def test_a_charset_the_archived_header_names_is_kept(replay):

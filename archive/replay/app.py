@@ -336,16 +336,19 @@ def _client_tag(coll: str, timestamp: str, modifier: str, url: str) -> str:
             f'data-modifier="{attr(modifier)}" data-url="{attr(url)}"></script>')
 
 
-def _imports(coll: str, url: str, make: Callable[[str], str]) -> dict[str, str]:
-    """Import map entries sending a module's root-relative and absolute imports of the
-    page's site (``import "/js/x.js"``, ``import("http://site/js/x.js")``) to their captures
-    at the page's time, as its relative imports already go: a module imported both ways is
-    one module (the browser keys modules by the URL asked for, before any redirect), and one
-    imported by an absolute URL is not refused by replay's policy. Paths under the
-    collection are the replay server's own and stay as they are (the longest prefix wins)."""
+def _imports(coll: str, url: str, make: Callable[[str], str]) -> dict[str, Any]:
+    """An import map sending the root-relative and absolute imports of the page's site
+    (``import "/js/x.js"``, ``import("http://site/js/x.js")``) by the page and its site's
+    modules to their captures at the page's time, as their relative imports already go: a
+    module imported both ways is one module (the browser keys modules by the URL asked for,
+    before any redirect), and one imported by an absolute URL is not refused by replay's
+    policy. Scoped to the site's modules: another site's (a CDN's) root paths are its own,
+    sent there by the Referer. Paths under the collection are the replay server's own and
+    stay as they are (the longest prefix wins)."""
     parts = urlsplit(url)
     site = f"{parts.scheme}://{parts.netloc}/"
-    return {"/": make(site), f"/{quote(coll)}/": f"/{quote(coll)}/", site: make(site)}
+    prefix = make(site)
+    return {"scopes": {prefix: {"/": prefix, f"/{quote(coll)}/": f"/{quote(coll)}/", site: prefix}}}
 
 
 def _extended(headers: list[tuple[str, str]], name: str, more: str, sep: str, alone: str) -> list[tuple[str, str]]:

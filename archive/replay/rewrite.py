@@ -110,28 +110,64 @@ def _srcset(value: str, base: str, make: MakeUrl) -> str | None:
     return ", ".join(parts) if changed else None
 
 
-# A page's own import map (<script type=importmap>).
-_IMPORT_MAP = re.compile(r"""<script\s[^>]*\btype\s*=\s*["']?\s*importmap\b""", re.IGNORECASE)
+ImportMap = dict[str, Any]  # an import map document: {"imports": {...}, "scopes": {...}}
 
 
-def import_map_tag(imports: dict[str, str]) -> str:
-    """A ``<script type="importmap">`` of ``imports`` (ASCII, as ``first`` must be)."""
-    return f'<script type="importmap">{_json_text({"imports": imports}, ascii_only=True)}</script>'
+def import_map_tag(doc: ImportMap) -> str:
+    """A ``<script type="importmap">`` of ``doc`` (ASCII, as ``first`` must be)."""
+    return f'<script type="importmap">{_json_text(doc)}</script>'
 
 
-def _json_text(doc: Any, *, ascii_only: bool = False) -> str:
-    """JSON that cannot end the script element it is in."""
-    return json.dumps(doc, ensure_ascii=ascii_only).replace("<", "\\u003c")
+# The page's own bytes above ASCII, as the Latin-1 text stands for them, are carried through
+# a parse of its JSON as these code points (Python's surrogateescape), and written back as
+# the same bytes; characters a JSON escape gave are written as escapes again.
+_PAGE_BYTES = str.maketrans({chr(b): chr(0xDC00 + b) for b in range(0x80, 0x100)})
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def rewrite_import_map(text: str, base: str, make: MakeUrl, extra: dict[str, str] | None = None) -> str | None:
+def _written(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return chr(code - 0xDC00)
+    units = match.group().encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+
+
+def _as_page_text(value: str) -> str:
+    """A string of a parsed import map as Latin-1 text of bytes, as the rest of the page is
+    handled: the page's own bytes as they were, a character an escape gave in UTF-8."""
+    out = bytearray()
+    for ch in value:
+        code = ord(ch)
+        if code < 0x80:
+            out.append(code)
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(code - 0xDC00)
+        else:
+            out += ch.encode("utf-8", "surrogatepass")
+    return out.decode("latin-1")
+
+
+def _json_text(doc: Any) -> str:
+    """JSON of ``doc`` as Latin-1 text of the page's bytes, which cannot end the script
+    element it is in."""
+    return _NOT_ASCII.sub(_written, json.dumps(doc, ensure_ascii=False)).replace("<", "\\u003c")
+
+
+def _url_like(key: str) -> bool:
+    """Whether an import map key is a URL (matched as one) rather than a bare name."""
+    return key.startswith(("/", "./", "../", "http://", "https://"))
+
+
+def rewrite_import_map(text: str, base: str, make: MakeUrl, extra: ImportMap | None = None) -> str | None:
     """A page's import map with the addresses it maps to, and the scopes it maps within,
-    in the archive; ``extra`` entries added to its imports where it has none of its own.
-    Its keys stay as written: they are matched against the specifiers modules import,
-    which are not rewritten. None to keep the text (not a JSON object, or nothing to change)."""
+    in the archive, and ``extra``'s scopes merged in (the page's own entries first). Its
+    keys stay as written, since modules import by the specifiers as written; a key that is
+    a URL gets its archived form too, for a relative import resolved in the archive. None
+    when the text is no import map JSON can read (the browser cannot read it either)."""
     try:
-        doc = json.loads(text)
-    except ValueError:
+        doc = json.loads(text.translate(_PAGE_BYTES))
+    except (ValueError, RecursionError):
         return None
     if not isinstance(doc, dict):
         return None
@@ -139,36 +175,46 @@ def rewrite_import_map(text: str, base: str, make: MakeUrl, extra: dict[str, str
     def addresses(mapping: Any) -> Any:
         if not isinstance(mapping, dict):
             return mapping
-        return {key: (rewrite_url(value, base, make) or value) if isinstance(value, str) else value
-                for key, value in mapping.items()}
+        out = {}
+        for key, value in mapping.items():
+            new = (rewrite_url(_as_page_text(value), base, make) or value) if isinstance(value, str) else value
+            out[key] = new
+            archived = rewrite_url(_as_page_text(key), base, make) if _url_like(key) else None
+            if archived is not None and archived not in mapping:
+                out[archived] = new
+        return out
 
     new = dict(doc)
-    if "imports" in doc or extra:
-        new["imports"] = addresses(doc.get("imports", {}))
-        if extra and isinstance(new["imports"], dict):
-            new["imports"] = {**extra, **new["imports"]}
-    if isinstance(doc.get("scopes"), dict):
-        new["scopes"] = {(rewrite_url(scope, base, make) or scope): addresses(mapping)
-                         for scope, mapping in doc["scopes"].items()}
-    return None if new == doc else _json_text(new)
+    if "imports" in doc:
+        new["imports"] = addresses(doc["imports"])
+    scopes = doc.get("scopes")
+    if isinstance(scopes, dict):
+        new["scopes"] = {(rewrite_url(_as_page_text(scope), base, make) or scope): addresses(mapping)
+                         for scope, mapping in scopes.items()}
+    if extra and isinstance(new.get("scopes", {}), dict):
+        merged = dict(new.get("scopes", {}))
+        for scope, entries in extra.get("scopes", {}).items():
+            own = merged.get(scope)
+            merged[scope] = {**entries, **own} if isinstance(own, dict) else entries
+        new["scopes"] = merged
+    return text if new == doc else _json_text(new)
 
 
 class _Rewriter(HTMLParser):
     def __init__(self, text: str, base: str, make: MakeUrl, banner: str | None, first: str | None = None,
-                 imports: dict[str, str] | None = None):
+                 imports: ImportMap | None = None):
         super().__init__(convert_charrefs=False)
         self.text = text
         self.base = base
         self.make = make
         self.banner = banner
-        self.imports: dict[str, str] | None = None  # to be merged into the page's own import map
-        self.in_import_map = False
-        if imports is not None and first is not None:
-            if _IMPORT_MAP.search(text):
-                self.imports = imports  # (one map: before Chromium 133 only the first counted)
-            else:
-                first += import_map_tag(imports)
         self.first = first
+        # Merged into the page's own import map if it has one (browsers that take one map
+        # only take the first), else placed after ``first`` (see result()).
+        self.imports = imports if first is not None else None
+        self.given_imports = imports
+        self.in_import_map = False
+        self.first_at: int | None = None  # the edit that places ``first``
         self.edits: list[tuple[int, int, str]] = []
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.banner_done = banner is None
@@ -211,6 +257,7 @@ class _Rewriter(HTMLParser):
         if tag == "html":
             return
         self.edits.append((end, end, self.first) if tag == "head" else (start, start, self.first))
+        self.first_at = len(self.edits) - 1
         self.first_done = True
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -270,7 +317,8 @@ class _Rewriter(HTMLParser):
             new = rewrite_css(data, self.base, self.make)
         elif self.cdata_elem == "script" and self.in_import_map:
             new = rewrite_import_map(data, self.base, self.make, self.imports)
-            self.imports = None  # (into the first only)
+            if new is not None:
+                self.imports = None  # (merged: into the first map only)
         if new is not None and new != data:
             start = self._pos()
             self.edits.append((start, start + len(data), new))
@@ -301,7 +349,7 @@ class _Rewriter(HTMLParser):
                 # as the page is, client script included. (Only the entities that quote markup
                 # are read: any other stays as written, and reads the same after escaping.)
                 inner = _SRCDOC_ENTITY.sub(lambda e: _SRCDOC_ENTITIES[e.group(0).lower()], _unquote(value))
-                new = _Rewriter(inner, self.base, self.make, None, self.first).result()
+                new = _Rewriter(inner, self.base, self.make, None, self.first, self.given_imports).result()
                 if new != inner:
                     replacement = f'{m.group(1)}="{html.escape(new, quote=True)}"'
             elif value is not None:
@@ -335,6 +383,10 @@ class _Rewriter(HTMLParser):
         top = max(self.html_end, self.decl_end, self.bom_end)  # (nothing before the doctype: quirks mode)
         if not self.first_done and self.first is not None:
             self.edits.append((top, top, self.first))
+            self.first_at = len(self.edits) - 1
+        if self.imports is not None and self.first_at is not None:  # (no map of the page's took them)
+            start, end, first = self.edits[self.first_at]
+            self.edits[self.first_at] = (start, end, first + import_map_tag(self.imports))
         if not self.banner_done and self.banner is not None:
             at = self.head_end if self.head_end is not None else top
             self.edits.append((at, at, self.banner))
@@ -371,11 +423,11 @@ def _unquote(value: str) -> str:
 
 
 def rewrite_html(body: bytes, base: str, make: MakeUrl, banner: str | None = None, first: str | None = None,
-                 imports: dict[str, str] | None = None) -> bytes:
+                 imports: ImportMap | None = None) -> bytes:
     """``body`` with its links pointing into the archive, ``banner`` after ``<body>`` and
     ``first`` (markup to come before the page's own scripts) at the start of the head.
-    ``imports``: an import map's entries to come with ``first``, merged into the page's own
-    map if it has one.
+    ``imports``: an import map (its scopes) to come with ``first``, merged into the page's
+    own map if it has one.
 
     ``banner``, ``first`` and ``imports`` must be ASCII (character references for anything
     else), so that they are the same text in whatever charset the page is in.
