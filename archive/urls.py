@@ -1,7 +1,7 @@
 """URL canonicalisation: the form we fetch, de-duplicate and write as WARC-Target-URI.
 
-Rules (CONTRACTS.md, "Which URL, which depth"): fragment dropped, tracking parameters
-removed, scheme and host lower-case, default port dropped, dot segments of the path resolved.
+Rules (CONTRACTS.md, "Which URL, which depth"): fragment dropped, tracking parameters and
+session ids removed, scheme and host lower-case, default port dropped, dot segments of the path resolved.
 The order of the remaining query parameters is kept: servers may depend on it, and
 reordering would change what we fetch.
 """
@@ -22,6 +22,14 @@ _TRACKING = re.compile(
 )
 
 
+# Session ids a server writes into its links (Java's ";jsessionid=" path parameter, PHP's,
+# ASP's and ColdFusion's query parameters; a "sid" of 32 hex digits, as Heritrix strips
+# it): every visit gives the same pages new URLs, a crawl that never ends.
+_SESSION_PARAM = re.compile(r"^(jsessionid|phpsessid|aspsessionid[a-z]{8}|cfid|cftoken|sid=[0-9a-f]{32})(=|$)",
+                            re.IGNORECASE)
+_SESSION_PATH = re.compile(r";jsessionid=[^/?#;]*", re.IGNORECASE)
+
+
 def canonicalize(url: str) -> str:
     """Return the canonical form of an absolute http(s) URL."""
     parts = urlsplit(safe_url_string(url.strip()))
@@ -36,9 +44,10 @@ def canonicalize(url: str) -> str:
     # The netloc is rebuilt from host and port only: credentials in a URL never reach a
     # WARC header or a log.
     query = "&".join(
-        pair for pair in parts.query.split("&") if pair and not _TRACKING.match(pair.split("=", 1)[0])
+        pair for pair in parts.query.split("&")
+        if pair and not _TRACKING.match(pair.split("=", 1)[0]) and not _SESSION_PARAM.match(pair)
     )
-    path = _without_dot_segments(parts.path or "/")
+    path = _without_dot_segments(_SESSION_PATH.sub("", parts.path) or "/")
     return urlunsplit((scheme, netloc, path, query, ""))
 
 

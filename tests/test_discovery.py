@@ -133,6 +133,11 @@ def test_sitemaps_index_and_news():
     ("http://example.com/a/%2E%2e/b/.%2e/c", "http://example.com/c"),
     ("http://example.com/a//b/../c", "http://example.com/a//c"),
     ("http://example.com/.well-known/v1.2/..x/x..", "http://example.com/.well-known/v1.2/..x/x.."),
+    # Session ids: the same page at a new URL on every visit.
+    ("http://example.com/news/story.jsp;jsessionid=0A1B2C3D?id=7", "http://example.com/news/story.jsp?id=7"),
+    ("http://example.com/a.php?PHPSESSID=abc123&p=2", "http://example.com/a.php?p=2"),
+    ("http://example.com/a.asp?ASPSESSIONIDQQGGQGPC=ABC&CFID=1&CFTOKEN=2&x=1", "http://example.com/a.asp?x=1"),
+    ("http://example.com/a?sid=0123456789abcdef0123456789ABCDEF&sid=5", "http://example.com/a?sid=5"),
 ])
 def test_canonicalisation(raw, canonical):
     assert canonicalize(raw) == canonical
