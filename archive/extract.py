@@ -169,7 +169,8 @@ def _dated_many_times(tree: Any) -> bool:
     """Whether the page's ``<time>`` elements give three or more different moments (a list
     of stories, or an article among related ones): a date inferred from them could be any
     story's. (Published and updated make two.)"""
-    moments = {(time.get("datetime") or time.text_content()).strip() for time in tree.xpath("(//time)[position() <= 50]")}
+    times = tree.xpath("(//time)[position() <= 50]")
+    moments = {(time.get("datetime") or time.text_content()).strip() for time in times}
     moments.discard("")
     return len(moments) >= 3
 

@@ -183,8 +183,8 @@ def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
     schema = pa.schema([
         ("article_id", text), ("url", text), ("canonical_url", text), ("headline", text),
         ("authors", pa.list_(text)), ("published", text), ("modified", text), ("language", text),
-        ("section", text), ("description", text), ("image", text), ("inferred", pa.list_(text)), ("body", text), ("word_count", pa.int64()),
-        ("status", text), ("version", pa.int64()), ("previous_version", text), ("job_id", text),
+        ("section", text), ("description", text), ("image", text), ("inferred", pa.list_(text)), ("body", text),
+        ("word_count", pa.int64()), ("status", text), ("version", pa.int64()), ("previous_version", text), ("job_id", text),
         ("source", pa.struct([("warc_filename", text), ("warc_offset", pa.int64()), ("warc_length", pa.int64()),
                               ("record_id", text), ("payload_digest", text), ("capture_time", text)])),
         ("extractor", pa.struct([("name", text), ("version", text), ("body", text), ("inferred", text)])),
