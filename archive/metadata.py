@@ -81,6 +81,34 @@ def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str
     return []
 
 
+# What sites put between a page's title and their own name: "Story | Site", "Site - Story".
+_SEPARATOR = r"\s+(?:[|\-\u2013\u2014\u203a\u00bb\u00b7\u2022]|::)\s+"
+
+
+def _headline(title: str | None, h1: str | None, site: str | None) -> str | None:
+    """The headline in a page's ``og:title``, without the site's name that many put before
+    or after it (``site``: the name the page declares); failing a declared name, the
+    ``<h1>`` where the title begins with it and goes on, past a separator, with something
+    shorter. Else the first of them there is."""
+    if not title:
+        return h1
+    title = " ".join(title.split())
+    if site and (site := " ".join(site.split())):
+        name = re.escape(site)
+        for pattern in (rf"(.+?){_SEPARATOR}{name}", rf"{name}{_SEPARATOR}(.+)"):
+            found = re.fullmatch(pattern, title, re.IGNORECASE)
+            if found:
+                return found.group(1)
+    if h1:
+        h1 = " ".join(h1.split())
+        found = re.match(rf"{re.escape(h1)}{_SEPARATOR}(?=\S)", title, re.IGNORECASE)
+        # (what follows is a name, shorter than a headline: an <h1> that is the site's own
+        # logo, before the story's title, is not taken for it)
+        if found and len(title) - found.end() < len(h1):
+            return title[:len(h1)]
+    return title
+
+
 def _a_name(text: str) -> bool:
     """Whether a link's text could be a person's name: one to four words with a letter in
     them, not a phrase ("View all posts by ...") or an arrow."""
@@ -154,7 +182,8 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     h1 = [t.strip() for t in tree.xpath("//article//h1//text() | //h1//text()") if t.strip()]
     times = tree.xpath("//article//time/@datetime | //time[@itemprop='datePublished']/@datetime")
     fallbacks = {
-        "headline": meta.get("og:title") or (h1[0] if h1 else None),
+        "headline": _headline(meta.get("og:title"), h1[0] if h1 else None,
+                              meta.get("og:site_name") or meta.get("application-name")),
         "authors": _names(meta.get("author")) or _names(meta.get("article:author"))
         or [t for t in (" ".join(t.split()) for t in tree.xpath("//*[@rel='author']//text()")) if _a_name(t)] or None,
         "published": _best_date(meta.get("article:published_time"), meta.get("datepublished"),

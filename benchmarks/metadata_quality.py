@@ -1,4 +1,4 @@
-"""Publication dates and authors on real pages: the evaluation sets of htmldate and trafilatura.
+"""Publication dates, authors and headlines on real pages: the evaluation sets of htmldate and trafilatura.
 
     git clone https://github.com/adbar/htmldate
     git clone https://github.com/adbar/trafilatura
@@ -12,7 +12,8 @@ through what ``archive extract`` does for its metadata (``page_metadata``, then
 alone (its default, extensive search, the original date) and trafilatura's
 ``extract_metadata``. A date counts as right when its day is the day the set gives (the
 sets give the day the page shows, so a UTC time past midnight counts as wrong); an author
-list when it names the same people as the set, in any order, ignoring case.
+list when it names the same people as the set, in any order, ignoring case; a headline when
+it has the same words, ignoring case.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _pages(htmldate: Path | None, trafilatura: Path | None) -> Iterator[dict[str
                 authors = [a.strip() for a in authors.split(";") if a.strip()]
             if path is not None:
                 yield {"set": "trafilatura", "url": url, "path": str(path), "date": item.get("date") or None,
-                       "authors": authors or None}
+                       "authors": authors or None, "title": item.get("title") or None}
 
 
 def _run(page: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def _run(page: dict[str, Any]) -> dict[str, Any]:
         return out
     declared = page_metadata(tree)
     infer_missing(declared, tree, page["url"], CAPTURED)
-    out["archive"] = (declared.get("published"), declared.get("authors") or [])
+    out["archive"] = (declared.get("published"), declared.get("authors") or [], declared.get("headline"))
 
     def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -88,11 +89,15 @@ def _run(page: dict[str, Any]) -> dict[str, Any]:
 
     date = guarded(find_date, text, url=page["url"], extensive_search=True, original_date=True,
                    max_date=CAPTURED[:10])
-    out["htmldate"] = (date, [])
+    out["htmldate"] = (date, [], None)
     found = guarded(extract_metadata, text, default_url=page["url"])
-    out["trafilatura"] = (None, []) if found is None else (
-        found.date, [a.strip() for a in (found.author or "").split(";") if a.strip()])
+    out["trafilatura"] = (None, [], None) if found is None else (
+        found.date, [a.strip() for a in (found.author or "").split(";") if a.strip()], found.title)
     return out
+
+
+def _words(text: str | None) -> str:
+    return " ".join((text or "").casefold().split())
 
 
 def _people(names: list[str]) -> set[str]:
@@ -139,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
             extra = sum(bool(r[method][1]) for r in unnamed)
             print(f"  {method:12} {tally['right']:5} / {tally['wrong']:4} / {tally['none']:4}   "
                   f"{tally['right'] / len(named):.1%}; {extra} given where none")
+    titled = [r for r in rows if r.get("title")]
+    if titled:
+        print(f"headlines, trafilatura's set: {len(titled)} pages (the same words, ignoring case / other / none)")
+        for method in ("archive", "trafilatura"):
+            tally = Counter("none" if not r[method][2] else
+                            "right" if _words(r[method][2]) == _words(r["title"]) else "wrong" for r in titled)
+            print(f"  {method:12} {tally['right']:5} / {tally['wrong']:4} / {tally['none']:4}   "
+                  f"{tally['right'] / len(titled):.1%}")
     return 0
 
 

@@ -92,3 +92,23 @@ def test_odd_json_ld_types_and_references_neither_fail_nor_lose_the_author():
     ld = ('{"@graph":[{"@type":5},{"@type":"NewsArticle","author":{"@id":"#p"}},'
           '{"@type":"Person","@id":"#p","name":"Rita Levi"},{"@id":"#p"}]}')
     assert meta_of(f'<script type="application/ld+json">{ld}</script>')["authors"] == ["Rita Levi"]
+
+
+@pytest.mark.parametrize(("head", "body", "headline"), [
+    # the site's declared name, after or before the title
+    (('<meta property="og:title" content="Bridge reopens | The Gazette">'
+      '<meta property="og:site_name" content="The Gazette">'), "", "Bridge reopens"),
+    (('<meta property="og:title" content="The Gazette \u2013 Bridge reopens">'
+      '<meta property="og:site_name" content="the gazette">'), "", "Bridge reopens"),
+    # no name declared: the <h1> the title begins with, a shorter name after it
+    ('<meta property="og:title" content="Bridge reopens: what changes \u203a Herr Pfleger">',
+     "<h1>Bridge reopens: what changes</h1>", "Bridge reopens: what changes"),
+    # an <h1> that is the site's logo, before the story's title, is not the headline
+    ('<meta property="og:title" content="The Gazette - Council approves the new bridge budget">',
+     "<h1>The Gazette</h1>", "The Gazette - Council approves the new bridge budget"),
+    # a title whose own words hold a separator stays whole
+    ('<meta property="og:title" content="Rain - and more rain - for the weekend">', "",
+     "Rain - and more rain - for the weekend"),
+])
+def test_the_headline_is_the_og_title_without_the_sites_name(head, body, headline):
+    assert meta_of(head, body)["headline"] == headline
