@@ -152,17 +152,22 @@ def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str) 
 
 # <article>s side by side, not within another, nor comments (which themes mark up as
 # <article class="comment-body">)
-_TEASERS = "(//article[not(ancestor::article)][not(contains(@class, 'comment'))])[position() <= 3]"
+_ARTICLES = "(//article[not(ancestor::article)][not(contains(@class, 'comment'))])[position() <= 50]"
 
 
-def _listing(url: str, tree: Any) -> bool:
+def _listing(url: str, tree: Any, words: int) -> bool:
     """Whether a page that does not declare itself an article lists others: by its URL (the
-    site's root among them, though not ``/?p=123``), or by the several ``<article>``
-    elements of a page of teasers (whose dates and text could otherwise pass for an
-    article's)."""
+    site's root among them, though not ``/?p=123``), or as a page of teasers, three or more
+    ``<article>``s that hold most of its main text (``words``) between them, none of them
+    most of it (an article among related stories holds most of it itself)."""
     parts = urlsplit(url)
-    return bool(_LISTING.search(url)) or (parts.path in ("", "/") and not parts.query) \
-        or len(tree.xpath(_TEASERS)) >= 3
+    if _LISTING.search(url) or (parts.path in ("", "/") and not parts.query):
+        return True
+    articles = tree.xpath(_ARTICLES)
+    if len(articles) < 3:
+        return False
+    sizes = [len(article.text_content().split()) for article in articles]
+    return max(sizes) < 0.6 * words <= sum(sizes)
 
 
 def _dated_many_times(tree: Any) -> bool:
@@ -203,7 +208,7 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     body = "\n\n".join(paragraphs)
     words = len(body.split())
     article = declared["is_article"]
-    if not article and (words < MIN_WORDS or _listing(capture.url, tree)):
+    if not article and (words < MIN_WORDS or _listing(capture.url, tree, words)):
         return None
     inferred = infer_missing(declared, tree, capture.url, capture.capture_time)
     published = declared.get("published")

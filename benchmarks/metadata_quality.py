@@ -8,12 +8,13 @@ Not part of the test suite, and the pages are not ours to ship: they are read fr
 of those projects (``tests/eval_default.json`` and ``tests/eval_mediacloud_2020.json`` of
 htmldate, ``tests/evaldata.json`` of trafilatura, with the pages they name). Each page goes
 through what ``archive extract`` does for its metadata (``page_metadata``, then
-``infer_missing``, as of a capture on ``--captured``), and, for comparison, through htmldate
+``infer_missing``, as of a capture at ``CAPTURED``), and, for comparison, through htmldate
 alone (its default, extensive search, the original date) and trafilatura's
-``extract_metadata``. A date counts as right when its day is the day the set gives (the
-sets give the day the page shows, so a UTC time past midnight counts as wrong); an author
-list when it names the same people as the set, in any order, ignoring case; a headline when
-it has the same words, ignoring case.
+``extract_metadata``; and through ``article_row``, to count the pages given a row. A date
+counts as right when its day is the day the set gives (the sets give the day the page
+shows, so a UTC time past midnight counts as wrong); an author list when it names the same
+people as the set, in any order, ignoring case; a headline when it has the same words,
+ignoring case.
 """
 
 from __future__ import annotations
@@ -67,13 +68,20 @@ def _run(page: dict[str, Any]) -> dict[str, Any]:
     from trafilatura import extract_metadata
     from w3lib.encoding import html_to_unicode
 
-    from archive.extract import infer_missing
+    from archive.extract import Capture, article_row, infer_missing
     from archive.metadata import page_metadata, parse_html
 
     warnings.filterwarnings("ignore")
     logging.disable(logging.CRITICAL)
-    text = html_to_unicode(None, Path(page["path"]).read_bytes())[1]
+    body = Path(page["path"]).read_bytes()
+    text = html_to_unicode(None, body)[1]
     out = dict(page)
+    try:
+        out["row"] = article_row(Capture(url=page["url"], body=body, content_type="text/html", warc_filename="x.warc.gz",
+                                         offset=0, length=1, record_id="<urn:uuid:0>", payload_digest="sha1:" + "A" * 32,
+                                         capture_time=CAPTURED, truncated=None), "job") is not None
+    except Exception as exc:  # noqa: BLE001 -- counted: one such page stops a job's extraction
+        out["row"] = f"{type(exc).__name__}: {exc}"
     tree = parse_html(text)
     if tree is None:
         return out
@@ -120,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     with Pool(args.processes) as pool:
         results = pool.map(_run, pages, chunksize=8)
     methods = ("archive", "htmldate", "trafilatura")
+    rows = Counter("row" if r.get("row") is True else "none" if r.get("row") is False else "error" for r in results)
+    print(f"article rows: {rows['row']} of {len(results)} pages given one ({rows['error']} raised); the sets hold "
+          "articles and blog posts, and some other pages")
     for name in ("htmldate", "trafilatura"):
         rows = [r for r in results if r["set"] == name and r["date"] and "archive" in r]
         if not rows:
