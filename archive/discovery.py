@@ -71,12 +71,13 @@ _SNIFF_BYTES = 4096
 
 
 def document_kind(body: bytes) -> str | None:
-    """"feed" (RSS, Atom, RSS 1.0) or "sitemap" (URL set or index, gzipped or not) by the
+    """"feed" (RSS, Atom, RSS 1.0, not gzipped) or "sitemap" (URL set or index, gzipped or not) by the
     document's first element, after any BOM, declarations, comments and doctype, whatever
     it was served as; None for anything else. For a response not fetched as either (a feed
     a page links to)."""
     head = body[:_SNIFF_BYTES]
-    if head[:2] == b"\x1f\x8b":  # (a sitemap.xml.gz)
+    gzipped = head[:2] == b"\x1f\x8b"
+    if gzipped:  # (a sitemap.xml.gz; the feed reader takes no gzip file)
         try:
             head = zlib.decompressobj(31).decompress(head, _SNIFF_BYTES)
         except zlib.error:
@@ -103,7 +104,8 @@ def document_kind(body: bytes) -> str | None:
             return None
         at = end
     found = _ELEMENT.match(head, at)
-    return None if found is None else _KINDS.get(found.group(1).rpartition(b":")[2].lower())
+    kind = None if found is None else _KINDS.get(found.group(1).rpartition(b":")[2].lower())
+    return None if gzipped and kind == "feed" else kind
 
 
 def check_xml_safe(body: bytes) -> None:

@@ -83,6 +83,7 @@ def test_feeds_and_sitemaps_in_another_encoding_than_declared_are_read():
     (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">', "feed"),
     (b'<?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><urlset>', "sitemap"),
     (gzip.compress(b'<?xml version="1.0"?><sitemapindex>'), "sitemap"),
+    (gzip.compress(RSS), None),  # (the feed reader takes no gzip file: a page, not a bad feed)
     (BOMB, "feed"),  # (a doctype with entities: known, and then refused by the feed reader)
     (b"<!DOCTYPE html>\n<html><body>", None),
     (b'<?xml version="1.0"?><svg>', None),
@@ -327,6 +328,27 @@ def test_a_feed_and_a_sitemap_a_page_links_to_are_read_as_such_a_link_further(tm
     assert (story["channel"], story["source"], story["source_id"], story["hops"], story["depth"]) == (
         "feed", base + "/rss", "story-1", "LL", 2)
     assert (mapped["channel"], mapped["via"], mapped["depth"]) == ("sitemap", base + "/map.xml", 2)
+
+
+def test_a_feed_a_seed_page_advertises_is_read_though_another_seed_linked_it_first(tmp_path):
+    # Linked from the section page at the depth limit, the feed was fetched as a page and
+    # not read; the home page's <link rel="alternate"> to it was then passed over as seen.
+    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>Story</title><link>/story</link>'
+           b"<guid>story-1</guid></item></channel></rss>")
+    home = response("200 OK", HTML, b'<html><head><link rel="alternate" type="application/rss+xml" '
+                                    b'href="/feed.xml"></head><body>home</body></html>')
+    routes = {"/section": response("200 OK", HTML, b'<html><body><a href="/feed.xml">RSS</a></body></html>'),
+              "/": lambda head: [1.0, *home(head)],  # (after the section's link has been followed)
+              "/feed.xml": response("200 OK", XML, rss),
+              "/story": response("200 OK", HTML, b"<html><body>story</body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "order", "urls": [server.base + "/section", server.base + "/"],
+                                              "obey_robots": False, "scope": {"max_depth": 1}}), extract=False)
+        fetched = [h.split(b" ")[1].decode() for h in server.requests]
+    assert fetched.count("/feed.xml") == 2 and "/story" in fetched
+    _, lines = read_collection(tmp_path / "order")
+    story = next(line for line in lines if line["url"].endswith("/story"))
+    assert (story["channel"], story["depth"], story["source"]) == ("feed", 1, server.base + "/feed.xml")
 
 
 def test_a_linked_feed_at_the_depth_limit_has_no_item_fetched(tmp_path):

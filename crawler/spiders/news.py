@@ -97,6 +97,7 @@ class NewsSpider(scrapy.Spider):
         # handed to Scrapy: a tuple of shared strings each instead of a Request with its meta
         # and headers, so a sitemap of 50,000 URLs does not put 50,000 Requests in memory.
         self.backlog: deque[tuple[Any, ...]] = deque()
+        self.unread_documents: set[str] = set()  # feeds and sitemaps reached as pages past the depth
         self.backlog_low = BACKLOG_LOW
         self.max_requisites = MAX_REQUISITES
         self.parser: PageParser | None = None
@@ -247,12 +248,12 @@ class NewsSpider(scrapy.Spider):
             raise DontCloseSpider("sitemap pages still held")
 
     def _document(self, url: str, callback: Any, *, seed: str | None, channel: str, via: str | None,
-                  hops: str, depth: int = 0) -> Request:
+                  hops: str, depth: int = 0, again: bool = False) -> Request:
         """A feed or sitemap: depth 0 (or the depth of the index that lists it), not counted
-        against max_pages."""
+        against max_pages. ``again``: fetched already, as a page, and to be fetched again."""
         canonical = canonicalize(url)
         self.seen.add(canonical)
-        return Request(canonical, callback=callback, priority=FEED_ITEM_PRIORITY + 1, meta={
+        return Request(canonical, callback=callback, priority=FEED_ITEM_PRIORITY + 1, dont_filter=again, meta={
             "depth": depth,
             "archive": {"seed": seed, "channel": channel, "via": via, "hops": hops,
                         "url_as_linked": url if url != canonical else None},
@@ -373,6 +374,8 @@ class NewsSpider(scrapy.Spider):
             if depth < self.max_depth:
                 for request in (self.parse_feed if kind == "feed" else self.parse_sitemap)(response):
                     yield request
+            else:  # (read again if a seed page advertises it, as its own feeds are read)
+                _bounded_add(self.unread_documents, response.url)
             return
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get(b"Content-Type") or b"html"):
             return
@@ -484,26 +487,31 @@ class NewsSpider(scrapy.Spider):
         own feed is of its comments.)"""
         root = parse_html_bytes(html_bytes(response.text, response.body, response.encoding))
         read = 0
-        for url in self._unseen(resolver, page_feeds(root)):
+        unread = self.unread_documents  # (reached as pages by a link, past the depth: fetched again)
+        for url in self._unseen(resolver, page_feeds(root), also=unread):
             canonical = _canonical(url)
-            if canonical is None or canonical in self.seen or not self.in_scope(canonical):
+            again = canonical in unread
+            if canonical is None or (canonical in self.seen and not again) or not self.in_scope(canonical):
                 continue
             if read >= MAX_ADVERTISED_FEEDS:  # (feeds do not count against max_pages; a page may list any number)
                 log.warning("%s advertises more feeds than the %d read", response.url, MAX_ADVERTISED_FEEDS)
                 return
             read += 1
-            yield self._document(url, self.parse_feed, seed=seed, channel="feed", via=response.url, hops=hops + "L")
+            unread.discard(canonical)
+            yield self._document(url, self.parse_feed, seed=seed, channel="feed", via=response.url, hops=hops + "L",
+                                 again=again)
 
-    def _unseen(self, resolver: Resolver, urls: list[str]) -> Iterator[str]:
-        """The absolute http(s) URLs of ``urls`` (as written) not seen before; those no URL
-        can be made of are logged."""
+    def _unseen(self, resolver: Resolver, urls: list[str], also: set[str] | frozenset[str] = frozenset()
+                ) -> Iterator[str]:
+        """The absolute http(s) URLs of ``urls`` (as written) not seen before, or in
+        ``also``; those no URL can be made of are logged."""
         for raw in urls:
             try:
                 url = resolver.resolve(raw)
             except ValueError as exc:
                 _unusable(raw, exc)
                 continue
-            if url not in self.seen and url.startswith(("http://", "https://")):
+            if (url not in self.seen or url in also) and url.startswith(("http://", "https://")):
                 yield url
 
     def parse_requisite(self, response: Response) -> Iterator[Request]:
