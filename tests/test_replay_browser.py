@@ -560,6 +560,11 @@ def test_modules_imported_by_root_absolute_and_relative_paths_load_once_from_the
             "/m/counter.js": (js, b'window.runs = (window.runs || 0) + 1; export const n = "counter";'),
             "/m/rel.js": (js, b'import {n} from "./counter.js"; export const m = "rel-" + n;'),
             "/m/abs.js": (js, b'export const a = "abs";'),
+            # a page whose inline module imports, opened at another time than its capture's
+            "/inline": (b"text/html", (b'<!DOCTYPE html><html><head><title>Inline</title></head><body>'
+                                       b'<div id="out"></div><script type="module">import {n} from "/m/counter.js";'
+                                       b'import {a} from "' + site.encode() + b'/m/abs.js";'
+                                       b'out.dataset.inline = [n, a].join();</script></body></html>')),
             "/m/lazy.js": (js, b'export const d = "lazy";'),
         }
         store = _archived_site(tmp_path / "store", "mods", site, captures)
@@ -568,4 +573,8 @@ def test_modules_imported_by_root_absolute_and_relative_paths_load_once_from_the
             browser.wait_until("out.dataset.modules !== undefined && out.dataset.cdn !== undefined")
             assert browser.evaluate("out.dataset.modules") == "counter,rel-counter,abs,lazy,1"
             assert browser.evaluate("out.dataset.cdn") == "cdn"
+            for asked in ("20260101000000/", ""):  # (a link of a page of another time; no time at all)
+                browser.navigate(f"{base}/mods/{asked}{site}/inline")
+                browser.wait_until("out.dataset.inline !== undefined")
+                assert browser.evaluate("out.dataset.inline") == "counter,abs", asked
     assert live.requests == [] and live.connections == 0

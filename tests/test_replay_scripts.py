@@ -103,11 +103,12 @@ def test_a_page_with_an_import_map_of_its_own_has_it_pointed_into_the_archive_an
     doc = json.loads(body.partition(b'"importmap">')[2].partition(b"</SCRIPT>")[0])
     prefix, cdn = f"/scripted/{STAMP}/{SITE}/", f"/scripted/{STAMP}/https://cdn.test/lib/"
     # Its addresses and scopes in the archive, its keys as written and, for those that are
-    # URLs, archived as well (a relative import resolves to that); ours merged, its own first.
-    assert doc == {"imports": {"vue": prefix + "vue.js", "https://cdn.test/lib/": cdn, cdn: cdn,
-                               "/": prefix, prefix: prefix},
+    # URLs, archived as well (a relative import resolves to that); ours merged, its own first
+    # (its URL entries in our scope too, which a browser looks in before the top level).
+    own = {"https://cdn.test/lib/": cdn, cdn: cdn, "/": prefix, prefix: prefix}
+    assert doc == {"imports": {"vue": prefix + "vue.js", **own},
                    "scopes": {prefix + "admin/": {"/": prefix + "admin/root/", prefix: prefix + "admin/root/"},
-                              prefix: {"/": prefix, "/scripted/": "/scripted/", SITE + "/": prefix}}}
+                              prefix: {"/scripted/": "/scripted/", SITE + "/": prefix, **own}}}
 
 
 @pytest.mark.parametrize(("page", "maps"), [
@@ -200,6 +201,9 @@ def test_requests_not_from_a_replayed_page_are_answered_as_they_were(replay, tar
     ("/api/list.json?x=1&y=1&_=999", None),
     ("/api/list.json?x=1&ts=5", None),  # (a parameter that may mean something)
     ("/search?q=caf%E8&_=1", None),  # another byte, though neither is UTF-8
+    # What the crawl leaves out of the URLs it fetches, in an archived page's link
+    ("/page;jsessionid=0A1B2C3D", "/page"),
+    ("/api/plain.json?x=1&PHPSESSID=abc&utm_source=feed", "/api/plain.json?x=1"),
 ])
 def test_a_url_with_a_new_cache_buster_is_sent_to_the_capture_that_differs_only_in_it(replay, asked, served):
     status, headers, _ = _page(replay, asked)

@@ -40,6 +40,7 @@ from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
 from archive.store import CollectionDir, collection_dir
+from archive.urls import canonicalize
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,11 @@ class ReplayApp:
         assert route.url is not None
         entries = lookup_url(coll, route.url)
         if not entries and route.kind == "replay":
-            near = lookup_near(coll, route.url)  # (a script's cache-buster: sent to the capture without it)
+            # A link with what the crawl leaves out of the URLs it fetches (a session id,
+            # utm_ parameters), or a script's cache-buster: sent to the capture without it.
+            canonical = _canonical(route.url)
+            near = lookup_url(coll, canonical) if canonical not in (None, route.url) else []
+            near = near or lookup_near(coll, route.url)
             if near:
                 url = closest(near, route.timestamp)[0].url
                 return "302 Found", [("Location", replay_path(coll.name, route.timestamp, route.modifier, url))], b""
@@ -309,7 +314,11 @@ class ReplayApp:
                 # What is added depends on what the page is fetched for: a copy a script
                 # fetched must not be taken from the cache for the page itself.
                 headers = _varying(headers, "Sec-Fetch-Dest")
-                body = rewrite.rewrite_html(body, entry.url, make, banner, first, _imports(coll.name, entry.url, make))
+                # (the page's own address may name another time than its capture's)
+                page_prefix = replay_path(coll.name, route.timestamp, route.modifier if route.timestamp else "",
+                                          _site(entry.url))
+                body = rewrite.rewrite_html(body, entry.url, make, banner, first,
+                                            _imports(coll.name, entry.url, make, page_prefix))
                 page = True
             elif mod in REWRITE_MODIFIERS and mime == "text/css":
                 body = rewrite.rewrite_css_bytes(body, entry.url, make)
@@ -336,7 +345,21 @@ def _client_tag(coll: str, timestamp: str, modifier: str, url: str) -> str:
             f'data-modifier="{attr(modifier)}" data-url="{attr(url)}"></script>')
 
 
-def _imports(coll: str, url: str, make: Callable[[str], str]) -> dict[str, Any]:
+def _site(url: str) -> str:
+    """The root of ``url``'s site: ``http://site/``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _canonical(url: str) -> str | None:
+    """``url`` as the crawl fetches it (``archive.urls.canonicalize``), None if it has none."""
+    try:
+        return canonicalize(url)
+    except ValueError:
+        return None
+
+
+def _imports(coll: str, url: str, make: Callable[[str], str], page_prefix: str) -> dict[str, Any]:
     """An import map sending the root-relative and absolute imports of the page's site
     (``import "/js/x.js"``, ``import("http://site/js/x.js")``) by the page and its site's
     modules to their captures at the page's time, as their relative imports already go: a
@@ -344,11 +367,13 @@ def _imports(coll: str, url: str, make: Callable[[str], str]) -> dict[str, Any]:
     before any redirect), and one imported by an absolute URL is not refused by replay's
     policy. Scoped to the site's modules: another site's (a CDN's) root paths are its own,
     sent there by the Referer. Paths under the collection are the replay server's own and
-    stay as they are (the longest prefix wins)."""
-    parts = urlsplit(url)
-    site = f"{parts.scheme}://{parts.netloc}/"
+    stay as they are (the longest prefix wins). ``page_prefix``: the site's root in the
+    page's own address, which names the time it was asked for, not always its capture's
+    (a link from a page of another time; ``/coll/URL``)."""
+    site = _site(url)
     prefix = make(site)
-    return {"scopes": {prefix: {"/": prefix, f"/{quote(coll)}/": f"/{quote(coll)}/", site: prefix}}}
+    entries = {"/": prefix, f"/{quote(coll)}/": f"/{quote(coll)}/", site: prefix}
+    return {"scopes": {prefix: entries, page_prefix: entries}}
 
 
 def _extended(headers: list[tuple[str, str]], name: str, more: str, sep: str, alone: str) -> list[tuple[str, str]]:

@@ -192,10 +192,14 @@ def rewrite_import_map(text: str, base: str, make: MakeUrl, extra: ImportMap | N
         new["scopes"] = {(rewrite_url(_as_page_text(scope), base, make) or scope): addresses(mapping)
                          for scope, mapping in scopes.items()}
     if extra and isinstance(new.get("scopes", {}), dict):
+        # Scopes are looked in before the top level: the page's own URL entries go into
+        # ours, which would otherwise take their specifiers first.
+        imports = new.get("imports")
+        own_urls = {k: v for k, v in imports.items() if _url_like(k)} if isinstance(imports, dict) else {}
         merged = dict(new.get("scopes", {}))
         for scope, entries in extra.get("scopes", {}).items():
             own = merged.get(scope)
-            merged[scope] = {**entries, **own} if isinstance(own, dict) else entries
+            merged[scope] = {**entries, **own_urls, **(own if isinstance(own, dict) else {})}
         new["scopes"] = merged
     return text if new == doc else _json_text(new)
 
