@@ -152,16 +152,20 @@ def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str) 
 
 # <article>s side by side, not within another, nor comments (which themes mark up as
 # <article class="comment-body">)
-_ARTICLES = "(//article[not(ancestor::article)][not(contains(@class, 'comment'))])[position() <= 50]"
+_ARTICLES = ("(//article[not(ancestor::article)]"
+             "[not(contains(concat(' ', normalize-space(@class)), ' comment'))])[position() <= 50]")
+# The query of a site root's link to one post (WordPress's plain permalinks); any other is a
+# list: a category, a month, a search.
+_ONE_POST = re.compile(r"(p|page_id)=\d+")
 
 
 def _listing(url: str, tree: Any, words: int) -> bool:
     """Whether a page that does not declare itself an article lists others: by its URL (the
-    site's root among them, though not ``/?p=123``), or as a page of teasers, three or more
+    site's root among them, with any query but ``?p=123``), or as a page of teasers, three or more
     ``<article>``s that hold most of its main text (``words``) between them, none of them
     most of it (an article among related stories holds most of it itself)."""
     parts = urlsplit(url)
-    if _LISTING.search(url) or (parts.path in ("", "/") and not parts.query):
+    if _LISTING.search(url) or (parts.path in ("", "/") and not _ONE_POST.fullmatch(parts.query)):
         return True
     articles = tree.xpath(_ARTICLES)
     if len(articles) < 3:

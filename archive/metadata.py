@@ -102,11 +102,23 @@ def _headline(title: str | None, h1: str | None, site: str | None) -> str | None
     if h1:
         h1 = " ".join(h1.split())
         found = re.match(rf"{re.escape(h1)}{_SEPARATOR}(?=\S)", title, re.IGNORECASE)
-        # (what follows is a name, shorter than a headline: an <h1> that is the site's own
-        # logo, before the story's title, is not taken for it)
-        if found and len(title) - found.end() < len(h1):
+        # (what follows is a name, of a few words, shorter than a headline: an <h1> that is
+        # the site's own logo, before the story's title, is not taken for it)
+        rest = title[found.end():] if found else ""
+        if found and len(rest) < len(h1) and len(rest.split()) <= 4:
             return title[:len(h1)]
     return title
+
+
+def _main_h1(tree: Any) -> str | None:
+    """The text of the page's main ``<h1>``: an article's, else one outside the header and
+    navigation (where sites put their logo as an ``<h1>``), else the first."""
+    for path in ("//article//h1", "//h1[not(ancestor::header)][not(ancestor::nav)]", "//h1"):
+        for element in tree.xpath(path):
+            text = " ".join(element.text_content().split())
+            if text:
+                return text
+    return None
 
 
 def _a_name(text: str) -> bool:
@@ -179,10 +191,10 @@ def page_metadata(tree: Any) -> dict[str, Any]:
         out["language"] = _first_text(article.get("inLanguage"))
         out["image"] = _image_url(article.get("image"))
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
-    h1 = [t.strip() for t in tree.xpath("//article//h1//text() | //h1//text()") if t.strip()]
+    h1 = _main_h1(tree)
     times = tree.xpath("//article//time/@datetime | //time[@itemprop='datePublished']/@datetime")
     fallbacks = {
-        "headline": _headline(meta.get("og:title"), h1[0] if h1 else None,
+        "headline": _headline(meta.get("og:title"), h1,
                               meta.get("og:site_name") or meta.get("application-name")),
         "authors": _names(meta.get("author")) or _names(meta.get("article:author"))
         or [t for t in (" ".join(t.split()) for t in tree.xpath("//*[@rel='author']//text()")) if _a_name(t)] or None,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 CAPTURED = "2026-11-26T12:00:00Z"
+LATEST_DAY = "2026-11-27"  # (as archive's inference allows: the capture's day in any zone)
 
 
 def _pages(htmldate: Path | None, trafilatura: Path | None) -> Iterator[dict[str, Any]]:
@@ -96,7 +97,7 @@ def _run(page: dict[str, Any]) -> dict[str, Any]:
             return None
 
     date = guarded(find_date, text, url=page["url"], extensive_search=True, original_date=True,
-                   max_date=CAPTURED[:10])
+                   max_date=LATEST_DAY)
     out["htmldate"] = (date, [], None)
     found = guarded(extract_metadata, text, default_url=page["url"])
     out["trafilatura"] = (None, [], None) if found is None else (
@@ -128,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     with Pool(args.processes) as pool:
         results = pool.map(_run, pages, chunksize=8)
     methods = ("archive", "htmldate", "trafilatura")
-    rows = Counter("row" if r.get("row") is True else "none" if r.get("row") is False else "error" for r in results)
-    print(f"article rows: {rows['row']} of {len(results)} pages given one ({rows['error']} raised); the sets hold "
+    given = Counter("row" if r.get("row") is True else "none" if r.get("row") is False else "error" for r in results)
+    print(f"article rows: {given['row']} of {len(results)} pages given one ({given['error']} raised); the sets hold "
           "articles and blog posts, and some other pages")
     for name in ("htmldate", "trafilatura"):
         rows = [r for r in results if r["set"] == name and r["date"] and "archive" in r]

@@ -325,7 +325,8 @@ def test_a_blog_post_with_comments_or_a_plain_permalink_is_not_taken_for_a_list(
     for url in ("http://site.test/2024/bridge", "http://site.test/?p=123"):
         row = _row_of(url, page)
         assert row is not None and row["published"] == "2024-03-12T10:00:00+00:00", url
-    assert _row_of("http://site.test/", page) is None  # (the root itself lists)
+    for url in ("http://site.test/", "http://site.test/?cat=5", "http://site.test/?s=storm"):
+        assert _row_of(url, page) is None, url  # (the root itself lists, as with a category or a search)
 
 
 def test_a_date_a_day_ahead_of_the_capture_in_utc_is_still_the_pages():

@@ -112,3 +112,12 @@ def test_odd_json_ld_types_and_references_neither_fail_nor_lose_the_author():
 ])
 def test_the_headline_is_the_og_title_without_the_sites_name(head, body, headline):
     assert meta_of(head, body)["headline"] == headline
+
+
+def test_a_logo_in_the_header_is_not_the_pages_h1():
+    # The first <h1> in the document was taken, often the site's logo in its header.
+    body = ("<header><h1><a href='/'>The New York Times</a></h1></header>"
+            "<main><h1>Biden <em>wins</em></h1></main>")
+    assert meta_of('<meta property="og:title" content="The New York Times - Biden wins">', body)["headline"] \
+        == "The New York Times - Biden wins"
+    assert meta_of("", body)["headline"] == "Biden wins"
