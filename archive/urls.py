@@ -51,6 +51,14 @@ def canonicalize(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def canonical_or_none(url: str) -> str | None:
+    """:func:`canonicalize`, or None for a URL that cannot be fetched (a bad port, say)."""
+    try:
+        return canonicalize(url)
+    except ValueError:
+        return None
+
+
 # Path segments a browser resolves, compared in lower case: "%2e" is a dot to the URL
 # standard (WHATWG URL, path state), as it is not to RFC 3986.
 _SINGLE_DOT = frozenset((".", "%2e"))

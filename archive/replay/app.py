@@ -40,7 +40,7 @@ from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
 from archive.store import CollectionDir, collection_dir
-from archive.urls import canonicalize
+from archive.urls import canonical_or_none
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class ReplayApp:
         if not entries and route.kind == "replay":
             # A link with what the crawl leaves out of the URLs it fetches (a session id,
             # utm_ parameters), or a script's cache-buster: sent to the capture without it.
-            canonical = _canonical(route.url)
+            canonical = canonical_or_none(route.url)
             near = lookup_url(coll, canonical) if canonical not in (None, route.url) else []
             near = near or lookup_near(coll, route.url)
             if near:
@@ -349,14 +349,6 @@ def _site(url: str) -> str:
     """The root of ``url``'s site: ``http://site/``."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/"
-
-
-def _canonical(url: str) -> str | None:
-    """``url`` as the crawl fetches it (``archive.urls.canonicalize``), None if it has none."""
-    try:
-        return canonicalize(url)
-    except ValueError:
-        return None
 
 
 def _imports(coll: str, url: str, make: Callable[[str], str], page_prefix: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from archive.discovery import BadDocument, document_kind, parse_feed, parse_site
 from archive.history import CollectionHistory
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
-from archive.urls import canonicalize, host_in_scope, host_of
+from archive.urls import canonical_or_none, canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import CONDITIONAL_ON
@@ -551,11 +551,10 @@ def _unusable(link: str, exc: ValueError) -> None:
 
 def _canonical(url: str) -> str | None:
     """The canonical URL, or None for one that cannot be fetched (a bad port, say)."""
-    try:
-        return canonicalize(url)
-    except ValueError as exc:
-        log.info("unusable URL %r skipped: %s", url, exc)
-        return None
+    canonical = canonical_or_none(url)
+    if canonical is None:
+        log.info("unusable URL %r skipped", url)
+    return canonical
 
 
 def _hops(response: Response) -> str:
