@@ -55,7 +55,11 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
-_BY = re.compile(r"^\s*by\s+", re.IGNORECASE)
+# What bylines and author links say before the name: "By", "View all posts by", "Von",
+# "Zum Profil von", "Par".
+_BY = re.compile(r"^\s*(?:(?:view|see|show)\s+all\s+(?:posts|articles|stories)\s+(?:by|of|from)|"
+                 r"(?:posts|articles|stories)\s+by|by|von|zum\s+profil\s+von|alle\s+(?:beitr\u00e4ge|artikel)\s+von|"
+                 r"par)\s+", re.IGNORECASE)
 
 
 def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str]:
@@ -197,7 +201,8 @@ def page_metadata(tree: Any) -> dict[str, Any]:
         "headline": _headline(meta.get("og:title"), h1,
                               meta.get("og:site_name") or meta.get("application-name")),
         "authors": _names(meta.get("author")) or _names(meta.get("article:author"))
-        or [t for t in (" ".join(t.split()) for t in tree.xpath("//*[@rel='author']//text()")) if _a_name(t)] or None,
+        or [t for t in (_BY.sub("", " ".join(t.split())) for t in tree.xpath("//*[@rel='author']//text()"))
+            if _a_name(t)] or None,
         "published": _best_date(meta.get("article:published_time"), meta.get("datepublished"),
                                 meta.get("pubdate"), meta.get("date"), meta.get("dc.date.issued"),
                                 meta.get("parsely-pub-date"), meta.get("sailthru.date"), *times[:1]),
@@ -238,7 +243,7 @@ def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = Fa
     if found.date:
         out["published"] = iso_datetime(found.date)
     if found.author:
-        out["authors"] = [name.strip() for name in found.author.split(";") if name.strip()]
+        out["authors"] = [name for name in (_BY.sub("", part).strip() for part in found.author.split(";")) if name]
     return {k: v for k, v in out.items() if v}
 
 

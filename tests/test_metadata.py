@@ -121,3 +121,13 @@ def test_a_logo_in_the_header_is_not_the_pages_h1():
     assert meta_of('<meta property="og:title" content="The New York Times - Biden wins">', body)["headline"] \
         == "The New York Times - Biden wins"
     assert meta_of("", body)["headline"] == "Biden wins"
+
+
+@pytest.mark.parametrize(("head", "body", "authors"), [
+    ('<meta name="author" content="Von Roland Brockmann und Sebastian Drescher">', "",
+     ["Roland Brockmann und Sebastian Drescher"]),
+    ("", '<a rel="author" href="/u/1">View all posts by Daniel Lemire</a>', ["Daniel Lemire"]),
+    ("", '<a rel="author" href="/u/2">Zum Profil von Jesusfreak</a>', ["Jesusfreak"]),
+])
+def test_what_bylines_say_before_a_name_is_not_part_of_it(head, body, authors):
+    assert meta_of(head, body)["authors"] == authors
