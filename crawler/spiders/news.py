@@ -275,7 +275,7 @@ class NewsSpider(scrapy.Spider):
             self._bad(response, str(exc))
             return
         prov = response.meta.get("archive") or {}
-        depth = int(response.meta.get("depth", 0)) + 1  # (1 but for a feed reached as a page)
+        depth = _depth(response) + 1  # (1 but for a feed reached as a page)
         for item in items:
             url = _joined(response.urljoin, item.link)
             if url is None:
@@ -299,7 +299,7 @@ class NewsSpider(scrapy.Spider):
         seed, via = prov.get("seed"), response.url
         # (0 for the collection's sitemaps and those they and robots.txt list; a link's for one
         # reached as a page)
-        depth = int(response.meta.get("depth", 0))
+        depth = _depth(response)
         policy: Any = _UNKNOWN
         unfollowed = 0
         for entry in sitemap.entries:
@@ -365,7 +365,7 @@ class NewsSpider(scrapy.Spider):
     # -- pages -----------------------------------------------------------------------
 
     async def parse(self, response: Response) -> AsyncIterator[Request]:
-        depth = int(response.meta.get("depth", 0))
+        depth = _depth(response)
         kind = document_kind(response.body) if response.status == 200 else None
         if kind is not None:
             # A feed or sitemap reached as a page (a site's "RSS" link, a feed a seed page
@@ -525,7 +525,7 @@ class NewsSpider(scrapy.Spider):
         if response.meta.get(_REQUISITE_HOPS, hops.count("E")) >= MAX_CSS_EMBED_HOPS:
             return
         yield from self._embeds(response, Resolver(response.url, response.encoding), css_urls(response.text),
-                                prov.get("seed"), hops, int(response.meta.get("depth", 0)))
+                                prov.get("seed"), hops, _depth(response))
 
 
 def _bounded_add(memo: set[str], item: str) -> None:
@@ -555,6 +555,11 @@ def _canonical(url: str) -> str | None:
     if canonical is None:
         log.info("unusable URL %r skipped", url)
     return canonical
+
+
+def _depth(response: Response) -> int:
+    """The depth of the request this response answers (``meta["depth"]``)."""
+    return int(response.meta.get("depth", 0))
 
 
 def _hops(response: Response) -> str:
