@@ -103,8 +103,7 @@ def _headline(title: str | None, h1: str | None, site: str | None) -> str | None
             found = re.fullmatch(pattern, title, re.IGNORECASE)
             if found:
                 return found.group(1)
-    if h1:
-        h1 = " ".join(h1.split())
+    if h1:  # (its spaces made single by _main_h1)
         found = re.match(rf"{re.escape(h1)}{_SEPARATOR}(?=\S)", title, re.IGNORECASE)
         # (what follows is a name, of a few words, shorter than a headline: an <h1> that is
         # the site's own logo, before the story's title, is not taken for it)
