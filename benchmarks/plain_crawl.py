@@ -11,7 +11,11 @@ without a job (no history, no recrawl list), exactly as a first archiving crawl 
 
     python benchmarks/plain_crawl.py SPEC.json   # prints one JSON line of results
 
-SPEC holds ``collection`` (a collection dict) and ``log_file``.
+SPEC holds ``collection`` (a collection dict) and ``log_file``. With ``archive_store`` (a
+directory) it runs the archiving crawl instead: ``archive crawl``'s settings unchanged,
+capture components, job and capture worker included, in this same script, so that the two
+crawl processes differ in their settings alone. ``run.py --instructions`` counts both so,
+under valgrind, which cannot follow ``archive crawl``'s own process into its child.
 """
 
 from __future__ import annotations
@@ -42,6 +46,18 @@ def plain_settings(collection: Any, log_file: str) -> dict[str, Any]:
     return settings
 
 
+def archive_settings(collection: Any, store: Path, log_file: str) -> dict[str, Any]:
+    """``archive crawl``'s settings of one job of ``collection`` into ``store``."""
+    from archive.crawl import scrapy_settings
+    from archive.store import collection_dir, new_job_id
+    from archive.warc.records import utcnow
+
+    collection_dir(store, collection.name).create()
+    settings = scrapy_settings(collection, store, new_job_id(collection.name, utcnow()))
+    settings["LOG_FILE"] = log_file
+    return settings
+
+
 def main(argv: list[str]) -> int:
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
@@ -52,7 +68,11 @@ def main(argv: list[str]) -> int:
 
     spec = json.loads(Path(argv[0]).read_text("utf-8"))
     collection = collection_from_dict(spec["collection"])
-    process = CrawlerProcess(plain_settings(collection, spec["log_file"]))
+    if spec.get("archive_store"):
+        settings = archive_settings(collection, Path(spec["archive_store"]), spec["log_file"])
+    else:
+        settings = plain_settings(collection, spec["log_file"])
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(NewsSpider)
     times: dict[str, float] = {}
 

@@ -31,6 +31,8 @@ its whole process (it has no start-up to speak of).
 10,000-page ``archive crawl`` with that of a 1,000-page one (plain Scrapy alongside).
 ``--pairs N`` measures only the crawl ratio, from N interleaved pairs (``--against
 CHECKOUT`` adds another checkout's ``archive crawl`` to each pair, for a before/after).
+``--instructions`` counts instead what each crawl process executes a page, under valgrind:
+a figure the machine's load does not move, for changes too small for time to show.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import json
 import mmap
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -496,6 +499,71 @@ def pairs(args: argparse.Namespace) -> None:
               f"this checkout used less in {sum(d > 0 for d in diff)} of {len(diff)} pairs")
 
 
+# -- instructions: the crawl processes' work, counted ---------------------------------------
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def _counted(kind: str, base_url: str, concurrency: int, work: Path, code: Path | None) -> tuple[int, int]:
+    """Instructions the crawl process of ``kind`` (plain or archive) executed in one crawl
+    of the site at ``base_url``, counted by valgrind, and the responses it got."""
+    spec = {"collection": collection_doc(base_url, concurrency=concurrency), "log_file": str(work / "crawl.log")}
+    if kind == "archive":
+        spec["archive_store"] = str(work / "store")
+    spec_file = work / "spec.json"
+    spec_file.write_text(json.dumps(spec), "utf-8")
+    env = None if code is None else dict(os.environ, PYTHONPATH=str(code))
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                           str(HERE / "plain_crawl.py"), str(spec_file)],
+                          capture_output=True, text=True, timeout=TIME_LIMIT, check=False, env=env)
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"{kind} under valgrind failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    return int(found.group(1)), json.loads(done.stdout.strip().splitlines()[-1])["pages"]
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """The crawl ratio in instructions: what each crawl process executes a page, counted by
+    valgrind (callgrind), which does not vary with the machine's load as time does. Each
+    crawl is counted on two sites, of ``--instructions`` articles and an eighth of that;
+    the difference over the difference in pages leaves start-up and the end of the crawl out.
+    Instructions are not time: they leave out what the CPU's caches cost, and under valgrind
+    the crawl runs about fifty times slower, so its timers (the batches sent to the capture
+    worker every quarter second among them) fire more often a page than they would."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is missing: apt-get install -y valgrind")
+    large = args.instructions
+    sizes = (max(10, large // 8), large)
+    variants: list[tuple[str, str, Path | None]] = [("plain", "plain", None), ("archive", "archive", None)]
+    if args.against:
+        variants.append((f"archive of {args.against}", "archive", Path(args.against).resolve()))
+    counts: dict[str, list[tuple[int, int]]] = {name: [] for name, _, _ in variants}
+    for articles in sizes:
+        site = Site(articles)
+        try:
+            for name, kind, code in variants:
+                with tempfile.TemporaryDirectory(prefix="bench-count-", dir=args.work_dir) as tmp:
+                    counted = _counted(kind, site.base_url, args.concurrency, Path(tmp), code)
+                counts[name].append(counted)
+                print(f"{articles:5d} articles  {name:10} {counted[1]:6d} pages  {counted[0] / 1e9:7.3f} G instructions",
+                      flush=True)
+        finally:
+            site.close()
+    print(f"\ninstructions of the crawl process a page, sites of {sizes[0]} and {sizes[1]} articles, "
+          f"concurrency {args.concurrency} per host:")
+    per_page = {}
+    for name, _, _ in variants:
+        (small_ir, small_pages), (large_ir, large_pages) = counts[name]
+        per_page[name] = (large_ir - small_ir) / (large_pages - small_pages)
+    plain = per_page["plain"]
+    for name, _, _ in variants:
+        line = f"- {name}: {per_page[name] / 1e6:.3f} M a page"
+        if name != "plain":
+            line += (f"; plain Scrapy ÷ {name}: **{plain / per_page[name]:.3f}**, "
+                     f"{(per_page[name] - plain) / 1e3:.0f} k instructions a page more")
+        print(line)
+
+
 def _quartiles(values: list[float], digits: int) -> str:
     if len(values) < 4:
         return f"{statistics.median(values):.{digits}f}"
@@ -529,8 +597,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-reps", type=int, default=1, help="repetitions for --memory-check")
     parser.add_argument("--pairs", type=int, default=0,
                         help="only the crawl ratio, from this many interleaved pairs of plain Scrapy and archive crawl")
+    parser.add_argument("--instructions", type=int, nargs="?", const=400, default=0, metavar="ARTICLES",
+                        help="only the crawl ratio in instructions a page, counted by valgrind on sites of "
+                             "ARTICLES (default 400) and an eighth of that")
     parser.add_argument("--against", metavar="CHECKOUT",
-                        help="with --pairs: also the archive crawl of another checkout of the project (before/after)")
+                        help="with --pairs or --instructions: also the archive crawl of another checkout of the "
+                             "project (before/after)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "SPEC"), help=argparse.SUPPRESS)
     parser.add_argument("--work-dir", default=_default_work_dir(),
@@ -539,8 +611,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.measure:
         print(json.dumps(_measure(args.measure[0], json.loads(args.measure[1]))))
         return
-    if args.against and not args.pairs:
-        raise SystemExit("--against goes with --pairs N")
+    if args.instructions and args.instructions < 80:
+        raise SystemExit("--instructions ARTICLES: at least 80 (the smaller site has an eighth of them)")
+    if args.against and not (args.pairs or args.instructions):
+        raise SystemExit("--against goes with --pairs N or --instructions")
     if args.work_dir is not None:
         try:
             Path(args.work_dir).mkdir(parents=True, exist_ok=True)
@@ -550,6 +624,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--against {args.against}: not a checkout of this project (no archive/crawl.py)")
     if args.pairs:
         pairs(args)
+        return
+    if args.instructions:
+        instructions(args)
         return
     if shutil.which("wget") is None and "wget" not in args.skip:
         raise SystemExit("wget is missing: apt-get install -y wget, or pass --skip wget")
