@@ -154,6 +154,9 @@ def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str) 
 # <article class="comment-body">)
 _ARTICLES = ("(//article[not(ancestor::article)]"
              "[not(contains(concat(' ', normalize-space(@class)), ' comment'))])[position() <= 50]")
+# An element's text as a reader sees it: not the code of its scripts and styles (a teaser's
+# ad script is not what it says).
+_SHOWN_TEXT = "descendant::text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
 # The query of a site root's link to one post (WordPress's plain permalinks); any other is a
 # list: a category, a month, a search.
 _ONE_POST = re.compile(r"(p|page_id)=\d+")
@@ -170,7 +173,7 @@ def _listing(url: str, tree: Any, words: int) -> bool:
     articles = tree.xpath(_ARTICLES)
     if len(articles) < 3:
         return False
-    sizes = [len(article.text_content().split()) for article in articles]
+    sizes = [len("".join(article.xpath(_SHOWN_TEXT)).split()) for article in articles]
     return max(sizes) < 0.6 * words <= sum(sizes)
 
 

@@ -349,3 +349,15 @@ def test_an_article_among_related_stories_marked_up_as_articles_is_not_taken_for
                 f"<{tag}><h1>Bridge</h1>{story}</{tag}><aside>{related}</aside></body></html>")
         row = _row_of("http://site.test/2024/bridge", page)
         assert row is not None and row["published"] == "2024-03-12", tag
+
+
+def test_scripts_inside_related_stories_do_not_make_an_article_a_list():
+    # Teasers that carry an ad or tracking script: its code was counted as their text, so
+    # that four short teasers seemed to hold most of the page between them.
+    script = "<script>var slot = {" + ", ".join(f"k{i}: 'v{i}'" for i in range(20)) + "};</script>"
+    related = "".join(f"<article><h3><a href='/r{i}'>Related {i}</a></h3>{script}</article>" for i in range(1, 5))
+    story = "".join(f"<p>{p}</p>" for p in PARAS * 2)
+    page = (f"<html><head><title>Bridge</title><meta name='date' content='2024-03-12'></head><body>"
+            f"<div><h1>Bridge</h1>{story}</div><aside>{related}</aside></body></html>")
+    row = _row_of("http://site.test/2024/bridge", page)
+    assert row is not None and row["published"] == "2024-03-12"
