@@ -12,10 +12,11 @@ without a job (no history, no recrawl list), exactly as a first archiving crawl 
     python benchmarks/plain_crawl.py SPEC.json   # prints one JSON line of results
 
 SPEC holds ``collection`` (a collection dict) and ``log_file``. With ``archive_store`` (a
-directory) it runs the archiving crawl instead: ``archive crawl``'s settings unchanged,
-capture components, job and capture worker included, in this same script, so that the two
-crawl processes differ in their settings alone. ``run.py --instructions`` counts both so,
-under valgrind, which cannot follow ``archive crawl``'s own process into its child.
+directory) it runs the archiving crawl instead: ``archive crawl``'s settings, capture
+components, job and capture worker included, in this same script, so that the two crawl
+processes differ in their settings alone (but for ``archive crawl``'s progress reports to
+its parent, once a second, which nothing here reads). ``run.py --instructions`` counts both
+so under valgrind, which counts the one process it starts: here the crawl process itself.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def main(argv: list[str]) -> int:
 
     from archive.config import collection_from_dict
     from archive.runtime import cpu_seconds
+    from crawler.job import CAPTURE_FAILED
     from crawler.spiders.news import NewsSpider
 
     spec = json.loads(Path(argv[0]).read_text("utf-8"))
@@ -88,7 +90,11 @@ def main(argv: list[str]) -> int:
     process.crawl(crawler)
     process.start()
     stats = crawler.stats.get_stats()
+    # The archiving crawl's manifest, if its job closed whole (as archive crawl's own process checks).
+    job = getattr(crawler, "_archive_capture_job", None)
+    manifest = None if job is None or getattr(crawler, CAPTURE_FAILED, None) else job.closed_manifest
     print(json.dumps({
+        "manifest": None if manifest is None else str(manifest),
         "pages": stats.get("downloader/response_count", 0),
         "bytes": stats.get("downloader/response_bytes", 0),
         "elapsed": times["closed"] - times["opened"],
