@@ -154,9 +154,10 @@ def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str) 
 # <article class="comment-body">)
 _ARTICLES = ("(//article[not(ancestor::article)]"
              "[not(contains(concat(' ', normalize-space(@class)), ' comment'))])[position() <= 50]")
-# An element's text as a reader sees it: not the code of its scripts and styles (a teaser's
-# ad script is not what it says).
-_SHOWN_TEXT = "descendant::text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
+# An element's text without the code of its scripts and styles (a teaser's ad script is not
+# what it says), nor <noscript>: what trafilatura leaves out of the page's words, which it is
+# weighed against.
+_SHOWN_TEXT = "descendant::text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
 # The query of a site root's link to one post (WordPress's plain permalinks); any other is a
 # list: a category, a month, a search.
 _ONE_POST = re.compile(r"(p|page_id)=\d+")

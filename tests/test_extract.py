@@ -361,3 +361,14 @@ def test_scripts_inside_related_stories_do_not_make_an_article_a_list():
             f"<div><h1>Bridge</h1>{story}</div><aside>{related}</aside></body></html>")
     row = _row_of("http://site.test/2024/bridge", page)
     assert row is not None and row["published"] == "2024-03-12"
+
+
+def test_teasers_kept_in_a_template_still_make_a_list():
+    # trafilatura counts a <template>'s text among the page's words, so the <article>s'
+    # share counts it too: five teasers shown and five more held for "load more" are a list.
+    teaser = "<article><h3><a href='/s{0}'>Story {0}</a></h3><p>" + " ".join(["word"] * 30) + "</p></article>"
+    shown = "".join(teaser.format(i) for i in range(5))
+    held = "".join(teaser.format(i) for i in range(5, 10))
+    page = (f"<html><head><title>Stories</title><meta name='date' content='2024-03-12'></head><body>"
+            f"<main>{shown}<template id='more'>{held}</template></main></body></html>")
+    assert _row_of("http://site.test/2024/stories", page) is None
