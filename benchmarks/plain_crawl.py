@@ -15,7 +15,7 @@ SPEC holds ``collection`` (a collection dict) and ``log_file``. With ``archive_s
 directory) it runs the archiving crawl instead: ``archive crawl``'s settings, capture
 components, job and capture worker included, in this same script, so that the two crawl
 processes differ in their settings alone (but for ``archive crawl``'s progress reports to
-its parent, once a second, which nothing here reads). ``run.py --instructions`` counts both
+its parent, once a second, which are off here: no ``ARCHIVE_PROGRESS``). ``run.py --instructions`` counts both
 so under valgrind, which counts the one process it starts: here the crawl process itself.
 """
 
@@ -65,7 +65,6 @@ def main(argv: list[str]) -> int:
 
     from archive.config import collection_from_dict
     from archive.runtime import cpu_seconds
-    from crawler.job import CAPTURE_FAILED
     from crawler.spiders.news import NewsSpider
 
     spec = json.loads(Path(argv[0]).read_text("utf-8"))
@@ -92,7 +91,8 @@ def main(argv: list[str]) -> int:
     stats = crawler.stats.get_stats()
     # The archiving crawl's manifest, if its job closed whole (as archive crawl's own process checks).
     job = getattr(crawler, "_archive_capture_job", None)
-    manifest = None if job is None or getattr(crawler, CAPTURE_FAILED, None) else job.closed_manifest
+    # (crawler.job.CAPTURE_FAILED, by name: a checkout measured with --against may predate it)
+    manifest = None if job is None or getattr(crawler, "_archive_capture_failed", None) else job.closed_manifest
     print(json.dumps({
         "manifest": None if manifest is None else str(manifest),
         "pages": stats.get("downloader/response_count", 0),

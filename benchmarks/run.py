@@ -45,6 +45,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -514,17 +515,21 @@ def _counted(kind: str, base_url: str, concurrency: int, work: Path, code: Path 
     env = dict(os.environ, PYTHONHASHSEED="0", **({"PYTHONPATH": str(code)} if code is not None else {}))
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                              str(HERE / "plain_crawl.py"), str(spec_file)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
     try:
         out, err = proc.communicate(timeout=TIME_LIMIT)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # (with its page parser and capture worker)
         proc.communicate()
         raise SystemExit(f"{kind} under valgrind took over {TIME_LIMIT:.0f} s: count a smaller site "
                          "(--instructions ARTICLES)") from None
     # valgrind's summary of the process it started (a child forked without exec has its own)
     found = re.search(rf"^=={proc.pid}== Collected : (\d+)", err, re.MULTILINE)
-    result = json.loads(out.strip().splitlines()[-1]) if proc.returncode == 0 and out.strip() else {}
+    try:
+        result = json.loads(out.strip().splitlines()[-1]) if proc.returncode == 0 and out.strip() else {}
+    except json.JSONDecodeError:
+        result = {}
     if found is None or result.get("finish_reason") != "finished" or (kind == "archive" and not result.get("manifest")):
         raise RuntimeError(f"{kind} under valgrind did not finish (exit {proc.returncode}, "
                            f"{ {k: result.get(k) for k in ('finish_reason', 'manifest')} }):\n{err[-4000:]}")
@@ -574,7 +579,7 @@ def instructions(args: argparse.Namespace) -> None:
     if args.against:
         other = per_page[variants[2][0]]
         print(f"- {variants[2][0]} less this checkout: {(other - per_page['archive']) / 1e3:.0f} k instructions a page "
-              "(repeated counts differ by about 0.3 %, some 20 k)")
+              "(two counts of one crawl differ by up to about 0.3 %, some 25 k: a difference under 40 k is noise)")
 
 
 def _quartiles(values: list[float], digits: int) -> str:
@@ -610,9 +615,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-reps", type=int, default=1, help="repetitions for --memory-check")
     parser.add_argument("--pairs", type=int, default=0,
                         help="only the crawl ratio, from this many interleaved pairs of plain Scrapy and archive crawl")
-    parser.add_argument("--instructions", type=int, nargs="?", const=400, default=None, metavar="ARTICLES",
+    parser.add_argument("--instructions", type=int, nargs="?", const=1000, default=None, metavar="ARTICLES",
                         help="only the crawl ratio in instructions a page, counted by valgrind on sites of "
-                             "ARTICLES (default 400) and an eighth of that")
+                             "ARTICLES (default 1000) and an eighth of that")
     parser.add_argument("--against", metavar="CHECKOUT",
                         help="with --pairs or --instructions: also the archive crawl of another checkout of the "
                              "project (before/after)")
