@@ -15,8 +15,9 @@ SPEC holds ``collection`` (a collection dict) and ``log_file``. With ``archive_s
 directory) it runs the archiving crawl instead: ``archive crawl``'s settings, capture
 components, job and capture worker included, in this same script, so that the two crawl
 processes differ in their settings alone (but for ``archive crawl``'s progress reports to
-its parent, once a second, which are off here: no ``ARCHIVE_PROGRESS``). ``run.py --instructions`` counts both
-so under valgrind, which counts the one process it starts: here the crawl process itself.
+its parent, once a second, which are off here: no ``ARCHIVE_PROGRESS``).
+``run.py --instructions`` counts both so under valgrind, which counts the one process it
+starts: here the crawl process itself.
 """
 
 from __future__ import annotations
