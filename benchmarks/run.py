@@ -32,7 +32,7 @@ its whole process (it has no start-up to speak of).
 ``--pairs N`` measures only the crawl ratio, from N interleaved pairs (``--against
 CHECKOUT`` adds another checkout's ``archive crawl`` to each pair, for a before/after).
 ``--instructions`` counts instead what each crawl process executes a page, under valgrind:
-a figure the machine's load does not move, for changes too small for time to show.
+a figure the machine's load hardly moves, for changes too small for time to show.
 """
 
 from __future__ import annotations
@@ -538,7 +538,7 @@ def _counted(kind: str, base_url: str, concurrency: int, work: Path, code: Path 
 
 def instructions(args: argparse.Namespace) -> None:
     """The crawl ratio in instructions: what each crawl process executes a page, counted by
-    valgrind (callgrind), which does not vary with the machine's load as time does. Each
+    valgrind (callgrind), which varies far less with the machine's load than time does. Each
     crawl is counted on two sites, of ``--instructions`` articles and an eighth of that;
     the difference over the difference in pages leaves start-up and the end of the crawl out.
     Instructions are not time: they leave out what the CPU's caches cost, and under valgrind
