@@ -189,12 +189,21 @@ def index_warcs(warcs: list[tuple[Path, str | None]], out_dir: Path) -> list[Pat
 
 
 def _build(warc: Path, out: Path) -> tuple[int, str]:
-    """Write the CDXJ of ``warc`` to ``out``; its line count and SHA-256."""
-    try:
-        CDXJIndexer(str(out), [str(warc)], sort=True).process_all()
-    except (ArchiveLoadFailed, zlib.error, EOFError, ValueError) as exc:
-        raise StoreError(f"{warc} is damaged{_damage(warc)} and cannot be indexed: run `archive verify`; "
-                         "the indexes are left as they were") from exc
+    """Write the CDXJ of ``warc`` to ``out``; its line count and SHA-256.
+
+    A gzipped WARC is read by the checking reader first: warcio's reader, which the indexer
+    uses, passes over a member whose compressed data is damaged past its first block (it
+    prints zlib's error and goes on), which would index what is left of it as if whole.
+    """
+    damage = _damage(warc)
+    if damage is None:
+        try:
+            CDXJIndexer(str(out), [str(warc)], sort=True).process_all()
+        except (ArchiveLoadFailed, zlib.error, EOFError, ValueError):
+            damage = ""
+    if damage is not None:
+        raise StoreError(f"{warc} is damaged{damage} and cannot be indexed: run `archive verify`; "
+                         "the indexes are left as they were")
     lines = 0
     digest = hashlib.sha256()
     with open(out, "rb") as fh:
@@ -204,13 +213,13 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
     return lines, digest.hexdigest()
 
 
-def _damage(warc: Path) -> str:
-    """Where the checking reader finds ``warc`` damaged, as ``" at offset N"`` (gzipped
-    WARCs only; it reads gzip members)."""
+def _damage(warc: Path) -> str | None:
+    """Where the checking reader finds ``warc`` damaged, as ``" at offset N"``; None if it
+    finds nothing (it reads gzip members: an uncompressed WARC is left to the indexer)."""
     if not warc.name.endswith(".gz"):
-        return ""
+        return None
     _, problems, _ = record_problems(warc)
-    return f" at offset {problems[0][0]}" if problems else ""
+    return f" at offset {problems[0][0]}" if problems else None
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
