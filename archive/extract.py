@@ -43,6 +43,7 @@ from archive.metadata import inferred_metadata, page_metadata, parse_html
 from archive.store import CollectionDir, collection_dir, write_atomic
 from archive.urls import canonicalize, host_of
 from archive.validation import validate
+from archive.warc.reader import first_damage
 
 log = logging.getLogger(__name__)
 
@@ -313,8 +314,9 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
 
 
 def _as_listed(path: Path, entry: dict[str, Any]) -> None:
-    """Articles come only from the bytes the manifest vouches for: a WARC cut short or
-    changed would otherwise give a smaller table in place of a whole one."""
+    """Articles come only from the bytes the manifest vouches for, read whole by the
+    checking reader: a WARC cut short, changed or damaged would otherwise give a smaller
+    table in place of a whole one."""
     try:
         digest, size = sha256_file(path)
     except OSError as exc:
@@ -323,6 +325,10 @@ def _as_listed(path: Path, entry: dict[str, Any]) -> None:
         raise StoreError(f"{path} is not the file its manifest lists ({size} bytes, {digest}; the manifest says "
                          f"{entry.get('size')} bytes, {entry['sha256']}): run `archive verify`; the job's articles "
                          "are left as they were")
+    damaged = first_damage(path) if entry["kind"] == "warc" else None
+    if damaged is not None:  # (warcio's reader would end the table at the damage, unsaid)
+        raise StoreError(f"{path} is damaged at offset {damaged}: run `archive verify`; the job's articles are left "
+                         "as they were")
 
 
 def _add_version(row: dict[str, Any], prior: dict[str, Version], rows: list[dict[str, Any]]) -> None:

@@ -29,7 +29,7 @@ from archive import __version__
 from archive.digests import sha256_file
 from archive.errors import StoreError
 from archive.store import replacing, write_atomic
-from archive.warc.reader import record_problems
+from archive.warc.reader import first_damage
 
 log = logging.getLogger(__name__)
 
@@ -191,18 +191,18 @@ def index_warcs(warcs: list[tuple[Path, str | None]], out_dir: Path) -> list[Pat
 def _build(warc: Path, out: Path) -> tuple[int, str]:
     """Write the CDXJ of ``warc`` to ``out``; its line count and SHA-256.
 
-    A gzipped WARC is read by the checking reader first: warcio's reader, which the indexer
-    uses, passes over a member whose compressed data is damaged past its first block (it
-    prints zlib's error and goes on), which would index what is left of it as if whole.
+    The checking reader reads it first (see :func:`first_damage`): the indexer's reader
+    would index what precedes a damaged member as if it were all there is.
     """
-    damage = _damage(warc)
-    if damage is None:
+    damaged = first_damage(warc)
+    if damaged is None:
         try:
             CDXJIndexer(str(out), [str(warc)], sort=True).process_all()
         except (ArchiveLoadFailed, zlib.error, EOFError, ValueError):
-            damage = ""
-    if damage is not None:
-        raise StoreError(f"{warc} is damaged{damage} and cannot be indexed: run `archive verify`; "
+            damaged = -1
+    if damaged is not None:
+        where = f" at offset {damaged}" if damaged >= 0 else ""
+        raise StoreError(f"{warc} is damaged{where} and cannot be indexed: run `archive verify`; "
                          "the indexes are left as they were")
     lines = 0
     digest = hashlib.sha256()
@@ -211,15 +211,6 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
             lines += 1
             digest.update(line)
     return lines, digest.hexdigest()
-
-
-def _damage(warc: Path) -> str | None:
-    """Where the checking reader finds ``warc`` damaged, as ``" at offset N"``; None if it
-    finds nothing (it reads gzip members: an uncompressed WARC is left to the indexer)."""
-    if not warc.name.endswith(".gz"):
-        return None
-    _, problems, _ = record_problems(warc)
-    return f" at offset {problems[0][0]}" if problems else None
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:

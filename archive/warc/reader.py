@@ -332,6 +332,19 @@ def record_problems(path: Path, start: int = 0, stop: int | None = None) -> tupl
     return count, problems, end
 
 
+def first_damage(path: Path) -> int | None:
+    """Where the first record the checking reader finds damaged begins, or None (gzipped
+    WARCs only; an uncompressed one gives None).
+
+    For readers built on warcio's, which read past a gzip member damaged after its first
+    block (printing zlib's error) and so take a damaged WARC for a shorter whole one.
+    """
+    if not path.name.endswith(".gz"):
+        return None
+    _, problems, _ = record_problems(path)
+    return problems[0][0] if problems else None
+
+
 @contextmanager
 def _mapped(path: Path) -> Iterator[tuple[mmap.mmap | bytes, memoryview, int]]:
     """``path`` mapped for reading, a view of it, and its size (an empty file, which cannot
