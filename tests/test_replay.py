@@ -373,3 +373,46 @@ def test_ranges_are_not_offered_for_what_is_not_a_replayed_capture(demo):
     assert status == 200 and "accept-ranges" not in headers and len(body) > 10
     status, headers, _ = raw_get(demo["base"], "/demo/2026/http://news.test/never", headers={"Range": "bytes=0-9"})
     assert status == 404 and "accept-ranges" not in headers
+
+
+def test_a_capture_damaged_after_indexing_is_not_served_cut_short_and_the_next_closest_is(tmp_path):
+    # warcio's reader serves what precedes damage past a member's first block as the whole
+    # record (printing zlib's error): a page cut short with a 200.
+    import random
+
+    from replay_helpers import SECOND, SITE, Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+    from archive.warc.reader import check_records
+
+    store = tmp_path / "store"
+    two_jobs(store)
+    pages = {}
+    for day in (9, 12):
+        when = SECOND.replace(day=day)
+        pages[day] = random.Random(day).randbytes(150_000).hex().encode("ascii")  # inflates in many reads
+        job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(when), dedup=False)
+        job.record_fetch(fetch(SITE + "/large", pages[day], when, headers=[(b"Content-Type", b"text/plain")]))
+        job.close()
+    update_indexes(collection_dir(store, "news"))
+
+    def damage(warc: Path) -> int:
+        """Bytes flipped in the middle of the largest member; where it begins."""
+        damaged = max(check_records(warc), key=lambda record: record.length)
+        data = bytearray(warc.read_bytes())
+        middle = damaged.offset + damaged.length // 2
+        data[middle : middle + 20] = bytes(b ^ 0xFF for b in data[middle : middle + 20])
+        warc.write_bytes(bytes(data))
+        return damaged.offset
+
+    earlier, warc = sorted((store / "news" / "warcs").glob("*.warc.gz"))[-2:]  # days 9 and 12
+    offset = damage(warc)
+    with serve_in_thread(store) as base:
+        status, headers, body = raw_get(base, "/news/20260312id_/http://news.test/large")
+        assert (status, body) == (200, pages[9])
+        assert headers["memento-datetime"] == "Mon, 09 Mar 2026 12:00:00 GMT"
+        damage(earlier)
+        status, _, body = raw_get(base, "/news/20260312id_/http://news.test/large")
+    assert status == 502
+    assert f"the record at offset {offset} of {warc} is damaged (".encode() in body

@@ -122,9 +122,27 @@ def read_record(coll: CollectionDir, filename: str, offset: int, length: int) ->
             data = fh.read(length)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc}") from exc
-    for record in ArchiveIterator(io.BytesIO(data)):
+    for record in ArchiveIterator(io.BytesIO(_inflated(data, path, offset))):
         return _archived(record, filename, offset, length)
     raise StoreError(f"no WARC record at offset {offset} of {path}")
+
+
+def _inflated(data: bytes, path: Path, offset: int) -> bytes:
+    """A record's gzip member inflated whole, or a StoreError; other bytes as they are.
+
+    Not left to warcio's reader, which serves what precedes damage found after a member's
+    first block (printing zlib's error) as if it were the whole record.
+    """
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    inflater = zlib.decompressobj(31)
+    try:
+        whole = inflater.decompress(data)
+    except zlib.error as exc:
+        raise StoreError(f"the record at offset {offset} of {path} is damaged ({exc}): run `archive verify`") from None
+    if not inflater.eof:
+        raise StoreError(f"the record at offset {offset} of {path} is cut short: run `archive verify`")
+    return whole
 
 
 def _archived(record, filename: str, offset: int, length: int) -> ArchivedRecord:

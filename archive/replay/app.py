@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from archive.capture import MAX_DECODED_BYTES
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, StoreError
 from archive.index import CdxjEntry, closest, lookup_near, lookup_url, update_indexes_if_writable
 from archive.index.merged import merged_path
 from archive.index.records import ArchivedRecord, read_record
@@ -234,8 +234,14 @@ class ReplayApp:
     def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry], dest: str | None = None) -> Response:
         assert route.url is not None
         interim: CdxjEntry | None = None
+        damaged: StoreError | None = None
         for entry in closest(entries, route.timestamp):
-            record = read_record(coll, entry.filename, entry.offset, entry.length)
+            try:
+                record = read_record(coll, entry.filename, entry.offset, entry.length)
+            except StoreError as exc:  # (as pywb does: the next closest capture is tried)
+                log.warning("capture %s@%d unreadable, trying the next capture: %s", entry.filename, entry.offset, exc)
+                damaged = damaged or exc
+                continue
             original = None
             if record.rec_type == "revisit":
                 original = resolve_revisit(coll, record, entry)
@@ -258,6 +264,8 @@ class ReplayApp:
                 "502 Bad Gateway", f"The capture of {interim.url} at {interim.timestamp} is an interim response, "
                 "which no client takes for an answer, and there is no other. Its record is in the provenance: "
                 + replay_path(coll.name, interim.timestamp, "prov_", interim.url)))
+        if damaged is not None:
+            raise damaged
         detail = "Only captures whose original could not be found exist." if entries else ""
         return _html("404 Not Found", pages.not_found_page(coll.name, route.url, detail))
 
