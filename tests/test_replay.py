@@ -416,3 +416,30 @@ def test_a_capture_damaged_after_indexing_is_not_served_cut_short_and_the_next_c
         status, _, body = raw_get(base, "/news/20260312id_/http://news.test/large")
     assert status == 502
     assert f"the record at offset {offset} of {warc} is damaged (".encode() in body
+
+
+def test_provenance_names_its_metadata_record_and_passes_over_a_damaged_one(tmp_path):
+    import json
+
+    from archive.warc.reader import check_records
+
+    store = tmp_path / "store"
+    two_jobs(store)
+    update_indexes(collection_dir(store, "news"))
+    warc = min((store / "news" / "warcs").glob("*.warc.gz"))
+    records = list(check_records(warc))
+    response = next(r for r in records if r.type == "response" and r.fields["warc-target-uri"].endswith("/story"))
+    meta = next(r for r in records if r.type == "metadata" and r.fields.get("warc-concurrent-to") == response.record_id)
+    with serve_in_thread(store) as base:
+        status, _, body = raw_get(base, "/news/20260301prov_/http://news.test/story")
+        assert status == 200
+        assert json.loads(body)["metadata_record"] == {"record_id": meta.record_id, "filename": warc.name,
+                                                       "offset": meta.offset}
+        data = bytearray(warc.read_bytes())
+        middle = meta.offset + meta.length // 2
+        data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
+        warc.write_bytes(bytes(data))
+        status, _, body = raw_get(base, "/news/20260301prov_/http://news.test/story")
+    assert status == 200  # (was a traceback and a 500)
+    doc = json.loads(body)
+    assert doc["metadata"] is None and doc["metadata_record"] is None and doc["record"]["offset"] == response.offset

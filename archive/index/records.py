@@ -10,15 +10,18 @@ import io
 import logging
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
+from warcio.exceptions import ArchiveLoadFailed
 
 from archive.errors import StoreError
 from archive.store import CollectionDir
+from archive.warc.reader import CheckedRecord, check_records
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +125,11 @@ def read_record(coll: CollectionDir, filename: str, offset: int, length: int) ->
             data = fh.read(length)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc}") from exc
-    for record in ArchiveIterator(io.BytesIO(_inflated(data, path, offset))):
-        return _archived(record, filename, offset, length)
+    try:
+        for record in ArchiveIterator(io.BytesIO(_inflated(data, path, offset))):
+            return _archived(record, filename, offset, length)
+    except ArchiveLoadFailed as exc:
+        raise StoreError(f"no readable WARC record at offset {offset} of {path}: {exc}") from None
     raise StoreError(f"no WARC record at offset {offset} of {path}")
 
 
@@ -163,20 +169,37 @@ def _archived(record, filename: str, offset: int, length: int) -> ArchivedRecord
 
 
 def find_metadata(coll: CollectionDir, filename: str, offset: int, record_id: str) -> ArchivedRecord | None:
-    """The metadata record written with the response ``record_id`` (it follows it closely)."""
+    """The metadata record written with the response ``record_id`` (it follows it closely);
+    None if there is none, or it is damaged (logged)."""
     path = warc_path(coll, filename)
+    for seen, found in enumerate(_records_from(path, offset)):
+        if seen > 8:
+            break
+        if found.type == "metadata" and found.fields.get("warc-concurrent-to") == record_id:
+            try:
+                return read_record(coll, filename, found.offset, found.length)
+            except StoreError as exc:
+                log.warning("metadata record of %s unreadable: %s", record_id, exc)
+                return None
+    return None
+
+
+def _records_from(path: Path, offset: int) -> Iterator[CheckedRecord]:
+    """The records from ``offset`` on, where each begins and what its header says: the
+    checking reader's for a gzipped WARC (warcio's reads past a damaged member)."""
+    if path.name.endswith(".gz"):
+        yield from check_records(path, start=offset)
+        return
     with open(path, "rb") as fh:
         fh.seek(offset)
         records = ArchiveIterator(fh)
-        for seen, record in enumerate(records):
-            if seen > 8:
-                break
-            if record.rec_type == "metadata" and record.rec_headers.get_header("WARC-Concurrent-To") == record_id:
-                meta = _archived(record, filename, offset, 0)
-                # Only after the content is read: warcio reads a record to its end to tell its offset.
-                meta.offset = records.get_record_offset()
-                return meta
-    return None
+        try:
+            for record in records:
+                fields = {name.lower(): value for name, value in record.rec_headers.headers}
+                records.read_to_end(record)
+                yield CheckedRecord(records.get_record_offset(), records.get_record_length(), fields)
+        except ArchiveLoadFailed as exc:
+            log.warning("%s unreadable after offset %d: %s", path, offset, exc)
 
 
 def warc_fields(block: bytes) -> dict[str, str | list[str]]:
