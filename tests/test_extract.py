@@ -102,7 +102,7 @@ def test_a_warc_cut_short_leaves_the_article_table_as_it_was(demo, tmp_path, cap
 
 def test_a_damaged_warc_its_manifest_matches_leaves_the_article_table_as_it_was(tmp_path, capsys):
     # warcio's reader goes past a member damaged after its first block (printing zlib's error
-    # on stdout): the table would lose the articles from there on, unsaid.
+    # on stderr): the table would lose the articles from there on, unsaid.
     story = _article("Harbour cafe", "".join(f"<p>{p}</p>" for p in PARAS)).encode("utf-8")
     noise = random.Random(7).randbytes(100_000).hex().encode("ascii")  # inflates in many reads
     routes = {"/": response("200 OK", [("Content-Type", "text/html")],

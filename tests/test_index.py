@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -168,7 +169,7 @@ def test_a_damaged_warc_its_manifest_matches_is_one_line_and_no_index_is_replace
     coll = coll_of(store)
     job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(THIRD), dedup=False)
     # A member far longer than a read of warcio's: damage in its middle is found only after
-    # some of it is inflated, which warcio's reader reports on stdout and reads past.
+    # some of it is inflated, which warcio's reader reports on stderr and reads past.
     noise = random.Random(7).randbytes(200_000)
     job.record_fetch(fetch(SITE + "/large", noise, THIRD, headers=[(b"Content-Type", b"application/pdf")]))
     job.close()
@@ -192,6 +193,20 @@ def test_a_damaged_warc_its_manifest_matches_is_one_line_and_no_index_is_replace
     assert err.getvalue() == (f"archive index: {warc} is damaged at offset {damaged.offset} and cannot be indexed: "
                               "run `archive verify`; the indexes are left as they were\n")
     assert {p.name: (p.read_bytes(), p.stat().st_ino) for p in coll.indexes.iterdir() if p.is_file()} == indexes
+
+
+def test_a_warc_of_another_tool_without_block_digests_is_indexed_as_warcio_reads_it(store):
+    # What warcio reads as written (an optional digest left out, a field it does not know)
+    # is for `archive verify` to report; it is not damage that keeps a WARC out of the index.
+    coll = coll_of(store)
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>other tool</p>"
+    head = (b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-000000000001>\r\n"
+            b"WARC-Date: 2026-03-07T12:00:00Z\r\nWARC-Target-URI: " + SITE.encode() + b"/other\r\n"
+            b"Content-Type: application/http; msgtype=response\r\nX-Other-Tool\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(http))
+    (coll.warcs / "other-tool.warc.gz").write_bytes(gzip.compress(head + http + b"\r\n\r\n", mtime=0))
+    assert main(["index", "--store", str(store)], err=io.StringIO()) == 0
+    assert [entry.url for entry in lookup_url(coll, SITE + "/other")] == [SITE + "/other"]
 
 
 DAMAGED_LINES = [b"not an index line\n", b'test,news)/story 20260302000000 {"url": \n',

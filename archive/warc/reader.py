@@ -3,7 +3,8 @@
 This is the engine of ``archive verify`` and ``--repair``. It maps the file (no copy in
 Python), inflates each member in bounded slices, and reports problems with their offset
 instead of stopping at the first: after a corrupt member it resynchronises at the next
-gzip header. Reading for analysis (extraction, replay) uses warcio instead.
+gzip header. Reading for analysis (indexes, extraction, replay) uses warcio, once
+:func:`first_damage` has found the file readable (or a record's member inflated whole).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from archive.digests import b32_is, sha1_label
@@ -23,6 +25,11 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 # window is copied into ``unused_data``. Most members are a few KB, so a member's first
 # window is small; a large one continues in large windows.
 _FIRST_IN = 16 << 10
+# Problems that mean a record cannot be read whole (see first_damage), beside a member that
+# does not inflate
+_CUT_HEADER = "record ends inside its WARC header"
+_CUT_BLOCK = "block is "
+_CUT = (_CUT_HEADER, _CUT_BLOCK)
 _IN = 256 << 10
 _OUT = 4 << 20
 _MAX_HEADER = 1 << 20
@@ -141,9 +148,9 @@ class _BlockState:
     def finish(self) -> list[str]:
         problems = list(self.problems)
         if self.in_header:
-            return ["record ends inside its WARC header"]
+            return [_CUT_HEADER]
         if self.expected is not None and self.block_len != self.expected:
-            problems.append(f"block is {self.block_len} bytes, Content-Length says {self.expected}")
+            problems.append(f"{_CUT_BLOCK}{self.block_len} bytes, Content-Length says {self.expected}")
         if bytes(self.tail) != b"\r\n\r\n":
             problems.append("record is not followed by exactly CRLF CRLF")
         return problems + _field_problems(self.fields, self.block, self.payload, self.http_head is not None)
@@ -333,16 +340,34 @@ def record_problems(path: Path, start: int = 0, stop: int | None = None) -> tupl
 
 
 def first_damage(path: Path) -> int | None:
-    """Where the first record the checking reader finds damaged begins, or None (gzipped
-    WARCs only; an uncompressed one gives None).
+    """Where the first record of a gzipped WARC that cannot be read whole begins, or None
+    (an uncompressed WARC gives None): a gzip member that does not inflate or is cut
+    short, a header or block that ends before its Content-Length says.
 
     For readers built on warcio's, which read past a gzip member damaged after its first
-    block (printing zlib's error) and so take a damaged WARC for a shorter whole one.
+    block (writing zlib's error to stderr) and so take a damaged WARC for a shorter whole
+    one. Not for what warcio reads as it is written (a digest that does not match, a field
+    missing): those are ``archive verify``'s to report. One answer per state of the file
+    is kept, as a job's end reads its new WARCs twice (articles, then indexes).
     """
     if not path.name.endswith(".gz"):
         return None
-    _, problems, _ = record_problems(path)
-    return problems[0][0] if problems else None
+    stat = path.stat()
+    return _first_damage(path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+@lru_cache(maxsize=64)
+def _first_damage(path: Path, *state: int) -> int | None:  # (state: the cache's key)
+    with _mapped(path) as (mm, view, size):
+        pos = 0
+        while pos < size:
+            record, next_pos = _check_member(mm, view, pos, size, lean=True)
+            if record is not None and (not record.complete or any(p.startswith(_CUT) for p in record.problems)):
+                return record.offset
+            if next_pos <= pos:
+                break
+            pos = next_pos
+    return None
 
 
 @contextmanager
