@@ -443,3 +443,26 @@ def test_provenance_names_its_metadata_record_and_passes_over_a_damaged_one(tmp_
     assert status == 200  # (was a traceback and a 500)
     doc = json.loads(body)
     assert doc["metadata"] is None and doc["metadata_record"] is None and doc["record"]["offset"] == response.offset
+
+
+def test_a_capture_in_an_uncompressed_warc_cut_short_is_not_served_cut_short(tmp_path):
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    store = tmp_path / "store"
+    two_jobs(store)
+    warc = store / "news" / "warcs" / "other-tool.warc"
+    body = b"<p>" + b"words " * 20_000 + b"</p>"
+    with open(warc, "wb") as fh:
+        writer = WARCWriter(fh, gzip=False)
+        head = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record("http://news.test/plain", "response", payload=io.BytesIO(body),
+                                                      http_headers=head))
+    update_indexes(collection_dir(store, "news"))
+    with serve_in_thread(store) as base:
+        assert raw_get(base, "/news/2026id_/http://news.test/plain")[::2] == (200, body)
+        warc.write_bytes(warc.read_bytes()[: len(body) // 2])
+        status, _, page = raw_get(base, "/news/2026id_/http://news.test/plain")
+    assert status == 502 and f"the record at offset 0 of {warc} is cut short".encode() in page

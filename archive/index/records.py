@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _WARC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.warc(\.gz)?$")
 Headers = list[tuple[str, str]]
+_INFLATE_IN = 64 << 10  # compressed bytes given to zlib at a time
 
 
 @dataclass
@@ -125,30 +126,50 @@ def read_record(coll: CollectionDir, filename: str, offset: int, length: int) ->
             data = fh.read(length)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc}") from exc
+    if len(data) < length:
+        raise StoreError(f"the record at offset {offset} of {path} is cut short: run `archive verify`")
+    stream = _Inflating(data, f"the record at offset {offset} of {path}") if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
     try:
-        for record in ArchiveIterator(io.BytesIO(_inflated(data, path, offset))):
+        for record in ArchiveIterator(stream):
             return _archived(record, filename, offset, length)
     except ArchiveLoadFailed as exc:
         raise StoreError(f"no readable WARC record at offset {offset} of {path}: {exc}") from None
     raise StoreError(f"no WARC record at offset {offset} of {path}")
 
 
-def _inflated(data: bytes, path: Path, offset: int) -> bytes:
-    """A record's gzip member inflated whole, or a StoreError; other bytes as they are.
+class _Inflating(io.RawIOBase):
+    """A record's gzip member, inflated as it is read, that raises StoreError where it does
+    not inflate or ends before the member does.
 
     Not left to warcio's reader, which serves what precedes damage found after a member's
-    first block (printing zlib's error) as if it were the whole record.
+    first block (writing zlib's error to stderr) as if it were the whole record.
     """
-    if not data.startswith(b"\x1f\x8b"):
-        return data
-    inflater = zlib.decompressobj(31)
-    try:
-        whole = inflater.decompress(data)
-    except zlib.error as exc:
-        raise StoreError(f"the record at offset {offset} of {path} is damaged ({exc}): run `archive verify`") from None
-    if not inflater.eof:
-        raise StoreError(f"the record at offset {offset} of {path} is cut short: run `archive verify`")
-    return whole
+
+    def __init__(self, data: bytes, what: str):
+        self._data = memoryview(data)
+        self._at = 0
+        self._inflater = zlib.decompressobj(31)
+        self._what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        inflater, out = self._inflater, b""
+        while not out and not inflater.eof:
+            if inflater.unconsumed_tail:
+                given = inflater.unconsumed_tail
+            elif self._at < len(self._data):
+                given = self._data[self._at : self._at + _INFLATE_IN]
+                self._at += len(given)
+            else:
+                raise StoreError(f"{self._what} is cut short: run `archive verify`")
+            try:
+                out = inflater.decompress(given, len(buffer))
+            except zlib.error as exc:
+                raise StoreError(f"{self._what} is damaged ({exc}): run `archive verify`") from None
+        buffer[: len(out)] = out
+        return len(out)
 
 
 def _archived(record, filename: str, offset: int, length: int) -> ArchivedRecord:
