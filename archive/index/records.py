@@ -130,11 +130,15 @@ def read_record(coll: CollectionDir, filename: str, offset: int, length: int) ->
         raise StoreError(f"the record at offset {offset} of {path} is cut short: run `archive verify`")
     stream = _Inflating(data, f"the record at offset {offset} of {path}") if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
     try:
-        for record in ArchiveIterator(stream):
-            return _archived(record, filename, offset, length)
+        record = next(iter(ArchiveIterator(stream)), None)
+        archived = _archived(record, filename, offset, length) if record is not None else None
     except ArchiveLoadFailed as exc:
         raise StoreError(f"no readable WARC record at offset {offset} of {path}: {exc}") from None
-    raise StoreError(f"no WARC record at offset {offset} of {path}")
+    if archived is None:
+        raise StoreError(f"no WARC record at offset {offset} of {path}")
+    while stream.read(_INFLATE_IN):  # to the member's end: its CRC, the one check of the bytes inflated
+        pass
+    return archived
 
 
 class _Inflating(io.RawIOBase):
@@ -155,6 +159,9 @@ class _Inflating(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        buffer = memoryview(buffer).cast("B")
+        if not buffer:
+            return 0
         inflater, out = self._inflater, b""
         while not out and not inflater.eof:
             if inflater.unconsumed_tail:
@@ -179,7 +186,7 @@ def _archived(record, filename: str, offset: int, length: int) -> ArchivedRecord
     raw = record.raw_stream.read()
     if http is not None and record.rec_type in ("response", "revisit", "request"):
         code, _, reason = (http.statusline or "").partition(" ")
-        out.status = int(code) if code.isdigit() else None
+        out.status = int(code) if code.isascii() and code.isdigit() else None
         out.reason = reason
         out.http_headers = list(http.headers)
         if "chunked" in (out.header("Transfer-Encoding") or "").lower():
