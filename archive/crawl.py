@@ -205,17 +205,19 @@ def crawl(
     manifest = Path(payload)
     doc = json.loads(manifest.read_text("utf-8"))
     result = CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"])
-    if extract:
-        from archive.extract import extract_job
-
-        try:
-            result.articles, result.article_count = extract_job(collection_dir(store, collection.name), doc)
-        except StoreError as exc:  # (a damaged earlier file: what was captured stands, and is indexed)
-            result.extract_error = str(exc)
-    # CDXJ of the new WARCs, the merged index and the catalog, for replay (archive.index).
     from archive.index import update_indexes
+    from archive.warc.reader import damage_remembered
 
-    update_indexes(collection_dir(store, collection.name))
+    with damage_remembered():  # (the new WARCs are checked for articles, then for indexes)
+        if extract:
+            from archive.extract import extract_job
+
+            try:
+                result.articles, result.article_count = extract_job(collection_dir(store, collection.name), doc)
+            except StoreError as exc:  # (a damaged earlier file: what was captured stands, and is indexed)
+                result.extract_error = str(exc)
+        # CDXJ of the new WARCs, the merged index and the catalog, for replay (archive.index).
+        update_indexes(collection_dir(store, collection.name))
     storage = collection.settings.get("storage")
     if storage is not None:
         result.pushed, result.push_error = _push_collection(store, collection.name, storage)

@@ -26,6 +26,7 @@ from replay_helpers import SECOND, SITE, Clock, fetch, two_jobs
 
 from archive.cli import main
 from archive.config import one_off
+from archive.errors import StoreError
 from archive.index import closest, lookup_url, pad_timestamp, update_indexes
 from archive.index.cdxj import parse_line
 from archive.index.lookup import iter_prefix
@@ -473,3 +474,41 @@ def test_a_query_the_catalog_refuses_is_said_and_rebuilds_nothing(store, caplog)
     with serve_in_thread(store) as base:
         status, _, body = get(base, "/news/?q=" + "a" * 1001)
     assert status == 400 and b"at most 1,000 are taken" in body
+
+
+def test_a_record_is_read_to_its_member_end_and_its_gzip_check_value_checked(store):
+    # warcio stops reading once it has Content-Length bytes: the member's trailer, whose
+    # CRC is the one check of the bytes inflated, was never reached.
+    from archive.index.records import read_record
+
+    coll = coll_of(store)
+    warc = min(coll.warcs.glob("*.warc.gz"))
+    response = next(r for r in check_records(warc) if r.type == "response")
+    assert read_record(coll, warc.name, response.offset, response.length).payload
+    with pytest.raises(StoreError, match=f"the record at offset {response.offset} of .* is cut short"):
+        read_record(coll, warc.name, response.offset, response.length - 4)  # (an index line's length too short)
+    data = bytearray(warc.read_bytes())
+    data[response.offset + response.length - 6] ^= 0xFF  # (in the CRC-32 of the inflated bytes)
+    warc.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=f"the record at offset {response.offset} of .* is damaged"):
+        read_record(coll, warc.name, response.offset, response.length)
+
+
+def test_a_warc_damaged_in_place_is_found_again_outside_a_jobs_end(store):
+    # A disk's fault changes bytes and not the size and times stat gives (here the change
+    # time moves, which a fault's would not): nothing is remembered but within a job's end.
+    import os
+
+    from archive.warc.reader import damage_remembered, first_damage
+
+    warc = min(coll_of(store).warcs.glob("*.warc.gz"))
+    times = warc.stat()
+    with damage_remembered():
+        assert first_damage(warc) is None
+    assert first_damage(warc) is None
+    record = max(check_records(warc), key=lambda r: r.length)
+    data = bytearray(warc.read_bytes())
+    data[record.offset + record.length // 2] ^= 0xFF
+    warc.write_bytes(bytes(data))
+    os.utime(warc, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert first_damage(warc) == record.offset

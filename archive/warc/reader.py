@@ -15,7 +15,6 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from archive.digests import b32_is, sha1_label
@@ -25,17 +24,12 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 # window is copied into ``unused_data``. Most members are a few KB, so a member's first
 # window is small; a large one continues in large windows.
 _FIRST_IN = 16 << 10
-# Problems that mean a record cannot be read whole (see first_damage), beside a member that
-# does not inflate
-_CUT_HEADER = "record ends inside its WARC header"
-_CUT_BLOCK = "block is "
-_CUT = (_CUT_HEADER, _CUT_BLOCK)
 _IN = 256 << 10
 _OUT = 4 << 20
 _MAX_HEADER = 1 << 20
 _HTTP_TYPES = {"response", "request"}
 _PAYLOAD_TYPES = {"response", "request", "resource", "conversion"}
-_VERSIONS = ("WARC/1.1", "WARC/1.0")
+_VERSIONS = ("WARC/1.1", "WARC/1.0", "WARC/0.18", "WARC/0.17")  # (the drafts, as warcio reads them)
 _REQUIRED = ("warc-type", "warc-record-id", "warc-date")
 _REQUIRED_SET = frozenset(_REQUIRED)
 
@@ -49,6 +43,7 @@ class CheckedRecord:
     fields: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     complete: bool = True
+    cut: bool = False  # its header or block ends before its Content-Length says
 
     @property
     def type(self) -> str:
@@ -78,6 +73,7 @@ class _BlockState:
         self.http_head: bytearray | None = None
         self.tail = bytearray()
         self.problems: list[str] = []
+        self.cut = False  # (set by finish: the header or block ends before it says)
 
     def feed(self, data: bytes) -> None:
         start = 0
@@ -148,9 +144,11 @@ class _BlockState:
     def finish(self) -> list[str]:
         problems = list(self.problems)
         if self.in_header:
-            return [_CUT_HEADER]
+            self.cut = True
+            return ["record ends inside its WARC header"]
         if self.expected is not None and self.block_len != self.expected:
-            problems.append(f"{_CUT_BLOCK}{self.block_len} bytes, Content-Length says {self.expected}")
+            self.cut = True
+            problems.append(f"block is {self.block_len} bytes, Content-Length says {self.expected}")
         if bytes(self.tail) != b"\r\n\r\n":
             problems.append("record is not followed by exactly CRLF CRLF")
         return problems + _field_problems(self.fields, self.block, self.payload, self.http_head is not None)
@@ -347,22 +345,41 @@ def first_damage(path: Path) -> int | None:
     For readers built on warcio's, which read past a gzip member damaged after its first
     block (writing zlib's error to stderr) and so take a damaged WARC for a shorter whole
     one. Not for what warcio reads as it is written (a digest that does not match, a field
-    missing): those are ``archive verify``'s to report. One answer per state of the file
-    is kept, as a job's end reads its new WARCs twice (articles, then indexes).
+    missing): those are ``archive verify``'s to report.
     """
     if not path.name.endswith(".gz"):
         return None
+    if _remembered is None:
+        return _first_damage(path)
     stat = path.stat()
-    return _first_damage(path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    key = (path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if key not in _remembered:
+        _remembered[key] = _first_damage(path)
+    return _remembered[key]
 
 
-@lru_cache(maxsize=64)
-def _first_damage(path: Path, *state: int) -> int | None:  # (state: the cache's key)
+_remembered: dict[tuple[object, ...], int | None] | None = None
+
+
+@contextmanager
+def damage_remembered() -> Iterator[None]:
+    """Within it, :func:`first_damage` reads a file once while it stays as it is (for a
+    job's end, which extracts and then indexes its new WARCs). Only that long: a disk's
+    fault changes a file's bytes without changing what ``stat`` says of it."""
+    global _remembered
+    outer, _remembered = _remembered, {}
+    try:
+        yield
+    finally:
+        _remembered = outer
+
+
+def _first_damage(path: Path) -> int | None:
     with _mapped(path) as (mm, view, size):
         pos = 0
         while pos < size:
             record, next_pos = _check_member(mm, view, pos, size, lean=True)
-            if record is not None and (not record.complete or any(p.startswith(_CUT) for p in record.problems)):
+            if record is not None and (not record.complete or record.cut):
                 return record.offset
             if next_pos <= pos:
                 break
@@ -428,7 +445,8 @@ def _check_member(mm: mmap.mmap | bytes, view: memoryview, pos: int, size: int,
     except (zlib.error, _Unreadable) as exc:
         nxt = _resync(mm, pos, size)
         return CheckedRecord(pos, nxt - pos, state.fields, [f"unreadable record: {exc}"], complete=False), nxt
-    return CheckedRecord(pos, end - pos, state.fields, state.finish()), end
+    problems = state.finish()
+    return CheckedRecord(pos, end - pos, state.fields, problems, cut=state.cut), end
 
 
 def _resync(mm: mmap.mmap | bytes, pos: int, size: int) -> int:
