@@ -22,7 +22,7 @@ from typing import Any
 
 from archive.config import Collection
 from archive.errors import ArchiveError, CrawlError, StoreError
-from archive.store import below_floor, collection_dir, new_job_id
+from archive.store import below_floor, collection_dir, unused_job_id
 from archive.warc.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,9 @@ def crawl(
     ends, into ``articles/<job-id>.jsonl``.
     """
     store = Path(store)
-    job_id = job_id or new_job_id(collection.name, utcnow())
-    collection_dir(store, collection.name).create()
+    coll = collection_dir(store, collection.name)
+    coll.create()
+    job_id = job_id or unused_job_id(coll, utcnow())
     low = below_floor(store, int(collection.caps["min_free_bytes"]))
     if low is not None:
         raise CrawlError(f"job {job_id} not started: {low}")

@@ -26,7 +26,7 @@ from archive.digests import sha1_of, sha256_file
 from archive.errors import CaptureWriteError
 from archive.history import CollectionHistory
 from archive.manifest import write_manifest
-from archive.store import collection_dir, new_job_id, write_atomic
+from archive.store import collection_dir, unused_job_id, write_atomic
 from archive.warc.records import (
     PROFILE_IDENTICAL,
     PROFILE_NOT_MODIFIED,
@@ -76,7 +76,7 @@ class CaptureJob:
         self.coll.create()
         self.clock = clock
         self.started = clock()
-        self.job_id = job_id or new_job_id(collection.name, self.started)
+        self.job_id = job_id or unused_job_id(self.coll, self.started)
         self.spider = spider
         self.operator = operator
         self.host = crawler_hostname()

@@ -690,6 +690,21 @@ def test_a_store_with_two_collections(tmp_path):
     assert verify(copy).ok
 
 
+def test_two_jobs_started_in_one_second_never_share_a_job_id(tmp_path, monkeypatch):
+    # Ids differ within a second only by a random token of 16 bits: drawn the same (forced
+    # here), the second job wrote over the first's job file and could not open its log.
+    import archive.store
+
+    tokens = iter(["abcd", "abcd", "abcd", "ef01"])
+    monkeypatch.setattr(archive.store.secrets, "token_hex", lambda _n: next(tokens))
+    first, second = _job(tmp_path, clock=lambda: T0), _job(tmp_path, clock=lambda: T0)
+    assert (first.job_id, second.job_id) == ("news-20260301T120000Z-abcd", "news-20260301T120000Z-ef01")
+    for job in (first, second):
+        job.record_fetch(_fetch(0))
+        job.close()
+    assert verify(tmp_path).ok
+
+
 def test_concurrent_jobs_of_one_collection_keep_a_linear_chain(tmp_path):
     jobs = []
     for i in range(6):  # opened one after another; the name race is probed below
