@@ -251,15 +251,19 @@ def test_archived_pages_built_to_reach_the_live_web_stay_in_the_archive(browser,
         update_indexes(collection_dir(store, "tricks"))
         connected = []
         with serve_in_thread(store) as base:
-            for target in [f"2026/{site}{path}" for path in tricks] + [f"2026id_/{site}/meta-comma"]:
+            targets = [f"2026/{site}{path}" for path in tricks] + [f"2026id_/{site}/meta-comma"]
+            for target in targets:
                 before = live.connections
                 browser.navigate(f"{base}/tricks/{target}")
                 time.sleep(0.5)  # a refresh of 0 s comes after the load event
                 if live.connections != before:
                     connected.append(target.rpartition("/")[2])
     assert live.requests == []
-    # Chromium's predictor connects to where a form goes before the CSP refuses the post.
-    assert connected in ([], ["form-script"])
+    # Chromium's predictor connects to where a form goes before the CSP refuses the post:
+    # while its page is shown, or late, during the next one's half second.
+    names = [target.rpartition("/")[2] for target in targets]
+    form = names.index("form-script")
+    assert len(connected) <= 1 and set(connected) <= set(names[form : form + 2]), connected
 
 
 def _wav(seconds: int, rate: int = 8000) -> bytes:
