@@ -41,9 +41,9 @@ def new_job_id(collection: str, now: datetime, token: str | None = None) -> str:
 
 
 def unused_job_id(coll: CollectionDir, now: datetime) -> str:
-    """A new job id that no job of ``coll`` has had: two jobs started within one second
-    differ only by their random token, and one of 65,536 pairs would share it (the
-    second job's file would then be written over the first's)."""
+    """A new job id that no job of ``coll`` whose files are here has: two jobs started in
+    one second differ only by their random token, and one of 65,536 pairs would share it
+    (the second job's file would then be written over the first's)."""
     while True:
         job_id = new_job_id(coll.name, now)
         if not (coll.job_file(job_id).exists() or coll.capture_log(job_id).exists()):

@@ -125,8 +125,14 @@ def accepting(handle: Callable[[socket.socket], None]) -> Iterator[int]:
         sock.close()
 
 
+_HELD: list[socket.socket] = []
+
+
 def free_port() -> int:
-    """A port with nothing listening on it (for connection-refused tests)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, nor will while the tests run (for connection-refused
+    tests): bound by this process and never listened on, so a connection to it is refused
+    and no server started meanwhile can be given it."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return s.getsockname()[1]
