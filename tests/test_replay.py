@@ -466,3 +466,34 @@ def test_a_capture_in_an_uncompressed_warc_cut_short_is_not_served_cut_short(tmp
         warc.write_bytes(warc.read_bytes()[: len(body) // 2])
         status, _, page = raw_get(base, "/news/2026id_/http://news.test/plain")
     assert status == 502 and f"the record at offset 0 of {warc} is cut short".encode() in page
+
+
+def test_replay_of_a_store_with_a_damaged_warc_not_indexed_says_so_and_serves_the_rest(tmp_path):
+    # The WARC is refused by the index (one line, as `archive index` says it); the replay
+    # server, a reader, serves what the indexes hold instead of not starting at all.
+    import random
+
+    from replay_helpers import SECOND, SITE, Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+    from archive.warc.reader import check_records
+
+    store = tmp_path / "store"
+    two_jobs(store)
+    update_indexes(collection_dir(store, "news"))
+    when = SECOND.replace(day=9)
+    job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(when), dedup=False)
+    job.record_fetch(fetch(SITE + "/large", random.Random(9).randbytes(150_000).hex().encode(), when))
+    job.close()
+    warc = max((store / "news" / "warcs").glob("*.warc.gz"))
+    damaged = max(check_records(warc), key=lambda record: record.length)
+    data = bytearray(warc.read_bytes())
+    data[damaged.offset + damaged.length // 2] ^= 0xFF
+    warc.write_bytes(bytes(data))
+    statuses, err = _replay_read_only(store, [], "/news/20260302id_/http://news.test/story",
+                                      "/news/20260309id_/http://news.test/large")
+    assert statuses == [200, 404]
+    assert err == (f"archive replay: warning: {warc} is damaged at offset {damaged.offset} and cannot be indexed: "
+                   "run `archive verify`; the indexes are left as they were; serving what the indexes of "
+                   f"{store / 'news'} hold\n")

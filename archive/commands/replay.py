@@ -4,7 +4,7 @@ import argparse
 from typing import TextIO
 
 from archive.commands.common import port, store_option
-from archive.errors import UsageError
+from archive.errors import StoreError, UsageError
 
 NAME = "replay"
 HELP = "Serve the archived pages of a store in a browser (pywb URL scheme), or print a pywb config."
@@ -33,7 +33,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     names = sorted(p.name for p in store.iterdir() if (p / "warcs").is_dir())
     for name in names:  # cheap when current: only new WARCs are indexed, and nothing is written
         coll = collection_dir(store, name)
-        why = update_indexes_if_writable(coll)
+        try:
+            why = update_indexes_if_writable(coll)
+        except StoreError as exc:  # (a WARC damaged or not as its manifest lists it: the rest is served)
+            print(f"archive replay: warning: {exc}; serving what the indexes of {coll.root} hold", file=err,
+                  flush=True)
+            continue
         if why is not None:
             print(f"archive replay: warning: cannot bring the indexes of {coll.root} up to date ({why}); "
                   "serving what they hold (run `archive index` where the store can be written)", file=err, flush=True)

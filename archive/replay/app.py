@@ -146,7 +146,10 @@ class ReplayApp:
         if not coll.warcs.is_dir():
             return None
         if not merged_path(coll).is_file() and name not in self.unindexed:
-            why = update_indexes_if_writable(coll)  # a store copied without its derived files
+            try:
+                why = update_indexes_if_writable(coll)  # a store copied without its derived files
+            except StoreError as exc:  # (a WARC damaged or not as its manifest lists it)
+                why = str(exc)
             if why is not None:
                 log.warning("cannot index %s (%s): serving what its indexes hold", coll.root, why)
                 self.unindexed.add(name)
