@@ -40,6 +40,9 @@ class Cdp:
     def call(self, method: str, **params):
         self.next_id += 1
         self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        # (wait_for and drain leave short timeouts behind; an evaluation made while a page
+        # navigates away is answered once the next one has a context, which takes longer)
+        self.ws.settimeout(30)
         while True:
             msg = json.loads(self.ws.recv())
             if msg.get("id") == self.next_id:
