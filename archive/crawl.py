@@ -214,11 +214,11 @@ def crawl(
             from archive.extract import extract_job
 
             try:
-                result.articles, result.article_count = extract_job(collection_dir(store, collection.name), doc)
+                result.articles, result.article_count = extract_job(coll, doc)
             except StoreError as exc:  # (a damaged earlier file: what was captured stands, and is indexed)
                 result.extract_error = str(exc)
         # CDXJ of the new WARCs, the merged index and the catalog, for replay (archive.index).
-        update_indexes(collection_dir(store, collection.name))
+        update_indexes(coll)
     storage = collection.settings.get("storage")
     if storage is not None:
         result.pushed, result.push_error = _push_collection(store, collection.name, storage)

@@ -195,15 +195,12 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
     would index what precedes a damaged member as if it were all there is.
     """
     damaged = first_damage(warc)
-    if damaged is None:
-        try:
-            CDXJIndexer(str(out), [str(warc)], sort=True).process_all()
-        except (ArchiveLoadFailed, zlib.error, EOFError, ValueError):
-            damaged = -1
     if damaged is not None:
-        where = f" at offset {damaged}" if damaged >= 0 else ""
-        raise StoreError(f"{warc} is damaged{where} and cannot be indexed: run `archive verify`; "
-                         "the indexes are left as they were")
+        raise _unindexable(warc, f" at offset {damaged}")
+    try:
+        CDXJIndexer(str(out), [str(warc)], sort=True).process_all()
+    except (ArchiveLoadFailed, zlib.error, EOFError, ValueError) as exc:
+        raise _unindexable(warc, "") from exc
     lines = 0
     digest = hashlib.sha256()
     with open(out, "rb") as fh:
@@ -211,6 +208,11 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
             lines += 1
             digest.update(line)
     return lines, digest.hexdigest()
+
+
+def _unindexable(warc: Path, where: str) -> StoreError:
+    return StoreError(f"{warc} is damaged{where} and cannot be indexed: run `archive verify`; "
+                      "the indexes are left as they were")
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
