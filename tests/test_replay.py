@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from replay_helpers import SAME_BODY, stop, two_jobs
 from replay_helpers import get as raw_get
-from warcs import read_collection
+from warcs import damage_member, read_collection
 
 from archive.demo.run import run_demo
 from archive.index import update_indexes
@@ -384,7 +384,6 @@ def test_a_capture_damaged_after_indexing_is_not_served_cut_short_and_the_next_c
 
     from archive.config import one_off
     from archive.job import CaptureJob
-    from archive.warc.reader import check_records
 
     store = tmp_path / "store"
     two_jobs(store)
@@ -396,23 +395,13 @@ def test_a_capture_damaged_after_indexing_is_not_served_cut_short_and_the_next_c
         job.record_fetch(fetch(SITE + "/large", pages[day], when, headers=[(b"Content-Type", b"text/plain")]))
         job.close()
     update_indexes(collection_dir(store, "news"))
-
-    def damage(warc: Path) -> int:
-        """Bytes flipped in the middle of the largest member; where it begins."""
-        damaged = max(check_records(warc), key=lambda record: record.length)
-        data = bytearray(warc.read_bytes())
-        middle = damaged.offset + damaged.length // 2
-        data[middle : middle + 20] = bytes(b ^ 0xFF for b in data[middle : middle + 20])
-        warc.write_bytes(bytes(data))
-        return damaged.offset
-
     earlier, warc = sorted((store / "news" / "warcs").glob("*.warc.gz"))[-2:]  # days 9 and 12
-    offset = damage(warc)
+    offset = damage_member(warc, count=20).offset
     with serve_in_thread(store) as base:
         status, headers, body = raw_get(base, "/news/20260312id_/http://news.test/large")
         assert (status, body) == (200, pages[9])
         assert headers["memento-datetime"] == "Mon, 09 Mar 2026 12:00:00 GMT"
-        damage(earlier)
+        damage_member(earlier, count=20)
         status, _, body = raw_get(base, "/news/20260312id_/http://news.test/large")
     assert status == 502
     assert f"the record at offset {offset} of {warc} is damaged (".encode() in body
@@ -435,10 +424,7 @@ def test_provenance_names_its_metadata_record_and_passes_over_a_damaged_one(tmp_
         assert status == 200
         assert json.loads(body)["metadata_record"] == {"record_id": meta.record_id, "filename": warc.name,
                                                        "offset": meta.offset}
-        data = bytearray(warc.read_bytes())
-        middle = meta.offset + meta.length // 2
-        data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
-        warc.write_bytes(bytes(data))
+        damage_member(warc, meta, count=8)
         status, _, body = raw_get(base, "/news/20260301prov_/http://news.test/story")
     assert status == 200  # (was a traceback and a 500)
     doc = json.loads(body)
@@ -477,7 +463,6 @@ def test_replay_of_a_store_with_a_damaged_warc_not_indexed_says_so_and_serves_th
 
     from archive.config import one_off
     from archive.job import CaptureJob
-    from archive.warc.reader import check_records
 
     store = tmp_path / "store"
     two_jobs(store)
@@ -487,10 +472,7 @@ def test_replay_of_a_store_with_a_damaged_warc_not_indexed_says_so_and_serves_th
     job.record_fetch(fetch(SITE + "/large", random.Random(9).randbytes(150_000).hex().encode(), when))
     job.close()
     warc = max((store / "news" / "warcs").glob("*.warc.gz"))
-    damaged = max(check_records(warc), key=lambda record: record.length)
-    data = bytearray(warc.read_bytes())
-    data[damaged.offset + damaged.length // 2] ^= 0xFF
-    warc.write_bytes(bytes(data))
+    damaged = damage_member(warc)
     statuses, err = _replay_read_only(store, [], "/news/20260302id_/http://news.test/story",
                                       "/news/20260309id_/http://news.test/large")
     assert statuses == [200, 404]

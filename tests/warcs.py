@@ -10,6 +10,8 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.warc.reader import CheckedRecord, check_records
+
 
 @dataclass
 class Rec:
@@ -78,3 +80,16 @@ def fields(block: bytes) -> dict[str, str]:
             k, v = line.split(": ", 1)
             out[k] = v
     return out
+
+
+def damage_member(warc: Path, record: CheckedRecord | None = None, count: int = 1) -> CheckedRecord:
+    """Flip ``count`` bytes in the middle of ``record``'s gzip member (by default the
+    largest one's): inside its compressed data, which its CRC covers, not in a header
+    byte that no reader checks. Returns the record."""
+    if record is None:
+        record = max(check_records(warc), key=lambda r: r.length)
+    data = bytearray(warc.read_bytes())
+    middle = record.offset + record.length // 2
+    data[middle : middle + count] = bytes(b ^ 0xFF for b in data[middle : middle + count])
+    warc.write_bytes(bytes(data))
+    return record
