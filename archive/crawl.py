@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ class CrawlResult:
     pushed: Any = None  # archive.storage.PushResult when the push succeeded
     push_error: str | None = None  # why it failed; local files are intact, the next push retries
     extract_error: str | None = None  # why the articles were not extracted (`archive extract` does it later)
+    unindexed: list[str] = field(default_factory=list)  # why a WARC of the collection could not be indexed
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
@@ -218,7 +219,9 @@ def crawl(
             except StoreError as exc:  # (a damaged earlier file: what was captured stands, and is indexed)
                 result.extract_error = str(exc)
         # CDXJ of the new WARCs, the merged index and the catalog, for replay (archive.index).
-        update_indexes(coll)
+        # A WARC that cannot be indexed (an earlier one damaged, say) is reported, and the
+        # rest indexed and pushed all the same.
+        result.unindexed = update_indexes(coll).unindexed
     storage = collection.settings.get("storage")
     if storage is not None:
         result.pushed, result.push_error = _push_collection(store, collection.name, storage)

@@ -163,11 +163,12 @@ def test_a_warc_cut_short_is_not_indexed_as_its_manifest_lists_it(store):
     warc.write_bytes(data[: len(data) // 2])
     err = io.StringIO()
     assert main(["index", "--store", str(store)], err=err) == 1
-    assert f"{warc} is {len(data) // 2} bytes, its manifest says {len(data)}" in err.getvalue()
+    assert err.getvalue() == (f"archive index: {warc} is {len(data) // 2} bytes, its manifest says {len(data)}: "
+                              "run `archive verify`; its index, if it had one, is left as it was\n")
     assert {p.name: p.read_bytes() for p in coll.indexes.iterdir() if p.is_file()} == indexes
 
 
-def test_a_damaged_warc_its_manifest_matches_is_one_line_and_no_index_is_replaced(store):
+def test_a_damaged_warc_its_manifest_matches_is_one_line_and_keeps_its_index_the_others_rebuilt(store):
     coll = coll_of(store)
     job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(THIRD), dedup=False)
     # A member far longer than a read of warcio's: damage in its middle is found only after
@@ -177,7 +178,7 @@ def test_a_damaged_warc_its_manifest_matches_is_one_line_and_no_index_is_replace
     job.close()
     update_indexes(coll)
     indexes = {p.name: (p.read_bytes(), p.stat().st_ino) for p in coll.indexes.iterdir() if p.is_file()}
-    warc = max(coll.warcs.glob("*.warc.gz"))  # the last: the others are rebuilt before it is reached
+    warc = max(coll.warcs.glob("*.warc.gz"))
     damaged = damage_member(warc, count=20)
     data = warc.read_bytes()
     for manifest in coll.manifests.glob("*.json"):  # edited to match: only reading the WARC can tell
@@ -187,11 +188,33 @@ def test_a_damaged_warc_its_manifest_matches_is_one_line_and_no_index_is_replace
             if entry["path"] == f"warcs/{warc.name}":
                 entry["size"], entry["sha256"] = len(data), "sha256:" + hashlib.sha256(data).hexdigest()
         manifest.write_text(json.dumps(doc))
-    err = io.StringIO()
-    assert main(["index", "--store", str(store)], err=err) == 1
+    err, out = io.StringIO(), io.StringIO()
+    assert main(["index", "--store", str(store)], out=out, err=err) == 1
     assert err.getvalue() == (f"archive index: {warc} is damaged at offset {damaged.offset} and cannot be indexed: "
-                              "run `archive verify`; the indexes are left as they were\n")
-    assert {p.name: (p.read_bytes(), p.stat().st_ino) for p in coll.indexes.iterdir() if p.is_file()} == indexes
+                              "run `archive verify`; its index, if it had one, is left as it was\n")
+    assert out.getvalue().startswith("news: 2 WARCs indexed")  # the others, rebuilt all the same
+    after = {p.name: (p.read_bytes(), p.stat().st_ino) for p in coll.indexes.iterdir() if p.is_file()}
+    own = {name for name in after if name.startswith(warc.name.removesuffix(".warc.gz") + ".cdxj")}
+    assert len(own) == 2 and all(after[name] == indexes[name] for name in own)  # not even rewritten
+    assert {name: data for name, (data, _) in after.items()} == {name: data for name, (data, _) in indexes.items()}
+    assert all(after[name][1] != indexes[name][1] for name in after if name.endswith(".cdxj") and name not in own)
+
+
+def test_a_damaged_warc_does_not_keep_later_captures_out_of_the_indexes(store):
+    # Months of crawls: one WARC gone bad must not hide every capture made after it.
+    coll = coll_of(store)
+    first = min(coll.warcs.glob("*.warc.gz"))
+    damaged = damage_member(first)
+    job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(THIRD), dedup=False)
+    job.record_fetch(fetch(SITE + "/later", b"<p>later</p>", THIRD))
+    job.close()
+    for _ in range(2):  # each update tries the damaged one again, and says so again
+        result = update_indexes(coll)
+        why = f"{first} is damaged at offset {damaged.offset} and cannot be indexed: run `archive verify`"
+        assert result.unindexed == [why]
+        assert [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]
+        assert [entry.timestamp[:8] for entry in lookup_url(coll, SITE + "/story")] == [SECOND.strftime("%Y%m%d")]
+        assert not (coll.indexes / first.name.replace(".warc.gz", ".cdxj")).exists()
 
 
 def test_a_warc_of_another_tool_without_block_digests_is_indexed_as_warcio_reads_it(store):

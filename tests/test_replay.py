@@ -300,8 +300,8 @@ def test_replay_of_a_read_only_store_with_a_warc_not_indexed_says_so_and_serves_
     assert statuses == [200, 200, 404]
     said = err.splitlines()
     assert said[0] == (f"archive replay: warning: cannot bring the indexes of {store / 'news'} up to date ("
-                       f"{'Read-only file system' if prefix else 'Permission denied'}); serving what they hold "
-                       "(run `archive index` where the store can be written)")
+                       f"{'Read-only file system' if prefix else 'Permission denied'}): run `archive index` where "
+                       f"the store can be written; serving what the indexes of {store / 'news'} hold")
     assert "Traceback" not in err and _state(store) == before
 
 
@@ -477,5 +477,4 @@ def test_replay_of_a_store_with_a_damaged_warc_not_indexed_says_so_and_serves_th
                                       "/news/20260309id_/http://news.test/large")
     assert statuses == [200, 404]
     assert err == (f"archive replay: warning: {warc} is damaged at offset {damaged.offset} and cannot be indexed: "
-                   "run `archive verify`; the indexes are left as they were; serving what the indexes of "
-                   f"{store / 'news'} hold\n")
+                   f"run `archive verify`; serving what the indexes of {store / 'news'} hold\n")

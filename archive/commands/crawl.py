@@ -71,6 +71,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if result.extract_error is not None:
             print(f"archive crawl: the job's articles were not extracted: {result.extract_error}", file=err)
             status = 1
+        for problem in result.unindexed:
+            print(f"archive crawl: {problem}; its index, if it had one, is left as it was; the other WARCs are indexed", file=err)
+            status = 1
         if result.push_error is not None:
             print(f"archive crawl: push of {collection.name} failed: {result.push_error}; local files are "
                   "intact and the next crawl or `archive push` retries it", file=err)

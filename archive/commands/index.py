@@ -27,6 +27,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     names = args.collection or sorted(p.name for p in store.iterdir() if (p / "warcs").is_dir())
     if not names:
         raise UsageError(f"{store} has no collections (no */warcs/ directory)")
+    status = 0
     for name in names:
         coll = collection_dir(store, name)
         if not coll.warcs.is_dir():
@@ -35,4 +36,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"{name}: {count(len(result.indexed), 'WARC')} indexed into {coll.indexes}/, "
               f"merged index {result.merged} ({count(result.merged_lines, 'capture')}), catalog {result.catalog}",
               file=out)
-    return 0
+        for problem in result.unindexed:
+            print(f"archive index: {problem}; its index, if it had one, is left as it was", file=err)
+            status = 1
+    return status

@@ -34,14 +34,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for name in names:  # cheap when current: only new WARCs are indexed, and nothing is written
         coll = collection_dir(store, name)
         try:
-            why = update_indexes_if_writable(coll)
-        except StoreError as exc:  # (a WARC damaged or not as its manifest lists it: the rest is served)
-            print(f"archive replay: warning: {exc}; serving what the indexes of {coll.root} hold", file=err,
+            problems = update_indexes_if_writable(coll)
+        except StoreError as exc:  # (the catalog cannot be built, say: the rest is served)
+            problems = [str(exc)]
+        for problem in problems:
+            print(f"archive replay: warning: {problem}; serving what the indexes of {coll.root} hold", file=err,
                   flush=True)
-            continue
-        if why is not None:
-            print(f"archive replay: warning: cannot bring the indexes of {coll.root} up to date ({why}); "
-                  "serving what they hold (run `archive index` where the store can be written)", file=err, flush=True)
     if args.pywb_config:
         out.write(pywb_config(store, names))
         return 0

@@ -20,7 +20,7 @@ from archive.index.cdxj import (
     CdxjEntry,
     entry_or_none,
     index_name,
-    index_warcs,
+    index_warc,
     is_current,
     url_key,
 )
@@ -40,6 +40,7 @@ __all__ = ["CdxjEntry", "IndexResult", "closest", "lookup_url", "pad_timestamp",
 class IndexResult:
     collection: str
     indexed: list[Path] = field(default_factory=list)  # per-WARC indexes (re)written
+    unindexed: list[str] = field(default_factory=list)  # why a WARC could not be indexed, one each
     warcs: int = 0
     merged: Path | None = None
     merged_lines: int = 0
@@ -80,14 +81,17 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
     """Index new WARCs (all with ``rebuild``), compact the merged index, rebuild the catalog.
 
     When all are current nothing is written, not even the lock, so that a store on
-    read-only media can be replayed.
+    read-only media can be replayed. A WARC that cannot be read whole, or is not the size
+    its manifest says, keeps the index it had (if any) and is named in ``unindexed``; the
+    others are indexed all the same, so that one damaged file does not hide every later
+    capture from replay. Each update tries it again.
     """
     result = IndexResult(coll.name)
     warcs = closed_warcs(coll)
     result.warcs = len(warcs)
     if rebuild or _stale(coll, warcs):
         with index_lock(coll):
-            result.indexed = _index(coll, rebuild)
+            result.indexed, result.unindexed = _index(coll, rebuild)
     result.merged = merged_path(coll)
     with open(result.merged, "rb") as fh:
         result.merged_lines = sum(1 for _ in fh)
@@ -102,17 +106,19 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
     return result
 
 
-def update_indexes_if_writable(coll: CollectionDir) -> str | None:
+def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
     """:func:`update_indexes`, for readers (replay) of a store that may not be writable:
-    why the indexes could not be brought up to date (the system's words), or None. The
+    what kept the indexes from being brought up to date, a sentence each (the WARCs that
+    could not be indexed, or why the store could not be written): none when they are. The
     indexes there, if any, are left as they are, to serve what they hold."""
     try:
-        update_indexes(coll)
+        return update_indexes(coll).unindexed
     except OSError as exc:
         if exc.errno not in UNWRITABLE:
             raise
-        return exc.strerror or str(exc)
-    return None
+        problem = (f"cannot bring the indexes of {coll.root} up to date ({exc.strerror or exc}): "
+                   "run `archive index` where the store can be written")
+        return [problem]
 
 
 def _stale(coll: CollectionDir, warcs: list[Path]) -> bool:
@@ -120,8 +126,9 @@ def _stale(coll: CollectionDir, warcs: list[Path]) -> bool:
             or not all(is_current(coll.indexes / index_name(w), w) for w in warcs))
 
 
-def _index(coll: CollectionDir, rebuild: bool) -> list[Path]:
-    """The work of :func:`update_indexes` under the index lock; the indexes written."""
+def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
+    """The work of :func:`update_indexes` under the index lock: the indexes written, and why
+    each WARC left out could not be indexed."""
     warcs = closed_warcs(coll)
     wanted = {index_name(w) for w in warcs}
     for stale in coll.indexes.glob("*.cdxj"):
@@ -129,18 +136,21 @@ def _index(coll: CollectionDir, rebuild: bool) -> list[Path]:
             log.info("keeping index %s of a WARC not present locally", stale.name)
     stale = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
     listed = _manifest_entries(coll, {w.name for w in stale}) if stale else {}
-    todo = [(w, listed.get(w.name, {})) for w in stale]
-    for warc, entry in todo:
-        # A WARC cut short would give an index of fewer captures that claims the
-        # manifest's digest: nothing is indexed until each is the size its manifest says.
-        size = warc.stat().st_size
-        if entry.get("size") not in (None, size):
-            raise StoreError(f"{warc} is {size} bytes, its manifest says {entry['size']}: run "
-                             "`archive verify`; the indexes are left as they were")
-    indexed = index_warcs([(warc, entry.get("sha256")) for warc, entry in todo], coll.indexes)
+    indexed, unindexed = [], []
+    for warc in stale:
+        entry = listed.get(warc.name, {})
+        try:
+            # A WARC cut short would give an index of fewer captures that claims the
+            # manifest's digest: it is not indexed until it is the size its manifest says.
+            size = warc.stat().st_size
+            if entry.get("size") not in (None, size):
+                raise StoreError(f"{warc} is {size} bytes, its manifest says {entry['size']}: run `archive verify`")
+            indexed.append(index_warc(warc, coll.indexes, warc_sha256=entry.get("sha256")))
+        except StoreError as exc:  # (its old index, if any, is left as it was)
+            unindexed.append(str(exc))
     if rebuild or pending(coll) or not merged_path(coll).is_file():
         compact(coll, full=rebuild)
-    return indexed
+    return indexed, unindexed
 
 
 def _searched(coll: CollectionDir) -> list[Path]:

@@ -10,7 +10,6 @@ size, SHA-256) and the indexer's version, so it can be checked and rebuilt.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -158,34 +157,25 @@ def is_current(index: Path, warc: Path) -> bool:
 
 
 def index_warc(warc: Path, out_dir: Path, *, warc_sha256: str | None = None) -> Path:
-    """Write the sorted CDXJ of one closed WARC into ``out_dir`` with its sidecar."""
-    return index_warcs([(warc, warc_sha256)], out_dir)[0]
+    """Write the sorted CDXJ of one closed WARC into ``out_dir`` with its sidecar.
 
-
-def index_warcs(warcs: list[tuple[Path, str | None]], out_dir: Path) -> list[Path]:
-    """Index each closed WARC (with its SHA-256 when known) into ``out_dir``.
-
-    Every index is built beside its old one before any replaces it: a WARC that cannot be
-    read leaves all the indexes as they were, not some of them rebuilt.
+    The index is built beside the old one, which it replaces only once whole: a WARC that
+    cannot be read (a :class:`StoreError`) leaves its old index as it was.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    built = []
-    with contextlib.ExitStack() as stack:
-        for warc, warc_sha256 in warcs:
-            target = out_dir / index_name(warc)
-            tmp = stack.enter_context(replacing(target))
-            built.append((warc, warc_sha256, target, *_build(warc, tmp)))
-    for warc, warc_sha256, target, lines, digest in built:
-        derived = {
-            "derived_from": [{"path": f"warcs/{warc.name}", "size": warc.stat().st_size,
-                              "sha256": warc_sha256 if warc_sha256 is not None else sha256_of(warc)}],
-            "tool": tool_info(),
-            "lines": lines,
-            "sha256": "sha256:" + digest,
-        }
-        write_json(target.with_name(target.name + DERIVED_SUFFIX), derived)  # last: marks it current
-        log.info("indexed %s: %d lines", warc.name, lines)
-    return [target for _, _, target, _, _ in built]
+    target = out_dir / index_name(warc)
+    with replacing(target) as tmp:
+        lines, digest = _build(warc, tmp)
+    derived = {
+        "derived_from": [{"path": f"warcs/{warc.name}", "size": warc.stat().st_size,
+                          "sha256": warc_sha256 if warc_sha256 is not None else sha256_of(warc)}],
+        "tool": tool_info(),
+        "lines": lines,
+        "sha256": "sha256:" + digest,
+    }
+    write_json(target.with_name(target.name + DERIVED_SUFFIX), derived)  # last: marks it current
+    log.info("indexed %s: %d lines", warc.name, lines)
+    return target
 
 
 def _build(warc: Path, out: Path) -> tuple[int, str]:
@@ -211,8 +201,7 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
 
 
 def _unindexable(warc: Path, where: str) -> StoreError:
-    return StoreError(f"{warc} is damaged{where} and cannot be indexed: run `archive verify`; "
-                      "the indexes are left as they were")
+    return StoreError(f"{warc} is damaged{where} and cannot be indexed: run `archive verify`")
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:

@@ -147,11 +147,12 @@ class ReplayApp:
             return None
         if not merged_path(coll).is_file() and name not in self.unindexed:
             try:
-                why = update_indexes_if_writable(coll)  # a store copied without its derived files
-            except StoreError as exc:  # (a WARC damaged or not as its manifest lists it)
-                why = str(exc)
-            if why is not None:
-                log.warning("cannot index %s (%s): serving what its indexes hold", coll.root, why)
+                problems = update_indexes_if_writable(coll)  # a store copied without its derived files
+            except StoreError as exc:
+                problems = [str(exc)]
+            for problem in problems:
+                log.warning("%s: serving what the indexes of %s hold", problem, coll.root)
+            if problems:
                 self.unindexed.add(name)
         return coll
 
