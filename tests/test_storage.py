@@ -78,11 +78,31 @@ def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env
     data = bytearray(warc.read_bytes())
     data[len(data) // 2] ^= 1
     warc.write_bytes(bytes(data))  # corrupt locally: its hash no longer matches the manifest
-    with pytest.raises(Exception, match="not pushing .*the manifest says"):
+    with pytest.raises(StorageError, match=r"not pushing .*\.json, nor a manifest after it: .* is \d+ bytes, "
+                                            r"sha256:\w+; .*\.json says"):
         push(store, f"s3://{bucket}/p")
-    names = keys(s3_env.client(), bucket, "p/news/manifests/")
-    # The manifest that names the broken WARC is not in the bucket (nor any after it).
-    assert not any(k.endswith(".json") for k in names)
+    names = keys(s3_env.client(), bucket, "p/news/")
+    # The manifest that names the broken WARC is not in the bucket (nor any after it), nor the WARC.
+    assert not any(k.endswith(".json") for k in names if "/manifests/" in k)
+    assert f"p/news/warcs/{warc.name}" not in names
+
+
+def test_a_file_damaged_here_since_its_push_does_not_replace_its_good_copy(s3_env, store):
+    # The bucket is what a pull restores a damaged file from: pushing the damage over it
+    # would leave no good copy anywhere.
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    warc = min((store / "news" / "warcs").glob("*.warc.gz"))
+    data = bytearray(warc.read_bytes())
+    data[len(data) // 2] ^= 1
+    warc.write_bytes(bytes(data))
+    manifest, listed = _listing(store, warc)
+    code, err = run_cli("push", "--store", str(store), "--to", f"s3://{bucket}/p")
+    assert code == 1
+    assert err == (f"archive push: {warc} is {len(data)} bytes, sha256:{hashlib.sha256(data).hexdigest()}; "
+                   f"{manifest} says {len(data)} bytes, {listed}: not pushed, and its copy in the bucket, "
+                   f"if any, left as it was; run `archive verify {store / 'news'}`\n")
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok  # the good copy, and both manifests
 
 
 def test_multipart_upload_with_a_small_part_size(s3_env, store):
@@ -225,6 +245,17 @@ def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, sto
     assert sum("deleted locally after its copy at s3://" in n for n in local.notes) == 2
 
 
+def _listing(store: Path, warc: Path) -> tuple[str, str]:
+    """The manifest that lists ``warc``, and the SHA-256 it lists."""
+    import json
+
+    for manifest in (store / "news" / "manifests").glob("*.json"):
+        for entry in json.loads(manifest.read_text())["files"]:
+            if entry["path"] == f"warcs/{warc.name}":
+                return manifest.name, entry["sha256"]
+    raise AssertionError(f"no manifest lists {warc.name}")
+
+
 def run_cli(*args: str) -> tuple[int, str]:
     err = io.StringIO()
     code = main(list(args), out=io.StringIO(), err=err)
@@ -297,6 +328,42 @@ storage = {{ to = "s3://t-missing-{bucket[2:]}/x", endpoint_url = "{s3_env.url}"
     config.write_text(config.read_text().replace(f"t-missing-{bucket[2:]}", bucket))
     assert main(["crawl", str(config), "--store", str(store)]) == 0
     assert "2 manifests confirmed" in capsys.readouterr().out
+    report = verify_remote(f"s3://{bucket}/x", deep=True)
+    assert report.ok and report.manifests == 2
+
+
+def test_a_crawl_after_a_warc_went_bad_indexes_and_pushes_its_own_and_leaves_the_good_copy(s3_env, wire_site,
+                                                                                          tmp_path, capsys):
+    # Unattended, for months: one file damaged on the local disk must neither stop later
+    # jobs reaching the index and the bucket nor replace the bucket's good copy of it.
+    from archive.index import lookup_url
+    from archive.store import collection_dir
+
+    bucket = s3_env.new_bucket()
+    config = tmp_path / "collections.toml"
+    config.write_text(f"""
+[[collection]]
+name = "wired"
+urls = ["{wire_site.base}/final"]
+scope = {{ max_depth = 0, max_pages = 1 }}
+storage = {{ to = "s3://{bucket}/x", endpoint_url = "{s3_env.url}" }}
+""")
+    store = tmp_path / "store"
+    assert main(["crawl", str(config), "--store", str(store)]) == 0
+    coll = collection_dir(store, "wired")
+    [warc] = coll.warcs.glob("*.warc.gz")
+    size = warc.stat().st_size
+    warc.write_bytes(warc.read_bytes()[: size // 2])  # a disk's fault; the bucket holds it whole
+    capsys.readouterr()
+    assert main(["crawl", str(config), "--store", str(store)]) == 1
+    captured = capsys.readouterr()
+    said = captured.err.splitlines()
+    assert f"archive crawl: {warc} is {size // 2} bytes, its manifest says {size}: run `archive verify`; its index, " \
+           "if it had one, is left as it was; the other WARCs are indexed" in said
+    assert any(line.startswith(f"archive crawl: {warc} is {size // 2} bytes, sha256:") and
+               "not pushed, and its copy in the bucket, if any, left as it was" in line for line in said)
+    assert "2 manifests confirmed" in captured.out
+    assert len(lookup_url(coll, wire_site.base + "/final")) == 2  # the new capture is replayable
     report = verify_remote(f"s3://{bucket}/x", deep=True)
     assert report.ok and report.manifests == 2
 

@@ -52,6 +52,9 @@ class PushResult:
     manifests: list[str] = field(default_factory=list)  # manifest keys confirmed in the bucket
     deleted: list[Path] = field(default_factory=list)  # local WARCs removed (--delete-local)
     aborted: list[str] = field(default_factory=list)  # abandoned multipart uploads aborted
+    # Files not sent because they differ from the manifest naming them (damaged here since),
+    # each with a sentence saying so. Their copies in the bucket, if any, are left as they were.
+    held_back: dict[Path, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,10 +122,16 @@ def _collections(store: Path, name: str | None) -> list[CollectionDir]:
 
 def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir,
           result: PushResult) -> tuple[list[_File], list[Path]]:
-    """Files whose bucket copy is missing or differs, and the manifests, in chain order."""
+    """Files whose bucket copy is missing or differs, and the manifests, in chain order.
+
+    A file a manifest names goes up only as that manifest lists it: one damaged since (a
+    disk's fault) would otherwise replace the good copy in the bucket, which is what a
+    pull would restore it from. It is named in ``result.held_back`` instead.
+    """
     live = _live_jobs(coll)
     todo: list[_File] = []
     manifests: list[Path] = []
+    files: list[Path] = []
     for sub in PUSHED_DIRS:
         base = coll.root / sub
         for path in sorted(base.rglob("*")) if base.is_dir() else []:
@@ -135,12 +144,35 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir,
                 if name.endswith(".json"):
                     manifests.append(path)
                 continue  # manifests and their companions go up last, one job at a time
-            f = _local(path, coll, where)
-            if _in_bucket(bucket, f.key, f.size, f.sha256):
-                result.unchanged += 1
-            else:
-                todo.append(f)
+            files.append(path)
+    listed = _listed(manifests)
+    for path in files:
+        f = _local(path, coll, where)
+        if f.rel in listed and (f.size, f.sha256) != (listed[f.rel][1].get("size"), listed[f.rel][1].get("sha256")):
+            manifest, entry = listed[f.rel]
+            result.held_back[path] = (
+                f"{path} is {f.size} bytes, {f.sha256}; {manifest.name} says {entry.get('size')} bytes, "
+                f"{entry.get('sha256')}: not pushed, and its copy in the bucket, if any, left as it was; run "
+                f"`archive verify {coll.root}`")
+        elif _in_bucket(bucket, f.key, f.size, f.sha256):
+            result.unchanged += 1
+        else:
+            todo.append(f)
     return todo, sorted(manifests, key=_sequence)
+
+
+def _listed(manifests: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The files the manifests name, by path in the collection: the manifest and its entry.
+    A manifest that cannot be read names none here; pushing it says why."""
+    listed = {}
+    for manifest in manifests:
+        try:
+            entries = _entries(manifest)
+        except StorageError:
+            continue
+        for entry in entries:
+            listed[entry["path"]] = (manifest, entry)
+    return listed
 
 
 def _local(path: Path, coll: CollectionDir, where: S3Location) -> _File:
@@ -204,6 +236,9 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
                    progress: Progress | None, result: PushResult) -> None:
     for entry in _entries(manifest):
         info = bucket.head(where.key(entry["path"]))
+        held = result.held_back.get(coll.root / entry["path"])
+        if held is not None and (info is None or (info.size, info.sha256) != (entry.get("size"), entry.get("sha256"))):
+            raise StorageError(f"not pushing {manifest.name}, nor a manifest after it: {held}")
         if info is None:
             raise StorageError(f"not pushing {manifest.name}: {entry['path']} is not in "
                                f"{where.url()} (and not pushed from {coll.root})")
