@@ -215,6 +215,18 @@ def test_a_damaged_warc_does_not_keep_later_captures_out_of_the_indexes(store):
         assert [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]
         assert [entry.timestamp[:8] for entry in lookup_url(coll, SITE + "/story")] == [SECOND.strftime("%Y%m%d")]
         assert not (coll.indexes / first.name.replace(".warc.gz", ".cdxj")).exists()
+        assert not pending(coll)  # merged, as pywb reads it, not only found among the per-WARC indexes
+        assert SITE.encode() + b"/later" in merged_path(coll).read_bytes()
+
+
+def test_a_warc_the_disk_cannot_read_back_is_named_and_the_others_are_indexed(store):
+    coll = coll_of(store)
+    unreadable = coll.warcs / "unreadable.warc.gz"
+    unreadable.mkdir()  # (reading it fails as a read error of the disk would: an OSError)
+    result = update_indexes(coll)
+    why = f"{unreadable} is damaged (it cannot be read: Is a directory) and cannot be indexed: run `archive verify`"
+    assert result.unindexed == [why]
+    assert len(result.indexed) == 2 and [e.url for e in lookup_url(coll, SITE + "/copy")] == [SITE + "/copy"]
 
 
 def test_a_warc_of_another_tool_without_block_digests_is_indexed_as_warcio_reads_it(store):

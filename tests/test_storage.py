@@ -74,17 +74,44 @@ def test_second_push_of_an_unchanged_store_uploads_nothing(s3_env, store):
 
 def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env, store):
     bucket = s3_env.new_bucket()
+    import shutil
+
+    shutil.copytree(store / "news", store / "other")  # a second collection, whole
     warc = min((store / "news" / "warcs").glob("*.warc.gz"))
     data = bytearray(warc.read_bytes())
     data[len(data) // 2] ^= 1
     warc.write_bytes(bytes(data))  # corrupt locally: its hash no longer matches the manifest
-    with pytest.raises(StorageError, match=r"not pushing .*\.json, nor a manifest after it: .* is \d+ bytes, "
-                                            r"sha256:\w+; .*\.json says"):
-        push(store, f"s3://{bucket}/p")
+    manifest, _ = _listing(store, warc)
+    code, err = run_cli("push", "--store", str(store), "--to", f"s3://{bucket}/p")
+    assert code == 1
+    said = [line for line in err.splitlines() if line.startswith("archive push:")]  # (not the progress bar)
+    assert len(said) == 2 and said[0].startswith(f"archive push: {warc} is {len(data)} bytes")
+    assert said[1] == f"archive push: not pushing {manifest}, nor a manifest after it: " + said[0].split(": ", 1)[1]
     names = keys(s3_env.client(), bucket, "p/news/")
     # The manifest that names the broken WARC is not in the bucket (nor any after it), nor the WARC.
     assert not any(k.endswith(".json") for k in names if "/manifests/" in k)
     assert f"p/news/warcs/{warc.name}" not in names
+    assert verify_remote(f"s3://{bucket}/p/other", deep=True).manifests == 2  # the other collection went up
+
+
+def test_a_manifest_damaged_here_does_not_replace_its_good_copy(s3_env, store):
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    manifest = min((store / "news" / "manifests").glob("*.json"))
+    text = manifest.read_text()
+    manifest.write_text(text.replace('"finished"', '"fiNished"', 1))  # still valid JSON
+    assert manifest.read_text() != text
+    result = push(store, f"s3://{bucket}/p")
+    assert list(result.held_back) == [manifest] and not result.stopped
+    assert f"{manifest.name} and its sidecar {manifest.name}.sha256 do not match" in result.held_back[manifest]
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok and len(result.manifests) == 2
+    # Its sidecar rewritten to match: the bucket's copy still wins, manifests being written once.
+    (manifest.with_name(manifest.name + ".sha256")).write_text(
+        f"{hashlib.sha256(manifest.read_bytes()).hexdigest()}  {manifest.name}\n")
+    result = push(store, f"s3://{bucket}/p")
+    assert sorted(result.held_back) == sorted([manifest, manifest.with_name(manifest.name + ".sha256")])
+    assert "a manifest is written once" in result.held_back[manifest]
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
 
 
 def test_a_file_damaged_here_since_its_push_does_not_replace_its_good_copy(s3_env, store):
@@ -103,6 +130,12 @@ def test_a_file_damaged_here_since_its_push_does_not_replace_its_good_copy(s3_en
                    f"{manifest} says {len(data)} bytes, {listed}: not pushed, and its copy in the bucket, "
                    f"if any, left as it was; run `archive verify {store / 'news'}`\n")
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok  # the good copy, and both manifests
+    # --delete-local removes the damaged copy, the good one being in the bucket, and says so.
+    result = push(store, f"s3://{bucket}/p", delete_local=True)
+    assert not warc.exists() and warc in result.deleted
+    assert result.held_back[warc] == (f"{warc} was not as {manifest} lists it (damaged here), and is deleted: "
+                                      f"its copy in s3://{bucket}/p/news is as listed")
+    assert verify(store).ok
 
 
 def test_multipart_upload_with_a_small_part_size(s3_env, store):

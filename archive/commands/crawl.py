@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             status = 1
         elif result.pushed is not None:
             print_push_result(result.pushed, out)
-            for said in result.pushed.held_back.values():
+            for said in [*result.pushed.held_back.values(), *result.pushed.stopped.values()]:
                 print(f"archive crawl: {said}", file=err)
                 status = 1
     return status

@@ -44,9 +44,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                       endpoint_url=args.endpoint_url, part_size=part_size, delete_local=args.delete_local,
                       progress=bar.update, total=bar.start)
     print_push_result(result, out)
-    for said in result.held_back.values():
+    for said in [*result.held_back.values(), *result.stopped.values()]:
         print(f"archive push: {said}", file=err)
-    return 1 if result.held_back else 0
+    return 1 if result.held_back or result.stopped else 0
 
 
 def print_push_result(result: PushResult, out: TextIO) -> None:

@@ -84,7 +84,9 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
     read-only media can be replayed. A WARC that cannot be read whole, or is not the size
     its manifest says, keeps the index it had (if any) and is named in ``unindexed``; the
     others are indexed all the same, so that one damaged file does not hide every later
-    capture from replay. Each update tries it again.
+    capture from replay. Each update tries again a WARC without a current index (by name
+    and size); one damaged in place after it was indexed is found by a ``rebuild``
+    (`archive index`) or by `archive verify`.
     """
     result = IndexResult(coll.name)
     warcs = closed_warcs(coll)

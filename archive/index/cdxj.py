@@ -184,7 +184,10 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
     The checking reader reads it first (see :func:`first_damage`): the indexer's reader
     would index what precedes a damaged member as if it were all there is.
     """
-    damaged = first_damage(warc)
+    try:
+        damaged = first_damage(warc)
+    except OSError as exc:  # (a disk that cannot read it back: this WARC, not the others)
+        raise _unindexable(warc, f" (it cannot be read: {exc.strerror or exc})") from None
     if damaged is not None:
         raise _unindexable(warc, f" at offset {damaged}")
     try:

@@ -52,9 +52,13 @@ class PushResult:
     manifests: list[str] = field(default_factory=list)  # manifest keys confirmed in the bucket
     deleted: list[Path] = field(default_factory=list)  # local WARCs removed (--delete-local)
     aborted: list[str] = field(default_factory=list)  # abandoned multipart uploads aborted
-    # Files not sent because they differ from the manifest naming them (damaged here since),
-    # each with a sentence saying so. Their copies in the bucket, if any, are left as they were.
+    # Files not sent because they are not as their manifest lists them, or a manifest not as
+    # its sidecar or the bucket's copy (damaged here since), each with a sentence saying so.
+    # Their copies in the bucket, if any, are left as they were.
     held_back: dict[Path, str] = field(default_factory=dict)
+    # Collections whose manifests stopped going up (one is not in the bucket as it should
+    # be, so neither is any after it in the chain): why, by collection name.
+    stopped: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,11 +102,21 @@ def push(
         _abort_abandoned(bucket, location.child(coll.name), keep, result)
         for f in todo:
             _send(bucket, f, part_size, progress, result)
+        confirmed = []
         for manifest in manifests:
-            _push_manifest(bucket, location.child(coll.name), coll, manifest, part_size, progress, result)
+            try:
+                _push_manifest(bucket, location.child(coll.name), coll, manifest, part_size, progress, result)
+            except _Stop as stop:  # (the other collections go up all the same)
+                result.stopped[coll.name] = str(stop)
+                break
+            confirmed.append(manifest)
         if delete_local:
-            _delete_local_warcs(bucket, location.child(coll.name), coll, manifests, result)
+            _delete_local_warcs(bucket, location.child(coll.name), coll, confirmed, result)
     return result
+
+
+class _Stop(StorageError):
+    """A manifest cannot go up, nor any after it in its collection's chain."""
 
 
 def _collections(store: Path, name: str | None) -> list[CollectionDir]:
@@ -238,22 +252,49 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
         info = bucket.head(where.key(entry["path"]))
         held = result.held_back.get(coll.root / entry["path"])
         if held is not None and (info is None or (info.size, info.sha256) != (entry.get("size"), entry.get("sha256"))):
-            raise StorageError(f"not pushing {manifest.name}, nor a manifest after it: {held}")
+            raise _Stop(f"not pushing {manifest.name}, nor a manifest after it: {held}")
         if info is None:
-            raise StorageError(f"not pushing {manifest.name}: {entry['path']} is not in "
-                               f"{where.url()} (and not pushed from {coll.root})")
+            raise _Stop(f"not pushing {manifest.name}: {entry['path']} is not in "
+                        f"{where.url()} (and not pushed from {coll.root})")
         if info.size != entry.get("size") or info.sha256 != entry.get("sha256"):
-            raise StorageError(f"not pushing {manifest.name}: the bucket's {entry['path']} is {info.size} bytes, "
-                               f"{info.sha256}; the manifest says {entry.get('size')} bytes, {entry.get('sha256')}; "
-                               f"run `archive verify {coll.root}`")
+            raise _Stop(f"not pushing {manifest.name}: the bucket's {entry['path']} is {info.size} bytes, "
+                        f"{info.sha256}; the manifest says {entry.get('size')} bytes, {entry.get('sha256')}; "
+                        f"run `archive verify {coll.root}`")
+    # A manifest is written once: one not as its sidecar says, or not as the bucket already
+    # holds it, is damaged here and must not replace the good copy.
+    damaged = _unlike_its_sidecar(manifest)
     companions = [manifest.with_name(manifest.name + s) for s in MANIFEST_COMPANIONS]
     for path in [p for p in companions if p.is_file()] + [manifest]:
         f = _local(path, coll, where)
-        if _in_bucket(bucket, f.key, f.size, f.sha256):
+        info = bucket.head(f.key)
+        if info is not None and (info.size, info.sha256) == (f.size, f.sha256):
             result.unchanged += 1
-        else:
+            continue
+        why = damaged
+        if info is not None and why is None:
+            why = f"the bucket holds another ({info.size} bytes, {info.sha256}), and a manifest is written once"
+        if why is None:
             _send(bucket, f, part_size, progress, result)
+        else:
+            result.held_back[path] = (f"{path} is {f.size} bytes, {f.sha256}; {why}: not pushed, and its copy in "
+                                      f"the bucket, if any, left as it was; run `archive verify {coll.root}`")
+    if manifest in result.held_back and bucket.head(where.key("manifests", manifest.name)) is None:
+        raise _Stop(f"not pushing {manifest.name}, nor a manifest after it: {result.held_back[manifest]}")
     result.manifests.append(where.key("manifests", manifest.name))
+
+
+def _unlike_its_sidecar(manifest: Path) -> str | None:
+    """Why ``manifest`` is not the one its ``.sha256`` sidecar names, or None (no sidecar
+    to tell by, as in stores written before there were any, is None too)."""
+    sidecar = manifest.with_name(manifest.name + SIDECAR)
+    try:
+        said = sidecar.read_text("utf-8", errors="replace").split()
+    except FileNotFoundError:
+        return None
+    digest = sha256_file(manifest)[0]
+    if said[:1] != [digest.removeprefix("sha256:")]:
+        return f"{manifest.name} and its sidecar {sidecar.name} do not match"
+    return None
 
 
 def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, manifests: list[Path],
@@ -278,3 +319,6 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
             (coll.root / "remote" / f"{path.name}.json").write_text(json.dumps(receipt, sort_keys=True) + "\n")
             path.unlink()
             result.deleted.append(path)
+            if path in result.held_back:  # (damaged here: its good copy is the one kept)
+                result.held_back[path] = (f"{path} was not as {manifest.name} lists it (damaged here), and is "
+                                          f"deleted: its copy in {where.url()} is as listed")
