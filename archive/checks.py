@@ -234,6 +234,20 @@ class FileChecks:
                 self._results[index] = results[0]
 
 
+def each_in_lanes(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], costs: list[int]) -> list[Any]:
+    """The results of ``calls`` (a function and its arguments each), in their order, made in
+    lanes as the checks are when their ``costs`` (bytes) together are worth it (see the
+    module's text), the costliest first."""
+    workers = _default_workers(sum(costs))
+    if workers <= 1 or len(calls) < 2:
+        return [fn(*args) for fn, args in calls]
+    order = sorted(range(len(calls)), key=lambda u: -costs[u])
+    done: dict[int, Any] = {}
+    for at in range(0, len(order), _BATCH):
+        done.update(_in_lanes(calls, order[at : at + _BATCH], workers))
+    return [done[u] for u in range(len(calls))]
+
+
 _TOKEN = struct.Struct("<I")
 # Units whose numbers (4 bytes each) are written to the queue in one write before any lane
 # reads: 4 KiB, one page, which every pipe holds and which Linux writes atomically.

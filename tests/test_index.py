@@ -542,3 +542,50 @@ def test_a_warc_damaged_in_place_is_found_again_outside_a_jobs_end(store):
     record = damage_member(warc)
     os.utime(warc, ns=(times.st_atime_ns, times.st_mtime_ns))
     assert first_damage(warc) == record.offset
+
+
+# Forking is only safe from a single-threaded process (the test process runs servers in
+# threads): the rebuild in lanes runs in a fresh interpreter.
+_REBUILD = """
+import json, os, sys
+from pathlib import Path
+import archive.checks as checks
+checks.PARALLEL_MIN, checks._cores = 1, (lambda: int(sys.argv[2]))
+took = checks._take
+def take(queue, calls):
+    done = took(queue, calls)
+    os.write(2, b"lane\\n")
+    return done
+checks._take = take
+from archive.index import update_indexes
+from archive.store import collection_dir
+result = update_indexes(collection_dir(Path(sys.argv[1]), "news"), rebuild=True)
+print(json.dumps({"indexed": [p.name for p in result.indexed], "unindexed": result.unindexed}))
+"""
+
+
+def test_archive_index_rebuilds_on_every_core_as_it_does_on_one(store, tmp_path):
+    coll = coll_of(store)
+    for day in range(3):  # more WARCs, one damaged
+        when = THIRD + timedelta(days=day)
+        job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(when), dedup=False)
+        job.record_fetch(fetch(SITE + f"/day{day}", random.Random(day).randbytes(100_000), when,
+                               headers=[(b"Content-Type", b"application/pdf")]))
+        job.close()
+    damaged = damage_member(max(coll.warcs.glob("*.warc.gz")), count=20)
+    one = tmp_path / "one"
+    shutil.copytree(store, one)
+    said = {}
+    for where, cores in ((store, 2), (one, 1)):
+        done = subprocess.run([sys.executable, "-c", _REBUILD, str(where), str(cores)], capture_output=True,
+                              text=True, timeout=120, check=True)
+        said[cores] = json.loads(done.stdout), done.stderr.count("lane\n")
+    (in_lanes, lanes), (in_one, none) = said[2], said[1]
+    assert lanes == 2 and none == 0  # (this process and a forked one; none at all on one core)
+    assert in_lanes["indexed"] == in_one["indexed"] and len(in_lanes["indexed"]) == 4
+    assert in_lanes["unindexed"] == [why.replace(str(one), str(store)) for why in in_one["unindexed"]]
+    assert f"at offset {damaged.offset}" in in_lanes["unindexed"][0]
+    for name in ("indexes", "indexes/merged"):
+        mine = {p.name: p.read_bytes() for p in (store / "news" / name).iterdir() if p.suffix == ".cdxj"}
+        theirs = {p.name: p.read_bytes() for p in (one / "news" / name).iterdir() if p.suffix == ".cdxj"}
+        assert mine == theirs and mine

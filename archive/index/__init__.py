@@ -138,21 +138,36 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
             log.info("keeping index %s of a WARC not present locally", stale.name)
     stale = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
     listed = _manifest_entries(coll, {w.name for w in stale}) if stale else {}
-    indexed, unindexed = [], []
+    todo: list[tuple[Path, str | None]] = []
+    unindexed = []
     for warc in stale:
+        # A WARC cut short would give an index of fewer captures that claims the
+        # manifest's digest: it is not indexed until it is the size its manifest says.
         entry = listed.get(warc.name, {})
-        try:
-            # A WARC cut short would give an index of fewer captures that claims the
-            # manifest's digest: it is not indexed until it is the size its manifest says.
-            size = warc.stat().st_size
-            if entry.get("size") not in (None, size):
-                raise StoreError(f"{warc} is {size} bytes, its manifest says {entry['size']}: run `archive verify`")
-            indexed.append(index_warc(warc, coll.indexes, warc_sha256=entry.get("sha256")))
-        except StoreError as exc:  # (its old index, if any, is left as it was)
-            unindexed.append(str(exc))
+        size = warc.stat().st_size
+        if entry.get("size") not in (None, size):
+            unindexed.append(f"{warc} is {size} bytes, its manifest says {entry['size']}: run `archive verify`")
+        else:
+            todo.append((warc, entry.get("sha256")))
+    # Each WARC is read whole twice (checked, then indexed): on every core for a rebuild.
+    from archive.checks import each_in_lanes
+
+    built = each_in_lanes([(_index_one, (warc, coll.indexes, sha)) for warc, sha in todo],
+                          [warc.stat().st_size for warc, _ in todo])
+    indexed = [target for target, _ in built if target is not None]
+    unindexed += [why for _, why in built if why is not None]
     if rebuild or pending(coll) or not merged_path(coll).is_file():
         compact(coll, full=rebuild)
     return indexed, unindexed
+
+
+def _index_one(warc: Path, out_dir: Path, sha256: str | None) -> tuple[Path | None, str | None]:
+    """:func:`index_warc`: the index written, or why it could not be (its old one, if any, is
+    left as it was)."""
+    try:
+        return index_warc(warc, out_dir, warc_sha256=sha256), None
+    except StoreError as exc:
+        return None, str(exc)
 
 
 def _searched(coll: CollectionDir) -> list[Path]:
