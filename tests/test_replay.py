@@ -299,9 +299,11 @@ def test_replay_of_a_read_only_store_with_a_warc_not_indexed_says_so_and_serves_
                                       "/news/http://news.test/late")
     assert statuses == [200, 200, 404]
     said = err.splitlines()
+    late = max((store / "news" / "warcs").glob("*.warc.gz")).name  # (the one that is not indexed)
     assert said[0] == (f"archive replay: warning: cannot bring the indexes of {store / 'news'} up to date ("
-                       f"{'Read-only file system' if prefix else 'Permission denied'}): run `archive index` where "
-                       f"the store can be written; serving what the indexes of {store / 'news'} hold")
+                       f"{'Read-only file system' if prefix else 'Permission denied'}; not indexed: {late}): run "
+                       f"`archive index` where the store can be written; serving what the indexes of "
+                       f"{store / 'news'} hold")
     assert "Traceback" not in err and _state(store) == before
 
 

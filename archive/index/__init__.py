@@ -118,7 +118,9 @@ def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
     except OSError as exc:
         if exc.errno not in UNWRITABLE:
             raise
-        problem = (f"cannot bring the indexes of {coll.root} up to date ({exc.strerror or exc}): "
+        behind = [w.name for w in closed_warcs(coll) if not is_current(coll.indexes / index_name(w), w)]
+        which = f"; not indexed: {', '.join(behind[:3])}" + (f" and {len(behind) - 3} more" if len(behind) > 3 else "")
+        problem = (f"cannot bring the indexes of {coll.root} up to date ({exc.strerror or exc}{which if behind else ''}): "
                    "run `archive index` where the store can be written")
         return [problem]
 
