@@ -29,10 +29,12 @@ pristine, store = store_fixtures((5, 3))
 
 def local_files(store: Path) -> set[str]:
     """The store's files that a push sends: not the ones being written, nor the derived
-    databases beside the collection's directories (the history that jobs keep)."""
+    databases beside the collection's directories (the history that jobs keep), nor the
+    merged index, nor the push ledgers (hidden)."""
     skip = (".open", ".tmp", ".lock", ".sqlite")
     return {p.relative_to(store).as_posix() for p in store.rglob("*")
-            if p.is_file() and not p.name.startswith(".") and not p.name.endswith(skip)}
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(store).parts)
+            and not p.name.endswith(skip) and "/indexes/merged/" not in p.as_posix()}
 
 
 def keys(client, bucket: str, prefix: str = "") -> set[str]:
@@ -70,6 +72,37 @@ def test_second_push_of_an_unchanged_store_uploads_nothing(s3_env, store):
     second = push(store, f"s3://{bucket}/p")
     assert second.uploaded == [] and second.bytes_sent == 0
     assert second.unchanged == len(first.uploaded) and len(second.manifests) == 2
+
+
+def test_a_push_does_not_look_again_at_what_an_earlier_one_confirmed_unless_asked(s3_env, store, capsys):
+    # Months of hourly crawls: each push must not read the whole store and ask the bucket
+    # about every file again.
+    from archive.index import update_indexes
+    from archive.store import collection_dir
+
+    bucket = s3_env.new_bucket()
+    update_indexes(collection_dir(store, "news"))
+    first = push(store, f"s3://{bucket}/p")
+    client = s3_env.client()
+    assert not keys(client, bucket, "p/news/indexes/merged/")  # written anew at every job's end
+    assert keys(client, bucket, "p/news/indexes/") and not keys(client, bucket, "p/news/.pushed")
+    warc = min(keys(client, bucket, "p/news/warcs/"))
+    client.delete_object(Bucket=bucket, Key=warc)  # a change in the bucket, which a push no longer sees
+    ledger = next((store / "news" / ".pushed").glob("*.jsonl"))
+    ledger.write_bytes(ledger.read_bytes() + b'{"path": "cut short')  # (a push killed mid-line)
+    second = push(store, f"s3://{bucket}/p")
+    assert second.uploaded == [] and second.unchanged == len(first.uploaded) and len(second.manifests) == 2
+    problems = [str(p) for p in verify_remote(f"s3://{bucket}/p").problems]
+    assert len(problems) == 1 and warc.rsplit("/", 1)[1] in problems[0], problems
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--recheck"]) == 0
+    assert "1 file uploaded" in capsys.readouterr().out
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+    # A file changed here since (its time or size) is checked again, and sent if it differs.
+    index = min((store / "news" / "indexes").glob("*.cdxj"))
+    index.write_bytes(index.read_bytes())
+    assert push(store, f"s3://{bucket}/p").uploaded == []  # (the same bytes: found in the bucket)
+    index.write_bytes(index.read_bytes() + b"\n")
+    assert push(store, f"s3://{bucket}/p").uploaded == [f"p/news/indexes/{index.name}"]
 
 
 def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env, store):

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delete-local", action="store_true",
                         help="then remove local WARCs whose copy in the bucket checks out "
                              "(manifests, logs and indexes stay)")
+    parser.add_argument("--recheck", action="store_true",
+                        help="hash every file and look for it in the bucket, even those an earlier push "
+                             "confirmed and that have not changed since")
     parser.add_argument("--part-size", type=non_negative, metavar="BYTES",
                         help="multipart part size (default 8388608; at least 5242880)")
     store_option(parser)
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with TransferBar(err, "push") as bar:
         result = push(resolve_store(args.store), args.to, collection=args.collection,
                       endpoint_url=args.endpoint_url, part_size=part_size, delete_local=args.delete_local,
-                      progress=bar.update, total=bar.start)
+                      progress=bar.update, total=bar.start, recheck=args.recheck)
     print_push_result(result, out)
     for said in [*result.held_back.values(), *result.stopped.values()]:
         print(f"archive push: {said}", file=err)

@@ -20,6 +20,7 @@ from typing import Any
 from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
 from archive.manifest import SIDECAR
+from archive.storage.ledger import PushLedger
 from archive.storage.s3 import (
     DEFAULT_PART_SIZE,
     MAX_ATTEMPTS,
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 # What a store holds that goes to the bucket; catalog.sqlite is derived and may be mid-write.
 PUSHED_DIRS = ("warcs", "indexes", "logs", "articles", "manifests")
+# Not pushed: the merged index is written again at every job's end (sending it would send
+# the whole collection's index each time) and is made again from the per-WARC indexes.
+UNPUSHED_DIRS = ("indexes/merged",)
 # Never pushed: files still being written, temporary files, locks.
 SKIPPED_SUFFIXES = (OPEN_SUFFIX, ".tmp", ".lock", ".part")
 MANIFEST_COMPANIONS = (SIDECAR, ".sig")
@@ -68,6 +72,7 @@ class _File:
     key: str
     size: int
     sha256: str
+    mtime_ns: int  # as it was when hashed
 
 
 def push(
@@ -81,11 +86,14 @@ def push(
     progress: Progress | None = None,
     total: Callable[[int], None] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    recheck: bool = False,
 ) -> PushResult:
     """Push one collection (or every collection) of ``store`` to ``to`` (``s3://bucket/prefix``).
 
     ``total`` is called once with the number of bytes about to be sent, ``progress`` with each
-    chunk as it goes; neither prints anything.
+    chunk as it goes; neither prints anything. Files an earlier push confirmed and not
+    changed since are not hashed nor asked about again (:mod:`archive.storage.ledger`);
+    ``recheck`` checks every one.
     """
     location = parse_s3_url(to)
     check_part_size(part_size)
@@ -93,25 +101,35 @@ def push(
     bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
     bucket.check()
     result = PushResult(url=location.url())
-    plans = [(coll, *_plan(bucket, location.child(coll.name), coll, result)) for coll in colls]
-    if total is not None:
-        total(sum(f.size for _, todo, _ in plans for f in todo))
-    for coll, todo, manifests in plans:
-        keep = {f.key for f in todo} | {location.child(coll.name).key("manifests", m.name + s)
-                                        for m in manifests for s in ("", *MANIFEST_COMPANIONS)}
-        _abort_abandoned(bucket, location.child(coll.name), keep, result)
-        for f in todo:
-            _send(bucket, f, part_size, progress, result)
-        confirmed = []
-        for manifest in manifests:
-            try:
-                _push_manifest(bucket, location.child(coll.name), coll, manifest, part_size, progress, result)
-            except _Stop as stop:  # (the other collections go up all the same)
-                result.stopped[coll.name] = str(stop)
-                break
-            confirmed.append(manifest)
-        if delete_local:
-            _delete_local_warcs(bucket, location.child(coll.name), coll, confirmed, result)
+    ledgers = {coll.name: PushLedger(coll, f"{location.child(coll.name).url()} at {endpoint_url or 'AWS'}")
+               for coll in colls}
+    try:
+        plans = [(coll, *_plan(bucket, location.child(coll.name), coll, result,
+                               ledgers[coll.name], recheck)) for coll in colls]
+        if total is not None:
+            total(sum(f.size for _, todo, _ in plans for f in todo))
+        for coll, todo, manifests in plans:
+            ledger = ledgers[coll.name]
+            keep = {f.key for f in todo} | {location.child(coll.name).key("manifests", m.name + s)
+                                            for m in manifests for s in ("", *MANIFEST_COMPANIONS)}
+            _abort_abandoned(bucket, location.child(coll.name), keep, result)
+            for f in todo:
+                _send(bucket, f, part_size, progress, result)
+                ledger.add(f.rel, f.size, f.mtime_ns, f.sha256)
+            confirmed = []
+            for manifest in manifests:
+                try:
+                    _push_manifest(bucket, location.child(coll.name), coll, manifest, part_size, progress, result,
+                                   ledger, recheck)
+                except _Stop as stop:  # (the other collections go up all the same)
+                    result.stopped[coll.name] = str(stop)
+                    break
+                confirmed.append(manifest)
+            if delete_local:
+                _delete_local_warcs(bucket, location.child(coll.name), coll, confirmed, result)
+    finally:
+        for ledger in ledgers.values():
+            ledger.close()
     return result
 
 
@@ -134,8 +152,8 @@ def _collections(store: Path, name: str | None) -> list[CollectionDir]:
     return found
 
 
-def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir,
-          result: PushResult) -> tuple[list[_File], list[Path]]:
+def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushResult,
+          ledger: PushLedger, recheck: bool) -> tuple[list[_File], list[Path]]:
     """Files whose bucket copy is missing or differs, and the manifests, in chain order.
 
     A file a manifest names goes up only as that manifest lists it: one damaged since (a
@@ -154,6 +172,8 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir,
                 continue
             if sub == "logs" and name.split(".")[0] in live:
                 continue  # a running job's log and crawl log are still growing
+            if path.relative_to(coll.root).as_posix().startswith(tuple(d + "/" for d in UNPUSHED_DIRS)):
+                continue
             if sub == "manifests" and (name.endswith(".json") or name.endswith(MANIFEST_COMPANIONS)):
                 if name.endswith(".json"):
                     manifests.append(path)
@@ -161,6 +181,9 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir,
             files.append(path)
     listed = _listed(manifests)
     for path in files:
+        if not recheck and ledger.confirmed(path.relative_to(coll.root).as_posix(), path):
+            result.unchanged += 1
+            continue
         f = _local(path, coll, where)
         if f.rel in listed and (f.size, f.sha256) != (listed[f.rel][1].get("size"), listed[f.rel][1].get("sha256")):
             manifest, entry = listed[f.rel]
@@ -170,6 +193,7 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir,
                 f"`archive verify {coll.root}`")
         elif _in_bucket(bucket, f.key, f.size, f.sha256):
             result.unchanged += 1
+            ledger.add(f.rel, f.size, f.mtime_ns, f.sha256)
         else:
             todo.append(f)
     return todo, sorted(manifests, key=_sequence)
@@ -191,8 +215,9 @@ def _listed(manifests: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
 
 def _local(path: Path, coll: CollectionDir, where: S3Location) -> _File:
     rel = path.relative_to(coll.root).as_posix()
+    mtime_ns = path.stat().st_mtime_ns
     sha, size = sha256_file(path)
-    return _File(path, rel, where.key(rel), size, sha)
+    return _File(path, rel, where.key(rel), size, sha, mtime_ns)
 
 
 def _sequence(path: Path) -> tuple[int, str]:
@@ -247,7 +272,13 @@ def _entries(manifest: Path) -> list[dict[str, Any]]:
 
 
 def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manifest: Path, part_size: int,
-                   progress: Progress | None, result: PushResult) -> None:
+                   progress: Progress | None, result: PushResult, ledger: PushLedger, recheck: bool) -> None:
+    companions = [p for p in (manifest.with_name(manifest.name + s) for s in MANIFEST_COMPANIONS) if p.is_file()]
+    if not recheck and all(ledger.confirmed(p.relative_to(coll.root).as_posix(), p) for p in [*companions, manifest]):
+        # Confirmed by an earlier push, each file it names with it, and not changed since.
+        result.unchanged += len(companions) + 1
+        result.manifests.append(where.key("manifests", manifest.name))
+        return
     for entry in _entries(manifest):
         info = bucket.head(where.key(entry["path"]))
         held = result.held_back.get(coll.root / entry["path"])
@@ -263,24 +294,29 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
     # A manifest is written once: one not as its sidecar says, or not as the bucket already
     # holds it, is damaged here and must not replace the good copy.
     damaged = _unlike_its_sidecar(manifest)
-    companions = [manifest.with_name(manifest.name + s) for s in MANIFEST_COMPANIONS]
-    for path in [p for p in companions if p.is_file()] + [manifest]:
+    sent = []
+    for path in [*companions, manifest]:
         f = _local(path, coll, where)
         info = bucket.head(f.key)
         if info is not None and (info.size, info.sha256) == (f.size, f.sha256):
             result.unchanged += 1
+            sent.append(f)
             continue
         why = damaged
         if info is not None and why is None:
             why = f"the bucket holds another ({info.size} bytes, {info.sha256}), and a manifest is written once"
         if why is None:
             _send(bucket, f, part_size, progress, result)
+            sent.append(f)
         else:
             result.held_back[path] = (f"{path} is {f.size} bytes, {f.sha256}; {why}: not pushed, and its copy in "
                                       f"the bucket, if any, left as it was; run `archive verify {coll.root}`")
     if manifest in result.held_back and bucket.head(where.key("manifests", manifest.name)) is None:
         raise _Stop(f"not pushing {manifest.name}, nor a manifest after it: {result.held_back[manifest]}")
     result.manifests.append(where.key("manifests", manifest.name))
+    if len(sent) == len(companions) + 1:  # (all of it as here: the next push need not look again)
+        for f in sent:
+            ledger.add(f.rel, f.size, f.mtime_ns, f.sha256)
 
 
 def _unlike_its_sidecar(manifest: Path) -> str | None:
