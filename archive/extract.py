@@ -21,7 +21,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata as importlib_metadata
@@ -34,6 +35,7 @@ from w3lib.encoding import html_to_unicode
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import __version__
+from archive.article_versions import VERSIONS, StoredVersions, Version, text_digest, version_of
 from archive.capture import MAX_DECODED_BYTES
 from archive.digests import sha256_file
 from archive.errors import StoreError, UsageError
@@ -257,17 +259,8 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     }
 
 
-@dataclass
-class Version:
-    """The latest distinct version of an article, as the next job compares against it."""
-
-    number: int
-    record_id: str
-    row: dict[str, Any]
-
-
 def extract_job(coll: CollectionDir, manifest: dict[str, Any],
-                prior: dict[str, Version] | None = None) -> tuple[Path, int]:
+                prior: MutableMapping[str, Version] | None = None) -> tuple[Path, int]:
     """Write ``articles/<job-id>.jsonl`` for one job; return its path and row count.
 
     A row is written for each new article and each new version of a known one (headline or
@@ -331,23 +324,26 @@ def _as_listed(path: Path, entry: dict[str, Any]) -> None:
                          "as they were")
 
 
-def _add_version(row: dict[str, Any], prior: dict[str, Version], rows: list[dict[str, Any]]) -> None:
+def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows: list[dict[str, Any]]) -> None:
     known = prior.get(row["article_id"])
-    if known is not None and known.row["status"] == "captured" and \
-            (known.row["headline"], known.row["body"]) == (row["headline"], row["body"]):
+    text = text_digest(row)
+    if known is not None and known.row["status"] == "captured" and known.text == text:
         return  # the same article again: nothing new for researchers
     row["version"] = known.number + 1 if known else 1
     row["previous_version"] = known.record_id if known else None
     validate("article", row)
-    prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row)
+    prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row, text)
     rows.append(row)
 
 
-def _withdrawals(log_path: Path, job_id: str, prior: dict[str, Version]) -> list[dict[str, Any]]:
-    by_url = {v.row["url"]: v for v in prior.values()}
+def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version]) -> list[dict[str, Any]]:
+    if isinstance(prior, StoredVersions):
+        by_url = prior.by_url
+    else:
+        by_url = {v.row["url"]: v for v in prior.values()}.get
     rows = []
     for line in rows_refusing_bad(log_path, "capture-log", f"run `archive verify`; {_NOT_REWRITTEN}"):
-        known = by_url.get(line["url"])
+        known = by_url(line["url"])
         if line.get("status") not in (404, 410) or known is None or known.row["status"] == "withdrawn":
             continue
         row = dict(known.row, status="withdrawn", body="", word_count=0, job_id=job_id,
@@ -356,14 +352,34 @@ def _withdrawals(log_path: Path, job_id: str, prior: dict[str, Version]) -> list
                          "warc_length": line["warc"]["length"], "record_id": line["warc"]["record_id"],
                          "payload_digest": line["payload_digest"], "capture_time": line["started"]}
         validate("article", row)
-        prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row)
-        by_url[row["url"]] = prior[row["article_id"]]
+        prior[row["article_id"]] = version_of(row)
         rows.append(row)
     return rows
 
 
-def versions_before(coll: CollectionDir, sequence: int) -> dict[str, Version]:
-    """Latest version of every article after the jobs with a lower manifest sequence."""
+def versions_before(coll: CollectionDir, sequence: int) -> MutableMapping[str, Version]:
+    """Latest version of every article after the jobs with a lower manifest sequence: from
+    the collection's article versions file (:mod:`archive.article_versions`), or where it
+    cannot give them, from the tables."""
+    table_doing = f"`archive extract --collection {coll.name}` writes it and the later ones again; {_NOT_REWRITTEN}"
+    path = coll.root / VERSIONS
+    stored = None
+    for attempt in (1, 2):
+        try:
+            stored = StoredVersions.before(coll, sequence, doing=_NOT_REWRITTEN, table_doing=table_doing)
+        except sqlite3.DatabaseError as exc:
+            if attempt == 1 and not isinstance(exc, sqlite3.OperationalError):
+                # Not a database any more (a torn copy, a disk fault): derived, so made again.
+                log.warning("%s: %s; made again from the article tables", path, exc)
+                for stale in (path, path.with_name(path.name + "-journal")):
+                    stale.unlink(missing_ok=True)
+                continue
+            log.warning("%s: %s; the article tables are read instead", path, exc)
+        except OSError as exc:  # (a store that cannot be written)
+            log.warning("%s: %s; the article tables are read instead", path, exc)
+        break
+    if stored is not None:
+        return stored
     prior: dict[str, Version] = {}
     for _, doc in jobs_in_order(coll, doing=_NOT_REWRITTEN):
         if doc["sequence"] >= sequence:
@@ -371,9 +387,8 @@ def versions_before(coll: CollectionDir, sequence: int) -> dict[str, Version]:
         path = coll.articles / f"{doc['job_id']}.jsonl"
         if not path.exists():
             continue
-        for row in rows_refusing_bad(path, "article", f"`archive extract --collection {coll.name}` writes it "
-                                     f"and the later ones again; {_NOT_REWRITTEN}"):
-            prior[row["article_id"]] = Version(row.get("version", 1), row["source"]["record_id"], row)
+        for row in rows_refusing_bad(path, "article", table_doing):
+            prior[row["article_id"]] = version_of(row)
     return prior
 
 

@@ -28,7 +28,7 @@ def runs(tmp_path_factory):
         first = crawl(store, coll)
         first_records, _ = read_collection(store / "news")
         # Between runs: a headline edit, a body edit, a new story, a removal; the rest untouched.
-        headline, paragraphs = room.articles["story-1"]
+        _, paragraphs = room.articles["story-1"]
         room.articles["story-1"] = ("Story number 1, corrected headline", paragraphs)
         headline2, paragraphs2 = room.articles["story-2"]
         room.articles["story-2"] = (headline2, paragraphs2[:2] + ["A new paragraph added after publication."]
@@ -151,3 +151,45 @@ def test_a_redirected_request_does_not_carry_the_original_of_the_url_before(redi
     req = Request("http://news.test/b", meta=meta, headers={"If-None-Match": '"v1"'})
     mw.process_response(req, Response(req.url, status=304, request=req))
     assert recorded[0].conditional_on == (None if redirected else original)
+
+
+def test_the_versions_kept_between_jobs_are_those_the_tables_give(runs, tmp_path):
+    # Each job's extraction compares against the versions file, not every earlier table read
+    # again; `archive extract` re-derives every table from the tables alone, in memory.
+    import shutil
+
+    from archive.article_versions import VERSIONS
+
+    assert (runs["store"] / "news" / VERSIONS).is_file()
+    second = runs["store"] / "news" / "articles" / f"{runs['second'].job_id}.jsonl"
+    rows = [json.loads(line) for line in second.read_text().splitlines()]
+    assert {r["status"] for r in rows} == {"captured", "withdrawn"} and {r["version"] for r in rows} >= {1, 2}
+    copy = tmp_path / "store"
+    shutil.copytree(runs["store"], copy)
+    assert main(["extract", "--store", str(copy), "--collection", "news"]) == 0
+    for table in (runs["store"] / "news" / "articles").glob("*.jsonl"):
+        assert (copy / "news" / "articles" / table.name).read_bytes() == table.read_bytes()
+
+
+def test_a_versions_file_damaged_or_behind_is_made_again_from_the_tables(runs, tmp_path):
+    import shutil
+
+    from archive.article_versions import VERSIONS, StoredVersions
+    from archive.extract import versions_before
+    from archive.store import collection_dir
+
+    copy = tmp_path / "store"
+    shutil.copytree(runs["store"], copy)
+    coll = collection_dir(copy, "news")
+    later = 1 + max(json.loads(m.read_text())["sequence"] for m in coll.manifests.glob("*.json"))
+    expected = versions_before(coll, later)  # (both jobs' tables folded in)
+    assert isinstance(expected, StoredVersions) and len(expected) > 5
+    expected = {key: (v.number, v.record_id, v.text) for key, v in expected.items()}
+    (coll.root / VERSIONS).write_bytes(b"not a database")  # a disk's fault: derived, so made again
+    again = versions_before(coll, later)
+    assert isinstance(again, StoredVersions)
+    assert {key: (v.number, v.record_id, v.text) for key, v in again.items()} == expected
+    # Asked for the versions before the second job, which the file already holds: the tables.
+    second = json.loads((coll.manifests / f"{runs['second'].job_id}.json").read_text())["sequence"]
+    before = versions_before(coll, second)
+    assert isinstance(before, dict) and len(before) < len(expected)
