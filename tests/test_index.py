@@ -589,3 +589,29 @@ def test_archive_index_rebuilds_on_every_core_as_it_does_on_one(store, tmp_path)
         mine = {p.name: p.read_bytes() for p in (store / "news" / name).iterdir() if p.suffix == ".cdxj"}
         theirs = {p.name: p.read_bytes() for p in (one / "news" / name).iterdir() if p.suffix == ".cdxj"}
         assert mine == theirs and mine
+
+
+_KILLED_LANE = """
+import json, os, signal, sys
+from pathlib import Path
+import archive.checks as checks
+import archive.index as index
+checks.PARALLEL_MIN, checks._cores = 1, (lambda: 2)
+parent, one = os.getpid(), index._index_one
+def dies_in_a_lane(*args):
+    if os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)  # (as the kernel's OOM killer would)
+    return one(*args)
+index._index_one = dies_in_a_lane
+from archive.store import collection_dir
+result = index.update_indexes(collection_dir(Path(sys.argv[1]), "news"), rebuild=True)
+print(json.dumps({"indexed": len(result.indexed), "unindexed": result.unindexed}))
+"""
+
+
+def test_a_lane_killed_mid_rebuild_leaves_the_work_to_this_process(store):
+    done = subprocess.run([sys.executable, "-c", _KILLED_LANE, str(store)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert json.loads(done.stdout) == {"indexed": 2, "unindexed": []}
+    assert "indexing on every core stopped (a checking process ended without its results (killed by signal 9)): " \
+           "indexing in this process instead" in done.stderr and "Traceback" not in done.stderr

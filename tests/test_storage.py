@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -97,12 +98,29 @@ def test_a_push_does_not_look_again_at_what_an_earlier_one_confirmed_unless_aske
     assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--recheck"]) == 0
     assert "1 file uploaded" in capsys.readouterr().out
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
-    # A file changed here since (its time or size) is checked again, and sent if it differs.
+    # One ledger per destination, the endpoint as resolved (here from $AWS_ENDPOINT_URL).
+    assert json.loads(ledger.read_text().splitlines()[0]) == {"destination": f"s3://{bucket}/p/news at {s3_env.url}"}
+    # A file changed here since is checked again, and sent if it differs: even rewritten with
+    # its size and times as they were (a copy that keeps times, a restore).
     index = min((store / "news" / "indexes").glob("*.cdxj"))
     index.write_bytes(index.read_bytes())
     assert push(store, f"s3://{bucket}/p").uploaded == []  # (the same bytes: found in the bucket)
-    index.write_bytes(index.read_bytes() + b"\n")
+    before, data = index.stat(), bytearray(index.read_bytes())
+    data[-2] ^= 1
+    index.write_bytes(bytes(data))
+    os.utime(index, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert push(store, f"s3://{bucket}/p").uploaded == [f"p/news/indexes/{index.name}"]
+
+
+def test_a_ledger_that_cannot_be_written_is_said_once_and_the_push_goes_on(s3_env, store, caplog):
+    (store / "news" / ".pushed").write_bytes(b"")  # a file where its directory would go
+    bucket = s3_env.new_bucket()
+    with caplog.at_level("WARNING", logger="archive.storage.ledger"):
+        result = push(store, f"s3://{bucket}/p")
+    assert len(result.manifests) == 2 and verify_remote(f"s3://{bucket}/p", deep=True).ok
+    [said] = [r.getMessage() for r in caplog.records]  # once, not a line a file
+    assert said.startswith(f"{store / 'news' / '.pushed'}/") and "cannot be written" in said
+    assert said.endswith("the next push checks every file again")
 
 
 def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env, store):
@@ -145,6 +163,8 @@ def test_a_manifest_damaged_here_does_not_replace_its_good_copy(s3_env, store):
     assert sorted(result.held_back) == sorted([manifest, manifest.with_name(manifest.name + ".sha256")])
     assert "a manifest is written once" in result.held_back[manifest]
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+    # Held back, so not taken as pushed: the next push says so again.
+    assert sorted(push(store, f"s3://{bucket}/p").held_back) == sorted(result.held_back)
 
 
 def test_a_file_damaged_here_since_its_push_does_not_replace_its_good_copy(s3_env, store):

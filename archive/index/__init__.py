@@ -154,8 +154,12 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
     # Each WARC is read whole twice (checked, then indexed): on every core for a rebuild.
     from archive.checks import each_in_lanes
 
-    built = each_in_lanes([(_index_one, (warc, coll.indexes, sha)) for warc, sha in todo],
-                          [warc.stat().st_size for warc, _ in todo])
+    calls = [(_index_one, (warc, coll.indexes, sha)) for warc, sha in todo]
+    try:
+        built = each_in_lanes(calls, [warc.stat().st_size for warc, _ in todo])
+    except RuntimeError as exc:  # (a lane ended without its results: killed, out of memory)
+        log.warning("indexing on every core stopped (%s): indexing in this process instead", exc)
+        built = [fn(*args) for fn, args in calls]
     indexed = [target for target, _ in built if target is not None]
     unindexed += [why for _, why in built if why is not None]
     if rebuild or pending(coll) or not merged_path(coll).is_file():

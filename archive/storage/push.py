@@ -20,7 +20,7 @@ from typing import Any
 from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
 from archive.manifest import SIDECAR
-from archive.storage.ledger import PushLedger
+from archive.storage.ledger import PushLedger, stat_key
 from archive.storage.s3 import (
     DEFAULT_PART_SIZE,
     MAX_ATTEMPTS,
@@ -72,7 +72,7 @@ class _File:
     key: str
     size: int
     sha256: str
-    mtime_ns: int  # as it was when hashed
+    stat: tuple[int, ...]  # archive.storage.ledger.stat_key, taken before it was hashed
 
 
 def push(
@@ -101,7 +101,7 @@ def push(
     bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
     bucket.check()
     result = PushResult(url=location.url())
-    ledgers = {coll.name: PushLedger(coll, f"{location.child(coll.name).url()} at {endpoint_url or 'AWS'}")
+    ledgers = {coll.name: PushLedger(coll, f"{location.child(coll.name).url()} at {bucket.endpoint or 'AWS'}")
                for coll in colls}
     try:
         plans = [(coll, *_plan(bucket, location.child(coll.name), coll, result,
@@ -115,7 +115,7 @@ def push(
             _abort_abandoned(bucket, location.child(coll.name), keep, result)
             for f in todo:
                 _send(bucket, f, part_size, progress, result)
-                ledger.add(f.rel, f.size, f.mtime_ns, f.sha256)
+                ledger.add(f.rel, f.stat, f.sha256)
             confirmed = []
             for manifest in manifests:
                 try:
@@ -193,7 +193,7 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
                 f"`archive verify {coll.root}`")
         elif _in_bucket(bucket, f.key, f.size, f.sha256):
             result.unchanged += 1
-            ledger.add(f.rel, f.size, f.mtime_ns, f.sha256)
+            ledger.add(f.rel, f.stat, f.sha256)
         else:
             todo.append(f)
     return todo, sorted(manifests, key=_sequence)
@@ -215,9 +215,9 @@ def _listed(manifests: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
 
 def _local(path: Path, coll: CollectionDir, where: S3Location) -> _File:
     rel = path.relative_to(coll.root).as_posix()
-    mtime_ns = path.stat().st_mtime_ns
+    stat = stat_key(path)
     sha, size = sha256_file(path)
-    return _File(path, rel, where.key(rel), size, sha, mtime_ns)
+    return _File(path, rel, where.key(rel), size, sha, stat)
 
 
 def _sequence(path: Path) -> tuple[int, str]:
@@ -316,7 +316,7 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
     result.manifests.append(where.key("manifests", manifest.name))
     if len(sent) == len(companions) + 1:  # (all of it as here: the next push need not look again)
         for f in sent:
-            ledger.add(f.rel, f.size, f.mtime_ns, f.sha256)
+            ledger.add(f.rel, f.stat, f.sha256)
 
 
 def _unlike_its_sidecar(manifest: Path) -> str | None:
