@@ -8,33 +8,38 @@ for a year holds a few hundred thousand rows, a GB of tables, read again at each
 each article, its latest version's number, record, row without its body, and a digest of
 its headline and body; each job's table is folded in once, in chain order. It is made
 again when a table it holds has gone or changed (``archive extract`` writes them all
-again), or when a table of a job earlier than the latest it holds turns up. A job whose
-versions it cannot give (one before the latest it holds, a file that cannot be written)
-reads the tables as before.
+again), when a folded job's manifest has changed or gone, or when a table of a job earlier
+than the latest it holds turns up; "changed" is told by size, times and inode
+(:func:`~archive.store.unchanged_key`), so damage that leaves those as they were is for
+`archive verify` to find. A job whose versions it cannot give (one before the latest it
+holds, a file that cannot be written) reads the tables as before. The file is written
+ahead (WAL): a job's extraction reads it as it was before the job, while another folds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import sqlite3
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from archive.errors import StoreError
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import parsed, problem_of
-from archive.store import CollectionDir
+from archive.store import CollectionDir, unchanged_key
 
 log = logging.getLogger(__name__)
 
 VERSIONS = "article_versions.sqlite"
-_VERSION = 1  # of the file's tables (PRAGMA user_version); another is made again
+_VERSION = 2  # of the file's tables (PRAGMA user_version); another is made again
 _SCHEMA = """
-CREATE TABLE tables (job_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL, size INTEGER NOT NULL,
-                     mtime_ns INTEGER NOT NULL);
+CREATE TABLE tables (job_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL, table_key TEXT NOT NULL,
+                     manifest_key TEXT NOT NULL);
 CREATE TABLE latest (article_id TEXT PRIMARY KEY, ord INTEGER NOT NULL, url TEXT NOT NULL, number INTEGER NOT NULL,
                      record_id TEXT NOT NULL, text TEXT NOT NULL, row TEXT NOT NULL);
 CREATE INDEX latest_url ON latest (url, ord);
@@ -65,26 +70,44 @@ def version_of(row: dict[str, Any]) -> Version:
 
 class StoredVersions(MutableMapping[str, Version]):
     """Articles' latest versions by article id, looked up in the file, with those the running
-    job adds kept in memory on top (the file takes them when the job's table is folded in)."""
+    job adds kept in memory on top (the file takes them when the job's table is folded in).
 
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
+    From :meth:`before` to :meth:`close` it reads the file as it was when brought up to
+    date, whatever another process folds in meanwhile (a later job's extraction waits)."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path):
+        self.db, self.path = db, path
         self.added: dict[str, Version] = {}
+        self._added_urls: dict[str, list[str]] = {}  # URL -> article ids the running job added, in order
         self._folding = False
-        self._top = 0  # the largest ``ord`` in the file, while folding
+        self._top = 0  # the largest ``ord`` in the file
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            # Damaged where folding did not read: derived, so made again by the next job.
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+                self.db.execute("PRAGMA user_version = 0")
+            raise StoreError(f"{self.path} cannot be read ({exc}); the next job makes it again, and "
+                             f"`archive extract --collection {self.path.parent.name}` writes every article table "
+                             "again") from None
 
     def __getitem__(self, key: str) -> Version:
         found = self.added.get(key)
         if found is None:
-            row = self.db.execute("SELECT number, record_id, row, text FROM latest WHERE article_id = ?",
-                                  (key,)).fetchone()
-            if row is None:
+            rows = self._query("SELECT number, record_id, row, text FROM latest WHERE article_id = ?", (key,))
+            if not rows:
                 raise KeyError(key)
-            found = Version(row[0], row[1], json.loads(row[2]), row[3])
+            number, record_id, row, text = rows[0]
+            found = Version(number, record_id, json.loads(row), text)
         return found
 
     def __setitem__(self, key: str, value: Version) -> None:
         if not self._folding:
+            if key not in self.added or self.added[key].row["url"] != value.row["url"]:
+                self._added_urls.setdefault(value.row["url"], []).append(key)
             self.added[key] = value
             return
         row = {k: v for k, v in value.row.items() if k != "body"}
@@ -100,7 +123,7 @@ class StoredVersions(MutableMapping[str, Version]):
 
     def __iter__(self) -> Iterator[str]:
         yield from self.added
-        for (key,) in self.db.execute("SELECT article_id FROM latest ORDER BY ord"):
+        for (key,) in self._query("SELECT article_id FROM latest ORDER BY ord", ()):
             if key not in self.added:
                 yield key
 
@@ -111,18 +134,21 @@ class StoredVersions(MutableMapping[str, Version]):
         """The version of the article last recorded under ``url``, as a dict of the versions
         by URL, filled in the order the articles were first met, holds it."""
         best: tuple[int, str] | None = None
-        for key, ord_ in self.db.execute("SELECT article_id, ord FROM latest WHERE url = ?", (url,)):
+        for key, ord_ in self._query("SELECT article_id, ord FROM latest WHERE url = ?", (url,)):
             if key not in self.added and (best is None or ord_ > best[0]):
                 best = (ord_, key)
-        top = self.db.execute("SELECT COALESCE(MAX(ord), 0) FROM latest").fetchone()[0]
-        for at, (key, version) in enumerate(self.added.items()):
-            if version.row["url"] != url:
-                continue
-            stored = self.db.execute("SELECT ord FROM latest WHERE article_id = ?", (key,)).fetchone()
-            ord_ = stored[0] if stored is not None else top + 1 + at
+        for key in self._added_urls.get(url, ()):
+            if self.added[key].row["url"] != url:
+                continue  # (its URL changed since)
+            stored = self._query("SELECT ord FROM latest WHERE article_id = ?", (key,))
+            ord_ = stored[0][0] if stored else self._top + 1 + list(self.added).index(key)
             if best is None or ord_ > best[0]:
                 best = (ord_, key)
         return None if best is None else self[best[1]]
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
 
     @classmethod
     def before(cls, coll: CollectionDir, sequence: int, *, doing: str, table_doing: str) -> StoredVersions | None:
@@ -130,16 +156,25 @@ class StoredVersions(MutableMapping[str, Version]):
         ``sequence``, the file brought up to date first; None where the file cannot give
         them (it holds a later job's table). What is not done if a manifest (``doing``) or
         a table's row (``table_doing``) is damaged: a :class:`StoreError` says."""
-        db = sqlite3.connect(coll.root / VERSIONS, timeout=600, isolation_level=None)
+        path = coll.root / VERSIONS
+        db = sqlite3.connect(path, timeout=600, isolation_level=None)
+        versions = cls(db, path)
         try:
-            versions = cls(db)
+            # (write-ahead: a job's read of the file neither waits for nor holds up another's fold)
+            db.execute("PRAGMA journal_mode = WAL")
             db.execute("BEGIN IMMEDIATE")  # (one process folds; another waits, then finds it done)
             try:
                 ready = versions._fold(coll, sequence, doing, table_doing)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
                 raise
+            if ready:
+                # A read transaction for the rest of the job's extraction: what it compares
+                # against stays what is before it.
+                db.execute("BEGIN")
+                versions._top = db.execute("SELECT COALESCE(MAX(ord), 0) FROM latest").fetchone()[0]
         except BaseException:
             db.close()
             raise
@@ -150,13 +185,15 @@ class StoredVersions(MutableMapping[str, Version]):
 
     def _fold(self, coll: CollectionDir, sequence: int, doing: str, table_doing: str) -> bool:
         tables = {p.name[: -len(".jsonl")]: p for p in coll.articles.glob("*.jsonl")} if coll.articles.is_dir() else {}
-        folded: dict[str, tuple[int, int, int]] = {}
+        folded: dict[str, tuple[int, str, str]] = {}
         if self.db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
-            folded = {job: (seq, size, mtime) for job, seq, size, mtime
-                      in self.db.execute("SELECT job_id, sequence, size, mtime_ns FROM tables")}
-        stats = {job: path.stat() for job, path in tables.items()}
-        changed = any(job not in stats or (stats[job].st_size, stats[job].st_mtime_ns) != (size, mtime)
-                      for job, (_, size, mtime) in folded.items())
+            folded = {job: (seq, table_key, manifest_key) for job, seq, table_key, manifest_key
+                      in self.db.execute("SELECT job_id, sequence, table_key, manifest_key FROM tables")}
+        # A table or manifest changed or gone since it was folded in (a table written again,
+        # a manifest mended or removed): the file is made again, as reading them all would see.
+        changed = any(job not in tables or _key(tables[job]) != table_key
+                      or _key(coll.manifests / f"{job}.json") != manifest_key
+                      for job, (_, table_key, manifest_key) in folded.items())
         newest = max((seq for seq, _, _ in folded.values()), default=0)
         new = sorted((seq, job) for job in tables.keys() - folded.keys()
                      if (seq := _sequence(coll, job, doing)) is not None and seq < sequence)
@@ -179,13 +216,22 @@ class StoredVersions(MutableMapping[str, Version]):
         self._top = self.db.execute("SELECT COALESCE(MAX(ord), 0) FROM latest").fetchone()[0]
         try:
             for seq, job in new:
+                table_key = _key(tables[job])  # (before it is read: a change while reading is seen next time)
                 for row in rows_refusing_bad(tables[job], "article", table_doing):
                     self[row["article_id"]] = version_of(row)
-                self.db.execute("INSERT INTO tables (job_id, sequence, size, mtime_ns) VALUES (?, ?, ?, ?)",
-                                (job, seq, stats[job].st_size, stats[job].st_mtime_ns))
+                self.db.execute("INSERT INTO tables (job_id, sequence, table_key, manifest_key) VALUES (?, ?, ?, ?)",
+                                (job, seq, table_key, _key(coll.manifests / f"{job}.json")))
         finally:
             self._folding = False
         return True
+
+
+def _key(path: Path) -> str:
+    """``path`` as :func:`~archive.store.unchanged_key` sees it, or "" when it is gone."""
+    try:
+        return ",".join(map(str, unchanged_key(path)))
+    except FileNotFoundError:
+        return ""
 
 
 def _sequence(coll: CollectionDir, job_id: str, doing: str) -> int | None:

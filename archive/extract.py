@@ -271,6 +271,11 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     """
     if prior is None:
         prior = versions_before(coll, manifest["sequence"])
+        if isinstance(prior, StoredVersions):
+            try:
+                return extract_job(coll, manifest, prior)
+            finally:
+                prior.close()
     job_id = manifest["job_id"]
     for entry in manifest["files"]:
         if entry["kind"] in ("warc", "capture-log"):
@@ -371,7 +376,7 @@ def versions_before(coll: CollectionDir, sequence: int) -> MutableMapping[str, V
             if attempt == 1 and not isinstance(exc, sqlite3.OperationalError):
                 # Not a database any more (a torn copy, a disk fault): derived, so made again.
                 log.warning("%s: %s; made again from the article tables", path, exc)
-                for stale in (path, path.with_name(path.name + "-journal")):
+                for stale in [path, *(path.with_name(path.name + end) for end in ("-journal", "-wal", "-shm"))]:
                     stale.unlink(missing_ok=True)
                 continue
             log.warning("%s: %s; the article tables are read instead", path, exc)

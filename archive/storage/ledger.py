@@ -27,11 +27,12 @@ import os
 from pathlib import Path
 from typing import IO
 
-from archive.store import CollectionDir
+from archive.store import CollectionDir, unchanged_key
 
 log = logging.getLogger(__name__)
 
 LEDGER_DIR = ".pushed"
+_STAT = ("size", "mtime_ns", "ino", "ctime_ns")  # (archive.store.unchanged_key, in its order)
 
 
 class PushLedger:
@@ -58,10 +59,10 @@ class PushLedger:
     def confirmed(self, rel: str, path: Path) -> bool:
         """Whether ``path`` (``rel`` in the collection) is as it was when last confirmed."""
         known = self._known.get(rel)
-        return known is not None and known[:-1] == stat_key(path)
+        return known is not None and known[:-1] == unchanged_key(path)
 
     def add(self, rel: str, stat: tuple[int, ...], sha256: str) -> None:
-        """``rel`` is in the bucket as it was here when :func:`stat_key` gave ``stat``."""
+        """``rel`` is in the bucket as it was here when :func:`~archive.store.unchanged_key` gave ``stat``."""
         if self._known.get(rel) == (*stat, sha256) or self._unwritable:
             return
         self._known[rel] = (*stat, sha256)
@@ -94,13 +95,3 @@ class PushLedger:
             with contextlib.suppress(OSError):
                 self._out.close()
             self._out = None
-
-
-# What must be as it was for a file to be taken as unchanged: size and modification time,
-# and its inode and change time, which no copy that keeps times (cp -p, rsync -t) keeps.
-_STAT = ("size", "mtime_ns", "ino", "ctime_ns")
-
-
-def stat_key(path: Path) -> tuple[int, ...]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns

@@ -20,7 +20,7 @@ from typing import Any
 from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
 from archive.manifest import SIDECAR
-from archive.storage.ledger import PushLedger, stat_key
+from archive.storage.ledger import PushLedger
 from archive.storage.s3 import (
     DEFAULT_PART_SIZE,
     MAX_ATTEMPTS,
@@ -30,7 +30,7 @@ from archive.storage.s3 import (
     check_part_size,
     parse_s3_url,
 )
-from archive.store import CollectionDir, collection_dir
+from archive.store import CollectionDir, collection_dir, unchanged_key
 from archive.verify import _live_jobs
 from archive.warc.writer import OPEN_SUFFIX
 
@@ -72,7 +72,7 @@ class _File:
     key: str
     size: int
     sha256: str
-    stat: tuple[int, ...]  # archive.storage.ledger.stat_key, taken before it was hashed
+    stat: tuple[int, ...]  # archive.store.unchanged_key, taken before it was hashed
 
 
 def push(
@@ -215,7 +215,7 @@ def _listed(manifests: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
 
 def _local(path: Path, coll: CollectionDir, where: S3Location) -> _File:
     rel = path.relative_to(coll.root).as_posix()
-    stat = stat_key(path)
+    stat = unchanged_key(path)
     sha, size = sha256_file(path)
     return _File(path, rel, where.key(rel), size, sha, stat)
 
