@@ -342,10 +342,8 @@ def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows:
 
 
 def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version]) -> list[dict[str, Any]]:
-    if isinstance(prior, StoredVersions):
-        by_url = prior.by_url
-    else:
-        by_url = {v.row["url"]: v for v in prior.values()}.get
+    urls = None if isinstance(prior, StoredVersions) else {v.row["url"]: v for v in prior.values()}
+    by_url = prior.by_url if isinstance(prior, StoredVersions) else urls.get  # type: ignore[union-attr]
     rows = []
     for line in rows_refusing_bad(log_path, "capture-log", f"run `archive verify`; {_NOT_REWRITTEN}"):
         known = by_url(line["url"])
@@ -358,6 +356,8 @@ def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version
                          "payload_digest": line["payload_digest"], "capture_time": line["started"]}
         validate("article", row)
         prior[row["article_id"]] = version_of(row)
+        if urls is not None:  # (the file's look-up sees the running job's versions itself)
+            urls[row["url"]] = prior[row["article_id"]]
         rows.append(row)
     return rows
 

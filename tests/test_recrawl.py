@@ -193,3 +193,32 @@ def test_a_versions_file_damaged_or_behind_is_made_again_from_the_tables(runs, t
     second = json.loads((coll.manifests / f"{runs['second'].job_id}.json").read_text())["sequence"]
     before = versions_before(coll, second)
     assert isinstance(before, dict) and len(before) < len(expected)
+
+
+def test_an_article_answered_404_twice_in_one_job_is_withdrawn_once(runs, tmp_path):
+    # (a log may hold two attempts at one URL: a retry, a link met twice)
+    import shutil
+
+    from archive.article_versions import StoredVersions, version_of
+    from archive.extract import _withdrawals, versions_before
+    from archive.store import collection_dir
+
+    copy = tmp_path / "store"
+    shutil.copytree(runs["store"], copy)
+    coll = collection_dir(copy, "news")
+    job = runs["second"].job_id
+    log = coll.logs / f"{job}.captures.jsonl"
+    gone = [line for line in log.read_text().splitlines() if json.loads(line).get("status") == 404
+            and json.loads(line)["url"].endswith("/a/story-5")]
+    assert len(gone) == 1
+    twice = tmp_path / "twice.captures.jsonl"
+    twice.write_text(log.read_text() + gone[0] + "\n")
+    second = json.loads((coll.manifests / f"{job}.json").read_text())["sequence"]
+    stored = versions_before(coll, second)  # (the file, which holds the first job's table)
+    assert isinstance(stored, StoredVersions)
+    first = coll.articles / f"{runs['first'].job_id}.jsonl"
+    in_memory = {row["article_id"]: version_of(row) for row in map(json.loads, first.read_text().splitlines())}
+    for prior in (stored, in_memory):
+        rows = _withdrawals(twice, "job", prior)
+        assert [(r["url"].rsplit("/", 1)[1], r["status"]) for r in rows] == [("story-5", "withdrawn")]
+    stored.close()

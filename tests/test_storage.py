@@ -145,6 +145,20 @@ def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env
     assert verify_remote(f"s3://{bucket}/p/other", deep=True).manifests == 2  # the other collection went up
 
 
+def test_a_manifest_that_is_not_json_stops_its_collection_only(s3_env, store):
+    import shutil
+
+    shutil.copytree(store / "news", store / "other")
+    bucket = s3_env.new_bucket()
+    manifest = min((store / "news" / "manifests").glob("*.json"))
+    manifest.write_bytes(manifest.read_bytes()[:40])  # cut short: not JSON, not as its sidecar says
+    result = push(store, f"s3://{bucket}/p")
+    assert list(result.stopped) == ["news"] and result.stopped["news"].startswith(f"not pushing {manifest.name}, ")
+    assert "do not match" in result.stopped["news"]
+    assert verify_remote(f"s3://{bucket}/p/other", deep=True).manifests == 2  # the other collection went up
+    assert not any(k.endswith(".json") for k in keys(s3_env.client(), bucket, "p/news/manifests/"))
+
+
 def test_a_manifest_damaged_here_does_not_replace_its_good_copy(s3_env, store):
     bucket = s3_env.new_bucket()
     push(store, f"s3://{bucket}/p")

@@ -205,7 +205,7 @@ def _listed(manifests: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
     listed = {}
     for manifest in manifests:
         try:
-            entries = _entries(manifest)
+            entries = _entries(manifest) if _unlike_its_sidecar(manifest) is None else []
         except StorageError:
             continue
         for entry in entries:
@@ -279,7 +279,15 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
         result.unchanged += len(companions) + 1
         result.manifests.append(where.key("manifests", manifest.name))
         return
-    for entry in _entries(manifest):
+    # A manifest is written once: one not as its sidecar says, or not as the bucket already
+    # holds it, is damaged here and must not replace the good copy; what it lists is not to be
+    # believed either (the bucket's copy, if there is one, was checked when it went up).
+    damaged = _unlike_its_sidecar(manifest)
+    try:
+        entries = [] if damaged is not None else _entries(manifest)
+    except StorageError as exc:  # (not JSON, no files: this collection's chain stops here)
+        raise _Stop(str(exc)) from None
+    for entry in entries:
         info = bucket.head(where.key(entry["path"]))
         held = result.held_back.get(coll.root / entry["path"])
         if held is not None and (info is None or (info.size, info.sha256) != (entry.get("size"), entry.get("sha256"))):
@@ -291,9 +299,6 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
             raise _Stop(f"not pushing {manifest.name}: the bucket's {entry['path']} is {info.size} bytes, "
                         f"{info.sha256}; the manifest says {entry.get('size')} bytes, {entry.get('sha256')}; "
                         f"run `archive verify {coll.root}`")
-    # A manifest is written once: one not as its sidecar says, or not as the bucket already
-    # holds it, is damaged here and must not replace the good copy.
-    damaged = _unlike_its_sidecar(manifest)
     sent = []
     for path in [*companions, manifest]:
         f = _local(path, coll, where)
@@ -341,6 +346,8 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
     closed WARCs when it writes its manifest.
     """
     for manifest in manifests:
+        if _unlike_its_sidecar(manifest) is not None:
+            continue  # (damaged here: what it lists is not to be believed; its bucket copy is)
         for entry in _entries(manifest):
             path = coll.root / entry["path"]
             if entry.get("kind") != "warc" or not entry["path"].startswith("warcs/") or not path.is_file():
