@@ -1,7 +1,8 @@
 """The store layout: where a collection's files live, job ids, and the collection lock.
 
 ```
-<store>/<collection>/warcs/  indexes/  logs/  manifests/  articles/  catalog.sqlite  history.sqlite
+<store>/<collection>/warcs/  indexes/  logs/  manifests/  articles/  remote/  .pushed/
+                     catalog.sqlite  history.sqlite  article_versions.sqlite
 ```
 """
 

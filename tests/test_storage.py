@@ -100,16 +100,17 @@ def test_a_push_does_not_look_again_at_what_an_earlier_one_confirmed_unless_aske
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
     # One ledger per destination, the endpoint as resolved (here from $AWS_ENDPOINT_URL).
     assert json.loads(ledger.read_text().splitlines()[0]) == {"destination": f"s3://{bucket}/p/news at {s3_env.url}"}
-    # A file changed here since is checked again, and sent if it differs: even rewritten with
-    # its size and times as they were (a copy that keeps times, a restore).
-    index = min((store / "news" / "indexes").glob("*.cdxj"))
-    index.write_bytes(index.read_bytes())
+    # A file changed here since is checked again: even rewritten with its size and times as
+    # they were (a copy that keeps times, a restore). A file of no manifest nor sidecar is sent.
+    extra = store / "news" / "logs" / "notes.txt"
+    extra.write_bytes(b"first")
+    assert push(store, f"s3://{bucket}/p").uploaded == ["p/news/logs/notes.txt"]
+    extra.write_bytes(extra.read_bytes())
     assert push(store, f"s3://{bucket}/p").uploaded == []  # (the same bytes: found in the bucket)
-    before, data = index.stat(), bytearray(index.read_bytes())
-    data[-2] ^= 1
-    index.write_bytes(bytes(data))
-    os.utime(index, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert push(store, f"s3://{bucket}/p").uploaded == [f"p/news/indexes/{index.name}"]
+    before = extra.stat()
+    extra.write_bytes(b"other")
+    os.utime(extra, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert push(store, f"s3://{bucket}/p").uploaded == ["p/news/logs/notes.txt"]
 
 
 def test_a_ledger_that_cannot_be_written_is_said_once_and_the_push_goes_on(s3_env, store, caplog):
@@ -143,6 +144,25 @@ def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env
     assert not any(k.endswith(".json") for k in names if "/manifests/" in k)
     assert f"p/news/warcs/{warc.name}" not in names
     assert verify_remote(f"s3://{bucket}/p/other", deep=True).manifests == 2  # the other collection went up
+
+
+def test_a_derived_file_damaged_here_does_not_replace_its_good_copy(s3_env, store):
+    # A WARC's index is in no manifest; its sidecar records its SHA-256.
+    from archive.index import update_indexes
+    from archive.store import collection_dir
+
+    update_indexes(collection_dir(store, "news"))
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    index = min((store / "news" / "indexes").glob("*.cdxj"))
+    good = index.read_bytes()
+    index.write_bytes(good[:-2] + b"X\n")
+    result = push(store, f"s3://{bucket}/p")
+    assert list(result.held_back) == [index] and result.uploaded == []
+    assert result.held_back[index].endswith("not pushed, and its copy in the bucket, if any, left as it was; "
+                                            "`archive index` or `archive extract` makes it again")
+    key = f"p/news/indexes/{index.name}"
+    assert s3_env.client().get_object(Bucket=bucket, Key=key)["Body"].read() == good
 
 
 def test_a_manifest_that_is_not_json_stops_its_collection_only(s3_env, store):

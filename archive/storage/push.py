@@ -19,6 +19,7 @@ from typing import Any
 
 from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
+from archive.index.cdxj import DERIVED_SUFFIX
 from archive.manifest import SIDECAR
 from archive.storage.ledger import PushLedger
 from archive.storage.s3 import (
@@ -185,18 +186,39 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
             result.unchanged += 1
             continue
         f = _local(path, coll, where)
+        derived = _derived_sha256(path)
         if f.rel in listed and (f.size, f.sha256) != (listed[f.rel][1].get("size"), listed[f.rel][1].get("sha256")):
             manifest, entry = listed[f.rel]
             result.held_back[path] = (
                 f"{path} is {f.size} bytes, {f.sha256}; {manifest.name} says {entry.get('size')} bytes, "
                 f"{entry.get('sha256')}: not pushed, and its copy in the bucket, if any, left as it was; run "
                 f"`archive verify {coll.root}`")
+        elif derived is not None and derived[1] != f.sha256:
+            result.held_back[path] = (
+                f"{path} is {f.sha256}; {derived[0].name} says {derived[1]}: not pushed, and its copy in the bucket, "
+                f"if any, left as it was; `archive index` or `archive extract` makes it again")
         elif _in_bucket(bucket, f.key, f.size, f.sha256):
             result.unchanged += 1
             ledger.add(f.rel, f.stat, f.sha256)
         else:
             todo.append(f)
     return todo, sorted(manifests, key=_sequence)
+
+
+def _derived_sha256(path: Path) -> tuple[Path, str] | None:
+    """The sidecar of a derived file (a WARC's index, a job's article table) and the SHA-256
+    it records for it, or None: such files are in no manifest, but damage to one must not
+    replace its good copy in the bucket either."""
+    for sidecar in (path.with_name(path.name + DERIVED_SUFFIX), path.with_name(path.stem + DERIVED_SUFFIX)):
+        if sidecar == path or not sidecar.is_file():
+            continue
+        try:
+            recorded = json.loads(sidecar.read_bytes()).get("sha256")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(recorded, str):
+            return sidecar, recorded
+    return None
 
 
 def _listed(manifests: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
