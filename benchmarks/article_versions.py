@@ -60,8 +60,9 @@ def _write_jobs(root: Path, first: int, jobs: int, rows: int, sample: tuple[list
         (coll.manifests / f"{job_id}.json").write_bytes(encode(dict(manifest, job_id=job_id, sequence=job + 1)))
 
 
-def _measure(kind: str, root: str, sequence: int) -> None:
-    """In a fresh process: the versions before job ``sequence``, ``kind``'s way; seconds and peak RSS."""
+def _measure(root: str, sequence: int) -> None:
+    """In a fresh process: the versions before job ``sequence`` (from the file where it can
+    give them, else from the tables); seconds and peak RSS."""
     from archive.extract import versions_before
     from archive.store import CollectionDir
 
@@ -73,8 +74,8 @@ def _measure(kind: str, root: str, sequence: int) -> None:
                       "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def _run(kind: str, root: Path, sequence: int) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--measure", kind, str(root), str(sequence)],
+def _run(root: Path, sequence: int) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, "--measure", str(root), str(sequence)],
                           capture_output=True, text=True, check=True, timeout=3600)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -83,10 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=30)
-    parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        _measure(args.measure[0], args.measure[1], int(args.measure[2]))
+        _measure(args.measure[0], int(args.measure[1]))
         return
     sample = _sample()
     with tempfile.TemporaryDirectory(prefix="article-versions-") as tmp:
@@ -96,13 +97,13 @@ def main() -> None:
         size = sum(p.stat().st_size for p in (root / "articles").glob("*.jsonl"))
         print(f"{args.jobs} article tables of {args.rows} rows ({size / 1e6:.0f} MB); each a fresh process:\n")
         results = {}
-        results["file built from scratch"] = _run("file", root, args.jobs + 1)
-        results["file up to date"] = _run("file", root, args.jobs + 1)
+        results["file built from scratch"] = _run(root, args.jobs + 1)
+        results["file up to date"] = _run(root, args.jobs + 1)
         _write_jobs(store, args.jobs, 1, args.rows, sample)
-        results["file, one job more"] = _run("file", root, args.jobs + 2)
+        results["file, one job more"] = _run(root, args.jobs + 2)
         # The file holds every job: asked for the versions before the last, it cannot give
         # them, and the tables are read as before it existed.
-        results["every earlier table read into memory"] = _run("memory", root, args.jobs + 1)
+        results["every earlier table read into memory"] = _run(root, args.jobs + 1)
         print("| versions before the next job | seconds | peak RSS |\n|---|---:|---:|")
         for name, row in results.items():
             assert row["file"] == (name != "every earlier table read into memory"), (name, row)

@@ -597,12 +597,12 @@ from pathlib import Path
 import archive.checks as checks
 import archive.index as index
 checks.PARALLEL_MIN, checks._cores = 1, (lambda: 2)
-parent, one = os.getpid(), index._index_one
-def dies_in_a_lane(*args):
+parent, took = os.getpid(), checks._take
+def take(queue, calls):
     if os.getpid() != parent:
-        os.kill(os.getpid(), signal.SIGKILL)  # (as the kernel's OOM killer would)
-    return one(*args)
-index._index_one = dies_in_a_lane
+        os.kill(os.getpid(), signal.SIGKILL)  # (as the kernel's OOM killer would; before it takes any work)
+    return took(queue, calls)
+checks._take = take
 from archive.store import collection_dir
 result = index.update_indexes(collection_dir(Path(sys.argv[1]), "news"), rebuild=True)
 print(json.dumps({"indexed": len(result.indexed), "unindexed": result.unindexed}))
