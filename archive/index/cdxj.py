@@ -27,7 +27,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from archive import __version__
 from archive.digests import sha256_file
 from archive.errors import StoreError
-from archive.store import replacing, write_atomic
+from archive.store import replacing, unchanged_key, write_atomic
 from archive.warc.reader import first_damage
 
 log = logging.getLogger(__name__)
@@ -135,13 +135,25 @@ def sha256_of(path: Path) -> str:
     return sha256_file(path)[0]
 
 
+# Sidecars read, with the state they were read in: a job's end asks for each WARC's index's
+# sidecar three times (whether it is current, whether it is merged), and a collection of a
+# year's jobs has tens of thousands.
+_READ: dict[Path, tuple[tuple[int, ...], dict[str, Any] | None]] = {}
+
+
 def read_derived(index: Path) -> dict[str, Any] | None:
     sidecar = index.with_name(index.name + DERIVED_SUFFIX)
     try:
+        state = unchanged_key(sidecar)
+        known = _READ.get(sidecar)
+        if known is not None and known[0] == state:
+            return known[1]
         doc = json.loads(sidecar.read_text("utf-8"))
     except (OSError, ValueError):
         return None
-    return doc if isinstance(doc, dict) else None
+    found = doc if isinstance(doc, dict) else None
+    _READ[sidecar] = (state, found)
+    return found
 
 
 def is_current(index: Path, warc: Path) -> bool:
