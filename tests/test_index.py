@@ -615,3 +615,38 @@ def test_a_lane_killed_mid_rebuild_leaves_the_work_to_this_process(store):
     assert json.loads(done.stdout) == {"indexed": 2, "unindexed": []}
     assert "indexing on every core stopped (a checking process ended without its results (killed by signal 9)): " \
            "indexing in this process instead" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_job_end_merges_into_small_files_and_the_large_one_only_now_and_then(store):
+    # A collection's merged index is not rewritten whole at every job's end: a line is
+    # rewritten a few times in the collection's life, and every capture is still found.
+    import itertools
+
+    from archive.index.merged import FANOUT, merged_files, merged_lines
+
+    coll = coll_of(store)
+    update_indexes(coll)
+    rewrites, urls, written, whole = 0, [], 0, 0
+    for day in range(40):
+        when = THIRD + timedelta(hours=day)
+        job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(when), dedup=False)
+        for page in range(3):
+            urls.append(f"{SITE}/day{day}/page{page}")
+            job.record_fetch(fetch(urls[-1], f"<p>{day} {page}</p>".encode(), when))
+        job.close()
+        before = {p: p.stat().st_ino for p in merged_files(coll)}
+        result = update_indexes(coll)
+        files = merged_files(coll)
+        sizes = [json.loads(p.with_name(p.name + ".derived.json").read_text())["lines"] for p in files]
+        rewrites += files[0].stat().st_ino != before[files[0]]
+        written += sum(size for p, size in zip(files, sizes, strict=True) if before.get(p) != p.stat().st_ino)
+        whole += sum(sizes)  # (what rewriting one merged file at every job's end writes)
+        assert all(small * FANOUT < large for large, small in itertools.pairwise(sizes)), sizes
+        assert result.merged_lines == sum(sizes) and not pending(coll)
+    assert len(merged_files(coll)) > 1 and rewrites <= 20 and written * 3 < whole, (rewrites, written, whole)
+    assert all(len(lookup_url(coll, url)) == 1 for url in urls)
+    merged = b"".join(p.read_bytes() for p in merged_files(coll))
+    update_indexes(coll, rebuild=True)  # all in one file again, the same lines
+    assert merged_files(coll) == [merged_path(coll)] and sorted(merged.splitlines()) == \
+        merged_path(coll).read_bytes().splitlines()
+    assert merged_lines(coll) == len(merged.splitlines())

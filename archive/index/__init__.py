@@ -25,7 +25,15 @@ from archive.index.cdxj import (
     url_key,
 )
 from archive.index.lookup import iter_prefix, lines_for_key
-from archive.index.merged import compact, index_lock, merged_path, pending, unmerged
+from archive.index.merged import (
+    compact,
+    index_lock,
+    merged_files,
+    merged_lines,
+    merged_path,
+    pending,
+    unmerged,
+)
 from archive.manifest import parsed, problem_of
 from archive.store import UNWRITABLE, CollectionDir
 from archive.warc.writer import OPEN_SUFFIX
@@ -95,8 +103,7 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
         with index_lock(coll):
             result.indexed, result.unindexed = _index(coll, rebuild)
     result.merged = merged_path(coll)
-    with open(result.merged, "rb") as fh:
-        result.merged_lines = sum(1 for _ in fh)
+    result.merged_lines = merged_lines(coll)
     if catalog:
         from archive.catalog import build_catalog, catalog_path, update_catalog
         from archive.catalog import is_current as catalog_is_current
@@ -177,8 +184,8 @@ def _index_one(warc: Path, out_dir: Path, sha256: str | None) -> tuple[Path | No
 
 
 def _searched(coll: CollectionDir) -> list[Path]:
-    """The index files a look-up searches: the merged index and the per-WARC ones not yet in it."""
-    return ([merged_path(coll)] if merged_path(coll).is_file() else []) + unmerged(coll)
+    """The index files a look-up searches: the merged files and the per-WARC ones not yet in them."""
+    return merged_files(coll) + unmerged(coll)
 
 
 def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:

@@ -1,13 +1,18 @@
-"""The per-collection index: the per-WARC CDXJ files merged into one sorted file.
+"""The per-collection index: the per-WARC CDXJ files merged into a few sorted files.
 
-``indexes/merged/<collection>.cdxj`` is compacted from the per-WARC files with a streaming
-k-way merge (nothing is loaded whole), so a lookup is one binary search however many WARCs
-accumulate. Its sidecar lists the per-WARC indexes merged in, with their SHA-256; a file
-not yet merged is still searched (:func:`archive.index.lookup_url`), so a lagging merge
-is slower, never wrong. It lives in a sub-directory of its own, which is what pywb is
-given (``archive replay --pywb-config``): pywb searches every ``*.cdxj`` of its index
-directory at each look-up, and ``indexes/`` holds one per WARC. (A per-WARC index not yet
-merged, in a store that cannot be written, is found by our replay and not by pywb.)
+``indexes/merged/<collection>.cdxj`` and, beside it, smaller ``<collection>.1.cdxj``,
+``<collection>.2.cdxj``, ... (each at most an eighth of the one before, in lines) are
+compacted from the per-WARC files with a streaming k-way merge (nothing is loaded whole),
+so a lookup is a binary search in each, however many WARCs accumulate. A job's end merges
+its new per-WARC files into the smallest of them, and that one into the next larger once it
+holds an eighth as many lines (``FANOUT``), so a line is rewritten a few times in the life of
+a collection, not at every job's end. Each file's sidecar lists the per-WARC indexes merged
+in, with their SHA-256; a file not yet merged is still searched
+(:func:`archive.index.lookup_url`), so a lagging merge is slower, never wrong. They live in
+a sub-directory of their own, which is what pywb is given (``archive replay
+--pywb-config``): pywb searches every ``*.cdxj`` of its index directory at each look-up,
+and ``indexes/`` holds one per WARC. (A per-WARC index not yet merged, in a store that
+cannot be written, is found by our replay and not by pywb.)
 """
 
 from __future__ import annotations
@@ -28,8 +33,29 @@ log = logging.getLogger(__name__)
 MERGED_DIR = "merged"
 
 
+FANOUT = 8  # a merged file is merged into the next larger one once it holds this fraction of its lines
+
+
 def merged_path(coll: CollectionDir) -> Path:
+    """The largest merged file (the only one of a young collection)."""
     return coll.indexes / MERGED_DIR / f"{coll.name}{CDXJ_SUFFIX}"
+
+
+def _level_path(coll: CollectionDir, level: int) -> Path:
+    return merged_path(coll) if level == 0 else coll.indexes / MERGED_DIR / f"{coll.name}.{level}{CDXJ_SUFFIX}"
+
+
+def merged_files(coll: CollectionDir) -> list[Path]:
+    """The merged files there are, largest first (up to the first missing one)."""
+    found = []
+    while (path := _level_path(coll, len(found))).is_file():
+        found.append(path)
+    return found
+
+
+def merged_lines(coll: CollectionDir) -> int:
+    """Lines in all the merged files, as their sidecars record them."""
+    return sum(int((read_derived(path) or {}).get("lines", 0)) for path in merged_files(coll))
 
 
 def warc_indexes(coll: CollectionDir) -> list[Path]:
@@ -43,13 +69,20 @@ def _name(path: Path) -> str:
     return path.name  # (a sort key: comparing Paths themselves costs ten times as much)
 
 
-def merged_sources(coll: CollectionDir) -> dict[str, str]:
-    """Names of the per-WARC indexes already in the merged index, with their SHA-256."""
-    path = merged_path(coll)
+def _sources(path: Path) -> dict[str, str] | None:
+    """The per-WARC indexes merged into ``path``, with their SHA-256; None without a sidecar."""
     doc = read_derived(path)
-    if doc is None or not path.is_file():
-        return {}
+    if doc is None:
+        return None
     return {src["path"].rsplit("/", 1)[-1]: src.get("sha256", "") for src in doc.get("derived_from", [])}
+
+
+def merged_sources(coll: CollectionDir) -> dict[str, str]:
+    """Names of the per-WARC indexes already in the merged files, with their SHA-256."""
+    held: dict[str, str] = {}
+    for path in merged_files(coll):
+        held.update(_sources(path) or {})
+    return held
 
 
 # Per index directory: what unmerged() found, and the state it found it in.
@@ -61,14 +94,12 @@ def unmerged(coll: CollectionDir) -> list[Path]:
     besides it. (Each holds the lines of a closed WARC, which never change, so its name is
     enough here; compaction compares content too, see :func:`pending`.)
 
-    Kept while neither the index directory nor the merged index's sidecar changes: replay
+    Kept while neither the index directory nor the merged files' directory changes: replay
     looks up a URL for every resource of a page, and reading the sidecar of every WARC's
     index each time cost 38 ms a look-up in a collection of 1,500 WARCs."""
-    sidecar = merged_path(coll).with_name(merged_path(coll).name + DERIVED_SUFFIX)
-    try:
-        folder, merged = coll.indexes.stat(), sidecar.stat()
-        state: tuple[int, ...] | None = (folder.st_mtime_ns, folder.st_ino, merged.st_mtime_ns, merged.st_size,
-                                         merged.st_ino)
+    try:  # (a merged file or sidecar written is renamed into its directory: the directory changes)
+        folder, merged = coll.indexes.stat(), (coll.indexes / MERGED_DIR).stat()
+        state: tuple[int, ...] | None = (folder.st_mtime_ns, folder.st_ino, merged.st_mtime_ns, merged.st_ino)
     except OSError:
         state = None
     known = _UNMERGED.get(coll.indexes)
@@ -112,59 +143,113 @@ class _Damaged(Exception):
     """The merged index differs from what its sidecar says was written."""
 
 
-def _checked(fh: BinaryIO, expected: str) -> Iterator[bytes]:
-    """The lines of ``fh``; at its end, _Damaged unless their SHA-256 is ``expected``."""
+def _checked(fh: BinaryIO, expected: str, path: Path) -> Iterator[bytes]:
+    """The lines of ``fh``; at its end, _Damaged(path) unless their SHA-256 is ``expected``."""
     digest = hashlib.sha256()
     for line in fh:
         digest.update(line)
         yield line
     if "sha256:" + digest.hexdigest() != expected:
-        raise _Damaged
+        raise _Damaged(path)
 
 
 def compact(coll: CollectionDir, *, full: bool = False) -> Path:
-    """Merge every per-WARC index into the merged index; return its path.
+    """Merge the per-WARC indexes not yet merged into the merged files; return the largest.
 
-    Only the new per-WARC files are merged into an existing merged index; when one it
-    holds has gone or changed, or it is not what was written (``full`` forces it), it is
-    rebuilt from all of them.
+    The new ones are merged into the smallest merged file, with it and each next larger one
+    that holds no more than ``FANOUT`` times the lines merged so far (a new smallest file
+    when there is none such). When a merged file holds a per-WARC index that has gone or
+    changed, two hold the same one, one is not what was written, or ``full`` asks for it,
+    all are made again as one file from every per-WARC index.
     """
-    path = merged_path(coll)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    base = merged_path(coll)
+    base.parent.mkdir(parents=True, exist_ok=True)
     current = {p.name: p for p in warc_indexes(coll)}
-    sources = merged_sources(coll)
-    new = pending(coll)
-    written = (read_derived(path) or {}).get("sha256")
-    incremental = (not full and path.is_file() and isinstance(written, str) and set(sources) <= set(current)
-                   and not any(p.name in sources for p in new))
-    try:
-        lines, digest = _merge(path, new, old=written) if incremental else _merge(path, list(current.values()))
-    except _Damaged:
-        log.warning("%s is not the index that was written (damaged or edited); rebuilt from the per-WARC "
-                    "indexes", path)
-        incremental = False
-        lines, digest = _merge(path, list(current.values()))
-    derived: list[dict[str, Any]] = []
-    for name in sorted(current):
-        doc = read_derived(current[name]) or {}
-        derived.append({"path": f"indexes/{name}", "sha256": doc.get("sha256", "")})
+    files = merged_files(coll)
+    held = [_sources(path) for path in files]
+    union: dict[str, str] = {}
+    overlap = False
+    for sources in held:
+        overlap = overlap or bool(union.keys() & (sources or {}).keys())
+        union.update(sources or {})
+    new = [p for name, p in current.items() if name not in union]
+    consistent = (not full and bool(files) and None not in held and not overlap and union.keys() <= current.keys()
+                  and all((read_derived(current[name]) or {}).get("sha256") == sha for name, sha in union.items()))
+    if consistent:
+        try:
+            _merge_in(coll, files, new)
+            return base
+        except _Damaged as exc:
+            log.warning("%s is not the index that was written (damaged or edited); all are made again from the "
+                        "per-WARC indexes", exc.args[0])
+    _write_level(coll, 0, list(current.values()), [])
+    for stale in _orphans(coll, keep=1):
+        stale.unlink(missing_ok=True)
+    log.info("merged index %s: made again from %d files", base, len(current))
+    return base
+
+
+def _merge_in(coll: CollectionDir, files: list[Path], new: list[Path]) -> None:
+    """Merge ``new`` per-WARC indexes into the smallest of ``files`` (largest first), and
+    on up while each next larger one holds no more than FANOUT times the lines so far."""
+    if not new:
+        return
+    lines = sum(int((read_derived(p) or {}).get("lines", 0)) for p in new)
+    absorbed: list[Path] = []
+    while len(absorbed) < len(files):
+        bigger = files[len(files) - 1 - len(absorbed)]
+        size = int((read_derived(bigger) or {}).get("lines", 0))
+        if size > FANOUT * lines:
+            break
+        absorbed.append(bigger)
+        lines += size
+    level = len(files) - len(absorbed)
+    _write_level(coll, level, new, absorbed)
+    # Last, after the new file and its sidecar: a crash before this leaves lines in two
+    # files (looked up once: duplicates are dropped), which the next compaction sees and
+    # mends by making all again.
+    for stale in _orphans(coll, keep=level + 1):
+        stale.unlink(missing_ok=True)
+
+
+def _write_level(coll: CollectionDir, level: int, inputs: list[Path], merged: list[Path]) -> None:
+    """Write the merged file of ``level`` from per-WARC indexes and merged files (each
+    checked against the SHA-256 its sidecar records as it is read), and its sidecar."""
+    path = _level_path(coll, level)
+    checked = [(p, (read_derived(p) or {}).get("sha256", "")) for p in merged]
+    lines, digest = _merge(path, inputs, checked)
+    derived: list[dict[str, Any]] = [
+        {"path": f"indexes/{p.name}", "sha256": (read_derived(p) or {}).get("sha256", "")} for p in inputs]
+    for p in merged:
+        derived += [{"path": f"indexes/{name}", "sha256": sha} for name, sha in (_sources(p) or {}).items()]
     write_json(path.with_name(path.name + DERIVED_SUFFIX),
-               {"derived_from": derived, "tool": tool_info(), "lines": lines, "sha256": "sha256:" + digest})
-    log.info("merged index %s: %d lines from %d files (%s)", path, lines, len(current),
-             "incremental" if incremental else "full")
-    return path
+               {"derived_from": sorted(derived, key=lambda d: d["path"]), "tool": tool_info(), "lines": lines,
+                "sha256": "sha256:" + digest})
+    log.info("merged index %s: %d lines from %d per-WARC indexes and %d merged files", path, lines, len(inputs),
+             len(merged))
 
 
-def _merge(path: Path, inputs: list[Path], *, old: str | None = None) -> tuple[int, str]:
-    """Write ``inputs`` merged (with ``path`` itself, checked against its SHA-256 ``old``,
-    when given) as ``path``; its line count and SHA-256."""
+def _orphans(coll: CollectionDir, *, keep: int) -> list[Path]:
+    """Merged files (and sidecars) of levels ``keep`` and up: merged into a larger one, or
+    left behind by a crash."""
+    folder = coll.indexes / MERGED_DIR
+    found = []
+    for path in folder.glob(f"{coll.name}.*{CDXJ_SUFFIX}*") if folder.is_dir() else []:
+        level = path.name[len(coll.name) + 1:].split(".", 1)[0]
+        if level.isdigit() and int(level) >= keep:
+            found.append(path)
+    return found
+
+
+def _merge(path: Path, inputs: list[Path], checked: list[tuple[Path, str]]) -> tuple[int, str]:
+    """Write ``inputs`` and ``checked`` (files each with the SHA-256 it must have) merged as
+    ``path``, which may be one of them; its line count and SHA-256."""
     digest, lines = hashlib.sha256(), 0
     # Data first, then the sidecar: a crash in between leaves files listed as pending,
     # searched twice (lookups drop duplicate lines), never files missing from lookups.
     with replacing(path) as tmp, contextlib.ExitStack() as stack:
         handles: list[Iterator[bytes]] = [stack.enter_context(open(p, "rb")) for p in inputs]
-        if old is not None:
-            handles.append(_checked(stack.enter_context(open(path, "rb")), old))
+        handles += [_checked(stack.enter_context(open(p, "rb")), expected, p) for p, expected in checked]
         with open(tmp, "wb") as out:
             for line in _dedup(heapq.merge(*handles)):
                 out.write(line)
