@@ -650,3 +650,29 @@ def test_a_job_end_merges_into_small_files_and_the_large_one_only_now_and_then(s
     assert merged_files(coll) == [merged_path(coll)] and sorted(merged.splitlines()) == \
         merged_path(coll).read_bytes().splitlines()
     assert merged_lines(coll) == len(merged.splitlines())
+
+
+
+def test_a_merged_file_cut_short_is_made_again_at_the_next_update_even_with_nothing_new(store):
+    coll = coll_of(store)
+    update_indexes(coll)
+    merged = merged_path(coll)
+    whole = merged.read_bytes()
+    merged.write_bytes(b"".join(whole.splitlines(keepends=True)[::2]))  # (its sidecar as it was)
+    assert update_indexes(coll).indexed == [] and merged.read_bytes() == whole
+    assert [entry.url for entry in lookup_url(coll, SITE + "/copy")] == [SITE + "/copy"]
+
+
+def test_a_look_up_while_a_job_end_removes_a_merged_file_is_tried_again(store, monkeypatch):
+    from archive import index
+
+    coll = coll_of(store)
+    update_indexes(coll)
+    searched, calls = index._searched, []
+
+    def one_gone(c):  # (the first listing names a file that a compaction removes before it is read)
+        calls.append(1)
+        return searched(c) + ([merged_path(coll).with_name("news.1.cdxj")] if len(calls) == 1 else [])
+
+    monkeypatch.setattr(index, "_searched", one_gone)
+    assert [entry.url for entry in lookup_url(coll, SITE + "/copy")] == [SITE + "/copy"] and len(calls) == 2

@@ -8,7 +8,9 @@ closed WARC that has no current index, compacts the merged index and rebuilds th
 from __future__ import annotations
 
 import calendar
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -33,6 +35,7 @@ from archive.index.merged import (
     merged_path,
     pending,
     unmerged,
+    untidy,
 )
 from archive.manifest import parsed, problem_of
 from archive.store import UNWRITABLE, CollectionDir
@@ -133,7 +136,7 @@ def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
 
 
 def _stale(coll: CollectionDir, warcs: list[Path]) -> bool:
-    return (not merged_path(coll).is_file() or bool(pending(coll))
+    return (not merged_path(coll).is_file() or bool(pending(coll)) or untidy(coll)
             or not all(is_current(coll.indexes / index_name(w), w) for w in warcs))
 
 
@@ -169,7 +172,7 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
         built = [fn(*args) for fn, args in calls]
     indexed = [target for target, _ in built if target is not None]
     unindexed += [why for _, why in built if why is not None]
-    if rebuild or pending(coll) or not merged_path(coll).is_file():
+    if rebuild or pending(coll) or not merged_path(coll).is_file() or untidy(coll):
         compact(coll, full=rebuild)
     return indexed, unindexed
 
@@ -188,6 +191,23 @@ def _searched(coll: CollectionDir) -> list[Path]:
     return merged_files(coll) + unmerged(coll)
 
 
+def _retried(look_up: Callable[[CollectionDir, str], list[CdxjEntry]]) -> Callable[[CollectionDir, str], list[CdxjEntry]]:
+    """``look_up``, tried again when a file it was to search went meanwhile: a job's end
+    merging smaller merged files into a larger one removes them."""
+
+    @functools.wraps(look_up)
+    def again(coll: CollectionDir, url: str) -> list[CdxjEntry]:
+        for _ in range(4):
+            try:
+                return look_up(coll, url)
+            except FileNotFoundError:
+                continue
+        return look_up(coll, url)
+
+    return again
+
+
+@_retried
 def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
     """Every indexed capture of ``url`` (SURT-equal URLs included), oldest first."""
     key = url_key(url)
@@ -207,6 +227,7 @@ def _steady(query: str) -> list[str]:
     return [part for part in query.split("&") if part and part.partition("=")[0] not in _CACHE_BUSTERS]
 
 
+@_retried
 def lookup_near(coll: CollectionDir, url: str) -> list[CdxjEntry]:
     """Captures of ``url`` but for cache-busting query parameters (``?_=1717171717``, ``&rnd=…``:
     added, left out or with another value), oldest first: what replay finds for a script

@@ -153,6 +153,29 @@ def _checked(fh: BinaryIO, expected: str, path: Path) -> Iterator[bytes]:
         raise _Damaged(path)
 
 
+def _held(files: list[Path]) -> dict[str, str] | None:
+    """The per-WARC indexes the merged ``files`` hold, with their SHA-256; None when they are
+    not as written: a file without its sidecar, or of another size than it records (damaged,
+    or replaced by a crash before its sidecar was), or two holding the same index (a crash
+    before those merged into a larger one were removed)."""
+    union: dict[str, str] = {}
+    for path in files:
+        doc = read_derived(path)
+        sources = _sources(path)
+        if doc is None or sources is None or doc.get("size", path.stat().st_size) != path.stat().st_size \
+                or union.keys() & sources.keys():  # (a sidecar written before sizes were recorded is believed)
+            return None
+        union.update(sources)
+    return union
+
+
+def untidy(coll: CollectionDir) -> bool:
+    """Whether the merged files need making again though no per-WARC index is new: see
+    :func:`_held`, and a merged file beyond the first missing level (pywb would search it)."""
+    files = merged_files(coll)
+    return bool(files) and (_held(files) is None or bool(_orphans(coll, keep=len(files))))
+
+
 def compact(coll: CollectionDir, *, full: bool = False) -> Path:
     """Merge the per-WARC indexes not yet merged into the merged files; return the largest.
 
@@ -166,14 +189,9 @@ def compact(coll: CollectionDir, *, full: bool = False) -> Path:
     base.parent.mkdir(parents=True, exist_ok=True)
     current = {p.name: p for p in warc_indexes(coll)}
     files = merged_files(coll)
-    held = [_sources(path) for path in files]
-    union: dict[str, str] = {}
-    overlap = False
-    for sources in held:
-        overlap = overlap or bool(union.keys() & (sources or {}).keys())
-        union.update(sources or {})
-    new = [p for name, p in current.items() if name not in union]
-    consistent = (not full and bool(files) and None not in held and not overlap and union.keys() <= current.keys()
+    union = _held(files)
+    new = [p for name, p in current.items() if union is not None and name not in union]
+    consistent = (not full and bool(files) and union is not None and union.keys() <= current.keys()
                   and all((read_derived(current[name]) or {}).get("sha256") == sha for name, sha in union.items()))
     if consistent:
         try:
@@ -224,7 +242,7 @@ def _write_level(coll: CollectionDir, level: int, inputs: list[Path], merged: li
         derived += [{"path": f"indexes/{name}", "sha256": sha} for name, sha in (_sources(p) or {}).items()]
     write_json(path.with_name(path.name + DERIVED_SUFFIX),
                {"derived_from": sorted(derived, key=lambda d: d["path"]), "tool": tool_info(), "lines": lines,
-                "sha256": "sha256:" + digest})
+                "size": path.stat().st_size, "sha256": "sha256:" + digest})
     log.info("merged index %s: %d lines from %d per-WARC indexes and %d merged files", path, lines, len(inputs),
              len(merged))
 

@@ -1,6 +1,6 @@
 """A pywb ``config.yaml`` for a store: one collection per store collection.
 
-pywb is pointed at ``indexes/merged/``, which holds the collection's one merged index, and
+pywb is pointed at ``indexes/merged/``, which holds the collection's merged index files, and
 loads WARCs by name from ``warcs/``. It searches every ``*.cdxj`` of the directory it is
 given on every look-up: pointed at ``indexes/``, with a file per WARC, a collection of a
 year's half-hourly jobs would have it open some 17,000 files for each.
