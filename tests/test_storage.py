@@ -428,16 +428,22 @@ def test_wrong_credentials_are_named_without_revealing_them(store, monkeypatch):
     assert "very-secret-value-123" not in err and "AKIAWRONGKEY0000" not in err
 
 
-def test_crawl_pushes_to_the_collections_storage_and_reports_a_failed_push(s3_env, wire_site, tmp_path, capsys):
-    bucket = s3_env.new_bucket()
+def _one_page_collection(tmp_path: Path, wire_site, to: str, endpoint_url: str) -> Path:
+    """A collections file: collection ``wired``, one page of ``wire_site``, pushed to ``to``."""
     config = tmp_path / "collections.toml"
     config.write_text(f"""
 [[collection]]
 name = "wired"
 urls = ["{wire_site.base}/final"]
 scope = {{ max_depth = 0, max_pages = 1 }}
-storage = {{ to = "s3://t-missing-{bucket[2:]}/x", endpoint_url = "{s3_env.url}" }}
+storage = {{ to = "{to}", endpoint_url = "{endpoint_url}" }}
 """)
+    return config
+
+
+def test_crawl_pushes_to_the_collections_storage_and_reports_a_failed_push(s3_env, wire_site, tmp_path, capsys):
+    bucket = s3_env.new_bucket()
+    config = _one_page_collection(tmp_path, wire_site, f"s3://t-missing-{bucket[2:]}/x", s3_env.url)
     store = tmp_path / "store"
     assert main(["crawl", str(config), "--store", str(store)]) == 1
     captured = capsys.readouterr()
@@ -460,14 +466,7 @@ def test_a_crawl_after_a_warc_went_bad_indexes_and_pushes_its_own_and_leaves_the
     from archive.store import collection_dir
 
     bucket = s3_env.new_bucket()
-    config = tmp_path / "collections.toml"
-    config.write_text(f"""
-[[collection]]
-name = "wired"
-urls = ["{wire_site.base}/final"]
-scope = {{ max_depth = 0, max_pages = 1 }}
-storage = {{ to = "s3://{bucket}/x", endpoint_url = "{s3_env.url}" }}
-""")
+    config = _one_page_collection(tmp_path, wire_site, f"s3://{bucket}/x", s3_env.url)
     store = tmp_path / "store"
     assert main(["crawl", str(config), "--store", str(store)]) == 0
     coll = collection_dir(store, "wired")
