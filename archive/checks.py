@@ -218,10 +218,7 @@ class FileChecks:
             else:
                 units.append((size * _COST[fn], index, fn, args))
         order = sorted(range(len(units)), key=lambda u: -units[u][0])
-        calls = [unit[2:] for unit in units]
-        done: dict[int, Any] = {}
-        for at in range(0, len(order), _BATCH):
-            done.update(_in_lanes(calls, order[at : at + _BATCH], workers))
+        done = _all_in_lanes([unit[2:] for unit in units], order, workers)
         self._results = [None] * len(self._tasks)
         by_task: dict[int, list[Any]] = {}
         for u in range(len(units)):
@@ -241,11 +238,17 @@ def each_in_lanes(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], costs
     workers = _default_workers(sum(costs))
     if workers <= 1 or len(calls) < 2:
         return [fn(*args) for fn, args in calls]
-    order = sorted(range(len(calls)), key=lambda u: -costs[u])
+    done = _all_in_lanes(calls, sorted(range(len(calls)), key=lambda u: -costs[u]), workers)
+    return [done[u] for u in range(len(calls))]
+
+
+def _all_in_lanes(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], order: list[int],
+                  workers: int) -> dict[int, Any]:
+    """The results of the calls numbered in ``order``, made in lanes ``_BATCH`` at a time."""
     done: dict[int, Any] = {}
     for at in range(0, len(order), _BATCH):
         done.update(_in_lanes(calls, order[at : at + _BATCH], workers))
-    return [done[u] for u in range(len(calls))]
+    return done
 
 
 _TOKEN = struct.Struct("<I")
