@@ -68,6 +68,13 @@ def version_of(row: dict[str, Any]) -> Version:
     return Version(row.get("version", 1), row["source"]["record_id"], row, text_digest(row))
 
 
+def fold_table(path: Path, versions: MutableMapping[str, Version], doing: str) -> None:
+    """Take a job's article table into ``versions``: each row is its article's latest
+    version. ``doing``: what is not done if a row is damaged (a :class:`StoreError`)."""
+    for row in rows_refusing_bad(path, "article", doing):
+        versions[row["article_id"]] = version_of(row)
+
+
 class StoredVersions(MutableMapping[str, Version]):
     """Articles' latest versions by article id, looked up in the file, with those the running
     job adds kept in memory on top (the file takes them when the job's table is folded in).
@@ -217,8 +224,7 @@ class StoredVersions(MutableMapping[str, Version]):
         try:
             for seq, job in new:
                 table_key = _key(tables[job])  # (before it is read: a change while reading is seen next time)
-                for row in rows_refusing_bad(tables[job], "article", table_doing):
-                    self[row["article_id"]] = version_of(row)
+                fold_table(tables[job], self, table_doing)
                 self.db.execute("INSERT INTO tables (job_id, sequence, table_key, manifest_key) VALUES (?, ?, ?, ?)",
                                 (job, seq, table_key, _key(coll.manifests / f"{job}.json")))
         finally:

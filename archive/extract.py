@@ -35,7 +35,14 @@ from w3lib.encoding import html_to_unicode
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import __version__
-from archive.article_versions import VERSIONS, StoredVersions, Version, text_digest, version_of
+from archive.article_versions import (
+    VERSIONS,
+    StoredVersions,
+    Version,
+    fold_table,
+    text_digest,
+    version_of,
+)
 from archive.capture import MAX_DECODED_BYTES
 from archive.digests import sha256_file
 from archive.errors import StoreError, UsageError
@@ -392,8 +399,7 @@ def versions_before(coll: CollectionDir, sequence: int) -> MutableMapping[str, V
         path = coll.articles / f"{doc['job_id']}.jsonl"
         if not path.exists():
             continue
-        for row in rows_refusing_bad(path, "article", table_doing):
-            prior[row["article_id"]] = version_of(row)
+        fold_table(path, prior, table_doing)
     return prior
 
 
