@@ -173,16 +173,16 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
                 continue
             if sub == "logs" and name.split(".")[0] in live:
                 continue  # a running job's log and crawl log are still growing
-            if path.relative_to(coll.root).as_posix().startswith(tuple(d + "/" for d in UNPUSHED_DIRS)):
+            if _rel(path, coll).startswith(tuple(d + "/" for d in UNPUSHED_DIRS)):
                 continue
             if sub == "manifests" and (name.endswith(".json") or name.endswith(MANIFEST_COMPANIONS)):
                 if name.endswith(".json"):
                     manifests.append(path)
                 continue  # manifests and their companions go up last, one job at a time
             files.append(path)
-    listed = _listed(manifests)
+    listed = _listed(manifests, {m for m in manifests if recheck or not ledger.confirmed(_rel(m, coll), m)})
     for path in files:
-        if not recheck and ledger.confirmed(path.relative_to(coll.root).as_posix(), path):
+        if not recheck and ledger.confirmed(_rel(path, coll), path):
             result.unchanged += 1
             continue
         f = _local(path, coll, where)
@@ -221,13 +221,15 @@ def _derived_sha256(path: Path) -> tuple[Path, str] | None:
     return None
 
 
-def _listed(manifests: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
+def _listed(manifests: list[Path], unconfirmed: set[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
     """The files the manifests name, by path in the collection: the manifest and its entry.
-    A manifest that cannot be read names none here; pushing it says why."""
+    A manifest that cannot be read names none here; pushing it says why. Only those not
+    confirmed by an earlier push (``unconfirmed``) are checked against their sidecar: the
+    others were, when they went up, and have not changed since."""
     listed = {}
     for manifest in manifests:
         try:
-            entries = _entries(manifest) if _unlike_its_sidecar(manifest) is None else []
+            entries = _entries(manifest) if manifest not in unconfirmed or _unlike_its_sidecar(manifest) is None else []
         except StorageError:
             continue
         for entry in entries:
@@ -235,8 +237,13 @@ def _listed(manifests: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
     return listed
 
 
+def _rel(path: Path, coll: CollectionDir) -> str:
+    """``path`` as named in the collection (and its ledger): warcs/x.warc.gz."""
+    return path.relative_to(coll.root).as_posix()
+
+
 def _local(path: Path, coll: CollectionDir, where: S3Location) -> _File:
-    rel = path.relative_to(coll.root).as_posix()
+    rel = _rel(path, coll)
     stat = unchanged_key(path)
     sha, size = sha256_file(path)
     return _File(path, rel, where.key(rel), size, sha, stat)
@@ -296,7 +303,7 @@ def _entries(manifest: Path) -> list[dict[str, Any]]:
 def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manifest: Path, part_size: int,
                    progress: Progress | None, result: PushResult, ledger: PushLedger, recheck: bool) -> None:
     companions = [p for p in (manifest.with_name(manifest.name + s) for s in MANIFEST_COMPANIONS) if p.is_file()]
-    if not recheck and all(ledger.confirmed(p.relative_to(coll.root).as_posix(), p) for p in [*companions, manifest]):
+    if not recheck and all(ledger.confirmed(_rel(p, coll), p) for p in [*companions, manifest]):
         # Confirmed by an earlier push, each file it names with it, and not changed since.
         result.unchanged += len(companions) + 1
         result.manifests.append(where.key("manifests", manifest.name))
