@@ -160,10 +160,9 @@ def _held(files: list[Path]) -> dict[str, str] | None:
     before those merged into a larger one were removed)."""
     union: dict[str, str] = {}
     for path in files:
-        doc = read_derived(path)
-        sources = _sources(path)
-        if doc is None or sources is None or doc.get("size", path.stat().st_size) != path.stat().st_size \
-                or union.keys() & sources.keys():  # (a sidecar written before sizes were recorded is believed)
+        doc, sources, size = read_derived(path), _sources(path), path.stat().st_size
+        # (a sidecar written before sizes were recorded is believed)
+        if doc is None or sources is None or doc.get("size", size) != size or union.keys() & sources.keys():
             return None
         union.update(sources)
     return union
