@@ -4,7 +4,7 @@ import argparse
 from typing import TextIO
 
 from archive.commands.common import port, store_option
-from archive.errors import StoreError, UsageError
+from archive.errors import UsageError
 
 NAME = "replay"
 HELP = "Serve the archived pages of a store in a browser (pywb URL scheme), or print a pywb config."
@@ -33,11 +33,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     names = sorted(p.name for p in store.iterdir() if (p / "warcs").is_dir())
     for name in names:  # cheap when current: only new WARCs are indexed, and nothing is written
         coll = collection_dir(store, name)
-        try:
-            problems = update_indexes_if_writable(coll)
-        except StoreError as exc:  # (the catalog cannot be built, say: the rest is served)
-            problems = [str(exc)]
-        for problem in problems:
+        for problem in update_indexes_if_writable(coll):  # (the rest is served)
             print(f"archive replay: warning: {problem}; serving what the indexes of {coll.root} hold", file=err,
                   flush=True)
     if args.pywb_config:

@@ -121,23 +121,31 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
 def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
     """:func:`update_indexes`, for readers (replay) of a store that may not be writable:
     what kept the indexes from being brought up to date, a sentence each (the WARCs that
-    could not be indexed, or why the store could not be written): none when they are. The
+    could not be indexed, why the store could not be written, or another
+    :class:`StoreError`, such as a catalog that cannot be built): none when they are. The
     indexes there, if any, are left as they are, to serve what they hold."""
     try:
         return update_indexes(coll).unindexed
+    except StoreError as exc:
+        return [str(exc)]
     except OSError as exc:
         if exc.errno not in UNWRITABLE:
             raise
         behind = [w.name for w in closed_warcs(coll) if not is_current(coll.indexes / index_name(w), w)]
-        which = f"; not indexed: {', '.join(behind[:3])}" + (f" and {len(behind) - 3} more" if len(behind) > 3 else "")
-        problem = (f"cannot bring the indexes of {coll.root} up to date ({exc.strerror or exc}{which if behind else ''}): "
-                   "run `archive index` where the store can be written")
-        return [problem]
+        which = (f"; not indexed: {', '.join(behind[:3])}" + (f" and {len(behind) - 3} more" if len(behind) > 3 else "")
+                 if behind else "")
+        return [(f"cannot bring the indexes of {coll.root} up to date ({exc.strerror or exc}{which}): "
+                 "run `archive index` where the store can be written")]
 
 
 def _stale(coll: CollectionDir, warcs: list[Path]) -> bool:
-    return (not merged_path(coll).is_file() or bool(pending(coll)) or untidy(coll)
-            or not all(is_current(coll.indexes / index_name(w), w) for w in warcs))
+    return _merged_behind(coll) or not all(is_current(coll.indexes / index_name(w), w) for w in warcs)
+
+
+def _merged_behind(coll: CollectionDir) -> bool:
+    """Whether the merged files need a compaction: none yet, a per-WARC index not in them,
+    or left untidy (see :func:`~archive.index.merged.untidy`)."""
+    return not merged_path(coll).is_file() or bool(pending(coll)) or untidy(coll)
 
 
 def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
@@ -172,7 +180,7 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
         built = [fn(*args) for fn, args in calls]
     indexed = [target for target, _ in built if target is not None]
     unindexed += [why for _, why in built if why is not None]
-    if rebuild or pending(coll) or not merged_path(coll).is_file() or untidy(coll):
+    if rebuild or _merged_behind(coll):
         compact(coll, full=rebuild)
     return indexed, unindexed
 

@@ -146,10 +146,7 @@ class ReplayApp:
         if not coll.warcs.is_dir():
             return None
         if not merged_path(coll).is_file() and name not in self.unindexed:
-            try:
-                problems = update_indexes_if_writable(coll)  # a store copied without its derived files
-            except StoreError as exc:
-                problems = [str(exc)]
+            problems = update_indexes_if_writable(coll)  # a store copied without its derived files
             for problem in problems:
                 log.warning("%s: serving what the indexes of %s hold", problem, coll.root)
             if problems:
