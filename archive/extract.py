@@ -49,7 +49,7 @@ from archive.errors import StoreError, UsageError
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
 from archive.metadata import inferred_metadata, page_metadata, parse_html
-from archive.store import CollectionDir, collection_dir, write_atomic
+from archive.store import CollectionDir, collection_dir, remade_if_not_a_database, write_atomic
 from archive.urls import canonicalize, host_of
 from archive.validation import validate
 from archive.warc.reader import first_damage
@@ -349,8 +349,12 @@ def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows:
 
 
 def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version]) -> list[dict[str, Any]]:
-    urls = None if isinstance(prior, StoredVersions) else {v.row["url"]: v for v in prior.values()}
-    by_url = prior.by_url if isinstance(prior, StoredVersions) else urls.get  # type: ignore[union-attr]
+    urls: dict[str, Version] | None = None
+    if isinstance(prior, StoredVersions):
+        by_url = prior.by_url  # (it sees the running job's versions itself)
+    else:
+        urls = {v.row["url"]: v for v in prior.values()}
+        by_url = urls.get
     rows = []
     for line in rows_refusing_bad(log_path, "capture-log", f"run `archive verify`; {_NOT_REWRITTEN}"):
         known = by_url(line["url"])
@@ -363,7 +367,7 @@ def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version
                          "payload_digest": line["payload_digest"], "capture_time": line["started"]}
         validate("article", row)
         prior[row["article_id"]] = version_of(row)
-        if urls is not None:  # (the file's look-up sees the running job's versions itself)
+        if urls is not None:
             urls[row["url"]] = prior[row["article_id"]]
         rows.append(row)
     return rows
@@ -376,20 +380,12 @@ def versions_before(coll: CollectionDir, sequence: int) -> MutableMapping[str, V
     table_doing = f"`archive extract --collection {coll.name}` writes it and the later ones again; {_NOT_REWRITTEN}"
     path = coll.root / VERSIONS
     stored = None
-    for attempt in (1, 2):
-        try:
-            stored = StoredVersions.before(coll, sequence, doing=_NOT_REWRITTEN, table_doing=table_doing)
-        except sqlite3.DatabaseError as exc:
-            if attempt == 1 and not isinstance(exc, sqlite3.OperationalError):
-                # Not a database any more (a torn copy, a disk fault): derived, so made again.
-                log.warning("%s: %s; made again from the article tables", path, exc)
-                for stale in [path, *(path.with_name(path.name + end) for end in ("-journal", "-wal", "-shm"))]:
-                    stale.unlink(missing_ok=True)
-                continue
-            log.warning("%s: %s; the article tables are read instead", path, exc)
-        except OSError as exc:  # (a store that cannot be written)
-            log.warning("%s: %s; the article tables are read instead", path, exc)
-        break
+    try:
+        stored = remade_if_not_a_database(
+            path, lambda: StoredVersions.before(coll, sequence, doing=_NOT_REWRITTEN, table_doing=table_doing),
+            made_from="the article tables")
+    except (sqlite3.Error, OSError) as exc:  # (locked for long, a store that cannot be written)
+        log.warning("%s: %s; the article tables are read instead", path, exc)
     if stored is not None:
         return stored
     prior: dict[str, Version] = {}

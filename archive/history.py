@@ -28,7 +28,7 @@ from time import monotonic
 from typing import Any, TypeVar
 
 from archive.jsonl import numbered_rows
-from archive.store import CollectionDir
+from archive.store import CollectionDir, remade_if_not_a_database
 
 log = logging.getLogger(__name__)
 
@@ -179,16 +179,7 @@ class CollectionHistory:
         if not logs and not path.exists():
             return cls()  # a first job: nothing to look up, no file to make
         try:
-            try:
-                return cls._from_file(path, logs)
-            except sqlite3.DatabaseError as exc:
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise  # (locked, read-only, disk full: not the file's fault)
-                # Not a database any more (a torn copy, a disk fault): derived, so made again.
-                log.warning("%s: %s; made again from the logs", path, exc)
-                for stale in (path, path.with_name(path.name + "-journal")):
-                    stale.unlink(missing_ok=True)
-                return cls._from_file(path, logs)
+            return remade_if_not_a_database(path, lambda: cls._from_file(path, logs), made_from="the logs")
         except (sqlite3.Error, OSError) as exc:
             log.warning("%s: %s; the history is read from the logs into memory instead", path, exc)
         history = cls()

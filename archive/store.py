@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from archive.errors import StoreError
 from archive.runtime import fsync_dir
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ENV_STORE = "ARCHIVE_STORE"
 DEFAULT_STORE = "archive-store"
@@ -181,6 +187,22 @@ def unchanged_key(path: Path) -> tuple[int, int, int, int]:
     times (``cp -p``, ``rsync -t``, a restore) keeps."""
     st = path.stat()
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
+
+
+def remade_if_not_a_database(path: Path, open_it: Callable[[], T], *, made_from: str) -> T:
+    """``open_it()`` of the derived SQLite file ``path``; if the file is not a database any
+    more (a torn copy, a disk fault), it is removed with its journals and opened again, to
+    be made again ``made_from`` its sources. Other errors (locked, read-only, disk full: not
+    the file's fault) are the caller's."""
+    try:
+        return open_it()
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise
+        log.warning("%s: %s; made again from %s", path, exc, made_from)
+        for stale in [path, *(path.with_name(path.name + end) for end in ("-journal", "-wal", "-shm"))]:
+            stale.unlink(missing_ok=True)
+        return open_it()
 
 
 @contextmanager
