@@ -8,8 +8,10 @@ and given a ``<job-id>.json.sha256`` sidecar in ``sha256sum`` format.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ from archive.store import CollectionDir, write_atomic
 from archive.validation import problems, validate
 
 SIDECAR = ".sha256"
+# At the collection's root: the newest manifest of the chain, as the last write left it (not
+# pushed, as no dot file is).
+HEAD = ".chain-head"
 
 
 def read_manifests(coll: CollectionDir) -> list[tuple[Path, dict[str, Any] | None, bytes]]:
@@ -65,7 +70,17 @@ def jobs_in_order(coll: CollectionDir, *, doing: str) -> list[tuple[Path, dict[s
 
 
 def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:
-    """The next sequence number and the ``previous`` pointer for a new manifest."""
+    """The next sequence number and the ``previous`` pointer for a new manifest.
+
+    The newest manifest is the one of the highest sequence. The last write recorded it
+    (:data:`HEAD`), with the state of the manifests' directory then; while that state holds,
+    the record stands, so that a job's end does not read every manifest of the collection
+    (a year of half-hourly jobs is 17,500 of them). Anything else (a manifest restored by
+    ``archive pull``, one removed, a write that stopped before its record) changes the
+    directory, and every manifest is read, as without a record."""
+    recorded = _recorded_head(coll)
+    if recorded is not None:
+        return recorded
     best: tuple[int, Path, bytes] | None = None
     for path, doc, raw in read_manifests(coll):
         seq = doc.get("sequence") if doc else None
@@ -75,6 +90,38 @@ def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:
         return 1, None
     seq, path, raw = best
     return seq + 1, {"job_id": path.stem, "sha256": "sha256:" + hashlib.sha256(raw).hexdigest()}
+
+
+def _directory_state(folder: Path) -> list[int] | None:
+    """What changes whenever a file is added to ``folder``, renamed into it or removed:
+    its modification time and inode, and its number of entries (two changes within one
+    tick of a coarse file-system clock leave the time as it was)."""
+    try:
+        st = os.stat(folder)
+        return [st.st_mtime_ns, st.st_ino, len(os.listdir(folder))]
+    except OSError:
+        return None
+
+
+def _recorded_head(coll: CollectionDir) -> tuple[int, dict[str, str]] | None:
+    try:
+        doc = json.loads((coll.root / HEAD).read_bytes())
+        if doc["manifests"] != _directory_state(coll.manifests):
+            return None
+        return int(doc["sequence"]) + 1, {"job_id": str(doc["job_id"]), "sha256": str(doc["sha256"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record_head(coll: CollectionDir, sequence: int, job_id: str, sha256: str) -> None:
+    """Note the manifest just written as the chain's newest (:func:`chain_head`). Best
+    effort: without the note the next write reads every manifest."""
+    state = _directory_state(coll.manifests)
+    if state is None:
+        return
+    with contextlib.suppress(OSError):  # (a note left from before cannot match: the directory has changed)
+        write_atomic(coll.root / HEAD, json.dumps({"sequence": sequence, "job_id": job_id, "sha256": sha256,
+                                                   "manifests": state}).encode())
 
 
 def encode(doc: dict[str, Any]) -> bytes:
@@ -99,4 +146,5 @@ def write_manifest(coll: CollectionDir, doc: dict[str, Any]) -> Path:
         if not path.exists():
             sidecar.unlink(missing_ok=True)  # (a full disk: no sidecar of a manifest that is not there)
         raise
+    _record_head(coll, sequence, doc["job_id"], "sha256:" + digest)
     return path

@@ -1,0 +1,68 @@
+"""The head of a collection's manifest chain: a new manifest links to the newest one as it
+was written, and finds one the last write did not know of."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from jobs import Clock, run_job
+
+from archive.manifest import HEAD
+from archive.verify import verify
+
+
+def _chain(coll: Path) -> list[dict]:  # type: ignore[type-arg]
+    docs = [json.loads(p.read_bytes()) for p in (coll / "manifests").glob("*.json")]
+    return sorted(docs, key=lambda d: d["sequence"])
+
+
+def test_a_manifest_changed_where_it_lies_is_not_vouched_for_by_the_next(tmp_path):
+    clock = Clock()
+    run_job(tmp_path, 1, clock)
+    second = run_job(tmp_path, 1, clock).closed_manifest
+    written = second.read_bytes()
+    # Changed in place, at the same length: the directory does not change.
+    at = written.index(b'"outcome": "') + len(b'"outcome": "')
+    with open(second, "r+b") as fh:
+        fh.seek(at)
+        fh.write(b"F" if written[at:at + 1] != b"F" else b"G")
+    run_job(tmp_path, 1, clock)
+    third = _chain(tmp_path / "news")[2]
+    assert third["previous"] == {"job_id": second.stem, "sha256": "sha256:" + hashlib.sha256(written).hexdigest()}
+    problems = [str(p) for p in verify(tmp_path).problems]
+    assert any(second.name in p and "sidecar" in p for p in problems), problems
+    assert any("previous.sha256" in p for p in problems), problems
+
+
+def test_a_manifest_the_last_write_did_not_know_of_is_found(tmp_path):
+    clock = Clock()
+    coll = tmp_path / "news"
+    run_job(tmp_path, 1, clock)
+    run_job(tmp_path, 1, clock)
+    older = (coll / HEAD).read_bytes()
+    newest = run_job(tmp_path, 1, clock).closed_manifest
+    # A store put back from a copy made after the second job (its note of the head with
+    # it), and the third job's manifest then restored from the bucket.
+    (coll / HEAD).write_bytes(older)
+    run_job(tmp_path, 1, clock)
+    chain = _chain(coll)
+    assert [d["sequence"] for d in chain] == [1, 2, 3, 4]
+    assert chain[3]["previous"]["job_id"] == newest.stem
+    assert verify(tmp_path).ok
+
+
+def test_a_newest_manifest_gone_is_not_linked_to(tmp_path):
+    clock = Clock()
+    coll = tmp_path / "news"
+    run_job(tmp_path, 1, clock)
+    second = run_job(tmp_path, 1, clock).closed_manifest
+    third = run_job(tmp_path, 1, clock).closed_manifest
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in (third, third.with_name(third.name + ".sha256")):
+        shutil.move(path, aside / path.name)
+    run_job(tmp_path, 1, clock)
+    assert _chain(coll)[-1]["previous"]["job_id"] == second.stem  # (verify reports the fork)
