@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from archive.errors import StoreError
-from archive.store import CollectionDir, write_atomic
+from archive.store import CollectionDir, directory_state, write_atomic
 from archive.validation import problems, validate
 
 SIDECAR = ".sha256"
@@ -92,21 +91,10 @@ def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:
     return seq + 1, {"job_id": path.stem, "sha256": "sha256:" + hashlib.sha256(raw).hexdigest()}
 
 
-def _directory_state(folder: Path) -> list[int] | None:
-    """What changes whenever a file is added to ``folder``, renamed into it or removed:
-    its modification time and inode, and its number of entries (two changes within one
-    tick of a coarse file-system clock leave the time as it was)."""
-    try:
-        st = os.stat(folder)
-        return [st.st_mtime_ns, st.st_ino, len(os.listdir(folder))]
-    except OSError:
-        return None
-
-
 def _recorded_head(coll: CollectionDir) -> tuple[int, dict[str, str]] | None:
     try:
         doc = json.loads((coll.root / HEAD).read_bytes())
-        if doc["manifests"] != _directory_state(coll.manifests):
+        if doc["manifests"] != directory_state(coll.manifests):
             return None
         return int(doc["sequence"]) + 1, {"job_id": str(doc["job_id"]), "sha256": str(doc["sha256"])}
     except (OSError, ValueError, KeyError, TypeError):
@@ -116,7 +104,7 @@ def _recorded_head(coll: CollectionDir) -> tuple[int, dict[str, str]] | None:
 def _record_head(coll: CollectionDir, sequence: int, job_id: str, sha256: str) -> None:
     """Note the manifest just written as the chain's newest (:func:`chain_head`). Best
     effort: without the note the next write reads every manifest."""
-    state = _directory_state(coll.manifests)
+    state = directory_state(coll.manifests)
     if state is None:
         return
     with contextlib.suppress(OSError):  # (a note left from before cannot match: the directory has changed)

@@ -221,6 +221,18 @@ def replacing(path: Path) -> Iterator[Path]:
         raise
 
 
+def directory_state(folder: Path) -> list[int] | None:
+    """What changes whenever a file is added to ``folder``, renamed into it or removed: its
+    modification time and inode, and its number of entries (two changes within one tick of
+    a coarse file-system clock leave the time as it was); None if it cannot be read. Files
+    changed in place do not change it: ours are written beside and renamed."""
+    try:
+        st = os.stat(folder)
+        return [st.st_mtime_ns, st.st_ino, len(os.listdir(folder))]
+    except OSError:
+        return None
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,8 @@ from warcs import damage_member
 from archive.cli import main
 from archive.config import one_off
 from archive.errors import StoreError
-from archive.index import closest, lookup_url, pad_timestamp, update_indexes
-from archive.index.cdxj import parse_line
+from archive.index import NOTE, closest, lookup_url, pad_timestamp, update_indexes
+from archive.index.cdxj import index_name, parse_line
 from archive.index.lookup import iter_prefix
 from archive.index.merged import merged_path, pending
 from archive.job import CaptureJob
@@ -676,3 +676,44 @@ def test_a_look_up_while_a_job_end_removes_a_merged_file_is_tried_again(store, m
 
     monkeypatch.setattr(index, "_searched", one_gone)
     assert [entry.url for entry in lookup_url(coll, SITE + "/copy")] == [SITE + "/copy"] and len(calls) == 2
+
+
+def _one_more_job(store: Path, url: str) -> None:
+    job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(THIRD), dedup=False)
+    job.record_fetch(fetch(url, b"<p>one more</p>", THIRD))
+    job.close()
+
+
+def test_a_job_end_looks_at_its_new_warc_alone_and_archive_index_at_every_one(store):
+    # The last update's note of what it left current spares a job's end the index and
+    # sidecar of every WARC of the collection; a sidecar changed where it lies (its
+    # directory as it was) is left to `archive index`, which reads them all.
+    coll = coll_of(store)
+    update_indexes(coll)
+    oldest = min(coll.indexes.glob("*.cdxj"))
+    sidecar = oldest.with_name(oldest.name + ".derived.json")
+    with open(sidecar, "r+b") as fh:
+        fh.write(b"X")  # (no longer JSON: without the note, the next update would index its WARC again)
+    _one_more_job(store, SITE + "/later")
+    result = update_indexes(coll)
+    assert [p.name for p in result.indexed] == [index_name(max(coll.warcs.glob("*.warc.gz")))]
+    assert [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]
+    assert not sidecar.read_bytes().startswith(b"{")
+    assert len(update_indexes(coll, rebuild=True).indexed) == 3 and sidecar.read_bytes().startswith(b"{")
+
+
+def test_indexes_removed_or_put_back_since_the_last_update_are_all_looked_at_again(store):
+    coll = coll_of(store)
+    update_indexes(coll)
+    note = (coll.root / NOTE).read_bytes()
+    oldest = min(coll.indexes.glob("*.cdxj"))
+    oldest.unlink()
+    _one_more_job(store, SITE + "/later")
+    assert sorted(p.name for p in update_indexes(coll).indexed) == sorted(
+        [oldest.name, index_name(max(coll.warcs.glob("*.warc.gz")))])
+    # A note from before (a store put back from a copy) does not hide the new WARC's index gone.
+    newest = max(coll.indexes.glob("*.cdxj"))
+    newest.unlink()
+    (coll.root / NOTE).write_bytes(note)
+    assert [p.name for p in update_indexes(coll).indexed] == [newest.name]
+    assert not pending(coll) and [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]

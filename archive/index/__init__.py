@@ -8,8 +8,11 @@ closed WARC that has no current index, compacts the merged index and rebuilds th
 from __future__ import annotations
 
 import calendar
+import contextlib
 import functools
+import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +31,7 @@ from archive.index.cdxj import (
 )
 from archive.index.lookup import iter_prefix, lines_for_key
 from archive.index.merged import (
+    MERGED_DIR,
     compact,
     index_lock,
     merged_files,
@@ -38,7 +42,7 @@ from archive.index.merged import (
     untidy,
 )
 from archive.manifest import parsed, problem_of
-from archive.store import UNWRITABLE, CollectionDir
+from archive.store import UNWRITABLE, CollectionDir, directory_state, write_atomic
 from archive.warc.writer import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -81,11 +85,53 @@ def _manifest_entries(coll: CollectionDir, wanted: set[str]) -> dict[str, dict[s
 
 
 def closed_warcs(coll: CollectionDir) -> list[Path]:
-    if not coll.warcs.is_dir():
-        return []
-    return sorted((p for p in coll.warcs.iterdir()
-                   if p.name.endswith((".warc.gz", ".warc")) and not p.name.endswith(OPEN_SUFFIX)),
-                  key=lambda p: p.name)
+    return [coll.warcs / name for name in _closed_sizes(coll)]
+
+
+def _closed_sizes(coll: CollectionDir) -> dict[str, int]:
+    """The closed WARCs of ``coll`` by name, in order, with their sizes."""
+    try:
+        with os.scandir(coll.warcs) as entries:
+            found = {e.name: e.stat().st_size for e in entries
+                     if e.name.endswith((".warc.gz", ".warc")) and not e.name.endswith(OPEN_SUFFIX)}
+    except FileNotFoundError:
+        return {}
+    return dict(sorted(found.items()))
+
+
+# At the collection's root: what the last update of the indexes left current (see _known).
+NOTE = ".indexes-state"
+
+
+def _known(coll: CollectionDir) -> dict[str, int] | None:
+    """The closed WARCs (name, size) whose indexes the last update left current and merged,
+    if neither the per-WARC indexes nor the merged files have been added to, replaced or
+    removed since (their directories are as it left them): then each of those WARCs at that
+    size has a current index, and every per-WARC index there is merged as it is. A job's end
+    thus looks at its new WARCs alone, not at the index and sidecar of every WARC the
+    collection has (a year of half-hourly jobs is 17,500). None when that cannot be said.
+    Files changed where they lie do not change their directories: the merged files are
+    checked against their sidecars all the same (:func:`untidy`, a few files), and a
+    per-WARC index or sidecar damaged in place is made again by `archive index`, which
+    reads them all."""
+    try:
+        doc = json.loads((coll.root / NOTE).read_bytes())
+        if doc["indexes"] != directory_state(coll.indexes) or doc["merged"] != directory_state(
+                coll.indexes / MERGED_DIR):
+            return None
+        return {str(name): int(size) for name, size in doc["warcs"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _note(coll: CollectionDir, current: dict[str, int]) -> None:
+    """Record ``current`` (closed WARCs whose indexes are current and merged) for
+    :func:`_known`. Best effort: without it the next update looks at every index."""
+    indexes, merged = directory_state(coll.indexes), directory_state(coll.indexes / MERGED_DIR)
+    if indexes is None or merged is None:
+        return
+    with contextlib.suppress(OSError):  # (a note left from before cannot match: the indexes have changed)
+        write_atomic(coll.root / NOTE, json.dumps({"indexes": indexes, "merged": merged, "warcs": current}).encode())
 
 
 def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool = True) -> IndexResult:
@@ -100,9 +146,9 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
     (`archive index`) or by `archive verify`.
     """
     result = IndexResult(coll.name)
-    warcs = closed_warcs(coll)
-    result.warcs = len(warcs)
-    if rebuild or _stale(coll, warcs):
+    sizes = _closed_sizes(coll)
+    result.warcs = len(sizes)
+    if rebuild or _stale(coll, sizes):
         with index_lock(coll):
             result.indexed, result.unindexed = _index(coll, rebuild)
     result.merged = merged_path(coll)
@@ -138,8 +184,12 @@ def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
                  "run `archive index` where the store can be written")]
 
 
-def _stale(coll: CollectionDir, warcs: list[Path]) -> bool:
-    return _merged_behind(coll) or not all(is_current(coll.indexes / index_name(w), w) for w in warcs)
+def _stale(coll: CollectionDir, sizes: dict[str, int]) -> bool:
+    known = _known(coll)
+    if known is not None:  # (a merged file changed in place does not change its directory)
+        return untidy(coll) or any(known.get(name) != size for name, size in sizes.items())
+    return _merged_behind(coll) or not all(is_current(coll.indexes / index_name(coll.warcs / name), coll.warcs / name)
+                                           for name in sizes)
 
 
 def _merged_behind(coll: CollectionDir) -> bool:
@@ -151,22 +201,30 @@ def _merged_behind(coll: CollectionDir) -> bool:
 def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
     """The work of :func:`update_indexes` under the index lock: the indexes written, and why
     each WARC left out could not be indexed."""
-    warcs = closed_warcs(coll)
-    wanted = {index_name(w) for w in warcs}
-    for stale in coll.indexes.glob("*.cdxj"):
-        if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
-            log.info("keeping index %s of a WARC not present locally", stale.name)
-    stale = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
+    sizes = _closed_sizes(coll)
+    known = None if rebuild else _known(coll)
+    warcs = [coll.warcs / name for name in sizes]
+    if known is None:
+        wanted = {index_name(w) for w in warcs}
+        for stale in coll.indexes.glob("*.cdxj"):
+            if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
+                log.info("keeping index %s of a WARC not present locally", stale.name)
+        stale = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
+    else:  # (a WARC the last update did not leave current may have been indexed before)
+        stale = [w for w in warcs if known.get(w.name) != sizes[w.name]
+                 and not is_current(coll.indexes / index_name(w), w)]
     listed = _manifest_entries(coll, {w.name for w in stale}) if stale else {}
     todo: list[tuple[Path, str | None]] = []
     unindexed = []
+    failed = set()
     for warc in stale:
         # A WARC cut short would give an index of fewer captures that claims the
         # manifest's digest: it is not indexed until it is the size its manifest says.
         entry = listed.get(warc.name, {})
-        size = warc.stat().st_size
+        size = sizes[warc.name]
         if entry.get("size") not in (None, size):
             unindexed.append(f"{warc} is {size} bytes, its manifest says {entry['size']}: run `archive verify`")
+            failed.add(warc.name)
         else:
             todo.append((warc, entry.get("sha256")))
     # Each WARC is read whole twice (checked, then indexed): on every core for a rebuild.
@@ -174,14 +232,19 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
 
     calls = [(_index_one, (warc, coll.indexes, sha)) for warc, sha in todo]
     try:
-        built = each_in_lanes(calls, [warc.stat().st_size for warc, _ in todo])
+        built = each_in_lanes(calls, [sizes[warc.name] for warc, _ in todo])
     except RuntimeError as exc:  # (a lane ended without its results: killed, out of memory)
         log.warning("indexing on every core stopped (%s): indexing in this process instead", exc)
         built = [fn(*args) for fn, args in calls]
     indexed = [target for target, _ in built if target is not None]
-    unindexed += [why for _, why in built if why is not None]
-    if rebuild or _merged_behind(coll):
-        compact(coll, full=rebuild)
+    for (warc, _), (_, why) in zip(todo, built, strict=True):
+        if why is not None:
+            unindexed.append(why)
+            failed.add(warc.name)
+    if rebuild or indexed or (_merged_behind(coll) if known is None else untidy(coll)):
+        # With the note, only the indexes just written can differ from what the merged files hold.
+        compact(coll, full=rebuild, changed=None if known is None else {p.name for p in indexed})
+    _note(coll, {name: size for name, size in sizes.items() if name not in failed})
     return indexed, unindexed
 
 

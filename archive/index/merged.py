@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import heapq
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -60,13 +61,13 @@ def merged_lines(coll: CollectionDir) -> int:
 
 def warc_indexes(coll: CollectionDir) -> list[Path]:
     """The per-WARC CDXJ files of a collection, sorted by name."""
-    if not coll.indexes.is_dir():
+    try:
+        with os.scandir(coll.indexes) as entries:
+            names = sorted(e.name for e in entries
+                           if e.name.endswith(CDXJ_SUFFIX) and not e.name.startswith(".") and e.is_file())
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted((p for p in coll.indexes.glob("*" + CDXJ_SUFFIX) if p.is_file()), key=_name)
-
-
-def _name(path: Path) -> str:
-    return path.name  # (a sort key: comparing Paths themselves costs ten times as much)
+    return [coll.indexes / name for name in names]
 
 
 def _sources(path: Path) -> dict[str, str] | None:
@@ -175,14 +176,16 @@ def untidy(coll: CollectionDir) -> bool:
     return bool(files) and (_held(files) is None or bool(_orphans(coll, keep=len(files))))
 
 
-def compact(coll: CollectionDir, *, full: bool = False) -> Path:
+def compact(coll: CollectionDir, *, full: bool = False, changed: set[str] | None = None) -> Path:
     """Merge the per-WARC indexes not yet merged into the merged files; return the largest.
 
     The new ones are merged into the smallest merged file, with it and each next larger one
     that holds no more than ``FANOUT`` times the lines merged so far (a new smallest file
     when there is none such). When a merged file holds a per-WARC index that has gone or
     changed, two hold the same one, one is not what was written, or ``full`` asks for it,
-    all are made again as one file from every per-WARC index.
+    all are made again as one file from every per-WARC index. ``changed``: the names of
+    the only per-WARC indexes that may differ from what the merged files hold of them (the
+    caller knows the rest are as they were merged); None, any of them.
     """
     base = merged_path(coll)
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -191,7 +194,8 @@ def compact(coll: CollectionDir, *, full: bool = False) -> Path:
     union = _held(files)
     new = [p for name, p in current.items() if union is not None and name not in union]
     consistent = (not full and bool(files) and union is not None and union.keys() <= current.keys()
-                  and all((read_derived(current[name]) or {}).get("sha256") == sha for name, sha in union.items()))
+                  and all((read_derived(current[name]) or {}).get("sha256") == sha for name, sha in union.items()
+                          if changed is None or name in changed))
     if consistent:
         try:
             _merge_in(coll, files, new)
