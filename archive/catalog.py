@@ -70,10 +70,23 @@ def catalog_path(coll: CollectionDir) -> Path:
 def sources(coll: CollectionDir) -> list[Path]:
     """The files the catalog is derived from: the index of each WARC, the capture logs, the
     article files."""
-    found: list[Path] = []
-    for folder, pattern in ((coll.indexes, "*.cdxj"), (coll.logs, "*.captures.jsonl"), (coll.articles, "*.jsonl")):
-        if folder.is_dir():
-            found += sorted(folder.glob(pattern), key=lambda p: p.name)
+    return [path for path, _ in _present(coll).values()]
+
+
+def _present(coll: CollectionDir) -> dict[str, tuple[Path, int]]:
+    """:func:`sources` by path within the collection, with their sizes (listed with
+    ``os.scandir``: a collection of a year's jobs has tens of thousands, and a job's end
+    lists them three times)."""
+    found: dict[str, tuple[Path, int]] = {}
+    for folder, suffix in ((coll.indexes, ".cdxj"), (coll.logs, ".captures.jsonl"), (coll.articles, ".jsonl")):
+        try:
+            with os.scandir(folder) as entries:
+                named = sorted((e.name, e.stat().st_size) for e in entries
+                               if e.name.endswith(suffix) and not e.name.startswith(".") and e.is_file())
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name, size in named:
+            found[f"{folder.name}/{name}"] = (folder / name, size)
     return found
 
 
@@ -84,7 +97,7 @@ def is_current(coll: CollectionDir) -> bool:
     if doc is None or not path.is_file():
         return False
     recorded = {(s["path"], s["size"]) for s in doc.get("derived_from", [])}
-    return recorded == {(str(p.relative_to(coll.root)), p.stat().st_size) for p in sources(coll)}
+    return recorded == {(rel, size) for rel, (_, size) in _present(coll).items()}
 
 
 def _html_title(coll: CollectionDir, filename: str, offset: int, length: int) -> str | None:
@@ -132,7 +145,7 @@ def update_catalog(coll: CollectionDir) -> Path:
 def _take_in_new(coll: CollectionDir, path: Path) -> bool:
     """Add to the catalog at ``path`` what its new sources hold; False, with nothing changed,
     if it must be built again instead."""
-    present = {str(p.relative_to(coll.root)): p for p in sources(coll)}
+    present = _present(coll)
     with contextlib.closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
         # Room for a large job's rows in memory, so that readers are locked out only while
         # they are written at the commit, not from the moment the cache would spill.
@@ -144,14 +157,14 @@ def _take_in_new(coll: CollectionDir, path: Path) -> bool:
                 held = {p: (size, sha) for p, size, sha in _recorded(db)}
             new = [rel for rel in present if rel not in held]
             articles = "articles/"
-            usable = bool(held) and all(rel in present and present[rel].stat().st_size == size
+            usable = bool(held) and all(rel in present and present[rel][1] == size
                                         for rel, (size, _) in held.items()) \
                 and all(rel > max((h for h in held if h.startswith(articles)), default="")
                         for rel in new if rel.startswith(articles))
             if not usable:
                 db.execute("ROLLBACK")
                 return False
-            _add(db, coll, [present[rel] for rel in new])
+            _add(db, coll, [present[rel][0] for rel in new])
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
