@@ -70,14 +70,14 @@ def catalog_path(coll: CollectionDir) -> Path:
 def sources(coll: CollectionDir) -> list[Path]:
     """The files the catalog is derived from: the index of each WARC, the capture logs, the
     article files."""
-    return [path for path, _ in _present(coll).values()]
+    return [coll.root / rel for rel in _present(coll)]
 
 
-def _present(coll: CollectionDir) -> dict[str, tuple[Path, int]]:
+def _present(coll: CollectionDir) -> dict[str, int]:
     """:func:`sources` by path within the collection, with their sizes (listed with
     ``os.scandir``: a collection of a year's jobs has tens of thousands, and a job's end
     lists them three times)."""
-    found: dict[str, tuple[Path, int]] = {}
+    found: dict[str, int] = {}
     for folder, suffix in ((coll.indexes, ".cdxj"), (coll.logs, ".captures.jsonl"), (coll.articles, ".jsonl")):
         try:
             with os.scandir(folder) as entries:
@@ -85,19 +85,19 @@ def _present(coll: CollectionDir) -> dict[str, tuple[Path, int]]:
                                if e.name.endswith(suffix) and not e.name.startswith(".") and e.is_file())
         except (FileNotFoundError, NotADirectoryError):
             continue
-        for name, size in named:
-            found[f"{folder.name}/{name}"] = (folder / name, size)
+        found.update((f"{folder.name}/{name}", size) for name, size in named)
     return found
 
 
-def is_current(coll: CollectionDir) -> bool:
-    """True when the catalog exists and was built from the sources present now (name, size)."""
+def is_current(coll: CollectionDir, present: dict[str, int] | None = None) -> bool:
+    """True when the catalog exists and was built from the sources present now (name, size);
+    ``present``: :func:`_present`, if listed already."""
     path = catalog_path(coll)
     doc = read_derived(path)
     if doc is None or not path.is_file():
         return False
     recorded = {(s["path"], s["size"]) for s in doc.get("derived_from", [])}
-    return recorded == {(rel, size) for rel, (_, size) in _present(coll).items()}
+    return recorded == set((_present(coll) if present is None else present).items())
 
 
 def _html_title(coll: CollectionDir, filename: str, offset: int, length: int) -> str | None:
@@ -131,21 +131,22 @@ def update_catalog(coll: CollectionDir) -> Path:
     cannot be, build it again (:func:`build_catalog`)."""
     path = catalog_path(coll)
     with _one_builder(coll):
-        if is_current(coll):
+        present = _present(coll)
+        if is_current(coll, present):
             return path  # (brought up to date by another meanwhile)
         if path.is_file():
             try:
-                if _take_in_new(coll, path):
+                if _take_in_new(coll, path, present):
                     return path
             except sqlite3.DatabaseError as exc:  # (not a database, locked, read-only: built anew, or said why not)
                 log.warning("%s cannot be added to (%s): built again", path, exc)
         return _build(coll)
 
 
-def _take_in_new(coll: CollectionDir, path: Path) -> bool:
-    """Add to the catalog at ``path`` what its new sources hold; False, with nothing changed,
-    if it must be built again instead."""
-    present = _present(coll)
+def _take_in_new(coll: CollectionDir, path: Path, present: dict[str, int]) -> bool:
+    """Add to the catalog at ``path`` what its new sources hold (``present``: all of them,
+    as :func:`_present` lists them); False, with nothing changed, if it must be built again
+    instead."""
     with contextlib.closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
         # Room for a large job's rows in memory, so that readers are locked out only while
         # they are written at the commit, not from the moment the cache would spill.
@@ -157,14 +158,14 @@ def _take_in_new(coll: CollectionDir, path: Path) -> bool:
                 held = {p: (size, sha) for p, size, sha in _recorded(db)}
             new = [rel for rel in present if rel not in held]
             articles = "articles/"
-            usable = bool(held) and all(rel in present and present[rel][1] == size
+            usable = bool(held) and all(present.get(rel) == size
                                         for rel, (size, _) in held.items()) \
                 and all(rel > max((h for h in held if h.startswith(articles)), default="")
                         for rel in new if rel.startswith(articles))
             if not usable:
                 db.execute("ROLLBACK")
                 return False
-            _add(db, coll, [present[rel][0] for rel in new])
+            _add(db, coll, [coll.root / rel for rel in new])
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -249,7 +250,8 @@ def _recorded(db: sqlite3.Connection) -> list[tuple[str, int, str]]:
 
 def _write_sidecar(path: Path, recorded: list[tuple[str, int, str]]) -> None:
     derived = [{"path": p, "size": size, "sha256": sha} for p, size, sha in sorted(recorded)]
-    write_json(path.with_name(path.name + DERIVED_SUFFIX), {"derived_from": derived, "tool": tool_info()})
+    # (not indented: a line each source, tens of thousands of them, is written by json's C encoder)
+    write_json(path.with_name(path.name + DERIVED_SUFFIX), {"derived_from": derived, "tool": tool_info()}, indent=None)
 
 
 def ensure_catalog(coll: CollectionDir) -> Path:

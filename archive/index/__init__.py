@@ -154,13 +154,10 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
     result.merged = merged_path(coll)
     result.merged_lines = merged_lines(coll)
     if catalog:
-        from archive.catalog import build_catalog, catalog_path, update_catalog
-        from archive.catalog import is_current as catalog_is_current
+        from archive.catalog import build_catalog, update_catalog
 
-        if rebuild:
-            result.catalog = build_catalog(coll)
-        else:
-            result.catalog = catalog_path(coll) if catalog_is_current(coll) else update_catalog(coll)
+        # (update_catalog writes nothing when the catalog is current)
+        result.catalog = build_catalog(coll) if rebuild else update_catalog(coll)
     return result
 
 
@@ -203,16 +200,16 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
     each WARC left out could not be indexed."""
     sizes = _closed_sizes(coll)
     known = None if rebuild else _known(coll)
-    warcs = [coll.warcs / name for name in sizes]
     if known is None:
+        warcs = [coll.warcs / name for name in sizes]
         wanted = {index_name(w) for w in warcs}
         for stale in coll.indexes.glob("*.cdxj"):
             if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
         stale = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
     else:  # (a WARC the last update did not leave current may have been indexed before)
-        stale = [w for w in warcs if known.get(w.name) != sizes[w.name]
-                 and not is_current(coll.indexes / index_name(w), w)]
+        stale = [w for w in (coll.warcs / name for name, size in sizes.items() if known.get(name) != size)
+                 if not is_current(coll.indexes / index_name(w), w)]
     listed = _manifest_entries(coll, {w.name for w in stale}) if stale else {}
     todo: list[tuple[Path, str | None]] = []
     unindexed = []

@@ -219,5 +219,5 @@ def _unindexable(warc: Path, where: str) -> StoreError:
     return StoreError(f"{warc} is damaged{where} and cannot be indexed: run `archive verify`")
 
 
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    write_atomic(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+def write_json(path: Path, doc: dict[str, Any], *, indent: int | None = 2) -> None:
+    write_atomic(path, (json.dumps(doc, indent=indent, sort_keys=True) + "\n").encode("utf-8"))

@@ -61,13 +61,16 @@ def merged_lines(coll: CollectionDir) -> int:
 
 def warc_indexes(coll: CollectionDir) -> list[Path]:
     """The per-WARC CDXJ files of a collection, sorted by name."""
+    return [coll.indexes / name for name in _warc_index_names(coll)]
+
+
+def _warc_index_names(coll: CollectionDir) -> list[str]:
     try:
         with os.scandir(coll.indexes) as entries:
-            names = sorted(e.name for e in entries
-                           if e.name.endswith(CDXJ_SUFFIX) and not e.name.startswith(".") and e.is_file())
+            return sorted(e.name for e in entries
+                          if e.name.endswith(CDXJ_SUFFIX) and not e.name.startswith(".") and e.is_file())
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return [coll.indexes / name for name in names]
 
 
 def _sources(path: Path) -> dict[str, str] | None:
@@ -189,12 +192,12 @@ def compact(coll: CollectionDir, *, full: bool = False, changed: set[str] | None
     """
     base = merged_path(coll)
     base.parent.mkdir(parents=True, exist_ok=True)
-    current = {p.name: p for p in warc_indexes(coll)}
+    current = _warc_index_names(coll)
     files = merged_files(coll)
     union = _held(files)
-    new = [p for name, p in current.items() if union is not None and name not in union]
-    consistent = (not full and bool(files) and union is not None and union.keys() <= current.keys()
-                  and all((read_derived(current[name]) or {}).get("sha256") == sha for name, sha in union.items()
+    new = [coll.indexes / name for name in current if union is not None and name not in union]
+    consistent = (not full and bool(files) and union is not None and union.keys() <= set(current)
+                  and all((read_derived(coll.indexes / name) or {}).get("sha256") == sha for name, sha in union.items()
                           if changed is None or name in changed))
     if consistent:
         try:
@@ -203,7 +206,7 @@ def compact(coll: CollectionDir, *, full: bool = False, changed: set[str] | None
         except _Damaged as exc:
             log.warning("%s is not the index that was written (damaged or edited); all are made again from the "
                         "per-WARC indexes", exc.args[0])
-    _write_level(coll, 0, list(current.values()), [])
+    _write_level(coll, 0, [coll.indexes / name for name in current], [])
     for stale in _orphans(coll, keep=1):
         stale.unlink(missing_ok=True)
     log.info("merged index %s: made again from %d files", base, len(current))
