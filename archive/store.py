@@ -2,7 +2,7 @@
 
 ```
 <store>/<collection>/warcs/  indexes/  logs/  manifests/  articles/  remote/  .pushed/
-                     catalog.sqlite  history.sqlite  article_versions.sqlite
+                     catalog.sqlite  history.sqlite  article_versions.sqlite  .chain-head  .indexes-state
 ```
 """
 
