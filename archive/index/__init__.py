@@ -67,7 +67,10 @@ def _manifest_entries(coll: CollectionDir, wanted: set[str]) -> dict[str, dict[s
     indexing need not hash WARCs again, and their sizes. Newest manifest first, and no
     further than needed: the WARCs to index are nearly always the last job's."""
     known: dict[str, dict[str, Any]] = {}
-    names = sorted((p.name for p in coll.manifests.glob("*.json")), reverse=True) if coll.manifests.is_dir() else []
+    try:
+        names = sorted((name for name in os.listdir(coll.manifests) if name.endswith(".json")), reverse=True)
+    except (FileNotFoundError, NotADirectoryError):
+        names = []
     for name in names:
         if wanted <= known.keys():
             break
