@@ -79,13 +79,16 @@ def _present(coll: CollectionDir) -> dict[str, int]:
     lists them three times)."""
     found: dict[str, int] = {}
     for folder, suffix in ((coll.indexes, ".cdxj"), (coll.logs, ".captures.jsonl"), (coll.articles, ".jsonl")):
+        named = []
         try:
             with os.scandir(folder) as entries:
-                named = sorted((e.name, e.stat().st_size) for e in entries
-                               if e.name.endswith(suffix) and not e.name.startswith(".") and e.is_file())
+                for entry in entries:
+                    if entry.name.endswith(suffix) and not entry.name.startswith(".") and entry.is_file():
+                        with contextlib.suppress(OSError):  # (gone since listed: not a source)
+                            named.append((entry.name, entry.stat().st_size))
         except (FileNotFoundError, NotADirectoryError):
             continue
-        found.update((f"{folder.name}/{name}", size) for name, size in named)
+        found.update((f"{folder.name}/{name}", size) for name, size in sorted(named))
     return found
 
 

@@ -717,3 +717,14 @@ def test_indexes_removed_or_put_back_since_the_last_update_are_all_looked_at_aga
     (coll.root / NOTE).write_bytes(note)
     assert [p.name for p in update_indexes(coll).indexed] == [newest.name]
     assert not pending(coll) and [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]
+
+
+def test_a_warc_whose_size_cannot_be_read_is_named_and_the_others_are_indexed(store):
+    coll = coll_of(store)
+    update_indexes(coll)
+    (coll.warcs / "elsewhere.warc.gz").symlink_to(store / "a-disk-not-mounted" / "elsewhere.warc.gz")
+    _one_more_job(store, SITE + "/later")
+    result = update_indexes(coll)
+    assert result.unindexed == [(f"{coll.warcs / 'elsewhere.warc.gz'} cannot be read (its size cannot be had): "
+                                "run `archive verify`")]
+    assert [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]

@@ -10,10 +10,11 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from jobs import store_fixtures
+from jobs import Clock, run_job, store_fixtures
 
 from archive.cli import main
 from archive.errors import StorageError
@@ -514,3 +515,35 @@ def test_server_errors_mid_upload_are_retried_then_fail_naming_the_file(s3_env, 
     assert proxy.failed == 2
     message = str(caught.value)
     assert str(big) in message and "InternalError after 2 attempts" in message and "\n" not in message
+
+
+def test_a_pull_lets_go_the_notes_a_jobs_end_reads_instead_of_every_manifest_and_index(s3_env, store):
+    # A file put in place by a pull, in the same tick of a coarse file-system clock as a
+    # note was taken, would leave the directory's state as noted: the pull drops the notes.
+    from archive.index import NOTE, lookup_url, update_indexes
+    from archive.index.merged import pending
+    from archive.manifest import HEAD
+    from archive.store import collection_dir
+
+    coll = collection_dir(store, "news")
+    update_indexes(coll)
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    index = min(coll.indexes.glob("*.cdxj"))
+    for path in (index, index.with_name(index.name + ".derived.json")):
+        path.unlink()
+    update_indexes(coll)  # (made again: the notes are current once more)
+    assert (coll.root / NOTE).is_file() and (coll.root / HEAD).is_file()
+    for path in (index, index.with_name(index.name + ".derived.json")):
+        path.unlink()
+    assert pull(f"s3://{bucket}/p", store).downloaded
+    assert not (coll.root / NOTE).exists() and (coll.root / HEAD).is_file()  # (no manifest was pulled)
+    update_indexes(coll)
+    assert not pending(coll) and lookup_url(coll, "http://127.0.0.1:9/story/0")
+    newest = max(coll.manifests.glob("*.json"), key=lambda p: json.loads(p.read_bytes())["sequence"])
+    for path in (newest, newest.with_name(newest.name + ".sha256")):
+        path.unlink()
+    assert pull(f"s3://{bucket}/p", store).downloaded and not (coll.root / HEAD).exists()
+    job = run_job(store, 1, Clock(datetime(2027, 1, 1, tzinfo=UTC)))
+    assert json.loads(job.closed_manifest.read_bytes())["previous"]["job_id"] == newest.stem
+    assert verify(store).ok

@@ -92,12 +92,18 @@ def closed_warcs(coll: CollectionDir) -> list[Path]:
 
 
 def _closed_sizes(coll: CollectionDir) -> dict[str, int]:
-    """The closed WARCs of ``coll`` by name, in order, with their sizes."""
+    """The closed WARCs of ``coll`` by name, in order, with their sizes (-1 for one whose
+    size cannot be read: a link to a disk not mounted, say)."""
+    found = {}
     try:
         with os.scandir(coll.warcs) as entries:
-            found = {e.name: e.stat().st_size for e in entries
-                     if e.name.endswith((".warc.gz", ".warc")) and not e.name.endswith(OPEN_SUFFIX)}
-    except FileNotFoundError:
+            for entry in entries:
+                if entry.name.endswith((".warc.gz", ".warc")) and not entry.name.endswith(OPEN_SUFFIX):
+                    try:
+                        found[entry.name] = entry.stat().st_size
+                    except OSError:
+                        found[entry.name] = -1
+    except (FileNotFoundError, NotADirectoryError):
         return {}
     return dict(sorted(found.items()))
 
@@ -188,8 +194,9 @@ def _stale(coll: CollectionDir, sizes: dict[str, int]) -> bool:
     known = _known(coll)
     if known is not None:  # (a merged file changed in place does not change its directory)
         return untidy(coll) or any(known.get(name) != size for name, size in sizes.items())
-    return _merged_behind(coll) or not all(is_current(coll.indexes / index_name(coll.warcs / name), coll.warcs / name)
-                                           for name in sizes)
+    return _merged_behind(coll) or not all(
+        size >= 0 and is_current(coll.indexes / index_name(coll.warcs / name), coll.warcs / name)
+        for name, size in sizes.items())
 
 
 def _merged_behind(coll: CollectionDir) -> bool:
@@ -209,10 +216,10 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
         for stale in coll.indexes.glob("*.cdxj"):
             if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
-        stale = [w for w in warcs if rebuild or not is_current(coll.indexes / index_name(w), w)]
+        stale = [w for w in warcs if rebuild or sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     else:  # (a WARC the last update did not leave current may have been indexed before)
         stale = [w for w in (coll.warcs / name for name, size in sizes.items() if known.get(name) != size)
-                 if not is_current(coll.indexes / index_name(w), w)]
+                 if sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     listed = _manifest_entries(coll, {w.name for w in stale}) if stale else {}
     todo: list[tuple[Path, str | None]] = []
     unindexed = []
@@ -222,7 +229,10 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
         # manifest's digest: it is not indexed until it is the size its manifest says.
         entry = listed.get(warc.name, {})
         size = sizes[warc.name]
-        if entry.get("size") not in (None, size):
+        if size < 0:
+            unindexed.append(f"{warc} cannot be read (its size cannot be had): run `archive verify`")
+            failed.add(warc.name)
+        elif entry.get("size") not in (None, size):
             unindexed.append(f"{warc} is {size} bytes, its manifest says {entry['size']}: run `archive verify`")
             failed.add(warc.name)
         else:

@@ -10,9 +10,10 @@ those directories are evidence and immutable.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
 from archive.storage.push import PUSHED_DIRS
 from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, Progress, parse_s3_url
+from archive.store import CollectionDir
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,31 @@ def _download(bucket: Bucket, obj: _Object, url: str, target: Path, progress: Pr
         if sha != obj.info.sha256 or size != obj.info.size:
             raise StorageError(f"{url}: downloaded {size} bytes hashing to {sha}, but the object says "
                                f"{obj.info.size} bytes, {obj.info.sha256}; not written to {target}")
-        os.replace(tmp, target)
+        collection_root = target.parents[len(Path(obj.rel).parts) - 1]  # (target is it / obj.rel)
+        with _placing(CollectionDir(collection_root), obj.rel):
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _placing(coll: CollectionDir, rel: str) -> Iterator[None]:
+    """Put a pulled file in place as a job's end would: a manifest under the collection's
+    lock, an index under the index lock; and let go the note that lets a job's end skip
+    reading every manifest or index (``.chain-head``, ``.indexes-state``), which cannot
+    know of a file put there by another hand."""
+    from archive.index import NOTE
+    from archive.index.merged import index_lock
+    from archive.manifest import HEAD
+
+    top = rel.split("/", 1)[0]
+    if top == "manifests":
+        held, note = coll.locked(), HEAD
+    elif top == "indexes":
+        held, note = index_lock(coll), NOTE
+    else:
+        yield
+        return
+    with held:
+        yield
+        (coll.root / note).unlink(missing_ok=True)
