@@ -146,8 +146,9 @@ def _note(coll: CollectionDir, current: dict[str, int]) -> None:
 def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool = True) -> IndexResult:
     """Index new WARCs (all with ``rebuild``), compact the merged index, rebuild the catalog.
 
-    When all are current nothing is written, not even the lock, so that a store on
-    read-only media can be replayed. A WARC that cannot be read whole, or is not the size
+    When all are current nothing is written, not even the index lock (the catalog's lock
+    file is made if missing; where it cannot be, the catalog is read as it is), so that a
+    store on read-only media can be replayed. A WARC that cannot be read whole, or is not the size
     its manifest says, keeps the index it had (if any) and is named in ``unindexed``; the
     others are indexed all the same, so that one damaged file does not hide every later
     capture from replay. Each update tries again a WARC without a current index (by name
