@@ -40,7 +40,7 @@ from archive.index.cdxj import (
 )
 from archive.index.records import read_record
 from archive.jsonl import rows_skipping_bad
-from archive.store import UNWRITABLE, CollectionDir, exclusively, replacing
+from archive.store import UNWRITABLE, CollectionDir, exclusively, listed_sizes, replacing
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +79,9 @@ def _present(coll: CollectionDir) -> dict[str, int]:
     lists them three times)."""
     found: dict[str, int] = {}
     for folder, suffix in ((coll.indexes, ".cdxj"), (coll.logs, ".captures.jsonl"), (coll.articles, ".jsonl")):
-        named = []
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if entry.name.endswith(suffix) and not entry.name.startswith(".") and entry.is_file():
-                        with contextlib.suppress(OSError):  # (gone since listed: not a source)
-                            named.append((entry.name, entry.stat().st_size))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        found.update((f"{folder.name}/{name}", size) for name, size in sorted(named))
+        # (a source gone since it was listed is not one)
+        found.update((f"{folder.name}/{name}", size) for name, size in listed_sizes(folder, suffix).items()
+                     if size >= 0)
     return found
 
 

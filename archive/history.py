@@ -28,7 +28,7 @@ from time import monotonic
 from typing import Any, TypeVar
 
 from archive.jsonl import numbered_rows
-from archive.store import CollectionDir, remade_if_not_a_database
+from archive.store import CollectionDir, listed_sizes, remade_if_not_a_database
 
 log = logging.getLogger(__name__)
 
@@ -174,21 +174,21 @@ class CollectionHistory:
     def load(cls, coll: CollectionDir) -> CollectionHistory:
         """The history of ``coll``'s closed logs: looked up in its history file, brought up
         to date first; where that cannot be, read into memory."""
-        logs = sorted(coll.logs.glob("*.captures.jsonl")) if coll.logs.is_dir() else []
+        sizes = listed_sizes(coll.logs, ".captures.jsonl")
         path = coll.root / HISTORY
-        if not logs and not path.exists():
+        if not sizes and not path.exists():
             return cls()  # a first job: nothing to look up, no file to make
         try:
-            return remade_if_not_a_database(path, lambda: cls._from_file(path, logs), made_from="the logs")
+            return remade_if_not_a_database(path, lambda: cls._from_file(path, coll.logs, sizes), made_from="the logs")
         except (sqlite3.Error, OSError) as exc:
             log.warning("%s: %s; the history is read from the logs into memory instead", path, exc)
         history = cls()
-        for log_path in logs:
-            history.add_log(log_path)
+        for name in sizes:
+            history.add_log(coll.logs / name)
         return history
 
     @classmethod
-    def _from_file(cls, path: Path, logs: list[Path]) -> CollectionHistory:
+    def _from_file(cls, path: Path, folder: Path, sizes: dict[str, int]) -> CollectionHistory:
         db = sqlite3.connect(path, timeout=600, isolation_level=None, check_same_thread=False)
         try:
             history = cls(
@@ -200,7 +200,7 @@ class CollectionHistory:
             # worker load at once) waits for it, then finds nothing left to do.
             db.execute("BEGIN IMMEDIATE")
             try:
-                history._fold(db, path, logs)
+                history._fold(db, path, folder, sizes)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -213,17 +213,17 @@ class CollectionHistory:
             raise
         return history
 
-    def _fold(self, db: sqlite3.Connection, path: Path, logs: list[Path]) -> None:
-        """Bring the history file up to date with ``logs`` (closed, in job order)."""
-        sizes = {p.name: p.stat().st_size for p in logs}
+    def _fold(self, db: sqlite3.Connection, path: Path, folder: Path, sizes: dict[str, int]) -> None:
+        """Bring the history file up to date with the closed logs in ``folder`` (``sizes``:
+        their names, in job order, and sizes)."""
         folded: dict[str, int] = {}
         if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
             folded = dict(db.execute("SELECT name, size FROM logs").fetchall())
-        new = [p for p in logs if p.name not in folded]
+        new = [folder / name for name in sizes if name not in folded]
         changed = any(sizes.get(name) != size for name, size in folded.items())
         if changed or (folded and new and new[0].name < max(folded)):
             log.info("%s: a log it holds has changed or gone, or an older one has come: made again", path)
-            folded, new = {}, logs
+            folded, new = {}, [folder / name for name in sizes]
         if not folded:
             for table in ("logs", "urls", "originals"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")

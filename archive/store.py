@@ -221,6 +221,29 @@ def replacing(path: Path) -> Iterator[Path]:
         raise
 
 
+def listed_sizes(folder: Path, suffixes: str | tuple[str, ...], *, files_only: bool = True) -> dict[str, int]:
+    """The files of ``folder`` whose names end with ``suffixes`` (hidden ones left out), by
+    name in order, with their sizes (-1 for one whose size cannot be read, such as a link to
+    a disk not mounted); with ``files_only``, entries that are not files are left out.
+    Listed by ``os.scandir``, which costs a collection of a year's jobs (tens of thousands of
+    files) a few milliseconds where a ``Path`` and a ``stat`` call for each cost tenths of a
+    second, at every job's start and end."""
+    found = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if not name.endswith(suffixes) or name.startswith(".") or files_only and not entry.is_file():
+                    continue
+                try:
+                    found[name] = entry.stat().st_size
+                except OSError:
+                    found[name] = -1
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return dict(sorted(found.items()))
+
+
 def directory_state(folder: Path) -> list[int] | None:
     """What changes whenever a file is added to ``folder``, renamed into it or removed: its
     modification time and inode, and its number of entries (two changes within one tick of

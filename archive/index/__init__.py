@@ -42,7 +42,7 @@ from archive.index.merged import (
     untidy,
 )
 from archive.manifest import parsed, problem_of
-from archive.store import UNWRITABLE, CollectionDir, directory_state, write_atomic
+from archive.store import UNWRITABLE, CollectionDir, directory_state, listed_sizes, write_atomic
 from archive.warc.writer import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -94,18 +94,8 @@ def closed_warcs(coll: CollectionDir) -> list[Path]:
 def _closed_sizes(coll: CollectionDir) -> dict[str, int]:
     """The closed WARCs of ``coll`` by name, in order, with their sizes (-1 for one whose
     size cannot be read: a link to a disk not mounted, say)."""
-    found = {}
-    try:
-        with os.scandir(coll.warcs) as entries:
-            for entry in entries:
-                if entry.name.endswith((".warc.gz", ".warc")) and not entry.name.endswith(OPEN_SUFFIX):
-                    try:
-                        found[entry.name] = entry.stat().st_size
-                    except OSError:
-                        found[entry.name] = -1
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    return dict(sorted(found.items()))
+    return {name: size for name, size in listed_sizes(coll.warcs, (".warc.gz", ".warc"), files_only=False).items()
+            if not name.endswith(OPEN_SUFFIX)}
 
 
 # At the collection's root: what the last update of the indexes left current (see _known).
