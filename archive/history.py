@@ -9,11 +9,16 @@ revisits).
 A collection run every half hour for a year has hundreds of thousands of payloads in its
 logs, and a job needs only the few it meets. So :meth:`CollectionHistory.load` keeps the
 state in ``<collection>/history.sqlite``, a derived file like the catalog: each closed log
-is folded into it once, in job order, and a job looks up what it needs there. What the job
-itself captures is kept in memory on top. The file is rebuilt from the logs when a log it
-holds has gone or changed size, when a log older than the newest it holds turns up (a
-repaired job), or when it cannot be read; where it cannot be written, the logs are read
-into memory, as before it existed.
+is folded into it once, and a job looks up what it needs there. What the job itself
+captures is kept in memory on top. The file is rebuilt from the logs when a log it holds
+has gone or changed size, or when it cannot be read; where it cannot be written, the logs
+are read into memory, as before it existed.
+
+The fold does not depend on the order the logs come in: of a URL's captures the latest
+(by its start) is kept, of a payload's the earliest, and a log that comes after a later one
+(two jobs that overlapped, a repaired job, a clock that ran ahead for one job) is folded in
+like any other. Until round 18 such a log made the whole file again, and a job stamped in
+the future by a clock that ran ahead made it again at every job after it.
 """
 
 from __future__ import annotations
@@ -165,6 +170,14 @@ def _url_state(_url: str, row: tuple[Any, ...]) -> UrlState:
                     etag, last_modified)
 
 
+def _before(one: str, other: str | None) -> bool:
+    """Whether the capture started at ``one`` started before ``other`` (the logs' times,
+    ``YYYY-mm-ddTHH:MM:SS.ffffffZ``, compare as text)."""
+    if not isinstance(one, str):
+        raise TypeError(f"started is not a text: {one!r}")  # (the line is passed over, and said so)
+    return other is not None and one < other
+
+
 @dataclass
 class CollectionHistory:
     originals: MutableMapping[str, Original] = field(default_factory=dict)
@@ -220,9 +233,8 @@ class CollectionHistory:
         if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
             folded = dict(db.execute("SELECT name, size FROM logs").fetchall())
         new = [folder / name for name in sizes if name not in folded]
-        changed = any(sizes.get(name) != size for name, size in folded.items())
-        if changed or (folded and new and new[0].name < max(folded)):
-            log.info("%s: a log it holds has changed or gone, or an older one has come: made again", path)
+        if any(sizes.get(name) != size for name, size in folded.items()):
+            log.info("%s: a log it holds has changed or gone: made again", path)
             folded, new = {}, [folder / name for name in sizes]
         if not folded:
             for table in ("logs", "urls", "originals"):
@@ -271,18 +283,26 @@ class CollectionHistory:
             # Part of a response that did not come whole: for recrawls the URL stays as its
             # last whole capture left it (still due, its validators and original kept).
             return
-        url, digest, status = line["url"], line.get("payload_digest"), line["status"]
+        url, digest, status, started = line["url"], line.get("payload_digest"), line["status"], line["started"]
         revisit = line.get("revisit")
         original = None
         if revisit:
             original = Original(revisit["refers_to"], revisit["refers_to_uri"], revisit["refers_to_date"], digest)
         elif digest and 200 <= status < 300 and not line.get("truncated"):
-            original = self.originals.setdefault(
-                digest, Original(line["warc"]["record_id"], url, line["started"], digest))
+            original = self.originals.get(digest)
+            if original is None or _before(started, original.date):
+                original = self.originals[digest] = Original(line["warc"]["record_id"], url, started, digest)
             if original.uri != url:
                 # Same bytes under another URL: this URL's own record is the one to refer to.
-                original = Original(line["warc"]["record_id"], url, line["started"], digest)
+                original = Original(line["warc"]["record_id"], url, started, digest)
         previous = self.urls.get(url)
+        if previous is not None and _before(started, previous.started):
+            # Older than the capture the history holds (from a log that came late): it can
+            # only tell when the URL was first captured.
+            if _before(started, previous.first_started):
+                previous.first_started = started
+                self.urls[url] = previous
+            return
         if status == 304 and previous is not None:
             previous.started = line["started"]
             previous.etag = line.get("etag") or previous.etag

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from archive.history import CollectionHistory
 
 URL = "http://127.0.0.1:9/story"
@@ -119,7 +121,17 @@ def test_the_history_file_holds_what_reading_every_log_gives_and_takes_new_logs_
     assert "http://127.0.0.1:9/new" not in CollectionHistory.load(coll).urls
 
 
-def test_the_history_file_is_made_again_when_a_log_changes_goes_or_an_older_one_comes(tmp_path, caplog):
+def _same_payloads(state: tuple[dict, dict]) -> tuple[dict, dict]:
+    """``state`` with each URL's original named by its payload alone: of two captures of the
+    same bytes, either is an original a revisit may refer to."""
+    urls = {url: dataclasses.replace(s, original=s.original and s.original.payload_digest) for url, s in state[0].items()}
+    return urls, state[1]
+
+
+def test_a_log_that_comes_after_a_later_one_is_folded_in_as_the_others_are(tmp_path, caplog):
+    # Jobs that overlapped, a repaired job, or a clock that ran ahead for one job: the file
+    # is not made again for it (until round 18, a job stamped in the future by a clock
+    # that ran ahead made it again at every job after it).
     import logging
 
     from archive.store import CollectionDir
@@ -129,11 +141,33 @@ def test_the_history_file_is_made_again_when_a_log_changes_goes_or_an_older_one_
     for job in (2, 4):
         _write_log(coll, f"c-2026010{job}", job)
     CollectionHistory.load(coll)
-    for change in ("older", "changed", "gone"):
+    # Two of an earlier day, then one stamped in 2099 by a clock that ran ahead, then two
+    # of the days after it.
+    for name, job in (("c-20260101", 1), ("c-20260103", 3), ("c-20990101", 5), ("c-20260106", 6),
+                      ("c-20260107", 7)):
         caplog.clear()
-        if change == "older":
-            _write_log(coll, "c-20260101", 1)  # a repaired job of before the newest
-        elif change == "changed":
+        _write_log(coll, name, job)
+        folded, read = _state(CollectionHistory.load(coll)), _in_memory(coll)
+        assert "made again" not in caplog.text, name
+        assert _same_payloads(folded) == _same_payloads(read), name
+        for state in folded[0].values():  # (an original is a capture of those bytes)
+            assert state.original is None or state.original.payload_digest in folded[1] or \
+                state.original.record_id.startswith("<urn:uuid:r")
+
+
+def test_the_history_file_is_made_again_when_a_log_changes_or_goes(tmp_path, caplog):
+    import logging
+
+    from archive.store import CollectionDir
+
+    caplog.set_level(logging.INFO, logger="archive.history")
+    coll = CollectionDir(tmp_path / "c")
+    for job in (2, 4):
+        _write_log(coll, f"c-2026010{job}", job)
+    CollectionHistory.load(coll)
+    for change in ("changed", "gone"):
+        caplog.clear()
+        if change == "changed":
             with open(coll.logs / "c-20260102.captures.jsonl", "a") as fh:
                 fh.write('{"outcome": "captured", "url": "http://127.0.0.1:9/late", "status": 200, "started": "x", '
                          '"payload_digest": "sha1:Z", "warc": {"record_id": "<urn:uuid:z>"}}\n')
