@@ -10,8 +10,10 @@ Every job adds sources (a WARC's index, a log, an article file) and changes none
 catalog takes in only what is new, in one transaction that also records the new sources
 in the catalog itself: a collection run for months does not read all it ever captured
 after each job. It is built again from scratch, in a file beside it that then replaces
-it, when a source it holds has changed size or gone, when an article file comes that
-sorts before one it holds (headlines of later files win), or when it cannot be read.
+it, when a source it holds has changed size or gone, or when it cannot be read. Of the
+headlines of one page, the one from the article file of the latest job (by name) is kept,
+whatever order the files come in: an article file that comes after a later one (jobs that
+overlapped, a clock that ran ahead for one job) is taken in like any other.
 """
 
 from __future__ import annotations
@@ -56,11 +58,11 @@ CREATE INDEX pages_time ON pages (timestamp);
 CREATE TABLE log (job_id TEXT, url TEXT, started TEXT, outcome TEXT, status INTEGER, filename TEXT,
                   offset INTEGER, record_id TEXT, line TEXT);
 CREATE INDEX log_place ON log (filename, offset);
-CREATE TABLE headlines (url TEXT PRIMARY KEY, headline TEXT);
+CREATE TABLE headlines (url TEXT PRIMARY KEY, headline TEXT, source TEXT);
 CREATE INDEX pages_url ON pages (url);
 CREATE TABLE sources (path TEXT PRIMARY KEY, size INTEGER, sha256 TEXT);
 """
-_VERSION = 2  # of the tables (PRAGMA user_version): a catalog of another is built again
+_VERSION = 3  # of the tables (PRAGMA user_version): a catalog of another is built again
 
 
 def catalog_path(coll: CollectionDir) -> Path:
@@ -153,11 +155,7 @@ def _take_in_new(coll: CollectionDir, path: Path, present: dict[str, int]) -> bo
             if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
                 held = {p: (size, sha) for p, size, sha in _recorded(db)}
             new = [rel for rel in present if rel not in held]
-            articles = "articles/"
-            usable = bool(held) and all(present.get(rel) == size
-                                        for rel, (size, _) in held.items()) \
-                and all(rel > max((h for h in held if h.startswith(articles)), default="")
-                        for rel in new if rel.startswith(articles))
+            usable = bool(held) and all(present.get(rel) == size for rel, (size, _) in held.items())
             if not usable:
                 db.execute("ROLLBACK")
                 return False
@@ -204,8 +202,11 @@ def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
     for src in new:
         if src.parent == coll.articles:
             for row in rows_skipping_bad(src):
-                if row.get("url") and row.get("headline"):
-                    db.execute("INSERT OR REPLACE INTO headlines VALUES (?, ?)", (row["url"], row["headline"]))
+                # (a headline from a later job's file is not replaced by an earlier one's)
+                if row.get("url") and row.get("headline") and db.execute(
+                        "INSERT INTO headlines VALUES (?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
+                        "headline = excluded.headline, source = excluded.source WHERE excluded.source >= source",
+                        (row["url"], row["headline"], src.name)).rowcount:
                     db.execute("UPDATE pages SET title = ?, title_source = 'article' WHERE url = ?",
                                (row["headline"], row["url"]))
     for src in new:
