@@ -275,8 +275,10 @@ class CollectionHistory:
                         db.execute("RELEASE line")
             log.warning("%s line %d skipped for history: %s", path, number, problem)
 
-    def add(self, line: dict[str, Any]) -> None:
-        """Take one capture-log line into account."""
+    def add(self, line: dict[str, Any], *, own: bool = False) -> None:
+        """Take one capture-log line into account. ``own``: a capture of the job that loaded
+        this history, made after everything it holds whatever its time says (a clock set
+        back), rather than a line of a log folded in."""
         if line.get("outcome") != "captured" or not line.get("warc"):
             return
         if line.get("truncated") in _CUT_OFF:
@@ -296,18 +298,26 @@ class CollectionHistory:
                 # Same bytes under another URL: this URL's own record is the one to refer to.
                 original = Original(line["warc"]["record_id"], url, started, digest)
         previous = self.urls.get(url)
-        if previous is not None and _before(started, previous.started):
+        if not own and previous is not None and _before(started, previous.started):
             # Older than the capture the history holds (from a log that came late): it can
             # only tell when the URL was first captured.
             if _before(started, previous.first_started):
                 previous.first_started = started
                 self.urls[url] = previous
             return
-        if status == 304 and previous is not None:
+        if status == 304 and previous is not None and not (
+                revisit and (previous.original is None or previous.original.record_id != original.record_id)):
+            # (the capture it was made conditional on: its original and status hold)
             previous.started = line["started"]
             previous.etag = line.get("etag") or previous.etag
             previous.last_modified = line.get("last_modified") or previous.last_modified
             self.urls[url] = previous  # (a copy, where the history is in its file)
+            return
+        if status == 304 and revisit:
+            # Not modified since a capture the history does not hold as this URL's latest (its
+            # log has not come yet): that capture, as the revisit names it, with this one's time.
+            self.urls[url] = UrlState(200, started, previous.first_started if previous else started, original,
+                                      line.get("etag"), line.get("last_modified"))
             return
         self.urls[url] = UrlState(
             status=status,

@@ -217,7 +217,7 @@ class CaptureJob:
         if fetch.truncated == "time":
             line["error"] = "DownloadTimeoutError: the download timeout ran out while the body was arriving"
         self.log.write(line)
-        self.history.add(line)
+        self.history.add(line, own=True)
         return line
 
     def record_failure(

@@ -278,3 +278,56 @@ def test_a_history_file_held_locked_by_another_process_is_passed_over_for_a_whil
     other.close()
     time.sleep(1.1)
     assert history.urls.get(URL) is not None  # looked at again once the pause is over
+
+
+def _capture(job: int, record: str, digest: str, etag: str, *, status: int = 200, refers_to: str | None = None) -> dict:
+    return {"outcome": "captured", "url": URL, "status": status, "started": f"2026-02-0{job}T00:00:00.000000Z",
+            "payload_digest": digest, "etag": etag, "last_modified": None, "truncated": None,
+            "warc": {"filename": f"j{job}.warc.gz", "offset": 0, "length": 90, "record_id": record},
+            "revisit": None if refers_to is None else {
+                "profile": "http://netpreserve.org/warc/1.1/revisit/server-not-modified", "refers_to": refers_to,
+                "refers_to_uri": URL, "refers_to_date": "2026-02-02T00:00:00.000000Z"}}
+
+
+def test_a_not_modified_folded_before_the_capture_it_was_conditional_on_keeps_that_capture(tmp_path):
+    # Job 3 got a 304 against job 2's capture; job 2's log comes after job 3's. The URL's
+    # validators must not be paired with job 1's record of other bytes (a later
+    # conditional request would then make a revisit of the wrong payload).
+    import json
+
+    from archive.recrawl import conditional_headers
+    from archive.store import CollectionDir
+
+    lines = {1: _capture(1, "<urn:uuid:r1>", "sha1:D1", '"E1"'),
+             2: _capture(2, "<urn:uuid:r2>", "sha1:D2", '"E2"'),
+             3: _capture(3, "<urn:uuid:r3>", "sha1:D2", '"E2"', status=304, refers_to="<urn:uuid:r2>")}
+    coll = CollectionDir(tmp_path / "c")
+    coll.logs.mkdir(parents=True)
+
+    def write(job: int) -> None:
+        (coll.logs / f"c-2026020{job}.captures.jsonl").write_text(json.dumps(lines[job]) + "\n")
+
+    write(1)
+    write(3)
+    CollectionHistory.load(coll)
+    write(2)
+    for history in (CollectionHistory.load(coll), _in_memory_history(coll)):
+        state = history.urls[URL]
+        assert (state.original.record_id, state.original.payload_digest, state.etag) == (
+            "<urn:uuid:r2>", "sha1:D2", '"E2"')
+        assert conditional_headers(state) == {"If-None-Match": '"E2"'}
+        assert state.first_started == lines[1]["started"] and state.started == lines[3]["started"]
+
+
+def test_a_jobs_own_capture_is_its_urls_latest_though_the_history_holds_one_stamped_later():
+    history = CollectionHistory()
+    history.add(dict(_capture(1, "<urn:uuid:ahead>", "sha1:D1", '"E1"'), started="2099-01-01T00:00:00.000000Z"))
+    history.add(_capture(2, "<urn:uuid:mine>", "sha1:D2", '"E2"'), own=True)
+    assert (history.urls[URL].original.record_id, history.urls[URL].etag) == ("<urn:uuid:mine>", '"E2"')
+
+
+def _in_memory_history(coll) -> CollectionHistory:
+    history = CollectionHistory()
+    for path in sorted(coll.logs.glob("*.captures.jsonl")):
+        history.add_log(path)
+    return history
