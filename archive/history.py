@@ -17,8 +17,8 @@ are read into memory, as before it existed.
 The fold does not depend on the order the logs come in: of a URL's captures the latest
 (by its start) is kept, of a payload's the earliest, and a log that comes after a later one
 (two jobs that overlapped, a repaired job, a clock that ran ahead for one job) is folded in
-like any other. Until round 18 such a log made the whole file again, and a job stamped in
-the future by a clock that ran ahead made it again at every job after it.
+like any other, rather than making the whole file again (which a job stamped in the future
+would have made happen at every job after it).
 """
 
 from __future__ import annotations

@@ -130,8 +130,8 @@ def _same_payloads(state: tuple[dict, dict]) -> tuple[dict, dict]:
 
 def test_a_log_that_comes_after_a_later_one_is_folded_in_as_the_others_are(tmp_path, caplog):
     # Jobs that overlapped, a repaired job, or a clock that ran ahead for one job: the file
-    # is not made again for it (until round 18, a job stamped in the future by a clock
-    # that ran ahead made it again at every job after it).
+    # is not made again for it (were it, a job stamped in the future by a clock that ran
+    # ahead would make it again at every job after it).
     import logging
 
     from archive.store import CollectionDir

@@ -424,7 +424,7 @@ def test_the_catalog_takes_in_a_new_job_alone_and_holds_what_a_build_from_scratc
 
 def test_an_article_file_that_comes_after_a_later_one_is_taken_in_and_the_later_headline_kept(store, caplog):
     # Jobs that overlapped, or a clock that ran ahead for one job (stamped 2099): the catalog
-    # is not built again for it (until round 18 it was, at every job's end after the 2099 one).
+    # is not built again for it (were it, it would be at every job's end after the 2099 one).
     from archive.catalog import build_catalog
 
     coll = coll_of(store)
