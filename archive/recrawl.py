@@ -42,7 +42,9 @@ def due(state: UrlState, now: datetime, policy: dict[str, Any]) -> bool:
     first = datetime.fromisoformat(state.first_started.replace("Z", "+00:00"))
     last = datetime.fromisoformat(state.started.replace("Z", "+00:00"))
     age = now - first
-    if age <= timedelta(days=float(policy["window_days"])):
+    if age <= timedelta(days=float(policy["window_days"])) or last > now:
+        # (a last capture stamped after now, by a clock that ran ahead, says nothing of
+        # when it was made: the URL would otherwise wait for that date)
         return True
     interval = min(timedelta(days=float(policy["max_interval_days"])), age * float(policy["backoff"]))
     return now - last >= interval

@@ -222,3 +222,19 @@ def test_an_article_answered_404_twice_in_one_job_is_withdrawn_once(runs, tmp_pa
         rows = _withdrawals(twice, "job", prior)
         assert [(r["url"].rsplit("/", 1)[1], r["status"]) for r in rows] == [("story-5", "withdrawn")]
     stored.close()
+
+
+def test_an_article_whose_last_capture_is_stamped_ahead_of_now_is_due():
+    # A clock that ran ahead for one job must not keep the article from being fetched
+    # again until the date it wrote.
+    from datetime import UTC, datetime
+
+    from archive.history import UrlState
+    from archive.recrawl import due
+
+    policy = {"window_days": 2, "max_interval_days": 7, "backoff": 0.5}
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    settled = UrlState(200, "2026-11-26T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z", None, None, None)
+    assert not due(settled, now, policy)
+    ahead = UrlState(200, "2099-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z", None, None, None)
+    assert due(ahead, now, policy)
