@@ -87,10 +87,6 @@ def _manifest_entries(coll: CollectionDir, wanted: set[str]) -> dict[str, dict[s
     return known
 
 
-def closed_warcs(coll: CollectionDir) -> list[Path]:
-    return [coll.warcs / name for name in _closed_sizes(coll)]
-
-
 def _closed_sizes(coll: CollectionDir) -> dict[str, int]:
     """The closed WARCs of ``coll`` by name, in order, with their sizes (-1 for one whose
     size cannot be read: a link to a disk not mounted, say)."""
@@ -174,7 +170,8 @@ def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
     except OSError as exc:
         if exc.errno not in UNWRITABLE:
             raise
-        behind = [w.name for w in closed_warcs(coll) if not is_current(coll.indexes / index_name(w), w)]
+        behind = [name for name, size in _closed_sizes(coll).items()
+                  if size < 0 or not is_current(coll.indexes / index_name(coll.warcs / name), coll.warcs / name)]
         which = (f"; not indexed: {', '.join(behind[:3])}" + (f" and {len(behind) - 3} more" if len(behind) > 3 else "")
                  if behind else "")
         return [(f"cannot bring the indexes of {coll.root} up to date ({exc.strerror or exc}{which}): "
