@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -57,15 +57,25 @@ def _newest_first(coll: CollectionDir, pattern: str) -> list[Path]:
     return sorted(coll.logs.glob(pattern), reverse=True) if coll.logs.is_dir() else []
 
 
-def last_start(coll: CollectionDir) -> datetime | None:
+# A job or a start stamped more than this after now was stamped by a clock that ran ahead:
+# it does not say when it ran, and counting it would keep a collection from being due again
+# until the date it wrote.
+AHEAD = timedelta(minutes=5)
+
+
+def last_start(coll: CollectionDir, now: datetime | None = None) -> datetime | None:
     """When the newest job of the collection started (job files are written at start and
     named by the job id, which holds its start time: only the newest readable one is read,
-    not every job file a long-running collection has gathered)."""
+    not every job file a long-running collection has gathered); with ``now``, passing over
+    jobs stamped more than :data:`AHEAD` after it."""
     for path in _newest_first(coll, "*.job.json"):
         try:
-            return datetime.fromisoformat(json.loads(path.read_text("utf-8"))["started"])
+            started = datetime.fromisoformat(json.loads(path.read_text("utf-8"))["started"])
         except (ValueError, KeyError, OSError):
             log.warning("unreadable job file %s ignored", path)
+            continue
+        if now is None or started <= now + AHEAD:
+            return started
     return None
 
 
@@ -78,15 +88,18 @@ def output_path(coll: CollectionDir, started: datetime) -> Path:
     return coll.logs / f"{prefix}{started.astimezone(UTC).strftime(stamp)}{suffix}"
 
 
-def last_attempt(coll: CollectionDir) -> datetime | None:
+def last_attempt(coll: CollectionDir, now: datetime | None = None) -> datetime | None:
     """When the scheduler last started a job of the collection, from the name of the output
-    file it gave that job (kept even when the job failed before writing its job file)."""
+    file it gave that job (kept even when the job failed before writing its job file); with
+    ``now``, passing over starts stamped more than :data:`AHEAD` after it."""
     prefix, stamp, suffix = _OUTPUT
     for path in _newest_first(coll, f"{prefix}*{suffix}"):
         try:
-            return datetime.strptime(path.name[len(prefix):-len(suffix)], stamp).replace(tzinfo=UTC)
+            tried = datetime.strptime(path.name[len(prefix):-len(suffix)], stamp).replace(tzinfo=UTC)
         except ValueError:
             continue
+        if now is None or tried <= now + AHEAD:
+            return tried
     return None
 
 
@@ -101,7 +114,7 @@ def is_due(collection: Collection, store: Path, now: datetime) -> bool:
     fire = previous_fire(expr, _zone(collection), now)
     if fire is None:
         return False
-    tried = [t for t in (last_start(coll), last_attempt(coll)) if t is not None]
+    tried = [t for t in (last_start(coll, now), last_attempt(coll, now)) if t is not None]
     return not tried or max(tried) < fire
 
 

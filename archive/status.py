@@ -57,7 +57,7 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
                            "damaged": damaged}
     # A scheduled run newer than every job: it failed before its job began (a full disk, an
     # unwritable store), and left only the scheduler's output file to say why.
-    tried, started = last_attempt(coll), last_start(coll)
+    tried, started = last_attempt(coll, now), last_start(coll, now)
     if tried is not None and (started is None or started < tried):
         out["failed_start"] = {"at": tried.isoformat(),
                                "output": str(output_path(coll, tried))}

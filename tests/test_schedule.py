@@ -242,3 +242,26 @@ def test_last_start_is_the_newest_readable_job_file(tmp_path):
     assert last_start(coll) == datetime(2026, 2, 1, 0, 0, 0, 250000, tzinfo=UTC)
     (coll.logs / "k-20260301T000000Z-cccc.job.json").write_text("{not json")  # a job killed as it began
     assert last_start(coll) == datetime(2026, 2, 1, 0, 0, 0, 250000, tzinfo=UTC)
+
+
+def test_a_job_stamped_ahead_by_a_clock_does_not_keep_the_collection_from_being_due(tmp_path):
+    # A clock that ran ahead for one job (then was set right) must not stop the schedule
+    # until the date that job wrote.
+    from archive.store import collection_dir
+
+    cfg, store = config(tmp_path, "http://127.0.0.1:9", schedule="0 * * * *"), tmp_path / "store"
+    [collection] = load_collections(cfg)
+    coll = collection_dir(store, "sched")
+    coll.logs.mkdir(parents=True)
+    now = datetime(2026, 11, 27, 12, 30, tzinfo=UTC)
+
+    def job(job_id: str, started: str) -> None:
+        (coll.logs / f"{job_id}.job.json").write_text(json.dumps({"started": started}))
+
+    job("sched-20261127T110000Z-aaaa", "2026-11-27T11:00:00+00:00")
+    assert is_due(collection, store, now)  # fired at 12:00; the last job began at 11:00
+    job("sched-20990101T000000Z-bbbb", "2099-01-01T00:00:00+00:00")
+    (coll.logs / "schedule-20990101T000000Z.out").write_text("")
+    assert is_due(collection, store, now)
+    job("sched-20261127T120000Z-cccc", "2026-11-27T12:00:01+00:00")
+    assert not is_due(collection, store, now)
