@@ -101,13 +101,14 @@ def pull(
     if total is not None:
         total(sum(o.info.size for o, _, _ in todo))
     for obj, url, target in todo:
-        _download(bucket, obj, url, target, progress)
+        _download(bucket, obj, url, CollectionDir(store / obj.collection), progress)
         result.downloaded.append(target)
         result.bytes_received += obj.info.size
     return result
 
 
-def _download(bucket: Bucket, obj: _Object, url: str, target: Path, progress: Progress | None) -> None:
+def _download(bucket: Bucket, obj: _Object, url: str, coll: CollectionDir, progress: Progress | None) -> None:
+    target = coll.root / obj.rel
     log.info("downloading %s to %s", url, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + TEMP_SUFFIX)
@@ -119,8 +120,7 @@ def _download(bucket: Bucket, obj: _Object, url: str, target: Path, progress: Pr
         if sha != obj.info.sha256 or size != obj.info.size:
             raise StorageError(f"{url}: downloaded {size} bytes hashing to {sha}, but the object says "
                                f"{obj.info.size} bytes, {obj.info.sha256}; not written to {target}")
-        collection_root = target.parents[len(Path(obj.rel).parts) - 1]  # (target is it / obj.rel)
-        with _placing(CollectionDir(collection_root), obj.rel):
+        with _placing(coll, obj.rel):
             os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
