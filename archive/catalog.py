@@ -77,8 +77,8 @@ def sources(coll: CollectionDir) -> list[Path]:
 
 def _present(coll: CollectionDir) -> dict[str, int]:
     """:func:`sources` by path within the collection, with their sizes (listed with
-    ``os.scandir``: a collection of a year's jobs has tens of thousands, and a job's end
-    lists them three times)."""
+    ``os.scandir``: a collection of a year's jobs has tens of thousands, listed at every
+    job's end)."""
     found: dict[str, int] = {}
     for folder, suffix in ((coll.indexes, ".cdxj"), (coll.logs, ".captures.jsonl"), (coll.articles, ".jsonl")):
         # (a source gone since it was listed is not one)
