@@ -181,11 +181,11 @@ def below_floor(path: Path, floor: int) -> str | None:
             "caps.min_free_bytes in the collections file)")
 
 
-def unchanged_key(path: Path) -> tuple[int, int, int, int]:
+def unchanged_key(path: str | os.PathLike[str]) -> tuple[int, int, int, int]:
     """What must be as it was for a file to be taken as unchanged without reading it: its
     size and modification time, and its inode and change time, which no copy that keeps
     times (``cp -p``, ``rsync -t``, a restore) keeps."""
-    st = path.stat()
+    st = os.stat(path)
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
 

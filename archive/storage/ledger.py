@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-from pathlib import Path
 from typing import IO
 
 from archive.store import CollectionDir, unchanged_key
@@ -49,14 +48,20 @@ class PushLedger:
             lines = self.path.read_text("utf-8", errors="replace").splitlines()
         except OSError:  # (none yet, or not readable: every file is checked)
             return
-        for line in lines:
+        try:  # (all lines at once, as one JSON array: a ledger of a year's files has a hundred thousand)
+            rows = json.loads("[" + ",".join(lines) + "]")
+        except ValueError:  # (a line cut short, by a push killed as it wrote: each line on its own)
+            rows = []
+            for line in lines:
+                with contextlib.suppress(ValueError):
+                    rows.append(json.loads(line))
+        for row in rows:
             try:
-                row = json.loads(line)
                 self._known[row["path"]] = (*(int(row[k]) for k in _STAT), str(row["sha256"]))
-            except (ValueError, KeyError, TypeError):  # (the header, or a line cut short: checked again)
+            except (KeyError, TypeError, ValueError):  # (the header, or a line not of this form: checked again)
                 continue
 
-    def confirmed(self, rel: str, path: Path) -> bool:
+    def confirmed(self, rel: str, path: str | os.PathLike[str]) -> bool:
         """Whether ``path`` (``rel`` in the collection) is as it was when last confirmed."""
         known = self._known.get(rel)
         return known is not None and known[:-1] == unchanged_key(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -164,27 +165,23 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
     live = _live_jobs(coll)
     todo: list[_File] = []
     manifests: list[Path] = []
-    files: list[Path] = []
-    for sub in PUSHED_DIRS:
-        base = coll.root / sub
-        for path in sorted(base.rglob("*")) if base.is_dir() else []:
-            name = path.name
-            if not path.is_file() or name.startswith(".") or name.endswith(SKIPPED_SUFFIXES):
-                continue
-            if sub == "logs" and name.split(".")[0] in live:
-                continue  # a running job's log and crawl log are still growing
-            if _rel(path, coll).startswith(tuple(d + "/" for d in UNPUSHED_DIRS)):
-                continue
-            if sub == "manifests" and (name.endswith(".json") or name.endswith(MANIFEST_COMPANIONS)):
-                if name.endswith(".json"):
-                    manifests.append(path)
-                continue  # manifests and their companions go up last, one job at a time
-            files.append(path)
-    listed = _listed(manifests, {m for m in manifests if recheck or not ledger.confirmed(_rel(m, coll), m)})
-    for path in files:
-        if not recheck and ledger.confirmed(_rel(path, coll), path):
+    files: list[str] = []
+    for rel in _pushed_files(coll):
+        sub, name = rel.split("/", 1)[0], rel.rsplit("/", 1)[-1]
+        if sub == "logs" and name.split(".")[0] in live:
+            continue  # a running job's log and crawl log are still growing
+        if sub == "manifests" and (name.endswith(".json") or name.endswith(MANIFEST_COMPANIONS)):
+            if name.endswith(".json"):
+                manifests.append(coll.root / rel)
+            continue  # manifests and their companions go up last, one job at a time
+        files.append(rel)
+    listed, places = _listed(manifests, {m for m in manifests if recheck or not ledger.confirmed(_rel(m, coll), m)})
+    root = str(coll.root)
+    for rel in files:
+        if not recheck and ledger.confirmed(rel, os.path.join(root, rel)):
             result.unchanged += 1
             continue
+        path = coll.root / rel
         f = _local(path, coll, where)
         derived = _derived_sha256(path)
         if f.rel in listed and (f.size, f.sha256) != (listed[f.rel][1].get("size"), listed[f.rel][1].get("sha256")):
@@ -202,7 +199,33 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
             ledger.add(f.rel, f.stat, f.sha256)
         else:
             todo.append(f)
-    return todo, sorted(manifests, key=_sequence)
+    return todo, sorted(manifests, key=lambda m: places[m] if m in places else _sequence(m))
+
+
+def _pushed_files(coll: CollectionDir) -> list[str]:
+    """The files of ``coll`` a push looks at, by path in the collection, in order: those of
+    the pushed directories but hidden files, temporary and lock files and the unpushed
+    directories. (Listed with ``os.scandir``: a collection of a year's jobs has a hundred
+    thousand files, and a ``Path`` made and compared for each cost seconds a push.)"""
+    skipped = {f"{d}/" for d in UNPUSHED_DIRS}
+
+    def walk(folder: Path, prefix: str) -> list[str]:
+        found = []
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except (FileNotFoundError, NotADirectoryError):
+            return found
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir():
+                if rel + "/" not in skipped:
+                    found += walk(Path(entry.path), rel + "/")
+            elif entry.is_file() and not entry.name.startswith(".") and not entry.name.endswith(SKIPPED_SUFFIXES):
+                found.append(rel)
+        return sorted(found)
+
+    return [rel for sub in PUSHED_DIRS for rel in walk(coll.root / sub, sub + "/")]
 
 
 def _derived_sha256(path: Path) -> tuple[Path, str] | None:
@@ -221,20 +244,26 @@ def _derived_sha256(path: Path) -> tuple[Path, str] | None:
     return None
 
 
-def _listed(manifests: list[Path], unconfirmed: set[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """The files the manifests name, by path in the collection: the manifest and its entry.
-    A manifest that cannot be read names none here; pushing it says why. Only those not
-    confirmed by an earlier push (``unconfirmed``) are checked against their sidecar: the
-    others were, when they went up, and have not changed since."""
-    listed = {}
+def _listed(manifests: list[Path], unconfirmed: set[Path]) -> tuple[dict[str, tuple[Path, dict[str, Any]]],
+                                                                    dict[Path, tuple[int, str]]]:
+    """The files the manifests name, by path in the collection: the manifest and its entry;
+    and the place in the chain of each manifest read (:func:`_sequence`), so that none is
+    read twice. A manifest that cannot be read names none here; pushing it says why. Only
+    those not confirmed by an earlier push (``unconfirmed``) are checked against their
+    sidecar: the others were, when they went up, and have not changed since."""
+    listed, places = {}, {}
     for manifest in manifests:
+        if manifest in unconfirmed and _unlike_its_sidecar(manifest) is not None:
+            continue
         try:
-            entries = _entries(manifest) if manifest not in unconfirmed or _unlike_its_sidecar(manifest) is None else []
+            doc = _read_manifest(manifest)
+            entries = _entries_of(manifest, doc)
         except StorageError:
             continue
+        places[manifest] = _place(manifest, doc)
         for entry in entries:
             listed[entry["path"]] = (manifest, entry)
-    return listed
+    return listed, places
 
 
 def _rel(path: Path, coll: CollectionDir) -> str:
@@ -251,9 +280,15 @@ def _local(path: Path, coll: CollectionDir, where: S3Location) -> _File:
 
 def _sequence(path: Path) -> tuple[int, str]:
     try:
-        seq = json.loads(path.read_bytes()).get("sequence")
-    except (ValueError, AttributeError):
-        seq = None
+        doc = json.loads(path.read_bytes())
+    except ValueError:
+        doc = None
+    return _place(path, doc)
+
+
+def _place(path: Path, doc: Any) -> tuple[int, str]:
+    """Where the manifest at ``path`` (its JSON ``doc``) comes in the chain, as a sort key."""
+    seq = doc.get("sequence") if isinstance(doc, dict) else None
     return (seq if isinstance(seq, int) else 0, path.name)
 
 
@@ -290,10 +325,17 @@ def _abort_abandoned(bucket: Bucket, where: S3Location, sending: set[str], resul
 
 
 def _entries(manifest: Path) -> list[dict[str, Any]]:
+    return _entries_of(manifest, _read_manifest(manifest))
+
+
+def _read_manifest(manifest: Path) -> Any:
     try:
-        doc = json.loads(manifest.read_bytes())
+        return json.loads(manifest.read_bytes())
     except ValueError:
         raise StorageError(f"{manifest} is not valid JSON; run `archive verify` on the store") from None
+
+
+def _entries_of(manifest: Path, doc: Any) -> list[dict[str, Any]]:
     files = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(files, list):
         raise StorageError(f"{manifest} lists no files; run `archive verify` on the store")
