@@ -547,3 +547,29 @@ def test_a_pull_lets_go_the_notes_a_jobs_end_reads_instead_of_every_manifest_and
     job = run_job(store, 1, Clock(datetime(2027, 1, 1, tzinfo=UTC)))
     assert json.loads(job.closed_manifest.read_bytes())["previous"]["job_id"] == newest.stem
     assert verify(store).ok
+
+
+def test_a_push_after_one_more_job_reads_that_jobs_manifest_alone(s3_env, store, monkeypatch):
+    # The ledger keeps each confirmed manifest's place in the chain: a push after a job
+    # reads the job's manifest, not every manifest of the collection's past.
+    import importlib
+
+    pushing = importlib.import_module("archive.storage.push")
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    job = run_job(store, 2, Clock(datetime(2027, 1, 1, tzinfo=UTC)))
+    read, real = [], pushing._read_manifest
+    monkeypatch.setattr(pushing, "_read_manifest", lambda manifest: read.append(manifest.name) or real(manifest))
+    result = push(store, f"s3://{bucket}/p")
+    assert set(read) == {job.closed_manifest.name} and not result.held_back and not result.stopped
+    assert verify_remote(f"s3://{bucket}/p").ok
+    # A file of that job damaged before the push is still held back: its manifest is read for it.
+    job = run_job(store, 1, Clock(datetime(2027, 2, 1, tzinfo=UTC)))
+    warc = store / "news" / next(e["path"] for e in json.loads(job.closed_manifest.read_bytes())["files"]
+                                 if e["kind"] == "warc")
+    data = bytearray(warc.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    warc.write_bytes(bytes(data))
+    read.clear()
+    result = push(store, f"s3://{bucket}/p")
+    assert warc in result.held_back and set(read) == {job.closed_manifest.name}

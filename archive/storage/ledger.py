@@ -42,6 +42,7 @@ class PushLedger:
         self.path = coll.root / LEDGER_DIR / (hashlib.sha256(destination.encode()).hexdigest()[:16] + ".jsonl")
         self.destination = destination
         self._known: dict[str, tuple[int, ...]] = {}
+        self._sequences: dict[str, int] = {}  # a manifest's place in its chain, as confirmed
         self._out: IO[str] | None = None
         self._unwritable = False
         try:
@@ -60,17 +61,37 @@ class PushLedger:
                 self._known[row["path"]] = (*(int(row[k]) for k in _STAT), str(row["sha256"]))
             except (KeyError, TypeError, ValueError):  # (the header, or a line not of this form: checked again)
                 continue
+            if isinstance(row.get("sequence"), int):
+                self._sequences[row["path"]] = row["sequence"]
+            else:
+                self._sequences.pop(row["path"], None)
 
     def confirmed(self, rel: str, path: str | os.PathLike[str]) -> bool:
         """Whether ``path`` (``rel`` in the collection) is as it was when last confirmed."""
         known = self._known.get(rel)
         return known is not None and known[:-1] == unchanged_key(path)
 
-    def add(self, rel: str, stat: tuple[int, ...], sha256: str) -> None:
-        """``rel`` is in the bucket as it was here when :func:`~archive.store.unchanged_key` gave ``stat``."""
-        if self._known.get(rel) == (*stat, sha256) or self._unwritable:
+    def sequence(self, rel: str) -> int | None:
+        """The place in its chain recorded for the manifest ``rel`` (good while
+        :meth:`confirmed` says it is unchanged), so that a push need not read it to order it."""
+        return self._sequences.get(rel)
+
+    def remember_sequence(self, rel: str, sequence: int) -> None:
+        """Record the place in its chain of the confirmed manifest ``rel``."""
+        known = self._known.get(rel)
+        if known is not None and self._sequences.get(rel) != sequence:
+            self.add(rel, known[:-1], str(known[-1]), sequence=sequence)
+
+    def add(self, rel: str, stat: tuple[int, ...], sha256: str, *, sequence: int | None = None) -> None:
+        """``rel`` is in the bucket as it was here when :func:`~archive.store.unchanged_key` gave ``stat``;
+        ``sequence``: a manifest's place in its chain."""
+        if (self._known.get(rel) == (*stat, sha256) and self._sequences.get(rel) == sequence) or self._unwritable:
             return
         self._known[rel] = (*stat, sha256)
+        if sequence is None:
+            self._sequences.pop(rel, None)
+        else:
+            self._sequences[rel] = sequence
         try:
             if self._out is None:
                 self.path.parent.mkdir(exist_ok=True)
@@ -78,7 +99,10 @@ class PushLedger:
                 self._out = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
                 if new:
                     self._out.write(json.dumps({"destination": self.destination}) + "\n")
-            self._out.write(json.dumps({"path": rel, **dict(zip(_STAT, stat, strict=True)), "sha256": sha256}) + "\n")
+            row = {"path": rel, **dict(zip(_STAT, stat, strict=True)), "sha256": sha256}
+            if sequence is not None:
+                row["sequence"] = sequence
+            self._out.write(json.dumps(row) + "\n")
             self._out.flush()  # (a push killed after this keeps what it confirmed)
         except OSError as exc:
             self._gave_up(exc)

@@ -175,12 +175,17 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
                 manifests.append(coll.root / rel)
             continue  # manifests and their companions go up last, one job at a time
         files.append(rel)
-    listed, places = _listed(manifests, {m for m in manifests if recheck or not ledger.confirmed(_rel(m, coll), m)})
+    unconfirmed = {m for m in manifests if recheck or not ledger.confirmed(_rel(m, coll), m)}
+    known = {m: (seq, m.name) for m in manifests
+             if m not in unconfirmed and (seq := ledger.sequence(_rel(m, coll))) is not None}
     root = str(coll.root)
-    for rel in files:
-        if not recheck and ledger.confirmed(rel, os.path.join(root, rel)):
-            result.unchanged += 1
-            continue
+    pending = [rel for rel in files if recheck or not ledger.confirmed(rel, os.path.join(root, rel))]
+    result.unchanged += len(files) - len(pending)
+    listed, places = _listed(manifests, unconfirmed, known, {rel for rel in pending if rel.endswith(_LISTED)})
+    for manifest, place in places.items():  # (read for its place once; not again while it stays as it is)
+        if manifest not in unconfirmed and manifest not in known:
+            ledger.remember_sequence(_rel(manifest, coll), place[0])
+    for rel in pending:
         path = coll.root / rel
         f = _local(path, coll, where)
         derived = _derived_sha256(path)
@@ -244,30 +249,52 @@ def _derived_sha256(path: Path) -> tuple[Path, str] | None:
     return None
 
 
-def _listed(manifests: list[Path], unconfirmed: set[Path]) -> tuple[dict[str, tuple[Path, dict[str, Any]]],
-                                                                    dict[Path, tuple[int, str]]]:
-    """The files the manifests name, by path in the collection: the manifest and its entry;
-    and the place in the chain of each manifest read (:func:`_sequence`), so that none is
-    read twice. A manifest that cannot be read names none here; pushing it says why. Only
-    those not confirmed by an earlier push (``unconfirmed``) are checked against their
-    sidecar: the others were, when they went up, and have not changed since."""
-    listed, places = {}, {}
-    for manifest in manifests:
+# What a manifest lists: WARCs, capture logs and job files.
+_LISTED = (".warc.gz", ".warc", ".captures.jsonl", ".job.json")
+
+
+def _listed(manifests: list[Path], unconfirmed: set[Path], known: dict[Path, tuple[int, str]],
+            wanted: set[str]) -> tuple[dict[str, tuple[Path, dict[str, Any]]], dict[Path, tuple[int, str]]]:
+    """The entries of the files ``wanted`` (paths in the collection) in the manifests that
+    name them, with the manifest; and the place in the chain of every manifest
+    (:func:`_place`), as the ledger recorded it (``known``) or as read. A manifest that
+    cannot be read names none here; pushing it says why. Only those not confirmed by an
+    earlier push (``unconfirmed``) are checked against their sidecar: the others were, when
+    they went up, and have not changed since. The manifests whose place is known are read
+    newest first and only until every file wanted is found: a push after a job looks for
+    that job's files, in the newest manifest, not in every manifest of a year's jobs."""
+    listed: dict[str, tuple[Path, dict[str, Any]]] = {}
+    places = dict(known)
+
+    def read(manifest: Path) -> None:
         if manifest in unconfirmed and _unlike_its_sidecar(manifest) is not None:
-            continue
+            return
         try:
             doc = _read_manifest(manifest)
             entries = _entries_of(manifest, doc)
         except StorageError:
-            continue
+            return
         places[manifest] = _place(manifest, doc)
         for entry in entries:
-            listed[entry["path"]] = (manifest, entry)
+            # (a file two manifests name: the one of the later name, as when all were read in order)
+            if entry["path"] not in listed or manifest.name > listed[entry["path"]][0].name:
+                listed[entry["path"]] = (manifest, entry)
+
+    for manifest in manifests:
+        if manifest not in known:
+            read(manifest)
+    for manifest in sorted(known, key=known.__getitem__, reverse=True):
+        if wanted <= listed.keys():
+            break
+        read(manifest)
     return listed, places
 
 
 def _rel(path: Path, coll: CollectionDir) -> str:
     """``path`` as named in the collection (and its ledger): warcs/x.warc.gz."""
+    text, root = str(path), str(coll.root) + os.sep
+    if text.startswith(root):  # (as relative_to would, without its cost: a push asks this of every manifest)
+        return text[len(root):].replace(os.sep, "/")
     return path.relative_to(coll.root).as_posix()
 
 
@@ -355,7 +382,8 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
     # believed either (the bucket's copy, if there is one, was checked when it went up).
     damaged = _unlike_its_sidecar(manifest)
     try:
-        entries = [] if damaged is not None else _entries(manifest)
+        doc = None if damaged is not None else _read_manifest(manifest)
+        entries = [] if doc is None else _entries_of(manifest, doc)
     except StorageError as exc:  # (not JSON, no files: this collection's chain stops here)
         raise _Stop(str(exc)) from None
     for entry in entries:
@@ -391,8 +419,9 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
         raise _Stop(f"not pushing {manifest.name}, nor a manifest after it: {result.held_back[manifest]}")
     result.manifests.append(where.key("manifests", manifest.name))
     if len(sent) == len(companions) + 1:  # (all of it as here: the next push need not look again)
+        sequence = doc.get("sequence") if isinstance(doc, dict) and isinstance(doc.get("sequence"), int) else None
         for f in sent:
-            ledger.add(f.rel, f.stat, f.sha256)
+            ledger.add(f.rel, f.stat, f.sha256, sequence=sequence if f.path == manifest else None)
 
 
 def _unlike_its_sidecar(manifest: Path) -> str | None:
