@@ -573,3 +573,22 @@ def test_a_push_after_one_more_job_reads_that_jobs_manifest_alone(s3_env, store,
     read.clear()
     result = push(store, f"s3://{bucket}/p")
     assert warc in result.held_back and set(read) == {job.closed_manifest.name}
+
+
+def test_links_to_directories_are_not_followed_by_a_push(s3_env, store, tmp_path):
+    # A link in a pushed directory may lead out of the collection, into the merged index
+    # (not pushed), or round in a loop: the push passes over it.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "old.warc.gz").write_bytes(b"not of this collection")
+    coll = store / "news"
+    (coll / "warcs" / "up").symlink_to("..")
+    (coll / "warcs" / "cold").symlink_to(elsewhere)
+    (coll / "indexes" / "merged").mkdir(parents=True, exist_ok=True)
+    (coll / "indexes" / "merged" / "news.cdxj").write_bytes(b"")
+    (coll / "indexes" / "alias").symlink_to("merged")
+    client, bucket = s3_env.client(), s3_env.new_bucket()
+    result = push(store, f"s3://{bucket}/p")
+    assert not result.held_back and not result.stopped
+    pushed = keys(client, bucket, "p/news/")
+    assert pushed and not [k for k in pushed if "/up/" in k or "/cold/" in k or "/alias/" in k or "/merged/" in k]

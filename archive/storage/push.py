@@ -221,9 +221,12 @@ def _pushed_files(coll: CollectionDir) -> list[str]:
                 entries = list(listing)
         except (FileNotFoundError, NotADirectoryError):
             return found
+        except OSError as exc:  # (a directory this user may not read, such as a disk's lost+found)
+            log.warning("%s cannot be listed (%s): what it holds is not pushed", folder, exc.strerror or exc)
+            return found
         for entry in entries:
             rel = prefix + entry.name
-            if entry.is_dir():
+            if entry.is_dir(follow_symlinks=False):  # (a link to a directory may lead out, or round)
                 if rel + "/" not in skipped:
                     found += walk(Path(entry.path), rel + "/")
             elif entry.is_file() and not entry.name.startswith(".") and not entry.name.endswith(SKIPPED_SUFFIXES):
