@@ -559,7 +559,8 @@ def test_a_push_after_one_more_job_reads_that_jobs_manifest_alone(s3_env, store,
     push(store, f"s3://{bucket}/p")
     job = run_job(store, 2, Clock(datetime(2027, 1, 1, tzinfo=UTC)))
     read, real = [], pushing._read_manifest
-    monkeypatch.setattr(pushing, "_read_manifest", lambda manifest: read.append(manifest.name) or real(manifest))
+    monkeypatch.setattr(pushing, "_read_manifest",
+                        lambda manifest, *raw: read.append(manifest.name) or real(manifest, *raw))
     result = push(store, f"s3://{bucket}/p")
     assert set(read) == {job.closed_manifest.name} and not result.held_back and not result.stopped
     assert verify_remote(f"s3://{bucket}/p").ok

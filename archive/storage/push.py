@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archive.digests import sha256_file
+from archive.digests import sha256_bytes, sha256_file
 from archive.errors import StorageError, UsageError
 from archive.index.cdxj import DERIVED_SUFFIX
 from archive.manifest import SIDECAR
@@ -358,9 +358,10 @@ def _entries(manifest: Path) -> list[dict[str, Any]]:
     return _entries_of(manifest, _read_manifest(manifest))
 
 
-def _read_manifest(manifest: Path) -> Any:
+def _read_manifest(manifest: Path, raw: bytes | None = None) -> Any:
+    """The JSON of ``manifest`` (of ``raw``, its bytes, if read already)."""
     try:
-        return json.loads(manifest.read_bytes())
+        return json.loads(manifest.read_bytes() if raw is None else raw)
     except ValueError:
         raise StorageError(f"{manifest} is not valid JSON; run `archive verify` on the store") from None
 
@@ -384,8 +385,9 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
     # holds it, is damaged here and must not replace the good copy; what it lists is not to be
     # believed either (the bucket's copy, if there is one, was checked when it went up).
     damaged = _unlike_its_sidecar(manifest)
+    raw = None if damaged is not None else manifest.read_bytes()
     try:
-        doc = None if damaged is not None else _read_manifest(manifest)
+        doc = None if raw is None else _read_manifest(manifest, raw)
         entries = [] if doc is None else _entries_of(manifest, doc)
     except StorageError as exc:  # (not JSON, no files: this collection's chain stops here)
         raise _Stop(str(exc)) from None
@@ -423,6 +425,8 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
     result.manifests.append(where.key("manifests", manifest.name))
     if len(sent) == len(companions) + 1:  # (all of it as here: the next push need not look again)
         sequence = doc.get("sequence") if isinstance(doc, dict) and isinstance(doc.get("sequence"), int) else None
+        if raw is None or sha256_bytes(raw) != next(f.sha256 for f in sent if f.path == manifest):
+            sequence = None  # (its place as read is not that of the bytes confirmed: read again next time)
         for f in sent:
             ledger.add(f.rel, f.stat, f.sha256, sequence=sequence if f.path == manifest else None)
 
