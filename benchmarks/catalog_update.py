@@ -21,12 +21,15 @@ from pathlib import Path
 SITE = "http://news.example"
 
 
-def _job(store: Path, number: int, pages: int) -> None:
+def write_job(store: Path, number: int, pages: int, *, start: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
+    """Job ``number`` of collection ``long``, run half an hour after the one before it from
+    ``start``, by the capture job itself: ``pages`` small HTML pages (also used by
+    ``job_end.py``)."""
     from archive.capture import Fetch, Provenance
     from archive.config import one_off
     from archive.job import CaptureJob
 
-    when = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=30 * number)
+    when = start + timedelta(minutes=30 * number)
     job = CaptureJob(store, one_off("long", urls=[SITE + "/"]), clock=lambda: when, dedup=False)
     for i in range(pages):
         url = f"{SITE}/section/{(number * 7 + i) % 5000}"
@@ -54,11 +57,11 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         for number in range(args.jobs):
-            _job(store, number, args.pages)
+            write_job(store, number, args.pages)
         coll = collection_dir(store, "long")
         update_indexes(coll)
         print(f"{args.jobs} jobs of {args.pages} pages written and indexed in {time.perf_counter() - t0:.0f} s")
-        _job(store, args.jobs, args.pages)
+        write_job(store, args.jobs, args.pages)
         t0 = time.perf_counter()
         update_indexes(coll)
         after_job = time.perf_counter() - t0

@@ -26,12 +26,11 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-SITE = "http://news.example"
-NAME = "long"
+NAME = "long"  # (the collection catalog_update.write_job writes)
 PAGE = (b"<html><head><title>Today</title></head><body><article><h1>A headline of today</h1>"
         + b"<p>Some words of the article's body, as a news page has them.</p>" * 40 + b"</article></body></html>")
 
@@ -62,25 +61,6 @@ print(json.dumps(dict(spent, whole=whole, crawl=whole - spent["extract"] - spent
 """
 
 
-def _job(store: Path, number: int, pages: int) -> None:
-    from archive.capture import Fetch, Provenance
-    from archive.config import one_off
-    from archive.job import CaptureJob
-
-    when = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=30 * number)
-    job = CaptureJob(store, one_off(NAME, urls=[SITE + "/"]), clock=lambda: when, dedup=False)
-    for i in range(pages):
-        url = f"{SITE}/section/{(number * 7 + i) % 5000}"
-        body = (f"<html><head><title>Page {i} of job {number}</title></head><body>"
-                f"<p>{'words ' * 200}</p></body></html>").encode()
-        job.record_fetch(Fetch(
-            url=url, method="GET", request_headers=[(b"Host", b"news.example")], request_body=b"", status=200,
-            response_headers=[(b"Content-Type", b"text/html"), (b"Content-Length", str(len(body)).encode())],
-            body=body, started=when, duration_ms=5.0, protocol="HTTP/1.1", reason="OK",
-            remote_ip="127.0.0.1", provenance=Provenance(SITE + "/", "link", None, None, SITE + "/", "L", 1, url)))
-    job.close()
-
-
 class _Page(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.send_response(200)
@@ -100,6 +80,7 @@ def main() -> None:
     parser.add_argument("--crawls", type=int, default=5, help="one-page crawls timed (default 5)")
     parser.add_argument("--store", type=Path, help="write the collection here once, and use it again later")
     args = parser.parse_args()
+    from catalog_update import write_job  # (this directory is the script's: first on sys.path)
 
     store = args.store or Path(tempfile.mkdtemp(prefix="bench-job-end-"))
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
@@ -112,7 +93,7 @@ def main() -> None:
 
             t0 = time.perf_counter()
             for number in range(args.jobs):
-                _job(store, number, args.pages)
+                write_job(store, number, args.pages, start=datetime(2025, 1, 1, tzinfo=UTC))
             update_indexes(collection_dir(store, NAME))
             print(f"{args.jobs} jobs of {args.pages} pages written and indexed in {time.perf_counter() - t0:.0f} s")
         jobs = len(list(manifests.glob("*.json")))
