@@ -92,11 +92,16 @@ def _state(history: CollectionHistory) -> tuple[dict, dict]:
     return {k: history.urls[k] for k in history.urls}, {k: history.originals[k] for k in history.originals}
 
 
-def _in_memory(coll) -> tuple[dict, dict]:
+def _in_memory_history(coll) -> CollectionHistory:
+    """Every log read into memory, in job order, as without a history file."""
     history = CollectionHistory()
     for path in sorted(coll.logs.glob("*.captures.jsonl")):
         history.add_log(path)
-    return _state(history)
+    return history
+
+
+def _in_memory(coll) -> tuple[dict, dict]:
+    return _state(_in_memory_history(coll))
 
 
 def test_the_history_file_holds_what_reading_every_log_gives_and_takes_new_logs_in(tmp_path, caplog):
@@ -121,6 +126,21 @@ def test_the_history_file_holds_what_reading_every_log_gives_and_takes_new_logs_
     assert "http://127.0.0.1:9/new" not in CollectionHistory.load(coll).urls
 
 
+def _history_of_two_jobs(tmp_path, caplog):  # type: ignore[no-untyped-def]
+    """A collection of the logs of the jobs of days 2 and 4, its history file made, the
+    history's messages caught."""
+    import logging
+
+    from archive.store import CollectionDir
+
+    caplog.set_level(logging.INFO, logger="archive.history")
+    coll = CollectionDir(tmp_path / "c")
+    for job in (2, 4):
+        _write_log(coll, f"c-2026010{job}", job)
+    CollectionHistory.load(coll)
+    return coll
+
+
 def _same_payloads(state: tuple[dict, dict]) -> tuple[dict, dict]:
     """``state`` with each URL's original named by its payload alone: of two captures of the
     same bytes, either is an original a revisit may refer to."""
@@ -132,15 +152,7 @@ def test_a_log_that_comes_after_a_later_one_is_folded_in_as_the_others_are(tmp_p
     # Jobs that overlapped, a repaired job, or a clock that ran ahead for one job: the file
     # is not made again for it (were it, a job stamped in the future by a clock that ran
     # ahead would make it again at every job after it).
-    import logging
-
-    from archive.store import CollectionDir
-
-    caplog.set_level(logging.INFO, logger="archive.history")
-    coll = CollectionDir(tmp_path / "c")
-    for job in (2, 4):
-        _write_log(coll, f"c-2026010{job}", job)
-    CollectionHistory.load(coll)
+    coll = _history_of_two_jobs(tmp_path, caplog)
     # Two of an earlier day, then one stamped in 2099 by a clock that ran ahead, then two
     # of the days after it.
     for name, job in (("c-20260101", 1), ("c-20260103", 3), ("c-20990101", 5), ("c-20260106", 6),
@@ -156,15 +168,7 @@ def test_a_log_that_comes_after_a_later_one_is_folded_in_as_the_others_are(tmp_p
 
 
 def test_the_history_file_is_made_again_when_a_log_changes_or_goes(tmp_path, caplog):
-    import logging
-
-    from archive.store import CollectionDir
-
-    caplog.set_level(logging.INFO, logger="archive.history")
-    coll = CollectionDir(tmp_path / "c")
-    for job in (2, 4):
-        _write_log(coll, f"c-2026010{job}", job)
-    CollectionHistory.load(coll)
+    coll = _history_of_two_jobs(tmp_path, caplog)
     for change in ("changed", "gone"):
         caplog.clear()
         if change == "changed":
@@ -324,10 +328,3 @@ def test_a_jobs_own_capture_is_its_urls_latest_though_the_history_holds_one_stam
     history.add(dict(_capture(1, "<urn:uuid:ahead>", "sha1:D1", '"E1"'), started="2099-01-01T00:00:00.000000Z"))
     history.add(_capture(2, "<urn:uuid:mine>", "sha1:D2", '"E2"'), own=True)
     assert (history.urls[URL].original.record_id, history.urls[URL].etag) == ("<urn:uuid:mine>", '"E2"')
-
-
-def _in_memory_history(coll) -> CollectionHistory:
-    history = CollectionHistory()
-    for path in sorted(coll.logs.glob("*.captures.jsonl")):
-        history.add_log(path)
-    return history
