@@ -308,7 +308,7 @@ class CollectionHistory:
         if status == 304 and previous is not None and not (
                 revisit and (previous.original is None or previous.original.record_id != original.record_id)):
             # (the capture it was made conditional on: its original and status hold)
-            previous.started = line["started"]
+            previous.started = started
             previous.etag = line.get("etag") or previous.etag
             previous.last_modified = line.get("last_modified") or previous.last_modified
             self.urls[url] = previous  # (a copy, where the history is in its file)
@@ -321,8 +321,8 @@ class CollectionHistory:
             return
         self.urls[url] = UrlState(
             status=status,
-            started=line["started"],
-            first_started=previous.first_started if previous else line["started"],
+            started=started,
+            first_started=previous.first_started if previous else started,
             original=original,
             etag=line.get("etag"),
             last_modified=line.get("last_modified"),
