@@ -34,7 +34,7 @@ def _ld_objects(tree: Any) -> list[dict[str, Any]]:
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         try:
             data = json.loads(script.text_content().strip() or "null")
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested deeper than the parser goes)
             log.debug("unreadable JSON-LD block skipped")
             continue
         stack = data if isinstance(data, list) else [data]

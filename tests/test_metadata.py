@@ -69,6 +69,13 @@ def test_broken_json_ld_is_skipped_not_fatal():
     assert meta["headline"] == "Still here"
 
 
+def test_json_ld_nested_deeper_than_the_parser_goes_is_skipped_not_fatal():
+    # (one such page stopped the extraction of every job that captured it)
+    meta = meta_of('<script type="application/ld+json">' + "[" * 100_000 + "]" * 100_000 + "</script>"
+                   '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Still here"}</script>')
+    assert meta["headline"] == "Still here" and meta["is_article"]
+
+
 def test_an_author_given_as_a_reference_into_the_graph_is_named():
     # Yoast's @graph: the article's author is {"@id": ...} of a Person elsewhere in it.
     ld = ('{"@context":"https://schema.org","@graph":[{"@type":"NewsArticle","headline":"Tram line",'
