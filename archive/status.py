@@ -14,9 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from archive.errors import UsageError
-from archive.manifest import problem_of, read_manifests
+from archive.manifest import iter_manifests, problem_of
 from archive.schedule import last_attempt, last_start, next_fire, output_path
-from archive.store import CollectionDir, collections_in, is_locked, write_atomic
+from archive.store import CollectionDir, collections_in, running_jobs, write_atomic
 
 VERIFY_STATE = "verify-state.json"
 
@@ -39,20 +39,19 @@ def record_verify(collections: list[CollectionDir], problem_paths: list[Path], w
 
 
 def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
-    manifests = read_manifests(coll)
-    # The last job is the newest manifest a reader can build on; the others are named.
-    damaged = []
-    sound = []
-    for path, doc, _ in manifests:
+    # The last job is the newest manifest a reader can build on; the damaged ones are named.
+    # (Read one at a time, and only the newest kept.)
+    jobs, damaged = 0, []
+    last_path: Path | None = None
+    last: dict[str, Any] | None = None
+    for path, doc, _ in iter_manifests(coll):
+        jobs += 1
         problem = problem_of(doc)
-        if problem is None:
-            sound.append((path, doc))
-        else:
+        if problem is not None:
             damaged.append(f"{path}: {problem}")
-    last_path, last = max(sound, key=lambda item: item[1]["sequence"]) if sound else (None, None)
-    running = sorted(p.name[: -len(".job.json")] for p in coll.logs.glob("*.job.json") if is_locked(p)) \
-        if coll.logs.is_dir() else []
-    out: dict[str, Any] = {"collection": coll.name, "jobs": len(manifests), "running": running,
+        elif last is None or doc["sequence"] > last["sequence"]:  # type: ignore[index]
+            last_path, last = path, doc
+    out: dict[str, Any] = {"collection": coll.name, "jobs": jobs, "running": running_jobs(coll),
                            "last_job": None, "next_run": None, "verify": None, "failed_start": None,
                            "damaged": damaged}
     # A scheduled run newer than every job: it failed before its job began (a full disk, an

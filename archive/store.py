@@ -147,6 +147,17 @@ def is_locked(path: Path) -> bool:
         return False
 
 
+def running_jobs(coll: CollectionDir) -> list[str]:
+    """The ids of the collection's jobs running now, sorted: a running job holds its job
+    file locked until its manifest is written."""
+    try:
+        names = os.listdir(coll.logs)
+    except OSError:  # (no logs yet, or none that can be listed: none seen running)
+        return []
+    suffix = ".job.json"
+    return sorted(name[: -len(suffix)] for name in names if name.endswith(suffix) and is_locked(coll.logs / name))
+
+
 def is_collection(path: Path) -> bool:
     return (path / "manifests").is_dir() or (path / "warcs").is_dir()
 

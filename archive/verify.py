@@ -21,8 +21,8 @@ from typing import Any
 from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.errors import ConfigError, UsageError
-from archive.manifest import SIDECAR, read_manifests
-from archive.store import CollectionDir, collections_in, is_locked
+from archive.manifest import SIDECAR, iter_manifests, parsed
+from archive.store import CollectionDir, collections_in, is_locked, running_jobs
 from archive.validation import problems as schema_problems
 from archive.warc.writer import OPEN_SUFFIX
 
@@ -73,11 +73,7 @@ class ManifestFile:
 
 
 def parse_manifest(label: Path | str, name: str, raw: bytes, sidecar: str | None) -> ManifestFile:
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        doc = None
-    return ManifestFile(label, name, raw, doc if isinstance(doc, dict) else None, sidecar)
+    return ManifestFile(label, name, raw, parsed(raw), sidecar)
 
 
 def check_manifests(
@@ -159,7 +155,7 @@ def _collection_of(warc: Path) -> CollectionDir | None:
 
 def _listed_files(coll: CollectionDir) -> dict[str, dict[str, Any]]:
     listed: dict[str, dict[str, Any]] = {}
-    for _, doc, _ in read_manifests(coll):
+    for _, doc, _ in iter_manifests(coll):
         for entry in (doc or {}).get("files", []) if isinstance(doc, dict) else []:
             if isinstance(entry, dict) and isinstance(entry.get("path"), str):
                 listed[entry["path"]] = entry
@@ -240,10 +236,10 @@ def remote_receipt(coll: CollectionDir, entry: dict[str, Any]) -> dict[str, Any]
 
 def _local_manifests(coll: CollectionDir) -> list[ManifestFile]:
     found = []
-    for path, _, raw in read_manifests(coll):
+    for path, doc, raw in iter_manifests(coll):
         sidecar = path.with_name(path.name + SIDECAR)
         text = sidecar.read_text("utf-8", "replace") if sidecar.is_file() else None
-        found.append(parse_manifest(path, path.name, raw, text))
+        found.append(ManifestFile(path, path.name, raw, doc, text))
     return found
 
 
@@ -325,7 +321,7 @@ def _file_result(path: Path, result: Callable[[], Checked], report: Report, entr
 def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChecks, steps: list[Callable[[], None]],
                    report: Report, refs: list[tuple[Path, LogRefs]]) -> None:
     """Files the manifests do not list: a running job's, or a killed job's leftovers."""
-    live = _live_jobs(coll)
+    live = set(running_jobs(coll))
 
     def note(message: str) -> Callable[[], None]:
         return lambda: report.notes.append(message)
@@ -352,13 +348,6 @@ def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChec
             steps.append(note(f"{open_log}: being written by a running job"))
         else:
             steps.append(problem(open_log, "incomplete log of a job that did not finish; run `archive verify --repair`"))
-
-
-def _live_jobs(coll: CollectionDir) -> set[str]:
-    """Jobs still running: their job file (held until the manifest is written) is locked."""
-    if not coll.logs.is_dir():
-        return set()
-    return {p.name[: -len(".job.json")] for p in coll.logs.glob("*.job.json") if is_locked(p)}
 
 
 def _check_sidecar(m: ManifestFile, report: Report) -> None:

@@ -95,3 +95,16 @@ def test_commands_that_build_on_every_job_refuse_a_manifest_of_wrong_types(store
     assert list((store / "news" / "indexes").glob("*.cdxj"))
     assert main(["verify", str(store / "news")]) == 1
     assert f"{manifest}: counts/captured: 'many' is not of type 'integer'" in capsys.readouterr().out
+
+
+def test_a_manifest_nested_too_deeply_to_parse_is_damaged_not_a_traceback(store, capsys):  # type: ignore[no-untyped-def]
+    manifest = next((store / "news" / "manifests").glob("*.json"))
+    manifest.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    assert main(["status", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert f"DAMAGED    {manifest}: (top level): not a JSON object; run archive verify" in out
+    assert main(["verify", str(store / "news")]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+    assert main(["extract", "--store", str(store), "--collection", "news"]) == 1
+    err = capsys.readouterr().err
+    assert f"archive extract: {manifest} is not a readable manifest: (top level): not a JSON object" in err

@@ -32,8 +32,7 @@ from archive.storage.s3 import (
     check_part_size,
     parse_s3_url,
 )
-from archive.store import CollectionDir, collection_dir, unchanged_key
-from archive.verify import _live_jobs
+from archive.store import CollectionDir, collection_dir, running_jobs, unchanged_key
 from archive.warc.writer import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -162,7 +161,7 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
     disk's fault) would otherwise replace the good copy in the bucket, which is what a
     pull would restore it from. It is named in ``result.held_back`` instead.
     """
-    live = _live_jobs(coll)
+    live = set(running_jobs(coll))
     todo: list[_File] = []
     manifests: list[Path] = []
     files: list[str] = []
