@@ -218,6 +218,9 @@ def crawl(
                 result.articles, result.article_count = extract_job(coll, doc)
             except StoreError as exc:  # (a damaged earlier file: what was captured stands, and is indexed)
                 result.extract_error = str(exc)
+            except Exception as exc:  # (a fault of the extraction: the capture is indexed and pushed all the same)
+                log.exception("extraction of job %s failed", doc.get("job_id"))
+                result.extract_error = f"the extraction failed: {type(exc).__name__}: {exc}"
         # CDXJ of the new WARCs, the merged index and the catalog, for replay (archive.index).
         # A WARC that cannot be indexed (an earlier one damaged, say) is reported, and the
         # rest indexed and pushed all the same.

@@ -46,6 +46,7 @@ from archive.article_versions import (
 from archive.capture import MAX_DECODED_BYTES
 from archive.digests import sha256_file
 from archive.errors import StoreError, UsageError
+from archive.index.records import decode_content
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
 from archive.metadata import inferred_metadata, page_metadata, parse_html
@@ -103,7 +104,12 @@ def html_captures(warc: Path) -> Iterator[Capture]:
             if ctype is not None and "html" not in ctype.lower():
                 continue
             headers = record.rec_headers
-            body = record.content_stream().read(MAX_DECODED_BYTES + 1)
+            # The payload as archived, its content coding undone here rather than by warcio
+            # (whose br decoder fails with Brotli 1.2, raising out of the whole extraction).
+            body = record.raw_stream.read(MAX_DECODED_BYTES + 1)
+            if len(body) <= MAX_DECODED_BYTES:
+                body = decode_content(body, record.http_headers.get_header("Content-Encoding"), MAX_DECODED_BYTES + 1,
+                                      what=headers.get_header("WARC-Target-URI"))
             records.read_to_end(record)
             if len(body) > MAX_DECODED_BYTES:
                 log.warning("%s: %s decodes to more than %d bytes; not read as an article", warc.name,

@@ -7,8 +7,10 @@ import gzip
 import hashlib
 import json
 import random
+import zlib
 from urllib.parse import urlsplit
 
+import brotli  # type: ignore[import-not-found]
 import pytest
 from warcs import damage_member
 from wire import response, serve_wire
@@ -145,24 +147,31 @@ PARAS = ["\u201cWe kept the cr\u00e8me br\u00fbl\u00e9e,\u201d said Ren\u00e9e D
          "although some asked for the old menu back." * 2]
 
 
-def test_header_only_charset_gzip_and_broken_html_decode_correctly(tmp_path):
+def test_header_only_charset_content_codings_and_broken_html_decode_correctly(tmp_path):
     cp = _article("Caf\u00e9 reopens", "".join(f"<p>{p}</p>" for p in PARAS)).encode("cp1252")
-    gz = gzip.compress(_article("Gzip story", "".join(f"<p>{p}</p>" for p in PARAS)).encode("utf-8"))
+    page = _article("Coded story", "".join(f"<p>{p}</p>" for p in PARAS)).encode("utf-8")
+    raw_deflate = zlib.compressobj(wbits=-15)
     broken = _article("Broken story", "".join(f"<p><b>{p}<div></span>" for p in PARAS)).encode("utf-8")[:-30]
-    home = b"<html><body><a href='/cp'>cp</a><a href='/gz'>gz</a><a href='/broken'>b</a></body></html>"
+    home = b"<html><body>" + b"".join(b"<a href='/%s'>x</a>" % p for p in (b"cp", b"gz", b"br", b"deflate", b"broken"))
+    utf8 = ("Content-Type", "text/html; charset=utf-8")
     routes = {
         "/": response("200 OK", [("Content-Type", "text/html")], home),
         "/cp": response("200 OK", [("Content-Type", "text/html; charset=windows-1252")], cp),
-        "/gz": response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")], gz),
-        "/broken": response("200 OK", [("Content-Type", "text/html; charset=utf-8")], broken),
+        "/gz": response("200 OK", [utf8, ("Content-Encoding", "gzip")], gzip.compress(page)),
+        # (sent unasked, as some servers do; warcio's br decoder failed on it, stopping the extraction)
+        "/br": response("200 OK", [utf8, ("Content-Encoding", "br")], brotli.compress(page)),
+        "/deflate": response("200 OK", [utf8, ("Content-Encoding", "deflate")],
+                             raw_deflate.compress(page) + raw_deflate.flush()),
+        "/broken": response("200 OK", [utf8], broken),
     }
     with serve_wire(routes) as server:
         result = crawl(tmp_path, collection_from_dict({"name": "enc", "urls": [server.base + "/"],
                                                        "obey_robots": False}))
     rows = {urlsplit(r["url"]).path: r for r in map(json.loads, result.articles.read_text().splitlines())}
-    assert set(rows) == {"/cp", "/gz", "/broken"}
-    assert rows["/cp"]["headline"] == "Caf\u00e9 reopens"
-    for path in ("/cp", "/gz", "/broken"):
+    assert result.extract_error is None and result.unindexed == []
+    assert set(rows) == {"/cp", "/gz", "/br", "/deflate", "/broken"}
+    assert rows["/cp"]["headline"] == "Caf\u00e9 reopens" and rows["/br"]["headline"] == "Coded story"
+    for path in rows:
         assert similarity(rows[path]["body"], "\n\n".join(PARAS)) >= 0.95, path
     assert "\u20ac2" in rows["/cp"]["body"] and "\u201cWe kept" in rows["/cp"]["body"]
     assert rows["/cp"]["published"] == "2026-03-14T08:30:00+01:00"
@@ -232,6 +241,23 @@ def test_a_damaged_earlier_article_table_stops_extraction_not_the_crawl(tmp_path
     assert len(list((store / "n" / "indexes").glob("*.cdxj"))) == 2  # both jobs' WARCs indexed
     assert main(["extract", "--store", str(store), "--collection", "n"]) == 0
     assert [json.loads(line)["version"] for line in table.read_text().splitlines()] == [1]
+
+
+def test_a_fault_of_the_extraction_is_reported_and_the_capture_still_indexed(tmp_path, capsys, monkeypatch):
+    import archive.extract
+
+    def fails(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a fault of the extraction's own")
+
+    monkeypatch.setattr(archive.extract, "extract_job", fails)
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html><body>home</body></html>")}
+    store = tmp_path / "store"
+    with serve_wire(routes) as server:
+        assert main(["crawl", "--store", str(store), "--collection", "n", "--url", server.base + "/"]) == 1
+    err = capsys.readouterr().err
+    assert ("archive crawl: the job's articles were not extracted: the extraction failed: "
+            "RuntimeError: a fault of the extraction's own") in err
+    assert len(list((store / "n" / "indexes").glob("*.cdxj"))) == 1 and (store / "n" / "catalog.sqlite").is_file()
 
 
 def _blog_post(title: str, byline: str, dated: str) -> bytes:

@@ -51,7 +51,7 @@ class ArchivedRecord:
     def decoded_payload(self, limit: int | None = None) -> bytes:
         """The payload with its ``Content-Encoding`` undone (unchanged when it cannot be), at
         most ``limit`` bytes of it."""
-        return decode_content(self.payload, self.header("Content-Encoding"), limit)
+        return decode_content(self.payload, self.header("Content-Encoding"), limit, self.warc("WARC-Target-URI"))
 
 
 def _get(headers: Headers, name: str) -> str | None:
@@ -62,12 +62,13 @@ def _get(headers: Headers, name: str) -> str | None:
     return None
 
 
-def decode_content(data: bytes, encoding: str | None, limit: int | None = None) -> bytes:
+def decode_content(data: bytes, encoding: str | None, limit: int | None = None, what: str | None = None) -> bytes:
     """``data`` with its content codings undone, or unchanged when they cannot be.
 
     Past ``limit`` bytes decoding stops (the start is returned): a few hundred KB as sent
-    can inflate to gigabytes.
+    can inflate to gigabytes. ``what``: whose payload it is (a URL), for the warnings.
     """
+    of = f" of {what}" if what else ""
     codings = [c.strip().lower() for c in (encoding or "").split(",") if c.strip()]
     for coding in reversed(codings):
         try:
@@ -84,13 +85,13 @@ def decode_content(data: bytes, encoding: str | None, limit: int | None = None) 
                 try:
                     data = _unbrotli(brotli, data, limit)
                 except brotli.error as exc:  # brotli's own error, unlike zlib's and gzip's
-                    log.warning("could not undo content coding br: %s", exc)
+                    log.warning("could not undo content coding br%s: %s", of, exc)
                     return data
             elif coding != "identity":
-                log.warning("unknown content coding %r left as is", coding)
+                log.warning("unknown content coding %r%s left as is", coding, of)
                 return data
         except (zlib.error, ImportError, OSError) as exc:
-            log.warning("could not undo content coding %s: %s", coding, exc)
+            log.warning("could not undo content coding %s%s: %s", coding, of, exc)
             return data
     return data
 
