@@ -32,6 +32,8 @@ from typing import Any
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
 
+from archive.warc.records import http_head_end as head_end
+
 log = logging.getLogger(__name__)
 
 
@@ -68,18 +70,6 @@ current: Head | None = None
 # Past this many bytes without a blank line the tap gives up on the response (Twisted
 # refuses header lines longer than 16 KiB, but not many of them).
 _MAX_HEAD = 1 << 20
-
-
-def head_end(buf: bytes | bytearray, start: int = 0) -> int:
-    """The index just past the empty line that ends the head in ``buf`` (a line ending in
-    CRLF or in LF alone, as Twisted accepts both), or -1 if it is not there yet.
-    ``start``: where to begin looking (a few bytes before new data)."""
-    crlf = buf.find(b"\n\r\n", start)
-    # A bare-LF empty line counts only if it comes first; search no further than a CRLF one.
-    lf = buf.find(b"\n\n", start, len(buf) if crlf < 0 else crlf + 1)
-    if lf >= 0:
-        return lf + 2
-    return crlf + 3 if crlf >= 0 else -1
 
 
 def _interim(head: bytes | bytearray) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import zlib
 
 from warcs import read_collection
@@ -10,6 +11,7 @@ from wire import response, serve_wire
 from archive.capture import MAX_DECODED_BYTES
 from archive.config import collection_from_dict
 from archive.crawl import crawl
+from archive.verify import verify
 
 
 def _gzip(data: bytes) -> bytes:
@@ -202,3 +204,36 @@ def test_a_link_no_url_can_be_made_of_skips_that_link_only(tmp_path):
     assert {b"/after-page", b"/after.png", b"/after-feed", b"/after-sitemap"} <= paths
     log = next((store / "j" / "logs").glob("*.crawl.log")).read_text("utf-8")
     assert "Traceback" not in log
+
+
+def _as_sent(raw: bytes):  # type: ignore[no-untyped-def]
+    return lambda _head: [raw]
+
+
+def test_heads_whose_lines_end_in_a_bare_line_feed_are_recorded_as_sent_and_verified_as_such(tmp_path):
+    # HTTP clients accept lines ended by LF alone, and so does the tap: verify's reader must
+    # end such a head where the client did, or take a sound record for a damaged one.
+    body = {path: b"<html><body>%s: a body that holds a blank line\r\n\r\nof its own</body></html>" % path
+            for path in (b"/lf", b"/mixed")}
+    sent = {
+        "/lf": b"HTTP/1.1 200 OK\nContent-Type: text/html\nX-Bare: lf\nContent-Length: %d\n\n" % len(body[b"/lf"])
+        + body[b"/lf"],
+        "/mixed": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\n\r\n" % len(body[b"/mixed"])
+        + body[b"/mixed"],
+    }
+    # (and one whose record does not inflate in one piece: the reader's other path)
+    body[b"/large"] = b"\n\r\n" + random.Random(9).randbytes(200_000)
+    sent["/large"] = b"HTTP/1.1 200 OK\nContent-Length: %d\n\n" % len(body[b"/large"]) + body[b"/large"]
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")],
+                            b"<html><body><a href='/lf'>l</a><a href='/mixed'>m</a><a href='/large'>g</a></body></html>"),
+              **{path: _as_sent(raw) for path, raw in sent.items()}}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "lf", "urls": [site.base + "/"], "obey_robots": False}))
+    assert result.outcome == "finished"
+    records, _ = read_collection(store / "lf")
+    for path, raw in sent.items():
+        [recorded] = [r for r in records if r.type == "response" and r.h("WARC-Target-URI").endswith(path)]
+        assert recorded.block == raw and recorded.payload == body[path.encode()]
+    report = verify(store / "lf")
+    assert report.ok, report.problems

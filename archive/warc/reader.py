@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.digests import b32_is, sha1_label
+from archive.warc.records import http_head_end
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 # Input is fed as views of the map (no copy), but what follows a member's end in the last
@@ -124,19 +125,19 @@ class _BlockState:
             return
         if self.http_head is not None:
             if not self.http_head:
-                end = data.find(b"\r\n\r\n", start, stop)
+                end = http_head_end(data, start, stop)
                 if end >= 0:  # the whole HTTP head is in this piece (the usual case)
                     self.http_head = None
-                    self.payload.update(view[end + 4 : stop])
+                    self.payload.update(view[end:stop])
                     return
             self.http_head += view[start:stop]
-            end = self.http_head.find(b"\r\n\r\n")
+            end = http_head_end(self.http_head)
             if end < 0:
                 if len(self.http_head) > _MAX_HEADER:
                     self.problems.append("HTTP header section not terminated")
                     self.payload = None
                 return
-            self.payload.update(self.http_head[end + 4 :])
+            self.payload.update(self.http_head[end:])
             self.http_head = None
             return
         self.payload.update(view[start:stop])
@@ -172,10 +173,9 @@ def _whole(data: bytes) -> tuple[dict[str, str], list[str]] | None:
         if hashed:
             head = start
             if http:
-                head = data.find(b"\r\n\r\n", start, stop)
+                head = http_head_end(data, start, stop)
                 if head < 0:
                     return None
-                head += 4
             payload = hashlib.sha1(view[head:stop])
     return fields, _field_problems(fields, block, payload, False)
 
@@ -217,10 +217,9 @@ def _clean(data: bytes) -> bool:
     if declared is None or rtype not in _PAYLOAD_TYPES:
         return True
     if rtype in _HTTP_TYPES and fields.get("content-type", "").startswith("application/http"):
-        head = data.find(b"\r\n\r\n", start, stop)
-        if head < 0:
+        start = http_head_end(data, start, stop)
+        if start < 0:
             return False
-        start = head + 4
     return _sha1_is(declared, view[start:stop])
 
 

@@ -197,3 +197,18 @@ def make_record(
     if payload_digest is not None and payload_from is not None:
         record._digests["payload"] = payload_digest
     return record
+
+
+def http_head_end(data: bytes | bytearray, start: int = 0, stop: int | None = None) -> int:
+    """The index just past the empty line that ends the HTTP head beginning at ``start`` in
+    ``data[:stop]``, or -1 if it is not there. A line may end in CRLF or in LF alone: HTTP
+    clients accept both (Twisted's and warcio's parsers among them), and the capture keeps
+    the head as the server sent it, so its reader must end it where the client did."""
+    if stop is None:
+        stop = len(data)
+    crlf = data.find(b"\n\r\n", start, stop)
+    # A bare-LF empty line counts only if it comes first; search no further than a CRLF one.
+    lf = data.find(b"\n\n", start, stop if crlf < 0 else crlf + 1)
+    if lf >= 0:
+        return lf + 2
+    return crlf + 3 if crlf >= 0 else -1
