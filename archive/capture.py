@@ -80,6 +80,9 @@ class Fetch:
     # WARC-Date, payload digest: the URI may be another URL's, whose payload this URL had),
     # as the crawl looked it up: a 304 to the request is a revisit of it.
     conditional_on: tuple[str, str, str, str] | None = None
+    # The status codes of the interim (1xx) responses received before this one, in order
+    # and separated by spaces ("100", "103 103"), or None.
+    interim: str | None = None
 
     def __post_init__(self) -> None:
         if self.response_headers is None:
@@ -353,6 +356,7 @@ def build_capture(
         "userAgent": header_value(fetch.request_headers, b"user-agent"),
         "remoteIp": fetch.remote_ip,
         "protocol": fetch.protocol,
+        "interimResponses": fetch.interim,
         "tlsCertSha256": tls_fingerprint(fetch.tls_cert_der),
         "requestStarted": warc_date(fetch.started),
         "responseBytes": len(fetch.body),

@@ -209,11 +209,11 @@ class WarcCaptureMiddleware:
         flags = response.flags
         status = response.status
         headers = response.headers
-        head = sent = None
+        head = sent = interim = None
         if tapped is not None:
-            head, sent = tapped.raw, tapped.sent
+            head, sent, interim = tapped.raw, tapped.sent, tapped.interim
             if head.split(None, 2)[1:2] != [b"%d" % status]:
-                head = sent = None  # not this response's head: rebuild both
+                head = sent = interim = None  # not this response's head: rebuild both
         has_length = b"Content-Length" in headers
         # (no body by definition: an absent Content-Length says nothing of framing)
         bodiless = status in NO_BODY_STATUSES or request.method == "HEAD"
@@ -238,15 +238,16 @@ class WarcCaptureMiddleware:
             truncated = "disconnect"
         return self._flat(request, response.url, status, fields, started, duration, getattr(response, "protocol", None),
                           getattr(response, "ip_address", None), getattr(response, "certificate", None), framing,
-                          truncated, reconstructed, head, sent)
+                          truncated, reconstructed, head, sent, interim)
 
     def _flat(self, request: Request, url: str, status: int, fields: list[tuple[bytes, bytes]] | None,
               started: float, duration: float | None, protocol: str | None, ip: Any, cert: Any,
               framing: str | None, truncated: str | None, reconstructed: tuple[str, ...],
-              head: bytes | None, sent: bytes | None) -> tuple[Any, ...]:
+              head: bytes | None, sent: bytes | None, interim: str | None) -> tuple[Any, ...]:
         """A fetch in the order of Fetch's fields, the body left out (flat_fetch's form).
         ``sent``: the request head as written, if the tap saw it (the worker then reads the
-        request's header fields from it)."""
+        request's header fields from it); ``interim``: the codes of 1xx responses before
+        this one, as the tap saw them."""
         method = request.method
         if sent is not None and not sent.startswith(method.encode("latin-1") + b" "):
             sent = None  # not this request's head
@@ -273,6 +274,7 @@ class WarcCaptureMiddleware:
             sent,
             # (not a redirected request's: the validators came along from the URL before)
             None if "redirect_urls" in request.meta else request.meta.get(CONDITIONAL_ON),
+            interim,
         )
 
     def cut_off_values(self, request: Request, started: float,
@@ -288,7 +290,7 @@ class WarcCaptureMiddleware:
         version, code = tapped.raw.split(None, 2)[:2]
         # (framing: Transfer-Encoding, if any, is in the head, and so said)
         return self._flat(request, request.url, int(code), None, started, duration, version.decode("latin-1"),
-                          ip, cert, None, "time", (), tapped.raw, tapped.sent), body
+                          ip, cert, None, "time", (), tapped.raw, tapped.sent, tapped.interim), body
 
     def will_retry(self, request: Request, exception: Exception) -> bool:
         """Whether Scrapy's RetryMiddleware will try ``request`` again after ``exception``."""

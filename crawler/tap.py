@@ -49,11 +49,14 @@ class Head:
     unredacted (cookies, credentials), which the meta would otherwise carry on to the
     spider and into redirected and retried requests."""
 
-    __slots__ = ("done", "raw", "reader", "sent")
+    __slots__ = ("done", "interim", "raw", "reader", "sent")
 
-    def __init__(self, raw: bytes, sent: bytes | None = None):
+    def __init__(self, raw: bytes, sent: bytes | None = None, interim: str | None = None):
         self.raw = raw
         self.sent = sent
+        # The status codes of the interim (1xx) responses that came before it, in order
+        # ("100", "103 103"), or None: Twisted passes over them, the record says they came.
+        self.interim = interim
         self.reader: Any = None
         self.done = False
 
@@ -72,10 +75,11 @@ current: Head | None = None
 _MAX_HEAD = 1 << 20
 
 
-def _interim(head: bytes | bytearray) -> bool:
-    """True for a 1xx head, which Twisted skips (the final response follows)."""
+def _interim(head: bytes | bytearray) -> bytes | None:
+    """The status code of a 1xx head, which Twisted skips (the final response follows), or
+    None for any other head."""
     parts = head[:head.find(b"\n")].split(None, 2)
-    return len(parts) > 1 and len(parts[1]) == 3 and parts[1][:1] == b"1"
+    return parts[1] if len(parts) > 1 and len(parts[1]) == 3 and parts[1][:1] == b"1" else None
 
 
 def tap(protocol: Any) -> None:
@@ -90,10 +94,12 @@ def tap(protocol: Any) -> None:
     ref = weakref.ref(protocol)
     pending = bytearray()  # a head that has come in parts
     sent: list[bytes | None] = [None]  # the head of the request on the wire now
+    interim: list[str] = []  # the codes of the 1xx heads passed over for the response now
 
     def request(txrequest: Any) -> Any:
         proto = ref()
         pending.clear()
+        interim.clear()
         sent[0] = None
         proto.dataReceived = head_data  # type: ignore[union-attr]
         transport = proto.transport  # type: ignore[union-attr]
@@ -126,7 +132,8 @@ def tap(protocol: Any) -> None:
         else:
             start, buf = 0, data
         end = head_end(buf, start)
-        while end >= 0 and buf[9:10] == b"1" and _interim(buf[:end]):  # ("HTTP/1.1 1xx")
+        while end >= 0 and buf[9:10] == b"1" and (code := _interim(buf[:end])) is not None:  # ("HTTP/1.1 1xx")
+            interim.append(code.decode("latin-1"))
             buf = buf[end:]
             end = head_end(buf)
         if end < 0:
@@ -137,7 +144,7 @@ def tap(protocol: Any) -> None:
                 proto.__dict__.pop("dataReceived", None)
             real_data(proto, data)
             return
-        head = current = Head(bytes(buf[:end]), sent[0])
+        head = current = Head(bytes(buf[:end]), sent[0], " ".join(interim) if interim else None)
         pending.clear()
         proto.__dict__.pop("dataReceived", None)  # the class's own, for the body
         parser = getattr(proto, "_parser", None)

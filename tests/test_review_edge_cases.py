@@ -52,7 +52,8 @@ IRI_PATH = "/caf%C3%A9"
 IRI_CANONICAL = "/caf%C3%A9?q=%C3%BC"
 LINKS = ["/r304", "/cl304", "/r204", "/empty", "/emptychunk", "/http10", "/cookies", "/latin1",
          "/dataloss", "/chunkloss", "/huge", IRI_LINK, LONG, TOO_LONG, "/offsite", "/loop1", "/r503", "/exact",
-         "/over", "/big", "/stall", "/badimg", "/early", "/splithead", "/oddhead", "/tecl", "/early2"]
+         "/over", "/big", "/stall", "/badimg", "/early", "/splithead", "/oddhead", "/tecl", "/early2",
+         "/early3"]
 HOME = ("<!doctype html><html><head><meta charset='utf-8'></head><body>"
         + "".join(f'<a href="{link}">x</a>' for link in LINKS) + "</body></html>").encode("utf-8")
 # A page requisite with an invalid port, then an ordinary link on the same page.
@@ -122,6 +123,10 @@ def _probe_routes(port_holder: dict, hits: dict) -> dict:
         # The interim head in one read, the final one in the next.
         "/early2": _raw(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n", 0.05,
                         b"HTTP/1.1 200 Later\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nlater!"),
+        # Two interim heads, each in a read of its own, the second cut in two.
+        "/early3": _raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early", 0.05,
+                        b" Hints\r\nLink: </s.css>; rel=preload\r\n\r\n", 0.05,
+                        b"HTTP/1.1 200 At Last\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nat last"),
         # The head in three reads, the blank line itself cut in two.
         "/splithead": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", 0.05,
                            b"X-Folded: one\r\n two\r\nContent-Length: 5\r\n\r", 0.05, b"\nsplit"),
@@ -257,14 +262,17 @@ def test_a_head_that_arrives_in_pieces_is_recorded_whole(probe):
 
 
 def test_an_interim_response_is_skipped_and_the_final_head_recorded(probe):
-    for path, status_line, payload in (("/early", "HTTP/1.1 200 Fine Thanks", b"early"),
-                                       ("/early2", "HTTP/1.1 200 Later", b"later!")):
+    for path, status_line, payload, interim in (("/early", "HTTP/1.1 200 Fine Thanks", b"early", "103"),
+                                                ("/early2", "HTTP/1.1 200 Later", b"later!", "103"),
+                                                ("/early3", "HTTP/1.1 200 At Last", b"at last", "100 103")):
         rec = _one(probe, path)
         wire = probe.sent[path]
         final = wire[wire.index(b"HTTP/1.1 200"):]
         assert _recorded_head(rec) == final[:final.index(b"\r\n\r\n") + 4], path
         assert rec.status_line == status_line and rec.payload == payload, path
-        assert "reconstructed" not in _meta(probe, rec), path
+        meta = _meta(probe, rec)
+        assert "reconstructed" not in meta and meta["interimResponses"] == interim, path
+    assert "interimResponses" not in _meta(probe, _one(probe, "/oddhead"))
 
 
 def test_a_chunked_head_is_recorded_without_its_transfer_encoding_line_only(probe):
