@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from archive.errors import StoreError
 from archive.store import CollectionDir, directory_state, write_atomic
 from archive.validation import problems, validate
@@ -44,15 +42,12 @@ def iter_manifests(coll: CollectionDir) -> Iterator[tuple[Path, dict[str, Any] |
 
 def parsed(raw: bytes) -> dict[str, Any] | None:
     """A manifest file's JSON object, or None if it holds none."""
+    # (the json module: orjson reads an integer past 64 bits as a float, which would change
+    # what a configuration with one hashes to)
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        # orjson is stricter than the json module (UTF-16, NaN, huge integers): the json
-        # module decides.
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            return None
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
     return doc if isinstance(doc, dict) else None
 
 

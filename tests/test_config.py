@@ -30,6 +30,10 @@ def write(tmp_path, text: str):
     ('[[collection]]\nname = "Bad Name"\nurls = ["http://a/"]\n', "collection[0].name"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nscope = { max_depth = -1 }\n',
      "collection[0].scope.max_depth: -1 is less than the minimum of 0"),
+    # (past 2**53 a number is no count JSON readers agree on; past 2**64 one reader took it for a
+    # float, and the job's manifest then failed its own config hash)
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nscope = { max_pages = 18446744073709551616 }\n',
+     "collection[0].scope.max_pages: 18446744073709551616 is greater than the maximum of 9007199254740991"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { speed = 3 }\n',
      "collection[0].politeness: Additional properties are not allowed ('speed' was unexpected)"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\n[[collection]]\nname = "x"\nurls = ["http://b/"]\n',

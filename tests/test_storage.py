@@ -593,3 +593,19 @@ def test_links_to_directories_are_not_followed_by_a_push(s3_env, store, tmp_path
     assert not result.held_back and not result.stopped
     pushed = keys(client, bucket, "p/news/")
     assert pushed and not [k for k in pushed if "/up/" in k or "/cold/" in k or "/alias/" in k or "/merged/" in k]
+
+
+@pytest.mark.parametrize(("size", "said"), [(MIN_PART_SIZE - 1, "is below S3's minimum of 5242880 bytes (5 MiB)"),
+                                            (5 << 30, None),
+                                            ((5 << 30) + 1, "is above S3's maximum of 5368709120 bytes (5 GiB)")])
+def test_a_part_size_s3_would_refuse_is_a_usage_error_before_anything_is_sent(tmp_path, capsys, size, said):
+    store = tmp_path / "store"
+    run_job(store, 1, Clock())
+    # (an endpoint nothing listens on: a part size let through fails there, with 1)
+    code = main(["push", "--store", str(store), "--to", "s3://bucket/p", "--endpoint-url", "http://127.0.0.1:1",
+                 "--part-size", str(size)])
+    err = capsys.readouterr().err
+    if said is None:
+        assert code == 1 and "part size" not in err
+    else:
+        assert code == 2 and err.strip() == f"archive push: error: part size {size} {said}"

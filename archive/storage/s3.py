@@ -32,6 +32,7 @@ MiB = 1024 * 1024
 # Defaults, in one place.
 DEFAULT_PART_SIZE = 8 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3: every part but the last is at least 5 MiB
+MAX_PART_SIZE = 5 * 1024 * MiB  # S3: and at most 5 GiB
 MAX_PARTS = 10_000  # S3: part numbers run from 1 to 10,000
 CONNECT_TIMEOUT = 5.0  # seconds; a dead endpoint must fail fast, not hang
 READ_TIMEOUT = 60.0
@@ -95,6 +96,8 @@ def resolve_endpoint(endpoint_url: str | None) -> str | None:
 def check_part_size(part_size: int) -> int:
     if part_size < MIN_PART_SIZE:
         raise UsageError(f"part size {part_size} is below S3's minimum of {MIN_PART_SIZE} bytes (5 MiB)")
+    if part_size > MAX_PART_SIZE:
+        raise UsageError(f"part size {part_size} is above S3's maximum of {MAX_PART_SIZE} bytes (5 GiB)")
     return part_size
 
 
