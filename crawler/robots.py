@@ -31,9 +31,11 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
@@ -58,6 +60,24 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         self._disallow_all = build_from_crawler(self._parserimpl, crawler, _DISALLOW_ALL)
         self.max_crawl_delay = crawler.settings.getfloat("ARCHIVE_MAX_CRAWL_DELAY", MAX_CRAWL_DELAY)
         self.crawl_delays: dict[str, float] = {}  # download slots kept to a robots.txt's Crawl-delay: the delay
+
+    async def robot_parser(self, request: Request) -> Any:
+        # While a host's robots.txt comes, Scrapy has every request for the host wait on one
+        # Deferred, and Twisted hands its result to the first waiter only (asFuture's callback
+        # returns None to the ones after it): they took None for "no robots.txt", and URLs it
+        # disallows were fetched. Each waiter here has a Deferred of its own, passed the result
+        # unchanged.
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if not isinstance(pending, Deferred):
+            return await super().robot_parser(request)
+        own: Deferred[Any] = Deferred()
+
+        def hand_on(result: Any) -> Any:
+            (own.errback if isinstance(result, Failure) else own.callback)(result)
+            return result
+
+        pending.addBoth(hand_on)
+        return await maybe_deferred_to_future(own)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         # Not for a request refused before any fetch (IgnoreRequest), or an address the

@@ -8,7 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from wire import response, serve_wire
+from wire import response, serve_wire, slow
 
 from archive.config import collection_from_dict
 from archive.crawl import crawl
@@ -115,3 +115,29 @@ def test_a_crawl_delay_longer_than_the_cap_is_kept_to_the_cap(tmp_path):
     gaps = [b - a for a, b in pairwise(came)]
     assert min(gaps) >= 0.35 and max(gaps) < 5, came
     assert "asks for a Crawl-delay of 86400 s; 0.4 s is kept to (ARCHIVE_MAX_CRAWL_DELAY)" in said
+
+
+@pytest.mark.parametrize(("robots", "undefined"), [
+    (response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nDisallow: /private/\n"), False),
+    (response("503 Service Unavailable", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"), True),
+])
+def test_every_request_that_waited_for_the_robots_txt_is_held_to_it(tmp_path, robots, undefined):
+    # Seeds are scheduled at once: the first asks for robots.txt and the others wait for it.
+    # All but the first waiter were once let through as if the site had no robots.txt.
+    html = [("Content-Type", "text/html")]
+    seeds = ["/a", "/b", "/private/1", "/private/2", "/private/3", "/c"]
+    routes = {"/robots.txt": slow(0.3, robots), **{path: response("200 OK", html, b"<p>%s</p>" % path.encode())
+                                                   for path in seeds}}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        crawl(store, collection_from_dict({"name": "w", "urls": [site.base + path for path in seeds]}), extract=False)
+        paths = {head.split(b" ")[1].decode() for head in site.requests}
+    [log] = (store / "w" / "logs").glob("*.captures.jsonl")
+    lines = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    decided = {line["url"].removeprefix(site.base): line["robots"] for line in lines
+               if not line["url"].endswith("/robots.txt")}
+    if undefined:
+        assert paths == {"/robots.txt"} and decided == dict.fromkeys(seeds, "disallowed")
+    else:
+        assert paths == {"/robots.txt", "/a", "/b", "/c"}
+        assert decided == {path: "disallowed" if path.startswith("/private/") else "allowed" for path in seeds}
