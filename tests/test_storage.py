@@ -609,3 +609,15 @@ def test_a_part_size_s3_would_refuse_is_a_usage_error_before_anything_is_sent(tm
         assert code == 1 and "part size" not in err
     else:
         assert code == 2 and err.strip() == f"archive push: error: part size {size} {said}"
+
+
+def test_a_manifest_without_its_sidecar_is_held_back_as_verify_would_fail_it(s3_env, store):
+    bucket = s3_env.new_bucket()
+    manifest = max((store / "news" / "manifests").glob("*.json"))
+    manifest.with_name(manifest.name + ".sha256").unlink()
+    result = push(store, f"s3://{bucket}/p")
+    assert list(result.held_back) == [manifest]
+    assert f"{manifest.name} has no sidecar {manifest.name}.sha256 to be checked against" in result.held_back[manifest]
+    assert result.stopped["news"].startswith(f"not pushing {manifest.name}, nor a manifest after it: ")
+    assert not any(k.endswith(manifest.name) for k in keys(s3_env.client(), bucket, "p/news/manifests/"))
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok  # (the jobs before it went up whole)

@@ -431,13 +431,13 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
 
 
 def _unlike_its_sidecar(manifest: Path) -> str | None:
-    """Why ``manifest`` is not the one its ``.sha256`` sidecar names, or None (no sidecar
-    to tell by, as in stores written before there were any, is None too)."""
+    """Why ``manifest`` is not the one its ``.sha256`` sidecar names (or has none, which
+    ``archive verify`` fails too), or None."""
     sidecar = manifest.with_name(manifest.name + SIDECAR)
     try:
         said = sidecar.read_text("utf-8", errors="replace").split()
     except FileNotFoundError:
-        return None
+        return f"{manifest.name} has no sidecar {sidecar.name} to be checked against"
     digest = sha256_file(manifest)[0]
     if said[:1] != [digest.removeprefix("sha256:")]:
         return f"{manifest.name} and its sidecar {sidecar.name} do not match"
