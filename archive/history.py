@@ -40,14 +40,14 @@ log = logging.getLogger(__name__)
 # Truncations that mean the response did not come whole (a size cap is a choice, not these).
 _CUT_OFF = ("time", "disconnect")
 HISTORY = "history.sqlite"
-_VERSION = 1  # of the file's tables (PRAGMA user_version); another is rebuilt
+_VERSION = 2  # of the file's tables (PRAGMA user_version); another is rebuilt
 LOOKUP_WAIT_MS = 2000
 LOCKED_PAUSE = 60  # seconds
 _SCHEMA = """
 CREATE TABLE logs (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE urls (url TEXT PRIMARY KEY, status INTEGER, started TEXT, first_started TEXT, record_id TEXT,
                    uri TEXT, date TEXT, digest TEXT, etag TEXT, last_modified TEXT);
-CREATE TABLE originals (digest TEXT PRIMARY KEY, record_id TEXT, uri TEXT, date TEXT);
+CREATE TABLE originals (digest TEXT PRIMARY KEY, record_id TEXT, uri TEXT, date TEXT, warc TEXT, warc_offset INTEGER);
 """
 
 
@@ -58,6 +58,29 @@ class Original:
     uri: str
     date: str  # WARC-Date of the original record, verbatim
     payload_digest: str
+    # Where the record is (WARC file name, offset), for a full response the history read
+    # from a log line: a revisit is written only once it reads whole (CaptureJob).
+    warc: str | None = None
+    offset: int | None = None
+
+
+def unreferable(coll: CollectionDir, original: Original) -> str | None:
+    """Why a revisit must not refer to ``original`` (a full response with its place), or
+    None: its record reads whole and holds that payload, or its WARC went to a bucket (the
+    receipt ``archive push --delete-local`` leaves). A revisit of a damaged or lost record
+    would leave no copy of the payload anywhere."""
+    from archive.warc.reader import record_sound
+
+    if original.warc is None or original.offset is None:
+        return None  # (nothing to look at: taken as it is)
+    path = coll.warcs / original.warc
+    if path.exists():
+        if record_sound(path, original.offset, original.payload_digest):
+            return None
+        return f"{path} at offset {original.offset} cannot be read whole, or is not the payload the capture log says"
+    if (coll.root / "remote" / (original.warc + ".json")).is_file():
+        return None
+    return f"{path} is not in the store (nor pushed by `archive push --delete-local`)"
 
 
 @dataclass(slots=True)
@@ -205,8 +228,9 @@ class CollectionHistory:
         db = sqlite3.connect(path, timeout=600, isolation_level=None, check_same_thread=False)
         try:
             history = cls(
-                _Layered(db, "originals", "digest", ("record_id", "uri", "date"), lambda o: (o.record_id, o.uri, o.date),
-                         lambda digest, row: Original(*row, digest)),
+                _Layered(db, "originals", "digest", ("record_id", "uri", "date", "warc", "warc_offset"),
+                         lambda o: (o.record_id, o.uri, o.date, o.warc, o.offset),
+                         lambda digest, row: Original(*row[:3], digest, *row[3:])),
                 _Layered(db, "urls", "url", ("status", "started", "first_started", "record_id", "uri", "date",
                                              "digest", "etag", "last_modified"), _url_row, _url_state))
             # One process folds the new logs in; another (the crawl process and its capture
@@ -291,10 +315,13 @@ class CollectionHistory:
         if revisit:
             original = Original(revisit["refers_to"], revisit["refers_to_uri"], revisit["refers_to_date"], digest)
         elif digest and 200 <= status < 300 and not line.get("truncated"):
-            original = self.originals.get(digest)
-            if original is None or _before(started, original.date):
-                original = self.originals[digest] = Original(line["warc"]["record_id"], url, started, digest)
-            if original.uri != url:
+            first = self.originals.get(digest)
+            if first is None or _before(started, first.date):
+                first = self.originals[digest] = Original(line["warc"]["record_id"], url, started, digest,
+                                                          line["warc"]["filename"], line["warc"]["offset"])
+            if first.uri == url:
+                original = Original(first.record_id, url, first.date, digest)  # (a URL's state keeps no place)
+            else:
                 # Same bytes under another URL: this URL's own record is the one to refer to.
                 original = Original(line["warc"]["record_id"], url, started, digest)
         previous = self.urls.get(url)

@@ -24,7 +24,7 @@ from archive.capture_log import CaptureLog, Tally
 from archive.config import Collection, config_hash
 from archive.digests import sha1_of, sha256_file
 from archive.errors import CaptureWriteError
-from archive.history import CollectionHistory
+from archive.history import CollectionHistory, Original, unreferable
 from archive.manifest import write_manifest
 from archive.store import collection_dir, unused_job_id, write_atomic
 from archive.warc.records import (
@@ -88,6 +88,7 @@ class CaptureJob:
         self.dedup = dedup
         # What earlier jobs captured: for revisits and conditional requests.
         self.history = CollectionHistory.load(self.coll)
+        self._referable_seen: dict[str, bool] = {}  # (original's record id: whether a revisit may refer to it)
         self._write_job_file()
         # The job file stays locked until the manifest is written, so a concurrent
         # `verify --repair` never mistakes a finishing job for a dead one.
@@ -167,10 +168,26 @@ class CaptureJob:
         if 200 <= fetch.status < 300 and fetch.body and fetch.truncated is None:
             digest = payload_digest if payload_digest is not None else sha1_of(fetch.body)
             original = self.history.originals.get(digest)
-            if original is not None:
+            if original is not None and self._referable(original):
                 return Revisit(PROFILE_IDENTICAL, original.record_id, original.uri, original.date,
                                original.payload_digest)
         return None
+
+    def _referable(self, original: Original) -> bool:
+        """Whether an identical payload may be written as a revisit of ``original``
+        (:func:`archive.history.unreferable`); if not, it is stored whole again. Checked once
+        a job for each original; this job's own records are taken as written."""
+        name = original.warc
+        if name is None or name == self.warcs.current_name or any(c.path.name == name for c in self.warcs.closed):
+            return True
+        known = self._referable_seen.get(original.record_id)
+        if known is None:
+            why = unreferable(self.coll, original)
+            if why is not None:
+                log.warning("%s (%s, %s): captures of the same payload are stored whole, not as revisits of it; "
+                            "run `archive verify`", why, original.record_id, original.uri)
+            known = self._referable_seen[original.record_id] = why is None
+        return known
 
     def record_fetch(self, fetch: Fetch) -> dict[str, Any]:
         """Write the records of one response and its capture-log line; return the line."""

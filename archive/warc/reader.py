@@ -336,6 +336,21 @@ def record_problems(path: Path, start: int = 0, stop: int | None = None) -> tupl
     return count, problems, end
 
 
+def record_sound(path: Path, offset: int, payload_digest: str) -> bool:
+    """Whether the record at ``offset`` of the gzipped WARC ``path`` reads whole, its digests
+    are those it declares, and its payload digest is ``payload_digest``: a record a revisit
+    may refer to. False for a file that cannot be read."""
+    try:
+        with _mapped(path) as (mm, view, size):
+            if not 0 <= offset < size:
+                return False
+            record, _ = _check_member(mm, view, offset, size)
+    except (OSError, ValueError):
+        return False
+    return (record is not None and record.complete and not record.cut and not record.problems
+            and record.fields.get("warc-payload-digest") == payload_digest)
+
+
 def first_damage(path: Path) -> int | None:
     """Where the first record of a gzipped WARC that cannot be read whole begins, or None
     (an uncompressed WARC gives None): a gzip member that does not inflate or is cut

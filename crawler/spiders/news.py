@@ -28,9 +28,10 @@ from scrapy.utils.response import get_base_url
 from archive.capture import Provenance
 from archive.config import collection_from_dict
 from archive.discovery import BadDocument, document_kind, parse_feed, parse_sitemap
-from archive.history import CollectionHistory
+from archive.history import CollectionHistory, unreferable
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
+from archive.store import CollectionDir
 from archive.urls import canonical_or_none, canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
@@ -89,6 +90,8 @@ class NewsSpider(scrapy.Spider):
         self.dead_ends: set[str] = set()
         self.done_hrefs: dict[str, set[str]] = {}
         self.history: CollectionHistory | None = None
+        self.coll: CollectionDir | None = None
+        self.unreferable: dict[str, bool] = {}  # (an original's record id: whether a revisit may not refer to it)
         self.recrawl: list[str] = []
         self.articles: set[str] = set()
         self.job: Any = None
@@ -123,6 +126,7 @@ class NewsSpider(scrapy.Spider):
         spider.job = job
         spider.url_limit = crawler.settings.getint("URLLENGTH_LIMIT", 2083)
         spider.history = job.history
+        spider.coll = job.coll
         articles = known_articles(job.coll)
         spider.articles = set(articles)
         spider.recrawl = recrawl_urls(articles, job.history, job.started, spider.collection.recrawl)
@@ -201,11 +205,28 @@ class NewsSpider(scrapy.Spider):
         state = self.history.urls.get(canonical) if self.history and canonical in self.articles else None
         headers = conditional_headers(state)
         if headers and state is not None and state.original is not None:
-            # What a 304 will be a revisit of: the capture whose validators went, as found
-            # here (the capture worker need not look it up again, and could find otherwise).
             o = state.original
-            meta[CONDITIONAL_ON] = (o.record_id, o.uri, o.date, o.payload_digest)
+            if self._unreferable(o.record_id, o.payload_digest):
+                headers = {}  # (a 304 would be a revisit of a record that cannot be read: ask for the page)
+            else:
+                # What a 304 will be a revisit of: the capture whose validators went, as found
+                # here (the capture worker need not look it up again, and could find otherwise).
+                meta[CONDITIONAL_ON] = (o.record_id, o.uri, o.date, o.payload_digest)
         return Request(canonical, callback=self.parse, meta=meta, priority=priority, headers=headers)
+
+    def _unreferable(self, record_id: str, digest: str) -> bool:
+        """Whether the full response ``record_id`` (of payload ``digest``) is one a revisit
+        must not refer to (:func:`archive.history.unreferable`); looked at once a crawl."""
+        known = self.unreferable.get(record_id)
+        if known is None:
+            first = self.history.originals.get(digest) if self.history is not None else None
+            why = None
+            if first is not None and first.record_id == record_id and self.coll is not None:
+                why = unreferable(self.coll, first)
+                if why is not None:
+                    log.warning("%s: %s is fetched whole, not conditionally", why, first.uri)
+            known = self.unreferable[record_id] = why is not None
+        return known
 
     # -- the sitemap backlog ---------------------------------------------------------
 
