@@ -296,6 +296,40 @@ def test_an_export_that_fails_leaves_the_one_before_as_it_was(store, tmp_path, c
     assert main(["verify", str(out)]) == 0
 
 
+def test_a_file_that_cannot_be_replaced_leaves_the_export_before_whole(store, tmp_path, capsys, monkeypatch):
+    import archive.export
+
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # A directory where the export writes a file: named, and nothing replaced.
+    (out / "DATASHEET.md").unlink()
+    (out / "DATASHEET.md").mkdir()
+    before_dir = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out), "--from", "2026-03-05"]) == 1
+    err = capsys.readouterr().err
+    assert f"{out / 'DATASHEET.md'} is a directory where the export writes a file" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before_dir
+    (out / "DATASHEET.md").rmdir()
+    (out / "DATASHEET.md").write_bytes(before["DATASHEET.md"])
+    # A file the system will not let go (an immutable one, say), met halfway through: what
+    # was moved goes back.
+    real, calls = os.replace, []
+
+    def refusing(source, target):  # type: ignore[no-untyped-def]
+        calls.append(target)
+        if str(target).endswith("articles.parquet") and len(calls) > 3:
+            raise PermissionError(1, "Operation not permitted", str(target))
+        return real(source, target)
+
+    monkeypatch.setattr(archive.export.os, "replace", refusing)
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out), "--from", "2026-03-05"]) == 1
+    assert "Operation not permitted; the earlier export, if any, is as it was" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    monkeypatch.undo()
+    assert main(["verify", str(out)]) == 0
+
+
 def test_rows_extracted_before_inferred_was_export_as_the_schema_says(store, tmp_path):
     # A table from an earlier version has no "inferred": exported as null, the shipped
     # schema refused it.

@@ -9,6 +9,7 @@ signed (``datapackage.json.sig``). The same input gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from typing import Any
 
 from archive import __version__
 from archive.capture_log import ERRED_OUTCOMES
-from archive.errors import UsageError
+from archive.errors import StoreError, UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
 from archive.export.signing import SIGNATURE_FILE, load_private_key, write_signature
@@ -136,15 +137,10 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         package_bytes = _json(package)
         (stage / "datapackage.json").write_bytes(package_bytes)
         staged_signature = write_signature(stage, package_bytes, key) if key is not None else None
-        for f in files:
-            os.replace(stage / f["path"], out / f["path"])
-        # (an earlier export's signature does not cover this one's data package)
-        (out / SIGNATURE_FILE).unlink(missing_ok=True)
-        os.replace(stage / "datapackage.json", out / "datapackage.json")
-        signature = None
-        if staged_signature is not None:
-            signature = out / staged_signature.name
-            os.replace(staged_signature, signature)
+        # The data package last; an earlier export's signature, which does not cover this
+        # one's data package, goes with the earlier files.
+        _swap_in(stage, out, [f["path"] for f in files] + ["datapackage.json", SIGNATURE_FILE], work / "earlier")
+        signature = out / staged_signature.name if staged_signature is not None else None
     except BaseException:
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
@@ -153,6 +149,47 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(out, wacz, len([r for r in chosen if r.type in ("response", "revisit")]), len(rows),
                         files, signature)
+
+
+def _swap_in(stage: Path, out: Path, names: list[str], aside: Path) -> None:
+    """Put the files ``names`` made in ``stage`` in ``out``, in that order, all of them or
+    none: the earlier ones of those names are first moved ``aside`` (one a name not made
+    this time, as an earlier signature, is only removed), and if anything cannot be moved,
+    what was moved goes back, so that ``out`` holds the earlier export as it was."""
+    aside.mkdir()
+    moved_aside: list[str] = []
+    placed: list[str] = []
+    try:
+        for name in names:
+            target = out / name
+            if target.is_dir() and not target.is_symlink():
+                raise StoreError(f"{target} is a directory where the export writes a file; move it away and export "
+                                 "again (the earlier export, if any, is as it was)")
+            if target.exists() or target.is_symlink():
+                _moved(target, aside / name, target)
+                moved_aside.append(name)
+        for name in names:
+            if (stage / name).exists():
+                _moved(stage / name, out / name, out / name)
+                placed.append(name)
+    except BaseException:
+        for name in reversed(placed):
+            with contextlib.suppress(OSError):
+                os.replace(out / name, stage / name)
+        for name in reversed(moved_aside):
+            with contextlib.suppress(OSError):
+                os.replace(aside / name, out / name)
+        raise
+
+
+def _moved(source: Path, target: Path, shown: Path) -> None:
+    """``os.replace``; its failure said of ``shown``, the export's file (the work directory
+    the error would name goes with the export)."""
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        raise StoreError(f"cannot replace {shown}: {exc.strerror or exc}; the earlier export, if any, is as it "
+                         "was") from None
 
 
 def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
