@@ -153,6 +153,7 @@ def crawl(
     store = Path(store)
     coll = collection_dir(store, collection.name)
     coll.create()
+    coll.check_writable()
     job_id = job_id or unused_job_id(coll, utcnow())
     low = below_floor(store, int(collection.caps["min_free_bytes"]))
     if low is not None:

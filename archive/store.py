@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,6 +101,17 @@ class CollectionDir:
                 sub.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # (a part of the path is a file, or cannot be made here)
                 raise StoreError(f"cannot create {sub}: {exc.strerror or exc}") from None
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` naming the first of the folders a job writes in that
+        cannot be written (a read-only store, say), before any job starts there."""
+        for sub in (self.warcs, self.logs, self.manifests):
+            try:
+                fd, probe = tempfile.mkstemp(prefix=".probe-", dir=sub)
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as exc:
+                raise StoreError(f"cannot write in {sub}: {exc.strerror or exc}") from None
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -485,3 +485,25 @@ def test_keygen_on_a_full_disk_leaves_neither_half_a_key_nor_one_of_the_pair(tmp
     (tmp_path / "k.pub.tmp").unlink()
     assert main(["keygen", "--out", str(tmp_path / "k")]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key", "k.pub"]
+
+
+def test_a_crawl_into_a_read_only_store_is_one_line_and_writes_nothing(tmp_path):
+    from jobs import run_job
+    from test_replay import _read_only, _state
+
+    store = tmp_path / "store"
+    run_job(store, 1, Clock())
+    before = _state(store)
+    prefix = _read_only(store)
+    try:
+        if os.geteuid() == 0 and not prefix:
+            pytest.skip("root, and no read-only mount can be made here")
+        proc = subprocess.run([*prefix, sys.executable, "-m", "archive", "crawl", "--store", str(store), "--collection",
+                               "news", "--url", "http://127.0.0.1:9/", "--min-free-bytes", "0"],
+                              capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        for path in [store, *store.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    why = "Read-only file system" if prefix else "Permission denied"
+    assert (proc.returncode, proc.stderr) == (1, f"archive crawl: cannot write in {store / 'news' / 'warcs'}: {why}\n")
+    assert _state(store) == before
