@@ -52,6 +52,13 @@ def test_depth_zero_fetches_the_seed_and_its_requisites_only(wire_site, tmp_path
         (["crawl", "--url", "http://127.0.0.1:9/", "--warc-max-bytes", "0"], "warc_max_bytes"),
         (["verify", "/nonexistent/store"], "does not exist"),
         (["nonsense"], "invalid choice"),
+        # (an empty path is the current directory to the system, and an empty address every interface)
+        (["status", "--store", ""], "argument --store: must not be empty"),
+        (["verify", ""], "argument PATH: must not be empty"),
+        (["replay", "--host", ""], "argument --host: must not be empty"),
+        (["export", "--collection", "c", "--out", ""], "argument --out: must not be empty"),
+        (["crawl", "--url", "http://127.0.0.1:9/", "--max-pages", "18446744073709551616"],
+         "max_pages: 18446744073709551616 is greater than the maximum of 9007199254740991"),
     ],
 )
 def test_usage_errors_are_one_clear_line_and_exit_2(args, message):

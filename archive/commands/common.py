@@ -8,6 +8,14 @@ import time
 from typing import Any, Self, TextIO
 
 
+def given(text: str) -> str:
+    """A path or address that is not the empty string (which would mean the current
+    directory, or every interface)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def http_url(text: str) -> str:
     if not re.match(r"^https?://[^\s/]+", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
@@ -38,7 +46,7 @@ def collection_name(text: str) -> str:
 
 
 def store_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="DIR", help="store directory (default $ARCHIVE_STORE, else ./archive-store)")
+    parser.add_argument("--store", type=given, metavar="DIR", help="store directory (default $ARCHIVE_STORE, else ./archive-store)")
 
 
 def human_bytes(n: float) -> str:

@@ -7,6 +7,7 @@ from typing import TextIO
 from archive.commands.common import (
     ProgressLine,
     collection_name,
+    given,
     http_url,
     non_negative,
     print_crawl_summary,
@@ -22,7 +23,7 @@ EXAMPLE = ("examples:\n  archive crawl collections.toml --collection meridian\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", metavar="CONFIG.toml", help="collections file (see docs/collections.md)")
+    parser.add_argument("config", nargs="?", type=given, metavar="CONFIG.toml", help="collections file (see docs/collections.md)")
     parser.add_argument("--collection", action="append", type=collection_name, default=[], metavar="NAME",
                         help="with CONFIG: the collections to run (repeatable, default all); "
                              "without: the name of the one-off collection (default: default)")

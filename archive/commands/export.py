@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from archive.commands.common import collection_name, count, human_bytes, store_option
+from archive.commands.common import collection_name, count, given, human_bytes, store_option
 
 NAME = "export"
 HELP = "Write a dataset for researchers: WACZ, article table (Parquet + JSONL), datasheet, checksums."
@@ -15,7 +15,7 @@ EXAMPLE = ("example: archive export --store archive-store --collection demo --ou
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     store_option(parser)
     parser.add_argument("--collection", type=collection_name, required=True, metavar="NAME")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--out", required=True, type=given, metavar="DIR", help="output directory")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first capture day (UTC) to include")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last capture day (UTC) to include")
     parser.add_argument("--host", metavar="HOST", help="only captures of this host")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from archive.commands.common import port, store_option
+from archive.commands.common import given, port, store_option
 from archive.errors import UsageError
 
 NAME = "replay"
@@ -14,7 +14,7 @@ EXAMPLE = ("examples:\n  archive replay --store archive-store --port 8080\n"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     store_option(parser)
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1", type=given, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=port, default=8080, metavar="P",
                         help="port to listen on (default 8080; 0 picks a free one)")
     parser.add_argument("--pywb-config", action="store_true",

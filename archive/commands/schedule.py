@@ -5,7 +5,7 @@ import signal
 from pathlib import Path
 from typing import TextIO
 
-from archive.commands.common import store_option
+from archive.commands.common import given, store_option
 
 NAME = "schedule"
 HELP = "Run each collection of a collections file whenever its cron schedule is due."
@@ -14,7 +14,7 @@ EXAMPLE = ("examples:\n  archive schedule collections.toml --store archive-store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG.toml", help="collections file with schedule = \"<cron>\" entries")
+    parser.add_argument("config", type=given, metavar="CONFIG.toml", help="collections file with schedule = \"<cron>\" entries")
     store_option(parser)
     parser.add_argument("--once", action="store_true", help="run whatever is due now, wait for it, and exit")
 

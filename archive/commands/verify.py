@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from archive.commands.common import endpoint_option, print_report
+from archive.commands.common import endpoint_option, given, print_report
 from archive.errors import UsageError
 
 NAME = "verify"
@@ -15,7 +15,7 @@ EXAMPLE = ("example: archive verify archive-store/demo    "
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH",
+    parser.add_argument("path", type=given, metavar="PATH",
                         help="a store, a collection directory, a manifest, a WARC, or s3://BUCKET/PREFIX")
     parser.add_argument("--repair", action="store_true", help="first close files a killed job left open")
     parser.add_argument("--deep", action="store_true",
