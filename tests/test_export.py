@@ -330,6 +330,14 @@ def test_a_file_that_cannot_be_replaced_leaves_the_export_before_whole(store, tm
     assert main(["verify", str(out)]) == 0
 
 
+def test_an_export_into_the_store_is_refused(store, capsys):
+    out = store / "ds" / "warcs"
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 2
+    assert f"{out} is inside the store {store}; export to a directory outside it" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
 def test_rows_extracted_before_inferred_was_export_as_the_schema_says(store, tmp_path):
     # A table from an earlier version has no "inferred": exported as null, the shipped
     # schema refused it.

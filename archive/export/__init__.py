@@ -62,6 +62,9 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                    date_to: date | None = None, host: str | None = None,
                    sign_key: Path | None = None) -> ExportResult:
     coll = collection_dir(Path(store), collection)
+    if Path(store).resolve() in (Path(out).resolve(), *Path(out).resolve().parents):
+        # (its files would be taken for the collection's: listed by nobody, pushed, and in the way)
+        raise UsageError(f"{out} is inside the store {store}; export to a directory outside it")
     jobs = [doc for _, doc in jobs_in_order(coll, doing="nothing was exported")]
     if not jobs:
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
