@@ -3,15 +3,13 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from archive.commands.common import given
-
 NAME = "keygen"
 HELP = "Make an Ed25519 key pair for signing exports."
 EXAMPLE = "example: archive keygen --out archive-signing    (writes archive-signing.key and archive-signing.pub)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="archive-signing", type=given, metavar="PREFIX",
+    parser.add_argument("--out", default="archive-signing", metavar="PREFIX",
                         help="file name prefix (default archive-signing)")
 
 
