@@ -64,15 +64,22 @@ def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
         if is_locked(open_warc):
             report.skipped_live.append(str(open_warc))
             continue
-        end, kept_damage = _warc_end(open_warc)
-        report.damage += [f"{open_warc.name[: -len(OPEN_SUFFIX)]}: {what}" for what in kept_damage]
+        end, kept_damage, torn = _warc_end(open_warc)
         size = open_warc.stat().st_size
         final = open_warc.with_name(open_warc.name[: -len(OPEN_SUFFIX)])
-        if end == 0:
-            # Not even a warcinfo record survived: there is nothing to keep.
+        if end == 0 and torn:
+            # Not even a warcinfo record survived, and what is there is the start of one cut
+            # short (or nothing): there is nothing to keep.
             open_warc.unlink()
             report.dropped_bytes += size
             continue
+        if end == 0:
+            # No record reads whole, but these bytes are not a write cut short: not ours to
+            # throw away. Kept, under the closed name, for verify to report.
+            end = size
+            kept_damage.append(f"offset 0: no record reads whole, and these {size} bytes are not a write cut "
+                               "short: kept as they are")
+        report.damage += [f"{open_warc.name[: -len(OPEN_SUFFIX)]}: {what}" for what in kept_damage]
         with open(open_warc, "r+b") as fh:
             fh.truncate(end)
             os.fsync(fh.fileno())
@@ -103,18 +110,27 @@ def _record_ends(coll: CollectionDir) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in coll.warcs.glob("*.warc.gz")} if coll.warcs.is_dir() else {}
 
 
-def _warc_end(path: Path) -> tuple[int, list[str]]:
+def _warc_end(path: Path) -> tuple[int, list[str], bool]:
     """Where an open WARC is to be cut: just past its last complete, valid record. Damage
-    before that record is kept, and comes back described ("offset N: what")."""
+    before that record is kept, and comes back described ("offset N: what"); and whether
+    the file holds no more than a first gzip member cut short (or nothing), as a crash
+    during its first write leaves it."""
+    with open(path, "rb") as fh:
+        start = fh.read(3)
+    if len(start) < 3:
+        return 0, [], b"\x1f\x8b\x08".startswith(start)  # (the start of a gzip header, or nothing)
     end, damage, pending = 0, [], []
-    for record in check_records(path):
+    torn = True
+    for number, record in enumerate(check_records(path), 1):
         if record.complete and not record.problems:
             end = record.offset + record.length
             damage += pending
             pending = []
         else:
             pending.append(f"offset {record.offset}: {'; '.join(record.problems)}")
-    return end, damage
+            # (a member the file ends inside, not one that is not gzip or does not inflate)
+            torn = torn and number == 1 and (record.cut or "incomplete" in " ".join(record.problems))
+    return end, damage, torn
 
 
 def _cut_log(path: Path, ends: dict[str, int]) -> tuple[int, list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,3 +114,24 @@ def test_bad_lines_in_the_middle_of_a_log_are_kept_with_the_good_lines_after_the
     assert said[2].split(".captures.jsonl: ")[1].startswith("line 6: does not match the capture-log schema (warc")
     assert code == 1  # and verify names the lines too
     assert not verify(store).ok
+
+
+def test_an_open_warc_no_record_of_which_reads_whole_is_kept_unless_it_is_a_torn_first_write(tmp_path: Path,
+                                                                                              capsys) -> None:
+    store = tmp_path / "store"
+    warc, _ = _killed_job(store)
+    data = warc.read_bytes()
+    first = _members(warc)[0]
+    closed = warc.with_name(warc.name.removesuffix(".open"))
+    # The same records uncompressed, and bytes that are no WARC at all: not a crash's doing.
+    for kept in (zlib.decompressobj(31).decompress(data[: first[1]]) * 3, random.Random(5).randbytes(5000)):
+        warc.write_bytes(kept)
+        code, out = _repair(store, capsys)
+        assert code == 1 and not warc.exists() and closed.read_bytes() == kept
+        assert (f"{closed.name}: offset 0: no record reads whole, and these {len(kept)} bytes are not a write cut "
+                "short: kept as they are") in out
+        closed.rename(warc)
+    # The first record cut short, as a crash during the first write leaves it: nothing to keep.
+    warc.write_bytes(data[: first[1] // 2])
+    code, out = _repair(store, capsys)
+    assert not warc.exists() and not closed.exists()
