@@ -98,11 +98,17 @@ def is_current(coll: CollectionDir, present: dict[str, int] | None = None) -> bo
     return recorded == set((_present(coll) if present is None else present).items())
 
 
-def _html_title(coll: CollectionDir, filename: str, offset: int, length: int) -> str | None:
+def _html_title(coll: CollectionDir, filename: str, offset: int, length: int, unread: set[str]) -> str | None:
+    """The ``<title>`` of the page at ``filename``@``offset``, or None. ``unread``: the
+    files a record of which could not be read, said once each (a WARC gone or damaged
+    would otherwise be a line for each of its pages)."""
     try:
         record = read_record(coll, filename, offset, length)
     except StoreError as exc:
-        log.warning("no title for %s@%d: %s", filename, offset, exc)
+        if filename not in unread:
+            log.warning("pages of %s whose record cannot be read are listed without a title; the first: %s@%d: %s",
+                        filename, filename, offset, exc)
+            unread.add(filename)
         return None
     body = record.decoded_payload(65536)  # the title is near the top; a bomb need not inflate
     _, text = html_to_unicode(record.header("Content-Type"), body)
@@ -225,6 +231,7 @@ def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
 
 
 def _add_index(db: sqlite3.Connection, coll: CollectionDir, index: Path) -> None:
+    unread: set[str] = set()
     with open(index, "rb") as fh:
         for number, raw in enumerate(fh, 1):
             e = entry_or_none(raw, f"{index}:{number}")
@@ -235,7 +242,7 @@ def _add_index(db: sqlite3.Connection, coll: CollectionDir, index: Path) -> None
             if e.status == 200 and e.mime in ("text/html", "application/xhtml+xml"):
                 found = db.execute("SELECT headline FROM headlines WHERE url = ?", (e.url,)).fetchone()
                 title, origin = (found[0], "article") if found else (
-                    _html_title(coll, e.filename, e.offset, e.length), "html")
+                    _html_title(coll, e.filename, e.offset, e.length, unread), "html")
                 db.execute("INSERT INTO pages VALUES (?,?,?,?,?,?)",
                            (e.url, title, e.timestamp, e.filename, e.offset, origin))
 

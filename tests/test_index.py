@@ -751,3 +751,27 @@ def test_a_warc_whose_size_cannot_be_read_is_named_and_the_others_are_indexed(st
     assert result.unindexed == [(f"{coll.warcs / 'elsewhere.warc.gz'} cannot be read (its size cannot be had): "
                                 "run `archive verify`")]
     assert [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]
+
+
+def test_a_warc_gone_from_the_store_without_a_receipt_is_named_once_and_fails_the_index(store, capsys, caplog):
+    coll = store / "news"
+    for _ in range(3):  # (pages enough to be said once each)
+        job = CaptureJob(store, one_off("news", urls=[SITE + "/"]), clock=Clock(SECOND.replace(day=1)), dedup=False)
+        for i in range(5):
+            job.record_fetch(fetch(f"{SITE}/p{i}", b"<title>page %d</title>" % i, SECOND.replace(day=1)))
+        job.close()
+    assert main(["index", "--store", str(store)]) == 0
+    first = min((coll / "warcs").glob("*.warc.gz"))
+    first.unlink()
+    (coll / "catalog.sqlite").unlink()  # (made again: its pages' titles are read from the WARCs)
+    with caplog.at_level(logging.WARNING):
+        assert main(["index", "--store", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"archive index: {first} is listed in a manifest but not in the store, nor pushed by `archive push "
+                   "--delete-local`: run `archive verify`; its index, if it had one, is left as it was\n")
+    # Its pages are listed in the catalog without titles, said once, not once a page.
+    assert len([r for r in caplog.records if first.name in r.getMessage()]) == 1
+    # Gone to a bucket, with the receipt `archive push --delete-local` leaves: as it should be.
+    (coll / "remote").mkdir()
+    (coll / "remote" / (first.name + ".json")).write_text("{}")
+    assert main(["index", "--store", str(store)]) == 0

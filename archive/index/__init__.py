@@ -62,17 +62,18 @@ class IndexResult:
     catalog: Path | None = None
 
 
-def _manifest_entries(coll: CollectionDir, wanted: set[str]) -> dict[str, dict[str, Any]]:
-    """The manifests' entries of the WARCs named ``wanted``, by file name: their SHA-256s, so
-    indexing need not hash WARCs again, and their sizes. Newest manifest first, and no
-    further than needed: the WARCs to index are nearly always the last job's."""
+def _manifest_entries(coll: CollectionDir, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
+    """The manifests' entries of the WARCs named ``wanted`` (None: of every WARC), by file
+    name: their SHA-256s, so indexing need not hash WARCs again, and their sizes. Newest
+    manifest first, and no further than needed: the WARCs to index are nearly always the
+    last job's."""
     known: dict[str, dict[str, Any]] = {}
     try:
         names = sorted((name for name in os.listdir(coll.manifests) if name.endswith(".json")), reverse=True)
     except (FileNotFoundError, NotADirectoryError):
         names = []
     for name in names:
-        if wanted <= known.keys():
+        if wanted is not None and wanted <= known.keys():
             break
         path = coll.manifests / name
         doc = parsed(path.read_bytes())
@@ -198,19 +199,23 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
     each WARC left out could not be indexed."""
     sizes = _closed_sizes(coll)
     known = None if rebuild else _known(coll)
+    unindexed = []
     if known is None:
         warcs = [coll.warcs / name for name in sizes]
         wanted = {index_name(w) for w in warcs}
         for stale in coll.indexes.glob("*.cdxj"):
             if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
+        for name in sorted(_manifest_entries(coll, None).keys() - sizes.keys()):
+            if not (coll.root / "remote" / (name + ".json")).is_file():  # (no receipt of push --delete-local)
+                unindexed.append(f"{coll.warcs / name} is listed in a manifest but not in the store, nor pushed by "
+                                 "`archive push --delete-local`: run `archive verify`")
         stale = [w for w in warcs if rebuild or sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     else:  # (a WARC the last update did not leave current may have been indexed before)
         stale = [w for w in (coll.warcs / name for name, size in sizes.items() if known.get(name) != size)
                  if sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     listed = _manifest_entries(coll, {w.name for w in stale}) if stale else {}
     todo: list[tuple[Path, str | None]] = []
-    unindexed = []
     failed = set()
     for warc in stale:
         # A WARC cut short would give an index of fewer captures that claims the
