@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 from warcs import read_collection
@@ -86,6 +89,23 @@ def test_demo_crawls_the_bundled_site_and_verifies(tmp_path, capsys):
     assert 200 in statuses and 404 in statuses and 301 in statuses
     assert any(l["outcome"] == "robots-disallowed" for l in lines)
     assert sum(1 for l in lines if l["url"].count("/") >= 6 and l.get("status") == 200) >= 50
+    # Its verify is the store's last, as `archive status` tells.
+    assert main(["status", "--store", str(tmp_path)]) == 0
+    assert "  verify     passed at " in capsys.readouterr().out
+
+
+def test_demo_serve_serves_the_site_until_stopped():
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "demo", "--serve", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base = re.search(r"at (http://127\.0\.0\.1:\d+)/ until stopped", proc.stdout.readline()).group(1)
+        with urllib.request.urlopen(base + "/robots.txt", timeout=10) as answer:
+            assert answer.status == 200 and b"Disallow" in answer.read()
+        assert f"archive crawl --url {base}/ --collection local" in proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 0 and "Traceback" not in proc.stderr.read()
 
 
 def test_a_body_over_the_cap_is_truncated_and_marked(tmp_path):
