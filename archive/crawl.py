@@ -244,7 +244,8 @@ def _push_collection(store: Path, name: str, storage: dict[str, Any]) -> tuple[A
         return push(store, storage["to"], collection=name, endpoint_url=storage.get("endpoint_url"),
                     part_size=storage.get("part_size", DEFAULT_PART_SIZE)), None
     except ArchiveError as exc:
-        log.warning("push of collection %s to %s failed: %s", name, storage["to"], exc)
+        # (info: the caller says it, as `archive crawl` does, once)
+        log.info("push of collection %s to %s failed: %s", name, storage["to"], exc)
         return None, str(exc)
 
 
