@@ -32,8 +32,9 @@ def _kind(line: dict[str, Any]) -> str:
     return "new content"
 
 
-def url_history(store: Path, url: str) -> dict[str, Any]:
-    """Captures and versions of ``url`` in every collection of ``store``, oldest first."""
+def url_history(store: Path, url: str, collection: str | None = None) -> dict[str, Any]:
+    """Captures and versions of ``url`` in every collection of ``store`` (or in
+    ``collection`` alone), oldest first."""
     try:
         target = canonicalize(url)
     except ValueError as exc:  # (a bracketed host that is no address, a port out of range)
@@ -42,7 +43,12 @@ def url_history(store: Path, url: str) -> dict[str, Any]:
         raise UsageError(f"{url!r} is not an absolute http(s) URL")  # (nothing else is ever captured)
     captures: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
-    for coll in _collections(Path(store)):
+    collections = _collections(Path(store))
+    if collection is not None:
+        collections = [coll for coll in collections if coll.name == collection]
+        if not collections:
+            raise UsageError(f"{collection!r} is not a collection of {store}")
+    for coll in collections:
         # A read view: a damaged line is skipped with a warning, the rest still shown
         # (`archive verify` names every damaged line).
         for log in sorted(coll.logs.glob("*.captures.jsonl")):

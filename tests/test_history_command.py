@@ -65,3 +65,19 @@ def test_a_url_that_cannot_be_read_is_one_line_naming_it(pristine, url, why):
     code, out, err = _history(pristine, url)
     assert code == 2 and out == ""
     assert err.startswith(f"archive history: error: {url!r} {why}") and err.count("\n") == 1
+
+
+def test_a_url_in_several_collections_says_which_each_version_is_of_and_one_can_be_chosen(store):
+    shutil.copytree(store / "ds", store / "copy")
+    code, out, _ = _history(store, URL)
+    assert code == 0
+    assert [line.split(" (")[0] for line in out.splitlines() if line.startswith("Version")] == [
+        "Version 1 of copy", "Version 1 of ds"]
+    out_one = io.StringIO()
+    assert main(["history", URL, "--store", str(store), "--collection", "ds"], out=out_one, err=io.StringIO()) == 0
+    assert [line.split(" (")[0] for line in out_one.getvalue().splitlines() if line.startswith("Version")] == [
+        "Version 1"]
+    assert sum(line.startswith("  ") for line in out_one.getvalue().splitlines()) == 1  # (its one capture)
+    err = io.StringIO()
+    assert main(["history", URL, "--store", str(store), "--collection", "nope"], out=io.StringIO(), err=err) == 2
+    assert f"'nope' is not a collection of {store}" in err.getvalue()

@@ -5,7 +5,7 @@ import json
 import textwrap
 from typing import TextIO
 
-from archive.commands.common import store_option
+from archive.commands.common import collection_name, store_option
 
 NAME = "history"
 HELP = "Every capture of a URL, and what changed between the versions of its article."
@@ -15,6 +15,8 @@ EXAMPLE = "example: archive history https://news.example/2026/03/14/story --stor
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", metavar="URL")
     store_option(parser)
+    parser.add_argument("--collection", type=collection_name, metavar="NAME",
+                        help="this collection only (default: every collection of the store)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -22,7 +24,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.article_history import url_history
     from archive.store import resolve_store
 
-    history = url_history(resolve_store(args.store), args.url)
+    history = url_history(resolve_store(args.store), args.url, args.collection)
     if args.json:
         json.dump(history, out, indent=2, sort_keys=True)
         out.write("\n")
@@ -34,9 +36,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for c in history["captures"]:
         digest = (c["payload_digest"] or "")[:17]
         print(f"  {c['time']}  {c['status'] or '---'}  {digest:<17}  {c['kind']:<38} {c['job_id']}", file=out)
+    # (versions run within a collection: where the URL is in several, each says which)
+    several = len({v["collection"] for v in history["versions"]}) > 1
     for v in history["versions"]:
         label = "withdrawn" if v["status"] == "withdrawn" else f"{v['word_count']} words"
-        print(f"Version {v['version']} ({v['capture_time']}, {label}): {v['headline']}", file=out)
+        of = f" of {v['collection']}" if several else ""
+        print(f"Version {v['version']}{of} ({v['capture_time']}, {label}): {v['headline']}", file=out)
         changes = v["changes"]
         if not changes:
             continue
