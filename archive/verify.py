@@ -14,6 +14,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ def check_manifests(
             report.add(m.label, message.split(": ", 1)[0], message.split(": ", 1)[1])
         if not found:
             _check_config(m, report)
+            _check_agreement(m, report)
         parsed.append(m)
     _check_chain(manifests, report, only)
     return parsed
@@ -374,6 +376,28 @@ def _check_config(m: ManifestFile, report: Report) -> None:
     except ConfigError as exc:
         field, _, message = str(exc).partition(": ")[2].partition(": ")
         report.add(m.label, f"config/{field}", message)
+
+
+def _check_agreement(m: ManifestFile, report: Report) -> None:
+    """What a manifest says that its own name and fields contradict (an edit whose sidecar
+    was written again to match passes the digests, not these)."""
+    doc = m.doc
+    assert doc is not None
+    if doc["job_id"] != m.job_id:
+        report.add(m.label, "job_id", f"{doc['job_id']!r} is not the job the file is named for ({m.job_id!r})")
+    if not doc["job_id"].startswith(doc["collection"] + "-"):
+        report.add(m.label, "collection", f"{doc['collection']!r} is not the collection of job {doc['job_id']!r}")
+    try:
+        backwards = datetime.fromisoformat(doc["finished"]) < datetime.fromisoformat(doc["started"])
+    except (TypeError, ValueError):  # (one without a zone, or not a time: for the schema to say)
+        backwards = False
+    if backwards:
+        report.add(m.label, "finished", f"{doc['finished']} is before the job started ({doc['started']})")
+    seen: set[str] = set()
+    for number, entry in enumerate(doc["files"]):
+        if entry["path"] in seen:
+            report.add(m.label, f"files/{number}/path", f"{entry['path']} is listed twice")
+        seen.add(entry["path"])
 
 
 def _check_chain(manifests: list[ManifestFile], report: Report, only: str | None) -> None:

@@ -108,3 +108,21 @@ def test_a_manifest_nested_too_deeply_to_parse_is_damaged_not_a_traceback(store,
     assert main(["extract", "--store", str(store), "--collection", "news"]) == 1
     err = capsys.readouterr().err
     assert f"archive extract: {manifest} is not a readable manifest: (top level): not a JSON object" in err
+
+
+def test_verify_finds_fields_a_manifest_contradicts_itself_with(store, capsys):  # type: ignore[no-untyped-def]
+    def contradict(doc: dict) -> None:  # type: ignore[type-arg]
+        doc["job_id"] = doc["job_id"][:-4] + "beef"
+        doc["collection"] = "other"
+        doc["finished"] = "2020-01-01T00:00:00Z"
+        doc["files"].append(dict(doc["files"][0]))
+
+    manifest = _edit(store, contradict, rehash_config=True)
+    doc = json.loads(manifest.read_bytes())
+    assert main(["verify", str(store / "news")]) == 1
+    out = capsys.readouterr().out
+    for said in (f"{manifest}: job_id: {doc['job_id']!r} is not the job the file is named for ({manifest.stem!r})",
+                 f"{manifest}: collection: 'other' is not the collection of job {doc['job_id']!r}",
+                 f"{manifest}: finished: 2020-01-01T00:00:00Z is before the job started ({doc['started']})",
+                 f"{manifest}: files/{len(doc['files']) - 1}/path: {doc['files'][0]['path']} is listed twice"):
+        assert said in out, said
