@@ -245,10 +245,11 @@ def _sequence(coll: CollectionDir, job_id: str, doing: str) -> int | None:
     a job is no job's versions)."""
     path = coll.manifests / f"{job_id}.json"
     try:
-        doc = parsed(path.read_bytes())
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
-    problem = problem_of(doc)
+    doc = parsed(raw)
+    problem = problem_of(doc, raw)
     if problem is not None:
         raise StoreError(f"{path} is not a readable manifest: {problem}; run `archive verify`; {doing}")
     return int(doc["sequence"])  # type: ignore[index]

@@ -51,13 +51,28 @@ def parsed(raw: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def problem_of(doc: dict[str, Any] | None) -> str | None:
+def problem_of(doc: dict[str, Any] | None, raw: bytes | None = None) -> str | None:
     """Why a manifest read by :func:`iter_manifests` is not one a reader can build on (its
-    first schema problem, and how many more), or None."""
-    found = problems("manifest", doc) if doc is not None else ["(top level): not a JSON object"]
+    first schema problem, and how many more), or None. ``raw``: its bytes, to tell JSON
+    that is no object from no JSON at all."""
+    if doc is None:
+        return _unparsed(raw)
+    found = problems("manifest", doc)
     if not found:
         return None
     return found[0] + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
+
+
+def _unparsed(raw: bytes | None) -> str:
+    """What is wrong with a manifest file :func:`parsed` found no object in."""
+    if raw is not None:
+        try:
+            json.loads(raw)
+        except RecursionError:
+            return "(top level): nested too deeply to be read"
+        except ValueError:
+            return "not valid JSON"
+    return "(top level): not a JSON object"
 
 
 def jobs_in_order(coll: CollectionDir, *, doing: str) -> list[tuple[Path, dict[str, Any]]]:
@@ -67,8 +82,8 @@ def jobs_in_order(coll: CollectionDir, *, doing: str) -> list[tuple[Path, dict[s
     (article versions, datasets) would otherwise stop on a value of the wrong type halfway,
     or leave a job out without a word."""
     jobs = []
-    for path, doc, _ in iter_manifests(coll):
-        problem = problem_of(doc)
+    for path, doc, raw in iter_manifests(coll):
+        problem = problem_of(doc, raw)
         if problem is not None:
             raise StoreError(f"{path} is not a readable manifest: {problem}; run `archive verify`; {doing}")
         jobs.append((path, doc))

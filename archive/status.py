@@ -44,9 +44,9 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     jobs, damaged = 0, []
     last_path: Path | None = None
     last: dict[str, Any] | None = None
-    for path, doc, _ in iter_manifests(coll):
+    for path, doc, raw in iter_manifests(coll):
         jobs += 1
-        problem = problem_of(doc)
+        problem = problem_of(doc, raw)
         if problem is not None:
             damaged.append(f"{path}: {problem}")
         elif last is None or doc["sequence"] > last["sequence"]:  # type: ignore[index]

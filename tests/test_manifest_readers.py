@@ -102,12 +102,17 @@ def test_a_manifest_nested_too_deeply_to_parse_is_damaged_not_a_traceback(store,
     manifest.write_bytes(b"[" * 100_000 + b"]" * 100_000)
     assert main(["status", "--store", str(store)]) == 0
     out = capsys.readouterr().out
-    assert f"DAMAGED    {manifest}: (top level): not a JSON object; run archive verify" in out
+    assert f"DAMAGED    {manifest}: (top level): nested too deeply to be read; run archive verify" in out
     assert main(["verify", str(store / "news")]) == 1
     assert "Traceback" not in capsys.readouterr().err
     assert main(["extract", "--store", str(store), "--collection", "news"]) == 1
     err = capsys.readouterr().err
-    assert f"archive extract: {manifest} is not a readable manifest: (top level): not a JSON object" in err
+    assert f"archive extract: {manifest} is not a readable manifest: (top level): nested too deeply to be read" in err
+    # Not JSON at all, or JSON of another kind: each said as it is.
+    for raw, said in ((b'{"job_id": ', "not valid JSON"), (b"[1, 2]", "(top level): not a JSON object")):
+        manifest.write_bytes(raw)
+        assert main(["status", "--store", str(store)]) == 0
+        assert f"DAMAGED    {manifest}: {said}; run archive verify" in capsys.readouterr().out
 
 
 def test_verify_finds_fields_a_manifest_contradicts_itself_with(store, capsys):  # type: ignore[no-untyped-def]

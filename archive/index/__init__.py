@@ -76,8 +76,9 @@ def _manifest_entries(coll: CollectionDir, wanted: set[str] | None) -> dict[str,
         if wanted is not None and wanted <= known.keys():
             break
         path = coll.manifests / name
-        doc = parsed(path.read_bytes())
-        problem = problem_of(doc)
+        raw = path.read_bytes()
+        doc = parsed(raw)
+        problem = problem_of(doc, raw)
         if problem is not None:
             # Its WARCs are indexed all the same, hashed here: the index only finds records.
             log.warning("%s is not a readable manifest (%s): run `archive verify`", path, problem)
