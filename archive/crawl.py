@@ -8,6 +8,7 @@ child, which finishes the current records, closes its files and writes the manif
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -15,14 +16,14 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from archive.config import Collection
 from archive.errors import ArchiveError, CrawlError, StoreError
-from archive.store import below_floor, collection_dir, unused_job_id
+from archive.store import CollectionDir, below_floor, collection_dir, unused_job_id
 from archive.warc.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class CrawlResult:
     push_error: str | None = None  # why it failed; local files are intact, the next push retries
     extract_error: str | None = None  # why the articles were not extracted (`archive extract` does it later)
     unindexed: list[str] = field(default_factory=list)  # why a WARC of the collection could not be indexed
+    # Stopped by a signal (SIGINT, SIGTERM) to the crawl: the caller stops too, with no next collection.
+    interrupted: bool = False
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
@@ -89,10 +92,14 @@ def _child_main(argv: list[str]) -> int:
     logging.raiseExceptions = False
     with open(int(argv[0]), "rb") as fh:
         spec = json.loads(fh.read())
+    _stop_with_parent(spec.get("parent"))
     out = open(int(argv[1]), "w", buffering=1, encoding="utf-8")
 
     def send(kind: str, payload: Any) -> None:
-        out.write(json.dumps([kind, payload]) + "\n")
+        try:
+            out.write(json.dumps([kind, payload]) + "\n")
+        except OSError:  # (the parent is gone: there is no one to tell, and the job is closed as usual)
+            pass
 
     store = Path(spec["store"])
     collection = collection_from_dict(spec["collection"])
@@ -159,7 +166,7 @@ def crawl(
     if low is not None:
         raise CrawlError(f"job {job_id} not started: {low}")
     spec = {"store": str(store), "collection": collection.effective(), "job_id": job_id,
-            "overrides": dict(overrides or {})}
+            "overrides": dict(overrides or {}), "parent": os.getpid()}
     spec_r, spec_w = os.pipe()
     msg_r, msg_w = os.pipe()
     child = subprocess.Popen(
@@ -174,7 +181,14 @@ def crawl(
     # Signal handlers can only be set from the main thread; from another thread the caller
     # owns signal handling (and can stop the job by signalling the child).
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, lambda *_: _forward(child, signal.SIGTERM)) if main_thread else None
+    signalled = False
+
+    def on_sigterm(*_: Any) -> None:
+        nonlocal signalled
+        signalled = True
+        _forward(child, signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     outcome: tuple[str, str] | None = None
     try:
         with open(msg_r, encoding="utf-8") as messages:
@@ -182,7 +196,11 @@ def crawl(
                 try:
                     line = messages.readline()
                 except KeyboardInterrupt:
-                    # The terminal sent SIGINT to the child too; it shuts down gracefully.
+                    # A Ctrl-C at the terminal reached the child too, which shuts down gracefully;
+                    # a SIGINT sent to this process alone is passed on.
+                    signalled = True
+                    if not _terminal_signalled_us():
+                        _forward(child, signal.SIGINT)
                     continue
                 if not line:
                     break
@@ -207,7 +225,25 @@ def crawl(
         raise CrawlError(f"job {job_id}: {payload}")
     manifest = Path(payload)
     doc = json.loads(manifest.read_text("utf-8"))
-    result = CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"])
+    result = CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"],
+                         interrupted=signalled)
+    # What follows is derived from the closed job, and can be done again later: a signal now
+    # stops it with a word saying so, rather than the silent end SIGTERM's default would be.
+    try:
+        with _sigterm_interrupts(main_thread):
+            _after_the_job(result, coll, doc, store, collection, extract)
+    except KeyboardInterrupt:
+        raise CrawlError(
+            f"job {job_id} is closed ({manifest}), but was stopped before what follows it was done: "
+            f"`archive extract --collection {collection.name}` and `archive index --collection {collection.name}` "
+            "make its articles and indexes" + (", `archive push` pushes it" if collection.settings.get("storage")
+                                                else "")) from None
+    return result
+
+
+def _after_the_job(result: CrawlResult, coll: CollectionDir, doc: dict[str, Any], store: Path,
+                   collection: Collection, extract: bool) -> None:
+    """A closed job's articles, indexes and push (into ``result``)."""
     from archive.index import update_indexes
     from archive.warc.reader import damage_remembered
 
@@ -229,7 +265,54 @@ def crawl(
     storage = collection.settings.get("storage")
     if storage is not None:
         result.pushed, result.push_error = _push_collection(store, collection.name, storage)
-    return result
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts(main_thread: bool) -> Iterator[None]:
+    """Within it, SIGTERM raises KeyboardInterrupt as SIGINT does (in the main thread only,
+    where handlers can be set)."""
+    if not main_thread:
+        yield
+        return
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminal_signalled_us() -> bool:
+    """Whether this process is in the foreground of a terminal, whose Ctrl-C then reached
+    its whole process group (the crawl process too), rather than a SIGINT sent to it alone."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:  # (no terminal)
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _stop_with_parent(parent: int | None) -> None:
+    """Have the crawl process sent SIGTERM, and so stop gracefully (its job closed as
+    interrupted), when the process that started it dies: killed, it would otherwise crawl
+    on to the end unseen, and write to a pipe no one reads (Linux; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # (gone before the call above)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _push_collection(store: Path, name: str, storage: dict[str, Any]) -> tuple[Any, str | None]:

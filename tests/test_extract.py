@@ -6,7 +6,10 @@ import difflib
 import gzip
 import hashlib
 import json
+import os
 import random
+import signal
+import time
 import zlib
 from urllib.parse import urlsplit
 
@@ -20,6 +23,7 @@ from archive.config import collection_from_dict
 from archive.crawl import crawl
 from archive.demo import DemoSite
 from archive.demo.run import run_demo
+from archive.errors import CrawlError
 
 
 def similarity(a: str, b: str) -> float:
@@ -258,6 +262,26 @@ def test_a_fault_of_the_extraction_is_reported_and_the_capture_still_indexed(tmp
     assert ("archive crawl: the job's articles were not extracted: the extraction failed: "
             "RuntimeError: a fault of the extraction's own") in err
     assert len(list((store / "n" / "indexes").glob("*.cdxj"))) == 1 and (store / "n" / "catalog.sqlite").is_file()
+
+
+def test_a_signal_after_the_job_is_closed_says_what_was_left_undone(tmp_path, monkeypatch):
+    import archive.extract
+
+    def stopped(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGTERM)  # (as a scheduler's stop would come, while articles are read)
+        time.sleep(5)
+
+    monkeypatch.setattr(archive.extract, "extract_job", stopped)
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html><body>home</body></html>")}
+    store = tmp_path / "store"
+    with serve_wire(routes) as server, pytest.raises(CrawlError) as raised:
+        crawl(store, collection_from_dict({"name": "n", "urls": [server.base + "/"], "obey_robots": False}))
+    [manifest] = (store / "n" / "manifests").glob("*.json")
+    assert str(raised.value) == (
+        f"job {manifest.stem} is closed ({manifest}), but was stopped before what follows it was done: `archive "
+        "extract --collection n` and `archive index --collection n` make its articles and indexes")
+    assert json.loads(manifest.read_text())["outcome"] == "finished"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # (as it was before the crawl)
 
 
 def _blog_post(title: str, byline: str, dated: str) -> bytes:

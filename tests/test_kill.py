@@ -121,3 +121,45 @@ def test_sigterm_closes_files_and_writes_the_manifest(slow_site, tmp_path):
     manifest = json.loads(next((store / "k" / "manifests").glob("*.json")).read_text())
     assert manifest["outcome"] == "interrupted" and manifest["finish_reason"] == "shutdown"
     assert verify(store).ok
+
+
+def _manifest_of_k(store: Path) -> dict:  # type: ignore[type-arg]
+    [manifest] = (store / "k" / "manifests").glob("*.json")
+    return json.loads(manifest.read_text())
+
+
+def test_a_crawl_whose_command_is_killed_stops_too_and_closes_its_job_as_interrupted(slow_site, tmp_path):
+    # Killed alone, the command left its crawl process to crawl on unseen to the end, and to
+    # write tracebacks of a broken pipe to a terminal no one reads.
+    store = tmp_path / "store"
+    proc = _start(store, slow_site.base)
+    _wait_for_lines(store, 5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _wait_for_group_to_die(proc.pid, timeout=30)
+    doc = _manifest_of_k(store)
+    assert doc["outcome"] == "interrupted" and doc["counts"]["captured"] < 400
+    assert b"Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
+    assert verify(store).ok
+
+
+def test_a_sigint_to_the_command_alone_stops_the_crawl(slow_site, tmp_path):
+    # (no terminal: nobody else sent the crawl process the SIGINT)
+    store = tmp_path / "store"
+    proc = _start(store, slow_site.base)
+    _wait_for_lines(store, 5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 1
+    assert _manifest_of_k(store)["outcome"] == "interrupted"
+
+
+def test_a_collections_file_crawl_stopped_by_sigterm_begins_no_further_collection(slow_site, tmp_path):
+    store, config = tmp_path / "store", tmp_path / "collections.toml"
+    config.write_text("".join(f'[[collection]]\nname = "{name}"\nurls = ["{slow_site.base}/"]\n' for name in ("k", "l")))
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "crawl", str(config), "--store", str(store)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _wait_for_lines(store, 5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "archive crawl: interrupted; not crawled: l" in err
+    assert _manifest_of_k(store)["outcome"] == "interrupted" and not (store / "l").exists()

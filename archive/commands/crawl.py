@@ -84,4 +84,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for said in [*result.pushed.held_back.values(), *result.pushed.stopped.values()]:
                 print(f"archive crawl: {said}", file=err)
                 status = 1
+        if result.interrupted:
+            # (stopped by a signal: the collections after it are not begun)
+            left = collections[collections.index(collection) + 1:]
+            if left:
+                print(f"archive crawl: interrupted; not crawled: {', '.join(c.name for c in left)}", file=err)
+            return 1
     return status
