@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -271,11 +272,26 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
             steps.append(partial(_file_result, target, checks.hash(target), report, entry))
     if only is None:
         _plan_unlisted(coll, listed, checks, steps, report, refs)
+        _check_lone_sidecars(coll, report)
     checks.run()
     for step in steps:
         step()
     if only is None:
         _check_revisits(refs, report)
+
+
+def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:
+    """A manifest's sidecar is written just before the manifest: one without it is a write
+    that did not finish, or a manifest removed since."""
+    try:
+        names = set(os.listdir(coll.manifests))
+    except OSError:
+        return
+    for name in sorted(names):
+        if name.endswith(".json" + SIDECAR) and name.removesuffix(SIDECAR) not in names:
+            report.add(coll.manifests / name, None, f"the sidecar of a manifest that is not there, "
+                       f"{name.removesuffix(SIDECAR)} (removed, or its write did not finish): `archive verify "
+                       "--repair` writes the manifest of a job whose files are here")
 
 
 def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:

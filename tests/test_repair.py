@@ -135,3 +135,20 @@ def test_an_open_warc_no_record_of_which_reads_whole_is_kept_unless_it_is_a_torn
     warc.write_bytes(data[: first[1] // 2])
     code, out = _repair(store, capsys)
     assert not warc.exists() and not closed.exists()
+
+
+def test_a_sidecar_whose_manifest_is_not_there_is_reported_and_repair_writes_the_manifest(tmp_path: Path,
+                                                                                           capsys) -> None:
+    # As a repair killed between the sidecar and the manifest leaves them.
+    store = tmp_path / "store"
+    _killed_job(store)
+    assert _repair(store, capsys)[0] == 0
+    [manifest] = (store / "c" / "manifests").glob("*.json")
+    sidecar = manifest.with_name(manifest.name + ".sha256")
+    manifest.unlink()
+    code = main(["verify", str(store)])
+    out = capsys.readouterr().out
+    assert code == 1 and (f"{sidecar}: the sidecar of a manifest that is not there, {manifest.name} (removed, or its "
+                          "write did not finish)") in out
+    assert _repair(store, capsys)[0] == 0 and manifest.is_file()
+    assert verify(store).ok
