@@ -164,6 +164,21 @@ def test_every_form_of_meta_refresh_points_into_the_archive(content):
     assert "live.test" not in page.replace("/odd/20260301120000/http://live.test/x", "")
 
 
+def test_an_unquoted_value_is_read_whole_as_browsers_read_it_equals_signs_and_all():
+    page = rewritten("<a href=/q.html?a=2&b=3>q</a><img src=/s/a.png?v=1 alt=x>"
+                     "<meta http-equiv=refresh content=0;url=http://live.test/r3>")
+    assert page == ('<a href="/odd/20260301120000/http://site.test/q.html?a=2&amp;b=3">q</a>'
+                    '<img src="/odd/20260301120000/http://site.test/s/a.png?v=1" alt=x>'
+                    '<meta http-equiv=refresh content="0;url=/odd/20260301120000/http://live.test/r3">')
+
+
+def test_attributes_that_say_what_they_are_with_character_references_are_read_as_the_browser_reads_them():
+    page = rewritten('<script type="speculation&#114;ules">{"prefetch": []}</script>'
+                     '<meta http-equiv="re&#102;resh" content="0;url=http://live.test/r2">')
+    assert '<script type="text/x-archived-speculationrules">' in page
+    assert 'content="0;url=/odd/20260301120000/http://live.test/r2"' in page
+
+
 def test_an_svg_sprite_of_the_site_is_loaded_from_the_archive_and_a_fragment_stays_in_the_page():
     page = rewritten('<svg><use xlink:href="/icons.svg#logo"/><use href="http://cdn.test/s.svg#m"/>'
                      '<use href="#here"/></svg>')

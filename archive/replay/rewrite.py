@@ -23,7 +23,9 @@ MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
 
 _URL_ATTRS = {"href", "xlink:href", "src", "action", "formaction", "poster", "background", "longdesc", "cite"}
 _KEEP_SCHEMES = ("javascript:", "data:", "mailto:", "tel:", "about:", "blob:", "#")
-_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
+# (an unquoted value ends only at white space or ">", as browsers read it: "=" and quotes
+# inside it are part of it, as in ``href=/q?a=2``)
+_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]+))?""")
 _CSS_URL = re.compile(r"""url\(\s*(["']?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
 _CSS_IMPORT = re.compile(r"""@import\s+(["'])(.*?)\1""", re.IGNORECASE)
 # HTML §4.2.5.3 (shared declarative refresh steps): a delay of digits and dots, then ";", ","
@@ -339,7 +341,7 @@ class _Rewriter(HTMLParser):
             if name == "integrity" and tag in ("link", "script"):
                 # A rewritten stylesheet no longer matches its subresource-integrity hash.
                 replacement = "data-archive-" + m.group(0)
-            elif name == "type" and tag == "script" and _unquote(value or "").strip().lower() == "speculationrules":
+            elif name == "type" and tag == "script" and _text(value).lower() == "speculationrules":
                 # Rules by which the browser prefetches or prerenders pages, from the live web
                 # where they name its URLs (no CSP covers a prefetch): kept, inert.
                 replacement = 'type="text/x-archived-speculationrules"'
@@ -375,10 +377,9 @@ class _Rewriter(HTMLParser):
         if name == "style":
             new = rewrite_css(value, self.base, self.make)
             return new if new != value else None
-        if name == "content" and tag == "meta" and "http-equiv" in attrs:
-            equiv = attrs["http-equiv"].group(2) or ""
-            if _unquote(equiv).strip().lower() == "refresh":
-                return rewrite_refresh(value, self.base, self.make)
+        if name == "content" and tag == "meta" and "http-equiv" in attrs \
+                and _text(attrs["http-equiv"].group(2)).lower() == "refresh":
+            return rewrite_refresh(value, self.base, self.make)
         return None
 
     def result(self) -> str:
@@ -415,9 +416,15 @@ def _kept_aside(attrs: dict[str, re.Match[str]]) -> bool:
     replay keeps aside as it does the same headers."""
     def value(name: str) -> str:
         m = attrs.get(name)
-        return "" if m is None else _unquote(m.group(2) or "").strip().lower()
+        return "" if m is None else _text(m.group(2)).lower()
 
     return value("name") == "referrer" or value("http-equiv") == "content-security-policy"
+
+
+def _text(value: str | None) -> str:
+    """An attribute's value as the browser reads it (quotes off, character references
+    decoded, as in ``type="speculation&#114;ules"``), white space at its ends dropped."""
+    return html.unescape(_unquote(value or "")).strip()
 
 
 def _unquote(value: str) -> str:
