@@ -219,6 +219,26 @@ def test_an_archived_link_header_is_kept_aside_so_the_browser_does_not_preconnec
     assert b"X-Archive-Orig-Link: " + link in lines
 
 
+def test_archived_policies_that_would_rule_the_replay_servers_origin_are_kept_aside(tmp_path):
+    # An Integrity-Policy kept the replay's own script from loading, and the page's scripts then
+    # reached the live web; Service-Worker-Allowed let an archived worker answer for the server.
+    store = tmp_path / "store"
+    policies = [(b"Integrity-Policy", b"blocked-destinations=(script)"), (b"Service-Worker-Allowed", b"/"),
+                (b"Reporting-Endpoints", b'default="http://live.test/report"'), (b"Permissions-Policy", b"camera=*"),
+                (b"Cross-Origin-Embedder-Policy", b"require-corp"), (b"SourceMap", b"http://live.test/x.map")]
+    capture(store, {"/p": (200, [(b"Content-Type", b"text/html"), *policies], b"<p>x</p>"),
+                    "/sw.js": (200, [(b"Content-Type", b"text/javascript")], b"self.onfetch = () => {};")})
+    with serve_in_thread(store) as base:
+        status, headers, _ = get(base, f"/odd/2026/{SITE}/p")
+        worker = get(base, f"/odd/2026/{SITE}/sw.js", headers={"Service-Worker": "script"})
+        script = get(base, f"/odd/2026/{SITE}/sw.js")
+    assert status == 200
+    for name, value in policies:
+        assert name.decode().lower() not in headers
+        assert headers["x-archive-orig-" + name.decode().lower()] == value.decode()
+    assert worker[0] == 403 and script[0] == 200  # (the same script, fetched as a worker's, is refused)
+
+
 REFRESH_TO_LIVE = b'<html><head><meta http-equiv="refresh" content="0;url=http://live.test/"></head></html>'
 
 

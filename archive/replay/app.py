@@ -61,10 +61,19 @@ _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
 # An archived Referrer-Policy would keep the browser from telling the server which page a
 # request that escaped the replay prefix came from.
 # Clear-Site-Data would empty what the replay server's other pages keep in the browser, and
-# Speculation-Rules names rules to prefetch pages by, from the live web too.
+# Speculation-Rules names rules to prefetch pages by, from the live web too. An
+# Integrity-Policy can keep the replay's own script from loading, and the page's scripts then
+# reach the live web unwatched; Service-Worker-Allowed would let a worker take over every
+# path of the server; reporting endpoints and source maps are fetched from the live web; the
+# other policies of the page's document (permissions, document, cross-origin isolation)
+# would apply to the replay server's origin.
 _RENAME = {"content-security-policy", "content-security-policy-report-only", "strict-transport-security",
            "public-key-pins", "report-to", "nel", "alt-svc", "link", "referrer-policy", "clear-site-data",
-           "speculation-rules"}
+           "speculation-rules", "integrity-policy", "integrity-policy-report-only", "reporting-endpoints",
+           "service-worker-allowed", "permissions-policy", "permissions-policy-report-only", "feature-policy",
+           "document-policy", "document-policy-report-only", "require-document-policy",
+           "cross-origin-opener-policy", "cross-origin-opener-policy-report-only", "cross-origin-embedder-policy",
+           "cross-origin-embedder-policy-report-only", "supports-loading-mode", "sourcemap", "x-sourcemap"}
 _HTML = ("text/html", "application/xhtml+xml")
 # One range of bytes (RFC 9110 §14.1.2): first-last, first-, or -suffix; spaces around the parts
 # allowed. Numbers of more digits than any body has bytes are no range (the whole is sent).
@@ -113,6 +122,12 @@ class ReplayApp:
         if method not in ("GET", "HEAD"):
             status, headers, body = _html("405 Method Not Allowed", pages.error_page("405", "Replay is read-only."))
             headers.append(("Allow", "GET, HEAD"))
+        elif environ.get("HTTP_SERVICE_WORKER"):
+            # A browser fetching a service worker's script, which would then answer for every
+            # page under its scope (its client script refuses to register one; a page can go
+            # round that): no archived script is served as one.
+            status, headers, body = _html("403 Forbidden", pages.error_page(
+                "403 Forbidden", "Replay serves no service worker: an archived one would answer for the archive."))
         else:
             try:
                 status, headers, body = self.respond(target, dest=environ.get("HTTP_SEC_FETCH_DEST"),

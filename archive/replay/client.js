@@ -187,10 +187,16 @@
     }
   });
   if (navigator.serviceWorker) {
-    // A worker registered on the replay server would answer for every page under its scope.
-    navigator.serviceWorker.register = function () {
+    // A worker registered on the replay server would answer for every page under its scope
+    // (the method of the prototype too, which a page can call on the container; the server
+    // refuses a worker's script besides).
+    var noWorker = function () {
       return Promise.reject(new DOMException("no service workers in replay", "SecurityError"));
     };
+    navigator.serviceWorker.register = noWorker;
+    if (window.ServiceWorkerContainer) {
+      ServiceWorkerContainer.prototype.register = noWorker;
+    }
   }
 
   // -- URLs set on elements (not a link's href: scripts read a URL's parts through an <a>,
