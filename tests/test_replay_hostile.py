@@ -239,6 +239,26 @@ def test_archived_policies_that_would_rule_the_replay_servers_origin_are_kept_as
     assert worker[0] == 403 and script[0] == 200  # (the same script, fetched as a worker's, is refused)
 
 
+def test_urls_one_index_key_folds_together_are_each_replayed_as_their_own_page(tmp_path):
+    # A SURT key folds a path's case, a trailing slash and the order of query parameters:
+    # /trail/ was replayed with the bytes of /trail.
+    paths = ["/trail", "/trail/", "/Case.html", "/case.html", "/q?a=1&b=2", "/q?b=2&a=1"]
+    store = tmp_path / "store"
+    text = [(b"Content-Type", b"text/plain")]
+    capture(store, {path: (200, text, f"the page {path}".encode()) for path in paths})
+    with serve_in_thread(store) as base:
+        for path in paths:
+            status, headers, body = get(base, f"/odd/2026id_/{SITE}{path}")
+            assert (status, body) == (200, f"the page {path}".encode()), path
+            assert headers["link"] == f'<{SITE}{path}>; rel="original"'
+        status, _, listed = get(base, f"/odd/*/{SITE}/trail/")
+        assert status == 200 and listed.count(b"/odd/20260301120000/http://site.test/trail") == \
+            listed.count(b"/odd/20260301120000/http://site.test/trail/")
+        # A URL of the key that was not captured as such is still found through the key.
+        status, _, body = get(base, f"/odd/2026id_/{SITE}/CASE.html")
+        assert status == 200 and body in (b"the page /Case.html", b"the page /case.html")
+
+
 REFRESH_TO_LIVE = b'<html><head><meta http-equiv="refresh" content="0;url=http://live.test/"></head></html>'
 
 

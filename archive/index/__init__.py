@@ -43,6 +43,7 @@ from archive.index.merged import (
 )
 from archive.manifest import parsed, problem_of
 from archive.store import UNWRITABLE, CollectionDir, directory_state, listed_sizes, write_atomic
+from archive.urls import canonical_or_none
 from archive.warc.writer import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -284,11 +285,17 @@ def _retried(look_up: Callable[[CollectionDir, str], list[CdxjEntry]]) -> Callab
 
 @_retried
 def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
-    """Every indexed capture of ``url`` (SURT-equal URLs included), oldest first."""
+    """Every indexed capture of ``url``, oldest first: those of this very URL where there
+    are any, else those of every URL of its SURT key. The key folds what is another page on
+    most sites (the case of a path, a trailing slash, the order of query parameters: ``/trail``
+    and ``/trail/``), and what is the same page (``http`` and ``https``, ``www.``)."""
     key = url_key(url)
     lines = {(line, path) for path in _searched(coll) for line in lines_for_key(path, key)}
     entries = {line: entry_or_none(line, f"{path}, a line of {key}") for line, path in lines}
-    return [entry for _, entry in sorted(entries.items()) if entry is not None]
+    found = [entry for _, entry in sorted(entries.items()) if entry is not None]
+    target = canonical_or_none(url)
+    same = [e for e in found if e.url == url or canonical_or_none(e.url) == target] if target is not None else []
+    return same or found
 
 
 # Query parameters that scripts add to defeat caches (jQuery's "_", and their like), whose
