@@ -57,6 +57,9 @@ def test_depth_zero_fetches_the_seed_and_its_requisites_only(wire_site, tmp_path
         (["nonsense"], "invalid choice"),
         # (an empty path is the current directory to the system, and an empty address every interface)
         (["status", "--store", ""], "argument --store: must not be empty"),
+        (["push", "--to", "s3://bucket/p", "--endpoint-url", "http://127.0.0.1:99999"],
+         "argument --endpoint-url: 'http://127.0.0.1:99999' is not a valid URL (Port out of range"),
+        (["crawl", "--url", "http://127.0.0.1:70000/"], "is not a valid URL (Port out of range"),
         (["verify", ""], "argument PATH: must not be empty"),
         (["replay", "--host", ""], "argument --host: must not be empty"),
         (["export", "--collection", "c", "--out", ""], "argument --out: must not be empty"),

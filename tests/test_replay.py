@@ -65,6 +65,8 @@ def test_collections_and_page_list_with_search(demo):
     assert body.count(b"<tr>") == 2  # header row + the one match
     status, headers, _ = get(demo, "/demo")
     assert status == 301 and headers["location"] == "/demo/"
+    status, headers, _ = get(demo, "/demo?q=Harbour")  # (the search kept)
+    assert status == 301 and headers["location"] == "/demo/?q=Harbour"
 
 
 def test_id_mode_returns_the_archived_payload_byte_for_byte_with_its_encoding(demo):

@@ -6,6 +6,7 @@ import argparse
 import re
 import time
 from typing import Any, Self, TextIO
+from urllib.parse import urlsplit
 
 
 def given(text: str) -> str:
@@ -19,6 +20,10 @@ def given(text: str) -> str:
 def http_url(text: str) -> str:
     if not re.match(r"^https?://[^\s/]+", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    try:
+        urlsplit(text).port  # noqa: B018 (read for the ValueError of a port out of range)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL ({exc})") from None
     return text
 
 

@@ -80,8 +80,8 @@ def parse(target: str) -> Route:
     coll, slash, rest = path[1:].partition("/")
     if not COLLECTION.match(coll):
         raise BadRequest(f"{coll!r} is not a collection name")
-    if not slash:
-        return Route("redirect", coll, location=f"/{coll}/")
+    if not slash:  # (a search's words kept: /news?q=harbour)
+        return Route("redirect", coll, location=f"/{coll}/" + (f"?{query}" if query else ""))
     if not rest:
         words = parse_qs(query).get("q", [""])[0]
         if len(words) > MAX_QUERY:
