@@ -198,6 +198,12 @@ def test_traversal_and_malformed_paths_are_refused(demo, target):
     assert b"root:" not in body
 
 
+@pytest.mark.parametrize("stamp", ["2026112708113300", "2026-11", "2026-11-27id_"])
+def test_a_mistyped_timestamp_is_said_to_be_one_not_taken_for_a_host(demo, stamp):
+    status, _, body = get(demo, f"/demo/{stamp}/http://x.test/")
+    assert status == 400 and b"is no timestamp: at most 14 digits, YYYYMMDDhhmmss" in body
+
+
 def test_absolute_form_request_target_is_refused(demo):
     status, _, _ = get(demo, "http://127.0.0.1/etc/passwd")
     assert status == 400

@@ -15,6 +15,9 @@ COLLECTION = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 REWRITE_MODIFIERS = {"", "mp_", "if_", "fr_", "js_", "cs_", "im_", "oe_"}
 MODIFIERS = REWRITE_MODIFIERS | {"id_", "prov_"}
 _TIMESTAMP = re.compile(r"^(\d{1,14}|\*)([a-z]{2,5}_)?/(.*)$", re.DOTALL)
+# Digits past fourteen, or a date written with dashes, before a URL: a timestamp mistyped, not
+# a host (which no URL of digits and dashes alone followed by another URL is).
+_LONG_TIMESTAMP = re.compile(r"^(\d{15,}|\d{4}-[\d-]*)([a-z]{2,5}_)?/(https?:|[^/]*\.[^/]*/)", re.IGNORECASE)
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):/*")
 
 MAX_QUERY = 1000  # characters of a search of a collection's pages (SQLite refuses very long LIKE patterns)
@@ -88,6 +91,8 @@ def parse(target: str) -> Route:
             raise BadRequest(f"a search of {len(words):,} characters; at most {MAX_QUERY:,} are taken")
         return Route("collection", coll, query=words)
     m = _TIMESTAMP.match(rest)
+    if m is None and _LONG_TIMESTAMP.match(rest):
+        raise BadRequest(f"{rest.partition('/')[0]!r} is no timestamp: at most 14 digits, YYYYMMDDhhmmss")
     timestamp, modifier, raw_url = (m.group(1), m.group(2) or "", m.group(3)) if m else (None, "", rest)
     if modifier not in MODIFIERS:
         raise BadRequest(f"unknown replay modifier {modifier!r}")
