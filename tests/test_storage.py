@@ -383,7 +383,7 @@ def run_cli(*args: str) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def test_errors_are_one_clear_line(s3_env, store, tmp_path, monkeypatch):
+def test_errors_are_one_clear_line(s3_env, store, tmp_path, monkeypatch, capsys):
     from wire import free_port
 
     started = time.monotonic()
@@ -405,7 +405,13 @@ def test_errors_are_one_clear_line(s3_env, store, tmp_path, monkeypatch):
     assert code == 2 and "does not exist" in err
     code, err = run_cli("verify", str(store), "--endpoint-url", s3_env.url)
     assert code == 2
-    code, err = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p", "--endpoint-url", "http://[::1")
+    capsys.readouterr()
+    code, _ = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p", "--endpoint-url", "http://[::1")
+    err = capsys.readouterr().err  # (argparse's own usage error)
+    assert code == 2 and "'http://[::1' is not a valid URL (Invalid IPv6 URL)" in err and "Traceback" not in err
+    with monkeypatch.context() as env:  # (the same from the environment, which no option checks)
+        env.setenv("AWS_ENDPOINT_URL_S3", "http://[::1")
+        code, err = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p")
     assert code == 1 and "'http://[::1' is not a usable S3 endpoint URL" in err and "Traceback" not in err
     monkeypatch.setenv("AWS_PROFILE", "t-no-such-profile")
     code, err = run_cli("push", "--store", str(store), "--to", "s3://t-bucket/p")
