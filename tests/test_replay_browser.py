@@ -493,14 +493,18 @@ def test_a_page_with_its_own_content_security_policy_replays_its_images_and_the_
         assert browser.evaluate("window.__archiveReplay && window.__archiveReplay.collection") == "policy"
 
 
-def test_a_page_that_opens_a_peer_connection_sends_nothing_to_its_stun_server(browser, tmp_path):
-    # WebRTC asks STUN servers for addresses over UDP, which no Content-Security-Policy covers.
+@pytest.mark.parametrize("realm", ["window", "document.body.appendChild(document.createElement('iframe')).contentWindow",
+                                   ("document.body.appendChild(document.createElement('iframe')).contentDocument"
+                                    ".defaultView")])
+def test_a_page_that_opens_a_peer_connection_sends_nothing_to_its_stun_server(browser, tmp_path, realm):
+    # WebRTC asks STUN servers for addresses over UDP, which no Content-Security-Policy covers;
+    # a fresh frame's window has a peer connection of its own.
     import socket
 
     stun = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     stun.bind(("127.0.0.1", 0))
     stun.settimeout(3)
-    page = (f'<html><body><script>try {{ var pc = new RTCPeerConnection({{iceServers: [{{urls: '
+    page = (f'<html><body><script>try {{ var realm = {realm}; var pc = new realm.RTCPeerConnection({{iceServers: [{{urls: '
             f'"stun:127.0.0.1:{stun.getsockname()[1]}"}}]}}); pc.createDataChannel("x"); '
             f"pc.createOffer().then(o => pc.setLocalDescription(o)); }} catch (e) {{ window.refused = e.name; }}"
             f"</script></body></html>").encode()

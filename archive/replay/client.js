@@ -181,10 +181,34 @@
   }
   // A peer connection asks STUN and TURN servers of the live web for addresses, over UDP,
   // which no Content-Security-Policy covers.
-  ["RTCPeerConnection", "webkitRTCPeerConnection"].forEach(function (name) {
-    if (window[name]) {
-      window[name] = function () { throw new DOMException("no WebRTC in replay", "NotSupportedError"); };
-    }
+  function refuseRtc(win) {
+    try {
+      ["RTCPeerConnection", "webkitRTCPeerConnection"].forEach(function (name) {
+        if (win[name]) {
+          win[name] = function () { throw new DOMException("no WebRTC in replay", "NotSupportedError"); };
+        }
+      });
+    } catch (e) { /* a frame of another origin: the page cannot reach into it either */ }
+  }
+  refuseRtc(window);
+  // A frame's window has a peer connection of its own: refused there too, as the page gets
+  // hold of it through its element (not through window[0], which no script can watch).
+  ["HTMLIFrameElement", "HTMLFrameElement", "HTMLObjectElement"].forEach(function (kind) {
+    var proto = window[kind] && window[kind].prototype;
+    [["contentWindow", function (w) { return w; }],
+     ["contentDocument", function (d) { return d && d.defaultView; }]].forEach(function (pair) {
+      var desc = proto && Object.getOwnPropertyDescriptor(proto, pair[0]);
+      if (!desc || !desc.get) return;
+      Object.defineProperty(proto, pair[0], {
+        configurable: true, enumerable: desc.enumerable,
+        get: function () {
+          var value = desc.get.call(this);
+          var win = pair[1](value);
+          if (win) refuseRtc(win);
+          return value;
+        }
+      });
+    });
   });
   if (navigator.serviceWorker) {
     // A worker registered on the replay server would answer for every page under its scope
