@@ -78,7 +78,7 @@ def unreferable(coll: CollectionDir, original: Original) -> str | None:
         if record_sound(path, original.offset, original.payload_digest):
             return None
         return f"{path} at offset {original.offset} cannot be read whole, or is not the payload the capture log says"
-    if (coll.root / "remote" / (original.warc + ".json")).is_file():
+    if coll.receipt(original.warc).is_file():
         return None
     return f"{path} is not in the store (nor pushed by `archive push --delete-local`)"
 

@@ -95,6 +95,11 @@ class CollectionDir:
     def manifest(self, job_id: str) -> Path:
         return self.manifests / f"{job_id}.json"
 
+    def receipt(self, warc_name: str) -> Path:
+        """Where ``archive push --delete-local`` leaves the receipt of a WARC it removed
+        (its copy in the bucket checked first)."""
+        return self.root / "remote" / f"{warc_name}.json"
+
     def create(self) -> None:
         for sub in (self.warcs, self.logs, self.manifests):
             try:

@@ -227,7 +227,7 @@ def warcinfo_job_id(path: Path) -> str | None:
 
 def remote_receipt(coll: CollectionDir, entry: dict[str, Any]) -> dict[str, Any] | None:
     """The receipt `archive push --delete-local` left for a WARC it removed, if it matches."""
-    path = coll.root / "remote" / (entry["path"].rsplit("/", 1)[-1] + ".json")
+    path = coll.receipt(entry["path"].rsplit("/", 1)[-1])
     try:
         receipt = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):

@@ -209,7 +209,7 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
             if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
         for name in sorted(_manifest_entries(coll, None).keys() - sizes.keys()):
-            if not (coll.root / "remote" / (name + ".json")).is_file():  # (no receipt of push --delete-local)
+            if not coll.receipt(name).is_file():  # (no receipt of push --delete-local)
                 unindexed.append(f"{coll.warcs / name} is listed in a manifest but not in the store, nor pushed by "
                                  "`archive push --delete-local`: run `archive verify`")
         stale = [w for w in warcs if rebuild or sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]

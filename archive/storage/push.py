@@ -464,8 +464,9 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
             receipt = {"path": entry["path"], "size": entry["size"], "sha256": entry["sha256"],
                        "url": f"{where.url().rstrip('/')}/{entry['path']}",
                        "deleted": datetime.now(UTC).isoformat()}
-            (coll.root / "remote").mkdir(exist_ok=True)
-            (coll.root / "remote" / f"{path.name}.json").write_text(json.dumps(receipt, sort_keys=True) + "\n")
+            receipt_path = coll.receipt(path.name)
+            receipt_path.parent.mkdir(exist_ok=True)
+            receipt_path.write_text(json.dumps(receipt, sort_keys=True) + "\n")
             path.unlink()
             result.deleted.append(path)
             if path in result.held_back:  # (damaged here: its good copy is the one kept)
