@@ -83,6 +83,24 @@ def unreferable(coll: CollectionDir, original: Original) -> str | None:
     return f"{path} is not in the store (nor pushed by `archive push --delete-local`)"
 
 
+class Referability:
+    """:func:`unreferable`, looked at once for each original (by record id), and said once
+    (to ``logger``) of one found wanting, with ``instead``: what is done instead."""
+
+    def __init__(self, coll: CollectionDir, instead: str, logger: logging.Logger):
+        self.coll, self.instead, self.log = coll, instead, logger
+        self._seen: dict[str, bool] = {}
+
+    def referable(self, original: Original) -> bool:
+        known = self._seen.get(original.record_id)
+        if known is None:
+            why = unreferable(self.coll, original)
+            if why is not None:
+                self.log.warning("%s (%s, %s): %s", why, original.record_id, original.uri, self.instead)
+            known = self._seen[original.record_id] = why is None
+        return known
+
+
 @dataclass(slots=True)
 class UrlState:
     status: int

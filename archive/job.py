@@ -24,7 +24,7 @@ from archive.capture_log import CaptureLog, Tally
 from archive.config import Collection, config_hash
 from archive.digests import sha1_of, sha256_file
 from archive.errors import CaptureWriteError
-from archive.history import CollectionHistory, Original, unreferable
+from archive.history import CollectionHistory, Original, Referability
 from archive.manifest import write_manifest
 from archive.store import collection_dir, unused_job_id, write_atomic
 from archive.warc.records import (
@@ -88,7 +88,8 @@ class CaptureJob:
         self.dedup = dedup
         # What earlier jobs captured: for revisits and conditional requests.
         self.history = CollectionHistory.load(self.coll)
-        self._referable_seen: dict[str, bool] = {}  # (original's record id: whether a revisit may refer to it)
+        self._referability = Referability(self.coll, "captures of the same payload are stored whole, not as "
+                                          "revisits of it; run `archive verify`", log)
         self._write_job_file()
         # The job file stays locked until the manifest is written, so a concurrent
         # `verify --repair` never mistakes a finishing job for a dead one.
@@ -180,14 +181,7 @@ class CaptureJob:
         name = original.warc
         if name is None or name == self.warcs.current_name or any(c.path.name == name for c in self.warcs.closed):
             return True
-        known = self._referable_seen.get(original.record_id)
-        if known is None:
-            why = unreferable(self.coll, original)
-            if why is not None:
-                log.warning("%s (%s, %s): captures of the same payload are stored whole, not as revisits of it; "
-                            "run `archive verify`", why, original.record_id, original.uri)
-            known = self._referable_seen[original.record_id] = why is None
-        return known
+        return self._referability.referable(original)
 
     def record_fetch(self, fetch: Fetch) -> dict[str, Any]:
         """Write the records of one response and its capture-log line; return the line."""

@@ -28,10 +28,9 @@ from scrapy.utils.response import get_base_url
 from archive.capture import Provenance
 from archive.config import collection_from_dict
 from archive.discovery import BadDocument, document_kind, parse_feed, parse_sitemap
-from archive.history import CollectionHistory, unreferable
+from archive.history import CollectionHistory, Referability
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
-from archive.store import CollectionDir
 from archive.urls import canonical_or_none, canonicalize, host_in_scope, host_of
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
@@ -90,8 +89,7 @@ class NewsSpider(scrapy.Spider):
         self.dead_ends: set[str] = set()
         self.done_hrefs: dict[str, set[str]] = {}
         self.history: CollectionHistory | None = None
-        self.coll: CollectionDir | None = None
-        self.unreferable: dict[str, bool] = {}  # (an original's record id: whether a revisit may not refer to it)
+        self.referability: Referability | None = None  # (of the originals conditional requests are made against)
         self.recrawl: list[str] = []
         self.articles: set[str] = set()
         self.job: Any = None
@@ -126,7 +124,7 @@ class NewsSpider(scrapy.Spider):
         spider.job = job
         spider.url_limit = crawler.settings.getint("URLLENGTH_LIMIT", 2083)
         spider.history = job.history
-        spider.coll = job.coll
+        spider.referability = Referability(job.coll, "it is fetched whole, not conditionally", log)
         articles = known_articles(job.coll)
         spider.articles = set(articles)
         spider.recrawl = recrawl_urls(articles, job.history, job.started, spider.collection.recrawl)
@@ -216,17 +214,12 @@ class NewsSpider(scrapy.Spider):
 
     def _unreferable(self, record_id: str, digest: str) -> bool:
         """Whether the full response ``record_id`` (of payload ``digest``) is one a revisit
-        must not refer to (:func:`archive.history.unreferable`); looked at once a crawl."""
-        known = self.unreferable.get(record_id)
-        if known is None:
-            first = self.history.originals.get(digest) if self.history is not None else None
-            why = None
-            if first is not None and first.record_id == record_id and self.coll is not None:
-                why = unreferable(self.coll, first)
-                if why is not None:
-                    log.warning("%s: %s is fetched whole, not conditionally", why, first.uri)
-            known = self.unreferable[record_id] = why is not None
-        return known
+        must not refer to (:func:`archive.history.unreferable`); looked at once a crawl.
+        (One the history holds no place of, as the same bytes under another URL, is taken
+        as it is.)"""
+        first = self.history.originals.get(digest) if self.history is not None else None
+        return (first is not None and first.record_id == record_id and self.referability is not None
+                and not self.referability.referable(first))
 
     # -- the sitemap backlog ---------------------------------------------------------
 
