@@ -26,12 +26,14 @@ SIDECAR = ".sha256"
 HEAD = ".chain-head"
 
 
-def iter_manifests(coll: CollectionDir) -> Iterator[tuple[Path, dict[str, Any] | None, bytes]]:
-    """Every manifest file of a collection, in the order of their names: path, parsed JSON
-    (None if unparsable), raw bytes. One at a time, so that a reader keeps only what it
-    needs (a year of half-hourly jobs is 17,500 manifests)."""
+def iter_manifests(coll: CollectionDir, *, newest_first: bool = False) -> Iterator[tuple[Path, dict[str, Any] | None,
+                                                                                      bytes]]:
+    """Every manifest file of a collection, in the order of their names (the reverse with
+    ``newest_first``): path, parsed JSON (None if unparsable), raw bytes. One at a time, so
+    that a reader keeps only what it needs, or stops (a year of half-hourly jobs is 17,500
+    manifests)."""
     try:
-        names = sorted(name for name in os.listdir(coll.manifests) if name.endswith(".json"))
+        names = sorted((name for name in os.listdir(coll.manifests) if name.endswith(".json")), reverse=newest_first)
     except (FileNotFoundError, NotADirectoryError):
         return
     for name in names:

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +40,7 @@ from archive.index.merged import (
     unmerged,
     untidy,
 )
-from archive.manifest import parsed, problem_of
+from archive.manifest import iter_manifests, problem_of
 from archive.store import UNWRITABLE, CollectionDir, directory_state, listed_sizes, write_atomic
 from archive.urls import canonical_or_none
 from archive.warc.writer import OPEN_SUFFIX
@@ -69,16 +68,7 @@ def _manifest_entries(coll: CollectionDir, wanted: set[str] | None) -> dict[str,
     manifest first, and no further than needed: the WARCs to index are nearly always the
     last job's."""
     known: dict[str, dict[str, Any]] = {}
-    try:
-        names = sorted((name for name in os.listdir(coll.manifests) if name.endswith(".json")), reverse=True)
-    except (FileNotFoundError, NotADirectoryError):
-        names = []
-    for name in names:
-        if wanted is not None and wanted <= known.keys():
-            break
-        path = coll.manifests / name
-        raw = path.read_bytes()
-        doc = parsed(raw)
+    for path, doc, raw in iter_manifests(coll, newest_first=True):
         problem = problem_of(doc, raw)
         if problem is not None:
             # Its WARCs are indexed all the same, hashed here: the index only finds records.
@@ -87,6 +77,8 @@ def _manifest_entries(coll: CollectionDir, wanted: set[str] | None) -> dict[str,
         for entry in doc["files"]:  # type: ignore[index]
             if entry.get("kind") == "warc":
                 known.setdefault(entry["path"].rsplit("/", 1)[-1], entry)
+        if wanted is not None and wanted <= known.keys():
+            break
     return known
 
 
