@@ -113,6 +113,17 @@ def print_report(report: Any, out: TextIO) -> None:
         print(f"FAILED: {count(len(report.problems), 'problem')}; {summary}.", file=out)
 
 
+def remember_verify(collections: list[Any], report: Any, err: TextIO) -> None:
+    """Record, for `archive status`, what a verify of ``collections`` found; say so where
+    that cannot be (the verify itself stands)."""
+    from datetime import UTC, datetime
+
+    from archive.status import record_verify
+
+    for problem in record_verify(collections, [p.path for p in report.problems], datetime.now(UTC)):
+        print(f"warning: could not record this verify for archive status: {problem}", file=err)
+
+
 def count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 

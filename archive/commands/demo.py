@@ -8,6 +8,7 @@ from archive.commands.common import (
     port,
     print_crawl_summary,
     print_report,
+    remember_verify,
     store_option,
 )
 from archive.errors import UsageError
@@ -47,10 +48,7 @@ def _serve(port_number: int, out: TextIO) -> int:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from datetime import UTC, datetime
-
     from archive.demo.run import DEMO_COLLECTION, run_demo
-    from archive.status import record_verify
     from archive.store import collection_dir, resolve_store
 
     if args.serve:
@@ -63,10 +61,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print_crawl_summary(result.crawl, out)
     print("Verification:", file=out)
     print_report(result.verify, out)
-    # (as `archive verify` does, for `archive status`)
-    for problem in record_verify([collection_dir(store, DEMO_COLLECTION)], [p.path for p in result.verify.problems],
-                                 datetime.now(UTC)):
-        print(f"warning: could not record this verify for archive status: {problem}", file=err)
+    remember_verify([collection_dir(store, DEMO_COLLECTION)], result.verify, err)  # (as `archive verify` does)
     print("Next: inspect a capture log line with", file=out)
     print(f"  head -n 3 {store / 'demo' / 'logs'}/*.captures.jsonl", file=out)
     return 0 if result.verify.ok else 1

@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from archive.commands.common import endpoint_option, given, print_report
+from archive.commands.common import endpoint_option, given, print_report, remember_verify
 from archive.errors import UsageError
 
 NAME = "verify"
@@ -57,11 +57,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report = verify(path)
     print_report(report, out)
     if path.is_dir():
-        from datetime import UTC, datetime
-
-        from archive.status import record_verify
         from archive.store import collections_in
 
-        for problem in record_verify(collections_in(path), [p.path for p in report.problems], datetime.now(UTC)):
-            print(f"warning: could not record this verify for archive status: {problem}", file=err)
+        remember_verify(collections_in(path), report, err)
     return 0 if report.ok else 1
