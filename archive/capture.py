@@ -230,6 +230,8 @@ def _response_head(fetch: Fetch) -> tuple[bytes, list[str]]:
         if not removed and fetch.framing == "chunked":
             removed = ["transfer-encoding-removed"]
         return head, reconstructed + removed
+    # Names re-cased, a repeated header's lines brought together, connection headers dropped.
+    reconstructed.append("header-fields")
     reason = fetch.reason
     if reason is None:
         try:

@@ -62,6 +62,20 @@ def capture_failed(crawler: Crawler, exc: Exception | str, reason: str = "captur
     deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
 
 
+def failure_text(exc: BaseException) -> str:
+    """What went wrong with a download, as the capture log says it: the exception's type and
+    message, with the reasons Twisted gave in place of their reprs (Scrapy wraps Twisted's
+    ``ResponseFailed``, whose message is a list of ``Failure`` reprs, in an error of its own)."""
+    name = type(exc).__name__
+    reasons = getattr(exc, "reasons", None) or getattr(exc.__cause__, "reasons", None)
+    if reasons:
+        values = [getattr(reason, "value", reason) for reason in reasons]
+        detail = "; ".join(f"{type(v).__name__}: {v}" if str(v) else type(v).__name__ for v in values)
+    else:
+        detail = str(exc)
+    return f"{name}: {detail}" if detail else name
+
+
 def record_failure(crawler: Crawler, job: CaptureJob | WorkerJob, url: str, **details: Any) -> None:
     """``job.record_failure(url, **details)``; if the capture worker has stopped, the crawl
     is closed instead (nothing more can be recorded)."""

@@ -36,7 +36,7 @@ from archive.netpolicy import refusal
 from archive.urls import host_of
 from archive.warc.records import utcnow
 from crawler import tap
-from crawler.job import capture_failed, job_for, record_failure
+from crawler.job import capture_failed, failure_text, job_for, record_failure
 from crawler.resolver import refusal_reason
 
 log = logging.getLogger(__name__)
@@ -318,7 +318,7 @@ class WarcCaptureMiddleware:
                 capture_failed(self.crawler, exc)
             return
         ua = request.headers.get(b"User-Agent")
-        error = f"{type(exception).__name__}: {exception}".strip()
+        error = failure_text(exception)
         refused = refusal_reason(urlparse_cached(request).hostname or "")
         if refused is not None:
             error = f"RefusedAddress: {refused}"

@@ -38,7 +38,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from archive.warc.records import utcnow
-from crawler.job import job_for, record_failure
+from crawler.job import failure_text, job_for, record_failure
 from crawler.middlewares import provenance_of
 from crawler.resolver import refusal_reason
 
@@ -85,7 +85,7 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
         if isinstance(exc, IgnoreRequest) or refusal_reason(urlsplit("//" + netloc).hostname or "") is not None:
             super()._robots_error(exc, netloc)  # (no rules: Scrapy's None, all allowed)
             return
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        detail = failure_text(exc)
         self.undefined[netloc] = f"robots.txt could not be fetched ({detail})"
         self.crawler.stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         # As Scrapy's own does with None: the parser for this host from now on, and for the

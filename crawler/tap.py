@@ -31,6 +31,7 @@ from typing import Any
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
+from twisted.web._newclient import ParseError
 
 from archive.warc.records import http_head_end as head_end
 
@@ -71,8 +72,19 @@ class Head:
 current: Head | None = None
 
 # Past this many bytes without a blank line the tap gives up on the response (Twisted
-# refuses header lines longer than 16 KiB, but not many of them).
+# refuses no number of header lines, only long ones: see MAX_LINE).
 _MAX_HEAD = 1 << 20
+
+# The longest status or header line taken: Twisted's parser refuses lines over 16 KiB,
+# which real sites exceed (a Content-Security-Policy or Link header of preloads, a pile of
+# cookies), while browsers take heads of up to 256 KiB. Longer, the download fails with a
+# ParseError that says so, rather than with the bare "Connection was closed cleanly" that
+# Twisted's dropped connection gives.
+MAX_LINE = 256 << 10
+
+
+def _line_too_long(line: bytes) -> None:
+    raise ParseError(f"a status or header line of more than {MAX_LINE} bytes", line[:64])
 
 
 def _interim(head: bytes | bytearray) -> bytes | None:
@@ -112,6 +124,10 @@ def tap(protocol: Any) -> None:
         finally:
             if transport is not None:
                 transport.__dict__.pop("writeSequence", None)
+            parser = getattr(proto, "_parser", None)
+            if parser is not None:
+                parser.MAX_LENGTH = MAX_LINE
+                parser.lineLengthExceeded = _line_too_long
 
     def request_head(data: Any) -> None:
         # Twisted writes the request line and headers in one call, before any body.

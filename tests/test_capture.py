@@ -289,6 +289,19 @@ def test_a_fetch_with_a_head_reads_its_headers_from_it():
     assert built.metadata_fields["reconstructed"] == "request-head"  # (no request head given)
 
 
+def test_a_head_rebuilt_from_parsed_headers_says_its_fields_were_rebuilt():
+    from datetime import UTC, datetime
+
+    from archive.capture import Fetch, build_capture
+
+    fetch = Fetch(url="http://127.0.0.1:9/x", method="GET", request_headers=[], request_body=b"", status=200,
+                  response_headers=[(b"Content-Type", b"text/plain")], body=b"ok",
+                  started=datetime(2026, 1, 1, tzinfo=UTC), duration_ms=1.0, reason="OK")
+    built = build_capture(fetch, job_id="j", spider="s", warcinfo_id=None)
+    assert bytes(built.response.chunks[0]) == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+    assert built.metadata_fields["reconstructed"] == "header-fields,request-head"
+
+
 def test_a_request_head_as_written_is_kept_but_for_its_secrets():
     from datetime import UTC, datetime
 

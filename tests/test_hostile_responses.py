@@ -237,3 +237,36 @@ def test_heads_whose_lines_end_in_a_bare_line_feed_are_recorded_as_sent_and_veri
         assert recorded.block == raw and recorded.payload == body[path.encode()]
     report = verify(store / "lf")
     assert report.ok, report.problems
+
+
+def test_a_header_line_a_browser_takes_is_captured_and_a_refused_head_says_why_in_one_line(tmp_path):
+    # Twisted refuses lines over 16 KiB by dropping the connection ("Connection was closed
+    # cleanly"); real Content-Security-Policy and Link headers pass that, and browsers take
+    # heads of up to 256 KiB.
+    page = b"<html><body>kept</body></html>"
+    sent = {
+        "/csp": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Security-Policy: "
+        + b"script-src 'self' " * 2_000 + b"\r\nContent-Length: %d\r\n\r\n" % len(page) + page,
+        "/huge": b"HTTP/1.1 200 OK\r\nX-Huge: " + b"h" * (300 << 10) + b"\r\nContent-Length: 2\r\n\r\nhi",
+        "/status": b"HTTP/1.1 2xx OK\r\nContent-Length: 2\r\n\r\nhi",
+        "/lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi",
+    }
+    links = "".join(f"<a href='{path}'>x</a>" for path in sent)
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")], f"<html><body>{links}</body></html>".encode()),
+              **{path: _as_sent(raw) for path, raw in sent.items()}}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        coll = {"name": "long", "urls": [site.base + "/"], "obey_robots": False}
+        result = crawl(store, collection_from_dict(coll))
+    assert result.outcome == "finished"
+    records, lines = read_collection(store / "long")
+    [recorded] = [r for r in records if r.type == "response" and r.h("WARC-Target-URI").endswith("/csp")]
+    assert recorded.block == sent["/csp"]
+    assert verify(store / "long").ok
+    errors = {line["url"].removeprefix(site.base): line["error"] for line in lines if line["outcome"] == "failed"}
+    assert errors == {
+        "/huge": f"DownloadFailedError: ParseError: ('a status or header line of more than {256 << 10} bytes', "
+                 f"{b'X-Huge: ' + b'h' * 56!r})",
+        "/status": "DownloadFailedError: ParseError: ('non-integer status code', b'HTTP/1.1 2xx OK')",
+        "/lengths": "DownloadFailedError: ValueError: Invalid response: conflicting Content-Length headers: b'2,3'",
+    }
