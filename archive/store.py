@@ -252,7 +252,8 @@ def replacing(path: Path) -> Iterator[Path]:
 def listed_sizes(folder: Path, suffixes: str | tuple[str, ...], *, files_only: bool = True) -> dict[str, int]:
     """The files of ``folder`` whose names end with ``suffixes`` (hidden ones left out), by
     name in order, with their sizes (-1 for one whose size cannot be read, such as a link to
-    a disk not mounted); with ``files_only``, entries that are not files are left out.
+    a disk not mounted, or for one that is not a file, a directory in its place); with
+    ``files_only``, entries that are not files are left out.
     Listed by ``os.scandir``, which costs a collection of a year's jobs (tens of thousands of
     files) a few milliseconds where a ``Path`` and a ``stat`` call for each cost tenths of a
     second, at every job's start and end."""
@@ -261,10 +262,13 @@ def listed_sizes(folder: Path, suffixes: str | tuple[str, ...], *, files_only: b
         with os.scandir(folder) as entries:
             for entry in entries:
                 name = entry.name
-                if not name.endswith(suffixes) or name.startswith(".") or files_only and not entry.is_file():
+                if not name.endswith(suffixes) or name.startswith("."):
                     continue
                 try:
-                    found[name] = entry.stat().st_size
+                    is_file = entry.is_file()
+                    if not is_file and files_only:
+                        continue
+                    found[name] = entry.stat().st_size if is_file else -1
                 except OSError:
                     found[name] = -1
     except (FileNotFoundError, NotADirectoryError):

@@ -262,7 +262,8 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
             if receipt is not None:
                 report.notes.append(f"{target}: deleted locally after its copy at {receipt['url']} was verified")
             else:
-                report.add(m.label, f"files[{index}]", f"{entry['path']} is missing")
+                report.add(m.label, f"files[{index}]", f"{entry['path']} is "
+                           + ("not a file" if target.exists() else "missing"))
             continue
         if entry.get("kind") == "warc":
             steps.append(partial(_warc_result, target, checks.warc(target, hashed=True), report, entry))

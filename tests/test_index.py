@@ -222,9 +222,9 @@ def test_a_damaged_warc_does_not_keep_later_captures_out_of_the_indexes(store):
 def test_a_warc_the_disk_cannot_read_back_is_named_and_the_others_are_indexed(store):
     coll = coll_of(store)
     unreadable = coll.warcs / "unreadable.warc.gz"
-    unreadable.mkdir()  # (reading it fails as a read error of the disk would: an OSError)
+    unreadable.mkdir()  # (not a file: named as such, not by the 4096 bytes a directory has)
     result = update_indexes(coll)
-    why = f"{unreadable} is damaged (it cannot be read: Is a directory) and cannot be indexed: run `archive verify`"
+    why = f"{unreadable} cannot be read (not a file, or its size cannot be had): run `archive verify`"
     assert result.unindexed == [why]
     assert len(result.indexed) == 2 and [e.url for e in lookup_url(coll, SITE + "/copy")] == [SITE + "/copy"]
 
@@ -748,8 +748,8 @@ def test_a_warc_whose_size_cannot_be_read_is_named_and_the_others_are_indexed(st
     (coll.warcs / "elsewhere.warc.gz").symlink_to(store / "a-disk-not-mounted" / "elsewhere.warc.gz")
     _one_more_job(store, SITE + "/later")
     result = update_indexes(coll)
-    assert result.unindexed == [(f"{coll.warcs / 'elsewhere.warc.gz'} cannot be read (its size cannot be had): "
-                                "run `archive verify`")]
+    assert result.unindexed == [(f"{coll.warcs / 'elsewhere.warc.gz'} cannot be read (not a file, or its size cannot "
+                                 "be had): run `archive verify`")]
     assert [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]
 
 

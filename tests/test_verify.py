@@ -97,6 +97,9 @@ def test_missing_file_is_named_by_its_manifest_entry(store):
     warc.unlink()
     problems = [str(p) for p in verify(store).problems]
     assert any(f"warcs/{warc.name} is missing" in p and "files[0]" in p for p in problems)
+    warc.mkdir()  # (a directory where the file was: not "missing")
+    problems = [str(p) for p in verify(store).problems]
+    assert any(p.endswith(f"files[0]: warcs/{warc.name} is not a file") for p in problems), problems
 
 
 def test_cli_exit_codes(store, tmp_path, capsys):

@@ -217,7 +217,7 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
         entry = listed.get(warc.name, {})
         size = sizes[warc.name]
         if size < 0:
-            unindexed.append(f"{warc} cannot be read (its size cannot be had): run `archive verify`")
+            unindexed.append(f"{warc} cannot be read (not a file, or its size cannot be had): run `archive verify`")
             failed.add(warc.name)
         elif entry.get("size") not in (None, size):
             unindexed.append(f"{warc} is {size} bytes, its manifest says {entry['size']}: run `archive verify`")
