@@ -51,7 +51,11 @@ def repair(path: Path) -> RepairReport:
     """Repair every collection under ``path`` (a store or one collection)."""
     path = Path(path)
     report = RepairReport()
-    for coll in collections_in(path):
+    collections = collections_in(path)
+    for coll in collections:  # (before any change: a repair is done whole or not begun)
+        for sub in coll.not_directories():
+            raise StoreError(f"{sub} is not a directory: move it aside, and repair again; nothing was repaired")
+    for coll in collections:
         _repair_collection(coll, report)
     return report
 

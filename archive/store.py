@@ -100,6 +100,11 @@ class CollectionDir:
         (its copy in the bucket checked first)."""
         return self.root / "remote" / f"{warc_name}.json"
 
+    def not_directories(self) -> list[Path]:
+        """The collection's folders (warcs/, logs/, manifests/) that are there but are not
+        directories: a file in their place, which nothing can be read from or written in."""
+        return [sub for sub in (self.warcs, self.logs, self.manifests) if sub.exists() and not sub.is_dir()]
+
     def create(self) -> None:
         for sub in (self.warcs, self.logs, self.manifests):
             try:

@@ -247,6 +247,8 @@ def _local_manifests(coll: CollectionDir) -> list[ManifestFile]:
 
 
 def _check_collection(coll: CollectionDir, report: Report, only: Path | None = None) -> None:
+    for sub in coll.not_directories():
+        report.add(sub, None, f"not a directory: the collection's {sub.name} cannot be read")
     docs = check_manifests(_local_manifests(coll), report, only.name if only is not None else None)
     # Every file check is planned first and run at once (on every core when worth it);
     # the results are then reported in this same order.
@@ -314,13 +316,29 @@ def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
                                                    f"capture-log line says {known}")
 
 
-def _warc_result_unlisted(path: Path, result: Callable[[], Checked], report: Report) -> None:
+def _warc_result_unlisted(path: Path, result: Callable[[], Checked], report: Report, unlisted: str) -> None:
     _warc_result(path, result, report, None)
-    report.add(path, None, "not listed in any manifest; run `archive verify --repair` if its job was killed")
+    report.add(path, None, unlisted)
+
+
+def _unlisted(coll: CollectionDir, job: str | None) -> str:
+    """What to say of a closed file no manifest lists, written by ``job`` (None: unknown):
+    ``archive verify --repair`` lists it only in the manifest it writes for a job that died
+    before writing one, from that job's file."""
+    if job is not None and coll.manifest(job).exists():
+        return (f"not listed in any manifest, though its job {job} has one (the file came after the job ended, or "
+                "was left out of it); `archive verify --repair` does not change a job's manifest")
+    if job is None or not coll.job_file(job).is_file():
+        which = f"its job's file (logs/{job}.job.json)" if job is not None else "the job that wrote it (no jobId)"
+        return (f"not listed in any manifest; `archive verify --repair`, which lists a killed job's files, cannot "
+                f"name {which}")
+    return "not listed in any manifest; run `archive verify --repair` if its job was killed"
 
 
 def _log_result(path: Path, result: Callable[[], Checked], report: Report,
-                entry: dict[str, Any] | None, refs: list[tuple[Path, LogRefs]] | None = None) -> None:
+                entry: dict[str, Any] | None, refs: list[tuple[Path, LogRefs]] | None = None,
+                unlisted: str = "") -> None:
+    """``entry``: the log's in its manifest, or None with what to say of it (``unlisted``)."""
     checked = result()
     if refs is not None and checked.refs is not None:
         refs.append((path, checked.refs))
@@ -329,7 +347,7 @@ def _log_result(path: Path, result: Callable[[], Checked], report: Report,
     if entry is not None:
         _compare_entry(path, entry, report, checked, records=checked.units)
     else:
-        report.add(path, None, "not listed in any manifest; run `archive verify --repair` if its job was killed")
+        report.add(path, None, unlisted)
 
 
 def _file_result(path: Path, result: Callable[[], Checked], report: Report, entry: dict[str, Any]) -> None:
@@ -354,12 +372,15 @@ def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChec
             if job in live:
                 steps.append(note(f"{warc}: written by running job {job}"))
             else:
-                steps.append(partial(_warc_result_unlisted, warc, checks.warc(warc, hashed=False), report))
+                steps.append(partial(_warc_result_unlisted, warc, checks.warc(warc, hashed=False), report,
+                                     _unlisted(coll, job)))
     for open_file in sorted(coll.warcs.glob("*" + OPEN_SUFFIX)) if coll.warcs.is_dir() else []:
         steps.append(partial(_check_open, open_file, report))
     for log in sorted(coll.logs.glob("*.captures.jsonl")) if coll.logs.is_dir() else []:
-        if f"logs/{log.name}" not in listed and log.name.split(".")[0] not in live:
-            steps.append(partial(_log_result, log, checks.log(log, hashed=False), report, None, refs))
+        job = log.name.split(".")[0]
+        if f"logs/{log.name}" not in listed and job not in live:
+            steps.append(partial(_log_result, log, checks.log(log, hashed=False), report, None, refs,
+                                 _unlisted(coll, job)))
     for open_log in sorted(coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX)) if coll.logs.is_dir() else []:
         if not open_log.is_file():
             steps.append(problem(open_log, _NOT_A_FILE))

@@ -92,6 +92,52 @@ def test_missing_manifest_breaks_the_chain_and_orphans_files(store):
     assert any("not listed in any manifest" in p for p in problems)
 
 
+def test_an_unlisted_file_gets_repair_suggested_only_where_repair_would_list_it(store, capsys):
+    import json
+
+    from archive.repair import repair
+
+    coll = store / "news"
+    first, second = sorted((coll / "manifests").glob("*.json"))
+    job = json.loads(first.read_text("utf-8"))
+    log = coll / next(f["path"] for f in job["files"] if f["kind"] == "capture-log")
+    warc = coll / next(f["path"] for f in job["files"] if f["kind"] == "warc")
+    first.unlink()  # (its job file stays: repair writes the job an "interrupted" manifest)
+    (coll / "manifests" / (first.name + ".sha256")).unlink()
+    said = {Path(p.path).name: p.message for p in verify(coll).problems if p.where is None}
+    assert said[log.name] == said[warc.name] == \
+        "not listed in any manifest; run `archive verify --repair` if its job was killed"
+    repair(coll)
+    extra = warc.with_name("extra-" + warc.name)  # a copy of the job's WARC, made after its manifest
+    shutil.copyfile(warc, extra)
+    said = {Path(p.path).name: p.message for p in verify(coll).problems if p.where is None}
+    assert set(said) == {extra.name} and said[extra.name].startswith(
+        f"not listed in any manifest, though its job {job['job_id']} has one")
+    (coll / "logs" / f"{job['job_id']}.job.json").rename(coll / "job-file-moved-away")
+    repaired = sorted((coll / "manifests").glob("*.json"))
+    for manifest in repaired:
+        if json.loads(manifest.read_text("utf-8"))["job_id"] == job["job_id"]:
+            manifest.unlink()
+            (coll / "manifests" / (manifest.name + ".sha256")).unlink()
+    said = {Path(p.path).name: p.message for p in verify(coll).problems if p.where is None}
+    assert said[warc.name] == said[log.name] == (
+        "not listed in any manifest; `archive verify --repair`, which lists a killed job's files, cannot name its "
+        f"job's file (logs/{job['job_id']}.job.json)")
+
+
+def test_a_file_in_place_of_the_manifests_directory_is_said_and_repair_changes_nothing(store, capsys):
+    coll = store / "news"
+    shutil.rmtree(coll / "manifests")
+    (coll / "manifests").write_text("not a directory")
+    problems = [str(p) for p in verify(coll).problems]
+    assert problems[0] == f"{coll / 'manifests'}: not a directory: the collection's manifests cannot be read"
+    before = {p: p.read_bytes() for p in coll.rglob("*") if p.is_file()}
+    assert main(["verify", "--repair", str(coll)]) == 1
+    assert capsys.readouterr().err == (f"archive verify: {coll / 'manifests'} is not a directory: move it aside, and "
+                                       "repair again; nothing was repaired\n")
+    assert {p: p.read_bytes() for p in coll.rglob("*") if p.is_file()} == before
+
+
 def test_missing_file_is_named_by_its_manifest_entry(store):
     warc = sorted((store / "news" / "warcs").glob("*.warc.gz"))[-1]
     warc.unlink()
