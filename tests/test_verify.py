@@ -98,7 +98,7 @@ def test_an_unlisted_file_gets_repair_suggested_only_where_repair_would_list_it(
     from archive.repair import repair
 
     coll = store / "news"
-    first, second = sorted((coll / "manifests").glob("*.json"))
+    first, _ = sorted((coll / "manifests").glob("*.json"))
     job = json.loads(first.read_text("utf-8"))
     log = coll / next(f["path"] for f in job["files"] if f["kind"] == "capture-log")
     warc = coll / next(f["path"] for f in job["files"] if f["kind"] == "warc")
