@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from w3lib.url import safe_url_string
 
+from archive.urls import with_slashes
+
 # Each "//" step of an XPath walks the whole tree again, and predicates are slow in libxml2;
 # so links come from one path per tag, requisites from lxml's own tag filter (a C loop),
 # and inline styles from one attribute path. Plain strings: a "smart" one keeps its
@@ -299,6 +301,7 @@ class Resolver:
                 return href
             if self.origin is not None and href[0] == "/" and not href.startswith("//"):
                 return self.origin + href
+        href = with_slashes(href)
         if not href.isascii():
             try:
                 href = safe_url_string(href, self.encoding)

@@ -9,7 +9,7 @@ reordering would change what we fetch.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
 
@@ -101,3 +101,18 @@ def host_in_scope(host: str, allowed: list[str]) -> bool:
         elif host == pattern:
             return True
     return False
+
+
+def with_slashes(href: str) -> str:
+    """``href`` as a browser reads it on an http(s) page: a backslash before the query is a
+    slash (``\\\\cdn.example\\a.js`` is scheme-relative, ``..\\img\\b.png`` relative), where
+    ``urljoin`` would keep it as part of a name."""
+    if "\\" not in href:
+        return href
+    end = min((i for i in (href.find("?"), href.find("#")) if i >= 0), default=len(href))
+    return href[:end].replace("\\", "/") + href[end:]
+
+
+def join_url(base: str, href: str) -> str:
+    """``href`` resolved against ``base`` as a browser resolves it (see :func:`with_slashes`)."""
+    return urljoin(base, with_slashes(href))

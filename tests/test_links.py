@@ -21,6 +21,7 @@ from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.response import get_base_url
 
 from archive.links import Resolver, css_urls, page_frames, page_links, page_requisites, parse_html
+from archive.replay.rewrite import rewrite_url
 from archive.urls import canonicalize
 
 # HTML's "ASCII whitespace", stripped from both ends of a URL attribute by browsers.
@@ -51,7 +52,7 @@ EXACT = [
     # whitespace around the reference (stripped, as browsers do)
     "  /padded  ", "\n\t/wrapped\r\n", "\f?page=3 ", " ../up ",
     # other schemes and oddities urljoin passes through or resolves its own way
-    "javascript:void(0)", "mailto:desk@news.example.org", "tel:+100", "http:x", "http:/x", "/a\\b", "\\x",
+    "javascript:void(0)", "mailto:desk@news.example.org", "tel:+100", "http:x", "http:/x",
 ]
 
 # References where the shortcut keeps a form that canonicalize normalises: tabs and
@@ -155,6 +156,21 @@ def test_query_character_the_page_encoding_cannot_represent() -> None:
 def test_tabs_and_newlines_cannot_change_what_a_reference_means(href: str, expected: str) -> None:
     assert canonicalize(_urljoin(BASE, href)) == expected  # what urljoin (and a browser) gives
     assert canonicalize(Resolver(BASE).resolve(href)) == expected
+
+
+@pytest.mark.parametrize(("href", "expected"), [
+    ("\\x", "http://news.example.org:8080/x"),
+    ("/a\\b", "http://news.example.org:8080/a/b"),
+    ("..\\img\\b.png", "http://news.example.org:8080/section/img/b.png"),
+    ("\\\\cdn.example\\a.js?v=\\1#\\f", "http://cdn.example/a.js?v=\\1#\\f"),
+    ("http:\\\\other.example\\x", "http://other.example/x"),
+])
+def test_a_backslash_before_the_query_is_a_slash_as_browsers_read_it(href: str, expected: str) -> None:
+    # (urljoin keeps it as part of a name: "/a\\b" would be fetched as /a%5Cb, a page that is not there)
+    assert Resolver(BASE).resolve(href) == expected
+    assert rewrite_url(href, BASE, lambda url: url) == expected  # (replay reads the page's links as the crawl did)
+    # (before the path is percent-encoded, where the backslash would become %5C)
+    assert Resolver(BASE).resolve("/caf\u00e9\\menu") == "http://news.example.org:8080/caf%C3%A9/menu"
 
 
 # -- <base href> ---------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from archive.links import image_set_strings
+from archive.urls import join_url
 
 MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
 
@@ -59,7 +60,7 @@ def rewrite_url(value: str, base: str, make: MakeUrl) -> str | None:
     if not text or text.lower().startswith(_KEEP_SCHEMES):
         return None
     try:
-        absolute = urljoin(base, text)
+        absolute = join_url(base, text)
         scheme = urlsplit(absolute).scheme
     except ValueError:
         return None
@@ -333,7 +334,7 @@ class _Rewriter(HTMLParser):
         name_end = len(tag) + 1
         attrs = {m.group(1).lower(): m for m in _ATTR.finditer(raw, name_end)}
         if tag == "base" and "href" in attrs and attrs["href"].group(2):
-            self.base = urljoin(self.base, html.unescape(_unquote(attrs["href"].group(2))))
+            self.base = join_url(self.base, html.unescape(_unquote(attrs["href"].group(2))))
         out, last = [], 0
         for m in _ATTR.finditer(raw, name_end):
             name, value = m.group(1).lower(), m.group(2)
