@@ -196,21 +196,28 @@ def _add_lazy(urls: list[str], el: Any) -> None:
 
 
 def srcset_urls(value: str) -> list[str]:
-    """The candidate URLs of a ``srcset`` (HTML's parsing: a URL is a run of non-space
-    characters, trailing commas are not part of it, descriptors run to the next comma
-    outside parentheses). URLs may contain commas themselves."""
-    urls, pos, n = [], 0, len(value)
+    """The candidate URLs of a ``srcset``: see :func:`srcset_spans`."""
+    return [value[start:end] for start, end in srcset_spans(value)]
+
+
+def srcset_spans(value: str) -> list[tuple[int, int]]:
+    """Where each candidate URL of a ``srcset`` is in it (HTML's parsing: a URL is a run of
+    non-space characters, trailing commas are not part of it, descriptors run to the next
+    comma outside parentheses). URLs may contain commas themselves, as image services'
+    do (``/upload/w_400,h_300/a.jpg 400w``)."""
+    spans, pos, n = [], 0, len(value)
     while True:
         while pos < n and value[pos] in _WHITESPACE + ",":
             pos += 1
         if pos >= n:
-            return urls
+            return spans
         start = pos
         while pos < n and value[pos] not in _WHITESPACE:
             pos += 1
-        url = value[start:pos]
-        if url.endswith(","):
-            url = url.rstrip(",")  # a candidate without descriptors
+        end = pos
+        if value[end - 1] == ",":
+            while end > start and value[end - 1] == ",":
+                end -= 1  # a candidate without descriptors
         else:
             depth = 0
             while pos < n:
@@ -222,8 +229,8 @@ def srcset_urls(value: str) -> list[str]:
                     depth = max(0, depth - 1)
                 elif char == "," and depth == 0:
                     break
-        if url:
-            urls.append(url)
+        if end > start:
+            spans.append((start, end))
 
 
 def css_urls(text: str) -> list[str]:

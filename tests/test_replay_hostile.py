@@ -172,6 +172,14 @@ def test_an_unquoted_value_is_read_whole_as_browsers_read_it_equals_signs_and_al
                     '<meta http-equiv=refresh content="0;url=/odd/20260301120000/http://live.test/r3">')
 
 
+def test_a_srcset_url_with_commas_in_it_is_rewritten_whole_as_browsers_read_it():
+    # Image services put commas in their paths; a split at each comma left the URL's
+    # start pointing at the live site.
+    page = rewritten('<img srcset="https://img.test/upload/w_400,h_300,c_fill/a.jpg 400w,/b.jpg 2x,  /c.jpg,">')
+    assert page == ('<img srcset="/odd/20260301120000/https://img.test/upload/w_400,h_300,c_fill/a.jpg 400w,'
+                    '/odd/20260301120000/http://site.test/b.jpg 2x,  /odd/20260301120000/http://site.test/c.jpg,">')
+
+
 def test_attributes_that_say_what_they_are_with_character_references_are_read_as_the_browser_reads_them():
     page = rewritten('<script type="speculation&#114;ules">{"prefetch": []}</script>'
                      '<meta http-equiv="re&#102;resh" content="0;url=http://live.test/r2">')

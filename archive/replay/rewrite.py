@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.links import image_set_strings
+from archive.links import image_set_strings, srcset_spans
 from archive.urls import join_url
 
 MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
@@ -102,15 +102,14 @@ def rewrite_css_bytes(body: bytes, base: str, make: MakeUrl) -> bytes:
 
 
 def _srcset(value: str, base: str, make: MakeUrl) -> str | None:
-    parts, changed = [], False
-    for candidate in value.split(","):
-        bits = candidate.strip().split(None, 1)
-        if not bits:
-            continue
-        new = rewrite_url(bits[0], base, make)
-        changed = changed or new is not None
-        parts.append(" ".join([new or bits[0], *bits[1:]]))
-    return ", ".join(parts) if changed else None
+    """``value`` with each candidate's URL rewritten, all else as it was; None if none is."""
+    out, done = [], 0
+    for start, end in srcset_spans(value):
+        new = rewrite_url(value[start:end], base, make)
+        if new is not None:
+            out += [value[done:start], new]
+            done = end
+    return "".join(out) + value[done:] if out else None
 
 
 ImportMap = dict[str, Any]  # an import map document: {"imports": {...}, "scopes": {...}}
