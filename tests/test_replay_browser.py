@@ -7,6 +7,7 @@ downloaded; Debian's ``chromium`` package is used (``.ci/run`` installs it).
 from __future__ import annotations
 
 import contextlib
+import html
 import http.server
 import json
 import subprocess
@@ -526,7 +527,8 @@ def test_a_window_opened_empty_and_sent_to_the_live_web_opens_its_capture(browse
     with _live_web() as live:
         site = f"http://127.0.0.1:{live.server_port}"
         page = (f'<html><body><button id="b" style="position:fixed;left:0;top:100px;width:200px;height:200px;'
-                f'z-index:2147483647" onclick="var w = window.open(\'\'); var url = \'{site}/next\'; {navigate}; '
+                f'z-index:2147483647" onclick="var w = window.open(\'\'); var url = \'{site}/next\'; '
+                f'try {{ new w.RTCPeerConnection() }} catch (e) {{ window.rtc = e.name }} {navigate}; '
                 f'window.opened = !!w">share</button></body></html>').encode()
         store = _archived_site(tmp_path / "store", "pop", site, {
             "/page": (b"text/html", page), "/next": (b"text/html", b"<html><head><title>Next</title></head></html>")})
@@ -535,6 +537,7 @@ def test_a_window_opened_empty_and_sent_to_the_live_web_opens_its_capture(browse
             for kind in ("mousePressed", "mouseReleased"):
                 browser.call("Input.dispatchMouseEvent", type=kind, x=50, y=150, button="left", clickCount=1)
             browser.wait_until("window.opened === true")
+            assert browser.evaluate("window.rtc") == "NotSupportedError"  # (a peer connection of its own)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not any(
                     t["url"] == f"{base}/pop/20260301120000/{site}/next" for t in browser.call("Target.getTargets")["targetInfos"]):
@@ -544,6 +547,58 @@ def test_a_window_opened_empty_and_sent_to_the_live_web_opens_its_capture(browse
             for popup in popups:
                 browser.call("Target.closeTarget", targetId=popup["targetId"])
     assert [t["url"] for t in popups] == [f"{base}/pop/20260301120000/{site}/next"]
+    assert live.requests == [] and live.connections == 0
+
+
+# What a button's click does (``url``: the live URL of /next), then how the test clicks it.
+_NEW_WINDOWS = {
+    "a link a script added, with a target": (
+        "var a = document.body.appendChild(document.createElement('a')); a.href = url; a.target = '_blank'; "
+        "a.textContent = 'go'; a.id = 'made'; a.style.cssText = 'position:fixed;left:300px;top:100px;width:200px;"
+        "height:200px;display:block;z-index:2147483647'", "then the link"),
+    "a link a script added, clicked with ctrl": (
+        "var a = document.body.appendChild(document.createElement('a')); a.href = url; a.textContent = 'go'; "
+        "a.id = 'made'; a.style.cssText = 'position:fixed;left:300px;top:100px;width:200px;height:200px;"
+        "display:block;z-index:2147483647'", "then the link with ctrl"),
+    "a link clicked by script, never in the page": (
+        "var a = document.createElement('a'); a.href = url; a.target = '_blank'; a.click()", ""),
+    "a click event sent to a link never in the page": (
+        "var a = document.createElement('a'); a.href = url; a.target = '_blank'; "
+        "a.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}))", ""),
+    "document.open with three arguments": ("document.open(url, '_blank', '')", ""),
+}
+
+
+@pytest.mark.parametrize("case", list(_NEW_WINDOWS))
+def test_a_window_or_tab_opened_on_a_live_url_opens_its_capture_instead(browser, tmp_path, case):
+    # The Navigation API sees only the navigations of the window whose script listens.
+    action, then = _NEW_WINDOWS[case]
+    with _live_web() as live:
+        site = f"http://127.0.0.1:{live.server_port}"
+        page = (f'<html><body><button id="b" style="position:fixed;left:0;top:100px;width:200px;height:200px;'
+                f'z-index:2147483647" onclick="var url = \'{site}/next\'; {html.escape(action)}; window.done = true">'
+                f'go</button></body></html>').encode()
+        store = _archived_site(tmp_path / "store", "tab", site, {
+            "/page": (b"text/html", page), "/next": (b"text/html", b"<html><head><title>Next</title></head></html>")})
+        with serve_in_thread(store) as base:
+            here, there = f"{base}/tab/20260301120000/{site}/page", f"{base}/tab/20260301120000/{site}/next"
+            browser.navigate(here)
+            clicks = [(50, 0)] + ([(350, 2 if then.endswith("ctrl") else 0)] if then else [])
+            for x, modifiers in clicks:
+                for kind in ("mousePressed", "mouseReleased"):
+                    browser.call("Input.dispatchMouseEvent", type=kind, x=x, y=150, button="left", clickCount=1,
+                                 modifiers=modifiers)
+                browser.wait_until("window.done === true")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(
+                    t["url"] == there for t in browser.call("Target.getTargets")["targetInfos"]):
+                time.sleep(0.1)
+            time.sleep(0.3)  # (for a window that would have gone to the live web as well)
+            opened = [t for t in browser.call("Target.getTargets")["targetInfos"] if t["type"] == "page"
+                      and t["url"] != here]
+            for tab in opened:
+                browser.call("Target.closeTarget", targetId=tab["targetId"])
+    assert [t["url"] for t in opened] == [there]
     assert live.requests == [] and live.connections == 0
 
 

@@ -129,8 +129,10 @@
     var opened = realWindowOpen.apply(this, args);
     // A window opened empty is this page's to script, and no script of ours is in it: the
     // page gets it through a Proxy that sends the URLs it is navigated to into the archive
-    // (w.location = url, w.location.href = url, assign(), replace()). One opened on a replay
-    // URL has the client script.
+    // (w.location = url, w.location.href = url, assign(), replace()), and its peer
+    // connections are refused as this window's are. One opened on a replay URL has the
+    // client script.
+    if (opened && !url) refuseRtc(opened);
     return opened && !url && typeof Proxy !== "undefined" ? steered(opened) : opened;
   };
   function bound(target, key) {
@@ -304,7 +306,8 @@
     return to !== url && new URL(to, here).href !== new URL(url, here).href ? to : null;
   }
   // Navigations that would leave the archive are sent to their captures instead, where the
-  // browser has the Navigation API.
+  // browser has the Navigation API. (Not those of a window opened empty: the API is off in
+  // its first, blank document.)
   if (window.navigation && window.navigation.addEventListener) {
     window.navigation.addEventListener("navigate", function (event) {
       // (downloadRequest: the filename of a download, "" when the link names none)
@@ -321,12 +324,39 @@
       if (event.navigationType === "replace") window.location.replace(to);
       else window.location.assign(to);
     });
-  } else {
-    document.addEventListener("click", function (event) {
-      var link = event.target && event.target.closest && event.target.closest("a[href], area[href]");
-      if (!link || event.defaultPrevented) return;
-      var to = leaves(link.href);
-      if (to !== null) link.href = to;
-    }, true);
   }
+
+  // A link is pointed into the archive as it is followed, where the Navigation API cannot see
+  // it: one that opens another window or tab (a target, a middle or modified click, the
+  // context menu's "open in new tab"), and everywhere in a browser without that API. (Links
+  // are not rewritten as scripts add them: a script reads a URL's parts through an <a>.)
+  function sendLink(el) {
+    var link = el && el.closest && el.closest("a[href], area[href]");
+    if (!link || link.namespaceURI !== xhtml) return;
+    var to = leaves(link.href);
+    if (to !== null) link.href = to;
+  }
+  // (from the moment a pointer is over it: Chromium connects to a link's host as it is pressed)
+  ["pointerover", "pointerdown", "click", "auxclick", "contextmenu"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      if (!event.defaultPrevented) sendLink(event.target);
+    }, true);
+  });
+  // (and one a script clicks without putting it in the page, where no listener of ours hears)
+  var realClick = HTMLElement.prototype.click;
+  HTMLElement.prototype.click = function () {
+    sendLink(this);
+    return realClick.apply(this, arguments);
+  };
+  var realDispatch = EventTarget.prototype.dispatchEvent;
+  EventTarget.prototype.dispatchEvent = function (event) {
+    if (event && event.type === "click" && this.nodeType === 1) sendLink(this);
+    return realDispatch.apply(this, arguments);
+  };
+  // document.open(url, name, features), with three arguments, is window.open.
+  var realDocumentOpen = Document.prototype.open;
+  Document.prototype.open = function () {
+    if (arguments.length >= 3) return window.open.apply(window, arguments);
+    return realDocumentOpen.apply(this, arguments);
+  };
 })();
