@@ -98,7 +98,7 @@ def test_an_interim_response_archived_as_the_answer_is_not_replayed_as_one(tmp_p
             assert b"is an interim response" in proc.stdout
         assert get(base, f"/odd/2026prov_/{SITE}/early")[0] == 200
         # A later capture of the URL is an answer: it is served instead of the nearest.
-        assert get(base, f"/odd/20260301120000/{SITE}/then")[:3:2] == (200, b"<p>the answer</p>")
+        assert get(base, f"/odd/20260301120000id_/{SITE}/then")[:3:2] == (200, b"<p>the answer</p>")
 
 
 def test_an_archived_header_holding_a_nul_byte_is_left_out_so_the_page_can_be_read(tmp_path):
@@ -271,7 +271,6 @@ REFRESH_TO_LIVE = b'<html><head><meta http-equiv="refresh" content="0;url=http:/
 
 
 @pytest.mark.parametrize(("headers", "mode"), [
-    ([], ""), ([(b"Content-Type", b"unknown/unknown")], ""),
     ([(b"Content-Type", b"text/plain"), (b"Content-Type", b"text/html")], ""),
     ([(b"Content-Type", b"text/xml")], ""), ([(b"Content-Type", b"image/svg+xml")], ""),
     ([(b"Content-Type", b"text/html")], "id_"),
@@ -385,3 +384,35 @@ def test_a_burst_of_connections_is_queued_and_each_answered(tmp_path):
     finally:
         server.server_close()
     assert answers == [b"HTTP/1.0 200 OK\r\n"] * 64
+
+
+def test_an_svg_document_has_its_links_and_images_pointed_into_the_archive_and_its_own_references_kept(tmp_path):
+    # Sandboxed, its scripts do not run, but a link in it is followed when clicked.
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+           b'<a xlink:href="http://live.test/x?a=1&amp;b=2"><text>live</text></a><a href=\'/rel\'>r</a>'
+           b'<use href="#icon"/><image href="pic.png"/><text>href="http://live.test/text"</text></svg>')
+    store = tmp_path / "store"
+    capture(store, {"/d/pic.svg": (200, [(b"Content-Type", b"image/svg+xml")], svg)})
+    with serve_in_thread(store) as base:
+        status, headers, body = get(base, f"/odd/20260301120000/{SITE}/d/pic.svg")
+        _, _, as_is = get(base, f"/odd/20260301120000id_/{SITE}/d/pic.svg")
+    assert status == 200 and headers["content-security-policy"].endswith("; sandbox")
+    assert body == (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+                    b'<a xlink:href="/odd/20260301120000/http://live.test/x?a=1&amp;b=2"><text>live</text></a>'
+                    b'<a href="/odd/20260301120000/http://site.test/rel">r</a><use href="#icon"/>'
+                    b'<image href="/odd/20260301120000/http://site.test/d/pic.png"/>'
+                    b'<text>href="http://live.test/text"</text></svg>')
+    assert as_is == svg
+
+
+@pytest.mark.parametrize("declared", [[], [(b"Content-Type", b"unknown/unknown")]])
+def test_a_page_sent_with_no_type_that_a_browser_shows_as_html_is_rewritten_as_one(tmp_path, declared):
+    page = b"\n <!DOCTYPE html><html><head><title>t</title></head><body><a href='http://live.test/x'>x</a></body></html>"
+    store = tmp_path / "store"
+    capture(store, {"/page": (200, declared, page), "/text": (200, declared, b"plain <a href='http://live.test/'>")})
+    with serve_in_thread(store) as base:
+        status, headers, body = get(base, f"/odd/20260301120000/{SITE}/page", headers={"Sec-Fetch-Dest": "document"})
+        _, text_headers, text = get(base, f"/odd/20260301120000/{SITE}/text")
+    assert status == 200 and b"/_archive/client.js" in body
+    assert b'href="/odd/20260301120000/http://live.test/x"' in body and "sandbox" not in headers["content-security-policy"]
+    assert text == b"plain <a href='http://live.test/'>" and text_headers["content-security-policy"].endswith("; sandbox")

@@ -75,6 +75,9 @@ _RENAME = {"content-security-policy", "content-security-policy-report-only", "st
            "cross-origin-opener-policy", "cross-origin-opener-policy-report-only", "cross-origin-embedder-policy",
            "cross-origin-embedder-policy-report-only", "supports-loading-mode", "sourcemap", "x-sourcemap"}
 _HTML = ("text/html", "application/xhtml+xml")
+# Types a browser sniffs the body of, as if none were given (and none given: "", or the
+# index's "unk"), before it shows a page.
+_UNKNOWN = ("", "unk", "unknown/unknown", "application/unknown", "*/*")
 # One range of bytes (RFC 9110 §14.1.2): first-last, first-, or -suffix; spaces around the parts
 # allowed. Numbers of more digits than any body has bytes are no range (the whole is sent).
 _RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.ASCII | re.IGNORECASE)
@@ -327,6 +330,8 @@ class ReplayApp:
         page = False
         if decoded:
             mime = (head.header("Content-Type") or entry.mime or "").split(";")[0].strip().lower()
+            if mime in _UNKNOWN and rewrite.sniffs_as_html(body):
+                mime = "text/html"  # (what a browser makes of it, and shows as a page)
             if mod in REWRITE_MODIFIERS and mime in _HTML:
                 banner = banner_html(
                     timestamp=entry.timestamp, url=entry.url, digest=body_record.warc("WARC-Payload-Digest") or "",
@@ -346,6 +351,8 @@ class ReplayApp:
                 page = True
             elif mod in REWRITE_MODIFIERS and mime == "text/css":
                 body = rewrite.rewrite_css_bytes(body, entry.url, make)
+            elif mod in REWRITE_MODIFIERS and mime == "image/svg+xml":
+                body = rewrite.rewrite_svg_bytes(body, entry.url, make)
         if not page:
             headers.append(("Content-Security-Policy", SANDBOXED))
         reason = head.reason.strip() or _phrase(status)

@@ -101,6 +101,39 @@ def rewrite_css_bytes(body: bytes, base: str, make: MakeUrl) -> bytes:
     return rewrite_css(body.decode("latin-1"), base, make).encode("latin-1")
 
 
+# An href of an SVG element (SVG 2's, or SVG 1.1's xlink:href), after white space in its tag.
+_SVG_HREF = re.compile(r"""(?<=\s)((?:xlink:)?href\s*=\s*)("[^"]*"|'[^']*')""")
+
+
+# The starts of an HTML document a browser recognises in a body of no type (the MIME
+# Sniffing Standard's HTML patterns), each followed by a space or ">".
+_HTML_STARTS = tuple(b"<" + tag for tag in (b"!DOCTYPE HTML", b"HTML", b"HEAD", b"SCRIPT", b"IFRAME", b"H1", b"DIV",
+                                            b"FONT", b"TABLE", b"A", b"STYLE", b"TITLE", b"B", b"BODY", b"BR", b"P"))
+
+
+def sniffs_as_html(body: bytes) -> bool:
+    """Whether a browser takes ``body``, sent with no type, for HTML."""
+    start = body[:512].lstrip(b"\t\n\x0c\r ").upper()
+    return start.startswith(b"<!--") or any(
+        start.startswith(pattern) and start[len(pattern):len(pattern) + 1] in (b" ", b">") for pattern in _HTML_STARTS)
+
+
+def rewrite_svg_bytes(body: bytes, base: str, make: MakeUrl) -> bytes:
+    """An SVG document with the URLs its elements refer to (links, images, ``<use>``s of
+    another file) pointed into the archive; references within the document (``#id``) are
+    left as they are. Its scripts do not run in replay (it is sandboxed), but a link in it
+    is followed when clicked."""
+
+    def sub(m: re.Match[str]) -> str:
+        value = html.unescape(m.group(2)[1:-1])
+        if value.strip().startswith("#"):
+            return m.group(0)
+        new = rewrite_url(value, base, make)
+        return m.group(0) if new is None else f'{m.group(1)}"{html.escape(new)}"'
+
+    return _SVG_HREF.sub(sub, body.decode("latin-1")).encode("latin-1")
+
+
 def _srcset(value: str, base: str, make: MakeUrl) -> str | None:
     """``value`` with each candidate's URL rewritten, all else as it was; None if none is."""
     out, done = [], 0
