@@ -551,20 +551,17 @@ def test_a_window_opened_empty_and_sent_to_the_live_web_opens_its_capture(browse
 
 
 # What a button's click does (``url``: the live URL of /next), then how the test clicks it.
+_LINK_MADE = ("var a = document.body.appendChild(document.createElement('a')); a.href = url; a.textContent = 'go'; "
+              "a.style.cssText = 'position:fixed;left:300px;top:100px;width:200px;height:200px;display:block;"
+              "z-index:2147483647'")
 _NEW_WINDOWS = {
-    "a link a script added, with a target": (
-        "var a = document.body.appendChild(document.createElement('a')); a.href = url; a.target = '_blank'; "
-        "a.textContent = 'go'; a.id = 'made'; a.style.cssText = 'position:fixed;left:300px;top:100px;width:200px;"
-        "height:200px;display:block;z-index:2147483647'", "then the link"),
-    "a link a script added, clicked with ctrl": (
-        "var a = document.body.appendChild(document.createElement('a')); a.href = url; a.textContent = 'go'; "
-        "a.id = 'made'; a.style.cssText = 'position:fixed;left:300px;top:100px;width:200px;height:200px;"
-        "display:block;z-index:2147483647'", "then the link with ctrl"),
+    "a link a script added, with a target": (_LINK_MADE + "; a.target = '_blank'", "then the link"),
+    "a link a script added, clicked with ctrl": (_LINK_MADE, "then the link with ctrl"),
     "a link clicked by script, never in the page": (
         "var a = document.createElement('a'); a.href = url; a.target = '_blank'; a.click()", ""),
     "a click event sent to a link never in the page": (
-        "var a = document.createElement('a'); a.href = url; a.target = '_blank'; "
-        "a.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}))", ""),
+        ("var a = document.createElement('a'); a.href = url; a.target = '_blank'; "
+         "a.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}))"), ""),
     "document.open with three arguments": ("document.open(url, '_blank', '')", ""),
 }
 
