@@ -39,8 +39,8 @@ def known_articles(coll: CollectionDir) -> dict[str, dict[str, Any]]:
 
 
 def due(state: UrlState, now: datetime, policy: dict[str, Any]) -> bool:
-    first = datetime.fromisoformat(state.first_started.replace("Z", "+00:00"))
-    last = datetime.fromisoformat(state.started.replace("Z", "+00:00"))
+    first = datetime.fromisoformat(state.first_started)
+    last = datetime.fromisoformat(state.started)
     age = now - first
     if age <= timedelta(days=float(policy["window_days"])) or last > now:
         # (a last capture stamped after now, by a clock that ran ahead, says nothing of

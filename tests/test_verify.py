@@ -39,7 +39,7 @@ def test_clean_store_collection_manifest_and_warc_verify(store):
 
 
 def test_each_byte_flip_in_a_warc_is_reported(pristine, tmp_path):
-    warc = sorted((pristine / "news" / "warcs").glob("*.warc.gz"))[0]
+    warc = min((pristine / "news" / "warcs").glob("*.warc.gz"))
     size = warc.stat().st_size
     members = [r.offset for r in check_records(warc)]
     for offset in positions(size):
@@ -58,7 +58,7 @@ def test_each_byte_flip_in_a_warc_is_reported(pristine, tmp_path):
 
 
 def test_each_byte_flip_in_a_capture_log_is_reported(pristine, tmp_path):
-    log = sorted((pristine / "news" / "logs").glob("*.captures.jsonl"))[0]
+    log = min((pristine / "news" / "logs").glob("*.captures.jsonl"))
     for offset in positions(log.stat().st_size):
         copy = tmp_path / f"flip-{offset}"
         shutil.copytree(pristine, copy)
@@ -85,7 +85,7 @@ def test_each_byte_flip_in_a_manifest_is_reported(pristine, tmp_path):
 
 def test_missing_manifest_breaks_the_chain_and_orphans_files(store):
     coll = store / "news"
-    first = sorted((coll / "manifests").glob("*.json"))[0]
+    first = min((coll / "manifests").glob("*.json"))
     first.unlink()
     problems = [str(p) for p in verify(store).problems]
     assert any("manifest 1 of the chain is missing" in p for p in problems)
@@ -139,7 +139,7 @@ def test_a_file_in_place_of_the_manifests_directory_is_said_and_repair_changes_n
 
 
 def test_missing_file_is_named_by_its_manifest_entry(store):
-    warc = sorted((store / "news" / "warcs").glob("*.warc.gz"))[-1]
+    warc = max((store / "news" / "warcs").glob("*.warc.gz"))
     warc.unlink()
     problems = [str(p) for p in verify(store).problems]
     assert any(f"warcs/{warc.name} is missing" in p and "files[0]" in p for p in problems)
@@ -151,7 +151,7 @@ def test_missing_file_is_named_by_its_manifest_entry(store):
 def test_cli_exit_codes(store, tmp_path, capsys):
     assert main(["verify", str(store)]) == 0
     assert "OK:" in capsys.readouterr().out
-    warc = sorted((store / "news" / "warcs").glob("*.warc.gz"))[0]
+    warc = min((store / "news" / "warcs").glob("*.warc.gz"))
     flip(warc, warc.stat().st_size // 2)
     assert main(["verify", str(store)]) == 1
     out = capsys.readouterr().out

@@ -99,7 +99,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         if not new_warcs:
             raise UsageError("no captures match the filter; nothing to export")
         chosen = [selection.by_id[rid][1] for rid in selection.chosen]
-        created = max(datetime.fromisoformat(r.fields["warc-date"].replace("Z", "+00:00")) for r in chosen)
+        created = max(datetime.fromisoformat(r.fields["warc-date"]) for r in chosen)
         rows = _articles(coll, jobs, moved, selection.chosen, in_range)
         index = _index(new_warcs, work / "indexes")
         config = jobs[-1]["config"]

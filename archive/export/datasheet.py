@@ -27,8 +27,8 @@ def chart_svg(per_day: dict[str, Counter[str]]) -> str:
     width, height, left, bottom, top = max(580, 60 + 28 * len(days)), 220, 48, 40, 30
     peak = max((sum(c.values()) for c in per_day.values()), default=1) or 1
     scale = (height - bottom - top) / peak
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="sans-serif" font-size="10">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'font-family="sans-serif" font-size="10">'),
              '<title>Captures per day by outcome</title>',
              f'<text x="{left}" y="14" font-size="12">Captures per day by outcome (UTC)</text>',
              f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#333"/>',
