@@ -147,11 +147,14 @@ def _main_text(tree: Any, url: str) -> str:
     return balanced if len(balanced.split()) > len(precise.split()) else precise
 
 
-def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str) -> list[str]:
+def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str, *, listing: bool = True) -> list[str]:
     """Fill in the publication date and authors the page does not declare (``declared``:
     its ``page_metadata``, updated in place) where they can be inferred; return the names of
     the fields filled. Not a date among many the page shows (which is its own is anybody's
-    guess), nor authors where the publisher names one, even one dropped as an organisation."""
+    guess), nor authors where the publisher names one, even one dropped as an organisation.
+    ``listing``: whether the page may list others (see :func:`is_listing`); the text of a
+    page that does not is searched for a date, as an article's is, where its markup and
+    URL give none."""
     wanted = []
     if not declared.get("published") and not _dated_many_times(tree):
         wanted.append("published")
@@ -159,7 +162,7 @@ def infer_missing(declared: dict[str, Any], tree: Any, url: str, captured: str) 
         wanted.append("authors")
     if not wanted:
         return []
-    guessed = inferred_metadata(tree, url, captured, thorough=declared["is_article"])
+    guessed = inferred_metadata(tree, url, captured, thorough=declared["is_article"], text_if_none=not listing)
     filled = [key for key in wanted if guessed.get(key)]
     for key in filled:
         declared[key] = guessed[key]
@@ -177,6 +180,11 @@ _SHOWN_TEXT = "descendant::text()[not(ancestor::script or ancestor::style or anc
 # The query of a site root's link to one post (WordPress's plain permalinks); any other is a
 # list: a category, a month, a search.
 _ONE_POST = re.compile(r"(p|page_id)=\d+")
+
+
+def is_listing(url: str, tree: Any) -> bool:
+    """Whether a page lists others (see :func:`_listing`), its main text extracted here."""
+    return _listing(url, tree, len(_main_text(tree, url).split()))
 
 
 def _listing(url: str, tree: Any, words: int) -> bool:
@@ -234,7 +242,7 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     article = declared["is_article"]
     if not article and (words < MIN_WORDS or _listing(capture.url, tree, words)):
         return None
-    inferred = infer_missing(declared, tree, capture.url, capture.capture_time)
+    inferred = infer_missing(declared, tree, capture.url, capture.capture_time, listing=False)
     published = declared.get("published")
     if not article and published is None:
         return None

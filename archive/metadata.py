@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from htmldate import find_date
 from lxml import etree
 from lxml import html as lxml_html
 from trafilatura import extract_metadata
@@ -228,19 +229,29 @@ def _latest_day(captured: str) -> str:
     return (date.fromisoformat(captured[:10]) + timedelta(days=1)).isoformat()
 
 
-def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = False) -> dict[str, Any]:
+def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = False,
+                      text_if_none: bool = False) -> dict[str, Any]:
     """What trafilatura infers of a page's publication date and authors (keys absent when
     it finds nothing): the date by htmldate, the earliest it finds (publication rather than
     update), no later than the day of the capture (``captured``: its ISO 8601 time) in any
     zone; the authors from a byline. htmldate's quick search reads dates from markup and
     from the URL; ``thorough`` (for a page that says it is an article) adds its search of
-    the text, which on a page of teasers finds some teaser's date. trafilatura joins
-    several authors with "; "."""
+    the text, which on a page of teasers finds some teaser's date. ``text_if_none`` (for a
+    page that does not say so but is no list of others) searches the text only where the
+    quick search found nothing, and takes a date found there only if it names a day other
+    than the first of a month, where htmldate puts a month or a year alone (a "© 2016" at
+    the page's foot). trafilatura joins several authors with "; "."""
+    latest = _latest_day(captured)
     found = extract_metadata(tree, default_url=url, date_config={
-        "original_date": True, "extensive_search": thorough, "max_date": _latest_day(captured)})
+        "original_date": True, "extensive_search": thorough, "max_date": latest})
+    day = found.date
+    if not day and text_if_none and not thorough:
+        day = find_date(tree, url=url, original_date=True, extensive_search=True, max_date=latest)
+        if day and day[8:10] == "01":
+            day = None
     out: dict[str, Any] = {}
-    if found.date:
-        out["published"] = iso_datetime(found.date)
+    if day:
+        out["published"] = iso_datetime(day)
     if found.author:
         out["authors"] = [name for name in (_BY.sub("", part).strip() for part in found.author.split(";")) if name]
     return {k: v for k, v in out.items() if v}

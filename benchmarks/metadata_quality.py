@@ -8,7 +8,7 @@ Not part of the test suite, and the pages are not ours to ship: they are read fr
 of those projects (``tests/eval_default.json`` and ``tests/eval_mediacloud_2020.json`` of
 htmldate, ``tests/evaldata.json`` of trafilatura, with the pages they name). Each page goes
 through what ``archive extract`` does for its metadata (``page_metadata``, then
-``infer_missing``, as of a capture at ``CAPTURED``), and, for comparison, through htmldate
+``infer_missing`` as ``article_row`` calls it, as of a capture at ``CAPTURED``), and, for comparison, through htmldate
 alone (its default, extensive search, the original date) and trafilatura's
 ``extract_metadata``; and through ``article_row``, to count the pages given a row. A date
 counts as right when its day is the day the set gives (the sets give the day the page
@@ -69,7 +69,7 @@ def _run(page: dict[str, Any]) -> dict[str, Any]:
     from trafilatura import extract_metadata
     from w3lib.encoding import html_to_unicode
 
-    from archive.extract import Capture, article_row, infer_missing
+    from archive.extract import Capture, article_row, infer_missing, is_listing
     from archive.metadata import page_metadata, parse_html
 
     warnings.filterwarnings("ignore")
@@ -87,7 +87,9 @@ def _run(page: dict[str, Any]) -> dict[str, Any]:
     if tree is None:
         return out
     declared = page_metadata(tree)
-    infer_missing(declared, tree, page["url"], CAPTURED)
+    # (as article_row asks: the text of a page that lists no others is searched for a date)
+    infer_missing(declared, tree, page["url"], CAPTURED,
+                  listing=not declared["is_article"] and is_listing(page["url"], tree))
     out["archive"] = (declared.get("published"), declared.get("authors") or [], declared.get("headline"))
 
     def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -371,23 +371,29 @@ def test_paragraphs_with_comments_inside_are_kept_whole():
     assert similarity(body, "\n".join(t.replace("<!-- -->", "") for t in texts)) >= 0.95
 
 
-def test_a_date_only_in_the_text_is_read_for_a_page_that_says_it_is_an_article_and_only_for_one():
+def test_a_date_only_in_the_text_is_read_for_an_article_or_a_page_that_lists_no_others():
     # htmldate's search of the text finds a list's teaser dates as readily as an article's:
-    # it is used where the page declares itself an article.
-    from archive.extract import Capture, article_row
+    # it is used where the page declares itself an article, or is no list of others (and
+    # then only where markup and URL give no date, and for a date that names its day).
+    from archive.extract import infer_missing
+    from archive.metadata import page_metadata, parse_html
 
-    def row(head: str):
-        page = (f"<html><head><title>Harbour works</title>{head}</head><body><h1>Harbour works</h1>"
-                "<div>The harbour closed on 12 March 2024 for the works.</div>"
+    def page(head: str, date: str) -> str:
+        return (f"<html><head><title>Harbour works</title>{head}</head><body><h1>Harbour works</h1>"
+                f"<div>The harbour closed on {date} for the works.</div>"
                 + "".join(f"<p>{p}</p>" for p in PARAS * 2) + "</body></html>")
-        return article_row(Capture(url="http://site.test/harbour-works", body=page.encode(),
-                                   content_type="text/html; charset=utf-8", warc_filename="x.warc.gz", offset=0,
-                                   length=1, record_id="<urn:uuid:1>", payload_digest="sha1:" + "A" * 32,
-                                   capture_time="2026-11-26T10:00:00Z", truncated=None), "job")
 
-    declared = row('<meta property="og:type" content="article">')
+    url = "http://site.test/harbour-works"
+    declared = _row_of(url, page('<meta property="og:type" content="article">', "12 March 2024"))
     assert (declared["published"], declared["inferred"]) == ("2024-03-12", ["published"])
-    assert row("") is None  # (no date it may read, so no article)
+    declared = _row_of(url, page("", "12 March 2024"))
+    assert (declared["published"], declared["inferred"]) == ("2024-03-12", ["published"])
+    # A month alone (htmldate gives its first day) is no day of publication: no date, no article.
+    assert _row_of(url, page("", "March 2024")) is None
+    # Where the page may list others, its text is not searched.
+    tree = parse_html(page("", "12 March 2024"))
+    declared = page_metadata(tree)
+    assert infer_missing(declared, tree, url, "2026-11-26T10:00:00Z") == [] and "published" not in declared
 
 
 def _row_of(url: str, page: str, captured: str = "2026-11-26T10:00:00Z"):
