@@ -366,6 +366,44 @@ def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, sto
     assert sum("deleted locally after its copy at s3://" in n for n in local.notes) == 2
 
 
+def test_delete_local_reads_each_copy_back_and_keeps_a_warc_whose_copy_is_not_its_bytes(s3_env, store, capsys):
+    # An object's size and x-amz-meta-sha256 are what its upload said: kept on a copy
+    # damaged or replaced since. The local WARC may be the last copy of those bytes.
+    bucket = s3_env.new_bucket()
+    client = s3_env.client()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    first, second = sorted(keys(client, bucket, "p/news/warcs/"))
+    head = client.head_object(Bucket=bucket, Key=first)
+    client.put_object(Bucket=bucket, Key=first, Body=b"\0" * head["ContentLength"], Metadata=head["Metadata"])
+    client.delete_object(Bucket=bucket, Key=second)
+    capsys.readouterr()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 1
+    out, err = capsys.readouterr()
+    kept = store / first.removeprefix("p/")
+    assert kept.is_file() and (store / second.removeprefix("p/")).is_file() and "Deleted" not in out
+    assert f"archive push: not deleting {kept}: its copy in s3://{bucket}/p/news reads back as " in err
+    assert err.strip().endswith("(and 1 more); the next `archive push` sends what is missing or differs again")
+    # And so it does, with no --recheck: the copies are mended, then the WARCs go.
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 0
+    assert "Deleted 2 local WARCs" in capsys.readouterr().out
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+
+
+def test_delete_local_keeps_the_warcs_of_a_manifest_not_in_the_bucket_as_it_is_here(s3_env, store, capsys):
+    bucket = s3_env.new_bucket()
+    client = s3_env.client()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    for key in keys(client, bucket, "p/news/manifests/"):
+        client.delete_object(Bucket=bucket, Key=key)
+    before = local_files(store)
+    capsys.readouterr()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 1
+    err = capsys.readouterr().err
+    assert local_files(store) == before and "is not in s3://" in err and "as it is here" in err
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 0
+    assert verify_remote(f"s3://{bucket}/p").ok
+
+
 def _listing(store: Path, warc: Path) -> tuple[str, str]:
     """The manifest that lists ``warc``, and the SHA-256 it lists."""
     import json

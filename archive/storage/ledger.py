@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import os
-from typing import IO
+from typing import IO, Any
 
 from archive.store import CollectionDir, unchanged_key
 
@@ -43,6 +43,9 @@ class PushLedger:
         self.destination = destination
         self._known: dict[str, tuple[int, ...]] = {}
         self._sequences: dict[str, int] = {}  # a manifest's place in its chain, as confirmed
+        # Files whose copy in the bucket read back as other bytes than its size and
+        # x-amz-meta-sha256 say: sent again whatever a HEAD of it shows.
+        self._damaged: set[str] = set()
         self._out: IO[str] | None = None
         self._unwritable = False
         try:
@@ -57,10 +60,17 @@ class PushLedger:
                 with contextlib.suppress(ValueError):
                     rows.append(json.loads(line))
         for row in rows:
+            if isinstance(row, dict) and row.get("unconfirmed") is True:  # (see forget())
+                self._known.pop(row.get("path"), None)
+                self._sequences.pop(row.get("path"), None)
+                if row.get("damaged") is True:
+                    self._damaged.add(row.get("path"))
+                continue
             try:
                 self._known[row["path"]] = (*(int(row[k]) for k in _STAT), str(row["sha256"]))
             except (KeyError, TypeError, ValueError):  # (the header, or a line not of this form: checked again)
                 continue
+            self._damaged.discard(row["path"])
             if isinstance(row.get("sequence"), int):
                 self._sequences[row["path"]] = row["sequence"]
             else:
@@ -88,10 +98,17 @@ class PushLedger:
         if (self._known.get(rel) == (*stat, sha256) and self._sequences.get(rel) == sequence) or self._unwritable:
             return
         self._known[rel] = (*stat, sha256)
+        self._damaged.discard(rel)
         if sequence is None:
             self._sequences.pop(rel, None)
         else:
             self._sequences[rel] = sequence
+        row = {"path": rel, **dict(zip(_STAT, stat, strict=True)), "sha256": sha256}
+        if sequence is not None:
+            row["sequence"] = sequence
+        self._write(row)
+
+    def _write(self, row: dict[str, Any]) -> None:
         try:
             if self._out is None:
                 self.path.parent.mkdir(exist_ok=True)
@@ -99,13 +116,27 @@ class PushLedger:
                 self._out = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
                 if new:
                     self._out.write(json.dumps({"destination": self.destination}) + "\n")
-            row = {"path": rel, **dict(zip(_STAT, stat, strict=True)), "sha256": sha256}
-            if sequence is not None:
-                row["sequence"] = sequence
             self._out.write(json.dumps(row) + "\n")
             self._out.flush()  # (a push killed after this keeps what it confirmed)
         except OSError as exc:
             self._gave_up(exc)
+
+    def forget(self, rel: str, *, damaged: bool = False) -> None:
+        """``rel`` turned out not to be in the bucket as confirmed: gone, or (``damaged``)
+        read back as other bytes than its size and ``x-amz-meta-sha256`` say. The next push
+        checks it, and sends it again; a damaged copy whatever a HEAD of it shows."""
+        if (self._known.pop(rel, None) is None and not damaged) or self._unwritable:
+            return
+        self._sequences.pop(rel, None)
+        row: dict[str, Any] = {"path": rel, "unconfirmed": True}
+        if damaged:
+            self._damaged.add(rel)
+            row["damaged"] = True
+        self._write(row)
+
+    def damaged(self, rel: str) -> bool:
+        """Whether the bucket's copy of ``rel`` was read back as other bytes than it claims."""
+        return rel in self._damaged
 
     def close(self) -> None:
         if self._out is not None:

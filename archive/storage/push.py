@@ -32,7 +32,7 @@ from archive.storage.s3 import (
     check_part_size,
     parse_s3_url,
 )
-from archive.store import CollectionDir, collection_dir, running_jobs, unchanged_key
+from archive.store import CollectionDir, collection_dir, running_jobs, unchanged_key, write_atomic
 from archive.warc.writer import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,10 @@ def push(
                     break
                 confirmed.append(manifest)
             if delete_local:
-                _delete_local_warcs(bucket, location.child(coll.name), coll, confirmed, result)
+                try:
+                    _delete_local_warcs(bucket, location.child(coll.name), coll, confirmed, result, ledger)
+                except _Stop as stop:  # (the other collections go on)
+                    result.stopped[coll.name] = str(stop)
     finally:
         for ledger in ledgers.values():
             ledger.close()
@@ -198,7 +201,7 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
             result.held_back[path] = (
                 f"{path} is {f.sha256}; {derived[0].name} says {derived[1]}: not pushed, and its copy in the bucket, "
                 f"if any, left as it was; `archive index` or `archive extract` makes it again")
-        elif _in_bucket(bucket, f.key, f.size, f.sha256):
+        elif not ledger.damaged(f.rel) and _in_bucket(bucket, f.key, f.size, f.sha256):
             result.unchanged += 1
             ledger.add(f.rel, f.stat, f.sha256)
         else:
@@ -445,30 +448,60 @@ def _unlike_its_sidecar(manifest: Path) -> str | None:
 
 
 def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, manifests: list[Path],
-                        result: PushResult) -> None:
+                        result: PushResult, ledger: PushLedger) -> None:
     """CONTRACTS: --delete-local removes WARCs only, each after its bucket copy checks out.
 
-    Only WARCs named by a manifest that is in the bucket: a running job still hashes its
-    closed WARCs when it writes its manifest.
+    Only WARCs named by a manifest that is in the bucket (a running job still hashes its
+    closed WARCs when it writes its manifest), as it is here, read back; and each WARC only
+    once its copy is read back whole from the bucket and hashes to what the manifest says.
+    Not its size and ``x-amz-meta-sha256``: they are what the upload said of it, and stay
+    as they were on an object damaged or replaced since. The local copy may be the last one.
+    What turns out not to be in the bucket as confirmed is checked, and sent, by the next push.
     """
+    kept: list[str] = []  # why WARCs were not deleted
     for manifest in manifests:
         if _unlike_its_sidecar(manifest) is not None:
             continue  # (damaged here: what it lists is not to be believed; its bucket copy is)
-        for entry in _entries(manifest):
-            path = coll.root / entry["path"]
-            if entry.get("kind") != "warc" or not entry["path"].startswith("warcs/") or not path.is_file():
+        here = [(entry, coll.root / entry["path"]) for entry in _entries(manifest)
+                if entry.get("kind") == "warc" and entry["path"].startswith("warcs/")
+                and (coll.root / entry["path"]).is_file()]
+        if not here:
+            continue
+        rel = _rel(manifest, coll)
+        as_here = sha256_file(manifest)
+        if _read_back(bucket, where.key(rel)) != as_here:
+            ledger.forget(rel)
+            kept.append(f"not deleting the WARCs {manifest.name} lists: the manifest is not in {where.url()} as it "
+                        "is here")
+            continue
+        for entry, path in here:
+            listed = (str(entry["sha256"]), int(entry["size"]))
+            found = _read_back(bucket, where.key(entry["path"]))
+            if found != listed:
+                ledger.forget(entry["path"], damaged=found is not None)
+                what = "is not there" if found is None else f"reads back as {found[1]} bytes, {found[0]}"
+                kept.append(f"not deleting {path}: its copy in {where.url()} {what}, not as {manifest.name} lists it "
+                            f"({listed[1]} bytes, {listed[0]})")
                 continue
-            if not _in_bucket(bucket, where.key(entry["path"]), int(entry["size"]), str(entry["sha256"])):
-                raise StorageError(f"not deleting {path}: its copy in {where.url()} does not match the manifest")
-            # A receipt, so `archive verify` of the local store knows where the file went.
+            # A receipt, so `archive verify` of the local store knows where the file went:
+            # on the disk for good before the file goes.
             receipt = {"path": entry["path"], "size": entry["size"], "sha256": entry["sha256"],
                        "url": f"{where.url().rstrip('/')}/{entry['path']}",
                        "deleted": datetime.now(UTC).isoformat()}
-            receipt_path = coll.receipt(path.name)
-            receipt_path.parent.mkdir(exist_ok=True)
-            receipt_path.write_text(json.dumps(receipt, sort_keys=True) + "\n")
+            write_atomic(coll.receipt(path.name), (json.dumps(receipt, sort_keys=True) + "\n").encode())
             path.unlink()
             result.deleted.append(path)
             if path in result.held_back:  # (damaged here: its good copy is the one kept)
                 result.held_back[path] = (f"{path} was not as {manifest.name} lists it (damaged here), and is "
                                           f"deleted: its copy in {where.url()} is as listed")
+    if kept:
+        more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+        raise _Stop(f"{kept[0]}{more}; the next `archive push` sends what is missing or differs again")
+
+
+def _read_back(bucket: Bucket, key: str) -> tuple[str, int] | None:
+    """The SHA-256 and size of the bytes the bucket holds at ``key``, read whole; None if
+    there is no such object."""
+    if bucket.head(key) is None:
+        return None
+    return bucket.stream(key, None)
