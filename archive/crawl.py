@@ -161,6 +161,10 @@ def crawl(
     coll = collection_dir(store, collection.name)
     coll.create()
     coll.check_writable()
+    pulled_from = coll.unfinished_pull()
+    if pulled_from is not None:  # (a job now would start a chain beside the one still coming)
+        raise CrawlError(f"{coll.root}: an `archive pull` from {pulled_from} into it did not finish; run it again "
+                         "before crawling into it")
     job_id = job_id or unused_job_id(coll, utcnow())
     low = below_floor(store, int(collection.caps["min_free_bytes"]))
     if low is not None:

@@ -55,6 +55,12 @@ def repair(path: Path) -> RepairReport:
     for coll in collections:  # (before any change: a repair is done whole or not begun)
         for sub in coll.not_directories():
             raise StoreError(f"{sub} is not a directory: move it aside, and repair again; nothing was repaired")
+        pulled_from = coll.unfinished_pull()
+        if pulled_from is not None:
+            # Its jobs did not die: their files and manifests are in the bucket, still to come.
+            raise StoreError(f"{coll.root}: an `archive pull` from {pulled_from} into it did not finish; run it "
+                             "again rather than a repair, which would take its jobs for killed ones; nothing was "
+                             "repaired")
     for coll in collections:
         _repair_collection(coll, report)
     return report

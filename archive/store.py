@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import logging
 import os
 import secrets
@@ -99,6 +100,26 @@ class CollectionDir:
         """Where ``archive push --delete-local`` leaves the receipt of a WARC it removed
         (its copy in the bucket checked first)."""
         return self.root / "remote" / f"{warc_name}.json"
+
+    @property
+    def pull_marker(self) -> Path:
+        """Left by an ``archive pull`` into the collection until its last file is in place."""
+        return self.root / ".pull-unfinished.json"
+
+    def unfinished_pull(self) -> str | None:
+        """Where an ``archive pull`` into the collection that has not finished came from
+        (its files, and the manifests that come last, are not all here), or None."""
+        try:
+            raw = self.pull_marker.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return "a bucket"
+        try:
+            source = json.loads(raw).get("from")
+        except (ValueError, AttributeError):
+            source = None
+        return source if isinstance(source, str) else "a bucket"
 
     def not_directories(self) -> list[Path]:
         """The collection's folders (warcs/, logs/, manifests/) that are there but are not

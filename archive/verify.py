@@ -249,6 +249,10 @@ def _local_manifests(coll: CollectionDir) -> list[ManifestFile]:
 def _check_collection(coll: CollectionDir, report: Report, only: Path | None = None) -> None:
     for sub in coll.not_directories():
         report.add(sub, None, f"not a directory: the collection's {sub.name} cannot be read")
+    pulled_from = coll.unfinished_pull()
+    if pulled_from is not None:
+        report.add(coll.root, None, f"an `archive pull` from {pulled_from} into it did not finish (its manifests come "
+                                    "last): run it again")
     docs = check_manifests(_local_manifests(coll), report, only.name if only is not None else None)
     # Every file check is planned first and run at once (on every core when worth it);
     # the results are then reported in this same order.
@@ -325,6 +329,8 @@ def _unlisted(coll: CollectionDir, job: str | None) -> str:
     """What to say of a closed file no manifest lists, written by ``job`` (None: unknown):
     ``archive verify --repair`` lists it only in the manifest it writes for a job that died
     before writing one, from that job's file."""
+    if coll.unfinished_pull() is not None:
+        return "not listed in any manifest yet: the `archive pull` that brought it did not finish; run it again"
     if job is not None and coll.manifest(job).exists():
         return (f"not listed in any manifest, though its job {job} has one (the file came after the job ended, or "
                 "was left out of it); `archive verify --repair` does not change a job's manifest")

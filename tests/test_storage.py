@@ -349,6 +349,42 @@ def test_pull_refuses_an_object_whose_bytes_do_not_match_its_sha256(s3_env, stor
     assert not list((restored / "news").glob("manifests/*.json"))  # manifests come last
 
 
+def test_a_pull_that_did_not_finish_is_said_so_and_neither_repaired_nor_crawled_into(s3_env, store, tmp_path):
+    # Killed or failed before the manifests (which come last), a pull leaves a job's files
+    # without its manifest, as a killed job does: a repair would write that job an
+    # "interrupted" manifest of its own, and the real one could then not be pulled.
+    from archive.config import one_off
+    from archive.crawl import crawl
+    from archive.errors import CrawlError, StoreError
+    from archive.repair import repair
+
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    client = s3_env.client()
+    key = max(keys(client, bucket, "p/news/manifests/") - {k for k in keys(client, bucket) if not k.endswith(".json")})
+    good = client.get_object(Bucket=bucket, Key=key)
+    body, metadata = good["Body"].read(), good["Metadata"]
+    client.put_object(Bucket=bucket, Key=key, Body=b"x" * len(body), Metadata=metadata)
+    restored = tmp_path / "restored"
+    with pytest.raises(StorageError, match="not written"):
+        pull(f"s3://{bucket}/p", restored)
+    said = [str(p) for p in verify(restored).problems]
+    assert f"{restored / 'news'}: an `archive pull` from s3://{bucket}/p into it did not finish (its manifests come " \
+           "last): run it again" in said
+    assert any(p.endswith("not listed in any manifest yet: the `archive pull` that brought it did not finish; run it "
+                          "again") for p in said)
+    before = local_files(restored)
+    with pytest.raises(StoreError, match="did not finish; run it again rather than a repair"):
+        repair(restored)
+    with pytest.raises(CrawlError, match="did not finish; run it again before crawling into it"):
+        crawl(restored, one_off("news", urls=["http://127.0.0.1:9/"]))
+    assert local_files(restored) == before
+    client.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+    pull(f"s3://{bucket}/p", restored)
+    assert local_files(restored) == local_files(store) and verify(restored).ok
+    assert not (restored / "news" / ".pull-unfinished.json").exists()
+
+
 def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, store, capsys):
     bucket = s3_env.new_bucket()
     before = local_files(store)

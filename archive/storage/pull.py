@@ -11,6 +11,7 @@ those directories are evidence and immutable.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -21,7 +22,8 @@ from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
 from archive.storage.push import PUSHED_DIRS
 from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, Progress, parse_s3_url
-from archive.store import CollectionDir
+from archive.store import CollectionDir, write_atomic
+from archive.warc.records import utcnow, warc_date
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +102,26 @@ def pull(
         todo.append((obj, url, target))
     if total is not None:
         total(sum(o.info.size for o, _, _ in todo))
+    # Until its last file (a manifest) is in place, a collection says that a pull into it
+    # has not finished: verify then asks for the pull again, and neither a repair nor a
+    # crawl takes the files there for a job that died.
+    pending: dict[str, int] = {}
+    for obj, _, _ in todo:
+        pending[obj.collection] = pending.get(obj.collection, 0) + 1
+    for name in pending:
+        coll = CollectionDir(store / name)
+        write_atomic(coll.pull_marker, json.dumps({"from": location.url(), "started": warc_date(utcnow())}).encode())
     for obj, url, target in todo:
-        _download(bucket, obj, url, CollectionDir(store / obj.collection), progress)
+        coll = CollectionDir(store / obj.collection)
+        _download(bucket, obj, url, coll, progress)
         result.downloaded.append(target)
         result.bytes_received += obj.info.size
+        pending[obj.collection] -= 1
+        if not pending[obj.collection]:
+            coll.pull_marker.unlink(missing_ok=True)
+    for name in result.collections:  # (one a pull killed after its last file left behind)
+        if name not in pending:
+            CollectionDir(store / name).pull_marker.unlink(missing_ok=True)
     return result
 
 
