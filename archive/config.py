@@ -213,16 +213,28 @@ def load_collections(path: Path, names: list[str] | None = None) -> list[Collect
     return [collection_from_dict(t, where=f"{path}: collection {t['name']!r}") for t in tables]
 
 
-def check_schedule(doc: dict[str, Any], where: str) -> None:
-    """Cron syntax and time zone are checked when the file is read, not when the job is due."""
+# Cron values croniter takes that a schedule must not use: random or hashed ones (R, H),
+# which croniter draws anew each time it is asked, so that a collection would run several
+# times in one period.
+_DRAWN = re.compile(r"(?:^|[,/-])[RH](?:$|[,/(-])", re.IGNORECASE)
+
+
+def check_schedule(doc: dict[str, Any], where: str, *, to_come: bool = False) -> None:
+    """Cron syntax and time zone are checked when the file is read, not when the job is due;
+    with ``to_come``, that the schedule fires again (``archive schedule`` asks: a crawl, or
+    the configuration a finished job recorded, may have a schedule whose last date, a year's,
+    has passed)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from croniter import CroniterBadDateError, croniter
 
-    if "schedule" in doc and not croniter.is_valid(doc["schedule"]):
-        raise ConfigError(f"{where}: schedule: {doc['schedule']!r} is not a valid cron expression "
-                          "(five fields: minute hour day-of-month month day-of-week)")
     if "schedule" in doc:
+        expr = doc["schedule"]
+        fields = expr.split() if isinstance(expr, str) else []
+        if not croniter.is_valid(expr) or any(_DRAWN.search(f) for f in fields):
+            raise ConfigError(f"{where}: schedule: {expr!r} is not a valid cron expression (five fields: minute hour "
+                              "day-of-month month day-of-week; seconds and a year may follow; no R or H)")
+    if "schedule" in doc and to_come:
         try:  # valid, yet naming no date to come ("0 0 30 2 *")
             croniter(doc["schedule"]).get_next()
         except CroniterBadDateError:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, croniter
@@ -103,10 +103,13 @@ def last_attempt(coll: CollectionDir, now: datetime | None = None) -> datetime |
     return None
 
 
-def is_due(collection: Collection, store: Path, now: datetime) -> bool:
+def is_due(collection: Collection, store: Path, now: datetime,
+           memo: dict[str, tuple[Any, datetime | None]] | None = None) -> bool:
     """Whether the collection's latest fire time has passed since its newest job started
     or the scheduler last tried to start one (a job that failed at once is not retried
-    before its next fire time)."""
+    before its next fire time). ``memo``: what an earlier call found, kept by the caller
+    and read again only once the collection's ``logs/`` has changed (a collection run every
+    few minutes for months has a hundred thousand files there, a second to list and sort)."""
     expr = collection.settings.get("schedule")
     if not expr:
         return False
@@ -114,8 +117,20 @@ def is_due(collection: Collection, store: Path, now: datetime) -> bool:
     fire = previous_fire(expr, _zone(collection), now)
     if fire is None:
         return False
-    tried = [t for t in (last_start(coll, now), last_attempt(coll, now)) if t is not None]
-    return not tried or max(tried) < fire
+    try:
+        st = os.stat(coll.logs)
+        state: Any = (st.st_mtime_ns, st.st_ino, st.st_size)
+    except OSError:
+        state = None
+    known = memo.get(collection.name) if memo is not None else None
+    if known is not None and state is not None and known[0] == state:
+        latest = known[1]
+    else:
+        tried = [t for t in (last_start(coll, now), last_attempt(coll, now)) if t is not None]
+        latest = max(tried) if tried else None
+        if memo is not None:
+            memo[collection.name] = (state, latest)
+    return latest is None or latest < fire
 
 
 def _contents(path: Path) -> bytes | None:
@@ -132,6 +147,23 @@ class Run:
     process: subprocess.Popen[bytes]
     lock: IO[bytes]
     output: Path
+
+
+def _stopped_with(scheduler: int) -> Callable[[], None]:
+    """What a job's process runs before it starts: SIGTERM for it when the scheduler dies
+    (Linux's PR_SET_PDEATHSIG, kept across exec; elsewhere nothing)."""
+
+    def child() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != scheduler:  # (gone already)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return child
 
 
 class CollectionLock:
@@ -158,6 +190,32 @@ class CollectionLock:
         return fh
 
 
+def still_scheduled(config: Path, collections: list[Collection]) -> tuple[list[Collection], list[str]]:
+    """The collections with a schedule that fires again, and why each other scheduled one
+    is left out (a schedule that names no date to come, or whose year has passed)."""
+    from archive.config import check_schedule
+    from archive.errors import ConfigError
+
+    kept, left = [], []
+    for c in collections:
+        if not c.settings.get("schedule"):
+            continue
+        try:
+            check_schedule(c.settings, f"{config}: collection {c.name!r}", to_come=True)
+        except ConfigError as exc:
+            left.append(str(exc))
+            continue
+        kept.append(c)
+    return kept, left
+
+
+def _scheduled(config: Path, collections: list[Collection], report: Callable[[str], None]) -> list[Collection]:
+    kept, left = still_scheduled(config, collections)
+    for why in left:
+        report(f"{why}; not scheduled")
+    return kept
+
+
 class Scheduler:
     """Starts due collections as ``archive crawl`` processes and waits for them."""
 
@@ -165,10 +223,10 @@ class Scheduler:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  report: Callable[[str], None] = log.info):
         self.config = config
-        self.collections = [c for c in collections if c.settings.get("schedule")]
-        self.store = store
         self.clock = clock
         self.report = report
+        self.collections = _scheduled(config, collections, report)
+        self.store = store
         self.running: list[Run] = []
         self.stopping = False
         self.failures = 0
@@ -177,6 +235,7 @@ class Scheduler:
         # by the store; it is tried once a fire time all the same, not every few seconds.
         self._started_for: dict[str, datetime] = {}
         self._skipped_for: dict[str, datetime] = {}
+        self._tried: dict[str, tuple[Any, datetime | None]] = {}  # is_due's memo
         # The collections file as last read, and what is wrong with it if it cannot be used.
         self._config_seen = _contents(config)
         self._config_problem: str | None = None
@@ -200,7 +259,7 @@ class Scheduler:
             self.report(f"{exc}; no job is started until the file is fixed")
             return False
         self._config_problem = None
-        self.collections = [c for c in collections if c.settings.get("schedule")]
+        self.collections = _scheduled(self.config, collections, self.report)
         self.report(f"{self.config} read again: {', '.join(c.name for c in self.collections) or 'no'} "
                     "scheduled collection(s)")
         return True
@@ -211,7 +270,10 @@ class Scheduler:
         now = self.clock()
         started = []
         for collection in self.collections:
-            if any(r.collection == collection.name for r in self.running) or not is_due(collection, self.store, now):
+            if self.stopping:
+                break  # (a stop asked for while due jobs were being started)
+            if any(r.collection == collection.name for r in self.running) or not is_due(
+                    collection, self.store, now, self._tried):
                 continue
             fire = previous_fire(collection.settings["schedule"], _zone(collection), now)
             if fire is None or self._started_for.get(collection.name) == fire:
@@ -231,6 +293,8 @@ class Scheduler:
                 continue
             self._started_for[collection.name] = fire
             self.running.append(run)
+            if self.stopping:  # (asked for as this one started: terminate() did not see it)
+                run.process.send_signal(signal.SIGTERM)
             self.report(f"{collection.name}: started job (pid {run.process.pid}), output in {run.output}")
             started.append(collection.name)
         return started
@@ -243,11 +307,16 @@ class Scheduler:
             coll = collection_dir(self.store, collection.name)
             coll.logs.mkdir(parents=True, exist_ok=True)
             output = output_path(coll, now)
+            # The job holds the collection's lock too (it lasts while either lives), and is
+            # stopped, as the scheduler stops it, should the scheduler die: killed, or by a
+            # signal it does not handle, it would otherwise leave a job crawling on unseen
+            # and let a scheduler started after it run a second job of the collection.
             with open(output, "wb") as out:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "archive", "crawl", str(self.config), "--collection", collection.name,
                      "--store", str(self.store)],
                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    pass_fds=(lock.fileno(),), preexec_fn=_stopped_with(os.getpid()),
                 )
         except BaseException:
             lock.close()
@@ -281,7 +350,13 @@ class Scheduler:
 
     def next_wakeup(self) -> datetime | None:
         now = self.clock()
-        times = [next_fire(c.settings["schedule"], _zone(c), now) for c in self.collections]
+        times = []
+        for c in list(self.collections):
+            try:
+                times.append(next_fire(c.settings["schedule"], _zone(c), now))
+            except CroniterBadDateError:  # (its last date, a year's, has passed: it is done)
+                self.collections.remove(c)
+                self.report(f"{c.name}: schedule {c.settings['schedule']!r} has no date to come; no longer scheduled")
         return min(times) if times else None
 
     def run_once(self) -> int:

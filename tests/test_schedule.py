@@ -74,6 +74,7 @@ def test_a_failing_job_is_reported_and_others_still_run(wire_site, tmp_path):
 
 @pytest.mark.parametrize(("once", "signum"), [
     ([], signal.SIGTERM), ([], signal.SIGINT), (["--once"], signal.SIGTERM), (["--once"], signal.SIGINT),
+    ([], signal.SIGHUP),  # (a closed terminal, a service's "reload": it killed the scheduler, its job left on)
 ])
 def test_sigterm_or_sigint_stops_the_scheduler_after_its_jobs_close_their_files(tmp_path, once, signum):
     links = "".join(f'<a href="/p/{i}">{i}</a>' for i in range(200)).encode()
@@ -132,8 +133,10 @@ def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
         assert f"verify     unknown: {state} is unreadable; run archive verify" in out and "next run" in out
 
 
-def test_bad_schedule_is_a_config_error(tmp_path):
-    cfg = config(tmp_path, "http://127.0.0.1:9", schedule="61 * * * *")
+@pytest.mark.parametrize("schedule", ["61 * * * *", "* * * * * R", "H * * * *", "0 H/2 * * *"])
+def test_bad_schedule_is_a_config_error(tmp_path, schedule):
+    # (R and H are drawn by croniter anew each time it is asked: several runs a period)
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule=schedule)
     proc = run("schedule", str(cfg), "--store", str(tmp_path / "s"), "--once")
     assert proc.returncode == 2 and "not a valid cron expression" in proc.stderr
     assert os.path.exists(tmp_path / "s") is False
@@ -154,6 +157,78 @@ def test_a_schedule_that_has_not_fired_yet_is_not_due(tmp_path):
     proc = run("schedule", str(cfg), "--store", str(store), "--once")
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "done\n", "")
     assert is_due(load_collections(cfg)[0], store, datetime(year, 1, 1, 0, 0, 1, tzinfo=UTC))
+
+
+def test_a_collection_whose_last_date_has_passed_is_left_out_and_the_others_run(wire_site, tmp_path):
+    # A year's schedule beside others: it had crashed the scheduler when its last fire came,
+    # and had the file refused at every start after.
+    path = tmp_path / "collections.toml"
+    path.write_text(f'[[collection]]\nname = "once"\nurls = ["{wire_site.base}/"]\nschedule = "0 0 1 1 * 0 2020"\n'
+                    f'[[collection]]\nname = "yearly"\nurls = ["{wire_site.base}/final"]\nschedule = "{YEARLY}"\n')
+    proc = run("schedule", str(path), "--store", str(tmp_path / "store"), "--once")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{path}: collection 'once': schedule: '0 0 1 1 * 0 2020' never fires: no date to come matches it; not " \
+           "scheduled" in proc.stdout
+    assert "yearly: job finished" in proc.stdout and "once: started" not in proc.stdout
+    # One whose last date passes while the scheduler runs is let go with a line, not a traceback.
+    year = datetime.now(UTC).year + 1
+    path.write_text(f'[[collection]]\nname = "once"\nurls = ["{wire_site.base}/"]\nschedule = "0 0 1 1 * 0 {year}"\n'
+                    f'[[collection]]\nname = "yearly"\nurls = ["{wire_site.base}/final"]\nschedule = "{YEARLY}"\n')
+    said: list[str] = []
+    now = datetime(year, 6, 1, tzinfo=UTC)
+    scheduler = Scheduler(path, load_collections(path), tmp_path / "store", clock=lambda: now, report=said.append)
+    assert scheduler.next_wakeup() == datetime(year + 1, 1, 1, tzinfo=UTC)
+    assert said == ["once: schedule '0 0 1 1 * 0 %d' has no date to come; no longer scheduled" % year]
+    assert [c.name for c in scheduler.collections] == ["yearly"]
+
+
+def test_is_due_reads_the_logs_again_only_once_they_have_changed(tmp_path, monkeypatch):
+    import archive.schedule as schedule
+
+    cfg, store = config(tmp_path, "http://127.0.0.1:9"), tmp_path / "store"
+    [collection] = load_collections(cfg)
+    logs = store / "sched" / "logs"
+    logs.mkdir(parents=True)
+    reads = []
+    real = schedule.last_start
+    monkeypatch.setattr(schedule, "last_start", lambda *a: reads.append(1) or real(*a))
+    memo: dict = {}
+    now = datetime.now(UTC)
+    assert is_due(collection, store, now, memo) and is_due(collection, store, now, memo)
+    assert len(reads) == 1  # (nothing changed in logs/: not listed again)
+    (logs / "sched-20990101T000000Z-abcd.job.json").write_text(json.dumps({"started": now.isoformat()}))
+    assert not is_due(collection, store, now, memo) and len(reads) == 2
+
+
+def test_a_job_whose_scheduler_is_killed_stops_and_keeps_its_collection_locked_until_it_has(tmp_path):
+    links = "".join(f'<a href="/p/{i}">{i}</a>' for i in range(300)).encode()
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html>" + links + b"</html>")}
+    for i in range(300):
+        routes[f"/p/{i}"] = slow(0.05, response("200 OK", [("Content-Type", "text/html")], f"<p>{i}</p>".encode()))
+    with serve_wire(routes) as server:
+        cfg, store = config(tmp_path, server.base), tmp_path / "store"
+        proc = subprocess.Popen([sys.executable, "-m", "archive", "schedule", str(cfg), "--store", str(store)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        job = int(proc.stdout.readline().split("(pid ", 1)[1].split(")", 1)[0])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((store / "sched" / "logs").glob("*.captures.jsonl.open")):
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+        # The job holds the collection's lock as well: no second job while it closes.
+        assert CollectionLock.take(store, "sched") is None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.kill(job, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the job of a killed scheduler crawled on")
+    manifest = json.loads(next((store / "sched" / "manifests").glob("*.json")).read_text())
+    assert manifest["outcome"] == "interrupted" and not list(store.rglob("*.open"))
+    assert CollectionLock.take(store, "sched") is not None
 
 
 def test_a_job_that_cannot_start_is_tried_once_a_fire_time_not_every_few_seconds(wire_site, tmp_path, capsys):

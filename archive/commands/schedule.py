@@ -21,13 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.config import load_collections
-    from archive.errors import UsageError
-    from archive.schedule import Scheduler
+    from archive.errors import ConfigError, UsageError
+    from archive.schedule import Scheduler, still_scheduled
     from archive.store import resolve_store
 
     collections = load_collections(Path(args.config))
     if not any(c.settings.get("schedule") for c in collections):
         raise UsageError(f"{args.config}: no collection has a schedule")
+    firing, never = still_scheduled(Path(args.config), collections)
+    if not firing:  # (one that does not fire again among others is said, and left out)
+        raise ConfigError(never[0])
 
     def report(message: str) -> None:
         print(message, file=out, flush=True)
@@ -35,7 +38,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     scheduler = Scheduler(Path(args.config), collections, resolve_store(args.store), report=report)
     # Stopped, it stops its jobs and waits while they close their files, --once as well: its
     # jobs must not run on unwatched, their collections' locks let go.
+    # (SIGHUP too: a closed terminal, or a "reload" of a service, would otherwise kill it
+    # at once, its jobs stopped only by their own death signal)
     previous = signal.signal(signal.SIGTERM, lambda *_: scheduler.terminate())
+    previous_hup = signal.signal(signal.SIGHUP, lambda *_: scheduler.terminate())
     try:
         failures = scheduler.run_once() if args.once else scheduler.run_forever()
     except KeyboardInterrupt:
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         failures = scheduler.failures
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hup)
     if scheduler.stopping or not args.once:
         report("scheduler stopped")
     elif failures == 0:
