@@ -316,7 +316,8 @@ class Scheduler:
                     [sys.executable, "-m", "archive", "crawl", str(self.config), "--collection", collection.name,
                      "--store", str(self.store)],
                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    pass_fds=(lock.fileno(),), preexec_fn=_stopped_with(os.getpid()),
+                    pass_fds=(lock.fileno(),),
+                    preexec_fn=_stopped_with(os.getpid()),  # noqa: PLW1509 (the scheduler runs no threads)
                 )
         except BaseException:
             lock.close()

@@ -178,12 +178,12 @@ def test_a_collection_whose_last_date_has_passed_is_left_out_and_the_others_run(
     now = datetime(year, 6, 1, tzinfo=UTC)
     scheduler = Scheduler(path, load_collections(path), tmp_path / "store", clock=lambda: now, report=said.append)
     assert scheduler.next_wakeup() == datetime(year + 1, 1, 1, tzinfo=UTC)
-    assert said == ["once: schedule '0 0 1 1 * 0 %d' has no date to come; no longer scheduled" % year]
+    assert said == [f"once: schedule '0 0 1 1 * 0 {year}' has no date to come; no longer scheduled"]
     assert [c.name for c in scheduler.collections] == ["yearly"]
 
 
 def test_is_due_reads_the_logs_again_only_once_they_have_changed(tmp_path, monkeypatch):
-    import archive.schedule as schedule
+    from archive import schedule
 
     cfg, store = config(tmp_path, "http://127.0.0.1:9"), tmp_path / "store"
     [collection] = load_collections(cfg)
