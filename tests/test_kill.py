@@ -163,3 +163,21 @@ def test_a_collections_file_crawl_stopped_by_sigterm_begins_no_further_collectio
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "archive crawl: interrupted; not crawled: l" in err
     assert _manifest_of_k(store)["outcome"] == "interrupted" and not (store / "l").exists()
+
+
+def test_a_polite_crawl_stopped_by_sigterm_drops_the_requests_waiting_for_their_turn(slow_site, tmp_path):
+    # Scrapy fetched every request waiting in the downloader before closing, one per delay:
+    # sixteen at 2 s took half a minute (at a site's Crawl-delay of 30 s, eight minutes).
+    store, cfg = tmp_path / "store", tmp_path / "collections.toml"
+    cfg.write_text(f'[[collection]]\nname = "k"\nurls = ["{slow_site.base}/"]\n'
+                   "politeness = { delay = 2.0, concurrency_per_host = 1 }\n")
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "crawl", str(cfg), "--store", str(store)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    _wait_for_lines(store, 3)
+    proc.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    out, err = proc.communicate(timeout=120)
+    assert time.monotonic() - stopped < 10, "the waiting requests were fetched before the crawl closed"
+    assert proc.returncode == 1 and b"interrupted" in out, err.decode()
+    lines = [json.loads(line) for line in next((store / "k" / "logs").glob("*.captures.jsonl")).read_text().splitlines()]
+    assert len(lines) <= 6 and _manifest_of_k(store)["outcome"] == "interrupted" and verify(store).ok
