@@ -26,7 +26,7 @@ from archive.capture_log import Tally
 from archive.digests import sha256_file
 from archive.errors import StoreError
 from archive.jsonl import numbered_rows, row_of
-from archive.manifest import write_manifest
+from archive.manifest import iter_manifests, write_manifest
 from archive.store import CollectionDir, collections_in, is_locked
 from archive.verify import warcinfo_job_id
 from archive.warc.reader import check_records
@@ -61,6 +61,9 @@ def repair(path: Path) -> RepairReport:
             raise StoreError(f"{coll.root}: an `archive pull` from {pulled_from} into it did not finish; run it "
                              "again rather than a repair, which would take its jobs for killed ones; nothing was "
                              "repaired")
+        lost = _lost_manifests(coll)
+        if lost is not None:
+            raise StoreError(lost)
     for coll in collections:
         _repair_collection(coll, report)
     return report
@@ -169,6 +172,40 @@ def _cut_log(path: Path, ends: dict[str, int]) -> tuple[int, list[str]]:
             damage += pending
             pending = []
     return kept, damage
+
+
+def _lost_manifests(coll: CollectionDir) -> str | None:
+    """Why the collection is not to be repaired, or None: its chain misses a manifest, and
+    a job there has none. That job may well have finished, its manifest the one lost (a file
+    deleted, a copy pulled without it); an "interrupted" manifest written for it would say
+    what did not happen, and stand in the way of the real one coming back."""
+    orphans = _jobs_without_manifest(coll)
+    if not orphans:
+        return None
+    sequences = set()
+    for _, doc, _ in iter_manifests(coll):
+        if isinstance(doc, dict) and isinstance(doc.get("sequence"), int):
+            sequences.add(doc["sequence"])
+    missing = sorted(set(range(1, max(sequences, default=0))) - sequences)
+    if not missing:
+        return None
+    which = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return (f"{coll.root}: the manifest chain misses number {which}, and job {orphans[0]}"
+            f"{f' (and {len(orphans) - 1} more)' if len(orphans) > 1 else ''} has no manifest: it may have finished, "
+            "its manifest the one missing. Restore that from a copy (`archive pull`); with none left, move "
+            f"logs/{orphans[0]}.job.json aside to have the job's files left unlisted; nothing was repaired")
+
+
+def _jobs_without_manifest(coll: CollectionDir) -> list[str]:
+    """The jobs with a job file but no manifest that are not running."""
+    if not coll.logs.is_dir():
+        return []
+    jobs = []
+    for job_file in sorted(coll.logs.glob("*.job.json")):
+        job_id = job_file.name[: -len(".job.json")]
+        if not coll.manifest(job_id).exists() and not is_locked(job_file):
+            jobs.append(job_id)
+    return jobs
 
 
 def _write_missing_manifests(coll: CollectionDir, report: RepairReport) -> None:

@@ -98,12 +98,14 @@ def test_an_unlisted_file_gets_repair_suggested_only_where_repair_would_list_it(
     from archive.repair import repair
 
     coll = store / "news"
-    first, _ = sorted((coll / "manifests").glob("*.json"))
-    job = json.loads(first.read_text("utf-8"))
+    _, last = sorted((coll / "manifests").glob("*.json"))
+    job = json.loads(last.read_text("utf-8"))
     log = coll / next(f["path"] for f in job["files"] if f["kind"] == "capture-log")
     warc = coll / next(f["path"] for f in job["files"] if f["kind"] == "warc")
-    first.unlink()  # (its job file stays: repair writes the job an "interrupted" manifest)
-    (coll / "manifests" / (first.name + ".sha256")).unlink()
+    # As a job killed before its manifest leaves it: the newest, its job file kept (repair
+    # writes it an "interrupted" manifest).
+    last.unlink()
+    (coll / "manifests" / (last.name + ".sha256")).unlink()
     said = {Path(p.path).name: p.message for p in verify(coll).problems if p.where is None}
     assert said[log.name] == said[warc.name] == \
         "not listed in any manifest; run `archive verify --repair` if its job was killed"
@@ -123,6 +125,25 @@ def test_an_unlisted_file_gets_repair_suggested_only_where_repair_would_list_it(
     assert said[warc.name] == said[log.name] == (
         "not listed in any manifest; `archive verify --repair`, which lists a killed job's files, cannot name its "
         f"job's file (logs/{job['job_id']}.job.json)")
+
+
+def test_repair_writes_no_manifest_for_a_job_whose_manifest_the_chain_misses(store, capsys):
+    # A manifest lost (deleted, or not pulled) leaves its job as a killed one leaves it: a
+    # job file, closed files, no manifest. Its job finished; an "interrupted" manifest
+    # written for it would say otherwise, and keep the real one from coming back.
+    import json
+
+    coll = store / "news"
+    first, _ = sorted((coll / "manifests").glob("*.json"))
+    job = json.loads(first.read_text("utf-8"))["job_id"]
+    first.unlink()
+    before = {p: p.read_bytes() for p in coll.rglob("*") if p.is_file()}
+    assert main(["verify", "--repair", str(coll)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"archive verify: {coll}: the manifest chain misses number 1, and job {job} has no manifest")
+    assert err.rstrip().endswith(f"move logs/{job}.job.json aside to have the job's files left unlisted; nothing was "
+                                 "repaired")
+    assert {p: p.read_bytes() for p in coll.rglob("*") if p.is_file()} == before
 
 
 def test_a_file_in_place_of_the_manifests_directory_is_said_and_repair_changes_nothing(store, capsys):
