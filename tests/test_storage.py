@@ -385,6 +385,27 @@ def test_a_pull_that_did_not_finish_is_said_so_and_neither_repaired_nor_crawled_
     assert not (restored / "news" / ".pull-unfinished.json").exists()
 
 
+def test_another_stores_collection_of_the_same_name_is_neither_pushed_beside_nor_pulled_into_a_chain(
+        s3_env, store, tmp_path, capsys):
+    # Their manifests would fork the chain, silently, in the bucket or in the store.
+    other = tmp_path / "other"
+    run_job(other, 2, Clock(datetime(2026, 4, 1, tzinfo=UTC)))  # (a store of its own, collection "news" too)
+    bucket = s3_env.new_bucket()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    capsys.readouterr()
+    assert main(["push", "--store", str(other), "--to", f"s3://{bucket}/p"]) == 1
+    err = capsys.readouterr().err
+    assert f"s3://{bucket}/p/news holds a manifest this store has not" in err and "push this one to another prefix" in err
+    assert len(keys(s3_env.client(), bucket, "p/news/manifests/")) == 4  # (store's two manifests and their sidecars)
+    assert verify_remote(f"s3://{bucket}/p").ok
+    before = local_files(other)
+    with pytest.raises(StorageError, match="another chain of a collection of the same name"):
+        pull(f"s3://{bucket}/p", other)
+    assert local_files(other) == before and verify(other).ok
+    # The store's own copy goes on as before, and a pull into it finds the chain its own.
+    assert pull(f"s3://{bucket}/p", store).downloaded == []
+
+
 def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, store, capsys):
     bucket = s3_env.new_bucket()
     before = local_files(store)

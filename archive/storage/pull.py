@@ -80,6 +80,10 @@ def pull(
         what = f"collection {collection!r}" if collection is not None else "store"
         raise UsageError(f"no {what} under {location.url()} (expected <collection>/warcs/... objects)")
     result = PullResult(url=location.url(), collections=sorted({o.collection for o in objects}))
+    for name in result.collections:  # (before anything is downloaded)
+        _same_chain(CollectionDir(store / name), location.url(),
+                    {o.rel.removeprefix("manifests/") for o in objects
+                     if o.collection == name and o.rel.startswith("manifests/") and o.rel.endswith(".json")})
     todo: list[tuple[_Object, str, Path]] = []
     for obj in sorted(objects, key=lambda o: (o.collection, o.order)):
         info = bucket.head(obj.info.key)
@@ -123,6 +127,19 @@ def pull(
         if name not in pending:
             CollectionDir(store / name).pull_marker.unlink(missing_ok=True)
     return result
+
+
+def _same_chain(coll: CollectionDir, url: str, remote: set[str]) -> None:
+    """Refuse to pull a collection's manifests beside a local chain they have no manifest in
+    common with: another store's collection of the same name, whose chain would fork here."""
+    try:
+        local = {name for name in os.listdir(coll.manifests) if name.endswith(".json")}
+    except OSError:
+        return
+    if local and remote and not local & remote:
+        raise StorageError(f"{coll.root} has manifests, and those of {url}/{coll.name} are none of them: another "
+                           "chain of a collection of the same name, which would fork this one; pull into another "
+                           "store")
 
 
 def _download(bucket: Bucket, obj: _Object, url: str, coll: CollectionDir, progress: Progress | None) -> None:

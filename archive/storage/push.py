@@ -111,6 +111,10 @@ def push(
             total(sum(f.size for _, todo, _ in plans for f in todo))
         for coll, todo, manifests in plans:
             ledger = ledgers[coll.name]
+            fork = _fork(bucket, location.child(coll.name), coll, manifests, ledger, recheck)
+            if fork is not None:  # (before any of its files goes up)
+                result.stopped[coll.name] = fork
+                continue
             keep = {f.key for f in todo} | {location.child(coll.name).key("manifests", m.name + s)
                                             for m in manifests for s in ("", *MANIFEST_COMPANIONS)}
             _abort_abandoned(bucket, location.child(coll.name), keep, result)
@@ -431,6 +435,50 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
             sequence = None  # (its place as read is not that of the bytes confirmed: read again next time)
         for f in sent:
             ledger.add(f.rel, f.stat, f.sha256, sequence=sequence if f.path == manifest else None)
+
+
+def _fork(bucket: Bucket, where: S3Location, coll: CollectionDir, manifests: list[Path], ledger: PushLedger,
+          recheck: bool) -> str | None:
+    """Why the collection is not to be pushed at all, or None: the first of its manifests
+    (in chain order) not yet in the bucket does not continue the chain the bucket holds."""
+    for manifest in manifests:
+        rel = _rel(manifest, coll)
+        if not recheck and ledger.confirmed(rel, manifest):
+            continue
+        info = bucket.head(where.key(rel))
+        if info is not None:
+            continue  # (there already: whether it is as here is for _push_manifest to say)
+        try:
+            doc = _read_manifest(manifest)
+        except StorageError:
+            return None  # (_push_manifest says what is wrong with it)
+        fork = _another_chain(bucket, where, coll, doc) if isinstance(doc, dict) else None
+        if fork is None:
+            return None
+        return (f"not pushing {coll.name}: {fork}; if that is another store's {coll.name}, push this one to another "
+                "prefix (if a manifest of this store was deleted from the bucket, `archive push --recheck` sends it "
+                "again)")
+    return None
+
+
+def _another_chain(bucket: Bucket, where: S3Location, coll: CollectionDir, doc: dict[str, Any]) -> str | None:
+    """Why the bucket's copy of the collection looks like another chain than the one ``doc``
+    (a manifest not yet there) continues, or None: another store's collection of the same
+    name, whose manifests would then fork in the bucket. Its first manifest must find there
+    none but this store's; any other must find the manifest it follows, as it is here."""
+    previous = doc.get("previous")
+    if not isinstance(previous, dict):
+        for obj in bucket.list(where.key("manifests") + "/"):
+            name = obj.key.rsplit("/", 1)[-1]
+            if name.endswith(".json") and not coll.manifest(name.removesuffix(".json")).is_file():
+                return f"{where.url()} holds a manifest this store has not, {name}, of another chain"
+        return None
+    name = f"{previous.get('job_id')}.json"
+    info = bucket.head(where.key("manifests", name))
+    if info is not None and info.sha256 == previous.get("sha256"):
+        return None
+    held = "no" if info is None else f"another ({info.sha256})"
+    return f"it follows {name} ({previous.get('sha256')}), of which {where.url()} holds {held}"
 
 
 def _unlike_its_sidecar(manifest: Path) -> str | None:
