@@ -406,6 +406,32 @@ def test_another_stores_collection_of_the_same_name_is_neither_pushed_beside_nor
     assert pull(f"s3://{bucket}/p", store).downloaded == []
 
 
+def test_a_manifest_damaged_in_the_bucket_is_replaced_by_the_sound_copy_here(s3_env, store, capsys):
+    # A manifest is written once: another one in the bucket is left alone. One whose bytes
+    # are not what its own sidecar says is not another manifest but a broken copy.
+    bucket = s3_env.new_bucket()
+    client = s3_env.client()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    key = min(k for k in keys(client, bucket, "p/news/manifests/") if k.endswith(".json"))
+    good = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    client.put_object(Bucket=bucket, Key=key, Body=good.replace(b'"finished"', b'"FINISHED"'))
+    assert not verify_remote(f"s3://{bucket}/p").ok
+    capsys.readouterr()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--recheck"]) == 0, capsys.readouterr()
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == good
+    assert verify_remote(f"s3://{bucket}/p").ok
+    # Another manifest, as its sidecar says, is not replaced.
+    other = good.replace(b'"finished"', b'"FINISHED"')
+    client.put_object(Bucket=bucket, Key=key, Body=other,
+                      Metadata={"sha256": "sha256:" + hashlib.sha256(other).hexdigest()})
+    sidecar = f"{hashlib.sha256(other).hexdigest()}  x\n".encode()
+    client.put_object(Bucket=bucket, Key=key + ".sha256", Body=sidecar,
+                      Metadata={"sha256": "sha256:" + hashlib.sha256(sidecar).hexdigest()})
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--recheck"]) == 1
+    assert "a manifest is written once" in capsys.readouterr().err
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == other
+
+
 def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, store, capsys):
     bucket = s3_env.new_bucket()
     before = local_files(store)

@@ -27,6 +27,7 @@ from archive.storage.s3 import (
     DEFAULT_PART_SIZE,
     MAX_ATTEMPTS,
     Bucket,
+    ObjectInfo,
     Progress,
     S3Location,
     check_part_size,
@@ -418,6 +419,11 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
             sent.append(f)
             continue
         why = damaged
+        if info is not None and why is None and _damaged_in_bucket(bucket, f.key, info):
+            # Not another manifest but a broken copy of this one (its bytes are not what its
+            # sidecar or metadata say): the copy here, sound, takes its place.
+            log.warning("%s is damaged (not as its sidecar says): replaced by %s", where.url(f.key), path)
+            info = None
         if info is not None and why is None:
             why = f"the bucket holds another ({info.size} bytes, {info.sha256}), and a manifest is written once"
         if why is None:
@@ -479,6 +485,22 @@ def _another_chain(bucket: Bucket, where: S3Location, coll: CollectionDir, doc: 
         return None
     held = "no" if info is None else f"another ({info.sha256})"
     return f"it follows {name} ({previous.get('sha256')}), of which {where.url()} holds {held}"
+
+
+def _damaged_in_bucket(bucket: Bucket, key: str, info: ObjectInfo) -> bool:
+    """Whether the bucket's manifest (or a companion of it) at ``key`` is not what it says
+    it is: its bytes are not its ``x-amz-meta-sha256``, or a manifest's are not what its
+    sidecar in the bucket says."""
+    actual = sha256_bytes(bucket.read(key))
+    if info.sha256 != actual:
+        return True
+    if not key.endswith(".json"):
+        return False
+    sidecar = bucket.head(key + SIDECAR)
+    if sidecar is None:
+        return False
+    said = bucket.read(key + SIDECAR).decode("utf-8", "replace").split()
+    return said[:1] != [actual.removeprefix("sha256:")]
 
 
 def _unlike_its_sidecar(manifest: Path) -> str | None:
