@@ -432,6 +432,27 @@ def test_a_manifest_damaged_in_the_bucket_is_replaced_by_the_sound_copy_here(s3_
     assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == other
 
 
+def test_a_collection_that_cannot_be_pulled_whole_leaves_the_others_to_come_whole(s3_env, store, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(store / "news", store / "sports")  # (a second collection, its own chain)
+    bucket = s3_env.new_bucket()
+    client = s3_env.client()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    key = min(keys(client, bucket, "p/news/warcs/"))
+    client.put_object(Bucket=bucket, Key=key, Body=b"not the WARC")  # (no x-amz-meta-sha256: unverifiable)
+    restored = tmp_path / "restored"
+    capsys.readouterr()
+    assert main(["pull", "--from", f"s3://{bucket}/p", "--store", str(restored)]) == 1
+    out, err = capsys.readouterr()
+    assert "1 collection (1 not whole)." in out
+    assert err.endswith(f"archive pull: news: s3://{bucket}/{key} has no x-amz-meta-sha256, so it cannot be "
+                        "verified; was it uploaded by `archive push`?\n")
+    assert {f for f in local_files(restored) if f.startswith("sports/")} == \
+           {f for f in local_files(store) if f.startswith("sports/")}
+    assert verify(restored / "sports").ok and not (restored / "news").exists()
+
+
 def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, store, capsys):
     bucket = s3_env.new_bucket()
     before = local_files(store)

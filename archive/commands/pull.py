@@ -27,15 +27,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from archive.storage import pull
+    from archive.storage import PullFailed, pull
     from archive.store import resolve_store
 
     store = resolve_store(args.store)
-    with TransferBar(err, "pull") as bar:
-        result = pull(args.source, store, collection=args.collection, endpoint_url=args.endpoint_url,
-                      progress=bar.update, total=bar.start)
+    try:
+        with TransferBar(err, "pull") as bar:
+            result = pull(args.source, store, collection=args.collection, endpoint_url=args.endpoint_url,
+                          progress=bar.update, total=bar.start)
+    except PullFailed as failed:  # (the other collections came whole)
+        result = failed.result
+    whole = len(result.collections) - len(result.failed)
     print(f"Pulled {result.url} into {store}: {count(len(result.downloaded), 'file')} downloaded "
           f"({human_bytes(result.bytes_received)}), {result.unchanged} already there; "
-          f"{count(len(result.collections), 'collection')}.", file=out)
+          f"{count(whole, 'collection')}" + (f" ({len(result.failed)} not whole)" if result.failed else "") + ".",
+          file=out)
+    for name, why in result.failed.items():
+        print(f"archive pull: {name}: {why}", file=err)
     print(f"Verify it:  archive verify {store}", file=out)
-    return 0
+    return 1 if result.failed else 0

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
@@ -38,6 +39,17 @@ class PullResult:
     unchanged: int = 0
     bytes_received: int = 0
     collections: list[str] = field(default_factory=list)
+    # Collections not restored whole, and why (the first fault met in each).
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class PullFailed(StorageError):
+    """Some collections could not be restored whole; ``result`` says what was, and why not
+    the others (the message is the first of those reasons)."""
+
+    def __init__(self, result: PullResult):
+        super().__init__(next(iter(result.failed.values())))
+        self.result = result
 
 
 @dataclass
@@ -80,30 +92,27 @@ def pull(
         what = f"collection {collection!r}" if collection is not None else "store"
         raise UsageError(f"no {what} under {location.url()} (expected <collection>/warcs/... objects)")
     result = PullResult(url=location.url(), collections=sorted({o.collection for o in objects}))
+    # Each collection is restored, or not, on its own: a fault in one (an object that cannot
+    # be verified, a local file in the way) leaves the others to come whole.
     for name in result.collections:  # (before anything is downloaded)
-        _same_chain(CollectionDir(store / name), location.url(),
-                    {o.rel.removeprefix("manifests/") for o in objects
-                     if o.collection == name and o.rel.startswith("manifests/") and o.rel.endswith(".json")})
+        try:
+            _same_chain(CollectionDir(store / name), location.url(),
+                        {o.rel.removeprefix("manifests/") for o in objects
+                         if o.collection == name and o.rel.startswith("manifests/") and o.rel.endswith(".json")})
+        except StorageError as exc:
+            result.failed[name] = str(exc)
     todo: list[tuple[_Object, str, Path]] = []
     for obj in sorted(objects, key=lambda o: (o.collection, o.order)):
-        info = bucket.head(obj.info.key)
-        url = location.url(obj.info.key)
-        if info is None:
-            raise StorageError(f"{url} disappeared while pulling; pull again")
-        if info.sha256 is None:
-            raise StorageError(f"{url} has no x-amz-meta-sha256, so it cannot be verified; "
-                               "was it uploaded by `archive push`?")
-        target = store / obj.collection / obj.rel
-        if target.is_file():
-            sha, size = sha256_file(target)
-            if sha == info.sha256 and size == info.size:
-                result.unchanged += 1
-                continue
-            if obj.rel.split("/")[0] in IMMUTABLE_DIRS:
-                raise StorageError(f"{target} differs from {url} ({sha} vs {info.sha256}); not overwriting "
-                                   "a WARC or manifest, move it away first")
-        obj.info = info
-        todo.append((obj, url, target))
+        if obj.collection in result.failed:
+            continue
+        try:
+            planned = _planned(bucket, location, store, obj, result)
+        except StorageError as exc:
+            result.failed[obj.collection] = str(exc)
+            continue
+        if planned is not None:
+            todo.append(planned)
+    todo = [item for item in todo if item[0].collection not in result.failed]
     if total is not None:
         total(sum(o.info.size for o, _, _ in todo))
     # Until its last file (a manifest) is in place, a collection says that a pull into it
@@ -116,17 +125,48 @@ def pull(
         coll = CollectionDir(store / name)
         write_atomic(coll.pull_marker, json.dumps({"from": location.url(), "started": warc_date(utcnow())}).encode())
     for obj, url, target in todo:
+        if obj.collection in result.failed:
+            continue
         coll = CollectionDir(store / obj.collection)
-        _download(bucket, obj, url, coll, progress)
+        try:
+            _download(bucket, obj, url, coll, progress)
+        except StorageError as exc:  # (its manifests, last, stay out: the marker says so)
+            result.failed[obj.collection] = str(exc)
+            continue
         result.downloaded.append(target)
         result.bytes_received += obj.info.size
         pending[obj.collection] -= 1
         if not pending[obj.collection]:
             coll.pull_marker.unlink(missing_ok=True)
     for name in result.collections:  # (one a pull killed after its last file left behind)
-        if name not in pending:
+        if name not in pending and name not in result.failed:
             CollectionDir(store / name).pull_marker.unlink(missing_ok=True)
+    if result.failed:
+        raise PullFailed(result)
     return result
+
+
+def _planned(bucket: Bucket, location: Any, store: Path, obj: _Object,
+             result: PullResult) -> tuple[_Object, str, Path] | None:
+    """The download of ``obj``, or None if the store holds it already as the bucket does."""
+    info = bucket.head(obj.info.key)
+    url = location.url(obj.info.key)
+    if info is None:
+        raise StorageError(f"{url} disappeared while pulling; pull again")
+    if info.sha256 is None:
+        raise StorageError(f"{url} has no x-amz-meta-sha256, so it cannot be verified; "
+                           "was it uploaded by `archive push`?")
+    target = store / obj.collection / obj.rel
+    if target.is_file():
+        sha, size = sha256_file(target)
+        if sha == info.sha256 and size == info.size:
+            result.unchanged += 1
+            return None
+        if obj.rel.split("/")[0] in IMMUTABLE_DIRS:
+            raise StorageError(f"{target} differs from {url} ({sha} vs {info.sha256}); not overwriting "
+                               "a WARC or manifest, move it away first")
+    obj.info = info
+    return obj, url, target
 
 
 def _same_chain(coll: CollectionDir, url: str, remote: set[str]) -> None:
