@@ -272,11 +272,17 @@ class Scheduler:
         for collection in self.collections:
             if self.stopping:
                 break  # (a stop asked for while due jobs were being started)
-            if any(r.collection == collection.name for r in self.running) or not is_due(
-                    collection, self.store, now, self._tried):
+            running = any(r.collection == collection.name for r in self.running)
+            if not running and not is_due(collection, self.store, now, self._tried):
                 continue
             fire = previous_fire(collection.settings["schedule"], _zone(collection), now)
             if fire is None or self._started_for.get(collection.name) == fire:
+                continue
+            if running:  # (a fire time its own job, still running, lets pass: said once)
+                if self._skipped_for.get(collection.name) != fire:
+                    self._skipped_for[collection.name] = fire
+                    self.report(f"{collection.name}: due, but its job started for an earlier time is still running; "
+                                "skipped")
                 continue
             try:
                 run = self._start(collection, now)

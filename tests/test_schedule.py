@@ -200,6 +200,33 @@ def test_is_due_reads_the_logs_again_only_once_they_have_changed(tmp_path, monke
     assert not is_due(collection, store, now, memo) and len(reads) == 2
 
 
+def test_a_fire_time_its_own_running_job_lets_pass_is_said_once(tmp_path):
+    routes = {"/": slow(3.0, response("200 OK", [("Content-Type", "text/html")], b"<p>slow</p>"))}
+    with serve_wire(routes) as server:
+        cfg, store = config(tmp_path, server.base, schedule="* * * * *"), tmp_path / "store"
+        now = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
+        said: list[str] = []
+        scheduler = Scheduler(cfg, load_collections(cfg), store, clock=lambda: now, report=said.append)
+        assert scheduler.start_due() == ["sched"]
+        now = datetime(2026, 3, 1, 12, 1, 30, tzinfo=UTC)
+        assert scheduler.start_due() == [] and scheduler.start_due() == []
+        scheduler.reap(block=True)
+    assert said[1:] == ["sched: due, but its job started for an earlier time is still running; skipped",
+                        "sched: job finished"]
+
+
+def test_a_scheduler_whose_output_reader_goes_away_goes_on(wire_site, tmp_path):
+    # (`archive schedule ... | head -1`: a BrokenPipeError had killed it, its job left on)
+    cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "schedule", str(cfg), "--store", str(store), "--once"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"sched: started job")
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert b"Traceback" not in proc.stderr.read()
+    assert len(list((store / "sched" / "manifests").glob("*.json"))) == 1
+
+
 def test_a_job_whose_scheduler_is_killed_stops_and_keeps_its_collection_locked_until_it_has(tmp_path):
     links = "".join(f'<a href="/p/{i}">{i}</a>' for i in range(300)).encode()
     routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html>" + links + b"</html>")}

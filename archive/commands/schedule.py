@@ -33,7 +33,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigError(never[0])
 
     def report(message: str) -> None:
-        print(message, file=out, flush=True)
+        try:
+            print(message, file=out, flush=True)
+        except (BrokenPipeError, ValueError):  # (its reader gone, `| head`: the scheduler and its jobs go on)
+            pass
 
     scheduler = Scheduler(Path(args.config), collections, resolve_store(args.store), report=report)
     # Stopped, it stops its jobs and waits while they close their files, --once as well: its
