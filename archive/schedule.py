@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from croniter import CroniterBadDateError, croniter
 
 from archive.config import Collection
-from archive.store import CollectionDir, collection_dir
+from archive.store import CollectionDir, below_floor, collection_dir
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +283,13 @@ class Scheduler:
                     self._skipped_for[collection.name] = fire
                     self.report(f"{collection.name}: due, but its job started for an earlier time is still running; "
                                 "skipped")
+                continue
+            # (said here: the job would say it in its output file, on the disk that is full)
+            low = below_floor(self.store, int(collection.caps["min_free_bytes"]))
+            if low is not None:
+                self._started_for[collection.name] = fire
+                self.failures += 1
+                self.report(f"{collection.name}: job not started: {low}; it runs again at its next scheduled time")
                 continue
             try:
                 run = self._start(collection, now)

@@ -215,6 +215,18 @@ def test_a_fire_time_its_own_running_job_lets_pass_is_said_once(tmp_path):
                         "sched: job finished"]
 
 
+def test_a_job_the_disk_has_no_room_for_is_said_by_the_scheduler_itself(tmp_path):
+    # (the job would say it in its output file, on the very disk that has no room)
+    cfg = config(tmp_path, "http://127.0.0.1:9", extra=f"caps = {{ min_free_bytes = {1 << 52} }}\n")
+    said: list[str] = []
+    scheduler = Scheduler(cfg, load_collections(cfg), tmp_path / "store", report=said.append)
+    assert scheduler.start_due() == [] and scheduler.failures == 1
+    [line] = said
+    assert line.startswith("sched: job not started: only ") and "below caps.min_free_bytes" in line
+    assert line.endswith("; it runs again at its next scheduled time")
+    assert scheduler.start_due() == [] and len(said) == 1  # (once a fire time)
+
+
 def test_a_scheduler_whose_output_reader_goes_away_goes_on(wire_site, tmp_path):
     # (`archive schedule ... | head -1`: a BrokenPipeError had killed it, its job left on)
     cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
