@@ -325,7 +325,12 @@ def _drop_waiting_downloads(process: Any) -> None:
     from scrapy.exceptions import IgnoreRequest
     from twisted.python.failure import Failure
 
+    from crawler.middlewares import STOPPING
+
     for crawler in getattr(process, "crawlers", ()):
+        # (and any request that comes to the downloader from now on: one that waited for a
+        # robots.txt dropped here would otherwise go on as if the site had none)
+        setattr(crawler, STOPPING, True)
         downloader = getattr(getattr(crawler, "engine", None), "downloader", None)
         for slot in list(getattr(downloader, "slots", {}).values()):
             queue = getattr(slot, "queue", None)

@@ -26,7 +26,7 @@ from archive.capture_log import Tally
 from archive.digests import sha256_file
 from archive.errors import StoreError
 from archive.jsonl import numbered_rows, row_of
-from archive.manifest import iter_manifests, write_manifest
+from archive.manifest import HEAD, iter_manifests, write_manifest
 from archive.store import CollectionDir, collections_in, is_locked
 from archive.verify import warcinfo_job_id
 from archive.warc.reader import check_records
@@ -182,18 +182,29 @@ def _lost_manifests(coll: CollectionDir) -> str | None:
     orphans = _jobs_without_manifest(coll)
     if not orphans:
         return None
+    advice = ("Restore it from a copy (`archive pull`); with none left, move logs/{job}.job.json aside to have the "
+              "job's files left unlisted; nothing was repaired")
+    # The newest manifest written here, as the collection noted it (.chain-head): a job of
+    # it that has no manifest now had one.
+    try:
+        noted = json.loads((coll.root / HEAD).read_bytes()).get("job_id")
+    except (OSError, ValueError, AttributeError):
+        noted = None
+    if noted in orphans:
+        return (f"{coll.root}: job {noted} has no manifest, but one was written for it (the collection's "
+                f"{HEAD} names it): it finished, its manifest lost since. " + advice.format(job=noted))
     sequences = set()
     for _, doc, _ in iter_manifests(coll):
-        if isinstance(doc, dict) and isinstance(doc.get("sequence"), int):
-            sequences.add(doc["sequence"])
+        if not (isinstance(doc, dict) and isinstance(doc.get("sequence"), int)):
+            return None  # (a damaged manifest may be any number: verify names it; no gap is sure)
+        sequences.add(doc["sequence"])
     missing = sorted(set(range(1, max(sequences, default=0))) - sequences)
     if not missing:
         return None
     which = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     return (f"{coll.root}: the manifest chain misses number {which}, and job {orphans[0]}"
             f"{f' (and {len(orphans) - 1} more)' if len(orphans) > 1 else ''} has no manifest: it may have finished, "
-            "its manifest the one missing. Restore that from a copy (`archive pull`); with none left, move "
-            f"logs/{orphans[0]}.job.json aside to have the job's files left unlisted; nothing was repaired")
+            "its manifest the one missing. " + advice.format(job=orphans[0]))
 
 
 def _jobs_without_manifest(coll: CollectionDir) -> list[str]:

@@ -103,8 +103,11 @@ def last_attempt(coll: CollectionDir, now: datetime | None = None) -> datetime |
     return None
 
 
+MEMO_SECONDS = 60.0
+
+
 def is_due(collection: Collection, store: Path, now: datetime,
-           memo: dict[str, tuple[Any, datetime | None]] | None = None) -> bool:
+           memo: dict[str, tuple[Any, datetime | None, float]] | None = None) -> bool:
     """Whether the collection's latest fire time has passed since its newest job started
     or the scheduler last tried to start one (a job that failed at once is not retried
     before its next fire time). ``memo``: what an earlier call found, kept by the caller
@@ -123,13 +126,15 @@ def is_due(collection: Collection, store: Path, now: datetime,
     except OSError:
         state = None
     known = memo.get(collection.name) if memo is not None else None
-    if known is not None and state is not None and known[0] == state:
+    # (read again a minute on in any case: a file system whose times are coarse may show a
+    # file added within the same tick as no change)
+    if known is not None and state is not None and known[0] == state and time.monotonic() - known[2] < MEMO_SECONDS:
         latest = known[1]
     else:
         tried = [t for t in (last_start(coll, now), last_attempt(coll, now)) if t is not None]
         latest = max(tried) if tried else None
         if memo is not None:
-            memo[collection.name] = (state, latest)
+            memo[collection.name] = (state, latest, time.monotonic())
     return latest is None or latest < fire
 
 
@@ -154,6 +159,8 @@ def _stopped_with(scheduler: int) -> Callable[[], None]:
     (Linux's PR_SET_PDEATHSIG, kept across exec; elsewhere nothing)."""
 
     def child() -> None:
+        # (the scheduler's own handler, inherited until exec, would take the signal for it)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         try:
             import ctypes
 
@@ -161,7 +168,7 @@ def _stopped_with(scheduler: int) -> Callable[[], None]:
         except (OSError, AttributeError):
             return
         if os.getppid() != scheduler:  # (gone already)
-            os.kill(os.getpid(), signal.SIGTERM)
+            os._exit(1)
 
     return child
 
@@ -235,7 +242,7 @@ class Scheduler:
         # by the store; it is tried once a fire time all the same, not every few seconds.
         self._started_for: dict[str, datetime] = {}
         self._skipped_for: dict[str, datetime] = {}
-        self._tried: dict[str, tuple[Any, datetime | None]] = {}  # is_due's memo
+        self._tried: dict[str, tuple[Any, datetime | None, float]] = {}  # is_due's memo
         # The collections file as last read, and what is wrong with it if it cannot be used.
         self._config_seen = _contents(config)
         self._config_problem: str | None = None
@@ -282,7 +289,7 @@ class Scheduler:
                 if self._skipped_for.get(collection.name) != fire:
                     self._skipped_for[collection.name] = fire
                     self.report(f"{collection.name}: due, but its job started for an earlier time is still running; "
-                                "skipped")
+                                "the next starts once it ends")
                 continue
             # (said here: the job would say it in its output file, on the disk that is full)
             low = below_floor(self.store, int(collection.caps["min_free_bytes"]))
@@ -329,7 +336,7 @@ class Scheduler:
                     [sys.executable, "-m", "archive", "crawl", str(self.config), "--collection", collection.name,
                      "--store", str(self.store)],
                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    pass_fds=(lock.fileno(),),
+                    pass_fds=(lock.fileno(),), start_new_session=True,  # (a terminal's signals are the scheduler's)
                     preexec_fn=_stopped_with(os.getpid()),  # noqa: PLW1509 (the scheduler runs no threads)
                 )
         except BaseException:

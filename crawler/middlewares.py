@@ -47,6 +47,8 @@ _RECEIVED = "_archive_received"
 _EXPECTED = "_archive_expected"
 # The capture a conditional request was made against (Fetch.conditional_on), set by the spider.
 CONDITIONAL_ON = "archive_conditional_on"
+# On the crawler, once a stop was asked for (archive.crawl): no request is fetched after it.
+STOPPING = "_archive_stopping"
 # What a download that ran out of time raises: Scrapy's own class where it has one, else Twisted's.
 _TIMEOUTS = tuple(c for c in (getattr(scrapy_exceptions, "DownloadTimeoutError", None), TwistedTimeoutError)
                   if c is not None)
@@ -123,6 +125,8 @@ class WarcCaptureMiddleware:
     # -- timing: the fetch starts when the handler sends the request, not when it queues
 
     def process_request(self, request: Request, spider: Any = None) -> None:
+        if getattr(self.crawler, STOPPING, False):
+            raise IgnoreRequest("not fetched: the crawl is stopping")
         host = urlparse_cached(request).hostname or ""
         if _is_ip(host):
             # An address literal never reaches the resolver; apply the same policy here.

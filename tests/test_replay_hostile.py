@@ -390,7 +390,8 @@ def test_an_svg_document_has_its_links_and_images_pointed_into_the_archive_and_i
     # Sandboxed, its scripts do not run, but a link in it is followed when clicked.
     svg = (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
            b'<a xlink:href="http://live.test/x?a=1&amp;b=2"><text>live</text></a><a href=\'/rel\'>r</a>'
-           b'<use href="#icon"/><image href="pic.png"/><text>href="http://live.test/text"</text></svg>')
+           b'<use href="#icon"/><image href="pic.png"/><text>href="http://live.test/text"</text>'
+           b'<g aria-label="see href=\'http://live.test/in-a-value\'"/></svg>')
     store = tmp_path / "store"
     capture(store, {"/d/pic.svg": (200, [(b"Content-Type", b"image/svg+xml")], svg)})
     with serve_in_thread(store) as base:
@@ -401,12 +402,14 @@ def test_an_svg_document_has_its_links_and_images_pointed_into_the_archive_and_i
                     b'<a xlink:href="/odd/20260301120000/http://live.test/x?a=1&amp;b=2"><text>live</text></a>'
                     b'<a href="/odd/20260301120000/http://site.test/rel">r</a><use href="#icon"/>'
                     b'<image href="/odd/20260301120000/http://site.test/d/pic.png"/>'
-                    b'<text>href="http://live.test/text"</text></svg>')
+                    b'<text>href="http://live.test/text"</text>'
+                    b'<g aria-label="see href=\'http://live.test/in-a-value\'"/></svg>')
     assert as_is == svg
 
 
 @pytest.mark.parametrize("declared", [[], [(b"Content-Type", b"unknown/unknown")]])
 def test_a_page_sent_with_no_type_that_a_browser_shows_as_html_is_rewritten_as_one(tmp_path, declared):
+    # (and one sent with nosniff, which a browser shows as it is, is not: below)
     page = b"\n <!DOCTYPE html><html><head><title>t</title></head><body><a href='http://live.test/x'>x</a></body></html>"
     store = tmp_path / "store"
     capture(store, {"/page": (200, declared, page), "/text": (200, declared, b"plain <a href='http://live.test/'>")})
@@ -416,3 +419,8 @@ def test_a_page_sent_with_no_type_that_a_browser_shows_as_html_is_rewritten_as_o
     assert status == 200 and b"/_archive/client.js" in body
     assert b'href="/odd/20260301120000/http://live.test/x"' in body and "sandbox" not in headers["content-security-policy"]
     assert text == b"plain <a href='http://live.test/'>" and text_headers["content-security-policy"].endswith("; sandbox")
+    store2 = tmp_path / "store2"
+    capture(store2, {"/page": (200, [*declared, (b"X-Content-Type-Options", b"nosniff")], page)})
+    with serve_in_thread(store2) as base:
+        _, headers, body = get(base, f"/odd/20260301120000/{SITE}/page", headers={"Sec-Fetch-Dest": "document"})
+    assert body == page and headers["content-security-policy"].endswith("; sandbox")

@@ -103,9 +103,11 @@ def test_an_unlisted_file_gets_repair_suggested_only_where_repair_would_list_it(
     log = coll / next(f["path"] for f in job["files"] if f["kind"] == "capture-log")
     warc = coll / next(f["path"] for f in job["files"] if f["kind"] == "warc")
     # As a job killed before its manifest leaves it: the newest, its job file kept (repair
-    # writes it an "interrupted" manifest).
+    # writes it an "interrupted" manifest), and the collection's note of its newest
+    # manifest naming the job before it.
     last.unlink()
     (coll / "manifests" / (last.name + ".sha256")).unlink()
+    (coll / ".chain-head").unlink()
     said = {Path(p.path).name: p.message for p in verify(coll).problems if p.where is None}
     assert said[log.name] == said[warc.name] == \
         "not listed in any manifest; run `archive verify --repair` if its job was killed"
@@ -143,6 +145,20 @@ def test_repair_writes_no_manifest_for_a_job_whose_manifest_the_chain_misses(sto
     assert err.startswith(f"archive verify: {coll}: the manifest chain misses number 1, and job {job} has no manifest")
     assert err.rstrip().endswith(f"move logs/{job}.job.json aside to have the job's files left unlisted; nothing was "
                                  "repaired")
+    assert {p: p.read_bytes() for p in coll.rglob("*") if p.is_file()} == before
+
+
+def test_repair_writes_no_manifest_for_a_job_whose_newest_manifest_was_lost(store, capsys):
+    import json
+
+    coll = store / "news"
+    _, last = sorted((coll / "manifests").glob("*.json"))
+    job = json.loads(last.read_text("utf-8"))["job_id"]
+    last.unlink()  # (the collection noted it as its newest: it was written, not never)
+    before = {p: p.read_bytes() for p in coll.rglob("*") if p.is_file()}
+    assert main(["verify", "--repair", str(coll)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"archive verify: {coll}: job {job} has no manifest, but one was written for it")
     assert {p: p.read_bytes() for p in coll.rglob("*") if p.is_file()} == before
 
 

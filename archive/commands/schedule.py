@@ -41,10 +41,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     scheduler = Scheduler(Path(args.config), collections, resolve_store(args.store), report=report)
     # Stopped, it stops its jobs and waits while they close their files, --once as well: its
     # jobs must not run on unwatched, their collections' locks let go.
-    # (SIGHUP too: a closed terminal, or a "reload" of a service, would otherwise kill it
-    # at once, its jobs stopped only by their own death signal)
+    # (SIGHUP too, a closed terminal or a service's "reload", which would otherwise kill it
+    # at once; unless it is ignored, as under nohup: then the scheduler and its jobs, in
+    # sessions of their own, outlive the terminal)
     previous = signal.signal(signal.SIGTERM, lambda *_: scheduler.terminate())
-    previous_hup = signal.signal(signal.SIGHUP, lambda *_: scheduler.terminate())
+    previous_hup = signal.getsignal(signal.SIGHUP)
+    if previous_hup is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, lambda *_: scheduler.terminate())
     try:
         failures = scheduler.run_once() if args.once else scheduler.run_forever()
     except KeyboardInterrupt:
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         failures = scheduler.failures
     finally:
         signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGHUP, previous_hup)
+        if previous_hup is not None:
+            signal.signal(signal.SIGHUP, previous_hup)
     if scheduler.stopping or not args.once:
         report("scheduler stopped")
     elif failures == 0:

@@ -330,7 +330,8 @@ class ReplayApp:
         page = False
         if decoded:
             mime = (head.header("Content-Type") or entry.mime or "").split(";")[0].strip().lower()
-            if mime in _UNKNOWN and rewrite.sniffs_as_html(body):
+            nosniff = "nosniff" in (head.header("X-Content-Type-Options") or "").lower()
+            if mime in _UNKNOWN and not nosniff and rewrite.sniffs_as_html(body):
                 mime = "text/html"  # (what a browser makes of it, and shows as a page)
             if mod in REWRITE_MODIFIERS and mime in _HTML:
                 banner = banner_html(

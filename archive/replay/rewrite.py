@@ -101,21 +101,11 @@ def rewrite_css_bytes(body: bytes, base: str, make: MakeUrl) -> bytes:
     return rewrite_css(body.decode("latin-1"), base, make).encode("latin-1")
 
 
-# An href of an SVG element (SVG 2's, or SVG 1.1's xlink:href), after white space in its tag.
-_SVG_HREF = re.compile(r"""(?<=\s)((?:xlink:)?href\s*=\s*)("[^"]*"|'[^']*')""")
-
-
-# The starts of an HTML document a browser recognises in a body of no type (the MIME
-# Sniffing Standard's HTML patterns), each followed by a space or ">".
-_HTML_STARTS = tuple(b"<" + tag for tag in (b"!DOCTYPE HTML", b"HTML", b"HEAD", b"SCRIPT", b"IFRAME", b"H1", b"DIV",
-                                            b"FONT", b"TABLE", b"A", b"STYLE", b"TITLE", b"B", b"BODY", b"BR", b"P"))
-
-
-def sniffs_as_html(body: bytes) -> bool:
-    """Whether a browser takes ``body``, sent with no type, for HTML."""
-    start = body[:512].lstrip(b"\t\n\x0c\r ").upper()
-    return start.startswith(b"<!--") or any(
-        start.startswith(pattern) and start[len(pattern):len(pattern) + 1] in (b" ", b">") for pattern in _HTML_STARTS)
+# A start tag of an XML document, and within it (walked attribute by attribute with _ATTR,
+# so that text inside another attribute's value is not taken for one) the href of an SVG
+# element: SVG 2's, or SVG 1.1's xlink:href.
+_XML_TAG = re.compile(r"<([A-Za-z_][^\s/>]*)([^>]*)>")
+_SVG_HREFS = ("href", "xlink:href")
 
 
 def rewrite_svg_bytes(body: bytes, base: str, make: MakeUrl) -> bytes:
@@ -124,14 +114,35 @@ def rewrite_svg_bytes(body: bytes, base: str, make: MakeUrl) -> bytes:
     left as they are. Its scripts do not run in replay (it is sandboxed), but a link in it
     is followed when clicked."""
 
-    def sub(m: re.Match[str]) -> str:
-        value = html.unescape(m.group(2)[1:-1])
-        if value.strip().startswith("#"):
+    def attr(m: re.Match[str]) -> str:
+        value = m.group(2)
+        if m.group(1) not in _SVG_HREFS or not value or value[:1] not in "\"'" or len(value) < 2:
             return m.group(0)
-        new = rewrite_url(value, base, make)
-        return m.group(0) if new is None else f'{m.group(1)}"{html.escape(new)}"'
+        url = html.unescape(value[1:-1])
+        new = None if url.strip().startswith("#") else rewrite_url(url, base, make)
+        return m.group(0) if new is None else f'{m.group(1)}="{html.escape(new)}"'
 
-    return _SVG_HREF.sub(sub, body.decode("latin-1")).encode("latin-1")
+    def tag(m: re.Match[str]) -> str:
+        attrs = m.group(2)
+        if "href" not in attrs:
+            return m.group(0)
+        return f"<{m.group(1)}{_ATTR.sub(attr, attrs)}>"
+
+    return _XML_TAG.sub(tag, body.decode("latin-1")).encode("latin-1")
+
+
+# The starts of an HTML document a browser recognises in a body of no type (the MIME
+# Sniffing Standard's HTML patterns), each followed by a space or ">".
+_HTML_STARTS = tuple(b"<" + tag for tag in (b"!DOCTYPE HTML", b"HTML", b"HEAD", b"SCRIPT", b"IFRAME", b"H1", b"DIV",
+                                            b"FONT", b"TABLE", b"A", b"STYLE", b"TITLE", b"B", b"BODY", b"BR", b"P",
+                                            b"!--"))
+
+
+def sniffs_as_html(body: bytes) -> bool:
+    """Whether a browser takes ``body``, sent with no type, for HTML."""
+    start = body[:512].lstrip(b"\t\n\x0c\r ").upper()
+    return any(start.startswith(pattern) and start[len(pattern):len(pattern) + 1] in (b" ", b">")
+               for pattern in _HTML_STARTS)
 
 
 def _srcset(value: str, base: str, make: MakeUrl) -> str | None:

@@ -134,8 +134,9 @@ def push(
             if delete_local:
                 try:
                     _delete_local_warcs(bucket, location.child(coll.name), coll, confirmed, result, ledger)
-                except _Stop as stop:  # (the other collections go on)
-                    result.stopped[coll.name] = str(stop)
+                except _Stop as stop:  # (the other collections go on; a reason said before stays first)
+                    before = result.stopped.get(coll.name)
+                    result.stopped[coll.name] = str(stop) if before is None else f"{before}; {stop}"
     finally:
         for ledger in ledgers.values():
             ledger.close()
