@@ -11,6 +11,7 @@ again whenever it changes, as cron reads a crontab.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -40,9 +41,21 @@ def _zone(collection: Collection | dict) -> ZoneInfo:
 
 
 def previous_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime | None:
-    """The latest fire time not after ``now``; None when it has never fired (a year to come)."""
+    """The latest fire time not after ``now``; None when it has never fired (a year to come).
+
+    A local time the autumn's change of clocks repeats (02:30 twice) fires once, at its
+    first, for a schedule of fixed hours and minutes, as cron runs it; one whose minute or
+    hour is a wildcard fires in both hours, which are two hours of the day."""
     try:
-        return croniter(expr, now.astimezone(zone)).get_prev(datetime).astimezone(UTC)
+        it = croniter(expr, now.astimezone(zone))
+        fire = it.get_prev(datetime)
+        fields = expr.split()
+        if len(fields) >= 2 and "*" not in fields[0] and "*" not in fields[1]:
+            with contextlib.suppress(CroniterBadDateError):  # (none before it: a year's first)
+                before = it.get_prev(datetime)
+                if before.replace(tzinfo=None) == fire.replace(tzinfo=None):
+                    fire = before
+        return fire.astimezone(UTC)
     except CroniterBadDateError:
         return None
 

@@ -182,6 +182,18 @@ def test_a_collection_whose_last_date_has_passed_is_left_out_and_the_others_run(
     assert [c.name for c in scheduler.collections] == ["yearly"]
 
 
+def test_a_local_time_the_autumn_change_of_clocks_repeats_fires_once_unless_its_hour_is_a_wildcard():
+    from zoneinfo import ZoneInfo
+
+    from archive.schedule import previous_fire
+
+    berlin = ZoneInfo("Europe/Berlin")  # (02:00-03:00 comes twice on 25 October 2026: 00:00 and 01:00 UTC)
+    after_both = datetime(2026, 10, 25, 1, 45, tzinfo=UTC)
+    assert previous_fire("30 2 * * *", berlin, after_both) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert previous_fire("0 * * * *", berlin, after_both) == datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
+    assert previous_fire("0 0 1 1 * 0 2020", berlin, after_both) == datetime(2019, 12, 31, 23, 0, tzinfo=UTC)
+
+
 def test_is_due_reads_the_logs_again_only_once_they_have_changed(tmp_path, monkeypatch):
     from archive import schedule
 
