@@ -1,17 +1,22 @@
 """``archive status``: per collection, the last job, the next due run, and the last verify.
 
 Read from the store alone: manifests (last job), job files (running jobs hold theirs
-locked), the schedule in the newest manifest's configuration, and ``verify-state.json``,
+locked), the schedule in the newest job's configuration (its manifest's, or its job file's
+while it has none), and ``verify-state.json``,
 which ``archive verify`` writes for every collection it checks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from croniter import CroniterBadDateError
 
 from archive.errors import UsageError
 from archive.manifest import iter_manifests, problem_of
@@ -68,14 +73,23 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
             "failures": counts["failed"],
             "errors": counts["failed"] + sum(n for s, n in counts["by_status"].items() if int(s) >= 400),
         }
-        schedule, timezone = last["config"].get("schedule"), last["config"].get("timezone")
-        if schedule:
-            try:
-                out["next_run"] = next_fire(schedule, ZoneInfo(timezone or "UTC"), now).isoformat()
-            except (ValueError, KeyError):  # (croniter's errors are ValueErrors, ZoneInfo's a KeyError)
-                # The manifest's schema takes any string; a job never runs with one of these.
-                damaged.append(f"{last_path}: config: schedule {schedule!r} in time zone {timezone or 'UTC'!r} "
-                               "cannot be read")
+    # The schedule of the newest job: its manifest's, or (a first job still running, or one
+    # newer than the last manifest) its job file's.
+    config, where = (last["config"], last_path) if last is not None else (None, None)
+    newest = _newest_job_file(coll)
+    if newest is not None and (last is None or newest.name[: -len(".job.json")] > str(last["job_id"])):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            config, where = json.loads(newest.read_bytes()).get("config"), newest
+    if isinstance(config, dict) and config.get("schedule"):
+        schedule, timezone = config.get("schedule"), config.get("timezone")
+        try:
+            out["next_run"] = next_fire(schedule, ZoneInfo(timezone or "UTC"), now).isoformat()
+        except CroniterBadDateError:
+            pass  # (no date to come: a year's schedule, run out)
+        except (ValueError, KeyError):  # (croniter's errors are ValueErrors, ZoneInfo's a KeyError)
+            # The manifest's schema takes any string; a job never runs with one of these.
+            damaged.append(f"{where}: config: schedule {schedule!r} in time zone {timezone or 'UTC'!r} "
+                           "cannot be read")
     state = coll.root / VERIFY_STATE
     if state.is_file():
         out["verify"] = _verify_state(state)
@@ -101,3 +115,12 @@ def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any
         raise UsageError(f"{store} is not a store directory")
     now = now or datetime.now(UTC)
     return [collection_status(coll, now) for coll in collections_in(store)]
+
+
+def _newest_job_file(coll: CollectionDir) -> Path | None:
+    """The job file of the collection's newest job (named by its start), or None."""
+    try:
+        names = [n for n in os.listdir(coll.logs) if n.endswith(".job.json")]
+    except OSError:
+        return None
+    return coll.logs / max(names) if names else None

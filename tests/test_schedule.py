@@ -133,6 +133,23 @@ def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
         assert f"verify     unknown: {state} is unreadable; run archive verify" in out and "next run" in out
 
 
+def test_status_takes_the_schedule_of_a_first_job_still_running_and_one_run_out_is_no_damage(tmp_path):
+    from archive.status import collection_status
+    from archive.store import CollectionDir
+
+    coll = CollectionDir(tmp_path / "store" / "sched")
+    coll.logs.mkdir(parents=True)
+    job = {"job_id": "sched-20260301T120000Z-abcd", "started": "2026-03-01T12:00:00+00:00",
+           "config": {"schedule": "0 9 * * *", "timezone": "UTC"}}
+    (coll.logs / f"{job['job_id']}.job.json").write_text(json.dumps(job))  # (its first job: no manifest yet)
+    now = datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)
+    assert collection_status(coll, now)["next_run"] == "2026-03-02T09:00:00+00:00"
+    job["config"]["schedule"] = "0 0 1 1 * 0 2020"  # (a year's schedule, run out: nothing to come, nothing wrong)
+    (coll.logs / f"{job['job_id']}.job.json").write_text(json.dumps(job))
+    row = collection_status(coll, now)
+    assert row["next_run"] is None and row["damaged"] == []
+
+
 @pytest.mark.parametrize("schedule", ["61 * * * *", "* * * * * R", "H * * * *", "0 H/2 * * *"])
 def test_bad_schedule_is_a_config_error(tmp_path, schedule):
     # (R and H are drawn by croniter anew each time it is asked: several runs a period)
