@@ -33,6 +33,15 @@ def run(*args):
                           check=False)
 
 
+def _slow_pages(pages):
+    """A front page linking ``pages`` pages that answer after 50 ms each: a crawl that lasts."""
+    links = "".join(f'<a href="/p/{i}">{i}</a>' for i in range(pages)).encode()
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html>" + links + b"</html>")}
+    for i in range(pages):
+        routes[f"/p/{i}"] = slow(0.05, response("200 OK", [("Content-Type", "text/html")], f"<p>{i}</p>".encode()))
+    return routes
+
+
 def test_once_runs_what_is_due_then_nothing_until_the_next_fire(wire_site, tmp_path):
     cfg, store = config(tmp_path, wire_site.base), tmp_path / "store"
     first = run("schedule", str(cfg), "--store", str(store), "--once")
@@ -77,11 +86,7 @@ def test_a_failing_job_is_reported_and_others_still_run(wire_site, tmp_path):
     ([], signal.SIGHUP),  # (a closed terminal, a service's "reload": it killed the scheduler, its job left on)
 ])
 def test_sigterm_or_sigint_stops_the_scheduler_after_its_jobs_close_their_files(tmp_path, once, signum):
-    links = "".join(f'<a href="/p/{i}">{i}</a>' for i in range(200)).encode()
-    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html>" + links + b"</html>")}
-    for i in range(200):
-        routes[f"/p/{i}"] = slow(0.05, response("200 OK", [("Content-Type", "text/html")], f"<p>{i}</p>".encode()))
-    with serve_wire(routes) as server:
+    with serve_wire(_slow_pages(200)) as server:
         cfg, store = config(tmp_path, server.base), tmp_path / "store"
         proc = subprocess.Popen([sys.executable, "-m", "archive", "schedule", str(cfg), "--store", str(store), *once],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -271,11 +276,7 @@ def test_a_scheduler_whose_output_reader_goes_away_goes_on(wire_site, tmp_path):
 
 
 def test_a_job_whose_scheduler_is_killed_stops_and_keeps_its_collection_locked_until_it_has(tmp_path):
-    links = "".join(f'<a href="/p/{i}">{i}</a>' for i in range(300)).encode()
-    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<html>" + links + b"</html>")}
-    for i in range(300):
-        routes[f"/p/{i}"] = slow(0.05, response("200 OK", [("Content-Type", "text/html")], f"<p>{i}</p>".encode()))
-    with serve_wire(routes) as server:
+    with serve_wire(_slow_pages(300)) as server:
         cfg, store = config(tmp_path, server.base), tmp_path / "store"
         proc = subprocess.Popen([sys.executable, "-m", "archive", "schedule", str(cfg), "--store", str(store)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
