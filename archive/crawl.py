@@ -23,6 +23,7 @@ from typing import Any
 
 from archive.config import Collection
 from archive.errors import ArchiveError, CrawlError, StoreError
+from archive.runtime import sigterm_on_parent_death
 from archive.store import CollectionDir, below_floor, collection_dir, unused_job_id
 from archive.warc.records import utcnow
 
@@ -92,7 +93,9 @@ def _child_main(argv: list[str]) -> int:
     logging.raiseExceptions = False
     with open(int(argv[0]), "rb") as fh:
         spec = json.loads(fh.read())
-    _stop_with_parent(spec.get("parent"))
+    # Killed, its parent would leave it crawling on to the end unseen, writing to a pipe no
+    # one reads: it stops as when it is asked to (its job closed as interrupted).
+    sigterm_on_parent_death(spec.get("parent"))
     out = open(int(argv[1]), "w", buffering=1, encoding="utf-8")
 
     def send(kind: str, payload: Any) -> None:
@@ -337,21 +340,6 @@ def _drop_waiting_downloads(process: Any) -> None:
             while queue:
                 _, waiting = queue.popleft()
                 waiting.errback(Failure(IgnoreRequest("not fetched: the crawl is stopping")))
-
-
-def _stop_with_parent(parent: int | None) -> None:
-    """Have the crawl process sent SIGTERM, and so stop gracefully (its job closed as
-    interrupted), when the process that started it dies: killed, it would otherwise crawl
-    on to the end unseen, and write to a pipe no one reads (Linux; elsewhere nothing)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if parent is not None and os.getppid() != parent:  # (gone before the call above)
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _push_collection(store: Path, name: str, storage: dict[str, Any]) -> tuple[Any, str | None]:

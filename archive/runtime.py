@@ -104,3 +104,20 @@ def sigint_ignored_by_children() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def sigterm_on_parent_death(parent: int | None) -> None:
+    """Have this process sent SIGTERM when ``parent`` (the process that started it) dies,
+    so that it stops as it is asked to stop, rather than run on unseen (Linux's
+    PR_SET_PDEATHSIG, kept across exec; elsewhere nothing). SIGTERM is first given back its
+    default action: a handler inherited across a fork (run before an exec) would take it.
+    If the parent is gone already, the signal is sent at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # (gone before the call above)
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ from zoneinfo import ZoneInfo
 from croniter import CroniterBadDateError, croniter
 
 from archive.config import Collection
+from archive.runtime import sigterm_on_parent_death
 from archive.store import CollectionDir, below_floor, collection_dir
 
 log = logging.getLogger(__name__)
@@ -165,25 +167,6 @@ class Run:
     process: subprocess.Popen[bytes]
     lock: IO[bytes]
     output: Path
-
-
-def _stopped_with(scheduler: int) -> Callable[[], None]:
-    """What a job's process runs before it starts: SIGTERM for it when the scheduler dies
-    (Linux's PR_SET_PDEATHSIG, kept across exec; elsewhere nothing)."""
-
-    def child() -> None:
-        # (the scheduler's own handler, inherited until exec, would take the signal for it)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            return
-        if os.getppid() != scheduler:  # (gone already)
-            os._exit(1)
-
-    return child
 
 
 class CollectionLock:
@@ -350,7 +333,7 @@ class Scheduler:
                      "--store", str(self.store)],
                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     pass_fds=(lock.fileno(),), start_new_session=True,  # (a terminal's signals are the scheduler's)
-                    preexec_fn=_stopped_with(os.getpid()),  # noqa: PLW1509 (the scheduler runs no threads)
+                    preexec_fn=partial(sigterm_on_parent_death, os.getpid()),  # noqa: PLW1509 (no threads run here)
                 )
         except BaseException:
             lock.close()
