@@ -115,6 +115,17 @@ def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:
     return seq + 1, {"job_id": path.stem, "sha256": "sha256:" + hashlib.sha256(raw).hexdigest()}
 
 
+def noted_newest_job(coll: CollectionDir) -> str | None:
+    """The job whose manifest the collection noted as its newest when it was written
+    (:data:`HEAD`), whether or not the manifests' directory has changed since; None if there
+    is no readable note."""
+    try:
+        job = json.loads((coll.root / HEAD).read_bytes()).get("job_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return job if isinstance(job, str) else None
+
+
 def _recorded_head(coll: CollectionDir) -> tuple[int, dict[str, str]] | None:
     try:
         doc = json.loads((coll.root / HEAD).read_bytes())

@@ -26,7 +26,7 @@ from archive.capture_log import Tally
 from archive.digests import sha256_file
 from archive.errors import StoreError
 from archive.jsonl import numbered_rows, row_of
-from archive.manifest import HEAD, iter_manifests, write_manifest
+from archive.manifest import HEAD, iter_manifests, noted_newest_job, write_manifest
 from archive.store import CollectionDir, collections_in, is_locked
 from archive.verify import warcinfo_job_id
 from archive.warc.reader import check_records
@@ -186,10 +186,7 @@ def _lost_manifests(coll: CollectionDir) -> str | None:
               "job's files left unlisted; nothing was repaired")
     # The newest manifest written here, as the collection noted it (.chain-head): a job of
     # it that has no manifest now had one.
-    try:
-        noted = json.loads((coll.root / HEAD).read_bytes()).get("job_id")
-    except (OSError, ValueError, AttributeError):
-        noted = None
+    noted = noted_newest_job(coll)
     if noted in orphans:
         return (f"{coll.root}: job {noted} has no manifest, but one was written for it (the collection's "
                 f"{HEAD} names it): it finished, its manifest lost since. " + advice.format(job=noted))
@@ -208,7 +205,8 @@ def _lost_manifests(coll: CollectionDir) -> str | None:
 
 
 def _jobs_without_manifest(coll: CollectionDir) -> list[str]:
-    """The jobs with a job file but no manifest that are not running."""
+    """The jobs with a job file but no manifest that are not running (finished ones have a
+    manifest; a running one holds its job file locked)."""
     if not coll.logs.is_dir():
         return []
     jobs = []
@@ -221,16 +219,12 @@ def _jobs_without_manifest(coll: CollectionDir) -> list[str]:
 
 def _write_missing_manifests(coll: CollectionDir, report: RepairReport) -> None:
     """Give every dead job that has a job file but no manifest an ``interrupted`` manifest."""
-    if not coll.logs.is_dir():
-        return
-    for job_file in sorted(coll.logs.glob("*.job.json")):
-        job_id = job_file.name[: -len(".job.json")]
-        if coll.manifest(job_id).exists() or is_locked(job_file):
-            continue  # finished, or still running
+    for job_id in _jobs_without_manifest(coll):
         log_path = coll.capture_log(job_id)
         if not log_path.exists():
             continue  # still running (its log is .open and locked) or never started
-        report.manifests.append(_interrupted_manifest(coll, job_id, job_file, log_path, set(report.closed)))
+        report.manifests.append(_interrupted_manifest(coll, job_id, coll.job_file(job_id), log_path,
+                                                      set(report.closed)))
 
 
 def _interrupted_manifest(
