@@ -78,20 +78,28 @@ def _newest_first(coll: CollectionDir, pattern: str) -> list[Path]:
 AHEAD = timedelta(minutes=5)
 
 
-def last_start(coll: CollectionDir, now: datetime | None = None) -> datetime | None:
-    """When the newest job of the collection started (job files are written at start and
-    named by the job id, which holds its start time: only the newest readable one is read,
-    not every job file a long-running collection has gathered); with ``now``, passing over
-    jobs stamped more than :data:`AHEAD` after it."""
+def newest_job(coll: CollectionDir, now: datetime | None = None) -> tuple[Path, dict[str, Any], datetime] | None:
+    """The newest job of the collection: its job file, what the file holds, and when the job
+    started (job files are written at start and named by the job id, which holds its start
+    time: only the newest readable one is read, not every job file a long-running
+    collection has gathered); with ``now``, passing over jobs stamped more than
+    :data:`AHEAD` after it."""
     for path in _newest_first(coll, "*.job.json"):
         try:
-            started = datetime.fromisoformat(json.loads(path.read_text("utf-8"))["started"])
-        except (ValueError, KeyError, OSError):
+            doc = json.loads(path.read_text("utf-8"))
+            started = datetime.fromisoformat(doc["started"])
+        except (ValueError, KeyError, TypeError, OSError):
             log.warning("unreadable job file %s ignored", path)
             continue
         if now is None or started <= now + AHEAD:
-            return started
+            return path, doc, started
     return None
+
+
+def last_start(coll: CollectionDir, now: datetime | None = None) -> datetime | None:
+    """When the newest job of the collection started (see :func:`newest_job`)."""
+    found = newest_job(coll, now)
+    return None if found is None else found[2]
 
 
 _OUTPUT = ("schedule-", "%Y%m%dT%H%M%SZ", ".out")  # a scheduled job's output: logs/schedule-<UTC>.out

@@ -8,9 +8,7 @@ which ``archive verify`` writes for every collection it checks.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from croniter import CroniterBadDateError
 
 from archive.errors import UsageError
 from archive.manifest import iter_manifests, problem_of
-from archive.schedule import last_attempt, last_start, next_fire, output_path
+from archive.schedule import last_attempt, newest_job, next_fire, output_path
 from archive.store import CollectionDir, collections_in, running_jobs, write_atomic
 
 VERIFY_STATE = "verify-state.json"
@@ -61,7 +59,8 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
                            "damaged": damaged}
     # A scheduled run newer than every job: it failed before its job began (a full disk, an
     # unwritable store), and left only the scheduler's output file to say why.
-    tried, started = last_attempt(coll, now), last_start(coll, now)
+    newest = newest_job(coll, now)
+    tried, started = last_attempt(coll, now), None if newest is None else newest[2]
     if tried is not None and (started is None or started < tried):
         out["failed_start"] = {"at": tried.isoformat(),
                                "output": str(output_path(coll, tried))}
@@ -76,10 +75,8 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     # The schedule of the newest job: its manifest's, or (a first job still running, or one
     # newer than the last manifest) its job file's.
     config, where = (last["config"], last_path) if last is not None else (None, None)
-    newest = _newest_job_file(coll)
-    if newest is not None and (last is None or newest.name[: -len(".job.json")] > str(last["job_id"])):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            config, where = json.loads(newest.read_bytes()).get("config"), newest
+    if newest is not None and (last is None or str(newest[1].get("job_id")) > str(last["job_id"])):
+        config, where = newest[1].get("config"), newest[0]
     if isinstance(config, dict) and config.get("schedule"):
         schedule, timezone = config.get("schedule"), config.get("timezone")
         try:
@@ -115,12 +112,3 @@ def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any
         raise UsageError(f"{store} is not a store directory")
     now = now or datetime.now(UTC)
     return [collection_status(coll, now) for coll in collections_in(store)]
-
-
-def _newest_job_file(coll: CollectionDir) -> Path | None:
-    """The job file of the collection's newest job (named by its start), or None."""
-    try:
-        names = [n for n in os.listdir(coll.logs) if n.endswith(".job.json")]
-    except OSError:
-        return None
-    return coll.logs / max(names) if names else None
