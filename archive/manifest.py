@@ -115,6 +115,11 @@ def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:
     return seq + 1, {"job_id": path.stem, "sha256": "sha256:" + hashlib.sha256(raw).hexdigest()}
 
 
+def sidecar_names(text: str, sha256_hex: str) -> bool:
+    """Whether a ``.sha256`` sidecar's ``text`` (``<hex>  <name>``) gives ``sha256_hex``."""
+    return text.split()[:1] == [sha256_hex]
+
+
 def noted_newest_job(coll: CollectionDir) -> str | None:
     """The job whose manifest the collection noted as its newest when it was written
     (:data:`HEAD`), whether or not the manifests' directory has changed since; None if there

@@ -23,7 +23,7 @@ from typing import Any
 from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.errors import ConfigError, UsageError
-from archive.manifest import SIDECAR, iter_manifests, parsed
+from archive.manifest import SIDECAR, iter_manifests, parsed, sidecar_names
 from archive.store import CollectionDir, collections_in, is_locked, running_jobs
 from archive.validation import problems as schema_problems
 from archive.warc.writer import OPEN_SUFFIX
@@ -401,9 +401,8 @@ def _check_sidecar(m: ManifestFile, report: Report) -> None:
     if m.sidecar is None:
         report.add(m.label, None, f"sidecar {sidecar_name} is missing")
         return
-    declared = m.sidecar.split()
     actual = hashlib.sha256(m.raw).hexdigest()
-    if not declared or declared[0] != actual:
+    if not sidecar_names(m.sidecar, actual):
         report.add(m.label, None, f"does not match its sidecar {sidecar_name} (file hashes to {actual})")
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from archive.digests import sha256_bytes, sha256_file
 from archive.errors import StorageError, UsageError
 from archive.index.cdxj import DERIVED_SUFFIX
-from archive.manifest import SIDECAR
+from archive.manifest import SIDECAR, sidecar_names
 from archive.storage.ledger import PushLedger
 from archive.storage.s3 import (
     DEFAULT_PART_SIZE,
@@ -500,8 +500,7 @@ def _damaged_in_bucket(bucket: Bucket, key: str, info: ObjectInfo) -> bool:
     sidecar = bucket.head(key + SIDECAR)
     if sidecar is None:
         return False
-    said = bucket.read(key + SIDECAR).decode("utf-8", "replace").split()
-    return said[:1] != [actual.removeprefix("sha256:")]
+    return not sidecar_names(bucket.read(key + SIDECAR).decode("utf-8", "replace"), actual.removeprefix("sha256:"))
 
 
 def _unlike_its_sidecar(manifest: Path) -> str | None:
@@ -509,11 +508,11 @@ def _unlike_its_sidecar(manifest: Path) -> str | None:
     ``archive verify`` fails too), or None."""
     sidecar = manifest.with_name(manifest.name + SIDECAR)
     try:
-        said = sidecar.read_text("utf-8", errors="replace").split()
+        said = sidecar.read_text("utf-8", errors="replace")
     except FileNotFoundError:
         return f"{manifest.name} has no sidecar {sidecar.name} to be checked against"
     digest = sha256_file(manifest)[0]
-    if said[:1] != [digest.removeprefix("sha256:")]:
+    if not sidecar_names(said, digest.removeprefix("sha256:")):
         return f"{manifest.name} and its sidecar {sidecar.name} do not match"
     return None
 
