@@ -145,6 +145,35 @@ class CollectionDir:
                 raise StoreError(f"cannot write in {sub}: {exc.strerror or exc}") from None
 
     @contextmanager
+    def transferring(self, *, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+        """One ``archive push`` or ``archive pull`` of the collection at a time.
+
+        Two at once undo each other: one aborts the multipart upload the other is sending
+        (it takes it for one a killed push left), a ``--delete-local`` removes the WARC a pull
+        is checking. Waits for the other to end; with ``waiting``, says so first (called with
+        the reason). Without it, raises :class:`StoreError` instead of waiting. The
+        collection's folder must be there.
+        """
+        with open(self.root / ".transfer.lock", "a+b") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy = f"another `archive push` or `archive pull` of collection {self.name!r} is under way"
+                if waiting is None:
+                    raise StoreError(busy) from None
+                waiting(f"{busy}; waiting for it to end")
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                except OSError as exc:
+                    raise StoreError(f"cannot lock {self.root}: {exc}") from exc
+            except OSError as exc:
+                raise StoreError(f"cannot lock {self.root}: {exc}") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
     def locked(self) -> Iterator[None]:
         """Serialise manifest writes of one collection (the chain must not fork)."""
         self.root.mkdir(parents=True, exist_ok=True)

@@ -769,3 +769,92 @@ def test_a_manifest_without_its_sidecar_is_held_back_as_verify_would_fail_it(s3_
     assert result.stopped["news"].startswith(f"not pushing {manifest.name}, nor a manifest after it: ")
     assert not any(k.endswith(manifest.name) for k in keys(s3_env.client(), bucket, "p/news/manifests/"))
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok  # (the jobs before it went up whole)
+
+
+def test_a_push_waits_for_another_push_of_the_collection_and_says_so(s3_env, store):
+    """Two pushes of one collection at once undo each other (each takes the multipart upload
+    the other is sending for one a killed push left); the second waits for the first."""
+    bucket = s3_env.new_bucket()
+    big = store / "news" / "indexes" / "big.cdxj"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(os.urandom(16 * MIN_PART_SIZE + 77))
+    client = s3_env.client()
+    first = subprocess.Popen([sys.executable, "-m", "archive", "push", "--store", str(store), "--to",
+                              f"s3://{bucket}/p", "--part-size", str(MIN_PART_SIZE)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and first.poll() is None:
+            if client.list_multipart_uploads(Bucket=bucket).get("Uploads"):
+                break
+            time.sleep(0.005)
+        assert first.poll() is None, "the first push ended before the second began; make the file bigger"
+        said: list[str] = []
+        second = push(store, f"s3://{bucket}/p", part_size=MIN_PART_SIZE, waiting=said.append)
+    finally:
+        _, err = first.communicate(timeout=60)
+    assert said == [("another `archive push` or `archive pull` of collection 'news' is under way; "
+                     "waiting for it to end")]
+    assert first.returncode == 0, err.decode()
+    # (the first had sent every file, manifests last, before the second began)
+    assert second.uploaded == [] and not second.stopped and not second.aborted
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+
+
+def test_a_push_or_pull_of_a_collection_another_is_transferring_waits_or_is_refused(s3_env, store, tmp_path):
+    from archive.errors import StoreError
+    from archive.store import collection_dir
+
+    bucket = s3_env.new_bucket()
+    url = f"s3://{bucket}/p"
+    assert push(store, url).manifests
+    news = collection_dir(store, "news")
+    with news.transferring():
+        # Without someone to tell (a crawl's push at its job's end), it does not wait.
+        with pytest.raises(StoreError, match="another `archive push` or `archive pull` of collection 'news' "
+                                             "is under way$"):
+            push(store, url)
+        with pytest.raises(StoreError, match="is under way$"):
+            pull(url, store)
+    # The command waits, and says why first.
+    import threading
+
+    held = threading.Event()
+    let_go = threading.Event()
+
+    def hold() -> None:
+        with news.transferring():
+            held.set()
+            let_go.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        threading.Timer(0.5, let_go.set).start()
+        code, err = run_cli("pull", "--from", url, "--store", str(store), "--endpoint-url", s3_env.url)
+    finally:
+        let_go.set()
+        holder.join()
+    assert code == 0, err
+    assert err.startswith("archive pull: another `archive push` or `archive pull` of collection 'news' is under "
+                          "way; waiting for it to end\n")
+
+
+def test_a_crawls_push_at_its_jobs_end_does_not_wait_for_another(s3_env, wire_site, tmp_path, capsys):
+    from archive.store import collection_dir
+
+    bucket = s3_env.new_bucket()
+    config = _one_page_collection(tmp_path, wire_site, f"s3://{bucket}/x", s3_env.url)
+    store = tmp_path / "store"
+    wired = collection_dir(store, "wired")
+    wired.create()
+    with wired.transferring():
+        assert main(["crawl", str(config), "--store", str(store)]) == 1
+    captured = capsys.readouterr()
+    assert ("push of wired failed: another `archive push` or `archive pull` of collection 'wired' is under way; "
+            "local files are intact") in captured.err
+    assert verify(store).ok
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/x", "--endpoint-url", s3_env.url]) == 0
+    assert verify_remote(f"s3://{bucket}/x", deep=True).ok

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         with TransferBar(err, "pull") as bar:
             result = pull(args.source, store, collection=args.collection, endpoint_url=args.endpoint_url,
-                          progress=bar.update, total=bar.start)
+                          progress=bar.update, total=bar.start,
+                          waiting=lambda why: print(f"archive pull: {why}", file=err, flush=True))
     except PullFailed as failed:  # (the other collections came whole)
         result = failed.result
     whole = len(result.collections) - len(result.failed)

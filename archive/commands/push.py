@@ -45,7 +45,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with TransferBar(err, "push") as bar:
         result = push(resolve_store(args.store), args.to, collection=args.collection,
                       endpoint_url=args.endpoint_url, part_size=part_size, delete_local=args.delete_local,
-                      progress=bar.update, total=bar.start, recheck=args.recheck)
+                      progress=bar.update, total=bar.start, recheck=args.recheck,
+                      waiting=lambda why: print(f"archive push: {why}", file=err, flush=True))
     print_push_result(result, out)
     for said in [*result.held_back.values(), *result.stopped.values()]:
         print(f"archive push: {said}", file=err)

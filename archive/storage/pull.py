@@ -22,7 +22,7 @@ from typing import Any
 from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
 from archive.storage.push import PUSHED_DIRS
-from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, Progress, parse_s3_url
+from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, Progress, S3Location, parse_s3_url
 from archive.store import CollectionDir, write_atomic
 from archive.warc.records import utcnow, warc_date
 
@@ -74,7 +74,11 @@ def pull(
     progress: Progress | None = None,
     total: Callable[[int], None] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    waiting: Callable[[str], None] | None = None,
 ) -> PullResult:
+    """Restore ``store``'s collections (or one) from ``source``; raise :class:`PullFailed` if
+    some could not come whole. A collection another push or pull is transferring is waited
+    for, ``waiting`` told why; without ``waiting`` the pull fails at once instead."""
     location = parse_s3_url(source)
     store = Path(store)
     bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
@@ -92,6 +96,21 @@ def pull(
         what = f"collection {collection!r}" if collection is not None else "store"
         raise UsageError(f"no {what} under {location.url()} (expected <collection>/warcs/... objects)")
     result = PullResult(url=location.url(), collections=sorted({o.collection for o in objects}))
+    with contextlib.ExitStack() as held:
+        # (in the order of their names, as every push takes them; a collection not here yet
+        # cannot be pushed, and is not made here only to be locked, lest one that cannot be
+        # pulled leave an empty folder)
+        for name in result.collections:
+            if (store / name).is_dir():
+                held.enter_context(CollectionDir(store / name).transferring(waiting=waiting))
+        _pull_collections(bucket, location, store, objects, result, progress, total)
+    if result.failed:
+        raise PullFailed(result)
+    return result
+
+
+def _pull_collections(bucket: Bucket, location: S3Location, store: Path, objects: list[_Object],
+                      result: PullResult, progress: Progress | None, total: Callable[[int], None] | None) -> None:
     # Each collection is restored, or not, on its own: a fault in one (an object that cannot
     # be verified, a local file in the way) leaves the others to come whole.
     for name in result.collections:  # (before anything is downloaded)
@@ -141,9 +160,6 @@ def pull(
     for name in result.collections:  # (one a pull killed after its last file left behind)
         if name not in pending and name not in result.failed:
             CollectionDir(store / name).pull_marker.unlink(missing_ok=True)
-    if result.failed:
-        raise PullFailed(result)
-    return result
 
 
 def _planned(bucket: Bucket, location: Any, store: Path, obj: _Object,

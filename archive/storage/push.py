@@ -9,6 +9,7 @@ the same size and SHA-256 is not sent again) and resumable (see :mod:`archive.st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -89,13 +90,16 @@ def push(
     total: Callable[[int], None] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     recheck: bool = False,
+    waiting: Callable[[str], None] | None = None,
 ) -> PushResult:
     """Push one collection (or every collection) of ``store`` to ``to`` (``s3://bucket/prefix``).
 
     ``total`` is called once with the number of bytes about to be sent, ``progress`` with each
     chunk as it goes; neither prints anything. Files an earlier push confirmed and not
     changed since are not hashed nor asked about again (:mod:`archive.storage.ledger`);
-    ``recheck`` checks every one.
+    ``recheck`` checks every one. A collection another push or pull is transferring is
+    waited for, ``waiting`` told why; without ``waiting`` the push fails at once instead
+    (:meth:`~archive.store.CollectionDir.transferring`).
     """
     location = parse_s3_url(to)
     check_part_size(part_size)
@@ -103,6 +107,17 @@ def push(
     bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
     bucket.check()
     result = PushResult(url=location.url())
+    with contextlib.ExitStack() as held:
+        for coll in colls:  # (in the order of their names, as every push takes them: no deadlock)
+            held.enter_context(coll.transferring(waiting=waiting))
+        _push_collections(bucket, location, colls, result, part_size=part_size, delete_local=delete_local,
+                          progress=progress, total=total, recheck=recheck)
+    return result
+
+
+def _push_collections(bucket: Bucket, location: S3Location, colls: list[CollectionDir], result: PushResult, *,
+                      part_size: int, delete_local: bool, progress: Progress | None,
+                      total: Callable[[int], None] | None, recheck: bool) -> None:
     ledgers = {coll.name: PushLedger(coll, f"{location.child(coll.name).url()} at {bucket.endpoint or 'AWS'}")
                for coll in colls}
     try:
@@ -140,7 +155,6 @@ def push(
     finally:
         for ledger in ledgers.values():
             ledger.close()
-    return result
 
 
 class _Stop(StorageError):
