@@ -109,15 +109,19 @@ class FlakyProxy:
     """Forwards to an S3 server, answering 500 InternalError to requests ``fail(method, path)`` picks.
 
     Stands in for a server that breaks mid-upload, so retries and the final error can be seen.
+    Requests ``stall(method, path)`` picks get no answer: held ``stall_for`` seconds, then
+    the connection is closed (a server that stopped answering).
     """
 
-    def __init__(self, target: str, fail: Callable[[str, str], bool]):
+    def __init__(self, target: str, fail: Callable[[str, str], bool], *,
+                 stall: Callable[[str, str], bool] | None = None, stall_for: float = 0.0):
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import urlsplit
 
         target_netloc = urlsplit(target).netloc
         proxy = self
         self.failed = 0
+        self.stalled = 0
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # so botocore's "Expect: 100-continue" is answered at once
@@ -130,6 +134,11 @@ class FlakyProxy:
 
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if stall is not None and stall(self.command, self.path):
+                    proxy.stalled += 1
+                    time.sleep(stall_for)
+                    self.close_connection = True
+                    return
                 if fail(self.command, self.path):
                     proxy.failed += 1
                     payload = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"

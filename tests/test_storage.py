@@ -858,3 +858,29 @@ def test_a_crawls_push_at_its_jobs_end_does_not_wait_for_another(s3_env, wire_si
     assert verify(store).ok
     assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/x", "--endpoint-url", s3_env.url]) == 0
     assert verify_remote(f"s3://{bucket}/x", deep=True).ok
+
+
+def test_a_server_that_stops_answering_is_said_at_each_attempt_not_waited_for_in_silence(s3_env, store,
+                                                                                       monkeypatch, caplog):
+    from s3server import FlakyProxy
+
+    import archive.storage.s3 as s3
+
+    monkeypatch.setattr(s3, "READ_TIMEOUT", 0.5)
+    bucket = s3_env.new_bucket()
+    held = {"left": 2}
+
+    def stall(method: str, path: str) -> bool:  # the first two uploads of a file get no answer
+        if method == "PUT" and held["left"] > 0:
+            held["left"] -= 1
+            return True
+        return False
+
+    with FlakyProxy(s3_env.url, lambda method, path: False, stall=stall, stall_for=1.5) as proxy, \
+            caplog.at_level("WARNING", logger="archive.storage.s3"):
+        result = push(store, f"s3://{bucket}/p", endpoint_url=proxy.url)
+    assert proxy.stalled == 2 and result.manifests
+    said = [r.getMessage() for r in caplog.records if r.name == "archive.storage.s3"]
+    assert said == [f"s3://{bucket} at {proxy.url}: PutObject had no answer within 0.5 s (attempt {n} of 5); "
+                    "trying again" for n in (1, 2)]
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok

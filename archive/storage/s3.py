@@ -37,6 +37,7 @@ MAX_PARTS = 10_000  # S3: part numbers run from 1 to 10,000
 CONNECT_TIMEOUT = 5.0  # seconds; a dead endpoint must fail fast, not hang
 READ_TIMEOUT = 60.0
 MAX_ATTEMPTS = 5  # tries per request, botocore "standard" mode: exponential back-off with jitter
+RETRIED_STATUSES = (500, 502, 503, 504)  # (those that mode tries again, but for throttling)
 DOWNLOAD_CHUNK = 1 * MiB
 
 META_SHA256 = "sha256"  # sent as x-amz-meta-sha256: sha256:<hex>
@@ -134,6 +135,7 @@ class Bucket:
             with self.errors(f"setting up the S3 client for {self.where}"):
                 session = boto3.session.Session()
                 self.client = session.client("s3", endpoint_url=self.endpoint, config=self._config(max_attempts))
+                self.client.meta.events.register("needs-retry.s3", self._say_retry)
                 # One attempt only: the first contact tells at once whether anything is listening.
                 self._probe = session.client("s3", endpoint_url=self.endpoint, config=self._config(1))
         except ValueError as exc:  # (botocore's word for an endpoint URL it cannot use)
@@ -153,6 +155,27 @@ class Bucket:
             options.update(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
                            response_checksum_validation="when_required")
         return Config(**options)
+
+    def _say_retry(self, attempts: int, caught_exception: Exception | None = None, response: Any = None,
+                   operation: Any = None, **_: Any) -> None:
+        """Say each attempt that failed in a way botocore tries again (a server that holds a
+        request without answering takes a minute an attempt, five in all: not in silence).
+        An observer of botocore's ``needs-retry`` event: it returns None, deciding nothing."""
+        from botocore.exceptions import ConnectionError, HTTPClientError, ReadTimeoutError
+
+        if attempts >= self.max_attempts:
+            return  # (the last: its failure is the command's error)
+        if isinstance(caught_exception, ReadTimeoutError):
+            what = f"had no answer within {READ_TIMEOUT:g} s"
+        elif isinstance(caught_exception, ConnectionError | HTTPClientError):
+            what = f"failed ({type(caught_exception).__name__})"
+        elif caught_exception is None and response is not None and response[0].status_code in RETRIED_STATUSES:
+            what = f"got server error {response[0].status_code}"
+        else:
+            return
+        name = getattr(operation, "name", "a request")
+        log.warning("%s: %s %s (attempt %d of %d); trying again", self.where, name, what, attempts,
+                    self.max_attempts)
 
     @property
     def where(self) -> str:
