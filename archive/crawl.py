@@ -81,6 +81,27 @@ def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[st
 
 def _child_main(argv: list[str]) -> int:
     """Entry point of the crawl process: ``python -m archive.crawl SPEC_FD MESSAGE_FD``."""
+    with open(int(argv[0]), "rb") as fh:
+        spec = json.loads(fh.read())
+    # Killed, its parent would leave it crawling on to the end unseen, writing to a pipe no
+    # one reads: it stops as when it is asked to (its job closed as interrupted).
+    sigterm_on_parent_death(spec.get("parent"))
+    # A stop asked for before Scrapy's own handlers are in place (they come once its reactor
+    # runs, a second or so from now) is kept, and passed on to them then: the job still
+    # closes gracefully, as interrupted, instead of the process dying on the spot.
+    asked: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, _frame: asked.append(signum))
+    out = open(int(argv[1]), "w", buffering=1, encoding="utf-8")  # noqa: SIM115 (the process's own, to its end)
+
+    def send(kind: str, payload: Any) -> None:
+        try:
+            out.write(json.dumps([kind, payload]) + "\n")
+        except OSError:  # (the parent is gone: there is no one to tell, and the job is closed as usual)
+            pass
+
+    send("ready", None)  # (the parent passes a SIGTERM on from now on)
+
     from scrapy.crawler import CrawlerProcess
 
     from archive.config import collection_from_dict
@@ -91,19 +112,6 @@ def _child_main(argv: list[str]) -> int:
     # every line it could not write, thousands, burying the one message that says why the
     # crawl stopped (the capture worker's, passed on by the parent).
     logging.raiseExceptions = False
-    with open(int(argv[0]), "rb") as fh:
-        spec = json.loads(fh.read())
-    # Killed, its parent would leave it crawling on to the end unseen, writing to a pipe no
-    # one reads: it stops as when it is asked to (its job closed as interrupted).
-    sigterm_on_parent_death(spec.get("parent"))
-    out = open(int(argv[1]), "w", buffering=1, encoding="utf-8")
-
-    def send(kind: str, payload: Any) -> None:
-        try:
-            out.write(json.dumps([kind, payload]) + "\n")
-        except OSError:  # (the parent is gone: there is no one to tell, and the job is closed as usual)
-            pass
-
     store = Path(spec["store"])
     collection = collection_from_dict(spec["collection"])
     settings = scrapy_settings(collection, store, spec["job_id"])
@@ -120,6 +128,10 @@ def _child_main(argv: list[str]) -> int:
         return failure
 
     process.crawl(crawler).addErrback(could_not_start)
+    from twisted.internet import reactor
+
+    # (after the trigger that puts Scrapy's handlers in place: added before this one)
+    reactor.addSystemEventTrigger("after", "startup", lambda: asked and os.kill(os.getpid(), asked[0]))
     process.start()
     job = getattr(crawler, "_archive_capture_job", None)
     if job is not None and job.closed_manifest is None:
@@ -174,28 +186,41 @@ def crawl(
         raise CrawlError(f"job {job_id} not started: {low}")
     spec = {"store": str(store), "collection": collection.effective(), "job_id": job_id,
             "overrides": dict(overrides or {}), "parent": os.getpid()}
-    spec_r, spec_w = os.pipe()
-    msg_r, msg_w = os.pipe()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "archive.crawl", str(spec_r), str(msg_w)],
-        pass_fds=(spec_r, msg_w),
-        stdin=subprocess.DEVNULL,
-    )
-    os.close(spec_r)
-    os.close(msg_w)
-    with open(spec_w, "wb") as fh:
-        fh.write(json.dumps(spec).encode())
     # Signal handlers can only be set from the main thread; from another thread the caller
     # owns signal handling (and can stop the job by signalling the child).
     main_thread = threading.current_thread() is threading.main_thread()
     signalled = False
+    # Until the crawl process is ready for it (its own handler in place), a SIGTERM is held
+    # here: one that reached it as it loaded would kill it, its job left unclosed. (Taken
+    # before the crawl process starts, so that none comes between.)
+    ready = False
+    child: subprocess.Popen[bytes] | None = None
 
     def on_sigterm(*_: Any) -> None:
         nonlocal signalled
         signalled = True
-        _forward(child, signal.SIGTERM)
+        if ready and child is not None:
+            _forward(child, signal.SIGTERM)
 
     previous = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
+    spec_r, spec_w = os.pipe()
+    msg_r, msg_w = os.pipe()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "archive.crawl", str(spec_r), str(msg_w)],
+            pass_fds=(spec_r, msg_w),
+            stdin=subprocess.DEVNULL,
+        )
+    except BaseException:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        for fd in (spec_r, spec_w, msg_r, msg_w):
+            os.close(fd)
+        raise
+    os.close(spec_r)
+    os.close(msg_w)
+    with open(spec_w, "wb") as fh:
+        fh.write(json.dumps(spec).encode())
     outcome: tuple[str, str] | None = None
     try:
         with open(msg_r, encoding="utf-8") as messages:
@@ -215,6 +240,10 @@ def crawl(
                 if kind == "progress":
                     if progress is not None:
                         progress(payload)
+                elif kind == "ready":
+                    ready = True
+                    if signalled:
+                        _forward(child, signal.SIGTERM)
                 else:
                     outcome = (kind, payload)
     finally:

@@ -181,3 +181,36 @@ def test_a_polite_crawl_stopped_by_sigterm_drops_the_requests_waiting_for_their_
     assert proc.returncode == 1 and b"interrupted" in out, err.decode()
     lines = [json.loads(line) for line in next((store / "k" / "logs").glob("*.captures.jsonl")).read_text().splitlines()]
     assert len(lines) <= 6 and _manifest_of_k(store)["outcome"] == "interrupted" and verify(store).ok
+
+
+def _crawl_process_started(pid: int) -> bool:
+    """Whether the command ``pid`` has started its crawl process (``python -m archive.crawl``)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return False
+    for child in children:
+        try:
+            if b"archive.crawl" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.parametrize("after", [0.0, 0.3])
+def test_a_crawl_stopped_as_it_starts_closes_its_job_as_interrupted(slow_site, tmp_path, after):
+    """A SIGTERM that came while the crawl process was still loading (before Scrapy's own
+    handlers were in place) killed it, and the command said the crawl process had died."""
+    store = tmp_path / "store"
+    proc = _start(store, slow_site.base)
+    deadline = time.monotonic() + 20
+    while not _crawl_process_started(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(after)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert b"died" not in err and b"interrupted" in out, err.decode()
+    assert _manifest_of_k(store)["outcome"] == "interrupted"
+    assert verify(store).ok
