@@ -129,10 +129,17 @@ def html_captures(warc: Path) -> Iterator[Capture]:
             )
 
 
+# Characters no XML (so no lxml element made from a page's text) may hold: one anywhere
+# in a page made trafilatura give up on all of its text. Browsers show them as nothing; so
+# does the extraction (and vertical tab and form feed, white space in HTML, as a space).
+_NOT_XML = re.compile("[\x01-\x08\x0e-\x1f\ufffe\uffff]")
+
+
 def decode(capture: Capture) -> str:
-    """Text of an HTML body: HTTP charset, then BOM, then ``<meta>``, else UTF-8."""
+    """Text of an HTML body: HTTP charset, then BOM, then ``<meta>``, else UTF-8; without
+    the control characters XML cannot hold (``_NOT_XML``)."""
     _, text = html_to_unicode(capture.content_type, capture.body)
-    return text
+    return _NOT_XML.sub("", text).replace("\x0b", " ").replace("\x0c", " ")
 
 
 def _main_text(tree: Any, url: str) -> str:

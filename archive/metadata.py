@@ -8,6 +8,7 @@ article row names the fields that came from it.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -34,7 +35,9 @@ def _ld_objects(tree: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         try:
-            data = json.loads(script.text_content().strip() or "null")
+            # (strict=False: a raw newline or tab inside a string, as many CMSs write an
+            # articleBody, is taken as browsers and search engines take it)
+            data = json.loads(script.text_content().strip() or "null", strict=False)
         except (ValueError, RecursionError):  # (nested deeper than the parser goes)
             log.debug("unreadable JSON-LD block skipped")
             continue
@@ -142,9 +145,14 @@ def _image_url(value: Any) -> str | None:
 
 
 def _first_text(value: Any) -> str | None:
+    """A JSON-LD value's text (the first of a list), its white space runs made one space
+    and the character references many CMSs leave in it (``&amp;``, ``&#8217;``) read."""
     if isinstance(value, list):
         value = value[0] if value else None
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    if not isinstance(value, str):
+        return None
+    text = " ".join((html.unescape(value) if "&" in value else value).split())
+    return text or None
 
 
 def iso_datetime(value: Any) -> str | None:

@@ -462,3 +462,32 @@ def test_teasers_kept_in_a_template_still_make_a_list():
     page = (f"<html><head><title>Stories</title><meta name='date' content='2024-03-12'></head><body>"
             f"<main>{shown}<template id='more'>{held}</template></main></body></html>")
     assert _row_of("http://site.test/2024/stories", page) is None
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1f", "\ufffe", "\uffff"])
+def test_a_control_character_in_a_page_loses_neither_its_text_nor_its_declarations(char):
+    """One such character anywhere made trafilatura give up on the page's whole text (XML
+    cannot hold it), and one in a JSON-LD string made the block unreadable."""
+    from archive.extract import Capture, article_row
+
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Bridge' + char
+          + ' opens", "datePublished": "2026-03-14T08:30:00+01:00"}</script>')
+    page = (f"<html><head><title>Bridge opens</title>{ld}</head><body><article><h1>Bridge opens</h1>"
+            + "".join(f"<p>{p[:80]}{char}{p[80:]}</p>" for p in PARAS) + "</article></body></html>")
+    row = article_row(Capture("http://site.test/a", page.encode("utf-8"), "text/html; charset=utf-8",
+                              "a.warc.gz", 0, 1, "<urn:uuid:a>", "sha1:" + "A" * 32, "2026-03-15T00:00:00Z"), "j")
+    assert row is not None and row["published"] == "2026-03-14T08:30:00+01:00"
+    assert row["headline"] == "Bridge opens"
+    assert row["word_count"] >= 100 and char not in row["body"]
+
+
+def test_json_ld_text_is_read_as_search_engines_read_it():
+    """Raw newlines and tabs inside its strings (as many CMSs write them), character
+    references left in its text, runs of white space."""
+    from archive.metadata import page_metadata, parse_html
+
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Q&amp;A:\n\tthe  bridge\u2019s '
+          'cost", "articleSection": " Local\r\n news ", "datePublished": "2026-03-14"}</script>')
+    declared = page_metadata(parse_html(f"<html><head>{ld}</head><body><p>x</p></body></html>"))
+    assert declared["is_article"] and declared["published"] == "2026-03-14"
+    assert declared["headline"] == "Q&A: the bridge\u2019s cost" and declared["section"] == "Local news"
