@@ -17,6 +17,7 @@ Output is deterministic: rows in WARC order, keys sorted, and a sidecar
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -89,21 +90,37 @@ class Capture:
     payload_digest: str
     capture_time: str
     truncated: str | None = None  # WARC-Truncated: the body is not all the server meant to send
+    # A revisit's WARC-Refers-To, -Target-URI and -Date: its body (empty here) is the
+    # original's payload, which :class:`_Originals` reads.
+    refers_to: tuple[str | None, str | None, str | None] | None = None
 
 
 def html_captures(warc: Path) -> Iterator[Capture]:
-    """HTML 200 responses of one WARC, bodies decoded from their content encoding."""
+    """HTML 200 responses of one WARC, bodies decoded from their content encoding; and the
+    revisits of one (a 200 whose payload was captured before, or a 304), without a body."""
     with open(warc, "rb") as fh:
         records = ArchiveIterator(fh)
         for record in records:
-            if record.rec_type != "response" or record.http_headers is None:
+            if record.rec_type not in ("response", "revisit") or record.http_headers is None:
                 continue
-            if record.http_headers.get_statuscode() != "200":
+            status = record.http_headers.get_statuscode()
+            if status != "200" and not (status == "304" and record.rec_type == "revisit"):
                 continue
-            ctype = record.http_headers.get_header("Content-Type")
+            ctype = record.http_headers.get_header("Content-Type") if status == "200" else None
             if ctype is not None and "html" not in ctype.lower():
                 continue
             headers = record.rec_headers
+            if record.rec_type == "revisit":
+                records.read_to_end(record)
+                yield Capture(
+                    url=headers.get_header("WARC-Target-URI"), body=b"", content_type=ctype,
+                    warc_filename=warc.name, offset=records.get_record_offset(),
+                    length=records.get_record_length(), record_id=headers.get_header("WARC-Record-ID"),
+                    payload_digest=headers.get_header("WARC-Payload-Digest"),
+                    capture_time=headers.get_header("WARC-Date"),
+                    refers_to=(headers.get_header("WARC-Refers-To"), headers.get_header("WARC-Refers-To-Target-URI"),
+                               headers.get_header("WARC-Refers-To-Date")))
+                continue
             # The payload as archived, its content coding undone here rather than by warcio
             # (whose br decoder fails with Brotli 1.2, raising out of the whole extraction).
             body = record.raw_stream.read(MAX_DECODED_BYTES + 1)
@@ -311,19 +328,27 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     rows: list[dict[str, Any]] = []
     sources = []
     truncated = 0
+    originals = _Originals(coll, prior)
     for entry in manifest["files"]:
         if entry["kind"] != "warc":
             continue
         warc = coll.root / entry["path"]
         sources.append({"path": entry["path"], "sha256": entry["sha256"]})
         for capture in html_captures(warc):
+            if capture.refers_to is None:
+                originals.seen[capture.record_id] = (capture.warc_filename, capture.offset, capture.length)
+            else:
+                filled = originals.payload_of(capture)
+                if filled is None:
+                    continue
+                capture = filled
             if capture.truncated:
                 # Part of a page read as the whole would pass for an edit of the article.
                 truncated += 1
                 continue
             row = article_row(capture, job_id)
-            if row is not None:
-                _add_version(row, prior, rows)
+            if row is not None and _add_version(row, prior, rows):
+                originals.noted(row, prior[row["article_id"]])
     for entry in manifest["files"]:
         if entry["kind"] == "capture-log":
             rows.extend(_withdrawals(coll.root / entry["path"], job_id, prior))
@@ -333,10 +358,70 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     write_atomic(path, data)
     derived = {"derived_from": sources, "manifest": f"manifests/{job_id}.json", "tool": extractor_info(),
                "rows": len(rows), "sha256": "sha256:" + hashlib.sha256(data).hexdigest(),
-               "truncated_pages_skipped": truncated}
+               "truncated_pages_skipped": truncated, "revisits_without_original": originals.missing}
     write_atomic(coll.articles / f"{job_id}.derived.json",
              (json.dumps(derived, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path, len(rows)
+
+
+class _Originals:
+    """The payloads a job's revisits refer to, read where a new version may be in them.
+
+    A revisit is the capture of a payload captured before: the same page again (most of a
+    recrawl), or other bytes than the page's latest version (an edit undone, a withdrawn
+    article back, a page the same as another URL's). The first is seen from the latest
+    version of the URL having the revisit's payload digest, and costs nothing; the others
+    are read from the original (in this job's WARCs, else found by the collection's index)
+    and extracted as a response would be.
+    """
+
+    def __init__(self, coll: CollectionDir, prior: MutableMapping[str, Version]):
+        self.coll = coll
+        self.seen: dict[str, tuple[str, int, int]] = {}  # this job's HTML 200 responses: record id -> place
+        self.missing = 0  # revisits whose original is not in the store, or cannot be read
+        if isinstance(prior, StoredVersions):
+            self._by_url = prior.by_url  # (it sees the running job's versions itself)
+        else:
+            urls = {v.row["url"]: v for v in prior.values()}
+            self._urls = urls
+            self._by_url = urls.get
+
+    def noted(self, row: dict[str, Any], version: Version) -> None:
+        """A row of this job added (for a plain dict of versions, which does not see it)."""
+        if hasattr(self, "_urls"):
+            self._urls[row["url"]] = version
+
+    def payload_of(self, capture: Capture) -> Capture | None:
+        """``capture`` (a revisit) with its original's payload, or None: the URL's latest
+        version has that payload already, or the original cannot be had (counted)."""
+        from archive.index import find_original
+        from archive.index.records import read_record
+
+        known = self._by_url(capture.url)
+        if (known is not None and known.row["status"] == "captured"
+                and known.row["source"]["payload_digest"] == capture.payload_digest):
+            return None
+        record_id, uri, date = capture.refers_to or (None, None, None)
+        try:
+            place = self.seen.get(record_id or "")
+            original = (read_record(self.coll, *place) if place is not None
+                        else find_original(self.coll, uri or capture.url, date, capture.payload_digest))
+        except StoreError as exc:
+            log.warning("%s: the original of revisit %s cannot be read: %s", capture.warc_filename,
+                        capture.record_id, exc)
+            original = None
+        if original is None or original.rec_type != "response":
+            self.missing += 1
+            log.warning("%s: the original of revisit %s (%s) is not in the store; no article read from it",
+                        capture.warc_filename, capture.record_id, capture.url)
+            return None
+        ctype = capture.content_type or original.header("Content-Type")
+        if original.status != 200 or (ctype is not None and "html" not in ctype.lower()):
+            return None
+        body = original.decoded_payload(MAX_DECODED_BYTES + 1)
+        if len(body) > MAX_DECODED_BYTES:
+            return None
+        return dataclasses.replace(capture, body=body, content_type=ctype, truncated=original.warc("WARC-Truncated"))
 
 
 def _as_listed(path: Path, entry: dict[str, Any]) -> None:
@@ -357,16 +442,18 @@ def _as_listed(path: Path, entry: dict[str, Any]) -> None:
                          "as they were")
 
 
-def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows: list[dict[str, Any]]) -> None:
+def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows: list[dict[str, Any]]) -> bool:
+    """Add ``row`` as the article's next version, unless its text is the latest's (False)."""
     known = prior.get(row["article_id"])
     text = text_digest(row)
     if known is not None and known.row["status"] == "captured" and known.text == text:
-        return  # the same article again: nothing new for researchers
+        return False  # the same article again: nothing new for researchers
     row["version"] = known.number + 1 if known else 1
     row["previous_version"] = known.record_id if known else None
     validate("article", row)
     prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row, text)
     rows.append(row)
+    return True
 
 
 def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version]) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.errors import StoreError
 from archive.index.cdxj import (
@@ -44,6 +44,9 @@ from archive.manifest import iter_manifests, problem_of
 from archive.store import UNWRITABLE, CollectionDir, directory_state, listed_sizes, write_atomic
 from archive.urls import canonical_or_none
 from archive.warc.writer import OPEN_SUFFIX
+
+if TYPE_CHECKING:
+    from archive.index.records import ArchivedRecord
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +291,40 @@ def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
     target = canonical_or_none(url)
     same = [e for e in found if e.url == url or canonical_or_none(e.url) == target] if target is not None else []
     return same or found
+
+
+def find_original(coll: CollectionDir, uri: str, date: str | None, digest: str | None) -> ArchivedRecord | None:
+    """The record holding the payload a revisit refers to, or None when it is not in the
+    store or cannot be read (said in the log).
+
+    WARC 1.1 §6.7: ``WARC-Refers-To-Target-URI`` (``uri``) and ``-Date`` (``date``) name
+    the original; failing those, any capture with the same payload ``digest`` will do (dedup
+    within a collection crosses URLs).
+    """
+    from warcio.timeutils import iso_date_to_timestamp
+
+    from archive.index.records import read_record
+
+    candidates = [e for e in lookup_url(coll, uri) if not e.is_revisit]
+    wanted_ts = iso_date_to_timestamp(date) if date else None
+    ranked = sorted(candidates, key=lambda e: (e.timestamp != wanted_ts, e.digest != digest))
+    choice = next((e for e in ranked if e.timestamp == wanted_ts or e.digest == digest), None)
+    if choice is None and digest:
+        from archive.catalog import by_digest
+
+        rows = by_digest(coll, digest)
+        if rows:
+            row = rows[0]
+            choice = CdxjEntry(row["urlkey"], row["timestamp"],
+                               {"url": row["url"], "filename": row["filename"], "offset": row["offset"],
+                                "length": row["length"], "digest": row["digest"], "mime": row["mime"]})
+    if choice is None:
+        return None
+    try:
+        return read_record(coll, choice.filename, choice.offset, choice.length)
+    except StoreError as exc:
+        log.warning("revisit original unreadable: %s", exc)
+        return None
 
 
 # Query parameters that scripts add to defeat caches (jQuery's "_", and their like), whose
