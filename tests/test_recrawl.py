@@ -243,6 +243,7 @@ def test_an_article_whose_last_capture_is_stamped_ahead_of_now_is_due():
 def test_a_revisit_of_other_bytes_than_the_pages_latest_version_is_a_version(tmp_path):
     """A revisit gave no article row: an edit undone, an article withdrawn and back, and a
     page the same as another URL's were missing from the tables."""
+    store = tmp_path / "store"
     room = Newsroom()
     edited_from = room.articles["story-1"]
     room.articles["story-twin"] = room.articles["story-0"]  # (byte for byte the same page)
@@ -250,17 +251,17 @@ def test_a_revisit_of_other_bytes_than_the_pages_latest_version_is_a_version(tmp
     jobs = []
     with serve_wire(routes) as server:
         coll = collection_from_dict({"name": "news", "urls": [server.base + "/"], "scope": {"page_requisites": False}})
-        jobs.append(crawl(tmp_path, coll))
+        jobs.append(crawl(store, coll))
         room.articles["story-1"] = ("Story number 1, corrected headline", edited_from[1])
         gone = room.articles.pop("story-5")
         routes.clear()
         routes.update(room.routes())
-        jobs.append(crawl(tmp_path, coll))
+        jobs.append(crawl(store, coll))
         room.articles["story-1"] = edited_from  # (the edit undone: the first job's bytes again)
         room.articles["story-5"] = gone
         routes.clear()
         routes.update(room.routes())
-        jobs.append(crawl(tmp_path, coll))
+        jobs.append(crawl(store, coll))
     tables = [[json.loads(line) for line in job.articles.read_text().splitlines()] for job in jobs]
     slugs = [{r["url"].rsplit("/", 1)[1]: r for r in rows} for rows in tables]
     assert {"story-0", "story-twin"} <= set(slugs[0])
@@ -271,14 +272,33 @@ def test_a_revisit_of_other_bytes_than_the_pages_latest_version_is_a_version(tmp
     assert (back["version"], back["headline"], back["status"]) == (3, "Story number 1 headline", "captured")
     assert back["previous_version"] == slugs[1]["story-1"]["source"]["record_id"]
     assert (slugs[2]["story-5"]["version"], slugs[2]["story-5"]["status"]) == (3, "captured")
-    records, lines = read_collection(tmp_path / "news")
+    records, lines = read_collection(store / "news")
     kinds = {r.h("WARC-Record-ID"): r.type for r in records}
     assert kinds[back["source"]["record_id"]] == "revisit"  # (the row points at the capture, a revisit)
     assert kinds[slugs[2]["story-5"]["source"]["record_id"]] == "revisit"
     for job in jobs:
         derived = json.loads(job.articles.with_suffix(".derived.json").read_text())
         assert derived["revisits_without_original"] == 0
-    assert verify(tmp_path).ok
+    assert verify(store).ok
     made = [job.articles.read_bytes() for job in jobs]
-    assert main(["extract", "--store", str(tmp_path), "--collection", "news"]) == 0
+    assert main(["extract", "--store", str(store), "--collection", "news"]) == 0
     assert [job.articles.read_bytes() for job in jobs] == made  # (the tables, made again, the same)
+    # An export's reader gives each row's payload, a revisit's from its original.
+    import base64
+    import hashlib
+
+    import archive.dataset
+    from archive.export import export_dataset
+
+    export_dataset(store, "news", tmp_path / "out")
+    with archive.dataset.open(tmp_path / "out") as ds:
+        rows = {(r["url"].rsplit("/", 1)[1], r["version"]): r for r in ds.articles()}
+        for row in rows.values():
+            if row["status"] != "captured":
+                continue
+            body = ds.payload_record(row).http_response.partition(b"\r\n\r\n")[2]
+            assert "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode() == row["source"]["payload_digest"]
+            assert row["headline"].encode() in ds.raw_response(row)
+        assert ds.record(rows["story-1", 3]).headers["WARC-Type"] == "revisit"
+        assert ds.payload_record(rows["story-1", 3]).headers["WARC-Record-ID"] == \
+            rows["story-1", 1]["source"]["record_id"]

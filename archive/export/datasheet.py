@@ -130,6 +130,8 @@ wacz validate -f {f['wacz_name']}       # the WACZ against its spec (py-wacz)
 ```
 
 Each article row points at its response record inside the WACZ (`source.warc_filename`,
-`warc_offset`, `warc_length`, `record_id`); `archive.dataset.open(".")` reads rows and the
-raw archived responses.
+`warc_offset`, `warc_length`, `record_id`), or at its revisit record where the server sent
+bytes captured before (the record's `WARC-Refers-To` names the original, whose payload the
+row was read from); `archive.dataset.open(".")` reads rows, the raw archived responses and
+each row's payload record.
 """
