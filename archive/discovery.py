@@ -4,7 +4,8 @@ Untrusted XML: before any parser sees a document, defusedxml refuses entity decl
 and external references, so a feed with an entity-expansion bomb or an external entity
 is reported as bad (and the crawl goes on) instead of reading local files or filling
 memory. A document whose bytes are not in the encoding it declares is re-encoded as UTF-8
-and checked again (:func:`safe_xml`). feedparser then reads feeds (it copes with the
+and checked again; one that is not well-formed is read by the lenient readers below once
+it is seen to declare no entity (:func:`safe_xml`). feedparser then reads feeds (it copes with the
 dialects found in the wild); sitemaps are read with lxml with entity resolution and network
 access off.
 """
@@ -125,41 +126,57 @@ def check_xml_safe(body: bytes) -> None:
 _DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
 
 
-def safe_xml(body: bytes) -> bytes:
-    """``body`` checked by :func:`check_xml_safe`; if its bytes are not in the encoding it
-    declares (Windows-1252 declared as UTF-8, UTF-8 declared as UTF-16: common in the wild),
-    the same text re-encoded as UTF-8 and declared so, checked in its turn. Parsers are given
-    what this returns, so they read exactly what was checked."""
+# An entity declaration, in a document the strict check could not read through.
+_ENTITY_DECLARATION = re.compile(rb"<!\s*ENTITY", re.IGNORECASE)
+# An "&" that begins no character or entity reference: a bare one, as in a URL's query.
+_BARE_AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
+
+
+def safe_xml(body: bytes) -> tuple[bytes, bool]:
+    """``body`` checked by :func:`check_xml_safe`, and whether it is well-formed XML.
+
+    If its bytes are not in the encoding it declares (Windows-1252 declared as UTF-8, UTF-8
+    declared as UTF-16: common in the wild), the same text re-encoded as UTF-8 and declared
+    so, checked in its turn. A document still not well-formed (a bare ``&`` in a title or a
+    URL, an HTML entity, an unclosed ``<br>``, blank lines before the XML declaration: much
+    of what sites serve) is passed on, to readers that recover from such faults, once no
+    entity declaration is seen in it (those are refused either way); without the white
+    space before its first markup. Parsers are given what this returns, so they read
+    exactly what was checked."""
     try:
         check_xml_safe(body)
-        return body
+        return body, True
     except UnsafeDocument:
         raise
     except BadDocument as exc:
         first = exc
-    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        raise first  # a byte order mark says what the encoding is
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        text = body.decode("cp1252", errors="replace")  # what browsers read for Latin-1 too
-    fixed = _DECLARED_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
-    if fixed == body:
-        raise first  # broken for another reason than its encoding
-    try:
-        check_xml_safe(fixed)
-    except UnsafeDocument:
-        raise
-    except BadDocument:
-        raise first from None
-    return fixed
+    candidate = body
+    if not body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):  # (a byte order mark says the encoding)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = body.decode("cp1252", errors="replace")  # what browsers read for Latin-1 too
+        fixed = _DECLARED_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
+        if fixed != body:
+            try:
+                check_xml_safe(fixed)
+                return fixed, True
+            except UnsafeDocument:
+                raise
+            except BadDocument:
+                candidate = fixed
+    if candidate.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in candidate[:_SNIFF_BYTES]:
+        raise first  # (UTF-16, or UTF-32: not looked through for declarations, so not read leniently)
+    if _ENTITY_DECLARATION.search(candidate):
+        raise UnsafeDocument("unsafe XML refused (an entity declaration in a document that is not well-formed)")
+    return candidate.lstrip(), False
 
 
 def parse_feed(body: bytes, url: str) -> list[FeedItem]:
     """Items of an RSS or Atom feed, in document order."""
     if len(body) > MAX_FEED_BYTES:
         raise BadDocument(f"feed larger than {MAX_FEED_BYTES >> 20} MB")
-    body = safe_xml(body)
+    body, _ = safe_xml(body)
     # No base URL is given: guids are identifiers and stay exactly as written; links are
     # resolved by the caller against the feed's own URL.
     parsed = feedparser.parse(io.BytesIO(body), resolve_relative_uris=False, sanitize_html=False)
@@ -207,7 +224,9 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     if len(body) > MAX_SITEMAP_BYTES:
         # Plain or inflated: a sitemap is parsed whole, in memory.
         raise BadDocument("sitemap larger than 50 MB uncompressed")
-    body = safe_xml(body)
+    body, well_formed = safe_xml(body)
+    if not well_formed:  # (a URL's query written with a bare "&", as many sitemaps have it)
+        body = _BARE_AMPERSAND.sub(b"&amp;", body)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
                              remove_comments=True, remove_pis=True)
     try:

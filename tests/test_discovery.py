@@ -415,3 +415,34 @@ def test_an_index_listing_endless_sitemaps_is_followed_only_up_to_max_pages(tmp_
     assert len(fetched) == 5
     log = next((tmp_path / "i" / "logs").glob("*.crawl.log")).read_text("utf-8")
     assert "1995 sitemaps not followed" in log
+
+
+NOT_WELL_FORMED_RSS = b"""
+
+<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Q&A and AT&T news</title><link>/</link>
+<item><title>Caf&eacute; opens&nbsp;today</title><link>/a/one</link><description>Line<br>break</description></item>
+<item><title>Two</title><link>/a/two?x=1&y=2</link></item>
+</channel></rss>"""
+NOT_WELL_FORMED_SITEMAP = b"""<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<url><loc>/a/one</loc></url><url><loc>/search?q=x&page=2</loc></url><url><loc>/a/three?x=1&amp;y=2</loc></url>
+</urlset>"""
+
+
+def test_feeds_and_sitemaps_that_are_not_well_formed_xml_are_read_as_feed_readers_read_them():
+    """A bare "&", an HTML entity, an unclosed <br>, blank lines before the declaration:
+    each was refused whole by the strict check, every item lost; feed readers take them."""
+    assert [i.link for i in parse_feed(NOT_WELL_FORMED_RSS, "http://h/feed")] == ["/a/one", "/a/two?x=1&y=2"]
+    sitemap = parse_sitemap(NOT_WELL_FORMED_SITEMAP, "http://h/sitemap.xml")
+    assert [e.loc for e in sitemap.entries] == ["/a/one", "/search?q=x&page=2", "/a/three?x=1&y=2"]
+
+
+@pytest.mark.parametrize("lead", [b"", b"\n\n"])  # (blank lines first: the strict check stops there)
+@pytest.mark.parametrize("broken", [b"<title>AT&T</title>", b"<br>"])
+@pytest.mark.parametrize("unsafe", [BOMB, EXTERNAL])
+def test_an_entity_declaration_is_refused_in_a_document_that_is_not_well_formed_too(unsafe, broken, lead):
+    body = lead + unsafe.replace(b"<channel>", b"<channel>" + broken)
+    with pytest.raises(BadDocument, match="unsafe"):
+        parse_feed(body, "http://h/feed")
+    with pytest.raises(BadDocument, match="unsafe"):
+        parse_sitemap(body.replace(b"rss", b"urlset"), "http://h/sitemap.xml")
