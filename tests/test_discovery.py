@@ -446,3 +446,20 @@ def test_an_entity_declaration_is_refused_in_a_document_that_is_not_well_formed_
         parse_feed(body, "http://h/feed")
     with pytest.raises(BadDocument, match="unsafe"):
         parse_sitemap(body.replace(b"rss", b"urlset"), "http://h/sitemap.xml")
+
+
+def test_a_seed_that_redirects_to_another_host_is_a_seed_there(tmp_path):
+    """example.com -> www.example.com: the landing page alone was captured, none of its
+    links followed (its host was out of the scope the seed's host made)."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/home": response("200 OK", HTML, b"<html><body><a href='/a/1'>1</a> <a href='/a/2'>2</a></body></html>"),
+              "/a/1": response("200 OK", HTML, b"<html><body><p>one</p></body></html>"),
+              "/a/2": response("200 OK", HTML, b"<html><body><p>two</p></body></html>")}
+    with serve_wire(routes) as server:
+        moved = f"http://localhost:{server.port}"
+        routes["/"] = response("301 Moved Permanently", [("Location", moved + "/home")], b"")
+        crawl(tmp_path, collection_from_dict({"name": "moved", "urls": [server.base + "/"],
+                                              "scope": {"allow_private_addresses": True}}))
+    _, lines = read_collection(tmp_path / "moved")
+    fetched = {line["url"] for line in lines if line["outcome"] == "captured"}
+    assert {moved + "/home", moved + "/a/1", moved + "/a/2"} <= fetched, fetched

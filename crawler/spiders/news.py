@@ -157,6 +157,24 @@ class NewsSpider(scrapy.Spider):
             return False
         return not self.allow or any(p.search(url) for p in self.allow)
 
+    def _seed_moved(self, response: Response) -> None:
+        """A seed that redirects to another host (``example.com`` to ``www.example.com``,
+        ``http`` to ``https`` on a new name) is a seed on that host: the host is taken into
+        the scope, as Heritrix's ``seedsRedirectNewSeeds`` does; otherwise the landing page
+        alone was captured and none of its links followed. (The address policy is not
+        widened: a seed host's leave to resolve to a private address stays the seed's own.)"""
+        prov = response.meta.get("archive")
+        if not prov or prov.get("channel") != "seed" or not response.meta.get("redirect_urls"):
+            return
+        host = host_of(response.url)
+        if not host or host_in_scope(host, self.allow_hosts):
+            return
+        self.allow_hosts.append(host)
+        # (the memos of URLs that led nowhere took the scope for one that only narrows)
+        self.dead_ends.clear()
+        self.done_hrefs.clear()
+        log.info("seed %s redirects to %s: %s is taken into the scope", prov.get("seed"), response.url, host)
+
     def _page(self, url: str, *, seed: str | None, channel: str, via: str | None, hops: str,
               linked: str | None, depth: int, source: str | None = None, source_id: str | None = None,
               priority: int = 0) -> Request | None:
@@ -283,6 +301,7 @@ class NewsSpider(scrapy.Spider):
             job.bad_documents.append({"url": response.url, "reason": reason})
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
+        self._seed_moved(response)
         try:
             items = parse_feed(response.body, response.url)
         except BadDocument as exc:
@@ -303,6 +322,7 @@ class NewsSpider(scrapy.Spider):
                 yield request
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        self._seed_moved(response)
         try:
             sitemap = parse_sitemap(response.body, response.url)
         except BadDocument as exc:
@@ -379,6 +399,7 @@ class NewsSpider(scrapy.Spider):
     # -- pages -----------------------------------------------------------------------
 
     async def parse(self, response: Response) -> AsyncIterator[Request]:
+        self._seed_moved(response)
         depth = _depth(response)
         kind = document_kind(response.body) if response.status == 200 else None
         if kind is not None:
