@@ -14,8 +14,10 @@ from typing import Any
 
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import Request, Response
+from scrapy.http import HtmlResponse, Request, Response
+from scrapy.utils.response import get_meta_refresh
 
+from archive.urls import canonical_or_none
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import provenance_of
@@ -59,5 +61,29 @@ class RecordingRedirectMiddleware(_SaysWhereItStops, RedirectMiddleware):
             raise IgnoreRequest(message) from None
 
 
+# Where the spider finds a page's meta refresh, to follow it as a link (``request.meta``).
+REFRESH_META = "archive_refresh"
+
+
 class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):
-    pass
+    """Only an immediate refresh to another page (``content="0; url=..."``, a redirect in
+    all but name) is followed as Scrapy follows one, in place of the page. A page that
+    reloads itself (a news front page's ``content="60"``) went to no one: Scrapy made it a
+    request for itself, which the duplicate filter dropped, and none of its links was
+    followed. Such a page, and one that sends the reader on after a delay, now goes to the
+    spider as any page does; the other page it names is a link of it (``REFRESH_META``), as
+    Heritrix and wget take it."""
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
+        if (not isinstance(response, HtmlResponse) or request.meta.get("dont_redirect", False)
+                or request.method == "HEAD"):
+            return super().process_response(request, response)
+        interval, url = get_meta_refresh(response, ignore_tags=self._ignore_tags)
+        if not url:
+            return response
+        elsewhere = canonical_or_none(url) != canonical_or_none(request.url)
+        if interval == 0 and elsewhere:
+            return super().process_response(request, response)
+        if elsewhere:
+            request.meta[REFRESH_META] = url
+        return response

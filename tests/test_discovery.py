@@ -463,3 +463,28 @@ def test_a_seed_that_redirects_to_another_host_is_a_seed_there(tmp_path):
     _, lines = read_collection(tmp_path / "moved")
     fetched = {line["url"] for line in lines if line["outcome"] == "captured"}
     assert {moved + "/home", moved + "/a/1", moved + "/a/2"} <= fetched, fetched
+
+
+def test_a_page_that_refreshes_has_its_links_followed_and_its_refresh_taken_as_one(tmp_path):
+    """A front page reloading itself every minute went to no one (Scrapy made it a request
+    for itself, which the duplicate filter dropped): none of its links was followed."""
+    def page(head: bytes, links: bytes) -> bytes:
+        return b"<html><head>" + head + b"</head><body>" + links + b"</body></html>"
+
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/front": response("200 OK", HTML, page(b'<meta http-equiv="refresh" content="60; url=/front">',
+                                                     b"<a href='/a/1'>1</a> <a href='/later'>later</a>")),
+              "/later": response("200 OK", HTML, page(b'<meta http-equiv="refresh" content="30; url=/next">',
+                                                     b"<a href='/a/2'>2</a>")),
+              "/now": response("200 OK", HTML, page(b'<meta http-equiv="refresh" content="0; url=/a/3">', b"")),
+              "/next": response("200 OK", HTML, page(b"", b"<p>next</p>"))}
+    for n in (1, 2, 3):
+        routes[f"/a/{n}"] = response("200 OK", HTML, page(b"", b"<p>story</p>"))
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "refresh", "urls": [server.base + "/front", server.base + "/now"],
+                                              "scope": {"max_depth": 2}}))
+    _, lines = read_collection(tmp_path / "refresh")
+    by_path = {line["url"].removeprefix(server.base): line for line in lines if line["outcome"] == "captured"}
+    assert {"/front", "/a/1", "/later", "/a/2", "/next", "/now", "/a/3"} <= set(by_path), sorted(by_path)
+    assert (by_path["/next"]["via"], by_path["/next"]["hops"], by_path["/next"]["depth"]) == (
+        server.base + "/later", "LR", 1)

@@ -272,7 +272,7 @@ def test_a_revisit_of_other_bytes_than_the_pages_latest_version_is_a_version(tmp
     assert (back["version"], back["headline"], back["status"]) == (3, "Story number 1 headline", "captured")
     assert back["previous_version"] == slugs[1]["story-1"]["source"]["record_id"]
     assert (slugs[2]["story-5"]["version"], slugs[2]["story-5"]["status"]) == (3, "captured")
-    records, lines = read_collection(store / "news")
+    records, _ = read_collection(store / "news")
     kinds = {r.h("WARC-Record-ID"): r.type for r in records}
     assert kinds[back["source"]["record_id"]] == "revisit"  # (the row points at the capture, a revisit)
     assert kinds[slugs[2]["story-5"]["source"]["record_id"]] == "revisit"

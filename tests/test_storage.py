@@ -864,7 +864,7 @@ def test_a_server_that_stops_answering_is_said_at_each_attempt_not_waited_for_in
                                                                                        monkeypatch, caplog):
     from s3server import FlakyProxy
 
-    import archive.storage.s3 as s3
+    from archive.storage import s3
 
     monkeypatch.setattr(s3, "READ_TIMEOUT", 0.5)
     bucket = s3_env.new_bucket()

@@ -36,6 +36,7 @@ from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import CONDITIONAL_ON
 from crawler.page_parser import PageParser, ParserGone, hrefs, worth_it
+from crawler.redirect import REFRESH_META
 
 log = logging.getLogger(__name__)
 
@@ -424,6 +425,12 @@ class NewsSpider(scrapy.Spider):
                 yield request
         for request in self._frames(response, resolver, frames, seed, hops, depth):
             yield request
+        refresh = response.meta.get(REFRESH_META)
+        if refresh:  # (a hop like a redirect's: at the page's own depth)
+            request = self._page(refresh, seed=seed, channel="link", via=response.url, hops=hops + "R",
+                                 linked=refresh, depth=depth)
+            if request is not None:
+                yield request
         if depth >= self.max_depth or self.scheduled >= self.max_pages:
             return
         if prov.get("channel") == "seed":
