@@ -488,3 +488,28 @@ def test_a_page_that_refreshes_has_its_links_followed_and_its_refresh_taken_as_o
     assert {"/front", "/a/1", "/later", "/a/2", "/next", "/now", "/a/3"} <= set(by_path), sorted(by_path)
     assert (by_path["/next"]["via"], by_path["/next"]["hops"], by_path["/next"]["depth"]) == (
         server.base + "/later", "LR", 1)
+
+
+def test_a_redirect_to_a_page_fetched_already_is_not_followed_and_targets_are_canonical(tmp_path):
+    """A feed item sent through a tracker to /story?utm_source=feed was fetched, archived and
+    extracted beside the /story the front page links."""
+    page = b"<html><body><p>story</p></body></html>"
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", HTML, b"<html><body><a href='/story'>s</a> <a href='/tagged'>t</a>"
+                                              b"<a href='/r/2'>2</a></body></html>"),
+              "/feed": response("200 OK", [("Content-Type", "application/rss+xml")],
+                                b"<rss version='2.0'><channel><title>t</title><item><link>/r/1</link></item>"
+                                b"</channel></rss>"),
+              "/r/1": response("302 Found", [("Location", "/story?utm_source=feed&utm_medium=rss")], b""),
+              "/r/2": response("302 Found", [("Location", "/other?utm_source=x")], b""),
+              # (a server that insists on its own spelling of the page: followed)
+              "/tagged": response("302 Found", [("Location", "/tagged?utm_source=site")], b""),
+              "/tagged?utm_source=site": response("200 OK", HTML, page),
+              "/story": response("200 OK", HTML, page), "/other": response("200 OK", HTML, page)}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "once", "urls": [server.base + "/"],
+                                              "feeds": [server.base + "/feed"]}))
+    _, lines = read_collection(tmp_path / "once")
+    fetched = sorted(line["url"].removeprefix(server.base) for line in lines if line["outcome"] == "captured")
+    assert fetched == sorted(["/robots.txt", "/", "/feed", "/r/1", "/r/2", "/story", "/other", "/tagged",
+                              "/tagged?utm_source=site"])
