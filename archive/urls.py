@@ -90,17 +90,33 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-def host_in_scope(host: str, allowed: list[str]) -> bool:
-    """Exact host match, or a suffix match when written ``*.example.org``."""
+def host_in_scope(host: str, allowed: list[str], port: int | None = None) -> bool:
+    """Exact host match, or a suffix match when written ``*.example.org``; a pattern with a
+    port (``127.0.0.1:8080``) matches that port only (``port``: the URL's, its scheme's
+    default where it names none), one without it any port."""
     host = host.lower()
     for pattern in allowed:
         pattern = pattern.lower()
+        name, colon, wanted = pattern.rpartition(":")
+        if colon and wanted.isdigit() and "]" not in wanted:
+            if port is None or int(wanted) != port:
+                continue
+            pattern = name
         if pattern.startswith("*."):
             if host == pattern[2:] or host.endswith(pattern[1:]):
                 return True
         elif host == pattern:
             return True
     return False
+
+
+def port_of(url: str) -> int | None:
+    """The port ``url`` connects to: the one it names, else its scheme's default."""
+    parts = urlsplit(url)
+    try:
+        return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
 
 
 def with_slashes(href: str) -> str:

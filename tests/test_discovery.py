@@ -513,3 +513,22 @@ def test_a_redirect_to_a_page_fetched_already_is_not_followed_and_targets_are_ca
     fetched = sorted(line["url"].removeprefix(server.base) for line in lines if line["outcome"] == "captured")
     assert fetched == sorted(["/robots.txt", "/", "/feed", "/r/1", "/r/2", "/story", "/other", "/tagged",
                               "/tagged?utm_source=site"])
+
+
+def test_allowed_hosts_written_with_a_port_match_that_port(tmp_path):
+    """The schema takes "127.0.0.1:8080", but the scope compared the host alone: nothing
+    but the seeds was ever in scope."""
+    from archive.urls import host_in_scope
+
+    assert host_in_scope("news.example", ["news.example:8080"], 8080)
+    assert not host_in_scope("news.example", ["news.example:8080"], 80)
+    assert host_in_scope("a.news.example", ["*.news.example:443"], 443)
+    assert host_in_scope("news.example", ["news.example"], 8080)
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", HTML, b"<html><body><a href='/a/1'>1</a></body></html>"),
+              "/a/1": response("200 OK", HTML, b"<html><body><p>one</p></body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "port", "urls": [server.base + "/"],
+                                              "scope": {"allow_hosts": [f"127.0.0.1:{server.port}"]}}))
+    _, lines = read_collection(tmp_path / "port")
+    assert server.base + "/a/1" in {line["url"] for line in lines if line["outcome"] == "captured"}

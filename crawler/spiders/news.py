@@ -31,7 +31,7 @@ from archive.discovery import BadDocument, document_kind, parse_feed, parse_site
 from archive.history import CollectionHistory, Referability
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
-from archive.urls import canonical_or_none, canonicalize, host_in_scope, host_of
+from archive.urls import canonical_or_none, canonicalize, host_in_scope, host_of, port_of
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import CONDITIONAL_ON
@@ -152,7 +152,7 @@ class NewsSpider(scrapy.Spider):
     def in_scope(self, url: str) -> bool:
         if not url.startswith(("http://", "https://")):
             return False
-        if not host_in_scope(host_of(url), self.allow_hosts):
+        if not host_in_scope(host_of(url), self.allow_hosts, port_of(url)):
             return False
         if any(p.search(url) for p in self.deny):
             return False
@@ -168,7 +168,7 @@ class NewsSpider(scrapy.Spider):
         if not prov or prov.get("channel") != "seed" or not response.meta.get("redirect_urls"):
             return
         host = host_of(response.url)
-        if not host or host_in_scope(host, self.allow_hosts):
+        if not host or host_in_scope(host, self.allow_hosts, port_of(response.url)):
             return
         self.allow_hosts.append(host)
         # (the memos of URLs that led nowhere took the scope for one that only narrows)
