@@ -237,7 +237,8 @@ def remote_receipt(coll: CollectionDir, entry: dict[str, Any]) -> dict[str, Any]
     return receipt
 
 
-def _local_manifests(coll: CollectionDir) -> list[ManifestFile]:
+def local_manifests(coll: CollectionDir) -> list[ManifestFile]:
+    """The collection's manifests as read (parsed where they parse), with their sidecars."""
     found = []
     for path, doc, raw in iter_manifests(coll):
         sidecar = path.with_name(path.name + SIDECAR)
@@ -253,7 +254,7 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
     if pulled_from is not None:
         report.add(coll.root, None, f"an `archive pull` from {pulled_from} into it did not finish (its manifests come "
                                     "last): run it again")
-    docs = check_manifests(_local_manifests(coll), report, only.name if only is not None else None)
+    docs = check_manifests(local_manifests(coll), report, only.name if only is not None else None)
     # Every file check is planned first and run at once (on every core when worth it);
     # the results are then reported in this same order.
     checks = FileChecks()

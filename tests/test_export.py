@@ -4,6 +4,7 @@ byte-identical output."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -215,7 +216,6 @@ def test_json_lines_break_at_line_feeds_only(tmp_path):
     ("logs", b"\xff\n", "not UTF-8; run `archive verify`"),
     ("logs", b'{"url": "http://news.test/a/0"}\n',
      "does not match the capture-log schema ((top level): 'job_id' is a required property); run `archive verify`"),
-    ("articles", b"[1]\n", "not a JSON object; `archive extract --collection ds` writes it again"),
 ])
 def test_a_damaged_log_or_article_line_stops_the_export_naming_it(store, tmp_path, capsys, folder, damage, says):
     damaged = tmp_path / "store"
@@ -229,6 +229,36 @@ def test_a_damaged_log_or_article_line_stops_the_export_naming_it(store, tmp_pat
     err = capsys.readouterr().err
     assert err == f"archive export: {path}: line {number}: {says}; nothing was exported\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("harm", ["table edited", "table missing", "manifest missing", "manifest edited"])
+def test_a_collection_not_whole_or_not_as_recorded_is_not_exported(store, tmp_path, capsys, harm):
+    """Each was exported as the whole collection, exit 0: a job left out with its manifest
+    or its article table, an edited table's words (or an edited manifest's seeds) in a
+    dataset to be signed."""
+    damaged = tmp_path / "store"
+    shutil.copytree(store, damaged)
+    coll = damaged / "ds"
+    first_table = min((coll / "articles").glob("*.jsonl"))
+    first_manifest = min((coll / "manifests").glob("*.json"))
+    if harm == "table edited":
+        first_table.write_text(first_table.read_text().replace('"headline": "', '"headline": "FABRICATED ', 1))
+        says = (f"{first_table} is not the table its {first_table.stem}.derived.json describes (sha256:")
+    elif harm == "table missing":
+        first_table.unlink()
+        says = f"job {first_table.stem} has no article table ({first_table} is missing)"
+    elif harm == "manifest missing":
+        first_manifest.unlink()
+        first_manifest.with_name(first_manifest.name + ".sha256").unlink()
+        says = "sequence: manifest 1 of the chain is missing"
+    else:
+        first_manifest.write_text(first_manifest.read_text().replace('"urls": [', '"urls": ["http://evil.example/", '))
+        says = f"{first_manifest}"
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(damaged), "--collection", "ds", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("archive export: ") and says in err and err.endswith("nothing was exported\n"), err
+    assert err.count("\n") == 1 and not out.exists()
 
 
 def test_a_damaged_warc_its_manifest_rehashed_to_match_is_one_line_naming_where(store, tmp_path, capsys):
@@ -351,6 +381,10 @@ def test_rows_extracted_before_inferred_was_export_as_the_schema_says(store, tmp
             row.pop("inferred")
             row["extractor"].pop("inferred")
         table.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        derived = table.with_suffix(".derived.json")
+        doc = json.loads(derived.read_text())
+        doc["sha256"] = "sha256:" + hashlib.sha256(table.read_bytes()).hexdigest()
+        derived.write_text(json.dumps(doc))
     export_dataset(older, "ds", tmp_path / "out")
     exported = [json.loads(line) for line in (tmp_path / "out" / "articles.jsonl").read_text().splitlines()]
     assert len(exported) == 6 and all(row["inferred"] == [] for row in exported)

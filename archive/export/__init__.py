@@ -29,7 +29,7 @@ from archive.export.signing import SIGNATURE_FILE, load_private_key, write_signa
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
-from archive.store import collection_dir
+from archive.store import CollectionDir, collection_dir
 from archive.urls import host_of
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     jobs = [doc for _, doc in jobs_in_order(coll, doing="nothing was exported")]
     if not jobs:
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
+    _whole(coll, jobs)
     key = load_private_key(sign_key) if sign_key is not None else None
     warcs = [coll.root / f["path"] for job in jobs for f in job["files"] if f["kind"] == "warc"]
     missing = [w for w in warcs if not w.is_file()]
@@ -154,6 +155,34 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                         files, signature)
 
 
+def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
+    """Refuse to export a collection whose manifests or article tables are not what they
+    say: an export made of them was a smaller or another collection, said to be the whole
+    (a manifest missing from the chain left its job out, a table missing left its articles
+    out, an edited one put its words in the dataset, to be signed)."""
+    from archive.verify import Report, check_manifests, local_manifests
+
+    report = Report()
+    check_manifests(local_manifests(coll), report)
+    if not report.ok:
+        raise StoreError(f"{report.problems[0]}; run `archive verify {coll.root}`; nothing was exported")
+    extract = f"`archive extract --collection {coll.name}` makes it again; nothing was exported"
+    for job in jobs:
+        table = coll.articles / f"{job['job_id']}.jsonl"
+        derived = coll.articles / f"{job['job_id']}.derived.json"
+        try:
+            recorded = json.loads(derived.read_bytes()).get("sha256")
+            actual = _file_sha256(table)
+        except FileNotFoundError as exc:
+            raise StoreError(f"job {job['job_id']} has no article table ({exc.filename} is missing): {extract}") \
+                from None
+        except (OSError, ValueError, AttributeError) as exc:
+            raise StoreError(f"{derived} cannot be read ({exc}): {extract}") from None
+        if recorded != actual:
+            raise StoreError(f"{table} is not the table its {derived.name} describes ({actual}; it records "
+                             f"{recorded}): {extract}")
+
+
 def _swap_in(stage: Path, out: Path, names: list[str], aside: Path) -> None:
     """Put the files ``names`` made in ``stage`` in ``out``, in that order, all of them or
     none: the earlier ones of those names are first moved ``aside`` (one a name not made
@@ -206,7 +235,13 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
             src = row["source"]
             if src["record_id"] not in chosen or not in_range(src["capture_time"], row["url"]):
                 continue
-            new_offset, length = moved[(src["warc_filename"], src["warc_offset"])]
+            try:
+                new_offset, length = moved[(src["warc_filename"], src["warc_offset"])]
+            except KeyError:
+                raise StoreError(f"{path}: the row of {row['url']} points at offset {src['warc_offset']} of "
+                                 f"{src['warc_filename']}, where no record of its capture is; "
+                                 f"`archive extract --collection {coll.name}` writes the table again; "
+                                 "nothing was exported") from None
             row["source"] = dict(src, warc_offset=new_offset, warc_length=length)
             row.setdefault("version", 1)
             row.setdefault("previous_version", None)
