@@ -491,3 +491,21 @@ def test_json_ld_text_is_read_as_search_engines_read_it():
     declared = page_metadata(parse_html(f"<html><head>{ld}</head><body><p>x</p></body></html>"))
     assert declared["is_article"] and declared["published"] == "2026-03-14"
     assert declared["headline"] == "Q&A: the bridge\u2019s cost" and declared["section"] == "Local news"
+
+
+def test_words_of_chinese_and_japanese_text_are_counted_as_readers_count_them():
+    """Split at spaces, a 195-character Japanese article was 1 word, and one that does not
+    say it is an article got no row for want of 150."""
+    from archive.extract import Capture, article_row, count_words
+
+    assert count_words("日本語の記事です。東京、 hello world") == 12
+    assert count_words("Café crème brûlée") == 3 and count_words("한국어 문장 입니다") == 3
+    sentence = "市議会は火曜日に新しい橋の計画を承認した。住民は洪水の後、長年それを求めてきた。"
+    page = ("<html lang='ja'><head><title>新しい橋</title>"
+            "<meta property='article:published_time' content='2026-03-14T08:30:00+09:00'></head><body>"
+            "<article><h1>新しい橋の計画が承認された</h1>"
+            + "".join(f"<p>第{n}段落。{sentence}{sentence[::-1]}</p>" for n in "一二三四五") + "</article></body></html>")
+    row = article_row(Capture("http://site.test/news/2026/03/14/bridge", page.encode("utf-8"),
+                              "text/html; charset=utf-8", "a.warc.gz", 0, 1, "<urn:uuid:a>", "sha1:" + "A" * 32,
+                              "2026-03-15T00:00:00Z"), "j")
+    assert row is not None and row["word_count"] == count_words(row["body"]) >= 300
