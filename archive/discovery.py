@@ -132,8 +132,9 @@ _ENTITY_DECLARATION = re.compile(rb"<!\s*ENTITY", re.IGNORECASE)
 _BARE_AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
 
 
-def safe_xml(body: bytes) -> tuple[bytes, bool]:
-    """``body`` checked by :func:`check_xml_safe`, and whether it is well-formed XML.
+def safe_xml(body: bytes) -> tuple[bytes, str | None]:
+    """``body`` checked by :func:`check_xml_safe`, and why it is not well-formed XML (None
+    when it is).
 
     If its bytes are not in the encoding it declares (Windows-1252 declared as UTF-8, UTF-8
     declared as UTF-16: common in the wild), the same text re-encoded as UTF-8 and declared
@@ -145,7 +146,7 @@ def safe_xml(body: bytes) -> tuple[bytes, bool]:
     exactly what was checked."""
     try:
         check_xml_safe(body)
-        return body, True
+        return body, None
     except UnsafeDocument:
         raise
     except BadDocument as exc:
@@ -160,7 +161,7 @@ def safe_xml(body: bytes) -> tuple[bytes, bool]:
         if fixed != body:
             try:
                 check_xml_safe(fixed)
-                return fixed, True
+                return fixed, None
             except UnsafeDocument:
                 raise
             except BadDocument:
@@ -169,14 +170,14 @@ def safe_xml(body: bytes) -> tuple[bytes, bool]:
         raise first  # (UTF-16, or UTF-32: not looked through for declarations, so not read leniently)
     if _ENTITY_DECLARATION.search(candidate):
         raise UnsafeDocument("unsafe XML refused (an entity declaration in a document that is not well-formed)")
-    return candidate.lstrip(), False
+    return candidate.lstrip(), str(first)
 
 
 def parse_feed(body: bytes, url: str) -> list[FeedItem]:
     """Items of an RSS or Atom feed, in document order."""
     if len(body) > MAX_FEED_BYTES:
         raise BadDocument(f"feed larger than {MAX_FEED_BYTES >> 20} MB")
-    body, _ = safe_xml(body)
+    body, broken = safe_xml(body)
     # No base URL is given: guids are identifiers and stay exactly as written; links are
     # resolved by the caller against the feed's own URL.
     parsed = feedparser.parse(io.BytesIO(body), resolve_relative_uris=False, sanitize_html=False)
@@ -197,6 +198,8 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
             # Not entry.get(): feedparser answers a missing updated_parsed with published_parsed.
             updated=_feed_date(entry["updated_parsed"] if "updated_parsed" in entry else None),
         ))
+    if broken and not items:  # (read leniently, and nothing in it: the document is bad)
+        raise BadDocument(broken)
     return items
 
 
@@ -224,8 +227,8 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     if len(body) > MAX_SITEMAP_BYTES:
         # Plain or inflated: a sitemap is parsed whole, in memory.
         raise BadDocument("sitemap larger than 50 MB uncompressed")
-    body, well_formed = safe_xml(body)
-    if not well_formed:  # (a URL's query written with a bare "&", as many sitemaps have it)
+    body, broken = safe_xml(body)
+    if broken:  # (a URL's query written with a bare "&", as many sitemaps have it)
         body = _BARE_AMPERSAND.sub(b"&amp;", body)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
                              remove_comments=True, remove_pis=True)
@@ -253,4 +256,6 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
         if values.get("loc"):
             entries.append(SitemapEntry(values["loc"], values.get("lastmod"), values.get("news:title"),
                                         values.get("news:publication_date")))
+    if broken and not entries:
+        raise BadDocument(broken)
     return Sitemap(kind, entries)
