@@ -360,6 +360,27 @@ def test_a_file_that_cannot_be_replaced_leaves_the_export_before_whole(store, tm
     assert main(["verify", str(out)]) == 0
 
 
+def test_an_export_over_another_collections_leaves_no_file_of_it_but_those_it_did_not_make(store, tmp_path):
+    """Another collection's .wacz stayed beside this one's: the directory was no dataset
+    (archive.dataset.open wants one .wacz), though `archive verify` passed it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "news.wacz").write_bytes(b"an earlier export's package")
+    (out / "articles.jsonl").write_bytes(b"")
+    (out / "notes.txt").write_text("the researcher's own")
+    (out / "datapackage.json").write_text(json.dumps({"resources": [
+        {"path": "news.wacz"}, {"path": "articles.jsonl"}, {"path": "../outside"}, {"path": "datapackage.json"}]}))
+    (tmp_path / "outside").write_text("not the export's")
+    export_dataset(store, "ds", out)
+    assert sorted(p.name for p in out.iterdir()) == ["DATASHEET.md", "articles.jsonl", "articles.parquet",
+                                                     "captures-per-day.svg", "datapackage.json", "ds.wacz",
+                                                     "notes.txt"]
+    assert (tmp_path / "outside").exists()
+    with archive.dataset.open(out) as ds:
+        assert len(list(ds.articles())) == 6
+    assert verify(out).ok
+
+
 def test_an_export_into_the_store_is_refused(store, capsys):
     out = store / "ds" / "warcs"
     before = sorted(p.name for p in out.iterdir())

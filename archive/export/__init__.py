@@ -143,7 +143,11 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         staged_signature = write_signature(stage, package_bytes, key) if key is not None else None
         # The data package last; an earlier export's signature, which does not cover this
         # one's data package, goes with the earlier files.
-        _swap_in(stage, out, [f["path"] for f in files] + ["datapackage.json", SIGNATURE_FILE], work / "earlier")
+        # (an earlier export's files this one does not make, another collection's .wacz
+        # among them, go too: beside this one's it made the directory no dataset)
+        made_now = [f["path"] for f in files]
+        _swap_in(stage, out, made_now + [n for n in _earlier_files(out) if n not in made_now]
+                 + ["datapackage.json", SIGNATURE_FILE], work / "earlier")
         signature = out / staged_signature.name if staged_signature is not None else None
     except BaseException:
         if made is not None:
@@ -181,6 +185,18 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
         if recorded != actual:
             raise StoreError(f"{table} is not the table its {derived.name} describes ({actual}; it records "
                              f"{recorded}): {extract}")
+
+
+def _earlier_files(out: Path) -> list[str]:
+    """The files an earlier export in ``out`` listed in its data package (plain names in
+    ``out`` only; nothing else there is touched)."""
+    try:
+        resources = json.loads((out / "datapackage.json").read_bytes()).get("resources", [])
+        names = [r.get("path") for r in resources if isinstance(r, dict)]
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [n for n in names if isinstance(n, str) and n not in ("", ".", "..") and Path(n).name == n
+            and n != "datapackage.json"]
 
 
 def _swap_in(stage: Path, out: Path, names: list[str], aside: Path) -> None:
