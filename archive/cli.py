@@ -8,7 +8,9 @@ problems found or the job failed, 2 usage or configuration errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -78,6 +80,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except KeyboardInterrupt:
         print(f"archive {args.command}: interrupted", file=err)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (`| head`): nothing is wrong here, and no
+        # traceback; what is left unwritten goes nowhere, at exit too.
+        if out is sys.stdout:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         if exc.errno not in _MACHINE_ERRORS and not (exc.filename and exc.errno in _PATH_ERRORS):
             raise  # a fault of ours: its traceback is what finds it

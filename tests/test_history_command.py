@@ -81,3 +81,28 @@ def test_a_url_in_several_collections_says_which_each_version_is_of_and_one_can_
     err = io.StringIO()
     assert main(["history", URL, "--store", str(store), "--collection", "nope"], out=io.StringIO(), err=err) == 2
     assert f"'nope' is not a collection of {store}" in err.getvalue()
+
+
+def test_a_headline_that_would_act_on_the_terminal_is_shown_escaped(tmp_path):
+    """A headline's newline broke the layout, and an escape sequence or a direction
+    override went to the terminal as it was."""
+    from test_export import _article
+
+    body = _article(7).replace(b"Story 7", b"Story\\n7 \\u202e\\u001b[31m", 1)
+    _job(tmp_path, 1, {"/a/7": body})
+    extract_collection(tmp_path, "ds")
+    code, out, _ = _history(tmp_path, "http://news.test/a/7")
+    assert code == 0
+    assert "): Story 7 \\u202e\\x1b[31m\n" in out, out  # (the newline made a space when the page was read)
+    assert "\x1b" not in out and "\u202e" not in out
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(store):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "history", URL, "--store", str(store)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # (as `| head -0` would: every write fails)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1 and err == "", err

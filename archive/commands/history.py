@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import textwrap
 from typing import TextIO
 
@@ -18,6 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--collection", type=collection_name, metavar="NAME",
                         help="this collection only (default: every collection of the store)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+# Characters that would act on the terminal instead of showing: controls (a headline's
+# newline, an escape sequence) and the overrides of the text's direction.
+_ACTING = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(text: str | None) -> str:
+    """``text`` to print on a line: each acting character as its escape (``\\n``, ``\\u202e``)."""
+    return _ACTING.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text or "")
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -41,13 +52,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for v in history["versions"]:
         label = "withdrawn" if v["status"] == "withdrawn" else f"{v['word_count']} words"
         of = f" of {v['collection']}" if several else ""
-        print(f"Version {v['version']}{of} ({v['capture_time']}, {label}): {v['headline']}", file=out)
+        print(f"Version {v['version']}{of} ({v['capture_time']}, {label}): {_shown(v['headline'])}", file=out)
         changes = v["changes"]
         if not changes:
             continue
         if changes["headline"]:
             print(f"  headline: {changes['headline']['from']!r} -> {changes['headline']['to']!r}", file=out)
         for line in changes["body_diff"]:
-            for i, part in enumerate(textwrap.wrap(line, 100) or [""]):
+            for i, part in enumerate(textwrap.wrap(_shown(line), 100) or [""]):
                 print(("    " if i == 0 else "      ") + part, file=out)
     return 0
