@@ -457,18 +457,46 @@ def _as_listed(path: Path, entry: dict[str, Any]) -> None:
                          "as they were")
 
 
+def _alternate(row: dict[str, Any]) -> bool:
+    """Whether ``row`` is of another view of its article than the page its canonical URL
+    names (a print or AMP page, whose ``rel=canonical`` points there)."""
+    return row["url"] != row["canonical_url"]
+
+
 def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows: list[dict[str, Any]]) -> bool:
-    """Add ``row`` as the article's next version, unless its text is the latest's (False)."""
+    """Add ``row`` as the article's next version, unless its text is the latest's (False).
+
+    The views of an article share its canonical URL, and their texts differ a little (a
+    print page's "Printed from ..."): taken in turn, each crawl of both made a version of
+    the other, edits that never were. An alternate view (:func:`_alternate`) is taken only
+    while the article has no version from its own page; the page's own capture, met after
+    an alternate's in the same job, stands in that version's place.
+    """
     known = prior.get(row["article_id"])
     text = text_digest(row)
-    if known is not None and known.row["status"] == "captured" and known.text == text:
-        return False  # the same article again: nothing new for researchers
+    if known is not None and known.row["status"] == "captured":
+        if known.text == text:
+            return False  # the same article again: nothing new for researchers
+        if _alternate(row) and not _alternate(known.row):
+            return False
+        if (_alternate(known.row) and not _alternate(row) and known.row.get("job_id") == row["job_id"]
+                and (at := _row_of(rows, known.record_id)) is not None):
+            row["version"], row["previous_version"] = known.number, known.row.get("previous_version")
+            validate("article", row)
+            prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row, text)
+            rows[at] = row
+            return True
     row["version"] = known.number + 1 if known else 1
     row["previous_version"] = known.record_id if known else None
     validate("article", row)
     prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row, text)
     rows.append(row)
     return True
+
+
+def _row_of(rows: list[dict[str, Any]], record_id: str) -> int | None:
+    """Where the row of ``record_id``'s capture is in ``rows`` (this job's), if it is."""
+    return next((i for i, r in enumerate(rows) if r["source"]["record_id"] == record_id), None)
 
 
 def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import json
 import pytest
 from newsroom import Newsroom
 from warcs import read_collection
-from wire import serve_wire
+from wire import response, serve_wire
 
 from archive.cli import main
 from archive.config import collection_from_dict
@@ -302,3 +302,50 @@ def test_a_revisit_of_other_bytes_than_the_pages_latest_version_is_a_version(tmp
         assert ds.record(rows["story-1", 3]).headers["WARC-Type"] == "revisit"
         assert ds.payload_record(rows["story-1", 3]).headers["WARC-Record-ID"] == \
             rows["story-1", 1]["source"]["record_id"]
+
+
+def test_a_print_view_of_an_article_makes_no_version_of_it(tmp_path):
+    """The print page's rel=canonical names the article's page; their texts differ a little.
+    Each crawl of both made each a version of the other, edits that never were."""
+    from newsroom import article_html
+
+    headline, paragraphs = "Bridge opens", ["The council opened the bridge today. " * 12] * 4
+    page = article_html("bridge", headline, paragraphs)
+    printed = article_html("bridge", headline, [*paragraphs, "Printed from the web site of the Daily Test."])
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n")}
+    store = tmp_path / "store"
+    with serve_wire(routes) as server:
+        canonical = f'<link rel="canonical" href="{server.base}/a/bridge">'.encode()
+        html = [("Content-Type", "text/html; charset=utf-8")]
+        # (the print view linked first, so met first)
+        routes["/"] = response("200 OK", html, b"<html><body><a href='/print/bridge'>print</a> "
+                                                b"<a href='/a/bridge'>story</a></body></html>")
+        routes["/a/bridge"] = response("200 OK", html, page.replace(b"</head>", canonical + b"</head>"))
+        routes["/print/bridge"] = response("200 OK", html, printed.replace(b"</head>", canonical + b"</head>"))
+        coll = collection_from_dict({"name": "news", "urls": [server.base + "/"], "scope": {"page_requisites": False},
+                                     "politeness": {"concurrency_per_host": 1}})
+        jobs = [crawl(store, coll), crawl(store, coll)]
+    rows = [[json.loads(line) for line in job.articles.read_text().splitlines()] for job in jobs]
+    assert [(r["url"].removeprefix(server.base), r["version"]) for r in rows[0]] == [("/a/bridge", 1)]
+    assert rows[1] == []
+
+
+def test_an_articles_own_page_met_after_its_print_view_in_one_job_stands_in_its_place():
+    from archive.extract import _add_version
+
+    def row(url: str, record: str, body: str) -> dict:
+        return {"article_id": "a" * 40, "url": url, "canonical_url": "http://site.test/a", "headline": "H",
+                "authors": [], "published": None, "modified": None, "language": None, "section": None,
+                "description": None, "image": None, "inferred": [], "body": body, "word_count": 2,
+                "status": "captured", "job_id": "j",
+                "source": {"warc_filename": "x.warc.gz", "warc_offset": 0, "warc_length": 1, "record_id": record,
+                           "payload_digest": "sha1:" + "A" * 32, "capture_time": "2026-03-01T00:00:00Z"},
+                "extractor": {"name": "archive-extract", "version": "0", "body": "t", "inferred": "t"}}
+
+    prior: dict = {}
+    rows: list = []
+    assert _add_version(row("http://site.test/print/a", "<urn:p>", "text printed"), prior, rows)
+    assert _add_version(row("http://site.test/a", "<urn:a>", "text"), prior, rows)
+    assert [(r["url"], r["version"], r["previous_version"]) for r in rows] == [("http://site.test/a", 1, None)]
+    assert not _add_version(row("http://site.test/print/a", "<urn:p2>", "text printed again"), prior, rows)
+    assert len(rows) == 1 and prior["a" * 40].record_id == "<urn:a>"
