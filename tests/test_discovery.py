@@ -532,3 +532,32 @@ def test_allowed_hosts_written_with_a_port_match_that_port(tmp_path):
                                               "scope": {"allow_hosts": [f"127.0.0.1:{server.port}"]}}))
     _, lines = read_collection(tmp_path / "port")
     assert server.base + "/a/1" in {line["url"] for line in lines if line["outcome"] == "captured"}
+
+
+@pytest.mark.parametrize("slower", ["index", "linked sitemap"])
+def test_a_sitemap_an_index_lists_is_read_though_a_page_linked_it_first(tmp_path, slower):
+    """The home page's footer links the news sitemap, fetched as a page at the depth limit
+    and not read; the index that lists it came after, and it was skipped as seen: whether
+    its articles were fetched hung on which of the two came first."""
+    from wire import slow
+
+    index = (b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             b"<sitemap><loc>/sm/news.xml</loc></sitemap></sitemapindex>")
+    news = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b"<url><loc>/a/1</loc></url><url><loc>/a/2</loc></url></urlset>")
+    index_route = response("200 OK", XML, index)
+    news_route = response("200 OK", XML, news)
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", HTML, b"<html><body><footer><a href='/sm/news.xml'>map</a></footer></body></html>"),
+              # (the index after the page's link; the linked sitemap, then, still on its way or not)
+              "/sm/index.xml": slow(1.0 if slower == "index" else 0.5, index_route),
+              "/sm/news.xml": slow(1.5, news_route) if slower != "index" else news_route,
+              "/a/1": response("200 OK", HTML, b"<html><body><p>1</p></body></html>"),
+              "/a/2": response("200 OK", HTML, b"<html><body><p>2</p></body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "maps", "urls": [server.base + "/"],
+                                              "sitemaps": [server.base + "/sm/index.xml"],
+                                              "scope": {"max_depth": 1}}), extract=False)
+    _, lines = read_collection(tmp_path / "maps")
+    fetched = {line["url"].removeprefix(server.base) for line in lines if line["outcome"] == "captured"}
+    assert {"/a/1", "/a/2"} <= fetched, sorted(fetched)

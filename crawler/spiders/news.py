@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_CSS_EMBED_HOPS = 3  # page -> stylesheet -> @import -> font: enough for real pages
 MAX_ADVERTISED_FEEDS = 10  # feeds read of those a seed page advertises (a site's main one and its sections')
+MAX_LISTED_DOCUMENTS = 10_000  # sitemaps an index listed while they were on their way as pages, remembered
 _REQUISITE_HOPS = "archive_requisite_hops"  # a requisite's embed hops from its page (meta)
 # Requisites fetched for one page or stylesheet (setting ARCHIVE_MAX_REQUISITES). They come
 # on top of max_pages; a real page has tens to a few hundred, a hostile one any number.
@@ -100,6 +101,8 @@ class NewsSpider(scrapy.Spider):
         # and headers, so a sitemap of 50,000 URLs does not put 50,000 Requests in memory.
         self.backlog: deque[tuple[Any, ...]] = deque()
         self.unread_documents: set[str] = set()  # feeds and sitemaps reached as pages past the depth
+        # Sitemaps an index listed while they were on their way as pages: where it listed them.
+        self.listed_documents: dict[str, dict[str, Any]] = {}
         self.backlog_low = BACKLOG_LOW
         self.max_requisites = MAX_REQUISITES
         self.parser: PageParser | None = None
@@ -343,12 +346,17 @@ class NewsSpider(scrapy.Spider):
                 continue
             if sitemap.kind == "index":
                 canonical = _canonical(url)
-                if canonical is not None and canonical not in self.seen and self.in_scope(canonical):
-                    if self._sitemap_allowed():
-                        yield self._document(url, self.parse_sitemap, seed=seed, channel="sitemap", via=via,
-                                             hops=hops, depth=depth)
-                    else:
-                        unfollowed += 1
+                if canonical is None or not self.in_scope(canonical):
+                    continue
+                listed = {"seed": seed, "channel": "sitemap", "via": via, "hops": hops, "depth": depth}
+                if canonical in self.seen:
+                    again = self._sitemap_again(canonical, listed)
+                    if again is not None:
+                        yield again
+                elif self._sitemap_allowed():
+                    yield self._document(url, self.parse_sitemap, **listed)
+                else:
+                    unfollowed += 1
                 continue
             canonical = self._admit(url, seed=seed, channel="sitemap", via=via, hops=hops, linked=url,
                                     depth=depth + 1, source=via, source_id=None)
@@ -369,6 +377,18 @@ class NewsSpider(scrapy.Spider):
             log.warning("sitemap index %s: %d sitemaps not followed (at most max_pages, %d, are followed in a "
                         "crawl, and none once max_pages pages are scheduled)", response.url, unfollowed,
                         self.max_pages)
+
+    def _sitemap_again(self, canonical: str, listed: dict[str, Any]) -> Request | None:
+        """A sitemap an index lists that was met as a page first (a site's footer links it):
+        fetched again as a sitemap if it went unread, past the depth (``unread_documents``);
+        if it is still on its way, once it has come (``listed_documents``). It was read or
+        not as the two happened to come in."""
+        if canonical in self.unread_documents:
+            self.unread_documents.discard(canonical)
+            return self._document(canonical, self.parse_sitemap, again=True, **listed)
+        if len(self.listed_documents) < MAX_LISTED_DOCUMENTS:
+            self.listed_documents.setdefault(canonical, listed)
+        return None
 
     def _sitemap_allowed(self) -> bool:
         """Whether one more sitemap listed by an index or robots.txt may be fetched; counts it."""
@@ -410,8 +430,12 @@ class NewsSpider(scrapy.Spider):
             if depth < self.max_depth:
                 for request in (self.parse_feed if kind == "feed" else self.parse_sitemap)(response):
                     yield request
-            else:  # (read again if a seed page advertises it, as its own feeds are read)
-                _bounded_add(self.unread_documents, response.url)
+            else:
+                listed = self.listed_documents.pop(response.url, None)
+                if listed is not None and kind == "sitemap":  # (an index listed it meanwhile)
+                    yield self._document(response.url, self.parse_sitemap, again=True, **listed)
+                else:  # (read again if a seed page advertises it, or an index lists it)
+                    _bounded_add(self.unread_documents, response.url)
             return
         if not isinstance(response, TextResponse) or b"html" not in (response.headers.get(b"Content-Type") or b"html"):
             return
