@@ -54,6 +54,8 @@ BASE: dict[str, Any] = {
         "archive.scrapy.ArchiveJobExtension": 0,
         "crawler.gcfreeze.GcFreeze": 10,
     },
+    # Duplicates as the spider writes its URLs (query order kept): crawler.fingerprint.
+    "REQUEST_FINGERPRINTER_CLASS": "crawler.fingerprint.VerbatimFingerprinter",
     # A truncated or cut-off body is still evidence: keep it and mark the record.
     "DOWNLOAD_FAIL_ON_DATALOSS": False,
     # Depth is enforced by the spider (links only; page requisites go one hop further).

@@ -561,3 +561,18 @@ def test_a_sitemap_an_index_lists_is_read_though_a_page_linked_it_first(tmp_path
     _, lines = read_collection(tmp_path / "maps")
     fetched = {line["url"].removeprefix(server.base) for line in lines if line["outcome"] == "captured"}
     assert {"/a/1", "/a/2"} <= fetched, sorted(fetched)
+
+
+def test_urls_that_differ_in_the_order_of_their_query_are_each_fetched(tmp_path):
+    """Scrapy's duplicate filter sorted the query: the second was dropped unsaid, though
+    the spider keeps the order (a server may read it) and took it for a page of its own."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", HTML, b"<html><body><a href='/l?a=1&b=2'>1</a> <a href='/l?b=2&a=1'>2</a>"
+                                              b"</body></html>"),
+              "/l?a=1&b=2": response("200 OK", HTML, b"<html><body><p>a then b</p></body></html>"),
+              "/l?b=2&a=1": response("200 OK", HTML, b"<html><body><p>b then a</p></body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "order", "urls": [server.base + "/"]}), extract=False)
+    _, lines = read_collection(tmp_path / "order")
+    fetched = {line["url"].removeprefix(server.base) for line in lines if line["outcome"] == "captured"}
+    assert {"/l?a=1&b=2", "/l?b=2&a=1"} <= fetched
