@@ -216,6 +216,18 @@ def _feed_date(parsed: object) -> str | None:
     return datetime(*parsed[:6], tzinfo=UTC).isoformat()  # type: ignore[index,misc]
 
 
+def _text_sitemap(body: bytes) -> Sitemap | None:
+    """A sitemap written as text (sitemaps.org: one URL a line, UTF-8), or None when
+    ``body`` is not one (markup, or a line that is no http(s) URL)."""
+    text = body.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if not text or text.startswith("<"):
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not all(line.lower().startswith(("http://", "https://")) and " " not in line for line in lines):
+        return None
+    return Sitemap("urlset", [SitemapEntry(line) for line in lines])
+
+
 def parse_sitemap(body: bytes, url: str) -> Sitemap:
     """A sitemap index or URL set; gzip bodies are inflated up to the sitemap size limit."""
     if body[:2] == b"\x1f\x8b":
@@ -227,6 +239,9 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     if len(body) > MAX_SITEMAP_BYTES:
         # Plain or inflated: a sitemap is parsed whole, in memory.
         raise BadDocument("sitemap larger than 50 MB uncompressed")
+    listed = _text_sitemap(body)
+    if listed is not None:
+        return listed
     body, broken = safe_xml(body)
     if broken:  # (a URL's query written with a bare "&", as many sitemaps have it)
         body = _BARE_AMPERSAND.sub(b"&amp;", body)
@@ -246,11 +261,17 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
         if not isinstance(element.tag, str) or etree.QName(element).localname not in ("url", "sitemap"):
             continue
         values: dict[str, str] = {}
+        own = etree.QName(element).namespace  # (the sitemap's, whatever it is, or none)
         for child in element.iter():
             if not isinstance(child.tag, str) or child is element:
                 continue
             name = etree.QName(child)
-            key = f"news:{name.localname}" if name.namespace == _NEWS_NS else name.localname
+            if name.namespace == _NEWS_NS:
+                key = f"news:{name.localname}"
+            elif name.namespace == own:
+                key = name.localname
+            else:  # (an image's or a video's <image:loc>: not the page's, whichever comes first)
+                continue
             if child.text and child.text.strip():
                 values.setdefault(key, child.text.strip())
         if values.get("loc"):

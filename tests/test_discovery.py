@@ -576,3 +576,22 @@ def test_urls_that_differ_in_the_order_of_their_query_are_each_fetched(tmp_path)
     _, lines = read_collection(tmp_path / "order")
     fetched = {line["url"].removeprefix(server.base) for line in lines if line["outcome"] == "captured"}
     assert {"/l?a=1&b=2", "/l?b=2&a=1"} <= fetched
+
+
+def test_an_images_location_is_not_taken_for_its_pages():
+    """<image:loc> before <loc>: the image's URL was taken for the page's."""
+    doc = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+           b'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"><url><image:image>'
+           b"<image:loc>/img.jpg</image:loc></image:image><loc>/page</loc><lastmod>2026-03-14</lastmod></url></urlset>")
+    assert [(e.loc, e.lastmod) for e in parse_sitemap(doc, "http://h/s.xml").entries] == [("/page", "2026-03-14")]
+
+
+def test_a_sitemap_written_as_text_is_read():
+    """sitemaps.org's text form, one URL a line: it was refused as not XML."""
+    body = b"\xef\xbb\xbfhttp://h/a/1\r\nhttps://h/a/2\n\n  http://h/a/3  \n"
+    sitemap = parse_sitemap(body, "http://h/sitemap.txt")
+    assert (sitemap.kind, [e.loc for e in sitemap.entries]) == ("urlset", ["http://h/a/1", "https://h/a/2",
+                                                                           "http://h/a/3"])
+    for other in (b"http://h/a/1\nnot a URL\n", b"<html><body>404</body></html>", b""):
+        with pytest.raises(BadDocument):
+            parse_sitemap(other, "http://h/sitemap.txt")
