@@ -37,6 +37,8 @@ def canonicalize(url: str) -> str:
     host = (parts.hostname or "").lower()
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
+    elif host.endswith(".") and host.strip("."):  # (a name written whole, "example.com.": the same host)
+        host = host.rstrip(".")
     port = parts.port
     netloc = host
     if port is not None and _DEFAULT_PORTS.get(scheme) != port:
