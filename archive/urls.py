@@ -50,7 +50,20 @@ def canonicalize(url: str) -> str:
         if pair and not _TRACKING.match(pair.split("=", 1)[0]) and not _SESSION_PARAM.match(pair)
     )
     path = _without_dot_segments(_SESSION_PATH.sub("", parts.path) or "/")
+    if "%" in path:
+        path = _ESCAPE.sub(_upper, path)
+    if "%" in query:
+        query = _ESCAPE.sub(_upper, query)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+# A percent-escape with a lower-case hex digit: the same octet as in upper case (RFC 3986
+# 6.2.2.1), written so here, so that "caf%c3%a9" is the page "caf%C3%A9" is.
+_ESCAPE = re.compile("%(?:[0-9a-f][a-f]|[a-f][0-9A-F])")
+
+
+def _upper(match: re.Match[str]) -> str:
+    return match.group().upper()
 
 
 def canonical_or_none(url: str) -> str | None:
