@@ -25,6 +25,7 @@ import re
 import sqlite3
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -413,10 +414,16 @@ class _Originals:
         from archive.index.records import read_record
 
         known = self._by_url(capture.url)
-        if (known is not None and known.row["status"] == "captured"
-                and known.row["source"]["payload_digest"] == capture.payload_digest):
-            return None
         record_id, uri, date = capture.refers_to or (None, None, None)
+        if known is not None and known.row["status"] == "captured":
+            if known.row["source"]["payload_digest"] == capture.payload_digest:
+                return None
+            # An original of this URL captured since its latest version was made, in an
+            # earlier job, made no version itself: its text is that version's (a page whose
+            # bytes change from crawl to crawl, its text not, answered 304 to the last).
+            if (uri == capture.url and record_id not in self.seen
+                    and _instant(date) >= _instant(known.row["source"]["capture_time"])):
+                return None
         try:
             place = self.seen.get(record_id or "")
             original = (read_record(self.coll, *place) if place is not None
@@ -437,6 +444,15 @@ class _Originals:
         if len(body) > MAX_DECODED_BYTES:
             return None
         return dataclasses.replace(capture, body=body, content_type=ctype, truncated=original.warc("WARC-Truncated"))
+
+
+def _instant(text: str | None) -> datetime:
+    """A WARC date as a moment (the earliest there is when there is none, or it is no date)."""
+    try:
+        moment = datetime.fromisoformat(text or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _as_listed(path: Path, entry: dict[str, Any]) -> None:

@@ -349,3 +349,33 @@ def test_an_articles_own_page_met_after_its_print_view_in_one_job_stands_in_its_
     assert [(r["url"], r["version"], r["previous_version"]) for r in rows] == [("http://site.test/a", 1, None)]
     assert not _add_version(row("http://site.test/print/a", "<urn:p2>", "text printed again"), prior, rows)
     assert len(rows) == 1 and prior["a" * 40].record_id == "<urn:a>"
+
+
+def test_a_304_to_a_capture_that_made_no_version_is_not_read_again(tmp_path, monkeypatch):
+    """A page whose bytes change from crawl to crawl, its text not: the 304 after such a
+    change refers to a capture that made no version, whose text is the latest version's."""
+    from newsroom import article_html
+
+    import archive.extract
+
+    store = tmp_path / "store"
+    room = Newsroom()
+    room.articles = {"story-0": room.articles["story-0"]}
+    routes = room.routes()
+    with serve_wire(routes) as server:
+        coll = collection_from_dict({"name": "news", "urls": [server.base + "/"], "scope": {"page_requisites": False}})
+        first = crawl(store, coll)
+        # New bytes, the same text (a word of the layout's comment changed): no version.
+        changed = article_html("story-0", *room.articles["story-0"]).replace(b"layout", b"layouts", 1)
+        routes["/a/story-0"] = room._article("story-0", changed)
+        second = crawl(store, coll)
+        read: list[str] = []
+        real = archive.extract.article_row
+        monkeypatch.setattr(archive.extract, "article_row", lambda c, j: read.append(c.url) or real(c, j))
+        third = crawl(store, coll)  # (a 304 to the second's validators: a revisit of its capture)
+    assert [json.loads(line)["version"] for line in first.articles.read_text().splitlines()] == [1]
+    assert second.articles.read_text() == "" and third.articles.read_text() == ""
+    _, lines = read_collection(store / "news")
+    story = [line for line in lines if line["url"].endswith("/a/story-0") and line["job_id"] == third.job_id]
+    assert story and story[0]["status"] == 304
+    assert server.base + "/a/story-0" not in read  # (its revisit passed over, not extracted again)
