@@ -23,7 +23,7 @@ from typing import Any
 
 from archive.config import Collection
 from archive.errors import ArchiveError, CrawlError, StoreError
-from archive.runtime import sigterm_on_parent_death
+from archive.runtime import sigint_ignored_by_children, sigterm_on_parent_death
 from archive.store import CollectionDir, below_floor, collection_dir, unused_job_id
 from archive.warc.records import utcnow
 
@@ -130,8 +130,13 @@ def _child_main(argv: list[str]) -> int:
     process.crawl(crawler).addErrback(could_not_start)
     from twisted.internet import reactor
 
-    # (after the trigger that puts Scrapy's handlers in place: added before this one)
-    reactor.addSystemEventTrigger("after", "startup", lambda: asked and os.kill(os.getpid(), asked[0]))
+    def pass_on() -> None:
+        if asked:
+            os.kill(os.getpid(), asked[0])  # (to Scrapy's handler, a graceful stop)
+
+    # Scrapy puts its handlers in place by a trigger of its own, added as the reactor starts,
+    # after this one: the signal is passed on at the reactor's next turn, after them all.
+    reactor.addSystemEventTrigger("after", "startup", lambda: reactor.callLater(0, pass_on))
     process.start()
     job = getattr(crawler, "_archive_capture_job", None)
     if job is not None and job.closed_manifest is None:
@@ -206,11 +211,14 @@ def crawl(
     spec_r, spec_w = os.pipe()
     msg_r, msg_w = os.pipe()
     try:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "archive.crawl", str(spec_r), str(msg_w)],
-            pass_fds=(spec_r, msg_w),
-            stdin=subprocess.DEVNULL,
-        )
+        # (a Ctrl-C as it loads, before it can keep one, would end it with a traceback: it
+        # starts with SIGINT ignored, and this process passes the stop on once it is ready)
+        with sigint_ignored_by_children():
+            child = subprocess.Popen(
+                [sys.executable, "-m", "archive.crawl", str(spec_r), str(msg_w)],
+                pass_fds=(spec_r, msg_w),
+                stdin=subprocess.DEVNULL,
+            )
     except BaseException:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
@@ -229,9 +237,10 @@ def crawl(
                     line = messages.readline()
                 except KeyboardInterrupt:
                     # A Ctrl-C at the terminal reached the child too, which shuts down gracefully;
-                    # a SIGINT sent to this process alone is passed on.
+                    # a SIGINT sent to this process alone is passed on. (Before the child is
+                    # ready, neither reaches it: it is told to stop once it is.)
                     signalled = True
-                    if not _terminal_signalled_us():
+                    if ready and not _terminal_signalled_us():
                         _forward(child, signal.SIGINT)
                     continue
                 if not line:

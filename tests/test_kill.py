@@ -198,17 +198,22 @@ def _crawl_process_started(pid: int) -> bool:
     return False
 
 
+@pytest.mark.parametrize("how", ["SIGTERM to the command", "Ctrl-C"])
 @pytest.mark.parametrize("after", [0.0, 0.3])
-def test_a_crawl_stopped_as_it_starts_closes_its_job_as_interrupted(slow_site, tmp_path, after):
+def test_a_crawl_stopped_as_it_starts_closes_its_job_as_interrupted(slow_site, tmp_path, after, how):
     """A SIGTERM that came while the crawl process was still loading (before Scrapy's own
-    handlers were in place) killed it, and the command said the crawl process had died."""
+    handlers were in place) killed it, and the command said the crawl process had died; a
+    Ctrl-C then was lost, and the crawl ran to its end."""
     store = tmp_path / "store"
     proc = _start(store, slow_site.base)
     deadline = time.monotonic() + 20
     while not _crawl_process_started(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.002)
     time.sleep(after)
-    proc.send_signal(signal.SIGTERM)
+    if how == "Ctrl-C":
+        os.killpg(proc.pid, signal.SIGINT)  # (the terminal's: to every process of the group)
+    else:
+        proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert b"died" not in err and b"interrupted" in out, err.decode()
