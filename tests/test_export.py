@@ -368,7 +368,7 @@ def test_an_export_over_another_collections_leaves_no_file_of_it_but_those_it_di
     (out / "news.wacz").write_bytes(b"an earlier export's package")
     (out / "articles.jsonl").write_bytes(b"")
     (out / "notes.txt").write_text("the researcher's own")
-    (out / "datapackage.json").write_text(json.dumps({"resources": [
+    (out / "datapackage.json").write_text(json.dumps({"software": "archive-corpus 0.1.0", "resources": [
         {"path": "news.wacz"}, {"path": "articles.jsonl"}, {"path": "../outside"}, {"path": "datapackage.json"}]}))
     (tmp_path / "outside").write_text("not the export's")
     export_dataset(store, "ds", out)
@@ -379,6 +379,15 @@ def test_an_export_over_another_collections_leaves_no_file_of_it_but_those_it_di
     with archive.dataset.open(out) as ds:
         assert len(list(ds.articles())) == 6
     assert verify(out).ok
+
+
+def test_an_export_over_another_tools_data_package_removes_none_of_its_files(store, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "precious.csv").write_text("a,b\n")
+    (out / "datapackage.json").write_text(json.dumps({"resources": [{"path": "precious.csv"}]}))
+    export_dataset(store, "ds", out)
+    assert (out / "precious.csv").read_text() == "a,b\n"
 
 
 def test_an_export_into_the_store_is_refused(store, capsys):

@@ -189,11 +189,14 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
 
 def _earlier_files(out: Path) -> list[str]:
     """The files an earlier export in ``out`` listed in its data package (plain names in
-    ``out`` only; nothing else there is touched)."""
+    ``out`` only; nothing else there is touched). A data package another tool made is
+    not this tool's to clear: its files stay."""
     try:
-        resources = json.loads((out / "datapackage.json").read_bytes()).get("resources", [])
-        names = [r.get("path") for r in resources if isinstance(r, dict)]
-    except (OSError, ValueError, AttributeError):
+        package = json.loads((out / "datapackage.json").read_bytes())
+        if not str(package.get("software", "")).startswith("archive-corpus "):
+            return []
+        names = [r.get("path") for r in package.get("resources", []) if isinstance(r, dict)]
+    except (OSError, ValueError, AttributeError, TypeError):
         return []
     return [n for n in names if isinstance(n, str) and n not in ("", ".", "..") and Path(n).name == n
             and n != "datapackage.json"]
