@@ -111,18 +111,27 @@ def host_in_scope(host: str, allowed: list[str], port: int | None = None) -> boo
     default where it names none), one without it any port."""
     host = host.lower()
     for pattern in allowed:
-        pattern = pattern.lower()
-        name, colon, wanted = pattern.rpartition(":")
-        if colon and wanted.isdigit() and "]" not in wanted:
-            if port is None or int(wanted) != port:
-                continue
-            pattern = name
+        pattern, wanted = _host_and_port(pattern.lower())
+        if wanted is not None and wanted != port:
+            continue
         if pattern.startswith("*."):
             if host == pattern[2:] or host.endswith(pattern[1:]):
                 return True
         elif host == pattern:
             return True
     return False
+
+
+def _host_and_port(pattern: str) -> tuple[str, int | None]:
+    """An ``allow_hosts`` entry's host and port: ``host:port``, ``[v6 address]:port``, or a
+    host alone (an IPv6 address as ``host_of`` gives it, ``::1``, is no host and port)."""
+    if pattern.startswith("["):
+        address, _, rest = pattern[1:].partition("]")
+        return address, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
+    name, colon, port = pattern.rpartition(":")
+    if colon and ":" not in name and port.isdigit():
+        return name, int(port)
+    return pattern, None
 
 
 def port_of(url: str) -> int | None:
