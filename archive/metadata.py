@@ -145,14 +145,26 @@ def _image_url(value: Any) -> str | None:
 
 
 def _first_text(value: Any) -> str | None:
-    """A JSON-LD value's text (the first of a list), its white space runs made one space
-    and the character references many CMSs leave in it (``&amp;``, ``&#8217;``) read."""
     if isinstance(value, list):
         value = value[0] if value else None
-    if not isinstance(value, str):
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+# A character reference written whole, ending in ";" (not HTML's legacy ones without it,
+# which would read "&section=" in a URL as "§ion=").
+_REFERENCE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+
+
+def _first_prose(value: Any) -> str | None:
+    """A JSON-LD value's text (the first of a list) as a reader sees it: the character
+    references many CMSs leave in it read (``&amp;``, ``&#8217;``), its white space runs
+    made one space. (Not for URLs: they are taken as written.)"""
+    text = _first_text(value)
+    if text is None:
         return None
-    text = " ".join((html.unescape(value) if "&" in value else value).split())
-    return text or None
+    if "&" in text:
+        text = _REFERENCE.sub(lambda m: html.unescape(m.group()), text)
+    return " ".join(text.split()) or None
 
 
 def iso_datetime(value: Any) -> str | None:
@@ -192,14 +204,14 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     if article is not None:
         # (an author the publisher names, even one dropped below as an organisation, is not guessed at)
         out["declares_author"] = bool(article.get("author"))
-        out["headline"] = _first_text(article.get("headline")) or _first_text(article.get("name"))
+        out["headline"] = _first_prose(article.get("headline")) or _first_prose(article.get("name"))
         # (the object that names the person, not a bare reference to it elsewhere in the graph)
         ids = {o["@id"]: o for o in sorted(objects, key=lambda o: "name" in o) if isinstance(o.get("@id"), str)}
         out["authors"] = _names(article.get("author"), ids)
         out["published"] = _best_date(article.get("datePublished"), meta.get("article:published_time"))
         out["modified"] = _best_date(article.get("dateModified"), meta.get("article:modified_time"))
-        out["section"] = _first_text(article.get("articleSection"))
-        out["description"] = _first_text(article.get("description"))
+        out["section"] = _first_prose(article.get("articleSection"))
+        out["description"] = _first_prose(article.get("description"))
         out["language"] = _first_text(article.get("inLanguage"))
         out["image"] = _image_url(article.get("image"))
     canonical = tree.xpath('//link[@rel="canonical"]/@href')

@@ -509,3 +509,15 @@ def test_words_of_chinese_and_japanese_text_are_counted_as_readers_count_them():
                               "text/html; charset=utf-8", "a.warc.gz", 0, 1, "<urn:uuid:a>", "sha1:" + "A" * 32,
                               "2026-03-15T00:00:00Z"), "j")
     assert row is not None and row["word_count"] == count_words(row["body"]) >= 300
+
+
+def test_a_json_ld_url_is_taken_as_written():
+    """HTML's legacy character references without ";" read "&section=" in an image URL as
+    "§ion=" once the JSON-LD's text had its references read."""
+    from archive.metadata import page_metadata, parse_html
+
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "A &amp; B &section", '
+          '"image": "https://cdn.example/i.jpg?w=800&section=news&region=eu&copy=1"}</script>')
+    declared = page_metadata(parse_html(f"<html><head>{ld}</head><body><p>x</p></body></html>"))
+    assert declared["image"] == "https://cdn.example/i.jpg?w=800&section=news&region=eu&copy=1"
+    assert declared["headline"] == "A & B &section"
