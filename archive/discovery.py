@@ -12,6 +12,7 @@ access off.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import logging
@@ -19,6 +20,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html.entities import name2codepoint
 
 import feedparser
 from defusedxml import DefusedXmlException
@@ -120,10 +122,32 @@ def check_xml_safe(body: bytes) -> None:
     except Exception as exc:  # expat's ParseError and friends
         if type(exc).__name__ == "ParseError":
             raise BadDocument(f"not well-formed XML: {exc}") from None
+        if isinstance(exc, ValueError):  # ("multi-byte encodings are not supported": Shift_JIS, GB2312, UTF-7)
+            raise BadDocument(f"XML in an encoding the checker does not read: {exc}") from None
         raise
 
 
 _DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
+_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+
+
+def _as_declared(body: bytes) -> str | None:
+    """``body``'s text in the encoding its XML declaration names, where that is another
+    than UTF-8 that Python reads and the bytes are in it (a Shift_JIS or GB2312 feed, which
+    the checker's parser cannot read as it is); else None."""
+    found = _DECLARATION.match(body[:200])
+    if found is None:
+        return None
+    try:
+        name = codecs.lookup(found.group(1).decode("ascii")).name
+    except LookupError:
+        return None
+    if name in ("utf-8", "utf-7") or name.startswith(("utf-16", "utf-32")):
+        return None  # (UTF-7 is never taken: it can spell markup no byte of which shows)
+    try:
+        return body.decode(name)
+    except UnicodeDecodeError:
+        return None
 
 
 # An entity declaration, in a document the strict check could not read through.
@@ -153,10 +177,12 @@ def safe_xml(body: bytes) -> tuple[bytes, str | None]:
         first = exc
     candidate = body
     if not body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):  # (a byte order mark says the encoding)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = body.decode("cp1252", errors="replace")  # what browsers read for Latin-1 too
+        text = _as_declared(body)
+        if text is None:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                text = body.decode("cp1252", errors="replace")  # what browsers read for Latin-1 too
         fixed = _DECLARED_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
         if fixed != body:
             try:
@@ -216,6 +242,27 @@ def _feed_date(parsed: object) -> str | None:
     return datetime(*parsed[:6], tzinfo=UTC).isoformat()  # type: ignore[index,misc]
 
 
+def _named(tag: str) -> tuple[str | None, str]:
+    """An element's namespace and local name (``{ns}loc``; a tag left with an unbound
+    prefix, ``image:loc``, by lxml's recovery, is in none, and keeps its prefix)."""
+    if tag.startswith("{"):
+        namespace, _, local = tag[1:].partition("}")
+        return namespace, local
+    return None, tag
+
+
+_HTML_ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]*);")
+_XML_ENTITIES = frozenset((b"amp", b"lt", b"gt", b"quot", b"apos"))
+
+
+def _as_number(match: re.Match[bytes]) -> bytes:
+    """An HTML entity reference as the numeric reference of its character (XML's five, and
+    names HTML does not know, as they were)."""
+    name = match.group(1)
+    code = None if name in _XML_ENTITIES else name2codepoint.get(name.decode("ascii"))
+    return match.group() if code is None else b"&#%d;" % code
+
+
 def _text_sitemap(body: bytes) -> Sitemap | None:
     """A sitemap written as text (sitemaps.org: one URL a line, UTF-8), or None when
     ``body`` is not one (markup, or a line that is no http(s) URL)."""
@@ -243,8 +290,11 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     if listed is not None:
         return listed
     body, broken = safe_xml(body)
-    if broken:  # (a URL's query written with a bare "&", as many sitemaps have it)
-        body = _BARE_AMPERSAND.sub(b"&amp;", body)
+    if broken:
+        # A URL's query written with a bare "&", as many sitemaps have it; an HTML entity
+        # (&eacute;), which XML does not know, as the character it names (lxml would drop
+        # it, and the URL or title with it from there on).
+        body = _HTML_ENTITY.sub(_as_number, _BARE_AMPERSAND.sub(b"&amp;", body))
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
                              remove_comments=True, remove_pis=True)
     try:
@@ -253,27 +303,28 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
         raise BadDocument(f"not well-formed XML: {exc}") from None
     if root is None:
         raise BadDocument("empty sitemap")
-    kind = {"sitemapindex": "index", "urlset": "urlset"}.get(etree.QName(root).localname)
+    kind = {"sitemapindex": "index", "urlset": "urlset"}.get(_named(root.tag)[1])
     if kind is None:
-        raise BadDocument(f"not a sitemap (root element <{etree.QName(root).localname}>)")
+        raise BadDocument(f"not a sitemap (root element <{_named(root.tag)[1]}>)")
     entries = []
     for element in root:
-        if not isinstance(element.tag, str) or etree.QName(element).localname not in ("url", "sitemap"):
+        if not isinstance(element.tag, str) or _named(element.tag)[1] not in ("url", "sitemap"):
             continue
         values: dict[str, str] = {}
-        own = etree.QName(element).namespace  # (the sitemap's, whatever it is, or none)
+        own = _named(element.tag)[0]  # (the sitemap's namespace, whatever it is, or none)
         for child in element.iter():
             if not isinstance(child.tag, str) or child is element:
                 continue
-            name = etree.QName(child)
-            if name.namespace == _NEWS_NS:
-                key = f"news:{name.localname}"
-            elif name.namespace == own:
-                key = name.localname
-            else:  # (an image's or a video's <image:loc>: not the page's, whichever comes first)
+            namespace, local = _named(child.tag)
+            if namespace == _NEWS_NS:
+                key = f"news:{local}"
+            elif namespace == own and ":" not in local:
+                key = local
+            else:  # (an image's or a video's <image:loc>, or a prefix left unbound: not the page's)
                 continue
-            if child.text and child.text.strip():
-                values.setdefault(key, child.text.strip())
+            text = "".join([child.text or "", *(c.tail or "" for c in child if not isinstance(c.tag, str))]).strip()
+            if text:
+                values.setdefault(key, text)
         if values.get("loc"):
             entries.append(SitemapEntry(values["loc"], values.get("lastmod"), values.get("news:title"),
                                         values.get("news:publication_date")))

@@ -603,3 +603,19 @@ def test_a_sitemap_written_as_text_is_read():
     for other in (b"http://h/a/1\nnot a URL\n", b"<html><body>404</body></html>", b""):
         with pytest.raises(BadDocument):
             parse_sitemap(other, "http://h/sitemap.txt")
+
+
+def test_a_feed_in_a_multi_byte_encoding_is_read_and_a_sitemap_recovered_keeps_its_text():
+    """A Shift_JIS feed gave a traceback (the checker's parser reads no multi-byte
+    encoding); a sitemap read leniently lost a URL's text from an HTML entity on, and one
+    with a prefix left unbound gave a traceback."""
+    feed = ('<?xml version="1.0" encoding="Shift_JIS"?><rss version="2.0"><channel><title>ニュース</title>'
+            "<item><title>東京の記事</title><link>http://h/a/1</link></item></channel></rss>").encode("shift_jis")
+    assert [(i.link, i.title) for i in parse_feed(feed, "http://h/feed")] == [("http://h/a/1", "東京の記事")]
+    sitemap = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+               b'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url><image:image><image:loc>/i.jpg'
+               b"</image:loc></image:image><loc>/caf&eacute;-ouvre?x=1&y=2</loc><news:news><news:title>Le caf&eacute;"
+               b" &amp; la gare</news:title><news:publication_date>2026-03-14</news:publication_date></news:news>"
+               b"</url></urlset>")
+    [entry] = parse_sitemap(sitemap, "http://h/s.xml").entries
+    assert (entry.loc, entry.news_title) == ("/caf\u00e9-ouvre?x=1&y=2", "Le caf\u00e9 & la gare")
