@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from archive.errors import UsageError
 from archive.jsonl import rows_skipping_bad
 from archive.store import CollectionDir
-from archive.urls import canonicalize, host_of
+from archive.urls import canonicalize, host_of, same_escapes
 
 
 def _collections(store: Path) -> list[CollectionDir]:
@@ -41,6 +41,7 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
         raise UsageError(f"{url!r} is not a valid URL ({exc})") from None
     if urlsplit(target).scheme not in ("http", "https") or not host_of(target):
         raise UsageError(f"{url!r} is not an absolute http(s) URL")  # (nothing else is ever captured)
+    target = same_escapes(target)  # (a URL typed with "%c3%a9" is the page captured as "%C3%A9")
     captures: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
     collections = _collections(Path(store))
@@ -53,7 +54,7 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
         # (`archive verify` names every damaged line).
         for log in sorted(coll.logs.glob("*.captures.jsonl")):
             for line in rows_skipping_bad(log, "capture-log"):
-                if line["url"] != target:
+                if same_escapes(line["url"]) != target:
                     continue
                 captures.append({
                     "collection": coll.name, "job_id": line["job_id"], "time": line["started"],
@@ -63,7 +64,7 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
                 })
         for path in sorted(coll.articles.glob("*.jsonl")) if coll.articles.is_dir() else []:
             for row in rows_skipping_bad(path, "article"):
-                if row["url"] == target or row["canonical_url"] == target:
+                if same_escapes(row["url"]) == target or same_escapes(row["canonical_url"]) == target:
                     versions.append(dict(row, collection=coll.name))
     captures.sort(key=lambda c: c["time"])
     versions.sort(key=lambda v: (v["collection"], v.get("version", 1)))

@@ -50,20 +50,18 @@ def canonicalize(url: str) -> str:
         if pair and not _TRACKING.match(pair.split("=", 1)[0]) and not _SESSION_PARAM.match(pair)
     )
     path = _without_dot_segments(_SESSION_PATH.sub("", parts.path) or "/")
-    if "%" in path:
-        path = _ESCAPE.sub(_upper, path)
-    if "%" in query:
-        query = _ESCAPE.sub(_upper, query)
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-# A percent-escape with a lower-case hex digit: the same octet as in upper case (RFC 3986
-# 6.2.2.1), written so here, so that "caf%c3%a9" is the page "caf%C3%A9" is.
-_ESCAPE = re.compile("%(?:[0-9a-f][a-f]|[a-f][0-9A-F])")
+# A percent-escape: the same octet in either case of its hex digits (RFC 3986 6.2.2.1).
+_ESCAPE = re.compile("%[0-9A-Fa-f]{2}")
 
 
-def _upper(match: re.Match[str]) -> str:
-    return match.group().upper()
+def same_escapes(url: str) -> str:
+    """``url`` with its percent-escapes in upper case, to compare two spellings of one URL
+    (``caf%c3%a9`` and ``caf%C3%A9``). Canonical URLs keep the case the site wrote, as the
+    identities of captures and articles made from them do."""
+    return _ESCAPE.sub(lambda m: m.group().upper(), url) if "%" in url else url
 
 
 def canonical_or_none(url: str) -> str | None:

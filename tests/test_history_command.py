@@ -106,3 +106,13 @@ def test_a_reader_that_goes_away_gets_no_traceback(store):
     proc.stdout.close()  # (as `| head -0` would: every write fails)
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1 and err == "", err
+
+
+@pytest.mark.parametrize(("captured", "typed"), [("caf%C3%A9", "caf%c3%a9"), ("caf%c3%a9", "caf%C3%A9")])
+def test_a_url_typed_with_its_escapes_in_the_other_case_is_found(tmp_path, captured, typed):
+    from test_export import _article
+
+    _job(tmp_path, 1, {f"/a/{captured}": _article(5)})
+    extract_collection(tmp_path, "ds")
+    code, out, _ = _history(tmp_path, f"http://news.test/a/{typed}")
+    assert code == 0 and "Version 1" in out, out
