@@ -107,11 +107,12 @@ def host_in_scope(host: str, allowed: list[str], port: int | None = None) -> boo
     """Exact host match, or a suffix match when written ``*.example.org``; a pattern with a
     port (``127.0.0.1:8080``) matches that port only (``port``: the URL's, its scheme's
     default where it names none), one without it any port."""
-    host = host.lower()
+    host = host.lower().rstrip(".")  # (a name written whole, "example.com.", is that host: canonicalize)
     for pattern in allowed:
         pattern, wanted = _host_and_port(pattern.lower())
         if wanted is not None and wanted != port:
             continue
+        pattern = pattern.rstrip(".")
         if pattern.startswith("*."):
             if host == pattern[2:] or host.endswith(pattern[1:]):
                 return True

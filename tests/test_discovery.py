@@ -527,6 +527,7 @@ def test_allowed_hosts_written_with_a_port_match_that_port(tmp_path):
     assert not host_in_scope("news.example", ["news.example:8080"], 80)
     assert host_in_scope("a.news.example", ["*.news.example:443"], 443)
     assert host_in_scope("news.example", ["news.example"], 8080)
+    assert host_in_scope("news.example", ["news.example."], 80)  # (a seed written "http://news.example./")
     # An IPv6 address, as a seed's host is taken (no brackets), is no host and port.
     assert host_in_scope("::1", ["::1"], 8000) and host_in_scope("2001:db8::1", ["2001:db8::1"], 80)
     assert host_in_scope("::1", ["[::1]:8000"], 8000) and not host_in_scope("::1", ["[::1]:8000"], 80)
