@@ -104,25 +104,36 @@ class Dataset:
             return record
         uri, date = record.headers.get("WARC-Refers-To-Target-URI"), record.headers.get("WARC-Refers-To-Date", "")
         stamp = "".join(c for c in date if c.isdigit())[:14]
-        place = self._originals().get((uri, stamp))
+        place = self._originals().get((uri, stamp, _digest(record.headers.get("WARC-Payload-Digest"))))
         if place is None:
             raise ValueError(f"the original of revisit {row['source']['record_id']} ({uri} at {date}) is not in "
                              f"{self.wacz.name}")
         filename, offset, length = place
         return self._read(filename, offset, length)
 
-    def _originals(self) -> dict[tuple[str | None, str], tuple[str, int, int]]:
-        """Where each response of the export is, by URL and 14-digit timestamp (read once)."""
+    def _originals(self) -> dict[tuple[str | None, str, str], tuple[str, int, int]]:
+        """Where each response of the export is, by URL, 14-digit timestamp and payload
+        digest (read once; of several, a 200's: a retried 5xx may share the second)."""
         if self._places is None:
             self._places = {}
+            statuses: dict[tuple[str | None, str, str], str] = {}
             with self._zip.open("indexes/index.cdxj") as index:
                 for line in index:
                     _, stamp, doc = line.decode("utf-8").split(" ", 2)
                     fields = json.loads(doc)
-                    if fields.get("mime") != "warc/revisit":
-                        self._places[(fields.get("url"), stamp)] = (
-                            fields["filename"], int(fields["offset"]), int(fields["length"]))
+                    if fields.get("mime") == "warc/revisit":
+                        continue
+                    key = (fields.get("url"), stamp, _digest(fields.get("digest")))
+                    if key in self._places and statuses[key] == "200":
+                        continue
+                    statuses[key] = str(fields.get("status"))
+                    self._places[key] = (fields["filename"], int(fields["offset"]), int(fields["length"]))
         return self._places
+
+
+def _digest(value: str | None) -> str:
+    """A payload digest as the index and the records write it, alike (``sha1:`` or not)."""
+    return (value or "").removeprefix("sha1:").upper()
 
 
 def open(path: str | Path) -> Dataset:
