@@ -390,7 +390,8 @@ def _push_collection(store: Path, name: str, storage: dict[str, Any]) -> tuple[A
 
     try:
         return push(store, storage["to"], collection=name, endpoint_url=storage.get("endpoint_url"),
-                    part_size=storage.get("part_size", DEFAULT_PART_SIZE)), None
+                    part_size=storage.get("part_size", DEFAULT_PART_SIZE),
+                    waiting=lambda why: log.warning("push of collection %s: %s", name, why)), None
     except ArchiveError as exc:
         # (info: the caller says it, as `archive crawl` does, once)
         log.info("push of collection %s to %s failed: %s", name, storage["to"], exc)

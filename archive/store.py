@@ -145,31 +145,39 @@ class CollectionDir:
                 raise StoreError(f"cannot write in {sub}: {exc.strerror or exc}") from None
 
     @contextmanager
-    def transferring(self, *, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+    def transferring(self, *, waiting: Callable[[str], None] | None = None) -> Iterator[bool]:
         """One ``archive push`` or ``archive pull`` of the collection at a time.
 
         Two at once undo each other: one aborts the multipart upload the other is sending
         (it takes it for one a killed push left), a ``--delete-local`` removes the WARC a pull
-        is checking. Waits for the other to end; with ``waiting``, says so first (called with
-        the reason). Without it, raises :class:`StoreError` instead of waiting. The
-        collection's folder must be there.
+        is checking. Waits for the other, ``waiting`` told why first; gives whether it
+        waited (what was found before may have changed meanwhile). The lock is a file beside
+        the collection's folder, ``<store>/.<name>.transfer.lock``: a pull locks a
+        collection before making its folder.
         """
-        with open(self.root / ".transfer.lock", "a+b") as fh:
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        path = self.root.parent / f".{self.name}.transfer.lock"
+        try:
+            fh = open(path, "a+b")  # noqa: SIM115 (closed below, after the lock is let go)
+        except OSError as exc:
+            raise StoreError(f"cannot lock {path}: {exc.strerror or exc}") from None
+        with fh:
+            waited = False
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                busy = f"another `archive push` or `archive pull` of collection {self.name!r} is under way"
-                if waiting is None:
-                    raise StoreError(busy) from None
-                waiting(f"{busy}; waiting for it to end")
+                waited = True
+                if waiting is not None:
+                    waiting(f"another `archive push` or `archive pull` of collection {self.name!r} is under way; "
+                            "waiting for it to end")
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
                 except OSError as exc:
-                    raise StoreError(f"cannot lock {self.root}: {exc}") from exc
+                    raise StoreError(f"cannot lock {path}: {exc}") from exc
             except OSError as exc:
-                raise StoreError(f"cannot lock {self.root}: {exc}") from exc
+                raise StoreError(f"cannot lock {path}: {exc}") from exc
             try:
-                yield
+                yield waited
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 

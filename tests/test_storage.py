@@ -802,37 +802,35 @@ def test_a_push_waits_for_another_push_of_the_collection_and_says_so(s3_env, sto
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
 
 
-def test_a_push_or_pull_of_a_collection_another_is_transferring_waits_or_is_refused(s3_env, store, tmp_path):
-    from archive.errors import StoreError
+def _held_for_a_while(coll, seconds: float, after=None):
+    """A thread holding ``coll``'s transfer lock, as another push would, for ``seconds``
+    (once ``after()`` is true, if given)."""
+    import threading
+
+    held, let_go = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with coll.transferring():
+            held.set()
+            deadline = time.monotonic() + 60
+            while after is not None and not after() and time.monotonic() < deadline and not let_go.is_set():
+                time.sleep(0.02)
+            let_go.wait(seconds)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    return holder, let_go
+
+
+def test_a_pull_of_a_collection_another_is_transferring_waits_and_says_so(s3_env, store):
     from archive.store import collection_dir
 
     bucket = s3_env.new_bucket()
     url = f"s3://{bucket}/p"
     assert push(store, url).manifests
-    news = collection_dir(store, "news")
-    with news.transferring():
-        # Without someone to tell (a crawl's push at its job's end), it does not wait.
-        with pytest.raises(StoreError, match="another `archive push` or `archive pull` of collection 'news' "
-                                             "is under way$"):
-            push(store, url)
-        with pytest.raises(StoreError, match="is under way$"):
-            pull(url, store)
-    # The command waits, and says why first.
-    import threading
-
-    held = threading.Event()
-    let_go = threading.Event()
-
-    def hold() -> None:
-        with news.transferring():
-            held.set()
-            let_go.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
+    holder, let_go = _held_for_a_while(collection_dir(store, "news"), 0.5)
     try:
-        assert held.wait(10)
-        threading.Timer(0.5, let_go.set).start()
         code, err = run_cli("pull", "--from", url, "--store", str(store), "--endpoint-url", s3_env.url)
     finally:
         let_go.set()
@@ -842,7 +840,9 @@ def test_a_push_or_pull_of_a_collection_another_is_transferring_waits_or_is_refu
                           "way; waiting for it to end\n")
 
 
-def test_a_crawls_push_at_its_jobs_end_does_not_wait_for_another(s3_env, wire_site, tmp_path, capsys):
+def test_a_crawls_push_at_its_jobs_end_waits_for_another_of_its_collection(s3_env, wire_site, tmp_path, caplog):
+    """Its turn only: a push of the whole store held every collection's lock to its end, and
+    the push of a job that ended meanwhile failed, and the crawl exited 1."""
     from archive.store import collection_dir
 
     bucket = s3_env.new_bucket()
@@ -850,14 +850,50 @@ def test_a_crawls_push_at_its_jobs_end_does_not_wait_for_another(s3_env, wire_si
     store = tmp_path / "store"
     wired = collection_dir(store, "wired")
     wired.create()
-    with wired.transferring():
-        assert main(["crawl", str(config), "--store", str(store)]) == 1
-    captured = capsys.readouterr()
-    assert ("push of wired failed: another `archive push` or `archive pull` of collection 'wired' is under way; "
-            "local files are intact") in captured.err
-    assert verify(store).ok
-    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/x", "--endpoint-url", s3_env.url]) == 0
+    # (held until the job's manifest is written, and a while after: through its push)
+    holder, let_go = _held_for_a_while(wired, 2.0, after=lambda: any(wired.manifests.glob("*.json")))
+    try:
+        assert main(["crawl", str(config), "--store", str(store)]) == 0
+    finally:
+        let_go.set()
+        holder.join()
+    assert any("push of collection wired: another `archive push` or `archive pull` of collection 'wired' is under "
+               "way; waiting for it to end" in r.getMessage() for r in caplog.records)
     assert verify_remote(f"s3://{bucket}/x", deep=True).ok
+
+
+def test_a_push_of_the_store_holds_each_collections_lock_only_while_it_goes_up(s3_env, store):
+    import shutil
+
+    from archive.store import collection_dir
+
+    shutil.copytree(store / "news", store / "sports")
+    bucket = s3_env.new_bucket()
+    import threading
+
+    def free(coll) -> bool:
+        """Whether another could take ``coll``'s lock now (within a second)."""
+        got = threading.Event()
+
+        def take() -> None:
+            with coll.transferring():
+                got.set()
+
+        threading.Thread(target=take, daemon=True).start()
+        return got.wait(1.0)
+
+    holder, let_go = _held_for_a_while(collection_dir(store, "sports"), 1.0)
+    try:
+        said: list[tuple[str, bool]] = []
+        result = push(store, f"s3://{bucket}/p", waiting=lambda why: said.append((why, free(collection_dir(
+            store, "news")))))
+    finally:
+        let_go.set()
+        holder.join()
+    # (waiting for "sports", it holds no lock of "news", whose files went up before)
+    assert said == [("another `archive push` or `archive pull` of collection 'sports' is under way; waiting for it "
+                     "to end", True)]
+    assert not result.stopped and verify_remote(f"s3://{bucket}/p", deep=True).ok
 
 
 def test_a_server_that_stops_answering_is_said_at_each_attempt_not_waited_for_in_silence(s3_env, store,

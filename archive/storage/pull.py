@@ -78,7 +78,7 @@ def pull(
 ) -> PullResult:
     """Restore ``store``'s collections (or one) from ``source``; raise :class:`PullFailed` if
     some could not come whole. A collection another push or pull is transferring is waited
-    for, ``waiting`` told why; without ``waiting`` the pull fails at once instead."""
+    for, ``waiting`` told why."""
     location = parse_s3_url(source)
     store = Path(store)
     bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
@@ -97,12 +97,8 @@ def pull(
         raise UsageError(f"no {what} under {location.url()} (expected <collection>/warcs/... objects)")
     result = PullResult(url=location.url(), collections=sorted({o.collection for o in objects}))
     with contextlib.ExitStack() as held:
-        # (in the order of their names, as every push takes them; a collection not here yet
-        # cannot be pushed, and is not made here only to be locked, lest one that cannot be
-        # pulled leave an empty folder)
-        for name in result.collections:
-            if (store / name).is_dir():
-                held.enter_context(CollectionDir(store / name).transferring(waiting=waiting))
+        for name in result.collections:  # (in the order of their names, as every push takes them)
+            held.enter_context(CollectionDir(store / name).transferring(waiting=waiting))
         _pull_collections(bucket, location, store, objects, result, progress, total)
     if result.failed:
         raise PullFailed(result)

@@ -9,7 +9,6 @@ the same size and SHA-256 is not sent again) and resumable (see :mod:`archive.st
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -97,9 +96,8 @@ def push(
     ``total`` is called once with the number of bytes about to be sent, ``progress`` with each
     chunk as it goes; neither prints anything. Files an earlier push confirmed and not
     changed since are not hashed nor asked about again (:mod:`archive.storage.ledger`);
-    ``recheck`` checks every one. A collection another push or pull is transferring is
-    waited for, ``waiting`` told why; without ``waiting`` the push fails at once instead
-    (:meth:`~archive.store.CollectionDir.transferring`).
+    ``recheck`` checks every one. While a collection's files go up, another push or pull
+    of it waits, ``waiting`` told why (:meth:`~archive.store.CollectionDir.transferring`).
     """
     location = parse_s3_url(to)
     check_part_size(part_size)
@@ -107,17 +105,15 @@ def push(
     bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
     bucket.check()
     result = PushResult(url=location.url())
-    with contextlib.ExitStack() as held:
-        for coll in colls:  # (in the order of their names, as every push takes them: no deadlock)
-            held.enter_context(coll.transferring(waiting=waiting))
-        _push_collections(bucket, location, colls, result, part_size=part_size, delete_local=delete_local,
-                          progress=progress, total=total, recheck=recheck)
+    _push_collections(bucket, location, colls, result, part_size=part_size, delete_local=delete_local,
+                      progress=progress, total=total, recheck=recheck, waiting=waiting)
     return result
 
 
 def _push_collections(bucket: Bucket, location: S3Location, colls: list[CollectionDir], result: PushResult, *,
                       part_size: int, delete_local: bool, progress: Progress | None,
-                      total: Callable[[int], None] | None, recheck: bool) -> None:
+                      total: Callable[[int], None] | None, recheck: bool,
+                      waiting: Callable[[str], None] | None) -> None:
     ledgers = {coll.name: PushLedger(coll, f"{location.child(coll.name).url()} at {bucket.endpoint or 'AWS'}")
                for coll in colls}
     try:
@@ -126,35 +122,58 @@ def _push_collections(bucket: Bucket, location: S3Location, colls: list[Collecti
         if total is not None:
             total(sum(f.size for _, todo, _ in plans for f in todo))
         for coll, todo, manifests in plans:
-            ledger = ledgers[coll.name]
-            fork = _fork(bucket, location.child(coll.name), coll, manifests, ledger, recheck)
-            if fork is not None:  # (before any of its files goes up)
-                result.stopped[coll.name] = fork
-                continue
-            keep = {f.key for f in todo} | {location.child(coll.name).key("manifests", m.name + s)
-                                            for m in manifests for s in ("", *MANIFEST_COMPANIONS)}
-            _abort_abandoned(bucket, location.child(coll.name), keep, result)
-            for f in todo:
-                _send(bucket, f, part_size, progress, result)
-                ledger.add(f.rel, f.stat, f.sha256)
-            confirmed = []
-            for manifest in manifests:
-                try:
-                    _push_manifest(bucket, location.child(coll.name), coll, manifest, part_size, progress, result,
-                                   ledger, recheck)
-                except _Stop as stop:  # (the other collections go up all the same)
-                    result.stopped[coll.name] = str(stop)
-                    break
-                confirmed.append(manifest)
-            if delete_local:
-                try:
-                    _delete_local_warcs(bucket, location.child(coll.name), coll, confirmed, result, ledger)
-                except _Stop as stop:  # (the other collections go on; a reason said before stays first)
-                    before = result.stopped.get(coll.name)
-                    result.stopped[coll.name] = str(stop) if before is None else f"{before}; {stop}"
+            # Each collection's files go up under its lock alone, held while they do: a
+            # crawl job ending meanwhile waits for its own collection's turn, not the store's.
+            with coll.transferring(waiting=waiting) as waited:
+                if waited:  # (what the other sent meanwhile is not sent again)
+                    todo = _still_to_send(bucket, todo, result, ledgers[coll.name])
+                _push_planned(bucket, location.child(coll.name), coll, todo, manifests, result, ledgers[coll.name],
+                              part_size=part_size, delete_local=delete_local, progress=progress, recheck=recheck)
     finally:
         for ledger in ledgers.values():
             ledger.close()
+
+
+def _still_to_send(bucket: Bucket, todo: list[_File], result: PushResult, ledger: PushLedger) -> list[_File]:
+    """Of ``todo``, the files the bucket does not hold as they are here (a push that sent
+    the others ran while this one waited)."""
+    left = []
+    for f in todo:
+        if _in_bucket(bucket, f.key, f.size, f.sha256):
+            result.unchanged += 1
+            ledger.add(f.rel, f.stat, f.sha256)
+        else:
+            left.append(f)
+    return left
+
+
+def _push_planned(bucket: Bucket, where: S3Location, coll: CollectionDir, todo: list[_File], manifests: list[Path],
+                  result: PushResult, ledger: PushLedger, *, part_size: int, delete_local: bool,
+                  progress: Progress | None, recheck: bool) -> None:
+    fork = _fork(bucket, where, coll, manifests, ledger, recheck)
+    if fork is not None:  # (before any of its files goes up)
+        result.stopped[coll.name] = fork
+        return
+    keep = {f.key for f in todo} | {where.key("manifests", m.name + s) for m in manifests
+                                    for s in ("", *MANIFEST_COMPANIONS)}
+    _abort_abandoned(bucket, where, keep, result)
+    for f in todo:
+        _send(bucket, f, part_size, progress, result)
+        ledger.add(f.rel, f.stat, f.sha256)
+    confirmed = []
+    for manifest in manifests:
+        try:
+            _push_manifest(bucket, where, coll, manifest, part_size, progress, result, ledger, recheck)
+        except _Stop as stop:  # (the other collections go up all the same)
+            result.stopped[coll.name] = str(stop)
+            break
+        confirmed.append(manifest)
+    if delete_local:
+        try:
+            _delete_local_warcs(bucket, where, coll, confirmed, result, ledger)
+        except _Stop as stop:  # (the other collections go on; a reason said before stays first)
+            before = result.stopped.get(coll.name)
+            result.stopped[coll.name] = str(stop) if before is None else f"{before}; {stop}"
 
 
 class _Stop(StorageError):
