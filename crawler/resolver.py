@@ -17,6 +17,15 @@ from archive.netpolicy import refusal
 from archive.urls import host_of
 
 
+def _proxy_hosts() -> set[str]:
+    """The hosts of the proxies the environment names (``http_proxy``, ...): the crawl
+    connects to them, as to its seeds, whatever they resolve to (a proxy of the office's
+    network on 10.0.0.1 was refused, and every fetch through it failed)."""
+    from urllib.request import getproxies
+
+    return {host for url in getproxies().values() if (host := host_of(url if "://" in url else f"http://{url}"))}
+
+
 class ScopedResolver(CachingThreadedResolver):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -32,7 +41,7 @@ class ScopedResolver(CachingThreadedResolver):
         doc = crawler.settings.getdict("ARCHIVE_COLLECTION")
         if doc:
             collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
-            resolver.seed_hosts = {host_of(s["url"]) for s in collection.seeds}
+            resolver.seed_hosts = {host_of(s["url"]) for s in collection.seeds} | _proxy_hosts()
             resolver.allow_private = bool(collection.scope["allow_private_addresses"])
         return resolver
 

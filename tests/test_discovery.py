@@ -451,22 +451,33 @@ def test_an_entity_declaration_is_refused_in_a_document_that_is_not_well_formed_
         parse_sitemap(body.replace(b"rss", b"urlset"), "http://h/sitemap.xml")
 
 
-def test_a_seed_that_redirects_to_another_host_is_a_seed_there(tmp_path):
-    """example.com -> www.example.com: the landing page alone was captured, none of its
-    links followed (its host was out of the scope the seed's host made)."""
-    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
-              "/home": response("200 OK", HTML, b"<html><body><a href='/a/1'>1</a> <a href='/a/2'>2</a></body></html>"),
-              "/a/1": response("200 OK", HTML, b"<html><body><p>one</p></body></html>"),
-              "/a/2": response("200 OK", HTML, b"<html><body><p>two</p></body></html>")}
-    with serve_wire(routes) as server:
-        moved = f"http://localhost:{server.port}"
-        routes["/"] = response("301 Moved Permanently", [("Location", moved + "/home")], b"")
-        crawl(tmp_path, collection_from_dict({"name": "moved", "urls": [server.base + "/"],
-                                              "scope": {"allow_private_addresses": True}}))
+@pytest.mark.parametrize("to", ["http://www.news.test", "http://consent.elsewhere.test"])
+def test_a_seed_that_redirects_to_another_host_of_its_site_is_a_seed_there(tmp_path, monkeypatch, caplog, to):
+    """news.test -> www.news.test: the landing page alone was captured, none of its links
+    followed (its host was out of the scope the seed's host made). A redirect to another
+    site is said, and not followed further. (Through a forward proxy, which answers for
+    any host by its absolute URLs: no name needs to resolve.)"""
+    for name in ("no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    page = b"<html><body><a href='/a/1'>1</a> <a href='/a/2'>2</a></body></html>"
+    robots = response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n")
+    routes = {"http://news.test/robots.txt": robots, f"{to}/robots.txt": robots,
+              "http://news.test/": response("301 Moved Permanently", [("Location", to + "/home")], b""),
+              f"{to}/home": response("200 OK", HTML, page)}
+    for n in (1, 2):
+        routes[f"{to}/a/{n}"] = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
+    with serve_wire(routes) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.base)
+        crawl(tmp_path, collection_from_dict({"name": "moved", "urls": ["http://news.test/"]}), extract=False)
     _, lines = read_collection(tmp_path / "moved")
     fetched = {line["url"] for line in lines if line["outcome"] == "captured"}
-    assert {moved + "/home", moved + "/a/1", moved + "/a/2"} <= fetched, fetched
-
+    assert to + "/home" in fetched
+    if "news.test" in to:
+        assert {to + "/a/1", to + "/a/2"} <= fetched, fetched
+    else:
+        assert not {to + "/a/1", to + "/a/2"} & fetched
+        assert "another site: it is not taken into the scope" in (tmp_path / "moved" / "logs").joinpath(
+            next(p.name for p in (tmp_path / "moved" / "logs").glob("*.crawl.log"))).read_text()
 
 def test_a_page_that_refreshes_has_its_links_followed_and_its_refresh_taken_as_one(tmp_path):
     """A front page reloading itself every minute went to no one (Scrapy made it a request

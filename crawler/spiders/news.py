@@ -162,22 +162,31 @@ class NewsSpider(scrapy.Spider):
         return not self.allow or any(p.search(url) for p in self.allow)
 
     def _seed_moved(self, response: Response) -> None:
-        """A seed that redirects to another host (``example.com`` to ``www.example.com``,
-        ``http`` to ``https`` on a new name) is a seed on that host: the host is taken into
-        the scope, as Heritrix's ``seedsRedirectNewSeeds`` does; otherwise the landing page
-        alone was captured and none of its links followed. (The address policy is not
-        widened: a seed host's leave to resolve to a private address stays the seed's own.)"""
+        """A seed that redirects to another host of its site (``example.com`` to
+        ``www.example.com``, ``news.example.com``) is a seed on that host: the host (and
+        port) is taken into the scope, as Heritrix's ``seedsRedirectNewSeeds`` does;
+        otherwise the landing page alone was captured and none of its links followed. A
+        redirect to another site (a consent page, a blog platform) is said and not taken,
+        lest an unattended crawl wander there. (The address policy is not widened: a seed
+        host's leave to resolve to a private address stays the seed's own.)"""
         prov = response.meta.get("archive")
         if not prov or prov.get("channel") != "seed" or not response.meta.get("redirect_urls"):
             return
-        host = host_of(response.url)
-        if not host or host_in_scope(host, self.allow_hosts, port_of(response.url)):
+        host, port = host_of(response.url), port_of(response.url)
+        if not host or host_in_scope(host, self.allow_hosts, port):
             return
-        self.allow_hosts.append(host)
+        if not _same_site(host_of(response.meta["redirect_urls"][0]), host):
+            log.warning("seed %s redirects to %s, another site: it is not taken into the scope (add %s to the "
+                        "collection's allow_hosts to crawl it)", prov.get("seed"), response.url, host)
+            return
+        default = {"http": 80, "https": 443}.get(urlsplit(response.url).scheme)
+        shown = f"[{host}]" if ":" in host else host
+        self.allow_hosts.append(shown if port in (None, default) else f"{shown}:{port}")
         # (the memos of URLs that led nowhere took the scope for one that only narrows)
         self.dead_ends.clear()
         self.done_hrefs.clear()
-        log.info("seed %s redirects to %s: %s is taken into the scope", prov.get("seed"), response.url, host)
+        log.info("seed %s redirects to %s: %s is taken into the scope", prov.get("seed"), response.url,
+                 self.allow_hosts[-1])
 
     def _page(self, url: str, *, seed: str | None, channel: str, via: str | None, hops: str,
               linked: str | None, depth: int, source: str | None = None, source_id: str | None = None,
@@ -592,6 +601,17 @@ class NewsSpider(scrapy.Spider):
             return
         yield from self._embeds(response, Resolver(response.url, response.encoding), css_urls(response.text),
                                 prov.get("seed"), hops, _depth(response))
+
+
+def _same_site(a: str, b: str) -> bool:
+    """Whether hosts ``a`` and ``b`` are of one site: the same but for a ``www.``-like
+    first label, or one a sub-domain of the other."""
+    def site(host: str) -> str:
+        first, _, rest = host.partition(".")
+        return rest if first in ("www", "m", "mobile", "amp") and "." in rest else host
+
+    a, b = site(a.lower().rstrip(".")), site(b.lower().rstrip("."))
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
 def _bounded_add(memo: set[str], item: str) -> None:
