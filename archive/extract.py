@@ -156,9 +156,10 @@ _NOT_XML = re.compile("[\x01-\x08\x0e-\x1f\ufffe\uffff]")
 # A word as a reader counts one: a run of letters between spaces, and each Chinese or
 # Japanese character (their text has no spaces between words; a count of space-separated
 # runs gave a 195-character Japanese article 1 word, and no row for want of 150).
-# (Their punctuation, "。" and "、", is no word.)
+# (Their punctuation, "。", "、" and the full-width "，！？", is no word.)
 _WORD = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
-                   "|[^\\s\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+                   "|[^\\s\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+                   "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+")
 
 
 def count_words(text: str) -> int:

@@ -29,9 +29,12 @@ class _SaysWhereItStops:
     crawler: Any
 
     def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
-        redirected = self._once(redirected, request)
+        redirected, canonical = self._once(redirected, request)
         try:
-            return super()._redirect(redirected, request, reason)  # type: ignore[misc]
+            followed = super()._redirect(redirected, request, reason)  # type: ignore[misc]
+            if canonical is not None:  # (seen once it is followed: not if the chain was cut here)
+                self.crawler.spider.seen.add(canonical)
+            return followed
         except IgnoreRequest:
             hops = [*request.meta.get("redirect_urls", []), request.url]
             # A type-like name first, as other failures have: it is what the job's counts
@@ -49,28 +52,28 @@ class _SaysWhereItStops:
             raise IgnoreRequest(error) from None
 
 
-    def _once(self, redirected: Request, request: Request) -> Request:
+    def _once(self, redirected: Request, request: Request) -> tuple[Request, str | None]:
         """A page's redirect target as the spider fetches a link: canonical, and not again.
 
         Redirects went round the spider's seen set: a feed item sent through a tracker to
         ``/story?utm_source=feed`` was fetched, archived and extracted beside the
         ``/story`` the front page links. A target that is another page's canonical URL,
         fetched or on its way, is not followed (its 3xx is archived, ``Location`` and all);
-        one the server insists on (the same page in another spelling) is.
+        one the server insists on (the same page in another spelling) is. Gives the request
+        to follow and the canonical URL to count as seen once it is followed (or None).
         """
         spider = getattr(self.crawler, "spider", None)
         seen = getattr(spider, "seen", None)
         if seen is None or redirected.callback != getattr(spider, "parse", None):
-            return redirected  # (not archiving's spider, or not a page: a feed, a sitemap, a requisite)
+            return redirected, None  # (not archiving's spider, or not a page: a feed, a sitemap, a requisite)
         canonical = canonical_or_none(redirected.url)
         if canonical is None or canonical == canonical_or_none(request.url):
-            return redirected
+            return redirected, None
         if canonical in seen:
             log.info("%s redirects to %s, fetched already or on its way: not fetched again", request.url,
                      redirected.url)
             raise IgnoreRequest(f"redirect to {canonical}, which is fetched once")
-        seen.add(canonical)
-        return redirected if canonical == redirected.url else redirected.replace(url=canonical)
+        return (redirected if canonical == redirected.url else redirected.replace(url=canonical)), canonical
 
 
 class RecordingRedirectMiddleware(_SaysWhereItStops, RedirectMiddleware):

@@ -629,3 +629,23 @@ def test_a_feed_in_a_multi_byte_encoding_is_read_and_a_sitemap_recovered_keeps_i
                b"</url></urlset>")
     [entry] = parse_sitemap(sitemap, "http://h/s.xml").entries
     assert (entry.loc, entry.news_title) == ("/caf\u00e9-ouvre?x=1&y=2", "Le caf\u00e9 & la gare")
+
+
+def test_a_redirect_target_past_the_redirect_limit_is_fetched_when_a_link_leads_there(tmp_path):
+    """The target was counted as seen before Scrapy cut the chain at REDIRECT_MAX_TIMES: a
+    link to it later was passed over, and the page never fetched."""
+    from wire import slow
+
+    page = b"<html><body><p>story</p></body></html>"
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", HTML, b"<html><body><a href='/r1'>r</a> <a href='/other'>o</a></body></html>"),
+              "/r1": response("302 Found", [("Location", "/r2")], b""),
+              "/r2": response("302 Found", [("Location", "/target")], b""),
+              "/other": slow(1.0, response("200 OK", HTML, b"<html><body><a href='/target'>t</a></body></html>")),
+              "/target": response("200 OK", HTML, page)}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "cut", "urls": [server.base + "/"]}),
+              overrides={"REDIRECT_MAX_TIMES": 1}, extract=False)
+    _, lines = read_collection(tmp_path / "cut")
+    by_url = {line["url"].removeprefix(server.base): line for line in lines if line["outcome"] == "captured"}
+    assert "/target" in by_url and by_url["/target"]["via"] == server.base + "/other"

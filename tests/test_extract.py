@@ -499,6 +499,7 @@ def test_words_of_chinese_and_japanese_text_are_counted_as_readers_count_them():
     from archive.extract import Capture, article_row, count_words
 
     assert count_words("日本語の記事です。東京、 hello world") == 12
+    assert count_words("你好，世界！今天？") == 6
     assert count_words("Café crème brûlée") == 3 and count_words("한국어 문장 입니다") == 3
     sentence = "市議会は火曜日に新しい橋の計画を承認した。住民は洪水の後、長年それを求めてきた。"
     page = ("<html lang='ja'><head><title>新しい橋</title>"

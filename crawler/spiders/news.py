@@ -103,6 +103,7 @@ class NewsSpider(scrapy.Spider):
         self.unread_documents: set[str] = set()  # feeds and sitemaps reached as pages past the depth
         # Sitemaps an index listed while they were on their way as pages: where it listed them.
         self.listed_documents: dict[str, dict[str, Any]] = {}
+        self.documents: set[str] = set()  # URLs asked for as feeds or sitemaps
         self.backlog_low = BACKLOG_LOW
         self.max_requisites = MAX_REQUISITES
         self.parser: PageParser | None = None
@@ -298,6 +299,7 @@ class NewsSpider(scrapy.Spider):
         against max_pages. ``again``: fetched already, as a page, and to be fetched again."""
         canonical = canonicalize(url)
         self.seen.add(canonical)
+        _bounded_add(self.documents, canonical)
         return Request(canonical, callback=callback, priority=FEED_ITEM_PRIORITY + 1, dont_filter=again, meta={
             "depth": depth,
             "archive": {"seed": seed, "channel": channel, "via": via, "hops": hops,
@@ -392,6 +394,8 @@ class NewsSpider(scrapy.Spider):
         fetched again as a sitemap if it went unread, past the depth (``unread_documents``);
         if it is still on its way, once it has come (``listed_documents``). It was read or
         not as the two happened to come in."""
+        if canonical in self.documents:
+            return None  # (asked for as a feed or sitemap already: read as one)
         if canonical in self.unread_documents:
             self.unread_documents.discard(canonical)
             return self._document(canonical, self.parse_sitemap, again=True, **listed)
