@@ -162,9 +162,12 @@ _WORD = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
                    "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+")
 
 
+_CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff65]")
+
+
 def count_words(text: str) -> int:
     """Words of ``text``, each Chinese or Japanese character one (``_WORD``)."""
-    if text.isascii():
+    if text.isascii() or _CJK.search(text) is None:
         return len(text.split())
     return sum(1 for _ in _WORD.finditer(text))
 
