@@ -87,9 +87,19 @@ def html_bytes(text: str, body: bytes | None = None, encoding: str | None = None
 
 
 def parse_html_bytes(data: bytes) -> Any:
-    """The root element of the tree of HTML prepared by :func:`html_bytes`."""
+    """The root element of the tree of HTML prepared by :func:`html_bytes`.
+
+    Markup after ``</html>`` (a CMS's footer, scripts and links added past the end) is in
+    the page's body to a browser; libxml2 dropped it, and the links in it with it: the end
+    tags of body and html are taken out of such a page first."""
+    end = max(data.rfind(b"</html"), data.rfind(b"</HTML"))
+    if end >= 0 and data[end:].partition(b">")[2].strip():
+        data = _END_TAGS.sub(b"", data)
     root = etree.fromstring(data or b"<html/>", parser=_HTML_PARSER)
     return root if root is not None else etree.fromstring(b"<html/>", parser=_HTML_PARSER)
+
+
+_END_TAGS = re.compile(rb"</(?:body|html)\s*>", re.IGNORECASE)
 
 
 def page_links(root: Any) -> list[str]:
