@@ -891,8 +891,8 @@ def test_a_push_of_the_store_holds_each_collections_lock_only_while_it_goes_up(s
         let_go.set()
         holder.join()
     # (waiting for "sports", it holds no lock of "news", whose files went up before)
-    assert said == [("another `archive push` or `archive pull` of collection 'sports' is under way; waiting for it "
-                     "to end", True)]
+    wanted = "another `archive push` or `archive pull` of collection 'sports' is under way; waiting for it to end"
+    assert said == [(wanted, True)]
     assert not result.stopped and verify_remote(f"s3://{bucket}/p", deep=True).ok
 
 
