@@ -649,3 +649,19 @@ def test_a_redirect_target_past_the_redirect_limit_is_fetched_when_a_link_leads_
     _, lines = read_collection(tmp_path / "cut")
     by_url = {line["url"].removeprefix(server.base): line for line in lines if line["outcome"] == "captured"}
     assert "/target" in by_url and by_url["/target"]["via"] == server.base + "/other"
+
+
+def test_a_feeds_items_on_hosts_out_of_scope_are_said_in_the_crawl_log(tmp_path):
+    """They went without a word: a site whose feed links its articles on another domain
+    got none of them, and nothing said why."""
+    items = "".join(f"<item><link>http://articles.elsewhere.test/a/{n}</link></item>" for n in range(3))
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed": response("200 OK", [("Content-Type", "application/rss+xml")],
+                                f"<rss version='2.0'><channel><title>t</title>{items}"
+                                "<item><link>/a/here</link></item></channel></rss>".encode()),
+              "/a/here": response("200 OK", HTML, b"<html><body><p>here</p></body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "off", "feeds": [server.base + "/feed"]}), extract=False)
+    log = next((tmp_path / "off" / "logs").glob("*.crawl.log")).read_text()
+    assert (f"feed {server.base}/feed: 3 items on articles.elsewhere.test out of the scope, not fetched "
+            "(allow_hosts takes a host in)") in log

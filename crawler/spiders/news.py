@@ -324,6 +324,7 @@ class NewsSpider(scrapy.Spider):
             return
         prov = response.meta.get("archive") or {}
         depth = _depth(response) + 1  # (1 but for a feed reached as a page)
+        elsewhere: dict[str, int] = {}  # hosts out of scope its items are on, and how many
         for item in items:
             url = _joined(response.urljoin, item.link)
             if url is None:
@@ -335,6 +336,11 @@ class NewsSpider(scrapy.Spider):
             )
             if request is not None:
                 yield request
+            elif (canonical := _canonical(url)) is not None and not self.in_scope(canonical):
+                elsewhere[host_of(canonical)] = elsewhere.get(host_of(canonical), 0) + 1
+        if elsewhere:  # (items on other hosts went without a word: a feed of a site's other domain)
+            log.warning("feed %s: %s out of the scope, not fetched (allow_hosts takes a host in)", response.url,
+                        ", ".join(f"{n} item{'s' if n > 1 else ''} on {host}" for host, n in sorted(elsewhere.items())))
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         self._seed_moved(response)
