@@ -23,7 +23,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -348,7 +348,8 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     rows: list[dict[str, Any]] = []
     sources = []
     truncated = 0
-    originals = _Originals(coll, prior)
+    latest = _LatestByUrl(prior)
+    originals = _Originals(coll, latest)
     for entry in manifest["files"]:
         if entry["kind"] != "warc":
             continue
@@ -368,10 +369,10 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
                 continue
             row = article_row(capture, job_id)
             if row is not None and _add_version(row, prior, rows):
-                originals.noted(row, prior[row["article_id"]])
+                latest.noted(prior[row["article_id"]])
     for entry in manifest["files"]:
         if entry["kind"] == "capture-log":
-            rows.extend(_withdrawals(coll.root / entry["path"], job_id, prior))
+            rows.extend(_withdrawals(coll.root / entry["path"], job_id, prior, latest))
     coll.articles.mkdir(parents=True, exist_ok=True)
     path = coll.articles / f"{job_id}.jsonl"
     data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
@@ -382,6 +383,25 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     write_atomic(coll.articles / f"{job_id}.derived.json",
              (json.dumps(derived, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path, len(rows)
+
+
+class _LatestByUrl:
+    """The version last recorded under a URL. A versions file answers it itself (it sees the
+    running job's versions); a plain dict of versions is indexed by URL here, once, and told
+    of each version the job adds (:meth:`noted`)."""
+
+    def __init__(self, prior: MutableMapping[str, Version]):
+        self._urls: dict[str, Version] | None = None
+        self.get: Callable[[str], Version | None]
+        if isinstance(prior, StoredVersions):
+            self.get = prior.by_url
+        else:
+            self._urls = {v.row["url"]: v for v in prior.values()}
+            self.get = self._urls.get
+
+    def noted(self, version: Version) -> None:
+        if self._urls is not None:
+            self._urls[version.row["url"]] = version
 
 
 class _Originals:
@@ -395,21 +415,11 @@ class _Originals:
     and extracted as a response would be.
     """
 
-    def __init__(self, coll: CollectionDir, prior: MutableMapping[str, Version]):
+    def __init__(self, coll: CollectionDir, latest: _LatestByUrl):
         self.coll = coll
+        self.latest = latest
         self.seen: dict[str, tuple[str, int, int]] = {}  # this job's HTML 200 responses: record id -> place
         self.missing = 0  # revisits whose original is not in the store, or cannot be read
-        if isinstance(prior, StoredVersions):
-            self._by_url = prior.by_url  # (it sees the running job's versions itself)
-        else:
-            urls = {v.row["url"]: v for v in prior.values()}
-            self._urls = urls
-            self._by_url = urls.get
-
-    def noted(self, row: dict[str, Any], version: Version) -> None:
-        """A row of this job added (for a plain dict of versions, which does not see it)."""
-        if hasattr(self, "_urls"):
-            self._urls[row["url"]] = version
 
     def payload_of(self, capture: Capture) -> Capture | None:
         """``capture`` (a revisit) with its original's payload, or None: the URL's latest
@@ -417,7 +427,7 @@ class _Originals:
         from archive.index import find_original
         from archive.index.records import read_record
 
-        known = self._by_url(capture.url)
+        known = self.latest.get(capture.url)
         record_id, uri, date = capture.refers_to or (None, None, None)
         if known is not None and known.row["status"] == "captured":
             if known.row["source"]["payload_digest"] == capture.payload_digest:
@@ -519,16 +529,12 @@ def _row_of(rows: list[dict[str, Any]], record_id: str) -> int | None:
     return next((i for i, r in enumerate(rows) if r["source"]["record_id"] == record_id), None)
 
 
-def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version]) -> list[dict[str, Any]]:
-    urls: dict[str, Version] | None = None
-    if isinstance(prior, StoredVersions):
-        by_url = prior.by_url  # (it sees the running job's versions itself)
-    else:
-        urls = {v.row["url"]: v for v in prior.values()}
-        by_url = urls.get
+def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version],
+                 latest: _LatestByUrl | None = None) -> list[dict[str, Any]]:
+    latest = latest if latest is not None else _LatestByUrl(prior)
     rows = []
     for line in rows_refusing_bad(log_path, "capture-log", f"run `archive verify`; {_NOT_REWRITTEN}"):
-        known = by_url(line["url"])
+        known = latest.get(line["url"])
         if line.get("status") not in (404, 410) or known is None or known.row["status"] == "withdrawn":
             continue
         row = dict(known.row, status="withdrawn", body="", word_count=0, job_id=job_id,
@@ -538,8 +544,7 @@ def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version
                          "payload_digest": line["payload_digest"], "capture_time": line["started"]}
         validate("article", row)
         prior[row["article_id"]] = version_of(row)
-        if urls is not None:
-            urls[row["url"]] = prior[row["article_id"]]
+        latest.noted(prior[row["article_id"]])
         rows.append(row)
     return rows
 
