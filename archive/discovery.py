@@ -127,20 +127,19 @@ def check_xml_safe(body: bytes) -> None:
         raise
 
 
-_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
-_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])([^"']*)\2""")
 
 
 def _as_declared(body: bytes) -> str | None:
     """``body``'s text in the encoding its XML declaration names, where that is another
     than UTF-8 that Python reads and the bytes are in it (a Shift_JIS or GB2312 feed, which
     the checker's parser cannot read as it is); else None."""
-    found = _DECLARATION.match(body[:200])
+    found = _DECLARED_ENCODING.match(body[:200].decode("latin-1"))
     if found is None:
         return None
     try:
-        name = codecs.lookup(found.group(1).decode("ascii")).name
-    except LookupError:
+        name = codecs.lookup(found.group(3)).name
+    except (LookupError, ValueError):  # (no codec of that name; a NUL in it)
         return None
     if name in ("utf-8", "utf-7") or name.startswith(("utf-16", "utf-32")):
         return None  # (UTF-7 is never taken: it can spell markup no byte of which shows)
