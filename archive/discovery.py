@@ -145,7 +145,7 @@ def _as_declared(body: bytes) -> str | None:
         return None  # (UTF-7 is never taken: it can spell markup no byte of which shows)
     try:
         return body.decode(name)
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, LookupError):  # (LookupError: a codec of no text, "base64", "rot13")
         return None
 
 

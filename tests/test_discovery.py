@@ -665,3 +665,11 @@ def test_a_feeds_items_on_hosts_out_of_scope_are_said_in_the_crawl_log(tmp_path)
     log = next((tmp_path / "off" / "logs").glob("*.crawl.log")).read_text()
     assert (f"feed {server.base}/feed: 3 items on articles.elsewhere.test out of the scope, not fetched "
             "(allow_hosts takes a host in)") in log
+
+
+@pytest.mark.parametrize("encoding", ["base64", "rot13", "a\x00b"])
+def test_a_feed_declaring_an_encoding_of_no_text_is_read_as_the_others_are(encoding):
+    """A codec Python has but of no text ("base64") raised out of the feed's reading."""
+    doc = (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><item><link>/x</link></item>'
+           "<br></channel></rss>").encode()
+    assert [i.link for i in parse_feed(doc, "http://h/feed")] == ["/x"]
