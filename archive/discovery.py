@@ -122,7 +122,9 @@ def check_xml_safe(body: bytes) -> None:
     except Exception as exc:  # expat's ParseError and friends
         if type(exc).__name__ == "ParseError":
             raise BadDocument(f"not well-formed XML: {exc}") from None
-        if isinstance(exc, ValueError):  # ("multi-byte encodings are not supported": Shift_JIS, GB2312, UTF-7)
+        # ("multi-byte encodings are not supported": Shift_JIS, GB2312, UTF-7; LookupError: a
+        # codec of no text, "base64")
+        if isinstance(exc, ValueError | LookupError):
             raise BadDocument(f"XML in an encoding the checker does not read: {exc}") from None
         raise
 
