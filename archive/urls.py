@@ -8,6 +8,7 @@ reordering would change what we fetch.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -121,6 +122,7 @@ def host_in_scope(host: str, allowed: list[str], port: int | None = None) -> boo
     return False
 
 
+@functools.lru_cache(maxsize=256)  # (a collection's few entries, looked at for every link)
 def _host_and_port(pattern: str) -> tuple[str, int | None]:
     """An ``allow_hosts`` entry's host and port: ``host:port``, ``[v6 address]:port``, or a
     host alone (an IPv6 address as ``host_of`` gives it, ``::1``, is no host and port)."""
@@ -137,9 +139,19 @@ def port_of(url: str) -> int | None:
     """The port ``url`` connects to: the one it names, else its scheme's default."""
     parts = urlsplit(url)
     try:
-        return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+        return parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
     except ValueError:
         return None
+
+
+def host_pattern(url: str) -> str:
+    """The ``allow_hosts`` entry of ``url``'s host and port: the host alone on its scheme's
+    default port (``[address]`` for IPv6), else ``host:port`` (read by :func:`host_in_scope`)."""
+    parts = urlsplit(url)
+    host = host_of(url)
+    shown = f"[{host}]" if ":" in host else host
+    port = port_of(url)
+    return shown if port in (None, _DEFAULT_PORTS.get(parts.scheme.lower())) else f"{shown}:{port}"
 
 
 def with_slashes(href: str) -> str:

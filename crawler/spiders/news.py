@@ -31,7 +31,14 @@ from archive.discovery import BadDocument, document_kind, parse_feed, parse_site
 from archive.history import CollectionHistory, Referability
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
-from archive.urls import canonical_or_none, canonicalize, host_in_scope, host_of, port_of
+from archive.urls import (
+    canonical_or_none,
+    canonicalize,
+    host_in_scope,
+    host_of,
+    host_pattern,
+    port_of,
+)
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import CONDITIONAL_ON
@@ -180,9 +187,7 @@ class NewsSpider(scrapy.Spider):
             log.warning("seed %s redirects to %s, another site: it is not taken into the scope (add %s to the "
                         "collection's allow_hosts to crawl it)", prov.get("seed"), response.url, host)
             return
-        default = {"http": 80, "https": 443}.get(urlsplit(response.url).scheme)
-        shown = f"[{host}]" if ":" in host else host
-        self.allow_hosts.append(shown if port in (None, default) else f"{shown}:{port}")
+        self.allow_hosts.append(host_pattern(response.url))
         # (the memos of URLs that led nowhere took the scope for one that only narrows)
         self.dead_ends.clear()
         self.done_hrefs.clear()
