@@ -49,7 +49,7 @@ class Dataset:
             raise UsageError(f"{root} is not an export (expected articles.jsonl and one .wacz)")
         self.wacz = waczs[0]
         self._zip = zipfile.ZipFile(self.wacz)
-        self._places: dict[tuple[str | None, str], tuple[str, int, int]] | None = None
+        self._places: dict[tuple[str | None, str, str], tuple[str, int, int, str]] | None = None
 
     def close(self) -> None:
         self._zip.close()
@@ -108,15 +108,15 @@ class Dataset:
         if place is None:
             raise ValueError(f"the original of revisit {row['source']['record_id']} ({uri} at {date}) is not in "
                              f"{self.wacz.name}")
-        filename, offset, length = place
+        filename, offset, length, _ = place
         return self._read(filename, offset, length)
 
-    def _originals(self) -> dict[tuple[str | None, str, str], tuple[str, int, int]]:
-        """Where each response of the export is, by URL, 14-digit timestamp and payload
-        digest (read once; of several, a 200's: a retried 5xx may share the second)."""
+    def _originals(self) -> dict[tuple[str | None, str, str], tuple[str, int, int, str]]:
+        """Where each response of the export is (file, offset, length, status), by URL,
+        14-digit timestamp and payload digest (read once; of several, a 200's: a retried
+        5xx may share the second)."""
         if self._places is None:
             self._places = {}
-            statuses: dict[tuple[str | None, str, str], str] = {}
             with self._zip.open("indexes/index.cdxj") as index:
                 for line in index:
                     _, stamp, doc = line.decode("utf-8").split(" ", 2)
@@ -124,10 +124,10 @@ class Dataset:
                     if fields.get("mime") == "warc/revisit":
                         continue
                     key = (fields.get("url"), stamp, _digest(fields.get("digest")))
-                    if key in self._places and statuses[key] == "200":
+                    if key in self._places and self._places[key][3] == "200":
                         continue
-                    statuses[key] = str(fields.get("status"))
-                    self._places[key] = (fields["filename"], int(fields["offset"]), int(fields["length"]))
+                    self._places[key] = (fields["filename"], int(fields["offset"]), int(fields["length"]),
+                                         str(fields.get("status")))
         return self._places
 
 
