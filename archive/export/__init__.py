@@ -27,6 +27,7 @@ from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
 from archive.export.signing import SIGNATURE_FILE, load_private_key, write_signature
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
+from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
 from archive.store import CollectionDir, collection_dir
@@ -173,18 +174,18 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
     extract = f"`archive extract --collection {coll.name}` makes it again; nothing was exported"
     for job in jobs:
         table = coll.articles / f"{job['job_id']}.jsonl"
-        derived = coll.articles / f"{job['job_id']}.derived.json"
+        derived = recorded_sha256(table)
         try:
-            recorded = json.loads(derived.read_bytes()).get("sha256")
             actual = _file_sha256(table)
-        except FileNotFoundError as exc:
-            raise StoreError(f"job {job['job_id']} has no article table ({exc.filename} is missing): {extract}") \
-                from None
-        except (OSError, ValueError, AttributeError) as exc:
-            raise StoreError(f"{derived} cannot be read ({exc}): {extract}") from None
-        if recorded != actual:
-            raise StoreError(f"{table} is not the table its {derived.name} describes ({actual}; it records "
-                             f"{recorded}): {extract}")
+        except FileNotFoundError:
+            raise StoreError(f"job {job['job_id']} has no article table ({table} is missing): {extract}") from None
+        except OSError as exc:
+            raise StoreError(f"{table} cannot be read ({exc.strerror or exc}): {extract}") from None
+        if derived is None:
+            raise StoreError(f"{table.with_name(table.stem + DERIVED_SUFFIX)} is missing or cannot be read: {extract}")
+        if derived[1] != actual:
+            raise StoreError(f"{table} is not the table its {derived[0].name} describes ({actual}; it records "
+                             f"{derived[1]}): {extract}")
 
 
 def _earlier_files(out: Path) -> list[str]:

@@ -141,6 +141,22 @@ def sha256_of(path: Path) -> str:
 _READ: dict[Path, tuple[tuple[int, ...], dict[str, Any] | None]] = {}
 
 
+def recorded_sha256(path: Path) -> tuple[Path, str] | None:
+    """The sidecar of a derived file (a WARC's index, ``<name>.derived.json``; a job's
+    article table, ``<job-id>.derived.json``) and the SHA-256 it records for the file, or
+    None where there is none to be read."""
+    for sidecar in (path.with_name(path.name + DERIVED_SUFFIX), path.with_name(path.stem + DERIVED_SUFFIX)):
+        if sidecar == path or not sidecar.is_file():
+            continue
+        try:
+            recorded = json.loads(sidecar.read_bytes()).get("sha256")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(recorded, str):
+            return sidecar, recorded
+    return None
+
+
 def read_derived(index: Path) -> dict[str, Any] | None:
     sidecar = index.with_name(index.name + DERIVED_SUFFIX)
     try:

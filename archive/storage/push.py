@@ -20,7 +20,7 @@ from typing import Any
 
 from archive.digests import sha256_bytes, sha256_file
 from archive.errors import StorageError, UsageError
-from archive.index.cdxj import DERIVED_SUFFIX
+from archive.index.cdxj import recorded_sha256
 from archive.manifest import SIDECAR, sidecar_names
 from archive.storage.ledger import PushLedger
 from archive.storage.s3 import (
@@ -229,7 +229,7 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
     for rel in pending:
         path = coll.root / rel
         f = _local(path, coll, where)
-        derived = _derived_sha256(path)
+        derived = recorded_sha256(path)
         if f.rel in listed and (f.size, f.sha256) != (listed[f.rel][1].get("size"), listed[f.rel][1].get("sha256")):
             manifest, entry = listed[f.rel]
             result.held_back[path] = (
@@ -275,22 +275,6 @@ def _pushed_files(coll: CollectionDir) -> list[str]:
         return sorted(found)
 
     return [rel for sub in PUSHED_DIRS for rel in walk(coll.root / sub, sub + "/")]
-
-
-def _derived_sha256(path: Path) -> tuple[Path, str] | None:
-    """The sidecar of a derived file (a WARC's index, a job's article table) and the SHA-256
-    it records for it, or None: such files are in no manifest, but damage to one must not
-    replace its good copy in the bucket either."""
-    for sidecar in (path.with_name(path.name + DERIVED_SUFFIX), path.with_name(path.stem + DERIVED_SUFFIX)):
-        if sidecar == path or not sidecar.is_file():
-            continue
-        try:
-            recorded = json.loads(sidecar.read_bytes()).get("sha256")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(recorded, str):
-            return sidecar, recorded
-    return None
 
 
 # What a manifest lists: WARCs, capture logs and job files.
