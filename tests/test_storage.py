@@ -802,9 +802,10 @@ def test_a_push_waits_for_another_push_of_the_collection_and_says_so(s3_env, sto
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
 
 
-def _held_for_a_while(coll, seconds: float, after=None):
-    """A thread holding ``coll``'s transfer lock, as another push would, for ``seconds``
-    (once ``after()`` is true, if given)."""
+def _held_until(coll, waited):
+    """A thread holding ``coll``'s transfer lock, as another push would, until ``waited()``
+    is true (the one under test has said it waits), the test lets go, or a minute passes.
+    Not for a fixed time: on a busy machine the other may come to the lock after it."""
     import threading
 
     held, let_go = threading.Event(), threading.Event()
@@ -813,9 +814,8 @@ def _held_for_a_while(coll, seconds: float, after=None):
         with coll.transferring():
             held.set()
             deadline = time.monotonic() + 60
-            while after is not None and not after() and time.monotonic() < deadline and not let_go.is_set():
+            while not waited() and not let_go.is_set() and time.monotonic() < deadline:
                 time.sleep(0.02)
-            let_go.wait(seconds)
 
     holder = threading.Thread(target=hold)
     holder.start()
@@ -829,12 +829,15 @@ def test_a_pull_of_a_collection_another_is_transferring_waits_and_says_so(s3_env
     bucket = s3_env.new_bucket()
     url = f"s3://{bucket}/p"
     assert push(store, url).manifests
-    holder, let_go = _held_for_a_while(collection_dir(store, "news"), 0.5)
+    said = io.StringIO()
+    holder, let_go = _held_until(collection_dir(store, "news"), lambda: "waiting" in said.getvalue())
     try:
-        code, err = run_cli("pull", "--from", url, "--store", str(store), "--endpoint-url", s3_env.url)
+        code = main(["pull", "--from", url, "--store", str(store), "--endpoint-url", s3_env.url], out=io.StringIO(),
+                    err=said)
     finally:
         let_go.set()
         holder.join()
+    err = said.getvalue()
     assert code == 0, err
     assert err.startswith("archive pull: another `archive push` or `archive pull` of collection 'news' is under "
                           "way; waiting for it to end\n")
@@ -850,8 +853,9 @@ def test_a_crawls_push_at_its_jobs_end_waits_for_another_of_its_collection(s3_en
     store = tmp_path / "store"
     wired = collection_dir(store, "wired")
     wired.create()
-    # (held until the job's manifest is written, and a while after: through its push)
-    holder, let_go = _held_for_a_while(wired, 2.0, after=lambda: any(wired.manifests.glob("*.json")))
+    # (held until the job's push, after its manifest is written, says it waits)
+    holder, let_go = _held_until(wired, lambda: any("waiting for it to end" in r.getMessage()
+                                                    for r in list(caplog.records)))
     try:
         assert main(["crawl", str(config), "--store", str(store)]) == 0
     finally:
@@ -882,9 +886,9 @@ def test_a_push_of_the_store_holds_each_collections_lock_only_while_it_goes_up(s
         threading.Thread(target=take, daemon=True).start()
         return got.wait(1.0)
 
-    holder, let_go = _held_for_a_while(collection_dir(store, "sports"), 1.0)
+    said: list[tuple[str, bool]] = []
+    holder, let_go = _held_until(collection_dir(store, "sports"), lambda: bool(said))
     try:
-        said: list[tuple[str, bool]] = []
         result = push(store, f"s3://{bucket}/p", waiting=lambda why: said.append((why, free(collection_dir(
             store, "news")))))
     finally:
