@@ -267,8 +267,8 @@ def test_a_history_file_held_locked_by_another_process_is_passed_over_for_a_whil
     import archive.history
     from archive.store import CollectionDir
 
-    monkeypatch.setattr(archive.history, "LOOKUP_WAIT_MS", 500)
-    monkeypatch.setattr(archive.history, "LOCKED_PAUSE", 1.0)
+    monkeypatch.setattr(archive.history, "LOOKUP_WAIT_MS", 1500)
+    monkeypatch.setattr(archive.history, "LOCKED_PAUSE", 60)
     coll = CollectionDir(tmp_path / "c")
     coll.logs.mkdir(parents=True)
     (coll.logs / "c-1.captures.jsonl").write_text(json.dumps(_line("2026-01-01T00:00:00Z")) + "\n")
@@ -277,10 +277,11 @@ def test_a_history_file_held_locked_by_another_process_is_passed_over_for_a_whil
     other.execute("BEGIN EXCLUSIVE")  # (another job rebuilding it)
     assert history.urls.get(URL) is None and "held by another process" in caplog.text
     t0 = time.monotonic()
-    assert history.urls.get(URL) is None and time.monotonic() - t0 < 0.4  # passed over, not waited for again (0.5 s)
+    assert history.urls.get(URL) is None and time.monotonic() - t0 < 1.0  # passed over, not waited for again (1.5 s)
     other.execute("ROLLBACK")
     other.close()
-    time.sleep(1.1)
+    assert history.urls.get(URL) is None  # (still passed over: the pause is not over)
+    monkeypatch.setattr(archive.history, "monotonic", lambda: time.monotonic() + 61)
     assert history.urls.get(URL) is not None  # looked at again once the pause is over
 
 
