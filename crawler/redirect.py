@@ -10,7 +10,9 @@ is said in one line of the crawl log, instead of a traceback.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -100,7 +102,9 @@ class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):
     request for itself, which the duplicate filter dropped, and none of its links was
     followed. Such a page, and one that sends the reader on after a delay, now goes to the
     spider as any page does; the other page it names is a link of it (``REFRESH_META``), as
-    Heritrix and wget take it."""
+    Heritrix and wget take it. A ``Refresh`` header, which browsers obey as they obey the
+    element (a page that sends the reader on, or a login wall), is taken as one (the
+    element first, where a page has both)."""
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
         if (not isinstance(response, HtmlResponse) or request.meta.get("dont_redirect", False)
@@ -108,6 +112,9 @@ class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):
             return super().process_response(request, response)
         interval, url = get_meta_refresh(response, ignore_tags=self._ignore_tags)
         if not url:
+            url = refresh_header_target(response)
+            if url and canonical_or_none(url) != canonical_or_none(request.url):
+                request.meta[REFRESH_META] = url  # (a link of the page, whatever its delay)
             return response
         elsewhere = canonical_or_none(url) != canonical_or_none(request.url)
         if interval == 0 and elsewhere:
@@ -115,3 +122,23 @@ class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):
         if elsewhere:
             request.meta[REFRESH_META] = url
         return response
+
+
+# ``Refresh: 5; url=/next`` (and the forms browsers accept: a comma, no ``url=``, quotes).
+_REFRESH_HEADER = re.compile(r"""\s*\d*(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?(?P<q>['"]?)(?P<url>.*?)(?P=q)\s*$""",
+                             re.IGNORECASE | re.DOTALL)
+
+
+def refresh_header_target(response: Response) -> str | None:
+    """The absolute URL a response's ``Refresh`` header sends the reader to, if any."""
+    raw = response.headers.get(b"Refresh")
+    if not raw:
+        return None
+    found = _REFRESH_HEADER.match(raw.decode("latin-1"))
+    target = found.group("url").strip() if found else ""
+    if not target:
+        return None  # (a page that reloads itself)
+    try:
+        return urljoin(response.url, target)
+    except ValueError:
+        return None

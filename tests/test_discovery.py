@@ -491,17 +491,23 @@ def test_a_page_that_refreshes_has_its_links_followed_and_its_refresh_taken_as_o
               "/later": response("200 OK", HTML, page(b'<meta http-equiv="refresh" content="30; url=/next">',
                                                      b"<a href='/a/2'>2</a>")),
               "/now": response("200 OK", HTML, page(b'<meta http-equiv="refresh" content="0; url=/a/3">', b"")),
-              "/next": response("200 OK", HTML, page(b"", b"<p>next</p>"))}
-    for n in (1, 2, 3):
+              "/next": response("200 OK", HTML, page(b"", b"<p>next</p>")),
+              # (the header browsers obey as they obey the element)
+              "/walled": response("200 OK", [*HTML, ("Refresh", "0;URL='/a/4'")], page(b"", b"")),
+              "/wait": response("200 OK", [*HTML, ("Refresh", "60")], page(b"", b"<a href='/a/5'>5</a>"))}
+    for n in (1, 2, 3, 4, 5):
         routes[f"/a/{n}"] = response("200 OK", HTML, page(b"", b"<p>story</p>"))
     with serve_wire(routes) as server:
-        crawl(tmp_path, collection_from_dict({"name": "refresh", "urls": [server.base + "/front", server.base + "/now"],
-                                              "scope": {"max_depth": 2}}))
+        crawl(tmp_path, collection_from_dict({"name": "refresh", "urls": [
+            server.base + p for p in ("/front", "/now", "/walled", "/wait")], "scope": {"max_depth": 2}}))
     _, lines = read_collection(tmp_path / "refresh")
     by_path = {line["url"].removeprefix(server.base): line for line in lines if line["outcome"] == "captured"}
-    assert {"/front", "/a/1", "/later", "/a/2", "/next", "/now", "/a/3"} <= set(by_path), sorted(by_path)
+    assert {"/front", "/a/1", "/later", "/a/2", "/next", "/now", "/a/3", "/walled", "/a/4", "/wait",
+            "/a/5"} <= set(by_path), sorted(by_path)
     assert (by_path["/next"]["via"], by_path["/next"]["hops"], by_path["/next"]["depth"]) == (
         server.base + "/later", "LR", 1)
+    assert (by_path["/a/4"]["via"], by_path["/a/4"]["hops"], by_path["/a/4"]["depth"]) == (
+        server.base + "/walled", "R", 0)
 
 
 def test_a_redirect_to_a_page_fetched_already_is_not_followed_and_targets_are_canonical(tmp_path):
