@@ -121,6 +121,13 @@ def test_date_filter_pulls_in_revisit_originals_and_remaps_pointers(store, tmp_p
     originals = [l for l in lines if l["url"] == revisits[0]["url"] and l.get("mime") != "warc/revisit"]
     assert originals, "its day-1 original was pulled into the export"
     assert verify(tmp_path / "out").ok
+    # Counted as what it is: not one of the filter's captures, nor the start of their span.
+    assert result.captures == 3
+    sheet = " ".join((tmp_path / "out" / "DATASHEET.md").read_text().split())
+    assert ("Captures (HTTP responses recorded): 3 (2 with new content, 1 unchanged, recorded as revisit records); "
+            "and 1 captured outside the filter, whose bytes revisits in it refer to") in sheet
+    assert "Time span of captures: 2026-03-05T" in sheet and "Filter: from 2026-03-05" in sheet
+    assert "each keeps the name of the store's file its records were copied from" in sheet
 
 
 def test_exports_of_the_same_input_are_byte_identical(store, tmp_path):

@@ -117,8 +117,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
             "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
         _parquet(rows, stage / "articles.parquet")
         (stage / "captures-per-day.svg").write_text(chart_svg(_per_day(lines)), "utf-8")
-        facts = _facts(collection, jobs, lines, rows, chosen, new_warcs, created, dataset, title,
-                       (date_from, date_to, host), wacz.name, key is not None)
+        facts = _facts(collection, jobs, lines, rows, chosen, selection.matched, new_warcs, created, dataset,
+                       title, (date_from, date_to, host), wacz.name, key is not None)
         (stage / "DATASHEET.md").write_text(datasheet(facts), "utf-8")
         files = []
         for name, fmt, media in [(wacz.name, "wacz", "application/wacz"),
@@ -156,8 +156,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return ExportResult(out, wacz, len([r for r in chosen if r.type in ("response", "revisit")]), len(rows),
-                        files, signature)
+    return ExportResult(out, wacz, len(selection.matched), len(rows), files, signature)
 
 
 def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
@@ -315,9 +314,9 @@ def _per_day(lines: list[dict[str, Any]]) -> dict[str, Counter[str]]:
     return per_day
 
 
-def _facts(collection, jobs, lines, rows, chosen, warcs, created, dataset, title, filt, wacz_name,  # type: ignore[no-untyped-def]
-           signed) -> dict[str, Any]:
-    captures = [r for r in chosen if r.type in ("response", "revisit")]
+def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, dataset, title, filt,  # type: ignore[no-untyped-def]
+           wacz_name, signed) -> dict[str, Any]:
+    captures = [r for r in chosen if r.record_id in matched]
     times = sorted(r.fields["warc-date"] for r in captures)
     outcomes = Counter(line["outcome"] for line in lines)
     software: dict[str, str] = {}
@@ -336,6 +335,9 @@ def _facts(collection, jobs, lines, rows, chosen, warcs, created, dataset, title
         "filter": " ".join(p for p in parts if p) or "none (the whole collection)",
         "captured": len(captures), "revisits": sum(r.type == "revisit" for r in captures),
         "new": sum(r.type == "response" for r in captures),
+        # (the records revisits of the filter's captures refer to, from outside it)
+        "originals_outside": sum(r.type in ("response", "revisit") and r.record_id not in matched for r in chosen),
+        "filtered": any(filt),
         "articles": len(rows), "withdrawn": sum(r["status"] == "withdrawn" for r in rows),
         "article_urls": len({r["url"] for r in rows}), "warc_files": len(warcs),
         "warc_bytes": sum(w.stat().st_size for w in warcs),

@@ -60,6 +60,10 @@ def datasheet(facts: dict[str, Any]) -> str:
     errors = "\n".join(f"- {k}: {v}" for k, v in sorted(f["by_error"].items())) or "- none"
     software = "\n".join(f"- {k} {v}" for k, v in sorted(f["software"].items()))
     jobs = "\n".join(f"| {j['job_id']} | {j['started']} | {j['outcome']} | {j['captured']} |" for j in f["jobs"])
+    outside = (f";\n  and {f['originals_outside']} captured outside the filter, whose bytes revisits in it refer to"
+               if f["originals_outside"] else "")
+    subset = ("; each keeps the name of the store's file its records were copied\n  from, byte for byte, "
+              "but holds only those the filter chose (and what they need)" if f["filtered"] else "")
     return f"""# Datasheet: {f['title']}
 
 ![Captures per day by outcome](captures-per-day.svg)
@@ -78,10 +82,10 @@ Collected by the `{f['collection']}` collection of an archive-corpus store; expo
 ## Composition
 
 - Captures (HTTP responses recorded): {f['captured']} ({f['new']} with new content, {f['revisits']} unchanged,
-  recorded as revisit records)
+  recorded as revisit records){outside}
 - Articles (rows in `articles.jsonl` / `articles.parquet`): {f['articles']} ({f['withdrawn']} withdrawals)
 - Distinct article URLs: {f['article_urls']}
-- WARC files in the WACZ: {f['warc_files']}, {f['warc_bytes']} bytes
+- WARC files in the WACZ: {f['warc_files']}, {f['warc_bytes']} bytes{subset}
 - HTTP statuses: {statuses}
 
 ## Collection process

@@ -30,11 +30,13 @@ class SourceFile:
 
 @dataclass
 class Selection:
-    """Record ids chosen, and where every record of the collection lives."""
+    """Record ids chosen, and where every record of the collection lives. ``matched``: the
+    captures the filter took, which ``chosen`` holds with what they need."""
 
     files: dict[str, SourceFile]
     by_id: dict[str, tuple[str, CheckedRecord]]
     chosen: set[str] = field(default_factory=set)
+    matched: set[str] = field(default_factory=set)
 
 
 def scan(warcs: list[Path]) -> Selection:
@@ -63,6 +65,7 @@ def select(selection: Selection, keep: Callable[[CheckedRecord], bool]) -> Selec
         if target and record.type in ("request", "metadata"):
             concurrent.setdefault(target, []).append(record.record_id)
     todo = [rid for rid, (_, r) in selection.by_id.items() if r.type in ("response", "revisit") and keep(r)]
+    selection.matched.update(todo)
     while todo:
         rid = todo.pop()
         if rid in selection.chosen:
