@@ -207,7 +207,8 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
     body, broken = safe_xml(body)
     # No base URL is given: guids are identifiers and stay exactly as written; links are
     # resolved by the caller against the feed's own URL.
-    parsed = feedparser.parse(io.BytesIO(body), resolve_relative_uris=False, sanitize_html=False)
+    parsed = feedparser.parse(io.BytesIO(_absolute_bases(body, url)), resolve_relative_uris=False,
+                              sanitize_html=False)
     if parsed.get("bozo") and not parsed.entries:
         raise BadDocument(f"not a readable feed: {parsed.get('bozo_exception')}")
     if not parsed.get("version") and not parsed.entries:
@@ -223,11 +224,33 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
             title=entry.get("title") or None,
             published=_feed_date(entry.get("published_parsed")),
             # Not entry.get(): feedparser answers a missing updated_parsed with published_parsed.
-            updated=_feed_date(entry["updated_parsed"] if "updated_parsed" in entry else None),
+            updated=_feed_date(entry["updated_parsed"] if "updated_parsed" in entry else None),  # noqa: SIM401
         ))
     if broken and not items:  # (read leniently, and nothing in it: the document is bad)
         raise BadDocument(broken)
     return items
+
+
+def _absolute_bases(body: bytes, url: str) -> bytes:
+    """``body`` with each ``xml:base`` made absolute, resolved against its parent's and the
+    feed's URL as XML Base says. feedparser drops a relative base inside another (an
+    entry's ``xml:base="2026/"`` within the feed's ``"news/"``: its links lost the
+    ``2026/``). Only a feed that has one is parsed for it. (feedparser resolves a guid it
+    takes for a permalink against such a base too, as it did before.)"""
+    if b"xml:base" not in body:
+        return body
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
+    try:
+        root = etree.fromstring(body, parser, base_url=url)
+    except (etree.XMLSyntaxError, ValueError):
+        return body
+    if root is None:
+        return body
+    attribute = "{http://www.w3.org/XML/1998/namespace}base"
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get(attribute) is not None:
+            element.set(attribute, element.base or "")
+    return etree.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
 def _alternate(entry: dict) -> str | None:

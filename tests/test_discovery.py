@@ -60,6 +60,18 @@ def test_feed_parsing_reads_links_guids_and_dates():
     assert (atom.link, atom.guid, atom.updated) == ("/a/three", "tag:x,2026:3", "2026-03-15T08:00:00+00:00")
 
 
+def test_an_atom_feeds_nested_relative_bases_are_each_applied():
+    """feedparser dropped a relative xml:base inside another: the entry's ``2026/`` was lost."""
+    atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="news/"><title>t</title>
+    <id>tag:h,2026:f</id><entry xml:base="2026/"><id>tag:h,2026:1</id><link href="one"/></entry>
+    <entry xml:base="../up/"><id>tag:h,2026:2</id><link href="two"/></entry>
+    <entry xml:base="http://other.test/x/"><id>tag:h,2026:3</id><link href="three"/></entry>
+    <entry><id>tag:h,2026:4</id><link href="four"/></entry></feed>"""
+    assert [(i.link, i.guid) for i in parse_feed(atom, "http://h/feeds/atom.xml")] == [
+        ("http://h/feeds/news/2026/one", "tag:h,2026:1"), ("http://h/feeds/up/two", "tag:h,2026:2"),
+        ("http://other.test/x/three", "tag:h,2026:3"), ("http://h/feeds/news/four", "tag:h,2026:4")]
+
+
 @pytest.mark.parametrize("body", [BOMB, EXTERNAL, b"<html><p>not a feed", b""])
 def test_unsafe_or_broken_feeds_are_refused(body):
     with pytest.raises(BadDocument):
