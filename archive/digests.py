@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 CHUNK = 1 << 20
 
@@ -86,6 +86,20 @@ def sha256_stream(fh: BinaryIO) -> tuple[str, int]:
 def sha256_file(path: Path) -> tuple[str, int]:
     with open(path, "rb") as fh:
         return sha256_stream(fh)
+
+
+def unlike_its_listing(path: Path, entry: dict[str, Any]) -> str | None:
+    """What makes ``path`` other than the file its manifest ``entry`` lists (its size and
+    SHA-256), or None. A file changed after its job, its records rewritten to say other
+    things (a WARC-Date), is told apart here only: its record digests may all still hold."""
+    try:
+        digest, size = sha256_file(path)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if digest != entry["sha256"] or size != entry.get("size", size):
+        return (f"{path} is not the file its manifest lists ({size} bytes, {digest}; the manifest says "
+                f"{entry.get('size')} bytes, {entry['sha256']})")
+    return None
 
 
 def sha256_bytes(data: bytes) -> str:

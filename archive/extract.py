@@ -46,7 +46,7 @@ from archive.article_versions import (
     version_of,
 )
 from archive.capture import MAX_DECODED_BYTES
-from archive.digests import sha256_file
+from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
 from archive.index.records import decode_content
 from archive.jsonl import rows_refusing_bad
@@ -473,14 +473,9 @@ def _as_listed(path: Path, entry: dict[str, Any]) -> None:
     """Articles come only from the bytes the manifest vouches for, read whole by the
     checking reader: a WARC cut short, changed or damaged would otherwise give a smaller
     table in place of a whole one."""
-    try:
-        digest, size = sha256_file(path)
-    except OSError as exc:
-        raise StoreError(f"{path}: {exc.strerror or exc}; the job's articles are left as they were") from None
-    if digest != entry["sha256"] or size != entry.get("size", size):
-        raise StoreError(f"{path} is not the file its manifest lists ({size} bytes, {digest}; the manifest says "
-                         f"{entry.get('size')} bytes, {entry['sha256']}): run `archive verify`; the job's articles "
-                         "are left as they were")
+    unlike = unlike_its_listing(path, entry)
+    if unlike is not None:
+        raise StoreError(f"{unlike}: run `archive verify`; the job's articles are left as they were")
     damaged = first_damage(path) if entry["kind"] == "warc" else None
     if damaged is not None:  # (warcio's reader would end the table at the damage, unsaid)
         raise StoreError(f"{path} is damaged at offset {damaged}: run `archive verify`; the job's articles are left "

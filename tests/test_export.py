@@ -238,7 +238,8 @@ def test_a_damaged_log_or_article_line_stops_the_export_naming_it(store, tmp_pat
     assert not out.exists()
 
 
-@pytest.mark.parametrize("harm", ["table edited", "table missing", "manifest missing", "manifest edited"])
+@pytest.mark.parametrize("harm", ["table edited", "table missing", "manifest missing", "manifest edited",
+                                  "warc back-dated", "log edited"])
 def test_a_collection_not_whole_or_not_as_recorded_is_not_exported(store, tmp_path, capsys, harm):
     """Each was exported as the whole collection, exit 0: a job left out with its manifest
     or its article table, an edited table's words (or an edited manifest's seeds) in a
@@ -254,6 +255,27 @@ def test_a_collection_not_whole_or_not_as_recorded_is_not_exported(store, tmp_pa
     elif harm == "table missing":
         first_table.unlink()
         says = f"job {first_table.stem} has no article table ({first_table} is missing)"
+    elif harm == "warc back-dated":
+        # A record's WARC-Date rewritten, its member made again: every digest still holds.
+        import gzip
+        import zlib
+
+        warc = min((coll / "warcs").glob("*.warc.gz"))
+        data = warc.read_bytes()
+        record = next(r for r in check_records(warc) if r.type == "response")
+        member = gzip.decompress(data[record.offset:record.offset + record.length])
+        redated = member.replace(b"WARC-Date: 2026-", b"WARC-Date: 2001-", 1)
+        assert redated != member
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        warc.write_bytes(data[:record.offset] + packer.compress(redated) + packer.flush()
+                         + data[record.offset + record.length:])
+        says = f"{warc} is not the file its manifest lists ("
+    elif harm == "log edited":
+        log = min((coll / "logs").glob("*.captures.jsonl"))
+        text = log.read_text()
+        assert '"status":200' in text.replace(" ", "")
+        log.write_text(text.replace('"status": 200', '"status": 203', 1).replace('"status":200', '"status":203', 1))
+        says = f"{log} is not the file its manifest lists ("
     elif harm == "manifest missing":
         first_manifest.unlink()
         first_manifest.with_name(first_manifest.name + ".sha256").unlink()

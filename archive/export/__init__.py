@@ -22,6 +22,7 @@ from typing import Any
 
 from archive import __version__
 from archive.capture_log import ERRED_OUTCOMES
+from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
@@ -170,6 +171,12 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
     check_manifests(local_manifests(coll), report)
     if not report.ok:
         raise StoreError(f"{report.problems[0]}; run `archive verify {coll.root}`; nothing was exported")
+    for job in jobs:  # (the records' digests would not tell a WARC whose WARC-Dates were rewritten)
+        for entry in job["files"]:
+            if entry["kind"] == "warc" and (coll.root / entry["path"]).exists():
+                unlike = unlike_its_listing(coll.root / entry["path"], entry)
+                if unlike is not None:
+                    raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")
     extract = f"`archive extract --collection {coll.name}` makes it again; nothing was exported"
     for job in jobs:
         table = coll.articles / f"{job['job_id']}.jsonl"
@@ -304,6 +311,9 @@ def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no
                                               "run `archive verify`; nothing was exported"):
                     if in_range(line["started"], line["url"]):
                         lines.append(line)
+                unlike = unlike_its_listing(coll.root / entry["path"], entry)  # (lines edited, or left out)
+                if unlike is not None:
+                    raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")
     return lines
 
 
