@@ -31,13 +31,15 @@ def iter_manifests(coll: CollectionDir, *, newest_first: bool = False) -> Iterat
     """Every manifest file of a collection, in the order of their names (the reverse with
     ``newest_first``): path, parsed JSON (None if unparsable), raw bytes. One at a time, so
     that a reader keeps only what it needs, or stops (a year of half-hourly jobs is 17,500
-    manifests)."""
+    manifests). What is named like one but is no file is passed over."""
     try:
         names = sorted((name for name in os.listdir(coll.manifests) if name.endswith(".json")), reverse=newest_first)
     except (FileNotFoundError, NotADirectoryError):
         return
     for name in names:
         path = coll.manifests / name
+        if not path.is_file():  # (a folder or a broken link named like one: verify says so)
+            continue
         raw = path.read_bytes()
         yield path, parsed(raw), raw
 

@@ -32,7 +32,9 @@ def record_verify(collections: list[CollectionDir], problem_paths: list[Path], w
     unwritten = []
     for coll in collections:
         root = coll.root.resolve()
-        mine = [p for p in problem_paths if root in p.resolve().parents or p.resolve() == root]
+        # (a link is where it lies, not where it points: one pointing nowhere is the collection's)
+        where = [p.parent.resolve() / p.name for p in problem_paths]
+        mine = [p for p in where if root in p.parents or p == root]
         state = {"time": when.isoformat(), "ok": not mine, "problems": len(mine)}
         try:
             write_atomic(coll.root / VERIFY_STATE, (json.dumps(state, sort_keys=True) + "\n").encode())

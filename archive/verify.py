@@ -196,6 +196,8 @@ def _compare_entry(path: Path, entry: dict[str, Any], report: Report, checked: C
         report.add(path, "records", f"file has {records} records, manifest says {entry['records']}")
 
 
+# (a folder, a broken link: every other file is checked still)
+_NOT_A_FILE_NAMED_SO = "not a file, though named like one of a collection's: move it away"
 _NOT_A_FILE = "not a file, though named like one a job left open: `archive verify --repair` cannot close it; move it away"
 
 
@@ -296,6 +298,8 @@ def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:
     except OSError:
         return
     for name in sorted(names):
+        if name.endswith(".json") and not (coll.manifests / name).is_file():
+            report.add(coll.manifests / name, None, _NOT_A_FILE_NAMED_SO)
         if name.endswith(".json" + SIDECAR) and name.removesuffix(SIDECAR) not in names:
             report.add(coll.manifests / name, None, f"the sidecar of a manifest that is not there, "
                        f"{name.removesuffix(SIDECAR)} (removed, or its write did not finish): `archive verify "
@@ -374,7 +378,9 @@ def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChec
         return lambda: report.add(path, None, message)
 
     for warc in sorted(coll.warcs.glob("*.warc.gz")) if coll.warcs.is_dir() else []:
-        if f"warcs/{warc.name}" not in listed:
+        if f"warcs/{warc.name}" not in listed and not warc.is_file():
+            steps.append(problem(warc, _NOT_A_FILE_NAMED_SO))
+        elif f"warcs/{warc.name}" not in listed:
             job = warcinfo_job_id(warc)
             if job in live:
                 steps.append(note(f"{warc}: written by running job {job}"))
@@ -385,7 +391,9 @@ def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChec
         steps.append(partial(_check_open, open_file, report))
     for log in sorted(coll.logs.glob("*.captures.jsonl")) if coll.logs.is_dir() else []:
         job = log.name.split(".")[0]
-        if f"logs/{log.name}" not in listed and job not in live:
+        if f"logs/{log.name}" not in listed and not log.is_file():
+            steps.append(problem(log, _NOT_A_FILE_NAMED_SO))
+        elif f"logs/{log.name}" not in listed and job not in live:
             steps.append(partial(_log_result, log, checks.log(log, hashed=False), report, None, refs,
                                  _unlisted(coll, job)))
     for open_log in sorted(coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX)) if coll.logs.is_dir() else []:

@@ -185,6 +185,27 @@ def test_missing_file_is_named_by_its_manifest_entry(store):
     assert any(p.endswith(f"files[0]: warcs/{warc.name} is not a file") for p in problems), problems
 
 
+def test_an_entry_named_like_a_file_but_none_is_one_problem_and_the_rest_is_checked(store, capsys):
+    """A broken link or a folder named like a WARC, a log or a manifest stopped verify (and
+    status) with one line: a damaged WARC beside it went unsaid."""
+    import json
+
+    coll = store / "news"
+    damaged = min((coll / "warcs").glob("*.warc.gz"))
+    flip(damaged, damaged.stat().st_size // 2)
+    strays = [coll / "warcs" / "stray.warc.gz", coll / "logs" / "stray.captures.jsonl", coll / "manifests" / "x.json"]
+    strays[0].symlink_to(coll / "nowhere")
+    strays[1].mkdir()
+    strays[2].mkdir()
+    assert main(["verify", str(store)]) == 1
+    out = capsys.readouterr().out
+    for stray in strays:
+        assert f"{stray}: not a file, though named like one of a collection's: move it away\n" in out
+    assert f"{damaged}: sha256:" in out
+    assert json.loads((coll / "verify-state.json").read_text())["problems"] == out.count(str(coll))
+    assert main(["status", "--store", str(store)]) == 0
+
+
 def test_cli_exit_codes(store, tmp_path, capsys):
     assert main(["verify", str(store)]) == 0
     assert "OK:" in capsys.readouterr().out
