@@ -178,6 +178,9 @@ def _take_in_new(coll: CollectionDir, path: Path, present: dict[str, int]) -> bo
     return True
 
 
+_SQLITE_MAX_PATH = 512  # (SQLITE_MAX_PATHNAME of its Unix file layer, with the terminating zero)
+
+
 def build_catalog(coll: CollectionDir) -> Path:
     """(Re)build ``catalog.sqlite`` of a collection from its indexes, logs and articles."""
     with _one_builder(coll):
@@ -189,14 +192,19 @@ def _build(coll: CollectionDir) -> Path:
     if not os.access(path.parent, os.W_OK):  # (SQLite would say only "unable to open database file")
         raise PermissionError(errno.EACCES, "Permission denied", str(path.parent))
     used = sources(coll)
-    with replacing(path) as tmp:
-        tmp.unlink(missing_ok=True)  # (left by a build that was killed)
-        with contextlib.closing(sqlite3.connect(tmp)) as db:
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {_VERSION}")
-            _add(db, coll, used)
-            db.commit()
-            recorded = _recorded(db)
+    try:
+        with replacing(path) as tmp:
+            tmp.unlink(missing_ok=True)  # (left by a build that was killed)
+            with contextlib.closing(sqlite3.connect(tmp)) as db:
+                db.executescript(_SCHEMA)
+                db.execute(f"PRAGMA user_version = {_VERSION}")
+                _add(db, coll, used)
+                db.commit()
+                recorded = _recorded(db)
+    except sqlite3.Error as exc:  # (a full disk, a path longer than SQLite opens: its own words, one line)
+        why = (f"{exc}: SQLite opens no path over {_SQLITE_MAX_PATH} bytes; a store at a shorter path has no such "
+               "limit" if len(os.fsencode(path.resolve())) + len(".tmp-journal") >= _SQLITE_MAX_PATH else str(exc))
+        raise StoreError(f"{path} cannot be built ({why})") from None
     _write_sidecar(path, recorded)
     log.info("built %s from %d files", path, len(used))
     return path

@@ -9,6 +9,7 @@ child, which finishes the current records, closes its files and writes the manif
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from typing import Any
 from archive.config import Collection
 from archive.errors import ArchiveError, CrawlError, StoreError
 from archive.runtime import sigint_ignored_by_children, sigterm_on_parent_death
-from archive.store import CollectionDir, below_floor, collection_dir, unused_job_id
+from archive.store import UNWRITABLE, CollectionDir, below_floor, collection_dir, unused_job_id
 from archive.warc.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class CrawlResult:
     push_error: str | None = None  # why it failed; local files are intact, the next push retries
     extract_error: str | None = None  # why the articles were not extracted (`archive extract` does it later)
     unindexed: list[str] = field(default_factory=list)  # why a WARC of the collection could not be indexed
+    index_error: str | None = None  # why the indexes or the catalog could not be brought up to date
     # Stopped by a signal (SIGINT, SIGTERM) to the crawl: the caller stops too, with no next collection.
     interrupted: bool = False
 
@@ -306,7 +308,14 @@ def _after_the_job(result: CrawlResult, coll: CollectionDir, doc: dict[str, Any]
         # CDXJ of the new WARCs, the merged index and the catalog, for replay (archive.index).
         # A WARC that cannot be indexed (an earlier one damaged, say) is reported, and the
         # rest indexed and pushed all the same.
-        result.unindexed = update_indexes(coll).unindexed
+        try:
+            result.unindexed = update_indexes(coll).unindexed
+        except StoreError as exc:  # (the job is saved: said after its summary, not in its place)
+            result.index_error = str(exc)
+        except OSError as exc:
+            if exc.errno not in (*UNWRITABLE, errno.ENOSPC, errno.EDQUOT, errno.ENAMETOOLONG):
+                raise
+            result.index_error = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
     storage = collection.settings.get("storage")
     if storage is not None:
         result.pushed, result.push_error = _push_collection(store, collection.name, storage)

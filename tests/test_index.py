@@ -775,3 +775,30 @@ def test_a_warc_gone_from_the_store_without_a_receipt_is_named_once_and_fails_th
     (coll / "remote").mkdir()
     (coll / "remote" / (first.name + ".json")).write_text("{}")
     assert main(["index", "--store", str(store)]) == 0
+
+
+def test_a_store_at_a_path_longer_than_sqlite_opens_is_one_line_after_the_crawl_and_from_index(tmp_path):
+    """SQLite opens no path over 512 bytes: the catalog's build ended the crawl of a job
+    already saved, and `archive index`, with a traceback, the job's summary unsaid."""
+    from wire import response, serve_wire
+
+    from archive.verify import verify
+
+    deep = tmp_path / ("e" * 230) / ("f" * 230)
+    deep.mkdir(parents=True)
+    page = response("200 OK", [("Content-Type", "text/html")], b"<html><body><p>one page</p></body></html>")
+    out, err = io.StringIO(), io.StringIO()
+    with serve_wire({"/": page, "/robots.txt": response("404 Not Found", [], b"")}) as server:
+        code = main(["crawl", "--url", server.base + "/", "--collection", "deep", "--store", str(deep)], out=out,
+                    err=err)
+    assert code == 1 and "Job deep-" in out.getvalue() and "finished: 2 responses captured" in out.getvalue()
+    said = err.getvalue().splitlines()[-1]
+    assert said.startswith(f"archive crawl: the collection's indexes were not brought up to date: {deep}/deep/"
+                           "catalog.sqlite cannot be built (unable to open database file: SQLite opens no path over "
+                           "512 bytes"), said
+    assert verify(deep).ok
+    err = io.StringIO()
+    assert main(["index", "--store", str(deep)], err=err) == 1
+    assert err.getvalue() == (f"archive index: {deep}/deep/catalog.sqlite cannot be built (unable to open database "
+                              "file: SQLite opens no path over 512 bytes; a store at a shorter path has no such "
+                              "limit)\n")

@@ -72,6 +72,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if result.extract_error is not None:
             print(f"archive crawl: the job's articles were not extracted: {result.extract_error}", file=err)
             status = 1
+        if result.index_error is not None:
+            print(f"archive crawl: the collection's indexes were not brought up to date: {result.index_error}; the "
+                  "job's files are whole (`archive verify`), and `archive index` brings them up to date", file=err)
+            status = 1
         for problem in result.unindexed:
             print(f"archive crawl: {problem}; its index, if it had one, is left as it was; the other WARCs are indexed", file=err)
             status = 1
