@@ -54,6 +54,7 @@ class LogRefs:
     and its verify pays nothing for the check."""
 
     revisits: list[tuple[int, str, str | None]] = field(default_factory=list)
+    warcs: dict[str, int] = field(default_factory=dict)  # the WARCs its lines point into: the first line of each
 
 
 _RECORD_ID = re.compile(rb'"record_id":\s*"([^"]*)"')
@@ -99,7 +100,7 @@ def warc_part(path: Path, start: int, stop: int | None) -> tuple[int, list[tuple
 
 def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]], LogRefs]:
     """Every line of a capture log parsed and validated against its schema; what its lines
-    say of records (:class:`LogRefs`)."""
+    say of records (:class:`LogRefs`): its revisits, and the WARCs it points into."""
     lines, problems, refs = 0, [], LogRefs()
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
@@ -124,7 +125,12 @@ def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]], LogRefs]:
                     continue
             found = schema_problems("capture-log", doc)
             problems.extend((f"line {number}", message) for message in found)
-            revisit = doc.get("revisit") if not found else None
+            if found:
+                continue
+            warc = doc.get("warc")
+            if warc and warc["filename"] not in refs.warcs:
+                refs.warcs[warc["filename"]] = number
+            revisit = doc.get("revisit")
             if revisit:
                 refs.revisits.append((number, revisit["refers_to"], doc.get("payload_digest")))
     return lines, problems, refs

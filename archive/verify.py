@@ -24,7 +24,7 @@ from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.errors import ConfigError, UsageError
 from archive.manifest import SIDECAR, iter_manifests, parsed, sidecar_names
-from archive.store import CollectionDir, collections_in, is_locked, running_jobs
+from archive.store import CollectionDir, collections_in, is_locked, listed_sizes, running_jobs
 from archive.validation import problems as schema_problems
 from archive.warc.writer import OPEN_SUFFIX
 
@@ -287,7 +287,21 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
     for step in steps:
         step()
     if only is None:
+        _check_pointers(coll, listed, refs, report)
         _check_revisits(refs, report)
+
+
+def _check_pointers(coll: CollectionDir, listed: dict[str, Any], refs: list[tuple[Path, LogRefs]],
+                    report: Report) -> None:
+    """Every WARC a capture log points into is in the collection (or listed by a manifest,
+    which says where it went): a WARC removed before ``--repair`` wrote its job's manifest
+    left the log's lines pointing at nothing, and nothing said so."""
+    here = set(listed_sizes(coll.warcs, ".warc.gz")) if coll.warcs.is_dir() else set()
+    for path, found in refs:
+        for name, number in found.warcs.items():
+            if name not in here and f"warcs/{name}" not in listed:
+                report.add(path, f"line {number}", f"points into {name}, which is not in the collection nor "
+                                                   "listed by any manifest")
 
 
 def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:

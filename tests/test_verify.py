@@ -250,6 +250,34 @@ def test_repair_leaves_a_directory_named_like_an_open_file_and_closes_the_rest(s
     assert err.getvalue() == "" and main(["verify", str(crashed)], out=io.StringIO()) == 0
 
 
+def test_a_log_pointing_into_a_warc_gone_before_its_repair_is_a_problem(store):
+    """Killed with its files closed and its manifest not yet written, the job's WARC then
+    removed: --repair sealed its log in a manifest, and verify said OK, the log's lines
+    pointing at nothing."""
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+
+    coll = store / "news"
+    before = set((coll / "warcs").glob("*.warc.gz"))
+    job = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    job.record_fetch(fetch("http://127.0.0.1:9/late", b"<p>late</p>", Clock()()))
+    job.close()
+    for path in [coll / "manifests" / f"{job.job_id}.json", coll / "manifests" / f"{job.job_id}.json.sha256",
+                 coll / ".chain-head"]:
+        path.unlink()  # (as if never written)
+    [gone] = set((coll / "warcs").glob("*.warc.gz")) - before
+    gone.unlink()
+    out = io.StringIO()
+    assert main(["verify", "--repair", str(store)], out=out, err=io.StringIO()) == 1
+    assert "wrote manifest for interrupted job" in out.getvalue()
+    log = coll / "logs" / f"{job.job_id}.captures.jsonl"
+    assert (f"{log}: line 1: points into {gone.name}, which is not in the collection nor listed by any "
+            "manifest\n") in out.getvalue()
+    assert not verify(store).ok
+
+
 def _revisit_store(tmp_path: Path, poison: str | None) -> tuple[Path, str]:
     """Two jobs of one collection: the second captures the first's bytes under another URL,
     a revisit. ``poison``: the history file the second job reads is made to name, for those
