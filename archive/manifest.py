@@ -111,10 +111,30 @@ def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:
         seq = doc.get("sequence") if doc else None
         if isinstance(seq, int) and (best is None or seq > best[0]):
             best = (seq, path, raw)
+    lost = lost_newest(coll, best[0] if best is not None else 0)
+    if lost is not None:
+        # The newest manifest written here is gone: the new one chains to it all the same,
+        # so that the gap stays in the chain for verify to find, not closed over by a
+        # manifest that takes its place.
+        return lost[0] + 1, lost[1]
     if best is None:
         return 1, None
     seq, path, raw = best
     return seq + 1, {"job_id": path.stem, "sha256": "sha256:" + hashlib.sha256(raw).hexdigest()}
+
+
+def lost_newest(coll: CollectionDir, highest: int) -> tuple[int, dict[str, str]] | None:
+    """The sequence and pointer of the newest manifest the collection noted writing
+    (:data:`HEAD`), where that manifest is gone: its sequence is past ``highest``, the
+    highest of the manifests there, and no manifest of its job is there. None otherwise."""
+    try:
+        doc = json.loads((coll.root / HEAD).read_bytes())
+        sequence, job_id, sha256 = int(doc["sequence"]), str(doc["job_id"]), str(doc["sha256"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if sequence <= highest or coll.manifest(job_id).exists():
+        return None
+    return sequence, {"job_id": job_id, "sha256": sha256}
 
 
 def sidecar_names(text: str, sha256_hex: str) -> bool:

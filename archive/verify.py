@@ -23,7 +23,7 @@ from typing import Any
 from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.errors import ConfigError, UsageError
-from archive.manifest import SIDECAR, iter_manifests, parsed, sidecar_names
+from archive.manifest import HEAD, SIDECAR, iter_manifests, lost_newest, parsed, sidecar_names
 from archive.store import CollectionDir, collections_in, is_locked, listed_sizes, running_jobs
 from archive.validation import problems as schema_problems
 from archive.warc.writer import OPEN_SUFFIX
@@ -256,7 +256,15 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
     if pulled_from is not None:
         report.add(coll.root, None, f"an `archive pull` from {pulled_from} into it did not finish (its manifests come "
                                     "last): run it again")
-    docs = check_manifests(local_manifests(coll), report, only.name if only is not None else None)
+    manifests = local_manifests(coll)
+    docs = check_manifests(manifests, report, only.name if only is not None else None)
+    if only is None:
+        highest = max((m.doc["sequence"] for m in manifests if isinstance(m.doc, dict)
+                       and isinstance(m.doc.get("sequence"), int)), default=0)
+        lost = lost_newest(coll, highest)
+        if lost is not None:
+            report.add(coll.manifests, None, f"the manifest of job {lost[1]['job_id']} (sequence {lost[0]}), the "
+                                             f"newest written here ({HEAD} names it), is missing: restore it")
     # Every file check is planned first and run at once (on every core when worth it);
     # the results are then reported in this same order.
     checks = FileChecks()

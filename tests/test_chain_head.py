@@ -54,15 +54,23 @@ def test_a_manifest_the_last_write_did_not_know_of_is_found(tmp_path):
     assert verify(tmp_path).ok
 
 
-def test_a_newest_manifest_gone_is_not_linked_to(tmp_path):
+def test_a_newest_manifest_gone_is_linked_to_so_the_gap_stays_until_it_is_put_back(tmp_path):
+    """The next job took the lost manifest's sequence and linked to the one before: the gap
+    closed over (and --repair then wrote the lost job a made-up manifest), or a fork once
+    the lost one was put back."""
     clock = Clock()
     coll = tmp_path / "news"
     run_job(tmp_path, 1, clock)
-    second = run_job(tmp_path, 1, clock).closed_manifest
+    run_job(tmp_path, 1, clock)
     third = run_job(tmp_path, 1, clock).closed_manifest
     aside = tmp_path / "aside"
     aside.mkdir()
     for path in (third, third.with_name(third.name + ".sha256")):
         shutil.move(path, aside / path.name)
     run_job(tmp_path, 1, clock)
-    assert _chain(coll)[-1]["previous"]["job_id"] == second.stem  # (verify reports the fork)
+    fourth = _chain(coll)[-1]
+    assert fourth["sequence"] == 4 and fourth["previous"]["job_id"] == third.stem
+    assert any("manifest 3 of the chain is missing" in str(p) for p in verify(tmp_path).problems)
+    for path in aside.iterdir():
+        shutil.move(path, coll / "manifests" / path.name)
+    assert verify(tmp_path).ok

@@ -162,6 +162,36 @@ def test_repair_writes_no_manifest_for_a_job_whose_newest_manifest_was_lost(stor
     assert {p: p.read_bytes() for p in coll.rglob("*") if p.is_file()} == before
 
 
+def test_the_newest_manifest_lost_is_said_and_the_next_job_chains_to_it_not_over_it(store, capsys):
+    """Verify named only the job's files as unlisted; the next job took the lost manifest's
+    sequence, and --repair then wrote the finished job an "interrupted" manifest: a clean
+    chain, with a made-up manifest in it."""
+    import json
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+
+    coll = store / "news"
+    _, last = sorted((coll / "manifests").glob("*.json"))
+    lost = json.loads(last.read_text("utf-8"))
+    last.unlink()
+    last.with_name(last.name + ".sha256").unlink()
+    said = [str(p) for p in verify(store).problems]
+    assert (f"{coll / 'manifests'}: the manifest of job {lost['job_id']} (sequence 2), the newest written here "
+            "(.chain-head names it), is missing: restore it") in said
+    job = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    job.record_fetch(fetch("http://127.0.0.1:9/next", b"<p>next</p>", Clock()()))
+    job.close()
+    new = json.loads((coll / "manifests" / f"{job.job_id}.json").read_text("utf-8"))
+    assert new["sequence"] == 3 and new["previous"]["job_id"] == lost["job_id"]
+    assert any("manifest 2 of the chain is missing" in p for p in map(str, verify(store).problems))
+    assert main(["verify", "--repair", str(store)]) == 1  # (the gap is not filled with a manifest of its own)
+    assert not (coll / "manifests" / f"{lost['job_id']}.json").exists()
+    capsys.readouterr()
+
+
 def test_a_file_in_place_of_the_manifests_directory_is_said_and_repair_changes_nothing(store, capsys):
     coll = store / "news"
     shutil.rmtree(coll / "manifests")
