@@ -10,32 +10,58 @@ costs a 304 and a revisit record instead of the page.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from archive.article_versions import VERSIONS, StoredVersions
+from archive.errors import StoreError
 from archive.history import CollectionHistory, UrlState
 from archive.jsonl import rows_skipping_bad
-from archive.store import CollectionDir
+from archive.store import CollectionDir, remade_if_not_a_database
 
 log = logging.getLogger(__name__)
 
 
-def known_articles(coll: CollectionDir) -> dict[str, dict[str, Any]]:
-    """Every article URL with what a recrawl needs of its latest article row (its
-    ``status``), from ``articles/*.jsonl`` in job order. Not the whole rows: their text
-    would have a crawl of a collection with years of articles hold all of it at start."""
-    rows: dict[str, dict[str, Any]] = {}
+def known_articles(coll: CollectionDir) -> set[str]:
+    """Every article URL of the collection (its latest version's, for an article with
+    several): from the article versions file (:mod:`archive.article_versions`), brought up
+    to date, or where it cannot give them, from every article table. Not the tables first:
+    a crawl's start read every table the collection had written, bodies and all (seconds,
+    and a GB read, at each start of a collection crawled half-hourly for a year)."""
+    path = coll.root / VERSIONS
+    doing = "the known articles are read from the article tables"
+    try:
+        stored = remade_if_not_a_database(
+            path, lambda: StoredVersions.before(coll, _EVERY_JOB, doing=doing, table_doing=doing),
+            made_from="the article tables")
+    except (sqlite3.Error, OSError, StoreError) as exc:  # (locked for long, a damaged row or manifest)
+        log.warning("%s: %s; the article tables are read instead", path, exc)
+        stored = None
+    if stored is not None:
+        try:
+            return {url for (url,) in stored.db.execute("SELECT url FROM latest")}
+        finally:
+            stored.close()
+    return _from_tables(coll)
+
+
+_EVERY_JOB = 1 << 62  # (a manifest sequence past every job's)
+
+
+def _from_tables(coll: CollectionDir) -> set[str]:
+    urls: set[str] = set()
     if not coll.articles.is_dir():
-        return rows
+        return urls
     for path in sorted(coll.articles.glob("*.jsonl")):
         # A damaged line costs only its article's re-fetch; the crawl goes on (`archive
         # extract` writes the table again).
         for row in rows_skipping_bad(path):
             if isinstance(row.get("url"), str):
-                rows[row["url"]] = {"status": row.get("status")}
+                urls.add(row["url"])
             else:
                 log.warning("%s: an article row without a url skipped", path)
-    return rows
+    return urls
 
 
 def due(state: UrlState, now: datetime, policy: dict[str, Any]) -> bool:
@@ -50,13 +76,15 @@ def due(state: UrlState, now: datetime, policy: dict[str, Any]) -> bool:
     return now - last >= interval
 
 
-def recrawl_urls(articles: dict[str, dict[str, Any]], history: CollectionHistory, now: datetime,
+def recrawl_urls(articles: set[str], history: CollectionHistory, now: datetime,
                  policy: dict[str, Any]) -> list[str]:
-    """Known, still-published article URLs due for a re-fetch, most recently first seen first."""
+    """Known article URLs due for a re-fetch, most recently first seen first. Withdrawn ones
+    too, on the same terms: an article that answered 404 through an outage, or was taken
+    down and put back, is found again (its return a version of its own)."""
     candidates = []
-    for url, row in articles.items():
+    for url in articles:
         state = history.urls.get(url)
-        if row.get("status") == "withdrawn" or state is None or state.status in (404, 410):
+        if state is None:
             continue
         if due(state, now, policy):
             candidates.append((state.first_started, url))

@@ -224,6 +224,55 @@ def test_an_article_answered_404_twice_in_one_job_is_withdrawn_once(runs, tmp_pa
     stored.close()
 
 
+def test_a_crawls_start_reads_the_article_versions_file_not_every_table(runs, tmp_path, monkeypatch):
+    """Each crawl's start read every article table the collection had written, bodies and
+    all: its cost grew with the collection's past."""
+    import shutil
+
+    import archive.article_versions
+    import archive.recrawl
+    from archive.recrawl import known_articles
+    from archive.store import collection_dir
+
+    copy = tmp_path / "store"
+    shutil.copytree(runs["store"], copy)
+    coll = collection_dir(copy, "news")
+    read: list[str] = []
+    for module, name in [(archive.article_versions, "rows_refusing_bad"), (archive.recrawl, "rows_skipping_bad")]:
+        def reading(path, *args, _read=getattr(module, name)):
+            read.append(path.name)
+            return _read(path, *args)
+
+        monkeypatch.setattr(module, name, reading)
+    urls = known_articles(coll)
+    assert runs["base"] + "/a/story-5" in urls and runs["base"] + "/a/story-new" in urls
+    read.clear()
+    assert known_articles(coll) == urls and read == []  # (the next crawl's start: no table read)
+    (coll.root / "article_versions.sqlite").unlink()
+    assert known_articles(coll) == urls and len(read) == 2  # (made again from the tables)
+    read.clear()
+    assert known_articles(coll) == urls and read == []
+
+
+def test_a_withdrawn_article_is_still_looked_at_and_its_return_is_a_version(tmp_path):
+    """A 404 ended an article's recrawls for good: one back after an outage (linked from
+    nowhere now) stayed withdrawn in the tables."""
+    room = Newsroom()
+    routes = room.routes()
+    back = routes["/a/story-5"]
+    with serve_wire(routes) as server:
+        coll = collection_from_dict({"name": "news", "urls": [server.base + "/"], "scope": {"page_requisites": False}})
+        crawl(tmp_path, coll)
+        del room.articles["story-5"]  # (gone from the pages, and its URL answers 404)
+        routes.clear()
+        routes.update(room.routes())
+        crawl(tmp_path, coll)
+        routes["/a/story-5"] = back  # (back, though no page links it again)
+        third = crawl(tmp_path, coll)
+    rows = [json.loads(line) for line in third.articles.read_text().splitlines()]
+    assert [(r["url"].rsplit("/", 1)[1], r["status"], r["version"]) for r in rows] == [("story-5", "captured", 3)]
+
+
 def test_an_article_whose_last_capture_is_stamped_ahead_of_now_is_due():
     # A clock that ran ahead for one job must not keep the article from being fetched
     # again until the date it wrote.

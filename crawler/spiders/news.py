@@ -137,9 +137,8 @@ class NewsSpider(scrapy.Spider):
         spider.url_limit = crawler.settings.getint("URLLENGTH_LIMIT", 2083)
         spider.history = job.history
         spider.referability = Referability(job.coll, "it is fetched whole, not conditionally", log)
-        articles = known_articles(job.coll)
-        spider.articles = set(articles)
-        spider.recrawl = recrawl_urls(articles, job.history, job.started, spider.collection.recrawl)
+        spider.articles = known_articles(job.coll)
+        spider.recrawl = recrawl_urls(spider.articles, job.history, job.started, spider.collection.recrawl)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
