@@ -238,12 +238,14 @@ def test_a_crawls_start_reads_the_article_versions_file_not_every_table(runs, tm
     shutil.copytree(runs["store"], copy)
     coll = collection_dir(copy, "news")
     read: list[str] = []
-    for module, name in [(archive.article_versions, "rows_refusing_bad"), (archive.recrawl, "rows_skipping_bad")]:
-        def reading(path, *args, _read=getattr(module, name)):
+    def spying(read_rows):
+        def reading(path, *args):
             read.append(path.name)
-            return _read(path, *args)
+            return read_rows(path, *args)
+        return reading
 
-        monkeypatch.setattr(module, name, reading)
+    for module, name in [(archive.article_versions, "rows_refusing_bad"), (archive.recrawl, "rows_skipping_bad")]:
+        monkeypatch.setattr(module, name, spying(getattr(module, name)))
     urls = known_articles(coll)
     assert runs["base"] + "/a/story-5" in urls and runs["base"] + "/a/story-new" in urls
     read.clear()
