@@ -124,7 +124,8 @@ def test_date_filter_pulls_in_revisit_originals_and_remaps_pointers(store, tmp_p
     # Counted as what it is: not one of the filter's captures, nor the start of their span.
     assert result.captures == 3
     sheet = " ".join((tmp_path / "out" / "DATASHEET.md").read_text().split())
-    assert ("Captures (HTTP responses recorded): 3 (2 with new content, 1 unchanged, recorded as revisit records); "
+    assert ("Captures (HTTP responses recorded): 3 (2 with bytes not captured before, 1 recorded as revisit records: "
+            "the same bytes as an earlier capture, not always the one before); "
             "and 1 captured outside the filter, whose bytes revisits in it refer to") in sheet
     assert "Time span of captures: 2026-03-05T" in sheet and "Filter: from 2026-03-05" in sheet
     assert "each keeps the name of the store's file its records were copied from" in sheet

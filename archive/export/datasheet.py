@@ -81,8 +81,8 @@ Collected by the `{f['collection']}` collection of an archive-corpus store; expo
 
 ## Composition
 
-- Captures (HTTP responses recorded): {f['captured']} ({f['new']} with new content, {f['revisits']} unchanged,
-  recorded as revisit records){outside}
+- Captures (HTTP responses recorded): {f['captured']} ({f['new']} with bytes not captured before, {f['revisits']}
+  recorded as revisit records: the same bytes as an earlier capture, not always the one before){outside}
 - Articles (rows in `articles.jsonl` / `articles.parquet`): {f['articles']} ({f['withdrawn']} withdrawals)
 - Distinct article URLs: {f['article_urls']}
 - WARC files in the WACZ: {f['warc_files']}, {f['warc_bytes']} bytes{subset}
