@@ -50,6 +50,7 @@ class CrawlResult:
     extract_error: str | None = None  # why the articles were not extracted (`archive extract` does it later)
     unindexed: list[str] = field(default_factory=list)  # why a WARC of the collection could not be indexed
     index_error: str | None = None  # why the indexes or the catalog could not be brought up to date
+    tables_missing: str | None = None  # earlier jobs left without an article table, and what makes them
     # Stopped by a signal (SIGINT, SIGTERM) to the crawl: the caller stops too, with no next collection.
     interrupted: bool = False
 
@@ -296,10 +297,16 @@ def _after_the_job(result: CrawlResult, coll: CollectionDir, doc: dict[str, Any]
 
     with damage_remembered():  # (the new WARCs are checked for articles, then for indexes)
         if extract:
-            from archive.extract import extract_job
+            from archive.extract import extract_after_job
 
             try:
-                result.articles, result.article_count = extract_job(coll, doc)
+                result.articles, result.article_count, without = extract_after_job(coll, doc)
+                if without:
+                    which = ", ".join(without[:3]) + (f" and {len(without) - 3} more" if len(without) > 3 else "")
+                    result.tables_missing = (f"job{'s' if len(without) > 1 else ''} {which} of {coll.name} "
+                                            f"{'have' if len(without) > 1 else 'has'} no article table: "
+                                            f"`archive extract --collection {coll.name} --store {store}` "
+                                            "writes every table again")
             except StoreError as exc:  # (a damaged earlier file: what was captured stands, and is indexed)
                 result.extract_error = str(exc)
             except Exception as exc:  # (a fault of the extraction: the capture is indexed and pushed all the same)

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, MutableMapping
@@ -48,11 +49,18 @@ from archive.article_versions import (
 from archive.capture import MAX_DECODED_BYTES
 from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
+from archive.index.cdxj import DERIVED_SUFFIX
 from archive.index.records import decode_content
-from archive.jsonl import rows_refusing_bad
-from archive.manifest import jobs_in_order
+from archive.jsonl import rows_refusing_bad, rows_skipping_bad
+from archive.manifest import jobs_in_order, parsed, problem_of
 from archive.metadata import inferred_metadata, page_metadata, parse_html
-from archive.store import CollectionDir, collection_dir, remade_if_not_a_database, write_atomic
+from archive.store import (
+    CollectionDir,
+    collection_dir,
+    exclusively,
+    remade_if_not_a_database,
+    write_atomic,
+)
 from archive.urls import canonicalize, host_of
 from archive.validation import validate
 from archive.warc.reader import first_damage
@@ -385,6 +393,56 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     return path, len(rows)
 
 
+def extract_after_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Path, int, list[str]]:
+    """A crawl's extraction at its job's end: the job's table, and first those of the jobs
+    just before it that have none (a crawl killed after writing its manifest, a job closed
+    by ``--repair``): without them their articles were missing from every dataset, and
+    nothing but an export said so. Gives the job's table, its rows, and the jobs left without
+    one (a table of a later job was made without theirs: `archive extract` makes all again).
+
+    One extraction of a collection at a time: the job before, its manifest just written,
+    may be extracting its own table; its table is then there when this one looks.
+    """
+    with exclusively(coll.root / ".extract.lock"):
+        trailing, others = _jobs_without_a_table(coll, manifest)
+        for earlier in trailing:
+            log.warning("job %s has no article table (its crawl stopped before the extraction): made now",
+                        earlier["job_id"])
+            extract_job(coll, earlier)
+        path = coll.articles / f"{manifest['job_id']}.jsonl"
+        if path.is_file() and path.with_name(f"{manifest['job_id']}{DERIVED_SUFFIX}").is_file():
+            # (made by the next job's crawl meanwhile, as above)
+            return path, sum(1 for _ in rows_skipping_bad(path)), others
+        return (*extract_job(coll, manifest), others)
+
+
+def _jobs_without_a_table(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The manifests of the jobs before ``manifest``'s that have no article table: those
+    that come right before it, in chain order, and the others' job ids. Only the manifests
+    of jobs without one are read."""
+    try:
+        named = {n[: -len(".json")] for n in os.listdir(coll.manifests) if n.endswith(".json")}
+        tables = ({n[: -len(".jsonl")] for n in os.listdir(coll.articles) if n.endswith(".jsonl")}
+                  if coll.articles.is_dir() else set())
+    except OSError:
+        return [], []
+    missing = []
+    for job_id in named - tables - {manifest["job_id"]}:
+        try:
+            doc = parsed(coll.manifest(job_id).read_bytes())
+        except OSError:
+            continue
+        if problem_of(doc) is None and doc["sequence"] < manifest["sequence"]:  # type: ignore[index]
+            missing.append(doc)
+    missing.sort(key=lambda d: d["sequence"])
+    trailing: list[dict[str, Any]] = []
+    for doc in reversed(missing):
+        if doc["sequence"] != manifest["sequence"] - len(trailing) - 1:
+            break
+        trailing.insert(0, doc)
+    return trailing, [d["job_id"] for d in missing[: len(missing) - len(trailing)]]
+
+
 class _LatestByUrl:
     """The version last recorded under a URL. A versions file answers it itself (it sees the
     running job's versions); a plain dict of versions is indexed by URL here, once, and told
@@ -576,4 +634,5 @@ def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
     if not coll.manifests.is_dir():
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
     prior: dict[str, Version] = {}
-    return [extract_job(coll, doc, prior) for _, doc in jobs_in_order(coll, doing=_NOT_REWRITTEN)]
+    with exclusively(coll.root / ".extract.lock"):  # (not beside a crawl's extraction at its job's end)
+        return [extract_job(coll, doc, prior) for _, doc in jobs_in_order(coll, doing=_NOT_REWRITTEN)]

@@ -3,6 +3,7 @@ diffs for what did, a withdrawal, and a second job that fetches far fewer bytes.
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -254,6 +255,36 @@ def test_a_crawls_start_reads_the_article_versions_file_not_every_table(runs, tm
     assert known_articles(coll) == urls and len(read) == 2  # (made again from the tables)
     read.clear()
     assert known_articles(coll) == urls and read == []
+
+
+def test_a_table_a_killed_crawl_left_unmade_is_made_by_the_next_and_an_older_one_is_said(tmp_path):
+    """A crawl killed after its manifest, before its extraction, left its job without an
+    article table: its articles were in no dataset, and only an export said so."""
+    from archive.cli import main
+
+    room = Newsroom()
+    routes = room.routes()
+    with serve_wire(routes) as server:
+        coll = collection_from_dict({"name": "news", "urls": [server.base + "/"], "scope": {"page_requisites": False}})
+        crawl(tmp_path, coll)
+        second = crawl(tmp_path, coll)
+        table = second.articles
+        made = {p.name: p.read_bytes() for p in (table, table.with_name(f"{second.job_id}.derived.json"))}
+        for name in made:
+            (table.parent / name).unlink()  # (killed before its extraction)
+        room.articles["story-new"] = ("A brand new story", ["Fresh news " * 50])
+        routes.update(room.routes())
+        third = crawl(tmp_path, coll)
+        assert {name: (table.parent / name).read_bytes() for name in made} == made
+        assert [json.loads(line)["url"].rsplit("/", 1)[1] for line in third.articles.read_text().splitlines()] == [
+            "story-new"]
+        first_table = min(table.parent.glob("*.jsonl"))
+        first_table.unlink()
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["crawl", "--url", server.base + "/", "--collection", "news", "--store", str(tmp_path)], out=out,
+                    err=err) == 1
+    assert (f"archive crawl: job {first_table.stem} of news has no article table: `archive extract --collection news "
+            f"--store {tmp_path}` writes every table again\n") in err.getvalue()
 
 
 def test_a_withdrawn_article_is_still_looked_at_and_its_return_is_a_version(tmp_path):
