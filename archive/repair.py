@@ -14,6 +14,7 @@ kept in place, said (``RepairReport.damage``), and reported by every verify from
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -245,9 +246,12 @@ def _interrupted_manifest(
                       "records": sum(1 for _ in check_records(warc)), "repaired": str(warc) in repaired})
     tally = Tally()
     lines = 0
+    last = started
     for lines, row in numbered_rows(log_path, "capture-log"):  # (lines: the count, once done)
         if not isinstance(row, str):  # (a damaged line kept in place is said, and verify reports it)
             tally.add(row)
+            with contextlib.suppress(ValueError, TypeError):  # (a line's time unreadable, or without a zone)
+                last = max(last, datetime.fromisoformat(row["started"]))
     sha, size = sha256_file(log_path)
     files.append({"path": f"logs/{log_path.name}", "kind": "capture-log", "size": size, "sha256": sha, "records": lines})
     sha, size = sha256_file(job_file)
@@ -256,9 +260,11 @@ def _interrupted_manifest(
     doc.update(
         manifest_version=1,
         started=warc_date(started),
-        finished=warc_date(utcnow()),
+        # (when its last fetch began, as near to its end as the files tell: not the repair's
+        # time, which put it after jobs that ran after it)
+        finished=warc_date(last),
         outcome="interrupted",
-        finish_reason="repaired after the job died; files cut at their last complete record",
+        finish_reason=f"repaired at {warc_date(utcnow())} after the job died; files cut at their last complete record",
         counts=tally.as_dict(),
         files=files,
     )

@@ -153,3 +153,16 @@ def test_a_sidecar_whose_manifest_is_not_there_is_reported_and_repair_writes_the
                           "write did not finish)") in out
     assert _repair(store, capsys)[0] == 0 and manifest.is_file()
     assert verify(store).ok
+
+
+def test_a_repaired_job_is_said_to_have_finished_at_its_last_fetch_not_at_the_repair(tmp_path: Path, capsys) -> None:
+    """Its manifest said the repair's time: `archive status` then showed it as ending after
+    jobs that ran after it."""
+    store = tmp_path / "store"
+    _, log = _killed_job(store)
+    last = max(json.loads(line)["started"] for line in log.read_text().splitlines())
+    assert _repair(store, capsys)[0] == 0
+    [manifest] = (store / "c" / "manifests").glob("*.json")
+    doc = json.loads(manifest.read_text())
+    assert doc["finished"] == max(last, doc["started"]) and doc["finished"] < datetime.now(UTC).isoformat()
+    assert doc["finish_reason"].startswith(f"repaired at {datetime.now(UTC).year}-")
