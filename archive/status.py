@@ -9,6 +9,7 @@ which ``archive verify`` writes for every collection it checks.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,14 +50,18 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     jobs, damaged = 0, []
     last_path: Path | None = None
     last: dict[str, Any] | None = None
+    with_manifest = set()
     for path, doc, raw in iter_manifests(coll):
+        with_manifest.add(path.stem)
         jobs += 1
         problem = problem_of(doc, raw)
         if problem is not None:
             damaged.append(f"{path}: {problem}")
         elif last is None or doc["sequence"] > last["sequence"]:  # type: ignore[index]
             last_path, last = path, doc
-    out: dict[str, Any] = {"collection": coll.name, "jobs": jobs, "running": running_jobs(coll),
+    running = running_jobs(coll)
+    out: dict[str, Any] = {"collection": coll.name, "path": str(coll.root), "jobs": jobs, "running": running,
+                           "died": _died(coll, with_manifest, running),
                            "last_job": None, "next_run": None, "verify": None, "failed_start": None,
                            "damaged": damaged}
     # A scheduled run newer than every job: it failed before its job began (a full disk, an
@@ -93,6 +98,19 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     if state.is_file():
         out["verify"] = _verify_state(state)
     return out
+
+
+def _died(coll: CollectionDir, with_manifest: set[str], running: list[str]) -> list[str]:
+    """The jobs that began (a job file) and neither run now nor have a manifest: killed, or
+    the machine lost, before they could write one. The last job status shows is the one
+    before them, its verify from before too."""
+    try:
+        names = os.listdir(coll.logs)
+    except OSError:
+        return []
+    suffix = ".job.json"
+    return sorted(job for name in names if name.endswith(suffix)
+                  and (job := name[: -len(suffix)]) not in with_manifest and job not in running)
 
 
 def _verify_state(path: Path) -> dict[str, Any]:

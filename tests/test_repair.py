@@ -166,3 +166,18 @@ def test_a_repaired_job_is_said_to_have_finished_at_its_last_fetch_not_at_the_re
     doc = json.loads(manifest.read_text())
     assert doc["finished"] == max(last, doc["started"]) and doc["finished"] < datetime.now(UTC).isoformat()
     assert doc["finish_reason"].startswith(f"repaired at {datetime.now(UTC).year}-")
+
+
+def test_status_names_a_job_that_died_without_a_manifest_until_it_is_repaired(tmp_path: Path, capsys) -> None:
+    """Status showed the job before it as the last, and `running: []`: nothing said that one
+    had died."""
+    store = tmp_path / "store"
+    _, log = _killed_job(store)
+    job = log.name.split(".")[0]
+    assert main(["status", "--store", str(store)]) == 0
+    assert (f"  DIED       {job}: it has no manifest; `archive verify --repair {store / 'c'}` closes its files\n"
+            in capsys.readouterr().out)
+    assert _repair(store, capsys)[0] == 0
+    assert main(["status", "--store", str(store), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["died"] == [] and row["last_job"]["job_id"] == job

@@ -36,6 +36,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   file=out)
         for job in row["running"]:
             print(f"  running    {job}", file=out)
+        for job in row["died"]:
+            print(f"  DIED       {job}: it has no manifest; `archive verify --repair {row['path']}` closes its files",
+                  file=out)
         if row["failed_start"]:
             failed = row["failed_start"]
             print(f"  FAILED     the scheduled run of {failed['at']} did not start a job; see {failed['output']}",
