@@ -10,7 +10,6 @@ again by ``archive verify``.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -22,6 +21,7 @@ import orjson
 
 from archive.errors import CaptureWriteError
 from archive.runtime import write_parts
+from archive.store import create_locked
 from archive.validation import validate
 from archive.warc.writer import OPEN_SUFFIX
 
@@ -34,9 +34,9 @@ class CaptureLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.open_path = path.with_name(path.name + OPEN_SUFFIX)
         # Unbuffered, each line one write: a failed write is undone exactly (see write).
-        self._fh = open(self.open_path, "xb", buffering=0)  # noqa: SIM115 (closed in close())
-        # Held while the job runs: verify and repair leave a locked log alone.
-        fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Locked before its name appears, held while the job runs: verify and repair leave a
+        # locked log alone. (Closed in close().)
+        self._fh = create_locked(self.open_path)
         self._sha = hashlib.sha256()
         self.size = 0
         self.lines = 0

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from archive.errors import StoreError
 from archive.runtime import fsync_dir
@@ -210,6 +210,31 @@ def exclusively(path: Path) -> Iterator[None]:
 
 def collection_dir(store: Path, collection: str) -> CollectionDir:
     return CollectionDir(store / collection)
+
+
+def create_locked(path: Path) -> BinaryIO:
+    """``path`` made new (FileExistsError if it is there) and opened for unbuffered writing,
+    locked (``flock``, exclusive) before its name appears: a file made and then locked was,
+    for a moment, an unlocked empty file a job had left open, which a `verify --repair` run
+    just then removed (the job then wrote into a file no name reached)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    fh = open(tmp, "w+b", buffering=0)  # noqa: SIM115 (the caller's to close)
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            os.link(tmp, path)  # (fails where the name is taken: the test-and-create)
+        except FileExistsError:
+            raise
+        except OSError:  # (a file system without hard links: made, then locked, as before)
+            fh.close()
+            fh = open(path, "xb", buffering=0)  # noqa: SIM115
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.unlink(missing_ok=True)
+    return fh
 
 
 def is_locked(path: Path) -> bool:

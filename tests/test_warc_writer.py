@@ -268,3 +268,27 @@ def test_warc_dates_are_the_instant_in_utc_even_in_a_daylight_saving_fold():
 def test_the_writer_refuses_a_level_its_deflate_does_not_have():
     with pytest.raises(ValueError, match="0 to 3"):
         WarcWriter(io.BytesIO(), level=6)
+
+
+def test_a_new_warc_and_log_are_locked_before_their_names_appear(tmp_path, monkeypatch):
+    """Made, then locked: for that moment they were empty files a dead job had left open,
+    which a `verify --repair` run then removed from under the job."""
+    import os
+
+    import archive.store
+    from archive.store import is_locked
+
+    named: list[tuple[str, bool]] = []
+    link = os.link
+
+    def naming(src, dst):
+        named.append((os.path.basename(dst), is_locked(src)))  # (as repair would find it, the moment it has a name)
+        return link(src, dst)
+
+    monkeypatch.setattr(archive.store.os, "link", naming)
+    job = _job(tmp_path)
+    job.record_fetch(_fetch(0, b"<p>page</p>"))
+    assert sorted(name.split(".", 1)[1] for name, _ in named) == ["captures.jsonl.open", "warc.gz.open"], named
+    assert all(locked for _, locked in named), named
+    job.close()
+    assert [p for p in tmp_path.rglob(".*.new")] == []  # (no name left behind)

@@ -11,7 +11,6 @@ half to an eighth of the time (docs/performance.md, round 7). Any gzip reader re
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import logging
@@ -27,6 +26,7 @@ from isal import isal_zlib
 
 from archive.errors import CaptureWriteError
 from archive.runtime import fsync_dir, write_parts
+from archive.store import create_locked
 from archive.warc.records import CRLF, Record
 
 log = logging.getLogger(__name__)
@@ -229,12 +229,12 @@ class RotatingWarcFiles:
                 # move on to the next serial instead of failing.
                 # Unbuffered: every byte the writer holds is its own, so a failed write can
                 # be undone exactly.
-                fh = open(self.directory / (name + OPEN_SUFFIX), "xb", buffering=0)  # noqa: SIM115
+                # Locked before its name appears, held until close: `archive verify` tells
+                # a live job's file from a dead one's by it.
+                fh = create_locked(self.directory / (name + OPEN_SUFFIX))
             except FileExistsError:
                 continue
             break
-        # Held until close: `archive verify` tells a live job's file from a dead one's by it.
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._fh, self._name = fh, name
         self._writer = WarcWriter(fh, level=self.level)
         info = self.warcinfo(name)
