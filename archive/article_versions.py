@@ -98,7 +98,7 @@ class StoredVersions(MutableMapping[str, Version]):
                 self.db.execute("ROLLBACK")
                 self.db.execute("PRAGMA user_version = 0")
             raise StoreError(f"{self.path} cannot be read ({exc}); the next job makes it again, and "
-                             f"`archive extract --collection {self.path.parent.name}` writes every article table "
+                             f"`{CollectionDir(self.path.parent).command('extract')}` writes every article table "
                              "again") from None
 
     def __getitem__(self, key: str) -> Version:

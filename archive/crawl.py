@@ -283,7 +283,7 @@ def crawl(
     except KeyboardInterrupt:
         raise CrawlError(
             f"job {job_id} is closed ({manifest}), but was stopped before what follows it was done: "
-            f"`archive extract --collection {collection.name}` and `archive index --collection {collection.name}` "
+            f"`{coll.command('extract')}` and `{coll.command('index')}` "
             "make its articles and indexes" + (", `archive push` pushes it" if collection.settings.get("storage")
                                                 else "")) from None
     return result
@@ -305,7 +305,7 @@ def _after_the_job(result: CrawlResult, coll: CollectionDir, doc: dict[str, Any]
                     which = ", ".join(without[:3]) + (f" and {len(without) - 3} more" if len(without) > 3 else "")
                     result.tables_missing = (f"job{'s' if len(without) > 1 else ''} {which} of {coll.name} "
                                             f"{'have' if len(without) > 1 else 'has'} no article table: "
-                                            f"`archive extract --collection {coll.name} --store {store}` "
+                                            f"`{coll.command('extract')}` "
                                             "writes every table again")
             except StoreError as exc:  # (a damaged earlier file: what was captured stands, and is indexed)
                 result.extract_error = str(exc)

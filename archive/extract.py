@@ -606,7 +606,7 @@ def versions_before(coll: CollectionDir, sequence: int) -> MutableMapping[str, V
     """Latest version of every article after the jobs with a lower manifest sequence: from
     the collection's article versions file (:mod:`archive.article_versions`), or where it
     cannot give them, from the tables."""
-    table_doing = f"`archive extract --collection {coll.name}` writes it and the later ones again; {_NOT_REWRITTEN}"
+    table_doing = f"`{coll.command('extract')}` writes it and the later ones again; {_NOT_REWRITTEN}"
     path = coll.root / VERSIONS
     stored = None
     try:

@@ -67,6 +67,11 @@ class CollectionDir:
     def name(self) -> str:
         return self.root.name
 
+    def command(self, name: str) -> str:
+        """The command line that runs ``archive <name>`` on this collection, as it can be
+        pasted (its store named: not the default one)."""
+        return f"archive {name} --collection {self.name} --store {self.root.parent}"
+
     @property
     def warcs(self) -> Path:
         return self.root / "warcs"

@@ -160,7 +160,8 @@ def test_a_look_up_the_versions_file_cannot_answer_is_one_error_naming_it(sample
     versions.close()
     versions.db = sqlite3.connect(":memory:")  # (answers nothing it is asked: "no such table")
     with pytest.raises(StoreError, match=f"{trial.coll.root / VERSIONS} cannot be read .*; the next job makes it "
-                                         "again, and `archive extract --collection c` writes every article table"):
+                                         f"again, and `archive extract --collection c --store {trial.coll.root.parent}` "
+                                         "writes every article table"):
         versions.get(IDS[0])
 
 

@@ -240,7 +240,7 @@ def test_a_damaged_earlier_article_table_stops_extraction_not_the_crawl(tmp_path
         assert main(argv) == 1
     err = capsys.readouterr().err
     assert f"the job's articles were not extracted: {table}: line 2: does not match the article schema" in err
-    assert "`archive extract --collection n` writes it and the later ones again" in err
+    assert f"`archive extract --collection n --store {store}` writes it and the later ones again" in err
     assert "Traceback" not in err
     assert len(list((store / "n" / "indexes").glob("*.cdxj"))) == 2  # both jobs' WARCs indexed
     assert main(["extract", "--store", str(store), "--collection", "n"]) == 0
@@ -279,7 +279,8 @@ def test_a_signal_after_the_job_is_closed_says_what_was_left_undone(tmp_path, mo
     [manifest] = (store / "n" / "manifests").glob("*.json")
     assert str(raised.value) == (
         f"job {manifest.stem} is closed ({manifest}), but was stopped before what follows it was done: `archive "
-        "extract --collection n` and `archive index --collection n` make its articles and indexes")
+        f"extract --collection n --store {store}` and `archive index --collection n --store {store}` make its "
+        "articles and indexes")
     assert json.loads(manifest.read_text())["outcome"] == "finished"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # (as it was before the crawl)
 

@@ -177,7 +177,7 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
                 unlike = unlike_its_listing(coll.root / entry["path"], entry)
                 if unlike is not None:
                     raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")
-    extract = f"`archive extract --collection {coll.name}` makes it again; nothing was exported"
+    extract = f"`{coll.command('extract')}` makes it again; nothing was exported"
     for job in jobs:
         table = coll.articles / f"{job['job_id']}.jsonl"
         derived = recorded_sha256(table)
@@ -256,7 +256,7 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
         path = coll.articles / f"{job['job_id']}.jsonl"
         if not path.is_file():
             continue
-        for row in rows_refusing_bad(path, "article", f"`archive extract --collection {coll.name}` writes it again; "
+        for row in rows_refusing_bad(path, "article", f"`{coll.command('extract')}` writes it again; "
                                                         "nothing was exported"):
             src = row["source"]
             if src["record_id"] not in chosen or not in_range(src["capture_time"], row["url"]):
@@ -266,7 +266,7 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
             except KeyError:
                 raise StoreError(f"{path}: the row of {row['url']} points at offset {src['warc_offset']} of "
                                  f"{src['warc_filename']}, where no record of its capture is; "
-                                 f"`archive extract --collection {coll.name}` writes the table again; "
+                                 f"`{coll.command('extract')}` writes the table again; "
                                  "nothing was exported") from None
             row["source"] = dict(src, warc_offset=new_offset, warc_length=length)
             row.setdefault("version", 1)
