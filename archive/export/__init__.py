@@ -309,8 +309,10 @@ def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no
             if entry["kind"] == "capture-log":
                 for line in rows_refusing_bad(coll.root / entry["path"], "capture-log",
                                               "run `archive verify`; nothing was exported"):
-                    if in_range(line["started"], line["url"]):
-                        lines.append(line)
+                    if in_range(line["started"], line["url"]):  # (what the datasheet counts of it)
+                        lines.append({"started": line["started"], "outcome": line["outcome"],
+                                      "status": line.get("status"), "error": line.get("error"),
+                                      "truncated": line.get("truncated"), "revisit": bool(line.get("revisit"))})
                 unlike = unlike_its_listing(coll.root / entry["path"], entry)  # (lines edited, or left out)
                 if unlike is not None:
                     raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")

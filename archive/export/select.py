@@ -39,6 +39,9 @@ class Selection:
     matched: set[str] = field(default_factory=set)
 
 
+_KEPT = ("warc-type", "warc-record-id", "warc-date", "warc-target-uri", "warc-concurrent-to", "warc-refers-to")
+
+
 def scan(warcs: list[Path]) -> Selection:
     files: dict[str, SourceFile] = {}
     by_id: dict[str, tuple[str, CheckedRecord]] = {}
@@ -51,6 +54,8 @@ def scan(warcs: list[Path]) -> Selection:
             if record.type == "warcinfo" and source.warcinfo is None:
                 source.warcinfo = record
                 continue
+            # (only the fields an export reads of it: a collection's every record is held)
+            record.fields = {name: record.fields[name] for name in _KEPT if name in record.fields}
             source.records.append(record)
             by_id[record.record_id] = (path.name, record)
         files[path.name] = source
