@@ -357,6 +357,32 @@ def test_a_revisit_that_refers_to_no_capture_or_to_other_bytes_is_reported(tmp_p
         "sha1:" in problem
 
 
+def test_a_lost_log_whose_captures_were_revisited_is_a_few_lines_not_one_a_revisit(tmp_path):
+    """Its loss was said once by the manifest, and then once for every revisit since."""
+    from datetime import UTC, datetime
+
+    from jobs import Clock, fetch
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+
+    coll = one_off("r", urls=["http://127.0.0.1:9/"])
+    when = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    for day in (1, 2):
+        job = CaptureJob(tmp_path, coll, clock=Clock(when.replace(day=day)))
+        for i in range(8):
+            job.record_fetch(fetch(f"http://127.0.0.1:9/{i}", b"<p>page %d</p>" % i * 20, when.replace(day=day)))
+        job.close()
+        if day == 1:
+            lost = tmp_path / "r" / "logs" / f"{job.job_id}.captures.jsonl"
+    lost.unlink()
+    problems = [str(p) for p in verify(tmp_path).problems]
+    assert len(problems) == 3, problems
+    assert "is missing" in problems[0] and ": line 1: a revisit of <urn:uuid:" in problems[1]
+    assert problems[2].endswith(": lines 2 to 8: 7 more revisits of records that no capture-log line of the "
+                                "collection records")
+
+
 def test_originals_are_read_from_log_lines_however_their_json_is_spaced(tmp_path):
     import json
 
