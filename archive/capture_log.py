@@ -72,7 +72,7 @@ class CaptureLog:
         """Close and rename; return (sha256 label, size, lines)."""
         if self.left_open:
             self._fh.close()
-            log.error("left %s open: run archive verify --repair once there is room", self._fh.name)
+            log.info("left %s open, for archive verify --repair to close", self._fh.name)
             return "sha256:" + self._sha.hexdigest(), self.size, self.lines
         os.fsync(self._fh.fileno())
         self._fh.close()

@@ -288,7 +288,8 @@ class CaptureJob:
             self._job_lock.close()
             left = [*self.warcs.left_open, *([self.log.open_path] if self.log.left_open else [])]
             raise CaptureWriteError(f"job {self.job_id}: left open {', '.join(map(str, left))}; run `archive verify "
-                                    f"--repair {self.coll.root}` once there is room")
+                                    f"--repair {self.coll.root}` once the store can be written again (room on its "
+                                    "disk, its permissions)")
         files = [
             {"path": f"warcs/{w.path.name}", "kind": "warc", "size": w.size, "sha256": w.sha256, "records": w.records}
             for w in closed

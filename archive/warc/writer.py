@@ -322,7 +322,7 @@ class RotatingWarcFiles:
     def _leave_open(self, fh: BinaryIO, path: Path) -> None:
         fh.close()  # (unlocked: repair takes it)
         self.left_open.append(path)
-        log.error("left %s open: run archive verify --repair once there is room", path)
+        log.info("left %s open, for archive verify --repair to close", path)
 
     def close(self) -> list[ClosedWarc]:
         self.close_current()
