@@ -236,6 +236,14 @@ def test_an_entry_named_like_a_file_but_none_is_one_problem_and_the_rest_is_chec
     assert main(["status", "--store", str(store)]) == 0
 
 
+def test_an_emptied_warc_is_also_said_not_to_be_what_its_manifest_lists(store):
+    warc = min((store / "news" / "warcs").glob("*.warc.gz"))
+    warc.write_bytes(b"")
+    problems = [str(p) for p in verify(store).problems]
+    assert f"{warc}: empty file, no records" in problems
+    assert any(p.startswith(f"{warc}: size: file is 0 bytes, manifest says ") for p in problems), problems
+
+
 def test_cli_exit_codes(store, tmp_path, capsys):
     assert main(["verify", str(store)]) == 0
     assert "OK:" in capsys.readouterr().out
