@@ -205,10 +205,10 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
     if len(body) > MAX_FEED_BYTES:
         raise BadDocument(f"feed larger than {MAX_FEED_BYTES >> 20} MB")
     body, broken = safe_xml(body)
-    # No base URL is given: guids are identifiers and stay exactly as written; links are
-    # resolved by the caller against the feed's own URL.
-    parsed = feedparser.parse(io.BytesIO(_absolute_bases(body, url)), resolve_relative_uris=False,
-                              sanitize_html=False)
+    # No base URL is given: guids are identifiers and stay as written (but see
+    # _absolute_bases); links are resolved by the caller against the feed's own URL.
+    parsed = feedparser.parse(io.BytesIO(body if broken else _absolute_bases(body, url)),
+                              resolve_relative_uris=False, sanitize_html=False)
     if parsed.get("bozo") and not parsed.entries:
         raise BadDocument(f"not a readable feed: {parsed.get('bozo_exception')}")
     if not parsed.get("version") and not parsed.entries:
@@ -235,16 +235,16 @@ def _absolute_bases(body: bytes, url: str) -> bytes:
     """``body`` with each ``xml:base`` made absolute, resolved against its parent's and the
     feed's URL as XML Base says. feedparser drops a relative base inside another (an
     entry's ``xml:base="2026/"`` within the feed's ``"news/"``: its links lost the
-    ``2026/``). Only a feed that has one is parsed for it. (feedparser resolves a guid it
-    takes for a permalink against such a base too, as it did before.)"""
+    ``2026/``). Only a well-formed feed with a base is parsed for it (re-written, one that
+    is not would lose what feedparser's lenient reading keeps). feedparser resolves a guid
+    it takes for a permalink against the base too: against the feed's URL, now, where the
+    feed's own base is relative."""
     if b"xml:base" not in body:
         return body
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
         root = etree.fromstring(body, parser, base_url=url)
     except (etree.XMLSyntaxError, ValueError):
-        return body
-    if root is None:
         return body
     attribute = "{http://www.w3.org/XML/1998/namespace}base"
     for element in root.iter():

@@ -70,6 +70,9 @@ def test_an_atom_feeds_nested_relative_bases_are_each_applied():
     assert [(i.link, i.guid) for i in parse_feed(atom, "http://h/feeds/atom.xml")] == [
         ("http://h/feeds/news/2026/one", "tag:h,2026:1"), ("http://h/feeds/up/two", "tag:h,2026:2"),
         ("http://other.test/x/three", "tag:h,2026:3"), ("http://h/feeds/news/four", "tag:h,2026:4")]
+    # One not well-formed is read as feedparser reads it, not re-written (a bare & kept).
+    broken = atom.replace(b'href="four"', b'href="four?a=1&b=2"').replace(b"<title>t</title>", b"<title>T & J</title>")
+    assert parse_feed(broken, "http://h/feeds/atom.xml")[3].link == "news/four?a=1&b=2"
 
 
 @pytest.mark.parametrize("body", [BOMB, EXTERNAL, b"<html><p>not a feed", b""])
