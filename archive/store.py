@@ -223,7 +223,8 @@ def create_locked(path: Path) -> BinaryIO:
     for a moment, an unlocked empty file a job had left open, which a `verify --repair` run
     just then removed (the job then wrote into a file no name reached)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-    fh = open(tmp, "w+b", buffering=0)  # noqa: SIM115 (the caller's to close)
+    tmp.unlink(missing_ok=True)  # (left by a process of this number killed between link and unlink: not opened)
+    fh = open(tmp, "xb", buffering=0)  # noqa: SIM115 (the caller's to close)
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
@@ -239,6 +240,7 @@ def create_locked(path: Path) -> BinaryIO:
         tmp.unlink(missing_ok=True)
         raise
     tmp.unlink(missing_ok=True)
+    fh.name = str(path)  # (what it is now: the callers name it in messages, and remove it by it)
     return fh
 
 

@@ -94,6 +94,14 @@ def test_a_failed_write_cuts_the_warc_back_to_its_last_whole_record(tmp_path: Pa
     assert all(r.digest_ok is not False for r in records)
 
 
+def test_a_warc_whose_warcinfo_does_not_fit_leaves_no_file(tmp_path: Path) -> None:
+    warcs = RotatingWarcFiles(tmp_path, collection="c", host="h", clock=Clock(),
+                              warcinfo=lambda name: make_record("warcinfo", date=WHEN, chunks=(_page(0),)))
+    with file_size_limit(1000), pytest.raises(CaptureWriteError, match="File too large"):
+        warcs.write_group(lambda info_id: [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # (no empty .open file for verify to report)
+
+
 @contextmanager
 def open_files_limit(limit: int) -> Iterator[None]:
     saved = resource.getrlimit(resource.RLIMIT_NOFILE)

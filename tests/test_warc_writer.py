@@ -289,6 +289,7 @@ def test_a_new_warc_and_log_are_locked_before_their_names_appear(tmp_path, monke
     job = _job(tmp_path)
     job.record_fetch(_fetch(0, b"<p>page</p>"))
     assert sorted(name.split(".", 1)[1] for name, _ in named) == ["captures.jsonl.open", "warc.gz.open"], named
+    assert job.log._fh.name == str(job.log.open_path)  # (its name, not the hidden one it was made under)
     assert all(locked for _, locked in named), named
     job.close()
     assert [p for p in tmp_path.rglob(".*.new")] == []  # (no name left behind)
