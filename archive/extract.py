@@ -405,10 +405,15 @@ def extract_after_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Pa
     """
     with exclusively(coll.root / ".extract.lock"):
         trailing, others = _jobs_without_a_table(coll, manifest)
-        for earlier in trailing:
+        for at, earlier in enumerate(trailing):
             log.warning("job %s has no article table (its crawl stopped before the extraction): made now",
                         earlier["job_id"])
-            extract_job(coll, earlier)
+            try:
+                extract_job(coll, earlier)
+            except StoreError as exc:  # (a damaged file of its: this job's table is made all the same)
+                log.warning("job %s: its article table cannot be made: %s", earlier["job_id"], exc)
+                others += [d["job_id"] for d in trailing[at:]]
+                break
         path = coll.articles / f"{manifest['job_id']}.jsonl"
         if path.is_file() and path.with_name(f"{manifest['job_id']}{DERIVED_SUFFIX}").is_file():
             # (made by the next job's crawl meanwhile, as above)

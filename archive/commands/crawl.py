@@ -72,9 +72,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if result.extract_error is not None:
             print(f"archive crawl: the job's articles were not extracted: {result.extract_error}", file=err)
             status = 1
-        if result.tables_missing is not None:
-            print(f"archive crawl: {result.tables_missing}", file=err)
-            status = 1
+        if result.tables_missing is not None:  # (said, not failed: this job's capture and table are whole)
+            print(f"archive crawl: warning: {result.tables_missing}", file=err)
         if result.index_error is not None:
             print(f"archive crawl: the collection's indexes were not brought up to date: {result.index_error}; the "
                   "job's files are whole (`archive verify`), and `archive index` brings them up to date", file=err)
