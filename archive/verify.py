@@ -259,12 +259,7 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
     manifests = local_manifests(coll)
     docs = check_manifests(manifests, report, only.name if only is not None else None)
     if only is None:
-        highest = max((m.doc["sequence"] for m in manifests if isinstance(m.doc, dict)
-                       and isinstance(m.doc.get("sequence"), int)), default=0)
-        lost = lost_newest(coll, highest)
-        if lost is not None:
-            report.add(coll.manifests, None, f"the manifest of job {lost[1]['job_id']} (sequence {lost[0]}), the "
-                                             f"newest written here ({HEAD} names it), is missing: restore it")
+        check_manifest_folder(coll, manifests, report)
     # Every file check is planned first and run at once (on every core when worth it);
     # the results are then reported in this same order.
     checks = FileChecks()
@@ -290,7 +285,6 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
             steps.append(partial(_file_result, target, checks.hash(target), report, entry))
     if only is None:
         _plan_unlisted(coll, listed, checks, steps, report, refs)
-        _check_lone_sidecars(coll, report)
     checks.run()
     for step in steps:
         step()
@@ -310,6 +304,18 @@ def _check_pointers(coll: CollectionDir, listed: dict[str, Any], refs: list[tupl
             if name not in here and f"warcs/{name}" not in listed:
                 report.add(path, f"line {number}", f"points into {name}, which is not in the collection nor "
                                                    "listed by any manifest")
+
+
+def check_manifest_folder(coll: CollectionDir, manifests: list[ManifestFile], report: Report) -> None:
+    """What the manifests' folder says beside the manifests read (``manifests``): the newest
+    one written here gone, an entry named like one that is no file, a lone sidecar."""
+    highest = max((m.doc["sequence"] for m in manifests if isinstance(m.doc, dict)
+                   and isinstance(m.doc.get("sequence"), int)), default=0)
+    lost = lost_newest(coll, highest)
+    if lost is not None:
+        report.add(coll.manifests, None, f"the manifest of job {lost[1]['job_id']} (sequence {lost[0]}), the "
+                                         f"newest written here ({HEAD} names it), is missing: restore it")
+    _check_lone_sidecars(coll, report)
 
 
 def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:

@@ -240,7 +240,7 @@ def test_a_damaged_log_or_article_line_stops_the_export_naming_it(store, tmp_pat
 
 
 @pytest.mark.parametrize("harm", ["table edited", "table missing", "manifest missing", "manifest edited",
-                                  "warc back-dated", "log edited"])
+                                  "warc back-dated", "log edited", "newest manifest missing"])
 def test_a_collection_not_whole_or_not_as_recorded_is_not_exported(store, tmp_path, capsys, harm):
     """Each was exported as the whole collection, exit 0: a job left out with its manifest
     or its article table, an edited table's words (or an edited manifest's seeds) in a
@@ -277,6 +277,11 @@ def test_a_collection_not_whole_or_not_as_recorded_is_not_exported(store, tmp_pa
         assert '"status":200' in text.replace(" ", "")
         log.write_text(text.replace('"status": 200', '"status": 203', 1).replace('"status":200', '"status":203', 1))
         says = f"{log} is not the file its manifest lists ("
+    elif harm == "newest manifest missing":  # (the chain before it whole: only .chain-head tells)
+        newest = max((coll / "manifests").glob("*.json"))
+        newest.unlink()
+        newest.with_name(newest.name + ".sha256").unlink()
+        says = f"the manifest of job {newest.stem} (sequence 2), the newest written here (.chain-head names it), is missing"
     elif harm == "manifest missing":
         first_manifest.unlink()
         first_manifest.with_name(first_manifest.name + ".sha256").unlink()

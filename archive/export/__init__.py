@@ -165,10 +165,12 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
     say: an export made of them was a smaller or another collection, said to be the whole
     (a manifest missing from the chain left its job out, a table missing left its articles
     out, an edited one put its words in the dataset, to be signed)."""
-    from archive.verify import Report, check_manifests, local_manifests
+    from archive.verify import Report, check_manifest_folder, check_manifests, local_manifests
 
     report = Report()
-    check_manifests(local_manifests(coll), report)
+    manifests = local_manifests(coll)
+    check_manifests(manifests, report)
+    check_manifest_folder(coll, manifests, report)
     if not report.ok:
         raise StoreError(f"{report.problems[0]}; run `archive verify {coll.root}`; nothing was exported")
     for job in jobs:  # (the records' digests would not tell a WARC whose WARC-Dates were rewritten)
