@@ -70,8 +70,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     jobs = [doc for _, doc in jobs_in_order(coll, doing="nothing was exported")]
     if not jobs:
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
+    key = load_private_key(sign_key) if sign_key is not None else None  # (a bad key said before any file is read)
     _whole(coll, jobs)
-    key = load_private_key(sign_key) if sign_key is not None else None
     warcs = [coll.root / f["path"] for job in jobs for f in job["files"] if f["kind"] == "warc"]
     missing = [w for w in warcs if not w.is_file()]
     if missing:
