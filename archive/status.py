@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 from croniter import CroniterBadDateError
 
 from archive.errors import UsageError
-from archive.manifest import iter_manifests, problem_of
+from archive.manifest import iter_manifests, noted_newest_job, problem_of
 from archive.schedule import last_attempt, newest_job, next_fire, output_path
-from archive.store import CollectionDir, collections_in, running_jobs, write_atomic
+from archive.store import CollectionDir, collections_in, is_locked, running_jobs, write_atomic
+from archive.warc.writer import OPEN_SUFFIX
 
 VERIFY_STATE = "verify-state.json"
 
@@ -51,6 +52,7 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     last_path: Path | None = None
     last: dict[str, Any] | None = None
     with_manifest = set()
+    running = running_jobs(coll)  # (before the manifests: a job ending meanwhile is in one or the other)
     for path, doc, raw in iter_manifests(coll):
         with_manifest.add(path.stem)
         jobs += 1
@@ -59,7 +61,6 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
             damaged.append(f"{path}: {problem}")
         elif last is None or doc["sequence"] > last["sequence"]:  # type: ignore[index]
             last_path, last = path, doc
-    running = running_jobs(coll)
     out: dict[str, Any] = {"collection": coll.name, "path": str(coll.root), "jobs": jobs, "running": running,
                            "died": _died(coll, with_manifest, running),
                            "last_job": None, "next_run": None, "verify": None, "failed_start": None,
@@ -101,16 +102,25 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
 
 
 def _died(coll: CollectionDir, with_manifest: set[str], running: list[str]) -> list[str]:
-    """The jobs that began (a job file) and neither run now nor have a manifest: killed, or
-    the machine lost, before they could write one. The last job status shows is the one
-    before them, its verify from before too."""
+    """The jobs that began and left a capture log, and neither run now nor have a manifest:
+    killed, or the machine lost, before they could write one (`archive verify --repair`
+    closes them). The last job status shows is the one before them, its verify from before
+    too. Not the job whose manifest the collection noted writing (lost since: verify says
+    so), nor one that ended meanwhile."""
     try:
-        names = os.listdir(coll.logs)
+        names = set(os.listdir(coll.logs))
     except OSError:
         return []
-    suffix = ".job.json"
-    return sorted(job for name in names if name.endswith(suffix)
-                  and (job := name[: -len(suffix)]) not in with_manifest and job not in running)
+    suffix, noted = ".job.json", noted_newest_job(coll)
+    died = []
+    for name in sorted(names):
+        job = name[: -len(suffix)] if name.endswith(suffix) else None
+        if (job is None or job in with_manifest or job in running or job == noted
+                or not ({f"{job}.captures.jsonl", f"{job}.captures.jsonl{OPEN_SUFFIX}"} & names)):
+            continue
+        if not coll.manifest(job).exists() and not is_locked(coll.logs / name):  # (looked at again: it may have
+            died.append(job)                                                     # begun or ended meanwhile)
+    return died
 
 
 def _verify_state(path: Path) -> dict[str, Any]:

@@ -153,6 +153,7 @@ def test_status_takes_the_schedule_of_a_first_job_still_running_and_one_run_out_
     (coll.logs / f"{job['job_id']}.job.json").write_text(json.dumps(job))
     row = collection_status(coll, now)
     assert row["next_run"] is None and row["damaged"] == []
+    assert row["died"] == []  # (no capture log: nothing of it for --repair to close, so not said to need it)
 
 
 @pytest.mark.parametrize("schedule", ["61 * * * *", "* * * * * R", "H * * * *", "0 H/2 * * *"])
