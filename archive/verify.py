@@ -298,7 +298,8 @@ def _check_pointers(coll: CollectionDir, listed: dict[str, Any], refs: list[tupl
     """Every WARC a capture log points into is in the collection (or listed by a manifest,
     which says where it went): a WARC removed before ``--repair`` wrote its job's manifest
     left the log's lines pointing at nothing, and nothing said so."""
-    here = set(listed_sizes(coll.warcs, ".warc.gz")) if coll.warcs.is_dir() else set()
+    # (one left open, its close failed, is there under its .open name: reported as such)
+    here = {name.removesuffix(OPEN_SUFFIX) for name in listed_sizes(coll.warcs, (".warc.gz", ".warc.gz" + OPEN_SUFFIX))}
     for path, found in refs:
         for name, number in found.warcs.items():
             if name not in here and f"warcs/{name}" not in listed:

@@ -181,3 +181,14 @@ def test_status_names_a_job_that_died_without_a_manifest_until_it_is_repaired(tm
     assert main(["status", "--store", str(store), "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["died"] == [] and row["last_job"]["job_id"] == job
+
+
+def test_a_log_pointing_into_a_warc_left_open_is_not_said_to_point_at_nothing(tmp_path: Path) -> None:
+    """A WARC whose close failed (a full disk) stays under its .open name while the job's log
+    closes: the log's lines point at a file that is there."""
+    store = tmp_path / "store"
+    warc, log = _killed_job(store)
+    log.rename(log.with_name(log.name.removesuffix(".open")))  # (the log closed, the WARC not)
+    problems = [str(p) for p in verify(store).problems]
+    assert any(p.startswith(f"{warc}: incomplete file of a job that did not finish") for p in problems), problems
+    assert not any("points into" in p for p in problems), problems
