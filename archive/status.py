@@ -34,9 +34,10 @@ def record_verify(collections: list[CollectionDir], problem_paths: list[Path], w
     unwritten = []
     for coll in collections:
         root = coll.root.resolve()
-        # (a link is where it lies, not where it points: one pointing nowhere is the collection's)
+        # (a link is where it lies, not where it points: one pointing nowhere is the collection's;
+        # the collection's own folder, a link itself, is the collection however it is spelt)
         where = [p.parent.resolve() / p.name for p in problem_paths]
-        mine = [p for p in where if root in p.parents or p == root]
+        mine = [p for p in where if root in p.parents or p in (root, coll.root.parent.resolve() / coll.root.name)]
         state = {"time": when.isoformat(), "ok": not mine, "problems": len(mine)}
         try:
             write_atomic(coll.root / VERIFY_STATE, (json.dumps(state, sort_keys=True) + "\n").encode())

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import sqlite3
 import tempfile
@@ -70,7 +71,7 @@ class CollectionDir:
     def command(self, name: str) -> str:
         """The command line that runs ``archive <name>`` on this collection, as it can be
         pasted (its store named: not the default one)."""
-        return f"archive {name} --collection {self.name} --store {self.root.parent}"
+        return f"archive {name} --collection {shlex.quote(self.name)} --store {shlex.quote(str(self.root.parent))}"
 
     @property
     def warcs(self) -> Path:

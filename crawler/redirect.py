@@ -103,8 +103,9 @@ class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):
     followed. Such a page, and one that sends the reader on after a delay, now goes to the
     spider as any page does; the other page it names is a link of it (``REFRESH_META``), as
     Heritrix and wget take it. A ``Refresh`` header, which browsers obey as they obey the
-    element (a page that sends the reader on, or a login wall), is taken as one (the
-    element first, where a page has both)."""
+    element (a page that sends the reader on, or a login wall), names such a link too,
+    whatever its delay: the page itself goes to the spider (the element first, where a
+    page has both)."""
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
         if (not isinstance(response, HtmlResponse) or request.meta.get("dont_redirect", False)
@@ -124,18 +125,19 @@ class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):
         return response
 
 
-# ``Refresh: 5; url=/next`` (and the forms browsers accept: a comma, no ``url=``, quotes).
-_REFRESH_HEADER = re.compile(r"""\s*\d*(?:\.\d*)?\s*[;,]?\s*(?:url\s*=\s*)?(?P<q>['"]?)(?P<url>.*?)(?P=q)\s*$""",
+# ``Refresh: 5; url=/next`` and the forms browsers accept (a comma, no ``url=``, quotes); as
+# HTML's refresh steps read it, a value that begins with no number is none.
+_REFRESH_HEADER = re.compile(r"""\s*(?:\d+\.?\d*|\.\d*)\s*(?:[;,]\s*)?(?:url\s*=\s*)?(?P<url>.*)$""",
                              re.IGNORECASE | re.DOTALL)
 
 
 def refresh_header_target(response: Response) -> str | None:
     """The absolute URL a response's ``Refresh`` header sends the reader to, if any."""
     raw = response.headers.get(b"Refresh")
-    if not raw:
-        return None
-    found = _REFRESH_HEADER.match(raw.decode("latin-1"))
-    target = found.group("url").strip() if found else ""
+    found = _REFRESH_HEADER.match(raw.decode("latin-1")) if raw else None
+    target = (found.group("url") or "").strip() if found else ""
+    if target[:1] in ("'", '"'):  # (quoted: up to the same quote, or to the end if it has none)
+        target = target[1:].split(target[0], 1)[0]
     if not target:
         return None  # (a page that reloads itself)
     try:

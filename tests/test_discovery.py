@@ -525,6 +525,20 @@ def test_a_page_that_refreshes_has_its_links_followed_and_its_refresh_taken_as_o
         server.base + "/walled", "R", 0)
 
 
+@pytest.mark.parametrize(("value", "target"), [
+    (b"0; url=/a", "http://h.test/a"), (b"5;URL='/b'", "http://h.test/b"), (b"3, http://x.test/c", "http://x.test/c"),
+    (b"60", None), (b"  2 ; Url = /f ", "http://h.test/f"), (b"0 /g", "http://h.test/g"),
+    (b"foo", None),  # (no number first: no refresh, as browsers read it)
+    (b'0; url="/h', "http://h.test/h"),  # (a quote not closed: to the end)
+])
+def test_a_refresh_headers_target_is_read_as_browsers_read_it(value, target):
+    from scrapy.http import HtmlResponse
+
+    from crawler.redirect import refresh_header_target
+
+    assert refresh_header_target(HtmlResponse("http://h.test/p/q", headers={"Refresh": value}, body=b"")) == target
+
+
 def test_a_redirect_to_a_page_fetched_already_is_not_followed_and_targets_are_canonical(tmp_path):
     """A feed item sent through a tracker to /story?utm_source=feed was fetched, archived and
     extracted beside the /story the front page links."""
