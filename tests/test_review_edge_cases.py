@@ -749,18 +749,20 @@ def test_concurrent_jobs_of_one_collection_keep_a_linear_chain(tmp_path):
 
 
 def test_two_writers_racing_for_one_warc_name(tmp_path, monkeypatch):
-    from archive.warc import writer
+    import os
 
-    real_open = open
+    import archive.store
+
+    real_link = os.link
     raced = []
 
-    def racing_open(path, mode="r", *args, **kwargs):
-        if mode == "xb" and not raced:
-            raced.append(path)
-            real_open(path, "xb").close()  # the other process wins the name just now
-        return real_open(path, mode, *args, **kwargs)
+    def racing_link(src, dst):
+        if str(dst).endswith(".warc.gz.open") and not raced:
+            raced.append(dst)
+            open(dst, "xb").close()  # the other process wins the name just now
+        return real_link(src, dst)
 
-    monkeypatch.setattr(writer, "open", racing_open, raising=False)
+    monkeypatch.setattr(archive.store.os, "link", racing_link)
     job = _job(tmp_path, clock=lambda: T0)
     job.record_fetch(_fetch(0))
     job.close()
