@@ -120,9 +120,14 @@ def _seeds(doc: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     seeds = []
     for i, url in enumerate(doc.get(key, [])):
         try:
-            seeds.append(canonicalize(url))
+            seed = canonicalize(url)
         except ValueError as exc:  # (a bracketed host that is no address, a port out of range)
             raise ConfigError(f"{where}: {key}[{i}]: {url!r} is not a valid URL ({exc})") from None
+        host = host_of(seed)
+        if not host or any(c.isspace() or c in "<>\"{}|\\^`" for c in host):
+            # (said of the seed, not of the scope made of it)
+            raise ConfigError(f"{where}: {key}[{i}]: {url!r} has no host a request can be sent to")
+        seeds.append(seed)
     return tuple(seeds)
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from warcs import read_collection
 
-from archive.config import load_collections
+from archive.config import load_collections, with_overrides
 from archive.errors import ConfigError
 
 
@@ -48,7 +48,16 @@ def write(tmp_path, text: str):
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nsitemaps = ["http://[zz]/s.xml"]\n',
      "sitemaps[0]: 'http://[zz]/s.xml' is not a valid URL"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { delay = inf }\n',
-     "politeness.delay: inf is not a finite number"),
+     "politeness.delay: inf is greater than the maximum of 86400"),
+    # (taken, then a crawl that waited for ever, or each crawl after the first a traceback)
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { delay = 1e300 }\n',
+     "politeness.delay: 1e+300 is greater than the maximum of 86400"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nrecrawl = { window_days = 1e10 }\n',
+     "recrawl.window_days: 10000000000.0 is greater than the maximum of 36500"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nrecrawl = { window_days = 0, backoff = 1e300 }\n',
+     "recrawl.backoff: 1e+300 is greater than the maximum of 1000"),
+    ('[[collection]]\nname = "x"\nurls = ["http://exa mple.example/"]\n',
+     "urls[0]: 'http://exa mple.example/' has no host a request can be sent to"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { delay = nan }\n',
      "politeness.delay: nan is not a finite number"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nscope = { deny_patterns = ["(open"] }\n',
@@ -59,6 +68,14 @@ def test_config_errors_name_the_file_and_the_place(tmp_path, text, expected):
     with pytest.raises(ConfigError) as err:
         load_collections(path)
     assert str(err.value).startswith(str(path)) and expected in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["http://[::1]:8131/", "http://a_b.example/", "https://[2001:db8::1]/"])
+def test_a_seed_on_an_ipv6_address_or_a_host_with_an_underscore_is_taken(tmp_path, url):
+    """Refused, with a complaint about the scope made of it: `scope.allow_hosts[0]: '::1'
+    does not match ...`, said to be on the command line."""
+    [collection] = load_collections(write(tmp_path, f'[[collection]]\nname = "x"\nurls = ["{url}"]\n'))
+    assert with_overrides(collection, max_pages=3).urls == (url,)
 
 
 def test_toml_syntax_error_names_the_line(tmp_path):
