@@ -208,6 +208,12 @@ def test_export_errors_are_one_line(store, tmp_path, capsys):
     assert "no captures match" in capsys.readouterr().err
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
                  "--sign-key", str(tmp_path / "missing.key")]) == 2
+    capsys.readouterr()
+    for flag in ("--sign-key", "--host"):  # (an unset shell variable: an unsigned dataset, exit 0)
+        assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"), flag,
+                     ""]) == 2
+        assert f"argument {flag}: must not be empty" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_json_lines_break_at_line_feeds_only(tmp_path):
