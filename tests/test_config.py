@@ -78,6 +78,12 @@ def test_a_seed_on_an_ipv6_address_or_a_host_with_an_underscore_is_taken(tmp_pat
     assert with_overrides(collection, max_pages=3).urls == (url,)
 
 
+def test_a_collections_file_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[[collection]]\nname = "a"\nurls = ["http://127.0.0.1:9/"]\n')
+    assert [c.name for c in load_collections(path)] == ["a"]
+
+
 def test_toml_syntax_error_names_the_line(tmp_path):
     path = write(tmp_path, '[[collection]]\nname = "x"\nurls = "http://a/\n')
     with pytest.raises(ConfigError, match=r"line 3"):
