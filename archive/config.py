@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from archive import __version__
 from archive.errors import ConfigError
@@ -105,6 +106,7 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
         raise ConfigError(f"{where}: " + "; ".join(_key_path(p).replace("collection[0].", "", 1) for p in found))
     check_schedule(doc, where)
     _check_values(doc, where)
+    _check_storage(doc.get("storage"), where)
     settings = _merge(DEFAULTS, {k: v for k, v in doc.items() if k not in ("name", "urls", "feeds", "sitemaps")})
     urls, feeds, sitemaps = (_seeds(doc, key, where) for key in ("urls", "feeds", "sitemaps"))
     if not (urls or feeds or sitemaps):
@@ -146,6 +148,28 @@ def _check_values(doc: dict[str, Any], where: str, path: str = "") -> None:
                     re.compile(pattern)
                 except (re.error, TypeError) as exc:
                     raise ConfigError(f"{where}: {at}[{i}]: {pattern!r} is not a regular expression ({exc})") from None
+
+
+def _check_storage(storage: dict[str, Any] | None, where: str) -> None:
+    """The bucket and endpoint a job's push will use, read now, as the push reads them: a
+    bad one was found only once the crawl was done, and said to be retried by the next."""
+    if storage is None:
+        return
+    from archive.errors import UsageError
+    from archive.storage.s3 import parse_s3_url
+
+    try:
+        parse_s3_url(storage["to"])
+    except UsageError as exc:
+        raise ConfigError(f"{where}: storage.to: {exc}") from None
+    endpoint = storage.get("endpoint_url")
+    if endpoint is not None:
+        try:
+            usable = bool(urlsplit(endpoint).hostname)
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ConfigError(f"{where}: storage.endpoint_url: {endpoint!r} is not an http(s) URL with a host")
 
 
 def one_off(

@@ -56,6 +56,11 @@ def write(tmp_path, text: str):
      "recrawl.window_days: 10000000000.0 is greater than the maximum of 36500"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nrecrawl = { window_days = 0, backoff = 1e300 }\n',
      "recrawl.backoff: 1e+300 is greater than the maximum of 1000"),
+    # (found once the crawl was done, and said to be retried by the next crawl, which it could not be)
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nstorage = { to = "s3://My_Bucket/p" }\n',
+     "storage.to: 's3://My_Bucket/p' is not an s3://BUCKET[/PREFIX] URL"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nstorage = { to = "s3://b-1/p", endpoint_url = "http://" }\n',
+     "storage.endpoint_url: 'http://' is not an http(s) URL with a host"),
     ('[[collection]]\nname = "x"\nurls = ["http://exa mple.example/"]\n',
      "urls[0]: 'http://exa mple.example/' has no host a request can be sent to"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { delay = nan }\n',
