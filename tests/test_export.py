@@ -422,13 +422,19 @@ def test_an_export_over_another_collections_leaves_no_file_of_it_but_those_it_di
     assert verify(out).ok
 
 
-def test_an_export_over_another_tools_data_package_removes_none_of_its_files(store, tmp_path):
+@pytest.mark.parametrize("theirs", ["datapackage.json", "DATASHEET.md"])
+def test_an_export_over_files_no_export_of_ours_made_is_refused_and_removes_none(store, tmp_path, capsys, theirs):
+    """Another tool's data package (or a user's own DATASHEET.md) was written over."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "precious.csv").write_text("a,b\n")
-    (out / "datapackage.json").write_text(json.dumps({"resources": [{"path": "precious.csv"}]}))
-    export_dataset(store, "ds", out)
-    assert (out / "precious.csv").read_text() == "a,b\n"
+    (out / theirs).write_text(json.dumps({"resources": [{"path": "precious.csv"}]}))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"archive export: error: {out / theirs} is not of an earlier export of this tool, and "
+                                       "an export would write over it: export to another directory, or move it "
+                                       "away\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_an_export_into_the_store_is_refused(store, capsys):

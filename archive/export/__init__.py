@@ -72,6 +72,11 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
     key = load_private_key(sign_key) if sign_key is not None else None  # (a bad key said before any file is read)
     _whole(coll, jobs)
+    foreign = _not_ours(out, [f"{collection}.wacz", "articles.jsonl", "articles.parquet", "DATASHEET.md",
+                              "captures-per-day.svg", "datapackage.json", SIGNATURE_FILE])
+    if foreign:
+        raise UsageError(f"{out / foreign[0]} is not of an earlier export of this tool, and an export would write over "
+                         "it: export to another directory, or move it away")
     warcs = [coll.root / f["path"] for job in jobs for f in job["files"] if f["kind"] == "warc"]
     missing = [w for w in warcs if not w.is_file()]
     if missing:
@@ -194,6 +199,23 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
         if derived[1] != actual:
             raise StoreError(f"{table} is not the table its {derived[0].name} describes ({actual}; it records "
                              f"{derived[1]}): {extract}")
+
+
+def _not_ours(out: Path, names: list[str]) -> list[str]:
+    """Those of ``names`` in ``out`` that no earlier export of this tool made there (a user's
+    own DATASHEET.md, another tool's data package): not this export's to write over."""
+    ours = set(_earlier_files(out))
+    if ours or _earlier_package_is_ours(out):
+        ours |= {"datapackage.json", SIGNATURE_FILE}
+    return [n for n in names if n not in ours and ((out / n).exists() or (out / n).is_symlink())]
+
+
+def _earlier_package_is_ours(out: Path) -> bool:
+    try:
+        return str(json.loads((out / "datapackage.json").read_bytes()).get("software", "")).startswith(
+            "archive-corpus ")
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _earlier_files(out: Path) -> list[str]:
