@@ -47,12 +47,14 @@ COMMANDS: list[ModuleType] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="archive", description="Capture news into verifiable WARC files.")
+    # No abbreviated options: `push --delete` was taken for --delete-local, which removes local WARCs.
+    parser = argparse.ArgumentParser(prog="archive", description="Capture news into verifiable WARC files.",
+                                     allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"archive {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP, epilog=module.EXAMPLE,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
         module.add_arguments(command)
     return parser
 

@@ -142,6 +142,9 @@ def _check_values(doc: dict[str, Any], where: str, path: str = "") -> None:
             _check_values(value, where, at + ".")
         elif isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{where}: {at}: {value} is not a finite number")
+        elif key == "user_agent" and isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            # (a line break would end the header: sent and archived as another, or cut)
+            raise ConfigError(f"{where}: {at}: {value!r} holds a control character, which no header can")
         elif key in ("allow_patterns", "deny_patterns") and isinstance(value, list):
             for i, pattern in enumerate(value):
                 try:

@@ -65,6 +65,8 @@ def test_depth_zero_fetches_the_seed_and_its_requisites_only(wire_site, tmp_path
         (["export", "--collection", "c", "--out", ""], "argument --out: must not be empty"),
         (["crawl", "--url", "http://127.0.0.1:9/", "--max-pages", "18446744073709551616"],
          "max_pages: 18446744073709551616 is greater than the maximum of 9007199254740991"),
+        # (no abbreviations: `--delete` was taken for --delete-local, which removes local WARCs)
+        (["push", "--to", "s3://bucket/p", "--delete"], "unrecognized arguments: --delete"),
     ],
 )
 def test_usage_errors_are_one_clear_line_and_exit_2(args, message):
@@ -84,9 +86,10 @@ def test_a_store_that_cannot_be_made_is_one_clear_line(tmp_path):
 
 
 def test_demo_crawls_the_bundled_site_and_verifies(tmp_path, capsys):
+    tmp_path = tmp_path / "my store"  # (the command it prints is pasted as it is)
     assert main(["demo", "--store", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "OK:" in out and "50 articles" in out and "archive verify" in out
+    assert "OK:" in out and "50 articles" in out and f"Verify it:  archive verify '{tmp_path / 'demo'}'\n" in out
     _, lines = read_collection(tmp_path / "demo")
     statuses = {l.get("status") for l in lines}
     assert 200 in statuses and 404 in statuses and 301 in statuses

@@ -61,6 +61,8 @@ def write(tmp_path, text: str):
      "storage.to: 's3://My_Bucket/p' is not an s3://BUCKET[/PREFIX] URL"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nstorage = { to = "s3://b-1/p", endpoint_url = "http://" }\n',
      "storage.endpoint_url: 'http://' is not an http(s) URL with a host"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { user_agent = "ua\\r\\nX-Injected: 1" }\n',
+     "politeness.user_agent: 'ua\\r\\nX-Injected: 1' holds a control character, which no header can"),
     ('[[collection]]\nname = "x"\nurls = ["http://exa mple.example/"]\n',
      "urls[0]: 'http://exa mple.example/' has no host a request can be sent to"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { delay = nan }\n',

@@ -477,6 +477,11 @@ def test_a_warc_that_cannot_even_be_cut_back_is_left_for_repair(tmp_path: Path) 
     assert verify(store).ok
 
 
+def test_keygen_takes_an_out_ending_in_key_for_the_prefix(tmp_path: Path, capsys) -> None:
+    assert main(["keygen", "--out", str(tmp_path / "k.key")]) == 0  # (wrote k.key.key and k.key.pub)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key", "k.pub"]
+
+
 def test_keygen_on_a_full_disk_leaves_neither_half_a_key_nor_one_of_the_pair(tmp_path: Path, capsys) -> None:
     with file_size_limit(50):  # a private key is about 119 bytes of PEM
         code = main(["keygen", "--out", str(tmp_path / "k")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import time
 from typing import Any, Self, TextIO
 from urllib.parse import urlsplit
@@ -97,7 +98,7 @@ def print_crawl_summary(result: Any, out: TextIO) -> None:
     print(f"  manifest  {result.manifest}", file=out)
     if result.articles is not None:
         print(f"  articles  {result.articles} ({count(result.article_count, 'article')})", file=out)
-    print(f"Verify it:  archive verify {coll}", file=out)
+    print(f"Verify it:  archive verify {shlex.quote(str(coll))}", file=out)
 
 
 def print_report(report: Any, out: TextIO) -> None:

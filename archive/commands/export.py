@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import TextIO
 
@@ -37,5 +38,5 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  {f['path']:<22} {human_bytes(f['bytes']):>9}  {f['hash']}", file=out)
     print(f"  {'datapackage.json':<22} lists them all" + (", signed in datapackage.json.sig" if result.signature
                                                           else ""), file=out)
-    print(f"Verify it:  archive verify {result.out}", file=out)
+    print(f"Verify it:  archive verify {shlex.quote(str(result.out))}", file=out)
     return 0

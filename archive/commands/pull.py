@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import TextIO
 
 from archive.commands.common import (
@@ -45,5 +46,5 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
           file=out)
     for name, why in result.failed.items():
         print(f"archive pull: {name}: {why}", file=err)
-    print(f"Verify it:  archive verify {store}", file=out)
+    print(f"Verify it:  archive verify {shlex.quote(str(store))}", file=out)
     return 1 if result.failed else 0

@@ -33,6 +33,8 @@ def keygen(out: str | Path) -> tuple[Path, Path]:
     prefix = Path(out)
     if not str(out) or str(out).endswith("/") or prefix.is_dir():
         raise UsageError(f"--out {str(out)!r}: give a file name prefix, such as archive-signing")
+    if prefix.suffix in (".key", ".pub"):  # (`--out k.key` is the prefix k, not k.key.key)
+        prefix = prefix.with_suffix("")
     key_path, pub_path = prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
     if not prefix.parent.is_dir():
         raise UsageError(f"{prefix.parent} is not a directory; create it or choose another --out")
