@@ -203,6 +203,13 @@ def test_export_errors_are_one_line(store, tmp_path, capsys):
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
                  "--from", "yesterday"]) == 2
     assert "is not a date" in capsys.readouterr().err
+    for day in ("20260301", "2026-W10-1"):  # (ISO's other forms: not what the help says)
+        assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
+                     "--from", day]) == 2
+        assert f"--from {day!r} is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
+                 "--from", "2026-03-05", "--to", "2026-03-01"]) == 2
+    assert "--from 2026-03-05 is after --to 2026-03-01" in capsys.readouterr().err
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "o"),
                  "--from", "2030-01-01"]) == 2
     assert "no captures match" in capsys.readouterr().err

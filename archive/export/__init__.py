@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ def parse_day(text: str | None, option: str) -> date | None:
     if text is None:
         return None
     try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):  # (not the week dates and compact forms ISO allows)
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
@@ -64,6 +67,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                    date_to: date | None = None, host: str | None = None,
                    sign_key: Path | None = None) -> ExportResult:
     coll = collection_dir(Path(store), collection)
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise UsageError(f"--from {date_from} is after --to {date_to}: no day is in between")
     if Path(store).resolve() in (Path(out).resolve(), *Path(out).resolve().parents):
         # (its files would be taken for the collection's: listed by nobody, pushed, and in the way)
         raise UsageError(f"{out} is inside the store {store}; export to a directory outside it")
