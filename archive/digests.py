@@ -96,6 +96,11 @@ def unlike_its_listing(path: Path, entry: dict[str, Any]) -> str | None:
         digest, size = sha256_file(path)
     except OSError as exc:
         return f"{path}: {exc.strerror or exc}"
+    return unlike_listed(path, digest, size, entry)
+
+
+def unlike_listed(path: Path, digest: str, size: int, entry: dict[str, Any]) -> str | None:
+    """:func:`unlike_its_listing` of a file whose SHA-256 label and size were had already."""
     if digest != entry["sha256"] or size != entry.get("size", size):
         return (f"{path} is not the file its manifest lists ({size} bytes, {digest}; the manifest says "
                 f"{entry.get('size')} bytes, {entry['sha256']})")

@@ -131,6 +131,23 @@ def test_date_filter_pulls_in_revisit_originals_and_remaps_pointers(store, tmp_p
     assert "each keeps the name of the store's file its records were copied from" in sheet
 
 
+def test_an_export_reads_each_warc_once_hashing_it_as_its_records_are_checked(store, tmp_path, monkeypatch):
+    """Hashed against its manifest first, then read again for its records: a store of
+    hundreds of GB read twice."""
+    import archive.digests
+
+    hashed: list[str] = []
+    whole_file = archive.digests.sha256_file
+
+    def hashing(path):
+        hashed.append(Path(path).name)
+        return whole_file(path)
+
+    monkeypatch.setattr(archive.digests, "sha256_file", hashing)
+    export_dataset(store, "ds", tmp_path / "out")
+    assert hashed and not [name for name in hashed if name.endswith(".warc.gz")], hashed
+
+
 def test_exports_of_the_same_input_are_byte_identical(store, tmp_path):
     export_dataset(store, "ds", tmp_path / "a")
     export_dataset(store, "ds", tmp_path / "b")

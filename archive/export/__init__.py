@@ -82,7 +82,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     if foreign:
         raise UsageError(f"{out / foreign[0]} is not of an earlier export of this tool, and an export would write over "
                          "it: export to another directory, or move it away")
-    warcs = [coll.root / f["path"] for job in jobs for f in job["files"] if f["kind"] == "warc"]
+    listed = {coll.root / f["path"]: f for job in jobs for f in job["files"] if f["kind"] == "warc"}
+    warcs = list(listed)
     missing = [w for w in warcs if not w.is_file()]
     if missing:
         raise UsageError(f"{missing[0]} is not in the local store (pushed with --delete-local?); "
@@ -93,7 +94,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         return ((date_from is None or day >= date_from) and (date_to is None or day <= date_to)
                 and (host is None or host_of(url) == host.lower()))
 
-    selection = select(scan(warcs), lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
+    scanned = scan(warcs, listed, doing=f"run `archive verify {coll.root}`; nothing was exported")
+    selection = select(scanned, lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
     lines = _log_lines(coll, jobs, in_range)
     # The first directory of ``out``'s path this export makes, removed again if it fails: an
     # empty or half dataset would look like a real one.
@@ -183,12 +185,6 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
     check_manifest_folder(coll, manifests, report)
     if not report.ok:
         raise StoreError(f"{report.problems[0]}; run `archive verify {coll.root}`; nothing was exported")
-    for job in jobs:  # (the records' digests would not tell a WARC whose WARC-Dates were rewritten)
-        for entry in job["files"]:
-            if entry["kind"] == "warc" and (coll.root / entry["path"]).exists():
-                unlike = unlike_its_listing(coll.root / entry["path"], entry)
-                if unlike is not None:
-                    raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")
     extract = f"`{coll.command('extract')}` makes it again; nothing was exported"
     for job in jobs:
         table = coll.articles / f"{job['job_id']}.jsonl"

@@ -10,11 +10,13 @@ article pointers can be remapped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archive.digests import unlike_listed
 from archive.errors import StoreError
 from archive.warc.reader import CheckedRecord, check_records
 
@@ -42,12 +44,17 @@ class Selection:
 _KEPT = ("warc-type", "warc-record-id", "warc-date", "warc-target-uri", "warc-concurrent-to", "warc-refers-to")
 
 
-def scan(warcs: list[Path]) -> Selection:
+def scan(warcs: list[Path], listed: dict[Path, dict] | None = None, *, doing: str = "") -> Selection:
+    """Every record of ``warcs``, checked (one damaged stops the export, naming it). A WARC in
+    ``listed`` (its manifest entry) is hashed as its records are read, in the same pass, and
+    must be the file that entry lists: ``doing`` says what is then not done."""
     files: dict[str, SourceFile] = {}
     by_id: dict[str, tuple[str, CheckedRecord]] = {}
     for path in warcs:
         source = SourceFile(path)
-        for record in check_records(path):
+        entry = (listed or {}).get(path)
+        hasher = hashlib.sha256() if entry is not None else None
+        for record in check_records(path, hasher=hasher):
             if not record.complete or record.problems:
                 raise StoreError(f"{path}: offset {record.offset}: {'; '.join(record.problems)}; "
                                  "run `archive verify` before exporting")
@@ -58,6 +65,11 @@ def scan(warcs: list[Path]) -> Selection:
             record.fields = {name: record.fields[name] for name in _KEPT if name in record.fields}
             source.records.append(record)
             by_id[record.record_id] = (path.name, record)
+        if hasher is not None and entry is not None:
+            # (the records' own digests would not tell a WARC whose WARC-Dates were rewritten)
+            unlike = unlike_listed(path, "sha256:" + hasher.hexdigest(), path.stat().st_size, entry)
+            if unlike is not None:
+                raise StoreError(f"{unlike}: {doing}")
         files[path.name] = source
     return Selection(files, by_id)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archive.digests import b32_is, sha1_label
 from archive.warc.records import http_head_end
@@ -293,11 +294,14 @@ class _Unreadable(Exception):
     pass
 
 
-def check_records(path: Path, start: int = 0, stop: int | None = None) -> Iterator[CheckedRecord]:
+def check_records(path: Path, start: int = 0, stop: int | None = None, *,
+                  hasher: Any = None) -> Iterator[CheckedRecord]:
     """Yield every record of a gzipped WARC with the problems found in it.
 
     ``start``/``stop``: only the records that begin in ``[start, stop)``; ``start`` must be
-    where a record begins. (The last one may end past ``stop``.)
+    where a record begins. (The last one may end past ``stop``.) ``hasher`` (a hashlib
+    object), of a whole file read to its end: given the file's bytes as they are read, so
+    that a reader that also wants the file's digest reads it once.
     """
     with _mapped(path) as (mm, view, size):
         stop = size if stop is None else min(stop, size)
@@ -305,10 +309,14 @@ def check_records(path: Path, start: int = 0, stop: int | None = None) -> Iterat
         while pos < stop:
             record, next_pos = _check_member(mm, view, pos, size)
             assert record is not None  # (only a lean check passes a record over)
+            if hasher is not None and next_pos > pos:
+                hasher.update(view[pos:next_pos])
             yield record
             if next_pos <= pos:
                 break
             pos = next_pos
+        if hasher is not None and pos < size:
+            hasher.update(view[pos:size])
 
 
 def record_problems(path: Path, start: int = 0, stop: int | None = None) -> tuple[int, list[tuple[int, str]], int]:
