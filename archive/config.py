@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from archive import __version__
 from archive.errors import ConfigError
 from archive.urls import canonicalize, host_of
-from archive.validation import problems
+from archive.validation import load_schema, problems
 
 DEFAULTS: dict[str, Any] = {
     "obey_robots": True,
@@ -107,6 +107,7 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
     check_schedule(doc, where)
     _check_values(doc, where)
     _check_storage(doc.get("storage"), where)
+    doc = _as_integers(doc)
     settings = _merge(DEFAULTS, {k: v for k, v in doc.items() if k not in ("name", "urls", "feeds", "sitemaps")})
     urls, feeds, sitemaps = (_seeds(doc, key, where) for key in ("urls", "feeds", "sitemaps"))
     if not (urls or feeds or sitemaps):
@@ -151,6 +152,21 @@ def _check_values(doc: dict[str, Any], where: str, path: str = "") -> None:
                     re.compile(pattern)
                 except (re.error, TypeError) as exc:
                     raise ConfigError(f"{where}: {at}[{i}]: {pattern!r} is not a regular expression ({exc})") from None
+
+
+def _as_integers(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with each count the schema says is an integer as one: TOML's ``1e9`` or
+    ``2.0``, which the schema takes (an integral number), went on as a float, into the
+    manifest (a config hash other than the same file's with ``2``) and to code that reads
+    that many bytes (a part size)."""
+    fields = load_schema("collection")["$defs"]["collection"]["properties"]
+    out = dict(doc)
+    for section, value in doc.items():
+        spec = fields.get(section, {}).get("properties")
+        if isinstance(value, dict) and spec:
+            out[section] = {key: int(v) if isinstance(v, float) and spec.get(key, {}).get("type") == "integer" else v
+                            for key, v in value.items()}
+    return out
 
 
 def _check_storage(storage: dict[str, Any] | None, where: str) -> None:

@@ -85,6 +85,16 @@ def test_a_seed_on_an_ipv6_address_or_a_host_with_an_underscore_is_taken(tmp_pat
     assert with_overrides(collection, max_pages=3).urls == (url,)
 
 
+def test_counts_written_as_floats_are_integers(tmp_path):
+    """``max_depth = 1.0`` or ``part_size = 8e6`` went on as floats: another config hash
+    than the same file's with integers, and a part size no file can be read by."""
+    [collection] = load_collections(write(tmp_path, '[[collection]]\nname = "x"\nurls = ["http://a/"]\n'
+                                                    'scope = { max_depth = 1.0 }\ncaps = { warc_max_bytes = 1e9 }\n'
+                                                    'storage = { to = "s3://b-1/p", part_size = 8e6 }\n'))
+    values = (collection.scope["max_depth"], collection.caps["warc_max_bytes"], collection.settings["storage"]["part_size"])
+    assert values == (1, 1_000_000_000, 8_000_000) and all(type(v) is int for v in values)
+
+
 def test_a_collections_file_with_a_byte_order_mark_is_read(tmp_path):
     path = tmp_path / "bom.toml"
     path.write_bytes(b'\xef\xbb\xbf[[collection]]\nname = "a"\nurls = ["http://127.0.0.1:9/"]\n')
