@@ -167,3 +167,22 @@ def with_slashes(href: str) -> str:
 def join_url(base: str, href: str) -> str:
     """``href`` resolved against ``base`` as a browser resolves it (see :func:`with_slashes`)."""
     return urljoin(base, with_slashes(href))
+
+
+# A refresh's value, the ``content`` of ``<meta http-equiv=refresh>`` or a ``Refresh``
+# header: a delay, then (after ``;`` or ``,`` and an optional ``url=``) the URL, perhaps
+# quoted. The delay's digits must be followed by a separator: ``60`` alone reloads the page.
+_REFRESH = re.compile(r"""^(\s*[\d.]+(?=[\s;,])\s*[;,]?\s*(?:url\s*=\s*)?)(["']?)(.*)$""",
+                      re.IGNORECASE | re.DOTALL)
+
+
+def refresh_parts(value: str) -> tuple[str, str] | None:
+    """A refresh value's text before its URL, and the URL as written (a quoted one up to its
+    closing quote, or to the end if it has none); None where it names no URL place."""
+    m = _REFRESH.match(value)
+    if m is None:
+        return None
+    quote, url = m.group(2), m.group(3)
+    if quote and quote in url:
+        url = url[: url.index(quote)]
+    return m.group(1), url

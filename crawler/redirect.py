@@ -10,7 +10,6 @@ is said in one line of the crawl log, instead of a traceback.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 from urllib.parse import urljoin
 
@@ -19,7 +18,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.response import get_meta_refresh
 
-from archive.urls import canonical_or_none
+from archive.urls import canonical_or_none, refresh_parts
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import provenance_of
@@ -125,19 +124,12 @@ class RecordingMetaRefreshMiddleware(_SaysWhereItStops, MetaRefreshMiddleware):
         return response
 
 
-# ``Refresh: 5; url=/next`` and the forms browsers accept (a comma, no ``url=``, quotes); as
-# HTML's refresh steps read it, a value that begins with no number is none.
-_REFRESH_HEADER = re.compile(r"""\s*(?:\d+\.?\d*|\.\d*)\s*(?:[;,]\s*)?(?:url\s*=\s*)?(?P<url>.*)$""",
-                             re.IGNORECASE | re.DOTALL)
-
-
 def refresh_header_target(response: Response) -> str | None:
-    """The absolute URL a response's ``Refresh`` header sends the reader to, if any."""
+    """The absolute URL a response's ``Refresh`` header sends the reader to, if any (read
+    as replay reads it, :func:`archive.urls.refresh_parts`)."""
     raw = response.headers.get(b"Refresh")
-    found = _REFRESH_HEADER.match(raw.decode("latin-1")) if raw else None
-    target = (found.group("url") or "").strip() if found else ""
-    if target[:1] in ("'", '"'):  # (quoted: up to the same quote, or to the end if it has none)
-        target = target[1:].split(target[0], 1)[0]
+    parts = refresh_parts(raw.decode("latin-1")) if raw else None
+    target = parts[1].strip() if parts is not None else ""
     if not target:
         return None  # (a page that reloads itself)
     try:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archive.links import image_set_strings, srcset_spans
-from archive.urls import join_url
+from archive.urls import join_url, refresh_parts
 
 MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
 
@@ -31,8 +31,6 @@ _CSS_URL = re.compile(r"""url\(\s*(["']?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOT
 _CSS_IMPORT = re.compile(r"""@import\s+(["'])(.*?)\1""", re.IGNORECASE)
 # HTML §4.2.5.3 (shared declarative refresh steps): a delay of digits and dots, then ";", ","
 # or whitespace, then the URL, "url=" and quotes optional ("5; http://x", "0,URL='x'").
-_REFRESH = re.compile(r"""^(\s*[\d.]+(?=[\s;,])\s*[;,]?\s*(?:url\s*=\s*)?)(["']?)(.*)$""",
-                      re.IGNORECASE | re.DOTALL)
 _COMMENT_END = re.compile(r"--!?>")
 
 
@@ -71,14 +69,11 @@ def rewrite_url(value: str, base: str, make: MakeUrl) -> str | None:
 
 def rewrite_refresh(value: str, base: str, make: MakeUrl) -> str | None:
     """A ``<meta http-equiv=refresh>`` content or ``Refresh`` header pointing into the archive."""
-    m = _REFRESH.match(value)
-    if m is None:
+    parts = refresh_parts(value)
+    if parts is None:
         return None
-    quote, url = m.group(2), m.group(3)
-    if quote and quote in url:
-        url = url[: url.index(quote)]
-    new = rewrite_url(url, base, make)
-    return None if new is None else m.group(1) + new
+    new = rewrite_url(parts[1], base, make)
+    return None if new is None else parts[0] + new
 
 
 def rewrite_css(css: str, base: str, make: MakeUrl) -> str:
