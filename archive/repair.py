@@ -28,7 +28,7 @@ from archive.digests import sha256_file
 from archive.errors import StoreError
 from archive.jsonl import numbered_rows, row_of
 from archive.manifest import HEAD, iter_manifests, noted_newest_job, write_manifest
-from archive.store import CollectionDir, collections_in, is_locked
+from archive.store import CollectionDir, collections_in, is_locked, jobs_without_manifest
 from archive.verify import warcinfo_job_id
 from archive.warc.reader import check_records
 from archive.warc.records import utcnow, warc_date
@@ -180,7 +180,7 @@ def _lost_manifests(coll: CollectionDir) -> str | None:
     a job there has none. That job may well have finished, its manifest the one lost (a file
     deleted, a copy pulled without it); an "interrupted" manifest written for it would say
     what did not happen, and stand in the way of the real one coming back."""
-    orphans = _jobs_without_manifest(coll)
+    orphans = jobs_without_manifest(coll)
     if not orphans:
         return None
     advice = ("Restore it from a copy (`archive pull`); with none left, move logs/{job}.job.json aside to have the "
@@ -205,22 +205,9 @@ def _lost_manifests(coll: CollectionDir) -> str | None:
             "its manifest the one missing. " + advice.format(job=orphans[0]))
 
 
-def _jobs_without_manifest(coll: CollectionDir) -> list[str]:
-    """The jobs with a job file but no manifest that are not running (finished ones have a
-    manifest; a running one holds its job file locked)."""
-    if not coll.logs.is_dir():
-        return []
-    jobs = []
-    for job_file in sorted(coll.logs.glob("*.job.json")):
-        job_id = job_file.name[: -len(".job.json")]
-        if not coll.manifest(job_id).exists() and not is_locked(job_file):
-            jobs.append(job_id)
-    return jobs
-
-
 def _write_missing_manifests(coll: CollectionDir, report: RepairReport) -> None:
     """Give every dead job that has a job file but no manifest an ``interrupted`` manifest."""
-    for job_id in _jobs_without_manifest(coll):
+    for job_id in jobs_without_manifest(coll):
         log_path = coll.capture_log(job_id)
         if not log_path.exists():
             continue  # still running (its log is .open and locked) or never started

@@ -9,7 +9,6 @@ which ``archive verify`` writes for every collection it checks.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,13 @@ from croniter import CroniterBadDateError
 from archive.errors import UsageError
 from archive.manifest import iter_manifests, noted_newest_job, problem_of
 from archive.schedule import last_attempt, newest_job, next_fire, output_path
-from archive.store import CollectionDir, collections_in, is_locked, running_jobs, write_atomic
+from archive.store import (
+    CollectionDir,
+    collections_in,
+    jobs_without_manifest,
+    running_jobs,
+    write_atomic,
+)
 from archive.warc.writer import OPEN_SUFFIX
 
 VERIFY_STATE = "verify-state.json"
@@ -52,18 +57,15 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     jobs, damaged = 0, []
     last_path: Path | None = None
     last: dict[str, Any] | None = None
-    with_manifest = set()
-    running = running_jobs(coll)  # (before the manifests: a job ending meanwhile is in one or the other)
     for path, doc, raw in iter_manifests(coll):
-        with_manifest.add(path.stem)
         jobs += 1
         problem = problem_of(doc, raw)
         if problem is not None:
             damaged.append(f"{path}: {problem}")
         elif last is None or doc["sequence"] > last["sequence"]:  # type: ignore[index]
             last_path, last = path, doc
-    out: dict[str, Any] = {"collection": coll.name, "path": str(coll.root), "jobs": jobs, "running": running,
-                           "died": _died(coll, with_manifest, running),
+    out: dict[str, Any] = {"collection": coll.name, "path": str(coll.root), "jobs": jobs,
+                           "running": running_jobs(coll), "died": _died(coll),
                            "last_job": None, "next_run": None, "verify": None, "failed_start": None,
                            "damaged": damaged}
     # A scheduled run newer than every job: it failed before its job began (a full disk, an
@@ -102,25 +104,18 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     return out
 
 
-def _died(coll: CollectionDir, with_manifest: set[str], running: list[str]) -> list[str]:
-    """The jobs that began and left a capture log, and neither run now nor have a manifest:
-    killed, or the machine lost, before they could write one (`archive verify --repair`
-    closes them). The last job status shows is the one before them, its verify from before
-    too. Not the job whose manifest the collection noted writing (lost since: verify says
-    so), nor one that ended meanwhile."""
-    try:
-        names = set(os.listdir(coll.logs))
-    except OSError:
-        return []
-    suffix, noted = ".job.json", noted_newest_job(coll)
+def _died(coll: CollectionDir) -> list[str]:
+    """The jobs that began and left a capture log, and neither run now nor have a manifest
+    (:func:`~archive.store.jobs_without_manifest`, as repair finds them): killed, or the
+    machine lost, before they could write one (`archive verify --repair` closes them). The
+    last job status shows is the one before them, its verify from before too. Not the job
+    whose manifest the collection noted writing (lost since: verify says so)."""
+    noted = noted_newest_job(coll)
     died = []
-    for name in sorted(names):
-        job = name[: -len(suffix)] if name.endswith(suffix) else None
-        if (job is None or job in with_manifest or job in running or job == noted
-                or not ({f"{job}.captures.jsonl", f"{job}.captures.jsonl{OPEN_SUFFIX}"} & names)):
-            continue
-        if not coll.manifest(job).exists() and not is_locked(coll.logs / name):  # (looked at again: it may have
-            died.append(job)                                                     # begun or ended meanwhile)
+    for job in jobs_without_manifest(coll):
+        log = coll.capture_log(job)
+        if job != noted and (log.exists() or log.with_name(log.name + OPEN_SUFFIX).exists()):
+            died.append(job)
     return died
 
 

@@ -271,6 +271,19 @@ def running_jobs(coll: CollectionDir) -> list[str]:
     return sorted(name[: -len(suffix)] for name in names if name.endswith(suffix) and is_locked(coll.logs / name))
 
 
+def jobs_without_manifest(coll: CollectionDir) -> list[str]:
+    """The jobs with a job file but no manifest that are not running (finished ones have a
+    manifest; a running one holds its job file locked)."""
+    if not coll.logs.is_dir():
+        return []
+    jobs = []
+    for job_file in sorted(coll.logs.glob("*.job.json")):
+        job_id = job_file.name[: -len(".job.json")]
+        if not coll.manifest(job_id).exists() and not is_locked(job_file):
+            jobs.append(job_id)
+    return jobs
+
+
 def is_collection(path: Path) -> bool:
     return (path / "manifests").is_dir() or (path / "warcs").is_dir()
 
