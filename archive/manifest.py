@@ -103,15 +103,15 @@ def chain_head(coll: CollectionDir) -> tuple[int, dict[str, str] | None]:
     (a year of half-hourly jobs is 17,500 of them). Anything else (a manifest restored by
     ``archive pull``, one removed, a write that stopped before its record) changes the
     directory, and every manifest is read, as without a record."""
-    recorded = _recorded_head(coll)
-    if recorded is not None:
-        return recorded
+    note = _noted_head(coll)
+    if note is not None and note[2] is not None and note[2] == directory_state(coll.manifests):
+        return note[0] + 1, note[1]
     best: tuple[int, Path, bytes] | None = None
     for path, doc, raw in iter_manifests(coll):
         seq = doc.get("sequence") if doc else None
         if isinstance(seq, int) and (best is None or seq > best[0]):
             best = (seq, path, raw)
-    lost = lost_newest(coll, best[0] if best is not None else 0)
+    lost = _lost(coll, note, best[0] if best is not None else 0)
     if lost is not None:
         # The newest manifest written here is gone: the new one chains to it all the same,
         # so that the gap stays in the chain for verify to find, not closed over by a
@@ -127,14 +127,25 @@ def lost_newest(coll: CollectionDir, highest: int) -> tuple[int, dict[str, str]]
     """The sequence and pointer of the newest manifest the collection noted writing
     (:data:`HEAD`), where that manifest is gone: its sequence is past ``highest``, the
     highest of the manifests there, and no manifest of its job is there. None otherwise."""
+    return _lost(coll, _noted_head(coll), highest)
+
+
+def _lost(coll: CollectionDir, note: tuple[int, dict[str, str], Any] | None,
+          highest: int) -> tuple[int, dict[str, str]] | None:
+    if note is None or note[0] <= highest or coll.manifest(note[1]["job_id"]).exists():
+        return None
+    return note[0], note[1]
+
+
+def _noted_head(coll: CollectionDir) -> tuple[int, dict[str, str], Any] | None:
+    """The note of :data:`HEAD`: the newest manifest's sequence, its pointer, and the state
+    of the manifests' directory when it was written; None where there is no readable one."""
     try:
         doc = json.loads((coll.root / HEAD).read_bytes())
-        sequence, job_id, sha256 = int(doc["sequence"]), str(doc["job_id"]), str(doc["sha256"])
+        return (int(doc["sequence"]), {"job_id": str(doc["job_id"]), "sha256": str(doc["sha256"])},
+                doc.get("manifests"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if sequence <= highest or coll.manifest(job_id).exists():
-        return None
-    return sequence, {"job_id": job_id, "sha256": sha256}
 
 
 def sidecar_names(text: str, sha256_hex: str) -> bool:
@@ -151,16 +162,6 @@ def noted_newest_job(coll: CollectionDir) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return job if isinstance(job, str) else None
-
-
-def _recorded_head(coll: CollectionDir) -> tuple[int, dict[str, str]] | None:
-    try:
-        doc = json.loads((coll.root / HEAD).read_bytes())
-        if doc["manifests"] != directory_state(coll.manifests):
-            return None
-        return int(doc["sequence"]) + 1, {"job_id": str(doc["job_id"]), "sha256": str(doc["sha256"])}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _record_head(coll: CollectionDir, sequence: int, job_id: str, sha256: str) -> None:
