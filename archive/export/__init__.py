@@ -206,29 +206,29 @@ def _not_ours(out: Path, names: list[str]) -> list[str]:
     """Those of ``names`` in ``out`` that no earlier export of this tool made there (a user's
     own DATASHEET.md, another tool's data package): not this export's to write over."""
     ours = set(_earlier_files(out))
-    if ours or _earlier_package_is_ours(out):
+    if ours or _earlier_package(out) is not None:
         ours |= {"datapackage.json", SIGNATURE_FILE}
     return [n for n in names if n not in ours and ((out / n).exists() or (out / n).is_symlink())]
 
 
-def _earlier_package_is_ours(out: Path) -> bool:
+def _earlier_package(out: Path) -> dict[str, Any] | None:
+    """The data package an earlier export of this tool left in ``out``, or None (none, or
+    another tool's)."""
     try:
-        return str(json.loads((out / "datapackage.json").read_bytes()).get("software", "")).startswith(
-            "archive-corpus ")
+        package = json.loads((out / "datapackage.json").read_bytes())
+        return package if str(package.get("software", "")).startswith("archive-corpus ") else None
     except (OSError, ValueError, AttributeError):
-        return False
+        return None
 
 
 def _earlier_files(out: Path) -> list[str]:
     """The files an earlier export in ``out`` listed in its data package (plain names in
     ``out`` only; nothing else there is touched). A data package another tool made is
     not this tool's to clear: its files stay."""
+    package = _earlier_package(out)
     try:
-        package = json.loads((out / "datapackage.json").read_bytes())
-        if not str(package.get("software", "")).startswith("archive-corpus "):
-            return []
-        names = [r.get("path") for r in package.get("resources", []) if isinstance(r, dict)]
-    except (OSError, ValueError, AttributeError, TypeError):
+        names = [r.get("path") for r in package.get("resources", []) if isinstance(r, dict)] if package else []
+    except (AttributeError, TypeError):
         return []
     return [n for n in names if isinstance(n, str) and n not in ("", ".", "..") and Path(n).name == n
             and n != "datapackage.json"]
