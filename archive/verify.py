@@ -344,20 +344,20 @@ def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
         return
     originals = original_digests([path for path, _ in refs], wanted)
     for path, found in refs:
-        unknown = [number for number, refers_to, _ in found.revisits if refers_to not in originals]
-        if len(unknown) > 3:  # (one log lost: a line for each of its captures revisited since is no clearer)
-            first = next(r for n, r, _ in found.revisits if n == unknown[0])
-            report.add(path, f"line {unknown[0]}", f"a revisit of {first}, a record that no capture-log line of the "
-                                                   "collection records")
-            report.add(path, f"lines {unknown[1]} to {unknown[-1]}", f"{len(unknown) - 1} more revisits of records "
-                                                                     "that no capture-log line of the collection records")
+        unknown = [(number, refers_to) for number, refers_to, _ in found.revisits if refers_to not in originals]
+        summed = len(unknown) > 3  # (one log lost: a line for each of its captures revisited since is no clearer)
+        if summed:
+            report.add(path, f"line {unknown[0][0]}", f"a revisit of {unknown[0][1]}, a record that no capture-log "
+                                                      "line of the collection records")
+            report.add(path, f"lines {unknown[1][0]} to {unknown[-1][0]}", f"{len(unknown) - 1} more revisits of "
+                                                                           "records that no capture-log line of the "
+                                                                           "collection records")
         for number, refers_to, digest in found.revisits:
             known = originals.get(refers_to)
-            if known is None:
-                if len(unknown) <= 3:
-                    report.add(path, f"line {number}", f"a revisit of {refers_to}, a record that no capture-log "
-                                                       "line of the collection records")
-            elif digest is not None and known != digest:
+            if known is None and not summed:
+                report.add(path, f"line {number}", f"a revisit of {refers_to}, a record that no capture-log line "
+                                                   "of the collection records")
+            elif known is not None and digest is not None and known != digest:
                 report.add(path, f"line {number}", f"a revisit with payload digest {digest} of {refers_to}, whose "
                                                    f"capture-log line says {known}")
 
