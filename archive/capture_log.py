@@ -85,6 +85,15 @@ class CaptureLog:
 ERRED_OUTCOMES = ("failed", "captured")
 
 
+def error_count(counts: dict[str, Any]) -> int:
+    """A manifest's ``counts`` (or :meth:`Tally.as_dict`) as the errors a job reports: failed
+    attempts and 4xx/5xx responses, but for the robots.txt files that answered 4xx. Such an
+    answer is how a site says it has none (RFC 9309 2.3.1.3: everything is allowed), not
+    something gone wrong; manifests written before ``robots_txt_absent`` count them."""
+    statuses = sum(n for s, n in counts["by_status"].items() if int(s) >= 400)
+    return counts["failed"] + statuses - counts.get("robots_txt_absent", 0)
+
+
 class Tally:
     """Counts by outcome, status and error, built from capture-log lines.
 
@@ -98,28 +107,33 @@ class Tally:
         self.by_status: Counter[str] = Counter()
         self.by_error: Counter[str] = Counter()
         self.bytes = 0
+        self.robots_txt_absent = 0
 
     def add(self, line: dict[str, Any]) -> None:
-        self._count(line["outcome"], line.get("status"), line.get("error"), line.get("response_bytes") or 0)
+        self._count(line["outcome"], line.get("status"), line.get("error"), line.get("response_bytes") or 0,
+                    line.get("channel"))
 
-    def add_captured(self, status: int, size: int) -> None:
+    def add_captured(self, status: int, size: int, channel: str | None = None) -> None:
         """:meth:`add` of a captured response's line, without the line (the crawl process
         counts what it sends to the capture worker, once a page)."""
-        self._count("captured", status, None, size)
+        self._count("captured", status, None, size, channel)
 
-    def _count(self, outcome: str, status: int | None, error: str | None, size: int) -> None:
+    def _count(self, outcome: str, status: int | None, error: str | None, size: int,
+               channel: str | None = None) -> None:
         self.attempts += 1
         self.outcomes[outcome] += 1
         if status is not None:
             self.by_status[str(status)] += 1
+            if channel == "robots" and 400 <= status < 500:
+                self.robots_txt_absent += 1
         if error and outcome in ERRED_OUTCOMES:
             self.by_error[error.split(":", 1)[0]] += 1
         self.bytes += size
 
     @property
     def errors(self) -> int:
-        """Failed attempts plus responses with a 4xx/5xx status."""
-        return self.outcomes["failed"] + sum(n for s, n in self.by_status.items() if int(s) >= 400)
+        """Failed attempts plus responses with a 4xx/5xx status (see :func:`error_count`)."""
+        return error_count(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,4 +145,5 @@ class Tally:
             "bytes": self.bytes,
             "by_status": dict(sorted(self.by_status.items())),
             "by_error": dict(sorted(self.by_error.items())),
+            "robots_txt_absent": self.robots_txt_absent,
         }

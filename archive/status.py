@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError
 
+from archive.capture_log import error_count
 from archive.errors import UsageError
 from archive.manifest import iter_manifests, noted_newest_job, problem_of
 from archive.schedule import last_attempt, newest_job, next_fire, output_path
@@ -81,7 +82,7 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
             "job_id": last["job_id"], "started": last["started"], "finished": last["finished"],
             "outcome": last["outcome"], "pages": counts["captured"], "bytes": counts["bytes"],
             "failures": counts["failed"],
-            "errors": counts["failed"] + sum(n for s, n in counts["by_status"].items() if int(s) >= 400),
+            "errors": error_count(counts),
         }
     # The schedule of the newest job: its manifest's, or (a first job still running, or one
     # newer than the last manifest) its job file's.

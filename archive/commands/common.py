@@ -84,11 +84,13 @@ class ProgressLine:
 
 
 def print_crawl_summary(result: Any, out: TextIO) -> None:
+    from archive.capture_log import error_count
+
     counts = result.counts
     coll = result.store / result.collection
     warcs = [f for f in result.files if f["kind"] == "warc"]
-    errors = counts["failed"] + sum(n for s, n in counts["by_status"].items() if int(s) >= 400)
-    print(f"Job {result.job_id} {result.outcome}: {counts['captured']} responses captured, {errors} errors, "
+    print(f"Job {result.job_id} {result.outcome}: {counts['captured']} responses captured, "
+          f"{count(error_count(counts), 'error')}, "
           f"{counts['robots_disallowed']} refused by robots.txt, {human_bytes(counts['bytes'])} of bodies.", file=out)
     print(f"  WARCs     {coll / 'warcs'}/ ({count(len(warcs), 'file')}, "
           f"{human_bytes(sum(f['size'] for f in warcs))})", file=out)

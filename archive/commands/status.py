@@ -4,7 +4,7 @@ import argparse
 import json
 from typing import TextIO
 
-from archive.commands.common import human_bytes, store_option
+from archive.commands.common import count, human_bytes, store_option
 
 NAME = "status"
 HELP = "Per collection: the last job, the next scheduled run, and whether verify last passed."
@@ -31,9 +31,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"{row['collection']}: {row['jobs']} job{'s' if row['jobs'] != 1 else ''}", file=out)
         last = row["last_job"]
         if last:
-            print(f"  last job   {last['job_id']} {last['outcome']} at {last['finished']}: {last['pages']} pages, "
-                  f"{human_bytes(last['bytes'])}, {last['errors']} errors ({last['failures']} failed fetches)",
-                  file=out)
+            failed = f"{last['failures']} failed {'fetch' if last['failures'] == 1 else 'fetches'}"
+            print(f"  last job   {last['job_id']} {last['outcome']} at {last['finished']}: {count(last['pages'], 'page')}, "
+                  f"{human_bytes(last['bytes'])}, {count(last['errors'], 'error')} ({failed})", file=out)
         for job in row["running"]:
             print(f"  running    {job}", file=out)
         for job in row["died"]:
