@@ -267,7 +267,7 @@ def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = Fa
     day = found.date
     if not day and text_if_none and not thorough:
         day = find_date(tree, url=url, original_date=True, extensive_search=True, max_date=latest)
-        if day and day[8:10] == "01":
+        if day and day[8:10] == "01" and not _shows_first(tree, day):
             day = None
     out: dict[str, Any] = {}
     if day:
@@ -275,6 +275,24 @@ def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = Fa
     if found.author:
         out["authors"] = [name for name in (_BY.sub("", part).strip() for part in found.author.split(";")) if name]
     return {k: v for k, v in out.items() if v}
+
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+
+
+def _shows_first(tree: Any, day: str) -> bool:
+    """Whether the page's text writes ``day`` (the first of a month, ISO 8601) with its day:
+    01.02.2022, 2022-02-01, 1/2/2022 or 2/1/2022, 2022年2月1日, 1 February 2022, February 1st,
+    2022; not a month or a year alone, which htmldate also gives as the first."""
+    year, month = day[:4], int(day[5:7])
+    name = _MONTHS[month - 1]
+    written = re.compile(
+        rf"(?<![\d.])0?1\.\s?0?{month}\.\s?{year}(?!\d)|(?<!\d){year}[-/.]0?{month}[-/.]0?1(?!\d)"
+        rf"|(?<![\d/])(?:0?1/0?{month}|0?{month}/0?1)/{year}(?!\d)|{year}\s?年\s?0?{month}\s?月\s?0?1\s?日"
+        rf"|(?<!\d)1(?:st)?\s+{name}\.?,?\s+{year}(?!\d)|\b{name}\.?\s+1(?:st)?,?\s+{year}(?!\d)",
+        re.IGNORECASE)
+    return any(written.search(text) for text in tree.xpath("//body//text()[not(ancestor::script or ancestor::style)]"))
 
 
 # An XML declaration at the start (XHTML): lxml refuses one in text already decoded.

@@ -391,6 +391,10 @@ def test_a_date_only_in_the_text_is_read_for_an_article_or_a_page_that_lists_no_
     assert (declared["published"], declared["inferred"]) == ("2024-03-12", ["published"])
     # A month alone (htmldate gives its first day) is no day of publication: no date, no article.
     assert _row_of(url, page("", "March 2024")) is None
+    # The first of a month written with its day is one.
+    for shown in ("01.03.2024", "1 March 2024", "March 1st, 2024", "2024-03-01"):
+        declared = _row_of(url, page("", shown))
+        assert declared is not None and declared["published"] == "2024-03-01", shown
     # Where the page may list others, its text is not searched.
     tree = parse_html(page("", "12 March 2024"))
     declared = page_metadata(tree)
