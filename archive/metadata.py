@@ -12,6 +12,7 @@ import html
 import json
 import logging
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -128,11 +129,38 @@ def _main_h1(tree: Any) -> str | None:
     return None
 
 
+# Lower-case words that names hold between others: "Ursula von der Leyen", "Rocío de la Cruz".
+_PARTICLES = {"von", "van", "der", "den", "de", "del", "della", "di", "da", "du", "des", "la", "le", "y", "e", "zu",
+              "ten", "ter", "bin", "al", "el", "dos", "das"}
+
+
+# What content systems and themes put where an author's name goes when there is none.
+_NO_ONE = {"admin", "administrator", "wordpressadmin", "super user", "user", "publisher", "name", "author",
+           "autor", "auteur", "unknown", "no author", "anonymous", "anonym", "anónimo", "unbenannt", "posted",
+           "follow", "webmaster", "editor", "guest"}
+
+
+def _people(names: Iterable[str]) -> list[str]:
+    """``names`` without those that name no one ("admin", "Unknown") and without repeats (a
+    byline shown twice on the page)."""
+    return list(dict.fromkeys(n for n in names if n and n.casefold() not in _NO_ONE))
+
+
 def _a_name(text: str) -> bool:
     """Whether a link's text could be a person's name: one to four words with a letter in
-    them, not a phrase ("View all posts by ...") or an arrow."""
+    them, not a phrase ("View my complete profile", "Archiv anzeigen", "Hace 13 horas": a
+    word that is a number, or of several words one in lower case that is no particle of a
+    name nor a handle), a particle alone or an arrow. One word is taken as it is: a user
+    name ("jesusfreak", "r23"); so is a handle among several ("revamp-it Webteam")."""
     words = text.split()
-    return 1 <= len(words) <= 4 and any(c.isalpha() for c in text)
+    if not 1 <= len(words) <= 4 or not any(c.isalpha() for c in text) or any(w.isdigit() for w in words):
+        return False
+    if _BY.fullmatch(text + " "):
+        return False  # what comes before a name, without one ("SHOW ALL ARTICLES OF")
+    if len(words) == 1:
+        return text.lower() not in _PARTICLES
+    return all(w[0].isupper() or not w[0].isalpha() or w in _PARTICLES or any(c in w for c in ".-_@")
+               for w in words)
 
 
 def _image_url(value: Any) -> str | None:
@@ -239,7 +267,7 @@ def page_metadata(tree: Any) -> dict[str, Any]:
         if not out.get(key) and value:
             out[key] = value
     if out.get("authors"):
-        out["authors"] = list(dict.fromkeys(out["authors"]))  # a byline repeated on the page
+        out["authors"] = _people(out["authors"])
     return {k: v for k, v in out.items() if v not in (None, [], "")}
 
 
@@ -273,7 +301,7 @@ def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = Fa
     if day:
         out["published"] = iso_datetime(day)
     if found.author:
-        out["authors"] = [name for name in (_BY.sub("", part).strip() for part in found.author.split(";")) if name]
+        out["authors"] = _people(_BY.sub("", part).strip() for part in found.author.split(";"))
     return {k: v for k, v in out.items() if v}
 
 

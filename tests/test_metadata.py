@@ -93,6 +93,28 @@ def test_author_links_that_are_phrases_are_not_names():
     assert meta_of("", body)["authors"] == ["Sam Poe"]
 
 
+@pytest.mark.parametrize(("links", "authors"), [
+    # Blogger's and themes' profile links, a "y" between two names, a time: no names.
+    (["T. V. Raman", "View my complete profile"], ["T. V. Raman"]),
+    (["Archiv anzeigen"], None),
+    (["Isabel Caro", "y", "José Wilson", "Hace 13 horas"], ["Isabel Caro", "José Wilson"]),
+    (["SHOW ALL ARTICLES OF", "Heiko Sauer"], ["Heiko Sauer"]),
+    # Names in lower case: a particle within, a user name, a handle.
+    (["Ursula von der Leyen"], ["Ursula von der Leyen"]),
+    (["jesusfreak", "r23"], ["jesusfreak", "r23"]),
+    (["revamp-it Webteam"], ["revamp-it Webteam"]),
+])
+def test_author_links_are_names_only_where_they_read_as_names(links, authors):
+    body = "".join(f'<a rel="author" href="/a">{text}</a> ' for text in links)
+    assert meta_of("", body).get("authors") == authors
+
+
+@pytest.mark.parametrize("name", ["admin", "Super User", "publisher", "Unknown", "Name"])
+def test_a_placeholder_where_the_authors_name_goes_names_no_one(name):
+    assert "authors" not in meta_of(f'<meta name="author" content="{name}">')
+    assert meta_of(f'<meta name="author" content="{name}, Sam Poe">')["authors"] == ["Sam Poe"]
+
+
 def test_odd_json_ld_types_and_references_neither_fail_nor_lose_the_author():
     # A @type that is a number raised, stopping the whole job's extraction; a bare
     # reference to the author listed after the person itself hid the name.
