@@ -283,7 +283,7 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     tree = parse_html(text)
     if tree is None:
         return None
-    declared = page_metadata(tree)
+    declared = page_metadata(tree, capture.url)
     body = _main_text(tree, capture.url)
     headline = declared.get("headline")
     paragraphs = [line.strip() for line in body.splitlines() if line.strip()]

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from htmldate import find_date
 from lxml import etree
@@ -94,11 +95,13 @@ def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str
 _SEPARATOR = r"\s+(?:[|\-\u2013\u2014\u203a\u00bb\u00b7\u2022]|::)\s+"
 
 
-def _headline(title: str | None, h1: str | None, site: str | None) -> str | None:
+def _headline(title: str | None, h1: str | None, site: str | None, host: str | None = None) -> str | None:
     """The headline in a page's ``og:title``, without the site's name that many put before
-    or after it (``site``: the name the page declares); failing a declared name, the
-    ``<h1>`` where the title begins with it and goes on, past a separator, with something
-    shorter. Else the first of them there is."""
+    or after it (``site``: the name the page declares; else a part of the title that is the
+    page's ``host`` or a name in it: "Story | Popkultur.de", "Story - LA Weekly" on
+    laweekly.com, and what follows it); failing those, the ``<h1>`` where the title begins
+    with it and goes on, past a separator, with something shorter. Else the first of them
+    there is."""
     if not title:
         return h1
     title = " ".join(title.split())
@@ -108,6 +111,10 @@ def _headline(title: str | None, h1: str | None, site: str | None) -> str | None
             found = re.fullmatch(pattern, title, re.IGNORECASE)
             if found:
                 return found.group(1)
+    if host:
+        story = _without_host(title, host)
+        if story:
+            return story
     if h1:  # (its spaces made single by _main_h1)
         found = re.match(rf"{re.escape(h1)}{_SEPARATOR}(?=\S)", title, re.IGNORECASE)
         # (what follows is a name, of a few words, shorter than a headline: an <h1> that is
@@ -116,6 +123,29 @@ def _headline(title: str | None, h1: str | None, site: str | None) -> str | None
         if found and len(rest) < len(h1) and len(rest.split()) <= 4:
             return title[:len(h1)]
     return title
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+def _without_host(title: str, host: str) -> str | None:
+    """``title`` without its part that names the site by its host (and what follows that
+    part), or None where no part does. Parts are split at the separators of
+    ``_SEPARATOR`` and at a bare ``|``."""
+    host = host.lower().removeprefix("www.")
+    names = {_squashed(host)} | {_squashed(label) for label in host.split(".")[:-1] if len(label) > 2}
+    names.discard("")
+    pieces = re.split(rf"({_SEPARATOR}|\s*\|\s*)", title)  # (parts at even places, separators between)
+    parts = pieces[0::2]
+    if len(parts) < 2:
+        return None
+    for i in range(1, len(parts)):
+        if _squashed(parts[i]) in names:
+            return "".join(pieces[:2 * i - 1]) or None
+    if _squashed(parts[0]) in names:
+        return "".join(pieces[2:]) or None
+    return None
 
 
 def _main_h1(tree: Any) -> str | None:
@@ -219,20 +249,23 @@ def _best_date(*candidates: Any) -> str | None:
     return next((d for d in parsed if "T" in d), parsed[0] if parsed else None)
 
 
-def page_metadata(tree: Any) -> dict[str, Any]:
-    """What the page declares about itself; keys absent when not declared."""
+def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
+    """What the page declares about itself; keys absent when not declared. ``url``: where the
+    page was captured (its host is a name a title may give the site)."""
     meta: dict[str, str] = {}
     for el in tree.xpath("//meta[@content]"):
         key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
         if key and key not in meta:
             meta[key] = el.get("content").strip()
     objects = _ld_objects(tree)
+    host = urlsplit(url).hostname if url else None
     article = next((o for o in objects if _types(o) & ARTICLE_TYPES), None)
     out: dict[str, Any] = {"is_article": article is not None or meta.get("og:type", "").lower() == "article"}
     if article is not None:
         # (an author the publisher names, even one dropped below as an organisation, is not guessed at)
         out["declares_author"] = bool(article.get("author"))
-        out["headline"] = _first_prose(article.get("headline")) or _first_prose(article.get("name"))
+        headline = _first_prose(article.get("headline")) or _first_prose(article.get("name"))
+        out["headline"] = headline and host and _without_host(headline, host) or headline
         # (the object that names the person, not a bare reference to it elsewhere in the graph)
         ids = {o["@id"]: o for o in sorted(objects, key=lambda o: "name" in o) if isinstance(o.get("@id"), str)}
         out["authors"] = _names(article.get("author"), ids)
@@ -246,8 +279,8 @@ def page_metadata(tree: Any) -> dict[str, Any]:
     h1 = _main_h1(tree)
     times = tree.xpath("//article//time/@datetime | //time[@itemprop='datePublished']/@datetime")
     fallbacks = {
-        "headline": _headline(meta.get("og:title"), h1,
-                              meta.get("og:site_name") or meta.get("application-name")),
+        "headline": _headline(meta.get("og:title"), h1, meta.get("og:site_name") or meta.get("application-name"),
+                              host),
         "authors": _names(meta.get("author")) or _names(meta.get("article:author"))
         or [t for t in (_BY.sub("", " ".join(t.split())) for t in tree.xpath("//*[@rel='author']//text()"))
             if _a_name(t)] or None,

@@ -86,7 +86,7 @@ def _run(page: dict[str, Any]) -> dict[str, Any]:
     tree = parse_html(text)
     if tree is None:
         return out
-    declared = page_metadata(tree)
+    declared = page_metadata(tree, page["url"])
     # (as article_row asks: the text of a page that lists no others is searched for a date)
     infer_missing(declared, tree, page["url"], CAPTURED,
                   listing=not declared["is_article"] and is_listing(page["url"], tree))

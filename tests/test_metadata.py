@@ -115,6 +115,24 @@ def test_a_placeholder_where_the_authors_name_goes_names_no_one(name):
     assert meta_of(f'<meta name="author" content="{name}, Sam Poe">')["authors"] == ["Sam Poe"]
 
 
+@pytest.mark.parametrize(("url", "title", "headline"), [
+    ("https://www.popkultur.de/a", "Die 25 Schauspieler | Popkultur.de", "Die 25 Schauspieler"),
+    ("https://www.laweekly.com/a", "Meet the Artist - LA Weekly", "Meet the Artist"),
+    ("https://www.petri-heil.ch/a", "Winterhechte | petri-heil.ch | Dein Fischereimagazin", "Winterhechte"),
+    ("https://www.bmas.de/a", "BMAS - Neue Nachweise", "Neue Nachweise"),
+    ("https://adac.de/a", "Kindersitz-Test 2018|ADAC", "Kindersitz-Test 2018"),
+    # No part is the site: the title as it is, its dashes and all.
+    ("https://news.example/a", "Brexit - the deal | Politics", "Brexit - the deal | Politics"),
+    ("https://apple.example/a", "Apple", "Apple"),
+])
+def test_the_site_named_by_its_host_is_no_part_of_the_headline(url, title, headline):
+    tree = parse_html(f'<html><head><meta property="og:title" content="{title}"></head><body></body></html>')
+    assert page_metadata(tree, url)["headline"] == headline
+    ld = f'{{"@type":"NewsArticle","headline":"{title}"}}'
+    tree = parse_html(f'<html><head><script type="application/ld+json">{ld}</script></head><body></body></html>')
+    assert page_metadata(tree, url)["headline"] == headline
+
+
 def test_odd_json_ld_types_and_references_neither_fail_nor_lose_the_author():
     # A @type that is a number raised, stopping the whole job's extraction; a bare
     # reference to the author listed after the person itself hid the name.
