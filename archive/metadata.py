@@ -129,13 +129,23 @@ def _squashed(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.casefold())
 
 
+def _site_names(host: str | None) -> set[str]:
+    """What names the site by its host (:func:`_squashed`): the host, with and without
+    ``www.``, and its labels but the last."""
+    if not host:
+        return set()
+    host = host.lower()
+    names = {_squashed(host), _squashed(host.removeprefix("www."))}
+    names.update(_squashed(label) for label in host.split(".")[:-1] if len(label) > 2 and label != "www")
+    names.discard("")
+    return names
+
+
 def _without_host(title: str, host: str) -> str | None:
     """``title`` without its part that names the site by its host (and what follows that
     part), or None where no part does. Parts are split at the separators of
     ``_SEPARATOR`` and at a bare ``|``."""
-    host = host.lower().removeprefix("www.")
-    names = {_squashed(host)} | {_squashed(label) for label in host.split(".")[:-1] if len(label) > 2}
-    names.discard("")
+    names = _site_names(host)
     pieces = re.split(rf"({_SEPARATOR}|\s*\|\s*)", title)  # (parts at even places, separators between)
     parts = pieces[0::2]
     if len(parts) < 2:
@@ -301,6 +311,13 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
             out[key] = value
     if out.get("authors"):
         out["authors"] = _people(out["authors"])
+    if out.get("headline"):
+        # A title that is only the site's host heads no story: the page's <h1>, if that is
+        # not the host too, else none. (Not its declared name, which some pages give as
+        # their title.)
+        site = _site_names(host)
+        if _squashed(out["headline"]) in site:
+            out["headline"] = h1 if h1 and _squashed(h1) not in site else None
     return {k: v for k, v in out.items() if v not in (None, [], "")}
 
 

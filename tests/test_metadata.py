@@ -123,7 +123,7 @@ def test_a_placeholder_where_the_authors_name_goes_names_no_one(name):
     ("https://adac.de/a", "Kindersitz-Test 2018|ADAC", "Kindersitz-Test 2018"),
     # No part is the site: the title as it is, its dashes and all.
     ("https://news.example/a", "Brexit - the deal | Politics", "Brexit - the deal | Politics"),
-    ("https://apple.example/a", "Apple", "Apple"),
+    ("https://news.example/a", "Apple", "Apple"),
 ])
 def test_the_site_named_by_its_host_is_no_part_of_the_headline(url, title, headline):
     tree = parse_html(f'<html><head><meta property="og:title" content="{title}"></head><body></body></html>')
@@ -131,6 +131,21 @@ def test_the_site_named_by_its_host_is_no_part_of_the_headline(url, title, headl
     ld = f'{{"@type":"NewsArticle","headline":"{title}"}}'
     tree = parse_html(f'<html><head><script type="application/ld+json">{ld}</script></head><body></body></html>')
     assert page_metadata(tree, url)["headline"] == headline
+
+
+def test_a_title_that_is_only_the_sites_host_is_no_headline():
+    def headline(url: str, title: str, body: str = "") -> str | None:
+        page = f'<html><head><meta property="og:title" content="{title}"></head><body>{body}</body></html>'
+        return page_metadata(parse_html(page), url).get("headline")
+
+    assert headline("https://www.l-mag.de/news-1010/x", "L-Mag", "<h1>Lesbian remembrance</h1>") \
+        == "Lesbian remembrance"
+    assert headline("https://www.l-mag.de/news-1010/x", "L-Mag") is None
+    assert headline("http://www.jan-grosser.de/art/385", "jan-grosser.de", "<h1>Jan-Grosser.de</h1>") is None
+    # A page whose declared name is its title keeps it.
+    page = ('<html><head><meta property="og:title" content="EFF Annual Report">'
+            '<meta property="og:site_name" content="EFF Annual Report"></head><body></body></html>')
+    assert page_metadata(parse_html(page), "https://www.eff.org/files/x")["headline"] == "EFF Annual Report"
 
 
 def test_odd_json_ld_types_and_references_neither_fail_nor_lose_the_author():
