@@ -62,10 +62,11 @@ def _types(obj: dict[str, Any]) -> set[str]:
 
 
 # What bylines and author links say before the name: "By", "View all posts by", "Von",
-# "Zum Profil von", "Par".
+# "Zum Profil von", "Beitrag von", "Autor", "Par", "Por".
 _BY = re.compile(r"^\s*(?:(?:view|see|show)\s+all\s+(?:posts|articles|stories)\s+(?:by|of|from)|"
-                 r"(?:posts|articles|stories)\s+by|by|von|zum\s+profil\s+von|alle\s+(?:beitr\u00e4ge|artikel)\s+von|"
-                 r"par)\s+", re.IGNORECASE)
+                 r"(?:posts|articles|stories)\s+by|(?:written|posted|published)\s+by|by|von|zum\s+profil\s+von|"
+                 r"(?:zeige\s+)?alle\s+(?:beitr\u00e4ge|artikel)\s+von|(?:ein\s+)?(?:beitrag|artikel)\s+von|"
+                 r"autor(?:in)?:?|auteur|author:?|por|par)\s+", re.IGNORECASE)
 
 
 def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str]:

@@ -190,6 +190,10 @@ def test_a_logo_in_the_header_is_not_the_pages_h1():
      ["Roland Brockmann und Sebastian Drescher"]),
     ("", '<a rel="author" href="/u/1">View all posts by Daniel Lemire</a>', ["Daniel Lemire"]),
     ("", '<a rel="author" href="/u/2">Zum Profil von Jesusfreak</a>', ["Jesusfreak"]),
+    ("", '<a rel="author" href="/u/3">Zeige alle Beiträge von Petra Ruland</a>', ["Petra Ruland"]),
+    ('<meta name="author" content="Auteur Anna Kubišta">', "", ["Anna Kubišta"]),
+    ('<meta name="author" content="Artikel von hausinfo">', "", ["hausinfo"]),
+    ('<meta name="author" content="Written by Sam Poe">', "", ["Sam Poe"]),
 ])
 def test_what_bylines_say_before_a_name_is_not_part_of_it(head, body, authors):
     assert meta_of(head, body)["authors"] == authors
