@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import re
@@ -41,7 +40,7 @@ from archive.index.cdxj import (
     write_json,
 )
 from archive.index.records import read_record
-from archive.jsonl import rows_skipping_bad
+from archive.jsonl import row_of, rows_skipping_bad
 from archive.store import UNWRITABLE, CollectionDir, exclusively, listed_sizes, replacing
 
 log = logging.getLogger(__name__)
@@ -56,13 +55,13 @@ CREATE INDEX captures_digest ON captures (digest);
 CREATE TABLE pages (url TEXT, title TEXT, timestamp TEXT, filename TEXT, offset INTEGER, title_source TEXT);
 CREATE INDEX pages_time ON pages (timestamp);
 CREATE TABLE log (job_id TEXT, url TEXT, started TEXT, outcome TEXT, status INTEGER, filename TEXT,
-                  offset INTEGER, record_id TEXT, line TEXT);
+                  offset INTEGER, record_id TEXT, log TEXT, line_offset INTEGER);
 CREATE INDEX log_place ON log (filename, offset);
 CREATE TABLE headlines (url TEXT PRIMARY KEY, headline TEXT, source TEXT);
 CREATE INDEX pages_url ON pages (url);
 CREATE TABLE sources (path TEXT PRIMARY KEY, size INTEGER, sha256 TEXT);
 """
-_VERSION = 3  # of the tables (PRAGMA user_version): a catalog of another is built again
+_VERSION = 4  # of the tables (PRAGMA user_version): a catalog of another is built again
 
 
 def catalog_path(coll: CollectionDir) -> Path:
@@ -227,15 +226,31 @@ def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
         if src.parent == coll.indexes:
             _add_index(db, coll, src)
         elif src.parent == coll.logs:
-            for row in rows_skipping_bad(src):
+            # (where each line is in its log, not the line: the logs stay beside the catalog,
+            # and a copy of every line made it larger than a collection of recrawls' WARCs)
+            for at, row in _placed_rows(src):
                 warc = row.get("warc") or {}
-                db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?)",
+                db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?,?)",
                            (row.get("job_id"), row.get("url"), row.get("started"), row.get("outcome"),
                             row.get("status"), warc.get("filename"), warc.get("offset"), warc.get("record_id"),
-                            json.dumps(row, sort_keys=True, ensure_ascii=False)))
+                            src.name, at))
     for src in new:
         db.execute("INSERT INTO sources VALUES (?, ?, ?)",
                    (str(src.relative_to(coll.root)), src.stat().st_size, sha256_of(src)))
+
+
+def _placed_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The objects of a JSON Lines file with the byte offset of each line; a bad line is
+    skipped with a warning naming it (as :func:`archive.jsonl.rows_skipping_bad`)."""
+    at = 0
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            row = row_of(raw)
+            if isinstance(row, str):
+                log.warning("%s:%d: %s, skipped", path, number, row)
+            else:
+                yield at, row
+            at += len(raw)
 
 
 def _add_index(db: sqlite3.Connection, coll: CollectionDir, index: Path) -> None:
@@ -339,9 +354,23 @@ def search_pages(coll: CollectionDir, query: str | None = None, limit: int = 500
 
 
 def log_line(coll: CollectionDir, filename: str, offset: int) -> dict[str, Any] | None:
-    """The capture-log line of the response record at ``filename``/``offset``."""
-    rows = _read(coll, "SELECT line FROM log WHERE filename = ? AND offset = ?", (filename, offset))
-    return json.loads(rows[0]["line"]) if rows else None
+    """The capture-log line of the response record at ``filename``/``offset``, read from its
+    log; None where there is none, or it cannot be read as the catalog found it."""
+    rows = _read(coll, "SELECT log, line_offset FROM log WHERE filename = ? AND offset = ?", (filename, offset))
+    if not rows:
+        return None
+    try:
+        with open(coll.logs / rows[0]["log"], "rb") as fh:
+            fh.seek(rows[0]["line_offset"])
+            row = row_of(fh.readline())
+    except OSError as exc:
+        log.warning("the capture-log line of %s@%d cannot be read: %s", filename, offset, exc)
+        return None
+    if isinstance(row, str):  # (the log changed since the catalog took it in: it is built again)
+        log.warning("the capture-log line of %s@%d in %s is %s", filename, offset, rows[0]["log"], row)
+        return None
+    warc = row.get("warc") or {}
+    return row if (warc.get("filename"), warc.get("offset")) == (filename, offset) else None
 
 
 def by_digest(coll: CollectionDir, digest: str) -> list[dict[str, Any]]:

@@ -310,6 +310,25 @@ def test_the_catalog_skips_capture_log_lines_that_are_not_json_or_not_utf8(store
     assert "(7 captures)" in out.getvalue()
 
 
+def test_the_catalog_finds_each_log_line_in_its_log_without_a_copy(store):
+    # The catalog once held every line again, and grew larger than a collection of
+    # recrawls' WARCs; it now knows where each line is. A line not JSON before them moves
+    # the others along.
+    from archive.catalog import catalog_path, log_line
+
+    coll = coll_of(store)
+    log_file = next(coll.logs.glob("*.captures.jsonl"))
+    lines = log_file.read_bytes()
+    log_file.write_bytes(b"{not json\n" + lines)
+    update_indexes(coll)
+    rows = [json.loads(line) for line in lines.splitlines()]
+    placed = [row for row in rows if row.get("warc")]
+    assert placed and all(log_line(coll, row["warc"]["filename"], row["warc"]["offset"]) == row for row in placed)
+    with sqlite3.connect(catalog_path(coll)) as db:
+        columns = [c[1] for c in db.execute("PRAGMA table_info(log)")]
+    assert "line" not in columns
+
+
 def test_archive_index_usage_errors(tmp_path):
     err = io.StringIO()
     assert main(["index", "--store", str(tmp_path / "missing")], err=err) == 2
