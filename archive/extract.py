@@ -473,9 +473,10 @@ class _Originals:
     A revisit is the capture of a payload captured before: the same page again (most of a
     recrawl), or other bytes than the page's latest version (an edit undone, a withdrawn
     article back, a page the same as another URL's). The first is seen from the latest
-    version of the URL having the revisit's payload digest, and costs nothing; the others
-    are read from the original (in this job's WARCs, else found by the collection's index)
-    and extracted as a response would be.
+    version of the URL having the revisit's payload digest, and costs nothing; so does a
+    revisit of an earlier job's capture of a URL that has no version (the original gave
+    none); the others are read from the original (in this job's WARCs, else found by the
+    collection's index) and extracted as a response would be.
     """
 
     def __init__(self, coll: CollectionDir, latest: _LatestByUrl):
@@ -492,6 +493,12 @@ class _Originals:
 
         known = self.latest.get(capture.url)
         record_id, uri, date = capture.refers_to or (None, None, None)
+        if known is None and uri == capture.url and record_id not in self.seen:
+            # Its original, this URL's own capture in an earlier job, was extracted with that
+            # job and gave the URL no version (a list of stories, a page that is no article):
+            # the same bytes give none now. (Read each job again, they cost a list page's
+            # extraction every crawl.)
+            return None
         if known is not None and known.row["status"] == "captured":
             if known.row["source"]["payload_digest"] == capture.payload_digest:
                 return None

@@ -471,3 +471,25 @@ def test_a_304_to_a_capture_that_made_no_version_is_not_read_again(tmp_path, mon
     story = [line for line in lines if line["url"].endswith("/a/story-0") and line["job_id"] == third.job_id]
     assert story and story[0]["status"] == 304
     assert server.base + "/a/story-0" not in read  # (its revisit passed over, not extracted again)
+
+
+def test_a_revisit_of_a_page_that_gave_no_article_is_not_extracted_again(tmp_path, monkeypatch):
+    """The home page lists the stories and is no article: a recrawl that finds it unchanged
+    does not run the extractor on it again, nor reads its original back."""
+    import archive.extract
+
+    store = tmp_path / "store"
+    room = Newsroom()
+    room.articles = {"story-0": room.articles["story-0"]}
+    with serve_wire(room.routes()) as server:
+        coll = collection_from_dict({"name": "news", "urls": [server.base + "/"], "scope": {"page_requisites": False}})
+        crawl(store, coll)
+        read: list[str] = []
+        real = archive.extract.article_row
+        monkeypatch.setattr(archive.extract, "article_row", lambda c, j: read.append(c.url) or real(c, j))
+        second = crawl(store, coll)
+    _, lines = read_collection(store / "news")
+    home = [line for line in lines if line["url"] == server.base + "/" and line["job_id"] == second.job_id]
+    assert home and home[0]["revisit"] is not None  # (the same bytes again)
+    assert server.base + "/" not in read
+    assert second.articles.read_text() == ""
