@@ -138,6 +138,18 @@ def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
         assert f"verify     unknown: {state} is unreadable; run archive verify" in out and "next run" in out
 
 
+def test_status_of_a_folder_that_is_no_store_says_so(tmp_path, capsys):
+    # An empty folder is a store whose first crawl has not run; one that holds other things
+    # is more likely a --store that names the wrong folder.
+    assert main(["status", "--store", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"no collections in {tmp_path}\n"
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "photos").mkdir()
+    assert main(["status", "--store", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == (f"no collections in {tmp_path} (it holds 2 entries, none a folder with "
+                                       "manifests/ or warcs/: is it the store?)\n")
+
+
 def test_status_takes_the_schedule_of_a_first_job_still_running_and_one_run_out_is_no_damage(tmp_path):
     from archive.status import collection_status
     from archive.store import CollectionDir

@@ -20,13 +20,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.status import store_status
     from archive.store import resolve_store
 
-    rows = store_status(resolve_store(args.store))
+    store = resolve_store(args.store)
+    rows = store_status(store)
     if args.json:
         json.dump(rows, out, indent=2, sort_keys=True)
         out.write("\n")
         return 0
     if not rows:
-        print("no collections in this store", file=out)
+        # (a store's first crawl has not run yet; or --store names some other folder)
+        others = [e for e in store.iterdir() if not e.name.startswith(".")]
+        held = f"{len(others)} {'entry' if len(others) == 1 else 'entries'}"
+        print(f"no collections in {store}" + (f" (it holds {held}, none a folder with manifests/ or warcs/: is it "
+                                              "the store?)" if others else ""), file=out)
     for row in rows:
         print(f"{row['collection']}: {row['jobs']} job{'s' if row['jobs'] != 1 else ''}", file=out)
         last = row["last_job"]
