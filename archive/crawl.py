@@ -24,7 +24,7 @@ from typing import Any
 
 from archive.config import Collection
 from archive.errors import ArchiveError, CrawlError, StoreError
-from archive.runtime import sigint_ignored_by_children, sigterm_on_parent_death
+from archive.runtime import sigint_ignored_by_children, sigint_unblocked, sigterm_on_parent_death
 from archive.store import UNWRITABLE, CollectionDir, below_floor, collection_dir, unused_job_id
 from archive.warc.records import utcnow
 
@@ -95,6 +95,7 @@ def _child_main(argv: list[str]) -> int:
     asked: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _frame: asked.append(signum))
+    sigint_unblocked()  # (a Ctrl-C that came as it started is kept now)
     out = open(int(argv[1]), "w", buffering=1, encoding="utf-8")  # noqa: SIM115 (the process's own, to its end)
 
     def send(kind: str, payload: Any) -> None:
@@ -216,12 +217,15 @@ def crawl(
     try:
         # (a Ctrl-C as it loads, before it can keep one, would end it with a traceback: it
         # starts with SIGINT ignored, and this process passes the stop on once it is ready)
-        with sigint_ignored_by_children():
+        with sigint_ignored_by_children(pass_on=False) as caught:
             child = subprocess.Popen(
                 [sys.executable, "-m", "archive.crawl", str(spec_r), str(msg_w)],
                 pass_fds=(spec_r, msg_w),
                 stdin=subprocess.DEVNULL,
             )
+        # (a SIGINT to this process as the crawl process started: it is told to stop once it
+        # is ready, as for one that comes while it loads)
+        signalled = signalled or bool(caught)
     except BaseException:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)

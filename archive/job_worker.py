@@ -51,6 +51,7 @@ from archive.runtime import (
     freeze_heap,
     peak_rss_kb,
     sigint_ignored_by_children,
+    sigint_unblocked,
     widen_pipe,
     write_parts,
 )
@@ -388,6 +389,7 @@ def main(argv: list[str]) -> int:
     # gracefully and then closes the job, so the worker waits for that instead of dying.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sigint_unblocked()
     logging.raiseExceptions = False  # a full disk: no traceback a log line (see archive.crawl)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
     _in_the_background()

@@ -84,26 +84,42 @@ def freeze_heap() -> None:
 
 
 @contextmanager
-def sigint_ignored_by_children() -> Iterator[None]:
-    """Children started within ignore SIGINT from their first instruction.
+def sigint_ignored_by_children(pass_on: bool = True) -> Iterator[list[int]]:
+    """Children started within have SIGINT blocked from their first instruction, until they
+    have set their own handling of it and unblock it (:func:`sigint_unblocked`).
 
     The capture worker and the page parser ignore Ctrl-C (the crawl process stops them
-    itself, in order), but only once they have imported what they need: a Ctrl-C in those
-    first tenths of a second ended them with a traceback. An ignored SIGINT is inherited
-    across exec, and Python then leaves it ignored instead of raising KeyboardInterrupt.
-    For the moment of the fork a Ctrl-C to this process is ignored too. Only in the main
-    thread, the one that may set handlers; elsewhere children start as before.
+    itself, in order), and the crawl process keeps one till Scrapy can stop gracefully, but
+    only once they have imported what they need: a Ctrl-C in those first tenths of a second
+    ended them with a traceback. A blocked signal stays so across exec, and one that comes
+    meanwhile waits for them rather than being lost (as it was when they started with SIGINT
+    ignored, and this process ignored it too for the moment of the fork). One that reaches
+    this process meanwhile is kept: sent to it again once the children are started
+    (``pass_on``), or else only listed in the list this yields, for the caller to act on.
+    Only in the main thread, the one that may set handlers; elsewhere children start as
+    before.
     """
+    caught: list[int] = []
     previous = signal.getsignal(signal.SIGINT)
     # (None: a handler set outside Python, which could not be put back.)
     if previous is None or threading.current_thread() is not threading.main_thread():
-        yield
+        yield caught
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        yield
+        yield caught
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # (one that waited is handled here, into caught)
         signal.signal(signal.SIGINT, previous)
+    if caught and pass_on:
+        signal.raise_signal(signal.SIGINT)
+
+
+def sigint_unblocked() -> None:
+    """In a child started by :func:`sigint_ignored_by_children`, once its own handling of
+    SIGINT is set: a Ctrl-C that came as it started is handled now, as that says."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def sigterm_on_parent_death(parent: int | None) -> None:

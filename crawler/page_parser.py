@@ -37,7 +37,7 @@ import sys
 from typing import Any, BinaryIO
 
 from archive.links import page_frames, page_links, page_requisites, parse_html_bytes
-from archive.runtime import sigint_ignored_by_children, usable_cores, widen_pipe
+from archive.runtime import sigint_ignored_by_children, sigint_unblocked, usable_cores, widen_pipe
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,7 @@ def serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sigint_unblocked()
     with os.fdopen(0, "rb", buffering=_PIPE_BYTES) as inbox, \
             os.fdopen(int(argv[0]), "wb", buffering=1 << 16) as outbox:
         try:
