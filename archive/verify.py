@@ -113,19 +113,24 @@ def listed_entries(manifests: list[ManifestFile]) -> Iterator[tuple[ManifestFile
                 yield m, index, entry
 
 
-def verify(path: Path) -> Report:
-    """Check whatever ``path`` is; raise :class:`UsageError` only if it is none of the kinds."""
+def verify(path: Path, key: Path | None = None) -> Report:
+    """Check whatever ``path`` is; raise :class:`UsageError` only if it is none of the kinds.
+    ``key``: the public key an export must be signed with (exports only)."""
     path = Path(path)
     report = Report()
     if not path.exists():
         raise UsageError(f"{path} does not exist")
+    from archive.export.signing import load_public_key
     from archive.export.verify_export import check_export, check_wacz, is_export
 
+    if is_export(path):
+        check_export(path, report, None if key is None else load_public_key(key))
+        return report
+    if key is not None:
+        raise UsageError(f"--key checks an export's signature, and {path} is no export directory (one with "
+                         "datapackage.json and a .wacz)")
     if path.is_file() and path.suffix == ".wacz":
         check_wacz(path, report)
-        return report
-    if is_export(path):
-        check_export(path, report)
         return report
     if path.is_file():
         if path.name.endswith(".warc.gz"):

@@ -182,6 +182,47 @@ def test_keygen_into_a_missing_directory_or_over_a_key_says_so(tmp_path, capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key", "k.pub"]
 
 
+def test_an_export_resigned_with_another_key_or_unsigned_fails_verify_with_the_archives_key(store, tmp_path, capsys):
+    # The signature carries its own key: it says the bytes are as signed, not by whom. A
+    # stranger who edits the data and signs it again with a key of theirs passes a verify
+    # that has only the export; the archive's published key (--key) tells them apart, and
+    # without it verify names the signer's key for the reader to compare.
+    from archive.export import signing
+
+    assert main(["keygen", "--out", str(tmp_path / "archive")]) == 0
+    said = capsys.readouterr().out
+    fingerprint = signing.key_fingerprint(signing.load_public_key(tmp_path / "archive.pub"))
+    assert f"fingerprint: {fingerprint}" in said
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out),
+                 "--sign-key", str(tmp_path / "archive.key")]) == 0
+    assert f"Verify it:  archive verify --key {tmp_path / 'archive.pub'} {out}" in capsys.readouterr().out
+    assert main(["verify", "--key", str(tmp_path / "archive.pub"), str(out)]) == 0
+    assert main(["verify", str(out)]) == 0
+    assert f"signed by {fingerprint}" in capsys.readouterr().out
+    # A stranger's edit, hashes and signature made again.
+    stranger = signing.Ed25519PrivateKey.generate()
+    (out / "articles.jsonl").write_text((out / "articles.jsonl").read_text().replace("Story 2", "Story X", 1))
+    package = json.loads((out / "datapackage.json").read_text())
+    for res in package["resources"]:
+        if res["path"] == "articles.jsonl":
+            res["bytes"] = (out / "articles.jsonl").stat().st_size
+            res["hash"] = "sha256:" + hashlib.sha256((out / "articles.jsonl").read_bytes()).hexdigest()
+    raw = json.dumps(package).encode()
+    (out / "datapackage.json").write_bytes(raw)
+    signing.write_signature(out, raw, stranger)
+    assert main(["verify", str(out)]) == 0  # (whole and signed: only the signer's key differs, and is named)
+    assert f"signed by {signing.key_fingerprint(stranger.public_key())}" in capsys.readouterr().out
+    assert main(["verify", "--key", str(tmp_path / "archive.pub"), str(out)]) == 1
+    assert f"not by the key --key names ({fingerprint})" in capsys.readouterr().out
+    (out / "datapackage.json.sig").unlink()
+    assert main(["verify", "--key", str(tmp_path / "archive.pub"), str(out)]) == 1
+    assert "not signed (no datapackage.json.sig), but --key asks for a signature by" in capsys.readouterr().out
+    # --key is for an export, and a public key.
+    assert main(["verify", "--key", str(tmp_path / "archive.pub"), str(store)]) == 2
+    assert main(["verify", "--key", str(tmp_path / "archive.key"), str(out)]) == 2
+
+
 def test_signed_export_and_tampering_are_detected(store, tmp_path, capsys):
     assert main(["keygen", "--out", str(tmp_path / "k")]) == 0
     assert oct((tmp_path / "k.key").stat().st_mode & 0o777) == "0o600"

@@ -78,3 +78,19 @@ def test_a_damaged_datapackage_digest_inside_a_wacz_is_a_problem(exported, tmp_p
     code, report, err = _verify(wacz)
     assert code == 1 and err == ""
     assert report.splitlines()[0] == f"{wacz}: datapackage-digest.json: not a JSON object"
+
+
+@pytest.mark.parametrize("back", [3, 6, 10])
+def test_a_wacz_whose_zip_directory_is_damaged_is_a_problem_not_a_traceback(exported, tmp_path, back):
+    # Bytes of the end record (where the central directory is, how large): the directory
+    # then points outside the file, or into another member.
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    wacz = out / "ds.wacz"
+    data = bytearray(wacz.read_bytes())
+    data[len(data) - back] ^= 0x40
+    wacz.write_bytes(bytes(data))
+    for path in (out, wacz):
+        code, said, err = _verify(path)
+        assert code == 1 and "Traceback" not in said + err, said + err
+        assert f"{wacz}: not a readable zip: " in said

@@ -38,5 +38,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  {f['path']:<22} {human_bytes(f['bytes']):>9}  {f['hash']}", file=out)
     print(f"  {'datapackage.json':<22} lists them all" + (", signed in datapackage.json.sig" if result.signature
                                                           else ""), file=out)
-    print(f"Verify it:  archive verify {shlex.quote(str(result.out))}", file=out)
+    # (with the public key beside the private one, as `archive keygen` writes them: the
+    # check a reader makes of who signed)
+    pub = Path(args.sign_key).with_suffix(".pub") if args.sign_key else None
+    key = f"--key {shlex.quote(str(pub))} " if pub is not None and pub.is_file() else ""
+    print(f"Verify it:  archive verify {key}{shlex.quote(str(result.out))}", file=out)
     return 0

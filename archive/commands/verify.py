@@ -16,7 +16,11 @@ EXAMPLE = ("example: archive verify archive-store/demo    "
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=given, metavar="PATH",
-                        help="a store, a collection directory, a manifest, a WARC, or s3://BUCKET/PREFIX")
+                        help="a store, a collection directory, a manifest, a WARC, an export directory, "
+                             "a .wacz, or s3://BUCKET/PREFIX")
+    parser.add_argument("--key", type=Path, metavar="FILE.pub",
+                        help="an export: it must be signed with this public key (the archive's, from `archive "
+                             "keygen`); without it, verify names the key that signed")
     parser.add_argument("--repair", action="store_true", help="first close files a killed job left open")
     parser.add_argument("--deep", action="store_true",
                         help="s3://: stream and hash every object (default: size and x-amz-meta-sha256); "
@@ -32,11 +36,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if is_s3_url(args.path):
         if args.repair:
             raise UsageError("--repair works on a local store; pull it first")
+        if args.key is not None:
+            raise UsageError("--key checks an export directory, not s3://")
         report = verify_remote(args.path, deep=args.deep, endpoint_url=args.endpoint_url)
         print_report(report, out)
         return 0 if report.ok else 1
     if args.endpoint_url is not None:
         raise UsageError("--endpoint-url only applies to s3:// paths")
+    if args.key is not None and args.repair:
+        raise UsageError("--key checks an export, which --repair does not take")
     path = Path(args.path)
     if args.repair:
         if not path.is_dir():
@@ -54,7 +62,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"damage kept, since good records follow it (verify reports it): {what}", file=out)
         if fixed.dropped_bytes:
             print(f"dropped {fixed.dropped_bytes} bytes of incomplete records", file=out)
-    report = verify(path)
+    report = verify(path, key=args.key)
     print_report(report, out)
     if path.is_dir():
         from archive.store import collections_in

@@ -3,7 +3,9 @@
 The signature is a separate file (``datapackage.json.sig``, JSON), apart from WACZ's own
 ``datapackage-digest.json``, so the WACZ stays exactly as its spec describes. It signs the
 SHA-256 digest string of the exact bytes of ``datapackage.json``, and carries the public
-key so anyone can check it (and compare the key with one published by the archive).
+key it verifies with. That shows the bytes are as signed, not who signed them: anyone can
+sign with a key of their own. Who is told by comparing that key with the one the archive
+publishes (``archive verify --key FILE.pub``, or the fingerprint verify prints).
 """
 
 from __future__ import annotations
@@ -95,6 +97,28 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """The Ed25519 public key of ``path`` (``archive keygen``'s ``.pub``, PEM)."""
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"{path}: not a readable PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise UsageError(f"{path}: not an Ed25519 public key, as `archive keygen` makes")
+    return key
+
+
+def key_fingerprint(key: Ed25519PublicKey) -> str:
+    """``sha256:`` and the hex SHA-256 of the key's 32 raw bytes: what an archive publishes
+    beside its ``.pub``, and what verify names a signer by."""
+    return "sha256:" + hashlib.sha256(_raw_public(key)).hexdigest()
+
+
+def signer_fingerprint(sig_doc: dict[str, Any]) -> str:
+    """:func:`key_fingerprint` of the key a signature file holds (checked already)."""
+    return "sha256:" + hashlib.sha256(base64.b64decode(sig_doc["public_key"])).hexdigest()
 
 
 def sign(package_bytes: bytes, key: Ed25519PrivateKey) -> dict[str, Any]:

@@ -6,15 +6,22 @@ or for a ``.wacz`` file. Every problem is named with the file and what is wrong.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from archive.export.signing import SIGNATURE_FILE, check_signature
+from archive.export.signing import (
+    SIGNATURE_FILE,
+    check_signature,
+    key_fingerprint,
+    signer_fingerprint,
+)
 from archive.export.wacz import _file_sha256
 from archive.warc.reader import check_records
 
@@ -23,7 +30,8 @@ def is_export(path: Path) -> bool:
     return path.is_dir() and (path / "datapackage.json").is_file() and any(path.glob("*.wacz"))
 
 
-def check_export(root: Path, report: Any) -> None:
+def check_export(root: Path, report: Any, key: Any = None) -> None:
+    """``key``: the public key (Ed25519) the export must be signed with, if one is given."""
     raw = (root / "datapackage.json").read_bytes()
     package = _object(raw)
     if package is None:
@@ -44,65 +52,87 @@ def check_export(root: Path, report: Any) -> None:
         if path.suffix == ".wacz":
             check_wacz(path, report)
     sig = root / SIGNATURE_FILE
-    if sig.is_file():
-        try:
-            doc = json.loads(sig.read_text("utf-8"))
-        except ValueError:
-            report.add(sig, None, "not valid JSON")
-            return
-        for problem in check_signature(raw, doc):
-            report.add(sig, None, problem)
-    else:
-        report.notes.append(f"{root}: not signed (no {SIGNATURE_FILE})")
+    if not sig.is_file():
+        if key is not None:
+            report.add(root, None, f"not signed (no {SIGNATURE_FILE}), but --key asks for a signature by "
+                                   f"{key_fingerprint(key)}")
+        else:
+            report.notes.append(f"{root}: not signed (no {SIGNATURE_FILE})")
+        return
+    try:
+        doc = json.loads(sig.read_text("utf-8"))
+    except ValueError:
+        report.add(sig, None, "not valid JSON")
+        return
+    found = check_signature(raw, doc)
+    for problem in found:
+        report.add(sig, None, problem)
+    if found:
+        return
+    signer = signer_fingerprint(doc)
+    if key is not None and signer != key_fingerprint(key):
+        report.add(sig, None, f"signed by {signer}, not by the key --key names ({key_fingerprint(key)})")
+    elif key is None:
+        # (the signature holds its key: anyone could have signed anything; only a key the
+        # archive published, compared here or with --key, says who)
+        report.notes.append(f"{root}: signed by {signer}; check that this is the key its archive publishes "
+                            "(`archive verify --key FILE.pub`)")
 
 
 def check_wacz(path: Path, report: Any) -> None:
     try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
+        with zipfile.ZipFile(path) as zf:
+            _check_members(zf, path, report)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         report.add(path, None, f"not a readable zip: {exc}")
-        return
-    with zf:
-        names = set(zf.namelist())
-        for needed in ("datapackage.json", "datapackage-digest.json"):
-            if needed not in names:
-                report.add(path, needed, "missing from the package")
-                return
-        package_bytes = zf.read("datapackage.json")
-        digest = _object(zf.read("datapackage-digest.json"))
-        actual = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
-        if digest is None:
-            report.add(path, "datapackage-digest.json", "not a JSON object")
-        elif digest.get("hash") != actual:
-            report.add(path, "datapackage-digest.json", f"says {digest.get('hash')}, datapackage.json hashes to {actual}")
-        package = _object(package_bytes)
-        if package is None:
-            report.add(path, "datapackage.json", "not a JSON object")
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        # (its directory says a member starts before the file does: a seek there fails)
+        report.add(path, None, f"not a readable zip: its directory points outside the file ({exc.strerror})")
+
+
+def _check_members(zf: zipfile.ZipFile, path: Path, report: Any) -> None:
+    names = set(zf.namelist())
+    for needed in ("datapackage.json", "datapackage-digest.json"):
+        if needed not in names:
+            report.add(path, needed, "missing from the package")
             return
-        with tempfile.TemporaryDirectory() as tmp:
-            for _, res in _resources(package, report, path, "datapackage.json "):
-                name = res["path"]
-                if name not in names:
-                    report.add(path, name, "listed in datapackage.json but not in the package")
-                    continue
-                h = hashlib.sha256()
-                target = Path(tmp) / Path(name).name if name.endswith(".warc.gz") else None
-                try:
-                    with zf.open(name) as member, open(target or os.devnull, "wb") as out:
-                        while chunk := member.read(1 << 20):
-                            h.update(chunk)
-                            out.write(chunk)
-                except zipfile.BadZipFile as exc:
-                    report.add(path, name, f"damaged inside the zip: {exc}")
-                    continue
-                if "sha256:" + h.hexdigest() != res.get("hash"):
-                    report.add(path, name, f"hashes to sha256:{h.hexdigest()}, datapackage.json says {res.get('hash')}")
-                if target is not None:
-                    for record in check_records(target):
-                        report.records += 1
-                        for problem in record.problems:
-                            report.add(path, f"{name} offset {record.offset}", problem)
-                    target.unlink()
+    package_bytes = zf.read("datapackage.json")
+    digest = _object(zf.read("datapackage-digest.json"))
+    actual = "sha256:" + hashlib.sha256(package_bytes).hexdigest()
+    if digest is None:
+        report.add(path, "datapackage-digest.json", "not a JSON object")
+    elif digest.get("hash") != actual:
+        report.add(path, "datapackage-digest.json", f"says {digest.get('hash')}, datapackage.json hashes to {actual}")
+    package = _object(package_bytes)
+    if package is None:
+        report.add(path, "datapackage.json", "not a JSON object")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for _, res in _resources(package, report, path, "datapackage.json "):
+            name = res["path"]
+            if name not in names:
+                report.add(path, name, "listed in datapackage.json but not in the package")
+                continue
+            h = hashlib.sha256()
+            target = Path(tmp) / Path(name).name if name.endswith(".warc.gz") else None
+            try:
+                with zf.open(name) as member, open(target or os.devnull, "wb") as out:
+                    while chunk := member.read(1 << 20):
+                        h.update(chunk)
+                        out.write(chunk)
+            except zipfile.BadZipFile as exc:
+                report.add(path, name, f"damaged inside the zip: {exc}")
+                continue
+            if "sha256:" + h.hexdigest() != res.get("hash"):
+                report.add(path, name, f"hashes to sha256:{h.hexdigest()}, datapackage.json says {res.get('hash')}")
+            if target is not None:
+                for record in check_records(target):
+                    report.records += 1
+                    for problem in record.problems:
+                        report.add(path, f"{name} offset {record.offset}", problem)
+                target.unlink()
 
 
 def _object(raw: bytes) -> dict[str, Any] | None:
