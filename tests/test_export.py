@@ -19,6 +19,7 @@ import archive.dataset
 from archive.capture import Fetch, Provenance
 from archive.cli import main
 from archive.config import collection_from_dict
+from archive.errors import UsageError
 from archive.export import export_dataset
 from archive.extract import extract_collection
 from archive.job import CaptureJob
@@ -102,6 +103,10 @@ def test_full_export_validates_and_every_row_points_into_the_wacz(store, tmp_pat
     assert "CC-BY-4.0" in sheet and "Test news" in sheet and "archive verify" in sheet
 
 
+def _job_ids(store: Path) -> list[str]:
+    return sorted(p.stem for p in (store / "ds" / "manifests").glob("*.json"))
+
+
 def test_date_filter_pulls_in_revisit_originals_and_remaps_pointers(store, tmp_path, wacz_cli):
     result = export_dataset(store, "ds", tmp_path / "out", date_from=date(2026, 3, 5))
     validated = subprocess.run([str(wacz_cli), "validate", "-f", str(result.wacz)], capture_output=True, check=False)
@@ -125,9 +130,14 @@ def test_date_filter_pulls_in_revisit_originals_and_remaps_pointers(store, tmp_p
     assert result.captures == 3
     sheet = " ".join((tmp_path / "out" / "DATASHEET.md").read_text().split())
     assert ("Captures (HTTP responses recorded): 3 (2 with bytes not captured before, 1 recorded as revisit records: "
-            "the same bytes as an earlier capture, not always the one before); "
-            "and 1 captured outside the filter, whose bytes revisits in it refer to") in sheet
+            "the same bytes as an earlier capture, not always the one before, or a 304 Not Modified to a "
+            "request that named one); and 1 captured outside the filter, whose bytes revisits in it refer to") in sheet
     assert "Time span of captures: 2026-03-05T" in sheet and "Filter: from 2026-03-05" in sheet
+    # The jobs are those with captures in it, counted as they are there: not the day-1 job.
+    jobs = [line.split(" | ") for line in (tmp_path / "out" / "DATASHEET.md").read_text().splitlines()
+            if line.startswith("| ds-")]
+    assert "Jobs with captures in this export" in sheet and len(jobs) == 1
+    assert [(job[0][2:], job[-1]) for job in jobs] == [(j, "3 |") for j in _job_ids(store) if "20260305" in j]
     assert "each keeps the name of the store's file its records were copied from" in sheet
 
 
@@ -532,3 +542,18 @@ def test_rows_extracted_before_inferred_was_export_as_the_schema_says(store, tmp
     assert len(exported) == 6 and all(row["inferred"] == [] for row in exported)
     for row in exported:
         validate("article", row)
+
+
+@pytest.mark.parametrize(("host", "captures"), [("news.test", 7), ("NEWS.test:80", 7), ("*.test", 7),
+                                                ("news.test:8080", 0), ("other.test", 0)])
+def test_the_host_filter_takes_a_port_and_a_domain_as_scope_does(store, tmp_path, host, captures):
+    # Two sites on one address differ by their ports: --host 127.0.0.1:8001 picks one.
+    if captures:
+        result = export_dataset(store, "ds", tmp_path / "out", host=host)
+        assert result.captures == captures
+        sheet = (tmp_path / "out" / "DATASHEET.md").read_text()
+        assert "- url: http://news.test/" in sheet  # (its seeds: those of the host)
+        assert "Responses with an error status (4xx or 5xx" in sheet
+    else:
+        with pytest.raises(UsageError, match="no captures match the filter"):
+            export_dataset(store, "ds", tmp_path / "out", host=host)

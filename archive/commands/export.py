@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=given, metavar="DIR", help="output directory")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first capture day (UTC) to include")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last capture day (UTC) to include")
-    parser.add_argument("--host", type=given, metavar="HOST", help="only captures of this host")
+    parser.add_argument("--host", type=given, metavar="HOST",
+                        help="only captures of this host (HOST:PORT for one port, *.DOMAIN for a domain)")
     parser.add_argument("--sign-key", type=given, metavar="KEY", help="Ed25519 private key from `archive keygen`")
 
 

@@ -33,7 +33,7 @@ from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
 from archive.store import CollectionDir, collection_dir
-from archive.urls import host_of
+from archive.urls import host_in_scope, host_of, port_of
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     def in_range(when: str, url: str) -> bool:
         day = date.fromisoformat(when[:10])
         return ((date_from is None or day >= date_from) and (date_to is None or day <= date_to)
-                and (host is None or host_of(url) == host.lower()))
+                and (host is None or host_in_scope(host_of(url), [host], port_of(url))))
 
     scanned = scan(warcs, listed, doing=f"run `archive verify {coll.root}`; nothing was exported")
     selection = select(scanned, lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
@@ -337,7 +337,8 @@ def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no
                     if in_range(line["started"], line["url"]):  # (what the datasheet counts of it)
                         lines.append({"started": line["started"], "outcome": line["outcome"],
                                       "status": line.get("status"), "error": line.get("error"),
-                                      "truncated": line.get("truncated"), "revisit": bool(line.get("revisit"))})
+                                      "truncated": line.get("truncated"), "revisit": bool(line.get("revisit")),
+                                      "job_id": job["job_id"], "channel": line.get("channel")})
                 unlike = unlike_its_listing(coll.root / entry["path"], entry)  # (lines edited, or left out)
                 if unlike is not None:
                     raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")
@@ -358,11 +359,14 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
     outcomes = Counter(line["outcome"] for line in lines)
     software: dict[str, str] = {}
     seeds: dict[str, dict[str, str]] = {}
+    date_from, date_to, host = filt
     for job in jobs:
         software.update(job["software"])
         for seed in job["seeds"]:
-            seeds[seed["url"]] = seed
-    date_from, date_to, host = filt
+            if host is None or host_in_scope(host_of(seed["url"]), [host], port_of(seed["url"])):
+                seeds[seed["url"]] = seed
+    # (a filtered export's jobs: those with captures in it, and how many)
+    in_export = Counter(line["job_id"] for line in lines if line["outcome"] == "captured")
     parts = [f"from {date_from}" if date_from else "", f"to {date_to}" if date_to else "",
              f"host {host}" if host else ""]
     return {
@@ -383,7 +387,11 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
                             if l["outcome"] in ERRED_OUTCOMES and l.get("error")),
         "seeds": list(seeds.values()), "software": software,
         "jobs": [{"job_id": j["job_id"], "started": j["started"], "outcome": j["outcome"],
-                  "captured": j["counts"]["captured"]} for j in jobs],
+                  "captured": in_export[j["job_id"]] if any(filt) else j["counts"]["captured"]}
+                 for j in jobs if not any(filt) or in_export[j["job_id"]]],
+        # (4xx and 5xx answers, recorded as captures; a robots.txt's 4xx says the site has none)
+        "http_errors": sum(1 for l in lines if (l.get("status") or 0) >= 400
+                           and not (l.get("channel") == "robots" and l["status"] < 500)),
         "robots_policy": "obeyed" if jobs[-1]["config"].get("obey_robots", True) else "ignored",
         "failed": outcomes["failed"], "robots_disallowed": outcomes["robots-disallowed"],
         "out_of_scope": outcomes["out-of-scope"], "truncated": sum(1 for l in lines if l.get("truncated")),

@@ -82,7 +82,8 @@ Collected by the `{f['collection']}` collection of an archive-corpus store; expo
 ## Composition
 
 - Captures (HTTP responses recorded): {f['captured']} ({f['new']} with bytes not captured before, {f['revisits']}
-  recorded as revisit records: the same bytes as an earlier capture, not always the one before){outside}
+  recorded as revisit records: the same bytes as an earlier capture, not always the one before, or a
+  304 Not Modified to a request that named one){outside}
 - Articles (rows in `articles.jsonl` / `articles.parquet`): {f['articles']} ({f['withdrawn']} withdrawals)
 - Distinct article URLs: {f['article_urls']}
 - WARC files in the WACZ: {f['warc_files']}, {f['warc_bytes']} bytes{subset}
@@ -94,7 +95,7 @@ Seeds:
 
 {seeds}
 
-Jobs:
+Jobs{' with captures in this export (the captures column counts those)' if f['filtered'] else ''}:
 
 | job | started | outcome | captures |
 |---|---|---|---|
@@ -105,6 +106,11 @@ SHA-256. robots.txt was {f['robots_policy']}.
 
 ## What failed or was excluded
 
+From the capture logs of the jobs (not part of this export; each job's log is listed, with
+its SHA-256, in the job's manifest){', for the captures and attempts the filter selects' if f['filtered'] else ''}:
+
+- Responses with an error status (4xx or 5xx; captured, and counted in the HTTP statuses above,
+  but for robots.txt files answered 4xx, which say a site has none): {f['http_errors']}
 - Fetch attempts that failed (no response): {f['failed']}
 - URLs refused by robots.txt: {f['robots_disallowed']}
 - URLs outside the scope or over limits: {f['out_of_scope']}
@@ -112,7 +118,7 @@ SHA-256. robots.txt was {f['robots_policy']}.
   taken from them): {f['truncated']}
 - Feeds or sitemaps that could not be read safely: {f['bad_documents']}
 
-Failures by kind:
+Failures by kind (attempts without a response, and responses cut short):
 
 {errors}
 
