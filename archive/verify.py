@@ -150,7 +150,11 @@ def verify(path: Path, key: Path | None = None) -> Report:
         return report
     collections = collections_in(path)
     if not collections:
-        raise UsageError(f"{path} is neither a store nor a collection (no warcs/ or manifests/ inside)")
+        if path.is_dir() and any(path.glob("*.wacz")):
+            raise UsageError(f"{path} holds a .wacz but no datapackage.json, so it is no whole export: verify the "
+                             ".wacz itself, or restore the export's datapackage.json")
+        raise UsageError(f"{path} is neither a store nor a collection (no warcs/ or manifests/ inside), nor an export "
+                         "(datapackage.json and a .wacz)")
     for coll in collections:
         _check_collection(coll, report)
     return report

@@ -94,3 +94,13 @@ def test_a_wacz_whose_zip_directory_is_damaged_is_a_problem_not_a_traceback(expo
         code, said, err = _verify(path)
         assert code == 1 and "Traceback" not in said + err, said + err
         assert f"{wacz}: not a readable zip: " in said
+
+
+def test_an_export_without_its_datapackage_json_is_said_to_be_one(exported, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    (out / "datapackage.json").unlink()
+    code, _, err = _verify(out)
+    assert code == 2 and "holds a .wacz but no datapackage.json, so it is no whole export" in err
+    code, _, err = _verify(tmp_path / "out" / "..")
+    assert code == 2 and "nor an export (datapackage.json and a .wacz)" in err
