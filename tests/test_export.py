@@ -212,12 +212,13 @@ def test_an_export_resigned_with_another_key_or_unsigned_fails_verify_with_the_a
     assert f"signed by {fingerprint}" in capsys.readouterr().out
     # A stranger's edit, hashes and signature made again.
     stranger = signing.Ed25519PrivateKey.generate()
-    (out / "articles.jsonl").write_text((out / "articles.jsonl").read_text().replace("Story 2", "Story X", 1))
+    sheet = out / "DATASHEET.md"
+    sheet.write_text(sheet.read_text().replace("Test news", "Other news", 1))
     package = json.loads((out / "datapackage.json").read_text())
     for res in package["resources"]:
-        if res["path"] == "articles.jsonl":
-            res["bytes"] = (out / "articles.jsonl").stat().st_size
-            res["hash"] = "sha256:" + hashlib.sha256((out / "articles.jsonl").read_bytes()).hexdigest()
+        if res["path"] == "DATASHEET.md":
+            res["bytes"] = sheet.stat().st_size
+            res["hash"] = "sha256:" + hashlib.sha256(sheet.read_bytes()).hexdigest()
     raw = json.dumps(package).encode()
     (out / "datapackage.json").write_bytes(raw)
     signing.write_signature(out, raw, stranger)

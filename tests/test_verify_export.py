@@ -104,3 +104,57 @@ def test_an_export_without_its_datapackage_json_is_said_to_be_one(exported, tmp_
     assert code == 2 and "holds a .wacz but no datapackage.json, so it is no whole export" in err
     code, _, err = _verify(tmp_path / "out" / "..")
     assert code == 2 and "nor an export (datapackage.json and a .wacz)" in err
+
+
+def _rehashed(out: Path) -> None:
+    """datapackage.json made again to match the files as they are now (as whoever edited
+    them would, with no signature to stop them)."""
+    import hashlib
+    import json
+
+    package = json.loads((out / "datapackage.json").read_text())
+    for res in package["resources"]:
+        data = (out / res["path"]).read_bytes()
+        res["bytes"], res["hash"] = len(data), "sha256:" + hashlib.sha256(data).hexdigest()
+    (out / "datapackage.json").write_text(json.dumps(package))
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda src: src.update(warc_offset=src["warc_offset"] + 1), "source points at no record of the package"),
+    (lambda src: src.update(warc_length=src["warc_length"] + 1), "source.warc_length is"),
+    (lambda src: src.update(record_id="<urn:uuid:0>"), "source.record_id is <urn:uuid:0>, the record there is"),
+    (lambda src: src.update(payload_digest="sha1:" + "A" * 32), "source.payload_digest is sha1:AAAA"),
+    (lambda src: src.pop("record_id"), "does not match the article schema"),
+])
+def test_a_row_whose_pointer_does_not_hold_is_a_problem_though_every_hash_matches(exported, tmp_path, edit, says):
+    import json
+
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    lines = (out / "articles.jsonl").read_text().splitlines()
+    row = json.loads(lines[1])
+    edit(row["source"])
+    lines[1] = json.dumps(row)
+    (out / "articles.jsonl").write_text("\n".join(lines) + "\n")
+    _rehashed(out)
+    code, said, _ = _verify(out)
+    assert code == 1 and f"{out / 'articles.jsonl'}: line 2: {says}" in said, said
+
+
+def test_a_parquet_table_that_is_not_the_jsonl_table_is_a_problem(exported, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    table = pq.read_table(out / "articles.parquet").to_pylist()
+    table[0]["headline"] = "Another headline"
+    import pyarrow
+
+    pq.write_table(pyarrow.Table.from_pylist(table), out / "articles.parquet")
+    _rehashed(out)
+    code, said, _ = _verify(out)
+    assert code == 1 and f"{out / 'articles.parquet'}: row 1: differs from line 1 of articles.jsonl" in said, said
+    pq.write_table(pyarrow.Table.from_pylist(table[1:]), out / "articles.parquet")
+    _rehashed(out)
+    code, said, _ = _verify(out)
+    assert code == 1 and "holds 1 row, articles.jsonl 2" in said, said

@@ -64,6 +64,10 @@ def datasheet(facts: dict[str, Any]) -> str:
                if f["originals_outside"] else "")
     subset = ("; each keeps the name of the store's file its records were copied\n  from, byte for byte, "
               "but holds only those the filter chose (and what they need)" if f["filtered"] else "")
+    verify_command = ("archive verify --key ARCHIVE.pub .      # hashes, the signature by the archive's published key,\n"
+                      "                                        # every record digest, each row's pointer"
+                      if f["signed_note"] else
+                      "archive verify .                        # hashes, every record digest, each row's pointer")
     return f"""# Datasheet: {f['title']}
 
 ![Captures per day by outcome](captures-per-day.svg)
@@ -135,7 +139,7 @@ Failures by kind (attempts without a response, and responses cut short):
 Every file of this export is listed with its SHA-256 in `datapackage.json`{f['signed_note']}.
 
 ```
-archive verify .                        # hashes, signature, WACZ contents, every record digest
+{verify_command}
 wacz validate -f {f['wacz_name']}       # the WACZ against its spec (py-wacz)
 ```
 

@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from archive.export.signing import (
     SIGNATURE_FILE,
@@ -23,7 +23,17 @@ from archive.export.signing import (
     signer_fingerprint,
 )
 from archive.export.wacz import _file_sha256
+from archive.jsonl import numbered_rows
 from archive.warc.reader import check_records
+
+
+class Placed(NamedTuple):
+    """Of a WACZ's response or revisit record, what an article row's ``source`` says of it."""
+
+    length: int
+    record_id: str | None
+    payload_digest: str | None
+    type: str
 
 
 def is_export(path: Path) -> bool:
@@ -38,6 +48,7 @@ def check_export(root: Path, report: Any, key: Any = None) -> None:
         report.add(root / "datapackage.json", None, "not a JSON object")
         return
     report.manifests += 1
+    records: dict[str, dict[int, Placed]] | None = None
     for index, res in _resources(package, report, root / "datapackage.json", ""):
         path = root / res["path"]
         if not path.is_file():
@@ -50,7 +61,9 @@ def check_export(root: Path, report: Any, key: Any = None) -> None:
         if actual != res.get("hash"):
             report.add(path, "hash", f"file hashes to {actual}, datapackage.json says {res.get('hash')}")
         if path.suffix == ".wacz":
-            check_wacz(path, report)
+            records = check_wacz(path, report)
+    if records is not None and (root / "articles.jsonl").is_file():
+        _check_rows(root, records, report)
     sig = root / SIGNATURE_FILE
     if not sig.is_file():
         if key is not None:
@@ -79,20 +92,27 @@ def check_export(root: Path, report: Any, key: Any = None) -> None:
                             "(`archive verify --key FILE.pub`)")
 
 
-def check_wacz(path: Path, report: Any) -> None:
+def check_wacz(path: Path, report: Any) -> dict[str, dict[int, Placed]] | None:
+    """Check a WACZ; give the records of its WARCs (by file name, then offset), or None
+    where it cannot be read."""
+    records: dict[str, dict[int, Placed]] = {}
     try:
         with zipfile.ZipFile(path) as zf:
-            _check_members(zf, path, report)
+            _check_members(zf, path, report, records)
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         report.add(path, None, f"not a readable zip: {exc}")
+        return None
     except OSError as exc:
         if exc.errno != errno.EINVAL:
             raise
         # (its directory says a member starts before the file does: a seek there fails)
         report.add(path, None, f"not a readable zip: its directory points outside the file ({exc.strerror})")
+        return None
+    return records
 
 
-def _check_members(zf: zipfile.ZipFile, path: Path, report: Any) -> None:
+def _check_members(zf: zipfile.ZipFile, path: Path, report: Any,
+                   records: dict[str, dict[int, Placed]]) -> None:
     names = set(zf.namelist())
     for needed in ("datapackage.json", "datapackage-digest.json"):
         if needed not in names:
@@ -128,11 +148,65 @@ def _check_members(zf: zipfile.ZipFile, path: Path, report: Any) -> None:
             if "sha256:" + h.hexdigest() != res.get("hash"):
                 report.add(path, name, f"hashes to sha256:{h.hexdigest()}, datapackage.json says {res.get('hash')}")
             if target is not None:
+                held = records.setdefault(PurePosixPath(name).name, {})
                 for record in check_records(target):
                     report.records += 1
+                    if record.type in ("response", "revisit"):  # (what rows point at; only what they need)
+                        fields = record.fields
+                        held[record.offset] = Placed(record.length, fields.get("warc-record-id"),
+                                                     fields.get("warc-payload-digest"), record.type)
                     for problem in record.problems:
                         report.add(path, f"{name} offset {record.offset}", problem)
                 target.unlink()
+
+
+def _check_rows(root: Path, records: dict[str, dict[int, Placed]], report: Any) -> None:
+    """The article table against itself and the WACZ: each line an article row as its schema
+    says, the Parquet file the same rows, and each row's ``source`` the record it names (file,
+    offset, length, record id, payload digest), a revisit's with its original in the package.
+    Hashes tell a file is as it was listed; these, that what was listed holds together."""
+    table = root / "articles.jsonl"
+    rows = []
+    for number, row in numbered_rows(table, "article"):
+        if isinstance(row, str):
+            report.add(table, f"line {number}", row)
+        else:
+            rows.append((number, row))
+    payloads = {r.payload_digest for held in records.values() for r in held.values() if r.type == "response"}
+    for number, row in rows:
+        src = row["source"]
+        record = records.get(src["warc_filename"], {}).get(src["warc_offset"])
+        if record is None:
+            problem = f"source points at no record of the package ({src['warc_filename']} @ {src['warc_offset']})"
+        elif record.length != src["warc_length"]:
+            problem = f"source.warc_length is {src['warc_length']}, the record there is {record.length} bytes"
+        elif record.record_id != src["record_id"]:
+            problem = f"source.record_id is {src['record_id']}, the record there is {record.record_id}"
+        elif record.payload_digest != src["payload_digest"]:
+            problem = f"source.payload_digest is {src['payload_digest']}, the record there says {record.payload_digest}"
+        elif record.type == "revisit" and src["payload_digest"] not in payloads:
+            problem = "its record is a revisit whose original (a response of that payload) is not in the package"
+        else:
+            continue
+        report.add(table, f"line {number}", problem)
+    parquet = root / "articles.parquet"
+    if parquet.is_file():
+        import pyarrow
+        import pyarrow.parquet
+
+        try:
+            columns = pyarrow.parquet.read_table(parquet).to_pylist()
+        except (pyarrow.ArrowException, OSError) as exc:
+            report.add(parquet, None, f"cannot be read: {exc}")
+            return
+        listed = [row for _, row in rows]
+        if len(columns) != len(listed):
+            report.add(parquet, None, f"holds {len(columns)} row{'' if len(columns) == 1 else 's'}, "
+                                      f"articles.jsonl {len(listed)}")
+        else:
+            differ = next((i for i, (a, b) in enumerate(zip(columns, listed, strict=True)) if a != b), None)
+            if differ is not None:
+                report.add(parquet, f"row {differ + 1}", f"differs from line {rows[differ][0]} of articles.jsonl")
 
 
 def _object(raw: bytes) -> dict[str, Any] | None:
