@@ -159,6 +159,16 @@ def _without_host(title: str, host: str) -> str | None:
     return None
 
 
+def _within(h1: str, title: str) -> bool:
+    """Whether the page's ``<h1>`` is the headline within a longer declared title, the rest
+    of which is a kicker, a site's name, a date or a tagline ("Chronik: Lotte Tobisch ist
+    tot", "So viel Regen gab es lange nicht : 31.10.2023, 10.19 Uhr"): a headline of three
+    words or more, not much shorter than the title (a section's name, "Politik", is not)."""
+    h1, title = " ".join(h1.casefold().split()), " ".join(title.casefold().split())
+    return (h1 != title and h1 in title and len(h1.split()) >= 3 and len(h1) >= 15
+            and len(h1) >= 0.3 * len(title))
+
+
 def _main_h1(tree: Any) -> str | None:
     """The text of the page's main ``<h1>``: an article's, else one outside the header and
     navigation (where sites put their logo as an ``<h1>``), else the first."""
@@ -319,6 +329,8 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
         site = _site_names(host)
         if _squashed(out["headline"]) in site:
             out["headline"] = h1 if h1 and _squashed(h1) not in site else None
+        elif h1 and _within(h1, out["headline"]):
+            out["headline"] = h1
     return {k: v for k, v in out.items() if v not in (None, [], "")}
 
 

@@ -133,6 +133,22 @@ def test_the_site_named_by_its_host_is_no_part_of_the_headline(url, title, headl
     assert page_metadata(tree, url)["headline"] == headline
 
 
+@pytest.mark.parametrize(("title", "h1", "headline"), [
+    # A kicker, a site's name, a date about the <h1>'s headline: the headline.
+    ("Chronik: Lotte Tobisch ist tot", "Lotte Tobisch ist tot", "Lotte Tobisch ist tot"),
+    ("So viel Regen gab es lange nicht : 31.10.2023, 10.19 Uhr", "So viel Regen gab es lange nicht",
+     "So viel Regen gab es lange nicht"),
+    # A section's name, or a short <h1>, within the title: the title.
+    ("Politik: Senat beschließt das Gesetz", "Politik", "Politik: Senat beschließt das Gesetz"),
+    ("International Politics: the Senate passes the bill after a long night of debate", "International Politics",
+     "International Politics: the Senate passes the bill after a long night of debate"),
+])
+def test_the_h1_within_a_longer_declared_title_is_the_headline(title, h1, headline):
+    for head in (f'<meta property="og:title" content="{title}">',
+                 f'<script type="application/ld+json">{{"@type":"NewsArticle","headline":"{title}"}}</script>'):
+        assert meta_of(head, f"<h1>{h1}</h1>")["headline"] == headline
+
+
 def test_a_title_that_is_only_the_sites_host_is_no_headline():
     def headline(url: str, title: str, body: str = "") -> str | None:
         page = f'<html><head><meta property="og:title" content="{title}"></head><body>{body}</body></html>'
