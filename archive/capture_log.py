@@ -85,6 +85,13 @@ class CaptureLog:
 ERRED_OUTCOMES = ("failed", "captured")
 
 
+def robots_txt_absent(status: int | None, robots: str | None) -> bool:
+    """Whether a capture is a robots.txt that answered as a site without one does: a 4xx but
+    429 (which, like a 5xx, leaves the rules unknown and the site refused). ``robots``: its
+    log line's ``robots``, ``not-applicable`` for a robots.txt and the hops it redirected to."""
+    return robots == "not-applicable" and status is not None and 400 <= status < 500 and status != 429
+
+
 def error_count(counts: dict[str, Any]) -> int:
     """A manifest's ``counts`` (or :meth:`Tally.as_dict`) as the errors a job reports: failed
     attempts and 4xx/5xx responses, but for the robots.txt files that answered 4xx. Such an
@@ -111,20 +118,20 @@ class Tally:
 
     def add(self, line: dict[str, Any]) -> None:
         self._count(line["outcome"], line.get("status"), line.get("error"), line.get("response_bytes") or 0,
-                    line.get("channel"))
+                    line.get("robots"))
 
-    def add_captured(self, status: int, size: int, channel: str | None = None) -> None:
+    def add_captured(self, status: int, size: int, robots: str | None = None) -> None:
         """:meth:`add` of a captured response's line, without the line (the crawl process
         counts what it sends to the capture worker, once a page)."""
-        self._count("captured", status, None, size, channel)
+        self._count("captured", status, None, size, robots)
 
     def _count(self, outcome: str, status: int | None, error: str | None, size: int,
-               channel: str | None = None) -> None:
+               robots: str | None = None) -> None:
         self.attempts += 1
         self.outcomes[outcome] += 1
         if status is not None:
             self.by_status[str(status)] += 1
-            if channel == "robots" and 400 <= status < 500:
+            if robots_txt_absent(status, robots):
                 self.robots_txt_absent += 1
         if error and outcome in ERRED_OUTCOMES:
             self.by_error[error.split(":", 1)[0]] += 1

@@ -79,7 +79,7 @@ _PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
 _PROVENANCE_AT = _FETCH_FIELDS.index("provenance")
 _STARTED_AT = _FETCH_FIELDS.index("started")
 _STATUS_AT = _FETCH_FIELDS.index("status")
-_CHANNEL_AT = _PROVENANCE_FIELDS.index("channel")
+_ROBOTS_AT = _FETCH_FIELDS.index("robots")
 
 
 def frame(message: tuple[Any, ...], body: bytes = b"") -> list[bytes]:
@@ -209,7 +209,7 @@ class WorkerJob:
         """:meth:`record_fetch` of a fetch already flat (:func:`flat_fetch`'s form), as the
         capture middleware builds it, without a :class:`Fetch` in between."""
         self._send(("fetch", values), body)  # the body goes as it is, after it
-        self.tally.add_captured(values[_STATUS_AT], len(body), values[_PROVENANCE_AT][_CHANNEL_AT])
+        self.tally.add_captured(values[_STATUS_AT], len(body), values[_ROBOTS_AT])
 
     def record_failure(self, url: str, *, error: str, provenance: Provenance, started: datetime,
                        duration_ms: float | None, method: str = "GET", user_agent: str | None = None,

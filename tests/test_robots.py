@@ -143,10 +143,10 @@ def test_every_request_that_waited_for_the_robots_txt_is_held_to_it(tmp_path, ro
         assert decided == {path: "disallowed" if path.startswith("/private/") else "allowed" for path in seeds}
 
 
-@pytest.mark.parametrize("robots", ["404 Not Found", "503 Service Unavailable"])
+@pytest.mark.parametrize("robots", ["404 Not Found", "503 Service Unavailable", "429 Too Many Requests"])
 def test_a_site_without_a_robots_txt_is_no_error_of_the_crawl(tmp_path, capsys, robots):
     # A 404 for robots.txt is how most sites say they have none; only the broken link is an
-    # error. A 503 leaves the site disallowed (above), and each answer is one.
+    # error. A 503 or a 429 leaves the site disallowed (above), and each answer is one.
     from archive.cli import main
 
     html = [("Content-Type", "text/html")]
@@ -159,8 +159,9 @@ def test_a_site_without_a_robots_txt_is_no_error_of_the_crawl(tmp_path, capsys, 
     summary = capsys.readouterr().out
     [manifest] = (store / "r" / "manifests").glob("*.json")
     counts = json.loads(manifest.read_text("utf-8"))["counts"]
-    errors = 1 if robots[0] == "4" else counts["by_status"]["503"]
-    assert counts["robots_txt_absent"] == (robots[0] == "4")
+    absent = robots.startswith("404")
+    errors = 1 if absent else counts["by_status"][robots[:3]]
+    assert counts["robots_txt_absent"] == absent
     assert f"captured, {errors} error{'' if errors == 1 else 's'}, " in summary
     assert main(["status", "--store", str(store), "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import __version__
-from archive.capture_log import ERRED_OUTCOMES
+from archive.capture_log import ERRED_OUTCOMES, robots_txt_absent
 from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
@@ -338,7 +338,7 @@ def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no
                         lines.append({"started": line["started"], "outcome": line["outcome"],
                                       "status": line.get("status"), "error": line.get("error"),
                                       "truncated": line.get("truncated"), "revisit": bool(line.get("revisit")),
-                                      "job_id": job["job_id"], "channel": line.get("channel")})
+                                      "job_id": job["job_id"], "robots": line.get("robots")})
                 unlike = unlike_its_listing(coll.root / entry["path"], entry)  # (lines edited, or left out)
                 if unlike is not None:
                     raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")
@@ -391,7 +391,7 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
                  for j in jobs if not any(filt) or in_export[j["job_id"]]],
         # (4xx and 5xx answers, recorded as captures; a robots.txt's 4xx says the site has none)
         "http_errors": sum(1 for l in lines if (l.get("status") or 0) >= 400
-                           and not (l.get("channel") == "robots" and l["status"] < 500)),
+                           and not robots_txt_absent(l["status"], l.get("robots"))),
         "robots_policy": "obeyed" if jobs[-1]["config"].get("obey_robots", True) else "ignored",
         "failed": outcomes["failed"], "robots_disallowed": outcomes["robots-disallowed"],
         "out_of_scope": outcomes["out-of-scope"], "truncated": sum(1 for l in lines if l.get("truncated")),
