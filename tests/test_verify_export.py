@@ -80,6 +80,37 @@ def test_a_damaged_datapackage_digest_inside_a_wacz_is_a_problem(exported, tmp_p
     assert report.splitlines()[0] == f"{wacz}: datapackage-digest.json: not a JSON object"
 
 
+def test_no_flipped_bit_near_the_end_of_a_wacz_gives_a_traceback(exported, tmp_path):
+    # The central directory and its end record: a flip there read as another zip version,
+    # a compression method or an encryption zipfile has not, and escaped as a traceback.
+    wacz = tmp_path / "ds.wacz"
+    clean = (exported / "ds.wacz").read_bytes()
+    for back in range(1, 160):
+        for bit in (0x01, 0x40):
+            data = bytearray(clean)
+            data[len(data) - back] ^= bit
+            wacz.write_bytes(bytes(data))
+            code, said, err = _verify(wacz)
+            assert "Traceback" not in said + err and code in (0, 1), (back, bit, said + err)
+
+
+@pytest.mark.parametrize(("raw", "says"), [(b"[]", "not a JSON object"), (b'"x"', "not a JSON object"),
+                                           (b'{"algorithm": "ed25519", "public_key": 5}', "signature covers"),
+                                           (None, "public_key and signature must be strings")])
+def test_a_signature_file_of_the_wrong_shape_is_a_problem(exported, tmp_path, raw, says):
+    import hashlib
+    import json
+
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    if raw is None:  # (covering the data package, its key no string)
+        digest = "sha256:" + hashlib.sha256((out / "datapackage.json").read_bytes()).hexdigest()
+        raw = json.dumps({"algorithm": "ed25519", "signed_data": digest, "public_key": 5, "signature": []}).encode()
+    (out / "datapackage.json.sig").write_bytes(raw)
+    code, said, err = _verify(out)
+    assert code == 1 and "Traceback" not in said + err and says in said, said + err
+
+
 @pytest.mark.parametrize("back", [3, 6, 10])
 def test_a_wacz_whose_zip_directory_is_damaged_is_a_problem_not_a_traceback(exported, tmp_path, back):
     # Bytes of the end record (where the central directory is, how large): the directory

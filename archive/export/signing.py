@@ -139,10 +139,12 @@ def check_signature(package_bytes: bytes, sig_doc: dict[str, Any]) -> list[str]:
         return [f"unknown signature algorithm {sig_doc.get('algorithm')!r}"]
     if sig_doc.get("signed_data") != digest:
         return [f"signature covers {sig_doc.get('signed_data')}, but datapackage.json hashes to {digest}"]
+    if not all(isinstance(sig_doc.get(name), str) for name in ("public_key", "signature")):
+        return ["public_key and signature must be strings (base64)"]
     try:
         public = Ed25519PublicKey.from_public_bytes(base64.b64decode(sig_doc["public_key"]))
         public.verify(base64.b64decode(sig_doc["signature"]), digest.encode("ascii"))
-    except (KeyError, ValueError, InvalidSignature):
+    except (ValueError, InvalidSignature):
         return ["signature does not verify with the public key it names"]
     return []
 

@@ -72,10 +72,9 @@ def check_export(root: Path, report: Any, key: Any = None) -> None:
         else:
             report.notes.append(f"{root}: not signed (no {SIGNATURE_FILE})")
         return
-    try:
-        doc = json.loads(sig.read_text("utf-8"))
-    except ValueError:
-        report.add(sig, None, "not valid JSON")
+    doc = _object(sig.read_bytes())
+    if doc is None:
+        report.add(sig, None, "not a JSON object")
         return
     found = check_signature(raw, doc)
     for problem in found:
@@ -99,7 +98,9 @@ def check_wacz(path: Path, report: Any) -> dict[str, dict[int, Placed]] | None:
     try:
         with zipfile.ZipFile(path) as zf:
             _check_members(zf, path, report, records)
-    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+    except _UNREADABLE as exc:
+        # (a damaged directory reads as another zip version, a method or an encryption that
+        # zipfile has not, as well as a bad zip)
         report.add(path, None, f"not a readable zip: {exc}")
         return None
     except OSError as exc:
@@ -109,6 +110,11 @@ def check_wacz(path: Path, report: Any) -> dict[str, dict[int, Placed]] | None:
         report.add(path, None, f"not a readable zip: its directory points outside the file ({exc.strerror})")
         return None
     return records
+
+
+# What zipfile raises for a damaged zip or member (an OSError of a seek outside the file
+# aside: see check_wacz).
+_UNREADABLE = (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError)
 
 
 def _check_members(zf: zipfile.ZipFile, path: Path, report: Any,
@@ -142,7 +148,7 @@ def _check_members(zf: zipfile.ZipFile, path: Path, report: Any,
                     while chunk := member.read(1 << 20):
                         h.update(chunk)
                         out.write(chunk)
-            except zipfile.BadZipFile as exc:
+            except _UNREADABLE as exc:
                 report.add(path, name, f"damaged inside the zip: {exc}")
                 continue
             if "sha256:" + h.hexdigest() != res.get("hash"):
