@@ -112,8 +112,8 @@ def sigint_ignored_by_children(pass_on: bool = True) -> Iterator[list[int]]:
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # (one that waited is handled here, into caught)
         signal.signal(signal.SIGINT, previous)
-    if caught and pass_on:
-        signal.raise_signal(signal.SIGINT)
+        if caught and pass_on:  # (also when starting a child failed: the stop is not lost)
+            signal.raise_signal(signal.SIGINT)
 
 
 def sigint_unblocked() -> None:

@@ -46,6 +46,15 @@ def test_a_ctrl_c_as_children_start_is_lost_neither_by_them_nor_by_this_process(
     assert caught == [signal.SIGINT]  # (kept for the caller, not raised)
     with pytest.raises(KeyboardInterrupt), sigint_ignored_by_children():
         signal.raise_signal(signal.SIGINT)  # (sent again once out: to the handler there was)
+    got: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: got.append(signum))
+    try:
+        with pytest.raises(OSError), sigint_ignored_by_children():  # (a child that could not start)
+            signal.raise_signal(signal.SIGINT)
+            raise OSError("no such program")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert got == [signal.SIGINT]  # (passed on all the same)
 
 
 def test_outside_the_main_thread_children_start_as_before():
