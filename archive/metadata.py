@@ -113,7 +113,7 @@ def _headline(title: str | None, h1: str | None, site: str | None, host: str | N
             if found:
                 return found.group(1)
     if host:
-        story = _without_host(title, host)
+        story = _without_host(title, host, h1)
         if story:
             return story
     if h1:  # (its spaces made single by _main_h1)
@@ -142,10 +142,13 @@ def _site_names(host: str | None) -> set[str]:
     return names
 
 
-def _without_host(title: str, host: str) -> str | None:
+def _without_host(title: str, host: str, h1: str | None) -> str | None:
     """``title`` without its part that names the site by its host (and what follows that
-    part), or None where no part does. Parts are split at the separators of
+    part), or None where no part does, or where the page's ``h1`` is the whole title ("Arsenal
+    - Chelsea: match report" on arsenal.com). Parts are split at the separators of
     ``_SEPARATOR`` and at a bare ``|``."""
+    if h1 and " ".join(h1.casefold().split()) == " ".join(title.casefold().split()):
+        return None
     names = _site_names(host)
     pieces = re.split(rf"({_SEPARATOR}|\s*\|\s*)", title)  # (parts at even places, separators between)
     parts = pieces[0::2]
@@ -181,8 +184,8 @@ def _main_h1(tree: Any) -> str | None:
 
 
 # Lower-case words that names hold between others: "Ursula von der Leyen", "Rocío de la Cruz".
-_PARTICLES = {"von", "van", "der", "den", "de", "del", "della", "di", "da", "du", "des", "la", "le", "y", "e", "zu",
-              "ten", "ter", "bin", "al", "el", "dos", "das"}
+_PARTICLES = {"von", "vom", "van", "der", "den", "de", "del", "della", "di", "da", "do", "du", "des", "la", "le", "los",
+              "las", "y", "e", "zu", "zur", "ten", "ter", "bin", "bint", "ibn", "al", "el", "dos", "das"}
 
 
 # What content systems and themes put where an author's name goes when there is none.
@@ -211,7 +214,7 @@ def _a_name(text: str) -> bool:
     if len(words) == 1:
         return text.lower() not in _PARTICLES
     return all(w[0].isupper() or not w[0].isalpha() or w in _PARTICLES or any(c in w for c in ".-_@")
-               for w in words)
+               or w[1:2] in ("'", "\u2019") for w in words)  # (d'Alembert)
 
 
 def _image_url(value: Any) -> str | None:
@@ -280,16 +283,17 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
             meta[key] = el.get("content").strip()
     objects = _ld_objects(tree)
     host = urlsplit(url).hostname if url else None
+    h1 = _main_h1(tree)
     article = next((o for o in objects if _types(o) & ARTICLE_TYPES), None)
     out: dict[str, Any] = {"is_article": article is not None or meta.get("og:type", "").lower() == "article"}
     if article is not None:
         # (an author the publisher names, even one dropped below as an organisation, is not guessed at)
         out["declares_author"] = bool(article.get("author"))
         headline = _first_prose(article.get("headline")) or _first_prose(article.get("name"))
-        out["headline"] = headline and host and _without_host(headline, host) or headline
+        out["headline"] = headline and host and _without_host(headline, host, h1) or headline
         # (the object that names the person, not a bare reference to it elsewhere in the graph)
         ids = {o["@id"]: o for o in sorted(objects, key=lambda o: "name" in o) if isinstance(o.get("@id"), str)}
-        out["authors"] = _names(article.get("author"), ids)
+        out["authors"] = _people(_names(article.get("author"), ids))
         out["published"] = _best_date(article.get("datePublished"), meta.get("article:published_time"))
         out["modified"] = _best_date(article.get("dateModified"), meta.get("article:modified_time"))
         out["section"] = _first_prose(article.get("articleSection"))
@@ -297,14 +301,15 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
         out["language"] = _first_text(article.get("inLanguage"))
         out["image"] = _image_url(article.get("image"))
     canonical = tree.xpath('//link[@rel="canonical"]/@href')
-    h1 = _main_h1(tree)
     times = tree.xpath("//article//time/@datetime | //time[@itemprop='datePublished']/@datetime")
     fallbacks = {
         "headline": _headline(meta.get("og:title"), h1, meta.get("og:site_name") or meta.get("application-name"),
                               host),
-        "authors": _names(meta.get("author")) or _names(meta.get("article:author"))
-        or [t for t in (_BY.sub("", " ".join(t.split())) for t in tree.xpath("//*[@rel='author']//text()"))
-            if _a_name(t)] or None,
+        # (each source without its placeholders, "admin" and the like: one that names only
+        # those gives way to the next)
+        "authors": _people(_names(meta.get("author"))) or _people(_names(meta.get("article:author")))
+        or _people(t for t in (_BY.sub("", " ".join(t.split())) for t in tree.xpath("//*[@rel='author']//text()"))
+                   if _a_name(t)) or None,
         "published": _best_date(meta.get("article:published_time"), meta.get("datepublished"),
                                 meta.get("pubdate"), meta.get("date"), meta.get("dc.date.issued"),
                                 meta.get("parsely-pub-date"), meta.get("sailthru.date"), *times[:1]),

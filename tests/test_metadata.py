@@ -103,6 +103,8 @@ def test_author_links_that_are_phrases_are_not_names():
     (["Ursula von der Leyen"], ["Ursula von der Leyen"]),
     (["jesusfreak", "r23"], ["jesusfreak", "r23"]),
     (["revamp-it Webteam"], ["revamp-it Webteam"]),
+    (["Maria do Carmo", "Karl vom Stein", "Jean d'Alembert", "Ali ibn Hassan"],
+     ["Maria do Carmo", "Karl vom Stein", "Jean d'Alembert", "Ali ibn Hassan"]),
 ])
 def test_author_links_are_names_only_where_they_read_as_names(links, authors):
     body = "".join(f'<a rel="author" href="/a">{text}</a> ' for text in links)
@@ -113,6 +115,11 @@ def test_author_links_are_names_only_where_they_read_as_names(links, authors):
 def test_a_placeholder_where_the_authors_name_goes_names_no_one(name):
     assert "authors" not in meta_of(f'<meta name="author" content="{name}">')
     assert meta_of(f'<meta name="author" content="{name}, Sam Poe">')["authors"] == ["Sam Poe"]
+    # Nor does it hide a name the page gives elsewhere.
+    ld = f'<script type="application/ld+json">{{"@type":"NewsArticle","author":"{name}"}}</script>'
+    assert meta_of(ld, '<a rel="author" href="/u/1">Sam Poe</a>')["authors"] == ["Sam Poe"]
+    assert meta_of(f'<meta name="author" content="{name}"><meta property="article:author" content="Sam Poe">'
+                   )["authors"] == ["Sam Poe"]
 
 
 @pytest.mark.parametrize(("url", "title", "headline"), [
@@ -147,6 +154,14 @@ def test_the_h1_within_a_longer_declared_title_is_the_headline(title, h1, headli
     for head in (f'<meta property="og:title" content="{title}">',
                  f'<script type="application/ld+json">{{"@type":"NewsArticle","headline":"{title}"}}</script>'):
         assert meta_of(head, f"<h1>{h1}</h1>")["headline"] == headline
+
+
+def test_a_title_the_pages_h1_gives_whole_keeps_the_part_that_is_the_sites_name():
+    title = "Arsenal - Chelsea: match report"
+    for head in (f'<meta property="og:title" content="{title}">',
+                 f'<script type="application/ld+json">{{"@type":"NewsArticle","headline":"{title}"}}</script>'):
+        page = f"<html><head>{head}</head><body><h1>{title}</h1></body></html>"
+        assert page_metadata(parse_html(page), "https://www.arsenal.com/news/x")["headline"] == title
 
 
 def test_a_title_that_is_only_the_sites_host_is_no_headline():
