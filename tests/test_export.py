@@ -558,3 +558,17 @@ def test_the_host_filter_takes_a_port_and_a_domain_as_scope_does(store, tmp_path
     else:
         with pytest.raises(UsageError, match="no captures match the filter"):
             export_dataset(store, "ds", tmp_path / "out", host=host)
+
+
+def test_the_verify_line_names_the_public_key_beside_the_signing_key_only_if_it_is_its_own(store, tmp_path, capsys):
+    assert main(["keygen", "--out", str(tmp_path / "old")]) == 0
+    assert main(["keygen", "--out", str(tmp_path / "new")]) == 0
+    shutil.copy(tmp_path / "old.pub", tmp_path / "new.pub")  # (a stale .pub left beside the key)
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out),
+                 "--sign-key", str(tmp_path / "new.key")]) == 0
+    assert f"Verify it:  archive verify {out}\n" in capsys.readouterr().out
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out),
+                 "--sign-key", str(tmp_path / "old.key")]) == 0
+    assert f"Verify it:  archive verify --key {tmp_path / 'old.pub'} {out}\n" in capsys.readouterr().out

@@ -39,9 +39,23 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  {f['path']:<22} {human_bytes(f['bytes']):>9}  {f['hash']}", file=out)
     print(f"  {'datapackage.json':<22} lists them all" + (", signed in datapackage.json.sig" if result.signature
                                                           else ""), file=out)
-    # (with the public key beside the private one, as `archive keygen` writes them: the
-    # check a reader makes of who signed)
-    pub = Path(args.sign_key).with_suffix(".pub") if args.sign_key else None
-    key = f"--key {shlex.quote(str(pub))} " if pub is not None and pub.is_file() else ""
+    key = f"--key {shlex.quote(str(pub))} " if (pub := _public_key_beside(args.sign_key)) else ""
     print(f"Verify it:  archive verify {key}{shlex.quote(str(result.out))}", file=out)
     return 0
+
+
+def _public_key_beside(sign_key: str | None) -> Path | None:
+    """The public key ``archive keygen`` wrote beside ``sign_key`` (PREFIX.pub by PREFIX.key),
+    if it is there and is the signing key's: the check a reader makes of who signed."""
+    if not sign_key:
+        return None
+    from archive.errors import UsageError
+    from archive.export.signing import key_fingerprint, load_private_key, load_public_key
+
+    key = Path(sign_key)
+    pub = key.with_name(key.name.removesuffix(".key") + ".pub")
+    try:
+        matches = key_fingerprint(load_public_key(pub)) == key_fingerprint(load_private_key(key).public_key())
+    except UsageError:  # (none there, or another kind of file)
+        return None
+    return pub if matches else None
