@@ -333,20 +333,22 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
 
 
 def extract_job(coll: CollectionDir, manifest: dict[str, Any],
-                prior: MutableMapping[str, Version] | None = None) -> tuple[Path, int]:
+                prior: MutableMapping[str, Version] | None = None, *, earlier_whole: bool = True) -> tuple[Path, int]:
     """Write ``articles/<job-id>.jsonl`` for one job; return its path and row count.
 
     A row is written for each new article and each new version of a known one (headline or
     body changed); an unchanged re-capture adds none, and a truncated one (WARC-Truncated:
     a size cap, a timeout, a lost connection) none either, counted in the derived file. A
     known article answered 404 or 410 gets a ``withdrawn`` row. ``prior`` is the state after earlier jobs (read from their
-    article files when not given) and is updated in place.
+    article files when not given) and is updated in place. ``earlier_whole``: every earlier
+    job has its table (as when all are made in order); where not, no revisit is passed over
+    for its original having given no version, which a job without a table never said.
     """
     if prior is None:
         prior = versions_before(coll, manifest["sequence"])
         if isinstance(prior, StoredVersions):
             try:
-                return extract_job(coll, manifest, prior)
+                return extract_job(coll, manifest, prior, earlier_whole=earlier_whole)
             finally:
                 prior.close()
     job_id = manifest["job_id"]
@@ -357,7 +359,7 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     sources = []
     truncated = 0
     latest = _LatestByUrl(prior)
-    originals = _Originals(coll, latest)
+    originals = _Originals(coll, latest, earlier_whole)
     for entry in manifest["files"]:
         if entry["kind"] != "warc":
             continue
@@ -409,7 +411,7 @@ def extract_after_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Pa
             log.warning("job %s has no article table (its crawl stopped before the extraction): made now",
                         earlier["job_id"])
             try:
-                extract_job(coll, earlier)
+                extract_job(coll, earlier, earlier_whole=not others)
             except StoreError as exc:  # (a damaged file of its: this job's table is made all the same)
                 log.warning("job %s: its article table cannot be made: %s", earlier["job_id"], exc)
                 others += [d["job_id"] for d in trailing[at:]]
@@ -418,7 +420,7 @@ def extract_after_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Pa
         if path.is_file() and path.with_name(f"{manifest['job_id']}{DERIVED_SUFFIX}").is_file():
             # (made by the next job's crawl meanwhile, as above)
             return path, sum(1 for _ in rows_skipping_bad(path)), others
-        return (*extract_job(coll, manifest), others)
+        return (*extract_job(coll, manifest, earlier_whole=not others), others)
 
 
 def _jobs_without_a_table(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -479,9 +481,10 @@ class _Originals:
     collection's index) and extracted as a response would be.
     """
 
-    def __init__(self, coll: CollectionDir, latest: _LatestByUrl):
+    def __init__(self, coll: CollectionDir, latest: _LatestByUrl, earlier_whole: bool = True):
         self.coll = coll
         self.latest = latest
+        self.earlier_whole = earlier_whole  # (every earlier job's capture was extracted)
         self.seen: dict[str, tuple[str, int, int]] = {}  # this job's HTML 200 responses: record id -> place
         self.missing = 0  # revisits whose original is not in the store, or cannot be read
 
@@ -493,7 +496,7 @@ class _Originals:
 
         known = self.latest.get(capture.url)
         record_id, uri, date = capture.refers_to or (None, None, None)
-        if known is None and uri == capture.url and record_id not in self.seen:
+        if known is None and uri == capture.url and record_id not in self.seen and self.earlier_whole:
             # Its original, this URL's own capture in an earlier job, was extracted with that
             # job and gave the URL no version (a list of stories, a page that is no article):
             # the same bytes give none now. (Read each job again, they cost a list page's

@@ -493,3 +493,10 @@ def test_a_revisit_of_a_page_that_gave_no_article_is_not_extracted_again(tmp_pat
     assert home and home[0]["revisit"] is not None  # (the same bytes again)
     assert server.base + "/" not in read
     assert second.articles.read_text() == ""
+    # Where an earlier job has no table, its captures were never extracted: read them.
+    from archive.extract import extract_job
+    from archive.store import CollectionDir
+
+    manifest = json.loads(next((store / "news" / "manifests").glob(f"{second.job_id}.json")).read_text())
+    extract_job(CollectionDir(store / "news"), manifest, earlier_whole=False)
+    assert server.base + "/" in read
