@@ -38,14 +38,14 @@ def _article(i: int, edit: str = "") -> bytes:
             f"<body><article><h1>Story {i}{edit}</h1>{paras}</article></body></html>").encode()
 
 
-def _job(store: Path, day: int, bodies: dict[str, bytes]) -> None:
+def _job(store: Path, day: int, bodies: dict[str, bytes], seed: str = "http://news.test/") -> None:
     moment = [datetime(2026, 3, day, 9, 0, tzinfo=UTC)]
 
     def clock() -> datetime:
         moment[0] += timedelta(seconds=1)
         return moment[0]
 
-    job = CaptureJob(store, collection_from_dict({"name": "ds", "urls": ["http://news.test/"],
+    job = CaptureJob(store, collection_from_dict({"name": "ds", "urls": [seed],
                                                   "dataset": {"license": "CC-BY-4.0",
                                                               "description": "Test news"}}), clock=clock)
     for path, body in bodies.items():
@@ -572,3 +572,16 @@ def test_the_verify_line_names_the_public_key_beside_the_signing_key_only_if_it_
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out),
                  "--sign-key", str(tmp_path / "old.key")]) == 0
     assert f"Verify it:  archive verify --key {tmp_path / 'old.pub'} {out}\n" in capsys.readouterr().out
+
+
+def test_a_date_filtered_datasheet_names_the_seeds_of_the_jobs_in_it(tmp_path):
+    store = tmp_path / "store"
+    _job(store, 1, {"/a/1": _article(1)}, seed="http://news.test/early/")
+    _job(store, 5, {"/a/2": _article(2)}, seed="http://news.test/late/")
+    extract_collection(store, "ds")
+    export_dataset(store, "ds", tmp_path / "out", date_from=date(2026, 3, 5))
+    sheet = (tmp_path / "out" / "DATASHEET.md").read_text()
+    assert "http://news.test/late/" in sheet and "http://news.test/early/" not in sheet
+    export_dataset(store, "ds", tmp_path / "all")
+    sheet = (tmp_path / "all" / "DATASHEET.md").read_text()
+    assert "http://news.test/late/" in sheet and "http://news.test/early/" in sheet

@@ -360,13 +360,16 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
     software: dict[str, str] = {}
     seeds: dict[str, dict[str, str]] = {}
     date_from, date_to, host = filt
+    # (a filtered export's jobs: those with captures in it, and how many; its seeds, theirs
+    # of its host)
+    in_export = Counter(line["job_id"] for line in lines if line["outcome"] == "captured")
     for job in jobs:
         software.update(job["software"])
+        if any(filt) and not in_export[job["job_id"]]:
+            continue
         for seed in job["seeds"]:
             if host is None or host_in_scope(host_of(seed["url"]), [host], port_of(seed["url"])):
                 seeds[seed["url"]] = seed
-    # (a filtered export's jobs: those with captures in it, and how many)
-    in_export = Counter(line["job_id"] for line in lines if line["outcome"] == "captured")
     parts = [f"from {date_from}" if date_from else "", f"to {date_to}" if date_to else "",
              f"host {host}" if host else ""]
     return {
