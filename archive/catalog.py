@@ -40,7 +40,7 @@ from archive.index.cdxj import (
     write_json,
 )
 from archive.index.records import read_record
-from archive.jsonl import row_of, rows_skipping_bad
+from archive.jsonl import placed_rows, row_of, rows_skipping_bad
 from archive.store import UNWRITABLE, CollectionDir, exclusively, listed_sizes, replacing
 
 log = logging.getLogger(__name__)
@@ -242,15 +242,11 @@ def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
 def _placed_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """The objects of a JSON Lines file with the byte offset of each line; a bad line is
     skipped with a warning naming it (as :func:`archive.jsonl.rows_skipping_bad`)."""
-    at = 0
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            row = row_of(raw)
-            if isinstance(row, str):
-                log.warning("%s:%d: %s, skipped", path, number, row)
-            else:
-                yield at, row
-            at += len(raw)
+    for number, at, row in placed_rows(path):
+        if isinstance(row, str):
+            log.warning("%s:%d: %s, skipped", path, number, row)
+        else:
+            yield at, row
 
 
 def _add_index(db: sqlite3.Connection, coll: CollectionDir, index: Path) -> None:
@@ -366,7 +362,7 @@ def log_line(coll: CollectionDir, filename: str, offset: int) -> dict[str, Any] 
     except OSError as exc:
         log.warning("the capture-log line of %s@%d cannot be read: %s", filename, offset, exc)
         return None
-    if isinstance(row, str):  # (the log changed since the catalog took it in: it is built again)
+    if isinstance(row, str):  # (the log changed since the catalog took it in)
         log.warning("the capture-log line of %s@%d in %s is %s", filename, offset, rows[0]["log"], row)
         return None
     warc = row.get("warc") or {}

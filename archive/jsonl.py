@@ -23,9 +23,17 @@ log = logging.getLogger(__name__)
 def numbered_rows(path: Path, kind: str | None = None) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Each line's number and its object or, for a line that is not a JSON object (or does
     not match the schema ``kind``), what is wrong with it, in words."""
+    for number, _, row in placed_rows(path, kind):
+        yield number, row
+
+
+def placed_rows(path: Path, kind: str | None = None) -> Iterator[tuple[int, int, dict[str, Any] | str]]:
+    """:func:`numbered_rows` with the byte offset where each line begins."""
+    at = 0
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
-            yield number, row_of(raw, kind)
+            yield number, at, row_of(raw, kind)
+            at += len(raw)
 
 
 def row_of(raw: bytes, kind: str | None = None) -> dict[str, Any] | str:
