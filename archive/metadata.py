@@ -172,6 +172,21 @@ def _within(h1: str, title: str) -> bool:
             and len(h1) >= 0.3 * len(title))
 
 
+# Quotation marks and dashes, as a title written with a keyboard's has them.
+_PLAIN = str.maketrans(dict.fromkeys("\"\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\u2018\u2019\u201a\u201b", "'")
+                       | dict.fromkeys("\u2013\u2014\u2012\u2212", "-"))
+
+
+def _retyped(h1: str, title: str) -> bool:
+    """Whether the page's ``<h1>`` is the declared title with other quotation marks or
+    dashes ("„Welches Europa wir wollen“" for '"Welches Europa wir wollen"'): the headline as
+    the page shows it."""
+    def plain(text: str) -> str:
+        return " ".join(text.casefold().translate(_PLAIN).replace("'", " ").split())
+
+    return h1 != title and plain(h1) == plain(title)
+
+
 def _main_h1(tree: Any) -> str | None:
     """The text of the page's main ``<h1>``: an article's, else one outside the header and
     navigation (where sites put their logo as an ``<h1>``), else the first."""
@@ -334,7 +349,7 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
         site = _site_names(host)
         if _squashed(out["headline"]) in site:
             out["headline"] = h1 if h1 and _squashed(h1) not in site else None
-        elif h1 and _within(h1, out["headline"]):
+        elif h1 and (_within(h1, out["headline"]) or _retyped(h1, out["headline"])):
             out["headline"] = h1
     return {k: v for k, v in out.items() if v not in (None, [], "")}
 

@@ -145,6 +145,10 @@ def test_the_site_named_by_its_host_is_no_part_of_the_headline(url, title, headl
     ("Chronik: Lotte Tobisch ist tot", "Lotte Tobisch ist tot", "Lotte Tobisch ist tot"),
     ("So viel Regen gab es lange nicht : 31.10.2023, 10.19 Uhr", "So viel Regen gab es lange nicht",
      "So viel Regen gab es lange nicht"),
+    # The title with the page's own quotation marks and dashes: as the page shows it.
+    ("'Welches Europa wir wollen' - ein Gespräch", "„Welches Europa wir wollen“ – ein Gespräch",
+     "„Welches Europa wir wollen“ – ein Gespräch"),
+    ("Editor's Letter: bye OC Baby", "Editor’s Letter: bye OC Baby", "Editor’s Letter: bye OC Baby"),
     # A section's name, or a short <h1>, within the title: the title.
     ("Politik: Senat beschließt das Gesetz", "Politik", "Politik: Senat beschließt das Gesetz"),
     ("International Politics: the Senate passes the bill after a long night of debate", "International Politics",
