@@ -81,7 +81,9 @@ def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str
         if value.startswith(("http://", "https://")):
             return []  # article:author is often a profile URL, not a name
         value = _BY.sub("", value)
-        return [part.strip() for part in re.split(r",|;| and | & ", value) if part.strip()]
+        parts = [part.strip() for part in re.split(r",|;| and | & ", value) if part.strip()]
+        # (a company or a society by its legal form, and its address after it, is no author)
+        return [] if any(_LEGAL_FORM.search(part) for part in parts) else parts
     if isinstance(value, dict):
         if "Organization" in _types(value) and value.get("@type") != "Person":
             return []  # a publisher named as author says nothing about who wrote it
@@ -203,6 +205,10 @@ _PARTICLES = {"von", "vom", "van", "der", "den", "de", "del", "della", "di", "da
               "las", "y", "e", "zu", "zur", "ten", "ter", "bin", "bint", "ibn", "al", "el", "dos", "das"}
 
 
+# The legal form that ends a company's or a society's name: "Weininstitut GmbH", "Bund der
+# Energieverbraucher e.V.", "Example Inc."; after a name, so that initials ("KG") are not one.
+_LEGAL_FORM = re.compile(r"\S\s+(?:(?i:g?gmbh|mbh|inc|ltd|llc|corp)|AG|KG|SE|S\.A|S\.L)\b\.?|\S\s+(?i:e\.\s?v\.)")
+
 # What content systems and themes put where an author's name goes when there is none.
 _NO_ONE = {"admin", "administrator", "wordpressadmin", "super user", "user", "publisher", "name", "author",
            "autor", "auteur", "unknown", "no author", "anonymous", "anonym", "anónimo", "unbenannt", "posted",
@@ -210,9 +216,9 @@ _NO_ONE = {"admin", "administrator", "wordpressadmin", "super user", "user", "pu
 
 
 def _people(names: Iterable[str]) -> list[str]:
-    """``names`` without those that name no one ("admin", "Unknown") and without repeats (a
-    byline shown twice on the page)."""
-    return list(dict.fromkeys(n for n in names if n and n.casefold() not in _NO_ONE))
+    """``names`` without those that name no one ("admin", "Unknown") or a company or society
+    ("Example GmbH"), and without repeats (a byline shown twice on the page)."""
+    return list(dict.fromkeys(n for n in names if n and n.casefold() not in _NO_ONE and not _LEGAL_FORM.search(n)))
 
 
 def _a_name(text: str) -> bool:

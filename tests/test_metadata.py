@@ -111,6 +111,17 @@ def test_author_links_are_names_only_where_they_read_as_names(links, authors):
     assert meta_of("", body).get("authors") == authors
 
 
+@pytest.mark.parametrize(("author", "authors"), [
+    ("Deutsches Weininstitut GmbH", None), ("Bund der Energieverbraucher e.V.", None),
+    ("Olympia-Verlag GmbH, Nürnberg, Germany", None),  # (and its address)
+    ("Example Ltd., Sam Poe", None), ("Wegewerk Gmbh", None),
+    # Initials, and names that only begin as a legal form does.
+    ("KG", ["KG"]), ("Anna Se", ["Anna Se"]), ("Agnes Inca", ["Agnes Inca"]),
+])
+def test_a_company_or_society_named_as_author_is_no_author(author, authors):
+    assert meta_of(f'<meta name="author" content="{author}">').get("authors") == authors
+
+
 @pytest.mark.parametrize("name", ["admin", "Super User", "publisher", "Unknown", "Name"])
 def test_a_placeholder_where_the_authors_name_goes_names_no_one(name):
     assert "authors" not in meta_of(f'<meta name="author" content="{name}">')
