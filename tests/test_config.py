@@ -59,6 +59,8 @@ def write(tmp_path, text: str):
     # (found once the crawl was done, and said to be retried by the next crawl, which it could not be)
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nstorage = { to = "s3://My_Bucket/p" }\n',
      "storage.to: 's3://My_Bucket/p' is not an s3://BUCKET[/PREFIX] URL"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nstorage = { to = "s3://bkt//p" }\n',
+     "storage.to: 's3://bkt//p': empty path segment in the prefix"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nstorage = { to = "s3://b-1/p", endpoint_url = "http://" }\n',
      "storage.endpoint_url: 'http://' is not an http(s) URL with a host"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { user_agent = "ua\\r\\nX-Injected: 1" }\n',

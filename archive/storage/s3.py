@@ -77,9 +77,13 @@ def parse_s3_url(text: str) -> S3Location:
     if not match:
         raise UsageError(f"{text!r} is not an s3://BUCKET[/PREFIX] URL (bucket names: 3-63 lower-case letters, "
                          "digits, dots, dashes)")
-    prefix = (match.group(2) or "").strip("/")
-    if "//" in prefix:
-        raise UsageError(f"{text!r}: empty path segment in the prefix")
+    given = match.group(2) or ""
+    prefix = given.rstrip("/")
+    if prefix.startswith("/") or "//" in prefix:
+        # (an object key may begin with "/" or hold "//": taken for another prefix, it was
+        # another store's place, or none's)
+        raise UsageError(f"{text!r}: empty path segment in the prefix; write s3://BUCKET/PREFIX with single "
+                         "slashes")
     return S3Location(match.group(1), prefix)
 
 
