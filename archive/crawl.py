@@ -183,16 +183,18 @@ def crawl(
     """
     store = Path(store)
     coll = collection_dir(store, collection.name)
+    job_id = job_id or unused_job_id(coll, utcnow())
+    # (before the collection's folders are made: a job refused for want of room left them
+    # empty, a collection of no job for `archive status`)
+    low = below_floor(store, int(collection.caps["min_free_bytes"]))
+    if low is not None:
+        raise CrawlError(f"job {job_id} not started: {low}")
     coll.create()
     coll.check_writable()
     pulled_from = coll.unfinished_pull()
     if pulled_from is not None:  # (a job now would start a chain beside the one still coming)
         raise CrawlError(f"{coll.root}: an `archive pull` from {pulled_from} into it did not finish; run it again "
                          "before crawling into it")
-    job_id = job_id or unused_job_id(coll, utcnow())
-    low = below_floor(store, int(collection.caps["min_free_bytes"]))
-    if low is not None:
-        raise CrawlError(f"job {job_id} not started: {low}")
     spec = {"store": str(store), "collection": collection.effective(), "job_id": job_id,
             "overrides": dict(overrides or {}), "parent": os.getpid()}
     # Signal handlers can only be set from the main thread; from another thread the caller
