@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
@@ -123,6 +123,7 @@ class _Layered(MutableMapping[str, V]):
         self.added: dict[str, V] = {}
         names = ", ".join(columns)
         self._get = f"SELECT {names} FROM {table} WHERE {key} = ?"
+        self._get_many = f"SELECT {key}, {names} FROM {table} WHERE {key} IN "
         self._put = f"INSERT OR REPLACE INTO {table} ({key}, {names}) VALUES (?{', ?' * len(columns)})"
         self._keys = f"SELECT {key} FROM {table}"
         self._any = f"SELECT 1 FROM {table} LIMIT 1"
@@ -150,6 +151,29 @@ class _Layered(MutableMapping[str, V]):
             return None
         return None if row is None else self._from_row(key, row)
 
+    def many(self, keys: Iterable[str]) -> dict[str, V]:
+        """Those of ``keys`` there are, looked up a few hundred to a query (a crawl's start
+        asks for every known article: one query each cost a second at 90,000)."""
+        found = {key: self.added[key] for key in keys if key in self.added}
+        rest = [key for key in keys if key not in found]
+        if self.empty or (self.held_until and monotonic() < self.held_until):
+            return found
+        for at in range(0, len(rest), _MANY):
+            chunk = rest[at:at + _MANY]
+            try:
+                rows = self.db.execute(self._get_many + f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+            except sqlite3.Error as exc:  # (as a look-up of one: see _stored)
+                if self.folding:
+                    raise
+                if _unusable(self.db, exc):
+                    self.held_until = monotonic() + LOCKED_PAUSE
+                else:
+                    self.empty = True
+                return found
+            for key, *row in rows:
+                found[key] = self._from_row(key, tuple(row))
+        return found
+
     def __getitem__(self, key: str) -> V:
         found = self.added.get(key)
         if found is None:
@@ -175,6 +199,9 @@ class _Layered(MutableMapping[str, V]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+_MANY = 500  # keys a query of many() asks for (SQLite takes 999 parameters at the least)
 
 
 def _unusable(db: sqlite3.Connection, exc: sqlite3.Error) -> bool:

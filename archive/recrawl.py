@@ -81,13 +81,12 @@ def recrawl_urls(articles: set[str], history: CollectionHistory, now: datetime,
     """Known article URLs due for a re-fetch, most recently first seen first. Withdrawn ones
     too, on the same terms: an article that answered 404 through an outage, or was taken
     down and put back, is found again (its return a version of its own)."""
-    candidates = []
-    for url in articles:
-        state = history.urls.get(url)
-        if state is None:
-            continue
-        if due(state, now, policy):
-            candidates.append((state.first_started, url))
+    urls = history.urls
+    keys = list(articles)
+    # (the history file's, many to a query; a plain mapping's, one by one)
+    many = getattr(urls, "many", None)
+    states = many(keys) if many is not None else {url: state for url in keys if (state := urls.get(url)) is not None}
+    candidates = [(state.first_started, url) for url, state in states.items() if due(state, now, policy)]
     return [url for _, url in sorted(candidates, reverse=True)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 from archive.history import CollectionHistory
 
@@ -329,3 +330,33 @@ def test_a_jobs_own_capture_is_its_urls_latest_though_the_history_holds_one_stam
     history.add(dict(_capture(1, "<urn:uuid:ahead>", "sha1:D1", '"E1"'), started="2099-01-01T00:00:00.000000Z"))
     history.add(_capture(2, "<urn:uuid:mine>", "sha1:D2", '"E2"'), own=True)
     assert (history.urls[URL].original.record_id, history.urls[URL].etag) == ("<urn:uuid:mine>", '"E2"')
+
+
+def test_many_urls_are_looked_up_as_one_by_one_would_find_them(tmp_path):
+    # A crawl's start asks the history for every known article: some hundreds to a query.
+    import sqlite3
+
+    from archive import history
+    from archive.recrawl import recrawl_urls
+
+    db = sqlite3.connect(tmp_path / "h.sqlite", isolation_level=None, check_same_thread=False)
+    db.executescript(history._SCHEMA)
+    db.executemany("INSERT INTO urls VALUES (?,?,?,?,?,?,?,?,?,?)",
+                   [(f"http://a.test/{i}", 200, f"2026-11-{1 + i % 20:02d}T00:00:00.000000Z",
+                     "2026-10-01T00:00:00.000000Z", f"<urn:uuid:{i}>", f"http://a.test/{i}", "2026-11-01T00:00:00Z",
+                     "sha1:" + "A" * 32, None, None) for i in range(1200)])
+    urls = history._Layered(db, "urls", "url", ("status", "started", "first_started", "record_id", "uri", "date",
+                                                "digest", "etag", "last_modified"), history._url_row,
+                            history._url_state)
+    urls.done_folding()
+    urls["http://a.test/new"] = history.UrlState(200, "2026-11-26T00:00:00.000000Z", "2026-11-26T00:00:00.000000Z",
+                                                 None)
+    keys = [f"http://a.test/{i}" for i in range(0, 1300, 2)] + ["http://a.test/new", "http://b.test/"]
+    assert urls.many(keys) == {key: urls[key] for key in keys if key in urls}
+    assert len(urls.many(keys)) == 601
+    hist = history.CollectionHistory({}, urls)
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    policy = {"window_days": 7, "backoff": 0.5, "max_interval_days": 30}
+    plain = history.CollectionHistory({}, {key: urls[key] for key in keys if key in urls})
+    assert recrawl_urls(set(keys), hist, now, policy) == recrawl_urls(set(keys), plain, now, policy)
+    assert recrawl_urls(set(keys), hist, now, policy)
