@@ -21,7 +21,7 @@ def crawled(wire_site, tmp_path_factory):
     store = tmp_path_factory.mktemp("store")
     refused = f"http://127.0.0.1:{free_port()}/"
     coll = collection_from_dict(
-        {"name": "t", "urls": [wire_site.base + "/", refused], "caps": {"timeout": 1.0}}
+        {"name": "t", "urls": [wire_site.base + "/", refused], "caps": {"timeout": 2.5}}
     )
     result = crawl(store, coll, overrides={"RETRY_TIMES": 0})
     records, lines = read_collection(store / "t")

@@ -210,11 +210,11 @@ def test_a_page_cut_short_gives_no_article_and_is_counted(tmp_path):
     routes = {
         "/": response("200 OK", [("Content-Type", "text/html")], home),
         "/whole": response("200 OK", [("Content-Type", "text/html; charset=utf-8")], whole),
-        "/cut": lambda _h: [head + cut[:len(cut) // 2], 2.0],  # the rest never comes in time
+        "/cut": lambda _h: [head + cut[:len(cut) // 2], 6.0],  # the rest never comes in time
     }
     with serve_wire(routes) as server:
         result = crawl(tmp_path, collection_from_dict({"name": "cut", "urls": [server.base + "/"],
-                                                       "obey_robots": False, "caps": {"timeout": 1.0}}),
+                                                       "obey_robots": False, "caps": {"timeout": 2.5}}),
                        overrides={"RETRY_TIMES": 0})
     lines = [json.loads(line) for line in next((tmp_path / "cut" / "logs").glob("*.jsonl")).read_text().splitlines()]
     assert [line["truncated"] for line in lines if line["url"].endswith("/cut")] == ["time"]

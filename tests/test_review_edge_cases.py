@@ -108,7 +108,9 @@ def _probe_routes(port_holder: dict, hits: dict) -> dict:
         "/exact": response("200 OK", text, b"x" * CAP),
         "/over": response("200 OK", text, b"o" * (CAP + 5_000)),  # arrives in one read locally
         "/big": response("200 OK", text, b"y" * BIG),
-        "/stall": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial-", 2.5),
+        # (stalled well past the crawl's timeout, which is long enough that no other page of a
+        # busy machine's crawl takes as long)
+        "/stall": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial-", 6.0),
         "/badimg": response("200 OK", [("Content-Type", "text/html")], BADIMG),
         "/after-bad": response("200 OK", text, b"reached"),
         # An interim response first, which the client skips; then the real one.
@@ -142,7 +144,7 @@ def probe(tmp_path_factory):
         holder["port"] = server.port
         server.routes.update(_probe_routes(holder, hits))
         coll = collection_from_dict({"name": "r", "urls": [server.base + "/"],
-                                     "caps": {"timeout": 1.0, "max_body_bytes": CAP}})
+                                     "caps": {"timeout": 2.5, "max_body_bytes": CAP}})
         result = crawl(store, coll, overrides={"RETRY_TIMES": 1, "ARCHIVE_RETRY_AFTER_TIMES": 1})
     records, lines = read_collection(store / "r")
     return SimpleNamespace(store=store, result=result, records=records, lines=lines, base=server.base,
@@ -782,9 +784,9 @@ def test_status_line_of_an_unregistered_status_keeps_the_space():
 def test_a_timeout_not_retried_keeps_the_bytes_of_its_only_attempt(tmp_path):
     # Timeouts taken out of RETRY_EXCEPTIONS: the first attempt is the last.
     routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b""),
-              "/stall": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial-", 2.0)}
+              "/stall": _raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial-", 6.0)}
     with serve_wire(routes) as server:
-        coll = collection_from_dict({"name": "t", "urls": [server.base + "/stall"], "caps": {"timeout": 1.0}})
+        coll = collection_from_dict({"name": "t", "urls": [server.base + "/stall"], "caps": {"timeout": 2.5}})
         crawl(tmp_path, coll, overrides={"RETRY_EXCEPTIONS": ["twisted.internet.error.ConnectionLost"]})
     records, lines = read_collection(tmp_path / "t")
     (line,) = [line for line in lines if line["url"] == server.base + "/stall"]

@@ -42,13 +42,14 @@ class WireServer:
                 path = head.split(b" ", 2)[1].decode()
                 route = self.routes.get(path) or self.routes.get(path.split("?")[0]) or not_found
                 wire = b""
+                self.sent[path] = wire
                 for part in route(head):
                     if isinstance(part, float):
                         time.sleep(part)
                         continue
                     conn.sendall(part)
                     wire += part
-                self.sent[path] = wire
+                    self.sent[path] = wire  # (what has gone so far: a stalled answer's too)
                 if b"Connection: close" in wire:
                     return
         except OSError:
