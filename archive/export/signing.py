@@ -86,39 +86,47 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
-    try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise UsageError(f"{path}: not a readable unencrypted PEM private key ({exc})") from None
+    key = _load(path, lambda raw: serialization.load_pem_private_key(raw, password=None),
+                "unencrypted PEM private key")
     if not isinstance(key, Ed25519PrivateKey):
         raise UsageError(f"{path}: not an Ed25519 key; make one with `archive keygen`")
     return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """The Ed25519 public key of ``path`` (``archive keygen``'s ``.pub``, PEM)."""
+    key = _load(path, serialization.load_pem_public_key, "PEM public key")
+    if not isinstance(key, Ed25519PublicKey):
+        raise UsageError(f"{path}: not an Ed25519 public key, as `archive keygen` makes")
+    return key
+
+
+def _load(path: Path, parse: Any, what: str) -> Any:
+    """The key ``parse`` reads from the file ``path``; a usage error naming ``what`` it is
+    not where it cannot be read."""
+    try:
+        return parse(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"{path}: not a readable {what} ({exc})") from None
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    """The Ed25519 public key of ``path`` (``archive keygen``'s ``.pub``, PEM)."""
-    try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
-    except (OSError, ValueError, TypeError) as exc:
-        raise UsageError(f"{path}: not a readable PEM public key ({exc})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise UsageError(f"{path}: not an Ed25519 public key, as `archive keygen` makes")
-    return key
-
-
 def key_fingerprint(key: Ed25519PublicKey) -> str:
     """``sha256:`` and the hex SHA-256 of the key's 32 raw bytes: what an archive publishes
     beside its ``.pub``, and what verify names a signer by."""
-    return "sha256:" + hashlib.sha256(_raw_public(key)).hexdigest()
+    return _fingerprint(_raw_public(key))
 
 
 def signer_fingerprint(sig_doc: dict[str, Any]) -> str:
     """:func:`key_fingerprint` of the key a signature file holds (checked already)."""
-    return "sha256:" + hashlib.sha256(base64.b64decode(sig_doc["public_key"])).hexdigest()
+    return _fingerprint(base64.b64decode(sig_doc["public_key"]))
+
+
+def _fingerprint(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def sign(package_bytes: bytes, key: Ed25519PrivateKey) -> dict[str, Any]:
