@@ -39,23 +39,27 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  {f['path']:<22} {human_bytes(f['bytes']):>9}  {f['hash']}", file=out)
     print(f"  {'datapackage.json':<22} lists them all" + (", signed in datapackage.json.sig" if result.signature
                                                           else ""), file=out)
-    key = f"--key {shlex.quote(str(pub))} " if (pub := _public_key_beside(args.sign_key)) else ""
+    pub = _public_key_beside(args.sign_key, result.signature)
+    key = f"--key {shlex.quote(str(pub))} " if pub is not None else ""
     print(f"Verify it:  archive verify {key}{shlex.quote(str(result.out))}", file=out)
     return 0
 
 
-def _public_key_beside(sign_key: str | None) -> Path | None:
+def _public_key_beside(sign_key: str | None, signature: Path | None) -> Path | None:
     """The public key ``archive keygen`` wrote beside ``sign_key`` (PREFIX.pub by PREFIX.key),
-    if it is there and is the signing key's: the check a reader makes of who signed."""
-    if not sign_key:
+    if it is there and is the key the export's ``signature`` holds: the check a reader makes
+    of who signed."""
+    if not sign_key or signature is None:
         return None
+    import json
+
     from archive.errors import UsageError
-    from archive.export.signing import key_fingerprint, load_private_key, load_public_key
+    from archive.export.signing import key_fingerprint, load_public_key, signer_fingerprint
 
     key = Path(sign_key)
     pub = key.with_name(key.name.removesuffix(".key") + ".pub")
     try:
-        matches = key_fingerprint(load_public_key(pub)) == key_fingerprint(load_private_key(key).public_key())
+        beside = key_fingerprint(load_public_key(pub))
     except UsageError:  # (none there, or another kind of file)
         return None
-    return pub if matches else None
+    return pub if beside == signer_fingerprint(json.loads(signature.read_text("utf-8"))) else None
