@@ -142,14 +142,19 @@ class _Layered(MutableMapping[str, V]):
         try:
             row = self.db.execute(self._get, (key,)).fetchone()
         except sqlite3.Error as exc:
-            if self.folding:
-                raise
-            if _unusable(self.db, exc):
-                self.held_until = monotonic() + LOCKED_PAUSE  # (not a page held up for each look-up)
-            else:
-                self.empty = True  # (looked up no more: the job goes on as one without a history)
+            self._failed(exc)
             return None
         return None if row is None else self._from_row(key, row)
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """A look-up failed: while folding, an error; else the file is let be for a while,
+        or for the rest of the job (:func:`_unusable`)."""
+        if self.folding:
+            raise exc
+        if _unusable(self.db, exc):
+            self.held_until = monotonic() + LOCKED_PAUSE  # (not a page held up for each look-up)
+        else:
+            self.empty = True  # (looked up no more: the job goes on as one without a history)
 
     def many(self, keys: Iterable[str]) -> dict[str, V]:
         """Those of ``keys`` there are, looked up a few hundred to a query (a crawl's start
@@ -162,13 +167,8 @@ class _Layered(MutableMapping[str, V]):
             chunk = rest[at:at + _MANY]
             try:
                 rows = self.db.execute(self._get_many + f"({', '.join('?' * len(chunk))})", chunk).fetchall()
-            except sqlite3.Error as exc:  # (as a look-up of one: see _stored)
-                if self.folding:
-                    raise
-                if _unusable(self.db, exc):
-                    self.held_until = monotonic() + LOCKED_PAUSE
-                else:
-                    self.empty = True
+            except sqlite3.Error as exc:
+                self._failed(exc)
                 return found
             for key, *row in rows:
                 found[key] = self._from_row(key, tuple(row))
