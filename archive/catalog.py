@@ -40,7 +40,7 @@ from archive.index.cdxj import (
     write_json,
 )
 from archive.index.records import read_record
-from archive.jsonl import placed_rows, row_of, rows_skipping_bad
+from archive.jsonl import placed_rows_skipping_bad, row_of, rows_skipping_bad
 from archive.store import UNWRITABLE, CollectionDir, exclusively, listed_sizes, replacing
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
         elif src.parent == coll.logs:
             # (where each line is in its log, not the line: the logs stay beside the catalog,
             # and a copy of every line made it larger than a collection of recrawls' WARCs)
-            for at, row in _placed_rows(src):
+            for at, row in placed_rows_skipping_bad(src):
                 warc = row.get("warc") or {}
                 db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?,?)",
                            (row.get("job_id"), row.get("url"), row.get("started"), row.get("outcome"),
@@ -237,16 +237,6 @@ def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
     for src in new:
         db.execute("INSERT INTO sources VALUES (?, ?, ?)",
                    (str(src.relative_to(coll.root)), src.stat().st_size, sha256_of(src)))
-
-
-def _placed_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The objects of a JSON Lines file with the byte offset of each line; a bad line is
-    skipped with a warning naming it (as :func:`archive.jsonl.rows_skipping_bad`)."""
-    for number, at, row in placed_rows(path):
-        if isinstance(row, str):
-            log.warning("%s:%d: %s, skipped", path, number, row)
-        else:
-            yield at, row
 
 
 def _add_index(db: sqlite3.Connection, coll: CollectionDir, index: Path) -> None:

@@ -53,11 +53,17 @@ def row_of(raw: bytes, kind: str | None = None) -> dict[str, Any] | str:
 
 def rows_skipping_bad(path: Path, kind: str | None = None) -> Iterator[dict[str, Any]]:
     """The objects of a JSON Lines file; a bad line is skipped with a warning naming it."""
-    for number, row in numbered_rows(path, kind):
+    for _, row in placed_rows_skipping_bad(path, kind):
+        yield row
+
+
+def placed_rows_skipping_bad(path: Path, kind: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """:func:`rows_skipping_bad` with the byte offset where each line begins."""
+    for number, at, row in placed_rows(path, kind):
         if isinstance(row, str):
             log.warning("%s:%d: %s, skipped", path, number, row)
         else:
-            yield row
+            yield at, row
 
 
 def rows_refusing_bad(path: Path, kind: str, then: str) -> Iterator[dict[str, Any]]:
