@@ -174,7 +174,7 @@ def _within(h1: str, title: str) -> bool:
             and len(h1) >= 0.3 * len(title))
 
 
-# Quotation marks and dashes, as a title written with a keyboard's has them.
+# Typographic quotation marks and dashes, and what a title typed on a keyboard has for them.
 _PLAIN = str.maketrans(dict.fromkeys("\"\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\u2018\u2019\u201a\u201b", "'")
                        | dict.fromkeys("\u2013\u2014\u2012\u2212", "-"))
 
