@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import brotli  # type: ignore[import-not-found]
 import pytest
+from backports import zstd  # type: ignore[import-not-found]  (Scrapy's, to read zstd bodies)
 from warcs import damage_member
 from wire import response, serve_wire
 
@@ -156,7 +157,8 @@ def test_header_only_charset_content_codings_and_broken_html_decode_correctly(tm
     page = _article("Coded story", "".join(f"<p>{p}</p>" for p in PARAS)).encode("utf-8")
     raw_deflate = zlib.compressobj(wbits=-15)
     broken = _article("Broken story", "".join(f"<p><b>{p}<div></span>" for p in PARAS)).encode("utf-8")[:-30]
-    home = b"<html><body>" + b"".join(b"<a href='/%s'>x</a>" % p for p in (b"cp", b"gz", b"br", b"deflate", b"broken"))
+    home = b"<html><body>" + b"".join(b"<a href='/%s'>x</a>" % p
+                                      for p in (b"cp", b"gz", b"br", b"zstd", b"deflate", b"broken"))
     utf8 = ("Content-Type", "text/html; charset=utf-8")
     routes = {
         "/": response("200 OK", [("Content-Type", "text/html")], home),
@@ -164,6 +166,9 @@ def test_header_only_charset_content_codings_and_broken_html_decode_correctly(tm
         "/gz": response("200 OK", [utf8, ("Content-Encoding", "gzip")], gzip.compress(page)),
         # (sent unasked, as some servers do; warcio's br decoder failed on it, stopping the extraction)
         "/br": response("200 OK", [utf8, ("Content-Encoding", "br")], brotli.compress(page)),
+        # (Scrapy asks for zstd unless told not to; in two frames, as a streaming server may send it)
+        "/zstd": response("200 OK", [utf8, ("Content-Encoding", "zstd")],
+                          zstd.compress(page[:2000]) + zstd.compress(page[2000:])),
         "/deflate": response("200 OK", [utf8, ("Content-Encoding", "deflate")],
                              raw_deflate.compress(page) + raw_deflate.flush()),
         "/broken": response("200 OK", [utf8], broken),
@@ -173,7 +178,7 @@ def test_header_only_charset_content_codings_and_broken_html_decode_correctly(tm
                                                        "obey_robots": False}))
     rows = {urlsplit(r["url"]).path: r for r in map(json.loads, result.articles.read_text().splitlines())}
     assert result.extract_error is None and result.unindexed == []
-    assert set(rows) == {"/cp", "/gz", "/br", "/deflate", "/broken"}
+    assert set(rows) == {"/cp", "/gz", "/br", "/zstd", "/deflate", "/broken"}
     assert rows["/cp"]["headline"] == "Caf\u00e9 reopens" and rows["/br"]["headline"] == "Coded story"
     for path in rows:
         assert similarity(rows[path]["body"], "\n\n".join(PARAS)) >= 0.95, path

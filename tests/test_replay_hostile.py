@@ -72,6 +72,23 @@ def test_a_body_that_is_not_the_brotli_it_claims_is_indexed_and_replayed_as_arch
     assert raw[0] == 200 and raw[1]["content-encoding"] == "br" and raw[2] == b"<p>not br</p>"
 
 
+def test_a_zstd_page_is_replayed_decoded_and_its_raw_form_as_archived(tmp_path):
+    # (Scrapy asks for zstd unless a project says otherwise; the archive must read what it kept)
+    from backports import zstd  # type: ignore[import-not-found]
+
+    page = b"<html><head><title>Packed</title></head><body><p>zstd page</p></body></html>"
+    store = tmp_path / "store"
+    capture(store, {"/z": (200, [(b"Content-Type", b"text/html"), (b"Content-Encoding", b"zstd")],
+                           zstd.compress(page))})
+    with serve_in_thread(store) as base:
+        shown = get(base, f"/odd/2026/{SITE}/z")
+        raw = get(base, f"/odd/2026id_/{SITE}/z")
+        listed = get(base, "/odd/")
+    assert shown[0] == 200 and "content-encoding" not in shown[1] and b"<p>zstd page</p>" in shown[2]
+    assert raw[1]["content-encoding"] == "zstd" and zstd.decompress(raw[2]) == page
+    assert b"Packed" in listed[2]  # (the catalog read its title)
+
+
 def test_a_redirect_to_an_unparsable_location_is_replayed_with_it_kept_aside(tmp_path):
     store = tmp_path / "store"
     capture(store, {"/moved": (302, [(b"Location", b"http://[::1/x")], b"")})

@@ -87,6 +87,13 @@ def decode_content(data: bytes, encoding: str | None, limit: int | None = None, 
                 except brotli.error as exc:  # brotli's own error, unlike zlib's and gzip's
                     log.warning("could not undo content coding br%s: %s", of, exc)
                     return data
+            elif coding == "zstd":
+                zstd = _zstd()
+                try:
+                    data = _unzstd(zstd, data, limit)
+                except zstd.ZstdError as exc:
+                    log.warning("could not undo content coding zstd%s: %s", of, exc)
+                    return data
             elif coding != "identity":
                 log.warning("unknown content coding %r%s left as is", coding, of)
                 return data
@@ -107,6 +114,31 @@ def _unbrotli(brotli: Any, data: bytes, limit: int | None) -> bytes:
         return bytes(brotli.Decompressor().process(data, output_buffer_limit=limit)[:limit])
     except TypeError:  # Brotli before 1.2 cannot stop early
         return bytes(brotli.decompress(data)[:limit])
+
+
+def _zstd() -> Any:
+    """Python's zstd module (3.14), or its backport, which Scrapy installs to read zstd
+    bodies; ImportError if neither is there."""
+    try:
+        from compression import zstd  # type: ignore[import-not-found]
+    except ImportError:
+        from backports import zstd  # type: ignore[import-not-found,no-redef]
+    return zstd
+
+
+def _unzstd(zstd: Any, data: bytes, limit: int | None) -> bytes:
+    """Every frame of ``data`` (a body may hold several, one after the other), at most
+    ``limit`` bytes of what they hold."""
+    if limit is None:
+        return bytes(zstd.decompress(data))
+    out = bytearray()
+    while data and len(out) < limit:
+        frame = zstd.ZstdDecompressor()
+        out += frame.decompress(data, max_length=limit - len(out))
+        if not frame.eof:
+            break  # (the limit reached, or the body cut off: what came is kept)
+        data = frame.unused_data
+    return bytes(out[:limit])
 
 
 def warc_path(coll: CollectionDir, filename: str) -> Path:
