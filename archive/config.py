@@ -103,7 +103,7 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
     """Validate one collection table and merge it over the defaults."""
     found = problems("collection", {"collection": [doc]})
     if found:
-        raise ConfigError(f"{where}: " + "; ".join(_key_path(p).replace("collection[0].", "", 1) for p in found))
+        raise ConfigError(f"{where}: " + "; ".join(_of_the_one(_key_path(p)) for p in found))
     check_schedule(doc, where)
     _check_values(doc, where)
     _check_storage(doc.get("storage"), where)
@@ -117,6 +117,15 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
         # Without an explicit scope a crawl keeps to the hosts of its seeds.
         scope["allow_hosts"] = sorted({host_of(u) for u in urls + feeds + sitemaps})
     return Collection(name=doc["name"], urls=urls, feeds=feeds, sitemaps=sitemaps, settings=settings)
+
+
+def _of_the_one(problem: str) -> str:
+    """A problem of the one collection validated, without its place in a list of them
+    (``collection[0].scope: ...`` -> ``scope: ...``, ``collection[0]: ...`` -> ``...``)."""
+    for prefix in ("collection[0].", "collection[0]: "):
+        if problem.startswith(prefix):
+            return problem[len(prefix):]
+    return problem
 
 
 def _seeds(doc: dict[str, Any], key: str, where: str) -> tuple[str, ...]:

@@ -2,8 +2,11 @@
 
 Settings (read once):
 
-- ``ARCHIVE_STORE``: the store directory (required; without it capture is off).
-- ``ARCHIVE_COLLECTION``: the collection as a dict (``Collection.effective()``).
+- ``ARCHIVE_STORE``: the store directory (required; without it and the collection, capture
+  is off).
+- ``ARCHIVE_COLLECTION``: the collection as a dict (``Collection.effective()``), or as a JSON
+  object (``-s ARCHIVE_COLLECTION='{...}'``). One of the two without the other, or a
+  collection that is not valid, stops the crawl with one line (:class:`ArchiveSettingsError`).
 - ``ARCHIVE_JOB_ID``: resume or name a job; default a new id.
 - ``ARCHIVE_CAPTURE_WORKER``: record in a worker process of its own (default True; see
   ``archive.job_worker``), or in the crawl process itself.
@@ -11,7 +14,9 @@ Settings (read once):
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from archive.config import collection_from_dict
-from archive.errors import CaptureStopped
+from archive.errors import CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
 
@@ -29,17 +34,64 @@ CAPTURE_FAILED = "_archive_capture_failed"  # on the crawler: why capture stoppe
 log = logging.getLogger(__name__)
 
 
+class ArchiveSettingsError(SystemExit):
+    """ARCHIVE_STORE or ARCHIVE_COLLECTION is wrong: the crawl cannot capture what it fetches.
+
+    A SystemExit (status 1), so that ``scrapy crawl`` stops with the one line logged before
+    it instead of a traceback through Scrapy's start-up; a script that runs a
+    ``CrawlerProcess`` of its own can catch it by this name."""
+
+    def __init__(self, message: str):
+        super().__init__(1)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _settings_error(message: str) -> ArchiveSettingsError:
+    log.error("%s", message)
+    return ArchiveSettingsError(message)
+
+
+def _collection_doc(crawler: Crawler) -> dict[str, Any] | None:
+    """ARCHIVE_COLLECTION as a dict (a JSON object given on the command line is read), None
+    if it is not set."""
+    value = crawler.settings.get("ARCHIVE_COLLECTION")
+    if value is None or value == "" or value == {}:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise _settings_error(f"ARCHIVE_COLLECTION: not valid JSON ({exc}); give the collection as a JSON "
+                                  'object, such as {"name": "mysite", "urls": ["https://example.org/"]}') from None
+    if not isinstance(value, Mapping):
+        raise _settings_error(f"ARCHIVE_COLLECTION: a collection is an object (a dict) with a name and urls, "
+                              f"not {type(value).__name__} {value!r:.80}")
+    return dict(value)
+
+
 def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
-    """The crawler's job, created on first use; ``NotConfigured`` when capture is off."""
+    """The crawler's job, created on first use; ``NotConfigured`` when capture is off (neither
+    setting given), :class:`ArchiveSettingsError` when it is asked for and cannot be had."""
     job = getattr(crawler, _ATTR, None)
     if job is not None:
         return job
     store = crawler.settings.get("ARCHIVE_STORE")
-    doc = crawler.settings.getdict("ARCHIVE_COLLECTION")
-    if not store or not doc:
+    doc = _collection_doc(crawler)
+    if not store and doc is None:
         raise NotConfigured("set ARCHIVE_STORE and ARCHIVE_COLLECTION to capture into WARCs")
+    if not store or doc is None:
+        given, missing = ("ARCHIVE_COLLECTION", "ARCHIVE_STORE") if doc is not None else \
+            ("ARCHIVE_STORE", "ARCHIVE_COLLECTION")
+        raise _settings_error(f"{given} is set but {missing} is not: set both to capture into WARCs, or neither "
+                              "to crawl without capturing")
     spider_name = getattr(crawler.spidercls, "name", None) or "spider"
-    collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
+    try:
+        collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
+    except ConfigError as exc:
+        raise _settings_error(str(exc)) from None
     common = {"job_id": crawler.settings.get("ARCHIVE_JOB_ID"), "spider": spider_name,
               "operator": crawler.settings.get("ARCHIVE_OPERATOR")}
     job: CaptureJob | WorkerJob

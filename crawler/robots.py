@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -53,8 +53,13 @@ _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
     def __init__(self, crawler: Crawler):
-        super().__init__(crawler)
-        self.job = job_for(crawler)
+        super().__init__(crawler)  # (NotConfigured if ROBOTSTXT_OBEY is off)
+        try:
+            self.job: Any = job_for(crawler)
+        except NotConfigured:
+            # Capture is off: robots.txt is still obeyed, as by Scrapy's own middleware, which
+            # this one stands in for; only the record of its refusals goes.
+            self.job = None
         # Hosts (netlocs) whose robots.txt could not be had, and why: all of each is disallowed.
         self.undefined: dict[str, str] = {}
         self._disallow_all = build_from_crawler(self._parserimpl, crawler, _DISALLOW_ALL)
@@ -170,6 +175,8 @@ class RecordingRobotsTxtMiddleware(RobotsTxtMiddleware):
             if isinstance(ua, bytes):
                 ua = ua.decode("latin-1")
             why = self.undefined.get(urlparse_cached(request).netloc)
+            if self.job is None:
+                raise
             record_failure(
                 self.crawler,
                 self.job,

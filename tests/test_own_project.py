@@ -1,0 +1,125 @@
+"""The capture components in a Scrapy project of the user's own, set up as the README says,
+crawled with ``scrapy crawl``: a spider that is not ours, settings given as Scrapy gives them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from wire import response, serve_wire
+
+from archive.verify import verify
+
+SETTINGS = """\
+BOT_NAME = "proj"
+SPIDER_MODULES = ["proj.spiders"]
+ROBOTSTXT_OBEY = True
+TELNETCONSOLE_ENABLED = False
+DOWNLOAD_DELAY = 0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "archive.scrapy.RecordingRobotsTxtMiddleware": 100,
+    "archive.scrapy.WarcCaptureMiddleware": 950,
+}
+EXTENSIONS = {"archive.scrapy.ArchiveJobExtension": 0}
+"""
+
+SPIDER = """\
+import scrapy
+
+
+class SiteSpider(scrapy.Spider):
+    name = "site"
+
+    def __init__(self, start, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [start]
+
+    def parse(self, response):
+        for href in response.css("a::attr(href)").getall():
+            yield response.follow(href, self.parse)
+"""
+
+
+def _project(root: Path) -> Path:
+    (root / "proj" / "spiders").mkdir(parents=True)
+    (root / "scrapy.cfg").write_text("[settings]\ndefault = proj.settings\n")
+    (root / "proj" / "__init__.py").write_text("")
+    (root / "proj" / "settings.py").write_text(SETTINGS)
+    (root / "proj" / "spiders" / "__init__.py").write_text("")
+    (root / "proj" / "spiders" / "site.py").write_text(SPIDER)
+    return root
+
+
+def _site() -> dict:
+    html = [("Content-Type", "text/html")]
+    return {
+        "/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nDisallow: /private\n"),
+        "/": response("200 OK", html, b"<html><body><a href='/a'>a</a> <a href='/private/x'>p</a></body></html>"),
+        "/a": response("200 OK", html, b"<html><body>page a</body></html>"),
+        "/private/x": response("200 OK", html, b"<html><body>not for crawlers</body></html>"),
+    }
+
+
+def _scrapy_crawl(project: Path, start: str, *settings: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"start={start}"]
+    for setting in settings:
+        argv += ["-s", setting]
+    return subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _paths(server) -> list[str]:  # type: ignore[no-untyped-def]
+    return [head.split(b" ", 2)[1].decode() for head in server.requests]
+
+
+def test_a_crawl_of_ones_own_spider_is_captured_and_robots_txt_refusals_logged(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}))
+        fetched = _paths(site)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "/private/x" not in fetched and {"/robots.txt", "/", "/a"} <= set(fetched)
+    [log] = (store / "mine" / "logs").glob("*.captures.jsonl")
+    outcomes = {json.loads(line)["url"].removeprefix(site.base): json.loads(line)["outcome"]
+                for line in log.read_text().splitlines()}
+    assert outcomes == {"/robots.txt": "captured", "/": "captured", "/a": "captured",
+                        "/private/x": "robots-disallowed"}
+    assert verify(store).ok
+
+
+def test_with_capture_off_robots_txt_is_still_obeyed(tmp_path):
+    # Scrapy's own robots.txt middleware is switched off by the settings the README gives;
+    # the one in its place must keep to robots.txt with or without a store to record into.
+    project = _project(tmp_path / "p")
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/")
+        fetched = _paths(site)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {"/robots.txt", "/", "/a"} <= set(fetched) and "/private/x" not in fetched
+    assert "Disabled archive.scrapy.WarcCaptureMiddleware: set ARCHIVE_STORE and ARCHIVE_COLLECTION" in done.stderr
+
+
+@pytest.mark.parametrize(("settings", "said"), [
+    (["ARCHIVE_COLLECTION=mysite"], "ARCHIVE_COLLECTION: not valid JSON (Expecting value: line 1 column 1 (char 0))"),
+    (['ARCHIVE_COLLECTION=["x"]'], ("ARCHIVE_COLLECTION: a collection is an object (a dict) with a name and urls, "
+                                   "not list ['x']")),
+    (['ARCHIVE_COLLECTION={"urls": ["http://127.0.0.1:1/"]}'], "ARCHIVE_COLLECTION: 'name' is a required property"),
+    (["ARCHIVE_COLLECTION="], "ARCHIVE_STORE is set but ARCHIVE_COLLECTION is not"),
+])
+def test_settings_that_cannot_capture_stop_the_crawl_with_one_line(tmp_path, settings, said):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", *settings)
+        fetched = _paths(site)
+    assert done.returncode == 1
+    assert f"ERROR: {said}" in done.stderr
+    assert "Traceback" not in done.stderr and fetched == [] and not store.exists()
