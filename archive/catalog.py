@@ -248,7 +248,7 @@ def _add_index(db: sqlite3.Connection, coll: CollectionDir, index: Path) -> None
                 continue
             db.execute("INSERT INTO captures VALUES (?,?,?,?,?,?,?,?,?)",
                        (e.urlkey, e.timestamp, e.url, e.mime, e.status, e.digest, e.length, e.offset, e.filename))
-            if e.status == 200 and e.mime in ("text/html", "application/xhtml+xml"):
+            if e.status == 200 and e.mime in ("text/html", "application/xhtml+xml") and "method" not in e.fields:
                 found = db.execute("SELECT headline FROM headlines WHERE url = ?", (e.url,)).fetchone()
                 title, origin = (found[0], "article") if found else (
                     _html_title(coll, e.filename, e.offset, e.length, unread), "html")

@@ -89,6 +89,36 @@ def test_a_zstd_page_is_replayed_decoded_and_its_raw_form_as_archived(tmp_path):
     assert b"Packed" in listed[2]  # (the catalog read its title)
 
 
+def test_a_head_or_post_taken_after_a_page_does_not_stand_in_for_it(tmp_path):
+    # A project's own spider may send HEAD or POST to a page's URL: those responses are not
+    # the page, and replay and the page list must not take them for it.
+    import dataclasses
+
+    store = tmp_path / "store"
+    html = [(b"Content-Type", b"text/html")]
+    job = CaptureJob(store, one_off("odd", urls=[SITE + "/"]), clock=Clock(WHEN), dedup=False)
+    page = fetch(SITE + "/p", b"<html><head><title>The page</title></head><body>the page</body></html>", WHEN,
+                 headers=html, seed=SITE + "/")
+    job.record_fetch(page)
+    job.record_fetch(dataclasses.replace(page, method="HEAD", body=b"", started=WHEN + timedelta(minutes=1)))
+    job.record_fetch(dataclasses.replace(page, method="POST", request_body=b"q=1",
+                                         request_headers=[(b"Content-Type", b"application/x-www-form-urlencoded"),
+                                                          (b"Content-Length", b"3")],
+                                         body=b"<html><head><title>Posted</title></head><body>posted</body></html>",
+                                         started=WHEN + timedelta(minutes=2)))
+    job.close()
+    update_indexes(collection_dir(store, "odd"))
+    keys = [line.split(" ", 1)[0] for index in (store / "odd" / "indexes").glob("*.cdxj")
+            for line in index.read_text().splitlines()]
+    assert sorted(k for k in keys if "/p" in k) == ["test,site)/p", "test,site)/p?__wb_method=head",
+                                                    "test,site)/p?__wb_method=post"]
+    with serve_in_thread(store) as base:
+        shown = get(base, f"/odd/2027/{SITE}/p")  # (after all three)
+        listed = get(base, "/odd/")
+    assert shown[0] == 200 and shown[2].endswith(b"the page</body></html>")
+    assert listed[2].count(b"The page") == 1 and b"Posted" not in listed[2]
+
+
 def test_a_redirect_to_an_unparsable_location_is_replayed_with_it_kept_aside(tmp_path):
     store = tmp_path / "store"
     capture(store, {"/moved": (302, [(b"Location", b"http://[::1/x")], b"")})

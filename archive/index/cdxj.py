@@ -1,7 +1,9 @@
 """CDXJ lines for one WARC, written by webrecorder's ``cdxj-indexer`` (the pywb format).
 
 A line is ``<SURT key> <14-digit timestamp> <JSON>``, the JSON holding ``url``, ``mime``,
-``status``, ``digest``, ``length``, ``offset`` and ``filename``. Revisit records get mime
+``status``, ``digest``, ``length``, ``offset`` and ``filename``; a response to a request
+that was no GET has its method in its key and a ``method`` field (pywb's ``__wb_method``),
+so that a look-up of the page never finds it. Revisit records get mime
 ``warc/revisit`` (as pywb expects); our provenance metadata records
 (``application/warc-fields``) and request records are left out, as pywb's own indexer does.
 Each index gets a sidecar ``<name>.cdxj.derived.json`` naming the WARC it came from (name,
@@ -219,7 +221,7 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
     if damaged is not None:
         raise _unindexable(warc, f" at offset {damaged}")
     try:
-        CDXJIndexer(str(out), [str(warc)], sort=True).process_all()
+        _Indexer(str(out), [str(warc)], sort=True).process_all()
     except (ArchiveLoadFailed, zlib.error, EOFError, ValueError) as exc:
         raise _unindexable(warc, "") from exc
     lines = 0
@@ -229,6 +231,42 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
             lines += 1
             digest.update(line)
     return lines, digest.hexdigest()
+
+
+class _Indexer(CDXJIndexer):
+    """cdxj-indexer whose lines for a response to any method but GET (a HEAD's, whose body is
+    empty by definition, a POST's) carry the method in their key, as pywb keys them
+    (``?__wb_method=head``), and in a ``method`` field. Keyed as a GET, a HEAD taken after a
+    page was that page's newest capture: replay showed it empty.
+
+    The request record comes after its response in our WARCs, so a file's lines are held
+    until it has been read. (cdxj-indexer's own ``post_append`` pairs them too, but reads
+    every record's content through its Content-Encoding to do it: a body that is not the
+    brotli it claims stopped the index.)"""
+
+    def process_one(self, input_: Any, output: Any, filename: str) -> None:
+        self._held: list[tuple[Any, dict[str, Any], Any, str]] = []
+        self._methods: dict[str, str] = {}  # record id of a response -> its request's method, if not GET
+        super().process_one(input_, output, filename)
+        for record, index, out, name in self._held:
+            method = self._methods.get(record.rec_headers.get_header("WARC-Record-ID") or "")
+            if method is not None:
+                url = index.get("url") or record.rec_headers.get_header("WARC-Target-URI") or ""
+                record.urlkey = self.get_url_key(f"{url}{'&' if '?' in url else '?'}__wb_method={method}")
+                record.method = method.upper()
+            super()._write_line(out, index, record, name)
+        self._held = []
+
+    def filter_record(self, record: Any) -> bool:
+        if record.rec_type == "request" and record.http_headers is not None:
+            method = (record.http_headers.protocol or "").lower()
+            answered = record.rec_headers.get_header("WARC-Concurrent-To")
+            if method not in ("", "get") and answered:
+                self._methods[answered] = method
+        return bool(super().filter_record(record))
+
+    def _write_line(self, out: Any, index: dict[str, Any], record: Any, filename: str) -> None:
+        self._held.append((record, index, out, filename))
 
 
 def _unindexable(warc: Path, where: str) -> StoreError:
