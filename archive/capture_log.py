@@ -101,6 +101,28 @@ def error_count(counts: dict[str, Any]) -> int:
     return counts["failed"] + statuses - counts.get("robots_txt_absent", 0)
 
 
+SEED_CHANNELS = ("seed", "feed", "sitemap")
+
+
+def seeds_not_fetched(path: Path) -> dict[str, str]:
+    """The seeds (pages, feeds, sitemaps) of a job that got no response, by URL, with why
+    (the last attempt's error or outcome), from its capture log ``path``: for a job that
+    captured nothing, what to tell the operator instead of "0 responses"."""
+    from archive.jsonl import rows_skipping_bad
+
+    why: dict[str, str] = {}
+    fetched: set[str] = set()
+    for line in rows_skipping_bad(path):
+        if line.get("depth") != 0 or line.get("channel") not in SEED_CHANNELS:
+            continue
+        url = str(line.get("url"))
+        if line.get("outcome") == "captured":
+            fetched.add(url)
+        else:
+            why[url] = str(line.get("error") or line.get("outcome"))
+    return {url: said for url, said in why.items() if url not in fetched}
+
+
 class Tally:
     """Counts by outcome, status and error, built from capture-log lines.
 

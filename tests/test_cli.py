@@ -142,3 +142,27 @@ def test_crawl_can_run_from_a_worker_thread(wire_site, tmp_path):
     worker.start()
     worker.join(timeout=120)
     assert results["result"].outcome == "finished" and results["result"].counts["captured"] == 1
+
+
+@pytest.mark.parametrize("obey_robots", [True, False])
+def test_a_crawl_whose_seed_cannot_be_fetched_says_why_and_fails(tmp_path, capsys, obey_robots):
+    from wire import free_port
+
+    seed = f"http://127.0.0.1:{free_port()}/"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[[collection]]\nname = "down"\nurls = ["{seed}"]\nobey_robots = {str(obey_robots).lower()}\n')
+    assert main(["crawl", str(config), "--store", str(tmp_path / "s"), "--min-free-bytes", "0"]) == 1
+    out, err = capsys.readouterr()
+    assert "Job down-" in out and " finished: 0 responses captured" in out
+    said = err.splitlines()
+    at = said.index("archive crawl: nothing was captured in collection down: no seed could be fetched")
+    assert said[at + 1].startswith(f"  {seed}: ") and "Connection was refused" in said[at + 1]
+    if obey_robots:
+        assert "robots.txt could not be fetched" in said[at + 1]
+
+
+def test_a_crawl_that_fetched_its_seed_but_captured_nothing_else_is_no_failure(tmp_path, capsys):
+    # (a seed that answered, even 404, was fetched: the site is there)
+    with serve_wire({}) as site:
+        code = main(["crawl", "--url", site.base + "/", "--store", str(tmp_path / "s"), "--min-free-bytes", "0"])
+    assert code == 0 and "nothing was captured" not in capsys.readouterr().err

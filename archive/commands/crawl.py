@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from archive.commands.common import (
     ProgressLine,
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for collection in collections:
         result = crawl(store, collection, progress=ProgressLine(err))
         print_crawl_summary(result, out)
-        if result.outcome != "finished":
+        if result.outcome != "finished" or (not result.counts["captured"] and _no_seed_fetched(result, err)):
             status = 1
         if result.extract_error is not None:
             print(f"archive crawl: the job's articles were not extracted: {result.extract_error}", file=err)
@@ -97,3 +97,21 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"archive crawl: interrupted; not crawled: {', '.join(c.name for c in left)}", file=err)
             return 1
     return status
+
+
+def _no_seed_fetched(result: Any, err: TextIO) -> bool:
+    """Say why a job that captured nothing got nothing (each seed's error: a host that is
+    down, a robots.txt that could not be had); whether that was so. A job that finished
+    without a single response is a failure to whoever runs it on a schedule."""
+    from archive.capture_log import seeds_not_fetched
+
+    logs = [f for f in result.files if f["kind"] == "capture-log"]
+    failed = seeds_not_fetched(result.store / result.collection / logs[0]["path"]) if logs else {}
+    if not failed:
+        return False
+    print(f"archive crawl: nothing was captured in collection {result.collection}: no seed could be fetched", file=err)
+    for url, why in list(failed.items())[:5]:
+        print(f"  {url}: {why}", file=err)
+    if len(failed) > 5:
+        print(f"  and {len(failed) - 5} more; see the capture log", file=err)
+    return True
