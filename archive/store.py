@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from archive.errors import StoreError
+from archive.errors import StoreError, UsageError
 from archive.runtime import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,22 @@ UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def resolve_store(store: str | os.PathLike[str] | None) -> Path:
-    """``--store``, else ``$ARCHIVE_STORE``, else ``./archive-store``."""
-    if store is not None:
-        return Path(store)
-    return Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
+    """``--store``, else ``$ARCHIVE_STORE``, else ``./archive-store``; a UsageError if that is
+    a collection's folder, not a store's (a crawl would make a store within it, which no
+    command given the real store would see)."""
+    path = Path(store) if store is not None else Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
+    if is_collection_folder(path):
+        given = "--store" if store is not None else f"${ENV_STORE}" if os.environ.get(ENV_STORE) else "the default store"
+        raise UsageError(f"{given} {str(path)!r} is a collection's folder (it holds warcs/, manifests/ and logs/), "
+                         f"not a store's; give the folder above it: --store {str(path.parent)!r}")
+    return path
+
+
+def is_collection_folder(path: Path) -> bool:
+    """Whether ``path`` holds a collection's own folders (and is no store that has collections
+    named ``warcs``, ``manifests`` and ``logs``, whose folders would hold folders of their own)."""
+    return all((path / part).is_dir() for part in ("warcs", "manifests", "logs")) \
+        and not (path / "warcs" / "warcs").is_dir()
 
 
 def new_job_id(collection: str, now: datetime, token: str | None = None) -> str:

@@ -166,3 +166,19 @@ def test_a_crawl_that_fetched_its_seed_but_captured_nothing_else_is_no_failure(t
     with serve_wire({}) as site:
         code = main(["crawl", "--url", site.base + "/", "--store", str(tmp_path / "s"), "--min-free-bytes", "0"])
     assert code == 0 and "nothing was captured" not in capsys.readouterr().err
+
+
+def test_a_collection_folder_given_as_the_store_is_refused(tmp_path, capsys):
+    # A crawl made a store within the collection's folder, which no command given the store saw.
+    coll = tmp_path / "store" / "news"
+    for part in ("warcs", "manifests", "logs"):
+        (coll / part).mkdir(parents=True)
+    for argv in (["crawl", "--url", "http://127.0.0.1:9/", "--store", str(coll)], ["status", "--store", str(coll)]):
+        assert main(argv) == 2
+        assert f"is a collection's folder (it holds warcs/, manifests/ and logs/), not a store's; give the folder " \
+               f"above it: --store '{coll.parent}'" in capsys.readouterr().err
+    assert sorted(p.name for p in coll.iterdir()) == ["logs", "manifests", "warcs"]
+    # (a store whose collections are named like a collection's folders is a store)
+    for name in ("warcs", "manifests", "logs"):
+        (tmp_path / "odd" / name / "warcs").mkdir(parents=True)
+    assert main(["status", "--store", str(tmp_path / "odd")]) == 0
