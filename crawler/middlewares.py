@@ -83,6 +83,8 @@ def provenance_values(request: Request) -> tuple[Any, ...]:
     channel, hops, via = meta.get("channel", "seed"), meta.get("hops", ""), meta.get("via")
     if meta.get("channel") is None and rmeta.get("dont_obey_robotstxt") and request.url.endswith("/robots.txt"):
         channel, hops = "robots", "P"
+    elif not meta:
+        meta, channel, hops, via = _inferred(request)
     redirects = rmeta.get("redirect_urls")
     if redirects:
         # Redirects add a hop but no depth (CONTRACTS.md, depth).
@@ -90,6 +92,18 @@ def provenance_values(request: Request) -> tuple[Any, ...]:
         hops += "R" * len(redirects)
     return (meta.get("seed"), channel, meta.get("source"), meta.get("source_id"), via, hops,
             int(rmeta.get("depth", 0)), meta.get("url_as_linked"))
+
+
+def _inferred(request: Request) -> tuple[dict[str, Any], str, str, str | None]:
+    """Provenance of a request that has no ``meta["archive"]`` (a spider of a project's own),
+    from what Scrapy keeps: a request at depth 0 is a seed (itself), one deeper a link, as
+    many link hops from a seed as its depth, found on the page its ``Referer`` names."""
+    depth = int(request.meta.get("depth", 0))
+    if depth <= 0:
+        redirects = request.meta.get("redirect_urls")
+        return {"seed": redirects[0] if redirects else request.url}, "seed", "", None
+    referer = request.headers.get(b"Referer")
+    return {}, "link", "L" * depth, referer.decode("latin-1") if referer else None
 
 
 def robots_state(request: Request, obey: bool) -> str:
@@ -109,6 +123,7 @@ class WarcCaptureMiddleware:
         self.max_body = crawler.settings.getint("ARCHIVE_MAX_BODY_BYTES", 0)
         self.seed_hosts = {host_of(seed["url"]) for seed in job.collection.seeds}
         self.allow_private = bool(job.collection.scope["allow_private_addresses"])
+        self._refused_hosts: set[str] = set()  # (said once each in the crawl log)
         self.obey_robots = crawler.settings.getbool("ROBOTSTXT_OBEY")
         self.retry_enabled = crawler.settings.getbool("RETRY_ENABLED")
         self.retry_times = crawler.settings.getint("RETRY_TIMES")
@@ -132,6 +147,7 @@ class WarcCaptureMiddleware:
             # An address literal never reaches the resolver; apply the same policy here.
             reason = refusal(host, host, seed_hosts=self.seed_hosts, allow_private=self.allow_private)
             if reason is not None:
+                self._say_refused(host, reason)
                 record_failure(self.crawler, self.job, request.url, error=f"RefusedAddress: {reason}",
                                provenance=provenance_of(request), started=utcnow(), duration_ms=None,
                                method=request.method, robots=robots_state(request, self.obey_robots))
@@ -139,6 +155,13 @@ class WarcCaptureMiddleware:
         request.meta[_T0] = (time(), monotonic())
         request.meta.pop(_HEADERS_AT, None)
         request.meta.pop(_RECEIVED, None)
+
+    def _say_refused(self, host: str, reason: str) -> None:
+        """Say in the crawl log, once for each host, that its pages are refused: otherwise
+        only the capture log tells why a crawl of a local site captured nothing."""
+        if host not in self._refused_hosts:
+            self._refused_hosts.add(host)
+            log.warning("every URL of %s is refused: %s; the capture log lists each", host, reason)
 
     def _headers_received(self, headers: Any, body_length: int, request: Request, spider: Any = None,
                           **_: Any) -> None:  # (**_: pydispatch then passes the arguments as they are)
@@ -325,6 +348,7 @@ class WarcCaptureMiddleware:
         error = failure_text(exception)
         refused = refusal_reason(urlparse_cached(request).hostname or "")
         if refused is not None:
+            self._say_refused(urlparse_cached(request).hostname or "", refused)
             error = f"RefusedAddress: {refused}"
             request.meta["dont_retry"] = True  # a policy decision, not a transient failure
         record_failure(

@@ -93,6 +93,24 @@ def test_a_crawl_of_ones_own_spider_is_captured_and_robots_txt_refusals_logged(t
     assert outcomes == {"/robots.txt": "captured", "/": "captured", "/a": "captured",
                         "/private/x": "robots-disallowed"}
     assert verify(store).ok
+    # Provenance from what Scrapy knows, where the spider says nothing (no meta["archive"]).
+    lines = {json.loads(line)["url"].removeprefix(site.base): json.loads(line) for line in log.read_text().splitlines()}
+    found = {path: (lines[path]["seed"], lines[path]["channel"], lines[path]["via"], lines[path]["hops"],
+                    lines[path]["depth"]) for path in ("/", "/a", "/private/x")}
+    assert found == {"/": (site.base + "/", "seed", None, "", 0), "/a": (None, "link", site.base + "/", "L", 1),
+                     "/private/x": (None, "link", site.base + "/", "L", 1)}
+
+
+def test_a_local_site_outside_the_collections_hosts_is_refused_and_the_crawl_log_says_so(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": ["https://example.org/"]}))
+        fetched = _paths(site)
+    assert done.returncode == 0 and fetched == []
+    said = [line for line in done.stderr.splitlines() if "every URL of 127.0.0.1 is refused" in line]
+    assert len(said) == 1 and "WARNING" in said[0] and "allow_private_addresses" in said[0]
 
 
 def test_with_capture_off_robots_txt_is_still_obeyed(tmp_path):
