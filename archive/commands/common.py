@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import time
@@ -49,6 +50,19 @@ def collection_name(text: str) -> str:
     if not re.match(r"^[a-z0-9][a-z0-9-]{0,63}$", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a collection name (lower-case letters, digits and dashes)")
     return text
+
+
+def shell_quoted(path: object) -> str:
+    """``path`` as a POSIX shell reads it back, in text any terminal takes: a name that is
+    not UTF-8 (a file system takes any bytes; Python holds them as surrogates, which a UTF-8
+    stream refuses) in bash's ``$'...'``, its bytes escaped."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "$'" + "".join(chr(b) if 0x20 <= b < 0x7F and b not in b"'\\" else f"\\x{b:02x}"
+                              for b in os.fsencode(text)) + "'"
+    return shlex.quote(text)
 
 
 def store_option(parser: argparse.ArgumentParser) -> None:

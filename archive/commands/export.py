@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 from typing import TextIO
 
-from archive.commands.common import collection_name, count, given, human_bytes, store_option
+from archive.commands.common import (
+    collection_name,
+    count,
+    given,
+    human_bytes,
+    shell_quoted,
+    store_option,
+)
 
 NAME = "export"
 HELP = "Write a dataset for researchers: WACZ, article table (Parquet + JSONL), datasheet, checksums."
@@ -33,15 +39,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         date_from=parse_day(args.date_from, "--from"), date_to=parse_day(args.date_to, "--to"), host=args.host,
         sign_key=Path(args.sign_key) if args.sign_key else None,
     )
-    print(f"Exported {count(result.captures, 'capture')} and {count(result.articles, 'article')} to {result.out}:",
-          file=out)
+    print(f"Exported {count(result.captures, 'capture')} and {count(result.articles, 'article')} to "
+          f"{shell_quoted(result.out)}:", file=out)
     for f in result.files:
         print(f"  {f['path']:<22} {human_bytes(f['bytes']):>9}  {f['hash']}", file=out)
     print(f"  {'datapackage.json':<22} lists them all" + (", signed in datapackage.json.sig" if result.signature
                                                           else ""), file=out)
     pub = _public_key_beside(args.sign_key, result.signature)
-    key = f"--key {shlex.quote(str(pub))} " if pub is not None else ""
-    print(f"Verify it:  archive verify {key}{shlex.quote(str(result.out))}", file=out)
+    key = f"--key {shell_quoted(pub)} " if pub is not None else ""
+    print(f"Verify it:  archive verify {key}{shell_quoted(result.out)}", file=out)
     return 0
 
 

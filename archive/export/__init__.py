@@ -315,7 +315,10 @@ def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
                               ("record_id", text), ("payload_digest", text), ("capture_time", text)])),
         ("extractor", pa.struct([("name", text), ("version", text), ("body", text), ("inferred", text)])),
     ])
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, compression="zstd")
+    # (a file object, not the path: pyarrow takes a path with a colon for a URI, "run:1/..."
+    # for a filesystem it does not know, and cannot encode one that is not UTF-8)
+    with open(path, "wb") as f:
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), f, compression="zstd")
 
 
 def _index(warcs: list[Path], out_dir: Path) -> bytes:

@@ -201,7 +201,9 @@ def _check_rows(root: Path, records: dict[str, dict[int, Placed]], report: Any) 
         import pyarrow.parquet
 
         try:
-            columns = pyarrow.parquet.read_table(parquet).to_pylist()
+            # (a file object: pyarrow takes a path with a colon, "exp:1/...", for a URI)
+            with open(parquet, "rb") as f:
+                columns = pyarrow.parquet.read_table(f).to_pylist()
         except (pyarrow.ArrowException, OSError) as exc:
             report.add(parquet, None, f"cannot be read: {exc}")
             return
