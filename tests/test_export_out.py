@@ -1,4 +1,5 @@
-"""The folder an export writes: any local path is a local path (pyarrow took some for URIs)."""
+"""The folder an export writes: any local path is a local folder (pyarrow took some for
+URIs), and an earlier export there is replaced only by one of its dataset, signed as it was."""
 
 from __future__ import annotations
 
@@ -62,3 +63,87 @@ def test_a_good_export_copied_to_a_folder_with_a_colon_verifies(store, tmp_path,
     capsys.readouterr()
     assert main(["verify", "exp:1"]) == 0
     assert "OK: 5 files" in capsys.readouterr().out
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def _export(store, out, *more, collection="ds"):
+    return main(["export", "--store", str(store), "--collection", collection, "--out", str(out), *more])
+
+
+@pytest.fixture
+def signed(store, tmp_path, capsys):
+    """A signed export of ``store``'s ds in tmp_path/out; the key is tmp_path/k."""
+    assert main(["keygen", "--out", str(tmp_path / "k")]) == 0
+    assert _export(store, tmp_path / "out", "--sign-key", str(tmp_path / "k.key")) == 0
+    capsys.readouterr()
+    return tmp_path / "out"
+
+
+def test_an_export_of_another_collection_over_a_signed_one_is_refused_and_leaves_it_as_it_was(signed, tmp_path,
+                                                                                              capsys):
+    # (it exited 0, and the folder held only the other export: ds.wacz and the signature gone)
+    other = tmp_path / "other-store"
+    _job(other, 2, {"/b/1": _article(1)}, name="other")
+    extract_collection(other, "other")
+    before = _files(signed)
+    assert _export(other, signed, collection="other") == 2
+    assert capsys.readouterr().err == (f"archive export: error: {signed} holds an export of collection 'ds', which "
+                                       "this export would replace: export to a new --out, or remove the old export "
+                                       "first\n")
+    assert _files(signed) == before
+    assert main(["verify", "--key", str(tmp_path / "k.pub"), str(signed)]) == 0
+
+
+def test_an_export_of_the_collection_of_another_store_is_refused(signed, tmp_path, capsys):
+    # (another store's "ds", crawled at another time: its WARCs have other names)
+    elsewhere = tmp_path / "elsewhere"
+    _job(elsewhere, 2, {"/a/1": _article(1)})
+    extract_collection(elsewhere, "ds")
+    before = _files(signed)
+    assert _export(elsewhere, signed, "--sign-key", str(tmp_path / "k.key")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"archive export: error: {signed} holds an export of collection 'ds' from another store "
+                          "(its WARC ds-20260301") and err.count("\n") == 1
+    assert err.endswith(" is not this store's), which this export would replace: export to a new --out, or remove "
+                        "the old export first\n")
+    assert _files(signed) == before
+
+
+def test_a_signed_export_is_replaced_only_by_one_signed_with_the_same_key(store, signed, tmp_path, capsys):
+    from archive.export import signing
+
+    before = _files(signed)
+    signer = signing.key_fingerprint(signing.load_public_key(tmp_path / "k.pub"))
+    # Unsigned, filtered or not: the signature would go.
+    for more in ([], ["--from", "2026-03-01"]):
+        assert _export(store, signed, *more) == 2
+        assert capsys.readouterr().err == (f"archive export: error: {signed} holds an export signed by {signer}; this "
+                                           "export is not signed and would remove that signature: sign with the "
+                                           "same key (--sign-key), export to a new --out, or remove the old export "
+                                           "first\n")
+        assert _files(signed) == before
+    # Signed with another key: that signature would go too.
+    assert main(["keygen", "--out", str(tmp_path / "other")]) == 0
+    other = signing.key_fingerprint(signing.load_public_key(tmp_path / "other.pub"))
+    capsys.readouterr()
+    assert _export(store, signed, "--sign-key", str(tmp_path / "other.key")) == 2
+    assert (f"holds an export signed by {signer}; this export is signed by another key, {other}, and would remove "
+            "that signature") in capsys.readouterr().err
+    assert _files(signed) == before
+    # The same key signs it again.
+    assert _export(store, signed, "--sign-key", str(tmp_path / "k.key")) == 0
+    assert _files(signed) == before  # (the same input, the same bytes; Ed25519 signatures are deterministic)
+    assert main(["verify", "--key", str(tmp_path / "k.pub"), str(signed)]) == 0
+
+
+def test_an_unsigned_export_made_again_in_its_folder_replaces_it(store, tmp_path):
+    out = tmp_path / "out"
+    assert _export(store, out) == 0
+    before = _files(out)
+    assert _export(store, out) == 0
+    assert _files(out) == before
+    assert _export(store, out, "--from", "2026-03-02") == 2  # (no captures then: nothing replaced)
+    assert _files(out) == before

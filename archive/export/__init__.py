@@ -15,11 +15,14 @@ import logging
 import os
 import re
 import shutil
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from archive import __version__
 from archive.capture_log import ERRED_OUTCOMES, robots_txt_absent
@@ -27,7 +30,13 @@ from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import scan, select, write_selected
-from archive.export.signing import SIGNATURE_FILE, load_private_key, write_signature
+from archive.export.signing import (
+    SIGNATURE_FILE,
+    key_fingerprint,
+    load_private_key,
+    signer_fingerprint,
+    write_signature,
+)
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
 from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
@@ -83,6 +92,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         raise UsageError(f"{out / foreign[0]} is not of an earlier export of this tool, and an export would write over "
                          "it: export to another directory, or move it away")
     listed = {coll.root / f["path"]: f for job in jobs for f in job["files"] if f["kind"] == "warc"}
+    _replaceable(out, collection, {w.name for w in listed}, key)
     warcs = list(listed)
     missing = [w for w in warcs if not w.is_file()]
     if missing:
@@ -156,9 +166,10 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         (stage / "datapackage.json").write_bytes(package_bytes)
         staged_signature = write_signature(stage, package_bytes, key) if key is not None else None
         # The data package last; an earlier export's signature, which does not cover this
-        # one's data package, goes with the earlier files.
-        # (an earlier export's files this one does not make, another collection's .wacz
-        # among them, go too: beside this one's it made the directory no dataset)
+        # one's data package, goes with the earlier files (_replaceable let it go only for
+        # one by the same key, made again here).
+        # (the files an earlier export of this dataset listed and this one does not make go
+        # too: left beside this one's, they made the directory no dataset)
         made_now = [f["path"] for f in files]
         _swap_in(stage, out, made_now + [n for n in _earlier_files(out) if n not in made_now]
                  + ["datapackage.json", SIGNATURE_FILE], work / "earlier")
@@ -202,6 +213,54 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
                              f"{derived[1]}): {extract}")
 
 
+def _replaceable(out: Path, collection: str, warc_names: set[str], key: Ed25519PrivateKey | None) -> None:
+    """Refuse to replace an earlier export in ``out`` that is another dataset (another
+    collection's, or this collection's of another store) or that is signed by a key this
+    export does not sign with: it, or its signature, would go without a word."""
+    package = _earlier_package(out)
+    if package is None:  # (none, or another tool's: _not_ours says so)
+        return
+    other = package.get("name")
+    if other != collection:
+        held = f"an export of collection {other!r}" if isinstance(other, str) else "an export of another collection"
+    else:
+        foreign = _warc_not_of(out, warc_names)
+        held = (f"an export of collection {collection!r} from another store (its WARC {foreign} is not this "
+                "store's)") if foreign else ""
+    if held:
+        raise UsageError(f"{out} holds {held}, which this export would replace: export to a new --out, or remove "
+                         "the old export first")
+    sig = out / SIGNATURE_FILE
+    if not (sig.exists() or sig.is_symlink()):
+        return
+    try:
+        signer: str | None = signer_fingerprint(json.loads(sig.read_bytes()))
+    except (OSError, ValueError, TypeError, KeyError):
+        signer = None
+    if key is None or signer != key_fingerprint(key.public_key()):
+        by = f"signed by {signer}" if signer is not None else f"signed ({SIGNATURE_FILE} cannot be read)"
+        this = "is not signed" if key is None else f"is signed by another key, {key_fingerprint(key.public_key())},"
+        raise UsageError(f"{out} holds an export {by}; this export {this} and would remove that signature: sign "
+                         "with the same key (--sign-key), export to a new --out, or remove the old export first")
+
+
+def _warc_not_of(out: Path, warc_names: set[str]) -> str | None:
+    """A WARC of an earlier export's ``.wacz`` in ``out`` that is none of ``warc_names``
+    (an export keeps the names of the store's WARCs, which name the collection, the time
+    and the machine), or None; a package that cannot be read tells nothing."""
+    for name in _earlier_files(out):
+        if name.endswith(".wacz"):
+            try:
+                with zipfile.ZipFile(out / name) as zf:
+                    members = zf.namelist()
+            except (OSError, EOFError, zipfile.BadZipFile):
+                continue
+            for member in members:
+                if member.startswith("archive/") and PurePosixPath(member).name not in warc_names:
+                    return PurePosixPath(member).name
+    return None
+
+
 def _not_ours(out: Path, names: list[str]) -> list[str]:
     """Those of ``names`` in ``out`` that no earlier export of this tool made there (a user's
     own DATASHEET.md, another tool's data package): not this export's to write over."""
@@ -237,8 +296,9 @@ def _earlier_files(out: Path) -> list[str]:
 def _swap_in(stage: Path, out: Path, names: list[str], aside: Path) -> None:
     """Put the files ``names`` made in ``stage`` in ``out``, in that order, all of them or
     none: the earlier ones of those names are first moved ``aside`` (one a name not made
-    this time, as an earlier signature, is only removed), and if anything cannot be moved,
-    what was moved goes back, so that ``out`` holds the earlier export as it was."""
+    this time, a file only an earlier export listed, is only removed), and if anything
+    cannot be moved, what was moved goes back, so that ``out`` holds the earlier export as
+    it was."""
     aside.mkdir()
     moved_aside: list[str] = []
     placed: list[str] = []
