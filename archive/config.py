@@ -119,6 +119,14 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
     return Collection(name=doc["name"], urls=urls, feeds=feeds, sitemaps=sitemaps, settings=settings)
 
 
+def allow_hosts_problem(entry: str) -> str | None:
+    """What is wrong with ``entry`` as a ``scope.allow_hosts`` entry, as the collection
+    schema says it of one in a configuration (``'*' is not a host ...``), or None: the same
+    check for an entry given elsewhere (``archive export --host``)."""
+    found = problems("collection", {"collection": [{"name": "x", "scope": {"allow_hosts": [entry]}}]})
+    return found[0].partition(": ")[2] if found else None
+
+
 def _of_the_one(problem: str) -> str:
     """A problem of the one collection validated, without its place in a list of them
     (``collection[0].scope: ...`` -> ``scope: ...``, ``collection[0]: ...`` -> ``...``)."""

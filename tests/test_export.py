@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,7 +50,8 @@ def _job(store: Path, day: int, bodies: dict[str, bytes], seed: str = "http://ne
                                                   "dataset": {"license": "CC-BY-4.0",
                                                               "description": "Test news"}}), clock=clock)
     for path, body in bodies.items():
-        job.record_fetch(Fetch(url=f"http://news.test{path}", method="GET", request_headers=[(b"User-Agent", b"t")],
+        url = path if "://" in path else f"http://news.test{path}"  # (a path on news.test, or a URL)
+        job.record_fetch(Fetch(url=url, method="GET", request_headers=[(b"User-Agent", b"t")],
                                request_body=b"", status=200, response_headers=[(b"Content-Type", b"text/html")],
                                body=body, started=clock(), duration_ms=1.0, remote_ip="192.0.2.1",
                                provenance=Provenance(seed="http://news.test/", channel="link", hops="L", depth=1)))
@@ -552,7 +554,9 @@ def test_the_host_filter_takes_a_port_and_a_domain_as_scope_does(store, tmp_path
         assert "- url: http://news.test/" in sheet  # (its seeds: those of the host)
         assert "Responses with an error status (4xx or 5xx" in sheet
     else:
-        with pytest.raises(UsageError, match="no captures match the filter"):
+        with pytest.raises(UsageError, match=re.escape(f"no captures match --host {host}; nothing to export "
+                                                       "(collection 'ds' has captures from 2026-03-01 to "
+                                                       "2026-03-05, of news.test)")):
             export_dataset(store, "ds", tmp_path / "out", host=host)
 
 

@@ -26,10 +26,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from archive import __version__
 from archive.capture_log import ERRED_OUTCOMES, robots_txt_absent
+from archive.config import allow_hosts_problem
 from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
-from archive.export.select import scan, select, write_selected
+from archive.export.select import Selection, scan, select, write_selected
 from archive.export.signing import (
     SIGNATURE_FILE,
     key_fingerprint,
@@ -42,7 +43,7 @@ from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
 from archive.store import CollectionDir, collection_dir
-from archive.urls import host_in_scope, host_of, port_of
+from archive.urls import host_in_scope, host_of, host_pattern, port_of
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     coll = collection_dir(Path(store), collection)
     if date_from is not None and date_to is not None and date_from > date_to:
         raise UsageError(f"--from {date_from} is after --to {date_to}: no day is in between")
+    problem = allow_hosts_problem(host) if host is not None else None
+    if problem is not None:  # (it would match no capture, said as if the collection had none of it)
+        raise UsageError(f"--host {problem}")
     if Path(store).resolve() in (Path(out).resolve(), *Path(out).resolve().parents):
         # (its files would be taken for the collection's: listed by nobody, pushed, and in the way)
         raise UsageError(f"{out} is inside the store {store}; export to a directory outside it")
@@ -106,6 +110,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
 
     scanned = scan(warcs, listed, doing=f"run `archive verify {coll.root}`; nothing was exported")
     selection = select(scanned, lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
+    if not selection.matched:
+        raise UsageError(_none_matched(collection, scanned, (date_from, date_to, host)))
     lines = _log_lines(coll, jobs, in_range)
     # The first directory of ``out``'s path this export makes, removed again if it fails: an
     # empty or half dataset would look like a real one.
@@ -121,8 +127,6 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         stage.mkdir(parents=True)
         moved = write_selected(selection, work / "warcs")
         new_warcs = sorted((work / "warcs").glob("*.warc.gz"))
-        if not new_warcs:
-            raise UsageError("no captures match the filter; nothing to export")
         chosen = [selection.by_id[rid][1] for rid in selection.chosen]
         created = max(datetime.fromisoformat(r.fields["warc-date"]) for r in chosen)
         rows = _articles(coll, jobs, moved, selection.chosen, in_range)
@@ -181,6 +185,22 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(out, wacz, len(selection.matched), len(rows), files, signature)
+
+
+def _none_matched(collection: str, scanned: Selection, filt: tuple[date | None, date | None, str | None]) -> str:
+    """Why an export has no capture: the collection has none, or the filter (named) took
+    none of those it has (their days and their hosts, a few, said)."""
+    captures = [r for _, r in scanned.by_id.values() if r.type in ("response", "revisit")]
+    if not captures:
+        return f"collection {collection!r} has no captures (its jobs recorded no response); nothing to export"
+    date_from, date_to, host = filt
+    options = " ".join(f"{name} {value}" for name, value in (("--from", date_from), ("--to", date_to),
+                                                              ("--host", host)) if value is not None)
+    days = sorted({r.fields["warc-date"][:10] for r in captures})
+    when = f"on {days[0]}" if len(days) == 1 else f"from {days[0]} to {days[-1]}"
+    hosts = [h for h, _ in Counter(host_pattern(r.fields.get("warc-target-uri", "")) for r in captures).most_common()]
+    shown = ", ".join(hosts[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+    return f"no captures match {options}; nothing to export (collection {collection!r} has captures {when}, of {shown})"
 
 
 def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:

@@ -1,0 +1,74 @@
+"""`archive export --from/--to/--host`: a --host that is no scope entry is refused, and an
+export that selects nothing says which filter, and what the collection has."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from test_export import _article, _job
+
+from archive.cli import main
+from archive.config import collection_from_dict
+from archive.errors import ConfigError
+from archive.extract import extract_collection
+from archive.job import CaptureJob
+
+NOT_A_HOST = "is not a host (*.host for its subdomains too), an IPv6 address bare or in brackets, and :port if one only"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("ds")
+    _job(store, 1, {"/a/1": _article(1)})
+    _job(store, 4, {"http://127.0.0.1:8131/a/2": _article(2)}, seed="http://127.0.0.1:8131/")
+    extract_collection(store, "ds")
+    return store
+
+
+def _export(store, out, *more):
+    return main(["export", "--store", str(store), "--collection", "ds", "--out", str(out), *more])
+
+
+@pytest.mark.parametrize("host", ["*", "*.", "127.0.0.1:abc", "http://127.0.0.1/", "a b"])
+def test_a_host_that_is_no_allow_hosts_entry_is_a_usage_error_naming_it(store, tmp_path, capsys, host):
+    # (each was taken, and matched nothing: "no captures match the filter")
+    assert _export(store, tmp_path / "out", "--host", host) == 2
+    assert capsys.readouterr().err == f"archive export: error: --host {host!r} {NOT_A_HOST}\n"
+    assert not (tmp_path / "out").exists()
+    # The crawl's scope says the same of it: one check for both.
+    with pytest.raises(ConfigError, match=re.escape(f"scope.allow_hosts[0]: {host!r} {NOT_A_HOST}")):
+        collection_from_dict({"name": "x", "urls": ["http://127.0.0.1/"], "scope": {"allow_hosts": [host]}})
+
+
+@pytest.mark.parametrize("host", ["::1", "::ffff:127.0.0.1", "[::1]:8131", "127.0.0.1:8131", "*.example.org"])
+def test_the_allow_hosts_entries_of_addresses_and_domains_are_still_taken(host):
+    collection_from_dict({"name": "x", "urls": ["http://127.0.0.1/"], "scope": {"allow_hosts": [host]}})
+
+
+@pytest.mark.parametrize(("more", "named"), [
+    (["--host", "other.test"], "--host other.test"),
+    (["--host", "127.0.0.1:8132"], "--host 127.0.0.1:8132"),
+    (["--from", "2030-01-01", "--to", "2030-02-01"], "--from 2030-01-01 --to 2030-02-01"),
+    (["--from", "2026-03-04", "--host", "news.test"], "--from 2026-03-04 --host news.test"),
+])
+def test_a_filter_that_matches_nothing_is_named_with_the_days_and_hosts_the_collection_has(store, tmp_path, capsys,
+                                                                                           more, named):
+    assert _export(store, tmp_path / "out", *more) == 2
+    assert capsys.readouterr().err == (f"archive export: error: no captures match {named}; nothing to export "
+                                       "(collection 'ds' has captures from 2026-03-01 to 2026-03-04, of "
+                                       "news.test, 127.0.0.1:8131)\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_collection_without_captures_says_so_not_that_a_filter_matched_nothing(tmp_path, capsys):
+    moment = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    job = CaptureJob(tmp_path / "store", collection_from_dict({"name": "ds", "urls": ["http://news.test/"]}),
+                     clock=lambda: moment + timedelta(seconds=1))
+    job.close()  # (every fetch failed, say: no response recorded)
+    extract_collection(tmp_path / "store", "ds")
+    assert _export(tmp_path / "store", tmp_path / "out") == 2
+    assert capsys.readouterr().err == ("archive export: error: collection 'ds' has no captures (its jobs recorded no "
+                                       "response); nothing to export\n")
+    assert not (tmp_path / "out").exists()
