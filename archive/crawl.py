@@ -57,20 +57,13 @@ class CrawlResult:
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
     """The Scrapy settings of one job, derived from the collection's effective config."""
-    from crawler.settings import BASE
+    from crawler.settings import BASE, COLLECTION_SETTINGS
 
-    pol, caps = collection.politeness, collection.caps
+    caps = collection.caps
     settings = dict(BASE)
+    for section, option, name, kind in COLLECTION_SETTINGS:
+        settings[name] = kind((collection.settings[section] if section else collection.settings)[option])
     settings.update(
-        ROBOTSTXT_OBEY=bool(collection.settings["obey_robots"]),
-        USER_AGENT=pol["user_agent"],
-        DOWNLOAD_DELAY=float(pol["delay"]),
-        CONCURRENT_REQUESTS_PER_DOMAIN=int(pol["concurrency_per_host"]),
-        AUTOTHROTTLE_ENABLED=bool(pol["autothrottle"]),
-        DOWNLOAD_TIMEOUT=float(caps["timeout"]),
-        ARCHIVE_MAX_BODY_BYTES=int(caps["max_body_bytes"]),
-        ARCHIVE_RETRY_AFTER_CAP=float(pol["retry_after_cap"]),
-        ARCHIVE_MIN_FREE_BYTES=int(caps["min_free_bytes"]),
         ARCHIVE_STORE=str(store),
         ARCHIVE_COLLECTION=collection.effective(),
         ARCHIVE_JOB_ID=job_id,

@@ -38,7 +38,8 @@ class ArchiveJobExtension:
         self.job = job
         self.progress = crawler.settings.get("ARCHIVE_PROGRESS")
         self.interval = crawler.settings.getfloat("ARCHIVE_PROGRESS_INTERVAL", 1.0)
-        self.min_free = crawler.settings.getint("ARCHIVE_MIN_FREE_BYTES", 0)
+        # (in a project of one's own, unset, the collection's caps.min_free_bytes)
+        self.min_free = crawler.settings.getint("ARCHIVE_MIN_FREE_BYTES", int(job.collection.caps["min_free_bytes"]))
         self._loop: task.LoopingCall | None = None
         self._flusher: task.LoopingCall | None = None
         self._room: task.LoopingCall | None = None

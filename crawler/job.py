@@ -28,6 +28,7 @@ from archive.config import collection_from_dict
 from archive.errors import CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
+from crawler.settings import COLLECTION_SETTINGS
 
 _ATTR = "_archive_capture_job"
 CAPTURE_FAILED = "_archive_capture_failed"  # on the crawler: why capture stopped
@@ -92,6 +93,8 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
         collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
     except ConfigError as exc:
         raise _settings_error(str(exc)) from None
+    _as_crawled(collection, doc, crawler.settings,
+                spiders_scope=not getattr(crawler.spidercls, "keeps_collection_scope", False))
     common = {"job_id": crawler.settings.get("ARCHIVE_JOB_ID"), "spider": spider_name,
               "operator": crawler.settings.get("ARCHIVE_OPERATOR")}
     job: CaptureJob | WorkerJob
@@ -102,6 +105,35 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
         job = CaptureJob(Path(store), collection, **common)
     setattr(crawler, _ATTR, job)
     return job
+
+
+# Scope options the bundled spider keeps to; a spider of one's own decides what it follows.
+_SPIDERS_SCOPE = ("max_depth", "max_pages", "allow_patterns", "deny_patterns", "page_requisites")
+
+
+def _as_crawled(collection: Any, doc: dict[str, Any], settings: Any, *, spiders_scope: bool) -> None:
+    """The collection's options that are Scrapy settings, made what the crawl's settings
+    are, so that the job's manifest records what ran: ``archive crawl`` sets them from the
+    collection, a project of one's own from its settings. An option ARCHIVE_COLLECTION gives
+    that the settings do not follow is said, with the setting that decides it; and, where the
+    spider decides what to fetch (``spiders_scope``), a scope option it may not keep to."""
+    for section, option, name, kind in COLLECTION_SETTINGS:
+        table = collection.settings[section] if section else collection.settings
+        if settings.get(name) in (None, ""):
+            continue  # (not set here: the collection's value stands)
+        getter = {bool: settings.getbool, int: settings.getint, float: settings.getfloat}.get(kind, settings.get)
+        value = getter(name)
+        given = (doc.get(section) or {}).get(option) if section else doc.get(option)
+        if given is not None and given != value:
+            where = f"{section}.{option}" if section else option
+            log.warning("ARCHIVE_COLLECTION %s is %r, but this crawl's %s is %r, which is what it does and what "
+                        "its manifest records: set %s to change it", where, given, name, value, name)
+        if table[option] != value:  # (1 and 1.0 alike: a value as written stays as written)
+            table[option] = value
+    for option in _SPIDERS_SCOPE if spiders_scope else ():
+        if option in (doc.get("scope") or {}):
+            log.warning("ARCHIVE_COLLECTION scope.%s is kept to by `archive crawl`'s spider only (recorded in the "
+                        "manifest as given); a spider of your own decides what it fetches", option)
 
 
 def capture_failed(crawler: Crawler, exc: Exception | str, reason: str = "capture-failed") -> None:

@@ -1,7 +1,8 @@
 """RetryAfterMiddleware: a 429 or 503 with ``Retry-After`` is retried after that delay.
 
 Order 560, so its ``process_response`` runs before RetryMiddleware (550), which would retry
-at once. The wait is honoured up to ``ARCHIVE_RETRY_AFTER_CAP`` seconds (default 120);
+at once. The wait is honoured up to ``ARCHIVE_RETRY_AFTER_CAP`` seconds (default the collection's
+``politeness.retry_after_cap``, else 120);
 a longer one is not waited for in this job: the response stays recorded and the URL is
 left for the next run. At most ``ARCHIVE_RETRY_AFTER_TIMES`` (default 2) such retries per
 URL. The 429/503 response itself is captured like any other (the capture middleware sits
@@ -14,21 +15,31 @@ import logging
 from typing import Any
 
 from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
 from archive.retry_after import retry_after_seconds
 from archive.warc.records import utcnow
+from crawler.job import job_for
 
 log = logging.getLogger(__name__)
 _COUNT = "archive_retry_after_count"
 
 
+def _collections_cap(crawler: Crawler) -> float:
+    """The capture job's collection's ``politeness.retry_after_cap``, or 120 s without one."""
+    try:
+        return float(job_for(crawler).collection.politeness["retry_after_cap"])
+    except NotConfigured:
+        return 120.0
+
+
 class RetryAfterMiddleware:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.cap = crawler.settings.getfloat("ARCHIVE_RETRY_AFTER_CAP", 120.0)
+        self.cap = crawler.settings.getfloat("ARCHIVE_RETRY_AFTER_CAP", _collections_cap(crawler))
         self.times = crawler.settings.getint("ARCHIVE_RETRY_AFTER_TIMES", 2)
 
     @classmethod

@@ -9,6 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
+# The collection's options that are Scrapy settings of the crawl (section, option, setting,
+# type): ``archive crawl`` sets them from the collection; in a project of one's own the
+# project's settings decide them, and the job records what they were (crawler.job).
+COLLECTION_SETTINGS: tuple[tuple[str | None, str, str, type], ...] = (
+    (None, "obey_robots", "ROBOTSTXT_OBEY", bool),
+    ("politeness", "user_agent", "USER_AGENT", str),
+    ("politeness", "delay", "DOWNLOAD_DELAY", float),
+    ("politeness", "concurrency_per_host", "CONCURRENT_REQUESTS_PER_DOMAIN", int),
+    ("politeness", "autothrottle", "AUTOTHROTTLE_ENABLED", bool),
+    ("politeness", "retry_after_cap", "ARCHIVE_RETRY_AFTER_CAP", float),
+    ("caps", "timeout", "DOWNLOAD_TIMEOUT", float),
+    ("caps", "max_body_bytes", "ARCHIVE_MAX_BODY_BYTES", int),
+    ("caps", "min_free_bytes", "ARCHIVE_MIN_FREE_BYTES", int),
+)
+
 BASE: dict[str, Any] = {
     "BOT_NAME": "archive",
     "SPIDER_MODULES": ["crawler.spiders"],

@@ -141,3 +141,32 @@ def test_settings_that_cannot_capture_stop_the_crawl_with_one_line(tmp_path, set
     assert done.returncode == 1
     assert f"ERROR: {said}" in done.stderr
     assert "Traceback" not in done.stderr and fetched == [] and not store.exists()
+
+
+def test_the_manifest_records_what_the_projects_settings_made_the_crawl_do(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    doc = {"name": "mine", "urls": ["http://127.0.0.1/"], "obey_robots": False,
+           "politeness": {"user_agent": "mybot/1.0"}, "caps": {"min_free_bytes": 12345, "timeout": 30},
+           "scope": {"max_pages": 3}}
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc),
+                             "USER_AGENT=projectbot/2.0", "DOWNLOAD_TIMEOUT=30")
+        agents = {line.split(b": ", 1)[1] for head in site.requests for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"user-agent:")}
+    assert done.returncode == 0, done.stderr[-3000:]
+    warned = [line.split("WARNING: ", 1)[1] for line in done.stderr.splitlines() if "ARCHIVE_COLLECTION" in line]
+    assert warned == [
+        "ARCHIVE_COLLECTION obey_robots is False, but this crawl's ROBOTSTXT_OBEY is True, which is what it does and "
+        "what its manifest records: set ROBOTSTXT_OBEY to change it",
+        "ARCHIVE_COLLECTION politeness.user_agent is 'mybot/1.0', but this crawl's USER_AGENT is 'projectbot/2.0', "
+        "which is what it does and what its manifest records: set USER_AGENT to change it",
+        "ARCHIVE_COLLECTION scope.max_pages is kept to by `archive crawl`'s spider only (recorded in the manifest as "
+        "given); a spider of your own decides what it fetches"]
+    [manifest] = (store / "mine" / "manifests").glob("*.json")
+    config = json.loads(manifest.read_text())["config"]
+    assert agents == {b"projectbot/2.0"} and config["politeness"]["user_agent"] == "projectbot/2.0"
+    assert config["obey_robots"] is True and config["caps"]["timeout"] == 30
+    assert config["caps"]["min_free_bytes"] == 12345  # (unset in the project: the collection's, which it kept to)
+    assert config["politeness"]["concurrency_per_host"] == 8  # (Scrapy's default, which ran)
+    assert verify(store).ok

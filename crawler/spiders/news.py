@@ -65,6 +65,7 @@ _UNKNOWN = object()  # a sitemap's referrer policy, not looked up yet
 
 class NewsSpider(scrapy.Spider):
     name = "news"
+    keeps_collection_scope = True  # (its scope is the collection's: crawler.job says nothing of it)
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
