@@ -111,7 +111,7 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
     settings = _merge(DEFAULTS, {k: v for k, v in doc.items() if k not in ("name", "urls", "feeds", "sitemaps")})
     urls, feeds, sitemaps = (_seeds(doc, key, where) for key in ("urls", "feeds", "sitemaps"))
     if not (urls or feeds or sitemaps):
-        raise ConfigError(f"{where}: collection {doc['name']!r} has no seeds; give urls, feeds or sitemaps")
+        raise ConfigError(f"{where}: no seeds; give urls, feeds or sitemaps")
     scope = settings["scope"]
     if not scope.get("allow_hosts"):
         # Without an explicit scope a crawl keeps to the hosts of its seeds.

@@ -38,7 +38,7 @@ def write(tmp_path, text: str):
      "collection[0].politeness: Additional properties are not allowed ('speed' was unexpected)"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\n[[collection]]\nname = "x"\nurls = ["http://b/"]\n',
      "collection[1].name: 'x' is used twice"),
-    ('[[collection]]\nname = "x"\n', "has no seeds"),
+    ('[[collection]]\nname = "x"\n', ": collection 'x': no seeds; give urls, feeds or sitemaps"),
     ('[[collection]]\nname = "x"\nurls = ["ftp://a/"]\n',
      "collection[0].urls[0]: 'ftp://a/' is not an http:// or https:// URL with a host"),
     ('[[collection]]\nname = "x"\nurls = ["https:// a/"]\n', "'https:// a/' is not an http:// or https:// URL"),
