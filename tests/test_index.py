@@ -153,6 +153,16 @@ def test_deleted_indexes_are_rebuilt_by_archive_index(store):
     assert merged_path(coll).read_bytes() == before and (coll.root / "catalog.sqlite").is_file()
 
 
+def test_an_unknown_collection_among_those_named_is_refused_before_any_is_rebuilt(store):
+    coll = coll_of(store)
+    update_indexes(coll)
+    shutil.rmtree(coll.indexes)
+    err = io.StringIO()
+    assert main(["index", "--store", str(store), "--collection", "news", "--collection", "nosuch"], err=err) == 2
+    assert f"{store / 'nosuch'} is not a collection (no warcs/ directory)" in err.getvalue()
+    assert not coll.indexes.exists()
+
+
 def test_a_warc_cut_short_is_not_indexed_as_its_manifest_lists_it(store):
     # Its index would hold fewer captures and claim the manifest's digest for them.
     coll = coll_of(store)

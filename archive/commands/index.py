@@ -27,11 +27,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     names = args.collection or sorted(p.name for p in store.iterdir() if (p / "warcs").is_dir())
     if not names:
         raise UsageError(f"{store} has no collections (no */warcs/ directory)")
+    unknown = [name for name in names if not collection_dir(store, name).warcs.is_dir()]
+    if unknown:  # (said before any is rebuilt)
+        raise UsageError(f"{collection_dir(store, unknown[0]).root} is not a collection (no warcs/ directory)")
     status = 0
     for name in names:
         coll = collection_dir(store, name)
-        if not coll.warcs.is_dir():
-            raise UsageError(f"{coll.root} is not a collection (no warcs/ directory)")
         result = update_indexes(coll, rebuild=True)
         print(f"{name}: {count(len(result.indexed), 'WARC')} indexed into {coll.indexes}/, "
               f"merged index {result.merged} ({count(result.merged_lines, 'capture')}), catalog {result.catalog}",
