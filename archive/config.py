@@ -298,7 +298,7 @@ def check_schedule(doc: dict[str, Any], where: str, *, to_come: bool = False) ->
         fields = expr.split() if isinstance(expr, str) else []
         if not croniter.is_valid(expr) or any(_DRAWN.search(f) for f in fields):
             raise ConfigError(f"{where}: schedule: {expr!r} is not a valid cron expression (five fields: minute hour "
-                              "day-of-month month day-of-week; seconds and a year may follow; no R or H)")
+                              "day-of-month month day-of-week; a sixth field is seconds (0-59), a seventh the year; no R or H)")
     if "schedule" in doc and to_come:
         try:  # valid, yet naming no date to come ("0 0 30 2 *")
             croniter(doc["schedule"]).get_next()
