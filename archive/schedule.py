@@ -32,7 +32,7 @@ from croniter import CroniterBadDateError, croniter
 
 from archive.config import Collection
 from archive.runtime import sigterm_on_parent_death
-from archive.store import CollectionDir, below_floor, collection_dir
+from archive.store import CollectionDir, below_floor, collection_dir, in_the_way
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,8 @@ class Scheduler:
             except OSError as exc:  # the scheduler goes on: other collections, later fire times
                 self._started_for[collection.name] = fire
                 self.failures += 1
-                self.report(f"{collection.name}: could not start a job: {exc}; it runs again at its next "
+                why = in_the_way(Path(exc.filename)) if isinstance(exc.filename, str) else None
+                self.report(f"{collection.name}: could not start a job: {why or exc}; it runs again at its next "
                             "scheduled time")
                 continue
             if run is None:  # (started as soon as the other job lets go; said once)

@@ -149,7 +149,7 @@ class CollectionDir:
             try:
                 sub.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # (a part of the path is a file, or cannot be made here)
-                raise StoreError(f"cannot create {sub}: {exc.strerror or exc}") from None
+                raise StoreError(f"cannot create {sub}: {in_the_way(sub) or exc.strerror or exc}") from None
 
     def check_writable(self) -> None:
         """Raise :class:`StoreError` naming the first of the folders a job writes in that
@@ -224,6 +224,18 @@ def exclusively(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def in_the_way(folder: Path) -> str | None:
+    """What stands where ``folder`` or a folder above it should be, said for a user ("x is a
+    file, not a folder"; "x is a link to y, which does not exist"), or None: mkdir's own
+    "File exists" does not say that the name is taken by a file or a broken link."""
+    for part in (folder, *folder.parents):
+        if part.is_symlink() and not part.exists():
+            return f"{part} is a link to {os.readlink(part)}, which does not exist"
+        if part.exists():
+            return None if part.is_dir() else f"{part} is a file, not a folder"
+    return None
 
 
 def collection_dir(store: Path, collection: str) -> CollectionDir:

@@ -182,3 +182,19 @@ def test_a_collection_folder_given_as_the_store_is_refused(tmp_path, capsys):
     for name in ("warcs", "manifests", "logs"):
         (tmp_path / "odd" / name / "warcs").mkdir(parents=True)
     assert main(["status", "--store", str(tmp_path / "odd")]) == 0
+
+
+def test_a_store_that_is_a_broken_link_or_a_file_is_said_to_be_so(tmp_path, capsys):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "afile").write_text("x")
+    for name, why in (("dangling", f"{tmp_path / 'dangling'} is a link to {tmp_path / 'nowhere'}, which does not exist"),
+                      ("afile", f"{tmp_path / 'afile'} is a file, not a folder")):
+        assert main(["crawl", "--url", "http://127.0.0.1:9/", "--store", str(tmp_path / name)]) == 1
+        assert capsys.readouterr().err.strip() == f"archive crawl: cannot create {tmp_path / name / 'default' / 'warcs'}: {why}"
+    assert (tmp_path / "afile").read_text() == "x" and not (tmp_path / "nowhere").exists()
+    config = tmp_path / "c.toml"
+    config.write_text('[[collection]]\nname = "a"\nurls = ["http://127.0.0.1:9/"]\nschedule = "* * * * *"\n')
+    main(["schedule", str(config), "--store", str(tmp_path / "dangling"), "--once"])
+    said = capsys.readouterr()
+    assert (f"a: could not start a job: {tmp_path / 'dangling'} is a link to {tmp_path / 'nowhere'}, which does not "
+            "exist; it runs again at its next scheduled time") in said.out + said.err

@@ -355,7 +355,8 @@ def test_a_collection_the_scheduler_cannot_prepare_is_reported_and_the_scheduler
     said: list[str] = []
     scheduler = Scheduler(cfg, [collection], store, report=said.append)
     assert scheduler.start_due() == [] and scheduler.failures == 1
-    assert len(said) == 1 and said[0].startswith("sched: could not start a job: [Errno")
+    assert len(said) == 1 and said[0].startswith(f"sched: could not start a job: {store / 'sched' / 'logs'} is a file, "
+                                                 "not a folder;")
     assert "runs again at its next scheduled time" in said[0]
     assert scheduler.start_due() == [] and len(said) == 1  # not again for this fire time
     assert CollectionLock.take(store, "sched") is not None  # its lock was let go
