@@ -198,3 +198,8 @@ def test_a_store_that_is_a_broken_link_or_a_file_is_said_to_be_so(tmp_path, caps
     said = capsys.readouterr()
     assert (f"a: could not start a job: {tmp_path / 'dangling'} is a link to {tmp_path / 'nowhere'}, which does not "
             "exist; it runs again at its next scheduled time") in said.out + said.err
+
+
+def test_demo_port_without_serve_is_a_usage_error(tmp_path, capsys):
+    assert main(["demo", "--store", str(tmp_path / "s"), "--port", "18557"]) == 2
+    assert "--port is for --serve" in capsys.readouterr().err and not (tmp_path / "s").exists()

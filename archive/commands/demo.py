@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     store_option(parser)
     parser.add_argument("--serve", action="store_true",
                         help="only serve the demo site on 127.0.0.1 until stopped (Ctrl-C), to crawl it yourself")
-    parser.add_argument("--port", type=port, default=8000, help="port for --serve (default 8000; 0: any free one)")
+    parser.add_argument("--port", type=port, default=None, help="port for --serve (default 8000; 0: any free one)")
 
 
 def _serve(port_number: int, out: TextIO) -> int:
@@ -52,7 +52,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.store import collection_dir, resolve_store
 
     if args.serve:
-        return _serve(args.port, out)
+        return _serve(8000 if args.port is None else args.port, out)
+    if args.port is not None:
+        raise UsageError("--port is for --serve; the demo crawl serves its site on a free port of its own")
     store = resolve_store(args.store)
     print(f"Serving the bundled demo news site on 127.0.0.1 and crawling it into {store} ...", file=out, flush=True)
     result = run_demo(store, progress=ProgressLine(err))
