@@ -186,10 +186,11 @@ def write_manifest(coll: CollectionDir, doc: dict[str, Any]) -> Path:
     validate("manifest", doc)
     raw = encode(doc)
     path = coll.manifest(doc["job_id"])
-    if path.exists():
-        raise FileExistsError(f"{path} exists; manifests are written once")
-    digest = hashlib.sha256(raw).hexdigest()
     sidecar = path.with_name(path.name + SIDECAR)
+    for there in (path, sidecar):  # (a sidecar alone is the trace of a manifest lost: not to be written over)
+        if there.exists():
+            raise FileExistsError(f"{there} exists; manifests are written once")
+    digest = hashlib.sha256(raw).hexdigest()
     write_atomic(sidecar, f"{digest}  {path.name}\n".encode())
     try:
         write_atomic(path, raw)

@@ -27,7 +27,7 @@ from archive.capture_log import Tally
 from archive.digests import sha256_file
 from archive.errors import StoreError
 from archive.jsonl import numbered_rows, row_of
-from archive.manifest import HEAD, iter_manifests, noted_newest_job, write_manifest
+from archive.manifest import HEAD, SIDECAR, iter_manifests, noted_newest_job, write_manifest
 from archive.store import CollectionDir, collections_in, is_locked, jobs_without_manifest
 from archive.verify import warcinfo_job_id
 from archive.warc.reader import check_records
@@ -176,10 +176,11 @@ def _cut_log(path: Path, ends: dict[str, int]) -> tuple[int, list[str]]:
 
 
 def _lost_manifests(coll: CollectionDir) -> str | None:
-    """Why the collection is not to be repaired, or None: its chain misses a manifest, and
-    a job there has none. That job may well have finished, its manifest the one lost (a file
-    deleted, a copy pulled without it); an "interrupted" manifest written for it would say
-    what did not happen, and stand in the way of the real one coming back."""
+    """Why the collection is not to be repaired, or None: a job there has no manifest, and
+    the chain misses one or the sidecar of the job's is there. That job may well have
+    finished, its manifest the one lost (a file deleted, a copy pulled without it); an
+    "interrupted" manifest written for it would say what did not happen, and stand in the
+    way of the real one coming back."""
     orphans = jobs_without_manifest(coll)
     if not orphans:
         return None
@@ -191,18 +192,33 @@ def _lost_manifests(coll: CollectionDir) -> str | None:
     if noted in orphans:
         return (f"{coll.root}: job {noted} has no manifest, but one was written for it (the collection's "
                 f"{HEAD} names it): it finished, its manifest lost since. " + advice.format(job=noted))
+    missing = _chain_gaps(coll)
+    if missing:
+        which = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        return (f"{coll.root}: the manifest chain misses number {which}, and job {orphans[0]}"
+                f"{f' (and {len(orphans) - 1} more)' if len(orphans) > 1 else ''} has no manifest: it may have "
+                "finished, its manifest the one missing. " + advice.format(job=orphans[0]))
+    # A manifest's sidecar is written just before it: one there for a job without a
+    # manifest says it was written, where the note is gone or damaged and the newest lost.
+    for job in orphans:
+        sidecar = coll.manifest(job).with_name(coll.manifest(job).name + SIDECAR)
+        if sidecar.exists():
+            return (f"{coll.root}: job {job} has no manifest, but the sidecar of one is there ({sidecar.name}): "
+                    "it finished, its manifest lost since (unless a kill cut the manifest's write short: then "
+                    f"move {sidecar.name} aside, and a repair writes the job an `interrupted` one). "
+                    + advice.format(job=job))
+    return None
+
+
+def _chain_gaps(coll: CollectionDir) -> list[int]:
+    """The sequence numbers the chain misses below its highest; none where a manifest is
+    damaged, as it may be any number (verify names it; no gap is sure)."""
     sequences = set()
     for _, doc, _ in iter_manifests(coll):
         if not (isinstance(doc, dict) and isinstance(doc.get("sequence"), int)):
-            return None  # (a damaged manifest may be any number: verify names it; no gap is sure)
+            return []
         sequences.add(doc["sequence"])
-    missing = sorted(set(range(1, max(sequences, default=0))) - sequences)
-    if not missing:
-        return None
-    which = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-    return (f"{coll.root}: the manifest chain misses number {which}, and job {orphans[0]}"
-            f"{f' (and {len(orphans) - 1} more)' if len(orphans) > 1 else ''} has no manifest: it may have finished, "
-            "its manifest the one missing. " + advice.format(job=orphans[0]))
+    return sorted(set(range(1, max(sequences, default=0))) - sequences)
 
 
 def _write_missing_manifests(coll: CollectionDir, report: RepairReport) -> None:

@@ -340,8 +340,8 @@ def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:
             report.add(coll.manifests / name, None, _NOT_A_FILE_NAMED_SO)
         if name.endswith(".json" + SIDECAR) and name.removesuffix(SIDECAR) not in names:
             report.add(coll.manifests / name, None, f"the sidecar of a manifest that is not there, "
-                       f"{name.removesuffix(SIDECAR)} (removed, or its write did not finish): `archive verify "
-                       "--repair` writes the manifest of a job whose files are here")
+                       f"{name.removesuffix(SIDECAR)} (removed, or its write did not finish): restore the manifest "
+                       "from a copy (`archive pull`)")
 
 
 def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
@@ -385,6 +385,9 @@ def _unlisted(coll: CollectionDir, job: str | None) -> str:
     if job is not None and coll.manifest(job).exists():
         return (f"not listed in any manifest, though its job {job} has one (the file came after the job ended, or "
                 "was left out of it); `archive verify --repair` does not change a job's manifest")
+    if job is not None and coll.manifest(job).with_name(coll.manifest(job).name + SIDECAR).exists():
+        return (f"not listed in any manifest, as its job {job}'s is missing (its sidecar is there): restore the "
+                "manifest from a copy (`archive pull`)")
     if job is None or not coll.job_file(job).is_file():
         which = f"its job's file (logs/{job}.job.json)" if job is not None else "the job that wrote it (no jobId)"
         return (f"not listed in any manifest; `archive verify --repair`, which lists a killed job's files, cannot "

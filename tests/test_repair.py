@@ -10,11 +10,14 @@ import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobs import Clock, fetch
+import pytest
+from jobs import Clock, fetch, run_job
 
 from archive.cli import main
 from archive.config import one_off
 from archive.job import CaptureJob
+from archive.manifest import write_manifest
+from archive.store import CollectionDir
 from archive.verify import verify
 
 WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -137,9 +140,47 @@ def test_an_open_warc_no_record_of_which_reads_whole_is_kept_unless_it_is_a_torn
     assert not warc.exists() and not closed.exists()
 
 
-def test_a_sidecar_whose_manifest_is_not_there_is_reported_and_repair_writes_the_manifest(tmp_path: Path,
-                                                                                           capsys) -> None:
-    # As a repair killed between the sidecar and the manifest leaves them.
+def test_a_finished_job_whose_manifest_is_lost_but_its_sidecar_is_left_gets_no_made_up_manifest(tmp_path: Path,
+                                                                                                  capsys) -> None:
+    """With the collection's .chain-head gone or damaged, repair took the job for a killed
+    one: it wrote it an `interrupted` manifest over the sidecar, and verify then said OK."""
+    store = tmp_path / "store"
+    manifest = run_job(store, 2, Clock()).closed_manifest
+    sidecar = manifest.with_name(manifest.name + ".sha256")
+    kept, noted = manifest.read_bytes(), sidecar.read_bytes()
+    manifest.unlink()
+    (store / "news" / ".chain-head").write_text("garbage\n")
+    code = main(["verify", str(store)])
+    out = capsys.readouterr().out
+    assert code == 1 and f"{sidecar}: the sidecar of a manifest that is not there, {manifest.name}" in out
+    assert "--repair" not in out and "restore the manifest from a copy (`archive pull`)" in out
+    code = main(["verify", "--repair", str(store)])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert f"job {manifest.stem} has no manifest, but the sidecar of one is there" in captured.err
+    assert "Restore it from a copy (`archive pull`)" in captured.err and "nothing was repaired" in captured.err
+    assert not manifest.exists() and sidecar.read_bytes() == noted
+    manifest.write_bytes(kept)  # (as `archive pull` puts it back, and lets go the note)
+    (store / "news" / ".chain-head").unlink()
+    assert verify(store).ok
+
+
+def test_no_manifest_is_written_over_the_sidecar_of_one_lost(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    manifest = run_job(store, 1, Clock()).closed_manifest
+    sidecar = manifest.with_name(manifest.name + ".sha256")
+    doc, noted = json.loads(manifest.read_bytes()), sidecar.read_bytes()
+    manifest.unlink()
+    coll = CollectionDir(store / "news")
+    with coll.locked(), pytest.raises(FileExistsError, match="manifests are written once"):
+        write_manifest(coll, dict(doc, outcome="interrupted"))
+    assert not manifest.exists() and sidecar.read_bytes() == noted
+
+
+def test_a_sidecar_left_by_a_manifest_write_cut_short_is_reported_and_moved_aside_before_a_repair(tmp_path: Path,
+                                                                                                  capsys) -> None:
+    # As a repair killed between the sidecar and the manifest leaves them: nothing in the
+    # store tells it from a manifest lost since, so repair writes none until the sidecar goes.
     store = tmp_path / "store"
     _killed_job(store)
     assert _repair(store, capsys)[0] == 0
@@ -151,6 +192,9 @@ def test_a_sidecar_whose_manifest_is_not_there_is_reported_and_repair_writes_the
     out = capsys.readouterr().out
     assert code == 1 and (f"{sidecar}: the sidecar of a manifest that is not there, {manifest.name} (removed, or its "
                           "write did not finish)") in out
+    assert main(["verify", "--repair", str(store)]) == 1
+    assert f"move {sidecar.name} aside" in capsys.readouterr().err and not manifest.exists()
+    sidecar.rename(tmp_path / sidecar.name)
     assert _repair(store, capsys)[0] == 0 and manifest.is_file()
     assert verify(store).ok
 
