@@ -138,14 +138,34 @@ def _lost(coll: CollectionDir, note: tuple[int, dict[str, str], Any] | None,
 
 
 def _noted_head(coll: CollectionDir) -> tuple[int, dict[str, str], Any] | None:
-    """The note of :data:`HEAD`: the newest manifest's sequence, its pointer, and the state
-    of the manifests' directory when it was written; None where there is no readable one."""
+    """The note of :data:`HEAD` (:func:`noted_head`); None where there is no readable one."""
     try:
-        doc = json.loads((coll.root / HEAD).read_bytes())
-        return (int(doc["sequence"]), {"job_id": str(doc["job_id"]), "sha256": str(doc["sha256"])},
-                doc.get("manifests"))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return noted_head(coll)
+    except ValueError:
         return None
+
+
+def noted_head(coll: CollectionDir) -> tuple[int, dict[str, str], Any] | None:
+    """The note of :data:`HEAD`: the newest manifest's sequence, its pointer, and the state
+    of the manifests' directory when it was written. None where there is none (no manifest
+    written yet; a store restored by ``archive pull``, which pushes no dot file and lets the
+    note go as it puts a manifest in place); :class:`ValueError` saying why where there is
+    one that cannot be read."""
+    try:
+        raw = (coll.root / HEAD).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValueError("not valid JSON") from None
+    noted = (isinstance(doc, dict) and isinstance(doc.get("sequence"), int) and isinstance(doc.get("job_id"), str)
+             and isinstance(doc.get("sha256"), str))
+    if not noted:
+        raise ValueError("no sequence, job id and SHA-256 of a manifest in it")
+    return doc["sequence"], {"job_id": doc["job_id"], "sha256": doc["sha256"]}, doc.get("manifests")
 
 
 def sidecar_names(text: str, sha256_hex: str) -> bool:

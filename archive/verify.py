@@ -23,7 +23,15 @@ from typing import Any
 from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.errors import ConfigError, UsageError
-from archive.manifest import HEAD, SIDECAR, iter_manifests, lost_newest, parsed, sidecar_names
+from archive.manifest import (
+    HEAD,
+    SIDECAR,
+    iter_manifests,
+    lost_newest,
+    noted_head,
+    parsed,
+    sidecar_names,
+)
 from archive.store import CollectionDir, collections_in, is_locked, listed_sizes, running_jobs
 from archive.validation import problems as schema_problems
 from archive.warc.writer import OPEN_SUFFIX
@@ -325,7 +333,38 @@ def check_manifest_folder(coll: CollectionDir, manifests: list[ManifestFile], re
     if lost is not None:
         report.add(coll.manifests, None, f"the manifest of job {lost[1]['job_id']} (sequence {lost[0]}), the "
                                          f"newest written here ({HEAD} names it), is missing: restore it")
+    else:
+        _check_head(coll, manifests, report)
     _check_lone_sidecars(coll, report)
+
+
+def _check_head(coll: CollectionDir, manifests: list[ManifestFile], report: Report) -> None:
+    """The note of the newest manifest written here (:data:`HEAD`) names a manifest of the
+    chain as it was written: it alone tells that newest one lost, so one that cannot be read,
+    or names another, hides such a loss (and repair takes the job for a killed one)."""
+    path = coll.root / HEAD
+    try:
+        note = noted_head(coll)
+    except ValueError as exc:
+        report.add(path, None, f"{exc}: not a note of the newest manifest written here, so one lost since would go "
+                               "unsaid; once sure none is (`archive pull` puts back those pushed), remove it, and the "
+                               "next manifest written is noted")
+        return
+    if note is None:  # (no manifest written yet, or a store restored by `archive pull`, which does not bring it)
+        return
+    sequence, pointer, _ = note
+    named = next((m for m in manifests if m.job_id == pointer["job_id"]), None)
+    if named is None:
+        report.add(path, None, f"notes the manifest of job {pointer['job_id']} (sequence {sequence}) as the newest "
+                               "written here, and it is not there: restore it (`archive pull`); if it never was, the "
+                               "note is damaged: remove it, and the next manifest written is noted")
+        return
+    hashed = "sha256:" + hashlib.sha256(named.raw).hexdigest()
+    now = named.doc.get("sequence") if named.doc is not None else None
+    if hashed != pointer["sha256"] or (isinstance(now, int) and now != sequence):
+        report.add(path, None, f"notes {named.name} as the newest manifest written here, sequence {sequence} hashing "
+                               f"to {pointer['sha256']}, but it is sequence {now} hashing to {hashed}: changed since "
+                               "it was written; restore it (`archive pull`)")
 
 
 def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:

@@ -8,8 +8,12 @@ import json
 import shutil
 from pathlib import Path
 
-from jobs import Clock, run_job
+import pytest
+from jobs import Clock, fetch, run_job
 
+from archive.cli import main
+from archive.config import one_off
+from archive.job import CaptureJob
 from archive.manifest import HEAD
 from archive.verify import verify
 
@@ -73,4 +77,64 @@ def test_a_newest_manifest_gone_is_linked_to_so_the_gap_stays_until_it_is_put_ba
     assert any("manifest 3 of the chain is missing" in str(p) for p in verify(tmp_path).problems)
     for path in aside.iterdir():
         shutil.move(path, coll / "manifests" / path.name)
+    assert verify(tmp_path).ok
+
+
+@pytest.mark.parametrize("content", [b"garbage\n", b"", b'{"sequence": 1}', b"[]", None], ids=[
+    "not-json", "empty", "no-job", "no-object", "a-folder"])
+def test_a_note_of_the_head_that_cannot_be_read_is_a_problem_naming_it(tmp_path, capsys, content):
+    """It alone tells the newest manifest lost: damaged, it let that loss (and repair's
+    made-up manifest for the job) go unsaid, and verify said OK."""
+    run_job(tmp_path, 1, Clock())
+    head = tmp_path / "news" / HEAD
+    head.unlink()
+    if content is None:
+        head.mkdir()
+    else:
+        head.write_bytes(content)
+    assert main(["verify", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{head}: ") and "not a note of the newest manifest written here" in out
+    assert [p.path for p in verify(tmp_path).problems] == [head]
+
+
+def test_a_note_of_the_head_naming_a_manifest_not_in_the_chain_is_a_problem(tmp_path):
+    clock = Clock()
+    run_job(tmp_path, 1, clock)
+    newest = run_job(tmp_path, 1, clock).closed_manifest
+    head = tmp_path / "news" / HEAD
+    note = json.loads(head.read_bytes())
+    head.write_text(json.dumps(dict(note, job_id="news-20260301T000000Z-0000")))
+    problems = [str(p) for p in verify(tmp_path).problems]
+    assert problems == [(f"{head}: notes the manifest of job news-20260301T000000Z-0000 (sequence 2) as the newest "
+                         "written here, and it is not there: restore it (`archive pull`); if it never was, the note "
+                         "is damaged: remove it, and the next manifest written is noted")]
+    # The newest manifest changed where it lies, its sidecar written again to match: only
+    # the note still has the bytes as written.
+    head.write_text(json.dumps(note))
+    changed = newest.read_bytes().replace(b'"outcome": "finished"', b'"outcome": "interrupted"')
+    newest.write_bytes(changed)
+    newest.with_name(newest.name + ".sha256").write_text(f"{hashlib.sha256(changed).hexdigest()}  {newest.name}\n")
+    problems = [str(p) for p in verify(tmp_path).problems]
+    assert len(problems) == 1 and problems[0].startswith(f"{head}: notes {newest.name} as the newest manifest written "
+                                                         f"here, sequence 2 hashing to {note['sha256']}, but it is "
+                                                         "sequence 2 hashing to sha256:")
+
+
+def test_no_note_of_the_head_and_a_job_running_are_no_problems(tmp_path):
+    """No note: a store restored by `archive pull` (no dot file is pushed), or one deleted
+    (it is derived); a running job's manifest still to come."""
+    clock = Clock()
+    run_job(tmp_path, 1, clock)
+    run_job(tmp_path, 1, clock)
+    (tmp_path / "news" / HEAD).unlink()
+    assert verify(tmp_path).ok
+    job = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    job.record_fetch(fetch("http://127.0.0.1:9/story/9", b"<p>story</p>", clock()))
+    assert verify(tmp_path).ok
+    job.close()
+    assert (tmp_path / "news" / HEAD).is_file() and verify(tmp_path).ok
+    job = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    assert verify(tmp_path).ok
+    job.close()
     assert verify(tmp_path).ok
