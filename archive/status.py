@@ -105,6 +105,15 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     return out
 
 
+def needs_attention(row: dict[str, Any]) -> bool:
+    """Whether a collection's status (:func:`collection_status`) says something is wrong: a
+    manifest it cannot read, a job that died, a scheduled run that did not start, or a
+    verify that last failed (`archive status` then exits 1, for cron and monitors)."""
+    verify = row["verify"]
+    failed = verify is not None and verify["ok"] is False and not verify.get("unreadable")
+    return bool(row["damaged"] or row["died"] or row["failed_start"] or failed)
+
+
 def _died(coll: CollectionDir) -> list[str]:
     """The jobs that began and left a capture log, and neither run now nor have a manifest
     (:func:`~archive.store.jobs_without_manifest`, as repair finds them): killed, or the

@@ -53,7 +53,7 @@ def test_a_schedule_no_job_could_run_with(store, capsys):  # type: ignore[no-unt
     assert main(["verify", str(store / "news")]) == 1
     assert f"{manifest}: config/timezone: 'Mars/Phobos' is not a known IANA time zone" in capsys.readouterr().out
     # status reports the rest, and what it could not read.
-    assert main(["status", "--store", str(store)]) == 0
+    assert main(["status", "--store", str(store)]) == 1
     out = capsys.readouterr().out
     assert "last job" in out and "next run   not scheduled" in out
     assert f"DAMAGED    {manifest}: config: schedule '0 6 * * *' in time zone 'Mars/Phobos' cannot be read" in out
@@ -81,12 +81,12 @@ def test_commands_that_build_on_every_job_refuse_a_manifest_of_wrong_types(store
     assert not out_dir.exists()
 
     # status names it and goes on; the job it cannot read is counted, not described.
-    assert main(["status", "--store", str(store)]) == 0
+    assert main(["status", "--store", str(store)]) == 1
     out = capsys.readouterr().out
     assert "news: 1 job\n" in out and "last job" not in out
     damaged = problem.replace(" is not a readable manifest:", ":")
     assert f"DAMAGED    {damaged}; run archive verify" in out
-    assert main(["status", "--store", str(store), "--json"]) == 0
+    assert main(["status", "--store", str(store), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)[0]["damaged"] == [damaged]
 
     # An index only finds records: the WARC is indexed all the same, hashed without the manifest.
@@ -100,7 +100,7 @@ def test_commands_that_build_on_every_job_refuse_a_manifest_of_wrong_types(store
 def test_a_manifest_nested_too_deeply_to_parse_is_damaged_not_a_traceback(store, capsys):  # type: ignore[no-untyped-def]
     manifest = next((store / "news" / "manifests").glob("*.json"))
     manifest.write_bytes(b"[" * 100_000 + b"]" * 100_000)
-    assert main(["status", "--store", str(store)]) == 0
+    assert main(["status", "--store", str(store)]) == 1
     out = capsys.readouterr().out
     assert f"DAMAGED    {manifest}: (top level): nested too deeply to be read; run archive verify" in out
     assert main(["verify", str(store / "news")]) == 1
@@ -111,7 +111,7 @@ def test_a_manifest_nested_too_deeply_to_parse_is_damaged_not_a_traceback(store,
     # Not JSON at all, or JSON of another kind: each said as it is.
     for raw, said in ((b'{"job_id": ', "not valid JSON"), (b"[1, 2]", "(top level): not a JSON object")):
         manifest.write_bytes(raw)
-        assert main(["status", "--store", str(store)]) == 0
+        assert main(["status", "--store", str(store)]) == 1
         assert f"DAMAGED    {manifest}: {said}; run archive verify" in capsys.readouterr().out
 
 

@@ -218,7 +218,7 @@ def test_status_names_a_job_that_died_without_a_manifest_until_it_is_repaired(tm
     store = tmp_path / "store"
     _, log = _killed_job(store)
     job = log.name.split(".")[0]
-    assert main(["status", "--store", str(store)]) == 0
+    assert main(["status", "--store", str(store)]) == 1
     assert (f"  DIED       {job}: it has no manifest; `archive verify --repair {store / 'c'}` closes its files\n"
             in capsys.readouterr().out)
     assert _repair(store, capsys)[0] == 0

@@ -127,7 +127,7 @@ def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
     data[100] ^= 0xFF  # (a flip: a byte written over could be the one already there)
     warc.write_bytes(bytes(data))
     assert main(["verify", str(store)]) == 1
-    assert main(["status", "--store", str(store)]) == 0
+    assert main(["status", "--store", str(store)]) == 1
     assert "verify     FAILED" in capsys.readouterr().out
     # A damaged state file: status still reports the rest, and says what it cannot know.
     state = store / "sched" / "verify-state.json"
@@ -136,6 +136,31 @@ def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
         assert main(["status", "--store", str(store)]) == 0
         out = capsys.readouterr().out
         assert f"verify     unknown: {state} is unreadable; run archive verify" in out and "next run" in out
+
+
+def test_status_exits_1_when_it_shows_a_damaged_manifest_or_a_failed_verify(tmp_path, capsys):
+    """It exited 0 whatever it showed: a cron job or a monitor running it learnt nothing."""
+    from jobs import Clock, run_job
+
+    manifest = run_job(tmp_path, 1, Clock()).closed_manifest
+    assert main(["verify", str(tmp_path)]) == 0
+    assert main(["status", "--store", str(tmp_path)]) == 0
+    capsys.readouterr()
+    sidecar = manifest.with_name(manifest.name + ".sha256")
+    sidecar.rename(tmp_path / sidecar.name)
+    assert main(["verify", str(tmp_path)]) == 1
+    capsys.readouterr()
+    assert main(["status", "--store", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "  verify     FAILED at " in out and out.endswith(" (1 problem)\n")  # (not "1 problems")
+    (tmp_path / sidecar.name).rename(sidecar)
+    assert main(["verify", str(tmp_path)]) == 0
+    manifest.write_text("{not json\n")
+    for json_too in ([], ["--json"]):
+        capsys.readouterr()
+        assert main(["status", "--store", str(tmp_path), *json_too]) == 1
+    assert main(["status", "--store", str(tmp_path)]) == 1
+    assert f"  DAMAGED    {manifest}: not valid JSON; run archive verify\n" in capsys.readouterr().out
 
 
 def test_status_of_a_folder_that_is_no_store_says_so(tmp_path, capsys):
@@ -335,7 +360,7 @@ def test_a_job_that_cannot_start_is_tried_once_a_fire_time_not_every_few_seconds
     assert not is_due(collection, store, now)
     assert Scheduler(cfg, [collection], store, clock=lambda: now, report=said.append).start_due() == []
     # archive status says so, and where to read why.
-    assert main(["status", "--store", str(store)]) == 0
+    assert main(["status", "--store", str(store)]) == 1
     [failed] = [line for line in capsys.readouterr().out.splitlines() if "FAILED" in line]
     output = failed.rsplit("see ", 1)[1]
     assert "did not start a job" in failed and "File too large" in Path(output).read_text()

@@ -233,7 +233,7 @@ def test_an_entry_named_like_a_file_but_none_is_one_problem_and_the_rest_is_chec
         assert f"{stray}: not a file, though named like one of a collection's: move it away\n" in out
     assert f"{damaged}: sha256:" in out
     assert json.loads((coll / "verify-state.json").read_text())["problems"] == out.count(str(coll))
-    assert main(["status", "--store", str(store)]) == 0
+    assert main(["status", "--store", str(store)]) == 1
 
 
 def test_an_emptied_warc_is_also_said_not_to_be_what_its_manifest_lists(store):

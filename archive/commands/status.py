@@ -17,15 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from archive.status import store_status
+    from archive.status import needs_attention, store_status
     from archive.store import resolve_store
 
     store = resolve_store(args.store)
     rows = store_status(store)
+    code = 1 if any(needs_attention(row) for row in rows) else 0
     if args.json:
         json.dump(rows, out, indent=2, sort_keys=True)
         out.write("\n")
-        return 0
+        return code
     if not rows:
         # (a store's first crawl has not run yet; or --store names some other folder)
         others = [e for e in store.iterdir() if not e.name.startswith(".")]
@@ -57,6 +58,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         elif v.get("unreadable"):
             verdict = f"unknown: {v['unreadable']} is unreadable; run archive verify"
         else:
-            verdict = f"passed at {v['time']}" if v["ok"] else f"FAILED at {v['time']} ({v['problems']} problems)"
+            verdict = f"passed at {v['time']}" if v["ok"] else f"FAILED at {v['time']} ({count(v['problems'], 'problem')})"
         print(f"  verify     {verdict}", file=out)
-    return 0
+    return code
