@@ -81,7 +81,7 @@ def test_a_store_that_cannot_be_made_is_one_clear_line(tmp_path):
     store = tmp_path / "a-file" / "store"
     proc = run("crawl", "--url", "http://127.0.0.1:9/", "--store", str(store), "--collection", "c")
     assert proc.returncode == 1, proc.stderr
-    assert f"cannot create {store / 'c' / 'warcs'}: Not a directory" in proc.stderr
+    assert f"cannot create {store / 'c' / 'warcs'}: {tmp_path / 'a-file'} is a file, not a folder" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 
 

@@ -157,12 +157,12 @@ def test_the_manifest_records_what_the_projects_settings_made_the_crawl_do(tmp_p
     assert done.returncode == 0, done.stderr[-3000:]
     warned = [line.split("WARNING: ", 1)[1] for line in done.stderr.splitlines() if "ARCHIVE_COLLECTION" in line]
     assert warned == [
-        "ARCHIVE_COLLECTION obey_robots is False, but this crawl's ROBOTSTXT_OBEY is True, which is what it does and "
-        "what its manifest records: set ROBOTSTXT_OBEY to change it",
-        "ARCHIVE_COLLECTION politeness.user_agent is 'mybot/1.0', but this crawl's USER_AGENT is 'projectbot/2.0', "
-        "which is what it does and what its manifest records: set USER_AGENT to change it",
-        "ARCHIVE_COLLECTION scope.max_pages is kept to by `archive crawl`'s spider only (recorded in the manifest as "
-        "given); a spider of your own decides what it fetches"]
+        ("ARCHIVE_COLLECTION obey_robots is False, but this crawl's ROBOTSTXT_OBEY is True, which is what it does and "
+        "what its manifest records: set ROBOTSTXT_OBEY to change it"),
+        ("ARCHIVE_COLLECTION politeness.user_agent is 'mybot/1.0', but this crawl's USER_AGENT is 'projectbot/2.0', "
+        "which is what it does and what its manifest records: set USER_AGENT to change it"),
+        ("ARCHIVE_COLLECTION scope.max_pages is kept to by `archive crawl`'s spider only (recorded in the manifest as "
+        "given); a spider of your own decides what it fetches")]
     [manifest] = (store / "mine" / "manifests").glob("*.json")
     config = json.loads(manifest.read_text())["config"]
     assert agents == {b"projectbot/2.0"} and config["politeness"]["user_agent"] == "projectbot/2.0"
