@@ -22,6 +22,7 @@ from typing import Any
 
 from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
+from archive.digests import sha256_file
 from archive.errors import ConfigError, UsageError
 from archive.manifest import (
     HEAD,
@@ -308,6 +309,32 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
     if only is None:
         _check_pointers(coll, listed, refs, report)
         _check_revisits(refs, report)
+        _check_article_tables(coll, report)
+
+
+def _check_article_tables(coll: CollectionDir, report: Report) -> None:
+    """Each job's article table is the one its ``.derived.json`` records (SHA-256): the
+    tables are derived, not listed by the manifests, and an edit of one (a headline made up)
+    went unseen by verify while history showed it and export refused it."""
+    from archive.index.cdxj import recorded_sha256
+
+    if is_locked(coll.root / ".extract.lock"):
+        report.notes.append(f"{coll.articles}: an extraction is running; the article tables were not checked")
+        return
+    for name in listed_sizes(coll.articles, ".jsonl"):
+        table = coll.articles / name
+        recorded = recorded_sha256(table)
+        if recorded is None:
+            continue  # (made before tables recorded their digest, or an extraction killed: export says so)
+        try:
+            actual = sha256_file(table)[0]
+        except OSError as exc:
+            report.add(table, None, f"cannot be read ({exc.strerror or exc})")
+            continue
+        if actual != recorded[1]:
+            report.add(table, "sha256", f"is not the table its {recorded[0].name} records ({actual}; it records "
+                                        f"{recorded[1]}): it was changed after it was made; `{coll.command('extract')}` "
+                                        "makes it again")
 
 
 def _check_pointers(coll: CollectionDir, listed: dict[str, Any], refs: list[tuple[Path, LogRefs]],

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import time
 import zlib
@@ -199,6 +200,23 @@ def test_the_lead_image_a_page_declares_is_read(head, image):
     from archive.metadata import page_metadata, parse_html
 
     assert page_metadata(parse_html(f"<html><head>{head}</head><body><p>x</p></body></html>")).get("image") == image
+
+
+def test_an_article_table_edited_after_it_was_made_fails_verify_until_extract_makes_it_again(demo, tmp_path, capsys):
+    store = tmp_path / "store"
+    shutil.copytree(demo["store"], store)
+    table = store / "demo" / "articles" / demo["result"].crawl.articles.name
+    lines = table.read_text("utf-8").splitlines()
+    row = json.loads(lines[2])
+    lines[2] = json.dumps(dict(row, headline="A headline made up"), sort_keys=True, ensure_ascii=False)
+    table.write_text("\n".join(lines) + "\n", "utf-8")
+    assert main(["verify", str(store)]) == 1
+    said = capsys.readouterr().out
+    assert f"{table}: sha256: is not the table its {table.stem}.derived.json records" in said
+    assert f"`archive extract --collection demo --store {store}` makes it again" in said
+    assert main(["extract", "--store", str(store), "--collection", "demo"]) == 0
+    assert main(["verify", str(store)]) == 0
+    assert json.loads(table.read_text("utf-8").splitlines()[2])["headline"] == row["headline"]
 
 
 def test_extract_of_an_unknown_collection_is_a_usage_error(tmp_path, capsys):
