@@ -648,6 +648,13 @@ def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
     coll = collection_dir(Path(store), collection)
     if not coll.manifests.is_dir():
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
+    from archive.verify import first_manifest_problem
+
     prior: dict[str, Version] = {}
     with exclusively(coll.root / ".extract.lock"):  # (not beside a crawl's extraction at its job's end)
-        return [extract_job(coll, doc, prior) for _, doc in jobs_in_order(coll, doing=_NOT_REWRITTEN)]
+        jobs = jobs_in_order(coll, doing=_NOT_REWRITTEN)
+        # (versions made without a job of the chain would number an article's edits wrongly)
+        problem = first_manifest_problem(coll)
+        if problem is not None:
+            raise StoreError(f"{problem}; run `archive verify {coll.root}`; {_NOT_REWRITTEN}")
+        return [extract_job(coll, doc, prior) for _, doc in jobs]

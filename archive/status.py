@@ -65,6 +65,11 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
             damaged.append(f"{path}: {problem}")
         elif last is None or doc["sequence"] > last["sequence"]:  # type: ignore[index]
             last_path, last = path, doc
+    noted = noted_newest_job(coll)
+    if noted is not None and not (coll.manifests / f"{noted}.json").exists():
+        # (lost since it was written: the job is no DIED one, and the last job shown is older)
+        damaged.append(f"{coll.manifests / (noted + '.json')}: the newest manifest written here (.chain-head names it) "
+                       "is missing; restore it with `archive pull`")
     out: dict[str, Any] = {"collection": coll.name, "path": str(coll.root), "jobs": jobs,
                            "running": running_jobs(coll), "died": _died(coll),
                            "last_job": None, "next_run": None, "verify": None, "failed_start": None,

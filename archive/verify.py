@@ -351,6 +351,17 @@ def _check_pointers(coll: CollectionDir, listed: dict[str, Any], refs: list[tupl
                                                    "listed by any manifest")
 
 
+def first_manifest_problem(coll: CollectionDir) -> str | None:
+    """The first problem of a collection's manifests and their folder (schema, sidecars,
+    chain, the newest one written gone), or None: what is built on all of a collection's jobs
+    (an export, the article tables) is not built on a chain that misses one."""
+    report = Report()
+    manifests = local_manifests(coll)
+    check_manifests(manifests, report)
+    check_manifest_folder(coll, manifests, report)
+    return None if report.ok else str(report.problems[0])
+
+
 def check_manifest_folder(coll: CollectionDir, manifests: list[ManifestFile], report: Report) -> None:
     """What the manifests' folder says beside the manifests read (``manifests``): the newest
     one written here gone, an entry named like one that is no file, a lone sidecar."""

@@ -138,3 +138,19 @@ def test_no_note_of_the_head_and_a_job_running_are_no_problems(tmp_path):
     assert verify(tmp_path).ok
     job.close()
     assert verify(tmp_path).ok
+
+
+def test_with_the_newest_manifest_lost_extract_export_and_status_say_so(tmp_path, capsys):
+    # The only manifest lost: the collection read as one of no jobs ("0 jobs", "0 articles
+    # extracted", exit 0), or as no collection at all.
+    store = tmp_path / "store"
+    manifest = run_job(store, 2, Clock()).closed_manifest
+    manifest.unlink()
+    lost = f"{manifest}: the newest manifest written here (.chain-head names it) is missing"
+    assert main(["extract", "--store", str(store), "--collection", "news"]) == 1
+    assert "is missing: restore it" in capsys.readouterr().err
+    assert not (store / "news" / "articles").exists()
+    assert main(["export", "--store", str(store), "--collection", "news", "--out", str(tmp_path / "out")]) == 1
+    assert "is missing: restore it" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main(["status", "--store", str(store)]) == 1
+    assert f"DAMAGED    {lost}; restore it with `archive pull`" in capsys.readouterr().out

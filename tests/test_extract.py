@@ -132,6 +132,9 @@ def test_a_damaged_warc_its_manifest_matches_leaves_the_article_table_as_it_was(
         if entry["path"] == f"warcs/{warc.name}":
             entry["size"], entry["sha256"] = len(data), "sha256:" + hashlib.sha256(data).hexdigest()
     manifest.write_text(json.dumps(doc))
+    sidecar = manifest.with_name(manifest.name + ".sha256")
+    sidecar.write_text(f"{hashlib.sha256(manifest.read_bytes()).hexdigest()}  {manifest.name}\n")
+    (store / "n" / ".chain-head").unlink()  # (it records the manifest as written)
     capsys.readouterr()
     assert main(["extract", "--store", str(store), "--collection", "n"]) == 1
     assert capsys.readouterr().err == (f"archive extract: {warc} is damaged at offset {damaged.offset}: run "

@@ -86,6 +86,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         # (its files would be taken for the collection's: listed by nobody, pushed, and in the way)
         raise UsageError(f"{out} is inside the store {store}; export to a directory outside it")
     jobs = [doc for _, doc in jobs_in_order(coll, doing="nothing was exported")]
+    _whole_chain(coll)
     if not jobs:
         raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
     key = load_private_key(sign_key) if sign_key is not None else None  # (a bad key said before any file is read)
@@ -203,19 +204,21 @@ def _none_matched(collection: str, scanned: Selection, filt: tuple[date | None, 
     return f"no captures match {options}; nothing to export (collection {collection!r} has captures {when}, of {shown})"
 
 
-def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
-    """Refuse to export a collection whose manifests or article tables are not what they
-    say: an export made of them was a smaller or another collection, said to be the whole
-    (a manifest missing from the chain left its job out, a table missing left its articles
-    out, an edited one put its words in the dataset, to be signed)."""
-    from archive.verify import Report, check_manifest_folder, check_manifests, local_manifests
+def _whole_chain(coll: CollectionDir) -> None:
+    """Refuse a collection whose manifests are not what they say (see :func:`_whole`)."""
+    from archive.verify import first_manifest_problem
 
-    report = Report()
-    manifests = local_manifests(coll)
-    check_manifests(manifests, report)
-    check_manifest_folder(coll, manifests, report)
-    if not report.ok:
-        raise StoreError(f"{report.problems[0]}; run `archive verify {coll.root}`; nothing was exported")
+    problem = first_manifest_problem(coll)
+    if problem is not None:
+        raise StoreError(f"{problem}; run `archive verify {coll.root}`; nothing was exported")
+
+
+def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
+    """Refuse to export a collection whose article tables are not what they say (nor, by
+    :func:`_whole_chain`, its manifests): an export made of them was a smaller or another
+    collection, said to be the whole (a manifest missing from the chain left its job out, a
+    table missing left its articles out, an edited one put its words in the dataset, to be
+    signed)."""
     extract = f"`{coll.command('extract')}` makes it again; nothing was exported"
     for job in jobs:
         table = coll.articles / f"{job['job_id']}.jsonl"
