@@ -147,3 +147,14 @@ def test_an_unsigned_export_made_again_in_its_folder_replaces_it(store, tmp_path
     assert _files(out) == before
     assert _export(store, out, "--from", "2026-03-02") == 2  # (no captures then: nothing replaced)
     assert _files(out) == before
+
+
+def test_a_warc_gone_from_the_store_is_not_blamed_on_a_push_that_never_was(store, tmp_path, capsys):
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    [warc] = (copy / "ds" / "warcs").glob("*.warc.gz")
+    warc.unlink()
+    assert main(["export", "--store", str(copy), "--collection", "ds", "--out", str(tmp_path / "out")]) == 1
+    said = capsys.readouterr().err
+    assert f"{warc} is listed by a manifest but is missing, and was not pushed away: restore it" in said
+    assert "--delete-local" not in said and not (tmp_path / "out").exists()

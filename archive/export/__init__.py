@@ -101,8 +101,12 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     warcs = list(listed)
     missing = [w for w in warcs if not w.is_file()]
     if missing:
-        raise UsageError(f"{missing[0]} is not in the local store (pushed with --delete-local?); "
-                         "`archive pull` it first")
+        if coll.receipt(missing[0].name).is_file():  # (sent away by `archive push --delete-local`)
+            raise UsageError(f"{missing[0]} was pushed with --delete-local and is not in the local store; "
+                             "`archive pull` it first")
+        raise StoreError(f"{missing[0]} is listed by a manifest but is "
+                         f"{'not a file' if missing[0].exists() else 'missing'}, and was not pushed away: restore it "
+                         f"(`archive pull` if it was pushed); run `archive verify {coll.root}`; nothing was exported")
 
     def in_range(when: str, url: str) -> bool:
         day = date.fromisoformat(when[:10])
