@@ -58,6 +58,7 @@ from archive.store import (
     CollectionDir,
     collection_dir,
     exclusively,
+    no_collection,
     remade_if_not_a_database,
     write_atomic,
 )
@@ -647,7 +648,7 @@ def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
     """Re-derive the article files of every job of a collection, in chain order."""
     coll = collection_dir(Path(store), collection)
     if not coll.manifests.is_dir():
-        raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
+        raise UsageError(no_collection(Path(store), collection))
     from archive.verify import first_manifest_problem
 
     prior: dict[str, Version] = {}

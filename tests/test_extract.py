@@ -224,7 +224,16 @@ def test_an_article_table_edited_after_it_was_made_fails_verify_until_extract_ma
 
 def test_extract_of_an_unknown_collection_is_a_usage_error(tmp_path, capsys):
     assert main(["extract", "--store", str(tmp_path), "--collection", "nope"]) == 2
-    assert "has no manifests" in capsys.readouterr().err
+    assert f"{tmp_path / 'nope'} has no manifests: 'nope' is no collection of {tmp_path} (it has none)" \
+        in capsys.readouterr().err
+    for name in ("warcs", "manifests", "logs"):
+        (tmp_path / "news" / name).mkdir(parents=True)
+    assert main(["extract", "--store", str(tmp_path), "--collection", "nope"]) == 2
+    assert "(it has news)" in capsys.readouterr().err
+    # (no store there at all, for export too: said so, not taken for a collection missing)
+    for command in (["extract"], ["export", "--out", str(tmp_path / "out")]):
+        assert main([*command, "--store", str(tmp_path / "none"), "--collection", "news"]) == 2
+        assert f"{tmp_path / 'none'} does not exist: it is no store" in capsys.readouterr().err
 
 
 def test_a_page_cut_short_gives_no_article_and_is_counted(tmp_path):

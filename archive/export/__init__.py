@@ -42,7 +42,7 @@ from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
 from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import jobs_in_order
-from archive.store import CollectionDir, collection_dir
+from archive.store import CollectionDir, collection_dir, no_collection
 from archive.urls import host_in_scope, host_of, host_pattern, port_of
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,12 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     if Path(store).resolve() in (Path(out).resolve(), *Path(out).resolve().parents):
         # (its files would be taken for the collection's: listed by nobody, pushed, and in the way)
         raise UsageError(f"{out} is inside the store {store}; export to a directory outside it")
+    if not coll.manifests.is_dir():
+        raise UsageError(no_collection(Path(store), collection))
     jobs = [doc for _, doc in jobs_in_order(coll, doing="nothing was exported")]
     _whole_chain(coll)
     if not jobs:
-        raise UsageError(f"{coll.root} has no manifests; is {collection!r} a collection in {store}?")
+        raise UsageError(no_collection(Path(store), collection))
     key = load_private_key(sign_key) if sign_key is not None else None  # (a bad key said before any file is read)
     _whole(coll, jobs)
     foreign = _not_ours(out, [f"{collection}.wacz", "articles.jsonl", "articles.parquet", "DATASHEET.md",
