@@ -44,6 +44,8 @@ class RepairReport:
     manifests: list[Path] = field(default_factory=list)
     skipped_live: list[str] = field(default_factory=list)
     not_files: list[str] = field(default_factory=list)  # named like an open file, but a directory or the like
+    # Open WARCs of a job that has a manifest not listing them: "FILE: why", left as they are.
+    not_the_jobs: list[str] = field(default_factory=list)
     # Damage kept because good records or lines follow it: "FILE: offset N: what" / "FILE: line N: what".
     damage: list[str] = field(default_factory=list)
 
@@ -77,6 +79,10 @@ def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
             continue
         if is_locked(open_warc):
             report.skipped_live.append(str(open_warc))
+            continue
+        closed_job = _closed_job_of(coll, open_warc)
+        if closed_job is not None:
+            report.not_the_jobs.append(f"{open_warc}: {closed_job}")
             continue
         end, kept_damage, torn = _warc_end(open_warc)
         size = open_warc.stat().st_size
@@ -173,6 +179,20 @@ def _cut_log(path: Path, ends: dict[str, int]) -> tuple[int, list[str]]:
             damage += pending
             pending = []
     return kept, damage
+
+
+def _closed_job_of(coll: CollectionDir, open_warc: Path) -> str | None:
+    """Why an open WARC is no file of a job that died (None if it may be): its warcinfo names a
+    job that has a manifest, which was written without it (a copy of a WARC, or one left open
+    before its job ended). Closed and named as a WARC, it was a file no manifest lists."""
+    try:
+        job = warcinfo_job_id(open_warc)
+    except OSError:
+        return None
+    if job is None or not (coll.manifests / f"{job}.json").is_file():
+        return None
+    return (f"an open WARC of job {job}, whose manifest does not list it (a copy, or a file left open from before "
+            "the job ended); move it out of the collection")
 
 
 def _lost_manifests(coll: CollectionDir) -> str | None:

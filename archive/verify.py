@@ -225,7 +225,15 @@ def _check_open(path: Path, report: Report) -> None:
     elif is_locked(path):
         report.notes.append(f"{path}: being written by a running job")
     else:
-        report.add(path, None, "incomplete file of a job that did not finish; run `archive verify --repair` on its collection")
+        job = warcinfo_job_id(path) if path.name.endswith(".warc.gz" + OPEN_SUFFIX) else None
+        coll = _collection_of(path.with_name(path.name.removesuffix(OPEN_SUFFIX)))
+        if job is not None and coll is not None and (coll.manifests / f"{job}.json").is_file():
+            report.add(path, None, f"an open WARC of job {job}, whose manifest does not list it (a copy, or a file left "
+                                   "open from before the job ended); `archive verify --repair` leaves it: move it out "
+                                   "of the collection")
+        else:
+            report.add(path, None, "incomplete file of a job that did not finish; run `archive verify --repair` on its "
+                                   "collection")
 
 
 def warcinfo_job_id(path: Path) -> str | None:

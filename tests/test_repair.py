@@ -236,3 +236,23 @@ def test_a_log_pointing_into_a_warc_left_open_is_not_said_to_point_at_nothing(tm
     problems = [str(p) for p in verify(store).problems]
     assert any(p.startswith(f"{warc}: incomplete file of a job that did not finish") for p in problems), problems
     assert not any("points into" in p for p in problems), problems
+
+
+def test_an_open_warc_of_a_job_that_has_a_manifest_is_left_alone_and_said_to_be_no_part_of_it(tmp_path: Path,
+                                                                                               capsys) -> None:
+    # A copy of a closed job's WARC under an open name: repair closed it, and verify then
+    # reported a WARC no manifest lists, which repair said it could not help.
+    job = run_job(tmp_path, 2, Clock())
+    coll = tmp_path / "news"
+    [warc] = (coll / "warcs").glob("*.warc.gz")
+    stray = warc.with_name(warc.name.replace(".warc.gz", "-copy.warc.gz.open"))
+    stray.write_bytes(warc.read_bytes()[:-100])
+    said = (f"an open WARC of job {job.job_id}, whose manifest does not list it (a copy, or a file left open from "
+            "before the job ended)")
+    assert main(["verify", "--repair", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"left alone: {stray}: {said}; move it out of the collection" in out
+    assert f"{stray}: {said}; `archive verify --repair` leaves it: move it out of the collection" in out
+    assert stray.exists() and sorted(p.name for p in (coll / "warcs").iterdir()) == sorted([warc.name, stray.name])
+    stray.unlink()
+    assert verify(tmp_path).ok

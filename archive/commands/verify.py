@@ -58,6 +58,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"left alone (job still running): {name}", file=out)
         for name in fixed.not_files:
             print(f"left alone (not a file, so nothing to repair): {name}", file=out)
+        for said in fixed.not_the_jobs:
+            print(f"left alone: {said}", file=out)
         for what in fixed.damage:
             print(f"damage kept, since good records follow it (verify reports it): {what}", file=out)
         if fixed.dropped_bytes:
