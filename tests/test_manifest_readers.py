@@ -59,7 +59,7 @@ def test_a_schedule_no_job_could_run_with(store, capsys):  # type: ignore[no-unt
     assert f"DAMAGED    {manifest}: config: schedule '0 6 * * *' in time zone 'Mars/Phobos' cannot be read" in out
 
 
-def test_commands_that_build_on_every_job_refuse_a_manifest_of_wrong_types(store, capsys):  # type: ignore[no-untyped-def]
+def test_commands_that_build_on_every_job_refuse_a_manifest_of_wrong_types(store, capsys, caplog):  # type: ignore[no-untyped-def]
     def wrong_types(doc: dict) -> None:  # type: ignore[type-arg]
         doc["counts"]["captured"] = "many"
         doc["files"][0]["size"] = "big"
@@ -90,8 +90,12 @@ def test_commands_that_build_on_every_job_refuse_a_manifest_of_wrong_types(store
     assert json.loads(capsys.readouterr().out)[0]["damaged"] == [damaged]
 
     # An index only finds records: the WARC is indexed all the same, hashed without the manifest.
+    caplog.clear()
     assert main(["index", "--store", str(store), "--collection", "news"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+    said = [r.getMessage() for r in caplog.records if "is not a readable manifest" in r.getMessage()]
+    assert said == [(f"{manifest} is not a readable manifest (counts/captured: 'many' is not of type 'integer' (and 1 "
+                    "more)): run `archive verify`")]  # (once, not once a reading)
     assert list((store / "news" / "indexes").glob("*.cdxj"))
     assert main(["verify", str(store / "news")]) == 1
     assert f"{manifest}: counts/captured: 'many' is not of type 'integer'" in capsys.readouterr().out

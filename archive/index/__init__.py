@@ -197,13 +197,15 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
     sizes = _closed_sizes(coll)
     known = None if rebuild else _known(coll)
     unindexed = []
+    every: dict[str, dict[str, Any]] | None = None  # (every manifest's entries, once read: a damaged one said once)
     if known is None:
         warcs = [coll.warcs / name for name in sizes]
         wanted = {index_name(w) for w in warcs}
         for stale in coll.indexes.glob("*.cdxj"):
             if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
-        for name in sorted(_manifest_entries(coll, None).keys() - sizes.keys()):
+        every = _manifest_entries(coll, None)
+        for name in sorted(every.keys() - sizes.keys()):
             if not coll.receipt(name).is_file():  # (no receipt of push --delete-local)
                 unindexed.append(f"{coll.warcs / name} is listed in a manifest but not in the store, nor pushed by "
                                  "`archive push --delete-local`: run `archive verify`")
@@ -211,7 +213,7 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
     else:  # (a WARC the last update did not leave current may have been indexed before)
         stale = [w for w in (coll.warcs / name for name, size in sizes.items() if known.get(name) != size)
                  if sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
-    listed = _manifest_entries(coll, {w.name for w in stale}) if stale else {}
+    listed = every if every is not None else _manifest_entries(coll, {w.name for w in stale}) if stale else {}
     todo: list[tuple[Path, str | None]] = []
     failed = set()
     for warc in stale:
