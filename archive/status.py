@@ -105,7 +105,7 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
             damaged.append(f"{where}: config: schedule {schedule!r} in time zone {timezone or 'UTC'!r} "
                            "cannot be read")
     state = coll.root / VERIFY_STATE
-    if state.is_file():
+    if state.exists() or state.is_symlink():  # (a folder or a broken link there is no record: unreadable)
         out["verify"] = _verify_state(state)
     return out
 

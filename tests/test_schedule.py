@@ -136,6 +136,10 @@ def test_status_shows_last_job_next_run_and_verify(wire_site, tmp_path, capsys):
         assert main(["status", "--store", str(store)]) == 0
         out = capsys.readouterr().out
         assert f"verify     unknown: {state} is unreadable; run archive verify" in out and "next run" in out
+    state.unlink()
+    state.mkdir()  # (a folder in its place is no record of a verify either: not "never run")
+    assert main(["status", "--store", str(store)]) == 0
+    assert f"verify     unknown: {state} is unreadable; run archive verify" in capsys.readouterr().out
 
 
 def test_status_exits_1_when_it_shows_a_damaged_manifest_or_a_failed_verify(tmp_path, capsys):
