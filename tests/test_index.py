@@ -163,6 +163,15 @@ def test_an_unknown_collection_among_those_named_is_refused_before_any_is_rebuil
     assert not coll.indexes.exists()
 
 
+def test_a_collection_whose_warcs_folder_is_a_file_is_said_to_be_so_not_passed_over(store):
+    coll = coll_of(store)
+    shutil.rmtree(coll.warcs)
+    coll.warcs.write_text("not a folder")
+    err = io.StringIO()
+    assert main(["index", "--store", str(store)], err=err) == 2
+    assert f"{coll.warcs} is not a directory: the collection's WARCs cannot be read" in err.getvalue()
+
+
 def test_a_warc_cut_short_is_not_indexed_as_its_manifest_lists_it(store):
     # Its index would hold fewer captures and claim the manifest's digest for them.
     coll = coll_of(store)

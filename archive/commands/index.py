@@ -24,12 +24,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = resolve_store(args.store)
     if not store.is_dir():
         raise UsageError(f"{store} is not a store directory")
-    names = args.collection or sorted(p.name for p in store.iterdir() if (p / "warcs").is_dir())
+    # (a collection whose warcs/ is a file, or a link to nowhere, is one: said, not passed over)
+    names = args.collection or sorted(p.name for p in store.iterdir()
+                                       if (p / "warcs").is_dir() or (p / "manifests").is_dir())
     if not names:
         raise UsageError(f"{store} has no collections (no */warcs/ directory)")
-    unknown = [name for name in names if not collection_dir(store, name).warcs.is_dir()]
+    unknown = [collection_dir(store, name) for name in names if not collection_dir(store, name).warcs.is_dir()]
     if unknown:  # (said before any is rebuilt)
-        raise UsageError(f"{collection_dir(store, unknown[0]).root} is not a collection (no warcs/ directory)")
+        coll = unknown[0]
+        raise UsageError(f"{coll.warcs} is not a directory: the collection's WARCs cannot be read"
+                         if coll.warcs.exists() or coll.warcs.is_symlink() or coll.manifests.is_dir()
+                         else f"{coll.root} is not a collection (no warcs/ directory)")
     status = 0
     for name in names:
         coll = collection_dir(store, name)
