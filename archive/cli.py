@@ -13,6 +13,7 @@ import errno
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import TextIO
 
@@ -33,6 +34,7 @@ from archive.commands import (
     verify,
 )
 from archive.errors import ArchiveError, UsageError
+from archive.store import in_the_way
 
 # What the machine refuses, not a fault of ours: said in one line, without a traceback.
 _MACHINE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM,
@@ -40,6 +42,7 @@ _MACHINE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.E
 # A named path that is missing, of the wrong kind or too long: a store or an argument not as
 # the command needs it (a WARC a manifest lists gone, --out naming a file), said in one line.
 _PATH_ERRORS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP}
+_IN_THE_WAY = {errno.EEXIST, errno.ENOTDIR, errno.ENOENT}  # (what mkdir says of a file or a broken link in its place)
 
 COMMANDS: list[ModuleType] = [
     demo, crawl, extract, history, verify, push, pull, index, replay, schedule, status, export, keygen,
@@ -93,5 +96,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         if exc.errno not in _MACHINE_ERRORS and not (exc.filename and exc.errno in _PATH_ERRORS):
             raise  # a fault of ours: its traceback is what finds it
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"archive {args.command}: {where}{exc.strerror or exc}", file=err)
+        # ("File exists" where a folder is made and a file or a broken link has its name)
+        why = in_the_way(Path(exc.filename)) if isinstance(exc.filename, str) and exc.errno in _IN_THE_WAY else None
+        print(f"archive {args.command}: {why or f'{where}{exc.strerror or exc}'}", file=err)
         return 1

@@ -203,3 +203,20 @@ def test_a_store_that_is_a_broken_link_or_a_file_is_said_to_be_so(tmp_path, caps
 def test_demo_port_without_serve_is_a_usage_error(tmp_path, capsys):
     assert main(["demo", "--store", str(tmp_path / "s"), "--port", "18557"]) == 2
     assert "--port is for --serve" in capsys.readouterr().err and not (tmp_path / "s").exists()
+
+
+def test_a_file_or_a_broken_link_where_a_command_makes_a_folder_is_named_as_such(tmp_path, capsys):
+    # ("File exists", said by mkdir, did not say that a file or a link to nowhere has the name)
+    from jobs import Clock, run_job
+
+    store = tmp_path / "store"
+    run_job(store, 1, Clock())
+    (store / "news" / "articles").write_text("x")
+    assert main(["extract", "--store", str(store), "--collection", "news"]) == 1
+    assert capsys.readouterr().err == f"archive extract: {store / 'news' / 'articles'} is a file, not a folder\n"
+    (store / "news" / "articles").unlink()
+    assert main(["extract", "--store", str(store), "--collection", "news"]) == 0
+    (tmp_path / "out").symlink_to(tmp_path / "nowhere")
+    assert main(["export", "--store", str(store), "--collection", "news", "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err == (f"archive export: {tmp_path / 'out'} is a link to {tmp_path / 'nowhere'}, "
+                                       "which does not exist\n")
