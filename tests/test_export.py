@@ -174,7 +174,7 @@ def test_export_onto_a_file_is_one_line_naming_it(store, tmp_path, capsys):
     taken.write_text("not a directory")
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(taken)]) == 1
     err = capsys.readouterr().err
-    assert f"{taken}: File exists" in err and "Traceback" not in err
+    assert f"{taken} is a file, not a folder" in err and "Traceback" not in err
     assert taken.read_text() == "not a directory"
 
 
