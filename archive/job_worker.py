@@ -57,7 +57,9 @@ from archive.runtime import (
 )
 from archive.store import CollectionDir, collection_dir
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("archive.job_worker")  # (its name as well when run as __main__)
+# The crawl log's own line format, Scrapy's, so the worker's lines read as the crawl's do.
+_LOG_FORMAT, _LOG_DATES = "%(asctime)s [%(name)s] %(levelname)s: %(message)s", "%Y-%m-%d %H:%M:%S"
 
 PIPE_BYTES = 4 << 20  # how much the crawl may run ahead of the disk
 WORKER_NICE = 10
@@ -313,8 +315,8 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
         (_, spec), _ = read_frame(inbox)
         if spec.get("log_file"):
             # The crawl log, appended to as Scrapy does.
-            logging.basicConfig(filename=spec["log_file"], level=logging.INFO, force=True,
-                                format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+            logging.basicConfig(filename=spec["log_file"], level=logging.INFO, force=True, format=_LOG_FORMAT,
+                                datefmt=_LOG_DATES)
         job = CaptureJob(Path(spec["store"]), collection_from_dict(spec["collection"]), job_id=spec["job_id"],
                          spider=spec["spider"], operator=spec["operator"])
         write_frame(outbox, ("ready", {"job_id": job.job_id, "started": job.started.isoformat()}))
@@ -391,7 +393,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sigint_unblocked()
     logging.raiseExceptions = False  # a full disk: no traceback a log line (see archive.crawl)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT, datefmt=_LOG_DATES)
     _in_the_background()
     with open(int(argv[0]), "rb", buffering=1 << 20) as inbox:
         code = serve(inbox, int(argv[1]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -156,7 +157,10 @@ def test_worker_and_in_process_capture_record_the_same(tmp_path: Path) -> None:
                                    for r in records if r.type in ("request", "response", "revisit")),
                 "manifest": (manifest["outcome"], manifest["finish_reason"], manifest["counts"]),
                 "final": {k: v for k, v in snapshots[-1].items() if k not in ("job_id", "elapsed", "cpu", "worker_cpu", "worker_peak_rss_kb")},
-                "worker_said": f"capture worker: job {result.job_id} closed" in crawl_log,
+                # (in the crawl log's own format: Scrapy's date, the worker's module named)
+                "worker_said": re.search(rf"^\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d \[archive\.job_worker\] INFO: "
+                                         rf"capture worker: job {result.job_id} closed", crawl_log, re.MULTILINE)
+                is not None,
             }
     worker, in_process = results["worker"], results["in-process"]
     assert worker["worker_said"] and not in_process["worker_said"]  # the setting took effect
