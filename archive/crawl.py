@@ -67,6 +67,7 @@ def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[st
         ARCHIVE_STORE=str(store),
         ARCHIVE_COLLECTION=collection.effective(),
         ARCHIVE_JOB_ID=job_id,
+        ARCHIVE_RAISE_START_ERRORS=True,  # (the crawl process says why its job could not start: _child_main)
         LOG_FILE=str(collection_dir(store, collection.name).logs / f"{job_id}.crawl.log"),
     )
     if caps["max_body_bytes"]:

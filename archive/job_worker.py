@@ -44,7 +44,7 @@ from typing import Any, BinaryIO
 from archive.capture import Fetch, Provenance
 from archive.capture_log import Tally
 from archive.config import Collection
-from archive.errors import CaptureStopped
+from archive.errors import ArchiveError, CaptureStopped
 from archive.history import CollectionHistory
 from archive.runtime import (
     cpu_seconds,
@@ -354,7 +354,10 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
                 # and goes on; so does the job.
                 log.exception("capture worker: could not record %s", message[1] if len(message) > 1 else kind)
     except Exception as exc:
-        log.exception("capture worker failed")
+        if isinstance(exc, ArchiveError):  # (a store it cannot write in, say: its message says it all)
+            log.error("capture worker: %s", exc)
+        else:
+            log.exception("capture worker failed")
         if job is not None and job.closed_manifest is None:
             try:  # keep what was written: close the files, with an interrupted manifest
                 job.close("capture-failed")

@@ -6,7 +6,9 @@ Settings (read once):
   is off).
 - ``ARCHIVE_COLLECTION``: the collection as a dict (``Collection.effective()``), or as a JSON
   object (``-s ARCHIVE_COLLECTION='{...}'``). One of the two without the other, or a
-  collection that is not valid, stops the crawl with one line (:class:`ArchiveSettingsError`).
+  collection that is not valid, or a store the job cannot be started in, stops the crawl with
+  one line (:class:`ArchiveSettingsError`); ``ARCHIVE_RAISE_START_ERRORS`` (set by ``archive
+  crawl``) raises the store's error instead, for the caller to say.
 - ``ARCHIVE_JOB_ID``: resume or name a job; default a new id.
 - ``ARCHIVE_CAPTURE_WORKER``: record in a worker process of its own (default True; see
   ``archive.job_worker``), or in the crawl process itself.
@@ -25,7 +27,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from archive.config import collection_from_dict
-from archive.errors import CaptureStopped, ConfigError
+from archive.errors import ArchiveError, CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
 from crawler.settings import COLLECTION_SETTINGS
@@ -98,11 +100,16 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
     common = {"job_id": crawler.settings.get("ARCHIVE_JOB_ID"), "spider": spider_name,
               "operator": crawler.settings.get("ARCHIVE_OPERATOR")}
     job: CaptureJob | WorkerJob
-    if crawler.settings.getbool("ARCHIVE_CAPTURE_WORKER", True):
-        job = WorkerJob(Path(store), collection, log_file=crawler.settings.get("LOG_FILE"),
-                        gc_freeze=crawler.settings.getbool("ARCHIVE_GC_FREEZE", True), **common)
-    else:
-        job = CaptureJob(Path(store), collection, **common)
+    try:
+        if crawler.settings.getbool("ARCHIVE_CAPTURE_WORKER", True):
+            job = WorkerJob(Path(store), collection, log_file=crawler.settings.get("LOG_FILE"),
+                            gc_freeze=crawler.settings.getbool("ARCHIVE_GC_FREEZE", True), **common)
+        else:
+            job = CaptureJob(Path(store), collection, **common)
+    except ArchiveError as exc:
+        if crawler.settings.getbool("ARCHIVE_RAISE_START_ERRORS"):
+            raise  # (`archive crawl`'s crawl process says it to its parent, in its words)
+        raise _settings_error(f"ARCHIVE_STORE: {exc}") from None
     setattr(crawler, _ATTR, job)
     return job
 

@@ -170,3 +170,15 @@ def test_the_manifest_records_what_the_projects_settings_made_the_crawl_do(tmp_p
     assert config["caps"]["min_free_bytes"] == 12345  # (unset in the project: the collection's, which it kept to)
     assert config["politeness"]["concurrency_per_host"] == 8  # (Scrapy's default, which ran)
     assert verify(store).ok
+
+
+def test_a_store_the_job_cannot_start_in_stops_the_crawl_with_one_line(tmp_path):
+    project = _project(tmp_path / "p")
+    (tmp_path / "afile").write_text("not a folder")
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={tmp_path / 'afile'}",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}))
+        fetched = _paths(site)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and fetched == []
+    assert (f"ERROR: ARCHIVE_STORE: the capture worker did not start: StoreError: cannot create "
+            f"{tmp_path / 'afile' / 'mine' / 'warcs'}: {tmp_path / 'afile'} is a file, not a folder") in done.stderr
