@@ -400,6 +400,8 @@ def _check_head(coll: CollectionDir, manifests: list[ManifestFile], report: Repo
         return
     sequence, pointer, _ = note
     named = next((m for m in manifests if m.job_id == pointer["job_id"]), None)
+    if named is None and coll.manifest(pointer["job_id"]).is_file():
+        return  # (written since the manifests were read: a job ended meanwhile, and noted it)
     if named is None:
         report.add(path, None, f"notes the manifest of job {pointer['job_id']} (sequence {sequence}) as the newest "
                                "written here, and it is not there: restore it (`archive pull`); if it never was, the "
