@@ -177,12 +177,15 @@ class Run:
     output: Path
 
 
+SCHEDULE_LOCK = ".schedule.lock"  # at a collection's root, held by the scheduler for a job's start and run
+
+
 class CollectionLock:
     """``<store>/<collection>/.schedule.lock``, held for the duration of a job."""
 
     @staticmethod
     def take(store: Path, name: str) -> IO[bytes] | None:
-        path = collection_dir(store, name).root / ".schedule.lock"
+        path = collection_dir(store, name).root / SCHEDULE_LOCK
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(path, "a+b")
         try:

@@ -19,10 +19,11 @@ from croniter import CroniterBadDateError
 from archive.capture_log import error_count
 from archive.errors import UsageError
 from archive.manifest import iter_manifests, noted_newest_job, problem_of
-from archive.schedule import last_attempt, newest_job, next_fire, output_path
+from archive.schedule import SCHEDULE_LOCK, last_attempt, newest_job, next_fire, output_path
 from archive.store import (
     CollectionDir,
     collections_in,
+    is_locked,
     jobs_without_manifest,
     running_jobs,
     write_atomic,
@@ -78,7 +79,9 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     # unwritable store), and left only the scheduler's output file to say why.
     newest = newest_job(coll, now)
     tried, started = last_attempt(coll, now), None if newest is None else newest[2]
-    if tried is not None and (started is None or started < tried):
+    # (not while the scheduler holds the collection's lock: the run is starting, its job file
+    # a second or so away, or running)
+    if tried is not None and (started is None or started < tried) and not is_locked(coll.root / SCHEDULE_LOCK):
         out["failed_start"] = {"at": tried.isoformat(),
                                "output": str(output_path(coll, tried))}
     if last is not None:

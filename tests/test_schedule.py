@@ -454,3 +454,25 @@ def test_a_job_stamped_ahead_by_a_clock_does_not_keep_the_collection_from_being_
     assert is_due(collection, store, now)
     job("sched-20261127T120000Z-cccc", "2026-11-27T12:00:01+00:00")
     assert not is_due(collection, store, now)
+
+
+def test_a_scheduled_run_still_starting_is_no_failed_start(tmp_path, capsys):
+    # The scheduler writes the run's output file, then starts the job, whose job file comes a
+    # second or so later: status, run in between, said FAILED and exited 1.
+    from jobs import Clock, run_job
+
+    from archive.schedule import CollectionLock, output_path
+    from archive.store import collection_dir
+
+    run_job(tmp_path, 1, Clock())
+    coll = collection_dir(tmp_path, "news")
+    output = output_path(coll, datetime.now(UTC))
+    output.write_text("")
+    lock = CollectionLock.take(tmp_path, "news")
+    try:
+        assert main(["status", "--store", str(tmp_path)]) == 0
+        assert "FAILED" not in capsys.readouterr().out
+    finally:
+        lock.close()
+    assert main(["status", "--store", str(tmp_path)]) == 1  # (once no run holds the collection: it failed)
+    assert f"see {output}" in capsys.readouterr().out
