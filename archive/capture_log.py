@@ -106,8 +106,9 @@ SEED_CHANNELS = ("seed", "feed", "sitemap")
 
 def seeds_not_fetched(path: Path) -> dict[str, str]:
     """The seeds (pages, feeds, sitemaps) of a job that got no response, by URL, with why
-    (the last attempt's error or outcome), from its capture log ``path``: for a job that
-    captured nothing, what to tell the operator instead of "0 responses"."""
+    (the last attempt's error or outcome), from its capture log ``path``; empty if any seed
+    got one: for a job that fetched none of its seeds (robots.txt aside), what to tell the
+    operator instead of "0 responses" or "1 response captured"."""
     from archive.jsonl import rows_skipping_bad
 
     why: dict[str, str] = {}
@@ -120,7 +121,7 @@ def seeds_not_fetched(path: Path) -> dict[str, str]:
             fetched.add(url)
         else:
             why[url] = str(line.get("error") or line.get("outcome"))
-    return {url: said for url, said in why.items() if url not in fetched}
+    return {} if fetched else why
 
 
 class Tally:

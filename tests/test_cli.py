@@ -155,7 +155,7 @@ def test_a_crawl_whose_seed_cannot_be_fetched_says_why_and_fails(tmp_path, capsy
     out, err = capsys.readouterr()
     assert "Job down-" in out and " finished: 0 responses captured" in out
     said = err.splitlines()
-    at = said.index("archive crawl: nothing was captured in collection down: no seed could be fetched")
+    at = said.index("archive crawl: no seed of collection down could be fetched")
     assert said[at + 1].startswith(f"  {seed}: ") and "Connection was refused" in said[at + 1]
     if obey_robots:
         assert "robots.txt could not be fetched" in said[at + 1]
@@ -165,7 +165,18 @@ def test_a_crawl_that_fetched_its_seed_but_captured_nothing_else_is_no_failure(t
     # (a seed that answered, even 404, was fetched: the site is there)
     with serve_wire({}) as site:
         code = main(["crawl", "--url", site.base + "/", "--store", str(tmp_path / "s"), "--min-free-bytes", "0"])
-    assert code == 0 and "nothing was captured" not in capsys.readouterr().err
+    assert code == 0 and "could be fetched" not in capsys.readouterr().err
+
+
+def test_a_crawl_whose_robots_txt_answered_but_whose_seed_did_not_fails(tmp_path, capsys):
+    # (robots.txt's 404 is a response captured: the job was not "0 responses", yet got no page)
+    routes = {"/": lambda _head: [b"HTTP/1.1 2xx OK\r\nContent-Length: 2\r\n\r\nhi"]}
+    with serve_wire(routes) as site:
+        code = main(["crawl", "--url", site.base + "/", "--store", str(tmp_path / "s"), "--min-free-bytes", "0"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "1 response captured" in out
+    assert f"archive crawl: no seed of collection default could be fetched\n  {site.base}/: " in err
+    assert "non-integer status code" in err
 
 
 def test_a_collection_folder_given_as_the_store_is_refused(tmp_path, capsys):

@@ -103,7 +103,7 @@ def print_crawl_summary(result: Any, out: TextIO) -> None:
     counts = result.counts
     coll = result.store / result.collection
     warcs = [f for f in result.files if f["kind"] == "warc"]
-    print(f"Job {result.job_id} {result.outcome}: {counts['captured']} responses captured, "
+    print(f"Job {result.job_id} {result.outcome}: {count(counts['captured'], 'response')} captured, "
           f"{count(error_count(counts), 'error')}, "
           f"{counts['robots_disallowed']} refused by robots.txt, {human_bytes(counts['bytes'])} of bodies.", file=out)
     print(f"  WARCs     {coll / 'warcs'}/ ({count(len(warcs), 'file')}, "

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for collection in collections:
         result = crawl(store, collection, progress=ProgressLine(err))
         print_crawl_summary(result, out)
-        if result.outcome != "finished" or (not result.counts["captured"] and _no_seed_fetched(result, err)):
+        if result.outcome != "finished" or _no_seed_fetched(collection, result, err):
             status = 1
         if result.extract_error is not None:
             print(f"archive crawl: the job's articles were not extracted: {result.extract_error}", file=err)
@@ -99,17 +99,21 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
-def _no_seed_fetched(result: Any, err: TextIO) -> bool:
-    """Say why a job that captured nothing got nothing (each seed's error: a host that is
-    down, a robots.txt that could not be had); whether that was so. A job that finished
-    without a single response is a failure to whoever runs it on a schedule."""
+def _no_seed_fetched(collection: Any, result: Any, err: TextIO) -> bool:
+    """Say why a job got none of its seeds (each seed's error: a host that is down, a
+    robots.txt that could not be had); whether that was so. A job that finished without a
+    page of its site is a failure to whoever runs it on a schedule. (Its log is read only
+    when it captured no more than its seed hosts' robots.txt files might be.)"""
     from archive.capture_log import seeds_not_fetched
+    from archive.urls import host_of
 
+    if result.counts["captured"] > 2 * len({host_of(seed["url"]) for seed in collection.seeds}):
+        return False
     logs = [f for f in result.files if f["kind"] == "capture-log"]
     failed = seeds_not_fetched(result.store / result.collection / logs[0]["path"]) if logs else {}
     if not failed:
         return False
-    print(f"archive crawl: nothing was captured in collection {result.collection}: no seed could be fetched", file=err)
+    print(f"archive crawl: no seed of collection {result.collection} could be fetched", file=err)
     for url, why in list(failed.items())[:5]:
         print(f"  {url}: {why}", file=err)
     if len(failed) > 5:
