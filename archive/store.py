@@ -38,12 +38,13 @@ DEFAULT_STORE = "archive-store"
 UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def resolve_store(store: str | os.PathLike[str] | None) -> Path:
+def resolve_store(store: str | os.PathLike[str] | None, *, collection_ok: bool = False) -> Path:
     """``--store``, else ``$ARCHIVE_STORE``, else ``./archive-store``; a UsageError if that is
     a collection's folder, not a store's (a crawl would make a store within it, which no
-    command given the real store would see)."""
+    command given the real store would see), unless ``collection_ok`` (a command that reads
+    one collection given its folder as well, as ``archive status`` does)."""
     path = Path(store) if store is not None else Path(os.environ.get(ENV_STORE) or DEFAULT_STORE)
-    if is_collection_folder(path):
+    if not collection_ok and is_collection_folder(path):
         given = "--store" if store is not None else f"${ENV_STORE}" if os.environ.get(ENV_STORE) else "the default store"
         raise UsageError(f"{given} {str(path)!r} is a collection's folder (it holds warcs/, manifests/ and logs/), "
                          f"not a store's; give the folder above it: --store {str(path.parent)!r}")

@@ -184,11 +184,13 @@ def test_a_collection_folder_given_as_the_store_is_refused(tmp_path, capsys):
     coll = tmp_path / "store" / "news"
     for part in ("warcs", "manifests", "logs"):
         (coll / part).mkdir(parents=True)
-    for argv in (["crawl", "--url", "http://127.0.0.1:9/", "--store", str(coll)], ["status", "--store", str(coll)]):
+    for argv in (["crawl", "--url", "http://127.0.0.1:9/", "--store", str(coll)], ["extract", "--store", str(coll), "--collection", "news"]):
         assert main(argv) == 2
         assert f"is a collection's folder (it holds warcs/, manifests/ and logs/), not a store's; give the folder " \
                f"above it: --store '{coll.parent}'" in capsys.readouterr().err
     assert sorted(p.name for p in coll.iterdir()) == ["logs", "manifests", "warcs"]
+    # (status reads a collection given its folder, as it did: a monitor may ask it so)
+    assert main(["status", "--store", str(coll)]) == 0 and "news: 0 jobs" in capsys.readouterr().out
     # (a store whose collections are named like a collection's folders is a store)
     for name in ("warcs", "manifests", "logs"):
         (tmp_path / "odd" / name / "warcs").mkdir(parents=True)

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.status import needs_attention, store_status
     from archive.store import resolve_store
 
-    store = resolve_store(args.store)
+    store = resolve_store(args.store, collection_ok=True)  # (a collection's folder: that collection)
     rows = store_status(store)
     code = 1 if any(needs_attention(row) for row in rows) else 0
     if args.json:
