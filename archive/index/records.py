@@ -128,17 +128,21 @@ def _zstd() -> Any:
 
 def _unzstd(zstd: Any, data: bytes, limit: int | None) -> bytes:
     """Every frame of ``data`` (a body may hold several, one after the other), at most
-    ``limit`` bytes of what they hold."""
-    if limit is None:
-        return bytes(zstd.decompress(data))
+    ``limit`` bytes of what they hold. Bytes after a whole frame that are no frame (padding)
+    end it, as gzip's reader ends at its members' end; a first frame that is none raises."""
     out = bytearray()
-    while data and len(out) < limit:
+    while data and (limit is None or len(out) < limit):
         frame = zstd.ZstdDecompressor()
-        out += frame.decompress(data, max_length=limit - len(out))
+        try:
+            out += frame.decompress(data, max_length=-1 if limit is None else limit - len(out))
+        except zstd.ZstdError:
+            if not out:
+                raise
+            break
         if not frame.eof:
             break  # (the limit reached, or the body cut off: what came is kept)
         data = frame.unused_data
-    return bytes(out[:limit])
+    return bytes(out if limit is None else out[:limit])
 
 
 def warc_path(coll: CollectionDir, filename: str) -> Path:
