@@ -442,7 +442,8 @@ def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:
         if name.endswith(".json" + SIDECAR) and name.removesuffix(SIDECAR) not in names:
             report.add(coll.manifests / name, None, f"the sidecar of a manifest that is not there, "
                        f"{name.removesuffix(SIDECAR)} (removed, or its write did not finish): restore the manifest "
-                       "from a copy (`archive pull`)")
+                       "from a copy (`archive pull`); if a kill cut its write short and none was ever pushed, move "
+                       "the sidecar aside, and `archive verify --repair` writes the job an `interrupted` one")
 
 
 def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
@@ -488,7 +489,7 @@ def _unlisted(coll: CollectionDir, job: str | None) -> str:
                 "was left out of it); `archive verify --repair` does not change a job's manifest")
     if job is not None and coll.manifest(job).with_name(coll.manifest(job).name + SIDECAR).exists():
         return (f"not listed in any manifest, as its job {job}'s is missing (its sidecar is there): restore the "
-                "manifest from a copy (`archive pull`)")
+                "manifest from a copy (`archive pull`), or, if a kill cut its write short, see its sidecar")
     if job is None or not coll.job_file(job).is_file():
         which = f"its job's file (logs/{job}.job.json)" if job is not None else "the job that wrote it (no jobId)"
         return (f"not listed in any manifest; `archive verify --repair`, which lists a killed job's files, cannot "
