@@ -4,8 +4,8 @@ Settings (read once):
 
 - ``ARCHIVE_STORE``: the store directory (required; without it and the collection, capture
   is off).
-- ``ARCHIVE_COLLECTION``: the collection as a dict (``Collection.effective()``), or as a JSON
-  object (``-s ARCHIVE_COLLECTION='{...}'``). One of the two without the other, or a
+- ``ARCHIVE_COLLECTION``: the collection as a dict, as a collections file has it (name, urls and
+  the options to change), or as a JSON object (``-s ARCHIVE_COLLECTION='{...}'``). One of the two without the other, or a
   collection that is not valid, or a store the job cannot be started in, stops the crawl with
   one line (:class:`ArchiveSettingsError`); ``ARCHIVE_RAISE_START_ERRORS`` (set by ``archive
   crawl``) raises the store's error instead, for the caller to say.
@@ -26,7 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from archive.config import collection_from_dict
+from archive.config import DEFAULTS, collection_from_dict
 from archive.errors import ArchiveError, CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
@@ -137,8 +137,10 @@ def _as_crawled(collection: Any, doc: dict[str, Any], settings: Any, *, spiders_
                         "its manifest records: set %s to change it", where, given, name, value, name)
         if table[option] != value:  # (1 and 1.0 alike: a value as written stays as written)
             table[option] = value
+    given_scope = doc.get("scope") or {}
     for option in _SPIDERS_SCOPE if spiders_scope else ():
-        if option in (doc.get("scope") or {}):
+        # (a value as the defaults have it says nothing: a whole collection, effective(), passed)
+        if option in given_scope and given_scope[option] != DEFAULTS["scope"].get(option):
             log.warning("ARCHIVE_COLLECTION scope.%s is kept to by `archive crawl`'s spider only (recorded in the "
                         "manifest as given); a spider of your own decides what it fetches", option)
 

@@ -182,3 +182,14 @@ def test_a_store_the_job_cannot_start_in_stops_the_crawl_with_one_line(tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr and fetched == []
     assert (f"ERROR: ARCHIVE_STORE: the capture worker did not start: StoreError: cannot create "
             f"{tmp_path / 'afile' / 'mine' / 'warcs'}: {tmp_path / 'afile'} is a file, not a folder") in done.stderr
+
+
+def test_scope_options_as_the_defaults_have_them_are_no_warning(tmp_path):
+    # (a whole collection, as Collection.effective() gives it, carries every scope option)
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        doc = {"name": "mine", "urls": [site.base + "/"], "scope": {"max_depth": 5, "max_pages": 10000}}
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "is kept to by `archive crawl`'s spider only" not in done.stderr
