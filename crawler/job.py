@@ -96,7 +96,8 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
     except ConfigError as exc:
         raise _settings_error(str(exc)) from None
     _as_crawled(collection, doc, crawler.settings,
-                spiders_scope=not getattr(crawler.spidercls, "keeps_collection_scope", False))
+                spiders_scope=not getattr(crawler.spidercls, "keeps_collection_scope", False),
+                spidercls=crawler.spidercls)
     common = {"job_id": crawler.settings.get("ARCHIVE_JOB_ID"), "spider": spider_name,
               "operator": crawler.settings.get("ARCHIVE_OPERATOR")}
     job: CaptureJob | WorkerJob
@@ -118,7 +119,23 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
 _SPIDERS_SCOPE = ("max_depth", "max_pages", "allow_patterns", "deny_patterns", "page_requisites")
 
 
-def _as_crawled(collection: Any, doc: dict[str, Any], settings: Any, *, spiders_scope: bool) -> None:
+def _sent_user_agent(settings: Any, spidercls: type) -> tuple[str, str] | None:
+    """The User-Agent the crawl's requests go with, where it is not ``USER_AGENT``, and what
+    decides it: Scrapy's default headers come first (DefaultHeadersMiddleware, 400), then a
+    spider's ``user_agent`` attribute (UserAgentMiddleware, 500)."""
+    headers = settings.getdict("DEFAULT_REQUEST_HEADERS")
+    for name, value in headers.items():
+        if str(name).lower() == "user-agent" and value:
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            return text, "DEFAULT_REQUEST_HEADERS"
+    agent = getattr(spidercls, "user_agent", None)
+    if isinstance(agent, str) and agent:
+        return agent, f"the spider's user_agent attribute ({spidercls.__name__})"
+    return None
+
+
+def _as_crawled(collection: Any, doc: dict[str, Any], settings: Any, *, spiders_scope: bool,
+                spidercls: type | None = None) -> None:
     """The collection's options that are Scrapy settings, made what the crawl's settings
     are, so that the job's manifest records what ran: ``archive crawl`` sets them from the
     collection, a project of one's own from its settings. An option ARCHIVE_COLLECTION gives
@@ -130,6 +147,9 @@ def _as_crawled(collection: Any, doc: dict[str, Any], settings: Any, *, spiders_
             continue  # (not set here: the collection's value stands)
         getter = {bool: settings.getbool, int: settings.getint, float: settings.getfloat}.get(kind, settings.get)
         value = getter(name)
+        sent = _sent_user_agent(settings, spidercls) if name == "USER_AGENT" and spidercls is not None else None
+        if sent is not None:
+            value, name = sent
         given = (doc.get(section) or {}).get(option) if section else doc.get(option)
         if given is not None and given != value:
             where = f"{section}.{option}" if section else option

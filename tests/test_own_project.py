@@ -193,3 +193,18 @@ def test_scope_options_as_the_defaults_have_them_are_no_warning(tmp_path):
         done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "is kept to by `archive crawl`'s spider only" not in done.stderr
+
+
+def test_the_user_agent_recorded_is_the_one_sent(tmp_path):
+    # Scrapy's default headers come before USER_AGENT: the manifest recorded USER_AGENT's.
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        doc = {"name": "mine", "urls": [site.base + "/"]}
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc),
+                             'DEFAULT_REQUEST_HEADERS={"User-Agent": "hdr-ua/2"}')
+        agents = {line.split(b": ", 1)[1] for head in site.requests for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"user-agent:")}
+    assert done.returncode == 0, done.stderr[-3000:]
+    [manifest] = (store / "mine" / "manifests").glob("*.json")
+    assert agents == {b"hdr-ua/2"} and json.loads(manifest.read_text())["config"]["politeness"]["user_agent"] == "hdr-ua/2"
