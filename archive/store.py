@@ -342,16 +342,20 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def below_floor(path: Path, floor: int) -> str | None:
-    """Why a job must not write to ``path`` (less than ``floor`` bytes free), or None."""
+FLOOR_OF_ARCHIVE_CRAWL = "`archive crawl --min-free-bytes`, or caps.min_free_bytes in the collections file"
+FLOOR_OF_A_PROJECT = "the ARCHIVE_MIN_FREE_BYTES setting, or caps.min_free_bytes in ARCHIVE_COLLECTION"
+
+
+def below_floor(path: Path, floor: int, lowered_by: str = FLOOR_OF_ARCHIVE_CRAWL) -> str | None:
+    """Why a job must not write to ``path`` (less than ``floor`` bytes free), or None;
+    ``lowered_by``: what sets the floor, for the advice."""
     if floor <= 0:
         return None
     free = free_bytes(path)
     if free >= floor:
         return None
     return (f"only {free:,} bytes free on the file system of {path}, below caps.min_free_bytes "
-            f"({floor:,}); free some space, or lower the floor (`archive crawl --min-free-bytes`, or "
-            "caps.min_free_bytes in the collections file)")
+            f"({floor:,}); free some space, or lower the floor ({lowered_by})")
 
 
 def unchanged_key(path: str | os.PathLike[str]) -> tuple[int, int, int, int]:

@@ -24,7 +24,7 @@ from archive.errors import CaptureStopped
 from archive.job import CaptureJob
 from archive.job_worker import BATCH_SECONDS, WorkerJob
 from archive.runtime import cpu_seconds
-from archive.store import below_floor
+from archive.store import FLOOR_OF_A_PROJECT, FLOOR_OF_ARCHIVE_CRAWL, below_floor
 from crawler.job import capture_failed, job_for
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ class ArchiveJobExtension:
         self.interval = crawler.settings.getfloat("ARCHIVE_PROGRESS_INTERVAL", 1.0)
         # (in a project of one's own, unset, the collection's caps.min_free_bytes)
         self.min_free = crawler.settings.getint("ARCHIVE_MIN_FREE_BYTES", int(job.collection.caps["min_free_bytes"]))
+        self.lowered_by = (FLOOR_OF_ARCHIVE_CRAWL if crawler.settings.getbool("ARCHIVE_RAISE_START_ERRORS")
+                           else FLOOR_OF_A_PROJECT)
         self._loop: task.LoopingCall | None = None
         self._flusher: task.LoopingCall | None = None
         self._room: task.LoopingCall | None = None
@@ -68,7 +70,7 @@ class ArchiveJobExtension:
 
     def _check_room(self) -> None:
         """Stop the crawl, closing its files whole, before the disk fills up."""
-        low = below_floor(self.job.coll.root, self.min_free)
+        low = below_floor(self.job.coll.root, self.min_free, self.lowered_by)
         if low is not None:
             self._room.stop()  # type: ignore[union-attr]
             capture_failed(self.crawler, low, reason="disk-low")

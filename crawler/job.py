@@ -30,6 +30,7 @@ from archive.config import DEFAULTS, collection_from_dict
 from archive.errors import ArchiveError, CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
+from archive.store import FLOOR_OF_A_PROJECT, below_floor
 from crawler.settings import COLLECTION_SETTINGS
 
 _ATTR = "_archive_capture_job"
@@ -101,6 +102,11 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
     common = {"job_id": crawler.settings.get("ARCHIVE_JOB_ID"), "spider": spider_name,
               "operator": crawler.settings.get("ARCHIVE_OPERATOR")}
     job: CaptureJob | WorkerJob
+    if not crawler.settings.getbool("ARCHIVE_RAISE_START_ERRORS"):  # (`archive crawl` has looked already)
+        floor = crawler.settings.getint("ARCHIVE_MIN_FREE_BYTES", int(collection.caps["min_free_bytes"]))
+        low = below_floor(Path(store), floor, FLOOR_OF_A_PROJECT)
+        if low is not None:
+            raise _settings_error(f"ARCHIVE_STORE: the job was not started: {low}")
     try:
         if crawler.settings.getbool("ARCHIVE_CAPTURE_WORKER", True):
             job = WorkerJob(Path(store), collection, log_file=crawler.settings.get("LOG_FILE"),

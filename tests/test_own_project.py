@@ -208,3 +208,18 @@ def test_the_user_agent_recorded_is_the_one_sent(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     [manifest] = (store / "mine" / "manifests").glob("*.json")
     assert agents == {b"hdr-ua/2"} and json.loads(manifest.read_text())["config"]["politeness"]["user_agent"] == "hdr-ua/2"
+
+
+def test_a_store_below_its_free_space_floor_starts_no_job(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}),
+                             f"ARCHIVE_MIN_FREE_BYTES={10 ** 18}")
+        fetched = _paths(site)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and fetched == []
+    assert "ERROR: ARCHIVE_STORE: the job was not started: only " in done.stderr
+    assert "lower the floor (the ARCHIVE_MIN_FREE_BYTES setting, or caps.min_free_bytes in ARCHIVE_COLLECTION)" \
+        in done.stderr
+    assert not (store / "mine" / "logs").exists() or not list((store / "mine" / "logs").iterdir())
