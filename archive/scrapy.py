@@ -12,15 +12,19 @@ Enable them in any Scrapy project::
         "http": "archive.scrapy.TappingDownloadHandler",
         "https": "archive.scrapy.TappingDownloadHandler",
     }
+    # Optional: a host that is not a seed's and resolves to a private address is refused
+    # (scope.allow_private_addresses); without it only address literals are.
+    TWISTED_DNS_RESOLVER = "archive.scrapy.ScopedResolver"
     ARCHIVE_STORE = "archive-store"
     ARCHIVE_COLLECTION = {"name": "mysite", "urls": ["https://example.org/"]}
 """
 
 from crawler.extensions import ArchiveJobExtension
 from crawler.middlewares import WarcCaptureMiddleware
+from crawler.resolver import ScopedResolver
 from crawler.retry_after import RetryAfterMiddleware
 from crawler.robots import RecordingRobotsTxtMiddleware
 from crawler.tap import TappingDownloadHandler
 
-__all__ = ["ArchiveJobExtension", "RecordingRobotsTxtMiddleware", "RetryAfterMiddleware", "TappingDownloadHandler",
-           "WarcCaptureMiddleware"]
+__all__ = ["ArchiveJobExtension", "RecordingRobotsTxtMiddleware", "RetryAfterMiddleware", "ScopedResolver",
+           "TappingDownloadHandler", "WarcCaptureMiddleware"]

@@ -26,7 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from archive.config import DEFAULTS, collection_from_dict
+from archive.config import DEFAULTS, Collection, collection_from_dict
 from archive.errors import ArchiveError, CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
@@ -76,6 +76,18 @@ def _collection_doc(crawler: Crawler) -> dict[str, Any] | None:
     return dict(value)
 
 
+def collection_of(crawler: Crawler) -> Collection | None:
+    """The collection ARCHIVE_COLLECTION gives, validated, or None if it gives none;
+    :class:`ArchiveSettingsError` where it is not valid."""
+    doc = _collection_doc(crawler)
+    if doc is None:
+        return None
+    try:
+        return collection_from_dict(doc, where="ARCHIVE_COLLECTION")
+    except ConfigError as exc:
+        raise _settings_error(str(exc)) from None
+
+
 def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
     """The crawler's job, created on first use; ``NotConfigured`` when capture is off (neither
     setting given), :class:`ArchiveSettingsError` when it is asked for and cannot be had."""
@@ -92,10 +104,8 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
         raise _settings_error(f"{given} is set but {missing} is not: set both to capture into WARCs, or neither "
                               "to crawl without capturing")
     spider_name = getattr(crawler.spidercls, "name", None) or "spider"
-    try:
-        collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
-    except ConfigError as exc:
-        raise _settings_error(str(exc)) from None
+    collection = collection_of(crawler)
+    assert collection is not None
     _as_crawled(collection, doc, crawler.settings,
                 spiders_scope=not getattr(crawler.spidercls, "keeps_collection_scope", False),
                 spidercls=crawler.spidercls)

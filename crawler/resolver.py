@@ -12,7 +12,6 @@ from scrapy.crawler import Crawler
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.error import DNSLookupError
 
-from archive.config import collection_from_dict
 from archive.netpolicy import refusal
 from archive.urls import host_of
 
@@ -37,10 +36,11 @@ class ScopedResolver(CachingThreadedResolver):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor: Any) -> ScopedResolver:
+        from crawler.job import collection_of
+
         resolver = super().from_crawler(crawler, reactor)
-        doc = crawler.settings.getdict("ARCHIVE_COLLECTION")
-        if doc:
-            collection = collection_from_dict(doc, where="ARCHIVE_COLLECTION")
+        collection = collection_of(crawler)  # (a collection that is not valid: one line, as crawler.job says it)
+        if collection is not None:
             resolver.seed_hosts = {host_of(s["url"]) for s in collection.seeds} | _proxy_hosts()
             resolver.allow_private = bool(collection.scope["allow_private_addresses"])
         return resolver

@@ -223,3 +223,34 @@ def test_a_store_below_its_free_space_floor_starts_no_job(tmp_path):
     assert "lower the floor (the ARCHIVE_MIN_FREE_BYTES setting, or caps.min_free_bytes in ARCHIVE_COLLECTION)" \
         in done.stderr
     assert not (store / "mine" / "logs").exists() or not list((store / "mine" / "logs").iterdir())
+
+
+def test_with_the_readmes_resolver_a_host_name_resolving_to_a_private_address_is_refused(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    routes = _site()
+    with serve_wire(routes) as site:
+        port = site.base.rsplit(":", 1)[1]
+        routes["/"] = response("200 OK", [("Content-Type", "text/html")],
+                               f"<html><body><a href='http://localhost:{port}/a'>a</a></body></html>".encode())
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}),
+                             "TWISTED_DNS_RESOLVER=archive.scrapy.ScopedResolver")
+        fetched = _paths(site)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "/a" not in fetched and "/" in fetched
+    assert "every URL of localhost is refused: localhost resolves to 127.0.0.1, a private or local address" \
+        in done.stderr
+    [log] = (store / "mine" / "logs").glob("*.captures.jsonl")
+    [refused] = [row for row in map(json.loads, log.read_text().splitlines()) if row["url"].endswith("localhost:"
+                                                                                                    f"{port}/a")]
+    assert refused["outcome"] == "failed" and refused["error"].startswith("RefusedAddress: localhost resolves to")
+
+
+def test_a_collection_that_is_not_valid_is_one_line_with_the_resolver_too(tmp_path):
+    project = _project(tmp_path / "p")
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={tmp_path / 'store'}",
+                             "ARCHIVE_COLLECTION={bad", "TWISTED_DNS_RESOLVER=archive.scrapy.ScopedResolver")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count("ERROR: ARCHIVE_COLLECTION: not valid JSON") == 1
