@@ -354,8 +354,8 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
                 # and goes on; so does the job.
                 log.exception("capture worker: could not record %s", message[1] if len(message) > 1 else kind)
     except Exception as exc:
-        if isinstance(exc, ArchiveError):  # (a store it cannot write in, say: its message says it all)
-            log.error("capture worker: %s", exc)
+        if isinstance(exc, ArchiveError):  # (a store it cannot write in, say: the crawl says it, as an error)
+            log.info("capture worker: %s", exc)
         else:
             log.exception("capture worker failed")
         if job is not None and job.closed_manifest is None:
