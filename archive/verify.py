@@ -33,7 +33,14 @@ from archive.manifest import (
     parsed,
     sidecar_names,
 )
-from archive.store import CollectionDir, collections_in, is_locked, listed_sizes, running_jobs
+from archive.store import (
+    CollectionDir,
+    collections_in,
+    directory_state,
+    is_locked,
+    listed_sizes,
+    running_jobs,
+)
 from archive.validation import problems as schema_problems
 from archive.warc.writer import OPEN_SUFFIX
 
@@ -165,8 +172,36 @@ def verify(path: Path, key: Path | None = None) -> Report:
         raise UsageError(f"{path} is neither a store nor a collection (no warcs/ or manifests/ inside), nor an export "
                          "(datapackage.json and a .wacz)")
     for coll in collections:
-        _check_collection(coll, report)
+        _check_settled(coll, report)
     return report
+
+
+# Checks of a collection made again while a job started or ended under them, at most this often.
+_AGAIN = 2
+
+
+def _check_settled(coll: CollectionDir, report: Report) -> None:
+    """:func:`_check_collection`, made again when it found problems and a job started or ended
+    meanwhile (a file renamed from its open name, a manifest written, a job's files made):
+    a check that read the folders before and the files after took a file closed since for one
+    gone, a manifest written since for one missing, and verify, and status after it, said
+    FAILED of a collection being crawled on a schedule."""
+    for attempt in range(_AGAIN + 1):
+        before = _folders_state(coll)
+        found = Report()
+        _check_collection(coll, found)
+        if found.ok or attempt == _AGAIN or _folders_state(coll) == before:
+            break
+    report.problems += found.problems
+    report.notes += found.notes
+    report.files += found.files
+    report.records += found.records
+    report.manifests += found.manifests
+
+
+def _folders_state(coll: CollectionDir) -> list[list[int] | None]:
+    """What a job's start or end changes in a collection (files added, renamed, removed)."""
+    return [directory_state(folder) for folder in (coll.warcs, coll.logs, coll.manifests, coll.root)]
 
 
 def _collection_of(warc: Path) -> CollectionDir | None:

@@ -175,3 +175,26 @@ def test_a_job_that_ends_while_the_manifests_are_read_is_no_problem(tmp_path, mo
     assert verifying.first_manifest_problem(CollectionDir(tmp_path / "news")) is None
     report = verify(tmp_path)
     assert not [p for p in report.problems if HEAD in str(p)], [str(p) for p in report.problems]
+
+
+def test_a_verify_that_a_job_ending_meanwhile_misled_checks_the_collection_again(tmp_path, monkeypatch):
+    # The manifests read, then a job ends (its files closed, its manifest written), then the
+    # files are listed: its files are "not listed in any manifest", and verify said FAILED of
+    # a collection being crawled on a schedule.
+    import archive.verify as verifying
+
+    clock = Clock()
+    run_job(tmp_path, 1, clock)
+    read = verifying.local_manifests
+    ended = []
+
+    def and_then_a_job_ends(coll):  # type: ignore[no-untyped-def]
+        found = read(coll)
+        if not ended:
+            ended.append(run_job(tmp_path, 1, clock).job_id)
+        return found
+
+    monkeypatch.setattr(verifying, "local_manifests", and_then_a_job_ends)
+    report = verify(tmp_path)
+    assert ended and report.ok, [str(p) for p in report.problems]
+    assert report.manifests == 2
