@@ -9,6 +9,8 @@ which ``archive verify`` writes for every collection it checks.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,10 @@ def record_verify(collections: list[CollectionDir], problem_paths: list[Path], w
         mine = [p for p in where if root in p.parents or p in (root, coll.root.parent.resolve() / coll.root.name)]
         state = {"time": when.isoformat(), "ok": not mine, "problems": len(mine)}
         try:
-            write_atomic(coll.root / VERIFY_STATE, (json.dumps(state, sort_keys=True) + "\n").encode())
+            # (two verifies ending at once each write their own, and the later stands: with one
+            # name for both the new file, one renamed the other's away, and said it could not)
+            write_atomic(coll.root / VERIFY_STATE, (json.dumps(state, sort_keys=True) + "\n").encode(),
+                         tmp_name=f".{VERIFY_STATE}.{os.getpid()}.{threading.get_ident()}.tmp")
         except OSError as exc:
             unwritten.append(f"{coll.root / VERIFY_STATE}: {exc.strerror or exc}")
     return unwritten

@@ -383,11 +383,11 @@ def remade_if_not_a_database(path: Path, open_it: Callable[[], T], *, made_from:
 
 
 @contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """A name beside ``path`` to write the new file under; it replaces ``path`` when the
-    block ends, and is removed if the block fails: a full disk leaves the old file, not
-    half a new one taking the room that is left."""
-    tmp = path.with_name(path.name + ".tmp")
+def replacing(path: Path, tmp_name: str | None = None) -> Iterator[Path]:
+    """A name beside ``path`` to write the new file under (``tmp_name``, default
+    ``<name>.tmp``); it replaces ``path`` when the block ends, and is removed if the block
+    fails: a full disk leaves the old file, not half a new one taking the room that is left."""
+    tmp = path.with_name(tmp_name or path.name + ".tmp")
     try:
         yield tmp
         os.replace(tmp, path)
@@ -437,10 +437,11 @@ def directory_state(folder: Path) -> list[int] | None:
         return None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
+def write_atomic(path: Path, data: bytes, *, tmp_name: str | None = None) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half;
+    ``tmp_name``: the new file's name until then (default ``<name>.tmp``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path) as tmp, open(tmp, "wb") as fh:
+    with replacing(path, tmp_name) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

@@ -476,3 +476,33 @@ def test_a_scheduled_run_still_starting_is_no_failed_start(tmp_path, capsys):
         lock.close()
     assert main(["status", "--store", str(tmp_path)]) == 1  # (once no run holds the collection: it failed)
     assert f"see {output}" in capsys.readouterr().out
+
+
+def test_verifies_ending_at_once_each_record_their_result(tmp_path):
+    # (one name for both new files: one verify renamed the other's away, which then said it
+    # could not record its result)
+    import threading
+
+    from jobs import Clock, run_job
+
+    from archive.status import record_verify
+    from archive.store import collection_dir
+
+    run_job(tmp_path, 1, Clock())
+    coll = collection_dir(tmp_path, "news")
+    said: list[list[str]] = []
+    start = threading.Barrier(8)
+
+    def record() -> None:
+        start.wait()
+        for _ in range(50):
+            said.append(record_verify([coll], [], datetime.now(UTC)))
+
+    threads = [threading.Thread(target=record) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(said) == 400 and not any(said)
+    assert json.loads((coll.root / "verify-state.json").read_text())["ok"] is True
+    assert not list(coll.root.glob("*.tmp"))
