@@ -474,7 +474,13 @@ def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:
     for name in sorted(names):
         if name.endswith(".json") and not (coll.manifests / name).is_file():
             report.add(coll.manifests / name, None, _NOT_A_FILE_NAMED_SO)
-        if name.endswith(".json" + SIDECAR) and name.removesuffix(SIDECAR) not in names:
+        job = name.removesuffix(".json" + SIDECAR)
+        if name.endswith(".json" + SIDECAR) and name.removesuffix(SIDECAR) not in names \
+                and is_locked(coll.job_file(job)) and not coll.manifest(job).exists():
+            # (a job writes its manifest's sidecar, then its manifest, holding its job file)
+            report.notes.append(f"{coll.manifests / name}: the manifest of running job {job} is being written")
+        elif name.endswith(".json" + SIDECAR) and name.removesuffix(SIDECAR) not in names \
+                and not coll.manifest(job).exists():
             report.add(coll.manifests / name, None, f"the sidecar of a manifest that is not there, "
                        f"{name.removesuffix(SIDECAR)} (removed, or its write did not finish): restore the manifest "
                        "from a copy (`archive pull`); if a kill cut its write short and none was ever pushed, move "

@@ -198,3 +198,18 @@ def test_a_verify_that_a_job_ending_meanwhile_misled_checks_the_collection_again
     report = verify(tmp_path)
     assert ended and report.ok, [str(p) for p in report.problems]
     assert report.manifests == 2
+
+
+def test_the_sidecar_of_a_running_jobs_manifest_being_written_is_no_problem(tmp_path):
+    # A job writes its manifest's sidecar, then its manifest: between the two, verify said the
+    # manifest was lost, and advised moving the sidecar aside.
+    job = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    job.record_fetch(fetch("http://127.0.0.1:9/a", b"<html>a</html>", job.clock()))
+    sidecar = tmp_path / "news" / "manifests" / f"{job.job_id}.json.sha256"
+    sidecar.write_text(f"{'0' * 64}  {job.job_id}.json\n")
+    report = verify(tmp_path)
+    assert not [p for p in report.problems if sidecar.name in str(p)], [str(p) for p in report.problems]
+    assert f"{sidecar}: the manifest of running job {job.job_id} is being written" in report.notes
+    sidecar.unlink()
+    job.close()
+    assert verify(tmp_path).ok
