@@ -255,6 +255,8 @@ _NOT_A_FILE = "not a file, though named like one a job left open: `archive verif
 
 
 def _check_open(path: Path, report: Report) -> None:
+    if not path.exists() and not path.is_symlink():
+        return  # (listed open, closed since: its job ended meanwhile, and the closed file is checked)
     if not path.is_file():
         report.add(path, None, _NOT_A_FILE)
     elif is_locked(path):
@@ -589,6 +591,8 @@ def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChec
             steps.append(partial(_log_result, log, checks.log(log, hashed=False), report, None, refs,
                                  _unlisted(coll, job)))
     for open_log in sorted(coll.logs.glob("*.captures.jsonl" + OPEN_SUFFIX)) if coll.logs.is_dir() else []:
+        if not open_log.exists() and not open_log.is_symlink():
+            continue  # (closed since it was listed: its job ended meanwhile)
         if not open_log.is_file():
             steps.append(problem(open_log, _NOT_A_FILE))
         elif open_log.name.split(".")[0] in live:

@@ -213,3 +213,25 @@ def test_the_sidecar_of_a_running_jobs_manifest_being_written_is_no_problem(tmp_
     sidecar.unlink()
     job.close()
     assert verify(tmp_path).ok
+
+
+def test_a_job_that_closes_its_files_while_they_are_checked_is_no_problem(tmp_path, monkeypatch):
+    # The open WARC and log listed, then the job ended (renamed them, wrote its manifest),
+    # then they were checked: "not a file, though named like one a job left open".
+    import archive.verify as verifying
+
+    job = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    job.record_fetch(fetch("http://127.0.0.1:9/a", b"<html>a</html>", job.clock()))
+    checks = []
+    run = verifying.FileChecks.run
+
+    def the_job_ends_first(self):  # type: ignore[no-untyped-def]
+        if not checks:
+            checks.append(job.close())
+        checks.append(None)
+        return run(self)
+
+    monkeypatch.setattr(verifying.FileChecks, "run", the_job_ends_first)
+    report = verify(tmp_path)
+    assert report.ok, [str(p) for p in report.problems]
+    assert len(checks) == 2  # (checked once: nothing it found had to be checked again)
