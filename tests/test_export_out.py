@@ -158,3 +158,19 @@ def test_a_warc_gone_from_the_store_is_not_blamed_on_a_push_that_never_was(store
     said = capsys.readouterr().err
     assert f"{warc} is listed by a manifest but is missing, and was not pushed away: restore it" in said
     assert "--delete-local" not in said and not (tmp_path / "out").exists()
+
+
+def test_a_table_missing_for_a_job_just_ended_says_its_crawl_may_still_be_making_it(store, tmp_path, capsys):
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    [table] = (copy / "ds" / "articles").glob("*.jsonl")
+    table.unlink()
+    [manifest] = (copy / "ds" / "manifests").glob("*.json")
+    os.utime(manifest)  # (written just now, as at a job's end, before its extraction)
+    assert main(["export", "--store", str(copy), "--collection", "ds", "--out", str(tmp_path / "out")]) == 1
+    assert "its crawl may still be extracting its articles: export again in a moment" in capsys.readouterr().err
+    an_hour_ago = manifest.stat().st_mtime - 3600
+    os.utime(manifest, (an_hour_ago, an_hour_ago))
+    assert main(["export", "--store", str(copy), "--collection", "ds", "--out", str(tmp_path / "out")]) == 1
+    said = capsys.readouterr().err
+    assert "may still be extracting" not in said and "`archive extract --collection ds" in said

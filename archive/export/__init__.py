@@ -232,7 +232,8 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
         try:
             actual = _file_sha256(table)
         except FileNotFoundError:
-            raise StoreError(f"job {job['job_id']} has no article table ({table} is missing): {extract}") from None
+            raise StoreError(f"job {job['job_id']} has no article table ({table} is missing): "
+                             f"{_extracting(coll, job['job_id']) or extract}") from None
         except OSError as exc:
             raise StoreError(f"{table} cannot be read ({exc.strerror or exc}): {extract}") from None
         if derived is None:
@@ -240,6 +241,24 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
         if derived[1] != actual:
             raise StoreError(f"{table} is not the table its {derived[0].name} describes ({actual}; it records "
                              f"{derived[1]}): {extract}")
+
+
+def _extracting(coll: CollectionDir, job_id: str) -> str | None:
+    """What to say of a job's table missing where its crawl may still be making it (a job's
+    end writes its manifest, then extracts: an export begun between the two found none), or
+    None."""
+    import time
+
+    from archive.store import is_locked
+
+    try:
+        fresh = time.time() - coll.manifest(job_id).stat().st_mtime < 120
+    except OSError:
+        fresh = False
+    if fresh or is_locked(coll.root / ".extract.lock"):
+        return ("the job has just ended and its crawl may still be extracting its articles: export again in a "
+                f"moment (if it stays missing, `{coll.command('extract')}` makes it); nothing was exported")
+    return None
 
 
 def _replaceable(out: Path, collection: str, warc_names: set[str], key: Ed25519PrivateKey | None) -> None:
