@@ -29,7 +29,7 @@ from archive.errors import StoreError
 from archive.jsonl import numbered_rows, row_of
 from archive.manifest import HEAD, SIDECAR, iter_manifests, noted_newest_job, write_manifest
 from archive.store import CollectionDir, collections_in, is_locked, jobs_without_manifest
-from archive.verify import warcinfo_job_id
+from archive.verify import open_of_a_closed_job, warcinfo_job_id
 from archive.warc.reader import check_records
 from archive.warc.records import utcnow, warc_date
 from archive.warc.writer import OPEN_SUFFIX
@@ -80,9 +80,9 @@ def _repair_collection(coll: CollectionDir, report: RepairReport) -> None:
         if is_locked(open_warc):
             report.skipped_live.append(str(open_warc))
             continue
-        closed_job = _closed_job_of(coll, open_warc)
-        if closed_job is not None:
-            report.not_the_jobs.append(f"{open_warc}: {closed_job}")
+        closed = open_of_a_closed_job(coll, open_warc)
+        if closed is not None:
+            report.not_the_jobs.append(f"{open_warc}: {closed}; move it out of the collection")
             continue
         end, kept_damage, torn = _warc_end(open_warc)
         size = open_warc.stat().st_size
@@ -179,20 +179,6 @@ def _cut_log(path: Path, ends: dict[str, int]) -> tuple[int, list[str]]:
             damage += pending
             pending = []
     return kept, damage
-
-
-def _closed_job_of(coll: CollectionDir, open_warc: Path) -> str | None:
-    """Why an open WARC is no file of a job that died (None if it may be): its warcinfo names a
-    job that has a manifest, which was written without it (a copy of a WARC, or one left open
-    before its job ended). Closed and named as a WARC, it was a file no manifest lists."""
-    try:
-        job = warcinfo_job_id(open_warc)
-    except OSError:
-        return None
-    if job is None or not (coll.manifests / f"{job}.json").is_file():
-        return None
-    return (f"an open WARC of job {job}, whose manifest does not list it (a copy, or a file left open from before "
-            "the job ended); move it out of the collection")
 
 
 def _lost_manifests(coll: CollectionDir) -> str | None:

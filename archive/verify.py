@@ -262,15 +262,29 @@ def _check_open(path: Path, report: Report) -> None:
     elif is_locked(path):
         report.notes.append(f"{path}: being written by a running job")
     else:
-        job = warcinfo_job_id(path) if path.name.endswith(".warc.gz" + OPEN_SUFFIX) else None
         coll = _collection_of(path.with_name(path.name.removesuffix(OPEN_SUFFIX)))
-        if job is not None and coll is not None and (coll.manifests / f"{job}.json").is_file():
-            report.add(path, None, f"an open WARC of job {job}, whose manifest does not list it (a copy, or a file left "
-                                   "open from before the job ended); `archive verify --repair` leaves it: move it out "
-                                   "of the collection")
+        closed = open_of_a_closed_job(coll, path) if coll is not None else None
+        if closed is not None:
+            report.add(path, None, f"{closed}; `archive verify --repair` leaves it: move it out of the collection")
         else:
             report.add(path, None, "incomplete file of a job that did not finish; run `archive verify --repair` on its "
                                    "collection")
+
+
+def open_of_a_closed_job(coll: CollectionDir, open_warc: Path) -> str | None:
+    """What an open WARC is when it is no file of a job that died (None if it may be one):
+    its warcinfo names a job that has a manifest, which was written without it (a copy of a
+    WARC, or one left open before its job ended). Closed by a repair, it was a WARC no
+    manifest lists."""
+    if not open_warc.name.endswith(".warc.gz" + OPEN_SUFFIX):
+        return None
+    try:
+        job = warcinfo_job_id(open_warc)
+    except OSError:
+        return None
+    if job is None or not coll.manifest(job).is_file():
+        return None
+    return f"an open WARC of job {job}, whose manifest does not list it (a copy, or a file left open from before the job ended)"
 
 
 def warcinfo_job_id(path: Path) -> str | None:
@@ -361,27 +375,39 @@ def _check_article_tables(coll: CollectionDir, report: Report) -> None:
     """Each job's article table is the one its ``.derived.json`` records (SHA-256): the
     tables are derived, not listed by the manifests, and an edit of one (a headline made up)
     went unseen by verify while history showed it and export refused it."""
-    from archive.index.cdxj import recorded_sha256
-
     if is_locked(coll.root / ".extract.lock"):
         report.notes.append(f"{coll.articles}: an extraction is running; the article tables were not checked")
         return
     for name in listed_sizes(coll.articles, ".jsonl"):
         table = coll.articles / name
-        recorded = recorded_sha256(table)
-        if recorded is None:
-            continue  # (made before tables recorded their digest, or an extraction killed: export says so)
         try:
-            actual = sha256_file(table)[0]
+            differs = _unlike_its_record(table)
+            if differs is not None and not is_locked(coll.root / ".extract.lock"):
+                # (read again: an extraction that began since rewrote the table and its record)
+                differs = _unlike_its_record(table)
+            else:
+                differs = None  # (one runs now: the table and its record are being made again)
         except OSError as exc:
             report.add(table, None, f"cannot be read ({exc.strerror or exc})")
             continue
-        if actual != recorded[1] and (is_locked(coll.root / ".extract.lock") or _agree_now(table)):
-            continue  # (an extraction began since: the table and its record are being made again)
-        if actual != recorded[1]:
-            report.add(table, "sha256", f"is not the table its {recorded[0].name} records ({actual}; it records "
-                                        f"{recorded[1]}): it was changed after it was made; `{coll.command('extract')}` "
+        if differs is not None:
+            sidecar, actual, recorded = differs
+            report.add(table, "sha256", f"is not the table its {sidecar} records ({actual}; it records "
+                                        f"{recorded}): it was changed after it was made; `{coll.command('extract')}` "
                                         "makes it again")
+
+
+def _unlike_its_record(table: Path) -> tuple[str, str, str] | None:
+    """An article table's record (its ``.derived.json``'s name), its SHA-256 and the one the
+    record gives, where they differ; None where they agree, or there is no record (a table
+    made before tables recorded their digest, or an extraction killed: export says so)."""
+    from archive.index.cdxj import recorded_sha256
+
+    recorded = recorded_sha256(table)
+    if recorded is None:
+        return None
+    actual = sha256_file(table)[0]
+    return None if actual == recorded[1] else (recorded[0].name, actual, recorded[1])
 
 
 def _check_pointers(coll: CollectionDir, listed: dict[str, Any], refs: list[tuple[Path, LogRefs]],
@@ -407,18 +433,6 @@ def first_manifest_problem(coll: CollectionDir) -> str | None:
     check_manifests(manifests, report)
     check_manifest_folder(coll, manifests, report)
     return None if report.ok else str(report.problems[0])
-
-
-def _agree_now(table: Path) -> bool:
-    """Whether an article table and its record of it agree when read again (an extraction
-    that rewrote both between the first reading of one and of the other)."""
-    from archive.index.cdxj import recorded_sha256
-
-    recorded = recorded_sha256(table)
-    try:
-        return recorded is not None and sha256_file(table)[0] == recorded[1]
-    except OSError:
-        return False
 
 
 def check_manifest_folder(coll: CollectionDir, manifests: list[ManifestFile], report: Report) -> None:
