@@ -649,13 +649,11 @@ def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
     coll = collection_dir(Path(store), collection)
     if not coll.manifests.is_dir():
         raise UsageError(no_collection(Path(store), collection))
-    from archive.verify import first_manifest_problem
+    from archive.verify import refuse_unless_chain_whole
 
     prior: dict[str, Version] = {}
     with exclusively(coll.root / ".extract.lock"):  # (not beside a crawl's extraction at its job's end)
         jobs = jobs_in_order(coll, doing=_NOT_REWRITTEN)
         # (versions made without a job of the chain would number an article's edits wrongly)
-        problem = first_manifest_problem(coll)
-        if problem is not None:
-            raise StoreError(f"{problem}; run `archive verify {coll.root}`; {_NOT_REWRITTEN}")
+        refuse_unless_chain_whole(coll, _NOT_REWRITTEN)
         return [extract_job(coll, doc, prior) for _, doc in jobs]

@@ -23,7 +23,7 @@ from typing import Any
 from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.digests import sha256_file
-from archive.errors import ConfigError, UsageError
+from archive.errors import ConfigError, StoreError, UsageError
 from archive.manifest import (
     HEAD,
     SIDECAR,
@@ -395,6 +395,14 @@ def _check_article_tables(coll: CollectionDir, report: Report) -> None:
             report.add(table, "sha256", f"is not the table its {sidecar} records ({actual}; it records "
                                         f"{recorded}): it was changed after it was made; `{coll.command('extract')}` "
                                         "makes it again")
+
+
+def refuse_unless_chain_whole(coll: CollectionDir, doing: str) -> None:
+    """:class:`StoreError` with :func:`first_manifest_problem` and ``doing`` (what was
+    therefore not done), if there is one: export and extract build on every job."""
+    problem = first_manifest_problem(coll)
+    if problem is not None:
+        raise StoreError(f"{problem}; run `archive verify {coll.root}`; {doing}")
 
 
 def _unlike_its_record(table: Path) -> tuple[str, str, str] | None:

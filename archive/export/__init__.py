@@ -88,7 +88,9 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     if not coll.manifests.is_dir():
         raise UsageError(no_collection(Path(store), collection))
     jobs = [doc for _, doc in jobs_in_order(coll, doing="nothing was exported")]
-    _whole_chain(coll)
+    from archive.verify import refuse_unless_chain_whole
+
+    refuse_unless_chain_whole(coll, "nothing was exported")
     if not jobs:
         raise UsageError(no_collection(Path(store), collection))
     key = load_private_key(sign_key) if sign_key is not None else None  # (a bad key said before any file is read)
@@ -210,21 +212,12 @@ def _none_matched(collection: str, scanned: Selection, filt: tuple[date | None, 
     return f"no captures match {options}; nothing to export (collection {collection!r} has captures {when}, of {shown})"
 
 
-def _whole_chain(coll: CollectionDir) -> None:
-    """Refuse a collection whose manifests are not what they say (see :func:`_whole`)."""
-    from archive.verify import first_manifest_problem
-
-    problem = first_manifest_problem(coll)
-    if problem is not None:
-        raise StoreError(f"{problem}; run `archive verify {coll.root}`; nothing was exported")
-
-
 def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
-    """Refuse to export a collection whose article tables are not what they say (nor, by
-    :func:`_whole_chain`, its manifests): an export made of them was a smaller or another
-    collection, said to be the whole (a manifest missing from the chain left its job out, a
-    table missing left its articles out, an edited one put its words in the dataset, to be
-    signed)."""
+    """Refuse to export a collection whose article tables are not what they say (its
+    manifests are checked before, by :func:`~archive.verify.refuse_unless_chain_whole`): an
+    export made of them was a smaller or another collection, said to be the whole (a
+    manifest missing from the chain left its job out, a table missing left its articles out,
+    an edited one put its words in the dataset, to be signed)."""
     extract = f"`{coll.command('extract')}` makes it again; nothing was exported"
     for job in jobs:
         table = coll.articles / f"{job['job_id']}.jsonl"
