@@ -29,15 +29,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                        if (p / "warcs").is_dir() or (p / "manifests").is_dir())
     if not names:
         raise UsageError(f"{store} has no collections (no */warcs/ directory)")
-    unknown = [collection_dir(store, name) for name in names if not collection_dir(store, name).warcs.is_dir()]
+    colls = [collection_dir(store, name) for name in names]
+    unknown = [coll for coll in colls if not coll.warcs.is_dir()]
     if unknown:  # (said before any is rebuilt)
         coll = unknown[0]
         raise UsageError(f"{coll.warcs} is not a directory: the collection's WARCs cannot be read"
                          if coll.warcs.exists() or coll.warcs.is_symlink() or coll.manifests.is_dir()
                          else f"{coll.root} is not a collection (no warcs/ directory)")
     status = 0
-    for name in names:
-        coll = collection_dir(store, name)
+    for name, coll in zip(names, colls, strict=True):
         result = update_indexes(coll, rebuild=True)
         print(f"{name}: {count(len(result.indexed), 'WARC')} indexed into {coll.indexes}/, "
               f"merged index {result.merged} ({count(result.merged_lines, 'capture')}), catalog {result.catalog}",
