@@ -58,6 +58,14 @@ def _job(store: Path, day: int, bodies: dict[str, bytes], seed: str = "http://ne
     job.close()
 
 
+def _one_job_of_three(tmp_path_factory, prefix: str) -> Path:  # type: ignore[no-untyped-def]
+    """A store of one job of collection ``ds``, three articles, its table made."""
+    store = tmp_path_factory.mktemp(prefix)
+    _job(store, 1, {f"/a/{i}": _article(i) for i in range(3)})
+    extract_collection(store, "ds")
+    return store
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     store = tmp_path_factory.mktemp("ds")

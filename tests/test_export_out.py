@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 import pytest
-from test_export import _article, _job
+from test_export import _article, _job, _one_job_of_three
 
 from archive.cli import main
 from archive.extract import extract_collection
@@ -18,10 +18,7 @@ from archive.extract import extract_collection
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    store = tmp_path_factory.mktemp("ds")
-    _job(store, 1, {f"/a/{i}": _article(i) for i in range(3)})
-    extract_collection(store, "ds")
-    return store
+    return _one_job_of_three(tmp_path_factory, "ds")
 
 
 def _strict_out() -> io.TextIOWrapper:

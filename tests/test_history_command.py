@@ -7,7 +7,7 @@ import logging
 import shutil
 
 import pytest
-from test_export import _article, _job
+from test_export import _job, _one_job_of_three
 
 from archive.cli import main
 from archive.extract import extract_collection
@@ -17,10 +17,7 @@ URL = "http://news.test/a/0"
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
-    store = tmp_path_factory.mktemp("history")
-    _job(store, 1, {f"/a/{i}": _article(i) for i in range(3)})
-    extract_collection(store, "ds")
-    return store
+    return _one_job_of_three(tmp_path_factory, "history")
 
 
 @pytest.fixture
