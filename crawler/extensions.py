@@ -24,8 +24,8 @@ from archive.errors import CaptureStopped
 from archive.job import CaptureJob
 from archive.job_worker import BATCH_SECONDS, WorkerJob
 from archive.runtime import cpu_seconds
-from archive.store import FLOOR_OF_A_PROJECT, FLOOR_OF_ARCHIVE_CRAWL, below_floor
-from crawler.job import capture_failed, job_for
+from archive.store import below_floor
+from crawler.job import capture_failed, floor_lowered_by, job_for
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,9 @@ class ArchiveJobExtension:
         self.job = job
         self.progress = crawler.settings.get("ARCHIVE_PROGRESS")
         self.interval = crawler.settings.getfloat("ARCHIVE_PROGRESS_INTERVAL", 1.0)
-        # (in a project of one's own, unset, the collection's caps.min_free_bytes)
-        self.min_free = crawler.settings.getint("ARCHIVE_MIN_FREE_BYTES", int(job.collection.caps["min_free_bytes"]))
-        self.lowered_by = (FLOOR_OF_ARCHIVE_CRAWL if crawler.settings.getbool("ARCHIVE_RAISE_START_ERRORS")
-                           else FLOOR_OF_A_PROJECT)
+        # (ARCHIVE_MIN_FREE_BYTES where it is set: crawler.job made the collection's that)
+        self.min_free = int(job.collection.caps["min_free_bytes"])
+        self.lowered_by = floor_lowered_by(crawler)
         self._loop: task.LoopingCall | None = None
         self._flusher: task.LoopingCall | None = None
         self._room: task.LoopingCall | None = None

@@ -30,7 +30,7 @@ from archive.config import DEFAULTS, Collection, collection_from_dict
 from archive.errors import ArchiveError, CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
-from archive.store import FLOOR_OF_A_PROJECT, below_floor
+from archive.store import FLOOR_OF_A_PROJECT, FLOOR_OF_ARCHIVE_CRAWL, below_floor
 from crawler.settings import COLLECTION_SETTINGS
 
 _ATTR = "_archive_capture_job"
@@ -113,8 +113,8 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
               "operator": crawler.settings.get("ARCHIVE_OPERATOR")}
     job: CaptureJob | WorkerJob
     if not crawler.settings.getbool("ARCHIVE_RAISE_START_ERRORS"):  # (`archive crawl` has looked already)
-        floor = crawler.settings.getint("ARCHIVE_MIN_FREE_BYTES", int(collection.caps["min_free_bytes"]))
-        low = below_floor(Path(store), floor, FLOOR_OF_A_PROJECT)
+        # (the floor as the settings make it: _as_crawled has made the collection's theirs)
+        low = below_floor(Path(store), int(collection.caps["min_free_bytes"]), floor_lowered_by(crawler))
         if low is not None:
             raise _settings_error(f"ARCHIVE_STORE: the job was not started: {low}")
     try:
@@ -179,6 +179,12 @@ def _as_crawled(collection: Any, doc: dict[str, Any], settings: Any, *, spiders_
         if option in given_scope and given_scope[option] != DEFAULTS["scope"].get(option):
             log.warning("ARCHIVE_COLLECTION scope.%s is kept to by `archive crawl`'s spider only (recorded in the "
                         "manifest as given); a spider of your own decides what it fetches", option)
+
+
+def floor_lowered_by(crawler: Crawler) -> str:
+    """What sets the crawl's free-space floor, for the advice to lower it: ``archive
+    crawl``'s flag and collections file, or a project's setting and ARCHIVE_COLLECTION."""
+    return FLOOR_OF_ARCHIVE_CRAWL if crawler.settings.getbool("ARCHIVE_RAISE_START_ERRORS") else FLOOR_OF_A_PROJECT
 
 
 def capture_failed(crawler: Crawler, exc: Exception | str, reason: str = "capture-failed") -> None:

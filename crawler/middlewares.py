@@ -120,8 +120,8 @@ class WarcCaptureMiddleware:
     def __init__(self, crawler: Crawler, job: CaptureJob | WorkerJob):
         self.crawler = crawler
         self.job = job
-        # (in a project of one's own, unset, the collection's caps.max_body_bytes)
-        self.max_body = crawler.settings.getint("ARCHIVE_MAX_BODY_BYTES", int(job.collection.caps["max_body_bytes"]))
+        # (ARCHIVE_MAX_BODY_BYTES where it is set: crawler.job made the collection's that)
+        self.max_body = int(job.collection.caps["max_body_bytes"])
         self.seed_hosts = {host_of(seed["url"]) for seed in job.collection.seeds}
         self.allow_private = bool(job.collection.scope["allow_private_addresses"])
         self._refused_hosts: set[str] = set()  # (said once each in the crawl log)
