@@ -6,8 +6,10 @@ collection), same process model (one fresh interpreter per crawl). The only diff
 that the capture components are absent: no ``WarcCaptureMiddleware``, no
 ``ArchiveJobExtension``, and Scrapy's own ``RobotsTxtMiddleware`` instead of the subclass
 that logs refusals into the capture log, and Scrapy's own HTTP/1.1 download handler instead
-of the subclass that keeps each response's head as received. Without ``ARCHIVE_STORE`` the spider runs
-without a job (no history, no recrawl list), exactly as a first archiving crawl does.
+of the subclass that keeps each response's head as received, and Scrapy's own resolver.
+Without ``ARCHIVE_STORE`` and ``ARCHIVE_COLLECTION`` (the collection is given to the spider
+as an argument) the spider runs without a job (no history, no recrawl list), exactly as a
+first archiving crawl does.
 
     python benchmarks/plain_crawl.py SPEC.json   # prints one JSON line of results
 
@@ -36,7 +38,9 @@ def plain_settings(collection: Any, log_file: str) -> dict[str, Any]:
     from archive.crawl import scrapy_settings
 
     settings = scrapy_settings(collection, Path("unused-store"), "plain")
-    for key in ("ARCHIVE_STORE", "ARCHIVE_JOB_ID"):
+    # No capture settings at all (either alone is refused as half a capture set-up); the
+    # spider is handed its collection as an argument instead (see main()).
+    for key in ("ARCHIVE_STORE", "ARCHIVE_JOB_ID", "ARCHIVE_COLLECTION"):
         settings.pop(key)
     middlewares = {k: v for k, v in settings["DOWNLOADER_MIDDLEWARES"].items() if k not in CAPTURE_COMPONENTS}
     # Scrapy's own robots.txt middleware (at its default order), as in any Scrapy project.
@@ -44,6 +48,9 @@ def plain_settings(collection: Any, log_file: str) -> dict[str, Any]:
     settings["DOWNLOADER_MIDDLEWARES"] = middlewares
     settings["EXTENSIONS"] = {k: v for k, v in settings["EXTENSIONS"].items() if k not in CAPTURE_EXTENSIONS}
     settings.pop("DOWNLOAD_HANDLERS")  # Scrapy's own handler, untapped
+    # Scrapy's own resolver: ours refuses private addresses but a collection's seed hosts,
+    # which it reads from ARCHIVE_COLLECTION (one look-up of the site's host either way).
+    settings.pop("TWISTED_DNS_RESOLVER")
     settings["LOG_FILE"] = log_file
     return settings
 
@@ -87,7 +94,8 @@ def main(argv: list[str]) -> int:
     # Signal receivers are held weakly: these stay referenced until the crawl is over.
     crawler.signals.connect(opened, signal=signals.spider_opened)
     crawler.signals.connect(closed, signal=signals.spider_closed)
-    process.crawl(crawler)
+    # The spider's collection: from ARCHIVE_COLLECTION when archiving, as an argument when not.
+    process.crawl(crawler, **({} if spec.get("archive_store") else {"collection": collection.effective()}))
     process.start()
     stats = crawler.stats.get_stats()
     # The archiving crawl's manifest, if its job closed whole (as archive crawl's own process checks).
