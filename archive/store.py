@@ -121,6 +121,15 @@ class CollectionDir:
         return self.root / "remote" / f"{warc_name}.json"
 
     @property
+    def lost(self) -> Path:
+        """Where ``archive verify --accept-loss`` writes statements of loss (see archive.losses)."""
+        return self.root / "lost"
+
+    def loss_statement(self, file_name: str) -> Path:
+        """The statement of loss of a listed file that is gone for good, by its file name."""
+        return self.lost / f"{file_name}.json"
+
+    @property
     def pull_marker(self) -> Path:
         """Left by an ``archive pull`` into the collection until its last file is in place."""
         return self.root / ".pull-unfinished.json"

@@ -24,6 +24,7 @@ from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.digests import sha256_file
 from archive.errors import ConfigError, StoreError, UsageError
+from archive.losses import loss_statement, read_statement, said, statements
 from archive.manifest import (
     HEAD,
     SIDECAR,
@@ -62,6 +63,7 @@ class Report:
     files: int = 0
     records: int = 0
     manifests: int = 0
+    lost: int = 0  # listed files gone for good, their loss stated (archive.losses)
 
     @property
     def ok(self) -> bool:
@@ -197,6 +199,7 @@ def _check_settled(coll: CollectionDir, report: Report) -> None:
     report.files += found.files
     report.records += found.records
     report.manifests += found.manifests
+    report.lost += found.lost
 
 
 def _folders_state(coll: CollectionDir) -> list[list[int] | None]:
@@ -343,16 +346,24 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
     steps: list[Callable[[], None]] = []
     listed: dict[str, tuple[Path | str, dict[str, Any]]] = {}
     refs: list[tuple[Path, LogRefs]] = []  # what each closed capture log says of records
+    stated: set[str] = set()  # listed files gone, whose loss is stated
     for m, index, entry in listed_entries(docs):
         listed[entry["path"]] = (m.label, entry)
         target = coll.root / entry["path"]
         if not target.is_file():
             receipt = remote_receipt(coll, entry)
+            statement = loss_statement(coll, entry) if receipt is None and not target.exists() else None
             if receipt is not None:
                 report.notes.append(f"{target}: deleted locally after its copy at {receipt['url']} was verified")
+            elif statement is not None:
+                report.notes.append(f"{target}: lost, {said(statement)}")
+                report.lost += 1
+                stated.add(entry["path"])
             else:
                 report.add(m.label, f"files[{index}]", f"{entry['path']} is "
-                           + ("not a file" if target.exists() else "missing"))
+                           + ("not a file" if target.exists() else
+                              f"missing: restore it (`archive pull` if it was pushed), or, if it is gone for good, "
+                              f"state it: `archive verify {coll.root} --accept-loss {entry['path']} --reason TEXT`"))
             continue
         if entry.get("kind") == "warc":
             steps.append(partial(_warc_result, target, checks.warc(target, hashed=True), report, entry))
@@ -367,8 +378,9 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
         step()
     if only is None:
         _check_pointers(coll, listed, refs, report)
-        _check_revisits(refs, report)
+        _check_revisits(refs, report, lost_logs=[p for p in stated if p.endswith(".captures.jsonl")])
         _check_article_tables(coll, report)
+        _check_statements(coll, listed, report)
 
 
 def _check_article_tables(coll: CollectionDir, report: Report) -> None:
@@ -511,16 +523,25 @@ def _check_lone_sidecars(coll: CollectionDir, report: Report) -> None:
                        "the sidecar aside, and `archive verify --repair` writes the job an `interrupted` one")
 
 
-def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
+def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report, lost_logs: list[str] | None = None) -> None:
     """Every revisit a capture log records refers to a capture that a log of the collection
     records, with the same payload digest: replay and datasets take the revisit's payload
-    from that record."""
+    from that record. Where a capture log's loss is stated (``lost_logs``), a revisit of a
+    record no log records may have been of one of its captures: a note, not a problem."""
     wanted = {refers_to for _, found in refs for _, refers_to, _ in found.revisits}
     if not wanted:
         return
     originals = original_digests([path for path, _ in refs], wanted)
     for path, found in refs:
         unknown = [(number, refers_to) for number, refers_to, _ in found.revisits if refers_to not in originals]
+        if unknown and lost_logs:
+            report.notes.append(f"{path}: {len(unknown)} revisit(s) of records that no capture log here records "
+                                f"(the first on line {unknown[0][0]}), perhaps recorded by {', '.join(sorted(lost_logs))}, "
+                                "stated lost")
+            unknown = []
+            found_revisits = [r for r in found.revisits if r[1] in originals]
+        else:
+            found_revisits = found.revisits
         summed = len(unknown) > 3  # (one log lost: a line for each of its captures revisited since is no clearer)
         if summed:
             report.add(path, f"line {unknown[0][0]}", f"a revisit of {unknown[0][1]}, a record that no capture-log "
@@ -528,7 +549,7 @@ def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
             report.add(path, f"lines {unknown[1][0]} to {unknown[-1][0]}", f"{len(unknown) - 1} more revisits of "
                                                                            "records that no capture-log line of the "
                                                                            "collection records")
-        for number, refers_to, digest in found.revisits:
+        for number, refers_to, digest in found_revisits:
             known = originals.get(refers_to)
             if known is None and not summed:
                 report.add(path, f"line {number}", f"a revisit of {refers_to}, a record that no capture-log line "
@@ -536,6 +557,24 @@ def _check_revisits(refs: list[tuple[Path, LogRefs]], report: Report) -> None:
             elif known is not None and digest is not None and known != digest:
                 report.add(path, f"line {number}", f"a revisit with payload digest {digest} of {refers_to}, whose "
                                                    f"capture-log line says {known}")
+
+
+def _check_statements(coll: CollectionDir, listed: dict[str, tuple[Path | str, dict[str, Any]]],
+                      report: Report) -> None:
+    """Every statement of loss (``lost/``) is of a file a manifest lists, with the size and
+    SHA-256 listed: one of other bytes excuses nothing, and is said."""
+    for path in statements(coll):
+        statement = read_statement(path)
+        if statement is None:
+            report.add(path, None, "not a statement of loss (not a JSON object)")
+            continue
+        entry = listed.get(str(statement.get("path")), (None, {}))[1]
+        if any(statement.get(k) != entry.get(k) for k in ("path", "size", "sha256")) \
+                or path.name != f"{str(statement.get('path')).rsplit('/', 1)[-1]}.json":
+            report.add(path, None, f"states the loss of {statement.get('path')}, which no manifest here lists with "
+                                   "that size and SHA-256: it excuses nothing")
+        elif (coll.root / entry["path"]).is_file():
+            report.notes.append(f"{coll.root / entry['path']}: {said(statement)}; it is here again, and checked")
 
 
 def _warc_result_unlisted(path: Path, result: Callable[[], Checked], report: Report, unlisted: str) -> None:

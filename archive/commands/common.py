@@ -124,6 +124,9 @@ def print_report(report: Any, out: TextIO) -> None:
         print(f"note: {note}", file=out)
     summary = (f"{count(report.files, 'file')}, {count(report.records, 'record')}, "
                f"{count(report.manifests, 'manifest')} checked")
+    lost = getattr(report, "lost", 0)
+    if lost:
+        summary += f"; {count(lost, 'file')} stated lost"
     if report.ok:
         print(f"OK: {summary}; no problems.", file=out)
     else:

@@ -60,4 +60,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             verdict = f"passed at {v['time']}" if v["ok"] else f"FAILED at {v['time']} ({count(v['problems'], 'problem')})"
         print(f"  verify     {verdict}", file=out)
+        if row.get("lost"):
+            print(f"  lost       {count(row['lost'], 'file')} stated lost for good (see {row['path']}/lost/)", file=out)
     return code

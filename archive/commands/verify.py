@@ -22,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an export: it must be signed with this public key (the archive's, from `archive "
                              "keygen`); without it, verify names the key that signed")
     parser.add_argument("--repair", action="store_true", help="first close files a killed job left open")
+    parser.add_argument("--accept-loss", metavar="FILE",
+                        help="a file a manifest lists that is gone for good (a WARC, a capture log): write a "
+                             "statement of its loss into the collection's lost/ (PATH: the collection), after "
+                             "which verify names the loss on a note instead of failing; needs --reason")
+    parser.add_argument("--reason", metavar="TEXT", help="with --accept-loss: what happened to the file")
+    parser.add_argument("--operator", metavar="NAME", help="with --accept-loss: who states it (default: $USER)")
     parser.add_argument("--deep", action="store_true",
                         help="s3://: stream and hash every object (default: size and x-amz-meta-sha256); "
                              "a local store is always read in full")
@@ -34,6 +40,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.verify import verify
 
     if is_s3_url(args.path):
+        if args.accept_loss is not None:
+            raise UsageError("--accept-loss works on a local collection")
         if args.repair:
             raise UsageError("--repair works on a local store; pull it first")
         if args.key is not None:
@@ -46,6 +54,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.key is not None and args.repair:
         raise UsageError("--key checks an export, which --repair does not take")
     path = Path(args.path)
+    if args.accept_loss is not None:
+        _accept_loss(path, args, out)
+    elif args.reason is not None or args.operator is not None:
+        raise UsageError("--reason and --operator go with --accept-loss")
     if args.repair:
         if not path.is_dir():
             raise UsageError("--repair takes a store or a collection directory")
@@ -71,3 +83,19 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         remember_verify(collections_in(path), report, err)
     return 0 if report.ok else 1
+
+
+def _accept_loss(path: Path, args: argparse.Namespace, out: TextIO) -> None:
+    from archive.losses import accept_loss
+    from archive.store import collections_in
+
+    if args.repair or args.key is not None:
+        raise UsageError("--accept-loss goes alone (no --repair, no --key)")
+    if args.reason is None:
+        raise UsageError("--accept-loss needs --reason: what happened to the file, what was tried")
+    found = collections_in(path) if path.is_dir() else []
+    if len(found) != 1:
+        raise UsageError(f"--accept-loss takes the collection's directory; {path} "
+                         + (f"holds {len(found)} collections" if found else "is none"))
+    statement = accept_loss(found[0], args.accept_loss, args.reason, args.operator)
+    print(f"stated lost: {args.accept_loss} ({statement})", file=out)
