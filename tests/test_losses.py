@@ -47,8 +47,8 @@ def test_a_loss_is_stated_only_of_a_listed_file_that_is_gone_and_once(store, cap
     coll = store / "news"
     warc = _first_job_file(store, "warcs", ".warc.gz")
     cases = [
-        (["--accept-loss", f"warcs/{warc.name}", "--reason", "x"], f"{warc} is there: a statement of loss is for a "
-                                                                    "file that is gone"),
+        (["--accept-loss", f"warcs/{warc.name}", "--reason", "x"],
+         f"{warc} is there: a statement of loss is for a file that is gone"),
         (["--accept-loss", "warcs/nothing.warc.gz", "--reason", "x"], "no manifest of"),
         (["--accept-loss", f"warcs/{warc.name}"], "--accept-loss needs --reason"),
         (["--accept-loss", f"warcs/{warc.name}", "--reason", "  "], "--reason must say why"),
