@@ -506,3 +506,16 @@ def test_verifies_ending_at_once_each_record_their_result(tmp_path):
     assert len(said) == 400 and not any(said)
     assert json.loads((coll.root / "verify-state.json").read_text())["ok"] is True
     assert not list(coll.root.glob("*.tmp"))
+
+
+def test_a_crawl_of_a_collection_whose_schedule_never_fires_again_says_so_and_crawls(wire_site, tmp_path):
+    # (crawled now, as asked; but `archive schedule` would refuse the file, which is better heard before)
+    cfg = config(tmp_path, wire_site.base, schedule="0 0 30 2 *")
+    proc = run("crawl", str(cfg), "--store", str(tmp_path / "store"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "archive crawl: warning: collection 'sched': schedule: '0 0 30 2 *' never fires: no date to come matches " \
+           "it; `archive schedule` will not run it" in proc.stderr
+    assert "finished" in proc.stdout
+    proc = run("crawl", str(config(tmp_path, wire_site.base, schedule="0 * * * *")), "--store",
+               str(tmp_path / "store"))
+    assert proc.returncode == 0 and "warning" not in proc.stderr

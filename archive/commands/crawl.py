@@ -63,6 +63,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         name = args.collection[0] if args.collection else "default"
         collections = [one_off(name, urls=args.url, feeds=args.feed, sitemaps=args.sitemap, **overrides)]
     store = resolve_store(args.store)
+    for collection in collections:
+        _say_if_never_again(collection, err)
     status = 0
     for collection in collections:
         result = crawl(store, collection, progress=ProgressLine(err))
@@ -97,6 +99,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"archive crawl: interrupted; not crawled: {', '.join(c.name for c in left)}", file=err)
             return 1
     return status
+
+
+def _say_if_never_again(collection: Any, err: TextIO) -> None:
+    """A schedule that fires no more (a year's, passed; a day no month has) is crawled now,
+    but `archive schedule` will refuse the collection: say so before the crawl, not after."""
+    from archive.config import check_schedule
+    from archive.errors import ConfigError
+
+    try:
+        check_schedule(collection.settings, f"collection {collection.name!r}", to_come=True)
+    except ConfigError as exc:
+        print(f"archive crawl: warning: {exc}; `archive schedule` will not run it", file=err)
 
 
 def _no_seed_fetched(collection: Any, result: Any, err: TextIO) -> bool:
