@@ -806,7 +806,8 @@ def test_a_warc_gone_from_the_store_without_a_receipt_is_named_once_and_fails_th
         assert main(["index", "--store", str(store)]) == 1
     err = capsys.readouterr().err
     assert err == (f"archive index: {first} is listed in a manifest but not in the store, nor pushed by `archive push "
-                   "--delete-local`: run `archive verify`; its index, if it had one, is left as it was\n")
+                   f"--delete-local`: restore it, or, if it is gone for good, state its loss (`archive verify {coll} "
+                   f"--accept-loss warcs/{first.name} --reason TEXT`); its index, if it had one, is left as it was\n")
     # Its pages are listed in the catalog without titles, said once, not once a page.
     assert len([r for r in caplog.records if first.name in r.getMessage()]) == 1
     # Gone to a bucket, with the receipt `archive push --delete-local` leaves: as it should be.

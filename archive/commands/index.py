@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.commands.common import collection_name, count, store_option
 from archive.errors import UsageError
+
+if TYPE_CHECKING:
+    from archive.store import CollectionDir
 
 NAME = "index"
 HELP = "Rebuild the CDXJ indexes (per WARC and merged) and the catalog of every collection."
@@ -42,7 +45,22 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"{name}: {count(len(result.indexed), 'WARC')} indexed into {coll.indexes}/, "
               f"merged index {result.merged} ({count(result.merged_lines, 'capture')}), catalog {result.catalog}",
               file=out)
+        if result.lost:
+            print(f"{name}: {_lost(coll, result.lost)}", file=out)
         for problem in result.unindexed:
             print(f"archive index: {problem}; its index, if it had one, is left as it was", file=err)
             status = 1
     return status
+
+
+def _lost(coll: CollectionDir, lost: dict[str, dict[str, Any]]) -> str:
+    """One line for the WARCs stated lost, whose captures the indexes leave out."""
+    from archive.losses import said
+
+    if len(lost) == 1:
+        statement = next(iter(lost.values()))
+        return f"{statement['path']} {said(statement)}; its captures are left out of the indexes and the catalog"
+    names = sorted(lost)
+    which = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"{count(len(lost), 'WARC')} stated lost (see {coll.lost}/): their captures are left out of the indexes "
+            f"and the catalog ({which})")

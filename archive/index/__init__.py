@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive.errors import StoreError
 from archive.index.cdxj import (
+    DERIVED_SUFFIX,
     CdxjEntry,
     entry_or_none,
     index_name,
@@ -40,6 +42,7 @@ from archive.index.merged import (
     unmerged,
     untidy,
 )
+from archive.losses import loss_statement, statements
 from archive.manifest import iter_manifests, problem_of
 from archive.store import UNWRITABLE, CollectionDir, directory_state, listed_sizes, write_atomic
 from archive.urls import canonical_or_none
@@ -50,7 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CdxjEntry", "IndexResult", "closest", "lookup_url", "pad_timestamp", "update_indexes",
+__all__ = ["CdxjEntry", "IndexResult", "closest", "lookup_url", "pad_timestamp", "stated_lost", "update_indexes",
            "update_indexes_if_writable", "url_key"]
 
 
@@ -63,6 +66,7 @@ class IndexResult:
     merged: Path | None = None
     merged_lines: int = 0
     catalog: Path | None = None
+    lost: dict[str, dict[str, Any]] = field(default_factory=dict)  # WARCs stated lost, left out (archive.losses)
 
 
 def _manifest_entries(coll: CollectionDir, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
@@ -90,6 +94,48 @@ def _closed_sizes(coll: CollectionDir) -> dict[str, int]:
     size cannot be read: a link to a disk not mounted, say)."""
     return {name: size for name, size in listed_sizes(coll.warcs, (".warc.gz", ".warc"), files_only=False).items()
             if not name.endswith(OPEN_SUFFIX)}
+
+
+def stated_lost(coll: CollectionDir, *, indexed: bool = False,
+                listed: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """The WARCs a manifest lists that are gone from the collection (not pushed away by
+    ``archive push --delete-local`` either) and whose loss is stated for exactly the bytes
+    listed (:mod:`archive.losses`), by file name, with their statements: the indexes leave
+    their captures out. ``indexed``: only those whose per-WARC index is still there (what an
+    update has to remove; the manifests are read only for them, so that a loss stated long
+    ago costs each job's end the listing of ``lost/`` alone). ``listed``: every manifest's
+    WARC entries by name, if read already."""
+    names = [p.name.removesuffix(".json") for p in statements(coll)]
+    names = [name for name in names if name.endswith((".warc.gz", ".warc")) and not os.path.lexists(coll.warcs / name)
+             and (not indexed or os.path.lexists(coll.indexes / index_name(coll.warcs / name)))]
+    if not names:
+        return {}
+    entries = listed if listed is not None else _manifest_entries(coll, set(names))
+    found: dict[str, dict[str, Any]] = {}
+    for name in names:
+        entry = entries.get(name)
+        statement = loss_statement(coll, entry) if entry is not None and not coll.receipt(name).is_file() else None
+        if statement is not None:
+            found[name] = statement
+    return found
+
+
+def _forget(coll: CollectionDir, lost: dict[str, dict[str, Any]]) -> bool:
+    """Remove the per-WARC indexes (and sidecars) of WARCs stated lost: what the merged
+    index and the catalog hold is made from those there are, so that their captures go
+    from both (the capture logs still say what each held). Whether any was removed."""
+    removed = False
+    for name in lost:
+        index = coll.indexes / index_name(coll.warcs / name)
+        # (the sidecar first: an index left without it is found again by the next update)
+        index.with_name(index.name + DERIVED_SUFFIX).unlink(missing_ok=True)
+        try:
+            index.unlink()
+        except FileNotFoundError:
+            continue
+        removed = True
+        log.info("removed index %s of %s, stated lost", index.name, name)
+    return removed
 
 
 # At the collection's root: what the last update of the indexes left current (see _known).
@@ -137,14 +183,16 @@ def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool 
     others are indexed all the same, so that one damaged file does not hide every later
     capture from replay. Each update tries again a WARC without a current index (by name
     and size); one damaged in place after it was indexed is found by a ``rebuild``
-    (`archive index`) or by `archive verify`.
+    (`archive index`) or by `archive verify`. A WARC gone whose loss is stated
+    (:func:`stated_lost`) loses its index, and its captures go from the merged index and the
+    catalog; a ``rebuild`` names every such WARC in ``lost``.
     """
     result = IndexResult(coll.name)
     sizes = _closed_sizes(coll)
     result.warcs = len(sizes)
     if rebuild or _stale(coll, sizes):
         with index_lock(coll):
-            result.indexed, result.unindexed = _index(coll, rebuild)
+            result.indexed, result.unindexed, result.lost = _index(coll, rebuild)
     result.merged = merged_path(coll)
     result.merged_lines = merged_lines(coll)
     if catalog:
@@ -177,6 +225,8 @@ def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
 
 
 def _stale(coll: CollectionDir, sizes: dict[str, int]) -> bool:
+    if stated_lost(coll, indexed=True):  # (its captures are to leave the merged index)
+        return True
     known = _known(coll)
     if known is not None:  # (a merged file changed in place does not change its directory)
         return untidy(coll) or any(known.get(name) != size for name, size in sizes.items())
@@ -191,26 +241,31 @@ def _merged_behind(coll: CollectionDir) -> bool:
     return not merged_path(coll).is_file() or bool(pending(coll)) or untidy(coll)
 
 
-def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
-    """The work of :func:`update_indexes` under the index lock: the indexes written, and why
-    each WARC left out could not be indexed."""
+def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], dict[str, dict[str, Any]]]:
+    """The work of :func:`update_indexes` under the index lock: the indexes written, why
+    each WARC left out could not be indexed, and the WARCs stated lost (all of them when
+    every manifest is read, else those whose index was still there)."""
     sizes = _closed_sizes(coll)
     known = None if rebuild else _known(coll)
     unindexed = []
     every: dict[str, dict[str, Any]] | None = None  # (every manifest's entries, once read: a damaged one said once)
     if known is None:
+        every = _manifest_entries(coll, None)
+        lost = stated_lost(coll, listed=every)
         warcs = [coll.warcs / name for name in sizes]
-        wanted = {index_name(w) for w in warcs}
+        wanted = {index_name(w) for w in warcs} | {index_name(coll.warcs / name) for name in lost}
         for stale in coll.indexes.glob("*.cdxj"):
             if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
-        every = _manifest_entries(coll, None)
-        for name in sorted(every.keys() - sizes.keys()):
+        for name in sorted(every.keys() - sizes.keys() - lost.keys()):
             if not coll.receipt(name).is_file():  # (no receipt of push --delete-local)
                 unindexed.append(f"{coll.warcs / name} is listed in a manifest but not in the store, nor pushed by "
-                                 "`archive push --delete-local`: run `archive verify`")
+                                 "`archive push --delete-local`: restore it, or, if it is gone for good, state its "
+                                 f"loss (`archive verify {coll.root} --accept-loss {every[name]['path']} --reason "
+                                 "TEXT`)")
         stale = [w for w in warcs if rebuild or sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     else:  # (a WARC the last update did not leave current may have been indexed before)
+        lost = stated_lost(coll, indexed=True)
         stale = [w for w in (coll.warcs / name for name, size in sizes.items() if known.get(name) != size)
                  if sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     listed = every if every is not None else _manifest_entries(coll, {w.name for w in stale}) if stale else {}
@@ -243,11 +298,13 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str]]:
         if why is not None:
             unindexed.append(why)
             failed.add(warc.name)
-    if rebuild or indexed or (_merged_behind(coll) if known is None else untidy(coll)):
-        # With the note, only the indexes just written can differ from what the merged files hold.
+    forgotten = _forget(coll, lost)
+    if rebuild or indexed or forgotten or (_merged_behind(coll) if known is None else untidy(coll)):
+        # With the note, only the indexes just written can differ from what the merged files hold
+        # (an index removed, of a WARC stated lost, has the merged files made again).
         compact(coll, full=rebuild, changed=None if known is None else {p.name for p in indexed})
     _note(coll, {name: size for name, size in sizes.items() if name not in failed})
-    return indexed, unindexed
+    return indexed, unindexed, lost
 
 
 def _index_one(warc: Path, out_dir: Path, sha256: str | None) -> tuple[Path | None, str | None]:
