@@ -1,6 +1,6 @@
 """A WARC gone for good whose loss is stated: `archive index` and each job's end leave its
-captures out, and say so once; a WARC gone without a statement (or with one of other bytes)
-is a failure of `archive index`, as before."""
+captures out, and say so once, and replay answers them as not archived; a WARC gone without
+a statement (or with one of other bytes) is a failure of `archive index`, as before."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 import sqlite3
 
 import pytest
-from replay_helpers import SECOND, SITE, Clock, fetch, two_jobs
+from replay_helpers import SECOND, SITE, Clock, fetch, get, two_jobs
 
 from archive.cli import main
 from archive.config import one_off
@@ -18,6 +18,7 @@ from archive.index import lookup_url, update_indexes
 from archive.index.cdxj import index_name
 from archive.index.merged import merged_files
 from archive.job import CaptureJob
+from archive.replay import serve_in_thread
 from archive.store import collection_dir
 
 
@@ -109,3 +110,33 @@ def test_each_job_ending_after_a_loss_is_stated_leaves_its_captures_out_without_
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
         assert [e.url for e in lookup_url(coll, f"{SITE}/day{day}")] == [f"{SITE}/day{day}"]
         assert lookup_url(coll, SITE + "/zipped") == [] and name not in _indexed_files(coll)
+
+
+def _page(base, target):
+    status, _, body = get(base, target)
+    return status, body.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["after-archive-index", "indexes-not-yet-updated"])
+def test_replay_answers_captures_of_a_warc_stated_lost_as_not_archived(store, indexed):
+    coll = collection_dir(store, "news")
+    name = _first_warc(coll)
+    if indexed:
+        _state_loss(coll, name)
+        assert main(["index", "--store", str(store)], out=io.StringIO()) == 0
+    with serve_in_thread(store) as base:
+        if not indexed:  # (stated while a replay server serves: its merged index still lists the captures)
+            _state_loss(coll, name)
+            assert name in _indexed_files(coll)
+        for target in ("/news/2026id_/http://news.test/zipped", "/news/2026/http://news.test/moved"):
+            status, page = _page(base, target)
+            assert status == 404 and "<h1>Not in the archive</h1>" in page and "stated lost" not in page, target
+        # Also captured by the second job: served from there, whatever time is asked for.
+        assert get(base, "/news/20260301id_/http://news.test/story")[::2] == (
+            200, b"<html><body><p>second version</p></body></html>")
+        for target in ("/news/2026/http://news.test/same", "/news/2026id_/http://news.test/copy",
+                       "/news/2026prov_/http://news.test/same"):
+            status, page = _page(base, target)
+            assert status == 404 and "<h1>Not in the archive</h1>" in page, target
+            assert (f"Only captures whose original could not be found exist. The original may have been in "
+                    f"warcs/{name}, stated lost on ") in page and ": the disk failed." in page, target

@@ -32,14 +32,22 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from archive.capture import MAX_DECODED_BYTES
 from archive.errors import ArchiveError, StoreError
-from archive.index import CdxjEntry, closest, lookup_near, lookup_url, update_indexes_if_writable
+from archive.index import (
+    CdxjEntry,
+    closest,
+    lookup_near,
+    lookup_url,
+    stated_lost,
+    update_indexes_if_writable,
+)
 from archive.index.merged import merged_path
 from archive.index.records import ArchivedRecord, read_record
+from archive.losses import said
 from archive.replay import pages, rewrite, urls
 from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
-from archive.store import CollectionDir, collection_dir
+from archive.store import CollectionDir, collection_dir, directory_state
 from archive.urls import canonical_or_none
 
 log = logging.getLogger(__name__)
@@ -112,6 +120,20 @@ class ReplayApp:
     def __init__(self, store: Path):
         self.store = Path(store)
         self.unindexed: set[str] = set()  # collections whose indexes could not be written: not tried again
+        self._lost: dict[Path, tuple[object, dict[str, dict[str, Any]]]] = {}  # (see lost())
+
+    def lost(self, coll: CollectionDir) -> dict[str, dict[str, Any]]:
+        """The WARCs of ``coll`` stated lost (:func:`archive.index.stated_lost`), kept while
+        its ``lost/``, ``warcs/`` and ``remote/`` stay as they are: looked at only when a
+        capture cannot be had, but the manifests it reads may be thousands."""
+        state = directory_state(coll.lost)
+        if state is None:
+            return {}
+        key = (state, directory_state(coll.warcs), directory_state(coll.root / "remote"))
+        known = self._lost.get(coll.root)
+        if known is None or known[0] != key:
+            known = self._lost[coll.root] = (key, stated_lost(coll))
+        return known[1]
 
     # -- WSGI ---------------------------------------------------------------------------
 
@@ -254,10 +276,13 @@ class ReplayApp:
         assert route.url is not None
         interim: CdxjEntry | None = None
         damaged: StoreError | None = None
+        orphaned = False  # (a revisit whose original could not be found)
         for entry in closest(entries, route.timestamp):
             try:
                 record = read_record(coll, entry.filename, entry.offset, entry.length)
             except StoreError as exc:  # (as pywb does: the next closest capture is tried)
+                if entry.filename in self.lost(coll):  # (indexes not yet updated since its loss was stated)
+                    continue
                 log.warning("capture %s@%d unreadable, trying the next capture: %s", entry.filename, entry.offset, exc)
                 damaged = damaged or exc
                 continue
@@ -267,6 +292,7 @@ class ReplayApp:
                 if original is None:
                     log.warning("revisit %s@%d: original not found, trying the next capture",
                                 entry.filename, entry.offset)
+                    orphaned = True
                     continue
             if route.modifier != "prov_" and (_head(record, original).status or 200) < 200:
                 # An interim answer (100 Continue, 103 Early Hints) sent as if final: replayed
@@ -285,7 +311,13 @@ class ReplayApp:
                 + replay_path(coll.name, interim.timestamp, "prov_", interim.url)))
         if damaged is not None:
             raise damaged
-        detail = "Only captures whose original could not be found exist." if entries else ""
+        detail = "Only captures whose original could not be found exist." if orphaned else ""
+        lost = self.lost(coll) if orphaned else {}
+        if len(lost) == 1:
+            statement = next(iter(lost.values()))
+            detail += f" The original may have been in {statement['path']}, {said(statement)}."
+        elif lost:
+            detail += f" The original may have been in one of the {len(lost)} WARCs of {coll.name} stated lost."
         return _html("404 Not Found", pages.not_found_page(coll.name, route.url, detail))
 
     def _payload(self, coll: CollectionDir, route: Route, entry: CdxjEntry, record: ArchivedRecord,
