@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import sqlite3
+from collections import ChainMap
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ from archive.errors import StoreError, UsageError
 from archive.index.cdxj import DERIVED_SUFFIX
 from archive.index.records import decode_content
 from archive.jsonl import rows_refusing_bad, rows_skipping_bad
+from archive.losses import lost_in, statements
 from archive.manifest import jobs_in_order, parsed, problem_of
 from archive.metadata import inferred_metadata, page_metadata, parse_html
 from archive.store import (
@@ -334,7 +336,8 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
 
 
 def extract_job(coll: CollectionDir, manifest: dict[str, Any],
-                prior: MutableMapping[str, Version] | None = None, *, earlier_whole: bool = True) -> tuple[Path, int]:
+                prior: MutableMapping[str, Version] | None = None, *, earlier_whole: bool = True,
+                notes: list[str] | None = None) -> tuple[Path, int]:
     """Write ``articles/<job-id>.jsonl`` for one job; return its path and row count.
 
     A row is written for each new article and each new version of a known one (headline or
@@ -344,25 +347,47 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     article files when not given) and is updated in place. ``earlier_whole``: every earlier
     job has its table (as when all are made in order); where not, no revisit is passed over
     for its original having given no version, which a job without a table never said.
+
+    A WARC or capture log of the job whose loss is stated (:mod:`archive.losses`) is passed
+    over: the table holds what the rest gives, and its ``.derived.json`` names the lost
+    files. A table made before the loss, still the one its record describes, is kept as it
+    is instead (its rows cannot be made again). Each is said in one line, on ``notes`` if
+    given (else in the log).
     """
     if prior is None:
         prior = versions_before(coll, manifest["sequence"])
         if isinstance(prior, StoredVersions):
             try:
-                return extract_job(coll, manifest, prior, earlier_whole=earlier_whole)
+                return extract_job(coll, manifest, prior, earlier_whole=earlier_whole, notes=notes)
             finally:
                 prior.close()
     job_id = manifest["job_id"]
-    for entry in manifest["files"]:
-        if entry["kind"] in ("warc", "capture-log"):
+    inputs = [entry for entry in manifest["files"] if entry["kind"] in ("warc", "capture-log")]
+    lost = lost_in(coll, inputs)
+    for entry in inputs:
+        if entry["path"] not in lost:
             _as_listed(coll.root / entry["path"], entry)
+    # The table made before a loss (of the job's files, or of another job's WARC that holds
+    # originals of its revisits), kept if this extraction would read less for that loss.
+    before = (_made_before_the_loss(coll, manifest, lost)
+              if statements(coll) and not isinstance(prior, StoredVersions) else None)
+    if lost:
+        named = ", ".join(sorted(lost))
+        if before is not None:
+            return _kept(coll, before, prior, notes, f"job {job_id}: {named} stated lost; its article table, made "
+                                                      "before the loss, is kept as it was")
+        _said(notes, f"job {job_id}: {named} stated lost; the articles in it cannot be extracted, the table holds "
+                     "what the rest of the job gives")
+    outer = prior
+    if before is not None:  # (the versions this extraction adds held apart until its table is taken)
+        prior = ChainMap({}, outer)
     rows: list[dict[str, Any]] = []
     sources = []
     truncated = 0
     latest = _LatestByUrl(prior)
     originals = _Originals(coll, latest, earlier_whole)
     for entry in manifest["files"]:
-        if entry["kind"] != "warc":
+        if entry["kind"] != "warc" or entry["path"] in lost:
             continue
         warc = coll.root / entry["path"]
         sources.append({"path": entry["path"], "sha256": entry["sha256"]})
@@ -381,9 +406,17 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
             row = article_row(capture, job_id)
             if row is not None and _add_version(row, prior, rows):
                 latest.noted(prior[row["article_id"]])
+    lost_warcs = {entry["path"].rsplit("/", 1)[-1] for entry in manifest["files"]
+                  if entry["kind"] == "warc" and entry["path"] in lost}
     for entry in manifest["files"]:
-        if entry["kind"] == "capture-log":
-            rows.extend(_withdrawals(coll.root / entry["path"], job_id, prior, latest))
+        if entry["kind"] == "capture-log" and entry["path"] not in lost:
+            rows.extend(_withdrawals(coll.root / entry["path"], job_id, prior, latest, lost_warcs))
+    if before is not None and isinstance(prior, ChainMap):
+        if originals.missing > before[2]:
+            return _kept(coll, before, outer, notes, f"job {job_id}: the originals of {originals.missing - before[2]} "
+                                                     "of its revisits are in files stated lost; its article table, "
+                                                     "made before the loss, is kept as it was")
+        outer.update(prior.maps[0])
     coll.articles.mkdir(parents=True, exist_ok=True)
     path = coll.articles / f"{job_id}.jsonl"
     data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
@@ -391,9 +424,54 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     derived = {"derived_from": sources, "manifest": f"manifests/{job_id}.json", "tool": extractor_info(),
                "rows": len(rows), "sha256": "sha256:" + hashlib.sha256(data).hexdigest(),
                "truncated_pages_skipped": truncated, "revisits_without_original": originals.missing}
+    if lost:  # (the files it could not be made from: gone for good, their loss stated)
+        derived["lost"] = [{"path": gone, "sha256": statement.get("sha256"), "stated": statement.get("stated")}
+                           for gone, statement in sorted(lost.items())]
     write_atomic(coll.articles / f"{job_id}.derived.json",
              (json.dumps(derived, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path, len(rows)
+
+
+def _said(notes: list[str] | None, message: str) -> None:
+    if notes is None:
+        log.warning("%s", message)
+    else:
+        notes.append(message)
+
+
+def _made_before_the_loss(coll: CollectionDir, manifest: dict[str, Any],
+                          lost: dict[str, dict[str, Any]]) -> tuple[Path, int, int] | None:
+    """The job's article table, its rows and the revisits its record says had no original,
+    if it was made from the job's files before those in ``lost`` were lost (its record names
+    each lost WARC with the SHA-256 listed, and no file as lost) and is still the table its
+    record describes; None otherwise."""
+    table = coll.articles / f"{manifest['job_id']}.jsonl"
+    try:
+        doc = json.loads(table.with_name(f"{manifest['job_id']}{DERIVED_SUFFIX}").read_bytes())
+        data = table.read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("lost") or doc.get("manifest") != f"manifests/{manifest['job_id']}.json":
+        return None
+    sources = doc.get("derived_from")
+    made_from = ({(s.get("path"), s.get("sha256")) for s in sources if isinstance(s, dict)}
+                 if isinstance(sources, list) else set())
+    wanted = {(path, statement.get("sha256")) for path, statement in lost.items() if statement.get("kind") == "warc"}
+    if not wanted <= made_from or doc.get("sha256") != "sha256:" + hashlib.sha256(data).hexdigest():
+        return None
+    missing = doc.get("revisits_without_original")
+    return table, data.count(b"\n"), missing if isinstance(missing, int) else 0
+
+
+def _kept(coll: CollectionDir, before: tuple[Path, int, int], prior: MutableMapping[str, Version],
+          notes: list[str] | None, said: str) -> tuple[Path, int]:
+    """A table made before a loss kept as it is (it cannot be made again), its versions
+    taken into ``prior``; ``said`` in one line."""
+    table, rows, _ = before
+    fold_table(table, prior, f"`{coll.command('extract')}` cannot make it again, files it was made from being "
+                             f"stated lost; {_NOT_REWRITTEN}")
+    _said(notes, f"{said} ({rows} rows)")
+    return table, rows
 
 
 def extract_after_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Path, int, list[str]]:
@@ -599,12 +677,18 @@ def _row_of(rows: list[dict[str, Any]], record_id: str) -> int | None:
 
 
 def _withdrawals(log_path: Path, job_id: str, prior: MutableMapping[str, Version],
-                 latest: _LatestByUrl | None = None) -> list[dict[str, Any]]:
+                 latest: _LatestByUrl | None = None, lost_warcs: set[str] | frozenset[str] = frozenset()
+                 ) -> list[dict[str, Any]]:
+    """Withdrawn rows of the known articles a capture log records answered 404 or 410, but
+    of those whose record is in one of ``lost_warcs`` (names of WARCs stated lost): a row
+    points at its record."""
     latest = latest if latest is not None else _LatestByUrl(prior)
     rows = []
     for line in rows_refusing_bad(log_path, "capture-log", f"run `archive verify`; {_NOT_REWRITTEN}"):
         known = latest.get(line["url"])
         if line.get("status") not in (404, 410) or known is None or known.row["status"] == "withdrawn":
+            continue
+        if lost_warcs and (line.get("warc") or {}).get("filename") in lost_warcs:
             continue
         row = dict(known.row, status="withdrawn", body="", word_count=0, job_id=job_id,
                    version=known.number + 1, previous_version=known.record_id, extractor=extractor_info())
@@ -644,8 +728,9 @@ def versions_before(coll: CollectionDir, sequence: int) -> MutableMapping[str, V
     return prior
 
 
-def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
-    """Re-derive the article files of every job of a collection, in chain order."""
+def extract_collection(store: Path, collection: str, notes: list[str] | None = None) -> list[tuple[Path, int]]:
+    """Re-derive the article files of every job of a collection, in chain order. What a
+    stated loss leaves out is said on ``notes`` if given (else in the log)."""
     coll = collection_dir(Path(store), collection)
     if not coll.manifests.is_dir():
         raise UsageError(no_collection(Path(store), collection))
@@ -656,4 +741,4 @@ def extract_collection(store: Path, collection: str) -> list[tuple[Path, int]]:
         jobs = jobs_in_order(coll, doing=_NOT_REWRITTEN)
         # (versions made without a job of the chain would number an article's edits wrongly)
         refuse_unless_chain_whole(coll, _NOT_REWRITTEN)
-        return [extract_job(coll, doc, prior) for _, doc in jobs]
+        return [extract_job(coll, doc, prior, notes=notes) for _, doc in jobs]

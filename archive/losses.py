@@ -107,3 +107,25 @@ def accept_loss(coll: CollectionDir, given: str, reason: str, operator: str | No
     }
     write_atomic(out, (json.dumps(statement, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return out
+
+
+def gone_for_good(coll: CollectionDir, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The statement of loss of the file a manifest's ``entry`` lists, if that file is not in
+    the collection (nothing at its path), was not pushed away, and its loss is stated for
+    exactly those bytes; None otherwise: a file missing without one is missing, as ever."""
+    from archive.verify import remote_receipt
+
+    target = coll.root / str(entry.get("path", ""))
+    if target.exists() or target.is_symlink() or remote_receipt(coll, entry) is not None:
+        return None
+    return loss_statement(coll, entry)
+
+
+def lost_in(coll: CollectionDir, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Of manifest ``entries``, those gone for good (:func:`gone_for_good`): statement by path."""
+    found = {}
+    for entry in entries:
+        statement = gone_for_good(coll, entry)
+        if statement is not None:
+            found[entry["path"]] = statement
+    return found

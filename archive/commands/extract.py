@@ -19,7 +19,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.extract import extract_collection
     from archive.store import resolve_store
 
-    written = extract_collection(resolve_store(args.store), args.collection)
+    notes: list[str] = []
+    written = extract_collection(resolve_store(args.store), args.collection, notes)
+    for note in notes:  # (what a stated loss left out)
+        print(f"note: {note}", file=out)
     for path, rows in written:
         print(f"{path}: {count(rows, 'article')}", file=out)
     print(f"{count(len(written), 'job')}, {count(sum(r for _, r in written), 'article')} extracted.", file=out)

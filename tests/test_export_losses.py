@@ -1,0 +1,131 @@
+"""Export and extract of a collection one of whose files is gone for good, its loss stated
+(`archive verify --accept-loss`): what remains is exported and extracted, what was lost is
+said, no row points at nothing, and a file missing without a statement still stops both."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive.capture import Fetch, Provenance
+from archive.cli import main
+from archive.config import collection_from_dict
+from archive.extract import extract_collection
+from archive.index import update_indexes
+from archive.job import CaptureJob
+from archive.store import collection_dir
+from archive.verify import verify
+
+
+def _article(i: int, edit: str = "") -> bytes:
+    ld = {"@type": "NewsArticle", "headline": f"Story {i}{edit}", "author": {"name": "Ada"},
+          "datePublished": "2026-03-01T08:00:00+00:00"}
+    paras = "".join(f"<p>Paragraph {k} of story {i}{edit}. " + "harbour council weather " * 15 + "</p>"
+                    for k in range(4))
+    return (f"<html lang='en'><head><script type='application/ld+json'>{json.dumps(ld)}</script></head>"
+            f"<body><article><h1>Story {i}{edit}</h1>{paras}</article></body></html>").encode()
+
+
+def _job(store: Path, day: int, pages: dict[str, tuple[int, bytes]]) -> None:
+    moment = [datetime(2026, 3, day, 9, 0, tzinfo=UTC)]
+
+    def clock() -> datetime:
+        moment[0] += timedelta(seconds=1)
+        return moment[0]
+
+    job = CaptureJob(store, collection_from_dict({"name": "ds", "urls": ["http://news.test/"]}), clock=clock)
+    for path, (status, body) in pages.items():
+        job.record_fetch(Fetch(url=f"http://news.test{path}", method="GET", request_headers=[(b"User-Agent", b"t")],
+                               request_body=b"", status=status, response_headers=[(b"Content-Type", b"text/html")],
+                               body=body, started=clock(), duration_ms=1.0, remote_ip="192.0.2.1",
+                               provenance=Provenance(seed="http://news.test/", channel="link", hops="L", depth=1)))
+    job.close()
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """Day 1: stories 0, 1, 2. Day 5: story 1 edited, story 3 new. Day 9: story 0 the same
+    (a revisit, no row), story 1 as on day 1 (a revisit of day 1's capture, a row: the edit
+    undone), story 2 gone (404: a withdrawn row)."""
+    store = tmp_path_factory.mktemp("lossy")
+    _job(store, 1, {f"/a/{i}": (200, _article(i)) for i in range(3)})
+    _job(store, 5, {"/a/1": (200, _article(1, " (updated)")), "/a/3": (200, _article(3))})
+    _job(store, 9, {"/a/0": (200, _article(0)), "/a/1": (200, _article(1)), "/a/2": (404, b"gone")})
+    update_indexes(collection_dir(store, "ds"))  # (where extraction finds the original of day 9's Story 1)
+    extract_collection(store, "ds")
+    return store
+
+
+@pytest.fixture
+def store(pristine, tmp_path):
+    copy = tmp_path / "store"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def _day_one(store: Path, folder: str, suffix: str) -> Path:
+    return min((store / "ds" / folder).glob(f"*{suffix}"))
+
+
+def _lose(store: Path, path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path.unlink()
+    coll = store / "ds"
+    assert main(["verify", str(coll), "--accept-loss", str(path.relative_to(coll)), "--reason", "the disk failed",
+                 "--operator", "J. Archivist"]) == 0
+    capsys.readouterr()
+
+
+def _tables(store: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((store / "ds" / "articles").iterdir())}
+
+
+def _rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "articles.jsonl").read_text().splitlines()]
+
+
+def test_extract_keeps_the_tables_made_before_the_loss(store, capsys):
+    before = _tables(store)
+    warc = _day_one(store, "warcs", ".warc.gz")
+    _lose(store, warc, capsys)
+    assert main(["extract", "--store", str(store), "--collection", "ds"]) == 0
+    said = capsys.readouterr()
+    assert "Traceback" not in said.err
+    notes = [line for line in said.out.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 2, said.out
+    assert f"warcs/{warc.name} stated lost; its article table, made before the loss, is kept as it was (3 rows)" \
+        in notes[0]
+    # Day 9's Story 1 was read from day 1's capture, which cannot be read again: its table stays.
+    assert "the originals of 1 of its revisits are in files stated lost" in notes[1]
+    assert _tables(store) == before
+    assert verify(store / "ds").ok
+
+
+def test_extract_without_a_table_made_before_the_loss_says_what_it_lacks(store, capsys):
+    warc = _day_one(store, "warcs", ".warc.gz")
+    for table in (store / "ds" / "articles").iterdir():
+        table.unlink()
+    _lose(store, warc, capsys)
+    assert main(["extract", "--store", str(store), "--collection", "ds"]) == 0
+    said = capsys.readouterr().out
+    assert "note: job ds-20260301" in said and "the articles in it cannot be extracted" in said
+    job = _day_one(store, "manifests", ".json").stem
+    derived = json.loads((store / "ds" / "articles" / f"{job}.derived.json").read_text())
+    assert derived["rows"] == 0 and derived["derived_from"] == []
+    assert [d["path"] for d in derived["lost"]] == [f"warcs/{warc.name}"]
+    assert verify(store / "ds").ok
+    out = store.parent / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 0
+    assert verify(out).ok
+
+
+def test_extract_passes_over_a_lost_capture_log(store, capsys):
+    before = _tables(store)
+    log = _day_one(store, "logs", ".captures.jsonl")
+    _lose(store, log, capsys)
+    assert main(["extract", "--store", str(store), "--collection", "ds"]) == 0
+    assert f"logs/{log.name} stated lost; its article table, made before the loss, is kept" in capsys.readouterr().out
+    assert _tables(store) == before
