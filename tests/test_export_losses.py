@@ -87,6 +87,72 @@ def _rows(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "articles.jsonl").read_text().splitlines()]
 
 
+def test_the_store_has_a_row_of_a_revisit_and_a_withdrawal(pristine, tmp_path):
+    rows = _rows(Path(main(["export", "--store", str(pristine), "--collection", "ds", "--out",
+                            str(tmp_path / "out")]) == 0 and tmp_path / "out"))
+    assert len(rows) == 7  # 3 on day 1, 2 on day 5, 2 on day 9
+    assert sorted((r["headline"], r["status"]) for r in rows if r["job_id"].startswith("ds-20260309")) == [
+        ("Story 1", "captured"), ("Story 2", "withdrawn")]
+
+
+def test_an_export_leaves_out_a_lost_warc_and_what_needs_it_and_says_so(store, tmp_path, capsys):
+    warc = _day_one(store, "warcs", ".warc.gz")
+    _lose(store, warc, capsys)
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 0
+    assert "Exported 3 captures and 3 articles" in capsys.readouterr().out
+    rows = _rows(out)
+    # Day 1's rows point into the lost WARC, day 9's Story 1 at a revisit of a capture in it:
+    # left out. Day 5's and the withdrawal (its 404 is in day 9's WARC) stay.
+    assert sorted((r["headline"], r["status"]) for r in rows) == [
+        ("Story 1 (updated)", "captured"), ("Story 2", "withdrawn"), ("Story 3", "captured")]
+    assert all(r["source"]["warc_filename"] != warc.name for r in rows)
+    report = verify(out)
+    assert report.ok, [str(p) for p in report.problems]
+    sheet = (out / "DATASHEET.md").read_text()
+    assert "## Files stated lost" in sheet
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert f"- `warcs/{warc.name}` (warc, " in sheet and f"stated lost on {day} by J. Archivist: the disk failed" in sheet
+    assert "- Article rows: 4\n" in sheet
+    assert "- Captures the capture logs record in the lost WARC files: 3\n" in sheet
+    assert "in a lost one): 2\n" in sheet  # (day 9's revisits of stories 0 and 1)
+
+
+def test_an_export_of_a_collection_that_lost_a_capture_log(store, tmp_path, capsys):
+    _lose(store, _day_one(store, "logs", ".captures.jsonl"), capsys)
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 0
+    assert len(_rows(out)) == 7  # (every WARC is there: no row is lost)
+    assert verify(out).ok
+    sheet = (out / "DATASHEET.md").read_text()
+    assert "captures.jsonl` (capture-log, " in sheet and "- Article rows: 0\n" in sheet
+    assert "The fetch attempts a lost capture log recorded are not in the counts" in sheet
+
+
+def test_a_missing_warc_without_a_statement_is_refused_as_before(store, tmp_path, capsys):
+    warc = _day_one(store, "warcs", ".warc.gz")
+    warc.unlink()
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 1
+    said = capsys.readouterr().err
+    assert f"{warc} is listed by a manifest but is missing, and was not pushed away: restore it" in said
+    assert f"--accept-loss warcs/{warc.name} --reason TEXT` states its loss" in said
+    assert said.rstrip().endswith("nothing was exported") and len(said.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["extract", "--store", str(store), "--collection", "ds"]) == 1
+    assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_a_statement_of_other_bytes_excuses_nothing_in_export(store, tmp_path, capsys):
+    warc = _day_one(store, "warcs", ".warc.gz")
+    _lose(store, warc, capsys)
+    statement = store / "ds" / "lost" / f"{warc.name}.json"
+    doc = json.loads(statement.read_text())
+    statement.write_text(json.dumps(dict(doc, size=doc["size"] + 1)))
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(tmp_path / "out")]) == 1
+    assert "is listed by a manifest but is missing" in capsys.readouterr().err
+
+
 def test_extract_keeps_the_tables_made_before_the_loss(store, capsys):
     before = _tables(store)
     warc = _day_one(store, "warcs", ".warc.gz")

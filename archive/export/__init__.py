@@ -41,6 +41,7 @@ from archive.export.signing import (
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
 from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
+from archive.losses import lost_in
 from archive.manifest import jobs_in_order
 from archive.store import CollectionDir, collection_dir, no_collection
 from archive.urls import host_in_scope, host_of, host_pattern, port_of
@@ -100,17 +101,26 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     if foreign:
         raise UsageError(f"{out / foreign[0]} is not of an earlier export of this tool, and an export would write over "
                          "it: export to another directory, or move it away")
-    listed = {coll.root / f["path"]: f for job in jobs for f in job["files"] if f["kind"] == "warc"}
-    _replaceable(out, collection, {w.name for w in listed}, key)
+    # Files gone for good, their loss stated (archive.losses): what was in them is left out,
+    # and the datasheet says so.
+    lost = lost_in(coll, [f for job in jobs for f in job["files"] if f["kind"] in ("warc", "capture-log")])
+    listed = {coll.root / f["path"]: f for job in jobs for f in job["files"]
+              if f["kind"] == "warc" and f["path"] not in lost}
+    lost_warcs = {path.rsplit("/", 1)[-1] for path, statement in lost.items() if statement.get("kind") == "warc"}
+    _replaceable(out, collection, {w.name for w in listed} | lost_warcs, key)
     warcs = list(listed)
     missing = [w for w in warcs if not w.is_file()]
     if missing:
         if coll.receipt(missing[0].name).is_file():  # (sent away by `archive push --delete-local`)
             raise UsageError(f"{missing[0]} was pushed with --delete-local and is not in the local store; "
                              "`archive pull` it first")
+        gone = "" if missing[0].exists() else (
+            f"; if it is gone for good, `archive verify {coll.root} --accept-loss "
+            f"{listed[missing[0]]['path']} --reason TEXT` states its loss, and export then leaves it out")
         raise StoreError(f"{missing[0]} is listed by a manifest but is "
                          f"{'not a file' if missing[0].exists() else 'missing'}, and was not pushed away: restore it "
-                         f"(`archive pull` if it was pushed); run `archive verify {coll.root}`; nothing was exported")
+                         f"(`archive pull` if it was pushed); run `archive verify {coll.root}`{gone}; "
+                         "nothing was exported")
 
     def in_range(when: str, url: str) -> bool:
         day = date.fromisoformat(when[:10])
@@ -118,10 +128,12 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                 and (host is None or host_in_scope(host_of(url), [host], port_of(url))))
 
     scanned = scan(warcs, listed, doing=f"run `archive verify {coll.root}`; nothing was exported")
-    selection = select(scanned, lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")))
+    selection = select(scanned, lambda r: in_range(r.fields["warc-date"], r.fields.get("warc-target-uri", "")),
+                       originals_lost=bool(lost_warcs))
     if not selection.matched:
-        raise UsageError(_none_matched(collection, scanned, (date_from, date_to, host)))
-    lines = _log_lines(coll, jobs, in_range)
+        raise UsageError(_none_matched(collection, scanned, (date_from, date_to, host))
+                         + (f" ({len(lost)} of its files stated lost)" if lost else ""))
+    lines = _log_lines(coll, jobs, in_range, lost)
     # The first directory of ``out``'s path this export makes, removed again if it fails: an
     # empty or half dataset would look like a real one.
     made = next((p for p in reversed((out, *out.parents)) if not p.exists()), None)
@@ -138,7 +150,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         new_warcs = sorted((work / "warcs").glob("*.warc.gz"))
         chosen = [selection.by_id[rid][1] for rid in selection.chosen]
         created = max(datetime.fromisoformat(r.fields["warc-date"]) for r in chosen)
-        rows = _articles(coll, jobs, moved, selection.chosen, in_range)
+        rows, rows_lost = _articles(coll, jobs, moved, selection, in_range, lost_warcs)
         index = _index(new_warcs, work / "indexes")
         config = jobs[-1]["config"]
         dataset = config.get("dataset", {})
@@ -155,6 +167,9 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         (stage / "captures-per-day.svg").write_text(chart_svg(_per_day(lines)), "utf-8")
         facts = _facts(collection, jobs, lines, rows, chosen, selection.matched, new_warcs, created, dataset,
                        title, (date_from, date_to, host), wacz.name, key is not None)
+        facts["lost"] = _losses(lost, lines, lost_warcs, len(selection.unfounded), rows_lost)
+        if facts["lost"] is not None:
+            facts["lost"]["filtered"] = facts["filtered"]
         (stage / "DATASHEET.md").write_text(datasheet(facts), "utf-8")
         files = []
         for name, fmt, media in [(wacz.name, "wacz", "application/wacz"),
@@ -376,8 +391,13 @@ def _moved(source: Path, target: Path, shown: Path) -> None:
                          "was") from None
 
 
-def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def _articles(coll, jobs, moved, selection, in_range, lost_warcs) -> tuple[list[dict[str, Any]], int]:  # type: ignore[no-untyped-def]
+    """The rows of the export, pointers remapped into its WARCs; and how many rows the
+    filter took that are left out for a stated loss (their record in a lost WARC, or a
+    revisit of one whose original is: see :func:`~archive.export.select.select`)."""
     rows = []
+    left_out = 0
+    chosen = selection.chosen
     for job in jobs:
         path = coll.articles / f"{job['job_id']}.jsonl"
         if not path.is_file():
@@ -385,7 +405,12 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
         for row in rows_refusing_bad(path, "article", f"`{coll.command('extract')}` writes it again; "
                                                         "nothing was exported"):
             src = row["source"]
-            if src["record_id"] not in chosen or not in_range(src["capture_time"], row["url"]):
+            if not in_range(src["capture_time"], row["url"]):
+                continue
+            if src["warc_filename"] in lost_warcs or src["record_id"] in selection.unfounded:
+                left_out += 1  # (a row pointing at nothing is no row of a dataset)
+                continue
+            if src["record_id"] not in chosen:
                 continue
             try:
                 new_offset, length = moved[(src["warc_filename"], src["warc_offset"])]
@@ -399,7 +424,23 @@ def _articles(coll, jobs, moved, chosen, in_range) -> list[dict[str, Any]]:  # t
             row.setdefault("previous_version", None)
             row.setdefault("inferred", [])  # (a row extracted before it was has nothing inferred in it)
             rows.append({k: row.get(k) for k in ARTICLE_COLUMNS})
-    return sorted(rows, key=lambda r: (r["source"]["capture_time"], r["url"], r["version"]))
+    return sorted(rows, key=lambda r: (r["source"]["capture_time"], r["url"], r["version"])), left_out
+
+
+def _losses(lost, lines, lost_warcs, unfounded, rows_lost) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    """What the datasheet says of the files stated lost: each (path, kind, size, when, why,
+    who), and what the export leaves out for them: the captures the capture logs record in
+    the lost WARCs (those of the filter), the revisits of captures no WARC read holds, and
+    the article rows."""
+    if not lost:
+        return None
+    in_lost = sum(1 for line in lines if line["outcome"] == "captured" and line["warc_filename"] in lost_warcs)
+    logs_lost = [path for path, statement in lost.items() if statement.get("kind") == "capture-log"]
+    return {"files": [{"path": path, "kind": statement.get("kind"), "size": statement.get("size"),
+                       "stated": str(statement.get("stated", "?"))[:10], "reason": statement.get("reason", ""),
+                       "operator": statement.get("operator")} for path, statement in sorted(lost.items())],
+            "captures": in_lost, "unfounded": unfounded, "rows": rows_lost, "logs_lost": len(logs_lost),
+            "warcs_lost": len(lost_warcs)}
 
 
 def _parquet(rows: list[dict[str, Any]], path: Path) -> None:
@@ -431,18 +472,19 @@ def _index(warcs: list[Path], out_dir: Path) -> bytes:
     return b"".join(sorted(lines))
 
 
-def _log_lines(coll, jobs, in_range) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def _log_lines(coll, jobs, in_range, lost) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     lines = []
     for job in jobs:
         for entry in job["files"]:
-            if entry["kind"] == "capture-log":
+            if entry["kind"] == "capture-log" and entry["path"] not in lost:  # (a lost one: said in the datasheet)
                 for line in rows_refusing_bad(coll.root / entry["path"], "capture-log",
                                               "run `archive verify`; nothing was exported"):
                     if in_range(line["started"], line["url"]):  # (what the datasheet counts of it)
                         lines.append({"started": line["started"], "outcome": line["outcome"],
                                       "status": line.get("status"), "error": line.get("error"),
                                       "truncated": line.get("truncated"), "revisit": bool(line.get("revisit")),
-                                      "job_id": job["job_id"], "robots": line.get("robots")})
+                                      "job_id": job["job_id"], "robots": line.get("robots"),
+                                      "warc_filename": (line.get("warc") or {}).get("filename")})
                 unlike = unlike_its_listing(coll.root / entry["path"], entry)  # (lines edited, or left out)
                 if unlike is not None:
                     raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")

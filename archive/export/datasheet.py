@@ -52,6 +52,40 @@ def chart_svg(per_day: dict[str, Counter[str]]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _lost_section(lost: dict[str, Any] | None) -> str:
+    """The section on files stated lost (``archive verify --accept-loss``), or nothing."""
+    if not lost:
+        return ""
+    files = "\n".join(f"- `{f['path']}` ({f['kind'] or 'file'}, {f['size']} bytes): stated lost on {f['stated']} "
+                      f"by {f.get('operator') or '(no operator named)'}: {f['reason']}" for f in lost["files"])
+    left = [f"- Article rows: {lost['rows']}"]
+    if lost["warcs_lost"]:
+        left.append(f"- Captures the capture logs record in the lost WARC files: {lost['captures']}"
+                    + (" (those a lost capture log recorded are not counted)" if lost["logs_lost"] else ""))
+        left.append(f"- Revisit records whose original is in no WARC file of this export (presumably in a lost "
+                    f"one): {lost['unfounded']}")
+    logs = ("\n\nThe fetch attempts a lost capture log recorded are not in the counts of this datasheet (the\n"
+            "captures of its job in WARC files that remain are in the WACZ)." if lost["logs_lost"] else "")
+    return f"""## Files stated lost
+
+Files the jobs' manifests list that are gone for good, their loss stated in the store
+(`archive verify --accept-loss`); what was in them is not in this export:
+
+{files}
+
+Left out because of them{' (of those the filter selects)' if lost['filtered'] else ''}:
+
+{chr(10).join(left)}
+
+The jobs table counts what each job captured, the lost files' captures included.{logs}
+
+"""
+
+
 def datasheet(facts: dict[str, Any]) -> str:
     """The Markdown text; ``facts`` is assembled by the exporter from manifests, logs, rows."""
     f = facts
@@ -126,7 +160,7 @@ Failures by kind (attempts without a response, and responses cut short):
 
 {errors}
 
-## Software
+{_lost_section(f.get('lost'))}## Software
 
 {software}
 

@@ -39,6 +39,8 @@ class Selection:
     by_id: dict[str, tuple[str, CheckedRecord]]
     chosen: set[str] = field(default_factory=set)
     matched: set[str] = field(default_factory=set)
+    # Revisits the filter took whose original is in no WARC read, left out (see select)
+    unfounded: set[str] = field(default_factory=set)
 
 
 _KEPT = ("warc-type", "warc-record-id", "warc-date", "warc-target-uri", "warc-concurrent-to", "warc-refers-to")
@@ -74,14 +76,21 @@ def scan(warcs: list[Path], listed: dict[Path, dict] | None = None, *, doing: st
     return Selection(files, by_id)
 
 
-def select(selection: Selection, keep: Callable[[CheckedRecord], bool]) -> Selection:
-    """Choose captures (response/revisit records) that ``keep`` accepts, with what they need."""
+def select(selection: Selection, keep: Callable[[CheckedRecord], bool], *, originals_lost: bool = False) -> Selection:
+    """Choose captures (response/revisit records) that ``keep`` accepts, with what they need.
+    ``originals_lost``: WARCs of the collection are gone for good (their loss stated), and a
+    revisit whose original is in none of those read may have been of a capture in one: it
+    is left out (``unfounded``), as it could not be replayed nor an article row of it traced."""
     concurrent: dict[str, list[str]] = {}
     for _, record in selection.by_id.values():
         target = record.fields.get("warc-concurrent-to")
         if target and record.type in ("request", "metadata"):
             concurrent.setdefault(target, []).append(record.record_id)
     todo = [rid for rid, (_, r) in selection.by_id.items() if r.type in ("response", "revisit") and keep(r)]
+    if originals_lost:
+        selection.unfounded.update(rid for rid in todo if selection.by_id[rid][1].type == "revisit"
+                                   and selection.by_id[rid][1].fields.get("warc-refers-to") not in selection.by_id)
+        todo = [rid for rid in todo if rid not in selection.unfounded]
     selection.matched.update(todo)
     while todo:
         rid = todo.pop()
