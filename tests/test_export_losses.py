@@ -116,6 +116,10 @@ def test_an_export_leaves_out_a_lost_warc_and_what_needs_it_and_says_so(store, t
     assert "- Article rows: 4\n" in sheet
     assert "- Captures the capture logs record in the lost WARC files: 3\n" in sheet
     assert "in a lost one): 2\n" in sheet  # (day 9's revisits of stories 0 and 1)
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out), "--to", "2026-03-01"]) == 2
+    said = capsys.readouterr().err
+    assert "no captures match --to 2026-03-01" in said and "1 of its files is stated lost" in said
+    assert verify(out).ok  # (the export before is as it was)
 
 
 def test_an_export_of_a_collection_that_lost_a_capture_log(store, tmp_path, capsys):

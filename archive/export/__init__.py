@@ -132,7 +132,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                        originals_lost=bool(lost_warcs))
     if not selection.matched:
         raise UsageError(_none_matched(collection, scanned, (date_from, date_to, host))
-                         + (f" ({len(lost)} of its files stated lost)" if lost else ""))
+                         + (f"; {len(lost)} of its files {'is' if len(lost) == 1 else 'are'} stated lost, what was in them "
+                            "left out" if lost else ""))
     lines = _log_lines(coll, jobs, in_range, lost)
     # The first directory of ``out``'s path this export makes, removed again if it fails: an
     # empty or half dataset would look like a real one.
