@@ -42,7 +42,7 @@ from archive.index.merged import (
     unmerged,
     untidy,
 )
-from archive.losses import loss_statement, statements
+from archive.losses import gone_for_good, statements
 from archive.manifest import iter_manifests, problem_of
 from archive.store import UNWRITABLE, CollectionDir, directory_state, listed_sizes, write_atomic
 from archive.urls import canonical_or_none
@@ -114,7 +114,7 @@ def stated_lost(coll: CollectionDir, *, indexed: bool = False,
     found: dict[str, dict[str, Any]] = {}
     for name in names:
         entry = entries.get(name)
-        statement = loss_statement(coll, entry) if entry is not None and not coll.receipt(name).is_file() else None
+        statement = gone_for_good(coll, entry) if entry is not None else None
         if statement is not None:
             found[name] = statement
     return found
