@@ -417,6 +417,9 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
                                                      "of its revisits are in files stated lost; its article table, "
                                                      "made before the loss, is kept as it was")
         outer.update(prior.maps[0])
+    if originals.missing and originals.level == logging.INFO:
+        _said(notes, f"job {job_id}: the originals of {originals.missing} of its revisits were not found, files being "
+                     "stated lost; no article was read from them")
     coll.articles.mkdir(parents=True, exist_ok=True)
     path = coll.articles / f"{job_id}.jsonl"
     data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
@@ -566,6 +569,9 @@ class _Originals:
         self.earlier_whole = earlier_whole  # (every earlier job's capture was extracted)
         self.seen: dict[str, tuple[str, int, int]] = {}  # this job's HTML 200 responses: record id -> place
         self.missing = 0  # revisits whose original is not in the store, or cannot be read
+        # With files stated lost, an original not found is expected: counted and said once, in
+        # the job's note and its .derived.json, not on a line of its own each.
+        self.level = logging.INFO if statements(coll) else logging.WARNING
 
     def payload_of(self, capture: Capture) -> Capture | None:
         """``capture`` (a revisit) with its original's payload, or None: the URL's latest
@@ -600,8 +606,8 @@ class _Originals:
             original = None
         if original is None or original.rec_type != "response":
             self.missing += 1
-            log.warning("%s: the original of revisit %s (%s) is not in the store; no article read from it",
-                        capture.warc_filename, capture.record_id, capture.url)
+            log.log(self.level, "%s: the original of revisit %s (%s) is not in the store; no article read from it",
+                    capture.warc_filename, capture.record_id, capture.url)
             return None
         ctype = capture.content_type or original.header("Content-Type")
         if original.status != 200 or (ctype is not None and "html" not in ctype.lower()):

@@ -180,8 +180,11 @@ def test_extract_without_a_table_made_before_the_loss_says_what_it_lacks(store, 
         table.unlink()
     _lose(store, warc, capsys)
     assert main(["extract", "--store", str(store), "--collection", "ds"]) == 0
-    said = capsys.readouterr().out
+    said, err = capsys.readouterr()
     assert "note: job ds-20260301" in said and "the articles in it cannot be extracted" in said
+    # Day 9's revisit of day 1's Story 1: one note for the job, no warning of its own.
+    assert "note: job ds-20260309" in said and "the originals of 1 of its revisits were not found" in said
+    assert "is not in the store" not in err and "unreadable" not in err, err
     job = _day_one(store, "manifests", ".json").stem
     derived = json.loads((store / "ds" / "articles" / f"{job}.derived.json").read_text())
     assert derived["rows"] == 0 and derived["derived_from"] == []

@@ -382,7 +382,9 @@ def find_original(coll: CollectionDir, uri: str, date: str | None, digest: str |
     try:
         return read_record(coll, choice.filename, choice.offset, choice.length)
     except StoreError as exc:
-        log.warning("revisit original unreadable: %s", exc)
+        # (a WARC stated lost, still in indexes not brought up to date since: said by whoever asked)
+        lost = not (coll.warcs / choice.filename).exists() and choice.filename in stated_lost(coll)
+        log.log(logging.INFO if lost else logging.WARNING, "revisit original unreadable: %s", exc)
         return None
 
 
