@@ -924,3 +924,33 @@ def test_a_server_that_stops_answering_is_said_at_each_attempt_not_waited_for_in
     assert said == [f"s3://{bucket} at {proxy.url}: PutObject had no answer within 0.5 s (attempt {n} of 5); "
                     "trying again" for n in (1, 2)]
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+
+
+def test_in_the_bucket_a_statement_of_other_bytes_excuses_nothing(s3_env, store):
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    client = s3_env.client()
+    warc = min((store / "news" / "warcs").glob("*.warc.gz"))
+    client.delete_object(Bucket=bucket, Key=f"p/news/warcs/{warc.name}")
+    _, sha = _listing(store, warc)
+    stated = {"path": f"warcs/{warc.name}", "size": warc.stat().st_size, "sha256": sha, "reason": "gone",
+              "stated": "2026-11-27T00:00:00Z"}
+    key = f"p/news/lost/{warc.name}.json"
+
+    def put(doc: dict, metadata_of: bytes | None = None) -> None:
+        body = json.dumps(doc).encode()
+        digest = "sha256:" + hashlib.sha256(body if metadata_of is None else metadata_of).hexdigest()
+        client.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest})
+
+    put({**stated, "sha256": "sha256:" + "0" * 64})
+    problems = [str(p) for p in verify_remote(f"s3://{bucket}/p").problems]
+    assert f"s3://{bucket}/p/news/lost/{warc.name}.json: states the loss of warcs/{warc.name}, which no manifest " \
+           "here lists with that size and SHA-256: it excuses nothing" in problems
+    assert any(f"warcs/{warc.name} is missing from the bucket" in p for p in problems), problems
+    put(stated, metadata_of=b"other bytes")  # (its bytes are not what it says: not to be believed)
+    problems = [str(p) for p in verify_remote(f"s3://{bucket}/p").problems]
+    assert any(p.startswith(f"s3://{bucket}/{key}: sha256: object hashes to ") for p in problems), problems
+    assert any(f"warcs/{warc.name} is missing from the bucket" in p for p in problems), problems
+    put(stated)
+    report = verify_remote(f"s3://{bucket}/p", deep=True)
+    assert report.ok and report.lost == 1, report.problems

@@ -3,17 +3,23 @@
 The manifests are read from the bucket and run through the same sidecar, schema and chain
 checks as a local store (:func:`archive.verify.check_manifests`). Every object named by a
 manifest must exist with the manifest's size and its ``x-amz-meta-sha256``; every other object
-must carry an ``x-amz-meta-sha256``. With ``deep`` every object is streamed and hashed (to
+must carry an ``x-amz-meta-sha256``, but one whose loss a statement in the bucket states
+(``<collection>/lost/<name>.json``, of the size and SHA-256 the manifest lists), which is a note;
+a statement of other bytes excuses nothing. With ``deep`` every object is streamed and hashed (to
 nowhere: nothing is written to disk). Record digests inside WARCs are not re-computed here;
 ``archive pull`` then ``archive verify DIR`` does that.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
+from typing import Any
 
+from archive.digests import sha256_bytes
 from archive.errors import UsageError
+from archive.losses import said
 from archive.manifest import SIDECAR
 from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, S3Location, parse_s3_url
 from archive.verify import ManifestFile, Report, check_manifests, listed_entries, parse_manifest
@@ -57,21 +63,77 @@ def _check_collection(bucket: Bucket, location: S3Location, coll: str, objects: 
         sidecar = bucket.read(key + SIDECAR).decode("utf-8", "replace") if key + SIDECAR in objects else None
         manifests.append(parse_manifest(location.url(key), posixpath.basename(key), bucket.read(key), sidecar))
     docs = check_manifests(manifests, report)
+    stated = _statements(bucket, location, coll, objects, report)
     listed: set[str] = set()
+    entries: dict[str, dict[str, Any]] = {}
     for m, index, entry in listed_entries(docs):
         key = f"{coll}/{entry['path']}"
         listed.add(key)
+        entries[entry["path"]] = entry
+        statement = stated.get(f"{coll}/lost/{posixpath.basename(entry['path'])}.json")
+        if statement is not None and any(statement.get(k) != entry.get(k) for k in _STATED):
+            statement = None
         if key not in objects:
-            report.add(m.label, f"files[{index}]", f"{entry['path']} is missing from the bucket")
+            if statement is not None:
+                report.notes.append(f"{location.url(key)}: lost, {said(statement)}")
+                report.lost += 1
+            else:
+                report.add(m.label, f"files[{index}]", f"{entry['path']} is missing from the bucket")
             continue
+        if statement is not None:
+            report.notes.append(f"{location.url(key)}: {said(statement)}; it is in the bucket, and checked")
         _check_object(bucket, location, key, report, deep, expect=(entry.get("size"), entry.get("sha256")))
+    for key, statement in stated.items():
+        entry = entries.get(str(statement.get("path")))
+        if entry is None:  # (its statement goes up before the manifest that lists the file)
+            report.notes.append(f"{location.url(key)}: states the loss of {statement.get('path')}, which no manifest "
+                                "in the bucket lists (a push cut short, or its job has not finished)")
+        elif any(statement.get(k) != entry.get(k) for k in _STATED) \
+                or posixpath.basename(key) != f"{posixpath.basename(str(statement.get('path')))}.json":
+            report.add(location.url(key), None, f"states the loss of {statement.get('path')}, which no manifest "
+                                                "here lists with that size and SHA-256: it excuses nothing")
     for key in sorted(objects):
         if not key.startswith(coll + "/") or key in listed:
             continue
         if posixpath.dirname(key) == f"{coll}/warcs":
             report.notes.append(f"{location.url(key)}: not named by any manifest in the bucket "
                                 "(a push cut short, or its job has not finished)")
-        _check_object(bucket, location, key, report, deep, expect=None)
+        # (a statement of loss was read whole, and its bytes checked, already)
+        _check_object(bucket, location, key, report, deep and not _is_statement(coll, key), expect=None)
+
+
+_STATED = ("path", "size", "sha256")  # what a statement of loss must say as the manifest lists it
+
+
+def _is_statement(coll: str, key: str) -> bool:
+    return posixpath.dirname(key) == f"{coll}/lost" and key.endswith(".json")
+
+
+def _statements(bucket: Bucket, location: S3Location, coll: str, objects: dict[str, ObjectInfo],
+                report: Report) -> dict[str, dict[str, Any]]:
+    """The collection's statements of loss in the bucket, by key: each read whole, and
+    believed only if its bytes are its ``x-amz-meta-sha256`` (one without is a problem
+    :func:`_check_object` says) and it is a JSON object."""
+    found: dict[str, dict[str, Any]] = {}
+    for key in sorted(k for k in objects if _is_statement(coll, k)):
+        info = bucket.head(key)
+        if info is None or info.sha256 is None:
+            continue  # (said by _check_object)
+        raw = bucket.read(key)
+        actual = sha256_bytes(raw)
+        if actual != info.sha256:
+            report.add(location.url(key), "sha256", f"object hashes to {actual}, x-amz-meta-sha256 says "
+                                                    f"{info.sha256}: a statement of loss that excuses nothing")
+            continue
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            report.add(location.url(key), None, "not a statement of loss (not a JSON object)")
+            continue
+        found[key] = doc
+    return found
 
 
 def _check_object(bucket: Bucket, location: S3Location, key: str, report: Report, deep: bool,
