@@ -926,6 +926,54 @@ def test_a_server_that_stops_answering_is_said_at_each_attempt_not_waited_for_in
     assert verify_remote(f"s3://{bucket}/p", deep=True).ok
 
 
+def _lose(coll: Path, path: Path, reason: str = "the disk failed") -> Path:
+    """``path`` gone from ``coll`` for good, its loss stated; the statement's path."""
+    path.unlink()
+    code = main(["verify", str(coll), "--accept-loss", path.relative_to(coll).as_posix(), "--reason", reason],
+                out=io.StringIO(), err=io.StringIO())
+    assert code == 0
+    return coll / "lost" / f"{path.name}.json"
+
+
+def test_a_file_stated_lost_goes_up_as_its_statement_before_the_manifests_and_verifies_with_a_note(
+        s3_env, store, tmp_path):
+    import shutil
+
+    shutil.copytree(store / "news", store / "other")
+    warc = min((store / "news" / "warcs").glob("*.warc.gz"))
+    statement = _lose(store / "news", warc)
+    (store / "other" / "warcs" / warc.name).unlink()  # (gone too, its loss not stated)
+    bucket = s3_env.new_bucket()
+    code, err = run_cli("push", "--store", str(store), "--to", f"s3://{bucket}/p")
+    # The collection that says what it lost goes up whole, but that file; the other stops
+    # at its first manifest, as a file missing with no word of why always did.
+    assert code == 1
+    [said] = [line for line in err.splitlines() if line.startswith("archive push:")]
+    first = min((store / "other" / "manifests").glob("*.json")).name
+    assert said == (f"archive push: not pushing {first}: warcs/{warc.name} is not in s3://{bucket}/p/other (and not "
+                    f"pushed from {store / 'other'})")
+    result = push(store, f"s3://{bucket}/p", collection="news")
+    assert result.uploaded == [] and len(result.manifests) == 2 and not result.stopped and not result.not_lost
+    client = s3_env.client()
+    key = f"p/news/lost/{statement.name}"
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == statement.read_bytes()
+    assert f"p/news/warcs/{warc.name}" not in keys(client, bucket)
+    # The statement went up with the other files, before the manifests that make the loss visible.
+    fresh = s3_env.new_bucket()
+    sent = push(store, f"s3://{fresh}/p", collection="news").uploaded
+    assert sent.index(key) < min(sent.index(k) for k in sent if "/manifests/" in k)
+
+    report = verify_remote(f"s3://{bucket}/p/news", deep=True)
+    assert report.ok and report.lost == 1
+    assert any(n.startswith(f"s3://{bucket}/p/news/warcs/{warc.name}: lost, stated lost on ")
+               and n.endswith("the disk failed") for n in report.notes), report.notes
+    restored = tmp_path / "restored"
+    pull(f"s3://{bucket}/p", restored, collection="news")
+    assert (restored / "news" / "lost" / statement.name).read_bytes() == statement.read_bytes()
+    pulled = verify(restored)
+    assert pulled.ok and pulled.lost == 1
+
+
 def test_in_the_bucket_a_statement_of_other_bytes_excuses_nothing(s3_env, store):
     bucket = s3_env.new_bucket()
     push(store, f"s3://{bucket}/p")
@@ -954,3 +1002,54 @@ def test_in_the_bucket_a_statement_of_other_bytes_excuses_nothing(s3_env, store)
     put(stated)
     report = verify_remote(f"s3://{bucket}/p", deep=True)
     assert report.ok and report.lost == 1, report.problems
+
+
+def test_a_file_stated_lost_that_the_bucket_holds_is_said_not_lost_and_a_pull_brings_it_back(
+        s3_env, store, capsys):
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    coll = store / "news"
+    warc = min((coll / "warcs").glob("*.warc.gz"))
+    statement = _lose(coll, warc)
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    out = capsys.readouterr().out
+    assert (f"note: {warc} is stated lost (lost/{statement.name}), but s3://{bucket}/p/news holds "
+            f"warcs/{warc.name} as listed: it is not lost; `archive pull` brings it back") in out.splitlines()
+    remote = verify_remote(f"s3://{bucket}/p")
+    assert remote.ok and remote.lost == 0
+    assert any(n.startswith(f"s3://{bucket}/p/news/warcs/{warc.name}: stated lost on ") for n in remote.notes)
+    assert not warc.exists()  # (nothing done about it but said)
+
+    assert main(["pull", "--from", f"s3://{bucket}/p", "--store", str(store)]) == 0
+    report = verify(coll)
+    assert report.ok and report.lost == 0 and statement.is_file()
+    assert any(n.startswith(f"{warc}: stated lost on ") and n.endswith("it is here again, and checked")
+               for n in report.notes), report.notes
+    assert "not lost" not in capsys.readouterr().out
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    assert "not lost" not in capsys.readouterr().out
+
+
+def test_a_statement_of_other_bytes_is_not_pushed_nor_one_the_bucket_holds_pulled_over(s3_env, store, tmp_path):
+    coll = store / "news"
+    warc = min((coll / "warcs").glob("*.warc.gz"))
+    statement = _lose(coll, warc)
+    good = statement.read_bytes()
+    edited = json.loads(good)
+    edited["size"] += 1
+    statement.write_text(json.dumps(edited))
+    bucket = s3_env.new_bucket()
+    result = push(store, f"s3://{bucket}/p")
+    assert list(result.held_back) == [statement] and result.held_back[statement].startswith(
+        f"{statement} states the loss of warcs/{warc.name}, which no manifest here lists with that size and SHA-256: "
+        "not pushed")
+    assert result.stopped["news"].startswith("not pushing ") and not result.manifests
+    assert not keys(s3_env.client(), bucket, "p/news/lost/")
+    statement.write_bytes(good)
+    assert len(push(store, f"s3://{bucket}/p").manifests) == 2
+    statement.write_text(json.dumps({**json.loads(good), "reason": "another"}))  # (a statement is written once)
+    result = push(store, f"s3://{bucket}/p")
+    assert list(result.held_back) == [statement] and "a statement of loss is written once" in result.held_back[statement]
+    with pytest.raises(StorageError, match="not overwriting a WARC, manifest or statement of loss"):
+        pull(f"s3://{bucket}/p", store)
+    assert json.loads(statement.read_text())["reason"] == "another"

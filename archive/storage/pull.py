@@ -4,8 +4,9 @@ Each object is streamed to ``<name>.part`` beside its place, its SHA-256 compare
 object's ``x-amz-meta-sha256``, and only then renamed into place; manifests come last (their
 sidecars just before them), the mirror of ``push``, so a pulled manifest's files are already
 there. Files that are already present with the same hash are not downloaded again. An
-existing WARC or manifest that differs from the bucket's copy is never overwritten: files in
-those directories are evidence and immutable.
+existing WARC, manifest or statement of loss (``lost/``) that differs from the bucket's copy is
+never overwritten: files in those directories are evidence and immutable. A file stated lost
+here whose copy the bucket holds comes back like any other missing file (its statement stays).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from archive.warc.records import utcnow, warc_date
 log = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".part"
-IMMUTABLE_DIRS = ("warcs", "manifests")
+IMMUTABLE_DIRS = ("warcs", "manifests", "lost")  # (lost/: statements of loss, written once)
 
 
 @dataclass
@@ -176,7 +177,7 @@ def _planned(bucket: Bucket, location: Any, store: Path, obj: _Object,
             return None
         if obj.rel.split("/")[0] in IMMUTABLE_DIRS:
             raise StorageError(f"{target} differs from {url} ({sha} vs {info.sha256}); not overwriting "
-                               "a WARC or manifest, move it away first")
+                               "a WARC, manifest or statement of loss, move it away first")
     obj.info = info
     return obj, url, target
 

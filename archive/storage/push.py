@@ -3,12 +3,15 @@
 Order matters for the chain of custody: every other file goes up first, and a job's manifest
 only after each file it names has been checked in the bucket (size and ``x-amz-meta-sha256``
 equal to the manifest's), its ``.sha256`` sidecar (and ``.sig``) just before it. So a manifest
-present in the bucket means every file it names is there. Pushing is idempotent (an object with
+present in the bucket means every file it names is there, or its loss is stated there: a file
+gone for good (``archive verify --accept-loss``) is named by its statement, ``lost/<name>.json``,
+which goes up with the other files, before the manifests. Pushing is idempotent (an object with
 the same size and SHA-256 is not sent again) and resumable (see :mod:`archive.storage.s3`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +24,7 @@ from typing import Any
 from archive.digests import sha256_bytes, sha256_file
 from archive.errors import StorageError, UsageError
 from archive.index.cdxj import recorded_sha256
+from archive.losses import loss_statement, read_statement, statements
 from archive.manifest import SIDECAR, sidecar_names
 from archive.storage.ledger import PushLedger
 from archive.storage.s3 import (
@@ -39,7 +43,8 @@ from archive.warc.writer import OPEN_SUFFIX
 log = logging.getLogger(__name__)
 
 # What a store holds that goes to the bucket; catalog.sqlite is derived and may be mid-write.
-PUSHED_DIRS = ("warcs", "indexes", "logs", "articles", "manifests")
+# lost/: statements of loss (archive.losses), so that the bucket's copy says what is gone.
+PUSHED_DIRS = ("warcs", "indexes", "logs", "articles", "lost", "manifests")
 # Not pushed: the merged index is written again at every job's end (sending it would send
 # the whole collection's index each time) and is made again from the per-WARC indexes.
 UNPUSHED_DIRS = ("indexes/merged",)
@@ -65,6 +70,9 @@ class PushResult:
     # Collections whose manifests stopped going up (one is not in the bucket as it should
     # be, so neither is any after it in the chain): why, by collection name.
     stopped: dict[str, str] = field(default_factory=dict)
+    # Files stated lost here (``lost/``) whose copy the bucket holds as their statement names
+    # them: not lost, ``archive pull`` brings them back; a sentence saying so, by local path.
+    not_lost: dict[Path, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -168,6 +176,7 @@ def _push_planned(bucket: Bucket, where: S3Location, coll: CollectionDir, todo: 
             result.stopped[coll.name] = str(stop)
             break
         confirmed.append(manifest)
+    _not_lost(bucket, where, coll, result)
     if delete_local:
         try:
             _delete_local_warcs(bucket, where, coll, confirmed, result, ledger)
@@ -222,7 +231,9 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
     root = str(coll.root)
     pending = [rel for rel in files if recheck or not ledger.confirmed(rel, os.path.join(root, rel))]
     result.unchanged += len(files) - len(pending)
-    listed, places = _listed(manifests, unconfirmed, known, {rel for rel in pending if rel.endswith(_LISTED)})
+    stated = {rel: read_statement(coll.root / rel) for rel in pending if rel.startswith(f"{LOST_DIR}/")}
+    wanted = {rel for rel in pending if rel.endswith(_LISTED)} | {str(s.get("path")) for s in stated.values() if s}
+    listed, places = _listed(manifests, unconfirmed, known, wanted)
     for manifest, place in places.items():  # (read for its place once; not again while it stays as it is)
         if manifest not in unconfirmed and manifest not in known:
             ledger.remember_sequence(_rel(manifest, coll), place[0])
@@ -236,6 +247,9 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
                 f"{path} is {f.size} bytes, {f.sha256}; {manifest.name} says {entry.get('size')} bytes, "
                 f"{entry.get('sha256')}: not pushed, and its copy in the bucket, if any, left as it was; run "
                 f"`archive verify {coll.root}`")
+        elif f.rel in stated and (why := _unlike_listed(bucket, f, stated[f.rel], listed)) is not None:
+            result.held_back[path] = (f"{path} {why}: not pushed, and its copy in the bucket, if any, left as it "
+                                      f"was; run `archive verify {coll.root}`")
         elif derived is not None and derived[1] != f.sha256:
             result.held_back[path] = (
                 f"{path} is {f.sha256}; {derived[0].name} says {derived[1]}: not pushed, and its copy in the bucket, "
@@ -279,6 +293,67 @@ def _pushed_files(coll: CollectionDir) -> list[str]:
 
 # What a manifest lists: WARCs, capture logs and job files.
 _LISTED = (".warc.gz", ".warc", ".captures.jsonl", ".job.json")
+LOST_DIR = "lost"
+_STATED = ("path", "size", "sha256")  # what a statement of loss must say as the manifest lists it
+
+
+def _unlike_listed(bucket: Bucket, f: _File, statement: dict[str, Any] | None,
+                   listed: dict[str, tuple[Path, dict[str, Any]]]) -> str | None:
+    """Why the statement of loss ``f`` (its JSON ``statement``) is not to go up, or None: it
+    is not one, it is of bytes no manifest here lists (it excuses nothing, as `archive
+    verify` says, and would stand in the bucket for a good one), or the bucket holds another
+    (a statement is written once)."""
+    if statement is None:
+        return "is not a statement of loss (not a JSON object)"
+    said = str(statement.get("path"))
+    entry = listed.get(said, (None, {}))[1]
+    if any(statement.get(k) != entry.get(k) for k in _STATED) or f.path.name != f"{said.rsplit('/', 1)[-1]}.json":
+        return f"states the loss of {said}, which no manifest here lists with that size and SHA-256"
+    info = bucket.head(f.key)
+    if info is not None and (info.size, info.sha256) != (f.size, f.sha256):
+        return f"is {f.size} bytes, {f.sha256}; the bucket holds another ({info.size} bytes, {info.sha256}), and " \
+               "a statement of loss is written once"
+    return None
+
+
+def _stated_in_bucket(bucket: Bucket, where: S3Location, coll: CollectionDir, entry: dict[str, Any]) -> str | None:
+    """Of a file ``entry`` lists that the bucket has not: None if it is gone here, its loss is
+    stated here, and the bucket holds that statement (of the bytes listed), so that the
+    manifest may go up; otherwise why it may not."""
+    target = coll.root / entry["path"]
+    if target.exists() or target.is_symlink() or loss_statement(coll, entry) is None:
+        return f"{entry['path']} is not in {where.url()} (and not pushed from {coll.root})"
+    rel = _rel(coll.loss_statement(target.name), coll)
+    found = None
+    info = bucket.head(where.key(rel))  # (the bucket's, this store's or not: its bytes as it says, of those listed)
+    if info is not None:
+        raw = bucket.read(where.key(rel))
+        if sha256_bytes(raw) == info.sha256:
+            with contextlib.suppress(ValueError):
+                found = json.loads(raw)
+    if not isinstance(found, dict) or any(found.get(k) != entry.get(k) for k in _STATED):
+        return (f"{entry['path']} is not in {where.url()}; its loss is stated here, but its statement {rel} is not "
+                "there as here")
+    return None
+
+
+def _not_lost(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushResult) -> None:
+    """Say of each file stated lost here whose copy the bucket holds, with the size and
+    SHA-256 its statement names, that it is not lost (nothing is changed: the statement
+    stays as history, and ``archive pull`` brings the file back)."""
+    for path in statements(coll):
+        statement = read_statement(path)
+        if statement is None or path in result.held_back:
+            continue
+        rel = str(statement.get("path"))
+        target = coll.root / rel
+        if (path.name != f"{rel.rsplit('/', 1)[-1]}.json" or ".." in rel.split("/")
+                or target.exists() or target.is_symlink()):
+            continue
+        size, sha256 = statement.get("size"), statement.get("sha256")
+        if isinstance(size, int) and isinstance(sha256, str) and _in_bucket(bucket, where.key(rel), size, sha256):
+            result.not_lost[target] = (f"{target} is stated lost ({_rel(path, coll)}), but {where.url()} holds "
+                                       f"{rel} as listed: it is not lost; `archive pull` brings it back")
 
 
 def _listed(manifests: list[Path], unconfirmed: set[Path], known: dict[Path, tuple[int, str]],
@@ -422,8 +497,10 @@ def _push_manifest(bucket: Bucket, where: S3Location, coll: CollectionDir, manif
         if held is not None and (info is None or (info.size, info.sha256) != (entry.get("size"), entry.get("sha256"))):
             raise _Stop(f"not pushing {manifest.name}, nor a manifest after it: {held}")
         if info is None:
-            raise _Stop(f"not pushing {manifest.name}: {entry['path']} is not in "
-                        f"{where.url()} (and not pushed from {coll.root})")
+            why = _stated_in_bucket(bucket, where, coll, entry)
+            if why is None:
+                continue  # (gone for good, and the bucket's copy says so)
+            raise _Stop(f"not pushing {manifest.name}: {why}")
         if info.size != entry.get("size") or info.sha256 != entry.get("sha256"):
             raise _Stop(f"not pushing {manifest.name}: the bucket's {entry['path']} is {info.size} bytes, "
                         f"{info.sha256}; the manifest says {entry.get('size')} bytes, {entry.get('sha256')}; "
