@@ -1053,3 +1053,7 @@ def test_a_statement_of_other_bytes_is_not_pushed_nor_one_the_bucket_holds_pulle
     with pytest.raises(StorageError, match="not overwriting a WARC, manifest or statement of loss"):
         pull(f"s3://{bucket}/p", store)
     assert json.loads(statement.read_text())["reason"] == "another"
+    assert result.held_back[statement].endswith("move this one away and `archive pull` brings the bucket's")
+    statement.unlink()
+    pull(f"s3://{bucket}/p", store)
+    assert statement.read_bytes() == good and verify(coll).ok

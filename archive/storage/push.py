@@ -247,9 +247,8 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
                 f"{path} is {f.size} bytes, {f.sha256}; {manifest.name} says {entry.get('size')} bytes, "
                 f"{entry.get('sha256')}: not pushed, and its copy in the bucket, if any, left as it was; run "
                 f"`archive verify {coll.root}`")
-        elif f.rel in stated and (why := _unlike_listed(bucket, f, stated[f.rel], listed)) is not None:
-            result.held_back[path] = (f"{path} {why}: not pushed, and its copy in the bucket, if any, left as it "
-                                      f"was; run `archive verify {coll.root}`")
+        elif f.rel in stated and (why := _unlike_listed(bucket, f, stated[f.rel], listed, coll)) is not None:
+            result.held_back[path] = f"{path} {why}"
         elif derived is not None and derived[1] != f.sha256:
             result.held_back[path] = (
                 f"{path} is {f.sha256}; {derived[0].name} says {derived[1]}: not pushed, and its copy in the bucket, "
@@ -298,21 +297,24 @@ _STATED = ("path", "size", "sha256")  # what a statement of loss must say as the
 
 
 def _unlike_listed(bucket: Bucket, f: _File, statement: dict[str, Any] | None,
-                   listed: dict[str, tuple[Path, dict[str, Any]]]) -> str | None:
+                   listed: dict[str, tuple[Path, dict[str, Any]]], coll: CollectionDir) -> str | None:
     """Why the statement of loss ``f`` (its JSON ``statement``) is not to go up, or None: it
     is not one, it is of bytes no manifest here lists (it excuses nothing, as `archive
     verify` says, and would stand in the bucket for a good one), or the bucket holds another
     (a statement is written once)."""
+    kept = "not pushed, and its copy in the bucket, if any, left as it was"
     if statement is None:
-        return "is not a statement of loss (not a JSON object)"
+        return f"is not a statement of loss (not a JSON object): {kept}; run `archive verify {coll.root}`"
     said = str(statement.get("path"))
     entry = listed.get(said, (None, {}))[1]
     if any(statement.get(k) != entry.get(k) for k in _STATED) or f.path.name != f"{said.rsplit('/', 1)[-1]}.json":
-        return f"states the loss of {said}, which no manifest here lists with that size and SHA-256"
+        return (f"states the loss of {said}, which no manifest here lists with that size and SHA-256: {kept}; run "
+                f"`archive verify {coll.root}`")
     info = bucket.head(f.key)
     if info is not None and (info.size, info.sha256) != (f.size, f.sha256):
-        return f"is {f.size} bytes, {f.sha256}; the bucket holds another ({info.size} bytes, {info.sha256}), and " \
-               "a statement of loss is written once"
+        return (f"is {f.size} bytes, {f.sha256}; the bucket holds another ({info.size} bytes, {info.sha256}), and a "
+                f"statement of loss is written once: {kept}; move this one away and `archive pull` brings the "
+                "bucket's")
     return None
 
 
