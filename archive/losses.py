@@ -29,13 +29,24 @@ from archive.errors import UsageError
 from archive.store import CollectionDir, write_atomic
 
 STATEMENT_VERSION = 1
+_STATED = ("path", "size", "sha256")  # what a statement must say as the manifest lists the file
+
+
+def of_the_listed(statement: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """Whether ``statement`` is of exactly the bytes a manifest's ``entry`` lists."""
+    return all(statement.get(k) == entry.get(k) for k in _STATED)
+
+
+def named_for(file_name: str, statement: dict[str, Any]) -> bool:
+    """Whether ``file_name`` is the name a statement of the file it names has."""
+    return file_name == f"{str(statement.get('path')).rsplit('/', 1)[-1]}.json"
 
 
 def loss_statement(coll: CollectionDir, entry: dict[str, Any]) -> dict[str, Any] | None:
     """The statement of loss of the file a manifest's ``entry`` lists, if there is one for
     exactly those bytes (path, size and SHA-256); None otherwise."""
     statement = read_statement(coll.loss_statement(str(entry.get("path", "")).rsplit("/", 1)[-1]))
-    if statement is None or any(statement.get(k) != entry.get(k) for k in ("path", "size", "sha256")):
+    if statement is None or not of_the_listed(statement, entry):
         return None
     return statement
 

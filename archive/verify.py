@@ -24,7 +24,14 @@ from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
 from archive.digests import sha256_file
 from archive.errors import ConfigError, StoreError, UsageError
-from archive.losses import loss_statement, read_statement, said, statements
+from archive.losses import (
+    loss_statement,
+    named_for,
+    of_the_listed,
+    read_statement,
+    said,
+    statements,
+)
 from archive.manifest import (
     HEAD,
     SIDECAR,
@@ -569,8 +576,7 @@ def _check_statements(coll: CollectionDir, listed: dict[str, tuple[Path | str, d
             report.add(path, None, "not a statement of loss (not a JSON object)")
             continue
         entry = listed.get(str(statement.get("path")), (None, {}))[1]
-        if any(statement.get(k) != entry.get(k) for k in ("path", "size", "sha256")) \
-                or path.name != f"{str(statement.get('path')).rsplit('/', 1)[-1]}.json":
+        if not of_the_listed(statement, entry) or not named_for(path.name, statement):
             report.add(path, None, f"states the loss of {statement.get('path')}, which no manifest here lists with "
                                    "that size and SHA-256: it excuses nothing")
         elif (coll.root / entry["path"]).is_file():

@@ -24,7 +24,7 @@ from typing import Any
 from archive.digests import sha256_bytes, sha256_file
 from archive.errors import StorageError, UsageError
 from archive.index.cdxj import recorded_sha256
-from archive.losses import loss_statement, read_statement, statements
+from archive.losses import loss_statement, named_for, of_the_listed, read_statement, statements
 from archive.manifest import SIDECAR, sidecar_names
 from archive.storage.ledger import PushLedger
 from archive.storage.s3 import (
@@ -293,7 +293,6 @@ def _pushed_files(coll: CollectionDir) -> list[str]:
 # What a manifest lists: WARCs, capture logs and job files.
 _LISTED = (".warc.gz", ".warc", ".captures.jsonl", ".job.json")
 LOST_DIR = "lost"
-_STATED = ("path", "size", "sha256")  # what a statement of loss must say as the manifest lists it
 
 
 def _unlike_listed(bucket: Bucket, f: _File, statement: dict[str, Any] | None,
@@ -307,7 +306,7 @@ def _unlike_listed(bucket: Bucket, f: _File, statement: dict[str, Any] | None,
         return f"is not a statement of loss (not a JSON object): {kept}; run `archive verify {coll.root}`"
     said = str(statement.get("path"))
     entry = listed.get(said, (None, {}))[1]
-    if any(statement.get(k) != entry.get(k) for k in _STATED) or f.path.name != f"{said.rsplit('/', 1)[-1]}.json":
+    if not of_the_listed(statement, entry) or not named_for(f.path.name, statement):
         return (f"states the loss of {said}, which no manifest here lists with that size and SHA-256: {kept}; run "
                 f"`archive verify {coll.root}`")
     info = bucket.head(f.key)
@@ -333,7 +332,7 @@ def _stated_in_bucket(bucket: Bucket, where: S3Location, coll: CollectionDir, en
         if sha256_bytes(raw) == info.sha256:
             with contextlib.suppress(ValueError):
                 found = json.loads(raw)
-    if not isinstance(found, dict) or any(found.get(k) != entry.get(k) for k in _STATED):
+    if not isinstance(found, dict) or not of_the_listed(found, entry):
         return (f"{entry['path']} is not in {where.url()}; its loss is stated here, but its statement {rel} is not "
                 "there as here")
     return None
@@ -349,7 +348,7 @@ def _not_lost(bucket: Bucket, where: S3Location, coll: CollectionDir, result: Pu
             continue
         rel = str(statement.get("path"))
         target = coll.root / rel
-        if (path.name != f"{rel.rsplit('/', 1)[-1]}.json" or ".." in rel.split("/")
+        if (not named_for(path.name, statement) or ".." in rel.split("/")
                 or target.exists() or target.is_symlink()):
             continue
         size, sha256 = statement.get("size"), statement.get("sha256")

@@ -19,7 +19,7 @@ from typing import Any
 
 from archive.digests import sha256_bytes
 from archive.errors import UsageError
-from archive.losses import said
+from archive.losses import named_for, of_the_listed, said
 from archive.manifest import SIDECAR
 from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, S3Location, parse_s3_url
 from archive.verify import ManifestFile, Report, check_manifests, listed_entries, parse_manifest
@@ -71,7 +71,7 @@ def _check_collection(bucket: Bucket, location: S3Location, coll: str, objects: 
         listed.add(key)
         entries[entry["path"]] = entry
         statement = stated.get(f"{coll}/lost/{posixpath.basename(entry['path'])}.json")
-        if statement is not None and any(statement.get(k) != entry.get(k) for k in _STATED):
+        if statement is not None and not of_the_listed(statement, entry):
             statement = None
         if key not in objects:
             if statement is not None:
@@ -88,8 +88,7 @@ def _check_collection(bucket: Bucket, location: S3Location, coll: str, objects: 
         if entry is None:  # (its statement goes up before the manifest that lists the file)
             report.notes.append(f"{location.url(key)}: states the loss of {statement.get('path')}, which no manifest "
                                 "in the bucket lists (a push cut short, or its job has not finished)")
-        elif any(statement.get(k) != entry.get(k) for k in _STATED) \
-                or posixpath.basename(key) != f"{posixpath.basename(str(statement.get('path')))}.json":
+        elif not of_the_listed(statement, entry) or not named_for(posixpath.basename(key), statement):
             report.add(location.url(key), None, f"states the loss of {statement.get('path')}, which no manifest "
                                                 "here lists with that size and SHA-256: it excuses nothing")
     for key in sorted(objects):
@@ -100,9 +99,6 @@ def _check_collection(bucket: Bucket, location: S3Location, coll: str, objects: 
                                 "(a push cut short, or its job has not finished)")
         # (a statement of loss was read whole, and its bytes checked, already)
         _check_object(bucket, location, key, report, deep and not _is_statement(coll, key), expect=None)
-
-
-_STATED = ("path", "size", "sha256")  # what a statement of loss must say as the manifest lists it
 
 
 def _is_statement(coll: str, key: str) -> bool:
