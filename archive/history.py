@@ -80,7 +80,18 @@ def unreferable(coll: CollectionDir, original: Original) -> str | None:
         return f"{path} at offset {original.offset} cannot be read whole, or is not the payload the capture log says"
     if coll.receipt(original.warc).is_file():
         return None
+    if coll.loss_statement(original.warc).is_file():
+        return f"{path} is stated lost ({coll.loss_statement(original.warc)})"
     return f"{path} is not in the store (nor pushed by `archive push --delete-local`)"
+
+
+def lost_warcs(coll: CollectionDir) -> frozenset[str]:
+    """The names of the WARCs gone from ``coll`` whose loss is stated (:mod:`archive.losses`):
+    a record in one is no payload's original while a capture of the same bytes is in a WARC
+    that is there (else every later job would store those bytes whole again, and say so)."""
+    from archive.index import stated_lost
+
+    return frozenset(stated_lost(coll))
 
 
 class Referability:
@@ -250,6 +261,7 @@ def _before(one: str, other: str | None) -> bool:
 class CollectionHistory:
     originals: MutableMapping[str, Original] = field(default_factory=dict)
     urls: MutableMapping[str, UrlState] = field(default_factory=dict)
+    lost: frozenset[str] = frozenset()  # WARCs stated lost (lost_warcs), by name
 
     @classmethod
     def load(cls, coll: CollectionDir) -> CollectionHistory:
@@ -259,17 +271,20 @@ class CollectionHistory:
         path = coll.root / HISTORY
         if not sizes and not path.exists():
             return cls()  # a first job: nothing to look up, no file to make
+        lost = lost_warcs(coll)
         try:
-            return remade_if_not_a_database(path, lambda: cls._from_file(path, coll.logs, sizes), made_from="the logs")
+            return remade_if_not_a_database(path, lambda: cls._from_file(path, coll.logs, sizes, lost),
+                                            made_from="the logs")
         except (sqlite3.Error, OSError) as exc:
             log.warning("%s: %s; the history is read from the logs into memory instead", path, exc)
-        history = cls()
+        history = cls(lost=lost)
         for name in sizes:
             history.add_log(coll.logs / name)
         return history
 
     @classmethod
-    def _from_file(cls, path: Path, folder: Path, sizes: dict[str, int]) -> CollectionHistory:
+    def _from_file(cls, path: Path, folder: Path, sizes: dict[str, int],
+                   lost: frozenset[str] = frozenset()) -> CollectionHistory:
         db = sqlite3.connect(path, timeout=600, isolation_level=None, check_same_thread=False)
         try:
             history = cls(
@@ -277,7 +292,8 @@ class CollectionHistory:
                          lambda o: (o.record_id, o.uri, o.date, o.warc, o.offset),
                          lambda digest, row: Original(*row[:3], digest, *row[3:])),
                 _Layered(db, "urls", "url", ("status", "started", "first_started", "record_id", "uri", "date",
-                                             "digest", "etag", "last_modified"), _url_row, _url_state))
+                                             "digest", "etag", "last_modified"), _url_row, _url_state),
+                lost)
             # One process folds the new logs in; another (the crawl process and its capture
             # worker load at once) waits for it, then finds nothing left to do.
             db.execute("BEGIN IMMEDIATE")
@@ -361,7 +377,10 @@ class CollectionHistory:
             original = Original(revisit["refers_to"], revisit["refers_to_uri"], revisit["refers_to_date"], digest)
         elif digest and 200 <= status < 300 and not line.get("truncated"):
             first = self.originals.get(digest)
-            if first is None or _before(started, first.date):
+            # (the earliest capture of the bytes, but one in a WARC stated lost only if no other is)
+            mine_lost, first_lost = line["warc"]["filename"] in self.lost, first is not None and first.warc in self.lost
+            if first is None or (first_lost and not mine_lost) or (first_lost == mine_lost
+                                                                   and _before(started, first.date)):
                 first = self.originals[digest] = Original(line["warc"]["record_id"], url, started, digest,
                                                           line["warc"]["filename"], line["warc"]["offset"])
             if first.uri == url:

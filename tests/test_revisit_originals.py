@@ -85,3 +85,24 @@ def test_a_known_article_whose_original_is_damaged_is_fetched_whole_not_conditio
                                                             f"{second.job_id}.captures.jsonl").read_text().splitlines())}
     assert (lines[damaged]["status"], lines[damaged]["revisit"]) == (200, None)  # a second copy of the page
     assert lines[server.base + "/a/story-3"]["status"] == 304
+
+
+def test_an_original_in_a_warc_stated_lost_gives_way_to_the_copy_stored_whole_after_it(tmp_path, caplog):
+    from archive.losses import accept_loss
+    from archive.store import collection_dir
+
+    clock = Clock()
+    run_job(tmp_path, 3, clock)
+    [warc] = (tmp_path / "news" / "warcs").glob("*.warc.gz")
+    warc.unlink()
+    accept_loss(collection_dir(tmp_path, "news"), warc.name, "the disk failed")
+    with caplog.at_level(logging.WARNING, logger="archive.job"):
+        assert all(line["revisit"] is None for line in _second_job(tmp_path, clock).values())  # (stored whole)
+    stated = f"{warc} is stated lost ({tmp_path}/news/lost/{warc.name}.json)"
+    assert {r.getMessage().split(" (<")[0] for r in caplog.records} == {stated}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="archive.job"):
+        third = _second_job(tmp_path, clock)
+    # Revisits of the copies the second job stored, not the bytes stored whole at every job from now on.
+    assert all(line["revisit"] is not None for line in third.values()), third
+    assert not caplog.records
