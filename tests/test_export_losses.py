@@ -5,6 +5,7 @@ said, no row points at nothing, and a file missing without a statement still sto
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,6 +117,9 @@ def test_an_export_leaves_out_a_lost_warc_and_what_needs_it_and_says_so(store, t
     assert "- Article rows: 4\n" in sheet
     assert "- Captures the capture logs record in the lost WARC files: 3\n" in sheet
     assert "in a lost one): 2\n" in sheet  # (day 9's revisits of stories 0 and 1)
+    # The statuses are of the captures exported, as without a loss: not of those left out.
+    [statuses] = [line for line in sheet.splitlines() if line.startswith("- HTTP statuses: ")]
+    assert sum(int(n) for _, n in re.findall(r"(\d+): (\d+)", statuses)) == 3, statuses
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out), "--to", "2026-03-01"]) == 2
     said = capsys.readouterr().err
     assert "no captures match --to 2026-03-01" in said and "1 of its files is stated lost" in said

@@ -135,6 +135,9 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                          + (f"; {len(lost)} of its files {'is' if len(lost) == 1 else 'are'} stated lost, what was in them "
                             "left out" if lost else ""))
     lines = _log_lines(coll, jobs, in_range, lost)
+    for line in lines:  # (a capture left out for a stated loss: not in the export's statuses)
+        line["left_out"] = line["outcome"] == "captured" and (line["warc_filename"] in lost_warcs
+                                                              or line["record_id"] in selection.unfounded)
     # The first directory of ``out``'s path this export makes, removed again if it fails: an
     # empty or half dataset would look like a real one.
     made = next((p for p in reversed((out, *out.parents)) if not p.exists()), None)
@@ -485,7 +488,8 @@ def _log_lines(coll, jobs, in_range, lost) -> list[dict[str, Any]]:  # type: ign
                                       "status": line.get("status"), "error": line.get("error"),
                                       "truncated": line.get("truncated"), "revisit": bool(line.get("revisit")),
                                       "job_id": job["job_id"], "robots": line.get("robots"),
-                                      "warc_filename": (line.get("warc") or {}).get("filename")})
+                                      "warc_filename": (line.get("warc") or {}).get("filename"),
+                                      "record_id": (line.get("warc") or {}).get("record_id")})
                 unlike = unlike_its_listing(coll.root / entry["path"], entry)  # (lines edited, or left out)
                 if unlike is not None:
                     raise StoreError(f"{unlike}: run `archive verify {coll.root}`; nothing was exported")
@@ -495,7 +499,8 @@ def _log_lines(coll, jobs, in_range, lost) -> list[dict[str, Any]]:  # type: ign
 def _per_day(lines: list[dict[str, Any]]) -> dict[str, Counter[str]]:
     per_day: dict[str, Counter[str]] = {}
     for line in lines:
-        per_day.setdefault(line["started"][:10], Counter())[outcome_of(line)] += 1
+        if not line["left_out"]:
+            per_day.setdefault(line["started"][:10], Counter())[outcome_of(line)] += 1
     return per_day
 
 
@@ -532,7 +537,7 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
         "articles": len(rows), "withdrawn": sum(r["status"] == "withdrawn" for r in rows),
         "article_urls": len({r["url"] for r in rows}), "warc_files": len(warcs),
         "warc_bytes": sum(w.stat().st_size for w in warcs),
-        "by_status": Counter(str(l["status"]) for l in lines if l.get("status") is not None),
+        "by_status": Counter(str(l["status"]) for l in lines if l.get("status") is not None and not l["left_out"]),
         "by_error": Counter(l["error"].split(":", 1)[0] for l in lines
                             if l["outcome"] in ERRED_OUTCOMES and l.get("error")),
         "seeds": list(seeds.values()), "software": software,
@@ -540,7 +545,7 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
                   "captured": in_export[j["job_id"]] if any(filt) else j["counts"]["captured"]}
                  for j in jobs if not any(filt) or in_export[j["job_id"]]],
         # (4xx and 5xx answers, recorded as captures; a robots.txt's 4xx says the site has none)
-        "http_errors": sum(1 for l in lines if (l.get("status") or 0) >= 400
+        "http_errors": sum(1 for l in lines if (l.get("status") or 0) >= 400 and not l["left_out"]
                            and not robots_txt_absent(l["status"], l.get("robots"))),
         "robots_policy": "obeyed" if jobs[-1]["config"].get("obey_robots", True) else "ignored",
         "failed": outcomes["failed"], "robots_disallowed": outcomes["robots-disallowed"],
