@@ -101,12 +101,22 @@ class Referability:
     def __init__(self, coll: CollectionDir, instead: str, logger: logging.Logger):
         self.coll, self.instead, self.log = coll, instead, logger
         self._seen: dict[str, bool] = {}
+        self._said_lost = False
+        self._lost: frozenset[str] | None = None  # (WARCs stated lost, read at the first original wanting)
 
     def referable(self, original: Original) -> bool:
         known = self._seen.get(original.record_id)
         if known is None:
             why = unreferable(self.coll, original)
-            if why is not None:
+            if why is not None and self._lost is None:
+                self._lost = lost_warcs(self.coll)
+            if why is not None and original.warc in (self._lost or ()):
+                # (expected of a loss stated: said once a job, of what it means, not once an original)
+                if not self._said_lost:
+                    self.log.info("originals of earlier captures are in WARCs stated lost (the first: %s): what "
+                                  "would refer to them is captured whole again", why)
+                self._said_lost = True
+            elif why is not None:
                 self.log.warning("%s (%s, %s): %s", why, original.record_id, original.uri, self.instead)
             known = self._seen[original.record_id] = why is None
         return known
