@@ -68,6 +68,18 @@ def statements(coll: CollectionDir) -> list[Path]:
         return []
 
 
+def still_lost(coll: CollectionDir) -> int:
+    """How many statements are of a file that is still gone (one brought back since, or one
+    that names no file of its name, is no loss to count; verify says which is which)."""
+    found = 0
+    for path in statements(coll):
+        statement = read_statement(path)
+        if statement is not None and named_for(path.name, statement) and ".." not in str(statement["path"]).split("/"):
+            target = coll.root / str(statement["path"])
+            found += not (target.exists() or target.is_symlink())
+    return found
+
+
 def said(statement: dict[str, Any]) -> str:
     """A statement in a few words, for a note: when, by whom, why."""
     who = f" by {statement['operator']}" if statement.get("operator") else ""
@@ -89,6 +101,9 @@ def accept_loss(coll: CollectionDir, given: str, reason: str, operator: str | No
     listed = [(path, doc, entry) for path, doc, _ in iter_manifests(coll) if isinstance(doc, dict)
               for entry in doc.get("files", []) if isinstance(entry, dict)
               and str(entry.get("path", "")).rsplit("/", 1)[-1] == name]
+    if not listed and name.endswith(".json") and Path(given).parent.name == "manifests":
+        raise UsageError(f"{name} is a manifest: a statement of loss is for a file a manifest lists, and is kept "
+                         "beside the manifests; a lost manifest is restored from a copy (`archive pull`)")
     if not listed:
         raise UsageError(f"no manifest of {coll.root} lists a file named {name}: a statement of loss is for a file "
                          "a manifest lists")

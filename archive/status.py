@@ -20,7 +20,7 @@ from croniter import CroniterBadDateError
 
 from archive.capture_log import error_count
 from archive.errors import UsageError
-from archive.losses import statements
+from archive.losses import still_lost
 from archive.manifest import iter_manifests, noted_newest_job, problem_of
 from archive.schedule import SCHEDULE_LOCK, last_attempt, newest_job, next_fire, output_path
 from archive.store import (
@@ -113,7 +113,7 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
             # The manifest's schema takes any string; a job never runs with one of these.
             damaged.append(f"{where}: config: schedule {schedule!r} in time zone {timezone or 'UTC'!r} "
                            "cannot be read")
-    out["lost"] = len(statements(coll))  # (files gone for good, their loss stated: said, not a failure)
+    out["lost"] = still_lost(coll)  # (files gone for good, their loss stated: said, not a failure)
     state = coll.root / VERIFY_STATE
     if state.exists() or state.is_symlink():  # (a folder or a broken link there is no record: unreadable)
         out["verify"] = _verify_state(state)

@@ -57,6 +57,10 @@ def test_a_loss_is_stated_only_of_a_listed_file_that_is_gone_and_once(store, cap
     for args, message in cases:
         assert main(["verify", str(coll), *args]) == 2, args
         assert message in capsys.readouterr().err, args
+    manifest = min((coll / "manifests").glob("*.json"))
+    assert main(["verify", str(coll), "--accept-loss", f"manifests/{manifest.name}", "--reason", "x"]) == 2
+    assert f"{manifest.name} is a manifest: a statement of loss is for a file a manifest lists" in \
+        capsys.readouterr().err
     assert main(["verify", str(store.parent), "--accept-loss", warc.name, "--reason", "x"]) == 2
     assert "--accept-loss takes the collection's directory" in capsys.readouterr().err
     assert not (coll / "lost").exists()
@@ -100,7 +104,7 @@ def test_a_statement_of_other_bytes_excuses_nothing(store, capsys):
     assert f"{statement_path}: not a statement of loss (not a JSON object)" in [str(p) for p in verify(coll).problems]
 
 
-def test_a_lost_file_back_again_is_checked_as_any_other(store, pristine):
+def test_a_lost_file_back_again_is_checked_as_any_other(store, pristine, capsys):
     coll = store / "news"
     warc = _first_job_file(store, "warcs", ".warc.gz")
     warc.unlink()
@@ -110,6 +114,9 @@ def test_a_lost_file_back_again_is_checked_as_any_other(store, pristine):
     assert report.ok and report.lost == 0
     assert any(n.startswith(f"{warc}: stated lost on ") and n.endswith("it is here again, and checked")
                for n in report.notes)
+    capsys.readouterr()
+    assert main(["status", "--store", str(store)]) == 0  # (no loss to show: it is back)
+    assert "  lost  " not in capsys.readouterr().out
     with open(warc, "r+b") as fh:  # (and damage in it is found as in any file)
         fh.seek(200)
         fh.write(b"\0\0\0\0")
