@@ -126,6 +126,20 @@ def test_an_export_leaves_out_a_lost_warc_and_what_needs_it_and_says_so(store, t
     assert verify(out).ok  # (the export before is as it was)
 
 
+def test_a_filtered_exports_jobs_table_counts_the_captures_it_holds_not_those_left_out(store, tmp_path, capsys):
+    warc = _day_one(store, "warcs", ".warc.gz")
+    _lose(store, warc, capsys)
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out), "--from", "2026-03-01"]) == 0
+    sheet = (out / "DATASHEET.md").read_text()
+    jobs = dict(re.findall(r"^\| (ds-\S+) \| .* \| (\d+) \|$", sheet, re.MULTILINE))
+    # Day 1's captures were all in the lost WARC: none in the export, so not a job "with
+    # captures in this export". Day 9's revisits of day 1 are left out: its 404 alone is in.
+    assert sorted((job[3:11], int(n)) for job, n in jobs.items()) == [("20260305", 2), ("20260309", 1)], sheet
+    assert sum(int(n) for n in jobs.values()) == 3 and "Exported 3 captures" in capsys.readouterr().out
+    assert "the lost files' captures included" not in sheet
+
+
 def test_an_export_of_a_collection_that_lost_a_capture_log(store, tmp_path, capsys):
     _lose(store, _day_one(store, "logs", ".captures.jsonl"), capsys)
     out = tmp_path / "out"

@@ -513,8 +513,8 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
     seeds: dict[str, dict[str, str]] = {}
     date_from, date_to, host = filt
     # (a filtered export's jobs: those with captures in it, and how many; its seeds, theirs
-    # of its host)
-    in_export = Counter(line["job_id"] for line in lines if line["outcome"] == "captured")
+    # of its host; a capture left out for a stated loss is not in it)
+    in_export = Counter(line["job_id"] for line in lines if line["outcome"] == "captured" and not line["left_out"])
     for job in jobs:
         software.update(job["software"])
         if any(filt) and not in_export[job["job_id"]]:

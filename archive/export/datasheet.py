@@ -68,6 +68,8 @@ def _lost_section(lost: dict[str, Any] | None) -> str:
                     + (" (those a lost capture log recorded are not counted)" if lost["logs_lost"] else ""))
         left.append(f"- Revisit records whose original is in no WARC file of this export (presumably in a lost "
                     f"one): {lost['unfounded']}")
+    jobs = ("The jobs table counts the captures of each job in this export, not those left out." if lost["filtered"]
+            else "The jobs table counts what each job captured, the lost files' captures included.")
     logs = ("\n\nThe fetch attempts a lost capture log recorded are not in the counts of this datasheet (the\n"
             "captures of its job in WARC files that remain are in the WACZ)." if lost["logs_lost"] else "")
     return f"""## Files stated lost
@@ -81,7 +83,7 @@ Left out because of them{' (of those the filter selects)' if lost['filtered'] el
 
 {chr(10).join(left)}
 
-The jobs table counts what each job captured, the lost files' captures included.{logs}
+{jobs}{logs}
 
 """
 
