@@ -50,6 +50,7 @@ from archive.article_versions import (
 from archive.capture import MAX_DECODED_BYTES
 from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
+from archive.index import stated_lost
 from archive.index.cdxj import DERIVED_SUFFIX
 from archive.index.records import decode_content
 from archive.jsonl import rows_refusing_bad, rows_skipping_bad
@@ -386,6 +387,7 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     truncated = 0
     latest = _LatestByUrl(prior)
     originals = _Originals(coll, latest, earlier_whole)
+    gone = frozenset(stated_lost(coll)) if statements(coll) else frozenset()  # (WARCs stated lost, by name)
     for entry in manifest["files"]:
         if entry["kind"] != "warc" or entry["path"] in lost:
             continue
@@ -404,7 +406,7 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
                 truncated += 1
                 continue
             row = article_row(capture, job_id)
-            if row is not None and _add_version(row, prior, rows):
+            if row is not None and _add_version(row, prior, rows, gone):
                 latest.noted(prior[row["article_id"]])
     lost_warcs = {entry["path"].rsplit("/", 1)[-1] for entry in manifest["files"]
                   if entry["kind"] == "warc" and entry["path"] in lost}
@@ -646,8 +648,14 @@ def _alternate(row: dict[str, Any]) -> bool:
     return row["url"] != row["canonical_url"]
 
 
-def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows: list[dict[str, Any]]) -> bool:
+def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows: list[dict[str, Any]],
+                 gone: frozenset[str] = frozenset()) -> bool:
     """Add ``row`` as the article's next version, unless its text is the latest's (False).
+
+    But for a latest version whose capture is in one of ``gone`` (names of WARCs stated
+    lost): its row is left out of every export, and a capture of the same text in a WARC
+    that is there stands in its place (the same version, no edit), so that the article is
+    not left out with it.
 
     The views of an article share its canonical URL, and their texts differ a little (a
     print page's "Printed from ..."): taken in turn, each crawl of both made a version of
@@ -658,6 +666,12 @@ def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows:
     known = prior.get(row["article_id"])
     text = text_digest(row)
     if known is not None and known.row["status"] == "captured":
+        if known.text == text and known.row["source"]["warc_filename"] in gone:
+            row["version"], row["previous_version"] = known.number, known.row.get("previous_version")
+            validate("article", row)
+            prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row, text)
+            rows.append(row)
+            return True
         if known.text == text:
             return False  # the same article again: nothing new for researchers
         if _alternate(row) and not _alternate(known.row):

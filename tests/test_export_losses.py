@@ -15,7 +15,7 @@ import pytest
 from archive.capture import Fetch, Provenance
 from archive.cli import main
 from archive.config import collection_from_dict
-from archive.extract import extract_collection
+from archive.extract import extract_after_job, extract_collection
 from archive.index import update_indexes
 from archive.job import CaptureJob
 from archive.store import collection_dir
@@ -211,6 +211,28 @@ def test_extract_without_a_table_made_before_the_loss_says_what_it_lacks(store, 
     out = store.parent / "out"
     assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 0
     assert verify(out).ok
+
+
+@pytest.mark.parametrize("how", ["at-the-jobs-end", "archive-extract"])
+def test_an_article_captured_again_whole_after_its_version_was_lost_has_a_row(store, tmp_path, capsys, how):
+    _lose(store, _day_one(store, "warcs", ".warc.gz"), capsys)
+    # Story 0, as on day 1 (its only version, whose capture is lost; day 9 a revisit of it),
+    # captured again, and stored whole, as its original is lost.
+    _job(store, 12, {"/a/0": (200, _article(0))})
+    coll = collection_dir(store, "ds")
+    manifest = json.loads(max(coll.manifests.glob("*.json")).read_text())
+    if how == "at-the-jobs-end":
+        extract_after_job(coll, manifest)
+    else:
+        assert main(["extract", "--store", str(store), "--collection", "ds"]) == 0
+    [row] = [json.loads(line) for line in (coll.articles / f"{manifest['job_id']}.jsonl").read_text().splitlines()]
+    # The same version as day 1's (no edit), which it stands for now: one row of it.
+    assert (row["headline"], row["version"], row["previous_version"]) == ("Story 0", 1, None)
+    out = tmp_path / "out"
+    assert main(["export", "--store", str(store), "--collection", "ds", "--out", str(out)]) == 0
+    assert [(r["headline"], r["job_id"]) for r in _rows(out) if r["headline"] == "Story 0"] == [
+        ("Story 0", manifest["job_id"])]
+    assert verify(out).ok and verify(coll.root).ok
 
 
 def test_extract_passes_over_a_lost_capture_log(store, capsys):
