@@ -50,6 +50,7 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
         if not collections:
             raise UsageError(f"{collection!r} is not a collection of {store}")
     for coll in collections:
+        gone = _stated_lost(coll)
         # A read view: a damaged line is skipped with a warning, the rest still shown
         # (`archive verify` names every damaged line).
         for log in sorted(coll.logs.glob("*.captures.jsonl")):
@@ -60,12 +61,13 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
                     "collection": coll.name, "job_id": line["job_id"], "time": line["started"],
                     "status": line.get("status"), "payload_digest": line.get("payload_digest"),
                     "kind": _kind(line), "record_id": (line.get("warc") or {}).get("record_id"),
-                    "error": line.get("error"),
+                    "error": line.get("error"), "lost": (line.get("warc") or {}).get("filename") in gone,
                 })
         for path in sorted(coll.articles.glob("*.jsonl")) if coll.articles.is_dir() else []:
             for row in rows_skipping_bad(path, "article"):
                 if same_escapes(row["url"]) == target or same_escapes(row["canonical_url"]) == target:
-                    versions.append(dict(row, collection=coll.name))
+                    versions.append(dict(row, collection=coll.name,
+                                         lost=row["source"]["warc_filename"] in gone))
     captures.sort(key=lambda c: c["time"])
     versions.sort(key=lambda v: (v["collection"], v.get("version", 1)))
     out_versions = []
@@ -74,13 +76,22 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
         entry = {
             "collection": row["collection"], "version": row.get("version", 1), "status": row["status"],
             "record_id": row["source"]["record_id"], "capture_time": row["source"]["capture_time"],
-            "headline": row["headline"], "word_count": row["word_count"], "changes": None,
+            "headline": row["headline"], "word_count": row["word_count"], "changes": None, "lost": row["lost"],
         }
         if previous is not None and previous["collection"] == row["collection"]:
             entry["changes"] = changes(previous, row)
         out_versions.append(entry)
         previous = row
     return {"url": target, "captures": captures, "versions": out_versions}
+
+
+def _stated_lost(coll: CollectionDir) -> frozenset[str]:
+    """The names of ``coll``'s WARCs stated lost (``archive verify --accept-loss``): their
+    captures are in the logs, their versions in the tables, their bytes nowhere."""
+    from archive.index import stated_lost
+    from archive.losses import statements
+
+    return frozenset(stated_lost(coll)) if statements(coll) else frozenset()
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

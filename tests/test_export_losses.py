@@ -235,6 +235,18 @@ def test_an_article_captured_again_whole_after_its_version_was_lost_has_a_row(st
     assert verify(out).ok and verify(coll.root).ok
 
 
+def test_history_says_which_captures_and_versions_are_in_a_warc_stated_lost(store, capsys):
+    _lose(store, _day_one(store, "warcs", ".warc.gz"), capsys)
+    assert main(["history", "http://news.test/a/0", "--store", str(store)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # Day 1's capture and its version, then day 9's revisit of it (no version of its own).
+    assert [line.endswith("(its WARC is stated lost)") for line in lines[1:3]] == [True, False], lines
+    assert lines[3].startswith("Version 1 (2026-03-01") and "its capture in a WARC stated lost" in lines[3], lines
+    assert main(["history", "http://news.test/a/0", "--store", str(store), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [c["lost"] for c in doc["captures"]] == [True, False] and [v["lost"] for v in doc["versions"]] == [True]
+
+
 def test_extract_passes_over_a_lost_capture_log(store, capsys):
     before = _tables(store)
     log = _day_one(store, "logs", ".captures.jsonl")

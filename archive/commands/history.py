@@ -46,11 +46,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     for c in history["captures"]:
         digest = (c["payload_digest"] or "")[:17]
-        print(f"  {c['time']}  {c['status'] or '---'}  {digest:<17}  {c['kind']:<38} {c['job_id']}", file=out)
+        lost = "  (its WARC is stated lost)" if c["lost"] else ""
+        print(f"  {c['time']}  {c['status'] or '---'}  {digest:<17}  {c['kind']:<38} {c['job_id']}{lost}", file=out)
     # (versions run within a collection: where the URL is in several, each says which)
     several = len({v["collection"] for v in history["versions"]}) > 1
     for v in history["versions"]:
         label = "withdrawn" if v["status"] == "withdrawn" else f"{v['word_count']} words"
+        label += "; its capture in a WARC stated lost" if v["lost"] else ""
         of = f" of {v['collection']}" if several else ""
         print(f"Version {v['version']}{of} ({v['capture_time']}, {label}): {_shown(v['headline'])}", file=out)
         changes = v["changes"]
