@@ -102,8 +102,8 @@ def test_an_original_in_a_warc_stated_lost_gives_way_to_the_copy_stored_whole_af
     stated = f"{warc} is stated lost ({tmp_path}/news/lost/{warc.name}.json)"
     said = [r for r in caplog.records if "stated lost" in r.getMessage()]
     assert [(r.levelno, r.getMessage()) for r in said] == [
-        (logging.INFO, f"originals of earlier captures are in WARCs stated lost (the first: {stated}): what would "
-                       "refer to them is captured whole again")]
+        (logging.INFO, (f"originals of earlier captures are in WARCs stated lost (the first: {stated}): what would "
+                        "refer to them is captured whole again"))]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="archive.job"):
