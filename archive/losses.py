@@ -68,6 +68,23 @@ def statements(coll: CollectionDir) -> list[Path]:
         return []
 
 
+def entry_of(coll: CollectionDir, statement: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry of the file ``statement`` names in the manifest it says lists it, read alone
+    (a collection of a year's jobs has thousands); None if that manifest is not there, is no
+    JSON, or lists no file at that path."""
+    listed_by = statement.get("listed_by")
+    name = Path(str(listed_by.get("manifest", ""))).name if isinstance(listed_by, dict) else ""
+    if not name.endswith(".json"):
+        return None
+    try:
+        doc = json.loads((coll.manifests / name).read_bytes())
+    except (OSError, ValueError):
+        return None
+    files = doc.get("files") if isinstance(doc, dict) else None
+    return next((e for e in files if isinstance(e, dict) and e.get("path") == statement.get("path")), None) \
+        if isinstance(files, list) else None
+
+
 def still_lost(coll: CollectionDir) -> int:
     """How many statements are of a file that is still gone (one brought back since, or one
     that names no file of its name, is no loss to count; verify says which is which)."""

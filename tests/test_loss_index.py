@@ -95,6 +95,24 @@ def test_a_statement_of_other_bytes_leaves_the_index_failing_as_before(store):
     assert (coll.indexes / index_name(coll.warcs / name)).is_file() and name in _indexed_files(coll)
 
 
+def test_a_warc_stated_lost_is_found_through_the_manifest_its_statement_names_or_else_any(store):
+    from archive.index import stated_lost
+
+    coll = collection_dir(store, "news")
+    name = _first_warc(coll)
+    _state_loss(coll, name)
+    statement = coll.root / "lost" / f"{name}.json"
+    doc = json.loads(statement.read_text())
+    assert list(stated_lost(coll)) == [name]
+    # (a statement whose manifest is named otherwise, or not at all: the manifests are read for it)
+    for listed_by in ({"manifest": "manifests/news-nothing.json"}, None, {"manifest": "../../etc/passwd"}):
+        statement.write_text(json.dumps({**doc, "listed_by": listed_by}))
+        assert list(stated_lost(coll)) == [name], listed_by
+    # (and one naming a manifest that lists other bytes at that path excuses nothing)
+    statement.write_text(json.dumps({**doc, "sha256": "sha256:" + "0" * 64}))
+    assert stated_lost(coll) == {}
+
+
 def test_each_job_ending_after_a_loss_is_stated_leaves_its_captures_out_without_a_word(store, caplog):
     coll = collection_dir(store, "news")
     name = _first_warc(coll)

@@ -42,7 +42,7 @@ from archive.index.merged import (
     unmerged,
     untidy,
 )
-from archive.losses import gone_for_good, statements
+from archive.losses import entry_of, gone_for_good, read_statement, statements
 from archive.manifest import iter_manifests, problem_of
 from archive.store import UNWRITABLE, CollectionDir, directory_state, listed_sizes, write_atomic
 from archive.urls import canonical_or_none
@@ -110,7 +110,13 @@ def stated_lost(coll: CollectionDir, *, indexed: bool = False,
              and (not indexed or os.path.lexists(coll.indexes / index_name(coll.warcs / name)))]
     if not names:
         return {}
-    entries = listed if listed is not None else _manifest_entries(coll, set(names))
+    if listed is not None:
+        entries = listed
+    else:  # (each in the manifest its statement names; all of them read only for one that names none of it)
+        entries = {name: entry for name in names
+                   if (entry := entry_of(coll, read_statement(coll.loss_statement(name)) or {})) is not None}
+        if len(entries) < len(names):
+            entries.update(_manifest_entries(coll, set(names) - entries.keys()))
     found: dict[str, dict[str, Any]] = {}
     for name in names:
         entry = entries.get(name)
