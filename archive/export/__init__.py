@@ -132,8 +132,9 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
                        originals_lost=bool(lost_warcs))
     if not selection.matched:
         raise UsageError(_none_matched(collection, scanned, (date_from, date_to, host))
-                         + (f"; {len(lost)} of its files {'is' if len(lost) == 1 else 'are'} stated lost, what was in them "
-                            "left out" if lost else ""))
+                         + (("; 1 file of the collection is stated lost, and what was in it is not exported"
+                             if len(lost) == 1 else f"; {len(lost)} files of the collection are stated lost, and what "
+                             "was in them is not exported") if lost else ""))
     lines = _log_lines(coll, jobs, in_range, lost)
     for line in lines:  # (a capture left out for a stated loss: not in the export's statuses)
         line["left_out"] = line["outcome"] == "captured" and (line["warc_filename"] in lost_warcs
