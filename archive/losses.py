@@ -91,8 +91,9 @@ def still_lost(coll: CollectionDir) -> int:
     found = 0
     for path in statements(coll):
         statement = read_statement(path)
-        if statement is not None and named_for(path.name, statement) and ".." not in str(statement["path"]).split("/"):
-            target = coll.root / str(statement["path"])
+        said_path = (statement or {}).get("path")
+        if isinstance(said_path, str) and named_for(path.name, statement or {}) and ".." not in said_path.split("/"):
+            target = coll.root / said_path
             found += not (target.exists() or target.is_symlink())
     return found
 

@@ -102,6 +102,11 @@ def test_a_statement_of_other_bytes_excuses_nothing(store, capsys):
            "and SHA-256: it excuses nothing" in problems
     statement_path.write_text("[]")
     assert f"{statement_path}: not a statement of loss (not a JSON object)" in [str(p) for p in verify(coll).problems]
+    for junk in ("[]", "{}", '{"path": null}', "not json"):  # (status counts no loss of these, and says no traceback)
+        (coll / "lost" / "None.json").write_text(junk)
+        statement_path.write_text(junk)
+        assert main(["status", "--store", str(store)]) == 0
+        assert "  lost  " not in capsys.readouterr().out
 
 
 def test_a_lost_file_back_again_is_checked_as_any_other(store, pristine, capsys):
