@@ -11,7 +11,8 @@ NAME = "verify"
 HELP = "Check digests, files against manifests, the manifest chain and the schemas."
 EXAMPLE = ("example: archive verify archive-store/demo    "
            "(or a manifest, a WARC, a store; --repair closes a killed job)\n"
-           "  archive verify s3://my-bucket/archive --deep --endpoint-url http://127.0.0.1:9000")
+           "  archive verify s3://my-bucket/archive --deep --endpoint-url http://127.0.0.1:9000\n"
+           "  archive verify archive-store/demo --accept-loss warcs/NAME.warc.gz --reason \"the disk failed; no copy\"")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
