@@ -34,7 +34,7 @@ _STATED = ("path", "size", "sha256")  # what a statement must say as the manifes
 
 def of_the_listed(statement: dict[str, Any], entry: dict[str, Any]) -> bool:
     """Whether ``statement`` is of exactly the bytes a manifest's ``entry`` lists."""
-    return all(statement.get(k) == entry.get(k) for k in _STATED)
+    return isinstance(statement.get("path"), str) and all(statement.get(k) == entry.get(k) for k in _STATED)
 
 
 def named_for(file_name: str, statement: dict[str, Any]) -> bool:
@@ -91,9 +91,11 @@ def still_lost(coll: CollectionDir) -> int:
     found = 0
     for path in statements(coll):
         statement = read_statement(path)
-        said_path = (statement or {}).get("path")
-        if isinstance(said_path, str) and named_for(path.name, statement or {}) and ".." not in said_path.split("/"):
-            target = coll.root / said_path
+        if statement is None or not named_for(path.name, statement):
+            continue
+        entry = entry_of(coll, statement)  # (of the bytes its manifest lists: one that excuses nothing is no loss)
+        if entry is not None and of_the_listed(statement, entry):
+            target = coll.root / str(entry["path"])
             found += not (target.exists() or target.is_symlink())
     return found
 

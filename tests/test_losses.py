@@ -107,6 +107,28 @@ def test_a_statement_of_other_bytes_excuses_nothing(store, capsys):
         statement_path.write_text(junk)
         assert main(["status", "--store", str(store)]) == 0
         assert "  lost  " not in capsys.readouterr().out
+        assert any(str(p).startswith(f"{statement_path}: ") for p in verify(coll).problems), junk  # (no traceback)
+    statement_path.write_text(json.dumps({**statement, "size": str(statement["size"])}))
+    assert main(["status", "--store", str(store)]) == 0  # (a statement that excuses nothing is no loss to show)
+    assert "  lost  " not in capsys.readouterr().out
+
+
+def test_a_statement_copied_over_another_files_excuses_only_the_file_it_names(store, capsys):
+    from archive.index import stated_lost
+    from archive.store import collection_dir
+
+    coll = store / "news"
+    first, second = sorted((coll / "warcs").glob("*.warc.gz"))
+    second.unlink()
+    assert main(["verify", str(coll), "--accept-loss", second.name, "--reason", "gone"]) == 0
+    first.unlink()  # (and a statement of the second copied in as the first's)
+    shutil.copy(coll / "lost" / f"{second.name}.json", coll / "lost" / f"{first.name}.json")
+    assert list(stated_lost(collection_dir(store, "news"))) == [second.name]
+    problems = [str(p) for p in verify(coll).problems]
+    assert any(f"warcs/{first.name} is missing" in p for p in problems), problems
+    capsys.readouterr()
+    assert main(["status", "--store", str(store)]) == 0
+    assert "lost       1 file stated lost" in capsys.readouterr().out
 
 
 def test_a_lost_file_back_again_is_checked_as_any_other(store, pristine, capsys):

@@ -120,6 +120,8 @@ def stated_lost(coll: CollectionDir, *, indexed: bool = False,
     found: dict[str, dict[str, Any]] = {}
     for name in names:
         entry = entries.get(name)
+        if entry is not None and str(entry.get("path", "")).rsplit("/", 1)[-1] != name:
+            entry = None  # (the entry its statement names is another file's: a statement copied over)
         statement = gone_for_good(coll, entry) if entry is not None else None
         if statement is not None:
             found[name] = statement
