@@ -39,7 +39,10 @@ def _article(i: int, edit: str = "") -> bytes:
             f"<body><article><h1>Story {i}{edit}</h1>{paras}</article></body></html>").encode()
 
 
-def _job(store: Path, day: int, bodies: dict[str, bytes], seed: str = "http://news.test/", name: str = "ds") -> None:
+def _job(store: Path, day: int, bodies: dict[str, bytes | tuple[int, bytes]], seed: str = "http://news.test/",
+         name: str = "ds") -> None:
+    """One job of collection ``name`` on ``day``: each path or URL answered 200 with its body,
+    or with the status of a ``(status, body)`` pair."""
     moment = [datetime(2026, 3, day, 9, 0, tzinfo=UTC)]
 
     def clock() -> datetime:
@@ -49,10 +52,11 @@ def _job(store: Path, day: int, bodies: dict[str, bytes], seed: str = "http://ne
     job = CaptureJob(store, collection_from_dict({"name": name, "urls": [seed],
                                                   "dataset": {"license": "CC-BY-4.0",
                                                               "description": "Test news"}}), clock=clock)
-    for path, body in bodies.items():
+    for path, answer in bodies.items():
+        status, body = answer if isinstance(answer, tuple) else (200, answer)
         url = path if "://" in path else f"http://news.test{path}"  # (a path on news.test, or a URL)
         job.record_fetch(Fetch(url=url, method="GET", request_headers=[(b"User-Agent", b"t")],
-                               request_body=b"", status=200, response_headers=[(b"Content-Type", b"text/html")],
+                               request_body=b"", status=status, response_headers=[(b"Content-Type", b"text/html")],
                                body=body, started=clock(), duration_ms=1.0, remote_ip="192.0.2.1",
                                provenance=Provenance(seed="http://news.test/", channel="link", hops="L", depth=1)))
     job.close()

@@ -7,44 +7,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_export import _article, _job
 
-from archive.capture import Fetch, Provenance
 from archive.cli import main
-from archive.config import collection_from_dict
 from archive.extract import extract_after_job, extract_collection
 from archive.index import update_indexes
-from archive.job import CaptureJob
 from archive.store import collection_dir
 from archive.verify import verify
-
-
-def _article(i: int, edit: str = "") -> bytes:
-    ld = {"@type": "NewsArticle", "headline": f"Story {i}{edit}", "author": {"name": "Ada"},
-          "datePublished": "2026-03-01T08:00:00+00:00"}
-    paras = "".join(f"<p>Paragraph {k} of story {i}{edit}. " + "harbour council weather " * 15 + "</p>"
-                    for k in range(4))
-    return (f"<html lang='en'><head><script type='application/ld+json'>{json.dumps(ld)}</script></head>"
-            f"<body><article><h1>Story {i}{edit}</h1>{paras}</article></body></html>").encode()
-
-
-def _job(store: Path, day: int, pages: dict[str, tuple[int, bytes]]) -> None:
-    moment = [datetime(2026, 3, day, 9, 0, tzinfo=UTC)]
-
-    def clock() -> datetime:
-        moment[0] += timedelta(seconds=1)
-        return moment[0]
-
-    job = CaptureJob(store, collection_from_dict({"name": "ds", "urls": ["http://news.test/"]}), clock=clock)
-    for path, (status, body) in pages.items():
-        job.record_fetch(Fetch(url=f"http://news.test{path}", method="GET", request_headers=[(b"User-Agent", b"t")],
-                               request_body=b"", status=status, response_headers=[(b"Content-Type", b"text/html")],
-                               body=body, started=clock(), duration_ms=1.0, remote_ip="192.0.2.1",
-                               provenance=Provenance(seed="http://news.test/", channel="link", hops="L", depth=1)))
-    job.close()
 
 
 @pytest.fixture(scope="module")
