@@ -44,6 +44,14 @@ def _state_loss(coll, name):
                 out=io.StringIO()) == 0
 
 
+def _stated(coll):
+    """The first job's WARC, stated lost: its name, its statement's path, and the statement."""
+    name = _first_warc(coll)
+    _state_loss(coll, name)
+    statement = coll.root / "lost" / f"{name}.json"
+    return name, statement, json.loads(statement.read_text())
+
+
 def _indexed_files(coll) -> set[str]:
     """The WARCs the merged index and the catalog have captures of."""
     merged = {json.loads(line.split(b" ", 2)[2])["filename"] for path in merged_files(coll)
@@ -84,10 +92,7 @@ def test_archive_index_leaves_a_warc_stated_lost_out_says_so_in_one_line_and_suc
 
 def test_a_statement_of_other_bytes_leaves_the_index_failing_as_before(store):
     coll = collection_dir(store, "news")
-    name = _first_warc(coll)
-    _state_loss(coll, name)
-    statement = coll.root / "lost" / f"{name}.json"
-    doc = json.loads(statement.read_text())
+    name, statement, doc = _stated(coll)
     statement.write_text(json.dumps({**doc, "size": doc["size"] + 1}))
     err = io.StringIO()
     assert main(["index", "--store", str(store)], out=io.StringIO(), err=err) == 1
@@ -99,10 +104,7 @@ def test_a_warc_stated_lost_is_found_through_the_manifest_its_statement_names_or
     from archive.index import stated_lost
 
     coll = collection_dir(store, "news")
-    name = _first_warc(coll)
-    _state_loss(coll, name)
-    statement = coll.root / "lost" / f"{name}.json"
-    doc = json.loads(statement.read_text())
+    name, statement, doc = _stated(coll)
     assert list(stated_lost(coll)) == [name]
     # (a statement whose manifest is named otherwise, or not at all: the manifests are read for it)
     for listed_by in ({"manifest": "manifests/news-nothing.json"}, None, {"manifest": "../../etc/passwd"}):
