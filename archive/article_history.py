@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archive.errors import UsageError
+from archive.history import lost_warcs
 from archive.jsonl import rows_skipping_bad
 from archive.store import CollectionDir
 from archive.urls import canonicalize, host_of, same_escapes
@@ -50,7 +51,7 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
         if not collections:
             raise UsageError(f"{collection!r} is not a collection of {store}")
     for coll in collections:
-        gone = _stated_lost(coll)
+        gone = lost_warcs(coll)  # (their captures are in the logs, their versions in the tables, their bytes nowhere)
         # A read view: a damaged line is skipped with a warning, the rest still shown
         # (`archive verify` names every damaged line).
         for log in sorted(coll.logs.glob("*.captures.jsonl")):
@@ -83,15 +84,6 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
         out_versions.append(entry)
         previous = row
     return {"url": target, "captures": captures, "versions": out_versions}
-
-
-def _stated_lost(coll: CollectionDir) -> frozenset[str]:
-    """The names of ``coll``'s WARCs stated lost (``archive verify --accept-loss``): their
-    captures are in the logs, their versions in the tables, their bytes nowhere."""
-    from archive.index import stated_lost
-    from archive.losses import statements
-
-    return frozenset(stated_lost(coll)) if statements(coll) else frozenset()
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

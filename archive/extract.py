@@ -50,7 +50,7 @@ from archive.article_versions import (
 from archive.capture import MAX_DECODED_BYTES
 from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
-from archive.index import stated_lost
+from archive.history import lost_warcs
 from archive.index.cdxj import DERIVED_SUFFIX
 from archive.index.records import decode_content
 from archive.jsonl import rows_refusing_bad, rows_skipping_bad
@@ -387,7 +387,7 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     truncated = 0
     latest = _LatestByUrl(prior)
     originals = _Originals(coll, latest, earlier_whole)
-    gone = frozenset(stated_lost(coll)) if statements(coll) else frozenset()  # (WARCs stated lost, by name)
+    gone = lost_warcs(coll)  # (WARCs stated lost, by name)
     for entry in manifest["files"]:
         if entry["kind"] != "warc" or entry["path"] in lost:
             continue
@@ -408,11 +408,11 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
             row = article_row(capture, job_id)
             if row is not None and _add_version(row, prior, rows, gone):
                 latest.noted(prior[row["article_id"]])
-    lost_warcs = {entry["path"].rsplit("/", 1)[-1] for entry in manifest["files"]
-                  if entry["kind"] == "warc" and entry["path"] in lost}
+    lost_here = {entry["path"].rsplit("/", 1)[-1] for entry in manifest["files"]
+                 if entry["kind"] == "warc" and entry["path"] in lost}
     for entry in manifest["files"]:
         if entry["kind"] == "capture-log" and entry["path"] not in lost:
-            rows.extend(_withdrawals(coll.root / entry["path"], job_id, prior, latest, lost_warcs))
+            rows.extend(_withdrawals(coll.root / entry["path"], job_id, prior, latest, lost_here))
     if before is not None and isinstance(prior, ChainMap):
         if originals.missing > before[2]:
             return _kept(coll, before, outer, notes, f"job {job_id}: the originals of {originals.missing - before[2]} "

@@ -86,9 +86,10 @@ def unreferable(coll: CollectionDir, original: Original) -> str | None:
 
 
 def lost_warcs(coll: CollectionDir) -> frozenset[str]:
-    """The names of the WARCs gone from ``coll`` whose loss is stated (:mod:`archive.losses`):
-    a record in one is no payload's original while a capture of the same bytes is in a WARC
-    that is there (else every later job would store those bytes whole again, and say so)."""
+    """The names of the WARCs gone from ``coll`` whose loss is stated (:mod:`archive.losses`;
+    a listing of ``lost/`` alone where there is none): a record in one is no payload's
+    original while a capture of the same bytes is in a WARC that is there (else every later
+    job would store those bytes whole again, and say so), nor a source extraction can read."""
     from archive.index import stated_lost
 
     return frozenset(stated_lost(coll))
