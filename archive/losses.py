@@ -42,6 +42,12 @@ def named_for(file_name: str, statement: dict[str, Any]) -> bool:
     return file_name == f"{str(statement.get('path')).rsplit('/', 1)[-1]}.json"
 
 
+def excusing_nothing(statement: dict[str, Any]) -> str:
+    """What is said of a statement that is not of the bytes any manifest lists."""
+    return (f"states the loss of {statement.get('path')}, which no manifest here lists with that size and SHA-256: "
+            "it excuses nothing")
+
+
 def loss_statement(coll: CollectionDir, entry: dict[str, Any]) -> dict[str, Any] | None:
     """The statement of loss of the file a manifest's ``entry`` lists, if there is one for
     exactly those bytes (path, size and SHA-256); None otherwise."""

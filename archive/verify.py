@@ -25,6 +25,7 @@ from archive.config import check_schedule, config_hash
 from archive.digests import sha256_file
 from archive.errors import ConfigError, StoreError, UsageError
 from archive.losses import (
+    excusing_nothing,
     loss_statement,
     named_for,
     of_the_listed,
@@ -577,8 +578,7 @@ def _check_statements(coll: CollectionDir, listed: dict[str, tuple[Path | str, d
             continue
         entry = listed.get(str(statement.get("path")), (None, {}))[1]
         if not of_the_listed(statement, entry) or not named_for(path.name, statement):
-            report.add(path, None, f"states the loss of {statement.get('path')}, which no manifest here lists with "
-                                   "that size and SHA-256: it excuses nothing")
+            report.add(path, None, excusing_nothing(statement))
         elif (coll.root / entry["path"]).is_file():
             report.notes.append(f"{coll.root / entry['path']}: {said(statement)}; it is here again, and checked")
 

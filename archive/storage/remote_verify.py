@@ -19,7 +19,7 @@ from typing import Any
 
 from archive.digests import sha256_bytes
 from archive.errors import UsageError
-from archive.losses import named_for, of_the_listed, said
+from archive.losses import excusing_nothing, named_for, of_the_listed, said
 from archive.manifest import SIDECAR
 from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, S3Location, parse_s3_url
 from archive.verify import ManifestFile, Report, check_manifests, listed_entries, parse_manifest
@@ -89,8 +89,7 @@ def _check_collection(bucket: Bucket, location: S3Location, coll: str, objects: 
             report.notes.append(f"{location.url(key)}: states the loss of {statement.get('path')}, which no manifest "
                                 "in the bucket lists (a push cut short, or its job has not finished)")
         elif not of_the_listed(statement, entry) or not named_for(posixpath.basename(key), statement):
-            report.add(location.url(key), None, f"states the loss of {statement.get('path')}, which no manifest "
-                                                "here lists with that size and SHA-256: it excuses nothing")
+            report.add(location.url(key), None, excusing_nothing(statement))
     for key in sorted(objects):
         if not key.startswith(coll + "/") or key in listed:
             continue
