@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from archive import __version__
 from archive.errors import ConfigError
-from archive.urls import canonicalize, host_of
+from archive.urls import canonicalize, host_in_scope, host_of, host_pattern, port_of
 from archive.validation import load_schema, problems
 
 DEFAULTS: dict[str, Any] = {
@@ -117,6 +117,17 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
         # Without an explicit scope a crawl keeps to the hosts of its seeds.
         scope["allow_hosts"] = sorted({host_of(u) for u in urls + feeds + sitemaps})
     return Collection(name=doc["name"], urls=urls, feeds=feeds, sitemaps=sitemaps, settings=settings)
+
+
+def seeds_outside_scope(collection: Collection) -> list[str]:
+    """A sentence for each page seed whose host ``scope.allow_hosts`` leaves out: the seed is
+    fetched all the same, but none of its links to its own host are followed, which is
+    seldom what was meant. (Feeds and sitemaps on a host of their own are usual, and their
+    entries out of the scope are said as they are met.)"""
+    allowed = list(collection.scope["allow_hosts"])
+    return [f"seed {url} is outside scope.allow_hosts ({', '.join(allowed)}): it is fetched, but none of its links "
+            f"to {host_pattern(url)} are followed (add {host_pattern(url)} to allow_hosts to crawl its site)"
+            for url in collection.urls if not host_in_scope(host_of(url), allowed, port_of(url))]
 
 
 def allow_hosts_problem(entry: str) -> str | None:

@@ -168,6 +168,27 @@ def test_a_crawl_that_fetched_its_seed_but_captured_nothing_else_is_no_failure(t
     assert code == 0 and "could be fetched" not in capsys.readouterr().err
 
 
+def test_a_seed_whose_host_the_scope_leaves_out_is_said_before_the_crawl_and_in_its_log(wire_site, tmp_path, capsys):
+    # (fetched as a seed all the same, but none of its links followed: a crawl of one page)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[[collection]]\nname = "narrow"\nurls = ["{wire_site.base}/"]\n'
+                      '[collection.scope]\nallow_hosts = ["news.example"]\n')
+    assert main(["crawl", str(config), "--store", str(tmp_path / "s"), "--min-free-bytes", "0"]) == 0
+    err = capsys.readouterr().err
+    host = wire_site.base.removeprefix("http://")
+    said = (f"seed {wire_site.base}/ is outside scope.allow_hosts (news.example): it is fetched, but none of its "
+            f"links to {host} are followed (add {host} to allow_hosts to crawl its site)")
+    assert f"archive crawl: warning: collection 'narrow': {said}\n" in err
+    assert said in next((tmp_path / "s" / "narrow" / "logs").glob("*.crawl.log")).read_text()
+    _, lines = read_collection(tmp_path / "s" / "narrow")
+    assert {l["channel"] for l in lines} == {"seed", "embed", "robots"}
+    # A seed in the scope, given as written or by its host, is no warning.
+    config.write_text(f'[[collection]]\nname = "narrow"\nurls = ["{wire_site.base}/"]\n'
+                      f'[collection.scope]\nallow_hosts = ["news.example", "{host}"]\n')
+    assert main(["crawl", str(config), "--store", str(tmp_path / "s"), "--min-free-bytes", "0"]) == 0
+    assert "outside" not in capsys.readouterr().err
+
+
 def test_a_crawl_whose_robots_txt_answered_but_whose_seed_did_not_fails(tmp_path, capsys):
     # (robots.txt's 404 is a response captured: the job was not "0 responses", yet got no page)
     routes = {"/": lambda _head: [b"HTTP/1.1 2xx OK\r\nContent-Length: 2\r\n\r\nhi"]}

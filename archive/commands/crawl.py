@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from archive.config import load_collections, one_off, with_overrides
+    from archive.config import load_collections, one_off, seeds_outside_scope, with_overrides
     from archive.crawl import crawl
     from archive.store import resolve_store
 
@@ -65,6 +65,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = resolve_store(args.store)
     for collection in collections:
         _say_if_never_again(collection, err)
+        for said in seeds_outside_scope(collection):
+            print(f"archive crawl: warning: collection {collection.name!r}: {said}", file=err)
     status = 0
     for collection in collections:
         result = crawl(store, collection, progress=ProgressLine(err))

@@ -26,7 +26,7 @@ from scrapy.spidermiddlewares.referer import RefererMiddleware
 from scrapy.utils.response import get_base_url
 
 from archive.capture import Provenance
-from archive.config import collection_from_dict
+from archive.config import collection_from_dict, seeds_outside_scope
 from archive.discovery import BadDocument, document_kind, parse_feed, parse_sitemap
 from archive.history import CollectionHistory, Referability
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
@@ -143,6 +143,8 @@ class NewsSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        for said in seeds_outside_scope(self.collection):
+            log.warning("%s", said)
         for url in self.collection.feeds:
             yield self._document(url, self.parse_feed, seed=url, channel="seed", via=None, hops="")
         for url in self.collection.sitemaps:
