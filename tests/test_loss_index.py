@@ -138,7 +138,7 @@ def _page(base, target):
 
 
 @pytest.mark.parametrize("indexed", [True, False], ids=["after-archive-index", "indexes-not-yet-updated"])
-def test_replay_answers_captures_of_a_warc_stated_lost_as_not_archived(store, indexed):
+def test_replay_answers_captures_of_a_warc_stated_lost_as_not_found_naming_the_loss(store, indexed):
     coll = collection_dir(store, "news")
     name = _first_warc(coll)
     if indexed:
@@ -148,9 +148,12 @@ def test_replay_answers_captures_of_a_warc_stated_lost_as_not_archived(store, in
         if not indexed:  # (stated while a replay server serves: its merged index still lists the captures)
             _state_loss(coll, name)
             assert name in _indexed_files(coll)
-        for target in ("/news/2026id_/http://news.test/zipped", "/news/2026/http://news.test/moved"):
+        for target in ("/news/2026id_/http://news.test/zipped", "/news/2026/http://news.test/moved",
+                       "/news/*/http://news.test/zipped"):
             status, page = _page(base, target)
-            assert status == 404 and "<h1>Not in the archive</h1>" in page and "stated lost" not in page, target
+            assert status == 404 and "<h1>Not in the archive</h1>" in page, target
+            assert f"A capture in warcs/{name} is found no more: that WARC was stated lost on " in page, target
+            assert ": the disk failed.</p>" in page, target
         # Also captured by the second job: served from there, whatever time is asked for.
         assert get(base, "/news/20260301id_/http://news.test/story")[::2] == (
             200, b"<html><body><p>second version</p></body></html>")

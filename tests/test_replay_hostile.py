@@ -189,7 +189,7 @@ def test_provenance_of_a_url_never_captured_is_a_404_not_a_redirect_to_another_u
     capture(store, {"/": (200, [(b"Content-Type", b"text/html")], b"<p>home</p>")})
     with serve_in_thread(store) as base:
         status, _, body = get(base, "/odd/http://x.test/never?provenance")
-    assert status == 404 and b"http://x.test/never</code> was not archived" in body
+    assert status == 404 and b"http://x.test/never</code> is not found in " in body
 
 
 def rewritten(html: str) -> str:

@@ -230,8 +230,11 @@ class ReplayApp:
                 url = closest(near, route.timestamp)[0].url
                 return "302 Found", [("Location", replay_path(coll.name, route.timestamp, route.modifier, url))], b""
         if route.kind == "captures":
+            lost = self.lost(coll)
+            if lost:  # (indexes not yet updated since a loss was stated)
+                entries = [entry for entry in entries if entry.filename not in lost]
             if not entries:
-                return _html("404 Not Found", pages.not_found_page(coll.name, route.url))
+                return _html("404 Not Found", pages.not_found_page(coll.name, route.url, self._lost_note(coll)))
             return _html("200 OK", pages.captures_page(coll.name, route.url, entries))
         if route.provenance_redirect and entries:
             ts = route.timestamp or closest(entries, None)[0].timestamp
@@ -311,14 +314,28 @@ class ReplayApp:
                 + replay_path(coll.name, interim.timestamp, "prov_", interim.url)))
         if damaged is not None:
             raise damaged
-        detail = "Only captures whose original could not be found exist." if orphaned else ""
-        lost = self.lost(coll) if orphaned else {}
+        if not orphaned:
+            return _html("404 Not Found", pages.not_found_page(coll.name, route.url, self._lost_note(coll)))
+        detail = "Only captures whose original could not be found exist."
+        lost = self.lost(coll)
         if len(lost) == 1:
             statement = next(iter(lost.values()))
             detail += f" The original may have been in {statement['path']}, {said(statement)}."
         elif lost:
             detail += f" The original may have been in one of the {len(lost)} WARCs of {coll.name} stated lost."
         return _html("404 Not Found", pages.not_found_page(coll.name, route.url, detail))
+
+    def _lost_note(self, coll: CollectionDir) -> str:
+        """For a page that finds no capture: the WARCs of ``coll`` stated lost, whose
+        captures are found no more (and may have held this one), or nothing."""
+        lost = self.lost(coll)
+        if len(lost) == 1:
+            statement = next(iter(lost.values()))
+            note = f"A capture in {statement['path']} is found no more: that WARC was {said(statement)}"
+            return note if note.endswith((".", "!", "?")) else note + "."
+        if lost:
+            return f"A capture in the {len(lost)} WARCs of {coll.name} stated lost is found no more."
+        return ""
 
     def _payload(self, coll: CollectionDir, route: Route, entry: CdxjEntry, record: ArchivedRecord,
                  original: ArchivedRecord | None, dest: str | None = None) -> Response:

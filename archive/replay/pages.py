@@ -56,7 +56,7 @@ def captures_page(coll: str, url: str, entries: list[Any]) -> bytes:
 def not_found_page(coll: str | None, what: str, detail: str = "") -> bytes:
     back = f'<p><a href="/{esc(coll)}/">Search the {esc(coll)} collection</a></p>' if coll else ""
     return page("Not in the archive", (
-        f"<h1>Not in the archive</h1><p><code>{esc(what)}</code> was not archived"
+        f"<h1>Not in the archive</h1><p><code>{esc(what)}</code> is not found"
         f"{' in ' + esc(coll) if coll else ''}.</p>{'<p>' + esc(detail) + '</p>' if detail else ''}{back}"
         '<p><a href="/">All collections</a></p>'))
 
