@@ -110,7 +110,7 @@ def host_in_scope(host: str, allowed: list[str], port: int | None = None) -> boo
     default where it names none), one without it any port."""
     host = host.lower().rstrip(".")  # (a name written whole, "example.com.", is that host: canonicalize)
     for pattern in allowed:
-        pattern, wanted = _host_and_port(pattern.lower())
+        pattern, wanted = entry_host_and_port(pattern.lower())
         if wanted is not None and wanted != port:
             continue
         pattern = pattern.rstrip(".")
@@ -122,8 +122,19 @@ def host_in_scope(host: str, allowed: list[str], port: int | None = None) -> boo
     return False
 
 
+def same_site(a: str, b: str) -> bool:
+    """Whether hosts ``a`` and ``b`` are of one site: the same but for a ``www.``-like
+    first label, or one a sub-domain of the other."""
+    def site(host: str) -> str:
+        first, _, rest = host.partition(".")
+        return rest if first in ("www", "m", "mobile", "amp") and "." in rest else host
+
+    a, b = site(a.lower().rstrip(".")), site(b.lower().rstrip("."))
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
 @functools.lru_cache(maxsize=256)  # (a collection's few entries, looked at for every link)
-def _host_and_port(pattern: str) -> tuple[str, int | None]:
+def entry_host_and_port(pattern: str) -> tuple[str, int | None]:
     """An ``allow_hosts`` entry's host and port: ``host:port``, ``[v6 address]:port``, or a
     host alone (an IPv6 address as ``host_of`` gives it, ``::1``, is no host and port)."""
     if pattern.startswith("["):

@@ -9,7 +9,12 @@ import sys
 import pytest
 from warcs import read_collection
 
-from archive.config import load_collections, with_overrides
+from archive.config import (
+    collection_from_dict,
+    load_collections,
+    seeds_outside_scope,
+    with_overrides,
+)
 from archive.errors import ConfigError
 
 
@@ -143,3 +148,17 @@ urls = ["{base}/final"]
     assert manifest["config"]["schedule"] == "*/30 * * * *"
     proc = run("crawl", str(path), "--collection", "nope", "--store", str(tmp_path / "store"))
     assert proc.returncode == 2 and "no collection named 'nope'" in proc.stderr
+
+
+@pytest.mark.parametrize("seed, allow_hosts, said", [
+    ("https://www.example.com/", ["example.com"], True),
+    ("https://example.com/", ["www.example.com"], True),
+    ("https://example.com/", ["*.example.com"], False),  # (the domain itself is in)
+    ("https://live.example.com/", ["example.com", "news.example.com"], True),
+    ("http://127.0.0.1:8080/", ["127.0.0.1:8000"], True),
+    ("http://127.0.0.1:8080/", ["127.0.0.1"], False),
+    ("https://aggregator.example/", ["example.com"], False),
+])
+def test_a_seed_outside_the_scope_of_its_own_site_is_said(seed, allow_hosts, said):
+    found = seeds_outside_scope(collection_from_dict({"name": "c", "urls": [seed], "scope": {"allow_hosts": allow_hosts}}))
+    assert bool(found) == said, found

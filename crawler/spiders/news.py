@@ -38,6 +38,7 @@ from archive.urls import (
     host_of,
     host_pattern,
     port_of,
+    same_site,
 )
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
@@ -185,7 +186,7 @@ class NewsSpider(scrapy.Spider):
         host, port = host_of(response.url), port_of(response.url)
         if not host or host_in_scope(host, self.allow_hosts, port):
             return
-        if not _same_site(host_of(response.meta["redirect_urls"][0]), host):
+        if not same_site(host_of(response.meta["redirect_urls"][0]), host):
             log.warning("seed %s redirects to %s, another site: it is not taken into the scope (add %s to the "
                         "collection's allow_hosts to crawl it)", prov.get("seed"), response.url, host)
             return
@@ -618,17 +619,6 @@ class NewsSpider(scrapy.Spider):
             return
         yield from self._embeds(response, Resolver(response.url, response.encoding), css_urls(response.text),
                                 prov.get("seed"), hops, _depth(response))
-
-
-def _same_site(a: str, b: str) -> bool:
-    """Whether hosts ``a`` and ``b`` are of one site: the same but for a ``www.``-like
-    first label, or one a sub-domain of the other."""
-    def site(host: str) -> str:
-        first, _, rest = host.partition(".")
-        return rest if first in ("www", "m", "mobile", "amp") and "." in rest else host
-
-    a, b = site(a.lower().rstrip(".")), site(b.lower().rstrip("."))
-    return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
 def _bounded_add(memo: set[str], item: str) -> None:
