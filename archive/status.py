@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from archive.capture_log import error_count
 from archive.errors import UsageError
 from archive.losses import still_lost
 from archive.manifest import iter_manifests, noted_newest_job, problem_of
-from archive.schedule import SCHEDULE_LOCK, last_attempt, newest_job, next_fire, output_path
+from archive.schedule import SCHEDULE_LOCK, last_attempt, newest_job, next_fire, output_path, previous_fire
 from archive.store import (
     CollectionDir,
     collections_in,
@@ -79,8 +79,8 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
                        "is missing; restore it with `archive pull`")
     out: dict[str, Any] = {"collection": coll.name, "path": str(coll.root), "jobs": jobs,
                            "running": running_jobs(coll), "died": _died(coll),
-                           "last_job": None, "next_run": None, "verify": None, "failed_start": None,
-                           "damaged": damaged}
+                           "last_job": None, "next_run": None, "missed": None, "verify": None,
+                           "failed_start": None, "damaged": damaged}
     # A scheduled run newer than every job: it failed before its job began (a full disk, an
     # unwritable store), and left only the scheduler's output file to say why.
     newest = newest_job(coll, now)
@@ -106,7 +106,11 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     if isinstance(config, dict) and config.get("schedule"):
         schedule, timezone = config.get("schedule"), config.get("timezone")
         try:
-            out["next_run"] = next_fire(schedule, ZoneInfo(timezone or "UTC"), now).isoformat()
+            zone = ZoneInfo(timezone or "UTC")
+            latest = max((t for t in (tried, started) if t is not None), default=None)
+            if not out["running"]:
+                out["missed"] = _missed(coll, previous_fire(schedule, zone, now), latest, last, now)
+            out["next_run"] = next_fire(schedule, zone, now).isoformat()
         except CroniterBadDateError:
             pass  # (no date to come: a year's schedule, run out)
         except (ValueError, KeyError):  # (croniter's errors are ValueErrors, ZoneInfo's a KeyError)
@@ -120,13 +124,38 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
     return out
 
 
+# How long after its fire time (or the end of the job before it, which held it back) a
+# scheduled run that has not started is said to be missed: the scheduler looks every few
+# seconds, and its job's files appear within a second or two of its start.
+MISSED_AFTER = timedelta(minutes=10)
+
+
+def _missed(coll: CollectionDir, fire: datetime | None, latest: datetime | None, last: dict[str, Any] | None,
+            now: datetime) -> dict[str, str] | None:
+    """The fire time of a scheduled run that has not started though it is long due
+    (``latest``: when a job of the collection last started, or the scheduler last tried to
+    start one): no scheduler runs for the store, or it cannot read its collections file.
+    (Not asked while a job of the collection runs; None while the scheduler holds it.)"""
+    if fire is None or (latest is not None and latest >= fire):
+        return None
+    since = fire
+    if last is not None:
+        try:
+            since = max(since, datetime.fromisoformat(last["finished"]))
+        except (KeyError, TypeError, ValueError):
+            pass
+    if now - since < MISSED_AFTER or is_locked(coll.root / SCHEDULE_LOCK):
+        return None
+    return {"due": fire.isoformat()}
+
+
 def needs_attention(row: dict[str, Any]) -> bool:
     """Whether a collection's status (:func:`collection_status`) says something is wrong: a
     manifest it cannot read, a job that died, a scheduled run that did not start, or a
     verify that last failed (`archive status` then exits 1, for cron and monitors)."""
     verify = row["verify"]
     failed = verify is not None and verify["ok"] is False and not verify.get("unreadable")
-    return bool(row["damaged"] or row["died"] or row["failed_start"] or failed)
+    return bool(row["damaged"] or row["died"] or row["failed_start"] or row["missed"] or failed)
 
 
 def _died(coll: CollectionDir) -> list[str]:

@@ -197,6 +197,39 @@ def test_status_takes_the_schedule_of_a_first_job_still_running_and_one_run_out_
     assert row["died"] == []  # (no capture log: nothing of it for --repair to close, so not said to need it)
 
 
+def test_status_says_a_scheduled_run_long_due_and_not_started_was_missed(tmp_path, capsys):
+    """A scheduler that died (a reboot, a kill) left status showing the next run as if it
+    would come: a monitor reading it learnt nothing for as long as nothing ran."""
+    from zoneinfo import ZoneInfo
+
+    from jobs import Clock, fetch
+
+    from archive.config import collection_from_dict
+    from archive.job import CaptureJob
+    from archive.schedule import previous_fire
+    from archive.status import collection_status
+    from archive.store import CollectionDir
+
+    clock = Clock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+    collection = collection_from_dict({"name": "news", "urls": ["http://127.0.0.1:9/"], "schedule": "0 9 1 3 *"})
+    job = CaptureJob(tmp_path, collection, clock=clock)
+    job.record_fetch(fetch("http://127.0.0.1:9/a", b"<p>a</p>", clock()))
+    job.close()
+    coll = CollectionDir(tmp_path / "news")
+    for (hour, minute), missed in (((8, 30), None), ((9, 5), None), ((9, 20), "2026-03-01T09:00:00+00:00")):
+        row = collection_status(coll, datetime(2026, 3, 1, hour, minute, tzinfo=UTC))
+        assert (row["missed"] or {}).get("due") == missed, (hour, minute)
+        assert row["next_run"] is not None
+    # said by the command (now, months on), which exits 1 for it as for a run that did not start
+    due = previous_fire("0 9 1 3 *", ZoneInfo("UTC"), datetime.now(UTC))
+    assert main(["status", "--store", str(tmp_path)]) == 1
+    assert (f"  MISSED     the run due at {due.isoformat()} has not started: is `archive schedule` running "
+            "for this store") in capsys.readouterr().out
+    # The scheduler tried (its output file for the run): not missed.
+    (coll.logs / "schedule-20260301T090001Z.out").write_text("")
+    assert collection_status(coll, datetime(2026, 3, 1, 9, 20, tzinfo=UTC))["missed"] is None
+
+
 @pytest.mark.parametrize("schedule", ["61 * * * *", "* * * * * R", "H * * * *", "0 H/2 * * *"])
 def test_bad_schedule_is_a_config_error(tmp_path, schedule):
     # (R and H are drawn by croniter anew each time it is asked: several runs a period)

@@ -49,6 +49,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             failed = row["failed_start"]
             print(f"  FAILED     the scheduled run of {failed['at']} did not start a job; see {failed['output']}",
                   file=out)
+        if row["missed"]:
+            print(f"  MISSED     the run due at {row['missed']['due']} has not started: is `archive schedule` running "
+                  "for this store, and can it read its collections file? (its output says why it could not)", file=out)
         print(f"  next run   {row['next_run'] or 'not scheduled'}", file=out)
         for problem in row["damaged"]:
             print(f"  DAMAGED    {problem}; run archive verify", file=out)
