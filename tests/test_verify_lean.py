@@ -61,6 +61,7 @@ RECORDS = {
     "content-length with an underscore": _record().replace(
         b"Content-Length: %d" % len(HTTP_HEAD + BODY), b"Content-Length: %d_%03d" % divmod(len(HTTP_HEAD + BODY), 1000)),
     "content-length in other digits": _record().replace(b"Content-Length: 2", "Content-Length: \u0662".encode()),
+    "content-length of 5,000 digits": _record().replace(b"Content-Length: ", b"Content-Length: " + b"0" * 5000),
     "no trailer": _record(trailer=b""),
     "short trailer": _record(trailer=b"\r\n"),
     "HTTP head not ended": _record(block=b"HTTP/1.1 200 OK\r\nX: y", payload=b""),
@@ -111,9 +112,9 @@ def test_a_warc_of_every_kind_of_record_gets_the_same_findings(tmp_path: Path) -
     records = list(check_records(warc))
     expected = (len(records), [(r.offset, m) for r in records for m in r.problems], records[-1].offset + records[-1].length)
     assert record_problems(warc) == expected
-    assert sum(1 for r in records if r.problems) == 24  # the wrong ones above, the stretch, the cut one
+    assert sum(1 for r in records if r.problems) == 25  # the wrong ones above, the stretch, the cut one
     invalid = [r for r in records if "unreadable record: missing or invalid Content-Length" in r.problems]
-    assert len(invalid) == 5  # not a number, negative, a sign, an underscore, other digits
+    assert len(invalid) == 6  # not a number, negative, a sign, an underscore, other digits, too many
     start = records[5].offset
     part = [r for r in records if r.offset >= start]
     assert record_problems(warc, start) == (len(part), [(r.offset, m) for r in part for m in r.problems], expected[2])

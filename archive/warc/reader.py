@@ -35,6 +35,9 @@ _PAYLOAD_TYPES = {"response", "request", "resource", "conversion"}
 _VERSIONS = ("WARC/1.1", "WARC/1.0", "WARC/0.18", "WARC/0.17")  # (the drafts, as warcio reads them)
 _REQUIRED = ("warc-type", "warc-record-id", "warc-date")
 _REQUIRED_SET = frozenset(_REQUIRED)
+# A Content-Length of more digits than this is none a file holds (18 digits pass an exabyte),
+# and Python refuses to read a number of over 4,300 digits: either way, not a length.
+_MAX_LENGTH_DIGITS = 18
 
 
 @dataclass
@@ -218,7 +221,7 @@ _USUAL_HEAD = re.compile(
     rb"|WARC-Record-ID: (?P<id>" + _VALUE + rb")\r\n"
     rb"|WARC-Date: (?P<date>" + _VALUE + rb")\r\n"
     rb"|Content-Type: (?P<ctype>" + _VALUE + rb")\r\n"
-    rb"|Content-Length: (?P<length>[0-9]+)\r\n"
+    rb"|Content-Length: (?P<length>[0-9]{1," + b"%d" % _MAX_LENGTH_DIGITS + rb"})\r\n"
     rb"|WARC-Block-Digest: (?P<block>" + _VALUE + rb")\r\n"
     rb"|WARC-Payload-Digest: (?P<payload>" + _VALUE + rb")\r\n"
     rb")*")
@@ -285,7 +288,9 @@ def _length(fields: dict[str, str]) -> int | None:
     """Content-Length, if it is one (WARC 1.1 §5.6: ``1*DIGIT``; ``int`` alone would also
     take a sign, underscores and other scripts' digits)."""
     value = fields.get("content-length")
-    return int(value) if value is not None and value.isascii() and value.isdigit() else None
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > _MAX_LENGTH_DIGITS:
+        return None
+    return int(value)
 
 
 def _header_fields(raw: bytes) -> tuple[str, dict[str, str], list[str]]:
