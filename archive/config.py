@@ -130,14 +130,16 @@ def collection_from_dict(doc: dict[str, Any], *, where: str = "configuration") -
 def seeds_outside_scope(collection: Collection) -> list[str]:
     """A sentence for each page seed whose host ``scope.allow_hosts`` leaves out though it
     names the seed's site (``example.com`` for a seed on ``www.example.com``, the host on
-    another port): the seed is fetched all the same, but none of its links to its own host
-    are followed, which is seldom what was meant. (A seed on another site, an aggregator's
+    another port): the seed is fetched all the same, but unless it redirects into the scope
+    (a bare domain to its ``www.`` host, as many do), none of its links to its own host are
+    followed, which is seldom what was meant. (A seed on another site, an aggregator's
     page of the site's stories, is a scope of its own choosing; feeds and sitemaps elsewhere
     are usual, and their entries out of the scope are said as they are met.)"""
     allowed = list(collection.scope["allow_hosts"])
     named = [entry_host_and_port(entry.lower())[0].removeprefix("*.") for entry in allowed]
-    return [f"seed {url} is outside scope.allow_hosts ({', '.join(allowed)}): it is fetched, but none of its links "
-            f"to {host_pattern(url)} are followed (add {host_pattern(url)} to allow_hosts to crawl them)"
+    return [f"seed {url} is outside scope.allow_hosts ({', '.join(allowed)}): it is fetched, but unless it redirects "
+            f"into the scope none of its links to {host_pattern(url)} are followed (add {host_pattern(url)} to "
+            "allow_hosts to crawl them)"
             for url in collection.urls if not host_in_scope(host_of(url), allowed, port_of(url))
             and any(same_site(host_of(url), host) for host in named)]
 

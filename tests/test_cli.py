@@ -180,8 +180,9 @@ def test_a_seed_whose_host_the_scope_leaves_out_is_said_before_the_crawl_and_in_
         return capsys.readouterr().err
 
     err = crawl_with('"127.0.0.1:1"')  # its host, on another port
-    said = (f"seed {wire_site.base}/ is outside scope.allow_hosts (127.0.0.1:1): it is fetched, but none of its "
-            f"links to {host} are followed (add {host} to allow_hosts to crawl them)")
+    said = (f"seed {wire_site.base}/ is outside scope.allow_hosts (127.0.0.1:1): it is fetched, but unless it "
+            f"redirects into the scope none of its links to {host} are followed (add {host} to allow_hosts to crawl "
+            "them)")
     assert f"archive crawl: warning: collection 'narrow': {said}\n" in err
     assert said in next((tmp_path / "s" / "narrow" / "logs").glob("*.crawl.log")).read_text()
     _, lines = read_collection(tmp_path / "s" / "narrow")

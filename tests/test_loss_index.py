@@ -152,7 +152,8 @@ def test_replay_answers_captures_of_a_warc_stated_lost_as_not_found_naming_the_l
                        "/news/*/http://news.test/zipped"):
             status, page = _page(base, target)
             assert status == 404 and "<h1>Not in the archive</h1>" in page, target
-            assert f"A capture in warcs/{name} is found no more: that WARC was stated lost on " in page, target
+            assert (f"A capture of it may have been in warcs/{name}, whose captures are found no more: that WARC was "
+                    "stated lost on ") in page, target
             assert ": the disk failed.</p>" in page, target
         # Also captured by the second job: served from there, whatever time is asked for.
         assert get(base, "/news/20260301id_/http://news.test/story")[::2] == (

@@ -124,8 +124,9 @@ class ReplayApp:
 
     def lost(self, coll: CollectionDir) -> dict[str, dict[str, Any]]:
         """The WARCs of ``coll`` stated lost (:func:`archive.index.stated_lost`), kept while
-        its ``lost/``, ``warcs/`` and ``remote/`` stay as they are: looked at only when a
-        capture cannot be had, but the manifests it reads may be thousands."""
+        its ``lost/``, ``warcs/`` and ``remote/`` stay as they are (``warcs/`` listed only
+        where ``lost/`` is): looked at when a capture cannot be had or the captures of a URL
+        are listed, but the manifests it reads may be thousands."""
         state = directory_state(coll.lost)
         if state is None:
             return {}
@@ -331,10 +332,12 @@ class ReplayApp:
         lost = self.lost(coll)
         if len(lost) == 1:
             statement = next(iter(lost.values()))
-            note = f"A capture in {statement['path']} is found no more: that WARC was {said(statement)}"
+            note = (f"A capture of it may have been in {statement['path']}, whose captures are found no more: that "
+                    f"WARC was {said(statement)}")
             return note if note.endswith((".", "!", "?")) else note + "."
         if lost:
-            return f"A capture in the {len(lost)} WARCs of {coll.name} stated lost is found no more."
+            return (f"A capture of it may have been in one of the {len(lost)} WARCs of {coll.name} stated lost, whose "
+                    "captures are found no more.")
         return ""
 
     def _payload(self, coll: CollectionDir, route: Route, entry: CdxjEntry, record: ArchivedRecord,
