@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,7 +34,7 @@ from croniter import CroniterBadDateError, croniter
 
 from archive.config import Collection
 from archive.runtime import sigterm_on_parent_death
-from archive.store import CollectionDir, below_floor, collection_dir, in_the_way
+from archive.store import CollectionDir, below_floor, collection_dir, in_the_way, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +232,40 @@ def _scheduled(config: Path, collections: list[Collection], report: Callable[[st
     return kept
 
 
+SCHEDULERS = ".schedulers"  # at the store's root: a file for each scheduler that ran on it
+BEAT_SECONDS = 60.0
+
+
+def scheduler_file(store: Path, config: Path) -> Path:
+    """The file in which the scheduler of the collections file ``config`` says, as it runs,
+    which collections of ``store`` it runs (one per collections file: two schedulers of
+    two files may share a store)."""
+    key = hashlib.sha256(str(config.resolve()).encode("utf-8")).hexdigest()[:16]
+    return store / SCHEDULERS / f"{key}.json"
+
+
+def schedulers_of(store: Path) -> dict[str, dict[str, Any]]:
+    """What the schedulers that ran on ``store`` last said, by the collection each runs
+    (their files, :func:`scheduler_file`; the newest said of a collection two list). A
+    file that cannot be read is passed over: it says nothing."""
+    found: dict[str, dict[str, Any]] = {}
+    folder = store / SCHEDULERS
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.glob("*.json")):
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+            seen = datetime.fromisoformat(doc["seen"])
+            names = [name for name in doc["collections"] if isinstance(name, str)]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        doc["file"] = str(path)
+        for name in names:
+            if name not in found or datetime.fromisoformat(found[name]["seen"]) < seen:
+                found[name] = doc
+    return found
+
+
 class Scheduler:
     """Starts due collections as ``archive crawl`` processes and waits for them."""
 
@@ -253,6 +289,8 @@ class Scheduler:
         # The collections file as last read, and what is wrong with it if it cannot be used.
         self._config_seen = _contents(config)
         self._config_problem: str | None = None
+        self._beat: tuple[list[str], float] | None = None  # (what its file last said, and when)
+        self.once = False  # (run by a timer, cron's or systemd's, which looks once and ends)
 
     def reload(self) -> bool:
         """Read the collections file again if it has changed, as cron reads a crontab (each
@@ -279,7 +317,9 @@ class Scheduler:
         return True
 
     def start_due(self) -> list[str]:
-        if not self.reload():
+        ready = self.reload()
+        self.beat()
+        if not ready:
             return []
         now = self.clock()
         started = []
@@ -370,6 +410,30 @@ class Scheduler:
                 self.report(f"{run.collection}: job FAILED (exit {code}); see {run.output}; "
                             "it runs again at its next scheduled time")
 
+    def beat(self, stopped: bool = False) -> None:
+        """Say in the store which collections this scheduler runs, and that it is alive
+        (:func:`scheduler_file`), when that changes and once a minute: ``archive status``
+        reads it to tell a scheduled run missed (a scheduler killed, its machine lost) from
+        a collection crawled by hand. ``stopped``: it stops, as asked. A store that cannot
+        be written is said by the jobs; the file is not worth a failure of its own."""
+        names = sorted(c.name for c in self.collections)
+        if not stopped and self._beat is not None and self._beat[0] == names and \
+                time.monotonic() - self._beat[1] < BEAT_SECONDS:
+            return
+        now = self.clock()
+        doc = {"config": str(self.config.resolve()), "pid": os.getpid(), "host": socket.gethostname(),
+               "collections": names, "seen": now.isoformat(), "stopped": now.isoformat() if stopped else None,
+               "once": self.once}
+        path = scheduler_file(self.store, self.config)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+        except OSError as exc:
+            if self._beat is None or self._beat[0] != names:
+                self.report(f"could not write {path}: {exc.strerror or exc} (`archive status` will not know of "
+                            "this scheduler)")
+        self._beat = (names, time.monotonic())
+
     def terminate(self) -> None:
         """SIGTERM every running job: each finishes its records, closes files, writes its manifest."""
         self.stopping = True
@@ -389,6 +453,7 @@ class Scheduler:
         return min(times) if times else None
 
     def run_once(self) -> int:
+        self.once = True
         self.start_due()
         self.reap(block=True)
         return self.failures

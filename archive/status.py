@@ -22,7 +22,16 @@ from archive.capture_log import error_count
 from archive.errors import UsageError
 from archive.losses import still_lost
 from archive.manifest import iter_manifests, noted_newest_job, problem_of
-from archive.schedule import SCHEDULE_LOCK, last_attempt, newest_job, next_fire, output_path, previous_fire
+from archive.schedule import (
+    BEAT_SECONDS,
+    SCHEDULE_LOCK,
+    last_attempt,
+    newest_job,
+    next_fire,
+    output_path,
+    previous_fire,
+    schedulers_of,
+)
 from archive.store import (
     CollectionDir,
     collections_in,
@@ -59,7 +68,10 @@ def record_verify(collections: list[CollectionDir], problem_paths: list[Path], w
     return unwritten
 
 
-def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
+def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``archive status`` shows of ``coll``. ``scheduler``: what the scheduler that
+    runs it last said (:func:`archive.schedule.schedulers_of`), if one does; only then is a
+    run long due and not started said to be missed."""
     # The last job is the newest manifest a reader can build on; the damaged ones are named.
     # (Read one at a time, and only the newest kept.)
     jobs, damaged = 0, []
@@ -108,8 +120,8 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
         try:
             zone = ZoneInfo(timezone or "UTC")
             latest = max((t for t in (tried, started) if t is not None), default=None)
-            if not out["running"]:
-                out["missed"] = _missed(coll, previous_fire(schedule, zone, now), latest, last, now)
+            if scheduler is not None and not out["running"]:
+                out["missed"] = _missed(coll, previous_fire(schedule, zone, now), latest, last, now, scheduler)
             out["next_run"] = next_fire(schedule, zone, now).isoformat()
         except CroniterBadDateError:
             pass  # (no date to come: a year's schedule, run out)
@@ -128,14 +140,16 @@ def collection_status(coll: CollectionDir, now: datetime) -> dict[str, Any]:
 # scheduled run that has not started is said to be missed: the scheduler looks every few
 # seconds, and its job's files appear within a second or two of its start.
 MISSED_AFTER = timedelta(minutes=10)
+BEAT = timedelta(seconds=BEAT_SECONDS)
 
 
 def _missed(coll: CollectionDir, fire: datetime | None, latest: datetime | None, last: dict[str, Any] | None,
-            now: datetime) -> dict[str, str] | None:
+            now: datetime, scheduler: dict[str, Any]) -> dict[str, Any] | None:
     """The fire time of a scheduled run that has not started though it is long due
     (``latest``: when a job of the collection last started, or the scheduler last tried to
-    start one): no scheduler runs for the store, or it cannot read its collections file.
-    (Not asked while a job of the collection runs; None while the scheduler holds it.)"""
+    start one), and what its scheduler last said: it stopped or died, or it cannot read its
+    collections file. (Not asked while a job of the collection runs; None while the
+    scheduler holds it.)"""
     if fire is None or (latest is not None and latest >= fire):
         return None
     since = fire
@@ -146,7 +160,10 @@ def _missed(coll: CollectionDir, fire: datetime | None, latest: datetime | None,
             pass
     if now - since < MISSED_AFTER or is_locked(coll.root / SCHEDULE_LOCK):
         return None
-    return {"due": fire.isoformat()}
+    said = {key: scheduler.get(key) for key in ("config", "pid", "host", "seen", "stopped", "once", "file")}
+    # (alive: it says so once a minute while it runs; one run by a timer looks once and ends)
+    said["running"] = not (said["stopped"] or said["once"]) and now - datetime.fromisoformat(said["seen"]) < 3 * BEAT
+    return {"due": fire.isoformat(), "scheduler": said}
 
 
 def needs_attention(row: dict[str, Any]) -> bool:
@@ -191,4 +208,5 @@ def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any
     if not store.is_dir():
         raise UsageError(f"{store} is not a store directory")
     now = now or datetime.now(UTC)
-    return [collection_status(coll, now) for coll in collections_in(store)]
+    schedulers = schedulers_of(store)
+    return [collection_status(coll, now, schedulers.get(coll.name)) for coll in collections_in(store)]

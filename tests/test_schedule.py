@@ -98,6 +98,12 @@ def test_sigterm_or_sigint_stops_the_scheduler_after_its_jobs_close_their_files(
         proc.send_signal(signum)  # to the scheduler alone, as `kill` sends it
         out, err = proc.communicate(timeout=60)
     assert "scheduler stopped" in out and "sched: job stopped with the scheduler (exit 1); see " in out, out + err
+    # (it said which collections it runs, and, unless run by a timer, that it was stopped:
+    # `archive status` reads it)
+    (heart,) = (store / ".schedulers").glob("*.json")
+    said = json.loads(heart.read_text())
+    assert said["collections"] == ["sched"] and said["pid"] == proc.pid and said["once"] == bool(once)
+    assert (said["stopped"] is None) == bool(once)
     # A stop asked for and carried out is no failure (the manifest says the job was interrupted).
     assert "FAILED" not in out and proc.returncode == 0
     job = int(out.split("(pid ", 1)[1].split(")", 1)[0])
@@ -204,30 +210,59 @@ def test_status_says_a_scheduled_run_long_due_and_not_started_was_missed(tmp_pat
 
     from jobs import Clock, fetch
 
-    from archive.config import collection_from_dict
     from archive.job import CaptureJob
-    from archive.schedule import previous_fire
+    from archive.schedule import Scheduler, previous_fire, schedulers_of
     from archive.status import collection_status
     from archive.store import CollectionDir
 
+    store = tmp_path / "store"
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule="0 9 1 3 *")  # (9:00 on 1 March)
     clock = Clock(datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
-    collection = collection_from_dict({"name": "news", "urls": ["http://127.0.0.1:9/"], "schedule": "0 9 1 3 *"})
-    job = CaptureJob(tmp_path, collection, clock=clock)
+    job = CaptureJob(store, load_collections(cfg)[0], clock=clock)
     job.record_fetch(fetch("http://127.0.0.1:9/a", b"<p>a</p>", clock()))
     job.close()
-    coll = CollectionDir(tmp_path / "news")
-    for (hour, minute), missed in (((8, 30), None), ((9, 5), None), ((9, 20), "2026-03-01T09:00:00+00:00")):
-        row = collection_status(coll, datetime(2026, 3, 1, hour, minute, tzinfo=UTC))
-        assert (row["missed"] or {}).get("due") == missed, (hour, minute)
-        assert row["next_run"] is not None
+    coll = CollectionDir(store / "sched")
+
+    def status(hour: int, minute: int) -> dict | None:
+        return collection_status(coll, datetime(2026, 3, 1, hour, minute, tzinfo=UTC),
+                                 schedulers_of(store).get("sched"))["missed"]
+
+    # Crawled by hand, with no scheduler that runs it: its schedule is no run missed.
+    assert status(9, 20) is None
+    assert main(["status", "--store", str(store)]) == 0
+    capsys.readouterr()
+
+    def beat(hour: int, minute: int, stopped: bool = False) -> None:
+        Scheduler(cfg, load_collections(cfg), store, clock=lambda: datetime(2026, 3, 1, hour, minute, tzinfo=UTC),
+                  report=lambda _: None).beat(stopped)
+
+    beat(8, 30)
+    assert status(8, 30) is None and status(9, 5) is None  # (not due yet; due, but only just)
+    missed = status(9, 20)  # its scheduler last seen at 8:30: killed, or its machine lost
+    assert missed["due"] == "2026-03-01T09:00:00+00:00" and missed["scheduler"]["running"] is False
+    assert missed["scheduler"]["config"] == str(cfg.resolve()) and missed["scheduler"]["stopped"] is None
+    beat(9, 19)
+    assert status(9, 20)["scheduler"]["running"] is True  # (alive, but could not start it)
+    beat(9, 19, stopped=True)
+    assert status(9, 20)["scheduler"]["stopped"] == "2026-03-01T09:19:00+00:00"
     # said by the command (now, months on), which exits 1 for it as for a run that did not start
     due = previous_fire("0 9 1 3 *", ZoneInfo("UTC"), datetime.now(UTC))
-    assert main(["status", "--store", str(tmp_path)]) == 1
-    assert (f"  MISSED     the run due at {due.isoformat()} has not started: is `archive schedule` running "
-            "for this store") in capsys.readouterr().out
+    assert main(["status", "--store", str(store)]) == 1
+    heart = next((store / ".schedulers").glob("*.json"))
+    assert (f"  MISSED     the run due at {due.isoformat()} has not started: the scheduler of {cfg.resolve()} (pid "
+            f"{os.getpid()} on ") in capsys.readouterr().out
+    assert main(["status", "--store", str(store), "--json"]) == 1
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["missed"]["scheduler"]["file"] == str(heart)
+    # One run by a timer (cron's, systemd's) looks once and ends: the timer is asked after.
+    scheduler = Scheduler(cfg, load_collections(cfg), store, report=lambda _: None)
+    scheduler.once = True
+    scheduler.beat()
+    assert main(["status", "--store", str(store)]) == 1
+    assert "as a timer runs it (`--once`): is the timer still running it" in capsys.readouterr().out
     # The scheduler tried (its output file for the run): not missed.
     (coll.logs / "schedule-20260301T090001Z.out").write_text("")
-    assert collection_status(coll, datetime(2026, 3, 1, 9, 20, tzinfo=UTC))["missed"] is None
+    assert status(9, 20) is None
 
 
 @pytest.mark.parametrize("schedule", ["61 * * * *", "* * * * * R", "H * * * *", "0 H/2 * * *"])

@@ -58,6 +58,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         signal.signal(signal.SIGTERM, previous)
         if previous_hup is not None:
             signal.signal(signal.SIGHUP, previous_hup)
+    if not args.once:  # (stopped as asked, or interrupted; not a crash, whose file says it was alive)
+        scheduler.beat(stopped=True)
     if scheduler.stopping or not args.once:
         report("scheduler stopped")
     elif failures == 0:

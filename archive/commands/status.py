@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TextIO
+from typing import Any, TextIO
 
 from archive.commands.common import count, human_bytes, store_option
 
@@ -50,8 +50,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"  FAILED     the scheduled run of {failed['at']} did not start a job; see {failed['output']}",
                   file=out)
         if row["missed"]:
-            print(f"  MISSED     the run due at {row['missed']['due']} has not started: is `archive schedule` running "
-                  "for this store, and can it read its collections file? (its output says why it could not)", file=out)
+            print(f"  MISSED     the run due at {row['missed']['due']} has not started: "
+                  f"{_scheduler_said(row['missed']['scheduler'])}", file=out)
         print(f"  next run   {row['next_run'] or 'not scheduled'}", file=out)
         for problem in row["damaged"]:
             print(f"  DAMAGED    {problem}; run archive verify", file=out)
@@ -66,3 +66,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if row.get("lost"):
             print(f"  lost       {count(row['lost'], 'file')} stated lost for good (see {row['path']}/lost/)", file=out)
     return code
+
+
+def _scheduler_said(said: dict[str, Any]) -> str:
+    """Why a run was missed, as far as its scheduler's file tells."""
+    who = f"the scheduler of {said['config']} (pid {said['pid']} on {said['host']})"
+    if said["running"]:
+        return f"{who} runs but did not start it; its output says why (its collections file cannot be read, a full disk)"
+    gone = f"start it again, or, if the collection is no longer to be scheduled, delete {said['file']}"
+    if said.get("once"):
+        return (f"{who} last ran at {said['seen']}, as a timer runs it (`--once`): is the timer still running it, and "
+                f"as often as its schedules fire? If the collection is no longer to be scheduled, delete {said['file']}")
+    if said["stopped"]:
+        return f"{who} was stopped at {said['stopped']}; {gone}"
+    return f"{who} was last seen at {said['seen']} and does not run now (killed, or its machine lost); {gone}"
