@@ -239,15 +239,18 @@ BEAT_SECONDS = 60.0
 def scheduler_file(store: Path, config: Path) -> Path:
     """The file in which the scheduler of the collections file ``config`` says, as it runs,
     which collections of ``store`` it runs (one per collections file: two schedulers of
-    two files may share a store)."""
-    key = hashlib.sha256(str(config.resolve()).encode("utf-8")).hexdigest()[:16]
+    two files may share a store). Named by the file's path as given, made absolute but not
+    resolved: a link swapped to a new version of the file is the same scheduler's."""
+    key = hashlib.sha256(os.path.abspath(config).encode("utf-8")).hexdigest()[:16]
     return store / SCHEDULERS / f"{key}.json"
 
 
 def schedulers_of(store: Path) -> dict[str, dict[str, Any]]:
-    """What the schedulers that ran on ``store`` last said, by the collection each runs
-    (their files, :func:`scheduler_file`; the newest said of a collection two list). A
-    file that cannot be read is passed over: it says nothing."""
+    """What the schedulers that ran on ``store`` last said (their files,
+    :func:`scheduler_file`), by the collection each runs: the scheduler's file, with the
+    collection's ``schedule`` and ``timezone`` as it runs them (the newest file's, when two
+    list a collection). A file that cannot be read, or says what no scheduler writes, is
+    passed over: it says nothing."""
     found: dict[str, dict[str, Any]] = {}
     folder = store / SCHEDULERS
     if not folder.is_dir():
@@ -256,13 +259,21 @@ def schedulers_of(store: Path) -> dict[str, dict[str, Any]]:
         try:
             doc = json.loads(path.read_text("utf-8"))
             seen = datetime.fromisoformat(doc["seen"])
-            names = [name for name in doc["collections"] if isinstance(name, str)]
-        except (OSError, ValueError, KeyError, TypeError):
+            stopped = doc.get("stopped")
+            if seen.tzinfo is None or (stopped is not None and datetime.fromisoformat(stopped).tzinfo is None):
+                continue  # (a time of no zone, as no scheduler writes one)
+            ran = {}
+            for name, entry in doc["collections"].items():
+                if not isinstance(entry["schedule"], str):
+                    raise TypeError(name)
+                ran[name] = (entry["schedule"], entry.get("timezone"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-        doc["file"] = str(path)
-        for name in names:
-            if name not in found or datetime.fromisoformat(found[name]["seen"]) < seen:
-                found[name] = doc
+        said = {key: doc.get(key) for key in ("config", "pid", "host", "stopped")}
+        said.update(seen=seen, once=doc.get("once") is True, file=str(path))
+        for name, (schedule, timezone) in ran.items():
+            if name not in found or found[name]["seen"] < seen:
+                found[name] = dict(said, schedule=schedule, timezone=timezone if isinstance(timezone, str) else None)
     return found
 
 
@@ -289,7 +300,7 @@ class Scheduler:
         # The collections file as last read, and what is wrong with it if it cannot be used.
         self._config_seen = _contents(config)
         self._config_problem: str | None = None
-        self._beat: tuple[list[str], float] | None = None  # (what its file last said, and when)
+        self._beat: tuple[dict[str, Any], float] | None = None  # (what its file last said, and when)
         self.once = False  # (run by a timer, cron's or systemd's, which looks once and ends)
 
     def reload(self) -> bool:
@@ -411,28 +422,30 @@ class Scheduler:
                             "it runs again at its next scheduled time")
 
     def beat(self, stopped: bool = False) -> None:
-        """Say in the store which collections this scheduler runs, and that it is alive
-        (:func:`scheduler_file`), when that changes and once a minute: ``archive status``
-        reads it to tell a scheduled run missed (a scheduler killed, its machine lost) from
-        a collection crawled by hand. ``stopped``: it stops, as asked. A store that cannot
-        be written is said by the jobs; the file is not worth a failure of its own."""
-        names = sorted(c.name for c in self.collections)
-        if not stopped and self._beat is not None and self._beat[0] == names and \
+        """Say in the store which collections this scheduler runs, on which schedules, and
+        that it is alive (:func:`scheduler_file`), when that changes and once a minute:
+        ``archive status`` reads it to tell a scheduled run missed (a scheduler killed, its
+        machine lost) from a collection crawled by hand. ``stopped``: it stops, as asked. A
+        store that cannot be written is said by the jobs; the file is not worth a failure
+        of its own."""
+        runs = {c.name: {"schedule": c.settings["schedule"], "timezone": c.settings.get("timezone")}
+                for c in self.collections}
+        if not stopped and self._beat is not None and self._beat[0] == runs and \
                 time.monotonic() - self._beat[1] < BEAT_SECONDS:
             return
         now = self.clock()
-        doc = {"config": str(self.config.resolve()), "pid": os.getpid(), "host": socket.gethostname(),
-               "collections": names, "seen": now.isoformat(), "stopped": now.isoformat() if stopped else None,
+        doc = {"config": os.path.abspath(self.config), "pid": os.getpid(), "host": socket.gethostname(),
+               "collections": runs, "seen": now.isoformat(), "stopped": now.isoformat() if stopped else None,
                "once": self.once}
         path = scheduler_file(self.store, self.config)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
         except OSError as exc:
-            if self._beat is None or self._beat[0] != names:
+            if self._beat is None or self._beat[0] != runs:
                 self.report(f"could not write {path}: {exc.strerror or exc} (`archive status` will not know of "
                             "this scheduler)")
-        self._beat = (names, time.monotonic())
+        self._beat = (runs, time.monotonic())
 
     def terminate(self) -> None:
         """SIGTERM every running job: each finishes its records, closes files, writes its manifest."""

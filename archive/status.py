@@ -8,6 +8,7 @@ which ``archive verify`` writes for every collection it checks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -35,6 +36,7 @@ from archive.schedule import (
 from archive.store import (
     CollectionDir,
     collections_in,
+    is_collection,
     is_locked,
     jobs_without_manifest,
     running_jobs,
@@ -118,17 +120,26 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
     if isinstance(config, dict) and config.get("schedule"):
         schedule, timezone = config.get("schedule"), config.get("timezone")
         try:
-            zone = ZoneInfo(timezone or "UTC")
-            latest = max((t for t in (tried, started) if t is not None), default=None)
-            if scheduler is not None and not out["running"]:
-                out["missed"] = _missed(coll, previous_fire(schedule, zone, now), latest, last, now, scheduler)
-            out["next_run"] = next_fire(schedule, zone, now).isoformat()
+            out["next_run"] = next_fire(schedule, ZoneInfo(timezone or "UTC"), now).isoformat()
         except CroniterBadDateError:
             pass  # (no date to come: a year's schedule, run out)
         except (ValueError, KeyError):  # (croniter's errors are ValueErrors, ZoneInfo's a KeyError)
             # The manifest's schema takes any string; a job never runs with one of these.
             damaged.append(f"{where}: config: schedule {schedule!r} in time zone {timezone or 'UTC'!r} "
                            "cannot be read")
+    if scheduler is not None:
+        # As the scheduler that runs it runs it now (its schedule may have changed since its
+        # last job; a one-off crawl into it may have had none).
+        latest = max((t for t in (tried, started) if t is not None), default=None)
+        try:
+            zone = ZoneInfo(scheduler["timezone"] or "UTC")
+            with contextlib.suppress(CroniterBadDateError):
+                out["next_run"] = next_fire(scheduler["schedule"], zone, now).isoformat()
+            if not out["running"]:
+                out["missed"] = _missed(coll, previous_fire(scheduler["schedule"], zone, now), latest, last, now,
+                                        scheduler)
+        except (ValueError, KeyError):  # (a file edited by hand, with a schedule no scheduler runs)
+            pass
     out["lost"] = still_lost(coll)  # (files gone for good, their loss stated: said, not a failure)
     state = coll.root / VERIFY_STATE
     if state.exists() or state.is_symlink():  # (a folder or a broken link there is no record: unreadable)
@@ -160,9 +171,12 @@ def _missed(coll: CollectionDir, fire: datetime | None, latest: datetime | None,
             pass
     if now - since < MISSED_AFTER or is_locked(coll.root / SCHEDULE_LOCK):
         return None
-    said = {key: scheduler.get(key) for key in ("config", "pid", "host", "seen", "stopped", "once", "file")}
-    # (alive: it says so once a minute while it runs; one run by a timer looks once and ends)
-    said["running"] = not (said["stopped"] or said["once"]) and now - datetime.fromisoformat(said["seen"]) < 3 * BEAT
+    said = {key: scheduler[key] for key in ("config", "pid", "host", "stopped", "once", "file")}
+    said["seen"] = scheduler["seen"].isoformat()
+    # Alive: it says so once a minute while it runs. (One run by a timer looks once and
+    # ends: whether it looked since the run was due.)
+    said["running"] = not (said["stopped"] or said["once"]) and now - scheduler["seen"] < 3 * BEAT
+    said["looked_since"] = scheduler["seen"] >= fire
     return {"due": fire.isoformat(), "scheduler": said}
 
 
@@ -208,5 +222,6 @@ def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any
     if not store.is_dir():
         raise UsageError(f"{store} is not a store directory")
     now = now or datetime.now(UTC)
-    schedulers = schedulers_of(store)
+    # (a collection's folder given as the store: its store's schedulers)
+    schedulers = schedulers_of(store.parent if is_collection(store) else store)
     return [collection_status(coll, now, schedulers.get(coll.name)) for coll in collections_in(store)]

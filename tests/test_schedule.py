@@ -102,7 +102,8 @@ def test_sigterm_or_sigint_stops_the_scheduler_after_its_jobs_close_their_files(
     # `archive status` reads it)
     (heart,) = (store / ".schedulers").glob("*.json")
     said = json.loads(heart.read_text())
-    assert said["collections"] == ["sched"] and said["pid"] == proc.pid and said["once"] == bool(once)
+    assert said["collections"] == {"sched": {"schedule": YEARLY, "timezone": None}}
+    assert said["pid"] == proc.pid and said["once"] == bool(once)
     assert (said["stopped"] is None) == bool(once)
     # A stop asked for and carried out is no failure (the manifest says the job was interrupted).
     assert "FAILED" not in out and proc.returncode == 0
@@ -240,7 +241,7 @@ def test_status_says_a_scheduled_run_long_due_and_not_started_was_missed(tmp_pat
     assert status(8, 30) is None and status(9, 5) is None  # (not due yet; due, but only just)
     missed = status(9, 20)  # its scheduler last seen at 8:30: killed, or its machine lost
     assert missed["due"] == "2026-03-01T09:00:00+00:00" and missed["scheduler"]["running"] is False
-    assert missed["scheduler"]["config"] == str(cfg.resolve()) and missed["scheduler"]["stopped"] is None
+    assert missed["scheduler"]["config"] == os.path.abspath(cfg) and missed["scheduler"]["stopped"] is None
     beat(9, 19)
     assert status(9, 20)["scheduler"]["running"] is True  # (alive, but could not start it)
     beat(9, 19, stopped=True)
@@ -249,8 +250,10 @@ def test_status_says_a_scheduled_run_long_due_and_not_started_was_missed(tmp_pat
     due = previous_fire("0 9 1 3 *", ZoneInfo("UTC"), datetime.now(UTC))
     assert main(["status", "--store", str(store)]) == 1
     heart = next((store / ".schedulers").glob("*.json"))
-    assert (f"  MISSED     the run due at {due.isoformat()} has not started: the scheduler of {cfg.resolve()} (pid "
-            f"{os.getpid()} on ") in capsys.readouterr().out
+    assert (f"  MISSED     the run due at {due.isoformat()} has not started: the scheduler of {os.path.abspath(cfg)} "
+            f"(pid {os.getpid()} on ") in capsys.readouterr().out
+    assert main(["status", "--store", str(coll.root)]) == 1  # (the collection's folder given as the store)
+    assert "  MISSED     " in capsys.readouterr().out
     assert main(["status", "--store", str(store), "--json"]) == 1
     (row,) = json.loads(capsys.readouterr().out)
     assert row["missed"]["scheduler"]["file"] == str(heart)
@@ -259,10 +262,53 @@ def test_status_says_a_scheduled_run_long_due_and_not_started_was_missed(tmp_pat
     scheduler.once = True
     scheduler.beat()
     assert main(["status", "--store", str(store)]) == 1
+    assert "run by a timer (`--once`), last looked at " in capsys.readouterr().out  # (since it was due)
+    scheduler.clock = lambda: datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+    scheduler.beat(stopped=True)  # (its last look before the run was due)
+    assert main(["status", "--store", str(store)]) == 1
     assert "as a timer runs it (`--once`): is the timer still running it" in capsys.readouterr().out
     # The scheduler tried (its output file for the run): not missed.
     (coll.logs / "schedule-20260301T090001Z.out").write_text("")
     assert status(9, 20) is None
+
+
+def test_a_missed_run_is_judged_by_the_schedule_the_scheduler_runs_and_a_file_edited_by_hand_says_nothing(
+        tmp_path, capsys):
+    """The newest job's schedule is not the one its scheduler runs once the collections
+    file is changed: a daily schedule made weekly was a run missed every day."""
+    from jobs import Clock, fetch
+
+    from archive.job import CaptureJob
+    from archive.schedule import Scheduler, schedulers_of
+    from archive.status import collection_status
+    from archive.store import CollectionDir
+
+    store = tmp_path / "store"
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule="0 9 1 3 *")
+    clock = Clock(datetime(2026, 2, 1, 8, 0, tzinfo=UTC))
+    job = CaptureJob(store, load_collections(cfg)[0], clock=clock)  # (its last job: a month before)
+    job.record_fetch(fetch("http://127.0.0.1:9/a", b"<p>a</p>", clock()))
+    job.close()
+    coll = CollectionDir(store / "sched")
+    later = config(tmp_path, "http://127.0.0.1:9", schedule="0 9 1 4 *")  # (the file as it is now: April)
+    Scheduler(later, load_collections(later), store, clock=lambda: datetime(2026, 3, 1, 9, 19, tzinfo=UTC),
+              report=lambda _: None).beat()
+    row = collection_status(coll, datetime(2026, 3, 1, 9, 20, tzinfo=UTC), schedulers_of(store).get("sched"))
+    assert row["missed"] is None and row["next_run"] == "2026-04-01T09:00:00+00:00"
+    # A file edited by hand into what no scheduler writes is passed over, never a traceback.
+    (heart,) = (store / ".schedulers").glob("*.json")
+    doc = json.loads(heart.read_text())
+    for edit in ({"seen": "2026-03-01T09:19:00"}, {"seen": 5}, {"collections": ["sched"]}, {"stopped": "2026-03-01"},
+                 {"collections": {"sched": {"schedule": 5}}}):
+        heart.write_text(json.dumps(dict(doc, **edit)))
+        assert schedulers_of(store) == {}, edit
+        assert main(["status", "--store", str(store)]) == 0, edit
+    capsys.readouterr()
+    # A collections file that schedules nothing any more takes back what its scheduler said.
+    heart.write_text(json.dumps(doc))
+    later.write_text('[[collection]]\nname = "sched"\nurls = ["http://127.0.0.1:9/"]\n')
+    assert main(["schedule", str(later), "--store", str(store), "--once"]) == 2
+    assert not heart.exists()
 
 
 @pytest.mark.parametrize("schedule", ["61 * * * *", "* * * * * R", "H * * * *", "0 H/2 * * *"])

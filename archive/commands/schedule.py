@@ -22,13 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.config import load_collections
     from archive.errors import ConfigError, UsageError
-    from archive.schedule import Scheduler, still_scheduled
+    from archive.schedule import Scheduler, scheduler_file, still_scheduled
     from archive.store import resolve_store
 
     collections = load_collections(Path(args.config))
+    store = resolve_store(args.store)
+    firing, never = still_scheduled(Path(args.config), collections)
+    if not firing:
+        # This file schedules nothing (any more): what its scheduler said it ran is no more
+        # so, lest `archive status` take its collections' runs for missed.
+        scheduler_file(store, Path(args.config)).unlink(missing_ok=True)
     if not any(c.settings.get("schedule") for c in collections):
         raise UsageError(f"{args.config}: no collection has a schedule")
-    firing, never = still_scheduled(Path(args.config), collections)
     if not firing:  # (one that does not fire again among others is said, and left out)
         raise ConfigError(never[0])
 
@@ -38,7 +43,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except (BrokenPipeError, ValueError):  # (its reader gone, `| head`: the scheduler and its jobs go on)
             pass
 
-    scheduler = Scheduler(Path(args.config), collections, resolve_store(args.store), report=report)
+    scheduler = Scheduler(Path(args.config), collections, store, report=report)
     # Stopped, it stops its jobs and waits while they close their files, --once as well: its
     # jobs must not run on unwatched, their collections' locks let go.
     # (SIGHUP too, a closed terminal or a service's "reload", which would otherwise kill it

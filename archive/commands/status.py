@@ -71,12 +71,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _scheduler_said(said: dict[str, Any]) -> str:
     """Why a run was missed, as far as its scheduler's file tells."""
     who = f"the scheduler of {said['config']} (pid {said['pid']} on {said['host']})"
+    output = "its output says why (its collections file cannot be read, a full disk)"
     if said["running"]:
-        return f"{who} runs but did not start it; its output says why (its collections file cannot be read, a full disk)"
-    gone = f"start it again, or, if the collection is no longer to be scheduled, delete {said['file']}"
-    if said.get("once"):
+        return f"{who} runs but did not start it; {output}"
+    forget = f"if the collection is no longer to be scheduled, delete {said['file']}"
+    if said["once"]:
+        if said["looked_since"]:
+            return f"{who}, run by a timer (`--once`), last looked at {said['seen']} and did not start it; {output}"
         return (f"{who} last ran at {said['seen']}, as a timer runs it (`--once`): is the timer still running it, and "
-                f"as often as its schedules fire? If the collection is no longer to be scheduled, delete {said['file']}")
+                f"as often as its schedules fire? ({forget})")
     if said["stopped"]:
-        return f"{who} was stopped at {said['stopped']}; {gone}"
-    return f"{who} was last seen at {said['seen']} and does not run now (killed, or its machine lost); {gone}"
+        return f"{who} was stopped at {said['stopped']}; start it again ({forget})"
+    return (f"{who} was last seen at {said['seen']} and does not run now (killed, its machine lost, or the store "
+            f"cannot be written); start it again ({forget})")
