@@ -136,8 +136,7 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
             with contextlib.suppress(CroniterBadDateError):
                 out["next_run"] = next_fire(scheduler["schedule"], zone, now).isoformat()
             if not out["running"]:
-                out["missed"] = _missed(coll, previous_fire(scheduler["schedule"], zone, now), latest, last, now,
-                                        scheduler)
+                out["missed"] = _missed(coll, scheduler["schedule"], zone, latest, last, now, scheduler)
         except (ValueError, KeyError):  # (a file edited by hand, with a schedule no scheduler runs)
             pass
     out["lost"] = still_lost(coll)  # (files gone for good, their loss stated: said, not a failure)
@@ -154,15 +153,20 @@ MISSED_AFTER = timedelta(minutes=10)
 BEAT = timedelta(seconds=BEAT_SECONDS)
 
 
-def _missed(coll: CollectionDir, fire: datetime | None, latest: datetime | None, last: dict[str, Any] | None,
-            now: datetime, scheduler: dict[str, Any]) -> dict[str, Any] | None:
-    """The fire time of a scheduled run that has not started though it is long due
+def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime | None,
+            last: dict[str, Any] | None, now: datetime, scheduler: dict[str, Any]) -> dict[str, Any] | None:
+    """The first fire time of ``schedule`` whose run has not started though it is long due
     (``latest``: when a job of the collection last started, or the scheduler last tried to
     start one), and what its scheduler last said: it stopped or died, or it cannot read its
     collections file. (Not asked while a job of the collection runs; None while the
     scheduler holds it.)"""
+    fire = previous_fire(schedule, zone, now)
     if fire is None or (latest is not None and latest >= fire):
         return None
+    if latest is not None:
+        # The first run missed, not the latest: a schedule of every few minutes has always
+        # fired a moment ago, and its scheduler may have been dead for hours.
+        fire = min(fire, next_fire(schedule, zone, latest))
     since = fire
     if last is not None:
         try:

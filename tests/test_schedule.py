@@ -295,6 +295,16 @@ def test_a_missed_run_is_judged_by_the_schedule_the_scheduler_runs_and_a_file_ed
               report=lambda _: None).beat()
     row = collection_status(coll, datetime(2026, 3, 1, 9, 20, tzinfo=UTC), schedulers_of(store).get("sched"))
     assert row["missed"] is None and row["next_run"] == "2026-04-01T09:00:00+00:00"
+    # A schedule of every two minutes has always fired a moment ago: the run missed is the
+    # first one after the last job, however long ago.
+    often = config(tmp_path, "http://127.0.0.1:9", schedule="*/2 * * * *")
+    Scheduler(often, load_collections(often), store, clock=lambda: datetime(2026, 2, 1, 8, 3, tzinfo=UTC),
+              report=lambda _: None).beat()
+    row = collection_status(coll, datetime(2026, 3, 1, 9, 21, tzinfo=UTC), schedulers_of(store).get("sched"))
+    assert row["missed"]["due"] == "2026-02-01T08:02:00+00:00"
+    assert row["next_run"] == "2026-03-01T09:22:00+00:00"
+    Scheduler(later, load_collections(later), store, clock=lambda: datetime(2026, 3, 1, 9, 19, tzinfo=UTC),
+              report=lambda _: None).beat()
     # A file edited by hand into what no scheduler writes is passed over, never a traceback.
     (heart,) = (store / ".schedulers").glob("*.json")
     doc = json.loads(heart.read_text())
