@@ -93,7 +93,8 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
                        "is missing; restore it with `archive pull`")
     out: dict[str, Any] = {"collection": coll.name, "path": str(coll.root), "jobs": jobs,
                            "running": running_jobs(coll), "died": _died(coll),
-                           "last_job": None, "next_run": None, "missed": None, "verify": None,
+                           "last_job": None, "next_run": None, "missed": None,
+                           "scheduled_by": None if scheduler is None else scheduler["file"], "verify": None,
                            "failed_start": None, "damaged": damaged}
     # A scheduled run newer than every job: it failed before its job began (a full disk, an
     # unwritable store), and left only the scheduler's output file to say why.

@@ -231,7 +231,7 @@ def test_status_says_a_scheduled_run_long_due_and_not_started_was_missed(tmp_pat
     # Crawled by hand, with no scheduler that runs it: its schedule is no run missed.
     assert status(9, 20) is None
     assert main(["status", "--store", str(store)]) == 0
-    capsys.readouterr()
+    assert "(as its last job's schedule has it; no `archive schedule` runs it)\n" in capsys.readouterr().out
 
     def beat(hour: int, minute: int, stopped: bool = False) -> None:
         Scheduler(cfg, load_collections(cfg), store, clock=lambda: datetime(2026, 3, 1, hour, minute, tzinfo=UTC),

@@ -52,7 +52,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if row["missed"]:
             print(f"  MISSED     the run due at {row['missed']['due']} has not started: "
                   f"{_scheduler_said(row['missed']['scheduler'])}", file=out)
-        print(f"  next run   {row['next_run'] or 'not scheduled'}", file=out)
+        unrun = " (as its last job's schedule has it; no `archive schedule` runs it)" if not row["scheduled_by"] else ""
+        print(f"  next run   {row['next_run'] + unrun if row['next_run'] else 'not scheduled'}", file=out)
         for problem in row["damaged"]:
             print(f"  DAMAGED    {problem}; run archive verify", file=out)
         v = row["verify"]
