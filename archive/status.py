@@ -138,8 +138,8 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
                 out["next_run"] = next_fire(scheduler["schedule"], zone, now).isoformat()
             if not out["running"]:
                 out["missed"] = _missed(coll, scheduler["schedule"], zone, latest, last, now, scheduler)
-        except (ValueError, KeyError):  # (a file edited by hand, with a schedule no scheduler runs)
-            pass
+        except (ValueError, KeyError, OverflowError):  # (files edited by hand: a schedule no scheduler runs, a
+            pass                                        # job started in year 1)
     out["lost"] = still_lost(coll)  # (files gone for good, their loss stated: said, not a failure)
     state = coll.root / VERIFY_STATE
     if state.exists() or state.is_symlink():  # (a folder or a broken link there is no record: unreadable)
@@ -166,8 +166,15 @@ def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime
         return None
     if latest is not None:
         # The first run missed, not the latest: a schedule of every few minutes has always
-        # fired a moment ago, and its scheduler may have been dead for hours.
-        fire = min(fire, next_fire(schedule, zone, latest))
+        # fired a moment ago, and its scheduler may have been dead for hours. (A local time
+        # the autumn's change of clocks repeats is one the scheduler fires at once, for a
+        # schedule of fixed hours: its repeat is passed over, as previous_fire passes it.)
+        first = next_fire(schedule, zone, latest)
+        for _ in range(4):
+            if first >= fire or previous_fire(schedule, zone, first + timedelta(microseconds=1)) == first:
+                break
+            first = next_fire(schedule, zone, first)
+        fire = min(fire, first)
     since = fire
     if last is not None:
         try:

@@ -321,6 +321,38 @@ def test_a_missed_run_is_judged_by_the_schedule_the_scheduler_runs_and_a_file_ed
     assert not heart.exists()
 
 
+def test_the_repeat_of_a_local_time_the_clocks_going_back_make_is_no_run_missed(tmp_path):
+    # Berlin's 02:32 came twice on 25 October 2026 (00:32 and 01:32 UTC); the scheduler ran it
+    # at the first and, as cron does, not at the repeat: the day after, that repeat was taken
+    # for the first run missed, a day past.
+    from jobs import Clock, fetch
+
+    from archive.job import CaptureJob
+    from archive.schedule import Scheduler, schedulers_of
+    from archive.status import collection_status
+    from archive.store import CollectionDir
+
+    store = tmp_path / "store"
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule="32 2 * * *", extra='timezone = "Europe/Berlin"\n')
+    clock = Clock(datetime(2026, 10, 25, 0, 32, tzinfo=UTC))
+    job = CaptureJob(store, load_collections(cfg)[0], clock=clock)
+    job.record_fetch(fetch("http://127.0.0.1:9/a", b"<p>a</p>", clock()))
+    job.close()
+    Scheduler(cfg, load_collections(cfg), store, clock=lambda: datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+              report=lambda _: None).beat()
+    coll = CollectionDir(store / "sched")
+    for now, missed in ((datetime(2026, 10, 26, 1, 33, tzinfo=UTC), None),
+                        (datetime(2026, 10, 26, 1, 50, tzinfo=UTC), "2026-10-26T01:32:00+00:00")):
+        row = collection_status(coll, now, schedulers_of(store).get("sched"))
+        assert (row["missed"] or {}).get("due") == missed, now
+    # A job file edited to have started in year 1, west of UTC: no date before it, no traceback.
+    (job_file,) = coll.logs.glob("*.job.json")
+    job_file.write_text(json.dumps(dict(json.loads(job_file.read_text()), started="0001-01-01T00:00:00+00:00")))
+    cfg.write_text(cfg.read_text().replace("Europe/Berlin", "America/New_York"))
+    Scheduler(cfg, load_collections(cfg), store, report=lambda _: None).beat()
+    assert collection_status(coll, datetime(2026, 10, 26, 1, 50, tzinfo=UTC), schedulers_of(store).get("sched"))
+
+
 @pytest.mark.parametrize("schedule", ["61 * * * *", "* * * * * R", "H * * * *", "0 H/2 * * *"])
 def test_bad_schedule_is_a_config_error(tmp_path, schedule):
     # (R and H are drawn by croniter anew each time it is asked: several runs a period)
