@@ -131,7 +131,11 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
     if scheduler is not None:
         # As the scheduler that runs it runs it now (its schedule may have changed since its
         # last job; a one-off crawl into it may have had none).
-        latest = max((t for t in (tried, started) if t is not None), default=None)
+        began = [t for t in (tried, started) if t is not None]
+        if last is not None:  # (the last job's manifest says when it began too, its job file moved aside)
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                began.append(datetime.fromisoformat(last["started"]))
+        latest = max(began, default=None)
         try:
             zone = ZoneInfo(scheduler["timezone"] or "UTC")
             with contextlib.suppress(CroniterBadDateError):

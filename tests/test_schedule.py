@@ -303,6 +303,10 @@ def test_a_missed_run_is_judged_by_the_schedule_the_scheduler_runs_and_a_file_ed
     row = collection_status(coll, datetime(2026, 3, 1, 9, 21, tzinfo=UTC), schedulers_of(store).get("sched"))
     assert row["missed"]["due"] == "2026-02-01T08:02:00+00:00"
     assert row["next_run"] == "2026-03-01T09:22:00+00:00"
+    (job_file,) = coll.logs.glob("*.job.json")  # (moved aside: its manifest says when it began too)
+    job_file.rename(tmp_path / job_file.name)
+    row = collection_status(coll, datetime(2026, 3, 1, 9, 21, tzinfo=UTC), schedulers_of(store).get("sched"))
+    assert row["missed"]["due"] == "2026-02-01T08:02:00+00:00"
     Scheduler(later, load_collections(later), store, clock=lambda: datetime(2026, 3, 1, 9, 19, tzinfo=UTC),
               report=lambda _: None).beat()
     # A file edited by hand into what no scheduler writes is passed over, never a traceback.
