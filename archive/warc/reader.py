@@ -226,8 +226,6 @@ _USUAL_HEAD = re.compile(
     rb"|WARC-Payload-Digest: (?P<payload>" + _VALUE + rb")\r\n"
     rb")*")
 _FIELDS_READ = ("type", "id", "date", "ctype", "length", "block", "payload")
-_HTTP_TYPES_B = {t.encode() for t in _HTTP_TYPES}
-_PAYLOAD_TYPES_B = {t.encode() for t in _PAYLOAD_TYPES}
 
 
 def _clean(data: bytes) -> bool:
@@ -236,47 +234,40 @@ def _clean(data: bytes) -> bool:
     record is then checked by :func:`_whole`, which decides and words the problems."""
     end = data.find(b"\r\n\r\n")
     usual = _USUAL_HEAD.fullmatch(data, 0, end + 2) if end >= 0 else None
-    if usual is None:
-        return _clean_parsed(data)
+    if usual is None:  # (parsed line by line)
+        framed = _framed(data)
+        if framed is None or not framed[0].keys() >= _REQUIRED_SET:
+            return False
+        fields, start, stop = framed
+        return _digests_clean(data, start, stop, fields["warc-type"], fields.get("content-type", ""),
+                              fields.get("warc-block-digest"), fields.get("warc-payload-digest"))
     rtype, rid, date, ctype, length, block, payload = usual.group(*_FIELDS_READ)
-    if rtype is None or rid is None or date is None or length is None or block is None:
+    if rtype is None or rid is None or date is None or length is None:
         return False
     start = end + 4
     stop = start + int(length)
     if stop + 4 != len(data) or not data.endswith(b"\r\n\r\n"):
         return False
+    return _digests_clean(data, start, stop, rtype.decode("ascii"), "" if ctype is None else ctype.decode("ascii"),
+                          None if block is None else block.decode("ascii"),
+                          None if payload is None else payload.decode("ascii"))
+
+
+def _digests_clean(data: bytes, start: int, stop: int, rtype: str, ctype: str, block: str | None,
+                   payload: str | None) -> bool:
+    """Whether the block ``data[start:stop]`` of a record of type ``rtype`` and Content-Type
+    ``ctype`` is the one its declared SHA-1 ``block`` digest says, and its payload, where one
+    is declared, the one ``payload`` says."""
     view = memoryview(data)  # (released on return)
-    if not _sha1_is(block.decode("ascii"), view[start:stop]):
+    if not _sha1_is(block, view[start:stop]):
         return False
-    if payload is None or rtype not in _PAYLOAD_TYPES_B:
+    if payload is None or rtype not in _PAYLOAD_TYPES:
         return True
-    if rtype in _HTTP_TYPES_B and ctype is not None and ctype.startswith(b"application/http"):
+    if rtype in _HTTP_TYPES and ctype.startswith("application/http"):
         start = http_head_end(data, start, stop)
         if start < 0:
             return False
-    return _sha1_is(payload.decode("ascii"), view[start:stop])
-
-
-def _clean_parsed(data: bytes) -> bool:
-    """:func:`_clean` of a record whose header is parsed line by line."""
-    framed = _framed(data)
-    if framed is None:
-        return False
-    fields, start, stop = framed
-    if not fields.keys() >= _REQUIRED_SET:
-        return False
-    view = memoryview(data)  # (released on return)
-    if not _sha1_is(fields.get("warc-block-digest"), view[start:stop]):
-        return False
-    declared = fields.get("warc-payload-digest")
-    rtype = fields["warc-type"]
-    if declared is None or rtype not in _PAYLOAD_TYPES:
-        return True
-    if rtype in _HTTP_TYPES and fields.get("content-type", "").startswith("application/http"):
-        start = http_head_end(data, start, stop)
-        if start < 0:
-            return False
-    return _sha1_is(declared, view[start:stop])
+    return _sha1_is(payload, view[start:stop])
 
 
 def _sha1_is(declared: str | None, data: memoryview) -> bool:
