@@ -667,27 +667,29 @@ def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows:
     text = text_digest(row)
     if known is not None and known.row["status"] == "captured":
         if known.text == text and known.row["source"]["warc_filename"] in gone:
-            row["version"], row["previous_version"] = known.number, known.row.get("previous_version")
-            validate("article", row)
-            prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row, text)
-            rows.append(row)
-            return True
+            return _taken(row, known.number, known.row.get("previous_version"), text, prior, rows)
         if known.text == text:
             return False  # the same article again: nothing new for researchers
         if _alternate(row) and not _alternate(known.row):
             return False
         if (_alternate(known.row) and not _alternate(row) and known.row.get("job_id") == row["job_id"]
                 and (at := _row_of(rows, known.record_id)) is not None):
-            row["version"], row["previous_version"] = known.number, known.row.get("previous_version")
-            validate("article", row)
-            prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row, text)
-            rows[at] = row
-            return True
-    row["version"] = known.number + 1 if known else 1
-    row["previous_version"] = known.record_id if known else None
+            return _taken(row, known.number, known.row.get("previous_version"), text, prior, rows, at)
+    return _taken(row, known.number + 1 if known else 1, known.record_id if known else None, text, prior, rows)
+
+
+def _taken(row: dict[str, Any], number: int, previous: str | None, text: str, prior: MutableMapping[str, Version],
+           rows: list[dict[str, Any]], at: int | None = None) -> bool:
+    """``row`` made version ``number`` of its article (after the capture ``previous``),
+    validated, its article's latest in ``prior``, and put in ``rows``: at the end, or at
+    ``at`` in place of the row there. True."""
+    row["version"], row["previous_version"] = number, previous
     validate("article", row)
-    prior[row["article_id"]] = Version(row["version"], row["source"]["record_id"], row, text)
-    rows.append(row)
+    prior[row["article_id"]] = Version(number, row["source"]["record_id"], row, text)
+    if at is None:
+        rows.append(row)
+    else:
+        rows[at] = row
     return True
 
 
