@@ -131,11 +131,8 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
     if scheduler is not None:
         # As the scheduler that runs it runs it now (its schedule may have changed since its
         # last job; a one-off crawl into it may have had none).
-        began = [t for t in (tried, started) if t is not None]
-        if last is not None:  # (the last job's manifest says when it began too, its job file moved aside)
-            with contextlib.suppress(KeyError, TypeError, ValueError):
-                began.append(datetime.fromisoformat(last["started"]))
-        latest = max(began, default=None)
+        # (the last job's manifest says when it began too, its job file moved aside)
+        latest = max((t for t in (tried, started, _time_of(last, "started")) if t is not None), default=None)
         try:
             zone = ZoneInfo(scheduler["timezone"] or "UTC")
             with contextlib.suppress(CroniterBadDateError):
@@ -179,12 +176,7 @@ def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime
                 break
             first = next_fire(schedule, zone, first)
         fire = min(fire, first)
-    since = fire
-    if last is not None:
-        try:
-            since = max(since, datetime.fromisoformat(last["finished"]))
-        except (KeyError, TypeError, ValueError):
-            pass
+    since = max(fire, _time_of(last, "finished") or fire)
     if now - since < MISSED_AFTER or is_locked(coll.root / SCHEDULE_LOCK):
         return None
     said = {key: scheduler[key] for key in ("config", "pid", "host", "stopped", "once", "file")}
@@ -194,6 +186,14 @@ def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime
     said["running"] = not (said["stopped"] or said["once"]) and now - scheduler["seen"] < 3 * BEAT
     said["looked_since"] = scheduler["seen"] >= fire
     return {"due": fire.isoformat(), "scheduler": said}
+
+
+def _time_of(manifest: dict[str, Any] | None, key: str) -> datetime | None:
+    """The time a manifest's ``key`` (``started``, ``finished``) gives, if it gives one."""
+    try:
+        return datetime.fromisoformat(manifest[key]) if manifest is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def needs_attention(row: dict[str, Any]) -> bool:
