@@ -248,8 +248,8 @@ def scheduler_file(store: Path, config: Path) -> Path:
 def schedulers_of(store: Path) -> dict[str, dict[str, Any]]:
     """What the schedulers that ran on ``store`` last said (their files,
     :func:`scheduler_file`), by the collection each runs: the scheduler's file, with the
-    collection's ``schedule`` and ``timezone`` as it runs them (the newest file's, when two
-    list a collection). A file that cannot be read, or says what no scheduler writes, is
+    collection's ``schedule`` and ``timezone`` as it runs them, and ``since`` when (the newest
+    file's, when two list a collection). A file that cannot be read, or says what no scheduler writes, is
     passed over: it says nothing."""
     found: dict[str, dict[str, Any]] = {}
     folder = store / SCHEDULERS
@@ -266,15 +266,26 @@ def schedulers_of(store: Path) -> dict[str, dict[str, Any]]:
             for name, entry in doc["collections"].items():
                 if not isinstance(entry["schedule"], str):
                     raise TypeError(name)
-                ran[name] = (entry["schedule"], entry.get("timezone"))
+                ran[name] = (entry["schedule"], entry.get("timezone"), _aware(entry.get("since")))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
         said = {key: doc.get(key) for key in ("config", "pid", "host", "stopped")}
         said.update(seen=seen, once=doc.get("once") is True, file=str(path))
-        for name, (schedule, timezone) in ran.items():
+        for name, (schedule, timezone, since) in ran.items():
             if name not in found or found[name]["seen"] < seen:
-                found[name] = dict(said, schedule=schedule, timezone=timezone if isinstance(timezone, str) else None)
+                found[name] = dict(said, schedule=schedule, timezone=timezone if isinstance(timezone, str) else None,
+                                   since=since)
     return found
+
+
+def _aware(value: Any) -> datetime | None:
+    """The time ``value`` gives, if it is one with its zone (a scheduler's file written
+    before it said ``since``, or edited by hand, gives none)."""
+    try:
+        when = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else None
 
 
 class Scheduler:
@@ -300,7 +311,8 @@ class Scheduler:
         # The collections file as last read, and what is wrong with it if it cannot be used.
         self._config_seen = _contents(config)
         self._config_problem: str | None = None
-        self._beat: tuple[dict[str, Any], float] | None = None  # (what its file last said, and when)
+        self._beat: tuple[dict[str, Any], datetime] | None = None  # (what its file last said, and when)
+        self._since: dict[str, tuple[tuple[str, str | None], str]] = {}  # (a collection's schedule, since when)
         self.once = False  # (run by a timer, cron's or systemd's, which looks once and ends)
 
     def reload(self) -> bool:
@@ -428,12 +440,20 @@ class Scheduler:
         machine lost) from a collection crawled by hand. ``stopped``: it stops, as asked. A
         store that cannot be written is said by the jobs; the file is not worth a failure
         of its own."""
-        runs = {c.name: {"schedule": c.settings["schedule"], "timezone": c.settings.get("timezone")}
-                for c in self.collections}
-        if not stopped and self._beat is not None and self._beat[0] == runs and \
-                time.monotonic() - self._beat[1] < BEAT_SECONDS:
-            return
         now = self.clock()
+        runs = {}
+        for c in self.collections:
+            runs[c.name] = run = {"schedule": c.settings["schedule"], "timezone": c.settings.get("timezone")}
+            # Since when it runs the collection on that schedule: the runs due before were
+            # not this scheduler's to start (a collection no job has run has no other start).
+            began = self._since.get(c.name)
+            if began is None or began[0] != (run["schedule"], run["timezone"]):
+                began = self._since[c.name] = ((run["schedule"], run["timezone"]), now.isoformat())
+            run["since"] = began[1]
+        # (by its clock, which says when it was seen; a clock set back is no reason to wait)
+        if not stopped and self._beat is not None and self._beat[0] == runs and \
+                abs(now - self._beat[1]) < timedelta(seconds=BEAT_SECONDS):
+            return
         doc = {"config": os.path.abspath(self.config), "pid": os.getpid(), "host": socket.gethostname(),
                "collections": runs, "seen": now.isoformat(), "stopped": now.isoformat() if stopped else None,
                "once": self.once}
@@ -445,7 +465,7 @@ class Scheduler:
             if self._beat is None or self._beat[0] != runs:
                 self.report(f"could not write {path}: {exc.strerror or exc} (`archive status` will not know of "
                             "this scheduler)")
-        self._beat = (runs, time.monotonic())
+        self._beat = (runs, now)
 
     def terminate(self) -> None:
         """SIGTERM every running job: each finishes its records, closes files, writes its manifest."""

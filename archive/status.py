@@ -34,6 +34,7 @@ from archive.schedule import (
     schedulers_of,
 )
 from archive.store import (
+    COLLECTION_NAME,
     CollectionDir,
     collections_in,
     is_collection,
@@ -162,6 +163,13 @@ def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime
     start one), and what its scheduler last said: it stopped or died, or it cannot read its
     collections file. (Not asked while a job of the collection runs; None while the
     scheduler holds it.)"""
+    took_on = scheduler["since"]
+    if took_on is not None:
+        # The runs due before its scheduler took the collection on were not its to start,
+        # but for the last of them, which it starts at once (a new collection's first).
+        due_then = previous_fire(schedule, zone, took_on)
+        if due_then is not None and (latest is None or latest < due_then):
+            latest = due_then - timedelta(microseconds=1)
     fire = previous_fire(schedule, zone, now)
     if fire is None or (latest is not None and latest >= fire):
         return None
@@ -176,7 +184,7 @@ def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime
                 break
             first = next_fire(schedule, zone, first)
         fire = min(fire, first)
-    since = max(fire, _time_of(last, "finished") or fire)
+    since = max(fire, _time_of(last, "finished") or fire, took_on or fire)
     if now - since < MISSED_AFTER or is_locked(coll.root / SCHEDULE_LOCK):
         return None
     said = {key: scheduler[key] for key in ("config", "pid", "host", "stopped", "once", "file")}
@@ -239,5 +247,14 @@ def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any
         raise UsageError(f"{store} is not a store directory")
     now = now or datetime.now(UTC)
     # (a collection's folder given as the store: its store's schedulers)
-    schedulers = schedulers_of(store.parent if is_collection(store) else store)
-    return [collection_status(coll, now, schedulers.get(coll.name)) for coll in collections_in(store)]
+    alone = is_collection(store)
+    schedulers = schedulers_of(store.parent if alone else store)
+    colls = collections_in(store)
+    if not alone:
+        # A collection a scheduler runs whose first job has not made its folder (none due
+        # yet, or its scheduler died first) is shown too: its runs can be missed.
+        known = {coll.name for coll in colls}
+        colls += [CollectionDir(store / name) for name in schedulers
+                  if name not in known and COLLECTION_NAME.fullmatch(name)]
+        colls.sort(key=lambda coll: coll.name)
+    return [collection_status(coll, now, schedulers.get(coll.name)) for coll in colls]

@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -49,6 +50,11 @@ def resolve_store(store: str | os.PathLike[str] | None, *, collection_ok: bool =
         raise UsageError(f"{given} {str(path)!r} is a collection's folder (it holds warcs/, manifests/ and logs/), "
                          f"not a store's; give the folder above it: --store {str(path.parent)!r}")
     return path
+
+
+# A collection's name, as the collections file's schema has it: a folder's name on every
+# file system, and a URL path segment.
+COLLECTION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 def is_collection_folder(path: Path) -> bool:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,7 +102,9 @@ def test_sigterm_or_sigint_stops_the_scheduler_after_its_jobs_close_their_files(
     # `archive status` reads it)
     (heart,) = (store / ".schedulers").glob("*.json")
     said = json.loads(heart.read_text())
+    since = datetime.fromisoformat(said["collections"]["sched"].pop("since"))  # (when it took the collection on)
     assert said["collections"] == {"sched": {"schedule": YEARLY, "timezone": None}}
+    assert since <= datetime.fromisoformat(said["seen"])
     assert said["pid"] == proc.pid and said["once"] == bool(once)
     assert (said["stopped"] is None) == bool(once)
     # A stop asked for and carried out is no failure (the manifest says the job was interrupted).
@@ -233,9 +235,11 @@ def test_status_says_a_scheduled_run_long_due_and_not_started_was_missed(tmp_pat
     assert main(["status", "--store", str(store)]) == 0
     assert "(as its last job's schedule has it; no `archive schedule` runs it)\n" in capsys.readouterr().out
 
+    scheduler = Scheduler(cfg, load_collections(cfg), store, report=lambda _: None)
+
     def beat(hour: int, minute: int, stopped: bool = False) -> None:
-        Scheduler(cfg, load_collections(cfg), store, clock=lambda: datetime(2026, 3, 1, hour, minute, tzinfo=UTC),
-                  report=lambda _: None).beat(stopped)
+        scheduler.clock = lambda: datetime(2026, 3, 1, hour, minute, tzinfo=UTC)
+        scheduler.beat(stopped)
 
     beat(8, 30)
     assert status(8, 30) is None and status(9, 5) is None  # (not due yet; due, but only just)
@@ -260,6 +264,7 @@ def test_status_says_a_scheduled_run_long_due_and_not_started_was_missed(tmp_pat
     # One run by a timer (cron's, systemd's) looks once and ends: the timer is asked after.
     scheduler = Scheduler(cfg, load_collections(cfg), store, report=lambda _: None)
     scheduler.once = True
+    scheduler.clock = lambda: datetime.now(UTC) - timedelta(minutes=15)  # (a look long enough ago to tell)
     scheduler.beat()
     assert main(["status", "--store", str(store)]) == 1
     assert "run by a timer (`--once`), last looked at " in capsys.readouterr().out  # (since it was due)
@@ -323,6 +328,47 @@ def test_a_missed_run_is_judged_by_the_schedule_the_scheduler_runs_and_a_file_ed
     later.write_text('[[collection]]\nname = "sched"\nurls = ["http://127.0.0.1:9/"]\n')
     assert main(["schedule", str(later), "--store", str(store), "--once"]) == 2
     assert not heart.exists()
+
+
+def test_a_collection_whose_scheduler_died_before_its_first_job_is_listed_and_missed(tmp_path, capsys):
+    """A collection that no job ever ran had no folder (status did not list it) and no last
+    start, so on a schedule of every few minutes its run had always just fired: a scheduler
+    killed before the first job was never said to have missed one."""
+    from archive.schedule import Scheduler, schedulers_of
+    from archive.status import collection_status, store_status
+    from archive.store import CollectionDir
+
+    store = tmp_path / "store"
+    store.mkdir()
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule="*/5 * * * *")
+
+    def beat(hour: int, minute: int, scheduler: Scheduler | None = None) -> Scheduler:
+        scheduler = scheduler or Scheduler(cfg, load_collections(cfg), store, report=lambda _: None)
+        scheduler.clock = lambda: datetime(2026, 3, 1, hour, minute, 30, tzinfo=UTC)
+        scheduler.beat()
+        return scheduler
+
+    def missed(hour: int, minute: int) -> dict | None:
+        (row,) = store_status(store, datetime(2026, 3, 1, hour, minute, tzinfo=UTC))
+        assert row["collection"] == "sched" and row["jobs"] == 0 and row["scheduled_by"] is not None
+        return row["missed"]
+
+    scheduler = beat(8, 1)  # (a new collection is due at once: the run of 8:00 is its to start)
+    assert missed(8, 11) is None  # (ten minutes from when it took the collection on)
+    beat(8, 15, scheduler)  # (the same scheduler, a beat later: it began at 8:01 all the same)
+    assert missed(8, 12)["due"] == "2026-03-01T08:00:00+00:00"
+    assert missed(9, 58)["due"] == "2026-03-01T08:00:00+00:00"  # (the first run missed, hours on)
+    assert main(["status", "--store", str(store)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("sched: 0 jobs\n") and "  MISSED     the run due at " in out
+    # A scheduler started again later is the one whose runs count.
+    beat(9, 57)
+    assert missed(10, 7) is None and missed(10, 8)["due"] == "2026-03-01T09:55:00+00:00"
+    # (a collection's folder given as the store lists itself only)
+    coll = CollectionDir(store / "sched")
+    coll.logs.mkdir(parents=True)
+    assert collection_status(coll, datetime(2026, 3, 1, 10, 11, tzinfo=UTC),
+                             schedulers_of(store)["sched"])["missed"] is not None
 
 
 def test_the_repeat_of_a_local_time_the_clocks_going_back_make_is_no_run_missed(tmp_path):

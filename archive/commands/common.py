@@ -47,7 +47,9 @@ def port(text: str) -> int:
 
 
 def collection_name(text: str) -> str:
-    if not re.match(r"^[a-z0-9][a-z0-9-]{0,63}$", text):
+    from archive.store import COLLECTION_NAME
+
+    if not COLLECTION_NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a collection name (lower-case letters, digits and dashes)")
     return text
 
