@@ -114,6 +114,36 @@ def test_a_push_does_not_look_again_at_what_an_earlier_one_confirmed_unless_aske
     assert push(store, f"s3://{bucket}/p").uploaded == ["p/news/logs/notes.txt"]
 
 
+def test_a_bucket_emptied_since_the_last_push_gets_every_file_again(s3_env, store, capsys):
+    # The bucket made anew, emptied, or the endpoint another server since: the ledger's
+    # word that the files are there no longer holds, and the push must not say they are.
+    bucket = s3_env.new_bucket()
+    first = push(store, f"s3://{bucket}/p")
+    client = s3_env.client()
+    for key in keys(client, bucket):
+        client.delete_object(Bucket=bucket, Key=key)
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(first.uploaded)} files uploaded" in out and "0 already there" in out, out
+    assert f"note: s3://{bucket}/p/news/manifests/" in out and "which an earlier push confirmed, is not in the " \
+        "bucket: every file of news checked again" in out
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+    # The next push trusts the ledger again: nothing sent, nothing said.
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    out = capsys.readouterr().out
+    assert "0 files uploaded" in out and "note:" not in out
+    # So too after a push that sent the files but was stopped before any manifest went up.
+    for key in keys(client, bucket):
+        client.delete_object(Bucket=bucket, Key=key)
+    ledger = next((store / "news" / ".pushed").glob("*.jsonl"))
+    ledger.write_text("".join(line for line in ledger.read_text().splitlines(keepends=True)
+                              if '"manifests/' not in line))
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(first.uploaded)} files uploaded" in out and f"note: s3://{bucket}/p/news/warcs/" in out, out
+    assert verify_remote(f"s3://{bucket}/p", deep=True).ok
+
+
 def test_a_ledger_that_cannot_be_written_is_said_once_and_the_push_goes_on(s3_env, store, caplog):
     (store / "news" / ".pushed").write_bytes(b"")  # a file where its directory would go
     bucket = s3_env.new_bucket()
@@ -497,13 +527,16 @@ def test_delete_local_keeps_the_warcs_of_a_manifest_not_in_the_bucket_as_it_is_h
     bucket = s3_env.new_bucket()
     client = s3_env.client()
     assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
-    for key in keys(client, bucket, "p/news/manifests/"):
+    first = min(keys(client, bucket, "p/news/manifests/"))  # (not the newest: without it all is checked again)
+    for key in keys(client, bucket, first):
         client.delete_object(Bucket=bucket, Key=key)
-    before = local_files(store)
+    listed = {f["path"] for f in json.loads((store / first.removeprefix("p/")).read_text())["files"]
+              if f["kind"] == "warc"}
     capsys.readouterr()
     assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 1
     err = capsys.readouterr().err
-    assert local_files(store) == before and "is not in s3://" in err and "as it is here" in err
+    assert listed and all((store / "news" / rel).is_file() for rel in listed)
+    assert "is not in s3://" in err and "as it is here" in err
     assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 0
     assert verify_remote(f"s3://{bucket}/p").ok
 

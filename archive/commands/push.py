@@ -63,5 +63,5 @@ def print_push_result(result: PushResult, out: TextIO) -> None:
     if result.deleted:
         print(f"Deleted {count(len(result.deleted), 'local WARC')} (their copies in the bucket check out).",
               file=out)
-    for said in result.not_lost.values():
+    for said in [*result.rechecked.values(), *result.not_lost.values()]:
         print(f"note: {said}", file=out)

@@ -14,7 +14,9 @@ with its times kept) is hashed and checked as usual.
 What this cannot see is a change made in the bucket (an object deleted or replaced there)
 or damage here that leaves size and time as they were: ``archive verify s3://...`` finds
 the first, ``archive verify`` the second, and ``archive push --recheck`` checks every file
-again. A ledger lost or damaged costs one push that checks everything.
+again. A bucket emptied or replaced is seen by each push, which asks for the newest file
+of each collection a ledger confirms (``push._forgotten``). A ledger lost or damaged costs
+one push that checks everything.
 """
 
 from __future__ import annotations

@@ -73,6 +73,9 @@ class PushResult:
     # Files stated lost here (``lost/``) whose copy the bucket holds as their statement names
     # them: not lost, ``archive pull`` brings them back; a sentence saying so, by local path.
     not_lost: dict[Path, str] = field(default_factory=dict)
+    # Collections checked file by file though not asked to (``recheck``): the bucket no
+    # longer holds the newest manifest an earlier push confirmed; a sentence saying so.
+    rechecked: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,8 +128,10 @@ def _push_collections(bucket: Bucket, location: S3Location, colls: list[Collecti
     ledgers = {coll.name: PushLedger(coll, f"{location.child(coll.name).url()} at {bucket.endpoint or 'AWS'}")
                for coll in colls}
     try:
+        again = {coll.name: recheck or _forgotten(bucket, location.child(coll.name), coll, ledgers[coll.name], result)
+                 for coll in colls}
         plans = [(coll, *_plan(bucket, location.child(coll.name), coll, result,
-                               ledgers[coll.name], recheck)) for coll in colls]
+                               ledgers[coll.name], again[coll.name])) for coll in colls]
         if total is not None:
             total(sum(f.size for _, todo, _ in plans for f in todo))
         for coll, todo, manifests in plans:
@@ -136,10 +141,35 @@ def _push_collections(bucket: Bucket, location: S3Location, colls: list[Collecti
                 if waited:  # (what the other sent meanwhile is not sent again)
                     todo = _still_to_send(bucket, todo, result, ledgers[coll.name])
                 _push_planned(bucket, location.child(coll.name), coll, todo, manifests, result, ledgers[coll.name],
-                              part_size=part_size, delete_local=delete_local, progress=progress, recheck=recheck)
+                              part_size=part_size, delete_local=delete_local, progress=progress,
+                              recheck=again[coll.name])
     finally:
         for ledger in ledgers.values():
             ledger.close()
+
+
+def _forgotten(bucket: Bucket, where: S3Location, coll: CollectionDir, ledger: PushLedger, result: PushResult) -> bool:
+    """Whether the bucket has lost the newest manifest the ledger says an earlier push
+    confirmed there (or, none confirmed yet, the newest WARC): the bucket emptied, or made
+    anew, or the endpoint another server now. Then nothing the ledger says of it holds, and
+    every file of the collection is checked again, as with ``recheck``, said in
+    ``result.rechecked``. One ``HEAD`` a collection; a single file deleted from the bucket
+    is still for ``archive verify s3://...`` to find."""
+    manifests = [m for m in sorted(coll.manifests.glob("*.json")) if ledger.confirmed(_rel(m, coll), m)]
+    warcs = [w for w in sorted(coll.warcs.glob("*")) if not w.name.endswith(SKIPPED_SUFFIXES)
+             and ledger.confirmed(_rel(w, coll), w)]
+    if manifests:
+        probe = max(manifests, key=lambda m: (ledger.sequence(_rel(m, coll)) or -1, m.name))
+    elif warcs:
+        probe = warcs[-1]
+    else:
+        return False
+    key = where.key(_rel(probe, coll))
+    if bucket.head(key) is not None:
+        return False
+    result.rechecked[coll.name] = (f"{where.url(key)}, which an earlier push confirmed, is not in the bucket: "
+                                   f"every file of {coll.name} checked again, and sent where it is missing")
+    return True
 
 
 def _still_to_send(bucket: Bucket, todo: list[_File], result: PushResult, ledger: PushLedger) -> list[_File]:
@@ -323,6 +353,9 @@ def _stated_in_bucket(bucket: Bucket, where: S3Location, coll: CollectionDir, en
     manifest may go up; otherwise why it may not."""
     target = coll.root / entry["path"]
     if target.exists() or target.is_symlink() or loss_statement(coll, entry) is None:
+        if target.exists() or target.is_symlink():  # (not sent: an earlier push confirmed it there)
+            return (f"{entry['path']} is not in {where.url()}, though an earlier push confirmed it there: "
+                    f"`archive push --recheck` sends it again")
         return f"{entry['path']} is not in {where.url()} (and not pushed from {coll.root})"
     rel = _rel(coll.loss_statement(target.name), coll)
     found = None
