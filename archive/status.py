@@ -75,8 +75,10 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
     """What ``archive status`` shows of ``coll``. ``scheduler``: what the scheduler that
     runs it last said (:func:`archive.schedule.schedulers_of`), if one does; only then is a
     run long due and not started said to be missed."""
-    # The last job is the newest manifest a reader can build on; the damaged ones are named.
-    # (Read one at a time, and only the newest kept.)
+    # The last job is the one started last of the manifests a reader can build on (not the
+    # last in the chain: a killed job's manifest written by a later `verify --repair` comes
+    # after the jobs that ran meanwhile); the damaged ones are named. (Read one at a time,
+    # and only the newest kept.)
     jobs, damaged = 0, []
     last_path: Path | None = None
     last: dict[str, Any] | None = None
@@ -85,7 +87,7 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
         problem = problem_of(doc, raw)
         if problem is not None:
             damaged.append(f"{path}: {problem}")
-        elif last is None or doc["sequence"] > last["sequence"]:  # type: ignore[index]
+        elif last is None or _started_after(doc, last):
             last_path, last = path, doc
     noted = noted_newest_job(coll)
     if noted is not None and not (coll.manifests / f"{noted}.json").exists():
@@ -194,6 +196,18 @@ def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime
     said["running"] = not (said["stopped"] or said["once"]) and now - scheduler["seen"] < 3 * BEAT
     said["looked_since"] = scheduler["seen"] >= fire
     return {"due": fire.isoformat(), "scheduler": said}
+
+
+def _started_after(doc: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether the job of manifest ``doc`` started after ``other``'s (at the same time, or
+    either time unreadable, whether it comes after it in the chain)."""
+    started, before = _time_of(doc, "started"), _time_of(other, "started")
+    if started is None or before is None or started == before:
+        return doc["sequence"] > other["sequence"]
+    try:
+        return started > before
+    except TypeError:  # (a time without its zone, in a manifest edited by hand)
+        return doc["sequence"] > other["sequence"]
 
 
 def _time_of(manifest: dict[str, Any] | None, key: str) -> datetime | None:

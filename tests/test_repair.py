@@ -229,6 +229,22 @@ def test_status_names_a_job_that_died_without_a_manifest_until_it_is_repaired(tm
     assert row["died"] == [] and row["last_job"]["job_id"] == job
 
 
+def test_status_shows_as_last_job_the_one_started_last_not_one_repaired_after_it(tmp_path: Path, capsys) -> None:
+    """A job killed, the next one run by the schedule, the first repaired a week on: its
+    manifest comes last in the chain, and status showed the killed job as the last one, its
+    schedule as the next run's."""
+    store = tmp_path / "store"
+    _killed_job(store)
+    later = CaptureJob(store, one_off("c", urls=["http://127.0.0.1:9/"]),
+                       clock=Clock(start=WHEN.replace(hour=13)))
+    later.record_fetch(fetch("http://127.0.0.1:9/p/0", b"<p>page 0</p>" * 40, WHEN.replace(hour=13)))
+    later.close()
+    assert _repair(store, capsys)[0] == 0
+    assert main(["status", "--store", str(store), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["jobs"] == 2 and row["last_job"]["job_id"] == later.job_id and row["last_job"]["outcome"] == "finished"
+
+
 def test_a_log_pointing_into_a_warc_left_open_is_not_said_to_point_at_nothing(tmp_path: Path) -> None:
     """A WARC whose close failed (a full disk) stays under its .open name while the job's log
     closes: the log's lines point at a file that is there."""
