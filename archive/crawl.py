@@ -153,6 +153,8 @@ def _child_main(argv: list[str]) -> int:
         manifest = None if job is None else job.coll.manifest(job.job_id)
         if manifest is not None and manifest.exists():  # (the job was closed as capture stopped)
             send("error", f"{reason}; what was captured is closed and in {manifest}; see the crawl log")
+        elif "archive verify --repair" in reason:  # (said already, with when to run it)
+            send("error", f"{reason}; closed files are intact; see the crawl log")
         else:
             send("error", f"{reason}; closed files are intact, run `archive verify --repair "
                           f"{store / collection.name}`; see the crawl log")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import platform
 import socket
 from collections.abc import Callable
@@ -276,20 +277,22 @@ class CaptureJob:
         """Close WARCs and log, then write the manifest (once)."""
         if self.closed_manifest is not None:
             return self.closed_manifest
+        why = ""
         try:
             closed = self.warcs.close()
         except OSError as exc:  # (a WARC that could not be closed is left open, see below)
             log.error("job %s: closing its WARC: %s", self.job_id, exc)
             closed = self.warcs.closed
+            why = f" ({_could_not_close(exc)})"
         log_sha, log_size, _ = self.log.close()
         if self.warcs.left_open or self.log.left_open:
             # No manifest without them: repair cuts them at their last whole record or line,
             # renames them, and writes the manifest.
             self._job_lock.close()
             left = [*self.warcs.left_open, *([self.log.open_path] if self.log.left_open else [])]
-            raise CaptureWriteError(f"job {self.job_id}: left open {', '.join(map(str, left))}; run `archive verify "
-                                    f"--repair {self.coll.root}` once the store can be written again (room on its "
-                                    "disk, its permissions)")
+            raise CaptureWriteError(f"job {self.job_id}: left open {', '.join(map(str, left))}{why}; run `archive "
+                                    f"verify --repair {self.coll.root}` once the store can be written again (room on "
+                                    "its disk, its permissions)")
         files = [
             {"path": f"warcs/{w.path.name}", "kind": "warc", "size": w.size, "sha256": w.sha256, "records": w.records}
             for w in closed
@@ -324,3 +327,11 @@ def _content_type(fetch: Fetch) -> str | None:
 def _conditional(fetch: Fetch) -> bool:
     return any(k.lower() in (b"if-none-match", b"if-modified-since") for k, _ in fetch.request_headers)
 
+
+def _could_not_close(exc: OSError) -> str:
+    """What went wrong closing a WARC, as the system said it: its rename from ``.open``
+    refused (a directory made read-only, a folder in the way), or its flush to disk."""
+    said = exc.strerror or str(exc)
+    if exc.filename2 is not None:
+        return f"could not rename it to {os.path.basename(exc.filename2)}: {said}"
+    return f"could not close it: {said}"

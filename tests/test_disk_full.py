@@ -477,6 +477,26 @@ def test_a_warc_that_cannot_even_be_cut_back_is_left_for_repair(tmp_path: Path) 
     assert verify(store).ok
 
 
+def test_a_warc_that_cannot_be_renamed_at_its_close_says_why(tmp_path: Path) -> None:
+    # A store made read-only mid-crawl, or something in the way of the WARC's own name: the
+    # message said the WARC was left open, not why, and the crawl log alone held the error.
+    store = tmp_path / "store"
+    job = CaptureJob(store, one_off("c", urls=["http://127.0.0.1:9/"]), clock=Clock())
+    job.record_fetch(fetch("http://127.0.0.1:9/p/0", _page(0), WHEN))
+    [open_warc] = (store / "c" / "warcs").glob("*.warc.gz.open")
+    final = open_warc.with_name(open_warc.name.removesuffix(".open"))
+    final.mkdir()
+    (final / "in-the-way").write_bytes(b"")
+    with pytest.raises(CaptureWriteError) as raised:
+        job.close()
+    said = str(raised.value)
+    assert f"left open {open_warc} (could not rename it to {final.name}: " in said, said
+    assert "run `archive verify --repair" in said
+    (final / "in-the-way").unlink()
+    final.rmdir()
+    assert main(["verify", "--repair", str(store)]) == 0 and verify(store).ok
+
+
 def test_keygen_takes_an_out_ending_in_key_for_the_prefix(tmp_path: Path, capsys) -> None:
     assert main(["keygen", "--out", str(tmp_path / "k.key")]) == 0  # (wrote k.key.key and k.key.pub)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.key", "k.pub"]
