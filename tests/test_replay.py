@@ -464,6 +464,34 @@ def test_a_capture_in_an_uncompressed_warc_cut_short_is_not_served_cut_short(tmp
     assert status == 502 and f"the record at offset 0 of {warc} is cut short".encode() in page
 
 
+def test_a_capture_whose_warc_was_pushed_with_delete_local_names_its_copy_and_pull(tmp_path):
+    # The page said "cannot read ...: No such file or directory", as of a WARC lost.
+    import json
+
+    store = tmp_path / "store"
+    two_jobs(store)
+    coll = collection_dir(store, "news")
+    update_indexes(coll)
+    [first] = [w for w in sorted(coll.warcs.glob("*.warc.gz")) if b"/zipped" in gzip_text(w)]
+    receipt = coll.receipt(first.name)
+    receipt.parent.mkdir()
+    receipt.write_text(json.dumps({"deleted": "2026-03-02T10:00:00+00:00", "path": f"warcs/{first.name}",
+                                   "sha256": "sha256:" + "0" * 64, "size": first.stat().st_size,
+                                   "url": f"s3://bucket/p/news/warcs/{first.name}"}))
+    first.unlink()
+    with serve_in_thread(store) as base:
+        status, _, page = raw_get(base, "/news/2026id_/http://news.test/zipped")
+    assert status == 502, page
+    assert (f"{first} is not in the store: `archive push --delete-local` removed it on 2026-03-02, its copy being "
+            f"s3://bucket/p/news/warcs/{first.name}; `archive pull` brings it back").encode() in page.replace(b"&#x27;", b"'")
+
+
+def gzip_text(path: Path) -> bytes:
+    import gzip
+
+    return gzip.decompress(path.read_bytes())
+
+
 def test_replay_of_a_store_with_a_damaged_warc_not_indexed_says_so_and_serves_the_rest(tmp_path):
     # The WARC is refused by the index (one line, as `archive index` says it); the replay
     # server, a reader, serves what the indexes hold instead of not starting at all.

@@ -7,6 +7,7 @@ are data, and a crafted ``filename`` must not reach any other file.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import zlib
@@ -154,6 +155,21 @@ def warc_path(coll: CollectionDir, filename: str) -> Path:
     return path
 
 
+def _not_here(coll: CollectionDir, path: Path) -> str | None:
+    """What to say of a WARC that is not in the store because `archive push --delete-local`
+    removed it (its receipt says where its copy is), or None."""
+    try:
+        receipt = json.loads(coll.receipt(path.name).read_text("utf-8"))
+        url, when = receipt["url"], str(receipt.get("deleted", ""))[:10]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(url, str):
+        return None
+    on = f" on {when}" if when else ""
+    return (f"{path} is not in the store: `archive push --delete-local` removed it{on}, its copy being {url}; "
+            "`archive pull` brings it back")
+
+
 def read_record(coll: CollectionDir, filename: str, offset: int, length: int) -> ArchivedRecord:
     """The record at ``offset`` of ``warcs/<filename>``."""
     path = warc_path(coll, filename)
@@ -161,6 +177,8 @@ def read_record(coll: CollectionDir, filename: str, offset: int, length: int) ->
         with open(path, "rb") as fh:
             fh.seek(offset)
             data = fh.read(length)
+    except FileNotFoundError as exc:
+        raise StoreError(_not_here(coll, path) or f"cannot read {path}: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc}") from exc
     if len(data) < length:
