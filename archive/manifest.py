@@ -24,6 +24,9 @@ SIDECAR = ".sha256"
 # At the collection's root: the newest manifest of the chain, as the last write left it (not
 # pushed, as no dot file is).
 HEAD = ".chain-head"
+# How the ``finish_reason`` of a manifest that `archive verify --repair` wrote begins (the
+# job died; no crawl of it extracts or ends it now).
+REPAIRED_AT = "repaired at "
 
 
 def iter_manifests(coll: CollectionDir, *, newest_first: bool = False) -> Iterator[tuple[Path, dict[str, Any] | None,

@@ -27,7 +27,14 @@ from archive.capture_log import Tally
 from archive.digests import sha256_file
 from archive.errors import StoreError
 from archive.jsonl import numbered_rows, row_of
-from archive.manifest import HEAD, SIDECAR, iter_manifests, noted_newest_job, write_manifest
+from archive.manifest import (
+    HEAD,
+    REPAIRED_AT,
+    SIDECAR,
+    iter_manifests,
+    noted_newest_job,
+    write_manifest,
+)
 from archive.store import CollectionDir, collections_in, is_locked, jobs_without_manifest
 from archive.verify import open_of_a_closed_job, warcinfo_job_id
 from archive.warc.reader import check_records
@@ -273,7 +280,7 @@ def _interrupted_manifest(
         # time, which put it after jobs that ran after it)
         finished=warc_date(last),
         outcome="interrupted",
-        finish_reason=f"repaired at {warc_date(utcnow())} after the job died; files cut at their last complete record",
+        finish_reason=f"{REPAIRED_AT}{warc_date(utcnow())} after the job died; files cut at their last complete record",
         counts=tally.as_dict(),
         files=files,
     )

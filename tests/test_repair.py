@@ -245,6 +245,19 @@ def test_status_shows_as_last_job_the_one_started_last_not_one_repaired_after_it
     assert row["jobs"] == 2 and row["last_job"]["job_id"] == later.job_id and row["last_job"]["outcome"] == "finished"
 
 
+def test_export_of_a_job_just_repaired_names_extract_not_a_crawl_still_extracting(tmp_path: Path, capsys) -> None:
+    """A repair writes a manifest and extracts nothing: an export just after it said the
+    job's crawl might still be extracting and to export again in a moment, which would
+    never help."""
+    store = tmp_path / "store"
+    _killed_job(store)
+    assert _repair(store, capsys)[0] == 0
+    assert main(["export", "--store", str(store), "--collection", "c", "--out", str(tmp_path / "out")]) == 1
+    said = capsys.readouterr().err
+    assert "may still be extracting" not in said and "`archive extract --collection c" in said, said
+    assert main(["extract", "--store", str(store), "--collection", "c"]) == 0
+
+
 def test_a_log_pointing_into_a_warc_left_open_is_not_said_to_point_at_nothing(tmp_path: Path) -> None:
     """A WARC whose close failed (a full disk) stays under its .open name while the job's log
     closes: the log's lines point at a file that is there."""

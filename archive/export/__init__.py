@@ -42,7 +42,7 @@ from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
 from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
 from archive.losses import lost_in
-from archive.manifest import jobs_in_order
+from archive.manifest import REPAIRED_AT, jobs_in_order
 from archive.store import CollectionDir, collection_dir, no_collection
 from archive.urls import host_in_scope, host_of, host_pattern, port_of
 
@@ -246,7 +246,7 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
             actual = _file_sha256(table)
         except FileNotFoundError:
             raise StoreError(f"job {job['job_id']} has no article table ({table} is missing): "
-                             f"{_extracting(coll, job['job_id']) or extract}") from None
+                             f"{_extracting(coll, job) or extract}") from None
         except OSError as exc:
             raise StoreError(f"{table} cannot be read ({exc.strerror or exc}): {extract}") from None
         if derived is None:
@@ -256,16 +256,17 @@ def _whole(coll: CollectionDir, jobs: list[dict[str, Any]]) -> None:
                              f"{derived[1]}): {extract}")
 
 
-def _extracting(coll: CollectionDir, job_id: str) -> str | None:
+def _extracting(coll: CollectionDir, job: dict[str, Any]) -> str | None:
     """What to say of a job's table missing where its crawl may still be making it (a job's
     end writes its manifest, then extracts: an export begun between the two found none), or
-    None."""
+    None. (Not a job whose manifest a repair wrote: a repair extracts nothing.)"""
     import time
 
     from archive.store import is_locked
 
     try:
-        fresh = time.time() - coll.manifest(job_id).stat().st_mtime < 120
+        fresh = time.time() - coll.manifest(job["job_id"]).stat().st_mtime < 120 \
+            and not str(job.get("finish_reason", "")).startswith(REPAIRED_AT)
     except OSError:
         fresh = False
     if fresh or is_locked(coll.root / ".extract.lock"):
