@@ -458,14 +458,43 @@ class Scheduler:
                "collections": runs, "seen": now.isoformat(), "stopped": now.isoformat() if stopped else None,
                "once": self.once}
         path = scheduler_file(self.store, self.config)
+        if self._beat is None:
+            self._another(path, now)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+            # (a name of its own until renamed: two schedulers of one file must not take
+            # each other's half-written file away)
+            write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"),
+                         tmp_name=f".{path.name}.{os.getpid()}.tmp")
         except OSError as exc:
             if self._beat is None or self._beat[0] != runs:
                 self.report(f"could not write {path}: {exc.strerror or exc} (`archive status` will not know of "
                             "this scheduler)")
         self._beat = (runs, now)
+
+    def _another(self, path: Path, now: datetime) -> None:
+        """Say so if the file says that another scheduler of this collections file runs on
+        this store (seen within the last beats, not stopped; on this host, its process
+        alive): the two race to start each run (a collection's lock lets one job run at a
+        time), and status hears of one only."""
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+            pid, host, seen = doc["pid"], doc["host"], datetime.fromisoformat(doc["seen"])
+            alive = not (doc.get("stopped") or doc.get("once")) and abs(now - seen) < 3 * timedelta(seconds=BEAT_SECONDS)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return
+        if not alive or not isinstance(pid, int) or (pid == os.getpid() and host == socket.gethostname()):
+            return
+        if host == socket.gethostname():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            except OSError:
+                pass  # (another user's: alive)
+        self.report(f"warning: another scheduler of {os.path.abspath(self.config)} seems to run on this store "
+                    f"(pid {pid} on {host}, last seen at {seen.isoformat()}); stop one of them: the collections "
+                    "are crawled one job at a time all the same, but `archive status` can speak of one only")
 
     def terminate(self) -> None:
         """SIGTERM every running job: each finishes its records, closes files, writes its manifest."""

@@ -371,6 +371,36 @@ def test_a_collection_whose_scheduler_died_before_its_first_job_is_listed_and_mi
                              schedulers_of(store)["sched"])["missed"] is not None
 
 
+def test_a_second_scheduler_of_one_collections_file_on_one_store_is_warned_of(tmp_path):
+    """Two schedulers of one file (a service and a cron line, say) shared the file in which
+    each says it runs, unsaid: one wrote it under the other's temporary name, and one of
+    them failed to, with ENOENT."""
+    store = tmp_path / "store"
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule="*/5 * * * *")
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        said: list[str] = []
+        first = Scheduler(cfg, load_collections(cfg), store, report=said.append)
+        first.beat()
+        heart = next((store / ".schedulers").glob("*.json"))
+        doc = json.loads(heart.read_text())
+        assert said == []  # (its own file: no other)
+        heart.write_text(json.dumps(dict(doc, pid=other.pid)))  # (as another process of this host left it)
+        Scheduler(cfg, load_collections(cfg), store, report=said.append).beat()
+        assert len(said) == 1 and said[0].startswith(f"warning: another scheduler of {os.path.abspath(cfg)} seems "
+                                                     f"to run on this store (pid {other.pid} on "), said
+        assert not list((store / ".schedulers").glob(".*.tmp"))
+        for gone in ({"pid": other.pid, "stopped": doc["seen"]}, {"pid": other.pid, "once": True},
+                     {"pid": other.pid, "seen": "2026-01-01T00:00:00+00:00"}, {"pid": 2 ** 22 + 7}):
+            said.clear()
+            heart.write_text(json.dumps(dict(doc, **gone)))  # (stopped, a timer's look, long gone, no such process)
+            Scheduler(cfg, load_collections(cfg), store, report=said.append).beat()
+            assert said == [], gone
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_the_repeat_of_a_local_time_the_clocks_going_back_make_is_no_run_missed(tmp_path):
     # Berlin's 02:32 came twice on 25 October 2026 (00:32 and 01:32 UTC); the scheduler ran it
     # at the first and, as cron does, not at the repeat: the day after, that repeat was taken
