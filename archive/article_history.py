@@ -79,6 +79,11 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
             "record_id": row["source"]["record_id"], "capture_time": row["source"]["capture_time"],
             "headline": row["headline"], "word_count": row["word_count"], "changes": None, "lost": row["lost"],
         }
+        # (a withdrawn version has no text to compare; one back after it is compared with
+        # the last text there was)
+        if row["status"] == "withdrawn":
+            out_versions.append(entry)
+            continue
         if previous is not None and previous["collection"] == row["collection"]:
             entry["changes"] = changes(previous, row)
         out_versions.append(entry)

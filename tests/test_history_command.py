@@ -94,6 +94,24 @@ def test_a_headline_that_would_act_on_the_terminal_is_shown_escaped(tmp_path):
     assert "\x1b" not in out and "\u202e" not in out
 
 
+def test_a_withdrawn_version_shows_no_diff_and_one_back_after_it_is_compared_with_the_text_before(tmp_path):
+    """A withdrawn version printed the whole body as deleted, and a stray ``+`` line (its
+    empty body as a paragraph added); an article back after it, its whole body as added."""
+    from test_export import _article
+
+    _job(tmp_path, 1, {"/a/7": _article(7)})
+    _job(tmp_path, 2, {"/a/7": (404, b"<p>gone</p>")})
+    _job(tmp_path, 3, {"/a/7": _article(7).replace(b"Story 7", b"Story 7 (corrected)", 1)})
+    extract_collection(tmp_path, "ds")
+    code, out, _ = _history(tmp_path, "http://news.test/a/7")
+    assert code == 0
+    gone = out.split("Version 2 (", 1)[1].split("Version 3 (", 1)[0]
+    assert "withdrawn" in gone.split("\n", 1)[0] and gone.count("\n") == 1, out  # (its line, nothing under it)
+    back = out.split("Version 3 (", 1)[1]
+    assert "headline: 'Story 7' -> 'Story 7 (corrected)'" in back, out
+    assert "--- version 1" in back and "+++ version 3" in back, out
+
+
 def test_a_reader_that_goes_away_gets_no_traceback(store):
     import subprocess
     import sys
