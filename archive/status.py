@@ -95,7 +95,7 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
         damaged.append(f"{coll.manifests / (noted + '.json')}: the newest manifest written here (.chain-head names it) "
                        "is missing; restore it with `archive pull`")
     out: dict[str, Any] = {"collection": coll.name, "path": str(coll.root), "jobs": jobs,
-                           "running": running_jobs(coll), "died": _died(coll),
+                           "running": running_jobs(coll), "died": died_jobs(coll),
                            "last_job": None, "next_run": None, "missed": None,
                            "scheduled_by": None if scheduler is None else scheduler["file"], "verify": None,
                            "failed_start": None, "damaged": damaged}
@@ -227,7 +227,7 @@ def needs_attention(row: dict[str, Any]) -> bool:
     return bool(row["damaged"] or row["died"] or row["failed_start"] or row["missed"] or failed)
 
 
-def _died(coll: CollectionDir) -> list[str]:
+def died_jobs(coll: CollectionDir) -> list[str]:
     """The jobs that began and left a capture log, and neither run now nor have a manifest
     (:func:`~archive.store.jobs_without_manifest`, as repair finds them): killed, or the
     machine lost, before they could write one (`archive verify --repair` closes them). The

@@ -258,6 +258,26 @@ def test_export_of_a_job_just_repaired_names_extract_not_a_crawl_still_extractin
     assert main(["extract", "--store", str(store), "--collection", "c"]) == 0
 
 
+def test_a_crawl_warns_of_an_earlier_job_of_its_collection_that_died_without_a_manifest(tmp_path: Path,
+                                                                                         capsys) -> None:
+    """The next crawl ran and exited 0 without a word of the killed job's files waiting for a
+    repair; only status and verify said so."""
+    from wire import response, serve_wire
+
+    store = tmp_path / "store"
+    _, log = _killed_job(store)
+    dead = log.name.split(".")[0]
+    routes = {"/": response("200 OK", [("Content-Type", "text/html")], b"<p>front</p>")}
+    with serve_wire(routes) as site:
+        assert main(["crawl", "--url", site.base + "/", "--collection", "c", "--store", str(store)]) == 0
+    assert (f"archive crawl: warning: 1 earlier job of c died without a manifest ({dead}); `archive verify --repair "
+            f"{store / 'c'}` closes its files\n") in capsys.readouterr().err
+    assert _repair(store, capsys)[0] == 0
+    with serve_wire(routes) as site:
+        assert main(["crawl", "--url", site.base + "/", "--collection", "c", "--store", str(store)]) == 0
+    assert "died" not in capsys.readouterr().err
+
+
 def test_a_log_pointing_into_a_warc_left_open_is_not_said_to_point_at_nothing(tmp_path: Path) -> None:
     """A WARC whose close failed (a full disk) stays under its .open name while the job's log
     closes: the log's lines point at a file that is there."""

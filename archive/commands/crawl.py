@@ -7,10 +7,12 @@ from typing import Any, TextIO
 from archive.commands.common import (
     ProgressLine,
     collection_name,
+    count,
     given,
     http_url,
     non_negative,
     print_crawl_summary,
+    shell_quoted,
     store_option,
 )
 from archive.commands.push import print_push_result
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for collection in collections:
         result = crawl(store, collection, progress=ProgressLine(err))
         print_crawl_summary(result, out)
+        _say_earlier_deaths(store, collection.name, result.job_id, err)
         if result.outcome != "finished" or _no_seed_fetched(collection, result, err):
             status = 1
         if result.extract_error is not None:
@@ -101,6 +104,20 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"archive crawl: interrupted; not crawled: {', '.join(c.name for c in left)}", file=err)
             return 1
     return status
+
+
+def _say_earlier_deaths(store: Path, name: str, job_id: str, err: TextIO) -> None:
+    """Warn of jobs of the collection, before this one, that died without a manifest: their
+    files wait for a repair, which only `archive status` and `archive verify` said."""
+    from archive.status import died_jobs
+    from archive.store import collection_dir
+
+    coll = collection_dir(store, name)
+    died = [job for job in died_jobs(coll) if job != job_id]
+    if died:
+        print(f"archive crawl: warning: {count(len(died), 'earlier job')} of {name} died without a manifest "
+              f"({', '.join(died[:3])}{', ...' if len(died) > 3 else ''}); `archive verify --repair "
+              f"{shell_quoted(coll.root)}` closes {'its' if len(died) == 1 else 'their'} files", file=err)
 
 
 def _say_if_never_again(collection: Any, err: TextIO) -> None:
