@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 from archive.errors import UsageError
 from archive.history import lost_warcs
 from archive.jsonl import rows_skipping_bad
-from archive.store import CollectionDir
+from archive.store import CollectionDir, no_store
 from archive.urls import canonicalize, host_of, same_escapes
 
 
 def _collections(store: Path) -> list[CollectionDir]:
     if not store.is_dir():
-        raise UsageError(f"{store} is not a store directory")
+        raise UsageError(no_store(store))
     return [CollectionDir(p) for p in sorted(store.iterdir()) if (p / "logs").is_dir()]
 
 

@@ -40,6 +40,7 @@ from archive.store import (
     is_collection,
     is_locked,
     jobs_without_manifest,
+    no_store,
     running_jobs,
     write_atomic,
 )
@@ -258,7 +259,7 @@ def _verify_state(path: Path) -> dict[str, Any]:
 def store_status(store: Path, now: datetime | None = None) -> list[dict[str, Any]]:
     store = Path(store)
     if not store.is_dir():
-        raise UsageError(f"{store} is not a store directory")
+        raise UsageError(no_store(store))
     now = now or datetime.now(UTC)
     # (a collection's folder given as the store: its store's schedulers)
     alone = is_collection(store)

@@ -242,11 +242,17 @@ def exclusively(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def no_store(store: Path) -> str:
+    """Why ``store``, not a directory, is no store to read: it does not exist, or what stands
+    in its way."""
+    return f"{in_the_way(store) or f'{store} does not exist'}: it is no store"
+
+
 def no_collection(store: Path, collection: str) -> str:
     """Why ``collection`` is not there to be read in ``store``: no store, or no such collection
     in it (the ones it has named, a few)."""
     if not store.is_dir():
-        return f"{in_the_way(store) or f'{store} does not exist'}: it is no store"
+        return no_store(store)
     have = collections_in(store)
     listed = ", ".join(c.name for c in have[:5]) + (f" and {len(have) - 5} more" if len(have) > 5 else "")
     return (f"{store / collection} has no manifests: {collection!r} is no collection of {store}"

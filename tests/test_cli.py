@@ -258,3 +258,14 @@ def test_a_file_or_a_broken_link_where_a_command_makes_a_folder_is_named_as_such
     assert main(["export", "--store", str(store), "--collection", "news", "--out", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err == (f"archive export: {tmp_path / 'out'} is a link to {tmp_path / 'nowhere'}, "
                                        "which does not exist\n")
+
+
+@pytest.mark.parametrize("command", [["status"], ["index"], ["replay"], ["history", "http://news.test/a"]])
+def test_a_store_that_does_not_exist_is_said_so_not_called_no_store_directory(tmp_path, capsys, command):
+    """status, index, replay and history said "is not a store directory" of a path that is not
+    there at all, or is a file; verify and export said which."""
+    assert main([*command, "--store", str(tmp_path / "nowhere")]) == 2
+    assert f"error: {tmp_path / 'nowhere'} does not exist: it is no store" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main([*command, "--store", str(tmp_path / "file")]) == 2
+    assert f"error: {tmp_path / 'file'} is a file, not a folder: it is no store" in capsys.readouterr().err

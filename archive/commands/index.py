@@ -22,11 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.index import update_indexes
-    from archive.store import collection_dir, resolve_store
+    from archive.store import collection_dir, no_store, resolve_store
 
     store = resolve_store(args.store)
     if not store.is_dir():
-        raise UsageError(f"{store} is not a store directory")
+        raise UsageError(no_store(store))
     # (a collection whose warcs/ is a file, or a link to nowhere, is one: said, not passed over)
     names = args.collection or sorted(p.name for p in store.iterdir()
                                        if (p / "warcs").is_dir() or (p / "manifests").is_dir())

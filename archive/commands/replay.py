@@ -25,11 +25,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from archive.index import update_indexes_if_writable
     from archive.replay.pywb import pywb_config
     from archive.replay.server import make_replay_server
-    from archive.store import collection_dir, resolve_store
+    from archive.store import collection_dir, no_store, resolve_store
 
     store = resolve_store(args.store)
     if not store.is_dir():
-        raise UsageError(f"{store} is not a store directory; run `archive demo` or `archive crawl` first")
+        raise UsageError(f"{no_store(store)}; run `archive demo` or `archive crawl` first")
     names = sorted(p.name for p in store.iterdir() if (p / "warcs").is_dir())
     for name in names:  # cheap when current: only new WARCs are indexed, and nothing is written
         coll = collection_dir(store, name)
