@@ -351,7 +351,7 @@ def test_the_catalog_finds_each_log_line_in_its_log_without_a_copy(store):
 def test_archive_index_usage_errors(tmp_path):
     err = io.StringIO()
     assert main(["index", "--store", str(tmp_path / "missing")], err=err) == 2
-    assert "not a store directory" in err.getvalue()
+    assert "missing does not exist: it is no store" in err.getvalue()
     two_jobs(tmp_path)
     err = io.StringIO()
     assert main(["index", "--store", str(tmp_path), "--collection", "other"], err=err) == 2
