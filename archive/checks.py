@@ -113,10 +113,11 @@ def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]], LogRefs]:
                 # orjson is stricter than the json module (NaN, huge integers, lone
                 # surrogates): the json module decides, and words what is wrong.
                 try:
-                    doc = json.loads(raw)
+                    doc = json.loads(raw.rstrip(b"\n"))  # (its end, a place in the line as shown)
                 except (ValueError, RecursionError) as exc:
-                    if isinstance(exc, json.JSONDecodeError):
-                        why = exc.msg
+                    if isinstance(exc, json.JSONDecodeError):  # (its msg is worded to take a place)
+                        # (one line: the column is the character's place in it)
+                        why = f"{exc.msg}{'' if exc.msg.endswith(' at') else ' at'} column {exc.pos + 1}"
                     elif isinstance(exc, RecursionError):
                         why = "nested too deeply"
                     else:  # a line that is not UTF-8 fails before parsing

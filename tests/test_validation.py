@@ -94,6 +94,11 @@ def test_odd_log_lines_are_judged_as_the_json_module_judges_them(tmp_path: Path)
     assert "line 1" not in by_line and "line 3" not in by_line and "line 4" not in by_line
     assert "line 6" in by_line and "line 7" not in by_line  # json.loads reads bytes after a BOM
     assert by_line["line 8"] == ["not valid JSON (nested too deeply)"]
+    # (where in the line: a control character said "Invalid control character at", no more)
+    assert by_line["line 6"] == ["not valid JSON (Expecting value at column 12)"]
+    log.write_bytes(good.replace(b'"spider": "news"', b'"spider": "ne\tws"') + b"\n")
+    column = good.index(b'"spider": "news"') + len(b'"spider": "ne') + 1
+    assert log_lines(log)[1] == [("line 1", f"not valid JSON (Invalid control character at column {column})")]
 
 
 @pytest.mark.parametrize("space", [chr(c) for c in range(0x3001) if chr(c).isspace()] + ["\ufeff"])
