@@ -28,7 +28,7 @@ from warcs import damage_member
 from archive.cli import main
 from archive.config import one_off
 from archive.errors import StoreError
-from archive.index import NOTE, closest, lookup_url, pad_timestamp, update_indexes
+from archive.index import KEPT, NOTE, closest, lookup_url, pad_timestamp, update_indexes
 from archive.index.cdxj import index_name, parse_line
 from archive.index.lookup import iter_prefix
 from archive.index.merged import merged_path, pending
@@ -230,7 +230,7 @@ def test_a_damaged_warc_does_not_keep_later_captures_out_of_the_indexes(store):
     for _ in range(2):  # each update tries the damaged one again, and says so again
         result = update_indexes(coll)
         why = f"{first} is damaged at offset {damaged.offset} and cannot be indexed: run `archive verify`"
-        assert result.unindexed == [why]
+        assert result.unindexed == [why + KEPT]
         assert [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]
         assert [entry.timestamp[:8] for entry in lookup_url(coll, SITE + "/story")] == [SECOND.strftime("%Y%m%d")]
         assert not (coll.indexes / first.name.replace(".warc.gz", ".cdxj")).exists()
@@ -244,7 +244,7 @@ def test_a_warc_the_disk_cannot_read_back_is_named_and_the_others_are_indexed(st
     unreadable.mkdir()  # (not a file: named as such, not by the 4096 bytes a directory has)
     result = update_indexes(coll)
     why = f"{unreadable} cannot be read (not a file, or its size cannot be had): run `archive verify`"
-    assert result.unindexed == [why]
+    assert result.unindexed == [why + KEPT]
     assert len(result.indexed) == 2 and [e.url for e in lookup_url(coll, SITE + "/copy")] == [SITE + "/copy"]
 
 
@@ -356,6 +356,30 @@ def test_archive_index_usage_errors(tmp_path):
     err = io.StringIO()
     assert main(["index", "--store", str(tmp_path), "--collection", "other"], err=err) == 2
     assert "not a collection" in err.getvalue()
+
+
+def test_a_warc_no_manifest_lists_of_a_job_that_has_one_is_not_indexed_and_one_gone_loses_its_index(tmp_path):
+    """A copy of a WARC put in the store was indexed, its captures shown twice; taken away
+    again, its index stayed, and the merged index and the catalog kept its captures, each
+    unreadable."""
+    two_jobs(tmp_path)
+    coll = collection_dir(tmp_path, "news")
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO()) == 0
+    captures = len(lookup_url(coll, SITE + "/story"))
+    first = sorted(coll.warcs.glob("*.warc.gz"))[0]
+    stray = coll.warcs / "copy.warc.gz"
+    shutil.copyfile(first, stray)
+    shutil.copyfile(coll.indexes / index_name(first), coll.indexes / index_name(stray))  # (as an index made of it)
+    err = io.StringIO()
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO(), err=err) == 1
+    assert (f"archive index: {stray} is listed in no manifest, though its job " in err.getvalue()
+            and "not indexed, and any index of it removed; move it out of the store" in err.getvalue()), err.getvalue()
+    assert not (coll.indexes / index_name(stray)).exists() and len(lookup_url(coll, SITE + "/story")) == captures
+    shutil.copyfile(coll.indexes / index_name(first), coll.indexes / index_name(stray))
+    stray.unlink()  # (taken away, its index left)
+    err = io.StringIO()
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO(), err=err) == 0, err.getvalue()
+    assert not (coll.indexes / index_name(stray)).exists() and len(lookup_url(coll, SITE + "/story")) == captures
 
 
 def test_pad_timestamp_and_closest():
@@ -787,7 +811,7 @@ def test_a_warc_whose_size_cannot_be_read_is_named_and_the_others_are_indexed(st
     _one_more_job(store, SITE + "/later")
     result = update_indexes(coll)
     assert result.unindexed == [(f"{coll.warcs / 'elsewhere.warc.gz'} cannot be read (not a file, or its size cannot "
-                                 "be had): run `archive verify`")]
+                                 f"be had): run `archive verify`{KEPT}")]
     assert [entry.url for entry in lookup_url(coll, SITE + "/later")] == [SITE + "/later"]
 
 

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   "job's files are whole (`archive verify`), and `archive index` brings them up to date", file=err)
             status = 1
         for problem in result.unindexed:
-            print(f"archive crawl: {problem}; its index, if it had one, is left as it was; the other WARCs are indexed", file=err)
+            print(f"archive crawl: {problem}; the other WARCs are indexed", file=err)
             status = 1
         if result.push_error is not None:
             print(f"archive crawl: push of {collection.name} failed: {result.push_error}; local files are "

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if result.lost:
             print(f"{name}: {_lost(coll, result.lost)}", file=out)
         for problem in result.unindexed:
-            print(f"archive index: {problem}; its index, if it had one, is left as it was", file=err)
+            print(f"archive index: {problem}", file=err)
             status = 1
     return status
 

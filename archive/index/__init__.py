@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -128,10 +128,11 @@ def stated_lost(coll: CollectionDir, *, indexed: bool = False,
     return found
 
 
-def _forget(coll: CollectionDir, lost: dict[str, dict[str, Any]]) -> bool:
-    """Remove the per-WARC indexes (and sidecars) of WARCs stated lost: what the merged
-    index and the catalog hold is made from those there are, so that their captures go
-    from both (the capture logs still say what each held). Whether any was removed."""
+def _forget(coll: CollectionDir, lost: Iterable[str], why: str = "") -> bool:
+    """Remove the per-WARC indexes (and sidecars) of WARCs stated lost (or gone for ``why``,
+    said as a warning): what the merged index and the catalog hold is made from those there
+    are, so that their captures go from both (the capture logs still say what each held).
+    Whether any was removed."""
     removed = False
     for name in lost:
         index = coll.indexes / index_name(coll.warcs / name)
@@ -142,9 +143,15 @@ def _forget(coll: CollectionDir, lost: dict[str, dict[str, Any]]) -> bool:
         except FileNotFoundError:
             continue
         removed = True
-        log.info("removed index %s of %s, stated lost", index.name, name)
+        if why:
+            log.warning("removed index %s of %s: %s", index.name, name, why)
+        else:
+            log.info("removed index %s of %s, stated lost", index.name, name)
     return removed
 
+
+# Said of a WARC that could not be indexed, where an index made of it before stays.
+KEPT = "; its index, if it had one, is left as it was"
 
 # At the collection's root: what the last update of the indexes left current (see _known).
 NOTE = ".indexes-state"
@@ -256,6 +263,7 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
     sizes = _closed_sizes(coll)
     known = None if rebuild else _known(coll)
     unindexed = []
+    strays: dict[str, str] = {}  # (WARCs no manifest lists whose indexes are to go, and why)
     every: dict[str, dict[str, Any]] | None = None  # (every manifest's entries, once read: a damaged one said once)
     if known is None:
         every = _manifest_entries(coll, None)
@@ -263,14 +271,20 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
         warcs = [coll.warcs / name for name in sizes]
         wanted = {index_name(w) for w in warcs} | {index_name(coll.warcs / name) for name in lost}
         for stale in coll.indexes.glob("*.cdxj"):
-            if stale.name not in wanted:  # its WARC is gone (e.g. pushed with --delete-local)
+            if stale.name in wanted:
+                continue
+            names = [stale.name.removesuffix(".cdxj") + ext for ext in (".warc.gz", ".warc")]
+            if any(name in every or coll.receipt(name).is_file() for name in names):
+                # its WARC is gone, listed (pushed with --delete-local, or missing: said below)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
+            else:  # (a file no manifest lists, put there and taken away: its captures are no more)
+                strays.update(dict.fromkeys(names, "it is gone, and no manifest lists it"))
         for name in sorted(every.keys() - sizes.keys() - lost.keys()):
             if not coll.receipt(name).is_file():  # (no receipt of push --delete-local)
                 unindexed.append(f"{coll.warcs / name} is listed in a manifest but not in the store, nor pushed by "
                                  "`archive push --delete-local`: restore it, or, if it is gone for good, state its "
                                  f"loss (`archive verify {coll.root} --accept-loss {every[name]['path']} --reason "
-                                 "TEXT`)")
+                                 f"TEXT`){KEPT}")
         stale = [w for w in warcs if rebuild or sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     else:  # (a WARC the last update did not leave current may have been indexed before)
         lost = stated_lost(coll, indexed=True)
@@ -285,11 +299,21 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
         entry = listed.get(warc.name, {})
         size = sizes[warc.name]
         if size < 0:
-            unindexed.append(f"{warc} cannot be read (not a file, or its size cannot be had): run `archive verify`")
+            unindexed.append(f"{warc} cannot be read (not a file, or its size cannot be had): run `archive verify`"
+                             f"{KEPT}")
             failed.add(warc.name)
         elif entry.get("size") not in (None, size):
-            unindexed.append(f"{warc} is {size} bytes, its manifest says {entry['size']}: run `archive verify`")
+            unindexed.append(f"{warc} is {size} bytes, its manifest says {entry['size']}: run `archive verify`{KEPT}")
             failed.add(warc.name)
+        elif not entry and (job := _ended_job_of(coll, warc)) is not None:
+            # Not a WARC of a job still running or one that died (their captures are shown
+            # before a manifest lists them): a copy, or a file put there since; its captures
+            # would be shown twice, or be none of the chain's.
+            unindexed.append(f"{warc} is listed in no manifest, though its job {job} has one (a copy, or a file put "
+                             "there after the job ended): not indexed, and any index of it removed; move it out of "
+                             "the store (`archive verify` says the same)")
+            failed.add(warc.name)
+            strays[warc.name] = "no manifest lists it"
         else:
             todo.append((warc, entry.get("sha256")))
     # Each WARC is read whole twice (checked, then indexed): on every core for a rebuild.
@@ -304,15 +328,31 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
     indexed = [target for target, _ in built if target is not None]
     for (warc, _), (_, why) in zip(todo, built, strict=True):
         if why is not None:
-            unindexed.append(why)
+            unindexed.append(why + KEPT)
             failed.add(warc.name)
     forgotten = _forget(coll, lost)
+    for name, why in strays.items():
+        forgotten = _forget(coll, [name], why) or forgotten
     if rebuild or indexed or forgotten or (_merged_behind(coll) if known is None else untidy(coll)):
         # With the note, only the indexes just written can differ from what the merged files hold
         # (an index removed, of a WARC stated lost, has the merged files made again).
         compact(coll, full=rebuild, changed=None if known is None else {p.name for p in indexed})
     _note(coll, {name: size for name, size in sizes.items() if name not in failed})
     return indexed, unindexed, lost
+
+
+def _ended_job_of(coll: CollectionDir, warc: Path) -> str | None:
+    """The job whose warcinfo opens ``warc``, if that job has a manifest (which, then, does
+    not list it)."""
+    from archive.verify import warcinfo_job_id
+
+    try:
+        job = warcinfo_job_id(warc)
+    except OSError:
+        return None
+    if job is None or not (coll.manifests / f"{job}.json").is_file():  # (an id that names no file: none)
+        return None
+    return job
 
 
 def _index_one(warc: Path, out_dir: Path, sha256: str | None) -> tuple[Path | None, str | None]:
