@@ -215,7 +215,9 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
         raise BadDocument("not an RSS or Atom feed")
     items = []
     for entry in parsed.entries:
-        link = entry.get("link") or _alternate(entry)
+        # A feed served through FeedBurner links each item through its proxy, on its own host
+        # (out of the scope, and gone since 2022); <feedburner:origLink> is the article's URL.
+        link = entry.get("feedburner_origlink") or entry.get("link") or _alternate(entry)
         if not link:
             continue
         items.append(FeedItem(

@@ -708,3 +708,21 @@ def test_a_feed_declaring_an_encoding_of_no_text_is_read_as_the_others_are(encod
     doc = (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><item><link>/x</link></item>'
            "<br></channel></rss>").encode()
     assert [i.link for i in parse_feed(doc, "http://h/feed")] == ["/x"]
+
+
+def test_a_feedburner_feeds_items_are_fetched_at_their_original_links(tmp_path):
+    """FeedBurner links each item through its proxy's host: out of the scope, so none of
+    the site's articles were fetched; <feedburner:origLink> names the article itself."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/a/one": response("200 OK", HTML, b"<html><body><p>one</p></body></html>")}
+    with serve_wire(routes) as server:
+        routes["/feed"] = response("200 OK", [("Content-Type", "text/xml")], (
+            "<?xml version='1.0'?><rss version='2.0' xmlns:feedburner='http://rssnamespace.org/feedburner/ext/1.0'>"
+            "<channel><title>t</title><item><title>One</title>"
+            "<link>http://feedproxy.google.com/~r/site/~3/Xy1/one</link><guid isPermaLink='false'>p-1</guid>"
+            f"<feedburner:origLink>{server.base}/a/one</feedburner:origLink></item></channel></rss>").encode())
+        crawl(tmp_path, collection_from_dict({"name": "fb", "feeds": [server.base + "/feed"]}), extract=False)
+    _, lines = read_collection(tmp_path / "fb")
+    [one] = [line for line in lines if line["url"] == server.base + "/a/one"]
+    assert (one["status"], one["channel"], one["source_id"]) == (200, "feed", "p-1")
+    assert "out of the scope" not in next((tmp_path / "fb" / "logs").glob("*.crawl.log")).read_text()
