@@ -74,13 +74,13 @@ _SNIFF_BYTES = 4096
 
 
 def document_kind(body: bytes) -> str | None:
-    """"feed" (RSS, Atom, RSS 1.0, not gzipped) or "sitemap" (URL set or index, gzipped or not) by the
+    """"feed" (RSS, Atom, RSS 1.0) or "sitemap" (URL set or index), gzipped or not, by the
     document's first element, after any BOM, declarations, comments and doctype, whatever
     it was served as; None for anything else. For a response not fetched as either (a feed
     a page links to)."""
     head = body[:_SNIFF_BYTES]
     gzipped = head[:2] == b"\x1f\x8b"
-    if gzipped:  # (a sitemap.xml.gz; the feed reader takes no gzip file)
+    if gzipped:  # (a sitemap.xml.gz, a feed.xml.gz)
         try:
             head = zlib.decompressobj(31).decompress(head, _SNIFF_BYTES)
         except zlib.error:
@@ -107,8 +107,7 @@ def document_kind(body: bytes) -> str | None:
             return None
         at = end
     found = _ELEMENT.match(head, at)
-    kind = None if found is None else _KINDS.get(found.group(1).rpartition(b":")[2].lower())
-    return None if gzipped and kind == "feed" else kind
+    return None if found is None else _KINDS.get(found.group(1).rpartition(b":")[2].lower())
 
 
 def check_xml_safe(body: bytes) -> None:
@@ -200,8 +199,22 @@ def safe_xml(body: bytes) -> tuple[bytes, str | None]:
     return candidate.lstrip(), str(first)
 
 
+def _inflated(body: bytes, limit: int, what: str) -> bytes:
+    """``body``, inflated up to ``limit`` + 1 bytes if it is a gzip file (a ``.xml.gz``, or
+    a body compressed twice over, one ``Content-Encoding`` undone), else as it is."""
+    if body[:2] != b"\x1f\x8b":
+        return body
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
+            return fh.read(limit + 1)
+    except (OSError, EOFError) as exc:
+        raise BadDocument(f"broken gzip {what}: {exc}") from None
+
+
 def parse_feed(body: bytes, url: str) -> list[FeedItem]:
-    """Items of an RSS or Atom feed, in document order."""
+    """Items of an RSS or Atom feed, in document order; a gzipped one is inflated up to the
+    feed size limit."""
+    body = _inflated(body, MAX_FEED_BYTES, "feed")
     if len(body) > MAX_FEED_BYTES:
         raise BadDocument(f"feed larger than {MAX_FEED_BYTES >> 20} MB")
     body, broken = safe_xml(body)
@@ -303,12 +316,7 @@ def _text_sitemap(body: bytes) -> Sitemap | None:
 
 def parse_sitemap(body: bytes, url: str) -> Sitemap:
     """A sitemap index or URL set; gzip bodies are inflated up to the sitemap size limit."""
-    if body[:2] == b"\x1f\x8b":
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
-                body = fh.read(MAX_SITEMAP_BYTES + 1)
-        except (OSError, EOFError) as exc:
-            raise BadDocument(f"broken gzip sitemap: {exc}") from None
+    body = _inflated(body, MAX_SITEMAP_BYTES, "sitemap")
     if len(body) > MAX_SITEMAP_BYTES:
         # Plain or inflated: a sitemap is parsed whole, in memory.
         raise BadDocument("sitemap larger than 50 MB uncompressed")

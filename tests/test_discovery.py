@@ -98,7 +98,7 @@ def test_feeds_and_sitemaps_in_another_encoding_than_declared_are_read():
     (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">', "feed"),
     (b'<?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><urlset>', "sitemap"),
     (gzip.compress(b'<?xml version="1.0"?><sitemapindex>'), "sitemap"),
-    (gzip.compress(RSS), None),  # (the feed reader takes no gzip file: a page, not a bad feed)
+    (gzip.compress(RSS), "feed"),
     (BOMB, "feed"),  # (a doctype with entities: known, and then refused by the feed reader)
     (b"<!DOCTYPE html>\n<html><body>", None),
     (b'<?xml version="1.0"?><svg>', None),
@@ -726,3 +726,29 @@ def test_a_feedburner_feeds_items_are_fetched_at_their_original_links(tmp_path):
     [one] = [line for line in lines if line["url"] == server.base + "/a/one"]
     assert (one["status"], one["channel"], one["source_id"]) == (200, "feed", "p-1")
     assert "out of the scope" not in next((tmp_path / "fb" / "logs").glob("*.crawl.log")).read_text()
+
+
+def test_a_gzipped_feed_is_read_given_or_linked(tmp_path):
+    """A feed.xml.gz, or a feed compressed twice over (one Content-Encoding undone), was a
+    bad document given as a feed ("not well-formed XML: invalid token") and a page linked:
+    its articles were never fetched."""
+    def feed(slug: str) -> bytes:
+        return gzip.compress(f"<rss version='2.0'><channel><title>t</title><item><link>/a/{slug}</link></item>"
+                             "</channel></rss>".encode())
+
+    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed.xml.gz": response("200 OK", [("Content-Type", "application/gzip")], feed("given")),
+              "/twice": response("200 OK", [("Content-Type", "application/rss+xml"), ("Content-Encoding", "gzip")],
+                                 gzip.compress(feed("twice"))),
+              "/": response("200 OK", HTML, b"<html><body><a href='/linked.xml.gz'>RSS</a></body></html>"),
+              "/linked.xml.gz": response("200 OK", [("Content-Type", "application/x-gzip")], feed("linked")),
+              "/a/given": page, "/a/twice": page, "/a/linked": page}
+    with serve_wire(routes) as server:
+        result = crawl(tmp_path, collection_from_dict({"name": "gz", "feeds": [server.base + "/feed.xml.gz",
+                                                                              server.base + "/twice"],
+                                                       "urls": [server.base + "/"]}), extract=False)
+    _, lines = read_collection(tmp_path / "gz")
+    fetched = {line["url"].removeprefix(server.base) for line in lines if line["status"] == 200}
+    assert {"/a/given", "/a/twice", "/a/linked"} <= fetched
+    assert result.counts["bad_documents"] == 0
