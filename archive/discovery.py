@@ -231,6 +231,8 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
         # A feed served through FeedBurner links each item through its proxy, on its own host
         # (out of the scope, and gone since 2022); <feedburner:origLink> is the article's URL.
         link = entry.get("feedburner_origlink") or entry.get("link") or _alternate(entry)
+        if link and entry.get("guidislink") and _NOT_WEB.match(link):
+            link = None  # (an id feedparser took for the link of an entry that has none: "tag:", "urn:")
         if not link:
             continue
         items.append(FeedItem(
@@ -266,6 +268,10 @@ def _absolute_bases(body: bytes, url: str) -> bytes:
         if isinstance(element.tag, str) and element.get(attribute) is not None:
             element.set(attribute, element.base or "")
     return etree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+# A URI of a scheme that names no web page (an Atom entry's "tag:" or "urn:uuid:" id).
+_NOT_WEB = re.compile(r"^(?!https?:)[A-Za-z][A-Za-z0-9+.-]*:(?!//)")
 
 
 def _alternate(entry: dict) -> str | None:

@@ -752,3 +752,20 @@ def test_a_gzipped_feed_is_read_given_or_linked(tmp_path):
     fetched = {line["url"].removeprefix(server.base) for line in lines if line["status"] == 200}
     assert {"/a/given", "/a/twice", "/a/linked"} <= fetched
     assert result.counts["bad_documents"] == 0
+
+
+def test_an_atom_entry_with_no_link_but_its_id_is_no_item_out_of_the_scope(tmp_path):
+    """feedparser takes an entry's id for its link when it has none: a "tag:" id was said to
+    be an item "on  out of the scope" (a host of no name), as if allow_hosts could take it."""
+    atom = (b"<feed xmlns='http://www.w3.org/2005/Atom'><title>t</title><id>urn:x</id>"
+            b"<entry><title>Note</title><id>tag:news.example,2026:note-4</id><link rel='related' href='/elsewhere'/>"
+            b"</entry><entry><title>One</title><id>urn:uuid:1</id><link href='/a/one'/></entry></feed>")
+    assert [i.link for i in parse_feed(atom, "http://h/atom")] == ["/a/one"]
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/atom": response("200 OK", [("Content-Type", "application/atom+xml")], atom),
+              "/a/one": response("200 OK", HTML, b"<html><body><p>one</p></body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "tag", "feeds": [server.base + "/atom"]}), extract=False)
+    _, lines = read_collection(tmp_path / "tag")
+    assert {line["url"].removeprefix(server.base) for line in lines} == {"/robots.txt", "/atom", "/a/one"}
+    assert "out of the scope" not in next((tmp_path / "tag" / "logs").glob("*.crawl.log")).read_text()
