@@ -769,3 +769,31 @@ def test_an_atom_entry_with_no_link_but_its_id_is_no_item_out_of_the_scope(tmp_p
     _, lines = read_collection(tmp_path / "tag")
     assert {line["url"].removeprefix(server.base) for line in lines} == {"/robots.txt", "/atom", "/a/one"}
     assert "out of the scope" not in next((tmp_path / "tag" / "logs").glob("*.crawl.log")).read_text()
+
+
+def test_sitemaps_entries_on_hosts_out_of_the_scope_are_said_in_the_crawl_log(tmp_path):
+    """A sitemap of a bare domain listing its pages on its www. host, an index listing a
+    sitemap on another host, a robots.txt naming one there: none of them was fetched, and
+    nothing said why (a feed's items on other hosts are said)."""
+    with serve_wire({}) as server:
+        other = server.base.replace("127.0.0.1", "localhost")
+        urlset = "".join(f"<url><loc>{other}/a/{n}</loc></url>" for n in range(3))
+        server.routes.update({
+            "/robots.txt": response("200 OK", [("Content-Type", "text/plain")],
+                                    f"User-agent: *\nAllow: /\nSitemap: {other}/robots-map.xml\n".encode()),
+            "/map.xml": response("200 OK", XML, f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{urlset}"
+                                                f"<url><loc>{server.base}/a/here</loc></url></urlset>".encode()),
+            "/index.xml": response("200 OK", XML, f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                                                  f"<sitemap><loc>{other}/map.xml</loc></sitemap></sitemapindex>".encode()),
+            "/a/here": response("200 OK", HTML, b"<html><body><p>here</p></body></html>")})
+        crawl(tmp_path, collection_from_dict({"name": "maps", "sitemaps": [server.base + "/map.xml",
+                                                                          server.base + "/index.xml"]}),
+              extract=False)
+    log = next((tmp_path / "maps" / "logs").glob("*.crawl.log")).read_text()
+    assert (f"sitemap {server.base}/map.xml: 3 pages on localhost out of the scope, not fetched "
+            "(allow_hosts takes a host in)") in log
+    assert f"sitemap index {server.base}/index.xml: 1 sitemap on localhost out of the scope" in log
+    assert f"{server.base}/robots.txt: sitemap {other}/robots-map.xml is out of the scope" in log
+    _, lines = read_collection(tmp_path / "maps")
+    assert {line["url"].removeprefix(server.base) for line in lines} == {"/robots.txt", "/map.xml", "/index.xml",
+                                                                       "/a/here"}

@@ -332,7 +332,7 @@ class NewsSpider(scrapy.Spider):
             return
         prov = response.meta.get("archive") or {}
         depth = _depth(response) + 1  # (1 but for a feed reached as a page)
-        elsewhere: dict[str, int] = {}  # hosts out of scope its items are on, and how many
+        elsewhere: dict[str, int] = {}  # hosts out of the scope its items are on, and how many
         for item in items:
             url = _joined(response.urljoin, item.link)
             if url is None:
@@ -344,11 +344,10 @@ class NewsSpider(scrapy.Spider):
             )
             if request is not None:
                 yield request
-            elif (canonical := _canonical(url)) is not None and not self.in_scope(canonical):
-                elsewhere[host_of(canonical)] = elsewhere.get(host_of(canonical), 0) + 1
-        if elsewhere:  # (items on other hosts went without a word: a feed of a site's other domain)
-            log.warning("feed %s: %s out of the scope, not fetched (allow_hosts takes a host in)", response.url,
-                        ", ".join(f"{n} item{'s' if n > 1 else ''} on {host}" for host, n in sorted(elsewhere.items())))
+            else:
+                self._count_elsewhere(url, elsewhere)
+        # (items on other hosts went without a word: a feed of a site's other domain)
+        _say_elsewhere(f"feed {response.url}", "item", elsewhere)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         self._seed_moved(response)
@@ -365,6 +364,7 @@ class NewsSpider(scrapy.Spider):
         depth = _depth(response)
         policy: Any = _UNKNOWN
         unfollowed = 0
+        elsewhere: dict[str, int] = {}  # hosts out of the scope its entries are on, and how many
         for entry in sitemap.entries:
             url = _joined(response.urljoin, entry.loc)
             if url is None:
@@ -372,6 +372,7 @@ class NewsSpider(scrapy.Spider):
             if sitemap.kind == "index":
                 canonical = _canonical(url)
                 if canonical is None or not self.in_scope(canonical):
+                    self._count_elsewhere(url, elsewhere)
                     continue
                 listed = {"seed": seed, "channel": "sitemap", "via": via, "hops": hops, "depth": depth}
                 if canonical in self.seen:
@@ -386,6 +387,7 @@ class NewsSpider(scrapy.Spider):
             canonical = self._admit(url, seed=seed, channel="sitemap", via=via, hops=hops, linked=url,
                                     depth=depth + 1, source=via, source_id=None)
             if canonical is None:
+                self._count_elsewhere(url, elsewhere)
                 continue
             if entry.news_publication_date:
                 # News first, as feed items: never held behind a full scheduler.
@@ -398,10 +400,28 @@ class NewsSpider(scrapy.Spider):
                 # entries above are scheduled.
                 self.backlog.append((canonical, seed, via, hops, None if url == canonical else url, policy,
                                      depth + 1))
+        # (a sitemap of example.com listing its pages on www.example.com had none fetched, unsaid)
+        _say_elsewhere(f"sitemap {'index ' if sitemap.kind == 'index' else ''}{response.url}",
+                       "sitemap" if sitemap.kind == "index" else "page", elsewhere)
         if unfollowed:
             log.warning("sitemap index %s: %d sitemaps not followed (at most max_pages, %d, are followed in a "
                         "crawl, and none once max_pages pages are scheduled)", response.url, unfollowed,
                         self.max_pages)
+
+    def _count_elsewhere(self, url: str, hosts: dict[str, int]) -> None:
+        """Count ``url`` in ``hosts`` under its host if that host is out of the scope (not
+        for a URL left for another reason: seen, over the cap, or a deny pattern's)."""
+        try:
+            if host_in_scope(host_of(url), self.allow_hosts, port_of(url)):
+                return  # (most of a sitemap's: no need to make it canonical)
+        except ValueError:
+            pass
+        canonical = canonical_or_none(url)
+        if canonical is None or not canonical.startswith(("http://", "https://")):
+            return
+        host = host_of(canonical)
+        if not host_in_scope(host, self.allow_hosts, port_of(canonical)):
+            hosts[host] = hosts.get(host, 0) + 1
 
     def _sitemap_again(self, canonical: str, listed: dict[str, Any]) -> Request | None:
         """A sitemap an index lists that was met as a page first (a site's footer links it):
@@ -436,6 +456,12 @@ class NewsSpider(scrapy.Spider):
                 continue
             canonical = _canonical(url)
             if canonical is None or canonical in self.seen or not self.in_scope(canonical):
+                if canonical is not None and not host_in_scope(host_of(canonical), self.allow_hosts,
+                                                               port_of(canonical)) \
+                        and host_in_scope(parts.hostname or "", self.allow_hosts, port_of(robots)):
+                    # (of a site crawled: a CDN's robots.txt, read for a requisite, is not)
+                    log.warning("%s: sitemap %s is out of the scope, not fetched (allow_hosts takes a host in)",
+                                robots, url)
                 continue
             if not self._sitemap_allowed():
                 log.warning("%s: sitemap %s not followed (at most max_pages, %d, are followed in a crawl, and "
@@ -626,6 +652,15 @@ def _bounded_add(memo: set[str], item: str) -> None:
     if len(memo) >= MAX_DEAD_ENDS:
         memo.clear()
     memo.add(item)
+
+
+def _say_elsewhere(what: str, noun: str, hosts: dict[str, int]) -> None:
+    """A warning in the crawl log that ``what``'s ``noun``s on ``hosts`` (a count of each)
+    are out of the scope; none when there are none."""
+    if not hosts:
+        return
+    counted = ", ".join(f"{n} {noun}{'s' if n > 1 else ''} on {host}" for host, n in sorted(hosts.items()))
+    log.warning("%s: %s out of the scope, not fetched (allow_hosts takes a host in)", what, counted)
 
 
 def _joined(join: Callable[[str], str], link: str) -> str | None:
