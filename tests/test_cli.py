@@ -269,3 +269,18 @@ def test_a_store_that_does_not_exist_is_said_so_not_called_no_store_directory(tm
     (tmp_path / "file").write_text("x")
     assert main([*command, "--store", str(tmp_path / "file")]) == 2
     assert f"error: {tmp_path / 'file'} is a file, not a folder: it is no store" in capsys.readouterr().err
+
+
+def test_a_crawl_whose_feeds_could_not_be_read_says_so_in_its_summary(tmp_path, capsys):
+    """A feed URL that answers the site's home page (a feed moved, a redirect to "/") is a
+    bad document: the job got none of its articles, and the summary said nothing of it."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed": response("301 Moved Permanently", [("Location", "/")], b""),
+              "/": response("200 OK", [("Content-Type", "text/html")], b"<html><body><p>home</p></body></html>")}
+    with serve_wire(routes) as site:
+        assert main(["crawl", "--feed", site.base + "/feed", "--store", str(tmp_path), "--collection", "moved",
+                     "--min-free-bytes", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    job = out[0].split()[1]
+    assert out[1] == f'  1 feed or sitemap could not be read: see "bad document" in {tmp_path}/moved/logs/{job}.crawl.log'
+    assert "bad document" in (tmp_path / "moved" / "logs" / f"{job}.crawl.log").read_text()

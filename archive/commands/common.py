@@ -108,6 +108,10 @@ def print_crawl_summary(result: Any, out: TextIO) -> None:
     print(f"Job {result.job_id} {result.outcome}: {count(counts['captured'], 'response')} captured, "
           f"{count(error_count(counts), 'error')}, "
           f"{counts['robots_disallowed']} refused by robots.txt, {human_bytes(counts['bytes'])} of bodies.", file=out)
+    bad = counts.get("bad_documents", 0)
+    if bad:  # (a feed that is an HTML page or gone to the home page: a job of no articles, else unsaid)
+        print(f"  {bad} feed{'s or sitemaps' if bad > 1 else ' or sitemap'} could not be read: see \"bad document\" "
+              f"in {coll / 'logs' / (result.job_id + '.crawl.log')}", file=out)
     print(f"  WARCs     {coll / 'warcs'}/ ({count(len(warcs), 'file')}, "
           f"{human_bytes(sum(f['size'] for f in warcs))})", file=out)
     for f in result.files:
