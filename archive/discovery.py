@@ -110,6 +110,15 @@ def document_kind(body: bytes) -> str | None:
     return None if found is None else _KINDS.get(found.group(1).rpartition(b":")[2].lower())
 
 
+_HTML_START = re.compile(rb"(?:\s|<!--.*?-->|<\?xml[^>]*>)*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
+
+
+def is_html(body: bytes) -> bool:
+    """Whether ``body`` begins as an HTML page does (a doctype of HTML, or ``<html>``), after
+    any byte order mark, white space, comments and XML declaration (XHTML's)."""
+    return _HTML_START.match(body[:_SNIFF_BYTES].removeprefix(b"\xef\xbb\xbf")) is not None
+
+
 def check_xml_safe(body: bytes) -> None:
     """Raise :class:`BadDocument` if the XML declares entities or references external ones."""
     try:
@@ -222,6 +231,8 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
     # _absolute_bases); links are resolved by the caller against the feed's own URL.
     parsed = feedparser.parse(io.BytesIO(body if broken else _absolute_bases(body, url)),
                               resolve_relative_uris=False, sanitize_html=False)
+    if not parsed.entries and is_html(body):  # (what a parser makes of it, "mismatched tag", says less)
+        raise BadDocument("an HTML page, not a feed")
     if parsed.get("bozo") and not parsed.entries:
         raise BadDocument(f"not a readable feed: {parsed.get('bozo_exception')}")
     if not parsed.get("version") and not parsed.entries:

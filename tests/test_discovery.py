@@ -797,3 +797,19 @@ def test_sitemaps_entries_on_hosts_out_of_the_scope_are_said_in_the_crawl_log(tm
     _, lines = read_collection(tmp_path / "maps")
     assert {line["url"].removeprefix(server.base) for line in lines} == {"/robots.txt", "/map.xml", "/index.xml",
                                                                        "/a/here"}
+
+
+def test_a_feed_that_answers_an_html_page_is_said_to_be_one_and_where_it_was_asked_for(tmp_path):
+    """A feed gone to the home page was "bad document http://site/: not a readable feed:
+    <unknown>:1:49: mismatched tag": neither the feed's URL nor what it had become was said."""
+    home = b"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Home</title></head><body><br></body></html>"
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed/": response("301 Moved Permanently", [("Location", "/")], b""),
+              "/": response("200 OK", HTML, home),
+              "/rss": response("200 OK", XML, b"<?xml version='1.0'?>\n<!-- cached -->\n" + home)}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "moved", "feeds": [server.base + "/feed/", server.base + "/rss"]}),
+              extract=False)
+    log = next((tmp_path / "moved" / "logs").glob("*.crawl.log")).read_text()
+    assert f"bad document {server.base}/: an HTML page, not a feed (redirected from {server.base}/feed/)" in log
+    assert f"bad document {server.base}/rss: an HTML page, not a feed\n" in log

@@ -317,6 +317,9 @@ class NewsSpider(scrapy.Spider):
     # -- feeds and sitemaps ----------------------------------------------------------
 
     def _bad(self, response: Response, reason: str) -> None:
+        moved = response.meta.get("redirect_urls")
+        if moved:  # (a feed gone to the home page: the URL given is the one to look at)
+            reason = f"{reason} (redirected from {moved[0]})"
         log.warning("bad document %s: %s", response.url, reason)
         self.crawler.stats.inc_value("archive/bad_documents")
         job = getattr(self.crawler, "_archive_capture_job", None)
