@@ -813,3 +813,23 @@ def test_a_feed_that_answers_an_html_page_is_said_to_be_one_and_where_it_was_ask
     log = next((tmp_path / "moved" / "logs").glob("*.crawl.log")).read_text()
     assert f"bad document {server.base}/: an HTML page, not a feed (redirected from {server.base}/feed/)" in log
     assert f"bad document {server.base}/rss: an HTML page, not a feed\n" in log
+
+
+def test_a_page_given_as_a_feed_has_the_feeds_it_advertises_read(tmp_path):
+    """A section's page given for its feed (as a feed reader takes one) was a bad document
+    and the job got none of its articles; the feed the page names is read instead, and said."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/news/": response("200 OK", HTML, b"<html><head><link rel='alternate' type='application/rss+xml' "
+                                                 b"href='rss'></head><body><a href='/a/linked'>x</a></body></html>"),
+              "/news/rss": response("200 OK", XML, b"<rss version='2.0'><channel><title>t</title><item>"
+                                                   b"<link>/a/one</link><guid>g-1</guid></item></channel></rss>"),
+              "/a/one": response("200 OK", HTML, b"<html><body><p>one</p></body></html>")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "page", "feeds": [server.base + "/news/"]}), extract=False)
+    _, lines = read_collection(tmp_path / "page")
+    [one] = [line for line in lines if line["url"] == server.base + "/a/one"]
+    assert (one["channel"], one["source"], one["source_id"]) == ("feed", server.base + "/news/rss", "g-1")
+    assert not [line for line in lines if line["url"] == server.base + "/a/linked"]  # (a feed's page: no links)
+    log = next((tmp_path / "page" / "logs").glob("*.crawl.log")).read_text()
+    assert (f"feed {server.base}/news/ is an HTML page: the feed it advertises read instead: {server.base}/news/rss "
+            "(the collection's feeds can name it)") in log

@@ -27,7 +27,7 @@ from scrapy.utils.response import get_base_url
 
 from archive.capture import Provenance
 from archive.config import collection_from_dict, seeds_outside_scope
-from archive.discovery import BadDocument, document_kind, parse_feed, parse_sitemap
+from archive.discovery import BadDocument, document_kind, is_html, parse_feed, parse_sitemap
 from archive.history import CollectionHistory, Referability
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
@@ -332,6 +332,7 @@ class NewsSpider(scrapy.Spider):
             items = parse_feed(response.body, response.url)
         except BadDocument as exc:
             self._bad(response, str(exc))
+            yield from self._feeds_instead(response)
             return
         prov = response.meta.get("archive") or {}
         depth = _depth(response) + 1  # (1 but for a feed reached as a page)
@@ -351,6 +352,24 @@ class NewsSpider(scrapy.Spider):
                 self._count_elsewhere(url, elsewhere)
         # (items on other hosts went without a word: a feed of a site's other domain)
         _say_elsewhere(f"feed {response.url}", "item", elsewhere)
+
+    def _feeds_instead(self, response: Response) -> Iterator[Request]:
+        """The feeds an HTML page given as a feed advertises, read as a seed page's are (as a
+        feed reader given a site's page reads them): a section's page given for its feed, a
+        feed gone to the home page. Only for a collection's own feeds, within the depth."""
+        prov = response.meta.get("archive") or {}
+        if prov.get("channel") != "seed" or self.max_depth < 1 or not isinstance(response, TextResponse) \
+                or not is_html(response.body):
+            return
+        read = []
+        for request in self._advertised_feeds(response, Resolver(get_base_url(response), response.encoding),
+                                              prov.get("seed"), _hops(response)):
+            read.append(request.url)
+            yield request
+        if read:
+            log.warning("feed %s is an HTML page: the feed%s it advertises read instead: %s (the collection's feeds "
+                        "can name %s)", prov.get("seed"), "s" if len(read) > 1 else "", ", ".join(read),
+                        "them" if len(read) > 1 else "it")
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         self._seed_moved(response)
