@@ -92,6 +92,18 @@ def test_a_seed_on_an_ipv6_address_or_a_host_with_an_underscore_is_taken(tmp_pat
     assert with_overrides(collection, max_pages=3).urls == (url,)
 
 
+def test_a_seed_with_its_scheme_in_capitals_is_taken(tmp_path):
+    """A scheme is read in any case (RFC 3986): "HTTPS://News.Example/" was "not an http://
+    or https:// URL with a host" in a collections file and on the command line."""
+    [collection] = load_collections(write(tmp_path, '[[collection]]\nname = "x"\nurls = ["HTTPS://News.Example/a"]\n'
+                                                    'feeds = ["Http://news.example/feed"]\n'))
+    assert (collection.urls, collection.feeds) == (("https://news.example/a",), ("http://news.example/feed",))
+    assert collection.scope["allow_hosts"] == ["news.example"]
+    from archive.commands.common import http_url
+
+    assert http_url("HTTP://127.0.0.1:9/") == "HTTP://127.0.0.1:9/"
+
+
 def test_counts_written_as_floats_are_integers(tmp_path):
     """``max_depth = 1.0`` or ``part_size = 8e6`` went on as floats: another config hash
     than the same file's with integers, and a part size no file can be read by."""

@@ -20,7 +20,7 @@ def given(text: str) -> str:
 
 
 def http_url(text: str) -> str:
-    if not re.match(r"^https?://[^\s/]+", text):
+    if not re.match(r"^https?://[^\s/]+", text, re.IGNORECASE):  # ("HTTPS://" is the same scheme)
         raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
     try:
         urlsplit(text).port  # noqa: B018 (read for the ValueError of a port out of range)
