@@ -33,7 +33,9 @@ MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for an uncompress
 # Feeds have no published limit; real ones are well under a megabyte. Parsing one costs
 # about a second a megabyte in the crawl's only thread and many times its size in memory.
 MAX_FEED_BYTES = 10 * 1024 * 1024
-_NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+# Google News sitemaps' namespace, http://www.google.com/schemas/sitemap-news/0.9, also as
+# sites write it: https, 0.84 (its first version), no "www.", a trailing slash.
+_NEWS_NS = re.compile(r"^https?://(?:www\.)?google\.com/schemas/sitemap-news/[\d.]+/?$", re.IGNORECASE)
 
 
 class BadDocument(ValueError):
@@ -367,10 +369,10 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
             if not isinstance(child.tag, str) or child is element:
                 continue
             namespace, local = _named(child.tag)
-            if namespace == _NEWS_NS:
+            if namespace is not None and _NEWS_NS.match(namespace):
                 key = f"news:{local}"
-            elif namespace == own and ":" not in local:
-                key = local
+            elif (namespace == own and ":" not in local) or (namespace is None and local.startswith("news:")):
+                key = local  # (the second: a news sitemap that left its xmlns:news out)
             else:  # (an image's or a video's <image:loc>, or a prefix left unbound: not the page's)
                 continue
             text = "".join([child.text or "", *(c.tail or "" for c in child if not isinstance(c.tag, str))]).strip()

@@ -833,3 +833,19 @@ def test_a_page_given_as_a_feed_has_the_feeds_it_advertises_read(tmp_path):
     log = next((tmp_path / "page" / "logs").glob("*.crawl.log")).read_text()
     assert (f"feed {server.base}/news/ is an HTML page: the feed it advertises read instead: {server.base}/news/rss "
             "(the collection's feeds can name it)") in log
+
+
+@pytest.mark.parametrize("namespace", ["https://www.google.com/schemas/sitemap-news/0.9",
+                                       "http://www.google.com/schemas/sitemap-news/0.84",
+                                       "http://google.com/schemas/sitemap-news/0.9/"])
+def test_a_news_sitemap_in_a_namespace_as_sites_write_it_is_one(namespace):
+    """Its entries were taken for a plain sitemap's: no title, no date, and not fetched
+    first, as news entries are."""
+    body = (f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:n="{namespace}"><url><loc>/a/1</loc>'
+            "<n:news><n:publication_date>2026-03-14T08:00:00Z</n:publication_date><n:title>One</n:title></n:news>"
+            "</url></urlset>").encode()
+    [entry] = parse_sitemap(body, "http://h/news.xml").entries
+    assert (entry.news_title, entry.news_publication_date) == ("One", "2026-03-14T08:00:00Z")
+    undeclared = body.replace(f' xmlns:n="{namespace}"'.encode(), b"").replace(b"n:", b"news:")
+    [entry] = parse_sitemap(undeclared, "http://h/news.xml").entries
+    assert (entry.loc, entry.news_title, entry.news_publication_date) == ("/a/1", "One", "2026-03-14T08:00:00Z")
