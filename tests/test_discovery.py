@@ -849,3 +849,21 @@ def test_a_news_sitemap_in_a_namespace_as_sites_write_it_is_one(namespace):
     undeclared = body.replace(f' xmlns:n="{namespace}"'.encode(), b"").replace(b"n:", b"news:")
     [entry] = parse_sitemap(undeclared, "http://h/news.xml").entries
     assert (entry.loc, entry.news_title, entry.news_publication_date) == ("/a/1", "One", "2026-03-14T08:00:00Z")
+
+
+def test_a_page_linked_in_both_cases_of_its_escapes_is_fetched_once(tmp_path):
+    """A site's links written "caf%c3%a9" (as WordPress writes its slugs) and its feed's
+    "café" (which becomes "caf%C3%A9"): the page was fetched twice, two articles of one."""
+    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed": response("200 OK", XML, "<rss version='2.0'><channel><title>t</title><item><link>/a/café</link>"
+                                               "<guid>g-1</guid></item></channel></rss>".encode()),
+              "/": response("200 OK", HTML, b"<html><body><a href='/a/caf%c3%a9'>x</a> <a href='/a/b%c3'>y</a>"
+                                            b" <a href='/a/b%C3'>z</a></body></html>"),
+              "/a/caf%C3%A9": page, "/a/caf%c3%a9": page, "/a/b%c3": page, "/a/b%C3": page}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "esc", "feeds": [server.base + "/feed"],
+                                              "urls": [server.base + "/"]}), extract=False)
+    _, lines = read_collection(tmp_path / "esc")
+    fetched = [line["url"].removeprefix(server.base).lower() for line in lines]
+    assert sorted(fetched) == ["/", "/a/b%c3", "/a/caf%c3%a9", "/feed", "/robots.txt"]

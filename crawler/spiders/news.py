@@ -38,6 +38,7 @@ from archive.urls import (
     host_of,
     host_pattern,
     port_of,
+    same_escapes,
     same_site,
 )
 from archive.warc.records import utcnow
@@ -94,6 +95,7 @@ class NewsSpider(scrapy.Spider):
         # at more indexes; a hostile one lists as many empty ones as it likes).
         self.sitemaps = 0
         self.seen: set[str] = set()
+        self.escapes_seen: set[str] = set()  # pages admitted with percent-escapes, their hex digits in upper case
         # Absolute URLs, as resolved from a page, that led nowhere (out of scope, over the
         # cap, or another spelling of a URL already seen): skipped without canonicalising.
         # Bounded: cleared when full, which only costs canonicalising them again.
@@ -215,6 +217,15 @@ class NewsSpider(scrapy.Spider):
             return None
         if channel != "seed" and not self.in_scope(canonical):
             return None
+        folded = same_escapes(canonical) if "%" in canonical else None
+        if folded is not None:
+            # The same page in the other case of its escapes ("caf%c3%a9", "caf%C3%A9": a site's
+            # links in one, its feed's written as "café" in the other) is fetched once, under
+            # the spelling met first: two captures of it were two articles.
+            if folded in self.escapes_seen:
+                self.seen.add(canonical)
+                return None
+            self.escapes_seen.add(folded)
         if len(canonical) > self.url_limit:
             # Scrapy would drop it silently (UrlLengthMiddleware); say so in the log instead.
             self.seen.add(canonical)
