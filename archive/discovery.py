@@ -1,4 +1,4 @@
-"""Finding article URLs in feeds (RSS 2.0, Atom) and sitemaps (indexes, Google News).
+"""Finding article URLs in feeds (RSS, Atom, JSON Feed) and sitemaps (indexes, Google News).
 
 Untrusted XML: before any parser sees a document, defusedxml refuses entity declarations
 and external references, so a feed with an entity-expansion bomb or an external entity
@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import json
 import logging
 import re
 import zlib
@@ -76,7 +77,7 @@ _SNIFF_BYTES = 4096
 
 
 def document_kind(body: bytes) -> str | None:
-    """"feed" (RSS, Atom, RSS 1.0) or "sitemap" (URL set or index), gzipped or not, by the
+    """"feed" (RSS, Atom, RSS 1.0, JSON Feed) or "sitemap" (URL set or index), gzipped or not, by the
     document's first element, after any BOM, declarations, comments and doctype, whatever
     it was served as; None for anything else. For a response not fetched as either (a feed
     a page links to)."""
@@ -87,6 +88,8 @@ def document_kind(body: bytes) -> str | None:
             head = zlib.decompressobj(31).decompress(head, _SNIFF_BYTES)
         except zlib.error:
             return None
+    if is_json_feed(head):
+        return "feed"
     at = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     while True:
         at = _SPACE.match(head, at).end()  # type: ignore[union-attr]
@@ -223,11 +226,13 @@ def _inflated(body: bytes, limit: int, what: str) -> bytes:
 
 
 def parse_feed(body: bytes, url: str) -> list[FeedItem]:
-    """Items of an RSS or Atom feed, in document order; a gzipped one is inflated up to the
-    feed size limit."""
+    """Items of an RSS, Atom or JSON feed, in document order; a gzipped one is inflated up
+    to the feed size limit."""
     body = _inflated(body, MAX_FEED_BYTES, "feed")
     if len(body) > MAX_FEED_BYTES:
         raise BadDocument(f"feed larger than {MAX_FEED_BYTES >> 20} MB")
+    if is_json_feed(body):
+        return _json_feed(body)
     body, broken = safe_xml(body)
     # No base URL is given: guids are identifiers and stay as written (but see
     # _absolute_bases); links are resolved by the caller against the feed's own URL.
@@ -259,6 +264,56 @@ def parse_feed(body: bytes, url: str) -> list[FeedItem]:
     if broken and not items:  # (read leniently, and nothing in it: the document is bad)
         raise BadDocument(broken)
     return items
+
+
+_JSON_FEED = re.compile(rb'^\s*\{.*?"version"\s*:\s*"https?://jsonfeed\.org/version/', re.DOTALL)
+
+
+def is_json_feed(body: bytes) -> bool:
+    """Whether ``body`` is a JSON Feed (jsonfeed.org): an object whose ``version`` names its
+    spec, near the top."""
+    return _JSON_FEED.match(body[:_SNIFF_BYTES].removeprefix(b"\xef\xbb\xbf")) is not None
+
+
+def _json_feed(body: bytes) -> list[FeedItem]:
+    """Items of a JSON Feed: each one's ``url`` (its page), ``id``, ``title`` and dates."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:  # (json's errors are ValueErrors)
+        raise BadDocument(f"not a readable JSON feed: {exc}") from None
+    except RecursionError:
+        raise BadDocument("not a readable JSON feed: nested too deep") from None
+    entries = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise BadDocument("not a JSON feed (no list of items)")
+    items = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str) or not entry["url"].strip():
+            continue  # (an item of no page of its own: a note, a status)
+        items.append(FeedItem(link=entry["url"].strip(), guid=_json_text(entry.get("id")),
+                              title=_json_text(entry.get("title")), published=_json_date(entry.get("date_published")),
+                              updated=_json_date(entry.get("date_modified"))))
+    return items
+
+
+def _json_text(value: object) -> str | None:
+    """A JSON Feed's string (or a number, as some write an id), else None."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+        return None
+    return str(value)
+
+
+def _json_date(value: object) -> str | None:
+    """An RFC 3339 date of a JSON Feed, in UTC as the other feeds' are; None for another."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None  # (RFC 3339 has an offset; a local time of no zone is not a time)
+    return when.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def _absolute_bases(body: bytes, url: str) -> bytes:

@@ -32,7 +32,7 @@ _FRAMES = etree.XPath("descendant-or-self::iframe/@src | descendant-or-self::ifr
                       " | descendant-or-self::frame/@src", smart_strings=False)
 # A page's advertised feeds: <link rel="alternate" type="application/rss+xml" href="...">.
 _ALTERNATES = etree.XPath("descendant-or-self::link[@href and @type and @rel]", smart_strings=False)
-_FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
+_FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
 # <link rel> tokens whose href a browser loads as it renders the page (rel is a set of tokens:
 # "shortcut icon" is "icon"); a preload only with an "as" (browsers ignore one without).
 _LOADED_RELS = frozenset({"stylesheet", "icon", "modulepreload"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import subprocess
 import sys
 from datetime import datetime
@@ -867,3 +868,32 @@ def test_a_page_linked_in_both_cases_of_its_escapes_is_fetched_once(tmp_path):
     _, lines = read_collection(tmp_path / "esc")
     fetched = [line["url"].removeprefix(server.base).lower() for line in lines]
     assert sorted(fetched) == ["/", "/a/b%c3", "/a/caf%c3%a9", "/feed", "/robots.txt"]
+
+
+def test_a_json_feed_given_advertised_or_linked_is_read(tmp_path):
+    """JSON Feed (jsonfeed.org), which sites offer beside RSS or instead of it, was a bad
+    document given as a feed, and neither read when a page advertised it nor when it linked it."""
+    def feed(slug: str) -> bytes:
+        return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [
+            {"id": f"j-{slug}", "url": f"/a/{slug}", "title": slug.title(), "date_published": "2026-03-14T08:30:00+01:00"},
+            {"id": "note", "content_text": "a note of no page"}]}).encode()
+
+    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
+    json_type = [("Content-Type", "application/feed+json")]
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed.json": response("200 OK", json_type, feed("given")),
+              "/": response("200 OK", HTML, b"<html><head><link rel='alternate' type='application/feed+json' "
+                                            b"href='/home.json'></head><body><a href='/more.json'>JSON</a></body></html>"),
+              "/home.json": response("200 OK", json_type, feed("advertised")),
+              "/more.json": response("200 OK", [("Content-Type", "application/json")], feed("linked")),
+              "/a/given": page, "/a/advertised": page, "/a/linked": page}
+    with serve_wire(routes) as server:
+        result = crawl(tmp_path, collection_from_dict({"name": "json", "feeds": [server.base + "/feed.json"],
+                                                       "urls": [server.base + "/"]}), extract=False)
+    _, lines = read_collection(tmp_path / "json")
+    by_url = {line["url"].removeprefix(server.base): line for line in lines}
+    assert (by_url["/a/given"]["channel"], by_url["/a/given"]["source_id"]) == ("feed", "j-given")
+    assert by_url["/a/advertised"]["source"] == server.base + "/home.json"
+    assert by_url["/a/linked"]["source"] == server.base + "/more.json"
+    assert result.counts["bad_documents"] == 0
+    assert parse_feed(feed("given"), "http://h/feed.json")[0].published == "2026-03-14T07:30:00+00:00"
