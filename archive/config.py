@@ -285,9 +285,10 @@ def load_collections(path: Path, names: list[str] | None = None) -> list[Collect
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    text = raw.decode("utf-8-sig")
     found = problems("collection", doc)
     if found:
-        raise ConfigError(f"{path}: " + "; ".join(_key_path(p) for p in found))
+        raise ConfigError(f"{path}: " + "; ".join(_on_its_line(_key_path(p), text, doc) for p in found))
     tables = doc["collection"]
     seen: set[str] = set()
     for index, table in enumerate(tables):
@@ -299,8 +300,51 @@ def load_collections(path: Path, names: list[str] | None = None) -> list[Collect
         if unknown:
             raise ConfigError(f"{path}: no collection named {', '.join(map(repr, unknown))}; "
                               f"the file has {', '.join(sorted(seen))}")
-        tables = [t for t in tables if t["name"] in names]
-    return [collection_from_dict(t, where=f"{path}: collection {t['name']!r}") for t in tables]
+    collections = []
+    for index, table in enumerate(tables):
+        if names and table["name"] not in names:
+            continue
+        where = f"{path}: collection {table['name']!r}"
+        try:
+            collections.append(collection_from_dict(table, where=where))
+        except ConfigError as exc:
+            said = str(exc).removeprefix(where + ": ")
+            raise ConfigError(f"{where}: {_on_its_line(f'collection[{index}].{said}', text, doc, shown=said)}") \
+                from None
+    return collections
+
+
+# A problem's key path, as _key_path writes it: collection[0].scope.deny_patterns[1]: ...
+_PROBLEM_PATH = re.compile(r"^(collection\[\d+\](?:\.[A-Za-z_]+|\[\d+\])*): ")
+_COLLECTION_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*collection[ \t]*\]\]", re.MULTILINE)
+
+
+def _on_its_line(problem: str, text: str, doc: dict[str, Any], shown: str | None = None) -> str:
+    """``problem`` (or ``shown`` for it) with the line of the file that holds the string it
+    is about, where that string is written there once within its collection: "(line 7)".
+    (TOML readers keep no places; the key path alone leaves a long file to be counted.)"""
+    shown = problem if shown is None else shown
+    found = _PROBLEM_PATH.match(problem)
+    if found is None:
+        return shown
+    value: Any = doc
+    for key in re.findall(r"[A-Za-z_]+|\d+", found.group(1)):
+        try:
+            value = value[int(key)] if key.isdigit() else value[key]
+        except (KeyError, IndexError, TypeError):
+            return shown
+    if not isinstance(value, str) or not value:
+        return shown
+    index = int(re.match(r"collection\[(\d+)\]", problem).group(1))  # type: ignore[union-attr]
+    starts = [m.start() for m in _COLLECTION_HEADER.finditer(text)]
+    if len(starts) != len(doc.get("collection", [])):  # (an inline array of tables: no headers to go by)
+        return shown
+    part = text[starts[index]:starts[index + 1] if index + 1 < len(starts) else len(text)]
+    spellings = {json.dumps(value, ensure_ascii=False), f"'{value}'"}
+    at = [m.start() for spelling in spellings for m in re.finditer(re.escape(spelling), part)]
+    if len(at) != 1:
+        return shown
+    return f"{shown} (line {text.count(chr(10), 0, starts[index] + at[0]) + 1})"
 
 
 # Cron values croniter takes that a schedule must not use: random or hashed ones (R, H),

@@ -84,6 +84,31 @@ def test_config_errors_name_the_file_and_the_place(tmp_path, text, expected):
     assert str(err.value).startswith(str(path)) and expected in str(err.value)
 
 
+def test_an_error_about_a_value_names_its_line(tmp_path):
+    """A file of many collections said "collection[7].feeds[1]" and left the lines to be
+    counted; the line that holds the value is named, in each collection's own part."""
+    path = write(tmp_path, '[[collection]]\nname = "a"\nfeeds = ["http://a/feed", "not a url"]\n\n'
+                           '[[collection]]\nname = "b"\nurls = [\n  "http://b/",\n  "not a url",\n]\n')
+    with pytest.raises(ConfigError) as err:
+        load_collections(path)
+    assert str(err.value) == (f"{path}: collection[0].feeds[1]: 'not a url' is not an http:// or https:// URL with a "
+                              "host (line 3); collection[1].urls[1]: 'not a url' is not an http:// or https:// URL "
+                              "with a host (line 9)")
+    path = write(tmp_path, '[[collection]]\nname = "a"\nurls = ["http://a/"]\n\n[collection.scope]\n'
+                           "deny_patterns = ['/live/', '(open']\n\n[[collection]]\nname = \"b\"\n"
+                           'sitemaps = ["http://b:99999/s.xml"]\n')
+    with pytest.raises(ConfigError, match=r"^.*: collection 'a': scope.deny_patterns\[1\]: '\(open' is not a regular "
+                                          r"expression \(.*\) \(line 6\)$"):
+        load_collections(path)
+    with pytest.raises(ConfigError, match=r"collection 'b': sitemaps\[0\]: .* \(line 10\)$"):
+        load_collections(path, ["b"])
+    # (a value written twice in its collection: no line is named rather than a wrong one)
+    path = write(tmp_path, '[[collection]]\nname = "x"\nurls = ["http://a/"]\nfeeds = ["nope", "nope"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_collections(path)
+    assert "line" not in str(err.value)
+
+
 @pytest.mark.parametrize("url", ["http://[::1]:8131/", "http://a_b.example/", "https://[2001:db8::1]/"])
 def test_a_seed_on_an_ipv6_address_or_a_host_with_an_underscore_is_taken(tmp_path, url):
     """Refused, with a complaint about the scope made of it: `scope.allow_hosts[0]: '::1'
