@@ -53,6 +53,9 @@ class CrawlResult:
     tables_missing: str | None = None  # earlier jobs left without an article table, and what makes them
     # Stopped by a signal (SIGINT, SIGTERM) to the crawl: the caller stops too, with no next collection.
     interrupted: bool = False
+    # Feed items, sitemap entries and robots.txt Sitemap: lines on hosts out of the scope,
+    # not fetched (the crawl log names them by host).
+    out_of_scope: int = 0
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
@@ -235,6 +238,7 @@ def crawl(
     with open(spec_w, "wb") as fh:
         fh.write(json.dumps(spec).encode())
     outcome: tuple[str, str] | None = None
+    final: dict[str, Any] = {}  # (the job's last progress report, sent as it closed)
     try:
         with open(msg_r, encoding="utf-8") as messages:
             while True:
@@ -252,6 +256,8 @@ def crawl(
                     break
                 kind, payload = json.loads(line)
                 if kind == "progress":
+                    if payload.get("final"):
+                        final = payload
                     if progress is not None:
                         progress(payload)
                 elif kind == "ready":
@@ -276,7 +282,7 @@ def crawl(
     manifest = Path(payload)
     doc = json.loads(manifest.read_text("utf-8"))
     result = CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"],
-                         interrupted=signalled)
+                         interrupted=signalled, out_of_scope=int(final.get("out_of_scope") or 0))
     # What follows is derived from the closed job, and can be done again later: a signal now
     # stops it with a word saying so, rather than the silent end SIGTERM's default would be.
     try:

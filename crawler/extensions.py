@@ -109,4 +109,6 @@ class ArchiveJobExtension:
         manifest = self.job.close(reason)
         log.info("job %s closed (%s); manifest %s", self.job.job_id, reason, manifest)
         if self.progress is not None:
-            self.progress(self.snapshot(final=True))
+            last = self.snapshot(final=True)
+            last["out_of_scope"] = self.crawler.stats.get_value("archive/out_of_scope", 0)
+            self.progress(last)

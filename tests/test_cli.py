@@ -284,3 +284,20 @@ def test_a_crawl_whose_feeds_could_not_be_read_says_so_in_its_summary(tmp_path, 
     job = out[0].split()[1]
     assert out[1] == f'  1 feed or sitemap could not be read: see "bad document" in {tmp_path}/moved/logs/{job}.crawl.log'
     assert "bad document" in (tmp_path / "moved" / "logs" / f"{job}.crawl.log").read_text()
+
+
+def test_a_crawl_whose_feed_lists_articles_on_a_host_out_of_the_scope_says_so_in_its_summary(tmp_path, capsys):
+    """A feed on feeds.example.com whose articles are on www.example.com: the job fetched the
+    feed and nothing else, and only the crawl log said why."""
+    with serve_wire({}) as site:
+        other = site.base.replace("127.0.0.1", "localhost")
+        items = "".join(f"<item><title>{i}</title><link>{other}/a/{i}</link></item>" for i in range(3))
+        site.routes["/feed"] = response("200 OK", [("Content-Type", "application/rss+xml")],
+                                        f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode())
+        assert main(["crawl", "--feed", site.base + "/feed", "--store", str(tmp_path), "--collection", "feeds",
+                     "--min-free-bytes", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    job = out[0].split()[1]
+    assert out[1] == (f'  3 feed items or sitemap entries on hosts out of the scope not fetched: see "out of the '
+                      f'scope" in {tmp_path}/feeds/logs/{job}.crawl.log (scope.allow_hosts takes a host in)')
+    assert "3 items on localhost out of the scope" in (tmp_path / "feeds" / "logs" / f"{job}.crawl.log").read_text()

@@ -59,6 +59,9 @@ MAX_REQUISITES = 1000
 FEED_ITEM_PRIORITY = 10  # new feed items first: they are what changes
 RECRAWL_PRIORITY = 5
 MAX_DEAD_ENDS = 200_000
+# Feed items, sitemap entries and robots.txt Sitemap: lines on hosts out of the scope, not
+# fetched (a job's final progress report carries the count to `archive crawl`'s summary).
+OUT_OF_SCOPE_STAT = "archive/out_of_scope"
 # Held sitemap pages are scheduled while fewer requests than this wait in the scheduler
 # (setting ARCHIVE_SITEMAP_BACKLOG_LOW).
 BACKLOG_LOW = 1000
@@ -362,7 +365,7 @@ class NewsSpider(scrapy.Spider):
             else:
                 self._count_elsewhere(url, elsewhere)
         # (items on other hosts went without a word: a feed of a site's other domain)
-        _say_elsewhere(f"feed {response.url}", "item", elsewhere)
+        self._say_elsewhere(f"feed {response.url}", "item", elsewhere)
 
     def _feeds_instead(self, response: Response) -> Iterator[Request]:
         """The feeds an HTML page given as a feed advertises, read as a seed page's are (as a
@@ -434,12 +437,23 @@ class NewsSpider(scrapy.Spider):
                 self.backlog.append((canonical, seed, via, hops, None if url == canonical else url, policy,
                                      depth + 1))
         # (a sitemap of example.com listing its pages on www.example.com had none fetched, unsaid)
-        _say_elsewhere(f"sitemap {'index ' if sitemap.kind == 'index' else ''}{response.url}",
+        self._say_elsewhere(f"sitemap {'index ' if sitemap.kind == 'index' else ''}{response.url}",
                        "sitemap" if sitemap.kind == "index" else "page", elsewhere)
         if unfollowed:
             log.warning("sitemap index %s: %d sitemaps not followed (at most max_pages, %d, are followed in a "
                         "crawl, and none once max_pages pages are scheduled)", response.url, unfollowed,
                         self.max_pages)
+
+    def _say_elsewhere(self, what: str, noun: str, hosts: dict[str, int]) -> None:
+        """A warning in the crawl log that ``what``'s ``noun``s on ``hosts`` (a count of each)
+        are out of the scope, none when there are none; counted for the job's summary (a
+        feed on feeds.example.com whose articles are on www.example.com gave a job of no
+        articles, said in the crawl log alone)."""
+        if not hosts:
+            return
+        counted = ", ".join(f"{n} {noun}{'s' if n > 1 else ''} on {host}" for host, n in sorted(hosts.items()))
+        log.warning("%s: %s out of the scope, not fetched (allow_hosts takes a host in)", what, counted)
+        self.crawler.stats.inc_value(OUT_OF_SCOPE_STAT, sum(hosts.values()))
 
     def _count_elsewhere(self, url: str, hosts: dict[str, int]) -> None:
         """Count ``url`` in ``hosts`` under its host if that host is out of the scope (not
@@ -495,6 +509,7 @@ class NewsSpider(scrapy.Spider):
                     # (of a site crawled: a CDN's robots.txt, read for a requisite, is not)
                     log.warning("%s: sitemap %s is out of the scope, not fetched (allow_hosts takes a host in)",
                                 robots, url)
+                    self.crawler.stats.inc_value(OUT_OF_SCOPE_STAT)
                 continue
             if not self._sitemap_allowed():
                 log.warning("%s: sitemap %s not followed (at most max_pages, %d, are followed in a crawl, and "
@@ -687,13 +702,6 @@ def _bounded_add(memo: set[str], item: str) -> None:
     memo.add(item)
 
 
-def _say_elsewhere(what: str, noun: str, hosts: dict[str, int]) -> None:
-    """A warning in the crawl log that ``what``'s ``noun``s on ``hosts`` (a count of each)
-    are out of the scope; none when there are none."""
-    if not hosts:
-        return
-    counted = ", ".join(f"{n} {noun}{'s' if n > 1 else ''} on {host}" for host, n in sorted(hosts.items()))
-    log.warning("%s: %s out of the scope, not fetched (allow_hosts takes a host in)", what, counted)
 
 
 def _joined(join: Callable[[str], str], link: str) -> str | None:
