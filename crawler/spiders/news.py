@@ -438,11 +438,11 @@ class NewsSpider(scrapy.Spider):
                                      depth + 1))
         # (a sitemap of example.com listing its pages on www.example.com had none fetched, unsaid)
         self._say_elsewhere(f"sitemap {'index ' if sitemap.kind == 'index' else ''}{response.url}",
-                       "sitemap" if sitemap.kind == "index" else "page", elsewhere)
+                            "sitemap" if sitemap.kind == "index" else "page", elsewhere)
         if unfollowed:
-            log.warning("sitemap index %s: %d sitemaps not followed (at most max_pages, %d, are followed in a "
+            log.warning("sitemap index %s: %d sitemap%s not followed (at most max_pages, %d, are followed in a "
                         "crawl, and none once max_pages pages are scheduled)", response.url, unfollowed,
-                        self.max_pages)
+                        "" if unfollowed == 1 else "s", self.max_pages)
 
     def _say_elsewhere(self, what: str, noun: str, hosts: dict[str, int]) -> None:
         """A warning in the crawl log that ``what``'s ``noun``s on ``hosts`` (a count of each)
