@@ -364,7 +364,8 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
             except Exception:
                 log.exception("capture worker could not close job %s", job.job_id)
         try:
-            write_frame(outbox, ("error", f"{type(exc).__name__}: {exc}"))
+            # (ours are sentences for a user; another's type says what went wrong)
+            write_frame(outbox, ("error", str(exc) if isinstance(exc, ArchiveError) else f"{type(exc).__name__}: {exc}"))
         except OSError:
             pass
         return 2

@@ -511,7 +511,7 @@ def test_worker_job_records_a_large_body_and_closes(tmp_path: Path) -> None:
 def test_a_worker_that_cannot_start_says_why(tmp_path: Path) -> None:
     store = tmp_path / "not-a-directory"
     store.write_text("a file where the store should be")
-    with pytest.raises(CaptureWorkerError, match="did not start: .*Error"):
+    with pytest.raises(CaptureWorkerError, match="did not start: cannot create .* is a file, not a folder$"):
         WorkerJob(store, one_off("w", urls=["http://127.0.0.1:9/"]))
 
 
