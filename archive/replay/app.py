@@ -400,10 +400,12 @@ class ReplayApp:
                 page_prefix = replay_path(coll.name, route.timestamp, route.modifier if route.timestamp else "",
                                           _site(entry.url))
                 body = rewrite.rewrite_html(body, entry.url, make, banner, first,
-                                            _imports(coll.name, entry.url, make, page_prefix))
+                                            _imports(coll.name, entry.url, make, page_prefix),
+                                            rewrite.page_encoding(head.header("Content-Type"), body))
                 page = True
             elif mod in REWRITE_MODIFIERS and mime == "text/css":
-                body = rewrite.rewrite_css_bytes(body, entry.url, make)
+                body = rewrite.rewrite_css_bytes(body, entry.url, make,
+                                                 rewrite.page_encoding(head.header("Content-Type"), body))
             elif mod in REWRITE_MODIFIERS and mime == "image/svg+xml":
                 body = rewrite.rewrite_svg_bytes(body, entry.url, make)
         if not page:

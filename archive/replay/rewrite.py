@@ -17,6 +17,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+
 from archive.links import image_set_strings, srcset_spans
 from archive.urls import join_url, refresh_parts
 
@@ -38,23 +40,67 @@ def _raw_text_end(elem: str) -> re.Pattern[str]:
     return re.compile(rf"</{re.escape(elem)}(?=[\t\n\r\f />])", re.IGNORECASE)
 
 
-def _ascii(url: str) -> str:
-    """Percent-encode what is not ASCII: Latin-1 characters stand for the page's own bytes."""
+def page_encoding(content_type: str | None, body: bytes) -> str:
+    """The encoding a page's URLs are read in, as the crawl read them: a byte order mark's,
+    the ``Content-Type`` charset, a ``<meta>``'s, else UTF-8 (as Python names it). One that
+    is no ASCII superset (UTF-16) is read as UTF-8, as the rest of the rewriter reads it."""
+    encoding = (read_bom(body)[0] or http_content_type_encoding(content_type)
+                or html_body_declared_encoding(body[:4096]) or "utf-8")
+    return "utf-8" if encoding.replace("-", "").lower().startswith(("utf16", "utf32")) else encoding
+
+
+_PAGE_RUN = re.compile("[\x00-\xff]+")  # (whole: the second byte of a character may be ASCII, as in Shift_JIS)
+
+
+def _decoded(text: str, encoding: str) -> str:
+    """Page text (Latin-1 characters for the page's bytes, those above U+00FF from
+    character references) as the browser reads it: the bytes in the page's encoding, those
+    that are no character of it as lone surrogates, which _ascii writes back as they were."""
+    if text.isascii() or encoding == "utf-8":  # (UTF-8 bytes are percent-encoded as they are)
+        return text
+    return _PAGE_RUN.sub(lambda m: m.group().encode("latin-1").decode(encoding, "surrogateescape"), text)
+
+
+def _escaped(text: str, encoding: str, charrefs: bool = False) -> str:
     out = []
-    for ch in url:
+    for ch in text:
         code = ord(ch)
         if code < 128:
             out.append(ch)
-        elif code < 256:
-            out.append(f"%{code:02X}")
-        else:  # only reachable through a character reference
-            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte of the page that is no character of its encoding
+            out.append(f"%{code - 0xDC00:02X}")
+        else:
+            try:
+                data = ch.encode(encoding)
+            except UnicodeEncodeError:  # (only in a query: browsers send "&#N;")
+                out.append(f"%26%23{code}%3B" if charrefs else "".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+                continue
+            out.extend(f"%{b:02X}" for b in data)
     return "".join(out)
 
 
-def rewrite_url(value: str, base: str, make: MakeUrl) -> str | None:
-    """The replay URL for a link ``value`` found in a document at ``base``; None to keep it."""
-    text = value.strip()
+def _ascii(url: str, encoding: str = "utf-8") -> str:
+    """``url`` (as _decoded gives it) percent-encoded as a browser sends it: its query in the
+    page's encoding, the rest in UTF-8. On a UTF-8 page, Latin-1 characters stand for the
+    page's own bytes and are sent as they are."""
+    if url.isascii():
+        return url
+    if encoding == "utf-8":
+        return _escaped(url.translate(_PAGE_BYTES), "utf-8")
+    end = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
+    if url[end:end + 1] != "?":
+        return _escaped(url, "utf-8")
+    query_end = url.find("#", end)
+    query_end = len(url) if query_end < 0 else query_end
+    return (_escaped(url[:end], "utf-8") + _escaped(url[end:query_end], encoding, charrefs=True)
+            + _escaped(url[query_end:], "utf-8"))
+
+
+def rewrite_url(value: str, base: str, make: MakeUrl, encoding: str = "utf-8") -> str | None:
+    """The replay URL for a link ``value`` found in a document at ``base``; None to keep it.
+    ``encoding``: the document's, in which its non-ASCII characters are read and its query
+    sent, as browsers do."""
+    text = _decoded(value.strip(), encoding)
     if not text or text.lower().startswith(_KEEP_SCHEMES):
         return None
     try:
@@ -64,36 +110,36 @@ def rewrite_url(value: str, base: str, make: MakeUrl) -> str | None:
         return None
     if scheme not in ("http", "https"):
         return None
-    return make(_ascii(absolute))
+    return make(_ascii(absolute, encoding))
 
 
-def rewrite_refresh(value: str, base: str, make: MakeUrl) -> str | None:
+def rewrite_refresh(value: str, base: str, make: MakeUrl, encoding: str = "utf-8") -> str | None:
     """A ``<meta http-equiv=refresh>`` content or ``Refresh`` header pointing into the archive."""
     parts = refresh_parts(value)
     if parts is None:
         return None
-    new = rewrite_url(parts[1], base, make)
+    new = rewrite_url(parts[1], base, make, encoding)
     return None if new is None else parts[0] + new
 
 
-def rewrite_css(css: str, base: str, make: MakeUrl) -> str:
+def rewrite_css(css: str, base: str, make: MakeUrl, encoding: str = "utf-8") -> str:
     def url_sub(m: re.Match[str]) -> str:
-        new = rewrite_url(m.group(2), base, make)
+        new = rewrite_url(m.group(2), base, make, encoding)
         return m.group(0) if new is None else f'url("{new}")'
 
     def import_sub(m: re.Match[str]) -> str:
-        new = rewrite_url(m.group(2), base, make)
+        new = rewrite_url(m.group(2), base, make, encoding)
         return m.group(0) if new is None else f'@import "{new}"'
 
     for start, end in reversed(image_set_strings(css)):  # (first: the spans are of the text as it is)
-        new = rewrite_url(css[start:end], base, make)
+        new = rewrite_url(css[start:end], base, make, encoding)
         if new is not None:
             css = css[:start] + new.replace('"', "%22").replace("'", "%27") + css[end:]
     return _CSS_IMPORT.sub(import_sub, _CSS_URL.sub(url_sub, css))
 
 
-def rewrite_css_bytes(body: bytes, base: str, make: MakeUrl) -> bytes:
-    return rewrite_css(body.decode("latin-1"), base, make).encode("latin-1")
+def rewrite_css_bytes(body: bytes, base: str, make: MakeUrl, encoding: str = "utf-8") -> bytes:
+    return rewrite_css(body.decode("latin-1"), base, make, encoding).encode("latin-1")
 
 
 # A start tag of an XML document, and within it (walked attribute by attribute with _ATTR,
@@ -140,11 +186,11 @@ def sniffs_as_html(body: bytes) -> bool:
                for pattern in _HTML_STARTS)
 
 
-def _srcset(value: str, base: str, make: MakeUrl) -> str | None:
+def _srcset(value: str, base: str, make: MakeUrl, encoding: str = "utf-8") -> str | None:
     """``value`` with each candidate's URL rewritten, all else as it was; None if none is."""
     out, done = [], 0
     for start, end in srcset_spans(value):
-        new = rewrite_url(value[start:end], base, make)
+        new = rewrite_url(value[start:end], base, make, encoding)
         if new is not None:
             out += [value[done:start], new]
             done = end
@@ -247,11 +293,12 @@ def rewrite_import_map(text: str, base: str, make: MakeUrl, extra: ImportMap | N
 
 class _Rewriter(HTMLParser):
     def __init__(self, text: str, base: str, make: MakeUrl, banner: str | None, first: str | None = None,
-                 imports: ImportMap | None = None):
+                 imports: ImportMap | None = None, encoding: str = "utf-8"):
         super().__init__(convert_charrefs=False)
         self.text = text
         self.base = base
         self.make = make
+        self.encoding = encoding
         self.banner = banner
         self.first = first
         # Merged into the page's own import map if it has one (browsers that take one map
@@ -359,7 +406,7 @@ class _Rewriter(HTMLParser):
     def handle_data(self, data: str) -> None:
         new: str | None = None
         if self.cdata_elem == "style":
-            new = rewrite_css(data, self.base, self.make)
+            new = rewrite_css(data, self.base, self.make, self.encoding)
         elif self.cdata_elem == "script" and self.in_import_map:
             new = rewrite_import_map(data, self.base, self.make, self.imports)
             if new is not None:
@@ -372,7 +419,8 @@ class _Rewriter(HTMLParser):
         name_end = len(tag) + 1
         attrs = {m.group(1).lower(): m for m in _ATTR.finditer(raw, name_end)}
         if tag == "base" and "href" in attrs and attrs["href"].group(2):
-            self.base = join_url(self.base, html.unescape(_unquote(attrs["href"].group(2))))
+            href = _decoded(html.unescape(_unquote(attrs["href"].group(2))), self.encoding)
+            self.base = _ascii(join_url(self.base, href), self.encoding)
         out, last = [], 0
         for m in _ATTR.finditer(raw, name_end):
             name, value = m.group(1).lower(), m.group(2)
@@ -394,7 +442,8 @@ class _Rewriter(HTMLParser):
                 # as the page is, client script included. (Only the entities that quote markup
                 # are read: any other stays as written, and reads the same after escaping.)
                 inner = _SRCDOC_ENTITY.sub(lambda e: _SRCDOC_ENTITIES[e.group(0).lower()], _unquote(value))
-                new = _Rewriter(inner, self.base, self.make, None, self.first, self.given_imports).result()
+                new = _Rewriter(inner, self.base, self.make, None, self.first, self.given_imports,
+                                self.encoding).result()
                 if new != inner:
                     replacement = f'{m.group(1)}="{html.escape(new, quote=True)}"'
             elif value is not None:
@@ -410,15 +459,15 @@ class _Rewriter(HTMLParser):
 
     def _rewrite_attr(self, tag: str, name: str, value: str, attrs: dict[str, re.Match[str]]) -> str | None:
         if name in _URL_ATTRS or (name == "data" and tag == "object"):
-            return rewrite_url(value, self.base, self.make)
+            return rewrite_url(value, self.base, self.make, self.encoding)
         if name in ("srcset", "imagesrcset"):
-            return _srcset(value, self.base, self.make)
+            return _srcset(value, self.base, self.make, self.encoding)
         if name == "style":
-            new = rewrite_css(value, self.base, self.make)
+            new = rewrite_css(value, self.base, self.make, self.encoding)
             return new if new != value else None
         if name == "content" and tag == "meta" and "http-equiv" in attrs \
                 and _text(attrs["http-equiv"].group(2)).lower() == "refresh":
-            return rewrite_refresh(value, self.base, self.make)
+            return rewrite_refresh(value, self.base, self.make, self.encoding)
         return None
 
     def result(self) -> str:
@@ -473,16 +522,17 @@ def _unquote(value: str) -> str:
 
 
 def rewrite_html(body: bytes, base: str, make: MakeUrl, banner: str | None = None, first: str | None = None,
-                 imports: ImportMap | None = None) -> bytes:
+                 imports: ImportMap | None = None, encoding: str = "utf-8") -> bytes:
     """``body`` with its links pointing into the archive, ``banner`` after ``<body>`` and
     ``first`` (markup to come before the page's own scripts) at the start of the head.
     ``imports``: an import map (its scopes) to come with ``first``, merged into the page's
-    own map if it has one.
+    own map if it has one. ``encoding``: the page's (:func:`page_encoding`), in which
+    the non-ASCII characters of its URLs are read and their queries sent.
 
     ``banner``, ``first`` and ``imports`` must be ASCII (character references for anything
     else), so that they are the same text in whatever charset the page is in.
     """
-    return _Rewriter(body.decode("latin-1"), base, make, banner, first, imports).result().encode("latin-1")
+    return _Rewriter(body.decode("latin-1"), base, make, banner, first, imports, encoding).result().encode("latin-1")
 
 
 _META_CHARSET = re.compile(rb"""<meta\s[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
