@@ -41,9 +41,13 @@ _LOADED_RELS = frozenset({"stylesheet", "icon", "modulepreload"})
 # only find so, and replay (its client script) sets as the image's source.
 _LAZY_SRC = ("data-src", "data-lazy-src", "data-original")
 _LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
-# url(...) tokens and @import strings in CSS (function names are case-insensitive).
-_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
-                      re.IGNORECASE)
+# url(...) tokens and @import strings in CSS (function names are case-insensitive), escapes
+# and all (``url(a\(1\).png)``, ``url("it\"s.png")``, ``url(bg\20 1.png)``).
+_CSS_URL = re.compile(r"""url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|((?:[^)'"\s\\]|\\[0-9a-fA-F]{1,6}\s?|\\.)*))\s*\)"""
+                      r"""|@import\s+(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""", re.IGNORECASE | re.DOTALL)
+# An escape in CSS (CSS Syntax §4.3.7): up to six hex digits and one white space after them,
+# a newline in a string (a line continuation, nothing), or any other character as itself.
+_CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|(\r\n|[\n\r\f])|(.))", re.DOTALL)
 _HTTP = ("http://", "https://")
 # HTML's "ASCII whitespace", which browsers strip from both ends of a URL attribute.
 _WHITESPACE = " \t\n\f\r"
@@ -243,14 +247,28 @@ def srcset_spans(value: str) -> list[tuple[int, int]]:
             spans.append((start, end))
 
 
+def css_unescape(text: str) -> str:
+    """A CSS string or URL as the browser reads it: its escapes (``\\28 `` for "(") undone."""
+    if "\\" not in text:
+        return text
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1):
+            code = int(m.group(1), 16)
+            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+        return "" if m.group(2) else m.group(3)
+
+    return _CSS_ESCAPE.sub(sub, text)
+
+
 def css_urls(text: str) -> list[str]:
     """URLs a stylesheet refers to, ``data:`` URIs left out."""
     found = []
     for match in _CSS_URL.finditer(text):
-        url = next((g for g in match.groups() if g), "")
+        url = css_unescape(next((g for g in match.groups() if g), ""))
         if url and not url.startswith("data:"):
             found.append(url)
-    found.extend(url for url in (text[start:end] for start, end in image_set_strings(text))
+    found.extend(url for url in (css_unescape(text[start:end]) for start, end in image_set_strings(text))
                  if url and not url.startswith("data:"))
     return found
 

@@ -49,3 +49,31 @@ def test_an_image_named_in_the_pages_own_encoding_is_replayed_from_its_capture(t
         assert len(sources) == 3, body
         images = [get(base, src) for src in sources]
     assert [(status, body[len(PNG):]) for status, _, body in images] == [(200, b"path"), (200, b"query"), (200, b"bg")]
+
+
+def test_images_a_style_sheet_names_with_escapes_are_crawled_and_replayed(tmp_path):
+    # A CSS escape is the character it stands for ("\28 " is "(", "\"" a quote): the crawl
+    # fetched "bg-\28 1\29 .png" as it was written (broken at its space), and replay sent
+    # the browser to "bg-/28%201/29%20.png" (its backslashes read as a URL's).
+    css = (b'.a { background: url(bg-\\28 1\\29 .png) }\n.b { background: url("it\\"s.png") }\n'
+           b".c { background: url('sp\\ ace.png') }\n")
+    images = {"bg-(1).png": b"paren", "it%22s.png": b"quote", "sp%20ace.png": b"space"}
+    routes = {"/page": response("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                                b'<html><head><link rel="stylesheet" href="/s/site.css"></head><body></body></html>'),
+              "/s/site.css": response("200 OK", [("Content-Type", "text/css")], css)}
+    routes.update({f"/s/{name}": response("200 OK", [("Content-Type", "image/png")], PNG + body)
+                   for name, body in images.items()})
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        assert main(["crawl", "--url", site.base + "/page", "--store", str(store), "--depth", "0",
+                     "--collection", "css"]) == 0
+        fetched = {request.split(b" ")[1].decode() for request in site.requests}
+    assert {f"/s/{name}" for name in images} <= fetched
+    with serve_in_thread(store) as base:
+        status, _, body = get(base, f"/css/2026/{site.base}/s/site.css")
+        assert status == 200
+        urls = [m.decode("ascii").replace(" ", "%20") for m in re.findall(rb'url\("([^"]*)"\)', body)]  # (as a browser sends it)
+        assert len(urls) == 3, body
+        answers = [get(base, url) for url in urls]
+    assert [(status, body[len(PNG):]) for status, _, body in answers] == [(200, b"paren"), (200, b"quote"),
+                                                                           (200, b"space")]

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
-from archive.links import image_set_strings, srcset_spans
+from archive.links import css_unescape, image_set_strings, srcset_spans
 from archive.urls import join_url, refresh_parts
 
 MakeUrl = Callable[[str], str]  # absolute archived URL -> replay URL
@@ -58,7 +58,36 @@ def _decoded(text: str, encoding: str) -> str:
     that are no character of it as lone surrogates, which _ascii writes back as they were."""
     if text.isascii() or encoding == "utf-8":  # (UTF-8 bytes are percent-encoded as they are)
         return text
+    return _unicode(text, encoding)
+
+
+def _unicode(text: str, encoding: str) -> str:
     return _PAGE_RUN.sub(lambda m: m.group().encode("latin-1").decode(encoding, "surrogateescape"), text)
+
+
+def _page_text(text: str, encoding: str) -> str:
+    """What _unicode read, as page text again."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if code < 128:
+            out.append(ch)
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(chr(code - 0xDC00))
+        else:
+            try:
+                out.append(ch.encode(encoding).decode("latin-1"))
+            except UnicodeEncodeError:
+                out.append(ch)
+    return "".join(out)
+
+
+def _css_unescaped(text: str, encoding: str) -> str:
+    """A URL in CSS (page text) with its escapes undone, as page text: read in the page's
+    characters, since a backslash byte may be the second byte of one (in Shift_JIS)."""
+    if "\\" not in text:
+        return text
+    return _page_text(css_unescape(_unicode(text, encoding)), encoding)
 
 
 def _escaped(text: str, encoding: str, charrefs: bool = False) -> str:
@@ -123,19 +152,26 @@ def rewrite_refresh(value: str, base: str, make: MakeUrl, encoding: str = "utf-8
 
 
 def rewrite_css(css: str, base: str, make: MakeUrl, encoding: str = "utf-8") -> str:
+    # The URL as the browser reads it (escapes undone), written back where no character of
+    # it can end the string or begin an escape.
     def url_sub(m: re.Match[str]) -> str:
-        new = rewrite_url(m.group(2), base, make, encoding)
-        return m.group(0) if new is None else f'url("{new}")'
+        new = rewrite_url(_css_unescaped(m.group(2), encoding), base, make, encoding)
+        return m.group(0) if new is None else f'url("{_css_string(new)}")'
 
     def import_sub(m: re.Match[str]) -> str:
-        new = rewrite_url(m.group(2), base, make, encoding)
-        return m.group(0) if new is None else f'@import "{new}"'
+        new = rewrite_url(_css_unescaped(m.group(2), encoding), base, make, encoding)
+        return m.group(0) if new is None else f'@import "{_css_string(new)}"'
 
     for start, end in reversed(image_set_strings(css)):  # (first: the spans are of the text as it is)
-        new = rewrite_url(css[start:end], base, make, encoding)
+        new = rewrite_url(_css_unescaped(css[start:end], encoding), base, make, encoding)
         if new is not None:
-            css = css[:start] + new.replace('"', "%22").replace("'", "%27") + css[end:]
+            css = css[:start] + _css_string(new).replace("'", "%27") + css[end:]
     return _CSS_IMPORT.sub(import_sub, _CSS_URL.sub(url_sub, css))
+
+
+def _css_string(url: str) -> str:
+    """``url`` as it can stand between double quotes in CSS."""
+    return url.replace("\\", "%5C").replace('"', "%22").replace("\n", "%0A")
 
 
 def rewrite_css_bytes(body: bytes, base: str, make: MakeUrl, encoding: str = "utf-8") -> bytes:
