@@ -77,3 +77,20 @@ def test_images_a_style_sheet_names_with_escapes_are_crawled_and_replayed(tmp_pa
         answers = [get(base, url) for url in urls]
     assert [(status, body[len(PNG):]) for status, _, body in answers] == [(200, b"paren"), (200, b"quote"),
                                                                            (200, b"space")]
+
+
+def test_a_page_with_two_base_elements_is_replayed_by_the_first_as_browsers_read_it(tmp_path):
+    page = (b'<html><head><base href="/img/"><base href="/css/"><title>t</title></head>'
+            b'<body><img src="icon.png"></body></html>')
+    routes = {"/page": response("200 OK", [("Content-Type", "text/html; charset=utf-8")], page),
+              "/img/icon.png": response("200 OK", [("Content-Type", "image/png")], PNG + b"first"),
+              "/css/icon.png": response("200 OK", [("Content-Type", "image/png")], PNG + b"second")}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        assert main(["crawl", "--url", site.base + "/page", "--store", str(store), "--depth", "0",
+                     "--collection", "base"]) == 0
+    with serve_in_thread(store) as base:
+        _, _, body = get(base, f"/base/2026/{site.base}/page")
+        [source] = _sources(body)
+        status, _, image = get(base, source)
+    assert (status, image[len(PNG):]) == (200, b"first")

@@ -335,6 +335,7 @@ class _Rewriter(HTMLParser):
         self.base = base
         self.make = make
         self.encoding = encoding
+        self.based = False  # (a <base href> was read)
         self.banner = banner
         self.first = first
         # Merged into the page's own import map if it has one (browsers that take one map
@@ -454,8 +455,9 @@ class _Rewriter(HTMLParser):
     def _rewrite_tag(self, tag: str, raw: str) -> str:
         name_end = len(tag) + 1
         attrs = {m.group(1).lower(): m for m in _ATTR.finditer(raw, name_end)}
-        if tag == "base" and "href" in attrs and attrs["href"].group(2):
-            href = _decoded(html.unescape(_unquote(attrs["href"].group(2))), self.encoding)
+        if tag == "base" and "href" in attrs and not self.based:  # (the first one counts, HTML §4.2.3)
+            self.based = True
+            href = _decoded(html.unescape(_unquote(attrs["href"].group(2) or "")), self.encoding)
             self.base = _ascii(join_url(self.base, href), self.encoding)
         out, last = [], 0
         for m in _ATTR.finditer(raw, name_end):
