@@ -472,3 +472,15 @@ def test_a_page_sent_with_no_type_that_a_browser_shows_as_html_is_rewritten_as_o
     with serve_in_thread(store2) as base:
         _, headers, body = get(base, f"/odd/20260301120000/{SITE}/page", headers={"Sec-Fetch-Dest": "document"})
     assert body == page and headers["content-security-policy"].endswith("; sandbox")
+
+
+@pytest.mark.parametrize("charset", ["base64", "utf-7", "iso-2022-jp", "utf-16", "cp424", "no-such-charset"])
+def test_a_page_labelled_with_a_charset_that_is_no_ascii_superset_is_replayed_its_bytes_as_they_are(tmp_path,
+                                                                                                      charset):
+    page = b'<html><body><img src="/caf\xc3\xa9\x1b$B\xff.png?q=\xe9"></body></html>'
+    store = tmp_path / "store"
+    capture(store, {"/page": (200, [(b"Content-Type", f"text/html; charset={charset}".encode())], page)})
+    with serve_in_thread(store) as base:
+        status, _, body = get(base, f"/odd/20260301120000/{SITE}/page")
+    assert status == 200
+    assert b'<img src="/odd/20260301120000/http://site.test/caf%C3%A9\x1b$B%FF.png?q=%E9">' in body

@@ -43,10 +43,17 @@ def _raw_text_end(elem: str) -> re.Pattern[str]:
 def page_encoding(content_type: str | None, body: bytes) -> str:
     """The encoding a page's URLs are read in, as the crawl read them: a byte order mark's,
     the ``Content-Type`` charset, a ``<meta>``'s, else UTF-8 (as Python names it). One that
-    is no ASCII superset (UTF-16) is read as UTF-8, as the rest of the rewriter reads it."""
+    is no ASCII superset is read as UTF-8, as the rest of the rewriter reads it."""
     encoding = (read_bom(body)[0] or http_content_type_encoding(content_type)
                 or html_body_declared_encoding(body[:4096]) or "utf-8")
-    return "utf-8" if encoding.replace("-", "").lower().startswith(("utf16", "utf32")) else encoding
+    try:
+        ascii_superset = _ASCII.decode(encoding) == _ASCII.decode("ascii")  # (not UTF-16, UTF-7, ISO-2022-JP, EBCDIC)
+    except (LookupError, UnicodeError):  # (or a codec of no text: "charset=base64")
+        ascii_superset = False
+    return encoding if ascii_superset else "utf-8"
+
+
+_ASCII = bytes(range(128))
 
 
 _PAGE_RUN = re.compile("[\x00-\xff]+")  # (whole: the second byte of a character may be ASCII, as in Shift_JIS)
@@ -62,7 +69,14 @@ def _decoded(text: str, encoding: str) -> str:
 
 
 def _unicode(text: str, encoding: str) -> str:
-    return _PAGE_RUN.sub(lambda m: m.group().encode("latin-1").decode(encoding, "surrogateescape"), text)
+    def run(m: re.Match[str]) -> str:
+        data = m.group().encode("latin-1")
+        try:
+            return data.decode(encoding, "surrogateescape")
+        except UnicodeDecodeError:  # (an escape sequence of ISO-2022-JP gone wrong): the bytes as they are
+            return data.decode("ascii", "surrogateescape")
+
+    return _PAGE_RUN.sub(run, text)
 
 
 def _page_text(text: str, encoding: str) -> str:
