@@ -28,8 +28,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from w3lib.encoding import html_to_unicode
-
 from archive.errors import StoreError
 from archive.index.cdxj import (
     DERIVED_SUFFIX,
@@ -39,7 +37,7 @@ from archive.index.cdxj import (
     tool_info,
     write_json,
 )
-from archive.index.records import read_record
+from archive.index.records import html_text, read_record
 from archive.jsonl import placed_rows_skipping_bad, row_of, rows_skipping_bad
 from archive.store import UNWRITABLE, CollectionDir, exclusively, listed_sizes, replacing
 
@@ -110,7 +108,7 @@ def _html_title(coll: CollectionDir, filename: str, offset: int, length: int, un
             unread.add(filename)
         return None
     body = record.decoded_payload(65536)  # the title is near the top; a bomb need not inflate
-    _, text = html_to_unicode(record.header("Content-Type"), body)
+    text = html_text(record.header("Content-Type"), body)
     match = _TITLE.search(text)
     return " ".join(match.group(1).split()) if match else None
 

@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
-from w3lib.encoding import html_to_unicode
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import __version__
@@ -52,7 +51,7 @@ from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
 from archive.history import lost_warcs
 from archive.index.cdxj import DERIVED_SUFFIX
-from archive.index.records import decode_content
+from archive.index.records import decode_content, html_text
 from archive.jsonl import rows_refusing_bad, rows_skipping_bad
 from archive.losses import lost_in, statements
 from archive.manifest import jobs_in_order, parsed, problem_of
@@ -187,7 +186,7 @@ def count_words(text: str) -> int:
 def decode(capture: Capture) -> str:
     """Text of an HTML body: HTTP charset, then BOM, then ``<meta>``, else UTF-8; without
     the control characters XML cannot hold (``_NOT_XML``)."""
-    _, text = html_to_unicode(capture.content_type, capture.body)
+    text = html_text(capture.content_type, capture.body)
     return _NOT_XML.sub("", text).replace("\x0b", " ").replace("\x0c", " ")
 
 

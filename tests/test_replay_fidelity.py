@@ -4,6 +4,8 @@ capture the crawl made of it."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from urllib.parse import quote
 
 import pytest
@@ -94,3 +96,25 @@ def test_a_page_with_two_base_elements_is_replayed_by_the_first_as_browsers_read
         [source] = _sources(body)
         status, _, image = get(base, source)
     assert (status, image[len(PNG):]) == (200, b"first")
+
+
+@pytest.mark.parametrize("label", ["base64", "rot13"])
+def test_a_page_whose_charset_names_a_codec_of_no_text_leaves_extraction_indexes_and_replay_whole(tmp_path, label):
+    # w3lib takes any Python codec for a charset; "base64" decoded no page but raised, and the
+    # catalog, so archive index and archive replay, stopped at that page with a traceback.
+    routes = {"/": response("200 OK", [("Content-Type", f"text/html; charset={label}")],
+                            f'<html><head><meta charset="{label}"><title>Odd label</title></head>'
+                            '<body><p>Words</p></body></html>'.encode())}
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        assert main(["crawl", "--url", site.base + "/", "--store", str(store), "--depth", "0",
+                     "--collection", "odd"]) == 0
+    for command in (["extract", "--store", str(store), "--collection", "odd"], ["index", "--store", str(store)]):
+        proc = subprocess.run([sys.executable, "-m", "archive", *command], capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    with serve_in_thread(store) as base:
+        listed = get(base, "/odd/")
+        page = get(base, f"/odd/2026/{site.base}/")
+    assert listed[0] == 200 and b"Odd label" in listed[2]
+    assert page[0] == 200 and b"<p>Words</p>" in page[2]

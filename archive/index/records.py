@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from w3lib.encoding import html_to_unicode
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
@@ -61,6 +62,19 @@ def _get(headers: Headers, name: str) -> str | None:
         if key.lower() == lname:
             return value
     return None
+
+
+def html_text(content_type: str | None, body: bytes) -> str:
+    """An HTML body's text as w3lib's ``html_to_unicode`` reads it (HTTP charset, BOM,
+    ``<meta>``, else UTF-8), a charset naming a codec of no text (``charset=base64``,
+    ``rot13``, which w3lib takes as Python codecs) passed over as a browser passes over a
+    label it does not know."""
+    for header in (content_type, None):
+        try:
+            return html_to_unicode(header, body)[1]
+        except LookupError:
+            continue
+    return body.decode("utf-8", "replace")
 
 
 def decode_content(data: bytes, encoding: str | None, limit: int | None = None, what: str | None = None) -> bytes:
