@@ -270,3 +270,26 @@ def test_a_header_line_a_browser_takes_is_captured_and_a_refused_head_says_why_i
         "/status": "DownloadFailedError: ParseError: ('non-integer status code', b'HTTP/1.1 2xx OK')",
         "/lengths": "DownloadFailedError: ValueError: Invalid response: conflicting Content-Length headers: b'2,3'",
     }
+
+
+def test_a_page_whose_charset_names_a_codec_of_no_text_has_its_links_followed(tmp_path):
+    # w3lib takes any Python codec for a charset: "base64" stopped every reading of the page's
+    # text (a LookupError traceback in the crawl log, no error counted), and its links with it.
+    routes = {
+        "/": response("200 OK", [("Content-Type", "text/html; charset=base64")],
+                      b"<html><body><a href='/header'>h</a></body></html>"),
+        "/header": response("200 OK", [("Content-Type", "text/html")],
+                            b"<html><head><meta charset='rot13'></head><body><a href='/meta'>m</a></body></html>"),
+        "/meta": response("200 OK", [("Content-Type", "text/html")], b"<html><body>meta</body></html>"),
+    }
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        result = crawl(store, collection_from_dict({"name": "h", "urls": [site.base + "/"], "obey_robots": False}))
+        paths = [head.split(b" ")[1] for head in site.requests]
+    assert result.outcome == "finished"
+    assert paths == [b"/", b"/header", b"/meta"]
+    [crawl_log] = (store / "h" / "logs").glob("*.crawl.log")
+    assert "Traceback" not in crawl_log.read_text()
+    records, _ = read_collection(store / "h")
+    [recorded] = [r for r in records if r.type == "response" and r.h("WARC-Target-URI") == site.base + "/"]
+    assert ("Content-Type", "text/html; charset=base64") in recorded.http_headers  # the header kept as sent
