@@ -34,8 +34,9 @@ _FRAMES = etree.XPath("descendant-or-self::iframe/@src | descendant-or-self::ifr
 _ALTERNATES = etree.XPath("descendant-or-self::link[@href and @type and @rel]", smart_strings=False)
 _FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
 # <link rel> tokens whose href a browser loads as it renders the page (rel is a set of tokens:
-# "shortcut icon" is "icon"); a preload only with an "as" (browsers ignore one without).
-_LOADED_RELS = frozenset({"stylesheet", "icon", "modulepreload"})
+# "shortcut icon" is "icon"); a preload only with an "as" (browsers ignore one without). Chromium
+# fetches a web app manifest with every page that names one.
+_LOADED_RELS = frozenset({"stylesheet", "icon", "modulepreload", "manifest"})
 # Where lazy-loading scripts (lazysizes, lozad, WordPress's and jQuery's lazy loaders) keep
 # the image a browser would show once scrolled to: what a crawler that runs no script can
 # only find so, and replay (its client script) sets as the image's source.
@@ -134,7 +135,7 @@ def _of_comments(link: Any) -> bool:
 
 def page_requisites(root: Any) -> list[str]:
     """What a browser would load to render the page, frames aside (:func:`page_frames`):
-    stylesheets, icons, preloads, scripts, images (``src`` and every ``srcset`` candidate,
+    stylesheets, icons, web app manifests, preloads, scripts, images (``src`` and every ``srcset`` candidate,
     and where lazy loaders keep them; SVG's external ``<use>`` sprites and ``<image>``s),
     embedded objects, posters, text tracks and media a
     browser would load before it is played (not with ``preload="none"``), and ``url()``s in

@@ -284,6 +284,12 @@ def test_frames_are_found_apart_from_requisites() -> None:
     assert page_frames(lxml.html.fromstring(REQUISITES_PAGE)) == ["/framed.html", "/frame.html", "/lazy-frame.html"]
 
 
+def test_a_web_app_manifest_is_a_requisite_as_chromium_fetches_it_with_the_page() -> None:
+    # (replay otherwise answers Chromium's fetch of it with a 404 on every page of the site)
+    root = lxml.html.fromstring('<html><head><link rel="manifest" href="/site.webmanifest"></head></html>')
+    assert page_requisites(root) == ["/site.webmanifest"]
+
+
 def test_srcset_candidate_without_a_descriptor() -> None:
     root = lxml.html.fromstring('<html><body><img srcset="/s1.png, /s2.png 2x"></body></html>')
     assert page_requisites(root) == ["/s1.png", "/s2.png"]
