@@ -204,6 +204,12 @@ def test_a_mistyped_timestamp_is_said_to_be_one_not_taken_for_a_host(demo, stamp
     assert status == 400 and b"is no timestamp: at most 14 digits, YYYYMMDDhhmmss" in body
 
 
+@pytest.mark.parametrize("before", ["2026", "2026id_", "*"])
+def test_a_timestamp_with_no_url_after_it_is_said_to_be_so(demo, before):
+    status, _, body = get(demo, f"/demo/{before}/")
+    assert status == 400 and f"no URL after {before}/: the path is /demo/{before}/http://...".encode() in body
+
+
 def test_absolute_form_request_target_is_refused(demo):
     status, _, _ = get(demo, "http://127.0.0.1/etc/passwd")
     assert status == 400

@@ -96,6 +96,8 @@ def parse(target: str) -> Route:
     timestamp, modifier, raw_url = (m.group(1), m.group(2) or "", m.group(3)) if m else (None, "", rest)
     if modifier not in MODIFIERS:
         raise BadRequest(f"unknown replay modifier {modifier!r}")
+    if m and not raw_url and not query:
+        raise BadRequest(f"no URL after {timestamp}{modifier}/: the path is /{coll}/{timestamp}{modifier}/http://...")
     provenance = False
     if query == "provenance" or query.endswith("&provenance"):
         provenance, query = True, query[: -len("provenance")].rstrip("&")
