@@ -295,6 +295,17 @@ def test_archived_policies_that_would_rule_the_replay_servers_origin_are_kept_as
     assert worker[0] == 403 and script[0] == 200  # (the same script, fetched as a worker's, is refused)
 
 
+def test_a_challenge_for_credentials_is_kept_aside_so_the_browser_shows_the_archived_page(tmp_path):
+    store = tmp_path / "store"
+    page = b"<html><body><h1>Subscribe to read</h1></body></html>"
+    capture(store, {"/paywall": (401, [(b"Content-Type", b"text/html"), (b"WWW-Authenticate", b'Basic realm="news"')],
+                                 page)})
+    with serve_in_thread(store) as base:
+        status, headers, body = get(base, f"/odd/2026/{SITE}/paywall")
+    assert status == 401 and b"Subscribe to read" in body
+    assert "www-authenticate" not in headers and headers["x-archive-orig-www-authenticate"] == 'Basic realm="news"'
+
+
 def test_urls_one_index_key_folds_together_are_each_replayed_as_their_own_page(tmp_path):
     # A SURT key folds a path's case, a trailing slash and the order of query parameters:
     # /trail/ was replayed with the bytes of /trail.

@@ -74,8 +74,10 @@ _DROP = _HOP_BY_HOP | {"set-cookie", "set-cookie2", "content-length"}
 # reach the live web unwatched; Service-Worker-Allowed would let a worker take over every
 # path of the server; reporting endpoints and source maps are fetched from the live web; the
 # other policies of the page's document (permissions, document, cross-origin isolation)
-# would apply to the replay server's origin.
-_RENAME = {"content-security-policy", "content-security-policy-report-only", "strict-transport-security",
+# would apply to the replay server's origin. A challenge for credentials (a paywall's 401)
+# would have the browser ask the user for a password the replay server has no use for, and
+# show no page until the prompt is dismissed (a headless one none at all).
+_RENAME = {"www-authenticate", "content-security-policy", "content-security-policy-report-only", "strict-transport-security",
            "public-key-pins", "report-to", "nel", "alt-svc", "link", "referrer-policy", "clear-site-data",
            "speculation-rules", "integrity-policy", "integrity-policy-report-only", "reporting-endpoints",
            "service-worker-allowed", "permissions-policy", "permissions-policy-report-only", "feature-policy",
