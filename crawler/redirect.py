@@ -33,6 +33,13 @@ class _SaysWhereItStops:
         redirected, canonical = self._once(redirected, request)
         try:
             followed = super()._redirect(redirected, request, reason)  # type: ignore[misc]
+            if _sent_back(followed.url, request):
+                # A URL of this chain again, a cookie set on the way (a consent or bot check
+                # that sends the reader back, at once or through a consent page): fetched again,
+                # as a browser does, where the duplicate filter dropped it and the page was
+                # never had. REDIRECT_MAX_TIMES ends a loop; one that sets no cookie is cut at
+                # once, as before (its next round would be the same).
+                followed.dont_filter = True
             if canonical is not None:  # (seen once it is followed: not if the chain was cut here)
                 self.crawler.spider.seen.add(canonical)
             return followed
@@ -68,7 +75,7 @@ class _SaysWhereItStops:
         if seen is None or redirected.callback != getattr(spider, "parse", None):
             return redirected, None  # (not archiving's spider, or not a page: a feed, a sitemap, a requisite)
         canonical = canonical_or_none(redirected.url)
-        if canonical is None or canonical == canonical_or_none(request.url):
+        if canonical is None or canonical == canonical_or_none(request.url) or _sent_back(redirected.url, request):
             return redirected, None
         if canonical in seen:
             log.info("%s redirects to %s, fetched already or on its way: not fetched again", request.url,
@@ -77,8 +84,20 @@ class _SaysWhereItStops:
         return (redirected if canonical == redirected.url else redirected.replace(url=canonical)), canonical
 
 
+# Set in ``request.meta`` when a redirect of its chain set a cookie.
+_COOKIE_SET = "archive_redirect_set_cookie"
+
+
+def _sent_back(url: str, request: Request) -> bool:
+    """Whether ``url`` is the URL of ``request`` or of a hop of the redirects that led to it,
+    and a redirect of the chain set a cookie."""
+    return bool(request.meta.get(_COOKIE_SET)) and url in (request.url, *request.meta.get("redirect_urls", ()))
+
+
 class RecordingRedirectMiddleware(_SaysWhereItStops, RedirectMiddleware):
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
+        if 300 <= response.status < 400 and response.headers.getlist(b"Set-Cookie"):
+            request.meta[_COOKIE_SET] = True  # (carried to the request it redirects to)
         try:
             return super().process_response(request, response)
         except ValueError as exc:

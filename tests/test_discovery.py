@@ -897,3 +897,33 @@ def test_a_json_feed_given_advertised_or_linked_is_read(tmp_path):
     assert by_url["/a/linked"]["source"] == server.base + "/more.json"
     assert result.counts["bad_documents"] == 0
     assert parse_feed(feed("given"), "http://h/feed.json")[0].published == "2026-03-14T07:30:00+00:00"
+
+
+def test_a_page_that_sets_a_cookie_and_redirects_back_to_itself_is_fetched_again_as_a_browser_does(tmp_path):
+    """A consent or bot check that sets a cookie and sends the reader back to the same URL,
+    at once or through a consent page: the duplicate filter (or the spider's seen set)
+    dropped the request back, and the page was never had."""
+    article = response("200 OK", HTML, b"<html><body><p>the article</p><a href='/walled'>w</a>"
+                                       b"<a href='/always'>a</a></body></html>")
+    challenge = response("302 Found", [("Location", "/story"), ("Set-Cookie", "ok=1; Path=/")], b"")
+    walled = response("200 OK", HTML, b"<html><body><p>behind the wall</p></body></html>")
+    to_consent = response("302 Found", [("Location", "/consent?back=%2Fwalled")], b"")
+
+    def story(head: bytes) -> list[bytes | float]:
+        return (article if b"ok=1" in head else challenge)(head)
+
+    def wall(head: bytes) -> list[bytes | float]:
+        return (walled if b"wall=1" in head else to_consent)(head)
+
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/story": story, "/walled": wall,
+              "/consent": response("302 Found", [("Location", "/walled"), ("Set-Cookie", "wall=1; Path=/")], b""),
+              "/always": response("302 Found", [("Location", "/always")], b"")}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "cookie", "urls": [server.base + "/story"]}))
+    _, lines = read_collection(tmp_path / "cookie")
+    fetched = [(line["url"].removeprefix(server.base), line["status"]) for line in lines
+               if line["outcome"] == "captured" and line["url"] != server.base + "/robots.txt"]
+    assert [hop for hop in fetched if hop[0] != "/always"] == [
+        ("/story", 302), ("/story", 200), ("/walled", 302), ("/consent?back=%2Fwalled", 302), ("/walled", 200)]
+    assert fetched.count(("/always", 302)) == 1  # (a loop that sets no cookie: its next round would be the same)
