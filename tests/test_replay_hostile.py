@@ -495,3 +495,26 @@ def test_a_page_labelled_with_a_charset_that_is_no_ascii_superset_is_replayed_it
         status, _, body = get(base, f"/odd/20260301120000/{SITE}/page")
     assert status == 200
     assert b'<img src="/odd/20260301120000/http://site.test/caf%C3%A9\x1b$B%FF.png?q=%E9">' in body
+
+
+def test_a_capture_that_redirects_to_itself_gives_way_to_the_page_behind_it(tmp_path):
+    # A consent or bot check set a cookie and sent the reader back to the same URL; replayed,
+    # the browser followed the redirect to itself until it gave up.
+    store, later = tmp_path / "store", WHEN + timedelta(minutes=1)
+    job = CaptureJob(store, one_off("odd", urls=[SITE + "/"]), clock=Clock(WHEN), dedup=False)
+    job.record_fetch(fetch(SITE + "/story", b"", WHEN, status=302, seed=SITE + "/",
+                           headers=[(b"Location", b"/story#top"), (b"Set-Cookie", b"ok=1")]))
+    job.record_fetch(fetch(SITE + "/story", b"<p>the article</p>", later, seed=SITE + "/"))
+    job.record_fetch(fetch(SITE + "/loop", b"", WHEN, status=301, seed=SITE + "/",
+                           headers=[(b"Location", SITE.encode() + b"/loop")]))
+    job.close()
+    update_indexes(collection_dir(store, "odd"))
+    with serve_in_thread(store) as base:
+        page = get(base, f"/odd/20260301120000/{SITE}/story")
+        raw_page = get(base, f"/odd/20260301120000id_/{SITE}/story")
+        provenance = get(base, f"/odd/20260301120000prov_/{SITE}/story")
+        loop = get(base, f"/odd/20260301120000/{SITE}/loop")
+    assert page[0] == 200 and b"the article" in page[2]
+    assert raw_page[:1] == (200,) and raw_page[2] == b"<p>the article</p>"
+    assert b'"status": 302' in provenance[2]  # (the capture asked for, as it is)
+    assert loop[0] == 301 and loop[1]["location"] == f"/odd/20260301120000/{SITE}/loop"  # (no other: as archived)

@@ -281,6 +281,7 @@ class ReplayApp:
     def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry], dest: str | None = None) -> Response:
         assert route.url is not None
         interim: CdxjEntry | None = None
+        looping: tuple[CdxjEntry, ArchivedRecord, ArchivedRecord | None] | None = None
         damaged: StoreError | None = None
         orphaned = False  # (a revisit whose original could not be found)
         for entry in closest(entries, route.timestamp):
@@ -305,11 +306,19 @@ class ReplayApp:
                 # as is, a client would wait for ever for the answer after it.
                 interim = interim or entry
                 continue
+            if route.modifier != "prov_" and _redirects_to_itself(entry.url, _head(record, original)):
+                # A server that set a cookie and sent the reader back to the same URL: replayed,
+                # the browser would follow it to itself until it gave up. The next-nearest
+                # capture is the page behind it (as pywb does); with none, it is replayed as it is.
+                looping = looping or (entry, record, original)
+                continue
             if route.modifier == "prov_":
                 doc = provenance(coll, entry, record, original)
                 body = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
                 return "200 OK", [("Content-Type", "application/json; charset=utf-8")], body
             return self._payload(coll, route, entry, record, original, dest)
+        if looping is not None:
+            return self._payload(coll, route, *looping, dest)
         if interim is not None:
             return _html("502 Bad Gateway", pages.error_page(
                 "502 Bad Gateway", f"The capture of {interim.url} at {interim.timestamp} is an interim response, "
@@ -422,6 +431,17 @@ def _head(record: ArchivedRecord, original: ArchivedRecord | None) -> ArchivedRe
     if original is not None and (record.status in (None, 304) or not record.http_headers):
         return original
     return record
+
+
+def _redirects_to_itself(url: str, head: ArchivedRecord) -> bool:
+    """Whether ``head`` is a redirect to ``url`` itself."""
+    location = head.header("Location") if 300 <= (head.status or 0) < 400 else None
+    if not location:
+        return False
+    try:
+        return urljoin(url, location.strip()).partition("#")[0] == url
+    except ValueError:
+        return False
 
 
 def _client_tag(coll: str, timestamp: str, modifier: str, url: str) -> str:
