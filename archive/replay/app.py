@@ -281,7 +281,7 @@ class ReplayApp:
     def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry], dest: str | None = None) -> Response:
         assert route.url is not None
         interim: CdxjEntry | None = None
-        looping: tuple[CdxjEntry, ArchivedRecord, ArchivedRecord | None] | None = None
+        looping: CdxjEntry | None = None
         damaged: StoreError | None = None
         orphaned = False  # (a revisit whose original could not be found)
         for entry in closest(entries, route.timestamp):
@@ -309,8 +309,8 @@ class ReplayApp:
             if route.modifier != "prov_" and _redirects_to_itself(entry.url, _head(record, original)):
                 # A server that set a cookie and sent the reader back to the same URL: replayed,
                 # the browser would follow it to itself until it gave up. The next-nearest
-                # capture is the page behind it (as pywb does); with none, it is replayed as it is.
-                looping = looping or (entry, record, original)
+                # capture is the page behind it (as pywb does).
+                looping = looping or entry
                 continue
             if route.modifier == "prov_":
                 doc = provenance(coll, entry, record, original)
@@ -318,7 +318,11 @@ class ReplayApp:
                 return "200 OK", [("Content-Type", "application/json; charset=utf-8")], body
             return self._payload(coll, route, entry, record, original, dest)
         if looping is not None:
-            return self._payload(coll, route, *looping, dest)
+            return _html("502 Bad Gateway", pages.error_page(
+                "502 Bad Gateway", f"The capture of {looping.url} at {looping.timestamp} redirects to itself (a "
+                "server that set a cookie and sent the reader back), and there is no other capture, of the page "
+                "behind it: replayed, a browser would follow it round until it gave up. Its record is in the "
+                "provenance: " + replay_path(coll.name, looping.timestamp, "prov_", looping.url)))
         if interim is not None:
             return _html("502 Bad Gateway", pages.error_page(
                 "502 Bad Gateway", f"The capture of {interim.url} at {interim.timestamp} is an interim response, "
