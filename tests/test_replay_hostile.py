@@ -306,6 +306,20 @@ def test_a_challenge_for_credentials_is_kept_aside_so_the_browser_shows_the_arch
     assert "www-authenticate" not in headers and headers["x-archive-orig-www-authenticate"] == 'Basic realm="news"'
 
 
+def test_a_page_of_frames_keeps_its_frameset_without_a_banner_before_it(tmp_path):
+    # (a banner before the <frameset> starts a body, and the browser showed the banner alone)
+    page = (b'<!DOCTYPE html><html><head><title>f</title></head><frameset cols="50%,50%"><frame src="/a">'
+            b'<frame src="/b"><noframes><body>no frames</body></noframes></frameset></html>')
+    store = tmp_path / "store"
+    capture(store, {"/frames": (200, [(b"Content-Type", b"text/html")], page)})
+    with serve_in_thread(store) as base:
+        status, _, body = get(base, f"/odd/20260301120000/{SITE}/frames", headers={"Sec-Fetch-Dest": "document"})
+    assert status == 200 and b"archive-replay-banner" not in body and b"/_archive/client.js" in body
+    assert body.endswith(b'</head><frameset cols="50%,50%"><frame src="/odd/20260301120000/http://site.test/a">'
+                         b'<frame src="/odd/20260301120000/http://site.test/b"><noframes><body>no frames</body>'
+                         b"</noframes></frameset></html>")
+
+
 def test_urls_one_index_key_folds_together_are_each_replayed_as_their_own_page(tmp_path):
     # A SURT key folds a path's case, a trailing slash and the order of query parameters:
     # /trail/ was replayed with the bytes of /trail.

@@ -391,6 +391,10 @@ class _Rewriter(HTMLParser):
             assert self.banner is not None
             self.edits.append((start + len(raw), start + len(raw), self.banner))
             self.banner_done = True
+        elif tag == "frameset":
+            # A page of frames has no body to hold the banner, and the banner before its
+            # frameset would start one: the browser then showed the banner alone, no frame.
+            self.banner_done = True
 
     def _place_first(self, tag: str, start: int, end: int) -> None:
         """``first`` goes just inside <head>, or before the first element that is neither
