@@ -534,3 +534,29 @@ def test_a_capture_that_redirects_to_itself_gives_way_to_the_page_behind_it(tmp_
     # (with no other capture: said so, as a browser would only say it was redirected too many times)
     assert loop[0] == 502 and f"/odd/20260301120000prov_/{SITE}/loop".encode() in loop[2]
     assert "location" not in loop[1]
+
+
+@pytest.mark.parametrize(("dest", "rewritten"), [
+    ("script", False), ("style", False), ("empty", False), (None, True), ("document", True), ("iframe", True)])
+def test_a_script_or_json_labelled_text_html_is_not_rewritten_as_markup(tmp_path, dest, rewritten):
+    # A link rewritten into a script's string ended the string (a SyntaxError), and into JSON
+    # made it unreadable; what a browser asks for as a page is rewritten as ever.
+    script = b'var u = "/x"; el.innerHTML = "<a href=\'" + u + "\'>x</a>";'
+    data = b'{"items": ["<a href=\\"/other\\">more</a>"]}'
+    html = [(b"Content-Type", b"text/html")]
+    store = tmp_path / "store"
+    capture(store, {"/legacy.js": (200, html, script), "/more": (200, html, data)})
+    headers = {"Sec-Fetch-Dest": dest} if dest else {}
+    with serve_in_thread(store) as base:
+        answers = [get(base, f"/odd/20260301120000/{SITE}{path}", headers=headers) for path in ("/legacy.js", "/more")]
+    for (status, got, body), sent in zip(answers, (script, data), strict=True):
+        assert status == 200 and got["vary"] == "Sec-Fetch-Dest"
+        assert (body != sent) == rewritten, body
+
+
+def test_a_fragment_of_markup_a_script_fetches_has_its_links_rewritten(tmp_path):
+    store = tmp_path / "store"
+    capture(store, {"/more": (200, [(b"Content-Type", b"text/html")], b'\n <li><a href="/story">s</a></li>')})
+    with serve_in_thread(store) as base:
+        _, _, body = get(base, f"/odd/20260301120000/{SITE}/more", headers={"Sec-Fetch-Dest": "empty"})
+    assert body == b'\n <li><a href="/odd/20260301120000/http://site.test/story">s</a></li>'

@@ -400,7 +400,9 @@ class ReplayApp:
             nosniff = "nosniff" in (head.header("X-Content-Type-Options") or "").lower()
             if mime in _UNKNOWN and not nosniff and rewrite.sniffs_as_html(body):
                 mime = "text/html"  # (what a browser makes of it, and shows as a page)
-            if mod in REWRITE_MODIFIERS and mime in _HTML:
+            if mod in REWRITE_MODIFIERS and mime in _HTML and not _markup_for(dest, body):
+                headers = _varying(headers, "Sec-Fetch-Dest")  # (rewritten when asked for as a page)
+            elif mod in REWRITE_MODIFIERS and mime in _HTML:
                 banner = banner_html(
                     timestamp=entry.timestamp, url=entry.url, digest=body_record.warc("WARC-Payload-Digest") or "",
                     provenance_href=replay_path(coll.name, entry.timestamp, "prov_", entry.url),
@@ -427,6 +429,22 @@ class ReplayApp:
             headers.append(("Content-Security-Policy", SANDBOXED))
         reason = head.reason.strip() or _phrase(status)
         return f"{status} {reason}", headers, body
+
+
+# What a browser asks for (Sec-Fetch-Dest) that is never a page, whatever its type says: a
+# script or style sheet a misconfigured server labelled text/html, rewritten as markup, was
+# broken (a link in a string of the script given quotes that ended it).
+_NOT_MARKUP_DESTS = {"script", "style", "image", "font", "audio", "video", "track", "worker", "sharedworker",
+                     "serviceworker", "audioworklet", "paintworklet", "manifest", "report", "xslt", "json"}
+
+
+def _markup_for(dest: str | None, body: bytes) -> bool:
+    """Whether an HTML capture asked for as ``dest`` is markup to rewrite: a page, a frame,
+    or what a script fetches if it begins as markup does (not JSON a PHP endpoint labelled
+    text/html, which a link rewritten into it made unreadable)."""
+    if dest == "empty":
+        return body.lstrip(b"\xef\xbb\xbf \t\r\n\x0c")[:1] == b"<"
+    return dest not in _NOT_MARKUP_DESTS
 
 
 def _head(record: ArchivedRecord, original: ArchivedRecord | None) -> ArchivedRecord:
