@@ -46,9 +46,9 @@ BASE: dict[str, Any] = {
         "crawler.compression.BoundedHttpCompressionMiddleware": 590,
         # Before RetryMiddleware (550) sees the response, which would retry at once.
         "archive.scrapy.RetryAfterMiddleware": 560,
-        # Scrapy's, saying in the capture log where a chain too long (a loop) was cut.
         # A charset of no text (``base64``) read as none before the text is first read.
         "crawler.charset.TextCharsetMiddleware": 585,
+        # Scrapy's, saying in the capture log where a chain too long (a loop) was cut.
         "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
         "crawler.redirect.RecordingMetaRefreshMiddleware": 580,
         "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
