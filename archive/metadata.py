@@ -88,7 +88,9 @@ def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str
         if "Organization" in _types(value) and value.get("@type") != "Person":
             return []  # a publisher named as author says nothing about who wrote it
         name = value.get("name")
-        return [name.strip()] if isinstance(name, str) and name.strip() else []
+        # (as the byline reads, "By Ivy Lamp", in some CMSs' markup)
+        name = _BY.sub("", name).strip() if isinstance(name, str) else ""
+        return [name] if name else []
     if isinstance(value, list):
         return [n for v in value for n in _names(v, ids)]
     return []

@@ -240,6 +240,11 @@ def test_a_logo_in_the_header_is_not_the_pages_h1():
     ('<meta name="author" content="Auteur Anna Kubišta">', "", ["Anna Kubišta"]),
     ('<meta name="author" content="Artikel von hausinfo">', "", ["hausinfo"]),
     ('<meta name="author" content="Written by Sam Poe">', "", ["Sam Poe"]),
+    # a JSON-LD person named as the byline reads
+    (('<script type="application/ld+json">{"@type":"NewsArticle","author":{"@type":"Person","name":"By Ivy Lamp"}}'
+     '</script>'), "", ["Ivy Lamp"]),
+    (('<script type="application/ld+json">{"@type":"NewsArticle","author":[{"@type":"Person","name":"Von Jan Ott"},'
+     '{"@type":"Person","name":"Byron Bay"}]}</script>'), "", ["Jan Ott", "Byron Bay"]),
 ])
 def test_what_bylines_say_before_a_name_is_not_part_of_it(head, body, authors):
     assert meta_of(head, body)["authors"] == authors
