@@ -537,6 +537,10 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
         "originals_outside": sum(r.type in ("response", "revisit") and r.record_id not in matched for r in chosen),
         "filtered": any(filt),
         "articles": len(rows), "withdrawn": sum(r["status"] == "withdrawn" for r in rows),
+        "article_ids": len({r["article_id"] for r in rows}),
+        # (rows whose earlier version is not among the export's: captured before its filter, or lost)
+        "earlier_outside": sum(1 for r in rows if r["previous_version"]
+                               and r["previous_version"] not in {o["source"]["record_id"] for o in rows}),
         "article_urls": len({r["url"] for r in rows}), "warc_files": len(warcs),
         "warc_bytes": sum(w.stat().st_size for w in warcs),
         "by_status": Counter(str(l["status"]) for l in lines if l.get("status") is not None and not l["left_out"]),

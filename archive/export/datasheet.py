@@ -100,6 +100,9 @@ def datasheet(facts: dict[str, Any]) -> str:
                if f["originals_outside"] else "")
     subset = ("; each keeps the name of the store's file its records were copied\n  from, byte for byte, "
               "but holds only those the filter chose (and what they need)" if f["filtered"] else "")
+    earlier = (f";\n  {_plural(f['earlier_outside'], 'row')} {'names' if f['earlier_outside'] == 1 else 'name'} "
+               "as `previous_version` a version this export does not hold (captured outside\n  its filter, "
+               "or in a file stated lost)" if f["earlier_outside"] else "")
     verify_command = ("archive verify --key ARCHIVE.pub .      # hashes, the signature by the archive's published key,\n"
                       "                                        # every record digest, each row's pointer"
                       if f["signed_note"] else
@@ -124,7 +127,8 @@ Collected by the `{f['collection']}` collection of an archive-corpus store; expo
 - Captures (HTTP responses recorded): {f['captured']} ({f['new']} with bytes not captured before, {f['revisits']}
   recorded as revisit records: the same bytes as an earlier capture, not always the one before, or a
   304 Not Modified to a request that named one){outside}
-- Articles (rows in `articles.jsonl` / `articles.parquet`): {f['articles']} ({f['withdrawn']} withdrawals)
+- Articles (by `article_id`): {f['article_ids']}, in {_plural(f['articles'], 'row')} of `articles.jsonl` /
+  `articles.parquet`, each row one version ({f['withdrawn']} of them {'a withdrawal' if f['withdrawn'] == 1 else 'withdrawals'}: the page answered 404 or 410){earlier}
 - Distinct article URLs: {f['article_urls']}
 - WARC files in the WACZ: {f['warc_files']}, {f['warc_bytes']} bytes{subset}
 - HTTP statuses: {statuses}
