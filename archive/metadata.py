@@ -82,6 +82,8 @@ def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str
             return []  # article:author is often a profile URL, not a name
         value = _BY.sub("", value)
         parts = [part.strip() for part in re.split(r",|;| and | & ", value) if part.strip()]
+        # (what follows a name may be the person's post, "Jane Doe, Political Correspondent": no second author)
+        parts = parts[:1] + [part for part in parts[1:] if not _ROLE.search(part)]
         # (a company or a society by its legal form, and its address after it, is no author)
         return [] if any(_LEGAL_FORM.search(part) for part in parts) else parts
     if isinstance(value, dict):
@@ -210,6 +212,12 @@ _PARTICLES = {"von", "vom", "van", "der", "den", "de", "del", "della", "di", "da
 # The legal form that ends a company's or a society's name: "Weininstitut GmbH", "Bund der
 # Energieverbraucher e.V.", "Example Inc."; after a name, so that initials ("KG") are not one.
 _LEGAL_FORM = re.compile(r"\S\s+(?:(?i:g?gmbh|mbh|inc|ltd|llc|corp)|AG|KG|SE|S\.A|S\.L)\b\.?|\S\s+(?i:e\.\s?v\.)")
+
+# A journalist's post, as a byline gives it after the name: "Political Correspondent",
+# "Chefredakteurin", "correspondant à Berlin".
+_ROLE = re.compile(r"(?i:correspondents?|reporters?|editors?|columnists?|journalists?|contributors?|photographers?|"
+                   r"analysts?|(?:chef)?redakteur(?:in|e|innen)?|korrespondent(?:in|en|innen)?|journaliste|"
+                   r"correspondant(?:e)?|r\u00e9dact(?:eur|rice)|periodista|corresponsal|redactora?)(?!\w)")
 
 # What content systems and themes put where an author's name goes when there is none.
 _NO_ONE = {"admin", "administrator", "wordpressadmin", "super user", "user", "publisher", "name", "author",

@@ -240,6 +240,11 @@ def test_a_logo_in_the_header_is_not_the_pages_h1():
     ('<meta name="author" content="Auteur Anna Kubišta">', "", ["Anna Kubišta"]),
     ('<meta name="author" content="Artikel von hausinfo">', "", ["hausinfo"]),
     ('<meta name="author" content="Written by Sam Poe">', "", ["Sam Poe"]),
+    # the post after the name is no second author
+    ('<meta name="author" content="Jane Doe, Political Correspondent">', "", ["Jane Doe"]),
+    ('<meta name="author" content="By Jane Doe and John Roe, Reporters">', "", ["Jane Doe", "John Roe"]),
+    ('<meta name="author" content="Von Eva Ernst, Wirtschaftsredakteurin">', "", ["Eva Ernst"]),
+    ('<meta name="author" content="Ada Reporter, Ben Writer">', "", ["Ada Reporter", "Ben Writer"]),
     # a JSON-LD person named as the byline reads
     (('<script type="application/ld+json">{"@type":"NewsArticle","author":{"@type":"Person","name":"By Ivy Lamp"}}'
      '</script>'), "", ["Ivy Lamp"]),
