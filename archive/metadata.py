@@ -397,6 +397,8 @@ def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = Fa
         if day and day[8:10] == "01" and not _shows_first(tree, day):
             day = None
     out: dict[str, Any] = {}
+    if day and _todays_date_shown(tree, url, day[:10], captured):
+        day = None
     if day:
         out["published"] = iso_datetime(day)
     if found.author:
@@ -412,14 +414,41 @@ def _shows_first(tree: Any, day: str) -> bool:
     """Whether the page's text writes ``day`` (the first of a month, ISO 8601) with its day:
     01.02.2022, 2022-02-01, 1/2/2022 or 2/1/2022, 2022年2月1日, 1 February 2022, February 1st,
     2022; not a month or a year alone, which htmldate also gives as the first."""
-    year, month = day[:4], int(day[5:7])
+    return any(_written(day).search(text) for text in tree.xpath(f"//body{_TEXT}"))
+
+
+# The text of an element, scripts and styles aside.
+_TEXT = "//text()[not(ancestor::script or ancestor::style)]"
+
+
+def _written(day: str) -> re.Pattern[str]:
+    """``day`` (ISO 8601) as pages write it: 01.02.2022, 2022-02-01, 1/2/2022 or 2/1/2022,
+    2022年2月1日, 1 February 2022, February 1st, 2022."""
+    year, month, d = day[:4], int(day[5:7]), int(day[8:10])
     name = _MONTHS[month - 1]
-    written = re.compile(
-        rf"(?<![\d.])0?1\.\s?0?{month}\.\s?{year}(?!\d)|(?<!\d){year}[-/.]0?{month}[-/.]0?1(?!\d)"
-        rf"|(?<![\d/])(?:0?1/0?{month}|0?{month}/0?1)/{year}(?!\d)|{year}\s?年\s?0?{month}\s?月\s?0?1\s?日"
-        rf"|(?<!\d)1(?:st)?\s+{name}\.?,?\s+{year}(?!\d)|\b{name}\.?\s+1(?:st)?,?\s+{year}(?!\d)",
+    return re.compile(
+        rf"(?<![\d.])0?{d}\.\s?0?{month}\.\s?{year}(?!\d)|(?<!\d){year}[-/.]0?{month}[-/.]0?{d}(?!\d)"
+        rf"|(?<![\d/])(?:0?{d}/0?{month}|0?{month}/0?{d})/{year}(?!\d)|{year}\s?年\s?0?{month}\s?月\s?0?{d}\s?日"
+        rf"|(?<!\d){d}(?:st|nd|rd|th)?\s+{name}\.?,?\s+{year}(?!\d)|\b{name}\.?\s+{d}(?:st|nd|rd|th)?,?\s+{year}(?!\d)",
         re.IGNORECASE)
-    return any(written.search(text) for text in tree.xpath("//body//text()[not(ancestor::script or ancestor::style)]"))
+
+
+def _todays_date_shown(tree: Any, url: str, day: str, captured: str) -> bool:
+    """Whether ``day``, a day about the capture's (the day before, of, or after it, as
+    zones have it), is only the date a site shows in its header or sidebar on every page
+    ("Saturday, 28 November 2026"): written outside the page's ``<article>`` and not in it,
+    nor in its markup (``<time>``, ``<meta>``) or its URL."""
+    near = date.fromisoformat(captured[:10])
+    if date.fromisoformat(day) not in {near - timedelta(days=1), near, near + timedelta(days=1)}:
+        return False
+    articles = tree.xpath("//article")
+    if not articles or day in url or day.replace("-", "/") in url:
+        return False
+    written = _written(day)
+    inside = any(written.search(t) for a in articles for t in a.xpath(f".{_TEXT}"))
+    marked = any(v.strip().startswith(day) for v in tree.xpath("//time/@datetime | //meta/@content"))
+    outside = any(written.search(t) for t in tree.xpath(f"//body{_TEXT}[not(ancestor::article)]"))
+    return outside and not inside and not marked
 
 
 # An XML declaration at the start (XHTML): lxml refuses one in text already decoded.

@@ -590,3 +590,25 @@ def test_a_json_ld_url_is_taken_as_written():
     declared = page_metadata(parse_html(f"<html><head>{ld}</head><body><p>x</p></body></html>"))
     assert declared["image"] == "https://cdn.example/i.jpg?w=800&section=news&region=eu&copy=1"
     assert declared["headline"] == "A & B &section"
+
+
+def test_the_days_date_a_site_shows_on_every_page_is_no_publication_date():
+    # Sites show today's date in their header ("Thursday, 26 November 2026"): htmldate read
+    # it from an undated article's text, and the row said it was published the day it was
+    # captured.
+    def page(header: str, dateline: str = "") -> str:
+        return ("<html><head><title>Seals return</title><meta property='og:type' content='article'></head><body>"
+                f"<header><a href='/'>Gazette</a><div class='today'>{header}</div></header><article>"
+                f"<h1>Seals return</h1>{dateline}" + "".join(f"<p>{p}</p>" for p in PARAS * 2) + "</article></body></html>")
+
+    url = "http://site.test/stories/seals"
+    for shown in ("Thursday, 26 November 2026", "Wednesday 25 November 2026", "27.11.2026"):
+        row = _row_of(url, page(shown))
+        assert row is not None and row["published"] is None and row["inferred"] == [], shown
+    # Written in the article too, or on another day than the capture's: its date.
+    row = _row_of(url, page("Thursday, 26 November 2026", "<p class='date'>26 November 2026</p>"))
+    assert (row["published"], row["inferred"]) == ("2026-11-26", ["published"])
+    row = _row_of(url, page("<p>Last updated 12 March 2024</p>"))
+    assert (row["published"], row["inferred"]) == ("2024-03-12", ["published"])
+    row = _row_of("http://site.test/2026/11/26/seals", page("Thursday, 26 November 2026"))
+    assert (row["published"], row["inferred"]) == ("2026-11-26", ["published"])
