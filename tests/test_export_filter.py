@@ -90,3 +90,21 @@ def test_the_datasheet_counts_articles_apart_from_rows_and_says_which_earlier_ve
     assert ("- Articles (by `article_id`): 2, in 2 rows of `articles.jsonl` /\n  `articles.parquet`, each row one "
             "version (1 of them a withdrawal: the page answered 404 or 410);\n  2 rows name as `previous_version` "
             "a version this export does not hold (captured outside\n  its filter, or in a file stated lost)\n") in sheet
+
+
+def test_the_datasheet_counts_the_pages_captured_that_are_no_article(tmp_path):
+    # A paywall's teaser and a list of articles were captured and gave no row, and nothing
+    # in the dataset said so.
+    teaser = b"<html><head><title>Where the money went</title></head><body><h1>Where the money went</h1>" \
+             b"<p>For months the board refused to say.</p><p>Subscribe to continue reading.</p></body></html>"
+    store = tmp_path / "store"
+    _job(store, 1, {"/a/0": _article(0), "/a/1": _article(1), "/paid": teaser,
+                    "/": b"<html><body><a href='/a/0'>0</a></body></html>", "/gone": (404, b"gone")})
+    # Day 5: story 0 unchanged (its row is day 1's: an article still, not a page without one).
+    _job(store, 5, {"/a/0": _article(0), "/paid": teaser})
+    extract_collection(store, "ds")
+    line = "- HTML pages captured (2xx) that are no article of the collection: {} (home, section and\n"
+    assert _export(store, tmp_path / "all") == 0
+    assert line.format(2) in (tmp_path / "all" / "DATASHEET.md").read_text()
+    assert _export(store, tmp_path / "day5", "--from", "2026-03-05") == 0
+    assert line.format(1) in (tmp_path / "day5" / "DATASHEET.md").read_text()

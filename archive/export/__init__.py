@@ -155,7 +155,7 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         new_warcs = sorted((work / "warcs").glob("*.warc.gz"))
         chosen = [selection.by_id[rid][1] for rid in selection.chosen]
         created = max(datetime.fromisoformat(r.fields["warc-date"]) for r in chosen)
-        rows, rows_lost = _articles(coll, jobs, moved, selection, in_range, lost_warcs)
+        rows, rows_lost, row_urls = _articles(coll, jobs, moved, selection, in_range, lost_warcs)
         index = _index(new_warcs, work / "indexes")
         config = jobs[-1]["config"]
         dataset = config.get("dataset", {})
@@ -172,6 +172,10 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         (stage / "captures-per-day.svg").write_text(chart_svg(_per_day(lines)), "utf-8")
         facts = _facts(collection, jobs, lines, rows, chosen, selection.matched, new_warcs, created, dataset,
                        title, (date_from, date_to, host), wacz.name, key is not None)
+        # (pages of the export that are in no row: lists, pages too short for an article, copies)
+        facts["pages_without_rows"] = len({l["url"] for l in lines if l["outcome"] == "captured" and not l["left_out"]
+                                           and 200 <= (l.get("status") or 0) < 300
+                                           and l.get("mime") in ("text/html", "application/xhtml+xml")} - row_urls)
         facts["lost"] = _losses(lost, lines, lost_warcs, len(selection.unfounded), rows_lost)
         if facts["lost"] is not None:
             facts["lost"]["filtered"] = facts["filtered"]
@@ -397,13 +401,15 @@ def _moved(source: Path, target: Path, shown: Path) -> None:
                          "was") from None
 
 
-def _articles(coll, jobs, moved, selection, in_range, lost_warcs) -> tuple[list[dict[str, Any]], int]:  # type: ignore[no-untyped-def]
-    """The rows of the export, pointers remapped into its WARCs; and how many rows the
-    filter took that are left out for a stated loss (their record in a lost WARC, or a
-    revisit of one whose original is: see :func:`~archive.export.select.select`)."""
+def _articles(coll, jobs, moved, selection, in_range, lost_warcs) -> tuple[list[dict[str, Any]], int, set[str]]:  # type: ignore[no-untyped-def]
+    """The rows of the export, pointers remapped into its WARCs; how many rows the filter
+    took that are left out for a stated loss (their record in a lost WARC, or a revisit of
+    one whose original is: see :func:`~archive.export.select.select`); and the URLs of all
+    the collection's rows."""
     rows = []
     left_out = 0
     chosen = selection.chosen
+    ever: set[str] = set()  # (the URLs of every row of the collection, in the filter or not)
     for job in jobs:
         path = coll.articles / f"{job['job_id']}.jsonl"
         if not path.is_file():
@@ -411,6 +417,7 @@ def _articles(coll, jobs, moved, selection, in_range, lost_warcs) -> tuple[list[
         for row in rows_refusing_bad(path, "article", f"`{coll.command('extract')}` writes it again; "
                                                         "nothing was exported"):
             src = row["source"]
+            ever.add(row["url"])
             if not in_range(src["capture_time"], row["url"]):
                 continue
             if src["warc_filename"] in lost_warcs or src["record_id"] in selection.unfounded:
@@ -430,7 +437,7 @@ def _articles(coll, jobs, moved, selection, in_range, lost_warcs) -> tuple[list[
             row.setdefault("previous_version", None)
             row.setdefault("inferred", [])  # (a row extracted before it was has nothing inferred in it)
             rows.append({k: row.get(k) for k in ARTICLE_COLUMNS})
-    return sorted(rows, key=lambda r: (r["source"]["capture_time"], r["url"], r["version"])), left_out
+    return sorted(rows, key=lambda r: (r["source"]["capture_time"], r["url"], r["version"])), left_out, ever
 
 
 def _losses(lost, lines, lost_warcs, unfounded, rows_lost) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
@@ -490,6 +497,7 @@ def _log_lines(coll, jobs, in_range, lost) -> list[dict[str, Any]]:  # type: ign
                                       "status": line.get("status"), "error": line.get("error"),
                                       "truncated": line.get("truncated"), "revisit": bool(line.get("revisit")),
                                       "job_id": job["job_id"], "robots": line.get("robots"),
+                                      "url": line["url"], "mime": line.get("mime"),
                                       "warc_filename": (line.get("warc") or {}).get("filename"),
                                       "record_id": (line.get("warc") or {}).get("record_id")})
                 unlike = unlike_its_listing(coll.root / entry["path"], entry)  # (lines edited, or left out)

@@ -130,6 +130,9 @@ Collected by the `{f['collection']}` collection of an archive-corpus store; expo
 - Articles (by `article_id`): {f['article_ids']}, in {_plural(f['articles'], 'row')} of `articles.jsonl` /
   `articles.parquet`, each row one version ({f['withdrawn']} of them {'a withdrawal' if f['withdrawn'] == 1 else 'withdrawals'}: the page answered 404 or 410){earlier}
 - Distinct article URLs: {f['article_urls']}
+- HTML pages captured (2xx) that are no article of the collection: {f['pages_without_rows']} (home, section and
+  other lists, pages too short for an article, as a paywall's teaser is, and copies of an article's
+  page at another URL; `archive extract` in the archive's README gives the rules)
 - WARC files in the WACZ: {f['warc_files']}, {f['warc_bytes']} bytes{subset}
 - HTTP statuses: {statuses}
 
