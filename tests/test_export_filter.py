@@ -74,14 +74,18 @@ def test_a_collection_without_captures_says_so_not_that_a_filter_matched_nothing
     assert not (tmp_path / "out").exists()
 
 
-def test_the_datasheet_counts_articles_apart_from_rows_and_says_which_earlier_versions_are_not_in_it(tmp_path):
+def test_the_datasheet_counts_articles_apart_from_rows_and_says_which_earlier_versions_are_not_in_it(tmp_path,
+                                                                                                    capsys):
     # Rows were counted as articles, and a filter's rows whose previous_version was left
     # out of the export named a record it does not hold, unsaid.
     store = tmp_path / "store"
     _job(store, 1, {f"/a/{i}": _article(i) for i in range(3)})
     _job(store, 5, {"/a/0": _article(0, " (updated)"), "/a/1": (404, b"gone"), "/a/2": _article(2)})
     extract_collection(store, "ds")
+    capsys.readouterr()
     assert _export(store, tmp_path / "all") == 0
+    # (and so does the command's first line, which said "5 articles")
+    assert capsys.readouterr().out.startswith("Exported 6 captures and 3 articles (5 rows: versions, withdrawals) to ")
     sheet = (tmp_path / "all" / "DATASHEET.md").read_text()
     assert ("- Articles (by `article_id`): 3, in 5 rows of `articles.jsonl` /\n  `articles.parquet`, each row one "
             "version (1 of them a withdrawal: the page answered 404 or 410)\n") in sheet

@@ -39,7 +39,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         date_from=parse_day(args.date_from, "--from"), date_to=parse_day(args.date_to, "--to"), host=args.host,
         sign_key=Path(args.sign_key) if args.sign_key else None,
     )
-    print(f"Exported {count(result.captures, 'capture')} and {count(result.articles, 'article')} to "
+    # (articles, not their rows: an article's versions and withdrawal are rows of one)
+    rows = "" if result.articles == result.article_ids else f" ({count(result.articles, 'row')}: versions, withdrawals)"
+    print(f"Exported {count(result.captures, 'capture')} and {count(result.article_ids, 'article')}{rows} to "
           f"{shell_quoted(result.out)}:", file=out)
     for f in result.files:
         print(f"  {f['path']:<22} {human_bytes(f['bytes']):>9}  {f['hash']}", file=out)

@@ -58,9 +58,10 @@ class ExportResult:
     out: Path
     wacz: Path
     captures: int
-    articles: int
+    articles: int  # article rows: each version of an article, and each withdrawal, a row
     files: list[dict[str, Any]]
     signature: Path | None
+    article_ids: int = 0  # articles: the rows' distinct article ids
 
 
 def parse_day(text: str | None, option: str) -> date | None:
@@ -217,7 +218,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return ExportResult(out, wacz, len(selection.matched), len(rows), files, signature)
+    return ExportResult(out, wacz, len(selection.matched), len(rows), files, signature,
+                        article_ids=len({r["article_id"] for r in rows}))
 
 
 def _none_matched(collection: str, scanned: Selection, filt: tuple[date | None, date | None, str | None]) -> str:
