@@ -366,7 +366,7 @@ def test_a_warc_no_manifest_lists_of_a_job_that_has_one_is_not_indexed_and_one_g
     coll = collection_dir(tmp_path, "news")
     assert main(["index", "--store", str(tmp_path)], out=io.StringIO()) == 0
     captures = len(lookup_url(coll, SITE + "/story"))
-    first = sorted(coll.warcs.glob("*.warc.gz"))[0]
+    first = min(coll.warcs.glob("*.warc.gz"))
     stray = coll.warcs / "copy.warc.gz"
     shutil.copyfile(first, stray)
     shutil.copyfile(coll.indexes / index_name(first), coll.indexes / index_name(stray))  # (as an index made of it)

@@ -18,6 +18,16 @@ from archive.replay import serve_in_thread
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
 
 
+def _crawled(tmp_path, routes, collection: str, page: str = "/page"):  # type: ignore[no-untyped-def]
+    """A store holding a crawl of ``page`` alone (its requisites too) into ``collection``, and
+    the site that served it (closed; its ``base`` and ``requests`` kept)."""
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        assert main(["crawl", "--url", site.base + page, "--store", str(store), "--depth", "0",
+                     "--collection", collection]) == 0
+    return store, site
+
+
 def _sources(body: bytes) -> list[str]:
     """The src of each <img> of a replayed page, and each url() of its style attributes."""
     return [m.decode("ascii") for m in re.findall(rb'<img[^>]* src="([^"]*)"', body)] + \
@@ -40,10 +50,7 @@ def test_an_image_named_in_the_pages_own_encoding_is_replayed_from_its_capture(t
               f"/img/{path}.png": response("200 OK", [("Content-Type", "image/png")], PNG + b"path"),
               f"/img/{path}.png?bg": response("200 OK", [("Content-Type", "image/png")], PNG + b"bg"),
               f"/img/q.png?w={query}": response("200 OK", [("Content-Type", "image/png")], PNG + b"query")}
-    store = tmp_path / "store"
-    with serve_wire(routes) as site:
-        assert main(["crawl", "--url", site.base + "/page", "--store", str(store), "--depth", "0",
-                     "--collection", "enc"]) == 0
+    store, site = _crawled(tmp_path, routes, "enc")
     with serve_in_thread(store) as base:
         status, _, body = get(base, f"/enc/2026/{site.base}/page")
         assert status == 200
@@ -65,11 +72,8 @@ def test_images_a_style_sheet_names_with_escapes_are_crawled_and_replayed(tmp_pa
               "/s/site.css": response("200 OK", [("Content-Type", "text/css")], css)}
     routes.update({f"/s/{name}": response("200 OK", [("Content-Type", "image/png")], PNG + body)
                    for name, body in images.items()})
-    store = tmp_path / "store"
-    with serve_wire(routes) as site:
-        assert main(["crawl", "--url", site.base + "/page", "--store", str(store), "--depth", "0",
-                     "--collection", "css"]) == 0
-        fetched = {request.split(b" ")[1].decode() for request in site.requests}
+    store, site = _crawled(tmp_path, routes, "css")
+    fetched = {request.split(b" ")[1].decode() for request in site.requests}
     assert {f"/s/{name}" for name in images} <= fetched
     with serve_in_thread(store) as base:
         status, _, body = get(base, f"/css/2026/{site.base}/s/site.css")
@@ -87,10 +91,7 @@ def test_a_page_with_two_base_elements_is_replayed_by_the_first_as_browsers_read
     routes = {"/page": response("200 OK", [("Content-Type", "text/html; charset=utf-8")], page),
               "/img/icon.png": response("200 OK", [("Content-Type", "image/png")], PNG + b"first"),
               "/css/icon.png": response("200 OK", [("Content-Type", "image/png")], PNG + b"second")}
-    store = tmp_path / "store"
-    with serve_wire(routes) as site:
-        assert main(["crawl", "--url", site.base + "/page", "--store", str(store), "--depth", "0",
-                     "--collection", "base"]) == 0
+    store, site = _crawled(tmp_path, routes, "base")
     with serve_in_thread(store) as base:
         _, _, body = get(base, f"/base/2026/{site.base}/page")
         [source] = _sources(body)
@@ -105,10 +106,7 @@ def test_a_page_whose_charset_names_a_codec_of_no_text_leaves_extraction_indexes
     routes = {"/": response("200 OK", [("Content-Type", f"text/html; charset={label}")],
                             f'<html><head><meta charset="{label}"><title>Odd label</title></head>'
                             '<body><p>Words</p></body></html>'.encode())}
-    store = tmp_path / "store"
-    with serve_wire(routes) as site:
-        assert main(["crawl", "--url", site.base + "/", "--store", str(store), "--depth", "0",
-                     "--collection", "odd"]) == 0
+    store, site = _crawled(tmp_path, routes, "odd", page="/")
     for command in (["extract", "--store", str(store), "--collection", "odd"], ["index", "--store", str(store)]):
         proc = subprocess.run([sys.executable, "-m", "archive", *command], capture_output=True, text=True,
                               timeout=120, check=False)
