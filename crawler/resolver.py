@@ -1,7 +1,8 @@
 """ScopedResolver: Scrapy's caching resolver that refuses private addresses for non-seed hosts.
 
 See ``archive.netpolicy``. A refused name fails like a DNS error, so the fetch attempt is
-logged as failed with the reason, and nothing is sent to that address.
+logged as failed with the reason, and nothing is sent to that address. With capture off
+(no ARCHIVE_COLLECTION) nothing is refused.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ class ScopedResolver(CachingThreadedResolver):
 
         resolver = super().from_crawler(crawler, reactor)
         collection = collection_of(crawler)  # (a collection that is not valid: one line, as crawler.job says it)
-        if collection is not None:
+        if collection is None:
+            # Capture is off: no collection, so no address policy (its refusals were every
+            # local host's, said as a DNS lookup that found nothing).
+            resolver.allow_private = True
+        else:
             resolver.seed_hosts = {host_of(s["url"]) for s in collection.seeds} | _proxy_hosts()
             resolver.allow_private = bool(collection.scope["allow_private_addresses"])
         return resolver

@@ -125,6 +125,18 @@ def test_with_capture_off_robots_txt_is_still_obeyed(tmp_path):
     assert "Disabled archive.scrapy.WarcCaptureMiddleware: set ARCHIVE_STORE and ARCHIVE_COLLECTION" in done.stderr
 
 
+def test_with_capture_off_the_readmes_resolver_refuses_nothing(tmp_path):
+    # The resolver keeps to a collection's address policy; with no collection (capture off,
+    # the settings of the README left in place) the crawl fetches what plain Scrapy would.
+    project = _project(tmp_path / "p")
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base.replace("127.0.0.1", "localhost") + "/",
+                             "TWISTED_DNS_RESOLVER=archive.scrapy.ScopedResolver")
+        fetched = _paths(site)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {"/robots.txt", "/", "/a"} <= set(fetched) and "/private/x" not in fetched
+    assert "DNS lookup failed" not in done.stderr
+
 @pytest.mark.parametrize(("settings", "said"), [
     (["ARCHIVE_COLLECTION=mysite"], "ARCHIVE_COLLECTION: not valid JSON (Expecting value: line 1 column 1 (char 0))"),
     (['ARCHIVE_COLLECTION=["x"]'], ("ARCHIVE_COLLECTION: a collection is an object (a dict) with a name and urls, "
