@@ -125,6 +125,7 @@ class WarcCaptureMiddleware:
         self.seed_hosts = {host_of(seed["url"]) for seed in job.collection.seeds}
         self.allow_private = bool(job.collection.scope["allow_private_addresses"])
         self._refused_hosts: set[str] = set()  # (said once each in the crawl log)
+        self._said_cached = False
         self.obey_robots = crawler.settings.getbool("ROBOTSTXT_OBEY")
         self.retry_enabled = crawler.settings.getbool("RETRY_ENABLED")
         self.retry_times = crawler.settings.getint("RETRY_TIMES")
@@ -198,6 +199,11 @@ class WarcCaptureMiddleware:
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
         if "cached" in response.flags:
+            if not self._said_cached:
+                # Otherwise a crawl served from the cache closes a job of no captures, unexplained.
+                self._said_cached = True
+                log.warning("%s came from Scrapy's HTTP cache (HTTPCACHE_ENABLED), not from the network, so it is "
+                            "not captured; nor is any other cached response of this crawl", request.url)
             return response
         at_headers = request.meta.get(_HEADERS_AT)
         started, duration = self._timing(request.meta, at_headers)  # (the worker takes the timestamp as it is)

@@ -137,6 +137,21 @@ def test_with_capture_off_the_readmes_resolver_refuses_nothing(tmp_path):
     assert {"/robots.txt", "/", "/a"} <= set(fetched) and "/private/x" not in fetched
     assert "DNS lookup failed" not in done.stderr
 
+def test_responses_from_scrapys_http_cache_are_not_captured_and_the_crawl_log_says_so(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        settings = (f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}),
+                    "HTTPCACHE_ENABLED=True", f"HTTPCACHE_DIR={tmp_path / 'cache'}")
+        first = _scrapy_crawl(project, site.base + "/", *settings)
+        again = _scrapy_crawl(project, site.base + "/", *settings)
+    assert first.returncode == 0 and again.returncode == 0, again.stderr[-3000:]
+    assert "HTTP cache" not in first.stderr
+    said = [line for line in again.stderr.splitlines() if "came from Scrapy's HTTP cache" in line]
+    assert len(said) == 1 and "WARNING" in said[0] and "not captured" in said[0]
+    second = max((store / "mine" / "logs").glob("*.captures.jsonl"))
+    assert [row["outcome"] for row in map(json.loads, second.read_text().splitlines())] == ["robots-disallowed"]
+
 @pytest.mark.parametrize(("settings", "said"), [
     (["ARCHIVE_COLLECTION=mysite"], "ARCHIVE_COLLECTION: not valid JSON (Expecting value: line 1 column 1 (char 0))"),
     (['ARCHIVE_COLLECTION=["x"]'], ("ARCHIVE_COLLECTION: a collection is an object (a dict) with a name and urls, "
