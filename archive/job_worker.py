@@ -144,7 +144,8 @@ class WorkerJob:
     """A :class:`~archive.job.CaptureJob` run by a worker process; the same calls."""
 
     def __init__(self, store: Path, collection: Collection, *, job_id: str | None = None, spider: str = "news",
-                 operator: str | None = None, log_file: str | None = None, gc_freeze: bool = True):
+                 operator: str | None = None, log_file: str | None = None, log_level: int | str | None = None,
+                 gc_freeze: bool = True):
         self.collection = collection
         self.coll: CollectionDir = collection_dir(store, collection.name)
         self.bad_documents: list[dict[str, str]] = []
@@ -175,6 +176,7 @@ class WorkerJob:
         try:
             self._send(("open", {"store": str(store), "collection": collection.effective(), "job_id": job_id,
                                  "spider": spider, "operator": operator, "log_file": log_file,
+                                 "log_level": log_level,
                                  "gc_freeze": gc_freeze}), now=True)
             # The spider needs the history too (conditional requests, the recrawl list):
             # read it while the worker reads its own.
@@ -305,6 +307,19 @@ class WorkerJob:
 # -- the worker process ---------------------------------------------------------------------
 
 
+def _quieter(level: int | str | None) -> None:
+    """Log no less severe than the crawl's LOG_LEVEL (``scrapy crawl -L WARNING``), nothing
+    where its log is off (``--nolog``: ``"OFF"``); never below INFO."""
+    if level is None:
+        return
+    if level == "OFF":
+        logging.disable(logging.CRITICAL)
+        return
+    number = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    if isinstance(number, int) and number > logging.INFO:
+        logging.getLogger().setLevel(number)
+
+
 def serve(inbox: BinaryIO, outbox: int) -> int:
     """Carry out the calls from ``inbox`` on one CaptureJob until ``close`` or end of input."""
     from archive.config import collection_from_dict
@@ -317,6 +332,7 @@ def serve(inbox: BinaryIO, outbox: int) -> int:
             # The crawl log, appended to as Scrapy does.
             logging.basicConfig(filename=spec["log_file"], level=logging.INFO, force=True, format=_LOG_FORMAT,
                                 datefmt=_LOG_DATES)
+        _quieter(spec.get("log_level"))
         job = CaptureJob(Path(spec["store"]), collection_from_dict(spec["collection"]), job_id=spec["job_id"],
                          spider=spec["spider"], operator=spec["operator"])
         write_frame(outbox, ("ready", {"job_id": job.job_id, "started": job.started.isoformat()}))

@@ -120,6 +120,8 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
     try:
         if crawler.settings.getbool("ARCHIVE_CAPTURE_WORKER", True):
             job = WorkerJob(Path(store), collection, log_file=crawler.settings.get("LOG_FILE"),
+                            log_level=crawler.settings.get("LOG_LEVEL")
+                            if crawler.settings.getbool("LOG_ENABLED", True) else "OFF",
                             gc_freeze=crawler.settings.getbool("ARCHIVE_GC_FREEZE", True), **common)
         else:
             job = CaptureJob(Path(store), collection, **common)

@@ -152,6 +152,18 @@ def test_responses_from_scrapys_http_cache_are_not_captured_and_the_crawl_log_sa
     second = max((store / "mine" / "logs").glob("*.captures.jsonl"))
     assert [row["outcome"] for row in map(json.loads, second.read_text().splitlines())] == ["robots-disallowed"]
 
+@pytest.mark.parametrize("quiet", ["LOG_LEVEL=WARNING", "LOG_ENABLED=False"])
+def test_the_capture_worker_logs_no_more_than_the_crawls_log_level(tmp_path, quiet):
+    # `scrapy crawl -L WARNING` and `--nolog`: the capture worker's lines obey them too.
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}), quiet)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert " INFO: " not in done.stderr and "capture worker" not in done.stderr
+    assert verify(store).ok
+
 @pytest.mark.parametrize(("settings", "said"), [
     (["ARCHIVE_COLLECTION=mysite"], "ARCHIVE_COLLECTION: not valid JSON (Expecting value: line 1 column 1 (char 0))"),
     (['ARCHIVE_COLLECTION=["x"]'], ("ARCHIVE_COLLECTION: a collection is an object (a dict) with a name and urls, "
