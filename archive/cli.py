@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import errno
 import os
 import sys
@@ -62,12 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unrecognized(parser: argparse.ArgumentParser, command: str | None, extras: list[str]) -> None:
+    """Say what was not understood under the command's usage, not the top level's (where
+    argparse says it), with the option meant where one is close: ``--colection``."""
+    if command is not None:
+        parser = next(action for action in parser._actions
+                      if isinstance(action, argparse._SubParsersAction)).choices[command]
+    options = [option for action in parser._actions for option in action.option_strings]
+    meant = [close[0] for extra in extras if extra.startswith("--")
+             for close in [difflib.get_close_matches(extra.split("=", 1)[0], options, n=1)] if close]
+    hint = f" (did you mean {', '.join(meant)}?)" if meant else ""
+    parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            _unrecognized(parser, args.command, extras)
     except SystemExit as exc:  # argparse has printed its message
         return int(exc.code or 0)
     if args.command is None:

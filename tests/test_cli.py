@@ -67,6 +67,10 @@ def test_depth_zero_fetches_the_seed_and_its_requisites_only(wire_site, tmp_path
          "max_pages: 18446744073709551616 is greater than the maximum of 9007199254740991"),
         # (no abbreviations: `--delete` was taken for --delete-local, which removes local WARCs)
         (["push", "--to", "s3://bucket/p", "--delete"], "unrecognized arguments: --delete"),
+        # (said under the command's usage and name, not the top level's, with the option meant)
+        (["demo", "--bogus"], "usage: archive demo [-h]"),
+        (["status", "--stor", "x"], "archive status: error: unrecognized arguments: --stor x (did you mean --store?)"),
+        (["index", "archive-store/demo"], "archive index: error: unrecognized arguments: archive-store/demo\n"),
     ],
 )
 def test_usage_errors_are_one_clear_line_and_exit_2(args, message):
