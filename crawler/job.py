@@ -181,6 +181,10 @@ def _as_crawled(collection: Any, doc: dict[str, Any], settings: Any, *, spiders_
         if option in given_scope and given_scope[option] != DEFAULTS["scope"].get(option):
             log.warning("ARCHIVE_COLLECTION scope.%s is kept to by `archive crawl`'s spider only (recorded in the "
                         "manifest as given); a spider of your own decides what it fetches", option)
+    if doc.get("storage"):
+        # (nothing here pushes: a collection that names a bucket would otherwise stay local, unsaid)
+        log.warning("ARCHIVE_COLLECTION storage is pushed to by `archive crawl` only; after a crawl of your own, run "
+                    "`archive push --to %s` to send its files there", (doc["storage"] or {}).get("to", "s3://..."))
 
 
 def floor_lowered_by(crawler: Crawler) -> str:

@@ -235,6 +235,16 @@ def test_scope_options_as_the_defaults_have_them_are_no_warning(tmp_path):
     assert "is kept to by `archive crawl`'s spider only" not in done.stderr
 
 
+def test_a_collections_storage_is_not_pushed_by_a_crawl_of_ones_own_and_the_crawl_log_says_what_to_run(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    doc = {"name": "mine", "urls": ["http://127.0.0.1/"], "storage": {"to": "s3://bucket/prefix"}}
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc))
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = [line for line in done.stderr.splitlines() if "ARCHIVE_COLLECTION storage" in line]
+    assert len(said) == 1 and "WARNING" in said[0] and "run `archive push --to s3://bucket/prefix`" in said[0]
+
 def test_the_user_agent_recorded_is_the_one_sent(tmp_path):
     # Scrapy's default headers come before USER_AGENT: the manifest recorded USER_AGENT's.
     project = _project(tmp_path / "p")
