@@ -159,7 +159,7 @@ def test_an_unknown_collection_among_those_named_is_refused_before_any_is_rebuil
     shutil.rmtree(coll.indexes)
     err = io.StringIO()
     assert main(["index", "--store", str(store), "--collection", "news", "--collection", "nosuch"], err=err) == 2
-    assert f"{store / 'nosuch'} is not a collection (no warcs/ directory)" in err.getvalue()
+    assert f"{store / 'nosuch'} is not a collection (no warcs/ directory) (it has news)\n" in err.getvalue()
     assert not coll.indexes.exists()
 
 

@@ -7,6 +7,8 @@ from archive.commands.common import collection_name, count, store_option
 from archive.errors import UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from archive.store import CollectionDir
 
 NAME = "index"
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         coll = unknown[0]
         raise UsageError(f"{coll.warcs} is not a directory: the collection's WARCs cannot be read"
                          if coll.warcs.exists() or coll.warcs.is_symlink() or coll.manifests.is_dir()
-                         else f"{coll.root} is not a collection (no warcs/ directory)")
+                         else f"{coll.root} is not a collection (no warcs/ directory){_having(store)}")
     status = 0
     for name, coll in zip(names, colls, strict=True):
         result = update_indexes(coll, rebuild=True)
@@ -51,6 +53,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"archive index: {problem}", file=err)
             status = 1
     return status
+
+
+def _having(store: Path) -> str:
+    """The collections ``store`` has, a few, for a name mistyped."""
+    from archive.store import collections_in
+
+    have = [c.name for c in collections_in(store)]
+    return f" (it has {', '.join(have[:5])}{f' and {len(have) - 5} more' if len(have) > 5 else ''})" if have else ""
 
 
 def _lost(coll: CollectionDir, lost: dict[str, dict[str, Any]]) -> str:
