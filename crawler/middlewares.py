@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from time import monotonic, time
@@ -80,6 +81,8 @@ def provenance_values(request: Request) -> tuple[Any, ...]:
     source, source_id, via, hops, depth, url_as_linked), the form the capture worker gets."""
     rmeta = request.meta
     meta: dict[str, Any] = rmeta.get("archive") or {}
+    if not isinstance(meta, Mapping):
+        meta = {}  # (a project's own use of the key, not provenance: inferred as for a request without it)
     channel, hops, via = meta.get("channel", "seed"), meta.get("hops", ""), meta.get("via")
     if meta.get("channel") is None and rmeta.get("dont_obey_robotstxt") and request.url.endswith("/robots.txt"):
         channel, hops = "robots", "P"

@@ -101,6 +101,22 @@ def test_a_crawl_of_ones_own_spider_is_captured_and_robots_txt_refusals_logged(t
                      "/private/x": (None, "link", site.base + "/", "L", 1)}
 
 
+def test_a_spiders_own_meta_archive_that_is_no_provenance_is_left_to_it(tmp_path):
+    # meta["archive"] is the bundled spider's provenance; a project may use the key for its own.
+    project = _project(tmp_path / "p")
+    (project / "proj" / "spiders" / "site.py").write_text(SPIDER.replace(
+        "yield response.follow(href, self.parse)", "yield response.follow(href, self.parse, meta={'archive': True})"))
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}))
+        fetched = _paths(site)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "/a" in fetched
+    [log] = (store / "mine" / "logs").glob("*.captures.jsonl")
+    [row] = [row for row in map(json.loads, log.read_text().splitlines()) if row["url"] == site.base + "/a"]
+    assert (row["outcome"], row["channel"], row["via"], row["hops"]) == ("captured", "link", site.base + "/", "L")
+
 def test_a_local_site_outside_the_collections_hosts_is_refused_and_the_crawl_log_says_so(tmp_path):
     project = _project(tmp_path / "p")
     store = tmp_path / "store"
