@@ -13,6 +13,7 @@ early: a document they refuse is judged by the reference.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable
@@ -143,8 +144,18 @@ def problems(kind: str, document: Any) -> list[str]:
         if error.validator == "pattern" and isinstance(error.schema, dict) and "description" in error.schema:
             # A pattern says what it wants better in words than in its regular expression.
             message = f"{error.instance!r} is not {error.schema['description']}"
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            message += _meant(error.instance, error.schema.get("properties") or {})
         found.append(f"{where}: {message}")
     return found
+
+
+def _meant(instance: dict[str, Any], known: dict[str, Any]) -> str:
+    """" (did you mean schedule?)" for keys of ``instance`` its schema does not know that are
+    close to one it does (a misspelt option is otherwise only "unexpected")."""
+    meant = [close[0] for key in instance if key not in known
+             for close in [difflib.get_close_matches(str(key), list(known), n=1)] if close]
+    return f" (did you mean {', '.join(meant)}?)" if meant else ""
 
 
 def validate(kind: str, document: Any) -> None:

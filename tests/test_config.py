@@ -41,6 +41,11 @@ def write(tmp_path, text: str):
      "collection[0].scope.max_pages: 18446744073709551616 is greater than the maximum of 9007199254740991"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\npoliteness = { speed = 3 }\n',
      "collection[0].politeness: Additional properties are not allowed ('speed' was unexpected)"),
+    # (a misspelt option: the one meant is named)
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nschedul = "0 * * * *"\n',
+     "collection[0]: Additional properties are not allowed ('schedul' was unexpected) (did you mean schedule?)"),
+    ('[[collection]]\nname = "x"\nurls = ["http://a/"]\nscope = { max_page = 3 }\n',
+     "collection[0].scope: Additional properties are not allowed ('max_page' was unexpected) (did you mean max_pages?)"),
     ('[[collection]]\nname = "x"\nurls = ["http://a/"]\n[[collection]]\nname = "x"\nurls = ["http://b/"]\n',
      "collection[1].name: 'x' is used twice"),
     ('[[collection]]\nname = "x"\n', ": collection 'x': no seeds; give urls, feeds or sitemaps"),
