@@ -64,6 +64,10 @@ def is_collection_folder(path: Path) -> bool:
         and not (path / "warcs" / "warcs").is_dir()
 
 
+# A job id as new_job_id makes it, and as manifests and capture-log lines must have it.
+JOB_ID = re.compile(r"[a-z0-9-]+-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}")
+
+
 def new_job_id(collection: str, now: datetime, token: str | None = None) -> str:
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{collection}-{stamp}-{token if token is not None else secrets.token_hex(2)}"

@@ -9,7 +9,8 @@ Settings (read once):
   collection that is not valid, or a store the job cannot be started in, stops the crawl with
   one line (:class:`ArchiveSettingsError`); ``ARCHIVE_RAISE_START_ERRORS`` (set by ``archive
   crawl``) raises the store's error instead, for the caller to say.
-- ``ARCHIVE_JOB_ID``: resume or name a job; default a new id.
+- ``ARCHIVE_JOB_ID``: the id of the new job (``COLLECTION-YYYYMMDDTHHMMSSZ-xxxx``, one no job of
+  the collection has had); default a new id.
 - ``ARCHIVE_CAPTURE_WORKER``: record in a worker process of its own (default True; see
   ``archive.job_worker``), or in the crawl process itself.
 """
@@ -30,7 +31,13 @@ from archive.config import DEFAULTS, Collection, collection_from_dict
 from archive.errors import ArchiveError, CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
-from archive.store import FLOOR_OF_A_PROJECT, FLOOR_OF_ARCHIVE_CRAWL, below_floor
+from archive.store import (
+    FLOOR_OF_A_PROJECT,
+    FLOOR_OF_ARCHIVE_CRAWL,
+    JOB_ID,
+    below_floor,
+    collection_dir,
+)
 from crawler.settings import COLLECTION_SETTINGS
 
 _ATTR = "_archive_capture_job"
@@ -109,7 +116,20 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
     _as_crawled(collection, doc, crawler.settings,
                 spiders_scope=not getattr(crawler.spidercls, "keeps_collection_scope", False),
                 spidercls=crawler.spidercls)
-    common = {"job_id": crawler.settings.get("ARCHIVE_JOB_ID"), "spider": spider_name,
+    job_id = crawler.settings.get("ARCHIVE_JOB_ID") or None
+    if job_id is not None and not JOB_ID.fullmatch(str(job_id)):
+        # (else every capture-log line and the manifest fail their schema, and nothing is kept)
+        raise _settings_error(f"ARCHIVE_JOB_ID: {job_id!r} is not a job id, which is named as "
+                              f"{collection.name}-YYYYMMDDTHHMMSSZ-xxxx (xxxx: four hex digits); leave it unset "
+                              "for a new job")
+    if job_id is not None:
+        coll = collection_dir(Path(store), collection.name)
+        if any(path.exists() for path in (coll.manifest(job_id), coll.capture_log(job_id), coll.job_file(job_id))):
+            # (its capture log and job file were appended to and rewritten, and its manifest then refused:
+            # a closed job's files changed, none of this crawl's listed)
+            raise _settings_error(f"ARCHIVE_JOB_ID: job {job_id} has run already (its files are in {coll.root}); "
+                                  "a job id names one job: leave it unset for a new job")
+    common = {"job_id": job_id, "spider": spider_name,
               "operator": crawler.settings.get("ARCHIVE_OPERATOR")}
     job: CaptureJob | WorkerJob
     if not crawler.settings.getbool("ARCHIVE_RAISE_START_ERRORS"):  # (`archive crawl` has looked already)

@@ -186,6 +186,9 @@ def test_the_capture_worker_logs_no_more_than_the_crawls_log_level(tmp_path, qui
                                    "not list ['x']")),
     (['ARCHIVE_COLLECTION={"urls": ["http://127.0.0.1:1/"]}'], "ARCHIVE_COLLECTION: 'name' is a required property"),
     (["ARCHIVE_COLLECTION="], "ARCHIVE_STORE is set but ARCHIVE_COLLECTION is not"),
+    # (each capture-log line and the manifest failed their schema: nothing recorded, exit 0)
+    (['ARCHIVE_COLLECTION={"name": "mine", "urls": ["http://127.0.0.1:1/"]}', "ARCHIVE_JOB_ID=mine-run1"],
+     "ARCHIVE_JOB_ID: 'mine-run1' is not a job id, which is named as mine-YYYYMMDDTHHMMSSZ-xxxx"),
 ])
 def test_settings_that_cannot_capture_stop_the_crawl_with_one_line(tmp_path, settings, said):
     project = _project(tmp_path / "p")
@@ -197,6 +200,22 @@ def test_settings_that_cannot_capture_stop_the_crawl_with_one_line(tmp_path, set
     assert f"ERROR: {said}" in done.stderr
     assert "Traceback" not in done.stderr and fetched == [] and not store.exists()
 
+
+def test_a_job_id_a_job_has_had_is_refused_and_that_jobs_files_are_left_as_they_were(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    job_id = "mine-20260301T000000Z-abcd"
+    with serve_wire(_site()) as site:
+        settings = (f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}),
+                    f"ARCHIVE_JOB_ID={job_id}")
+        first = _scrapy_crawl(project, site.base + "/", *settings)
+        assert first.returncode == 0, first.stderr[-3000:]
+        files = {path: path.read_bytes() for path in store.rglob("*") if path.is_file()}
+        again = _scrapy_crawl(project, site.base + "/", *settings)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert f"ERROR: ARCHIVE_JOB_ID: job {job_id} has run already" in again.stderr
+    assert {path: path.read_bytes() for path in store.rglob("*") if path.is_file()} == files
+    assert verify(store).ok
 
 def test_the_manifest_records_what_the_projects_settings_made_the_crawl_do(tmp_path):
     project = _project(tmp_path / "p")
