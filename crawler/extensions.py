@@ -1,6 +1,7 @@
 """ArchiveJobExtension: opens the capture job with the crawl and closes it with the spider.
 
-On ``spider_closed`` it closes the WARCs and the capture log and writes the manifest. A
+On ``spider_closed`` (or at exit, for a process that ends without it: ``scrapy shell``) it
+closes the WARCs and the capture log and writes the manifest. A
 graceful shutdown (SIGINT/SIGTERM) goes the same way: current records are finished, files
 closed, the manifest written with outcome ``interrupted``.
 
@@ -12,6 +13,7 @@ is looked at every second, and the crawl closed (reason ``disk-low``) once it is
 
 from __future__ import annotations
 
+import atexit
 import logging
 from time import monotonic
 from typing import Any
@@ -46,8 +48,12 @@ class ArchiveJobExtension:
         self._room: task.LoopingCall | None = None
         self._t0 = monotonic()
         self._cpu0 = cpu_seconds()
+        self._closed = False
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        # `scrapy shell` (and a script) may end without closing the spider: the job is closed
+        # then, with what was fetched, instead of its last captures lost with the process.
+        atexit.register(self._close_at_exit)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveJobExtension:
@@ -102,7 +108,12 @@ class ArchiveJobExtension:
         if self.progress is not None:
             self.progress(self.snapshot())
 
+    def _close_at_exit(self) -> None:
+        if not self._closed:
+            self.spider_closed(reason="shutdown")
+
     def spider_closed(self, spider: Any = None, reason: str = "finished") -> None:
+        self._closed = True
         for loop in (self._loop, self._flusher, self._room):
             if loop is not None and loop.running:
                 loop.stop()

@@ -117,6 +117,24 @@ def test_a_spiders_own_meta_archive_that_is_no_provenance_is_left_to_it(tmp_path
     [row] = [row for row in map(json.loads, log.read_text().splitlines()) if row["url"] == site.base + "/a"]
     assert (row["outcome"], row["channel"], row["via"], row["hops"]) == ("captured", "link", site.base + "/", "L")
 
+def test_a_page_fetched_in_scrapy_shell_is_captured_and_its_job_closed(tmp_path):
+    # The shell ends without closing its spider: the job is closed at exit, its last captures kept.
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        argv = [sys.executable, "-m", "scrapy", "shell", site.base + "/a", "-c", "response.status",
+                "-s", f"ARCHIVE_STORE={store}",
+                "-s", "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]})]
+        done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "200", done.stderr[-3000:]
+    assert "the crawl process went away" not in done.stderr
+    [log] = (store / "mine" / "logs").glob("*.captures.jsonl")
+    assert [row["url"] for row in map(json.loads, log.read_text().splitlines()) if row["outcome"] == "captured"] \
+        == [site.base + "/robots.txt", site.base + "/a"]
+    [manifest] = (store / "mine" / "manifests").glob("*.json")
+    assert json.loads(manifest.read_text())["outcome"] == "interrupted"
+    assert verify(store).ok
+
 def test_a_local_site_outside_the_collections_hosts_is_refused_and_the_crawl_log_says_so(tmp_path):
     project = _project(tmp_path / "p")
     store = tmp_path / "store"
