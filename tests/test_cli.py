@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -305,3 +306,14 @@ def test_a_crawl_whose_feed_lists_articles_on_a_host_out_of_the_scope_says_so_in
     assert out[1] == (f'  3 feed items or sitemap entries on hosts out of the scope not fetched: see "out of the '
                       f'scope" in {tmp_path}/feeds/logs/{job}.crawl.log (scope.allow_hosts takes a host in)')
     assert "3 items on localhost out of the scope" in (tmp_path / "feeds" / "logs" / f"{job}.crawl.log").read_text()
+
+
+def test_a_port_in_use_is_said_in_words_by_replay_as_by_demo(tmp_path):
+    (tmp_path / "store").mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run("replay", "--store", str(tmp_path / "store"), "--port", str(port))
+    assert proc.returncode == 2
+    assert proc.stderr == f"archive replay: error: cannot listen on 127.0.0.1:{port}: Address already in use\n"

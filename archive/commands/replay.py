@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         server = make_replay_server(store, args.host, args.port)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     base = f"http://{args.host}:{server.server_port}"
     print(f"Replaying {store} at {base}/ ({', '.join(names) or 'no collections yet'}); Ctrl-C stops.",
           file=out, flush=True)
