@@ -43,7 +43,7 @@ from archive.index.merged import (
     untidy,
 )
 from archive.losses import entry_of, gone_for_good, read_statement, statements
-from archive.manifest import iter_manifests, problem_of
+from archive.manifest import iter_manifests, parsed, problem_of
 from archive.store import UNWRITABLE, CollectionDir, directory_state, listed_sizes, write_atomic
 from archive.urls import canonical_or_none
 from archive.warc.writer import OPEN_SUFFIX
@@ -342,15 +342,17 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
 
 
 def _ended_job_of(coll: CollectionDir, warc: Path) -> str | None:
-    """The job whose warcinfo opens ``warc``, if that job has a manifest (which, then, does
-    not list it)."""
+    """The job whose warcinfo opens ``warc``, if that job has a manifest a reader can build
+    on (which, then, does not list it; one that cannot be read lists nothing, its WARCs
+    indexed all the same)."""
     from archive.verify import warcinfo_job_id
 
     try:
         job = warcinfo_job_id(warc)
-    except OSError:
+        raw = (coll.manifests / f"{job}.json").read_bytes() if job is not None else None
+    except (OSError, ValueError):  # (an id that names no file, or none at all)
         return None
-    if job is None or not (coll.manifests / f"{job}.json").is_file():  # (an id that names no file: none)
+    if raw is None or problem_of(parsed(raw), raw) is not None:
         return None
     return job
 
