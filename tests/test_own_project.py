@@ -272,7 +272,7 @@ def test_a_store_the_job_cannot_start_in_stops_the_crawl_with_one_line(tmp_path)
                              "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}))
         fetched = _paths(site)
     assert done.returncode == 1 and "Traceback" not in done.stderr and fetched == []
-    assert (f"ERROR: ARCHIVE_STORE: the capture worker did not start: StoreError: cannot create "
+    assert (f"ERROR: ARCHIVE_STORE: the capture worker did not start: cannot create "
             f"{tmp_path / 'afile' / 'mine' / 'warcs'}: {tmp_path / 'afile'} is a file, not a folder") in done.stderr
     assert done.stderr.count("ERROR") == 1  # (the worker's own word of it is no second error)
 
