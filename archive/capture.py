@@ -9,12 +9,13 @@ record under ``reconstructed``, never silently.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from archive.warc.records import Record, make_record, new_record_id, warc_date, warc_fields
 
@@ -143,6 +144,44 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     if not has_host:
         lines.append(b"Host: " + parts.netloc.encode("ascii"))
     return b"\r\n".join(lines) + b"\r\n\r\n", redacted
+
+
+# Form fields and JSON keys whose values are credentials (a login's password, an API key, a
+# one-time code, a CSRF token): masked in a request's body as those headers are redacted,
+# byte for byte ("*"), so that the body keeps the length its Content-Length gives.
+_SECRET_FIELD = re.compile(rb"(?i)password|passwd|passphrase|passcode|secret|token|api[-_]?key|credential"
+                           rb"|^(?:pass|pwd|pw|otp|pin)$")
+_FORM_PAIR = re.compile(rb"(?:^|&)([^=&]*)=([^&]*)")
+_JSON_PAIR = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _request_body(fetch: Fetch) -> tuple[bytes, list[str]]:
+    """The request's body with the values of its secret fields masked (a form's, or a JSON
+    object's string values, by their names), and those names; other bodies as sent."""
+    body = fetch.request_body
+    if not body:
+        return body, []
+    kind = (header_value(fetch.request_headers, b"content-type") or "").partition(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        return _masked(body, _FORM_PAIR, lambda name: unquote_to_bytes(name.replace(b"+", b" ")))
+    if kind == "application/json" or kind.endswith("+json"):
+        return _masked(body, _JSON_PAIR, lambda name: name)
+    return body, []
+
+
+def _masked(body: bytes, pairs: re.Pattern[bytes], name_of: Callable[[bytes], bytes]) -> tuple[bytes, list[str]]:
+    parts, names, last = [], [], 0
+    for found in pairs.finditer(body):
+        name = name_of(found.group(1))
+        if found.start(2) == found.end(2) or not _SECRET_FIELD.search(name):
+            continue
+        parts += [body[last:found.start(2)], b"*" * (found.end(2) - found.start(2))]
+        last = found.end(2)
+        names.append(name.decode("utf-8", "replace"))
+    if not names:
+        return body, []
+    parts.append(body[last:])
+    return b"".join(parts), list(dict.fromkeys(names))
 
 
 def _header_groups(head: bytes) -> tuple[bytes, list[tuple[bytes, list[bytes]]]]:
@@ -328,6 +367,7 @@ def build_capture(
         )
 
     req_head, redacted = _request_head(fetch)
+    req_body, masked = _request_body(fetch)
     if fetch.request_head is None:
         reconstructed = [*reconstructed, "request-head"]
     request = make_record(
@@ -335,8 +375,8 @@ def build_capture(
         target_uri=fetch.url,
         date=date,
         content_type="application/http; msgtype=request",
-        chunks=(req_head, fetch.request_body) if fetch.request_body else (req_head,),
-        payload_from=1 if fetch.request_body else None,
+        chunks=(req_head, req_body) if req_body else (req_head,),
+        payload_from=1 if req_body else None,
         extra=[*common, ("WARC-Concurrent-To", ids["response"])],
         record_id=lambda: ids["request"],
     )
@@ -368,6 +408,7 @@ def build_capture(
         "transferEncodingRemoved": fetch.framing,
         "revisitProfile": revisit.profile if revisit else None,
         "redactedHeaders": ",".join(redacted) if redacted else None,
+        "redactedFields": ",".join(masked) if masked else None,
     }
     metadata = make_record(
         "metadata",
