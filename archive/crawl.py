@@ -25,7 +25,14 @@ from typing import Any
 from archive.config import Collection
 from archive.errors import ArchiveError, CrawlError, StoreError
 from archive.runtime import sigint_ignored_by_children, sigint_unblocked, sigterm_on_parent_death
-from archive.store import UNWRITABLE, CollectionDir, below_floor, collection_dir, unused_job_id
+from archive.store import (
+    FLOOR_OF_ARCHIVE_CRAWL,
+    UNWRITABLE,
+    CollectionDir,
+    below_floor,
+    collection_dir,
+    unused_job_id,
+)
 from archive.warc.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -185,7 +192,8 @@ def crawl(
     job_id = job_id or unused_job_id(coll, utcnow())
     # (before the collection's folders are made: a job refused for want of room left them
     # empty, a collection of no job for `archive status`)
-    low = below_floor(store, int(collection.caps["min_free_bytes"]))
+    low = below_floor(store, int(collection.caps["min_free_bytes"]),
+                      (overrides or {}).get("ARCHIVE_FLOOR_LOWERED_BY", FLOOR_OF_ARCHIVE_CRAWL))
     if low is not None:
         raise CrawlError(f"job {job_id} not started: {low}")
     coll.create()

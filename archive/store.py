@@ -369,6 +369,8 @@ def free_bytes(path: Path) -> int:
 
 FLOOR_OF_ARCHIVE_CRAWL = "`archive crawl --min-free-bytes`, or caps.min_free_bytes in the collections file"
 FLOOR_OF_A_PROJECT = "the ARCHIVE_MIN_FREE_BYTES setting, or caps.min_free_bytes in ARCHIVE_COLLECTION"
+# A crawl whose floor its user cannot lower (`archive demo`'s): the setting that says so.
+FLOOR_FIXED = ""
 
 
 def below_floor(path: Path, floor: int, lowered_by: str = FLOOR_OF_ARCHIVE_CRAWL) -> str | None:
@@ -379,8 +381,9 @@ def below_floor(path: Path, floor: int, lowered_by: str = FLOOR_OF_ARCHIVE_CRAWL
     free = free_bytes(path)
     if free >= floor:
         return None
+    advice = f"or lower the floor ({lowered_by})" if lowered_by else "or use a store on a disk with room"
     return (f"only {free:,} bytes free on the file system of {path}, below caps.min_free_bytes "
-            f"({floor:,}); free some space, or lower the floor ({lowered_by})")
+            f"({floor:,}); free some space, {advice}")
 
 
 def unchanged_key(path: str | os.PathLike[str]) -> tuple[int, int, int, int]:

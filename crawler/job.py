@@ -210,6 +210,9 @@ def _as_crawled(collection: Any, doc: dict[str, Any], settings: Any, *, spiders_
 def floor_lowered_by(crawler: Crawler) -> str:
     """What sets the crawl's free-space floor, for the advice to lower it: ``archive
     crawl``'s flag and collections file, or a project's setting and ARCHIVE_COLLECTION."""
+    said = crawler.settings.get("ARCHIVE_FLOOR_LOWERED_BY")  # (set by `archive demo`: by nothing)
+    if said is not None:
+        return str(said)
     return FLOOR_OF_ARCHIVE_CRAWL if crawler.settings.getbool("ARCHIVE_RAISE_START_ERRORS") else FLOOR_OF_A_PROJECT
 
 

@@ -352,6 +352,18 @@ def test_the_demo_runs_with_less_free_space_than_a_crawl_needs(tmp_path: Path, m
     assert result.crawl.outcome == "finished" and result.verify.ok
 
 
+def test_the_demo_below_its_floor_names_no_option_it_does_not_have(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The demo's floor is fixed; it advised `archive crawl --min-free-bytes`, a flag of
+    another command."""
+    from archive.cli import main
+
+    monkeypatch.setattr("archive.store.free_bytes", lambda path: 1 << 20)
+    assert main(["demo", "--store", str(tmp_path / "store")]) == 1
+    err = capsys.readouterr().err
+    assert "below caps.min_free_bytes (33,554,432); free some space, or use a store on a disk with room" in err, err
+    assert "--min-free-bytes" not in err
+
+
 def test_a_crawl_is_not_started_below_the_free_space_floor(tmp_path: Path) -> None:
     from archive.crawl import crawl
     from archive.errors import CrawlError

@@ -11,6 +11,7 @@ from archive.config import collection_from_dict
 from archive.crawl import CrawlResult, crawl
 from archive.demo.server import serve
 from archive.demo.site import DemoSite
+from archive.store import FLOOR_FIXED
 from archive.verify import Report, verify
 
 DEMO_COLLECTION = "demo"
@@ -39,5 +40,6 @@ def run_demo(store: Path, *, progress: Callable[[dict[str, Any]], None] | None =
              "caps": {"min_free_bytes": DEMO_MIN_FREE_BYTES}},
             where="demo",
         )
-        result = crawl(store, collection, progress=progress)
+        # (and no option to lower it: the advice is to free space or crawl elsewhere)
+        result = crawl(store, collection, progress=progress, overrides={"ARCHIVE_FLOOR_LOWERED_BY": FLOOR_FIXED})
     return DemoResult(base_url, len(site.articles), result, verify(store / DEMO_COLLECTION))
