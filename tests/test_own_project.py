@@ -117,18 +117,12 @@ def test_a_spiders_own_meta_archive_that_is_no_provenance_is_left_to_it(tmp_path
     [row] = [row for row in map(json.loads, log.read_text().splitlines()) if row["url"] == site.base + "/a"]
     assert (row["outcome"], row["channel"], row["via"], row["hops"]) == ("captured", "link", site.base + "/", "L")
 
-LOGIN_SPIDER = """\
-import scrapy
 
-
-class SiteSpider(scrapy.Spider):
-    name = "site"
-
-    def __init__(self, start, **kwargs):
-        super().__init__(**kwargs)
-        self.start_urls = [start]
-
-    def parse(self, response):
+# (the site spider, its parse logging in with a form and calling an API with JSON)
+LOGIN_SPIDER = SPIDER.replace("""\
+        for href in response.css("a::attr(href)").getall():
+            yield response.follow(href, self.parse)
+""", """\
         yield scrapy.FormRequest(response.urljoin("/login"), callback=self.done, formdata={
             "user": "alice", "password": "s3cr3t&pw", "csrf_token": "k9", "passage": "open"})
         yield scrapy.Request(response.urljoin("/api"), method="POST", callback=self.done,
@@ -136,7 +130,7 @@ class SiteSpider(scrapy.Spider):
 
     def done(self, response):
         return None
-"""
+""")
 
 
 def test_a_login_forms_password_is_masked_in_its_request_record_and_the_rest_kept_as_sent(tmp_path):
