@@ -236,6 +236,12 @@ SCHEDULERS = ".schedulers"  # at the store's root: a file for each scheduler tha
 BEAT_SECONDS = 60.0
 
 
+def beating(stopped: Any, once: Any, age: timedelta) -> bool:
+    """Whether a scheduler's file says it runs: not stopped, no timer's one look, and last
+    seen ``age`` ago, within three beats (it says so once a minute while it runs)."""
+    return not (stopped or once) and age < timedelta(seconds=3 * BEAT_SECONDS)
+
+
 def scheduler_file(store: Path, config: Path) -> Path:
     """The file in which the scheduler of the collections file ``config`` says, as it runs,
     which collections of ``store`` it runs (one per collections file: two schedulers of
@@ -480,7 +486,7 @@ class Scheduler:
         try:
             doc = json.loads(path.read_text("utf-8"))
             pid, host, seen = doc["pid"], doc["host"], datetime.fromisoformat(doc["seen"])
-            alive = not (doc.get("stopped") or doc.get("once")) and abs(now - seen) < 3 * timedelta(seconds=BEAT_SECONDS)
+            alive = beating(doc.get("stopped"), doc.get("once"), abs(now - seen))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return
         if not alive or not isinstance(pid, int) or (pid == os.getpid() and host == socket.gethostname()):

@@ -24,8 +24,8 @@ from archive.errors import UsageError
 from archive.losses import still_lost
 from archive.manifest import iter_manifests, noted_newest_job, problem_of
 from archive.schedule import (
-    BEAT_SECONDS,
     SCHEDULE_LOCK,
+    beating,
     last_attempt,
     newest_job,
     next_fire,
@@ -156,7 +156,6 @@ def collection_status(coll: CollectionDir, now: datetime, scheduler: dict[str, A
 # scheduled run that has not started is said to be missed: the scheduler looks every few
 # seconds, and its job's files appear within a second or two of its start.
 MISSED_AFTER = timedelta(minutes=10)
-BEAT = timedelta(seconds=BEAT_SECONDS)
 
 
 def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime | None,
@@ -192,9 +191,8 @@ def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime
         return None
     said = {key: scheduler[key] for key in ("config", "pid", "host", "stopped", "once", "file")}
     said["seen"] = scheduler["seen"].isoformat()
-    # Alive: it says so once a minute while it runs. (One run by a timer looks once and
-    # ends: whether it looked since the run was due.)
-    said["running"] = not (said["stopped"] or said["once"]) and now - scheduler["seen"] < 3 * BEAT
+    # (one run by a timer looks once and ends: whether it looked since the run was due)
+    said["running"] = beating(said["stopped"], said["once"], now - scheduler["seen"])
     said["looked_since"] = scheduler["seen"] >= fire
     return {"due": fire.isoformat(), "scheduler": said}
 
