@@ -349,7 +349,7 @@ def _ended_job_of(coll: CollectionDir, warc: Path) -> str | None:
 
     try:
         job = warcinfo_job_id(warc)
-        raw = (coll.manifests / f"{job}.json").read_bytes() if job is not None else None
+        raw = coll.manifest(job).read_bytes() if job is not None else None
     except (OSError, ValueError):  # (an id that names no file, or none at all)
         return None
     if raw is None or problem_of(parsed(raw), raw) is not None:
