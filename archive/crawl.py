@@ -78,7 +78,7 @@ def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[st
         ARCHIVE_COLLECTION=collection.effective(),
         ARCHIVE_JOB_ID=job_id,
         ARCHIVE_RAISE_START_ERRORS=True,  # (the crawl process says why its job could not start: _child_main)
-        LOG_FILE=str(collection_dir(store, collection.name).logs / f"{job_id}.crawl.log"),
+        LOG_FILE=str(collection_dir(store, collection.name).crawl_log(job_id)),
     )
     if caps["max_body_bytes"]:
         # Our cap truncates and keeps the bytes; Scrapy's own would drop the response.

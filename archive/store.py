@@ -119,6 +119,10 @@ class CollectionDir:
     def capture_log(self, job_id: str) -> Path:
         return self.logs / f"{job_id}.captures.jsonl"
 
+    def crawl_log(self, job_id: str) -> Path:
+        """Scrapy's log of the job's crawl (``archive crawl``'s LOG_FILE)."""
+        return self.logs / f"{job_id}.crawl.log"
+
     def job_file(self, job_id: str) -> Path:
         return self.logs / f"{job_id}.job.json"
 

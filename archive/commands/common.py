@@ -101,6 +101,7 @@ class ProgressLine:
 
 def print_crawl_summary(result: Any, out: TextIO) -> None:
     from archive.capture_log import error_count
+    from archive.store import CollectionDir
 
     counts = result.counts
     coll = result.store / result.collection
@@ -108,15 +109,16 @@ def print_crawl_summary(result: Any, out: TextIO) -> None:
     print(f"Job {result.job_id} {result.outcome}: {count(counts['captured'], 'response')} captured, "
           f"{count(error_count(counts), 'error')}, "
           f"{counts['robots_disallowed']} refused by robots.txt, {human_bytes(counts['bytes'])} of bodies.", file=out)
+    crawl_log = CollectionDir(coll).crawl_log(result.job_id)
     bad = counts.get("bad_documents", 0)
     if bad:  # (a feed that is an HTML page or gone to the home page: a job of no articles, else unsaid)
         print(f"  {bad} feed{'s or sitemaps' if bad > 1 else ' or sitemap'} could not be read: see \"bad document\" "
-              f"in {coll / 'logs' / (result.job_id + '.crawl.log')}", file=out)
+              f"in {crawl_log}", file=out)
     elsewhere = getattr(result, "out_of_scope", 0)
     if elsewhere:  # (a feed on feeds.example.com of articles on www.example.com: a job of no articles)
         what = "feed item or sitemap entry" if elsewhere == 1 else "feed items or sitemap entries"
         print(f"  {elsewhere} {what} on hosts out of the scope not fetched: see \"out of the scope\" in "
-              f"{coll / 'logs' / (result.job_id + '.crawl.log')} (scope.allow_hosts takes a host in)", file=out)
+              f"{crawl_log} (scope.allow_hosts takes a host in)", file=out)
     print(f"  WARCs     {coll / 'warcs'}/ ({count(len(warcs), 'file')}, "
           f"{human_bytes(sum(f['size'] for f in warcs))})", file=out)
     for f in result.files:
