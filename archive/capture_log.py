@@ -83,6 +83,9 @@ class CaptureLog:
 # Outcomes whose error counts in ``by_error``: failures, and captures whose body the download
 # timeout cut off (captured, with the timeout as their error).
 ERRED_OUTCOMES = ("failed", "captured")
+# Outcomes of requests that went out (or were about to): a robots.txt refusal or a URL out of
+# scope sent nothing, so its user agent is in no count.
+SENT_OUTCOMES = ("captured", "failed")
 
 
 def robots_txt_absent(status: int | None, robots: str | None) -> bool:
@@ -136,12 +139,19 @@ class Tally:
         self.outcomes: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
         self.by_error: Counter[str] = Counter()
+        # The User-Agent each request carried, as sent: a middleware of a project's own may
+        # change it from request to request, which the configured one in the manifest's
+        # ``config`` does not say.
+        self.by_user_agent: Counter[str] = Counter()
         self.bytes = 0
         self.robots_txt_absent = 0
 
     def add(self, line: dict[str, Any]) -> None:
         self._count(line["outcome"], line.get("status"), line.get("error"), line.get("response_bytes") or 0,
                     line.get("robots"))
+        agent = line.get("user_agent")
+        if agent is not None and line["outcome"] in SENT_OUTCOMES:
+            self.by_user_agent[agent] += 1
 
     def add_captured(self, status: int, size: int, robots: str | None = None) -> None:
         """:meth:`add` of a captured response's line, without the line (the crawl process
@@ -176,4 +186,5 @@ class Tally:
             "by_status": dict(sorted(self.by_status.items())),
             "by_error": dict(sorted(self.by_error.items())),
             "robots_txt_absent": self.robots_txt_absent,
+            "by_user_agent": dict(sorted(self.by_user_agent.items())),
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -355,6 +356,38 @@ def test_the_user_agent_recorded_is_the_one_sent(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     [manifest] = (store / "mine" / "manifests").glob("*.json")
     assert agents == {b"hdr-ua/2"} and json.loads(manifest.read_text())["config"]["politeness"]["user_agent"] == "hdr-ua/2"
+
+
+ROTATING = """\
+import itertools
+
+
+class RotateUserAgent:
+    agents = itertools.cycle(["rot-a/1", "rot-b/1", "rot-c/1"])
+
+    def process_request(self, request, spider=None):
+        request.headers["User-Agent"] = next(self.agents)
+"""
+
+
+def test_the_manifest_counts_the_user_agents_a_rotating_middleware_sent(tmp_path):
+    # The configured user agent is one; a middleware of the project's own sent three.
+    project = _project(tmp_path / "p")
+    (project / "proj" / "rotate.py").write_text(ROTATING)
+    settings = project / "proj" / "settings.py"
+    settings.write_text(settings.read_text().replace('DOWNLOADER_MIDDLEWARES = {\n',
+                                                     'DOWNLOADER_MIDDLEWARES = {\n    "proj.rotate.RotateUserAgent": 550,\n'))
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        doc = {"name": "mine", "urls": [site.base + "/"]}
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc))
+        sent = Counter(line.split(b": ", 1)[1].decode() for head in site.requests for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"user-agent:"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    [manifest] = (store / "mine" / "manifests").glob("*.json")
+    counts = json.loads(manifest.read_text())["counts"]
+    assert len(sent) >= 2 and counts["by_user_agent"] == dict(sent), (counts, sent)
+    assert verify(store / "mine").ok
 
 
 def test_a_store_below_its_free_space_floor_starts_no_job(tmp_path):
