@@ -226,6 +226,13 @@ def capture_failed(crawler: Crawler, exc: Exception | str, reason: str = "captur
     deferred_from_coro(crawler.engine.close_spider_async(reason=reason))
 
 
+def capture_fell_short(crawler: Crawler) -> bool:
+    """Whether capture stopped the crawl, or the crawl ended without its job's manifest (the
+    capture worker died and could not write it): what it fetched is not all on record."""
+    job = getattr(crawler, _ATTR, None)
+    return bool(getattr(crawler, CAPTURE_FAILED, None)) or (job is not None and job.closed_manifest is None)
+
+
 def failure_text(exc: BaseException) -> str:
     """What went wrong with a download, as the capture log says it: the exception's type and
     message, with the reasons Twisted gave in place of their reprs (Scrapy wraps Twisted's

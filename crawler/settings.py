@@ -28,6 +28,8 @@ BASE: dict[str, Any] = {
     "BOT_NAME": "archive",
     "SPIDER_MODULES": ["crawler.spiders"],
     "NEWSPIDER_MODULE": "crawler.spiders",
+    # ``scrapy crawl`` from the repository root exits 1 when capture failed (Scrapy's exits 0).
+    "COMMANDS_MODULE": "archive.scrapy_commands",
     "ROBOTSTXT_OBEY": True,
     # A crawl opens no listening ports (DESIGN.md): no telnet console, no remote control.
     "TELNETCONSOLE_ENABLED": False,

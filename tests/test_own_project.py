@@ -390,6 +390,52 @@ def test_the_manifest_counts_the_user_agents_a_rotating_middleware_sent(tmp_path
     assert verify(store / "mine").ok
 
 
+KILLING_SPIDER = """\
+import os
+import signal
+from pathlib import Path
+
+import scrapy
+
+
+class SiteSpider(scrapy.Spider):
+    name = "site"
+
+    def __init__(self, start, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [start]
+
+    def parse(self, response):
+        # The capture worker, a child of this process, dies as the first page comes in.
+        for proc in Path("/proc").iterdir():
+            try:
+                stat = (proc / "stat").read_text()
+                argv = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"archive.job_worker" in argv and int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                os.kill(int(proc.name), signal.SIGKILL)
+        for href in response.css("a::attr(href)").getall():
+            yield response.follow(href, self.parse)
+"""
+
+
+@pytest.mark.parametrize("commands", [False, True])
+def test_scrapy_crawl_exits_1_when_capture_failed_with_the_readmes_commands_module(tmp_path, commands):
+    project = _project(tmp_path / "p")
+    (project / "proj" / "spiders" / "site.py").write_text(KILLING_SPIDER)
+    if commands:
+        settings = project / "proj" / "settings.py"
+        settings.write_text(settings.read_text() + 'COMMANDS_MODULE = "archive.scrapy_commands"\n')
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        doc = {"name": "mine", "urls": [site.base + "/"]}
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc))
+    assert "the capture worker stopped" in done.stderr, done.stderr[-3000:]
+    # Scrapy's own command exits 0 whatever stopped the spider; ours says capture failed.
+    assert done.returncode == (1 if commands else 0), done.stderr[-3000:]
+
+
 def test_a_store_below_its_free_space_floor_starts_no_job(tmp_path):
     project = _project(tmp_path / "p")
     store = tmp_path / "store"
