@@ -198,6 +198,9 @@ def crawl(
         raise CrawlError(f"job {job_id} not started: {low}")
     coll.create()
     coll.check_writable()
+    renamed = coll.renamed_from()
+    if renamed is not None:  # (a job now would chain a collection's manifests onto another's)
+        raise CrawlError(f"job {job_id} not started: {coll.root} {renamed}")
     pulled_from = coll.unfinished_pull()
     if pulled_from is not None:  # (a job now would start a chain beside the one still coming)
         raise CrawlError(f"{coll.root}: an `archive pull` from {pulled_from} into it did not finish; run it again "

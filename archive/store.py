@@ -66,6 +66,7 @@ def is_collection_folder(path: Path) -> bool:
 
 # A job id as new_job_id makes it, and as manifests and capture-log lines must have it.
 JOB_ID = re.compile(r"[a-z0-9-]+-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}")
+JOB_SUFFIX = len("-20260101T000000Z-0000")  # what a job id adds to its collection's name
 
 
 def new_job_id(collection: str, now: datetime, token: str | None = None) -> str:
@@ -162,6 +163,23 @@ class CollectionDir:
         except (ValueError, AttributeError):
             source = None
         return source if isinstance(source, str) else "a bucket"
+
+    def renamed_from(self) -> str | None:
+        """Why this folder seems renamed by hand, or None: its manifests, named by job id
+        (``<collection>-<time>-<token>``), are of another collection. Its records, manifests
+        and logs keep the name they were written under."""
+        try:
+            names = os.listdir(self.manifests)
+        except OSError:
+            return None
+        others = sorted({name[: -len(".json")][:-JOB_SUFFIX] for name in names
+                         if name.endswith(".json") and JOB_ID.fullmatch(name[: -len(".json")])} - {self.name})
+        if not others:
+            return None
+        them = " and ".join(repr(other) for other in others)
+        return (f"holds the manifests of collection {them}, whose records name it too, not of {self.name!r}, whose "
+                f"folder this is: a folder renamed by hand? Name it {others[0]!r} again (and the collection in its "
+                "collections file), or keep each collection's jobs in a folder of their own")
 
     def not_directories(self) -> list[Path]:
         """The collection's folders (warcs/, logs/, manifests/) that are there but are not

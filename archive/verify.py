@@ -344,6 +344,9 @@ def _check_collection(coll: CollectionDir, report: Report, only: Path | None = N
     if pulled_from is not None:
         report.add(coll.root, None, f"an `archive pull` from {pulled_from} into it did not finish (its manifests come "
                                     "last): run it again")
+    renamed = coll.renamed_from()
+    if renamed is not None:
+        report.add(coll.manifests, None, renamed)
     manifests = local_manifests(coll)
     docs = check_manifests(manifests, report, only.name if only is not None else None)
     if only is None:

@@ -137,6 +137,10 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
         low = below_floor(Path(store), int(collection.caps["min_free_bytes"]), floor_lowered_by(crawler))
         if low is not None:
             raise _settings_error(f"ARCHIVE_STORE: the job was not started: {low}")
+        coll = collection_dir(Path(store), collection.name)
+        renamed = coll.renamed_from()
+        if renamed is not None:
+            raise _settings_error(f"ARCHIVE_STORE: the job was not started: {coll.root} {renamed}")
     try:
         if crawler.settings.getbool("ARCHIVE_CAPTURE_WORKER", True):
             job = WorkerJob(Path(store), collection, log_file=crawler.settings.get("LOG_FILE"),

@@ -33,15 +33,24 @@ def fetch(url: str, body: bytes, when: datetime, *, status: int = 200,
     )
 
 
-def run_job(store: Path, pages: int, clock: Clock) -> CaptureJob:
-    """One finished job of collection ``news`` with ``pages`` distinct story pages."""
-    job = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+def run_job(store: Path, pages: int, clock: Clock, collection: str = "news") -> CaptureJob:
+    """One finished job of ``collection`` with ``pages`` distinct story pages."""
+    job = CaptureJob(store, one_off(collection, urls=["http://127.0.0.1:9/"]), clock=clock)
     for i in range(pages):
         body = (f"<html><body><h1>Story {i}</h1>" + "<p>paragraph text</p>" * (20 + i) + "</body></html>").encode()
         job.record_fetch(fetch(f"http://127.0.0.1:9/story/{i}", body, clock(),
                                headers=[(b"Content-Type", b"text/html"), (b"Content-Length", str(len(body)).encode())]))
     job.close()
     return job
+
+
+def another_collection(store: Path, name: str, pages: tuple[int, ...] = (5, 3)) -> Path:
+    """A second collection in ``store``, a chain of its own (one job per entry of ``pages``;
+    a copy of another's folder would hold that collection's manifests)."""
+    clock = Clock()
+    for count in pages:
+        run_job(store, count, clock, collection=name)
+    return store / name
 
 
 def store_fixtures(pages: tuple[int, ...]):  # type: ignore[no-untyped-def]

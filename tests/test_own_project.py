@@ -436,6 +436,22 @@ def test_scrapy_crawl_exits_1_when_capture_failed_with_the_readmes_commands_modu
     assert done.returncode == (1 if commands else 0), done.stderr[-3000:]
 
 
+def test_a_store_folder_renamed_by_hand_starts_no_job(tmp_path):
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    with serve_wire(_site()) as site:
+        first = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                              "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}))
+        (store / "mine").rename(store / "yours")
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "yours", "urls": [site.base + "/"]}))
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "ERROR: ARCHIVE_STORE: the job was not started: " in done.stderr
+    assert "holds the manifests of collection 'mine', whose records name it too, not of 'yours'" in done.stderr
+    assert len(list((store / "yours" / "manifests").glob("*.json"))) == 1
+
+
 def test_a_store_below_its_free_space_floor_starts_no_job(tmp_path):
     project = _project(tmp_path / "p")
     store = tmp_path / "store"

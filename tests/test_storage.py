@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from jobs import Clock, run_job, store_fixtures
+from jobs import Clock, another_collection, run_job, store_fixtures
 
 from archive.cli import main
 from archive.errors import StorageError
@@ -157,9 +157,7 @@ def test_a_ledger_that_cannot_be_written_is_said_once_and_the_push_goes_on(s3_en
 
 def test_manifest_goes_up_last_and_not_at_all_if_a_file_it_names_is_wrong(s3_env, store):
     bucket = s3_env.new_bucket()
-    import shutil
-
-    shutil.copytree(store / "news", store / "other")  # a second collection, whole
+    another_collection(store, "other")  # a second collection, whole
     warc = min((store / "news" / "warcs").glob("*.warc.gz"))
     data = bytearray(warc.read_bytes())
     data[len(data) // 2] ^= 1
@@ -197,9 +195,7 @@ def test_a_derived_file_damaged_here_does_not_replace_its_good_copy(s3_env, stor
 
 
 def test_a_manifest_that_is_not_json_stops_its_collection_only(s3_env, store):
-    import shutil
-
-    shutil.copytree(store / "news", store / "other")
+    another_collection(store, "other")
     bucket = s3_env.new_bucket()
     manifest = min((store / "news" / "manifests").glob("*.json"))
     manifest.write_bytes(manifest.read_bytes()[:40])  # cut short: not JSON, not as its sidecar says
@@ -463,9 +459,7 @@ def test_a_manifest_damaged_in_the_bucket_is_replaced_by_the_sound_copy_here(s3_
 
 
 def test_a_collection_that_cannot_be_pulled_whole_leaves_the_others_to_come_whole(s3_env, store, tmp_path, capsys):
-    import shutil
-
-    shutil.copytree(store / "news", store / "sports")  # (a second collection, its own chain)
+    another_collection(store, "sports")  # (a second collection, its own chain)
     bucket = s3_env.new_bucket()
     client = s3_env.client()
     assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
@@ -900,11 +894,10 @@ def test_a_crawls_push_at_its_jobs_end_waits_for_another_of_its_collection(s3_en
 
 
 def test_a_push_of_the_store_holds_each_collections_lock_only_while_it_goes_up(s3_env, store):
-    import shutil
 
     from archive.store import collection_dir
 
-    shutil.copytree(store / "news", store / "sports")
+    another_collection(store, "sports")
     bucket = s3_env.new_bucket()
     import threading
 
@@ -970,12 +963,11 @@ def _lose(coll: Path, path: Path, reason: str = "the disk failed") -> Path:
 
 def test_a_file_stated_lost_goes_up_as_its_statement_before_the_manifests_and_verifies_with_a_note(
         s3_env, store, tmp_path):
-    import shutil
-
-    shutil.copytree(store / "news", store / "other")
+    another_collection(store, "other")
     warc = min((store / "news" / "warcs").glob("*.warc.gz"))
     statement = _lose(store / "news", warc)
-    (store / "other" / "warcs" / warc.name).unlink()  # (gone too, its loss not stated)
+    gone = min((store / "other" / "warcs").glob("*.warc.gz"))
+    gone.unlink()  # (gone too, its loss not stated)
     bucket = s3_env.new_bucket()
     code, err = run_cli("push", "--store", str(store), "--to", f"s3://{bucket}/p")
     # The collection that says what it lost goes up whole, but that file; the other stops
@@ -983,7 +975,7 @@ def test_a_file_stated_lost_goes_up_as_its_statement_before_the_manifests_and_ve
     assert code == 1
     [said] = [line for line in err.splitlines() if line.startswith("archive push:")]
     first = min((store / "other" / "manifests").glob("*.json")).name
-    assert said == (f"archive push: not pushing {first}: warcs/{warc.name} is not in s3://{bucket}/p/other (and not "
+    assert said == (f"archive push: not pushing {first}: warcs/{gone.name} is not in s3://{bucket}/p/other (and not "
                     f"pushed from {store / 'other'})")
     result = push(store, f"s3://{bucket}/p", collection="news")
     assert result.uploaded == [] and len(result.manifests) == 2 and not result.stopped and not result.not_lost
