@@ -75,6 +75,12 @@ def _scrapy_crawl(project: Path, start: str, *settings: str) -> subprocess.Compl
     return subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=120, check=False)
 
 
+def _capture(project: Path, site, store: Path, name: str, *settings: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """``scrapy crawl`` of ``site`` into collection ``name`` of ``store``."""
+    return _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
+                         "ARCHIVE_COLLECTION=" + json.dumps({"name": name, "urls": [site.base + "/"]}), *settings)
+
+
 def _paths(server) -> list[str]:  # type: ignore[no-untyped-def]
     return [head.split(b" ", 2)[1].decode() for head in server.requests]
 
@@ -379,8 +385,7 @@ def test_the_manifest_counts_the_user_agents_a_rotating_middleware_sent(tmp_path
                                                      'DOWNLOADER_MIDDLEWARES = {\n    "proj.rotate.RotateUserAgent": 550,\n'))
     store = tmp_path / "store"
     with serve_wire(_site()) as site:
-        doc = {"name": "mine", "urls": [site.base + "/"]}
-        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc))
+        done = _capture(project, site, store, "mine")
         sent = Counter(line.split(b": ", 1)[1].decode() for head in site.requests for line in head.split(b"\r\n")
                        if line.lower().startswith(b"user-agent:"))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -390,23 +395,8 @@ def test_the_manifest_counts_the_user_agents_a_rotating_middleware_sent(tmp_path
     assert verify(store / "mine").ok
 
 
-KILLING_SPIDER = """\
-import os
-import signal
-from pathlib import Path
-
-import scrapy
-
-
-class SiteSpider(scrapy.Spider):
-    name = "site"
-
-    def __init__(self, start, **kwargs):
-        super().__init__(**kwargs)
-        self.start_urls = [start]
-
-    def parse(self, response):
-        # The capture worker, a child of this process, dies as the first page comes in.
+# The capture worker, a child of the crawl process, killed as the first page comes in.
+KILL_THE_WORKER = """\
         for proc in Path("/proc").iterdir():
             try:
                 stat = (proc / "stat").read_text()
@@ -415,9 +405,9 @@ class SiteSpider(scrapy.Spider):
                 continue
             if b"archive.job_worker" in argv and int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
                 os.kill(int(proc.name), signal.SIGKILL)
-        for href in response.css("a::attr(href)").getall():
-            yield response.follow(href, self.parse)
 """
+KILLING_SPIDER = "import os\nimport signal\nfrom pathlib import Path\n\n" + SPIDER.replace(
+    "    def parse(self, response):\n", "    def parse(self, response):\n" + KILL_THE_WORKER)
 
 
 @pytest.mark.parametrize("commands", [False, True])
@@ -429,8 +419,7 @@ def test_scrapy_crawl_exits_1_when_capture_failed_with_the_readmes_commands_modu
         settings.write_text(settings.read_text() + 'COMMANDS_MODULE = "archive.scrapy_commands"\n')
     store = tmp_path / "store"
     with serve_wire(_site()) as site:
-        doc = {"name": "mine", "urls": [site.base + "/"]}
-        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "ARCHIVE_COLLECTION=" + json.dumps(doc))
+        done = _capture(project, site, store, "mine")
     assert "the capture worker stopped" in done.stderr, done.stderr[-3000:]
     # Scrapy's own command exits 0 whatever stopped the spider; ours says capture failed.
     assert done.returncode == (1 if commands else 0), done.stderr[-3000:]
@@ -440,11 +429,9 @@ def test_a_store_folder_renamed_by_hand_starts_no_job(tmp_path):
     project = _project(tmp_path / "p")
     store = tmp_path / "store"
     with serve_wire(_site()) as site:
-        first = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
-                              "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}))
+        first = _capture(project, site, store, "mine")
         (store / "mine").rename(store / "yours")
-        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
-                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "yours", "urls": [site.base + "/"]}))
+        done = _capture(project, site, store, "yours")
     assert first.returncode == 0, first.stderr[-3000:]
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert "ERROR: ARCHIVE_STORE: the job was not started: " in done.stderr
