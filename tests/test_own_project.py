@@ -68,17 +68,20 @@ def _site() -> dict:
     }
 
 
-def _scrapy_crawl(project: Path, start: str, *settings: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"start={start}"]
+def _scrapy_crawl(project: Path, start: str, *settings: str, command: str = "crawl") -> subprocess.CompletedProcess[str]:
+    spider = "site" if command == "crawl" else "run_me.py"  # (runspider: a spider's file, not named as a module is)
+    argv = [sys.executable, "-m", "scrapy", command, spider, "-a", f"start={start}"]
     for setting in settings:
         argv += ["-s", setting]
     return subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=120, check=False)
 
 
-def _capture(project: Path, site, store: Path, name: str, *settings: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+def _capture(project: Path, site, store: Path, name: str, *settings: str,  # type: ignore[no-untyped-def]
+             command: str = "crawl") -> subprocess.CompletedProcess[str]:
     """``scrapy crawl`` of ``site`` into collection ``name`` of ``store``."""
     return _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}",
-                         "ARCHIVE_COLLECTION=" + json.dumps({"name": name, "urls": [site.base + "/"]}), *settings)
+                         "ARCHIVE_COLLECTION=" + json.dumps({"name": name, "urls": [site.base + "/"]}), *settings,
+                         command=command)
 
 
 def _paths(server) -> list[str]:  # type: ignore[no-untyped-def]
@@ -410,16 +413,17 @@ KILLING_SPIDER = "import os\nimport signal\nfrom pathlib import Path\n\n" + SPID
     "    def parse(self, response):\n", "    def parse(self, response):\n" + KILL_THE_WORKER)
 
 
-@pytest.mark.parametrize("commands", [False, True])
-def test_scrapy_crawl_exits_1_when_capture_failed_with_the_readmes_commands_module(tmp_path, commands):
+@pytest.mark.parametrize(("command", "commands"), [("crawl", False), ("crawl", True), ("runspider", True)])
+def test_scrapy_crawl_exits_1_when_capture_failed_with_the_readmes_commands_module(tmp_path, command, commands):
     project = _project(tmp_path / "p")
     (project / "proj" / "spiders" / "site.py").write_text(KILLING_SPIDER)
+    (project / "run_me.py").write_text(KILLING_SPIDER)
     if commands:
         settings = project / "proj" / "settings.py"
         settings.write_text(settings.read_text() + 'COMMANDS_MODULE = "archive.scrapy_commands"\n')
     store = tmp_path / "store"
     with serve_wire(_site()) as site:
-        done = _capture(project, site, store, "mine")
+        done = _capture(project, site, store, "mine", command=command)
     assert "the capture worker stopped" in done.stderr, done.stderr[-3000:]
     # Scrapy's own command exits 0 whatever stopped the spider; ours says capture failed.
     assert done.returncode == (1 if commands else 0), done.stderr[-3000:]
