@@ -155,7 +155,8 @@ class Tally:
 
     def add_captured(self, status: int, size: int, robots: str | None = None) -> None:
         """:meth:`add` of a captured response's line, without the line (the crawl process
-        counts what it sends to the capture worker, once a page)."""
+        counts what it sends to the capture worker, once a page), but for its user agent,
+        which only the line says (the progress reports have no use for it)."""
         self._count("captured", status, None, size, robots)
 
     def _count(self, outcome: str, status: int | None, error: str | None, size: int,

@@ -494,7 +494,11 @@ def test_worker_job_records_a_large_body_and_closes(tmp_path: Path) -> None:
     doc = json.loads(manifest.read_text())
     assert (doc["outcome"], doc["job_id"]) == ("finished", job.job_id)
     assert doc["counts"]["captured"] == 2 and doc["counts"]["failed"] == 1
-    assert job.tally.as_dict() == {k: v for k, v in doc["counts"].items() if k != "bad_documents"}
+    # (the crawl process counts for its progress reports what the log's lines count, but the
+    # user agents, which only the worker reads from the request heads)
+    assert job.tally.as_dict() == {k: v for k, v in doc["counts"].items() if k != "bad_documents"} | {
+        "by_user_agent": {}}
+    assert doc["counts"]["by_user_agent"] == {"test-agent": 2}
     lines = _check_log_points_at_records(store / "w")
     assert [(l["url"], l["outcome"]) for l in lines] == [
         ("http://127.0.0.1:9/big", "captured"), ("http://127.0.0.1:9/gone", "failed"),
