@@ -56,13 +56,23 @@ def canonicalize(url: str) -> str:
 
 # A percent-escape: the same octet in either case of its hex digits (RFC 3986 6.2.2.1).
 _ESCAPE = re.compile("%[0-9A-Fa-f]{2}")
+# RFC 3986 2.3: an unreserved character and its escape are one URL (6.2.2.2); a reserved
+# one's escape ("%2F", "%3F", "%26") is another URL than the character.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _one_spelling(escape: re.Match[str]) -> str:
+    char = chr(int(escape.group()[1:], 16))
+    return char if char in _UNRESERVED else escape.group().upper()
 
 
 def same_escapes(url: str) -> str:
-    """``url`` with its percent-escapes in upper case, to compare two spellings of one URL
-    (``caf%c3%a9`` and ``caf%C3%A9``). Canonical URLs keep the case the site wrote, as the
-    identities of captures and articles made from them do."""
-    return _ESCAPE.sub(lambda m: m.group().upper(), url) if "%" in url else url
+    """``url`` with its percent-escapes in one spelling, to compare two spellings of one URL:
+    hex digits in upper case (``caf%c3%a9`` and ``caf%C3%A9``), an unreserved character's
+    escape decoded (``%7Eed`` and ``~ed``, ``%41`` and ``A``). Canonical URLs keep the
+    spelling the site wrote, as the URL requested and the identities of captures and
+    articles made from them do."""
+    return _ESCAPE.sub(_one_spelling, url) if "%" in url else url
 
 
 def canonical_or_none(url: str) -> str | None:

@@ -927,3 +927,33 @@ def test_a_page_that_sets_a_cookie_and_redirects_back_to_itself_is_fetched_again
     assert [hop for hop in fetched if hop[0] != "/always"] == [
         ("/story", 302), ("/story", 200), ("/walled", 302), ("/consent?back=%2Fwalled", 302), ("/walled", 200)]
     assert fetched.count(("/always", 302)) == 1  # (a loop that sets no cookie: its next round would be the same)
+
+
+def test_a_page_linked_with_an_unreserved_character_escaped_and_not_is_fetched_once(tmp_path):
+    """RFC 3986 2.3: "~ed" and "%7Eed" (or "%7eed"), "Abc" and "%41bc" are one URL; a site's
+    links written one way and its feed's the other made two captures, two articles, of one
+    page. A reserved character's escape ("x%2Fy") is another URL than the character."""
+    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed": response("200 OK", XML, b"<rss version='2.0'><channel><title>t</title><item>"
+                                               b"<link>/%7Eed/from-feed</link><guid>g-1</guid></item></channel></rss>"),
+              "/": response("200 OK", HTML, b"<html><body><img src='/img/%7elogo.png'><img src='/img/~logo.png'>"
+                                            b"<a href='/~ed/story'>1</a> <a href='/%7eed/story'>2</a>"
+                                            b" <a href='/%7Eed/story'>3</a> <a href='/~ed/from-feed'>4</a>"
+                                            b" <a href='/a/%41bc-%2d'>5</a> <a href='/a/Abc--'>6</a>"
+                                            b" <a href='/a/x%2Fy'>7</a> <a href='/a/x/y'>8</a></body></html>"),
+              "/~ed/story": page, "/%7eed/story": page, "/%7Eed/story": page}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "tilde", "feeds": [server.base + "/feed"],
+                                              "urls": [server.base + "/"]}), extract=False)
+    records, lines = read_collection(tmp_path / "tilde")
+    fetched = sorted(line["url"].removeprefix(server.base) for line in lines)
+    # (the feed's item, or the page's link to it, whichever came first)
+    assert len([url for url in fetched if url.endswith("ed/from-feed")]) == 1
+    assert [url for url in fetched if not url.endswith("ed/from-feed")] == [
+        "/", "/a/%41bc-%2d", "/a/x%2Fy", "/a/x/y", "/feed", "/img/%7elogo.png", "/robots.txt", "/~ed/story"]
+    # Each was requested, and recorded, as the spelling met first.
+    targets = sorted(r.h("WARC-Target-URI").removeprefix(server.base) for r in records if r.type == "response")
+    assert targets == fetched
+    asked = sorted(head.split(b" ")[1].decode() for head in server.requests)
+    assert asked == fetched

@@ -123,7 +123,8 @@ def test_a_reader_that_goes_away_gets_no_traceback(store):
     assert proc.wait(timeout=60) == 1 and err == "", err
 
 
-@pytest.mark.parametrize(("captured", "typed"), [("caf%C3%A9", "caf%c3%a9"), ("caf%c3%a9", "caf%C3%A9")])
+@pytest.mark.parametrize(("captured", "typed"), [("caf%C3%A9", "caf%c3%a9"), ("caf%c3%a9", "caf%C3%A9"),
+                                                 ("%7Eed/story", "~ed/story"), ("~ed/story", "%7eed/story")])
 def test_a_url_typed_with_its_escapes_in_the_other_case_is_found(tmp_path, captured, typed):
     from test_export import _article
 

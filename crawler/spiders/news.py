@@ -98,7 +98,7 @@ class NewsSpider(scrapy.Spider):
         # at more indexes; a hostile one lists as many empty ones as it likes).
         self.sitemaps = 0
         self.seen: set[str] = set()
-        self.escapes_seen: set[str] = set()  # pages admitted with percent-escapes, their hex digits in upper case
+        self.escapes_seen: set[str] = set()  # URLs admitted with percent-escapes, in one spelling (same_escapes)
         # Absolute URLs, as resolved from a page, that led nowhere (out of scope, over the
         # cap, or another spelling of a URL already seen): skipped without canonicalising.
         # Bounded: cleared when full, which only costs canonicalising them again.
@@ -220,15 +220,9 @@ class NewsSpider(scrapy.Spider):
             return None
         if channel != "seed" and not self.in_scope(canonical):
             return None
-        folded = same_escapes(canonical) if "%" in canonical else None
-        if folded is not None:
-            # The same page in the other case of its escapes ("caf%c3%a9", "caf%C3%A9": a site's
-            # links in one, its feed's written as "café" in the other) is fetched once, under
-            # the spelling met first: two captures of it were two articles.
-            if folded in self.escapes_seen:
-                self.seen.add(canonical)
-                return None
-            self.escapes_seen.add(folded)
+        if self._spelt_otherwise(canonical):
+            self.seen.add(canonical)
+            return None
         if len(canonical) > self.url_limit:
             # Scrapy would drop it silently (UrlLengthMiddleware); say so in the log instead.
             self.seen.add(canonical)
@@ -243,6 +237,21 @@ class NewsSpider(scrapy.Spider):
         self.seen.add(canonical)
         self.scheduled += 1
         return canonical
+
+    def _spelt_otherwise(self, canonical: str) -> bool:
+        """Whether ``canonical`` is a URL admitted already in another spelling of its escapes
+        (:func:`same_escapes`); if not, its spelling is remembered. The same page in the
+        other case of its escapes ("caf%c3%a9", "caf%C3%A9": a site's links in one, its
+        feed's written as "café" in the other), or with an unreserved character escaped
+        ("%7Eed", "~ed"), is fetched once, under the spelling met first: two captures of it
+        were two articles."""
+        if "%" not in canonical:
+            return canonical in self.escapes_seen  # (met before escaped: "%7Eed" for "~ed")
+        folded = same_escapes(canonical)
+        if folded in self.escapes_seen or folded in self.seen:  # (the latter: met before unescaped)
+            return True
+        self.escapes_seen.add(folded)
+        return False
 
     def _page_request(self, canonical: str, seed: str | None, channel: str, via: str | None, hops: str,
                       linked: str | None, depth: int, source: str | None, source_id: str | None,
@@ -621,8 +630,10 @@ class NewsSpider(scrapy.Spider):
                 log.warning("%s lists %d requisites: only the first %d not fetched before are (ARCHIVE_MAX_REQUISITES)",
                             response.url, len(urls), self.max_requisites)
                 return
-            fetched += 1
             self.seen.add(canonical)
+            if self._spelt_otherwise(canonical):
+                continue
+            fetched += 1
             yield Request(
                 canonical,
                 callback=self.parse_requisite,
