@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from w3lib.url import safe_url_string
 
-from archive.urls import with_slashes
+from archive.urls import with_authority, with_slashes
 
 # Each "//" step of an XPath walks the whole tree again, and predicates are slow in libxml2;
 # so links come from one path per tag, requisites from lxml's own tag filter (a C loop),
@@ -50,6 +50,7 @@ _CSS_URL = re.compile(r"""url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|((?
 # a newline in a string (a line continuation, nothing), or any other character as itself.
 _CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|(\r\n|[\n\r\f])|(.))", re.DOTALL)
 _HTTP = ("http://", "https://")
+_NO_HOST = ("http:///", "https:///")  # (a host after the slashes, to a browser: not for the shortcut)
 # HTML's "ASCII whitespace", which browsers strip from both ends of a URL attribute.
 _WHITESPACE = " \t\n\f\r"
 # The URL parser removes tabs and newlines from anywhere in the input (WHATWG URL).
@@ -310,6 +311,7 @@ class Resolver:
         self.base = base
         self.encoding = encoding
         parts = urlsplit(base)
+        self.scheme = parts.scheme
         self.origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else None
 
     def independent(self, href: str) -> bool:
@@ -333,11 +335,11 @@ class Resolver:
         if not href or href[0] == "#":
             return self.base  # the base document itself; fragments are dropped anyway
         if href.isascii() and "/." not in href and "\\" not in href:
-            if href.startswith(_HTTP):
+            if href.startswith(_HTTP) and not href.startswith(_NO_HOST):
                 return href
             if self.origin is not None and href[0] == "/" and not href.startswith("//"):
                 return self.origin + href
-        href = with_slashes(href)
+        href = with_authority(with_slashes(href), self.scheme)
         if not href.isascii():
             try:
                 href = safe_url_string(href, self.encoding)

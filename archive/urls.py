@@ -185,9 +185,33 @@ def with_slashes(href: str) -> str:
     return href[:end].replace("\\", "/") + href[end:]
 
 
+# An http(s) scheme and the slashes after it, in a reference (backslashes made slashes).
+_HTTP_SCHEME = re.compile(r"(https?):(/*)", re.IGNORECASE)
+
+
+def with_authority(href: str, base_scheme: str) -> str:
+    """``href`` (its backslashes made slashes) as a browser reads an http(s) URL whose
+    colon is not followed by exactly two slashes (WHATWG URL, scheme state): of another
+    scheme than the base's, it has a host after whatever slashes there are (``https:/x``
+    and ``https:x`` on an http page are ``https://x/``); of the base's scheme, it is relative
+    unless two slashes or more follow (``https:/x`` on an https page is ``/x``,
+    ``https:///x`` is ``https://x/``). ``urljoin`` keeps ``https:/x`` on an http page as
+    it is, which is no URL to fetch."""
+    m = _HTTP_SCHEME.match(href)
+    if m is None:
+        return href
+    scheme, slashes, rest = m.group(1).lower(), len(m.group(2)), href[m.end():]
+    if slashes == 2 or (scheme == base_scheme.lower() and slashes < 2):
+        return href  # (an absolute URL, or a relative one: urljoin reads both as browsers do)
+    if not rest or rest[0] in "?#":
+        return href  # (no host: a browser reads no URL either)
+    return f"{scheme}://{rest}"
+
+
 def join_url(base: str, href: str) -> str:
-    """``href`` resolved against ``base`` as a browser resolves it (see :func:`with_slashes`)."""
-    return urljoin(base, with_slashes(href))
+    """``href`` resolved against ``base`` as a browser resolves it (see :func:`with_slashes`
+    and :func:`with_authority`)."""
+    return urljoin(base, with_authority(with_slashes(href), urlsplit(base).scheme))
 
 
 # A refresh's value, the ``content`` of ``<meta http-equiv=refresh>`` or a ``Refresh``

@@ -957,3 +957,51 @@ def test_a_page_linked_with_an_unreserved_character_escaped_and_not_is_fetched_o
     assert targets == fetched
     asked = sorted(head.split(b" ")[1].decode() for head in server.requests)
     assert asked == fetched
+
+
+def test_an_https_link_written_with_one_slash_on_an_http_page_is_followed_as_browsers_follow_it(tmp_path):
+    """``https:/host/x`` (and ``https:host/x``) on an http page is ``https://host/x`` to a
+    browser; urljoin kept it as it was, no URL to fetch, and the link was lost unsaid."""
+    import http.server
+    import ssl
+    import threading
+
+    from test_https import _self_signed
+
+    class Secure(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = b"<html><body><p>over TLS</p></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    _, cert_path, key_path = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    secure = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Secure)
+    secure.socket = context.wrap_socket(secure.socket, server_side=True)
+    threading.Thread(target=secure.serve_forever, daemon=True).start()
+    tls = f"127.0.0.1:{secure.server_address[1]}"
+    page = response("200 OK", HTML, b"<html><body><p>plain</p></body></html>")
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", HTML, f"<html><body><a href='https:/{tls}/one'>1</a> <a href='https:{tls}/two'>2</a>"
+                                            f" <a href='http:/a/same'>3</a></body></html>".encode()),
+              "/a/same": page}
+    try:
+        with serve_wire(routes) as server:
+            crawl(tmp_path / "store", collection_from_dict({"name": "slash", "urls": [server.base + "/"],
+                                                            "scope": {"allow_hosts": ["127.0.0.1"]}}), extract=False)
+    finally:
+        secure.shutdown()
+        secure.server_close()
+    _, lines = read_collection(tmp_path / "store" / "slash")
+    fetched = {line["url"]: line for line in lines}
+    assert fetched[f"https://{tls}/one"]["status"] == 200 and fetched[f"https://{tls}/two"]["status"] == 200
+    assert fetched[server.base + "/a/same"]["status"] == 200  # (of the page's own scheme: a path on its host)

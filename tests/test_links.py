@@ -22,7 +22,7 @@ from scrapy.utils.response import get_base_url
 
 from archive.links import Resolver, css_urls, page_frames, page_links, page_requisites, parse_html
 from archive.replay.rewrite import rewrite_url
-from archive.urls import canonicalize
+from archive.urls import canonicalize, host_of
 
 # HTML's "ASCII whitespace", stripped from both ends of a URL attribute by browsers.
 HTML_WHITESPACE = " \t\n\f\r"
@@ -52,7 +52,7 @@ EXACT = [
     # whitespace around the reference (stripped, as browsers do)
     "  /padded  ", "\n\t/wrapped\r\n", "\f?page=3 ", " ../up ",
     # other schemes and oddities urljoin passes through or resolves its own way
-    "javascript:void(0)", "mailto:desk@news.example.org", "tel:+100", "http:x", "http:/x",
+    "javascript:void(0)", "mailto:desk@news.example.org", "tel:+100",
 ]
 
 # References where the shortcut keeps a form that canonicalize normalises: tabs and
@@ -171,6 +171,33 @@ def test_a_backslash_before_the_query_is_a_slash_as_browsers_read_it(href: str, 
     assert rewrite_url(href, BASE, lambda url: url) == expected  # (replay reads the page's links as the crawl did)
     # (before the path is percent-encoded, where the backslash would become %5C)
     assert Resolver(BASE).resolve("/caf\u00e9\\menu") == "http://news.example.org:8080/caf%C3%A9/menu"
+
+
+@pytest.mark.parametrize(("base", "href", "expected"), [
+    # Of another scheme than the page's: a host after the colon, whatever slashes (WHATWG URL,
+    # special authority ignore slashes state).
+    ("http://news.example.org/a/b", "https:/cdn.example/x?q=1", "https://cdn.example/x?q=1"),
+    ("http://news.example.org/a/b", "https:cdn.example", "https://cdn.example"),
+    ("http://news.example.org/a/b", "HTTPS:///cdn.example:8443/x", "https://cdn.example:8443/x"),
+    ("https://news.example.org/a/b", "http:/other.example/x", "http://other.example/x"),
+    ("https://news.example.org/a/b", "http:\\other.example", "http://other.example"),
+    # Of the page's scheme: relative unless two slashes or more follow.
+    ("http://news.example.org/a/b", "http:/x", "http://news.example.org/x"),
+    ("http://news.example.org/a/b", "http:x", "http://news.example.org/a/x"),
+    ("https://news.example.org/a/b", "https:/x", "https://news.example.org/x"),
+    ("https://news.example.org/a/b", "https:///other.example/x", "https://other.example/x"),
+    ("https://news.example.org/a/b", "https:/\\other.example/x", "https://other.example/x"),
+])
+def test_an_http_url_without_two_slashes_is_read_as_browsers_read_it(base: str, href: str, expected: str) -> None:
+    # (urljoin kept "https:/cdn.example/x" as it was on an http page, no URL to fetch: the link was lost)
+    assert Resolver(base).resolve(href) == expected
+    assert rewrite_url(href, base, lambda url: url) == expected  # (replay reads the page's links as the crawl did)
+
+
+@pytest.mark.parametrize("href", ["https:", "https:/", "https:?q=1", "https://"])
+def test_an_http_url_of_no_host_is_no_page_to_fetch(href: str) -> None:
+    # (a browser reads no URL: it is not taken for the page or its host)
+    assert host_of(canonicalize(Resolver("http://news.example.org/a/b").resolve(href))) == ""
 
 
 # -- <base href> ---------------------------------------------------------------------------------
