@@ -1005,3 +1005,28 @@ def test_an_https_link_written_with_one_slash_on_an_http_page_is_followed_as_bro
     fetched = {line["url"]: line for line in lines}
     assert fetched[f"https://{tls}/one"]["status"] == 200 and fetched[f"https://{tls}/two"]["status"] == 200
     assert fetched[server.base + "/a/same"]["status"] == 200  # (of the page's own scheme: a path on its host)
+
+
+def test_a_url_given_both_as_a_feed_and_as_a_page_is_fetched_once_and_read_both_ways(tmp_path):
+    """A home page in both the collection's feeds and its urls was read as a feed alone: a
+    bad document, none of its links followed though the urls asked for them."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", HTML, b"<html><head><link rel='alternate' type='application/rss+xml' "
+                                            b"href='/rss'></head><body><a href='/a/linked'>x</a></body></html>"),
+              "/rss": response("200 OK", XML, b"<rss version='2.0'><channel><title>t</title><item>"
+                                              b"<link>/a/item</link><guid>g-1</guid></item></channel></rss>"),
+              "/a/linked": response("200 OK", HTML, b"<html><body><p>linked</p></body></html>"),
+              "/a/item": response("200 OK", HTML, b"<html><body><p>item</p></body></html>")}
+    with serve_wire(routes) as server:
+        b = server.base
+        result = crawl(tmp_path, collection_from_dict({"name": "both", "feeds": [b + "/", b + "/rss"],
+                                                       "urls": [b + "/", b + "/rss"]}), extract=False)
+    _, lines = read_collection(tmp_path / "both")
+    fetched = sorted(line["url"].removeprefix(b) for line in lines)
+    assert fetched == ["/", "/a/item", "/a/linked", "/robots.txt", "/rss"]
+    by_url = {line["url"].removeprefix(b): line for line in lines}
+    assert (by_url["/a/item"]["channel"], by_url["/a/item"]["source_id"]) == ("feed", "g-1")
+    assert (by_url["/a/linked"]["channel"], by_url["/a/linked"]["via"]) == ("link", b + "/")
+    assert result.counts["bad_documents"] == 0
+    log = next((tmp_path / "both" / "logs").glob("*.crawl.log")).read_text()
+    assert f"feed {b}/ is an HTML page: read as a page, as the collection's urls give it too" in log

@@ -151,8 +151,11 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Request]:
         for said in seeds_outside_scope(self.collection):
             log.warning("%s", said)
+        pages = {_canonical(url) for url in self.collection.urls}
         for url in self.collection.feeds:
-            yield self._document(url, self.parse_feed, seed=url, channel="seed", via=None, hops="")
+            # A feed the collection gives as a page too is fetched once, and read both ways.
+            callback = self.parse_feed_or_page if canonical_or_none(url) in pages else self.parse_feed
+            yield self._document(url, callback, seed=url, channel="seed", via=None, hops="")
         for url in self.collection.sitemaps:
             yield self._document(url, self.parse_sitemap, seed=url, channel="seed", via=None, hops="")
         for url in self.collection.urls:
@@ -375,6 +378,19 @@ class NewsSpider(scrapy.Spider):
                 self._count_elsewhere(url, elsewhere)
         # (items on other hosts went without a word: a feed of a site's other domain)
         self._say_elsewhere(f"feed {response.url}", "item", elsewhere)
+
+    async def parse_feed_or_page(self, response: Response) -> AsyncIterator[Request]:
+        """A URL the collection gives both as a feed and as a page, fetched once: a feed is
+        read as one (its items a link further, as a page's feed would be); an HTML page is
+        the page it was also asked for: its links followed, the feeds it advertises read.
+        (Read as a feed alone, a home page given in both had no link followed.)"""
+        if not (response.status == 200 and isinstance(response, TextResponse) and is_html(response.body)):
+            for request in self.parse_feed(response):
+                yield request
+            return
+        log.warning("feed %s is an HTML page: read as a page, as the collection's urls give it too", response.url)
+        async for request in self.parse(response):
+            yield request
 
     def _feeds_instead(self, response: Response) -> Iterator[Request]:
         """The feeds an HTML page given as a feed advertises, read as a seed page's are (as a
