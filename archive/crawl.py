@@ -63,6 +63,9 @@ class CrawlResult:
     # Feed items, sitemap entries and robots.txt Sitemap: lines on hosts out of the scope,
     # not fetched (the crawl log names them by host).
     out_of_scope: int = 0
+    # The collection's sitemaps that answered an HTML page, whose links were followed as a
+    # page's (the crawl log names them).
+    html_sitemaps: int = 0
 
 
 def scrapy_settings(collection: Collection, store: Path, job_id: str) -> dict[str, Any]:
@@ -293,7 +296,8 @@ def crawl(
     manifest = Path(payload)
     doc = json.loads(manifest.read_text("utf-8"))
     result = CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"],
-                         interrupted=signalled, out_of_scope=int(final.get("out_of_scope") or 0))
+                         interrupted=signalled, out_of_scope=int(final.get("out_of_scope") or 0),
+                         html_sitemaps=int(final.get("html_sitemaps") or 0))
     # What follows is derived from the closed job, and can be done again later: a signal now
     # stops it with a word saying so, rather than the silent end SIGTERM's default would be.
     try:

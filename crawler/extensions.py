@@ -122,4 +122,5 @@ class ArchiveJobExtension:
         if self.progress is not None:
             last = self.snapshot(final=True)
             last["out_of_scope"] = self.crawler.stats.get_value("archive/out_of_scope", 0)
+            last["html_sitemaps"] = self.crawler.stats.get_value("archive/html_sitemaps", 0)
             self.progress(last)

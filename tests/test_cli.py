@@ -291,6 +291,23 @@ def test_a_crawl_whose_feeds_could_not_be_read_says_so_in_its_summary(tmp_path, 
     assert "bad document" in (tmp_path / "moved" / "logs" / f"{job}.crawl.log").read_text()
 
 
+def test_a_crawl_whose_sitemap_is_an_html_page_says_so_in_its_summary(tmp_path, capsys):
+    """A site's /sitemap.html given as a sitemap is read as a page: said in the summary, as
+    the crawl log says which, and at a depth of 0 that its links are not followed."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/sitemap.html": response("200 OK", [("Content-Type", "text/html")],
+                                        b"<html><body><a href='/a/one'>one</a></body></html>")}
+    with serve_wire(routes) as site:
+        assert main(["crawl", "--sitemap", site.base + "/sitemap.html", "--store", str(tmp_path), "--collection",
+                     "pages", "--depth", "0", "--min-free-bytes", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    job = out[0].split()[1]
+    assert out[1] == (f'  1 sitemap was an HTML page, read as a page: see "is an HTML page" in '
+                      f'{tmp_path}/pages/logs/{job}.crawl.log')
+    assert (f"sitemap {site.base}/sitemap.html is an HTML page: read as a page, whose links max_depth 0 leaves "
+            "unfollowed") in (tmp_path / "pages" / "logs" / f"{job}.crawl.log").read_text()
+
+
 def test_a_crawl_whose_feed_lists_articles_on_a_host_out_of_the_scope_says_so_in_its_summary(tmp_path, capsys):
     """A feed on feeds.example.com whose articles are on www.example.com: the job fetched the
     feed and nothing else, and only the crawl log said why."""

@@ -1030,3 +1030,29 @@ def test_a_url_given_both_as_a_feed_and_as_a_page_is_fetched_once_and_read_both_
     assert result.counts["bad_documents"] == 0
     log = next((tmp_path / "both" / "logs").glob("*.crawl.log")).read_text()
     assert f"feed {b}/ is an HTML page: read as a page, as the collection's urls give it too" in log
+
+
+def test_an_html_page_given_as_a_sitemap_is_read_as_a_page(tmp_path):
+    """A site's /sitemap.html (its sections and articles as links, for readers) given as a
+    sitemap was a bad document: "not a sitemap (root element <html>)", none of its pages had."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/sitemap": response("301 Moved Permanently", [("Location", "/sitemap.html")], b""),
+              "/sitemap.html": response("200 OK", HTML, b"<!DOCTYPE html>\n<html><body><ul><li><a href='/a/one'>1</a>"
+                                                        b"<li><a href='a/two'>2</a><li><a href='http://localhost/x'>"
+                                                        b"elsewhere</a></ul></body></html>"),
+              "/sitemap.xml": response("200 OK", XML, b"<urlset><url><loc>/a/three</loc></url></urlset>"),
+              "/a/one": response("200 OK", HTML, b"<html><body><a href='/a/deeper'>d</a></body></html>")}
+    with serve_wire(routes) as server:
+        b = server.base
+        result = crawl(tmp_path, collection_from_dict({"name": "hsm", "sitemaps": [b + "/sitemap", b + "/sitemap.xml"],
+                                                       "scope": {"max_depth": 1}}), extract=False)
+    _, lines = read_collection(tmp_path / "hsm")
+    by_url = {line["url"].removeprefix(b): line for line in lines}
+    assert sorted(by_url) == ["/a/one", "/a/three", "/a/two", "/robots.txt", "/sitemap", "/sitemap.html",
+                              "/sitemap.xml"]
+    assert (by_url["/a/one"]["channel"], by_url["/a/one"]["via"], by_url["/a/one"]["depth"]) == (
+        "link", b + "/sitemap.html", 1)
+    assert result.counts["bad_documents"] == 0 and result.html_sitemaps == 1
+    log = next((tmp_path / "hsm" / "logs").glob("*.crawl.log")).read_text()
+    assert (f"sitemap {b}/sitemap.html is an HTML page (redirected from {b}/sitemap): read as a page, "
+            "its links followed") in log

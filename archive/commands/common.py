@@ -114,6 +114,10 @@ def print_crawl_summary(result: Any, out: TextIO) -> None:
     if bad:  # (a feed that is an HTML page or gone to the home page: a job of no articles, else unsaid)
         print(f"  {bad} feed{'s or sitemaps' if bad > 1 else ' or sitemap'} could not be read: see \"bad document\" "
               f"in {crawl_log}", file=out)
+    pages = getattr(result, "html_sitemaps", 0)
+    if pages:  # (a site's /sitemap.html given as its sitemap)
+        print(f"  {count(pages, 'sitemap')} {'was an HTML page' if pages == 1 else 'were HTML pages'}, read as "
+              f"{'a page' if pages == 1 else 'pages'}: see \"is an HTML page\" in {crawl_log}", file=out)
     elsewhere = getattr(result, "out_of_scope", 0)
     if elsewhere:  # (a feed on feeds.example.com of articles on www.example.com: a job of no articles)
         what = "feed item or sitemap entry" if elsewhere == 1 else "feed items or sitemap entries"

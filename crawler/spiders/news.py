@@ -62,6 +62,8 @@ MAX_DEAD_ENDS = 200_000
 # Feed items, sitemap entries and robots.txt Sitemap: lines on hosts out of the scope, not
 # fetched (a job's final progress report carries the count to `archive crawl`'s summary).
 OUT_OF_SCOPE_STAT = "archive/out_of_scope"
+# The collection's sitemaps that answered an HTML page, read as pages (for the summary too).
+HTML_SITEMAPS_STAT = "archive/html_sitemaps"
 # Held sitemap pages are scheduled while fewer requests than this wait in the scheduler
 # (setting ARCHIVE_SITEMAP_BACKLOG_LOW).
 BACKLOG_LOW = 1000
@@ -157,7 +159,7 @@ class NewsSpider(scrapy.Spider):
             callback = self.parse_feed_or_page if canonical_or_none(url) in pages else self.parse_feed
             yield self._document(url, callback, seed=url, channel="seed", via=None, hops="")
         for url in self.collection.sitemaps:
-            yield self._document(url, self.parse_sitemap, seed=url, channel="seed", via=None, hops="")
+            yield self._document(url, self.parse_given_sitemap, seed=url, channel="seed", via=None, hops="")
         for url in self.collection.urls:
             request = self._page(url, seed=url, channel="seed", via=None, hops="", linked=None, depth=0)
             if request is not None:
@@ -384,7 +386,7 @@ class NewsSpider(scrapy.Spider):
         read as one (its items a link further, as a page's feed would be); an HTML page is
         the page it was also asked for: its links followed, the feeds it advertises read.
         (Read as a feed alone, a home page given in both had no link followed.)"""
-        if not (response.status == 200 and isinstance(response, TextResponse) and is_html(response.body)):
+        if not _html_page(response):
             for request in self.parse_feed(response):
                 yield request
             return
@@ -409,6 +411,25 @@ class NewsSpider(scrapy.Spider):
             log.warning("feed %s is an HTML page: the feed%s it advertises read instead: %s (the collection's feeds "
                         "can name %s)", prov.get("seed"), "s" if len(read) > 1 else "", ", ".join(read),
                         "them" if len(read) > 1 else "it")
+
+    async def parse_given_sitemap(self, response: Response) -> AsyncIterator[Request]:
+        """One of the collection's sitemaps: read as one, unless it answers an HTML page (a
+        site's /sitemap.html, which lists its sections and articles as links for readers):
+        that is read as a page the collection's urls give, its links followed within the
+        scope and the depth, and said. (It was a bad document, and the job got none of its
+        pages.)"""
+        if not _html_page(response):
+            for request in self.parse_sitemap(response):
+                yield request
+            return
+        moved = response.meta.get("redirect_urls")
+        log.warning("sitemap %s is an HTML page%s: read as a page, %s", response.url,
+                    f" (redirected from {moved[0]})" if moved else "",
+                    "its links followed" if _depth(response) < self.max_depth
+                    else f"whose links max_depth {self.max_depth} leaves unfollowed")
+        self.crawler.stats.inc_value(HTML_SITEMAPS_STAT)
+        async for request in self.parse(response):
+            yield request
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         self._seed_moved(response)
@@ -751,6 +772,13 @@ def _canonical(url: str) -> str | None:
     if canonical is None:
         log.info("unusable URL %r skipped", url)
     return canonical
+
+
+def _html_page(response: Response) -> bool:
+    """Whether ``response`` is an HTML page whose links :meth:`NewsSpider.parse` follows:
+    served as HTML, and HTML in its first bytes (a document of another kind is read as one)."""
+    return (response.status == 200 and isinstance(response, TextResponse)
+            and b"html" in (response.headers.get(b"Content-Type") or b"html") and is_html(response.body))
 
 
 def _depth(response: Response) -> int:
