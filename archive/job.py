@@ -41,6 +41,9 @@ from archive.warc.writer import RotatingWarcFiles
 log = logging.getLogger(__name__)
 
 WARC_1_1 = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+# Bad documents a manifest names (URL and why), the first met; its counts have them all.
+# (A hostile index may list as many broken sitemaps as max_pages lets a crawl follow.)
+MAX_LISTED_BAD_DOCUMENTS = 1000
 
 
 def software_versions() -> dict[str, str]:
@@ -310,6 +313,8 @@ class CaptureJob:
             outcome="finished" if reason in ("finished", "closespider_pagecount", "closespider_itemcount") else "interrupted",
             finish_reason=reason,
             counts={**self.log.tally.as_dict(), "bad_documents": len(self.bad_documents)},
+            # Which, and why: the crawl log, which said so, is no part of what a manifest covers.
+            bad_documents=self.bad_documents[:MAX_LISTED_BAD_DOCUMENTS],
             files=files,
         )
         with self.coll.locked():

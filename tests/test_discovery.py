@@ -221,6 +221,23 @@ def test_malicious_feeds_are_captured_but_yield_nothing(discovered):
     assert discovered["result"].counts["bad_documents"] == 2
 
 
+def test_the_manifest_names_each_bad_document_and_why(discovered):
+    """The manifest, the job's lasting record, counted bad documents; which they were, and
+    why, was only in the crawl log, which no manifest covers."""
+    from archive.validation import validate
+    from archive.verify import verify
+
+    manifest = json.loads(discovered["result"].manifest.read_text())
+    base = discovered["base"]
+    assert sorted((bad["url"], bad["reason"]) for bad in manifest["bad_documents"]) == [
+        (base + "/bomb", "unsafe XML refused (EntitiesForbidden)"),
+        (base + "/evil", "unsafe XML refused (EntitiesForbidden)")]
+    assert verify(discovered["result"].manifest.parent.parent).ok
+    # A manifest written before they were named is valid as it was.
+    del manifest["bad_documents"]
+    validate("manifest", manifest)
+
+
 def test_redirect_loop_ends_with_every_hop_captured(discovered):
     a, b = _lines(discovered, "/loop-a"), _lines(discovered, "/loop-b")
     assert a and b and all(l["status"] == 302 for l in a + b)
