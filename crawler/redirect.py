@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.response import get_meta_refresh
 
-from archive.urls import canonical_or_none, refresh_parts
+from archive.urls import canonical_or_none, join_url, refresh_parts, with_authority
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import provenance_of
@@ -98,6 +98,17 @@ class RecordingRedirectMiddleware(_SaysWhereItStops, RedirectMiddleware):
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
         if 300 <= response.status < 400 and response.headers.getlist(b"Set-Cookie"):
             request.meta[_COOKIE_SET] = True  # (carried to the request it redirects to)
+        location = response.headers.get(b"Location") if 300 <= response.status < 400 else None
+        if location and location[:5].lower() in (b"http:", b"https"):
+            # An http(s) URL written without its two slashes (a server's rule missing one,
+            # "https:/host/x" or "https:host/x" from an http page), read as browsers read it,
+            # https://host/x: Scrapy asked for "https:///host/x", of no host, or refused it.
+            # (The response is archived as sent already; this copy only says where to go.)
+            read = with_authority(location.decode("latin-1"), urlsplit(request.url).scheme).encode("latin-1")
+            if read != location:
+                headers = response.headers.copy()
+                headers[b"Location"] = read
+                response = response.replace(headers=headers)
         try:
             return super().process_response(request, response)
         except ValueError as exc:
@@ -152,6 +163,6 @@ def refresh_header_target(response: Response) -> str | None:
     if not target:
         return None  # (a page that reloads itself)
     try:
-        return urljoin(response.url, target)
+        return join_url(response.url, target)
     except ValueError:
         return None

@@ -6,6 +6,8 @@ import gzip
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -548,6 +550,7 @@ def test_a_page_that_refreshes_has_its_links_followed_and_its_refresh_taken_as_o
     (b"60", None), (b"  2 ; Url = /f ", "http://h.test/f"), (b"0 /g", "http://h.test/g"),
     (b"foo", None),  # (no number first: no refresh, as browsers read it)
     (b'0; url="/h', "http://h.test/h"),  # (a quote not closed: to the end)
+    (b"0; url=https:/x.test/i", "https://x.test/i"), (b"0; url=https:x.test", "https://x.test"),  # (WHATWG URL)
 ])
 def test_a_refresh_headers_target_is_read_as_browsers_read_it(value, target):
     from scrapy.http import HtmlResponse
@@ -976,9 +979,9 @@ def test_a_page_linked_with_an_unreserved_character_escaped_and_not_is_fetched_o
     assert asked == fetched
 
 
-def test_an_https_link_written_with_one_slash_on_an_http_page_is_followed_as_browsers_follow_it(tmp_path):
-    """``https:/host/x`` (and ``https:host/x``) on an http page is ``https://host/x`` to a
-    browser; urljoin kept it as it was, no URL to fetch, and the link was lost unsaid."""
+@contextmanager
+def _tls_site(tmp_path) -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 answering every path with a small page: its host:port."""
     import http.server
     import ssl
     import threading
@@ -1005,23 +1008,47 @@ def test_an_https_link_written_with_one_slash_on_an_http_page_is_followed_as_bro
     secure = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Secure)
     secure.socket = context.wrap_socket(secure.socket, server_side=True)
     threading.Thread(target=secure.serve_forever, daemon=True).start()
-    tls = f"127.0.0.1:{secure.server_address[1]}"
-    page = response("200 OK", HTML, b"<html><body><p>plain</p></body></html>")
-    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
-              "/": response("200 OK", HTML, f"<html><body><a href='https:/{tls}/one'>1</a> <a href='https:{tls}/two'>2</a>"
-                                            f" <a href='http:/a/same'>3</a></body></html>".encode()),
-              "/a/same": page}
     try:
-        with serve_wire(routes) as server:
-            crawl(tmp_path / "store", collection_from_dict({"name": "slash", "urls": [server.base + "/"],
-                                                            "scope": {"allow_hosts": ["127.0.0.1"]}}), extract=False)
+        yield f"127.0.0.1:{secure.server_address[1]}"
     finally:
         secure.shutdown()
         secure.server_close()
+
+
+def test_an_https_link_written_with_one_slash_on_an_http_page_is_followed_as_browsers_follow_it(tmp_path):
+    """``https:/host/x`` (and ``https:host/x``) on an http page is ``https://host/x`` to a
+    browser; urljoin kept it as it was, no URL to fetch, and the link was lost unsaid."""
+    page = response("200 OK", HTML, b"<html><body><p>plain</p></body></html>")
+    with _tls_site(tmp_path) as tls:
+        routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+                  "/": response("200 OK", HTML, f"<html><body><a href='https:/{tls}/one'>1</a> "
+                                                f"<a href='https:{tls}/two'>2</a> <a href='http:/a/same'>3</a>"
+                                                "</body></html>".encode()),
+                  "/a/same": page}
+        with serve_wire(routes) as server:
+            crawl(tmp_path / "store", collection_from_dict({"name": "slash", "urls": [server.base + "/"],
+                                                            "scope": {"allow_hosts": ["127.0.0.1"]}}), extract=False)
     _, lines = read_collection(tmp_path / "store" / "slash")
     fetched = {line["url"]: line for line in lines}
     assert fetched[f"https://{tls}/one"]["status"] == 200 and fetched[f"https://{tls}/two"]["status"] == 200
     assert fetched[server.base + "/a/same"]["status"] == 200  # (of the page's own scheme: a path on its host)
+
+
+def test_a_redirect_to_an_https_url_written_with_one_slash_is_followed_as_browsers_follow_it(tmp_path):
+    """``Location: https:/host/x`` (a server's rule missing a slash) from an http page: Scrapy
+    asked for ``https:///host/x``, of no host, and the page a browser shows was never had."""
+    with _tls_site(tmp_path) as tls:
+        routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+                  "/old": response("301 Moved Permanently", [("Location", f"https:/{tls}/new")], b""),
+                  "/older": response("302 Found", [("Location", f"https:{tls}/newer")], b"")}
+        with serve_wire(routes) as server:
+            crawl(tmp_path / "store", collection_from_dict({"name": "moved", "urls": [server.base + "/old",
+                                                                                     server.base + "/older"]}),
+                  extract=False)
+    _, lines = read_collection(tmp_path / "store" / "moved")
+    fetched = {line["url"]: line for line in lines if line["outcome"] == "captured"}
+    assert fetched[f"https://{tls}/new"]["status"] == 200 and fetched[f"https://{tls}/newer"]["status"] == 200
+    assert fetched[f"https://{tls}/new"]["channel"] == "redirect"
 
 
 def test_a_url_given_both_as_a_feed_and_as_a_page_is_fetched_once_and_read_both_ways(tmp_path):
