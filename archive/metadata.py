@@ -225,10 +225,33 @@ _NO_ONE = {"admin", "administrator", "wordpressadmin", "super user", "user", "pu
            "follow", "webmaster", "editor", "guest"}
 
 
+# What bylines write for a newsroom's staff rather than a person: "Staff", "Staff Writer",
+# "Editorial Staff", "Staff and agencies", "From staff reports", "Staff and news service
+# reports". A name of these words alone names no one; one with a word of its own is kept,
+# "Jörg Staff" as "Ada Reporter".
+_STAFF_WORDS = {"staff", "staffer", "staffers", "writer", "writers", "reporter", "reporters", "report", "reports",
+                "correspondent", "correspondents", "editorial", "news", "newsroom", "desk", "web", "digital",
+                "online", "service", "services", "wire", "wires", "agency", "agencies", "member", "members",
+                "from", "our", "the", "and", "&", "with"}
+_STAFF = {"staff", "staffer", "staffers", "agencies", "wires", "reports"}
+
+
+def _staff(name: str) -> bool:
+    """Whether ``name`` is what a byline gives for a newsroom's staff: words of
+    ``_STAFF_WORDS`` alone, one of them ``_STAFF``'s; or "the ... staff" ("the Associated
+    Press staff", a collective, as an organisation named in JSON-LD is, which is left out)."""
+    words = re.findall(r"[\w&]+", name.casefold())
+    if words[:1] == ["the"] and words[-1:] == ["staff"]:
+        return True
+    return bool(words) and all(w in _STAFF_WORDS for w in words) and any(w in _STAFF for w in words)
+
+
 def _people(names: Iterable[str]) -> list[str]:
-    """``names`` without those that name no one ("admin", "Unknown") or a company or society
-    ("Example GmbH"), and without repeats (a byline shown twice on the page)."""
-    return list(dict.fromkeys(n for n in names if n and n.casefold() not in _NO_ONE and not _LEGAL_FORM.search(n)))
+    """``names`` without those that name no one ("admin", "Unknown", "Staff Writer") or a
+    company or society ("Example GmbH"), and without repeats (a byline shown twice on the
+    page)."""
+    return list(dict.fromkeys(n for n in names if n and n.casefold() not in _NO_ONE and not _LEGAL_FORM.search(n)
+                              and not _staff(n)))
 
 
 def _a_name(text: str) -> bool:

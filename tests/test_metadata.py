@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archive.metadata import iso_datetime, page_metadata, parse_html
+from archive.metadata import inferred_metadata, iso_datetime, page_metadata, parse_html
 
 
 def meta_of(head: str, body: str = "") -> dict:
@@ -131,6 +131,25 @@ def test_a_placeholder_where_the_authors_name_goes_names_no_one(name):
     assert meta_of(ld, '<a rel="author" href="/u/1">Sam Poe</a>')["authors"] == ["Sam Poe"]
     assert meta_of(f'<meta name="author" content="{name}"><meta property="article:author" content="Sam Poe">'
                    )["authors"] == ["Sam Poe"]
+
+
+@pytest.mark.parametrize("byline", ["By Staff", "Staff Reporter", "By Staff Writer", "Staff and agencies",
+                                    "Editorial Staff", "STAFF REPORT", "From staff reports",
+                                    "Staff and news service reports", "By the Associated Press staff"])
+def test_a_byline_of_a_newsrooms_staff_names_no_author(byline):
+    assert "authors" not in meta_of(f'<meta name="author" content="{byline}">')
+    assert "authors" not in meta_of("", f'<a rel="author" href="/staff">{byline}</a>')
+    ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}"}}}}'
+    assert "authors" not in meta_of(f'<script type="application/ld+json">{ld}</script>')
+    # Nor is one inferred from the byline shown on the page.
+    body = (f"<article><h1>Bridge reopens</h1><p class='byline'><span class='author'>{byline}</span></p>"
+            f"<p>{'The bridge reopened on Monday. ' * 30}</p></article>")
+    tree = parse_html(f"<html><body>{body}</body></html>")
+    assert "authors" not in inferred_metadata(tree, "https://news.example/a", "2026-11-27T10:00:00Z")
+    # A staff member named, or a name of the same words and one of its own, is a person.
+    assert meta_of('<meta name="author" content="By Jane Doe, Staff Writer">')["authors"] == ["Jane Doe"]
+    assert meta_of('<meta name="author" content="Jane Doe and Staff">')["authors"] == ["Jane Doe"]
+    assert meta_of('<meta name="author" content="Jörg Staff">')["authors"] == ["Jörg Staff"]
 
 
 @pytest.mark.parametrize(("url", "title", "headline"), [
