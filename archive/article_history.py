@@ -8,6 +8,7 @@ headline change and a unified diff of the body paragraphs.
 from __future__ import annotations
 
 import difflib
+import hashlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,11 +65,8 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
                     "kind": _kind(line), "record_id": (line.get("warc") or {}).get("record_id"),
                     "error": line.get("error"), "lost": (line.get("warc") or {}).get("filename") in gone,
                 })
-        for path in sorted(coll.articles.glob("*.jsonl")) if coll.articles.is_dir() else []:
-            for row in rows_skipping_bad(path, "article"):
-                if same_escapes(row["url"]) == target or same_escapes(row["canonical_url"]) == target:
-                    versions.append(dict(row, collection=coll.name,
-                                         lost=row["source"]["warc_filename"] in gone))
+        versions.extend(dict(row, collection=coll.name, lost=row["source"]["warc_filename"] in gone)
+                        for row in _versions_of(coll, target))
     captures.sort(key=lambda c: c["time"])
     versions.sort(key=lambda v: (v["collection"], v.get("version", 1)))
     out_versions = []
@@ -78,6 +76,7 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
             "collection": row["collection"], "version": row.get("version", 1), "status": row["status"],
             "record_id": row["source"]["record_id"], "capture_time": row["source"]["capture_time"],
             "headline": row["headline"], "word_count": row["word_count"], "changes": None, "lost": row["lost"],
+            "url": row["url"],
         }
         # (a withdrawn version has no text to compare; one back after it is compared with
         # the last text there was)
@@ -89,6 +88,25 @@ def url_history(store: Path, url: str, collection: str | None = None) -> dict[st
         out_versions.append(entry)
         previous = row
     return {"url": target, "captures": captures, "versions": out_versions}
+
+
+def _versions_of(coll: CollectionDir, target: str) -> list[dict[str, Any]]:
+    """The rows of the articles at ``target`` (a row's URL or canonical URL) in ``coll``'s
+    tables, with their versions at other URLs: after a move (:mod:`archive.moves`), and
+    before it, where the article came to ``target`` from another URL."""
+    tables = sorted(coll.articles.glob("*.jsonl")) if coll.articles.is_dir() else []
+    ids: set[str] = set()
+    rows = []
+    for path in tables:  # (in the order of their jobs: an article's later URLs after its first)
+        for row in rows_skipping_bad(path, "article"):
+            if (row["article_id"] in ids or same_escapes(row["url"]) == target
+                    or same_escapes(row["canonical_url"]) == target):
+                ids.add(row["article_id"])
+                rows.append(row)
+    if any(row["article_id"] != hashlib.sha1(row["canonical_url"].encode("utf-8")).hexdigest() for row in rows):
+        # (an article that moved here: its versions at the URLs before, read again)
+        rows = [row for path in tables for row in rows_skipping_bad(path, "article") if row["article_id"] in ids]
+    return rows
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from archive.jsonl import rows_refusing_bad, rows_skipping_bad
 from archive.losses import lost_in, statements
 from archive.manifest import jobs_in_order, parsed, problem_of
 from archive.metadata import inferred_metadata, page_metadata, parse_html
+from archive.moves import continue_moved, redirects
 from archive.store import (
     CollectionDir,
     collection_dir,
@@ -387,6 +388,11 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     latest = _LatestByUrl(prior)
     originals = _Originals(coll, latest, earlier_whole)
     gone = lost_warcs(coll)  # (WARCs stated lost, by name)
+    moved_from: dict[str, str] = {}
+    for entry in manifest["files"]:
+        if entry["kind"] == "capture-log" and entry["path"] not in lost:
+            lines = rows_refusing_bad(coll.root / entry["path"], "capture-log", f"run `archive verify`; {_NOT_REWRITTEN}")
+            moved_from.update(redirects(coll, lines, latest.get, gone))
     for entry in manifest["files"]:
         if entry["kind"] != "warc" or entry["path"] in lost:
             continue
@@ -405,6 +411,8 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
                 truncated += 1
                 continue
             row = article_row(capture, job_id)
+            if row is not None:
+                continue_moved(row, prior.__contains__, latest.get, moved_from)
             if row is not None and _add_version(row, prior, rows, gone):
                 latest.noted(prior[row["article_id"]])
     lost_here = {entry["path"].rsplit("/", 1)[-1] for entry in manifest["files"]
@@ -667,8 +675,8 @@ def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows:
     if known is not None and known.row["status"] == "captured":
         if known.text == text and known.row["source"]["warc_filename"] in gone:
             return _taken(row, known.number, known.row.get("previous_version"), text, prior, rows)
-        if known.text == text:
-            return False  # the same article again: nothing new for researchers
+        if known.text == text and known.row["canonical_url"] == row["canonical_url"]:
+            return False  # the same article again: nothing new for researchers (a move is: see archive.moves)
         if _alternate(row) and not _alternate(known.row):
             return False
         if (_alternate(known.row) and not _alternate(row) and known.row.get("job_id") == row["job_id"]

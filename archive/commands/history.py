@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         label = "withdrawn" if v["status"] == "withdrawn" else f"{v['word_count']} words"
         label += "; its capture in a WARC stated lost" if v["lost"] else ""
         of = f" of {v['collection']}" if several else ""
+        label += f"; at {v['url']}" if v["url"] != history["url"] else ""  # (an article that moved)
         print(f"Version {v['version']}{of} ({v['capture_time']}, {label}): {_shown(v['headline'])}", file=out)
         changes = v["changes"]
         if not changes:

@@ -1,0 +1,96 @@
+"""An article a site moves (its old URL answering 301 with the new one) stays one article."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from jobs import Clock, fetch
+from newsroom import article_html
+from wire import response, serve_wire
+
+from archive.cli import main
+from archive.config import collection_from_dict, one_off
+from archive.crawl import crawl
+from archive.extract import extract_collection
+from archive.job import CaptureJob
+
+HTML = [("Content-Type", "text/html; charset=utf-8")]
+PARAGRAPHS = ["The council said the harbour bridge would reopen to traffic on Monday after repairs. " * 6] * 5
+
+
+def _page(base: str, path: str, paragraphs: list[str] = PARAGRAPHS) -> bytes:
+    # (a page naming itself by rel=canonical, as most news sites' pages do)
+    link = f"<link rel='canonical' href='{base}{path}'>".encode()
+    return article_html(path, "Harbour bridge reopens", paragraphs).replace(b"</head>", link + b"</head>")
+
+
+def _rows(store: Path) -> list[dict]:
+    return [json.loads(line) for table in sorted((store / "news" / "articles").glob("*.jsonl"))
+            for line in table.read_text().splitlines()]
+
+
+def test_a_page_moved_by_a_301_continues_its_article_and_the_old_urls_history_shows_where(tmp_path):
+    """Crawl 1 captured /news/a.html; crawl 2 was sent from there to /news/2026/a.html by a
+    301, the same story: it made a second article, and the first ended unmarked."""
+    store = tmp_path / "store"
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n")}
+    with serve_wire(routes) as server:
+        base = server.base
+        coll = collection_from_dict({"name": "news", "urls": [base + "/"], "scope": {"page_requisites": False}})
+        routes["/"] = response("200 OK", HTML, b"<html><body><a href='/news/a.html'>Bridge</a></body></html>")
+        routes["/news/a.html"] = response("200 OK", HTML, _page(base, "/news/a.html"))
+        crawl(store, coll)
+        routes["/news/a.html"] = response("301 Moved Permanently", [("Location", "/news/2026/a.html")], b"")
+        routes["/news/2026/a.html"] = response("200 OK", HTML, _page(base, "/news/2026/a.html"))
+        crawl(store, coll)
+        # Linked at its new URL, unchanged: nothing new; then edited there: a version.
+        routes["/"] = response("200 OK", HTML, b"<html><body><a href='/news/2026/a.html'>Bridge</a></body></html>")
+        crawl(store, coll)
+        routes["/news/2026/a.html"] = response("200 OK", HTML, _page(base, "/news/2026/a.html", [
+            *PARAGRAPHS, "Update: the bridge opened an hour late."]))
+        crawl(store, coll)
+        # The old URL gone at last: the article, at its new URL, is not withdrawn.
+        del routes["/news/a.html"]
+        crawl(store, coll)
+    rows = _rows(store)
+    assert [(r["url"].removeprefix(base), r["version"], r["status"]) for r in rows] == [
+        ("/news/a.html", 1, "captured"), ("/news/2026/a.html", 2, "captured"), ("/news/2026/a.html", 3, "captured")]
+    assert len({r["article_id"] for r in rows}) == 1
+    assert [r["previous_version"] for r in rows[1:]] == [r["source"]["record_id"] for r in rows[:-1]]
+    assert rows[1]["canonical_url"] == base + "/news/2026/a.html"
+    # Made again from the WARCs, the same tables.
+    tables = {p.name: p.read_bytes() for p in (store / "news" / "articles").glob("*.jsonl")}
+    extract_collection(store, "news")
+    assert {p.name: p.read_bytes() for p in (store / "news" / "articles").glob("*.jsonl")} == tables
+    out = io.StringIO()
+    assert main(["history", base + "/news/a.html", "--store", str(store)], out=out, err=io.StringIO()) == 0
+    versions = [line for line in out.getvalue().splitlines() if line.startswith("Version")]
+    assert [v.split(" (")[0] for v in versions] == ["Version 1", "Version 2", "Version 3"]
+    assert f"; at {base}/news/2026/a.html)" in versions[1] and "; at" not in versions[0]
+    out = io.StringIO()
+    assert main(["export", "--store", str(store), "--collection", "news", "--out", str(tmp_path / "out")],
+                out=out, err=io.StringIO()) == 0
+    assert out.getvalue().splitlines()[0].startswith("Exported ")
+    assert " and 1 article (3 rows: versions, withdrawals) to " in out.getvalue().splitlines()[0]
+
+
+def test_an_article_at_the_url_a_redirect_of_its_old_one_names_continues_it_though_fetched_first(tmp_path):
+    """The front page links the story's new URL, fetched before the recrawl of its old URL
+    answers 301 there (not followed: the page is had). The redirect still says it moved."""
+    clock = Clock()
+    old, new = "http://127.0.0.1:9/news/a.html", "http://127.0.0.1:9/news/2026/a.html"
+    first = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    first.record_fetch(fetch(old, _page("http://127.0.0.1:9", "/news/a.html"), clock()))
+    first.close()
+    second = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    second.record_fetch(fetch(new, _page("http://127.0.0.1:9", "/news/2026/a.html"), clock()))
+    second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", b"/news/2026/a.html")]))
+    # And a story that was never anywhere else keeps its own identity.
+    second.record_fetch(fetch("http://127.0.0.1:9/news/b.html", article_html("b", "Ferry", PARAGRAPHS), clock()))
+    second.close()
+    extract_collection(tmp_path, "news")
+    rows = _rows(tmp_path)
+    assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2), ("http://127.0.0.1:9/news/b.html", 1)]
+    assert rows[0]["article_id"] == rows[1]["article_id"] != rows[2]["article_id"]
