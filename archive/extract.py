@@ -65,7 +65,7 @@ from archive.store import (
     remade_if_not_a_database,
     write_atomic,
 )
-from archive.urls import canonicalize, host_of
+from archive.urls import canonical_or_none, canonicalize, host_of
 from archive.validation import validate
 from archive.warc.reader import first_damage
 
@@ -302,7 +302,10 @@ def article_row(capture: Capture, job_id: str) -> dict[str, Any] | None:
     published = declared.get("published")
     if not article and published is None:
         return None
-    canonical = capture.url
+    # (the URL as the crawl fetches it, without tracking parameters and session ids: a
+    # spider of a project's own fetches "?utm_source=rss" and "?fbclid=..." as they are
+    # linked, one page under three URLs, three articles where there was one)
+    canonical = canonical_or_none(capture.url) or capture.url
     if declared.get("canonical"):
         candidate = canonicalize(urljoin(capture.url, declared["canonical"]))
         if host_of(candidate) == host_of(capture.url):  # another site's claim is not taken
@@ -675,13 +678,16 @@ def _add_version(row: dict[str, Any], prior: MutableMapping[str, Version], rows:
     if known is not None and known.row["status"] == "captured":
         if known.text == text and known.row["source"]["warc_filename"] in gone:
             return _taken(row, known.number, known.row.get("previous_version"), text, prior, rows)
+        # (the same text too: the row points at the article's own page, not at a copy of it
+        # with "?utm_source=rss" in its URL)
+        if (_alternate(known.row) and not _alternate(row) and known.row.get("job_id") == row["job_id"]
+                and known.row["canonical_url"] == row["canonical_url"]
+                and (at := _row_of(rows, known.record_id)) is not None):
+            return _taken(row, known.number, known.row.get("previous_version"), text, prior, rows, at)
         if known.text == text and known.row["canonical_url"] == row["canonical_url"]:
             return False  # the same article again: nothing new for researchers (a move is: see archive.moves)
         if _alternate(row) and not _alternate(known.row):
             return False
-        if (_alternate(known.row) and not _alternate(row) and known.row.get("job_id") == row["job_id"]
-                and (at := _row_of(rows, known.record_id)) is not None):
-            return _taken(row, known.number, known.row.get("previous_version"), text, prior, rows, at)
     return _taken(row, known.number + 1 if known else 1, known.record_id if known else None, text, prior, rows)
 
 

@@ -487,3 +487,30 @@ def test_a_collection_that_is_not_valid_is_one_line_with_the_resolver_too(tmp_pa
                              "ARCHIVE_COLLECTION={bad", "TWISTED_DNS_RESOLVER=archive.scrapy.ScopedResolver")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.count("ERROR: ARCHIVE_COLLECTION: not valid JSON") == 1
+
+
+def test_one_page_linked_with_tracking_parameters_is_one_article(tmp_path):
+    """A spider of one's own fetches links as they are: the story under "?utm_source=..."
+    and "?fbclid=..." too, with no rel=canonical to say they are one page. Each was an
+    article of its own."""
+    from newsroom import article_html
+
+    from archive.extract import extract_collection
+
+    project = _project(tmp_path / "p")
+    store = tmp_path / "store"
+    html = [("Content-Type", "text/html; charset=utf-8")]
+    links = "".join(f"<a href='/a.html{query}'>Bridge</a> " for query in (
+        "?utm_source=x&utm_medium=rss", "?fbclid=IwAR0abc", "?gclid=Cj0KCQ", ""))
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/": response("200 OK", html, f"<html><body>{links}</body></html>".encode()),
+              "/a.html": response("200 OK", html, article_html("a", "Bridge opens", ["The council met. " * 60] * 3))}
+    with serve_wire(routes) as site:
+        done = _scrapy_crawl(project, site.base + "/", f"ARCHIVE_STORE={store}", "CONCURRENT_REQUESTS=1",
+                             "ARCHIVE_COLLECTION=" + json.dumps({"name": "mine", "urls": [site.base + "/"]}))
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert sum(path.startswith("/a.html") for path in _paths(site)) == 4
+    [(table, rows)] = extract_collection(store, "mine")
+    [row] = [json.loads(line) for line in table.read_text().splitlines()]
+    assert rows == 1 and row["canonical_url"] == site.base + "/a.html"
+    assert row["url"] == site.base + "/a.html"  # (the page's own capture, though a copy's came first)
