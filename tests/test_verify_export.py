@@ -172,6 +172,27 @@ def test_a_row_whose_pointer_does_not_hold_is_a_problem_though_every_hash_matche
     assert code == 1 and f"{out / 'articles.jsonl'}: line 2: {says}" in said, said
 
 
+def test_a_damaged_warc_in_the_wacz_is_one_problem_and_the_rows_it_holds_one_more(exported, tmp_path):
+    """One flipped byte in the WACZ's WARC: a line for the damage, then one for each row of
+    the table (hundreds, in a real export), each saying it points at no record."""
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    wacz = out / "ds.wacz"
+    with zipfile.ZipFile(wacz) as zf:
+        [warc] = [info for info in zf.infolist() if info.filename.endswith(".warc.gz")]
+    data = bytearray(wacz.read_bytes())
+    data[warc.header_offset + 30 + len(warc.filename) + len(warc.extra) + warc.compress_size // 2] ^= 0x01
+    wacz.write_bytes(bytes(data))
+    code, said, err = _verify(out)
+    assert code == 1 and err == ""
+    name = warc.filename.rsplit("/", 1)[1]
+    assert said.splitlines()[1:3] == [
+        f"{wacz}: {warc.filename}: damaged inside the zip: Bad CRC-32 for file {warc.filename!r}",
+        f"{out / 'articles.jsonl'}: lines 1-2: 2 lines of the table point into {name}, which ds.wacz does not hold "
+        "whole (above): their records cannot be checked"]
+    assert said.splitlines()[-1].startswith("FAILED: 3 problems;")
+
+
 def test_a_parquet_table_that_is_not_the_jsonl_table_is_a_problem(exported, tmp_path):
     import pyarrow.parquet as pq
 

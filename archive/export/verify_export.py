@@ -48,7 +48,8 @@ def check_export(root: Path, report: Any, key: Any = None) -> None:
         report.add(root / "datapackage.json", None, "not a JSON object")
         return
     report.manifests += 1
-    records: dict[str, dict[int, Placed]] | None = None
+    records: dict[str, dict[int, Placed] | None] | None = None
+    wacz = None
     for index, res in _resources(package, report, root / "datapackage.json", ""):
         path = root / res["path"]
         if not path.is_file():
@@ -62,8 +63,9 @@ def check_export(root: Path, report: Any, key: Any = None) -> None:
             report.add(path, "hash", f"file hashes to {actual}, datapackage.json says {res.get('hash')}")
         if path.suffix == ".wacz":
             records = check_wacz(path, report)
-    if records is not None and (root / "articles.jsonl").is_file():
-        _check_rows(root, records, report)
+            wacz = path
+    if records is not None and wacz is not None and (root / "articles.jsonl").is_file():
+        _check_rows(root, records, report, wacz.name)
     sig = root / SIGNATURE_FILE
     if not sig.is_file():
         if key is not None:
@@ -91,10 +93,11 @@ def check_export(root: Path, report: Any, key: Any = None) -> None:
                             "(`archive verify --key FILE.pub`)")
 
 
-def check_wacz(path: Path, report: Any) -> dict[str, dict[int, Placed]] | None:
-    """Check a WACZ; give the records of its WARCs (by file name, then offset), or None
+def check_wacz(path: Path, report: Any) -> dict[str, dict[int, Placed] | None] | None:
+    """Check a WACZ; give the records of its WARCs (by file name, then offset; None for a
+    WARC it lists that it does not hold or that cannot be read, a problem said), or None
     where it cannot be read."""
-    records: dict[str, dict[int, Placed]] = {}
+    records: dict[str, dict[int, Placed] | None] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             _check_members(zf, path, report, records)
@@ -118,7 +121,7 @@ _UNREADABLE = (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, Ru
 
 
 def _check_members(zf: zipfile.ZipFile, path: Path, report: Any,
-                   records: dict[str, dict[int, Placed]]) -> None:
+                   records: dict[str, dict[int, Placed] | None]) -> None:
     names = set(zf.namelist())
     for needed in ("datapackage.json", "datapackage-digest.json"):
         if needed not in names:
@@ -138,6 +141,8 @@ def _check_members(zf: zipfile.ZipFile, path: Path, report: Any,
     with tempfile.TemporaryDirectory() as tmp:
         for _, res in _resources(package, report, path, "datapackage.json "):
             name = res["path"]
+            if name.endswith(".warc.gz"):
+                records[PurePosixPath(name).name] = None  # (until its records are read)
             if name not in names:
                 report.add(path, name, "listed in datapackage.json but not in the package")
                 continue
@@ -154,7 +159,7 @@ def _check_members(zf: zipfile.ZipFile, path: Path, report: Any,
             if "sha256:" + h.hexdigest() != res.get("hash"):
                 report.add(path, name, f"hashes to sha256:{h.hexdigest()}, datapackage.json says {res.get('hash')}")
             if target is not None:
-                held = records.setdefault(PurePosixPath(name).name, {})
+                held = records[PurePosixPath(name).name] = {}
                 for record in check_records(target):
                     report.records += 1
                     if record.type in ("response", "revisit"):  # (what rows point at; only what they need)
@@ -166,11 +171,15 @@ def _check_members(zf: zipfile.ZipFile, path: Path, report: Any,
                 target.unlink()
 
 
-def _check_rows(root: Path, records: dict[str, dict[int, Placed]], report: Any) -> None:
+def _check_rows(root: Path, records: dict[str, dict[int, Placed] | None], report: Any, wacz: str) -> None:
     """The article table against itself and the WACZ: each line an article row as its schema
     says, the Parquet file the same rows, and each row's ``source`` the record it names (file,
     offset, length, record id, payload digest), a revisit's with its original in the package.
-    Hashes tell a file is as it was listed; these, that what was listed holds together."""
+    Hashes tell a file is as it was listed; these, that what was listed holds together.
+
+    The rows whose records are in a WARC the WACZ (``wacz``: its name) lists but does not
+    hold whole, a problem said already, are one problem for each such WARC, with the
+    numbers of their lines: one damaged WARC named hundreds of rows, a line each."""
     table = root / "articles.jsonl"
     rows = []
     for number, row in numbered_rows(table, "article"):
@@ -178,10 +187,15 @@ def _check_rows(root: Path, records: dict[str, dict[int, Placed]], report: Any) 
             report.add(table, f"line {number}", row)
         else:
             rows.append((number, row))
-    payloads = {r.payload_digest for held in records.values() for r in held.values() if r.type == "response"}
+    payloads = {r.payload_digest for held in records.values() if held for r in held.values() if r.type == "response"}
+    unread: dict[str, list[int]] = {}
     for number, row in rows:
         src = row["source"]
-        record = records.get(src["warc_filename"], {}).get(src["warc_offset"])
+        held = records.get(src["warc_filename"], {})
+        if held is None:
+            unread.setdefault(src["warc_filename"], []).append(number)
+            continue
+        record = held.get(src["warc_offset"])
         if record is None:
             problem = f"source points at no record of the package ({src['warc_filename']} @ {src['warc_offset']})"
         elif record.length != src["warc_length"]:
@@ -195,6 +209,10 @@ def _check_rows(root: Path, records: dict[str, dict[int, Placed]], report: Any) 
         else:
             continue
         report.add(table, f"line {number}", problem)
+    for name, numbers in unread.items():
+        lines = f"{len(numbers)} line" + ("" if len(numbers) == 1 else "s")
+        report.add(table, _spans(numbers), f"{lines} of the table point into {name}, which {wacz} does not hold "
+                                           "whole (above): their records cannot be checked")
     parquet = root / "articles.parquet"
     if parquet.is_file():
         import pyarrow
@@ -215,6 +233,18 @@ def _check_rows(root: Path, records: dict[str, dict[int, Placed]], report: Any) 
             differ = next((i for i, (a, b) in enumerate(zip(columns, listed, strict=True)) if a != b), None)
             if differ is not None:
                 report.add(parquet, f"row {differ + 1}", f"differs from line {rows[differ][0]} of articles.jsonl")
+
+
+def _spans(numbers: list[int]) -> str:
+    """Line numbers in runs: "lines 1-40, 42, 45-50"."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    spans = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+    return f"line{'s' if len(numbers) > 1 else ''} {spans}"
 
 
 def _object(raw: bytes) -> dict[str, Any] | None:
