@@ -172,25 +172,57 @@ def test_a_row_whose_pointer_does_not_hold_is_a_problem_though_every_hash_matche
     assert code == 1 and f"{out / 'articles.jsonl'}: line 2: {says}" in said, said
 
 
-def test_a_damaged_warc_in_the_wacz_is_one_problem_and_the_rows_it_holds_one_more(exported, tmp_path):
-    """One flipped byte in the WACZ's WARC: a line for the damage, then one for each row of
-    the table (hundreds, in a real export), each saying it points at no record."""
-    out = tmp_path / "out"
-    shutil.copytree(exported, out)
-    wacz = out / "ds.wacz"
+def _flipped(wacz: Path, at) -> zipfile.ZipInfo:  # type: ignore[no-untyped-def]
+    """``wacz`` with a byte of its WARC member flipped, ``at`` (of the member's information
+    and where its bytes begin in the file) saying which; the member's information."""
     with zipfile.ZipFile(wacz) as zf:
         [warc] = [info for info in zf.infolist() if info.filename.endswith(".warc.gz")]
     data = bytearray(wacz.read_bytes())
-    data[warc.header_offset + 30 + len(warc.filename) + len(warc.extra) + warc.compress_size // 2] ^= 0x01
+    start = warc.header_offset + 30 + len(warc.filename) + len(warc.extra)
+    data[at(warc, start)] ^= 0x01
     wacz.write_bytes(bytes(data))
+    return warc
+
+
+def test_a_damaged_warc_in_the_wacz_is_one_problem_and_the_rows_it_holds_one_more(exported, tmp_path):
+    """A flipped byte in the name its local header gives the WACZ's WARC: a line for the
+    damage, then one for each row of the table (hundreds, in a real export), each saying it
+    points at no record."""
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    wacz = out / "ds.wacz"
+    warc = _flipped(wacz, lambda info, start: info.header_offset + 30 + 2)
     code, said, err = _verify(out)
     assert code == 1 and err == ""
     name = warc.filename.rsplit("/", 1)[1]
-    assert said.splitlines()[1:3] == [
-        f"{wacz}: {warc.filename}: damaged inside the zip: Bad CRC-32 for file {warc.filename!r}",
+    assert said.splitlines()[1].startswith(f"{wacz}: {warc.filename}: damaged inside the zip: ")
+    assert said.splitlines()[2] == (
         f"{out / 'articles.jsonl'}: lines 1-2: 2 lines of the table point into {name}, which ds.wacz does not hold "
-        "whole (above): their records cannot be checked"]
+        "whole (above): their records cannot be checked")
     assert said.splitlines()[-1].startswith("FAILED: 3 problems;")
+
+
+def test_a_byte_flipped_in_a_warc_of_the_wacz_is_named_by_its_record_and_the_other_rows_are_checked(exported,
+                                                                                                   tmp_path):
+    """The zip's CRC of the member failed, and no record of it was read: which record the
+    damage is in went unsaid, and every row was said to point at none."""
+    out = tmp_path / "out"
+    shutil.copytree(exported, out)
+    wacz = out / "ds.wacz"
+    clean = verify_records(out)
+    warc = _flipped(wacz, lambda info, start: start + info.compress_size - 200)  # (in its last record)
+    code, said, err = _verify(out)
+    assert code == 1 and err == ""
+    lines = said.splitlines()
+    assert lines[1] == f"{wacz}: {warc.filename}: damaged inside the zip: Bad CRC-32 for file {warc.filename!r}"
+    assert lines[2].startswith(f"{wacz}: {warc.filename} offset ") and "articles.jsonl" not in said
+    assert lines[-1].startswith("FAILED: 3 problems;") and f" {clean} records" in lines[-1]
+
+
+def verify_records(out: Path) -> int:
+    code, said, _ = _verify(out)
+    assert code == 0, said
+    return int(said.splitlines()[-1].split(" records")[0].rsplit(" ", 1)[1])
 
 
 def test_a_parquet_table_that_is_not_the_jsonl_table_is_a_problem(exported, tmp_path):
