@@ -35,6 +35,7 @@ from archive.store import (
     FLOOR_OF_A_PROJECT,
     FLOOR_OF_ARCHIVE_CRAWL,
     JOB_ID,
+    JOB_SUFFIX,
     below_floor,
     collection_dir,
 )
@@ -117,10 +118,11 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
                 spiders_scope=not getattr(crawler.spidercls, "keeps_collection_scope", False),
                 spidercls=crawler.spidercls)
     job_id = crawler.settings.get("ARCHIVE_JOB_ID") or None
-    if job_id is not None and not JOB_ID.fullmatch(str(job_id)):
-        # (else every capture-log line and the manifest fail their schema, and nothing is kept)
-        raise _settings_error(f"ARCHIVE_JOB_ID: {job_id!r} is not a job id, which is named as "
-                              f"{collection.name}-YYYYMMDDTHHMMSSZ-xxxx (xxxx: four hex digits); leave it unset "
+    if job_id is not None and not (JOB_ID.fullmatch(str(job_id)) and str(job_id)[:-JOB_SUFFIX] == collection.name):
+        # (else every capture-log line and the manifest fail their schema, and nothing is kept; or,
+        # another collection's, its manifest is refused by verify, and the folder by archive crawl)
+        raise _settings_error(f"ARCHIVE_JOB_ID: {job_id!r} is not a job id of {collection.name}, whose jobs are "
+                              f"named {collection.name}-YYYYMMDDTHHMMSSZ-xxxx (xxxx: four hex digits); leave it unset "
                               "for a new job")
     if job_id is not None:
         coll = collection_dir(Path(store), collection.name)

@@ -260,7 +260,14 @@ def test_the_capture_worker_logs_no_more_than_the_crawls_log_level(tmp_path, qui
     (["ARCHIVE_COLLECTION="], "ARCHIVE_STORE is set but ARCHIVE_COLLECTION is not"),
     # (each capture-log line and the manifest failed their schema: nothing recorded, exit 0)
     (['ARCHIVE_COLLECTION={"name": "mine", "urls": ["http://127.0.0.1:1/"]}', "ARCHIVE_JOB_ID=mine-run1"],
-     "ARCHIVE_JOB_ID: 'mine-run1' is not a job id, which is named as mine-YYYYMMDDTHHMMSSZ-xxxx"),
+     "ARCHIVE_JOB_ID: 'mine-run1' is not a job id of mine, whose jobs are named mine-YYYYMMDDTHHMMSSZ-xxxx"),
+    # (another collection's: its manifest failed verify, and archive crawl took the folder for one renamed by hand)
+    (['ARCHIVE_COLLECTION={"name": "mine", "urls": ["http://127.0.0.1:1/"]}',
+      "ARCHIVE_JOB_ID=other-20260301T000000Z-abcd"],
+     "ARCHIVE_JOB_ID: 'other-20260301T000000Z-abcd' is not a job id of mine, whose jobs are named mine-"),
+    (['ARCHIVE_COLLECTION={"name": "mine", "urls": ["http://127.0.0.1:1/"]}',
+      "ARCHIVE_JOB_ID=old-mine-20260301T000000Z-abcd"],
+     "ARCHIVE_JOB_ID: 'old-mine-20260301T000000Z-abcd' is not a job id of mine"),
 ])
 def test_settings_that_cannot_capture_stop_the_crawl_with_one_line(tmp_path, settings, said):
     project = _project(tmp_path / "p")
