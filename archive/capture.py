@@ -152,7 +152,8 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
 _SECRET_FIELD = re.compile(rb"(?i)password|passwd|passphrase|passcode|secret|token|api[-_]?key|credential"
                            rb"|^(?:pass|pwd|pw|otp|pin)$")
 _FORM_PAIR = re.compile(rb"(?:^|&)([^=&]*)=([^&]*)")
-_JSON_PAIR = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"')
+# (a string's characters, or a number: a PIN or a one-time code is often sent as one)
+_JSON_PAIR = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[0-9][0-9.eE+-]*))')
 
 
 def _request_body(fetch: Fetch) -> tuple[bytes, list[str]]:
@@ -173,10 +174,11 @@ def _masked(body: bytes, pairs: re.Pattern[bytes], name_of: Callable[[bytes], by
     parts, names, last = [], [], 0
     for found in pairs.finditer(body):
         name = name_of(found.group(1))
-        if found.start(2) == found.end(2) or not _SECRET_FIELD.search(name):
+        start, end = found.span(2) if found.group(2) is not None else found.span(3)
+        if start == end or not _SECRET_FIELD.search(name):
             continue
-        parts += [body[last:found.start(2)], b"*" * (found.end(2) - found.start(2))]
-        last = found.end(2)
+        parts += [body[last:start], b"*" * (end - start)]
+        last = end
         names.append(name.decode("utf-8", "replace"))
     if not names:
         return body, []

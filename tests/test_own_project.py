@@ -171,6 +171,50 @@ def test_a_login_forms_password_is_masked_in_its_request_record_and_the_rest_kep
     assert verify(store).ok
 
 
+POSTING_SPIDER = SPIDER.replace("""\
+        for href in response.css("a::attr(href)").getall():
+            yield response.follow(href, self.parse)
+""", """\
+        for path, kind, body in BODIES:
+            yield scrapy.Request(response.urljoin(path), method="POST", callback=self.done,
+                                 headers={"Content-Type": kind}, body=body)
+
+    def done(self, response):
+        return None
+""")
+
+
+def _posted(tmp_path: Path, bodies: list[tuple[str, str, bytes]]) -> dict[str, tuple[bytes, str | None]]:
+    """The bodies of the POSTs a spider of one's own sends (path, Content-Type, body), as
+    their request records hold them, with what their metadata records say was masked."""
+    from warcs import fields, read_collection
+
+    project = _project(tmp_path / "p")
+    (project / "proj" / "spiders" / "site.py").write_text(f"BODIES = {bodies!r}\n" + POSTING_SPIDER)
+    routes = _site()
+    for path, _, _ in bodies:
+        routes[path] = response("200 OK", [("Content-Type", "application/json")], b"{}")
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        done = _capture(project, site, store, "mine")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert verify(store).ok  # (the block digest is of the bytes written, the masked ones)
+    records, _ = read_collection(store / "mine")
+    said = {r.h("WARC-Concurrent-To"): fields(r.payload) for r in records if r.type == "metadata"}
+    return {r.h("WARC-Target-URI").removeprefix(site.base): (r.block.split(b"\r\n\r\n", 1)[1],
+                                                             said[r.h("WARC-Concurrent-To")].get("redactedFields"))
+            for r in records if r.type == "request" and r.h("WARC-Target-URI").removeprefix(site.base) != "/"
+            and not r.h("WARC-Target-URI").endswith("/robots.txt")}
+
+
+def test_a_pin_or_one_time_code_sent_as_a_json_number_is_masked(tmp_path):
+    """A one-time code posted as {"otp": 123456} was kept in the clear: only a secret
+    field's string values were masked."""
+    got = _posted(tmp_path, [("/verify", "application/json",
+                              b'{"user": "ann", "otp": 123456, "pin": -1234, "count": 3, "ids": [1, 2]}')])
+    assert got == {"/verify": (b'{"user": "ann", "otp": ******, "pin": *****, "count": 3, "ids": [1, 2]}', "otp,pin")}
+
+
 def test_a_page_fetched_in_scrapy_shell_is_captured_and_its_job_closed(tmp_path):
     # The shell ends without closing its spider: the job is closed at exit, its last captures kept.
     project = _project(tmp_path / "p")
