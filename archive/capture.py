@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
+from itertools import pairwise
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
@@ -156,25 +157,50 @@ _FORM_PAIR = re.compile(rb"(?:^|&)([^=&]*)=([^&]*)")
 _JSON_PAIR = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[0-9][0-9.eE+-]*))')
 
 
+_BOUNDARY = re.compile(r'(?i);\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))')
+# (a part's field name, not its filename=)
+_PART_NAME = re.compile(rb'(?i)^content-disposition:[^\n]*?;\s*name\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))',
+                        re.MULTILINE)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
 def _request_body(fetch: Fetch) -> tuple[bytes, list[str]]:
-    """The request's body with the values of its secret fields masked (a form's, or a JSON
-    object's string values, by their names), and those names; other bodies as sent."""
+    """The request's body with the values of its secret fields masked (a form's, a
+    multipart form's parts, or a JSON object's string and number values, by their names),
+    and those names; other bodies as sent."""
     body = fetch.request_body
     if not body:
         return body, []
-    kind = (header_value(fetch.request_headers, b"content-type") or "").partition(";")[0].strip().lower()
+    content_type = header_value(fetch.request_headers, b"content-type") or ""
+    kind = content_type.partition(";")[0].strip().lower()
     if kind == "application/x-www-form-urlencoded":
-        return _masked(body, _FORM_PAIR, lambda name: unquote_to_bytes(name.replace(b"+", b" ")))
-    if kind == "application/json" or kind.endswith("+json"):
-        return _masked(body, _JSON_PAIR, lambda name: name)
-    return body, []
+        fields = ((unquote_to_bytes(found.group(1).replace(b"+", b" ")), found.span(2))
+                  for found in _FORM_PAIR.finditer(body))
+    elif kind == "application/json" or kind.endswith("+json"):
+        fields = ((found.group(1), found.span(2) if found.group(2) is not None else found.span(3))
+                  for found in _JSON_PAIR.finditer(body))
+    elif kind == "multipart/form-data" and (boundary := _BOUNDARY.search(content_type)) is not None:
+        fields = _parts(body, (boundary.group(1) or boundary.group(2)).encode("latin-1"))
+    else:
+        return body, []
+    return _masked(body, fields)
 
 
-def _masked(body: bytes, pairs: re.Pattern[bytes], name_of: Callable[[bytes], bytes]) -> tuple[bytes, list[str]]:
+def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[bytes, tuple[int, int]]]:
+    """The field name and the span of the content of each part of a multipart body (RFC 7578):
+    from the blank line after its headers to the line break before the next delimiter."""
+    delimiter = re.compile(rb"(?:^|\r?\n)--" + re.escape(boundary))
+    for this, following in pairwise(delimiter.finditer(body)):
+        blank = _BLANK_LINE.search(body, this.end(), following.start())
+        name = _PART_NAME.search(body, this.end(), blank.start()) if blank is not None else None
+        if name is not None:
+            yield name.group(1) or name.group(2), (blank.end(), following.start())
+
+
+def _masked(body: bytes, fields: Iterable[tuple[bytes, tuple[int, int]]]) -> tuple[bytes, list[str]]:
+    """``body`` with the values of the secret ``fields`` (name, span of the value) masked."""
     parts, names, last = [], [], 0
-    for found in pairs.finditer(body):
-        name = name_of(found.group(1))
-        start, end = found.span(2) if found.group(2) is not None else found.span(3)
+    for name, (start, end) in fields:
         if start == end or not _SECRET_FIELD.search(name):
             continue
         parts += [body[last:start], b"*" * (end - start)]

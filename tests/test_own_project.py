@@ -215,6 +215,17 @@ def test_a_pin_or_one_time_code_sent_as_a_json_number_is_masked(tmp_path):
     assert got == {"/verify": (b'{"user": "ann", "otp": ******, "pin": *****, "count": 3, "ids": [1, 2]}', "otp,pin")}
 
 
+def test_a_multipart_login_forms_password_is_masked_and_its_other_parts_kept(tmp_path):
+    """A login form posted as multipart/form-data (a form with enctype set so, as many
+    are) kept its password in the clear: only urlencoded forms and JSON were masked."""
+    body = (b'--b0Und\r\nContent-Disposition: form-data; name="user"\r\n\r\nalice\r\n'
+            b'--b0Und\r\nContent-Disposition: form-data; name="Password"\r\n\r\ns3cr3t pw\r\n'
+            b'--b0Und\r\nContent-Disposition: form-data; name="note"; filename="token.txt"\r\n'
+            b'Content-Type: text/plain\r\n\r\nno secret here\r\n--b0Und--\r\n')
+    got = _posted(tmp_path, [("/login", "multipart/form-data; boundary=b0Und", body)])
+    assert got == {"/login": (body.replace(b"s3cr3t pw", b"*********"), "Password")}
+
+
 def test_a_page_fetched_in_scrapy_shell_is_captured_and_its_job_closed(tmp_path):
     # The shell ends without closing its spider: the job is closed at exit, its last captures kept.
     project = _project(tmp_path / "p")
