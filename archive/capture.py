@@ -150,8 +150,11 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
 # Form fields and JSON keys whose values are credentials (a login's password, an API key, a
 # one-time code, a CSRF token): masked in a request's body as those headers are redacted,
 # byte for byte ("*"), so that the body keeps the length its Content-Length gives.
-_SECRET_FIELD = re.compile(rb"(?i)password|passwd|passphrase|passcode|secret|token|api[-_]?key|credential"
-                           rb"|^(?:pass|pwd|pw|otp|pin)$")
+_SECRET_FIELD = re.compile(rb"(?i)password|passwd|passphrase|passcode|secret|token|api[-_]?key|credential")
+# ... or that have one of these for a word ("pin", "user[pass]", "otp_attempt", "pinCode"),
+# words as brackets, punctuation and a capital letter part them.
+_SECRET_WORDS = frozenset({b"pass", b"pwd", b"pw", b"pin", b"otp", b"totp"})
+_WORD = re.compile(rb"[A-Z]?[a-z0-9]+|[A-Z0-9]+(?![a-z])")
 _FORM_PAIR = re.compile(rb"(?:^|&)([^=&]*)=([^&]*)")
 # (a string's characters, or a number: a PIN or a one-time code is often sent as one)
 _JSON_PAIR = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[0-9][0-9.eE+-]*))')
@@ -201,7 +204,8 @@ def _masked(body: bytes, fields: Iterable[tuple[bytes, tuple[int, int]]]) -> tup
     """``body`` with the values of the secret ``fields`` (name, span of the value) masked."""
     parts, names, last = [], [], 0
     for name, (start, end) in fields:
-        if start == end or not _SECRET_FIELD.search(name):
+        if start == end or not (_SECRET_FIELD.search(name) or
+                                any(word.lower() in _SECRET_WORDS for word in _WORD.findall(name))):
             continue
         parts += [body[last:start], b"*" * (end - start)]
         last = end

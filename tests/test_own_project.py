@@ -226,6 +226,16 @@ def test_a_multipart_login_forms_password_is_masked_and_its_other_parts_kept(tmp
     assert got == {"/login": (body.replace(b"s3cr3t pw", b"*********"), "Password")}
 
 
+def test_a_credential_named_within_a_longer_field_name_is_masked_and_a_mere_lookalike_kept(tmp_path):
+    """A two-factor login's code posted as user[otp_attempt] (Devise's name for it), a
+    session[pin] or a pinCode was kept in the clear: only fields named exactly pin, otp
+    or pass were masked."""
+    body = b"user%5Botp_attempt%5D=123456&session[pin]=4321&pinCode=99&login[pass]=pw1&shipping=fast&spin=2&passage=3"
+    got = _posted(tmp_path, [("/two-factor", "application/x-www-form-urlencoded", body)])
+    masked = b"user%5Botp_attempt%5D=******&session[pin]=****&pinCode=**&login[pass]=***&shipping=fast&spin=2&passage=3"
+    assert got == {"/two-factor": (masked, "user[otp_attempt],session[pin],pinCode,login[pass]")}
+
+
 def test_a_page_fetched_in_scrapy_shell_is_captured_and_its_job_closed(tmp_path):
     # The shell ends without closing its spider: the job is closed at exit, its last captures kept.
     project = _project(tmp_path / "p")
