@@ -65,7 +65,16 @@ def previous_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime | None:
 
 
 def next_fire(expr: str, zone: ZoneInfo, now: datetime) -> datetime:
-    return croniter(expr, now.astimezone(zone)).get_next(datetime).astimezone(UTC)
+    """The first fire time after ``now``: of a local time the autumn's change of clocks
+    repeats, the first only, for a schedule of fixed hours and minutes, as
+    :func:`previous_fire` has it (its repeat, an hour on, is no run)."""
+    it = croniter(expr, now.astimezone(zone))
+    fire = it.get_next(datetime).astimezone(UTC)
+    for _ in range(4):  # (a repeat is followed by a time of another day, or hour)
+        if previous_fire(expr, zone, fire + timedelta(microseconds=1)) == fire:
+            break
+        fire = it.get_next(datetime).astimezone(UTC)
+    return fire
 
 
 def _newest_first(coll: CollectionDir, pattern: str) -> list[Path]:

@@ -433,6 +433,33 @@ def test_the_repeat_of_a_local_time_the_clocks_going_back_make_is_no_run_missed(
     assert collection_status(coll, datetime(2026, 10, 26, 1, 50, tzinfo=UTC), schedulers_of(store).get("sched"))
 
 
+def test_the_next_run_shown_is_not_the_repeat_of_a_local_time_the_clocks_going_back_make(tmp_path):
+    # Berlin's 02:32 of 25 October 2026 came at 00:32 UTC and again at 01:32; the job ran at
+    # the first, and status then showed the repeat as the next run, a run no scheduler makes
+    # (and the scheduler woke for it).
+    from jobs import Clock, fetch
+
+    from archive.job import CaptureJob
+    from archive.schedule import Scheduler, schedulers_of
+    from archive.status import collection_status
+    from archive.store import CollectionDir
+
+    store = tmp_path / "store"
+    cfg = config(tmp_path, "http://127.0.0.1:9", schedule="32 2 * * *", extra='timezone = "Europe/Berlin"\n')
+    job = CaptureJob(store, load_collections(cfg)[0], clock=Clock(datetime(2026, 10, 25, 0, 32, tzinfo=UTC)))
+    job.record_fetch(fetch("http://127.0.0.1:9/a", b"<p>a</p>", datetime(2026, 10, 25, 0, 32, 1, tzinfo=UTC)))
+    job.close()
+    between = datetime(2026, 10, 25, 0, 50, tzinfo=UTC)
+    scheduler = Scheduler(cfg, load_collections(cfg), store, clock=lambda: between, report=lambda _: None)
+    scheduler.beat()
+    day_after = datetime(2026, 10, 26, 1, 32, tzinfo=UTC)
+    assert scheduler.next_wakeup() == day_after
+    coll = CollectionDir(store / "sched")
+    for scheduled_by in (None, schedulers_of(store).get("sched")):  # (the last job's schedule, the scheduler's)
+        row = collection_status(coll, between, scheduled_by)
+        assert (row["next_run"], row["missed"]) == (day_after.isoformat(), None)
+
+
 @pytest.mark.parametrize("schedule", ["61 * * * *", "* * * * * R", "H * * * *", "0 H/2 * * *"])
 def test_bad_schedule_is_a_config_error(tmp_path, schedule):
     # (R and H are drawn by croniter anew each time it is asked: several runs a period)
