@@ -158,6 +158,7 @@ _WORD = re.compile(rb"[A-Z]?[a-z0-9]+|[A-Z0-9]+(?![a-z])")
 _FORM_PAIR = re.compile(rb"(?:^|&)([^=&]*)=([^&]*)")
 # (a string's characters, or a number: a PIN or a one-time code is often sent as one)
 _JSON_PAIR = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[0-9][0-9.eE+-]*))')
+_TOKEN = re.compile(rb"(?i)token")  # (a number named for tokens is a count of them: max_tokens)
 
 
 _BOUNDARY = re.compile(r'(?i);\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))')
@@ -180,13 +181,22 @@ def _request_body(fetch: Fetch) -> tuple[bytes, list[str]]:
         fields = ((unquote_to_bytes(found.group(1).replace(b"+", b" ")), found.span(2))
                   for found in _FORM_PAIR.finditer(body))
     elif kind == "application/json" or kind.endswith("+json"):
-        fields = ((found.group(1), found.span(2) if found.group(2) is not None else found.span(3))
-                  for found in _JSON_PAIR.finditer(body))
+        fields = _json_fields(body)
     elif kind == "multipart/form-data" and (boundary := _BOUNDARY.search(content_type)) is not None:
         fields = _parts(body, (boundary.group(1) or boundary.group(2)).encode("latin-1"))
     else:
         return body, []
     return _masked(body, fields)
+
+
+def _json_fields(body: bytes) -> Iterator[tuple[bytes, tuple[int, int]]]:
+    """The key and the span of the value of each string and number member of a JSON body's
+    objects, but numbers whose keys are only secret for a token (``max_tokens``: a count)."""
+    for found in _JSON_PAIR.finditer(body):
+        if found.group(2) is not None:
+            yield found.group(1), found.span(2)
+        elif _secret(_TOKEN.sub(b"", found.group(1))):
+            yield found.group(1), found.span(3)
 
 
 def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[bytes, tuple[int, int]]]:
@@ -200,12 +210,15 @@ def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[bytes, tuple[int, int
             yield name.group(1) or name.group(2), (blank.end(), following.start())
 
 
+def _secret(name: bytes) -> bool:
+    return bool(_SECRET_FIELD.search(name)) or any(word.lower() in _SECRET_WORDS for word in _WORD.findall(name))
+
+
 def _masked(body: bytes, fields: Iterable[tuple[bytes, tuple[int, int]]]) -> tuple[bytes, list[str]]:
     """``body`` with the values of the secret ``fields`` (name, span of the value) masked."""
     parts, names, last = [], [], 0
     for name, (start, end) in fields:
-        if start == end or not (_SECRET_FIELD.search(name) or
-                                any(word.lower() in _SECRET_WORDS for word in _WORD.findall(name))):
+        if start == end or not _secret(name):
             continue
         parts += [body[last:start], b"*" * (end - start)]
         last = end

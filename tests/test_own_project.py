@@ -209,10 +209,11 @@ def _posted(tmp_path: Path, bodies: list[tuple[str, str, bytes]]) -> dict[str, t
 
 def test_a_pin_or_one_time_code_sent_as_a_json_number_is_masked(tmp_path):
     """A one-time code posted as {"otp": 123456} was kept in the clear: only a secret
-    field's string values were masked."""
-    got = _posted(tmp_path, [("/verify", "application/json",
-                              b'{"user": "ann", "otp": 123456, "pin": -1234, "count": 3, "ids": [1, 2]}')])
-    assert got == {"/verify": (b'{"user": "ann", "otp": ******, "pin": *****, "count": 3, "ids": [1, 2]}', "otp,pin")}
+    field's string values were masked. (A number named for tokens is a count of them.)"""
+    body = b'{"user": "ann", "otp": 123456, "pin": -1234, "count": 3, "ids": [1, 2], "max_tokens": 256}'
+    got = _posted(tmp_path, [("/verify", "application/json", body)])
+    masked = b'{"user": "ann", "otp": ******, "pin": *****, "count": 3, "ids": [1, 2], "max_tokens": 256}'
+    assert got == {"/verify": (masked, "otp,pin")}
 
 
 def test_a_multipart_login_forms_password_is_masked_and_its_other_parts_kept(tmp_path):
