@@ -313,7 +313,10 @@ def _json_date(value: object) -> str | None:
         return None
     if when.tzinfo is None:
         return None  # (RFC 3339 has an offset; a local time of no zone is not a time)
-    return when.astimezone(UTC).replace(microsecond=0).isoformat()
+    try:
+        return when.astimezone(UTC).replace(microsecond=0).isoformat()
+    except OverflowError:  # (year 1 east of UTC, 9999 west of it: no time in UTC)
+        return None
 
 
 def _absolute_bases(body: bytes, url: str) -> bytes:

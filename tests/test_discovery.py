@@ -1100,3 +1100,22 @@ def test_an_html_page_given_as_a_sitemap_is_read_as_a_page(tmp_path):
     log = next((tmp_path / "hsm" / "logs").glob("*.crawl.log")).read_text()
     assert (f"sitemap {b}/sitemap.html is an HTML page (redirected from {b}/sitemap): read as a page, "
             "its links followed") in log
+
+
+def test_a_json_feed_items_date_out_of_pythons_range_is_no_date_and_the_feeds_items_are_fetched(tmp_path):
+    """A JSON Feed item dated in year 1 east of UTC (or in 9999 west of it) has no time in
+    UTC: the spider's callback failed on it with an OverflowError traceback in the crawl log,
+    and none of the feed's articles were fetched."""
+    feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "a", "url": "/a/first", "date_published": "0001-01-01T00:00:00+01:00"},
+        {"id": "b", "url": "/a/second", "date_modified": "9999-12-31T23:30:00-05:00"}]}).encode()
+    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed.json": response("200 OK", [("Content-Type", "application/feed+json")], feed),
+              "/a/first": page, "/a/second": page}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "json", "feeds": [server.base + "/feed.json"]}), extract=False)
+    _, lines = read_collection(tmp_path / "json")
+    assert sorted(line["url"].removeprefix(server.base) for line in lines) == \
+        ["/a/first", "/a/second", "/feed.json", "/robots.txt"]
+    assert [(item.published, item.updated) for item in parse_feed(feed, "http://h/feed.json")] == [(None, None)] * 2
