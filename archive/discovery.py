@@ -355,7 +355,10 @@ def _alternate(entry: dict) -> str | None:
 def _feed_date(parsed: object) -> str | None:
     if not parsed:
         return None
-    return datetime(*parsed[:6], tzinfo=UTC).isoformat()  # type: ignore[index,misc]
+    try:
+        return datetime(*parsed[:6], tzinfo=UTC).isoformat()  # type: ignore[index,misc]
+    except ValueError:  # (a year 0, feedparser's reading of year 1 east of UTC: no time Python has)
+        return None
 
 
 def _named(tag: str) -> tuple[str | None, str]:

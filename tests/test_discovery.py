@@ -1119,3 +1119,21 @@ def test_a_json_feed_items_date_out_of_pythons_range_is_no_date_and_the_feeds_it
     assert sorted(line["url"].removeprefix(server.base) for line in lines) == \
         ["/a/first", "/a/second", "/feed.json", "/robots.txt"]
     assert [(item.published, item.updated) for item in parse_feed(feed, "http://h/feed.json")] == [(None, None)] * 2
+
+
+def test_an_atom_entrys_date_in_year_one_is_no_date_and_the_feeds_entries_are_fetched(tmp_path):
+    """feedparser reads 0001-01-01T00:00:00+01:00 as a time of year 0, which Python has not:
+    the feed's callback failed with a ValueError traceback, and none of its entries were fetched."""
+    feed = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            b'<entry><id>a</id><link href="/a/first"/><updated>0001-01-01T00:00:00+01:00</updated></entry>'
+            b'<entry><id>b</id><link href="/a/second"/><updated>2026-03-14T08:30:00+01:00</updated></entry></feed>')
+    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed.xml": response("200 OK", [("Content-Type", "application/atom+xml")], feed),
+              "/a/first": page, "/a/second": page}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "atom", "feeds": [server.base + "/feed.xml"]}), extract=False)
+    _, lines = read_collection(tmp_path / "atom")
+    assert sorted(line["url"].removeprefix(server.base) for line in lines) == \
+        ["/a/first", "/a/second", "/feed.xml", "/robots.txt"]
+    assert [item.updated for item in parse_feed(feed, "http://h/feed.xml")] == [None, "2026-03-14T07:30:00+00:00"]
