@@ -221,7 +221,7 @@ def _inflated(body: bytes, limit: int, what: str) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
             return fh.read(limit + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # (zlib's, of damaged data, is no OSError)
         raise BadDocument(f"broken gzip {what}: {exc}") from None
 
 

@@ -1137,3 +1137,27 @@ def test_an_atom_entrys_date_in_year_one_is_no_date_and_the_feeds_entries_are_fe
     assert sorted(line["url"].removeprefix(server.base) for line in lines) == \
         ["/a/first", "/a/second", "/feed.xml", "/robots.txt"]
     assert [item.updated for item in parse_feed(feed, "http://h/feed.xml")] == [None, "2026-03-14T07:30:00+00:00"]
+
+
+def test_a_gzipped_feed_or_sitemap_whose_compressed_data_is_damaged_is_a_bad_document(tmp_path):
+    """A .xml.gz whose deflate data was damaged (a gzip header, then bytes zlib refuses)
+    raised zlib's error, which is no OSError: a traceback in the crawl log, and the document
+    was not counted among those that could not be read."""
+    def damaged(text: bytes) -> bytes:
+        packed = gzip.compress(text * 40)
+        return packed[:10] + b"\xff" + packed[11:]  # (a deflate block of the type none is: 11)
+
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/feed.xml.gz": response("200 OK", [("Content-Type", "application/gzip")],
+                                       damaged(b'<rss version="2.0"><channel><item><link>/a</link></item>')),
+              "/sitemap.xml.gz": response("200 OK", [("Content-Type", "application/gzip")],
+                                          damaged(b"<urlset><url><loc>/b</loc></url>"))}
+    with serve_wire(routes) as server:
+        result = crawl(tmp_path, collection_from_dict({"name": "gz", "feeds": [server.base + "/feed.xml.gz"],
+                                                       "sitemaps": [server.base + "/sitemap.xml.gz"]}), extract=False)
+    assert result.counts["bad_documents"] == 2
+    crawl_log = next((tmp_path / "gz" / "logs").glob("*.crawl.log")).read_text()
+    assert "Traceback" not in crawl_log and "broken gzip feed" in crawl_log and "broken gzip sitemap" in crawl_log
+    for parse in (parse_feed, parse_sitemap):
+        with pytest.raises(BadDocument):
+            parse(damaged(b"<urlset>"), "http://h/x.xml.gz")
