@@ -402,9 +402,11 @@ def lookup_url(coll: CollectionDir, url: str) -> list[CdxjEntry]:
     return same or found
 
 
-def find_original(coll: CollectionDir, uri: str, date: str | None, digest: str | None) -> ArchivedRecord | None:
+def find_original(coll: CollectionDir, uri: str, date: str | None, digest: str | None, *,
+                  head_only: bool = False) -> ArchivedRecord | None:
     """The record holding the payload a revisit refers to, or None when it is not in the
-    store or cannot be read (said in the log).
+    store or cannot be read (said in the log); ``head_only``: its headers alone
+    (:func:`archive.index.records.read_record`).
 
     WARC 1.1 §6.7: ``WARC-Refers-To-Target-URI`` (``uri``) and ``-Date`` (``date``) name
     the original; failing those, any capture with the same payload ``digest`` will do (dedup
@@ -430,7 +432,7 @@ def find_original(coll: CollectionDir, uri: str, date: str | None, digest: str |
     if choice is None:
         return None
     try:
-        return read_record(coll, choice.filename, choice.offset, choice.length)
+        return read_record(coll, choice.filename, choice.offset, choice.length, head_only=head_only)
     except StoreError as exc:
         # (a WARC stated lost, still in indexes not brought up to date since: said by whoever asked)
         lost = not (coll.warcs / choice.filename).exists() and choice.filename in stated_lost(coll)

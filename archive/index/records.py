@@ -9,17 +9,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from w3lib.encoding import html_to_unicode
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.limitreader import LimitReader
 
 from archive.errors import StoreError
 from archive.store import CollectionDir
@@ -43,6 +46,11 @@ class ArchivedRecord:
     filename: str = ""
     offset: int = 0
     length: int = 0
+    # The payload's length as archived, where the record's headers say it (not where the
+    # payload keeps a transfer coding's chunks); False ``complete``: the payload was not read
+    # (``read_record(head_only=True)``), ``payload_chunks`` reads what of it is needed.
+    payload_size: int | None = None
+    complete: bool = True
 
     def warc(self, name: str) -> str | None:
         return _get(self.warc_headers, name)
@@ -184,20 +192,24 @@ def _not_here(coll: CollectionDir, path: Path) -> str | None:
             "`archive pull` brings it back")
 
 
-def read_record(coll: CollectionDir, filename: str, offset: int, length: int) -> ArchivedRecord:
-    """The record at ``offset`` of ``warcs/<filename>``."""
+def read_record(coll: CollectionDir, filename: str, offset: int, length: int, *,
+                head_only: bool = False) -> ArchivedRecord:
+    """The record at ``offset`` of ``warcs/<filename>``. ``head_only``: its WARC and HTTP
+    headers alone, its payload left unread (a 100 MB video's HEAD or range needs no more)."""
     path = warc_path(coll, filename)
-    try:
-        with open(path, "rb") as fh:
+    what = f"the record at offset {offset} of {path}"
+    if head_only:
+        with _record_stream(coll, path, offset, length) as (_, record):
+            return _archived(record, filename, offset, length, head_only=True)
+    with _opened(coll, path) as fh:
+        try:
             fh.seek(offset)
             data = fh.read(length)
-    except FileNotFoundError as exc:
-        raise StoreError(_not_here(coll, path) or f"cannot read {path}: {exc}") from exc
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
     if len(data) < length:
-        raise StoreError(f"the record at offset {offset} of {path} is cut short: run `archive verify`")
-    stream = _Inflating(data, f"the record at offset {offset} of {path}") if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
+        raise StoreError(f"{what} is cut short: run `archive verify`")
+    stream = _Inflating(io.BytesIO(data), length, what) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
     try:
         record = next(iter(ArchiveIterator(stream)), None)
         archived = _archived(record, filename, offset, length) if record is not None else None
@@ -205,9 +217,77 @@ def read_record(coll: CollectionDir, filename: str, offset: int, length: int) ->
         raise StoreError(f"no readable WARC record at offset {offset} of {path}: {exc}") from None
     if archived is None:
         raise StoreError(f"no WARC record at offset {offset} of {path}")
-    while stream.read(_INFLATE_IN):  # to the member's end: its CRC, the one check of the bytes inflated
-        pass
+    _to_the_end(stream)
     return archived
+
+
+def payload_chunks(coll: CollectionDir, record: ArchivedRecord, first: int = 0,
+                   stop: int | None = None) -> Iterator[bytes]:
+    """Bytes ``first`` to ``stop`` (exclusive; None: the end) of ``record``'s payload as
+    archived, read from its WARC as they are asked for: the record is inflated as far as
+    ``stop`` and no further, none of it kept. Where they reach the payload's end the member
+    is read to its end, for its CRC. StoreError where the record is damaged or cut short,
+    or its payload's length is not known from its headers (``payload_size``)."""
+    size = record.payload_size
+    path = warc_path(coll, record.filename)
+    what = f"the record at offset {record.offset} of {path}"
+    if size is None:
+        raise StoreError(f"{what} keeps its payload's transfer coding: its length is not known without reading it")
+    stop = size if stop is None else min(stop, size)
+    with _record_stream(coll, path, record.offset, record.length) as (stream, archived):
+        raw = archived.raw_stream
+        at = 0
+        while at < stop:
+            chunk = raw.read(min(stop - at, _INFLATE_IN) if at >= first else min(first - at, _INFLATE_IN))
+            if not chunk:
+                raise StoreError(f"{what} is cut short: run `archive verify`")
+            if at >= first:
+                yield chunk
+            at += len(chunk)
+        if stop == size:
+            _to_the_end(stream)
+
+
+@contextmanager
+def _record_stream(coll: CollectionDir, path: Path, offset: int, length: int) -> Iterator[tuple[IO[bytes], Any]]:
+    """The record at ``offset`` of ``path`` as warcio parses it (its headers read, its
+    payload not), and the stream it reads, inflating the record's member as it is read."""
+    what = f"the record at offset {offset} of {path}"
+    with _opened(coll, path) as fh:
+        try:
+            if os.fstat(fh.fileno()).st_size < offset + length:
+                raise StoreError(f"{what} is cut short: run `archive verify`")
+            fh.seek(offset)
+            gzipped = fh.read(2) == b"\x1f\x8b"
+            fh.seek(offset)
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        stream: Any = _Inflating(fh, length, what) if gzipped else LimitReader(fh, length)
+        try:
+            record = next(iter(ArchiveIterator(stream)), None)
+        except ArchiveLoadFailed as exc:
+            raise StoreError(f"no readable WARC record at offset {offset} of {path}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from exc
+        if record is None:
+            raise StoreError(f"no WARC record at offset {offset} of {path}")
+        yield stream, record
+
+
+def _opened(coll: CollectionDir, path: Path) -> IO[bytes]:
+    """``path`` open for reading; StoreError if it cannot be."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError as exc:
+        raise StoreError(_not_here(coll, path) or f"cannot read {path}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from exc
+
+
+def _to_the_end(stream: IO[bytes]) -> None:
+    """Read ``stream`` to its end: a gzip member's, whose CRC is the one check of the bytes inflated."""
+    while stream.read(_INFLATE_IN):
+        pass
 
 
 class _Inflating(io.RawIOBase):
@@ -218,9 +298,9 @@ class _Inflating(io.RawIOBase):
     first block (writing zlib's error to stderr) as if it were the whole record.
     """
 
-    def __init__(self, data: bytes, what: str):
-        self._data = memoryview(data)
-        self._at = 0
+    def __init__(self, source: IO[bytes], size: int, what: str):
+        self._source = source
+        self._left = size  # compressed bytes of the member still to be read from ``source``
         self._inflater = zlib.decompressobj(31)
         self._what = what
 
@@ -235,11 +315,11 @@ class _Inflating(io.RawIOBase):
         while not out and not inflater.eof:
             if inflater.unconsumed_tail:
                 given = inflater.unconsumed_tail
-            elif self._at < len(self._data):
-                given = self._data[self._at : self._at + _INFLATE_IN]
-                self._at += len(given)
             else:
-                raise StoreError(f"{self._what} is cut short: run `archive verify`")
+                given = self._source.read(min(self._left, _INFLATE_IN)) if self._left > 0 else b""
+                if not given:
+                    raise StoreError(f"{self._what} is cut short: run `archive verify`")
+                self._left -= len(given)
             try:
                 out = inflater.decompress(given, len(buffer))
             except zlib.error as exc:
@@ -248,20 +328,27 @@ class _Inflating(io.RawIOBase):
         return len(out)
 
 
-def _archived(record, filename: str, offset: int, length: int) -> ArchivedRecord:
+def _archived(record, filename: str, offset: int, length: int, head_only: bool = False) -> ArchivedRecord:
     out = ArchivedRecord(record.rec_type, list(record.rec_headers.headers), filename=filename,
                          offset=offset, length=length)
     http = record.http_headers
-    raw = record.raw_stream.read()
+    chunked = False
     if http is not None and record.rec_type in ("response", "revisit", "request"):
         code, _, reason = (http.statusline or "").partition(" ")
         out.status = int(code) if code.isascii() and code.isdigit() else None
         out.reason = reason
         out.http_headers = list(http.headers)
-        if "chunked" in (out.header("Transfer-Encoding") or "").lower():
-            # Another tool's WARC may keep chunk framing; the payload is what it frames.
-            raw = ChunkedDataReader(io.BytesIO(raw), decomp_type=None).read()
-    out.payload = raw
+        # Another tool's WARC may keep chunk framing; the payload is what it frames.
+        chunked = "chunked" in (out.header("Transfer-Encoding") or "").lower()
+    if head_only:
+        # (what the record's Content-Length leaves after the HTTP headers just read)
+        known = isinstance(record.raw_stream, LimitReader) and not chunked
+        out.payload_size, out.complete = record.raw_stream.limit if known else None, False
+        return out
+    raw = record.raw_stream.read()
+    if chunked:
+        raw = ChunkedDataReader(io.BytesIO(raw), decomp_type=None).read()
+    out.payload, out.payload_size = raw, len(raw)
     return out
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -46,6 +45,7 @@ from archive.losses import said
 from archive.replay import pages, rewrite, urls
 from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
+from archive.replay.ranges import Body, Payload, Response, byte_range
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
 from archive.store import CollectionDir, collection_dir, directory_state
 from archive.urls import canonical_or_none
@@ -88,9 +88,7 @@ _HTML = ("text/html", "application/xhtml+xml")
 # Types a browser sniffs the body of, as if none were given (and none given: "", or the
 # index's "unk"), before it shows a page.
 _UNKNOWN = ("", "unk", "unknown/unknown", "application/unknown", "*/*")
-# One range of bytes (RFC 9110 §14.1.2): first-last, first-, or -suffix; spaces around the parts
-# allowed. Numbers of more digits than any body has bytes are no range (the whole is sent).
-_RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.ASCII | re.IGNORECASE)
+_REWRITTEN = (*_HTML, "text/css", "image/svg+xml")  # (the types whose links are rewritten)
 
 CLIENT_PATH = "/_archive/client.js"  # (no collection's name starts with "_")
 _CLIENT = resources.files("archive.replay").joinpath("client.js").read_bytes()
@@ -102,7 +100,6 @@ _FRAMED = {"if_", "fr_"}  # pywb's modifiers of a page shown in a frame: no bann
 _CLIENT_DESTS = {None, "document", "iframe", "frame", "embed", "object"}
 
 StartResponse = Callable[..., Any]
-Response = tuple[str, list[tuple[str, str]], bytes]
 
 
 def _latin1(value: str) -> str:
@@ -158,10 +155,15 @@ class ReplayApp:
                 "403 Forbidden", "Replay serves no service worker: an archived one would answer for the archive."))
         else:
             try:
-                status, headers, body = self.respond(target, dest=environ.get("HTTP_SEC_FETCH_DEST"),
-                                                     referer=environ.get("HTTP_REFERER"))
-                if status.startswith("200 ") and any(k == "Memento-Datetime" for k, _ in headers):
-                    status, headers, body = _byte_range(environ, method, status, headers, body)
+                # What is answered with part of a capture, or none of it, reads no more of it.
+                partial = method == "HEAD" or bool(environ.get("HTTP_RANGE"))
+                status, headers, body = self._answer(environ, method, target, partial)
+                if isinstance(body, Payload) and method != "HEAD":
+                    try:
+                        chunks = body.chunks()
+                    except StoreError as exc:  # (damaged where the range begins: read whole, the next capture is had)
+                        log.warning("capture %s@%d unreadable: %s", body.record.filename, body.record.offset, exc)
+                        status, headers, body = self._answer(environ, method, target, False)
             except BadRequest as exc:
                 status, headers, body = _html("400 Bad Request", pages.error_page("400 Bad Request", str(exc)))
             except ArchiveError as exc:
@@ -172,7 +174,17 @@ class ReplayApp:
         if not any(k.lower() == "content-security-policy" for k, _ in headers):
             headers.append(("Content-Security-Policy", CSP))
         start_response(status, headers)
-        return [b""] if method == "HEAD" else [body]
+        if method == "HEAD":
+            return [b""]
+        return chunks if isinstance(body, Payload) else [body]
+
+    def _answer(self, environ: dict[str, Any], method: str, target: str, partial: bool) -> Response:
+        """The answer to a GET or HEAD of ``target`` (:meth:`respond`), of the range asked for."""
+        status, headers, body = self.respond(target, dest=environ.get("HTTP_SEC_FETCH_DEST"),
+                                             referer=environ.get("HTTP_REFERER"), partial=partial)
+        if status.startswith("200 ") and any(k == "Memento-Datetime" for k, _ in headers):
+            status, headers, body = byte_range(environ, method, status, headers, body)
+        return status, headers, body
 
     # -- routing ------------------------------------------------------------------------
 
@@ -196,10 +208,12 @@ class ReplayApp:
                 self.unindexed.add(name)
         return coll
 
-    def respond(self, target: str, *, dest: str | None = None, referer: str | None = None) -> Response:
+    def respond(self, target: str, *, dest: str | None = None, referer: str | None = None,
+                partial: bool = False) -> Response:
         """The answer to a GET of ``target``. ``dest``: the request's Sec-Fetch-Dest;
         ``referer``: its Referer, by which a request that escaped a replayed page's prefix is
-        sent back into the archive."""
+        sent back into the archive; ``partial``: the request is a HEAD or asks for a range, so
+        a payload served as archived is answered unread (a :class:`Payload`)."""
         if target.partition("?")[0] == CLIENT_PATH:
             return "200 OK", [("Content-Type", "text/javascript; charset=utf-8"),
                               ("Cache-Control", "no-cache")], _CLIENT
@@ -242,7 +256,7 @@ class ReplayApp:
         if route.provenance_redirect and entries:
             ts = route.timestamp or closest(entries, None)[0].timestamp
             return "302 Found", [("Location", replay_path(coll.name, ts, "prov_", route.url))], b""
-        return self.replay(coll, route, entries, dest)
+        return self.replay(coll, route, entries, dest, partial)
 
     def _escaped(self, target: str, referer: str | None) -> str | None:
         """Where a request for ``target`` belongs if it is no replay path but was made by a
@@ -278,7 +292,8 @@ class ReplayApp:
 
     # -- replay -------------------------------------------------------------------------
 
-    def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry], dest: str | None = None) -> Response:
+    def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry], dest: str | None = None,
+               partial: bool = False) -> Response:
         assert route.url is not None
         interim: CdxjEntry | None = None
         looping: CdxjEntry | None = None
@@ -286,7 +301,7 @@ class ReplayApp:
         orphaned = False  # (a revisit whose original could not be found)
         for entry in closest(entries, route.timestamp):
             try:
-                record = read_record(coll, entry.filename, entry.offset, entry.length)
+                record = read_record(coll, entry.filename, entry.offset, entry.length, head_only=partial)
             except StoreError as exc:  # (as pywb does: the next closest capture is tried)
                 if entry.filename in self.lost(coll):  # (indexes not yet updated since its loss was stated)
                     continue
@@ -295,7 +310,7 @@ class ReplayApp:
                 continue
             original = None
             if record.rec_type == "revisit":
-                original = resolve_revisit(coll, record, entry)
+                original = resolve_revisit(coll, record, entry, head_only=partial)
                 if original is None:
                     log.warning("revisit %s@%d: original not found, trying the next capture",
                                 entry.filename, entry.offset)
@@ -316,7 +331,11 @@ class ReplayApp:
                 doc = provenance(coll, entry, record, original)
                 body = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
                 return "200 OK", [("Content-Type", "application/json; charset=utf-8")], body
-            return self._payload(coll, route, entry, record, original, dest)
+            try:
+                return self._payload(coll, route, entry, record, original, dest)
+            except StoreError as exc:  # (only its head was read above: its payload is damaged)
+                log.warning("capture %s@%d unreadable, trying the next capture: %s", entry.filename, entry.offset, exc)
+                damaged = damaged or exc
         if looping is not None:
             return _html("502 Bad Gateway", pages.error_page(
                 "502 Bad Gateway", f"The capture of {looping.url} at {looping.timestamp} redirects to itself (a "
@@ -361,13 +380,27 @@ class ReplayApp:
         body_record = original or record
         status = head.status or 200
         mod = route.modifier if route.modifier else ""
-        body = body_record.payload
         decoded = mod != "id_"
-        if decoded:
-            body = body_record.decoded_payload(MAX_DECODED_BYTES + 1)
-            if len(body) > MAX_DECODED_BYTES and body_record.header("Content-Encoding"):
-                # A bomb: sent as archived, for the browser to inflate (or not) as it would have.
-                body, decoded = body_record.payload, False
+        mime = (head.header("Content-Type") or entry.mime or "").split(";")[0].strip().lower()
+        # (a type a browser sniffs the body of, and shows as a page if it begins as one)
+        sniffing = mime in _UNKNOWN and "nosniff" not in (head.header("X-Content-Type-Options") or "").lower()
+        body: Body = b""
+        if not body_record.complete:  # (a HEAD or a range: only the record's head was read)
+            if body_record.payload_size is not None and not (decoded and _coded(body_record)):
+                body = Payload(coll, body_record)  # served as archived, read no further than asked
+                if decoded and sniffing and rewrite.sniffs_as_html(body.start(512)):
+                    mime = "text/html"
+            if not isinstance(body, Payload) or (decoded and mime in _REWRITTEN):
+                body_record = read_record(coll, body_record.filename, body_record.offset, body_record.length)
+        if body_record.complete:
+            body = body_record.payload
+            if decoded:
+                body = body_record.decoded_payload(MAX_DECODED_BYTES + 1)
+                if len(body) > MAX_DECODED_BYTES and body_record.header("Content-Encoding"):
+                    # A bomb: sent as archived, for the browser to inflate (or not) as it would have.
+                    body, decoded = body_record.payload, False
+            if decoded and sniffing and rewrite.sniffs_as_html(body):
+                mime = "text/html"  # (what a browser makes of it, and shows as a page)
 
         def make(url: str) -> str:
             return replay_path(coll.name, entry.timestamp, "" if mod == "id_" else mod, url)
@@ -395,11 +428,7 @@ class ReplayApp:
         headers.append(("Memento-Datetime", format_datetime(moment, usegmt=True)))
         headers.append(("Link", f'<{entry.url}>; rel="original"'))
         page = False
-        if decoded:
-            mime = (head.header("Content-Type") or entry.mime or "").split(";")[0].strip().lower()
-            nosniff = "nosniff" in (head.header("X-Content-Type-Options") or "").lower()
-            if mime in _UNKNOWN and not nosniff and rewrite.sniffs_as_html(body):
-                mime = "text/html"  # (what a browser makes of it, and shows as a page)
+        if decoded and isinstance(body, bytes):  # (a Payload is of no type rewritten)
             if mod in REWRITE_MODIFIERS and mime in _HTML and not _markup_for(dest, body):
                 headers = _varying(headers, "Sec-Fetch-Dest")  # (rewritten when asked for as a page)
             elif mod in REWRITE_MODIFIERS and mime in _HTML:
@@ -445,6 +474,11 @@ def _markup_for(dest: str | None, body: bytes) -> bool:
     if dest == "empty":
         return body.lstrip(b"\xef\xbb\xbf \t\r\n\x0c")[:1] == b"<"
     return dest not in _NOT_MARKUP_DESTS
+
+
+def _coded(record: ArchivedRecord) -> bool:
+    """Whether ``record``'s payload has a content coding (that replay undoes)."""
+    return any(c.strip().lower() not in ("", "identity") for c in (record.header("Content-Encoding") or "").split(","))
 
 
 def _head(record: ArchivedRecord, original: ArchivedRecord | None) -> ArchivedRecord:
@@ -522,38 +556,6 @@ def _with_charset(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str
     if charset is None:
         return headers
     return _extended(headers, "Content-Type", f"charset={charset}", "; ", f"text/html; charset={charset}")
-
-
-def _byte_range(environ: dict[str, Any], method: str, status: str, headers: list[tuple[str, str]],
-                body: bytes) -> Response:
-    """A replayed 200 as the client's ``Range`` asks (RFC 9110 §14): 206 with the one range
-    asked for, or 416 if it starts past the end. Media players seek this way (Safari plays
-    no video without it). Several ranges, an unreadable Range, or an ``If-Range`` that does
-    not match the capture's ETag or Last-Modified get the whole capture, as a server may
-    answer. The range is of the body as replayed, which is the same bytes every time."""
-    headers = [*headers, ("Accept-Ranges", "bytes")]
-    asked = _RANGE.fullmatch(environ.get("HTTP_RANGE") or "") if method == "GET" else None
-    if asked is None or asked.group(1) == asked.group(2) == "":
-        return status, headers, body
-    condition = (environ.get("HTTP_IF_RANGE") or "").strip()
-    if condition and (condition.startswith("W/") or condition not in
-                      {v.strip() for k, v in headers if k.lower() in ("etag", "last-modified")}):
-        return status, headers, body  # the client holds part of another representation
-    size = len(body)
-    if asked.group(1) == "":  # the last N bytes
-        first, last = size - min(int(asked.group(2)), size), size - 1
-        if int(asked.group(2)) == 0:
-            first = size  # none of them: not satisfiable
-    else:
-        first, last = int(asked.group(1)), size - 1
-        if asked.group(2) != "":
-            if int(asked.group(2)) < first:
-                return status, headers, body  # not a range at all
-            last = min(int(asked.group(2)), last)
-    if first >= size:
-        return ("416 Range Not Satisfiable",
-                [("Content-Range", f"bytes */{size}"), ("Content-Type", "text/plain; charset=utf-8")], b"")
-    return "206 Partial Content", [*headers, ("Content-Range", f"bytes {first}-{last}/{size}")], body[first:last + 1]
 
 
 def _phrase(status: int) -> str:

@@ -12,11 +12,13 @@ from archive.store import CollectionDir
 log = logging.getLogger(__name__)
 
 
-def resolve_revisit(coll: CollectionDir, revisit: ArchivedRecord, entry: CdxjEntry) -> ArchivedRecord | None:
+def resolve_revisit(coll: CollectionDir, revisit: ArchivedRecord, entry: CdxjEntry, *,
+                    head_only: bool = False) -> ArchivedRecord | None:
     """The record holding the payload a revisit refers to, or None when it is not in the store
-    (:func:`archive.index.find_original`)."""
+    (:func:`archive.index.find_original`); ``head_only``: its headers alone, its payload unread."""
     return find_original(coll, revisit.warc("WARC-Refers-To-Target-URI") or entry.url,
-                         revisit.warc("WARC-Refers-To-Date"), revisit.warc("WARC-Payload-Digest") or entry.digest)
+                         revisit.warc("WARC-Refers-To-Date"), revisit.warc("WARC-Payload-Digest") or entry.digest,
+                         head_only=head_only)
 
 
 def _record_doc(record: ArchivedRecord) -> dict[str, Any]:
