@@ -25,6 +25,11 @@ from archive.urls import with_authority, with_slashes
 # parent element alive, built for nothing.
 _LINKS = etree.XPath("descendant-or-self::a/@href | descendant-or-self::area/@href", smart_strings=False)
 _STYLE_ATTRS = etree.XPath("descendant-or-self::*/@style", smart_strings=False)
+# The background attribute, an image a browser loads as the element's CSS background-image
+# (HTML's rendering of body and of tables and their parts); rare, so its smart strings
+# (which know their element) cost little.
+_BACKGROUNDS = etree.XPath("descendant-or-self::*/@background")
+_BACKGROUND_TAGS = frozenset({"body", "table", "thead", "tbody", "tfoot", "tr", "td", "th"})
 _REQUISITE_TAGS = ("link", "script", "img", "source", "video", "audio", "track", "embed", "object", "input",
                    "style", "use", "image")
 # Framed documents (a lazy loader's data-src too): pages of their own, not requisites.
@@ -139,8 +144,10 @@ def page_requisites(root: Any) -> list[str]:
     stylesheets, icons, web app manifests, preloads, scripts, images (``src`` and every ``srcset`` candidate,
     and where lazy loaders keep them; SVG's external ``<use>`` sprites and ``<image>``s),
     embedded objects, posters, text tracks and media a
-    browser would load before it is played (not with ``preload="none"``), and ``url()``s in
-    inline CSS.
+    browser would load before it is played (not with ``preload="none"``), ``url()``s in
+    inline CSS, and the ``background`` images of the body and of tables and their cells.
+    (The ``/favicon.ico`` a browser asks for when a page names no icon is the caller's:
+    :func:`names_icon`.)
 
     rel and type values are ASCII case-insensitive in HTML.
     """
@@ -186,7 +193,16 @@ def page_requisites(root: Any) -> list[str]:
                     urls.extend(css_urls(text))
     for style in _STYLE_ATTRS(root):
         urls.extend(css_urls(style))
+    for background in _BACKGROUNDS(root):
+        if background.getparent().tag in _BACKGROUND_TAGS:
+            _add(urls, str(background))
     return urls
+
+
+def names_icon(root: Any) -> bool:
+    """Whether the page names an icon (``<link rel="icon">``, ``"shortcut icon"``): one that
+    names none has the browser ask for ``/favicon.ico`` of its own URL's host (HTML, link type "icon")."""
+    return any("icon" in (el.get("rel") or "").lower().split() and el.get("href") for el in root.iter("link"))
 
 
 def _add(urls: list[str], value: str | None) -> None:

@@ -19,7 +19,7 @@ written, and resolves, filters and schedules them itself, as before.
   crawl process decides when to stop.
 
 Frames: a request is ``(id, length, flags)`` packed, then the page's bytes; a reply is
-``(mark, id, length, failed)`` packed, then a pickled ``(links, requisites, frames)`` or the text
+``(mark, id, length, failed)`` packed, then a pickled ``(links, requisites, frames, favicon)`` or the text
 of an error. The child writes replies to a descriptor of its own, not to its standard
 output (which goes to standard error, where stray prints belong).
 """
@@ -36,7 +36,7 @@ import subprocess
 import sys
 from typing import Any, BinaryIO
 
-from archive.links import page_frames, page_links, page_requisites, parse_html_bytes
+from archive.links import names_icon, page_frames, page_links, page_requisites, parse_html_bytes
 from archive.runtime import sigint_ignored_by_children, sigint_unblocked, usable_cores, widen_pipe
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ PAGE_SECONDS = 60.0
 _LINKS, _REQUISITES = 1, 2
 _PIPE_BYTES = 1 << 20
 
-Hrefs = tuple[list[str], list[str], list[str]]
+Hrefs = tuple[list[str], list[str], list[str], bool]
 
 
 class ParserGone(Exception):
@@ -60,11 +60,12 @@ class ParserGone(Exception):
 
 
 def hrefs(data: bytes, links: bool, requisites: bool) -> Hrefs:
-    """A page's links, requisites and frames as written (what the child answers); frames
-    with either."""
+    """A page's links, requisites and frames as written (what the child answers), frames
+    with either; and, with requisites, whether a browser would ask for the ``/favicon.ico``
+    of the page's host (it names no icon)."""
     root = parse_html_bytes(data)
     return ((page_links(root) if links else []), (page_requisites(root) if requisites else []),
-            (page_frames(root) if links or requisites else []))
+            (page_frames(root) if links or requisites else []), requisites and not names_icon(root))
 
 
 def worth_it() -> bool:

@@ -42,7 +42,8 @@ def test_depth_zero_fetches_the_seed_and_its_requisites_only(wire_site, tmp_path
     _, lines = read_collection(tmp_path / "default")
     assert {l["channel"] for l in lines} == {"seed", "embed", "robots"}
     embeds = {l["url"].rsplit("/", 1)[1]: l for l in lines if l["channel"] == "embed"}
-    assert set(embeds) == {"style.css", "img.png", "print.css", "bg.png"}  # the last two from the CSS
+    # print.css and bg.png from the CSS; favicon.ico as a browser asks for it (the page names no icon)
+    assert set(embeds) == {"style.css", "img.png", "print.css", "bg.png", "favicon.ico"}
     assert embeds["bg.png"]["hops"] == "EE" and embeds["bg.png"]["via"].endswith("/style.css")
 
 
@@ -146,7 +147,7 @@ def test_crawl_can_run_from_a_worker_thread(wire_site, tmp_path):
     worker = threading.Thread(target=lambda: results.update(result=crawl(tmp_path, coll)))
     worker.start()
     worker.join(timeout=120)
-    assert results["result"].outcome == "finished" and results["result"].counts["captured"] == 1
+    assert results["result"].outcome == "finished" and results["result"].counts["captured"] == 2  # (and /favicon.ico)
 
 
 @pytest.mark.parametrize("obey_robots", [True, False])

@@ -316,7 +316,7 @@ def _advertising_site(max_depth: int, tmp_path, more: int = 0) -> tuple[set[str]
 def test_the_feeds_a_seed_page_advertises_are_read_as_feeds(tmp_path):
     fetched, lines, base = _advertising_site(1, tmp_path)
     # (not another site's, nor a page's other versions, nor the comments)
-    assert fetched == {"/", "/feed.xml", "/atom.xml", "/story", "/other"}
+    assert fetched == {"/", "/feed.xml", "/atom.xml", "/story", "/other", "/favicon.ico"}  # (pages naming no icon)
     by_url = {line["url"].removeprefix(base): line for line in lines}
     feed, story = by_url["/feed.xml"], by_url["/story"]
     assert (feed["channel"], feed["via"], feed["hops"]) == ("feed", base + "/", "L")
@@ -331,7 +331,7 @@ def test_a_seed_page_advertising_any_number_of_feeds_has_ten_read(tmp_path):
 
 def test_a_crawl_of_depth_0_reads_no_advertised_feed(tmp_path):
     fetched, _, _ = _advertising_site(0, tmp_path)
-    assert fetched == {"/"}
+    assert fetched == {"/", "/favicon.ico"}
 
 
 def _linked_documents(tmp_path, max_depth: int, seed: str = "/",
@@ -360,7 +360,7 @@ def test_a_feed_and_a_sitemap_a_page_links_to_are_read_as_such_a_link_further(tm
     # A site's "RSS" and "Sitemap" links: before, they were captured as pages and their
     # items never seen. Their items are a link further than they are, within the depth.
     fetched, by_url, base = _linked_documents(tmp_path, 2)
-    assert fetched == {"/", "/rss", "/map.xml", "/data.xml", "/story", "/mapped"}
+    assert fetched == {"/", "/rss", "/map.xml", "/data.xml", "/story", "/mapped", "/favicon.ico"}
     assert (by_url["/rss"]["channel"], by_url["/rss"]["depth"]) == ("link", 1)  # (as it was reached)
     story, mapped = by_url["/story"], by_url["/mapped"]
     assert (story["channel"], story["source"], story["source_id"], story["hops"], story["depth"]) == (
@@ -392,7 +392,7 @@ def test_a_feed_a_seed_page_advertises_is_read_though_another_seed_linked_it_fir
 def test_a_linked_feed_at_the_depth_limit_has_no_item_fetched(tmp_path):
     # (else every tag and category feed a page links to would take the crawl past its depth)
     fetched, _, _ = _linked_documents(tmp_path / "a", 1, rss_type="application/rss+xml")
-    assert fetched == {"/", "/rss", "/map.xml", "/data.xml"}
+    assert fetched == {"/", "/rss", "/map.xml", "/data.xml", "/favicon.ico"}
     fetched, _, _ = _linked_documents(tmp_path / "b", 0, seed="/rss", rss_type="application/rss+xml")  # a seed
     assert fetched == {"/rss"}
 
@@ -424,7 +424,7 @@ def test_lazy_images_preloads_and_frames_of_the_site_are_captured_with_their_req
                                               "scope": {"max_depth": 0}}))
         fetched = {h.split(b" ")[1].decode() for h in server.requests}
     assert fetched == {"/", "/hero.jpg", "/lazy.jpg", "/lazy-2x.jpg", "/soft404.png", "/frame.html", "/frame.css",
-                       "/in-frame.png", "/bg.png"}
+                       "/in-frame.png", "/bg.png", "/favicon.ico"}
     _, lines = read_collection(tmp_path / "lazy")
     hops = {line["url"].removeprefix(server.base): line["hops"] for line in lines}
     assert (hops["/frame.html"], hops["/in-frame.png"], hops["/frame.css"], hops["/bg.png"]) == ("E", "EE", "EE", "EEE")
@@ -582,7 +582,7 @@ def test_a_redirect_to_a_page_fetched_already_is_not_followed_and_targets_are_ca
     _, lines = read_collection(tmp_path / "once")
     fetched = sorted(line["url"].removeprefix(server.base) for line in lines if line["outcome"] == "captured")
     assert fetched == sorted(["/robots.txt", "/", "/feed", "/r/1", "/r/2", "/story", "/other", "/tagged",
-                              "/tagged?utm_source=site"])
+                              "/tagged?utm_source=site", "/favicon.ico"])
 
 
 def test_allowed_hosts_written_with_a_port_match_that_port(tmp_path):
@@ -788,7 +788,8 @@ def test_an_atom_entry_with_no_link_but_its_id_is_no_item_out_of_the_scope(tmp_p
     with serve_wire(routes) as server:
         crawl(tmp_path, collection_from_dict({"name": "tag", "feeds": [server.base + "/atom"]}), extract=False)
     _, lines = read_collection(tmp_path / "tag")
-    assert {line["url"].removeprefix(server.base) for line in lines} == {"/robots.txt", "/atom", "/a/one"}
+    assert {line["url"].removeprefix(server.base) for line in lines} == {"/robots.txt", "/atom", "/a/one",
+                                                                       "/favicon.ico"}
     assert "out of the scope" not in next((tmp_path / "tag" / "logs").glob("*.crawl.log")).read_text()
 
 
@@ -817,7 +818,7 @@ def test_sitemaps_entries_on_hosts_out_of_the_scope_are_said_in_the_crawl_log(tm
     assert f"{server.base}/robots.txt: sitemap {other}/robots-map.xml is out of the scope" in log
     _, lines = read_collection(tmp_path / "maps")
     assert {line["url"].removeprefix(server.base) for line in lines} == {"/robots.txt", "/map.xml", "/index.xml",
-                                                                       "/a/here"}
+                                                                       "/a/here", "/favicon.ico"}
 
 
 def test_a_feed_that_answers_an_html_page_is_said_to_be_one_and_where_it_was_asked_for(tmp_path):
@@ -887,7 +888,7 @@ def test_a_page_linked_in_both_cases_of_its_escapes_is_fetched_once(tmp_path):
                                               "urls": [server.base + "/"]}), extract=False)
     _, lines = read_collection(tmp_path / "esc")
     fetched = [line["url"].removeprefix(server.base).lower() for line in lines]
-    assert sorted(fetched) == ["/", "/a/b%c3", "/a/caf%c3%a9", "/feed", "/robots.txt"]
+    assert sorted(fetched) == ["/", "/a/b%c3", "/a/caf%c3%a9", "/favicon.ico", "/feed", "/robots.txt"]
 
 
 def test_a_json_feed_given_advertised_or_linked_is_read(tmp_path):
@@ -943,7 +944,8 @@ def test_a_page_that_sets_a_cookie_and_redirects_back_to_itself_is_fetched_again
         crawl(tmp_path, collection_from_dict({"name": "cookie", "urls": [server.base + "/story"]}))
     _, lines = read_collection(tmp_path / "cookie")
     fetched = [(line["url"].removeprefix(server.base), line["status"]) for line in lines
-               if line["outcome"] == "captured" and line["url"] != server.base + "/robots.txt"]
+               if line["outcome"] == "captured" and line["url"] not in (server.base + "/robots.txt",
+                                                                        server.base + "/favicon.ico")]
     assert [hop for hop in fetched if hop[0] != "/always"] == [
         ("/story", 302), ("/story", 200), ("/walled", 302), ("/consent?back=%2Fwalled", 302), ("/walled", 200)]
     assert fetched.count(("/always", 302)) == 1  # (a loop that sets no cookie: its next round would be the same)

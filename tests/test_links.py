@@ -490,3 +490,27 @@ def test_links_after_the_end_of_the_html_are_a_pages_links_as_browsers_read_them
     assert page_links(parse_html_bytes(b'<HTML><BODY><a href="/a">a</a></BODY></HTML> <a href="/c">c</a>')) == \
         ["/a", "/c"]
     assert page_links(parse_html_bytes(b'<html><body><a href="/a">a</a></body></html>\n\n')) == ["/a"]
+
+
+@pytest.mark.parametrize("parse", [lxml.html.fromstring, lambda text: Selector(text=text).root],
+                         ids=["lxml", "parsel"])
+def test_the_background_images_of_a_body_and_of_tables_and_their_cells_are_requisites(parse) -> None:  # type: ignore[no-untyped-def]
+    page = """<html><body BACKGROUND="/paper.jpg"><table background="/table.png"><thead background="/head.png">
+    <tr background="/row.png"><th background="/th.gif">a</th></tr></thead><tbody background="/body.png"><tr>
+    <td background=" /cell.gif ">b</td><td background="">c</td><td background="data:image/gif;base64,R0lG">d</td>
+    </tr></tbody><tfoot background="/foot.png"></tfoot></table>
+    <div background="/not-in-a-div.png">e</div><img background="/nor-an-img.png" src="/img.png"></body></html>"""
+    assert Counter(page_requisites(parse(page))) == Counter(
+        ["/paper.jpg", "/table.png", "/head.png", "/row.png", "/th.gif", "/body.png", " /cell.gif ", "/foot.png",
+         "/img.png"])
+
+
+@pytest.mark.parametrize(("head", "named"), [
+    ('<link rel="icon" href="/i.png">', True), ('<link rel="Shortcut Icon" href="/favicon.ico">', True),
+    ('<link rel="apple-touch-icon" href="/touch.png">', False), ('<link rel="icon">', False),
+    ('<link rel="stylesheet" href="/s.css">', False), ("", False),
+])
+def test_a_page_names_an_icon_with_a_link_whose_rel_has_the_icon_keyword(head: str, named: bool) -> None:
+    from archive.links import names_icon
+
+    assert names_icon(lxml.html.fromstring(f"<html><head>{head}</head><body>x</body></html>")) is named

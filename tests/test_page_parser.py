@@ -62,7 +62,7 @@ def test_the_child_finds_what_the_crawl_process_finds() -> None:
     assert answers[: len(PAGES)] == [hrefs(page, True, True) for page in PAGES]
     assert answers[0][0] == LINKS_EXPECTED and answers[1][1]  # the pages really have links and requisites
     assert answers[len(PAGES)] == ([], *hrefs(PAGES[0], True, True)[1:])
-    assert answers[len(PAGES) + 1] == (hrefs(PAGES[1], True, True)[0], [], hrefs(PAGES[1], True, True)[2])
+    assert answers[len(PAGES) + 1] == (hrefs(PAGES[1], True, True)[0], [], hrefs(PAGES[1], True, True)[2], False)
 
 
 def test_before_it_is_ready_and_after_it_is_gone_pages_are_parsed_here(caplog: pytest.LogCaptureFixture) -> None:

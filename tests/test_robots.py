@@ -139,8 +139,9 @@ def test_every_request_that_waited_for_the_robots_txt_is_held_to_it(tmp_path, ro
     if undefined:
         assert paths == {"/robots.txt"} and decided == dict.fromkeys(seeds, "disallowed")
     else:
-        assert paths == {"/robots.txt", "/a", "/b", "/c"}
-        assert decided == {path: "disallowed" if path.startswith("/private/") else "allowed" for path in seeds}
+        assert paths == {"/robots.txt", "/a", "/b", "/c", "/favicon.ico"}  # (pages naming no icon)
+        assert decided == {path: "disallowed" if path.startswith("/private/") else "allowed"
+                           for path in [*seeds, "/favicon.ico"]}
 
 
 @pytest.mark.parametrize("robots", ["404 Not Found", "503 Service Unavailable", "429 Too Many Requests"])
@@ -152,7 +153,8 @@ def test_a_site_without_a_robots_txt_is_no_error_of_the_crawl(tmp_path, capsys, 
     html = [("Content-Type", "text/html")]
     routes = {"/robots.txt": response(robots, [("Content-Type", "text/plain")], b"none"),
               "/": response("200 OK", html, b"<html><body><a href='/gone'>gone</a></body></html>"),
-              "/gone": response("404 Not Found", html, b"<html><body>gone</body></html>")}
+              "/gone": response("404 Not Found", html, b"<html><body>gone</body></html>"),
+              "/favicon.ico": response("200 OK", [("Content-Type", "image/x-icon")], b"icon")}
     store = tmp_path / "store"
     with serve_wire(routes) as site:
         assert main(["crawl", "--url", site.base + "/", "--store", str(store), "--collection", "r"]) == 0

@@ -44,7 +44,7 @@ from archive.urls import (
 from archive.warc.records import utcnow
 from crawler.job import job_for, record_failure
 from crawler.middlewares import CONDITIONAL_ON
-from crawler.page_parser import PageParser, ParserGone, hrefs, worth_it
+from crawler.page_parser import Hrefs, PageParser, ParserGone, hrefs, worth_it
 from crawler.redirect import REFRESH_META
 
 log = logging.getLogger(__name__)
@@ -589,10 +589,13 @@ class NewsSpider(scrapy.Spider):
         prov = response.meta.get("archive") or {}
         hops = _hops(response)
         seed = prov.get("seed")
-        links, requisites, frames = await self._hrefs(response, depth)
+        links, requisites, frames, favicon = await self._hrefs(response, depth)
         resolver = Resolver(get_base_url(response), response.encoding)
         if self.requisites:
             for request in self._embeds(response, resolver, requisites, seed, hops, depth):
+                yield request
+        if favicon:  # (of the page's own URL, whatever its <base>; once a host, as every requisite is once)
+            for request in self._embeds(response, resolver, [urljoin(response.url, "/favicon.ico")], seed, hops, depth):
                 yield request
         for request in self._frames(response, resolver, frames, seed, hops, depth):
             yield request
@@ -631,13 +634,14 @@ class NewsSpider(scrapy.Spider):
             if resolver.independent(href):
                 _bounded_add(done, href)
 
-    async def _hrefs(self, response: Response, depth: int) -> tuple[list[str], list[str], list[str]]:
+    async def _hrefs(self, response: Response, depth: int) -> Hrefs:
         """The page's links (unless none would be followed), requisites (if wanted) and
-        frames, as written: found by the page parser process, or here if there is none or it
-        fails."""
+        frames, as written, and whether a browser would ask for its host's ``/favicon.ico``
+        (:func:`crawler.page_parser.hrefs`): found by the page parser process, or here if
+        there is none or it fails."""
         links = depth < self.max_depth and self.scheduled < self.max_pages
         if not links and not self.requisites:
-            return [], [], []  # nothing of the page would be followed: no need to parse it
+            return [], [], [], False  # nothing of the page would be followed: no need to parse it
         data = html_bytes(response.text, response.body, response.encoding)
         if self.parser is not None:
             try:
