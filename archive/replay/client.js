@@ -85,14 +85,30 @@
   }
 
   // url()s in CSS text: those of http(s) resources, as the replay server rewrites stylesheets.
-  var cssUrl = /url\(\s*(["']?)([^"')]*?)\1\s*\)/gi;
+  // The URL is read as the browser reads it, its escapes undone (CSS Syntax §4.3.7: up to six
+  // hex digits and one white space after them, a newline in a string, any other character as
+  // itself: url(\2f img\2f a.png) is /img/a.png), and written back where none of its
+  // characters can end the string or begin an escape.
+  var cssUrl = /url\(\s*(["']?)([\s\S]*?)\1\s*\)/gi;
+  var cssEscape = /\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|(\r\n|[\n\r\f])|([\s\S]))/g;
+  function cssUnescape(text) {
+    if (text.indexOf("\\") < 0) return text;
+    return text.replace(cssEscape, function (whole, hex, newline, other) {
+      if (hex) {
+        var code = parseInt(hex, 16);
+        return code > 0 && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF) ? String.fromCodePoint(code) : "\uFFFD";
+      }
+      return newline ? "" : other;
+    });
+  }
   function archivedCss(value) {
     var text = String(value), changed = false;
-    var out = text.replace(cssUrl, function (whole, quote, url) {
+    var out = text.replace(cssUrl, function (whole, quote, written) {
+      var url = cssUnescape(written);
       var to = url && !/^data:/i.test(url) ? archived(url) : url;
       if (to === url) return whole;
       changed = true;
-      return 'url("' + to + '")';
+      return 'url("' + to.replace(/\\/g, "%5C").replace(/"/g, "%22").replace(/\n/g, "%0A") + '")';
     });
     return changed ? out : value;
   }
@@ -268,7 +284,7 @@
   // the style attribute changes.
   function mendStyle(el) {
     var value = el.getAttribute("style");
-    if (!value || value.indexOf("url(") < 0) return;
+    if (!value || !/url\(/i.test(value)) return;
     var to = archivedCss(value);
     if (to !== value) realSetAttribute.call(el, "style", to);
   }
