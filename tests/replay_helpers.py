@@ -70,8 +70,8 @@ def two_jobs(store: Path) -> dict[str, str]:
     return {"same_digest": same["payload_digest"]}
 
 
-def get(base: str, target: str, method: str = "GET",
-        headers: dict[str, str | bytes] | None = None) -> tuple[int, dict[str, str], bytes]:
+def get(base: str, target: str, method: str = "GET", headers: dict[str, str | bytes] | None = None,
+        body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
     """One raw request (the target is sent exactly as given; redirects are not followed)."""
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -79,7 +79,7 @@ def get(base: str, target: str, method: str = "GET",
         conn.putrequest(method, target, skip_accept_encoding=True)
         for name, value in (headers or {}).items():
             conn.putheader(name, value)
-        conn.endheaders()
+        conn.endheaders(body)
         resp = conn.getresponse()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:

@@ -3,7 +3,9 @@
 A line is ``<SURT key> <14-digit timestamp> <JSON>``, the JSON holding ``url``, ``mime``,
 ``status``, ``digest``, ``length``, ``offset`` and ``filename``; a response to a request
 that was no GET has its method in its key and a ``method`` field (pywb's ``__wb_method``),
-so that a look-up of the page never finds it. Revisit records get mime
+so that a look-up of the page never finds it, and a POST's or PUT's its body too, read as
+pywb reads it (``requestBody``: a form's fields, a JSON body's, else ``__wb_post_data=`` and
+the body in base64), so that replay finds the answer to the same form. Revisit records get mime
 ``warc/revisit`` (as pywb expects); our provenance metadata records
 (``application/warc-fields``) and request records are left out, as pywb's own indexer does.
 Each index gets a sidecar ``<name>.cdxj.derived.json`` naming the WARC it came from (name,
@@ -12,7 +14,9 @@ size, SHA-256) and the indexer's version, so it can be checked and rebuilt.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import logging
 import re
@@ -24,6 +28,7 @@ from typing import Any
 
 import surt
 from cdxj_indexer.main import CDXJIndexer
+from cdxj_indexer.postquery import MAX_QUERY_LENGTH, append_method_query
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive import __version__
@@ -37,6 +42,10 @@ log = logging.getLogger(__name__)
 CDXJ_SUFFIX = ".cdxj"
 DERIVED_SUFFIX = ".derived.json"
 REVISIT_MIME = "warc/revisit"
+# The bytes of a request's body that its key is made of (the key keeps 4,096 characters of
+# what is read from them), the same in the index and in replay.
+MAX_KEYED_BODY = 1 << 20
+_WITH_BODY = ("POST", "PUT")  # (the methods whose body pywb's keys hold)
 _TIMESTAMP = re.compile(r"[0-9]{14}")
 
 
@@ -236,8 +245,9 @@ def _build(warc: Path, out: Path) -> tuple[int, str]:
 class _Indexer(CDXJIndexer):
     """cdxj-indexer whose lines for a response to any method but GET (a HEAD's, whose body is
     empty by definition, a POST's) carry the method in their key, as pywb keys them
-    (``?__wb_method=head``), and in a ``method`` field. Keyed as a GET, a HEAD taken after a
-    page was that page's newest capture: replay showed it empty.
+    (``?__wb_method=head``), and in a ``method`` field; a POST's or PUT's the request's body
+    as well (:func:`method_query`). Keyed as a GET, a HEAD taken after a page was that
+    page's newest capture: replay showed it empty.
 
     The request record comes after its response in our WARCs, so a file's lines are held
     until it has been read. (cdxj-indexer's own ``post_append`` pairs them too, but reads
@@ -246,27 +256,49 @@ class _Indexer(CDXJIndexer):
 
     def process_one(self, input_: Any, output: Any, filename: str) -> None:
         self._held: list[tuple[Any, dict[str, Any], Any, str]] = []
-        self._methods: dict[str, str] = {}  # record id of a response -> its request's method, if not GET
+        # record id of a response -> its request's method, if not GET, and what its key adds
+        self._methods: dict[str, tuple[str, str, str]] = {}
         super().process_one(input_, output, filename)
         for record, index, out, name in self._held:
             method = self._methods.get(record.rec_headers.get_header("WARC-Record-ID") or "")
             if method is not None:
                 url = index.get("url") or record.rec_headers.get_header("WARC-Target-URI") or ""
-                record.urlkey = self.get_url_key(f"{url}{'&' if '?' in url else '?'}__wb_method={method}")
-                record.method = method.upper()
+                record.method, body, added = method
+                record.urlkey = self.get_url_key(url + added)
+                if body:
+                    record.requestBody = body
             super()._write_line(out, index, record, name)
         self._held = []
 
     def filter_record(self, record: Any) -> bool:
         if record.rec_type == "request" and record.http_headers is not None:
-            method = (record.http_headers.protocol or "").lower()
+            method = (record.http_headers.protocol or "").upper()
             answered = record.rec_headers.get_header("WARC-Concurrent-To")
-            if method not in ("", "get") and answered:
-                self._methods[answered] = method
+            if method not in ("", "GET") and answered:
+                url = record.rec_headers.get_header("WARC-Target-URI") or ""
+                body = record.raw_stream.read(MAX_KEYED_BODY) if method in _WITH_BODY else b""
+                self._methods[answered] = (method, *method_query(
+                    method, record.http_headers.get_header("Content-Type"), body, url))
         return bool(super().filter_record(record))
 
     def _write_line(self, out: Any, index: dict[str, Any], record: Any, filename: str) -> None:
         self._held.append((record, index, out, filename))
+
+
+def method_query(method: str, content_type: str | None, body: bytes, url: str) -> tuple[str, str]:
+    """What the key of ``url`` asked for by ``method`` adds to it, as pywb's
+    (cdxj-indexer's) keys add it: the method, and for a POST or PUT its ``body`` (its first
+    ``MAX_KEYED_BODY`` bytes) as a query: a form's fields, a multipart form's or a JSON
+    body's by name (so that another boundary makes the same key), anything else as
+    ``__wb_post_data=`` and its base64. Returns that query (empty if there is none) and what
+    the URL gets: ``?__wb_method=POST&q=news``."""
+    body = body[:MAX_KEYED_BODY]
+    try:
+        query, added = append_method_query(method, content_type, str(len(body)), io.BytesIO(body), url)
+    except Exception:  # noqa: BLE001 -- a body its reader cannot read (a multipart form cut short): as bytes
+        query = "__wb_post_data=" + base64.b64encode(body).decode("ascii")[:MAX_QUERY_LENGTH]
+        added = f"{'&' if '?' in url else '?'}__wb_method={method}&{query}"
+    return query or "", added
 
 
 def _unindexable(warc: Path, where: str) -> StoreError:

@@ -39,6 +39,7 @@ from archive.index import (
     stated_lost,
     update_indexes_if_writable,
 )
+from archive.index.cdxj import MAX_KEYED_BODY, method_query
 from archive.index.merged import merged_path
 from archive.index.records import ArchivedRecord, read_record
 from archive.losses import said
@@ -100,6 +101,22 @@ _FRAMED = {"if_", "fr_"}  # pywb's modifiers of a page shown in a frame: no bann
 _CLIENT_DESTS = {None, "document", "iframe", "frame", "embed", "object"}
 
 StartResponse = Callable[..., Any]
+Posted = tuple[str, str | None, bytes]  # a POST's or PUT's method, Content-Type and body
+_POSTED = ("POST", "PUT")  # (the methods whose captures are keyed by their body, as pywb keys them)
+_ALLOW = "GET, HEAD, POST, PUT"
+
+
+def _posted(environ: dict[str, Any], method: str) -> Posted | None:
+    """A POST's or PUT's method, Content-Type and body (as much of it as its key is made of),
+    or None for another method."""
+    if method not in _POSTED:
+        return None
+    try:
+        length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_KEYED_BODY)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    return method, environ.get("CONTENT_TYPE") or None, body
 
 
 def _latin1(value: str) -> str:
@@ -144,9 +161,9 @@ class ReplayApp:
             target = quote(environ.get("PATH_INFO", "/"), safe="/:@!$&'()*+,;=~%")
             if environ.get("QUERY_STRING"):
                 target += "?" + environ["QUERY_STRING"]
-        if method not in ("GET", "HEAD"):
+        if method not in ("GET", "HEAD", *_POSTED):
             status, headers, body = _html("405 Method Not Allowed", pages.error_page("405", "Replay is read-only."))
-            headers.append(("Allow", "GET, HEAD"))
+            headers.append(("Allow", _ALLOW))
         elif environ.get("HTTP_SERVICE_WORKER"):
             # A browser fetching a service worker's script, which would then answer for every
             # page under its scope (its client script refuses to register one; a page can go
@@ -157,13 +174,14 @@ class ReplayApp:
             try:
                 # What is answered with part of a capture, or none of it, reads no more of it.
                 partial = method == "HEAD" or bool(environ.get("HTTP_RANGE"))
-                status, headers, body = self._answer(environ, method, target, partial)
+                posted = _posted(environ, method)
+                status, headers, body = self._answer(environ, method, target, partial, posted)
                 if isinstance(body, Payload) and method != "HEAD":
                     try:
                         chunks = body.chunks()
                     except StoreError as exc:  # (damaged where the range begins: read whole, the next capture is had)
                         log.warning("capture %s@%d unreadable: %s", body.record.filename, body.record.offset, exc)
-                        status, headers, body = self._answer(environ, method, target, False)
+                        status, headers, body = self._answer(environ, method, target, False, posted)
             except BadRequest as exc:
                 status, headers, body = _html("400 Bad Request", pages.error_page("400 Bad Request", str(exc)))
             except ArchiveError as exc:
@@ -178,10 +196,11 @@ class ReplayApp:
             return [b""]
         return chunks if isinstance(body, Payload) else [body]
 
-    def _answer(self, environ: dict[str, Any], method: str, target: str, partial: bool) -> Response:
-        """The answer to a GET or HEAD of ``target`` (:meth:`respond`), of the range asked for."""
+    def _answer(self, environ: dict[str, Any], method: str, target: str, partial: bool,
+                posted: Posted | None) -> Response:
+        """The answer to a request for ``target`` (:meth:`respond`), of the range asked for."""
         status, headers, body = self.respond(target, dest=environ.get("HTTP_SEC_FETCH_DEST"),
-                                             referer=environ.get("HTTP_REFERER"), partial=partial)
+                                             referer=environ.get("HTTP_REFERER"), partial=partial, posted=posted)
         if status.startswith("200 ") and any(k == "Memento-Datetime" for k, _ in headers):
             status, headers, body = byte_range(environ, method, status, headers, body)
         return status, headers, body
@@ -209,11 +228,13 @@ class ReplayApp:
         return coll
 
     def respond(self, target: str, *, dest: str | None = None, referer: str | None = None,
-                partial: bool = False) -> Response:
+                partial: bool = False, posted: Posted | None = None) -> Response:
         """The answer to a GET of ``target``. ``dest``: the request's Sec-Fetch-Dest;
         ``referer``: its Referer, by which a request that escaped a replayed page's prefix is
         sent back into the archive; ``partial``: the request is a HEAD or asks for a range, so
-        a payload served as archived is answered unread (a :class:`Payload`)."""
+        a payload served as archived is answered unread (a :class:`Payload`); ``posted``: the
+        method, Content-Type and body of a POST or PUT, answered by the capture of the same
+        (keyed as the index keys it, :func:`archive.index.cdxj.method_query`)."""
         if target.partition("?")[0] == CLIENT_PATH:
             return "200 OK", [("Content-Type", "text/javascript; charset=utf-8"),
                               ("Cache-Control", "no-cache")], _CLIENT
@@ -221,6 +242,10 @@ class ReplayApp:
         if escaped is not None:
             return "307 Temporary Redirect", [("Location", escaped)], b""
         route = parse(target)
+        if posted is not None and route.kind != "replay":
+            status, headers, body = _html("405 Method Not Allowed", pages.error_page(
+                "405", "Only a capture's address answers a POST or PUT: with the capture of the same one."))
+            return status, [*headers, ("Allow", "GET, HEAD")], body
         if route.kind == "root":
             return _html("200 OK", pages.collections_page(self.collections()))
         if route.kind == "redirect":
@@ -236,6 +261,13 @@ class ReplayApp:
             return _html("200 OK", pages.search_page(coll.name, search_pages(coll, route.query, limit),
                                                      route.query, limit))
         assert route.url is not None
+        if posted is not None:
+            method, content_type, sent = posted
+            entries = lookup_url(coll, route.url + method_query(method, content_type, sent, route.url)[1])
+            if not entries:  # (a POST is not sent to another capture than its own: it would be a GET)
+                return _html("404 Not Found", pages.not_found_page(
+                    coll.name, f"{method} {route.url}", f"No {method} to it with this body was captured."))
+            return self.replay(coll, route, entries, dest, partial)
         entries = lookup_url(coll, route.url)
         if not entries and route.kind == "replay":
             # A link with what the crawl leaves out of the URLs it fetches (a session id,

@@ -118,10 +118,19 @@
   if (realFetch) {
     window.fetch = function (input, init) {
       if (typeof Request !== "undefined" && input instanceof Request) {
-        // (one with a body is left as it is: its body would be copied as a stream, which
-        // Chromium does not upload over HTTP/1.1, and replay answers no POST anyway)
         var to = archived(input.url);
-        if (to !== input.url && (input.method === "GET" || input.method === "HEAD")) input = new Request(to, input);
+        if (to !== input.url && (input.method === "GET" || input.method === "HEAD")) {
+          input = new Request(to, input);
+        } else if (to !== input.url) {
+          // (one with a body, a POST replay answers with its capture: the body read first, as
+          // copied as a stream Chromium would not upload it over HTTP/1.1)
+          var asked = input, self = this;
+          return asked.arrayBuffer().then(function (body) {
+            return realFetch.call(self, new Request(to, {
+              method: asked.method, headers: asked.headers, body: body, credentials: asked.credentials,
+              cache: asked.cache, redirect: asked.redirect, integrity: asked.integrity, signal: asked.signal}), init);
+          });
+        }
       } else {
         input = archived(input);
       }
