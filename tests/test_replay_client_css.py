@@ -1,5 +1,6 @@
 """url()s in styles that a replayed page's scripts set, CSS escapes and all, read by the
-client script as the browser reads them, in headless Chromium."""
+client script as the browser reads them, and the background images they set, in headless
+Chromium."""
 
 from __future__ import annotations
 
@@ -53,4 +54,25 @@ def test_css_escapes_in_urls_a_script_sets_are_read_as_the_browser_reads_them(br
     assert computed == {
         **dict.fromkeys(STYLED, f'url("{prefix}/img/a.png")'),
         "quoted": f'url("{prefix}/img/it\'s.png")', "string": f'url("{prefix}/img/%22q%22.png")'}
+    assert live.requests == [] and live.connections == 0
+
+
+def test_background_images_a_script_sets_on_a_body_and_table_cells_come_from_the_archive(browser, tmp_path):  # noqa: F811
+    script = """var cell = document.getElementById("cell"); cell.setAttribute("background", "/img/a.png");
+    document.getElementById("written").innerHTML =
+      '<table><tr><td id="inner" background="SITE/img/a.png">x</td></tr></table>';
+    document.body.background = "SITE/img/a.png";"""
+    with _live_web() as live:
+        site = f"http://127.0.0.1:{live.server_port}"
+        page = (f'<html><body><table><tr><td id="cell">x</td></tr></table><div id="written"></div>'
+                f"<script>{script.replace('SITE', site)}</script></body></html>").encode()
+        store = _archived_site(tmp_path / "store", "styled", site, {
+            "/page": (b"text/html", page), "/img/a.png": (b"image/png", _png())})
+        with serve_in_thread(store) as base:
+            prefix = f"{base}/styled/20260301120000/{site}"
+            browser.navigate(f"{prefix}/page")
+            computed = json.loads(browser.evaluate(
+                "JSON.stringify([cell, document.getElementById('inner'), document.body]"
+                ".map(el => getComputedStyle(el).backgroundImage))"))
+    assert computed == [f'url("{prefix}/img/a.png")'] * 3
     assert live.requests == [] and live.connections == 0

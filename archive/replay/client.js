@@ -257,7 +257,7 @@
     ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLMediaElement", "src"],
     ["HTMLSourceElement", "src"], ["HTMLTrackElement", "src"], ["HTMLEmbedElement", "src"],
     ["HTMLObjectElement", "data"], ["HTMLVideoElement", "poster"], ["HTMLInputElement", "src"],
-    ["HTMLFormElement", "action"],
+    ["HTMLFormElement", "action"], ["HTMLBodyElement", "background"],
     ["HTMLImageElement", "srcset"], ["HTMLSourceElement", "srcset"], ["HTMLLinkElement", "imageSrcset"]
   ];
   urlProperties.forEach(function (pair) {
@@ -270,8 +270,10 @@
       set: function (value) { described.set.call(this, convert(value)); }
     });
   });
+  // (background: the image of a body, a table or its cells, as the server rewrites it)
   var urlAttributes = {src: archived, href: archived, action: archived, formaction: archived, poster: archived,
-                       data: archived, srcset: archivedSrcset, imagesrcset: archivedSrcset, style: archivedCss};
+                       data: archived, background: archived, srcset: archivedSrcset, imagesrcset: archivedSrcset,
+                       style: archivedCss};
 
   var realSetAttribute = Element.prototype.setAttribute, links = /^(a|area)$/;
   Element.prototype.setAttribute = function (name, value) {
@@ -287,7 +289,7 @@
   // browser, not by the replay server: its resources are pointed into the archive as they
   // are added to the page (the browser loads them again from there).
   var xhtml = "http://www.w3.org/1999/xhtml", withUrls = "[src],[srcset],[poster],[data],[action],[formaction]," +
-      "link[href],[imagesrcset],[style*='url(' i]";
+      "link[href],[imagesrcset],[background],[style*='url(' i]";
   // The same for url()s in styles set from script (a slider's background image), which
   // browsers keep as named properties that no setter of ours can see: they are caught as
   // the style attribute changes.
