@@ -16,6 +16,7 @@ import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -95,13 +96,22 @@ def robots_txt_absent(status: int | None, robots: str | None) -> bool:
     return robots == "not-applicable" and status is not None and 400 <= status < 500 and status != 429
 
 
+def favicon_absent(url: str, status: int | None) -> bool:
+    """Whether a capture is a host's ``/favicon.ico`` that answered 4xx: a browser asks for
+    it of every host whose pages name no icon, and so does the crawl, and a site without one
+    has nothing wrong with it."""
+    return (status is not None and 400 <= status < 500 and url.endswith("/favicon.ico")
+            and urlsplit(url).path == "/favicon.ico")
+
+
 def error_count(counts: dict[str, Any]) -> int:
     """A manifest's ``counts`` (or :meth:`Tally.as_dict`) as the errors a job reports: failed
-    attempts and 4xx/5xx responses, but for the robots.txt files that answered 4xx. Such an
-    answer is how a site says it has none (RFC 9309 2.3.1.3: everything is allowed), not
-    something gone wrong; manifests written before ``robots_txt_absent`` count them."""
+    attempts and 4xx/5xx responses, but for the robots.txt files that answered 4xx and the
+    ``/favicon.ico`` files that did. Such an answer is how a site says it has none (RFC 9309
+    2.3.1.3: everything is allowed), not something gone wrong; manifests written before
+    ``robots_txt_absent`` and ``favicon_absent`` count them."""
     statuses = sum(n for s, n in counts["by_status"].items() if int(s) >= 400)
-    return counts["failed"] + statuses - counts.get("robots_txt_absent", 0)
+    return counts["failed"] + statuses - counts.get("robots_txt_absent", 0) - counts.get("favicon_absent", 0)
 
 
 SEED_CHANNELS = ("seed", "feed", "sitemap")
@@ -145,28 +155,31 @@ class Tally:
         self.by_user_agent: Counter[str] = Counter()
         self.bytes = 0
         self.robots_txt_absent = 0
+        self.favicon_absent = 0
 
     def add(self, line: dict[str, Any]) -> None:
         self._count(line["outcome"], line.get("status"), line.get("error"), line.get("response_bytes") or 0,
-                    line.get("robots"))
+                    line.get("robots"), line.get("url") or "")
         agent = line.get("user_agent")
         if agent is not None and line["outcome"] in SENT_OUTCOMES:
             self.by_user_agent[agent] += 1
 
-    def add_captured(self, status: int, size: int, robots: str | None = None) -> None:
+    def add_captured(self, status: int, size: int, robots: str | None = None, url: str = "") -> None:
         """:meth:`add` of a captured response's line, without the line (the crawl process
         counts what it sends to the capture worker, once a page), but for its user agent,
         which only the line says (the progress reports have no use for it)."""
-        self._count("captured", status, None, size, robots)
+        self._count("captured", status, None, size, robots, url)
 
     def _count(self, outcome: str, status: int | None, error: str | None, size: int,
-               robots: str | None = None) -> None:
+               robots: str | None = None, url: str = "") -> None:
         self.attempts += 1
         self.outcomes[outcome] += 1
         if status is not None:
             self.by_status[str(status)] += 1
             if robots_txt_absent(status, robots):
                 self.robots_txt_absent += 1
+            elif favicon_absent(url, status):
+                self.favicon_absent += 1
         if error and outcome in ERRED_OUTCOMES:
             self.by_error[error.split(":", 1)[0]] += 1
         self.bytes += size
@@ -187,5 +200,6 @@ class Tally:
             "by_status": dict(sorted(self.by_status.items())),
             "by_error": dict(sorted(self.by_error.items())),
             "robots_txt_absent": self.robots_txt_absent,
+            "favicon_absent": self.favicon_absent,
             "by_user_agent": dict(sorted(self.by_user_agent.items())),
         }

@@ -82,6 +82,7 @@ _PROVENANCE_AT = _FETCH_FIELDS.index("provenance")
 _STARTED_AT = _FETCH_FIELDS.index("started")
 _STATUS_AT = _FETCH_FIELDS.index("status")
 _ROBOTS_AT = _FETCH_FIELDS.index("robots")
+_URL_AT = _FETCH_FIELDS.index("url")
 
 
 def frame(message: tuple[Any, ...], body: bytes = b"") -> list[bytes]:
@@ -213,7 +214,7 @@ class WorkerJob:
         """:meth:`record_fetch` of a fetch already flat (:func:`flat_fetch`'s form), as the
         capture middleware builds it, without a :class:`Fetch` in between."""
         self._send(("fetch", values), body)  # the body goes as it is, after it
-        self.tally.add_captured(values[_STATUS_AT], len(body), values[_ROBOTS_AT])
+        self.tally.add_captured(values[_STATUS_AT], len(body), values[_ROBOTS_AT], values[_URL_AT])
 
     def record_failure(self, url: str, *, error: str, provenance: Provenance, started: datetime,
                        duration_ms: float | None, method: str = "GET", user_agent: str | None = None,

@@ -8,6 +8,7 @@ from collections import Counter
 from warcs import read_collection
 from wire import response, serve_wire
 
+from archive.capture_log import error_count
 from archive.config import collection_from_dict
 from archive.crawl import crawl
 
@@ -25,7 +26,7 @@ def _crawl(tmp_path, routes, **scope):  # type: ignore[no-untyped-def]
         asked = Counter(head.split(b" ")[1].decode() for head in site.requests)
     assert result.outcome == "finished"
     records, lines = read_collection(store / "r")
-    return site.base, asked, records, lines
+    return site.base, asked, records, lines, result
 
 
 def test_background_images_and_the_favicon_of_a_page_naming_no_icon_are_captured_once_a_host(tmp_path):
@@ -35,7 +36,7 @@ def test_background_images_and_the_favicon_of_a_page_naming_no_icon_are_captured
               "/second": response("200 OK", HTML, b'<html><body background="/paper.gif">again</body></html>'),
               "/paper.gif": response("200 OK", GIF, PIXEL), "/table.gif": response("200 OK", GIF, PIXEL),
               "/cell.gif": response("200 OK", GIF, PIXEL)}  # (no /favicon.ico: the server's 404)
-    base, asked, records, lines = _crawl(tmp_path, routes)
+    base, asked, records, lines, _ = _crawl(tmp_path, routes)
     for path in ("/paper.gif", "/table.gif", "/cell.gif", "/favicon.ico"):
         assert asked[path] == 1, path  # (once, though both pages would have it)
     favicon = [r for r in records if r.type == "response" and r.h("WARC-Target-URI") == base + "/favicon.ico"]
@@ -49,8 +50,19 @@ def test_background_images_and_the_favicon_of_a_page_naming_no_icon_are_captured
 def test_no_favicon_is_asked_for_a_page_that_names_its_icon_nor_without_requisites(tmp_path):
     page = b'<html><head><link rel="shortcut icon" href="/static/icon.png"></head><body>x</body></html>'
     routes = {"/": response("200 OK", HTML, page), "/static/icon.png": response("200 OK", GIF, PIXEL)}
-    _, asked, _, _ = _crawl(tmp_path / "named", routes)
+    _, asked, _, _, _ = _crawl(tmp_path / "named", routes)
     assert asked["/static/icon.png"] == 1 and "/favicon.ico" not in asked
     routes = {"/": response("200 OK", HTML, b'<html><body background="/paper.gif">x</body></html>')}
-    _, asked, _, _ = _crawl(tmp_path / "off", routes, page_requisites=False)
+    _, asked, _, _, _ = _crawl(tmp_path / "off", routes, page_requisites=False)
     assert "/favicon.ico" not in asked and "/paper.gif" not in asked
+
+
+def test_a_site_without_a_favicon_is_no_error_and_a_requisite_gone_is_one(tmp_path):
+    # Every host of a site with no /favicon.ico answers the browser's ask with a 404: said in
+    # the counts (favicon_absent), as a robots.txt's 404 is, and not an error of the job.
+    routes = {"/": response("200 OK", HTML, b'<html><body><img src="/gone.png">x</body></html>')}
+    _, asked, _, _, result = _crawl(tmp_path, routes)
+    assert asked["/favicon.ico"] == 1 and asked["/gone.png"] == 1
+    assert result.counts["by_status"]["404"] == 3  # robots.txt, /favicon.ico, /gone.png
+    assert (result.counts["robots_txt_absent"], result.counts["favicon_absent"]) == (1, 1)
+    assert error_count(result.counts) == 1  # the image the page names

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from archive import __version__
-from archive.capture_log import ERRED_OUTCOMES, robots_txt_absent
+from archive.capture_log import ERRED_OUTCOMES, favicon_absent, robots_txt_absent
 from archive.config import allow_hosts_problem
 from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
@@ -560,9 +560,11 @@ def _facts(collection, jobs, lines, rows, chosen, matched, warcs, created, datas
         "jobs": [{"job_id": j["job_id"], "started": j["started"], "outcome": j["outcome"],
                   "captured": in_export[j["job_id"]] if any(filt) else j["counts"]["captured"]}
                  for j in jobs if not any(filt) or in_export[j["job_id"]]],
-        # (4xx and 5xx answers, recorded as captures; a robots.txt's 4xx says the site has none)
+        # (4xx and 5xx answers, recorded as captures; a robots.txt's or /favicon.ico's 4xx says
+        # the site has none)
         "http_errors": sum(1 for l in lines if (l.get("status") or 0) >= 400 and not l["left_out"]
-                           and not robots_txt_absent(l["status"], l.get("robots"))),
+                           and not robots_txt_absent(l["status"], l.get("robots"))
+                           and not favicon_absent(l["url"], l["status"])),
         "robots_policy": "obeyed" if jobs[-1]["config"].get("obey_robots", True) else "ignored",
         "failed": outcomes["failed"], "robots_disallowed": outcomes["robots-disallowed"],
         "out_of_scope": outcomes["out-of-scope"], "truncated": sum(1 for l in lines if l.get("truncated")),
