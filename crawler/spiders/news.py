@@ -671,8 +671,9 @@ class NewsSpider(scrapy.Spider):
                 log.warning("%s lists %d requisites: only the first %d not fetched before are (ARCHIVE_MAX_REQUISITES)",
                             response.url, len(urls), self.max_requisites)
                 return
+            spelt_otherwise = self._spelt_otherwise(canonical)  # (before it is seen: it looks there too)
             self.seen.add(canonical)
-            if self._spelt_otherwise(canonical):
+            if spelt_otherwise:
                 continue
             fetched += 1
             yield Request(
