@@ -973,7 +973,8 @@ def test_a_page_linked_with_an_unreserved_character_escaped_and_not_is_fetched_o
     # (the feed's item, or the page's link to it, whichever came first)
     assert len([url for url in fetched if url.endswith("ed/from-feed")]) == 1
     assert [url for url in fetched if not url.endswith("ed/from-feed")] == [
-        "/", "/a/%41bc-%2d", "/a/x%2Fy", "/a/x/y", "/feed", "/img/%7elogo.png", "/robots.txt", "/~ed/story"]
+        "/", "/a/%41bc-%2d", "/a/x%2Fy", "/a/x/y", "/favicon.ico", "/feed", "/img/%7elogo.png", "/robots.txt",
+        "/~ed/story"]
     # Each was requested, and recorded, as the spelling met first.
     targets = sorted(r.h("WARC-Target-URI").removeprefix(server.base) for r in records if r.type == "response")
     assert targets == fetched
@@ -1069,7 +1070,7 @@ def test_a_url_given_both_as_a_feed_and_as_a_page_is_fetched_once_and_read_both_
                                                        "urls": [b + "/", b + "/rss"]}), extract=False)
     _, lines = read_collection(tmp_path / "both")
     fetched = sorted(line["url"].removeprefix(b) for line in lines)
-    assert fetched == ["/", "/a/item", "/a/linked", "/robots.txt", "/rss"]
+    assert fetched == ["/", "/a/item", "/a/linked", "/favicon.ico", "/robots.txt", "/rss"]
     by_url = {line["url"].removeprefix(b): line for line in lines}
     assert (by_url["/a/item"]["channel"], by_url["/a/item"]["source_id"]) == ("feed", "g-1")
     assert (by_url["/a/linked"]["channel"], by_url["/a/linked"]["via"]) == ("link", b + "/")
@@ -1094,8 +1095,8 @@ def test_an_html_page_given_as_a_sitemap_is_read_as_a_page(tmp_path):
                                                        "scope": {"max_depth": 1}}), extract=False)
     _, lines = read_collection(tmp_path / "hsm")
     by_url = {line["url"].removeprefix(b): line for line in lines}
-    assert sorted(by_url) == ["/a/one", "/a/three", "/a/two", "/robots.txt", "/sitemap", "/sitemap.html",
-                              "/sitemap.xml"]
+    assert sorted(by_url) == ["/a/one", "/a/three", "/a/two", "/favicon.ico", "/robots.txt", "/sitemap",
+                              "/sitemap.html", "/sitemap.xml"]
     assert (by_url["/a/one"]["channel"], by_url["/a/one"]["via"], by_url["/a/one"]["depth"]) == (
         "link", b + "/sitemap.html", 1)
     assert result.counts["bad_documents"] == 0 and result.html_sitemaps == 1
@@ -1119,7 +1120,7 @@ def test_a_json_feed_items_date_out_of_pythons_range_is_no_date_and_the_feeds_it
         crawl(tmp_path, collection_from_dict({"name": "json", "feeds": [server.base + "/feed.json"]}), extract=False)
     _, lines = read_collection(tmp_path / "json")
     assert sorted(line["url"].removeprefix(server.base) for line in lines) == \
-        ["/a/first", "/a/second", "/feed.json", "/robots.txt"]
+        ["/a/first", "/a/second", "/favicon.ico", "/feed.json", "/robots.txt"]
     assert [(item.published, item.updated) for item in parse_feed(feed, "http://h/feed.json")] == [(None, None)] * 2
 
 
@@ -1137,7 +1138,7 @@ def test_an_atom_entrys_date_in_year_one_is_no_date_and_the_feeds_entries_are_fe
         crawl(tmp_path, collection_from_dict({"name": "atom", "feeds": [server.base + "/feed.xml"]}), extract=False)
     _, lines = read_collection(tmp_path / "atom")
     assert sorted(line["url"].removeprefix(server.base) for line in lines) == \
-        ["/a/first", "/a/second", "/feed.xml", "/robots.txt"]
+        ["/a/first", "/a/second", "/favicon.ico", "/feed.xml", "/robots.txt"]
     assert [item.updated for item in parse_feed(feed, "http://h/feed.xml")] == [None, "2026-03-14T07:30:00+00:00"]
 
 
