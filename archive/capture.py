@@ -9,6 +9,7 @@ record under ``reconstructed``, never silently.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -151,9 +152,10 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
 # one-time code, a CSRF token): masked in a request's body as those headers are redacted,
 # byte for byte ("*"), so that the body keeps the length its Content-Length gives.
 _SECRET_FIELD = re.compile(rb"(?i)password|passwd|passphrase|passcode|secret|token|api[-_]?key|credential")
-# ... or that have one of these for a word ("pin", "user[pass]", "otp_attempt", "pinCode"),
-# words as brackets, punctuation and a capital letter part them.
-_SECRET_WORDS = frozenset({b"pass", b"pwd", b"pw", b"pin", b"otp", b"totp"})
+# ... or that have one of these for a word ("pin", "user[pass]", "otp_attempt", "pinCode",
+# "auth": what a JSON body's "auth" holds is the credentials, whatever their names), words as
+# brackets, punctuation and a capital letter part them.
+_SECRET_WORDS = frozenset({b"pass", b"pwd", b"pw", b"pin", b"otp", b"totp", b"auth", b"authorization"})
 _WORD = re.compile(rb"[A-Z]?[a-z0-9]+|[A-Z0-9]+(?![a-z])")
 _FORM_PAIR = re.compile(rb"(?:^|&)([^=&]*)=([^&]*)")
 # (a string's characters, or a number: a PIN or a one-time code is often sent as one)
@@ -170,8 +172,8 @@ _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 
 def _request_body(fetch: Fetch) -> tuple[bytes, list[str]]:
     """The request's body with the values of its secret fields masked (a form's, a
-    multipart form's parts, or a JSON object's string and number values, by their names),
-    and those names; other bodies as sent."""
+    multipart form's parts, or a JSON body's string and number values, by their names and
+    those of the members they are in), and those names; other bodies as sent."""
     body = fetch.request_body
     if not body:
         return body, []
@@ -190,13 +192,107 @@ def _request_body(fetch: Fetch) -> tuple[bytes, list[str]]:
 
 
 def _json_fields(body: bytes) -> Iterator[tuple[bytes, tuple[int, int]]]:
-    """The key and the span of the value of each string and number member of a JSON body's
-    objects, but numbers whose keys are only secret for a token (``max_tokens``: a count)."""
-    for found in _JSON_PAIR.finditer(body):
-        if found.group(2) is not None:
-            yield found.group(1), found.span(2)
-        elif _secret(_TOKEN.sub(b"", found.group(1))):
-            yield found.group(1), found.span(3)
+    """The secret key over and the span of each string and number value of a JSON body that
+    is under one (a member's value, or anything within it at any depth, arrays' items too:
+    ``{"auth": {"key": "k"}}``), but numbers whose keys are only secret for a token
+    (``max_tokens``, ``{"tokens": {"prompt": 10}}``: counts). A body that is no JSON
+    document (cut short, or one per line) has its members' values taken where they stand."""
+    scalars = _json_scalars(body)
+    if scalars is None:
+        for found in _JSON_PAIR.finditer(body):
+            if found.group(2) is not None:
+                yield found.group(1), found.span(2)
+            elif _secret(_TOKEN.sub(b"", found.group(1))):
+                yield found.group(1), found.span(3)
+        return
+    for keys, span, number in scalars:
+        names = (_json_key(key) for key in keys)
+        name = next((name for name in names if _secret(_TOKEN.sub(b"", name) if number else name)), None)
+        if name is not None:
+            yield name, span
+
+
+_JSON_SPACE = re.compile(rb"[ \t\r\n]*")
+_JSON_STRING = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"')
+_JSON_NUMBER = re.compile(rb"-?[0-9][0-9.eE+-]*")
+_JSON_LITERAL = re.compile(rb"true|false|null")
+_CLOSE = {b"{": b"}", b"[": b"]"}
+
+
+def _json_scalars(body: bytes) -> list[tuple[tuple[bytes, ...], tuple[int, int], bool]] | None:
+    """Each string and number value of the JSON document ``body`` (RFC 8259), in order: the
+    keys of the members it is in (outermost first, as sent), the span of its characters
+    (a string's between its quotes) and whether it is a number. None if ``body`` is not one
+    JSON value and white space alone."""
+    found: list[tuple[tuple[bytes, ...], tuple[int, int], bool]] = []
+    keys: list[bytes] = []  # (of the members open, one for each object open)
+    open_: list[bytes] = []  # (the containers open: b"{" or b"[")
+    pos = _JSON_SPACE.match(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0).end()
+    while True:
+        # A value at pos.
+        char = body[pos:pos + 1]
+        if char in _CLOSE:
+            pos = _JSON_SPACE.match(body, pos + 1).end()
+            if body[pos:pos + 1] == _CLOSE[char]:
+                pos = _JSON_SPACE.match(body, pos + 1).end()
+            else:
+                open_.append(char)
+                if char == b"{":
+                    pos = _json_member(body, pos, keys)
+                    if pos < 0:
+                        return None
+                continue
+        elif (value := _JSON_STRING.match(body, pos)) is not None:
+            found.append((tuple(keys), value.span(1), False))
+            pos = _JSON_SPACE.match(body, value.end()).end()
+        elif (value := _JSON_NUMBER.match(body, pos) or _JSON_LITERAL.match(body, pos)) is not None:
+            if value.re is _JSON_NUMBER:
+                found.append((tuple(keys), value.span(), True))
+            pos = _JSON_SPACE.match(body, value.end()).end()
+        else:
+            return None
+        # After a value: the containers it ends, and the next member or item.
+        while open_:
+            char = body[pos:pos + 1]
+            if char == _CLOSE[open_[-1]]:
+                if open_.pop() == b"{":
+                    keys.pop()
+                pos = _JSON_SPACE.match(body, pos + 1).end()
+            elif char == b",":
+                pos = _JSON_SPACE.match(body, pos + 1).end()
+                if open_[-1] == b"{":
+                    keys.pop()
+                    pos = _json_member(body, pos, keys)
+                    if pos < 0:
+                        return None
+                break
+            else:
+                return None
+        if not open_:
+            return found if pos == len(body) else None
+
+
+def _json_member(body: bytes, pos: int, keys: list[bytes]) -> int:
+    """Reads a member's key and colon at ``pos`` (onto ``keys``): where its value begins, or
+    -1 if there is no key and colon there."""
+    key = _JSON_STRING.match(body, pos)
+    if key is None:
+        return -1
+    pos = _JSON_SPACE.match(body, key.end()).end()
+    if body[pos:pos + 1] != b":":
+        return -1
+    keys.append(key.group(1))
+    return _JSON_SPACE.match(body, pos + 1).end()
+
+
+def _json_key(key: bytes) -> bytes:
+    """A key as sent, its escapes read (``pass\\u0077ord``)."""
+    if b"\\" not in key:
+        return key
+    try:
+        return json.loads(b'"' + key + b'"').encode("utf-8", "surrogatepass")
+    except ValueError:
+        return key
 
 
 def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[bytes, tuple[int, int]]]:

@@ -216,6 +216,20 @@ def test_a_pin_or_one_time_code_sent_as_a_json_number_is_masked(tmp_path):
     assert got == {"/verify": (masked, "otp,pin")}
 
 
+def test_values_nested_under_a_credentials_name_in_a_json_body_are_masked_and_the_rest_kept_as_sent(tmp_path):
+    """A token sent as {"token": {"value": ...}}, API keys as a list, a login's password in a
+    "user" object: only a top-level member's own string or number was masked, and these
+    were kept in the clear."""
+    body = (b'{"token": {"value": "abc", "ttl": 60}, "api_keys": ["k1", 22],\n "auth": {"key": "k\\"2", "n": [1.5]},'
+            b' "user": {"name": "ann", "password": "p", "pin": 1234}, "ok": true, "nested": [{"secret": "s"}],'
+            b' "usage": {"max_tokens": 256}, "q":"news"}')
+    got = _posted(tmp_path, [("/session", "application/json", body)])
+    masked = (b'{"token": {"value": "***", "ttl": 60}, "api_keys": ["**", **],\n "auth": {"key": "****", "n": [***]},'
+              b' "user": {"name": "ann", "password": "*", "pin": ****}, "ok": true, "nested": [{"secret": "*"}],'
+              b' "usage": {"max_tokens": 256}, "q":"news"}')
+    assert got == {"/session": (masked, "token,api_keys,auth,password,pin,secret")}
+
+
 def test_a_multipart_login_forms_password_is_masked_and_its_other_parts_kept(tmp_path):
     """A login form posted as multipart/form-data (a form with enctype set so, as many
     are) kept its password in the clear: only urlencoded forms and JSON were masked."""
