@@ -173,22 +173,51 @@ _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 def _request_body(fetch: Fetch) -> tuple[bytes, list[str]]:
     """The request's body with the values of its secret fields masked (a form's, a
     multipart form's parts, or a JSON body's string and number values, by their names and
-    those of the members they are in), and those names; other bodies as sent."""
+    those of the members they are in), and those names; other bodies as sent. A body is
+    read as what it is (:func:`_body_kind`) whatever its Content-Type says, and as that
+    says when it is neither JSON nor a form throughout (cut short, say)."""
     body = fetch.request_body
     if not body:
         return body, []
     content_type = header_value(fetch.request_headers, b"content-type") or ""
     kind = content_type.partition(";")[0].strip().lower()
-    if kind == "application/x-www-form-urlencoded":
+    if kind == "multipart/form-data" and (boundary := _BOUNDARY.search(content_type)) is not None:
+        fields = _parts(body, (boundary.group(1) or boundary.group(2)).encode("latin-1"))
+        return _masked(body, fields)
+    if kind == "application/json" or kind.endswith("+json"):
+        kind = "json"
+    elif kind == "application/x-www-form-urlencoded":
+        kind = "form"
+    kind = _body_kind(body) or kind
+    if kind == "form":
         fields = ((unquote_to_bytes(found.group(1).replace(b"+", b" ")), found.span(2))
                   for found in _FORM_PAIR.finditer(body))
-    elif kind == "application/json" or kind.endswith("+json"):
+    elif kind == "json":
         fields = _json_fields(body)
-    elif kind == "multipart/form-data" and (boundary := _BOUNDARY.search(content_type)) is not None:
-        fields = _parts(body, (boundary.group(1) or boundary.group(2)).encode("latin-1"))
     else:
         return body, []
     return _masked(body, fields)
+
+
+# A urlencoded form and nothing else: name=value pairs parted by "&", of the characters a
+# form's encoding leaves and %XX escapes.
+_FORM_CHAR = rb"(?:[A-Za-z0-9_.~*+!$'(),;:@/?\[\]-]|%[0-9A-Fa-f]{2})"
+_FORM_BODY = re.compile(rb"%s+=%s*(?:&%s+=%s*)*&?" % ((_FORM_CHAR,) * 4))
+
+
+def _body_kind(body: bytes) -> str | None:
+    """What a request body is, whatever its Content-Type says (none, with a Blob that
+    ``navigator.sendBeacon`` sends, ``text/plain`` for a string ``fetch()`` sends, or
+    another's): "json" for a JSON object or array, "form" for a urlencoded form throughout,
+    None for anything else (a binary body, text)."""
+    start = _JSON_SPACE.match(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0).end()
+    if body[start:start + 1] in _CLOSE:
+        try:
+            json.loads(body)
+        except ValueError:  # (UnicodeDecodeError among them)
+            return None
+        return "json"
+    return "form" if _FORM_BODY.fullmatch(body) else None
 
 
 def _json_fields(body: bytes) -> Iterator[tuple[bytes, tuple[int, int]]]:

@@ -177,7 +177,7 @@ POSTING_SPIDER = SPIDER.replace("""\
 """, """\
         for path, kind, body in BODIES:
             yield scrapy.Request(response.urljoin(path), method="POST", callback=self.done,
-                                 headers={"Content-Type": kind}, body=body)
+                                 headers={"Content-Type": kind} if kind else {}, body=body)
 
     def done(self, response):
         return None
@@ -185,8 +185,9 @@ POSTING_SPIDER = SPIDER.replace("""\
 
 
 def _posted(tmp_path: Path, bodies: list[tuple[str, str, bytes]]) -> dict[str, tuple[bytes, str | None]]:
-    """The bodies of the POSTs a spider of one's own sends (path, Content-Type, body), as
-    their request records hold them, with what their metadata records say was masked."""
+    """The bodies of the POSTs a spider of one's own sends (path, Content-Type or "" for
+    none, body), as their request records hold them, with what their metadata records say
+    was masked."""
     from warcs import fields, read_collection
 
     project = _project(tmp_path / "p")
@@ -228,6 +229,24 @@ def test_values_nested_under_a_credentials_name_in_a_json_body_are_masked_and_th
               b' "user": {"name": "ann", "password": "*", "pin": ****}, "ok": true, "nested": [{"secret": "*"}],'
               b' "usage": {"max_tokens": 256}, "q":"news"}')
     assert got == {"/session": (masked, "token,api_keys,auth,password,pin,secret")}
+
+
+def test_a_credential_in_a_body_sent_without_its_content_type_or_with_another_is_masked(tmp_path):
+    """A form or JSON sent with no Content-Type (a Blob posted by sendBeacon) or as
+    text/plain (a string posted by fetch()), or JSON sent as a form, was kept in the clear:
+    only bodies of the types they are were masked. A binary body is kept as sent."""
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDRpassword=x"
+    bodies = [("/beacon", "", b"password=x&user=y"), ("/fetch", "text/plain;charset=UTF-8", b'{"password": "x"}'),
+              ("/list", "", b'[{"token": "t1"}]'), ("/typed", "application/x-www-form-urlencoded", b'{"pin": 1234}'),
+              ("/jquery", "application/json", b"user=ann&pass=s%20w"), ("/bytes", "", bytes(range(256))),
+              ("/octets", "application/octet-stream", b"\x00password=x"), ("/image", "image/png", png),
+              ("/text", "text/plain", b"password=x is what I typed")]
+    got = _posted(tmp_path, bodies)
+    assert got == {"/beacon": (b"password=*&user=y", "password"), "/fetch": (b'{"password": "*"}', "password"),
+                   "/list": (b'[{"token": "**"}]', "token"), "/typed": (b'{"pin": ****}', "pin"),
+                   "/jquery": (b"user=ann&pass=*****", "pass"), "/bytes": (bytes(range(256)), None),
+                   "/octets": (b"\x00password=x", None), "/image": (png, None),
+                   "/text": (b"password=x is what I typed", None)}
 
 
 def test_a_multipart_login_forms_password_is_masked_and_its_other_parts_kept(tmp_path):
