@@ -141,3 +141,28 @@ def test_a_form_a_browser_posts_on_a_replayed_page_gets_its_captured_answer(repl
     browser.wait_until("Object.keys(got).length === 3")
     assert json.loads(browser.evaluate("JSON.stringify(got)")) == {
         "url": "Five", "request": "Five", "xhr": "<p>results for café</p>"}
+
+
+def test_a_json_post_whose_body_is_no_json_is_indexed_and_replayed_without_its_body_on_stderr(tmp_path, capfd):
+    """cdxj-indexer wrote "Error parsing: <body>" to stderr for a JSON body it could not read:
+    a line, the body in it, at each `archive index` and at each replay look-up of it."""
+    from archive.cli import main
+
+    job = CaptureJob(tmp_path, one_off("posts", urls=[SITE + "/"]), clock=Clock(WHEN), dedup=False)
+    page = fetch(SITE + "/api", b"{}", WHEN, headers=[(b"Content-Type", b"application/json")], seed=SITE + "/")
+    sent = b'{"q": "news", cut sh'
+    job.record_fetch(dataclasses.replace(
+        page, method="POST", request_body=sent, body=b'{"found": 1}', started=WHEN + timedelta(minutes=1),
+        request_headers=[(b"Content-Type", b"application/json"), (b"Content-Length", str(len(sent)).encode())]))
+    job.close()
+    capfd.readouterr()
+    assert main(["index", "--store", str(tmp_path)]) == 0
+    out, err = capfd.readouterr()
+    assert "cut sh" not in out + err and "Error parsing" not in out + err
+    [index] = (tmp_path / "posts" / "indexes").glob("*.cdxj")
+    assert [line.split(" ")[0] for line in index.read_text().splitlines()] == ["test,site)/api?__wb_method=post"]
+    with serve_in_thread(tmp_path) as base:
+        assert _post(base, "/api", "application/json", sent)[::2] == (200, b'{"found": 1}')
+        assert _post(base, "/api", "application/json", b"{also not")[0] == 200  # (keyed by the method alone)
+    out, err = capfd.readouterr()
+    assert "cut sh" not in out + err and "also not" not in out + err and "Error parsing" not in out + err

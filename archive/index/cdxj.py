@@ -28,7 +28,7 @@ from typing import Any
 
 import surt
 from cdxj_indexer.main import CDXJIndexer
-from cdxj_indexer.postquery import MAX_QUERY_LENGTH, append_method_query
+from cdxj_indexer.postquery import MAX_QUERY_LENGTH, append_method_query, json_parse
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive import __version__
@@ -293,12 +293,26 @@ def method_query(method: str, content_type: str | None, body: bytes, url: str) -
     ``__wb_post_data=`` and its base64. Returns that query (empty if there is none) and what
     the URL gets: ``?__wb_method=POST&q=news``."""
     body = body[:MAX_KEYED_BODY]
+    if method in _WITH_BODY and (content_type or "").startswith("application/json") and not _json_keyed(body):
+        # cdxj-indexer keys a JSON body it cannot read by the method alone, as here, but writes
+        # "Error parsing: <body>" to stderr first: a line in every index run and at every
+        # replay look-up of it, with the body in it.
+        return "", f"{'&' if '?' in url else '?'}__wb_method={method}"
     try:
         query, added = append_method_query(method, content_type, str(len(body)), io.BytesIO(body), url)
     except Exception:  # noqa: BLE001 -- a body its reader cannot read (a multipart form cut short): as bytes
         query = "__wb_post_data=" + base64.b64encode(body).decode("ascii")[:MAX_QUERY_LENGTH]
         added = f"{'&' if '?' in url else '?'}__wb_method={method}&{query}"
     return query or "", added
+
+
+def _json_keyed(body: bytes) -> bool:
+    """Whether cdxj-indexer reads ``body`` as JSON, to key it by its members."""
+    try:
+        json_parse(body)
+    except Exception:  # noqa: BLE001 -- (what its reading of the body may raise: ValueErrors, a RecursionError)
+        return False
+    return True
 
 
 def _unindexable(warc: Path, where: str) -> StoreError:
