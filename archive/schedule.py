@@ -34,7 +34,14 @@ from croniter import CroniterBadDateError, croniter
 
 from archive.config import Collection
 from archive.runtime import sigterm_on_parent_death
-from archive.store import CollectionDir, below_floor, collection_dir, in_the_way, write_atomic
+from archive.store import (
+    CollectionDir,
+    below_floor,
+    collection_dir,
+    in_the_way,
+    job_id_time,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +101,9 @@ def newest_job(coll: CollectionDir, now: datetime | None = None) -> tuple[Path, 
     started (job files are written at start and named by the job id, which holds its start
     time: only the newest readable one is read, not every job file a long-running
     collection has gathered); with ``now``, passing over jobs stamped more than
-    :data:`AHEAD` after it."""
+    :data:`AHEAD` after it, and taking those whose ids hold a time more than that after it
+    (an ``ARCHIVE_JOB_ID`` given by hand) by when they started, not by their names."""
+    ahead: list[tuple[Path, dict[str, Any], datetime]] = []  # (those ids, read as they come)
     for path in _newest_first(coll, "*.job.json"):
         try:
             doc = json.loads(path.read_text("utf-8"))
@@ -102,9 +111,16 @@ def newest_job(coll: CollectionDir, now: datetime | None = None) -> tuple[Path, 
         except (ValueError, KeyError, TypeError, OSError):
             log.warning("unreadable job file %s ignored", path)
             continue
-        if now is None or started <= now + AHEAD:
+        if now is None:
             return path, doc, started
-    return None
+        if started > now + AHEAD:
+            continue
+        named = job_id_time(path.name.removesuffix(".job.json"))
+        if named is not None and named > now + AHEAD:
+            ahead.append((path, doc, started))
+            continue
+        return max([*ahead, (path, doc, started)], key=lambda found: found[2])
+    return max(ahead, key=lambda found: found[2], default=None)
 
 
 def last_start(coll: CollectionDir, now: datetime | None = None) -> datetime | None:

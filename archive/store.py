@@ -74,6 +74,17 @@ def new_job_id(collection: str, now: datetime, token: str | None = None) -> str:
     return f"{collection}-{stamp}-{token if token is not None else secrets.token_hex(2)}"
 
 
+def job_id_time(job_id: str) -> datetime | None:
+    """The time a job id holds (its job's start, in UTC), None for a name that is no job id
+    or whose time is none (``20261399T...``)."""
+    if not JOB_ID.fullmatch(job_id):
+        return None
+    try:
+        return datetime.strptime(job_id[-JOB_SUFFIX + 1:-5], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def unused_job_id(coll: CollectionDir, now: datetime) -> str:
     """A new job id that no job of ``coll`` whose files are here has: two jobs started in
     one second differ only by their random token, and one of 65,536 pairs would share it

@@ -10,7 +10,8 @@ Settings (read once):
   one line (:class:`ArchiveSettingsError`); ``ARCHIVE_RAISE_START_ERRORS`` (set by ``archive
   crawl``) raises the store's error instead, for the caller to say.
 - ``ARCHIVE_JOB_ID``: the id of the new job (``COLLECTION-YYYYMMDDTHHMMSSZ-xxxx``, one no job of
-  the collection has had); default a new id.
+  the collection has had, its time the UTC time of its start: not ahead of the clock); default
+  a new id.
 - ``ARCHIVE_CAPTURE_WORKER``: record in a worker process of its own (default True; see
   ``archive.job_worker``), or in the crawl process itself.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +33,14 @@ from archive.config import DEFAULTS, Collection, collection_from_dict
 from archive.errors import ArchiveError, CaptureStopped, ConfigError
 from archive.job import CaptureJob
 from archive.job_worker import WorkerJob
+from archive.schedule import AHEAD
 from archive.store import (
     FLOOR_OF_A_PROJECT,
     FLOOR_OF_ARCHIVE_CRAWL,
-    JOB_ID,
     JOB_SUFFIX,
     below_floor,
     collection_dir,
+    job_id_time,
 )
 from crawler.settings import COLLECTION_SETTINGS
 
@@ -118,12 +121,19 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
                 spiders_scope=not getattr(crawler.spidercls, "keeps_collection_scope", False),
                 spidercls=crawler.spidercls)
     job_id = crawler.settings.get("ARCHIVE_JOB_ID") or None
-    if job_id is not None and not (JOB_ID.fullmatch(str(job_id)) and str(job_id)[:-JOB_SUFFIX] == collection.name):
+    named = job_id_time(str(job_id)) if job_id is not None else None
+    if job_id is not None and (named is None or str(job_id)[:-JOB_SUFFIX] != collection.name):
         # (else every capture-log line and the manifest fail their schema, and nothing is kept; or,
         # another collection's, its manifest is refused by verify, and the folder by archive crawl)
         raise _settings_error(f"ARCHIVE_JOB_ID: {job_id!r} is not a job id of {collection.name}, whose jobs are "
                               f"named {collection.name}-YYYYMMDDTHHMMSSZ-xxxx (xxxx: four hex digits); leave it unset "
                               "for a new job")
+    if named is not None and named > (now := datetime.now(UTC)) + AHEAD:
+        # (the collection's jobs are ordered by the times their ids hold: one dated ahead of the
+        # clock would be taken for its newest, and the runs after it for runs that never began)
+        raise _settings_error(f"ARCHIVE_JOB_ID: {job_id} holds the time {named:%Y-%m-%dT%H:%M:%SZ}, ahead of the "
+                              f"clock ({now:%Y-%m-%dT%H:%M:%SZ}): a job id holds the UTC time its job starts; leave it "
+                              "unset for a new job")
     if job_id is not None:
         coll = collection_dir(Path(store), collection.name)
         if any(path.exists() for path in (coll.manifest(job_id), coll.capture_log(job_id), coll.job_file(job_id))):

@@ -367,6 +367,13 @@ def test_the_capture_worker_logs_no_more_than_the_crawls_log_level(tmp_path, qui
     (['ARCHIVE_COLLECTION={"name": "mine", "urls": ["http://127.0.0.1:1/"]}',
       "ARCHIVE_JOB_ID=old-mine-20260301T000000Z-abcd"],
      "ARCHIVE_JOB_ID: 'old-mine-20260301T000000Z-abcd' is not a job id of mine"),
+    (['ARCHIVE_COLLECTION={"name": "mine", "urls": ["http://127.0.0.1:1/"]}',
+      "ARCHIVE_JOB_ID=mine-20261399T250000Z-abcd"],  # (no time)
+     "ARCHIVE_JOB_ID: 'mine-20261399T250000Z-abcd' is not a job id of mine"),
+    # (taken for the collection's newest job ever after, and each scheduled run since for one that failed)
+    (['ARCHIVE_COLLECTION={"name": "mine", "urls": ["http://127.0.0.1:1/"]}',
+      "ARCHIVE_JOB_ID=mine-20990101T000000Z-abcd"],
+     "ARCHIVE_JOB_ID: mine-20990101T000000Z-abcd holds the time 2099-01-01T00:00:00Z, ahead of the clock ("),
 ])
 def test_settings_that_cannot_capture_stop_the_crawl_with_one_line(tmp_path, settings, said):
     project = _project(tmp_path / "p")

@@ -719,6 +719,36 @@ def test_a_job_stamped_ahead_by_a_clock_does_not_keep_the_collection_from_being_
     assert not is_due(collection, store, now)
 
 
+def test_a_job_whose_id_holds_a_time_ahead_is_taken_by_when_it_started_and_the_runs_after_it_did_not_fail(
+        tmp_path, capsys):
+    # A job id given by hand (ARCHIVE_JOB_ID) dated ahead of the clock sorted after every job
+    # since: status took it for the newest job and each scheduled run after it for a run that
+    # never started its job (FAILED, exit 1), for ever.
+    from jobs import Clock, fetch, run_job
+
+    from archive.config import one_off
+    from archive.job import CaptureJob
+    from archive.schedule import newest_job, output_path
+    from archive.store import collection_dir
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    job = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), job_id="news-20990101T000000Z-abcd",
+                     clock=Clock(now - timedelta(hours=2)))
+    job.record_fetch(fetch("http://127.0.0.1:9/a", b"<p>a</p>", now - timedelta(hours=2)))
+    job.close()
+    coll = collection_dir(tmp_path, "news")
+    output_path(coll, now - timedelta(hours=1)).write_text("")  # (the scheduler's run, an hour later)
+    ran = run_job(tmp_path, 1, Clock(now - timedelta(hours=1)))
+    assert newest_job(coll, now)[1]["job_id"] == ran.job_id
+    assert main(["status", "--store", str(tmp_path)]) == 0
+    assert "FAILED" not in capsys.readouterr().out
+    # The newest job is the one that began last, whatever its id says.
+    output_path(coll, now - timedelta(minutes=30)).write_text("")
+    (coll.logs / "news-20990101T000000Z-abcd.job.json").write_text(json.dumps(
+        {"job_id": "news-20990101T000000Z-abcd", "started": (now - timedelta(minutes=20)).isoformat()}))
+    assert newest_job(coll, now)[1]["job_id"] == "news-20990101T000000Z-abcd"
+
+
 def test_a_scheduled_run_still_starting_is_no_failed_start(tmp_path, capsys):
     # The scheduler writes the run's output file, then starts the job, whose job file comes a
     # second or so later: status, run in between, said FAILED and exited 1.
