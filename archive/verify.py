@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -299,13 +300,19 @@ def open_of_a_closed_job(coll: CollectionDir, open_warc: Path) -> str | None:
 
 
 def warcinfo_job_id(path: Path) -> str | None:
-    """The ``jobId`` field of the warcinfo record that opens a WARC, if readable."""
+    """The ``jobId`` field of the warcinfo record that opens a WARC (gzipped, its first
+    member; or not, as far as its Content-Length goes), if readable."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    try:
-        data = zlib.decompressobj(31).decompress(head, 1 << 16)
-    except zlib.error:
-        return None
+    if head.startswith(b"WARC/"):
+        fields, _, block = head.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:[ \t]*([0-9]+)[ \t]*\r?$", fields)
+        data = fields + b"\r\n" + block[:int(length.group(1))] if length is not None else b""
+    else:
+        try:
+            data = zlib.decompressobj(31).decompress(head, 1 << 16)
+        except zlib.error:
+            return None
     for line in data.split(b"\r\n"):
         if line.startswith(b"jobId:"):
             return line[6:].strip().decode("utf-8", "replace")

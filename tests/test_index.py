@@ -382,6 +382,36 @@ def test_a_warc_no_manifest_lists_of_a_job_that_has_one_is_not_indexed_and_one_g
     assert not (coll.indexes / index_name(stray)).exists() and len(lookup_url(coll, SITE + "/story")) == captures
 
 
+def test_an_uncompressed_copy_of_a_warc_no_manifest_lists_is_not_indexed_and_another_tools_warc_is(tmp_path):
+    """A WARC of the store's gunzipped beside it (to read it with a text tool) was indexed,
+    its captures shown twice: its warcinfo was not read, the file being no gzip."""
+    import gzip
+
+    from warcio.warcwriter import WARCWriter
+
+    from archive.verify import warcinfo_job_id
+
+    two_jobs(tmp_path)
+    coll = collection_dir(tmp_path, "news")
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO()) == 0
+    captures = len(lookup_url(coll, SITE + "/story"))
+    first = min(coll.warcs.glob("*.warc.gz"))
+    job = warcinfo_job_id(first)
+    stray = coll.warcs / "copy.warc"
+    stray.write_bytes(gzip.decompress(first.read_bytes()))
+    with open(coll.warcs / "other-tool.warc", "wb") as fh:  # (no warcinfo naming a job of ours: indexed)
+        writer = WARCWriter(fh, gzip=False)
+        writer.write_record(writer.create_warc_record(SITE + "/elsewhere", "resource", payload=io.BytesIO(b"hi"),
+                                                      warc_content_type="text/plain"))
+    err = io.StringIO()
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO(), err=err) == 1
+    assert err.getvalue() == (f"archive index: {stray} is listed in no manifest, though its job "
+                              f"{job} has one (a copy, or a file put there after the job ended): "
+                              "not indexed, and any index of it removed; move it out of the store\n")
+    assert not (coll.indexes / index_name(stray)).exists() and len(lookup_url(coll, SITE + "/story")) == captures
+    assert [entry.url for entry in lookup_url(coll, SITE + "/elsewhere")] == [SITE + "/elsewhere"]
+
+
 def test_pad_timestamp_and_closest():
     assert pad_timestamp("2026") == "20261231235959"
     assert pad_timestamp("202602") == "20260228235959"
