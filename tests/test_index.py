@@ -412,6 +412,29 @@ def test_an_uncompressed_copy_of_a_warc_no_manifest_lists_is_not_indexed_and_ano
     assert [entry.url for entry in lookup_url(coll, SITE + "/elsewhere")] == [SITE + "/elsewhere"]
 
 
+def test_a_warc_gunzipped_in_place_keeps_the_index_of_the_warc_its_manifest_lists(tmp_path):
+    """gunzip x.warc.gz leaves x.warc, whose index would be x.cdxj, x.warc.gz's: taken for the
+    copy's and removed, the listed WARC's captures left the indexes, though archive index
+    said its index was left as it was."""
+    import gzip
+
+    two_jobs(tmp_path)
+    coll = collection_dir(tmp_path, "news")
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO()) == 0
+    first = min(coll.warcs.glob("*.warc.gz"))
+    index = coll.indexes / index_name(first)
+    kept = index.read_bytes()
+    plain = first.with_name(first.name.removesuffix(".gz"))
+    plain.write_bytes(gzip.decompress(first.read_bytes()))
+    first.unlink()
+    err = io.StringIO()
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO(), err=err) == 1
+    assert f"archive index: {first} is listed in a manifest but not in the store" in err.getvalue()
+    assert f"archive index: {plain} is listed in no manifest, though its job " in err.getvalue()
+    assert index.read_bytes() == kept
+    assert [entry.filename for entry in lookup_url(coll, SITE + "/story")].count(first.name) == 1
+
+
 def test_pad_timestamp_and_closest():
     assert pad_timestamp("2026") == "20261231235959"
     assert pad_timestamp("202602") == "20260228235959"

@@ -28,6 +28,7 @@ from archive.index.cdxj import (
     index_name,
     index_warc,
     is_current,
+    read_derived,
     url_key,
 )
 from archive.index.lookup import iter_prefix, lines_for_key
@@ -315,7 +316,8 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
                              f"there after the job ended): not indexed, and any index of it removed; move it out of "
                              f"the store{said}")
             failed.add(warc.name)
-            strays[warc.name] = "no manifest lists it"
+            if _made_of(coll.indexes / index_name(warc), warc):
+                strays[warc.name] = "no manifest lists it"
         else:
             todo.append((warc, entry.get("sha256")))
     # Each WARC is read whole twice (checked, then indexed): on every core for a rebuild.
@@ -357,6 +359,14 @@ def _ended_job_of(coll: CollectionDir, warc: Path) -> str | None:
     if raw is None or problem_of(parsed(raw), raw) is not None:
         return None
     return job
+
+
+def _made_of(index: Path, warc: Path) -> bool:
+    """Whether ``index`` is one made of ``warc`` (or of a WARC its sidecar does not say), not
+    of the other WARC its name is for (``x.cdxj``: ``x.warc.gz``'s and ``x.warc``'s both)."""
+    doc = read_derived(index)
+    sources = (doc.get("derived_from") if doc is not None else None) or [{}]
+    return doc is None or sources[0].get("path") in (None, f"warcs/{warc.name}")
 
 
 def _index_one(warc: Path, out_dir: Path, sha256: str | None) -> tuple[Path | None, str | None]:
