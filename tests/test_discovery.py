@@ -1164,3 +1164,40 @@ def test_a_gzipped_feed_or_sitemap_whose_compressed_data_is_damaged_is_a_bad_doc
     for parse in (parse_feed, parse_sitemap):
         with pytest.raises(BadDocument):
             parse(damaged(b"<urlset>"), "http://h/x.xml.gz")
+
+
+def test_a_feed_items_link_or_a_sitemaps_loc_written_with_one_slash_is_followed_as_a_pages_link_is(tmp_path):
+    """An RSS item's <link>, a JSON Feed item's url, a sitemap's <loc> or a robots.txt's
+    Sitemap: line written https:/host/x or https:host/x: joined with urljoin, no URL to fetch,
+    each was lost unsaid, as a page's link was before it was read as browsers read it."""
+    xml = [("Content-Type", "application/xml")]
+    urlset = '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{}</urlset>'
+    with _tls_site(tmp_path) as tls:
+        rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+               f"<item><title>a</title><link>https:/{tls}/feed-one</link><guid>1</guid></item>"
+               f"<item><title>b</title><link>http:/a/same</link><guid>2</guid></item></channel></rss>").encode()
+        items = {"version": "https://jsonfeed.org/version/1.1", "title": "t",
+                 "items": [{"id": "1", "url": f"https:{tls}/json-one"}]}
+        index = (b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                 b"<sitemap><loc>http:/more.xml</loc></sitemap></sitemapindex>")
+        routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")],
+                                          f"User-agent: *\nAllow: /\nSitemap: http:/index.xml\n"
+                                          f"Sitemap: https:/{tls}/robots-sitemap\n".encode()),
+                  "/feed": response("200 OK", [("Content-Type", "application/rss+xml")], rss),
+                  "/feed.json": response("200 OK", [("Content-Type", "application/feed+json")],
+                                         json.dumps(items).encode()),
+                  "/sitemap.xml": response("200 OK", xml, urlset.format(
+                      f"<url><loc>https:{tls}/sitemap-one</loc></url>").encode()),
+                  "/index.xml": response("200 OK", xml, index),
+                  "/more.xml": response("200 OK", xml, urlset.format(f"<url><loc>https:/{tls}/more-one</loc></url>")
+                                        .encode()),
+                  "/a/same": response("200 OK", HTML, b"<html><body><p>plain</p></body></html>")}
+        with serve_wire(routes) as server:
+            crawl(tmp_path / "store", collection_from_dict({
+                "name": "slash", "feeds": [server.base + "/feed", server.base + "/feed.json"],
+                "sitemaps": [server.base + "/sitemap.xml"], "scope": {"allow_hosts": ["127.0.0.1"]}}), extract=False)
+    _, lines = read_collection(tmp_path / "store" / "slash")
+    fetched = {line["url"]: line.get("status") for line in lines}
+    assert {fetched.get(f"https://{tls}/{path}")  # (that robots.txt's an HTML page: read as one)
+            for path in ("feed-one", "json-one", "sitemap-one", "more-one", "robots-sitemap")} == {200}, fetched
+    assert fetched[server.base + "/a/same"] == 200  # (of the feed's own scheme: a path on its host)

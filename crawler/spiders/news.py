@@ -15,6 +15,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -37,6 +38,7 @@ from archive.urls import (
     host_in_scope,
     host_of,
     host_pattern,
+    join_url,
     port_of,
     same_escapes,
     same_site,
@@ -366,7 +368,7 @@ class NewsSpider(scrapy.Spider):
         depth = _depth(response) + 1  # (1 but for a feed reached as a page)
         elsewhere: dict[str, int] = {}  # hosts out of the scope its items are on, and how many
         for item in items:
-            url = _joined(response.urljoin, item.link)
+            url = _joined(partial(join_url, response.url), item.link)
             if url is None:
                 continue
             request = self._page(
@@ -448,7 +450,7 @@ class NewsSpider(scrapy.Spider):
         unfollowed = 0
         elsewhere: dict[str, int] = {}  # hosts out of the scope its entries are on, and how many
         for entry in sitemap.entries:
-            url = _joined(response.urljoin, entry.loc)
+            url = _joined(partial(join_url, response.url), entry.loc)
             if url is None:
                 continue
             if sitemap.kind == "index":
@@ -544,7 +546,7 @@ class NewsSpider(scrapy.Spider):
         parts = urlsplit(request.url)
         robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
         for line in getattr(getattr(robotparser, "rp", None), "sitemaps", None) or []:
-            url = _joined(lambda link: urljoin(robots, link), line)
+            url = _joined(partial(join_url, robots), line)
             if url is None:
                 continue
             canonical = _canonical(url)
