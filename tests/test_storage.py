@@ -1082,3 +1082,32 @@ def test_a_statement_of_other_bytes_is_not_pushed_nor_one_the_bucket_holds_pulle
     statement.unlink()
     pull(f"s3://{bucket}/p", store)
     assert statement.read_bytes() == good and verify(coll).ok
+
+
+def test_a_merged_index_an_earlier_version_pushed_is_not_pulled_over_the_stores_own(s3_env, store, tmp_path):
+    # Earlier versions pushed indexes/merged/ too; that copy names the jobs of then. Pulled,
+    # it replaced the store's own merged index (downloaded for nothing, then made again).
+    from archive.index import lookup_url, update_indexes
+    from archive.store import collection_dir
+
+    coll = collection_dir(store, "news")
+    update_indexes(coll)
+    bucket = s3_env.new_bucket()
+    push(store, f"s3://{bucket}/p")
+    client = s3_env.client()
+    stale = b'1,0,0,127:9)/story/0 20260101000000 {"url": "http://127.0.0.1:9/story/0", "filename": "gone.warc.gz"}\n'
+    for name, body in (("news.cdxj", stale), ("news.cdxj.derived.json", b'{"derived_from": []}\n')):
+        client.put_object(Bucket=bucket, Key=f"p/news/indexes/merged/{name}", Body=body,
+                          Metadata={"sha256": "sha256:" + hashlib.sha256(body).hexdigest()})
+    merged = {p: p.read_bytes() for p in (coll.indexes / "merged").iterdir() if p.is_file()}
+    assert merged
+    result = pull(f"s3://{bucket}/p", store)
+    assert result.downloaded == []
+    assert {p: p.read_bytes() for p in (coll.indexes / "merged").iterdir() if p.is_file()} == merged
+    restored = tmp_path / "restored"
+    result = pull(f"s3://{bucket}/p", restored)
+    assert not any("indexes/merged" in p.relative_to(restored).as_posix() for p in result.downloaded)
+    assert not (restored / "news" / "indexes" / "merged" / "news.cdxj").exists()
+    assert verify(restored).ok
+    update_indexes(collection_dir(restored, "news"))
+    assert lookup_url(collection_dir(restored, "news"), "http://127.0.0.1:9/story/0")

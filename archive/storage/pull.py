@@ -7,6 +7,8 @@ there. Files that are already present with the same hash are not downloaded agai
 existing WARC, manifest or statement of loss (``lost/``) that differs from the bucket's copy is
 never overwritten: files in those directories are evidence and immutable. A file stated lost
 here whose copy the bucket holds comes back like any other missing file (its statement stays).
+The merged index is not pulled: push never sends it, and a copy an earlier version pushed
+is stale (the store makes its own from the per-WARC indexes).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from archive.digests import sha256_file
 from archive.errors import StorageError, UsageError
-from archive.storage.push import PUSHED_DIRS
+from archive.storage.push import PUSHED_DIRS, UNPUSHED_DIRS
 from archive.storage.s3 import MAX_ATTEMPTS, Bucket, ObjectInfo, Progress, S3Location, parse_s3_url
 from archive.store import CollectionDir, write_atomic
 from archive.warc.records import utcnow, warc_date
@@ -90,6 +92,8 @@ def pull(
         parts = info.key[len(base) + 1 if base else 0:].split("/")
         if len(parts) < 3 or parts[1] not in PUSHED_DIRS or any(p in ("", ".", "..") for p in parts):
             continue  # not part of a store's layout
+        if any("/".join(parts[1:]).startswith(f"{d}/") for d in UNPUSHED_DIRS):
+            continue  # (the merged index an earlier version pushed: of the jobs of then)
         if collection is not None and parts[0] != collection:
             continue
         objects.append(_Object(info, parts[0], "/".join(parts[1:])))
