@@ -92,7 +92,31 @@ def is_current(coll: CollectionDir, present: dict[str, int] | None = None) -> bo
     if doc is None or not path.is_file():
         return False
     recorded = {(s["path"], s["size"]) for s in doc.get("derived_from", [])}
-    return recorded == set((_present(coll) if present is None else present).items())
+    return recorded == set((_present(coll) if present is None else present).items()) and _of_this_version(path)
+
+
+# The catalogs whose tables were found of this version, by file identity: a reader asks at
+# every query, and a catalog is only ever replaced, never altered in its version.
+_VERSIONED: set[tuple[str, int, int, int]] = set()
+
+
+def _of_this_version(path: Path) -> bool:
+    """False for a catalog whose tables are of another version (an earlier one's, its sources
+    unchanged since): its queries would fail, or answer as that version did. One that cannot
+    be read is left to the reader, which builds it again."""
+    try:
+        st = path.stat()
+        key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+        if key in _VERSIONED:
+            return True
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+    except (OSError, sqlite3.DatabaseError):
+        return True
+    if version != _VERSION:
+        return False
+    _VERSIONED.add(key)
+    return True
 
 
 def _html_title(coll: CollectionDir, filename: str, offset: int, length: int, unread: set[str]) -> str | None:

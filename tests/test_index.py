@@ -918,3 +918,52 @@ def test_a_store_at_a_path_longer_than_sqlite_opens_is_one_line_after_the_crawl_
     assert err.getvalue() == (f"archive index: {deep}/deep/catalog.sqlite cannot be built (unable to open database "
                               "file: SQLite opens no path over 512 bytes; a store at a shorter path has no such "
                               "limit)\n")
+
+
+# The tables of a catalog of version 2, as a version of two days before wrote them.
+_CATALOG_V2 = """
+CREATE TABLE captures (urlkey TEXT, timestamp TEXT, url TEXT, mime TEXT, status INTEGER, digest TEXT,
+                       length INTEGER, offset INTEGER, filename TEXT);
+CREATE INDEX captures_key ON captures (urlkey, timestamp);
+CREATE INDEX captures_digest ON captures (digest);
+CREATE TABLE pages (url TEXT, title TEXT, timestamp TEXT, filename TEXT, offset INTEGER, title_source TEXT);
+CREATE INDEX pages_time ON pages (timestamp);
+CREATE TABLE log (job_id TEXT, url TEXT, started TEXT, outcome TEXT, status INTEGER, filename TEXT,
+                  offset INTEGER, record_id TEXT, line TEXT);
+CREATE INDEX log_place ON log (filename, offset);
+CREATE TABLE headlines (url TEXT PRIMARY KEY, headline TEXT);
+CREATE INDEX pages_url ON pages (url);
+CREATE TABLE sources (path TEXT PRIMARY KEY, size INTEGER, sha256 TEXT);
+PRAGMA user_version = 2;
+"""
+
+
+def test_a_catalog_an_earlier_version_built_is_built_again_though_its_sources_are_unchanged(store, caplog):
+    # Its sidecar names the sources present now: it was taken for current, used as it was,
+    # and each query of a column it lacks said it could not be read.
+    from archive.catalog import catalog_path, log_line, search_pages
+
+    coll = coll_of(store)
+    update_indexes(coll)
+    path = catalog_path(coll)
+    pages = search_pages(coll)
+    with sqlite3.connect(path) as db:
+        captures = db.execute("SELECT * FROM captures").fetchall()
+        page_rows = db.execute("SELECT * FROM pages").fetchall()
+        logs = db.execute("SELECT job_id, url, started, outcome, status, filename, offset, record_id FROM log").fetchall()
+        sources = db.execute("SELECT * FROM sources").fetchall()
+    path.unlink()
+    with sqlite3.connect(path) as db:
+        db.executescript(_CATALOG_V2)
+        db.executemany("INSERT INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", captures)
+        db.executemany("INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?)", page_rows)
+        db.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}')", logs)
+        db.executemany("INSERT INTO sources VALUES (?, ?, ?)", sources)
+    row = next(json.loads(line) for log in coll.logs.glob("*.captures.jsonl")
+               for line in log.read_text().splitlines() if json.loads(line).get("warc"))
+    with caplog.at_level(logging.WARNING):
+        assert search_pages(coll) == pages
+        assert log_line(coll, row["warc"]["filename"], row["warc"]["offset"]) == row
+    assert not [r for r in caplog.records if "cannot be read" in r.getMessage()]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
