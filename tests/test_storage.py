@@ -494,6 +494,30 @@ def test_delete_local_removes_warcs_only_after_their_copy_checks_out(s3_env, sto
     assert sum("deleted locally after its copy at s3://" in n for n in local.notes) == 2
 
 
+def test_delete_local_indexes_a_warc_before_it_goes_and_sends_the_index_up(s3_env, store, capsys):
+    # A job closed by `verify --repair` (or by an earlier version) has WARCs no index holds;
+    # deleted so, their captures were in no index of the store, nor in the bucket.
+    from archive.index import lookup_url, update_indexes
+    from archive.index.cdxj import index_name
+    from archive.store import collection_dir
+
+    coll = collection_dir(store, "news")
+    update_indexes(coll)
+    warc = max(coll.warcs.glob("*.warc.gz"))
+    index = coll.indexes / index_name(warc)
+    url = json.loads(index.read_text().splitlines()[0].split(" ", 2)[2])["url"]
+    for path in (index, index.with_name(index.name + ".derived.json")):
+        path.unlink()
+    bucket = s3_env.new_bucket()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 0
+    assert "Deleted 2 local WARCs" in capsys.readouterr().out
+    assert not warc.exists() and index.is_file()
+    assert f"p/news/indexes/{index.name}" in keys(s3_env.client(), bucket, "p/news/indexes/")
+    update_indexes(coll)
+    assert any(entry.fields.get("filename") == warc.name for entry in lookup_url(coll, url))
+    assert verify(store).ok
+
+
 def test_delete_local_reads_each_copy_back_and_keeps_a_warc_whose_copy_is_not_its_bytes(s3_env, store, capsys):
     # An object's size and x-amz-meta-sha256 are what its upload said: kept on a copy
     # damaged or replaced since. The local WARC may be the last copy of those bytes.

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.digests import sha256_bytes, sha256_file
-from archive.errors import StorageError, UsageError
-from archive.index.cdxj import recorded_sha256
+from archive.errors import StorageError, StoreError, UsageError
+from archive.index.cdxj import index_name, is_current, recorded_sha256
 from archive.losses import loss_statement, named_for, of_the_listed, read_statement, statements
 from archive.manifest import SIDECAR, sidecar_names
 from archive.storage.ledger import PushLedger
@@ -116,6 +116,15 @@ def push(
     bucket = Bucket(location, endpoint_url, max_attempts=max_attempts)
     bucket.check()
     result = PushResult(url=location.url())
+    if delete_local:
+        # A WARC goes only with its index made, and up with it: a job closed by `verify
+        # --repair` (or one of an earlier version) may have none, and once the WARC is gone
+        # its captures were in no index of the store.
+        from archive.index import update_indexes
+
+        for coll in colls:
+            with contextlib.suppress(StorageError, StoreError, OSError):  # (said below, WARC by WARC)
+                update_indexes(coll, catalog=False)
     _push_collections(bucket, location, colls, result, part_size=part_size, delete_local=delete_local,
                       progress=progress, total=total, recheck=recheck, waiting=waiting)
     return result
@@ -665,6 +674,12 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
                 and (coll.root / entry["path"]).is_file()]
         if not here:
             continue
+        # (one damaged here goes all the same: its index is made from the good copy, pulled)
+        unindexed = [path for _, path in here
+                     if path not in result.held_back and not is_current(coll.indexes / index_name(path), path)]
+        if unindexed:
+            kept.append(f"not deleting {unindexed[0]}: it has no index, which is made from it (`archive index`)")
+            here = [(entry, path) for entry, path in here if path not in unindexed]
         rel = _rel(manifest, coll)
         as_here = sha256_file(manifest)
         if _read_back(bucket, where.key(rel)) != as_here:
