@@ -967,3 +967,36 @@ def test_a_catalog_an_earlier_version_built_is_built_again_though_its_sources_ar
     assert not [r for r in caplog.records if "cannot be read" in r.getMessage()]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+
+
+def test_a_warc_pushed_away_before_it_was_indexed_is_said_so_with_the_pull_that_brings_it_back(store):
+    # An earlier version's `push --delete-local` removed a WARC of a job closed by `verify
+    # --repair`, which had no index: `archive index` said nothing and exited 0, its captures
+    # in no index of the store.
+    coll = coll_of(store)
+    update_indexes(coll)
+    warc = max(coll.warcs.glob("*.warc.gz"))
+    index = coll.indexes / index_name(warc)
+    data = warc.read_bytes()
+    receipt = {"deleted": "2026-11-27T08:26:02.224288+00:00", "path": f"warcs/{warc.name}",
+               "sha256": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data),
+               "url": f"s3://bucket/arch/news/warcs/{warc.name}"}
+    (coll.root / "remote").mkdir()
+    (coll.root / "remote" / f"{warc.name}.json").write_text(json.dumps(receipt, sort_keys=True) + "\n")
+    for path in (warc, index, index.with_name(index.name + ".derived.json")):
+        path.unlink()
+    err = io.StringIO()
+    assert main(["index", "--store", str(store)], err=err) == 1
+    assert (f"{warc} was removed by `archive push --delete-local` before it was indexed, and its captures are in no "
+            f"index: bring it back with `archive pull --from s3://bucket/arch --collection news --store {store}`, "
+            "then run `archive index`") in err.getvalue()
+    # One pushed away with its index, as push does now, is no problem.
+    other = min(coll.warcs.glob("*.warc.gz"))
+    data = other.read_bytes()
+    (coll.root / "remote" / f"{other.name}.json").write_text(json.dumps(
+        dict(receipt, path=f"warcs/{other.name}", sha256="sha256:" + hashlib.sha256(data).hexdigest(),
+             size=len(data), url=f"s3://bucket/arch/news/warcs/{other.name}")))
+    other.unlink()
+    err = io.StringIO()
+    assert main(["index", "--store", str(store)], err=err) == 1
+    assert str(other) not in err.getvalue()

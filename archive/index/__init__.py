@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import os
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -286,6 +287,11 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
                                  "`archive push --delete-local`: restore it, or, if it is gone for good, state its "
                                  f"loss (`archive verify {coll.root} --accept-loss {every[name]['path']} --reason "
                                  f"TEXT`){KEPT}")
+            elif not (coll.indexes / index_name(coll.warcs / name)).is_file():
+                # (pushed away by a version that did not index it first: its captures are in no index)
+                unindexed.append(f"{coll.warcs / name} was removed by `archive push --delete-local` before it was "
+                                 f"indexed, and its captures are in no index: bring it back with "
+                                 f"`{_pull_command(coll, name)}`, then run `archive index`")
         stale = [w for w in warcs if rebuild or sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     else:  # (a WARC the last update did not leave current may have been indexed before)
         lost = stated_lost(coll, indexed=True)
@@ -343,6 +349,17 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
         compact(coll, full=rebuild, changed=None if known is None else {p.name for p in indexed})
     _note(coll, {name: size for name, size in sizes.items() if name not in failed})
     return indexed, unindexed, lost
+
+
+def _pull_command(coll: CollectionDir, name: str) -> str:
+    """The `archive pull` of ``coll`` from where its receipt says ``name`` went."""
+    try:
+        url = str(json.loads(coll.receipt(name).read_bytes())["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        url = ""
+    tail = f"/{coll.name}/warcs/{name}"
+    source = f" --from {shlex.quote(url.removesuffix(tail))}" if url.endswith(tail) else ""
+    return f"archive pull{source} --collection {shlex.quote(coll.name)} --store {shlex.quote(str(coll.root.parent))}"
 
 
 def _ended_job_of(coll: CollectionDir, warc: Path) -> str | None:
