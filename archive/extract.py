@@ -51,7 +51,7 @@ from archive.digests import unlike_its_listing
 from archive.errors import StoreError, UsageError
 from archive.history import lost_warcs
 from archive.index.cdxj import DERIVED_SUFFIX
-from archive.index.records import decode_content, html_text
+from archive.index.records import decode_content, html_text, not_here
 from archive.jsonl import rows_refusing_bad, rows_skipping_bad
 from archive.losses import lost_in, statements
 from archive.manifest import jobs_in_order, parsed, problem_of
@@ -370,7 +370,10 @@ def extract_job(coll: CollectionDir, manifest: dict[str, Any],
     lost = lost_in(coll, inputs)
     for entry in inputs:
         if entry["path"] not in lost:
-            _as_listed(coll.root / entry["path"], entry)
+            path = coll.root / entry["path"]
+            if not os.path.lexists(path) and (away := not_here(coll, path)) is not None:
+                raise StoreError(f"{away}, to extract from; the job's articles are left as they were")
+            _as_listed(path, entry)
     # The table made before a loss (of the job's files, or of another job's WARC that holds
     # originals of its revisits), kept if this extraction would read less for that loss.
     before = (_made_before_the_loss(coll, manifest, lost)

@@ -108,6 +108,30 @@ def test_a_warc_cut_short_leaves_the_article_table_as_it_was(demo, tmp_path, cap
     assert {p.name: p.read_bytes() for p in articles.iterdir()} == before
 
 
+def test_a_warc_pushed_away_says_where_it_went_and_the_pull_that_brings_it_back(demo, tmp_path, capsys):
+    # `archive verify` finds nothing wrong with a WARC push --delete-local removed (its
+    # receipt says where it went): "No such file or directory: run `archive verify`" sent
+    # the archivist to a command with nothing to say.
+    store = tmp_path / "store"
+    shutil.copytree(demo["store"], store)
+    coll = store / "demo"
+    before = {p.name: p.read_bytes() for p in (coll / "articles").iterdir()}
+    warc = next((coll / "warcs").glob("*.warc.gz"))
+    data = warc.read_bytes()
+    (coll / "remote").mkdir()
+    (coll / "remote" / f"{warc.name}.json").write_text(json.dumps(
+        {"deleted": "2026-11-27T08:26:02.224288+00:00", "path": f"warcs/{warc.name}",
+         "sha256": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data),
+         "url": f"s3://bucket/arch/demo/warcs/{warc.name}"}, sort_keys=True) + "\n")
+    warc.unlink()
+    assert main(["extract", "--store", str(store), "--collection", "demo"]) == 1
+    err = capsys.readouterr().err
+    assert (f"{warc} is not in the store: `archive push --delete-local` removed it on 2026-11-27, its copy being "
+            f"s3://bucket/arch/demo/warcs/{warc.name}; `archive pull` brings it back") in err
+    assert "No such file" not in err and "run `archive verify`" not in err
+    assert {p.name: p.read_bytes() for p in (coll / "articles").iterdir()} == before
+
+
 def test_a_damaged_warc_its_manifest_matches_leaves_the_article_table_as_it_was(tmp_path, capsys):
     # warcio's reader goes past a member damaged after its first block (printing zlib's error
     # on stderr): the table would lose the articles from there on, unsaid.

@@ -177,7 +177,7 @@ def warc_path(coll: CollectionDir, filename: str) -> Path:
     return path
 
 
-def _not_here(coll: CollectionDir, path: Path) -> str | None:
+def not_here(coll: CollectionDir, path: Path) -> str | None:
     """What to say of a WARC that is not in the store because `archive push --delete-local`
     removed it (its receipt says where its copy is), or None."""
     try:
@@ -279,7 +279,7 @@ def _opened(coll: CollectionDir, path: Path) -> IO[bytes]:
     try:
         return open(path, "rb")
     except FileNotFoundError as exc:
-        raise StoreError(_not_here(coll, path) or f"cannot read {path}: {exc}") from exc
+        raise StoreError(not_here(coll, path) or f"cannot read {path}: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc}") from exc
 
