@@ -505,8 +505,9 @@ def extract_after_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Pa
     with exclusively(coll.root / ".extract.lock"):
         trailing, others = _jobs_without_a_table(coll, manifest)
         for at, earlier in enumerate(trailing):
-            log.warning("job %s has no article table (its crawl stopped before the extraction): made now",
-                        earlier["job_id"])
+            # (a job of a version that extracted none, as much as one killed before its extraction)
+            log.warning("job %s has no article table (its crawl stopped before the extraction, or was run by a "
+                        "version that made none): made now", earlier["job_id"])
             try:
                 extract_job(coll, earlier, earlier_whole=not others)
             except StoreError as exc:  # (a damaged file of its: this job's table is made all the same)

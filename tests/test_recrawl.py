@@ -500,3 +500,22 @@ def test_a_revisit_of_a_page_that_gave_no_article_is_not_extracted_again(tmp_pat
     manifest = json.loads(next((store / "news" / "manifests").glob(f"{second.job_id}.json")).read_text())
     extract_job(CollectionDir(store / "news"), manifest, earlier_whole=False)
     assert server.base + "/" in read
+
+
+def test_jobs_of_a_version_that_made_no_article_tables_get_them_and_are_said_so_truly(tmp_path, caplog):
+    # A store of a version that extracted nothing has no articles/ folder at all: its jobs
+    # finished, and were not stopped before an extraction they never had.
+    import logging
+    import shutil
+
+    room = Newsroom()
+    with serve_wire(room.routes()) as server:
+        coll = collection_from_dict({"name": "news", "urls": [server.base + "/"], "scope": {"page_requisites": False}})
+        first = crawl(tmp_path, coll)
+        shutil.rmtree(first.articles.parent)
+        with caplog.at_level(logging.WARNING, logger="archive.extract"):
+            crawl(tmp_path, coll)
+    said = [r.getMessage() for r in caplog.records if first.job_id in r.getMessage()]
+    assert said == [(f"job {first.job_id} has no article table (its crawl stopped before the extraction, or was "
+                     "run by a version that made none): made now")]
+    assert first.articles.is_file() and verify(tmp_path).ok
