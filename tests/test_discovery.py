@@ -1105,6 +1105,17 @@ def test_an_html_page_given_as_a_sitemap_is_read_as_a_page(tmp_path):
             "its links followed") in log
 
 
+def _fetched_from_feed(tmp_path, path: str, content_type: str, feed: bytes) -> list[str]:  # type: ignore[no-untyped-def]
+    """The paths a crawl of the feed at ``path`` (its items /a/first and /a/second) fetched."""
+    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              path: response("200 OK", [("Content-Type", content_type)], feed), "/a/first": page, "/a/second": page}
+    with serve_wire(routes) as server:
+        crawl(tmp_path, collection_from_dict({"name": "feed", "feeds": [server.base + path]}), extract=False)
+    _, lines = read_collection(tmp_path / "feed")
+    return sorted(line["url"].removeprefix(server.base) for line in lines)
+
+
 def test_a_json_feed_items_date_out_of_pythons_range_is_no_date_and_the_feeds_items_are_fetched(tmp_path):
     """A JSON Feed item dated in year 1 east of UTC (or in 9999 west of it) has no time in
     UTC: the spider's callback failed on it with an OverflowError traceback in the crawl log,
@@ -1112,14 +1123,7 @@ def test_a_json_feed_items_date_out_of_pythons_range_is_no_date_and_the_feeds_it
     feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
         {"id": "a", "url": "/a/first", "date_published": "0001-01-01T00:00:00+01:00"},
         {"id": "b", "url": "/a/second", "date_modified": "9999-12-31T23:30:00-05:00"}]}).encode()
-    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
-    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
-              "/feed.json": response("200 OK", [("Content-Type", "application/feed+json")], feed),
-              "/a/first": page, "/a/second": page}
-    with serve_wire(routes) as server:
-        crawl(tmp_path, collection_from_dict({"name": "json", "feeds": [server.base + "/feed.json"]}), extract=False)
-    _, lines = read_collection(tmp_path / "json")
-    assert sorted(line["url"].removeprefix(server.base) for line in lines) == \
+    assert _fetched_from_feed(tmp_path, "/feed.json", "application/feed+json", feed) == \
         ["/a/first", "/a/second", "/favicon.ico", "/feed.json", "/robots.txt"]
     assert [(item.published, item.updated) for item in parse_feed(feed, "http://h/feed.json")] == [(None, None)] * 2
 
@@ -1130,14 +1134,7 @@ def test_an_atom_entrys_date_in_year_one_is_no_date_and_the_feeds_entries_are_fe
     feed = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
             b'<entry><id>a</id><link href="/a/first"/><updated>0001-01-01T00:00:00+01:00</updated></entry>'
             b'<entry><id>b</id><link href="/a/second"/><updated>2026-03-14T08:30:00+01:00</updated></entry></feed>')
-    page = response("200 OK", HTML, b"<html><body><p>story</p></body></html>")
-    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
-              "/feed.xml": response("200 OK", [("Content-Type", "application/atom+xml")], feed),
-              "/a/first": page, "/a/second": page}
-    with serve_wire(routes) as server:
-        crawl(tmp_path, collection_from_dict({"name": "atom", "feeds": [server.base + "/feed.xml"]}), extract=False)
-    _, lines = read_collection(tmp_path / "atom")
-    assert sorted(line["url"].removeprefix(server.base) for line in lines) == \
+    assert _fetched_from_feed(tmp_path, "/feed.xml", "application/atom+xml", feed) == \
         ["/a/first", "/a/second", "/favicon.ico", "/feed.xml", "/robots.txt"]
     assert [item.updated for item in parse_feed(feed, "http://h/feed.xml")] == [None, "2026-03-14T07:30:00+00:00"]
 
