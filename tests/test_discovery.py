@@ -1079,6 +1079,29 @@ def test_a_url_given_both_as_a_feed_and_as_a_page_is_fetched_once_and_read_both_
     assert f"feed {b}/ is an HTML page: read as a page, as the collection's urls give it too" in log
 
 
+def test_a_url_given_both_as_a_feed_and_as_a_sitemap_is_fetched_once_and_read_as_the_one_it_is(tmp_path):
+    """A sitemap given under feeds too was read as a feed alone (Scrapy dropped the second
+    request for it): a bad document, none of its pages had."""
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"),
+              "/sitemap.xml": response("200 OK", XML, b"<urlset><url><loc>/a/listed</loc></url></urlset>"),
+              "/rss": response("200 OK", XML, b"<rss version='2.0'><channel><title>t</title><item>"
+                                              b"<link>/a/item</link><guid>g-1</guid></item></channel></rss>"),
+              "/a/listed": response("200 OK", HTML, b"<html><head><link rel='icon' href='/i.png'></head></html>"),
+              "/a/item": response("200 OK", HTML, b"<html><head><link rel='icon' href='/i.png'></head></html>"),
+              "/i.png": response("200 OK", [("Content-Type", "image/png")], b"png")}
+    with serve_wire(routes) as server:
+        b = server.base
+        both = [b + "/sitemap.xml", b + "/rss"]
+        result = crawl(tmp_path, collection_from_dict({"name": "fs", "feeds": both, "sitemaps": both}),
+                       extract=False)
+        asked = sorted(head.split(b" ")[1].decode() for head in server.requests)
+    assert asked == ["/a/item", "/a/listed", "/i.png", "/robots.txt", "/rss", "/sitemap.xml"]
+    assert result.counts["bad_documents"] == 0
+    _, lines = read_collection(tmp_path / "fs")
+    by_url = {line["url"].removeprefix(b): line for line in lines}
+    assert (by_url["/a/listed"]["channel"], by_url["/a/item"]["channel"]) == ("sitemap", "feed")
+
+
 def test_an_html_page_given_as_a_sitemap_is_read_as_a_page(tmp_path):
     """A site's /sitemap.html (its sections and articles as links, for readers) given as a
     sitemap was a bad document: "not a sitemap (root element <html>)", none of its pages had."""

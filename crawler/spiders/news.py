@@ -156,9 +156,13 @@ class NewsSpider(scrapy.Spider):
         for said in seeds_outside_scope(self.collection):
             log.warning("%s", said)
         pages = {_canonical(url) for url in self.collection.urls}
+        sitemaps = {_canonical(url) for url in self.collection.sitemaps}
         for url in self.collection.feeds:
-            # A feed the collection gives as a page too is fetched once, and read both ways.
-            callback = self.parse_feed_or_page if canonical_or_none(url) in pages else self.parse_feed
+            # A feed the collection gives as a page too is fetched once, and read both ways; one
+            # it gives as a sitemap too, once, and read as the one it is.
+            canonical = canonical_or_none(url)
+            callback = self.parse_feed_or_sitemap if canonical in sitemaps else \
+                self.parse_feed_or_page if canonical in pages else self.parse_feed
             yield self._document(url, callback, seed=url, channel="seed", via=None, hops="")
         for url in self.collection.sitemaps:
             yield self._document(url, self.parse_given_sitemap, seed=url, channel="seed", via=None, hops="")
@@ -382,6 +386,19 @@ class NewsSpider(scrapy.Spider):
                 self._count_elsewhere(url, elsewhere)
         # (items on other hosts went without a word: a feed of a site's other domain)
         self._say_elsewhere(f"feed {response.url}", "item", elsewhere)
+
+    async def parse_feed_or_sitemap(self, response: Response) -> AsyncIterator[Request]:
+        """A URL the collection gives both as a feed and as a sitemap, fetched once (Scrapy
+        drops the second request): read as a sitemap unless it is a feed. (Read as a feed
+        alone, a sitemap given in both was a bad document, none of its pages had.)"""
+        try:
+            parse_feed(response.body, response.url)
+        except BadDocument:
+            async for request in self.parse_given_sitemap(response):
+                yield request
+            return
+        for request in self.parse_feed(response):
+            yield request
 
     async def parse_feed_or_page(self, response: Response) -> AsyncIterator[Request]:
         """A URL the collection gives both as a feed and as a page, fetched once: a feed is
