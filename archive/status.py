@@ -179,13 +179,8 @@ def _missed(coll: CollectionDir, schedule: str, zone: ZoneInfo, latest: datetime
         # The first run missed, not the latest: a schedule of every few minutes has always
         # fired a moment ago, and its scheduler may have been dead for hours. (A local time
         # the autumn's change of clocks repeats is one the scheduler fires at once, for a
-        # schedule of fixed hours: its repeat is passed over, as previous_fire passes it.)
-        first = next_fire(schedule, zone, latest)
-        for _ in range(4):
-            if first >= fire or previous_fire(schedule, zone, first + timedelta(microseconds=1)) == first:
-                break
-            first = next_fire(schedule, zone, first)
-        fire = min(fire, first)
+        # schedule of fixed hours: its repeat is passed over, by next_fire as by previous_fire.)
+        fire = min(fire, next_fire(schedule, zone, latest))
     since = max(fire, _time_of(last, "finished") or fire, took_on or fire)
     if now - since < MISSED_AFTER or is_locked(coll.root / SCHEDULE_LOCK):
         return None
