@@ -116,7 +116,7 @@ def _child_main(argv: list[str]) -> int:
     from scrapy.crawler import CrawlerProcess
 
     from archive.config import collection_from_dict
-    from crawler.job import CAPTURE_FAILED
+    from crawler.job import CAPTURE_FAILED, capture_fell_short
     from crawler.spiders.news import NewsSpider
 
     # A crawl log on a full disk: Python's logging would print a traceback to stderr for
@@ -160,9 +160,10 @@ def _child_main(argv: list[str]) -> int:
     if job is None and not_started:
         send("error", f"{not_started[0]}; nothing was captured; see the crawl log")
         return 1
-    stopped = getattr(crawler, CAPTURE_FAILED, None)  # (a capture that failed stopped the crawl)
-    if job is None or job.closed_manifest is None or stopped:
-        reason = getattr(job, "failure", None) or stopped or "the crawl ended without writing a manifest"
+    if job is None or capture_fell_short(crawler):
+        # (the worker's word, else why a capture that failed stopped the crawl)
+        reason = (getattr(job, "failure", None) or getattr(crawler, CAPTURE_FAILED, None)
+                  or "the crawl ended without writing a manifest")
         manifest = None if job is None else job.coll.manifest(job.job_id)
         if manifest is not None and manifest.exists():  # (the job was closed as capture stopped)
             send("error", f"{reason}; what was captured is closed and in {manifest}; see the crawl log")
