@@ -67,11 +67,17 @@ def is_collection_folder(path: Path) -> bool:
 # A job id as new_job_id makes it, and as manifests and capture-log lines must have it.
 JOB_ID = re.compile(r"[a-z0-9-]+-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}")
 JOB_SUFFIX = len("-20260101T000000Z-0000")  # what a job id adds to its collection's name
+_JOB_STAMP = "%Y%m%dT%H%M%SZ"  # the UTC time in a job id
 
 
 def new_job_id(collection: str, now: datetime, token: str | None = None) -> str:
-    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = now.astimezone(UTC).strftime(_JOB_STAMP)
     return f"{collection}-{stamp}-{token if token is not None else secrets.token_hex(2)}"
+
+
+def job_collection(job_id: str) -> str | None:
+    """The collection a job id names, None for a name that is no job id."""
+    return job_id[:-JOB_SUFFIX] if JOB_ID.fullmatch(job_id) else None
 
 
 def job_id_time(job_id: str) -> datetime | None:
@@ -80,7 +86,7 @@ def job_id_time(job_id: str) -> datetime | None:
     if not JOB_ID.fullmatch(job_id):
         return None
     try:
-        return datetime.strptime(job_id[-JOB_SUFFIX + 1:-5], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(job_id[-JOB_SUFFIX + 1:-5], _JOB_STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -183,8 +189,8 @@ class CollectionDir:
             names = os.listdir(self.manifests)
         except OSError:
             return None
-        others = sorted({name[: -len(".json")][:-JOB_SUFFIX] for name in names
-                         if name.endswith(".json") and JOB_ID.fullmatch(name[: -len(".json")])} - {self.name})
+        named = {job_collection(name[: -len(".json")]) for name in names if name.endswith(".json")}
+        others = sorted(named - {self.name, None})
         if not others:
             return None
         them = " and ".join(repr(other) for other in others)

@@ -37,9 +37,9 @@ from archive.schedule import AHEAD
 from archive.store import (
     FLOOR_OF_A_PROJECT,
     FLOOR_OF_ARCHIVE_CRAWL,
-    JOB_SUFFIX,
     below_floor,
     collection_dir,
+    job_collection,
     job_id_time,
 )
 from crawler.settings import COLLECTION_SETTINGS
@@ -122,7 +122,7 @@ def job_for(crawler: Crawler) -> CaptureJob | WorkerJob:
                 spidercls=crawler.spidercls)
     job_id = crawler.settings.get("ARCHIVE_JOB_ID") or None
     named = job_id_time(str(job_id)) if job_id is not None else None
-    if job_id is not None and (named is None or str(job_id)[:-JOB_SUFFIX] != collection.name):
+    if job_id is not None and (named is None or job_collection(str(job_id)) != collection.name):
         # (else every capture-log line and the manifest fail their schema, and nothing is kept; or,
         # another collection's, its manifest is refused by verify, and the folder by archive crawl)
         raise _settings_error(f"ARCHIVE_JOB_ID: {job_id!r} is not a job id of {collection.name}, whose jobs are "
