@@ -179,3 +179,35 @@ def test_a_range_past_damage_in_a_capture_is_taken_from_the_next_closest(tmp_pat
         status, headers, body = get(base, target, headers={"Range": "bytes=-100"})  # (its CRC read: it fails)
         assert (status, body) == (206, pages[9][-100:])
         assert headers["memento-datetime"] == "Mon, 09 Mar 2026 12:00:00 GMT"
+
+
+def _peak_kb(pid: int) -> int:
+    """The most memory the process has held so far (its resident set's high-water mark), in KB."""
+    return int(re.search(r"^VmHWM:\s*(\d+) kB$", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE).group(1))
+
+
+def test_a_whole_large_capture_is_sent_as_it_is_read_not_held_whole(tmp_path):
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("needs /proc/<pid>/status to see what the replay process holds")
+    film = random.Random(11).randbytes(60 * MB)
+    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    job = CaptureJob(tmp_path, one_off("news", urls=[SITE + "/"]), clock=Clock(when))
+    job.record_fetch(fetch(SITE + "/media/film.mp4", film, when, headers=[(b"Content-Type", b"video/mp4")],
+                           seed=SITE + "/"))
+    job.close()
+    update_indexes(collection_dir(tmp_path, "news"))
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", "--store", str(tmp_path), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base = re.search(r"(http://127\.0\.0\.1:\d+)/", proc.stdout.readline()).group(1)
+        assert get(base, "/news/")[0] == 200
+        before = _peak_kb(proc.pid)
+        for target in ["/news/2026id_/http://news.test/media/film.mp4", "/news/2026/http://news.test/media/film.mp4"]:
+            status, headers, body = get(base, target)
+            assert (status, headers["content-length"], headers["content-type"]) == (200, str(len(film)), "video/mp4")
+            assert body == film, target
+        assert _peak_kb(proc.pid) - before < 12 * 1024  # (read whole, it was held three times over: 180 MB)
+    finally:
+        stop(proc)
+    assert "Traceback" not in proc.communicate()[1]

@@ -46,7 +46,7 @@ from archive.losses import said
 from archive.replay import pages, rewrite, urls
 from archive.replay.banner import banner_html
 from archive.replay.provenance import provenance, resolve_revisit
-from archive.replay.ranges import Body, Payload, Response, byte_range
+from archive.replay.ranges import READ_FIRST, Body, Payload, Response, byte_range
 from archive.replay.urls import REWRITE_MODIFIERS, BadRequest, Route, parse, replay_path
 from archive.store import CollectionDir, collection_dir, directory_state
 from archive.urls import canonical_or_none
@@ -175,13 +175,17 @@ class ReplayApp:
                 # What is answered with part of a capture, or none of it, reads no more of it.
                 partial = method == "HEAD" or bool(environ.get("HTTP_RANGE"))
                 posted = _posted(environ, method)
-                status, headers, body = self._answer(environ, method, target, partial, posted)
-                if isinstance(body, Payload) and method != "HEAD":
+                damaged: dict[tuple[str, int], StoreError] = {}
+                status, headers, body = self._answer(environ, method, target, partial, posted, damaged)
+                while isinstance(body, Payload) and method != "HEAD":
                     try:
                         chunks = body.chunks()
-                    except StoreError as exc:  # (damaged where the range begins: read whole, the next capture is had)
-                        log.warning("capture %s@%d unreadable: %s", body.record.filename, body.record.offset, exc)
-                        status, headers, body = self._answer(environ, method, target, False, posted)
+                        break
+                    except StoreError as exc:  # (damaged before the answer's first bytes: the next capture is had)
+                        log.warning("capture %s@%d unreadable, trying the next capture: %s", body.record.filename,
+                                    body.record.offset, exc)
+                        damaged[body.record.filename, body.record.offset] = exc
+                        status, headers, body = self._answer(environ, method, target, partial, posted, damaged)
             except BadRequest as exc:
                 status, headers, body = _html("400 Bad Request", pages.error_page("400 Bad Request", str(exc)))
             except ArchiveError as exc:
@@ -197,10 +201,11 @@ class ReplayApp:
         return chunks if isinstance(body, Payload) else [body]
 
     def _answer(self, environ: dict[str, Any], method: str, target: str, partial: bool,
-                posted: Posted | None) -> Response:
+                posted: Posted | None, damaged: dict[tuple[str, int], StoreError]) -> Response:
         """The answer to a request for ``target`` (:meth:`respond`), of the range asked for."""
         status, headers, body = self.respond(target, dest=environ.get("HTTP_SEC_FETCH_DEST"),
-                                             referer=environ.get("HTTP_REFERER"), partial=partial, posted=posted)
+                                             referer=environ.get("HTTP_REFERER"), partial=partial, posted=posted,
+                                             damaged=damaged)
         if status.startswith("200 ") and any(k == "Memento-Datetime" for k, _ in headers):
             status, headers, body = byte_range(environ, method, status, headers, body)
         return status, headers, body
@@ -228,13 +233,16 @@ class ReplayApp:
         return coll
 
     def respond(self, target: str, *, dest: str | None = None, referer: str | None = None,
-                partial: bool = False, posted: Posted | None = None) -> Response:
+                partial: bool = False, posted: Posted | None = None,
+                damaged: dict[tuple[str, int], StoreError] | None = None) -> Response:
         """The answer to a GET of ``target``. ``dest``: the request's Sec-Fetch-Dest;
         ``referer``: its Referer, by which a request that escaped a replayed page's prefix is
         sent back into the archive; ``partial``: the request is a HEAD or asks for a range, so
-        a payload served as archived is answered unread (a :class:`Payload`); ``posted``: the
-        method, Content-Type and body of a POST or PUT, answered by the capture of the same
-        (keyed as the index keys it, :func:`archive.index.cdxj.method_query`)."""
+        a payload served as archived is answered unread (a :class:`Payload`; so is a large one
+        a whole GET asks for, :meth:`replay`); ``posted``: the method, Content-Type and body
+        of a POST or PUT, answered by the capture of the same (keyed as the index keys it,
+        :func:`archive.index.cdxj.method_query`); ``damaged``: records (WARC file name,
+        offset) found damaged while this request was answered, passed over."""
         if target.partition("?")[0] == CLIENT_PATH:
             return "200 OK", [("Content-Type", "text/javascript; charset=utf-8"),
                               ("Cache-Control", "no-cache")], _CLIENT
@@ -267,7 +275,7 @@ class ReplayApp:
             if not entries:  # (a POST is not sent to another capture than its own: it would be a GET)
                 return _html("404 Not Found", pages.not_found_page(
                     coll.name, f"{method} {route.url}", f"No {method} to it with this body was captured."))
-            return self.replay(coll, route, entries, dest, partial)
+            return self.replay(coll, route, entries, dest, partial, damaged)
         entries = lookup_url(coll, route.url)
         if not entries and route.kind == "replay":
             # A link with what the crawl leaves out of the URLs it fetches (a session id,
@@ -288,7 +296,7 @@ class ReplayApp:
         if route.provenance_redirect and entries:
             ts = route.timestamp or closest(entries, None)[0].timestamp
             return "302 Found", [("Location", replay_path(coll.name, ts, "prov_", route.url))], b""
-        return self.replay(coll, route, entries, dest, partial)
+        return self.replay(coll, route, entries, dest, partial, damaged)
 
     def _escaped(self, target: str, referer: str | None) -> str | None:
         """Where a request for ``target`` belongs if it is no replay path but was made by a
@@ -325,24 +333,38 @@ class ReplayApp:
     # -- replay -------------------------------------------------------------------------
 
     def replay(self, coll: CollectionDir, route: Route, entries: list[CdxjEntry], dest: str | None = None,
-               partial: bool = False) -> Response:
+               partial: bool = False, damaged: dict[tuple[str, int], StoreError] | None = None) -> Response:
+        """The closest of ``entries`` that can be replayed. Its payload is read whole before
+        the answer (to be rewritten, and found damaged while another capture can still be
+        sent) unless the request is ``partial`` or its record is larger than ``READ_FIRST``:
+        a 300 MB video is then sent as it is read (:class:`Payload`), a payload to rewrite
+        alone being read whole after its headers. ``damaged``: records passed over."""
         assert route.url is not None
         interim: CdxjEntry | None = None
         looping: CdxjEntry | None = None
-        damaged: StoreError | None = None
+        unreadable: StoreError | None = None
         orphaned = False  # (a revisit whose original could not be found)
+        passed = damaged or {}
         for entry in closest(entries, route.timestamp):
+            if (entry.filename, entry.offset) in passed:
+                unreadable = unreadable or passed[entry.filename, entry.offset]
+                continue
             try:
-                record = read_record(coll, entry.filename, entry.offset, entry.length, head_only=partial)
+                record = read_record(coll, entry.filename, entry.offset, entry.length,
+                                     head_only=partial or entry.length > READ_FIRST)
             except StoreError as exc:  # (as pywb does: the next closest capture is tried)
                 if entry.filename in self.lost(coll):  # (indexes not yet updated since its loss was stated)
                     continue
                 log.warning("capture %s@%d unreadable, trying the next capture: %s", entry.filename, entry.offset, exc)
-                damaged = damaged or exc
+                unreadable = unreadable or exc
                 continue
             original = None
             if record.rec_type == "revisit":
-                original = resolve_revisit(coll, record, entry, head_only=partial)
+                # (its headers alone: how large its payload is is known only once it is found)
+                original = resolve_revisit(coll, record, entry, head_only=True)
+                if original is not None and (original.filename, original.offset) in passed:
+                    unreadable = unreadable or passed[original.filename, original.offset]
+                    continue
                 if original is None:
                     log.warning("revisit %s@%d: original not found, trying the next capture",
                                 entry.filename, entry.offset)
@@ -367,7 +389,7 @@ class ReplayApp:
                 return self._payload(coll, route, entry, record, original, dest)
             except StoreError as exc:  # (only its head was read above: its payload is damaged)
                 log.warning("capture %s@%d unreadable, trying the next capture: %s", entry.filename, entry.offset, exc)
-                damaged = damaged or exc
+                unreadable = unreadable or exc
         if looping is not None:
             return _html("502 Bad Gateway", pages.error_page(
                 "502 Bad Gateway", f"The capture of {looping.url} at {looping.timestamp} redirects to itself (a "
@@ -379,8 +401,8 @@ class ReplayApp:
                 "502 Bad Gateway", f"The capture of {interim.url} at {interim.timestamp} is an interim response, "
                 "which no client takes for an answer, and there is no other. Its record is in the provenance: "
                 + replay_path(coll.name, interim.timestamp, "prov_", interim.url)))
-        if damaged is not None:
-            raise damaged
+        if unreadable is not None:
+            raise unreadable
         if not orphaned:
             return _html("404 Not Found", pages.not_found_page(coll.name, route.url, self._lost_note(coll)))
         detail = "Only captures whose original could not be found exist."
@@ -417,9 +439,13 @@ class ReplayApp:
         # (a type a browser sniffs the body of, and shows as a page if it begins as one)
         sniffing = mime in _UNKNOWN and "nosniff" not in (head.header("X-Content-Type-Options") or "").lower()
         body: Body = b""
-        if not body_record.complete:  # (a HEAD or a range: only the record's head was read)
+        if not body_record.complete:  # (a HEAD, a range or a large record: only the record's head was read)
+            # A payload served as archived is sent as it is read, its length known from its
+            # record: a video of hundreds of MB is never held whole, by any number of clients.
+            # One to rewrite (HTML, CSS, SVG) or whose content coding is undone is read whole
+            # first: its rewritten text, and so its length, is known only from all of it.
             if body_record.payload_size is not None and not (decoded and _coded(body_record)):
-                body = Payload(coll, body_record)  # served as archived, read no further than asked
+                body = Payload(coll, body_record)  # read no further than asked
                 if decoded and sniffing and rewrite.sniffs_as_html(body.start(512)):
                     mime = "text/html"
             if not isinstance(body, Payload) or (decoded and mime in _REWRITTEN):
