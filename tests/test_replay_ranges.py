@@ -211,3 +211,47 @@ def test_a_whole_large_capture_is_sent_as_it_is_read_not_held_whole(tmp_path):
     finally:
         stop(proc)
     assert "Traceback" not in proc.communicate()[1]
+
+
+def test_an_answer_that_meets_damage_once_sent_is_cut_off_and_said_in_the_log(tmp_path):
+    from warcs import damage_member
+
+    film = VIDEO[:4 * MB]
+    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    job = CaptureJob(tmp_path, one_off("news", urls=[SITE + "/"]), clock=Clock(when))
+    job.record_fetch(fetch(SITE + "/media/film.mp4", film, when, headers=[(b"Content-Type", b"video/mp4")],
+                           seed=SITE + "/"))
+    job.close()
+    update_indexes(collection_dir(tmp_path, "news"))
+    warc = next((tmp_path / "news" / "warcs").glob("*.warc.gz"))
+    # 70 KB of the member's middle flipped, the head of a stored block with them, which then
+    # does not inflate (bytes flipped in a block's data alone are found by the CRC only, at the end).
+    offset = damage_member(warc, count=70_000).offset
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", "--store", str(tmp_path), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    target = "/news/2026id_/http://news.test/media/film.mp4"
+    try:
+        assert proc.stdout is not None
+        host, port = re.search(r"http://(127\.0\.0\.1):(\d+)/", proc.stdout.readline()).groups()
+        for asked in [{"Range": "bytes=0-"}, {"Range": f"bytes={MB // 2}-{len(film) - 2}"}, {}]:
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            conn.request("GET", target, headers=asked)
+            response = conn.getresponse()
+            first = int(asked.get("Range", "bytes=0-")[6:].partition("-")[0])
+            assert response.status in (200, 206) and int(response.getheader("Content-Length")) > 3 * MB
+            with pytest.raises(http.client.IncompleteRead) as short:
+                response.read()
+            conn.close()
+            got = short.value.partial
+            assert MB // 2 < len(got) < 3 * MB and got == film[first:first + len(got)], asked
+        # Met before anything is sent: a 502 saying what is damaged, where.
+        status, _, body = get(f"http://{host}:{port}", target, headers={"Range": f"bytes={len(film) - 100}-"})
+        assert status == 502 and f"offset {offset} of".encode() in body and b"is damaged" in body
+        assert warc.name.encode() in body
+    finally:
+        stop(proc)
+    log = proc.communicate()[1]
+    cut = [line for line in log.splitlines() if " cut off after " in line]
+    assert len(cut) == 3 and all(f"from {warc.name} at offset {offset}" in line and "is damaged" in line
+                                 for line in cut), log
+    assert "Traceback" not in log

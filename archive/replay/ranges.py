@@ -51,8 +51,12 @@ class Payload:
         """Its bytes, a chunk at a time. The first ``READ_FIRST`` are read at once, so that
         a record that cannot be read as far as they go (or, if they are all, whose gzip
         member fails its CRC) raises StoreError before anything is answered; one damaged
-        further on ends the answer short, said in the log (the client sees fewer bytes than
-        Content-Length said)."""
+        further on is cut off where the damage is found, its status and Content-Length sent
+        already (RFC 9112 §8: the client, given fewer bytes than Content-Length before the
+        connection closes, knows its body incomplete), and said in the log with the WARC,
+        the record's offset and the bytes sent. Damage that inflates without error (most bit
+        rot in a video's stored blocks) is found by the member's CRC alone, at the payload's
+        end: bytes of a range that stops before it are sent as read."""
         chunks = payload_chunks(self.coll, self.record, self.first, self.stop)
         first: list[bytes] = []
         read = 0
@@ -65,11 +69,18 @@ class Payload:
         return self._rest(first, chunks)
 
     def _rest(self, first: list[bytes], chunks: Iterator[bytes]) -> Iterator[bytes]:
-        yield from first
+        sent = 0
+        for chunk in first:
+            yield chunk
+            sent += len(chunk)
         try:
-            yield from chunks
+            for chunk in chunks:
+                yield chunk
+                sent += len(chunk)
         except StoreError as exc:
-            log.warning("replay of %s ended short: %s", self.record.warc("WARC-Target-URI"), exc)
+            log.warning("replay of %s cut off after %d of %d bytes (bytes %d-%d of its payload) from %s at offset %d, "
+                        "the client left with an incomplete body: %s", self.record.warc("WARC-Target-URI"), sent,
+                        len(self), self.first, self.stop - 1, self.record.filename, self.record.offset, exc)
 
 
 Body = bytes | Payload
