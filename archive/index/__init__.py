@@ -24,14 +24,18 @@ from typing import TYPE_CHECKING, Any
 from archive.errors import StoreError
 from archive.index.cdxj import (
     DERIVED_SUFFIX,
+    KEYS,
     CdxjEntry,
     entry_or_none,
     index_name,
     index_warc,
     is_current,
+    keyed_as_now,
+    mark_keyed,
     read_derived,
     url_key,
 )
+from archive.index.keys import keyed_otherwise
 from archive.index.lookup import iter_prefix, lines_for_key
 from archive.index.merged import (
     MERGED_DIR,
@@ -169,11 +173,12 @@ def _known(coll: CollectionDir) -> dict[str, int] | None:
     Files changed where they lie do not change their directories: the merged files are
     checked against their sidecars all the same (:func:`untidy`, a few files), and a
     per-WARC index or sidecar damaged in place is made again by `archive index`, which
-    reads them all."""
+    reads them all. A note of a version that keyed indexes otherwise (no ``keys``) is none:
+    the indexes it left may be keyed as they were then."""
     try:
         doc = json.loads((coll.root / NOTE).read_bytes())
         if doc["indexes"] != directory_state(coll.indexes) or doc["merged"] != directory_state(
-                coll.indexes / MERGED_DIR):
+                coll.indexes / MERGED_DIR) or doc.get("keys") != KEYS:
             return None
         return {str(name): int(size) for name, size in doc["warcs"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -187,7 +192,8 @@ def _note(coll: CollectionDir, current: dict[str, int]) -> None:
     if indexes is None or merged is None:
         return
     with contextlib.suppress(OSError):  # (a note left from before cannot match: the indexes have changed)
-        write_atomic(coll.root / NOTE, json.dumps({"indexes": indexes, "merged": merged, "warcs": current}).encode())
+        write_atomic(coll.root / NOTE, json.dumps({"indexes": indexes, "merged": merged, "warcs": current,
+                                                   "keys": KEYS}).encode())
 
 
 def update_indexes(coll: CollectionDir, *, rebuild: bool = False, catalog: bool = True) -> IndexResult:
@@ -235,8 +241,11 @@ def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
             raise
         behind = [name for name, size in _closed_sizes(coll).items()
                   if size < 0 or not is_current(coll.indexes / index_name(coll.warcs / name), coll.warcs / name)]
-        which = (f"; not indexed: {', '.join(behind[:3])}" + (f" and {len(behind) - 3} more" if len(behind) > 3 else "")
-                 if behind else "")
+        earlier = [name for name, size in _closed_sizes(coll).items() if name not in behind
+                   and not keyed_as_now(coll.indexes / index_name(coll.warcs / name))]
+        which = "".join(f"; {said}: {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                        for said, names in (("not indexed", behind), ("indexed by an earlier version", earlier))
+                        if names)
         return [(f"cannot bring the indexes of {coll.root} up to date ({exc.strerror or exc}{which}): "
                  "run `archive index` where the store can be written")]
 
@@ -248,8 +257,8 @@ def _stale(coll: CollectionDir, sizes: dict[str, int]) -> bool:
     if known is not None:  # (a merged file changed in place does not change its directory)
         return untidy(coll) or any(known.get(name) != size for name, size in sizes.items())
     return _merged_behind(coll) or not all(
-        size >= 0 and is_current(coll.indexes / index_name(coll.warcs / name), coll.warcs / name)
-        for name, size in sizes.items())
+        size >= 0 and is_current(index := coll.indexes / index_name(coll.warcs / name), coll.warcs / name)
+        and keyed_as_now(index) for name, size in sizes.items())
 
 
 def _merged_behind(coll: CollectionDir) -> bool:
@@ -295,8 +304,10 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
         stale = [w for w in warcs if rebuild or sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
     else:  # (a WARC the last update did not leave current may have been indexed before)
         lost = stated_lost(coll, indexed=True)
-        stale = [w for w in (coll.warcs / name for name, size in sizes.items() if known.get(name) != size)
-                 if sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
+        warcs = [coll.warcs / name for name, size in sizes.items() if known.get(name) != size]
+        stale = [w for w in warcs if sizes[w.name] < 0 or not is_current(coll.indexes / index_name(w), w)]
+    behind = {w.name for w in stale}
+    stale += _keyed_then(coll, [w for w in warcs if w.name not in behind])
     listed = every if every is not None else _manifest_entries(coll, {w.name for w in stale}) if stale else {}
     todo: list[tuple[Path, str | None]] = []
     failed = set()
@@ -349,6 +360,29 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
         compact(coll, full=rebuild, changed=None if known is None else {p.name for p in indexed})
     _note(coll, {name: size for name, size in sizes.items() if name not in failed})
     return indexed, unindexed, lost
+
+
+def _keyed_then(coll: CollectionDir, warcs: list[Path]) -> list[Path]:
+    """Of ``warcs``, whose indexes are current, those whose index an earlier version made
+    with keys of another form than a capture of theirs has now (a POST's without its body:
+    replay did not find it), to be made again; the others' sidecars are marked as keyed as
+    now, so that they are not looked at again (:mod:`archive.index.keys`)."""
+    again = []
+    for warc in warcs:
+        index = coll.indexes / index_name(warc)
+        if keyed_as_now(index):
+            continue
+        try:
+            otherwise = keyed_otherwise(index, warc)
+        except StoreError as exc:  # (indexed again, it is named as damaged, its index kept)
+            log.warning("%s", exc)
+            otherwise = True
+        if otherwise:
+            log.info("index %s is keyed as an earlier version keyed it: made again", index.name)
+            again.append(warc)
+        else:
+            mark_keyed(index)
+    return again
 
 
 def _pull_command(coll: CollectionDir, name: str) -> str:

@@ -9,7 +9,8 @@ the body in base64), so that replay finds the answer to the same form. Revisit r
 ``warc/revisit`` (as pywb expects); our provenance metadata records
 (``application/warc-fields``) and request records are left out, as pywb's own indexer does.
 Each index gets a sidecar ``<name>.cdxj.derived.json`` naming the WARC it came from (name,
-size, SHA-256) and the indexer's version, so it can be checked and rebuilt.
+size, SHA-256), the indexer's version and the form of its keys (``keys``), so it can be
+checked and rebuilt.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ REVISIT_MIME = "warc/revisit"
 MAX_KEYED_BODY = 1 << 20
 _WITH_BODY = ("POST", "PUT")  # (the methods whose body pywb's keys hold)
 _TIMESTAMP = re.compile(r"[0-9]{14}")
+# The form of an index's keys, in its sidecar: 2, a POST's or PUT's with its body, as pywb
+# keys them, and another method's than GET with its method. An index whose sidecar has none
+# was made before either (:mod:`archive.index.keys` tells which of those to make again).
+KEYS = 2
 
 
 def tool_info() -> dict[str, str]:
@@ -195,6 +200,20 @@ def is_current(index: Path, warc: Path) -> bool:
     return sources[0].get("path") == f"warcs/{warc.name}" and sources[0].get("size") == warc.stat().st_size
 
 
+def keyed_as_now(index: Path) -> bool:
+    """Whether the sidecar of ``index`` says its keys are of the form they are made in now."""
+    doc = read_derived(index)
+    return doc is not None and doc.get("keys") == KEYS
+
+
+def mark_keyed(index: Path) -> None:
+    """Record in the sidecar of ``index``, made by an earlier version, that its keys are
+    as they are made now (it holds no capture they key otherwise)."""
+    doc = read_derived(index)
+    if doc is not None and doc.get("keys") != KEYS:
+        write_json(index.with_name(index.name + DERIVED_SUFFIX), {**doc, "keys": KEYS})
+
+
 def index_warc(warc: Path, out_dir: Path, *, warc_sha256: str | None = None) -> Path:
     """Write the sorted CDXJ of one closed WARC into ``out_dir`` with its sidecar.
 
@@ -209,6 +228,7 @@ def index_warc(warc: Path, out_dir: Path, *, warc_sha256: str | None = None) -> 
         "derived_from": [{"path": f"warcs/{warc.name}", "size": warc.stat().st_size,
                           "sha256": warc_sha256 if warc_sha256 is not None else sha256_of(warc)}],
         "tool": tool_info(),
+        "keys": KEYS,
         "lines": lines,
         "sha256": "sha256:" + digest,
     }
