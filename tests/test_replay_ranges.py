@@ -254,4 +254,6 @@ def test_an_answer_that_meets_damage_once_sent_is_cut_off_and_said_in_the_log(tm
     cut = [line for line in log.splitlines() if " cut off after " in line]
     assert len(cut) == 3 and all(f"from {warc.name} at offset {offset}" in line and "is damaged" in line
                                  for line in cut), log
+    # (each with its time: a server left running is read back by it)
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d WARNING: replay of ", line) for line in cut), cut
     assert "Traceback" not in log

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import TextIO
 
 from archive.commands.common import given, port, store_option
@@ -8,6 +9,7 @@ from archive.errors import UsageError
 
 NAME = "replay"
 HELP = "Serve the archived pages of a store in a browser (pywb URL scheme), or print a pywb config."
+LOG_FORMAT, LOG_DATES = "%(asctime)s %(levelname)s: %(message)s", "%Y-%m-%d %H:%M:%S"
 EXAMPLE = ("examples:\n  archive replay --store archive-store --port 8080\n"
            "  archive replay --store archive-store --pywb-config > config.yaml")
 
@@ -48,6 +50,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
           file=out, flush=True)
     for name in names:
         print(f"  {base}/{name}/", file=out, flush=True)
+    # What the server says while it runs (a capture passed over as damaged, an answer cut
+    # off) goes to stderr with its time: a server left running for months is read back by it.
+    logging.basicConfig(stream=err, level=logging.WARNING, format=LOG_FORMAT, datefmt=LOG_DATES)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
