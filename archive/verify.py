@@ -617,6 +617,31 @@ def _unlisted(coll: CollectionDir, job: str | None) -> str:
     return "not listed in any manifest; run `archive verify --repair` if its job was killed"
 
 
+def _plain_unlisted(coll: CollectionDir, plain: Path, listed: dict[str, Any], report: Report) -> None:
+    """An uncompressed WARC no manifest lists: no job writes one (its files are gzipped, and
+    ``archive verify --repair`` closes only those), so it is a copy (``gunzip``) or another
+    tool's file, passed over by extraction and export, and its records are not read here
+    (the checking reader reads gzip members)."""
+    report.files += 1
+    try:
+        job = warcinfo_job_id(plain)
+    except OSError as exc:
+        report.add(plain, None, f"cannot be read ({exc.strerror or exc})")
+        return
+    whose = f"its warcinfo names job {job}" if job is not None else "its warcinfo names no job"
+    gzipped = f"warcs/{plain.name}.gz"
+    if gzipped in listed and not (coll.root / gzipped).exists():
+        # (gunzip in place: the listed bytes were one gzip member a record; gzip makes other bytes)
+        report.add(plain, None, f"not listed in any manifest: an uncompressed WARC ({whose}) beside "
+                                f"{gzipped}, which a manifest lists and is gone (gunzipped in place?); gzip does "
+                                "not make the listed bytes again: restore that file from a copy (`archive pull` if "
+                                "it was pushed), and move this one out of the collection")
+        return
+    report.add(plain, None, f"not listed in any manifest: an uncompressed WARC ({whose}), which no job writes "
+                            "(a copy made with gunzip, or another tool's file); `archive verify --repair` lists only "
+                            "a job's .warc.gz files: move it out of the collection")
+
+
 def _log_result(path: Path, result: Callable[[], Checked], report: Report,
                 entry: dict[str, Any] | None, refs: list[tuple[Path, LogRefs]] | None = None,
                 unlisted: str = "") -> None:
@@ -658,6 +683,10 @@ def _plan_unlisted(coll: CollectionDir, listed: dict[str, Any], checks: FileChec
             else:
                 steps.append(partial(_warc_result_unlisted, warc, checks.warc(warc, hashed=False), report,
                                      _unlisted(coll, job)))
+    for plain in sorted(coll.warcs.glob("*.warc")) if coll.warcs.is_dir() else []:
+        if f"warcs/{plain.name}" not in listed:
+            steps.append(problem(plain, _NOT_A_FILE_NAMED_SO) if not plain.is_file()
+                         else partial(_plain_unlisted, coll, plain, listed, report))
     for open_file in sorted(coll.warcs.glob("*" + OPEN_SUFFIX)) if coll.warcs.is_dir() else []:
         steps.append(partial(_check_open, open_file, report))
     for log in sorted(coll.logs.glob("*.captures.jsonl")) if coll.logs.is_dir() else []:

@@ -407,9 +407,13 @@ def test_an_uncompressed_copy_of_a_warc_no_manifest_lists_is_not_indexed_and_ano
     assert main(["index", "--store", str(tmp_path)], out=io.StringIO(), err=err) == 1
     assert err.getvalue() == (f"archive index: {stray} is listed in no manifest, though its job "
                               f"{job} has one (a copy, or a file put there after the job ended): "
-                              "not indexed, and any index of it removed; move it out of the store\n")
+                              "not indexed, and any index of it removed; move it out of the store "
+                              "(`archive verify` says the same)\n")
     assert not (coll.indexes / index_name(stray)).exists() and len(lookup_url(coll, SITE + "/story")) == captures
     assert [entry.url for entry in lookup_url(coll, SITE + "/elsewhere")] == [SITE + "/elsewhere"]
+    out = io.StringIO()
+    assert main(["verify", str(coll.root)], out=out, err=io.StringIO()) == 1
+    assert f"{stray}: not listed in any manifest: an uncompressed WARC (its warcinfo names job {job})" in out.getvalue()
 
 
 def test_a_warc_gunzipped_in_place_keeps_the_index_of_the_warc_its_manifest_lists(tmp_path):

@@ -236,6 +236,35 @@ def test_an_entry_named_like_a_file_but_none_is_one_problem_and_the_rest_is_chec
     assert main(["status", "--store", str(store)]) == 1
 
 
+def test_an_uncompressed_warc_no_manifest_lists_is_a_problem_as_a_gzipped_one_is(store, capsys):
+    """A .warc put in the warcs folder (a gunzipped copy, another tool's, or the file a
+    gunzip in place leaves) was passed over: verify said OK, or named only the listed file
+    gone, while a .warc.gz stray was a problem."""
+    import gzip
+
+    coll = store / "news"
+    first, second = sorted((coll / "warcs").glob("*.warc.gz"))
+    from archive.verify import warcinfo_job_id
+
+    job = warcinfo_job_id(first)
+    copy = coll / "warcs" / "copy.warc"
+    copy.write_bytes(gzip.decompress(first.read_bytes()))
+    assert main(["verify", str(coll)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{copy}: not listed in any manifest: an uncompressed WARC (its warcinfo names job {job}), "
+                          "which no job writes (a copy made with gunzip, or another tool's file); `archive verify "
+                          "--repair` lists only a job's .warc.gz files: move it out of the collection\n"), out
+    assert "\nFAILED: 1 problem; 7 files, " in out, out
+    copy.unlink()
+    gunzipped = second.with_name(second.name.removesuffix(".gz"))
+    gunzipped.write_bytes(gzip.decompress(second.read_bytes()))
+    second.unlink()
+    problems = {str(p.path): p.message for p in verify(coll).problems if p.where is None}
+    assert problems[str(gunzipped)].startswith(
+        f"not listed in any manifest: an uncompressed WARC (its warcinfo names job {warcinfo_job_id(gunzipped)}) "
+        f"beside warcs/{second.name}, which a manifest lists and is gone (gunzipped in place?)"), problems
+
+
 def test_an_emptied_warc_is_also_said_not_to_be_what_its_manifest_lists(store):
     warc = min((store / "news" / "warcs").glob("*.warc.gz"))
     warc.write_bytes(b"")

@@ -327,11 +327,9 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
             # Not a WARC of a job still running or one that died (their captures are shown
             # before a manifest lists them): a copy, or a file put there since; its captures
             # would be shown twice, or be none of the chain's.
-            # (verify reads no .warc a manifest does not list: it takes it for another tool's)
-            said = " (`archive verify` says the same)" if warc.name.endswith(".warc.gz") else ""
             unindexed.append(f"{warc} is listed in no manifest, though its job {job} has one (a copy, or a file put "
-                             f"there after the job ended): not indexed, and any index of it removed; move it out of "
-                             f"the store{said}")
+                             "there after the job ended): not indexed, and any index of it removed; move it out of "
+                             "the store (`archive verify` says the same)")
             failed.add(warc.name)
             if _made_of(coll.indexes / index_name(warc), warc):
                 strays[warc.name] = "no manifest lists it"
