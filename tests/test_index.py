@@ -439,6 +439,54 @@ def test_a_warc_gunzipped_in_place_keeps_the_index_of_the_warc_its_manifest_list
     assert [entry.filename for entry in lookup_url(coll, SITE + "/story")].count(first.name) == 1
 
 
+def _other_tools_warc(path: Path, url: str, *, gzipped: bool) -> None:
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=gzipped)
+        writer.write_record(writer.create_warc_record(url, "resource", payload=io.BytesIO(b"hi"),
+                                                      warc_content_type="text/plain"))
+
+
+def test_a_warc_and_a_gzipped_warc_of_one_name_each_keep_an_index_of_their_own(tmp_path):
+    """x.warc and x.warc.gz were both indexed as x.cdxj, the one written last over the other:
+    the first's captures left replay while archive index said both were indexed, and each
+    run indexed them again."""
+    two_jobs(tmp_path)
+    coll = collection_dir(tmp_path, "news")
+    _other_tools_warc(coll.warcs / "site.warc", SITE + "/plain", gzipped=False)
+    _other_tools_warc(coll.warcs / "site.warc.gz", SITE + "/zipped-elsewhere", gzipped=True)
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO()) == 0
+    assert [e.filename for e in lookup_url(coll, SITE + "/plain")] == ["site.warc"]
+    assert [e.filename for e in lookup_url(coll, SITE + "/zipped-elsewhere")] == ["site.warc.gz"]
+    indexes = {p.name: p.stat().st_mtime_ns for p in coll.indexes.glob("*.cdxj")}
+    assert {index_name(coll.warcs / "site.warc"), index_name(coll.warcs / "site.warc.gz")} <= indexes.keys()
+    update_indexes(coll)
+    assert {p.name: p.stat().st_mtime_ns for p in coll.indexes.glob("*.cdxj")} == indexes
+
+
+def test_indexes_an_earlier_version_named_are_found_as_they_are_or_renamed(tmp_path):
+    """A store's indexes of its .warc.gz files keep their names (x.cdxj), read as they are;
+    a .warc's, which an earlier version named x.cdxj too, gives way to its index of now."""
+    two_jobs(tmp_path)
+    coll = collection_dir(tmp_path, "news")
+    update_indexes(coll)
+    ours = {p.name: p.read_bytes() for p in coll.indexes.glob("*.cdxj*")}
+    assert all(name.removesuffix(".derived.json").removesuffix(".cdxj") + ".warc.gz" in
+               {w.name for w in coll.warcs.iterdir()} for name in ours)
+    plain = coll.warcs / "other.warc"
+    _other_tools_warc(plain, SITE + "/plain", gzipped=False)
+    update_indexes(coll)
+    new = coll.indexes / index_name(plain)
+    old = coll.indexes / "other.cdxj"  # (as an earlier version named it)
+    new.rename(old)
+    new.with_name(new.name + ".derived.json").rename(old.with_name(old.name + ".derived.json"))
+    assert main(["index", "--store", str(tmp_path)], out=io.StringIO()) == 0
+    assert not old.exists() and new.is_file()
+    assert [e.filename for e in lookup_url(coll, SITE + "/plain")] == ["other.warc"]
+    assert {p.name: p.read_bytes() for p in coll.indexes.glob("*.cdxj*") if p.name in ours} == ours
+
+
 def test_pad_timestamp_and_closest():
     assert pad_timestamp("2026") == "20261231235959"
     assert pad_timestamp("202602") == "20260228235959"

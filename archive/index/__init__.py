@@ -34,6 +34,7 @@ from archive.index.cdxj import (
     mark_keyed,
     read_derived,
     url_key,
+    warc_names_of,
 )
 from archive.index.keys import keyed_otherwise
 from archive.index.lookup import iter_prefix, lines_for_key
@@ -141,19 +142,35 @@ def _forget(coll: CollectionDir, lost: Iterable[str], why: str = "") -> bool:
     Whether any was removed."""
     removed = False
     for name in lost:
-        index = coll.indexes / index_name(coll.warcs / name)
-        # (the sidecar first: an index left without it is found again by the next update)
-        index.with_name(index.name + DERIVED_SUFFIX).unlink(missing_ok=True)
-        try:
-            index.unlink()
-        except FileNotFoundError:
-            continue
-        removed = True
-        if why:
-            log.warning("removed index %s of %s: %s", index.name, name, why)
-        else:
-            log.info("removed index %s of %s, stated lost", index.name, name)
+        removed = _remove_index(coll.indexes / index_name(coll.warcs / name), name, why) or removed
     return removed
+
+
+def _remove_index(index: Path, name: str, why: str | None) -> bool:
+    """Remove ``index`` (and its sidecar), the index of the WARC ``name``, gone for ``why``
+    (a warning; "": stated lost; None: renamed, its WARC indexed under its name of now).
+    Whether there was one."""
+    # (the sidecar first: an index left without it is found again by the next update)
+    index.with_name(index.name + DERIVED_SUFFIX).unlink(missing_ok=True)
+    try:
+        index.unlink()
+    except FileNotFoundError:
+        return False
+    if why:
+        log.warning("removed index %s of %s: %s", index.name, name, why)
+    elif why is None:
+        log.info("removed index %s of %s, which an earlier version named so", index.name, name)
+    else:
+        log.info("removed index %s of %s, stated lost", index.name, name)
+    return True
+
+
+def _source_name(index: Path) -> str | None:
+    """The name of the WARC ``index`` was made of, as its sidecar records it, if it does."""
+    doc = read_derived(index)
+    sources = (doc.get("derived_from") if doc is not None else None) or [{}]
+    path = sources[0].get("path") if isinstance(sources[0], dict) else None
+    return path.rsplit("/", 1)[-1] if isinstance(path, str) and path.startswith("warcs/") else None
 
 
 # Said of a WARC that could not be indexed, where an index made of it before stays.
@@ -275,6 +292,7 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
     known = None if rebuild else _known(coll)
     unindexed = []
     strays: dict[str, str] = {}  # (WARCs no manifest lists whose indexes are to go, and why)
+    orphans: list[tuple[Path, str, str]] = []  # (indexes of no WARC here: the index, its WARC, why it goes)
     every: dict[str, dict[str, Any]] | None = None  # (every manifest's entries, once read: a damaged one said once)
     if known is None:
         every = _manifest_entries(coll, None)
@@ -284,12 +302,17 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
         for stale in coll.indexes.glob("*.cdxj"):
             if stale.name in wanted:
                 continue
-            names = [stale.name.removesuffix(".cdxj") + ext for ext in (".warc.gz", ".warc")]
+            made_of = _source_name(stale)
+            names = warc_names_of(stale.name) + ([made_of] if made_of is not None else [])
             if any(name in every or coll.receipt(name).is_file() for name in names):
                 # its WARC is gone, listed (pushed with --delete-local, or missing: said below)
                 log.info("keeping index %s of a WARC not present locally", stale.name)
+                continue
+            name = names[-1]  # (the WARC its sidecar names, else x.warc: an earlier version's x.cdxj)
+            if name in sizes:  # (x.warc's, named x.cdxj by an earlier version: it has its own name now)
+                orphans.append((stale, name, ""))
             else:  # (a file no manifest lists, put there and taken away: its captures are no more)
-                strays.update(dict.fromkeys(names, "it is gone, and no manifest lists it"))
+                orphans.append((stale, name, "it is gone, and no manifest lists it"))
         for name in sorted(every.keys() - sizes.keys() - lost.keys()):
             if not coll.receipt(name).is_file():  # (no receipt of push --delete-local)
                 unindexed.append(f"{coll.warcs / name} is listed in a manifest but not in the store, nor pushed by "
@@ -352,6 +375,8 @@ def _index(coll: CollectionDir, rebuild: bool) -> tuple[list[Path], list[str], d
     forgotten = _forget(coll, lost)
     for name, why in strays.items():
         forgotten = _forget(coll, [name], why) or forgotten
+    for index, name, why in orphans:
+        forgotten = _remove_index(index, name, why or None) or forgotten
     if rebuild or indexed or forgotten or (_merged_behind(coll) if known is None else untidy(coll)):
         # With the note, only the indexes just written can differ from what the merged files hold
         # (an index removed, of a WARC stated lost, has the merged files made again).
@@ -412,10 +437,10 @@ def _ended_job_of(coll: CollectionDir, warc: Path) -> str | None:
 
 def _made_of(index: Path, warc: Path) -> bool:
     """Whether ``index`` is one made of ``warc`` (or of a WARC its sidecar does not say), not
-    of the other WARC its name is for (``x.cdxj``: ``x.warc.gz``'s and ``x.warc``'s both)."""
-    doc = read_derived(index)
-    sources = (doc.get("derived_from") if doc is not None else None) or [{}]
-    return doc is None or sources[0].get("path") in (None, f"warcs/{warc.name}")
+    of another WARC an earlier version named its index so (``x.cdxj``: ``x.warc.gz``'s and
+    ``x.warc``'s both)."""
+    made_of = _source_name(index)
+    return made_of is None or made_of == warc.name
 
 
 def _index_one(warc: Path, out_dir: Path, sha256: str | None) -> tuple[Path | None, str | None]:

@@ -140,11 +140,25 @@ def entry_or_none(line: bytes, where: str) -> CdxjEntry | None:
 
 
 def index_name(warc: Path) -> str:
+    """The name of ``warc``'s own index: ``x.cdxj`` for ``x.warc.gz``, as every store has
+    named them, and the WARC's whole name and ``.cdxj`` for any other (``x.warc.cdxj`` for
+    ``x.warc``), so that ``x.warc`` beside ``x.warc.gz`` does not write over its index. (A
+    ``.warc.gz`` whose stem ends in ``.warc`` or ``.warc.gz`` takes its whole name too: no
+    two WARCs have one name.)"""
     name = warc.name
-    for ext in (".warc.gz", ".warc"):
-        if name.endswith(ext):
-            return name[: -len(ext)] + CDXJ_SUFFIX
+    stem = name.removesuffix(".warc.gz")
+    if stem != name and not stem.endswith((".warc", ".warc.gz")):
+        return stem + CDXJ_SUFFIX
     return name + CDXJ_SUFFIX
+
+
+def warc_names_of(index: str) -> list[str]:
+    """The WARCs whose index ``index`` (a file name) may be: the one :func:`index_name` names
+    so, and the ``x.warc`` an earlier version indexed as ``x.cdxj``."""
+    stem = index.removesuffix(CDXJ_SUFFIX)
+    if stem.endswith((".warc", ".warc.gz")):
+        return [stem]
+    return [stem + ".warc.gz", stem + ".warc"]
 
 
 def sha256_of(path: Path) -> str:
