@@ -54,13 +54,14 @@ from archive.index.cdxj import DERIVED_SUFFIX
 from archive.index.records import decode_content, html_text, not_here
 from archive.jsonl import rows_refusing_bad, rows_skipping_bad
 from archive.losses import lost_in, statements
-from archive.manifest import jobs_in_order, parsed, problem_of
+from archive.manifest import chain_head, jobs_in_order, parsed, problem_of
 from archive.metadata import inferred_metadata, page_metadata, parse_html
 from archive.moves import continue_moved, redirects
 from archive.store import (
     CollectionDir,
     collection_dir,
     exclusively,
+    jobs_without_a_table,
     no_collection,
     remade_if_not_a_database,
     write_atomic,
@@ -521,18 +522,33 @@ def extract_after_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Pa
         return (*extract_job(coll, manifest, earlier_whole=not others), others)
 
 
+def extract_newest_without_a_table(coll: CollectionDir) -> list[str]:
+    """Make the article tables of the newest jobs of ``coll`` that have none, in chain order,
+    as the next crawl would make them: ``archive push --delete-local`` does so before their
+    WARCs go, which they are made from. Gives the jobs still without one: older ones (a later
+    job's table was made without theirs, and only ``archive extract``, which makes all again,
+    makes theirs) and those whose table could not be made (a damaged file of theirs, said in
+    the log)."""
+    if not jobs_without_a_table(coll):
+        return []
+    with exclusively(coll.root / ".extract.lock"):  # (not beside a crawl's extraction at its job's end)
+        trailing, others = _jobs_without_a_table(coll, {"job_id": "", "sequence": chain_head(coll)[0]})
+        for at, doc in enumerate(trailing):
+            log.warning("job %s has no article table: made now, from its WARCs", doc["job_id"])
+            try:
+                extract_job(coll, doc, earlier_whole=not others)
+            except (StoreError, OSError) as exc:
+                log.warning("job %s: its article table cannot be made: %s", doc["job_id"], exc)
+                return others + [d["job_id"] for d in trailing[at:]]
+        return others
+
+
 def _jobs_without_a_table(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """The manifests of the jobs before ``manifest``'s that have no article table: those
     that come right before it, in chain order, and the others' job ids. Only the manifests
     of jobs without one are read."""
-    try:
-        named = {n[: -len(".json")] for n in os.listdir(coll.manifests) if n.endswith(".json")}
-        tables = ({n[: -len(".jsonl")] for n in os.listdir(coll.articles) if n.endswith(".jsonl")}
-                  if coll.articles.is_dir() else set())
-    except OSError:
-        return [], []
     missing = []
-    for job_id in named - tables - {manifest["job_id"]}:
+    for job_id in jobs_without_a_table(coll) - {manifest["job_id"]}:
         try:
             doc = parsed(coll.manifest(job_id).read_bytes())
         except OSError:

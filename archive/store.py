@@ -285,6 +285,19 @@ def exclusively(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+def jobs_without_a_table(coll: CollectionDir) -> set[str]:
+    """The jobs of ``coll`` that have a manifest and no article table (a job closed by
+    ``archive verify --repair``, a crawl killed before its extraction), by id: two listings,
+    no file read."""
+    try:
+        named = {n[: -len(".json")] for n in os.listdir(coll.manifests) if n.endswith(".json")}
+        tables = ({n[: -len(".jsonl")] for n in os.listdir(coll.articles) if n.endswith(".jsonl")}
+                  if coll.articles.is_dir() else set())
+    except OSError:
+        return set()
+    return named - tables
+
+
 def no_store(store: Path) -> str:
     """Why ``store``, not a directory, is no store to read: it does not exist, or what stands
     in its way."""

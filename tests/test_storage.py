@@ -518,6 +518,54 @@ def test_delete_local_indexes_a_warc_before_it_goes_and_sends_the_index_up(s3_en
     assert verify(store).ok
 
 
+def test_delete_local_makes_the_article_table_of_a_repaired_job_before_its_warcs_go(s3_env, store, capsys):
+    # A job closed by `verify --repair` has no article table; its WARCs deleted, its articles
+    # were in no table, and `archive extract` stopped until an `archive pull` brought them back.
+    from archive.extract import extract_collection
+    from archive.store import collection_dir
+
+    coll = collection_dir(store, "news")
+    extract_collection(store, "news")
+    _, last = sorted(coll.articles.glob("*.jsonl"))
+    made = last.read_bytes()
+    for path in (last, last.with_suffix(".derived.json")):
+        path.unlink()
+    bucket = s3_env.new_bucket()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 0
+    assert "Deleted 2 local WARCs" in capsys.readouterr().out
+    assert not any(coll.warcs.iterdir()) and last.read_bytes() == made
+    assert f"p/news/articles/{last.name}" in keys(s3_env.client(), bucket, "p/news/articles/")
+    assert verify(store).ok
+
+
+def test_delete_local_keeps_the_warcs_of_an_older_job_without_an_article_table(s3_env, store, capsys):
+    # A later job's table was made without this one's: only `archive extract`, from every
+    # WARC, makes it, so its WARCs stay until it has.
+    from archive.extract import extract_collection
+    from archive.store import collection_dir
+
+    coll = collection_dir(store, "news")
+    extract_collection(store, "news")
+    first = min(coll.manifests.glob("*.json"))
+    job = first.name.removesuffix(".json")
+    for path in coll.articles.glob(f"{job}.*"):
+        path.unlink()
+    warcs = {entry["path"] for entry in json.loads(first.read_text())["files"] if entry["kind"] == "warc"}
+    bucket = s3_env.new_bucket()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 1
+    out, err = capsys.readouterr()
+    assert "Deleted 1 local WARC " in out
+    assert (f"archive push: not deleting the WARCs {first.name} lists: job {job} has no article table, which "
+            f"is made from them by `archive extract --collection news --store {store}` (a later job's table was made "
+            "without it, and extract makes every table again, from every WARC: `archive pull` first brings back "
+            "those pushed away); the next `archive push` sends what is missing or differs again\n") in err, err
+    assert {f"warcs/{w.name}" for w in coll.warcs.iterdir()} == warcs
+    assert main(["pull", "--from", f"s3://{bucket}/p", "--store", str(store)]) == 0
+    assert main(["extract", "--store", str(store), "--collection", "news"]) == 0
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p", "--delete-local"]) == 0
+    assert not any(coll.warcs.iterdir())
+
+
 def test_delete_local_reads_each_copy_back_and_keeps_a_warc_whose_copy_is_not_its_bytes(s3_env, store, capsys):
     # An object's size and x-amz-meta-sha256 are what its upload said: kept on a copy
     # damaged or replaced since. The local WARC may be the last copy of those bytes.

@@ -37,7 +37,14 @@ from archive.storage.s3 import (
     check_part_size,
     parse_s3_url,
 )
-from archive.store import CollectionDir, collection_dir, running_jobs, unchanged_key, write_atomic
+from archive.store import (
+    CollectionDir,
+    collection_dir,
+    jobs_without_a_table,
+    running_jobs,
+    unchanged_key,
+    write_atomic,
+)
 from archive.warc.writer import OPEN_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -125,6 +132,14 @@ def push(
         for coll in colls:
             with contextlib.suppress(StorageError, StoreError, OSError):  # (said below, WARC by WARC)
                 update_indexes(coll, catalog=False)
+        # So does a job's article table (a job closed by `verify --repair` has none): once
+        # its WARCs are gone it is made only after an `archive pull` brings them back.
+        for coll in colls:
+            if jobs_without_a_table(coll):
+                from archive.extract import extract_newest_without_a_table
+
+                with contextlib.suppress(StorageError, StoreError, OSError):  # (said below, job by job)
+                    extract_newest_without_a_table(coll)
     _push_collections(bucket, location, colls, result, part_size=part_size, delete_local=delete_local,
                       progress=progress, total=total, recheck=recheck, waiting=waiting)
     return result
@@ -666,6 +681,7 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
     What turns out not to be in the bucket as confirmed is checked, and sent, by the next push.
     """
     kept: list[str] = []  # why WARCs were not deleted
+    untabled = jobs_without_a_table(coll)
     for manifest in manifests:
         if _unlike_its_sidecar(manifest) is not None:
             continue  # (damaged here: what it lists is not to be believed; its bucket copy is)
@@ -673,6 +689,14 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
                 if entry.get("kind") == "warc" and entry["path"].startswith("warcs/")
                 and (coll.root / entry["path"]).is_file()]
         if not here:
+            continue
+        job = manifest.name.removesuffix(".json")
+        if job in untabled and not any(path in result.held_back for _, path in here):
+            # (one damaged here goes all the same: its table is made from the good copy, pulled)
+            kept.append(f"not deleting the WARCs {manifest.name} lists: job {job} has no article table, which is "
+                        f"made from them by `{coll.command('extract')}` (a later job's table was made without it, "
+                        "and extract makes every table again, from every WARC: `archive pull` first brings back "
+                        "those pushed away)")
             continue
         # (one damaged here goes all the same: its index is made from the good copy, pulled)
         unindexed = [path for _, path in here
