@@ -285,6 +285,36 @@ def exclusively(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
+@contextmanager
+def no_extraction(coll: CollectionDir, waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+    """While the block runs, no extraction writes the article tables of ``coll``: a shared
+    hold of the lock each takes (``.extract.lock``, held by ``archive extract`` and by a
+    crawl's extraction at its job's end), so that a reader of every table (an export) reads
+    them as one extraction left them, not some made anew and the others as they were. Waits
+    for an extraction under way, ``waiting`` told why first. A lock that cannot be made (a
+    store this user cannot write, such as a read-only mount) is one no extraction holds."""
+    path = coll.root / ".extract.lock"
+    try:
+        fh = open(path, "a+b")  # noqa: SIM115 (closed below, after the lock is let go)
+    except OSError:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 (as above)
+        except OSError:
+            yield
+            return
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting(f"an extraction of collection {coll.name!r} is under way; waiting for it to end")
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def jobs_without_a_table(coll: CollectionDir) -> set[str]:
     """The jobs of ``coll`` that have a manifest and no article table (a job closed by
     ``archive verify --repair``, a crawl killed before its extraction), by id: two listings,

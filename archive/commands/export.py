@@ -38,6 +38,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         resolve_store(args.store), args.collection, Path(args.out),
         date_from=parse_day(args.date_from, "--from"), date_to=parse_day(args.date_to, "--to"), host=args.host,
         sign_key=Path(args.sign_key) if args.sign_key else None,
+        waiting=lambda why: print(f"archive export: {why}", file=err, flush=True),
     )
     # (articles, not their rows: an article's versions and withdrawal are rows of one)
     rows = "" if result.articles == result.article_ids else f" ({count(result.articles, 'row')}: versions, withdrawals)"

@@ -17,6 +17,7 @@ import re
 import shutil
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
@@ -43,7 +44,7 @@ from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
 from archive.losses import lost_in
 from archive.manifest import REPAIRED_AT, jobs_in_order
-from archive.store import CollectionDir, collection_dir, no_collection
+from archive.store import CollectionDir, collection_dir, no_collection, no_extraction
 from archive.urls import host_in_scope, host_of, host_pattern, port_of
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,9 @@ def parse_day(text: str | None, option: str) -> date | None:
 
 def export_dataset(store: Path, collection: str, out: Path, *, date_from: date | None = None,
                    date_to: date | None = None, host: str | None = None,
-                   sign_key: Path | None = None) -> ExportResult:
+                   sign_key: Path | None = None, waiting: Callable[[str], None] | None = None) -> ExportResult:
+    """``waiting``: told why, when the export waits for an extraction of the collection to
+    end before it reads the article tables."""
     coll = collection_dir(Path(store), collection)
     if date_from is not None and date_to is not None and date_from > date_to:
         raise UsageError(f"--from {date_from} is after --to {date_to}: no day is in between")
@@ -96,7 +99,8 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
     if not jobs:
         raise UsageError(no_collection(Path(store), collection))
     key = load_private_key(sign_key) if sign_key is not None else None  # (a bad key said before any file is read)
-    _whole(coll, jobs)
+    with no_extraction(coll, waiting):
+        _whole(coll, jobs)
     foreign = _not_ours(out, [f"{collection}.wacz", "articles.jsonl", "articles.parquet", "DATASHEET.md",
                               "captures-per-day.svg", "datapackage.json", SIGNATURE_FILE])
     if foreign:
@@ -156,7 +160,9 @@ def export_dataset(store: Path, collection: str, out: Path, *, date_from: date |
         new_warcs = sorted((work / "warcs").glob("*.warc.gz"))
         chosen = [selection.by_id[rid][1] for rid in selection.chosen]
         created = max(datetime.fromisoformat(r.fields["warc-date"]) for r in chosen)
-        rows, rows_lost, row_urls = _articles(coll, jobs, moved, selection, in_range, lost_warcs)
+        with no_extraction(coll, waiting):  # (one made anew since they were checked is checked again)
+            _whole(coll, jobs)
+            rows, rows_lost, row_urls = _articles(coll, jobs, moved, selection, in_range, lost_warcs)
         index = _index(new_warcs, work / "indexes")
         config = jobs[-1]["config"]
         dataset = config.get("dataset", {})
