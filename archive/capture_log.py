@@ -203,3 +203,33 @@ class Tally:
             "favicon_absent": self.favicon_absent,
             "by_user_agent": dict(sorted(self.by_user_agent.items())),
         }
+
+
+def unlike_its_manifest(coll: Any, name: str) -> str | None:
+    """What is wrong with the closed capture log ``name`` of ``coll`` (a CollectionDir) when
+    it is not the log its job's manifest lists (size and SHA-256): its first bad line as
+    ``archive verify`` words it, or its digest. None when it is as listed, or no manifest
+    lists it (a job running, or one that died: verify and repair see to those)."""
+    import json
+
+    from archive.checks import log_lines
+    from archive.digests import unlike_its_listing
+
+    path = coll.logs / name
+    try:
+        doc = json.loads(coll.manifest(name.split(".")[0]).read_bytes())
+        entry = next((f for f in doc["files"] if f.get("path") == f"logs/{name}"), None)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # (no manifest, or one verify names)
+    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+        return None
+    unlike = unlike_its_listing(path, entry)
+    if unlike is None:
+        return None
+    try:
+        bad = log_lines(path)[1]
+    except OSError:
+        bad = []
+    what = f"{path}: {bad[0][0]}: {bad[0][1]}" if bad else unlike
+    return (f"{what}: changed since its job ended (a line cut or edited), and its lines that cannot be read are left "
+            f"out of the history this crawl looks back on; `archive verify {coll.root}` says more")

@@ -58,6 +58,8 @@ class CrawlResult:
     unindexed: list[str] = field(default_factory=list)  # why a WARC of the collection could not be indexed
     index_error: str | None = None  # why the indexes or the catalog could not be brought up to date
     tables_missing: str | None = None  # earlier jobs left without an article table, and what makes them
+    # Capture logs of earlier jobs found changed since their jobs at this job's start (a line cut or edited).
+    damaged_logs: list[str] = field(default_factory=list)
     # Stopped by a signal (SIGINT, SIGTERM) to the crawl: the caller stops too, with no next collection.
     interrupted: bool = False
     # Feed items, sitemap entries and robots.txt Sitemap: lines on hosts out of the scope,
@@ -209,6 +211,13 @@ def crawl(
     if pulled_from is not None:  # (a job now would start a chain beside the one still coming)
         raise CrawlError(f"{coll.root}: an `archive pull` from {pulled_from} into it did not finish; run it again "
                          "before crawling into it")
+    # The logs the job's history is about to take in (the job before's, and any changed since
+    # they were taken in), checked against their manifests before it does: a line cut or
+    # edited by hand was passed over with a line in the crawl log alone.
+    from archive.capture_log import unlike_its_manifest
+    from archive.history import unfolded_logs
+
+    damaged_logs = [said for name in unfolded_logs(coll) if (said := unlike_its_manifest(coll, name)) is not None]
     spec = {"store": str(store), "collection": collection.effective(), "job_id": job_id,
             "overrides": dict(overrides or {}), "parent": os.getpid()}
     # Signal handlers can only be set from the main thread; from another thread the caller
@@ -298,7 +307,7 @@ def crawl(
     doc = json.loads(manifest.read_text("utf-8"))
     result = CrawlResult(job_id, collection.name, store, manifest, doc["outcome"], doc["counts"], doc["files"],
                          interrupted=signalled, out_of_scope=int(final.get("out_of_scope") or 0),
-                         html_sitemaps=int(final.get("html_sitemaps") or 0))
+                         html_sitemaps=int(final.get("html_sitemaps") or 0), damaged_logs=damaged_logs)
     # What follows is derived from the closed job, and can be done again later: a signal now
     # stops it with a word saying so, rather than the silent end SIGTERM's default would be.
     try:

@@ -51,6 +51,28 @@ CREATE TABLE originals (digest TEXT PRIMARY KEY, record_id TEXT, uri TEXT, date 
 """
 
 
+def unfolded_logs(coll: CollectionDir) -> list[str]:
+    """The closed capture logs of ``coll`` (names, in job order) that its history file has
+    not taken in as they are now: the job before's, not yet folded, and any changed since
+    it was (a line cut or edited by hand; the next load folds them all again). With no
+    history file to say, the newest log alone. What a job's start looks at of the logs of
+    the collection's past, which a collection of a year's jobs has thousands of."""
+    sizes = listed_sizes(coll.logs, ".captures.jsonl")
+    path = coll.root / HISTORY
+    folded = None
+    if path.is_file():
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                                    timeout=LOOKUP_WAIT_MS / 1000)) as db:
+                if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
+                    folded = dict(db.execute("SELECT name, size FROM logs").fetchall())
+        except sqlite3.Error:  # (damaged, or held by a fold of another process: made again, or read, by the load)
+            folded = None
+    if folded is None:
+        return list(sizes)[-1:]
+    return [name for name, size in sizes.items() if folded.get(name) != size]
+
+
 # slots: a job keeps one of these per URL and per payload of the collection's history.
 @dataclass(frozen=True, slots=True)
 class Original:

@@ -74,6 +74,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         result = crawl(store, collection, progress=ProgressLine(err))
         print_crawl_summary(result, out)
         _say_earlier_deaths(store, collection.name, result.job_id, err)
+        for said in result.damaged_logs:  # (said, not failed: this job's capture is whole)
+            print(f"archive crawl: warning: {said}", file=err)
         if result.outcome != "finished" or _no_seed_fetched(collection, result, err):
             status = 1
         if result.extract_error is not None:

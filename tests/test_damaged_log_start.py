@@ -1,0 +1,41 @@
+"""A capture log of an earlier job damaged by hand (a line cut or edited) is said when the
+next crawl starts, naming the file and line as `archive verify` does; the start reads no
+log but those its history has not taken in as they are."""
+
+from __future__ import annotations
+
+import io
+
+from newsroom import Newsroom
+from wire import serve_wire
+
+from archive.cli import main
+from archive.store import collection_dir
+from archive.verify import verify
+
+
+def test_a_log_cut_by_hand_is_warned_of_at_the_next_crawls_start_naming_its_line(tmp_path):
+    """The next crawl took the log in with a line in its crawl log alone, and exited 0."""
+    with serve_wire(Newsroom().routes()) as server:
+        args = ["crawl", "--url", server.base + "/", "--collection", "news", "--store", str(tmp_path)]
+        assert main(args, out=io.StringIO(), err=io.StringIO()) == 0
+        coll = collection_dir(tmp_path, "news")
+        [log] = coll.logs.glob("*.captures.jsonl")
+        lines = log.read_bytes().split(b"\n")
+        lines[3] = lines[3][: len(lines[3]) // 2]
+        log.write_bytes(b"\n".join(lines))
+        said = [str(p) for p in verify(coll.root).problems if "line 4" in str(p)]
+        assert said and said[0].startswith(f"{log}: line 4: not valid JSON ("), said
+        err = io.StringIO()
+        assert main(args, out=io.StringIO(), err=err) == 0
+        warned = [line for line in err.getvalue().splitlines() if line.startswith("archive crawl: warning:")]
+        assert warned == [(f"archive crawl: warning: {said[0]}: changed since its job ended (a line cut or edited), "
+                          "and its lines that cannot be read are left out of the history this crawl looks back on; "
+                          f"`archive verify {coll.root}` says more")], err.getvalue()
+        # Said once: the history holds the log as it is now, and the next start does not read it.
+        err = io.StringIO()
+        assert main(args, out=io.StringIO(), err=err) == 0
+        assert "warning" not in err.getvalue(), err.getvalue()
+        from archive.history import unfolded_logs
+
+        assert unfolded_logs(coll) == [max(p.name for p in coll.logs.glob("*.captures.jsonl"))]
