@@ -518,6 +518,35 @@ def test_delete_local_indexes_a_warc_before_it_goes_and_sends_the_index_up(s3_en
     assert verify(store).ok
 
 
+def test_a_copy_of_a_warc_no_manifest_lists_is_not_pushed_as_verify_and_index_refuse_it(s3_env, store, capsys):
+    # A WARC gunzipped beside itself to be read, or copied: pushed, it went into every store
+    # pulled from the bucket (uncompressed, several times its size), and push said nothing.
+    import gzip
+
+    coll = store / "news"
+    warc = min((coll / "warcs").glob("*.warc.gz"))
+    plain = coll / "warcs" / "copy.warc"
+    plain.write_bytes(gzip.decompress(warc.read_bytes()))
+    copy = coll / "warcs" / "copy.warc.gz"
+    copy.write_bytes(warc.read_bytes())
+    bucket = s3_env.new_bucket()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 1
+    err = capsys.readouterr().err
+    from archive.verify import warcinfo_job_id
+
+    job = warcinfo_job_id(warc)
+    for stray in (copy, plain):
+        assert (f"archive push: {stray} is listed in no manifest, though its job {job} has one (a copy, or a file put "
+                f"there after the job ended): not pushed; move it out of the store (`archive verify {coll}` says the "
+                "same)\n") in err, err
+        assert any(p.path == stray for p in verify(store).problems)
+    assert not {"p/news/warcs/copy.warc", "p/news/warcs/copy.warc.gz"} & keys(s3_env.client(), bucket, "p/news/")
+    assert f"p/news/warcs/{warc.name}" in keys(s3_env.client(), bucket, "p/news/")
+    plain.unlink()
+    copy.unlink()
+    assert main(["push", "--store", str(store), "--to", f"s3://{bucket}/p"]) == 0
+
+
 def test_delete_local_makes_the_article_table_of_a_repaired_job_before_its_warcs_go(s3_env, store, capsys):
     # A job closed by `verify --repair` has no article table; its WARCs deleted, its articles
     # were in no table, and `archive extract` stopped until an `archive pull` brought them back.

@@ -303,6 +303,8 @@ def _plan(bucket: Bucket, where: S3Location, coll: CollectionDir, result: PushRe
                 f"`archive verify {coll.root}`")
         elif f.rel in stated and (why := _unlike_listed(bucket, f, stated[f.rel], listed, coll)) is not None:
             result.held_back[path] = f"{path} {why}"
+        elif f.rel not in listed and (why := _copy_of_a_closed_job(coll, path)) is not None:
+            result.held_back[path] = why
         elif derived is not None and derived[1] != f.sha256:
             result.held_back[path] = (
                 f"{path} is {f.sha256}; {derived[0].name} says {derived[1]}: not pushed, and its copy in the bucket, "
@@ -449,6 +451,29 @@ def _listed(manifests: list[Path], unconfirmed: set[Path], known: dict[Path, tup
             break
         read(manifest)
     return listed, places
+
+
+def _copy_of_a_closed_job(coll: CollectionDir, path: Path) -> str | None:
+    """Why the WARC at ``path``, which no manifest read lists, is not to go up, or None: its
+    warcinfo names a job whose manifest (read now: one written since the others were read
+    may list it) does not list it, a copy (a ``gunzip`` of one, a ``cp``) or a file put there
+    after the job ended. Pushed, it went into every store pulled from the bucket, uncompressed
+    one several times its size, while `archive verify` and `archive index` refuse it. A
+    killed job's WARCs, listed only once `archive verify --repair` writes its manifest, go up."""
+    if not path.name.endswith((".warc.gz", ".warc")) or path.parent != coll.warcs:
+        return None
+    from archive.verify import warcinfo_job_id
+
+    try:
+        job = warcinfo_job_id(path)
+        doc = json.loads(coll.manifest(job).read_bytes()) if job is not None else None
+    except (OSError, ValueError):  # (an id that names no file, no manifest, or one that does not parse)
+        return None
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, list) or any(isinstance(f, dict) and f.get("path") == _rel(path, coll) for f in files):
+        return None
+    return (f"{path} is listed in no manifest, though its job {job} has one (a copy, or a file put there after the "
+            f"job ended): not pushed; move it out of the store (`archive verify {coll.root}` says the same)")
 
 
 def _rel(path: Path, coll: CollectionDir) -> str:
