@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from jobs import store_fixtures
@@ -286,6 +288,21 @@ def test_cli_exit_codes(store, tmp_path, capsys):
     (tmp_path / "plain.txt").write_text("x")
     assert main(["verify", str(tmp_path / "plain.txt")]) == 2
     assert main(["verify"]) == 2
+
+
+# What a local verify has no use for, and would pay for at every start of the command: push,
+# pull and repair, which bring the indexer and its dependencies (several tenths of a second).
+_NOT_FOR_A_LOCAL_VERIFY = ("archive.storage", "archive.repair")
+
+
+def test_the_command_verifies_a_store_without_importing_what_it_does_not_use(store):
+    script = ("import sys; from archive.cli import main; code = main(['verify', sys.argv[1]]); "
+              f"print(code, sorted({{m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('archive.') else m "
+              f"for m in sys.modules}} & set({_NOT_FOR_A_LOCAL_VERIFY!r})))")
+    done = subprocess.run([sys.executable, "-c", script, str(store)], capture_output=True, text=True, timeout=120,
+                          check=True)
+    assert "OK:" in done.stdout
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout
 
 
 def test_repair_leaves_a_directory_named_like_an_open_file_and_closes_the_rest(store, tmp_path):

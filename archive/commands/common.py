@@ -165,6 +165,11 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def is_s3_url(text: str) -> bool:
+    """Whether a command's PATH names a bucket (``s3://BUCKET/PREFIX``), not a local path."""
+    return text.startswith("s3://")
+
+
 def endpoint_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", metavar="URL", type=http_url,
                         help="S3-compatible endpoint (MinIO, Ceph, R2...); default $AWS_ENDPOINT_URL, else AWS")

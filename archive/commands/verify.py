@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from archive.commands.common import endpoint_option, given, print_report, remember_verify
+from archive.commands.common import endpoint_option, given, is_s3_url, print_report, remember_verify
 from archive.errors import UsageError
 
 NAME = "verify"
@@ -36,10 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from archive.repair import repair
-    from archive.storage import is_s3_url, verify_remote
-    from archive.verify import verify
-
+    # (each imported where it is used: push, pull and repair bring the indexer and its
+    # dependencies, which a local verify does not use and would pay for at every start)
     if is_s3_url(args.path):
         if args.accept_loss is not None:
             raise UsageError("--accept-loss works on a local collection")
@@ -47,6 +45,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise UsageError("--repair works on a local store; pull it first")
         if args.key is not None:
             raise UsageError("--key checks an export directory, not s3://")
+        from archive.storage import verify_remote
+
         report = verify_remote(args.path, deep=args.deep, endpoint_url=args.endpoint_url)
         print_report(report, out)
         return 0 if report.ok else 1
@@ -60,6 +60,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     elif args.reason is not None or args.operator is not None:
         raise UsageError("--reason and --operator go with --accept-loss")
     if args.repair:
+        from archive.repair import repair
+
         if not path.is_dir():
             raise UsageError("--repair takes a store or a collection directory")
         fixed = repair(path)
@@ -77,6 +79,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"damage kept, since good records follow it (verify reports it): {what}", file=out)
         if fixed.dropped_bytes:
             print(f"dropped {fixed.dropped_bytes} bytes of incomplete records", file=out)
+    from archive.verify import verify
+
     report = verify(path, key=args.key)
     print_report(report, out)
     if path.is_dir():

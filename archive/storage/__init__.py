@@ -9,7 +9,7 @@ from __future__ import annotations
 from archive.storage.pull import PullFailed, PullResult, pull
 from archive.storage.push import PushResult, push
 from archive.storage.remote_verify import verify_remote
-from archive.storage.s3 import DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Location, is_s3_url, parse_s3_url
+from archive.storage.s3 import DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Location, parse_s3_url
 
-__all__ = ["DEFAULT_PART_SIZE", "MIN_PART_SIZE", "PullFailed", "PullResult", "PushResult", "S3Location", "is_s3_url",
-           "parse_s3_url", "pull", "push", "verify_remote"]
+__all__ = ["DEFAULT_PART_SIZE", "MIN_PART_SIZE", "PullFailed", "PullResult", "PushResult", "S3Location", "parse_s3_url",
+           "pull", "push", "verify_remote"]

@@ -68,10 +68,6 @@ class S3Location:
         return S3Location(self.bucket, self.key(name))
 
 
-def is_s3_url(text: str) -> bool:
-    return text.startswith("s3://")
-
-
 def parse_s3_url(text: str) -> S3Location:
     match = re.fullmatch(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?", text)
     if not match:
