@@ -37,10 +37,6 @@ class Placed(NamedTuple):
     type: str
 
 
-def is_export(path: Path) -> bool:
-    return path.is_dir() and (path / "datapackage.json").is_file() and any(path.glob("*.wacz"))
-
-
 def check_export(root: Path, report: Any, key: Any = None) -> None:
     """``key``: the public key (Ed25519) the export must be signed with, if one is given."""
     raw = (root / "datapackage.json").read_bytes()
