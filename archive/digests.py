@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 from typing import Any, BinaryIO
 
 CHUNK = 1 << 20
+# The sidecar of a derived file (a WARC's index, a job's article table): what it was made from,
+# and the SHA-256 it was made with.
+DERIVED_SUFFIX = ".derived.json"
 
 
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -109,3 +113,19 @@ def unlike_listed(path: Path, digest: str, size: int, entry: dict[str, Any]) -> 
 
 def sha256_bytes(data: bytes) -> str:
     return sha256_label(hashlib.sha256(data).hexdigest())
+
+
+def recorded_sha256(path: Path) -> tuple[Path, str] | None:
+    """The sidecar of a derived file (a WARC's index, ``<name>.derived.json``; a job's
+    article table, ``<job-id>.derived.json``) and the SHA-256 it records for the file, or
+    None where there is none to be read."""
+    for sidecar in (path.with_name(path.name + DERIVED_SUFFIX), path.with_name(path.stem + DERIVED_SUFFIX)):
+        if sidecar == path or not sidecar.is_file():
+            continue
+        try:
+            recorded = json.loads(sidecar.read_bytes()).get("sha256")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(recorded, str):
+            return sidecar, recorded
+    return None

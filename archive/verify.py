@@ -23,7 +23,7 @@ from typing import Any
 
 from archive.checks import Checked, FileChecks, LogRefs, original_digests
 from archive.config import check_schedule, config_hash
-from archive.digests import sha256_file
+from archive.digests import recorded_sha256, sha256_file
 from archive.errors import ConfigError, StoreError, UsageError
 from archive.losses import (
     excusing_nothing,
@@ -448,8 +448,6 @@ def _unlike_its_record(table: Path) -> tuple[str, str, str] | None:
     """An article table's record (its ``.derived.json``'s name), its SHA-256 and the one the
     record gives, where they differ; None where they agree, or there is no record (a table
     made before tables recorded their digest, or an extraction killed: export says so)."""
-    from archive.index.cdxj import recorded_sha256
-
     recorded = recorded_sha256(table)
     if recorded is None:
         return None

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from archive import __version__
 from archive.capture_log import ERRED_OUTCOMES, favicon_absent, robots_txt_absent
 from archive.config import allow_hosts_problem
-from archive.digests import unlike_its_listing
+from archive.digests import DERIVED_SUFFIX, recorded_sha256, unlike_its_listing
 from archive.errors import StoreError, UsageError
 from archive.export.datasheet import chart_svg, datasheet, outcome_of
 from archive.export.select import Selection, scan, select, write_selected
@@ -40,7 +40,6 @@ from archive.export.signing import (
     write_signature,
 )
 from archive.export.wacz import _file_sha256, _json, pages_jsonl, write_wacz
-from archive.index.cdxj import DERIVED_SUFFIX, recorded_sha256
 from archive.jsonl import rows_refusing_bad
 from archive.losses import lost_in
 from archive.manifest import REPAIRED_AT, jobs_in_order

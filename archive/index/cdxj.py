@@ -33,7 +33,7 @@ from cdxj_indexer.postquery import MAX_QUERY_LENGTH, append_method_query, json_p
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive import __version__
-from archive.digests import sha256_file
+from archive.digests import DERIVED_SUFFIX, sha256_file
 from archive.errors import StoreError
 from archive.store import replacing, unchanged_key, write_atomic
 from archive.warc.reader import first_damage
@@ -41,7 +41,6 @@ from archive.warc.reader import first_damage
 log = logging.getLogger(__name__)
 
 CDXJ_SUFFIX = ".cdxj"
-DERIVED_SUFFIX = ".derived.json"
 REVISIT_MIME = "warc/revisit"
 # The bytes of a request's body that its key is made of (the key keeps 4,096 characters of
 # what is read from them), the same in the index and in replay.
@@ -169,22 +168,6 @@ def sha256_of(path: Path) -> str:
 # sidecar three times (whether it is current, whether it is merged), and a collection of a
 # year's jobs has tens of thousands.
 _READ: dict[Path, tuple[tuple[int, ...], dict[str, Any] | None]] = {}
-
-
-def recorded_sha256(path: Path) -> tuple[Path, str] | None:
-    """The sidecar of a derived file (a WARC's index, ``<name>.derived.json``; a job's
-    article table, ``<job-id>.derived.json``) and the SHA-256 it records for the file, or
-    None where there is none to be read."""
-    for sidecar in (path.with_name(path.name + DERIVED_SUFFIX), path.with_name(path.stem + DERIVED_SUFFIX)):
-        if sidecar == path or not sidecar.is_file():
-            continue
-        try:
-            recorded = json.loads(sidecar.read_bytes()).get("sha256")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(recorded, str):
-            return sidecar, recorded
-    return None
 
 
 def read_derived(index: Path) -> dict[str, Any] | None:

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archive.digests import sha256_bytes, sha256_file
+from archive.digests import recorded_sha256, sha256_bytes, sha256_file
 from archive.errors import StorageError, StoreError, UsageError
-from archive.index.cdxj import index_name, is_current, recorded_sha256
+from archive.index.cdxj import index_name, is_current
 from archive.losses import loss_statement, named_for, of_the_listed, read_statement, statements
 from archive.manifest import SIDECAR, sidecar_names
 from archive.storage.ledger import PushLedger
