@@ -37,6 +37,7 @@ import orjson
 from archive.digests import sha256_file
 from archive.runtime import usable_cores as _cores  # (a name the tests replace)
 from archive.validation import problems as schema_problems
+from archive.validation import ready
 from archive.warc.reader import _resync, record_problems
 
 PARALLEL_MIN = 8 << 20  # bytes of files to check before starting worker processes
@@ -173,6 +174,7 @@ class FileChecks:
         return self._checked(_warc_parts, path, hashed)  # cut into parts when run
 
     def log(self, path: Path, *, hashed: bool) -> Callable[[], Checked]:
+        ready("capture-log")  # (here, before the lanes are forked: each would build its own)
         return self._checked(log_lines, path, hashed)
 
     def _checked(self, check: Callable[..., Any], path: Path, hashed: bool) -> Callable[[], Checked]:

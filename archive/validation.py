@@ -129,6 +129,13 @@ def _date_time(reference: Callable[[str], bool], value: str) -> bool:
     return _PLAIN_DATE_TIME(value) is not None or reference(value)
 
 
+def ready(kind: str) -> None:
+    """Build the checks of ``kind`` now rather than at their first use: a process about to
+    fork lanes that validate builds them once for all (a lane's own would die with it, and
+    every run's lanes would build them again)."""
+    _fast(kind)
+
+
 def problems(kind: str, document: Any) -> list[str]:
     """Every way ``document`` breaks its schema, as ``path: message`` strings."""
     for fast in _fast(kind):

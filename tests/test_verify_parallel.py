@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from archive import validation
 from archive.capture import Fetch, Provenance
 from archive.checks import FileChecks, cut_points, warc_part
 from archive.config import one_off
@@ -146,6 +147,18 @@ def test_file_checks_run_in_process_for_small_jobs(tmp_path):
     checked = result()
     assert checked.units == 1 + 3 * 3 and not checked.problems
     assert checked.sha256 is not None and checked.sha256.startswith("sha256:")
+
+
+def test_the_log_checks_are_built_by_the_process_that_forks_the_lanes(tmp_path):
+    # (a lane's own would die with it, and every run's lanes would build them again)
+    coll = _collection(tmp_path, _pages(3))
+    validation._fast.cache_clear()
+    checks = FileChecks()
+    result = checks.log(next((coll / "logs").glob("*.captures.jsonl")), hashed=True)
+    assert validation._fast.cache_info().currsize == 1  # planned, not yet run
+    checks.run()
+    assert result().units == 3 and not result().problems
+    assert validation._fast.cache_info().misses == 1
 
 
 def test_an_empty_warc_is_reported_the_same_in_parallel(tmp_path):
