@@ -19,12 +19,14 @@ import re
 from collections.abc import Callable
 from functools import cache, partial
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker
 
 from archive.errors import SchemaError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 KINDS = ("manifest", "capture-log", "collection", "article")
 
@@ -37,8 +39,15 @@ def load_schema(kind: str) -> dict[str, Any]:
     return json.loads(text)
 
 
+# jsonschema, the reference, is imported where it is first called: a document the fast checks
+# take (every one a run of verify reads, as a rule) never needs it, and its import is a
+# tenth of a second or more of a command's start.
+
+
 @cache
 def validator(kind: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, FormatChecker
+
     schema = load_schema(kind)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=FormatChecker())
@@ -65,11 +74,11 @@ def _fast(kind: str) -> tuple[Callable[[Any], bool], ...]:
     matched inside the validator, and checks no format; the second calls back for all of
     them (a date-time of the plain form is still taken without calling the reference).
     """
-    checker = FormatChecker()
-    formats = {name: partial(checker.conforms, format=name) for name in checker.checkers}
+    schema = load_schema(kind)
+    # (the formats the schema names: no other is ever checked)
+    formats = {name: partial(_conforms, name) for name in _format_names(schema)}
     if "date-time" in formats:
         formats["date-time"] = partial(_date_time, formats["date-time"])
-    schema = load_schema(kind)
     checks = []
     try:
         try:
@@ -123,6 +132,30 @@ def _plain_date_times(node: Any) -> Any:
         del out["format"]
         out["allOf"] = [*out.get("allOf", []), {"pattern": f"^{_PLAIN_DATE_TIME_PATTERN}$"}]
     return out
+
+
+def _format_names(node: Any) -> set[str]:
+    """Every format named in ``node``, a schema (data taken for a keyword too: a name more
+    costs nothing)."""
+    if isinstance(node, list):
+        return set().union(*map(_format_names, node))
+    if not isinstance(node, dict):
+        return set()
+    named = {node["format"]} if isinstance(node.get("format"), str) else set()
+    return named.union(*map(_format_names, node.values()))
+
+
+@cache
+def _format_checker() -> Any:
+    from jsonschema import FormatChecker
+
+    return FormatChecker()
+
+
+def _conforms(name: str, value: Any) -> bool:
+    """The reference's check of format ``name`` (one it does not know takes any value, as in
+    the reference)."""
+    return _format_checker().conforms(value, name)
 
 
 def _date_time(reference: Callable[[str], bool], value: str) -> bool:

@@ -294,8 +294,9 @@ def test_cli_exit_codes(store, tmp_path, capsys):
 
 # What a local verify has no use for, and would pay for at every start of the command: push,
 # pull, repair and the export's checks, which bring the indexer and its dependencies (several
-# tenths of a second).
-_NOT_FOR_A_LOCAL_VERIFY = ("archive.storage", "archive.repair", "archive.export", "archive.index", "cdxj_indexer")
+# tenths of a second), and, for a store whose documents the fast schema checks take, jsonschema.
+_NOT_FOR_A_LOCAL_VERIFY = ("archive.storage", "archive.repair", "archive.export", "archive.index", "cdxj_indexer",
+                           "jsonschema")
 
 
 def test_the_command_verifies_a_store_without_importing_what_it_does_not_use(store):
