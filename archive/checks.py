@@ -36,8 +36,8 @@ import orjson
 
 from archive.digests import sha256_file
 from archive.runtime import usable_cores as _cores  # (a name the tests replace)
+from archive.validation import first_check, ready
 from archive.validation import problems as schema_problems
-from archive.validation import ready
 from archive.warc.reader import _resync, record_problems
 
 PARALLEL_MIN = 8 << 20  # bytes of files to check before starting worker processes
@@ -103,6 +103,7 @@ def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]], LogRefs]:
     """Every line of a capture log parsed and validated against its schema; what its lines
     say of records (:class:`LogRefs`): its revisits, and the WARCs it points into."""
     lines, problems, refs = 0, [], LogRefs()
+    taken = first_check("capture-log")
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
             lines += 1
@@ -125,10 +126,15 @@ def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]], LogRefs]:
                         why = f"not UTF-8: {exc}"
                     problems.append((f"line {number}", f"not valid JSON ({why})"))
                     continue
-            found = schema_problems("capture-log", doc)
-            problems.extend((f"line {number}", message) for message in found)
-            if found:
-                continue
+            try:
+                clean = taken(doc)
+            except (ValueError, TypeError):  # (a value it cannot read as JSON: the reference decides)
+                clean = False
+            if not clean:
+                found = schema_problems("capture-log", doc)
+                problems.extend((f"line {number}", message) for message in found)
+                if found:
+                    continue
             warc = doc.get("warc")
             if warc and warc["filename"] not in refs.warcs:
                 refs.warcs[warc["filename"]] = number

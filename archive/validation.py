@@ -169,6 +169,19 @@ def ready(kind: str) -> None:
     _fast(kind)
 
 
+def first_check(kind: str) -> Callable[[Any], bool]:
+    """The cheapest fast check of ``kind`` (or one that takes nothing, if there is none), for
+    a caller of many documents, a capture log's lines: a document it takes has no problems,
+    and of one it does not take (or raises ``ValueError`` or ``TypeError`` for) :func:`problems`
+    decides. A call of it costs less than one of :func:`problems`, by a microsecond a line."""
+    checks = _fast(kind)
+    return checks[0] if checks else _takes_nothing
+
+
+def _takes_nothing(document: Any) -> bool:
+    return False
+
+
 def problems(kind: str, document: Any) -> list[str]:
     """Every way ``document`` breaks its schema, as ``path: message`` strings."""
     for fast in _fast(kind):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from archive import validation
 from archive.checks import log_lines
 from archive.validation import problems, validator
 
@@ -59,6 +60,17 @@ def test_a_good_line_is_good_and_a_missing_field_is_named() -> None:
     doc = dict(GOOD)
     del doc["robots"]
     assert problems("capture-log", doc) == ["(top level): 'robots' is a required property"]
+
+
+def test_log_lines_are_judged_the_same_with_no_fast_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = dict(GOOD)
+    del bad["robots"]
+    log = tmp_path / "x.captures.jsonl"
+    log.write_bytes(json.dumps(GOOD).encode() + b"\n" + json.dumps(bad).encode() + b"\n")
+    found = log_lines(log)[:2]
+    assert found == (2, [("line 2", "(top level): 'robots' is a required property")])
+    monkeypatch.setattr(validation, "_fast", lambda kind: ())  # (as where jsonschema-rs cannot take a schema)
+    assert log_lines(log)[:2] == found
 
 
 def test_odd_log_lines_are_judged_as_the_json_module_judges_them(tmp_path: Path) -> None:
