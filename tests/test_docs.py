@@ -16,7 +16,9 @@ def test_every_command_has_a_readme_section_and_an_example():
 
 def test_readme_starts_with_the_two_setup_commands():
     first_block = README.split("```sh\n", 1)[1].split("```", 1)[0].strip().splitlines()
-    assert first_block == ['python3 -m pip install -e ".[test]" && archive demo', "python3 -m pytest -q"]
+    assert first_block == ['python3 -m pip install -e ".[test]" && archive demo', "python3 -m pytest -q -n auto"]
+    # (CI runs the README's test command itself)
+    assert f"\n{first_block[1]}\n" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_the_collection_file_in_the_docs_is_one_the_crawl_reads(tmp_path):

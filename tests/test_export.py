@@ -4,6 +4,7 @@ byte-identical output."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -83,11 +84,14 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def wacz_cli():
     exe = WACZ_VENV / "bin" / "wacz"
-    if not exe.exists():
-        made = subprocess.run(f"{sys.executable} -m venv {WACZ_VENV} && {WACZ_VENV}/bin/pip install -q wacz",
-                              shell=True, capture_output=True, text=True, timeout=600, check=False)
-        if made.returncode != 0:
-            pytest.skip(f"py-wacz could not be installed in {WACZ_VENV}: {made.stderr[-300:]}")
+    # (the suite's processes share the virtualenv: one makes it, the others wait for it)
+    with open(f"{WACZ_VENV}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not exe.exists():
+            made = subprocess.run(f"{sys.executable} -m venv {WACZ_VENV} && {WACZ_VENV}/bin/pip install -q wacz",
+                                  shell=True, capture_output=True, text=True, timeout=600, check=False)
+            if made.returncode != 0:
+                pytest.skip(f"py-wacz could not be installed in {WACZ_VENV}: {made.stderr[-300:]}")
     return exe
 
 
