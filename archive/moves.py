@@ -9,15 +9,22 @@ a URL no article has had yet continues the one at the URL it was redirected from
 redirect this job captured, followed or not, one hop or several), and later captures of
 it, at its new URL or a view whose canonical URL that is, continue it too: the versions
 file knows the article by the URL of its latest version.
+
+A redirect is a move only where the page it leads to is the same story: the same headline
+(case, spacing, Unicode forms and typographic quotes and dashes aside) or the same headline
+and body. Sites also send a deleted story's URL to another story, or to the front of its
+section, which can read as an article: that page is an article of its own, and the old one
+ends with its last capture.
 """
 
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from archive.article_versions import Version
+from archive.article_versions import Version, text_digest
 from archive.errors import StoreError
 from archive.index.records import read_record
 from archive.store import CollectionDir
@@ -29,6 +36,10 @@ _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _HOPS = 20  # (more than any crawl follows: a loop in the map ends here)
 
 Latest = Callable[[str], "Version | None"]  # the version last recorded under a URL
+
+# (what a CMS moving a story retypesets: curly quotes and dashes back to plain ones)
+_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                             "\u2013": "-", "\u2014": "-", "\u2212": "-"})
 
 
 def redirects(coll: CollectionDir, lines: Iterable[dict[str, Any]], latest: Latest,
@@ -65,7 +76,8 @@ def continue_moved(row: dict[str, Any], known: Callable[[str], bool], latest: La
     it continues, where its own names none known (``known``: whether an article id is):
     that of the article whose latest version is at the row's canonical URL (one that moved
     there, captured again), else that of the article last at a URL the page was redirected
-    from (``moved_from``, from :func:`redirects`), the nearest first."""
+    from (``moved_from``, from :func:`redirects`), the nearest, if the page is its story
+    (:func:`same_story`)."""
     if known(row["article_id"]):
         return
     there = latest(row["canonical_url"])
@@ -77,5 +89,21 @@ def continue_moved(row: dict[str, Any], known: Callable[[str], bool], latest: La
         url, hops = moved_from[url], hops + 1
         before = latest(url)
         if before is not None:
-            row["article_id"] = before.row["article_id"]
+            if same_story(before, row):
+                row["article_id"] = before.row["article_id"]
             return
+
+
+def same_story(before: Version, row: dict[str, Any]) -> bool:
+    """Whether ``row``, the page a redirect led to, is the story ``before`` is the latest
+    version of: the same headline, or where either has none, the same text."""
+    if text_digest(row) == before.text:
+        return True
+    old, new = _headline(before.row.get("headline")), _headline(row.get("headline"))
+    return old is not None and old == new
+
+
+def _headline(text: str | None) -> str | None:
+    if not text:
+        return None
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY).casefold().split()) or None

@@ -94,3 +94,53 @@ def test_an_article_at_the_url_a_redirect_of_its_old_one_names_continues_it_thou
     rows = _rows(tmp_path)
     assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2), ("http://127.0.0.1:9/news/b.html", 1)]
     assert rows[0]["article_id"] == rows[1]["article_id"] != rows[2]["article_id"]
+
+
+def test_a_301_to_another_story_or_a_section_page_is_no_move(tmp_path):
+    """A site deletes two stories: one answers 301 with another story, never captured
+    before, the other with its section's front, which reads as an article. Neither old
+    story became the page it now names: each page there is an article of its own."""
+    store = tmp_path / "store"
+    routes = {"/robots.txt": response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n")}
+    ferry = ["Ferry crews voted to end the strike after the operator raised its pay offer on Friday. " * 6] * 5
+    section = ["Latest local news from the harbour district, updated through the day by our reporters. " * 6] * 5
+    with serve_wire(routes) as server:
+        base = server.base
+        coll = collection_from_dict({"name": "news", "urls": [base + "/"], "scope": {"page_requisites": False}})
+        routes["/"] = response("200 OK", HTML, b"<html><body><a href='/news/a.html'>Bridge</a>"
+                                               b"<a href='/news/b.html'>Tunnel</a></body></html>")
+        routes["/news/a.html"] = response("200 OK", HTML, _page(base, "/news/a.html"))
+        routes["/news/b.html"] = response("200 OK", HTML, article_html("b", "Tunnel closes for a week", PARAGRAPHS))
+        crawl(store, coll)
+        routes["/news/a.html"] = response("301 Moved Permanently", [("Location", "/news/ferry.html")], b"")
+        routes["/news/ferry.html"] = response("200 OK", HTML, article_html("ferry", "Ferry strike ends", ferry))
+        routes["/news/b.html"] = response("301 Moved Permanently", [("Location", "/news/local/")], b"")
+        routes["/news/local/"] = response("200 OK", HTML, article_html("local", "Local news", section))
+        crawl(store, coll)
+    rows = _rows(store)
+    assert sorted((r["url"].removeprefix(base), r["version"]) for r in rows) == [
+        ("/news/a.html", 1), ("/news/b.html", 1), ("/news/ferry.html", 1), ("/news/local/", 1)]
+    assert len({r["article_id"] for r in rows}) == 4
+    assert [r["previous_version"] for r in rows] == [None] * 4
+    out = io.StringIO()
+    assert main(["history", base + "/news/a.html", "--store", str(store)], out=out, err=io.StringIO()) == 0
+    assert [line.split(" (")[0] for line in out.getvalue().splitlines() if line.startswith("Version")] == ["Version 1"]
+
+
+def test_a_story_moved_and_retypeset_and_updated_on_the_way_continues_its_article(tmp_path):
+    """The move came with the CMS's curly quotes, a capital letter and an update paragraph:
+    still the same headline, the same story."""
+    clock = Clock()
+    old, new = "http://127.0.0.1:9/news/a.html", "http://127.0.0.1:9/2026/a.html"
+    first = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    first.record_fetch(fetch(old, article_html("a", "Harbour bridge 'reopens' - at last", PARAGRAPHS), clock()))
+    first.close()
+    second = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", b"/2026/a.html")]))
+    second.record_fetch(fetch(new, article_html("a", "Harbour Bridge \u2018reopens\u2019 \u2013 at  last",
+                                                [*PARAGRAPHS, "Update: it opened an hour late."]), clock()))
+    second.close()
+    extract_collection(tmp_path, "news")
+    rows = _rows(tmp_path)
+    assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)]
+    assert rows[0]["article_id"] == rows[1]["article_id"]
