@@ -228,30 +228,64 @@ _NO_ONE = {"admin", "administrator", "wordpressadmin", "super user", "user", "pu
 # What bylines write for a newsroom's staff rather than a person: "Staff", "Staff Writer",
 # "Editorial Staff", "Staff and agencies", "From staff reports", "Staff and news service
 # reports". A name of these words alone names no one; one with a word of its own is kept,
-# "Jörg Staff" as "Ada Reporter".
+# "Jörg Staff" as "Ada Reporter", but where that word names a newsroom (_newsroom).
 _STAFF_WORDS = {"staff", "staffer", "staffers", "writer", "writers", "reporter", "reporters", "report", "reports",
                 "correspondent", "correspondents", "editorial", "news", "newsroom", "desk", "web", "digital",
                 "online", "service", "services", "wire", "wires", "agency", "agencies", "member", "members",
                 "from", "our", "the", "and", "&", "with"}
 _STAFF = {"staff", "staffer", "staffers", "agencies", "wires", "reports"}
 
+# What ends a newspaper's, a broadcaster's or an agency's name ("Example Times Staff", "LA
+# Times Staff Writer", "Associated Press Staff"), and agencies' names that are no such word
+# ("Reuters Staff"): before "Staff", never a person's. A name in capitals alone, of a few
+# letters ("CNN Staff", "AFP Staff"), is one too.
+_PUBLICATION = {"times", "post", "news", "herald", "journal", "tribune", "gazette", "press", "presse", "chronicle",
+                "telegraph", "observer", "courier", "express", "daily", "weekly", "magazine", "media", "radio", "tv",
+                "television", "network", "broadcasting", "bulletin", "dispatch", "examiner", "inquirer", "sentinel",
+                "monitor", "globe", "register", "review", "zeitung", "nachrichten", "agency", "wire", "newswire"}
+_AGENCIES = {"reuters", "bloomberg", "xinhua", "kyodo", "yonhap", "anadolu", "interfax", "dpa", "tass", "ansa", "efe"}
 
-def _staff(name: str) -> bool:
+
+def _staff(name: str, site: frozenset[str] | set[str] = frozenset()) -> bool:
     """Whether ``name`` is what a byline gives for a newsroom's staff: words of
-    ``_STAFF_WORDS`` alone, one of them ``_STAFF``'s; or "the ... staff" ("the Associated
-    Press staff", a collective, as an organisation named in JSON-LD is, which is left out)."""
-    words = re.findall(r"[\w&]+", name.casefold())
-    if words[:1] == ["the"] and words[-1:] == ["staff"]:
+    ``_STAFF_WORDS`` alone, one of them ``_STAFF``'s; "the ... staff" ("the Associated
+    Press staff", a collective, as an organisation named in JSON-LD is, which is left out);
+    or a newsroom's name (:func:`_newsroom`) with such words around it, "Reuters Staff",
+    "Times Staff Writer". ``site``: what names the page's site (:func:`_squashed`)."""
+    words = re.findall(r"[\w&]+", name)
+    folded = [w.casefold() for w in words]
+    if folded[:1] == ["the"] and folded[-1:] == ["staff"]:
         return True
-    return bool(words) and all(w in _STAFF_WORDS for w in words) and any(w in _STAFF for w in words)
+    if not any(w in _STAFF for w in folded):
+        return False
+    start, end = 0, len(folded)
+    while start < end and folded[start] in _STAFF_WORDS:
+        start += 1
+    while end > start and folded[end - 1] in _STAFF_WORDS and folded[end - 1] not in _PUBLICATION:
+        end -= 1
+    if start == end:
+        return True
+    # ("Tom Staff", "Jane Staff Writer": a person of that surname, or one the newsroom names)
+    return any(w in _STAFF for w in folded[end:]) and _newsroom(words[start:end], site, name.isupper())
 
 
-def _people(names: Iterable[str]) -> list[str]:
-    """``names`` without those that name no one ("admin", "Unknown", "Staff Writer") or a
-    company or society ("Example GmbH"), and without repeats (a byline shown twice on the
-    page)."""
+def _newsroom(words: list[str], site: frozenset[str] | set[str], shouted: bool) -> bool:
+    """Whether ``words`` name a newsroom: the site's own name, an agency's, a name that ends
+    in a word of ``_PUBLICATION``, or a few capitals ("AP", "NYT") in a byline that is not
+    all in capitals (``shouted``, where "TOM" is a name)."""
+    if _squashed(" ".join(words)) in site or words[-1].casefold() in _PUBLICATION:
+        return True
+    if len(words) != 1:
+        return False
+    return words[0].casefold() in _AGENCIES or (not shouted and words[0].isupper() and 2 <= len(words[0]) <= 5)
+
+
+def _people(names: Iterable[str], site: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """``names`` without those that name no one ("admin", "Unknown", "Staff Writer",
+    "Reuters Staff") or a company or society ("Example GmbH"), and without repeats (a byline
+    shown twice on the page). ``site``: what names the page's site (:func:`_squashed`)."""
     return list(dict.fromkeys(n for n in names if n and n.casefold() not in _NO_ONE and not _LEGAL_FORM.search(n)
-                              and not _staff(n)))
+                              and not _staff(n, site)))
 
 
 def _a_name(text: str) -> bool:
@@ -327,6 +361,18 @@ def _best_date(*candidates: Any) -> str | None:
     return next((d for d in parsed if "T" in d), parsed[0] if parsed else None)
 
 
+def _newsroom_names(host: str | None, meta: dict[str, str], article: dict[str, Any] | None) -> set[str]:
+    """What names the site a page is on (:func:`_squashed`): its host's names, the name it
+    declares, and its article's publisher's."""
+    names = _site_names(host)
+    publisher = article.get("publisher") if article is not None else None
+    for name in (meta.get("og:site_name"), meta.get("application-name"),
+                 publisher.get("name") if isinstance(publisher, dict) else None):
+        if isinstance(name, str) and _squashed(name):
+            names.add(_squashed(name))
+    return names
+
+
 def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
     """What the page declares about itself; keys absent when not declared. ``url``: where the
     page was captured (its host is a name a title may give the site)."""
@@ -339,6 +385,7 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
     host = urlsplit(url).hostname if url else None
     h1 = _main_h1(tree)
     article = next((o for o in objects if _types(o) & ARTICLE_TYPES), None)
+    newsroom = _newsroom_names(host, meta, article)
     out: dict[str, Any] = {"is_article": article is not None or meta.get("og:type", "").lower() == "article"}
     if article is not None:
         # (an author the publisher names, even one dropped below as an organisation, is not guessed at)
@@ -347,7 +394,7 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
         out["headline"] = headline and host and _without_host(headline, host, h1) or headline
         # (the object that names the person, not a bare reference to it elsewhere in the graph)
         ids = {o["@id"]: o for o in sorted(objects, key=lambda o: "name" in o) if isinstance(o.get("@id"), str)}
-        out["authors"] = _people(_names(article.get("author"), ids))
+        out["authors"] = _people(_names(article.get("author"), ids), newsroom)
         out["published"] = _best_date(article.get("datePublished"), meta.get("article:published_time"))
         out["modified"] = _best_date(article.get("dateModified"), meta.get("article:modified_time"))
         out["section"] = _first_prose(article.get("articleSection"))
@@ -361,9 +408,10 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
                               host),
         # (each source without its placeholders, "admin" and the like: one that names only
         # those gives way to the next)
-        "authors": _people(_names(meta.get("author"))) or _people(_names(meta.get("article:author")))
-        or _people(t for t in (_BY.sub("", " ".join(t.split())) for t in tree.xpath("//*[@rel='author']//text()"))
-                   if _a_name(t)) or None,
+        "authors": _people(_names(meta.get("author")), newsroom)
+        or _people(_names(meta.get("article:author")), newsroom)
+        or _people((t for t in (_BY.sub("", " ".join(t.split())) for t in tree.xpath("//*[@rel='author']//text()"))
+                    if _a_name(t)), newsroom) or None,
         "published": _best_date(meta.get("article:published_time"), meta.get("datepublished"),
                                 meta.get("pubdate"), meta.get("date"), meta.get("dc.date.issued"),
                                 meta.get("parsely-pub-date"), meta.get("sailthru.date"), *times[:1]),
@@ -380,7 +428,7 @@ def page_metadata(tree: Any, url: str | None = None) -> dict[str, Any]:
         if not out.get(key) and value:
             out[key] = value
     if out.get("authors"):
-        out["authors"] = _people(out["authors"])
+        out["authors"] = _people(out["authors"], newsroom)
     if out.get("headline"):
         # A title that is only the site's host heads no story: the page's <h1>, if that is
         # not the host too, else none. (Not its declared name, which some pages give as
@@ -425,7 +473,8 @@ def inferred_metadata(tree: Any, url: str, captured: str, *, thorough: bool = Fa
     if day:
         out["published"] = iso_datetime(day)
     if found.author:
-        out["authors"] = _people(_BY.sub("", part).strip() for part in found.author.split(";"))
+        out["authors"] = _people((_BY.sub("", part).strip() for part in found.author.split(";")),
+                                 _site_names(urlsplit(url).hostname))
     return {k: v for k, v in out.items() if v}
 
 

@@ -152,6 +152,31 @@ def test_a_byline_of_a_newsrooms_staff_names_no_author(byline):
     assert meta_of('<meta name="author" content="Jörg Staff">')["authors"] == ["Jörg Staff"]
 
 
+@pytest.mark.parametrize("byline", ["Reuters Staff", "By Reuters Staff", "The Example Times Staff",
+                                    "Example Times Staff", "Times Staff Writer", "AP Staff", "By CNN Staff",
+                                    "Associated Press Staff", "From Reuters staff reports", "Example News staff",
+                                    "REUTERS STAFF", "Harbourview Staff", "Harbourview staff reporter"])
+def test_a_byline_of_a_named_newsrooms_staff_names_no_author(byline):
+    site = '<meta property="og:site_name" content="Harbourview">'
+    assert "authors" not in meta_of(f'{site}<meta name="author" content="{byline}">')
+    assert "authors" not in meta_of(site, f'<a rel="author" href="/staff">{byline}</a>')
+    ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}"}}}}'
+    assert "authors" not in meta_of(f'{site}<script type="application/ld+json">{ld}</script>')
+    body = (f"<article><h1>Bridge reopens</h1><p class='byline'><span class='author'>{byline}</span></p>"
+            f"<p>{'The bridge reopened on Monday. ' * 30}</p></article>")
+    tree = parse_html(f"<html><body>{body}</body></html>")
+    assert "authors" not in inferred_metadata(tree, "https://harbourview.example/a", "2026-11-27T10:00:00Z")
+
+
+@pytest.mark.parametrize("byline", ["Tom Staff", "TOM STAFF", "Jane Staffordshire", "Jörg Staff", "Ann Staffer"])
+def test_a_person_whose_name_has_staff_in_it_is_an_author(byline):
+    site = '<meta property="og:site_name" content="Harbourview">'
+    assert meta_of(f'{site}<meta name="author" content="By {byline}">')["authors"] == [byline]
+    ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}"}}}}'
+    assert meta_of(f'{site}<script type="application/ld+json">{ld}</script>')["authors"] == [byline]
+    assert meta_of(f'<meta name="author" content="{byline}, Political Correspondent">')["authors"] == [byline]
+
+
 @pytest.mark.parametrize(("url", "title", "headline"), [
     ("https://www.popkultur.de/a", "Die 25 Schauspieler | Popkultur.de", "Die 25 Schauspieler"),
     ("https://www.laweekly.com/a", "Meet the Artist - LA Weekly", "Meet the Artist"),
