@@ -19,6 +19,11 @@ The fold does not depend on the order the logs come in: of a URL's captures the 
 (two jobs that overlapped, a repaired job, a clock that ran ahead for one job) is folded in
 like any other, rather than making the whole file again (which a job stamped in the future
 would have made happen at every job after it).
+
+A URL is looked up whatever the spelling of its escapes (:func:`~archive.urls.same_escapes`):
+a site's links write "/%7Eed/a" one week and "/~ed/a" the next, one URL whose latest
+capture, with its validators, the later job finds. The file keys URLs so spelt; one made
+by a version that keyed them as written is made again, once.
 """
 
 from __future__ import annotations
@@ -34,13 +39,14 @@ from typing import Any, TypeVar
 
 from archive.jsonl import numbered_rows
 from archive.store import CollectionDir, listed_sizes, remade_if_not_a_database
+from archive.urls import same_escapes
 
 log = logging.getLogger(__name__)
 
 # Truncations that mean the response did not come whole (a size cap is a choice, not these).
 _CUT_OFF = ("time", "disconnect")
 HISTORY = "history.sqlite"
-_VERSION = 2  # of the file's tables (PRAGMA user_version); another is rebuilt
+_VERSION = 3  # of the file's tables (PRAGMA user_version); another is rebuilt (3: URLs keyed by same_escapes)
 LOOKUP_WAIT_MS = 2000
 LOCKED_PAUSE = 60  # seconds
 _SCHEMA = """
@@ -162,8 +168,10 @@ class _Layered(MutableMapping[str, V]):
     """A table of the history file, with the running job's additions on top in memory."""
 
     def __init__(self, db: sqlite3.Connection, table: str, key: str, columns: tuple[str, ...],
-                 to_row: Callable[[V], tuple[Any, ...]], from_row: Callable[[str, tuple[Any, ...]], V]):
+                 to_row: Callable[[V], tuple[Any, ...]], from_row: Callable[[str, tuple[Any, ...]], V],
+                 fold: Callable[[str], str] | None = None):
         self.db = db
+        self.fold = fold  # (what a key is looked up and kept as: another spelling of it is the same key)
         self.added: dict[str, V] = {}
         names = ", ".join(columns)
         self._get = f"SELECT {names} FROM {table} WHERE {key} = ?"
@@ -203,22 +211,30 @@ class _Layered(MutableMapping[str, V]):
     def many(self, keys: Iterable[str]) -> dict[str, V]:
         """Those of ``keys`` there are, looked up a few hundred to a query (a crawl's start
         asks for every known article: one query each cost a second at 90,000)."""
-        found = {key: self.added[key] for key in keys if key in self.added}
-        rest = [key for key in keys if key not in found]
+        asked = {key: key if self.fold is None else self.fold(key) for key in keys}  # (as asked: as kept)
+        found = {key: self.added[kept] for key, kept in asked.items() if kept in self.added}
+        rest: dict[str, list[str]] = {}
+        for key, kept in asked.items():
+            if key not in found:
+                rest.setdefault(kept, []).append(key)
         if self.empty or (self.held_until and monotonic() < self.held_until):
             return found
-        for at in range(0, len(rest), _MANY):
-            chunk = rest[at:at + _MANY]
+        kept_keys = list(rest)
+        for at in range(0, len(kept_keys), _MANY):
+            chunk = kept_keys[at:at + _MANY]
             try:
                 rows = self.db.execute(self._get_many + f"({', '.join('?' * len(chunk))})", chunk).fetchall()
             except sqlite3.Error as exc:
                 self._failed(exc)
                 return found
-            for key, *row in rows:
-                found[key] = self._from_row(key, tuple(row))
+            for kept, *row in rows:
+                for key in rest[kept]:
+                    found[key] = self._from_row(kept, tuple(row))
         return found
 
     def __getitem__(self, key: str) -> V:
+        if self.fold is not None:
+            key = self.fold(key)
         found = self.added.get(key)
         if found is None:
             found = self._stored(key)
@@ -227,6 +243,8 @@ class _Layered(MutableMapping[str, V]):
         return found
 
     def __setitem__(self, key: str, value: V) -> None:
+        if self.fold is not None:
+            key = self.fold(key)
         if self.folding:
             self.db.execute(self._put, (key, *self._to_row(value)))
         else:
@@ -246,6 +264,29 @@ class _Layered(MutableMapping[str, V]):
 
 
 _MANY = 500  # keys a query of many() asks for (SQLite takes 999 parameters at the least)
+
+
+class UrlStates(MutableMapping[str, UrlState]):
+    """The latest capture of each URL, in memory, looked up and kept whatever the spelling
+    of the URL's escapes (:func:`~archive.urls.same_escapes`), as the history file keys them."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, UrlState] = {}
+
+    def __getitem__(self, url: str) -> UrlState:
+        return self._states[same_escapes(url)]
+
+    def __setitem__(self, url: str, state: UrlState) -> None:
+        self._states[same_escapes(url)] = state
+
+    def __delitem__(self, url: str) -> None:
+        del self._states[same_escapes(url)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)
 
 
 def _unusable(db: sqlite3.Connection, exc: sqlite3.Error) -> bool:
@@ -293,7 +334,7 @@ def _before(one: str, other: str | None) -> bool:
 @dataclass
 class CollectionHistory:
     originals: MutableMapping[str, Original] = field(default_factory=dict)
-    urls: MutableMapping[str, UrlState] = field(default_factory=dict)
+    urls: MutableMapping[str, UrlState] = field(default_factory=UrlStates)
     lost: frozenset[str] = frozenset()  # WARCs stated lost (lost_warcs), by name
 
     @classmethod
@@ -325,7 +366,7 @@ class CollectionHistory:
                          lambda o: (o.record_id, o.uri, o.date, o.warc, o.offset),
                          lambda digest, row: Original(*row[:3], digest, *row[3:])),
                 _Layered(db, "urls", "url", ("status", "started", "first_started", "record_id", "uri", "date",
-                                             "digest", "etag", "last_modified"), _url_row, _url_state),
+                                             "digest", "etag", "last_modified"), _url_row, _url_state, same_escapes),
                 lost)
             # One process folds the new logs in; another (the crawl process and its capture
             # worker load at once) waits for it, then finds nothing left to do.

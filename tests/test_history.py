@@ -195,7 +195,7 @@ def test_a_damaged_history_file_is_made_again_and_one_that_cannot_be_opened_is_d
     path.unlink()
     path.mkdir()  # (a history file that cannot be opened at all: the logs are read into memory)
     history = CollectionHistory.load(coll)
-    assert isinstance(history.urls, dict) and _state(history) == _in_memory(coll)
+    assert not hasattr(history.urls, "db") and _state(history) == _in_memory(coll)
     assert "read from the logs into memory instead" in caplog.text
 
 
@@ -360,3 +360,40 @@ def test_many_urls_are_looked_up_as_one_by_one_would_find_them(tmp_path):
     plain = history.CollectionHistory({}, {key: urls[key] for key in keys if key in urls})
     assert recrawl_urls(set(keys), hist, now, policy) == recrawl_urls(set(keys), plain, now, policy)
     assert recrawl_urls(set(keys), hist, now, policy)
+
+
+def test_a_url_is_found_in_another_spelling_of_its_escapes_and_an_older_file_made_again_once(tmp_path):
+    """Job 1 captured "/%7Eed/caf%c3%a9"; a later job meets "/~ed/caf%C3%A9": one URL."""
+    import json
+    import sqlite3
+
+    from archive import history as history_module
+    from archive.store import CollectionDir
+
+    written, met = "http://127.0.0.1:9/%7Eed/caf%c3%a9", "http://127.0.0.1:9/~ed/caf%C3%A9"
+    coll = CollectionDir(tmp_path / "c")
+    coll.logs.mkdir(parents=True)
+    line = dict(_capture(1, "<urn:uuid:r1>", "sha1:D1", '"E1"'), url=written)
+    (coll.logs / "j1.captures.jsonl").write_text(json.dumps(line) + "\n")
+    for history in (CollectionHistory.load(coll), _in_memory_history(coll)):
+        for url in (written, met, "http://127.0.0.1:9/%7eed/caf%C3%a9"):
+            assert history.urls[url].etag == '"E1"', url
+            many = getattr(history.urls, "many", None)  # (the file's, as a crawl's start asks)
+            assert many is None or many([url]) == {url: history.urls[url]}
+        assert history.urls.get("http://127.0.0.1:9/~ed/cafe") is None
+        history.add(dict(line, url=met, started="2026-03-01T00:00:00.000000Z", etag='"E2"'), own=True)
+        assert history.urls[written].etag == '"E2"'
+    # A file of a version that keyed URLs as written is made again, once.
+    path = coll.root / history_module.HISTORY
+    db = sqlite3.connect(path)
+    db.execute("UPDATE urls SET url = ?", (written,))
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    assert CollectionHistory.load(coll).urls[met].etag == '"E1"'
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT url FROM urls").fetchall() == [("http://127.0.0.1:9/~ed/caf%C3%A9",)]
+    db.close()
+    mtime = path.stat().st_mtime_ns
+    assert CollectionHistory.load(coll).urls[met].etag == '"E1"'
+    assert path.stat().st_mtime_ns == mtime

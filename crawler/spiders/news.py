@@ -112,6 +112,7 @@ class NewsSpider(scrapy.Spider):
         self.referability: Referability | None = None  # (of the originals conditional requests are made against)
         self.recrawl: list[str] = []
         self.articles: set[str] = set()
+        self.escaped_articles: set[str] = set()  # those of articles with percent-escapes, as same_escapes spells them
         self.job: Any = None
         self.url_limit = 2083
         # Pages a sitemap listed (news entries apart), admitted (seen, counted) but not yet
@@ -149,6 +150,7 @@ class NewsSpider(scrapy.Spider):
         spider.history = job.history
         spider.referability = Referability(job.coll, "it is fetched whole, not conditionally", log)
         spider.articles = known_articles(job.coll)
+        spider.escaped_articles = {same_escapes(url) for url in spider.articles if "%" in url}
         spider.recrawl = recrawl_urls(spider.articles, job.history, job.started, spider.collection.recrawl)
         return spider
 
@@ -274,7 +276,7 @@ class NewsSpider(scrapy.Spider):
         }
         # Conditional requests for known articles only: a hub page answered 304 would hide
         # the new links on it.
-        state = self.history.urls.get(canonical) if self.history and canonical in self.articles else None
+        state = self.history.urls.get(canonical) if self.history and self._known_article(canonical) else None
         headers = conditional_headers(state)
         if headers and state is not None and state.original is not None:
             o = state.original
@@ -285,6 +287,14 @@ class NewsSpider(scrapy.Spider):
                 # here (the capture worker need not look it up again, and could find otherwise).
                 meta[CONDITIONAL_ON] = (o.record_id, o.uri, o.date, o.payload_digest)
         return Request(canonical, callback=self.parse, meta=meta, priority=priority, headers=headers)
+
+    def _known_article(self, canonical: str) -> bool:
+        """Whether ``canonical`` is a known article's URL, in whatever spelling of its escapes
+        (:func:`same_escapes`): an earlier job's "/%7Eed/a" is this one's "/~ed/a"."""
+        if canonical in self.articles:
+            return True
+        folded = same_escapes(canonical)
+        return folded in self.escaped_articles or (folded is not canonical and folded in self.articles)
 
     def _unreferable(self, record_id: str, digest: str) -> bool:
         """Whether the full response ``record_id`` (of payload ``digest``) is one a revisit
