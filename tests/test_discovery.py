@@ -1102,6 +1102,44 @@ def test_a_url_given_both_as_a_feed_and_as_a_sitemap_is_fetched_once_and_read_as
     assert (by_url["/a/listed"]["channel"], by_url["/a/item"]["channel"]) == ("sitemap", "feed")
 
 
+def test_a_feed_given_as_a_sitemap_too_is_parsed_once(monkeypatch):
+    """Its items were parsed twice, once to tell a feed, once to read it: feedparser takes
+    some 0.1 s over a feed of 200 items."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from scrapy import Request
+    from scrapy.http import XmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawler.spiders import news
+
+    parsed: list[str] = []
+    real = news.parse_feed
+    monkeypatch.setattr(news, "parse_feed", lambda body, url: parsed.append(url) or real(body, url))
+    base = "http://127.0.0.1:9"
+    crawler = get_crawler(news.NewsSpider)
+    held: list[Request] = []
+    crawler.engine = SimpleNamespace(crawl=held.append)  # (a sitemap's pages are handed to it)
+    spider = news.NewsSpider.from_crawler(crawler, collection={"name": "fs", "feeds": [base + "/rss"],
+                                                               "sitemaps": [base + "/rss"]})
+    items = "".join(f"<item><link>/a/{i}</link><guid>g-{i}</guid></item>" for i in range(200))
+    documents = {"/rss": f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode(),
+                 "/sitemap.xml": b"<urlset><url><loc>/a/listed</loc></url></urlset>"}
+
+    async def read(path: str) -> list[str]:
+        request = Request(base + path, meta={"archive": {"seed": base + path, "channel": "seed", "hops": ""},
+                                             "depth": 0})
+        return [r.url async for r in spider.parse_feed_or_sitemap(
+            XmlResponse(request.url, body=documents[path], request=request))]
+
+    assert asyncio.run(read("/rss")) == [f"{base}/a/{i}" for i in range(200)]
+    assert parsed == [base + "/rss"]
+    parsed.clear()
+    assert len(asyncio.run(read("/sitemap.xml"))) + len(held) + len(spider.backlog) == 1  # (its page, had)
+    assert parsed == [base + "/sitemap.xml"]
+
+
 def test_an_html_page_given_as_a_sitemap_is_read_as_a_page(tmp_path):
     """A site's /sitemap.html (its sections and articles as links, for readers) given as a
     sitemap was a bad document: "not a sitemap (root element <html>)", none of its pages had."""

@@ -28,7 +28,14 @@ from scrapy.utils.response import get_base_url
 
 from archive.capture import Provenance
 from archive.config import collection_from_dict, seeds_outside_scope
-from archive.discovery import BadDocument, document_kind, is_html, parse_feed, parse_sitemap
+from archive.discovery import (
+    BadDocument,
+    FeedItem,
+    document_kind,
+    is_html,
+    parse_feed,
+    parse_sitemap,
+)
 from archive.history import CollectionHistory, Referability
 from archive.links import Resolver, css_urls, html_bytes, page_feeds, parse_html_bytes
 from archive.recrawl import conditional_headers, known_articles, recrawl_urls
@@ -378,6 +385,10 @@ class NewsSpider(scrapy.Spider):
             self._bad(response, str(exc))
             yield from self._feeds_instead(response)
             return
+        yield from self._feed_items(response, items)
+
+    def _feed_items(self, response: Response, items: list[FeedItem]) -> Iterator[Request]:
+        """Requests for the pages of a feed's ``items``, parsed from ``response``."""
         prov = response.meta.get("archive") or {}
         depth = _depth(response) + 1  # (1 but for a feed reached as a page)
         elsewhere: dict[str, int] = {}  # hosts out of the scope its items are on, and how many
@@ -402,12 +413,13 @@ class NewsSpider(scrapy.Spider):
         drops the second request): read as a sitemap unless it is a feed. (Read as a feed
         alone, a sitemap given in both was a bad document, none of its pages had.)"""
         try:
-            parse_feed(response.body, response.url)
+            items = parse_feed(response.body, response.url)  # (once: a feed of 200 items takes ms to parse)
         except BadDocument:
             async for request in self.parse_given_sitemap(response):
                 yield request
             return
-        for request in self.parse_feed(response):
+        self._seed_moved(response)
+        for request in self._feed_items(response, items):
             yield request
 
     async def parse_feed_or_page(self, response: Response) -> AsyncIterator[Request]:
