@@ -151,12 +151,22 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
 # Form fields and JSON keys whose values are credentials (a login's password, an API key, a
 # one-time code, a CSRF token): masked in a request's body as those headers are redacted,
 # byte for byte ("*"), so that the body keeps the length its Content-Length gives.
-_SECRET_FIELD = re.compile(rb"(?i)password|passwd|passphrase|passcode|secret|token|api[-_]?key|credential")
+_SECRET_FIELD = re.compile(rb"(?i)password|passwd|passphrase|passcode|api[-_]?key|credential")
 # ... or that have one of these for a word ("pin", "user[pass]", "otp_attempt", "pinCode",
 # "auth": what a JSON body's "auth" holds is the credentials, whatever their names), words as
 # brackets, punctuation and a capital letter part them.
 _SECRET_WORDS = frozenset({b"pass", b"pwd", b"pw", b"pin", b"otp", b"totp", b"auth", b"authorization"})
 _WORD = re.compile(rb"[A-Z]?[a-z0-9]+|[A-Z0-9]+(?![a-z])")
+# ... or a word that is, or ends in, a token or a secret ("api_token", "authToken",
+# "csrfmiddlewaretoken", "client_secret", "appsecret", "secretKey"), but for one that only
+# begins so ("tokenizer", "secretary", "secretariat") and one that a word after it or before
+# it says is about the token, not the token ("author_token_count", "token_type",
+# "token_endpoint", "client_secret_expires_at", "max_tokens").
+_SECRET_NOUN = re.compile(rb"[a-z0-9]*(?:token|secret)s?|secret(?:access)?keys?")
+_ABOUT = frozenset({b"count", b"counts", b"type", b"types", b"len", b"length", b"limit", b"limits", b"size",
+                    b"usage", b"used", b"expiry", b"expires", b"expiration", b"exp", b"ttl", b"lifetime", b"url",
+                    b"uri", b"endpoint"})
+_COUNTED = frozenset({b"max", b"min", b"num", b"total"})
 _FORM_PAIR = re.compile(rb"(?:^|&)([^=&]*)=([^&]*)")
 # (a string's characters, or a number: a PIN or a one-time code is often sent as one)
 _JSON_PAIR = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[0-9][0-9.eE+-]*))')
@@ -336,7 +346,17 @@ def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[bytes, tuple[int, int
 
 
 def _secret(name: bytes) -> bool:
-    return bool(_SECRET_FIELD.search(name)) or any(word.lower() in _SECRET_WORDS for word in _WORD.findall(name))
+    if _SECRET_FIELD.search(name):
+        return True
+    words = [word.lower() for word in _WORD.findall(name)]
+    for at, word in enumerate(words):
+        if word in _SECRET_WORDS:
+            return True
+        after = words[at + 1] if at + 1 < len(words) else None
+        before = words[at - 1] if at else None
+        if _SECRET_NOUN.fullmatch(word) and after not in _ABOUT and before not in _COUNTED:
+            return True
+    return False
 
 
 def _masked(body: bytes, fields: Iterable[tuple[bytes, tuple[int, int]]]) -> tuple[bytes, list[str]]:

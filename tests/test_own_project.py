@@ -270,6 +270,24 @@ def test_a_credential_named_within_a_longer_field_name_is_masked_and_a_mere_look
     assert got == {"/two-factor": (masked, "user[otp_attempt],session[pin],pinCode,login[pass]")}
 
 
+def test_a_token_or_a_secret_is_masked_by_the_word_and_a_name_that_only_begins_so_kept(tmp_path):
+    """A newsroom's form or API call with a secretary, a tokenizer, a secretariat or an
+    author's token count in it had those masked: "secret" and "token" were looked for
+    anywhere in a name, as if they were credentials."""
+    form = (b"secretary=Ann+Lee&tokenizer=bpe&secretariat=UN&author_token_count=812&token_type=Bearer&"
+            b"secret=s1&client_secret=s22&api_token=t3&access-token=t44&authToken=t5&x-auth-token=t66&"
+            b"csrfmiddlewaretoken=c7")
+    body = b'{"secretary": "Ann", "tokenizer": {"name": "bpe"}, "clientSecret": "s8", "user": {"refresh_token": "r9"}}'
+    got = _posted(tmp_path, [("/form", "application/x-www-form-urlencoded", form), ("/api", "application/json", body)])
+    form_kept = (b"secretary=Ann+Lee&tokenizer=bpe&secretariat=UN&author_token_count=812&token_type=Bearer&"
+                 b"secret=**&client_secret=***&api_token=**&access-token=***&authToken=**&x-auth-token=***&"
+                 b"csrfmiddlewaretoken=**")
+    body_kept = b'{"secretary": "Ann", "tokenizer": {"name": "bpe"}, "clientSecret": "**", "user": {"refresh_token": "**"}}'
+    assert got == {
+        "/form": (form_kept, "secret,client_secret,api_token,access-token,authToken,x-auth-token,csrfmiddlewaretoken"),
+        "/api": (body_kept, "clientSecret,refresh_token")}
+
+
 def test_a_page_fetched_in_scrapy_shell_is_captured_and_its_job_closed(tmp_path):
     # The shell ends without closing its spider: the job is closed at exit, its last captures kept.
     project = _project(tmp_path / "p")
