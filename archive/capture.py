@@ -139,7 +139,7 @@ def _request_head(fetch: Fetch) -> tuple[bytes, list[str]]:
     for name, value in fetch.request_headers:
         lname = name.lower()
         has_host = has_host or lname == b"host"
-        if lname in REDACTED_HEADERS:
+        if _secret_header(lname):
             redacted.append(name.decode("latin-1"))
             value = REDACTED
         lines.append(name + b": " + value)
@@ -359,6 +359,20 @@ def _secret(name: bytes) -> bool:
     return False
 
 
+# What a secret header's name has in it (a quick look before a name is read in words), and
+# a head's header name with it (not its request line: a URL with "/opinion/" is no secret).
+_SECRET_HINTS = (b"token", b"secret", b"pass", b"pw", b"pin", b"otp", b"auth", b"key", b"credential")
+_SECRET_HINT = re.compile(b"|".join(_SECRET_HINTS))
+_SECRET_NAME = re.compile(rb"\n[^:\n]*(?:%s)[^:\n]*:" % b"|".join(_SECRET_HINTS))
+
+
+def _secret_header(name: bytes) -> bool:
+    """Whether a request header's value is a credential, by its name in lower case: the
+    ``REDACTED_HEADERS``, and one named as a body's secret field is (:func:`_secret`),
+    as ``X-Api-Key``, ``X-Auth-Token``, ``X-Amz-Security-Token``."""
+    return name in REDACTED_HEADERS or (_SECRET_HINT.search(name) is not None and _secret(name))
+
+
 def _masked(body: bytes, fields: Iterable[tuple[bytes, tuple[int, int]]]) -> tuple[bytes, list[str]]:
     """``body`` with the values of the secret ``fields`` (name, span of the value) masked."""
     parts, names, last = [], [], 0
@@ -392,12 +406,13 @@ def _header_groups(head: bytes) -> tuple[bytes, list[tuple[bytes, list[bytes]]]]
 def _redacted(head: bytes) -> tuple[bytes, list[str]]:
     """``head`` with the values of secret headers replaced (the lines folded onto them
     dropped), and their names; every other byte kept."""
-    if not any(name in head.lower() for name in REDACTED_HEADERS):
+    lower = head.lower()
+    if not any(name in lower for name in REDACTED_HEADERS) and not _SECRET_NAME.search(lower):
         return head, []
     first, groups = _header_groups(head)
     kept, redacted = [first], []
     for name, lines in groups:
-        if name in REDACTED_HEADERS:
+        if _secret_header(name):
             sent_name = lines[0].partition(b":")[0]
             redacted.append(sent_name.strip().decode("latin-1"))
             kept.append(sent_name + b": " + REDACTED + (b"\r" if lines[0].endswith(b"\r") else b""))

@@ -288,6 +288,40 @@ def test_a_token_or_a_secret_is_masked_by_the_word_and_a_name_that_only_begins_s
         "/api": (body_kept, "clientSecret,refresh_token")}
 
 
+def test_an_api_key_or_a_token_sent_in_a_request_header_is_redacted(tmp_path):
+    """A spider calling a paywalled site's API with X-Api-Key or X-Auth-Token kept the key
+    in the clear in the request record: only Authorization, Cookie and Proxy-Authorization
+    were redacted. Other headers are kept as sent."""
+    from warcs import fields, read_collection
+
+    project = _project(tmp_path / "p")
+    (project / "proj" / "spiders" / "site.py").write_text(SPIDER.replace("""\
+        for href in response.css("a::attr(href)").getall():
+            yield response.follow(href, self.parse)
+""", """\
+        yield scrapy.Request(response.urljoin("/api"), callback=self.done, headers={
+            "X-Api-Key": "k-123", "X-Auth-Token": "t-456", "X-Requested-With": "XMLHttpRequest"})
+
+    def done(self, response):
+        return None
+"""))
+    routes = _site()
+    routes["/api"] = response("200 OK", [("Content-Type", "application/json")], b"{}")
+    store = tmp_path / "store"
+    with serve_wire(routes) as site:
+        done = _capture(project, site, store, "mine")
+    assert done.returncode == 0, done.stderr[-3000:]
+    records, _ = read_collection(store / "mine")
+    [request] = [r for r in records if r.type == "request" and r.h("WARC-Target-URI") == site.base + "/api"]
+    head = request.block.split(b"\r\n\r\n", 1)[0]
+    assert b"k-123" not in head and b"t-456" not in head
+    assert b"X-Api-Key: [redacted]" in head and b"X-Auth-Token: [redacted]" in head
+    assert b"X-Requested-With: XMLHttpRequest" in head
+    said = {r.h("WARC-Concurrent-To"): fields(r.payload) for r in records if r.type == "metadata"}
+    assert said[request.h("WARC-Concurrent-To")]["redactedHeaders"] == "X-Api-Key,X-Auth-Token"
+    assert verify(store).ok
+
+
 def test_a_page_fetched_in_scrapy_shell_is_captured_and_its_job_closed(tmp_path):
     # The shell ends without closing its spider: the job is closed at exit, its last captures kept.
     project = _project(tmp_path / "p")
