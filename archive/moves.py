@@ -11,8 +11,8 @@ it, at its new URL or a view whose canonical URL that is, continue it too: the v
 file knows the article by the URL of its latest version.
 
 A redirect is a move only where the page it leads to is the same story: the same headline
-(case, spacing, Unicode forms and typographic quotes and dashes aside) or the same headline
-and body. Sites also send a deleted story's URL to another story, or to the front of its
+(case, spacing, Unicode forms and typographic quotes and dashes aside), the same headline
+and body, or the same path and query on another scheme or host. Sites also send a deleted story's URL to another story, or to the front of its
 section, which can read as an article: that page is an article of its own, and the old one
 ends with its last capture.
 """
@@ -23,6 +23,7 @@ import logging
 import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from archive.article_versions import Version, text_digest
 from archive.errors import StoreError
@@ -96,8 +97,13 @@ def continue_moved(row: dict[str, Any], known: Callable[[str], bool], latest: La
 
 def same_story(before: Version, row: dict[str, Any]) -> bool:
     """Whether ``row``, the page a redirect led to, is the story ``before`` is the latest
-    version of: the same headline, or where either has none, the same text."""
+    version of: the same headline, or where either has none, the same text; or whatever
+    either says, the same path and query on another scheme or host (http to https, a new
+    domain), where a story edited on the day it moved is still the one story."""
     if text_digest(row) == before.text:
+        return True
+    old_url, new_url = urlsplit(before.row["url"]), urlsplit(row["url"])
+    if (old_url.path, old_url.query) == (new_url.path, new_url.query):
         return True
     old, new = _headline(before.row.get("headline")), _headline(row.get("headline"))
     return old is not None and old == new

@@ -144,3 +144,21 @@ def test_a_story_moved_and_retypeset_and_updated_on_the_way_continues_its_articl
     rows = _rows(tmp_path)
     assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)]
     assert rows[0]["article_id"] == rows[1]["article_id"]
+
+
+def test_a_story_moved_to_https_and_a_new_domain_on_the_day_its_headline_changed_continues_its_article(tmp_path):
+    """The same path on another scheme and host is the same story, whatever its headline
+    says now."""
+    clock = Clock()
+    old, new = "http://127.0.0.1:9/news/a.html", "https://localhost:9/news/a.html"
+    first = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", PARAGRAPHS), clock()))
+    first.close()
+    second = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
+    second.record_fetch(fetch(new, article_html("a", "Harbour bridge reopens", PARAGRAPHS), clock()))
+    second.close()
+    extract_collection(tmp_path, "news")
+    rows = _rows(tmp_path)
+    assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)]
+    assert rows[0]["article_id"] == rows[1]["article_id"]
