@@ -119,7 +119,8 @@ class NewsSpider(scrapy.Spider):
         self.referability: Referability | None = None  # (of the originals conditional requests are made against)
         self.recrawl: list[str] = []
         self.articles: set[str] = set()
-        self.escaped_articles: set[str] = set()  # those of articles with percent-escapes, as same_escapes spells them
+        # The URLs of known articles that have percent-escapes, by their same_escapes spelling.
+        self.escaped_articles: dict[str, str] = {}
         self.job: Any = None
         self.url_limit = 2083
         # Pages a sitemap listed (news entries apart), admitted (seen, counted) but not yet
@@ -157,7 +158,7 @@ class NewsSpider(scrapy.Spider):
         spider.history = job.history
         spider.referability = Referability(job.coll, "it is fetched whole, not conditionally", log)
         spider.articles = known_articles(job.coll)
-        spider.escaped_articles = {same_escapes(url) for url in spider.articles if "%" in url}
+        spider.escaped_articles = {same_escapes(url): url for url in spider.articles if "%" in url}
         spider.recrawl = recrawl_urls(spider.articles, job.history, job.started, spider.collection.recrawl)
         return spider
 
@@ -236,7 +237,10 @@ class NewsSpider(scrapy.Spider):
                linked: str | None, depth: int, source: str | None, source_id: str | None) -> str | None:
         """The canonical URL of a page to fetch, now counted and marked seen; or None."""
         canonical = _canonical(url)
-        if canonical is None or canonical in self.seen or self.scheduled >= self.max_pages:
+        if canonical is None:
+            return None
+        canonical = self._as_known(canonical)
+        if canonical in self.seen or self.scheduled >= self.max_pages:
             return None
         if channel != "seed" and not self.in_scope(canonical):
             return None
@@ -295,13 +299,21 @@ class NewsSpider(scrapy.Spider):
                 meta[CONDITIONAL_ON] = (o.record_id, o.uri, o.date, o.payload_digest)
         return Request(canonical, callback=self.parse, meta=meta, priority=priority, headers=headers)
 
-    def _known_article(self, canonical: str) -> bool:
-        """Whether ``canonical`` is a known article's URL, in whatever spelling of its escapes
-        (:func:`same_escapes`): an earlier job's "/%7Eed/a" is this one's "/~ed/a"."""
+    def _as_known(self, canonical: str) -> str:
+        """``canonical`` as a known article's URL spells it, where it is one in another
+        spelling of its escapes (:func:`same_escapes`): an earlier job's "/%7Eed/a" linked
+        as "/~ed/a" now is fetched as "/%7Eed/a", the spelling the collection met first
+        (two spellings made two articles of one page, as they did in one job)."""
         if canonical in self.articles:
-            return True
+            return canonical
         folded = same_escapes(canonical)
-        return folded in self.escaped_articles or (folded is not canonical and folded in self.articles)
+        if folded is not canonical and folded in self.articles:
+            return folded
+        return self.escaped_articles.get(folded, canonical)
+
+    def _known_article(self, canonical: str) -> bool:
+        """Whether ``canonical`` is a known article's URL, in whatever spelling of its escapes."""
+        return self._as_known(canonical) in self.articles
 
     def _unreferable(self, record_id: str, digest: str) -> bool:
         """Whether the full response ``record_id`` (of payload ``digest``) is one a revisit
