@@ -12,7 +12,9 @@ file knows the article by the URL of its latest version.
 
 A redirect is a move only where the page it leads to is the same story: the same headline
 (case, spacing, Unicode forms and typographic quotes and dashes aside), the same headline
-and body, or the same path and query on another scheme or host. Sites also send a deleted story's URL to another story, or to the front of its
+and body, or the same path and query on another scheme or host (a slash at the path's end
+and the spelling of its escapes aside, as a site moved to https often changes them on the
+way). Sites also send a deleted story's URL to another story, or to the front of its
 section, which can read as an article: that page is an article of its own, and the old one
 ends with its last capture.
 """
@@ -29,7 +31,7 @@ from archive.article_versions import Version, text_digest
 from archive.errors import StoreError
 from archive.index.records import read_record
 from archive.store import CollectionDir
-from archive.urls import canonical_or_none, join_url
+from archive.urls import canonical_or_none, join_url, same_escapes
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +104,18 @@ def same_story(before: Version, row: dict[str, Any]) -> bool:
     domain), where a story edited on the day it moved is still the one story."""
     if text_digest(row) == before.text:
         return True
-    old_url, new_url = urlsplit(before.row["url"]), urlsplit(row["url"])
-    if (old_url.path, old_url.query) == (new_url.path, new_url.query):
+    if _place(before.row["url"]) == _place(row["url"]):
         return True
     old, new = _headline(before.row.get("headline")), _headline(row.get("headline"))
     return old is not None and old == new
+
+
+def _place(url: str) -> tuple[str, str]:
+    """The path and query of ``url`` as a move to another scheme or host keeps them, whatever
+    the site's new front end makes of a slash at the path's end ("/2026/story" to
+    "https://.../2026/story/") or of the case of its escapes ("caf%c3%a9", "caf%C3%A9")."""
+    parts = urlsplit(same_escapes(url))
+    return parts.path.rstrip("/"), parts.query
 
 
 def _headline(text: str | None) -> str | None:

@@ -162,3 +162,41 @@ def test_a_story_moved_to_https_and_a_new_domain_on_the_day_its_headline_changed
     rows = _rows(tmp_path)
     assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)]
     assert rows[0]["article_id"] == rows[1]["article_id"]
+
+
+def test_a_story_moved_to_https_with_a_slash_added_to_its_path_on_the_day_its_headline_changed_continues_it(tmp_path):
+    """A site moved to https often writes its paths anew on the way: a slash at the end,
+    its escapes in the other case. The story is still at its path."""
+    for old, new in (("http://127.0.0.1:9/2026/bridge", "https://127.0.0.1:9/2026/bridge/"),
+                     ("http://127.0.0.1:9/2026/caf%c3%a9", "https://localhost:9/2026/caf%C3%A9")):
+        store = tmp_path / str(len(list(tmp_path.iterdir())))
+        clock = Clock()
+        first = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+        first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", PARAGRAPHS), clock()))
+        first.close()
+        second = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+        second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
+        second.record_fetch(fetch(new, article_html("a", "Harbour bridge reopens", PARAGRAPHS), clock()))
+        second.close()
+        extract_collection(store, "news")
+        rows = _rows(store)
+        assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)]
+        assert rows[0]["article_id"] == rows[1]["article_id"]
+
+
+def test_a_deleted_story_sent_to_its_sections_front_on_https_is_no_move(tmp_path):
+    """Only the story's own path is the same story: its section's front, the home page, are not."""
+    for old, new in (("http://127.0.0.1:9/news/bridge", "https://127.0.0.1:9/news/"),
+                     ("http://127.0.0.1:9/bridge", "https://127.0.0.1:9/")):
+        store = tmp_path / str(len(list(tmp_path.iterdir())))
+        clock = Clock()
+        first = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+        first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", PARAGRAPHS), clock()))
+        first.close()
+        second = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+        second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
+        second.record_fetch(fetch(new, article_html("n", "News from the harbour", PARAGRAPHS[:2]), clock()))
+        second.close()
+        extract_collection(store, "news")
+        rows = _rows(store)
+        assert len({r["article_id"] for r in rows}) == 2, (old, new)
