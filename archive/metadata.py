@@ -243,6 +243,9 @@ _PUBLICATION = {"times", "post", "news", "herald", "journal", "tribune", "gazett
                 "telegraph", "observer", "courier", "express", "daily", "weekly", "magazine", "media", "radio", "tv",
                 "television", "network", "broadcasting", "bulletin", "dispatch", "examiner", "inquirer", "sentinel",
                 "monitor", "globe", "register", "review", "zeitung", "nachrichten", "agency", "wire", "newswire"}
+# A byline's words, and what parts a name from the role after it ("Jane Post, Staff Writer").
+_BYLINE_WORD = re.compile(r"[\w&]+")
+_PARTED = re.compile(r"[,;|/\u2013\u2014-]")
 _AGENCIES = {"reuters", "bloomberg", "xinhua", "kyodo", "yonhap", "anadolu", "interfax", "dpa", "tass", "ansa", "efe"}
 
 
@@ -252,7 +255,8 @@ def _staff(name: str, site: frozenset[str] | set[str] = frozenset()) -> bool:
     Press staff", a collective, as an organisation named in JSON-LD is, which is left out);
     or a newsroom's name (:func:`_newsroom`) with such words around it, "Reuters Staff",
     "Times Staff Writer". ``site``: what names the page's site (:func:`_squashed`)."""
-    words = re.findall(r"[\w&]+", name)
+    found = list(_BYLINE_WORD.finditer(name))
+    words = [m.group() for m in found]
     folded = [w.casefold() for w in words]
     if folded[:1] == ["the"] and folded[-1:] == ["staff"]:
         return True
@@ -265,19 +269,26 @@ def _staff(name: str, site: frozenset[str] | set[str] = frozenset()) -> bool:
         end -= 1
     if start == end:
         return True
-    # ("Tom Staff", "Jane Staff Writer": a person of that surname, or one the newsroom names)
-    return any(w in _STAFF for w in folded[end:]) and _newsroom(words[start:end], site, name.isupper())
+    # ("Tom Staff", "Jane Staff Writer": a person of that surname, or one the newsroom names;
+    # "Jane Post, Staff Writer": a person and, after a comma, her role)
+    parted = end < len(found) and _PARTED.search(name, found[end - 1].end(), found[end].start()) is not None
+    return any(w in _STAFF for w in folded[end:]) and _newsroom(words[start:end], site, name.isupper(), parted)
 
 
-def _newsroom(words: list[str], site: frozenset[str] | set[str], shouted: bool) -> bool:
+def _newsroom(words: list[str], site: frozenset[str] | set[str], shouted: bool, parted: bool = False) -> bool:
     """Whether ``words`` name a newsroom: the site's own name, an agency's, a name that ends
     in a word of ``_PUBLICATION``, or a few capitals ("AP", "NYT") in a byline that is not
-    all in capitals (``shouted``, where "TOM" is a name)."""
-    if _squashed(" ".join(words)) in site or words[-1].casefold() in _PUBLICATION:
+    all in capitals (``shouted``, where "TOM" is a name). ``parted``: the words that say
+    staff come after a comma, a bar or a dash, as a person's role does ("Jane Post, Staff
+    Writer", "Max Daily | Staff"): only the site's or an agency's name is a newsroom then."""
+    if _squashed(" ".join(words)) in site:
+        return True
+    if words[-1].casefold() in _PUBLICATION and not parted:
         return True
     if len(words) != 1:
         return False
-    return words[0].casefold() in _AGENCIES or (not shouted and words[0].isupper() and 2 <= len(words[0]) <= 5)
+    return words[0].casefold() in _AGENCIES or (not shouted and not parted and words[0].isupper()
+                                                and 2 <= len(words[0]) <= 5)
 
 
 def _people(names: Iterable[str], site: frozenset[str] | set[str] = frozenset()) -> list[str]:

@@ -177,6 +177,24 @@ def test_a_person_whose_name_has_staff_in_it_is_an_author(byline):
     assert meta_of(f'<meta name="author" content="{byline}, Political Correspondent">')["authors"] == [byline]
 
 
+@pytest.mark.parametrize("byline", ["Jane Post, Staff Writer", "Sarah Press, staff reporter", "Max Daily | Staff",
+                                    "Kim Globe \u2014 Staff Writer", "Ed Times - Staff"])
+def test_a_person_named_as_a_paper_is_with_her_role_after_a_comma_is_an_author(byline):
+    """A surname that is a newspaper's word (Post, Press, Daily, Globe) before a comma or a
+    dash and "Staff Writer" is a person and her role, as "Jane Doe, Staff Writer" is."""
+    site = '<meta property="og:site_name" content="Harbourview">'
+    ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}"}}}}'
+    assert meta_of(f'{site}<script type="application/ld+json">{ld}</script>')["authors"] == [byline]
+    name = byline.split(",")[0].split(" |")[0].split(" \u2014")[0].split(" -")[0]
+    body = (f"<article><h1>Bridge reopens</h1><p class='byline'><span class='author'>By {byline}</span></p>"
+            f"<p>{'The bridge reopened on Monday. ' * 30}</p></article>")
+    tree = parse_html(f"<html><body>{body}</body></html>")
+    assert inferred_metadata(tree, "https://harbourview.example/a", "2026-11-27T10:00:00Z")["authors"] == [name]
+    # (a newsroom's own name so written is still none)
+    ld = '{"@type":"NewsArticle","author":{"@type":"Person","name":"Harbourview, Staff"}}'
+    assert "authors" not in meta_of(f'{site}<script type="application/ld+json">{ld}</script>')
+
+
 @pytest.mark.parametrize(("url", "title", "headline"), [
     ("https://www.popkultur.de/a", "Die 25 Schauspieler | Popkultur.de", "Die 25 Schauspieler"),
     ("https://www.laweekly.com/a", "Meet the Artist - LA Weekly", "Meet the Artist"),
