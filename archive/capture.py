@@ -161,8 +161,13 @@ _WORD = re.compile(rb"[A-Z]?[a-z0-9]+|[A-Z0-9]+(?![a-z])")
 # "csrfmiddlewaretoken", "client_secret", "appsecret", "secretKey"), but for one that only
 # begins so ("tokenizer", "secretary", "secretariat") and one that a word after it or before
 # it says is about the token, not the token ("author_token_count", "token_type",
-# "token_endpoint", "client_secret_expires_at", "max_tokens").
+# "token_endpoint", "client_secret_expires_at", "max_tokens"), or says is a place in a list
+# of results, an API's cursor a client sends back for the next page, no credential
+# ("pageToken", "next_token", "continuationToken": masked, the request did not say which
+# page it asked for, and replay found no capture of the same call).
 _SECRET_NOUN = re.compile(rb"[a-z0-9]*(?:token|secret)s?|secret(?:access)?keys?")
+_CURSOR = frozenset({b"page", b"next", b"prev", b"previous", b"continuation", b"resume", b"sync"})
+_CURSOR_TOKEN = re.compile(rb"(?:page|next|prev|previous|continuation|resume|sync)+tokens?")
 _ABOUT = frozenset({b"count", b"counts", b"type", b"types", b"len", b"length", b"limit", b"limits", b"size",
                     b"usage", b"used", b"expiry", b"expires", b"expiration", b"exp", b"ttl", b"lifetime", b"url",
                     b"uri", b"endpoint"})
@@ -354,7 +359,8 @@ def _secret(name: bytes) -> bool:
             return True
         after = words[at + 1] if at + 1 < len(words) else None
         before = words[at - 1] if at else None
-        if _SECRET_NOUN.fullmatch(word) and after not in _ABOUT and before not in _COUNTED:
+        cursor = b"token" in word and (before in _CURSOR or _CURSOR_TOKEN.fullmatch(word) is not None)
+        if _SECRET_NOUN.fullmatch(word) and after not in _ABOUT and before not in _COUNTED and not cursor:
             return True
     return False
 

@@ -166,3 +166,33 @@ def test_a_json_post_whose_body_is_no_json_is_indexed_and_replayed_without_its_b
         assert _post(base, "/api", "application/json", b"{also not")[0] == 200  # (keyed by the method alone)
     out, err = capfd.readouterr()
     assert "cut sh" not in out + err and "also not" not in out + err and "Error parsing" not in out + err
+
+
+def test_an_api_call_paged_by_a_token_keeps_it_and_is_replayed(tmp_path):
+    """An API's "load more" call sends back the cursor of the page before, "pageToken" or
+    "next_token": masked as a credential, the request record did not say which page it
+    asked for and replay found no capture of the call. A credential beside it is masked."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    store = tmp_path / "store"
+    job = CaptureJob(store, one_off("posts", urls=[SITE + "/"]), clock=Clock(WHEN), dedup=False)
+    page = fetch(SITE + "/more", b"{}", WHEN, headers=[(b"Content-Type", b"application/json")], seed=SITE + "/")
+    calls = [(b'{"query": "harbour", "pageToken": "CAUQAA", "access_token": "s3cr3t"}', b'{"items": [2]}'),
+             (b'{"query": "harbour", "nextPageToken": "CAoQAA"}', b'{"items": [3]}'),
+             (b"query=harbour&next_token=p4", b'{"items": [4]}')]
+    for n, (sent, answer) in enumerate(calls, 1):
+        mime = b"application/json" if sent.startswith(b"{") else FORM.encode()
+        job.record_fetch(dataclasses.replace(
+            page, method="POST", request_body=sent, body=answer, started=WHEN + timedelta(minutes=n),
+            request_headers=[(b"Content-Type", mime), (b"Content-Length", str(len(sent)).encode())]))
+    job.close()
+    coll = collection_dir(store, "posts")
+    update_indexes(coll)
+    bodies = []
+    for warc in coll.warcs.glob("*.warc.gz"):
+        with open(warc, "rb") as fh:
+            bodies += [r.content_stream().read() for r in ArchiveIterator(fh) if r.rec_type == "request"]
+    assert bodies == [calls[0][0].replace(b"s3cr3t", b"******"), calls[1][0], calls[2][0]]
+    with serve_in_thread(store) as base:
+        assert _post(base, "/more", "application/json", calls[1][0])[::2] == (200, calls[1][1])
+        assert _post(base, "/more", FORM, calls[2][0])[::2] == (200, calls[2][1])
