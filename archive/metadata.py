@@ -98,6 +98,17 @@ def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str
     return []
 
 
+def _without_post(name: str) -> str:
+    """``name`` without the post a byline gives after it, "Jane Doe, Political
+    Correspondent" or "Jane Doe, Staff Writer" (a person's name, as the same person's
+    bylines elsewhere give it), as a string author loses it (:func:`_names`): a JSON-LD
+    person so named, or a ``rel=author`` link so written, kept it."""
+    head, comma, post = name.partition(",")
+    if comma and head.strip() and post.strip() and (_ROLE.search(post) or _staff(post.strip())):
+        return head.strip()
+    return name
+
+
 # What sites put between a page's title and their own name: "Story | Site", "Site - Story".
 _SEPARATOR = r"\s+(?:[|\-\u2013\u2014\u203a\u00bb\u00b7\u2022]|::)\s+"
 
@@ -295,7 +306,9 @@ def _people(names: Iterable[str], site: frozenset[str] | set[str] = frozenset())
     """``names`` without those that name no one ("admin", "Unknown", "Staff Writer",
     "Reuters Staff") or a company or society ("Example GmbH"), and without repeats (a byline
     shown twice on the page). ``site``: what names the page's site (:func:`_squashed`)."""
-    return list(dict.fromkeys(n for n in names if n and n.casefold() not in _NO_ONE and not _LEGAL_FORM.search(n)
+    # (a person's name, less the post after it a byline may give, "Jane Doe, Staff Writer")
+    people = (_without_post(n) for n in names if n and not _staff(n, site))
+    return list(dict.fromkeys(n for n in people if n.casefold() not in _NO_ONE and not _LEGAL_FORM.search(n)
                               and not _staff(n, site)))
 
 

@@ -184,7 +184,7 @@ def test_a_person_named_as_a_paper_is_with_her_role_after_a_comma_is_an_author(b
     dash and "Staff Writer" is a person and her role, as "Jane Doe, Staff Writer" is."""
     site = '<meta property="og:site_name" content="Harbourview">'
     ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}"}}}}'
-    assert meta_of(f'{site}<script type="application/ld+json">{ld}</script>')["authors"] == [byline]
+    assert meta_of(f'{site}<script type="application/ld+json">{ld}</script>')["authors"] == [byline.split(",")[0]]
     name = byline.split(",")[0].split(" |")[0].split(" \u2014")[0].split(" -")[0]
     body = (f"<article><h1>Bridge reopens</h1><p class='byline'><span class='author'>By {byline}</span></p>"
             f"<p>{'The bridge reopened on Monday. ' * 30}</p></article>")
@@ -312,6 +312,13 @@ def test_a_logo_in_the_header_is_not_the_pages_h1():
      '</script>'), "", ["Ivy Lamp"]),
     (('<script type="application/ld+json">{"@type":"NewsArticle","author":[{"@type":"Person","name":"Von Jan Ott"},'
      '{"@type":"Person","name":"Byron Bay"}]}</script>'), "", ["Jan Ott", "Byron Bay"]),
+    # ... and the post after a JSON-LD person's or a rel=author link's name, as after a meta tag's
+    (('<script type="application/ld+json">{"@type":"NewsArticle","author":[{"@type":"Person","name":'
+      '"Jane Doe, Political Correspondent"},{"@type":"Person","name":"Ben Roe, Staff Writer"}]}</script>'), "",
+     ["Jane Doe", "Ben Roe"]),
+    ("", '<a rel="author" href="/u/4">By Jane Doe, Staff Writer</a>', ["Jane Doe"]),
+    (('<script type="application/ld+json">{"@type":"NewsArticle","author":{"@type":"Person","name":"Doe, Jane"}}'
+      '</script>'), "", ["Doe, Jane"]),
 ])
 def test_what_bylines_say_before_a_name_is_not_part_of_it(head, body, authors):
     assert meta_of(head, body)["authors"] == authors
