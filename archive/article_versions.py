@@ -5,8 +5,10 @@ Until it was kept, the extraction at each job's end read every earlier article t
 the collection, bodies and all, and held them in memory: a collection crawled every hour
 for a year holds a few hundred thousand rows, a GB of tables, read again at each job's end.
 ``<collection>/article_versions.sqlite`` (derived, like ``history.sqlite``) keeps, for
-each article, its latest version's number, record, row without its body, and a digest of
-its headline and body; each job's table is folded in once, in chain order. It is made
+each article, its latest version's number, record, row without its body, a digest of its
+headline and body, and two of its body alone (:func:`story_digests`), by which a story
+retitled and moved to a new slug is known (:mod:`archive.moves`); each job's table is
+folded in once, in chain order. It is made
 again when a table it holds has gone or changed (``archive extract`` writes them all
 again), when a folded job's manifest has changed or gone, or when a table of a job earlier
 than the latest it holds turns up; "changed" is told by size, times and inode
@@ -23,6 +25,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import unicodedata
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,26 +39,36 @@ from archive.store import CollectionDir, unchanged_key
 log = logging.getLogger(__name__)
 
 VERSIONS = "article_versions.sqlite"
-_VERSION = 2  # of the file's tables (PRAGMA user_version); another is made again
+_VERSION = 3  # of the file's tables (PRAGMA user_version); another is made again
 _SCHEMA = """
 CREATE TABLE tables (job_id TEXT PRIMARY KEY, sequence INTEGER NOT NULL, table_key TEXT NOT NULL,
                      manifest_key TEXT NOT NULL);
 CREATE TABLE latest (article_id TEXT PRIMARY KEY, ord INTEGER NOT NULL, url TEXT NOT NULL, number INTEGER NOT NULL,
-                     record_id TEXT NOT NULL, text TEXT NOT NULL, row TEXT NOT NULL);
+                     record_id TEXT NOT NULL, text TEXT NOT NULL, row TEXT NOT NULL, body_digest TEXT,
+                     lead_digest TEXT);
 CREATE INDEX latest_url ON latest (url, ord);
 """
+
+
+LEAD = 200  # normalised characters of a body's opening that its lead digest covers
+
+# (what a CMS moving a story retypesets: curly quotes and dashes back to plain ones)
+_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                             "\u2013": "-", "\u2014": "-", "\u2212": "-"})
 
 
 @dataclass
 class Version:
     """The latest distinct version of an article, as the next job compares against it:
-    its number, its record, its row (the body left out where it was kept in the file), and
-    :func:`text_digest` of its headline and body."""
+    its number, its record, its row (the body left out where it was kept in the file),
+    :func:`text_digest` of its headline and body, and :func:`story_digests` of its body."""
 
     number: int
     record_id: str
     row: dict[str, Any]
     text: str
+    body_digest: str | None = None
+    lead_digest: str | None = None
 
 
 def text_digest(row: dict[str, Any]) -> str:
@@ -63,9 +76,33 @@ def text_digest(row: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([row.get("headline"), row.get("body")], ensure_ascii=False).encode()).hexdigest()
 
 
+def normalised(text: str) -> str:
+    """``text`` as a CMS's retypesetting leaves it: Unicode forms, case, spacing (paragraph
+    breaks too) and typographic quotes and dashes aside."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY).casefold().split())
+
+
+def story_digests(row: dict[str, Any]) -> tuple[str | None, str | None]:
+    """SHA-256 of ``row``'s body alone, :func:`normalised`, and of the first :data:`LEAD`
+    characters of that: what a story retitled keeps (the body), and one edited a little on
+    the way too (an update paragraph added below, a typo fixed further on). None for a body
+    shorter than that: a short body (a paywall's notice, a withdrawn page's nothing) is no
+    story's own."""
+    body = normalised(row.get("body") or "")
+    if len(body) < LEAD:
+        return None, None
+    return hashlib.sha256(body.encode()).hexdigest(), lead_digest(body)
+
+
+def lead_digest(body: str) -> str | None:
+    """SHA-256 of the first :data:`LEAD` characters of ``body``, already :func:`normalised`,
+    or None for a shorter one."""
+    return hashlib.sha256(body[:LEAD].encode()).hexdigest() if len(body) >= LEAD else None
+
+
 def version_of(row: dict[str, Any]) -> Version:
     """The version an article table's row records."""
-    return Version(row.get("version", 1), row["source"]["record_id"], row, text_digest(row))
+    return Version(row.get("version", 1), row["source"]["record_id"], row, text_digest(row), *story_digests(row))
 
 
 def fold_table(path: Path, versions: MutableMapping[str, Version], doing: str) -> None:
@@ -104,11 +141,12 @@ class StoredVersions(MutableMapping[str, Version]):
     def __getitem__(self, key: str) -> Version:
         found = self.added.get(key)
         if found is None:
-            rows = self._query("SELECT number, record_id, row, text FROM latest WHERE article_id = ?", (key,))
+            rows = self._query("SELECT number, record_id, row, text, body_digest, lead_digest FROM latest "
+                               "WHERE article_id = ?", (key,))
             if not rows:
                 raise KeyError(key)
-            number, record_id, row, text = rows[0]
-            found = Version(number, record_id, json.loads(row), text)
+            number, record_id, row, text, body_digest, lead = rows[0]
+            found = Version(number, record_id, json.loads(row), text, body_digest, lead)
         return found
 
     def __setitem__(self, key: str, value: Version) -> None:
@@ -120,10 +158,13 @@ class StoredVersions(MutableMapping[str, Version]):
         row = {k: v for k, v in value.row.items() if k != "body"}
         self._top += 1  # (its place if it is new: a known article keeps the place it was first met at)
         self.db.execute(
-            "INSERT INTO latest (article_id, ord, url, number, record_id, text, row) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO latest (article_id, ord, url, number, record_id, text, row, body_digest, lead_digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (article_id) DO UPDATE SET url = excluded.url, number = excluded.number, "
-            "record_id = excluded.record_id, text = excluded.text, row = excluded.row",
-            (key, self._top, row["url"], value.number, value.record_id, value.text, json.dumps(row, ensure_ascii=False)))
+            "record_id = excluded.record_id, text = excluded.text, row = excluded.row, "
+            "body_digest = excluded.body_digest, lead_digest = excluded.lead_digest",
+            (key, self._top, row["url"], value.number, value.record_id, value.text, json.dumps(row, ensure_ascii=False),
+             value.body_digest, value.lead_digest))
 
     def __delitem__(self, key: str) -> None:
         raise TypeError("articles' versions are only added to")

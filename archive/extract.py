@@ -43,6 +43,7 @@ from archive.article_versions import (
     StoredVersions,
     Version,
     fold_table,
+    story_digests,
     text_digest,
     version_of,
 )
@@ -718,7 +719,7 @@ def _taken(row: dict[str, Any], number: int, previous: str | None, text: str, pr
     ``at`` in place of the row there. True."""
     row["version"], row["previous_version"] = number, previous
     validate("article", row)
-    prior[row["article_id"]] = Version(number, row["source"]["record_id"], row, text)
+    prior[row["article_id"]] = Version(number, row["source"]["record_id"], row, text, *story_digests(row))
     if at is None:
         rows.append(row)
     else:

@@ -12,22 +12,27 @@ file knows the article by the URL of its latest version.
 
 A redirect is a move only where the page it leads to is the same story: the same headline
 (case, spacing, Unicode forms and typographic quotes and dashes aside), the same headline
-and body, or the same path and query on another scheme or host (a slash at the path's end
+and body, the same path and query on another scheme or host (a slash at the path's end
 and the spelling of its escapes aside, as a site moved to https often changes them on the
-way). Sites also send a deleted story's URL to another story, or to the front of its
-section, which can read as an article: that page is an article of its own, and the old one
-ends with its last capture.
+way), or the same body under another headline. That last is the commonest move of all: an
+editor retitles a story, the CMS gives it a new slug and answers 301 at the old one
+(WordPress's old-slug redirect), often with the body edited a little on the way. So the
+body counts as the same where it is, as normalised above, or where the old body's opening
+(its first ``LEAD`` characters) opens the new one or follows one paragraph added above it,
+and the shorter has at least two thirds of the longer's words: an update paragraph added,
+a typo fixed further on. Sites also send a deleted story's URL to another story, or to the
+front of its section, which can read as an article: that page, which shares neither
+headline nor body, is an article of its own, and the old one ends with its last capture.
 """
 
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.article_versions import Version, text_digest
+from archive.article_versions import Version, lead_digest, normalised, story_digests, text_digest
 from archive.errors import StoreError
 from archive.index.records import read_record
 from archive.store import CollectionDir
@@ -39,10 +44,6 @@ _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _HOPS = 20  # (more than any crawl follows: a loop in the map ends here)
 
 Latest = Callable[[str], "Version | None"]  # the version last recorded under a URL
-
-# (what a CMS moving a story retypesets: curly quotes and dashes back to plain ones)
-_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-                             "\u2013": "-", "\u2014": "-", "\u2212": "-"})
 
 
 def redirects(coll: CollectionDir, lines: Iterable[dict[str, Any]], latest: Latest,
@@ -101,13 +102,36 @@ def same_story(before: Version, row: dict[str, Any]) -> bool:
     """Whether ``row``, the page a redirect led to, is the story ``before`` is the latest
     version of: the same headline, or where either has none, the same text; or whatever
     either says, the same path and query on another scheme or host (http to https, a new
-    domain), where a story edited on the day it moved is still the one story."""
+    domain), where a story edited on the day it moved is still the one story; or the same
+    body under another headline (:func:`_same_body`), a story retitled and given a new slug."""
     if text_digest(row) == before.text:
         return True
     if _place(before.row["url"]) == _place(row["url"]):
         return True
     old, new = _headline(before.row.get("headline")), _headline(row.get("headline"))
-    return old is not None and old == new
+    if old is not None and old == new:
+        return True
+    return _same_body(before, row)
+
+
+def _same_body(before: Version, row: dict[str, Any]) -> bool:
+    """Whether ``row``'s body is ``before``'s, edited a little if at all: the same,
+    :func:`~archive.article_versions.normalised`; or the same opening, at its start or
+    below one paragraph added above it (an update's note), where the shorter body has at
+    least two thirds of the longer's words. A section's front that opens with a story's
+    teaser, or a story on another subject, shares neither."""
+    body, lead = story_digests(row)
+    if body is None:
+        return False
+    if body == before.body_digest:
+        return True
+    old_words, new_words = before.row.get("word_count") or 0, row.get("word_count") or 0
+    if before.lead_digest is None or 3 * min(old_words, new_words) < 2 * max(old_words, new_words):
+        return False
+    if lead == before.lead_digest:
+        return True
+    below = (row.get("body") or "").split("\n\n", 1)  # (paragraphs are parted by a blank line)
+    return len(below) == 2 and lead_digest(normalised(below[1])) == before.lead_digest
 
 
 def _place(url: str) -> tuple[str, str]:
@@ -121,4 +145,4 @@ def _place(url: str) -> tuple[str, str]:
 def _headline(text: str | None) -> str | None:
     if not text:
         return None
-    return " ".join(unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY).casefold().split()) or None
+    return normalised(text) or None

@@ -186,6 +186,7 @@ def test_a_story_moved_to_https_with_a_slash_added_to_its_path_on_the_day_its_he
 
 def test_a_deleted_story_sent_to_its_sections_front_on_https_is_no_move(tmp_path):
     """Only the story's own path is the same story: its section's front, the home page, are not."""
+    section = ["Latest local news from the harbour district, updated through the day by our reporters. " * 6] * 2
     for old, new in (("http://127.0.0.1:9/news/bridge", "https://127.0.0.1:9/news/"),
                      ("http://127.0.0.1:9/bridge", "https://127.0.0.1:9/")):
         store = tmp_path / str(len(list(tmp_path.iterdir())))
@@ -195,8 +196,64 @@ def test_a_deleted_story_sent_to_its_sections_front_on_https_is_no_move(tmp_path
         first.close()
         second = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
         second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
-        second.record_fetch(fetch(new, article_html("n", "News from the harbour", PARAGRAPHS[:2]), clock()))
+        second.record_fetch(fetch(new, article_html("n", "News from the harbour", section), clock()))
         second.close()
         extract_collection(store, "news")
         rows = _rows(store)
         assert len({r["article_id"] for r in rows}) == 2, (old, new)
+
+
+STORY = [("The harbour bridge will reopen to traffic on Monday morning, six weeks after a barge struck one of "
+          "its piers during the autumn storms, the council said on Friday."),
+         ("Engineers replaced two damaged bearings and strengthened the pier with steel collars, work the council "
+          "had first said would take until the new year."),
+         ("Buses return to their usual routes from the first service, and the temporary ferry between the two "
+          "quays stops running on Sunday evening."),
+         ("Traders on the north quay, who say they lost a third of their custom while the bridge was shut, "
+          "welcomed the news but asked the council to waive this quarter's market fees."),
+         "A report into the collision is due in the spring."]
+
+
+def test_a_story_retitled_and_given_a_new_slug_by_a_301_continues_its_article(tmp_path):
+    """An editor retitles a story and the CMS moves it to a new slug, answering 301 at the
+    old one: the same body, or that body with an update added, below or above, and a typo
+    fixed. Each was a new article, and the story's first ended unmarked."""
+    old = "http://127.0.0.1:9/2026/11/28/harbour-bridge-to-reopen"
+    new = "http://127.0.0.1:9/2026/11/28/harbour-bridge-reopens"
+    update = "Update, 11.40: the council says the first buses will cross at 6am."
+    fixed = [STORY[0], STORY[1].replace("steel collars", "steel collars,"), *STORY[2:]]
+    for paragraphs in (STORY, [*fixed, update], [update, *fixed]):
+        store = tmp_path / str(len(list(tmp_path.iterdir())))
+        clock = Clock()
+        first = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+        first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", STORY), clock()))
+        first.close()
+        second = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+        second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
+        second.record_fetch(fetch(new, article_html("a", "Harbour bridge reopens", paragraphs), clock()))
+        second.close()
+        extract_collection(store, "news")
+        rows = _rows(store)
+        assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)], paragraphs
+        assert rows[0]["article_id"] == rows[1]["article_id"]
+        assert rows[1]["previous_version"] == rows[0]["source"]["record_id"]
+
+
+def test_a_301_to_a_section_front_that_opens_with_the_storys_teaser_is_no_move(tmp_path):
+    """The front still shows the deleted story's opening above its other teasers: the same
+    opening, but not the story's body edited a little."""
+    old, new = "http://127.0.0.1:9/2026/11/28/harbour-bridge-to-reopen", "http://127.0.0.1:9/news/local/"
+    teasers = [f"Teaser {i}: the ferry timetable, the market fees and the weather for the weekend ahead, "
+               "in brief from our reporters on the quays." for i in range(12)]
+    clock = Clock()
+    first = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", STORY), clock()))
+    first.close()
+    second = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
+    second.record_fetch(fetch(new, article_html("local", "Local news", [*STORY[:2], *teasers]), clock()))
+    second.close()
+    extract_collection(tmp_path, "news")
+    rows = _rows(tmp_path)
+    assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 1)]
+    assert rows[0]["article_id"] != rows[1]["article_id"]

@@ -14,7 +14,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from jobs import Clock, run_job
 
-from archive.article_versions import VERSIONS, StoredVersions, Version, text_digest, version_of
+from archive.article_versions import (
+    VERSIONS,
+    StoredVersions,
+    Version,
+    story_digests,
+    text_digest,
+    version_of,
+)
 from archive.extract import Capture, article_row, versions_before
 from archive.jsonl import rows_refusing_bad
 from archive.manifest import encode, jobs_in_order
@@ -27,6 +34,7 @@ PAGE = ("<html lang='en'><head><title>Bridge</title><meta property='og:type' con
         + "</article></body></html>")
 IDS = [f"{i:040x}" for i in range(1, 8)]
 URLS = [f"http://site.test/2024/story-{c}" for c in "abcd"]
+LONG = "The council met on Tuesday to talk about the bridge and what it will cost.\n\n" * 4  # (its digests kept)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +60,7 @@ def _reference(coll, sequence: int) -> dict[str, Version]:
         if path.exists():
             for row in rows_refusing_bad(path, "article", "-"):
                 prior[row["article_id"]] = Version(row.get("version", 1), row["source"]["record_id"], row,
-                                                   text_digest(row))
+                                                   text_digest(row), *story_digests(row))
     return prior
 
 
@@ -69,7 +77,7 @@ class _Trial:
         self.records += 1
         row = dict(self.row, article_id=rng.choice(IDS), url=rng.choice(URLS), job_id=job_id,
                    headline=rng.choice(["Bridge", "Bridge, corrected", "Ferry"]),
-                   body=rng.choice(["", "One paragraph.", "Two paragraphs.\n\nAnd more."]),
+                   body=rng.choice(["", "One paragraph.", "Two paragraphs.\n\nAnd more.", LONG]),
                    status=rng.choice(["captured", "captured", "withdrawn"]))
         row["source"] = dict(row["source"], record_id=f"<urn:uuid:{self.records}>")
         if rng.random() < 0.3:
@@ -97,8 +105,9 @@ class _Trial:
             for key, version in expected.items():
                 got = found[key]
                 bodiless = {k: v for k, v in version.row.items() if k != "body"}
-                assert (got.number, got.record_id, got.row, got.text) == \
-                    (version.number, version.record_id, bodiless, version.text), key
+                assert (got.number, got.record_id, got.row, got.text, got.body_digest, got.lead_digest) == \
+                    (version.number, version.record_id, bodiless, version.text, version.body_digest,
+                     version.lead_digest), key
             # The running job's own versions on top, and the look-up by URL of withdrawals.
             for _ in range(self.rng.randint(0, 6)):
                 row = self.article("running")
@@ -143,6 +152,36 @@ def test_the_versions_file_gives_what_reading_every_table_gives(samples, tmp_pat
                 (trial.coll.manifests / f"{job}.json").unlink(missing_ok=True)
             seen.add(trial.check(rng.choice([*sequences, max(sequences) + 1])))
     assert seen == {"file", "tables"}  # (both ways were compared)
+
+
+def test_a_versions_file_of_the_version_without_body_digests_is_made_again_once(samples, tmp_path, monkeypatch):
+    # It kept no digest of a body alone, by which a story retitled at a new slug is known:
+    # made again from the tables, once.
+    import sqlite3
+
+    import archive.article_versions
+
+    trial = _Trial(random.Random(3), tmp_path, samples)
+    job = "c-20260110T000000Z-0001"
+    trial.write_manifest(job, 1)
+    (trial.coll.articles / f"{job}.jsonl").write_text(json.dumps(dict(trial.article(job), body=LONG)) + "\n")
+    versions_before(trial.coll, 2).close()
+    db = sqlite3.connect(trial.coll.root / VERSIONS)
+    db.execute("ALTER TABLE latest DROP COLUMN body_digest")
+    db.execute("ALTER TABLE latest DROP COLUMN lead_digest")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    folds = []
+    fold = archive.article_versions.fold_table
+    monkeypatch.setattr(archive.article_versions, "fold_table", lambda *args: folds.append(1) or fold(*args))
+    for _ in range(2):
+        versions = versions_before(trial.coll, 2)
+        assert isinstance(versions, StoredVersions)
+        (version,) = versions.values()
+        assert (version.body_digest, version.lead_digest) == story_digests({"body": LONG}) != (None, None)
+        versions.close()
+    assert folds == [1]
 
 
 def test_a_look_up_the_versions_file_cannot_answer_is_one_error_naming_it(samples, tmp_path):
