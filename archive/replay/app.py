@@ -20,6 +20,8 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -152,6 +154,17 @@ class ReplayApp:
             known = self._lost[coll.root] = (key, stated_lost(coll))
         return known[1]
 
+    def _public(self, message: str) -> str:
+        """``message`` (an error's, for the browser) with the paths of the store on this
+        server said as names within it: ``warcs/x.warc.gz`` of the collection the page is
+        of, a collection by its name. A replay server may be open to readers who have no
+        business with its disks (the log keeps the paths, for whoever runs it)."""
+        roots = {os.path.abspath(self.store), os.path.realpath(self.store)} - {os.sep}
+        for root in sorted(roots, key=len, reverse=True):
+            message = re.sub(re.escape(root + os.sep) + r"([^/\s'\"]+)(/?)",
+                             lambda m: "" if m.group(2) else m.group(1), message)
+        return message
+
     # -- WSGI ---------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -190,7 +203,7 @@ class ReplayApp:
                 status, headers, body = _html("400 Bad Request", pages.error_page("400 Bad Request", str(exc)))
             except ArchiveError as exc:
                 log.warning("replay of %s failed: %s", target, exc)
-                status, headers, body = _html("502 Bad Gateway", pages.error_page("Archive error", str(exc)))
+                status, headers, body = _html("502 Bad Gateway", pages.error_page("Archive error", self._public(str(exc))))
         headers = [(k, _latin1(v)) for k, v in headers]
         headers.append(("Content-Length", str(len(body))))
         if not any(k.lower() == "content-security-policy" for k, _ in headers):
