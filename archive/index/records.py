@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,7 +222,7 @@ def read_record(coll: CollectionDir, filename: str, offset: int, length: int, *,
 
 
 def payload_chunks(coll: CollectionDir, record: ArchivedRecord, first: int = 0,
-                   stop: int | None = None) -> Iterator[bytes]:
+                   stop: int | None = None) -> Generator[bytes, None, None]:
     """Bytes ``first`` to ``stop`` (exclusive; None: the end) of ``record``'s payload as
     archived, read from its WARC as they are asked for: the record is inflated as far as
     ``stop`` and no further, none of it kept. Where they reach the payload's end the member

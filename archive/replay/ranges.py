@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from archive.errors import StoreError
@@ -57,16 +57,30 @@ class Payload:
         the record's offset and the bytes sent. Damage that inflates without error (most bit
         rot in a video's stored blocks) is found by the member's CRC alone, at the payload's
         end: bytes of a range that stops before it are sent as read."""
+        first, chunks = self._first()
+        return iter(first) if chunks is None else self._rest(first, chunks)
+
+    def check(self) -> None:
+        """Read it as far as :meth:`chunks` does before an answer, and no further: StoreError
+        where that fails. What a HEAD is told is what a GET would get: not a capture whose
+        damage a GET finds before its first byte and passes over for another."""
+        _, chunks = self._first()
+        if chunks is not None:
+            chunks.close()
+
+    def _first(self) -> tuple[list[bytes], Generator[bytes, None, None] | None]:
+        """Its first ``READ_FIRST`` bytes (or all of them, read to the member's end), and the
+        chunks still to be read, or None when there are none."""
         chunks = payload_chunks(self.coll, self.record, self.first, self.stop)
         first: list[bytes] = []
         read = 0
         while read < READ_FIRST:
             chunk = next(chunks, None)
             if chunk is None:
-                return iter(first)
+                return first, None
             first.append(chunk)
             read += len(chunk)
-        return self._rest(first, chunks)
+        return first, chunks
 
     def _rest(self, first: list[bytes], chunks: Iterator[bytes]) -> Iterator[bytes]:
         sent = 0
