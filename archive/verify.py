@@ -164,7 +164,7 @@ def verify(path: Path, key: Path | None = None) -> Report:
         check_wacz(path, report)
         return report
     if path.is_file():
-        if path.name.endswith(".warc.gz"):
+        if path.name.endswith((".warc.gz", ".warc")):  # (an uncompressed one read record by record)
             coll = _collection_of(path)
             listed = _listed_files(coll) if coll else {}
             entry = listed.get(f"warcs/{path.name}")
@@ -177,7 +177,7 @@ def verify(path: Path, key: Path | None = None) -> Report:
         elif path.suffix == ".json" and path.parent.name == "manifests":
             _check_collection(CollectionDir(path.parent.parent), report, only=path)
         else:
-            raise UsageError(f"{path} is not a WARC (.warc.gz), a manifest, a .wacz, or a directory to verify")
+            raise UsageError(f"{path} is not a WARC (.warc.gz or .warc), a manifest, a .wacz, or a directory to verify")
         return report
     collections = collections_in(path)
     if not collections:
@@ -628,7 +628,7 @@ def _plain_unlisted(coll: CollectionDir, plain: Path, listed: dict[str, Any], re
     """An uncompressed WARC no manifest lists: no job writes one (its files are gzipped, and
     ``archive verify --repair`` closes only those), so it is a copy (``gunzip``) or another
     tool's file, passed over by extraction and export, and its records are not read here
-    (the checking reader reads gzip members)."""
+    (`archive verify FILE` reads them): it is no file of the collection's."""
     report.files += 1
     try:
         job = warcinfo_job_id(plain)

@@ -462,3 +462,34 @@ def test_originals_are_read_from_log_lines_however_their_json_is_spaced(tmp_path
     wanted = {"<urn:uuid:a>", "<urn:uuid:b>", "<urn:uuid:r>"}
     assert original_digests([log], wanted) == {"<urn:uuid:a>": "sha1:A", "<urn:uuid:b>": "sha1:B"}
     assert original_digests([log], {"<urn:uuid:b>"}) == {"<urn:uuid:b>": "sha1:B"}
+
+
+def test_an_uncompressed_warc_given_alone_has_its_records_and_digests_checked(store, tmp_path, capsys):
+    # "is not a WARC (.warc.gz)", of a WARC another tool wrote, or a job's gunzipped.
+    import gzip
+
+    warc = min((store / "news" / "warcs").glob("*.warc.gz"))
+    plain = tmp_path / warc.name.removesuffix(".gz")
+    plain.write_bytes(gzip.decompress(warc.read_bytes()))
+    records = sum(1 for _ in check_records(warc))
+    assert main(["verify", str(plain)]) == 0
+    assert capsys.readouterr().out == f"OK: 1 file, {records} records, 0 manifests checked; no problems.\n"
+    offsets = [r.offset for r in check_records(plain)]
+    assert len(offsets) == records and all(not r.problems for r in check_records(plain))
+    response = next(r for r in check_records(plain) if r.type == "response")
+    flip(plain, response.offset + response.length - 10)  # (in its payload)
+    assert main(["verify", str(plain)]) == 1
+    out = capsys.readouterr().out
+    assert f"{plain}: offset {response.offset}: WARC-Block-Digest mismatch: " in out, out
+    assert f"{plain}: offset {response.offset}: WARC-Payload-Digest mismatch: " in out, out
+    assert out.count(f"{plain}: offset ") == 2, out  # (the records after it read as before)
+    flip(plain, response.offset + response.length - 10)
+    whole = plain.read_bytes()
+    for cut in (response.offset + 100, response.offset + response.length - 100):  # (in its header, in its block)
+        plain.write_bytes(whole[:cut])
+        problems = [str(p) for p in verify(plain).problems]
+        assert problems == [f"{plain}: offset {response.offset}: file ends inside this record (incomplete)"], problems
+    (tmp_path / "junk.warc").write_bytes(b"<html>not a WARC</html>")
+    problems = [str(p) for p in verify(tmp_path / "junk.warc").problems]
+    said = "not a WARC record (bytes do not start with a WARC version line)"
+    assert problems == [f"{tmp_path / 'junk.warc'}: offset 0: {said}"], problems

@@ -1,9 +1,11 @@
-"""A checking reader for gzipped WARC files: walks gzip members, re-computes digests.
+"""A checking reader for WARC files: walks gzip members, re-computes digests.
 
 This is the engine of ``archive verify`` and ``--repair``. It maps the file (no copy in
 Python), inflates each member in bounded slices, and reports problems with their offset
 instead of stopping at the first: after a corrupt member it resynchronises at the next
-gzip header. Reading for analysis (indexes, extraction, replay) uses warcio, once
+gzip header. An uncompressed WARC (``x.warc``: another tool's, or one gunzipped) is read
+record by record the same way, each found by its Content-Length, resynchronising at the
+next WARC version line after damage. Reading for analysis (indexes, extraction, replay) uses warcio, once
 :func:`first_damage` has found the file readable (or a record's member inflated whole).
 """
 
@@ -344,7 +346,8 @@ class _Unreadable(Exception):
 
 def check_records(path: Path, start: int = 0, stop: int | None = None, *,
                   hasher: Any = None) -> Iterator[CheckedRecord]:
-    """Yield every record of a gzipped WARC with the problems found in it.
+    """Yield every record of a WARC (gzipped, or uncompressed if named ``.warc``) with the
+    problems found in it.
 
     ``start``/``stop``: only the records that begin in ``[start, stop)``; ``start`` must be
     where a record begins. (The last one may end past ``stop``.) ``hasher`` (a hashlib
@@ -354,8 +357,9 @@ def check_records(path: Path, start: int = 0, stop: int | None = None, *,
     with _mapped(path) as (mm, view, size):
         stop = size if stop is None else min(stop, size)
         pos = start
+        check = _check_plain if _plain(path) else _check_member
         while pos < stop:
-            record, next_pos = _check_member(mm, view, pos, size)
+            record, next_pos = check(mm, view, pos, size)
             assert record is not None  # (only a lean check passes a record over)
             if hasher is not None and next_pos > pos:
                 hasher.update(view[pos:next_pos])
@@ -378,9 +382,10 @@ def record_problems(path: Path, start: int = 0, stop: int | None = None) -> tupl
     with _mapped(path) as (mm, view, size):
         stop = size if stop is None else min(stop, size)
         pos = start
+        check = _check_plain if _plain(path) else _check_member
         while pos < stop:
             count += 1
-            record, next_pos = _check_member(mm, view, pos, size, lean=True)
+            record, next_pos = check(mm, view, pos, size, lean=True)
             if record is None:
                 pos = end = next_pos
                 continue
@@ -517,6 +522,52 @@ def _check_member(mm: mmap.mmap | bytes, view: memoryview, pos: int, size: int,
         return CheckedRecord(pos, nxt - pos, state.fields, [f"unreadable record: {exc}"], complete=False), nxt
     problems = state.finish()
     return CheckedRecord(pos, end - pos, state.fields, problems, cut=state.cut), end
+
+
+def _plain(path: Path) -> bool:
+    """Whether ``path`` is an uncompressed WARC, by its name (``.warc``, not ``.warc.gz``)."""
+    return path.name.endswith(".warc")
+
+
+def _check_plain(mm: mmap.mmap | bytes, view: memoryview, pos: int, size: int,
+                 lean: bool = False) -> tuple[CheckedRecord, int]:
+    """The record of an uncompressed WARC that begins at ``pos``, and where the next one
+    begins: its header, then as many bytes as its Content-Length says and CRLF CRLF, hashed
+    in pieces. (``lean`` is taken for :func:`_check_member`'s sake; every record comes back.)"""
+    if mm[pos : pos + 5] != b"WARC/":
+        nxt = _resync_plain(mm, pos, size)
+        problem = "not a WARC record (bytes do not start with a WARC version line)"
+        return CheckedRecord(pos, nxt - pos, problems=[problem], complete=False), nxt
+    state = _BlockState()
+    head = mm.find(b"\r\n\r\n", pos, min(size, pos + _MAX_HEADER))
+    if head < 0 and size < pos + _MAX_HEADER:
+        return CheckedRecord(pos, size - pos, problems=["file ends inside this record (incomplete)"],
+                             complete=False), size
+    try:
+        if head < 0:
+            raise _Unreadable("WARC header section longer than 1 MiB or not terminated")
+        state.feed(mm[pos : head + 4])
+        assert state.expected is not None  # (else feed raised)
+        end = head + 4 + state.expected + 4
+        cursor = head + 4
+        while cursor < min(end, size):
+            with view[cursor : min(end, size, cursor + _OUT)] as piece:
+                state.feed(bytes(piece))
+                cursor += len(piece)
+    except _Unreadable as exc:
+        nxt = _resync_plain(mm, pos, size)
+        return CheckedRecord(pos, nxt - pos, state.fields, [f"unreadable record: {exc}"], complete=False), nxt
+    if end > size:
+        return CheckedRecord(pos, size - pos, state.fields, ["file ends inside this record (incomplete)"],
+                             complete=False), size
+    problems = state.finish()
+    return CheckedRecord(pos, end - pos, state.fields, problems, cut=state.cut), end
+
+
+def _resync_plain(mm: mmap.mmap | bytes, pos: int, size: int) -> int:
+    """The next line of an uncompressed WARC after ``pos`` that begins as a record does."""
+    found = mm.find(b"\nWARC/1.", pos)
+    return size if found < 0 else found + 1
 
 
 def _resync(mm: mmap.mmap | bytes, pos: int, size: int) -> int:
