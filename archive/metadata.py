@@ -103,10 +103,13 @@ def _without_post(name: str) -> str:
     Correspondent" or "Jane Doe, Staff Writer" (a person's name, as the same person's
     bylines elsewhere give it), as a string author loses it (:func:`_names`): a JSON-LD
     person so named, or a ``rel=author`` link so written, kept it."""
-    head, comma, post = name.partition(",")
-    if comma and head.strip() and post.strip() and (_ROLE.search(post) or _staff(post.strip())):
-        return head.strip()
-    return name
+    parts = name.split(",")
+    # (at the first part after the name that is a post: "Doe, Jane, Political Correspondent"
+    # is Doe, Jane, and a name written surname first, "Doe, Jane", is kept whole)
+    at = next((i for i, part in enumerate(parts) if i and part.strip() and (_ROLE.search(part) or _staff(part.strip()))),
+              len(parts))
+    kept = ",".join(parts[:at]).strip()
+    return kept if kept else name
 
 
 # What sites put between a page's title and their own name: "Story | Site", "Site - Story".

@@ -175,6 +175,20 @@ def test_a_person_whose_name_has_staff_in_it_is_an_author(byline):
     ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}"}}}}'
     assert meta_of(f'{site}<script type="application/ld+json">{ld}</script>')["authors"] == [byline]
     assert meta_of(f'<meta name="author" content="{byline}, Political Correspondent">')["authors"] == [byline]
+    ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}, Political Correspondent"}}}}'
+    assert meta_of(f'{site}<script type="application/ld+json">{ld}</script>')["authors"] == [byline]
+
+
+@pytest.mark.parametrize(("name", "author"), [
+    ("Jane Doe, Political Correspondent", "Jane Doe"),
+    ("By Jane Doe, Chefredakteurin", "Jane Doe"),
+    ("Doe, Jane", "Doe, Jane"),  # (one person, surname first: not two authors, nor half a name)
+    ("Doe, Jane, Political Correspondent", "Doe, Jane"),
+    ("Editor, Jane", "Editor, Jane"),  # (a surname that is a post's word, before the comma)
+])
+def test_a_json_ld_person_is_named_without_the_post_after_the_name(name, author):
+    ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{name}"}}}}'
+    assert meta_of(f'<script type="application/ld+json">{ld}</script>')["authors"] == [author]
 
 
 @pytest.mark.parametrize("byline", ["Jane Post, Staff Writer", "Sarah Press, staff reporter", "Max Daily | Staff",
