@@ -127,8 +127,11 @@ def _html_title(coll: CollectionDir, filename: str, offset: int, length: int, un
         record = read_record(coll, filename, offset, length)
     except StoreError as exc:
         if filename not in unread:
-            log.warning("pages of %s whose record cannot be read are listed without a title; the first: %s@%d: %s",
-                        filename, filename, offset, exc)
+            # (a WARC not in the store at all, pushed away or missing, is said by the indexes'
+            # update, with what to do: a line here too said it twice)
+            level = logging.WARNING if os.path.lexists(coll.warcs / filename) else logging.INFO
+            log.log(level, "pages of %s whose record cannot be read are listed without a title; the first: %s@%d: %s",
+                    filename, filename, offset, exc)
             unread.add(filename)
         return None
     body = record.decoded_payload(65536)  # the title is near the top; a bomb need not inflate
@@ -231,12 +234,15 @@ def _build(coll: CollectionDir) -> Path:
     return path
 
 
+_LEFT_OUT = "left out of the catalog (replay's list of pages and its provenance)"
+
+
 def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
     """Take the sources ``new`` into the catalog ``db``: article files first (their headlines
     name pages already in, and those to come), then indexes and logs."""
     for src in new:
         if src.parent == coll.articles:
-            for row in rows_skipping_bad(src):
+            for row in rows_skipping_bad(src, skipped=_LEFT_OUT):
                 # (a headline from a later job's file is not replaced by an earlier one's)
                 if row.get("url") and row.get("headline") and db.execute(
                         "INSERT INTO headlines VALUES (?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
@@ -250,7 +256,7 @@ def _add(db: sqlite3.Connection, coll: CollectionDir, new: list[Path]) -> None:
         elif src.parent == coll.logs:
             # (where each line is in its log, not the line: the logs stay beside the catalog,
             # and a copy of every line made it larger than a collection of recrawls' WARCs)
-            for at, row in placed_rows_skipping_bad(src):
+            for at, row in placed_rows_skipping_bad(src, skipped=_LEFT_OUT):
                 warc = row.get("warc") or {}
                 db.execute("INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?,?)",
                            (row.get("job_id"), row.get("url"), row.get("started"), row.get("outcome"),

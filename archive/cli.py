@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import difflib
 import errno
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from archive.commands import (
     status,
     verify,
 )
+from archive.commands.common import library_warnings
 from archive.errors import ArchiveError, UsageError
 from archive.store import in_the_way
 
@@ -90,6 +92,16 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         parser.print_help(out)
         return 2
     module = next(m for m in COMMANDS if m.NAME == args.command)
+    said = library_warnings(args.command, err)
+    logging.getLogger().addHandler(said)
+    try:
+        return _run(module, args, out, err)
+    finally:
+        logging.getLogger().removeHandler(said)
+
+
+def _run(module: ModuleType, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``module``'s command run, its errors said in one line with their exit code."""
     try:
         return module.run(args, out, err)
     except UsageError as exc:

@@ -51,17 +51,19 @@ def row_of(raw: bytes, kind: str | None = None) -> dict[str, Any] | str:
     return f"does not match the {kind} schema ({found[0]})" if found else row
 
 
-def rows_skipping_bad(path: Path, kind: str | None = None) -> Iterator[dict[str, Any]]:
-    """The objects of a JSON Lines file; a bad line is skipped with a warning naming it."""
-    for _, row in placed_rows_skipping_bad(path, kind):
+def rows_skipping_bad(path: Path, kind: str | None = None, skipped: str = "skipped") -> Iterator[dict[str, Any]]:
+    """The objects of a JSON Lines file; a bad line is skipped with a warning naming it, and
+    saying what is done of it (``skipped``: "left out of the catalog")."""
+    for _, row in placed_rows_skipping_bad(path, kind, skipped):
         yield row
 
 
-def placed_rows_skipping_bad(path: Path, kind: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+def placed_rows_skipping_bad(path: Path, kind: str | None = None,
+                             skipped: str = "skipped") -> Iterator[tuple[int, dict[str, Any]]]:
     """:func:`rows_skipping_bad` with the byte offset where each line begins."""
     for number, at, row in placed_rows(path, kind):
         if isinstance(row, str):
-            log.warning("%s:%d: %s, skipped", path, number, row)
+            log.warning("%s: line %d: %s, %s", path, number, row, skipped)
         else:
             yield at, row
 

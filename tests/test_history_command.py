@@ -41,17 +41,20 @@ def test_damaged_log_and_article_lines_are_skipped_with_a_warning_and_the_rest_s
         fh.write(b'{"url": "http://news.test/a/0"}\n\xff\n')
     with caplog.at_level(logging.WARNING):
         code, out, err = _history(store, URL)
-    assert code == 0 and err == ""
+    assert code == 0
     assert "new content" in out and "Version 1" in out and ": Story 0" in out
     schema = "does not match the {} schema ((top level): '{}' is a required property)"
-    assert [r.getMessage() for r in caplog.records] == [
-        f"{log_file}:4: not JSON, skipped",
-        f"{log_file}:5: not UTF-8, skipped",
-        f"{log_file}:6: not a JSON object, skipped",
-        f"{log_file}:7: {schema.format('capture-log', 'job_id')}, skipped",
-        f"{articles}:4: {schema.format('article', 'article_id')}, skipped",
-        f"{articles}:5: not UTF-8, skipped",
+    said = [
+        f"{log_file}: line 4: not JSON, skipped",
+        f"{log_file}: line 5: not UTF-8, skipped",
+        f"{log_file}: line 6: not a JSON object, skipped",
+        f"{log_file}: line 7: {schema.format('capture-log', 'job_id')}, skipped",
+        f"{articles}: line 4: {schema.format('article', 'article_id')}, skipped",
+        f"{articles}: line 5: not UTF-8, skipped",
     ]
+    assert [r.getMessage() for r in caplog.records] == said
+    # (said as the command's warnings: they were bare lines on the terminal)
+    assert err.splitlines() == [f"archive history: warning: {line}" for line in said]
 
 
 @pytest.mark.parametrize(("url", "why"), [("http://[::1", "is not a valid URL (Invalid IPv6 URL)"),

@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import shlex
 import time
 from typing import Any, Self, TextIO
 from urllib.parse import urlsplit
+
+
+class CommandSays(logging.Formatter):
+    """What the library logs while a command runs (a damaged line of a log passed over, an
+    index built again), worded as the command's own warnings: ``archive crawl: warning:
+    ...``. Without it, Python's last resort printed the bare message, which said nothing of
+    who said it."""
+
+    def __init__(self, command: str):
+        super().__init__()
+        self.command = command
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"archive {self.command}: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def library_warnings(command: str, err: TextIO) -> logging.Handler:
+    """A handler that says the library's warnings (and worse) on ``err`` as ``command``'s."""
+    handler = logging.StreamHandler(err)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(CommandSays(command))
+    return handler
 
 
 def given(text: str) -> str:
@@ -150,15 +173,15 @@ def print_report(report: Any, out: TextIO) -> None:
         print(f"FAILED: {count(len(report.problems), 'problem')}; {summary}.", file=out)
 
 
-def remember_verify(collections: list[Any], report: Any, err: TextIO) -> None:
+def remember_verify(collections: list[Any], report: Any, err: TextIO, command: str = "verify") -> None:
     """Record, for `archive status`, what a verify of ``collections`` found; say so where
-    that cannot be (the verify itself stands)."""
+    that cannot be (the verify itself stands), as ``command`` says its warnings."""
     from datetime import UTC, datetime
 
     from archive.status import record_verify
 
     for problem in record_verify(collections, [p.path for p in report.problems], datetime.now(UTC)):
-        print(f"warning: could not record this verify for archive status: {problem}", file=err)
+        print(f"archive {command}: warning: could not record this verify for archive status: {problem}", file=err)
 
 
 def count(n: int, noun: str) -> str:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print_crawl_summary(result.crawl, out)
     print("Verification:", file=out)
     print_report(result.verify, out)
-    remember_verify([collection_dir(store, DEMO_COLLECTION)], result.verify, err)  # (as `archive verify` does)
+    remember_verify([collection_dir(store, DEMO_COLLECTION)], result.verify, err, "demo")  # (as `archive verify` does)
     print("Next: inspect a capture log line with", file=out)
     print(f"  head -n 3 {store / 'demo' / 'logs'}/*.captures.jsonl", file=out)
     return 0 if result.verify.ok else 1

@@ -4,7 +4,7 @@ import argparse
 import logging
 from typing import TextIO
 
-from archive.commands.common import given, port, store_option
+from archive.commands.common import CommandSays, given, port, store_option
 from archive.errors import UsageError
 
 NAME = "replay"
@@ -52,7 +52,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"  {base}/{name}/", file=out, flush=True)
     # What the server says while it runs (a capture passed over as damaged, an answer cut
     # off) goes to stderr with its time: a server left running for months is read back by it.
-    logging.basicConfig(stream=err, level=logging.WARNING, format=LOG_FORMAT, datefmt=LOG_DATES)
+    # (the command's handler, if the CLI gave it one, says it so from now on)
+    command = [h for h in logging.getLogger().handlers if isinstance(h.formatter, CommandSays)]
+    for handler in command:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATES))
+    if not command:
+        logging.basicConfig(stream=err, level=logging.WARNING, format=LOG_FORMAT, datefmt=LOG_DATES)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
