@@ -587,7 +587,8 @@ def test_delete_local_keeps_the_warcs_of_an_older_job_without_an_article_table(s
     assert (f"archive push: not deleting the WARCs {first.name} lists: job {job} has no article table, which "
             f"is made from them by `archive extract --collection news --store {store}` (a later job's table was made "
             "without it, and extract makes every table again, from every WARC: `archive pull` first brings back "
-            "those pushed away); the next `archive push` sends what is missing or differs again\n") in err, err
+            "those pushed away); nothing needs sending for that: once it is made, the next `archive push "
+            "--delete-local` deletes the WARCs kept\n") in err, err
     assert {f"warcs/{w.name}" for w in coll.warcs.iterdir()} == warcs
     assert main(["pull", "--from", f"s3://{bucket}/p", "--store", str(store)]) == 0
     assert main(["extract", "--store", str(store), "--collection", "news"]) == 0

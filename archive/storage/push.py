@@ -694,6 +694,13 @@ def _unlike_its_sidecar(manifest: Path) -> str | None:
     return None
 
 
+# What follows a WARC kept by --delete-local: one whose copy is not in the bucket as listed
+# is sent again; one kept for what is made from it (its job's article table, its index) needs
+# nothing sent, only what it lacks made.
+_SENT_AGAIN = "the next `archive push` sends what is missing or differs again"
+_ONCE_MADE = "nothing needs sending for that: once it is made, the next `archive push --delete-local` deletes the WARCs kept"
+
+
 def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, manifests: list[Path],
                         result: PushResult, ledger: PushLedger) -> None:
     """CONTRACTS: --delete-local removes WARCs only, each after its bucket copy checks out.
@@ -705,7 +712,11 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
     as they were on an object damaged or replaced since. The local copy may be the last one.
     What turns out not to be in the bucket as confirmed is checked, and sent, by the next push.
     """
-    kept: list[str] = []  # why WARCs were not deleted
+    kept: list[tuple[str, str]] = []  # why WARCs were not deleted, and what then
+
+    def keep(then: str, why: str) -> None:
+        kept.append((why, then))
+
     untabled = jobs_without_a_table(coll)
     for manifest in manifests:
         if _unlike_its_sidecar(manifest) is not None:
@@ -718,23 +729,23 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
         job = manifest.name.removesuffix(".json")
         if job in untabled and not any(path in result.held_back for _, path in here):
             # (one damaged here goes all the same: its table is made from the good copy, pulled)
-            kept.append(f"not deleting the WARCs {manifest.name} lists: job {job} has no article table, which is "
-                        f"made from them by `{coll.command('extract')}` (a later job's table was made without it, "
-                        "and extract makes every table again, from every WARC: `archive pull` first brings back "
-                        "those pushed away)")
+            keep(_ONCE_MADE, f"not deleting the WARCs {manifest.name} lists: job {job} has no article table, which "
+                 f"is made from them by `{coll.command('extract')}` (a later job's table was made without it, and "
+                 "extract makes every table again, from every WARC: `archive pull` first brings back those pushed "
+                 "away)")
             continue
         # (one damaged here goes all the same: its index is made from the good copy, pulled)
         unindexed = [path for _, path in here
                      if path not in result.held_back and not is_current(coll.indexes / index_name(path), path)]
         if unindexed:
-            kept.append(f"not deleting {unindexed[0]}: it has no index, which is made from it (`archive index`)")
+            keep(_ONCE_MADE, f"not deleting {unindexed[0]}: it has no index, which is made from it (`archive index`)")
             here = [(entry, path) for entry, path in here if path not in unindexed]
         rel = _rel(manifest, coll)
         as_here = sha256_file(manifest)
         if _read_back(bucket, where.key(rel)) != as_here:
             ledger.forget(rel)
-            kept.append(f"not deleting the WARCs {manifest.name} lists: the manifest is not in {where.url()} as it "
-                        "is here")
+            keep(_SENT_AGAIN, f"not deleting the WARCs {manifest.name} lists: the manifest is not in {where.url()} "
+                 "as it is here")
             continue
         for entry, path in here:
             listed = (str(entry["sha256"]), int(entry["size"]))
@@ -742,8 +753,8 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
             if found != listed:
                 ledger.forget(entry["path"], damaged=found is not None)
                 what = "is not there" if found is None else f"reads back as {found[1]} bytes, {found[0]}"
-                kept.append(f"not deleting {path}: its copy in {where.url()} {what}, not as {manifest.name} lists it "
-                            f"({listed[1]} bytes, {listed[0]})")
+                keep(_SENT_AGAIN, f"not deleting {path}: its copy in {where.url()} {what}, not as {manifest.name} "
+                     f"lists it ({listed[1]} bytes, {listed[0]})")
                 continue
             # A receipt, so `archive verify` of the local store knows where the file went:
             # on the disk for good before the file goes.
@@ -758,7 +769,8 @@ def _delete_local_warcs(bucket: Bucket, where: S3Location, coll: CollectionDir, 
                                           f"deleted: its copy in {where.url()} is as listed")
     if kept:
         more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
-        raise _Stop(f"{kept[0]}{more}; the next `archive push` sends what is missing or differs again")
+        then = "; ".join(dict.fromkeys(then for _, then in kept))  # (what to do of each kind kept, once)
+        raise _Stop(f"{kept[0][0]}{more}; {then}")
 
 
 def _read_back(bucket: Bucket, key: str) -> tuple[str, int] | None:
