@@ -11,7 +11,8 @@ logs, and a job needs only the few it meets. So :meth:`CollectionHistory.load` k
 state in ``<collection>/history.sqlite``, a derived file like the catalog: each closed log
 is folded into it once, and a job looks up what it needs there. What the job itself
 captures is kept in memory on top. The file is rebuilt from the logs when a log it holds
-has gone or changed size, or when it cannot be read; where it cannot be written, the logs
+has gone or changed, in size or modification time (an edit by hand that kept its size), or
+when it cannot be read; where it cannot be written, the logs
 are read into memory, as before it existed.
 
 The fold does not depend on the order the logs come in: of a URL's captures the latest
@@ -38,7 +39,7 @@ from time import monotonic
 from typing import Any, TypeVar
 
 from archive.jsonl import numbered_rows
-from archive.store import CollectionDir, listed_sizes, remade_if_not_a_database
+from archive.store import CollectionDir, listed_states, remade_if_not_a_database
 from archive.urls import same_escapes
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ _VERSION = 3  # of the file's tables (PRAGMA user_version); another is rebuilt (
 LOOKUP_WAIT_MS = 2000
 LOCKED_PAUSE = 60  # seconds
 _SCHEMA = """
-CREATE TABLE logs (name TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE logs (name TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER);
 CREATE TABLE urls (url TEXT PRIMARY KEY, status INTEGER, started TEXT, first_started TEXT, record_id TEXT,
                    uri TEXT, date TEXT, digest TEXT, etag TEXT, last_modified TEXT);
 CREATE TABLE originals (digest TEXT PRIMARY KEY, record_id TEXT, uri TEXT, date TEXT, warc TEXT, warc_offset INTEGER);
@@ -63,7 +64,7 @@ def unfolded_logs(coll: CollectionDir) -> list[str]:
     it was (a line cut or edited by hand; the next load folds them all again). With no
     history file to say, the newest log alone. What a job's start looks at of the logs of
     the collection's past, which a collection of a year's jobs has thousands of."""
-    sizes = listed_sizes(coll.logs, ".captures.jsonl")
+    states = listed_states(coll.logs, ".captures.jsonl")
     path = coll.root / HISTORY
     folded = None
     if path.is_file():
@@ -71,12 +72,25 @@ def unfolded_logs(coll: CollectionDir) -> list[str]:
             with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                                     timeout=LOOKUP_WAIT_MS / 1000)) as db:
                 if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
-                    folded = dict(db.execute("SELECT name, size FROM logs").fetchall())
+                    folded = _folded(db)
         except sqlite3.Error:  # (damaged, or held by a fold of another process: made again, or read, by the load)
             folded = None
     if folded is None:
-        return list(sizes)[-1:]
-    return [name for name, size in sizes.items() if folded.get(name) != size]
+        return list(states)[-1:]
+    return [name for name, state in states.items() if not _as_folded(state, folded.get(name))]
+
+
+def _folded(db: sqlite3.Connection) -> dict[str, tuple[int, int | None]]:
+    """The logs the history file ``db`` holds, with the size and modification time each had
+    when taken in (None: taken in by a version that kept its size alone)."""
+    if "mtime_ns" not in {row[1] for row in db.execute("PRAGMA table_info(logs)")}:
+        return {name: (size, None) for name, size in db.execute("SELECT name, size FROM logs")}
+    return {name: (size, mtime) for name, size, mtime in db.execute("SELECT name, size, mtime_ns FROM logs")}
+
+
+def _as_folded(state: tuple[int, int], folded: tuple[int, int | None] | None) -> bool:
+    """Whether a log now of ``state`` (size, modification time) is as it was taken in."""
+    return folded is not None and folded[0] == state[0] and folded[1] in (None, state[1])
 
 
 # slots: a job keeps one of these per URL and per payload of the collection's history.
@@ -341,23 +355,23 @@ class CollectionHistory:
     def load(cls, coll: CollectionDir) -> CollectionHistory:
         """The history of ``coll``'s closed logs: looked up in its history file, brought up
         to date first; where that cannot be, read into memory."""
-        sizes = listed_sizes(coll.logs, ".captures.jsonl")
+        states = listed_states(coll.logs, ".captures.jsonl")
         path = coll.root / HISTORY
-        if not sizes and not path.exists():
+        if not states and not path.exists():
             return cls()  # a first job: nothing to look up, no file to make
         lost = lost_warcs(coll)
         try:
-            return remade_if_not_a_database(path, lambda: cls._from_file(path, coll.logs, sizes, lost),
+            return remade_if_not_a_database(path, lambda: cls._from_file(path, coll.logs, states, lost),
                                             made_from="the logs")
         except (sqlite3.Error, OSError) as exc:
             log.warning("%s: %s; the history is read from the logs into memory instead", path, exc)
         history = cls(lost=lost)
-        for name in sizes:
+        for name in states:
             history.add_log(coll.logs / name)
         return history
 
     @classmethod
-    def _from_file(cls, path: Path, folder: Path, sizes: dict[str, int],
+    def _from_file(cls, path: Path, folder: Path, states: dict[str, tuple[int, int]],
                    lost: frozenset[str] = frozenset()) -> CollectionHistory:
         db = sqlite3.connect(path, timeout=600, isolation_level=None, check_same_thread=False)
         try:
@@ -372,7 +386,7 @@ class CollectionHistory:
             # worker load at once) waits for it, then finds nothing left to do.
             db.execute("BEGIN IMMEDIATE")
             try:
-                history._fold(db, path, folder, sizes)
+                history._fold(db, path, folder, states)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -385,16 +399,23 @@ class CollectionHistory:
             raise
         return history
 
-    def _fold(self, db: sqlite3.Connection, path: Path, folder: Path, sizes: dict[str, int]) -> None:
-        """Bring the history file up to date with the closed logs in ``folder`` (``sizes``:
-        their names, in job order, and sizes)."""
-        folded: dict[str, int] = {}
+    def _fold(self, db: sqlite3.Connection, path: Path, folder: Path, states: dict[str, tuple[int, int]]) -> None:
+        """Bring the history file up to date with the closed logs in ``folder`` (``states``:
+        their names, in job order, sizes and modification times)."""
+        folded: dict[str, tuple[int, int | None]] = {}
         if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
-            folded = dict(db.execute("SELECT name, size FROM logs").fetchall())
-        new = [folder / name for name in sizes if name not in folded]
-        if any(sizes.get(name) != size for name, size in folded.items()):
+            folded = _folded(db)
+        new = [folder / name for name in states if name not in folded]
+        if any(name not in states or not _as_folded(states[name], was) for name, was in folded.items()):
             log.info("%s: a log it holds has changed or gone: made again", path)
-            folded, new = {}, [folder / name for name in sizes]
+            folded, new = {}, [folder / name for name in states]
+        elif any(mtime is None for _, mtime in folded.values()):
+            # (a file of a version that kept sizes alone: the times of its logs, as they are
+            # now, are kept from here on, without making it again)
+            if "mtime_ns" not in {row[1] for row in db.execute("PRAGMA table_info(logs)")}:
+                db.execute("ALTER TABLE logs ADD COLUMN mtime_ns INTEGER")
+            db.executemany("UPDATE logs SET mtime_ns = ? WHERE name = ? AND mtime_ns IS NULL",
+                           [(states[name][1], name) for name, (_, mtime) in folded.items() if mtime is None])
         if not folded:
             for table in ("logs", "urls", "originals"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
@@ -406,7 +427,8 @@ class CollectionHistory:
         try:
             for log_path in new:
                 self.add_log(log_path)
-                db.execute("INSERT INTO logs (name, size) VALUES (?, ?)", (log_path.name, sizes[log_path.name]))
+                db.execute("INSERT INTO logs (name, size, mtime_ns) VALUES (?, ?, ?)",
+                           (log_path.name, *states[log_path.name]))
         finally:
             self.urls.done_folding()  # type: ignore[attr-defined]
             self.originals.done_folding()  # type: ignore[attr-defined]

@@ -46,3 +46,52 @@ def test_a_log_cut_by_hand_is_warned_of_at_the_next_crawls_start_naming_its_line
         from archive.history import unfolded_logs
 
         assert unfolded_logs(coll) == [max(p.name for p in coll.logs.glob("*.captures.jsonl"))]
+
+
+def test_a_log_edited_by_hand_to_the_same_size_is_warned_of_at_the_next_crawls_start(tmp_path):
+    """The history kept the logs' sizes alone: a byte changed in place went unsaid until
+    `archive verify`, and the history kept what the log said before."""
+    with serve_wire(Newsroom().routes()) as server:
+        args = ["crawl", "--url", server.base + "/", "--collection", "news", "--store", str(tmp_path)]
+        assert main(args, out=io.StringIO(), err=io.StringIO()) == 0
+        assert main(args, out=io.StringIO(), err=io.StringIO()) == 0  # (the first job's log taken in)
+        coll = collection_dir(tmp_path, "news")
+        log = min(coll.logs.glob("*.captures.jsonl"))
+        lines = log.read_bytes().split(b"\n")
+        lines[3] = b"[" + lines[3][1:]  # (its size kept)
+        size = log.stat().st_size
+        log.write_bytes(b"\n".join(lines))
+        assert log.stat().st_size == size
+        said = [str(p) for p in verify(coll.root).problems if "line 4" in str(p)]
+        assert said and said[0].startswith(f"{log}: line 4: "), said
+        err = io.StringIO()
+        assert main(args, out=io.StringIO(), err=err) == 0
+        assert (f"archive crawl: warning: {said[0]}: changed since its job ended (a line cut or edited), and its lines "
+                "that cannot be read are left out of the history") in err.getvalue(), err.getvalue()
+        err = io.StringIO()
+        assert main(args, out=io.StringIO(), err=err) == 0
+        assert "warning" not in err.getvalue(), err.getvalue()
+
+
+def test_a_history_file_that_kept_sizes_alone_is_not_made_again_but_keeps_times_from_then_on(tmp_path, caplog):
+    import logging
+    import sqlite3
+
+    from archive.history import HISTORY, CollectionHistory, unfolded_logs
+
+    with serve_wire(Newsroom().routes()) as server:
+        args = ["crawl", "--url", server.base + "/", "--collection", "news", "--store", str(tmp_path)]
+        for _ in range(2):
+            assert main(args, out=io.StringIO(), err=io.StringIO()) == 0
+    coll = collection_dir(tmp_path, "news")
+    with sqlite3.connect(coll.root / HISTORY) as db:  # (as an earlier version made it)
+        db.execute("ALTER TABLE logs DROP COLUMN mtime_ns")
+    first, last = sorted(p.name for p in coll.logs.glob("*.captures.jsonl"))
+    assert unfolded_logs(coll) == [last]
+    with caplog.at_level(logging.INFO, logger="archive.history"):
+        CollectionHistory.load(coll)
+    assert not [r for r in caplog.records if "made again" in r.getMessage()]
+    with sqlite3.connect(coll.root / HISTORY) as db:
+        kept = dict(db.execute("SELECT name, mtime_ns FROM logs"))
+    assert kept == {name: (coll.logs / name).stat().st_mtime_ns for name in (first, last)}
+    assert unfolded_logs(coll) == []
