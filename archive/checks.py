@@ -145,10 +145,13 @@ def log_lines(path: Path) -> tuple[int, list[tuple[Where, str]], LogRefs]:
 
 
 def cut_points(path: Path, parts: int) -> list[int]:
-    """Offsets where records begin, splitting ``path`` into about ``parts`` stretches."""
+    """Offsets where records begin, splitting ``path`` into about ``parts`` stretches. An
+    uncompressed WARC is one: where its records begin is known only by reading each one's
+    Content-Length from the first (a gzip member inside a payload, a WARC archived from the
+    web, is no record of the file's)."""
     size = path.stat().st_size
     points = [0]
-    if size == 0 or parts <= 1:
+    if size == 0 or parts <= 1 or path.name.endswith(".warc"):
         return points  # (an empty file cannot be mapped)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         for k in range(1, parts):

@@ -251,3 +251,29 @@ def test_lanes_grow_with_the_bytes_to_check_up_to_the_cores():
               "print([c._default_workers(n << 20) for n in (7, 8, 12, 30, 500)])")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[1, 2, 3, 7, 64]"  # under 8 MB one lane; then one per 4 MB
+
+
+def test_an_uncompressed_warc_holding_a_gzipped_warc_in_a_payload_is_not_cut_inside_it(tmp_path):
+    # A WARC archived from the web, as a record's payload: its gzip member, which inflates to a
+    # WARC record, was taken for where a record of the file begins, and the part from there
+    # was read as records of its own.
+    import io
+
+    from warcio.warcwriter import WARCWriter
+
+    inner = io.BytesIO()
+    WARCWriter(inner, gzip=True).write_record(WARCWriter(inner).create_warc_record(
+        "http://example.test/", "resource", payload=io.BytesIO(b"x" * 100), warc_content_type="text/plain"))
+    plain = tmp_path / "other.warc"
+    with open(plain, "wb") as fh:
+        writer = WARCWriter(fh, gzip=False)
+        for i, payload in enumerate([random.Random(1).randbytes(3 << 20), inner.getvalue(),
+                                     random.Random(2).randbytes(3 << 20)]):
+            writer.write_record(writer.create_warc_record(f"http://example.test/{i}", "resource",
+                                                          payload=io.BytesIO(payload),
+                                                          warc_content_type="application/octet-stream"))
+    assert cut_points(plain, 8) == [0]
+    checks = FileChecks(workers=2)
+    result = checks.warc(plain, hashed=False)
+    checks.run()
+    assert result().problems == [] and result().units == 3
