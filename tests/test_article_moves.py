@@ -31,6 +31,21 @@ def _rows(store: Path) -> list[dict]:
             for line in table.read_text().splitlines()]
 
 
+def _moved(store: Path, old: str, new: str, before: bytes, after: bytes, location: bytes | None = None) -> list[dict]:
+    """The rows of two jobs: the first captures ``before`` at ``old``; the second finds
+    ``old`` answering 301 to ``location`` (``new`` by default) and captures ``after`` at ``new``."""
+    clock = Clock()
+    first = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    first.record_fetch(fetch(old, before, clock()))
+    first.close()
+    second = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
+    second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", location or new.encode())]))
+    second.record_fetch(fetch(new, after, clock()))
+    second.close()
+    extract_collection(store, "news")
+    return _rows(store)
+
+
 def test_a_page_moved_by_a_301_continues_its_article_and_the_old_urls_history_shows_where(tmp_path):
     """Crawl 1 captured /news/a.html; crawl 2 was sent from there to /news/2026/a.html by a
     301, the same story: it made a second article, and the first ended unmarked."""
@@ -130,18 +145,10 @@ def test_a_301_to_another_story_or_a_section_page_is_no_move(tmp_path):
 def test_a_story_moved_and_retypeset_and_updated_on_the_way_continues_its_article(tmp_path):
     """The move came with the CMS's curly quotes, a capital letter and an update paragraph:
     still the same headline, the same story."""
-    clock = Clock()
     old, new = "http://127.0.0.1:9/news/a.html", "http://127.0.0.1:9/2026/a.html"
-    first = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-    first.record_fetch(fetch(old, article_html("a", "Harbour bridge 'reopens' - at last", PARAGRAPHS), clock()))
-    first.close()
-    second = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-    second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", b"/2026/a.html")]))
-    second.record_fetch(fetch(new, article_html("a", "Harbour Bridge \u2018reopens\u2019 \u2013 at  last",
-                                                [*PARAGRAPHS, "Update: it opened an hour late."]), clock()))
-    second.close()
-    extract_collection(tmp_path, "news")
-    rows = _rows(tmp_path)
+    rows = _moved(tmp_path, old, new, article_html("a", "Harbour bridge 'reopens' - at last", PARAGRAPHS),
+                  article_html("a", "Harbour Bridge \u2018reopens\u2019 \u2013 at  last",
+                               [*PARAGRAPHS, "Update: it opened an hour late."]), location=b"/2026/a.html")
     assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)]
     assert rows[0]["article_id"] == rows[1]["article_id"]
 
@@ -149,17 +156,9 @@ def test_a_story_moved_and_retypeset_and_updated_on_the_way_continues_its_articl
 def test_a_story_moved_to_https_and_a_new_domain_on_the_day_its_headline_changed_continues_its_article(tmp_path):
     """The same path on another scheme and host is the same story, whatever its headline
     says now."""
-    clock = Clock()
     old, new = "http://127.0.0.1:9/news/a.html", "https://localhost:9/news/a.html"
-    first = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-    first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", PARAGRAPHS), clock()))
-    first.close()
-    second = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-    second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
-    second.record_fetch(fetch(new, article_html("a", "Harbour bridge reopens", PARAGRAPHS), clock()))
-    second.close()
-    extract_collection(tmp_path, "news")
-    rows = _rows(tmp_path)
+    rows = _moved(tmp_path, old, new, article_html("a", "Harbour bridge to reopen", PARAGRAPHS),
+                  article_html("a", "Harbour bridge reopens", PARAGRAPHS))
     assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)]
     assert rows[0]["article_id"] == rows[1]["article_id"]
 
@@ -170,16 +169,8 @@ def test_a_story_moved_to_https_with_a_slash_added_to_its_path_on_the_day_its_he
     for old, new in (("http://127.0.0.1:9/2026/bridge", "https://127.0.0.1:9/2026/bridge/"),
                      ("http://127.0.0.1:9/2026/caf%c3%a9", "https://localhost:9/2026/caf%C3%A9")):
         store = tmp_path / str(len(list(tmp_path.iterdir())))
-        clock = Clock()
-        first = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-        first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", PARAGRAPHS), clock()))
-        first.close()
-        second = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-        second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
-        second.record_fetch(fetch(new, article_html("a", "Harbour bridge reopens", PARAGRAPHS), clock()))
-        second.close()
-        extract_collection(store, "news")
-        rows = _rows(store)
+        rows = _moved(store, old, new, article_html("a", "Harbour bridge to reopen", PARAGRAPHS),
+                      article_html("a", "Harbour bridge reopens", PARAGRAPHS))
         assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)]
         assert rows[0]["article_id"] == rows[1]["article_id"]
 
@@ -190,16 +181,8 @@ def test_a_deleted_story_sent_to_its_sections_front_on_https_is_no_move(tmp_path
     for old, new in (("http://127.0.0.1:9/news/bridge", "https://127.0.0.1:9/news/"),
                      ("http://127.0.0.1:9/bridge", "https://127.0.0.1:9/")):
         store = tmp_path / str(len(list(tmp_path.iterdir())))
-        clock = Clock()
-        first = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-        first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", PARAGRAPHS), clock()))
-        first.close()
-        second = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-        second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
-        second.record_fetch(fetch(new, article_html("n", "News from the harbour", section), clock()))
-        second.close()
-        extract_collection(store, "news")
-        rows = _rows(store)
+        rows = _moved(store, old, new, article_html("a", "Harbour bridge to reopen", PARAGRAPHS),
+                      article_html("n", "News from the harbour", section))
         assert len({r["article_id"] for r in rows}) == 2, (old, new)
 
 
@@ -224,16 +207,8 @@ def test_a_story_retitled_and_given_a_new_slug_by_a_301_continues_its_article(tm
     fixed = [STORY[0], STORY[1].replace("steel collars", "steel collars,"), *STORY[2:]]
     for paragraphs in (STORY, [*fixed, update], [update, *fixed]):
         store = tmp_path / str(len(list(tmp_path.iterdir())))
-        clock = Clock()
-        first = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-        first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", STORY), clock()))
-        first.close()
-        second = CaptureJob(store, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-        second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
-        second.record_fetch(fetch(new, article_html("a", "Harbour bridge reopens", paragraphs), clock()))
-        second.close()
-        extract_collection(store, "news")
-        rows = _rows(store)
+        rows = _moved(store, old, new, article_html("a", "Harbour bridge to reopen", STORY),
+                      article_html("a", "Harbour bridge reopens", paragraphs))
         assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 2)], paragraphs
         assert rows[0]["article_id"] == rows[1]["article_id"]
         assert rows[1]["previous_version"] == rows[0]["source"]["record_id"]
@@ -245,15 +220,7 @@ def test_a_301_to_a_section_front_that_opens_with_the_storys_teaser_is_no_move(t
     old, new = "http://127.0.0.1:9/2026/11/28/harbour-bridge-to-reopen", "http://127.0.0.1:9/news/local/"
     teasers = [f"Teaser {i}: the ferry timetable, the market fees and the weather for the weekend ahead, "
                "in brief from our reporters on the quays." for i in range(12)]
-    clock = Clock()
-    first = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-    first.record_fetch(fetch(old, article_html("a", "Harbour bridge to reopen", STORY), clock()))
-    first.close()
-    second = CaptureJob(tmp_path, one_off("news", urls=["http://127.0.0.1:9/"]), clock=clock)
-    second.record_fetch(fetch(old, b"", clock(), status=301, headers=[(b"Location", new.encode())]))
-    second.record_fetch(fetch(new, article_html("local", "Local news", [*STORY[:2], *teasers]), clock()))
-    second.close()
-    extract_collection(tmp_path, "news")
-    rows = _rows(tmp_path)
+    rows = _moved(tmp_path, old, new, article_html("a", "Harbour bridge to reopen", STORY),
+                  article_html("local", "Local news", [*STORY[:2], *teasers]))
     assert [(r["url"], r["version"]) for r in rows] == [(old, 1), (new, 1)]
     assert rows[0]["article_id"] != rows[1]["article_id"]

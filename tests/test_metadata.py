@@ -137,15 +137,7 @@ def test_a_placeholder_where_the_authors_name_goes_names_no_one(name):
                                     "Editorial Staff", "STAFF REPORT", "From staff reports",
                                     "Staff and news service reports", "By the Associated Press staff"])
 def test_a_byline_of_a_newsrooms_staff_names_no_author(byline):
-    assert "authors" not in meta_of(f'<meta name="author" content="{byline}">')
-    assert "authors" not in meta_of("", f'<a rel="author" href="/staff">{byline}</a>')
-    ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}"}}}}'
-    assert "authors" not in meta_of(f'<script type="application/ld+json">{ld}</script>')
-    # Nor is one inferred from the byline shown on the page.
-    body = (f"<article><h1>Bridge reopens</h1><p class='byline'><span class='author'>{byline}</span></p>"
-            f"<p>{'The bridge reopened on Monday. ' * 30}</p></article>")
-    tree = parse_html(f"<html><body>{body}</body></html>")
-    assert "authors" not in inferred_metadata(tree, "https://news.example/a", "2026-11-27T10:00:00Z")
+    _names_no_author(byline)
     # A staff member named, or a name of the same words and one of its own, is a person.
     assert meta_of('<meta name="author" content="By Jane Doe, Staff Writer">')["authors"] == ["Jane Doe"]
     assert meta_of('<meta name="author" content="Jane Doe and Staff">')["authors"] == ["Jane Doe"]
@@ -157,7 +149,12 @@ def test_a_byline_of_a_newsrooms_staff_names_no_author(byline):
                                     "Associated Press Staff", "From Reuters staff reports", "Example News staff",
                                     "REUTERS STAFF", "Harbourview Staff", "Harbourview staff reporter"])
 def test_a_byline_of_a_named_newsrooms_staff_names_no_author(byline):
-    site = '<meta property="og:site_name" content="Harbourview">'
+    _names_no_author(byline, '<meta property="og:site_name" content="Harbourview">', "https://harbourview.example/a")
+
+
+def _names_no_author(byline: str, site: str = "", url: str = "https://news.example/a") -> None:
+    """No author is taken from ``byline`` as a meta tag, a rel=author link or a JSON-LD
+    person gives it, on a page whose head has ``site``, nor inferred from it shown on the page."""
     assert "authors" not in meta_of(f'{site}<meta name="author" content="{byline}">')
     assert "authors" not in meta_of(site, f'<a rel="author" href="/staff">{byline}</a>')
     ld = f'{{"@type":"NewsArticle","author":{{"@type":"Person","name":"{byline}"}}}}'
@@ -165,7 +162,7 @@ def test_a_byline_of_a_named_newsrooms_staff_names_no_author(byline):
     body = (f"<article><h1>Bridge reopens</h1><p class='byline'><span class='author'>{byline}</span></p>"
             f"<p>{'The bridge reopened on Monday. ' * 30}</p></article>")
     tree = parse_html(f"<html><body>{body}</body></html>")
-    assert "authors" not in inferred_metadata(tree, "https://harbourview.example/a", "2026-11-27T10:00:00Z")
+    assert "authors" not in inferred_metadata(tree, url, "2026-11-27T10:00:00Z")
 
 
 @pytest.mark.parametrize("byline", ["Tom Staff", "TOM STAFF", "Jane Staffordshire", "Jörg Staff", "Ann Staffer"])

@@ -9,6 +9,8 @@ import random
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,20 +55,36 @@ def _store(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def replay(tmp_path_factory):
-    if not Path("/proc/self/io").is_file():
-        pytest.skip("needs /proc/<pid>/io to count what the replay process reads")
-    store = _store(tmp_path_factory.mktemp("ranges"))
+@contextmanager
+def _replay_process(store: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    """``archive replay`` of ``store`` in a process of its own, and its base URL; stopped
+    after (its stderr is then read by ``communicate``)."""
     proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", "--store", str(store), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        base = re.search(r"(http://127\.0\.0\.1:\d+)/", proc.stdout.readline()).group(1)
-        assert get(base, "/news/")[0] == 200  # (what a first request reads once: catalog, indexes)
-        yield {"base": base, "pid": proc.pid}
+        yield proc, re.search(r"(http://127\.0\.0\.1:\d+)/", proc.stdout.readline()).group(1)
     finally:
         stop(proc)
+
+
+def _film(root: Path, film: bytes) -> None:
+    """A capture of ``film``, a video at /media/film.mp4 on 1 March 2026, indexed."""
+    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    job = CaptureJob(root, one_off("news", urls=[SITE + "/"]), clock=Clock(when))
+    job.record_fetch(fetch(SITE + "/media/film.mp4", film, when, headers=[(b"Content-Type", b"video/mp4")],
+                           seed=SITE + "/"))
+    job.close()
+    update_indexes(collection_dir(root, "news"))
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    if not Path("/proc/self/io").is_file():
+        pytest.skip("needs /proc/<pid>/io to count what the replay process reads")
+    with _replay_process(_store(tmp_path_factory.mktemp("ranges"))) as (proc, base):
+        assert get(base, "/news/")[0] == 200  # (what a first request reads once: catalog, indexes)
+        yield {"base": base, "pid": proc.pid}
     assert "Traceback" not in proc.communicate()[1]
 
 
@@ -223,17 +241,8 @@ def test_a_whole_large_capture_is_sent_as_it_is_read_not_held_whole(tmp_path):
     if not Path("/proc/self/status").is_file():
         pytest.skip("needs /proc/<pid>/status to see what the replay process holds")
     film = random.Random(11).randbytes(60 * MB)
-    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    job = CaptureJob(tmp_path, one_off("news", urls=[SITE + "/"]), clock=Clock(when))
-    job.record_fetch(fetch(SITE + "/media/film.mp4", film, when, headers=[(b"Content-Type", b"video/mp4")],
-                           seed=SITE + "/"))
-    job.close()
-    update_indexes(collection_dir(tmp_path, "news"))
-    proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", "--store", str(tmp_path), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        base = re.search(r"(http://127\.0\.0\.1:\d+)/", proc.stdout.readline()).group(1)
+    _film(tmp_path, film)
+    with _replay_process(tmp_path) as (proc, base):
         assert get(base, "/news/")[0] == 200
         before = _peak_kb(proc.pid)
         for target in ["/news/2026id_/http://news.test/media/film.mp4", "/news/2026/http://news.test/media/film.mp4"]:
@@ -241,8 +250,6 @@ def test_a_whole_large_capture_is_sent_as_it_is_read_not_held_whole(tmp_path):
             assert (status, headers["content-length"], headers["content-type"]) == (200, str(len(film)), "video/mp4")
             assert body == film, target
         assert _peak_kb(proc.pid) - before < 12 * 1024  # (read whole, it was held three times over: 180 MB)
-    finally:
-        stop(proc)
     assert "Traceback" not in proc.communicate()[1]
 
 
@@ -250,22 +257,14 @@ def test_an_answer_that_meets_damage_once_sent_is_cut_off_and_said_in_the_log(tm
     from warcs import damage_member
 
     film = VIDEO[:4 * MB]
-    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    job = CaptureJob(tmp_path, one_off("news", urls=[SITE + "/"]), clock=Clock(when))
-    job.record_fetch(fetch(SITE + "/media/film.mp4", film, when, headers=[(b"Content-Type", b"video/mp4")],
-                           seed=SITE + "/"))
-    job.close()
-    update_indexes(collection_dir(tmp_path, "news"))
+    _film(tmp_path, film)
     warc = next((tmp_path / "news" / "warcs").glob("*.warc.gz"))
     # 70 KB of the member's middle flipped, the head of a stored block with them, which then
     # does not inflate (bytes flipped in a block's data alone are found by the CRC only, at the end).
     offset = damage_member(warc, count=70_000).offset
-    proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", "--store", str(tmp_path), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     target = "/news/2026id_/http://news.test/media/film.mp4"
-    try:
-        assert proc.stdout is not None
-        host, port = re.search(r"http://(127\.0\.0\.1):(\d+)/", proc.stdout.readline()).groups()
+    with _replay_process(tmp_path) as (proc, base):
+        host, port = base.removeprefix("http://").split(":")
         for asked in [{"Range": "bytes=0-"}, {"Range": f"bytes={MB // 2}-{len(film) - 2}"}, {}]:
             conn = http.client.HTTPConnection(host, int(port), timeout=10)
             conn.request("GET", target, headers=asked)
@@ -278,11 +277,9 @@ def test_an_answer_that_meets_damage_once_sent_is_cut_off_and_said_in_the_log(tm
             got = short.value.partial
             assert MB // 2 < len(got) < 3 * MB and got == film[first:first + len(got)], asked
         # Met before anything is sent: a 502 saying what is damaged, where.
-        status, _, body = get(f"http://{host}:{port}", target, headers={"Range": f"bytes={len(film) - 100}-"})
+        status, _, body = get(base, target, headers={"Range": f"bytes={len(film) - 100}-"})
         assert status == 502 and f"offset {offset} of warcs/{warc.name} is damaged".encode() in body
         assert str(tmp_path).encode() not in body  # (the server's paths are its own)
-    finally:
-        stop(proc)
     log = proc.communicate()[1]
     cut = [line for line in log.splitlines() if " cut off after " in line]
     assert len(cut) == 3 and all(f"from {warc.name} at offset {offset}" in line and "is damaged" in line
