@@ -69,6 +69,11 @@ _BY = re.compile(r"^\s*(?:(?:view|see|show)\s+all\s+(?:posts|articles|stories)\s
                  r"autor(?:in)?:?|auteur|author:?|por|par)\s+", re.IGNORECASE)
 
 
+# A name written surname first, "Doe, Jane" (a word each side of the one comma): one person,
+# where "Jane Doe, John Roe" is two, and so are two newsrooms, "Reuters, AP".
+_SURNAME_FIRST = re.compile(r"\s*[^\W\d_][\w'’.-]*\s*,\s*[^\W\d_][\w'’.-]*\s*")
+
+
 def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """The people ``value`` (an author) names; ``ids``: the page's JSON-LD objects by
     ``@id``, for an author given as a reference to one (``{"@id": "#/person/1"}``, as
@@ -81,6 +86,10 @@ def _names(value: Any, ids: dict[str, dict[str, Any]] | None = None) -> list[str
         if value.startswith(("http://", "https://")):
             return []  # article:author is often a profile URL, not a name
         value = _BY.sub("", value)
+        named = _without_post(value)
+        if _SURNAME_FIRST.fullmatch(named) and not any(
+                word.strip().isupper() or word.strip().casefold() in _AGENCIES for word in named.split(",")):
+            return [" ".join(named.split())]  # one person, "Doe, Jane", as a library's catalogue writes names
         parts = [part.strip() for part in re.split(r",|;| and | & ", value) if part.strip()]
         # (what follows a name may be the person's post, "Jane Doe, Political Correspondent": no second author)
         parts = parts[:1] + [part for part in parts[1:] if not _ROLE.search(part)]

@@ -333,3 +333,14 @@ def test_a_logo_in_the_header_is_not_the_pages_h1():
 ])
 def test_what_bylines_say_before_a_name_is_not_part_of_it(head, body, authors):
     assert meta_of(head, body)["authors"] == authors
+
+
+@pytest.mark.parametrize("content, authors", [
+    ("Doe, Jane", ["Doe, Jane"]),  # (one person written surname first, as a JSON-LD name keeps it)
+    ("By Doe, Jane, Political Correspondent", ["Doe, Jane"]),
+    ("Müller, Jörg", ["Müller, Jörg"]),
+    ("Jane Doe, John Roe", ["Jane Doe", "John Roe"]),  # (two people, each named in full)
+    ("Reuters, AP", ["Reuters", "AP"]),  # (two newsrooms)
+])
+def test_a_byline_written_surname_first_is_one_author(content, authors):
+    assert meta_of(f'<meta name="author" content="{content}">')["authors"] == authors
