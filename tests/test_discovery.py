@@ -1259,3 +1259,26 @@ def test_a_feed_items_link_or_a_sitemaps_loc_written_with_one_slash_is_followed_
     assert {fetched.get(f"https://{tls}/{path}")  # (that robots.txt's an HTML page: read as one)
             for path in ("feed-one", "json-one", "sitemap-one", "more-one", "robots-sitemap")} == {200}, fetched
     assert fetched[server.base + "/a/same"] == 200  # (of the feed's own scheme: a path on its host)
+
+
+def test_a_page_met_by_a_shorter_path_before_its_answer_comes_is_fetched_at_that_depth(tmp_path):
+    """max_depth 2. Seed /a leads to /x by /p (depth 2); the other seed, /b, slower to
+    answer, links /x itself (depth 1) while /x's answer is on its way. /x's link to /y is
+    within the depth by the shorter path, and was cut by the path the crawl met first: what
+    a depth limit reached hung on which answer came first."""
+    from wire import slow
+
+    routes = {"/a": response("200 OK", HTML, b"<html><body><a href='/p'>p</a></body></html>"),
+              "/p": response("200 OK", HTML, b"<html><body><a href='/x'>x</a></body></html>"),
+              "/b": slow(1.5, response("200 OK", HTML, b"<html><body><a href='/x'>x</a></body></html>")),
+              "/x": slow(4.0, response("200 OK", HTML, b"<html><body><a href='/y'>y</a></body></html>")),
+              "/y": response("200 OK", HTML, b"<html><body>the end</body></html>")}
+    with serve_wire(routes) as server:
+        base = server.base
+        crawl(tmp_path, collection_from_dict({"name": "near", "urls": [base + "/a", base + "/b"], "obey_robots": False,
+                                              "scope": {"max_depth": 2, "page_requisites": False}}), extract=False)
+    _, lines = read_collection(tmp_path / "near")
+    by_url = {line["url"].removeprefix(base): line for line in lines}
+    x = by_url["/x"]
+    assert (x["depth"], x["via"], x["hops"], x["seed"]) == (1, base + "/b", "L", base + "/b")
+    assert by_url["/y"]["depth"] == 2 and by_url["/y"]["status"] == 200

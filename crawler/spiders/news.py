@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
@@ -114,7 +115,14 @@ class NewsSpider(scrapy.Spider):
         # cap, or another spelling of a URL already seen): skipped without canonicalising.
         # Bounded: cleared when full, which only costs canonicalising them again.
         self.dead_ends: set[str] = set()
-        self.done_hrefs: dict[str, set[str]] = {}
+        # Hrefs taken from pages of an origin, by origin, with the smallest depth of a page
+        # they were taken from: met again on a page as deep or deeper, skipped.
+        self.done_hrefs: dict[str, dict[str, int]] = {}
+        # The requests for pages not yet answered, by URL (gone with the request): a page met
+        # first by a longer path and then by a shorter one before its answer is fetched at
+        # the shorter path's depth, so that what max_depth reaches does not hang on which
+        # path the crawl happened to take first.
+        self.waiting: weakref.WeakValueDictionary[str, Request] = weakref.WeakValueDictionary()
         self.history: CollectionHistory | None = None
         self.referability: Referability | None = None  # (of the originals conditional requests are made against)
         self.recrawl: list[str] = []
@@ -297,7 +305,24 @@ class NewsSpider(scrapy.Spider):
                 # What a 304 will be a revisit of: the capture whose validators went, as found
                 # here (the capture worker need not look it up again, and could find otherwise).
                 meta[CONDITIONAL_ON] = (o.record_id, o.uri, o.date, o.payload_digest)
-        return Request(canonical, callback=self.parse, meta=meta, priority=priority, headers=headers)
+        request = Request(canonical, callback=self.parse, meta=meta, priority=priority, headers=headers)
+        self.waiting[canonical] = request
+        return request
+
+    def _nearer(self, url: str, via: str, hops: str, linked: str, depth: int, seed: str | None) -> None:
+        """``url``, seen already, met again at ``depth`` by a link on ``via``: if its request
+        waits for its answer at a greater depth, it takes this path's depth and provenance.
+        (Once its answer's head has come, ``download_latency`` set, it is recorded as it was.)"""
+        request = self.waiting.get(url)
+        if request is None:
+            return
+        meta = request.meta
+        prov = meta.get("archive")
+        if meta.get("depth", 0) <= depth or "download_latency" in meta or not isinstance(prov, dict) \
+                or prov.get("channel") != "link":
+            return
+        meta["depth"] = depth
+        prov.update(seed=seed, via=via, hops=hops, url_as_linked=linked if linked != url else None)
 
     def _as_known(self, canonical: str) -> str:
         """``canonical`` as a known article's URL spells it, where it is one in another
@@ -666,9 +691,9 @@ class NewsSpider(scrapy.Spider):
         seen, dead_ends = self.seen, self.dead_ends
         # Hrefs, as written, already followed or refused from pages of this origin: most of
         # a page's links, skipped without resolving them again.
-        done = self.done_hrefs.setdefault(resolver.origin or "", set())
+        done = self.done_hrefs.setdefault(resolver.origin or "", {})
         for href in links:
-            if href in done:
+            if done.get(href, _DEEPER) <= depth:
                 continue
             try:
                 url = resolver.resolve(href)
@@ -684,8 +709,10 @@ class NewsSpider(scrapy.Spider):
                     # Whatever made it a dead end holds for good: scope, the cap and the seen
                     # set only grow. (A URL too long to fetch is in the seen set already.)
                     _bounded_add(dead_ends, url)
+            elif url in seen:
+                self._nearer(url, response.url, hops + "L", url, depth + 1, seed)
             if resolver.independent(href):
-                _bounded_add(done, href)
+                _bounded_put(done, href, depth)
 
     async def _hrefs(self, response: Response, depth: int) -> Hrefs:
         """The page's links (unless none would be followed), requisites (if wanted) and
@@ -806,6 +833,16 @@ def _bounded_add(memo: set[str], item: str) -> None:
     if len(memo) >= MAX_DEAD_ENDS:
         memo.clear()
     memo.add(item)
+
+
+def _bounded_put(memo: dict[str, int], item: str, value: int) -> None:
+    """:func:`_bounded_add` for a memo that keeps a value with each item."""
+    if len(memo) >= MAX_DEAD_ENDS:
+        memo.clear()
+    memo[item] = value
+
+
+_DEEPER = 1 << 30  # (the depth of an href not taken yet: deeper than any page)
 
 
 
