@@ -47,11 +47,11 @@ log = logging.getLogger(__name__)
 # Truncations that mean the response did not come whole (a size cap is a choice, not these).
 _CUT_OFF = ("time", "disconnect")
 HISTORY = "history.sqlite"
-_VERSION = 3  # of the file's tables (PRAGMA user_version); another is rebuilt (3: URLs keyed by same_escapes)
+_VERSION = 3  # of the file's tables (PRAGMA user_version); another is rebuilt (3: URLs keyed by same_escapes, logs' times kept)
 LOOKUP_WAIT_MS = 2000
 LOCKED_PAUSE = 60  # seconds
 _SCHEMA = """
-CREATE TABLE logs (name TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER);
+CREATE TABLE logs (name TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
 CREATE TABLE urls (url TEXT PRIMARY KEY, status INTEGER, started TEXT, first_started TEXT, record_id TEXT,
                    uri TEXT, date TEXT, digest TEXT, etag TEXT, last_modified TEXT);
 CREATE TABLE originals (digest TEXT PRIMARY KEY, record_id TEXT, uri TEXT, date TEXT, warc TEXT, warc_offset INTEGER);
@@ -77,20 +77,13 @@ def unfolded_logs(coll: CollectionDir) -> list[str]:
             folded = None
     if folded is None:
         return list(states)[-1:]
-    return [name for name, state in states.items() if not _as_folded(state, folded.get(name))]
+    return [name for name, state in states.items() if folded.get(name) != state]
 
 
-def _folded(db: sqlite3.Connection) -> dict[str, tuple[int, int | None]]:
+def _folded(db: sqlite3.Connection) -> dict[str, tuple[int, int]]:
     """The logs the history file ``db`` holds, with the size and modification time each had
-    when taken in (None: taken in by a version that kept its size alone)."""
-    if "mtime_ns" not in {row[1] for row in db.execute("PRAGMA table_info(logs)")}:
-        return {name: (size, None) for name, size in db.execute("SELECT name, size FROM logs")}
+    when taken in."""
     return {name: (size, mtime) for name, size, mtime in db.execute("SELECT name, size, mtime_ns FROM logs")}
-
-
-def _as_folded(state: tuple[int, int], folded: tuple[int, int | None] | None) -> bool:
-    """Whether a log now of ``state`` (size, modification time) is as it was taken in."""
-    return folded is not None and folded[0] == state[0] and folded[1] in (None, state[1])
 
 
 # slots: a job keeps one of these per URL and per payload of the collection's history.
@@ -402,20 +395,13 @@ class CollectionHistory:
     def _fold(self, db: sqlite3.Connection, path: Path, folder: Path, states: dict[str, tuple[int, int]]) -> None:
         """Bring the history file up to date with the closed logs in ``folder`` (``states``:
         their names, in job order, sizes and modification times)."""
-        folded: dict[str, tuple[int, int | None]] = {}
+        folded: dict[str, tuple[int, int]] = {}
         if db.execute("PRAGMA user_version").fetchone()[0] == _VERSION:
             folded = _folded(db)
         new = [folder / name for name in states if name not in folded]
-        if any(name not in states or not _as_folded(states[name], was) for name, was in folded.items()):
+        if any(states.get(name) != was for name, was in folded.items()):
             log.info("%s: a log it holds has changed or gone: made again", path)
             folded, new = {}, [folder / name for name in states]
-        elif any(mtime is None for _, mtime in folded.values()):
-            # (a file of a version that kept sizes alone: the times of its logs, as they are
-            # now, are kept from here on, without making it again)
-            if "mtime_ns" not in {row[1] for row in db.execute("PRAGMA table_info(logs)")}:
-                db.execute("ALTER TABLE logs ADD COLUMN mtime_ns INTEGER")
-            db.executemany("UPDATE logs SET mtime_ns = ? WHERE name = ? AND mtime_ns IS NULL",
-                           [(states[name][1], name) for name, (_, mtime) in folded.items() if mtime is None])
         if not folded:
             for table in ("logs", "urls", "originals"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")

@@ -71,27 +71,3 @@ def test_a_log_edited_by_hand_to_the_same_size_is_warned_of_at_the_next_crawls_s
         err = io.StringIO()
         assert main(args, out=io.StringIO(), err=err) == 0
         assert "warning" not in err.getvalue(), err.getvalue()
-
-
-def test_a_history_file_that_kept_sizes_alone_is_not_made_again_but_keeps_times_from_then_on(tmp_path, caplog):
-    import logging
-    import sqlite3
-
-    from archive.history import HISTORY, CollectionHistory, unfolded_logs
-
-    with serve_wire(Newsroom().routes()) as server:
-        args = ["crawl", "--url", server.base + "/", "--collection", "news", "--store", str(tmp_path)]
-        for _ in range(2):
-            assert main(args, out=io.StringIO(), err=io.StringIO()) == 0
-    coll = collection_dir(tmp_path, "news")
-    with sqlite3.connect(coll.root / HISTORY) as db:  # (as an earlier version made it)
-        db.execute("ALTER TABLE logs DROP COLUMN mtime_ns")
-    first, last = sorted(p.name for p in coll.logs.glob("*.captures.jsonl"))
-    assert unfolded_logs(coll) == [last]
-    with caplog.at_level(logging.INFO, logger="archive.history"):
-        CollectionHistory.load(coll)
-    assert not [r for r in caplog.records if "made again" in r.getMessage()]
-    with sqlite3.connect(coll.root / HISTORY) as db:
-        kept = dict(db.execute("SELECT name, mtime_ns FROM logs"))
-    assert kept == {name: (coll.logs / name).stat().st_mtime_ns for name in (first, last)}
-    assert unfolded_logs(coll) == []
