@@ -504,7 +504,7 @@ def extract_after_job(coll: CollectionDir, manifest: dict[str, Any]) -> tuple[Pa
     One extraction of a collection at a time: the job before, its manifest just written,
     may be extracting its own table; its table is then there when this one looks.
     """
-    with exclusively(coll.root / ".extract.lock"):
+    with exclusively(coll.extract_lock):
         trailing, others = _jobs_without_a_table(coll, manifest)
         for at, earlier in enumerate(trailing):
             # (a job of a version that extracted none, as much as one killed before its extraction)
@@ -532,7 +532,7 @@ def extract_newest_without_a_table(coll: CollectionDir) -> list[str]:
     the log)."""
     if not jobs_without_a_table(coll):
         return []
-    with exclusively(coll.root / ".extract.lock"):  # (not beside a crawl's extraction at its job's end)
+    with exclusively(coll.extract_lock):  # (not beside a crawl's extraction at its job's end)
         trailing, others = _jobs_without_a_table(coll, {"job_id": "", "sequence": chain_head(coll)[0]})
         for at, doc in enumerate(trailing):
             log.warning("job %s has no article table: made now, from its WARCs", doc["job_id"])
@@ -793,7 +793,7 @@ def extract_collection(store: Path, collection: str, notes: list[str] | None = N
     from archive.verify import refuse_unless_chain_whole
 
     prior: dict[str, Version] = {}
-    with exclusively(coll.root / ".extract.lock"):  # (not beside a crawl's extraction at its job's end)
+    with exclusively(coll.extract_lock):  # (not beside a crawl's extraction at its job's end)
         jobs = jobs_in_order(coll, doing=_NOT_REWRITTEN)
         # (versions made without a job of the chain would number an article's edits wrongly)
         refuse_unless_chain_whole(coll, _NOT_REWRITTEN)

@@ -162,6 +162,11 @@ class CollectionDir:
         return self.lost / f"{file_name}.json"
 
     @property
+    def extract_lock(self) -> Path:
+        """Held by each extraction of the collection's article tables (shared by readers of them all)."""
+        return self.root / ".extract.lock"
+
+    @property
     def pull_marker(self) -> Path:
         """Left by an ``archive pull`` into the collection until its last file is in place."""
         return self.root / ".pull-unfinished.json"
@@ -293,7 +298,7 @@ def no_extraction(coll: CollectionDir, waiting: Callable[[str], None] | None = N
     them as one extraction left them, not some made anew and the others as they were. Waits
     for an extraction under way, ``waiting`` told why first. A lock that cannot be made (a
     store this user cannot write, such as a read-only mount) is one no extraction holds."""
-    path = coll.root / ".extract.lock"
+    path = coll.extract_lock
     try:
         fh = open(path, "a+b")  # noqa: SIM115 (closed below, after the lock is let go)
     except OSError:

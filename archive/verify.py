@@ -414,14 +414,14 @@ def _check_article_tables(coll: CollectionDir, report: Report) -> None:
     """Each job's article table is the one its ``.derived.json`` records (SHA-256): the
     tables are derived, not listed by the manifests, and an edit of one (a headline made up)
     went unseen by verify while history showed it and export refused it."""
-    if is_locked(coll.root / ".extract.lock"):
+    if is_locked(coll.extract_lock):
         report.notes.append(f"{coll.articles}: an extraction is running; the article tables were not checked")
         return
     for name in listed_sizes(coll.articles, ".jsonl"):
         table = coll.articles / name
         try:
             differs = _unlike_its_record(table)
-            if differs is not None and not is_locked(coll.root / ".extract.lock"):
+            if differs is not None and not is_locked(coll.extract_lock):
                 # (read again: an extraction that began since rewrote the table and its record)
                 differs = _unlike_its_record(table)
             else:

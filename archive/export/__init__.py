@@ -280,7 +280,7 @@ def _extracting(coll: CollectionDir, job: dict[str, Any]) -> str | None:
             and not str(job.get("finish_reason", "")).startswith(REPAIRED_AT)
     except OSError:
         fresh = False
-    if fresh or is_locked(coll.root / ".extract.lock"):
+    if fresh or is_locked(coll.extract_lock):
         return ("the job has just ended and its crawl may still be extracting its articles: export again in a "
                 f"moment (if it stays missing, `{coll.command('extract')}` makes it); nothing was exported")
     return None
