@@ -256,9 +256,10 @@ def update_indexes_if_writable(coll: CollectionDir) -> list[str]:
     except OSError as exc:
         if exc.errno not in UNWRITABLE:
             raise
-        behind = [name for name, size in _closed_sizes(coll).items()
+        sizes = _closed_sizes(coll)
+        behind = [name for name, size in sizes.items()
                   if size < 0 or not is_current(coll.indexes / index_name(coll.warcs / name), coll.warcs / name)]
-        earlier = [name for name, size in _closed_sizes(coll).items() if name not in behind
+        earlier = [name for name in sizes if name not in behind
                    and not keyed_as_now(coll.indexes / index_name(coll.warcs / name))]
         which = "".join(f"; {said}: {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
                         for said, names in (("not indexed", behind), ("indexed by an earlier version", earlier))
