@@ -309,9 +309,10 @@ class NewsSpider(scrapy.Spider):
         self.waiting[canonical] = request
         return request
 
-    def _nearer(self, url: str, via: str, hops: str, linked: str, depth: int, seed: str | None) -> None:
-        """``url``, seen already, met again at ``depth`` by a link on ``via``: if its request
-        waits for its answer at a greater depth, it takes this path's depth and provenance.
+    def _nearer(self, url: str, via: str, hops: str, depth: int, seed: str | None) -> None:
+        """``url``, seen already, met again at ``depth`` by a link on ``via`` (as the request
+        spells it, so no other spelling to record): if its request waits for its answer at a
+        greater depth, it takes this path's depth and provenance.
         (Once its answer's head has come, ``download_latency`` set, it is recorded as it was.)"""
         request = self.waiting.get(url)
         if request is None:
@@ -322,7 +323,7 @@ class NewsSpider(scrapy.Spider):
                 or prov.get("channel") != "link":
             return
         meta["depth"] = depth
-        prov.update(seed=seed, via=via, hops=hops, url_as_linked=linked if linked != url else None)
+        prov.update(seed=seed, via=via, hops=hops, url_as_linked=None)
 
     def _as_known(self, canonical: str) -> str:
         """``canonical`` as a known article's URL spells it, where it is one in another
@@ -710,7 +711,7 @@ class NewsSpider(scrapy.Spider):
                     # set only grow. (A URL too long to fetch is in the seen set already.)
                     _bounded_add(dead_ends, url)
             elif url in seen:
-                self._nearer(url, response.url, hops + "L", url, depth + 1, seed)
+                self._nearer(url, response.url, hops + "L", depth + 1, seed)
             if resolver.independent(href):
                 _bounded_put(done, href, depth)
 
