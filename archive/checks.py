@@ -38,7 +38,7 @@ from archive.digests import sha256_file
 from archive.runtime import usable_cores as _cores  # (a name the tests replace)
 from archive.validation import first_check, ready
 from archive.validation import problems as schema_problems
-from archive.warc.reader import _resync, record_problems
+from archive.warc.reader import _resync, is_plain, record_problems
 
 PARALLEL_MIN = 8 << 20  # bytes of files to check before starting worker processes
 LANE_MIN = 4 << 20  # and one lane for every this many bytes, up to the cores allowed
@@ -151,7 +151,7 @@ def cut_points(path: Path, parts: int) -> list[int]:
     web, is no record of the file's)."""
     size = path.stat().st_size
     points = [0]
-    if size == 0 or parts <= 1 or path.name.endswith(".warc"):
+    if size == 0 or parts <= 1 or is_plain(path):
         return points  # (an empty file cannot be mapped)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         for k in range(1, parts):

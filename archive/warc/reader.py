@@ -357,7 +357,7 @@ def check_records(path: Path, start: int = 0, stop: int | None = None, *,
     with _mapped(path) as (mm, view, size):
         stop = size if stop is None else min(stop, size)
         pos = start
-        check = _check_plain if _plain(path) else _check_member
+        check = _check_plain if is_plain(path) else _check_member
         while pos < stop:
             record, next_pos = check(mm, view, pos, size)
             assert record is not None  # (only a lean check passes a record over)
@@ -382,7 +382,7 @@ def record_problems(path: Path, start: int = 0, stop: int | None = None) -> tupl
     with _mapped(path) as (mm, view, size):
         stop = size if stop is None else min(stop, size)
         pos = start
-        check = _check_plain if _plain(path) else _check_member
+        check = _check_plain if is_plain(path) else _check_member
         while pos < stop:
             count += 1
             record, next_pos = check(mm, view, pos, size, lean=True)
@@ -524,7 +524,7 @@ def _check_member(mm: mmap.mmap | bytes, view: memoryview, pos: int, size: int,
     return CheckedRecord(pos, end - pos, state.fields, problems, cut=state.cut), end
 
 
-def _plain(path: Path) -> bool:
+def is_plain(path: Path) -> bool:
     """Whether ``path`` is an uncompressed WARC, by its name (``.warc``, not ``.warc.gz``)."""
     return path.name.endswith(".warc")
 
