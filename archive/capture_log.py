@@ -210,18 +210,14 @@ def unlike_its_manifest(coll: Any, name: str) -> str | None:
     it is not the log its job's manifest lists (size and SHA-256): its first bad line as
     ``archive verify`` words it, or its digest. None when it is as listed, or no manifest
     lists it (a job running, or one that died: verify and repair see to those)."""
-    import json
-
     from archive.checks import log_lines
     from archive.digests import unlike_its_listing
+    from archive.manifest import files_listed
 
     path = coll.logs / name
-    try:
-        doc = json.loads(coll.manifest(name.split(".")[0]).read_bytes())
-        entry = next((f for f in doc["files"] if f.get("path") == f"logs/{name}"), None)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return None  # (no manifest, or one verify names)
-    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+    listed = files_listed(coll, name.split(".")[0])  # (None: no manifest, or one verify names)
+    entry = listed.get(f"logs/{name}") if listed is not None else None
+    if entry is None or not isinstance(entry.get("sha256"), str):
         return None
     unlike = unlike_its_listing(path, entry)
     if unlike is None:

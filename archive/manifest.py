@@ -58,6 +58,19 @@ def parsed(raw: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def files_listed(coll: CollectionDir, job_id: str) -> dict[str, dict[str, Any]] | None:
+    """The files the manifest of ``job_id`` lists, by path (``warcs/x.warc.gz``); None where
+    there is no such manifest, or it cannot be read as one (verify names it)."""
+    try:
+        doc = parsed(coll.manifest(job_id).read_bytes())
+    except (OSError, ValueError):  # (ValueError: an id of a NUL, as another tool's WARC may name)
+        return None
+    files = doc.get("files") if doc is not None else None
+    if not isinstance(files, list):
+        return None
+    return {f["path"]: f for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)}
+
+
 def problem_of(doc: dict[str, Any] | None, raw: bytes | None = None) -> str | None:
     """Why a manifest read by :func:`iter_manifests` is not one a reader can build on (its
     first schema problem, and how many more), or None. ``raw``: its bytes, to tell JSON

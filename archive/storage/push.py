@@ -25,7 +25,7 @@ from archive.digests import recorded_sha256, sha256_bytes, sha256_file
 from archive.errors import StorageError, StoreError, UsageError
 from archive.index.cdxj import index_name, is_current
 from archive.losses import loss_statement, named_for, of_the_listed, read_statement, statements
-from archive.manifest import SIDECAR, sidecar_names
+from archive.manifest import SIDECAR, files_listed, sidecar_names
 from archive.storage.ledger import PushLedger
 from archive.storage.s3 import (
     DEFAULT_PART_SIZE,
@@ -466,11 +466,11 @@ def _copy_of_a_closed_job(coll: CollectionDir, path: Path) -> str | None:
 
     try:
         job = warcinfo_job_id(path)
-        doc = json.loads(coll.manifest(job).read_bytes()) if job is not None else None
-    except (OSError, ValueError):  # (an id that names no file, no manifest, or one that does not parse)
+    except OSError:
         return None
-    files = doc.get("files") if isinstance(doc, dict) else None
-    if not isinstance(files, list) or any(isinstance(f, dict) and f.get("path") == _rel(path, coll) for f in files):
+    # (None: an id that names no file, no manifest, or one that does not parse)
+    listed = files_listed(coll, job) if job is not None else None
+    if listed is None or _rel(path, coll) in listed:
         return None
     return (f"{path} is listed in no manifest, though its job {job} has one (a copy, or a file put there after the "
             f"job ended): not pushed; move it out of the store (`archive verify {coll.root}` says the same)")
